@@ -1,0 +1,68 @@
+/* base/err.c: the error table and the one mapping to Kafka wire codes. */
+#include "base.h"
+
+#include <errno.h>
+
+static const char *const err_text[1 - WEIR_E_LAST] = {
+    [0] = "WEIR_OK: success",
+    [-WEIR_E_TRUNCATED] = "WEIR_E_TRUNCATED: input shorter than its declared length",
+    [-WEIR_E_CRC] = "WEIR_E_CRC: record batch CRC-32C mismatch",
+    [-WEIR_E_IO] = "WEIR_E_IO: storage I/O failed",
+    [-WEIR_E_SEGMENT_FULL] = "WEIR_E_SEGMENT_FULL: batch does not fit the active segment",
+    [-WEIR_E_TOO_LARGE] = "WEIR_E_TOO_LARGE: over the size limit",
+    [-WEIR_E_INVALID] = "WEIR_E_INVALID: malformed record batch or record",
+    [-WEIR_E_NOMEM] = "WEIR_E_NOMEM: out of memory or buffer space",
+    [-WEIR_E_NOT_FOUND] = "WEIR_E_NOT_FOUND: unknown topic or partition",
+    [-WEIR_E_EXISTS] = "WEIR_E_EXISTS: topic already exists",
+    [-WEIR_E_BAD_NAME] = "WEIR_E_BAD_NAME: illegal topic name (legal: [a-zA-Z0-9._-], 1..249 chars, not . or ..)",
+    [-WEIR_E_BAD_CONFIG] = "WEIR_E_BAD_CONFIG: unknown config key or value out of range",
+    [-WEIR_E_OFFSET_RANGE] = "WEIR_E_OFFSET_RANGE: offset outside [log start, log end]",
+    [-WEIR_E_FAILED] = "WEIR_E_FAILED: partition is read-only after a storage error",
+    [-WEIR_E_CORRUPT] = "WEIR_E_CORRUPT: on-disk data is unreadable",
+    [-WEIR_E_UNSUPPORTED] = "WEIR_E_UNSUPPORTED: unsupported magic or compression codec",
+    [-WEIR_E_BAD_PARTITIONS] = "WEIR_E_BAD_PARTITIONS: partition count out of range or not increasing",
+    [-WEIR_E_CLOSED] = "WEIR_E_CLOSED: object is closing",
+};
+
+const char *weir_err_str(enum weir_err e)
+{
+    if (e > 0 || e < WEIR_E_LAST || !err_text[-e]) return "WEIR_E_?: unknown error";
+    return err_text[-e];
+}
+
+int16_t weir_err_kafka(enum weir_err e)
+{
+    switch (e) {
+    case WEIR_OK: return 0;
+    case WEIR_E_OFFSET_RANGE: return 1;  /* OFFSET_OUT_OF_RANGE */
+    case WEIR_E_TRUNCATED:
+    case WEIR_E_CRC: return 2;           /* CORRUPT_MESSAGE */
+    case WEIR_E_NOT_FOUND: return 3;     /* UNKNOWN_TOPIC_OR_PARTITION */
+    case WEIR_E_SEGMENT_FULL:
+    case WEIR_E_TOO_LARGE: return 10;    /* MESSAGE_TOO_LARGE */
+    case WEIR_E_BAD_NAME: return 17;     /* INVALID_TOPIC_EXCEPTION */
+    case WEIR_E_EXISTS: return 36;       /* TOPIC_ALREADY_EXISTS */
+    case WEIR_E_BAD_PARTITIONS: return 37; /* INVALID_PARTITIONS */
+    case WEIR_E_BAD_CONFIG: return 40;   /* INVALID_CONFIG */
+    case WEIR_E_IO:
+    case WEIR_E_FAILED:
+    case WEIR_E_CORRUPT: return 56;      /* KAFKA_STORAGE_ERROR */
+    case WEIR_E_UNSUPPORTED: return 76;  /* UNSUPPORTED_COMPRESSION_TYPE */
+    case WEIR_E_INVALID: return 87;      /* INVALID_RECORD */
+    case WEIR_E_NOMEM:
+    case WEIR_E_CLOSED: return -1;       /* UNKNOWN_SERVER_ERROR */
+    }
+    return -1;
+}
+
+enum weir_err weir_err_from_errno(int errnum)
+{
+    switch (errnum) {
+    case 0: return WEIR_OK;
+    case ENOMEM: return WEIR_E_NOMEM;
+    case ENOENT: return WEIR_E_NOT_FOUND;
+    case EEXIST: return WEIR_E_EXISTS;
+    case EFBIG: return WEIR_E_TOO_LARGE;
+    default: return WEIR_E_IO;
+    }
+}

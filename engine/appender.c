@@ -1,0 +1,385 @@
+/* engine/appender.c: the io_uring append path shared by many logs.
+ *
+ * Each run: every log with pending appends and no write group in flight
+ * starts one group (its pending batches, contiguous in the active segment,
+ * as one writev; an fdatasync linked after it when the flush policy asks;
+ * an fsync of the directory when a roll created files), all groups go down
+ * in one io_uring_submit, then completions are reaped as a batch before any
+ * callback runs. While a group is in flight, new appends to that log wait,
+ * so the next group carries all of them under one fdatasync: group commit.
+ * A group's appends complete (and become visible) only when every op of the
+ * group has completed: after the fdatasync when there is one. An I/O error
+ * fails the whole log (sticky, never retried). */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+enum { REAP_BATCH = 64, GROUP_BYTES_MAX = 1u << 30, GROUP_SQES_MAX = 3 };
+
+static void group_write_cb(struct uop *op, int32_t res);
+static void group_fsync_cb(struct uop *op, int32_t res);
+static void group_dir_cb(struct uop *op, int32_t res);
+
+enum weir_err weir_appender_create(unsigned entries, struct weir_appender **out)
+{
+    struct weir_appender *ap = weir_calloc(1, sizeof *ap);
+    if (!ap) return WEIR_E_NOMEM;
+    int rc = io_uring_queue_init(entries, &ap->ring, 0);
+    if (rc < 0) {
+        weir_log(WEIR_LOG_ERROR, "appender: io_uring_queue_init(%u): %s", entries, strerror(-rc));
+        weir_free(ap);
+        return rc == -ENOMEM ? WEIR_E_NOMEM : WEIR_E_UNSUPPORTED;
+    }
+    ap->entries = entries;
+    *out = ap;
+    return WEIR_OK;
+}
+
+void weir_appender_destroy(struct weir_appender *ap)
+{
+    if (!ap) return;
+    WEIR_ASSERT(ap->inflight_ops == 0 && ap->n_logs == 0);
+    io_uring_queue_exit(&ap->ring);
+    weir_free(ap->logs);
+    weir_free(ap);
+}
+
+void appender_log_add(struct weir_appender *ap, struct weir_log *log)
+{
+    if (ap->n_logs == ap->cap_logs) {
+        unsigned cap = ap->cap_logs ? ap->cap_logs * 2 : 16;
+        struct weir_log **logs = weir_realloc(ap->logs, cap * sizeof *logs);
+        WEIR_ASSERT(logs); /* setup path; a broker cannot run without it */
+        ap->logs = logs;
+        ap->cap_logs = cap;
+    }
+    ap->logs[ap->n_logs++] = log;
+}
+
+void appender_log_remove(struct weir_appender *ap, struct weir_log *log)
+{
+    WEIR_ASSERT(!log->group_busy && !log->pending_head);
+    for (unsigned i = 0; i < ap->n_logs; i++)
+        if (ap->logs[i] == log) ap->logs[i] = ap->logs[--ap->n_logs];
+    struct weir_log **link = &ap->dirty_head, *prev = NULL;
+    for (; *link; prev = *link, link = &(*link)->dirty_next) {
+        if (*link != log) continue;
+        *link = log->dirty_next;
+        if (ap->dirty_tail == log) ap->dirty_tail = prev;
+        break;
+    }
+    log->on_dirty_list = false;
+}
+
+void appender_mark_dirty(struct weir_appender *ap, struct weir_log *log)
+{
+    if (log->on_dirty_list) return;
+    log->on_dirty_list = true;
+    log->dirty_next = NULL;
+    if (ap->dirty_tail) ap->dirty_tail->dirty_next = log;
+    else ap->dirty_head = log;
+    ap->dirty_tail = log;
+}
+
+static struct weir_log *dirty_pop(struct weir_appender *ap)
+{
+    struct weir_log *log = ap->dirty_head;
+    if (!log) return NULL;
+    ap->dirty_head = log->dirty_next;
+    if (!ap->dirty_head) ap->dirty_tail = NULL;
+    log->on_dirty_list = false;
+    return log;
+}
+
+static struct io_uring_sqe *sqe_get(struct weir_appender *ap, struct uop *op)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ap->ring);
+    WEIR_ASSERT(sqe); /* group_start checked space for a whole group */
+    io_uring_sqe_set_data(sqe, op);
+    ap->inflight_ops++;
+    return sqe;
+}
+
+static void appends_complete(struct weir_append *a, enum weir_err err)
+{
+    while (a) {
+        struct weir_append *next = a->next; /* on_done may free a */
+        a->err = err;
+        a->on_done(a);
+        a = next;
+    }
+}
+
+/* ---- building a group -------------------------------------------------------- */
+
+static bool batch_fits(const struct weir_log *log, const struct weir_segment *seg, uint64_t len)
+{
+    if (seg->size_queued + len > seg->map_len) return false;
+    if (seg->index_count + 2 > seg->index_cap || seg->time_count + 3 > seg->time_cap) return false;
+    return seg->size_queued == 0 || seg->size_queued + len <= log->cfg.segment_bytes;
+}
+
+static bool roll_due(const struct weir_log *log, const struct weir_segment *seg, uint64_t next_len, int64_t now_ms)
+{
+    if (seg->size_queued == 0) return false;
+    return now_ms - seg->created_ms >= log->cfg.segment_ms || !batch_fits(log, seg, next_len);
+}
+
+/* Moves pending appends into the group while they fit the active segment. */
+static void group_take(struct weir_log *log, struct log_group *g, struct weir_segment *seg)
+{
+    struct weir_append *a;
+    while ((a = log->pending_head) && g->n < GROUP_IOV_MAX && batch_fits(log, seg, a->len) &&
+           (g->n == 0 || g->len + a->len <= GROUP_BYTES_MAX)) {
+        log->pending_head = a->next;
+        if (!log->pending_head) log->pending_tail = NULL;
+        a->next = NULL;
+        a->base_offset = log->offset_queued;
+        weir_batch_set_base_offset(a->batch, a->base_offset);
+        log->offset_queued += a->records;
+        seg->size_queued += a->len;
+        seg->offset_queued_next = log->offset_queued;
+        g->iov[g->n++] = (struct iovec){ a->batch, a->len };
+        g->len += a->len;
+        g->records += a->records;
+        if (g->tail) g->tail->next = a;
+        else g->head = a;
+        g->tail = a;
+    }
+}
+
+static bool flush_due(const struct weir_log *log, int64_t records, int64_t now_ms)
+{
+    const struct weir_log_config *c = &log->cfg;
+    if (log->unflushed_records + records >= c->flush_messages) return true;
+    if (c->flush_ms == INT64_MAX) return false;
+    if (c->flush_ms == 0) return true;
+    return log->unflushed_since_ms != 0 && now_ms - log->unflushed_since_ms >= c->flush_ms;
+}
+
+/* Queues the SQEs of one group for log: writes when it has pending appends,
+ * or a lone fdatasync when `sync_only`. No group of log may be in flight. */
+static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t now_ms, bool sync_only)
+{
+    WEIR_ASSERT(!log->group_busy);
+    struct log_group *g = &log->group;
+    *g = (struct log_group){ .write_op.cb = group_write_cb, .fsync_op.cb = group_fsync_cb, .dir_op.cb = group_dir_cb };
+    if (atomic_load(&log->seal_err) != 0) log_fail(log, WEIR_E_IO, "sealing a rolled segment", 0);
+    if (log->failed != WEIR_OK) return;
+    struct weir_segment *seg = log_active(log);
+    if (!sync_only && roll_due(log, seg, log->pending_head->len, now_ms)) {
+        enum weir_err err = log_roll_now(log);
+        if (err != WEIR_OK) {
+            log_fail(log, err, "roll", errno);
+            return;
+        }
+        seg = log_active(log);
+    }
+    g->seg = seg;
+    g->pos = seg->size_queued;
+    g->offset_first = log->offset_queued;
+    if (!sync_only) group_take(log, g, seg);
+    if (g->n == 0 && !sync_only) { /* larger than an empty segment can map */
+        struct weir_append *a = log->pending_head;
+        log->pending_head = a->next;
+        if (!log->pending_head) log->pending_tail = NULL;
+        a->next = NULL;
+        appends_complete(a, WEIR_E_TOO_LARGE);
+        if (log->pending_head) appender_mark_dirty(ap, log);
+        return;
+    }
+    g->offset_next = log->offset_queued;
+    g->fsync = sync_only || flush_due(log, g->records, now_ms);
+    if (seg->created_ms == 0) seg->created_ms = now_ms;
+    if (g->n > 0) {
+        struct io_uring_sqe *sqe = sqe_get(ap, &g->write_op);
+        io_uring_prep_writev(sqe, seg->log_fd, g->iov, g->n, g->pos);
+        if (g->fsync) sqe->flags |= IOSQE_IO_LINK; /* the sync starts after the write */
+        g->ops_pending++;
+        ap->stats.writes++;
+    }
+    if (g->fsync) {
+        io_uring_prep_fsync(sqe_get(ap, &g->fsync_op), seg->log_fd, IORING_FSYNC_DATASYNC);
+        g->ops_pending++;
+        ap->stats.fsyncs++;
+        if (log->dir_dirty) {
+            io_uring_prep_fsync(sqe_get(ap, &g->dir_op), log->dir_fd, 0);
+            g->ops_pending++;
+            log->dir_dirty = false;
+        }
+    }
+    log->group_busy = true;
+    ap->groups_busy++;
+}
+
+/* ---- completing a group ------------------------------------------------------- */
+
+static void group_finish(struct weir_log *log)
+{
+    struct weir_appender *ap = log->ap;
+    struct log_group *g = &log->group;
+    log->group_busy = false;
+    ap->groups_busy--;
+    const char *what = NULL;
+    int errnum = 0;
+    if (g->n > 0 && g->write_res < 0) what = "writev", errnum = -g->write_res;
+    else if (g->n > 0 && (uint64_t)g->write_res != g->len) what = "short writev (disk full?)";
+    else if (g->fsync && g->fsync_res < 0) what = "fdatasync", errnum = -g->fsync_res;
+    else if (g->dir_res < 0) what = "fsync of the directory", errnum = -g->dir_res;
+    if (what) {
+        appends_complete(g->head, WEIR_E_IO);
+        log_fail(log, WEIR_E_IO, what, errnum);
+        return;
+    }
+    uint64_t pos = g->pos;
+    for (struct weir_append *a = g->head; a; a = a->next) {
+        segment_batch_done(log, g->seg, pos, a->len, a->base_offset, a->base_offset + a->records, a->max_timestamp);
+        pos += a->len;
+    }
+    if (g->fsync) {
+        log->offset_flushed = g->offset_next;
+        log->unflushed_records = 0;
+        log->unflushed_since_ms = 0;
+    } else if (g->n > 0) {
+        log->unflushed_records += g->records;
+        if (log->unflushed_since_ms == 0) log->unflushed_since_ms = weir_time_ms();
+    }
+    ap->stats.batches += g->n;
+    ap->stats.bytes += g->len;
+    appends_complete(g->head, WEIR_OK);
+    if (log->pending_head) appender_mark_dirty(ap, log);
+}
+
+static int32_t fault_apply(uint64_t *seen, uint64_t nth, int32_t fault_res, int32_t res)
+{
+    return (++*seen == nth && nth != 0) ? fault_res : res;
+}
+
+static void group_op_done(struct log_group *g)
+{
+    WEIR_ASSERT(g->ops_pending > 0);
+    if (--g->ops_pending == 0) group_finish(weir_container_of(g, struct weir_log, group));
+}
+
+static void group_write_cb(struct uop *op, int32_t res)
+{
+    struct log_group *g = weir_container_of(op, struct log_group, write_op);
+    struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
+    g->write_res = fault_apply(&ap->write_seen, ap->fault.write_nth, ap->fault.write_res, res);
+    group_op_done(g);
+}
+
+static void group_fsync_cb(struct uop *op, int32_t res)
+{
+    struct log_group *g = weir_container_of(op, struct log_group, fsync_op);
+    struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
+    g->fsync_res = fault_apply(&ap->fsync_seen, ap->fault.fsync_nth, ap->fault.fsync_res, res);
+    group_op_done(g);
+}
+
+static void group_dir_cb(struct uop *op, int32_t res)
+{
+    struct log_group *g = weir_container_of(op, struct log_group, dir_op);
+    g->dir_res = res;
+    group_op_done(g);
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static bool ring_has_room(struct weir_appender *ap)
+{
+    /* Bound in-flight ops by the CQ size so completions never overflow. */
+    return io_uring_sq_space_left(&ap->ring) >= GROUP_SQES_MAX &&
+           ap->inflight_ops + GROUP_SQES_MAX <= ap->ring.cq.ring_entries;
+}
+
+static void submit_phase(struct weir_appender *ap, int64_t now_ms)
+{
+    struct weir_log *log;
+    while (ring_has_room(ap) && (log = dirty_pop(ap))) {
+        if (log->group_busy || !log->pending_head) continue; /* group_finish marks it again */
+        group_start(ap, log, now_ms, false);
+    }
+    if (io_uring_sq_ready(&ap->ring) == 0) return;
+    int rc;
+    do rc = io_uring_submit(&ap->ring);
+    while (rc == -EINTR || rc == -EAGAIN);
+    if (rc < 0) weir_panic("appender: io_uring_submit: %s", strerror(-rc)); /* EINVAL/EFAULT: our bug */
+    ap->stats.submits++;
+}
+
+static unsigned reap_phase(struct weir_appender *ap, bool wait)
+{
+    unsigned total = 0;
+    if (wait && ap->inflight_ops > 0) {
+        struct io_uring_cqe *cqe;
+        int rc;
+        do rc = io_uring_wait_cqe(&ap->ring, &cqe);
+        while (rc == -EINTR || rc == -EAGAIN);
+        if (rc < 0) weir_panic("appender: io_uring_wait_cqe: %s", strerror(-rc));
+    }
+    for (;;) {
+        struct io_uring_cqe *cqes[REAP_BATCH];
+        struct { struct uop *op; int32_t res; } done[REAP_BATCH];
+        unsigned n = io_uring_peek_batch_cqe(&ap->ring, cqes, REAP_BATCH);
+        if (n == 0) break;
+        for (unsigned i = 0; i < n; i++) {
+            done[i].op = io_uring_cqe_get_data(cqes[i]);
+            done[i].res = cqes[i]->res;
+        }
+        io_uring_cq_advance(&ap->ring, n); /* CQ slots free before callbacks queue more */
+        WEIR_ASSERT(ap->inflight_ops >= n);
+        ap->inflight_ops -= n;
+        for (unsigned i = 0; i < n; i++) done[i].op->cb(done[i].op, done[i].res);
+        total += n;
+    }
+    return total;
+}
+
+int weir_appender_run(struct weir_appender *ap, bool wait)
+{
+    uint64_t before = ap->stats.batches;
+    int64_t now_ms = weir_time_ms();
+    submit_phase(ap, now_ms);
+    reap_phase(ap, wait);
+    submit_phase(ap, now_ms); /* logs freed by completions go down at once */
+    return (int)(ap->stats.batches - before);
+}
+
+bool weir_appender_idle(const struct weir_appender *ap)
+{
+    return ap->inflight_ops == 0 && ap->dirty_head == NULL;
+}
+
+void weir_appender_drain(struct weir_appender *ap)
+{
+    for (uint64_t i = 0; !weir_appender_idle(ap); i++) {
+        WEIR_ASSERT(i < UINT32_MAX);
+        weir_appender_run(ap, true);
+    }
+}
+
+void weir_appender_tick(struct weir_appender *ap, int64_t now_ms)
+{
+    for (unsigned i = 0; i < ap->n_logs && ring_has_room(ap); i++) {
+        struct weir_log *log = ap->logs[i];
+        const struct weir_log_config *c = &log->cfg;
+        if (log->group_busy || log->failed != WEIR_OK || log->unflushed_records == 0 || c->flush_ms == INT64_MAX)
+            continue;
+        if (now_ms - log->unflushed_since_ms >= c->flush_ms) group_start(ap, log, now_ms, true);
+    }
+    if (io_uring_sq_ready(&ap->ring) > 0) {
+        int rc = io_uring_submit(&ap->ring);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN) weir_panic("appender: io_uring_submit: %s", strerror(-rc));
+    }
+}
+
+void weir_appender_stats(const struct weir_appender *ap, struct weir_appender_stats *out) { *out = ap->stats; }
+
+void weir_appender_fault_set(struct weir_appender *ap, const struct weir_appender_fault *f)
+{
+    ap->fault = *f;
+    ap->write_seen = ap->fsync_seen = 0;
+}

@@ -1,0 +1,375 @@
+/* engine/engine.h: weir's storage engine, the one header other modules include.
+ *
+ * Three layers:
+ *  - batches: Kafka RecordBatch v2 (magic 2) parse, validate, build, iterate,
+ *    LZ4 frame (codec 3). Stored byte for byte as the producer sent them.
+ *  - logs: one partition = a directory of segments (<20-digit base>.log,
+ *    .index, .timeindex). Appends go down through an io_uring `weir_appender`
+ *    shared by many logs; reads return file ranges for zero-copy send.
+ *  - store: a data directory of topics and their partitions, with topic
+ *    metadata written atomically.
+ *
+ * Threads: a log and its appender belong to one thread (a reactor). The store's
+ * segment preparer thread only hands over ready files through a locked slot. */
+#ifndef WEIR_ENGINE_H
+#define WEIR_ENGINE_H
+
+#include "base/base.h"
+
+#include <sys/uio.h>
+
+/* ======================================================================== */
+/* Record batches                                                            */
+/* ======================================================================== */
+
+enum {
+    WEIR_BATCH_OFF_BASE_OFFSET = 0,
+    WEIR_BATCH_OFF_LENGTH = 8,
+    WEIR_BATCH_OFF_LEADER_EPOCH = 12,
+    WEIR_BATCH_OFF_MAGIC = 16,
+    WEIR_BATCH_OFF_CRC = 17,
+    WEIR_BATCH_OFF_ATTRS = 21,
+    WEIR_BATCH_OFF_LAST_DELTA = 23,
+    WEIR_BATCH_OFF_BASE_TS = 27,
+    WEIR_BATCH_OFF_MAX_TS = 35,
+    WEIR_BATCH_OFF_PRODUCER_ID = 43,
+    WEIR_BATCH_OFF_PRODUCER_EPOCH = 51,
+    WEIR_BATCH_OFF_BASE_SEQ = 53,
+    WEIR_BATCH_OFF_COUNT = 57,
+    WEIR_BATCH_HEADER_BYTES = 61,
+    WEIR_BATCH_LOG_OVERHEAD = 12, /* baseOffset + batchLength precede the length */
+    WEIR_BATCH_MAGIC = 2,
+};
+_Static_assert(WEIR_BATCH_OFF_CRC + 4 == WEIR_BATCH_OFF_ATTRS, "CRC-32C covers attributes onward");
+_Static_assert(WEIR_BATCH_OFF_COUNT + 4 == WEIR_BATCH_HEADER_BYTES, "records follow the count");
+
+enum weir_codec { WEIR_CODEC_NONE = 0, WEIR_CODEC_GZIP = 1, WEIR_CODEC_SNAPPY = 2, WEIR_CODEC_LZ4 = 3, WEIR_CODEC_ZSTD = 4 };
+enum {
+    WEIR_ATTR_CODEC_MASK = 0x07,
+    WEIR_ATTR_LOG_APPEND_TIME = 0x08,
+    WEIR_ATTR_TRANSACTIONAL = 0x10,
+    WEIR_ATTR_CONTROL = 0x20,
+};
+
+/* The 61-byte header, decoded. */
+struct weir_batch_header {
+    int64_t base_offset;
+    int32_t length;        /* bytes after the length field; whole batch = 12 + length */
+    int32_t leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t records_count;
+};
+
+/* Decodes the header of the batch at p (n bytes available). Checks only that
+ * the header is there and magic is 2. Errors: WEIR_E_TRUNCATED, WEIR_E_UNSUPPORTED. */
+enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_batch_header *h);
+
+/* Full check of one batch as it arrives from a producer or is read back at
+ * recovery: length within [49, n-12] and <= max_bytes, magic 2, CRC-32C,
+ * records_count >= 1 and == last_offset_delta + 1, codec none or lz4, not a
+ * control batch when `from_client`. Sets *batch_bytes to 12 + length.
+ * Errors: WEIR_E_TRUNCATED, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_CRC,
+ * WEIR_E_INVALID. Reads only; O(batch) for the CRC. */
+enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
+                                  size_t *batch_bytes);
+
+/* Rewrite fields outside the CRC (no recompute needed). */
+static inline void weir_batch_set_base_offset(uint8_t *batch, int64_t offset)
+{
+    weir_store_be64(batch + WEIR_BATCH_OFF_BASE_OFFSET, (uint64_t)offset);
+}
+static inline void weir_batch_set_leader_epoch(uint8_t *batch, int32_t epoch)
+{
+    weir_store_be32(batch + WEIR_BATCH_OFF_LEADER_EPOCH, (uint32_t)epoch);
+}
+
+struct weir_header {
+    const uint8_t *key;   /* never NULL for a valid header (may be length 0) */
+    int32_t key_len;
+    const uint8_t *value; /* NULL when null */
+    int32_t value_len;    /* -1 when null */
+};
+
+/* One decoded record. Pointers borrow the batch (or the iterator's scratch). */
+struct weir_record {
+    int64_t offset;
+    int64_t timestamp;
+    const uint8_t *key;   /* NULL when null */
+    int32_t key_len;      /* -1 when null */
+    const uint8_t *value; /* NULL when null */
+    int32_t value_len;    /* -1 when null */
+    int32_t headers_count;
+    const uint8_t *headers_raw; /* the encoded headers; walk with weir_record_header_next */
+    size_t headers_raw_len;
+};
+
+/* Iterates the records of one batch. A compressed batch is decompressed into
+ * scratch (caller-owned, grown with weir_realloc; free it with weir_free). */
+struct weir_record_iter {
+    struct weir_batch_header hdr;
+    struct weir_rd rd;   /* over the (decompressed) records */
+    int32_t index;
+    uint8_t **scratch;
+    size_t *scratch_cap;
+};
+/* Errors: as weir_batch_header_decode, WEIR_E_UNSUPPORTED (codec), WEIR_E_INVALID
+ * (bad LZ4 frame), WEIR_E_TOO_LARGE (decompresses past `max_decompressed`). */
+enum weir_err weir_record_iter_init(struct weir_record_iter *it, const uint8_t *batch, size_t n,
+                                    uint8_t **scratch, size_t *scratch_cap, size_t max_decompressed);
+/* WEIR_OK and a record, or WEIR_E_NOT_FOUND at the end, or WEIR_E_INVALID /
+ * WEIR_E_TRUNCATED for a malformed record (count, varints, lengths). */
+enum weir_err weir_record_iter_next(struct weir_record_iter *it, struct weir_record *rec);
+/* Walks rec->headers_raw; *pos starts at 0. WEIR_E_NOT_FOUND at the end. */
+enum weir_err weir_record_header_next(const struct weir_record *rec, size_t *pos, struct weir_header *h);
+
+/* Builds one RecordBatch v2 into a caller buffer. Records are written as they
+ * are added; finish() compresses in place when the codec is lz4 and writes the
+ * header and CRC. The buffer holds at most `cap` bytes. */
+struct weir_batch_builder {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;          /* bytes used, header included */
+    enum weir_codec codec;
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    bool finished;
+};
+void weir_batch_builder_init(struct weir_batch_builder *b, uint8_t *buf, size_t cap, enum weir_codec codec);
+/* Appends one record. key/value NULL means null. Errors: WEIR_E_TOO_LARGE
+ * (does not fit: nothing added), WEIR_E_INVALID (after finish). */
+enum weir_err weir_batch_builder_add(struct weir_batch_builder *b, int64_t timestamp, const void *key,
+                                     int32_t key_len, const void *value, int32_t value_len,
+                                     const struct weir_header *headers, int32_t headers_count);
+/* Bytes the next record would take, to decide when a batch is full. */
+size_t weir_batch_record_size(int64_t timestamp_delta, int32_t offset_delta, int32_t key_len,
+                              int32_t value_len, const struct weir_header *headers, int32_t headers_count);
+/* Writes the header (base offset 0) and CRC; returns the batch length in *out_len.
+ * Errors: WEIR_E_INVALID (no records), WEIR_E_NOMEM, WEIR_E_TOO_LARGE (compressed
+ * output larger than cap). */
+enum weir_err weir_batch_builder_finish(struct weir_batch_builder *b, int64_t producer_id,
+                                        int16_t producer_epoch, int32_t base_sequence, size_t *out_len);
+
+/* LZ4 frame as Kafka writes it: independent 64 KiB blocks, no checksums. */
+size_t weir_lz4_bound(size_t n);
+enum weir_err weir_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *out_len);
+/* Decompresses a whole frame; *dst grows with weir_realloc up to max bytes. */
+enum weir_err weir_lz4_decompress(const uint8_t *src, size_t n, uint8_t **dst, size_t *dst_cap, size_t max,
+                                  size_t *out_len);
+
+/* ======================================================================== */
+/* Log configuration                                                         */
+/* ======================================================================== */
+
+#define WEIR_SEGMENT_BYTES_MAX ((uint64_t)UINT32_MAX) /* index positions are 32-bit */
+
+/* Kafka topic config names; defaults as in Kafka where it has one. */
+struct weir_log_config {
+    uint64_t segment_bytes;        /* segment.bytes, default 1 GiB */
+    int64_t segment_ms;            /* segment.ms, default 7 days */
+    uint64_t segment_index_bytes;  /* segment.index.bytes, default 10 MiB */
+    uint32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
+    int64_t retention_bytes;       /* retention.bytes, -1 = unlimited */
+    int64_t retention_ms;          /* retention.ms, default 7 days, -1 = unlimited */
+    uint32_t max_message_bytes;    /* max.message.bytes, default 1048588 */
+    int64_t flush_messages;        /* flush.messages: fdatasync every N records; INT64_MAX = never, 1 = always */
+    int64_t flush_ms;              /* flush.ms: fdatasync when unflushed data is this old; INT64_MAX = never */
+};
+void weir_log_config_default(struct weir_log_config *c);
+/* Sets one Kafka-named key from its text value. Errors: WEIR_E_BAD_CONFIG with
+ * a one-line reason in why (unknown key, not a number, out of range). */
+enum weir_err weir_log_config_set(struct weir_log_config *c, const char *key, const char *value, char *why,
+                                  size_t why_cap);
+/* Writes "key=value\n" lines for every key into buf; returns bytes (snprintf rules). */
+size_t weir_log_config_format(const struct weir_log_config *c, char *buf, size_t cap);
+/* Cross-field checks (index large enough for one entry, ...). */
+enum weir_err weir_log_config_check(const struct weir_log_config *c, char *why, size_t why_cap);
+
+/* ======================================================================== */
+/* The appender: io_uring submission shared by many logs                      */
+/* ======================================================================== */
+
+struct weir_log;
+struct weir_appender;
+
+/* One append. Owned by the caller, which keeps it (and the batch) alive until
+ * on_done runs. On success `base_offset` is the first assigned offset. */
+struct weir_append {
+    uint8_t *batch;       /* borrowed; its baseOffset field is rewritten */
+    size_t len;           /* one whole batch */
+    int32_t records;      /* filled by weir_log_append */
+    int64_t max_timestamp;/* filled by weir_log_append */
+    int64_t base_offset;  /* out */
+    enum weir_err err;    /* out */
+    void (*on_done)(struct weir_append *a);
+    void *user;
+    struct weir_append *next; /* engine-private queue link */
+};
+
+/* Fault injection for tests: the nth (1-based) write or fsync completion of an
+ * appender gets `res` instead of the kernel's answer. 0 = off. */
+struct weir_appender_fault {
+    uint64_t write_nth;
+    int32_t write_res;
+    uint64_t fsync_nth;
+    int32_t fsync_res;
+};
+
+struct weir_appender_stats {
+    uint64_t submits;       /* io_uring_submit calls that carried work */
+    uint64_t writes;        /* writev ops */
+    uint64_t fsyncs;        /* fdatasync ops */
+    uint64_t batches;       /* batches completed */
+    uint64_t bytes;         /* batch bytes completed */
+};
+
+/* Creates an appender with its own ring of `entries` SQEs. */
+enum weir_err weir_appender_create(unsigned entries, struct weir_appender **out);
+void weir_appender_destroy(struct weir_appender *ap);
+/* Submits every log's pending appends (one writev per log, linked to an
+ * fdatasync when its flush policy asks) in one io_uring submission, then
+ * reaps whatever has completed; waits for at least one completion when
+ * `wait` and something is in flight. Runs on_done callbacks. Returns the
+ * number of appends completed. */
+int weir_appender_run(struct weir_appender *ap, bool wait);
+/* Runs until no append is pending or in flight. */
+void weir_appender_drain(struct weir_appender *ap);
+/* Starts the fdatasyncs that flush.ms asks for at time now_ms; call each turn. */
+void weir_appender_tick(struct weir_appender *ap, int64_t now_ms);
+bool weir_appender_idle(const struct weir_appender *ap);
+void weir_appender_stats(const struct weir_appender *ap, struct weir_appender_stats *out);
+void weir_appender_fault_set(struct weir_appender *ap, const struct weir_appender_fault *f);
+
+/* ======================================================================== */
+/* Logs (one partition)                                                      */
+/* ======================================================================== */
+
+/* The segment preparer: a thread that preallocates each log's next segment
+ * ahead of its roll, and truncates and syncs rolled segments off the hot path.
+ * Destroy it only after every log using it is closed. */
+struct weir_preparer;
+enum weir_err weir_preparer_create(struct weir_preparer **out);
+void weir_preparer_destroy(struct weir_preparer *p);
+
+/* Opens or creates the log in `dir` (created if missing). Runs recovery when
+ * the directory has no clean-shutdown marker. Errors: WEIR_E_IO, WEIR_E_CORRUPT,
+ * WEIR_E_NOMEM, WEIR_E_BAD_CONFIG. `prep` may be NULL (segments are then
+ * prepared synchronously, counted in stats.roll_stalls). */
+enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, struct weir_appender *ap,
+                            struct weir_preparer *prep, struct weir_log **out);
+/* Completes every queued append, seals files to their true size, writes the
+ * recovery checkpoint and the clean-shutdown marker (unless FAILED), frees. */
+void weir_log_close(struct weir_log *log);
+/* Applies new limits (retention, flush, ...); segment_bytes applies at the next roll. */
+enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg);
+
+/* Validates the batch, then queues it; it is written at the appender's next
+ * run. Errors (nothing queued, on_done not called): WEIR_E_TRUNCATED,
+ * WEIR_E_CRC, WEIR_E_INVALID, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED,
+ * WEIR_E_FAILED (partition read-only), WEIR_E_CLOSED.
+ * After WEIR_OK, on_done always runs exactly once, with a->err set. */
+enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a);
+
+/* A contiguous range of whole batches in one segment file. The segment stays
+ * mapped and its file open until weir_log_view_release. */
+struct weir_log_view {
+    int fd;                /* segment .log file */
+    uint64_t pos;          /* file position of the first batch */
+    size_t len;            /* bytes of whole batches; 0 at log end */
+    const uint8_t *data;   /* the same bytes, mapped read-only */
+    int64_t offset_first;  /* base offset of the first batch (may be < requested) */
+    int64_t offset_next;   /* offset after the last batch in the view */
+    void *segment;         /* engine-private pin */
+};
+/* Finds the batch holding `offset` and returns up to max_bytes of whole
+ * batches from there, never past the visible end; at least one whole batch
+ * when `min_one` (KIP-74). Errors: WEIR_E_OFFSET_RANGE (offset < log start or
+ * > log end; == log end gives an empty view), WEIR_E_CORRUPT. */
+enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_bytes, bool min_one,
+                            struct weir_log_view *view);
+void weir_log_view_release(struct weir_log *log, struct weir_log_view *view);
+
+/* First offset whose record timestamp >= ts (exact, across non-monotonic
+ * timestamps); WEIR_E_NOT_FOUND when none. *found_ts gets that record's timestamp. */
+enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t *offset, int64_t *found_ts);
+
+int64_t weir_log_start_offset(const struct weir_log *log);
+int64_t weir_log_end_offset(const struct weir_log *log);     /* visible: completed appends */
+int64_t weir_log_flushed_offset(const struct weir_log *log); /* durable on disk */
+uint64_t weir_log_size_bytes(const struct weir_log *log);
+unsigned weir_log_segment_count(const struct weir_log *log);
+/* WEIR_OK, or the sticky error that made the partition read-only. */
+enum weir_err weir_log_state(const struct weir_log *log);
+
+/* Rolls the active segment now (no-op when it is empty). */
+enum weir_err weir_log_roll(struct weir_log *log);
+/* Deletes whole sealed segments past retention.bytes / retention.ms at now_ms
+ * (an expired non-empty active segment is rolled first); advances the log
+ * start offset. Returns the number of segments deleted in *deleted. */
+enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *deleted);
+/* Drops every batch at or above `offset` (rounded to a batch boundary: the
+ * batch holding offset goes too), for replication. Nothing may be in flight. */
+enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset);
+
+struct weir_log_stats {
+    uint64_t recovered_bytes_cut;  /* torn tail bytes removed at open */
+    uint64_t recovered_batches;    /* batches scanned at open */
+    uint64_t rolls;
+    uint64_t roll_stalls;          /* rolls that had to create files inline */
+    uint64_t segments_deleted;
+};
+void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out);
+
+/* ======================================================================== */
+/* The store: a data directory of topics                                      */
+/* ======================================================================== */
+
+enum { WEIR_TOPIC_NAME_MAX = 249, WEIR_PARTITIONS_MAX = 100000 };
+
+struct weir_store;
+
+/* Opens (creating) the data directory, finishes interrupted topic deletions,
+ * and opens every partition of every topic (recovering as needed). Starts the
+ * segment preparer thread. `defaults` are the broker-level topic defaults. */
+enum weir_err weir_store_open(const char *dir, const struct weir_log_config *defaults, struct weir_appender *ap,
+                              struct weir_store **out);
+void weir_store_close(struct weir_store *st);
+
+/* Errors: WEIR_E_BAD_NAME, WEIR_E_EXISTS, WEIR_E_BAD_PARTITIONS, WEIR_E_BAD_CONFIG
+ * (why says which key), WEIR_E_IO. configs: n pairs of Kafka key/value.
+ * Atomic: on error no topic exists. */
+enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, int32_t partitions,
+                                      const char *const (*configs)[2], size_t n_configs, char *why,
+                                      size_t why_cap);
+/* Errors: WEIR_E_NOT_FOUND, WEIR_E_IO. Nothing may be in flight on its logs. */
+enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name);
+/* Grows the partition count. Errors: WEIR_E_NOT_FOUND, WEIR_E_BAD_PARTITIONS, WEIR_E_IO. */
+enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char *name, int32_t new_total);
+/* Changes topic configs (persisted). Errors as create. */
+enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name,
+                                         const char *const (*configs)[2], size_t n_configs, char *why,
+                                         size_t why_cap);
+
+/* NULL when unknown. The log stays valid until the topic is deleted or the store closed. */
+struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition);
+/* -1 when the topic is unknown. */
+int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic);
+const struct weir_log_config *weir_store_topic_config(struct weir_store *st, const char *topic);
+/* Topic names, in creation order; index i < count. */
+size_t weir_store_topic_count(struct weir_store *st);
+const char *weir_store_topic_name(struct weir_store *st, size_t i);
+/* Runs retention over every partition. */
+void weir_store_retain(struct weir_store *st, int64_t now_ms);
+
+/* Legal Kafka topic name: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */
+bool weir_topic_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,189 @@
+/* engine/engine_int.h: engine-private structures. Included only inside engine/.
+ *
+ * A log is an array of segments sorted by base offset; the last is active.
+ * Invariants (log_check() walks them in debug builds):
+ *  (1) segs[i].base_offset < segs[i+1].base_offset == segs[i].offset_next.
+ *  (2) per segment: [0, size) holds whole valid batches with contiguous offsets
+ *      from base_offset to offset_next; size <= size_queued <= map_len.
+ *  (3) only the active segment is written; at most one write group per log is
+ *      in flight, so writes complete in order and visible ends only grow.
+ *  (4) every index entry points at a batch start below size.
+ *  (5) offset_flushed <= end offset <= offset_queued.
+ * States: OK -> FAILED (sticky: log_fail) ; OK -> CLOSING (weir_log_close). */
+#ifndef WEIR_ENGINE_INT_H
+#define WEIR_ENGINE_INT_H
+
+#include "engine.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum {
+    INDEX_ENTRY_BYTES = 8,       /* u32 relative offset, u32 position */
+    TIME_ENTRY_BYTES = 12,       /* i64 max timestamp before, u32 relative offset */
+    GROUP_IOV_MAX = 1024,        /* batches per writev (IOV_MAX) */
+    SEGMENT_NAME_DIGITS = 20,
+};
+
+/* One completion the appender's ring delivers; its address is the user_data. */
+struct uop {
+    void (*cb)(struct uop *op, int32_t res);
+};
+
+struct weir_segment {
+    int64_t base_offset;
+    int64_t offset_next;        /* after the last visible batch */
+    int64_t offset_queued_next; /* after the last batch assigned to it */
+    uint64_t size;              /* visible bytes: whole, completed batches */
+    uint64_t size_queued;       /* bytes assigned to writes (>= size) */
+    uint64_t map_len;           /* mapped length of .log (bytes beyond EOF never touched) */
+    int log_fd, index_fd, time_fd;
+    uint8_t *log_map;
+    uint8_t *index_map;         /* entries, mapped index_cap entries */
+    uint8_t *time_map;
+    uint32_t index_cap, index_count;
+    uint32_t time_cap, time_count;
+    uint64_t bytes_since_index;
+    int64_t max_timestamp;      /* over visible batches; INT64_MIN when empty */
+    int64_t created_ms;         /* first append (segment.ms roll) */
+    bool sealed;                /* files truncated to true size (or about to be) */
+    bool deleted;               /* unlinked; freed when refs drop to 0 */
+    atomic_int refs;            /* views and preparer jobs pinning it; +1 while in the log */
+    char *path_base;            /* "<dir>/<20 digits>" without extension */
+};
+
+/* A spare, preallocated segment made ahead of a roll, under temporary names
+ * "<prefix>.log" ... until segment_from_spare renames it. */
+struct seg_spare {
+    const char *prefix;         /* "spare" (preparer) or "inline" (roll stall) */
+    int log_fd, index_fd, time_fd;
+    uint8_t *log_map, *index_map, *time_map;
+    uint64_t map_len;
+    uint32_t index_cap, time_cap;
+    bool ready;
+};
+
+/* The write group of a log: batches sharing one writev and maybe an fdatasync. */
+struct log_group {
+    struct weir_append *head, *tail;
+    unsigned n;
+    struct iovec iov[GROUP_IOV_MAX];
+    struct weir_segment *seg;
+    uint64_t pos, len;
+    int64_t offset_first, offset_next;
+    int64_t records;
+    bool fsync;
+    int ops_pending;            /* CQEs still to come */
+    int32_t write_res, fsync_res, dir_res;
+    struct uop write_op, fsync_op, dir_op;
+};
+
+struct weir_log {
+    char *dir;
+    int dir_fd;
+    struct weir_log_config cfg;
+    struct weir_appender *ap;
+    struct weir_preparer *prep;
+    struct weir_segment **segs;
+    unsigned n_segs, cap_segs;
+    int64_t offset_queued;       /* next offset to assign */
+    int64_t offset_flushed;
+    int64_t unflushed_records;
+    int64_t unflushed_since_ms;  /* wall time of the oldest unflushed write; 0 none */
+    bool dir_dirty;              /* a create/rename not yet fsync'd */
+    enum weir_err failed;        /* sticky: WEIR_OK until log_fail */
+    bool closing;
+    struct weir_append *pending_head, *pending_tail;
+    bool group_busy;
+    bool on_dirty_list;
+    struct weir_log *dirty_next;
+    struct log_group group;
+    struct seg_spare spare;      /* guarded by prep->mu when prep != NULL */
+    int jobs_pending;            /* preparer jobs naming this log; guarded by prep->mu */
+    atomic_int seal_err;         /* set by the preparer when a seal failed */
+    struct weir_log_stats stats;
+};
+
+struct weir_appender {
+    struct io_uring ring;
+    unsigned entries;
+    struct weir_log *dirty_head, *dirty_tail;
+    unsigned inflight_ops;
+    unsigned groups_busy;
+    struct weir_appender_fault fault;
+    uint64_t write_seen, fsync_seen;
+    struct weir_appender_stats stats;
+    struct weir_log **logs;      /* every open log, for tick */
+    unsigned n_logs, cap_logs;
+};
+
+/* ---- segment.c ---------------------------------------------------------- */
+
+/* Creates a fresh, preallocated, mapped segment at base_offset. */
+enum weir_err segment_create(struct weir_log *log, int64_t base_offset, struct weir_segment **out);
+/* Turns a prepared spare into the segment at base_offset (renames files). */
+enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int64_t base_offset,
+                                 struct weir_segment **out);
+/* Makes the files of a spare under temporary names. */
+enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *cfg, const char *prefix,
+                                 struct seg_spare *sp);
+void segment_spare_discard(const char *dir, struct seg_spare *sp);
+/* Opens an existing segment (files named by base offset); maps it. When
+ * `trusted`, sizes come from the files; otherwise the caller recovers it. */
+enum weir_err segment_open(struct weir_log *log, int64_t base_offset, bool trusted, struct weir_segment **out);
+/* Scans every batch from position 0, truncates a torn tail, rebuilds the indexes. */
+enum weir_err segment_recover(struct weir_log *log, struct weir_segment *seg);
+/* Finds offset_next and max_timestamp of a trusted segment from its last index entry. */
+enum weir_err segment_load_tail(struct weir_log *log, struct weir_segment *seg);
+/* Re-extends a segment's files for appending. */
+enum weir_err segment_activate(struct weir_log *log, struct weir_segment *seg);
+/* Records one visible batch at `pos` (index entries, sizes, max timestamp). */
+void segment_batch_done(struct weir_log *log, struct weir_segment *seg, uint64_t pos, uint64_t len,
+                        int64_t base_offset, int64_t offset_next, int64_t max_ts);
+/* Adds the closing time-index entry and truncates the files to their true
+ * sizes; syncs them when `sync`. */
+enum weir_err segment_seal(struct weir_segment *seg, bool sync);
+/* Drops every batch at or above pos (and its index entries), zeroing the tail. */
+enum weir_err segment_truncate_at(struct weir_log *log, struct weir_segment *seg, uint64_t pos, int64_t offset);
+/* Position of the last index entry with relative offset <= offset - base. */
+uint64_t segment_index_lookup(const struct weir_segment *seg, int64_t offset);
+/* Relative offset to start a timestamp scan from (time index). */
+int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts);
+/* Finds the batch that holds `offset` (or the first after it) at or after
+ * `pos`; *found_pos = its position, or seg->size at the end. */
+enum weir_err segment_find_batch(const struct weir_segment *seg, uint64_t pos, int64_t offset, uint64_t *found_pos);
+/* Adds the closing time entry (largest timestamp, end); marks it sealed. */
+void segment_seal_mark(struct weir_segment *seg);
+void segment_unlink(struct weir_segment *seg);
+void segment_put(struct weir_segment *seg);   /* drops a ref; frees at 0 */
+void segment_path(const char *dir, int64_t base_offset, const char *ext, char *out, size_t cap);
+
+/* ---- log.c ---------------------------------------------------------------- */
+
+void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum);
+/* Rolls to a fresh active segment at log->offset_queued (no group in flight). */
+enum weir_err log_roll_now(struct weir_log *log);
+/* Writes the recovery checkpoint: segments below base_offset need no scan. */
+enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset);
+static inline struct weir_segment *log_active(const struct weir_log *log) { return log->segs[log->n_segs - 1]; }
+
+/* ---- appender.c ------------------------------------------------------------ */
+
+void appender_log_add(struct weir_appender *ap, struct weir_log *log);
+void appender_log_remove(struct weir_appender *ap, struct weir_log *log);
+void appender_mark_dirty(struct weir_appender *ap, struct weir_log *log);
+
+/* ---- preparer.c ------------------------------------------------------------ */
+
+/* Takes a ready spare for log into *sp; false when none is ready. */
+bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct seg_spare *sp);
+/* Asks for a new spare for log. */
+void preparer_want_spare(struct weir_preparer *p, struct weir_log *log);
+/* Truncates and syncs a sealed segment off the hot path, then advances the
+ * recovery checkpoint to checkpoint_offset. Holds a ref on seg. */
+void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_segment *seg, int64_t checkpoint_offset);
+/* Waits until no job names log; discards its spare when `discard`. */
+void preparer_wait(struct weir_preparer *p, struct weir_log *log, bool discard);
+
+#endif

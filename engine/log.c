@@ -1,0 +1,521 @@
+/* engine/log.c: a partition log: its segments, open/recovery, reads, roll,
+ * retention and truncation. The append path is in appender.c.
+ *
+ * Files in the log directory:
+ *   <20-digit base offset>.log/.index/.timeindex   segments
+ *   recovery-checkpoint   segments below this base offset need no scan
+ *   clean-shutdown        present only between a clean close and the next open
+ *   spare.* / inline.*    preallocated next segment (discarded at open) */
+#include "engine_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLEAN_MARKER "clean-shutdown"
+#define CHECKPOINT_FILE "recovery-checkpoint"
+
+void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum)
+{
+    if (log->failed != WEIR_OK) return;
+    /* The page cache may now hold bytes the disk lacks: no more appends until
+     * the log is reopened and recovered from disk. */
+    log->failed = why;
+    weir_log(WEIR_LOG_ERROR, "partition %s is read-only: %s: %s (%s)", log->dir, what,
+             errnum ? strerror(errnum) : "-", weir_err_str(why));
+    struct weir_append *a = log->pending_head;
+    log->pending_head = log->pending_tail = NULL;
+    while (a) {
+        struct weir_append *next = a->next;
+        a->err = WEIR_E_FAILED;
+        a->on_done(a);
+        a = next;
+    }
+}
+
+static void path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset)
+{
+    char path[4096], text[32];
+    path_join(path, sizeof path, dir, CHECKPOINT_FILE);
+    int n = snprintf(text, sizeof text, "%" PRId64 "\n", base_offset);
+    return weir_write_file_atomic(path, text, (size_t)n);
+}
+
+static int64_t checkpoint_read(const char *dir)
+{
+    char path[4096], *text = NULL;
+    path_join(path, sizeof path, dir, CHECKPOINT_FILE);
+    if (weir_read_file(path, 64, &text, NULL) != WEIR_OK) return INT64_MIN;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    bool ok = end != text && (*end == '\n' || *end == '\0');
+    weir_free(text);
+    return ok ? v : INT64_MIN;
+}
+
+static enum weir_err segs_push(struct weir_log *log, struct weir_segment *seg)
+{
+    if (log->n_segs == log->cap_segs) {
+        unsigned cap = log->cap_segs ? log->cap_segs * 2 : 8;
+        struct weir_segment **segs = weir_realloc(log->segs, cap * sizeof *segs);
+        if (!segs) return WEIR_E_NOMEM;
+        log->segs = segs;
+        log->cap_segs = cap;
+    }
+    log->segs[log->n_segs++] = seg;
+    return WEIR_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists segment base offsets (sorted); removes leftovers of interrupted work. */
+static enum weir_err log_list(struct weir_log *log, int64_t **bases, unsigned *n)
+{
+    DIR *d = opendir(log->dir);
+    if (!d) return WEIR_E_IO;
+    unsigned cap = 16, count = 0;
+    int64_t *v = weir_malloc(cap * sizeof *v);
+    struct dirent *e;
+    while (v && (e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        if (!strncmp(name, "spare.", 6) || !strncmp(name, "inline.", 7) ||
+            (len > 4 && !strcmp(name + len - 4, ".tmp"))) {
+            char path[4096];
+            path_join(path, sizeof path, log->dir, name);
+            weir_io->unlink(path);
+            continue;
+        }
+        if (len != SEGMENT_NAME_DIGITS + 4 || strcmp(name + SEGMENT_NAME_DIGITS, ".log") != 0) continue;
+        if (strspn(name, "0123456789") != SEGMENT_NAME_DIGITS) continue;
+        if (count == cap) {
+            int64_t *nv = weir_realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[count++] = strtoll(name, NULL, 10);
+    }
+    closedir(d);
+    if (!v || count > cap) {
+        weir_free(v);
+        return WEIR_E_NOMEM;
+    }
+    qsort(v, count, sizeof *v, cmp_i64);
+    *bases = v;
+    *n = count;
+    return WEIR_OK;
+}
+
+/* Deletes segments [from, n): unreachable after a recovery cut before them. */
+static void log_drop_after(struct weir_log *log, unsigned from)
+{
+    for (unsigned i = from; i < log->n_segs; i++) {
+        weir_log(WEIR_LOG_WARN, "recovery: deleting %s.log: it follows a cut at offset %" PRId64,
+                 log->segs[i]->path_base, log->segs[from - 1]->offset_next);
+        log->stats.recovered_bytes_cut += log->segs[i]->size;
+        segment_unlink(log->segs[i]);
+        segment_put(log->segs[i]);
+    }
+    log->n_segs = from;
+}
+
+static enum weir_err log_load(struct weir_log *log, bool clean)
+{
+    int64_t *bases = NULL;
+    unsigned n = 0;
+    enum weir_err err = log_list(log, &bases, &n);
+    int64_t checkpoint = clean ? INT64_MAX : checkpoint_read(log->dir);
+    for (unsigned i = 0; err == WEIR_OK && i < n; i++) {
+        bool trusted = clean || (i + 1 < n && bases[i + 1] <= checkpoint);
+        struct weir_segment *seg;
+        err = segment_open(log, bases[i], trusted, &seg);
+        if (err == WEIR_OK) err = segs_push(log, seg);
+        if (err != WEIR_OK) break;
+        if (log->n_segs > 1 && log->segs[log->n_segs - 2]->offset_next != seg->base_offset) {
+            log_drop_after(log, log->n_segs - 1);
+            break;
+        }
+        if (!trusted && i + 1 < n && seg->size > 0) { /* recovered, and not the last: reseal */
+            segment_seal_mark(seg);
+            err = segment_seal(seg, true);
+        }
+    }
+    weir_free(bases);
+    return err;
+}
+
+static enum weir_err log_open_files(struct weir_log *log)
+{
+    if (mkdir(log->dir, 0755) != 0 && errno != EEXIST) {
+        weir_log(WEIR_LOG_ERROR, "log: mkdir %s: %s", log->dir, strerror(errno));
+        return WEIR_E_IO;
+    }
+    log->dir_fd = weir_io->open(log->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (log->dir_fd < 0) {
+        weir_log(WEIR_LOG_ERROR, "log: open %s: %s", log->dir, strerror(errno));
+        return WEIR_E_IO;
+    }
+    char marker[4096];
+    path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
+    bool clean = access(marker, F_OK) == 0;
+    /* The marker must be gone before the first append can reach the disk. */
+    if (clean && (weir_io->unlink(marker) != 0 || weir_fsync_dir(log->dir) != WEIR_OK)) return WEIR_E_IO;
+    enum weir_err err = log_load(log, clean);
+    if (err != WEIR_OK) return err;
+    if (log->n_segs == 0) {
+        struct weir_segment *seg;
+        err = segment_create(log, 0, &seg);
+        if (err == WEIR_OK) err = segs_push(log, seg);
+        if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
+        log->dir_dirty = false;
+    } else {
+        err = segment_activate(log, log_active(log));
+    }
+    if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
+    return err;
+}
+
+enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, struct weir_appender *ap,
+                            struct weir_preparer *prep, struct weir_log **out)
+{
+    char why[256];
+    if (weir_log_config_check(cfg, why, sizeof why) != WEIR_OK) {
+        weir_log(WEIR_LOG_ERROR, "log %s: %s", dir, why);
+        return WEIR_E_BAD_CONFIG;
+    }
+    struct weir_log *log = weir_calloc(1, sizeof *log);
+    if (!log || !(log->dir = weir_strdup(dir))) {
+        weir_free(log);
+        return WEIR_E_NOMEM;
+    }
+    log->cfg = *cfg;
+    log->ap = ap;
+    log->prep = prep;
+    log->dir_fd = -1;
+    log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+    atomic_init(&log->seal_err, 0);
+    enum weir_err err = log_open_files(log);
+    if (err != WEIR_OK) {
+        weir_log(WEIR_LOG_ERROR, "log %s: open failed: %s", dir, weir_err_str(err));
+        for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
+        if (log->dir_fd >= 0) close(log->dir_fd);
+        weir_free(log->segs);
+        weir_free(log->dir);
+        weir_free(log);
+        return err;
+    }
+    log->offset_queued = log->offset_flushed = log_active(log)->offset_next;
+    appender_log_add(ap, log);
+    if (prep) preparer_want_spare(prep, log);
+    *out = log;
+    return WEIR_OK;
+}
+
+void weir_log_close(struct weir_log *log)
+{
+    log->closing = true;
+    for (unsigned i = 0; log->group_busy || log->pending_head; i++) {
+        WEIR_ASSERT(i < 100000000);
+        weir_appender_run(log->ap, true);
+    }
+    if (log->prep) preparer_wait(log->prep, log, true);
+    appender_log_remove(log->ap, log);
+    struct weir_segment *active = log_active(log);
+    bool clean = log->failed == WEIR_OK && atomic_load(&log->seal_err) == 0;
+    if (clean) {
+        segment_seal_mark(active);
+        char marker[4096];
+        path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
+        clean = segment_seal(active, true) == WEIR_OK && weir_write_file_atomic(marker, "", 0) == WEIR_OK;
+    }
+    if (!clean) weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
+    for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
+    close(log->dir_fd);
+    weir_free(log->segs);
+    weir_free(log->dir);
+    weir_free(log);
+}
+
+enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg)
+{
+    char why[256];
+    if (weir_log_config_check(cfg, why, sizeof why) != WEIR_OK) return WEIR_E_BAD_CONFIG;
+    log->cfg = *cfg;
+    return WEIR_OK;
+}
+
+enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
+{
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    if (log->closing) return WEIR_E_CLOSED;
+    size_t len;
+    enum weir_err err = weir_batch_validate(a->batch, a->len, log->cfg.max_message_bytes, true, &len);
+    if (err != WEIR_OK) return err;
+    if (len != a->len) return WEIR_E_INVALID; /* one batch per append */
+    struct weir_batch_header h;
+    err = weir_batch_header_decode(a->batch, a->len, &h);
+    WEIR_ASSERT(err == WEIR_OK);
+    a->records = h.last_offset_delta + 1;
+    a->max_timestamp = h.max_timestamp;
+    a->base_offset = -1;
+    a->err = WEIR_OK;
+    a->next = NULL;
+    if (log->pending_tail) log->pending_tail->next = a;
+    else log->pending_head = a;
+    log->pending_tail = a;
+    appender_mark_dirty(log->ap, log);
+    return WEIR_OK;
+}
+
+/* ---- reads ------------------------------------------------------------------ */
+
+int64_t weir_log_start_offset(const struct weir_log *log) { return log->segs[0]->base_offset; }
+int64_t weir_log_end_offset(const struct weir_log *log) { return log_active(log)->offset_next; }
+int64_t weir_log_flushed_offset(const struct weir_log *log) { return log->offset_flushed; }
+unsigned weir_log_segment_count(const struct weir_log *log) { return log->n_segs; }
+enum weir_err weir_log_state(const struct weir_log *log) { return log->failed; }
+void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out) { *out = log->stats; }
+
+uint64_t weir_log_size_bytes(const struct weir_log *log)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < log->n_segs; i++) total += log->segs[i]->size;
+    return total;
+}
+
+/* The segment holding offset: the last with base_offset <= offset. */
+static unsigned log_find_segment(const struct weir_log *log, int64_t offset)
+{
+    unsigned lo = 0, hi = log->n_segs;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base_offset <= offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_bytes, bool min_one,
+                            struct weir_log_view *view)
+{
+    *view = (struct weir_log_view){ .fd = -1, .offset_first = offset, .offset_next = offset };
+    if (offset < weir_log_start_offset(log) || offset > weir_log_end_offset(log)) return WEIR_E_OFFSET_RANGE;
+    if (offset == weir_log_end_offset(log)) return WEIR_OK;
+    struct weir_segment *seg = log->segs[log_find_segment(log, offset)];
+    uint64_t pos, size = seg->size;
+    enum weir_err err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
+    if (err != WEIR_OK || pos >= size) return WEIR_E_CORRUPT;
+    uint64_t end = pos;
+    int64_t next = offset;
+    for (uint64_t steps = 0; end < size; steps++) {
+        WEIR_ASSERT(steps <= size / WEIR_BATCH_HEADER_BYTES);
+        const uint8_t *b = seg->log_map + end;
+        uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        if (end - pos + len > max_bytes && !(min_one && end == pos)) break;
+        if (end == pos) view->offset_first = (int64_t)weir_load_be64(b);
+        next = (int64_t)weir_load_be64(b) + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
+        end += len;
+    }
+    view->fd = seg->log_fd;
+    view->pos = pos;
+    view->len = (size_t)(end - pos);
+    view->data = seg->log_map + pos;
+    if (view->len > 0) view->offset_next = next;
+    view->segment = seg;
+    atomic_fetch_add(&seg->refs, 1);
+    return WEIR_OK;
+}
+
+void weir_log_view_release(struct weir_log *log, struct weir_log_view *view)
+{
+    (void)log;
+    if (view->segment) segment_put(view->segment);
+    view->segment = NULL;
+}
+
+/* First record with timestamp >= ts in the batches of seg from `offset` on. */
+static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset, int64_t ts, int64_t *found,
+                                       int64_t *found_ts)
+{
+    uint64_t pos, size = seg->size;
+    enum weir_err err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
+    uint8_t *scratch = NULL;
+    size_t scratch_cap = 0;
+    for (uint64_t steps = 0; err == WEIR_OK && pos < size; steps++) {
+        WEIR_ASSERT(steps <= size / WEIR_BATCH_HEADER_BYTES);
+        const uint8_t *b = seg->log_map + pos;
+        uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        if ((int64_t)weir_load_be64(b + WEIR_BATCH_OFF_MAX_TS) >= ts) {
+            struct weir_record_iter it;
+            struct weir_record rec;
+            err = weir_record_iter_init(&it, b, len, &scratch, &scratch_cap, 64u << 20);
+            while (err == WEIR_OK && (err = weir_record_iter_next(&it, &rec)) == WEIR_OK) {
+                if (rec.timestamp >= ts) {
+                    *found = rec.offset;
+                    *found_ts = rec.timestamp;
+                    weir_free(scratch);
+                    return WEIR_OK;
+                }
+            }
+            if (err == WEIR_E_NOT_FOUND) err = WEIR_OK; /* header max lied: go on */
+        }
+        pos += len;
+    }
+    weir_free(scratch);
+    return err == WEIR_OK ? WEIR_E_NOT_FOUND : WEIR_E_CORRUPT;
+}
+
+enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+    for (unsigned i = 0; i < log->n_segs; i++) {
+        struct weir_segment *seg = log->segs[i];
+        if (seg->size == 0 || seg->max_timestamp < ts) continue;
+        enum weir_err err = segment_time_scan(seg, segment_time_lookup(seg, ts), ts, offset, found_ts);
+        if (err != WEIR_E_NOT_FOUND) return err;
+    }
+    return WEIR_E_NOT_FOUND;
+}
+
+/* ---- roll, retention, truncation ---------------------------------------------- */
+
+static bool flush_policy_any(const struct weir_log_config *cfg)
+{
+    return cfg->flush_messages != INT64_MAX || cfg->flush_ms != INT64_MAX;
+}
+
+enum weir_err log_roll_now(struct weir_log *log)
+{
+    WEIR_ASSERT(!log->group_busy);
+    struct weir_segment *old = log_active(log), *seg = NULL;
+    if (old->size == 0) return WEIR_OK;
+    WEIR_ASSERT(old->size == old->size_queued && old->offset_next == log->offset_queued);
+    /* Unflushed records of a flushing policy must not outlive the switch of fd. */
+    if (flush_policy_any(&log->cfg) && log->unflushed_records > 0) {
+        if (weir_io->fdatasync(old->log_fd) != 0) return WEIR_E_IO;
+        log->unflushed_records = 0;
+        log->unflushed_since_ms = 0;
+        log->offset_flushed = old->offset_next;
+    }
+    struct seg_spare sp;
+    enum weir_err err;
+    if (log->prep && preparer_take_spare(log->prep, log, &sp)) {
+        err = segment_from_spare(log, &sp, log->offset_queued, &seg);
+        if (err != WEIR_OK) segment_spare_discard(log->dir, &sp);
+    } else {
+        log->stats.roll_stalls++;
+        err = segment_create(log, log->offset_queued, &seg);
+    }
+    if (err == WEIR_OK) err = segs_push(log, seg);
+    if (err != WEIR_OK) {
+        if (seg) segment_put(seg);
+        return err;
+    }
+    segment_seal_mark(old);
+    log->stats.rolls++;
+    if (log->prep) {
+        preparer_seal(log->prep, log, old, seg->base_offset);
+        preparer_want_spare(log->prep, log);
+        return WEIR_OK;
+    }
+    err = segment_seal(old, true);
+    if (err == WEIR_OK) err = log_checkpoint_write(log->dir, seg->base_offset);
+    return err;
+}
+
+enum weir_err weir_log_roll(struct weir_log *log)
+{
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    for (unsigned i = 0; log->group_busy || log->pending_head; i++) {
+        WEIR_ASSERT(i < 100000000);
+        weir_appender_run(log->ap, true);
+    }
+    enum weir_err err = log_roll_now(log);
+    if (err != WEIR_OK) log_fail(log, err, "roll", errno);
+    return err;
+}
+
+static void log_drop_first(struct weir_log *log)
+{
+    WEIR_ASSERT(log->n_segs > 1);
+    struct weir_segment *seg = log->segs[0];
+    weir_log(WEIR_LOG_INFO, "retention: deleting %s (offsets %" PRId64 "..%" PRId64 ", %" PRIu64 " bytes)",
+             seg->path_base, seg->base_offset, seg->offset_next - 1, seg->size);
+    segment_unlink(seg);
+    segment_put(seg);
+    memmove(log->segs, log->segs + 1, (log->n_segs - 1) * sizeof *log->segs);
+    log->n_segs--;
+    log->stats.segments_deleted++;
+}
+
+enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *deleted)
+{
+    unsigned before = (unsigned)log->stats.segments_deleted;
+    const struct weir_log_config *c = &log->cfg;
+    struct weir_segment *active = log_active(log);
+    if (c->retention_ms >= 0 && active->size > 0 && active->max_timestamp < now_ms - c->retention_ms &&
+        !log->group_busy && !log->pending_head && log->failed == WEIR_OK) {
+        enum weir_err err = log_roll_now(log); /* Kafka rolls an expired active segment */
+        if (err != WEIR_OK) log_fail(log, err, "roll for retention", errno);
+    }
+    while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms)
+        log_drop_first(log);
+    uint64_t total = weir_log_size_bytes(log);
+    while (c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes) {
+        total -= log->segs[0]->size;
+        log_drop_first(log);
+    }
+    if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
+    return WEIR_OK;
+}
+
+enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
+{
+    if (log->group_busy || log->pending_head) return WEIR_E_INVALID;
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    if (offset >= weir_log_end_offset(log)) return WEIR_OK;
+    if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
+    unsigned keep = log_find_segment(log, offset);
+    struct weir_segment *seg = log->segs[keep];
+    uint64_t pos = 0;
+    enum weir_err err = WEIR_OK;
+    if (offset > seg->base_offset) err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
+    if (err != WEIR_OK) return err;
+    for (unsigned i = log->n_segs; i-- > keep + 1;) {
+        segment_unlink(log->segs[i]);
+        segment_put(log->segs[i]);
+    }
+    log->n_segs = keep + 1;
+    if (offset < seg->base_offset) { /* below the log start: start over there */
+        segment_unlink(seg);
+        segment_put(seg);
+        log->n_segs = 0;
+        err = segment_create(log, offset, &seg);
+        if (err == WEIR_OK) err = segs_push(log, seg);
+    } else {
+        err = segment_truncate_at(log, seg, pos, offset);
+    }
+    if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
+    if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
+    if (err != WEIR_OK) {
+        log_fail(log, err, "truncate", errno);
+        return err;
+    }
+    log->dir_dirty = false;
+    log->offset_queued = log_active(log)->offset_next;
+    log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
+    return WEIR_OK;
+}

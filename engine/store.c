@@ -1,0 +1,477 @@
+/* engine/store.c: a data directory of topics.
+ *
+ * Layout:
+ *   <dir>/.lock                  flock'd while a store has the directory open
+ *   <dir>/<topic>.topic          topic metadata (partitions, config overrides)
+ *   <dir>/<topic>.topic.delete   tombstone of a deletion in progress
+ *   <dir>/<topic>-<partition>/   one partition log
+ * The metadata file is the commit point: it is written atomically before the
+ * partition directories exist (missing ones are created at open), and renamed
+ * to the tombstone before they are removed (open finishes the deletion). */
+#include "engine_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { OVERRIDES_MAX = 32, META_BYTES_MAX = 64 << 10 };
+
+struct store_topic {
+    char *name;
+    int32_t partitions;
+    struct weir_log_config cfg;     /* defaults + overrides */
+    char *overrides[OVERRIDES_MAX][2];
+    size_t n_overrides;
+    struct weir_log **logs;
+};
+
+struct weir_store {
+    char *dir;
+    int lock_fd;
+    struct weir_log_config defaults;
+    struct weir_appender *ap;
+    struct weir_preparer *prep;
+    struct store_topic **topics;
+    size_t n_topics, cap_topics;
+};
+
+bool weir_topic_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > WEIR_TOPIC_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void topic_free(struct store_topic *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n_overrides; i++) {
+        weir_free(t->overrides[i][0]);
+        weir_free(t->overrides[i][1]);
+    }
+    weir_free(t->logs);
+    weir_free(t->name);
+    weir_free(t);
+}
+
+static struct store_topic *topic_find(struct weir_store *st, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < st->n_topics; i++)
+        if (!strcmp(st->topics[i]->name, name)) {
+            if (index) *index = i;
+            return st->topics[i];
+        }
+    return NULL;
+}
+
+static void meta_path(const struct weir_store *st, const char *name, const char *suffix, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.topic%s", st->dir, name, suffix);
+}
+
+static void partition_path(const struct weir_store *st, const char *name, int32_t p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s-%" PRId32, st->dir, name, p);
+}
+
+/* ---- overrides and metadata ------------------------------------------------------ */
+
+/* Sets or replaces one override after checking it against cfg. */
+static enum weir_err topic_override(struct store_topic *t, const char *key, const char *value, char *why, size_t cap)
+{
+    enum weir_err err = weir_log_config_set(&t->cfg, key, value, why, cap);
+    if (err != WEIR_OK) return err;
+    for (size_t i = 0; i < t->n_overrides; i++)
+        if (!strcmp(t->overrides[i][0], key)) {
+            char *v = weir_strdup(value);
+            if (!v) return WEIR_E_NOMEM;
+            weir_free(t->overrides[i][1]);
+            t->overrides[i][1] = v;
+            return WEIR_OK;
+        }
+    if (t->n_overrides == OVERRIDES_MAX) {
+        snprintf(why, cap, "too many config overrides (max %d)", OVERRIDES_MAX);
+        return WEIR_E_BAD_CONFIG;
+    }
+    char *k = weir_strdup(key), *v = weir_strdup(value);
+    if (!k || !v) {
+        weir_free(k);
+        weir_free(v);
+        return WEIR_E_NOMEM;
+    }
+    t->overrides[t->n_overrides][0] = k;
+    t->overrides[t->n_overrides][1] = v;
+    t->n_overrides++;
+    return WEIR_OK;
+}
+
+static enum weir_err meta_write(struct weir_store *st, const struct store_topic *t)
+{
+    char buf[META_BYTES_MAX], path[4096];
+    int n = snprintf(buf, sizeof buf, "# weir topic metadata\nformat=1\nname=%s\npartitions=%" PRId32 "\n", t->name,
+                     t->partitions);
+    for (size_t i = 0; i < t->n_overrides && n > 0 && (size_t)n < sizeof buf; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "config.%s=%s\n", t->overrides[i][0], t->overrides[i][1]);
+    if (n < 0 || (size_t)n >= sizeof buf) return WEIR_E_TOO_LARGE;
+    meta_path(st, t->name, "", path, sizeof path);
+    return weir_write_file_atomic(path, buf, (size_t)n);
+}
+
+/* Parses one "key=value" metadata line into t. */
+static enum weir_err meta_line(struct store_topic *t, char *line, char *why, size_t cap)
+{
+    char *eq = strchr(line, '=');
+    if (!eq) return WEIR_E_CORRUPT;
+    *eq = '\0';
+    const char *key = line, *value = eq + 1;
+    if (!strcmp(key, "format")) return strcmp(value, "1") ? WEIR_E_UNSUPPORTED : WEIR_OK;
+    if (!strcmp(key, "name")) return strcmp(value, t->name) ? WEIR_E_CORRUPT : WEIR_OK;
+    if (!strcmp(key, "partitions")) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || end == value || v < 1 || v > WEIR_PARTITIONS_MAX) return WEIR_E_CORRUPT;
+        t->partitions = (int32_t)v;
+        return WEIR_OK;
+    }
+    if (!strncmp(key, "config.", 7)) return topic_override(t, key + 7, value, why, cap);
+    return WEIR_E_CORRUPT;
+}
+
+static enum weir_err meta_read(struct weir_store *st, struct store_topic *t)
+{
+    char path[4096], *text, why[256] = "";
+    meta_path(st, t->name, "", path, sizeof path);
+    enum weir_err err = weir_read_file(path, META_BYTES_MAX, &text, NULL);
+    if (err != WEIR_OK) return err;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && err == WEIR_OK; line = strtok_r(NULL, "\n", &save))
+        if (line[0] != '#' && line[0] != '\0') err = meta_line(t, line, why, sizeof why);
+    weir_free(text);
+    if (err == WEIR_OK && t->partitions < 1) err = WEIR_E_CORRUPT;
+    if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "store: %s: %s %s", path, weir_err_str(err), why);
+    return err;
+}
+
+/* ---- partitions ----------------------------------------------------------------- */
+
+static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *t, int32_t from)
+{
+    struct weir_log **logs = weir_realloc(t->logs, (size_t)t->partitions * sizeof *logs);
+    if (!logs) return WEIR_E_NOMEM;
+    t->logs = logs;
+    for (int32_t p = from; p < t->partitions; p++) {
+        char path[4096];
+        partition_path(st, t->name, p, path, sizeof path);
+        enum weir_err err = weir_log_open(path, &t->cfg, st->ap, st->prep, &t->logs[p]);
+        if (err != WEIR_OK) {
+            while (p-- > from) weir_log_close(t->logs[p]);
+            return err;
+        }
+    }
+    return WEIR_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) != 0) weir_log(WEIR_LOG_WARN, "store: remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void partitions_remove(struct weir_store *st, const char *name, int32_t from, int32_t to)
+{
+    for (int32_t p = from; p < to; p++) {
+        char path[4096];
+        partition_path(st, name, p, path, sizeof path);
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    weir_fsync_dir(st->dir);
+}
+
+static enum weir_err topics_push(struct weir_store *st, struct store_topic *t)
+{
+    if (st->n_topics == st->cap_topics) {
+        size_t cap = st->cap_topics ? st->cap_topics * 2 : 16;
+        struct store_topic **v = weir_realloc(st->topics, cap * sizeof *v);
+        if (!v) return WEIR_E_NOMEM;
+        st->topics = v;
+        st->cap_topics = cap;
+    }
+    st->topics[st->n_topics++] = t;
+    return WEIR_OK;
+}
+
+static struct store_topic *topic_new(struct weir_store *st, const char *name)
+{
+    struct store_topic *t = weir_calloc(1, sizeof *t);
+    if (!t || !(t->name = weir_strdup(name))) {
+        weir_free(t);
+        return NULL;
+    }
+    t->cfg = st->defaults;
+    return t;
+}
+
+/* ---- open and close -------------------------------------------------------------- */
+
+/* Removes the partitions of a topic whose deletion was interrupted. */
+static void store_finish_delete(struct weir_store *st, const char *tombstone)
+{
+    char name[WEIR_TOPIC_NAME_MAX + 1], prefix[WEIR_TOPIC_NAME_MAX + 2], path[4096];
+    snprintf(name, sizeof name, "%.*s", (int)(strlen(tombstone) - strlen(".topic.delete")), tombstone);
+    snprintf(prefix, sizeof prefix, "%s-", name);
+    DIR *d = opendir(st->dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *rest = e->d_name + strlen(prefix);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || !*rest || strspn(rest, "0123456789") != strlen(rest))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", st->dir, e->d_name);
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (d) closedir(d);
+    snprintf(path, sizeof path, "%s/%s", st->dir, tombstone);
+    weir_io->unlink(path);
+    weir_fsync_dir(st->dir);
+    weir_log(WEIR_LOG_INFO, "store: finished the interrupted deletion of topic %s", name);
+}
+
+static enum weir_err store_load_topic(struct weir_store *st, const char *file)
+{
+    char name[WEIR_TOPIC_NAME_MAX + 1];
+    size_t n = strlen(file) - strlen(".topic");
+    if (n > WEIR_TOPIC_NAME_MAX) return WEIR_E_BAD_NAME;
+    snprintf(name, sizeof name, "%.*s", (int)n, file);
+    if (!weir_topic_name_valid(name)) return WEIR_E_BAD_NAME;
+    struct store_topic *t = topic_new(st, name);
+    if (!t) return WEIR_E_NOMEM;
+    enum weir_err err = meta_read(st, t);
+    if (err == WEIR_OK) err = topic_open_logs(st, t, 0);
+    if (err == WEIR_OK) err = topics_push(st, t);
+    if (err != WEIR_OK) topic_free(t);
+    return err;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && !strcmp(s + n - m, suffix);
+}
+
+static enum weir_err store_scan(struct weir_store *st)
+{
+    DIR *d = opendir(st->dir);
+    if (!d) return WEIR_E_IO;
+    struct dirent *e;
+    enum weir_err err = WEIR_OK;
+    while (err == WEIR_OK && (e = readdir(d))) {
+        if (has_suffix(e->d_name, ".topic.delete")) store_finish_delete(st, e->d_name);
+        else if (has_suffix(e->d_name, ".topic")) err = store_load_topic(st, e->d_name);
+        if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "store: topic file %s: %s", e->d_name, weir_err_str(err));
+    }
+    closedir(d);
+    return err;
+}
+
+static enum weir_err store_lock(struct weir_store *st)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.lock", st->dir);
+    st->lock_fd = weir_io->open(path, O_RDWR | O_CREAT, 0644);
+    if (st->lock_fd < 0) return WEIR_E_IO;
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        weir_log(WEIR_LOG_ERROR, "store: data directory %s is in use by another process", st->dir);
+        return WEIR_E_EXISTS;
+    }
+    return WEIR_OK;
+}
+
+enum weir_err weir_store_open(const char *dir, const struct weir_log_config *defaults, struct weir_appender *ap,
+                              struct weir_store **out)
+{
+    char why[256];
+    if (weir_log_config_check(defaults, why, sizeof why) != WEIR_OK) {
+        weir_log(WEIR_LOG_ERROR, "store: %s", why);
+        return WEIR_E_BAD_CONFIG;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        weir_log(WEIR_LOG_ERROR, "store: mkdir %s: %s", dir, strerror(errno));
+        return WEIR_E_IO;
+    }
+    struct weir_store *st = weir_calloc(1, sizeof *st);
+    if (!st || !(st->dir = weir_strdup(dir))) {
+        weir_free(st);
+        return WEIR_E_NOMEM;
+    }
+    st->defaults = *defaults;
+    st->ap = ap;
+    st->lock_fd = -1;
+    enum weir_err err = store_lock(st);
+    if (err == WEIR_OK) err = weir_preparer_create(&st->prep);
+    if (err == WEIR_OK) err = store_scan(st);
+    if (err != WEIR_OK) {
+        weir_store_close(st);
+        return err;
+    }
+    *out = st;
+    return WEIR_OK;
+}
+
+void weir_store_close(struct weir_store *st)
+{
+    if (!st) return;
+    for (size_t i = 0; i < st->n_topics; i++) {
+        struct store_topic *t = st->topics[i];
+        for (int32_t p = 0; p < t->partitions; p++) weir_log_close(t->logs[p]);
+        topic_free(t);
+    }
+    weir_preparer_destroy(st->prep);
+    if (st->lock_fd >= 0) close(st->lock_fd);
+    weir_free(st->topics);
+    weir_free(st->dir);
+    weir_free(st);
+}
+
+/* ---- topic operations ------------------------------------------------------------- */
+
+static enum weir_err topic_apply_configs(struct store_topic *t, const char *const (*configs)[2], size_t n,
+                                         char *why, size_t cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum weir_err err = topic_override(t, configs[i][0], configs[i][1], why, cap);
+        if (err != WEIR_OK) return err;
+    }
+    return weir_log_config_check(&t->cfg, why, cap);
+}
+
+enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, int32_t partitions,
+                                      const char *const (*configs)[2], size_t n_configs, char *why, size_t why_cap)
+{
+    if (!weir_topic_name_valid(name)) {
+        snprintf(why, why_cap, "illegal topic name '%.64s'", name);
+        return WEIR_E_BAD_NAME;
+    }
+    if (topic_find(st, name, NULL)) {
+        snprintf(why, why_cap, "topic '%s' already exists", name);
+        return WEIR_E_EXISTS;
+    }
+    if (partitions < 1 || partitions > WEIR_PARTITIONS_MAX) {
+        snprintf(why, why_cap, "partitions must be in [1, %d]", WEIR_PARTITIONS_MAX);
+        return WEIR_E_BAD_PARTITIONS;
+    }
+    struct store_topic *t = topic_new(st, name);
+    if (!t) return WEIR_E_NOMEM;
+    t->partitions = partitions;
+    enum weir_err err = topic_apply_configs(t, configs, n_configs, why, why_cap);
+    if (err == WEIR_OK) err = meta_write(st, t);
+    if (err == WEIR_OK) err = topic_open_logs(st, t, 0);
+    if (err == WEIR_OK) err = topics_push(st, t);
+    if (err != WEIR_OK && err != WEIR_E_BAD_CONFIG) {
+        char path[4096];
+        meta_path(st, name, "", path, sizeof path);
+        weir_io->unlink(path);
+        partitions_remove(st, name, 0, partitions);
+    }
+    if (err != WEIR_OK) topic_free(t);
+    return err;
+}
+
+enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name)
+{
+    size_t index;
+    struct store_topic *t = topic_find(st, name, &index);
+    if (!t) return WEIR_E_NOT_FOUND;
+    char meta[4096], tomb[4096];
+    meta_path(st, name, "", meta, sizeof meta);
+    meta_path(st, name, ".delete", tomb, sizeof tomb);
+    if (weir_io->rename(meta, tomb) != 0 || weir_fsync_dir(st->dir) != WEIR_OK) {
+        weir_log(WEIR_LOG_ERROR, "store: delete topic %s: %s", name, strerror(errno));
+        return WEIR_E_IO;
+    }
+    for (int32_t p = 0; p < t->partitions; p++) weir_log_close(t->logs[p]);
+    partitions_remove(st, name, 0, t->partitions);
+    weir_io->unlink(tomb);
+    weir_fsync_dir(st->dir);
+    memmove(st->topics + index, st->topics + index + 1, (st->n_topics - index - 1) * sizeof *st->topics);
+    st->n_topics--;
+    topic_free(t);
+    return WEIR_OK;
+}
+
+enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char *name, int32_t new_total)
+{
+    struct store_topic *t = topic_find(st, name, NULL);
+    if (!t) return WEIR_E_NOT_FOUND;
+    if (new_total <= t->partitions || new_total > WEIR_PARTITIONS_MAX) return WEIR_E_BAD_PARTITIONS;
+    int32_t old = t->partitions;
+    t->partitions = new_total;
+    enum weir_err err = meta_write(st, t);
+    if (err == WEIR_OK) err = topic_open_logs(st, t, old);
+    if (err != WEIR_OK) {
+        t->partitions = old;
+        meta_write(st, t);
+        partitions_remove(st, name, old, new_total);
+    }
+    return err;
+}
+
+enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name, const char *const (*configs)[2],
+                                         size_t n_configs, char *why, size_t why_cap)
+{
+    struct store_topic *t = topic_find(st, name, NULL);
+    if (!t) return WEIR_E_NOT_FOUND;
+    struct store_topic trial = { .name = t->name, .cfg = t->cfg };
+    enum weir_err err = topic_apply_configs(&trial, configs, n_configs, why, why_cap);
+    for (size_t i = 0; i < trial.n_overrides; i++) weir_free(trial.overrides[i][0]), weir_free(trial.overrides[i][1]);
+    if (err != WEIR_OK) return err;
+    err = topic_apply_configs(t, configs, n_configs, why, why_cap);
+    if (err == WEIR_OK) err = meta_write(st, t);
+    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    return err;
+}
+
+struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition)
+{
+    struct store_topic *t = topic_find(st, topic, NULL);
+    if (!t || partition < 0 || partition >= t->partitions) return NULL;
+    return t->logs[partition];
+}
+
+int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic)
+{
+    struct store_topic *t = topic_find(st, topic, NULL);
+    return t ? t->partitions : -1;
+}
+
+const struct weir_log_config *weir_store_topic_config(struct weir_store *st, const char *topic)
+{
+    struct store_topic *t = topic_find(st, topic, NULL);
+    return t ? &t->cfg : NULL;
+}
+
+size_t weir_store_topic_count(struct weir_store *st) { return st->n_topics; }
+
+const char *weir_store_topic_name(struct weir_store *st, size_t i)
+{
+    return i < st->n_topics ? st->topics[i]->name : NULL;
+}
+
+void weir_store_retain(struct weir_store *st, int64_t now_ms)
+{
+    for (size_t i = 0; i < st->n_topics; i++)
+        for (int32_t p = 0; p < st->topics[i]->partitions; p++)
+            weir_log_retain(st->topics[i]->logs[p], now_ms, NULL);
+}

@@ -1,0 +1,540 @@
+/* tests/test_log.c: partition logs: append, read and index lookups against a
+ * model, timestamp lookups against brute force, roll, retention, truncation,
+ * group commit and reopen. Recovery and faults are in test_recovery.c. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* The model: every batch appended, in offset order. */
+struct model_batch {
+    int64_t base, next;
+    uint8_t *bytes;
+    size_t len;
+    int64_t *ts; /* per record */
+};
+struct model {
+    struct model_batch *v;
+    size_t n, cap;
+};
+
+static void model_add(struct model *m, int64_t base, const uint8_t *bytes, size_t len)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->v = weir_realloc(m->v, m->cap * sizeof *m->v);
+    }
+    struct weir_batch_header h;
+    assert_int_equal(weir_batch_header_decode(bytes, len, &h), WEIR_OK);
+    struct model_batch *b = &m->v[m->n++];
+    b->base = base;
+    b->next = base + h.records_count;
+    b->bytes = weir_malloc(len);
+    memcpy(b->bytes, bytes, len);
+    b->len = len;
+    b->ts = weir_malloc(sizeof(int64_t) * (size_t)h.records_count);
+    uint8_t *scratch = NULL;
+    size_t scap = 0;
+    struct weir_record_iter it;
+    struct weir_record rec;
+    assert_int_equal(weir_record_iter_init(&it, bytes, len, &scratch, &scap, 1 << 26), WEIR_OK);
+    for (int32_t i = 0; weir_record_iter_next(&it, &rec) == WEIR_OK; i++) b->ts[i] = rec.timestamp;
+    weir_free(scratch);
+}
+
+static void model_free(struct model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        weir_free(m->v[i].bytes);
+        weir_free(m->v[i].ts);
+    }
+    weir_free(m->v);
+    *m = (struct model){ 0 };
+}
+
+/* Brute force: first offset >= start whose record timestamp >= ts, or -1. */
+static int64_t model_offset_for_time(const struct model *m, int64_t start, int64_t ts)
+{
+    for (size_t i = 0; i < m->n; i++)
+        for (int64_t o = m->v[i].base; o < m->v[i].next; o++)
+            if (o >= start && m->v[i].ts[o - m->v[i].base] >= ts) return o;
+    return -1;
+}
+
+static const struct model_batch *model_find(const struct model *m, int64_t offset)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (offset >= m->v[i].base && offset < m->v[i].next) return &m->v[i];
+    return NULL;
+}
+
+struct fixture {
+    char *dir;
+    struct weir_appender *ap;
+    struct weir_log *log;
+    struct weir_log_config cfg;
+};
+
+static void fx_open(struct fixture *fx)
+{
+    assert_int_equal(weir_log_open(fx->dir, &fx->cfg, fx->ap, NULL, &fx->log), WEIR_OK);
+}
+
+static void fx_init(struct fixture *fx, const char *tag)
+{
+    fx->dir = tu_tmpdir(tag);
+    weir_log_config_default(&fx->cfg);
+    assert_int_equal(weir_appender_create(256, &fx->ap), WEIR_OK);
+}
+
+static void fx_done(struct fixture *fx)
+{
+    if (fx->log) weir_log_close(fx->log);
+    weir_appender_destroy(fx->ap);
+    tu_rmrf(fx->dir);
+    weir_free(fx->dir);
+}
+
+/* Appends n random batches (non-monotonic timestamps) and records them. */
+static void append_random(struct fixture *fx, struct model *m, int n, uint64_t *seed, enum weir_codec codec)
+{
+    for (int i = 0; i < n; i++) {
+        int32_t count = 1 + (int32_t)(tu_rand(seed) % 20);
+        size_t vlen = tu_rand(seed) % 300;
+        int64_t ts0 = 1000000 + (int64_t)(tu_rand(seed) % 100000);
+        int64_t step = (int64_t)(tu_rand(seed) % 50) - 20;
+        size_t len;
+        uint8_t *b = tu_batch(count, vlen, ts0, step, codec, tu_rand(seed), &len);
+        int64_t base;
+        assert_int_equal(tu_append_sync(fx->ap, fx->log, b, len, &base), WEIR_OK);
+        assert_int_equal(base, m->n ? m->v[m->n - 1].next : weir_log_start_offset(fx->log));
+        model_add(m, base, b, len);
+        weir_free(b);
+    }
+}
+
+/* Every offset reads back the batch holding it, byte for byte. */
+static void check_reads(struct fixture *fx, const struct model *m)
+{
+    int64_t start = weir_log_start_offset(fx->log);
+    assert_int_equal(weir_log_end_offset(fx->log), m->n ? m->v[m->n - 1].next : start);
+    for (int64_t o = start; o < weir_log_end_offset(fx->log); o++) {
+        const struct model_batch *mb = model_find(m, o);
+        assert_non_null(mb);
+        struct weir_log_view v;
+        assert_int_equal(weir_log_read(fx->log, o, 1, true, &v), WEIR_OK);
+        assert_int_equal(v.offset_first, mb->base);
+        assert_int_equal(v.offset_next, mb->next);
+        assert_int_equal(v.len, mb->len);
+        assert_memory_equal(v.data, mb->bytes, mb->len);
+        uint8_t buf[64];
+        assert_int_equal(pread(v.fd, buf, 61, (off_t)v.pos), 61);
+        assert_memory_equal(buf, mb->bytes, 61);
+        weir_log_view_release(fx->log, &v);
+    }
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx->log, weir_log_end_offset(fx->log), 1 << 20, true, &v), WEIR_OK);
+    assert_int_equal(v.len, 0);
+    assert_int_equal(weir_log_read(fx->log, weir_log_end_offset(fx->log) + 1, 1 << 20, true, &v),
+                     WEIR_E_OFFSET_RANGE);
+    if (start > 0) assert_int_equal(weir_log_read(fx->log, start - 1, 1 << 20, true, &v), WEIR_E_OFFSET_RANGE);
+}
+
+static void check_times(struct fixture *fx, const struct model *m, uint64_t *seed)
+{
+    int64_t start = weir_log_start_offset(fx->log);
+    for (int i = 0; i < 300; i++) {
+        int64_t ts = 990000 + (int64_t)(tu_rand(seed) % 130000);
+        int64_t want = model_offset_for_time(m, start, ts), got = -1, got_ts;
+        enum weir_err err = weir_log_offset_for_time(fx->log, ts, &got, &got_ts);
+        if (want < 0) {
+            assert_int_equal(err, WEIR_E_NOT_FOUND);
+        } else {
+            assert_int_equal(err, WEIR_OK);
+            assert_int_equal(got, want);
+            assert_true(got_ts >= ts);
+        }
+    }
+}
+
+static void test_append_read_model(void **state)
+{
+    (void)state;
+    for (int codec = 0; codec <= WEIR_CODEC_LZ4; codec += WEIR_CODEC_LZ4) {
+        struct fixture fx = { 0 };
+        fx_init(&fx, "read");
+        fx.cfg.segment_bytes = 64 << 10; /* many segments */
+        fx.cfg.index_interval_bytes = 1024;
+        fx_open(&fx);
+        struct model m = { 0 };
+        uint64_t seed = 42 + (uint64_t)codec;
+        append_random(&fx, &m, 400, &seed, (enum weir_codec)codec);
+        assert_true(weir_log_segment_count(fx.log) > 3);
+        check_reads(&fx, &m);
+        check_times(&fx, &m, &seed);
+        /* Clean reopen: the same answers from files alone. */
+        weir_log_close(fx.log);
+        fx_open(&fx);
+        check_reads(&fx, &m);
+        check_times(&fx, &m, &seed);
+        append_random(&fx, &m, 50, &seed, (enum weir_codec)codec);
+        check_reads(&fx, &m);
+        model_free(&m);
+        fx_done(&fx);
+    }
+}
+
+static void test_index_interval_zero_and_large(void **state)
+{
+    (void)state;
+    uint32_t intervals[] = { 0, 1, 100000000 };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(intervals); i++) {
+        struct fixture fx = { 0 };
+        fx_init(&fx, "interval");
+        fx.cfg.index_interval_bytes = intervals[i];
+        fx.cfg.segment_bytes = 32 << 10;
+        fx_open(&fx);
+        struct model m = { 0 };
+        uint64_t seed = 7 + i;
+        append_random(&fx, &m, 150, &seed, WEIR_CODEC_NONE);
+        check_reads(&fx, &m);
+        check_times(&fx, &m, &seed);
+        model_free(&m);
+        fx_done(&fx);
+    }
+}
+
+static void test_read_max_bytes(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "maxbytes");
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 3;
+    append_random(&fx, &m, 20, &seed, WEIR_CODEC_NONE);
+    struct weir_log_view v;
+    /* Whole batches only, up to max_bytes. */
+    size_t want = m.v[0].len + m.v[1].len;
+    assert_int_equal(weir_log_read(fx.log, 0, want + m.v[2].len - 1, false, &v), WEIR_OK);
+    assert_int_equal(v.len, want);
+    assert_int_equal(v.offset_next, m.v[2].base);
+    weir_log_view_release(fx.log, &v);
+    /* KIP-74: a first batch larger than max_bytes comes whole when min_one. */
+    assert_int_equal(weir_log_read(fx.log, 0, 10, true, &v), WEIR_OK);
+    assert_int_equal(v.len, m.v[0].len);
+    weir_log_view_release(fx.log, &v);
+    assert_int_equal(weir_log_read(fx.log, 0, 10, false, &v), WEIR_OK);
+    assert_int_equal(v.len, 0);
+    weir_log_view_release(fx.log, &v);
+    /* A read from the middle of a batch starts at that batch. */
+    assert_int_equal(weir_log_read(fx.log, m.v[1].next - 1, 1 << 20, true, &v), WEIR_OK);
+    assert_int_equal(v.offset_first, m.v[1].base);
+    weir_log_view_release(fx.log, &v);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+static void test_bad_batches_refused(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "bad");
+    fx.cfg.max_message_bytes = 4096;
+    fx_open(&fx);
+    size_t len;
+    uint8_t *b = tu_batch(5, 20, 1000, 1, WEIR_CODEC_NONE, 1, &len);
+    assert_int_equal(tu_append_sync(fx.ap, fx.log, b, len, NULL), WEIR_OK);
+    int64_t end = weir_log_end_offset(fx.log);
+    uint64_t size = weir_log_size_bytes(fx.log);
+    struct weir_append a = { .batch = b, .len = len };
+    b[len - 1] ^= 1; /* CRC */
+    assert_int_equal(weir_log_append(fx.log, &a), WEIR_E_CRC);
+    b[len - 1] ^= 1;
+    a.len = len - 1; /* truncated */
+    assert_int_equal(weir_log_append(fx.log, &a), WEIR_E_TRUNCATED);
+    uint8_t *two = weir_malloc(2 * len); /* two batches in one append */
+    memcpy(two, b, len);
+    memcpy(two + len, b, len);
+    a = (struct weir_append){ .batch = two, .len = 2 * len };
+    assert_int_equal(weir_log_append(fx.log, &a), WEIR_E_INVALID);
+    weir_free(two);
+    size_t big_len;
+    uint8_t *big = tu_batch(50, 200, 1000, 1, WEIR_CODEC_NONE, 2, &big_len);
+    a = (struct weir_append){ .batch = big, .len = big_len };
+    assert_int_equal(weir_log_append(fx.log, &a), WEIR_E_TOO_LARGE);
+    weir_free(big);
+    assert_int_equal(weir_log_end_offset(fx.log), end);
+    assert_int_equal(weir_log_size_bytes(fx.log), size);
+    weir_free(b);
+    fx_done(&fx);
+}
+
+static void count_done(struct weir_append *a) { (*(int *)a->user)++; }
+
+/* Many appends queued before one run share one writev and one fdatasync. */
+static void test_group_commit(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "group");
+    fx.cfg.flush_messages = 1; /* always */
+    fx_open(&fx);
+    enum { N = 100 };
+    uint8_t *b[N];
+    struct weir_append a[N];
+    int done = 0;
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        b[i] = tu_batch(3, 50, 1000 + i, 1, WEIR_CODEC_NONE, (uint64_t)i, &len);
+        a[i] = (struct weir_append){ .batch = b[i], .len = len, .on_done = count_done, .user = &done };
+        assert_int_equal(weir_log_append(fx.log, &a[i]), WEIR_OK);
+    }
+    struct weir_appender_stats s0, s1;
+    weir_appender_stats(fx.ap, &s0);
+    weir_appender_drain(fx.ap);
+    weir_appender_stats(fx.ap, &s1);
+    assert_int_equal(done, N);
+    assert_int_equal(s1.writes - s0.writes, 1);
+    assert_int_equal(s1.fsyncs - s0.fsyncs, 1);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(a[i].err, WEIR_OK);
+        assert_int_equal(a[i].base_offset, 3 * i);
+        weir_free(b[i]);
+    }
+    assert_int_equal(weir_log_flushed_offset(fx.log), 3 * N);
+    fx_done(&fx);
+}
+
+/* Appends to many logs in one run go down in one io_uring submission. */
+static void test_many_logs_one_submit(void **state)
+{
+    (void)state;
+    enum { LOGS = 8 };
+    char *dir = tu_tmpdir("multi");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(256, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.segment_bytes = 1 << 20;
+    struct weir_log *logs[LOGS];
+    struct weir_append a[LOGS];
+    size_t len;
+    uint8_t *b[LOGS];
+    int done = 0;
+    for (int i = 0; i < LOGS; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/t-%d", dir, i);
+        assert_int_equal(weir_log_open(path, &cfg, ap, NULL, &logs[i]), WEIR_OK);
+        b[i] = tu_batch(10, 100, 5, 1, WEIR_CODEC_NONE, (uint64_t)i, &len);
+        a[i] = (struct weir_append){ .batch = b[i], .len = len, .on_done = count_done, .user = &done };
+        assert_int_equal(weir_log_append(logs[i], &a[i]), WEIR_OK);
+    }
+    struct weir_appender_stats s0, s1;
+    weir_appender_stats(ap, &s0);
+    weir_appender_run(ap, false);
+    weir_appender_stats(ap, &s1);
+    assert_int_equal(s1.submits - s0.submits, 1);
+    assert_int_equal(s1.writes - s0.writes, LOGS);
+    weir_appender_drain(ap);
+    assert_int_equal(done, LOGS);
+    for (int i = 0; i < LOGS; i++) {
+        assert_int_equal(weir_log_end_offset(logs[i]), 10);
+        weir_log_close(logs[i]);
+        weir_free(b[i]);
+    }
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+static void test_roll_by_size_and_time(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "roll");
+    fx.cfg.segment_bytes = 8192;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 11;
+    append_random(&fx, &m, 60, &seed, WEIR_CODEC_NONE);
+    unsigned segs = weir_log_segment_count(fx.log);
+    assert_true(segs >= 3);
+    /* No sealed segment exceeds segment.bytes unless it holds one batch. */
+    struct weir_log_stats st;
+    weir_log_stats(fx.log, &st);
+    assert_int_equal(st.rolls, segs - 1);
+    fx.cfg.segment_bytes = 1 << 30;
+    fx.cfg.segment_ms = 1;
+    assert_int_equal(weir_log_reconfigure(fx.log, &fx.cfg), WEIR_OK);
+    usleep(3000);
+    append_random(&fx, &m, 1, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_segment_count(fx.log), segs + 1);
+    /* Explicit roll; an empty active segment does not roll. */
+    assert_int_equal(weir_log_roll(fx.log), WEIR_OK);
+    assert_int_equal(weir_log_segment_count(fx.log), segs + 2);
+    assert_int_equal(weir_log_roll(fx.log), WEIR_OK);
+    assert_int_equal(weir_log_segment_count(fx.log), segs + 2);
+    check_reads(&fx, &m);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    check_reads(&fx, &m);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+static void test_retention(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "retain");
+    fx.cfg.segment_bytes = 4096;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 5;
+    append_random(&fx, &m, 80, &seed, WEIR_CODEC_NONE);
+    unsigned segs = weir_log_segment_count(fx.log);
+    uint64_t size = weir_log_size_bytes(fx.log);
+    /* By size: keep at least retention.bytes, delete whole segments only. */
+    fx.cfg.retention_bytes = (int64_t)(size / 2);
+    fx.cfg.retention_ms = -1;
+    assert_int_equal(weir_log_reconfigure(fx.log, &fx.cfg), WEIR_OK);
+    unsigned deleted;
+    assert_int_equal(weir_log_retain(fx.log, weir_time_ms(), &deleted), WEIR_OK);
+    assert_true(deleted > 0);
+    assert_int_equal(weir_log_segment_count(fx.log), segs - deleted);
+    assert_true(weir_log_size_bytes(fx.log) >= size / 2);
+    int64_t start = weir_log_start_offset(fx.log);
+    assert_true(start > 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%020d.log", fx.dir, 0);
+    assert_int_equal(tu_file_size(path), -1);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx.log, start - 1, 100, true, &v), WEIR_E_OFFSET_RANGE);
+    check_reads(&fx, &m);
+    /* By time: records are at ~1e6 ms; at now=1e6+1e5+retention all expire,
+     * the active segment too (it is rolled first). */
+    fx.cfg.retention_bytes = -1;
+    fx.cfg.retention_ms = 1000;
+    assert_int_equal(weir_log_reconfigure(fx.log, &fx.cfg), WEIR_OK);
+    int64_t end = weir_log_end_offset(fx.log);
+    assert_int_equal(weir_log_retain(fx.log, 1200000, &deleted), WEIR_OK);
+    assert_int_equal(weir_log_segment_count(fx.log), 1);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    assert_int_equal(weir_log_end_offset(fx.log), end);
+    /* Appends continue at the same offsets after a reopen. */
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    model_free(&m);
+    m = (struct model){ 0 };
+    append_random(&fx, &m, 5, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(m.v[0].base, end);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+/* A view pins its segment: retention deletes the files, the bytes stay readable. */
+static void test_view_survives_retention(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "pin");
+    fx.cfg.segment_bytes = 4096;
+    fx.cfg.retention_bytes = 0;
+    fx.cfg.retention_ms = -1;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 9;
+    append_random(&fx, &m, 30, &seed, WEIR_CODEC_NONE);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx.log, 0, 1 << 20, true, &v), WEIR_OK);
+    assert_int_equal(weir_log_retain(fx.log, weir_time_ms(), NULL), WEIR_OK);
+    assert_true(weir_log_start_offset(fx.log) > 0);
+    assert_memory_equal(v.data, m.v[0].bytes, m.v[0].len);
+    uint8_t buf[61];
+    assert_int_equal(pread(v.fd, buf, sizeof buf, (off_t)v.pos), 61);
+    weir_log_view_release(fx.log, &v);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+static void test_truncate(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "trunc");
+    fx.cfg.segment_bytes = 8192;
+    fx.cfg.index_interval_bytes = 512;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 21;
+    append_random(&fx, &m, 100, &seed, WEIR_CODEC_NONE);
+    /* Truncate into the middle of batch 60: it goes, 0..59 stay. */
+    int64_t cut = m.v[60].base + (m.v[60].next - m.v[60].base) / 2;
+    assert_int_equal(weir_log_truncate(fx.log, cut), WEIR_OK);
+    for (size_t i = 60; i < m.n; i++) weir_free(m.v[i].bytes), weir_free(m.v[i].ts);
+    m.n = 60;
+    check_reads(&fx, &m);
+    check_times(&fx, &m, &seed);
+    append_random(&fx, &m, 20, &seed, WEIR_CODEC_NONE);
+    check_reads(&fx, &m);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    check_reads(&fx, &m);
+    /* Below the log start: empty log starting there. */
+    assert_int_equal(weir_log_truncate(fx.log, 0), WEIR_OK);
+    assert_int_equal(weir_log_end_offset(fx.log), 0);
+    assert_int_equal(weir_log_segment_count(fx.log), 1);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+static void test_preparer_rolls_without_stall(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "prep");
+    fx.cfg.segment_bytes = 16384;
+    struct weir_preparer *prep;
+    assert_int_equal(weir_preparer_create(&prep), WEIR_OK);
+    assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
+    struct model m = { 0 };
+    uint64_t seed = 77;
+    for (int i = 0; i < 40; i++) {
+        append_random(&fx, &m, 5, &seed, WEIR_CODEC_NONE);
+        usleep(2000); /* lets the preparer keep up, as a real broker's gaps do */
+    }
+    struct weir_log_stats st;
+    weir_log_stats(fx.log, &st);
+    assert_true(st.rolls >= 5);
+    assert_true(st.roll_stalls <= 1);
+    check_reads(&fx, &m);
+    weir_log_close(fx.log);
+    fx.log = NULL;
+    weir_preparer_destroy(prep);
+    /* Segments sealed by the preparer have true sizes; reopen trusts them. */
+    fx_open(&fx);
+    check_reads(&fx, &m);
+    model_free(&m);
+    fx_done(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_read_model),
+        cmocka_unit_test(test_index_interval_zero_and_large),
+        cmocka_unit_test(test_read_max_bytes),
+        cmocka_unit_test(test_bad_batches_refused),
+        cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_many_logs_one_submit),
+        cmocka_unit_test(test_roll_by_size_and_time),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_view_survives_retention),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_preparer_rolls_without_stall),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

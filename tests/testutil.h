@@ -1,0 +1,29 @@
+/* tests/testutil.h: helpers shared by the cmocka suites. */
+#ifndef WEIR_TESTUTIL_H
+#define WEIR_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the above first */
+#include <cmocka.h>
+
+#include "engine/engine.h"
+
+/* A fresh directory under $TMPDIR (or /tmp); removed by tu_rmrf. */
+char *tu_tmpdir(const char *tag);
+void tu_rmrf(const char *path);
+/* Deterministic xorshift PRNG. */
+uint64_t tu_rand(uint64_t *state);
+/* Builds a batch of `count` records with keys "k<i>" and values of value_len
+ * bytes derived from seed; timestamps ts0 + i*ts_step. Returns weir_malloc'd. */
+uint8_t *tu_batch(int32_t count, size_t value_len, int64_t ts0, int64_t ts_step, enum weir_codec codec,
+                  uint64_t seed, size_t *len);
+/* Appends one batch to a log and runs the appender until it completes. */
+enum weir_err tu_append_sync(struct weir_appender *ap, struct weir_log *log, uint8_t *batch, size_t len,
+                             int64_t *base_offset);
+/* File size in bytes, -1 when missing. */
+int64_t tu_file_size(const char *path);
+
+#endif
