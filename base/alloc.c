@@ -45,8 +45,9 @@ void weir_arena_destroy(struct weir_arena *a)
 
 void *weir_arena_alloc(struct weir_arena *a, size_t n)
 {
+    if (n > a->cap - a->used) return NULL; /* caller answers an error; also no wrap below */
     n = (n + 15) & ~(size_t)15;
-    if (n > a->cap - a->used) return NULL; /* caller answers an error */
+    if (n > a->cap - a->used) return NULL;
     void *p = a->base + a->used;
     a->used += n;
     return p;

@@ -1,0 +1,528 @@
+/* tests/test_recovery.c: recovery after torn tails, corruption and kill -9,
+ * and the sticky failure of a log after injected I/O errors. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Deterministic batch number i: 1..8 records, values derived from i. */
+static uint8_t *batch_i(int i, size_t *len)
+{
+    return tu_batch(1 + i % 8, 20 + (size_t)(i * 7) % 90, 1000 + i, 1, i % 3 ? WEIR_CODEC_NONE : WEIR_CODEC_LZ4,
+                    (uint64_t)i + 1, len);
+}
+
+/* Checks batch i is stored at base offset `base`, byte for byte but the offset. */
+static void expect_batch_at(struct weir_log *log, int i, int64_t base)
+{
+    size_t len;
+    uint8_t *b = batch_i(i, &len);
+    weir_batch_set_base_offset(b, base);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(log, base, 1, true, &v), WEIR_OK);
+    assert_int_equal(v.offset_first, base);
+    assert_int_equal(v.len, len);
+    assert_memory_equal(v.data, b, len);
+    weir_log_view_release(log, &v);
+    weir_free(b);
+}
+
+/* Every batch from start to end reads and validates, offsets contiguous. */
+static void expect_log_whole(struct weir_log *log)
+{
+    int64_t o = weir_log_start_offset(log);
+    while (o < weir_log_end_offset(log)) {
+        struct weir_log_view v;
+        assert_int_equal(weir_log_read(log, o, 1 << 20, true, &v), WEIR_OK);
+        assert_int_equal(v.offset_first, o);
+        size_t pos = 0;
+        while (pos < v.len) {
+            size_t blen;
+            assert_int_equal(weir_batch_validate(v.data + pos, v.len - pos, v.len - pos, false, &blen), WEIR_OK);
+            pos += blen;
+        }
+        o = v.offset_next;
+        weir_log_view_release(log, &v);
+    }
+    assert_int_equal(o, weir_log_end_offset(log));
+}
+
+static void path_in(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static uint8_t *file_slurp(const char *path, size_t *len)
+{
+    char *buf;
+    assert_int_equal(weir_read_file(path, 1 << 30, &buf, len), WEIR_OK);
+    return (uint8_t *)buf;
+}
+
+static void file_put(const char *path, const uint8_t *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+/* A torn last batch, cut at every byte boundary: recovery keeps every earlier
+ * batch and cuts exactly the torn bytes. */
+static void test_torn_tail_every_byte(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("torn");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.index_interval_bytes = 256;
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    enum { N = 40 };
+    int64_t base[N];
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
+        weir_free(b);
+    }
+    uint64_t size = weir_log_size_bytes(log);
+    weir_log_close(log);
+    size_t last_len;
+    uint8_t *last = batch_i(N - 1, &last_len);
+    weir_free(last);
+    char seg[4096], marker[4096];
+    snprintf(seg, sizeof seg, "%s/%020d.log", dir, 0);
+    path_in(marker, sizeof marker, dir, "clean-shutdown");
+    size_t file_len;
+    uint8_t *saved = file_slurp(seg, &file_len);
+    assert_int_equal(file_len, size);
+    uint64_t last_pos = size - last_len;
+    for (size_t k = 0; k < last_len; k++) {
+        file_put(seg, saved, last_pos + k);
+        assert_int_equal(unlink(marker), 0);
+        weir_log_set_level(WEIR_LOG_ERROR);
+        assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+        weir_log_set_level(WEIR_LOG_INFO);
+        struct weir_log_stats st;
+        weir_log_stats(log, &st);
+        assert_int_equal(weir_log_end_offset(log), base[N - 1]);
+        assert_true(st.recovered_bytes_cut <= k);
+        assert_int_equal(st.recovered_batches, N - 1);
+        for (int i = 0; i < N - 1; i += 7) expect_batch_at(log, i, base[i]);
+        expect_batch_at(log, N - 2, base[N - 2]);
+        expect_log_whole(log);
+        weir_log_close(log);
+    }
+    /* A flipped bit anywhere in the last batch: cut there too. */
+    for (size_t k = 0; k < last_len; k += 5) {
+        file_put(seg, saved, size);
+        uint8_t *copy = weir_malloc(size);
+        memcpy(copy, saved, size);
+        copy[last_pos + k] ^= 0x10;
+        file_put(seg, copy, size);
+        weir_free(copy);
+        assert_int_equal(unlink(marker), 0);
+        weir_log_set_level(WEIR_LOG_ERROR);
+        assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+        weir_log_set_level(WEIR_LOG_INFO);
+        int64_t end = weir_log_end_offset(log);
+        /* Bytes 0..11 and 12..15 are outside the CRC: a flip there may leave
+         * a valid-looking batch only if the offset still continues. */
+        assert_true(end == base[N - 1] || (k >= 12 && k < 16 && end == base[N - 1] + 1 + (N - 1) % 8));
+        expect_log_whole(log);
+        weir_log_close(log);
+    }
+    weir_free(saved);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+/* Corruption inside an early segment with no checkpoint: the log is cut
+ * there and the unreachable later segments are deleted. */
+static void test_corrupt_middle_segment(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("mid");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.segment_bytes = 2048;
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    int64_t base[60];
+    for (int i = 0; i < 60; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
+        weir_free(b);
+    }
+    assert_true(weir_log_segment_count(log) >= 4);
+    weir_log_close(log);
+    char path[4096];
+    path_in(path, sizeof path, dir, "clean-shutdown");
+    unlink(path);
+    path_in(path, sizeof path, dir, "recovery-checkpoint");
+    unlink(path);
+    /* Corrupt the last byte of segment 0's file: its last batch. */
+    snprintf(path, sizeof path, "%s/%020d.log", dir, 0);
+    size_t len;
+    uint8_t *bytes = file_slurp(path, &len);
+    bytes[len - 1] ^= 0xff;
+    file_put(path, bytes, len);
+    weir_free(bytes);
+    weir_log_set_level(WEIR_LOG_ERROR);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    weir_log_set_level(WEIR_LOG_INFO);
+    assert_int_equal(weir_log_segment_count(log), 1);
+    int64_t end = weir_log_end_offset(log);
+    int cut = 0;
+    while (cut < 60 && base[cut] < end) cut++;
+    assert_true(cut > 0 && base[cut] == end);
+    for (int i = 0; i < cut; i++) expect_batch_at(log, i, base[i]);
+    expect_log_whole(log);
+    /* Appends continue from the cut. */
+    uint8_t *b = batch_i(cut, &len);
+    int64_t at;
+    assert_int_equal(tu_append_sync(ap, log, b, len, &at), WEIR_OK);
+    assert_int_equal(at, end);
+    weir_free(b);
+    weir_log_close(log);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+static void test_clean_marker_skips_scan(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("clean");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    for (int i = 0; i < 50; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, NULL), WEIR_OK);
+        weir_free(b);
+    }
+    weir_log_close(log);
+    char marker[4096];
+    path_in(marker, sizeof marker, dir, "clean-shutdown");
+    assert_int_equal(access(marker, F_OK), 0);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    assert_int_not_equal(access(marker, F_OK), 0); /* gone while open */
+    struct weir_log_stats st;
+    weir_log_stats(log, &st);
+    assert_int_equal(st.recovered_batches, 0);
+    weir_log_close(log);
+    unlink(marker);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    weir_log_stats(log, &st);
+    assert_int_equal(st.recovered_batches, 50);
+    assert_int_equal(st.recovered_bytes_cut, 0);
+    weir_log_close(log);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+/* ---- kill -9 ------------------------------------------------------------------ */
+
+struct ack { int32_t i; int64_t base; };
+
+struct child_slot {
+    struct weir_append a;
+    uint8_t *batch;
+    int i;
+    int ack_fd;
+    bool busy;
+};
+
+static void child_done(struct weir_append *a)
+{
+    struct child_slot *s = weir_container_of(a, struct child_slot, a);
+    s->busy = false;
+    if (a->err != WEIR_OK) _exit(3);
+    struct ack ack = { s->i, a->base_offset };
+    if (write(s->ack_fd, &ack, sizeof ack) != sizeof ack) _exit(4);
+    weir_free(s->batch);
+}
+
+/* Appends forever with 8 appends in flight, reporting each ack on ack_fd. */
+static _Noreturn void child_append_forever(const char *dir, int64_t flush_messages, int ack_fd)
+{
+    struct weir_appender *ap;
+    struct weir_preparer *prep;
+    struct weir_log *log;
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.segment_bytes = 64 << 10; /* rolls during the run */
+    cfg.flush_messages = flush_messages;
+    if (weir_appender_create(64, &ap) || weir_preparer_create(&prep) || weir_log_open(dir, &cfg, ap, prep, &log))
+        _exit(2);
+    struct child_slot slots[8] = { 0 };
+    for (int next = 0;; weir_appender_run(ap, true)) {
+        for (int s = 0; s < 8; s++) {
+            if (slots[s].busy) continue;
+            size_t len;
+            slots[s] = (struct child_slot){ .i = next++, .ack_fd = ack_fd, .busy = true };
+            slots[s].batch = batch_i(slots[s].i, &len);
+            slots[s].a = (struct weir_append){ .batch = slots[s].batch, .len = len, .on_done = child_done };
+            if (weir_log_append(log, &slots[s].a) != WEIR_OK) _exit(5);
+        }
+    }
+}
+
+static void kill9_run(int64_t flush_messages, int acks_wanted)
+{
+    char *dir = tu_tmpdir("kill9");
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        child_append_forever(dir, flush_messages, pipefd[1]);
+    }
+    close(pipefd[1]);
+    struct ack *acks = weir_calloc((size_t)acks_wanted, sizeof *acks);
+    int n = 0;
+    int64_t deadline = weir_clock_ns() + 60 * 1000000000LL;
+    while (n < acks_wanted && weir_clock_ns() < deadline) {
+        ssize_t r = read(pipefd[0], &acks[n], sizeof acks[n]);
+        if (r != sizeof acks[n]) break;
+        n++;
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    close(pipefd[0]);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_true(n >= acks_wanted / 2);
+    struct weir_appender *ap;
+    struct weir_log *log;
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.segment_bytes = 64 << 10;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    assert_true(weir_log_segment_count(log) > 2);
+    for (int k = 0; k < n; k++) expect_batch_at(log, acks[k].i, acks[k].base);
+    expect_log_whole(log);
+    print_message("kill -9 (flush.messages=%lld): %d acked batches, all present; log end %lld\n",
+                  (long long)flush_messages, n, (long long)weir_log_end_offset(log));
+    weir_log_close(log);
+    weir_appender_destroy(ap);
+    weir_free(acks);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+static void test_kill9_flush_always(void **state)
+{
+    (void)state;
+    kill9_run(1, 3000);
+}
+
+static void test_kill9_flush_none(void **state)
+{
+    (void)state;
+    kill9_run(INT64_MAX, 20000);
+}
+
+/* ---- injected failures -------------------------------------------------------------- */
+
+static void note_done(struct weir_append *a) { (*(int *)a->user)++; }
+
+static void fault_run(struct weir_appender_fault fault, enum weir_err want)
+{
+    char *dir = tu_tmpdir("fault");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.flush_messages = 1;
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    int64_t base[5];
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
+        weir_free(b);
+    }
+    int64_t end = weir_log_end_offset(log);
+    weir_appender_fault_set(ap, &fault);
+    /* One append goes down; two more queue behind it and must fail too. */
+    size_t len[3];
+    uint8_t *b[3];
+    struct weir_append a[3];
+    int done = 0;
+    for (int i = 0; i < 3; i++) {
+        b[i] = batch_i(5 + i, &len[i]);
+        a[i] = (struct weir_append){ .batch = b[i], .len = len[i], .on_done = note_done, .user = &done };
+    }
+    assert_int_equal(weir_log_append(log, &a[0]), WEIR_OK);
+    weir_appender_run(ap, false);
+    assert_int_equal(weir_log_append(log, &a[1]), WEIR_OK);
+    assert_int_equal(weir_log_append(log, &a[2]), WEIR_OK);
+    weir_log_set_level(WEIR_LOG_ERROR + 1);
+    weir_appender_drain(ap);
+    assert_int_equal(done, 3);
+    assert_int_equal(a[0].err, want);
+    assert_int_equal(a[1].err, WEIR_E_FAILED);
+    assert_int_equal(a[2].err, WEIR_E_FAILED);
+    assert_int_equal(weir_log_state(log), WEIR_E_IO);
+    assert_int_equal(weir_log_end_offset(log), end); /* the failed write never became visible */
+    assert_int_equal(weir_log_append(log, &a[0]), WEIR_E_FAILED); /* sticky */
+    for (int i = 0; i < 5; i++) expect_batch_at(log, i, base[i]); /* reads go on */
+    weir_log_close(log);
+    weir_log_set_level(WEIR_LOG_INFO);
+    weir_appender_fault_set(ap, &(struct weir_appender_fault){ 0 });
+    /* Reopen: recovery from disk; every acknowledged batch is there. */
+    char marker[4096];
+    path_in(marker, sizeof marker, dir, "clean-shutdown");
+    assert_int_not_equal(access(marker, F_OK), 0);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    assert_int_equal(weir_log_state(log), WEIR_OK);
+    for (int i = 0; i < 5; i++) expect_batch_at(log, i, base[i]);
+    expect_log_whole(log);
+    weir_log_close(log);
+    for (int i = 0; i < 3; i++) weir_free(b[i]);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+static void test_fsync_failure_is_sticky(void **state)
+{
+    (void)state;
+    fault_run((struct weir_appender_fault){ .fsync_nth = 1, .fsync_res = -EIO }, WEIR_E_IO);
+}
+
+static void test_write_failure_is_sticky(void **state)
+{
+    (void)state;
+    fault_run((struct weir_appender_fault){ .write_nth = 1, .write_res = -ENOSPC }, WEIR_E_IO);
+}
+
+static void test_short_write_is_failure(void **state)
+{
+    (void)state;
+    fault_run((struct weir_appender_fault){ .write_nth = 1, .write_res = 17 }, WEIR_E_IO);
+}
+
+/* ---- every Nth synchronous syscall fails ---------------------------------------------- */
+
+static uint64_t io_calls, io_fail_nth;
+static bool io_should_fail(void) { return ++io_calls == io_fail_nth; }
+static int f_open(const char *p, int fl, mode_t m) { return io_should_fail() ? (errno = EIO, -1) : weir_io_posix.open(p, fl, m); }
+static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o)
+{
+    return io_should_fail() ? (errno = ENOSPC, -1) : weir_io_posix.pwrite(fd, b, n, o);
+}
+static int f_fdatasync(int fd) { return io_should_fail() ? (errno = EIO, -1) : weir_io_posix.fdatasync(fd); }
+static int f_fsync(int fd) { return io_should_fail() ? (errno = EIO, -1) : weir_io_posix.fsync(fd); }
+static int f_ftruncate(int fd, off_t l) { return io_should_fail() ? (errno = EIO, -1) : weir_io_posix.ftruncate(fd, l); }
+static int f_fallocate(int fd, int m, off_t o, off_t l)
+{
+    return io_should_fail() ? (errno = ENOSPC, -1) : weir_io_posix.fallocate(fd, m, o, l);
+}
+static int f_rename(const char *a, const char *b) { return io_should_fail() ? (errno = EIO, -1) : weir_io_posix.rename(a, b); }
+static const struct weir_io_ops failing_io = {
+    .open = f_open, .pwrite = f_pwrite, .pread = pread, .fdatasync = f_fdatasync, .fsync = f_fsync,
+    .ftruncate = f_ftruncate, .fallocate = f_fallocate, .rename = f_rename, .unlink = unlink,
+};
+
+/* Runs open + 40 appends (rolling every few) + close with the nth call failing.
+ * Returns false once n is past every call the scenario makes. */
+static bool nth_fault_scenario(const char *dir, uint64_t n, int64_t *acked_base, int *acked)
+{
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.segment_bytes = 1024;
+    cfg.flush_messages = 3;
+    io_calls = 0;
+    io_fail_nth = n;
+    weir_io = &failing_io;
+    struct weir_log *log = NULL;
+    *acked = 0;
+    if (weir_log_open(dir, &cfg, ap, NULL, &log) == WEIR_OK) {
+        for (int i = 0; i < 40; i++) {
+            size_t len;
+            uint8_t *b = batch_i(i, &len);
+            int64_t base;
+            enum weir_err err = tu_append_sync(ap, log, b, len, &base);
+            weir_free(b);
+            if (err != WEIR_OK) break;
+            acked_base[(*acked)++] = base;
+        }
+        weir_log_close(log);
+    }
+    weir_io = &weir_io_posix;
+    bool hit = io_calls >= n;
+    weir_appender_destroy(ap);
+    return hit;
+}
+
+static void test_every_nth_syscall_fails(void **state)
+{
+    (void)state;
+    uint64_t n;
+    weir_log_set_level(WEIR_LOG_ERROR + 1);
+    for (n = 1; n < 2000; n++) {
+        char *dir = tu_tmpdir("nth");
+        int64_t base[40];
+        int acked;
+        bool hit = nth_fault_scenario(dir, n, base, &acked);
+        /* Whatever failed, a reopen without faults holds every acked batch. */
+        struct weir_appender *ap;
+        assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+        struct weir_log_config cfg;
+        weir_log_config_default(&cfg);
+        cfg.segment_bytes = 1024;
+        struct weir_log *log;
+        assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+        for (int i = 0; i < acked; i++) expect_batch_at(log, i, base[i]);
+        expect_log_whole(log);
+        weir_log_close(log);
+        weir_appender_destroy(ap);
+        tu_rmrf(dir);
+        weir_free(dir);
+        if (!hit) break;
+    }
+    weir_log_set_level(WEIR_LOG_INFO);
+    print_message("every-nth-syscall fault: %llu failure points checked\n", (unsigned long long)n);
+    assert_true(n > 50 && n < 2000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_torn_tail_every_byte),
+        cmocka_unit_test(test_corrupt_middle_segment),
+        cmocka_unit_test(test_clean_marker_skips_scan),
+        cmocka_unit_test(test_kill9_flush_always),
+        cmocka_unit_test(test_kill9_flush_none),
+        cmocka_unit_test(test_fsync_failure_is_sticky),
+        cmocka_unit_test(test_write_failure_is_sticky),
+        cmocka_unit_test(test_short_write_is_failure),
+        cmocka_unit_test(test_every_nth_syscall_fails),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
