@@ -71,6 +71,14 @@ enum weir_log_level weir_log_get_level(void);
 #define WEIR_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WEIR_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* ---- io_uring completions ----------------------------------------------------- */
+
+/* Every SQE a weir ring carries has a struct weir_uop as user_data; whoever
+ * reaps the ring calls cb with the CQE's res and flags. Embedded in its owner. */
+struct weir_uop {
+    void (*cb)(struct weir_uop *op, int32_t res, uint32_t flags);
+};
+
 /* ---- memory -------------------------------------------------------------- */
 
 /* mimalloc in normal builds, libc under the sanitizers (WEIR_SANITIZE). */

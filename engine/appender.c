@@ -18,21 +18,31 @@
 
 enum { REAP_BATCH = 64, GROUP_BYTES_MAX = 1u << 30, GROUP_SQES_MAX = 3 };
 
-static void group_write_cb(struct uop *op, int32_t res);
-static void group_fsync_cb(struct uop *op, int32_t res);
-static void group_dir_cb(struct uop *op, int32_t res);
+static void group_write_cb(struct weir_uop *op, int32_t res, uint32_t flags);
+static void group_fsync_cb(struct weir_uop *op, int32_t res, uint32_t flags);
+static void group_dir_cb(struct weir_uop *op, int32_t res, uint32_t flags);
 
 enum weir_err weir_appender_create(unsigned entries, struct weir_appender **out)
 {
     struct weir_appender *ap = weir_calloc(1, sizeof *ap);
     if (!ap) return WEIR_E_NOMEM;
-    int rc = io_uring_queue_init(entries, &ap->ring, 0);
+    int rc = io_uring_queue_init(entries, &ap->own_ring, 0);
     if (rc < 0) {
         weir_log(WEIR_LOG_ERROR, "appender: io_uring_queue_init(%u): %s", entries, strerror(-rc));
         weir_free(ap);
         return rc == -ENOMEM ? WEIR_E_NOMEM : WEIR_E_UNSUPPORTED;
     }
-    ap->entries = entries;
+    ap->ring = &ap->own_ring;
+    *out = ap;
+    return WEIR_OK;
+}
+
+enum weir_err weir_appender_create_on(struct io_uring *ring, struct weir_appender **out)
+{
+    struct weir_appender *ap = weir_calloc(1, sizeof *ap);
+    if (!ap) return WEIR_E_NOMEM;
+    ap->ring = ring;
+    ap->external = true;
     *out = ap;
     return WEIR_OK;
 }
@@ -41,7 +51,7 @@ void weir_appender_destroy(struct weir_appender *ap)
 {
     if (!ap) return;
     WEIR_ASSERT(ap->inflight_ops == 0 && ap->n_logs == 0);
-    io_uring_queue_exit(&ap->ring);
+    if (!ap->external) io_uring_queue_exit(&ap->own_ring);
     weir_free(ap->logs);
     weir_free(ap);
 }
@@ -93,9 +103,9 @@ static struct weir_log *dirty_pop(struct weir_appender *ap)
     return log;
 }
 
-static struct io_uring_sqe *sqe_get(struct weir_appender *ap, struct uop *op)
+static struct io_uring_sqe *sqe_get(struct weir_appender *ap, struct weir_uop *op)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&ap->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ap->ring);
     WEIR_ASSERT(sqe); /* group_start checked space for a whole group */
     io_uring_sqe_set_data(sqe, op);
     ap->inflight_ops++;
@@ -250,6 +260,7 @@ static void group_finish(struct weir_log *log)
     ap->stats.bytes += g->len;
     appends_complete(g->head, WEIR_OK);
     if (log->pending_head) appender_mark_dirty(ap, log);
+    if (g->n > 0 && log->on_advance) log->on_advance(log->on_advance_ctx, log);
 }
 
 static int32_t fault_apply(uint64_t *seen, uint64_t nth, int32_t fault_res, int32_t res)
@@ -259,28 +270,33 @@ static int32_t fault_apply(uint64_t *seen, uint64_t nth, int32_t fault_res, int3
 
 static void group_op_done(struct log_group *g)
 {
-    WEIR_ASSERT(g->ops_pending > 0);
+    struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
+    WEIR_ASSERT(g->ops_pending > 0 && ap->inflight_ops > 0);
+    ap->inflight_ops--;
     if (--g->ops_pending == 0) group_finish(weir_container_of(g, struct weir_log, group));
 }
 
-static void group_write_cb(struct uop *op, int32_t res)
+static void group_write_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
+    (void)flags;
     struct log_group *g = weir_container_of(op, struct log_group, write_op);
     struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
     g->write_res = fault_apply(&ap->write_seen, ap->fault.write_nth, ap->fault.write_res, res);
     group_op_done(g);
 }
 
-static void group_fsync_cb(struct uop *op, int32_t res)
+static void group_fsync_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
+    (void)flags;
     struct log_group *g = weir_container_of(op, struct log_group, fsync_op);
     struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
     g->fsync_res = fault_apply(&ap->fsync_seen, ap->fault.fsync_nth, ap->fault.fsync_res, res);
     group_op_done(g);
 }
 
-static void group_dir_cb(struct uop *op, int32_t res)
+static void group_dir_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
+    (void)flags;
     struct log_group *g = weir_container_of(op, struct log_group, dir_op);
     g->dir_res = res;
     group_op_done(g);
@@ -291,23 +307,35 @@ static void group_dir_cb(struct uop *op, int32_t res)
 static bool ring_has_room(struct weir_appender *ap)
 {
     /* Bound in-flight ops by the CQ size so completions never overflow. */
-    return io_uring_sq_space_left(&ap->ring) >= GROUP_SQES_MAX &&
-           ap->inflight_ops + GROUP_SQES_MAX <= ap->ring.cq.ring_entries;
+    return io_uring_sq_space_left(ap->ring) >= GROUP_SQES_MAX &&
+           ap->inflight_ops + GROUP_SQES_MAX <= ap->ring->cq.ring_entries;
 }
 
-static void submit_phase(struct weir_appender *ap, int64_t now_ms)
+static void prepare_phase(struct weir_appender *ap, int64_t now_ms)
 {
     struct weir_log *log;
     while (ring_has_room(ap) && (log = dirty_pop(ap))) {
         if (log->group_busy || !log->pending_head) continue; /* group_finish marks it again */
         group_start(ap, log, now_ms, false);
     }
-    if (io_uring_sq_ready(&ap->ring) == 0) return;
+}
+
+static void submit_phase(struct weir_appender *ap, int64_t now_ms)
+{
+    prepare_phase(ap, now_ms);
+    if (io_uring_sq_ready(ap->ring) == 0) return;
     int rc;
-    do rc = io_uring_submit(&ap->ring);
+    do rc = io_uring_submit(ap->ring);
     while (rc == -EINTR || rc == -EAGAIN);
     if (rc < 0) weir_panic("appender: io_uring_submit: %s", strerror(-rc)); /* EINVAL/EFAULT: our bug */
     ap->stats.submits++;
+}
+
+void weir_appender_prepare(struct weir_appender *ap, int64_t now_ms)
+{
+    uint64_t before = ap->stats.writes + ap->stats.fsyncs;
+    prepare_phase(ap, now_ms);
+    if (ap->stats.writes + ap->stats.fsyncs != before) ap->stats.submits++;
 }
 
 static unsigned reap_phase(struct weir_appender *ap, bool wait)
@@ -316,23 +344,22 @@ static unsigned reap_phase(struct weir_appender *ap, bool wait)
     if (wait && ap->inflight_ops > 0) {
         struct io_uring_cqe *cqe;
         int rc;
-        do rc = io_uring_wait_cqe(&ap->ring, &cqe);
+        do rc = io_uring_wait_cqe(ap->ring, &cqe);
         while (rc == -EINTR || rc == -EAGAIN);
         if (rc < 0) weir_panic("appender: io_uring_wait_cqe: %s", strerror(-rc));
     }
     for (;;) {
         struct io_uring_cqe *cqes[REAP_BATCH];
-        struct { struct uop *op; int32_t res; } done[REAP_BATCH];
-        unsigned n = io_uring_peek_batch_cqe(&ap->ring, cqes, REAP_BATCH);
+        struct { struct weir_uop *op; int32_t res; uint32_t flags; } done[REAP_BATCH];
+        unsigned n = io_uring_peek_batch_cqe(ap->ring, cqes, REAP_BATCH);
         if (n == 0) break;
         for (unsigned i = 0; i < n; i++) {
             done[i].op = io_uring_cqe_get_data(cqes[i]);
             done[i].res = cqes[i]->res;
+            done[i].flags = cqes[i]->flags;
         }
-        io_uring_cq_advance(&ap->ring, n); /* CQ slots free before callbacks queue more */
-        WEIR_ASSERT(ap->inflight_ops >= n);
-        ap->inflight_ops -= n;
-        for (unsigned i = 0; i < n; i++) done[i].op->cb(done[i].op, done[i].res);
+        io_uring_cq_advance(ap->ring, n); /* CQ slots free before callbacks queue more */
+        for (unsigned i = 0; i < n; i++) done[i].op->cb(done[i].op, done[i].res, done[i].flags);
         total += n;
     }
     return total;
@@ -340,6 +367,7 @@ static unsigned reap_phase(struct weir_appender *ap, bool wait)
 
 int weir_appender_run(struct weir_appender *ap, bool wait)
 {
+    WEIR_ASSERT(!ap->external);
     uint64_t before = ap->stats.batches;
     int64_t now_ms = weir_time_ms();
     submit_phase(ap, now_ms);
@@ -370,8 +398,8 @@ void weir_appender_tick(struct weir_appender *ap, int64_t now_ms)
             continue;
         if (now_ms - log->unflushed_since_ms >= c->flush_ms) group_start(ap, log, now_ms, true);
     }
-    if (io_uring_sq_ready(&ap->ring) > 0) {
-        int rc = io_uring_submit(&ap->ring);
+    if (!ap->external && io_uring_sq_ready(ap->ring) > 0) {
+        int rc = io_uring_submit(ap->ring);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN) weir_panic("appender: io_uring_submit: %s", strerror(-rc));
     }
 }

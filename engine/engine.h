@@ -18,6 +18,8 @@
 
 #include <sys/uio.h>
 
+struct io_uring;
+
 /* ======================================================================== */
 /* Record batches                                                            */
 /* ======================================================================== */
@@ -233,6 +235,12 @@ struct weir_appender_stats {
 
 /* Creates an appender with its own ring of `entries` SQEs. */
 enum weir_err weir_appender_create(unsigned entries, struct weir_appender **out);
+/* Creates an appender on a ring its caller owns (a reactor): the caller calls
+ * weir_appender_prepare each turn before submitting, and dispatches every CQE
+ * as a struct weir_uop (base.h). weir_appender_run/drain are not used then. */
+enum weir_err weir_appender_create_on(struct io_uring *ring, struct weir_appender **out);
+/* Queues (does not submit) the SQEs of every log's next write group. */
+void weir_appender_prepare(struct weir_appender *ap, int64_t now_ms);
 void weir_appender_destroy(struct weir_appender *ap);
 /* Submits every log's pending appends (one writev per log, linked to an
  * fdatasync when its flush policy asks) in one io_uring submission, then
@@ -295,7 +303,11 @@ struct weir_log_view {
  * > log end; == log end gives an empty view), WEIR_E_CORRUPT. */
 enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_bytes, bool min_one,
                             struct weir_log_view *view);
+/* Drops the view's pin. Safe from any thread (the pin is atomic). */
 void weir_log_view_release(struct weir_log *log, struct weir_log_view *view);
+/* Calls on_advance(ctx, log) on the log's thread after each write group makes
+ * new batches visible (long-polling fetches wake on it). NULL removes it. */
+void weir_log_set_listener(struct weir_log *log, void (*on_advance)(void *ctx, struct weir_log *log), void *ctx);
 
 /* First offset whose record timestamp >= ts (exact, across non-monotonic
  * timestamps); WEIR_E_NOT_FOUND when none. *found_ts gets that record's timestamp. */
@@ -337,10 +349,17 @@ enum { WEIR_TOPIC_NAME_MAX = 249, WEIR_PARTITIONS_MAX = 100000 };
 struct weir_store;
 
 /* Opens (creating) the data directory, finishes interrupted topic deletions,
- * and opens every partition of every topic (recovering as needed). Starts the
- * segment preparer thread. `defaults` are the broker-level topic defaults. */
+ * and loads topic metadata. Starts the segment preparer thread.
+ * Single-thread mode (`ap` given): every partition of every topic is opened
+ * now (recovering as needed) and as topics are created, all on `ap`.
+ * Broker mode (`ap` NULL): only metadata; each partition's owner thread opens
+ * it with weir_store_partition_open. `defaults` are the broker-level topic
+ * defaults. Errors: WEIR_E_EXISTS (directory locked by another process),
+ * WEIR_E_CORRUPT / WEIR_E_UNSUPPORTED (a topic file), WEIR_E_IO, WEIR_E_BAD_CONFIG.
+ * Every store function is thread-safe; a log is used by its owner only. */
 enum weir_err weir_store_open(const char *dir, const struct weir_log_config *defaults, struct weir_appender *ap,
                               struct weir_store **out);
+/* Closes the logs still open (single-thread mode: all of them) and frees. */
 void weir_store_close(struct weir_store *st);
 
 /* Errors: WEIR_E_BAD_NAME, WEIR_E_EXISTS, WEIR_E_BAD_PARTITIONS, WEIR_E_BAD_CONFIG
@@ -349,24 +368,45 @@ void weir_store_close(struct weir_store *st);
 enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, int32_t partitions,
                                       const char *const (*configs)[2], size_t n_configs, char *why,
                                       size_t why_cap);
-/* Errors: WEIR_E_NOT_FOUND, WEIR_E_IO. Nothing may be in flight on its logs. */
+/* Deletion in two steps for broker mode: begin makes the topic unknown and
+ * durable-deleted (tombstone); owners take and close their logs; finish
+ * closes any left and removes the files. Errors: WEIR_E_NOT_FOUND, WEIR_E_IO. */
+struct weir_topic_deletion;
+enum weir_err weir_store_topic_delete_begin(struct weir_store *st, const char *name, struct weir_topic_deletion **out);
+int32_t weir_store_deletion_partitions(const struct weir_topic_deletion *d);
+struct weir_log *weir_store_deletion_take_log(struct weir_topic_deletion *d, int32_t partition);
+void weir_store_topic_delete_finish(struct weir_store *st, struct weir_topic_deletion *d);
+/* begin + finish, for single-thread mode. */
 enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name);
-/* Grows the partition count. Errors: WEIR_E_NOT_FOUND, WEIR_E_BAD_PARTITIONS, WEIR_E_IO. */
+/* Grows the partition count (opens the new logs in single-thread mode).
+ * Errors: WEIR_E_NOT_FOUND, WEIR_E_BAD_PARTITIONS, WEIR_E_IO. */
 enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char *name, int32_t new_total);
-/* Changes topic configs (persisted). Errors as create. */
+/* Changes topic configs (persisted, applied to open logs). Errors as create. */
 enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name,
                                          const char *const (*configs)[2], size_t n_configs, char *why,
                                          size_t why_cap);
 
-/* NULL when unknown. The log stays valid until the topic is deleted or the store closed. */
+/* Broker mode: opens partition's log on `ap` (call on its owner thread).
+ * Errors: WEIR_E_NOT_FOUND, WEIR_E_EXISTS (already open), as weir_log_open. */
+enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic, int32_t partition,
+                                        struct weir_appender *ap, struct weir_log **out);
+void weir_store_partition_close(struct weir_store *st, const char *topic, int32_t partition);
+
+/* The open log, or NULL when unknown or not open. Only its owner may use it. */
 struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition);
 /* -1 when the topic is unknown. */
 int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic);
-const struct weir_log_config *weir_store_topic_config(struct weir_store *st, const char *topic);
-/* Topic names, in creation order; index i < count. */
-size_t weir_store_topic_count(struct weir_store *st);
-const char *weir_store_topic_name(struct weir_store *st, size_t i);
-/* Runs retention over every partition. */
+/* Copies the topic's effective config. Errors: WEIR_E_NOT_FOUND. */
+enum weir_err weir_store_topic_config(struct weir_store *st, const char *topic, struct weir_log_config *out);
+/* True when the topic sets `key` itself (not the broker default). */
+bool weir_store_topic_override(struct weir_store *st, const char *topic, const char *key);
+struct weir_topic_info {
+    char name[249 + 1];
+    int32_t partitions;
+};
+/* Copies up to max topics (creation order); returns how many exist. */
+size_t weir_store_topics(struct weir_store *st, struct weir_topic_info *out, size_t max);
+/* Runs retention over every open partition (single-thread mode). */
 void weir_store_retain(struct weir_store *st, int64_t now_ms);
 
 /* Legal Kafka topic name: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */

@@ -26,11 +26,6 @@ enum {
     SEGMENT_NAME_DIGITS = 20,
 };
 
-/* One completion the appender's ring delivers; its address is the user_data. */
-struct uop {
-    void (*cb)(struct uop *op, int32_t res);
-};
-
 struct weir_segment {
     int64_t base_offset;
     int64_t offset_next;        /* after the last visible batch */
@@ -76,7 +71,7 @@ struct log_group {
     bool fsync;
     int ops_pending;            /* CQEs still to come */
     int32_t write_res, fsync_res, dir_res;
-    struct uop write_op, fsync_op, dir_op;
+    struct weir_uop write_op, fsync_op, dir_op;
 };
 
 struct weir_log {
@@ -103,11 +98,14 @@ struct weir_log {
     int jobs_pending;            /* preparer jobs naming this log; guarded by prep->mu */
     atomic_int seal_err;         /* set by the preparer when a seal failed */
     struct weir_log_stats stats;
+    void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
+    void *on_advance_ctx;
 };
 
 struct weir_appender {
-    struct io_uring ring;
-    unsigned entries;
+    struct io_uring own_ring;
+    struct io_uring *ring;       /* &own_ring, or a reactor's ring it shares */
+    bool external;
     struct weir_log *dirty_head, *dirty_tail;
     unsigned inflight_ops;
     unsigned groups_busy;

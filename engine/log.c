@@ -290,6 +290,12 @@ unsigned weir_log_segment_count(const struct weir_log *log) { return log->n_segs
 enum weir_err weir_log_state(const struct weir_log *log) { return log->failed; }
 void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out) { *out = log->stats; }
 
+void weir_log_set_listener(struct weir_log *log, void (*on_advance)(void *ctx, struct weir_log *log), void *ctx)
+{
+    log->on_advance = on_advance;
+    log->on_advance_ctx = ctx;
+}
+
 uint64_t weir_log_size_bytes(const struct weir_log *log)
 {
     uint64_t total = 0;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -33,10 +34,11 @@ struct store_topic {
 };
 
 struct weir_store {
+    pthread_mutex_t mu;             /* guards topics and every store_topic in it */
     char *dir;
     int lock_fd;
     struct weir_log_config defaults;
-    struct weir_appender *ap;
+    struct weir_appender *ap;       /* single-thread mode: opens every partition; NULL: the caller does */
     struct weir_preparer *prep;
     struct store_topic **topics;
     size_t n_topics, cap_topics;
@@ -167,21 +169,30 @@ static enum weir_err meta_read(struct weir_store *st, struct store_topic *t)
 
 /* ---- partitions ----------------------------------------------------------------- */
 
+/* Grows the logs array to t->partitions (new slots NULL); opens them when the
+ * store runs in single-thread mode. */
 static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *t, int32_t from)
 {
     struct weir_log **logs = weir_realloc(t->logs, (size_t)t->partitions * sizeof *logs);
     if (!logs) return WEIR_E_NOMEM;
     t->logs = logs;
-    for (int32_t p = from; p < t->partitions; p++) {
+    for (int32_t p = from; p < t->partitions; p++) t->logs[p] = NULL;
+    for (int32_t p = from; st->ap && p < t->partitions; p++) {
         char path[4096];
         partition_path(st, t->name, p, path, sizeof path);
         enum weir_err err = weir_log_open(path, &t->cfg, st->ap, st->prep, &t->logs[p]);
         if (err != WEIR_OK) {
-            while (p-- > from) weir_log_close(t->logs[p]);
+            while (p-- > from) weir_log_close(t->logs[p]), t->logs[p] = NULL;
             return err;
         }
     }
     return WEIR_OK;
+}
+
+static void topic_close_logs(struct store_topic *t)
+{
+    for (int32_t p = 0; p < t->partitions; p++)
+        if (t->logs && t->logs[p]) weir_log_close(t->logs[p]), t->logs[p] = NULL;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -319,6 +330,7 @@ enum weir_err weir_store_open(const char *dir, const struct weir_log_config *def
     st->defaults = *defaults;
     st->ap = ap;
     st->lock_fd = -1;
+    pthread_mutex_init(&st->mu, NULL);
     enum weir_err err = store_lock(st);
     if (err == WEIR_OK) err = weir_preparer_create(&st->prep);
     if (err == WEIR_OK) err = store_scan(st);
@@ -334,12 +346,12 @@ void weir_store_close(struct weir_store *st)
 {
     if (!st) return;
     for (size_t i = 0; i < st->n_topics; i++) {
-        struct store_topic *t = st->topics[i];
-        for (int32_t p = 0; p < t->partitions; p++) weir_log_close(t->logs[p]);
-        topic_free(t);
+        topic_close_logs(st->topics[i]);
+        topic_free(st->topics[i]);
     }
     weir_preparer_destroy(st->prep);
     if (st->lock_fd >= 0) close(st->lock_fd);
+    pthread_mutex_destroy(&st->mu);
     weir_free(st->topics);
     weir_free(st->dir);
     weir_free(st);
@@ -357,8 +369,9 @@ static enum weir_err topic_apply_configs(struct store_topic *t, const char *cons
     return weir_log_config_check(&t->cfg, why, cap);
 }
 
-enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, int32_t partitions,
-                                      const char *const (*configs)[2], size_t n_configs, char *why, size_t why_cap)
+static enum weir_err topic_create_locked(struct weir_store *st, const char *name, int32_t partitions,
+                                         const char *const (*configs)[2], size_t n_configs, char *why,
+                                         size_t why_cap)
 {
     if (!weir_topic_name_valid(name)) {
         snprintf(why, why_cap, "illegal topic name '%.64s'", name);
@@ -383,95 +396,222 @@ enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, i
         char path[4096];
         meta_path(st, name, "", path, sizeof path);
         weir_io->unlink(path);
+        topic_close_logs(t);
         partitions_remove(st, name, 0, partitions);
     }
     if (err != WEIR_OK) topic_free(t);
     return err;
 }
 
-enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name)
+enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, int32_t partitions,
+                                      const char *const (*configs)[2], size_t n_configs, char *why, size_t why_cap)
 {
+    pthread_mutex_lock(&st->mu);
+    enum weir_err err = topic_create_locked(st, name, partitions, configs, n_configs, why, why_cap);
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
+struct weir_topic_deletion {
+    struct store_topic *t;
+};
+
+enum weir_err weir_store_topic_delete_begin(struct weir_store *st, const char *name, struct weir_topic_deletion **out)
+{
+    pthread_mutex_lock(&st->mu);
     size_t index;
     struct store_topic *t = topic_find(st, name, &index);
-    if (!t) return WEIR_E_NOT_FOUND;
+    struct weir_topic_deletion *d = t ? weir_calloc(1, sizeof *d) : NULL;
+    enum weir_err err = !t ? WEIR_E_NOT_FOUND : !d ? WEIR_E_NOMEM : WEIR_OK;
     char meta[4096], tomb[4096];
-    meta_path(st, name, "", meta, sizeof meta);
-    meta_path(st, name, ".delete", tomb, sizeof tomb);
-    if (weir_io->rename(meta, tomb) != 0 || weir_fsync_dir(st->dir) != WEIR_OK) {
-        weir_log(WEIR_LOG_ERROR, "store: delete topic %s: %s", name, strerror(errno));
-        return WEIR_E_IO;
+    if (err == WEIR_OK) {
+        meta_path(st, name, "", meta, sizeof meta);
+        meta_path(st, name, ".delete", tomb, sizeof tomb);
+        if (weir_io->rename(meta, tomb) != 0 || weir_fsync_dir(st->dir) != WEIR_OK) {
+            weir_log(WEIR_LOG_ERROR, "store: delete topic %s: %s", name, strerror(errno));
+            err = WEIR_E_IO;
+        }
     }
-    for (int32_t p = 0; p < t->partitions; p++) weir_log_close(t->logs[p]);
-    partitions_remove(st, name, 0, t->partitions);
+    if (err == WEIR_OK) {
+        memmove(st->topics + index, st->topics + index + 1, (st->n_topics - index - 1) * sizeof *st->topics);
+        st->n_topics--;
+        d->t = t;
+        *out = d;
+    } else {
+        weir_free(d);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
+int32_t weir_store_deletion_partitions(const struct weir_topic_deletion *d) { return d->t->partitions; }
+
+struct weir_log *weir_store_deletion_take_log(struct weir_topic_deletion *d, int32_t partition)
+{
+    struct weir_log *log = d->t->logs[partition];
+    d->t->logs[partition] = NULL;
+    return log;
+}
+
+void weir_store_topic_delete_finish(struct weir_store *st, struct weir_topic_deletion *d)
+{
+    struct store_topic *t = d->t;
+    topic_close_logs(t); /* those the caller did not take */
+    char tomb[4096];
+    meta_path(st, t->name, ".delete", tomb, sizeof tomb);
+    partitions_remove(st, t->name, 0, t->partitions);
     weir_io->unlink(tomb);
     weir_fsync_dir(st->dir);
-    memmove(st->topics + index, st->topics + index + 1, (st->n_topics - index - 1) * sizeof *st->topics);
-    st->n_topics--;
     topic_free(t);
-    return WEIR_OK;
+    weir_free(d);
+}
+
+enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name)
+{
+    struct weir_topic_deletion *d;
+    enum weir_err err = weir_store_topic_delete_begin(st, name, &d);
+    if (err == WEIR_OK) weir_store_topic_delete_finish(st, d);
+    return err;
 }
 
 enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char *name, int32_t new_total)
 {
+    pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, name, NULL);
-    if (!t) return WEIR_E_NOT_FOUND;
-    if (new_total <= t->partitions || new_total > WEIR_PARTITIONS_MAX) return WEIR_E_BAD_PARTITIONS;
-    int32_t old = t->partitions;
-    t->partitions = new_total;
-    enum weir_err err = meta_write(st, t);
-    if (err == WEIR_OK) err = topic_open_logs(st, t, old);
-    if (err != WEIR_OK) {
-        t->partitions = old;
-        meta_write(st, t);
-        partitions_remove(st, name, old, new_total);
+    enum weir_err err = !t ? WEIR_E_NOT_FOUND
+                        : (new_total <= t->partitions || new_total > WEIR_PARTITIONS_MAX) ? WEIR_E_BAD_PARTITIONS
+                                                                                            : WEIR_OK;
+    if (err == WEIR_OK) {
+        int32_t old = t->partitions;
+        t->partitions = new_total;
+        err = meta_write(st, t);
+        if (err == WEIR_OK) err = topic_open_logs(st, t, old);
+        if (err != WEIR_OK) {
+            t->partitions = old;
+            meta_write(st, t);
+            partitions_remove(st, name, old, new_total);
+        }
     }
+    pthread_mutex_unlock(&st->mu);
     return err;
 }
 
 enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name, const char *const (*configs)[2],
                                          size_t n_configs, char *why, size_t why_cap)
 {
+    pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, name, NULL);
-    if (!t) return WEIR_E_NOT_FOUND;
-    struct store_topic trial = { .name = t->name, .cfg = t->cfg };
-    enum weir_err err = topic_apply_configs(&trial, configs, n_configs, why, why_cap);
-    for (size_t i = 0; i < trial.n_overrides; i++) weir_free(trial.overrides[i][0]), weir_free(trial.overrides[i][1]);
-    if (err != WEIR_OK) return err;
-    err = topic_apply_configs(t, configs, n_configs, why, why_cap);
+    enum weir_err err = t ? WEIR_OK : WEIR_E_NOT_FOUND;
+    if (err == WEIR_OK) {
+        struct store_topic trial = { .name = t->name, .cfg = t->cfg };
+        err = topic_apply_configs(&trial, configs, n_configs, why, why_cap);
+        for (size_t i = 0; i < trial.n_overrides; i++) weir_free(trial.overrides[i][0]), weir_free(trial.overrides[i][1]);
+    }
+    if (err == WEIR_OK) err = topic_apply_configs(t, configs, n_configs, why, why_cap);
     if (err == WEIR_OK) err = meta_write(st, t);
-    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++)
+        if (t->logs[p]) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    pthread_mutex_unlock(&st->mu);
     return err;
 }
 
 struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition)
 {
+    pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, topic, NULL);
-    if (!t || partition < 0 || partition >= t->partitions) return NULL;
-    return t->logs[partition];
+    struct weir_log *log = t && partition >= 0 && partition < t->partitions ? t->logs[partition] : NULL;
+    pthread_mutex_unlock(&st->mu);
+    return log;
+}
+
+enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic, int32_t partition,
+                                        struct weir_appender *ap, struct weir_log **out)
+{
+    char path[4096];
+    struct weir_log_config cfg;
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    enum weir_err err = !t || partition < 0 || partition >= t->partitions ? WEIR_E_NOT_FOUND
+                        : t->logs[partition]                              ? WEIR_E_EXISTS
+                                                                          : WEIR_OK;
+    if (err == WEIR_OK) {
+        cfg = t->cfg;
+        partition_path(st, topic, partition, path, sizeof path);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (err != WEIR_OK) return err;
+    struct weir_log *log;
+    err = weir_log_open(path, &cfg, ap, st->prep, &log); /* recovery runs outside the lock */
+    if (err != WEIR_OK) return err;
+    pthread_mutex_lock(&st->mu);
+    t = topic_find(st, topic, NULL);
+    bool placed = t && partition < t->partitions && !t->logs[partition];
+    if (placed) t->logs[partition] = log;
+    pthread_mutex_unlock(&st->mu);
+    if (!placed) { /* deleted (or opened twice) meanwhile */
+        weir_log_close(log);
+        return WEIR_E_NOT_FOUND;
+    }
+    *out = log;
+    return WEIR_OK;
+}
+
+void weir_store_partition_close(struct weir_store *st, const char *topic, int32_t partition)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    struct weir_log *log = t && partition >= 0 && partition < t->partitions ? t->logs[partition] : NULL;
+    if (log) t->logs[partition] = NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (log) weir_log_close(log);
 }
 
 int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic)
 {
+    pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, topic, NULL);
-    return t ? t->partitions : -1;
+    int32_t n = t ? t->partitions : -1;
+    pthread_mutex_unlock(&st->mu);
+    return n;
 }
 
-const struct weir_log_config *weir_store_topic_config(struct weir_store *st, const char *topic)
+enum weir_err weir_store_topic_config(struct weir_store *st, const char *topic, struct weir_log_config *out)
 {
+    pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, topic, NULL);
-    return t ? &t->cfg : NULL;
+    if (t) *out = t->cfg;
+    pthread_mutex_unlock(&st->mu);
+    return t ? WEIR_OK : WEIR_E_NOT_FOUND;
 }
 
-size_t weir_store_topic_count(struct weir_store *st) { return st->n_topics; }
-
-const char *weir_store_topic_name(struct weir_store *st, size_t i)
+bool weir_store_topic_override(struct weir_store *st, const char *topic, const char *key)
 {
-    return i < st->n_topics ? st->topics[i]->name : NULL;
+    bool found = false;
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    for (size_t i = 0; t && i < t->n_overrides && !found; i++) found = !strcmp(t->overrides[i][0], key);
+    pthread_mutex_unlock(&st->mu);
+    return found;
+}
+
+size_t weir_store_topics(struct weir_store *st, struct weir_topic_info *out, size_t max)
+{
+    pthread_mutex_lock(&st->mu);
+    size_t n = st->n_topics;
+    for (size_t i = 0; i < n && i < max; i++) {
+        snprintf(out[i].name, sizeof out[i].name, "%s", st->topics[i]->name);
+        out[i].partitions = st->topics[i]->partitions;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
 }
 
 void weir_store_retain(struct weir_store *st, int64_t now_ms)
 {
+    WEIR_ASSERT(st->ap); /* single-thread mode; a broker retains per owner */
+    pthread_mutex_lock(&st->mu);
     for (size_t i = 0; i < st->n_topics; i++)
         for (int32_t p = 0; p < st->topics[i]->partitions; p++)
-            weir_log_retain(st->topics[i]->logs[p], now_ms, NULL);
+            if (st->topics[i]->logs[p]) weir_log_retain(st->topics[i]->logs[p], now_ms, NULL);
+    pthread_mutex_unlock(&st->mu);
 }

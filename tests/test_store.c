@@ -2,6 +2,7 @@
  * interrupted deletions and bad input. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +36,15 @@ static void sfx_done(struct sfx *fx)
     tu_rmrf(fx->dir);
     weir_free(fx->dir);
 }
+
+static struct weir_log_config cfg_of(struct weir_store *st, const char *topic)
+{
+    struct weir_log_config c;
+    assert_int_equal(weir_store_topic_config(st, topic, &c), WEIR_OK);
+    return c;
+}
+
+static size_t topic_count(struct weir_store *st) { return weir_store_topics(st, NULL, 0); }
 
 static bool exists(const char *dir, const char *name)
 {
@@ -70,10 +80,10 @@ static void test_create_append_reopen(void **state)
     const char *const cfgs[][2] = { { "retention.ms", "3600000" }, { "segment.bytes", "65536" } };
     assert_int_equal(weir_store_topic_create(fx.st, "orders", 3, cfgs, 2, why, sizeof why), WEIR_OK);
     assert_int_equal(weir_store_topic_create(fx.st, "audit", 1, NULL, 0, why, sizeof why), WEIR_OK);
-    assert_int_equal(weir_store_topic_count(fx.st), 2);
+    assert_int_equal(topic_count(fx.st), 2);
     assert_int_equal(weir_store_topic_partitions(fx.st, "orders"), 3);
-    assert_int_equal(weir_store_topic_config(fx.st, "orders")->segment_bytes, 65536);
-    assert_int_equal(weir_store_topic_config(fx.st, "audit")->segment_bytes, 1 << 20);
+    assert_int_equal(cfg_of(fx.st, "orders").segment_bytes, 65536);
+    assert_int_equal(cfg_of(fx.st, "audit").segment_bytes, 1 << 20);
     assert_true(exists(fx.dir, "orders.topic") && exists(fx.dir, "orders-2"));
     for (int32_t p = 0; p < 3; p++) {
         size_t len;
@@ -87,10 +97,10 @@ static void test_create_append_reopen(void **state)
     /* Broker defaults change; topics without an override follow them. */
     fx.defaults.segment_bytes = 2 << 20;
     sfx_reopen(&fx);
-    assert_int_equal(weir_store_topic_count(fx.st), 2);
-    assert_int_equal(weir_store_topic_config(fx.st, "orders")->retention_ms, 3600000);
-    assert_int_equal(weir_store_topic_config(fx.st, "orders")->segment_bytes, 65536);
-    assert_int_equal(weir_store_topic_config(fx.st, "audit")->segment_bytes, 2 << 20);
+    assert_int_equal(topic_count(fx.st), 2);
+    assert_int_equal(cfg_of(fx.st, "orders").retention_ms, 3600000);
+    assert_int_equal(cfg_of(fx.st, "orders").segment_bytes, 65536);
+    assert_int_equal(cfg_of(fx.st, "audit").segment_bytes, 2 << 20);
     for (int32_t p = 0; p < 3; p++) assert_int_equal(weir_log_end_offset(weir_store_log(fx.st, "orders", p)), 10 + p);
     sfx_done(&fx);
 }
@@ -116,7 +126,7 @@ static void test_bad_input_refused(void **state)
         print_message("%s=%s -> %s\n", bad[i][0], bad[i][1], why);
         assert_true(strlen(why) > 0 && strchr(why, '\n') == NULL);
     }
-    assert_int_equal(weir_store_topic_count(fx.st), 0);
+    assert_int_equal(topic_count(fx.st), 0);
     assert_false(exists(fx.dir, "t.topic") || exists(fx.dir, "t-0"));
     assert_int_equal(weir_store_topic_create(fx.st, "t", 2, NULL, 0, why, sizeof why), WEIR_OK);
     assert_int_equal(weir_store_topic_create(fx.st, "t", 2, NULL, 0, why, sizeof why), WEIR_E_EXISTS);
@@ -126,7 +136,7 @@ static void test_bad_input_refused(void **state)
     assert_int_equal(weir_store_topic_delete(fx.st, "zz"), WEIR_E_NOT_FOUND);
     const char *const badcfg[][2] = { { "retention.bytes", "x" } };
     assert_int_equal(weir_store_topic_configure(fx.st, "t", badcfg, 1, why, sizeof why), WEIR_E_BAD_CONFIG);
-    assert_int_equal(weir_store_topic_config(fx.st, "t")->retention_bytes, -1);
+    assert_int_equal(cfg_of(fx.st, "t").retention_bytes, -1);
     sfx_done(&fx);
 }
 
@@ -143,7 +153,7 @@ static void test_add_partitions_and_configure(void **state)
     assert_int_equal(weir_store_topic_configure(fx.st, "t", cfgs, 1, why, sizeof why), WEIR_OK);
     sfx_reopen(&fx);
     assert_int_equal(weir_store_topic_partitions(fx.st, "t"), 5);
-    assert_int_equal(weir_store_topic_config(fx.st, "t")->retention_bytes, 1000);
+    assert_int_equal(cfg_of(fx.st, "t").retention_bytes, 1000);
     sfx_done(&fx);
 }
 
@@ -202,7 +212,7 @@ static void test_lock_and_corrupt_metadata(void **state)
     fclose(f);
     weir_log_set_level(WEIR_LOG_INFO);
     assert_int_equal(weir_store_open(fx.dir, &fx.defaults, fx.ap, &fx.st), WEIR_OK);
-    assert_int_equal(weir_store_topic_config(fx.st, "t")->retention_ms, 5);
+    assert_int_equal(cfg_of(fx.st, "t").retention_ms, 5);
     sfx_done(&fx);
 }
 
@@ -228,6 +238,75 @@ static void test_retain_through_store(void **state)
     sfx_done(&fx);
 }
 
+struct opener {
+    struct weir_store *st;
+    struct weir_appender *ap;
+    int32_t partition;
+    enum weir_err err;
+    struct weir_log *log;
+};
+
+static void *open_on_thread(void *arg)
+{
+    struct opener *o = arg;
+    o->err = weir_store_partition_open(o->st, "t", o->partition, o->ap, &o->log);
+    return NULL;
+}
+
+/* Broker mode: metadata only; owner threads open their partitions, each
+ * with its own appender; deletion takes the logs back in two steps. */
+static void test_broker_mode(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("bmode");
+    struct weir_log_config defaults;
+    weir_log_config_default(&defaults);
+    defaults.segment_bytes = 1 << 20;
+    struct weir_store *st;
+    assert_int_equal(weir_store_open(dir, &defaults, NULL, &st), WEIR_OK);
+    char why[256];
+    assert_int_equal(weir_store_topic_create(st, "t", 2, NULL, 0, why, sizeof why), WEIR_OK);
+    assert_null(weir_store_log(st, "t", 0)); /* not open until its owner opens it */
+    struct opener o[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        o[i] = (struct opener){ .st = st, .partition = i };
+        assert_int_equal(weir_appender_create(64, &o[i].ap), WEIR_OK);
+        assert_int_equal(pthread_create(&th[i], NULL, open_on_thread, &o[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(o[i].err, WEIR_OK);
+        assert_ptr_equal(weir_store_log(st, "t", i), o[i].log);
+    }
+    struct weir_log *again;
+    assert_int_equal(weir_store_partition_open(st, "t", 0, o[0].ap, &again), WEIR_E_EXISTS);
+    assert_int_equal(weir_store_partition_open(st, "t", 2, o[0].ap, &again), WEIR_E_NOT_FOUND);
+    size_t len;
+    uint8_t *b = tu_batch(4, 10, 5, 1, WEIR_CODEC_NONE, 1, &len);
+    assert_int_equal(tu_append_sync(o[1].ap, o[1].log, b, len, NULL), WEIR_OK);
+    weir_free(b);
+    struct weir_topic_info info[4];
+    assert_int_equal(weir_store_topics(st, info, 4), 1);
+    assert_string_equal(info[0].name, "t");
+    assert_int_equal(info[0].partitions, 2);
+    struct weir_topic_deletion *d;
+    assert_int_equal(weir_store_topic_delete_begin(st, "t", &d), WEIR_OK);
+    assert_int_equal(weir_store_topic_partitions(st, "t"), -1);
+    assert_int_equal(weir_store_deletion_partitions(d), 2);
+    for (int i = 0; i < 2; i++) {
+        struct weir_log *log = weir_store_deletion_take_log(d, i);
+        assert_ptr_equal(log, o[i].log);
+        weir_log_close(log);
+    }
+    weir_store_topic_delete_finish(st, d);
+    assert_false(exists(dir, "t-0") || exists(dir, "t.topic.delete"));
+    weir_store_close(st);
+    for (int i = 0; i < 2; i++) weir_appender_destroy(o[i].ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_delete_and_interrupted_delete),
         cmocka_unit_test(test_lock_and_corrupt_metadata),
         cmocka_unit_test(test_retain_through_store),
+        cmocka_unit_test(test_broker_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
