@@ -266,6 +266,8 @@ void weir_appender_fault_set(struct weir_appender *ap, const struct weir_appende
 struct weir_preparer;
 enum weir_err weir_preparer_create(struct weir_preparer **out);
 void weir_preparer_destroy(struct weir_preparer *p);
+/* Waits until every queued job has run. */
+void weir_preparer_sync(struct weir_preparer *p);
 
 /* Opens or creates the log in `dir` (created if missing). Runs recovery when
  * the directory has no clean-shutdown marker. Errors: WEIR_E_IO, WEIR_E_CORRUPT,

@@ -23,6 +23,7 @@ struct weir_preparer {
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
     struct prep_job *head, *tail;
+    bool busy;                     /* a job is running */
     bool stop;
 };
 
@@ -61,9 +62,11 @@ static void *preparer_main(void *arg)
         struct prep_job *job = p->head;
         p->head = job->next;
         if (!p->head) p->tail = NULL;
+        p->busy = true;
         pthread_mutex_unlock(&p->mu);
         job_run(p, job);
         pthread_mutex_lock(&p->mu);
+        p->busy = false;
         job->log->jobs_pending--;
         pthread_cond_broadcast(&p->done_cv);
         weir_free(job);
@@ -156,5 +159,12 @@ void preparer_wait(struct weir_preparer *p, struct weir_log *log, bool discard)
     pthread_mutex_lock(&p->mu);
     while (log->jobs_pending > 0) pthread_cond_wait(&p->done_cv, &p->mu);
     if (discard) segment_spare_discard(log->dir, &log->spare);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void weir_preparer_sync(struct weir_preparer *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->head || p->busy) pthread_cond_wait(&p->done_cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
