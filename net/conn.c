@@ -1,0 +1,476 @@
+/* net/conn.c: one client connection: framing, the request FIFO, sending.
+ *
+ * Reading: frames are the INT32 size then that many bytes. The size is checked
+ * against socket.request.max.bytes before anything is allocated. Small frames
+ * are cut from a 64 KiB receive buffer; a frame larger than what the buffer
+ * holds gets its own buffer and the rest is received straight into it.
+ * At most CONN_INFLIGHT_MAX requests wait per connection; beyond that the
+ * connection is not read until responses drain.
+ * Sending: only the FIFO head is sent, so responses keep request order.
+ * Memory chunks go by sendmsg; file chunks (fetch records) go either
+ * file -> pipe -> socket by splice, or by sendmsg from the segment mapping.
+ * Teardown: a dead connection waits until no op is in flight, no request has
+ * tasks out on other reactors, and no entry point is on the stack (refs),
+ * then frees everything. A closing connection (broker stopping) reads no
+ * more, answers what it has, then closes. */
+#include "net_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void conn_recv_arm(struct conn *c);
+static void conn_send_next(struct conn *c);
+static void conn_maybe_free(struct conn *c);
+
+static void conn_enter(struct conn *c) { c->refs++; }
+static void conn_leave(struct conn *c)
+{
+    WEIR_ASSERT(c->refs > 0);
+    if (--c->refs == 0) conn_maybe_free(c);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static struct request *request_new(struct conn *c, size_t frame_len)
+{
+    struct request *req = weir_calloc(1, sizeof *req);
+    if (!req) return NULL;
+    req->frame = weir_malloc(frame_len);
+    /* Decoded arrays take at most a small multiple of the frame (proto_int.h (1)). */
+    size_t arena = REQ_ARENA_MIN + 16 * frame_len;
+    if (!req->frame || weir_arena_init(&req->arena, arena) != WEIR_OK) {
+        weir_free(req->frame);
+        weir_free(req);
+        return NULL;
+    }
+    req->c = c;
+    req->frame_len = frame_len;
+    kbuf_init(&req->out, 0);
+    return req;
+}
+
+static void request_free(struct request *req)
+{
+    if (req->on_release) req->on_release(req);
+    kbuf_free(&req->out);
+    weir_arena_destroy(&req->arena);
+    weir_free(req->frame);
+    weir_free(req);
+}
+
+static void fifo_push(struct conn *c, struct request *req)
+{
+    req->in_fifo = true;
+    if (c->q_tail) c->q_tail->next = req;
+    else c->q_head = req;
+    c->q_tail = req;
+    c->inflight++;
+}
+
+static struct request *fifo_pop(struct conn *c)
+{
+    struct request *req = c->q_head;
+    c->q_head = req->next;
+    if (!c->q_head) c->q_tail = NULL;
+    req->next = NULL;
+    req->in_fifo = false;
+    c->inflight--;
+    return req;
+}
+
+/* Frees req once it is out of the FIFO and no task of it is out. */
+static void request_maybe_free(struct request *req)
+{
+    if (!req->in_fifo && req->pending == 0) request_free(req);
+}
+
+void request_task_done(struct request *req)
+{
+    WEIR_ASSERT(req->pending > 0);
+    struct conn *c = req->c;
+    conn_enter(c);
+    req->pending--;
+    if (!req->in_fifo) request_maybe_free(req);
+    conn_leave(c);
+}
+
+void response_begin(struct request *req)
+{
+    /* The frame position is kept in the arena-free kframe at the kbuf start. */
+    struct kframe f = kproto_response_begin(&req->out, req->hdr.api_key, req->hdr.api_version, req->hdr.correlation_id);
+    WEIR_ASSERT(f.size_pos == 0 || f.size_pos == KBUF_POS_NONE);
+}
+
+void response_end(struct request *req)
+{
+    struct kframe f = { .size_pos = 0, .file_start = 0 };
+    kproto_response_end(&req->out, &f);
+}
+
+void request_respond(struct request *req)
+{
+    req->ready = true;
+    if (req->in_fifo) conn_kick(req->c);
+}
+
+/* ---- framing --------------------------------------------------------------------- */
+
+/* Marks c dead; the outermost entry point frees it (conn_leave). */
+static void conn_close(struct conn *c, const char *why)
+{
+    if (c->dead) return;
+    if (why) weir_log(WEIR_LOG_INFO, "closing connection from %s: %s", c->peer, why);
+    c->dead = true;
+    shutdown(c->fd, SHUT_RDWR); /* completes the outstanding recv and send */
+}
+
+static void request_start(struct conn *c, struct request *req)
+{
+    fifo_push(c, req);
+    atomic_fetch_add_explicit(&c->r->stats.requests, 1, memory_order_relaxed);
+    struct weir_rd rd = weir_rd_make(req->frame, req->frame_len);
+    enum weir_err err = kproto_header_decode(&rd, &req->hdr);
+    if (err != WEIR_OK) {
+        req->ready = true;
+        req->close_after = true;
+        weir_log(WEIR_LOG_INFO, "connection from %s: malformed request header (%s)", c->peer, weir_err_str(err));
+        return;
+    }
+    req->body = rd;
+    handle_request(req);
+}
+
+/* Cuts whole frames out of rbuf; closes the connection on a bad size. */
+static void frames_parse(struct conn *c)
+{
+    size_t pos = 0, max = (size_t)c->r->b->cfg.socket_request_max_bytes;
+    while (c->rlen - pos >= 4 && !c->dead) {
+        int32_t size = (int32_t)weir_load_be32(c->rbuf + pos);
+        if (size < 0 || (size_t)size > max) {
+            char why[96];
+            snprintf(why, sizeof why, "frame size %d outside [0, socket.request.max.bytes=%zu]", size, max);
+            conn_close(c, why);
+            return;
+        }
+        size_t have = c->rlen - pos - 4;
+        if (have < (size_t)size && (size_t)size + 4 <= CONN_RBUF_BYTES) break; /* fits: wait for the rest */
+        struct request *req = request_new(c, (size_t)size);
+        if (!req) {
+            conn_close(c, "out of memory for a request");
+            return;
+        }
+        size_t take = WEIR_MIN(have, (size_t)size);
+        memcpy(req->frame, c->rbuf + pos + 4, take);
+        pos += 4 + take;
+        if (take < (size_t)size) { /* large: receive the rest into its own buffer */
+            c->partial = req;
+            c->partial_have = take;
+            break;
+        }
+        request_start(c, req);
+    }
+    memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+    c->rlen -= pos;
+}
+
+static void recv_process(struct conn *c, int32_t res)
+{
+    if (res <= 0) {
+        if (res == -EINTR || res == -EAGAIN) return;
+        if (res == -ECANCELED && c->closing) return; /* stopping: answer what we have */
+        conn_close(c, res == 0 || res == -ECANCELED || res == -ECONNRESET ? NULL : strerror(-res));
+        return;
+    }
+    atomic_fetch_add_explicit(&c->r->stats.bytes_in, (uint64_t)res, memory_order_relaxed);
+    if (c->partial) {
+        c->partial_have += (size_t)res;
+        if (c->partial_have == c->partial->frame_len) {
+            struct request *req = c->partial;
+            c->partial = NULL;
+            request_start(c, req);
+        }
+    } else {
+        c->rlen += (size_t)res;
+        frames_parse(c);
+    }
+}
+
+static void recv_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct conn *c = weir_container_of(op, struct conn, recv_op);
+    conn_enter(c);
+    c->recv_busy = false;
+    c->parsing = true;
+    if (!c->dead) recv_process(c, res);
+    c->parsing = false;
+    if ((c->closing || c->dead) && c->partial) { /* a frame that will never complete */
+        request_free(c->partial);
+        c->partial = NULL;
+    }
+    conn_kick(c);
+    conn_leave(c);
+}
+
+static void conn_recv_arm(struct conn *c)
+{
+    if (c->recv_busy || c->parsing || c->dead || c->closing || c->inflight >= CONN_INFLIGHT_MAX) return;
+    struct io_uring_sqe *sqe = reactor_sqe(c->r, &c->recv_op);
+    if (c->partial)
+        io_uring_prep_recv(sqe, c->fd, c->partial->frame + c->partial_have, c->partial->frame_len - c->partial_have, 0);
+    else
+        io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, CONN_RBUF_BYTES - c->rlen, 0);
+    c->recv_busy = true;
+}
+
+/* ---- sending ---------------------------------------------------------------------- */
+
+static void send_done(struct conn *c)
+{
+    struct request *req = fifo_pop(c);
+    bool close_after = req->close_after;
+    c->chunk = c->chunk_off = 0;
+    request_maybe_free(req);
+    if (close_after) conn_close(c, "after answering a malformed or unsupported request");
+}
+
+static void advance(struct conn *c, size_t n)
+{
+    const struct kbuf *out = &c->q_head->out;
+    while (n > 0) {
+        struct kchunk k = kbuf_chunk(out, c->chunk);
+        size_t step = WEIR_MIN(n, (size_t)k.len - c->chunk_off);
+        c->chunk_off += step;
+        n -= step;
+        if (c->chunk_off == k.len) c->chunk++, c->chunk_off = 0;
+    }
+    while (c->chunk < kbuf_chunk_count(out) && kbuf_chunk(out, c->chunk).len == 0) c->chunk++;
+}
+
+static bool send_finished(const struct conn *c) { return c->chunk >= kbuf_chunk_count(&c->q_head->out); }
+
+static void sendmsg_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct conn *c = weir_container_of(op, struct conn, send_op);
+    conn_enter(c);
+    c->send_busy = false;
+    if (res == -EINTR || res == -EAGAIN) res = 0;
+    if (res < 0) {
+        conn_close(c, res != -EPIPE && res != -ECONNRESET && res != -ECANCELED ? strerror(-res) : NULL);
+    } else if (!c->dead) {
+        atomic_fetch_add_explicit(&c->r->stats.bytes_out, (uint64_t)res, memory_order_relaxed);
+        advance(c, (size_t)res);
+        if (send_finished(c)) send_done(c);
+    }
+    conn_kick(c);
+    conn_leave(c);
+}
+
+/* A file chunk's bytes in the segment mapping (its pin is the engine view). */
+static const uint8_t *file_chunk_mem(const struct kchunk *k)
+{
+    const struct weir_log_view *v = k->pin;
+    WEIR_ASSERT(v && k->pos >= v->pos && k->pos + k->len <= v->pos + v->len);
+    return v->data + (k->pos - v->pos);
+}
+
+/* Gathers chunks from the cursor into the iovec; stops before a file chunk in
+ * splice mode. Returns the iovec count. */
+static int gather(struct conn *c, bool splice_files)
+{
+    const struct kbuf *out = &c->q_head->out;
+    size_t n_chunks = kbuf_chunk_count(out), off = c->chunk_off;
+    int n = 0;
+    for (size_t i = c->chunk; i < n_chunks && n < (int)WEIR_ARRAY_LEN(c->iov); i++, off = 0) {
+        struct kchunk k = kbuf_chunk(out, i);
+        if (k.kind == KCHUNK_FILE && splice_files) break;
+        if (k.len == off) continue;
+        const uint8_t *base = k.kind == KCHUNK_MEM ? k.mem : file_chunk_mem(&k);
+        if (k.kind == KCHUNK_FILE)
+            atomic_fetch_add_explicit(&c->r->stats.fetch_bytes_copy, k.len - off, memory_order_relaxed);
+        c->iov[n++] = (struct iovec){ (void *)(base + off), k.len - off };
+    }
+    return n;
+}
+
+static void splice_in_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct conn *c = weir_container_of(op, struct conn, splice_in_op);
+    conn_enter(c);
+    if (res <= 0 || c->dead) {
+        c->send_busy = false;
+        conn_close(c, res < 0 ? strerror(-res) : c->dead ? NULL : "segment file ended early");
+    } else {
+        c->pipe_len = (size_t)res;
+        io_uring_prep_splice(reactor_sqe(c->r, &c->splice_out_op), c->pipe_fd[0], -1, c->fd, -1, (unsigned)res,
+                             SPLICE_F_MOVE);
+    }
+    conn_leave(c);
+}
+
+static void splice_out_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct conn *c = weir_container_of(op, struct conn, splice_out_op);
+    conn_enter(c);
+    if (res <= 0 || c->dead) {
+        c->send_busy = false;
+        conn_close(c, res < 0 && res != -EPIPE && res != -ECONNRESET && res != -ECANCELED ? strerror(-res) : NULL);
+    } else {
+        atomic_fetch_add_explicit(&c->r->stats.fetch_bytes_splice, (uint64_t)res, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->r->stats.bytes_out, (uint64_t)res, memory_order_relaxed);
+        advance(c, (size_t)res);
+        c->pipe_len -= (size_t)res;
+        if (c->pipe_len > 0) { /* short: send the rest of the pipe */
+            io_uring_prep_splice(reactor_sqe(c->r, &c->splice_out_op), c->pipe_fd[0], -1, c->fd, -1,
+                                 (unsigned)c->pipe_len, SPLICE_F_MOVE);
+        } else {
+            c->send_busy = false;
+            if (send_finished(c)) send_done(c);
+            conn_kick(c);
+        }
+    }
+    conn_leave(c);
+}
+
+static bool pipe_ready(struct conn *c)
+{
+    if (c->pipe_fd[0] >= 0) return true;
+    if (pipe2(c->pipe_fd, O_CLOEXEC) != 0) return false;
+    fcntl(c->pipe_fd[1], F_SETPIPE_SZ, FETCH_PIPE_BYTES); /* best effort: 64 KiB otherwise */
+    return true;
+}
+
+static void conn_send_next(struct conn *c)
+{
+    bool splice_files = c->r->b->cfg.fetch_send == WEIR_FETCH_SEND_SPLICE;
+    int n = gather(c, splice_files);
+    if (n > 0) {
+        c->msg = (struct msghdr){ .msg_iov = c->iov, .msg_iovlen = (size_t)n };
+        io_uring_prep_sendmsg(reactor_sqe(c->r, &c->send_op), c->fd, &c->msg, MSG_NOSIGNAL);
+        c->send_busy = true;
+        return;
+    }
+    struct kchunk k = kbuf_chunk(&c->q_head->out, c->chunk);
+    WEIR_ASSERT(k.kind == KCHUNK_FILE && splice_files);
+    if (!pipe_ready(c)) {
+        conn_close(c, "cannot create a splice pipe");
+        return;
+    }
+    int64_t off = (int64_t)(k.pos + c->chunk_off);
+    unsigned len = (unsigned)WEIR_MIN((size_t)k.len - c->chunk_off, (size_t)FETCH_PIPE_BYTES);
+    io_uring_prep_splice(reactor_sqe(c->r, &c->splice_in_op), k.fd, off, c->pipe_fd[1], -1, len, SPLICE_F_MOVE);
+    c->send_busy = true;
+}
+
+void conn_kick(struct conn *c)
+{
+    conn_enter(c);
+    while (!c->send_busy && !c->dead && c->q_head && c->q_head->ready) {
+        struct request *head = c->q_head;
+        if (head->no_response || kbuf_chunk_count(&head->out) == 0) {
+            send_done(c);
+            continue;
+        }
+        if (head->out.err != WEIR_OK) {
+            weir_log(WEIR_LOG_ERROR, "connection from %s: response to api %d too large or out of memory: %s", c->peer,
+                     head->hdr.api_key, weir_err_str(head->out.err));
+            conn_close(c, "response could not be built");
+            break;
+        }
+        conn_send_next(c);
+    }
+    if (c->closing && !c->q_head && !c->send_busy && !c->recv_busy) conn_close(c, NULL);
+    conn_recv_arm(c);
+    conn_leave(c);
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+static bool conn_requests_out(const struct conn *c)
+{
+    for (const struct request *req = c->q_head; req; req = req->next)
+        if (req->pending > 0) return true;
+    return false;
+}
+
+static void conn_maybe_free(struct conn *c)
+{
+    if (!c->dead || c->refs > 0 || c->recv_busy || c->send_busy || conn_requests_out(c)) return;
+    /* Requests still waiting on tasks leave the FIFO and free themselves later. */
+    while (c->q_head) request_maybe_free(fifo_pop(c));
+    if (c->partial) request_free(c->partial);
+    if (c->prev) c->prev->next = c->next;
+    else c->r->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    close(c->fd);
+    if (c->pipe_fd[0] >= 0) close(c->pipe_fd[0]), close(c->pipe_fd[1]);
+    weir_free(c->rbuf);
+    weir_free(c);
+}
+
+static void peer_name(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    }
+    snprintf(out, cap, "%s:%u", host, port);
+}
+
+void conn_accept(struct reactor *r, int fd)
+{
+    struct conn *c = weir_calloc(1, sizeof *c);
+    if (c) c->rbuf = weir_malloc(CONN_RBUF_BYTES);
+    if (!c || !c->rbuf) {
+        weir_log(WEIR_LOG_WARN, "reactor %u: out of memory for a connection", r->id);
+        weir_free(c);
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    peer_name(fd, c->peer, sizeof c->peer);
+    c->r = r;
+    c->fd = fd;
+    c->pipe_fd[0] = c->pipe_fd[1] = -1;
+    c->recv_op.cb = recv_cb;
+    c->send_op.cb = sendmsg_cb;
+    c->splice_in_op.cb = splice_in_cb;
+    c->splice_out_op.cb = splice_out_cb;
+    c->next = r->conns;
+    if (r->conns) r->conns->prev = c;
+    r->conns = c;
+    atomic_fetch_add_explicit(&r->stats.connections, 1, memory_order_relaxed);
+    conn_recv_arm(c);
+}
+
+/* Stops reading every connection: idle ones close now, busy ones once their
+ * responses are out. `force` (every reactor quiesced) closes all now. */
+void conn_shutdown_all(struct reactor *r, bool force)
+{
+    for (struct conn *c = r->conns, *next; c; c = next) {
+        conn_enter(c);
+        c->closing = true;
+        if (force) conn_close(c, NULL);
+        else if (c->recv_busy) reactor_cancel(r, &c->recv_op);
+        conn_kick(c);
+        next = c->next; /* c stays linked while entered */
+        conn_leave(c);
+    }
+}

@@ -1,0 +1,387 @@
+/* net/handle.c: request dispatch, partition tasks, and the APIs answered
+ * without touching a log: ApiVersions, Metadata, FindCoordinator,
+ * InitProducerId, DescribeConfigs. */
+#include "net_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { KERR_UNKNOWN_TOPIC = 3, KERR_LEADER_NOT_AVAILABLE = 5, KERR_INVALID_TOPIC = 17, KERR_INVALID_REQUEST = 42,
+       KERR_COORDINATOR_NOT_AVAILABLE = 15 };
+
+/* ---- partition tasks ---------------------------------------------------------- */
+
+static void ptask_owner_run(struct reactor *r, struct task *t)
+{
+    struct ptask *pt = weir_container_of(t, struct ptask, t);
+    pt->on_owner(r, pt);
+}
+
+static void ptask_origin_run(struct reactor *r, struct task *t)
+{
+    struct ptask *pt = weir_container_of(t, struct ptask, t);
+    struct request *req = pt->req;
+    if (pt->on_origin) pt->on_origin(r, pt);
+    request_task_done(req); /* may free req, and pt with its arena */
+}
+
+void ptask_send(struct ptask *pt)
+{
+    pt->origin = pt->req->c->r;
+    pt->req->pending++;
+    pt->t.run = ptask_owner_run;
+    reactor_post(reactor_owner(pt->origin->b, pt->topic, pt->partition), &pt->t);
+}
+
+void ptask_reply(struct reactor *owner, struct ptask *pt)
+{
+    (void)owner;
+    pt->t.run = ptask_origin_run;
+    reactor_post(pt->origin, &pt->t);
+}
+
+struct part *part_get(struct reactor *owner, const char *topic, int32_t partition, int16_t *error_code)
+{
+    struct part *p = part_find(owner, topic, partition);
+    if (p) return p;
+    enum weir_err err = part_open(owner, topic, partition, &p);
+    if (err == WEIR_OK) return p;
+    *error_code = err == WEIR_E_NOT_FOUND ? KERR_UNKNOWN_TOPIC : weir_err_kafka(err);
+    return NULL;
+}
+
+char *arena_strdup(struct weir_arena *a, struct kstr s)
+{
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    char *d = weir_arena_alloc(a, n + 1);
+    if (!d) return NULL;
+    if (n) memcpy(d, s.ptr, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ---- opening new partitions ---------------------------------------------------- */
+
+struct open_task {
+    struct task t;
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+};
+
+static void open_task_run(struct reactor *r, struct task *t)
+{
+    struct open_task *ot = weir_container_of(t, struct open_task, t);
+    struct part *p;
+    enum weir_err err = part_open(r, ot->topic, ot->partition, &p);
+    if (err != WEIR_OK && err != WEIR_E_NOT_FOUND)
+        weir_log(WEIR_LOG_ERROR, "cannot open %s-%d: %s", ot->topic, ot->partition, weir_err_str(err));
+    weir_free(ot);
+}
+
+void topic_open_async(struct broker *b, const char *topic, int32_t from, int32_t to)
+{
+    for (int32_t p = from; p < to; p++) {
+        struct open_task *ot = weir_calloc(1, sizeof *ot);
+        if (!ot) return; /* part_get opens on first use */
+        snprintf(ot->topic, sizeof ot->topic, "%s", topic);
+        ot->partition = p;
+        ot->t.run = open_task_run;
+        reactor_post(reactor_owner(b, topic, p), &ot->t);
+    }
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+void request_malformed(struct request *req, enum weir_err err)
+{
+    const struct kproto_api *api = kproto_api_find(req->hdr.api_key);
+    weir_log(WEIR_LOG_WARN, "connection from %s: malformed %s v%d request: %s", req->c->peer,
+             api ? api->name : "?", req->hdr.api_version, weir_err_str(err));
+    kbuf_reset(&req->out);
+    req->close_after = true;
+    request_respond(req);
+}
+
+/* Answers an API or version we do not serve with error 35 in the first body
+ * field, then closes the connection (Kafka just closes). */
+static void handle_unsupported(struct request *req)
+{
+    weir_log(WEIR_LOG_WARN, "connection from %s: unsupported api key %d version %d", req->c->peer, req->hdr.api_key,
+             req->hdr.api_version);
+    response_begin(req);
+    kb_i16(&req->out, KERR_UNSUPPORTED_VERSION);
+    response_end(req);
+    req->close_after = true;
+    request_respond(req);
+}
+
+static void handle_apiversions(struct request *req)
+{
+    struct kapiversions_req ar;
+    enum weir_err err = kproto_apiversions_decode(&req->body, req->hdr.api_version, &req->arena, &ar);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    if (!kproto_supported(KAPI_API_VERSIONS, req->hdr.api_version)) {
+        kproto_apiversions_encode_unsupported(&req->out, req->hdr.correlation_id);
+    } else {
+        response_begin(req);
+        kproto_apiversions_encode(&req->out, req->hdr.api_version, &(struct kapiversions_resp){ 0, 0 });
+        response_end(req);
+    }
+    request_respond(req);
+}
+
+static const char *advertised_host(const struct broker *b)
+{
+    const struct weir_broker_config *c = &b->cfg;
+    if (c->advertised_host[0]) return c->advertised_host;
+    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) return "localhost";
+    return c->listen_host;
+}
+
+static int32_t advertised_port(const struct broker *b)
+{
+    return b->cfg.advertised_port ? b->cfg.advertised_port : b->port;
+}
+
+/* Fills one topic's metadata; partitions come from `parts` (caller-owned). */
+static void metadata_topic(struct broker *b, struct kmetadata_topic *t, struct kstr name, int32_t n,
+                           struct kmetadata_part *parts)
+{
+    t->name = name;
+    t->partitions = parts;
+    t->n_partitions = n;
+    for (int32_t p = 0; p < n; p++)
+        parts[p] = (struct kmetadata_part){ .partition_index = p, .leader_id = b->cfg.node_id,
+                                            .replicas = &b->cfg.node_id, .n_replicas = 1,
+                                            .isr = &b->cfg.node_id, .n_isr = 1 };
+}
+
+/* A named topic: known, auto-created, or an error. Returns its partition count. */
+static int32_t metadata_lookup(struct request *req, const struct kmetadata_req *mr, struct kstr name,
+                               struct kmetadata_topic *t)
+{
+    struct broker *b = req->c->r->b;
+    char *topic = arena_strdup(&req->arena, name);
+    *t = (struct kmetadata_topic){ .name = name };
+    if (!topic || !weir_topic_name_valid(topic)) {
+        t->error_code = KERR_INVALID_TOPIC;
+        return 0;
+    }
+    int32_t n = weir_store_topic_partitions(b->store, topic);
+    if (n >= 0) return n;
+    t->error_code = KERR_UNKNOWN_TOPIC;
+    if (!b->cfg.auto_create_topics || !mr->allow_auto_topic_creation) return 0;
+    char why[256];
+    enum weir_err err = weir_store_topic_create(b->store, topic, b->cfg.num_partitions, NULL, 0, why, sizeof why);
+    if (err == WEIR_OK || err == WEIR_E_EXISTS) {
+        if (err == WEIR_OK) {
+            weir_log(WEIR_LOG_INFO, "auto-created topic %s with %d partitions", topic, b->cfg.num_partitions);
+            topic_open_async(b, topic, 0, b->cfg.num_partitions);
+        }
+        t->error_code = KERR_LEADER_NOT_AVAILABLE; /* clients ask again */
+    } else {
+        weir_log(WEIR_LOG_WARN, "auto-create of topic %s failed: %s", topic, why);
+    }
+    return 0;
+}
+
+static void handle_metadata(struct request *req)
+{
+    struct broker *b = req->c->r->b;
+    struct kmetadata_req mr;
+    enum weir_err err = kproto_metadata_decode(&req->body, req->hdr.api_version, &req->arena, &mr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    size_t n_all = mr.all_topics ? weir_store_topics(b->store, NULL, 0) : 0;
+    struct weir_topic_info *info = weir_calloc(n_all ? n_all : 1, sizeof *info);
+    if (mr.all_topics && info) n_all = WEIR_MIN(n_all, weir_store_topics(b->store, info, n_all));
+    size_t n_topics = mr.all_topics ? n_all : (size_t)mr.n_topics;
+    struct kmetadata_topic *topics = weir_calloc(n_topics ? n_topics : 1, sizeof *topics);
+    struct kmetadata_part **parts = weir_calloc(n_topics ? n_topics : 1, sizeof *parts);
+    for (size_t i = 0; topics && parts && info && i < n_topics; i++) {
+        struct kstr name = mr.all_topics ? kstr_c(info[i].name) : mr.topics[i];
+        int32_t n = mr.all_topics ? info[i].partitions : metadata_lookup(req, &mr, name, &topics[i]);
+        parts[i] = weir_calloc(n ? (size_t)n : 1, sizeof **parts);
+        if (parts[i]) metadata_topic(b, &topics[i], name, n, parts[i]);
+        else kbuf_fail(&req->out, WEIR_E_NOMEM);
+    }
+    if (!topics || !parts || !info) kbuf_fail(&req->out, WEIR_E_NOMEM);
+    struct kmetadata_broker self = { b->cfg.node_id, kstr_c(advertised_host(b)), advertised_port(b), KSTR_NULL };
+    struct kmetadata_resp resp = { .brokers = &self, .n_brokers = 1, .cluster_id = kstr_c(b->cluster_id),
+                                   .controller_id = b->cfg.node_id, .topics = topics,
+                                   .n_topics = topics ? (int32_t)n_topics : 0 };
+    response_begin(req);
+    kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
+    for (size_t i = 0; parts && i < n_topics; i++) weir_free(parts[i]);
+    weir_free(parts);
+    weir_free(topics);
+    weir_free(info);
+    request_respond(req);
+}
+
+static void handle_findcoordinator(struct request *req)
+{
+    struct broker *b = req->c->r->b;
+    struct kfindcoordinator_req fr;
+    enum weir_err err = kproto_findcoordinator_decode(&req->body, req->hdr.api_version, &req->arena, &fr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    /* A single node coordinates every group (and answers for transactions). */
+    struct kfindcoordinator_resp resp = { .error_message = KSTR_NULL, .node_id = b->cfg.node_id,
+                                          .host = kstr_c(advertised_host(b)), .port = advertised_port(b) };
+    response_begin(req);
+    kproto_findcoordinator_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
+    request_respond(req);
+}
+
+static void handle_initproducerid(struct request *req)
+{
+    struct kinitproducerid_req ir;
+    enum weir_err err = kproto_initproducerid_decode(&req->body, req->hdr.api_version, &req->arena, &ir);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    struct kinitproducerid_resp resp = { .producer_id = -1, .producer_epoch = -1 };
+    if (!kstr_is_null(ir.transactional_id)) {
+        resp.error_code = KERR_INVALID_REQUEST; /* transactions are not supported */
+    } else {
+        resp.producer_id = broker_producer_id_next(req->c->r->b);
+        resp.producer_epoch = resp.producer_id >= 0 ? 0 : -1;
+        if (resp.producer_id < 0) resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    response_begin(req);
+    kproto_initproducerid_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
+    request_respond(req);
+}
+
+/* ---- DescribeConfigs ---------------------------------------------------------------- */
+
+enum { CONFIG_SOURCE_DYNAMIC_TOPIC = 1, CONFIG_SOURCE_STATIC_BROKER = 4, CONFIG_SOURCE_DEFAULT = 5 };
+
+static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *key)
+{
+    if (res->n_config_keys < 0) return true;
+    for (int32_t i = 0; i < res->n_config_keys; i++)
+        if (kstr_eq(res->config_keys[i], key)) return true;
+    return false;
+}
+
+/* Splits "k=v\n" lines of text (modified in place) into configs; returns count. */
+static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res,
+                                  struct kdescribeconfigs_config *out, int32_t max, struct weir_store *st,
+                                  const char *topic)
+{
+    int32_t n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        if (!key_wanted(res, line)) continue;
+        int8_t source = !topic ? CONFIG_SOURCE_STATIC_BROKER
+                        : weir_store_topic_override(st, topic, line) ? CONFIG_SOURCE_DYNAMIC_TOPIC
+                                                                      : CONFIG_SOURCE_DEFAULT;
+        out[n++] = (struct kdescribeconfigs_config){ .name = kstr_c(line), .value = kstr_c(eq + 1),
+                                                     .config_source = source };
+    }
+    return n;
+}
+
+static void describe_resource(struct request *req, const struct kdescribeconfigs_resource *res,
+                              struct kdescribeconfigs_result *out, char *text, size_t text_cap,
+                              struct kdescribeconfigs_config *configs)
+{
+    struct broker *b = req->c->r->b;
+    *out = (struct kdescribeconfigs_result){ .error_message = KSTR_NULL, .resource_type = res->resource_type,
+                                             .resource_name = res->resource_name, .configs = configs };
+    char *name = arena_strdup(&req->arena, res->resource_name);
+    struct weir_log_config cfg;
+    if (!name) {
+        out->error_code = -1;
+    } else if (res->resource_type == KRESOURCE_TOPIC) {
+        if (weir_store_topic_config(b->store, name, &cfg) != WEIR_OK) {
+            out->error_code = KERR_UNKNOWN_TOPIC;
+            return;
+        }
+        weir_log_config_format(&cfg, text, text_cap);
+        out->n_configs = configs_from_lines(text, res, configs, 32, b->store, name);
+    } else if (res->resource_type == KRESOURCE_BROKER) {
+        const struct weir_broker_config *c = &b->cfg;
+        snprintf(text, text_cap,
+                 "num.partitions=%d\nauto.create.topics.enable=%s\nsocket.request.max.bytes=%d\n"
+                 "log.segment.bytes=%" PRIu64 "\nlog.retention.ms=%" PRId64 "\nlog.retention.bytes=%" PRId64
+                 "\nmessage.max.bytes=%u\n",
+                 c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
+                 c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
+        out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL);
+    } else {
+        out->error_code = KERR_INVALID_REQUEST;
+    }
+}
+
+static void handle_describeconfigs(struct request *req)
+{
+    struct kdescribeconfigs_req dr;
+    enum weir_err err = kproto_describeconfigs_decode(&req->body, req->hdr.api_version, &req->arena, &dr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    enum { TEXT = 2048, CONFIGS = 32 };
+    int32_t n = dr.n_resources > 0 ? dr.n_resources : 0;
+    struct kdescribeconfigs_result *results = weir_calloc(n ? (size_t)n : 1, sizeof *results);
+    char *text = weir_malloc((size_t)(n ? n : 1) * TEXT);
+    struct kdescribeconfigs_config *configs = weir_calloc((size_t)(n ? n : 1) * CONFIGS, sizeof *configs);
+    if (results && text && configs)
+        for (int32_t i = 0; i < n; i++)
+            describe_resource(req, &dr.resources[i], &results[i], text + (size_t)i * TEXT, TEXT,
+                              configs + (size_t)i * CONFIGS);
+    else
+        kbuf_fail(&req->out, WEIR_E_NOMEM), n = 0;
+    response_begin(req);
+    kproto_describeconfigs_encode(&req->out, req->hdr.api_version,
+                                  &(struct kdescribeconfigs_resp){ .results = results, .n_results = n });
+    response_end(req);
+    weir_free(results);
+    weir_free(text);
+    weir_free(configs);
+    request_respond(req);
+}
+
+void handle_request(struct request *req)
+{
+    int16_t key = req->hdr.api_key;
+    if (key == KAPI_API_VERSIONS) {
+        handle_apiversions(req);
+        return;
+    }
+    if (!kproto_supported(key, req->hdr.api_version)) {
+        handle_unsupported(req);
+        return;
+    }
+    switch (key) {
+    case KAPI_PRODUCE: handle_produce(req); break;
+    case KAPI_FETCH: handle_fetch(req); break;
+    case KAPI_LIST_OFFSETS: handle_listoffsets(req); break;
+    case KAPI_METADATA: handle_metadata(req); break;
+    case KAPI_FIND_COORDINATOR: handle_findcoordinator(req); break;
+    case KAPI_CREATE_TOPICS: handle_createtopics(req); break;
+    case KAPI_DELETE_TOPICS: handle_deletetopics(req); break;
+    case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;
+    case KAPI_INIT_PRODUCER_ID: handle_initproducerid(req); break;
+    case KAPI_DESCRIBE_CONFIGS: handle_describeconfigs(req); break;
+    default: handle_unsupported(req); break;
+    }
+}

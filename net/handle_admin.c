@@ -1,0 +1,269 @@
+/* net/handle_admin.c: CreateTopics, DeleteTopics, CreatePartitions.
+ * The store's metadata is the commit point; partitions then open on their
+ * owners (lazily on first use if the eager open is late). A deletion makes
+ * the topic unknown first, then every owner closes its log, then the files go. */
+#include "net_int.h"
+
+#include <stdio.h>
+
+enum {
+    KERR_UNKNOWN_TOPIC = 3, KERR_INVALID_TOPIC = 17, KERR_TOPIC_EXISTS = 36, KERR_INVALID_PARTITIONS = 37,
+    KERR_INVALID_REPLICATION_FACTOR = 38, KERR_INVALID_REPLICA_ASSIGNMENT = 39, KERR_INVALID_CONFIG = 40,
+    KERR_INVALID_REQUEST = 42,
+};
+
+static struct kstr arena_msg(struct request *req, const char *text)
+{
+    char *m = arena_strdup(&req->arena, kstr_c(text));
+    return m ? kstr_c(m) : KSTR_NULL;
+}
+
+static int16_t err_code_of(enum weir_err err)
+{
+    switch (err) {
+    case WEIR_E_EXISTS: return KERR_TOPIC_EXISTS;
+    case WEIR_E_BAD_NAME: return KERR_INVALID_TOPIC;
+    case WEIR_E_BAD_PARTITIONS: return KERR_INVALID_PARTITIONS;
+    case WEIR_E_BAD_CONFIG: return KERR_INVALID_CONFIG;
+    case WEIR_E_NOT_FOUND: return KERR_UNKNOWN_TOPIC;
+    default: return weir_err_kafka(err);
+    }
+}
+
+/* Replica assignments may only name this node, one replica per partition. */
+static bool assignment_ok(int32_t node, const int32_t *ids, int32_t n)
+{
+    return n == 1 && ids[0] == node;
+}
+
+static bool name_repeated(const struct kcreatetopics_req *cr, int32_t i)
+{
+    for (int32_t j = 0; j < cr->n_topics; j++)
+        if (j != i && cr->topics[j].name.len == cr->topics[i].name.len &&
+            !memcmp(cr->topics[j].name.ptr, cr->topics[i].name.ptr, (size_t)cr->topics[i].name.len))
+            return true;
+    return false;
+}
+
+/* Validates one topic of a CreateTopics request; returns its partition count. */
+static int32_t create_check(struct request *req, const struct kcreatetopics_req *cr, int32_t i,
+                            struct ktopic_result *res)
+{
+    const struct broker *b = req->c->r->b;
+    const struct kcreatetopics_req_topic *t = &cr->topics[i];
+    int32_t n = t->num_partitions == -1 ? (t->n_assignments > 0 ? t->n_assignments : b->cfg.num_partitions)
+                                        : t->num_partitions;
+    if (name_repeated(cr, i)) res->error_code = KERR_INVALID_REQUEST;
+    else if (t->replication_factor != -1 && t->replication_factor != 1) {
+        res->error_code = KERR_INVALID_REPLICATION_FACTOR;
+        res->error_message = arena_msg(req, "replication factor must be 1 on a single node");
+    } else if (t->n_assignments > 0 && (t->num_partitions != -1 || t->replication_factor != -1))
+        res->error_code = KERR_INVALID_REQUEST;
+    for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
+        if (t->assignments[a].partition_index != a ||
+            !assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
+            res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+    return n;
+}
+
+static enum weir_err create_one(struct request *req, const struct kcreatetopics_req_topic *t, int32_t n,
+                                bool validate_only, char *why, size_t cap)
+{
+    struct broker *b = req->c->r->b;
+    char *name = arena_strdup(&req->arena, t->name);
+    const char *(*pairs)[2] = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *pairs);
+    if (!name || !pairs) return WEIR_E_NOMEM;
+    for (int32_t c = 0; c < t->n_configs; c++) {
+        pairs[c][0] = arena_strdup(&req->arena, t->configs[c].name);
+        pairs[c][1] = arena_strdup(&req->arena, kstr_is_null(t->configs[c].value) ? kstr_c("") : t->configs[c].value);
+        if (!pairs[c][0] || !pairs[c][1]) return WEIR_E_NOMEM;
+    }
+    if (!weir_topic_name_valid(name)) return WEIR_E_BAD_NAME;
+    if (n < 1 || n > WEIR_PARTITIONS_MAX) return WEIR_E_BAD_PARTITIONS;
+    if (validate_only) {
+        struct weir_log_config cfg = b->cfg.log;
+        for (int32_t c = 0; c < t->n_configs; c++) {
+            enum weir_err err = weir_log_config_set(&cfg, pairs[c][0], pairs[c][1], why, cap);
+            if (err != WEIR_OK) return err;
+        }
+        if (weir_store_topic_partitions(b->store, name) >= 0) return WEIR_E_EXISTS;
+        return weir_log_config_check(&cfg, why, cap);
+    }
+    enum weir_err err = weir_store_topic_create(b->store, name, n, (const char *const(*)[2])pairs,
+                                                (size_t)t->n_configs, why, cap);
+    if (err == WEIR_OK) {
+        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", name, n);
+        topic_open_async(b, name, 0, n);
+    }
+    return err;
+}
+
+void handle_createtopics(struct request *req)
+{
+    struct kcreatetopics_req cr;
+    enum weir_err err = kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
+    struct ktopic_result *res = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *res)
+                                               : NULL;
+    if (err == WEIR_OK && !res) err = WEIR_E_NOMEM;
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    for (int32_t i = 0; i < cr.n_topics; i++) {
+        res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
+        int32_t n = create_check(req, &cr, i, &res[i]);
+        if (res[i].error_code != 0) continue;
+        char why[256] = "";
+        err = create_one(req, &cr.topics[i], n, cr.validate_only, why, sizeof why);
+        res[i].error_code = err_code_of(err);
+        if (err != WEIR_OK && why[0]) res[i].error_message = arena_msg(req, why);
+    }
+    response_begin(req);
+    kproto_createtopics_encode(&req->out, req->hdr.api_version,
+                               &(struct kcreatetopics_resp){ .topics = res, .n_topics = cr.n_topics });
+    response_end(req);
+    request_respond(req);
+}
+
+/* ---- DeleteTopics ---------------------------------------------------------------- */
+
+struct del_slot {
+    struct ptask pt;
+    struct weir_topic_deletion *d;
+};
+
+struct del_state {
+    struct kdeletetopics_req dr;
+    struct ktopic_result *res;
+    struct weir_topic_deletion **deletions;
+    int remaining;
+};
+
+static void del_finish(struct request *req)
+{
+    struct del_state *st = req->state;
+    for (int32_t i = 0; i < st->dr.n_topic_names; i++)
+        if (st->deletions[i]) weir_store_topic_delete_finish(req->c->r->b->store, st->deletions[i]);
+    response_begin(req);
+    kproto_deletetopics_encode(&req->out, req->hdr.api_version,
+                               &(struct kdeletetopics_resp){ .responses = st->res, .n_responses = st->dr.n_topic_names });
+    response_end(req);
+    request_respond(req);
+}
+
+static void del_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct del_state *st = pt->req->state;
+    if (--st->remaining == 0) del_finish(pt->req);
+}
+
+static void del_owner(struct reactor *r, struct ptask *pt)
+{
+    struct del_slot *s = weir_container_of(pt, struct del_slot, pt);
+    part_close(r, pt->topic, pt->partition, weir_store_deletion_take_log(s->d, pt->partition));
+    ptask_reply(r, pt);
+}
+
+static enum weir_err del_topic(struct request *req, struct del_state *st, int32_t i)
+{
+    struct ktopic_result *res = &st->res[i];
+    char *name = arena_strdup(&req->arena, st->dr.topic_names[i]);
+    if (!name) return WEIR_E_NOMEM;
+    enum weir_err err = weir_store_topic_delete_begin(req->c->r->b->store, name, &st->deletions[i]);
+    res->error_code = err_code_of(err);
+    if (err != WEIR_OK) {
+        st->deletions[i] = NULL;
+        return WEIR_OK;
+    }
+    weir_log(WEIR_LOG_INFO, "deleting topic %s", name);
+    int32_t n = weir_store_deletion_partitions(st->deletions[i]);
+    struct del_slot *slots = weir_arena_alloc(&req->arena, (size_t)n * sizeof *slots);
+    if (!slots) return WEIR_E_NOMEM; /* finish closes the logs itself */
+    for (int32_t p = 0; p < n; p++) {
+        slots[p] = (struct del_slot){ .pt = { .req = req, .topic = name, .partition = p, .on_owner = del_owner,
+                                              .on_origin = del_origin },
+                                      .d = st->deletions[i] };
+        st->remaining++;
+        ptask_send(&slots[p].pt);
+    }
+    return WEIR_OK;
+}
+
+void handle_deletetopics(struct request *req)
+{
+    struct del_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct del_state){ 0 };
+    if (err == WEIR_OK) err = kproto_deletetopics_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr);
+    if (err == WEIR_OK) {
+        size_t n = (size_t)st->dr.n_topic_names + 1;
+        st->res = weir_arena_alloc(&req->arena, n * sizeof *st->res);
+        st->deletions = weir_arena_alloc(&req->arena, n * sizeof *st->deletions);
+        if (!st->res || !st->deletions) err = WEIR_E_NOMEM;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held while dispatching */
+    for (int32_t i = 0; i < st->dr.n_topic_names; i++) {
+        st->res[i] = (struct ktopic_result){ .name = st->dr.topic_names[i], .error_message = KSTR_NULL };
+        st->deletions[i] = NULL;
+    }
+    for (int32_t i = 0; i < st->dr.n_topic_names && err == WEIR_OK; i++) err = del_topic(req, st, i);
+    if (err != WEIR_OK) kbuf_fail(&req->out, err);
+    if (--st->remaining == 0) del_finish(req);
+}
+
+/* ---- CreatePartitions ---------------------------------------------------------------- */
+
+static void grow_one(struct request *req, const struct kcreatepartitions_req_topic *t, bool validate_only,
+                     struct ktopic_result *res)
+{
+    struct broker *b = req->c->r->b;
+    char *name = arena_strdup(&req->arena, t->name);
+    int32_t old = name ? weir_store_topic_partitions(b->store, name) : -1;
+    if (!name || old < 0) {
+        res->error_code = KERR_UNKNOWN_TOPIC;
+        return;
+    }
+    if (t->count <= old || t->count > WEIR_PARTITIONS_MAX) {
+        res->error_code = KERR_INVALID_PARTITIONS;
+        res->error_message = arena_msg(req, "the new partition count must be larger than the current one");
+        return;
+    }
+    if (t->n_assignments >= 0 && t->n_assignments != t->count - old) res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+    for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
+        if (!assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
+            res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+    if (res->error_code != 0 || validate_only) return;
+    enum weir_err err = weir_store_topic_add_partitions(b->store, name, t->count);
+    res->error_code = err_code_of(err);
+    if (err != WEIR_OK) return;
+    weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", name, old, t->count);
+    topic_open_async(b, name, old, t->count);
+}
+
+void handle_createpartitions(struct request *req)
+{
+    struct kcreatepartitions_req cr;
+    enum weir_err err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
+    struct ktopic_result *res = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *res)
+                                               : NULL;
+    if (err == WEIR_OK && !res) err = WEIR_E_NOMEM;
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    for (int32_t i = 0; i < cr.n_topics; i++) {
+        res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
+        grow_one(req, &cr.topics[i], cr.validate_only, &res[i]);
+    }
+    response_begin(req);
+    kproto_createpartitions_encode(&req->out, req->hdr.api_version,
+                                   &(struct kcreatepartitions_resp){ .results = res, .n_results = cr.n_topics });
+    response_end(req);
+    request_respond(req);
+}

@@ -1,0 +1,364 @@
+/* net/handle_fetch.c: Fetch (with long polling) and ListOffsets.
+ *
+ * A fetch runs in rounds. A round asks every partition's owner for a view of
+ * whole batches from the fetch offset (the segment stays pinned until the
+ * response is sent). When the round has fewer than min_bytes and the wait
+ * has not expired, the views are dropped, each owner is asked to notify this
+ * reactor when its partition advances past the offset, and the fetch waits
+ * on the reactor's list until a notification or its deadline starts the
+ * next round. Record bytes are never copied here: the response carries file
+ * ranges that the connection sends by splice or from the mapping. */
+#include "net_int.h"
+
+#include <stdio.h>
+
+enum { KERR_OFFSET_OUT_OF_RANGE = 1, KERR_UNKNOWN_TOPIC = 3 };
+
+struct fetch_slot {
+    struct ptask pt;             /* the read */
+    struct ptask sub;            /* the subscription */
+    bool sub_busy, ready_now;
+    int64_t offset;
+    int32_t max_bytes;
+    struct weir_log_view view;
+    bool has_view;
+    int64_t high_watermark, log_start;
+    uint32_t send_len;           /* bytes of the view that go out */
+};
+
+struct fetch_state {
+    struct kfetch_req fr;
+    struct fetch_slot *slots;
+    int32_t n_slots;
+    int remaining;
+    bool waiting, done;
+};
+
+static void fetch_views_release(struct fetch_state *st)
+{
+    for (int32_t i = 0; i < st->n_slots; i++)
+        if (st->slots[i].has_view) {
+            weir_log_view_release(NULL, &st->slots[i].view);
+            st->slots[i].has_view = false;
+        }
+}
+
+static void waiting_remove(struct request *req)
+{
+    struct reactor *r = req->c->r;
+    if (req->wait_prev) req->wait_prev->wait_next = req->wait_next;
+    else if (r->waiting == req) r->waiting = req->wait_next;
+    if (req->wait_next) req->wait_next->wait_prev = req->wait_prev;
+    req->wait_next = req->wait_prev = NULL;
+}
+
+static void fetch_release(struct request *req)
+{
+    struct fetch_state *st = req->state;
+    if (st->waiting) waiting_remove(req), st->waiting = false;
+    fetch_views_release(st);
+}
+
+/* Whole batches of v that fit `budget` bytes (the first always when min_one). */
+static uint32_t fit_batches(const struct weir_log_view *v, uint64_t budget, bool min_one)
+{
+    size_t pos = 0;
+    while (pos + WEIR_BATCH_LOG_OVERHEAD <= v->len) {
+        size_t len = (size_t)weir_load_be32(v->data + pos + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        if (pos + len > v->len || (pos + len > budget && !(min_one && pos == 0))) break;
+        pos += len;
+    }
+    return (uint32_t)pos;
+}
+
+/* Applies response max_bytes across partitions in request order (KIP-74). */
+static uint64_t fetch_budget(struct fetch_state *st)
+{
+    uint64_t total = 0, max = st->fr.max_bytes > 0 ? (uint64_t)st->fr.max_bytes : 0;
+    bool first = true;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        struct fetch_slot *s = &st->slots[i];
+        s->send_len = 0;
+        if (!s->has_view || s->view.len == 0) continue;
+        uint64_t left = total < max ? max - total : 0;
+        s->send_len = fit_batches(&s->view, WEIR_MIN(left, (uint64_t)(uint32_t)s->max_bytes), first);
+        total += s->send_len;
+        if (s->send_len) first = false;
+    }
+    return total;
+}
+
+static void fetch_respond(struct request *req)
+{
+    struct fetch_state *st = req->state;
+    st->done = true;
+    fetch_budget(st);
+    int32_t n_topics = st->fr.n_topics;
+    struct kfetch_resp_topic *topics = weir_calloc(n_topics ? (size_t)n_topics : 1, sizeof *topics);
+    struct kfetch_resp_part *parts = weir_calloc(st->n_slots ? (size_t)st->n_slots : 1, sizeof *parts);
+    struct kfile_range *ranges = weir_calloc(st->n_slots ? (size_t)st->n_slots : 1, sizeof *ranges);
+    if (!topics || !parts || !ranges) kbuf_fail(&req->out, WEIR_E_NOMEM), n_topics = 0;
+    int32_t i = 0;
+    for (int32_t t = 0; t < n_topics; t++) {
+        topics[t] = (struct kfetch_resp_topic){ .topic = st->fr.topics[t].topic, .partitions = parts + i,
+                                                .n_partitions = st->fr.topics[t].n_partitions };
+        for (int32_t p = 0; p < st->fr.topics[t].n_partitions; p++, i++) {
+            struct fetch_slot *s = &st->slots[i];
+            parts[i] = (struct kfetch_resp_part){ .partition_index = s->pt.partition, .error_code = s->pt.error_code,
+                                                  .high_watermark = s->high_watermark,
+                                                  .last_stable_offset = s->high_watermark,
+                                                  .log_start_offset = s->log_start, .n_aborted = -1,
+                                                  .preferred_read_replica = -1 };
+            if (s->send_len == 0) continue;
+            ranges[i] = (struct kfile_range){ s->view.fd, s->view.pos, s->send_len, &s->view };
+            parts[i].records = &ranges[i];
+            parts[i].n_records = 1;
+        }
+    }
+    response_begin(req);
+    kproto_fetch_encode(&req->out, req->hdr.api_version,
+                        &(struct kfetch_resp){ .topics = topics, .n_topics = n_topics });
+    response_end(req);
+    weir_free(topics);
+    weir_free(parts);
+    weir_free(ranges);
+    request_respond(req);
+}
+
+/* ---- subscriptions ---------------------------------------------------------------- */
+
+static void sub_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, sub);
+    struct fetch_state *st = pt->req->state;
+    s->sub_busy = false;
+    if (s->ready_now && st->waiting) fetch_wake(pt->req);
+}
+
+static void sub_owner(struct reactor *r, struct ptask *pt)
+{
+    struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, sub);
+    struct part *p = part_find(r, pt->topic, pt->partition);
+    s->ready_now = !p || weir_log_end_offset(p->log) > s->offset || weir_log_state(p->log) != WEIR_OK;
+    if (!s->ready_now) p->waiters |= 1ull << pt->origin->id;
+    ptask_reply(r, pt);
+}
+
+static void fetch_wait(struct request *req)
+{
+    struct fetch_state *st = req->state;
+    struct reactor *r = req->c->r;
+    fetch_views_release(st);
+    st->waiting = true;
+    req->wait_prev = NULL;
+    req->wait_next = r->waiting;
+    if (r->waiting) r->waiting->wait_prev = req;
+    r->waiting = req;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        struct fetch_slot *s = &st->slots[i];
+        if (s->sub_busy || s->pt.error_code) continue;
+        s->sub = (struct ptask){ .req = req, .topic = s->pt.topic, .partition = s->pt.partition,
+                                 .on_owner = sub_owner, .on_origin = sub_origin };
+        s->sub_busy = true;
+        ptask_send(&s->sub);
+    }
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static void fetch_round(struct request *req);
+
+static void read_origin(struct reactor *r, struct ptask *pt)
+{
+    struct fetch_state *st = pt->req->state;
+    if (--st->remaining > 0) return;
+    uint64_t total = 0;
+    bool errors = false;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        total += st->slots[i].has_view ? st->slots[i].view.len : 0;
+        errors |= st->slots[i].pt.error_code != 0;
+    }
+    bool expired = weir_clock_ns() >= pt->req->deadline_ns;
+    if (total >= (uint64_t)WEIR_MAX(st->fr.min_bytes, 1) || errors || expired || r->stopping ||
+        st->fr.max_wait_ms <= 0)
+        fetch_respond(pt->req);
+    else
+        fetch_wait(pt->req);
+}
+
+static void read_owner(struct reactor *r, struct ptask *pt)
+{
+    struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, pt);
+    struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
+    if (p) {
+        s->high_watermark = weir_log_end_offset(p->log);
+        s->log_start = weir_log_start_offset(p->log);
+        size_t max = s->max_bytes > 0 ? (size_t)s->max_bytes : 0;
+        enum weir_err err = weir_log_read(p->log, s->offset, max, true, &s->view);
+        s->has_view = err == WEIR_OK && s->view.segment;
+        if (err != WEIR_OK) pt->error_code = err == WEIR_E_OFFSET_RANGE ? KERR_OFFSET_OUT_OF_RANGE : weir_err_kafka(err);
+    }
+    ptask_reply(r, pt);
+}
+
+static void fetch_round(struct request *req)
+{
+    struct fetch_state *st = req->state;
+    st->remaining = st->n_slots;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        struct fetch_slot *s = &st->slots[i];
+        s->pt.error_code = 0;
+        s->has_view = false;
+        s->high_watermark = s->log_start = -1;
+        ptask_send(&s->pt);
+    }
+}
+
+void fetch_wake(struct request *req)
+{
+    struct fetch_state *st = req->state;
+    if (!st->waiting || st->done) return;
+    waiting_remove(req);
+    st->waiting = false;
+    fetch_round(req);
+}
+
+static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *st)
+{
+    int32_t n = 0;
+    for (int32_t t = 0; t < st->fr.n_topics; t++) n += st->fr.topics[t].n_partitions;
+    st->n_slots = n;
+    st->slots = n ? weir_arena_alloc(&req->arena, (size_t)n * sizeof *st->slots) : NULL;
+    if (n && !st->slots) return WEIR_E_NOMEM;
+    int32_t i = 0;
+    for (int32_t t = 0; t < st->fr.n_topics; t++) {
+        char *topic = arena_strdup(&req->arena, st->fr.topics[t].topic);
+        if (!topic) return WEIR_E_NOMEM;
+        for (int32_t p = 0; p < st->fr.topics[t].n_partitions; p++, i++) {
+            const struct kfetch_req_part *in = &st->fr.topics[t].partitions[p];
+            st->slots[i] = (struct fetch_slot){ .pt = { .req = req, .topic = topic, .partition = in->partition,
+                                                        .on_owner = read_owner, .on_origin = read_origin },
+                                                .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
+            if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = KERR_UNKNOWN_TOPIC;
+        }
+    }
+    return WEIR_OK;
+}
+
+void handle_fetch(struct request *req)
+{
+    struct fetch_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct fetch_state){ 0 };
+    if (err == WEIR_OK) err = kproto_fetch_decode(&req->body, req->hdr.api_version, &req->arena, &st->fr);
+    if (err == WEIR_OK) err = fetch_slots_make(req, st);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    req->on_release = fetch_release;
+    req->deadline_ns = weir_clock_ns() + (int64_t)WEIR_MAX(st->fr.max_wait_ms, 0) * 1000000;
+    if (st->n_slots == 0) fetch_respond(req);
+    else fetch_round(req);
+}
+
+/* ---- ListOffsets ---------------------------------------------------------------------- */
+
+struct lo_slot {
+    struct ptask pt;
+    int64_t timestamp;
+    struct klistoffsets_resp_part *out;
+};
+
+struct lo_state {
+    struct klistoffsets_req lr;
+    struct klistoffsets_resp_topic *topics;
+    int remaining;
+};
+
+static void lo_finish(struct request *req)
+{
+    struct lo_state *st = req->state;
+    response_begin(req);
+    kproto_listoffsets_encode(&req->out, req->hdr.api_version,
+                              &(struct klistoffsets_resp){ .topics = st->topics, .n_topics = st->lr.n_topics });
+    response_end(req);
+    request_respond(req);
+}
+
+static void lo_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct lo_state *st = pt->req->state;
+    if (--st->remaining == 0) lo_finish(pt->req);
+}
+
+static void lo_owner(struct reactor *r, struct ptask *pt)
+{
+    struct lo_slot *s = weir_container_of(pt, struct lo_slot, pt);
+    struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
+    s->out->error_code = pt->error_code;
+    if (p) {
+        int64_t offset = -1, ts = -1;
+        if (s->timestamp == -2) offset = weir_log_start_offset(p->log);
+        else if (s->timestamp == -1) offset = weir_log_end_offset(p->log);
+        else {
+            enum weir_err err = weir_log_offset_for_time(p->log, s->timestamp, &offset, &ts);
+            if (err == WEIR_E_NOT_FOUND) offset = ts = -1;
+            else if (err != WEIR_OK) s->out->error_code = weir_err_kafka(err);
+        }
+        s->out->offset = offset;
+        s->out->timestamp = ts;
+    }
+    ptask_reply(r, pt);
+}
+
+static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
+{
+    for (int32_t t = 0; t < st->lr.n_topics; t++) {
+        const struct klistoffsets_req_topic *in = &st->lr.topics[t];
+        struct klistoffsets_resp_part *parts =
+            weir_arena_alloc(&req->arena, (size_t)(in->n_partitions ? in->n_partitions : 1) * sizeof *parts);
+        char *topic = arena_strdup(&req->arena, in->name);
+        struct lo_slot *slots =
+            weir_arena_alloc(&req->arena, (size_t)(in->n_partitions ? in->n_partitions : 1) * sizeof *slots);
+        if (!parts || !topic || !slots) return WEIR_E_NOMEM;
+        st->topics[t] = (struct klistoffsets_resp_topic){ in->name, parts, in->n_partitions };
+        for (int32_t p = 0; p < in->n_partitions; p++) {
+            parts[p] = (struct klistoffsets_resp_part){ in->partitions[p].partition_index, 0, -1, -1 };
+            if (!weir_topic_name_valid(topic)) {
+                parts[p].error_code = KERR_UNKNOWN_TOPIC;
+                continue;
+            }
+            slots[p] = (struct lo_slot){ .pt = { .req = req, .topic = topic, .partition = parts[p].partition_index,
+                                                 .on_owner = lo_owner, .on_origin = lo_origin },
+                                         .timestamp = in->partitions[p].timestamp, .out = &parts[p] };
+            st->remaining++;
+            ptask_send(&slots[p].pt);
+        }
+    }
+    return WEIR_OK;
+}
+
+void handle_listoffsets(struct request *req)
+{
+    struct lo_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct lo_state){ 0 };
+    if (err == WEIR_OK) err = kproto_listoffsets_decode(&req->body, req->hdr.api_version, &req->arena, &st->lr);
+    if (err == WEIR_OK && st->lr.n_topics > 0) {
+        st->topics = weir_arena_alloc(&req->arena, (size_t)st->lr.n_topics * sizeof *st->topics);
+        if (!st->topics) err = WEIR_E_NOMEM;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held while dispatching */
+    err = lo_dispatch(req, st);
+    if (err != WEIR_OK) kbuf_fail(&req->out, err);
+    if (--st->remaining == 0) lo_finish(req);
+}

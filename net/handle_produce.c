@@ -1,0 +1,140 @@
+/* net/handle_produce.c: Produce. Each partition's batch goes to its owner's
+ * log as one append; the response is built when every append has completed
+ * (after its fdatasync when the topic's flush policy asks). acks=0 sends no
+ * response, and closes the connection on an error, as Kafka does. */
+#include "net_int.h"
+
+enum { KERR_INVALID_REQUIRED_ACKS = 21, KERR_INVALID_RECORD = 87 };
+
+struct produce_slot {
+    struct ptask pt;
+    struct reactor *owner;
+    struct weir_append app;
+    uint8_t *records;
+    int32_t records_len;
+    int64_t base_offset, log_start;
+    struct kproduce_resp_part *out;
+};
+
+struct produce_state {
+    struct kproduce_req pr;
+    struct kproduce_resp_topic *topics;
+    int remaining;
+};
+
+static void produce_finish(struct request *req)
+{
+    struct produce_state *st = req->state;
+    bool failed = false;
+    for (int32_t t = 0; t < st->pr.n_topics; t++)
+        for (int32_t p = 0; p < st->topics[t].n_partitions; p++) failed |= st->topics[t].partitions[p].error_code != 0;
+    if (st->pr.acks == 0) {
+        req->no_response = true;
+        req->close_after = failed; /* the producer's only way to learn of it */
+    } else {
+        response_begin(req);
+        kproto_produce_encode(&req->out, req->hdr.api_version,
+                              &(struct kproduce_resp){ .topics = st->topics, .n_topics = st->pr.n_topics });
+        response_end(req);
+    }
+    request_respond(req);
+}
+
+static void produce_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
+    struct produce_state *st = pt->req->state;
+    s->out->error_code = pt->error_code;
+    s->out->base_offset = pt->error_code ? -1 : s->base_offset;
+    s->out->log_start_offset = s->log_start;
+    if (--st->remaining == 0) produce_finish(pt->req);
+}
+
+static void produce_appended(struct weir_append *a)
+{
+    struct produce_slot *s = a->user;
+    s->pt.error_code = weir_err_kafka(a->err);
+    s->base_offset = a->base_offset;
+    ptask_reply(s->owner, &s->pt);
+}
+
+static void produce_owner(struct reactor *r, struct ptask *pt)
+{
+    struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
+    s->owner = r;
+    struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
+    if (!p) {
+        ptask_reply(r, pt);
+        return;
+    }
+    s->log_start = weir_log_start_offset(p->log);
+    s->app = (struct weir_append){ .batch = s->records, .len = (size_t)s->records_len,
+                                   .on_done = produce_appended, .user = s };
+    enum weir_err err = weir_log_append(p->log, &s->app);
+    if (err != WEIR_OK) {
+        pt->error_code = weir_err_kafka(err);
+        ptask_reply(r, pt);
+    }
+}
+
+/* Checks done before a batch travels: Kafka's client-side batch rules. */
+static int16_t produce_precheck(const struct kproduce_req *pr, const struct kproduce_req_part *in)
+{
+    if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1) return KERR_INVALID_REQUIRED_ACKS;
+    if (!in->records || in->records_len < WEIR_BATCH_HEADER_BYTES) return KERR_INVALID_RECORD;
+    if (weir_load_be64(in->records) != 0) return KERR_INVALID_RECORD; /* clients send base offset 0 */
+    return 0;
+}
+
+static void produce_dispatch(struct request *req, struct produce_state *st, int32_t t, int32_t p)
+{
+    const struct kproduce_req_topic *in_t = &st->pr.topics[t];
+    const struct kproduce_req_part *in = &in_t->partitions[p];
+    struct kproduce_resp_part *out = (struct kproduce_resp_part *)&st->topics[t].partitions[p]; /* ours */
+    *out = (struct kproduce_resp_part){ .index = in->index, .base_offset = -1, .log_append_time_ms = -1,
+                                        .log_start_offset = -1 };
+    struct produce_slot *s = weir_arena_alloc(&req->arena, sizeof *s);
+    char *topic = arena_strdup(&req->arena, in_t->name);
+    out->error_code = produce_precheck(&st->pr, in);
+    if (!s || !topic) out->error_code = -1;
+    if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = 17;
+    if (out->error_code != 0) return;
+    *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
+                                        .on_owner = produce_owner, .on_origin = produce_origin },
+                                .records = in->records, .records_len = in->records_len, .out = out, .log_start = -1 };
+    st->remaining++;
+    ptask_send(&s->pt);
+}
+
+void handle_produce(struct request *req)
+{
+    struct produce_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    if (!st) {
+        request_malformed(req, WEIR_E_NOMEM);
+        return;
+    }
+    *st = (struct produce_state){ 0 };
+    enum weir_err err = kproto_produce_decode(&req->body, req->hdr.api_version, &req->arena, &st->pr);
+    if (err == WEIR_OK && st->pr.n_topics > 0) {
+        st->topics = weir_arena_alloc(&req->arena, (size_t)st->pr.n_topics * sizeof *st->topics);
+        if (!st->topics) err = WEIR_E_NOMEM;
+    }
+    for (int32_t t = 0; err == WEIR_OK && t < st->pr.n_topics; t++) {
+        const struct kproduce_req_topic *in = &st->pr.topics[t];
+        struct kproduce_resp_part *parts =
+            weir_arena_alloc(&req->arena, (size_t)(in->n_partitions ? in->n_partitions : 1) * sizeof *parts);
+        if (!parts) err = WEIR_E_NOMEM;
+        st->topics[t] = (struct kproduce_resp_topic){ .name = in->name, .partitions = parts,
+                                                      .n_partitions = in->n_partitions };
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held until every partition is dispatched */
+    for (int32_t t = 0; t < st->pr.n_topics; t++)
+        for (int32_t p = 0; p < st->pr.topics[t].n_partitions; p++) produce_dispatch(req, st, t, p);
+    if (--st->remaining == 0) produce_finish(req);
+}

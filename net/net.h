@@ -1,0 +1,46 @@
+/* net/net.h: the weir broker: io_uring reactors speaking the Kafka protocol
+ * over a weir_store. The one header other modules include from net/. */
+#ifndef WEIR_NET_H
+#define WEIR_NET_H
+
+#include "engine/engine.h"
+
+enum weir_fetch_send {
+    WEIR_FETCH_SEND_SPLICE, /* segment file -> pipe -> socket, no user-space copy */
+    WEIR_FETCH_SEND_COPY,   /* send from the mmap'd segment */
+};
+
+struct weir_broker_config {
+    char listen_host[256];       /* default 127.0.0.1 */
+    uint16_t listen_port;        /* default 9092; 0 = ephemeral (see port_file) */
+    char advertised_host[256];   /* default: listen_host, or "localhost" for 0.0.0.0 */
+    uint16_t advertised_port;    /* default: the bound port */
+    char data_dir[4096];         /* default ./weir-data */
+    char port_file[4096];        /* when set, the bound port is written there once listening */
+    unsigned reactors;           /* 0 = one per online CPU */
+    int32_t node_id;             /* broker.id / node.id, default 0 */
+    int32_t num_partitions;      /* num.partitions, default 1 */
+    bool auto_create_topics;     /* auto.create.topics.enable, default true */
+    int32_t socket_request_max_bytes; /* socket.request.max.bytes, default 104857600 */
+    int64_t retention_check_ms;  /* log.retention.check.interval.ms, default 300000 */
+    enum weir_fetch_send fetch_send; /* weir.fetch.send.mode: splice|copy (default: the measured winner) */
+    struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
+    uint32_t keys_set;           /* config.c only: bits of the keys ranked by precedence that were set
+                                    (log.retention.ms > .minutes > .hours, ...); 0 after _default */
+};
+
+void weir_broker_config_default(struct weir_broker_config *c);
+/* Sets one Kafka-style key (server.properties names; see docs/operations.md).
+ * Errors: WEIR_E_BAD_CONFIG with a one-line reason in why. */
+enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *key, const char *value, char *why,
+                                     size_t why_cap);
+/* Reads `key=value` lines ('#' and '!' comments, blank lines, whitespace
+ * around key and value trimmed). Errors name the file and line in why. */
+enum weir_err weir_broker_config_load(struct weir_broker_config *c, const char *path, char *why, size_t why_cap);
+
+/* Runs the broker until SIGINT or SIGTERM (blocked in the caller's threads),
+ * then answers in-flight requests, closes every log cleanly and returns.
+ * Errors: WEIR_E_IO (cannot listen), store errors from weir_store_open. */
+enum weir_err weir_broker_run(const struct weir_broker_config *cfg);
+
+#endif

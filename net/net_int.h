@@ -1,0 +1,202 @@
+/* net/net_int.h: the broker's internals. Included only inside net/.
+ *
+ * Threads: one reactor per core, each with one io_uring ring that carries its
+ * sockets and its appender's writes. A partition belongs to exactly one
+ * reactor (owner = hash(topic, partition) % reactors) and only that reactor
+ * touches its log. A request is handled on the reactor of its connection;
+ * work on another reactor's partition travels as a `struct task` through
+ * that reactor's mailbox (mutex-guarded list + eventfd), and the answer comes
+ * back the same way. Responses leave each connection in request order. */
+#ifndef WEIR_NET_INT_H
+#define WEIR_NET_INT_H
+
+#include "net.h"
+#include "proto_int.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum {
+    CONN_RBUF_BYTES = 64 << 10,     /* receive buffer; larger frames get their own */
+    CONN_INFLIGHT_MAX = 128,        /* requests queued per connection before reading pauses */
+    REQ_ARENA_MIN = 16 << 10,
+    RING_ENTRIES = 1024,
+    FETCH_PIPE_BYTES = 1 << 20,     /* splice pipe size */
+    REACTORS_MAX = 64,
+};
+
+struct reactor;
+struct broker;
+
+/* Work posted to a reactor; runs on that reactor's thread. */
+struct task {
+    void (*run)(struct reactor *r, struct task *t);
+    struct task *next;
+};
+
+/* A partition owned by this reactor. */
+struct part {
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+    struct weir_log *log;
+    struct reactor *owner;
+    uint64_t waiters;            /* reactors with fetches waiting on it (bit per id) */
+    struct part *hnext;
+};
+
+struct part_map {
+    struct part **buckets;
+    size_t n_buckets, count;
+};
+
+struct conn;
+struct request;
+
+struct request {
+    struct conn *c;
+    uint8_t *frame;              /* owned: the request without its size prefix */
+    size_t frame_len;
+    struct kreq_header hdr;
+    struct weir_rd body;         /* after the header */
+    struct weir_arena arena;     /* decoded request and handler state */
+    struct kbuf out;             /* the response frame */
+    int pending;                 /* tasks still out on other reactors */
+    bool ready;                  /* response complete (or none due) */
+    bool no_response;            /* acks=0 produce */
+    bool close_after;            /* close the connection once this is sent */
+    bool in_fifo;
+    void (*on_release)(struct request *req); /* frees handler state (pins) */
+    void *state;
+    struct request *next;        /* connection FIFO */
+    int64_t deadline_ns;         /* long-poll fetch */
+    struct request *wait_next, *wait_prev;
+};
+
+struct conn {
+    struct reactor *r;
+    int fd;
+    char peer[64];
+    uint8_t *rbuf;
+    size_t rlen;                 /* bytes buffered in rbuf */
+    struct request *partial;     /* large frame being received into its own buffer */
+    size_t partial_have;
+    struct request *q_head, *q_tail;
+    unsigned inflight;
+    struct weir_uop recv_op, send_op, splice_in_op, splice_out_op;
+    bool recv_busy, send_busy, closing, dead;
+    bool parsing;                /* frames_parse running: rbuf offsets are in motion */
+    int refs;                    /* entry points on the stack; no free while > 0 */
+    /* send cursor over q_head's kbuf */
+    size_t chunk, chunk_off;
+    int pipe_fd[2];
+    size_t pipe_len;             /* bytes in the pipe not yet sent */
+    struct iovec iov[64];
+    struct msghdr msg;
+    struct conn *next, *prev;
+};
+
+struct reactor_stats {
+    _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
+};
+
+struct reactor {
+    struct broker *b;
+    unsigned id;
+    pthread_t thread;
+    struct io_uring ring;
+    struct weir_appender *ap;
+    int listen_fd;
+    struct weir_uop accept_op;
+    bool accept_armed;
+    int event_fd;
+    uint64_t event_val;
+    struct weir_uop event_op;
+    pthread_mutex_t mbox_mu;
+    struct task *mbox_head, *mbox_tail;
+    struct task *local_head, *local_tail; /* posted to self */
+    struct part_map parts;
+    struct conn *conns;
+    struct request *waiting;     /* long-poll fetches */
+    int64_t next_retain_ms;
+    bool stopping, quiesced, done;
+    struct reactor_stats stats;
+};
+
+struct broker {
+    struct weir_broker_config cfg;
+    struct weir_store *store;
+    struct reactor *reactors;
+    unsigned n_reactors;
+    uint16_t port;               /* bound */
+    char cluster_id[32];
+    _Atomic unsigned quiesced;
+    _Atomic bool stopping;
+    pthread_mutex_t pid_mu;      /* producer id blocks */
+    int64_t pid_next, pid_block_end;
+};
+
+/* ---- reactor.c ------------------------------------------------------------ */
+void reactor_post(struct reactor *to, struct task *t);
+struct reactor *reactor_owner(struct broker *b, const char *topic, int32_t partition);
+struct part *part_find(struct reactor *r, const char *topic, int32_t partition);
+/* Opens (or finds) an owned partition's log on this reactor. */
+enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition, struct part **out);
+void part_close(struct reactor *r, const char *topic, int32_t partition, struct weir_log *taken);
+struct io_uring_sqe *reactor_sqe(struct reactor *r, struct weir_uop *op);
+void reactor_cancel(struct reactor *r, struct weir_uop *target);
+enum weir_err reactor_start(struct reactor *r);
+void reactor_join(struct reactor *r);
+void reactor_wake(struct reactor *r);
+
+/* ---- conn.c ----------------------------------------------------------------- */
+void conn_accept(struct reactor *r, int fd);
+void conn_kick(struct conn *c);          /* send what is ready, resume reading */
+void conn_shutdown_all(struct reactor *r, bool force);
+void request_respond(struct request *req); /* response in req->out is complete */
+void request_task_done(struct request *req); /* a posted task finished */
+/* Starts a response frame: size placeholder and response header. */
+void response_begin(struct request *req);
+void response_end(struct request *req);
+
+/* ---- handlers ---------------------------------------------------------------- */
+
+/* One partition operation of a request: runs on the partition's owner, then
+ * its answer runs back on the request's reactor. Lives in the request arena. */
+struct ptask {
+    struct task t;
+    struct request *req;
+    struct reactor *origin;
+    const char *topic;           /* NUL-terminated, in the arena */
+    int32_t partition;
+    void (*on_owner)(struct reactor *owner, struct ptask *pt); /* ends with ptask_reply */
+    void (*on_origin)(struct reactor *origin, struct ptask *pt);
+    int16_t error_code;
+    void *ctx;                   /* the handler's per-partition slot */
+};
+/* Posts pt to the owner of (topic, partition); counts it pending on req. */
+void ptask_send(struct ptask *pt);
+void ptask_reply(struct reactor *owner, struct ptask *pt);
+/* The owner's log of (topic, partition), opening it on first use; NULL and
+ * *error_code set when the topic or partition does not exist. */
+struct part *part_get(struct reactor *owner, const char *topic, int32_t partition, int16_t *error_code);
+char *arena_strdup(struct weir_arena *a, struct kstr s);
+/* Closes the connection after logging a malformed request. */
+void request_malformed(struct request *req, enum weir_err err);
+/* Opens every partition of a just-created (or grown) topic on its owner;
+ * fire and forget: errors are logged, and part_get opens lazily anyway. */
+void topic_open_async(struct broker *b, const char *topic, int32_t from, int32_t to);
+
+void handle_request(struct request *req);
+void handle_produce(struct request *req);
+void handle_fetch(struct request *req);
+void handle_listoffsets(struct request *req);
+void handle_createtopics(struct request *req);
+void handle_deletetopics(struct request *req);
+void handle_createpartitions(struct request *req);
+void fetch_wake(struct request *req);    /* re-read a waiting fetch */
+
+/* ---- broker.c ----------------------------------------------------------------- */
+int64_t broker_producer_id_next(struct broker *b);
+
+#endif

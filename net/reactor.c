@@ -1,0 +1,415 @@
+/* net/reactor.c: one thread, one io_uring ring, a share of the partitions.
+ *
+ * Each turn: run tasks posted to self, let the appender queue its writes,
+ * submit everything and wait (bounded by the nearest fetch deadline), reap a
+ * batch of completions, then run their callbacks. Stopping: stop accepting
+ * and reading, answer what is in flight, report quiesced; once every reactor
+ * is quiesced, close connections and logs (clean-shutdown markers) and exit. */
+#include "net_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum { CQE_BATCH = 128, TURN_MAX_MS = 100 };
+
+static __thread struct reactor *tls_reactor;
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+struct reactor *reactor_owner(struct broker *b, const char *topic, int32_t partition)
+{
+    return &b->reactors[(fnv1a(topic) + (uint32_t)partition) % b->n_reactors];
+}
+
+/* ---- the mailbox ------------------------------------------------------------ */
+
+void reactor_post(struct reactor *to, struct task *t)
+{
+    t->next = NULL;
+    if (to == tls_reactor) {
+        if (to->local_tail) to->local_tail->next = t;
+        else to->local_head = t;
+        to->local_tail = t;
+        return;
+    }
+    pthread_mutex_lock(&to->mbox_mu);
+    bool was_empty = to->mbox_head == NULL;
+    if (to->mbox_tail) to->mbox_tail->next = t;
+    else to->mbox_head = t;
+    to->mbox_tail = t;
+    pthread_mutex_unlock(&to->mbox_mu);
+    if (was_empty) {
+        uint64_t one = 1;
+        if (write(to->event_fd, &one, sizeof one) != sizeof one) weir_panic("reactor: eventfd write: %s", strerror(errno));
+    }
+}
+
+static void tasks_run(struct reactor *r, struct task *t)
+{
+    while (t) {
+        struct task *next = t->next; /* run may free t */
+        t->run(r, t);
+        t = next;
+    }
+}
+
+static void mailbox_drain(struct reactor *r)
+{
+    pthread_mutex_lock(&r->mbox_mu);
+    struct task *t = r->mbox_head;
+    r->mbox_head = r->mbox_tail = NULL;
+    pthread_mutex_unlock(&r->mbox_mu);
+    tasks_run(r, t);
+}
+
+static void local_drain(struct reactor *r)
+{
+    for (int rounds = 0; r->local_head && rounds < 1000; rounds++) {
+        struct task *t = r->local_head;
+        r->local_head = r->local_tail = NULL;
+        tasks_run(r, t);
+    }
+}
+
+static void event_arm(struct reactor *r);
+
+static void event_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct reactor *r = weir_container_of(op, struct reactor, event_op);
+    if (res < 0 && res != -EINTR && res != -EAGAIN) weir_panic("reactor %u: eventfd read: %s", r->id, strerror(-res));
+    mailbox_drain(r);
+    event_arm(r);
+}
+
+static void event_arm(struct reactor *r)
+{
+    io_uring_prep_read(reactor_sqe(r, &r->event_op), r->event_fd, &r->event_val, sizeof r->event_val, 0);
+}
+
+struct io_uring_sqe *reactor_sqe(struct reactor *r, struct weir_uop *op)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) { /* SQ full: push what is queued, then there is room */
+        int rc = io_uring_submit(&r->ring);
+        if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) weir_panic("reactor %u: io_uring_submit: %s", r->id, strerror(-rc));
+        sqe = io_uring_get_sqe(&r->ring);
+    }
+    WEIR_ASSERT(sqe);
+    io_uring_sqe_set_data(sqe, op);
+    return sqe;
+}
+
+/* ---- partitions ---------------------------------------------------------------- */
+
+static size_t part_hash(const struct part_map *m, const char *topic, int32_t partition)
+{
+    return (fnv1a(topic) ^ ((uint32_t)partition * 0x9e3779b1u)) & (m->n_buckets - 1);
+}
+
+struct part *part_find(struct reactor *r, const char *topic, int32_t partition)
+{
+    if (r->parts.n_buckets == 0) return NULL;
+    for (struct part *p = r->parts.buckets[part_hash(&r->parts, topic, partition)]; p; p = p->hnext)
+        if (p->partition == partition && !strcmp(p->topic, topic)) return p;
+    return NULL;
+}
+
+static void part_map_grow(struct part_map *m)
+{
+    size_t n = m->n_buckets ? m->n_buckets * 2 : 64;
+    struct part **b = weir_calloc(n, sizeof *b);
+    WEIR_ASSERT(b); /* setup-rate path */
+    struct part_map next = { b, n, m->count };
+    for (size_t i = 0; i < m->n_buckets; i++)
+        for (struct part *p = m->buckets[i], *nx; p; p = nx) {
+            nx = p->hnext;
+            size_t h = part_hash(&next, p->topic, p->partition);
+            p->hnext = b[h];
+            b[h] = p;
+        }
+    weir_free(m->buckets);
+    *m = next;
+}
+
+static void part_advanced(void *ctx, struct weir_log *log);
+
+struct advanced_task {
+    struct task t;
+};
+
+static void advanced_run(struct reactor *r, struct task *t)
+{
+    weir_free(t);
+    for (struct request *req = r->waiting, *next; req; req = next) {
+        next = req->wait_next;
+        fetch_wake(req);
+    }
+}
+
+static void part_advanced(void *ctx, struct weir_log *log)
+{
+    (void)log;
+    struct part *p = ctx;
+    for (uint64_t mask = p->waiters; mask; mask &= mask - 1) {
+        struct task *t = weir_calloc(1, sizeof *t);
+        if (!t) continue; /* the fetch still wakes at its deadline */
+        t->run = advanced_run;
+        reactor_post(&p->owner->b->reactors[__builtin_ctzll(mask)], t);
+    }
+    p->waiters = 0;
+}
+
+enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition, struct part **out)
+{
+    struct part *p = part_find(r, topic, partition);
+    if (p) {
+        *out = p;
+        return WEIR_OK;
+    }
+    p = weir_calloc(1, sizeof *p);
+    if (!p) return WEIR_E_NOMEM;
+    snprintf(p->topic, sizeof p->topic, "%s", topic);
+    p->partition = partition;
+    p->owner = r;
+    enum weir_err err = weir_store_partition_open(r->b->store, topic, partition, r->ap, &p->log);
+    if (err != WEIR_OK) {
+        weir_free(p);
+        return err;
+    }
+    weir_log_set_listener(p->log, part_advanced, p);
+    if (r->parts.count + 1 > r->parts.n_buckets) part_map_grow(&r->parts);
+    size_t h = part_hash(&r->parts, topic, partition);
+    p->hnext = r->parts.buckets[h];
+    r->parts.buckets[h] = p;
+    r->parts.count++;
+    *out = p;
+    return WEIR_OK;
+}
+
+/* Forgets an owned partition; closes `taken` (a deletion's log) or the store's. */
+void part_close(struct reactor *r, const char *topic, int32_t partition, struct weir_log *taken)
+{
+    struct part **link = r->parts.n_buckets ? &r->parts.buckets[part_hash(&r->parts, topic, partition)] : NULL;
+    for (; link && *link; link = &(*link)->hnext) {
+        struct part *p = *link;
+        if (p->partition != partition || strcmp(p->topic, topic)) continue;
+        *link = p->hnext;
+        r->parts.count--;
+        if (p->waiters) part_advanced(p, p->log); /* waiting fetches re-read and see it gone */
+        if (taken) weir_log_close(taken);
+        else weir_store_partition_close(r->b->store, topic, partition);
+        weir_free(p);
+        return;
+    }
+    if (taken) weir_log_close(taken);
+}
+
+static void parts_open_owned(struct reactor *r)
+{
+    size_t n = weir_store_topics(r->b->store, NULL, 0);
+    struct weir_topic_info *topics = weir_calloc(n ? n : 1, sizeof *topics);
+    WEIR_ASSERT(topics);
+    n = WEIR_MIN(n, weir_store_topics(r->b->store, topics, n));
+    for (size_t i = 0; i < n; i++)
+        for (int32_t p = 0; p < topics[i].partitions; p++) {
+            if (reactor_owner(r->b, topics[i].name, p) != r) continue;
+            struct part *part;
+            enum weir_err err = part_open(r, topics[i].name, p, &part);
+            if (err != WEIR_OK)
+                weir_log(WEIR_LOG_ERROR, "reactor %u: cannot open %s-%d: %s", r->id, topics[i].name, p,
+                         weir_err_str(err));
+        }
+    weir_free(topics);
+}
+
+static void parts_close_all(struct reactor *r)
+{
+    for (size_t i = 0; i < r->parts.n_buckets; i++)
+        for (struct part *p = r->parts.buckets[i], *next; p; p = next) {
+            next = p->hnext;
+            weir_store_partition_close(r->b->store, p->topic, p->partition);
+            weir_free(p);
+        }
+    weir_free(r->parts.buckets);
+    r->parts = (struct part_map){ 0 };
+}
+
+static void parts_retain(struct reactor *r, int64_t now_ms)
+{
+    if (now_ms < r->next_retain_ms) return;
+    r->next_retain_ms = now_ms + r->b->cfg.retention_check_ms;
+    for (size_t i = 0; i < r->parts.n_buckets; i++)
+        for (struct part *p = r->parts.buckets[i]; p; p = p->hnext) weir_log_retain(p->log, now_ms, NULL);
+}
+
+/* ---- accepting ------------------------------------------------------------------ */
+
+static void accept_arm(struct reactor *r);
+
+static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    struct reactor *r = weir_container_of(op, struct reactor, accept_op);
+    if (!(flags & IORING_CQE_F_MORE)) r->accept_armed = false;
+    if (res >= 0) {
+        if (r->stopping) close(res);
+        else conn_accept(r, res);
+    } else if (res != -ECANCELED) {
+        weir_log(WEIR_LOG_WARN, "reactor %u: accept: %s", r->id, strerror(-res));
+    }
+    if (!r->accept_armed && !r->stopping) accept_arm(r);
+}
+
+static void accept_arm(struct reactor *r)
+{
+    io_uring_prep_multishot_accept(reactor_sqe(r, &r->accept_op), r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    r->accept_armed = true;
+}
+
+static void cancel_cb(struct weir_uop *op, int32_t res, uint32_t flags) { (void)op, (void)res, (void)flags; }
+static struct weir_uop cancel_op = { cancel_cb }; /* cancel completions: nothing to do */
+
+void reactor_cancel(struct reactor *r, struct weir_uop *target)
+{
+    io_uring_prep_cancel(reactor_sqe(r, &cancel_op), target, 0);
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+static int64_t turn_timeout_ns(struct reactor *r, int64_t now_ns)
+{
+    int64_t t = (int64_t)TURN_MAX_MS * 1000000;
+    for (struct request *req = r->waiting; req; req = req->wait_next)
+        if (req->deadline_ns - now_ns < t) t = req->deadline_ns - now_ns;
+    return t < 0 ? 0 : t;
+}
+
+static void reap(struct reactor *r)
+{
+    for (int rounds = 0; rounds < 64; rounds++) {
+        struct io_uring_cqe *cqes[CQE_BATCH];
+        struct { struct weir_uop *op; int32_t res; uint32_t flags; } done[CQE_BATCH];
+        unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, CQE_BATCH);
+        if (n == 0) return;
+        for (unsigned i = 0; i < n; i++) {
+            done[i].op = io_uring_cqe_get_data(cqes[i]);
+            done[i].res = cqes[i]->res;
+            done[i].flags = cqes[i]->flags;
+        }
+        io_uring_cq_advance(&r->ring, n); /* slots free before callbacks queue more */
+        for (unsigned i = 0; i < n; i++) done[i].op->cb(done[i].op, done[i].res, done[i].flags);
+    }
+}
+
+static void fetch_deadlines(struct reactor *r, int64_t now_ns)
+{
+    for (struct request *req = r->waiting, *next; req; req = next) {
+        next = req->wait_next;
+        if (req->deadline_ns <= now_ns || r->stopping) fetch_wake(req);
+    }
+}
+
+static bool reactor_busy(const struct reactor *r)
+{
+    if (r->waiting || r->local_head || !weir_appender_idle(r->ap)) return true;
+    for (const struct conn *c = r->conns; c; c = c->next)
+        if (!c->dead && (c->q_head || c->send_busy || c->recv_busy)) return true;
+    return false;
+}
+
+static void stop_begin(struct reactor *r)
+{
+    r->stopping = true;
+    if (r->accept_armed) reactor_cancel(r, &r->accept_op);
+    conn_shutdown_all(r, false); /* no more reading; in-flight requests are still answered */
+}
+
+static void turn(struct reactor *r)
+{
+    local_drain(r);
+    int64_t now_ms = weir_time_ms();
+    weir_appender_tick(r->ap, now_ms);
+    weir_appender_prepare(r->ap, now_ms);
+    int64_t wait_ns = r->local_head ? 0 : turn_timeout_ns(r, weir_clock_ns());
+    struct __kernel_timespec ts = { .tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000 };
+    struct io_uring_cqe *cqe;
+    int rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
+        weir_panic("reactor %u: io_uring_submit_and_wait: %s", r->id, strerror(-rc)); /* our bug */
+    reap(r);
+    local_drain(r);
+    fetch_deadlines(r, weir_clock_ns());
+    parts_retain(r, weir_time_ms());
+}
+
+static void *reactor_main(void *arg)
+{
+    struct reactor *r = arg;
+    tls_reactor = r;
+    parts_open_owned(r);
+    event_arm(r);
+    accept_arm(r);
+    for (uint64_t turns = 0;; turns++) {
+        WEIR_ASSERT(turns < UINT64_MAX); /* runs until stopped */
+        turn(r);
+        if (atomic_load(&r->b->stopping) && !r->stopping) stop_begin(r);
+        if (r->stopping && !r->quiesced && !reactor_busy(r)) {
+            r->quiesced = true;
+            atomic_fetch_add(&r->b->quiesced, 1);
+        }
+        if (r->quiesced && atomic_load(&r->b->quiesced) == r->b->n_reactors && !reactor_busy(r)) break;
+    }
+    conn_shutdown_all(r, true);
+    for (int i = 0; i < 1000 && r->conns; i++) turn(r); /* let closes finish */
+    parts_close_all(r);
+    return NULL;
+}
+
+enum weir_err reactor_start(struct reactor *r)
+{
+    int rc = io_uring_queue_init(RING_ENTRIES, &r->ring, 0);
+    if (rc < 0) {
+        weir_log(WEIR_LOG_ERROR, "reactor %u: io_uring_queue_init: %s", r->id, strerror(-rc));
+        return WEIR_E_UNSUPPORTED;
+    }
+    r->event_fd = eventfd(0, EFD_CLOEXEC);
+    if (r->event_fd < 0) return WEIR_E_IO;
+    r->event_op.cb = event_cb;
+    r->accept_op.cb = accept_cb;
+    pthread_mutex_init(&r->mbox_mu, NULL);
+    enum weir_err err = weir_appender_create_on(&r->ring, &r->ap);
+    if (err != WEIR_OK) return err;
+    if (pthread_create(&r->thread, NULL, reactor_main, r) != 0) return WEIR_E_NOMEM;
+    return WEIR_OK;
+}
+
+void reactor_join(struct reactor *r)
+{
+    pthread_join(r->thread, NULL);
+    /* Late wake-ups may sit in the mailbox: they only free themselves. */
+    for (struct task *t = r->mbox_head, *next; t; t = next) {
+        next = t->next;
+        WEIR_ASSERT(t->run == advanced_run);
+        weir_free(t);
+    }
+    weir_appender_destroy(r->ap);
+    io_uring_queue_exit(&r->ring);
+    close(r->event_fd);
+    close(r->listen_fd);
+    pthread_mutex_destroy(&r->mbox_mu);
+}
+
+void reactor_wake(struct reactor *r)
+{
+    uint64_t one = 1;
+    if (write(r->event_fd, &one, sizeof one) != sizeof one) weir_log(WEIR_LOG_WARN, "reactor %u: wake failed", r->id);
+}
