@@ -39,10 +39,10 @@ enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_b
     return h->magic == WEIR_BATCH_MAGIC ? WEIR_OK : WEIR_E_UNSUPPORTED;
 }
 
+/* Kafka's codecs 0-4 are stored verbatim; only none and lz4 are ever decoded here. */
 static bool codec_supported(int16_t attributes)
 {
-    int codec = attributes & WEIR_ATTR_CODEC_MASK;
-    return codec == WEIR_CODEC_NONE || codec == WEIR_CODEC_LZ4;
+    return (attributes & WEIR_ATTR_CODEC_MASK) <= WEIR_CODEC_ZSTD;
 }
 
 /* Checks run in a fixed order, cheapest and most basic first; the first

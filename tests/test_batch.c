@@ -382,9 +382,9 @@ static const struct {
     { "count 0, last delta -1", D_COUNT_0, false, WEIR_E_INVALID },
     { "count -1, last delta -2", D_COUNT_NEG, false, WEIR_E_INVALID },
     { "last delta INT32_MAX, count INT32_MIN", D_DELTA_MAX, false, WEIR_E_INVALID },
-    { "codec gzip", D_GZIP, true, WEIR_E_UNSUPPORTED },
-    { "codec snappy", D_SNAPPY, true, WEIR_E_UNSUPPORTED },
-    { "codec zstd", D_ZSTD, false, WEIR_E_UNSUPPORTED },
+    { "codec gzip (stored verbatim)", D_GZIP, true, WEIR_OK },
+    { "codec snappy (stored verbatim)", D_SNAPPY, true, WEIR_OK },
+    { "codec zstd (stored verbatim)", D_ZSTD, false, WEIR_OK },
     { "codec 5", D_CODEC_5, false, WEIR_E_UNSUPPORTED },
     { "codec 7", D_CODEC_7, false, WEIR_E_UNSUPPORTED },
     { "control batch from a client", D_CONTROL, true, WEIR_E_INVALID },
@@ -435,7 +435,7 @@ static void defect_apply(uint8_t *b, size_t len, enum defect d)
     case D_MAGIC_1_BAD_CRC: b[16] = 1; b[30] ^= 1; crc = false; break;
     case D_BAD_CRC_COUNT: set_count(b, 5, 5); crc = false; break;
     case D_COUNT_GZIP: set_count(b, 5, 5); set_attrs(b, WEIR_CODEC_GZIP); break;
-    case D_GZIP_CONTROL: set_attrs(b, WEIR_CODEC_GZIP | WEIR_ATTR_CONTROL); break;
+    case D_GZIP_CONTROL: set_attrs(b, 5 | WEIR_ATTR_CONTROL); break; /* codec 5 is no Kafka codec */
     case D_CONTROL_PID_NO_SEQ: set_attrs(b, WEIR_ATTR_CONTROL); set_producer(b, 7, -1); break;
     }
     if (crc) fix_crc(b, len);
