@@ -28,26 +28,71 @@ char *weir_strdup(const char *s)
     return d;
 }
 
-enum weir_err weir_arena_init(struct weir_arena *a, size_t cap)
+struct weir_arena_block {
+    struct weir_arena_block *next;
+    uint8_t *base; /* the previous current block */
+    size_t cap, used;
+};
+
+enum weir_err weir_arena_init_growable(struct weir_arena *a, size_t initial, size_t limit)
 {
-    a->base = weir_malloc(cap);
-    a->cap = a->base ? cap : 0;
-    a->used = 0;
+    *a = (struct weir_arena){ .base = weir_malloc(initial), .limit = WEIR_MAX(limit, initial) };
+    a->cap = a->total = a->base ? initial : 0;
     return a->base ? WEIR_OK : WEIR_E_NOMEM;
+}
+
+enum weir_err weir_arena_init(struct weir_arena *a, size_t cap) { return weir_arena_init_growable(a, cap, cap); }
+
+static void arena_blocks_free(struct weir_arena *a)
+{
+    while (a->extra) { /* restore the first block, freeing later ones */
+        struct weir_arena_block *b = a->extra;
+        a->extra = b->next;
+        a->total -= a->cap;
+        weir_free(a->base);
+        a->base = b->base, a->cap = b->cap, a->used = b->used;
+        weir_free(b);
+    }
 }
 
 void weir_arena_destroy(struct weir_arena *a)
 {
+    arena_blocks_free(a);
     weir_free(a->base);
-    a->base = NULL;
-    a->cap = a->used = 0;
+    *a = (struct weir_arena){ 0 };
+}
+
+void weir_arena_reset(struct weir_arena *a)
+{
+    arena_blocks_free(a);
+    a->used = 0;
+}
+
+/* Opens a new current block of at least n bytes, within the limit. */
+static bool arena_grow(struct weir_arena *a, size_t n)
+{
+    size_t size = WEIR_MAX(n, a->cap * 2);
+    if (a->total > a->limit || size > a->limit - a->total) size = n;
+    if (a->total > a->limit || size > a->limit - a->total) return false;
+    struct weir_arena_block *b = weir_malloc(sizeof *b);
+    uint8_t *base = weir_malloc(size);
+    if (!b || !base) {
+        weir_free(b);
+        weir_free(base);
+        return false;
+    }
+    *b = (struct weir_arena_block){ a->extra, a->base, a->cap, a->used };
+    a->extra = b;
+    a->base = base, a->cap = size, a->used = 0;
+    a->total += size;
+    return true;
 }
 
 void *weir_arena_alloc(struct weir_arena *a, size_t n)
 {
-    if (n > a->cap - a->used) return NULL; /* caller answers an error; also no wrap below */
+    if (n > a->limit) return NULL; /* caller answers an error; also no wrap below */
     n = (n + 15) & ~(size_t)15;
-    if (n > a->cap - a->used) return NULL;
+    if (n > a->cap - a->used && !arena_grow(a, n)) return NULL;
     void *p = a->base + a->used;
     a->used += n;
     return p;

@@ -37,7 +37,8 @@ enum weir_err {
     WEIR_E_UNSUPPORTED = -15, /* magic or compression codec not supported */
     WEIR_E_BAD_PARTITIONS = -16, /* partition count out of range or not increasing */
     WEIR_E_CLOSED = -17,      /* object is closing; operation not started */
-    WEIR_E_LAST = WEIR_E_CLOSED
+    WEIR_E_BUSY = -18,        /* data directory locked by another process */
+    WEIR_E_LAST = WEIR_E_BUSY
 };
 
 /* "NAME: text" for logs and the CLI; never NULL. */
@@ -88,16 +89,23 @@ void *weir_realloc(void *p, size_t n);
 void weir_free(void *p);
 char *weir_strdup(const char *s);
 
-/* Bump allocator: allocations live until weir_arena_reset. */
+/* Bump allocator: allocations live until weir_arena_reset. A growable arena
+ * adds blocks as needed up to `limit` bytes in all. */
+struct weir_arena_block;
 struct weir_arena {
     uint8_t *base;
     size_t cap;
     size_t used;
+    size_t limit, total;            /* total = bytes of every block */
+    struct weir_arena_block *extra; /* blocks after the first, newest first */
 };
 enum weir_err weir_arena_init(struct weir_arena *a, size_t cap);
+/* Starts with `initial` bytes; grows up to `limit`. */
+enum weir_err weir_arena_init_growable(struct weir_arena *a, size_t initial, size_t limit);
 void weir_arena_destroy(struct weir_arena *a);
 void *weir_arena_alloc(struct weir_arena *a, size_t n); /* NULL when full */
-static inline void weir_arena_reset(struct weir_arena *a) { a->used = 0; }
+/* Frees the extra blocks and empties the arena. */
+void weir_arena_reset(struct weir_arena *a);
 
 /* ---- byte cursor ----------------------------------------------------------- */
 

@@ -22,6 +22,7 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_UNSUPPORTED] = "WEIR_E_UNSUPPORTED: unsupported magic or compression codec",
     [-WEIR_E_BAD_PARTITIONS] = "WEIR_E_BAD_PARTITIONS: partition count out of range or not increasing",
     [-WEIR_E_CLOSED] = "WEIR_E_CLOSED: object is closing",
+    [-WEIR_E_BUSY] = "WEIR_E_BUSY: data directory is in use by another process",
 };
 
 const char *weir_err_str(enum weir_err e)
@@ -50,6 +51,7 @@ int16_t weir_err_kafka(enum weir_err e)
     case WEIR_E_UNSUPPORTED: return 76;  /* UNSUPPORTED_COMPRESSION_TYPE */
     case WEIR_E_INVALID: return 87;      /* INVALID_RECORD */
     case WEIR_E_NOMEM:
+    case WEIR_E_BUSY:
     case WEIR_E_CLOSED: return -1;       /* UNKNOWN_SERVER_ERROR */
     }
     return -1;

@@ -356,7 +356,7 @@ struct weir_store;
  * now (recovering as needed) and as topics are created, all on `ap`.
  * Broker mode (`ap` NULL): only metadata; each partition's owner thread opens
  * it with weir_store_partition_open. `defaults` are the broker-level topic
- * defaults. Errors: WEIR_E_EXISTS (directory locked by another process),
+ * defaults. Errors: WEIR_E_BUSY (directory locked by another process),
  * WEIR_E_CORRUPT / WEIR_E_UNSUPPORTED (a topic file), WEIR_E_IO, WEIR_E_BAD_CONFIG.
  * Every store function is thread-safe; a log is used by its owner only. */
 enum weir_err weir_store_open(const char *dir, const struct weir_log_config *defaults, struct weir_appender *ap,

@@ -305,7 +305,7 @@ static enum weir_err store_lock(struct weir_store *st)
     if (st->lock_fd < 0) return WEIR_E_IO;
     if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         weir_log(WEIR_LOG_ERROR, "store: data directory %s is in use by another process", st->dir);
-        return WEIR_E_EXISTS;
+        return WEIR_E_BUSY;
     }
     return WEIR_OK;
 }

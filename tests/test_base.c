@@ -336,6 +336,29 @@ static void test_arena(void **state)
     assert_int_equal(a.cap, 0);
 }
 
+static void test_arena_growable(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init_growable(&a, 64, 1024), WEIR_OK);
+    uint8_t *first = weir_arena_alloc(&a, 48);
+    assert_non_null(first);
+    uint8_t *p = weir_arena_alloc(&a, 100); /* does not fit the first block: a new one */
+    assert_non_null(p);
+    memset(p, 7, 100);
+    memset(first, 1, 48);
+    assert_true(a.total <= 1024);
+    size_t got = 0;
+    while (weir_arena_alloc(&a, 64)) got += 64;
+    assert_true(got > 0 && a.total <= 1024); /* bounded by the limit */
+    assert_null(weir_arena_alloc(&a, 2048));
+    weir_arena_reset(&a);
+    assert_int_equal(a.total, 64);               /* back to the first block */
+    assert_ptr_equal(weir_arena_alloc(&a, 16), first);
+    weir_arena_destroy(&a);
+    assert_null(a.base);
+}
+
 /* ---- errors ---------------------------------------------------------------------- */
 
 static void test_err_str(void **state)
@@ -379,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_varint_round_trip),
         cmocka_unit_test(test_wr_overflow_sticky),
         cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena_growable),
         cmocka_unit_test(test_err_str),
         cmocka_unit_test(test_err_kafka),
     };

@@ -1,0 +1,503 @@
+/* net/config.c: the broker's configuration, by Kafka server.properties key.
+ *
+ * Every value is input. It is parsed strictly (decimal integers with an
+ * optional '-', nothing before or after; range and overflow checked) and a bad
+ * one gets a one-line reason that names the key and the value. On error the
+ * config is unchanged, for a single key and for a whole file alike.
+ *
+ * Precedence, as in Kafka: when several keys set the same thing, the more
+ * specific one wins whatever the order they arrive in:
+ *   log.retention.ms > log.retention.minutes > log.retention.hours
+ *   log.roll.ms > log.roll.hours
+ *   log.dirs > log.dir
+ * c->keys_set remembers which of them were set; an outranked value is still
+ * validated, then ignored (with a warning). broker.id and node.id name the same
+ * id; both set to different values is an error. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    CONFIG_FILE_BYTES_MAX = 1 << 20,
+    REACTORS_CONFIG_MAX = 64,  /* net_int.h REACTORS_MAX: one waiter bit per reactor */
+    PARTITIONS_CONFIG_MAX = 100000,
+    SHOWN_BYTES_MAX = 160, /* longest key or value quoted in a message */
+    WHY_BYTES = 512,
+};
+
+enum key_kind {
+    KEY_I32,        /* int32_t field */
+    KEY_U32,        /* unsigned field */
+    KEY_I64,        /* int64_t field */
+    KEY_BOOL,       /* bool field: true|false */
+    KEY_LISTENER,   /* listeners */
+    KEY_ADVERTISED, /* advertised.listeners */
+    KEY_DATA_DIR,   /* log.dirs, log.dir */
+    KEY_PATH,       /* a char[4096] field; empty = unset */
+    KEY_FETCH_SEND, /* weir.fetch.send.mode */
+    KEY_NODE_ID,    /* broker.id, node.id */
+    KEY_LOG,        /* a topic default: weir_log_config_set(topic_key, value * scale) */
+};
+
+enum { /* bits of keys_set */
+    SET_RETENTION_MS = 1u << 0,
+    SET_RETENTION_MINUTES = 1u << 1,
+    SET_RETENTION_HOURS = 1u << 2,
+    SET_ROLL_MS = 1u << 3,
+    SET_ROLL_HOURS = 1u << 4,
+    SET_LOG_DIRS = 1u << 5,
+    SET_LOG_DIR = 1u << 6,
+    SET_BROKER_ID = 1u << 7,
+    SET_NODE_ID = 1u << 8,
+};
+
+struct broker_key {
+    const char *name;
+    enum key_kind kind;
+    size_t field;           /* KEY_I32, KEY_U32, KEY_I64, KEY_BOOL, KEY_PATH */
+    int64_t min, max;       /* integer kinds; KEY_LOG: before scaling, when scale > 1 */
+    const char *topic_key;  /* KEY_LOG */
+    int64_t scale;          /* KEY_LOG: milliseconds per unit; 1 = the engine checks the range */
+    uint32_t self;          /* this key's bit in keys_set, 0 when not ranked */
+    uint32_t outranked_by;  /* bits of the keys that win over this one */
+};
+
+#define FIELD(f) offsetof(struct weir_broker_config, f)
+#define LOG_KEY(name, topic) { name, KEY_LOG, 0, 0, 0, topic, 1, 0, 0 }
+
+static const struct broker_key broker_keys[] = {
+    { "listeners", KEY_LISTENER, 0, 0, 0, NULL, 0, 0, 0 },
+    { "advertised.listeners", KEY_ADVERTISED, 0, 0, 0, NULL, 0, 0, 0 },
+    { "log.dirs", KEY_DATA_DIR, 0, 0, 0, NULL, 0, SET_LOG_DIRS, 0 },
+    { "log.dir", KEY_DATA_DIR, 0, 0, 0, NULL, 0, SET_LOG_DIR, SET_LOG_DIRS },
+    { "broker.id", KEY_NODE_ID, 0, 0, INT32_MAX, NULL, 0, SET_BROKER_ID, 0 },
+    { "node.id", KEY_NODE_ID, 0, 0, INT32_MAX, NULL, 0, SET_NODE_ID, 0 },
+    { "num.partitions", KEY_I32, FIELD(num_partitions), 1, PARTITIONS_CONFIG_MAX, NULL, 0, 0, 0 },
+    { "auto.create.topics.enable", KEY_BOOL, FIELD(auto_create_topics), 0, 0, NULL, 0, 0, 0 },
+    { "socket.request.max.bytes", KEY_I32, FIELD(socket_request_max_bytes), 1024, INT32_MAX, NULL, 0, 0, 0 },
+    { "log.retention.check.interval.ms", KEY_I64, FIELD(retention_check_ms), 1, INT64_MAX, NULL, 0, 0, 0 },
+    { "weir.reactors", KEY_U32, FIELD(reactors), 0, REACTORS_CONFIG_MAX, NULL, 0, 0, 0 },
+    { "weir.fetch.send.mode", KEY_FETCH_SEND, 0, 0, 0, NULL, 0, 0, 0 },
+    { "weir.port.file", KEY_PATH, FIELD(port_file), 0, 0, NULL, 0, 0, 0 },
+    LOG_KEY("log.segment.bytes", "segment.bytes"),
+    { "log.roll.ms", KEY_LOG, 0, 0, 0, "segment.ms", 1, SET_ROLL_MS, 0 },
+    { "log.roll.hours", KEY_LOG, 0, 1, INT64_MAX, "segment.ms", 3600000, SET_ROLL_HOURS, SET_ROLL_MS },
+    LOG_KEY("log.index.size.max.bytes", "segment.index.bytes"),
+    LOG_KEY("log.index.interval.bytes", "index.interval.bytes"),
+    LOG_KEY("log.retention.bytes", "retention.bytes"),
+    { "log.retention.ms", KEY_LOG, 0, 0, 0, "retention.ms", 1, SET_RETENTION_MS, 0 },
+    { "log.retention.minutes", KEY_LOG, 0, -1, INT64_MAX, "retention.ms", 60000, SET_RETENTION_MINUTES,
+      SET_RETENTION_MS },
+    { "log.retention.hours", KEY_LOG, 0, -1, INT64_MAX, "retention.ms", 3600000, SET_RETENTION_HOURS,
+      SET_RETENTION_MS | SET_RETENTION_MINUTES },
+    LOG_KEY("message.max.bytes", "max.message.bytes"),
+    LOG_KEY("log.flush.interval.messages", "flush.messages"),
+    LOG_KEY("log.flush.interval.ms", "flush.ms"),
+};
+
+void weir_broker_config_default(struct weir_broker_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+    c->listen_port = 9092;
+    /* advertised_host "" and advertised_port 0: derived by weir_broker_run */
+    snprintf(c->data_dir, sizeof c->data_dir, "./weir-data");
+    c->reactors = 0;
+    c->node_id = 0;
+    c->num_partitions = 1;
+    c->auto_create_topics = true;
+    c->socket_request_max_bytes = 104857600;
+    c->retention_check_ms = 300000;
+    c->fetch_send = WEIR_FETCH_SEND_COPY;
+    weir_log_config_default(&c->log);
+    c->keys_set = 0;
+}
+
+/* Copies s into buf for a message: at most SHOWN_BYTES_MAX bytes, control
+ * characters as '?', so that a message stays one line whatever the input. */
+static const char *shown(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0, limit = WEIR_MIN(cap - 1, (size_t)SHOWN_BYTES_MAX);
+    for (; s[n] && n < limit; n++) buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+    buf[n] = '\0';
+    if (s[n] && n >= 3) memcpy(buf + n - 3, "...", 3);
+    return buf;
+}
+
+/* Formats "config <key>: '<value>' <reason>". Returns WEIR_E_BAD_CONFIG. */
+static enum weir_err bad_value(char *why, size_t why_cap, const char *key, const char *value, const char *reason)
+{
+    char v[SHOWN_BYTES_MAX + 1];
+    snprintf(why, why_cap, "config %s: '%s' %s", key, shown(value, v, sizeof v), reason);
+    return WEIR_E_BAD_CONFIG;
+}
+
+/* Strict decimal int64: optional '-', then digits, nothing else. NULL on
+ * success, else the reason. */
+static const char *parse_int(const char *s, int64_t *out)
+{
+    bool neg = *s == '-';
+    const char *p = s + neg;
+    if (*p < '0' || *p > '9') return "is not an integer";
+    uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return "is not an integer";
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (limit - d) / 10) return "does not fit a 64-bit integer";
+        v = v * 10 + d;
+    }
+    *out = !neg ? (int64_t)v : v == limit ? INT64_MIN : -(int64_t)v;
+    return NULL;
+}
+
+static enum weir_err parse_ranged(const struct broker_key *k, const char *value, int64_t *out, char *why,
+                                  size_t why_cap)
+{
+    const char *reason = parse_int(value, out);
+    if (reason) return bad_value(why, why_cap, k->name, value, reason);
+    if (*out < k->min || *out > k->max) {
+        char range[80];
+        snprintf(range, sizeof range, "is outside [%" PRId64 ", %" PRId64 "]", k->min, k->max);
+        return bad_value(why, why_cap, k->name, value, range);
+    }
+    return WEIR_OK;
+}
+
+/* A valid value of a key that a more specific one, already set, overrides. */
+static enum weir_err outranked(const struct broker_key *k, uint32_t keys_set, const char *value)
+{
+    const char *winner = "a more specific key";
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(broker_keys); i++) { /* most specific first */
+        if (broker_keys[i].self & k->outranked_by & keys_set) {
+            winner = broker_keys[i].name;
+            break;
+        }
+    }
+    char v[SHOWN_BYTES_MAX + 1];
+    weir_log(WEIR_LOG_WARN, "config %s=%s ignored: %s is set and takes precedence", k->name,
+             shown(value, v, sizeof v), winner);
+    return WEIR_OK;
+}
+
+static bool host_char_ok(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+           ch == '-' || ch == '_';
+}
+
+/* Splits "HOST:PORT" / "[V6]:PORT" / ":PORT" (empty host). NULL or the reason. */
+static const char *hostport_split(const char *s, char *host, size_t host_cap, const char **port)
+{
+    const char *end;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return "needs [IPV6]:PORT";
+        size_t n = (size_t)(close - s - 1);
+        if (n == 0 || n >= host_cap) return "has an empty or overlong IPv6 address";
+        memcpy(host, s + 1, n), host[n] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1) return "has an invalid IPv6 address";
+        *port = close + 2;
+        return NULL;
+    }
+    end = strrchr(s, ':');
+    if (!end) return "has no :PORT";
+    size_t n = (size_t)(end - s);
+    if (memchr(s, ':', n)) return "has more than one ':' (an IPv6 address needs [brackets])";
+    if (n >= host_cap) return "has a host longer than 255 bytes";
+    for (size_t i = 0; i < n; i++)
+        if (!host_char_ok(s[i])) return "has a host with a character other than [A-Za-z0-9._-]";
+    memcpy(host, s, n), host[n] = '\0';
+    *port = end + 1;
+    return NULL;
+}
+
+/* PLAINTEXT://HOST:PORT into host (brackets removed) and port. Listening, an
+ * empty host means 0.0.0.0 and port 0 an ephemeral port; advertised, both must
+ * be something a client can connect to. NULL on success, else the reason. */
+static const char *listener_parse(const char *v, bool advertised, char *host, size_t host_cap, uint16_t *port)
+{
+    static const char scheme[] = "PLAINTEXT://";
+    if (!*v) return "is empty: expected PLAINTEXT://HOST:PORT";
+    if (strchr(v, ',')) return "lists more than one listener: weir supports one listener";
+    const char *sep = strstr(v, "://");
+    if (!sep) return "has no scheme: expected PLAINTEXT://HOST:PORT";
+    if ((size_t)(sep - v) != strlen(scheme) - 3 || strncasecmp(v, scheme, strlen(scheme)) != 0)
+        return "has a scheme other than PLAINTEXT (the only one weir supports)";
+    const char *port_text = "";
+    const char *reason = hostport_split(sep + 3, host, host_cap, &port_text);
+    if (reason) return reason;
+    int64_t p = 0;
+    if (parse_int(port_text, &p) || port_text[0] == '-' || strlen(port_text) > 5 || p > 65535)
+        return advertised ? "needs a port in 1..65535" : "needs a port in 0..65535";
+    if (advertised) {
+        if (p == 0) return "has port 0: advertise the port clients connect to";
+        if (!*host) return "has no host: advertise a host clients can reach";
+        if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+            return "advertises a wildcard address: advertise a host clients can reach";
+    } else if (!*host) {
+        snprintf(host, host_cap, "0.0.0.0");
+    }
+    *port = (uint16_t)p;
+    return NULL;
+}
+
+static enum weir_err set_listener(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                  char *why, size_t why_cap)
+{
+    bool advertised = k->kind == KEY_ADVERTISED;
+    char host[256];
+    uint16_t port;
+    const char *reason = listener_parse(value, advertised, host, sizeof host, &port);
+    if (reason) return bad_value(why, why_cap, k->name, value, reason);
+    _Static_assert(sizeof c->listen_host == sizeof host && sizeof c->advertised_host == sizeof host, "");
+    memcpy(advertised ? c->advertised_host : c->listen_host, host, sizeof host);
+    *(advertised ? &c->advertised_port : &c->listen_port) = port;
+    return WEIR_OK;
+}
+
+/* A comma list of directories, as Kafka writes log.dirs; weir takes exactly
+ * one. Entries are trimmed and empty ones ignored (Kafka's parseCsvList). */
+static enum weir_err set_data_dir(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                  char *why, size_t why_cap)
+{
+    const char *dir = NULL;
+    size_t dir_len = 0, count = 0;
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end > p) count++, dir = p, dir_len = (size_t)(end - p);
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (count == 0) return bad_value(why, why_cap, k->name, value, "names no directory");
+    if (count > 1) return bad_value(why, why_cap, k->name, value, "lists several: weir supports one data directory");
+    if (dir_len >= sizeof c->data_dir) return bad_value(why, why_cap, k->name, value, "is longer than 4095 bytes");
+    if (c->keys_set & k->outranked_by) return outranked(k, c->keys_set, value);
+    memcpy(c->data_dir, dir, dir_len);
+    c->data_dir[dir_len] = '\0';
+    return WEIR_OK;
+}
+
+static enum weir_err set_node_id(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                 char *why, size_t why_cap)
+{
+    int64_t v;
+    enum weir_err err = parse_ranged(k, value, &v, why, why_cap);
+    if (err != WEIR_OK) return err;
+    uint32_t other = k->self == SET_BROKER_ID ? SET_NODE_ID : SET_BROKER_ID;
+    if ((c->keys_set & other) && c->node_id != v) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "differs from %s=%" PRId32 " (both name this broker's id)",
+                 other == SET_NODE_ID ? "node.id" : "broker.id", c->node_id);
+        return bad_value(why, why_cap, k->name, value, reason);
+    }
+    c->node_id = (int32_t)v;
+    return WEIR_OK;
+}
+
+/* The engine's reason names the topic key ("config segment.bytes: ..."); say
+ * the broker key the operator wrote instead. */
+static void log_reason_rename(const struct broker_key *k, const char *engine_why, char *why, size_t why_cap)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "config %s: ", k->topic_key);
+    size_t n = strlen(prefix);
+    if (k->scale == 1 && strncmp(engine_why, prefix, n) == 0)
+        snprintf(why, why_cap, "config %s: %s", k->name, engine_why + n);
+    else
+        snprintf(why, why_cap, "config %s: %s", k->name, engine_why);
+}
+
+static enum weir_err set_log(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                             char *why, size_t why_cap)
+{
+    int64_t v;
+    enum weir_err err = k->scale > 1 ? parse_ranged(k, value, &v, why, why_cap) : WEIR_OK;
+    if (err != WEIR_OK) return err;
+    if (k->scale == 1) {
+        const char *reason = parse_int(value, &v);
+        if (reason) return bad_value(why, why_cap, k->name, value, reason);
+    }
+    int64_t ms = v;
+    if (v >= 0 && __builtin_mul_overflow(v, k->scale, &ms))
+        return bad_value(why, why_cap, k->name, value, "overflows a 64-bit count of milliseconds");
+    char text[32], engine_why[WHY_BYTES];
+    snprintf(text, sizeof text, "%" PRId64, ms); /* -1 stays -1: unlimited */
+    struct weir_log_config next = c->log;
+    if (weir_log_config_set(&next, k->topic_key, text, engine_why, sizeof engine_why) != WEIR_OK) {
+        log_reason_rename(k, engine_why, why, why_cap);
+        return WEIR_E_BAD_CONFIG;
+    }
+    if (c->keys_set & k->outranked_by) return outranked(k, c->keys_set, value);
+    c->log = next;
+    return WEIR_OK;
+}
+
+static enum weir_err set_int(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                             char *why, size_t why_cap)
+{
+    int64_t v;
+    enum weir_err err = parse_ranged(k, value, &v, why, why_cap);
+    if (err != WEIR_OK) return err;
+    char *field = (char *)c + k->field;
+    if (k->kind == KEY_I32) *(int32_t *)(void *)field = (int32_t)v;
+    else if (k->kind == KEY_U32) *(unsigned *)(void *)field = (unsigned)v;
+    else *(int64_t *)(void *)field = v;
+    return WEIR_OK;
+}
+
+static enum weir_err set_word(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                              char *why, size_t why_cap)
+{
+    if (k->kind == KEY_BOOL) {
+        bool *field = (bool *)(void *)((char *)c + k->field);
+        if (strcasecmp(value, "true") == 0) *field = true;
+        else if (strcasecmp(value, "false") == 0) *field = false;
+        else return bad_value(why, why_cap, k->name, value, "is not true or false");
+        return WEIR_OK;
+    }
+    if (k->kind == KEY_FETCH_SEND) {
+        if (strcmp(value, "splice") == 0) c->fetch_send = WEIR_FETCH_SEND_SPLICE;
+        else if (strcmp(value, "copy") == 0) c->fetch_send = WEIR_FETCH_SEND_COPY;
+        else return bad_value(why, why_cap, k->name, value, "is not splice or copy");
+        return WEIR_OK;
+    }
+    WEIR_ASSERT(k->kind == KEY_PATH);
+    char *field = (char *)c + k->field;
+    size_t n = strlen(value);
+    if (n >= sizeof c->port_file) return bad_value(why, why_cap, k->name, value, "is longer than 4095 bytes");
+    memcpy(field, value, n + 1);
+    return WEIR_OK;
+}
+
+enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *key, const char *value, char *why,
+                                     size_t why_cap)
+{
+    WEIR_ASSERT(c && key && value);
+    const struct broker_key *k = NULL;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(broker_keys) && !k; i++)
+        if (strcmp(broker_keys[i].name, key) == 0) k = &broker_keys[i];
+    if (!k) {
+        char shown_key[SHOWN_BYTES_MAX + 1];
+        snprintf(why, why_cap, "unknown config key '%s'", shown(key, shown_key, sizeof shown_key));
+        return WEIR_E_BAD_CONFIG;
+    }
+    enum weir_err err = WEIR_E_BAD_CONFIG;
+    switch (k->kind) {
+    case KEY_I32:
+    case KEY_U32:
+    case KEY_I64: err = set_int(c, k, value, why, why_cap); break;
+    case KEY_BOOL:
+    case KEY_FETCH_SEND:
+    case KEY_PATH: err = set_word(c, k, value, why, why_cap); break;
+    case KEY_LISTENER:
+    case KEY_ADVERTISED: err = set_listener(c, k, value, why, why_cap); break;
+    case KEY_DATA_DIR: err = set_data_dir(c, k, value, why, why_cap); break;
+    case KEY_NODE_ID: err = set_node_id(c, k, value, why, why_cap); break;
+    case KEY_LOG: err = set_log(c, k, value, why, why_cap); break;
+    }
+    if (err == WEIR_OK) c->keys_set |= k->self;
+    return err;
+}
+
+/* ---- the file loader ---------------------------------------------------------- */
+
+static bool is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\f' || ch == '\v' || ch == '\r'; }
+
+static char *trim(char *s)
+{
+    while (is_blank(*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_blank(s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+/* One line, already cut at '\n'. Comments ('#', '!') and blank lines pass. */
+static enum weir_err load_line(struct weir_broker_config *c, char *line, char *why, size_t why_cap)
+{
+    line = trim(line);
+    if (*line == '\0' || *line == '#' || *line == '!') return WEIR_OK;
+    char *eq = strchr(line, '=');
+    char shown_line[SHOWN_BYTES_MAX + 1];
+    if (!eq) {
+        snprintf(why, why_cap, "expected KEY=VALUE, got '%s'", shown(line, shown_line, sizeof shown_line));
+        return WEIR_E_BAD_CONFIG;
+    }
+    *eq = '\0';
+    char *key = trim(line), *value = trim(eq + 1);
+    if (*key == '\0') {
+        snprintf(why, why_cap, "expected KEY=VALUE, got an empty key");
+        return WEIR_E_BAD_CONFIG;
+    }
+    return weir_broker_config_set(c, key, value, why, why_cap);
+}
+
+static enum weir_err load_text(struct weir_broker_config *c, const char *path, char *text, size_t len, char *why,
+                               size_t why_cap)
+{
+    char shown_path[SHOWN_BYTES_MAX + 1], line_why[WHY_BYTES];
+    shown(path, shown_path, sizeof shown_path);
+    const char *nul = memchr(text, '\0', len);
+    char *p = text, *end = text + len;
+    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3; /* UTF-8 byte order mark */
+    for (unsigned line_no = 1; p < end; line_no++) {
+        WEIR_ASSERT(line_no <= len); /* each turn consumes at least one byte */
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *stop = nl ? nl : end;
+        if (nul && nul < stop) {
+            snprintf(why, why_cap, "%s:%u: contains a NUL byte", shown_path, line_no);
+            return WEIR_E_BAD_CONFIG;
+        }
+        *stop = '\0'; /* end is text[len], the NUL weir_read_file adds */
+        if (load_line(c, p, line_why, sizeof line_why) != WEIR_OK) {
+            snprintf(why, why_cap, "%s:%u: %s", shown_path, line_no, line_why);
+            return WEIR_E_BAD_CONFIG;
+        }
+        p = stop + 1;
+    }
+    if (weir_log_config_check(&c->log, line_why, sizeof line_why) != WEIR_OK) {
+        snprintf(why, why_cap, "%s: broker topic defaults: %s", shown_path, line_why);
+        return WEIR_E_BAD_CONFIG;
+    }
+    return WEIR_OK;
+}
+
+enum weir_err weir_broker_config_load(struct weir_broker_config *c, const char *path, char *why, size_t why_cap)
+{
+    WEIR_ASSERT(c && path);
+    char shown_path[SHOWN_BYTES_MAX + 1], *text = NULL;
+    size_t len = 0;
+    errno = 0;
+    enum weir_err err = weir_read_file(path, CONFIG_FILE_BYTES_MAX, &text, &len);
+    if (err != WEIR_OK) {
+        int errnum = errno;
+        shown(path, shown_path, sizeof shown_path);
+        if (err == WEIR_E_TOO_LARGE)
+            snprintf(why, why_cap, "config file '%s' is larger than %d bytes", shown_path, CONFIG_FILE_BYTES_MAX);
+        else
+            snprintf(why, why_cap, "cannot read config file '%s': %s", shown_path,
+                     errnum ? strerror(errnum) : weir_err_str(err));
+        return err;
+    }
+    /* Work on a copy: a bad line leaves *c as it was. */
+    struct weir_broker_config *next = weir_malloc(sizeof *next);
+    if (!next) {
+        weir_free(text);
+        snprintf(why, why_cap, "%s", weir_err_str(WEIR_E_NOMEM));
+        return WEIR_E_NOMEM;
+    }
+    *next = *c;
+    err = load_text(next, path, text, len, why, why_cap);
+    if (err == WEIR_OK) *c = *next;
+    weir_free(next);
+    weir_free(text);
+    return err;
+}

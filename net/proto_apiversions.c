@@ -1,0 +1,53 @@
+/* net/proto_apiversions.c: ApiVersions (key 18), v0-3. v3 is the first
+ * flexible version (schemas/ApiVersions*.json): compact strings and arrays,
+ * tagged sections, but the response keeps header v0 (KIP-511). */
+#include "proto_int.h"
+
+enum weir_err kproto_apiversions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                        struct kapiversions_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version) };
+    req->client_software_name = KSTR_NULL;
+    req->client_software_version = KSTR_NULL;
+    if (version < 0) return WEIR_E_UNSUPPORTED;
+    if (version >= 3) { /* v0-2 have an empty body */
+        req->client_software_name = kd_str(&d);
+        req->client_software_version = kd_str(&d);
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_apiversions_encode(struct kbuf *out, int16_t version, const struct kapiversions_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_API_VERSIONS, version));
+    bool flex = kproto_request_flexible(KAPI_API_VERSIONS, version);
+    size_t n_table;
+    const struct kproto_api *t = kproto_api_table(&n_table);
+    int32_t n = 0;
+    for (size_t i = 0; i < n_table; i++) n += t[i].min >= 0;
+
+    kb_i16(out, resp->error_code);
+    kb_arr(out, flex, n);
+    for (size_t i = 0; i < n_table; i++) {
+        if (t[i].min < 0) continue;
+        kb_i16(out, t[i].key);
+        kb_i16(out, t[i].min);
+        kb_i16(out, t[i].max);
+        kb_tags(out, flex);
+    }
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
+    kb_tags(out, flex); /* SupportedFeatures etc. are tagged: we send none */
+}
+
+void kproto_apiversions_encode_unsupported(struct kbuf *out, int32_t correlation_id)
+{
+    const struct kproto_api *api = kproto_api_find(KAPI_API_VERSIONS);
+    struct kframe f = kproto_response_begin(out, KAPI_API_VERSIONS, 0, correlation_id);
+    kb_i16(out, KERR_UNSUPPORTED_VERSION);
+    kb_array_len(out, 1);
+    kb_i16(out, api->key);
+    kb_i16(out, api->min);
+    kb_i16(out, api->max);
+    kproto_response_end(out, &f);
+}

@@ -1,0 +1,118 @@
+/* net/proto_fetch.c: Fetch (key 1), v4-11 (schemas/Fetch*.json).
+ * Request: max_bytes v3+, isolation_level v4+, session id/epoch and forgotten
+ * topics v7+, current_leader_epoch v9+, log_start_offset v5+, rack_id v11+.
+ * Response: throttle first (v1+), error_code + session_id v7+, per partition
+ * last_stable_offset v4+, log_start_offset v5+, aborted_transactions v4+
+ * (nullable), preferred_read_replica v11+, then RECORDS sized exactly to the
+ * file ranges that follow it as FILE chunks (README §9.9). */
+#include "proto_int.h"
+
+static void fetch_decode_topic(struct kdec *d, struct kfetch_req_topic *t)
+{
+    t->topic = kd_str(d);
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    t->partitions = kd_alloc(d, t->n_partitions, sizeof *t->partitions);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
+        struct kfetch_req_part *p = &t->partitions[i];
+        p->partition = weir_rd_i32(d->rd);
+        p->current_leader_epoch = d->version >= 9 ? weir_rd_i32(d->rd) : -1;
+        p->fetch_offset = weir_rd_i64(d->rd);
+        p->log_start_offset = d->version >= 5 ? weir_rd_i64(d->rd) : -1;
+        p->partition_max_bytes = weir_rd_i32(d->rd);
+        kd_tags(d);
+    }
+    kd_tags(d);
+}
+
+static void fetch_decode_forgotten(struct kdec *d, struct kfetch_req *req)
+{
+    req->n_forgotten = kd_array(d, KPROTO_TOPICS_MAX);
+    req->forgotten = kd_alloc(d, req->n_forgotten, sizeof *req->forgotten);
+    for (int32_t i = 0; i < req->n_forgotten && d->rd->err == WEIR_OK; i++) {
+        struct kfetch_forgotten *f = &req->forgotten[i];
+        f->topic = kd_str(d);
+        f->partitions = kd_i32_array(d, KPROTO_PARTITIONS_MAX, &f->n_partitions);
+        kd_tags(d);
+    }
+}
+
+enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a, struct kfetch_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version) };
+    if (!kproto_supported(KAPI_FETCH, version)) return WEIR_E_UNSUPPORTED;
+    req->replica_id = weir_rd_i32(rd);
+    req->max_wait_ms = weir_rd_i32(rd);
+    req->min_bytes = weir_rd_i32(rd);
+    req->max_bytes = weir_rd_i32(rd);     /* v3+ */
+    req->isolation_level = kr_i8(rd);     /* v4+ */
+    req->session_id = version >= 7 ? weir_rd_i32(rd) : 0;
+    req->session_epoch = version >= 7 ? weir_rd_i32(rd) : -1;
+    req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
+    for (int32_t i = 0; i < req->n_topics && rd->err == WEIR_OK; i++) fetch_decode_topic(&d, &req->topics[i]);
+    req->n_forgotten = 0;
+    req->forgotten = NULL;
+    if (version >= 7) fetch_decode_forgotten(&d, req);
+    req->rack_id = version >= 11 ? kd_str(&d) : (struct kstr){ "", 0 };
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+/* RECORDS: the exact length, then each range as a FILE chunk. Never null:
+ * librdkafka refuses a negative MessageSetSize. */
+static void fetch_encode_records(struct kbuf *out, bool flex, const struct kfetch_resp_part *p)
+{
+    WEIR_ASSERT(p->n_records >= 0);
+    uint64_t len = 0;
+    for (int32_t i = 0; i < p->n_records; i++) len += p->records[i].len;
+    if (len > INT32_MAX) {
+        kbuf_fail(out, WEIR_E_TOO_LARGE);
+        return;
+    }
+    if (flex)
+        kb_uvarint(out, len + 1);
+    else
+        kb_i32(out, (int32_t)len);
+    for (int32_t i = 0; i < p->n_records; i++) {
+        const struct kfile_range *r = &p->records[i];
+        kb_file(out, r->fd, r->pos, r->len, r->pin);
+    }
+}
+
+static void fetch_encode_part(struct kbuf *out, int16_t version, bool flex, const struct kfetch_resp_part *p)
+{
+    kb_i32(out, p->partition_index);
+    kb_i16(out, p->error_code);
+    kb_i64(out, p->high_watermark);
+    kb_i64(out, p->last_stable_offset);                 /* v4+ */
+    if (version >= 5) kb_i64(out, p->log_start_offset); /* v5+ */
+    kb_arr(out, flex, p->n_aborted);                    /* v4+, -1 = null */
+    for (int32_t i = 0; i < p->n_aborted; i++) {
+        kb_i64(out, p->aborted[i].producer_id);
+        kb_i64(out, p->aborted[i].first_offset);
+        kb_tags(out, flex);
+    }
+    if (version >= 11) kb_i32(out, p->preferred_read_replica);
+    fetch_encode_records(out, flex, p);
+    kb_tags(out, flex);
+}
+
+void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_FETCH, version));
+    bool flex = kproto_request_flexible(KAPI_FETCH, version);
+    kb_i32(out, resp->throttle_time_ms);
+    if (version >= 7) {
+        kb_i16(out, resp->error_code);
+        kb_i32(out, resp->session_id);
+    }
+    kb_arr(out, flex, resp->n_topics);
+    for (int32_t i = 0; i < resp->n_topics; i++) {
+        const struct kfetch_resp_topic *t = &resp->topics[i];
+        kb_str(out, flex, t->topic);
+        kb_arr(out, flex, t->n_partitions);
+        for (int32_t j = 0; j < t->n_partitions; j++) fetch_encode_part(out, version, flex, &t->partitions[j]);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}

@@ -1,0 +1,27 @@
+/* net/proto_initproducerid.c: InitProducerId (key 22), v0-1
+ * (schemas/InitProducerId*.json; v1 = v0). Request: transactional_id
+ * (nullable; null for the idempotent producer), transaction_timeout_ms.
+ * Response: throttle first (v0+), error_code, producer_id, producer_epoch. */
+#include "proto_int.h"
+
+enum weir_err kproto_initproducerid_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kinitproducerid_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version) };
+    if (!kproto_supported(KAPI_INIT_PRODUCER_ID, version)) return WEIR_E_UNSUPPORTED;
+    req->transactional_id = kd_nstr(&d);
+    req->transaction_timeout_ms = weir_rd_i32(rd);
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_initproducerid_encode(struct kbuf *out, int16_t version, const struct kinitproducerid_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_INIT_PRODUCER_ID, version));
+    bool flex = kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version);
+    kb_i32(out, resp->throttle_time_ms);
+    kb_i16(out, resp->error_code);
+    kb_i64(out, resp->producer_id);
+    kb_i16(out, resp->producer_epoch);
+    kb_tags(out, flex);
+}

@@ -1,0 +1,657 @@
+/* net/proto_int.h: the Kafka protocol codec of the net module. Internal to net/.
+ *
+ * Pure functions, no I/O, no global mutable state. Four parts:
+ *  - the API table: supported (advertised) version ranges, each API's first
+ *    flexible version (schemas/<Api>Request.json "flexibleVersions"), and the
+ *    header versions that follow from it (README §1);
+ *  - readers over a base.h `struct weir_rd` (first error sticks) for every
+ *    protocol primitive; strings and bytes are borrowed from the request frame;
+ *  - `struct kbuf`, the output buffer: growable memory plus a chunk list that
+ *    interleaves memory and file ranges, so Fetch records go out by
+ *    sendfile/splice without being copied (STYLE 2.14);
+ *  - one decode/encode pair per API, in net/proto_<api>.c.
+ *
+ * Invariants:
+ *  (1) a decoder reads only inside [rd->pos, rd->end). Every array count from the
+ *      wire is checked against a named KPROTO_*_MAX and against the bytes left
+ *      (each element takes >= 1 byte) before anything is allocated, so arena use
+ *      is bounded by a small multiple of the frame size.
+ *  (2) decoded kstr/kbytes point into the frame and live as long as it does;
+ *      decoded arrays live in the arena until weir_arena_reset.
+ *  (3) encoders write the body only and never fail by themselves: kbuf errors
+ *      are sticky, and the caller checks kbuf.err once before sending.
+ *  (4) kbuf chunks, in order, are exactly the frame bytes: MEM chunks cover
+ *      [0, mem_len) of kbuf.mem without gaps, FILE chunks sit between them.
+ * Threads: nothing shared; a kbuf and an arena belong to one connection. */
+#ifndef WEIR_NET_PROTO_INT_H
+#define WEIR_NET_PROTO_INT_H
+
+#include "base/base.h"
+
+/* ---- limits on counts read from the wire ------------------------------- */
+
+enum {
+    KPROTO_TOPICS_MAX = 10000,      /* topics per request */
+    KPROTO_PARTITIONS_MAX = 100000, /* partitions (or assignments) per topic */
+    KPROTO_CONFIGS_MAX = 1000,      /* configs / config keys per topic or resource */
+    KPROTO_RESOURCES_MAX = 10000,   /* DescribeConfigs resources */
+    KPROTO_REPLICAS_MAX = 1000,     /* broker ids per assignment */
+    KPROTO_STRING_MAX = 32767,      /* any string, as Kafka's generated readers check */
+};
+
+/* ---- API keys and the version table -------------------------------------- */
+
+enum kapi_key {
+    KAPI_PRODUCE = 0,
+    KAPI_FETCH = 1,
+    KAPI_LIST_OFFSETS = 2,
+    KAPI_METADATA = 3,
+    KAPI_OFFSET_COMMIT = 8,
+    KAPI_OFFSET_FETCH = 9,
+    KAPI_FIND_COORDINATOR = 10,
+    KAPI_JOIN_GROUP = 11,
+    KAPI_HEARTBEAT = 12,
+    KAPI_LEAVE_GROUP = 13,
+    KAPI_SYNC_GROUP = 14,
+    KAPI_DESCRIBE_GROUPS = 15,
+    KAPI_LIST_GROUPS = 16,
+    KAPI_API_VERSIONS = 18,
+    KAPI_CREATE_TOPICS = 19,
+    KAPI_DELETE_TOPICS = 20,
+    KAPI_DELETE_RECORDS = 21,
+    KAPI_INIT_PRODUCER_ID = 22,
+    KAPI_OFFSET_FOR_LEADER_EPOCH = 23,
+    KAPI_DESCRIBE_CONFIGS = 32,
+    KAPI_CREATE_PARTITIONS = 37,
+};
+
+enum { KERR_NONE = 0, KERR_UNSUPPORTED_VERSION = 35 };
+
+struct kproto_api {
+    int16_t key;
+    int16_t min, max;  /* supported and advertised; -1, -1 = not implemented */
+    int16_t flex_from; /* first flexible version, from the schema */
+    const char *name;
+};
+
+/* Every API key the codec knows, ascending by key. Static, read-only. */
+const struct kproto_api *kproto_api_table(size_t *n);
+/* The table entry of `key`, or NULL when the key is unknown. */
+const struct kproto_api *kproto_api_find(int16_t key);
+/* Is (key, version) within the advertised range? */
+bool kproto_supported(int16_t key, int16_t version);
+/* Does (key, version) use flexible encoding (request header v2, compact
+ * strings and arrays, tagged sections)? False for unknown keys. */
+bool kproto_request_flexible(int16_t key, int16_t version);
+/* Response header v1 (correlation id + tags) or v0: flexible, except that
+ * ApiVersions always answers with header v0 (KIP-511). */
+bool kproto_response_header_v1(int16_t key, int16_t version);
+
+/* ---- borrowed strings and bytes -------------------------------------------- */
+
+/* Not NUL-terminated. len -1 = null (ptr NULL). {NULL, 0} is the empty string. */
+struct kstr {
+    const char *ptr;
+    int32_t len;
+};
+struct kbytes {
+    const uint8_t *ptr;
+    int32_t len; /* -1 = null */
+};
+#define KSTR_NULL ((struct kstr){ NULL, -1 })
+static inline struct kstr kstr_c(const char *s)
+{
+    return (struct kstr){ s, s ? (int32_t)strlen(s) : -1 };
+}
+static inline bool kstr_is_null(struct kstr s) { return s.len < 0; }
+static inline bool kstr_eq(struct kstr s, const char *c)
+{
+    return s.len >= 0 && strlen(c) == (size_t)s.len && (s.len == 0 || memcmp(s.ptr, c, (size_t)s.len) == 0);
+}
+
+/* ---- readers --------------------------------------------------------------- */
+
+/* All readers return 0 / empty after rd->err is set. Errors they set:
+ * WEIR_E_TRUNCATED (fewer bytes left than the field needs), WEIR_E_INVALID
+ * (null where not nullable, length < -1, varint over 5 bytes, string longer
+ * than KPROTO_STRING_MAX), WEIR_E_TOO_LARGE (array count over `max`). */
+int8_t kr_i8(struct weir_rd *rd);
+bool kr_bool(struct weir_rd *rd);           /* any non-zero byte is true */
+uint32_t kr_uvarint(struct weir_rd *rd);    /* 32-bit unsigned varint */
+struct kstr kr_string(struct weir_rd *rd);  /* STRING */
+struct kstr kr_nstring(struct weir_rd *rd); /* NULLABLE_STRING */
+struct kstr kr_compact_string(struct weir_rd *rd);
+struct kstr kr_compact_nstring(struct weir_rd *rd);
+struct kbytes kr_bytes(struct weir_rd *rd); /* BYTES */
+struct kbytes kr_nbytes(struct weir_rd *rd);
+struct kbytes kr_compact_bytes(struct weir_rd *rd);
+struct kbytes kr_compact_nbytes(struct weir_rd *rd);
+/* ARRAY / COMPACT_ARRAY count: 0..max, or -1 when `nullable` and null.
+ * Also refuses a count above the bytes left (WEIR_E_TRUNCATED). */
+int32_t kr_array_len(struct weir_rd *rd, int32_t max, bool nullable);
+int32_t kr_compact_array_len(struct weir_rd *rd, int32_t max, bool nullable);
+/* Skips a tagged-field section (every tag is unknown to us). */
+void kr_tags_skip(struct weir_rd *rd);
+
+/* One request body being decoded: picks classic or compact encodings, and
+ * turns arena exhaustion into a sticky WEIR_E_NOMEM on the reader. */
+struct kdec {
+    struct weir_rd *rd;
+    struct weir_arena *arena;
+    int16_t version;
+    bool flex;
+};
+struct kstr kd_str(struct kdec *d);
+struct kstr kd_nstr(struct kdec *d);
+struct kbytes kd_nbytes(struct kdec *d);
+int32_t kd_array(struct kdec *d, int32_t max);  /* non-nullable */
+int32_t kd_narray(struct kdec *d, int32_t max); /* -1 = null */
+void kd_tags(struct kdec *d);                   /* flexible only */
+/* n elements of `size` from the arena; NULL for n <= 0 or after an error. */
+void *kd_alloc(struct kdec *d, int32_t n, size_t size);
+/* []int32 (non-nullable) into the arena. */
+int32_t *kd_i32_array(struct kdec *d, int32_t max, int32_t *n);
+/* []string (nullable when `nullable`) into the arena; *n = -1 for null. */
+struct kstr *kd_str_array(struct kdec *d, int32_t max, bool nullable, int32_t *n);
+/* The decoder's one exit check: rd->err, or WEIR_OK. */
+static inline enum weir_err kd_done(const struct kdec *d) { return d->rd->err; }
+
+/* ---- request header ----------------------------------------------------------- */
+
+struct kreq_header {
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    struct kstr client_id; /* INT16-length nullable string in v1 and v2 */
+};
+
+/* Decodes request header v1, plus the v2 tagged section when (key, version) is
+ * flexible per the table. `rd` covers the frame after its INT32 size; on
+ * WEIR_OK it is left at the body. Unknown keys and unsupported versions are
+ * decoded too (the caller decides). Errors: WEIR_E_TRUNCATED, WEIR_E_INVALID. */
+enum weir_err kproto_header_decode(struct weir_rd *rd, struct kreq_header *h);
+
+/* ---- output buffer ------------------------------------------------------------ */
+
+enum {
+    KBUF_MEM_MAX_DEFAULT = 64 << 20, /* memory bytes per kbuf */
+    KBUF_CHUNKS_MAX = 1 << 20,
+};
+#define KBUF_POS_NONE SIZE_MAX
+
+enum kchunk_kind { KCHUNK_MEM = 0, KCHUNK_FILE = 1 };
+struct kchunk {
+    enum kchunk_kind kind;
+    uint32_t len;        /* bytes; a FILE chunk may have 0 (it still carries its pin) */
+    size_t mem_off;      /* MEM: offset into kbuf.mem */
+    const uint8_t *mem;  /* MEM: set by kbuf_chunk(); invalid once kbuf.mem grows */
+    int fd;              /* FILE: borrowed, never closed here */
+    uint64_t pos;        /* FILE: file offset of the first byte */
+    void *pin;           /* FILE: opaque; the sender releases it after sending */
+};
+
+struct kbuf {
+    uint8_t *mem;
+    size_t mem_len, mem_cap, mem_max;
+    size_t mem_closed;     /* mem bytes covered by chunks[] */
+    struct kchunk *chunks; /* closed chunks in send order; the open MEM tail is implicit */
+    uint32_t n_chunks, chunks_cap;
+    uint64_t file_len;     /* sum of FILE chunk lengths */
+    enum weir_err err;     /* sticky: WEIR_E_NOMEM, WEIR_E_TOO_LARGE */
+};
+
+/* mem_max 0 = KBUF_MEM_MAX_DEFAULT (at most UINT32_MAX). Allocates nothing
+ * until the first write. */
+void kbuf_init(struct kbuf *b, size_t mem_max);
+/* Sets b->err unless an error is already set (the first one wins). */
+void kbuf_fail(struct kbuf *b, enum weir_err e);
+/* Empties the buffer and clears err; keeps the memory. Pins are not touched. */
+void kbuf_reset(struct kbuf *b);
+void kbuf_free(struct kbuf *b);
+static inline uint64_t kbuf_total_len(const struct kbuf *b) { return b->mem_len + b->file_len; }
+/* Chunks in send order, the open MEM tail included. */
+size_t kbuf_chunk_count(const struct kbuf *b);
+struct kchunk kbuf_chunk(const struct kbuf *b, size_t i);
+
+/* Writers: no-ops once b->err is set. Going over mem_max sets WEIR_E_TOO_LARGE,
+ * a failed allocation WEIR_E_NOMEM. */
+void kb_raw(struct kbuf *b, const void *p, size_t n);
+void kb_i8(struct kbuf *b, int8_t v);
+void kb_bool(struct kbuf *b, bool v);
+void kb_i16(struct kbuf *b, int16_t v);
+void kb_i32(struct kbuf *b, int32_t v);
+void kb_i64(struct kbuf *b, int64_t v);
+void kb_uvarint(struct kbuf *b, uint64_t v);
+/* Strings longer than KPROTO_STRING_MAX set WEIR_E_TOO_LARGE. A null kstr
+ * passed to a non-nullable writer is our bug: it asserts. */
+void kb_string(struct kbuf *b, struct kstr s);
+void kb_nstring(struct kbuf *b, struct kstr s);
+void kb_compact_string(struct kbuf *b, struct kstr s);
+void kb_compact_nstring(struct kbuf *b, struct kstr s);
+void kb_bytes(struct kbuf *b, struct kbytes v);
+void kb_nbytes(struct kbuf *b, struct kbytes v);
+void kb_compact_bytes(struct kbuf *b, struct kbytes v);
+void kb_compact_nbytes(struct kbuf *b, struct kbytes v);
+void kb_array_len(struct kbuf *b, int32_t n);         /* INT32; -1 = null */
+void kb_compact_array_len(struct kbuf *b, int32_t n); /* n+1; -1 = null (0) */
+void kb_tags_empty(struct kbuf *b);                   /* the byte 00 */
+/* Classic or compact, as `flex` says. */
+void kb_str(struct kbuf *b, bool flex, struct kstr s);
+void kb_nstr(struct kbuf *b, bool flex, struct kstr s);
+void kb_arr(struct kbuf *b, bool flex, int32_t n);
+void kb_tags(struct kbuf *b, bool flex); /* empty section when flexible */
+void kb_i32_array(struct kbuf *b, bool flex, const int32_t *v, int32_t n); /* []int32 */
+/* Placeholder then patch (librdkafka's write-then-update). KBUF_POS_NONE after
+ * an error; patching KBUF_POS_NONE does nothing. */
+size_t kb_reserve_i32(struct kbuf *b);
+void kb_patch_i32(struct kbuf *b, size_t pos, int32_t v);
+/* Closes the current MEM chunk and appends the FILE range [pos, pos+len) of fd.
+ * Returns false (pin not recorded) when b->err is or becomes set: the caller
+ * then releases its pins from its own records. */
+bool kb_file(struct kbuf *b, int fd, uint64_t pos, uint32_t len, void *pin);
+
+/* ---- response frames ------------------------------------------------------------ */
+
+struct kframe {
+    size_t size_pos;     /* where the INT32 size goes; KBUF_POS_NONE after an error */
+    uint64_t file_start; /* b->file_len when the frame began */
+};
+/* Writes the size placeholder and the response header for (key, version):
+ * v0 = correlation id, v1 = correlation id + empty tags. Several frames may
+ * follow each other in one kbuf (pipelined responses). */
+struct kframe kproto_response_begin(struct kbuf *b, int16_t key, int16_t version, int32_t correlation_id);
+/* Patches the size to the bytes written since the size field, file ranges
+ * included. A frame over INT32_MAX sets WEIR_E_TOO_LARGE. */
+void kproto_response_end(struct kbuf *b, const struct kframe *f);
+
+/* ======================================================================== */
+/* APIs. Decoders: `rd` covers the body (after the header). On error the      */
+/* request struct is partly filled and must be ignored. Errors: those of the  */
+/* readers, WEIR_E_NOMEM (arena full), WEIR_E_UNSUPPORTED (version outside    */
+/* the supported range). Bytes after the body are not looked at.              */
+/* Encoders: the body only; the version must be supported (asserted).         */
+/* ======================================================================== */
+
+/* ---- ApiVersions (18), v0-3; v3 flexible ---- */
+
+struct kapiversions_req {
+    struct kstr client_software_name;    /* v3+, else null */
+    struct kstr client_software_version; /* v3+, else null */
+};
+struct kapiversions_resp {
+    int16_t error_code;
+    int32_t throttle_time_ms; /* v1+ */
+};
+/* Decodes any version >= 0 (v4+ as v3) so the caller can answer a too-new
+ * request with kproto_apiversions_encode_unsupported. */
+enum weir_err kproto_apiversions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                        struct kapiversions_req *req);
+/* Lists every supported entry of the API table. */
+void kproto_apiversions_encode(struct kbuf *out, int16_t version, const struct kapiversions_resp *resp);
+/* The whole frame (size, header v0, body) Apache Kafka sends for an ApiVersions
+ * version it does not know: error 35, an INT32-counted array holding only key 18
+ * with its range, no throttle (README §4). */
+void kproto_apiversions_encode_unsupported(struct kbuf *out, int32_t correlation_id);
+
+/* ---- Metadata (3), v4-6 ---- */
+
+struct kmetadata_req {
+    bool all_topics;                /* topics array null (v1+), or empty in v0 */
+    int32_t n_topics;               /* 0 with all_topics */
+    struct kstr *topics;
+    bool allow_auto_topic_creation; /* v4+; true before */
+};
+struct kmetadata_broker {
+    int32_t node_id;
+    struct kstr host;
+    int32_t port;
+    struct kstr rack; /* v1+, nullable */
+};
+struct kmetadata_part {
+    int16_t error_code;
+    int32_t partition_index;
+    int32_t leader_id;
+    const int32_t *replicas;
+    int32_t n_replicas;
+    const int32_t *isr;
+    int32_t n_isr;
+    const int32_t *offline; /* v5+ */
+    int32_t n_offline;
+};
+struct kmetadata_topic {
+    int16_t error_code;
+    struct kstr name;
+    bool is_internal; /* v1+ */
+    const struct kmetadata_part *partitions;
+    int32_t n_partitions;
+};
+struct kmetadata_resp {
+    int32_t throttle_time_ms; /* v3+ */
+    const struct kmetadata_broker *brokers;
+    int32_t n_brokers;
+    struct kstr cluster_id; /* v2+, nullable */
+    int32_t controller_id;  /* v1+ */
+    const struct kmetadata_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_metadata_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                     struct kmetadata_req *req);
+void kproto_metadata_encode(struct kbuf *out, int16_t version, const struct kmetadata_resp *resp);
+
+/* ---- Produce (0), v3-7 ---- */
+
+struct kproduce_req_part {
+    int32_t index;
+    /* RECORDS, borrowed from the frame and writable: the caller owns the frame
+     * buffer and may rewrite batches in place (base offset). len -1 = null. */
+    uint8_t *records;
+    int32_t records_len;
+};
+struct kproduce_req_topic {
+    struct kstr name;
+    struct kproduce_req_part *partitions;
+    int32_t n_partitions;
+};
+struct kproduce_req {
+    struct kstr transactional_id; /* v3+, nullable */
+    int16_t acks;                 /* 0: the caller sends no response at all */
+    int32_t timeout_ms;
+    struct kproduce_req_topic *topics;
+    int32_t n_topics;
+};
+struct kproduce_resp_part {
+    int32_t index;
+    int16_t error_code;
+    int64_t base_offset;
+    int64_t log_append_time_ms; /* v2+; -1 for CreateTime topics */
+    int64_t log_start_offset;   /* v5+ */
+};
+struct kproduce_resp_topic {
+    struct kstr name;
+    const struct kproduce_resp_part *partitions; /* librdkafka expects exactly the one it sent */
+    int32_t n_partitions;
+};
+struct kproduce_resp {
+    const struct kproduce_resp_topic *topics;
+    int32_t n_topics;
+    int32_t throttle_time_ms; /* v1+, after the topics */
+};
+enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                    struct kproduce_req *req);
+void kproto_produce_encode(struct kbuf *out, int16_t version, const struct kproduce_resp *resp);
+
+/* ---- Fetch (1), v4-11 ---- */
+
+struct kfetch_req_part {
+    int32_t partition;
+    int32_t current_leader_epoch; /* v9+, else -1 */
+    int64_t fetch_offset;
+    int64_t log_start_offset;     /* v5+, else -1 */
+    int32_t partition_max_bytes;
+};
+struct kfetch_req_topic {
+    struct kstr topic;
+    struct kfetch_req_part *partitions;
+    int32_t n_partitions;
+};
+struct kfetch_forgotten {
+    struct kstr topic;
+    int32_t *partitions;
+    int32_t n_partitions;
+};
+struct kfetch_req {
+    int32_t replica_id;
+    int32_t max_wait_ms;
+    int32_t min_bytes;
+    int32_t max_bytes;       /* v3+, else INT32_MAX */
+    int8_t isolation_level;  /* v4+: 0 read_uncommitted, 1 read_committed */
+    int32_t session_id;      /* v7+, else 0 */
+    int32_t session_epoch;   /* v7+, else -1 */
+    struct kfetch_req_topic *topics;
+    int32_t n_topics;
+    struct kfetch_forgotten *forgotten; /* v7+ */
+    int32_t n_forgotten;
+    struct kstr rack_id;     /* v11+, else "" */
+};
+/* One file range of whole record batches (an engine weir_log_view). */
+struct kfile_range {
+    int fd;
+    uint64_t pos;
+    uint32_t len;
+    void *pin;
+};
+struct kfetch_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+};
+struct kfetch_resp_part {
+    int32_t partition_index;
+    int16_t error_code;
+    int64_t high_watermark;
+    int64_t last_stable_offset; /* v4+ */
+    int64_t log_start_offset;   /* v5+: the real log start, never -1 (README §9.8) */
+    /* v4+, nullable: -1 = null. Kafka sends null for read_uncommitted and a
+     * (possibly empty) array for read_committed; both clients accept either. */
+    const struct kfetch_aborted *aborted;
+    int32_t n_aborted;
+    int32_t preferred_read_replica; /* v11+; must be -1 (README §9.6) */
+    /* RECORDS: the sum of the range lengths, exactly (0 when none, never null). */
+    const struct kfile_range *records;
+    int32_t n_records;
+};
+struct kfetch_resp_topic {
+    struct kstr topic;
+    const struct kfetch_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct kfetch_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;       /* v7+ */
+    int32_t session_id;       /* v7+; 0 = no session */
+    const struct kfetch_resp_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a, struct kfetch_req *req);
+/* Every record range becomes one FILE chunk (kb_file), in order. */
+void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_resp *resp);
+
+/* ---- ListOffsets (2), v2-3 ---- */
+
+struct klistoffsets_req_part {
+    int32_t partition_index;
+    int64_t timestamp; /* -1 latest, -2 earliest */
+};
+struct klistoffsets_req_topic {
+    struct kstr name;
+    struct klistoffsets_req_part *partitions;
+    int32_t n_partitions;
+};
+struct klistoffsets_req {
+    int32_t replica_id;
+    int8_t isolation_level; /* v2+ */
+    struct klistoffsets_req_topic *topics;
+    int32_t n_topics;
+};
+struct klistoffsets_resp_part {
+    int32_t partition_index;
+    int16_t error_code;
+    int64_t timestamp; /* v1+ */
+    int64_t offset;    /* v1+ */
+};
+struct klistoffsets_resp_topic {
+    struct kstr name;
+    const struct klistoffsets_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct klistoffsets_resp {
+    int32_t throttle_time_ms; /* v2+ */
+    const struct klistoffsets_resp_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_listoffsets_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                        struct klistoffsets_req *req);
+void kproto_listoffsets_encode(struct kbuf *out, int16_t version, const struct klistoffsets_resp *resp);
+
+/* ---- CreateTopics (19), v3-4 ---- */
+
+struct kcreatetopics_assignment {
+    int32_t partition_index;
+    int32_t *broker_ids;
+    int32_t n_broker_ids;
+};
+struct kconfig_entry {
+    struct kstr name;
+    struct kstr value; /* nullable */
+};
+struct kcreatetopics_req_topic {
+    struct kstr name;
+    int32_t num_partitions;     /* -1 = broker default (v4+, kafkajs sends it at v3 too) */
+    int16_t replication_factor; /* -1 = broker default */
+    struct kcreatetopics_assignment *assignments;
+    int32_t n_assignments;
+    struct kconfig_entry *configs;
+    int32_t n_configs;
+};
+struct kcreatetopics_req {
+    struct kcreatetopics_req_topic *topics;
+    int32_t n_topics;
+    int32_t timeout_ms;
+    bool validate_only; /* v1+ */
+};
+struct ktopic_result {
+    struct kstr name;
+    int16_t error_code;
+    struct kstr error_message; /* nullable; CreateTopics v1+, CreatePartitions v0+ */
+};
+struct kcreatetopics_resp {
+    int32_t throttle_time_ms; /* v2+ */
+    const struct ktopic_result *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_createtopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct kcreatetopics_req *req);
+void kproto_createtopics_encode(struct kbuf *out, int16_t version, const struct kcreatetopics_resp *resp);
+
+/* ---- DeleteTopics (20), v0-1 ---- */
+
+struct kdeletetopics_req {
+    struct kstr *topic_names;
+    int32_t n_topic_names;
+    int32_t timeout_ms;
+};
+struct kdeletetopics_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    const struct ktopic_result *responses; /* name + error_code (no message before v5) */
+    int32_t n_responses;
+};
+enum weir_err kproto_deletetopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct kdeletetopics_req *req);
+void kproto_deletetopics_encode(struct kbuf *out, int16_t version, const struct kdeletetopics_resp *resp);
+
+/* ---- CreatePartitions (37), v0-1 ---- */
+
+struct kcreatepartitions_assignment {
+    int32_t *broker_ids;
+    int32_t n_broker_ids;
+};
+struct kcreatepartitions_req_topic {
+    struct kstr name;
+    int32_t count; /* the new total */
+    struct kcreatepartitions_assignment *assignments;
+    int32_t n_assignments; /* -1 = null */
+};
+struct kcreatepartitions_req {
+    struct kcreatepartitions_req_topic *topics;
+    int32_t n_topics;
+    int32_t timeout_ms;
+    bool validate_only;
+};
+struct kcreatepartitions_resp {
+    int32_t throttle_time_ms;
+    const struct ktopic_result *results;
+    int32_t n_results;
+};
+enum weir_err kproto_createpartitions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                             struct kcreatepartitions_req *req);
+void kproto_createpartitions_encode(struct kbuf *out, int16_t version, const struct kcreatepartitions_resp *resp);
+
+/* ---- DescribeConfigs (32), v1-2 ---- */
+
+enum { KRESOURCE_TOPIC = 2, KRESOURCE_BROKER = 4 };
+struct kdescribeconfigs_resource {
+    int8_t resource_type;
+    struct kstr resource_name;
+    struct kstr *config_keys;
+    int32_t n_config_keys; /* -1 = null = all */
+};
+struct kdescribeconfigs_req {
+    struct kdescribeconfigs_resource *resources;
+    int32_t n_resources;
+    bool include_synonyms; /* v1+ */
+};
+struct kdescribeconfigs_synonym {
+    struct kstr name;
+    struct kstr value; /* nullable */
+    int8_t source;
+};
+struct kdescribeconfigs_config {
+    struct kstr name;
+    struct kstr value; /* nullable */
+    bool read_only;
+    int8_t config_source; /* v1+ (v0's is_default is not in the supported range) */
+    bool is_sensitive;
+    const struct kdescribeconfigs_synonym *synonyms; /* v1+ */
+    int32_t n_synonyms;
+};
+struct kdescribeconfigs_result {
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
+    int8_t resource_type;
+    struct kstr resource_name;
+    const struct kdescribeconfigs_config *configs;
+    int32_t n_configs;
+};
+struct kdescribeconfigs_resp {
+    int32_t throttle_time_ms;
+    const struct kdescribeconfigs_result *results;
+    int32_t n_results;
+};
+enum weir_err kproto_describeconfigs_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                            struct kdescribeconfigs_req *req);
+void kproto_describeconfigs_encode(struct kbuf *out, int16_t version, const struct kdescribeconfigs_resp *resp);
+
+/* ---- InitProducerId (22), v0-1 ---- */
+
+struct kinitproducerid_req {
+    struct kstr transactional_id; /* nullable; null for the idempotent producer */
+    int32_t transaction_timeout_ms;
+};
+struct kinitproducerid_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    int64_t producer_id;
+    int16_t producer_epoch;
+};
+enum weir_err kproto_initproducerid_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kinitproducerid_req *req);
+void kproto_initproducerid_encode(struct kbuf *out, int16_t version, const struct kinitproducerid_resp *resp);
+
+/* ---- FindCoordinator (10), v0-2 ---- */
+
+struct kfindcoordinator_req {
+    struct kstr key;
+    int8_t key_type; /* v1+: 0 group, 1 transaction; 0 before */
+};
+struct kfindcoordinator_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;
+    struct kstr error_message; /* v1+, nullable */
+    int32_t node_id;
+    struct kstr host;
+    int32_t port;
+};
+enum weir_err kproto_findcoordinator_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                            struct kfindcoordinator_req *req);
+void kproto_findcoordinator_encode(struct kbuf *out, int16_t version, const struct kfindcoordinator_resp *resp);
+
+#endif

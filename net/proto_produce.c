@@ -1,0 +1,64 @@
+/* net/proto_produce.c: Produce (key 0), v3-7 (schemas/Produce*.json).
+ * Request: transactional_id (v3+, nullable), acks, timeout, topics of
+ * partitions with RECORDS (nullable bytes, borrowed writable from the frame).
+ * Response: topics first, throttle_time_ms AFTER them (v1+, README §9.1);
+ * log_append_time_ms v2+, log_start_offset v5+. */
+#include "proto_int.h"
+
+static void produce_decode_topic(struct kdec *d, struct kproduce_req_topic *t)
+{
+    t->name = kd_str(d);
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    t->partitions = kd_alloc(d, t->n_partitions, sizeof *t->partitions);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
+        struct kproduce_req_part *p = &t->partitions[i];
+        p->index = weir_rd_i32(d->rd);
+        struct kbytes r = kd_nbytes(d);
+        /* The frame is the caller's writable buffer (see kproduce_req_part). */
+        p->records = (uint8_t *)(uintptr_t)r.ptr;
+        p->records_len = r.len;
+        kd_tags(d);
+    }
+    kd_tags(d);
+}
+
+enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                    struct kproduce_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version) };
+    if (!kproto_supported(KAPI_PRODUCE, version)) return WEIR_E_UNSUPPORTED;
+    req->transactional_id = kd_nstr(&d);
+    req->acks = weir_rd_i16(rd);
+    req->timeout_ms = weir_rd_i32(rd);
+    req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
+    for (int32_t i = 0; i < req->n_topics && rd->err == WEIR_OK; i++) produce_decode_topic(&d, &req->topics[i]);
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+static void produce_encode_topic(struct kbuf *out, int16_t version, bool flex, const struct kproduce_resp_topic *t)
+{
+    kb_str(out, flex, t->name);
+    kb_arr(out, flex, t->n_partitions);
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        const struct kproduce_resp_part *p = &t->partitions[i];
+        kb_i32(out, p->index);
+        kb_i16(out, p->error_code);
+        kb_i64(out, p->base_offset);
+        kb_i64(out, p->log_append_time_ms);                 /* v2+ */
+        if (version >= 5) kb_i64(out, p->log_start_offset); /* v5+ */
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+void kproto_produce_encode(struct kbuf *out, int16_t version, const struct kproduce_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_PRODUCE, version));
+    bool flex = kproto_request_flexible(KAPI_PRODUCE, version);
+    kb_arr(out, flex, resp->n_topics);
+    for (int32_t i = 0; i < resp->n_topics; i++) produce_encode_topic(out, version, flex, &resp->topics[i]);
+    kb_i32(out, resp->throttle_time_ms); /* v1+: after the topics */
+    kb_tags(out, flex);
+}

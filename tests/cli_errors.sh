@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# tests/cli_errors.sh: bad command lines are normal input. Each must exit 2
+# (the command line or config file was rejected; nothing was started) with
+# exactly one line on stderr that starts with "weir: ", and nothing on stdout.
+# --help and --version exit 0 and print to stdout only.
+#
+# usage: tests/cli_errors.sh path/to/weir
+set -u
+weir=${1:?usage: cli_errors.sh path/to/weir}
+[ -x "$weir" ] || { echo "cli_errors.sh: '$weir' is not an executable" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/weir-cli-XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+printf '# a config file\nlisteners=PLAINTEXT://:9092\nbogus.key=1\n' >"$tmp/bad.properties"
+printf 'num.partitions=2\r\nlog.retention.ms=soon\r\n' >"$tmp/badvalue.properties"
+printf 'log.index.size.max.bytes=8\n' >"$tmp/badcheck.properties"
+printf 'num.partitions=2\n' >"$tmp/good.properties"
+
+passed=0 failed=0
+# A case that should fail would otherwise start a broker: bound it.
+run() { timeout -k 5 20 "$weir" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
+
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: weir $1: $2" >&2
+  sed 's/^/  stderr: /' "$tmp/err" >&2
+}
+
+# bad <description> <stderr must contain (or "")> -- args...
+bad() {
+  local what=$1 want=$2
+  shift 3
+  run "$@"
+  local rc lines
+  rc=$(cat "$tmp/rc")
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" != 2 ]; then fail "$what" "exit code $rc, want 2"
+  elif [ "$lines" != 1 ]; then fail "$what" "$lines lines on stderr, want 1"
+  elif ! head -c 6 "$tmp/err" | grep -qx 'weir: '; then fail "$what" "stderr does not start with 'weir: '"
+  elif [ -s "$tmp/out" ]; then fail "$what" "wrote to stdout"
+  elif [ -n "$want" ] && ! grep -qF -- "$want" "$tmp/err"; then fail "$what" "stderr lacks '$want'"
+  else passed=$((passed + 1))
+  fi
+}
+
+# good <description> <stdout must contain> -- args...
+good() {
+  local what=$1 want=$2
+  shift 3
+  run "$@"
+  local rc
+  rc=$(cat "$tmp/rc")
+  if [ "$rc" != 0 ]; then fail "$what" "exit code $rc, want 0"
+  elif [ -s "$tmp/err" ]; then fail "$what" "wrote to stderr"
+  elif ! grep -qF -- "$want" "$tmp/out"; then fail "$what" "stdout lacks '$want'"
+  else passed=$((passed + 1))
+  fi
+}
+
+bad "(nothing)" "missing command" --
+bad "unknown subcommand" "unknown command 'frobnicate'" -- frobnicate
+bad "unknown top option" "--bogus" -- --bogus
+bad "unknown short top option" "'-x'" -- -x
+bad "serve: unknown option" "--bogus" -- serve --bogus
+bad "serve: unknown short option" "'-q'" -- serve -q
+bad "serve: --help with a value" "--help=x" -- serve --help=x
+bad "serve: stray argument" "unexpected argument 'extra'" -- serve extra
+bad "--listen without a value" "needs a value" -- serve --listen
+bad "--listen port 65536" "65536" -- serve --listen 127.0.0.1:65536
+bad "--listen port abc" "abc" -- serve --listen 127.0.0.1:abc
+bad "--listen without a port" "no :PORT" -- serve --listen localhost
+bad "--listen bare IPv6" "brackets" -- serve --listen ::1:9092
+bad "--listen two listeners" "one listener" -- serve --listen a:1,PLAINTEXT://b:2
+bad "--listen other scheme" "PLAINTEXT" -- serve --listen SSL://h:9093
+bad "--advertise wildcard" "0.0.0.0" -- serve --advertise 0.0.0.0:9092
+bad "--advertise port 0" "port 0" -- serve --advertise broker:0
+bad "--data-dir two directories" "one data directory" -- serve --data-dir /a,/b
+bad "--reactors -1" "weir.reactors" -- serve --reactors -1
+bad "--reactors 65" "65" -- serve --reactors 65
+bad "--reactors four" "four" -- serve --reactors four
+bad "--set without =" "nokey" -- serve --set nokey
+bad "--set empty key" "expected KEY=VALUE" -- serve --set =1
+bad "--set unknown key" "unknown config key 'no.such.key'" -- serve --set no.such.key=1
+bad "--set log.retention.ms=abc" "log.retention.ms" -- serve --set log.retention.ms=abc
+bad "--set retention hours overflow" "overflows" -- serve --set log.retention.hours=99999999999999999
+bad "--set newline in value" "num.partitions" -- serve --set "num.partitions=1
+2"
+bad "--set auto.create.topics.enable=1" "true or false" -- serve --set auto.create.topics.enable=1
+bad "--set cross-key check" "segment.index.bytes" -- serve --set log.index.size.max.bytes=8
+bad "--log-level loud" "loud" -- serve --log-level loud
+bad "--config missing file" "/nonexistent/weir.properties" -- serve --config /nonexistent/weir.properties
+bad "--config a directory" "$tmp" -- serve --config "$tmp"
+bad "--config twice" "more than once" -- serve --config "$tmp/bad.properties" --config "$tmp/bad.properties"
+bad "--config unknown key" "bad.properties:3: unknown config key 'bogus.key'" -- serve --config "$tmp/bad.properties"
+bad "--config bad value, CRLF" "badvalue.properties:2: config log.retention.ms: 'soon'" -- \
+  serve --config "$tmp/badvalue.properties"
+bad "--config cross-key check" "segment.index.bytes" -- serve --config "$tmp/badcheck.properties"
+bad "options are checked after a good file" "weir.reactors" -- \
+  serve --reactors 999 --config "$tmp/good.properties"
+
+good "--help" "usage: weir" -- --help
+good "-h" "usage: weir" -- -h
+good "--version" "weir 0.1.0" -- --version
+good "serve --help" "usage: weir serve" -- serve --help
+good "serve -h after options" "usage: weir serve" -- serve --listen :1 -h
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,719 @@
+"""Shared helpers for the single-node broker integration tests (tests/it_*.py).
+
+* Checks: a test counts checks with check()/ok()/bad() and ends with finish(),
+  which prints "N passed, M failed" and exits 0 (all passed) or 1.
+* Broker: Broker(binary, name).start() runs `weir serve` on an ephemeral port on
+  127.0.0.1 with a temporary data directory and returns (proc, port, datadir);
+  stop() sends SIGTERM and waits (bounded), counting a non-zero exit code as a
+  failure and printing the log tail; kill9(); restart() on the same data dir;
+  log() reads the broker's stderr. Every broker is killed when the test process
+  exits, whatever the reason (atexit, SIGTERM/SIGINT handler, and PDEATHSIG).
+* Raw Kafka client: CRC-32C, RecordBatch v2 encode/decode, and KafkaConn with
+  ApiVersions, Metadata, CreateTopics, Produce v3, Fetch v4, ListOffsets v2.
+* Sanitizer builds are slow: SCALE (env WEIR_IT_SCALE, else 0.25 when the binary
+  is an ASan build, else 1) shrinks counts, TSCALE grows timeouts.
+"""
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77
+
+# ---------------------------------------------------------------- check counting
+
+_passed = 0
+_failed = 0
+_name = os.path.basename(sys.argv[0])
+
+
+def say(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def ok(what):
+    global _passed
+    _passed += 1
+    say(f"ok: {what}")
+
+
+def bad(what):
+    global _failed
+    _failed += 1
+    say(f"FAIL: {what}")
+
+
+def check(cond, what, detail=""):
+    if cond:
+        ok(what)
+    else:
+        bad(what + (f" ({detail})" if detail else ""))
+    return bool(cond)
+
+
+def failures():
+    return _failed
+
+
+def finish():
+    """Stops every broker still running, prints the closing line, exits."""
+    _stop_all()
+    print(f"{_passed} passed, {_failed} failed", flush=True)
+    sys.exit(0 if _failed == 0 and _passed > 0 else 1)
+
+
+def skip(why):
+    print(f"SKIP: {why}", flush=True)
+    _stop_all()
+    print(f"{_passed} passed, {_failed} failed (skipped)", flush=True)
+    sys.exit(SKIP)
+
+
+def run_main(main):
+    """Runs main(binary); an exception counts as one failure. Always cleans up."""
+    if len(sys.argv) < 2:
+        print(f"usage: {_name} path/to/weir", file=sys.stderr)
+        sys.exit(2)
+    binary = os.path.abspath(sys.argv[1])
+    if not os.access(binary, os.X_OK):
+        print(f"{_name}: '{binary}' is not an executable", file=sys.stderr)
+        sys.exit(2)
+    say(f"{_name}: broker {binary}, scale {SCALE_OF(binary)}, timeout scale {TSCALE_OF(binary)}")
+    t0 = time.monotonic()
+    try:
+        main(binary)
+    except SystemExit:
+        raise
+    except BaseException:
+        bad("unexpected exception:\n" + traceback.format_exc())
+    say(f"{_name}: ran {time.monotonic() - t0:.1f}s")
+    finish()
+
+
+# ---------------------------------------------------------------- scaling
+
+_scale_cache = {}
+
+
+def is_sanitized(binary):
+    if binary not in _scale_cache:
+        try:
+            with open(binary, "rb") as f:
+                _scale_cache[binary] = b"__asan_init" in f.read()
+        except OSError:
+            _scale_cache[binary] = False
+    return _scale_cache[binary]
+
+
+def SCALE_OF(binary):
+    env = os.environ.get("WEIR_IT_SCALE")
+    if env:
+        return float(env)
+    return 0.25 if is_sanitized(binary) else 1.0
+
+
+def TSCALE_OF(binary):
+    env = os.environ.get("WEIR_IT_TSCALE")
+    if env:
+        return float(env)
+    return 4.0 if is_sanitized(binary) else 1.0
+
+
+def scaled(binary, n, minimum=1):
+    return max(minimum, int(n * SCALE_OF(binary)))
+
+
+# ---------------------------------------------------------------- broker process
+
+_brokers = []
+
+
+def _pdeathsig():
+    # The broker dies with the test process, even if that one is SIGKILLed (ctest timeout).
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _stop_all():
+    for b in list(_brokers):
+        b.kill9(quiet=True)
+    for b in list(_brokers):
+        b.cleanup()
+
+
+def _on_signal(signum, frame):
+    _stop_all()
+    os._exit(128 + signum)
+
+
+atexit.register(_stop_all)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+class Broker:
+    """One `weir serve` process on an ephemeral port with its own data directory."""
+
+    def __init__(self, binary, name="broker", sets=(), start_timeout=None):
+        self.binary = binary
+        self.name = name
+        self.sets = list(sets)
+        self.tmp = tempfile.mkdtemp(prefix=f"weir-it-{name}-")
+        self.datadir = os.path.join(self.tmp, "data")
+        self.logpath = os.path.join(self.tmp, "broker.log")
+        self.portfile = os.path.join(self.tmp, "port")
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        self.start_timeout = start_timeout or 30 * TSCALE_OF(binary)
+        self.keep = False
+        _brokers.append(self)
+
+    # (proc, port, datadir), so that `proc, port, datadir = broker.start()` works.
+    def start(self):
+        assert self.proc is None, "broker already running"
+        try:
+            os.unlink(self.portfile)
+        except FileNotFoundError:
+            pass
+        self.starts += 1
+        args = [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.datadir,
+                "--set", f"weir.port.file={self.portfile}"]
+        for kv in self.sets:
+            args += ["--set", kv]
+        with open(self.logpath, "ab") as log:
+            log.write(f"==== it: start #{self.starts}: {' '.join(args)}\n".encode())
+            log.flush()
+            self.log_offset = log.tell()
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         preexec_fn=_pdeathsig)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.proc = None
+                self._dump_log(f"{self.name}: broker exited with {rc} while starting")
+                raise RuntimeError(f"{self.name}: broker exited with {rc} while starting")
+            try:
+                with open(self.portfile) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    break
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.02)
+        else:
+            self.kill9(quiet=True)
+            self._dump_log(f"{self.name}: no port file after {self.start_timeout:.0f}s")
+            raise RuntimeError(f"{self.name}: broker did not start within {self.start_timeout:.0f}s")
+        # The port file is written once listening; make sure a connection is accepted.
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        say(f"{self.name}: broker pid {self.proc.pid} listening on 127.0.0.1:{self.port}, data {self.datadir}")
+        return self.proc, self.port, self.datadir
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=None):
+        """SIGTERM, wait (bounded). Counts a check: clean exit code 0. Returns the code."""
+        timeout = timeout or 30 * TSCALE_OF(self.binary)
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            self.keep = True
+            bad(f"{self.name}: broker did not exit within {timeout:.0f}s of SIGTERM (killed)")
+            self._dump_log("broker log tail")
+            return None
+        if rc == 0:
+            ok(f"{self.name}: broker exited 0 after SIGTERM")
+        else:
+            self.keep = True
+            bad(f"{self.name}: broker exit code {rc} after SIGTERM (sanitizer report or crash?)")
+            self._dump_log("broker log tail", lines=120)
+        return rc
+
+    def kill9(self, quiet=False):
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        if not quiet:
+            say(f"{self.name}: broker killed with SIGKILL")
+
+    def restart(self):
+        """Starts again on the same data directory (after stop() or kill9())."""
+        assert self.proc is None
+        return self.start()
+
+    def log(self, since_start=False):
+        try:
+            with open(self.logpath, "rb") as f:
+                if since_start:
+                    f.seek(self.log_offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def _dump_log(self, title, lines=60):
+        text = self.log().splitlines()
+        say(f"---- {title}: last {min(lines, len(text))} lines of {self.logpath}")
+        for line in text[-lines:]:
+            print("    " + line, flush=True)
+        say("----")
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.kill9(quiet=True)
+        if self in _brokers:
+            _brokers.remove(self)
+        if self.keep or _failed or os.environ.get("WEIR_IT_KEEP"):
+            say(f"{self.name}: kept {self.tmp} for inspection")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_broker(binary, name="broker", sets=()):
+    """Starts a broker; returns the Broker (proc, port, datadir are attributes)."""
+    b = Broker(binary, name, sets)
+    b.start()
+    return b
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    """Polls pred() until true or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            if not v:
+                say(f"timed out after {timeout:.0f}s waiting for {what}")
+            return v
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- CRC-32C
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_CRC = _crc_table()
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    t = _CRC
+    for b in data:
+        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+# ---------------------------------------------------------------- encoding
+
+
+def i8(v): return struct.pack(">b", v)
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def i64(v): return struct.pack(">q", v)
+
+
+def string(s):
+    if s is None:
+        return i16(-1)
+    b = s.encode() if isinstance(s, str) else s
+    return i16(len(b)) + b
+
+
+def nbytes(b):
+    return i32(-1) if b is None else i32(len(b)) + b
+
+
+def array(items, enc=lambda x: x):
+    if items is None:
+        return i32(-1)
+    return i32(len(items)) + b"".join(enc(x) for x in items)
+
+
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def varint(n):  # zigzag, 64-bit
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+class Rd:
+    """Big-endian reader over a response body."""
+
+    def __init__(self, data, pos=0):
+        self.d = data
+        self.p = pos
+
+    def _take(self, n):
+        if n < 0 or self.p + n > len(self.d):
+            raise ValueError(f"short read: need {n} at {self.p} of {len(self.d)}")
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def i8(self): return struct.unpack(">b", self._take(1))[0]
+    def i16(self): return struct.unpack(">h", self._take(2))[0]
+    def i32(self): return struct.unpack(">i", self._take(4))[0]
+    def u32(self): return struct.unpack(">I", self._take(4))[0]
+    def i64(self): return struct.unpack(">q", self._take(8))[0]
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self._take(n).decode("utf-8", "replace")
+
+    def bytes(self):
+        n = self.i32()
+        return None if n < 0 else self._take(n)
+
+    def array(self, fn):
+        n = self.i32()
+        return None if n < 0 else [fn(self) for _ in range(n)]
+
+    def uvarint(self):
+        shift = n = 0
+        while True:
+            b = self._take(1)[0]
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return n
+            shift += 7
+
+    def varint(self):
+        n = self.uvarint()
+        return (n >> 1) ^ -(n & 1)
+
+    def left(self):
+        return len(self.d) - self.p
+
+
+# ---------------------------------------------------------------- RecordBatch v2
+
+def encode_record(offset_delta, ts_delta, key, value, headers=()):
+    body = bytearray(b"\x00")
+    body += varint(ts_delta) + varint(offset_delta)
+    for blob in (key, value):
+        if blob is None:
+            body += varint(-1)
+        else:
+            body += varint(len(blob)) + blob
+    body += varint(len(headers))
+    for hk, hv in headers:
+        hk = hk.encode() if isinstance(hk, str) else hk
+        body += varint(len(hk)) + hk
+        body += varint(-1) if hv is None else varint(len(hv)) + hv
+    return varint(len(body)) + bytes(body)
+
+
+def build_batch(records, base_ts, base_offset=0, producer_id=-1, epoch=-1, base_seq=-1,
+                attributes=0, bad_crc=False, ts_step=0):
+    """records: [(key, value, headers)]. Returns the batch bytes (baseOffset as given)."""
+    recs = b"".join(encode_record(i, i * ts_step, k, v, h) for i, (k, v, h) in enumerate(records))
+    n = len(records)
+    after_crc = (i16(attributes) + i32(n - 1) + i64(base_ts) + i64(base_ts + (n - 1) * ts_step)
+                 + i64(producer_id) + i16(epoch) + i32(base_seq) + i32(n) + recs)
+    crc = crc32c(after_crc)
+    if bad_crc:
+        crc ^= 0x5A5A5A5A
+    tail = i32(0) + i8(2) + struct.pack(">I", crc) + after_crc
+    return i64(base_offset) + i32(len(tail)) + tail
+
+
+def parse_batches(data, verify_crc=True):
+    """Decodes uncompressed v2 batches -> [(offset, timestamp, key, value, headers)].
+    Raises ValueError on a bad CRC, a compressed batch, or a truncated batch."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 61:
+            raise ValueError(f"truncated batch header at {pos}")
+        base_offset, length = struct.unpack_from(">qi", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError(f"truncated batch at {pos}: length {length}, {len(data) - pos} bytes left")
+        magic = data[pos + 16]
+        if magic != 2:
+            raise ValueError(f"magic {magic} at {pos}")
+        crc = struct.unpack_from(">I", data, pos + 17)[0]
+        if verify_crc and crc32c(data[pos + 21:end]) != crc:
+            raise ValueError(f"CRC mismatch in batch at offset {base_offset}")
+        attrs, last_delta, base_ts = struct.unpack_from(">hiq", data, pos + 21)
+        count = struct.unpack_from(">i", data, pos + 57)[0]
+        if attrs & 7:
+            raise ValueError(f"compressed batch (codec {attrs & 7}) at offset {base_offset}")
+        rd = Rd(data[pos + 61:end])
+        for _ in range(count):
+            rlen = rd.varint()
+            start = rd.p
+            rd.i8()
+            tsd = rd.varint()
+            od = rd.varint()
+            kl = rd.varint()
+            k = None if kl < 0 else rd._take(kl)
+            vl = rd.varint()
+            v = None if vl < 0 else rd._take(vl)
+            hs = []
+            for _ in range(rd.varint()):
+                hkl = rd.varint()
+                hk = rd._take(hkl).decode()
+                hvl = rd.varint()
+                hs.append((hk, None if hvl < 0 else rd._take(hvl)))
+            if rd.p - start != rlen:
+                raise ValueError(f"record length mismatch in batch {base_offset}")
+            out.append((base_offset + od, base_ts + tsd, k, v, hs))
+        pos = end
+    return out
+
+
+# ---------------------------------------------------------------- raw connection
+
+API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
+API_API_VERSIONS, API_CREATE_TOPICS = 18, 19
+
+
+class ClosedError(Exception):
+    pass
+
+
+class KafkaConn:
+    """A blocking connection speaking non-flexible request versions (header v1)."""
+
+    def __init__(self, port, timeout=10.0, client_id="weir-it"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.client_id = client_id
+        self.corr = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, api_key, api_version, body):
+        self.corr += 1
+        hdr = i16(api_key) + i16(api_version) + i32(self.corr) + string(self.client_id)
+        frame = hdr + body
+        self.sock.sendall(i32(len(frame)) + frame)
+        return self.corr
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ClosedError(f"connection closed after {len(buf)} of {n} bytes")
+            buf += chunk
+        return bytes(buf)
+
+    def recv(self):
+        """One response frame -> (correlation id, body)."""
+        size = struct.unpack(">i", self._recv_exact(4))[0]
+        frame = self._recv_exact(size)
+        return struct.unpack(">i", frame[:4])[0], frame[4:]
+
+    def request(self, api_key, api_version, body):
+        corr = self.send(api_key, api_version, body)
+        got, resp = self.recv()
+        if got != corr:
+            raise ValueError(f"correlation id {got}, expected {corr}")
+        return resp
+
+    # -- APIs
+
+    def api_versions(self, version=0):
+        rd = Rd(self.request(API_API_VERSIONS, version, b""))
+        err = rd.i16()
+        apis = rd.array(lambda r: (r.i16(), r.i16(), r.i16()))
+        return err, {k: (lo, hi) for k, lo, hi in apis or []}
+
+    def metadata(self, topics, auto_create=True):
+        """Metadata v4 -> {topic: (error, {partition: (error, leader)})}."""
+        body = array(topics, string) + i8(1 if auto_create else 0)
+        rd = Rd(self.request(API_METADATA, 4, body))
+        rd.i32()  # throttle
+        rd.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))
+        rd.string()  # cluster id
+        rd.i32()  # controller
+        out = {}
+        for _ in range(rd.i32()):
+            err = rd.i16()
+            name = rd.string()
+            rd.i8()
+            parts = {}
+            for _ in range(rd.i32()):
+                perr, idx, leader = rd.i16(), rd.i32(), rd.i32()
+                rd.array(lambda r: r.i32())
+                rd.array(lambda r: r.i32())
+                parts[idx] = (perr, leader)
+            out[name] = (err, parts)
+        return out
+
+    def create_topic(self, name, partitions, configs=(), timeout_ms=30000):
+        """CreateTopics v3 -> (error code, message)."""
+        cfg = array(list(configs), lambda kv: string(kv[0]) + string(kv[1]))
+        topic = string(name) + i32(partitions) + i16(1) + array([]) + cfg
+        body = array([topic]) + i32(timeout_ms) + i8(0)
+        rd = Rd(self.request(API_CREATE_TOPICS, 3, body))
+        rd.i32()
+        res = rd.array(lambda r: (r.string(), r.i16(), r.string()))
+        return res[0][1], res[0][2]
+
+    @staticmethod
+    def produce_body(topic, partition, records_blob, acks=-1, timeout_ms=30000):
+        part = i32(partition) + nbytes(records_blob)
+        return string(None) + i16(acks) + i32(timeout_ms) + array([string(topic) + array([part])])
+
+    @staticmethod
+    def parse_produce(body, version=3):
+        """-> [(topic, partition, error, base_offset)]."""
+        rd = Rd(body)
+        out = []
+        for _ in range(rd.i32()):
+            name = rd.string()
+            for _ in range(rd.i32()):
+                idx, err, base = rd.i32(), rd.i16(), rd.i64()
+                if version >= 2:
+                    rd.i64()
+                if version >= 5:
+                    rd.i64()
+                out.append((name, idx, err, base))
+        return out
+
+    def produce(self, topic, partition, records_blob, acks=-1, timeout_ms=30000):
+        """Produce v3 of one batch blob -> (error, base_offset)."""
+        resp = self.request(API_PRODUCE, 3, self.produce_body(topic, partition, records_blob, acks, timeout_ms))
+        res = self.parse_produce(resp)
+        if len(res) != 1 or res[0][0] != topic or res[0][1] != partition:
+            raise ValueError(f"produce response for {res}, expected {topic}-{partition}")
+        return res[0][2], res[0][3]
+
+    @staticmethod
+    def fetch_body(topic, partition, offset, max_wait_ms=500, min_bytes=1, max_bytes=1 << 20):
+        part = i32(partition) + i64(offset) + i32(max_bytes)
+        return (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0)
+                + array([string(topic) + array([part])]))
+
+    @staticmethod
+    def parse_fetch(body):
+        """Fetch v4 -> [(topic, partition, error, high_watermark, records blob)]."""
+        rd = Rd(body)
+        rd.i32()
+        out = []
+        for _ in range(rd.i32()):
+            name = rd.string()
+            for _ in range(rd.i32()):
+                idx, err, hw = rd.i32(), rd.i16(), rd.i64()
+                rd.i64()  # last stable offset
+                rd.array(lambda r: (r.i64(), r.i64()))
+                out.append((name, idx, err, hw, rd.bytes() or b""))
+        if rd.left():
+            raise ValueError(f"{rd.left()} trailing bytes in fetch response")
+        return out
+
+    def fetch(self, topic, partition, offset, max_wait_ms=500, min_bytes=1, max_bytes=1 << 20):
+        """Fetch v4 of one partition -> (error, high_watermark, records blob)."""
+        resp = self.request(API_FETCH, 4, self.fetch_body(topic, partition, offset, max_wait_ms, min_bytes, max_bytes))
+        res = self.parse_fetch(resp)
+        if len(res) != 1:
+            raise ValueError(f"fetch response with {len(res)} partitions")
+        return res[0][2], res[0][3], res[0][4]
+
+    def list_offset(self, topic, partition, timestamp):
+        """ListOffsets v2 -> (error, timestamp, offset)."""
+        body = i32(-1) + i8(0) + array([string(topic) + array([i32(partition) + i64(timestamp)])])
+        rd = Rd(self.request(API_LIST_OFFSETS, 2, body))
+        rd.i32()
+        rd.i32()
+        rd.string()
+        rd.i32()
+        rd.i32()
+        return rd.i16(), rd.i64(), rd.i64()
+
+    def read_all(self, topic, partition, start=0, end=None, timeout=30.0):
+        """Fetches [start, end) (end = high watermark at the first fetch when None)."""
+        recs = []
+        offset = start
+        deadline = time.monotonic() + timeout
+        while True:
+            err, hw, blob = self.fetch(topic, partition, offset, max_wait_ms=100)
+            if err:
+                raise ValueError(f"fetch {topic}-{partition}@{offset}: error {err}")
+            if end is None:
+                end = hw
+            for r in parse_batches(blob):
+                if r[0] >= offset and r[0] < end:
+                    recs.append(r)
+            if recs:
+                offset = recs[-1][0] + 1
+            if offset >= end:
+                return recs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {topic}-{partition}: at {offset} of {end} after {timeout}s")
+
+
+def have_confluent_kafka():
+    try:
+        import confluent_kafka  # noqa: F401
+        return True
+    except ImportError:
+        return False

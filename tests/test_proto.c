@@ -1,0 +1,1703 @@
+/* tests/test_proto.c: net/proto*.c, the Kafka codec: primitives against README §2
+ * vectors, the output buffer and its chunks, request headers v1/v2, ApiVersions
+ * byte for byte (librdkafka 2.0.2's v3 request, v0/v3 responses, the
+ * unsupported-version answer), every other API's request decode and response
+ * encode at every supported version, truncation at every length,
+ * array counts over their maximum, and a deterministic mutation fuzz loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the above first */
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "net/proto_int.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static uint64_t rng(uint64_t *s) /* xorshift64 */
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* A heap copy of exactly n bytes, so ASan catches any read past the frame. */
+static uint8_t *dup_exact(const void *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    assert_non_null(d);
+    if (n) memcpy(d, p, n);
+    return d;
+}
+
+static void assert_bytes(const uint8_t *got, size_t got_n, const uint8_t *want, size_t want_n)
+{
+    if (got_n != want_n || memcmp(got, want, want_n) != 0) {
+        print_message("got %zu bytes:", got_n);
+        for (size_t i = 0; i < got_n; i++) print_message(" %02x", got[i]);
+        print_message("\nwant %zu bytes:", want_n);
+        for (size_t i = 0; i < want_n; i++) print_message(" %02x", want[i]);
+        print_message("\n");
+        fail();
+    }
+}
+
+static void assert_kstr(struct kstr got, const char *want)
+{
+    if (!want) {
+        assert_true(kstr_is_null(got));
+        return;
+    }
+    if (!kstr_eq(got, want)) {
+        print_message("got \"%.*s\" (%d), want \"%s\"\n", got.len > 0 ? got.len : 0, got.ptr ? got.ptr : "",
+                      got.len, want);
+        fail();
+    }
+}
+
+static struct kstr ks(const char *s) { return s ? kstr_c(s) : KSTR_NULL; }
+static void b_str(struct kbuf *b, const char *s) { kb_string(b, kstr_c(s)); }
+static void b_nstr(struct kbuf *b, const char *s) { kb_nstring(b, ks(s)); }
+
+/* The kbuf's bytes with every FILE chunk replaced by len bytes of (uint8_t)fd. */
+static uint8_t *flatten(const struct kbuf *b, size_t *n)
+{
+    assert_int_equal(b->err, WEIR_OK);
+    *n = (size_t)kbuf_total_len(b);
+    uint8_t *out = malloc(*n ? *n : 1);
+    assert_non_null(out);
+    size_t at = 0;
+    for (size_t i = 0; i < kbuf_chunk_count(b); i++) {
+        struct kchunk c = kbuf_chunk(b, i);
+        if (c.kind == KCHUNK_MEM)
+            memcpy(out + at, c.mem, c.len);
+        else
+            memset(out + at, (uint8_t)c.fd, c.len);
+        at += c.len;
+    }
+    assert_int_equal(at, *n);
+    return out;
+}
+
+/* ---- the API table --------------------------------------------------------------- */
+
+static void test_api_table(void **state)
+{
+    (void)state;
+    static const struct { int16_t key, min, max; } want[] = {
+        { 0, 3, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
+        { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
+    };
+    size_t n, supported = 0;
+    const struct kproto_api *t = kproto_api_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        supported += t[i].min >= 0;
+        if (i) assert_true(t[i - 1].key < t[i].key); /* ascending */
+    }
+    assert_int_equal(supported, WEIR_ARRAY_LEN(want));
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(want); i++) {
+        print_message("key %d\n", want[i].key);
+        assert_false(kproto_supported(want[i].key, (int16_t)(want[i].min - 1)));
+        assert_true(kproto_supported(want[i].key, want[i].min));
+        assert_true(kproto_supported(want[i].key, want[i].max));
+        assert_false(kproto_supported(want[i].key, (int16_t)(want[i].max + 1)));
+        for (int16_t v = want[i].min; v <= want[i].max; v++)
+            assert_int_equal(kproto_request_flexible(want[i].key, v), want[i].key == 18 && v >= 3);
+    }
+    assert_false(kproto_supported(8, 5)); /* OffsetCommit: known, not implemented */
+    assert_false(kproto_supported(99, 0));
+    assert_null(kproto_api_find(99));
+    assert_true(kproto_request_flexible(KAPI_PRODUCE, 9));
+    assert_false(kproto_request_flexible(KAPI_PRODUCE, 8));
+    assert_true(kproto_request_flexible(KAPI_OFFSET_FETCH, 6));
+    assert_false(kproto_request_flexible(99, 100));
+    assert_true(kproto_response_header_v1(KAPI_PRODUCE, 9));
+    assert_false(kproto_response_header_v1(KAPI_API_VERSIONS, 3)); /* always header v0 */
+    assert_false(kproto_response_header_v1(KAPI_API_VERSIONS, 4));
+    assert_false(kproto_response_header_v1(KAPI_FETCH, 11));
+}
+
+/* ---- primitives: README §2 vectors ------------------------------------------------------ */
+
+static void test_uvarint_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint8_t in[6];
+        size_t len;
+        uint32_t want;
+        enum weir_err err;
+    } cases[] = {
+        { "0", { 0x00 }, 1, 0, WEIR_OK },
+        { "127", { 0x7f }, 1, 127, WEIR_OK },
+        { "128", { 0x80, 0x01 }, 2, 128, WEIR_OK },
+        { "300", { 0xac, 0x02 }, 2, 300, WEIR_OK },
+        { "2^32-1", { 0xff, 0xff, 0xff, 0xff, 0x0f }, 5, UINT32_MAX, WEIR_OK },
+        { "over 32 bits", { 0xff, 0xff, 0xff, 0xff, 0x1f }, 5, 0, WEIR_E_INVALID },
+        { "6 bytes", { 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 }, 6, 0, WEIR_E_INVALID },
+        { "truncated", { 0x80 }, 1, 0, WEIR_E_TRUNCATED },
+        { "empty", { 0 }, 0, 0, WEIR_E_TRUNCATED },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        print_message("uvarint %s\n", cases[i].name);
+        struct weir_rd rd = weir_rd_make(cases[i].in, cases[i].len);
+        uint32_t got = kr_uvarint(&rd);
+        assert_int_equal(rd.err, cases[i].err);
+        if (rd.err != WEIR_OK) continue;
+        assert_int_equal(got, cases[i].want);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        kb_uvarint(&b, cases[i].want);
+        assert_bytes(b.mem, b.mem_len, cases[i].in, cases[i].len);
+        kbuf_free(&b);
+    }
+}
+
+enum str_kind { S_STRING, S_NSTRING, S_CSTRING, S_CNSTRING, B_BYTES, B_NBYTES, B_CBYTES, B_CNBYTES };
+
+static void str_case_read(enum str_kind k, struct weir_rd *rd, const void **ptr, int32_t *len)
+{
+    struct kstr s = { NULL, 0 };
+    struct kbytes b = { NULL, 0 };
+    switch (k) {
+    case S_STRING: s = kr_string(rd); break;
+    case S_NSTRING: s = kr_nstring(rd); break;
+    case S_CSTRING: s = kr_compact_string(rd); break;
+    case S_CNSTRING: s = kr_compact_nstring(rd); break;
+    case B_BYTES: b = kr_bytes(rd); break;
+    case B_NBYTES: b = kr_nbytes(rd); break;
+    case B_CBYTES: b = kr_compact_bytes(rd); break;
+    case B_CNBYTES: b = kr_compact_nbytes(rd); break;
+    }
+    *ptr = k < B_BYTES ? (const void *)s.ptr : (const void *)b.ptr;
+    *len = k < B_BYTES ? s.len : b.len;
+}
+
+static void str_case_write(enum str_kind k, struct kbuf *out, const char *p, int32_t len)
+{
+    struct kstr s = { p, len };
+    struct kbytes b = { (const uint8_t *)p, len };
+    switch (k) {
+    case S_STRING: kb_string(out, s); break;
+    case S_NSTRING: kb_nstring(out, s); break;
+    case S_CSTRING: kb_compact_string(out, s); break;
+    case S_CNSTRING: kb_compact_nstring(out, s); break;
+    case B_BYTES: kb_bytes(out, b); break;
+    case B_NBYTES: kb_nbytes(out, b); break;
+    case B_CBYTES: kb_compact_bytes(out, b); break;
+    case B_CNBYTES: kb_compact_nbytes(out, b); break;
+    }
+}
+
+static void test_string_bytes_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        enum str_kind kind;
+        uint8_t in[8];
+        size_t len;
+        int32_t want_len; /* -1 = null */
+        enum weir_err err;
+    } cases[] = {
+        { "STRING abc", S_STRING, { 0, 3, 'a', 'b', 'c' }, 5, 3, WEIR_OK },
+        { "STRING empty", S_STRING, { 0, 0 }, 2, 0, WEIR_OK },
+        { "STRING null refused", S_STRING, { 0xff, 0xff }, 2, 0, WEIR_E_INVALID },
+        { "STRING -2", S_NSTRING, { 0xff, 0xfe }, 2, 0, WEIR_E_INVALID },
+        { "STRING short", S_STRING, { 0, 5, 'a', 'b' }, 4, 0, WEIR_E_TRUNCATED },
+        { "NULLABLE_STRING null", S_NSTRING, { 0xff, 0xff }, 2, -1, WEIR_OK },
+        { "COMPACT_STRING abc", S_CSTRING, { 4, 'a', 'b', 'c' }, 4, 3, WEIR_OK },
+        { "COMPACT_STRING empty", S_CSTRING, { 1 }, 1, 0, WEIR_OK },
+        { "COMPACT_STRING null refused", S_CSTRING, { 0 }, 1, 0, WEIR_E_INVALID },
+        { "COMPACT_NULLABLE_STRING null", S_CNSTRING, { 0 }, 1, -1, WEIR_OK },
+        { "COMPACT_STRING over 32767", S_CSTRING, { 0x81, 0x80, 0x02 }, 3, 0, WEIR_E_INVALID },
+        { "BYTES ab", B_BYTES, { 0, 0, 0, 2, 'a', 'b' }, 6, 2, WEIR_OK },
+        { "BYTES null refused", B_BYTES, { 0xff, 0xff, 0xff, 0xff }, 4, 0, WEIR_E_INVALID },
+        { "NULLABLE_BYTES null", B_NBYTES, { 0xff, 0xff, 0xff, 0xff }, 4, -1, WEIR_OK },
+        { "NULLABLE_BYTES -2", B_NBYTES, { 0xff, 0xff, 0xff, 0xfe }, 4, 0, WEIR_E_INVALID },
+        { "BYTES short", B_BYTES, { 0, 0, 0, 9, 1 }, 5, 0, WEIR_E_TRUNCATED },
+        { "COMPACT_BYTES ab", B_CBYTES, { 3, 'a', 'b' }, 3, 2, WEIR_OK },
+        { "COMPACT_NULLABLE_BYTES null", B_CNBYTES, { 0 }, 1, -1, WEIR_OK },
+        { "COMPACT_BYTES null refused", B_CBYTES, { 0 }, 1, 0, WEIR_E_INVALID },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        print_message("%s\n", cases[i].name);
+        uint8_t *in = dup_exact(cases[i].in, cases[i].len);
+        struct weir_rd rd = weir_rd_make(in, cases[i].len);
+        const void *ptr;
+        int32_t len;
+        str_case_read(cases[i].kind, &rd, &ptr, &len);
+        assert_int_equal(rd.err, cases[i].err);
+        if (rd.err == WEIR_OK) {
+            assert_int_equal(len, cases[i].want_len);
+            assert_int_equal(weir_rd_left(&rd), 0);
+            if (len > 0) assert_ptr_equal(ptr, in + cases[i].len - (size_t)len); /* borrowed */
+            struct kbuf b;
+            kbuf_init(&b, 0);
+            str_case_write(cases[i].kind, &b, ptr, len);
+            assert_bytes(b.mem, b.mem_len, cases[i].in, cases[i].len);
+            kbuf_free(&b);
+        }
+        free(in);
+    }
+}
+
+static void test_array_len(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool compact, nullable;
+        int32_t max;
+        uint8_t in[12];
+        size_t len;
+        int32_t want;
+        enum weir_err err;
+    } cases[] = {
+        { "3 of max 3", false, false, 3, { 0, 0, 0, 3, 1, 2, 3 }, 7, 3, WEIR_OK },
+        { "0", false, false, 3, { 0, 0, 0, 0 }, 4, 0, WEIR_OK },
+        { "null when nullable", false, true, 3, { 0xff, 0xff, 0xff, 0xff }, 4, -1, WEIR_OK },
+        { "null refused", false, false, 3, { 0xff, 0xff, 0xff, 0xff }, 4, 0, WEIR_E_INVALID },
+        { "-2 refused", false, true, 3, { 0xff, 0xff, 0xff, 0xfe }, 4, 0, WEIR_E_INVALID },
+        { "over max", false, false, 3, { 0, 0, 0, 4, 1, 2, 3, 4 }, 8, 0, WEIR_E_TOO_LARGE },
+        { "INT32_MAX", false, false, 3, { 0x7f, 0xff, 0xff, 0xff }, 4, 0, WEIR_E_TOO_LARGE },
+        { "over bytes left", false, false, 100, { 0, 0, 0, 9, 1, 2 }, 6, 0, WEIR_E_TRUNCATED },
+        { "count truncated", false, false, 3, { 0, 0 }, 2, 0, WEIR_E_TRUNCATED },
+        { "compact 2", true, false, 3, { 3, 1, 2 }, 3, 2, WEIR_OK },
+        { "compact empty", true, false, 3, { 1 }, 1, 0, WEIR_OK },
+        { "compact null", true, true, 3, { 0 }, 1, -1, WEIR_OK },
+        { "compact null refused", true, false, 3, { 0 }, 1, 0, WEIR_E_INVALID },
+        { "compact over max", true, false, 3, { 0x85, 0x01 }, 2, 0, WEIR_E_TOO_LARGE },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        print_message("array %s\n", cases[i].name);
+        struct weir_rd rd = weir_rd_make(cases[i].in, cases[i].len);
+        int32_t n = cases[i].compact ? kr_compact_array_len(&rd, cases[i].max, cases[i].nullable)
+                                     : kr_array_len(&rd, cases[i].max, cases[i].nullable);
+        assert_int_equal(rd.err, cases[i].err);
+        assert_int_equal(n, rd.err == WEIR_OK ? cases[i].want : 0);
+        if (rd.err != WEIR_OK) continue;
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        if (cases[i].compact)
+            kb_compact_array_len(&b, n);
+        else
+            kb_array_len(&b, n);
+        assert_bytes(b.mem, b.mem_len, cases[i].in, cases[i].compact ? 1 : 4);
+        kbuf_free(&b);
+    }
+}
+
+static void test_tags_skip(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint8_t in[10];
+        size_t len;
+        enum weir_err err;
+    } cases[] = {
+        { "empty section", { 0x00 }, 1, WEIR_OK },
+        { "two unknown tags", { 0x02, 0x00, 0x01, 0xaa, 0x05, 0x02, 0xbb, 0xcc }, 8, WEIR_OK },
+        { "size past the end", { 0x01, 0x00, 0x05, 0xaa }, 4, WEIR_E_TRUNCATED },
+        { "count over bytes left", { 0x7f, 0x00, 0x00 }, 3, WEIR_E_TRUNCATED },
+        { "huge count", { 0xff, 0xff, 0xff, 0xff, 0x0f }, 5, WEIR_E_TRUNCATED },
+        { "bad varint", { 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 }, 6, WEIR_E_INVALID },
+        { "missing", { 0 }, 0, WEIR_E_TRUNCATED },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        print_message("tags %s\n", cases[i].name);
+        struct weir_rd rd = weir_rd_make(cases[i].in, cases[i].len);
+        kr_tags_skip(&rd);
+        assert_int_equal(rd.err, cases[i].err);
+        if (rd.err == WEIR_OK) assert_int_equal(weir_rd_left(&rd), 0);
+    }
+}
+
+/* Writers produce the README §2 encodings; readers read them back. */
+static void test_writers_roundtrip(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    kb_i8(&b, -2);
+    kb_bool(&b, true);
+    kb_i16(&b, -300);
+    kb_i32(&b, 0x01020304);
+    kb_i64(&b, -2);
+    b_str(&b, "hi");
+    kb_nstring(&b, KSTR_NULL);
+    kb_compact_string(&b, kstr_c("x"));
+    kb_compact_nstring(&b, KSTR_NULL);
+    kb_nbytes(&b, (struct kbytes){ NULL, -1 });
+    kb_compact_array_len(&b, 2);
+    kb_array_len(&b, -1);
+    kb_tags_empty(&b);
+    kb_tags(&b, false); /* nothing */
+    static const uint8_t want[] = {
+        0xfe, 0x01, 0xfe, 0xd4, 0x01, 0x02, 0x03, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+        0x00, 0x02, 'h',  'i',  0xff, 0xff, 0x02, 'x',  0x00, 0xff, 0xff, 0xff, 0xff, 0x03, 0xff, 0xff,
+        0xff, 0xff, 0x00,
+    };
+    assert_bytes(b.mem, b.mem_len, want, sizeof want);
+    struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+    assert_int_equal(kr_i8(&rd), -2);
+    assert_true(kr_bool(&rd));
+    assert_int_equal(weir_rd_i16(&rd), -300);
+    assert_int_equal(weir_rd_i32(&rd), 0x01020304);
+    assert_int_equal(weir_rd_i64(&rd), -2);
+    assert_kstr(kr_string(&rd), "hi");
+    assert_kstr(kr_nstring(&rd), NULL);
+    assert_kstr(kr_compact_string(&rd), "x");
+    assert_kstr(kr_compact_nstring(&rd), NULL);
+    assert_int_equal(kr_nbytes(&rd).len, -1);
+    assert_int_equal(kr_compact_array_len(&rd, 10, false), 2);
+    assert_int_equal(kr_array_len(&rd, 10, true), -1);
+    kr_tags_skip(&rd);
+    assert_int_equal(rd.err, WEIR_OK);
+    assert_int_equal(weir_rd_left(&rd), 0);
+    /* A string over the INT16 limit is refused, and the error sticks. */
+    char *big = malloc(KPROTO_STRING_MAX + 1);
+    assert_non_null(big);
+    memset(big, 'a', KPROTO_STRING_MAX + 1);
+    size_t before = b.mem_len;
+    kb_string(&b, (struct kstr){ big, KPROTO_STRING_MAX + 1 });
+    assert_int_equal(b.err, WEIR_E_TOO_LARGE);
+    kb_i32(&b, 1);
+    assert_int_equal(b.mem_len, before);
+    free(big);
+    kbuf_free(&b);
+}
+
+/* ---- the output buffer ------------------------------------------------------------------ */
+
+static void test_kbuf_chunks(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    int pin1, pin2, pin3;
+    assert_int_equal(kbuf_chunk_count(&b), 0);
+    assert_true(kb_file(&b, 7, 1000, 0, &pin1)); /* FILE first, even of length 0 */
+    kb_i32(&b, 1);
+    size_t at = kb_reserve_i32(&b);
+    assert_true(kb_file(&b, 8, 4096, 100, &pin2));
+    assert_true(kb_file(&b, 8, 8192, 50, &pin3));
+    kb_i16(&b, 2);
+    kb_patch_i32(&b, at, 0x0a0b0c0d);
+    assert_int_equal(kbuf_total_len(&b), 4 + 4 + 2 + 150);
+    assert_int_equal(kbuf_chunk_count(&b), 5);
+    static const struct { enum kchunk_kind kind; uint32_t len; int fd; uint64_t pos; } want[] = {
+        { KCHUNK_FILE, 0, 7, 1000 }, { KCHUNK_MEM, 8, -1, 0 },    { KCHUNK_FILE, 100, 8, 4096 },
+        { KCHUNK_FILE, 50, 8, 8192 }, { KCHUNK_MEM, 2, -1, 0 },
+    };
+    void *pins[] = { &pin1, NULL, &pin2, &pin3, NULL };
+    uint64_t sum = 0;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(want); i++) {
+        struct kchunk c = kbuf_chunk(&b, i);
+        assert_int_equal(c.kind, want[i].kind);
+        assert_int_equal(c.len, want[i].len);
+        sum += c.len;
+        if (c.kind == KCHUNK_FILE) {
+            assert_int_equal(c.fd, want[i].fd);
+            assert_int_equal(c.pos, want[i].pos);
+            assert_ptr_equal(c.pin, pins[i]);
+        }
+    }
+    assert_int_equal(sum, kbuf_total_len(&b));
+    static const uint8_t m1[] = { 0, 0, 0, 1, 0x0a, 0x0b, 0x0c, 0x0d }, m2[] = { 0, 2 };
+    assert_bytes(kbuf_chunk(&b, 1).mem, 8, m1, 8);
+    assert_bytes(kbuf_chunk(&b, 4).mem, 2, m2, 2);
+    kbuf_reset(&b);
+    assert_int_equal(kbuf_total_len(&b), 0);
+    assert_int_equal(kbuf_chunk_count(&b), 0);
+    kbuf_free(&b);
+}
+
+/* Two pipelined frames in one kbuf, the second with file bytes. */
+static void test_kbuf_frames(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    struct kframe f1 = kproto_response_begin(&b, KAPI_FIND_COORDINATOR, 0, 0x11);
+    kb_i16(&b, 0);
+    kproto_response_end(&b, &f1);
+    struct kframe f2 = kproto_response_begin(&b, KAPI_PRODUCE, 9, 0x22); /* flexible: header v1 */
+    kb_i8(&b, 5);
+    kb_file(&b, 3, 0, 1000, NULL);
+    kb_i8(&b, 6);
+    kproto_response_end(&b, &f2);
+    static const uint8_t want[] = { 0, 0, 0, 6, 0, 0, 0, 0x11, 0, 0,                /* frame 1 */
+                                    0, 0, 0x03, 0xef, 0, 0, 0, 0x22, 0x00, 5, 6 }; /* 4+1+1+1000+1 */
+    assert_bytes(b.mem, b.mem_len, want, sizeof want);
+    assert_int_equal(kbuf_total_len(&b), sizeof want + 1000);
+    kbuf_free(&b);
+}
+
+static void test_kbuf_cap(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    kbuf_init(&b, 10);
+    kb_i64(&b, 1);
+    kb_i16(&b, 2);
+    assert_int_equal(b.err, WEIR_OK);
+    size_t at = kb_reserve_i32(&b); /* over the cap */
+    assert_int_equal(at, KBUF_POS_NONE);
+    assert_int_equal(b.err, WEIR_E_TOO_LARGE);
+    kb_patch_i32(&b, at, 5); /* ignored */
+    assert_false(kb_file(&b, 1, 0, 10, NULL));
+    assert_int_equal(b.mem_len, 10);
+    assert_int_equal(kbuf_chunk_count(&b), 1);
+    struct kframe f = kproto_response_begin(&b, KAPI_FETCH, 4, 1);
+    kproto_response_end(&b, &f);
+    kbuf_reset(&b);
+    assert_int_equal(b.err, WEIR_OK);
+    kb_i32(&b, 1);
+    assert_int_equal(b.mem_len, 4);
+    kbuf_free(&b);
+    /* An encoder into a tiny kbuf fails cleanly. */
+    kbuf_init(&b, 16);
+    struct kmetadata_broker br = { 1, kstr_c("a-rather-long-hostname.example"), 9092, KSTR_NULL };
+    struct kmetadata_resp r = { .brokers = &br, .n_brokers = 1, .cluster_id = KSTR_NULL };
+    kproto_metadata_encode(&b, 4, &r);
+    assert_int_equal(b.err, WEIR_E_TOO_LARGE);
+    kbuf_free(&b);
+}
+
+/* ---- request header --------------------------------------------------------------------- */
+
+/* librdkafka 2.0.2's first request on a connection (README §4, §9.13): header
+ * v2 with an INT16 client_id "rdkafka" then 00, compact strings, 00. */
+static const uint8_t rdkafka_apiversions_v3[] = {
+    0x00, 0x00, 0x00, 0x24,                               /* size 36 */
+    0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,       /* key 18, v3, correlation 1 */
+    0x00, 0x07, 'r',  'd',  'k',  'a',  'f',  'k',  'a',  /* client_id */
+    0x00,                                                 /* header tags */
+    0x0b, 'l',  'i',  'b',  'r',  'd',  'k',  'a',  'f',  'k', 'a', /* client_software_name */
+    0x06, '2',  '.',  '0',  '.',  '2',                    /* client_software_version */
+    0x00,                                                 /* body tags */
+};
+
+static void test_header_and_apiversions_request(void **state)
+{
+    (void)state;
+    const uint8_t *frame = rdkafka_apiversions_v3;
+    assert_int_equal(weir_load_be32(frame), sizeof rdkafka_apiversions_v3 - 4);
+    struct weir_rd rd = weir_rd_make(frame + 4, sizeof rdkafka_apiversions_v3 - 4);
+    struct kreq_header h;
+    assert_int_equal(kproto_header_decode(&rd, &h), WEIR_OK);
+    assert_int_equal(h.api_key, 18);
+    assert_int_equal(h.api_version, 3);
+    assert_int_equal(h.correlation_id, 1);
+    assert_kstr(h.client_id, "rdkafka");
+    assert_ptr_equal(rd.pos, frame + 22); /* the header tags were read */
+    struct kapiversions_req req;
+    assert_int_equal(kproto_apiversions_decode(&rd, h.api_version, NULL, &req), WEIR_OK);
+    assert_kstr(req.client_software_name, "librdkafka");
+    assert_kstr(req.client_software_version, "2.0.2");
+    assert_int_equal(weir_rd_left(&rd), 0);
+
+    /* Header v1 (Metadata v4, null client_id): no tags read, body starts at 10. */
+    static const uint8_t v1[] = { 0, 3, 0, 4, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xaa };
+    rd = weir_rd_make(v1, sizeof v1);
+    assert_int_equal(kproto_header_decode(&rd, &h), WEIR_OK);
+    assert_int_equal(h.api_key, 3);
+    assert_int_equal(h.correlation_id, INT32_MAX);
+    assert_true(kstr_is_null(h.client_id));
+    assert_int_equal(weir_rd_left(&rd), 1);
+
+    /* Header v2 of a too-new ApiVersions (v4) with a non-empty tag section. */
+    static const uint8_t v2[] = { 0, 18, 0, 4, 0, 0, 0, 9, 0, 1, 'c', 0x01, 0x05, 0x02, 0xaa, 0xbb, 0x01, 0x01, 0x00 };
+    rd = weir_rd_make(v2, sizeof v2);
+    assert_int_equal(kproto_header_decode(&rd, &h), WEIR_OK);
+    assert_int_equal(h.api_version, 4);
+    assert_false(kproto_supported(h.api_key, h.api_version));
+    assert_int_equal(kproto_apiversions_decode(&rd, h.api_version, NULL, &req), WEIR_OK);
+    assert_kstr(req.client_software_name, "");
+    assert_kstr(req.client_software_version, "");
+
+    /* Every truncation of the librdkafka frame fails cleanly. */
+    for (size_t n = 0; n < sizeof rdkafka_apiversions_v3 - 4; n++) {
+        uint8_t *p = dup_exact(frame + 4, n);
+        rd = weir_rd_make(p, n);
+        enum weir_err err = kproto_header_decode(&rd, &h);
+        if (err == WEIR_OK) err = kproto_apiversions_decode(&rd, h.api_version, NULL, &req);
+        assert_int_equal(err, WEIR_E_TRUNCATED);
+        free(p);
+    }
+}
+
+/* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
+
+/* The 11 supported APIs, ascending: key, min, max. */
+static const int16_t api_ranges[][3] = {
+    { 0, 3, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
+    { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
+};
+
+/* Hand-built expected frame, one field at a time. */
+static size_t apiversions_expected(uint8_t *p, int16_t version, int32_t corr)
+{
+    size_t n = 0;
+    bool v3 = version >= 3;
+    n += 4; /* size, patched below */
+    weir_store_be32(p + n, (uint32_t)corr), n += 4; /* header v0 even for v3 */
+    p[n++] = 0, p[n++] = 0;                          /* error */
+    if (v3)
+        p[n++] = (uint8_t)(WEIR_ARRAY_LEN(api_ranges) + 1); /* compact count + 1 */
+    else
+        weir_store_be32(p + n, WEIR_ARRAY_LEN(api_ranges)), n += 4;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(api_ranges); i++) {
+        for (int j = 0; j < 3; j++) weir_store_be16(p + n, (uint16_t)api_ranges[i][j]), n += 2;
+        if (v3) p[n++] = 0; /* entry tags */
+    }
+    if (version >= 1) weir_store_be32(p + n, 0), n += 4; /* throttle */
+    if (v3) p[n++] = 0;                                  /* final tags */
+    weir_store_be32(p, (uint32_t)(n - 4));
+    return n;
+}
+
+static void test_apiversions_responses(void **state)
+{
+    (void)state;
+    for (int16_t v = 0; v <= 3; v++) {
+        print_message("ApiVersions v%d response\n", v);
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        struct kframe f = kproto_response_begin(&b, KAPI_API_VERSIONS, v, 0x01020304);
+        struct kapiversions_resp r = { 0, 0 };
+        kproto_apiversions_encode(&b, v, &r);
+        kproto_response_end(&b, &f);
+        uint8_t want[256];
+        size_t n = apiversions_expected(want, v, 0x01020304);
+        assert_bytes(b.mem, b.mem_len, want, n);
+        kbuf_free(&b);
+    }
+    /* v0: 4 + 4 + 2 + 4 + 11*6 = 80; v3: 4 + 4 + 2 + 1 + 11*7 + 4 + 1 = 93. */
+    uint8_t tmp[256];
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 80);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 93);
+}
+
+static void test_apiversions_unsupported(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    kproto_apiversions_encode_unsupported(&b, 42);
+    static const uint8_t want[] = {
+        0x00, 0x00, 0x00, 0x10, /* size 16 */
+        0x00, 0x00, 0x00, 0x2a, /* correlation id, header v0 */
+        0x00, 0x23,             /* UNSUPPORTED_VERSION */
+        0x00, 0x00, 0x00, 0x01, /* INT32 count: v0 format */
+        0x00, 0x12, 0x00, 0x00, 0x00, 0x03, /* ApiVersions 0..3; no throttle */
+    };
+    assert_bytes(b.mem, b.mem_len, want, sizeof want);
+    assert_int_equal(kbuf_chunk_count(&b), 1);
+    kbuf_free(&b);
+}
+
+/* ======================================================================== */
+/* Requests of every API: test-side encoders per schema, decode, check.      */
+/* ======================================================================== */
+
+union any_req {
+    struct kapiversions_req apiversions;
+    struct kmetadata_req metadata;
+    struct kproduce_req produce;
+    struct kfetch_req fetch;
+    struct klistoffsets_req listoffsets;
+    struct kcreatetopics_req createtopics;
+    struct kdeletetopics_req deletetopics;
+    struct kcreatepartitions_req createpartitions;
+    struct kdescribeconfigs_req describeconfigs;
+    struct kinitproducerid_req initproducerid;
+    struct kfindcoordinator_req findcoordinator;
+};
+
+/* Bounds of the frame under test: every borrowed pointer must fall inside. */
+struct span {
+    const uint8_t *lo, *hi;
+};
+static void in_span(const struct span *sp, const void *p, int32_t len)
+{
+    if (len <= 0) return;
+    assert_true((const uint8_t *)p >= sp->lo && (const uint8_t *)p + len <= sp->hi);
+}
+
+/* Reads n bytes of decoded (arena) memory so ASan sees any bad pointer. */
+static void touch(const void *p, size_t n)
+{
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < n; i++) sink ^= ((const uint8_t *)p)[i];
+    (void)sink;
+}
+
+/* ---- ApiVersions ---- */
+static void build_apiversions(struct kbuf *b, int16_t v)
+{
+    if (v < 3) return; /* empty body */
+    kb_compact_string(b, kstr_c("librdkafka"));
+    kb_compact_string(b, kstr_c("2.0.2"));
+    kb_tags_empty(b);
+}
+static enum weir_err dec_apiversions(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_apiversions_decode(rd, v, a, &r->apiversions);
+}
+static void check_apiversions(const union any_req *r, int16_t v)
+{
+    assert_kstr(r->apiversions.client_software_name, v >= 3 ? "librdkafka" : NULL);
+    assert_kstr(r->apiversions.client_software_version, v >= 3 ? "2.0.2" : NULL);
+}
+static void walk_apiversions(const union any_req *r, const struct span *sp)
+{
+    in_span(sp, r->apiversions.client_software_name.ptr, r->apiversions.client_software_name.len);
+    in_span(sp, r->apiversions.client_software_version.ptr, r->apiversions.client_software_version.len);
+}
+
+/* ---- Metadata: v4 asks for all topics (null), v6 for two, no auto-create ---- */
+static void build_metadata(struct kbuf *b, int16_t v)
+{
+    if (v == 4) {
+        kb_array_len(b, -1);
+        kb_bool(b, true);
+        return;
+    }
+    kb_array_len(b, 2);
+    b_str(b, "orders");
+    b_str(b, "logs");
+    kb_bool(b, false);
+}
+static enum weir_err dec_metadata(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_metadata_decode(rd, v, a, &r->metadata);
+}
+static void check_metadata(const union any_req *r, int16_t v)
+{
+    const struct kmetadata_req *m = &r->metadata;
+    assert_int_equal(m->all_topics, v == 4);
+    assert_int_equal(m->allow_auto_topic_creation, v == 4);
+    assert_int_equal(m->n_topics, v == 4 ? 0 : 2);
+    if (v == 4) return;
+    assert_kstr(m->topics[0], "orders");
+    assert_kstr(m->topics[1], "logs");
+}
+static void walk_metadata(const union any_req *r, const struct span *sp)
+{
+    for (int32_t i = 0; i < r->metadata.n_topics; i++) in_span(sp, r->metadata.topics[i].ptr, r->metadata.topics[i].len);
+}
+
+/* ---- Produce: two topics, records / null / empty ---- */
+static void build_produce(struct kbuf *b, int16_t v)
+{
+    uint8_t batch[70];
+    for (size_t i = 0; i < sizeof batch; i++) batch[i] = (uint8_t)(i * 7);
+    b_nstr(b, v == 7 ? "txn-1" : NULL);
+    kb_i16(b, -1);
+    kb_i32(b, 30000);
+    kb_array_len(b, 2);
+    b_str(b, "orders");
+    kb_array_len(b, 2);
+    kb_i32(b, 0);
+    kb_nbytes(b, (struct kbytes){ batch, sizeof batch });
+    kb_i32(b, 1);
+    kb_nbytes(b, (struct kbytes){ NULL, -1 });
+    b_str(b, "logs");
+    kb_array_len(b, 1);
+    kb_i32(b, 3);
+    kb_nbytes(b, (struct kbytes){ NULL, 0 });
+}
+static enum weir_err dec_produce(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_produce_decode(rd, v, a, &r->produce);
+}
+static void check_produce(const union any_req *r, int16_t v)
+{
+    const struct kproduce_req *p = &r->produce;
+    assert_kstr(p->transactional_id, v == 7 ? "txn-1" : NULL);
+    assert_int_equal(p->acks, -1);
+    assert_int_equal(p->timeout_ms, 30000);
+    assert_int_equal(p->n_topics, 2);
+    assert_kstr(p->topics[0].name, "orders");
+    assert_int_equal(p->topics[0].n_partitions, 2);
+    assert_int_equal(p->topics[0].partitions[0].index, 0);
+    assert_int_equal(p->topics[0].partitions[0].records_len, 70);
+    for (int i = 0; i < 70; i++) assert_int_equal(p->topics[0].partitions[0].records[i], (uint8_t)(i * 7));
+    p->topics[0].partitions[0].records[0] = 0x5a; /* writable in place */
+    assert_int_equal(p->topics[0].partitions[1].index, 1);
+    assert_int_equal(p->topics[0].partitions[1].records_len, -1);
+    assert_null(p->topics[0].partitions[1].records);
+    assert_kstr(p->topics[1].name, "logs");
+    assert_int_equal(p->topics[1].n_partitions, 1);
+    assert_int_equal(p->topics[1].partitions[0].index, 3);
+    assert_int_equal(p->topics[1].partitions[0].records_len, 0);
+}
+static void walk_produce(const union any_req *r, const struct span *sp)
+{
+    const struct kproduce_req *p = &r->produce;
+    in_span(sp, p->transactional_id.ptr, p->transactional_id.len);
+    for (int32_t i = 0; i < p->n_topics; i++) {
+        in_span(sp, p->topics[i].name.ptr, p->topics[i].name.len);
+        for (int32_t j = 0; j < p->topics[i].n_partitions; j++)
+            in_span(sp, p->topics[i].partitions[j].records, p->topics[i].partitions[j].records_len);
+    }
+}
+
+/* ---- Fetch: one topic of two partitions; v11 adds everything ---- */
+static void build_fetch(struct kbuf *b, int16_t v)
+{
+    kb_i32(b, -1);       /* replica_id */
+    kb_i32(b, 500);      /* max_wait_ms */
+    kb_i32(b, 1);        /* min_bytes */
+    kb_i32(b, 52428800); /* max_bytes v3+ */
+    kb_i8(b, 1);         /* isolation_level v4+ */
+    if (v >= 7) kb_i32(b, 0), kb_i32(b, -1);
+    kb_array_len(b, 1);
+    b_str(b, "orders");
+    kb_array_len(b, 2);
+    for (int32_t p = 0; p < 2; p++) {
+        kb_i32(b, p);
+        if (v >= 9) kb_i32(b, 5);
+        kb_i64(b, 42 + p);
+        if (v >= 5) kb_i64(b, -1);
+        kb_i32(b, 1048576);
+    }
+    if (v >= 7) {
+        kb_array_len(b, 1);
+        b_str(b, "old");
+        int32_t parts[] = { 3, 4 };
+        kb_i32_array(b, false, parts, 2);
+    }
+    if (v >= 11) b_str(b, "rack-a");
+}
+static enum weir_err dec_fetch(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_fetch_decode(rd, v, a, &r->fetch);
+}
+static void check_fetch(const union any_req *r, int16_t v)
+{
+    const struct kfetch_req *f = &r->fetch;
+    assert_int_equal(f->replica_id, -1);
+    assert_int_equal(f->max_wait_ms, 500);
+    assert_int_equal(f->min_bytes, 1);
+    assert_int_equal(f->max_bytes, 52428800);
+    assert_int_equal(f->isolation_level, 1);
+    assert_int_equal(f->session_id, 0);
+    assert_int_equal(f->session_epoch, -1);
+    assert_int_equal(f->n_topics, 1);
+    assert_kstr(f->topics[0].topic, "orders");
+    assert_int_equal(f->topics[0].n_partitions, 2);
+    for (int32_t p = 0; p < 2; p++) {
+        const struct kfetch_req_part *fp = &f->topics[0].partitions[p];
+        assert_int_equal(fp->partition, p);
+        assert_int_equal(fp->current_leader_epoch, v >= 9 ? 5 : -1);
+        assert_int_equal(fp->fetch_offset, 42 + p);
+        assert_int_equal(fp->log_start_offset, -1);
+        assert_int_equal(fp->partition_max_bytes, 1048576);
+    }
+    assert_int_equal(f->n_forgotten, v >= 7 ? 1 : 0);
+    if (v >= 7) {
+        assert_kstr(f->forgotten[0].topic, "old");
+        assert_int_equal(f->forgotten[0].n_partitions, 2);
+        assert_int_equal(f->forgotten[0].partitions[1], 4);
+    }
+    assert_kstr(f->rack_id, v >= 11 ? "rack-a" : "");
+}
+static void walk_fetch(const union any_req *r, const struct span *sp)
+{
+    const struct kfetch_req *f = &r->fetch;
+    for (int32_t i = 0; i < f->n_topics; i++) {
+        in_span(sp, f->topics[i].topic.ptr, f->topics[i].topic.len);
+        touch(f->topics[i].partitions, (size_t)f->topics[i].n_partitions * sizeof *f->topics[i].partitions);
+    }
+    for (int32_t i = 0; i < f->n_forgotten; i++) {
+        in_span(sp, f->forgotten[i].topic.ptr, f->forgotten[i].topic.len);
+        touch(f->forgotten[i].partitions, (size_t)f->forgotten[i].n_partitions * sizeof(int32_t));
+    }
+    in_span(sp, f->rack_id.ptr, f->rack_id.len);
+}
+
+/* ---- ListOffsets: latest, earliest and a timestamp ---- */
+static void build_listoffsets(struct kbuf *b, int16_t v)
+{
+    kb_i32(b, -1);
+    kb_i8(b, v == 3 ? 1 : 0);
+    kb_array_len(b, 2);
+    b_str(b, "orders");
+    kb_array_len(b, 2);
+    kb_i32(b, 0), kb_i64(b, -1);
+    kb_i32(b, 1), kb_i64(b, -2);
+    b_str(b, "ts");
+    kb_array_len(b, 1);
+    kb_i32(b, 0), kb_i64(b, 1700000000000);
+}
+static enum weir_err dec_listoffsets(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_listoffsets_decode(rd, v, a, &r->listoffsets);
+}
+static void check_listoffsets(const union any_req *r, int16_t v)
+{
+    const struct klistoffsets_req *l = &r->listoffsets;
+    assert_int_equal(l->replica_id, -1);
+    assert_int_equal(l->isolation_level, v == 3 ? 1 : 0);
+    assert_int_equal(l->n_topics, 2);
+    assert_kstr(l->topics[0].name, "orders");
+    assert_int_equal(l->topics[0].n_partitions, 2);
+    assert_int_equal(l->topics[0].partitions[0].timestamp, -1);
+    assert_int_equal(l->topics[0].partitions[1].partition_index, 1);
+    assert_int_equal(l->topics[0].partitions[1].timestamp, -2);
+    assert_kstr(l->topics[1].name, "ts");
+    assert_int_equal(l->topics[1].partitions[0].timestamp, 1700000000000);
+}
+static void walk_listoffsets(const union any_req *r, const struct span *sp)
+{
+    for (int32_t i = 0; i < r->listoffsets.n_topics; i++) {
+        in_span(sp, r->listoffsets.topics[i].name.ptr, r->listoffsets.topics[i].name.len);
+        touch(r->listoffsets.topics[i].partitions,
+              (size_t)r->listoffsets.topics[i].n_partitions * sizeof *r->listoffsets.topics[i].partitions);
+    }
+}
+
+/* ---- CreateTopics: v3 counts + configs, v4 defaults (-1) + assignments ---- */
+static void build_createtopics(struct kbuf *b, int16_t v)
+{
+    kb_array_len(b, 2);
+    b_str(b, "t1");
+    kb_i32(b, v == 3 ? 3 : -1);
+    kb_i16(b, v == 3 ? 1 : -1);
+    if (v == 3) {
+        kb_array_len(b, 0);
+        kb_array_len(b, 2);
+        b_str(b, "retention.ms"), b_nstr(b, "86400000");
+        b_str(b, "cleanup.policy"), b_nstr(b, NULL);
+    } else {
+        int32_t brokers[] = { 1 };
+        kb_array_len(b, 2);
+        kb_i32(b, 0), kb_i32_array(b, false, brokers, 1);
+        kb_i32(b, 1), kb_i32_array(b, false, brokers, 1);
+        kb_array_len(b, 0);
+    }
+    b_str(b, "t2");
+    kb_i32(b, 1);
+    kb_i16(b, 1);
+    kb_array_len(b, 0);
+    kb_array_len(b, 0);
+    kb_i32(b, 60000);
+    kb_bool(b, v == 4);
+}
+static enum weir_err dec_createtopics(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_createtopics_decode(rd, v, a, &r->createtopics);
+}
+static void check_createtopics(const union any_req *r, int16_t v)
+{
+    const struct kcreatetopics_req *c = &r->createtopics;
+    assert_int_equal(c->n_topics, 2);
+    const struct kcreatetopics_req_topic *t = &c->topics[0];
+    assert_kstr(t->name, "t1");
+    assert_int_equal(t->num_partitions, v == 3 ? 3 : -1);
+    assert_int_equal(t->replication_factor, v == 3 ? 1 : -1);
+    assert_int_equal(t->n_assignments, v == 3 ? 0 : 2);
+    assert_int_equal(t->n_configs, v == 3 ? 2 : 0);
+    if (v == 3) {
+        assert_kstr(t->configs[0].name, "retention.ms");
+        assert_kstr(t->configs[0].value, "86400000");
+        assert_kstr(t->configs[1].name, "cleanup.policy");
+        assert_kstr(t->configs[1].value, NULL);
+    } else {
+        assert_int_equal(t->assignments[1].partition_index, 1);
+        assert_int_equal(t->assignments[1].n_broker_ids, 1);
+        assert_int_equal(t->assignments[1].broker_ids[0], 1);
+    }
+    assert_kstr(c->topics[1].name, "t2");
+    assert_int_equal(c->topics[1].num_partitions, 1);
+    assert_int_equal(c->timeout_ms, 60000);
+    assert_int_equal(c->validate_only, v == 4);
+}
+static void walk_createtopics(const union any_req *r, const struct span *sp)
+{
+    const struct kcreatetopics_req *c = &r->createtopics;
+    for (int32_t i = 0; i < c->n_topics; i++) {
+        const struct kcreatetopics_req_topic *t = &c->topics[i];
+        in_span(sp, t->name.ptr, t->name.len);
+        for (int32_t j = 0; j < t->n_assignments; j++)
+            touch(t->assignments[j].broker_ids, (size_t)t->assignments[j].n_broker_ids * sizeof(int32_t));
+        for (int32_t j = 0; j < t->n_configs; j++) {
+            in_span(sp, t->configs[j].name.ptr, t->configs[j].name.len);
+            in_span(sp, t->configs[j].value.ptr, t->configs[j].value.len);
+        }
+    }
+}
+
+/* ---- DeleteTopics ---- */
+static void build_deletetopics(struct kbuf *b, int16_t v)
+{
+    kb_array_len(b, 2);
+    b_str(b, "t1");
+    b_str(b, v == 0 ? "t2" : "topic-two");
+    kb_i32(b, 30000);
+}
+static enum weir_err dec_deletetopics(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_deletetopics_decode(rd, v, a, &r->deletetopics);
+}
+static void check_deletetopics(const union any_req *r, int16_t v)
+{
+    assert_int_equal(r->deletetopics.n_topic_names, 2);
+    assert_kstr(r->deletetopics.topic_names[0], "t1");
+    assert_kstr(r->deletetopics.topic_names[1], v == 0 ? "t2" : "topic-two");
+    assert_int_equal(r->deletetopics.timeout_ms, 30000);
+}
+static void walk_deletetopics(const union any_req *r, const struct span *sp)
+{
+    for (int32_t i = 0; i < r->deletetopics.n_topic_names; i++)
+        in_span(sp, r->deletetopics.topic_names[i].ptr, r->deletetopics.topic_names[i].len);
+}
+
+/* ---- CreatePartitions: v0 null assignments, v1 explicit ---- */
+static void build_createpartitions(struct kbuf *b, int16_t v)
+{
+    kb_array_len(b, 1);
+    b_str(b, "orders");
+    kb_i32(b, v == 0 ? 6 : 4);
+    if (v == 0) {
+        kb_array_len(b, -1);
+    } else {
+        int32_t brokers[] = { 1 };
+        kb_array_len(b, 2);
+        kb_i32_array(b, false, brokers, 1);
+        kb_i32_array(b, false, brokers, 1);
+    }
+    kb_i32(b, v == 0 ? 30000 : 1000);
+    kb_bool(b, v == 1);
+}
+static enum weir_err dec_createpartitions(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_createpartitions_decode(rd, v, a, &r->createpartitions);
+}
+static void check_createpartitions(const union any_req *r, int16_t v)
+{
+    const struct kcreatepartitions_req *c = &r->createpartitions;
+    assert_int_equal(c->n_topics, 1);
+    assert_kstr(c->topics[0].name, "orders");
+    assert_int_equal(c->topics[0].count, v == 0 ? 6 : 4);
+    assert_int_equal(c->topics[0].n_assignments, v == 0 ? -1 : 2);
+    if (v == 1) assert_int_equal(c->topics[0].assignments[1].broker_ids[0], 1);
+    assert_int_equal(c->timeout_ms, v == 0 ? 30000 : 1000);
+    assert_int_equal(c->validate_only, v == 1);
+}
+static void walk_createpartitions(const union any_req *r, const struct span *sp)
+{
+    const struct kcreatepartitions_req *c = &r->createpartitions;
+    for (int32_t i = 0; i < c->n_topics; i++) {
+        in_span(sp, c->topics[i].name.ptr, c->topics[i].name.len);
+        for (int32_t j = 0; j < c->topics[i].n_assignments; j++)
+            touch(c->topics[i].assignments[j].broker_ids,
+                  (size_t)c->topics[i].assignments[j].n_broker_ids * sizeof(int32_t));
+    }
+}
+
+/* ---- DescribeConfigs: a topic (all keys) and a broker (two keys) ---- */
+static void build_describeconfigs(struct kbuf *b, int16_t v)
+{
+    kb_array_len(b, 2);
+    kb_i8(b, KRESOURCE_TOPIC);
+    b_str(b, "orders");
+    kb_array_len(b, -1);
+    kb_i8(b, KRESOURCE_BROKER);
+    b_str(b, "1");
+    kb_array_len(b, 2);
+    b_str(b, "log.retention.ms");
+    b_str(b, "num.partitions");
+    kb_bool(b, v == 2);
+}
+static enum weir_err dec_describeconfigs(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_describeconfigs_decode(rd, v, a, &r->describeconfigs);
+}
+static void check_describeconfigs(const union any_req *r, int16_t v)
+{
+    const struct kdescribeconfigs_req *d = &r->describeconfigs;
+    assert_int_equal(d->n_resources, 2);
+    assert_int_equal(d->resources[0].resource_type, KRESOURCE_TOPIC);
+    assert_kstr(d->resources[0].resource_name, "orders");
+    assert_int_equal(d->resources[0].n_config_keys, -1);
+    assert_null(d->resources[0].config_keys);
+    assert_int_equal(d->resources[1].resource_type, KRESOURCE_BROKER);
+    assert_int_equal(d->resources[1].n_config_keys, 2);
+    assert_kstr(d->resources[1].config_keys[1], "num.partitions");
+    assert_int_equal(d->include_synonyms, v == 2);
+}
+static void walk_describeconfigs(const union any_req *r, const struct span *sp)
+{
+    const struct kdescribeconfigs_req *d = &r->describeconfigs;
+    for (int32_t i = 0; i < d->n_resources; i++) {
+        in_span(sp, d->resources[i].resource_name.ptr, d->resources[i].resource_name.len);
+        for (int32_t j = 0; j < d->resources[i].n_config_keys; j++)
+            in_span(sp, d->resources[i].config_keys[j].ptr, d->resources[i].config_keys[j].len);
+    }
+}
+
+/* ---- InitProducerId: idempotent (null id) at v0, transactional at v1 ---- */
+static void build_initproducerid(struct kbuf *b, int16_t v)
+{
+    b_nstr(b, v == 0 ? NULL : "tx-1");
+    kb_i32(b, v == 0 ? -1 : 60000);
+}
+static enum weir_err dec_initproducerid(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_initproducerid_decode(rd, v, a, &r->initproducerid);
+}
+static void check_initproducerid(const union any_req *r, int16_t v)
+{
+    assert_kstr(r->initproducerid.transactional_id, v == 0 ? NULL : "tx-1");
+    assert_int_equal(r->initproducerid.transaction_timeout_ms, v == 0 ? -1 : 60000);
+}
+static void walk_initproducerid(const union any_req *r, const struct span *sp)
+{
+    in_span(sp, r->initproducerid.transactional_id.ptr, r->initproducerid.transactional_id.len);
+}
+
+/* ---- FindCoordinator: group at v0, transaction at v2 ---- */
+static void build_findcoordinator(struct kbuf *b, int16_t v)
+{
+    b_str(b, v == 0 ? "group-1" : "tx-1");
+    if (v >= 1) kb_i8(b, 1);
+}
+static enum weir_err dec_findcoordinator(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_findcoordinator_decode(rd, v, a, &r->findcoordinator);
+}
+static void check_findcoordinator(const union any_req *r, int16_t v)
+{
+    assert_kstr(r->findcoordinator.key, v == 0 ? "group-1" : "tx-1");
+    assert_int_equal(r->findcoordinator.key_type, v == 0 ? 0 : 1);
+}
+static void walk_findcoordinator(const union any_req *r, const struct span *sp)
+{
+    in_span(sp, r->findcoordinator.key.ptr, r->findcoordinator.key.len);
+}
+
+struct api_case {
+    const char *name;
+    int16_t key;
+    void (*build)(struct kbuf *b, int16_t version);
+    enum weir_err (*decode)(struct weir_rd *rd, int16_t version, struct weir_arena *a, union any_req *req);
+    void (*check)(const union any_req *req, int16_t version);
+    void (*walk)(const union any_req *req, const struct span *sp);
+};
+#define API_CASE(n, k) { #n, k, build_##n, dec_##n, check_##n, walk_##n }
+static const struct api_case api_cases[] = {
+    API_CASE(apiversions, KAPI_API_VERSIONS),       API_CASE(metadata, KAPI_METADATA),
+    API_CASE(produce, KAPI_PRODUCE),                API_CASE(fetch, KAPI_FETCH),
+    API_CASE(listoffsets, KAPI_LIST_OFFSETS),       API_CASE(createtopics, KAPI_CREATE_TOPICS),
+    API_CASE(deletetopics, KAPI_DELETE_TOPICS),     API_CASE(createpartitions, KAPI_CREATE_PARTITIONS),
+    API_CASE(describeconfigs, KAPI_DESCRIBE_CONFIGS), API_CASE(initproducerid, KAPI_INIT_PRODUCER_ID),
+    API_CASE(findcoordinator, KAPI_FIND_COORDINATOR),
+};
+
+/* The body of api_cases[i] at version v, as an exact-size heap copy. */
+static uint8_t *case_body(const struct api_case *c, int16_t v, size_t *n)
+{
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    c->build(&b, v);
+    assert_int_equal(b.err, WEIR_OK);
+    *n = b.mem_len;
+    uint8_t *p = dup_exact(b.mem, b.mem_len);
+    kbuf_free(&b);
+    return p;
+}
+
+static void test_requests_decode(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(api_cases); i++) {
+        const struct api_case *c = &api_cases[i];
+        const struct kproto_api *api = kproto_api_find(c->key);
+        for (int16_t v = api->min; v <= api->max; v++) {
+            print_message("%s v%d\n", c->name, v);
+            size_t n;
+            uint8_t *body = case_body(c, v, &n);
+            struct weir_rd rd = weir_rd_make(body, n);
+            union any_req req;
+            weir_arena_reset(&a);
+            assert_int_equal(c->decode(&rd, v, &a, &req), WEIR_OK);
+            assert_int_equal(weir_rd_left(&rd), 0); /* every byte consumed */
+            c->check(&req, v);
+            struct span sp = { body, body + n };
+            c->walk(&req, &sp);
+            /* Outside the supported range: refused without reading. */
+            if (c->key != KAPI_API_VERSIONS) {
+                rd = weir_rd_make(body, n);
+                assert_int_equal(c->decode(&rd, (int16_t)(api->max + 1), &a, &req), WEIR_E_UNSUPPORTED);
+                assert_int_equal(c->decode(&rd, (int16_t)(api->min - 1), &a, &req), WEIR_E_UNSUPPORTED);
+            }
+            free(body);
+        }
+    }
+    weir_arena_destroy(&a);
+}
+
+/* Every strict prefix of every valid body is a clean WEIR_E_TRUNCATED. */
+static void test_requests_truncated(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    size_t total = 0;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(api_cases); i++) {
+        const struct api_case *c = &api_cases[i];
+        const struct kproto_api *api = kproto_api_find(c->key);
+        for (int16_t v = api->min; v <= api->max; v++) {
+            size_t n;
+            uint8_t *body = case_body(c, v, &n);
+            for (size_t len = 0; len < n; len++) {
+                uint8_t *p = dup_exact(body, len);
+                struct weir_rd rd = weir_rd_make(p, len);
+                union any_req req;
+                weir_arena_reset(&a);
+                enum weir_err err = c->decode(&rd, v, &a, &req);
+                if (err != WEIR_E_TRUNCATED) print_message("%s v%d len %zu/%zu: %s\n", c->name, v, len, n, weir_err_str(err));
+                assert_int_equal(err, WEIR_E_TRUNCATED);
+                free(p);
+                total++;
+            }
+            free(body);
+        }
+    }
+    print_message("%zu truncations\n", total);
+    weir_arena_destroy(&a);
+}
+
+/* A valid request with an arena too small for it: WEIR_E_NOMEM, no crash. */
+static void test_requests_arena_full(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(api_cases); i++) {
+        const struct api_case *c = &api_cases[i];
+        const struct kproto_api *api = kproto_api_find(c->key);
+        size_t n;
+        uint8_t *body = case_body(c, api->max, &n);
+        for (size_t cap = 0; cap <= 256; cap += 16) {
+            struct weir_arena a;
+            assert_int_equal(weir_arena_init(&a, cap ? cap : 1), WEIR_OK);
+            struct weir_rd rd = weir_rd_make(body, n);
+            union any_req req;
+            enum weir_err err = c->decode(&rd, api->max, &a, &req);
+            assert_true(err == WEIR_OK || err == WEIR_E_NOMEM);
+            assert_true(a.used <= a.cap);
+            weir_arena_destroy(&a);
+        }
+        free(body);
+    }
+}
+
+/* ---- counts over their maximum: refused before any allocation ---- */
+
+static void over_produce_topics(struct kbuf *b)
+{
+    b_nstr(b, NULL), kb_i16(b, 1), kb_i32(b, 1000), kb_array_len(b, KPROTO_TOPICS_MAX + 1);
+}
+static void over_produce_parts(struct kbuf *b)
+{
+    b_nstr(b, NULL), kb_i16(b, 1), kb_i32(b, 1000), kb_array_len(b, 1), b_str(b, "t");
+    kb_array_len(b, KPROTO_PARTITIONS_MAX + 1);
+}
+static void over_fetch_topics(struct kbuf *b)
+{
+    for (int i = 0; i < 4; i++) kb_i32(b, 0);
+    kb_i8(b, 0), kb_i32(b, 0), kb_i32(b, -1), kb_array_len(b, KPROTO_TOPICS_MAX + 1);
+}
+static void over_fetch_forgotten_parts(struct kbuf *b)
+{
+    for (int i = 0; i < 4; i++) kb_i32(b, 0);
+    kb_i8(b, 0), kb_i32(b, 0), kb_i32(b, -1), kb_array_len(b, 0);
+    kb_array_len(b, 1), b_str(b, "t"), kb_array_len(b, KPROTO_PARTITIONS_MAX + 1);
+}
+static void over_metadata(struct kbuf *b) { kb_array_len(b, KPROTO_TOPICS_MAX + 1); }
+static void neg_metadata(struct kbuf *b) { kb_i32(b, -2), kb_bool(b, true); }
+static void lying_metadata(struct kbuf *b) { kb_array_len(b, 5000), b_str(b, "only-one"), kb_bool(b, true); }
+static void over_createtopics_brokers(struct kbuf *b)
+{
+    kb_array_len(b, 1), b_str(b, "t"), kb_i32(b, 1), kb_i16(b, 1), kb_array_len(b, 1), kb_i32(b, 0);
+    kb_array_len(b, KPROTO_REPLICAS_MAX + 1);
+}
+static void over_createtopics_configs(struct kbuf *b)
+{
+    kb_array_len(b, 1), b_str(b, "t"), kb_i32(b, 1), kb_i16(b, 1), kb_array_len(b, 0);
+    kb_array_len(b, KPROTO_CONFIGS_MAX + 1);
+}
+static void over_deletetopics(struct kbuf *b) { kb_array_len(b, INT32_MAX); }
+static void neg_createpartitions(struct kbuf *b)
+{
+    kb_array_len(b, 1), b_str(b, "t"), kb_i32(b, 2), kb_i32(b, -5);
+}
+static void over_describeconfigs_keys(struct kbuf *b)
+{
+    kb_array_len(b, 1), kb_i8(b, 2), b_str(b, "t"), kb_array_len(b, KPROTO_CONFIGS_MAX + 1);
+}
+static void over_describeconfigs_resources(struct kbuf *b) { kb_array_len(b, KPROTO_RESOURCES_MAX + 1); }
+static void neg_listoffsets(struct kbuf *b) { kb_i32(b, -1), kb_i8(b, 0), kb_array_len(b, -1); }
+
+static void test_requests_counts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        size_t api; /* index in api_cases */
+        int16_t version;
+        void (*build)(struct kbuf *b);
+        enum weir_err want;
+    } cases[] = {
+        { "produce topics", 2, 7, over_produce_topics, WEIR_E_TOO_LARGE },
+        { "produce partitions", 2, 3, over_produce_parts, WEIR_E_TOO_LARGE },
+        { "fetch topics", 3, 11, over_fetch_topics, WEIR_E_TOO_LARGE },
+        { "fetch forgotten partitions", 3, 7, over_fetch_forgotten_parts, WEIR_E_TOO_LARGE },
+        { "metadata topics", 1, 4, over_metadata, WEIR_E_TOO_LARGE },
+        { "metadata -2", 1, 5, neg_metadata, WEIR_E_INVALID },
+        { "metadata count over bytes", 1, 6, lying_metadata, WEIR_E_TRUNCATED },
+        { "createtopics broker ids", 5, 3, over_createtopics_brokers, WEIR_E_TOO_LARGE },
+        { "createtopics configs", 5, 4, over_createtopics_configs, WEIR_E_TOO_LARGE },
+        { "deletetopics INT32_MAX", 6, 1, over_deletetopics, WEIR_E_TOO_LARGE },
+        { "createpartitions assignments -5", 7, 0, neg_createpartitions, WEIR_E_INVALID },
+        { "describeconfigs keys", 8, 1, over_describeconfigs_keys, WEIR_E_TOO_LARGE },
+        { "describeconfigs resources", 8, 2, over_describeconfigs_resources, WEIR_E_TOO_LARGE },
+        { "listoffsets null topics", 4, 2, neg_listoffsets, WEIR_E_INVALID },
+    };
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 64 << 20), WEIR_OK); /* big: the limit, not the arena, must refuse */
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        print_message("count: %s\n", cases[i].name);
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        cases[i].build(&b);
+        /* Plenty of bytes after the count, so only the maximum can refuse it. */
+        for (int k = 0; k < 64; k++) kb_i64(&b, 0);
+        if (cases[i].want == WEIR_E_TRUNCATED) b.mem_len -= 64 * 8;
+        uint8_t *body = dup_exact(b.mem, b.mem_len);
+        struct weir_rd rd = weir_rd_make(body, b.mem_len);
+        union any_req req;
+        weir_arena_reset(&a);
+        assert_int_equal(api_cases[cases[i].api].decode(&rd, cases[i].version, &a, &req), cases[i].want);
+        assert_true(a.used <= 256); /* at most the enclosing one-element arrays */
+        free(body);
+        kbuf_free(&b);
+    }
+    weir_arena_destroy(&a);
+}
+
+/* ---- fuzz: random mutations of valid requests through every decoder ---- */
+
+static size_t mutate(uint8_t *p, size_t n, size_t cap, uint64_t *s)
+{
+    static const uint32_t w32[] = { 0, 1, 0x7fffffff, 0xffffffff, 0x80000000, 0xfffffffe, 10001, 100001, 0x10000 };
+    static const uint16_t w16[] = { 0, 0xffff, 0x7fff, 0x8000, 0xfffe, 0x0100 };
+    static const uint8_t w8[] = { 0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe };
+    for (int ops = 1 + (int)(rng(s) % 4); ops > 0; ops--) {
+        size_t at = n ? (size_t)(rng(s) % n) : 0;
+        switch (rng(s) % 7) {
+        case 0: if (n) p[at] ^= (uint8_t)(1u << (rng(s) % 8)); break;
+        case 1: if (n) p[at] = w8[rng(s) % WEIR_ARRAY_LEN(w8)]; break;
+        case 2: if (n >= 4) weir_store_be32(p + (at > n - 4 ? n - 4 : at), w32[rng(s) % WEIR_ARRAY_LEN(w32)]); break;
+        case 3: if (n >= 2) weir_store_be16(p + (at > n - 2 ? n - 2 : at), w16[rng(s) % WEIR_ARRAY_LEN(w16)]); break;
+        case 4: n = (size_t)(rng(s) % (n + 1)); break;
+        case 5:
+            if (n < cap) {
+                memmove(p + at + 1, p + at, n - at);
+                p[at] = (uint8_t)rng(s);
+                n++;
+            }
+            break;
+        default: if (n) p[at] = (uint8_t)rng(s); break;
+        }
+    }
+    return n;
+}
+
+static void fuzz_one(const struct api_case *c, int16_t v, const uint8_t *p, size_t n, struct weir_arena *a)
+{
+    uint8_t *body = dup_exact(p, n);
+    struct weir_rd rd = weir_rd_make(body, n);
+    union any_req req;
+    weir_arena_reset(a);
+    enum weir_err err = c->decode(&rd, v, a, &req);
+    assert_true(err == WEIR_OK || err == WEIR_E_TRUNCATED || err == WEIR_E_INVALID || err == WEIR_E_TOO_LARGE ||
+                err == WEIR_E_NOMEM);
+    assert_true(rd.pos >= body && rd.pos <= body + n);
+    if (err == WEIR_OK) {
+        struct span sp = { body, body + n };
+        c->walk(&req, &sp);
+    }
+    free(body);
+}
+
+static void test_requests_fuzz(void **state)
+{
+    (void)state;
+    enum { ITER_PER_BODY = 4000, CAP = 1024 };
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    uint8_t *buf = malloc(CAP);
+    assert_non_null(buf);
+    size_t iters = 0, ok = 0;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(api_cases); i++) {
+        const struct api_case *c = &api_cases[i];
+        const struct kproto_api *api = kproto_api_find(c->key);
+        int16_t versions[] = { api->min, api->max };
+        for (int vi = 0; vi < 2; vi++) {
+            size_t n0;
+            uint8_t *body = case_body(c, versions[vi], &n0);
+            assert_true(n0 <= CAP);
+            for (int it = 0; it < ITER_PER_BODY; it++, iters++) {
+                memcpy(buf, body, n0);
+                size_t n = mutate(buf, n0, CAP, &seed);
+                fuzz_one(c, versions[vi], buf, n, &a);
+                /* The same bytes through another decoder at a random supported version. */
+                const struct api_case *o = &api_cases[rng(&seed) % WEIR_ARRAY_LEN(api_cases)];
+                const struct kproto_api *oa = kproto_api_find(o->key);
+                fuzz_one(o, (int16_t)(oa->min + (int16_t)(rng(&seed) % (uint64_t)(oa->max - oa->min + 1))), buf, n, &a);
+                /* And as a frame: header first. */
+                uint8_t *f = dup_exact(buf, n);
+                struct weir_rd rd = weir_rd_make(f, n);
+                struct kreq_header h;
+                ok += kproto_header_decode(&rd, &h) == WEIR_OK;
+                free(f);
+            }
+            free(body);
+        }
+    }
+    print_message("%zu fuzz iterations (x3 decodes), %zu headers parsed\n", iters, ok);
+    assert_true(iters >= 20000);
+    free(buf);
+    weir_arena_destroy(&a);
+}
+
+/* ======================================================================== */
+/* Responses at every supported version                                      */
+/* ======================================================================== */
+
+/* Encodes one body into a fresh kbuf; the caller frees. */
+#define ENCODE(fn, b, v, resp) \
+    do { \
+        kbuf_init((b), 0); \
+        fn((b), (v), (resp)); \
+        assert_int_equal((b)->err, WEIR_OK); \
+    } while (0)
+
+static void test_response_produce(void **state)
+{
+    (void)state;
+    struct kproduce_resp_part p = { 0, 0, 100, -1, 7 };
+    struct kproduce_resp_topic t = { kstr_c("orders"), &p, 1 };
+    struct kproduce_resp r = { &t, 1, 0x01020304 };
+    for (int16_t v = 3; v <= 7; v++) {
+        struct kbuf b;
+        ENCODE(kproto_produce_encode, &b, v, &r);
+        uint8_t want[64];
+        size_t n = 0;
+        weir_store_be32(want + n, 1), n += 4;
+        want[n++] = 0, want[n++] = 6, memcpy(want + n, "orders", 6), n += 6;
+        weir_store_be32(want + n, 1), n += 4;
+        weir_store_be32(want + n, 0), n += 4;
+        want[n++] = 0, want[n++] = 0;
+        weir_store_be64(want + n, 100), n += 8;
+        weir_store_be64(want + n, (uint64_t)-1), n += 8;
+        if (v >= 5) weir_store_be64(want + n, 7), n += 8;
+        weir_store_be32(want + n, 0x01020304), n += 4; /* throttle last */
+        assert_int_equal(n, v < 5 ? 42 : 50);
+        assert_bytes(b.mem, b.mem_len, want, n);
+        kbuf_free(&b);
+    }
+}
+
+static void test_response_small_apis(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    /* InitProducerId v0/v1: throttle, error, producer id, epoch. */
+    struct kinitproducerid_resp ip = { 0, 0, 0x0102030405060708, 3 };
+    static const uint8_t ip_want[] = { 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3 };
+    for (int16_t v = 0; v <= 1; v++) {
+        ENCODE(kproto_initproducerid_encode, &b, v, &ip);
+        assert_bytes(b.mem, b.mem_len, ip_want, sizeof ip_want);
+        kbuf_free(&b);
+    }
+    /* FindCoordinator v0: error, node, host, port. v2: throttle + message first. */
+    struct kfindcoordinator_resp fc = { 9, 0, KSTR_NULL, 1, kstr_c("localhost"), 9092 };
+    static const uint8_t fc0[] = { 0, 0, 0, 0, 0, 1, 0, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0, 0, 0x23, 0x84 };
+    static const uint8_t fc2[] = { 0, 0, 0, 9, 0, 0, 0xff, 0xff, 0, 0, 0, 1, 0, 9, 'l', 'o', 'c',
+                                   'a', 'l', 'h', 'o', 's', 't', 0, 0, 0x23, 0x84 };
+    ENCODE(kproto_findcoordinator_encode, &b, 0, &fc);
+    assert_bytes(b.mem, b.mem_len, fc0, sizeof fc0);
+    kbuf_free(&b);
+    ENCODE(kproto_findcoordinator_encode, &b, 2, &fc);
+    assert_bytes(b.mem, b.mem_len, fc2, sizeof fc2);
+    kbuf_free(&b);
+    /* DeleteTopics v0: no throttle; v1: throttle first. */
+    struct ktopic_result dt = { kstr_c("t1"), 3, kstr_c("ignored before v5") };
+    struct kdeletetopics_resp dr = { 5, &dt, 1 };
+    static const uint8_t dt0[] = { 0, 0, 0, 1, 0, 2, 't', '1', 0, 3 };
+    static const uint8_t dt1[] = { 0, 0, 0, 5, 0, 0, 0, 1, 0, 2, 't', '1', 0, 3 };
+    ENCODE(kproto_deletetopics_encode, &b, 0, &dr);
+    assert_bytes(b.mem, b.mem_len, dt0, sizeof dt0);
+    kbuf_free(&b);
+    ENCODE(kproto_deletetopics_encode, &b, 1, &dr);
+    assert_bytes(b.mem, b.mem_len, dt1, sizeof dt1);
+    kbuf_free(&b);
+    /* CreatePartitions v0/v1: throttle, [name, error, message]. */
+    struct ktopic_result cp[] = { { kstr_c("a"), 37, kstr_c("no") }, { kstr_c("b"), 0, KSTR_NULL } };
+    struct kcreatepartitions_resp cr = { 0, cp, 2 };
+    static const uint8_t cp_want[] = { 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 37, 0, 2, 'n', 'o',
+                                       0, 1, 'b', 0, 0, 0xff, 0xff };
+    for (int16_t v = 0; v <= 1; v++) {
+        ENCODE(kproto_createpartitions_encode, &b, v, &cr);
+        assert_bytes(b.mem, b.mem_len, cp_want, sizeof cp_want);
+        kbuf_free(&b);
+    }
+    /* ListOffsets v2/v3: throttle first, then [name, [index, error, timestamp, offset]]. */
+    struct klistoffsets_resp_part lp = { 2, 0, -1, 99 };
+    struct klistoffsets_resp_topic lt = { kstr_c("t"), &lp, 1 };
+    struct klistoffsets_resp lr = { 0, &lt, 1 };
+    uint8_t lo_want[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
+                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99 };
+    for (int16_t v = 2; v <= 3; v++) {
+        ENCODE(kproto_listoffsets_encode, &b, v, &lr);
+        assert_bytes(b.mem, b.mem_len, lo_want, sizeof lo_want);
+        kbuf_free(&b);
+    }
+}
+
+static void test_response_createtopics(void **state)
+{
+    (void)state;
+    struct ktopic_result t[] = { { kstr_c("t1"), 0, KSTR_NULL }, { kstr_c("t2"), 36, kstr_c("exists") } };
+    struct kcreatetopics_resp r = { 0, t, 2 };
+    for (int16_t v = 3; v <= 4; v++) {
+        struct kbuf b;
+        ENCODE(kproto_createtopics_encode, &b, v, &r);
+        /* 4 throttle + 4 count + (4 + 2 + 2) + (4 + 2 + 8) = 30 */
+        assert_int_equal(b.mem_len, 30);
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        assert_int_equal(weir_rd_i32(&rd), 0);
+        assert_int_equal(kr_array_len(&rd, 10, false), 2);
+        assert_kstr(kr_string(&rd), "t1");
+        assert_int_equal(weir_rd_i16(&rd), 0);
+        assert_kstr(kr_nstring(&rd), NULL);
+        assert_kstr(kr_string(&rd), "t2");
+        assert_int_equal(weir_rd_i16(&rd), 36);
+        assert_kstr(kr_nstring(&rd), "exists");
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        kbuf_free(&b);
+    }
+}
+
+static void test_response_metadata(void **state)
+{
+    (void)state;
+    static const int32_t one[] = { 1 };
+    struct kmetadata_broker br = { 1, kstr_c("localhost"), 9092, KSTR_NULL };
+    struct kmetadata_part parts[] = { { 0, 0, 1, one, 1, one, 1, NULL, 0 }, { 5, 1, -1, one, 1, NULL, 0, one, 1 } };
+    struct kmetadata_topic top = { 0, kstr_c("orders"), false, parts, 2 };
+    struct kmetadata_resp r = { 0, &br, 1, kstr_c("weir-cluster"), 1, &top, 1 };
+    for (int16_t v = 4; v <= 6; v++) {
+        struct kbuf b;
+        ENCODE(kproto_metadata_encode, &b, v, &r);
+        /* throttle 4, brokers 4 + 21, cluster 14, controller 4, topics 4 + 15,
+         * partitions (10 + 8 + 8 [+ 4 offline]) and (10 + 8 + 4 [+ 8]) */
+        assert_int_equal(b.mem_len, v < 5 ? 4 + 25 + 14 + 4 + 19 + 26 + 22 : 4 + 25 + 14 + 4 + 19 + 30 + 30);
+        assert_int_equal(weir_load_be32(b.mem), 0);         /* throttle first */
+        assert_int_equal(weir_load_be16(b.mem + 29), 12);   /* cluster_id length */
+        assert_int_equal(weir_load_be32(b.mem + 43), 1);    /* controller_id */
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        (void)weir_rd_i32(&rd);
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i32(&rd), 1);
+        assert_kstr(kr_string(&rd), "localhost");
+        assert_int_equal(weir_rd_i32(&rd), 9092);
+        assert_kstr(kr_nstring(&rd), NULL); /* rack */
+        assert_kstr(kr_nstring(&rd), "weir-cluster");
+        assert_int_equal(weir_rd_i32(&rd), 1);
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i16(&rd), 0);
+        assert_kstr(kr_string(&rd), "orders");
+        assert_false(kr_bool(&rd));
+        assert_int_equal(kr_array_len(&rd, 10, false), 2);
+        for (int p = 0; p < 2; p++) {
+            assert_int_equal(weir_rd_i16(&rd), parts[p].error_code);
+            assert_int_equal(weir_rd_i32(&rd), parts[p].partition_index);
+            assert_int_equal(weir_rd_i32(&rd), parts[p].leader_id);
+            assert_int_equal(kr_array_len(&rd, 10, false), 1);
+            assert_int_equal(weir_rd_i32(&rd), 1);
+            int32_t n_isr = kr_array_len(&rd, 10, false);
+            assert_int_equal(n_isr, parts[p].n_isr);
+            for (int32_t k = 0; k < n_isr; k++) (void)weir_rd_i32(&rd);
+            if (v >= 5) {
+                int32_t n_off = kr_array_len(&rd, 10, false);
+                assert_int_equal(n_off, parts[p].n_offline);
+                for (int32_t k = 0; k < n_off; k++) assert_int_equal(weir_rd_i32(&rd), 1);
+            }
+        }
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        kbuf_free(&b);
+    }
+}
+
+static void test_response_describeconfigs(void **state)
+{
+    (void)state;
+    struct kdescribeconfigs_synonym syn = { kstr_c("log.retention.ms"), kstr_c("1000"), 5 };
+    struct kdescribeconfigs_config cfg[] = {
+        { kstr_c("retention.ms"), kstr_c("1000"), false, 1, false, &syn, 1 },
+        { kstr_c("secret"), KSTR_NULL, true, 5, true, NULL, 0 },
+    };
+    struct kdescribeconfigs_result res = { 0, KSTR_NULL, KRESOURCE_TOPIC, kstr_c("orders"), cfg, 2 };
+    struct kdescribeconfigs_resp r = { 0, &res, 1 };
+    for (int16_t v = 1; v <= 2; v++) {
+        struct kbuf b;
+        ENCODE(kproto_describeconfigs_encode, &b, v, &r);
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        assert_int_equal(weir_rd_i32(&rd), 0); /* throttle first */
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i16(&rd), 0);
+        assert_kstr(kr_nstring(&rd), NULL);
+        assert_int_equal(kr_i8(&rd), KRESOURCE_TOPIC);
+        assert_kstr(kr_string(&rd), "orders");
+        assert_int_equal(kr_array_len(&rd, 10, false), 2);
+        for (int c = 0; c < 2; c++) {
+            assert_true(kstr_eq(kr_string(&rd), cfg[c].name.ptr));
+            struct kstr val = kr_nstring(&rd);
+            assert_int_equal(val.len, cfg[c].value.len);
+            assert_int_equal(kr_bool(&rd), cfg[c].read_only);
+            assert_int_equal(kr_i8(&rd), cfg[c].config_source);
+            assert_int_equal(kr_bool(&rd), cfg[c].is_sensitive);
+            int32_t ns = kr_array_len(&rd, 10, false);
+            assert_int_equal(ns, cfg[c].n_synonyms);
+            for (int32_t s = 0; s < ns; s++) {
+                assert_kstr(kr_string(&rd), "log.retention.ms");
+                assert_kstr(kr_nstring(&rd), "1000");
+                assert_int_equal(kr_i8(&rd), 5);
+            }
+        }
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        /* 4+4 + 2+2+1+8+4 + cfg0 (14+6+1+1+1+4 + 18+6+1) + cfg1 (8+2+1+1+1+4) = 25 + 52 + 17 */
+        assert_int_equal(b.mem_len, 94);
+        kbuf_free(&b);
+    }
+}
+
+/* Fetch: records length equals the file ranges, chunks interleave, null vs
+ * empty aborted transactions, v11 preferred_read_replica. */
+static void test_response_fetch(void **state)
+{
+    (void)state;
+    int pin_a, pin_b;
+    struct kfile_range ranges[] = { { 5, 0, 100, &pin_a }, { 6, 4096, 50, &pin_b } };
+    struct kfetch_aborted ab = { 77, 10 };
+    struct kfetch_resp_part parts[] = {
+        { 0, 0, 200, 200, 0, NULL, -1, -1, ranges, 2 },
+        { 1, 1, 10, 10, 3, &ab, 1, -1, NULL, 0 },
+    };
+    struct kfetch_resp_topic top = { kstr_c("orders"), parts, 2 };
+    struct kfetch_resp r = { 0, 0, 0, &top, 1 };
+    for (int16_t v = 4; v <= 11; v++) {
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        struct kframe f = kproto_response_begin(&b, KAPI_FETCH, v, 99);
+        kproto_fetch_encode(&b, v, &r);
+        kproto_response_end(&b, &f);
+        assert_int_equal(b.err, WEIR_OK);
+        /* MEM (up to p0's records length), FILE 100, FILE 50, MEM (the rest). */
+        assert_int_equal(kbuf_chunk_count(&b), 4);
+        assert_int_equal(kbuf_chunk(&b, 1).kind, KCHUNK_FILE);
+        assert_int_equal(kbuf_chunk(&b, 1).len, 100);
+        assert_ptr_equal(kbuf_chunk(&b, 1).pin, &pin_a);
+        assert_int_equal(kbuf_chunk(&b, 2).len, 50);
+        assert_int_equal(kbuf_chunk(&b, 2).fd, 6);
+        assert_int_equal(kbuf_chunk(&b, 2).pos, 4096);
+        struct kchunk m0 = kbuf_chunk(&b, 0);
+        assert_int_equal(weir_load_be32(m0.mem + m0.len - 4), 150); /* RECORDS length, exactly */
+        assert_int_equal(b.file_len, 150);
+        assert_int_equal(weir_load_be32(b.mem), (uint32_t)(kbuf_total_len(&b) - 4)); /* frame size */
+
+        size_t n;
+        uint8_t *flat = flatten(&b, &n);
+        struct weir_rd rd = weir_rd_make(flat + 8, n - 8); /* after size + correlation id */
+        assert_int_equal(weir_rd_i32(&rd), 0);              /* throttle first */
+        if (v >= 7) {
+            assert_int_equal(weir_rd_i16(&rd), 0); /* error_code */
+            assert_int_equal(weir_rd_i32(&rd), 0); /* session_id */
+        }
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_kstr(kr_string(&rd), "orders");
+        assert_int_equal(kr_array_len(&rd, 10, false), 2);
+        for (int p = 0; p < 2; p++) {
+            assert_int_equal(weir_rd_i32(&rd), p);
+            assert_int_equal(weir_rd_i16(&rd), parts[p].error_code);
+            assert_int_equal(weir_rd_i64(&rd), parts[p].high_watermark);
+            assert_int_equal(weir_rd_i64(&rd), parts[p].last_stable_offset);
+            if (v >= 5) assert_int_equal(weir_rd_i64(&rd), parts[p].log_start_offset);
+            int32_t na = kr_array_len(&rd, 10, true);
+            assert_int_equal(na, parts[p].n_aborted); /* -1: null */
+            for (int32_t k = 0; k < na; k++) {
+                assert_int_equal(weir_rd_i64(&rd), 77);
+                assert_int_equal(weir_rd_i64(&rd), 10);
+            }
+            if (v >= 11) assert_int_equal(weir_rd_i32(&rd), -1);
+            struct kbytes rec = kr_nbytes(&rd);
+            assert_int_equal(rec.len, p == 0 ? 150 : 0); /* empty, never null */
+            for (int32_t k = 0; k < rec.len; k++) assert_int_equal(rec.ptr[k], k < 100 ? 5 : 6);
+        }
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        free(flat);
+        kbuf_free(&b);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_table),
+        cmocka_unit_test(test_uvarint_vectors),
+        cmocka_unit_test(test_string_bytes_vectors),
+        cmocka_unit_test(test_array_len),
+        cmocka_unit_test(test_tags_skip),
+        cmocka_unit_test(test_writers_roundtrip),
+        cmocka_unit_test(test_kbuf_chunks),
+        cmocka_unit_test(test_kbuf_frames),
+        cmocka_unit_test(test_kbuf_cap),
+        cmocka_unit_test(test_header_and_apiversions_request),
+        cmocka_unit_test(test_apiversions_responses),
+        cmocka_unit_test(test_apiversions_unsupported),
+        cmocka_unit_test(test_requests_decode),
+        cmocka_unit_test(test_requests_truncated),
+        cmocka_unit_test(test_requests_arena_full),
+        cmocka_unit_test(test_requests_counts),
+        cmocka_unit_test(test_requests_fuzz),
+        cmocka_unit_test(test_response_produce),
+        cmocka_unit_test(test_response_small_apis),
+        cmocka_unit_test(test_response_createtopics),
+        cmocka_unit_test(test_response_metadata),
+        cmocka_unit_test(test_response_describeconfigs),
+        cmocka_unit_test(test_response_fetch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
