@@ -12,6 +12,15 @@ enum {
     KERR_INVALID_REQUEST = 42,
 };
 
+/* One result slot per topic, or NULL (the request is then malformed). */
+static struct ktopic_result *results_alloc(struct request *req, enum weir_err *err, int32_t n)
+{
+    struct ktopic_result *res = *err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(n + 1) * sizeof *res) : NULL;
+    if (*err == WEIR_OK && !res) *err = WEIR_E_NOMEM;
+    if (*err != WEIR_OK) request_malformed(req, *err);
+    return res;
+}
+
 static struct kstr arena_msg(struct request *req, const char *text)
 {
     char *m = arena_strdup(&req->arena, kstr_c(text));
@@ -102,13 +111,8 @@ void handle_createtopics(struct request *req)
 {
     struct kcreatetopics_req cr;
     enum weir_err err = kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
-    struct ktopic_result *res = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *res)
-                                               : NULL;
-    if (err == WEIR_OK && !res) err = WEIR_E_NOMEM;
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
+    struct ktopic_result *res = results_alloc(req, &err, cr.n_topics);
+    if (!res) return;
     for (int32_t i = 0; i < cr.n_topics; i++) {
         res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
         int32_t n = create_check(req, &cr, i, &res[i]);
@@ -250,13 +254,8 @@ void handle_createpartitions(struct request *req)
 {
     struct kcreatepartitions_req cr;
     enum weir_err err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
-    struct ktopic_result *res = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *res)
-                                               : NULL;
-    if (err == WEIR_OK && !res) err = WEIR_E_NOMEM;
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
+    struct ktopic_result *res = results_alloc(req, &err, cr.n_topics);
+    if (!res) return;
     for (int32_t i = 0; i < cr.n_topics; i++) {
         res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
         grow_one(req, &cr.topics[i], cr.validate_only, &res[i]);

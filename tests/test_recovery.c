@@ -72,6 +72,21 @@ static void file_put(const char *path, const uint8_t *buf, size_t len)
     close(fd);
 }
 
+/* Opens the log in dir and appends batches 0..n-1, recording their offsets. */
+static struct weir_log *log_with_batches(const char *dir, const struct weir_log_config *cfg, struct weir_appender *ap,
+                                         int n, int64_t *base)
+{
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, cfg, ap, NULL, &log), WEIR_OK);
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, base ? &base[i] : NULL), WEIR_OK);
+        weir_free(b);
+    }
+    return log;
+}
+
 /* A torn last batch, cut at every byte boundary: recovery keeps every earlier
  * batch and cuts exactly the torn bytes. */
 static void test_torn_tail_every_byte(void **state)
@@ -83,16 +98,9 @@ static void test_torn_tail_every_byte(void **state)
     struct weir_log_config cfg;
     weir_log_config_default(&cfg);
     cfg.index_interval_bytes = 256;
-    struct weir_log *log;
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
     enum { N = 40 };
     int64_t base[N];
-    for (int i = 0; i < N; i++) {
-        size_t len;
-        uint8_t *b = batch_i(i, &len);
-        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
-        weir_free(b);
-    }
+    struct weir_log *log = log_with_batches(dir, &cfg, ap, N, base);
     uint64_t size = weir_log_size_bytes(log);
     weir_log_close(log);
     size_t last_len;
@@ -157,15 +165,8 @@ static void test_corrupt_middle_segment(void **state)
     struct weir_log_config cfg;
     weir_log_config_default(&cfg);
     cfg.segment_bytes = 2048;
-    struct weir_log *log;
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
     int64_t base[60];
-    for (int i = 0; i < 60; i++) {
-        size_t len;
-        uint8_t *b = batch_i(i, &len);
-        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
-        weir_free(b);
-    }
+    struct weir_log *log = log_with_batches(dir, &cfg, ap, 60, base);
     assert_true(weir_log_segment_count(log) >= 4);
     weir_log_close(log);
     char path[4096];
