@@ -24,6 +24,7 @@ enum {
     RING_ENTRIES = 1024,
     FETCH_PIPE_BYTES = 1 << 20,     /* splice pipe size */
     REACTORS_MAX = 64,
+    STOP_DRAIN_MS = 10000,          /* shutdown waits this long for slow readers */
 };
 
 struct reactor;
@@ -119,7 +120,8 @@ struct reactor {
     struct conn *conns;
     struct request *waiting;     /* long-poll fetches */
     int64_t next_retain_ms;
-    bool stopping, quiesced, done;
+    int64_t stop_deadline_ns;    /* connections still busy then are closed */
+    bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
 };
 

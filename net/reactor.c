@@ -329,6 +329,7 @@ static bool reactor_busy(const struct reactor *r)
 static void stop_begin(struct reactor *r)
 {
     r->stopping = true;
+    r->stop_deadline_ns = weir_clock_ns() + (int64_t)STOP_DRAIN_MS * 1000000;
     if (r->accept_armed) reactor_cancel(r, &r->accept_op);
     conn_shutdown_all(r, false); /* no more reading; in-flight requests are still answered */
 }
@@ -362,6 +363,13 @@ static void *reactor_main(void *arg)
         WEIR_ASSERT(turns < UINT64_MAX); /* runs until stopped */
         turn(r);
         if (atomic_load(&r->b->stopping) && !r->stopping) stop_begin(r);
+        if (r->stopping && !r->forced && weir_clock_ns() > r->stop_deadline_ns) {
+            if (r->conns)
+                weir_log(WEIR_LOG_WARN, "reactor %u: closing connections that did not drain in %d ms", r->id,
+                         STOP_DRAIN_MS);
+            r->forced = true;
+            conn_shutdown_all(r, true);
+        }
         if (r->stopping && !r->quiesced && !reactor_busy(r)) {
             r->quiesced = true;
             atomic_fetch_add(&r->b->quiesced, 1);
