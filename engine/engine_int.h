@@ -95,6 +95,7 @@ struct weir_log {
     struct weir_log *dirty_next;
     struct log_group group;
     struct seg_spare spare;      /* guarded by prep->mu when prep != NULL */
+    bool spare_taken;            /* prep->mu: a taken spare's files still have their temporary names */
     int jobs_pending;            /* preparer jobs naming this log; guarded by prep->mu */
     atomic_int seal_err;         /* set by the preparer when a seal failed */
     struct weir_log_stats stats;
@@ -176,6 +177,8 @@ void appender_mark_dirty(struct weir_appender *ap, struct weir_log *log);
 
 /* Takes a ready spare for log into *sp; false when none is ready. */
 bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct seg_spare *sp);
+/* Ends a take: the spare's files are renamed (or discarded); names are free again. */
+void preparer_spare_done(struct weir_preparer *p, struct weir_log *log);
 /* Asks for a new spare for log. */
 void preparer_want_spare(struct weir_preparer *p, struct weir_log *log);
 /* Truncates and syncs a sealed segment off the hot path, then advances the

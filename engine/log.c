@@ -427,6 +427,7 @@ enum weir_err log_roll_now(struct weir_log *log)
     if (log->prep && preparer_take_spare(log->prep, log, &sp)) {
         err = segment_from_spare(log, &sp, log->offset_queued, &seg);
         if (err != WEIR_OK) segment_spare_discard(log->dir, &sp);
+        preparer_spare_done(log->prep, log);
     } else {
         log->stats.roll_stalls++;
         err = segment_create(log, log->offset_queued, &seg);

@@ -32,7 +32,7 @@ static void job_run(struct weir_preparer *p, struct prep_job *job)
     struct weir_log *log = job->log;
     if (job->kind == JOB_SPARE) {
         pthread_mutex_lock(&p->mu);
-        bool have = log->spare.ready;
+        bool have = log->spare.ready || log->spare_taken; /* never reuse names not yet renamed */
         pthread_mutex_unlock(&p->mu);
         if (have) return;
         struct seg_spare sp;
@@ -123,9 +123,17 @@ bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct s
     if (ready) {
         *sp = log->spare;
         log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+        log->spare_taken = true;
     }
     pthread_mutex_unlock(&p->mu);
     return ready;
+}
+
+void preparer_spare_done(struct weir_preparer *p, struct weir_log *log)
+{
+    pthread_mutex_lock(&p->mu);
+    log->spare_taken = false;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void preparer_want_spare(struct weir_preparer *p, struct weir_log *log)

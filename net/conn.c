@@ -184,6 +184,13 @@ static void recv_process(struct conn *c, int32_t res)
     if (res <= 0) {
         if (res == -EINTR || res == -EAGAIN) return;
         if (res == -ECANCELED && c->closing) return; /* stopping: answer what we have */
+        if (res == 0 && (c->partial || c->rlen)) {
+            char why[96];
+            snprintf(why, sizeof why, "peer closed in the middle of a frame (%zu bytes of it received)",
+                     c->partial ? c->partial_have + 4 : c->rlen);
+            conn_close(c, why);
+            return;
+        }
         conn_close(c, res == 0 || res == -ECANCELED || res == -ECONNRESET ? NULL : strerror(-res));
         return;
     }

@@ -4,7 +4,7 @@
  * response, and closes the connection on an error, as Kafka does. */
 #include "net_int.h"
 
-enum { KERR_INVALID_REQUIRED_ACKS = 21, KERR_INVALID_RECORD = 87 };
+enum { KERR_INVALID_REQUIRED_ACKS = 21, KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43, KERR_INVALID_RECORD = 87 };
 
 struct produce_slot {
     struct ptask pt;
@@ -82,6 +82,9 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
 static int16_t produce_precheck(const struct kproduce_req *pr, const struct kproduce_req_part *in)
 {
     if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1) return KERR_INVALID_REQUIRED_ACKS;
+    /* Legacy message sets (magic 0/1, Produce v0-2 era) are not stored. */
+    if (in->records && in->records_len > WEIR_BATCH_OFF_MAGIC && in->records[WEIR_BATCH_OFF_MAGIC] != WEIR_BATCH_MAGIC)
+        return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
     if (!in->records || in->records_len < WEIR_BATCH_HEADER_BYTES) return KERR_INVALID_RECORD;
     if (weir_load_be64(in->records) != 0) return KERR_INVALID_RECORD; /* clients send base offset 0 */
     return 0;

@@ -10,7 +10,7 @@
  * implements; -1, -1 for the others until their codecs exist. flex_from is each
  * schema's "flexibleVersions" (request and response agree for every API). */
 static const struct kproto_api api_table[] = {
-    { KAPI_PRODUCE, 3, 7, 9, "Produce" },
+    { KAPI_PRODUCE, 0, 7, 9, "Produce" },
     { KAPI_FETCH, 4, 11, 12, "Fetch" },
     { KAPI_LIST_OFFSETS, 2, 3, 6, "ListOffsets" },
     { KAPI_METADATA, 4, 6, 9, "Metadata" },

@@ -1,4 +1,7 @@
-/* net/proto_produce.c: Produce (key 0), v3-7 (schemas/Produce*.json).
+/* net/proto_produce.c: Produce (key 0), v0-7 (schemas/Produce*.json). v0-2
+ * are advertised because librdkafka <= 2.11 sends gzip, snappy and lz4 only to
+ * a broker whose Produce range includes v0 (msgset_writer compr_req); their
+ * records must still be magic 2 batches.
  * Request: transactional_id (v3+, nullable), acks, timeout, topics of
  * partitions with RECORDS (nullable bytes, borrowed writable from the frame).
  * Response: topics first, throttle_time_ms AFTER them (v1+, README §9.1);
@@ -27,7 +30,7 @@ enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct 
 {
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version) };
     if (!kproto_supported(KAPI_PRODUCE, version)) return WEIR_E_UNSUPPORTED;
-    req->transactional_id = kd_nstr(&d);
+    req->transactional_id = version >= 3 ? kd_nstr(&d) : KSTR_NULL;
     req->acks = weir_rd_i16(rd);
     req->timeout_ms = weir_rd_i32(rd);
     req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
@@ -46,7 +49,7 @@ static void produce_encode_topic(struct kbuf *out, int16_t version, bool flex, c
         kb_i32(out, p->index);
         kb_i16(out, p->error_code);
         kb_i64(out, p->base_offset);
-        kb_i64(out, p->log_append_time_ms);                 /* v2+ */
+        if (version >= 2) kb_i64(out, p->log_append_time_ms); /* v2+ */
         if (version >= 5) kb_i64(out, p->log_start_offset); /* v5+ */
         kb_tags(out, flex);
     }
@@ -59,6 +62,6 @@ void kproto_produce_encode(struct kbuf *out, int16_t version, const struct kprod
     bool flex = kproto_request_flexible(KAPI_PRODUCE, version);
     kb_arr(out, flex, resp->n_topics);
     for (int32_t i = 0; i < resp->n_topics; i++) produce_encode_topic(out, version, flex, &resp->topics[i]);
-    kb_i32(out, resp->throttle_time_ms); /* v1+: after the topics */
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms); /* v1+: after the topics */
     kb_tags(out, flex);
 }

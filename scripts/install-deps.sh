@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages weir builds and tests with. Idempotent: does
 # nothing when everything is present. Uses sudo when not root.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev libcmocka-dev)
+pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev libcmocka-dev
+      librdkafka-dev kcat python3 python3-confluent-kafka iperf3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -518,6 +518,21 @@ def parse_batches(data, verify_crc=True):
     return out
 
 
+def batch_headers(data):
+    """-> [(base_offset, last_offset, attributes, record_count)] of whole batches (no decoding)."""
+    out = []
+    pos = 0
+    while len(data) - pos >= 61:
+        base_offset, length = struct.unpack_from(">qi", data, pos)
+        if pos + 12 + length > len(data):
+            break
+        attrs, last_delta = struct.unpack_from(">hi", data, pos + 21)
+        count = struct.unpack_from(">i", data, pos + 57)[0]
+        out.append((base_offset, base_offset + last_delta, attrs, count))
+        pos += 12 + length
+    return out
+
+
 # ---------------------------------------------------------------- raw connection
 
 API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
@@ -688,6 +703,25 @@ class KafkaConn:
         rd.i32()
         rd.i32()
         return rd.i16(), rd.i64(), rd.i64()
+
+    def read_batch_headers(self, topic, partition, timeout=60.0):
+        """Every batch of the partition as batch_headers() tuples, from offset 0 to the high watermark."""
+        out = []
+        offset = 0
+        end = None
+        deadline = time.monotonic() + timeout
+        while end is None or offset < end:
+            err, hw, blob = self.fetch(topic, partition, offset, max_wait_ms=100)
+            if err:
+                raise ValueError(f"fetch {topic}-{partition}@{offset}: error {err}")
+            end = hw if end is None else end
+            for h in batch_headers(blob):
+                if h[1] >= offset:
+                    out.append(h)
+                    offset = h[1] + 1
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"batch headers {topic}-{partition}: at {offset} of {end}")
+        return out
 
     def read_all(self, topic, partition, start=0, end=None, timeout=30.0):
         """Fetches [start, end) (end = high watermark at the first fetch when None)."""

@@ -91,7 +91,7 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 3, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
+        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
         { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
     };
     size_t n, supported = 0;
@@ -541,7 +541,7 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 11 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 3, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
+    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 10, 0, 2 }, { 18, 0, 3 },
     { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
 };
 
@@ -703,7 +703,7 @@ static void build_produce(struct kbuf *b, int16_t v)
 {
     uint8_t batch[70];
     for (size_t i = 0; i < sizeof batch; i++) batch[i] = (uint8_t)(i * 7);
-    b_nstr(b, v == 7 ? "txn-1" : NULL);
+    if (v >= 3) b_nstr(b, v == 7 ? "txn-1" : NULL); /* v3+ */
     kb_i16(b, -1);
     kb_i32(b, 30000);
     kb_array_len(b, 2);
@@ -1405,7 +1405,7 @@ static void test_response_produce(void **state)
     struct kproduce_resp_part p = { 0, 0, 100, -1, 7 };
     struct kproduce_resp_topic t = { kstr_c("orders"), &p, 1 };
     struct kproduce_resp r = { &t, 1, 0x01020304 };
-    for (int16_t v = 3; v <= 7; v++) {
+    for (int16_t v = 0; v <= 7; v++) {
         struct kbuf b;
         ENCODE(kproto_produce_encode, &b, v, &r);
         uint8_t want[64];
@@ -1416,10 +1416,10 @@ static void test_response_produce(void **state)
         weir_store_be32(want + n, 0), n += 4;
         want[n++] = 0, want[n++] = 0;
         weir_store_be64(want + n, 100), n += 8;
-        weir_store_be64(want + n, (uint64_t)-1), n += 8;
+        if (v >= 2) weir_store_be64(want + n, (uint64_t)-1), n += 8;
         if (v >= 5) weir_store_be64(want + n, 7), n += 8;
-        weir_store_be32(want + n, 0x01020304), n += 4; /* throttle last */
-        assert_int_equal(n, v < 5 ? 42 : 50);
+        if (v >= 1) weir_store_be32(want + n, 0x01020304), n += 4; /* throttle last */
+        assert_int_equal(n, v == 0 ? 30 : v == 1 ? 34 : v < 5 ? 42 : 50);
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
