@@ -247,17 +247,21 @@ static void send_done(struct conn *c)
     if (close_after) conn_close(c, "after answering a malformed or unsupported request");
 }
 
-static void advance(struct conn *c, size_t n)
+/* Moves the send cursor over n sent bytes; returns how many were file bytes. */
+static size_t advance(struct conn *c, size_t n)
 {
     const struct kbuf *out = &c->q_head->out;
+    size_t file_bytes = 0;
     while (n > 0) {
         struct kchunk k = kbuf_chunk(out, c->chunk);
         size_t step = WEIR_MIN(n, (size_t)k.len - c->chunk_off);
+        if (k.kind == KCHUNK_FILE) file_bytes += step;
         c->chunk_off += step;
         n -= step;
         if (c->chunk_off == k.len) c->chunk++, c->chunk_off = 0;
     }
     while (c->chunk < kbuf_chunk_count(out) && kbuf_chunk(out, c->chunk).len == 0) c->chunk++;
+    return file_bytes;
 }
 
 static bool send_finished(const struct conn *c) { return c->chunk >= kbuf_chunk_count(&c->q_head->out); }
@@ -273,7 +277,8 @@ static void sendmsg_cb(struct weir_uop *op, int32_t res, uint32_t flags)
         conn_close(c, res != -EPIPE && res != -ECONNRESET && res != -ECANCELED ? strerror(-res) : NULL);
     } else if (!c->dead) {
         atomic_fetch_add_explicit(&c->r->stats.bytes_out, (uint64_t)res, memory_order_relaxed);
-        advance(c, (size_t)res);
+        size_t copied = advance(c, (size_t)res); /* file bytes sent from the mapping */
+        atomic_fetch_add_explicit(&c->r->stats.fetch_bytes_copy, copied, memory_order_relaxed);
         if (send_finished(c)) send_done(c);
     }
     conn_kick(c);
@@ -300,8 +305,6 @@ static int gather(struct conn *c, bool splice_files)
         if (k.kind == KCHUNK_FILE && splice_files) break;
         if (k.len == off) continue;
         const uint8_t *base = k.kind == KCHUNK_MEM ? k.mem : file_chunk_mem(&k);
-        if (k.kind == KCHUNK_FILE)
-            atomic_fetch_add_explicit(&c->r->stats.fetch_bytes_copy, k.len - off, memory_order_relaxed);
         c->iov[n++] = (struct iovec){ (void *)(base + off), k.len - off };
     }
     return n;
