@@ -38,7 +38,11 @@ enum weir_err {
     WEIR_E_BAD_PARTITIONS = -16, /* partition count out of range or not increasing */
     WEIR_E_CLOSED = -17,      /* object is closing; operation not started */
     WEIR_E_BUSY = -18,        /* data directory locked by another process */
-    WEIR_E_LAST = WEIR_E_BUSY
+    WEIR_E_DUPLICATE = -19,   /* idempotent batch already appended: not an error on the wire */
+    WEIR_E_OUT_OF_SEQUENCE = -20, /* idempotent batch's sequence does not follow the last */
+    WEIR_E_PRODUCER_EPOCH = -21,  /* producer epoch older than the partition's */
+    WEIR_E_TRANSACTIONAL = -22,   /* transactional batch: transactions are not supported */
+    WEIR_E_LAST = WEIR_E_TRANSACTIONAL
 };
 
 /* "NAME: text" for logs and the CLI; never NULL. */

@@ -23,6 +23,10 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_BAD_PARTITIONS] = "WEIR_E_BAD_PARTITIONS: partition count out of range or not increasing",
     [-WEIR_E_CLOSED] = "WEIR_E_CLOSED: object is closing",
     [-WEIR_E_BUSY] = "WEIR_E_BUSY: data directory is in use by another process",
+    [-WEIR_E_DUPLICATE] = "WEIR_E_DUPLICATE: batch was already appended (answered with its original offset)",
+    [-WEIR_E_OUT_OF_SEQUENCE] = "WEIR_E_OUT_OF_SEQUENCE: producer sequence does not follow the last appended",
+    [-WEIR_E_PRODUCER_EPOCH] = "WEIR_E_PRODUCER_EPOCH: producer epoch is older than the partition's",
+    [-WEIR_E_TRANSACTIONAL] = "WEIR_E_TRANSACTIONAL: transactional batches are not supported",
 };
 
 const char *weir_err_str(enum weir_err e)
@@ -34,7 +38,8 @@ const char *weir_err_str(enum weir_err e)
 int16_t weir_err_kafka(enum weir_err e)
 {
     switch (e) {
-    case WEIR_OK: return 0;
+    case WEIR_OK:
+    case WEIR_E_DUPLICATE: return 0;     /* NONE: the original's offset is the answer */
     case WEIR_E_OFFSET_RANGE: return 1;  /* OFFSET_OUT_OF_RANGE */
     case WEIR_E_TRUNCATED:
     case WEIR_E_CRC: return 2;           /* CORRUPT_MESSAGE */
@@ -50,6 +55,9 @@ int16_t weir_err_kafka(enum weir_err e)
     case WEIR_E_CORRUPT: return 56;      /* KAFKA_STORAGE_ERROR */
     case WEIR_E_UNSUPPORTED: return 76;  /* UNSUPPORTED_COMPRESSION_TYPE */
     case WEIR_E_INVALID: return 87;      /* INVALID_RECORD */
+    case WEIR_E_OUT_OF_SEQUENCE: return 45; /* OUT_OF_ORDER_SEQUENCE_NUMBER */
+    case WEIR_E_PRODUCER_EPOCH: return 47;  /* INVALID_PRODUCER_EPOCH */
+    case WEIR_E_TRANSACTIONAL: return 48;   /* INVALID_TXN_STATE */
     case WEIR_E_NOMEM:
     case WEIR_E_BUSY:
     case WEIR_E_CLOSED: return -1;       /* UNKNOWN_SERVER_ERROR */

@@ -112,11 +112,12 @@ static struct io_uring_sqe *sqe_get(struct weir_appender *ap, struct weir_uop *o
     return sqe;
 }
 
-static void appends_complete(struct weir_append *a, enum weir_err err)
+static void appends_complete(struct weir_log *log, struct weir_append *a, enum weir_err err)
 {
     while (a) {
         struct weir_append *next = a->next; /* on_done may free a */
         a->err = err;
+        producers_done(log, a);
         a->on_done(a);
         a = next;
     }
@@ -196,7 +197,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
         log->pending_head = a->next;
         if (!log->pending_head) log->pending_tail = NULL;
         a->next = NULL;
-        appends_complete(a, WEIR_E_TOO_LARGE);
+        appends_complete(log, a, WEIR_E_TOO_LARGE);
         if (log->pending_head) appender_mark_dirty(ap, log);
         return;
     }
@@ -239,7 +240,7 @@ static void group_finish(struct weir_log *log)
     else if (g->fsync && g->fsync_res < 0) what = "fdatasync", errnum = -g->fsync_res;
     else if (g->dir_res < 0) what = "fsync of the directory", errnum = -g->dir_res;
     if (what) {
-        appends_complete(g->head, WEIR_E_IO);
+        appends_complete(log, g->head, WEIR_E_IO);
         log_fail(log, WEIR_E_IO, what, errnum);
         return;
     }
@@ -258,7 +259,7 @@ static void group_finish(struct weir_log *log)
     }
     ap->stats.batches += g->n;
     ap->stats.bytes += g->len;
-    appends_complete(g->head, WEIR_OK);
+    appends_complete(log, g->head, WEIR_OK);
     if (log->pending_head) appender_mark_dirty(ap, log);
     if (g->n > 0 && log->on_advance) log->on_advance(log->on_advance_ctx, log);
 }

@@ -5,7 +5,8 @@
  *    LZ4 frame (codec 3). Stored byte for byte as the producer sent them.
  *  - logs: one partition = a directory of segments (<20-digit base>.log,
  *    .index, .timeindex). Appends go down through an io_uring `weir_appender`
- *    shared by many logs; reads return file ranges for zero-copy send.
+ *    shared by many logs; reads return file ranges for zero-copy send. Each
+ *    log checks idempotent producers' sequences (snapshots: <offset>.snapshot).
  *  - store: a data directory of topics and their partitions, with topic
  *    metadata written atomically.
  *
@@ -172,6 +173,10 @@ enum weir_err weir_lz4_decompress(const uint8_t *src, size_t n, uint8_t **dst, s
 /* ======================================================================== */
 
 #define WEIR_SEGMENT_BYTES_MAX ((uint64_t)UINT32_MAX) /* index positions are 32-bit */
+/* Idempotent producers, per partition (Kafka's values where it has one). */
+enum { WEIR_PRODUCER_BATCHES = 5,      /* NUM_BATCHES_TO_RETAIN */
+       WEIR_PRODUCERS_MAX = 1 << 16 }; /* beyond it the least recently appended is forgotten */
+#define WEIR_PRODUCER_EXPIRATION_MS ((int64_t)86400000) /* producer.id.expiration.ms */
 
 /* Kafka topic config names; defaults as in Kafka where it has one. */
 struct weir_log_config {
@@ -209,11 +214,16 @@ struct weir_append {
     size_t len;           /* one whole batch */
     int32_t records;      /* filled by weir_log_append */
     int64_t max_timestamp;/* filled by weir_log_append */
-    int64_t base_offset;  /* out */
+    int64_t base_offset;  /* out; for a duplicate, the original batch's */
     enum weir_err err;    /* out */
+    bool duplicate;       /* out: a retry of an appended batch; nothing was written */
     void (*on_done)(struct weir_append *a);
     void *user;
-    struct weir_append *next; /* engine-private queue link */
+    /* engine-private */
+    struct weir_append *next;          /* queue link (for a duplicate: its original's dups list) */
+    struct weir_append *producer_next; /* the same producer's next in-flight append */
+    struct weir_append *dups;          /* retries of this in-flight append, answered with it */
+    void *producer;                    /* its producer state; NULL when not idempotent */
 };
 
 /* Fault injection for tests: the nth (1-based) write or fsync completion of an
@@ -281,11 +291,22 @@ void weir_log_close(struct weir_log *log);
 /* Applies new limits (retention, flush, ...); segment_bytes applies at the next roll. */
 enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg);
 
-/* Validates the batch, then queues it; it is written at the appender's next
- * run. Errors (nothing queued, on_done not called): WEIR_E_TRUNCATED,
- * WEIR_E_CRC, WEIR_E_INVALID, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED,
- * WEIR_E_FAILED (partition read-only), WEIR_E_CLOSED.
- * After WEIR_OK, on_done always runs exactly once, with a->err set. */
+/* Validates the batch, checks it against the partition's idempotent-producer
+ * state (producerId >= 0, Kafka's rules, in-flight appends included), then
+ * queues it; it is written at the appender's next run.
+ * Errors (nothing queued, on_done not called): WEIR_E_TRUNCATED, WEIR_E_CRC,
+ * WEIR_E_INVALID, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_FAILED
+ * (partition read-only), WEIR_E_CLOSED, WEIR_E_NOMEM, WEIR_E_TRANSACTIONAL,
+ * WEIR_E_PRODUCER_EPOCH (epoch older than the producer's last),
+ * WEIR_E_OUT_OF_SEQUENCE (a gap, or a new epoch not starting at 0), and
+ * WEIR_E_DUPLICATE: the batch repeats one of the producer's last 5 completed
+ * batches; a->base_offset and a->duplicate are set, nothing is written.
+ * A repeat of an append still in flight returns WEIR_OK and completes with it
+ * (same err and base_offset, a->duplicate set). After WEIR_OK, on_done always
+ * runs exactly once, with a->err set. An append that fails after WEIR_OK
+ * leaves no trace in the producer state, and the same producer's later
+ * appends in flight fail too (WEIR_E_OUT_OF_SEQUENCE unless the log failed):
+ * a retry is in sequence, never a gap or a duplicate. */
 enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a);
 
 /* A contiguous range of whole batches in one segment file. The segment stays
@@ -327,10 +348,14 @@ enum weir_err weir_log_state(const struct weir_log *log);
 enum weir_err weir_log_roll(struct weir_log *log);
 /* Deletes whole sealed segments past retention.bytes / retention.ms at now_ms
  * (an expired non-empty active segment is rolled first); advances the log
- * start offset. Returns the number of segments deleted in *deleted. */
+ * start offset. Returns the number of segments deleted in *deleted. Producer
+ * state outlives the deleted batches (as in Kafka); producers idle for
+ * WEIR_PRODUCER_EXPIRATION_MS are forgotten here. */
 enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *deleted);
 /* Drops every batch at or above `offset` (rounded to a batch boundary: the
- * batch holding offset goes too), for replication. Nothing may be in flight. */
+ * batch holding offset goes too), for replication. Nothing may be in flight.
+ * Producer state is reloaded from the newest snapshot at or below the new end
+ * and the batches after it. */
 enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset);
 
 struct weir_log_stats {
@@ -339,6 +364,8 @@ struct weir_log_stats {
     uint64_t rolls;
     uint64_t roll_stalls;          /* rolls that had to create files inline */
     uint64_t segments_deleted;
+    int64_t producer_snapshot;     /* offset of the producer snapshot loaded at open; -1 none */
+    uint64_t producer_batches_replayed; /* batch headers replayed into producer state since open */
 };
 void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out);
 

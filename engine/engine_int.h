@@ -74,6 +74,38 @@ struct log_group {
     struct weir_uop write_op, fsync_op, dir_op;
 };
 
+/* Idempotent-producer state of one log (producers.c). */
+struct prod_batch {
+    int64_t base_offset;        /* -1 while in flight */
+    int64_t max_ts;
+    int32_t first_seq, last_seq;
+    int32_t last_delta;         /* lastOffsetDelta */
+    struct weir_append *pending;/* in flight: the append (effective view only); else NULL */
+};
+
+struct prod_entry {
+    int64_t pid;
+    int64_t last_ts;            /* committed: max timestamp of the last batch (expiry) */
+    int16_t epoch, epoch_eff;   /* committed; effective (in-flight appends applied) */
+    uint8_t n, n_eff;           /* batches in ring / ring_eff, oldest first */
+    bool on_lru;                /* has committed state */
+    struct prod_batch ring[WEIR_PRODUCER_BATCHES];
+    struct prod_batch ring_eff[WEIR_PRODUCER_BATCHES];
+    struct weir_append *pend_head, *pend_tail; /* in flight, queue order */
+    struct prod_entry *lru_prev, *lru_next;    /* by last commit, oldest first */
+};
+
+struct prod_table {
+    struct prod_entry **slots;  /* open addressing, linear probing; NULL = empty */
+    uint32_t cap;               /* power of two, or 0 */
+    uint32_t count;             /* entries in slots */
+    uint32_t committed;         /* entries on the LRU list */
+    struct prod_entry *lru_head, *lru_tail;
+    int64_t *snaps;             /* offsets of snapshot files, ascending */
+    unsigned n_snaps, cap_snaps;
+    uint64_t evicted;           /* forgotten at WEIR_PRODUCERS_MAX */
+};
+
 struct weir_log {
     char *dir;
     int dir_fd;
@@ -99,6 +131,7 @@ struct weir_log {
     int jobs_pending;            /* preparer jobs naming this log; guarded by prep->mu */
     atomic_int seal_err;         /* set by the preparer when a seal failed */
     struct weir_log_stats stats;
+    struct prod_table producers; /* owner thread only */
     void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
     void *on_advance_ctx;
 };
@@ -167,6 +200,38 @@ enum weir_err log_roll_now(struct weir_log *log);
 enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset);
 static inline struct weir_segment *log_active(const struct weir_log *log) { return log->segs[log->n_segs - 1]; }
 
+/* Index of the segment holding offset: the last with base_offset <= offset. */
+unsigned log_find_segment(const struct weir_log *log, int64_t offset);
+
+/* ---- producers.c ---------------------------------------------------------- */
+
+void producers_init(struct prod_table *t);
+void producers_free(struct prod_table *t);
+/* Checks a validated batch (header h) and admits it: see weir_log_append.
+ * *queue false: a is a retry of an in-flight append and waits for it. */
+enum weir_err producers_append(struct weir_log *log, struct weir_append *a, const struct weir_batch_header *h,
+                               bool *queue);
+/* Before a's on_done: commits or forgets a (by a->err); completes its dups. */
+void producers_done(struct weir_log *log, struct weir_append *a);
+/* Applies one batch of the log (replay). Errors: WEIR_E_NOMEM. */
+enum weir_err producers_replay(struct prod_table *t, const struct weir_batch_header *h);
+/* Serializes the committed state as snapshot `offset`; *out is weir_malloc'd. */
+enum weir_err producers_serialize(const struct prod_table *t, int64_t offset, uint8_t **out, size_t *len);
+/* Replaces t's state with a snapshot's. Errors: WEIR_E_CORRUPT (t then empty), WEIR_E_NOMEM. */
+enum weir_err producers_deserialize(struct prod_table *t, const uint8_t *buf, size_t len, int64_t offset);
+/* Writes snapshot bytes to <dir>/<offset>.snapshot atomically. */
+enum weir_err producers_snapshot_write(const char *dir, int64_t offset, const uint8_t *buf, size_t len);
+/* At open (list_dir) or after a truncation: drops snapshots outside [log start,
+ * log end], loads the newest readable one, replays the batches after it. */
+enum weir_err producers_load(struct weir_log *log, bool list_dir);
+/* At a roll to new_base (nothing in flight): serializes the snapshot that the
+ * caller writes once the old segment is synced. NULL buffer when out of memory. */
+void producers_roll(struct weir_log *log, int64_t new_base, uint8_t **buf, size_t *len);
+/* After retention moved the log start: deletes snapshots below it; expires idle producers. */
+void producers_retain(struct weir_log *log, int64_t now_ms);
+/* O(n) invariant walk for debug asserts and tests. */
+bool producers_valid(const struct prod_table *t);
+
 /* ---- appender.c ------------------------------------------------------------ */
 
 void appender_log_add(struct weir_appender *ap, struct weir_log *log);
@@ -181,9 +246,11 @@ bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct s
 void preparer_spare_done(struct weir_preparer *p, struct weir_log *log);
 /* Asks for a new spare for log. */
 void preparer_want_spare(struct weir_preparer *p, struct weir_log *log);
-/* Truncates and syncs a sealed segment off the hot path, then advances the
- * recovery checkpoint to checkpoint_offset. Holds a ref on seg. */
-void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_segment *seg, int64_t checkpoint_offset);
+/* Truncates and syncs a sealed segment off the hot path, then writes the
+ * producer snapshot `snap` (taken; may be NULL) at checkpoint_offset, then
+ * advances the recovery checkpoint to checkpoint_offset. Holds a ref on seg. */
+void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_segment *seg, int64_t checkpoint_offset,
+                   uint8_t *snap, size_t snap_len);
 /* Waits until no job names log; discards its spare when `discard`. */
 void preparer_wait(struct weir_preparer *p, struct weir_log *log, bool discard);
 

@@ -4,6 +4,7 @@
  * Files in the log directory:
  *   <20-digit base offset>.log/.index/.timeindex   segments
  *   recovery-checkpoint   segments below this base offset need no scan
+ *   <20 digits>.snapshot  producer state after every batch below that offset (producers.c)
  *   clean-shutdown        present only between a clean close and the next open
  *   spare.* / inline.*    preallocated next segment (discarded at open) */
 #include "engine_int.h"
@@ -33,6 +34,7 @@ void log_fail(struct weir_log *log, enum weir_err why, const char *what, int err
     while (a) {
         struct weir_append *next = a->next;
         a->err = WEIR_E_FAILED;
+        producers_done(log, a);
         a->on_done(a);
         a = next;
     }
@@ -208,9 +210,12 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     log->dir_fd = -1;
     log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1, .index_fd = -1, .time_fd = -1 };
     atomic_init(&log->seal_err, 0);
+    producers_init(&log->producers);
     enum weir_err err = log_open_files(log);
+    if (err == WEIR_OK) err = producers_load(log, true);
     if (err != WEIR_OK) {
         weir_log(WEIR_LOG_ERROR, "log %s: open failed: %s", dir, weir_err_str(err));
+        producers_free(&log->producers);
         for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
         if (log->dir_fd >= 0) close(log->dir_fd);
         weir_free(log->segs);
@@ -223,6 +228,18 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     if (prep) preparer_want_spare(prep, log);
     *out = log;
     return WEIR_OK;
+}
+
+/* Writes the producer snapshot at offset (every batch below it is synced). */
+static enum weir_err log_snapshot_now(struct weir_log *log, int64_t offset)
+{
+    uint8_t *buf;
+    size_t len;
+    producers_roll(log, offset, &buf, &len);
+    if (!buf) return WEIR_E_NOMEM;
+    enum weir_err err = producers_snapshot_write(log->dir, offset, buf, len);
+    weir_free(buf);
+    return err;
 }
 
 void weir_log_close(struct weir_log *log)
@@ -240,9 +257,11 @@ void weir_log_close(struct weir_log *log)
         segment_seal_mark(active);
         char marker[4096];
         path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
-        clean = segment_seal(active, true) == WEIR_OK && weir_write_file_atomic(marker, "", 0) == WEIR_OK;
+        clean = segment_seal(active, true) == WEIR_OK && log_snapshot_now(log, active->offset_next) == WEIR_OK &&
+                weir_write_file_atomic(marker, "", 0) == WEIR_OK;
     }
     if (!clean) weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
+    producers_free(&log->producers);
     for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
     close(log->dir_fd);
     weir_free(log->segs);
@@ -274,6 +293,9 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
     a->base_offset = -1;
     a->err = WEIR_OK;
     a->next = NULL;
+    bool queue;
+    err = producers_append(log, a, &h, &queue);
+    if (err != WEIR_OK || !queue) return err; /* nothing may fail after an admitted append */
     if (log->pending_tail) log->pending_tail->next = a;
     else log->pending_head = a;
     log->pending_tail = a;
@@ -303,8 +325,7 @@ uint64_t weir_log_size_bytes(const struct weir_log *log)
     return total;
 }
 
-/* The segment holding offset: the last with base_offset <= offset. */
-static unsigned log_find_segment(const struct weir_log *log, int64_t offset)
+unsigned log_find_segment(const struct weir_log *log, int64_t offset)
 {
     unsigned lo = 0, hi = log->n_segs;
     while (lo < hi) {
@@ -439,12 +460,17 @@ enum weir_err log_roll_now(struct weir_log *log)
     }
     segment_seal_mark(old);
     log->stats.rolls++;
+    uint8_t *snap;
+    size_t snap_len;
+    producers_roll(log, seg->base_offset, &snap, &snap_len);
     if (log->prep) {
-        preparer_seal(log->prep, log, old, seg->base_offset);
+        preparer_seal(log->prep, log, old, seg->base_offset, snap, snap_len);
         preparer_want_spare(log->prep, log);
         return WEIR_OK;
     }
     err = segment_seal(old, true);
+    if (err == WEIR_OK && snap) producers_snapshot_write(log->dir, seg->base_offset, snap, snap_len); /* best effort */
+    weir_free(snap);
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, seg->base_offset);
     return err;
 }
@@ -491,6 +517,7 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
         total -= log->segs[0]->size;
         log_drop_first(log);
     }
+    producers_retain(log, now_ms);
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
     return WEIR_OK;
 }
@@ -523,6 +550,7 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     }
     if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
+    if (err == WEIR_OK) err = producers_load(log, false);
     if (err != WEIR_OK) {
         log_fail(log, err, "truncate", errno);
         return err;

@@ -1,8 +1,9 @@
 /* engine/preparer.c: one thread that keeps a preallocated spare segment ready
  * for each log (so a roll only renames files) and seals rolled segments
- * (truncate to true size, fdatasync, advance the recovery checkpoint) off the
- * hot path. Jobs run in FIFO order, so a log's checkpoint only moves forward.
- * Everything it shares with a log's thread is under `mu`. */
+ * (truncate to true size, fdatasync, write the producer snapshot, advance the
+ * recovery checkpoint) off the hot path. Jobs run in FIFO order, so a log's
+ * checkpoint only moves forward. Everything it shares with a log's thread is
+ * under `mu`. */
 #include "engine_int.h"
 
 #include <inttypes.h>
@@ -15,6 +16,8 @@ struct prep_job {
     struct weir_segment *seg;      /* JOB_SEAL: holds a ref */
     struct weir_log_config cfg;    /* JOB_SPARE: sizes at request time */
     int64_t checkpoint;
+    uint8_t *snap;                 /* JOB_SEAL: producer snapshot at checkpoint, or NULL */
+    size_t snap_len;
     struct prep_job *next;
 };
 
@@ -47,8 +50,11 @@ static void job_run(struct weir_preparer *p, struct prep_job *job)
     }
     enum weir_err err = segment_seal(job->seg, true);
     if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
+    /* After the seal: a snapshot never covers batches a crash could lose. Best effort. */
+    if (err == WEIR_OK && job->snap) producers_snapshot_write(log->dir, job->checkpoint, job->snap, job->snap_len);
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, job->checkpoint);
     if (err != WEIR_OK) atomic_store(&log->seal_err, 1);
+    weir_free(job->snap);
     segment_put(job->seg);
 }
 
@@ -146,12 +152,15 @@ void preparer_want_spare(struct weir_preparer *p, struct weir_log *log)
     job_push(p, job);
 }
 
-void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_segment *seg, int64_t checkpoint_offset)
+void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_segment *seg, int64_t checkpoint_offset,
+                   uint8_t *snap, size_t snap_len)
 {
     struct prep_job *job = weir_calloc(1, sizeof *job);
     if (!job) { /* seal inline rather than lose the checkpoint */
-        if (segment_seal(seg, true) != WEIR_OK || log_checkpoint_write(log->dir, checkpoint_offset) != WEIR_OK)
-            atomic_store(&log->seal_err, 1);
+        bool ok = segment_seal(seg, true) == WEIR_OK;
+        if (ok && snap) producers_snapshot_write(log->dir, checkpoint_offset, snap, snap_len);
+        if (!ok || log_checkpoint_write(log->dir, checkpoint_offset) != WEIR_OK) atomic_store(&log->seal_err, 1);
+        weir_free(snap);
         return;
     }
     atomic_fetch_add(&seg->refs, 1);
@@ -159,6 +168,8 @@ void preparer_seal(struct weir_preparer *p, struct weir_log *log, struct weir_se
     job->log = log;
     job->seg = seg;
     job->checkpoint = checkpoint_offset;
+    job->snap = snap;
+    job->snap_len = snap_len;
     job_push(p, job);
 }
 

@@ -42,7 +42,7 @@ static struct request *request_new(struct conn *c, size_t frame_len)
     struct request *req = weir_calloc(1, sizeof *req);
     if (!req) return NULL;
     req->frame = weir_malloc(frame_len);
-    /* Decoded arrays take at most a small multiple of the frame (proto_int.h (1)). */
+    /* Decoded arrays take at most a small multiple of the frame (proto/proto.h (1)). */
     size_t limit = REQ_ARENA_MIN + 16 * frame_len;
     if (!req->frame || weir_arena_init_growable(&req->arena, REQ_ARENA_MIN, limit) != WEIR_OK) {
         weir_free(req->frame);

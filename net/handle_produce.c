@@ -1,7 +1,8 @@
 /* net/handle_produce.c: Produce. Each partition's batch goes to its owner's
  * log as one append; the response is built when every append has completed
  * (after its fdatasync when the topic's flush policy asks). acks=0 sends no
- * response, and closes the connection on an error, as Kafka does. */
+ * response, and closes the connection on an error, as Kafka does. Idempotent
+ * sequence checks run in the engine, on the owner, where appends are ordered. */
 #include "net_int.h"
 
 enum { KERR_INVALID_REQUIRED_ACKS = 21, KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43, KERR_INVALID_RECORD = 87 };
@@ -73,7 +74,10 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
                                    .on_done = produce_appended, .user = s };
     enum weir_err err = weir_log_append(p->log, &s->app);
     if (err != WEIR_OK) {
+        /* A retry of an appended idempotent batch: NONE with the original offset,
+         * as Kafka answers (45/47 for a gap or an old epoch come from the engine). */
         pt->error_code = weir_err_kafka(err);
+        s->base_offset = err == WEIR_E_DUPLICATE ? s->app.base_offset : -1;
         ptask_reply(r, pt);
     }
 }

@@ -11,7 +11,7 @@
 #define WEIR_NET_INT_H
 
 #include "net.h"
-#include "proto_int.h"
+#include "proto/proto.h"
 
 #include <liburing.h>
 #include <pthread.h>

@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # A module's private headers (*_int.h) are included only from its own folder
 # (and from white-box unit tests under tests/), and a module includes another
-# only through its one public header.
+# only through its one public header, <module>/<module>.h (base/base.h,
+# engine/engine.h, proto/proto.h, net/net.h, ...).
 set -u
 root=${1:-.}
+modules="base engine proto net client repl cli"
 bad=0
-for dir in base engine net client repl cli bench tests; do
+for dir in $modules bench tests; do
   [ -d "$root/$dir" ] || continue
   while IFS= read -r line; do
     file=${line%%:*}
     inc=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"${line#*:}")
     case "$inc" in
       */*_int.h) [ "$dir" = tests ] || { echo "module boundary: $file includes $inc"; bad=1; } ;;
-      */*) ;;
+      */*)
+        mod=${inc%%/*}
+        if [[ " $modules " == *" $mod "* ]] && [ "$inc" != "$mod/$mod.h" ]; then
+          echo "module boundary: $file includes $inc (public header: $mod/$mod.h)"; bad=1
+        fi ;;
       *_int.h) [ "$(dirname "$file")" = "$root/$dir" ] || { echo "module boundary: $file includes $inc"; bad=1; } ;;
     esac
-  done < <(grep -n '#include "' "$root/$dir"/*.[ch] 2>/dev/null | sed -E 's/^([^:]+):[0-9]+:/\1:/')
+  done < <(grep -Hn '#include "' "$root/$dir"/*.[ch] 2>/dev/null | sed -E 's/^([^:]+):[0-9]+:/\1:/')
 done
 [ $bad -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $bad

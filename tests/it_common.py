@@ -28,6 +28,7 @@ import time
 import traceback
 
 SKIP = 77
+SEGMENT_BYTES = 64 << 20  # log.segment.bytes of test brokers unless a test sets it
 
 # ---------------------------------------------------------------- check counting
 
@@ -170,6 +171,10 @@ class Broker:
         self.binary = binary
         self.name = name
         self.sets = list(sets)
+        # Segments are preallocated (segment + spare per partition): keep them
+        # small so a test with many partitions does not fill the disk.
+        if not any(kv.startswith("log.segment.bytes=") for kv in self.sets):
+            self.sets.insert(0, f"log.segment.bytes={SEGMENT_BYTES}")
         self.tmp = tempfile.mkdtemp(prefix=f"weir-it-{name}-")
         self.datadir = os.path.join(self.tmp, "data")
         self.logpath = os.path.join(self.tmp, "broker.log")
@@ -302,9 +307,9 @@ class Broker:
             self.kill9(quiet=True)
         if self in _brokers:
             _brokers.remove(self)
-        if self.keep or _failed or os.environ.get("WEIR_IT_KEEP"):
+        if self.keep or os.environ.get("WEIR_IT_KEEP"):
             say(f"{self.name}: kept {self.tmp} for inspection")
-        else:
+        else:  # the log tail was printed on failure; data dirs can be GBs
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -1,4 +1,4 @@
-/* tests/test_proto.c: net/proto*.c, the Kafka codec: primitives against README §2
+/* tests/test_proto.c: proto/, the Kafka codec (broker side): primitives against README §2
  * vectors, the output buffer and its chunks, request headers v1/v2, ApiVersions
  * byte for byte (librdkafka 2.0.2's v3 request, v0/v3 responses, the
  * unsupported-version answer), every other API's request decode and response
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "net/proto_int.h"
+#include "proto/proto.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -1612,8 +1612,8 @@ static void test_response_fetch(void **state)
     struct kfile_range ranges[] = { { 5, 0, 100, &pin_a }, { 6, 4096, 50, &pin_b } };
     struct kfetch_aborted ab = { 77, 10 };
     struct kfetch_resp_part parts[] = {
-        { 0, 0, 200, 200, 0, NULL, -1, -1, ranges, 2 },
-        { 1, 1, 10, 10, 3, &ab, 1, -1, NULL, 0 },
+        { 0, 0, 200, 200, 0, NULL, -1, -1, ranges, 2, { NULL, 0 } },
+        { 1, 1, 10, 10, 3, &ab, 1, -1, NULL, 0, { NULL, 0 } },
     };
     struct kfetch_resp_topic top = { kstr_c("orders"), parts, 2 };
     struct kfetch_resp r = { 0, 0, 0, &top, 1 };

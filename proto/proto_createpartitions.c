@@ -1,8 +1,8 @@
-/* net/proto_createpartitions.c: CreatePartitions (key 37), v0-1
+/* proto/proto_createpartitions.c: CreatePartitions (key 37), v0-1
  * (schemas/CreatePartitions*.json; v1 = v0). Request: per topic the new total
  * count and a nullable assignments array of broker-id lists. Response:
  * throttle first (v0+), per topic name, error_code, error_message (nullable). */
-#include "proto_int.h"
+#include "proto.h"
 
 static void createpartitions_decode_topic(struct kdec *d, struct kcreatepartitions_req_topic *t)
 {
@@ -47,4 +47,50 @@ void kproto_createpartitions_encode(struct kbuf *out, int16_t version, const str
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
+}
+
+/* ---- client side ---- */
+
+static void createpartitions_encode_request_topic(struct kbuf *out, bool flex,
+                                                  const struct kcreatepartitions_req_topic *t)
+{
+    kb_str(out, flex, t->name);
+    kb_i32(out, t->count);
+    kb_arr(out, flex, t->n_assignments); /* -1 = null */
+    for (int32_t i = 0; i < t->n_assignments; i++) {
+        kb_i32_array(out, flex, t->assignments[i].broker_ids, t->assignments[i].n_broker_ids);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+void kproto_createpartitions_request_encode(struct kbuf *out, int16_t version,
+                                            const struct kcreatepartitions_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_CREATE_PARTITIONS, version));
+    bool flex = kproto_request_flexible(KAPI_CREATE_PARTITIONS, version);
+    kb_arr(out, flex, req->n_topics);
+    for (int32_t i = 0; i < req->n_topics; i++) createpartitions_encode_request_topic(out, flex, &req->topics[i]);
+    kb_i32(out, req->timeout_ms);
+    kb_bool(out, req->validate_only);
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_createpartitions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                      struct kcreatepartitions_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_PARTITIONS, version) };
+    if (!kproto_supported(KAPI_CREATE_PARTITIONS, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = weir_rd_i32(rd);
+    resp->n_results = kd_array(&d, KPROTO_TOPICS_MAX);
+    struct ktopic_result *res = kd_alloc(&d, resp->n_results, sizeof *res);
+    for (int32_t i = 0; i < resp->n_results && rd->err == WEIR_OK; i++) {
+        res[i].name = kd_str(&d);
+        res[i].error_code = weir_rd_i16(rd);
+        res[i].error_message = kd_nstr(&d);
+        kd_tags(&d);
+    }
+    resp->results = res;
+    kd_tags(&d);
+    return kd_done(&d);
 }

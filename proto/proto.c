@@ -1,8 +1,8 @@
-/* net/proto.c: the shared part of the Kafka codec: the API version table, the
+/* proto/proto.c: the shared part of the Kafka codec: the API version table, the
  * primitive readers and writers, the output buffer with its chunk list, the
- * request header and response frames. The per-API bodies live in
- * net/proto_<api>.c. See proto_int.h for the invariants. */
-#include "proto_int.h"
+ * request and response headers and frames. The per-API bodies live in
+ * proto/proto_<api>.c. See proto.h for the invariants. */
+#include "proto.h"
 
 /* ---- the API table ------------------------------------------------------------ */
 
@@ -222,6 +222,24 @@ enum weir_err kproto_header_decode(struct weir_rd *rd, struct kreq_header *h)
     return rd->err;
 }
 
+void kproto_header_encode(struct kbuf *out, const struct kreq_header *h)
+{
+    kb_i16(out, h->api_key);
+    kb_i16(out, h->api_version);
+    kb_i32(out, h->correlation_id);
+    kb_nstring(out, h->client_id); /* INT16 length even in header v2 */
+    kb_tags(out, kproto_request_flexible(h->api_key, h->api_version));
+}
+
+/* ---- response header ---------------------------------------------------------------- */
+
+enum weir_err kproto_response_header_decode(struct weir_rd *rd, int16_t key, int16_t version, int32_t *correlation_id)
+{
+    *correlation_id = weir_rd_i32(rd);
+    if (rd->err == WEIR_OK && kproto_response_header_v1(key, version)) kr_tags_skip(rd);
+    return rd->err;
+}
+
 /* ---- output buffer ---------------------------------------------------------------------- */
 
 enum { KBUF_MEM_INITIAL = 4096, KBUF_CHUNKS_INITIAL = 16 };
@@ -237,7 +255,7 @@ void kbuf_reset(struct kbuf *b)
 {
     b->mem_len = b->mem_closed = 0;
     b->n_chunks = 0;
-    b->file_len = 0;
+    b->file_len = b->borrow_len = 0;
     b->err = WEIR_OK;
 }
 
@@ -308,7 +326,8 @@ static struct kchunk mem_tail(const struct kbuf *b)
     return c;
 }
 
-bool kb_file(struct kbuf *b, int fd, uint64_t pos, uint32_t len, void *pin)
+/* Closes the open MEM tail (if any) and appends c after it. */
+static bool chunk_append(struct kbuf *b, const struct kchunk *c)
 {
     if (b->err != WEIR_OK) return false;
     if (b->mem_len > b->mem_closed) {
@@ -316,9 +335,25 @@ bool kb_file(struct kbuf *b, int fd, uint64_t pos, uint32_t len, void *pin)
         if (!chunk_push(b, &m)) return false;
         b->mem_closed = b->mem_len;
     }
+    return chunk_push(b, c);
+}
+
+bool kb_file(struct kbuf *b, int fd, uint64_t pos, uint32_t len, void *pin)
+{
     struct kchunk c = { .kind = KCHUNK_FILE, .len = len, .fd = fd, .pos = pos, .pin = pin };
-    if (!chunk_push(b, &c)) return false;
+    if (!chunk_append(b, &c)) return false;
     b->file_len += len;
+    return true;
+}
+
+bool kb_borrow(struct kbuf *b, const void *p, uint32_t len)
+{
+    if (b->err != WEIR_OK) return false;
+    if (len == 0) return true; /* nothing to send, nothing to pin */
+    WEIR_ASSERT(p != NULL);
+    struct kchunk c = { .kind = KCHUNK_BORROW, .len = len, .mem = p, .fd = -1 };
+    if (!chunk_append(b, &c)) return false;
+    b->borrow_len += len;
     return true;
 }
 
@@ -333,6 +368,31 @@ struct kchunk kbuf_chunk(const struct kbuf *b, size_t i)
     struct kchunk c = i < b->n_chunks ? b->chunks[i] : mem_tail(b);
     if (c.kind == KCHUNK_MEM) c.mem = b->mem + c.mem_off;
     return c;
+}
+
+int kbuf_gather(const struct kbuf *b, const struct kbuf_cursor *cur, struct iovec *iov, int max)
+{
+    size_t n_chunks = kbuf_chunk_count(b), off = cur->off;
+    int n = 0;
+    for (size_t i = cur->chunk; i < n_chunks && n < max; i++, off = 0) {
+        struct kchunk c = kbuf_chunk(b, i);
+        WEIR_ASSERT(c.kind != KCHUNK_FILE && off <= c.len);
+        if (c.len == off) continue;
+        iov[n++] = (struct iovec){ (void *)(uintptr_t)(c.mem + off), c.len - off };
+    }
+    return n;
+}
+
+void kbuf_advance(const struct kbuf *b, struct kbuf_cursor *cur, size_t n)
+{
+    size_t n_chunks = kbuf_chunk_count(b);
+    while (n > 0) {
+        WEIR_ASSERT(cur->chunk < n_chunks);
+        size_t step = WEIR_MIN(n, (size_t)kbuf_chunk(b, cur->chunk).len - cur->off);
+        cur->off += step;
+        n -= step;
+        if (cur->off == kbuf_chunk(b, cur->chunk).len) cur->chunk++, cur->off = 0;
+    }
 }
 
 /* ---- writers ------------------------------------------------------------------------- */
@@ -503,6 +563,22 @@ void kb_i32_array(struct kbuf *b, bool flex, const int32_t *v, int32_t n)
     for (int32_t i = 0; i < n; i++) kb_i32(b, v[i]);
 }
 
+void kb_str_array(struct kbuf *b, bool flex, const struct kstr *v, int32_t n)
+{
+    kb_arr(b, flex, n);
+    for (int32_t i = 0; i < n; i++) kb_str(b, flex, v[i]);
+}
+
+void kb_records(struct kbuf *b, bool flex, const uint8_t *p, int32_t len)
+{
+    WEIR_ASSERT(len >= -1);
+    if (flex)
+        kb_uvarint(b, (uint64_t)((int64_t)len + 1));
+    else
+        kb_i32(b, len);
+    if (len > 0) kb_borrow(b, p, (uint32_t)len);
+}
+
 size_t kb_reserve_i32(struct kbuf *b)
 {
     size_t pos = b->mem_len;
@@ -519,24 +595,42 @@ void kb_patch_i32(struct kbuf *b, size_t pos, int32_t v)
     weir_store_be32(b->mem + pos, (uint32_t)v);
 }
 
-/* ---- response frames ------------------------------------------------------------------ */
+/* ---- frames ---------------------------------------------------------------------------- */
 
-struct kframe kproto_response_begin(struct kbuf *b, int16_t key, int16_t version, int32_t correlation_id)
+static struct kframe frame_begin(struct kbuf *b)
 {
-    struct kframe f = { kb_reserve_i32(b), b->file_len };
-    kb_i32(b, correlation_id);
-    if (kproto_response_header_v1(key, version)) kb_tags_empty(b);
-    return f;
+    return (struct kframe){ kb_reserve_i32(b), b->file_len, b->borrow_len };
 }
 
-void kproto_response_end(struct kbuf *b, const struct kframe *f)
+/* The size: every byte since the size field, in memory, files and borrowed ranges. */
+static void frame_end(struct kbuf *b, const struct kframe *f)
 {
     if (b->err != WEIR_OK || f->size_pos == KBUF_POS_NONE) return;
-    WEIR_ASSERT(f->size_pos + 4 <= b->mem_len && f->file_start <= b->file_len);
-    uint64_t n = (uint64_t)(b->mem_len - f->size_pos - 4) + (b->file_len - f->file_start);
+    WEIR_ASSERT(f->size_pos + 4 <= b->mem_len && f->file_start <= b->file_len && f->borrow_start <= b->borrow_len);
+    uint64_t n = (uint64_t)(b->mem_len - f->size_pos - 4) + (b->file_len - f->file_start) +
+                 (b->borrow_len - f->borrow_start);
     if (n > INT32_MAX) {
         kbuf_fail(b, WEIR_E_TOO_LARGE);
         return;
     }
     kb_patch_i32(b, f->size_pos, (int32_t)n);
 }
+
+struct kframe kproto_response_begin(struct kbuf *b, int16_t key, int16_t version, int32_t correlation_id)
+{
+    struct kframe f = frame_begin(b);
+    kb_i32(b, correlation_id);
+    if (kproto_response_header_v1(key, version)) kb_tags_empty(b);
+    return f;
+}
+
+void kproto_response_end(struct kbuf *b, const struct kframe *f) { frame_end(b, f); }
+
+struct kframe kproto_request_begin(struct kbuf *b, const struct kreq_header *h)
+{
+    struct kframe f = frame_begin(b);
+    kproto_header_encode(b, h);
+    return f;
+}
+
+void kproto_request_end(struct kbuf *b, const struct kframe *f) { frame_end(b, f); }

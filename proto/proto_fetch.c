@@ -1,11 +1,12 @@
-/* net/proto_fetch.c: Fetch (key 1), v4-11 (schemas/Fetch*.json).
+/* proto/proto_fetch.c: Fetch (key 1), v4-11 (schemas/Fetch*.json).
  * Request: max_bytes v3+, isolation_level v4+, session id/epoch and forgotten
  * topics v7+, current_leader_epoch v9+, log_start_offset v5+, rack_id v11+.
  * Response: throttle first (v1+), error_code + session_id v7+, per partition
  * last_stable_offset v4+, log_start_offset v5+, aborted_transactions v4+
  * (nullable), preferred_read_replica v11+, then RECORDS sized exactly to the
- * file ranges that follow it as FILE chunks (README §9.9). */
-#include "proto_int.h"
+ * file ranges that follow it as FILE chunks (README §9.9). The client decodes
+ * RECORDS as bytes borrowed from the response frame (record_set). */
+#include "proto.h"
 
 static void fetch_decode_topic(struct kdec *d, struct kfetch_req_topic *t)
 {
@@ -115,4 +116,102 @@ void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
+}
+
+/* ---- client side ---- */
+
+static void fetch_encode_request_topic(struct kbuf *out, int16_t version, bool flex, const struct kfetch_req_topic *t)
+{
+    kb_str(out, flex, t->topic);
+    kb_arr(out, flex, t->n_partitions);
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        const struct kfetch_req_part *p = &t->partitions[i];
+        kb_i32(out, p->partition);
+        if (version >= 9) kb_i32(out, p->current_leader_epoch);
+        kb_i64(out, p->fetch_offset);
+        if (version >= 5) kb_i64(out, p->log_start_offset);
+        kb_i32(out, p->partition_max_bytes);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct kfetch_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_FETCH, version));
+    bool flex = kproto_request_flexible(KAPI_FETCH, version);
+    kb_i32(out, req->replica_id);
+    kb_i32(out, req->max_wait_ms);
+    kb_i32(out, req->min_bytes);
+    kb_i32(out, req->max_bytes);     /* v3+ */
+    kb_i8(out, req->isolation_level); /* v4+ */
+    if (version >= 7) {
+        kb_i32(out, req->session_id);
+        kb_i32(out, req->session_epoch);
+    }
+    kb_arr(out, flex, req->n_topics);
+    for (int32_t i = 0; i < req->n_topics; i++) fetch_encode_request_topic(out, version, flex, &req->topics[i]);
+    if (version >= 7) {
+        kb_arr(out, flex, req->n_forgotten);
+        for (int32_t i = 0; i < req->n_forgotten; i++) {
+            kb_str(out, flex, req->forgotten[i].topic);
+            kb_i32_array(out, flex, req->forgotten[i].partitions, req->forgotten[i].n_partitions);
+            kb_tags(out, flex);
+        }
+    }
+    if (version >= 11) kb_str(out, flex, req->rack_id);
+    kb_tags(out, flex);
+}
+
+static void fetch_decode_aborted(struct kdec *d, struct kfetch_resp_part *p)
+{
+    p->n_aborted = kd_narray(d, KPROTO_ABORTED_MAX); /* v4+, -1 = null */
+    struct kfetch_aborted *ab = kd_alloc(d, p->n_aborted, sizeof *ab);
+    for (int32_t i = 0; i < p->n_aborted && d->rd->err == WEIR_OK; i++) {
+        ab[i].producer_id = weir_rd_i64(d->rd);
+        ab[i].first_offset = weir_rd_i64(d->rd);
+        kd_tags(d);
+    }
+    p->aborted = ab;
+}
+
+static void fetch_decode_part(struct kdec *d, struct kfetch_resp_part *p)
+{
+    p->partition_index = weir_rd_i32(d->rd);
+    p->error_code = weir_rd_i16(d->rd);
+    p->high_watermark = weir_rd_i64(d->rd);
+    p->last_stable_offset = weir_rd_i64(d->rd); /* v4+ */
+    p->log_start_offset = d->version >= 5 ? weir_rd_i64(d->rd) : -1;
+    fetch_decode_aborted(d, p);
+    p->preferred_read_replica = d->version >= 11 ? weir_rd_i32(d->rd) : -1;
+    p->records = NULL;
+    p->n_records = 0;
+    p->record_set = kd_nbytes(d); /* borrowed from the frame */
+    kd_tags(d);
+}
+
+static void fetch_decode_response_topic(struct kdec *d, struct kfetch_resp_topic *t)
+{
+    t->topic = kd_str(d);
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    struct kfetch_resp_part *parts = kd_alloc(d, t->n_partitions, sizeof *parts);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) fetch_decode_part(d, &parts[i]);
+    t->partitions = parts;
+    kd_tags(d);
+}
+
+enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kfetch_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version) };
+    if (!kproto_supported(KAPI_FETCH, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = weir_rd_i32(rd); /* v1+ */
+    resp->error_code = version >= 7 ? weir_rd_i16(rd) : 0;
+    resp->session_id = version >= 7 ? weir_rd_i32(rd) : 0;
+    resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    struct kfetch_resp_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);
+    for (int32_t i = 0; i < resp->n_topics && rd->err == WEIR_OK; i++) fetch_decode_response_topic(&d, &topics[i]);
+    resp->topics = topics;
+    kd_tags(&d);
+    return kd_done(&d);
 }

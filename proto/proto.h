@@ -1,15 +1,19 @@
-/* net/proto_int.h: the Kafka protocol codec of the net module. Internal to net/.
+/* proto/proto.h: the Kafka protocol codec, shared by the broker (net/) and
+ * the client (client/). The one public header of proto/.
  *
  * Pure functions, no I/O, no global mutable state. Four parts:
  *  - the API table: supported (advertised) version ranges, each API's first
  *    flexible version (schemas/<Api>Request.json "flexibleVersions"), and the
  *    header versions that follow from it (README §1);
  *  - readers over a base.h `struct weir_rd` (first error sticks) for every
- *    protocol primitive; strings and bytes are borrowed from the request frame;
+ *    protocol primitive; strings and bytes are borrowed from the frame;
  *  - `struct kbuf`, the output buffer: growable memory plus a chunk list that
- *    interleaves memory and file ranges, so Fetch records go out by
- *    sendfile/splice without being copied (STYLE 2.14);
- *  - one decode/encode pair per API, in net/proto_<api>.c.
+ *    interleaves memory with file ranges (Fetch records go out by
+ *    sendfile/splice) and borrowed memory (Produce records go out from the
+ *    producer's batch buffers), so record bytes are never copied (STYLE 2.14);
+ *  - per API, in proto/proto_<api>.c, both directions: the broker's request
+ *    decoder and response encoder, the client's request encoder and response
+ *    decoder, over the same structs.
  *
  * Invariants:
  *  (1) a decoder reads only inside [rd->pos, rd->end). Every array count from the
@@ -21,10 +25,13 @@
  *  (3) encoders write the body only and never fail by themselves: kbuf errors
  *      are sticky, and the caller checks kbuf.err once before sending.
  *  (4) kbuf chunks, in order, are exactly the frame bytes: MEM chunks cover
- *      [0, mem_len) of kbuf.mem without gaps, FILE chunks sit between them.
+ *      [0, mem_len) of kbuf.mem without gaps, FILE and BORROW chunks sit
+ *      between them.
  * Threads: nothing shared; a kbuf and an arena belong to one connection. */
-#ifndef WEIR_NET_PROTO_INT_H
-#define WEIR_NET_PROTO_INT_H
+#ifndef WEIR_PROTO_H
+#define WEIR_PROTO_H
+
+#include <sys/uio.h>
 
 #include "base/base.h"
 
@@ -37,6 +44,11 @@ enum {
     KPROTO_RESOURCES_MAX = 10000,   /* DescribeConfigs resources */
     KPROTO_REPLICAS_MAX = 1000,     /* broker ids per assignment */
     KPROTO_STRING_MAX = 32767,      /* any string, as Kafka's generated readers check */
+    /* responses (the client side) */
+    KPROTO_CLUSTER_TOPICS_MAX = 200000, /* topics in a Metadata response: a whole cluster's */
+    KPROTO_BROKERS_MAX = 10000,         /* brokers in a Metadata response */
+    KPROTO_API_KEYS_MAX = 1000,         /* ApiVersions entries */
+    KPROTO_ABORTED_MAX = 1 << 20,       /* aborted transactions per Fetch partition */
 };
 
 /* ---- API keys and the version table -------------------------------------- */
@@ -133,8 +145,8 @@ int32_t kr_compact_array_len(struct weir_rd *rd, int32_t max, bool nullable);
 /* Skips a tagged-field section (every tag is unknown to us). */
 void kr_tags_skip(struct weir_rd *rd);
 
-/* One request body being decoded: picks classic or compact encodings, and
- * turns arena exhaustion into a sticky WEIR_E_NOMEM on the reader. */
+/* One request or response body being decoded: picks classic or compact
+ * encodings, and turns arena exhaustion into a sticky WEIR_E_NOMEM on the reader. */
 struct kdec {
     struct weir_rd *rd;
     struct weir_arena *arena;
@@ -158,6 +170,8 @@ static inline enum weir_err kd_done(const struct kdec *d) { return d->rd->err; }
 
 /* ---- request header ----------------------------------------------------------- */
 
+struct kbuf;
+
 struct kreq_header {
     int16_t api_key;
     int16_t api_version;
@@ -170,6 +184,19 @@ struct kreq_header {
  * WEIR_OK it is left at the body. Unknown keys and unsupported versions are
  * decoded too (the caller decides). Errors: WEIR_E_TRUNCATED, WEIR_E_INVALID. */
 enum weir_err kproto_header_decode(struct weir_rd *rd, struct kreq_header *h);
+/* The client side: request header v1, or v2 (v1 + an empty tagged section)
+ * when (key, version) is flexible per the table. */
+void kproto_header_encode(struct kbuf *out, const struct kreq_header *h);
+
+/* ---- response header (the client side) ------------------------------------------ */
+
+/* Decodes the header of the response to a (key, version) request: v0 = the
+ * correlation id, v1 = correlation id + tagged section (skipped); ApiVersions
+ * always v0. `rd` covers the frame after its INT32 size; on WEIR_OK it is left
+ * at the body. The correlation id is the frame's first INT32, so a client that
+ * must find the request first can read it with weir_load_be32.
+ * Errors: WEIR_E_TRUNCATED, WEIR_E_INVALID (a bad tagged section). */
+enum weir_err kproto_response_header_decode(struct weir_rd *rd, int16_t key, int16_t version, int32_t *correlation_id);
 
 /* ---- output buffer ------------------------------------------------------------ */
 
@@ -179,12 +206,16 @@ enum {
 };
 #define KBUF_POS_NONE SIZE_MAX
 
-enum kchunk_kind { KCHUNK_MEM = 0, KCHUNK_FILE = 1 };
+/* MEM: kbuf.mem bytes. FILE: a file range (the broker's Fetch records).
+ * BORROW: the caller's memory, by reference (the client's Produce records). */
+enum kchunk_kind { KCHUNK_MEM = 0, KCHUNK_FILE = 1, KCHUNK_BORROW = 2 };
 struct kchunk {
     enum kchunk_kind kind;
     uint32_t len;        /* bytes; a FILE chunk may have 0 (it still carries its pin) */
     size_t mem_off;      /* MEM: offset into kbuf.mem */
-    const uint8_t *mem;  /* MEM: set by kbuf_chunk(); invalid once kbuf.mem grows */
+    /* MEM: set by kbuf_chunk(), invalid once kbuf.mem grows. BORROW: the
+     * caller's bytes, valid for as long as the caller keeps them. */
+    const uint8_t *mem;
     int fd;              /* FILE: borrowed, never closed here */
     uint64_t pos;        /* FILE: file offset of the first byte */
     void *pin;           /* FILE: opaque; the sender releases it after sending */
@@ -197,6 +228,7 @@ struct kbuf {
     struct kchunk *chunks; /* closed chunks in send order; the open MEM tail is implicit */
     uint32_t n_chunks, chunks_cap;
     uint64_t file_len;     /* sum of FILE chunk lengths */
+    uint64_t borrow_len;   /* sum of BORROW chunk lengths */
     enum weir_err err;     /* sticky: WEIR_E_NOMEM, WEIR_E_TOO_LARGE */
 };
 
@@ -208,10 +240,23 @@ void kbuf_fail(struct kbuf *b, enum weir_err e);
 /* Empties the buffer and clears err; keeps the memory. Pins are not touched. */
 void kbuf_reset(struct kbuf *b);
 void kbuf_free(struct kbuf *b);
-static inline uint64_t kbuf_total_len(const struct kbuf *b) { return b->mem_len + b->file_len; }
+static inline uint64_t kbuf_total_len(const struct kbuf *b) { return b->mem_len + b->file_len + b->borrow_len; }
 /* Chunks in send order, the open MEM tail included. */
 size_t kbuf_chunk_count(const struct kbuf *b);
 struct kchunk kbuf_chunk(const struct kbuf *b, size_t i);
+
+/* A send position: chunk index, and bytes of that chunk already sent. */
+struct kbuf_cursor {
+    size_t chunk;
+    size_t off;
+};
+/* Fills iov[0, max) with the unsent bytes from `cur` on, for writev/sendmsg:
+ * MEM and BORROW chunks, empty ones skipped. Returns the count; 0 = all sent.
+ * Valid until the kbuf is written again. FILE chunks are the broker's to send
+ * (splice or its segment mapping): meeting one here is our bug (asserted). */
+int kbuf_gather(const struct kbuf *b, const struct kbuf_cursor *cur, struct iovec *iov, int max);
+/* Moves `cur` past n sent bytes; n must not exceed the bytes left. */
+void kbuf_advance(const struct kbuf *b, struct kbuf_cursor *cur, size_t n);
 
 /* Writers: no-ops once b->err is set. Going over mem_max sets WEIR_E_TOO_LARGE,
  * a failed allocation WEIR_E_NOMEM. */
@@ -241,6 +286,8 @@ void kb_nstr(struct kbuf *b, bool flex, struct kstr s);
 void kb_arr(struct kbuf *b, bool flex, int32_t n);
 void kb_tags(struct kbuf *b, bool flex); /* empty section when flexible */
 void kb_i32_array(struct kbuf *b, bool flex, const int32_t *v, int32_t n); /* []int32 */
+/* []string; n -1 = a null array (v unused). */
+void kb_str_array(struct kbuf *b, bool flex, const struct kstr *v, int32_t n);
 /* Placeholder then patch (librdkafka's write-then-update). KBUF_POS_NONE after
  * an error; patching KBUF_POS_NONE does nothing. */
 size_t kb_reserve_i32(struct kbuf *b);
@@ -249,26 +296,44 @@ void kb_patch_i32(struct kbuf *b, size_t pos, int32_t v);
  * Returns false (pin not recorded) when b->err is or becomes set: the caller
  * then releases its pins from its own records. */
 bool kb_file(struct kbuf *b, int fd, uint64_t pos, uint32_t len, void *pin);
+/* Closes the current MEM chunk and appends [p, p+len) of the caller's memory
+ * by reference, never copied: the bytes must stay valid and unchanged until
+ * the kbuf has been sent or reset. len 0 appends nothing. Returns false when
+ * b->err is or becomes set. */
+bool kb_borrow(struct kbuf *b, const void *p, uint32_t len);
+/* RECORDS: NULLABLE_BYTES (COMPACT_ when flex) whose content is borrowed
+ * (kb_borrow), not copied. len -1 = null. */
+void kb_records(struct kbuf *b, bool flex, const uint8_t *p, int32_t len);
 
-/* ---- response frames ------------------------------------------------------------ */
+/* ---- frames ------------------------------------------------------------------------ */
 
 struct kframe {
-    size_t size_pos;     /* where the INT32 size goes; KBUF_POS_NONE after an error */
-    uint64_t file_start; /* b->file_len when the frame began */
+    size_t size_pos;       /* where the INT32 size goes; KBUF_POS_NONE after an error */
+    uint64_t file_start;   /* b->file_len when the frame began */
+    uint64_t borrow_start; /* b->borrow_len when the frame began */
 };
 /* Writes the size placeholder and the response header for (key, version):
  * v0 = correlation id, v1 = correlation id + empty tags. Several frames may
  * follow each other in one kbuf (pipelined responses). */
 struct kframe kproto_response_begin(struct kbuf *b, int16_t key, int16_t version, int32_t correlation_id);
-/* Patches the size to the bytes written since the size field, file ranges
- * included. A frame over INT32_MAX sets WEIR_E_TOO_LARGE. */
+/* Patches the size to the bytes written since the size field, file and
+ * borrowed ranges included. A frame over INT32_MAX sets WEIR_E_TOO_LARGE. */
 void kproto_response_end(struct kbuf *b, const struct kframe *f);
+/* The client side: the size placeholder and the request header
+ * (kproto_header_encode); the body follows. */
+struct kframe kproto_request_begin(struct kbuf *b, const struct kreq_header *h);
+/* As kproto_response_end. */
+void kproto_request_end(struct kbuf *b, const struct kframe *f);
 
 /* ======================================================================== */
-/* APIs. Decoders: `rd` covers the body (after the header). On error the      */
-/* request struct is partly filled and must be ignored. Errors: those of the  */
-/* readers, WEIR_E_NOMEM (arena full), WEIR_E_UNSUPPORTED (version outside    */
-/* the supported range). Bytes after the body are not looked at.              */
+/* APIs, both directions over the same structs:                               */
+/*   broker: kproto_<api>_decode (request), kproto_<api>_encode (response);   */
+/*   client: kproto_<api>_request_encode, kproto_<api>_response_decode.       */
+/* Decoders: `rd` covers the body (after the header). On error the struct is  */
+/* partly filled and must be ignored. Errors: those of the readers,           */
+/* WEIR_E_NOMEM (arena full), WEIR_E_UNSUPPORTED (version outside the         */
+/* supported range). Bytes after the body are not looked at. Fields a version */
+/* lacks get the schema's default.                                            */
 /* Encoders: the body only; the version must be supported (asserted).         */
 /* ======================================================================== */
 
@@ -292,6 +357,24 @@ void kproto_apiversions_encode(struct kbuf *out, int16_t version, const struct k
  * version it does not know: error 35, an INT32-counted array holding only key 18
  * with its range, no throttle (README §4). */
 void kproto_apiversions_encode_unsupported(struct kbuf *out, int32_t correlation_id);
+/* Client side. kapiversions_resp has no array (the broker encodes its
+ * table), so the client's decode wraps it with one. */
+struct kapiversions_key {
+    int16_t api_key;
+    int16_t min_version;
+    int16_t max_version;
+};
+struct kapiversions_client_resp {
+    struct kapiversions_resp base; /* error_code, throttle_time_ms (v1+) */
+    const struct kapiversions_key *api_keys;
+    int32_t n_api_keys;
+};
+void kproto_apiversions_request_encode(struct kbuf *out, int16_t version, const struct kapiversions_req *req);
+/* Error 35 (UNSUPPORTED_VERSION) at version > 0: the body is decoded as v0,
+ * the format a broker answers in when it does not know the version (README
+ * §4); its array holds key 18 with the broker's range, for the retry. */
+enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                 struct kapiversions_client_resp *resp);
 
 /* ---- Metadata (3), v4-6 ---- */
 
@@ -337,8 +420,11 @@ struct kmetadata_resp {
 enum weir_err kproto_metadata_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                      struct kmetadata_req *req);
 void kproto_metadata_encode(struct kbuf *out, int16_t version, const struct kmetadata_resp *resp);
+void kproto_metadata_request_encode(struct kbuf *out, int16_t version, const struct kmetadata_req *req);
+enum weir_err kproto_metadata_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                              struct kmetadata_resp *resp);
 
-/* ---- Produce (0), v3-7 ---- */
+/* ---- Produce (0), v0-7 ---- */
 
 struct kproduce_req_part {
     int32_t index;
@@ -379,6 +465,11 @@ struct kproduce_resp {
 enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                     struct kproduce_req *req);
 void kproto_produce_encode(struct kbuf *out, int16_t version, const struct kproduce_resp *resp);
+/* Records go in as BORROW chunks (kb_records): the batches must stay valid and
+ * unchanged until the request has been sent. */
+void kproto_produce_request_encode(struct kbuf *out, int16_t version, const struct kproduce_req *req);
+enum weir_err kproto_produce_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                             struct kproduce_resp *resp);
 
 /* ---- Fetch (1), v4-11 ---- */
 
@@ -438,6 +529,9 @@ struct kfetch_resp_part {
     /* RECORDS: the sum of the range lengths, exactly (0 when none, never null). */
     const struct kfile_range *records;
     int32_t n_records;
+    /* Client decode only: RECORDS borrowed from the response frame (len -1 =
+     * null; may end in a partial batch); `records` is then NULL. */
+    struct kbytes record_set;
 };
 struct kfetch_resp_topic {
     struct kstr topic;
@@ -454,6 +548,9 @@ struct kfetch_resp {
 enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a, struct kfetch_req *req);
 /* Every record range becomes one FILE chunk (kb_file), in order. */
 void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_resp *resp);
+void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct kfetch_req *req);
+enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kfetch_resp *resp);
 
 /* ---- ListOffsets (2), v2-3 ---- */
 
@@ -491,6 +588,9 @@ struct klistoffsets_resp {
 enum weir_err kproto_listoffsets_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct klistoffsets_req *req);
 void kproto_listoffsets_encode(struct kbuf *out, int16_t version, const struct klistoffsets_resp *resp);
+void kproto_listoffsets_request_encode(struct kbuf *out, int16_t version, const struct klistoffsets_req *req);
+enum weir_err kproto_listoffsets_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                 struct klistoffsets_resp *resp);
 
 /* ---- CreateTopics (19), v3-4 ---- */
 
@@ -531,6 +631,9 @@ struct kcreatetopics_resp {
 enum weir_err kproto_createtopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kcreatetopics_req *req);
 void kproto_createtopics_encode(struct kbuf *out, int16_t version, const struct kcreatetopics_resp *resp);
+void kproto_createtopics_request_encode(struct kbuf *out, int16_t version, const struct kcreatetopics_req *req);
+enum weir_err kproto_createtopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct kcreatetopics_resp *resp);
 
 /* ---- DeleteTopics (20), v0-1 ---- */
 
@@ -547,6 +650,9 @@ struct kdeletetopics_resp {
 enum weir_err kproto_deletetopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kdeletetopics_req *req);
 void kproto_deletetopics_encode(struct kbuf *out, int16_t version, const struct kdeletetopics_resp *resp);
+void kproto_deletetopics_request_encode(struct kbuf *out, int16_t version, const struct kdeletetopics_req *req);
+enum weir_err kproto_deletetopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct kdeletetopics_resp *resp);
 
 /* ---- CreatePartitions (37), v0-1 ---- */
 
@@ -574,6 +680,9 @@ struct kcreatepartitions_resp {
 enum weir_err kproto_createpartitions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                              struct kcreatepartitions_req *req);
 void kproto_createpartitions_encode(struct kbuf *out, int16_t version, const struct kcreatepartitions_resp *resp);
+void kproto_createpartitions_request_encode(struct kbuf *out, int16_t version, const struct kcreatepartitions_req *req);
+enum weir_err kproto_createpartitions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                      struct kcreatepartitions_resp *resp);
 
 /* ---- DescribeConfigs (32), v1-2 ---- */
 
@@ -619,6 +728,9 @@ struct kdescribeconfigs_resp {
 enum weir_err kproto_describeconfigs_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                             struct kdescribeconfigs_req *req);
 void kproto_describeconfigs_encode(struct kbuf *out, int16_t version, const struct kdescribeconfigs_resp *resp);
+void kproto_describeconfigs_request_encode(struct kbuf *out, int16_t version, const struct kdescribeconfigs_req *req);
+enum weir_err kproto_describeconfigs_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                     struct kdescribeconfigs_resp *resp);
 
 /* ---- InitProducerId (22), v0-1 ---- */
 
@@ -635,6 +747,9 @@ struct kinitproducerid_resp {
 enum weir_err kproto_initproducerid_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kinitproducerid_req *req);
 void kproto_initproducerid_encode(struct kbuf *out, int16_t version, const struct kinitproducerid_resp *resp);
+void kproto_initproducerid_request_encode(struct kbuf *out, int16_t version, const struct kinitproducerid_req *req);
+enum weir_err kproto_initproducerid_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                    struct kinitproducerid_resp *resp);
 
 /* ---- FindCoordinator (10), v0-2 ---- */
 
@@ -653,5 +768,8 @@ struct kfindcoordinator_resp {
 enum weir_err kproto_findcoordinator_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                             struct kfindcoordinator_req *req);
 void kproto_findcoordinator_encode(struct kbuf *out, int16_t version, const struct kfindcoordinator_resp *resp);
+void kproto_findcoordinator_request_encode(struct kbuf *out, int16_t version, const struct kfindcoordinator_req *req);
+enum weir_err kproto_findcoordinator_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                     struct kfindcoordinator_resp *resp);
 
 #endif

@@ -1,0 +1,109 @@
+/* proto/proto_listoffsets.c: ListOffsets (key 2), v2-3 (schemas/ListOffsets*.json).
+ * v2 adds isolation_level to the request and throttle_time_ms (first) to the
+ * response; v1+ answers one (timestamp, offset) per partition, not v0's
+ * old-style offsets array; v3 is the same as v2. */
+#include "proto.h"
+
+static void listoffsets_decode_topic(struct kdec *d, struct klistoffsets_req_topic *t)
+{
+    t->name = kd_str(d);
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    t->partitions = kd_alloc(d, t->n_partitions, sizeof *t->partitions);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
+        t->partitions[i].partition_index = weir_rd_i32(d->rd);
+        t->partitions[i].timestamp = weir_rd_i64(d->rd); /* current_leader_epoch is v4+ */
+        kd_tags(d);
+    }
+    kd_tags(d);
+}
+
+enum weir_err kproto_listoffsets_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                        struct klistoffsets_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version) };
+    if (!kproto_supported(KAPI_LIST_OFFSETS, version)) return WEIR_E_UNSUPPORTED;
+    req->replica_id = weir_rd_i32(rd);
+    req->isolation_level = kr_i8(rd); /* v2+ */
+    req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
+    for (int32_t i = 0; i < req->n_topics && rd->err == WEIR_OK; i++) listoffsets_decode_topic(&d, &req->topics[i]);
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_listoffsets_encode(struct kbuf *out, int16_t version, const struct klistoffsets_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LIST_OFFSETS, version));
+    bool flex = kproto_request_flexible(KAPI_LIST_OFFSETS, version);
+    kb_i32(out, resp->throttle_time_ms); /* v2+ */
+    kb_arr(out, flex, resp->n_topics);
+    for (int32_t i = 0; i < resp->n_topics; i++) {
+        const struct klistoffsets_resp_topic *t = &resp->topics[i];
+        kb_str(out, flex, t->name);
+        kb_arr(out, flex, t->n_partitions);
+        for (int32_t j = 0; j < t->n_partitions; j++) {
+            const struct klistoffsets_resp_part *p = &t->partitions[j];
+            kb_i32(out, p->partition_index);
+            kb_i16(out, p->error_code);
+            kb_i64(out, p->timestamp);
+            kb_i64(out, p->offset);
+            kb_tags(out, flex);
+        }
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+/* ---- client side ---- */
+
+void kproto_listoffsets_request_encode(struct kbuf *out, int16_t version, const struct klistoffsets_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LIST_OFFSETS, version));
+    bool flex = kproto_request_flexible(KAPI_LIST_OFFSETS, version);
+    kb_i32(out, req->replica_id);
+    kb_i8(out, req->isolation_level); /* v2+ */
+    kb_arr(out, flex, req->n_topics);
+    for (int32_t i = 0; i < req->n_topics; i++) {
+        const struct klistoffsets_req_topic *t = &req->topics[i];
+        kb_str(out, flex, t->name);
+        kb_arr(out, flex, t->n_partitions);
+        for (int32_t j = 0; j < t->n_partitions; j++) {
+            kb_i32(out, t->partitions[j].partition_index);
+            kb_i64(out, t->partitions[j].timestamp); /* no max_num_offsets after v0 */
+            kb_tags(out, flex);
+        }
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+static void listoffsets_decode_response_topic(struct kdec *d, struct klistoffsets_resp_topic *t)
+{
+    t->name = kd_str(d);
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    struct klistoffsets_resp_part *parts = kd_alloc(d, t->n_partitions, sizeof *parts);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
+        parts[i].partition_index = weir_rd_i32(d->rd);
+        parts[i].error_code = weir_rd_i16(d->rd);
+        parts[i].timestamp = weir_rd_i64(d->rd); /* v1+ */
+        parts[i].offset = weir_rd_i64(d->rd);    /* v1+; leader_epoch is v4+ */
+        kd_tags(d);
+    }
+    t->partitions = parts;
+    kd_tags(d);
+}
+
+enum weir_err kproto_listoffsets_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                 struct klistoffsets_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version) };
+    if (!kproto_supported(KAPI_LIST_OFFSETS, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = weir_rd_i32(rd); /* v2+ */
+    resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    struct klistoffsets_resp_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);
+    for (int32_t i = 0; i < resp->n_topics && rd->err == WEIR_OK; i++)
+        listoffsets_decode_response_topic(&d, &topics[i]);
+    resp->topics = topics;
+    kd_tags(&d);
+    return kd_done(&d);
+}

@@ -1,0 +1,136 @@
+/* proto/proto_metadata.c: Metadata (key 3), v4-6 (schemas/Metadata*.json).
+ * Request: a null topics array means all topics, an empty one none (v1+,
+ * README §9.2). Response: throttle first (v3+), rack (v1+), cluster_id (v2+),
+ * controller_id (v1+), is_internal (v1+), offline_replicas (v5+). */
+#include "proto.h"
+
+enum weir_err kproto_metadata_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                     struct kmetadata_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version) };
+    if (!kproto_supported(KAPI_METADATA, version)) return WEIR_E_UNSUPPORTED;
+    int32_t n = kd_narray(&d, KPROTO_TOPICS_MAX); /* nullable from v1 */
+    req->all_topics = n < 0;
+    req->n_topics = n < 0 ? 0 : n;
+    req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
+    for (int32_t i = 0; i < req->n_topics && rd->err == WEIR_OK; i++) {
+        req->topics[i] = kd_str(&d);
+        kd_tags(&d);
+    }
+    req->allow_auto_topic_creation = kr_bool(rd); /* v4+ */
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+static void metadata_encode_broker(struct kbuf *out, bool flex, const struct kmetadata_broker *b)
+{
+    kb_i32(out, b->node_id);
+    kb_str(out, flex, b->host);
+    kb_i32(out, b->port);
+    kb_nstr(out, flex, b->rack);
+    kb_tags(out, flex);
+}
+
+static void metadata_encode_part(struct kbuf *out, int16_t version, bool flex, const struct kmetadata_part *p)
+{
+    kb_i16(out, p->error_code);
+    kb_i32(out, p->partition_index);
+    kb_i32(out, p->leader_id);
+    kb_i32_array(out, flex, p->replicas, p->n_replicas);
+    kb_i32_array(out, flex, p->isr, p->n_isr);
+    if (version >= 5) kb_i32_array(out, flex, p->offline, p->n_offline);
+    kb_tags(out, flex);
+}
+
+static void metadata_encode_topic(struct kbuf *out, int16_t version, bool flex, const struct kmetadata_topic *t)
+{
+    kb_i16(out, t->error_code);
+    kb_str(out, flex, t->name);
+    kb_bool(out, t->is_internal);
+    kb_arr(out, flex, t->n_partitions);
+    for (int32_t i = 0; i < t->n_partitions; i++) metadata_encode_part(out, version, flex, &t->partitions[i]);
+    kb_tags(out, flex);
+}
+
+void kproto_metadata_encode(struct kbuf *out, int16_t version, const struct kmetadata_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_METADATA, version));
+    bool flex = kproto_request_flexible(KAPI_METADATA, version);
+    kb_i32(out, resp->throttle_time_ms);
+    kb_arr(out, flex, resp->n_brokers);
+    for (int32_t i = 0; i < resp->n_brokers; i++) metadata_encode_broker(out, flex, &resp->brokers[i]);
+    kb_nstr(out, flex, resp->cluster_id);
+    kb_i32(out, resp->controller_id);
+    kb_arr(out, flex, resp->n_topics);
+    for (int32_t i = 0; i < resp->n_topics; i++) metadata_encode_topic(out, version, flex, &resp->topics[i]);
+    kb_tags(out, flex);
+}
+
+/* ---- client side ---- */
+
+void kproto_metadata_request_encode(struct kbuf *out, int16_t version, const struct kmetadata_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_METADATA, version));
+    bool flex = kproto_request_flexible(KAPI_METADATA, version);
+    kb_arr(out, flex, req->all_topics ? -1 : req->n_topics); /* null = all (v1+) */
+    for (int32_t i = 0; !req->all_topics && i < req->n_topics; i++) {
+        kb_str(out, flex, req->topics[i]);
+        kb_tags(out, flex);
+    }
+    kb_bool(out, req->allow_auto_topic_creation); /* v4+ */
+    kb_tags(out, flex);
+}
+
+static void metadata_decode_broker(struct kdec *d, struct kmetadata_broker *b)
+{
+    b->node_id = weir_rd_i32(d->rd);
+    b->host = kd_str(d);
+    b->port = weir_rd_i32(d->rd);
+    b->rack = kd_nstr(d); /* v1+ */
+    kd_tags(d);
+}
+
+static void metadata_decode_part(struct kdec *d, struct kmetadata_part *p)
+{
+    p->error_code = weir_rd_i16(d->rd);
+    p->partition_index = weir_rd_i32(d->rd);
+    p->leader_id = weir_rd_i32(d->rd); /* leader_epoch is v7+ */
+    p->replicas = kd_i32_array(d, KPROTO_REPLICAS_MAX, &p->n_replicas);
+    p->isr = kd_i32_array(d, KPROTO_REPLICAS_MAX, &p->n_isr);
+    p->offline = NULL;
+    p->n_offline = 0;
+    if (d->version >= 5) p->offline = kd_i32_array(d, KPROTO_REPLICAS_MAX, &p->n_offline);
+    kd_tags(d);
+}
+
+static void metadata_decode_topic(struct kdec *d, struct kmetadata_topic *t)
+{
+    t->error_code = weir_rd_i16(d->rd);
+    t->name = kd_str(d);
+    t->is_internal = kr_bool(d->rd); /* v1+ */
+    t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
+    struct kmetadata_part *parts = kd_alloc(d, t->n_partitions, sizeof *parts);
+    for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) metadata_decode_part(d, &parts[i]);
+    t->partitions = parts;
+    kd_tags(d); /* topic_authorized_operations is v8+ */
+}
+
+enum weir_err kproto_metadata_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                              struct kmetadata_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version) };
+    if (!kproto_supported(KAPI_METADATA, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
+    resp->n_brokers = kd_array(&d, KPROTO_BROKERS_MAX);
+    struct kmetadata_broker *brokers = kd_alloc(&d, resp->n_brokers, sizeof *brokers);
+    for (int32_t i = 0; i < resp->n_brokers && rd->err == WEIR_OK; i++) metadata_decode_broker(&d, &brokers[i]);
+    resp->brokers = brokers;
+    resp->cluster_id = kd_nstr(&d);           /* v2+ */
+    resp->controller_id = weir_rd_i32(rd);    /* v1+ */
+    resp->n_topics = kd_array(&d, KPROTO_CLUSTER_TOPICS_MAX);
+    struct kmetadata_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);
+    for (int32_t i = 0; i < resp->n_topics && rd->err == WEIR_OK; i++) metadata_decode_topic(&d, &topics[i]);
+    resp->topics = topics;
+    kd_tags(&d);
+    return kd_done(&d);
+}
