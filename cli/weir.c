@@ -10,6 +10,8 @@
  * A rejection is exactly one line on stderr, starting with "weir: ". */
 #include "net/net.h"
 
+#include "cli.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -33,6 +35,9 @@ static int cmd_serve(int argc, char **argv);
 
 static const struct command commands[] = {
     { "serve", "run the broker", cmd_serve },
+    { "topics", "create, list, describe, delete topics; add partitions", cmd_topics },
+    { "produce", "send lines of standard input as records", cmd_produce },
+    { "consume", "print the records of a topic", cmd_consume },
 };
 
 /* Prints "weir: <message>" as one line on stderr (control characters from

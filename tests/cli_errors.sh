@@ -98,11 +98,50 @@ bad "--config cross-key check" "segment.index.bytes" -- serve --config "$tmp/bad
 bad "options are checked after a good file" "weir.reactors" -- \
   serve --reactors 999 --config "$tmp/good.properties"
 
+# Client subcommands: every usage error is found before any connection is made.
+bad "topics: no action" "missing action" -- topics
+bad "topics: unknown action" "unknown action 'frob'" -- topics frob
+bad "topics create: no --topic" "--topic is required" -- topics create
+bad "topics create --partitions 0" "--partitions" -- topics create --topic t --partitions 0
+bad "topics create --partitions abc" "'abc'" -- topics create --topic t --partitions abc
+bad "topics create --config without =" "expected KEY=VALUE" -- topics create --topic t --config nokey
+bad "topics create --replication-factor 0" "--replication-factor" -- topics create --topic t --replication-factor 0
+bad "topics list --topic" "does not apply" -- topics list --topic x
+bad "topics add-partitions: no --partitions" "new total" -- topics add-partitions --topic t
+bad "topics list --bootstrap without a port" "--bootstrap" -- topics list --bootstrap nohost
+bad "topics list: unknown option" "--bogus" -- topics list --bogus
+bad "topics list: stray argument" "unexpected argument 'extra'" -- topics list extra
+bad "produce: no --topic" "--topic is required" -- produce
+bad "produce --acks 2" "acks" -- produce --topic t --acks 2
+bad "produce --compression zstd" "zstd" -- produce --topic t --compression zstd
+bad "produce --header without =" "KEY=VALUE" -- produce --topic t --header nokv
+bad "produce --partition -1" "--partition" -- produce --topic t --partition -1
+bad "produce --set unknown key" "no.such.key" -- produce --topic t --set no.such.key=1
+bad "produce --key-separator empty" "empty separator" -- produce --topic t --key-separator ""
+bad "produce: unknown short option" "'-q'" -- produce -q
+bad "consume: no --topic" "--topic is required" -- consume
+bad "consume: two start options" "cannot be used together" -- consume --topic t --from-beginning --offset 3
+bad "consume --offset 1x" "--offset" -- consume --topic t --offset 1x
+bad "consume --offset -0" "--offset" -- consume --topic t --offset -0
+bad "consume --at soon" "'soon'" -- consume --topic t --at soon
+bad "consume --format %q" "unknown token '%q'" -- consume --topic t --format '%q'
+bad "consume --format lone %" "lone '%'" -- consume --topic t --format 'x%'
+bad "consume --count 0" "--count" -- consume --topic t --count 0
+bad "consume --set bad value" "fetch.min.bytes" -- consume --topic t --set fetch.min.bytes=0
+bad "consume --partition x" "--partition" -- consume --topic t --partition x
+bad "consume --partition twice" "twice" -- consume --topic t --partition 1 --partition 1
+bad "consume --bootstrap port 99999" "--bootstrap" -- consume --topic t --bootstrap host:99999
+bad "consume --topic without a value" "needs a value" -- consume --topic
+
 good "--help" "usage: weir" -- --help
 good "-h" "usage: weir" -- -h
 good "--version" "weir 0.1.0" -- --version
 good "serve --help" "usage: weir serve" -- serve --help
 good "serve -h after options" "usage: weir serve" -- serve --listen :1 -h
+good "topics --help" "usage: weir topics" -- topics --help
+good "topics create --help" "usage: weir topics" -- topics create --help
+good "produce --help" "usage: weir produce" -- produce --help
+good "consume -h" "usage: weir consume" -- consume --topic t -h
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
