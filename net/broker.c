@@ -187,6 +187,7 @@ static enum weir_err broker_start(struct broker *b)
     enum weir_err err = weir_store_open(b->cfg.data_dir, &b->cfg.log, NULL, &b->store);
     if (err == WEIR_OK) err = cluster_id_load(b);
     if (err == WEIR_OK) err = pid_init(b);
+    if (err == WEIR_OK) err = groups_topic_ensure(b);
     if (err == WEIR_OK) err = listeners_open(b);
     return err;
 }

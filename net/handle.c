@@ -152,6 +152,7 @@ static void metadata_topic(struct broker *b, struct kmetadata_topic *t, struct k
                            struct kmetadata_part *parts)
 {
     t->name = name;
+    t->is_internal = kstr_eq(name, GROUP_OFFSETS_TOPIC);
     t->partitions = parts;
     t->n_partitions = n;
     for (int32_t p = 0; p < n; p++)
@@ -382,6 +383,12 @@ void handle_request(struct request *req)
     case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;
     case KAPI_INIT_PRODUCER_ID: handle_initproducerid(req); break;
     case KAPI_DESCRIBE_CONFIGS: handle_describeconfigs(req); break;
+    case KAPI_JOIN_GROUP:
+    case KAPI_SYNC_GROUP:
+    case KAPI_HEARTBEAT:
+    case KAPI_LEAVE_GROUP:
+    case KAPI_OFFSET_COMMIT:
+    case KAPI_OFFSET_FETCH: handle_group(req); break;
     default: handle_unsupported(req); break;
     }
 }

@@ -123,6 +123,7 @@ struct reactor {
     int64_t stop_deadline_ns;    /* connections still busy then are closed */
     bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
+    void *groups;                /* group.c: the groups this reactor coordinates */
 };
 
 struct broker {
@@ -197,6 +198,15 @@ void handle_createtopics(struct request *req);
 void handle_deletetopics(struct request *req);
 void handle_createpartitions(struct request *req);
 void fetch_wake(struct request *req);    /* re-read a waiting fetch */
+
+/* ---- group.c: consumer groups and committed offsets ---- */
+#define GROUP_OFFSETS_TOPIC "__consumer_offsets"
+enum { GROUP_OFFSETS_PARTITIONS = 8 };
+int32_t group_partition(struct kstr group_id);
+void handle_group(struct request *req); /* JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/Fetch */
+void groups_tick(struct reactor *r);   /* timers; each turn, on every reactor */
+void groups_free(struct reactor *r);
+enum weir_err groups_topic_ensure(struct broker *b);
 
 /* ---- broker.c ----------------------------------------------------------------- */
 int64_t broker_producer_id_next(struct broker *b);

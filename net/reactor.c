@@ -349,6 +349,7 @@ static void turn(struct reactor *r)
     reap(r);
     local_drain(r);
     fetch_deadlines(r, weir_clock_ns());
+    groups_tick(r);
     parts_retain(r, weir_time_ms());
 }
 
@@ -378,6 +379,7 @@ static void *reactor_main(void *arg)
     }
     conn_shutdown_all(r, true);
     for (int i = 0; i < 1000 && r->conns; i++) turn(r); /* let closes finish */
+    groups_free(r);
     parts_close_all(r);
     return NULL;
 }

@@ -772,4 +772,173 @@ void kproto_findcoordinator_request_encode(struct kbuf *out, int16_t version, co
 enum weir_err kproto_findcoordinator_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kfindcoordinator_resp *resp);
 
+/* ---- consumer groups: broker direction only (no client encoders yet) ---- */
+
+enum { KPROTO_GROUP_PROTOCOLS_MAX = 1000, /* JoinGroup protocols */
+       KPROTO_MEMBERS_MAX = 100000 };   /* SyncGroup assignments, LeaveGroup members */
+
+/* JoinGroup (11), v0-5 */
+struct kjoingroup_protocol {
+    struct kstr name;
+    struct kbytes metadata;
+};
+struct kjoingroup_req {
+    struct kstr group_id;
+    int32_t session_timeout_ms;
+    int32_t rebalance_timeout_ms; /* v1+, else = session_timeout_ms */
+    struct kstr member_id;
+    struct kstr group_instance_id; /* v5+, nullable, else null */
+    struct kstr protocol_type;
+    struct kjoingroup_protocol *protocols;
+    int32_t n_protocols;
+};
+struct kjoingroup_member {
+    struct kstr member_id;
+    struct kstr group_instance_id; /* v5+, nullable */
+    struct kbytes metadata;
+};
+struct kjoingroup_resp {
+    int32_t throttle_time_ms; /* v2+ */
+    int16_t error_code;
+    int32_t generation_id;
+    struct kstr protocol_name;
+    struct kstr leader;
+    struct kstr member_id;
+    const struct kjoingroup_member *members;
+    int32_t n_members;
+};
+enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                      struct kjoingroup_req *req);
+void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjoingroup_resp *resp);
+
+/* SyncGroup (14), v0-3 */
+struct ksyncgroup_assignment {
+    struct kstr member_id;
+    struct kbytes assignment;
+};
+struct ksyncgroup_req {
+    struct kstr group_id;
+    int32_t generation_id;
+    struct kstr member_id;
+    struct kstr group_instance_id; /* v3+, nullable */
+    struct ksyncgroup_assignment *assignments;
+    int32_t n_assignments;
+};
+struct ksyncgroup_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;
+    struct kbytes assignment;
+};
+enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                      struct ksyncgroup_req *req);
+void kproto_syncgroup_encode(struct kbuf *out, int16_t version, const struct ksyncgroup_resp *resp);
+
+/* Heartbeat (12), v0-3 */
+struct kheartbeat_req {
+    struct kstr group_id;
+    int32_t generation_id;
+    struct kstr member_id;
+    struct kstr group_instance_id; /* v3+, nullable */
+};
+struct kheartbeat_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;
+};
+enum weir_err kproto_heartbeat_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                      struct kheartbeat_req *req);
+void kproto_heartbeat_encode(struct kbuf *out, int16_t version, const struct kheartbeat_resp *resp);
+
+/* LeaveGroup (13), v0-3; v0-2 carry one member_id, v3 a members array
+ * (decoded v0-2 requests become a one-element array). */
+struct kleavegroup_member {
+    struct kstr member_id;
+    struct kstr group_instance_id; /* nullable */
+    int16_t error_code;            /* response, v3+ */
+};
+struct kleavegroup_req {
+    struct kstr group_id;
+    struct kleavegroup_member *members;
+    int32_t n_members;
+};
+struct kleavegroup_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;
+    const struct kleavegroup_member *members; /* v3+ */
+    int32_t n_members;
+};
+enum weir_err kproto_leavegroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                       struct kleavegroup_req *req);
+void kproto_leavegroup_encode(struct kbuf *out, int16_t version, const struct kleavegroup_resp *resp);
+
+/* OffsetCommit (8), v5-7 */
+struct koffsetcommit_req_part {
+    int32_t partition_index;
+    int64_t committed_offset;
+    int32_t committed_leader_epoch; /* v6+, else -1 */
+    struct kstr committed_metadata; /* nullable */
+};
+struct koffsetcommit_req_topic {
+    struct kstr name;
+    struct koffsetcommit_req_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetcommit_req {
+    struct kstr group_id;
+    int32_t generation_id;
+    struct kstr member_id;
+    struct kstr group_instance_id; /* v7+, nullable */
+    struct koffsetcommit_req_topic *topics;
+    int32_t n_topics;
+};
+struct koffsetcommit_resp_part {
+    int32_t partition_index;
+    int16_t error_code;
+};
+struct koffsetcommit_resp_topic {
+    struct kstr name;
+    const struct koffsetcommit_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetcommit_resp {
+    int32_t throttle_time_ms;
+    const struct koffsetcommit_resp_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct koffsetcommit_req *req);
+void kproto_offsetcommit_encode(struct kbuf *out, int16_t version, const struct koffsetcommit_resp *resp);
+
+/* OffsetFetch (9), v4-5 */
+struct koffsetfetch_req_topic {
+    struct kstr name;
+    int32_t *partition_indexes;
+    int32_t n_partition_indexes;
+};
+struct koffsetfetch_req {
+    struct kstr group_id;
+    struct koffsetfetch_req_topic *topics;
+    int32_t n_topics; /* -1 = null = every committed partition */
+};
+struct koffsetfetch_resp_part {
+    int32_t partition_index;
+    int64_t committed_offset;       /* -1 when none */
+    int32_t committed_leader_epoch; /* v5+ */
+    struct kstr metadata;           /* nullable */
+    int16_t error_code;
+};
+struct koffsetfetch_resp_topic {
+    struct kstr name;
+    const struct koffsetfetch_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetfetch_resp {
+    int32_t throttle_time_ms;
+    const struct koffsetfetch_resp_topic *topics;
+    int32_t n_topics;
+    int16_t error_code;
+};
+enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                        struct koffsetfetch_req *req);
+void kproto_offsetfetch_encode(struct kbuf *out, int16_t version, const struct koffsetfetch_resp *resp);
+
 #endif

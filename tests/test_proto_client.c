@@ -922,6 +922,11 @@ static void test_cases_cover_table(void **state)
     const struct kproto_api *t = kproto_api_table(&n_table);
     for (size_t i = 0; i < n_table; i++) {
         if (t[i].min < 0) continue;
+        /* The consumer-group APIs have a broker-direction codec only so far
+         * (tests/test_proto_groups.c); the client side comes with the client's groups. */
+        if (t[i].key == KAPI_JOIN_GROUP || t[i].key == KAPI_SYNC_GROUP || t[i].key == KAPI_HEARTBEAT ||
+            t[i].key == KAPI_LEAVE_GROUP || t[i].key == KAPI_OFFSET_COMMIT || t[i].key == KAPI_OFFSET_FETCH)
+            continue;
         supported++;
         bool found = false;
         for (size_t j = 0; j < WEIR_ARRAY_LEN(api_cases); j++) found |= api_cases[j].key == t[i].key;

@@ -1,0 +1,990 @@
+/* net/group.c: the group coordinator (classic protocol) and committed offsets.
+ *
+ * Group g belongs to partition fnv1a(g) % GROUP_OFFSETS_PARTITIONS of the
+ * internal topic __consumer_offsets, and so to that partition's owner reactor
+ * (reactor_owner): requests travel there as ptasks, the owner alone touches the
+ * group's state and appends its commits to the same partition's log. A
+ * JoinGroup or SyncGroup that must wait is held on the owner (its ptask is not
+ * answered) until the rebalance completes; each turn the owner runs the
+ * session and rebalance timers (groups_tick).
+ *
+ * States: Empty, PreparingRebalance, CompletingRebalance, Stable (Kafka's
+ * ClassicGroup). Committed offsets are kept in memory and appended, one record
+ * per partition, to the offsets log with flush.messages=1; the commit is
+ * answered only after the append (and its fdatasync) completed. On first use
+ * of an offsets partition its owner replays the log (last record wins).
+ *
+ * Record (our format, versioned): key = u8 1, i16+group, i16+topic, i32
+ * partition; value = i16 0, i64 offset, i32 leader epoch, i16+metadata
+ * (-1 null), i64 commit timestamp ms. Compaction is not done yet: the log is
+ * kept whole (retention.ms=-1) and replayed whole. */
+#include "net_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+enum {
+    KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15, KERR_ILLEGAL_GENERATION = 22,
+    KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24, KERR_UNKNOWN_MEMBER_ID = 25,
+    KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27, KERR_MEMBER_ID_REQUIRED = 79,
+};
+enum { GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000, METADATA_MAX = 4096 };
+enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
+
+enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
+
+struct gop {
+    struct ptask pt;
+    enum gop_kind kind;
+    int16_t version;
+    struct kstr client_id;
+    union {
+        struct kjoingroup_req join;
+        struct ksyncgroup_req sync;
+        struct kheartbeat_req hb;
+        struct kleavegroup_req leave;
+        struct koffsetcommit_req commit;
+        struct koffsetfetch_req fetch;
+    } in;
+    union {
+        struct kjoingroup_resp join;
+        struct ksyncgroup_resp sync;
+        struct kheartbeat_resp hb;
+        struct kleavegroup_resp leave;
+        struct koffsetcommit_resp commit;
+        struct koffsetfetch_resp fetch;
+    } out;
+    /* commit in flight */
+    struct reactor *owner;
+    struct weir_append app;
+    uint8_t *batch;
+    int64_t commit_ts;
+};
+
+struct gproto {
+    char *name;
+    uint8_t *meta;
+    int32_t len;
+};
+struct gmember {
+    char *id, *instance_id;
+    int32_t session_ms, rebalance_ms;
+    struct gproto *protos;
+    int32_t n_protos;
+    uint8_t *assign;
+    int32_t assign_len;
+    int64_t hb_deadline_ns;
+    struct gop *join_wait, *sync_wait;
+    struct gmember *next;
+};
+struct gpending {
+    char *id;
+    int64_t deadline_ns;
+    struct gpending *next;
+};
+struct goffset {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t epoch;
+    char *meta; /* NULL = null */
+    int64_t ts;
+    struct goffset *next;
+};
+struct group {
+    char *id;
+    enum gstate state;
+    int32_t generation;
+    char *protocol_type, *protocol, *leader;
+    struct gmember *members;
+    struct gpending *pending;
+    int64_t rebalance_deadline_ns;
+    bool initial;      /* first rebalance of an empty group: wait the whole delay */
+    struct goffset *offsets;
+    struct group *next;
+};
+struct gcoord {
+    struct group *groups;
+    bool loaded[GROUP_OFFSETS_PARTITIONS];
+    uint64_t member_seq;
+};
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static char *kdup(struct kstr s)
+{
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    char *d = weir_malloc(n + 1);
+    if (!d) weir_panic("out of memory in the group coordinator");
+    if (n) memcpy(d, s.ptr, n);
+    d[n] = '\0';
+    return d;
+}
+static uint8_t *bdup(struct kbytes b)
+{
+    size_t n = b.len > 0 ? (size_t)b.len : 0;
+    uint8_t *d = weir_malloc(n ? n : 1);
+    if (!d) weir_panic("out of memory in the group coordinator");
+    if (n) memcpy(d, b.ptr, n);
+    return d;
+}
+static struct kstr arena_kstr(struct request *req, const char *s)
+{
+    if (!s) return KSTR_NULL;
+    char *d = arena_strdup(&req->arena, kstr_c(s));
+    return d ? kstr_c(d) : kstr_c("");
+}
+static struct kbytes arena_bytes(struct request *req, const uint8_t *p, int32_t n)
+{
+    if (n <= 0) return (struct kbytes){ NULL, 0 };
+    uint8_t *d = weir_arena_alloc(&req->arena, (size_t)n);
+    if (!d) return (struct kbytes){ NULL, 0 };
+    memcpy(d, p, (size_t)n);
+    return (struct kbytes){ d, n };
+}
+static bool seq(const char *a, struct kstr b) { return a && kstr_eq(b, a); }
+
+static uint32_t fnv1a_k(struct kstr s)
+{
+    uint32_t h = 2166136261u;
+    for (int32_t i = 0; i < s.len; i++) h = (h ^ (uint8_t)s.ptr[i]) * 16777619u;
+    return h;
+}
+
+int32_t group_partition(struct kstr group_id) { return (int32_t)(fnv1a_k(group_id) % GROUP_OFFSETS_PARTITIONS); }
+
+static struct gcoord *gc_of(struct reactor *r)
+{
+    if (!r->groups) {
+        r->groups = weir_calloc(1, sizeof(struct gcoord));
+        if (!r->groups) weir_panic("out of memory in the group coordinator");
+    }
+    return r->groups;
+}
+
+static struct group *group_find(struct gcoord *gc, struct kstr id)
+{
+    for (struct group *g = gc->groups; g; g = g->next)
+        if (seq(g->id, id)) return g;
+    return NULL;
+}
+static struct group *group_get(struct gcoord *gc, struct kstr id)
+{
+    struct group *g = group_find(gc, id);
+    if (g) return g;
+    g = weir_calloc(1, sizeof *g);
+    if (!g) weir_panic("out of memory in the group coordinator");
+    g->id = kdup(id);
+    g->next = gc->groups;
+    gc->groups = g;
+    return g;
+}
+static struct gmember *member_find(struct group *g, struct kstr id)
+{
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (seq(m->id, id)) return m;
+    return NULL;
+}
+static void member_free(struct gmember *m)
+{
+    for (int32_t i = 0; i < m->n_protos; i++) weir_free(m->protos[i].name), weir_free(m->protos[i].meta);
+    weir_free(m->protos);
+    weir_free(m->assign);
+    weir_free(m->id);
+    weir_free(m->instance_id);
+    weir_free(m);
+}
+static void member_set_protocols(struct gmember *m, const struct kjoingroup_req *jr)
+{
+    for (int32_t i = 0; i < m->n_protos; i++) weir_free(m->protos[i].name), weir_free(m->protos[i].meta);
+    weir_free(m->protos);
+    m->n_protos = jr->n_protocols;
+    m->protos = weir_calloc(jr->n_protocols ? (size_t)jr->n_protocols : 1, sizeof *m->protos);
+    if (!m->protos) weir_panic("out of memory in the group coordinator");
+    for (int32_t i = 0; i < jr->n_protocols; i++)
+        m->protos[i] = (struct gproto){ kdup(jr->protocols[i].name), bdup(jr->protocols[i].metadata),
+                                        jr->protocols[i].metadata.len > 0 ? jr->protocols[i].metadata.len : 0 };
+    m->session_ms = jr->session_timeout_ms;
+    m->rebalance_ms = jr->rebalance_timeout_ms;
+}
+static bool member_same_protocols(const struct gmember *m, const struct kjoingroup_req *jr)
+{
+    if (m->n_protos != jr->n_protocols) return false;
+    for (int32_t i = 0; i < m->n_protos; i++) {
+        int32_t len = jr->protocols[i].metadata.len > 0 ? jr->protocols[i].metadata.len : 0;
+        if (!seq(m->protos[i].name, jr->protocols[i].name) || m->protos[i].len != len ||
+            (len && memcmp(m->protos[i].meta, jr->protocols[i].metadata.ptr, (size_t)len)))
+            return false;
+    }
+    return true;
+}
+static const struct gproto *member_proto(const struct gmember *m, const char *name)
+{
+    for (int32_t i = 0; i < m->n_protos; i++)
+        if (!strcmp(m->protos[i].name, name)) return &m->protos[i];
+    return NULL;
+}
+static int32_t member_count(const struct group *g)
+{
+    int32_t n = 0;
+    for (struct gmember *m = g->members; m; m = m->next) n++;
+    return n;
+}
+
+static void gop_reply(struct reactor *r, struct gop *op) { ptask_reply(r, &op->pt); }
+
+/* ---- the state machine ------------------------------------------------------------- */
+
+static void sync_fail_all(struct reactor *r, struct group *g, int16_t code)
+{
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (m->sync_wait) {
+            m->sync_wait->out.sync.error_code = code;
+            gop_reply(r, m->sync_wait);
+            m->sync_wait = NULL;
+        }
+}
+
+static void prepare_rebalance(struct reactor *r, struct group *g)
+{
+    if (g->state == G_PREPARING) return;
+    if (g->state == G_COMPLETING) sync_fail_all(r, g, KERR_REBALANCE_IN_PROGRESS);
+    int32_t timeout = 0;
+    for (struct gmember *m = g->members; m; m = m->next) timeout = WEIR_MAX(timeout, m->rebalance_ms);
+    g->initial = g->state == G_EMPTY;
+    if (g->initial) timeout = WEIR_MIN(timeout, GROUP_INITIAL_DELAY_MS);
+    g->state = G_PREPARING;
+    g->rebalance_deadline_ns = weir_clock_ns() + (int64_t)timeout * 1000000;
+    weir_log(WEIR_LOG_INFO, "group %s: preparing rebalance (generation %d)", g->id, g->generation);
+}
+
+static void member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code)
+{
+    struct gmember **pp = &g->members;
+    while (*pp != m) pp = &(*pp)->next;
+    *pp = m->next;
+    if (m->join_wait) m->join_wait->out.join.error_code = code, gop_reply(r, m->join_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = code, gop_reply(r, m->sync_wait);
+    if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = NULL;
+    member_free(m);
+}
+
+/* Chooses the protocol every member supports that gets the most first-choice votes. */
+static const char *select_protocol(const struct group *g)
+{
+    const struct gmember *first = g->members;
+    const char *best = NULL;
+    int best_votes = -1;
+    for (int32_t i = 0; first && i < first->n_protos; i++) {
+        const char *cand = first->protos[i].name;
+        bool all = true;
+        for (const struct gmember *m = g->members; m && all; m = m->next) all = member_proto(m, cand) != NULL;
+        if (!all) continue;
+        int votes = 0;
+        for (const struct gmember *m = g->members; m; m = m->next)
+            for (int32_t j = 0; j < m->n_protos; j++) {
+                bool cand_all = true;
+                for (const struct gmember *o = g->members; o && cand_all; o = o->next)
+                    cand_all = member_proto(o, m->protos[j].name) != NULL;
+                if (!cand_all) continue;
+                if (!strcmp(m->protos[j].name, cand)) votes++;
+                break;
+            }
+        if (votes > best_votes) best = cand, best_votes = votes;
+    }
+    return best;
+}
+
+static void join_answer(struct gop *op, struct group *g, struct gmember *m)
+{
+    struct request *req = op->pt.req;
+    struct kjoingroup_resp *out = &op->out.join;
+    out->error_code = 0;
+    out->generation_id = g->generation;
+    out->protocol_name = arena_kstr(req, g->protocol ? g->protocol : "");
+    out->leader = arena_kstr(req, g->leader ? g->leader : "");
+    out->member_id = arena_kstr(req, m->id);
+    out->n_members = 0;
+    if (g->leader && !strcmp(g->leader, m->id)) {
+        int32_t n = member_count(g);
+        struct kjoingroup_member *ms = weir_arena_alloc(&req->arena, (size_t)n * sizeof *ms);
+        for (struct gmember *o = g->members; ms && o; o = o->next) {
+            const struct gproto *p = member_proto(o, g->protocol);
+            ms[out->n_members++] = (struct kjoingroup_member){
+                .member_id = arena_kstr(req, o->id), .group_instance_id = arena_kstr(req, o->instance_id),
+                .metadata = p ? arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 } };
+        }
+        out->members = ms;
+    }
+}
+
+static bool all_joined(const struct group *g)
+{
+    if (g->pending) return false;
+    for (const struct gmember *m = g->members; m; m = m->next)
+        if (!m->join_wait) return false;
+    return true;
+}
+
+static void try_complete_join(struct reactor *r, struct group *g, int64_t now_ns)
+{
+    if (g->state != G_PREPARING) return;
+    bool due = now_ns >= g->rebalance_deadline_ns;
+    if (!due && (g->initial || !all_joined(g))) return;
+    /* Members that did not rejoin in time are removed. */
+    for (struct gmember *m = g->members, *next; m; m = next) {
+        next = m->next;
+        if (!m->join_wait) member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+    }
+    g->generation++;
+    weir_free(g->protocol), g->protocol = NULL;
+    if (!g->members) {
+        g->state = G_EMPTY;
+        weir_free(g->protocol_type), g->protocol_type = NULL;
+        weir_log(WEIR_LOG_INFO, "group %s: empty at generation %d", g->id, g->generation);
+        return;
+    }
+    const char *p = select_protocol(g);
+    g->protocol = kdup(kstr_c(p ? p : ""));
+    if (!g->leader) g->leader = kdup(kstr_c(g->members->id));
+    g->state = G_COMPLETING;
+    weir_log(WEIR_LOG_INFO, "group %s: generation %d with %d members, protocol %s, leader %s", g->id, g->generation,
+             member_count(g), g->protocol, g->leader);
+    for (struct gmember *m = g->members; m; m = m->next) {
+        weir_free(m->assign), m->assign = NULL, m->assign_len = 0;
+        m->hb_deadline_ns = now_ns + (int64_t)m->session_ms * 1000000;
+        join_answer(m->join_wait, g, m);
+        gop_reply(r, m->join_wait);
+        m->join_wait = NULL;
+    }
+}
+
+static char *member_id_new(struct gcoord *gc, struct reactor *r, struct kstr client_id)
+{
+    char id[400];
+    snprintf(id, sizeof id, "%.*s-%08" PRIx64 "-%u-%" PRIu64, client_id.len > 0 ? (int)WEIR_MIN(client_id.len, 200) : 0,
+             client_id.ptr ? client_id.ptr : "", (uint64_t)weir_clock_ns(), r->id, ++gc->member_seq);
+    return kdup(kstr_c(id));
+}
+
+static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct kjoingroup_req *jr = &op->in.join;
+    struct kjoingroup_resp *out = &op->out.join;
+    struct request *req = op->pt.req;
+    *out = (struct kjoingroup_resp){ .generation_id = -1, .protocol_name = kstr_c(""), .leader = kstr_c(""),
+                                     .member_id = jr->member_id };
+    if (jr->group_id.len <= 0) {
+        out->error_code = KERR_INVALID_GROUP_ID;
+        goto reply;
+    }
+    if (jr->session_timeout_ms < SESSION_MIN_MS || jr->session_timeout_ms > SESSION_MAX_MS) {
+        out->error_code = KERR_INVALID_SESSION_TIMEOUT;
+        goto reply;
+    }
+    struct group *g = group_find(gc, jr->group_id);
+    bool new_member = jr->member_id.len <= 0;
+    if (!g && !new_member) {
+        out->error_code = KERR_UNKNOWN_MEMBER_ID;
+        goto reply;
+    }
+    if (!g) g = group_get(gc, jr->group_id);
+    /* The protocol type and at least one protocol must match the group's. */
+    if (jr->n_protocols <= 0 || jr->protocol_type.len <= 0 ||
+        (g->members && g->protocol_type && !seq(g->protocol_type, jr->protocol_type))) {
+        out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+        goto reply;
+    }
+    if (g->members) {
+        bool common = false;
+        for (int32_t i = 0; i < jr->n_protocols && !common; i++) {
+            bool all = true;
+            for (struct gmember *m = g->members; m && all; m = m->next)
+                {
+                bool has = false;
+                for (int32_t j = 0; j < m->n_protos && !has; j++) has = seq(m->protos[j].name, jr->protocols[i].name);
+                all = seq(m->id, jr->member_id) || has;
+            }
+            common = all;
+        }
+        if (!common) {
+            out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+            goto reply;
+        }
+    }
+    int64_t now = weir_clock_ns();
+    struct gmember *m = NULL;
+    bool fresh = false;
+    if (new_member) {
+        char *id = member_id_new(gc, r, op->client_id);
+        if (op->version >= 4 && kstr_is_null(jr->group_instance_id)) {
+            struct gpending *p = weir_calloc(1, sizeof *p);
+            if (!p) weir_panic("out of memory in the group coordinator");
+            p->id = id;
+            p->deadline_ns = now + (int64_t)jr->session_timeout_ms * 1000000;
+            p->next = g->pending;
+            g->pending = p;
+            out->member_id = arena_kstr(req, id);
+            out->error_code = KERR_MEMBER_ID_REQUIRED;
+            goto reply;
+        }
+        m = weir_calloc(1, sizeof *m);
+        if (!m) weir_panic("out of memory in the group coordinator");
+        m->id = id;
+        fresh = true;
+    } else {
+        m = member_find(g, jr->member_id);
+        if (!m) {
+            struct gpending **pp = &g->pending;
+            while (*pp && !seq((*pp)->id, jr->member_id)) pp = &(*pp)->next;
+            if (!*pp) {
+                out->error_code = KERR_UNKNOWN_MEMBER_ID;
+                goto reply;
+            }
+            struct gpending *p = *pp;
+            *pp = p->next;
+            m = weir_calloc(1, sizeof *m);
+            if (!m) weir_panic("out of memory in the group coordinator");
+            m->id = p->id;
+            weir_free(p);
+            fresh = true;
+        } else if (m->join_wait) {
+            /* A retried join replaces the held one. */
+            m->join_wait->out.join.error_code = KERR_UNKNOWN_MEMBER_ID;
+            gop_reply(r, m->join_wait);
+            m->join_wait = NULL;
+        } else if ((g->state == G_STABLE || g->state == G_COMPLETING) && member_same_protocols(m, jr) &&
+                   !(g->state == G_STABLE && g->leader && !strcmp(g->leader, m->id))) {
+            /* Nothing changed: the current generation stands (Kafka does the same). */
+            m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+            join_answer(op, g, m);
+            goto reply;
+        }
+    }
+    if (fresh) {
+        m->next = g->members;
+        g->members = m;
+    }
+    if (!kstr_is_null(jr->group_instance_id) && !m->instance_id) m->instance_id = kdup(jr->group_instance_id);
+    member_set_protocols(m, jr);
+    if (!g->protocol_type) g->protocol_type = kdup(jr->protocol_type);
+    m->join_wait = op;
+    m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    prepare_rebalance(r, g);
+    try_complete_join(r, g, now);
+    return;
+reply:
+    gop_reply(r, op);
+}
+
+static void do_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct ksyncgroup_req *sr = &op->in.sync;
+    struct ksyncgroup_resp *out = &op->out.sync;
+    *out = (struct ksyncgroup_resp){ .assignment = { NULL, 0 } };
+    struct group *g = group_find(gc, sr->group_id);
+    struct gmember *m = g ? member_find(g, sr->member_id) : NULL;
+    if (sr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (!m) out->error_code = KERR_UNKNOWN_MEMBER_ID;
+    else if (sr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    else if (g->state == G_STABLE) out->assignment = arena_bytes(op->pt.req, m->assign, m->assign_len);
+    if (out->error_code || g->state == G_STABLE) {
+        gop_reply(r, op);
+        return;
+    }
+    /* CompletingRebalance: hold until the leader's assignment arrives. */
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_REBALANCE_IN_PROGRESS, gop_reply(r, m->sync_wait);
+    m->sync_wait = op;
+    m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    if (!g->leader || strcmp(g->leader, m->id)) return;
+    for (int32_t i = 0; i < sr->n_assignments; i++) {
+        struct gmember *t = member_find(g, sr->assignments[i].member_id);
+        if (!t) continue;
+        weir_free(t->assign);
+        t->assign = bdup(sr->assignments[i].assignment);
+        t->assign_len = WEIR_MAX(sr->assignments[i].assignment.len, 0);
+    }
+    g->state = G_STABLE;
+    weir_log(WEIR_LOG_INFO, "group %s: stable at generation %d", g->id, g->generation);
+    for (struct gmember *o = g->members; o; o = o->next)
+        if (o->sync_wait) {
+            o->sync_wait->out.sync.assignment = arena_bytes(o->sync_wait->pt.req, o->assign, o->assign_len);
+            gop_reply(r, o->sync_wait);
+            o->sync_wait = NULL;
+        }
+}
+
+static void do_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct kheartbeat_req *hr = &op->in.hb;
+    struct kheartbeat_resp *out = &op->out.hb;
+    *out = (struct kheartbeat_resp){ 0 };
+    struct group *g = group_find(gc, hr->group_id);
+    struct gmember *m = g ? member_find(g, hr->member_id) : NULL;
+    if (hr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (!m) out->error_code = KERR_UNKNOWN_MEMBER_ID;
+    else if (hr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    if (m && out->error_code != KERR_UNKNOWN_MEMBER_ID)
+        m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    gop_reply(r, op);
+}
+
+static void do_leave(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    struct kleavegroup_req *lr = &op->in.leave;
+    struct kleavegroup_resp *out = &op->out.leave;
+    *out = (struct kleavegroup_resp){ .members = lr->members, .n_members = lr->n_members };
+    struct group *g = group_find(gc, lr->group_id);
+    bool removed = false;
+    for (int32_t i = 0; i < lr->n_members; i++) {
+        struct gmember *m = g ? member_find(g, lr->members[i].member_id) : NULL;
+        lr->members[i].error_code = m ? 0 : KERR_UNKNOWN_MEMBER_ID;
+        if (m) {
+            weir_log(WEIR_LOG_INFO, "group %s: member %s left", g->id, m->id);
+            member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+            removed = true;
+        }
+    }
+    if (lr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (op->version < 3 && lr->n_members == 1) out->error_code = lr->members[0].error_code;
+    if (removed) {
+        prepare_rebalance(r, g);
+        try_complete_join(r, g, weir_clock_ns());
+    }
+    gop_reply(r, op);
+}
+
+/* ---- offsets --------------------------------------------------------------------------- */
+
+static struct goffset *offset_find(struct group *g, const char *topic, size_t tlen, int32_t partition)
+{
+    for (struct goffset *o = g->offsets; o; o = o->next)
+        if (o->partition == partition && strlen(o->topic) == tlen && !memcmp(o->topic, topic, tlen)) return o;
+    return NULL;
+}
+
+static void offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
+                         int32_t epoch, struct kstr meta, int64_t ts)
+{
+    struct group *g = group_get(gc, group);
+    struct goffset *o = offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition);
+    if (!o) {
+        o = weir_calloc(1, sizeof *o);
+        if (!o) weir_panic("out of memory in the group coordinator");
+        o->topic = kdup(topic);
+        o->partition = partition;
+        o->next = g->offsets;
+        g->offsets = o;
+    }
+    weir_free(o->meta);
+    o->meta = kstr_is_null(meta) ? NULL : kdup(meta);
+    o->offset = offset;
+    o->epoch = epoch;
+    o->ts = ts;
+}
+
+static size_t put_str(uint8_t *p, struct kstr s)
+{
+    weir_store_be16(p, (uint16_t)(int16_t)s.len);
+    if (s.len > 0) memcpy(p + 2, s.ptr, (size_t)s.len);
+    return 2 + (size_t)WEIR_MAX(s.len, 0);
+}
+
+static struct kstr get_str(struct weir_rd *rd)
+{
+    int16_t n = weir_rd_i16(rd);
+    if (n < 0) return KSTR_NULL;
+    if (rd->err || (size_t)(rd->end - rd->pos) < (size_t)n) {
+        rd->err = WEIR_E_TRUNCATED;
+        return KSTR_NULL;
+    }
+    struct kstr s = { (const char *)rd->pos, n };
+    rd->pos += n;
+    return s;
+}
+
+static void offsets_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    int16_t code = 0;
+    struct part *p = part_get(r, GROUP_OFFSETS_TOPIC, partition, &code);
+    if (!p) return;
+    uint8_t *scratch = NULL;
+    size_t scratch_cap = 0;
+    uint64_t n_records = 0;
+    for (int64_t off = weir_log_start_offset(p->log); off < weir_log_end_offset(p->log);) {
+        struct weir_log_view v;
+        if (weir_log_read(p->log, off, 1 << 20, true, &v) != WEIR_OK || v.len == 0) break;
+        for (size_t pos = 0; pos + WEIR_BATCH_HEADER_BYTES <= v.len;) {
+            struct weir_batch_header h;
+            if (weir_batch_header_decode(v.data + pos, v.len - pos, &h) != WEIR_OK) break;
+            size_t blen = 12 + (size_t)h.length;
+            struct weir_record_iter it;
+            struct weir_record rec;
+            if (weir_record_iter_init(&it, v.data + pos, blen, &scratch, &scratch_cap, 64 << 20) == WEIR_OK)
+                while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
+                    if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
+                    struct weir_rd k = { rec.key + 1, rec.key + rec.key_len, WEIR_OK };
+                    struct kstr group = get_str(&k), topic = get_str(&k);
+                    int32_t part = weir_rd_i32(&k);
+                    if (k.err || !rec.value) continue;
+                    struct weir_rd val = { rec.value, rec.value + rec.value_len, WEIR_OK };
+                    (void)weir_rd_i16(&val);
+                    int64_t offset = weir_rd_i64(&val);
+                    int32_t epoch = weir_rd_i32(&val);
+                    struct kstr meta = get_str(&val);
+                    int64_t ts = weir_rd_i64(&val);
+                    if (val.err) continue;
+                    offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
+                    n_records++;
+                }
+            pos += blen;
+        }
+        off = v.offset_next;
+        weir_log_view_release(p->log, &v);
+    }
+    weir_free(scratch);
+    if (n_records)
+        weir_log(WEIR_LOG_INFO, "reactor %u: loaded %" PRIu64 " committed offsets from %s-%d", r->id, n_records,
+                 GROUP_OFFSETS_TOPIC, partition);
+}
+
+static void commit_done(struct weir_append *a)
+{
+    struct gop *op = a->user;
+    struct gcoord *gc = gc_of(op->owner);
+    const struct koffsetcommit_req *cr = &op->in.commit;
+    int16_t code = weir_err_kafka(a->err);
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            if (rp->error_code) continue;
+            rp->error_code = code;
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            if (!code)
+                offset_apply(gc, cr->group_id, cr->topics[t].name, pp->partition_index, pp->committed_offset,
+                             pp->committed_leader_epoch, pp->committed_metadata, op->commit_ts);
+        }
+    weir_free(op->batch);
+    op->batch = NULL;
+    gop_reply(op->owner, op);
+}
+
+static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct koffsetcommit_req *cr = &op->in.commit;
+    int16_t all = 0;
+    struct group *g = group_find(gc, cr->group_id);
+    struct gmember *m = g ? member_find(g, cr->member_id) : NULL;
+    if (cr->group_id.len <= 0) all = KERR_INVALID_GROUP_ID;
+    else if (cr->generation_id < 0 && cr->member_id.len <= 0) all = g && g->members ? KERR_UNKNOWN_MEMBER_ID : 0;
+    else if (!m) all = KERR_UNKNOWN_MEMBER_ID;
+    else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
+    else if (g->state != G_STABLE) all = KERR_REBALANCE_IN_PROGRESS;
+    if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    size_t cap = WEIR_BATCH_HEADER_BYTES + 64;
+    int32_t n_ok = 0;
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            rp->error_code = all;
+            if (!all && pp->committed_metadata.len > METADATA_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            if (rp->error_code) continue;
+            n_ok++;
+            cap += 64 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
+                   (size_t)WEIR_MAX(pp->committed_metadata.len, 0) + 32;
+        }
+    if (!n_ok) {
+        gop_reply(r, op);
+        return;
+    }
+    int16_t code = 0;
+    struct part *part = part_get(r, GROUP_OFFSETS_TOPIC, op->pt.partition, &code);
+    op->batch = weir_malloc(cap);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX);
+    if (!part || !op->batch || !kv) {
+        code = code ? code : KERR_COORDINATOR_NOT_AVAILABLE_G;
+        goto fail;
+    }
+    op->commit_ts = weir_time_ms();
+    struct weir_batch_builder bb;
+    weir_batch_builder_init(&bb, op->batch, cap, WEIR_CODEC_NONE);
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            if (op->out.commit.topics[t].partitions[p].error_code) continue;
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            size_t kn = 0, vn;
+            kv[kn++] = 1;
+            kn += put_str(kv + kn, cr->group_id);
+            kn += put_str(kv + kn, cr->topics[t].name);
+            weir_store_be32(kv + kn, (uint32_t)pp->partition_index), kn += 4;
+            uint8_t *v = kv + kn;
+            weir_store_be16(v, 0), vn = 2;
+            weir_store_be64(v + vn, (uint64_t)pp->committed_offset), vn += 8;
+            weir_store_be32(v + vn, (uint32_t)pp->committed_leader_epoch), vn += 4;
+            vn += put_str(v + vn, pp->committed_metadata);
+            weir_store_be64(v + vn, (uint64_t)op->commit_ts), vn += 8;
+            if (weir_batch_builder_add(&bb, op->commit_ts, kv, (int32_t)kn, v, (int32_t)vn, NULL, 0) != WEIR_OK) {
+                code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+                goto fail;
+            }
+        }
+    size_t len;
+    if (weir_batch_builder_finish(&bb, -1, -1, -1, &len) != WEIR_OK) {
+        code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+        goto fail;
+    }
+    weir_free(kv);
+    kv = NULL;
+    op->owner = r;
+    op->app = (struct weir_append){ .batch = op->batch, .len = len, .on_done = commit_done, .user = op };
+    enum weir_err err = weir_log_append(part->log, &op->app);
+    if (err == WEIR_OK) return; /* commit_done answers */
+    code = weir_err_kafka(err);
+fail:
+    weir_free(kv);
+    weir_free(op->batch);
+    op->batch = NULL;
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            if (!rp->error_code) rp->error_code = code;
+        }
+    gop_reply(r, op);
+}
+
+static void fetch_part(struct request *req, struct group *g, struct kstr topic, int32_t partition,
+                       struct koffsetfetch_resp_part *out)
+{
+    *out = (struct koffsetfetch_resp_part){ .partition_index = partition, .committed_offset = -1,
+                                            .committed_leader_epoch = -1, .metadata = kstr_c("") };
+    struct goffset *o = g ? offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition) : NULL;
+    if (!o) return;
+    out->committed_offset = o->offset;
+    out->committed_leader_epoch = o->epoch;
+    out->metadata = arena_kstr(req, o->meta);
+}
+
+static void do_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    struct request *req = op->pt.req;
+    const struct koffsetfetch_req *fr = &op->in.fetch;
+    struct koffsetfetch_resp *out = &op->out.fetch;
+    *out = (struct koffsetfetch_resp){ 0 };
+    struct group *g = group_find(gc, fr->group_id);
+    if (fr->group_id.len <= 0) {
+        out->error_code = KERR_INVALID_GROUP_ID;
+    } else if (fr->n_topics >= 0) {
+        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
+        for (int32_t t = 0; ts && t < fr->n_topics; t++) {
+            const struct koffsetfetch_req_topic *it = &fr->topics[t];
+            struct koffsetfetch_resp_part *ps =
+                weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(it->n_partition_indexes, 1) * sizeof *ps);
+            ts[t] = (struct koffsetfetch_resp_topic){ .name = it->name, .partitions = ps,
+                                                      .n_partitions = ps ? it->n_partition_indexes : 0 };
+            for (int32_t p = 0; ps && p < it->n_partition_indexes; p++)
+                fetch_part(req, g, it->name, it->partition_indexes[p], &ps[p]);
+        }
+        out->topics = ts;
+        out->n_topics = ts ? fr->n_topics : 0;
+    } else if (g) {
+        /* All committed partitions: one topic entry per offset (clients group by name). */
+        int32_t n = 0;
+        for (struct goffset *o = g->offsets; o; o = o->next) n++;
+        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ts);
+        struct koffsetfetch_resp_part *ps = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ps);
+        int32_t i = 0;
+        for (struct goffset *o = g->offsets; ts && ps && o; o = o->next, i++) {
+            ts[i] = (struct koffsetfetch_resp_topic){ .name = arena_kstr(req, o->topic), .partitions = &ps[i],
+                                                      .n_partitions = 1 };
+            fetch_part(req, g, kstr_c(o->topic), o->partition, &ps[i]);
+        }
+        out->topics = ts;
+        out->n_topics = ts && ps ? n : 0;
+    }
+    gop_reply(r, op);
+}
+
+/* ---- on the owner -------------------------------------------------------------------- */
+
+static void gop_owner(struct reactor *r, struct ptask *pt)
+{
+    struct gop *op = weir_container_of(pt, struct gop, pt);
+    struct gcoord *gc = gc_of(r);
+    if (!gc->loaded[pt->partition]) {
+        gc->loaded[pt->partition] = true;
+        offsets_replay(r, gc, pt->partition);
+    }
+    if (r->stopping && (op->kind == GOP_JOIN || op->kind == GOP_SYNC)) {
+        if (op->kind == GOP_JOIN) op->out.join = (struct kjoingroup_resp){ .error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+            .generation_id = -1, .protocol_name = kstr_c(""), .leader = kstr_c(""), .member_id = op->in.join.member_id };
+        else op->out.sync = (struct ksyncgroup_resp){ .error_code = KERR_COORDINATOR_NOT_AVAILABLE_G };
+        gop_reply(r, op);
+        return;
+    }
+    switch (op->kind) {
+    case GOP_JOIN: do_join(r, gc, op); break;
+    case GOP_SYNC: do_sync(r, gc, op); break;
+    case GOP_HB: do_heartbeat(r, gc, op); break;
+    case GOP_LEAVE: do_leave(r, gc, op); break;
+    case GOP_COMMIT: do_commit(r, gc, op); break;
+    case GOP_FETCH: do_fetch(r, gc, op); break;
+    }
+}
+
+void groups_tick(struct reactor *r)
+{
+    struct gcoord *gc = r->groups;
+    if (!gc) return;
+    int64_t now = weir_clock_ns();
+    for (struct group *g = gc->groups; g; g = g->next) {
+        if (r->stopping) {
+            for (struct gmember *m = g->members; m; m = m->next) {
+                if (m->join_wait) m->join_wait->out.join.error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+                                  gop_reply(r, m->join_wait), m->join_wait = NULL;
+                if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+                                  gop_reply(r, m->sync_wait), m->sync_wait = NULL;
+            }
+            continue;
+        }
+        bool changed = false;
+        for (struct gpending **pp = &g->pending; *pp;) {
+            if ((*pp)->deadline_ns > now) {
+                pp = &(*pp)->next;
+                continue;
+            }
+            struct gpending *p = *pp;
+            *pp = p->next;
+            weir_free(p->id);
+            weir_free(p);
+            changed = true;
+        }
+        for (struct gmember *m = g->members, *next; m; m = next) {
+            next = m->next;
+            if (m->join_wait || m->sync_wait || m->hb_deadline_ns > now || g->state == G_PREPARING) continue;
+            weir_log(WEIR_LOG_INFO, "group %s: member %s missed its session timeout", g->id, m->id);
+            member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+            prepare_rebalance(r, g);
+            changed = true;
+        }
+        (void)changed;
+        try_complete_join(r, g, now);
+    }
+}
+
+void groups_free(struct reactor *r)
+{
+    struct gcoord *gc = r->groups;
+    if (!gc) return;
+    for (struct group *g = gc->groups, *gn; g; g = gn) {
+        gn = g->next;
+        for (struct gmember *m = g->members, *mn; m; m = mn) mn = m->next, member_free(m);
+        for (struct gpending *p = g->pending, *pn; p; p = pn) pn = p->next, weir_free(p->id), weir_free(p);
+        for (struct goffset *o = g->offsets, *on; o; o = on)
+            on = o->next, weir_free(o->topic), weir_free(o->meta), weir_free(o);
+        weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
+        weir_free(g);
+    }
+    weir_free(gc);
+    r->groups = NULL;
+}
+
+/* ---- on the request's reactor ------------------------------------------------------- */
+
+static void gop_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct gop *op = weir_container_of(pt, struct gop, pt);
+    struct request *req = pt->req;
+    response_begin(req);
+    switch (op->kind) {
+    case GOP_JOIN: kproto_joingroup_encode(&req->out, op->version, &op->out.join); break;
+    case GOP_SYNC: kproto_syncgroup_encode(&req->out, op->version, &op->out.sync); break;
+    case GOP_HB: kproto_heartbeat_encode(&req->out, op->version, &op->out.hb); break;
+    case GOP_LEAVE: kproto_leavegroup_encode(&req->out, op->version, &op->out.leave); break;
+    case GOP_COMMIT: kproto_offsetcommit_encode(&req->out, op->version, &op->out.commit); break;
+    case GOP_FETCH: kproto_offsetfetch_encode(&req->out, op->version, &op->out.fetch); break;
+    }
+    response_end(req);
+    request_respond(req);
+}
+
+void handle_group(struct request *req)
+{
+    struct gop *op = weir_arena_alloc(&req->arena, sizeof *op);
+    if (!op) {
+        request_malformed(req, WEIR_E_NOMEM);
+        return;
+    }
+    memset(op, 0, sizeof *op);
+    op->version = req->hdr.api_version;
+    op->client_id = req->hdr.client_id;
+    struct weir_rd *rd = &req->body;
+    struct weir_arena *a = &req->arena;
+    enum weir_err err = WEIR_OK;
+    struct kstr group = KSTR_NULL;
+    switch (req->hdr.api_key) {
+    case KAPI_JOIN_GROUP:
+        op->kind = GOP_JOIN, err = kproto_joingroup_decode(rd, op->version, a, &op->in.join);
+        group = op->in.join.group_id;
+        break;
+    case KAPI_SYNC_GROUP:
+        op->kind = GOP_SYNC, err = kproto_syncgroup_decode(rd, op->version, a, &op->in.sync);
+        group = op->in.sync.group_id;
+        break;
+    case KAPI_HEARTBEAT:
+        op->kind = GOP_HB, err = kproto_heartbeat_decode(rd, op->version, a, &op->in.hb);
+        group = op->in.hb.group_id;
+        break;
+    case KAPI_LEAVE_GROUP:
+        op->kind = GOP_LEAVE, err = kproto_leavegroup_decode(rd, op->version, a, &op->in.leave);
+        group = op->in.leave.group_id;
+        break;
+    case KAPI_OFFSET_COMMIT: {
+        op->kind = GOP_COMMIT, err = kproto_offsetcommit_decode(rd, op->version, a, &op->in.commit);
+        group = op->in.commit.group_id;
+        const struct koffsetcommit_req *cr = &op->in.commit;
+        struct koffsetcommit_resp_topic *ts = NULL;
+        if (err == WEIR_OK) ts = weir_arena_alloc(a, (size_t)WEIR_MAX(cr->n_topics, 1) * sizeof *ts);
+        if (err == WEIR_OK && !ts) err = WEIR_E_NOMEM;
+        for (int32_t t = 0; err == WEIR_OK && t < cr->n_topics; t++) {
+            struct koffsetcommit_resp_part *ps =
+                weir_arena_alloc(a, (size_t)WEIR_MAX(cr->topics[t].n_partitions, 1) * sizeof *ps);
+            if (!ps) err = WEIR_E_NOMEM;
+            for (int32_t p = 0; ps && p < cr->topics[t].n_partitions; p++)
+                ps[p] = (struct koffsetcommit_resp_part){ cr->topics[t].partitions[p].partition_index, 0 };
+            ts[t] = (struct koffsetcommit_resp_topic){ cr->topics[t].name, ps, cr->topics[t].n_partitions };
+        }
+        op->out.commit = (struct koffsetcommit_resp){ .topics = ts, .n_topics = cr->n_topics };
+        break;
+    }
+    case KAPI_OFFSET_FETCH:
+        op->kind = GOP_FETCH, err = kproto_offsetfetch_decode(rd, op->version, a, &op->in.fetch);
+        group = op->in.fetch.group_id;
+        break;
+    default: err = WEIR_E_UNSUPPORTED; break;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = op;
+    op->pt = (struct ptask){ .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = group_partition(group),
+                             .on_owner = gop_owner, .on_origin = gop_origin };
+    ptask_send(&op->pt);
+}
+
+/* Creates the offsets topic at start when it is missing. */
+enum weir_err groups_topic_ensure(struct broker *b)
+{
+    if (weir_store_topic_partitions(b->store, GROUP_OFFSETS_TOPIC) >= 0) return WEIR_OK;
+    static const char *const configs[][2] = { { "flush.messages", "1" }, { "retention.ms", "-1" } };
+    char why[256];
+    enum weir_err err =
+        weir_store_topic_create(b->store, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, configs, 2, why, sizeof why);
+    if (err == WEIR_E_EXISTS) return WEIR_OK;
+    if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "cannot create %s: %s", GROUP_OFFSETS_TOPIC, why);
+    return err;
+}

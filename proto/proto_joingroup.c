@@ -1,0 +1,50 @@
+/* proto/proto_joingroup.c: JoinGroup (key 11), v0-5, broker direction
+ * (schemas/JoinGroup*.json; none flexible). Request: group_id,
+ * session_timeout_ms, rebalance_timeout_ms (v1+), member_id,
+ * group_instance_id (v5+, nullable), protocol_type, protocols[name, metadata].
+ * Response: throttle (v2+), error_code, generation_id, protocol_name, leader,
+ * member_id, members[member_id, group_instance_id (v5+), metadata]. */
+#include "proto.h"
+
+enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                      struct kjoingroup_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version) };
+    if (!kproto_supported(KAPI_JOIN_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    req->group_id = kd_str(&d);
+    req->session_timeout_ms = weir_rd_i32(rd);
+    req->rebalance_timeout_ms = version >= 1 ? weir_rd_i32(rd) : req->session_timeout_ms;
+    req->member_id = kd_str(&d);
+    req->group_instance_id = version >= 5 ? kd_nstr(&d) : KSTR_NULL;
+    req->protocol_type = kd_str(&d);
+    req->n_protocols = kd_array(&d, KPROTO_GROUP_PROTOCOLS_MAX);
+    req->protocols = kd_alloc(&d, req->n_protocols, sizeof *req->protocols);
+    for (int32_t i = 0; req->protocols && i < req->n_protocols && !rd->err; i++) {
+        req->protocols[i].name = kd_str(&d);
+        req->protocols[i].metadata = kr_bytes(rd);
+        kd_tags(&d);
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjoingroup_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_JOIN_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_JOIN_GROUP, version);
+    if (version >= 2) kb_i32(out, resp->throttle_time_ms);
+    kb_i16(out, resp->error_code);
+    kb_i32(out, resp->generation_id);
+    kb_str(out, flex, resp->protocol_name);
+    kb_str(out, flex, resp->leader);
+    kb_str(out, flex, resp->member_id);
+    kb_arr(out, flex, resp->n_members);
+    for (int32_t i = 0; i < resp->n_members; i++) {
+        const struct kjoingroup_member *m = &resp->members[i];
+        kb_str(out, flex, m->member_id);
+        if (version >= 5) kb_nstr(out, flex, m->group_instance_id);
+        kb_bytes(out, m->metadata);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}

@@ -1,0 +1,49 @@
+/* proto/proto_leavegroup.c: LeaveGroup (key 13), v0-3, broker direction
+ * (schemas/LeaveGroup*.json; none flexible). Request: group_id, then
+ * member_id (v0-2) or members[member_id, group_instance_id (nullable)] (v3+).
+ * Response: throttle (v1+), error_code, members[member_id,
+ * group_instance_id, error_code] (v3+). */
+#include "proto.h"
+
+enum weir_err kproto_leavegroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                       struct kleavegroup_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version) };
+    if (!kproto_supported(KAPI_LEAVE_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    req->group_id = kd_str(&d);
+    if (version < 3) {
+        req->n_members = 1;
+        req->members = kd_alloc(&d, 1, sizeof *req->members);
+        if (req->members)
+            req->members[0] = (struct kleavegroup_member){ .member_id = kd_str(&d), .group_instance_id = KSTR_NULL };
+    } else {
+        req->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
+        req->members = kd_alloc(&d, req->n_members, sizeof *req->members);
+        for (int32_t i = 0; req->members && i < req->n_members && !rd->err; i++) {
+            req->members[i].member_id = kd_str(&d);
+            req->members[i].group_instance_id = kd_nstr(&d);
+            req->members[i].error_code = 0;
+            kd_tags(&d);
+        }
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_leavegroup_encode(struct kbuf *out, int16_t version, const struct kleavegroup_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LEAVE_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_LEAVE_GROUP, version);
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
+    kb_i16(out, resp->error_code);
+    if (version >= 3) {
+        kb_arr(out, flex, resp->n_members);
+        for (int32_t i = 0; i < resp->n_members; i++) {
+            kb_str(out, flex, resp->members[i].member_id);
+            kb_nstr(out, flex, resp->members[i].group_instance_id);
+            kb_i16(out, resp->members[i].error_code);
+            kb_tags(out, flex);
+        }
+    }
+    kb_tags(out, flex);
+}

@@ -1,0 +1,57 @@
+/* proto/proto_offsetcommit.c: OffsetCommit (key 8), v5-7, broker direction
+ * (schemas/OffsetCommit*.json; none flexible). Request: group_id,
+ * generation_id, member_id, group_instance_id (v7+, nullable),
+ * topics[name, partitions[partition_index, committed_offset,
+ * committed_leader_epoch (v6+), committed_metadata (nullable)]].
+ * Response: throttle, topics[name, partitions[partition_index, error_code]]. */
+#include "proto.h"
+
+enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct koffsetcommit_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version) };
+    if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
+    req->group_id = kd_str(&d);
+    req->generation_id = weir_rd_i32(rd);
+    req->member_id = kd_str(&d);
+    req->group_instance_id = version >= 7 ? kd_nstr(&d) : KSTR_NULL;
+    req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
+    for (int32_t t = 0; req->topics && t < req->n_topics && !rd->err; t++) {
+        struct koffsetcommit_req_topic *tp = &req->topics[t];
+        tp->name = kd_str(&d);
+        tp->n_partitions = kd_array(&d, KPROTO_PARTITIONS_MAX);
+        tp->partitions = kd_alloc(&d, tp->n_partitions, sizeof *tp->partitions);
+        for (int32_t p = 0; tp->partitions && p < tp->n_partitions && !rd->err; p++) {
+            struct koffsetcommit_req_part *pp = &tp->partitions[p];
+            pp->partition_index = weir_rd_i32(rd);
+            pp->committed_offset = weir_rd_i64(rd);
+            pp->committed_leader_epoch = version >= 6 ? weir_rd_i32(rd) : -1;
+            pp->committed_metadata = kd_nstr(&d);
+            kd_tags(&d);
+        }
+        kd_tags(&d);
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_offsetcommit_encode(struct kbuf *out, int16_t version, const struct koffsetcommit_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_OFFSET_COMMIT, version));
+    bool flex = kproto_request_flexible(KAPI_OFFSET_COMMIT, version);
+    kb_i32(out, resp->throttle_time_ms);
+    kb_arr(out, flex, resp->n_topics);
+    for (int32_t t = 0; t < resp->n_topics; t++) {
+        const struct koffsetcommit_resp_topic *tp = &resp->topics[t];
+        kb_str(out, flex, tp->name);
+        kb_arr(out, flex, tp->n_partitions);
+        for (int32_t p = 0; p < tp->n_partitions; p++) {
+            kb_i32(out, tp->partitions[p].partition_index);
+            kb_i16(out, tp->partitions[p].error_code);
+            kb_tags(out, flex);
+        }
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}

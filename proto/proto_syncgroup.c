@@ -1,0 +1,35 @@
+/* proto/proto_syncgroup.c: SyncGroup (key 14), v0-3, broker direction
+ * (schemas/SyncGroup*.json; none flexible). Request: group_id, generation_id,
+ * member_id, group_instance_id (v3+, nullable), assignments[member_id,
+ * assignment]. Response: throttle (v1+), error_code, assignment. */
+#include "proto.h"
+
+enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                      struct ksyncgroup_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version) };
+    if (!kproto_supported(KAPI_SYNC_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    req->group_id = kd_str(&d);
+    req->generation_id = weir_rd_i32(rd);
+    req->member_id = kd_str(&d);
+    req->group_instance_id = version >= 3 ? kd_nstr(&d) : KSTR_NULL;
+    req->n_assignments = kd_array(&d, KPROTO_MEMBERS_MAX);
+    req->assignments = kd_alloc(&d, req->n_assignments, sizeof *req->assignments);
+    for (int32_t i = 0; req->assignments && i < req->n_assignments && !rd->err; i++) {
+        req->assignments[i].member_id = kd_str(&d);
+        req->assignments[i].assignment = kr_bytes(rd);
+        kd_tags(&d);
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_syncgroup_encode(struct kbuf *out, int16_t version, const struct ksyncgroup_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_SYNC_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_SYNC_GROUP, version);
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
+    kb_i16(out, resp->error_code);
+    kb_bytes(out, resp->assignment.len < 0 ? (struct kbytes){ NULL, 0 } : resp->assignment);
+    kb_tags(out, flex);
+}

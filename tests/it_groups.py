@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""it_groups: consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup,
+OffsetCommit/OffsetFetch) with confluent-kafka-python (librdkafka 2.0.2) and raw
+requests.
+
+(a) three consumers subscribe one group to a 6-partition topic: each gets two
+    partitions; one closes and the other two take its partitions (three each).
+(b) manual synchronous commits; after SIGTERM and a restart the group's
+    committed offsets read back and a new member resumes exactly there.
+(c) a commit acked just before kill -9 survives the crash.
+(d) raw protocol: JoinGroup v5 with an empty member id gets 79
+    MEMBER_ID_REQUIRED and a member id; rejoin, sync; a commit with a stale
+    generation gets 22 ILLEGAL_GENERATION, one from an unknown member 25
+    UNKNOWN_MEMBER_ID; Heartbeat likewise; OffsetFetch of an uncommitted
+    partition gives -1.
+
+usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
+"""
+
+import socket
+import struct
+import time
+
+import it_common as C
+
+try:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+except ImportError:
+    Consumer = None
+
+TS = 1.0
+TOPIC = "grp"
+GROUP = "g1"
+NPART = 6
+PER_PART = 10
+
+
+def create_topic(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    fs = admin.create_topics([NewTopic(TOPIC, NPART, 1)], operation_timeout=30 * TS, request_timeout=30 * TS)
+    for f in fs.values():
+        f.result(timeout=60 * TS)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for part in range(NPART):
+        for i in range(PER_PART):
+            p.produce(TOPIC, key=f"{part}-{i}".encode(), value=b"v", partition=part)
+    C.check(p.flush(30 * TS) == 0, f"produced {NPART * PER_PART} records")
+
+
+def member(broker, name):
+    state = {"assigned": set()}
+
+    def on_assign(c, parts):
+        state["assigned"] = {p.partition for p in parts}
+
+    def on_revoke(c, parts):
+        state["assigned"] = set()
+
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": GROUP, "client.id": name,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+                  "partition.assignment.strategy": "range", "fetch.wait.max.ms": 100})
+    c.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke)
+    return c, state
+
+
+def poll_until(members, pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    got = {}
+    while time.monotonic() < deadline:
+        for c, st in members:
+            m = c.poll(0.05)
+            if m is not None and not m.error():
+                got.setdefault(m.partition(), []).append(m.offset())
+        if pred():
+            C.ok(what)
+            return got
+    C.bad(what, str([sorted(st["assigned"]) for _, st in members]))
+    return got
+
+
+def part_ab(broker):
+    ms = [member(broker, f"m{i}") for i in range(3)]
+    poll_until(ms, lambda: all(len(st["assigned"]) == 2 for _, st in ms)
+               and set().union(*(st["assigned"] for _, st in ms)) == set(range(NPART)),
+               60 * TS, "(a) three members get two partitions each")
+    ms[2][0].close()
+    rest = ms[:2]
+    poll_until(rest, lambda: all(len(st["assigned"]) == 3 for _, st in rest)
+               and set().union(*(st["assigned"] for _, st in rest)) == set(range(NPART)),
+               60 * TS, "(a) after one closes, the two others take its partitions")
+    # (b) commit offset 5 on every partition, by the member that owns it
+    ok = True
+    for c, st in rest:
+        offs = [TopicPartition(TOPIC, p, 5) for p in sorted(st["assigned"])]
+        res = c.commit(offsets=offs, asynchronous=False)
+        ok &= all(r.error is None for r in res)
+    C.check(ok, "(b) synchronous commits acked")
+    com = rest[0][0].committed([TopicPartition(TOPIC, p) for p in range(NPART)], timeout=10 * TS)
+    C.check([t.offset for t in com] == [5] * NPART, "(b) committed() reads the commits back",
+            str([t.offset for t in com]))
+    for c, _ in rest:
+        c.close()
+
+
+def resume_check(broker, want, tag):
+    c, st = member(broker, f"r-{tag}")
+    got = poll_until([(c, st)], lambda: len(st["assigned"]) == NPART, 60 * TS, f"{tag}: one member gets all partitions")
+    com = c.committed([TopicPartition(TOPIC, p) for p in range(NPART)], timeout=10 * TS)
+    C.check([t.offset for t in com] == [want] * NPART, f"{tag}: committed offsets are {want}",
+            str([t.offset for t in com]))
+    deadline = time.monotonic() + 30 * TS
+    while time.monotonic() < deadline and sum(len(v) for v in got.values()) < NPART * (PER_PART - want):
+        m = c.poll(0.1)
+        if m is not None and not m.error():
+            got.setdefault(m.partition(), []).append(m.offset())
+    firsts = {p: min(v) for p, v in got.items()}
+    C.check(firsts == {p: want for p in range(NPART)}, f"{tag}: consumption resumes at offset {want}", str(firsts))
+    return c
+
+
+# ---------------------------------------------------------------- raw requests
+
+def s16(s):
+    b = s.encode() if s is not None else None
+    return struct.pack(">h", -1) if b is None else struct.pack(">h", len(b)) + b
+
+
+def req(sock, key, ver, body, corr=[0]):
+    corr[0] += 1
+    hdr = struct.pack(">hhi", key, ver, corr[0]) + s16("raw")
+    msg = hdr + body
+    sock.sendall(struct.pack(">i", len(msg)) + msg)
+    n = struct.unpack(">i", recv_n(sock, 4))[0]
+    data = recv_n(sock, n)
+    assert struct.unpack(">i", data[:4])[0] == corr[0]
+    return data[4:]
+
+
+def recv_n(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed")
+        buf += chunk
+    return buf
+
+
+def rstr(b, pos):
+    n = struct.unpack(">h", b[pos:pos + 2])[0]
+    return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
+
+
+def join(sock, group, member_id):
+    body = s16(group) + struct.pack(">ii", 6000, 10000) + s16(member_id) + s16(None) + s16("consumer")
+    body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", 3) + b"abc"
+    r = req(sock, 11, 5, body)
+    _thr, err, gen = struct.unpack(">ihi", r[:10])
+    proto, pos = rstr(r, 10)
+    leader, pos = rstr(r, pos)
+    mid, pos = rstr(r, pos)
+    return err, gen, leader, mid
+
+
+def commit(sock, group, gen, mid, part, off):
+    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None)
+    body += struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + s16("meta")
+    r = req(sock, 8, 7, body)
+    # throttle, [topic [partition, error]]
+    pos = 8
+    _name, pos = rstr(r, pos)
+    return struct.unpack(">iih", r[pos:pos + 10])[2]
+
+
+def heartbeat(sock, group, gen, mid):
+    r = req(sock, 12, 3, s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None))
+    return struct.unpack(">ih", r[:6])[1]
+
+
+def offset_fetch(sock, group, part):
+    r = req(sock, 9, 5, s16(group) + struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">ii", 1, part))
+    pos = 8
+    _name, pos = rstr(r, pos)
+    pidx, off, epoch = struct.unpack(">iqi", r[pos + 4:pos + 20])
+    meta, pos = rstr(r, pos + 20)
+    err = struct.unpack(">h", r[pos:pos + 2])[0]
+    return off, meta, err
+
+
+def part_d(broker):
+    host, port = broker.bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=30 * TS) as s:
+        g = "raw-group"
+        err, gen, leader, mid = join(s, g, "")
+        C.check(err == 79 and mid, "(d) JoinGroup v5 with an empty member id: MEMBER_ID_REQUIRED and an id", f"{err} {mid}")
+        err, gen, leader, mid2 = join(s, g, mid)
+        C.check(err == 0 and mid2 == mid and leader == mid and gen >= 1, "(d) rejoin: leader of a new generation",
+                f"{err} {gen} {leader}")
+        assign = struct.pack(">h", 0) + struct.pack(">i", 0)
+        r = req(s, 14, 3, s16(g) + struct.pack(">i", gen) + s16(mid) + s16(None) + struct.pack(">i", 1) + s16(mid)
+                + struct.pack(">i", len(assign)) + assign)
+        err = struct.unpack(">ih", r[:6])[1]
+        C.check(err == 0 and r[6:] == struct.pack(">i", len(assign)) + assign, "(d) SyncGroup returns the leader's assignment")
+        C.check(heartbeat(s, g, gen, mid) == 0, "(d) Heartbeat: NONE")
+        C.check(heartbeat(s, g, gen - 1, mid) == 22, "(d) Heartbeat with a stale generation: ILLEGAL_GENERATION")
+        C.check(heartbeat(s, g, gen, "nobody") == 25, "(d) Heartbeat from an unknown member: UNKNOWN_MEMBER_ID")
+        C.check(offset_fetch(s, g, 3) == (-1, "", 0), "(d) OffsetFetch with no commit: -1")
+        C.check(commit(s, g, gen, mid, 3, 42) == 0, "(d) OffsetCommit by the member: NONE")
+        C.check(offset_fetch(s, g, 3) == (42, "meta", 0), "(d) OffsetFetch reads offset and metadata back")
+        C.check(commit(s, g, gen - 1, mid, 3, 43) == 22, "(d) OffsetCommit with a stale generation: ILLEGAL_GENERATION")
+        C.check(commit(s, g, gen, "nobody", 3, 43) == 25, "(d) OffsetCommit from an unknown member: UNKNOWN_MEMBER_ID")
+        C.check(commit(s, g, -1, "", 3, 43) == 25, "(d) simple commit to a group with members: UNKNOWN_MEMBER_ID")
+        C.check(commit(s, "raw-simple", -1, "", 3, 44) == 0, "(d) simple commit (generation -1) to an empty group: NONE")
+        r = req(s, 13, 1, s16(g) + s16(mid))
+        C.check(struct.unpack(">ih", r[:6])[1] == 0, "(d) LeaveGroup: NONE")
+        C.check(heartbeat(s, g, gen, mid) == 25, "(d) Heartbeat after leaving: UNKNOWN_MEMBER_ID")
+        C.check(commit(s, g, -1, "", 3, 45) == 0, "(d) simple commit once the group is empty: NONE")
+
+
+def main(binary):
+    global TS
+    if Consumer is None:
+        C.skip("python3 confluent_kafka not installed")
+    TS = C.TSCALE_OF(binary)
+    broker = C.Broker(binary, "groups")
+    broker.start()
+    create_topic(broker)
+    part_d(broker)
+    part_ab(broker)
+    broker.stop()
+    broker.restart()
+    c = resume_check(broker, 5, "(b) after SIGTERM and restart")
+    res = c.commit(offsets=[TopicPartition(TOPIC, p, 7) for p in range(NPART)], asynchronous=False)
+    C.check(all(r.error is None for r in res), "(c) commit of offset 7 acked")
+    broker.kill9()
+    c.close()
+    broker.restart()
+    resume_check(broker, 7, "(c) after kill -9 and restart").close()
+    broker.stop()
+
+
+if __name__ == "__main__":
+    C.run_main(main)
