@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Renders bench_append / bench_broker JSON lines (stdin or files) as the
+"""Renders bench_append / bench_broker / bench_client JSON lines (stdin or files) as the
 Markdown tables of docs/benchmarks.md.  usage: bench/tables.py a.jsonl b.jsonl"""
 import fileinput
 import json
@@ -70,3 +70,52 @@ if la:
     for r in la:
         print(f"| {r['mode']} | {fmt(r['rate'])}/s | {r['p50_us']} | {r['p99_us']} ({r['p99_us_min']}–{r['p99_us_max']}) | "
               f"{r['p999_us']} | {r['max_us']} | {r['lost_max']} |")
+
+
+# ---- bench_client: weir's client vs librdkafka -------------------------------------------------
+
+def ratio(x):
+    return "–" if x is None else f"**{x:.2f}**"
+
+
+cp = by("client_produce")
+if cp:
+    print("| acks | compression | partitions | batch.size | weir records/s (min–max) | librdkafka records/s (min–max) "
+          "| weir / librdkafka records/s (paired) | weir p99 ms | librdkafka p99 ms | weir / librdkafka p99 "
+          "| client CPU µs/record weir, librdkafka |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in cp:
+        print(f"| {r['acks']} | {r['compression']} | {r['partitions']} | {fmt(r['batch_size'])} | "
+              f"{fmt(r['weir_records_s'])} ({fmt(r['weir_records_s_min'])}–{fmt(r['weir_records_s_max'])}) | "
+              f"{fmt(r['rdkafka_records_s'])} ({fmt(r['rdkafka_records_s_min'])}–{fmt(r['rdkafka_records_s_max'])}) | "
+              f"{ratio(r['vs_records_s'])} ({r['vs_records_s_paired']:.2f}) | {fmt(r['weir_p99_us'] / 1e3, 1)} | "
+              f"{fmt(r['rdkafka_p99_us'] / 1e3, 1)} | {r['vs_p99']:.2f} | "
+              f"{r['weir_cpu_us_per_record']:.2f}, {r['rdkafka_cpu_us_per_record']:.2f} |")
+    print()
+cl = by("client_latency")
+if cl:
+    print("| acks | linger.ms | rate | weir p50 / p99 / p99.9 µs | librdkafka p50 / p99 / p99.9 µs "
+          "| weir p99 (min–max) | librdkafka p99 (min–max) | weir / librdkafka p99 (paired) "
+          "| client CPU µs/record weir, librdkafka |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in cl:
+        print(f"| {r['acks']} | {r['linger_ms']} | {fmt(r['rate'])}/s | "
+              f"{fmt(r['weir_p50_us'])} / {fmt(r['weir_p99_us'])} / {fmt(r['weir_p999_us'])} | "
+              f"{fmt(r['rdkafka_p50_us'])} / {fmt(r['rdkafka_p99_us'])} / {fmt(r['rdkafka_p999_us'])} | "
+              f"{fmt(r['weir_p99_us_min'])}–{fmt(r['weir_p99_us_max'])} | "
+              f"{fmt(r['rdkafka_p99_us_min'])}–{fmt(r['rdkafka_p99_us_max'])} | "
+              f"{ratio(r['vs_p99'])} ({r['vs_p99_paired']:.2f}) | "
+              f"{r['weir_cpu_us_per_record']:.1f}, {r['rdkafka_cpu_us_per_record']:.1f} |")
+    print()
+cc = by("client_consume")
+if cc:
+    print("| partitions | librdkafka API | weir records/s (min–max) | librdkafka records/s (min–max) "
+          "| weir / librdkafka records/s (paired) | weir MB/s | librdkafka MB/s | client CPU µs/record weir, librdkafka |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in cc:
+        print(f"| {r['partitions']} | {r['rdkafka_api']} | "
+              f"{fmt(r['weir_records_s'])} ({fmt(r['weir_records_s_min'])}–{fmt(r['weir_records_s_max'])}) | "
+              f"{fmt(r['rdkafka_records_s'])} ({fmt(r['rdkafka_records_s_min'])}–{fmt(r['rdkafka_records_s_max'])}) | "
+              f"{ratio(r['vs_records_s'])} ({r['vs_records_s_paired']:.2f}) | {fmt(r['weir_mb_s'])} | "
+              f"{fmt(r['rdkafka_mb_s'])} | {r['weir_cpu_us_per_record']:.2f}, {r['rdkafka_cpu_us_per_record']:.2f} |")
+    print()

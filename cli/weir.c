@@ -38,6 +38,7 @@ static const struct command commands[] = {
     { "topics", "create, list, describe, delete topics; add partitions", cmd_topics },
     { "produce", "send lines of standard input as records", cmd_produce },
     { "consume", "print the records of a topic", cmd_consume },
+    { "bench", "measure the client library: produce or consume throughput, latency", cmd_bench },
 };
 
 /* Prints "weir: <message>" as one line on stderr (control characters from
