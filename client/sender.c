@@ -53,9 +53,13 @@ static void scan_part(struct cl_sender *s, struct cl_part *part, int64_t now, bo
     struct cl_batch *tail = part->tail;
     if (tail && tail->state == CL_BATCH_OPEN) {
         int64_t due = tail->created_ms + p->conf.linger_ms;
-        if (all_ready || due <= now)
+        /* A lingered batch closes only when it could leave now; behind a full
+         * pipeline it keeps taking records, so a backlog goes out in one batch
+         * instead of one per round trip (as Java's and librdkafka's do). */
+        bool can_leave = part->head == tail && part->inflight < p->conf.max_in_flight;
+        if (all_ready || (due <= now && can_leave))
             tail->state = CL_BATCH_CLOSED;
-        else
+        else if (due > now)
             wake_at(s, due);
     }
     for (struct cl_batch *b = part->head, *next; b; b = next) {
