@@ -16,6 +16,7 @@
  * report medians. Each run starts from empty files; files are deleted between
  * runs outside the timed section. The page cache is never dropped: reads are
  * of data just written, so they are served from memory. MB = 10^6 bytes. */
+#include "bench/util.h"
 #include "engine/engine.h"
 
 #include <dirent.h>
@@ -102,17 +103,6 @@ struct sample {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void rmrf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static _Noreturn void fatal(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static _Noreturn void fatal(const struct opts *o, const char *fmt, ...)
 {
@@ -147,22 +137,10 @@ static void check_interrupt(const struct opts *o)
 
 static double secs(int64_t ns) { return (double)ns / 1e9; }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
 static struct sample sample_make(uint64_t bytes, uint64_t records, int64_t ns)
 {
     double s = secs(WEIR_MAX(ns, 1));
     return (struct sample){ .mb_s = (double)bytes / 1e6 / s, .rec_s = (double)records / s };
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Field `off` (a double in struct sample) of n samples, sorted into v. */
@@ -172,11 +150,11 @@ static void field_sorted(const struct sample *s, int n, size_t off, double *v)
     qsort(v, (size_t)n, sizeof v[0], cmp_double);
 }
 
-static double median(const struct sample *s, int n, size_t off)
+static double field_median(const struct sample *s, int n, size_t off)
 {
     double v[RUNS_MAX];
-    field_sorted(s, n, off, v);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    for (int i = 0; i < n; i++) memcpy(&v[i], (const char *)&s[i] + off, sizeof v[i]);
+    return median(v, n);
 }
 
 /* One byte per 64-byte cache line: every line of the data is brought in. */
@@ -482,64 +460,9 @@ static struct sample raw_run(struct work *w)
 
 /* ---- output ----------------------------------------------------------------- */
 
-/* Writes s as a JSON string (quotes, backslashes and control bytes escaped). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
-static void cpu_model(char *out, size_t cap)
-{
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-        colon += strspn(colon + 1, " \t") + 1;
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, cap, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
-static const char *fs_name(unsigned long magic)
-{
-    switch (magic) {
-    case 0xef53: return "ext4"; /* ext2/3/4 share the magic */
-    case 0x58465342: return "xfs";
-    case 0x01021994: return "tmpfs";
-    case 0x9123683e: return "btrfs";
-    case 0x2fc12fc1: return "zfs";
-    case 0x794c7630: return "overlayfs";
-    default: return "other";
-    }
-}
-
 static void print_machine(const struct opts *o)
 {
-    struct utsname u;
-    struct statfs sf;
-    char cpu[256];
-    cpu_model(cpu, sizeof cpu);
-    if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "unknown");
-    unsigned long magic = statfs(o->root, &sf) == 0 ? (unsigned long)sf.f_type : 0;
-    double mem_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)GIB;
-    printf("{\"schema\":%d,\"bench\":\"machine\",\"nproc\":%ld,\"kernel\":", SCHEMA, sysconf(_SC_NPROCESSORS_ONLN));
-    json_str(u.release);
-    printf(",\"cpu\":");
-    json_str(cpu);
-    printf(",\"mem_gib\":%.1f,\"fs\":\"%s\",\"fs_magic\":\"0x%lx\",\"dir\":", mem_gib, fs_name(magic), magic);
-    json_str(o->root);
+    print_machine_head(SCHEMA, o->root);
     printf(",\"bytes\":%" PRIu64 ",\"sync_bytes\":%" PRIu64 ",\"runs\":%d,\"page_cache_dropped\":false,"
            "\"read_touch\":\"one byte per 64\",\"mb\":1000000,\"depth\":%d}\n",
            o->bytes, o->sync_bytes, o->runs, o->depth);
@@ -551,16 +474,16 @@ static void print_row(const struct work *w, const char *bench, const char *impl,
                       const struct sample *base, bool fsyncs)
 {
     int n = w->o->runs;
-    double mb = median(s, n, offsetof(struct sample, mb_s)), v[RUNS_MAX];
+    double mb = field_median(s, n, offsetof(struct sample, mb_s)), v[RUNS_MAX];
     field_sorted(s, n, offsetof(struct sample, mb_s), v);
     printf("{\"schema\":%d,\"bench\":\"%s\",\"impl\":\"%s\",\"batch_bytes\":%zu,\"partitions\":%d,"
            "\"flush\":\"%s\",\"runs\":%d,\"mb_s_median\":%.1f,\"records_s_median\":%.0f",
            SCHEMA, bench, impl, w->batch_target, w->parts, w->sync ? "always" : "none", n, mb,
-           median(s, n, offsetof(struct sample, rec_s)));
+           field_median(s, n, offsetof(struct sample, rec_s)));
     printf(",\"mb_s_min\":%.1f,\"mb_s_max\":%.1f", v[0], v[n - 1]);
     printf(",\"batch_len\":%zu,\"batch_records\":%d,\"bytes\":%" PRIu64, w->batch_len, w->records, work_bytes(w));
-    if (base) printf(",\"vs_baseline\":%.3f", mb / median(base, n, offsetof(struct sample, mb_s)));
-    if (fsyncs) printf(",\"fsyncs_per_batch\":%.4f", median(s, n, offsetof(struct sample, fsyncs_per_batch)));
+    if (base) printf(",\"vs_baseline\":%.3f", mb / field_median(base, n, offsetof(struct sample, mb_s)));
+    if (fsyncs) printf(",\"fsyncs_per_batch\":%.4f", field_median(s, n, offsetof(struct sample, fsyncs_per_batch)));
     printf("}\n");
     fflush(stdout);
 }
@@ -621,15 +544,9 @@ static void usage(FILE *f)
 
 static uint64_t parse_size(const struct opts *o, const char *s)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mult = 1;
-    if (*end == 'K' || *end == 'k') mult = 1 << 10, end++;
-    else if (*end == 'M' || *end == 'm') mult = MIB, end++;
-    else if (*end == 'G' || *end == 'g') mult = GIB, end++;
-    if (errno || end == s || *end || v == 0 || v > UINT64_MAX / mult) fatal(o, "bad size: %s", s);
-    return (uint64_t)v * mult;
+    uint64_t v;
+    if (!size_parse(s, &v)) fatal(o, "bad size: %s", s);
+    return v;
 }
 
 static int parse_flush(const struct opts *o, const char *s)
@@ -677,13 +594,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 static void make_root(struct opts *o)
 {
-    const char *base = o->dir_arg ? o->dir_arg : getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
     char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/weir-bench-XXXXXX", base);
-    if (strlen(tmpl) >= sizeof o->root) fatal(o, "--dir path too long");
-    if (!mkdtemp(tmpl)) fatal(o, "mkdtemp %s: %s", tmpl, strerror(errno));
-    memcpy(o->root, tmpl, strlen(tmpl) + 1); /* fits: checked above */
+    int rc = make_tmpdir(o->dir_arg, "weir-bench", o->root, sizeof o->root, tmpl);
+    if (rc < 0) fatal(o, "--dir path too long");
+    if (rc > 0) fatal(o, "mkdtemp %s: %s", tmpl, strerror(rc));
 }
 
 static bool selected(const struct opts *o, size_t batch, int parts, bool sync)

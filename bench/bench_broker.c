@@ -75,6 +75,7 @@ int main(void)
 #else
 
 #include <librdkafka/rdkafka.h>
+#include "bench/util.h"
 #include <lz4.h>
 #include <pthread.h>
 
@@ -141,29 +142,6 @@ struct sample {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void rmrf(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_until(int64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
-}
-
-static void sleep_ms(int ms) { sleep_until(now_ns() + (int64_t)ms * 1000000); }
-
 static void broker_kill(const struct ctx *x)
 {
     if (x->b.pid <= 0) return;
@@ -223,19 +201,6 @@ static void check_interrupt(const struct ctx *x)
         if (sigismember(&x->stop_signals, sig) && sigismember(&pending, sig)) fatal(x, "interrupted by signal %d", sig);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return (p > q) - (p < q);
-}
-
-/* Median of n values (sorted in place). */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 struct stat3 {
     double med, min, max;
 };
@@ -257,30 +222,6 @@ static struct sample sample_make(uint64_t bytes, uint64_t records, int64_t ns)
     return (struct sample){ .mb_s = (double)bytes / 1e6 / s, .rec_s = (double)records / s };
 }
 
-/* CPU seconds (user + system) of this process, all threads. */
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* CPU seconds of process pid, all threads (io_uring workers included); -1 when unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* CPU use over a timed section: start marks, then cpu_end fills the sample. */
 struct cpu_mark {
     double self, broker;
@@ -295,61 +236,7 @@ static void cpu_end(struct sample *s, struct cpu_mark m, pid_t broker, int64_t n
     s->broker_cores = b >= 0 && m.broker >= 0 ? (b - m.broker) / secs : -1;
 }
 
-/* Writes s as a JSON string (quotes, backslashes and control bytes escaped). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
-/* The number after "key": in a flat JSON line; false when absent. */
-static bool json_num(const char *line, const char *key, double *out)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(line, pat);
-    if (!p) return false;
-    char *end;
-    *out = strtod(p + strlen(pat), &end);
-    return end != p + strlen(pat);
-}
-
 /* ---- payloads --------------------------------------------------------------- */
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* One JSON-looking event of exactly len bytes: a few keys and fields, then
- * words from a small dictionary. LZ4 finds the repeats a real event stream has. */
-static void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng)
-{
-    static const char *const events[] = { "view", "click", "cart", "buy" };
-    static const char *const words[] = { "alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo",
-                                         "lima", "mike", "oscar", "papa", "romeo", "tango", "victor", "zulu" };
-    char tmp[256];
-    int n = snprintf(tmp, sizeof tmp, "{\"seq\":%u,\"user\":\"u%05u\",\"event\":\"%s\",\"ts\":%" PRIu64 ",\"text\":\"", i,
-                     (unsigned)(xorshift(rng) % 100000), events[xorshift(rng) % 4],
-                     (uint64_t)1700000000000 + xorshift(rng) % 100000000);
-    size_t pos = 0;
-    for (int k = 0; k < n && pos < len; k++) out[pos++] = (uint8_t)tmp[k];
-    while (pos < len) {
-        const char *w = words[xorshift(rng) % ARRAY_LEN(words)];
-        for (size_t k = 0; w[k] && pos < len; k++) out[pos++] = (uint8_t)w[k];
-        if (pos < len) out[pos++] = ' ';
-    }
-    if (len >= 2) out[len - 2] = '"', out[len - 1] = '}';
-}
 
 static void pool_make(const struct ctx *x, struct pool *p, size_t value_len)
 {
@@ -414,21 +301,7 @@ static int run_capture(const struct ctx *x, char *const argv[], char *out, size_
     if (pipe2(fds, O_CLOEXEC) != 0) fatal(x, "pipe: %s", strerror(errno));
     pid_t pid = spawn(x, argv, fds[1], -1);
     close(fds[1]);
-    size_t len = 0;
-    for (;;) {
-        char chunk[4096];
-        ssize_t n = read(fds[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        size_t take = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
-        memcpy(out + len, chunk, take);
-        len += take;
-    }
-    out[len] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return drain_wait(fds[0], pid, out, cap);
 }
 
 static bool find_in_path(const char *name, char *out, size_t cap)
@@ -967,19 +840,6 @@ static int64_t lat_produce(const struct ctx *x, rd_kafka_t *rk, rd_kafka_topic_t
     return late;
 }
 
-static double pct_us(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0) return -1;
-    size_t i = (size_t)ceil(q * (double)n);
-    return (double)sorted[i ? (i <= n ? i - 1 : n - 1) : 0] / 1e3;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t p = *(const int64_t *)a, q = *(const int64_t *)b;
-    return (p > q) - (p < q);
-}
-
 /* Percentiles of the records after the warm-up; counts the ones never received. */
 static struct lat_sample lat_summarize(const struct lat_run *lr, uint64_t warm)
 {
@@ -1252,61 +1112,9 @@ static void bench_engine(struct ctx *x)
 
 /* ---- the machine line ------------------------------------------------------------------ */
 
-static void cpu_model(char *out, size_t cap)
-{
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-        colon += strspn(colon + 1, " \t") + 1;
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, cap, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
-static const char *fs_name(unsigned long magic)
-{
-    switch (magic) {
-    case 0xef53: return "ext4"; /* ext2/3/4 share the magic */
-    case 0x58465342: return "xfs";
-    case 0x01021994: return "tmpfs";
-    case 0x9123683e: return "btrfs";
-    case 0x2fc12fc1: return "zfs";
-    case 0x794c7630: return "overlayfs";
-    default: return "other";
-    }
-}
-
-/* The 1-minute load average: this box may be shared, and the numbers say so. */
-static double loadavg1(void)
-{
-    double v = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf", &v) != 1) v = -1;
-    if (f) fclose(f);
-    return v;
-}
-
 static void print_machine(const struct ctx *x)
 {
-    struct utsname u;
-    struct statfs sf;
-    char cpu[256];
-    cpu_model(cpu, sizeof cpu);
-    if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "unknown");
-    unsigned long magic = statfs(x->root, &sf) == 0 ? (unsigned long)sf.f_type : 0;
-    double mem_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)GIB;
-    printf("{\"schema\":%d,\"bench\":\"machine\",\"nproc\":%ld,\"kernel\":", SCHEMA, sysconf(_SC_NPROCESSORS_ONLN));
-    json_str(u.release);
-    printf(",\"cpu\":");
-    json_str(cpu);
-    printf(",\"mem_gib\":%.1f,\"fs\":\"%s\",\"fs_magic\":\"0x%lx\",\"dir\":", mem_gib, fs_name(magic), magic);
-    json_str(x->root);
+    print_machine_head(SCHEMA, x->root);
     printf(",\"librdkafka\":\"%s\",\"broker\":\"%s\",\"reactors\":%d,\"runs\":%d,\"mode_runs\":%d,\"records\":%ld,"
            "\"consume_bytes\":%" PRIu64 ",\"consume_value_bytes\":%d,\"rate\":%d,\"latency_secs\":%d,"
            "\"payload_lz4_ratio\":%.2f,\"loadavg_1m\":%.2f,\"page_cache_dropped\":false,\"mb\":1000000}\n",
@@ -1346,15 +1154,9 @@ static void usage(FILE *f)
 
 static uint64_t parse_size(const struct ctx *x, const char *s)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mult = 1;
-    if (*end == 'K' || *end == 'k') mult = 1 << 10, end++;
-    else if (*end == 'M' || *end == 'm') mult = MIB, end++;
-    else if (*end == 'G' || *end == 'g') mult = GIB, end++;
-    if (errno || end == s || *end || v == 0 || v > UINT64_MAX / mult) fatal(x, "bad size: %s", s);
-    return (uint64_t)v * mult;
+    uint64_t v;
+    if (!size_parse(s, &v)) fatal(x, "bad size: %s", s);
+    return v;
 }
 
 static int parse_int(const struct ctx *x, const char *s, int lo, int hi)
@@ -1450,13 +1252,10 @@ static void parse_args(struct ctx *x, int argc, char **argv)
 
 static void make_root(struct ctx *x)
 {
-    const char *base = x->o.dir_arg ? x->o.dir_arg : getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
     char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/weir-bench-broker-XXXXXX", base);
-    if (strlen(tmpl) >= sizeof x->root) fatal(x, "--dir path too long");
-    if (!mkdtemp(tmpl)) fatal(x, "mkdtemp %s: %s", tmpl, strerror(errno));
-    memcpy(x->root, tmpl, strlen(tmpl) + 1); /* fits: checked above */
+    int rc = make_tmpdir(x->o.dir_arg, "weir-bench-broker", x->root, sizeof x->root, tmpl);
+    if (rc < 0) fatal(x, "--dir path too long");
+    if (rc > 0) fatal(x, "mkdtemp %s: %s", tmpl, strerror(rc));
 }
 
 int main(int argc, char **argv)

@@ -76,6 +76,7 @@ int main(void)
 #include <stdatomic.h>
 #include <sys/resource.h>
 
+#include "bench/util.h"
 #include "client/client.h"
 
 enum {
@@ -131,29 +132,6 @@ struct res {
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rmrf(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_until(int64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
-}
-
-static void sleep_ms(int ms) { sleep_until(now_ns() + (int64_t)ms * 1000000); }
-
 static void broker_kill(struct ctx *x)
 {
     if (x->broker <= 0) return;
@@ -194,65 +172,6 @@ static void check_interrupt(const struct ctx *x)
         if (sigismember(&x->stop_signals, sig) && sigismember(&pending, sig)) fatal("interrupted by signal %d", sig);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return (p > q) - (p < q);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t p = *(const int64_t *)a, q = *(const int64_t *)b;
-    return (p > q) - (p < q);
-}
-
-static double pct_us(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0) return -1;
-    size_t i = (size_t)ceil(q * (double)n);
-    return (double)sorted[i ? (i <= n ? i - 1 : n - 1) : 0] / 1e3;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* CPU seconds of process pid, all threads; -1 when unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static bool json_num(const char *line, const char *key, double *out)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(line, pat);
-    if (!p) return false;
-    char *end;
-    *out = strtod(p + strlen(pat), &end);
-    return end != p + strlen(pat);
-}
-
 static void json_strval(const char *line, const char *key, char *out, size_t cap)
 {
     char pat[64];
@@ -262,43 +181,7 @@ static void json_strval(const char *line, const char *key, char *out, size_t cap
     if (p) snprintf(out, cap, "%.*s", (int)strcspn(p + strlen(pat), "\""), p + strlen(pat));
 }
 
-static double loadavg1(void)
-{
-    double v = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf", &v) != 1) v = -1;
-    if (f) fclose(f);
-    return v;
-}
-
 /* ---- the value pool: the same bytes as cli/cmd_bench.c --------------------------------- */
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng)
-{
-    static const char *const events[] = { "view", "click", "cart", "buy" };
-    static const char *const words[] = { "alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo",
-                                         "lima", "mike", "oscar", "papa", "romeo", "tango", "victor", "zulu" };
-    char tmp[256];
-    int n = snprintf(tmp, sizeof tmp, "{\"seq\":%u,\"user\":\"u%05u\",\"event\":\"%s\",\"ts\":%" PRIu64 ",\"text\":\"", i,
-                     (unsigned)(xorshift(rng) % 100000), events[xorshift(rng) % 4],
-                     (uint64_t)1700000000000 + xorshift(rng) % 100000000);
-    size_t pos = 0;
-    for (int k = 0; k < n && pos < len; k++) out[pos++] = (uint8_t)tmp[k];
-    while (pos < len) {
-        const char *w = words[xorshift(rng) % ARRAY_LEN(words)];
-        for (size_t k = 0; w[k] && pos < len; k++) out[pos++] = (uint8_t)w[k];
-        if (pos < len) out[pos++] = ' ';
-    }
-    if (len >= 2) out[len - 2] = '"', out[len - 1] = '}';
-}
 
 struct pool {
     uint8_t *buf;
@@ -586,21 +469,7 @@ static int run_capture(char *const argv[], int (*fn)(const struct rk_work *), co
         _exit(rc);
     }
     close(fds[1]);
-    size_t len = 0;
-    for (;;) {
-        char chunk[4096];
-        ssize_t n = read(fds[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        size_t take = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
-        memcpy(out + len, chunk, take);
-        len += take;
-    }
-    out[len] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return drain_wait(fds[0], pid, out, cap);
 }
 
 /* ---- the broker and topics ------------------------------------------------------------- */
@@ -973,23 +842,6 @@ static void bench_consume(struct ctx *x)
 
 /* ---- the machine line and options ----------------------------------------------------------- */
 
-static void cpu_model(char *out, size_t cap)
-{
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-        colon += strspn(colon + 1, " \t") + 1;
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, cap, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
 static void print_machine(const struct ctx *x)
 {
     struct utsname u;
@@ -1134,13 +986,10 @@ static void parse_args(struct ctx *x, int argc, char **argv)
 
 static void make_root(struct ctx *x)
 {
-    const char *base = x->o.dir_arg ? x->o.dir_arg : getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
     char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/weir-bench-client-XXXXXX", base);
-    if (strlen(tmpl) >= sizeof x->root) fatal("--dir path too long");
-    if (!mkdtemp(tmpl)) fatal("mkdtemp %s: %s", tmpl, strerror(errno));
-    memcpy(x->root, tmpl, strlen(tmpl) + 1);
+    int rc = make_tmpdir(x->o.dir_arg, "weir-bench-client", x->root, sizeof x->root, tmpl);
+    if (rc < 0) fatal("--dir path too long");
+    if (rc > 0) fatal("mkdtemp %s: %s", tmpl, strerror(rc));
 }
 
 int main(int argc, char **argv)

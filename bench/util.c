@@ -1,0 +1,239 @@
+/* bench/util.c: helpers shared by the bench_* programs; see bench/util.h. */
+#include "bench/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+void rmrf(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void sleep_until(int64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
+void sleep_ms(int ms) { sleep_until(now_ns() + (int64_t)ms * 1000000); }
+
+int cmp_double(const void *a, const void *b)
+{
+    double p = *(const double *)a, q = *(const double *)b;
+    return (p > q) - (p < q);
+}
+
+int cmp_i64(const void *a, const void *b)
+{
+    int64_t p = *(const int64_t *)a, q = *(const int64_t *)b;
+    return (p > q) - (p < q);
+}
+
+double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double pct_us(const int64_t *sorted, size_t n, double q)
+{
+    if (n == 0) return -1;
+    size_t i = (size_t)ceil(q * (double)n);
+    return (double)sorted[i ? (i <= n ? i - 1 : n - 1) : 0] / 1e3;
+}
+
+double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double loadavg1(void)
+{
+    double v = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &v) != 1) v = -1;
+    if (f) fclose(f);
+    return v;
+}
+
+void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+bool json_num(const char *line, const char *key, double *out)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (!p) return false;
+    char *end;
+    *out = strtod(p + strlen(pat), &end);
+    return end != p + strlen(pat);
+}
+
+uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng)
+{
+    static const char *const events[] = { "view", "click", "cart", "buy" };
+    static const char *const words[] = { "alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo",
+                                         "lima", "mike", "oscar", "papa", "romeo", "tango", "victor", "zulu" };
+    char tmp[256];
+    int n = snprintf(tmp, sizeof tmp, "{\"seq\":%u,\"user\":\"u%05u\",\"event\":\"%s\",\"ts\":%" PRIu64 ",\"text\":\"", i,
+                     (unsigned)(xorshift(rng) % 100000), events[xorshift(rng) % 4],
+                     (uint64_t)1700000000000 + xorshift(rng) % 100000000);
+    size_t pos = 0;
+    for (int k = 0; k < n && pos < len; k++) out[pos++] = (uint8_t)tmp[k];
+    while (pos < len) {
+        const char *w = words[xorshift(rng) % (sizeof words / sizeof words[0])];
+        for (size_t k = 0; w[k] && pos < len; k++) out[pos++] = (uint8_t)w[k];
+        if (pos < len) out[pos++] = ' ';
+    }
+    if (len >= 2) out[len - 2] = '"', out[len - 1] = '}';
+}
+
+void cpu_model(char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) != 0 || !colon) continue;
+        colon += strspn(colon + 1, " \t") + 1;
+        colon[strcspn(colon, "\n")] = '\0';
+        snprintf(out, cap, "%s", colon);
+        break;
+    }
+    fclose(f);
+}
+
+const char *fs_name(unsigned long magic)
+{
+    switch (magic) {
+    case 0xef53: return "ext4"; /* ext2/3/4 share the magic */
+    case 0x58465342: return "xfs";
+    case 0x01021994: return "tmpfs";
+    case 0x9123683e: return "btrfs";
+    case 0x2fc12fc1: return "zfs";
+    case 0x794c7630: return "overlayfs";
+    default: return "other";
+    }
+}
+
+int make_tmpdir(const char *dir_arg, const char *prefix, char *root, size_t cap, char *tmpl)
+{
+    const char *base = dir_arg ? dir_arg : getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    snprintf(tmpl, PATH_MAX, "%s/%s-XXXXXX", base, prefix);
+    if (strlen(tmpl) >= cap) return -1;
+    if (!mkdtemp(tmpl)) return errno;
+    memcpy(root, tmpl, strlen(tmpl) + 1); /* fits: checked above */
+    return 0;
+}
+
+void print_machine_head(int schema, const char *dir)
+{
+    struct utsname u;
+    struct statfs sf;
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "unknown");
+    unsigned long magic = statfs(dir, &sf) == 0 ? (unsigned long)sf.f_type : 0;
+    double mem_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)((uint64_t)1 << 30);
+    printf("{\"schema\":%d,\"bench\":\"machine\",\"nproc\":%ld,\"kernel\":", schema, sysconf(_SC_NPROCESSORS_ONLN));
+    json_str(u.release);
+    printf(",\"cpu\":");
+    json_str(cpu);
+    printf(",\"mem_gib\":%.1f,\"fs\":\"%s\",\"fs_magic\":\"0x%lx\",\"dir\":", mem_gib, fs_name(magic), magic);
+    json_str(dir);
+}
+
+bool size_parse(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 'K' || *end == 'k') mult = 1 << 10, end++;
+    else if (*end == 'M' || *end == 'm') mult = (uint64_t)1 << 20, end++;
+    else if (*end == 'G' || *end == 'g') mult = (uint64_t)1 << 30, end++;
+    if (errno || end == s || *end || v == 0 || v > UINT64_MAX / mult) return false;
+    *out = (uint64_t)v * mult;
+    return true;
+}
+
+int drain_wait(int fd, pid_t pid, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        size_t take = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
+        memcpy(out + len, chunk, take);
+        len += take;
+    }
+    out[len] = '\0';
+    close(fd);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
