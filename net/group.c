@@ -33,11 +33,29 @@ enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
 
 enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
 
+/* DescribeGroups and ListGroups fan out: one slot per group (DescribeGroups) or
+ * per offsets partition (ListGroups); the last answer encodes the response. */
+struct ginfo_state {
+    int remaining;
+    struct kdescribegroups_req dr;
+    struct kdescribegroups_group *described;
+    struct klistgroups_group *listed[GROUP_OFFSETS_PARTITIONS];
+    int32_t n_listed[GROUP_OFFSETS_PARTITIONS];
+    int16_t list_error;
+};
+struct ginfo_slot {
+    struct ptask pt;
+    struct ginfo_state *st;
+    int32_t index; /* group index (DescribeGroups) */
+};
+
+
 struct gop {
     struct ptask pt;
     enum gop_kind kind;
     int16_t version;
     struct kstr client_id;
+    struct kstr client_host;
     union {
         struct kjoingroup_req join;
         struct ksyncgroup_req sync;
@@ -67,7 +85,7 @@ struct gproto {
     int32_t len;
 };
 struct gmember {
-    char *id, *instance_id;
+    char *id, *instance_id, *client_id, *client_host;
     int32_t session_ms, rebalance_ms;
     struct gproto *protos;
     int32_t n_protos;
@@ -192,6 +210,8 @@ static void member_free(struct gmember *m)
     weir_free(m->assign);
     weir_free(m->id);
     weir_free(m->instance_id);
+    weir_free(m->client_id);
+    weir_free(m->client_host);
     weir_free(m);
 }
 static void member_set_protocols(struct gmember *m, const struct kjoingroup_req *jr)
@@ -467,6 +487,8 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     }
     if (!kstr_is_null(jr->group_instance_id) && !m->instance_id) m->instance_id = kdup(jr->group_instance_id);
     member_set_protocols(m, jr);
+    weir_free(m->client_id), m->client_id = kdup(op->client_id);
+    weir_free(m->client_host), m->client_host = kdup(op->client_host);
     if (!g->protocol_type) g->protocol_type = kdup(jr->protocol_type);
     m->join_wait = op;
     m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
@@ -891,6 +913,135 @@ void groups_free(struct reactor *r)
     r->groups = NULL;
 }
 
+/* ---- DescribeGroups, ListGroups -------------------------------------------------------- */
+
+static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance", "Stable" };
+
+static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    if (!gc->loaded[partition]) {
+        gc->loaded[partition] = true;
+        offsets_replay(r, gc, partition);
+    }
+}
+
+static void describe_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct request *req = pt->req;
+    struct gcoord *gc = gc_of(r);
+    ginfo_load(r, gc, pt->partition);
+    struct kdescribegroups_group *out = &s->st->described[s->index];
+    struct kstr id = s->st->dr.groups[s->index];
+    *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
+                                           .protocol_data = kstr_c("") };
+    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    if (g) {
+        out->state = kstr_c(state_names[g->state]);
+        out->protocol_type = arena_kstr(req, g->protocol_type ? g->protocol_type : "");
+        out->protocol_data = arena_kstr(req, g->protocol && g->state != G_PREPARING ? g->protocol : "");
+        int32_t n = member_count(g);
+        struct kdescribegroups_member *ms = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ms);
+        for (struct gmember *m = g->members; ms && m; m = m->next) {
+            const struct gproto *p = g->protocol && g->state != G_PREPARING ? member_proto(m, g->protocol) : NULL;
+            ms[out->n_members++] = (struct kdescribegroups_member){
+                .member_id = arena_kstr(req, m->id), .client_id = arena_kstr(req, m->client_id ? m->client_id : ""),
+                .client_host = arena_kstr(req, m->client_host ? m->client_host : ""),
+                .metadata = p ? arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 },
+                .assignment = g->state == G_STABLE ? arena_bytes(req, m->assign, m->assign_len)
+                                                   : (struct kbytes){ NULL, 0 } };
+        }
+        out->members = ms;
+    }
+    ptask_reply(r, pt);
+}
+
+static void list_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct request *req = pt->req;
+    struct gcoord *gc = gc_of(r);
+    ginfo_load(r, gc, pt->partition);
+    int32_t n = 0;
+    for (struct group *g = gc->groups; g; g = g->next)
+        if (group_partition(kstr_c(g->id)) == pt->partition) n++;
+    struct klistgroups_group *gs = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
+    int32_t i = 0;
+    for (struct group *g = gc->groups; gs && g; g = g->next)
+        if (group_partition(kstr_c(g->id)) == pt->partition)
+            gs[i++] = (struct klistgroups_group){ arena_kstr(req, g->id),
+                                                  arena_kstr(req, g->protocol_type ? g->protocol_type : "") };
+    if (!gs) s->st->list_error = KERR_COORDINATOR_NOT_AVAILABLE_G;
+    s->st->listed[pt->partition] = gs;
+    s->st->n_listed[pt->partition] = i;
+    ptask_reply(r, pt);
+}
+
+static void ginfo_finish(struct request *req)
+{
+    struct ginfo_state *st = req->state;
+    response_begin(req);
+    if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS) {
+        kproto_describegroups_encode(&req->out, req->hdr.api_version,
+                                     &(struct kdescribegroups_resp){ .groups = st->described, .n_groups = st->dr.n_groups });
+    } else {
+        int32_t n = 0;
+        for (int p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) n += st->n_listed[p];
+        struct klistgroups_group *all = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *all);
+        int32_t i = 0;
+        for (int p = 0; all && p < GROUP_OFFSETS_PARTITIONS; p++)
+            for (int32_t j = 0; j < st->n_listed[p]; j++) all[i++] = st->listed[p][j];
+        kproto_listgroups_encode(&req->out, req->hdr.api_version,
+                                 &(struct klistgroups_resp){ .error_code = all ? st->list_error
+                                                                               : KERR_COORDINATOR_NOT_AVAILABLE_G,
+                                                             .groups = all, .n_groups = i });
+    }
+    response_end(req);
+    request_respond(req);
+}
+
+static void ginfo_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct ginfo_state *st = pt->req->state;
+    if (--st->remaining == 0) ginfo_finish(pt->req);
+}
+
+static void handle_group_info(struct request *req)
+{
+    struct ginfo_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) memset(st, 0, sizeof *st);
+    bool describe = req->hdr.api_key == KAPI_DESCRIBE_GROUPS;
+    if (err == WEIR_OK)
+        err = describe ? kproto_describegroups_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr)
+                       : kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena);
+    int32_t n = describe && st ? st->dr.n_groups : GROUP_OFFSETS_PARTITIONS;
+    struct ginfo_slot *slots = NULL;
+    if (err == WEIR_OK) {
+        slots = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *slots);
+        if (describe) st->described = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *st->described);
+        if (!slots || (describe && !st->described)) err = WEIR_E_NOMEM;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held while dispatching */
+    for (int32_t i = 0; i < n; i++) {
+        int32_t part = describe ? group_partition(st->dr.groups[i]) : i;
+        slots[i] = (struct ginfo_slot){ .pt = { .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = part,
+                                                .on_owner = describe ? describe_owner : list_owner,
+                                                .on_origin = ginfo_origin },
+                                        .st = st, .index = i };
+        st->remaining++;
+        ptask_send(&slots[i].pt);
+    }
+    if (--st->remaining == 0) ginfo_finish(req);
+}
+
 /* ---- on the request's reactor ------------------------------------------------------- */
 
 static void gop_origin(struct reactor *r, struct ptask *pt)
@@ -913,6 +1064,10 @@ static void gop_origin(struct reactor *r, struct ptask *pt)
 
 void handle_group(struct request *req)
 {
+    if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS || req->hdr.api_key == KAPI_LIST_GROUPS) {
+        handle_group_info(req);
+        return;
+    }
     struct gop *op = weir_arena_alloc(&req->arena, sizeof *op);
     if (!op) {
         request_malformed(req, WEIR_E_NOMEM);
@@ -921,6 +1076,8 @@ void handle_group(struct request *req)
     memset(op, 0, sizeof *op);
     op->version = req->hdr.api_version;
     op->client_id = req->hdr.client_id;
+    op->client_host = kstr_c(arena_strdup(&req->arena, kstr_c(req->c->peer)));
+    if (!op->client_host.ptr) op->client_host = kstr_c("");
     struct weir_rd *rd = &req->body;
     struct weir_arena *a = &req->arena;
     enum weir_err err = WEIR_OK;

@@ -388,6 +388,8 @@ void handle_request(struct request *req)
     case KAPI_HEARTBEAT:
     case KAPI_LEAVE_GROUP:
     case KAPI_OFFSET_COMMIT:
+    case KAPI_DESCRIBE_GROUPS:
+    case KAPI_LIST_GROUPS:
     case KAPI_OFFSET_FETCH: handle_group(req); break;
     default: handle_unsupported(req); break;
     }

@@ -203,7 +203,8 @@ void fetch_wake(struct request *req);    /* re-read a waiting fetch */
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 enum { GROUP_OFFSETS_PARTITIONS = 8 };
 int32_t group_partition(struct kstr group_id);
-void handle_group(struct request *req); /* JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/Fetch */
+/* JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/Fetch, DescribeGroups, ListGroups */
+void handle_group(struct request *req);
 void groups_tick(struct reactor *r);   /* timers; each turn, on every reactor */
 void groups_free(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);

@@ -941,4 +941,49 @@ enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, str
                                         struct koffsetfetch_req *req);
 void kproto_offsetfetch_encode(struct kbuf *out, int16_t version, const struct koffsetfetch_resp *resp);
 
+/* DescribeGroups (15), v0-2 */
+enum { KPROTO_GROUPS_MAX = 100000 }; /* DescribeGroups group names */
+struct kdescribegroups_req {
+    struct kstr *groups;
+    int32_t n_groups;
+};
+struct kdescribegroups_member {
+    struct kstr member_id;
+    struct kstr client_id;
+    struct kstr client_host;
+    struct kbytes metadata;
+    struct kbytes assignment;
+};
+struct kdescribegroups_group {
+    int16_t error_code;
+    struct kstr group_id;
+    struct kstr state;
+    struct kstr protocol_type;
+    struct kstr protocol_data;
+    const struct kdescribegroups_member *members;
+    int32_t n_members;
+};
+struct kdescribegroups_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    const struct kdescribegroups_group *groups;
+    int32_t n_groups;
+};
+enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kdescribegroups_req *req);
+void kproto_describegroups_encode(struct kbuf *out, int16_t version, const struct kdescribegroups_resp *resp);
+
+/* ListGroups (16), v0-2: the request body is empty */
+struct klistgroups_group {
+    struct kstr group_id;
+    struct kstr protocol_type;
+};
+struct klistgroups_resp {
+    int32_t throttle_time_ms; /* v1+ */
+    int16_t error_code;
+    const struct klistgroups_group *groups;
+    int32_t n_groups;
+};
+enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a);
+void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct klistgroups_resp *resp);
+
 #endif

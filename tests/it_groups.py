@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """it_groups: consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup,
-OffsetCommit/OffsetFetch) with confluent-kafka-python (librdkafka 2.0.2) and raw
+OffsetCommit/OffsetFetch, ListGroups/DescribeGroups) with confluent-kafka-python (librdkafka 2.0.2) and raw
 requests.
 
 (a) three consumers subscribe one group to a 6-partition topic: each gets two
-    partitions; one closes and the other two take its partitions (three each).
+    partitions; AdminClient.list_groups() shows the group Stable with its three
+    members (and not an unknown group); one closes and the other two take its partitions (three each).
 (b) manual synchronous commits; after SIGTERM and a restart the group's
     committed offsets read back and a new member resumes exactly there.
 (c) a commit acked just before kill -9 survives the crash.
@@ -12,7 +13,8 @@ requests.
     MEMBER_ID_REQUIRED and a member id; rejoin, sync; a commit with a stale
     generation gets 22 ILLEGAL_GENERATION, one from an unknown member 25
     UNKNOWN_MEMBER_ID; Heartbeat likewise; OffsetFetch of an uncommitted
-    partition gives -1.
+    partition gives -1; ListGroups v2 lists the groups, DescribeGroups v2 gives
+    Dead for an unknown group and 24 for an empty name.
 
 usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
 """
@@ -85,6 +87,7 @@ def part_ab(broker):
     poll_until(ms, lambda: all(len(st["assigned"]) == 2 for _, st in ms)
                and set().union(*(st["assigned"] for _, st in ms)) == set(range(NPART)),
                60 * TS, "(a) three members get two partitions each")
+    list_check(broker, GROUP, "Stable", {"m0", "m1", "m2"})
     ms[2][0].close()
     rest = ms[:2]
     poll_until(rest, lambda: all(len(st["assigned"]) == 3 for _, st in rest)
@@ -102,6 +105,26 @@ def part_ab(broker):
             str([t.offset for t in com]))
     for c, _ in rest:
         c.close()
+
+
+def list_check(broker, group, state, client_ids):
+    """AdminClient.list_groups (ListGroups v0 + DescribeGroups v0)."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    gs = admin.list_groups(timeout=10 * TS)
+    g = [x for x in gs if x.id == group]
+    C.check(len(g) == 1, f"(a) list_groups shows group {group}", str([x.id for x in gs]))
+    if not g:
+        return
+    g = g[0]
+    C.check(g.state == state and g.protocol_type == "consumer" and g.protocol == "range",
+            f"(a) group is {state}, consumer/range", f"{g.state} {g.protocol_type} {g.protocol}")
+    got = {m.client_id for m in g.members}
+    C.check(got == client_ids and all(m.id and m.assignment for m in g.members),
+            f"(a) members {sorted(client_ids)} with ids and assignments", str(got))
+    one = admin.list_groups(group, timeout=10 * TS)
+    C.check([x.id for x in one] == [group], "(a) list_groups(group) describes just that group")
+    none = admin.list_groups("no-such-group", timeout=10 * TS)
+    C.check(none == [], "(a) an unknown group is not listed", str([x.state for x in none]))
 
 
 def resume_check(broker, want, tag):
@@ -217,6 +240,32 @@ def part_d(broker):
         C.check(struct.unpack(">ih", r[:6])[1] == 0, "(d) LeaveGroup: NONE")
         C.check(heartbeat(s, g, gen, mid) == 25, "(d) Heartbeat after leaving: UNKNOWN_MEMBER_ID")
         C.check(commit(s, g, -1, "", 3, 45) == 0, "(d) simple commit once the group is empty: NONE")
+        # ListGroups v2: throttle, error, [group, protocol type]; the emptied group and the
+        # offsets-only group are listed with protocol type "".
+        r = req(s, 16, 2, b"")
+        thr, err, n = struct.unpack(">ihi", r[:10])
+        pos, listed = 10, {}
+        for _ in range(n):
+            name, pos = rstr(r, pos)
+            ptype, pos = rstr(r, pos)
+            listed[name] = ptype
+        C.check(err == 0 and listed.get(g) == "" and listed.get("raw-simple") == "",
+                "(d) ListGroups v2 lists the raw groups", str(listed))
+        # DescribeGroups v2: an unknown group is Dead, an empty name gets 24 INVALID_GROUP_ID.
+        r = req(s, 15, 2, struct.pack(">i", 2) + s16("nobody-group") + s16(""))
+        pos = 8
+        res = []
+        for _ in range(2):
+            err = struct.unpack(">h", r[pos:pos + 2])[0]
+            name, pos = rstr(r, pos + 2)
+            state, pos = rstr(r, pos)
+            _pt, pos = rstr(r, pos)
+            _pd, pos = rstr(r, pos)
+            nm = struct.unpack(">i", r[pos:pos + 4])[0]
+            pos += 4
+            res.append((err, name, state, nm))
+        C.check(res == [(0, "nobody-group", "Dead", 0), (24, "", "Dead", 0)] and pos == len(r),
+                "(d) DescribeGroups v2: unknown group Dead, empty name INVALID_GROUP_ID", str(res))
 
 
 def main(binary):

@@ -92,8 +92,9 @@ static void test_api_table(void **state)
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
         { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
-        { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 18, 0, 3 },
-        { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
+        { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
+        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
+        { 37, 0, 1 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -111,7 +112,7 @@ static void test_api_table(void **state)
         for (int16_t v = want[i].min; v <= want[i].max; v++)
             assert_int_equal(kproto_request_flexible(want[i].key, v), want[i].key == 18 && v >= 3);
     }
-    assert_false(kproto_supported(15, 0)); /* DescribeGroups: known, not implemented */
+    assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
     assert_null(kproto_api_find(99));
     assert_true(kproto_request_flexible(KAPI_PRODUCE, 9));
@@ -540,11 +541,12 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 17 supported APIs, ascending: key, min, max. */
+/* The 19 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
-    { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 18, 0, 3 },
-    { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 }, { 37, 0, 1 },
+    { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
+    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
+    { 37, 0, 1 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -585,10 +587,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 17*6 = 116; v3: 4 + 4 + 2 + 1 + 17*7 + 4 + 1 = 135. */
+    /* v0: 4 + 4 + 2 + 4 + 19*6 = 128; v3: 4 + 4 + 2 + 1 + 19*7 + 4 + 1 = 149. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 116);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 135);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 128);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 149);
 }
 
 static void test_apiversions_unsupported(void **state)

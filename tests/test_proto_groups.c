@@ -1,5 +1,6 @@
 /* tests/test_proto_groups.c: proto/, the consumer-group APIs (broker direction):
- * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch.
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * DescribeGroups, ListGroups.
  * Each request is written field by field (the schemas' order), decoded at every
  * supported version and checked; every truncation fails with WEIR_E_TRUNCATED;
  * responses are encoded and checked byte for byte. */
@@ -83,6 +84,12 @@ static void write_req(struct kbuf *b, int16_t key, int16_t v)
         kb_i32(b, 0);
         kb_i32(b, 4);
         break;
+    case KAPI_DESCRIBE_GROUPS:
+        kb_array_len(b, 2);
+        kb_string(b, kstr_c("grp"));
+        kb_string(b, kstr_c("g2"));
+        break;
+    case KAPI_LIST_GROUPS: break; /* empty body (v0-2) */
     }
 }
 
@@ -93,6 +100,7 @@ union any {
     struct kleavegroup_req leave;
     struct koffsetcommit_req commit;
     struct koffsetfetch_req fetch;
+    struct kdescribegroups_req describe;
 };
 
 static enum weir_err decode(int16_t key, struct weir_rd *rd, int16_t v, struct weir_arena *a, union any *u)
@@ -104,6 +112,8 @@ static enum weir_err decode(int16_t key, struct weir_rd *rd, int16_t v, struct w
     case KAPI_LEAVE_GROUP: return kproto_leavegroup_decode(rd, v, a, &u->leave);
     case KAPI_OFFSET_COMMIT: return kproto_offsetcommit_decode(rd, v, a, &u->commit);
     case KAPI_OFFSET_FETCH: return kproto_offsetfetch_decode(rd, v, a, &u->fetch);
+    case KAPI_DESCRIBE_GROUPS: return kproto_describegroups_decode(rd, v, a, &u->describe);
+    case KAPI_LIST_GROUPS: return kproto_listgroups_decode(rd, v, a);
     }
     return WEIR_E_INVALID;
 }
@@ -163,11 +173,16 @@ static void check(int16_t key, int16_t v, const union any *u)
         assert_int_equal(u->fetch.topics[0].n_partition_indexes, 2);
         assert_int_equal(u->fetch.topics[0].partition_indexes[1], 4);
         break;
+    case KAPI_DESCRIBE_GROUPS:
+        assert_int_equal(u->describe.n_groups, 2);
+        kstr_is(u->describe.groups[0], "grp");
+        kstr_is(u->describe.groups[1], "g2");
+        break;
     }
 }
 
 static const int16_t keys[] = { KAPI_JOIN_GROUP, KAPI_SYNC_GROUP, KAPI_HEARTBEAT, KAPI_LEAVE_GROUP,
-                                KAPI_OFFSET_COMMIT, KAPI_OFFSET_FETCH };
+                                KAPI_OFFSET_COMMIT, KAPI_OFFSET_FETCH, KAPI_DESCRIBE_GROUPS, KAPI_LIST_GROUPS };
 
 static void test_requests(void **state)
 {
@@ -258,6 +273,24 @@ static void test_responses(void **state)
                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                   0, 0, 0, 0, 0, 0 };
     expect(&b, f5, sizeof f5);
+    struct kdescribegroups_member dm = { kstr_c("m"), kstr_c("c"), kstr_c("/h"), { (const uint8_t *)"x", 1 },
+                                         { NULL, 0 } };
+    struct kdescribegroups_group dg = { 0, kstr_c("g"), kstr_c("Stable"), kstr_c("consumer"), kstr_c("range"), &dm, 1 };
+    kproto_describegroups_encode(&b, 0, &(struct kdescribegroups_resp){ 0, &dg, 1 });
+    static const uint8_t d0[] = { 0, 0, 0, 1, 0, 0, 0, 1, 'g', 0, 6, 'S', 't', 'a', 'b', 'l', 'e',
+                                  0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', 0, 5, 'r', 'a', 'n', 'g', 'e',
+                                  0, 0, 0, 1, 0, 1, 'm', 0, 1, 'c', 0, 2, '/', 'h', 0, 0, 0, 1, 'x', 0, 0, 0, 0 };
+    expect(&b, d0, sizeof d0);
+    kproto_describegroups_encode(&b, 2, &(struct kdescribegroups_resp){ 5, NULL, 0 });
+    static const uint8_t d2[] = { 0, 0, 0, 5, 0, 0, 0, 0 };
+    expect(&b, d2, sizeof d2);
+    struct klistgroups_group lg = { kstr_c("g"), kstr_c("consumer") };
+    kproto_listgroups_encode(&b, 0, &(struct klistgroups_resp){ 0, 0, &lg, 1 });
+    static const uint8_t lg0[] = { 0, 0, 0, 0, 0, 1, 0, 1, 'g', 0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r' };
+    expect(&b, lg0, sizeof lg0);
+    kproto_listgroups_encode(&b, 2, &(struct klistgroups_resp){ 0, 15, NULL, 0 });
+    static const uint8_t lg2[] = { 0, 0, 0, 0, 0, 15, 0, 0, 0, 0 };
+    expect(&b, lg2, sizeof lg2);
     kbuf_free(&b);
 }
 

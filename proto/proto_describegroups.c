@@ -1,0 +1,47 @@
+/* proto/proto_describegroups.c: DescribeGroups (key 15), v0-2, broker direction
+ * (schemas/DescribeGroups*.json; flexible from v5, so none here). Request:
+ * groups[string] (include_authorized_operations is v3+). Response: throttle
+ * (v1+), groups[error_code, group_id, group_state, protocol_type,
+ * protocol_data, members[member_id, client_id, client_host, member_metadata,
+ * member_assignment]] (group_instance_id v4+, authorized_operations v3+). */
+#include "proto.h"
+
+enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                           struct kdescribegroups_req *req)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version) };
+    if (!kproto_supported(KAPI_DESCRIBE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
+    req->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
+    req->groups = kd_alloc(&d, req->n_groups, sizeof *req->groups);
+    for (int32_t i = 0; req->groups && i < req->n_groups && !rd->err; i++) req->groups[i] = kd_str(&d);
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_describegroups_encode(struct kbuf *out, int16_t version, const struct kdescribegroups_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_DESCRIBE_GROUPS, version));
+    bool flex = kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version);
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
+    kb_arr(out, flex, resp->n_groups);
+    for (int32_t i = 0; i < resp->n_groups; i++) {
+        const struct kdescribegroups_group *g = &resp->groups[i];
+        kb_i16(out, g->error_code);
+        kb_str(out, flex, g->group_id);
+        kb_str(out, flex, g->state);
+        kb_str(out, flex, g->protocol_type);
+        kb_str(out, flex, g->protocol_data);
+        kb_arr(out, flex, g->n_members);
+        for (int32_t j = 0; j < g->n_members; j++) {
+            const struct kdescribegroups_member *m = &g->members[j];
+            kb_str(out, flex, m->member_id);
+            kb_str(out, flex, m->client_id);
+            kb_str(out, flex, m->client_host);
+            kb_bytes(out, m->metadata);
+            kb_bytes(out, m->assignment);
+            kb_tags(out, flex);
+        }
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}

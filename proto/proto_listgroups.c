@@ -1,0 +1,28 @@
+/* proto/proto_listgroups.c: ListGroups (key 16), v0-2, broker direction
+ * (schemas/ListGroups*.json; flexible from v3, so none here). Request: empty
+ * (states_filter is v4+). Response: throttle (v1+), error_code,
+ * groups[group_id, protocol_type] (group_state v4+). */
+#include "proto.h"
+
+enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version) };
+    if (!kproto_supported(KAPI_LIST_GROUPS, version)) return WEIR_E_UNSUPPORTED;
+    kd_tags(&d);
+    return kd_done(&d);
+}
+
+void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct klistgroups_resp *resp)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LIST_GROUPS, version));
+    bool flex = kproto_request_flexible(KAPI_LIST_GROUPS, version);
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
+    kb_i16(out, resp->error_code);
+    kb_arr(out, flex, resp->n_groups);
+    for (int32_t i = 0; i < resp->n_groups; i++) {
+        kb_str(out, flex, resp->groups[i].group_id);
+        kb_str(out, flex, resp->groups[i].protocol_type);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
