@@ -15,17 +15,10 @@
 #include <stdlib.h>
 
 #include "proto/proto.h"
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static uint64_t rng(uint64_t *s) /* xorshift64 */
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 /* A heap copy of exactly n bytes, so ASan catches any read past the frame. */
 static uint8_t *dup_exact(const void *p, size_t n)
@@ -1306,31 +1299,6 @@ static void test_requests_counts(void **state)
 
 /* ---- fuzz: random mutations of valid requests through every decoder ---- */
 
-static size_t mutate(uint8_t *p, size_t n, size_t cap, uint64_t *s)
-{
-    static const uint32_t w32[] = { 0, 1, 0x7fffffff, 0xffffffff, 0x80000000, 0xfffffffe, 10001, 100001, 0x10000 };
-    static const uint16_t w16[] = { 0, 0xffff, 0x7fff, 0x8000, 0xfffe, 0x0100 };
-    static const uint8_t w8[] = { 0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe };
-    for (int ops = 1 + (int)(rng(s) % 4); ops > 0; ops--) {
-        size_t at = n ? (size_t)(rng(s) % n) : 0;
-        switch (rng(s) % 7) {
-        case 0: if (n) p[at] ^= (uint8_t)(1u << (rng(s) % 8)); break;
-        case 1: if (n) p[at] = w8[rng(s) % WEIR_ARRAY_LEN(w8)]; break;
-        case 2: if (n >= 4) weir_store_be32(p + (at > n - 4 ? n - 4 : at), w32[rng(s) % WEIR_ARRAY_LEN(w32)]); break;
-        case 3: if (n >= 2) weir_store_be16(p + (at > n - 2 ? n - 2 : at), w16[rng(s) % WEIR_ARRAY_LEN(w16)]); break;
-        case 4: n = (size_t)(rng(s) % (n + 1)); break;
-        case 5:
-            if (n < cap) {
-                memmove(p + at + 1, p + at, n - at);
-                p[at] = (uint8_t)rng(s);
-                n++;
-            }
-            break;
-        default: if (n) p[at] = (uint8_t)rng(s); break;
-        }
-    }
-    return n;
-}
 
 static void fuzz_one(const struct api_case *c, int16_t v, const uint8_t *p, size_t n, struct weir_arena *a)
 {
@@ -1369,12 +1337,12 @@ static void test_requests_fuzz(void **state)
             assert_true(n0 <= CAP);
             for (int it = 0; it < ITER_PER_BODY; it++, iters++) {
                 memcpy(buf, body, n0);
-                size_t n = mutate(buf, n0, CAP, &seed);
+                size_t n = tu_mutate(buf, n0, CAP, &seed);
                 fuzz_one(c, versions[vi], buf, n, &a);
                 /* The same bytes through another decoder at a random supported version. */
-                const struct api_case *o = &api_cases[rng(&seed) % WEIR_ARRAY_LEN(api_cases)];
+                const struct api_case *o = &api_cases[tu_rand(&seed) % WEIR_ARRAY_LEN(api_cases)];
                 const struct kproto_api *oa = kproto_api_find(o->key);
-                fuzz_one(o, (int16_t)(oa->min + (int16_t)(rng(&seed) % (uint64_t)(oa->max - oa->min + 1))), buf, n, &a);
+                fuzz_one(o, (int16_t)(oa->min + (int16_t)(tu_rand(&seed) % (uint64_t)(oa->max - oa->min + 1))), buf, n, &a);
                 /* And as a frame: header first. */
                 uint8_t *f = dup_exact(buf, n);
                 struct weir_rd rd = weir_rd_make(f, n);

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,4 +79,32 @@ int64_t tu_file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* Fuzz: 1-4 random mutations of p[0, n) (bit flips, boundary values, cuts,
+ * inserted bytes while n < cap); returns the new length. */
+size_t tu_mutate(uint8_t *p, size_t n, size_t cap, uint64_t *s)
+{
+    static const uint32_t w32[] = { 0, 1, 0x7fffffff, 0xffffffff, 0x80000000, 0xfffffffe, 10001, 100001, 0x10000 };
+    static const uint16_t w16[] = { 0, 0xffff, 0x7fff, 0x8000, 0xfffe, 0x0100 };
+    static const uint8_t w8[] = { 0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe };
+    for (int ops = 1 + (int)(tu_rand(s) % 4); ops > 0; ops--) {
+        size_t at = n ? (size_t)(tu_rand(s) % n) : 0;
+        switch (tu_rand(s) % 7) {
+        case 0: if (n) p[at] ^= (uint8_t)(1u << (tu_rand(s) % 8)); break;
+        case 1: if (n) p[at] = w8[tu_rand(s) % WEIR_ARRAY_LEN(w8)]; break;
+        case 2: if (n >= 4) weir_store_be32(p + (at > n - 4 ? n - 4 : at), w32[tu_rand(s) % WEIR_ARRAY_LEN(w32)]); break;
+        case 3: if (n >= 2) weir_store_be16(p + (at > n - 2 ? n - 2 : at), w16[tu_rand(s) % WEIR_ARRAY_LEN(w16)]); break;
+        case 4: n = (size_t)(tu_rand(s) % (n + 1)); break;
+        case 5:
+            if (n < cap) {
+                memmove(p + at + 1, p + at, n - at);
+                p[at] = (uint8_t)tu_rand(s);
+                n++;
+            }
+            break;
+        default: if (n) p[at] = (uint8_t)tu_rand(s); break;
+        }
+    }
+    return n;
 }

@@ -16,6 +16,8 @@ char *tu_tmpdir(const char *tag);
 void tu_rmrf(const char *path);
 /* Deterministic xorshift PRNG. */
 uint64_t tu_rand(uint64_t *state);
+/* Mutates p[0, n) in place for fuzzing (cap bytes available); returns the new length. */
+size_t tu_mutate(uint8_t *p, size_t n, size_t cap, uint64_t *state);
 /* Builds a batch of `count` records with keys "k<i>" and values of value_len
  * bytes derived from seed; timestamps ts0 + i*ts_step. Returns weir_malloc'd. */
 uint8_t *tu_batch(int32_t count, size_t value_len, int64_t ts0, int64_t ts_step, enum weir_codec codec,
