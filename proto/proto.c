@@ -31,6 +31,7 @@ static const struct kproto_api api_table[] = {
     { KAPI_OFFSET_FOR_LEADER_EPOCH, -1, -1, 4, "OffsetForLeaderEpoch" },
     { KAPI_DESCRIBE_CONFIGS, 1, 2, 4, "DescribeConfigs" },
     { KAPI_CREATE_PARTITIONS, 0, 1, 2, "CreatePartitions" },
+    { KAPI_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 };
 
 const struct kproto_api *kproto_api_table(size_t *n)

@@ -75,6 +75,7 @@ enum kapi_key {
     KAPI_OFFSET_FOR_LEADER_EPOCH = 23,
     KAPI_DESCRIBE_CONFIGS = 32,
     KAPI_CREATE_PARTITIONS = 37,
+    KAPI_DELETE_GROUPS = 42,
 };
 
 enum { KERR_NONE = 0, KERR_UNSUPPORTED_VERSION = 35 };
@@ -772,7 +773,7 @@ void kproto_findcoordinator_request_encode(struct kbuf *out, int16_t version, co
 enum weir_err kproto_findcoordinator_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kfindcoordinator_resp *resp);
 
-/* ---- consumer groups: broker direction only (no client encoders yet) ---- */
+/* ---- consumer groups, both directions ---- */
 
 enum { KPROTO_GROUP_PROTOCOLS_MAX = 1000, /* JoinGroup protocols */
        KPROTO_MEMBERS_MAX = 100000 };   /* SyncGroup assignments, LeaveGroup members */
@@ -810,6 +811,9 @@ struct kjoingroup_resp {
 enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct kjoingroup_req *req);
 void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjoingroup_resp *resp);
+void kproto_joingroup_request_encode(struct kbuf *out, int16_t version, const struct kjoingroup_req *req);
+enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct kjoingroup_resp *resp);
 
 /* SyncGroup (14), v0-3 */
 struct ksyncgroup_assignment {
@@ -832,6 +836,9 @@ struct ksyncgroup_resp {
 enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct ksyncgroup_req *req);
 void kproto_syncgroup_encode(struct kbuf *out, int16_t version, const struct ksyncgroup_resp *resp);
+void kproto_syncgroup_request_encode(struct kbuf *out, int16_t version, const struct ksyncgroup_req *req);
+enum weir_err kproto_syncgroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct ksyncgroup_resp *resp);
 
 /* Heartbeat (12), v0-3 */
 struct kheartbeat_req {
@@ -847,6 +854,9 @@ struct kheartbeat_resp {
 enum weir_err kproto_heartbeat_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct kheartbeat_req *req);
 void kproto_heartbeat_encode(struct kbuf *out, int16_t version, const struct kheartbeat_resp *resp);
+void kproto_heartbeat_request_encode(struct kbuf *out, int16_t version, const struct kheartbeat_req *req);
+enum weir_err kproto_heartbeat_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct kheartbeat_resp *resp);
 
 /* LeaveGroup (13), v0-3; v0-2 carry one member_id, v3 a members array
  * (decoded v0-2 requests become a one-element array). */
@@ -869,6 +879,10 @@ struct kleavegroup_resp {
 enum weir_err kproto_leavegroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                        struct kleavegroup_req *req);
 void kproto_leavegroup_encode(struct kbuf *out, int16_t version, const struct kleavegroup_resp *resp);
+/* v0-2 send members[0].member_id and need n_members == 1 (asserted). */
+void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const struct kleavegroup_req *req);
+enum weir_err kproto_leavegroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                struct kleavegroup_resp *resp);
 
 /* OffsetCommit (8), v5-7 */
 struct koffsetcommit_req_part {
@@ -907,6 +921,9 @@ struct koffsetcommit_resp {
 enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct koffsetcommit_req *req);
 void kproto_offsetcommit_encode(struct kbuf *out, int16_t version, const struct koffsetcommit_resp *resp);
+void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const struct koffsetcommit_req *req);
+enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct koffsetcommit_resp *resp);
 
 /* OffsetFetch (9), v4-5 */
 struct koffsetfetch_req_topic {
@@ -940,6 +957,9 @@ struct koffsetfetch_resp {
 enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct koffsetfetch_req *req);
 void kproto_offsetfetch_encode(struct kbuf *out, int16_t version, const struct koffsetfetch_resp *resp);
+void kproto_offsetfetch_request_encode(struct kbuf *out, int16_t version, const struct koffsetfetch_req *req);
+enum weir_err kproto_offsetfetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                 struct koffsetfetch_resp *resp);
 
 /* DescribeGroups (15), v0-2 */
 enum { KPROTO_GROUPS_MAX = 100000 }; /* DescribeGroups group names */
@@ -971,6 +991,9 @@ struct kdescribegroups_resp {
 enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kdescribegroups_req *req);
 void kproto_describegroups_encode(struct kbuf *out, int16_t version, const struct kdescribegroups_resp *resp);
+void kproto_describegroups_request_encode(struct kbuf *out, int16_t version, const struct kdescribegroups_req *req);
+enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                    struct kdescribegroups_resp *resp);
 
 /* ListGroups (16), v0-2: the request body is empty */
 struct klistgroups_group {
@@ -985,5 +1008,64 @@ struct klistgroups_resp {
 };
 enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a);
 void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct klistgroups_resp *resp);
+/* The request body is empty in v0-2: no request struct. */
+void kproto_listgroups_request_encode(struct kbuf *out, int16_t version);
+enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                struct klistgroups_resp *resp);
+
+/* The consumer embedded protocol (proto/proto_consumer.c): JoinGroup
+ * protocol metadata and SyncGroup/DescribeGroups assignment bytes of
+ * protocol_type "consumer". Encoders write version 0 or 1 (asserted).
+ * Decoders read any version >= 0 as its v1 prefix (fields of later versions
+ * are left unread), into the arena; strings borrow from the input. Errors:
+ * the readers', WEIR_E_INVALID (negative version), WEIR_E_NOMEM. */
+struct kconsumer_topic_parts {
+    struct kstr topic;
+    int32_t *partitions;
+    int32_t n_partitions;
+};
+struct kconsumer_subscription {
+    int16_t version;       /* as on the wire when decoded */
+    struct kstr *topics;
+    int32_t n_topics;
+    struct kbytes user_data; /* nullable */
+    struct kconsumer_topic_parts *owned; /* v1+: owned_partitions */
+    int32_t n_owned;
+};
+struct kconsumer_assignment {
+    int16_t version;
+    struct kconsumer_topic_parts *partitions; /* assigned_partitions */
+    int32_t n_partitions;
+    struct kbytes user_data; /* nullable */
+};
+void kproto_consumer_subscription_encode(struct kbuf *out, const struct kconsumer_subscription *s);
+enum weir_err kproto_consumer_subscription_decode(struct weir_rd *rd, struct weir_arena *a,
+                                                  struct kconsumer_subscription *s);
+void kproto_consumer_assignment_encode(struct kbuf *out, const struct kconsumer_assignment *as);
+/* Zero bytes (what a broker sends a member the leader assigned nothing)
+ * decode as an empty v0 assignment; anything else must be whole. */
+enum weir_err kproto_consumer_assignment_decode(struct weir_rd *rd, struct weir_arena *a,
+                                                struct kconsumer_assignment *as);
+
+/* DeleteGroups (42), v0-2; v2 flexible. Both directions. */
+struct kdeletegroups_req {
+    struct kstr *groups;
+    int32_t n_groups;
+};
+struct kdeletegroups_result {
+    struct kstr group_id;
+    int16_t error_code;
+};
+struct kdeletegroups_resp {
+    int32_t throttle_time_ms;
+    const struct kdeletegroups_result *results;
+    int32_t n_results;
+};
+enum weir_err kproto_deletegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct kdeletegroups_req *req);
+void kproto_deletegroups_encode(struct kbuf *out, int16_t version, const struct kdeletegroups_resp *resp);
+void kproto_deletegroups_request_encode(struct kbuf *out, int16_t version, const struct kdeletegroups_req *req);
+enum weir_err kproto_deletegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct kdeletegroups_resp *resp);
 
 #endif

@@ -45,3 +45,46 @@ void kproto_describegroups_encode(struct kbuf *out, int16_t version, const struc
     }
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+void kproto_describegroups_request_encode(struct kbuf *out, int16_t version, const struct kdescribegroups_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_DESCRIBE_GROUPS, version));
+    bool flex = kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version);
+    kb_str_array(out, flex, req->groups, req->n_groups);
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                    struct kdescribegroups_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version) };
+    if (!kproto_supported(KAPI_DESCRIBE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
+    resp->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
+    struct kdescribegroups_group *groups = kd_alloc(&d, resp->n_groups, sizeof *groups);
+    for (int32_t i = 0; groups && i < resp->n_groups && !rd->err; i++) {
+        struct kdescribegroups_group *g = &groups[i];
+        g->error_code = weir_rd_i16(rd);
+        g->group_id = kd_str(&d);
+        g->state = kd_str(&d);
+        g->protocol_type = kd_str(&d);
+        g->protocol_data = kd_str(&d);
+        g->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
+        struct kdescribegroups_member *m = kd_alloc(&d, g->n_members, sizeof *m);
+        for (int32_t j = 0; m && j < g->n_members && !rd->err; j++) {
+            m[j].member_id = kd_str(&d);
+            m[j].client_id = kd_str(&d);
+            m[j].client_host = kd_str(&d);
+            m[j].metadata = kr_bytes(rd);
+            m[j].assignment = kr_bytes(rd);
+            kd_tags(&d);
+        }
+        g->members = m;
+        kd_tags(&d);
+    }
+    resp->groups = groups;
+    kd_tags(&d);
+    return kd_done(&d);
+}

@@ -25,3 +25,27 @@ void kproto_heartbeat_encode(struct kbuf *out, int16_t version, const struct khe
     kb_i16(out, resp->error_code);
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+void kproto_heartbeat_request_encode(struct kbuf *out, int16_t version, const struct kheartbeat_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_HEARTBEAT, version));
+    bool flex = kproto_request_flexible(KAPI_HEARTBEAT, version);
+    kb_str(out, flex, req->group_id);
+    kb_i32(out, req->generation_id);
+    kb_str(out, flex, req->member_id);
+    if (version >= 3) kb_nstr(out, flex, req->group_instance_id);
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_heartbeat_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct kheartbeat_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_HEARTBEAT, version) };
+    if (!kproto_supported(KAPI_HEARTBEAT, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
+    resp->error_code = weir_rd_i16(rd);
+    kd_tags(&d);
+    return kd_done(&d);
+}

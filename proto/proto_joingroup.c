@@ -48,3 +48,48 @@ void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjo
     }
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+void kproto_joingroup_request_encode(struct kbuf *out, int16_t version, const struct kjoingroup_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_JOIN_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_JOIN_GROUP, version);
+    kb_str(out, flex, req->group_id);
+    kb_i32(out, req->session_timeout_ms);
+    if (version >= 1) kb_i32(out, req->rebalance_timeout_ms);
+    kb_str(out, flex, req->member_id);
+    if (version >= 5) kb_nstr(out, flex, req->group_instance_id);
+    kb_str(out, flex, req->protocol_type);
+    kb_arr(out, flex, req->n_protocols);
+    for (int32_t i = 0; i < req->n_protocols; i++) {
+        kb_str(out, flex, req->protocols[i].name);
+        kb_bytes(out, req->protocols[i].metadata.len < 0 ? (struct kbytes){ NULL, 0 } : req->protocols[i].metadata);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct kjoingroup_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version) };
+    if (!kproto_supported(KAPI_JOIN_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 2 ? weir_rd_i32(rd) : 0;
+    resp->error_code = weir_rd_i16(rd);
+    resp->generation_id = weir_rd_i32(rd);
+    resp->protocol_name = kd_str(&d);
+    resp->leader = kd_str(&d);
+    resp->member_id = kd_str(&d);
+    resp->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
+    struct kjoingroup_member *m = kd_alloc(&d, resp->n_members, sizeof *m);
+    for (int32_t i = 0; m && i < resp->n_members && !rd->err; i++) {
+        m[i].member_id = kd_str(&d);
+        m[i].group_instance_id = version >= 5 ? kd_nstr(&d) : KSTR_NULL;
+        m[i].metadata = kr_bytes(rd);
+        kd_tags(&d);
+    }
+    resp->members = m;
+    kd_tags(&d);
+    return kd_done(&d);
+}

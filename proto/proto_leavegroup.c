@@ -47,3 +47,49 @@ void kproto_leavegroup_encode(struct kbuf *out, int16_t version, const struct kl
     }
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+/* v0-2 carry one member: members[0].member_id (asserted n_members == 1). */
+void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const struct kleavegroup_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LEAVE_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_LEAVE_GROUP, version);
+    kb_str(out, flex, req->group_id);
+    if (version < 3) {
+        WEIR_ASSERT(req->n_members == 1);
+        kb_str(out, flex, req->members[0].member_id);
+    } else {
+        kb_arr(out, flex, req->n_members);
+        for (int32_t i = 0; i < req->n_members; i++) {
+            kb_str(out, flex, req->members[i].member_id);
+            kb_nstr(out, flex, req->members[i].group_instance_id);
+            kb_tags(out, flex);
+        }
+    }
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_leavegroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                struct kleavegroup_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version) };
+    if (!kproto_supported(KAPI_LEAVE_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
+    resp->error_code = weir_rd_i16(rd);
+    resp->members = NULL;
+    resp->n_members = 0;
+    if (version >= 3) {
+        resp->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
+        struct kleavegroup_member *m = kd_alloc(&d, resp->n_members, sizeof *m);
+        for (int32_t i = 0; m && i < resp->n_members && !rd->err; i++) {
+            m[i].member_id = kd_str(&d);
+            m[i].group_instance_id = kd_nstr(&d);
+            m[i].error_code = weir_rd_i16(rd);
+            kd_tags(&d);
+        }
+        resp->members = m;
+    }
+    kd_tags(&d);
+    return kd_done(&d);
+}

@@ -26,3 +26,31 @@ void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct kl
     }
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+/* The body is empty before v3 (flexible: an empty tagged section). */
+void kproto_listgroups_request_encode(struct kbuf *out, int16_t version)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_LIST_GROUPS, version));
+    kb_tags(out, kproto_request_flexible(KAPI_LIST_GROUPS, version));
+}
+
+enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                struct klistgroups_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version) };
+    if (!kproto_supported(KAPI_LIST_GROUPS, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
+    resp->error_code = weir_rd_i16(rd);
+    resp->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
+    struct klistgroups_group *g = kd_alloc(&d, resp->n_groups, sizeof *g);
+    for (int32_t i = 0; g && i < resp->n_groups && !rd->err; i++) {
+        g[i].group_id = kd_str(&d);
+        g[i].protocol_type = kd_str(&d);
+        kd_tags(&d);
+    }
+    resp->groups = g;
+    kd_tags(&d);
+    return kd_done(&d);
+}

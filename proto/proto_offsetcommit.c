@@ -55,3 +55,56 @@ void kproto_offsetcommit_encode(struct kbuf *out, int16_t version, const struct 
     }
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const struct koffsetcommit_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_OFFSET_COMMIT, version));
+    bool flex = kproto_request_flexible(KAPI_OFFSET_COMMIT, version);
+    kb_str(out, flex, req->group_id);
+    kb_i32(out, req->generation_id);
+    kb_str(out, flex, req->member_id);
+    if (version >= 7) kb_nstr(out, flex, req->group_instance_id);
+    kb_arr(out, flex, req->n_topics);
+    for (int32_t t = 0; t < req->n_topics; t++) {
+        const struct koffsetcommit_req_topic *tp = &req->topics[t];
+        kb_str(out, flex, tp->name);
+        kb_arr(out, flex, tp->n_partitions);
+        for (int32_t p = 0; p < tp->n_partitions; p++) {
+            const struct koffsetcommit_req_part *pp = &tp->partitions[p];
+            kb_i32(out, pp->partition_index);
+            kb_i64(out, pp->committed_offset);
+            if (version >= 6) kb_i32(out, pp->committed_leader_epoch);
+            kb_nstr(out, flex, pp->committed_metadata);
+            kb_tags(out, flex);
+        }
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct koffsetcommit_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version) };
+    if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
+    resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
+    struct koffsetcommit_resp_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);
+    for (int32_t t = 0; topics && t < resp->n_topics && !rd->err; t++) {
+        topics[t].name = kd_str(&d);
+        topics[t].n_partitions = kd_array(&d, KPROTO_PARTITIONS_MAX);
+        struct koffsetcommit_resp_part *parts = kd_alloc(&d, topics[t].n_partitions, sizeof *parts);
+        for (int32_t p = 0; parts && p < topics[t].n_partitions && !rd->err; p++) {
+            parts[p].partition_index = weir_rd_i32(rd);
+            parts[p].error_code = weir_rd_i16(rd);
+            kd_tags(&d);
+        }
+        topics[t].partitions = parts;
+        kd_tags(&d);
+    }
+    resp->topics = topics;
+    kd_tags(&d);
+    return kd_done(&d);
+}

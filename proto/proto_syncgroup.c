@@ -33,3 +33,35 @@ void kproto_syncgroup_encode(struct kbuf *out, int16_t version, const struct ksy
     kb_bytes(out, resp->assignment.len < 0 ? (struct kbytes){ NULL, 0 } : resp->assignment);
     kb_tags(out, flex);
 }
+
+/* ---- client side ---- */
+
+void kproto_syncgroup_request_encode(struct kbuf *out, int16_t version, const struct ksyncgroup_req *req)
+{
+    WEIR_ASSERT(kproto_supported(KAPI_SYNC_GROUP, version));
+    bool flex = kproto_request_flexible(KAPI_SYNC_GROUP, version);
+    kb_str(out, flex, req->group_id);
+    kb_i32(out, req->generation_id);
+    kb_str(out, flex, req->member_id);
+    if (version >= 3) kb_nstr(out, flex, req->group_instance_id);
+    kb_arr(out, flex, req->n_assignments);
+    for (int32_t i = 0; i < req->n_assignments; i++) {
+        const struct ksyncgroup_assignment *s = &req->assignments[i];
+        kb_str(out, flex, s->member_id);
+        kb_bytes(out, s->assignment.len < 0 ? (struct kbytes){ NULL, 0 } : s->assignment);
+        kb_tags(out, flex);
+    }
+    kb_tags(out, flex);
+}
+
+enum weir_err kproto_syncgroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                               struct ksyncgroup_resp *resp)
+{
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version) };
+    if (!kproto_supported(KAPI_SYNC_GROUP, version)) return WEIR_E_UNSUPPORTED;
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
+    resp->error_code = weir_rd_i16(rd);
+    resp->assignment = kr_bytes(rd);
+    kd_tags(&d);
+    return kd_done(&d);
+}

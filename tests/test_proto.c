@@ -87,7 +87,7 @@ static void test_api_table(void **state)
         { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
-        { 37, 0, 1 },
+        { 37, 0, 1 }, { 42, 0, 2 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -103,7 +103,8 @@ static void test_api_table(void **state)
         assert_true(kproto_supported(want[i].key, want[i].max));
         assert_false(kproto_supported(want[i].key, (int16_t)(want[i].max + 1)));
         for (int16_t v = want[i].min; v <= want[i].max; v++)
-            assert_int_equal(kproto_request_flexible(want[i].key, v), want[i].key == 18 && v >= 3);
+            assert_int_equal(kproto_request_flexible(want[i].key, v),
+                             (want[i].key == 18 && v >= 3) || (want[i].key == 42 && v >= 2));
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -534,12 +535,12 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 19 supported APIs, ascending: key, min, max. */
+/* The 20 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
-    { 37, 0, 1 },
+    { 37, 0, 1 }, { 42, 0, 2 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -580,10 +581,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 19*6 = 128; v3: 4 + 4 + 2 + 1 + 19*7 + 4 + 1 = 149. */
+    /* v0: 4 + 4 + 2 + 4 + 20*6 = 134; v3: 4 + 4 + 2 + 1 + 20*7 + 4 + 1 = 156. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 128);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 149);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 134);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 156);
 }
 
 static void test_apiversions_unsupported(void **state)
