@@ -352,6 +352,16 @@ enum weir_err weir_log_roll(struct weir_log *log);
  * state outlives the deleted batches (as in Kafka); producers idle for
  * WEIR_PRODUCER_EXPIRATION_MS are forgotten here. */
 enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *deleted);
+/* Deletes the whole sealed segments every batch of which is below `offset`
+ * (never the active one), oldest first, syncing the directory after each so
+ * that a crash leaves a suffix of the log; advances the log start offset
+ * (producer snapshots below it go, as with retention). For compacted logs
+ * whose live records were rewritten from `offset` on.
+ * *deleted (may be NULL) gets the count. Errors: WEIR_E_FAILED, WEIR_E_IO
+ * (a directory sync failed; the log is then read-only). */
+enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted);
+/* True when no append is queued or being written (a roll is then immediate). */
+bool weir_log_idle(const struct weir_log *log);
 /* Drops every batch at or above `offset` (rounded to a batch boundary: the
  * batch holding offset goes too), for replication. Nothing may be in flight.
  * Producer state is reloaded from the newest snapshot at or below the new end

@@ -487,11 +487,11 @@ enum weir_err weir_log_roll(struct weir_log *log)
     return err;
 }
 
-static void log_drop_first(struct weir_log *log)
+static void log_drop_first(struct weir_log *log, const char *why)
 {
     WEIR_ASSERT(log->n_segs > 1);
     struct weir_segment *seg = log->segs[0];
-    weir_log(WEIR_LOG_INFO, "retention: deleting %s (offsets %" PRId64 "..%" PRId64 ", %" PRIu64 " bytes)",
+    weir_log(WEIR_LOG_INFO, "%s: deleting %s (offsets %" PRId64 "..%" PRId64 ", %" PRIu64 " bytes)", why,
              seg->path_base, seg->base_offset, seg->offset_next - 1, seg->size);
     segment_unlink(seg);
     segment_put(seg);
@@ -511,15 +511,36 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
         if (err != WEIR_OK) log_fail(log, err, "roll for retention", errno);
     }
     while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms)
-        log_drop_first(log);
+        log_drop_first(log, "retention");
     uint64_t total = weir_log_size_bytes(log);
     while (c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes) {
         total -= log->segs[0]->size;
-        log_drop_first(log);
+        log_drop_first(log, "retention");
     }
     producers_retain(log, now_ms);
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
     return WEIR_OK;
+}
+
+bool weir_log_idle(const struct weir_log *log) { return !log->group_busy && !log->pending_head; }
+
+enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted)
+{
+    unsigned before = (unsigned)log->stats.segments_deleted, n0 = log->n_segs;
+    enum weir_err err = log->failed != WEIR_OK ? WEIR_E_FAILED : WEIR_OK;
+    /* One directory sync per unlink: a crash never keeps an older segment
+     * while losing a newer one (the log must stay a contiguous suffix). */
+    for (unsigned steps = 0; err == WEIR_OK && log->n_segs > 1 && log->segs[0]->offset_next <= offset; steps++) {
+        WEIR_ASSERT(steps < n0);
+        log_drop_first(log, "compaction");
+        if (weir_fsync_dir(log->dir) != WEIR_OK) {
+            err = WEIR_E_IO;
+            log_fail(log, err, "sync the directory after deleting a segment", errno);
+        }
+    }
+    if ((unsigned)log->stats.segments_deleted != before) producers_retain(log, weir_time_ms());
+    if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
+    return err;
 }
 
 enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)

@@ -10,6 +10,7 @@
  *   log.retention.ms > log.retention.minutes > log.retention.hours
  *   log.roll.ms > log.roll.hours
  *   log.dirs > log.dir
+ *   weir.offsets.retention.ms > offsets.retention.minutes
  * c->keys_set remembers which of them were set; an outranked value is still
  * validated, then ignored (with a warning). broker.id and node.id name the same
  * id; both set to different values is an error. */
@@ -33,7 +34,8 @@ enum {
 enum key_kind {
     KEY_I32,        /* int32_t field */
     KEY_U32,        /* unsigned field */
-    KEY_I64,        /* int64_t field */
+    KEY_I64,        /* int64_t field; scale > 1: the value times scale */
+    KEY_RATIO,      /* double field: a decimal fraction in [0, 1] */
     KEY_BOOL,       /* bool field: true|false */
     KEY_LISTENER,   /* listeners */
     KEY_ADVERTISED, /* advertised.listeners */
@@ -54,15 +56,17 @@ enum { /* bits of keys_set */
     SET_LOG_DIR = 1u << 6,
     SET_BROKER_ID = 1u << 7,
     SET_NODE_ID = 1u << 8,
+    SET_OFFSETS_RETENTION_MS = 1u << 9,
+    SET_OFFSETS_RETENTION_MINUTES = 1u << 10,
 };
 
 struct broker_key {
     const char *name;
     enum key_kind kind;
-    size_t field;           /* KEY_I32, KEY_U32, KEY_I64, KEY_BOOL, KEY_PATH */
-    int64_t min, max;       /* integer kinds; KEY_LOG: before scaling, when scale > 1 */
+    size_t field;           /* KEY_I32, KEY_U32, KEY_I64, KEY_RATIO, KEY_BOOL, KEY_PATH */
+    int64_t min, max;       /* integer kinds; KEY_LOG, KEY_I64: before scaling, when scale > 1 */
     const char *topic_key;  /* KEY_LOG */
-    int64_t scale;          /* KEY_LOG: milliseconds per unit; 1 = the engine checks the range */
+    int64_t scale;          /* KEY_LOG, KEY_I64: milliseconds per unit; KEY_LOG 1 = the engine checks the range */
     uint32_t self;          /* this key's bit in keys_set, 0 when not ranked */
     uint32_t outranked_by;  /* bits of the keys that win over this one */
 };
@@ -81,6 +85,14 @@ static const struct broker_key broker_keys[] = {
     { "auto.create.topics.enable", KEY_BOOL, FIELD(auto_create_topics), 0, 0, NULL, 0, 0, 0 },
     { "socket.request.max.bytes", KEY_I32, FIELD(socket_request_max_bytes), 1024, INT32_MAX, NULL, 0, 0, 0 },
     { "log.retention.check.interval.ms", KEY_I64, FIELD(retention_check_ms), 1, INT64_MAX, NULL, 0, 0, 0 },
+    { "weir.offsets.retention.ms", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX, NULL, 1,
+      SET_OFFSETS_RETENTION_MS, 0 },
+    { "offsets.retention.minutes", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX / 60000, NULL, 60000,
+      SET_OFFSETS_RETENTION_MINUTES, SET_OFFSETS_RETENTION_MS },
+    { "offsets.retention.check.interval.ms", KEY_I64, FIELD(offsets_retention_check_ms), 1, INT64_MAX, NULL, 1, 0, 0 },
+    { "log.cleaner.min.cleanable.ratio", KEY_RATIO, FIELD(offsets_cleanable_ratio), 0, 0, NULL, 0, 0, 0 },
+    { "weir.offsets.compaction.min.bytes", KEY_I64, FIELD(offsets_compaction_min_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
+    { "offsets.topic.segment.bytes", KEY_I64, FIELD(offsets_segment_bytes), 1 << 20, 1 << 30, NULL, 1, 0, 0 },
     { "weir.reactors", KEY_U32, FIELD(reactors), 0, REACTORS_CONFIG_MAX, NULL, 0, 0, 0 },
     { "weir.fetch.send.mode", KEY_FETCH_SEND, 0, 0, 0, NULL, 0, 0, 0 },
     { "weir.port.file", KEY_PATH, FIELD(port_file), 0, 0, NULL, 0, 0, 0 },
@@ -113,6 +125,11 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->auto_create_topics = true;
     c->socket_request_max_bytes = 104857600;
     c->retention_check_ms = 300000;
+    c->offsets_retention_ms = (int64_t)10080 * 60000;
+    c->offsets_retention_check_ms = 600000;
+    c->offsets_cleanable_ratio = 0.5;
+    c->offsets_compaction_min_bytes = 4 << 20;
+    c->offsets_segment_bytes = 0; /* unset: min(100 MiB, log.segment.bytes) */
     c->fetch_send = WEIR_FETCH_SEND_COPY;
     weir_log_config_default(&c->log);
     c->keys_set = 0;
@@ -347,10 +364,36 @@ static enum weir_err set_int(struct weir_broker_config *c, const struct broker_k
     int64_t v;
     enum weir_err err = parse_ranged(k, value, &v, why, why_cap);
     if (err != WEIR_OK) return err;
+    if (k->scale > 1) v *= k->scale; /* the range keeps it within int64 */
+    if (c->keys_set & k->outranked_by) return outranked(k, c->keys_set, value);
     char *field = (char *)c + k->field;
     if (k->kind == KEY_I32) *(int32_t *)(void *)field = (int32_t)v;
     else if (k->kind == KEY_U32) *(unsigned *)(void *)field = (unsigned)v;
     else *(int64_t *)(void *)field = v;
+    return WEIR_OK;
+}
+
+/* A decimal fraction in [0, 1]: digits, an optional '.' and digits, nothing else. */
+static enum weir_err set_ratio(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                               char *why, size_t why_cap)
+{
+    double v = 0, unit = 1;
+    size_t digits = 0;
+    bool dot = false;
+    for (const char *p = value; *p; p++) {
+        if (*p == '.' && !dot) {
+            dot = true;
+        } else if (*p >= '0' && *p <= '9' && digits < 18) {
+            digits++;
+            if (dot) unit /= 10, v += unit * (*p - '0');
+            else v = v * 10 + (*p - '0');
+        } else {
+            return bad_value(why, why_cap, k->name, value, "is not a decimal number like 0.5");
+        }
+    }
+    if (digits == 0) return bad_value(why, why_cap, k->name, value, "is not a decimal number like 0.5");
+    if (v > 1) return bad_value(why, why_cap, k->name, value, "is outside [0, 1]");
+    *(double *)(void *)((char *)c + k->field) = v;
     return WEIR_OK;
 }
 
@@ -395,6 +438,7 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     case KEY_I32:
     case KEY_U32:
     case KEY_I64: err = set_int(c, k, value, why, why_cap); break;
+    case KEY_RATIO: err = set_ratio(c, k, value, why, why_cap); break;
     case KEY_BOOL:
     case KEY_FETCH_SEND:
     case KEY_PATH: err = set_word(c, k, value, why, why_cap); break;

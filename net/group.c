@@ -6,39 +6,65 @@
  * group's state and appends its commits to the same partition's log. A
  * JoinGroup or SyncGroup that must wait is held on the owner (its ptask is not
  * answered) until the rebalance completes; each turn the owner runs the
- * session and rebalance timers (groups_tick).
+ * session and rebalance timers, offsets expiry and compaction (groups_tick).
  *
  * States: Empty, PreparingRebalance, CompletingRebalance, Stable (Kafka's
- * ClassicGroup). Committed offsets are kept in memory and appended, one record
- * per partition, to the offsets log with flush.messages=1; the commit is
- * answered only after the append (and its fdatasync) completed. On first use
- * of an offsets partition its owner replays the log (last record wins).
+ * ClassicGroup). A rebalance starts when a member joins, leaves, times out or
+ * changes its protocols, and when CreatePartitions grows a topic that a member
+ * of a Stable or CompletingRebalance "consumer" group subscribes to.
  *
- * Record (our format, versioned): key = u8 1, i16+group, i16+topic, i32
- * partition; value = i16 0, i64 offset, i32 leader epoch, i16+metadata
- * (-1 null), i64 commit timestamp ms. Compaction is not done yet: the log is
- * kept whole (retention.ms=-1) and replayed whole. */
+ * The offsets log. Record (our format, versioned): key = u8 1, i16+group,
+ * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
+ * i16+metadata (-1 null), i64 commit timestamp ms; a null value is a tombstone
+ * (DeleteGroups, offsets expiry): the key is gone. flush.messages=1: a write
+ * is answered only after its append and fdatasync. Invariants:
+ *  (1) memory = the replay of the log: every change to committed offsets is
+ *      a record, applied to memory when its append completes, and appends
+ *      complete in log order (last record per key wins, tombstones delete).
+ *  (2) a group with a write in flight (writes > 0) is never freed.
+ *  (3) compaction of partition p: once it is wanted, new writes to p are held;
+ *      when p has no write in flight (so memory = the durable log), the
+ *      active segment is rolled, the live set is appended there (a
+ *      "snapshot", values as they are), the held writes resume after it; once
+ *      the snapshot is durable, the whole segments below it are deleted,
+ *      oldest first. A crash at any point leaves old records followed by a
+ *      full or partial snapshot of the same values, or the snapshot alone:
+ *      the replay is the same, and no acknowledged commit is lost.
+ * On first use of an offsets partition its owner replays its log. */
 #include "net_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
 enum {
-    KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15, KERR_ILLEGAL_GENERATION = 22,
-    KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24, KERR_UNKNOWN_MEMBER_ID = 25,
-    KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27, KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_MESSAGE_TOO_LARGE_G = 10, KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15,
+    KERR_ILLEGAL_GENERATION = 22, KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24,
+    KERR_UNKNOWN_MEMBER_ID = 25, KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27,
+    KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69, KERR_MEMBER_ID_REQUIRED = 79,
 };
-enum { GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000, METADATA_MAX = 4096 };
+enum {
+    GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000,
+    METADATA_MAX = 4096,            /* OffsetCommit metadata, else 12 (Kafka's offset.metadata.max.bytes) */
+    JOIN_METADATA_MAX = 1 << 20,    /* a member's protocol metadata, all protocols: else 10 (see do_join) */
+    OFFSETS_BATCH_BYTES = 256 << 10, /* records per batch of a snapshot or of tombstones */
+};
 enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
 
 enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
 
-/* DescribeGroups and ListGroups fan out: one slot per group (DescribeGroups) or
+/* A write to an offsets partition waiting for its compaction to start (3). */
+struct gheld {
+    struct gheld *next;
+    void (*resume)(struct reactor *r, struct gheld *h);
+};
+
+/* DescribeGroups, DeleteGroups and ListGroups fan out: one slot per group or
  * per offsets partition (ListGroups); the last answer encodes the response. */
 struct ginfo_state {
     int remaining;
-    struct kdescribegroups_req dr;
+    struct kdescribegroups_req dr; /* DescribeGroups' and DeleteGroups' names */
     struct kdescribegroups_group *described;
+    struct kdeletegroups_result *deleted;
     struct klistgroups_group *listed[GROUP_OFFSETS_PARTITIONS];
     int32_t n_listed[GROUP_OFFSETS_PARTITIONS];
     int16_t list_error;
@@ -46,7 +72,8 @@ struct ginfo_state {
 struct ginfo_slot {
     struct ptask pt;
     struct ginfo_state *st;
-    int32_t index; /* group index (DescribeGroups) */
+    int32_t index; /* group index (DescribeGroups, DeleteGroups) */
+    struct gheld held;
 };
 
 
@@ -77,6 +104,7 @@ struct gop {
     struct weir_append app;
     uint8_t *batch;
     int64_t commit_ts;
+    struct gheld held;
 };
 
 struct gproto {
@@ -118,6 +146,8 @@ struct group {
     struct gpending *pending;
     int64_t rebalance_deadline_ns;
     bool initial;      /* first rebalance of an empty group: wait the whole delay */
+    int64_t empty_since_ms; /* wall time it last became Empty; 0 = not since the start */
+    int32_t writes;    /* its records being appended (2) */
     struct goffset *offsets;
     struct group *next;
 };
@@ -125,6 +155,13 @@ struct gcoord {
     struct group *groups;
     bool loaded[GROUP_OFFSETS_PARTITIONS];
     uint64_t member_seq;
+    /* per offsets partition, on its owner */
+    int64_t n_live[GROUP_OFFSETS_PARTITIONS];   /* committed offsets in memory */
+    int32_t inflight[GROUP_OFFSETS_PARTITIONS]; /* our appends not completed */
+    bool compact_wanted[GROUP_OFFSETS_PARTITIONS];
+    bool compacting[GROUP_OFFSETS_PARTITIONS];  /* a snapshot is being written */
+    struct gheld *held[GROUP_OFFSETS_PARTITIONS], **held_tail[GROUP_OFFSETS_PARTITIONS];
+    int64_t next_expire_ms;
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -360,6 +397,7 @@ static void try_complete_join(struct reactor *r, struct group *g, int64_t now_ns
     weir_free(g->protocol), g->protocol = NULL;
     if (!g->members) {
         g->state = G_EMPTY;
+        g->empty_since_ms = weir_time_ms(); /* offsets expire retention after this (Kafka 2.1+) */
         weir_free(g->protocol_type), g->protocol_type = NULL;
         weir_log(WEIR_LOG_INFO, "group %s: empty at generation %d", g->id, g->generation);
         return;
@@ -400,6 +438,14 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     }
     if (jr->session_timeout_ms < SESSION_MIN_MS || jr->session_timeout_ms > SESSION_MAX_MS) {
         out->error_code = KERR_INVALID_SESSION_TIMEOUT;
+        goto reply;
+    }
+    /* Kafka bounds a group's metadata only when it fails to store it (UNKNOWN_SERVER_ERROR at
+     * SyncGroup past max.message.bytes); weir refuses an oversize member up front. */
+    int64_t meta_bytes = 0;
+    for (int32_t i = 0; i < jr->n_protocols; i++) meta_bytes += WEIR_MAX(jr->protocols[i].metadata.len, 0);
+    if (meta_bytes > JOIN_METADATA_MAX) {
+        out->error_code = KERR_MESSAGE_TOO_LARGE_G;
         goto reply;
     }
     struct group *g = group_find(gc, jr->group_id);
@@ -599,12 +645,42 @@ static void offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic
         o->partition = partition;
         o->next = g->offsets;
         g->offsets = o;
+        gc->n_live[group_partition(group)]++;
     }
     weir_free(o->meta);
     o->meta = kstr_is_null(meta) ? NULL : kdup(meta);
     o->offset = offset;
     o->epoch = epoch;
     o->ts = ts;
+}
+
+/* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
+static void group_maybe_free(struct gcoord *gc, struct group *g)
+{
+    if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return;
+    struct group **pp = &gc->groups;
+    while (*pp != g) pp = &(*pp)->next;
+    *pp = g->next;
+    weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
+    weir_free(g);
+}
+
+/* A tombstone: the key is gone; so is its group when nothing else holds it. */
+static void offset_remove(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition)
+{
+    struct group *g = group_find(gc, group);
+    if (!g) return;
+    size_t tlen = (size_t)WEIR_MAX(topic.len, 0);
+    for (struct goffset **pp = &g->offsets; *pp; pp = &(*pp)->next) {
+        struct goffset *o = *pp;
+        if (o->partition != partition || strlen(o->topic) != tlen || (tlen && memcmp(o->topic, topic.ptr, tlen)))
+            continue;
+        *pp = o->next;
+        weir_free(o->topic), weir_free(o->meta), weir_free(o);
+        gc->n_live[group_partition(group)]--;
+        break;
+    }
+    group_maybe_free(gc, g);
 }
 
 static size_t put_str(uint8_t *p, struct kstr s)
@@ -627,6 +703,42 @@ static struct kstr get_str(struct weir_rd *rd)
     return s;
 }
 
+/* Applies one batch of offsets partition `partition` to memory (1): a value
+ * sets its key, a tombstone deletes it. Records of another shape, or of a group
+ * of another partition, are skipped. Returns how many applied; *tombstones
+ * (may be NULL) counts the deletions. */
+static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_t *batch, size_t len,
+                              uint8_t **scratch, size_t *scratch_cap, uint64_t *tombstones)
+{
+    struct weir_record_iter it;
+    struct weir_record rec;
+    uint64_t n = 0;
+    if (weir_record_iter_init(&it, batch, len, scratch, scratch_cap, 64 << 20) != WEIR_OK) return 0;
+    while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
+        if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
+        struct weir_rd k = { rec.key + 1, rec.key + rec.key_len, WEIR_OK };
+        struct kstr group = get_str(&k), topic = get_str(&k);
+        int32_t part = weir_rd_i32(&k);
+        if (k.err || group.len <= 0 || kstr_is_null(topic) || group_partition(group) != partition) continue;
+        if (!rec.value) {
+            offset_remove(gc, group, topic, part);
+            n++;
+            if (tombstones) (*tombstones)++;
+            continue;
+        }
+        struct weir_rd val = { rec.value, rec.value + rec.value_len, WEIR_OK };
+        (void)weir_rd_i16(&val);
+        int64_t offset = weir_rd_i64(&val);
+        int32_t epoch = weir_rd_i32(&val);
+        struct kstr meta = get_str(&val);
+        int64_t ts = weir_rd_i64(&val);
+        if (val.err || meta.len > METADATA_MAX) continue;
+        offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
+        n++;
+    }
+    return n;
+}
+
 static void offsets_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
 {
     int16_t code = 0;
@@ -634,7 +746,7 @@ static void offsets_replay(struct reactor *r, struct gcoord *gc, int32_t partiti
     if (!p) return;
     uint8_t *scratch = NULL;
     size_t scratch_cap = 0;
-    uint64_t n_records = 0;
+    uint64_t n_records = 0, n_tombstones = 0;
     for (int64_t off = weir_log_start_offset(p->log); off < weir_log_end_offset(p->log);) {
         struct weir_log_view v;
         if (weir_log_read(p->log, off, 1 << 20, true, &v) != WEIR_OK || v.len == 0) break;
@@ -642,25 +754,7 @@ static void offsets_replay(struct reactor *r, struct gcoord *gc, int32_t partiti
             struct weir_batch_header h;
             if (weir_batch_header_decode(v.data + pos, v.len - pos, &h) != WEIR_OK) break;
             size_t blen = 12 + (size_t)h.length;
-            struct weir_record_iter it;
-            struct weir_record rec;
-            if (weir_record_iter_init(&it, v.data + pos, blen, &scratch, &scratch_cap, 64 << 20) == WEIR_OK)
-                while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
-                    if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
-                    struct weir_rd k = { rec.key + 1, rec.key + rec.key_len, WEIR_OK };
-                    struct kstr group = get_str(&k), topic = get_str(&k);
-                    int32_t part = weir_rd_i32(&k);
-                    if (k.err || !rec.value) continue;
-                    struct weir_rd val = { rec.value, rec.value + rec.value_len, WEIR_OK };
-                    (void)weir_rd_i16(&val);
-                    int64_t offset = weir_rd_i64(&val);
-                    int32_t epoch = weir_rd_i32(&val);
-                    struct kstr meta = get_str(&val);
-                    int64_t ts = weir_rd_i64(&val);
-                    if (val.err) continue;
-                    offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
-                    n_records++;
-                }
+            n_records += records_apply(gc, partition, v.data + pos, blen, &scratch, &scratch_cap, &n_tombstones);
             pos += blen;
         }
         off = v.offset_next;
@@ -668,8 +762,305 @@ static void offsets_replay(struct reactor *r, struct gcoord *gc, int32_t partiti
     }
     weir_free(scratch);
     if (n_records)
-        weir_log(WEIR_LOG_INFO, "reactor %u: loaded %" PRIu64 " committed offsets from %s-%d", r->id, n_records,
-                 GROUP_OFFSETS_TOPIC, partition);
+        weir_log(WEIR_LOG_INFO,
+                 "reactor %u: replayed %" PRIu64 " offsets records (%" PRIu64 " tombstones) of %s-%d"
+                 " from offset %" PRId64 ": %" PRId64 " committed offsets",
+                 r->id, n_records, n_tombstones, GROUP_OFFSETS_TOPIC, partition, weir_log_start_offset(p->log),
+                 gc->n_live[partition]);
+}
+
+/* ---- writes to the offsets log: snapshots and tombstones ---------------------------- */
+
+/* One key's record: key into k, value (NULL o = tombstone) into v. Sizes out. */
+static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struct kstr group, struct kstr topic,
+                          int32_t partition, const struct goffset *o)
+{
+    size_t n = 0;
+    k[n++] = 1;
+    n += put_str(k + n, group);
+    n += put_str(k + n, topic);
+    weir_store_be32(k + n, (uint32_t)partition), n += 4;
+    *kn = n;
+    *vn = -1;
+    if (!o) return;
+    size_t m = 0;
+    weir_store_be16(v, 0), m = 2;
+    weir_store_be64(v + m, (uint64_t)o->offset), m += 8;
+    weir_store_be32(v + m, (uint32_t)o->epoch), m += 4;
+    m += put_str(v + m, o->meta ? kstr_c(o->meta) : KSTR_NULL);
+    weir_store_be64(v + m, (uint64_t)o->ts), m += 8;
+    *vn = (int32_t)m;
+}
+
+/* A set of batches appended to one offsets partition, done when all completed. */
+struct gjob_batch {
+    struct weir_append app;
+    uint8_t *buf;
+    size_t len;
+    struct gjob *job;
+};
+struct gjob {
+    struct reactor *r;
+    int32_t partition;
+    bool apply;                 /* apply each batch to memory when it completes (tombstones) */
+    size_t batch_max;           /* bytes: OFFSETS_BATCH_BYTES, or the log's max.message.bytes if lower */
+    struct gjob_batch *batches;
+    int32_t n_batches, cap_batches, n_left;
+    struct weir_batch_builder bb; /* the open batch, in batches[n_batches - 1] */
+    bool open;
+    enum weir_err err;
+    void (*done)(struct gjob *job);
+    struct ginfo_slot *slot;    /* DeleteGroups: the answer waiting for it */
+    uint8_t *kv;                /* scratch for one record */
+};
+
+static struct gjob *job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job))
+{
+    struct gjob *j = weir_calloc(1, sizeof *j);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX + 16);
+    if (!j || !kv) weir_panic("out of memory in the group coordinator");
+    *j = (struct gjob){ .r = r, .partition = partition, .apply = apply, .done = done, .kv = kv,
+                        .batch_max = OFFSETS_BATCH_BYTES };
+    struct weir_log_config cfg;
+    if (weir_store_topic_config(r->b->store, GROUP_OFFSETS_TOPIC, &cfg) == WEIR_OK)
+        j->batch_max = WEIR_MIN(j->batch_max, (size_t)cfg.max_message_bytes);
+    return j;
+}
+
+static void job_free(struct gjob *j)
+{
+    for (int32_t i = 0; i < j->n_batches; i++) weir_free(j->batches[i].buf);
+    weir_free(j->batches);
+    weir_free(j->kv);
+    weir_free(j);
+}
+
+static void job_close_batch(struct gjob *j)
+{
+    if (!j->open) return;
+    j->open = false;
+    struct gjob_batch *b = &j->batches[j->n_batches - 1];
+    if (weir_batch_builder_finish(&j->bb, -1, -1, -1, &b->len) != WEIR_OK) weir_panic("offsets batch: cannot finish");
+}
+
+/* Adds one record (o NULL: a tombstone) to the job's open batch, opening one as needed. */
+static void job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
+                    int64_t ts)
+{
+    size_t kn;
+    int32_t vn;
+    uint8_t *v = j->kv + 2 * (size_t)KPROTO_STRING_MAX + 16;
+    record_encode(j->kv, &kn, v, &vn, group, topic, partition, o);
+    size_t need = kn + (size_t)WEIR_MAX(vn, 0) + 64;
+    for (int tries = 0; tries < 2; tries++) {
+        if (j->open && weir_batch_builder_add(&j->bb, ts, j->kv, (int32_t)kn, vn >= 0 ? v : NULL, vn, NULL, 0) ==
+                           WEIR_OK)
+            return;
+        job_close_batch(j);
+        if (j->n_batches == j->cap_batches) {
+            j->cap_batches = j->cap_batches ? j->cap_batches * 2 : 4;
+            j->batches = weir_realloc(j->batches, (size_t)j->cap_batches * sizeof *j->batches);
+            if (!j->batches) weir_panic("out of memory in the group coordinator");
+        }
+        size_t cap = WEIR_MAX(j->batch_max, WEIR_BATCH_HEADER_BYTES + need); /* too large: its append says so */
+        struct gjob_batch *b = &j->batches[j->n_batches++];
+        *b = (struct gjob_batch){ .buf = weir_malloc(cap), .job = j };
+        if (!b->buf) weir_panic("out of memory in the group coordinator");
+        weir_batch_builder_init(&j->bb, b->buf, cap, WEIR_CODEC_NONE);
+        j->open = true;
+    }
+    weir_panic("offsets batch: a record does not fit an empty batch");
+}
+
+static void job_finish(struct gjob *j)
+{
+    j->done(j);
+    job_free(j);
+}
+
+/* Batches complete in log order: applying each one that completed keeps (1). */
+static void job_batch_done(struct weir_append *a)
+{
+    struct gjob_batch *b = a->user;
+    struct gjob *j = b->job;
+    if (a->err != WEIR_OK && j->err == WEIR_OK) j->err = a->err;
+    if (a->err == WEIR_OK && j->apply) {
+        uint8_t *scratch = NULL;
+        size_t scratch_cap = 0;
+        records_apply(gc_of(j->r), j->partition, b->buf, b->len, &scratch, &scratch_cap, NULL);
+        weir_free(scratch);
+    }
+    if (--j->n_left > 0) return;
+    gc_of(j->r)->inflight[j->partition]--;
+    job_finish(j);
+}
+
+/* Appends every batch of the job; job->done runs once they all completed (or
+ * at once when nothing could be appended), then the job is freed. */
+static void job_submit(struct gjob *j)
+{
+    struct gcoord *gc = gc_of(j->r);
+    job_close_batch(j);
+    int16_t code = 0;
+    struct part *part = j->n_batches ? part_get(j->r, GROUP_OFFSETS_TOPIC, j->partition, &code) : NULL;
+    if (j->n_batches && !part) j->err = WEIR_E_NOT_FOUND;
+    j->n_left = 1; /* held while appending */
+    for (int32_t i = 0; part && i < j->n_batches && j->err == WEIR_OK; i++) {
+        struct gjob_batch *b = &j->batches[i];
+        b->app = (struct weir_append){ .batch = b->buf, .len = b->len, .on_done = job_batch_done, .user = b };
+        enum weir_err err = weir_log_append(part->log, &b->app);
+        if (err != WEIR_OK) {
+            j->err = err;
+            break;
+        }
+        j->n_left++;
+    }
+    if (--j->n_left > 0) {
+        gc->inflight[j->partition]++;
+        return;
+    }
+    job_finish(j);
+}
+
+/* ---- compaction (3) ------------------------------------------------------------------ */
+
+static void hold(struct gcoord *gc, int32_t partition, struct gheld *h,
+                 void (*resume)(struct reactor *r, struct gheld *h))
+{
+    h->next = NULL;
+    h->resume = resume;
+    if (!gc->held[partition]) gc->held_tail[partition] = &gc->held[partition];
+    *gc->held_tail[partition] = h;
+    gc->held_tail[partition] = &h->next;
+}
+
+static void held_resume(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    struct gheld *h = gc->held[partition];
+    gc->held[partition] = NULL;
+    while (h) {
+        struct gheld *next = h->next; /* resume may answer, and free, h's owner */
+        h->resume(r, h);
+        h = next;
+    }
+}
+
+static void snapshot_done(struct gjob *j)
+{
+    struct gcoord *gc = gc_of(j->r);
+    gc->compacting[j->partition] = false;
+    struct part *part = part_find(j->r, GROUP_OFFSETS_TOPIC, j->partition);
+    if (j->err != WEIR_OK || !part) {
+        weir_log(WEIR_LOG_WARN, "%s-%d: compaction snapshot not written: %s", GROUP_OFFSETS_TOPIC, j->partition,
+                 weir_err_str(j->err));
+        return;
+    }
+    unsigned deleted = 0;
+    uint64_t before = weir_log_size_bytes(part->log);
+    int64_t base = j->batches[0].app.base_offset; /* where the snapshot begins */
+    weir_log_delete_below(part->log, base, &deleted);
+    weir_log(WEIR_LOG_INFO, "%s-%d: compacted: snapshot of %" PRId64 " offsets at offset %" PRId64
+             ", %u segments deleted, %" PRIu64 " -> %" PRIu64 " bytes", GROUP_OFFSETS_TOPIC, j->partition,
+             gc->n_live[j->partition], base, deleted, before, weir_log_size_bytes(part->log));
+}
+
+/* Rolls, appends the live set of the partition, resumes its held writes. */
+static void compact_now(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
+    if (!part || weir_log_state(part->log) != WEIR_OK) return;
+    /* An idle log rolls at once; otherwise (a foreign append) the snapshot goes
+     * after it in the active segment, and what precedes it there stays. */
+    if (weir_log_idle(part->log) && weir_log_roll(part->log) != WEIR_OK) return;
+    struct gjob *j = job_new(r, partition, false, snapshot_done);
+    for (struct group *g = gc->groups; g; g = g->next) {
+        if (group_partition(kstr_c(g->id)) != partition) continue;
+        for (struct goffset *o = g->offsets; o; o = o->next)
+            job_add(j, kstr_c(g->id), kstr_c(o->topic), o->partition, o, o->ts);
+    }
+    if (!j->n_batches) { /* nothing is live: everything below the end goes */
+        unsigned deleted = 0;
+        weir_log_delete_below(part->log, weir_log_end_offset(part->log), &deleted);
+        weir_log(WEIR_LOG_INFO, "%s-%d: compacted to nothing (%u segments deleted)", GROUP_OFFSETS_TOPIC, partition,
+                 deleted);
+        job_free(j);
+        return;
+    }
+    gc->compacting[partition] = true;
+    job_submit(j);
+}
+
+/* Wants a compaction when the log is big enough and dirty enough. */
+static void compact_check(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    if (gc->compact_wanted[partition] || gc->compacting[partition]) return;
+    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
+    if (!part || weir_log_state(part->log) != WEIR_OK) return;
+    const struct weir_broker_config *cfg = &r->b->cfg;
+    int64_t total = weir_log_end_offset(part->log) - weir_log_start_offset(part->log);
+    int64_t dirty = total - gc->n_live[partition];
+    if (dirty <= 0 || (double)dirty < cfg->offsets_cleanable_ratio * (double)total ||
+        weir_log_size_bytes(part->log) < (uint64_t)cfg->offsets_compaction_min_bytes)
+        return;
+    gc->compact_wanted[partition] = true;
+}
+
+static void compaction_tick(struct reactor *r, struct gcoord *gc)
+{
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
+        if (!gc->loaded[p]) continue;
+        if (!r->stopping) compact_check(r, gc, p);
+        if (!gc->compact_wanted[p] || (gc->inflight[p] > 0 && !r->stopping)) continue;
+        gc->compact_wanted[p] = false;
+        if (!r->stopping) compact_now(r, gc, p);
+        held_resume(r, gc, p);
+    }
+}
+
+/* ---- offsets retention -------------------------------------------------------------- */
+
+static void expire_done(struct gjob *j)
+{
+    if (j->err != WEIR_OK)
+        weir_log(WEIR_LOG_WARN, "%s-%d: expired offsets not deleted: %s", GROUP_OFFSETS_TOPIC, j->partition,
+                 weir_err_str(j->err));
+}
+
+/* An Empty group whose offsets were all committed, and which became empty,
+ * more than offsets.retention ago loses them (tombstones); an Empty group
+ * without offsets goes at once (Kafka's cleanupGroupMetadata). */
+static void expire_tick(struct reactor *r, struct gcoord *gc)
+{
+    int64_t now = weir_time_ms();
+    if (now < gc->next_expire_ms || r->stopping) return;
+    gc->next_expire_ms = now + r->b->cfg.offsets_retention_check_ms;
+    int64_t retention = r->b->cfg.offsets_retention_ms;
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) /* ours, even if no request touched them yet */
+        if (!gc->loaded[p] && reactor_owner(r->b, GROUP_OFFSETS_TOPIC, p) == r) {
+            gc->loaded[p] = true;
+            offsets_replay(r, gc, p);
+        }
+    struct gjob *jobs[GROUP_OFFSETS_PARTITIONS] = { 0 };
+    for (struct group *g = gc->groups, *next; g; g = next) {
+        next = g->next;
+        int32_t p = group_partition(kstr_c(g->id));
+        if (!gc->loaded[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
+            g->state != G_EMPTY)
+            continue;
+        int64_t base = g->empty_since_ms;
+        for (struct goffset *o = g->offsets; o; o = o->next) base = WEIR_MAX(base, o->ts);
+        if (g->offsets && now - base < retention) continue;
+        if (!g->offsets) {
+            group_maybe_free(gc, g);
+            continue;
+        }
+        weir_log(WEIR_LOG_INFO, "group %s: offsets expired (empty, last commit %" PRId64 " ms ago)", g->id, now - base);
+        if (!jobs[p]) jobs[p] = job_new(r, p, true, expire_done);
+        for (struct goffset *o = g->offsets; o; o = o->next)
+            job_add(jobs[p], kstr_c(g->id), kstr_c(o->topic), o->partition, NULL, now);
+    }
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
+        if (jobs[p]) job_submit(jobs[p]);
 }
 
 static void commit_done(struct weir_append *a)
@@ -678,6 +1069,10 @@ static void commit_done(struct weir_append *a)
     struct gcoord *gc = gc_of(op->owner);
     const struct koffsetcommit_req *cr = &op->in.commit;
     int16_t code = weir_err_kafka(a->err);
+    struct group *g = group_find(gc, cr->group_id);
+    WEIR_ASSERT(g && g->writes > 0); /* (2) */
+    g->writes--;
+    gc->inflight[op->pt.partition]--;
     for (int32_t t = 0; t < cr->n_topics; t++)
         for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
             struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
@@ -688,14 +1083,26 @@ static void commit_done(struct weir_append *a)
                 offset_apply(gc, cr->group_id, cr->topics[t].name, pp->partition_index, pp->committed_offset,
                              pp->committed_leader_epoch, pp->committed_metadata, op->commit_ts);
         }
+    group_maybe_free(gc, g);
     weir_free(op->batch);
     op->batch = NULL;
     gop_reply(op->owner, op);
 }
 
+static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op);
+
+static void commit_resume(struct reactor *r, struct gheld *h)
+{
+    do_commit(r, gc_of(r), weir_container_of(h, struct gop, held));
+}
+
 static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
 {
     const struct koffsetcommit_req *cr = &op->in.commit;
+    if (gc->compact_wanted[op->pt.partition]) {
+        hold(gc, op->pt.partition, &op->held, commit_resume);
+        return;
+    }
     int16_t all = 0;
     struct group *g = group_find(gc, cr->group_id);
     struct gmember *m = g ? member_find(g, cr->member_id) : NULL;
@@ -703,7 +1110,7 @@ static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     else if (cr->generation_id < 0 && cr->member_id.len <= 0) all = g && g->members ? KERR_UNKNOWN_MEMBER_ID : 0;
     else if (!m) all = KERR_UNKNOWN_MEMBER_ID;
     else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
-    else if (g->state != G_STABLE) all = KERR_REBALANCE_IN_PROGRESS;
+    else if (g->state == G_COMPLETING) all = KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
     if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
     size_t cap = WEIR_BATCH_HEADER_BYTES + 64;
     int32_t n_ok = 0;
@@ -762,8 +1169,14 @@ static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     kv = NULL;
     op->owner = r;
     op->app = (struct weir_append){ .batch = op->batch, .len = len, .on_done = commit_done, .user = op };
+    g = group_get(gc, cr->group_id);
+    g->writes++;
+    gc->inflight[op->pt.partition]++;
     enum weir_err err = weir_log_append(part->log, &op->app);
     if (err == WEIR_OK) return; /* commit_done answers */
+    g->writes--;
+    gc->inflight[op->pt.partition]--;
+    group_maybe_free(gc, g);
     code = weir_err_kafka(err);
 fail:
     weir_free(kv);
@@ -894,6 +1307,8 @@ void groups_tick(struct reactor *r)
         (void)changed;
         try_complete_join(r, g, now);
     }
+    compaction_tick(r, gc);
+    expire_tick(r, gc);
 }
 
 void groups_free(struct reactor *r)
@@ -978,6 +1393,61 @@ static void list_owner(struct reactor *r, struct ptask *pt)
     ptask_reply(r, pt);
 }
 
+/* ---- DeleteGroups ------------------------------------------------------------------ */
+
+static void delete_done(struct gjob *j)
+{
+    struct ginfo_slot *s = j->slot;
+    s->st->deleted[s->index].error_code = weir_err_kafka(j->err);
+    if (j->err == WEIR_OK) weir_log(WEIR_LOG_INFO, "group %.*s: deleted", s->st->dr.groups[s->index].len,
+                                    s->st->dr.groups[s->index].ptr);
+    ptask_reply(j->r, &s->pt);
+}
+
+static void delete_owner(struct reactor *r, struct ptask *pt);
+
+static void delete_resume(struct reactor *r, struct gheld *h)
+{
+    struct ginfo_slot *s = weir_container_of(h, struct ginfo_slot, held);
+    delete_owner(r, &s->pt);
+}
+
+/* Kafka's rules: 24 for an empty name, 69 for a group this coordinator does
+ * not know (Dead), 68 while it has members; otherwise every committed offset
+ * gets a tombstone and the group is gone once they are durable. */
+static void delete_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct gcoord *gc = gc_of(r);
+    ginfo_load(r, gc, pt->partition);
+    struct kstr id = s->st->dr.groups[s->index];
+    struct kdeletegroups_result *out = &s->st->deleted[s->index];
+    *out = (struct kdeletegroups_result){ .group_id = id };
+    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (!g) out->error_code = KERR_GROUP_ID_NOT_FOUND;
+    else if (g->members || g->pending || g->state != G_EMPTY) out->error_code = KERR_NON_EMPTY_GROUP;
+    if (out->error_code) {
+        ptask_reply(r, pt);
+        return;
+    }
+    if (gc->compact_wanted[pt->partition]) {
+        hold(gc, pt->partition, &s->held, delete_resume);
+        return;
+    }
+    if (g->offsets) {
+        struct gjob *j = job_new(r, pt->partition, true, delete_done);
+        j->slot = s;
+        int64_t now = weir_time_ms();
+        for (struct goffset *o = g->offsets; o; o = o->next) job_add(j, id, kstr_c(o->topic), o->partition, NULL, now);
+        job_submit(j); /* delete_done answers */
+        return;
+    }
+    weir_log(WEIR_LOG_INFO, "group %s: deleted", g->id);
+    group_maybe_free(gc, g); /* a commit in flight keeps it (2) */
+    ptask_reply(r, pt);
+}
+
 static void ginfo_finish(struct request *req)
 {
     struct ginfo_state *st = req->state;
@@ -985,6 +1455,9 @@ static void ginfo_finish(struct request *req)
     if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS) {
         kproto_describegroups_encode(&req->out, req->hdr.api_version,
                                      &(struct kdescribegroups_resp){ .groups = st->described, .n_groups = st->dr.n_groups });
+    } else if (req->hdr.api_key == KAPI_DELETE_GROUPS) {
+        struct kdeletegroups_resp resp = { .results = st->deleted, .n_results = st->dr.n_groups };
+        kproto_deletegroups_encode(&req->out, req->hdr.api_version, &resp);
     } else {
         int32_t n = 0;
         for (int p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) n += st->n_listed[p];
@@ -1013,16 +1486,24 @@ static void handle_group_info(struct request *req)
     struct ginfo_state *st = weir_arena_alloc(&req->arena, sizeof *st);
     enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
     if (st) memset(st, 0, sizeof *st);
-    bool describe = req->hdr.api_key == KAPI_DESCRIBE_GROUPS;
-    if (err == WEIR_OK)
-        err = describe ? kproto_describegroups_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr)
-                       : kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena);
-    int32_t n = describe && st ? st->dr.n_groups : GROUP_OFFSETS_PARTITIONS;
+    bool describe = req->hdr.api_key == KAPI_DESCRIBE_GROUPS, delete = req->hdr.api_key == KAPI_DELETE_GROUPS;
+    if (err == WEIR_OK && describe)
+        err = kproto_describegroups_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr);
+    else if (err == WEIR_OK && delete) {
+        struct kdeletegroups_req del;
+        err = kproto_deletegroups_decode(&req->body, req->hdr.api_version, &req->arena, &del);
+        st->dr = (struct kdescribegroups_req){ del.groups, del.n_groups };
+    } else if (err == WEIR_OK)
+        err = kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena);
+    bool per_group = describe || delete;
+    int32_t n = per_group && st ? st->dr.n_groups : GROUP_OFFSETS_PARTITIONS;
     struct ginfo_slot *slots = NULL;
     if (err == WEIR_OK) {
-        slots = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *slots);
-        if (describe) st->described = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *st->described);
-        if (!slots || (describe && !st->described)) err = WEIR_E_NOMEM;
+        size_t m = (size_t)WEIR_MAX(n, 1);
+        slots = weir_arena_alloc(&req->arena, m * sizeof *slots);
+        if (describe) st->described = weir_arena_alloc(&req->arena, m * sizeof *st->described);
+        if (delete) st->deleted = weir_arena_alloc(&req->arena, m * sizeof *st->deleted);
+        if (!slots || (describe && !st->described) || (delete && !st->deleted)) err = WEIR_E_NOMEM;
     }
     if (err != WEIR_OK) {
         request_malformed(req, err);
@@ -1031,15 +1512,88 @@ static void handle_group_info(struct request *req)
     req->state = st;
     st->remaining = 1; /* held while dispatching */
     for (int32_t i = 0; i < n; i++) {
-        int32_t part = describe ? group_partition(st->dr.groups[i]) : i;
+        int32_t part = per_group ? group_partition(st->dr.groups[i]) : i;
         slots[i] = (struct ginfo_slot){ .pt = { .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = part,
-                                                .on_owner = describe ? describe_owner : list_owner,
+                                                .on_owner = describe ? describe_owner
+                                                            : delete ? delete_owner : list_owner,
                                                 .on_origin = ginfo_origin },
                                         .st = st, .index = i };
         st->remaining++;
         ptask_send(&slots[i].pt);
     }
     if (--st->remaining == 0) ginfo_finish(req);
+}
+
+/* ---- partitions added to a subscribed topic ------------------------------------------ */
+
+struct grow_state {
+    int remaining;
+    char **topics;
+    int32_t n_topics;
+    void (*done)(struct request *req, void *ctx);
+    void *ctx;
+    struct ptask slots[GROUP_OFFSETS_PARTITIONS];
+};
+
+/* Does ConsumerProtocolSubscription metadata (i16 version, topics []string,
+ * then fields we do not need) name one of `topics`? Malformed: no. */
+static bool subscribes(const uint8_t *meta, int32_t len, char *const *topics, int32_t n)
+{
+    struct weir_rd rd = weir_rd_make(meta, (size_t)WEIR_MAX(len, 0));
+    int16_t version = weir_rd_i16(&rd);
+    int32_t count = weir_rd_i32(&rd);
+    if (rd.err || version < 0 || count < 0 || (uint64_t)count > weir_rd_left(&rd) / 2) return false;
+    bool hit = false;
+    for (int32_t i = 0; i < count; i++) {
+        struct kstr t = get_str(&rd);
+        if (rd.err || kstr_is_null(t)) return false;
+        for (int32_t j = 0; j < n && !hit; j++) hit = kstr_eq(t, topics[j]);
+    }
+    return hit;
+}
+
+static void grow_owner(struct reactor *r, struct ptask *pt)
+{
+    struct grow_state *st = pt->ctx;
+    struct gcoord *gc = gc_of(r);
+    /* Members exist only in loaded partitions: no need to replay one here. */
+    for (struct group *g = gc->loaded[pt->partition] ? gc->groups : NULL; g; g = g->next) {
+        if (group_partition(kstr_c(g->id)) != pt->partition || (g->state != G_STABLE && g->state != G_COMPLETING) ||
+            !g->protocol || !g->protocol_type || strcmp(g->protocol_type, "consumer"))
+            continue;
+        for (struct gmember *m = g->members; m; m = m->next) {
+            const struct gproto *p = member_proto(m, g->protocol);
+            if (!p || !subscribes(p->meta, p->len, st->topics, st->n_topics)) continue;
+            weir_log(WEIR_LOG_INFO, "group %s: a subscribed topic gained partitions", g->id);
+            prepare_rebalance(r, g);
+            break;
+        }
+    }
+    ptask_reply(r, pt);
+}
+
+static void grow_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct grow_state *st = pt->ctx;
+    if (--st->remaining == 0) st->done(pt->req, st->ctx);
+}
+
+void groups_partitions_grown(struct request *req, char **topics, int32_t n,
+                             void (*done)(struct request *req, void *ctx), void *ctx)
+{
+    struct grow_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    if (!st) { /* members still see the new partitions at their next metadata refresh */
+        done(req, ctx);
+        return;
+    }
+    *st = (struct grow_state){ .remaining = GROUP_OFFSETS_PARTITIONS, .topics = topics, .n_topics = n,
+                               .done = done, .ctx = ctx };
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
+        st->slots[p] = (struct ptask){ .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = p,
+                                       .on_owner = grow_owner, .on_origin = grow_origin, .ctx = st };
+        ptask_send(&st->slots[p]);
+    }
 }
 
 /* ---- on the request's reactor ------------------------------------------------------- */
@@ -1064,7 +1618,8 @@ static void gop_origin(struct reactor *r, struct ptask *pt)
 
 void handle_group(struct request *req)
 {
-    if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS || req->hdr.api_key == KAPI_LIST_GROUPS) {
+    if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS || req->hdr.api_key == KAPI_LIST_GROUPS ||
+        req->hdr.api_key == KAPI_DELETE_GROUPS) {
         handle_group_info(req);
         return;
     }
@@ -1137,10 +1692,16 @@ void handle_group(struct request *req)
 enum weir_err groups_topic_ensure(struct broker *b)
 {
     if (weir_store_topic_partitions(b->store, GROUP_OFFSETS_TOPIC) >= 0) return WEIR_OK;
-    static const char *const configs[][2] = { { "flush.messages", "1" }, { "retention.ms", "-1" } };
+    /* Kafka's offsets.topic.segment.bytes (100 MiB): each compaction rolls a
+     * segment, and segments are preallocated. */
+    int64_t seg = b->cfg.offsets_segment_bytes;
+    if (seg == 0) seg = WEIR_MIN((int64_t)104857600, (int64_t)b->cfg.log.segment_bytes);
+    char seg_text[24];
+    snprintf(seg_text, sizeof seg_text, "%" PRId64, seg);
+    const char *const configs[][2] = { { "flush.messages", "1" }, { "retention.ms", "-1" }, { "segment.bytes", seg_text } };
     char why[256];
     enum weir_err err =
-        weir_store_topic_create(b->store, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, configs, 2, why, sizeof why);
+        weir_store_topic_create(b->store, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, configs, 3, why, sizeof why);
     if (err == WEIR_E_EXISTS) return WEIR_OK;
     if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "cannot create %s: %s", GROUP_OFFSETS_TOPIC, why);
     return err;

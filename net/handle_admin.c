@@ -1,7 +1,8 @@
 /* net/handle_admin.c: CreateTopics, DeleteTopics, CreatePartitions.
  * The store's metadata is the commit point; partitions then open on their
  * owners (lazily on first use if the eager open is late). A deletion makes
- * the topic unknown first, then every owner closes its log, then the files go. */
+ * the topic unknown first, then every owner closes its log, then the files go.
+ * A grown topic makes the groups subscribed to it rebalance before the answer. */
 #include "net_int.h"
 
 #include <stdio.h>
@@ -250,19 +251,36 @@ static void grow_one(struct request *req, const struct kcreatepartitions_req_top
     topic_open_async(b, name, old, t->count);
 }
 
+static void createpartitions_respond(struct request *req, void *ctx)
+{
+    const struct kcreatepartitions_resp *resp = ctx;
+    response_begin(req);
+    kproto_createpartitions_encode(&req->out, req->hdr.api_version, resp);
+    response_end(req);
+    request_respond(req);
+}
+
 void handle_createpartitions(struct request *req)
 {
     struct kcreatepartitions_req cr;
     enum weir_err err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
     struct ktopic_result *res = results_alloc(req, &err, cr.n_topics);
     if (!res) return;
+    char **grown = weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *grown);
+    int32_t n_grown = 0;
     for (int32_t i = 0; i < cr.n_topics; i++) {
         res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
         grow_one(req, &cr.topics[i], cr.validate_only, &res[i]);
+        if (grown && res[i].error_code == 0 && !cr.validate_only)
+            if ((grown[n_grown] = arena_strdup(&req->arena, cr.topics[i].name))) n_grown++;
     }
-    response_begin(req);
-    kproto_createpartitions_encode(&req->out, req->hdr.api_version,
-                                   &(struct kcreatepartitions_resp){ .results = res, .n_results = cr.n_topics });
-    response_end(req);
-    request_respond(req);
+    struct kcreatepartitions_resp *resp = weir_arena_alloc(&req->arena, sizeof *resp);
+    struct kcreatepartitions_resp local = { .results = res, .n_results = cr.n_topics };
+    if (!resp || n_grown == 0) {
+        createpartitions_respond(req, &local);
+        return;
+    }
+    *resp = local;
+    /* Groups subscribed to a grown topic rebalance before the answer (group.c). */
+    groups_partitions_grown(req, grown, n_grown, createpartitions_respond, resp);
 }

@@ -106,6 +106,8 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     out->error_code = produce_precheck(&st->pr, in);
     if (!s || !topic) out->error_code = -1;
     if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = 17;
+    /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
+    if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = 17;
     if (out->error_code != 0) return;
     *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
                                         .on_owner = produce_owner, .on_origin = produce_origin },

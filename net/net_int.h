@@ -203,9 +203,15 @@ void fetch_wake(struct request *req);    /* re-read a waiting fetch */
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 enum { GROUP_OFFSETS_PARTITIONS = 8 };
 int32_t group_partition(struct kstr group_id);
-/* JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/Fetch, DescribeGroups, ListGroups */
+/* JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit/Fetch, DescribeGroups, ListGroups, DeleteGroups */
 void handle_group(struct request *req);
-void groups_tick(struct reactor *r);   /* timers; each turn, on every reactor */
+void groups_tick(struct reactor *r);   /* timers, offsets expiry and compaction; each turn, on every reactor */
+/* After CreatePartitions grew `topics` (n names, in req's arena): each offsets
+ * partition's owner makes every Stable or CompletingRebalance "consumer" group
+ * with a member subscribed to one of them prepare a rebalance; then
+ * done(req, ctx) runs on req's reactor. */
+void groups_partitions_grown(struct request *req, char **topics, int32_t n,
+                             void (*done)(struct request *req, void *ctx), void *ctx);
 void groups_free(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
 

@@ -211,6 +211,15 @@ def produce_cases(broker, topic):
             C.bad(f"valid Produce after the bad ones: {e}")
     broker_ok(broker, "invalid Produce requests")
 
+    # the internal offsets topic takes the coordinator's appends only
+    with C.KafkaConn(broker.port, timeout=10 * TS) as kc:
+        try:
+            res = C.KafkaConn.parse_produce(kc.request(C.API_PRODUCE, 3, C.KafkaConn.produce_body("__consumer_offsets", 0, good)))
+            C.check(len(res) == 1 and res[0][2] == 17, "Produce into __consumer_offsets -> 17 INVALID_TOPIC_EXCEPTION",
+                    f"got {res}")
+        except Exception as e:  # noqa: BLE001
+            C.bad(f"Produce into __consumer_offsets: {e}")
+
     # Produce v0 (advertised so librdkafka compresses): magic 2 batches are
     # stored; a legacy magic 1 message set gets 43 UNSUPPORTED_FOR_MESSAGE_FORMAT.
     msg = i8(1) + i8(0) + i64(now) + i32(-1) + i32(3) + b"old"  # magic, attrs, ts, null key, value

@@ -14,7 +14,12 @@ requests.
     generation gets 22 ILLEGAL_GENERATION, one from an unknown member 25
     UNKNOWN_MEMBER_ID; Heartbeat likewise; OffsetFetch of an uncommitted
     partition gives -1; ListGroups v2 lists the groups, DescribeGroups v2 gives
-    Dead for an unknown group and 24 for an empty name.
+    Dead for an unknown group and 24 for an empty name. Bad input changes
+    nothing stored: commit metadata over 4096 bytes gets 12; Heartbeat,
+    SyncGroup, LeaveGroup and OffsetCommit for a group that does not exist get
+    25, OffsetFetch -1 with error 0; JoinGroup with over 1 MiB of protocol
+    metadata gets 10 MESSAGE_TOO_LARGE; no group is created by any of them.
+    (DeleteGroups, compaction, retention, partition growth: it_groups_admin.py.)
 
 usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
 """
@@ -176,9 +181,9 @@ def rstr(b, pos):
     return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
 
 
-def join(sock, group, member_id):
+def join(sock, group, member_id, meta=b"abc"):
     body = s16(group) + struct.pack(">ii", 6000, 10000) + s16(member_id) + s16(None) + s16("consumer")
-    body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", 3) + b"abc"
+    body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", len(meta)) + meta
     r = req(sock, 11, 5, body)
     _thr, err, gen = struct.unpack(">ihi", r[:10])
     proto, pos = rstr(r, 10)
@@ -187,9 +192,9 @@ def join(sock, group, member_id):
     return err, gen, leader, mid
 
 
-def commit(sock, group, gen, mid, part, off):
+def commit(sock, group, gen, mid, part, off, meta="meta"):
     body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None)
-    body += struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + s16("meta")
+    body += struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + s16(meta)
     r = req(sock, 8, 7, body)
     # throttle, [topic [partition, error]]
     pos = 8
@@ -235,6 +240,9 @@ def part_d(broker):
         C.check(commit(s, g, gen - 1, mid, 3, 43) == 22, "(d) OffsetCommit with a stale generation: ILLEGAL_GENERATION")
         C.check(commit(s, g, gen, "nobody", 3, 43) == 25, "(d) OffsetCommit from an unknown member: UNKNOWN_MEMBER_ID")
         C.check(commit(s, g, -1, "", 3, 43) == 25, "(d) simple commit to a group with members: UNKNOWN_MEMBER_ID")
+        C.check(commit(s, g, gen, mid, 3, 43, meta="x" * 4097) == 12,
+                "(d) OffsetCommit with metadata over 4096 bytes: OFFSET_METADATA_TOO_LARGE")
+        C.check(offset_fetch(s, g, 3) == (42, "meta", 0), "(d) the refused commits changed nothing stored")
         C.check(commit(s, "raw-simple", -1, "", 3, 44) == 0, "(d) simple commit (generation -1) to an empty group: NONE")
         r = req(s, 13, 1, s16(g) + s16(mid))
         C.check(struct.unpack(">ih", r[:6])[1] == 0, "(d) LeaveGroup: NONE")
@@ -266,6 +274,38 @@ def part_d(broker):
             res.append((err, name, state, nm))
         C.check(res == [(0, "nobody-group", "Dead", 0), (24, "", "Dead", 0)] and pos == len(r),
                 "(d) DescribeGroups v2: unknown group Dead, empty name INVALID_GROUP_ID", str(res))
+        part_d_bad_input(s, g)
+
+
+def part_d_bad_input(s, g):
+    """Requests naming groups that do not exist, or too large: Kafka's codes, nothing stored changes."""
+    stored = offset_fetch(s, g, 3)
+    C.check(stored == (45, "meta", 0), "(d) bad input: the stored offset before", str(stored))
+    nobody = "no-such-group"
+    C.check(heartbeat(s, nobody, 1, "m") == 25, "(d) Heartbeat to a group that does not exist: UNKNOWN_MEMBER_ID")
+    r = req(s, 14, 3, s16(nobody) + struct.pack(">i", 1) + s16("m") + s16(None) + struct.pack(">i", 0))
+    C.check(struct.unpack(">ih", r[:6])[1] == 25, "(d) SyncGroup to a group that does not exist: UNKNOWN_MEMBER_ID")
+    r = req(s, 13, 1, s16(nobody) + s16("m"))
+    C.check(struct.unpack(">ih", r[:6])[1] == 25, "(d) LeaveGroup from a group that does not exist: UNKNOWN_MEMBER_ID")
+    C.check(offset_fetch(s, nobody, 3) == (-1, "", 0), "(d) OffsetFetch of a group that does not exist: -1, error 0")
+    C.check(commit(s, nobody, 4, "m", 3, 50) == 25, "(d) OffsetCommit by a member of no group: UNKNOWN_MEMBER_ID")
+    C.check(join(s, nobody, "m")[0] == 25, "(d) JoinGroup with a member id unknown to a new group: UNKNOWN_MEMBER_ID")
+    # Protocol metadata: Kafka only refuses a group whose metadata does not fit one
+    # record (UNKNOWN_SERVER_ERROR at SyncGroup); weir refuses a member over 1 MiB up front.
+    big = b"\0" * ((1 << 20) + 1)
+    C.check(join(s, "raw-big", "", big)[0] == 10, "(d) JoinGroup with 1 MiB + 1 of protocol metadata: MESSAGE_TOO_LARGE")
+    C.check(join(s, g, "", big)[0] == 10, "(d) the same on an existing group: MESSAGE_TOO_LARGE")
+    C.check(offset_fetch(s, nobody, 3) == (-1, "", 0), "(d) the refused commit stored nothing")
+    C.check(offset_fetch(s, g, 3) == stored, "(d) after all the bad input the stored offset is unchanged")
+    r = req(s, 16, 2, b"")
+    thr, err, n = struct.unpack(">ihi", r[:10])
+    pos, listed = 10, set()
+    for _ in range(n):
+        name, pos = rstr(r, pos)
+        _ptype, pos = rstr(r, pos)
+        listed.add(name)
+    C.check(nobody not in listed and "raw-big" not in listed and g in listed,
+            "(d) no group was created by bad input", str(sorted(listed)))
 
 
 def main(binary):

@@ -56,6 +56,10 @@ static void test_defaults(void **state)
     assert_true(c.auto_create_topics);
     assert_int_equal(c.socket_request_max_bytes, 104857600);
     assert_int_equal(c.retention_check_ms, 300000);
+    assert_int_equal(c.offsets_retention_ms, 10080LL * 60000);
+    assert_int_equal(c.offsets_retention_check_ms, 600000);
+    assert_true(c.offsets_cleanable_ratio == 0.5);
+    assert_int_equal(c.offsets_compaction_min_bytes, 4 << 20);
     assert_int_equal(c.fetch_send, WEIR_FETCH_SEND_COPY);
     assert_memory_equal(&c.log, &log, sizeof log);
     assert_int_equal(c.keys_set, 0);
@@ -170,6 +174,24 @@ static const struct key_case {
     { "log.flush.interval.messages", "0", false, 0, F_NONE, 0, NULL },
     { "log.flush.interval.ms", "0", true, O(log.flush_ms), F_I64, 0, NULL },
     { "log.flush.interval.ms", "-1", false, 0, F_NONE, 0, NULL },
+    { "offsets.retention.minutes", "1", true, O(offsets_retention_ms), F_I64, 60000, NULL },
+    { "offsets.retention.minutes", "153722867280912", true, O(offsets_retention_ms), F_I64,
+      153722867280912LL * 60000, NULL },
+    { "offsets.retention.minutes", "153722867280913", false, 0, F_NONE, 0, NULL },
+    { "offsets.retention.minutes", "0", false, 0, F_NONE, 0, NULL },
+    { "offsets.retention.minutes", "-1", false, 0, F_NONE, 0, NULL },
+    { "weir.offsets.retention.ms", "1500", true, O(offsets_retention_ms), F_I64, 1500, NULL },
+    { "weir.offsets.retention.ms", "0", false, 0, F_NONE, 0, NULL },
+    { "offsets.retention.check.interval.ms", "250", true, O(offsets_retention_check_ms), F_I64, 250, NULL },
+    { "offsets.retention.check.interval.ms", "0", false, 0, F_NONE, 0, NULL },
+    { "weir.offsets.compaction.min.bytes", "0", true, O(offsets_compaction_min_bytes), F_I64, 0, NULL },
+    { "weir.offsets.compaction.min.bytes", "-1", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", "", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", ".", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", "1.5", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", "-0.5", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", "0.5.1", false, 0, F_NONE, 0, NULL },
+    { "log.cleaner.min.cleanable.ratio", "1e-1", false, 0, F_NONE, 0, NULL },
     /* unknown keys, including topic-level names and wrong case */
     { "retention.ms", "1", false, 0, F_NONE, 0, NULL },
     { "zookeeper.connect", "localhost:2181", false, 0, F_NONE, 0, NULL },
@@ -389,6 +411,34 @@ static void test_precedence(void **state)
     assert_int_equal(weir_broker_config_set(&c, "node.id", "1", why, sizeof why), WEIR_OK);
     assert_int_equal(weir_broker_config_set(&c, "broker.id", "2", why, sizeof why), WEIR_E_BAD_CONFIG);
     assert_int_equal(c.node_id, 1);
+
+    /* weir.offsets.retention.ms > offsets.retention.minutes, in both orders */
+    weir_broker_config_default(&c);
+    assert_int_equal(weir_broker_config_set(&c, "weir.offsets.retention.ms", "700", why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_set(&c, "offsets.retention.minutes", "x", why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_int_equal(weir_broker_config_set(&c, "offsets.retention.minutes", "2", why, sizeof why), WEIR_OK);
+    assert_int_equal(c.offsets_retention_ms, 700);
+    weir_broker_config_default(&c);
+    assert_int_equal(weir_broker_config_set(&c, "offsets.retention.minutes", "2", why, sizeof why), WEIR_OK);
+    assert_int_equal(c.offsets_retention_ms, 120000);
+    assert_int_equal(weir_broker_config_set(&c, "weir.offsets.retention.ms", "700", why, sizeof why), WEIR_OK);
+    assert_int_equal(c.offsets_retention_ms, 700);
+}
+
+static void test_ratio(void **state)
+{
+    (void)state;
+    static const struct { const char *text; double want; } good[] = {
+        { "0", 0 }, { "1", 1 }, { "0.5", 0.5 }, { ".25", 0.25 }, { "1.0", 1 }, { "0.125", 0.125 }, { "00.75", 0.75 },
+    };
+    struct weir_broker_config c;
+    char why[256];
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(good); i++) {
+        weir_broker_config_default(&c);
+        assert_int_equal(weir_broker_config_set(&c, "log.cleaner.min.cleanable.ratio", good[i].text, why, sizeof why),
+                         WEIR_OK);
+        assert_true(c.offsets_cleanable_ratio > good[i].want - 1e-12 && c.offsets_cleanable_ratio < good[i].want + 1e-12);
+    }
 }
 
 /* ---- the loader ---------------------------------------------------------------- */
@@ -553,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_listeners),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_ratio),
         cmocka_unit_test_setup_teardown(test_load_good, lfx_setup, lfx_teardown),
         cmocka_unit_test_setup_teardown(test_load_bad, lfx_setup, lfx_teardown),
         cmocka_unit_test_setup_teardown(test_load_unreadable, lfx_setup, lfx_teardown),

@@ -460,6 +460,65 @@ static void test_view_survives_retention(void **state)
     fx_done(&fx);
 }
 
+/* Compaction's primitive: whole segments below an offset go, the segment
+ * holding it and the active one stay; the start survives a reopen. */
+static void test_delete_below(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "below");
+    fx.cfg.segment_bytes = 4096;
+    fx.cfg.retention_ms = -1;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 31;
+    append_random(&fx, &m, 60, &seed, WEIR_CODEC_NONE);
+    assert_true(weir_log_idle(fx.log));
+    unsigned segs = weir_log_segment_count(fx.log), deleted = 99;
+    assert_true(segs >= 4);
+    assert_int_equal(weir_log_delete_below(fx.log, 0, &deleted), WEIR_OK);
+    assert_int_equal(deleted, 0);
+    /* An offset inside a batch in the middle: its segment stays whole. */
+    int64_t cut = m.v[30].base + (m.v[30].next - m.v[30].base) / 2;
+    assert_int_equal(weir_log_delete_below(fx.log, cut, &deleted), WEIR_OK);
+    int64_t start = weir_log_start_offset(fx.log);
+    assert_true(deleted > 0 && start > 0 && start <= m.v[30].base);
+    assert_int_equal(weir_log_segment_count(fx.log), segs - deleted);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%020d.log", fx.dir, 0);
+    assert_int_equal(tu_file_size(path), -1);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx.log, start - 1, 100, true, &v), WEIR_E_OFFSET_RANGE);
+    check_reads(&fx, &m);
+    /* Again at the same offset: nothing more. */
+    assert_int_equal(weir_log_delete_below(fx.log, cut, &deleted), WEIR_OK);
+    assert_int_equal(deleted, 0);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), start);
+    check_reads(&fx, &m);
+    /* Roll, then everything below the end: only the (empty) active segment is left. */
+    append_random(&fx, &m, 10, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_roll(fx.log), WEIR_OK);
+    int64_t end = weir_log_end_offset(fx.log);
+    assert_int_equal(weir_log_delete_below(fx.log, INT64_MAX, &deleted), WEIR_OK);
+    assert_true(deleted > 0);
+    assert_int_equal(weir_log_segment_count(fx.log), 1);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    assert_int_equal(weir_log_end_offset(fx.log), end);
+    /* Appends go on at the end, and reopen keeps it all. */
+    model_free(&m);
+    m = (struct model){ 0 };
+    append_random(&fx, &m, 5, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(m.v[0].base, end);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    check_reads(&fx, &m);
+    model_free(&m);
+    fx_done(&fx);
+}
+
 static void test_truncate(void **state)
 {
     (void)state;
@@ -533,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_roll_by_size_and_time),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_view_survives_retention),
+        cmocka_unit_test(test_delete_below),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_preparer_rolls_without_stall),
     };
