@@ -1,5 +1,5 @@
 /* cli/cli.h: what the client subcommands of `weir` share (cmd_topics.c,
- * cmd_produce.c, cmd_consume.c, cmd_bench.c): the exit-code and one-line-error conventions
+ * cmd_groups.c, cmd_produce.c, cmd_consume.c, cmd_bench.c): the exit-code and one-line-error conventions
  * of cli/weir.c, option helpers, the kcat-style output format, and time
  * parsing for --at. format.c depends on client/client.h and libc only, so a
  * unit test can link it alone. */
@@ -20,6 +20,7 @@ enum { CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
 /* The subcommands (rows of the table in weir.c). argv[0] is the subcommand. */
 int cmd_topics(int argc, char **argv);
+int cmd_groups(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -1,8 +1,12 @@
 /* cli/cmd_consume.c: `weir consume`: reads partitions of one topic with the
  * consumer (client.h) and prints each record with a kcat-style format.
- * Partitions are assigned directly (no consumer group). The topic and the
+ * Without --group, partitions are assigned directly; the topic and the
  * partitions are checked with one Metadata request first, so a wrong name is
  * one clear line and exit 1 instead of a consumer that waits forever.
+ * With --group the consumer subscribes (names or ^patterns) as a member of a
+ * consumer group and commits, at least once: the positions of what was
+ * printed, after standard output was flushed, every second, before
+ * partitions are revoked, and at exit.
  * Stops at --count records, at the end of every partition with --exit, or at
  * SIGINT/SIGTERM; records are flushed before exiting. */
 #include "cli.h"
@@ -28,11 +32,18 @@ enum {
     OPT_EXIT,
     OPT_FORMAT,
     OPT_SET,
+    OPT_GROUP,
+    TOPICS_MAX = 64,
+    COMMIT_EVERY_MS = 1000,
 };
 
 struct consume_args {
     const char *bootstrap;
     const char *topic;
+    const char *topics[TOPICS_MAX]; /* every --topic (several only with --group) */
+    size_t n_topics;
+    const char *group;   /* --group: subscribe as a member */
+    const char *assign_opt; /* an option that --group excludes */
     int32_t *partitions; /* NULL: every partition */
     size_t n_partitions;
     int64_t start;       /* WEIR_OFFSET_* or an offset */
@@ -58,6 +69,7 @@ static const struct option consume_options[] = {
     { "exit", no_argument, NULL, OPT_EXIT },
     { "format", required_argument, NULL, OPT_FORMAT },
     { "set", required_argument, NULL, OPT_SET },
+    { "group", required_argument, NULL, OPT_GROUP },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -67,9 +79,15 @@ static void usage_consume(FILE *out)
     fprintf(out,
             "usage: weir consume --topic T [--partition P]... [--from-beginning | --offset N | --at TIME]\n"
             "                    [--count N] [--exit] [--format FMT] [--set KEY=VALUE]...\n"
-            "                    [--bootstrap HOST:PORT]\n\n"
-            "Prints the records of a topic's partitions (all of them unless --partition says).\n\n"
-            "  --topic T             the topic\n"
+            "                    [--bootstrap HOST:PORT]\n"
+            "       weir consume --group G --topic T... [--from-beginning] [--count N] [--format FMT]\n"
+            "                    [--set KEY=VALUE]... [--bootstrap HOST:PORT]\n\n"
+            "Prints the records of a topic's partitions (all of them unless --partition says), or,\n"
+            "with --group, of the partitions the consumer group G assigns to this member.\n\n"
+            "  --topic T             the topic; with --group repeatable, and ^REGEX matches topics\n"
+            "  --group G             join consumer group G: start at its committed offsets, commit\n"
+            "                        what was printed (at least once) every second, on rebalance\n"
+            "                        and at exit; --from-beginning applies where G has no offset\n"
             "  --partition P         a partition; repeatable (default: every partition)\n"
             "  --from-beginning      start at the first record (default: the end, new records only)\n"
             "  --offset N            start at offset N of each partition; -N: N records before\n"
@@ -120,19 +138,29 @@ static int apply_option(struct consume_args *a, int opt, const char *arg)
     case OPT_BOOTSTRAP: a->bootstrap = arg; return 0;
     case OPT_TOPIC:
         if (!*arg) return cli_usage("consume: --topic: empty topic name");
+        if (a->n_topics == TOPICS_MAX) return cli_usage("consume: more than %d --topic options", TOPICS_MAX);
+        a->topics[a->n_topics++] = arg;
         a->topic = arg;
         return 0;
-    case OPT_PARTITION: return add_partition(a, arg);
+    case OPT_GROUP:
+        if (!*arg) return cli_usage("consume: --group: empty group id");
+        a->group = arg;
+        return 0;
+    case OPT_PARTITION:
+        a->assign_opt = "--partition";
+        return add_partition(a, arg);
     case OPT_FROM_BEGINNING: return set_start(a, "--from-beginning", WEIR_OFFSET_BEGINNING);
     case OPT_OFFSET:
         if (!cli_parse_i64(arg, -INT64_MAX, INT64_MAX, &v) || (arg[0] == '-' && v == 0))
             return cli_usage("consume: --offset: '%.160s' is not an offset (N >= 0, or -N: N before the end)", arg);
         if (v < 0) a->tail = -v;
+        a->assign_opt = "--offset";
         return set_start(a, "--offset", v < 0 ? WEIR_OFFSET_END : v);
     case OPT_AT:
         if (!cli_parse_time(arg, (int64_t)time(NULL) * 1000, &a->at_ms))
             return cli_usage("consume: --at: '%.160s' is not a time (ms since the epoch, "
                              "2024-05-01T12:00:00Z, or -15m)", arg);
+        a->assign_opt = "--at";
         return set_start(a, "--at", WEIR_OFFSET_TIMESTAMP);
     case OPT_COUNT:
         if (!cli_parse_i64(arg, 1, INT64_MAX, &a->count))
@@ -149,13 +177,34 @@ static int apply_option(struct consume_args *a, int opt, const char *arg)
     }
 }
 
+/* --group: flush what was printed, then commit its positions; before
+ * partitions go, so the next owner starts after what was printed here. */
+static void on_rebalance(struct weir_consumer *c, enum weir_rebalance kind, const struct weir_topic_partition *parts,
+                         size_t n, void *opaque)
+{
+    (void)opaque;
+    if (kind != WEIR_REBALANCE_REVOKE) return;
+    if (fflush(stdout) != 0) return; /* not committed: printed records may be lost */
+    int err = weir_consumer_commit(c, NULL, 0, 0);
+    if (err != 0 && n > 0)
+        cli_warn("consume: commit before %zu partitions were revoked: %s", n, weir_client_err_str(err));
+    (void)parts;
+}
+
 /* The consumer config of the command line: the CLI's settings, then --set in order. */
 static bool consume_conf(const struct consume_args *a, struct weir_consumer_conf *cc, char *why, size_t why_size)
 {
     weir_consumer_conf_set(cc, "bootstrap.servers", a->bootstrap, NULL, 0);
     weir_consumer_conf_set(cc, "client.id", "weir-cli", NULL, 0);
-    weir_consumer_conf_set(cc, "auto.offset.reset", "error", NULL, 0);
     weir_consumer_conf_set(cc, "enable.partition.eof", a->exit_at_end ? "true" : "false", NULL, 0);
+    if (a->group) {
+        weir_consumer_conf_set(cc, "group.id", a->group, NULL, 0);
+        weir_consumer_conf_set(cc, "enable.auto.commit", "false", NULL, 0);
+        weir_consumer_conf_set(cc, "auto.offset.reset", a->start == WEIR_OFFSET_BEGINNING ? "earliest" : "latest", NULL, 0);
+        weir_consumer_conf_set_rebalance_cb(cc, on_rebalance);
+    } else {
+        weir_consumer_conf_set(cc, "auto.offset.reset", "error", NULL, 0);
+    }
     for (size_t i = 0; i < a->n_sets; i++) {
         char key[256];
         const char *eq = strchr(a->sets[i], '=');
@@ -181,6 +230,10 @@ static int consume_parse(int argc, char **argv, struct consume_args *a, struct c
     }
     if (optind < argc) return cli_usage("consume: unexpected argument '%.160s'", argv[optind]);
     if (!a->topic) return cli_usage("consume: --topic is required");
+    if (a->group && a->assign_opt) return cli_usage("consume: %s cannot be used with --group", a->assign_opt);
+    if (a->group && a->exit_at_end) return cli_usage("consume: --exit cannot be used with --group");
+    if (!a->group && a->n_topics > 1) return cli_usage("consume: one --topic only (several need --group)");
+    if (!a->group && a->topic[0] == '^') return cli_usage("consume: a ^pattern topic needs --group");
     char why[256];
     if (!cli_fmt_parse(a->format, fmt, why, sizeof why)) return cli_usage("consume: --format: %s", why);
     if (!cli_bootstrap_ok("consume", a->bootstrap)) return CLI_EXIT_USAGE;
@@ -321,6 +374,77 @@ static int consume_run(const struct consume_args *a, const struct cli_fmt *fmt, 
     return st.failed;
 }
 
+/* --group: names (not patterns) must exist, as without --group. 0 or the exit code. */
+static int consume_group_topics(const struct consume_args *a)
+{
+    const char *names[TOPICS_MAX];
+    int n = 0;
+    for (size_t i = 0; i < a->n_topics; i++)
+        if (a->topics[i][0] != '^') names[n++] = a->topics[i];
+    if (n == 0) return 0;
+    struct weir_admin *adm = cli_admin("consume", a->bootstrap);
+    if (!adm) return CLI_EXIT_FAILED;
+    struct weir_metadata *md = NULL;
+    int rc = 0;
+    if (weir_admin_metadata(adm, names, (size_t)n, &md) != 0) rc = cli_fail("consume: %s", weir_admin_error(adm));
+    for (size_t i = 0; rc == 0 && i < md->topics_count; i++)
+        if (md->topics[i].err == 3) rc = cli_fail("consume: topic '%s' does not exist", md->topics[i].name);
+        else if (md->topics[i].err != 0)
+            rc = cli_fail("consume: topic '%s': %s", md->topics[i].name, weir_client_err_str(md->topics[i].err));
+    weir_metadata_destroy(md);
+    weir_admin_destroy(adm);
+    return rc;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Flushes standard output, then commits the positions of what was printed. */
+static int group_commit(struct weir_consumer *c)
+{
+    if (fflush(stdout) != 0) return -cli_fail("consume: cannot write to standard output");
+    int err = weir_consumer_commit(c, NULL, 0, 0);
+    if (err != 0) cli_warn("consume: commit: %s", weir_client_err_str(err));
+    return 0;
+}
+
+static int consume_group_run(const struct consume_args *a, const struct cli_fmt *fmt, struct weir_consumer *c)
+{
+    struct consume_state st = { 0, 0, NULL, 0 };
+    int err = weir_consumer_subscribe(c, a->topics, a->n_topics);
+    if (err != 0) return cli_fail("consume: subscribe: %s", weir_client_err_str(err));
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = 0;
+    bool dirty = false;
+    int64_t last = now_ms();
+    while (rc == 0 && !stop_signal) {
+        struct weir_consumer_record *r = weir_consumer_poll(c, POLL_MS);
+        if (r) {
+            dirty = dirty || r->event == WEIR_EVENT_RECORD;
+            rc = consume_event(a, fmt, &st, r);
+            weir_consumer_record_release(r);
+        }
+        if (rc == 0 && dirty && (!r || now_ms() - last >= COMMIT_EVERY_MS)) {
+            rc = group_commit(c);
+            dirty = false;
+            last = now_ms();
+        }
+    }
+    if (rc >= 0 && dirty) {
+        int crc = group_commit(c);
+        if (crc < 0) rc = crc;
+    }
+    if (rc < 0) return -rc;
+    return st.failed;
+}
+
 int cmd_consume(int argc, char **argv)
 {
     struct consume_args a = { .bootstrap = CLI_BOOTSTRAP_DEFAULT, .start = WEIR_OFFSET_END, .count = -1,
@@ -333,10 +457,10 @@ int cmd_consume(int argc, char **argv)
         free(fmt);
         return rc; /* --help, or a usage error */
     }
-    rc = consume_partitions(&a);
+    rc = a.group ? consume_group_topics(&a) : consume_partitions(&a);
     if (rc == 0) {
         struct weir_consumer *c = consumer_open(&a);
-        rc = c ? consume_run(&a, fmt, c) : CLI_EXIT_FAILED;
+        rc = !c ? CLI_EXIT_FAILED : a.group ? consume_group_run(&a, fmt, c) : consume_run(&a, fmt, c);
         weir_consumer_destroy(c);
     }
     free(a.partitions);

@@ -36,6 +36,7 @@ static int cmd_serve(int argc, char **argv);
 static const struct command commands[] = {
     { "serve", "run the broker", cmd_serve },
     { "topics", "create, list, describe, delete topics; add partitions", cmd_topics },
+    { "groups", "list, describe, delete consumer groups; reset their offsets", cmd_groups },
     { "produce", "send lines of standard input as records", cmd_produce },
     { "consume", "print the records of a topic", cmd_consume },
     { "bench", "measure the client library: produce or consume throughput, latency", cmd_bench },

@@ -2,7 +2,8 @@
  * described, grown and deleted; configs described. One blocking connection,
  * to the controller the bootstrap broker names (or the bootstrap broker when
  * the controller's advertised address does not answer). Each call is one
- * request and its response; the caller's thread does the I/O. A call made
+ * request and its response (group calls: FindCoordinator first, then one per
+ * group to the coordinator); the caller's thread does the I/O. A call made
  * after the connection failed reconnects once. Results are copied out of the
  * response frame into memory the caller frees with one call. */
 #include "wire_int.h"
@@ -10,12 +11,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct weir_admin {
     char *bootstrap;
     char *client_id;
     int timeout_ms;
     struct cw_conn conn;
+    struct cw_conn coord;         /* a group's coordinator when it is not conn's broker */
     struct weir_arena arena;      /* response decoding; reset per call */
     struct kbuf kb;
     char err[CW_ERRBUF];
@@ -26,6 +29,9 @@ struct admin_blob {
     union {
         struct weir_metadata md;
         struct weir_configs cf;
+        struct weir_group_list gl;
+        struct weir_group_descriptions gd;
+        struct weir_group_offsets go;
     } pub;
     struct weir_arena arena;
 };
@@ -95,6 +101,7 @@ struct weir_admin *weir_admin_new(const struct weir_conf *conf, char *errbuf, si
     }
     a->timeout_ms = atoi(timeout) > 0 ? atoi(timeout) : 30000;
     cw_conn_init(&a->conn, a->client_id);
+    cw_conn_init(&a->coord, a->client_id);
     kbuf_init(&a->kb, 0);
     if (admin_conn(a) != 0) {
         cw_errf(errbuf, errbuf_size, "%s", a->err);
@@ -108,6 +115,7 @@ void weir_admin_destroy(struct weir_admin *a)
 {
     if (!a) return;
     cw_close(&a->conn);
+    cw_close(&a->coord);
     weir_arena_destroy(&a->arena);
     kbuf_free(&a->kb);
     weir_free(a->bootstrap);
@@ -474,5 +482,505 @@ int weir_admin_list_offset(struct weir_admin *a, const char *topic, int32_t part
         else *offset = p->offset;
     }
     cw_frame_unref(frame);
+    return rc;
+}
+
+/* ---- consumer groups ------------------------------------------------------------------------ */
+
+enum { ADMIN_RETRY_MS = 100 };
+#define ADMIN_GROUP_BLOB_MAX ((size_t)1 << 30) /* what decoded group results may take */
+
+typedef void gc_encode_fn(struct kbuf *kb, int16_t v, const void *req);
+typedef enum weir_err gc_decode_fn(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *resp);
+
+/* Errors that say: ask again, maybe elsewhere (the coordinator is loading,
+ * not there yet, or moved). */
+static bool coord_retriable(int err) { return err == 14 || err == 15 || err == 16; }
+
+static void admin_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* One request on connection c: encode, send, wait. *rd covers the body. */
+static int conn_request(struct weir_admin *a, struct cw_conn *c, int16_t key, const char *name, gc_encode_fn *enc,
+                        const void *req, int timeout_ms, int16_t *v, struct cw_frame **frame, struct weir_rd *rd)
+{
+    *v = cw_version(c, key);
+    if (*v < 0) {
+        cw_errf(a->err, sizeof a->err, "%s:%d: the broker does not support %s", c->host, c->port, name);
+        return WEIR_CLIENT_E_UNSUPPORTED;
+    }
+    int32_t corr;
+    struct kframe f = cw_request_begin(c, &a->kb, key, *v, &corr);
+    enc(&a->kb, *v, req);
+    kproto_request_end(&a->kb, &f);
+    int rc = cw_call(c, &a->kb, key, *v, corr, timeout_ms, frame, rd);
+    if (rc != 0) cw_errf(a->err, sizeof a->err, "%s: %s", name, c->err[0] ? c->err : weir_client_err_str(rc));
+    return rc;
+}
+
+static void enc_findcoordinator(struct kbuf *kb, int16_t v, const void *r) { kproto_findcoordinator_request_encode(kb, v, r); }
+static void enc_describegroups(struct kbuf *kb, int16_t v, const void *r) { kproto_describegroups_request_encode(kb, v, r); }
+static void enc_offsetfetch(struct kbuf *kb, int16_t v, const void *r) { kproto_offsetfetch_request_encode(kb, v, r); }
+static void enc_offsetcommit(struct kbuf *kb, int16_t v, const void *r) { kproto_offsetcommit_request_encode(kb, v, r); }
+static void enc_deletegroups(struct kbuf *kb, int16_t v, const void *r) { kproto_deletegroups_request_encode(kb, v, r); }
+static enum weir_err dec_describegroups(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
+{
+    return kproto_describegroups_response_decode(rd, v, ar, r);
+}
+static enum weir_err dec_offsetfetch(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
+{
+    return kproto_offsetfetch_response_decode(rd, v, ar, r);
+}
+static enum weir_err dec_offsetcommit(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
+{
+    return kproto_offsetcommit_response_decode(rd, v, ar, r);
+}
+static enum weir_err dec_deletegroups(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
+{
+    return kproto_deletegroups_response_decode(rd, v, ar, r);
+}
+
+/* The group's coordinator (FindCoordinator on the admin connection): *out is
+ * the connection to use. 0, FindCoordinator's Kafka error, or WEIR_CLIENT_E_*. */
+static int admin_coordinator(struct weir_admin *a, const char *group, int timeout_ms, struct cw_conn **out)
+{
+    int rc = admin_conn(a);
+    if (rc != 0) return rc;
+    struct kfindcoordinator_req req = { kstr_c(group), 0 };
+    int16_t v;
+    struct cw_frame *frame = NULL;
+    struct weir_rd rd;
+    weir_arena_reset(&a->arena);
+    rc = conn_request(a, &a->conn, KAPI_FIND_COORDINATOR, "FindCoordinator", enc_findcoordinator, &req, timeout_ms,
+                      &v, &frame, &rd);
+    if (rc != 0) return rc;
+    struct kfindcoordinator_resp resp;
+    char host[CW_HOST_MAX];
+    if (kproto_findcoordinator_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK ||
+        (resp.error_code == 0 && (resp.host.len <= 0 || (size_t)resp.host.len >= sizeof host))) {
+        cw_frame_unref(frame);
+        cw_close(&a->conn);
+        cw_errf(a->err, sizeof a->err, "FindCoordinator: malformed response");
+        return WEIR_CLIENT_E_BAD_MSG;
+    }
+    rc = resp.error_code;
+    if (rc != 0) {
+        if (resp.error_message.len > 0)
+            cw_errf(a->err, sizeof a->err, "FindCoordinator: %.*s", (int)resp.error_message.len, resp.error_message.ptr);
+        else
+            cw_errf(a->err, sizeof a->err, "FindCoordinator: %s", weir_client_err_str(rc));
+        cw_frame_unref(frame);
+        return rc;
+    }
+    memcpy(host, resp.host.ptr, (size_t)resp.host.len);
+    host[resp.host.len] = '\0';
+    int port = resp.port;
+    cw_frame_unref(frame);
+    *out = &a->conn;
+    if (port == a->conn.port && !strcmp(host, a->conn.host)) return 0;
+    if (cw_is_up(&a->coord) && port == a->coord.port && !strcmp(host, a->coord.host)) *out = &a->coord;
+    else if (cw_connect(&a->coord, host, port, timeout_ms) == 0) *out = &a->coord;
+    /* else: its advertised address does not answer; the broker we know (on a
+     * single node, the same one) says NOT_COORDINATOR if it is not. */
+    return 0;
+}
+
+/* A request to a group's coordinator; resp_err gives the response's error
+ * that concerns the group as a whole. */
+struct gcall {
+    int16_t key;
+    const char *name;
+    gc_encode_fn *encode;
+    const void *req;
+    gc_decode_fn *decode;
+    void *resp;
+    int (*resp_err)(const void *resp);
+};
+
+/* Runs g at group's coordinator until an answer other than a coordinator
+ * error, within request.timeout.ms. On 0, *frame holds the response, decoded
+ * into g->resp (arrays in a->arena). */
+static int group_call(struct weir_admin *a, const char *group, const struct gcall *g, struct cw_frame **frame)
+{
+    a->err[0] = '\0';
+    *frame = NULL;
+    int64_t deadline = cw_now_ms() + a->timeout_ms;
+    for (;;) {
+        int left = (int)WEIR_MAX(deadline - cw_now_ms(), 1);
+        struct cw_conn *c = NULL;
+        int err = admin_coordinator(a, group, left, &c);
+        if (err == 0) {
+            int16_t v;
+            struct weir_rd rd;
+            int rc = conn_request(a, c, g->key, g->name, g->encode, g->req, left, &v, frame, &rd);
+            if (rc != 0) return rc;
+            if (g->decode(&rd, v, &a->arena, g->resp) != WEIR_OK) {
+                cw_frame_unref(*frame);
+                *frame = NULL;
+                cw_close(c);
+                cw_errf(a->err, sizeof a->err, "%s: malformed response", g->name);
+                return WEIR_CLIENT_E_BAD_MSG;
+            }
+            err = g->resp_err(g->resp);
+            if (!coord_retriable(err)) return 0;
+            cw_frame_unref(*frame);
+            *frame = NULL;
+        } else if (!coord_retriable(err)) {
+            return err;
+        }
+        if (cw_now_ms() + ADMIN_RETRY_MS >= deadline) {
+            cw_errf(a->err, sizeof a->err, "%s: group '%s': %s (still after %d ms)", g->name, group,
+                    weir_client_err_str(err), a->timeout_ms);
+            return WEIR_CLIENT_E_TIMED_OUT;
+        }
+        admin_sleep_ms(ADMIN_RETRY_MS);
+    }
+}
+
+static int invalid_arg(struct weir_admin *a)
+{
+    if (a) cw_errf(a->err, sizeof a->err, "invalid argument");
+    return WEIR_CLIENT_E_INVALID_ARG;
+}
+
+/* a, an array p of n (NULL when n is 0) whose names are all set. */
+static bool names_ok(const struct weir_admin *a, const char *const *p, size_t n)
+{
+    if (!a || (!p && n) || n > INT32_MAX / 2) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!p[i]) return false;
+    return true;
+}
+
+static int tp_cmp(const char *ta, int32_t pa, const char *tb, int32_t pb)
+{
+    int c = strcmp(ta, tb);
+    return c ? c : (pa > pb) - (pa < pb);
+}
+static int group_tp_cmp(const void *x, const void *y)
+{
+    const struct weir_group_tp *a = x, *b = y;
+    return tp_cmp(a->topic, a->partition, b->topic, b->partition);
+}
+static int topic_partition_cmp(const void *x, const void *y)
+{
+    const struct weir_topic_partition *a = x, *b = y;
+    return tp_cmp(a->topic, a->partition, b->topic, b->partition);
+}
+static int listing_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct weir_group_listing *)x)->group_id, ((const struct weir_group_listing *)y)->group_id);
+}
+
+int weir_admin_list_groups(struct weir_admin *a, struct weir_group_list **out)
+{
+    if (!a || !out) return invalid_arg(a);
+    *out = NULL;
+    int16_t v;
+    int32_t corr;
+    struct kframe f;
+    struct cw_frame *frame = NULL;
+    struct weir_rd rd;
+    int rc = admin_begin(a, KAPI_LIST_GROUPS, "ListGroups", &v, &corr, &f);
+    if (rc == 0) {
+        kproto_listgroups_request_encode(&a->kb, v);
+        rc = admin_finish(a, &f, KAPI_LIST_GROUPS, v, corr, "ListGroups", &frame, &rd);
+    }
+    struct klistgroups_resp resp;
+    if (rc == 0 && kproto_listgroups_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK)
+        rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "ListGroups: malformed response");
+    if (rc == 0 && resp.error_code != 0) {
+        rc = resp.error_code;
+        cw_errf(a->err, sizeof a->err, "ListGroups: %s", weir_client_err_str(rc));
+    }
+    if (rc == 0) {
+        struct admin_blob *b = blob_new(frame->len);
+        bool oom = !b;
+        struct weir_group_listing *gs = b ? blob_array(b, resp.n_groups, sizeof *gs, &oom) : NULL;
+        for (int32_t i = 0; gs && i < resp.n_groups; i++)
+            gs[i] = (struct weir_group_listing){ blob_str(b, resp.groups[i].group_id, &oom),
+                                                 blob_str(b, resp.groups[i].protocol_type, &oom) };
+        if (oom) {
+            blob_free(b);
+            rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "ListGroups");
+        } else {
+            if (gs) qsort(gs, (size_t)resp.n_groups, sizeof *gs, listing_cmp);
+            b->pub.gl = (struct weir_group_list){ gs, gs ? (size_t)resp.n_groups : 0 };
+            *out = &b->pub.gl;
+        }
+    }
+    cw_frame_unref(frame);
+    return rc;
+}
+
+void weir_group_list_destroy(struct weir_group_list *l)
+{
+    if (l) blob_free(weir_container_of(l, struct admin_blob, pub.gl));
+}
+
+static int describe_err(const void *r)
+{
+    const struct kdescribegroups_resp *d = r;
+    return d->n_groups >= 1 ? d->groups[0].error_code : 0;
+}
+
+/* The member's partitions from its ConsumerProtocolAssignment bytes. */
+static void member_assignment(struct weir_admin *a, struct admin_blob *b, struct kbytes bytes,
+                              struct weir_group_member *m, bool *oom)
+{
+    struct weir_rd rd = weir_rd_make(bytes.ptr, (size_t)WEIR_MAX(bytes.len, 0));
+    struct kconsumer_assignment as;
+    if (kproto_consumer_assignment_decode(&rd, &a->arena, &as) != WEIR_OK) {
+        m->assignment_err = WEIR_CLIENT_E_BAD_MSG;
+        return;
+    }
+    int64_t n = 0;
+    for (int32_t i = 0; i < as.n_partitions; i++) n += as.partitions[i].n_partitions;
+    if (n > INT32_MAX) {
+        m->assignment_err = WEIR_CLIENT_E_BAD_MSG;
+        return;
+    }
+    struct weir_group_tp *tps = blob_array(b, (int32_t)n, sizeof *tps, oom);
+    size_t k = 0;
+    for (int32_t i = 0; tps && i < as.n_partitions; i++) {
+        const char *topic = blob_str(b, as.partitions[i].topic, oom);
+        for (int32_t j = 0; j < as.partitions[i].n_partitions; j++)
+            tps[k++] = (struct weir_group_tp){ topic, as.partitions[i].partitions[j] };
+    }
+    if (tps) qsort(tps, k, sizeof *tps, group_tp_cmp);
+    m->assignment = tps;
+    m->assignment_count = tps ? k : 0;
+}
+
+static void group_copy(struct weir_admin *a, struct admin_blob *b, const struct kdescribegroups_group *g,
+                       struct weir_group_description *d, bool *oom)
+{
+    d->group_id = blob_str(b, g->group_id, oom);
+    d->err = g->error_code;
+    d->state = blob_str(b, g->state, oom);
+    d->protocol_type = blob_str(b, g->protocol_type, oom);
+    d->protocol = blob_str(b, g->protocol_data, oom);
+    bool consumer = kstr_eq(g->protocol_type, "consumer");
+    struct weir_group_member *ms = blob_array(b, g->n_members, sizeof *ms, oom);
+    for (int32_t i = 0; ms && i < g->n_members; i++) {
+        const struct kdescribegroups_member *km = &g->members[i];
+        ms[i].member_id = blob_str(b, km->member_id, oom);
+        ms[i].client_id = blob_str(b, km->client_id, oom);
+        ms[i].client_host = blob_str(b, km->client_host, oom);
+        if (consumer) member_assignment(a, b, km->assignment, &ms[i], oom);
+    }
+    d->members = ms;
+    d->members_count = ms ? (size_t)g->n_members : 0;
+}
+
+int weir_admin_describe_groups(struct weir_admin *a, const char *const *groups, size_t n,
+                               struct weir_group_descriptions **out)
+{
+    if (!names_ok(a, groups, n) || !out) return invalid_arg(a);
+    *out = NULL;
+    struct admin_blob *b = blob_new(ADMIN_GROUP_BLOB_MAX / 32);
+    bool oom = !b;
+    struct weir_group_description *ds = b ? blob_array(b, (int32_t)n, sizeof *ds, &oom) : NULL;
+    int rc = oom ? admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeGroups") : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct kstr name = kstr_c(groups[i]);
+        struct kdescribegroups_req req = { &name, 1 };
+        struct kdescribegroups_resp resp;
+        struct gcall g = { KAPI_DESCRIBE_GROUPS, "DescribeGroups", enc_describegroups, &req, dec_describegroups,
+                           &resp, describe_err };
+        struct cw_frame *frame = NULL;
+        rc = group_call(a, groups[i], &g, &frame);
+        if (rc > 0) { /* FindCoordinator refused the group (e.g. 24 INVALID_GROUP_ID) */
+            ds[i] = (struct weir_group_description){ .group_id = blob_str(b, name, &oom), .err = rc, .state = "",
+                                                     .protocol_type = "", .protocol = "" };
+            rc = oom ? admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeGroups") : 0;
+            continue;
+        }
+        if (rc == 0 && (resp.n_groups != 1 || !kstr_eq(resp.groups[0].group_id, groups[i]))) {
+            cw_errf(a->err, sizeof a->err, "DescribeGroups: the answer does not describe group '%s'", groups[i]);
+            rc = WEIR_CLIENT_E_BAD_MSG;
+        }
+        if (rc == 0) group_copy(a, b, &resp.groups[0], &ds[i], &oom);
+        if (rc == 0 && oom) rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeGroups");
+        cw_frame_unref(frame);
+    }
+    if (rc != 0) {
+        blob_free(b);
+        return rc;
+    }
+    b->pub.gd = (struct weir_group_descriptions){ ds, n };
+    *out = &b->pub.gd;
+    return 0;
+}
+
+void weir_group_descriptions_destroy(struct weir_group_descriptions *d)
+{
+    if (d) blob_free(weir_container_of(d, struct admin_blob, pub.gd));
+}
+
+static int offsetfetch_err(const void *r) { return ((const struct koffsetfetch_resp *)r)->error_code; }
+
+int weir_admin_group_offsets(struct weir_admin *a, const char *group, const struct weir_group_tp *parts, size_t n,
+                             struct weir_group_offsets **out)
+{
+    if (!a || !group || (!parts && n) || !out || n > INT32_MAX / 2) return invalid_arg(a);
+    for (size_t i = 0; i < n; i++)
+        if (!parts[i].topic || parts[i].partition < 0) return invalid_arg(a);
+    *out = NULL;
+    /* The request: the partitions grouped by topic (sorted), or null = all. */
+    struct weir_group_tp *sorted = weir_calloc(n ? n : 1, sizeof *sorted);
+    int32_t *idx = weir_calloc(n ? n : 1, sizeof *idx);
+    struct koffsetfetch_req_topic *ts = weir_calloc(n ? n : 1, sizeof *ts);
+    if (!sorted || !idx || !ts) {
+        weir_free(sorted), weir_free(idx), weir_free(ts);
+        return admin_fail(a, WEIR_CLIENT_E_NOMEM, "OffsetFetch");
+    }
+    if (n) memcpy(sorted, parts, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, group_tp_cmp);
+    int32_t n_ts = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(sorted[i].topic, sorted[i - 1].topic))
+            ts[n_ts++] = (struct koffsetfetch_req_topic){ kstr_c(sorted[i].topic), &idx[i], 0 };
+        idx[i] = sorted[i].partition;
+        ts[n_ts - 1].n_partition_indexes++;
+    }
+    struct koffsetfetch_req req = { kstr_c(group), n ? ts : NULL, n ? n_ts : -1 };
+    struct koffsetfetch_resp resp;
+    struct gcall g = { KAPI_OFFSET_FETCH, "OffsetFetch", enc_offsetfetch, &req, dec_offsetfetch, &resp, offsetfetch_err };
+    struct cw_frame *frame = NULL;
+    int rc = group_call(a, group, &g, &frame);
+    if (rc == 0 && resp.error_code != 0) {
+        rc = resp.error_code;
+        cw_errf(a->err, sizeof a->err, "OffsetFetch: group '%s': %s", group, weir_client_err_str(rc));
+    }
+    if (rc == 0) {
+        struct admin_blob *b = blob_new(frame->len);
+        bool oom = !b;
+        int64_t total = 0;
+        for (int32_t t = 0; t < resp.n_topics; t++) total += resp.topics[t].n_partitions;
+        struct weir_topic_partition *ps = b && total <= INT32_MAX ? blob_array(b, (int32_t)total, sizeof *ps, &oom) : NULL;
+        size_t k = 0;
+        for (int32_t t = 0; ps && t < resp.n_topics; t++) {
+            const char *topic = blob_str(b, resp.topics[t].name, &oom);
+            for (int32_t p = 0; p < resp.topics[t].n_partitions; p++) {
+                const struct koffsetfetch_resp_part *kp = &resp.topics[t].partitions[p];
+                ps[k++] = (struct weir_topic_partition){ topic, kp->partition_index, kp->committed_offset,
+                                                         kp->error_code };
+            }
+        }
+        if (oom || total > INT32_MAX) {
+            blob_free(b);
+            rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "OffsetFetch");
+        } else {
+            if (ps) qsort(ps, k, sizeof *ps, topic_partition_cmp);
+            b->pub.go = (struct weir_group_offsets){ ps, k };
+            *out = &b->pub.go;
+        }
+    }
+    cw_frame_unref(frame);
+    weir_free(sorted), weir_free(idx), weir_free(ts);
+    return rc;
+}
+
+void weir_group_offsets_destroy(struct weir_group_offsets *o)
+{
+    if (o) blob_free(weir_container_of(o, struct admin_blob, pub.go));
+}
+
+static int offsetcommit_err(const void *r)
+{
+    const struct koffsetcommit_resp *c = r;
+    for (int32_t t = 0; t < c->n_topics; t++)
+        if (c->topics[t].n_partitions > 0) return c->topics[t].partitions[0].error_code;
+    return 0;
+}
+
+/* An offsets[] entry to sort by (topic, partition). */
+struct commit_ref {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+};
+static int commit_ref_cmp(const void *x, const void *y)
+{
+    const struct commit_ref *a = x, *b = y;
+    return tp_cmp(a->topic, a->partition, b->topic, b->partition);
+}
+
+int weir_admin_commit_group_offsets(struct weir_admin *a, const char *group, struct weir_topic_partition *offsets,
+                                    size_t n)
+{
+    if (!a || !group || (!offsets && n) || n > INT32_MAX / 2) return invalid_arg(a);
+    for (size_t i = 0; i < n; i++)
+        if (!offsets[i].topic || offsets[i].partition < 0 || offsets[i].offset < 0) return invalid_arg(a);
+    if (n == 0) return 0;
+    struct commit_ref *order = weir_calloc(n, sizeof *order);
+    struct koffsetcommit_req_part *ps = weir_calloc(n, sizeof *ps);
+    struct koffsetcommit_req_topic *ts = weir_calloc(n, sizeof *ts);
+    if (!order || !ps || !ts) {
+        weir_free(order), weir_free(ps), weir_free(ts);
+        return admin_fail(a, WEIR_CLIENT_E_NOMEM, "OffsetCommit");
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (struct commit_ref){ offsets[i].topic, offsets[i].partition, offsets[i].offset };
+    qsort(order, n, sizeof *order, commit_ref_cmp);
+    int32_t n_ts = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct commit_ref *o = &order[k];
+        if (k == 0 || strcmp(o->topic, order[k - 1].topic))
+            ts[n_ts++] = (struct koffsetcommit_req_topic){ kstr_c(o->topic), &ps[k], 0 };
+        ps[k] = (struct koffsetcommit_req_part){ o->partition, o->offset, -1, kstr_c("") };
+        ts[n_ts - 1].n_partitions++;
+    }
+    /* generation -1, no member: a commit from outside the group */
+    struct koffsetcommit_req req = { kstr_c(group), -1, kstr_c(""), KSTR_NULL, ts, n_ts };
+    struct koffsetcommit_resp resp;
+    struct gcall g = { KAPI_OFFSET_COMMIT, "OffsetCommit", enc_offsetcommit, &req, dec_offsetcommit, &resp,
+                       offsetcommit_err };
+    struct cw_frame *frame = NULL;
+    int rc = group_call(a, group, &g, &frame);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        offsets[i].err = WEIR_CLIENT_E_BAD_MSG; /* unless the answer names it */
+        for (int32_t t = 0; t < resp.n_topics; t++) {
+            if (!kstr_eq(resp.topics[t].name, offsets[i].topic)) continue;
+            for (int32_t p = 0; p < resp.topics[t].n_partitions; p++)
+                if (resp.topics[t].partitions[p].partition_index == offsets[i].partition)
+                    offsets[i].err = resp.topics[t].partitions[p].error_code;
+        }
+    }
+    cw_frame_unref(frame);
+    weir_free(order), weir_free(ps), weir_free(ts);
+    return rc;
+}
+
+static int deletegroups_err(const void *r)
+{
+    const struct kdeletegroups_resp *d = r;
+    return d->n_results >= 1 ? d->results[0].error_code : 0;
+}
+
+int weir_admin_delete_groups(struct weir_admin *a, const char *const *groups, size_t n,
+                             struct weir_admin_result *results)
+{
+    if (!names_ok(a, groups, n) || (!results && n)) return invalid_arg(a);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct kstr name = kstr_c(groups[i]);
+        struct kdeletegroups_req req = { &name, 1 };
+        struct kdeletegroups_resp resp;
+        struct gcall g = { KAPI_DELETE_GROUPS, "DeleteGroups", enc_deletegroups, &req, dec_deletegroups, &resp,
+                           deletegroups_err };
+        struct cw_frame *frame = NULL;
+        rc = group_call(a, groups[i], &g, &frame);
+        if (rc == 0 && (resp.n_results != 1 || !kstr_eq(resp.results[0].group_id, groups[i])))
+            result_set(&results[i], WEIR_CLIENT_E_BAD_MSG, kstr_c("the broker's answer does not name this group"));
+        else if (rc == 0)
+            result_set(&results[i], resp.results[0].error_code, KSTR_NULL);
+        else if (rc > 0) /* FindCoordinator refused the group (e.g. 24 INVALID_GROUP_ID) */
+            result_set(&results[i], rc, KSTR_NULL), rc = 0;
+        cw_frame_unref(frame);
+    }
     return rc;
 }

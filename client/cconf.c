@@ -34,8 +34,20 @@ static const struct ckey ckeys[] = {
     { "auto.offset.reset", NULL, CK_RESET, OFF(reset), 0, 0 },
     { "enable.partition.eof", NULL, CK_BOOL, OFF(partition_eof), 0, 1 },
     { "check.crcs", NULL, CK_BOOL, OFF(check_crcs), 0, 1 },
+    { "group.id", NULL, CK_STR, OFF(group_id), 0, 0 },
+    { "partition.assignment.strategy", NULL, CK_STR, OFF(assignors), 0, 0 },
+    { "session.timeout.ms", NULL, CK_I32, OFF(session_timeout_ms), 1, 3600000 },
+    { "heartbeat.interval.ms", NULL, CK_I32, OFF(heartbeat_interval_ms), 1, 3600000 },
+    { "max.poll.interval.ms", NULL, CK_I32, OFF(max_poll_interval_ms), 1, 86400000 },
+    { "enable.auto.commit", NULL, CK_BOOL, OFF(auto_commit), 0, 1 },
+    { "auto.commit.interval.ms", NULL, CK_I32, OFF(auto_commit_interval_ms), 1, 86400000 },
+    { "metadata.max.age.ms", "topic.metadata.refresh.interval.ms", CK_I32, OFF(metadata_max_age_ms), 10, 86400000 },
 };
+/* The string keys, for copy and free. */
+static const size_t str_offs[] = { OFF(bootstrap_servers), OFF(client_id), OFF(group_id), OFF(assignors) };
 #undef OFF
+
+static char **str_slot(struct weir_consumer_conf *c, size_t off) { return (char **)(void *)((char *)c + off); }
 
 static const char *const reset_names[] = { [CW_RESET_EARLIEST] = "earliest", [CW_RESET_LATEST] = "latest",
                                            [CW_RESET_ERROR] = "error" };
@@ -55,9 +67,16 @@ struct weir_consumer_conf *weir_consumer_conf_new(void)
     c->reset = CW_RESET_LATEST;
     c->partition_eof = false;
     c->check_crcs = true;
+    c->session_timeout_ms = 45000;
+    c->heartbeat_interval_ms = 3000;
+    c->max_poll_interval_ms = 300000;
+    c->auto_commit = true;
+    c->auto_commit_interval_ms = 5000;
+    c->metadata_max_age_ms = 300000;
     c->client_id = weir_strdup("weir");
-    if (!c->client_id) {
-        weir_free(c);
+    c->assignors = weir_strdup("range,roundrobin");
+    if (!c->client_id || !c->assignors) {
+        weir_consumer_conf_destroy(c);
         return NULL;
     }
     return c;
@@ -65,9 +84,11 @@ struct weir_consumer_conf *weir_consumer_conf_new(void)
 
 void cw_cconf_free_strings(struct weir_consumer_conf *c)
 {
-    weir_free(c->bootstrap_servers);
-    weir_free(c->client_id);
-    c->bootstrap_servers = c->client_id = NULL;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(str_offs); i++) {
+        char **slot = str_slot(c, str_offs[i]);
+        weir_free(*slot);
+        *slot = NULL;
+    }
 }
 
 void weir_consumer_conf_destroy(struct weir_consumer_conf *conf)
@@ -77,12 +98,32 @@ void weir_consumer_conf_destroy(struct weir_consumer_conf *conf)
     weir_free(conf);
 }
 
+void weir_consumer_conf_set_rebalance_cb(struct weir_consumer_conf *conf, weir_rebalance_cb *cb)
+{
+    if (conf) conf->rebalance_cb = cb;
+}
+
+void weir_consumer_conf_set_commit_cb(struct weir_consumer_conf *conf, weir_commit_cb *cb)
+{
+    if (conf) conf->commit_cb = cb;
+}
+
+void weir_consumer_conf_set_opaque(struct weir_consumer_conf *conf, void *opaque)
+{
+    if (conf) conf->opaque = opaque;
+}
+
 int cw_cconf_copy(struct weir_consumer_conf *dst, const struct weir_consumer_conf *src)
 {
     *dst = *src;
-    dst->bootstrap_servers = src->bootstrap_servers ? weir_strdup(src->bootstrap_servers) : NULL;
-    dst->client_id = src->client_id ? weir_strdup(src->client_id) : NULL;
-    if ((src->bootstrap_servers && !dst->bootstrap_servers) || (src->client_id && !dst->client_id)) {
+    bool ok = true;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(str_offs); i++) {
+        char **d = str_slot(dst, str_offs[i]);
+        const char *from = *d;
+        *d = from ? weir_strdup(from) : NULL;
+        ok = ok && (!from || *d);
+    }
+    if (!ok) {
         cw_cconf_free_strings(dst);
         return WEIR_CLIENT_E_NOMEM;
     }
@@ -118,6 +159,16 @@ static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct cke
             cw_errf(errbuf, errbuf_size, "bootstrap.servers is empty");
             return WEIR_CONF_INVALID;
         }
+    }
+    if (k->off == offsetof(struct weir_consumer_conf, assignors) && !cw_assignors_valid(value)) {
+        cw_errf(errbuf, errbuf_size,
+                "invalid value \"%s\" for partition.assignment.strategy: expected a comma-separated list of range, roundrobin",
+                value);
+        return WEIR_CONF_INVALID;
+    }
+    if (k->off == offsetof(struct weir_consumer_conf, group_id) && strlen(value) > KPROTO_STRING_MAX) {
+        cw_errf(errbuf, errbuf_size, "group.id is longer than %d bytes", KPROTO_STRING_MAX);
+        return WEIR_CONF_INVALID;
     }
     char *dup = weir_strdup(value);
     if (!dup) {

@@ -67,7 +67,8 @@ enum weir_client_err {
     WEIR_CLIENT_E_NOMEM = -112,             /* allocation failed */
     WEIR_CLIENT_E_RESOLVE = -113,           /* host name did not resolve */
     WEIR_CLIENT_E_BAD_CONFIG = -114,        /* inconsistent configuration */
-    WEIR_CLIENT_E_FIRST = WEIR_CLIENT_E_BAD_CONFIG,
+    WEIR_CLIENT_E_STATE = -115,             /* not in this state: assign while subscribed, commit without group.id */
+    WEIR_CLIENT_E_FIRST = WEIR_CLIENT_E_STATE,
 
     /* Broker errors a producer may see (Kafka's codes; any other code may
      * also be reported, by number). */
@@ -84,6 +85,12 @@ enum weir_client_err {
     WEIR_KAFKA_NOT_ENOUGH_REPLICAS = 19,
     WEIR_KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
     WEIR_KAFKA_INVALID_REQUIRED_ACKS = 21,
+    WEIR_KAFKA_ILLEGAL_GENERATION = 22,
+    WEIR_KAFKA_INCONSISTENT_GROUP_PROTOCOL = 23,
+    WEIR_KAFKA_INVALID_GROUP_ID = 24,
+    WEIR_KAFKA_UNKNOWN_MEMBER_ID = 25,
+    WEIR_KAFKA_INVALID_SESSION_TIMEOUT = 26,
+    WEIR_KAFKA_REBALANCE_IN_PROGRESS = 27,
     WEIR_KAFKA_TOPIC_AUTHORIZATION_FAILED = 29,
     WEIR_KAFKA_CLUSTER_AUTHORIZATION_FAILED = 31,
     WEIR_KAFKA_INVALID_TIMESTAMP = 32,
@@ -256,8 +263,9 @@ WEIR_API int32_t weir_partition_for_key(const void *key, size_t len, int32_t par
 /* consumer (client/consumer.c, fetcher.c, crecords.c, cconf.c)               */
 /* ======================================================================== */
 
-/* A consumer reads assigned partitions (no consumer group): the application
- * says where each partition starts, a background fetch thread keeps a Fetch
+/* A consumer reads assigned partitions (or, subscribed with a group.id, the
+ * partitions its consumer group gives it: see "consumer groups" below): the
+ * application says where each partition starts, a background fetch thread keeps a Fetch
  * outstanding while the application processes what came before (prefetch,
  * bounded by queued.max.messages.kbytes), and weir_consumer_poll hands out
  * records one at a time, in offset order within a partition:
@@ -367,6 +375,92 @@ struct weir_consumer_record {
     size_t headers_count;
 };
 
+/* ---- consumer groups ---------------------------------------------------------
+ *
+ * With group.id set, weir_consumer_subscribe makes the consumer a member of a
+ * Kafka consumer group (the classic protocol, eager rebalancing): a group
+ * thread finds the coordinator, joins, and when it is the leader assigns the
+ * partitions of every member's subscription (partition.assignment.strategy:
+ * range, roundrobin; the first one all members support is chosen by the
+ * broker). Each assigned partition starts at the group's committed offset, or
+ * by auto.offset.reset when it has none. Heartbeats go every
+ * heartbeat.interval.ms; a member that misses session.timeout.ms is removed
+ * by the broker; one that does not call poll for max.poll.interval.ms leaves
+ * the group (an EVENT_ERROR tells) and rejoins at the next poll.
+ * Topics starting with '^' are POSIX extended regular expressions matched
+ * against every topic except the internal ones (names starting "__"), looked
+ * up again every metadata.max.age.ms; a change of the matched set, or of a
+ * subscribed topic's partition count, makes the member rejoin.
+ * Committed offsets are "the next record to read". enable.auto.commit (true)
+ * commits the position of every assigned partition every
+ * auto.commit.interval.ms, before partitions are revoked, and at close: a
+ * record polled and not yet processed when the consumer dies is skipped then.
+ * For at least once, set enable.auto.commit=false and commit after
+ * processing.
+ * Keys (defaults): group.id (none), session.timeout.ms (45000),
+ * heartbeat.interval.ms (3000), max.poll.interval.ms (300000; also the
+ * rebalance timeout sent in JoinGroup), enable.auto.commit (true),
+ * auto.commit.interval.ms (5000), partition.assignment.strategy
+ * ("range,roundrobin"), metadata.max.age.ms (300000; alias
+ * topic.metadata.refresh.interval.ms). */
+
+struct weir_topic_partition {
+    const char *topic;  /* NUL-terminated */
+    int32_t partition;
+    int64_t offset;     /* commit: the offset to commit; committed: filled, -1 when none */
+    int err;            /* per-partition outcome (commit callback, committed) */
+};
+
+enum weir_rebalance { WEIR_REBALANCE_ASSIGN = 1, WEIR_REBALANCE_REVOKE = 2 };
+
+/* Called from weir_consumer_poll (or close), in the polling thread, when
+ * partitions are about to be revoked (they are still assigned, positions
+ * valid: commit here for at-least-once) and after new ones were assigned
+ * (offset = where each starts: committed, or a WEIR_OFFSET_* when by
+ * auto.offset.reset). The rebalance waits for the callback, up to
+ * max.poll.interval.ms. The callback may call commit, position, seek,
+ * committed; not poll, close or destroy. */
+typedef void weir_rebalance_cb(struct weir_consumer *c, enum weir_rebalance kind,
+                               const struct weir_topic_partition *parts, size_t n, void *opaque);
+/* Outcome of an asynchronous commit (err 0: every partition committed; else
+ * the first error; parts[i].err per partition). Called on the consumer's
+ * group thread (or in weir_consumer_commit itself when the commit is refused
+ * at once): it must not block nor call commit synchronously. */
+typedef void weir_commit_cb(struct weir_consumer *c, int err, const struct weir_topic_partition *parts, size_t n,
+                            void *opaque);
+WEIR_API void weir_consumer_conf_set_rebalance_cb(struct weir_consumer_conf *conf, weir_rebalance_cb *cb);
+WEIR_API void weir_consumer_conf_set_commit_cb(struct weir_consumer_conf *conf, weir_commit_cb *cb);
+/* The opaque pointer passed to both callbacks. */
+WEIR_API void weir_consumer_conf_set_opaque(struct weir_consumer_conf *conf, void *opaque);
+
+/* Replaces the subscription with topics[0, n) (names, or "^regex"). Needs
+ * group.id; not with an assignment made by weir_consumer_assign (unassign
+ * with n 0 first). 0, WEIR_CLIENT_E_STATE, WEIR_CLIENT_E_INVALID_ARG (empty,
+ * a name over 249 bytes, a regex that does not compile), WEIR_CLIENT_E_NOMEM. */
+WEIR_API int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, size_t n);
+/* Leaves the group (revoking the assignment first). 0 or WEIR_CLIENT_E_STATE. */
+WEIR_API int weir_consumer_unsubscribe(struct weir_consumer *c);
+/* The current assignment, in *parts (offset = position, -1 while being looked
+ * up), freed with weir_consumer_partitions_free. */
+WEIR_API int weir_consumer_assignment(struct weir_consumer *c, struct weir_topic_partition **parts, size_t *n);
+WEIR_API void weir_consumer_partitions_free(struct weir_topic_partition *parts, size_t n);
+/* Commits offsets[0, n) for the group (offsets NULL: the position of every
+ * assigned partition). Synchronous (async 0): waits for the broker's answer
+ * (bounded by request.timeout.ms) and returns 0 or the first error:
+ * WEIR_KAFKA_REBALANCE_IN_PROGRESS / _ILLEGAL_GENERATION / _UNKNOWN_MEMBER_ID
+ * (the group moved on: the partitions may belong to another member now),
+ * a transport error, WEIR_CLIENT_E_STATE (no group.id), WEIR_CLIENT_E_CLOSED.
+ * Asynchronous: queued in order behind earlier commits; the commit callback
+ * reports the outcome. Without a subscription (assign) the commit goes as a
+ * simple group's (generation -1), which the broker accepts while the group
+ * has no members. */
+WEIR_API int weir_consumer_commit(struct weir_consumer *c, const struct weir_topic_partition *offsets, size_t n,
+                                  int async);
+/* Fills parts[i].offset with the group's committed offset (-1 none) and
+ * parts[i].err. 0, or an error of the request as a whole. */
+WEIR_API int weir_consumer_committed(struct weir_consumer *c, struct weir_topic_partition *parts, size_t n,
+                                     int timeout_ms);
+
 /* Waits up to timeout_ms (-1: no limit, 0: do not wait) for the next record
  * or event. NULL when none came in time (or the consumer is closed).
  * A batch the consumer cannot read becomes one EVENT_ERROR naming its first
@@ -377,7 +471,11 @@ WEIR_API struct weir_consumer_record *weir_consumer_poll(struct weir_consumer *c
 /* Gives a polled record back. Any thread; NULL is a no-op. Every record must
  * be released before weir_consumer_destroy. */
 WEIR_API void weir_consumer_record_release(struct weir_consumer_record *r);
-/* Stops the fetch thread and drops what is queued; poll returns NULL after. Idempotent. */
+/* In a group: revokes the assignment (the rebalance callback runs in this
+ * thread), commits the positions when enable.auto.commit, and leaves the
+ * group (LeaveGroup: the others rebalance at once, not after the session
+ * timeout). Then stops the fetch thread and drops what is queued; poll
+ * returns NULL after. Idempotent. */
 WEIR_API void weir_consumer_close(struct weir_consumer *c);
 /* close, then frees everything. Not thread-safe: no other call on c may run
  * or follow. NULL is a no-op. */
@@ -501,6 +599,95 @@ struct weir_configs {
 WEIR_API int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const char *name,
                                          struct weir_configs **out);
 WEIR_API void weir_configs_destroy(struct weir_configs *c);
+
+/* ---- consumer groups (admin) ------------------------------------------------
+ *
+ * Group calls go to the group's coordinator (FindCoordinator; a second
+ * connection when it is not the admin client's broker), retried within
+ * request.timeout.ms while the broker answers 14 COORDINATOR_LOAD_IN_PROGRESS,
+ * 15 COORDINATOR_NOT_AVAILABLE or 16 NOT_COORDINATOR. Return values as above:
+ * 0 when the broker answered (per-group and per-partition outcomes in the
+ * results), or a WEIR_CLIENT_E_* code with weir_admin_error(). Kafka codes
+ * seen here: 24 INVALID_GROUP_ID, 25 UNKNOWN_MEMBER_ID (an admin commit while
+ * the group has members), 68 NON_EMPTY_GROUP, 69 GROUP_ID_NOT_FOUND. */
+
+struct weir_group_listing {
+    const char *group_id;
+    const char *protocol_type; /* "consumer" for Kafka consumers; "" when none */
+};
+struct weir_group_list {
+    const struct weir_group_listing *groups; /* sorted by group_id */
+    size_t groups_count;
+};
+/* Every group the broker coordinates (ListGroups; weir is a single node, so
+ * that is every group). The broker's error code, if any, is returned as is.
+ * *out is freed with weir_group_list_destroy. */
+WEIR_API int weir_admin_list_groups(struct weir_admin *a, struct weir_group_list **out);
+WEIR_API void weir_group_list_destroy(struct weir_group_list *l);
+
+struct weir_group_tp {
+    const char *topic;
+    int32_t partition;
+};
+struct weir_group_member {
+    const char *member_id;
+    const char *client_id;
+    const char *client_host;
+    /* The member's partitions, decoded from its assignment when the group's
+     * protocol type is "consumer" (ConsumerProtocolAssignment, any version),
+     * sorted by topic then partition. */
+    const struct weir_group_tp *assignment;
+    size_t assignment_count;
+    int assignment_err; /* 0, or WEIR_CLIENT_E_BAD_MSG: the bytes are not a consumer assignment */
+};
+struct weir_group_description {
+    const char *group_id;
+    int err;                   /* the group's Kafka error (the rest is empty then) */
+    const char *state;         /* Empty, PreparingRebalance, CompletingRebalance, Stable, Dead (no such group) */
+    const char *protocol_type; /* "" when none */
+    const char *protocol;      /* the chosen assignor ("range"), "" while rebalancing */
+    const struct weir_group_member *members;
+    size_t members_count;
+};
+struct weir_group_descriptions {
+    const struct weir_group_description *groups; /* in the order asked */
+    size_t groups_count;
+};
+/* DescribeGroups of groups[0, n), each asked of its coordinator; a group the
+ * broker refuses (e.g. 24 INVALID_GROUP_ID for "") has that code in err.
+ * Freed with weir_group_descriptions_destroy. */
+WEIR_API int weir_admin_describe_groups(struct weir_admin *a, const char *const *groups, size_t n,
+                                        struct weir_group_descriptions **out);
+WEIR_API void weir_group_descriptions_destroy(struct weir_group_descriptions *d);
+
+struct weir_group_offsets {
+    /* offset = the committed offset (the next record to read); err per
+     * partition. Sorted by topic then partition. */
+    const struct weir_topic_partition *parts;
+    size_t parts_count;
+};
+/* The committed offsets of `group` (OffsetFetch): of every partition it has
+ * committed when parts is NULL (n 0), else of parts[0, n) (offsets -1 when
+ * none). An unknown group has none (not an error). The group-level Kafka error
+ * is returned as is. Freed with weir_group_offsets_destroy. */
+WEIR_API int weir_admin_group_offsets(struct weir_admin *a, const char *group, const struct weir_group_tp *parts,
+                                      size_t n, struct weir_group_offsets **out);
+WEIR_API void weir_group_offsets_destroy(struct weir_group_offsets *o);
+
+/* Commits offsets[i].offset for offsets[i].topic/partition on behalf of
+ * `group` as an admin (OffsetCommit with generation -1 and no member id, as
+ * kafka-consumer-groups.sh --reset-offsets does). The broker accepts it only
+ * while the group has no members (else 25 UNKNOWN_MEMBER_ID per partition).
+ * offsets[i].err receives each partition's outcome; 0 when the broker
+ * answered. */
+WEIR_API int weir_admin_commit_group_offsets(struct weir_admin *a, const char *group,
+                                             struct weir_topic_partition *offsets, size_t n);
+
+/* Deletes groups[0, n) with their committed offsets (DeleteGroups).
+ * results[i]: 0, 69 GROUP_ID_NOT_FOUND, 68 NON_EMPTY_GROUP (it has members),
+ * 24 INVALID_GROUP_ID. */
+WEIR_API int weir_admin_delete_groups(struct weir_admin *a, const char *const *groups, size_t n,
+                                      struct weir_admin_result *results);
 
 #ifdef __cplusplus
 }

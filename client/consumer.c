@@ -138,6 +138,9 @@ static void part_start(struct cpart *p, const struct weir_partition_start *s)
     if (s->offset >= 0) {
         p->state = CP_ACTIVE;
         p->fetch_pos = p->app_pos = s->offset;
+    } else if (s->offset == CW_OFFSET_RESET_ERROR) {
+        p->state = CP_PAUSED; /* the caller queues the error */
+        p->fetch_pos = p->app_pos = -1;
     } else {
         p->state = CP_NEED_OFFSET;
         p->logical = s->offset;
@@ -181,11 +184,13 @@ struct weir_consumer *weir_consumer_new(const struct weir_consumer_conf *conf, c
         return NULL;
     }
     c->wake_fd = -1;
+    c->g.wake_fd = -1;
     kbuf_init(&c->kb, 0);
     const char *why = NULL;
     if (consumer_init_sync(c) != 0) why = "cannot initialize locks";
     else if (weir_arena_init_growable(&c->arena, 64 << 10, (size_t)1 << 30) != WEIR_OK) why = "out of memory";
     else if ((c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) why = "eventfd failed";
+    if (!why && cw_group_start(c) != 0) why = "cannot start the group thread";
     if (!why) {
         cw_conn_init(&c->boot, c->conf.client_id);
         c->boot.wake_fd = c->wake_fd;
@@ -204,6 +209,7 @@ struct weir_consumer *weir_consumer_new(const struct weir_consumer_conf *conf, c
 void weir_consumer_close(struct weir_consumer *c)
 {
     if (!c) return;
+    cw_group_stop(c); /* first: the last commit and the revoke need the assignment */
     pthread_mutex_lock(&c->lock);
     bool was = c->stop;
     c->stop = true;
@@ -248,6 +254,7 @@ void weir_consumer_destroy(struct weir_consumer *c)
         weir_free(b);
     }
     cw_close(&c->boot);
+    cw_group_free(c);
     for (size_t i = 0; i < c->n_topics; i++) weir_free(c->topics[i]);
     weir_free(c->topics);
     weir_free(c->plan);
@@ -281,9 +288,21 @@ int weir_consumer_assign(struct weir_consumer *c, const struct weir_partition_st
     if (!c) return WEIR_CLIENT_E_INVALID_ARG;
     int rc = assign_check(parts, n);
     if (rc != 0) return rc;
+    /* Also while the group still holds its assignment after unsubscribe
+     * (state not CG_IDLE until its revoke ran): the group thread's revoke
+     * would replace this assignment with none. */
+    pthread_mutex_lock(&c->lock);
+    bool subscribed = c->g.n_sub > 0 || c->g.state != CG_IDLE;
+    pthread_mutex_unlock(&c->lock);
+    return subscribed ? WEIR_CLIENT_E_STATE : cw_assign(c, parts, n);
+}
+
+int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n)
+{
+    int rc = 0;
     struct cpart *list = NULL, **tail = &list;
     pthread_mutex_lock(&c->lock);
-    if (c->stop) rc = WEIR_CLIENT_E_CLOSED;
+    if (c->stop && !c->g.stop) rc = WEIR_CLIENT_E_CLOSED;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct cpart *p = weir_calloc(1, sizeof *p);
         const char *topic = p ? topic_intern(c, parts[i].topic) : NULL;
@@ -297,7 +316,12 @@ int weir_consumer_assign(struct weir_consumer *c, const struct weir_partition_st
         p->refs = 1;
         p->assigned = true;
         p->leader = -1;
+        p->committed = -1;
         part_start(p, &parts[i]);
+        if (parts[i].offset == CW_OFFSET_RESET_ERROR)
+            cw_queue_error(c, p, -1, WEIR_KAFKA_OFFSET_OUT_OF_RANGE,
+                           "%s [%d]: no committed offset and auto.offset.reset is error: paused until a seek", p->topic,
+                           (int)p->id);
         *tail = p;
         tail = &p->next;
     }
@@ -347,6 +371,35 @@ int weir_consumer_position(struct weir_consumer *c, const char *topic, int32_t p
     if (p) *offset = p->state == CP_NEED_OFFSET ? -1 : p->app_pos;
     pthread_mutex_unlock(&c->lock);
     return p ? 0 : WEIR_CLIENT_E_UNKNOWN_PARTITION;
+}
+
+int cw_positions(struct weir_consumer *c, enum cw_pos which, struct weir_topic_partition **out, size_t *n)
+{
+    size_t k = 0, cap = 0;
+    for (struct cpart *p = c->parts; p; p = p->next) cap++;
+    *out = NULL;
+    *n = 0;
+    if (cap == 0) return 0;
+    struct weir_topic_partition *v = weir_calloc(cap, sizeof *v);
+    if (!v) return WEIR_CLIENT_E_NOMEM;
+    for (struct cpart *p = c->parts; p; p = p->next) {
+        bool known = p->state != CP_NEED_OFFSET && p->app_pos >= 0;
+        if (which != CW_POS_ALL && !known) continue;
+        if (which == CW_POS_MOVED && p->app_pos == p->committed) continue;
+        char *topic = weir_strdup(p->topic);
+        if (!topic) {
+            weir_consumer_partitions_free(v, k);
+            return WEIR_CLIENT_E_NOMEM;
+        }
+        v[k++] = (struct weir_topic_partition){ topic, p->id, known ? p->app_pos : -1, 0 };
+    }
+    if (k == 0) {
+        weir_free(v);
+        return 0;
+    }
+    *out = v;
+    *n = k;
+    return 0;
 }
 
 /* ---- poll ------------------------------------------------------------------------------------------ */
@@ -502,17 +555,18 @@ struct weir_consumer_record *weir_consumer_poll(struct weir_consumer *c, int tim
     pthread_mutex_lock(&c->poll_lock);
     struct weir_consumer_record *r = NULL;
     for (;;) {
+        cw_group_poll(c);
         bool empty;
         r = c->closed ? NULL : poll_step(c, &empty);
         if (r || c->closed) break;
         if (!empty) continue;
         pthread_mutex_lock(&c->lock);
         int rc = 0;
-        while (!c->head && !c->stop && rc == 0 && timeout_ms != 0) {
+        while (!c->head && !c->stop && rc == 0 && timeout_ms != 0 && !(c->g.cb && !c->g.cb->taken)) {
             if (timeout_ms < 0) pthread_cond_wait(&c->cond_data, &c->lock);
             else rc = pthread_cond_timedwait(&c->cond_data, &c->lock, &deadline);
         }
-        bool give_up = !c->head;
+        bool give_up = !c->head && !(c->g.cb && !c->g.cb->taken);
         pthread_mutex_unlock(&c->lock);
         if (give_up) break;
     }

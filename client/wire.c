@@ -147,9 +147,17 @@ static int conn_apiversions(struct cw_conn *c, int64_t deadline_ms)
         if (rc == 0) rc = cw_recv_response(c, KAPI_API_VERSIONS, v, corr, deadline_ms, &frame, &rd);
         if (rc != 0) break;
         struct kapiversions_client_resp resp;
+        struct weir_rd peek = rd;
         weir_arena_reset(&a);
         if (kproto_apiversions_response_decode(&rd, v, &a, &resp) != WEIR_OK) {
             cw_frame_unref(frame);
+            /* UNSUPPORTED_VERSION in a format other than Kafka's v0 one
+             * (librdkafka's mock answers in the request's flexible format):
+             * retry at v0, as the producer's conn.c does. */
+            if (v > 0 && weir_rd_i16(&peek) == KERR_UNSUPPORTED_VERSION) {
+                v = 0;
+                continue;
+            }
             rc = conn_fail(c, WEIR_CLIENT_E_BAD_MSG, "malformed ApiVersions v%d response", v);
             break;
         }

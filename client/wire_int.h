@@ -124,9 +124,46 @@ struct weir_consumer_conf {
     int32_t reset;                /* enum cw_reset */
     bool partition_eof;
     bool check_crcs;
+    /* groups */
+    char *group_id;               /* NULL: no group */
+    char *assignors;              /* partition.assignment.strategy, validated */
+    int32_t session_timeout_ms;
+    int32_t heartbeat_interval_ms;
+    int32_t max_poll_interval_ms;
+    int32_t auto_commit_interval_ms;
+    int32_t metadata_max_age_ms;
+    bool auto_commit;
+    weir_rebalance_cb *rebalance_cb;
+    weir_commit_cb *commit_cb;
+    void *opaque;
 };
 int cw_cconf_copy(struct weir_consumer_conf *dst, const struct weir_consumer_conf *src);
 void cw_cconf_free_strings(struct weir_consumer_conf *c);
+
+/* ---- assignors (assignor.c) -------------------------------------------------------- */
+
+struct cw_atp {
+    int32_t topic;                /* index into the topics given to cw_assign */
+    int32_t partition;
+};
+struct cw_amember {
+    const char *id;
+    const char *const *topics;    /* the member's subscription */
+    int32_t n_topics;
+    struct cw_atp *out;           /* what it gets (weir_malloc'd, the caller frees) */
+    int32_t n_out, cap_out;
+};
+struct cw_atopic {
+    const char *name;
+    int32_t n_partitions;
+};
+bool cw_assignors_each(const char *list, bool (*fn)(const char *name, size_t len, void *arg), void *arg);
+bool cw_assignors_valid(const char *list);
+/* Index of a strategy name (0 range, 1 roundrobin), -1 unknown. */
+int cw_assignor_index(const char *name, size_t len);
+const char *cw_assignor_name(int index);
+/* Fills every member's `out`. 0, WEIR_CLIENT_E_NOMEM, WEIR_CLIENT_E_INVALID_ARG. */
+int cw_assignor_run(int strategy, struct cw_amember *m, size_t n_members, const struct cw_atopic *t, size_t n_topics);
 
 /* ---- records (crecords.c) --------------------------------------------------------- */
 
@@ -177,6 +214,7 @@ enum cpart_state {
 
 struct cpart {
     struct cpart *next;           /* in the assignment, or the free list */
+    int64_t committed;            /* last offset committed by this consumer, -1 none (auto commit skips equal) */
     const char *topic;            /* interned: lives until destroy */
     int32_t id;
     int refs;                     /* assignment, fetch-thread work list, chunks, poller */
@@ -229,8 +267,67 @@ struct cbroker {
     int64_t retry_at_ms;
 };
 
+/* A commit asked of the group thread. */
+struct cgcommit {
+    struct cgcommit *next;
+    struct weir_topic_partition *parts; /* owned (topic names too) */
+    size_t n;
+    bool async, done;
+    bool offset_fetch;            /* weir_consumer_committed: OffsetFetch instead */
+    int32_t generation;           /* when asked (-1: not a member): sent only in that generation */
+    int err;
+};
+
+/* A rebalance callback the group thread hands to the polling thread. */
+struct cgcallback {
+    enum weir_rebalance kind;
+    struct weir_topic_partition *parts;
+    size_t n;
+    bool taken, done;
+};
+
+enum cg_state {
+    CG_IDLE,                      /* not subscribed */
+    CG_JOINING,                   /* looking for the coordinator, joining, syncing */
+    CG_STABLE,                    /* member of `generation` with an assignment */
+};
+
+/* The group membership; the group thread (group.c) runs it. */
+struct cgroup {
+    pthread_t thread;
+    bool thread_started;
+    bool inited, cond_ok, arena_ok; /* what cw_group_free undoes */
+    pthread_cond_t cond;          /* with c->lock: work for the group thread */
+    int wake_fd;                  /* eventfd: interrupts the group thread's blocking I/O */
+    /* ---- under c->lock ---- */
+    char **sub;                   /* subscription: names and "^regex" */
+    size_t n_sub;
+    uint64_t sub_gen;             /* bumped by subscribe/unsubscribe */
+    bool stop;                    /* close: leave and exit */
+    bool exited;                  /* the group thread is done with the group */
+    enum cg_state state;
+    int32_t generation;           /* -1 when not a member */
+    struct cgcommit *commits, *commits_tail;
+    struct cgcallback *cb;        /* handed to the poller, NULL none */
+    int64_t last_poll_ms;
+    bool poll_expired;            /* left after max.poll.interval.ms; rejoin at the next poll */
+    /* ---- the group thread ---- */
+    struct cw_conn coord;
+    struct cw_conn boot;
+    struct weir_arena arena;
+    struct kbuf kb;
+    char *member_id;              /* "" before the first JoinGroup */
+    bool need_rejoin;
+    uint64_t joined_sub_gen;
+    char **topics;                /* the resolved subscription at the last join */
+    int32_t *counts;              /* their partition counts then */
+    size_t n_topics;
+    int64_t hb_next, commit_next, meta_next, coord_retry;
+};
+
 struct weir_consumer {
     struct weir_consumer_conf conf;
+    struct cgroup g;
 
     pthread_mutex_t lock;
     pthread_cond_t cond_data;     /* chunks queued: pollers wake */
@@ -266,6 +363,26 @@ struct weir_consumer {
     int conn_err;                 /* last consumer-level error reported (not repeated) */
     uint64_t stats_fetches, stats_bytes;
 };
+
+/* consumer.c, for the group thread */
+/* Replaces the assignment (lock not held). Offsets: as weir_consumer_assign,
+ * or CW_OFFSET_RESET_ERROR: no committed offset and auto.offset.reset=error. */
+#define CW_OFFSET_RESET_ERROR (-1001)
+int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n);
+/* Lock held: the assigned partitions with their positions, as an owned
+ * array (*out NULL when none): ALL (offset -1 while unknown), KNOWN (known
+ * positions only), MOVED (known and not what this consumer committed last).
+ * 0 or WEIR_CLIENT_E_NOMEM. */
+enum cw_pos { CW_POS_ALL, CW_POS_KNOWN, CW_POS_MOVED };
+int cw_positions(struct weir_consumer *c, enum cw_pos which, struct weir_topic_partition **out, size_t *n);
+
+/* group.c */
+int cw_group_start(struct weir_consumer *c);
+/* close: revokes, commits (auto commit), leaves, joins the thread. */
+void cw_group_stop(struct weir_consumer *c);
+void cw_group_free(struct weir_consumer *c);
+/* Poller: runs a pending rebalance callback and notes the poll. */
+void cw_group_poll(struct weir_consumer *c);
 
 /* fetcher.c */
 void *cw_fetch_main(void *arg);

@@ -132,6 +132,30 @@ bad "consume --partition x" "--partition" -- consume --topic t --partition x
 bad "consume --partition twice" "twice" -- consume --topic t --partition 1 --partition 1
 bad "consume --bootstrap port 99999" "--bootstrap" -- consume --topic t --bootstrap host:99999
 bad "consume --topic without a value" "needs a value" -- consume --topic
+bad "groups: no action" "missing action" -- groups
+bad "groups: unknown action" "unknown action 'frob'" -- groups frob
+bad "groups list: stray argument" "unexpected argument 'g'" -- groups list g
+bad "groups list --topic" "does not apply" -- groups list --topic t
+bad "groups describe: no group" "GROUP is required" -- groups describe
+bad "groups describe: empty group" "empty group name" -- groups describe ""
+bad "groups describe --execute" "does not apply" -- groups describe g --execute
+bad "groups delete: no group" "GROUP is required" -- groups delete
+bad "groups delete --bootstrap without a port" "--bootstrap" -- groups delete g --bootstrap nohost
+bad "groups reset: no group" "GROUP is required" -- groups reset --topic t --to-earliest
+bad "groups reset: two groups" "one group at a time" -- groups reset g h --topic t --to-earliest
+bad "groups reset: no --topic" "--topic is required" -- groups reset g --to-earliest
+bad "groups reset: two --topic" "one --topic" -- groups reset g --topic t --topic u --to-earliest
+bad "groups reset: no mode" "--to-earliest, --to-latest" -- groups reset g --topic t
+bad "groups reset: two modes" "cannot be combined" -- groups reset g --topic t --to-earliest --to-latest
+bad "groups reset --to-offset -1" "--to-offset" -- groups reset g --topic t --to-offset -1
+bad "groups reset --to-offset x" "'x'" -- groups reset g --topic t --to-offset x
+bad "groups reset --shift-by 1.5" "--shift-by" -- groups reset g --topic t --shift-by 1.5
+bad "groups reset --shift-by without a value" "needs a value" -- groups reset g --topic t --shift-by
+bad "groups reset --to-datetime soon" "'soon'" -- groups reset g --topic t --to-datetime soon
+bad "groups reset --to-datetime bad month" "--to-datetime" -- groups reset g --topic t --to-datetime 2024-13-01T00:00:00Z
+bad "groups reset --partition -1" "--partition" -- groups reset g --topic t --to-latest --partition -1
+bad "groups reset --partition 1,,2" "--partition" -- groups reset g --topic t --to-latest --partition 1,,2
+bad "groups reset: unknown option" "--bogus" -- groups reset g --topic t --to-latest --bogus
 
 good "--help" "usage: weir" -- --help
 good "-h" "usage: weir" -- -h
@@ -142,6 +166,8 @@ good "topics --help" "usage: weir topics" -- topics --help
 good "topics create --help" "usage: weir topics" -- topics create --help
 good "produce --help" "usage: weir produce" -- produce --help
 good "consume -h" "usage: weir consume" -- consume --topic t -h
+good "groups --help" "usage: weir groups" -- groups --help
+good "groups reset -h" "usage: weir groups" -- groups reset g -h
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,7 +5,8 @@
 * Broker: Broker(binary, name).start() runs `weir serve` on an ephemeral port on
   127.0.0.1 with a temporary data directory and returns (proc, port, datadir);
   stop() sends SIGTERM and waits (bounded), counting a non-zero exit code as a
-  failure and printing the log tail; kill9(); restart() on the same data dir;
+  failure and printing the log tail; kill9(); restart() on the same data dir
+  (restart(same_port=True) also on the same port);
   log() reads the broker's stderr. Every broker is killed when the test process
   exits, whatever the reason (atexit, SIGTERM/SIGINT handler, and PDEATHSIG).
 * Raw Kafka client: CRC-32C, RecordBatch v2 encode/decode, and KafkaConn with
@@ -187,14 +188,15 @@ class Broker:
         _brokers.append(self)
 
     # (proc, port, datadir), so that `proc, port, datadir = broker.start()` works.
-    def start(self):
+    def start(self, port=0):
+        """port: 0 = an ephemeral one; else listen there (a restart on the same port)."""
         assert self.proc is None, "broker already running"
         try:
             os.unlink(self.portfile)
         except FileNotFoundError:
             pass
         self.starts += 1
-        args = [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.datadir,
+        args = [self.binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", self.datadir,
                 "--set", f"weir.port.file={self.portfile}"]
         for kv in self.sets:
             args += ["--set", kv]
@@ -281,10 +283,11 @@ class Broker:
         if not quiet:
             say(f"{self.name}: broker killed with SIGKILL")
 
-    def restart(self):
-        """Starts again on the same data directory (after stop() or kill9())."""
+    def restart(self, same_port=False):
+        """Starts again on the same data directory (after stop() or kill9()); on the
+        same port when same_port (clients keep their bootstrap address)."""
         assert self.proc is None
-        return self.start()
+        return self.start(self.port if same_port and self.port else 0)
 
     def log(self, since_start=False):
         try:
