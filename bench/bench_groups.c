@@ -1,0 +1,1117 @@
+/* bench/bench_groups.c: consumer groups on loopback with librdkafka consumers.
+ *
+ * The program starts its own broker (`weir serve` on 127.0.0.1:0, a fresh data
+ * directory under --dir) with one topic of 6 partitions holding --records
+ * records per partition. Group members are child processes: this program
+ * exec'd with --member, one librdkafka consumer each (range assignor,
+ * enable.auto.commit=false, session.timeout.ms and heartbeat.interval.ms from
+ * the options), reading commands on stdin and writing events with their
+ * CLOCK_MONOTONIC time (one clock for every process) on stdout: the rebalance
+ * callback's assign and revoke, the first record, subscribe and close. So a
+ * member can die without a LeaveGroup (SIGKILL) and every time is taken where
+ * it happens. Each run uses a fresh group.
+ *
+ * Rows (one JSON object per line on stdout; progress on stderr):
+ *  - machine: the box, the options, the client library, the load average.
+ *  - group_rebalance, case member_death: 3 members own 2 partitions each; one
+ *    is killed with SIGKILL; the time from the kill to the moment the two
+ *    survivors' rebalance callbacks have assigned all 6 partitions (3 + 3).
+ *    Split into detect_ms (kill to the first survivor's revoke: the session
+ *    timeout running out, plus up to a heartbeat interval) and rejoin_ms
+ *    (that revoke to the full assignment: the other survivor's next heartbeat,
+ *    JoinGroup, SyncGroup).
+ *  - group_rebalance, case graceful_leave: the same, but the member calls
+ *    rd_kafka_consumer_close (LeaveGroup); the time runs from that call.
+ *  - group_join: 2 members are stable (3 partitions each, no commits); a third
+ *    process, already started (connected, metadata loaded), calls
+ *    rd_kafka_subscribe; the times from that call to its assignment and to its
+ *    first record (from offset 0, records exist in every partition). Baseline:
+ *    such a process assigned 2 partitions by rd_kafka_assign from the
+ *    beginning (no group protocol), assign to first record.
+ *  - group_commit: one subscribed member (all 6 partitions) commits for
+ *    --commit-secs: synchronously (rd_kafka_commit, async=0) 1 or 6 partitions
+ *    per commit, and asynchronously (rd_kafka_commit_queue, at most
+ *    --async-window outstanding) 1 or 6 partitions per commit. Baseline in the
+ *    same runs: the disk's fdatasync rate (100-byte pwrite + fdatasync appended
+ *    into a preallocated file in the bench directory, as the broker appends a
+ *    commit to __consumer_offsets before it answers); vs_fdatasync = commits/s
+ *    over fdatasync/s. And rd_kafka_committed in a loop (group_offset_fetch):
+ *    a round trip to the coordinator without the disk.
+ *  - end: elapsed seconds, the load average.
+ * Each row gives the median, min and max over --runs runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef WEIR_HAVE_RDKAFKA
+
+int main(void)
+{
+    fputs("bench_groups: built without librdkafka (apt-get install librdkafka-dev, then rebuild)\n", stderr);
+    return 77;
+}
+
+#else
+
+#include <librdkafka/rdkafka.h>
+#include "bench/util.h"
+
+enum {
+    SCHEMA = 1,
+    RUNS_MAX = 99,
+    PARTS = 6,
+    ALL_PARTS = (1 << PARTS) - 1,
+    MEMBERS_MAX = 4,
+    VALUE_BYTES = 100,
+    START_TIMEOUT_MS = 60000,
+    STOP_TIMEOUT_MS = 60000,
+    ADMIN_TIMEOUT_MS = 30000,
+    STABLE_TIMEOUT_MS = 60000,   /* a group forms or rebalances (besides the session timeout) */
+    CLOSE_TIMEOUT_MS = 30000,
+    BASELINE_FILE_BYTES = 64 << 20,
+};
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+enum part { PART_DEATH = 1, PART_LEAVE = 2, PART_JOIN = 4, PART_COMMIT = 8, PART_ALL = 15 };
+
+static const char TOPIC[] = "bench-groups";
+
+struct opts {
+    const char *dir_arg, *weir_bin;
+    char weir_buf[PATH_MAX];
+    int runs, session_ms, heartbeat_ms, records, commit_secs, async_window;
+    unsigned parts;
+};
+
+/* One member process, as the parent sees it through its events. */
+struct member {
+    pid_t pid;                  /* 0: not running */
+    int cmd_fd, ev_fd;          /* its stdin; its stdout */
+    char buf[4096];
+    size_t len;
+    bool ready, eof;
+    unsigned parts;             /* current assignment, one bit per partition */
+    int64_t sub_ns, assign_ns, revoke_ns, first_ns, closing_ns; /* 0: not yet */
+};
+
+struct ctx {
+    struct opts o;
+    char self[PATH_MAX];        /* this program, exec'd for members */
+    char root[PATH_MAX - 64];
+    sigset_t stop_signals;
+    pid_t broker;
+    char bootstrap[64];
+    char log_path[PATH_MAX];
+    rd_kafka_t *admin;
+    struct member m[MEMBERS_MAX];
+    int group_seq;
+};
+
+static void members_kill(struct ctx *x)
+{
+    for (int i = 0; i < MEMBERS_MAX; i++)
+        if (x->m[i].pid > 0) kill(x->m[i].pid, SIGKILL), waitpid(x->m[i].pid, NULL, 0), x->m[i].pid = 0;
+}
+
+static void broker_kill(struct ctx *x)
+{
+    if (x->broker <= 0) return;
+    kill(x->broker, SIGTERM);
+    for (int i = 0; i < 500 && waitpid(x->broker, NULL, WNOHANG) == 0; i++) sleep_ms(10);
+    kill(x->broker, SIGKILL);
+    waitpid(x->broker, NULL, 0);
+    x->broker = 0;
+}
+
+static void log_tail(const char *path)
+{
+    int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return;
+    char buf[4096];
+    off_t end = lseek(fd, 0, SEEK_END);
+    ssize_t n = pread(fd, buf, sizeof buf, end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0);
+    close(fd);
+    if (n <= 0) return;
+    fprintf(stderr, "bench_groups: the end of %s:\n", path);
+    fwrite(buf, 1, (size_t)n, stderr);
+}
+
+static _Noreturn void fatal(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fatal(struct ctx *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench_groups: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    members_kill(x);
+    broker_kill(x);
+    log_tail(x->log_path);
+    if (x->root[0]) rmrf(x->root);
+    exit(1);
+}
+
+/* SIGINT, SIGTERM and SIGHUP stay blocked (librdkafka's threads inherit the
+ * mask) and are checked in every wait, so an interrupted bench still stops
+ * its children and removes its data. */
+static void signals_block(struct ctx *x)
+{
+    sigemptyset(&x->stop_signals);
+    sigaddset(&x->stop_signals, SIGINT);
+    sigaddset(&x->stop_signals, SIGTERM);
+    sigaddset(&x->stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &x->stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void check_interrupt(struct ctx *x)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0) return;
+    for (int sig = 1; sig < 32; sig++)
+        if (sigismember(&x->stop_signals, sig) && sigismember(&pending, sig)) fatal(x, "interrupted by signal %d", sig);
+}
+
+/* Waits up to timeout_ms for pid; true with *status when it exited. */
+static bool wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) return true;
+        if (r < 0 && errno != EINTR) return false;
+        if (now_ns() >= end) return false;
+        sleep_ms(5);
+    }
+}
+
+struct stat3 {
+    double med, min, max;
+};
+
+static struct stat3 stat3_of(const double *v, int n)
+{
+    double s[RUNS_MAX];
+    memcpy(s, v, (size_t)n * sizeof s[0]);
+    double med = median(s, n); /* sorts s */
+    return (struct stat3){ med, s[0], s[n - 1] };
+}
+
+/* ---- the member process (--member) ------------------------------------------------ */
+
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void emit(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    if (write(STDOUT_FILENO, line, (size_t)n) < 0) _exit(3); /* one write < PIPE_BUF: whole lines */
+}
+
+static void member_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                             void *opaque)
+{
+    (void)opaque;
+    int64_t t = now_ns();
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(rk, parts);
+        char list[256] = "";
+        size_t len = 0;
+        for (int i = 0; i < parts->cnt && len < sizeof list - 16; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "", (int)parts->elems[i].partition);
+        emit("assign %" PRId64 " %d %s", t, parts->cnt, parts->cnt ? list : "-");
+    } else {
+        rd_kafka_assign(rk, NULL);
+        emit("revoke %" PRId64, t);
+    }
+}
+
+static void mconf(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+    char err[512];
+    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "bench_groups member: %s=%s: %s\n", k, v, err);
+        _exit(2);
+    }
+}
+
+/* argv: bootstrap group session_ms heartbeat_ms. Commands on stdin, one a line:
+ * "subscribe", "assign P,P,..." (rd_kafka_assign from the beginning), "close".
+ * EOF on stdin closes too. */
+static int member_main(char **argv)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    mconf(c, "bootstrap.servers", argv[0]);
+    mconf(c, "group.id", argv[1]);
+    mconf(c, "client.id", "bench_groups");
+    mconf(c, "session.timeout.ms", argv[2]);
+    mconf(c, "heartbeat.interval.ms", argv[3]);
+    mconf(c, "enable.auto.commit", "false");
+    mconf(c, "auto.offset.reset", "earliest");
+    mconf(c, "partition.assignment.strategy", "range");
+    const char *debug = getenv("BENCH_GROUPS_RDKAFKA_DEBUG");
+    if (debug && *debug) mconf(c, "debug", debug);
+    rd_kafka_conf_set_rebalance_cb(c, member_rebalance);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "bench_groups member: rd_kafka_new: %s\n", err);
+        return 2;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    /* Connected, with the topic's metadata, before any timed step. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TOPIC, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    for (int i = 0; i < 100 && rd_kafka_metadata(rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR; i++) sleep_ms(50);
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    emit("ready %" PRId64, now_ns());
+    char cmd[256];
+    size_t cmd_len = 0;
+    bool first_seen = false, stop = false;
+    while (!stop) {
+        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+        if (poll(&pfd, 1, 0) > 0) {
+            ssize_t n = read(STDIN_FILENO, cmd + cmd_len, sizeof cmd - 1 - cmd_len);
+            if (n <= 0) break;
+            cmd_len += (size_t)n;
+            char *nl;
+            while ((nl = memchr(cmd, '\n', cmd_len)) != NULL) {
+                *nl = '\0';
+                if (!strcmp(cmd, "subscribe")) {
+                    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+                    rd_kafka_topic_partition_list_add(t, TOPIC, RD_KAFKA_PARTITION_UA);
+                    emit("subscribe %" PRId64, now_ns());
+                    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, t);
+                    rd_kafka_topic_partition_list_destroy(t);
+                    if (e) emit("error subscribe %s", rd_kafka_err2str(e));
+                } else if (!strncmp(cmd, "assign ", 7)) {
+                    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(PARTS);
+                    for (char *p = cmd + 7, *q; *p; p = q + (*q == ',')) {
+                        int part = (int)strtol(p, &q, 10);
+                        if (q == p) break;
+                        rd_kafka_topic_partition_list_add(t, TOPIC, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
+                    }
+                    emit("subscribe %" PRId64, now_ns());
+                    rd_kafka_resp_err_t e = rd_kafka_assign(rk, t);
+                    rd_kafka_topic_partition_list_destroy(t);
+                    if (e) emit("error assign %s", rd_kafka_err2str(e));
+                } else if (!strcmp(cmd, "close")) {
+                    stop = true;
+                }
+                size_t used = (size_t)(nl - cmd) + 1;
+                memmove(cmd, nl + 1, cmd_len - used);
+                cmd_len -= used;
+            }
+            if (cmd_len == sizeof cmd - 1) cmd_len = 0; /* no line: drop */
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 10);
+        if (!msg) continue;
+        if (!msg->err && !first_seen) {
+            first_seen = true;
+            emit("first %" PRId64 " %d %" PRId64, now_ns(), (int)msg->partition, (int64_t)msg->offset);
+        } else if (msg->err && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            emit("error %s", rd_kafka_message_errstr(msg));
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    emit("closing %" PRId64, now_ns());
+    rd_kafka_consumer_close(rk);
+    emit("closed %" PRId64, now_ns());
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+/* ---- members, from the parent ------------------------------------------------------- */
+
+static struct member *member_spawn(struct ctx *x, const char *group)
+{
+    struct member *m = NULL;
+    for (int i = 0; i < MEMBERS_MAX && !m; i++)
+        if (x->m[i].pid == 0) m = &x->m[i];
+    if (!m) fatal(x, "too many members");
+    int cmd[2], ev[2];
+    if (pipe2(cmd, O_CLOEXEC) != 0 || pipe2(ev, O_CLOEXEC) != 0) fatal(x, "pipe: %s", strerror(errno));
+    char session[16], hb[16];
+    snprintf(session, sizeof session, "%d", x->o.session_ms);
+    snprintf(hb, sizeof hb, "%d", x->o.heartbeat_ms);
+    char *argv[] = { x->self, "--member", x->bootstrap, (char *)group, session, hb, NULL };
+    pid_t pid = fork();
+    if (pid < 0) fatal(x, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(cmd[0], STDIN_FILENO);
+        dup2(ev[1], STDOUT_FILENO);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(cmd[0]);
+    close(ev[1]);
+    *m = (struct member){ .pid = pid, .cmd_fd = cmd[1], .ev_fd = ev[0] };
+    return m;
+}
+
+static void member_send(struct ctx *x, struct member *m, const char *line)
+{
+    size_t n = strlen(line);
+    if (write(m->cmd_fd, line, n) != (ssize_t)n) fatal(x, "member %d: cannot send '%s'", (int)m->pid, line);
+}
+
+static void member_line(struct ctx *x, struct member *m, const char *line)
+{
+    int64_t t;
+    int cnt;
+    char list[256];
+    if (sscanf(line, "ready %" SCNd64, &t) == 1) m->ready = true;
+    else if (sscanf(line, "subscribe %" SCNd64, &t) == 1) m->sub_ns = t;
+    else if (sscanf(line, "assign %" SCNd64 " %d %255s", &t, &cnt, list) == 3) {
+        m->parts = 0;
+        for (char *p = list; cnt > 0 && *p;) {
+            long part = strtol(p, &p, 10);
+            if (part >= 0 && part < PARTS) m->parts |= 1u << part;
+            p += *p == ',';
+        }
+        m->assign_ns = t;
+    } else if (sscanf(line, "revoke %" SCNd64, &t) == 1) m->parts = 0, m->revoke_ns = t;
+    else if (sscanf(line, "first %" SCNd64, &t) == 1) m->first_ns = t;
+    else if (sscanf(line, "closing %" SCNd64, &t) == 1) m->closing_ns = t;
+    else if (!strncmp(line, "error ", 6)) fprintf(stderr, "bench_groups: member %d: %s\n", (int)m->pid, line);
+    else if (strncmp(line, "closed ", 7) != 0) fatal(x, "member %d: %s", (int)m->pid, line);
+}
+
+/* Reads what the members wrote, for up to timeout_ms. */
+static void members_pump(struct ctx *x, int timeout_ms)
+{
+    struct pollfd pfd[MEMBERS_MAX];
+    struct member *who[MEMBERS_MAX];
+    int n = 0;
+    for (int i = 0; i < MEMBERS_MAX; i++)
+        if (x->m[i].pid > 0 && !x->m[i].eof) pfd[n] = (struct pollfd){ .fd = x->m[i].ev_fd, .events = POLLIN }, who[n++] = &x->m[i];
+    if (n == 0) {
+        sleep_ms(timeout_ms);
+        return;
+    }
+    if (poll(pfd, (nfds_t)n, timeout_ms) <= 0) return;
+    for (int i = 0; i < n; i++) {
+        if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        struct member *m = who[i];
+        ssize_t got = read(m->ev_fd, m->buf + m->len, sizeof m->buf - 1 - m->len);
+        if (got <= 0) {
+            m->eof = true;
+            continue;
+        }
+        m->len += (size_t)got;
+        char *nl;
+        while ((nl = memchr(m->buf, '\n', m->len)) != NULL) {
+            *nl = '\0';
+            member_line(x, m, m->buf);
+            size_t used = (size_t)(nl - m->buf) + 1;
+            memmove(m->buf, nl + 1, m->len - used);
+            m->len -= used;
+        }
+        if (m->len == sizeof m->buf - 1) fatal(x, "member %d: line too long", (int)m->pid);
+    }
+}
+
+typedef bool (*cond_fn)(struct ctx *x, const void *arg);
+
+static void wait_cond(struct ctx *x, cond_fn cond, const void *arg, int timeout_ms, const char *what)
+{
+    int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+    while (!cond(x, arg)) {
+        check_interrupt(x);
+        for (int i = 0; i < MEMBERS_MAX; i++)
+            if (x->m[i].pid > 0 && x->m[i].eof && !x->m[i].closing_ns)
+                fatal(x, "%s: member %d exited", what, (int)x->m[i].pid);
+        if (now_ns() > end) {
+            for (int i = 0; i < MEMBERS_MAX; i++)
+                if (x->m[i].pid > 0)
+                    fprintf(stderr, "   member %d: partitions 0x%x, assigned at %.3f s\n", (int)x->m[i].pid,
+                            x->m[i].parts, (double)x->m[i].assign_ns / 1e9);
+            fatal(x, "%s: not within %d ms", what, timeout_ms);
+        }
+        members_pump(x, 20);
+    }
+}
+
+/* Members ms[0..n) own `each` partitions apiece, disjoint, all of them, by
+ * assignments made after `since`. */
+struct split {
+    struct member *ms[MEMBERS_MAX];
+    int n, each;
+    int64_t since;
+};
+
+static bool split_done(struct ctx *x, const void *arg)
+{
+    (void)x;
+    const struct split *s = arg;
+    unsigned all = 0;
+    for (int i = 0; i < s->n; i++) {
+        const struct member *m = s->ms[i];
+        if (m->assign_ns <= s->since || __builtin_popcount(m->parts) != s->each || (all & m->parts)) return false;
+        all |= m->parts;
+    }
+    return all == ALL_PARTS;
+}
+
+static int64_t split_wait(struct ctx *x, const struct split *s, int timeout_ms, const char *what)
+{
+    wait_cond(x, split_done, s, timeout_ms, what);
+    int64_t last = 0;
+    for (int i = 0; i < s->n; i++) last = s->ms[i]->assign_ns > last ? s->ms[i]->assign_ns : last;
+    return last;
+}
+
+static bool all_ready(struct ctx *x, const void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MEMBERS_MAX; i++)
+        if (x->m[i].pid > 0 && !x->m[i].ready) return false;
+    return true;
+}
+
+static bool has_first(struct ctx *x, const void *arg)
+{
+    (void)x;
+    return ((const struct member *)arg)->first_ns > 0;
+}
+
+static bool has_closing(struct ctx *x, const void *arg)
+{
+    (void)x;
+    return ((const struct member *)arg)->closing_ns > 0;
+}
+
+static void member_reap(struct member *m)
+{
+    close(m->cmd_fd);
+    close(m->ev_fd);
+    m->pid = 0;
+}
+
+/* Closes every member (rd_kafka_consumer_close); SIGKILL for one that hangs. */
+static void members_close(struct ctx *x)
+{
+    for (int i = 0; i < MEMBERS_MAX; i++)
+        if (x->m[i].pid > 0 && !x->m[i].closing_ns && !x->m[i].eof && write(x->m[i].cmd_fd, "close\n", 6) != 6)
+            fprintf(stderr, "bench_groups: WARNING: member %d: cannot send close\n", (int)x->m[i].pid);
+    for (int i = 0; i < MEMBERS_MAX; i++) {
+        struct member *m = &x->m[i];
+        if (m->pid <= 0) continue;
+        int64_t end = now_ns() + (int64_t)CLOSE_TIMEOUT_MS * 1000000;
+        int status = 0;
+        while (waitpid(m->pid, &status, WNOHANG) == 0) {
+            if (now_ns() > end) {
+                fprintf(stderr, "bench_groups: WARNING: member %d did not close in %d ms, killed\n", (int)m->pid,
+                        CLOSE_TIMEOUT_MS);
+                kill(m->pid, SIGKILL);
+                waitpid(m->pid, &status, 0);
+                break;
+            }
+            members_pump(x, 10); /* keeps its pipe drained */
+        }
+        member_reap(m);
+    }
+}
+
+static void member_kill(struct member *m)
+{
+    kill(m->pid, SIGKILL);
+    waitpid(m->pid, NULL, 0);
+    member_reap(m);
+}
+
+/* A fresh group of n subscribed members, stable with PARTS / n partitions each. */
+static void group_form(struct ctx *x, struct member **ms, int n, char *group, size_t cap, const char *kind)
+{
+    snprintf(group, cap, "bench-%s-%d", kind, ++x->group_seq);
+    for (int i = 0; i < n; i++) ms[i] = member_spawn(x, group);
+    wait_cond(x, all_ready, NULL, START_TIMEOUT_MS, "members start");
+    for (int i = 0; i < n; i++) member_send(x, ms[i], "subscribe\n");
+    struct split s = { .n = n, .each = PARTS / n };
+    memcpy(s.ms, ms, (size_t)n * sizeof ms[0]);
+    split_wait(x, &s, STABLE_TIMEOUT_MS, "the group's first assignment");
+}
+
+/* ---- the broker and the topic ---------------------------------------------------------- */
+
+static bool port_read(const char *path, int *port)
+{
+    char text[32] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0 || text[n - 1] != '\n') return false;
+    *port = atoi(text);
+    return *port > 0 && *port < 65536;
+}
+
+static void broker_start(struct ctx *x)
+{
+    char port_path[PATH_MAX], data[PATH_MAX], set_port[PATH_MAX + 32];
+    snprintf(port_path, sizeof port_path, "%s/port", x->root);
+    snprintf(data, sizeof data, "%s/data", x->root);
+    snprintf(x->log_path, sizeof x->log_path, "%s/broker.log", x->root);
+    snprintf(set_port, sizeof set_port, "weir.port.file=%s", port_path);
+    char *argv[] = { (char *)x->o.weir_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--set", set_port,
+                     "--set", "log.segment.bytes=67108864", NULL };
+    int fd = open(x->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fatal(x, "open %s: %s", x->log_path, strerror(errno));
+    int64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0) fatal(x, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fd);
+    x->broker = pid;
+    int port = 0, status;
+    while (!port_read(port_path, &port)) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            x->broker = 0;
+            fatal(x, "the broker exited while starting (status 0x%x)", status);
+        }
+        if (now_ns() - t0 > (int64_t)START_TIMEOUT_MS * 1000000) fatal(x, "the broker did not start in time");
+        sleep_ms(5);
+    }
+    snprintf(x->bootstrap, sizeof x->bootstrap, "127.0.0.1:%d", port);
+    fprintf(stderr, "   broker on %s, started in %.0f ms\n", x->bootstrap, (double)(now_ns() - t0) / 1e6);
+}
+
+static void broker_stop(struct ctx *x)
+{
+    int status = 0;
+    kill(x->broker, SIGTERM);
+    if (!wait_exit(x->broker, STOP_TIMEOUT_MS, &status)) fatal(x, "the broker did not stop within %d ms", STOP_TIMEOUT_MS);
+    x->broker = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench_groups: WARNING: the broker exited with status 0x%x\n", status);
+        log_tail(x->log_path);
+    }
+}
+
+static void conf_set(struct ctx *x, rd_kafka_conf_t *c, const char *key, const char *value)
+{
+    char err[512];
+    if (rd_kafka_conf_set(c, key, value, err, sizeof err) != RD_KAFKA_CONF_OK)
+        fatal(x, "librdkafka config %s=%s: %s", key, value, err);
+}
+
+static rd_kafka_t *client_new(struct ctx *x, rd_kafka_type_t type, rd_kafka_conf_t *c)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
+    if (!rk) fatal(x, "rd_kafka_new: %s", err);
+    return rk;
+}
+
+static bool topic_ready(rd_kafka_t *rk)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TOPIC, NULL);
+    bool ok = false;
+    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == PARTS;
+        for (int i = 0; ok && i < md->topics[0].partition_cnt; i++) ok = md->topics[0].partitions[i].leader >= 0;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return ok;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    if (m->err) ++*(int *)opaque;
+}
+
+/* The topic: PARTS partitions, --records 100-byte values in each. */
+static void topic_fill(struct ctx *x)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    conf_set(x, c, "bootstrap.servers", x->bootstrap);
+    conf_set(x, c, "linger.ms", "5");
+    int failed = 0;
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_opaque(c, &failed);
+    x->admin = client_new(x, RD_KAFKA_PRODUCER, c);
+    char err[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(TOPIC, PARTS, 1, err, sizeof err);
+    if (!nt) fatal(x, "NewTopic: %s", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(x->admin);
+    rd_kafka_CreateTopics(x->admin, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS);
+    if (!ev) fatal(x, "CreateTopics: no answer");
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (rd_kafka_event_error(ev) || n != 1 || rd_kafka_topic_result_error(res[0]))
+        fatal(x, "CreateTopics %s failed", TOPIC);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    for (int i = 0; !topic_ready(x->admin); i++) {
+        if (i >= 100) fatal(x, "topic %s: no metadata with %d partitions", TOPIC, PARTS);
+        sleep_ms(50);
+    }
+    uint8_t value[VALUE_BYTES];
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < x->o.records * PARTS; i++) {
+        value_make(value, sizeof value, (uint32_t)i, &rng);
+        while (rd_kafka_producev(x->admin, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(i % PARTS),
+                                 RD_KAFKA_V_VALUE(value, sizeof value), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(x->admin, 10);
+    }
+    if (rd_kafka_flush(x->admin, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR || failed)
+        fatal(x, "producing the topic failed (%d deliveries)", failed);
+    fprintf(stderr, "   topic %s: %d partitions x %d records\n", TOPIC, PARTS, x->o.records);
+}
+
+/* ---- 1. rebalance after a member's death or leave ------------------------------------ */
+
+struct rebalance_sample {
+    double ms, detect_ms, rejoin_ms;
+};
+
+/* One run: 3 members, 2 partitions each; member 2 is killed (death) or
+ * closes (leave); the time until members 0 and 1 own 3 + 3. */
+static struct rebalance_sample rebalance_run(struct ctx *x, bool death)
+{
+    struct member *ms[3];
+    char group[64];
+    group_form(x, ms, 3, group, sizeof group, death ? "death" : "leave");
+    sleep_ms(300 + (int)(now_ns() / 1000 % 700)); /* any phase of the heartbeat cycle */
+    int64_t t0;
+    if (death) {
+        t0 = now_ns();
+        member_kill(ms[2]);
+    } else {
+        member_send(x, ms[2], "close\n");
+        wait_cond(x, has_closing, ms[2], CLOSE_TIMEOUT_MS, "the leaving member's close");
+        t0 = ms[2]->closing_ns;
+    }
+    struct split s = { .ms = { ms[0], ms[1] }, .n = 2, .each = 3, .since = t0 };
+    int64_t t1 = split_wait(x, &s, 3 * x->o.session_ms + STABLE_TIMEOUT_MS, "the survivors' full reassignment");
+    int64_t revoke = ms[0]->revoke_ns > t0 ? ms[0]->revoke_ns : t1;
+    if (ms[1]->revoke_ns > t0 && ms[1]->revoke_ns < revoke) revoke = ms[1]->revoke_ns;
+    fprintf(stderr, "   survivors: revoked at +%.0f/+%.0f ms, assigned at +%.0f/+%.0f ms\n",
+            (double)(ms[0]->revoke_ns - t0) / 1e6, (double)(ms[1]->revoke_ns - t0) / 1e6,
+            (double)(ms[0]->assign_ns - t0) / 1e6, (double)(ms[1]->assign_ns - t0) / 1e6);
+    members_close(x);
+    return (struct rebalance_sample){ (double)(t1 - t0) / 1e6, (double)(revoke - t0) / 1e6, (double)(t1 - revoke) / 1e6 };
+}
+
+static void bench_rebalance(struct ctx *x, bool death)
+{
+    const char *name = death ? "member_death" : "graceful_leave";
+    fprintf(stderr, "== rebalance, %s: 3 members, %d partitions, session.timeout.ms %d, heartbeat.interval.ms %d, %d runs\n",
+            name, PARTS, x->o.session_ms, x->o.heartbeat_ms, x->o.runs);
+    double ms[RUNS_MAX], det[RUNS_MAX], proto[RUNS_MAX];
+    for (int r = 0; r < x->o.runs; r++) {
+        check_interrupt(x);
+        struct rebalance_sample s = rebalance_run(x, death);
+        ms[r] = s.ms, det[r] = s.detect_ms, proto[r] = s.rejoin_ms;
+        fprintf(stderr, "   run %d/%d: %.0f ms to full reassignment (%.0f to the first revoke, %.0f after)\n", r + 1,
+                x->o.runs, s.ms, s.detect_ms, s.rejoin_ms);
+    }
+    struct stat3 a = stat3_of(ms, x->o.runs), d = stat3_of(det, x->o.runs), p = stat3_of(proto, x->o.runs);
+    printf("{\"schema\":%d,\"bench\":\"group_rebalance\",\"case\":\"%s\",\"members\":3,\"partitions\":%d,"
+           "\"session_timeout_ms\":%d,\"heartbeat_interval_ms\":%d,\"runs\":%d,\"ms_median\":%.0f,\"ms_min\":%.0f,"
+           "\"ms_max\":%.0f,\"detect_ms_median\":%.0f,\"detect_ms_min\":%.0f,\"detect_ms_max\":%.0f,"
+           "\"rejoin_ms_median\":%.0f,\"rejoin_ms_min\":%.0f,\"rejoin_ms_max\":%.0f,"
+           "\"vs_session_timeout\":%.3f}\n",
+           SCHEMA, name, PARTS, x->o.session_ms, x->o.heartbeat_ms, x->o.runs, a.med, a.min, a.max, d.med, d.min, d.max,
+           p.med, p.min, p.max, a.med / x->o.session_ms);
+    fflush(stdout);
+}
+
+/* ---- 2. a new member's join to its first record --------------------------------------- */
+
+struct join_sample {
+    double assign_ms, first_ms, baseline_ms;
+};
+
+static struct join_sample join_run(struct ctx *x)
+{
+    struct member *ms[2];
+    char group[64];
+    group_form(x, ms, 2, group, sizeof group, "join");
+    struct member *m = member_spawn(x, group);
+    wait_cond(x, all_ready, NULL, START_TIMEOUT_MS, "the new member's start");
+    sleep_ms(300 + (int)(now_ns() / 1000 % 700));
+    member_send(x, m, "subscribe\n");
+    wait_cond(x, has_first, m, STABLE_TIMEOUT_MS, "the new member's first record");
+    struct split s = { .ms = { ms[0], ms[1], m }, .n = 3, .each = 2, .since = m->sub_ns };
+    split_wait(x, &s, STABLE_TIMEOUT_MS, "the 2/2/2 split");
+    struct join_sample js = { (double)(m->assign_ns - m->sub_ns) / 1e6, (double)(m->first_ns - m->sub_ns) / 1e6, 0 };
+    members_close(x);
+    /* Baseline: rd_kafka_assign of 2 partitions, no group protocol. */
+    snprintf(group, sizeof group, "bench-assign-%d", ++x->group_seq);
+    m = member_spawn(x, group);
+    wait_cond(x, all_ready, NULL, START_TIMEOUT_MS, "the baseline consumer's start");
+    sleep_ms(300);
+    member_send(x, m, "assign 4,5\n");
+    wait_cond(x, has_first, m, STABLE_TIMEOUT_MS, "the baseline consumer's first record");
+    js.baseline_ms = (double)(m->first_ns - m->sub_ns) / 1e6;
+    members_close(x);
+    return js;
+}
+
+static void bench_join(struct ctx *x)
+{
+    fprintf(stderr, "== join: a third member joins 2 stable ones; subscribe to first record, %d runs\n", x->o.runs);
+    double as[RUNS_MAX], fr[RUNS_MAX], bl[RUNS_MAX];
+    for (int r = 0; r < x->o.runs; r++) {
+        check_interrupt(x);
+        struct join_sample s = join_run(x);
+        as[r] = s.assign_ms, fr[r] = s.first_ms, bl[r] = s.baseline_ms;
+        fprintf(stderr, "   run %d/%d: assigned after %.0f ms, first record after %.0f ms (assign() baseline %.0f ms)\n",
+                r + 1, x->o.runs, s.assign_ms, s.first_ms, s.baseline_ms);
+    }
+    struct stat3 a = stat3_of(as, x->o.runs), f = stat3_of(fr, x->o.runs), b = stat3_of(bl, x->o.runs);
+    printf("{\"schema\":%d,\"bench\":\"group_join\",\"members_before\":2,\"partitions\":%d,\"records_per_partition\":%d,"
+           "\"session_timeout_ms\":%d,\"heartbeat_interval_ms\":%d,\"runs\":%d,\"first_record_ms_median\":%.0f,"
+           "\"first_record_ms_min\":%.0f,\"first_record_ms_max\":%.0f,\"assign_ms_median\":%.0f,\"assign_ms_min\":%.0f,"
+           "\"assign_ms_max\":%.0f,\"baseline\":\"rd_kafka_assign, no group\",\"baseline_first_record_ms_median\":%.0f,"
+           "\"baseline_first_record_ms_min\":%.0f,\"baseline_first_record_ms_max\":%.0f}\n",
+           SCHEMA, PARTS, x->o.records, x->o.session_ms, x->o.heartbeat_ms, x->o.runs, f.med, f.min, f.max, a.med, a.min,
+           a.max, b.med, b.min, b.max);
+    fflush(stdout);
+}
+
+/* ---- 3. commit throughput ----------------------------------------------------------------- */
+
+/* pwrite of 100 bytes appended into a preallocated file + fdatasync, per second. */
+static double fdatasync_run(struct ctx *x)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/fdatasync-baseline", x->root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fatal(x, "open %s: %s", path, strerror(errno));
+    if (fallocate(fd, 0, 0, BASELINE_FILE_BYTES) != 0) fatal(x, "fallocate %s: %s", path, strerror(errno));
+    if (fsync(fd) != 0) fatal(x, "fsync: %s", strerror(errno));
+    uint8_t buf[VALUE_BYTES];
+    memset(buf, 'c', sizeof buf);
+    off_t off = 0;
+    long n = 0;
+    int64_t t0 = now_ns(), end = t0 + (int64_t)x->o.commit_secs * 1000000000;
+    int64_t t;
+    do {
+        if (pwrite(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf) fatal(x, "pwrite: %s", strerror(errno));
+        if (fdatasync(fd) != 0) fatal(x, "fdatasync: %s", strerror(errno));
+        off = off + (off_t)sizeof buf < BASELINE_FILE_BYTES ? off + (off_t)sizeof buf : 0;
+        n++;
+        t = now_ns();
+    } while (t < end);
+    close(fd);
+    unlink(path);
+    return (double)n / ((double)(t - t0) / 1e9);
+}
+
+/* rd_kafka_committed (an OffsetFetch round trip, no disk) of one partition, per second. */
+static double offset_fetch_run(struct ctx *x, rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, TOPIC, 0);
+    long n = 0;
+    int64_t t0 = now_ns(), end = t0 + (int64_t)x->o.commit_secs * 1000000000, t;
+    do {
+        rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 10000);
+        if (err || l->elems[0].err) fatal(x, "rd_kafka_committed: %s", rd_kafka_err2str(err ? err : l->elems[0].err));
+        n++;
+        t = now_ns();
+    } while (t < end);
+    rd_kafka_topic_partition_list_destroy(l);
+    return (double)n / ((double)(t - t0) / 1e9);
+}
+
+struct async_state {
+    long done;
+    rd_kafka_resp_err_t err;
+};
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    struct async_state *st = opaque;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++) err = offsets->elems[i].err;
+    if (err && !st->err) st->err = err;
+    st->done++;
+}
+
+/* A consumer of a fresh group, subscribed, that owns all PARTS partitions. */
+static rd_kafka_t *committer_new(struct ctx *x)
+{
+    char group[64];
+    snprintf(group, sizeof group, "bench-commit-%d", ++x->group_seq);
+    char session[16], hb[16];
+    snprintf(session, sizeof session, "%d", x->o.session_ms);
+    snprintf(hb, sizeof hb, "%d", x->o.heartbeat_ms);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    conf_set(x, c, "bootstrap.servers", x->bootstrap);
+    conf_set(x, c, "group.id", group);
+    conf_set(x, c, "client.id", "bench_groups");
+    conf_set(x, c, "session.timeout.ms", session);
+    conf_set(x, c, "heartbeat.interval.ms", hb);
+    conf_set(x, c, "enable.auto.commit", "false");
+    conf_set(x, c, "auto.offset.reset", "earliest");
+    rd_kafka_t *rk = client_new(x, RD_KAFKA_CONSUMER, c);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, TOPIC, RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_subscribe(rk, t)) fatal(x, "rd_kafka_subscribe failed");
+    rd_kafka_topic_partition_list_destroy(t);
+    int64_t end = now_ns() + (int64_t)STABLE_TIMEOUT_MS * 1000000;
+    for (;;) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 50);
+        if (msg) rd_kafka_message_destroy(msg);
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int cnt = rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a ? a->cnt : 0;
+        if (a) rd_kafka_topic_partition_list_destroy(a);
+        if (cnt == PARTS) break;
+        check_interrupt(x);
+        if (now_ns() > end) fatal(x, "the committing consumer got no assignment of %d partitions", PARTS);
+    }
+    return rk;
+}
+
+/* Commits per second for --commit-secs: parts partitions per commit, each at
+ * an offset within the topic; async keeps at most --async-window outstanding. */
+static double commit_run(struct ctx *x, rd_kafka_t *rk, bool async, int parts)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) rd_kafka_topic_partition_list_add(offs, TOPIC, p)->offset = 1;
+    if (rd_kafka_commit(rk, offs, 0)) fatal(x, "warm-up commit failed"); /* coordinator known */
+    struct async_state st = { 0 };
+    rd_kafka_queue_t *q = async ? rd_kafka_queue_new(rk) : NULL;
+    long issued = 0;
+    int64_t t0 = now_ns(), end = t0 + (int64_t)x->o.commit_secs * 1000000000, t = t0;
+    while (t < end) {
+        for (int p = 0; p < parts; p++) offs->elems[p].offset = 1 + issued % x->o.records;
+        if (!async) {
+            rd_kafka_resp_err_t err = rd_kafka_commit(rk, offs, 0);
+            if (err) fatal(x, "rd_kafka_commit: %s", rd_kafka_err2str(err));
+            issued++;
+            st.done++;
+        } else {
+            if (issued - st.done < x->o.async_window) {
+                rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, offs, q, on_commit, &st);
+                if (err) fatal(x, "rd_kafka_commit_queue: %s", rd_kafka_err2str(err));
+                issued++;
+            }
+            rd_kafka_queue_poll_callback(q, issued - st.done < x->o.async_window ? 0 : 100);
+            if (st.err) fatal(x, "async commit: %s", rd_kafka_err2str(st.err));
+        }
+        t = now_ns();
+    }
+    long done_in_time = st.done;
+    int64_t drain_end = now_ns() + 30000000000LL;
+    while (async && st.done < issued && now_ns() < drain_end) rd_kafka_queue_poll_callback(q, 100);
+    if (async && (st.done < issued || st.err)) fatal(x, "async commits: %ld of %ld answered", st.done, issued);
+    if (q) rd_kafka_queue_destroy(q);
+    rd_kafka_topic_partition_list_destroy(offs);
+    return (double)done_in_time / ((double)(t - t0) / 1e9);
+}
+
+static void bench_commit(struct ctx *x)
+{
+    static const struct {
+        bool async;
+        int parts;
+    } modes[] = { { false, 1 }, { false, PARTS }, { true, 1 }, { true, PARTS } };
+    enum { N_MODES = ARRAY_LEN(modes) };
+    fprintf(stderr, "== commit: one member, %d s per mode, async window %d, %d runs (fdatasync baseline each run)\n",
+            x->o.commit_secs, x->o.async_window, x->o.runs);
+    double rate[N_MODES][RUNS_MAX], fsyncs[RUNS_MAX], fetches[RUNS_MAX];
+    rd_kafka_t *rk = committer_new(x);
+    for (int r = 0; r < x->o.runs; r++) {
+        check_interrupt(x);
+        fsyncs[r] = fdatasync_run(x);
+        fetches[r] = offset_fetch_run(x, rk);
+        fprintf(stderr, "   run %d/%d: fdatasync %.0f/s, committed() %.0f/s", r + 1, x->o.runs, fsyncs[r], fetches[r]);
+        for (int k = 0; k < N_MODES; k++) {
+            int i = (k + r) % N_MODES; /* rotated: no mode always first */
+            rate[i][r] = commit_run(x, rk, modes[i].async, modes[i].parts);
+        }
+        for (int i = 0; i < N_MODES; i++)
+            fprintf(stderr, ", %s p=%d %.0f/s", modes[i].async ? "async" : "sync", modes[i].parts, rate[i][r]);
+        fputc('\n', stderr);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    struct stat3 f = stat3_of(fsyncs, x->o.runs), of = stat3_of(fetches, x->o.runs);
+    printf("{\"schema\":%d,\"bench\":\"fdatasync\",\"write_bytes\":%d,\"secs\":%d,\"runs\":%d,\"per_s_median\":%.0f,"
+           "\"per_s_min\":%.0f,\"per_s_max\":%.0f,\"us_median\":%.0f}\n",
+           SCHEMA, VALUE_BYTES, x->o.commit_secs, x->o.runs, f.med, f.min, f.max, 1e6 / f.med);
+    printf("{\"schema\":%d,\"bench\":\"group_offset_fetch\",\"api\":\"rd_kafka_committed\",\"partitions\":1,\"secs\":%d,"
+           "\"runs\":%d,\"calls_s_median\":%.0f,\"calls_s_min\":%.0f,\"calls_s_max\":%.0f,\"us_median\":%.0f}\n",
+           SCHEMA, x->o.commit_secs, x->o.runs, of.med, of.min, of.max, 1e6 / of.med);
+    for (int i = 0; i < N_MODES; i++) {
+        struct stat3 c = stat3_of(rate[i], x->o.runs);
+        printf("{\"schema\":%d,\"bench\":\"group_commit\",\"mode\":\"%s\",\"partitions_per_commit\":%d,",
+               SCHEMA, modes[i].async ? "async" : "sync", modes[i].parts);
+        if (modes[i].async) printf("\"async_window\":%d,", x->o.async_window);
+        printf("\"secs\":%d,\"runs\":%d,\"commits_s_median\":%.0f,\"commits_s_min\":%.0f,\"commits_s_max\":%.0f,"
+               "\"offsets_s_median\":%.0f,\"us_median\":%.0f,\"fdatasync_s_median\":%.0f,\"vs_fdatasync\":%.3f,"
+               "\"offset_fetch_s_median\":%.0f}\n",
+               x->o.commit_secs, x->o.runs, c.med, c.min, c.max, c.med * modes[i].parts, 1e6 / c.med, f.med,
+               c.med / f.med, of.med);
+    }
+    fflush(stdout);
+}
+
+/* ---- options and main ------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fputs("usage: bench_groups [--runs N] [--session-ms N] [--heartbeat-ms N] [--records N] [--commit-secs N]\n"
+          "                    [--async-window N] [--dir PATH] [--weir PATH] [--only LIST] [--quick]\n"
+          "  --runs N           runs per row, medians reported (default 5, max 99)\n"
+          "  --session-ms N     members' session.timeout.ms (default 6000, the broker's minimum)\n"
+          "  --heartbeat-ms N   members' heartbeat.interval.ms (default 1000)\n"
+          "  --records N        records per partition in the topic (default 1000)\n"
+          "  --commit-secs N    seconds per commit mode and per fdatasync baseline run (default 3)\n"
+          "  --async-window N   asynchronous commits outstanding at most (default 64)\n"
+          "  --dir PATH         make the bench directory under PATH (default $TMPDIR or /tmp)\n"
+          "  --weir PATH        the broker binary (default: next to this program)\n"
+          "  --only LIST        comma list of death,leave,join,commit\n"
+          "  --quick            1 run, 1 s per commit mode\n",
+          f);
+}
+
+static int parse_int(struct ctx *x, const char *s, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) fatal(x, "bad number %s (want %d..%d)", s, lo, hi);
+    return (int)v;
+}
+
+static unsigned parse_parts(struct ctx *x, const char *s)
+{
+    static const char *const names[] = { "death", "leave", "join", "commit" };
+    unsigned mask = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        size_t i = 0;
+        while (i < ARRAY_LEN(names) && (strlen(names[i]) != n || strncmp(names[i], s, n) != 0)) i++;
+        if (i == ARRAY_LEN(names)) fatal(x, "--only: unknown part '%.*s'", (int)n, s);
+        mask |= 1u << i;
+        s += n + (s[n] == ',');
+    }
+    return mask;
+}
+
+static const char *arg_value(struct ctx *x, int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) fatal(x, "%s needs a value", argv[*i]);
+    return argv[++*i];
+}
+
+static void parse_args(struct ctx *x, int argc, char **argv)
+{
+    struct opts *o = &x->o;
+    bool quick = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--runs")) o->runs = parse_int(x, arg_value(x, argc, argv, &i), 1, RUNS_MAX);
+        else if (!strcmp(a, "--session-ms")) o->session_ms = parse_int(x, arg_value(x, argc, argv, &i), 1, 3600000);
+        else if (!strcmp(a, "--heartbeat-ms")) o->heartbeat_ms = parse_int(x, arg_value(x, argc, argv, &i), 1, 3600000);
+        else if (!strcmp(a, "--records")) o->records = parse_int(x, arg_value(x, argc, argv, &i), 1, 10000000);
+        else if (!strcmp(a, "--commit-secs")) o->commit_secs = parse_int(x, arg_value(x, argc, argv, &i), 1, 3600);
+        else if (!strcmp(a, "--async-window")) o->async_window = parse_int(x, arg_value(x, argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--dir")) o->dir_arg = arg_value(x, argc, argv, &i);
+        else if (!strcmp(a, "--weir")) o->weir_bin = arg_value(x, argc, argv, &i);
+        else if (!strcmp(a, "--only")) o->parts = parse_parts(x, arg_value(x, argc, argv, &i));
+        else if (!strcmp(a, "--quick")) quick = true;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(stdout), exit(0);
+        else usage(stderr), fatal(x, "unknown argument: %s", a);
+    }
+    if (!o->runs) o->runs = quick ? 1 : 5;
+    if (!o->session_ms) o->session_ms = 6000;
+    if (!o->heartbeat_ms) o->heartbeat_ms = 1000;
+    if (!o->records) o->records = 1000;
+    if (!o->commit_secs) o->commit_secs = quick ? 1 : 3;
+    if (!o->async_window) o->async_window = 64;
+    if (!o->parts) o->parts = PART_ALL;
+    ssize_t n = readlink("/proc/self/exe", x->self, sizeof x->self - 1);
+    if (n <= 0) fatal(x, "readlink /proc/self/exe: %s", strerror(errno));
+    x->self[n] = '\0';
+    if (!o->weir_bin) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", x->self);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        int len = snprintf(o->weir_buf, sizeof o->weir_buf, "%s/weir", dir);
+        if (len < 0 || (size_t)len >= sizeof o->weir_buf) fatal(x, "path too long: %s/weir", dir);
+        o->weir_bin = o->weir_buf;
+    }
+    if (access(o->weir_bin, X_OK) != 0) fatal(x, "no broker binary at %s (--weir)", o->weir_bin);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && !strcmp(argv[1], "--member")) return member_main(argv + 2);
+    static struct ctx x;
+    int64_t t0 = now_ns();
+    parse_args(&x, argc, argv);
+    signals_block(&x);
+    char tmpl[PATH_MAX];
+    int rc = make_tmpdir(x.o.dir_arg, "weir-bench-groups", x.root, sizeof x.root, tmpl);
+    if (rc) fatal(&x, "cannot make the bench directory under %s", x.o.dir_arg ? x.o.dir_arg : "$TMPDIR");
+    print_machine_head(SCHEMA, x.root);
+    printf(",\"librdkafka\":\"%s\",\"runs\":%d,\"partitions\":%d,\"records_per_partition\":%d,\"session_timeout_ms\":%d,"
+           "\"heartbeat_interval_ms\":%d,\"commit_secs\":%d,\"async_window\":%d,\"loadavg_1m\":%.2f}\n",
+           rd_kafka_version_str(), x.o.runs, PARTS, x.o.records, x.o.session_ms, x.o.heartbeat_ms, x.o.commit_secs,
+           x.o.async_window, loadavg1());
+    fflush(stdout);
+    broker_start(&x);
+    topic_fill(&x);
+    if (x.o.parts & PART_DEATH) bench_rebalance(&x, true);
+    if (x.o.parts & PART_LEAVE) bench_rebalance(&x, false);
+    if (x.o.parts & PART_JOIN) bench_join(&x);
+    if (x.o.parts & PART_COMMIT) bench_commit(&x);
+    rd_kafka_destroy(x.admin);
+    x.admin = NULL;
+    broker_stop(&x);
+    printf("{\"schema\":%d,\"bench\":\"end\",\"elapsed_s\":%.0f,\"loadavg_1m\":%.2f}\n", SCHEMA,
+           (double)(now_ns() - t0) / 1e9, loadavg1());
+    rmrf(x.root);
+    return 0;
+}
+
+#endif /* WEIR_HAVE_RDKAFKA */

@@ -1,0 +1,583 @@
+#!/usr/bin/python3
+"""it_groups_failover: at-least-once across member deaths and a broker crash.
+
+A producer thread writes numbered records (value = a unique sequence number,
+partition = number % 6) into a 6-partition topic during the whole test. Three
+consumer processes (librdkafka through confluent-kafka-python, this file run
+with --consumer) form one group, enable.auto.commit=false: each writes
+"partition offset value" of every record it processes to its own file,
+flushes it, then commits the batch synchronously. A consumer also records, for
+each assignment, the committed offset it saw and the first offset it got.
+
+  1. each of the three gets two partitions;
+  2. kill -9 of one: the two others own all six within the session timeout plus
+     a margin (the time is printed);
+  3. a new third consumer: the 2/2/2 split returns;
+  4. kill -9 of the broker, restart on the same data directory and port: the
+     commits acknowledged before the crash are still there, the consumers
+     rejoin and resume at the committed offsets;
+  5. the producer stops at a known total; once every committed offset equals
+     the log end offset the outputs are checked: every partition's offsets are
+     processed contiguously from 0 to its end with the log's value, every
+     delivered value is processed (none skipped); duplicates are counted and
+     printed. A self-check shows the checker flags a removed line.
+
+usage: it_groups_failover.py path/to/weir     (exit 77 without confluent_kafka)
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+
+TOPIC = "failover"
+GROUP = "failover-g"
+NPART = 6
+SESSION_MS = 6000      # net/group.c SESSION_MIN_MS, the smallest the broker takes
+HEARTBEAT_MS = 1000
+RATE = 200             # records/s produced
+
+
+# ---------------------------------------------------------------- consumer child
+
+def consumer_child(bootstrap, out_path, status_path, name):
+    """One group member; runs until SIGTERM (then closes) or SIGKILL."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    out = open(out_path, "a")
+    pending = {}  # partition -> committed offset seen at assignment, until its first record
+    seq = [0]
+
+    def log(line):
+        out.write(f"# {time.monotonic():.3f} {line}\n")
+        out.flush()
+
+    def status(parts, what):
+        seq[0] += 1
+        tmp = status_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"n": seq[0], "what": what, "parts": sorted(parts), "t": time.monotonic()}, f)
+        os.replace(tmp, status_path)
+
+    def on_assign(c, parts):
+        ps = sorted(p.partition for p in parts)
+        pending.clear()
+        try:
+            for tp in c.committed([TopicPartition(TOPIC, p) for p in ps], timeout=10):
+                pending[tp.partition] = tp.offset if tp.error is None else None
+        except KafkaException as e:
+            log(f"committed-error {e}")
+        log(f"assign {ps} committed {sorted(pending.items())}")
+        status(ps, "assign")
+
+    def on_revoke(c, parts):
+        pending.clear()
+        log(f"revoke {sorted(p.partition for p in parts)}")
+        status([], "revoke")
+
+    def on_lost(c, parts):
+        pending.clear()
+        log(f"lost {sorted(p.partition for p in parts)}")
+        status([], "lost")
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "client.id": name,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS,
+                  "partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
+                  "reconnect.backoff.max.ms": 500})
+    c.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    status([], "start")
+    while not stop:
+        msgs = c.consume(num_messages=100, timeout=0.2)
+        done = {}
+        for m in msgs:
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    log(f"error {m.error()}")
+                continue
+            p, o = m.partition(), m.offset()
+            if p in pending:
+                log(f"resume {p} committed {pending.pop(p)} first {o}")
+            out.write(f"{p} {o} {m.value().decode()}\n")
+            done[p] = o + 1
+        if not done:
+            continue
+        out.flush()  # processed before committed: a kill -9 after this loses nothing
+        try:
+            res = c.commit(offsets=[TopicPartition(TOPIC, p, o) for p, o in sorted(done.items())],
+                           asynchronous=False)
+            bad = [(t.partition, str(t.error)) for t in res or [] if t.error is not None]
+            if bad:
+                log(f"commit-error {bad}")
+        except KafkaException as e:
+            log(f"commit-error {e}")
+    c.close()
+    log("closed")
+    out.close()
+
+
+if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--consumer":
+    consumer_child(*sys.argv[2:])
+    sys.exit(0)
+
+# ---------------------------------------------------------------- the test
+
+import ctypes          # noqa: E402
+import shutil          # noqa: E402
+import subprocess      # noqa: E402
+import tempfile        # noqa: E402
+import threading       # noqa: E402
+
+import it_common as C  # noqa: E402
+
+try:
+    from confluent_kafka import Producer
+except ImportError:
+    Producer = None
+
+
+def _pdeathsig():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Feeder(threading.Thread):
+    """Produces value str(i) to partition i % NPART at RATE records/s until stopped."""
+
+    def __init__(self, bootstrap):
+        super().__init__(daemon=True)
+        self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                           "message.timeout.ms": 180000, "retry.backoff.ms": 200,
+                           "reconnect.backoff.max.ms": 500})
+        self.sent = 0
+        self.delivered = {}   # value -> (partition, offset)
+        self.failed = []
+        self.halt = threading.Event()
+        self.left = None      # records not delivered after the final flush
+
+    def _cb(self, err, msg):
+        if err is None:
+            self.delivered[int(msg.value())] = (msg.partition(), msg.offset())
+        else:
+            self.failed.append((msg.value(), str(err)))
+
+    def run(self):
+        t0 = time.monotonic()
+        while not self.halt.is_set():
+            due = int((time.monotonic() - t0) * RATE)
+            while self.sent < due:
+                try:
+                    self.p.produce(TOPIC, value=str(self.sent).encode(), partition=self.sent % NPART,
+                                   on_delivery=self._cb)
+                except BufferError:
+                    break
+                self.sent += 1
+            self.p.poll(0.01)
+        self.left = self.p.flush(120)
+
+
+def read_status(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+class Member:
+    def __init__(self, work, name, bootstrap):
+        self.name = name
+        self.out = os.path.join(work, f"{name}.out")
+        self.status = os.path.join(work, f"{name}.status")
+        self.errlog = open(os.path.join(work, f"{name}.stderr"), "wb")
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--consumer", bootstrap,
+                                      self.out, self.status, name],
+                                     stdin=subprocess.DEVNULL, stdout=self.errlog, stderr=self.errlog,
+                                     preexec_fn=_pdeathsig)
+
+    def parts(self):
+        st = read_status(self.status)
+        return (st["parts"], st["t"]) if st else (None, None)
+
+    def kill9(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self, timeout):
+        """SIGTERM (the child closes its consumer), then SIGKILL after timeout."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                C.say(f"{self.name}: no exit {timeout:.0f}s after SIGTERM, killed")
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.errlog.close()
+        return self.proc.returncode
+
+
+def split(members, sizes, since):
+    """When each member owns sizes[i] partitions, all disjoint and covering every
+    partition, by assignments made after `since`: the latest of their times; else None."""
+    got = [m.parts() for m in members]
+    if any(p is None or t <= since for p, t in got):
+        return None
+    parts = [set(p) for p, _ in got]
+    if [len(p) for p in parts] != sizes or set().union(*parts) != set(range(NPART)):
+        return None
+    return max(t for _, t in got)
+
+
+def wait_split(members, sizes, timeout, what, since=0.0):
+    t = C.wait_for(lambda: split(members, sizes, since), timeout, what, interval=0.05)
+    C.check(t is not None, what, str([m.parts()[0] for m in members]))
+    return t
+
+
+# ---------------------------------------------------------------- offsets
+
+def offset_fetch(port, group, topic, parts):
+    """OffsetFetch v5 -> {partition: committed offset (-1: none)}."""
+    body = C.string(group) + C.array([C.string(topic) + C.array(parts, C.i32)])
+    with C.KafkaConn(port) as conn:
+        rd = C.Rd(conn.request(9, 5, body))
+    rd.i32()
+    out = {}
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            p, off = rd.i32(), rd.i64()
+            rd.i32()
+            rd.string()
+            err = rd.i16()
+            if err:
+                raise ValueError(f"OffsetFetch {topic}-{p}: error {err}")
+            out[p] = off
+    err = rd.i16()
+    if err:
+        raise ValueError(f"OffsetFetch {group}: error {err}")
+    return out
+
+
+def log_ends(port):
+    with C.KafkaConn(port) as conn:
+        ends = {}
+        for p in range(NPART):
+            err, _ts, off = conn.list_offset(TOPIC, p, -1)
+            if err:
+                raise ValueError(f"ListOffsets {TOPIC}-{p}: error {err}")
+            ends[p] = off
+        return ends
+
+
+# Duplicates come from re-reading after a reassignment, from the committed
+# offset: each is attributed to the event (member killed or joining, broker
+# crash, first join) whose window of log end offsets, widened by DUP_SLACK
+# before (records processed but not yet committed), holds it.
+DUP_SLACK = 100
+
+
+def classify_dups(dup_offsets, events):
+    """dup_offsets: {p: [offsets]}; events: [(name, leo_start, leo_end)] -> ({name: count}, [(p, o)] unexplained)."""
+    counts, other = {name: 0 for name, _, _ in events}, []
+    for p, offs in dup_offsets.items():
+        for o in offs:
+            for name, a, b in events:
+                if a[p] - DUP_SLACK <= o < b[p] + 10:
+                    counts[name] += 1
+                    break
+            else:
+                other.append((p, o))
+    return counts, other
+
+
+# ---------------------------------------------------------------- the checker
+
+def parse_outputs(paths):
+    """-> (records [(partition, offset, value, member)], resumes [(t, member, p, committed, first)],
+    other comment lines)."""
+    recs, resumes, notes = [], [], []
+    for name, path in paths:
+        try:
+            f = open(path)
+        except FileNotFoundError:
+            continue
+        with f:
+            for line in f:
+                if not line.endswith("\n"):
+                    continue  # a torn last line of a killed member: not processed
+                if line.startswith("#"):
+                    w = line.split()
+                    if len(w) == 8 and w[2] == "resume":
+                        resumes.append((float(w[1]), name, int(w[3]), None if w[5] == "None" else int(w[5]),
+                                        int(w[7])))
+                    else:
+                        notes.append((name, line.strip()))
+                    continue
+                p, o, v = line.split()
+                recs.append((int(p), int(o), int(v), name))
+    return recs, resumes, notes
+
+
+def ranges(nums):
+    """Sorted ints -> "a-b, c" text."""
+    out, start, prev = [], None, None
+    for n in nums:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(out)
+
+
+def verify(recs, log, delivered, quiet=False):
+    """At-least-once. log: {partition: {offset: value}} (the whole partition);
+    delivered: {value: (partition, offset)}. Returns (problems, {p: offsets processed more than once},
+    report lines)."""
+    problems, report = [], []
+    seen = {}  # (p, o) -> [(value, member)]
+    for p, o, v, name in recs:
+        seen.setdefault((p, o), []).append((v, name))
+    dups = {}
+    for p in range(NPART):
+        end = len(log[p])
+        if sorted(log[p]) != list(range(end)):
+            problems.append(f"p{p}: the log's offsets are not 0..{end - 1}")
+        got = sorted(o for (q, o) in seen if q == p)
+        missing = sorted(set(range(end)) - set(got))
+        extra = [o for o in got if o >= end]
+        if missing:
+            problems.append(f"p{p}: offsets never processed (skipped): {ranges(missing)}")
+        if extra:
+            problems.append(f"p{p}: offsets processed beyond the log end {end}: {ranges(extra)}")
+        wrong = [o for o in got if o < end and any(v != log[p][o] for v, _ in seen[(p, o)])]
+        if wrong:
+            problems.append(f"p{p}: values differ from the log at {ranges(wrong)}")
+        twice = [o for o in got if len(seen[(p, o)]) > 1]
+        dups[p] = [o for o in twice for _ in range(len(seen[(p, o)]) - 1)]
+        if twice:
+            who = sorted({n for o in twice for _, n in seen[(p, o)]})
+            report.append(f"p{p}: {len(twice)} offsets processed more than once ({ranges(twice)}) by {who}")
+    processed = {v for vs in seen.values() for v, _ in vs}
+    not_processed = sorted(set(delivered) - processed)
+    if not_processed:
+        problems.append(f"{len(not_processed)} delivered values never processed: {ranges(not_processed[:200])}")
+    misplaced = [v for v, (p, o) in delivered.items() if log.get(p, {}).get(o) != v]
+    if misplaced:
+        problems.append(f"{len(misplaced)} delivered values not at their acked partition/offset, "
+                        f"e.g. {sorted(misplaced)[:10]}")
+    if not quiet:
+        for line in report:
+            C.say("  " + line)
+    return problems, dups, report
+
+
+def read_log(port):
+    log = {}
+    with C.KafkaConn(port, timeout=30) as conn:
+        for p in range(NPART):
+            log[p] = {o: int(v) for o, _ts, _k, v, _h in conn.read_all(TOPIC, p, timeout=60)}
+    return log
+
+
+# ---------------------------------------------------------------- main
+
+def main(binary):
+    if Producer is None:
+        C.skip("confluent_kafka not installed")
+    ts = C.TSCALE_OF(binary)
+    margin = 6.0 * ts
+    broker = C.Broker(binary, "failover")
+    broker.start()
+    work = tempfile.mkdtemp(prefix="weir-it-failover-")
+    members = []
+    feeder = None
+    try:
+        with C.KafkaConn(broker.port) as conn:
+            err, msg = conn.create_topic(TOPIC, NPART)
+        C.check(err == 0, f"topic {TOPIC} created with {NPART} partitions", f"{err} {msg}")
+        feeder = Feeder(broker.bootstrap)
+        feeder.start()
+        C.say(f"producer: {RATE} records/s, values 0.. to partition value % {NPART}")
+
+        # 1. three members, two partitions each
+        trio = [Member(work, f"c{i}", broker.bootstrap) for i in range(3)]
+        members += trio
+        wait_split(trio, [2, 2, 2], 90 * ts, "1: three consumers get two partitions each")
+        events = [("first join", {p: 0 for p in range(NPART)}, log_ends(broker.port))]
+        C.wait_for(lambda: all(os.path.exists(m.out) and os.path.getsize(m.out) > 2000 for m in trio),
+                   30 * ts, "every consumer processing records")
+        time.sleep(2)  # a few commit rounds in this generation
+
+        # 2. kill -9 of one: the others take its partitions
+        victim, rest = trio[2], trio[:2]
+        leo0 = log_ends(broker.port)
+        t_kill = time.monotonic()
+        victim.kill9()
+        C.say(f"{victim.name}: killed with SIGKILL (owned {victim.parts()[0]})")
+        t = wait_split(rest, [3, 3], 60 * ts, "2: after kill -9 of one, the other two own all six partitions",
+                       since=t_kill)
+        if t is not None:
+            events.append((f"kill -9 of {victim.name}", leo0, log_ends(broker.port)))
+            took = t - t_kill
+            C.say(f"2: member death -> full reassignment in {took:.2f} s (session.timeout.ms {SESSION_MS}, "
+                  f"heartbeat.interval.ms {HEARTBEAT_MS})")
+            C.check(took <= SESSION_MS / 1000 + margin,
+                    f"2: reassigned within the session timeout + {margin:.0f} s", f"{took:.2f} s")
+        time.sleep(2)
+
+        # 3. a new third member: 2/2/2 again
+        leo0 = log_ends(broker.port)
+        newbie = Member(work, "c3", broker.bootstrap)
+        members.append(newbie)
+        trio = rest + [newbie]
+        t = wait_split(trio, [2, 2, 2], 60 * ts, "3: a new third consumer restores the 2/2/2 split",
+                       since=newbie.t_start)
+        if t is not None:
+            events.append((f"join of {newbie.name}", leo0, log_ends(broker.port)))
+            C.say(f"3: new member start (process spawn) -> 2/2/2 in {t - newbie.t_start:.2f} s")
+        C.wait_for(lambda: os.path.exists(newbie.out) and os.path.getsize(newbie.out) > 500, 30 * ts,
+                   "the new consumer processing records")
+        time.sleep(2)
+
+        # 4. kill -9 of the broker, restart on the same port and data directory
+        before = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+        leo0 = log_ends(broker.port)
+        t_crash = time.monotonic()
+        broker.kill9()
+        time.sleep(1)  # part of the scenario: the broker stays down a moment
+        for attempt in range(5):
+            try:
+                broker.restart(same_port=True)
+                break
+            except RuntimeError:
+                if attempt == 4:
+                    raise
+                broker.proc = None
+                time.sleep(1)
+        after = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+        C.check(all(after[p] >= before[p] >= 0 for p in range(NPART)),
+                "4: every commit acknowledged before the broker's kill -9 survives it",
+                f"before {before}, after {after}")
+        t = wait_split(trio, [2, 2, 2], 90 * ts, "4: after the broker restart the group is 2/2/2 again",
+                       since=t_crash)
+        if t is not None:
+            C.say(f"4: broker kill -9 -> group stable again in {t - t_crash:.2f} s")
+
+        def resumed_all():
+            _, res, _ = parse_outputs([(m.name, m.out) for m in trio])
+            return {p for (tr, _, p, _, _) in res if tr > t_crash} == set(range(NPART))
+        C.check(C.wait_for(resumed_all, 60 * ts, "a first record on every partition after the restart"),
+                "4: every partition consumed again after the broker restart")
+        events.append(("broker kill -9", leo0, log_ends(broker.port)))
+        time.sleep(2)
+
+        # 5. stop producing at a known total; drain
+        feeder.halt.set()
+        feeder.join(timeout=180)
+        C.check(not feeder.is_alive() and feeder.left == 0 and not feeder.failed
+                and len(feeder.delivered) == feeder.sent,
+                f"5: producer stopped: {feeder.sent} records sent, all delivered",
+                f"delivered {len(feeder.delivered)}, failed {feeder.failed[:5]}, left {feeder.left}")
+        ends = log_ends(broker.port)
+        C.say(f"5: log end offsets {ends} (sum {sum(ends.values())})")
+
+        def drained():
+            com = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+            return com if com == ends else None
+        C.check(C.wait_for(drained, 120 * ts, "committed offsets == log end offsets", interval=0.2),
+                "5: the group committed every partition up to its log end offset")
+        for m in members:
+            if m is not victim:
+                rc = m.stop(30 * ts)
+                C.check(rc == 0, f"{m.name}: exited 0 after SIGTERM", f"rc {rc}")
+
+        # verification
+        log = read_log(broker.port)
+        C.check(all(len(log[p]) == ends[p] for p in range(NPART)), "5: the log reads back to its end offsets",
+                str({p: len(log[p]) for p in log}))
+        recs, resumes, notes = parse_outputs([(m.name, m.out) for m in members])
+        log_values = [v for p in log for v in log[p].values()]
+        C.say(f"5: {len(recs)} records processed by {len(members)} consumers; the log holds {len(log_values)} "
+              f"records, {len(log_values) - len(set(log_values))} of them producer retries (same value twice)")
+        problems, dups, _ = verify(recs, log, feeder.delivered)
+        for pr in problems:
+            C.say("  " + pr)
+        C.check(not problems, "5: at least once: every partition processed 0..end with the log's values, "
+                              "every delivered value processed", f"{len(problems)} problems")
+        by_event, other = classify_dups(dups, events)
+        C.say(f"5: {sum(len(v) for v in dups.values())} duplicate processings (allowed): "
+              + ", ".join(f"{n} at the {e}" for e, n in by_event.items()))
+        for e, a, b in events:
+            C.say(f"   {e}: log end offsets {a[0]}..{b[0]} (partition 0)")
+        C.check(not other, "5: duplicates only around the kill -9 and rebalance points",
+                f"{len(other)} others, e.g. {other[:10]}")
+        wrong = [r for r in resumes if r[3] is not None and r[4] != max(r[3], 0)]
+        C.check(resumes and not wrong, f"5: each of {len(resumes)} assignments resumed at its committed offset",
+                str(wrong[:5]))
+        errs = [n for n in notes if "commit-error" in n[1]]
+        C.say(f"5: {len(errs)} failed commits (expected around rebalances and the broker restart)")
+        for n in errs[:10]:
+            C.say(f"   {n[0]}: {n[1]}")
+
+        # self-check: the checker must flag a skipped record
+        once = {}
+        for i, r in enumerate(recs):
+            once.setdefault((r[0], r[1]), []).append(i)
+        in_log = {}
+        for v in log_values:
+            in_log[v] = in_log.get(v, 0) + 1
+        single = [ix[0] for k, ix in sorted(once.items()) if len(ix) == 1 and in_log.get(recs[ix[0]][2]) == 1]
+        if single:
+            drop = single[len(single) // 2]
+            prob2, _, _ = verify(recs[:drop] + recs[drop + 1:], log, feeder.delivered, quiet=True)
+            C.check(any("skipped" in x for x in prob2) and any("never processed" in x for x in prob2),
+                    f"self-check: removing the line of p{recs[drop][0]} offset {recs[drop][1]} is flagged",
+                    str(prob2))
+            fake = list(recs)
+            fake[drop] = (recs[drop][0], recs[drop][1], recs[drop][2] + 1, recs[drop][3])
+            prob3, _, _ = verify(fake, log, feeder.delivered, quiet=True)
+            C.check(any("differ" in x for x in prob3), "self-check: a changed value is flagged", str(prob3))
+        else:
+            C.bad("self-check: no record processed exactly once")
+        broker.stop()
+    finally:
+        if feeder is not None and feeder.is_alive():
+            feeder.halt.set()
+            feeder.join(timeout=150)
+        for m in members:
+            if m.proc.poll() is None:
+                m.proc.kill()
+                m.proc.wait(timeout=30)
+        if C.failures():
+            for m in members:
+                for path in (m.out, m.out.replace(".out", ".stderr")):
+                    try:
+                        with open(path, errors="replace") as f:
+                            notes = [ln.rstrip() for ln in f if ln.startswith("#") or "stderr" in path]
+                        C.say(f"---- {os.path.basename(path)}: last notes")
+                        for ln in notes[-15:]:
+                            print("    " + ln, flush=True)
+                    except OSError:
+                        pass
+        if os.environ.get("WEIR_IT_KEEP"):
+            C.say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    C.run_main(main)
