@@ -196,6 +196,34 @@ static void note_committed(struct weir_consumer *c, const char *topic, int32_t p
         if (p->id == partition && !strcmp(p->topic, topic)) p->committed = offset;
 }
 
+/* Orders parts[0, n) by topic for a request: *order lists their indexes so
+ * that each topic's are adjacent (topics in first-seen order), *run the
+ * length of each topic's run. Arena memory. Returns the number of topics, -1
+ * when out of memory. */
+static int32_t topic_runs(struct weir_arena *a, const struct weir_topic_partition *parts, size_t n, size_t **order,
+                          int32_t **run)
+{
+    *order = weir_arena_alloc(a, (n ? n : 1) * sizeof **order);
+    *run = weir_arena_alloc(a, (n ? n : 1) * sizeof **run);
+    bool *taken = weir_arena_alloc(a, (n ? n : 1) * sizeof *taken);
+    if (!*order || !*run || !taken) return -1;
+    memset(taken, 0, (n ? n : 1) * sizeof *taken);
+    int32_t n_topics = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (taken[i]) continue;
+        (*run)[n_topics] = 0;
+        for (size_t j = i; j < n; j++) {
+            if (taken[j] || strcmp(parts[j].topic, parts[i].topic)) continue;
+            taken[j] = true;
+            (*order)[used++] = j;
+            (*run)[n_topics]++;
+        }
+        n_topics++;
+    }
+    return n_topics;
+}
+
 /* One OffsetCommit of parts[0, n) with the current generation (or as a
  * simple group when not a member); parts[i].err per partition. */
 static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_partition *parts, size_t n)
@@ -211,24 +239,16 @@ static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_p
     int rc = coord_up(c);
     if (rc != 0) return rc;
     weir_arena_reset(&g->arena);
-    struct koffsetcommit_req_topic *topics = weir_arena_alloc(&g->arena, n * sizeof *topics);
-    struct koffsetcommit_req_part *rp = weir_arena_alloc(&g->arena, n * sizeof *rp);
-    if (!topics || !rp) return WEIR_CLIENT_E_NOMEM;
-    int32_t n_topics = 0;
-    size_t used = 0;
-    bool *taken = weir_arena_alloc(&g->arena, n * sizeof *taken);
-    if (!taken) return WEIR_CLIENT_E_NOMEM;
-    memset(taken, 0, n * sizeof *taken);
-    for (size_t i = 0; i < n; i++) {
-        if (taken[i]) continue;
-        struct koffsetcommit_req_topic *t = &topics[n_topics++];
-        *t = (struct koffsetcommit_req_topic){ kstr_c(parts[i].topic), &rp[used], 0 };
-        for (size_t j = i; j < n; j++) {
-            if (taken[j] || strcmp(parts[j].topic, parts[i].topic)) continue;
-            taken[j] = true;
-            rp[used++] = (struct koffsetcommit_req_part){ parts[j].partition, parts[j].offset, -1, kstr_c("") };
-            t->n_partitions++;
-        }
+    size_t *order;
+    int32_t *run;
+    int32_t n_topics = topic_runs(&g->arena, parts, n, &order, &run);
+    struct koffsetcommit_req_topic *topics = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *topics);
+    struct koffsetcommit_req_part *rp = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *rp);
+    if (n_topics < 0 || !topics || !rp) return WEIR_CLIENT_E_NOMEM;
+    for (int32_t t = 0, k = 0; t < n_topics; k += run[t], t++) {
+        topics[t] = (struct koffsetcommit_req_topic){ kstr_c(parts[order[k]].topic), &rp[k], run[t] };
+        for (int32_t j = k; j < k + run[t]; j++)
+            rp[j] = (struct koffsetcommit_req_part){ parts[order[j]].partition, parts[order[j]].offset, -1, kstr_c("") };
     }
     struct koffsetcommit_req req = {
         .group_id = kstr_c(c->conf.group_id), .generation_id = gen,
@@ -277,23 +297,15 @@ static int committed_fetch(struct weir_consumer *c, struct weir_topic_partition 
     int rc = coord_up(c);
     if (rc != 0) return rc;
     weir_arena_reset(&g->arena);
+    size_t *order;
+    int32_t *run;
+    int32_t n_topics = topic_runs(&g->arena, parts, n, &order, &run);
     struct koffsetfetch_req_topic *topics = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *topics);
     int32_t *ids = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *ids);
-    bool *taken = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *taken);
-    if (!topics || !ids || !taken) return WEIR_CLIENT_E_NOMEM;
-    memset(taken, 0, (n ? n : 1) * sizeof *taken);
-    int32_t n_topics = 0;
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (taken[i]) continue;
-        struct koffsetfetch_req_topic *t = &topics[n_topics++];
-        *t = (struct koffsetfetch_req_topic){ kstr_c(parts[i].topic), &ids[used], 0 };
-        for (size_t j = i; j < n; j++) {
-            if (taken[j] || strcmp(parts[j].topic, parts[i].topic)) continue;
-            taken[j] = true;
-            ids[used++] = parts[j].partition;
-            t->n_partition_indexes++;
-        }
+    if (n_topics < 0 || !topics || !ids) return WEIR_CLIENT_E_NOMEM;
+    for (int32_t t = 0, k = 0; t < n_topics; k += run[t], t++) {
+        topics[t] = (struct koffsetfetch_req_topic){ kstr_c(parts[order[k]].topic), &ids[k], run[t] };
+        for (int32_t j = k; j < k + run[t]; j++) ids[j] = parts[order[j]].partition;
     }
     struct koffsetfetch_req req = { kstr_c(c->conf.group_id), topics, n_topics };
     int16_t v;
