@@ -40,6 +40,7 @@ enum {
     KERR_REBALANCING = 27, KERR_MEMBER_ID_REQUIRED = 79,
     TOPIC_NAME_MAX = 249,
     IDLE_WAIT_MS = 1000,
+    COMMITS_PIPELINED = 64, /* commits in flight on the coordinator connection */
 };
 
 static const char PROTOCOL_TYPE[] = "consumer";
@@ -224,28 +225,32 @@ static int32_t topic_runs(struct weir_arena *a, const struct weir_topic_partitio
     return n_topics;
 }
 
-/* One OffsetCommit of parts[0, n) with the current generation (or as a
- * simple group when not a member); parts[i].err per partition. */
-static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_partition *parts, size_t n)
+/* An OffsetCommit sent and not yet answered. */
+struct commit_sent {
+    int16_t v;
+    int32_t corr;
+};
+
+/* Sends one OffsetCommit of parts[0, n) in generation `gen` (or as a simple
+ * group when -1) without waiting; the request's memory is the arena's, which
+ * the caller reset. 0, or an error for every part. */
+static int commit_out(struct weir_consumer *c, int32_t gen, struct weir_topic_partition *parts, size_t n,
+                      struct commit_sent *s)
 {
     struct cgroup *g = &c->g;
     pthread_mutex_lock(&c->lock);
     int32_t now_gen = g->state == CG_STABLE ? g->generation : -1;
     pthread_mutex_unlock(&c->lock);
-    if (gen != now_gen) { /* asked in another generation: the partitions may be another member's now */
-        for (size_t i = 0; i < n; i++) parts[i].err = KERR_ILLEGAL_GEN;
-        return KERR_ILLEGAL_GEN;
-    }
-    int rc = coord_up(c);
-    if (rc != 0) return rc;
-    weir_arena_reset(&g->arena);
+    int rc = 0;
+    if (gen != now_gen) rc = KERR_ILLEGAL_GEN; /* asked in another generation: the partitions may be another member's now */
+    if (rc == 0) rc = coord_up(c);
     size_t *order;
     int32_t *run;
-    int32_t n_topics = topic_runs(&g->arena, parts, n, &order, &run);
+    int32_t n_topics = rc == 0 ? topic_runs(&g->arena, parts, n, &order, &run) : 0;
     struct koffsetcommit_req_topic *topics = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *topics);
     struct koffsetcommit_req_part *rp = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *rp);
-    if (n_topics < 0 || !topics || !rp) return WEIR_CLIENT_E_NOMEM;
-    for (int32_t t = 0, k = 0; t < n_topics; k += run[t], t++) {
+    if (rc == 0 && (n_topics < 0 || !topics || !rp)) rc = WEIR_CLIENT_E_NOMEM;
+    for (int32_t t = 0, k = 0; rc == 0 && t < n_topics; k += run[t], t++) {
         topics[t] = (struct koffsetcommit_req_topic){ kstr_c(parts[order[k]].topic), &rp[k], run[t] };
         for (int32_t j = k; j < k + run[t]; j++)
             rp[j] = (struct koffsetcommit_req_part){ parts[order[j]].partition, parts[order[j]].offset, -1, kstr_c("") };
@@ -255,16 +260,30 @@ static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_p
         .member_id = kstr_c(gen >= 0 ? g->member_id : ""), .group_instance_id = KSTR_NULL,
         .topics = topics, .n_topics = n_topics,
     };
-    int16_t v;
-    int32_t corr;
     struct kframe f;
-    if ((rc = g_begin(c, &g->coord, KAPI_OFFSET_COMMIT, &v, &corr, &f)) != 0) return rc;
-    kproto_offsetcommit_request_encode(&g->kb, v, &req);
+    if (rc == 0) rc = g_begin(c, &g->coord, KAPI_OFFSET_COMMIT, &s->v, &s->corr, &f);
+    if (rc == 0) {
+        kproto_offsetcommit_request_encode(&g->kb, s->v, &req);
+        kproto_request_end(&g->kb, &f);
+        rc = g->kb.err != WEIR_OK ? WEIR_CLIENT_E_NOMEM
+                                  : cw_send(&g->coord, &g->kb, cw_now_ms() + c->conf.request_timeout_ms);
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) parts[i].err = rc;
+    return rc;
+}
+
+/* Reads the answer to a commit_out; parts[i].err per partition. Returns 0 or
+ * the first error. */
+static int commit_in(struct weir_consumer *c, const struct commit_sent *s, struct weir_topic_partition *parts, size_t n)
+{
+    struct cgroup *g = &c->g;
     struct cw_frame *frame = NULL;
     struct weir_rd rd;
     struct koffsetcommit_resp resp;
-    rc = g_finish(c, &g->coord, KAPI_OFFSET_COMMIT, v, corr, &f, c->conf.request_timeout_ms, &frame, &rd);
-    if (rc == 0 && kproto_offsetcommit_response_decode(&rd, v, &g->arena, &resp) != WEIR_OK)
+    int rc = cw_recv_response(&g->coord, KAPI_OFFSET_COMMIT, s->v, s->corr, cw_now_ms() + c->conf.request_timeout_ms,
+                              &frame, &rd);
+    if (rc == 0 && kproto_offsetcommit_response_decode(&rd, s->v, &g->arena, &resp) != WEIR_OK)
         rc = g_malformed(&g->coord, "OffsetCommit");
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) parts[i].err = WEIR_CLIENT_E_BAD_MSG; /* unless answered */
@@ -284,9 +303,32 @@ static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_p
         for (size_t i = 0; i < n; i++) parts[i].err = rc;
     }
     cw_frame_unref(frame);
+    return rc;
+}
+
+/* What the broker's answer to a commit says about the membership and the
+ * connection (a commit refused here, asked in another generation, says
+ * nothing). */
+static void commit_outcome(struct weir_consumer *c, int rc)
+{
+    struct cgroup *g = &c->g;
     if (coord_lost(rc)) cw_close(&g->coord);
     if (rc == KERR_ILLEGAL_GEN || rc == KERR_UNKNOWN_MEMBER || rc == KERR_REBALANCING) g->need_rejoin = true;
     if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
+}
+
+/* One OffsetCommit of parts[0, n), answered. */
+static int commit_send(struct weir_consumer *c, int32_t gen, struct weir_topic_partition *parts, size_t n)
+{
+    struct commit_sent s;
+    weir_arena_reset(&c->g.arena);
+    int rc = commit_out(c, gen, parts, n, &s);
+    if (rc == 0) {
+        rc = commit_in(c, &s, parts, n);
+        commit_outcome(c, rc);
+    } else if (coord_lost(rc)) {
+        cw_close(&c->g.coord);
+    }
     return rc;
 }
 
@@ -349,32 +391,66 @@ static struct cgcommit *req_pop(struct cgroup *g)
     return r;
 }
 
-/* Serves queued commits and committed-offset requests (lock not held). */
+/* Hands a served request back: the waiter wakes, or (async) the commit
+ * callback runs and the request is freed. */
+static void request_done(struct weir_consumer *c, struct cgcommit *r, int err)
+{
+    if (r->async) {
+        if (c->conf.commit_cb) c->conf.commit_cb(c, err, r->parts, r->n, c->conf.opaque);
+        if (err != 0)
+            weir_log(WEIR_LOG_DEBUG, "consumer group %s: asynchronous commit: %s", c->conf.group_id, weir_client_err_str(err));
+        weir_consumer_partitions_free(r->parts, r->n);
+        weir_free(r);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    r->err = err;
+    r->done = true;
+    pthread_cond_broadcast(&c->g.cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Serves queued commits and committed-offset requests (lock not held), in
+ * order. Consecutive commits go out pipelined, up to COMMITS_PIPELINED
+ * before the first answer is read: one connection answers in order, and the
+ * broker's appends of commits in flight together share an fdatasync. */
 static void serve_requests(struct weir_consumer *c)
 {
     struct cgroup *g = &c->g;
+    struct cgcommit *batch[COMMITS_PIPELINED];
+    struct commit_sent sent[COMMITS_PIPELINED];
+    int err[COMMITS_PIPELINED];
     for (;;) {
+        size_t k = 0;
         pthread_mutex_lock(&c->lock);
-        struct cgcommit *r = req_pop(g);
+        while (k < COMMITS_PIPELINED && g->commits && (k == 0 || !g->commits->offset_fetch)) {
+            batch[k++] = req_pop(g);
+            if (batch[k - 1]->offset_fetch) break;
+        }
         pthread_mutex_unlock(&c->lock);
-        if (!r) return;
-        int err;
-        if (r->n == 0) err = 0;
-        else if (r->offset_fetch) err = committed_fetch(c, r->parts, r->n);
-        else err = commit_send(c, r->generation, r->parts, r->n);
-        if (r->async) {
-            if (c->conf.commit_cb) c->conf.commit_cb(c, err, r->parts, r->n, c->conf.opaque);
-            if (err != 0)
-                weir_log(WEIR_LOG_DEBUG, "consumer group %s: asynchronous commit: %s", c->conf.group_id, weir_client_err_str(err));
-            weir_consumer_partitions_free(r->parts, r->n);
-            weir_free(r);
+        if (k == 0) return;
+        if (batch[0]->offset_fetch) {
+            request_done(c, batch[0], batch[0]->n ? committed_fetch(c, batch[0]->parts, batch[0]->n) : 0);
             continue;
         }
-        pthread_mutex_lock(&c->lock);
-        r->err = err;
-        r->done = true;
-        pthread_cond_broadcast(&g->cond);
-        pthread_mutex_unlock(&c->lock);
+        weir_arena_reset(&g->arena);
+        bool out[COMMITS_PIPELINED];
+        int lost = 0; /* the connection failed: what follows is not sent */
+        for (size_t i = 0; i < k; i++) {
+            out[i] = false;
+            if (!batch[i]->n) err[i] = 0;
+            else if (lost) err[i] = lost;
+            else if ((err[i] = commit_out(c, batch[i]->generation, batch[i]->parts, batch[i]->n, &sent[i])) == 0) out[i] = true;
+            else if (coord_lost(err[i])) lost = err[i];
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (out[i]) {
+                err[i] = commit_in(c, &sent[i], batch[i]->parts, batch[i]->n);
+                commit_outcome(c, err[i]);
+            }
+            request_done(c, batch[i], err[i]);
+        }
+        if (lost) cw_close(&g->coord);
     }
 }
 

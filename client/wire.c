@@ -150,11 +150,12 @@ static int conn_apiversions(struct cw_conn *c, int64_t deadline_ms)
         struct weir_rd peek = rd;
         weir_arena_reset(&a);
         if (kproto_apiversions_response_decode(&rd, v, &a, &resp) != WEIR_OK) {
-            cw_frame_unref(frame);
             /* UNSUPPORTED_VERSION in a format other than Kafka's v0 one
              * (librdkafka's mock answers in the request's flexible format):
              * retry at v0, as the producer's conn.c does. */
-            if (v > 0 && weir_rd_i16(&peek) == KERR_UNSUPPORTED_VERSION) {
+            bool retry = v > 0 && weir_rd_i16(&peek) == KERR_UNSUPPORTED_VERSION;
+            cw_frame_unref(frame);
+            if (retry) {
                 v = 0;
                 continue;
             }
