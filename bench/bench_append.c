@@ -116,23 +116,12 @@ static _Noreturn void fatal(const struct opts *o, const char *fmt, ...)
     exit(1);
 }
 
-/* SIGINT, SIGTERM and SIGHUP stay blocked and are checked between runs, so an
- * interrupted bench still removes its (large, preallocated) files. */
-static void signals_block(struct opts *o)
-{
-    sigemptyset(&o->stop_signals);
-    sigaddset(&o->stop_signals, SIGINT);
-    sigaddset(&o->stop_signals, SIGTERM);
-    sigaddset(&o->stop_signals, SIGHUP);
-    sigprocmask(SIG_BLOCK, &o->stop_signals, NULL);
-}
-
+/* Stop signals stay blocked and are checked between runs, so an interrupted
+ * bench still removes its (large, preallocated) files. */
 static void check_interrupt(const struct opts *o)
 {
-    sigset_t pending;
-    if (sigpending(&pending) != 0) return;
-    for (int sig = 1; sig < 32; sig++)
-        if (sigismember(&o->stop_signals, sig) && sigismember(&pending, sig)) fatal(o, "interrupted by signal %d", sig);
+    int sig = stop_signal_pending(&o->stop_signals);
+    if (sig) fatal(o, "interrupted by signal %d", sig);
 }
 
 static double secs(int64_t ns) { return (double)ns / 1e9; }
@@ -612,7 +601,7 @@ int main(int argc, char **argv)
     static const int part_counts[] = { 1, 8 };
     struct opts o;
     parse_args(&o, argc, argv);
-    signals_block(&o);
+    stop_signals_block(&o.stop_signals);
     make_root(&o);
     weir_log_set_level(WEIR_LOG_WARN);
     print_machine(&o);

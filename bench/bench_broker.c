@@ -41,7 +41,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -54,7 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -142,63 +140,22 @@ struct sample {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static void broker_kill(const struct ctx *x)
-{
-    if (x->b.pid <= 0) return;
-    kill(x->b.pid, SIGTERM);
-    for (int i = 0; i < 500 && waitpid(x->b.pid, NULL, WNOHANG) == 0; i++) sleep_ms(10);
-    kill(x->b.pid, SIGKILL);
-    waitpid(x->b.pid, NULL, 0);
-}
-
-/* The last 4 KiB of the broker's log on stderr (it is removed with the bench directory). */
-static void log_tail(const char *path)
-{
-    int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) return;
-    char buf[4096];
-    off_t end = lseek(fd, 0, SEEK_END);
-    ssize_t n = pread(fd, buf, sizeof buf, end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0);
-    close(fd);
-    if (n <= 0) return;
-    fprintf(stderr, "bench_broker: the end of %s:\n", path);
-    fwrite(buf, 1, (size_t)n, stderr);
-}
-
+/* Stops the broker, shows the end of its log (it is removed with the bench
+ * directory), removes the bench directory, exits 1. */
 static _Noreturn void fatal(const struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static _Noreturn void fatal(const struct ctx *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("bench_broker: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    broker_kill(x);
-    log_tail(x->b.log_path);
-    if (x->root[0]) rmrf(x->root);
-    exit(1);
+    bench_vfail("bench_broker", x->b.pid, x->b.log_path, x->root, fmt, ap);
 }
 
-/* SIGINT, SIGTERM and SIGHUP stay blocked (librdkafka's threads inherit the
- * mask) and are checked between runs, so an interrupted bench still stops its
- * broker and removes its data. Children get an empty mask. */
-static void signals_block(struct ctx *x)
-{
-    sigemptyset(&x->stop_signals);
-    sigaddset(&x->stop_signals, SIGINT);
-    sigaddset(&x->stop_signals, SIGTERM);
-    sigaddset(&x->stop_signals, SIGHUP);
-    sigprocmask(SIG_BLOCK, &x->stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
+/* Stop signals stay blocked (librdkafka's threads inherit the mask) and are
+ * checked between runs. */
 static void check_interrupt(const struct ctx *x)
 {
-    sigset_t pending;
-    if (sigpending(&pending) != 0) return;
-    for (int sig = 1; sig < 32; sig++)
-        if (sigismember(&x->stop_signals, sig) && sigismember(&pending, sig)) fatal(x, "interrupted by signal %d", sig);
+    int sig = stop_signal_pending(&x->stop_signals);
+    if (sig) fatal(x, "interrupted by signal %d", sig);
 }
 
 struct stat3 {
@@ -267,30 +224,9 @@ static double pool_lz4_ratio(const struct pool *p)
  * The child dies with a SIGTERM when this process dies. */
 static pid_t spawn(const struct ctx *x, char *const argv[], int out_fd, int err_fd)
 {
-    pid_t pid = fork();
+    pid_t pid = child_spawn(argv, -1, out_fd, err_fd, SIGTERM);
     if (pid < 0) fatal(x, "fork: %s", strerror(errno));
-    if (pid > 0) return pid;
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
-    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
-    execv(argv[0], argv);
-    _exit(127);
-}
-
-/* Waits up to timeout_ms for pid; true with *status when it exited. */
-static bool wait_exit(pid_t pid, int timeout_ms, int *status)
-{
-    int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid) return true;
-        if (r < 0 && errno != EINTR) return false;
-        if (now_ns() >= end) return false;
-        sleep_ms(5);
-    }
+    return pid;
 }
 
 /* Runs argv to completion with its stdout in out (NUL-terminated, truncated to
@@ -320,33 +256,6 @@ static bool find_in_path(const char *name, char *out, size_t cap)
 
 /* ---- the broker ------------------------------------------------------------------ */
 
-static bool port_read(const char *path, int *port)
-{
-    char text[32] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0 || text[n - 1] != '\n') return false;
-    *port = atoi(text);
-    return *port > 0 && *port < 65536;
-}
-
-static void broker_wait_port(struct ctx *x, const char *port_path, int64_t t0)
-{
-    int port = 0, status;
-    while (!port_read(port_path, &port)) {
-        if (waitpid(x->b.pid, &status, WNOHANG) == x->b.pid) {
-            x->b.pid = 0;
-            fatal(x, "the broker exited while starting (status 0x%x); its log: %s", status, x->b.log_path);
-        }
-        if (now_ns() - t0 > (int64_t)START_TIMEOUT_MS * 1000000) fatal(x, "the broker did not start in time");
-        sleep_ms(5);
-    }
-    x->b.start_ms = (double)(now_ns() - t0) / 1e6;
-    snprintf(x->b.bootstrap, sizeof x->b.bootstrap, "127.0.0.1:%d", port);
-}
-
 static void broker_start(struct ctx *x, const char *mode)
 {
     struct broker *b = &x->b;
@@ -359,22 +268,17 @@ static void broker_start(struct ctx *x, const char *mode)
     }
     b->mode = mode;
     b->instance++;
-    char port_path[PATH_MAX], data[PATH_MAX], set_port[PATH_MAX + 32], set_mode[64], reactors[16];
-    snprintf(port_path, sizeof port_path, "%s/port", x->root);
-    snprintf(data, sizeof data, "%s/data", x->root);
+    char set_mode[64], reactors[16], err[PATH_MAX + 128];
     snprintf(b->log_path, sizeof b->log_path, "%s/broker-%d.log", x->root, b->instance);
-    snprintf(set_port, sizeof set_port, "weir.port.file=%s", port_path);
     snprintf(set_mode, sizeof set_mode, "weir.fetch.send.mode=%s", mode);
     snprintf(reactors, sizeof reactors, "%d", x->o.reactors);
-    unlink(port_path);
-    char *argv[] = { (char *)x->o.weir_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--set", set_port,
-                     "--set", set_mode, x->o.reactors ? "--reactors" : NULL, reactors, NULL };
-    int fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fatal(x, "open %s: %s", b->log_path, strerror(errno));
+    const char *extra[] = { "--set", set_mode, x->o.reactors ? "--reactors" : NULL, reactors, NULL };
     int64_t t0 = now_ns();
-    b->pid = spawn(x, argv, fd, fd);
-    close(fd);
-    broker_wait_port(x, port_path, t0);
+    int port;
+    if (serve_start(x->o.weir_bin, x->root, b->log_path, extra, START_TIMEOUT_MS, &b->pid, &port, err, sizeof err) != 0)
+        fatal(x, "%s", err);
+    b->start_ms = (double)(now_ns() - t0) / 1e6;
+    snprintf(b->bootstrap, sizeof b->bootstrap, "127.0.0.1:%d", port);
     fprintf(stderr, "   broker %d (%s) on %s, started in %.0f ms\n", b->instance, mode, b->bootstrap, b->start_ms);
 }
 
@@ -403,7 +307,7 @@ static void broker_stop(struct ctx *x)
     int status = 0;
     int64_t t0 = now_ns();
     kill(b->pid, SIGTERM);
-    if (!wait_exit(b->pid, STOP_TIMEOUT_MS, &status)) fatal(x, "the broker did not stop within %d ms", STOP_TIMEOUT_MS);
+    if (!child_wait(b->pid, STOP_TIMEOUT_MS, &status)) fatal(x, "the broker did not stop within %d ms", STOP_TIMEOUT_MS);
     b->pid = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "bench_broker: WARNING: broker %d exited with status 0x%x (log %s)\n", b->instance, status,
@@ -1043,7 +947,7 @@ static double iperf_once(const struct ctx *x, char *out, size_t cap)
         status = run_capture(x, client, out, cap);
     }
     int srv_status;
-    if (!wait_exit(srv, 10000, &srv_status)) kill(srv, SIGKILL), waitpid(srv, NULL, 0);
+    if (!child_wait(srv, 10000, &srv_status)) kill(srv, SIGKILL), waitpid(srv, NULL, 0);
     const char *sum = strstr(out, "\"sum_received\"");
     double bps;
     return status == 0 && sum && json_num(sum, "bits_per_second", &bps) ? bps / 1e9 : -1;
@@ -1161,25 +1065,18 @@ static uint64_t parse_size(const struct ctx *x, const char *s)
 
 static int parse_int(const struct ctx *x, const char *s, int lo, int hi)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) fatal(x, "bad number %s (want %d..%d)", s, lo, hi);
+    long v;
+    if (!long_parse(s, lo, hi, &v)) fatal(x, "bad number %s (want %d..%d)", s, lo, hi);
     return (int)v;
 }
 
 static unsigned parse_phases(const struct ctx *x, const char *s)
 {
     static const char *const names[] = { "iperf3", "engine", "produce", "consume", "latency" };
-    unsigned mask = 0;
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        size_t i = 0;
-        while (i < ARRAY_LEN(names) && (strlen(names[i]) != n || strncmp(names[i], s, n) != 0)) i++;
-        if (i == ARRAY_LEN(names)) fatal(x, "--only: unknown part '%.*s'", (int)n, s);
-        mask |= 1u << i;
-        s += n + (s[n] == ',');
-    }
+    unsigned mask;
+    const char *bad;
+    int bad_len;
+    if (!names_mask(s, names, ARRAY_LEN(names), &mask, &bad, &bad_len)) fatal(x, "--only: unknown part '%.*s'", bad_len, bad);
     return mask;
 }
 
@@ -1218,14 +1115,9 @@ static void parse_one(struct ctx *x, int argc, char **argv, int *i, bool *quick)
 static const char *sibling(const struct ctx *x, const char *given, const char *name, char *buf, size_t cap)
 {
     if (given) return given;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) fatal(x, "readlink /proc/self/exe: %s", strerror(errno));
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = '\0';
-    int len = snprintf(buf, cap, "%s/%s", self, name);
-    if (len < 0 || (size_t)len >= cap) fatal(x, "path too long: %s/%s", self, name);
+    int rc = exe_sibling(name, buf, cap);
+    if (rc == -1) fatal(x, "readlink /proc/self/exe: %s", strerror(errno));
+    if (rc == -2) fatal(x, "path too long: %s next to this program", name);
     return buf;
 }
 
@@ -1263,7 +1155,8 @@ int main(int argc, char **argv)
     struct ctx x = { 0 };
     int64_t t0 = now_ns();
     parse_args(&x, argc, argv);
-    signals_block(&x);
+    stop_signals_block(&x.stop_signals);
+    signal(SIGPIPE, SIG_IGN);
     make_root(&x);
     find_in_path("iperf3", x.iperf3, sizeof x.iperf3);
     pool_make(&x, &x.small, VALUE_BYTES);

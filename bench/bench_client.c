@@ -42,7 +42,6 @@
  * client_consume, end. Field list: bench/README.md. MB = 10^6 value bytes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -53,7 +52,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -132,44 +130,23 @@ struct res {
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static void broker_kill(struct ctx *x)
-{
-    if (x->broker <= 0) return;
-    kill(x->broker, SIGTERM);
-    for (int i = 0; i < 500 && waitpid(x->broker, NULL, WNOHANG) == 0; i++) sleep_ms(10);
-    kill(x->broker, SIGKILL);
-    waitpid(x->broker, NULL, 0);
-    x->broker = 0;
-}
-
 static struct ctx *g_ctx; /* for fatal() from the librdkafka children's helpers */
 
+/* Stops the broker and shows the end of its log, removes the bench
+ * directory, exits 1; in a forked child (g_ctx NULL) only exits. */
 static _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void fatal(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("bench_client: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    struct ctx *x = g_ctx;
-    if (x && x->broker > 0) {
-        broker_kill(x);
-        char cmd[PATH_MAX + 32];
-        snprintf(cmd, sizeof cmd, "tail -c 3000 '%s' >&2", x->log_path);
-        if (system(cmd) != 0) {}
-    }
-    if (x && x->root[0]) rmrf(x->root);
-    exit(1);
+    const struct ctx *x = g_ctx;
+    bench_vfail("bench_client", x ? x->broker : 0, x && x->broker > 0 ? x->log_path : NULL, x ? x->root : NULL, fmt, ap);
 }
 
 static void check_interrupt(const struct ctx *x)
 {
-    sigset_t pending;
-    if (sigpending(&pending) != 0) return;
-    for (int sig = 1; sig < 32; sig++)
-        if (sigismember(&x->stop_signals, sig) && sigismember(&pending, sig)) fatal("interrupted by signal %d", sig);
+    int sig = stop_signal_pending(&x->stop_signals);
+    if (sig) fatal("interrupted by signal %d", sig);
 }
 
 static void json_strval(const char *line, const char *key, char *out, size_t cap)
@@ -449,16 +426,9 @@ static int run_capture(char *const argv[], int (*fn)(const struct rk_work *), co
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) fatal("pipe: %s", strerror(errno));
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = child_fork(-1, fds[1], -1, SIGTERM);
     if (pid < 0) fatal("fork: %s", strerror(errno));
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fds[1], STDOUT_FILENO);
         g_ctx = NULL; /* a failing child must not touch the broker or the bench directory */
         if (argv) {
             execv(argv[0], argv);
@@ -474,67 +444,24 @@ static int run_capture(char *const argv[], int (*fn)(const struct rk_work *), co
 
 /* ---- the broker and topics ------------------------------------------------------------- */
 
-static bool port_read(const char *path, int *port)
-{
-    char text[32] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0 || text[n - 1] != '\n') return false;
-    *port = atoi(text);
-    return *port > 0 && *port < 65536;
-}
-
 static void broker_start(struct ctx *x)
 {
-    char port_path[PATH_MAX], data[PATH_MAX], set_port[PATH_MAX + 32];
-    snprintf(port_path, sizeof port_path, "%s/port", x->root);
-    snprintf(data, sizeof data, "%s/data", x->root);
+    static const char *const extra[] = { "--set", "log.segment.bytes=67108864", NULL };
+    char err[PATH_MAX + 128];
+    int port;
     snprintf(x->log_path, sizeof x->log_path, "%s/broker.log", x->root);
-    snprintf(set_port, sizeof set_port, "weir.port.file=%s", port_path);
-    char *argv[] = { (char *)x->o.weir_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--set", set_port,
-                     "--set", "log.segment.bytes=67108864", NULL };
-    int fd = open(x->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fatal("open %s: %s", x->log_path, strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) fatal("fork: %s", strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd);
-    x->broker = pid;
-    int64_t t0 = now_ns();
-    int port = 0, status;
-    while (!port_read(port_path, &port)) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            x->broker = 0;
-            fatal("the broker exited while starting (status 0x%x); its log: %s", status, x->log_path);
-        }
-        if (now_ns() - t0 > (int64_t)START_TIMEOUT_MS * 1000000) fatal("the broker did not start in time");
-        sleep_ms(5);
-    }
+    if (serve_start(x->o.weir_bin, x->root, x->log_path, extra, START_TIMEOUT_MS, &x->broker, &port, err, sizeof err) != 0)
+        fatal("%s", err);
     snprintf(x->bootstrap, sizeof x->bootstrap, "127.0.0.1:%d", port);
-    fprintf(stderr, "   broker pid %d on %s\n", (int)pid, x->bootstrap);
+    fprintf(stderr, "   broker pid %d on %s\n", (int)x->broker, x->bootstrap);
 }
 
 static void broker_stop(struct ctx *x)
 {
     if (x->broker <= 0) return;
     kill(x->broker, SIGTERM);
-    int64_t end = now_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
     int status = 0;
-    while (waitpid(x->broker, &status, WNOHANG) == 0) {
-        if (now_ns() > end) fatal("the broker did not stop within %d ms", STOP_TIMEOUT_MS);
-        sleep_ms(10);
-    }
+    if (!child_wait(x->broker, STOP_TIMEOUT_MS, &status)) fatal("the broker did not stop within %d ms", STOP_TIMEOUT_MS);
     x->broker = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "bench_client: WARNING: the broker exited with status 0x%x\n", status);
@@ -895,10 +822,8 @@ static void usage(FILE *f)
 
 static long parse_long(const char *s, long lo, long hi)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) fatal("bad number %s (want %ld..%ld)", s, lo, hi);
+    long v;
+    if (!long_parse(s, lo, hi, &v)) fatal("bad number %s (want %ld..%ld)", s, lo, hi);
     return v;
 }
 
@@ -919,14 +844,10 @@ static void parse_sizes(struct opts *o, const char *s)
 static unsigned parse_phases(const char *s)
 {
     static const char *const names[] = { "produce", "latency", "consume" };
-    unsigned mask = 0;
-    while (*s) {
-        size_t n = strcspn(s, ","), i = 0;
-        while (i < ARRAY_LEN(names) && (strlen(names[i]) != n || strncmp(names[i], s, n) != 0)) i++;
-        if (i == ARRAY_LEN(names)) fatal("--only: unknown part '%.*s'", (int)n, s);
-        mask |= 1u << i;
-        s += n + (s[n] == ',');
-    }
+    unsigned mask;
+    const char *bad;
+    int bad_len;
+    if (!names_mask(s, names, ARRAY_LEN(names), &mask, &bad, &bad_len)) fatal("--only: unknown part '%.*s'", bad_len, bad);
     return mask;
 }
 
@@ -972,13 +893,9 @@ static void parse_args(struct ctx *x, int argc, char **argv)
     if (!o->value_bytes) o->value_bytes = 100;
     if (!o->phases) o->phases = PH_ALL;
     if (!o->weir_bin) {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0) fatal("readlink /proc/self/exe: %s", strerror(errno));
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) *slash = '\0';
-        snprintf(o->weir_buf, sizeof o->weir_buf, "%.*s/weir", (int)(sizeof o->weir_buf - 6), self);
+        int rc = exe_sibling("weir", o->weir_buf, sizeof o->weir_buf);
+        if (rc == -1) fatal("readlink /proc/self/exe: %s", strerror(errno));
+        if (rc == -2) fatal("path too long: weir next to this program");
         o->weir_bin = o->weir_buf;
     }
     if (access(o->weir_bin, X_OK) != 0) fatal("no weir binary at %s (--weir)", o->weir_bin);
@@ -998,13 +915,7 @@ int main(int argc, char **argv)
     g_ctx = &x;
     int64_t t0 = now_ns();
     parse_args(&x, argc, argv);
-    /* SIGINT/SIGTERM/SIGHUP stay blocked and are checked between runs, so an
-     * interrupted bench still stops its broker and removes its data. */
-    sigemptyset(&x.stop_signals);
-    sigaddset(&x.stop_signals, SIGINT);
-    sigaddset(&x.stop_signals, SIGTERM);
-    sigaddset(&x.stop_signals, SIGHUP);
-    sigprocmask(SIG_BLOCK, &x.stop_signals, NULL);
+    stop_signals_block(&x.stop_signals); /* checked between runs */
     signal(SIGPIPE, SIG_IGN);
     make_root(&x);
     if (x.o.bootstrap) snprintf(x.bootstrap, sizeof x.bootstrap, "%s", x.o.bootstrap);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -236,4 +237,181 @@ int drain_wait(int fd, pid_t pid, char *out, size_t cap)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool long_parse(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool names_mask(const char *list, const char *const names[], size_t n, unsigned *mask, const char **bad, int *bad_len)
+{
+    *mask = 0;
+    while (*list) {
+        size_t len = strcspn(list, ","), i = 0;
+        while (i < n && (strlen(names[i]) != len || strncmp(names[i], list, len) != 0)) i++;
+        if (i == n) {
+            *bad = list, *bad_len = (int)len;
+            return false;
+        }
+        *mask |= 1u << i;
+        list += len + (list[len] == ',');
+    }
+    return true;
+}
+
+int exe_sibling(const char *name, char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = '\0';
+    int len = snprintf(out, cap, "%s/%s", self, name);
+    return len < 0 || (size_t)len >= cap ? -2 : 0;
+}
+
+void stop_signals_block(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+int stop_signal_pending(const sigset_t *set)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0) return 0;
+    for (int sig = 1; sig < 32; sig++)
+        if (sigismember(set, sig) && sigismember(&pending, sig)) return sig;
+    return 0;
+}
+
+pid_t child_fork(int in_fd, int out_fd, int err_fd, int death_sig)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (death_sig) prctl(PR_SET_PDEATHSIG, death_sig);
+    if (in_fd >= 0) dup2(in_fd, STDIN_FILENO);
+    if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
+    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+    return 0;
+}
+
+pid_t child_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, int death_sig)
+{
+    pid_t pid = child_fork(in_fd, out_fd, err_fd, death_sig);
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+bool child_wait(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) return true;
+        if (r < 0 && errno != EINTR) return false;
+        if (now_ns() >= end) return false;
+        sleep_ms(5);
+    }
+}
+
+void child_kill(pid_t pid)
+{
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500 && waitpid(pid, NULL, WNOHANG) == 0; i++) sleep_ms(10);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static bool port_read(const char *path, int *port)
+{
+    char text[32] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0 || text[n - 1] != '\n') return false;
+    *port = atoi(text);
+    return *port > 0 && *port < 65536;
+}
+
+int serve_start(const char *weir_bin, const char *root, const char *log_path, const char *const extra[],
+                int timeout_ms, pid_t *pid, int *port, char *err, size_t cap)
+{
+    enum { EXTRA_MAX = 16 };
+    char port_path[PATH_MAX], data[PATH_MAX], set_port[PATH_MAX + 32];
+    snprintf(port_path, sizeof port_path, "%s/port", root);
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(set_port, sizeof set_port, "weir.port.file=%s", port_path);
+    char *argv[8 + EXTRA_MAX + 1] = { (char *)weir_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
+                                      "--set", set_port };
+    size_t argc = 8;
+    for (size_t i = 0; extra && extra[i]; i++) {
+        if (i == EXTRA_MAX) return snprintf(err, cap, "serve_start: more than %d extra arguments", EXTRA_MAX), -1;
+        argv[argc++] = (char *)extra[i];
+    }
+    argv[argc] = NULL;
+    unlink(port_path); /* a restart on the same directory: wait for the new one */
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return snprintf(err, cap, "open %s: %s", log_path, strerror(errno)), -1;
+    int64_t t0 = now_ns();
+    pid_t child = child_spawn(argv, -1, fd, fd, SIGTERM);
+    int fork_errno = errno;
+    close(fd);
+    if (child < 0) return snprintf(err, cap, "fork: %s", strerror(fork_errno)), -1;
+    int status;
+    while (!port_read(port_path, port)) {
+        if (waitpid(child, &status, WNOHANG) == child)
+            return snprintf(err, cap, "the broker exited while starting (status 0x%x); its log: %s", status, log_path), -1;
+        if (now_ns() - t0 > (int64_t)timeout_ms * 1000000) {
+            child_kill(child);
+            return snprintf(err, cap, "the broker did not start in time"), -1;
+        }
+        sleep_ms(5);
+    }
+    *pid = child;
+    return 0;
+}
+
+void log_tail(const char *prog, const char *path)
+{
+    int fd = path && path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return;
+    char buf[4096];
+    off_t end = lseek(fd, 0, SEEK_END);
+    ssize_t n = pread(fd, buf, sizeof buf, end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0);
+    close(fd);
+    if (n <= 0) return;
+    fprintf(stderr, "%s: the end of %s:\n", prog, path);
+    fwrite(buf, 1, (size_t)n, stderr);
+}
+
+void bench_vfail(const char *prog, pid_t broker, const char *log_path, const char *root, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    child_kill(broker);
+    log_tail(prog, log_path);
+    if (root && root[0]) rmrf(root);
+    exit(1);
 }
