@@ -403,13 +403,14 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Flushes standard output, then commits the positions of what was printed. */
+/* Flushes standard output, then commits the positions of what was printed.
+ * 0 committed, 1 not (tried again later), or -exit code. */
 static int group_commit(struct weir_consumer *c)
 {
     if (fflush(stdout) != 0) return -cli_fail("consume: cannot write to standard output");
     int err = weir_consumer_commit(c, NULL, 0, 0);
     if (err != 0) cli_warn("consume: commit: %s", weir_client_err_str(err));
-    return 0;
+    return err != 0;
 }
 
 static int consume_group_run(const struct consume_args *a, const struct cli_fmt *fmt, struct weir_consumer *c)
@@ -432,8 +433,9 @@ static int consume_group_run(const struct consume_args *a, const struct cli_fmt 
             weir_consumer_record_release(r);
         }
         if (rc == 0 && dirty && (!r || now_ms() - last >= COMMIT_EVERY_MS)) {
-            rc = group_commit(c);
-            dirty = false;
+            int crc = group_commit(c);
+            if (crc < 0) rc = crc;
+            dirty = crc != 0; /* a failed commit is tried again */
             last = now_ms();
         }
     }

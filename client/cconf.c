@@ -166,8 +166,8 @@ static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct cke
                 value);
         return WEIR_CONF_INVALID;
     }
-    if (k->off == offsetof(struct weir_consumer_conf, group_id) && strlen(value) > KPROTO_STRING_MAX) {
-        cw_errf(errbuf, errbuf_size, "group.id is longer than %d bytes", KPROTO_STRING_MAX);
+    if (k->off == offsetof(struct weir_consumer_conf, group_id) && (!*value || strlen(value) > KPROTO_STRING_MAX)) {
+        cw_errf(errbuf, errbuf_size, "group.id must be 1 to %d bytes", KPROTO_STRING_MAX);
         return WEIR_CONF_INVALID;
     }
     char *dup = weir_strdup(value);

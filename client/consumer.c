@@ -556,17 +556,20 @@ struct weir_consumer_record *weir_consumer_poll(struct weir_consumer *c, int tim
     struct weir_consumer_record *r = NULL;
     for (;;) {
         cw_group_poll(c);
-        bool empty;
-        r = c->closed ? NULL : poll_step(c, &empty);
+        bool empty = true;
+        pthread_mutex_lock(&c->lock);
+        bool gated = c->g.gate;
+        pthread_mutex_unlock(&c->lock);
+        r = c->closed || gated ? NULL : poll_step(c, &empty);
         if (r || c->closed) break;
         if (!empty) continue;
         pthread_mutex_lock(&c->lock);
         int rc = 0;
-        while (!c->head && !c->stop && rc == 0 && timeout_ms != 0 && !(c->g.cb && !c->g.cb->taken)) {
+        while ((!c->head || c->g.gate) && !c->stop && rc == 0 && timeout_ms != 0 && !(c->g.cb && !c->g.cb->taken)) {
             if (timeout_ms < 0) pthread_cond_wait(&c->cond_data, &c->lock);
             else rc = pthread_cond_timedwait(&c->cond_data, &c->lock, &deadline);
         }
-        bool give_up = !c->head && !(c->g.cb && !c->g.cb->taken);
+        bool give_up = (!c->head || c->g.gate) && !(c->g.cb && !c->g.cb->taken);
         pthread_mutex_unlock(&c->lock);
         if (give_up) break;
     }

@@ -476,6 +476,8 @@ static void auto_commit(struct weir_consumer *c)
     weir_consumer_partitions_free(parts, n);
 }
 
+static void heartbeat(struct weir_consumer *c);
+
 /* ---- the rebalance callback handoff ------------------------------------------------------- */
 
 /* Hands (kind, parts) to the polling thread and waits until the callback
@@ -499,7 +501,15 @@ static void run_callback(struct weir_consumer *c, enum weir_rebalance kind, stru
             pthread_mutex_lock(&c->lock);
             continue;
         }
-        wait_ms(c, cw_now_ms() + IDLE_WAIT_MS);
+        /* A slow callback must not cost the membership (the Java consumer heartbeats meanwhile too). */
+        bool beat = g->state == CG_STABLE && !g->poll_expired && !g->stop;
+        if (beat && cw_now_ms() >= g->hb_next) {
+            pthread_mutex_unlock(&c->lock);
+            heartbeat(c);
+            pthread_mutex_lock(&c->lock);
+            continue;
+        }
+        wait_ms(c, beat ? WEIR_MIN(g->hb_next, cw_now_ms() + IDLE_WAIT_MS) : cw_now_ms() + IDLE_WAIT_MS);
     }
     g->cb = NULL;
     pthread_mutex_unlock(&c->lock);
@@ -1037,6 +1047,11 @@ static void rebalance(struct weir_consumer *c)
     if (rc == 0) {
         g->need_rejoin = false;
         g->joined_sub_gen = sub_gen;
+        /* Gate: poll hands out nothing until the ASSIGN callback ran (Java's
+         * onPartitionsAssigned comes before any record of the partitions). */
+        pthread_mutex_lock(&c->lock);
+        g->gate = c->conf.rebalance_cb != NULL;
+        pthread_mutex_unlock(&c->lock);
         rc = assign_committed(c, parts, n);
         if (rc != 0) {
             set_state(c, CG_JOINING, -1);
@@ -1063,6 +1078,12 @@ static void rebalance(struct weir_consumer *c)
         }
         g->coord_retry = now + (fatal(rc) ? WEIR_MAX(c->conf.retry_backoff_ms, 1000) : quiet ? 0 : c->conf.retry_backoff_ms);
     }
+    pthread_mutex_lock(&c->lock);
+    if (g->gate) {
+        g->gate = false;
+        pthread_cond_broadcast(&c->cond_data);
+    }
+    pthread_mutex_unlock(&c->lock);
     weir_consumer_partitions_free(parts, n);
 }
 

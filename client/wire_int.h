@@ -305,6 +305,7 @@ struct cgroup {
     uint64_t sub_gen;             /* bumped by subscribe/unsubscribe */
     bool stop;                    /* close: leave and exit */
     bool exited;                  /* the group thread is done with the group */
+    bool gate;                    /* a new assignment waits for its ASSIGN callback: poll hands out nothing */
     enum cg_state state;
     int32_t generation;           /* -1 when not a member */
     struct cgcommit *commits, *commits_tail;

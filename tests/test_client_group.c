@@ -442,6 +442,8 @@ static void test_group_conf(void **state)
     longid[39999] = '\0';
     assert_int_equal(weir_consumer_conf_set(cc, "group.id", longid, err, sizeof err), WEIR_CONF_INVALID);
     free(longid);
+    /* ... and so is an empty one (Kafka's InvalidGroupIdException at subscribe) */
+    assert_int_equal(weir_consumer_conf_set(cc, "group.id", "", err, sizeof err), WEIR_CONF_INVALID);
     weir_consumer_conf_get(cc, "group.id", buf, sizeof buf);
     assert_string_equal(buf, "");
     weir_consumer_conf_destroy(cc);
