@@ -515,6 +515,21 @@ static void run_callback(struct weir_consumer *c, enum weir_rebalance kind, stru
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Lock held: runs the pending callback, if any, in this thread (the lock is
+ * released around it). True when one ran. */
+static bool callback_take(struct weir_consumer *c)
+{
+    struct cgcallback *cb = c->g.cb;
+    if (!cb || cb->taken) return false;
+    cb->taken = true;
+    pthread_mutex_unlock(&c->lock);
+    c->conf.rebalance_cb(c, cb->kind, cb->parts, cb->n, c->conf.opaque);
+    pthread_mutex_lock(&c->lock);
+    cb->done = true;
+    pthread_cond_broadcast(&c->g.cond);
+    return true;
+}
+
 void cw_group_poll(struct weir_consumer *c)
 {
     struct cgroup *g = &c->g;
@@ -525,15 +540,7 @@ void cw_group_poll(struct weir_consumer *c)
         g->poll_expired = false;
         pthread_cond_broadcast(&g->cond);
     }
-    struct cgcallback *cb = g->cb;
-    if (cb && !cb->taken) {
-        cb->taken = true;
-        pthread_mutex_unlock(&c->lock);
-        c->conf.rebalance_cb(c, cb->kind, cb->parts, cb->n, c->conf.opaque);
-        pthread_mutex_lock(&c->lock);
-        cb->done = true;
-        pthread_cond_broadcast(&g->cond);
-    }
+    callback_take(c);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -1267,16 +1274,7 @@ void cw_group_stop(struct weir_consumer *c)
     /* Serve the REVOKE callback from this (the closing) thread meanwhile. */
     pthread_mutex_lock(&c->lock);
     while (!g->exited) {
-        struct cgcallback *cb = g->cb;
-        if (cb && !cb->taken) {
-            cb->taken = true;
-            pthread_mutex_unlock(&c->lock);
-            c->conf.rebalance_cb(c, cb->kind, cb->parts, cb->n, c->conf.opaque);
-            pthread_mutex_lock(&c->lock);
-            cb->done = true;
-            pthread_cond_broadcast(&g->cond);
-            continue;
-        }
+        if (callback_take(c)) continue;
         int64_t ns = weir_clock_ns() + 50 * 1000000LL;
         struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
         pthread_cond_timedwait(&c->cond_data, &c->lock, &ts);
