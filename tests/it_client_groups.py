@@ -53,34 +53,15 @@ RATE = 200             # records/s per feeder
 
 def rdk_child(bootstrap, group, topic, strategy, out_path, name):
     """One librdkafka group member: manual commit after processing; until SIGTERM or SIGKILL."""
-    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+    from confluent_kafka import Consumer
+    import groups_check as G
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     out = open(out_path, "a")
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS,
-                  "partition.assignment.strategy": strategy, "fetch.wait.max.ms": 100,
-                  "reconnect.backoff.max.ms": 500})
+    c = Consumer(G.consumer_conf(bootstrap, group, name, strategy, SESSION_MS, HEARTBEAT_MS))
     c.subscribe([topic])
-    while not stop:
-        msgs = c.consume(num_messages=100, timeout=0.2)
-        done = {}
-        for m in msgs:
-            if m.error():
-                if m.error().code() != KafkaError._PARTITION_EOF:
-                    out.write(f"# error {m.error()}\n")
-                continue
-            out.write(f"{m.partition()} {m.offset()} {m.value().decode()}\n")
-            done[m.partition()] = m.offset() + 1
-        if not done:
-            continue
-        out.flush()  # processed before committed
-        try:
-            c.commit(offsets=[TopicPartition(topic, p, o) for p, o in sorted(done.items())], asynchronous=False)
-        except KafkaException as e:
-            out.write(f"# commit-error {e}\n")
+    G.consume_loop(c, topic, out, stop, lambda text: out.write(f"# {text}\n"))
     c.close()
     out.close()
 
@@ -91,12 +72,11 @@ if __name__ == "__main__" and len(sys.argv) == 8 and sys.argv[1] == "--rdk-consu
 
 # ---------------------------------------------------------------- the test
 
-import ctypes          # noqa: E402
 import shutil          # noqa: E402
 import subprocess      # noqa: E402
 import tempfile        # noqa: E402
-import threading       # noqa: E402
 
+import groups_check as G  # noqa: E402
 import it_common as C  # noqa: E402
 
 try:
@@ -115,13 +95,6 @@ class Ctx:
     feeders = []
 
 
-def _pdeathsig():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
 def weir(*args, timeout=60):
     """-> (rc, stdout, stderr) of a short weir command."""
     res = subprocess.run([Ctx.binary] + [str(a) for a in args] + ["--bootstrap", Ctx.broker.bootstrap],
@@ -136,48 +109,12 @@ def create_topic(name, partitions):
 
 # ---------------------------------------------------------------- producing
 
-class Feeder(threading.Thread):
+class Feeder(G.Feeder):
     """Produces value str(i) to partition i % nparts at RATE records/s until stopped."""
 
     def __init__(self, topic, nparts, rate=RATE):
-        super().__init__(daemon=True)
-        self.topic, self.nparts, self.rate = topic, nparts, rate
-        self.p = Producer({"bootstrap.servers": Ctx.broker.bootstrap, "acks": "all", "linger.ms": 5,
-                           "message.timeout.ms": 180000, "retry.backoff.ms": 200,
-                           "reconnect.backoff.max.ms": 500})
-        self.sent = 0
-        self.delivered = {}   # value -> (partition, offset)
-        self.failed = []
-        self.halt = threading.Event()
-        self.left = None
+        super().__init__(Ctx.broker.bootstrap, topic, nparts, rate)
         Ctx.feeders.append(self)
-
-    def _cb(self, err, msg):
-        if err is None:
-            self.delivered[int(msg.value())] = (msg.partition(), msg.offset())
-        else:
-            self.failed.append((msg.value(), str(err)))
-
-    def run(self):
-        t0 = time.monotonic()
-        while not self.halt.is_set():
-            due = int((time.monotonic() - t0) * self.rate)
-            while self.sent < due:
-                try:
-                    self.p.produce(self.topic, value=str(self.sent).encode(), partition=self.sent % self.nparts,
-                                   on_delivery=self._cb)
-                except BufferError:
-                    break
-                self.sent += 1
-            self.p.poll(0.01)
-        self.left = self.p.flush(120)
-
-    def finish(self, what):
-        self.halt.set()
-        self.join(timeout=180)
-        C.check(not self.is_alive() and self.left == 0 and not self.failed and len(self.delivered) == self.sent,
-                f"{what}: producer stopped: {self.sent} records sent, all delivered",
-                f"delivered {len(self.delivered)}, failed {self.failed[:5]}, left {self.left}")
 
 
 def produce_raw(topic, partition, values):
@@ -215,25 +152,11 @@ class Member:
 
     def stop(self, timeout=None):
         """SIGTERM (the member commits and leaves), then SIGKILL after the timeout. -> exit code."""
-        timeout = timeout or 30 * Ctx.ts
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                C.say(f"{self.name}: no exit {timeout:.0f}s after SIGTERM, killed")
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        return self.proc.returncode
+        return G.stop_proc(self.proc, self.name, timeout or 30 * Ctx.ts)
 
     def lines(self):
-        """Whole lines written so far (a killed member's torn last line is not one)."""
-        try:
-            with open(self.out, errors="replace") as f:
-                text = f.read()
-        except FileNotFoundError:
-            return []
-        return [ln for ln in text.split("\n")[:-1] if ln and not ln.startswith("#")]
+        """Whole lines written so far, notes left out."""
+        return [ln for ln in G.whole_lines(self.out) if not ln.startswith("#")]
 
     def first_record(self):
         if self.t_first is None and os.path.exists(self.out) and os.path.getsize(self.out) > 0:
@@ -262,7 +185,7 @@ class Cli(Member):
             args.append("--from-beginning")
         args += list(extra)
         with open(self.out, "ab") as out, open(self.errpath, "ab") as err:
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=_pdeathsig)
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=G.pdeathsig)
 
 
 class Rdk(Member):
@@ -273,7 +196,7 @@ class Rdk(Member):
         with open(self.errpath, "ab") as err:
             self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--rdk-consumer",
                                           Ctx.broker.bootstrap, group, topic, strategy, self.out, name],
-                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err, preexec_fn=_pdeathsig)
+                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err, preexec_fn=G.pdeathsig)
 
 
 # ---------------------------------------------------------------- the broker's view
@@ -356,42 +279,11 @@ def check_expected(d, strategy, topic, nparts, what):
 
 
 def offset_fetch(group, topic, parts):
-    """OffsetFetch v5 -> {partition: committed offset (-1: none)}."""
-    body = C.string(group) + C.array([C.string(topic) + C.array(parts, C.i32)])
-    with C.KafkaConn(Ctx.broker.port) as conn:
-        rd = C.Rd(conn.request(9, 5, body))
-    rd.i32()
-    out = {}
-    for _ in range(rd.i32()):
-        rd.string()
-        for _ in range(rd.i32()):
-            p, off = rd.i32(), rd.i64()
-            rd.i32()
-            rd.string()
-            err = rd.i16()
-            if err:
-                raise ValueError(f"OffsetFetch {topic}-{p}: error {err}")
-            out[p] = off
-    err = rd.i16()
-    if err:
-        raise ValueError(f"OffsetFetch {group}: error {err}")
-    return out
+    return G.offset_fetch(Ctx.broker.port, group, topic, parts)
 
 
 def log_ends(topic, nparts):
-    with C.KafkaConn(Ctx.broker.port) as conn:
-        ends = {}
-        for p in range(nparts):
-            err, _ts, off = conn.list_offset(topic, p, -1)
-            if err:
-                raise ValueError(f"ListOffsets {topic}-{p}: error {err}")
-            ends[p] = off
-        return ends
-
-
-def read_log(topic, nparts):
-    with C.KafkaConn(Ctx.broker.port, timeout=30) as conn:
-        return {p: {o: int(v) for o, _ts, _k, v, _h in conn.read_all(topic, p, timeout=60)} for p in range(nparts)}
+    return G.log_ends(Ctx.broker.port, topic, nparts)
 
 
 def drain(group, topic, nparts, what):
@@ -411,67 +303,18 @@ def drain(group, topic, nparts, what):
 
 # ---------------------------------------------------------------- the at-least-once check
 
-def ranges(nums):
-    out, start, prev = [], None, None
-    for n in list(nums) + [None]:
-        if start is not None and (n is None or n != prev + 1):
-            out.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = None
-        if n is not None:
-            if start is None:
-                start = n
-            prev = n
-    return ", ".join(out)
-
-
 def parse(members):
-    recs = []
-    for m in members:
-        for ln in m.lines():
-            w = ln.split()
-            if len(w) != 3:
-                recs.append((-1, -1, ln, m.name))
-                continue
-            recs.append((int(w[0]), int(w[1]), int(w[2]), m.name))
-    return recs
-
-
-def problems_of(recs, log, nparts, delivered):
-    """-> (problems, {partition: [offsets printed more than once]}) of output records against the log."""
-    seen = {}
-    for p, o, v, name in recs:
-        if p >= 0:
-            seen.setdefault((p, o), []).append((v, name))
-    problems, dups = [], {}
-    for p in range(nparts):
-        end = len(log[p])
-        got = sorted(o for (q, o) in seen if q == p)
-        missing = sorted(set(range(end)) - set(got))
-        if missing:
-            problems.append(f"p{p}: offsets never printed (skipped): {ranges(missing)}")
-        extra = [o for o in got if o >= end]
-        if extra:
-            problems.append(f"p{p}: offsets beyond the log end {end}: {ranges(extra)}")
-        wrong = [o for o in got if o < end and any(v != log[p][o] for v, _ in seen[(p, o)])]
-        if wrong:
-            problems.append(f"p{p}: values differ from the log at {ranges(wrong)}")
-        dups[p] = [o for o in got if len(seen[(p, o)]) > 1 for _ in range(len(seen[(p, o)]) - 1)]
-    if delivered is not None:
-        printed = {v for vs in seen.values() for v, _ in vs}
-        lost = sorted(set(delivered) - printed)
-        if lost:
-            problems.append(f"{len(lost)} acknowledged values never printed: {ranges(lost[:200])}")
-    return problems, dups
+    return [G.record_of(ln, m.name) for m in members for ln in m.lines()]
 
 
 def verify(what, members, topic, nparts, feeder=None, dup_floor=None, self_check=False):
     """At least once over the members' outputs; -> {partition: [offsets printed more than once]}."""
-    log = read_log(topic, nparts)
+    log = G.read_log(Ctx.broker.port, topic, nparts)
     recs = parse(members)
     junk = [r for r in recs if r[0] < 0]
     C.check(not junk, f"{what}: every output line is 'partition offset value'", str(junk[:5]))
     delivered = feeder.delivered if feeder is not None else None
-    problems, dups = problems_of(recs, log, nparts, delivered)
+    problems, dups, _ = G.problems_of(recs, log, nparts, delivered, "printed")
     # each member's own stream of a partition: increasing, a jump only where the
     # partition went elsewhere and came back (counted, not an error)
     jumps = 0
@@ -498,21 +341,7 @@ def verify(what, members, topic, nparts, feeder=None, dup_floor=None, self_check
         C.check(not early, f"{what}: every duplicate is at or after the offset committed before the crash",
                 f"{early} (floor {dup_floor})")
     if self_check and recs and not problems:
-        # the checker must see a line taken out, and a changed value
-        counts = {}
-        for r in recs:
-            counts[(r[0], r[1])] = counts.get((r[0], r[1]), 0) + 1
-        once = [i for i, r in enumerate(recs) if counts[(r[0], r[1])] == 1]
-        if once:
-            i = once[len(once) // 2]
-            p1, _ = problems_of(recs[:i] + recs[i + 1:], log, nparts, delivered)
-            changed = list(recs)
-            changed[i] = (recs[i][0], recs[i][1], recs[i][2] + 1, recs[i][3])
-            p2, _ = problems_of(changed, log, nparts, None)
-            C.check(any("skipped" in x for x in p1) and any("differ" in x for x in p2),
-                    f"{what}: self-check: a removed line and a changed value are flagged", f"{p1} {p2}")
-        else:
-            C.bad(f"{what}: self-check: no record printed exactly once")
+        G.self_check(what, recs, log, nparts, delivered, "printed")
     return dups
 
 

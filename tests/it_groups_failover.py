@@ -43,7 +43,8 @@ RATE = 200             # records/s produced
 
 def consumer_child(bootstrap, out_path, status_path, name):
     """One group member; runs until SIGTERM (then closes) or SIGKILL."""
-    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    import groups_check as G
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
@@ -83,37 +84,14 @@ def consumer_child(bootstrap, out_path, status_path, name):
         log(f"lost {sorted(p.partition for p in parts)}")
         status([], "lost")
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "client.id": name,
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS,
-                  "partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
-                  "reconnect.backoff.max.ms": 500})
+    def on_record(p, o):
+        if p in pending:
+            log(f"resume {p} committed {pending.pop(p)} first {o}")
+
+    c = Consumer(G.consumer_conf(bootstrap, GROUP, name, "range", SESSION_MS, HEARTBEAT_MS))
     c.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     status([], "start")
-    while not stop:
-        msgs = c.consume(num_messages=100, timeout=0.2)
-        done = {}
-        for m in msgs:
-            if m.error():
-                if m.error().code() != KafkaError._PARTITION_EOF:
-                    log(f"error {m.error()}")
-                continue
-            p, o = m.partition(), m.offset()
-            if p in pending:
-                log(f"resume {p} committed {pending.pop(p)} first {o}")
-            out.write(f"{p} {o} {m.value().decode()}\n")
-            done[p] = o + 1
-        if not done:
-            continue
-        out.flush()  # processed before committed: a kill -9 after this loses nothing
-        try:
-            res = c.commit(offsets=[TopicPartition(TOPIC, p, o) for p, o in sorted(done.items())],
-                           asynchronous=False)
-            bad = [(t.partition, str(t.error)) for t in res or [] if t.error is not None]
-            if bad:
-                log(f"commit-error {bad}")
-        except KafkaException as e:
-            log(f"commit-error {e}")
+    G.consume_loop(c, TOPIC, out, stop, log, on_record)
     c.close()
     log("closed")
     out.close()
@@ -125,60 +103,17 @@ if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--consumer"
 
 # ---------------------------------------------------------------- the test
 
-import ctypes          # noqa: E402
 import shutil          # noqa: E402
 import subprocess      # noqa: E402
 import tempfile        # noqa: E402
-import threading       # noqa: E402
 
+import groups_check as G  # noqa: E402
 import it_common as C  # noqa: E402
 
 try:
     from confluent_kafka import Producer
 except ImportError:
     Producer = None
-
-
-def _pdeathsig():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-class Feeder(threading.Thread):
-    """Produces value str(i) to partition i % NPART at RATE records/s until stopped."""
-
-    def __init__(self, bootstrap):
-        super().__init__(daemon=True)
-        self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                           "message.timeout.ms": 180000, "retry.backoff.ms": 200,
-                           "reconnect.backoff.max.ms": 500})
-        self.sent = 0
-        self.delivered = {}   # value -> (partition, offset)
-        self.failed = []
-        self.halt = threading.Event()
-        self.left = None      # records not delivered after the final flush
-
-    def _cb(self, err, msg):
-        if err is None:
-            self.delivered[int(msg.value())] = (msg.partition(), msg.offset())
-        else:
-            self.failed.append((msg.value(), str(err)))
-
-    def run(self):
-        t0 = time.monotonic()
-        while not self.halt.is_set():
-            due = int((time.monotonic() - t0) * RATE)
-            while self.sent < due:
-                try:
-                    self.p.produce(TOPIC, value=str(self.sent).encode(), partition=self.sent % NPART,
-                                   on_delivery=self._cb)
-                except BufferError:
-                    break
-                self.sent += 1
-            self.p.poll(0.01)
-        self.left = self.p.flush(120)
 
 
 def read_status(path):
@@ -199,7 +134,7 @@ class Member:
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--consumer", bootstrap,
                                       self.out, self.status, name],
                                      stdin=subprocess.DEVNULL, stdout=self.errlog, stderr=self.errlog,
-                                     preexec_fn=_pdeathsig)
+                                     preexec_fn=G.pdeathsig)
 
     def parts(self):
         st = read_status(self.status)
@@ -212,16 +147,9 @@ class Member:
 
     def stop(self, timeout):
         """SIGTERM (the child closes its consumer), then SIGKILL after timeout."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                C.say(f"{self.name}: no exit {timeout:.0f}s after SIGTERM, killed")
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        rc = G.stop_proc(self.proc, self.name, timeout)
         self.errlog.close()
-        return self.proc.returncode
+        return rc
 
 
 def split(members, sizes, since):
@@ -244,38 +172,8 @@ def wait_split(members, sizes, timeout, what, since=0.0):
 
 # ---------------------------------------------------------------- offsets
 
-def offset_fetch(port, group, topic, parts):
-    """OffsetFetch v5 -> {partition: committed offset (-1: none)}."""
-    body = C.string(group) + C.array([C.string(topic) + C.array(parts, C.i32)])
-    with C.KafkaConn(port) as conn:
-        rd = C.Rd(conn.request(9, 5, body))
-    rd.i32()
-    out = {}
-    for _ in range(rd.i32()):
-        rd.string()
-        for _ in range(rd.i32()):
-            p, off = rd.i32(), rd.i64()
-            rd.i32()
-            rd.string()
-            err = rd.i16()
-            if err:
-                raise ValueError(f"OffsetFetch {topic}-{p}: error {err}")
-            out[p] = off
-    err = rd.i16()
-    if err:
-        raise ValueError(f"OffsetFetch {group}: error {err}")
-    return out
-
-
 def log_ends(port):
-    with C.KafkaConn(port) as conn:
-        ends = {}
-        for p in range(NPART):
-            err, _ts, off = conn.list_offset(TOPIC, p, -1)
-            if err:
-                raise ValueError(f"ListOffsets {TOPIC}-{p}: error {err}")
-            ends[p] = off
-        return ends
+    return G.log_ends(port, TOPIC, NPART)
 
 
 # Duplicates come from re-reading after a reassignment, from the committed
@@ -306,91 +204,24 @@ def parse_outputs(paths):
     other comment lines)."""
     recs, resumes, notes = [], [], []
     for name, path in paths:
-        try:
-            f = open(path)
-        except FileNotFoundError:
-            continue
-        with f:
-            for line in f:
-                if not line.endswith("\n"):
-                    continue  # a torn last line of a killed member: not processed
-                if line.startswith("#"):
-                    w = line.split()
-                    if len(w) == 8 and w[2] == "resume":
-                        resumes.append((float(w[1]), name, int(w[3]), None if w[5] == "None" else int(w[5]),
-                                        int(w[7])))
-                    else:
-                        notes.append((name, line.strip()))
-                    continue
-                p, o, v = line.split()
-                recs.append((int(p), int(o), int(v), name))
+        for line in G.whole_lines(path):
+            if line.startswith("#"):
+                w = line.split()
+                if len(w) == 8 and w[2] == "resume":
+                    resumes.append((float(w[1]), name, int(w[3]), None if w[5] == "None" else int(w[5]), int(w[7])))
+                else:
+                    notes.append((name, line.strip()))
+                continue
+            recs.append(G.record_of(line, name))
     return recs, resumes, notes
 
 
-def ranges(nums):
-    """Sorted ints -> "a-b, c" text."""
-    out, start, prev = [], None, None
-    for n in nums:
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            out.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = prev = n
-    if start is not None:
-        out.append(f"{start}-{prev}" if prev != start else f"{start}")
-    return ", ".join(out)
-
-
-def verify(recs, log, delivered, quiet=False):
-    """At-least-once. log: {partition: {offset: value}} (the whole partition);
-    delivered: {value: (partition, offset)}. Returns (problems, {p: offsets processed more than once},
-    report lines)."""
-    problems, report = [], []
-    seen = {}  # (p, o) -> [(value, member)]
-    for p, o, v, name in recs:
-        seen.setdefault((p, o), []).append((v, name))
-    dups = {}
-    for p in range(NPART):
-        end = len(log[p])
-        if sorted(log[p]) != list(range(end)):
-            problems.append(f"p{p}: the log's offsets are not 0..{end - 1}")
-        got = sorted(o for (q, o) in seen if q == p)
-        missing = sorted(set(range(end)) - set(got))
-        extra = [o for o in got if o >= end]
-        if missing:
-            problems.append(f"p{p}: offsets never processed (skipped): {ranges(missing)}")
-        if extra:
-            problems.append(f"p{p}: offsets processed beyond the log end {end}: {ranges(extra)}")
-        wrong = [o for o in got if o < end and any(v != log[p][o] for v, _ in seen[(p, o)])]
-        if wrong:
-            problems.append(f"p{p}: values differ from the log at {ranges(wrong)}")
-        twice = [o for o in got if len(seen[(p, o)]) > 1]
-        dups[p] = [o for o in twice for _ in range(len(seen[(p, o)]) - 1)]
-        if twice:
-            who = sorted({n for o in twice for _, n in seen[(p, o)]})
-            report.append(f"p{p}: {len(twice)} offsets processed more than once ({ranges(twice)}) by {who}")
-    processed = {v for vs in seen.values() for v, _ in vs}
-    not_processed = sorted(set(delivered) - processed)
-    if not_processed:
-        problems.append(f"{len(not_processed)} delivered values never processed: {ranges(not_processed[:200])}")
-    misplaced = [v for v, (p, o) in delivered.items() if log.get(p, {}).get(o) != v]
-    if misplaced:
-        problems.append(f"{len(misplaced)} delivered values not at their acked partition/offset, "
-                        f"e.g. {sorted(misplaced)[:10]}")
-    if not quiet:
-        for line in report:
-            C.say("  " + line)
-    return problems, dups, report
-
-
-def read_log(port):
-    log = {}
-    with C.KafkaConn(port, timeout=30) as conn:
-        for p in range(NPART):
-            log[p] = {o: int(v) for o, _ts, _k, v, _h in conn.read_all(TOPIC, p, timeout=60)}
-    return log
+def verify(recs, log, delivered):
+    """At least once (groups_check.problems_of), the duplicates' report printed."""
+    problems, dups, report = G.problems_of(recs, log, NPART, delivered)
+    for line in report:
+        C.say("  " + line)
+    return problems, dups
 
 
 # ---------------------------------------------------------------- main
@@ -409,7 +240,7 @@ def main(binary):
         with C.KafkaConn(broker.port) as conn:
             err, msg = conn.create_topic(TOPIC, NPART)
         C.check(err == 0, f"topic {TOPIC} created with {NPART} partitions", f"{err} {msg}")
-        feeder = Feeder(broker.bootstrap)
+        feeder = G.Feeder(broker.bootstrap, TOPIC, NPART, RATE)
         feeder.start()
         C.say(f"producer: {RATE} records/s, values 0.. to partition value % {NPART}")
 
@@ -454,7 +285,7 @@ def main(binary):
         time.sleep(2)
 
         # 4. kill -9 of the broker, restart on the same port and data directory
-        before = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+        before = G.offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
         leo0 = log_ends(broker.port)
         t_crash = time.monotonic()
         broker.kill9()
@@ -468,7 +299,7 @@ def main(binary):
                     raise
                 broker.proc = None
                 time.sleep(1)
-        after = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+        after = G.offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
         C.check(all(after[p] >= before[p] >= 0 for p in range(NPART)),
                 "4: every commit acknowledged before the broker's kill -9 survives it",
                 f"before {before}, after {after}")
@@ -486,17 +317,12 @@ def main(binary):
         time.sleep(2)
 
         # 5. stop producing at a known total; drain
-        feeder.halt.set()
-        feeder.join(timeout=180)
-        C.check(not feeder.is_alive() and feeder.left == 0 and not feeder.failed
-                and len(feeder.delivered) == feeder.sent,
-                f"5: producer stopped: {feeder.sent} records sent, all delivered",
-                f"delivered {len(feeder.delivered)}, failed {feeder.failed[:5]}, left {feeder.left}")
+        feeder.finish("5")
         ends = log_ends(broker.port)
         C.say(f"5: log end offsets {ends} (sum {sum(ends.values())})")
 
         def drained():
-            com = offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
+            com = G.offset_fetch(broker.port, GROUP, TOPIC, list(range(NPART)))
             return com if com == ends else None
         C.check(C.wait_for(drained, 120 * ts, "committed offsets == log end offsets", interval=0.2),
                 "5: the group committed every partition up to its log end offset")
@@ -506,14 +332,16 @@ def main(binary):
                 C.check(rc == 0, f"{m.name}: exited 0 after SIGTERM", f"rc {rc}")
 
         # verification
-        log = read_log(broker.port)
+        log = G.read_log(broker.port, TOPIC, NPART)
         C.check(all(len(log[p]) == ends[p] for p in range(NPART)), "5: the log reads back to its end offsets",
                 str({p: len(log[p]) for p in log}))
         recs, resumes, notes = parse_outputs([(m.name, m.out) for m in members])
         log_values = [v for p in log for v in log[p].values()]
         C.say(f"5: {len(recs)} records processed by {len(members)} consumers; the log holds {len(log_values)} "
               f"records, {len(log_values) - len(set(log_values))} of them producer retries (same value twice)")
-        problems, dups, _ = verify(recs, log, feeder.delivered)
+        junk = [r for r in recs if r[0] < 0]
+        C.check(not junk, "5: every output line is 'partition offset value'", str(junk[:5]))
+        problems, dups = verify(recs, log, feeder.delivered)
         for pr in problems:
             C.say("  " + pr)
         C.check(not problems, "5: at least once: every partition processed 0..end with the log's values, "
@@ -533,26 +361,8 @@ def main(binary):
         for n in errs[:10]:
             C.say(f"   {n[0]}: {n[1]}")
 
-        # self-check: the checker must flag a skipped record
-        once = {}
-        for i, r in enumerate(recs):
-            once.setdefault((r[0], r[1]), []).append(i)
-        in_log = {}
-        for v in log_values:
-            in_log[v] = in_log.get(v, 0) + 1
-        single = [ix[0] for k, ix in sorted(once.items()) if len(ix) == 1 and in_log.get(recs[ix[0]][2]) == 1]
-        if single:
-            drop = single[len(single) // 2]
-            prob2, _, _ = verify(recs[:drop] + recs[drop + 1:], log, feeder.delivered, quiet=True)
-            C.check(any("skipped" in x for x in prob2) and any("never processed" in x for x in prob2),
-                    f"self-check: removing the line of p{recs[drop][0]} offset {recs[drop][1]} is flagged",
-                    str(prob2))
-            fake = list(recs)
-            fake[drop] = (recs[drop][0], recs[drop][1], recs[drop][2] + 1, recs[drop][3])
-            prob3, _, _ = verify(fake, log, feeder.delivered, quiet=True)
-            C.check(any("differ" in x for x in prob3), "self-check: a changed value is flagged", str(prob3))
-        else:
-            C.bad("self-check: no record processed exactly once")
+        # self-check: the checker must flag a skipped record and a changed value
+        G.self_check("5", recs, log, NPART, feeder.delivered)
         broker.stop()
     finally:
         if feeder is not None and feeder.is_alive():

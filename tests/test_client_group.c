@@ -66,8 +66,7 @@
 #include <unistd.h>
 
 #ifdef WEIR_HAVE_RDKAFKA
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "mock_util.h"
 #endif
 
 #include "client/wire_int.h"
@@ -587,50 +586,16 @@ static void test_close_while_broker_silent(void **state)
 
 enum { NPART = 4, MAXOFF = 1 << 16, MAX_EV = 64 };
 
-struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-};
-
-static void mock_new(struct mock *m, int brokers)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
-    assert_non_null(m->mc);
-    rd_kafka_mock_set_apiversion(m->mc, 3, 0, 6); /* see the header comment */
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-}
-
-static void mock_free(struct mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->rk);
-}
-
 /* Produces values "<first + i>" for i < n to partition (first + i) % NPART
  * with a librdkafka producer; waits for every delivery. */
 static void rd_produce(const struct mock *m, const char *topic, int first, int n, int nparts)
 {
     char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", m->bootstraps, err, sizeof err), RD_KAFKA_CONF_OK);
+    rd_kafka_conf_t *conf = mock_rd_conf(m);
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(p);
-    for (int i = first; i < first + n; i++) {
-        char v[32];
-        int len = snprintf(v, sizeof v, "%d", i);
-        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % nparts),
-                                           RD_KAFKA_V_VALUE(v, (size_t)len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_END),
-                         0);
-    }
+    for (int i = first; i < first + n; i++) assert_int_equal(mock_produce_int(p, topic, i % nparts, i), 0);
     assert_int_equal(rd_kafka_flush(p, 30000), 0);
     rd_kafka_destroy(p);
 }
@@ -1014,22 +979,15 @@ static void *feeder_main(void *arg)
 {
     struct feeder *f = arg;
     char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->mk->bootstraps, err, sizeof err);
+    rd_kafka_conf_t *conf = mock_rd_conf(f->mk);
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
     rd_kafka_conf_set_dr_msg_cb(conf, feeder_dr);
     rd_kafka_conf_set_opaque(conf, f);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     int64_t t0 = now_ms();
     while (!f->stop) {
         while (f->sent < (now_ms() - t0)) {
-            char v[32];
-            int len = snprintf(v, sizeof v, "%d", f->sent);
-            if (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("gt"), RD_KAFKA_V_PARTITION(f->sent % NPART),
-                                  RD_KAFKA_V_VALUE(v, (size_t)len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END) != 0)
-                break;
+            if (mock_produce_int(p, "gt", f->sent % NPART, f->sent) != 0) break;
             f->sent++;
         }
         rd_kafka_poll(p, 5);
@@ -1171,10 +1129,8 @@ static void test_mock_rebalance_under_load(void **state)
                 while (o < f.acked[p] && counts[p][o]) o++;
                 if (o == f.acked[p]) continue;
                 char err[256];
-                rd_kafka_conf_t *conf = rd_kafka_conf_new();
-                rd_kafka_conf_set(conf, "bootstrap.servers", mk.bootstraps, err, sizeof err);
+                rd_kafka_conf_t *conf = mock_rd_conf(&mk);
                 rd_kafka_conf_set(conf, "group.id", "diag", err, sizeof err);
-                rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
                 rd_kafka_t *rc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
                 rd_kafka_topic_partition_list_add(l, "gt", p)->offset = o;

@@ -19,8 +19,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,35 +27,9 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "mock_util.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-};
-
-static void mock_new(struct mock *m, int brokers)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
-    assert_non_null(m->mc);
-    /* librdkafka 2.0.2's mock advertises Metadata 0-2 although its handler
-     * speaks up to v8; the client needs v4+ (the Kafka 1.0 shape). */
-    rd_kafka_mock_set_apiversion(m->mc, 3, 0, 6);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-}
-
-static void mock_free(struct mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->rk);
-}
 
 static int64_t now_ms(void)
 {
@@ -169,12 +141,10 @@ static int header_idx(rd_kafka_message_t *msg)
 static void verify_log(const struct mock *m, struct run *r, int32_t partitions)
 {
     char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", m->bootstraps, err, sizeof err);
+    rd_kafka_conf_t *conf = mock_rd_conf(m);
     rd_kafka_conf_set(conf, "group.id", "weir-verify", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "check.crcs", "true", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
