@@ -74,7 +74,6 @@ int main(void)
 
 #include <librdkafka/rdkafka.h>
 #include "bench/util.h"
-#include <lz4.h>
 #include <pthread.h>
 
 enum {
@@ -207,16 +206,6 @@ static void pool_make(const struct ctx *x, struct pool *p, size_t value_len)
 
 static const uint8_t *pool_value(const struct pool *p, uint64_t i) { return p->buf + (i % p->n) * p->value_len; }
 
-/* LZ4 (block format) ratio of about one producer batch (1 MB) of the pool. */
-static double pool_lz4_ratio(const struct pool *p)
-{
-    int in = (int)(p->n * p->value_len < 1000000 ? p->n * p->value_len : 1000000);
-    char *out = malloc((size_t)LZ4_compressBound(in));
-    if (!out) return 0;
-    int n = LZ4_compress_default((const char *)p->buf, out, in, LZ4_compressBound(in));
-    free(out);
-    return n > 0 ? (double)in / n : 0;
-}
 
 /* ---- child processes ---------------------------------------------------------- */
 
@@ -1024,7 +1013,8 @@ static void print_machine(const struct ctx *x)
            "\"payload_lz4_ratio\":%.2f,\"loadavg_1m\":%.2f,\"page_cache_dropped\":false,\"mb\":1000000}\n",
            rd_kafka_version_str(), x->o.bootstrap ? "external" : "spawned", x->o.reactors, x->o.runs,
            x->o.mode_runs, x->o.records,
-           x->o.consume_bytes, x->o.consume_value_bytes, x->o.rate, x->o.latency_secs, pool_lz4_ratio(&x->small),
+           x->o.consume_bytes, x->o.consume_value_bytes, x->o.rate, x->o.latency_secs,
+           lz4_ratio(x->small.buf, x->small.n * x->small.value_len),
            loadavg1());
     fflush(stdout);
 }

@@ -69,7 +69,6 @@ int main(void)
 #else
 
 #include <librdkafka/rdkafka.h>
-#include <lz4.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -182,15 +181,6 @@ static void pool_make(struct pool *p, size_t value_len)
 
 static const uint8_t *pool_value(const struct pool *p, uint64_t i) { return p->buf + (i % p->n) * p->value_len; }
 
-static double pool_lz4_ratio(const struct pool *p)
-{
-    int in = (int)(p->n * p->value_len < 1000000 ? p->n * p->value_len : 1000000);
-    char *out = malloc((size_t)LZ4_compressBound(in));
-    if (!out) return 0;
-    int n = LZ4_compress_default((const char *)p->buf, out, in, LZ4_compressBound(in));
-    free(out);
-    return n > 0 ? (double)in / n : 0;
-}
 
 /* ---- the librdkafka side (runs in a forked child; prints one JSON line) ---------------- */
 
@@ -788,7 +778,7 @@ static void print_machine(const struct ctx *x)
            (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)(1 << 30), rd_kafka_version_str(),
            WEIR_CLIENT_VERSION, x->o.bootstrap ? "external" : "spawned", x->o.runs, x->o.lat_runs, x->o.consume_runs,
            x->o.records, x->o.consume_records, x->o.value_bytes, sizes, x->o.linger_ms, x->o.rate,
-           x->o.lat_secs, pool_lz4_ratio(&p), loadavg1());
+           x->o.lat_secs, lz4_ratio(p.buf, p.n * p.value_len), loadavg1());
     free(p.buf);
     fflush(stdout);
 }

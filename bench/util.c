@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <lz4.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,4 +415,14 @@ void bench_vfail(const char *prog, pid_t broker, const char *log_path, const cha
     log_tail(prog, log_path);
     if (root && root[0]) rmrf(root);
     exit(1);
+}
+
+double lz4_ratio(const uint8_t *p, size_t len)
+{
+    int in = (int)(len < 1000000 ? len : 1000000);
+    char *out = malloc((size_t)LZ4_compressBound(in));
+    if (!out) return 0;
+    int n = LZ4_compress_default((const char *)p, out, in, LZ4_compressBound(in));
+    free(out);
+    return n > 0 ? (double)in / n : 0;
 }

@@ -53,6 +53,10 @@ uint64_t xorshift(uint64_t *s);
  * The same bytes as cli/cmd_bench.c. */
 void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng);
 
+/* LZ4 (block format) compression ratio of the first min(len, 1 MB) bytes at
+ * p: about one producer batch. 0 when it cannot be computed. */
+double lz4_ratio(const uint8_t *p, size_t len);
+
 /* The CPU's model name from /proc/cpuinfo ("unknown" when absent). */
 void cpu_model(char *out, size_t cap);
 
