@@ -40,6 +40,7 @@ import it_common as C
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_proxy import ProxyProcess  # noqa: E402
+import eo_check as E  # noqa: E402
 
 try:
     from confluent_kafka import Consumer, Producer, TopicPartition
@@ -218,22 +219,7 @@ def read_back(broker, topic, parts, n):
 # ---------------------------------------------------------------- analysis
 
 def analyse(n, dr, got):
-    count = bytearray(n)
-    stored = 0
-    reordered = 0
-    for p, a in got.items():
-        top = -1
-        for seq in a:
-            if seq < 0:
-                continue
-            stored += 1
-            if count[seq] < 255:
-                count[seq] += 1
-            if count[seq] == 1:
-                if seq < top:
-                    reordered += 1  # first copy stored after a record sent later
-                else:
-                    top = seq
+    count, stored, reordered = E.stored_counts(n, got)
     dr_n, dr_part, dr_off, errors = dr["dr_n"], dr["dr_part"], dr["dr_off"], dr["errors"]
     r = {"stored": stored, "reordered": reordered}
     r["missing"] = count.count(0)
@@ -296,16 +282,7 @@ def run(binary, broker, name, n, parts, idempotent, seed):
     C.check(foreign == 0 and gaps == 0, f"{tag} the topic holds only this run's records at dense offsets",
             f"{foreign} foreign, {gaps} gaps")
     if idempotent:
-        C.check(not dr["fatal"], f"{tag} the idempotent producer hit no fatal error", f"{dr['fatal'][:2]}")
-        C.check(r["missing_acked"] == 0, f"{tag} every acked record is stored",
-                f"{r['missing_acked']} acked records missing")
-        C.check(r["duplicated"] == 0, f"{tag} no record stored twice (exactly once)",
-                f"{r['duplicated']} records duplicated, {r['extra_copies']} extra copies "
-                f"({r['dup_unacked']} of them not acked)")
-        C.check(r["reordered"] == 0, f"{tag} records stored in send order within each partition",
-                f"{r['reordered']} out of order")
-        C.check(r["dr_mismatch"] == 0, f"{tag} every delivery report names the offset holding its record",
-                f"{r['dr_mismatch']} point elsewhere")
+        E.check_idempotent(tag, r, dr["fatal"], f"{dr['fatal'][:2]}", f"{r['dr_mismatch']} point elsewhere")
     elif r["missing_acked"]:
         C.say(f"  {tag} WARNING: {r['missing_acked']} acked records are missing (reported, not checked)")
     return r, px
