@@ -521,7 +521,6 @@ static int conn_request(struct weir_admin *a, struct cw_conn *c, int16_t key, co
     return rc;
 }
 
-static void enc_findcoordinator(struct kbuf *kb, int16_t v, const void *r) { kproto_findcoordinator_request_encode(kb, v, r); }
 static void enc_describegroups(struct kbuf *kb, int16_t v, const void *r) { kproto_describegroups_request_encode(kb, v, r); }
 static void enc_offsetfetch(struct kbuf *kb, int16_t v, const void *r) { kproto_offsetfetch_request_encode(kb, v, r); }
 static void enc_offsetcommit(struct kbuf *kb, int16_t v, const void *r) { kproto_offsetcommit_request_encode(kb, v, r); }
@@ -549,36 +548,15 @@ static int admin_coordinator(struct weir_admin *a, const char *group, int timeou
 {
     int rc = admin_conn(a);
     if (rc != 0) return rc;
-    struct kfindcoordinator_req req = { kstr_c(group), 0 };
-    int16_t v;
-    struct cw_frame *frame = NULL;
-    struct weir_rd rd;
-    weir_arena_reset(&a->arena);
-    rc = conn_request(a, &a->conn, KAPI_FIND_COORDINATOR, "FindCoordinator", enc_findcoordinator, &req, timeout_ms,
-                      &v, &frame, &rd);
-    if (rc != 0) return rc;
-    struct kfindcoordinator_resp resp;
     char host[CW_HOST_MAX];
-    if (kproto_findcoordinator_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK ||
-        (resp.error_code == 0 && (resp.host.len <= 0 || (size_t)resp.host.len >= sizeof host))) {
-        cw_frame_unref(frame);
-        cw_close(&a->conn);
-        cw_errf(a->err, sizeof a->err, "FindCoordinator: malformed response");
-        return WEIR_CLIENT_E_BAD_MSG;
-    }
-    rc = resp.error_code;
+    int port;
+    int32_t node;
+    weir_arena_reset(&a->arena);
+    rc = cw_find_coordinator(&a->conn, &a->arena, group, timeout_ms, host, sizeof host, &port, &node);
     if (rc != 0) {
-        if (resp.error_message.len > 0)
-            cw_errf(a->err, sizeof a->err, "FindCoordinator: %.*s", (int)resp.error_message.len, resp.error_message.ptr);
-        else
-            cw_errf(a->err, sizeof a->err, "FindCoordinator: %s", weir_client_err_str(rc));
-        cw_frame_unref(frame);
+        cw_errf(a->err, sizeof a->err, "%s", a->conn.err);
         return rc;
     }
-    memcpy(host, resp.host.ptr, (size_t)resp.host.len);
-    host[resp.host.len] = '\0';
-    int port = resp.port;
-    cw_frame_unref(frame);
     *out = &a->conn;
     if (port == a->conn.port && !strcmp(host, a->conn.host)) return 0;
     if (cw_is_up(&a->coord) && port == a->coord.port && !strcmp(host, a->coord.host)) *out = &a->coord;

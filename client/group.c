@@ -158,33 +158,15 @@ static int coord_up(struct weir_consumer *c)
     if (cw_is_up(&g->coord)) return 0;
     int rc = boot_up(c);
     if (rc != 0) return rc;
-    int16_t v;
-    int32_t corr;
-    struct kframe f;
-    if ((rc = g_begin(c, &g->boot, KAPI_FIND_COORDINATOR, &v, &corr, &f)) != 0) return rc;
-    struct kfindcoordinator_req req = { kstr_c(c->conf.group_id), 0 };
-    kproto_findcoordinator_request_encode(&g->kb, v, &req);
-    struct cw_frame *frame = NULL;
-    struct weir_rd rd;
-    struct kfindcoordinator_resp resp;
-    weir_arena_reset(&g->arena);
-    rc = g_finish(c, &g->boot, KAPI_FIND_COORDINATOR, v, corr, &f, c->conf.request_timeout_ms, &frame, &rd);
-    if (rc == 0 && kproto_findcoordinator_response_decode(&rd, v, &g->arena, &resp) != WEIR_OK)
-        rc = g_malformed(&g->boot, "FindCoordinator");
-    if (rc == 0 && resp.error_code != 0) {
-        rc = resp.error_code;
-        cw_errf(g->boot.err, sizeof g->boot.err, "FindCoordinator: %s", weir_client_err_str(rc));
-    }
     char host[CW_HOST_MAX];
-    if (rc == 0 && (resp.host.len <= 0 || (size_t)resp.host.len >= sizeof host)) rc = g_malformed(&g->boot, "FindCoordinator");
+    int port;
+    weir_arena_reset(&g->arena);
+    rc = cw_find_coordinator(&g->boot, &g->arena, c->conf.group_id, c->conf.request_timeout_ms, host, sizeof host, &port,
+                             &g->coord.node_id);
     if (rc == 0) {
-        memcpy(host, resp.host.ptr, (size_t)resp.host.len);
-        host[resp.host.len] = '\0';
-        g->coord.node_id = resp.node_id;
-        rc = cw_connect(&g->coord, host, resp.port, c->conf.request_timeout_ms);
+        rc = cw_connect(&g->coord, host, port, c->conf.request_timeout_ms);
         if (rc != 0) snprintf(g->boot.err, sizeof g->boot.err, "%s", g->coord.err);
     }
-    cw_frame_unref(frame);
     return rc;
 }
 

@@ -388,3 +388,45 @@ int cw_metadata(struct cw_conn *c, struct weir_arena *a, const char *const *topi
     }
     return 0;
 }
+
+int cw_find_coordinator(struct cw_conn *c, struct weir_arena *a, const char *group, int timeout_ms, char *host,
+                        size_t host_cap, int *port, int32_t *node_id)
+{
+    int16_t v = cw_version(c, KAPI_FIND_COORDINATOR);
+    if (v < 0) {
+        cw_errf(c->err, sizeof c->err, "%s:%d: the broker offers no FindCoordinator version this client speaks",
+                c->host, c->port);
+        return WEIR_CLIENT_E_UNSUPPORTED;
+    }
+    struct kfindcoordinator_req req = { kstr_c(group), 0 };
+    struct kbuf kb;
+    kbuf_init(&kb, 0);
+    int32_t corr;
+    struct kframe f = cw_request_begin(c, &kb, KAPI_FIND_COORDINATOR, v, &corr);
+    kproto_findcoordinator_request_encode(&kb, v, &req);
+    kproto_request_end(&kb, &f);
+    struct weir_rd rd;
+    struct cw_frame *frame = NULL;
+    int rc = cw_call(c, &kb, KAPI_FIND_COORDINATOR, v, corr, timeout_ms, &frame, &rd);
+    kbuf_free(&kb);
+    if (rc != 0) return rc;
+    struct kfindcoordinator_resp resp;
+    if (kproto_findcoordinator_response_decode(&rd, v, a, &resp) != WEIR_OK ||
+        (resp.error_code == 0 && (resp.host.len <= 0 || (size_t)resp.host.len >= host_cap))) {
+        cw_frame_unref(frame);
+        return conn_fail(c, WEIR_CLIENT_E_BAD_MSG, "malformed FindCoordinator v%d response", v);
+    }
+    rc = resp.error_code;
+    if (rc != 0 && resp.error_message.len > 0)
+        cw_errf(c->err, sizeof c->err, "FindCoordinator: %.*s", (int)resp.error_message.len, resp.error_message.ptr);
+    else if (rc != 0)
+        cw_errf(c->err, sizeof c->err, "FindCoordinator: %s", weir_client_err_str(rc));
+    else {
+        memcpy(host, resp.host.ptr, (size_t)resp.host.len);
+        host[resp.host.len] = '\0';
+        *port = resp.port;
+        *node_id = resp.node_id;
+    }
+    cw_frame_unref(frame);
+    return rc;
+}

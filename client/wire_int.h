@@ -99,6 +99,12 @@ int64_t cw_now_ms(void);
  * Decoded into `a`; strings point into *frame, which the caller unrefs. */
 int cw_metadata(struct cw_conn *c, struct weir_arena *a, const char *const *topics, int n, int timeout_ms,
                 struct kmetadata_resp *out, struct cw_frame **frame);
+/* FindCoordinator of a group on c: the coordinator's host (NUL-terminated,
+ * host_cap bytes at most), port and node id. 0; the broker's Kafka error
+ * (c->err says it); WEIR_CLIENT_E_BAD_MSG (malformed: the connection is
+ * closed), or the connection's errors. */
+int cw_find_coordinator(struct cw_conn *c, struct weir_arena *a, const char *group, int timeout_ms, char *host,
+                        size_t host_cap, int *port, int32_t *node_id);
 /* "host:port" of one entry of a comma-separated list (IPv6 as [addr]:port).
  * Returns false when it does not parse. */
 bool cw_parse_hostport(const char *s, size_t len, char *host, size_t host_cap, int *port);
