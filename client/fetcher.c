@@ -97,7 +97,7 @@ static void part_error(struct weir_consumer *c, struct cpart *p, int err, int64_
 }
 
 /* A consumer-level error (connections), reported once until a success. */
-static void consumer_error(struct weir_consumer *c, int err, const char *text)
+void cw_consumer_error(struct weir_consumer *c, int err, const char *text)
 {
     pthread_mutex_lock(&c->lock);
     if (c->conn_err != err) {
@@ -205,7 +205,7 @@ static void meta_refresh(struct weir_consumer *c, int64_t now)
     if (rc == 0) rc = cw_metadata(&c->boot, &c->arena, names, (int)n, c->conf.request_timeout_ms, &md, &frame);
     weir_free(names);
     if (rc != 0) {
-        if (rc != WEIR_CLIENT_E_CLOSED) consumer_error(c, rc, c->boot.err);
+        if (rc != WEIR_CLIENT_E_CLOSED) cw_consumer_error(c, rc, c->boot.err);
         c->meta_next_ms = cw_now_ms() + WEIR_MAX(c->conf.reconnect_backoff_ms, META_RETRY_MS);
         return;
     }
@@ -230,7 +230,7 @@ static struct cw_conn *leader_conn(struct weir_consumer *c, int32_t node, size_t
         rc = cw_connect(&b->conn, b->conn.host, b->conn.port, c->conf.request_timeout_ms);
         if (rc == 0) return &b->conn;
         b->retry_at_ms = now + c->conf.reconnect_backoff_ms;
-        if (rc != WEIR_CLIENT_E_CLOSED) consumer_error(c, rc, b->conn.err);
+        if (rc != WEIR_CLIENT_E_CLOSED) cw_consumer_error(c, rc, b->conn.err);
     }
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; i++)
@@ -301,7 +301,7 @@ static void offsets_leader(struct weir_consumer *c, size_t n, int32_t node, int6
     struct klistoffsets_req_topic *topics = weir_arena_alloc(&c->arena, n * sizeof *topics);
     struct klistoffsets_req_part *parts = weir_arena_alloc(&c->arena, n * sizeof *parts);
     if (v < 0 || !names || !topics || !parts) {
-        consumer_error(c, v < 0 ? WEIR_CLIENT_E_UNSUPPORTED : WEIR_CLIENT_E_NOMEM,
+        cw_consumer_error(c, v < 0 ? WEIR_CLIENT_E_UNSUPPORTED : WEIR_CLIENT_E_NOMEM,
                        v < 0 ? "the broker offers no ListOffsets version this client speaks" : "out of memory");
         return;
     }
@@ -338,7 +338,7 @@ static void offsets_leader(struct weir_consumer *c, size_t n, int32_t node, int6
         rc = WEIR_CLIENT_E_BAD_MSG;
     }
     if (rc == 0) offsets_apply(c, n, &resp, node, now);
-    else if (rc != WEIR_CLIENT_E_CLOSED) consumer_error(c, rc, conn->err);
+    else if (rc != WEIR_CLIENT_E_CLOSED) cw_consumer_error(c, rc, conn->err);
     cw_frame_unref(frame);
 }
 
@@ -444,7 +444,7 @@ static bool fetch_send(struct weir_consumer *c, size_t n, int32_t node, int64_t 
     struct kfetch_req_topic *topics = weir_arena_alloc(&c->arena, n * sizeof *topics);
     struct kfetch_req_part *parts = weir_arena_alloc(&c->arena, n * sizeof *parts);
     if (v < 0 || !names || !topics || !parts) {
-        consumer_error(c, v < 0 ? WEIR_CLIENT_E_UNSUPPORTED : WEIR_CLIENT_E_NOMEM,
+        cw_consumer_error(c, v < 0 ? WEIR_CLIENT_E_UNSUPPORTED : WEIR_CLIENT_E_NOMEM,
                        v < 0 ? "the broker offers no Fetch version this client speaks (4 or later)" : "out of memory");
         return false;
     }
@@ -474,7 +474,7 @@ static bool fetch_send(struct weir_consumer *c, size_t n, int32_t node, int64_t 
     kproto_request_end(&c->kb, &f);
     int rc = cw_send(conn, &c->kb, now + c->conf.request_timeout_ms);
     if (rc != 0) {
-        if (rc != WEIR_CLIENT_E_CLOSED) consumer_error(c, rc, conn->err);
+        if (rc != WEIR_CLIENT_E_CLOSED) cw_consumer_error(c, rc, conn->err);
         return false;
     }
     *s = (struct sent){ conn, node, s->corr, v };
@@ -504,7 +504,7 @@ static void fetch_recv(struct weir_consumer *c, size_t n, const struct sent *s, 
         c->stats_bytes += frame->len;
         fetch_apply(c, n, s->node, &resp, frame, cw_now_ms());
     } else if (rc != WEIR_CLIENT_E_CLOSED) {
-        consumer_error(c, rc, s->conn->err);
+        cw_consumer_error(c, rc, s->conn->err);
         pthread_mutex_lock(&c->lock);
         for (size_t i = 0; i < n; i++)
             if (c->plan[i].leader == s->node && entry_current(&c->plan[i])) {
@@ -544,13 +544,6 @@ static void round_run(struct weir_consumer *c, size_t n, int64_t now)
 
 /* ---- the thread ------------------------------------------------------------------------------------ */
 
-static void wait_until(struct weir_consumer *c, int64_t wake_ms)
-{
-    int64_t ns = weir_clock_ns() + (wake_ms - cw_now_ms()) * 1000000;
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    pthread_cond_timedwait(&c->cond_work, &c->lock, &ts);
-}
-
 void *cw_fetch_main(void *arg)
 {
     struct weir_consumer *c = arg;
@@ -568,7 +561,7 @@ void *cw_fetch_main(void *arg)
         size_t n = plan_build(c, now, &need_meta, &wake_ms);
         bool meta_due = need_meta && c->meta_next_ms <= now;
         if (n == 0 && !meta_due) {
-            if (gen == c->work_gen) wait_until(c, wake_ms);
+            if (gen == c->work_gen) cw_cond_wait_until(&c->cond_work, &c->lock, wake_ms);
             pthread_mutex_unlock(&c->lock);
             continue;
         }

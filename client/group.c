@@ -47,12 +47,7 @@ static const char PROTOCOL_TYPE[] = "consumer";
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static void wait_ms(struct weir_consumer *c, int64_t until_ms)
-{
-    int64_t ns = weir_clock_ns() + (until_ms - cw_now_ms()) * 1000000;
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    pthread_cond_timedwait(&c->g.cond, &c->lock, &ts);
-}
+static void wait_ms(struct weir_consumer *c, int64_t until_ms) { cw_cond_wait_until(&c->g.cond, &c->lock, until_ms); }
 
 static char *kstr_dup(struct kstr s)
 {
@@ -96,12 +91,9 @@ static void group_error(struct weir_consumer *c, int err, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     weir_log(WEIR_LOG_DEBUG, "consumer group %s: %s", c->conf.group_id, text);
-    pthread_mutex_lock(&c->lock);
-    if (c->conn_err != err) {
-        c->conn_err = err;
-        cw_queue_error(c, NULL, -1, err, "group %s: %s", c->conf.group_id, text);
-    }
-    pthread_mutex_unlock(&c->lock);
+    char line[2 * CW_ERRBUF]; /* cw_queue_error cuts it to CW_ERRBUF */
+    snprintf(line, sizeof line, "group %s: %s", c->conf.group_id, text);
+    cw_consumer_error(c, err, line);
 }
 
 /* ---- requests to the coordinator ----------------------------------------------------- */
@@ -1257,9 +1249,7 @@ void cw_group_stop(struct weir_consumer *c)
     pthread_mutex_lock(&c->lock);
     while (!g->exited) {
         if (callback_take(c)) continue;
-        int64_t ns = weir_clock_ns() + 50 * 1000000LL;
-        struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-        pthread_cond_timedwait(&c->cond_data, &c->lock, &ts);
+        cw_cond_wait_until(&c->cond_data, &c->lock, cw_now_ms() + 50);
     }
     pthread_mutex_unlock(&c->lock);
     pthread_join(g->thread, NULL);

@@ -430,3 +430,10 @@ int cw_find_coordinator(struct cw_conn *c, struct weir_arena *a, const char *gro
     cw_frame_unref(frame);
     return rc;
 }
+
+void cw_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t until_ms)
+{
+    int64_t ns = weir_clock_ns() + (until_ms - cw_now_ms()) * 1000000;
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    pthread_cond_timedwait(cond, lock, &ts);
+}

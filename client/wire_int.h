@@ -94,6 +94,9 @@ int cw_call(struct cw_conn *c, const struct kbuf *kb, int16_t key, int16_t versi
             struct cw_frame **frame, struct weir_rd *body);
 /* Monotonic milliseconds. */
 int64_t cw_now_ms(void);
+/* Waits on cond (lock held; its clock CLOCK_MONOTONIC) until cw_now_ms()
+ * reaches until_ms, or a signal. */
+void cw_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t until_ms);
 
 /* Metadata (v4+, allow_auto_topic_creation false) of `topics` (n < 0: all).
  * Decoded into `a`; strings point into *frame, which the caller unrefs. */
@@ -397,6 +400,9 @@ void *cw_fetch_main(void *arg);
 void cw_cpart_unref(struct weir_consumer *c, struct cpart *p);
 /* Lock held: appends a chunk (takes the chunk's references) and wakes pollers. */
 void cw_queue_push(struct weir_consumer *c, struct cchunk *ch);
+/* A consumer-level error event (partition -1), queued once until another
+ * error (or a success clears c->conn_err). Lock not held. */
+void cw_consumer_error(struct weir_consumer *c, int err, const char *text);
 /* Lock held: queues an error event for p. */
 void cw_queue_error(struct weir_consumer *c, struct cpart *p, int64_t offset, int err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
