@@ -163,13 +163,27 @@ void kr_tags_skip(struct weir_rd *rd)
 
 /* ---- decoding helpers ------------------------------------------------------------ */
 
-struct kstr kd_str(struct kdec *d) { return d->flex ? kr_compact_string(d->rd) : kr_string(d->rd); }
 struct kstr kd_nstr(struct kdec *d) { return d->flex ? kr_compact_nstring(d->rd) : kr_nstring(d->rd); }
 struct kbytes kd_nbytes(struct kdec *d) { return d->flex ? kr_compact_nbytes(d->rd) : kr_nbytes(d->rd); }
 
+struct kstr kd_str(struct kdec *d)
+{
+    if (!d->lenient) return d->flex ? kr_compact_string(d->rd) : kr_string(d->rd);
+    struct kstr s = kd_nstr(d);
+    return s.len < 0 ? (struct kstr){ "", 0 } : s;
+}
+
+struct kbytes kd_bytes(struct kdec *d)
+{
+    if (!d->lenient) return d->flex ? kr_compact_bytes(d->rd) : kr_bytes(d->rd);
+    struct kbytes b = kd_nbytes(d);
+    return b.len < 0 ? (struct kbytes){ NULL, 0 } : b;
+}
+
 int32_t kd_array(struct kdec *d, int32_t max)
 {
-    return d->flex ? kr_compact_array_len(d->rd, max, false) : kr_array_len(d->rd, max, false);
+    int32_t n = d->flex ? kr_compact_array_len(d->rd, max, d->lenient) : kr_array_len(d->rd, max, d->lenient);
+    return n < 0 ? 0 : n;
 }
 
 int32_t kd_narray(struct kdec *d, int32_t max)

@@ -153,9 +153,14 @@ struct kdec {
     struct weir_arena *arena;
     int16_t version;
     bool flex;
+    /* Responses only: a null where the schema says non-nullable string, bytes
+     * or array reads as empty. librdkafka reads them so and its mock cluster
+     * sends them (a SyncGroup error's assignment, a JoinGroup error's names). */
+    bool lenient;
 };
 struct kstr kd_str(struct kdec *d);
 struct kstr kd_nstr(struct kdec *d);
+struct kbytes kd_bytes(struct kdec *d);
 struct kbytes kd_nbytes(struct kdec *d);
 int32_t kd_array(struct kdec *d, int32_t max);  /* non-nullable */
 int32_t kd_narray(struct kdec *d, int32_t max); /* -1 = null */

@@ -6,7 +6,7 @@
 enum weir_err kproto_apiversions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct kapiversions_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version), false };
     req->client_software_name = KSTR_NULL;
     req->client_software_version = KSTR_NULL;
     if (version < 0) return WEIR_E_UNSUPPORTED;
@@ -71,7 +71,7 @@ enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t ver
     if (!kproto_supported(KAPI_API_VERSIONS, version)) return WEIR_E_UNSUPPORTED;
     resp->base.error_code = weir_rd_i16(rd);
     if (resp->base.error_code == KERR_UNSUPPORTED_VERSION) version = 0; /* README §4 */
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version), true };
     int32_t n = kd_array(&d, KPROTO_API_KEYS_MAX);
     struct kapiversions_key *keys = kd_alloc(&d, n, sizeof *keys);
     for (int32_t i = 0; i < n && rd->err == WEIR_OK; i++) {

@@ -38,7 +38,7 @@ void kproto_consumer_subscription_encode(struct kbuf *out, const struct kconsume
 enum weir_err kproto_consumer_subscription_decode(struct weir_rd *rd, struct weir_arena *a,
                                                   struct kconsumer_subscription *s)
 {
-    struct kdec d = { rd, a, 0, false };
+    struct kdec d = { rd, a, 0, false, false };
     *s = (struct kconsumer_subscription){ .user_data = { NULL, -1 } };
     s->version = weir_rd_i16(rd);
     if (rd->err) return rd->err;
@@ -60,7 +60,7 @@ void kproto_consumer_assignment_encode(struct kbuf *out, const struct kconsumer_
 enum weir_err kproto_consumer_assignment_decode(struct weir_rd *rd, struct weir_arena *a,
                                                 struct kconsumer_assignment *as)
 {
-    struct kdec d = { rd, a, 0, false };
+    struct kdec d = { rd, a, 0, false, false };
     *as = (struct kconsumer_assignment){ .user_data = { NULL, -1 } };
     if (!rd->err && weir_rd_left(rd) == 0) return WEIR_OK; /* no assignment at all: empty */
     as->version = weir_rd_i16(rd);

@@ -21,7 +21,7 @@ static void createpartitions_decode_topic(struct kdec *d, struct kcreatepartitio
 enum weir_err kproto_createpartitions_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                              struct kcreatepartitions_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_PARTITIONS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_PARTITIONS, version), false };
     if (!kproto_supported(KAPI_CREATE_PARTITIONS, version)) return WEIR_E_UNSUPPORTED;
     req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
     req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
@@ -79,7 +79,7 @@ void kproto_createpartitions_request_encode(struct kbuf *out, int16_t version,
 enum weir_err kproto_createpartitions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                       struct kcreatepartitions_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_PARTITIONS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_PARTITIONS, version), true };
     if (!kproto_supported(KAPI_CREATE_PARTITIONS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd);
     resp->n_results = kd_array(&d, KPROTO_TOPICS_MAX);

@@ -30,7 +30,7 @@ static void createtopics_decode_configs(struct kdec *d, struct kcreatetopics_req
 enum weir_err kproto_createtopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kcreatetopics_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_TOPICS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_TOPICS, version), false };
     if (!kproto_supported(KAPI_CREATE_TOPICS, version)) return WEIR_E_UNSUPPORTED;
     req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
     req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
@@ -101,7 +101,7 @@ void kproto_createtopics_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_createtopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kcreatetopics_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_TOPICS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_CREATE_TOPICS, version), true };
     if (!kproto_supported(KAPI_CREATE_TOPICS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v2+ */
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);

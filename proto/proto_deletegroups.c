@@ -6,7 +6,7 @@
 enum weir_err kproto_deletegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kdeletegroups_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_GROUPS, version), false };
     if (!kproto_supported(KAPI_DELETE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     req->groups = kd_str_array(&d, KPROTO_GROUPS_MAX, false, &req->n_groups);
     kd_tags(&d);
@@ -40,7 +40,7 @@ void kproto_deletegroups_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_deletegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletegroups_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_GROUPS, version), true };
     if (!kproto_supported(KAPI_DELETE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd);
     resp->n_results = kd_array(&d, KPROTO_GROUPS_MAX);

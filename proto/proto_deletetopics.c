@@ -6,7 +6,7 @@
 enum weir_err kproto_deletetopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kdeletetopics_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_TOPICS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_TOPICS, version), false };
     if (!kproto_supported(KAPI_DELETE_TOPICS, version)) return WEIR_E_UNSUPPORTED;
     req->topic_names = kd_str_array(&d, KPROTO_TOPICS_MAX, false, &req->n_topic_names);
     req->timeout_ms = weir_rd_i32(rd);
@@ -42,7 +42,7 @@ void kproto_deletetopics_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_deletetopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletetopics_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_TOPICS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DELETE_TOPICS, version), true };
     if (!kproto_supported(KAPI_DELETE_TOPICS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->n_responses = kd_array(&d, KPROTO_TOPICS_MAX);

@@ -8,7 +8,7 @@
 enum weir_err kproto_describeconfigs_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                             struct kdescribeconfigs_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_CONFIGS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_CONFIGS, version), false };
     if (!kproto_supported(KAPI_DESCRIBE_CONFIGS, version)) return WEIR_E_UNSUPPORTED;
     req->n_resources = kd_array(&d, KPROTO_RESOURCES_MAX);
     req->resources = kd_alloc(&d, req->n_resources, sizeof *req->resources);
@@ -113,7 +113,7 @@ static void describeconfigs_decode_result(struct kdec *d, struct kdescribeconfig
 enum weir_err kproto_describeconfigs_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kdescribeconfigs_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_CONFIGS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_CONFIGS, version), true };
     if (!kproto_supported(KAPI_DESCRIBE_CONFIGS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd);
     resp->n_results = kd_array(&d, KPROTO_RESOURCES_MAX);

@@ -9,7 +9,7 @@
 enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kdescribegroups_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version), false };
     if (!kproto_supported(KAPI_DESCRIBE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     req->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
     req->groups = kd_alloc(&d, req->n_groups, sizeof *req->groups);
@@ -59,7 +59,7 @@ void kproto_describegroups_request_encode(struct kbuf *out, int16_t version, con
 enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                     struct kdescribegroups_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version), true };
     if (!kproto_supported(KAPI_DESCRIBE_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
@@ -77,8 +77,8 @@ enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t 
             m[j].member_id = kd_str(&d);
             m[j].client_id = kd_str(&d);
             m[j].client_host = kd_str(&d);
-            m[j].metadata = kr_bytes(rd);
-            m[j].assignment = kr_bytes(rd);
+            m[j].metadata = kd_bytes(&d);
+            m[j].assignment = kd_bytes(&d);
             kd_tags(&d);
         }
         g->members = m;

@@ -39,7 +39,7 @@ static void fetch_decode_forgotten(struct kdec *d, struct kfetch_req *req)
 
 enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a, struct kfetch_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version), false };
     if (!kproto_supported(KAPI_FETCH, version)) return WEIR_E_UNSUPPORTED;
     req->replica_id = weir_rd_i32(rd);
     req->max_wait_ms = weir_rd_i32(rd);
@@ -203,7 +203,7 @@ static void fetch_decode_response_topic(struct kdec *d, struct kfetch_resp_topic
 enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kfetch_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version), true };
     if (!kproto_supported(KAPI_FETCH, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v1+ */
     resp->error_code = version >= 7 ? weir_rd_i16(rd) : 0;

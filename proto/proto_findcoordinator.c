@@ -7,7 +7,7 @@
 enum weir_err kproto_findcoordinator_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                             struct kfindcoordinator_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FIND_COORDINATOR, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FIND_COORDINATOR, version), false };
     if (!kproto_supported(KAPI_FIND_COORDINATOR, version)) return WEIR_E_UNSUPPORTED;
     req->key = kd_str(&d);
     req->key_type = version >= 1 ? kr_i8(rd) : 0;
@@ -42,7 +42,7 @@ void kproto_findcoordinator_request_encode(struct kbuf *out, int16_t version, co
 enum weir_err kproto_findcoordinator_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kfindcoordinator_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FIND_COORDINATOR, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FIND_COORDINATOR, version), true };
     if (!kproto_supported(KAPI_FIND_COORDINATOR, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);

@@ -7,7 +7,7 @@
 enum weir_err kproto_heartbeat_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct kheartbeat_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_HEARTBEAT, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_HEARTBEAT, version), false };
     if (!kproto_supported(KAPI_HEARTBEAT, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     req->generation_id = weir_rd_i32(rd);
@@ -42,7 +42,7 @@ void kproto_heartbeat_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_heartbeat_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct kheartbeat_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_HEARTBEAT, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_HEARTBEAT, version), true };
     if (!kproto_supported(KAPI_HEARTBEAT, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);

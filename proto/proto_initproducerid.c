@@ -7,7 +7,7 @@
 enum weir_err kproto_initproducerid_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kinitproducerid_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version), false };
     if (!kproto_supported(KAPI_INIT_PRODUCER_ID, version)) return WEIR_E_UNSUPPORTED;
     req->transactional_id = kd_nstr(&d);
     req->transaction_timeout_ms = weir_rd_i32(rd);
@@ -40,7 +40,7 @@ void kproto_initproducerid_request_encode(struct kbuf *out, int16_t version, con
 enum weir_err kproto_initproducerid_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                     struct kinitproducerid_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_INIT_PRODUCER_ID, version), true };
     if (!kproto_supported(KAPI_INIT_PRODUCER_ID, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd);
     resp->error_code = weir_rd_i16(rd);

@@ -9,7 +9,7 @@
 enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct kjoingroup_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version), false };
     if (!kproto_supported(KAPI_JOIN_GROUP, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     req->session_timeout_ms = weir_rd_i32(rd);
@@ -21,7 +21,7 @@ enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struc
     req->protocols = kd_alloc(&d, req->n_protocols, sizeof *req->protocols);
     for (int32_t i = 0; req->protocols && i < req->n_protocols && !rd->err; i++) {
         req->protocols[i].name = kd_str(&d);
-        req->protocols[i].metadata = kr_bytes(rd);
+        req->protocols[i].metadata = kd_bytes(&d);
         kd_tags(&d);
     }
     kd_tags(&d);
@@ -73,7 +73,7 @@ void kproto_joingroup_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct kjoingroup_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_JOIN_GROUP, version), true };
     if (!kproto_supported(KAPI_JOIN_GROUP, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 2 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);
@@ -86,7 +86,7 @@ enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t versi
     for (int32_t i = 0; m && i < resp->n_members && !rd->err; i++) {
         m[i].member_id = kd_str(&d);
         m[i].group_instance_id = version >= 5 ? kd_nstr(&d) : KSTR_NULL;
-        m[i].metadata = kr_bytes(rd);
+        m[i].metadata = kd_bytes(&d);
         kd_tags(&d);
     }
     resp->members = m;

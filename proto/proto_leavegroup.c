@@ -8,7 +8,7 @@
 enum weir_err kproto_leavegroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                        struct kleavegroup_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version), false };
     if (!kproto_supported(KAPI_LEAVE_GROUP, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     if (version < 3) {
@@ -73,7 +73,7 @@ void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const s
 enum weir_err kproto_leavegroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                 struct kleavegroup_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LEAVE_GROUP, version), true };
     if (!kproto_supported(KAPI_LEAVE_GROUP, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);

@@ -6,7 +6,7 @@
 
 enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version), false };
     if (!kproto_supported(KAPI_LIST_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     kd_tags(&d);
     return kd_done(&d);
@@ -39,7 +39,7 @@ void kproto_listgroups_request_encode(struct kbuf *out, int16_t version)
 enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                 struct klistgroups_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version), true };
     if (!kproto_supported(KAPI_LIST_GROUPS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);

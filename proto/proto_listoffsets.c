@@ -20,7 +20,7 @@ static void listoffsets_decode_topic(struct kdec *d, struct klistoffsets_req_top
 enum weir_err kproto_listoffsets_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct klistoffsets_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version), false };
     if (!kproto_supported(KAPI_LIST_OFFSETS, version)) return WEIR_E_UNSUPPORTED;
     req->replica_id = weir_rd_i32(rd);
     req->isolation_level = kr_i8(rd); /* v2+ */
@@ -96,7 +96,7 @@ static void listoffsets_decode_response_topic(struct kdec *d, struct klistoffset
 enum weir_err kproto_listoffsets_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct klistoffsets_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_OFFSETS, version), true };
     if (!kproto_supported(KAPI_LIST_OFFSETS, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v2+ */
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);

@@ -7,7 +7,7 @@
 enum weir_err kproto_metadata_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                      struct kmetadata_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version), false };
     if (!kproto_supported(KAPI_METADATA, version)) return WEIR_E_UNSUPPORTED;
     int32_t n = kd_narray(&d, KPROTO_TOPICS_MAX); /* nullable from v1 */
     req->all_topics = n < 0;
@@ -118,7 +118,7 @@ static void metadata_decode_topic(struct kdec *d, struct kmetadata_topic *t)
 enum weir_err kproto_metadata_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                               struct kmetadata_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_METADATA, version), true };
     if (!kproto_supported(KAPI_METADATA, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
     resp->n_brokers = kd_array(&d, KPROTO_BROKERS_MAX);

@@ -9,7 +9,7 @@
 enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct koffsetcommit_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version), false };
     if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     req->generation_id = weir_rd_i32(rd);
@@ -87,7 +87,7 @@ void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct koffsetcommit_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version), true };
     if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);

@@ -8,7 +8,7 @@
 enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct koffsetfetch_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_FETCH, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_FETCH, version), false };
     if (!kproto_supported(KAPI_OFFSET_FETCH, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     req->n_topics = kd_narray(&d, KPROTO_TOPICS_MAX);
@@ -67,7 +67,7 @@ void kproto_offsetfetch_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_offsetfetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct koffsetfetch_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_FETCH, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_FETCH, version), true };
     if (!kproto_supported(KAPI_OFFSET_FETCH, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
     resp->n_topics = kd_array(&d, KPROTO_CLUSTER_TOPICS_MAX);

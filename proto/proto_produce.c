@@ -29,7 +29,7 @@ static void produce_decode_topic(struct kdec *d, struct kproduce_req_topic *t)
 enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                     struct kproduce_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version), false };
     if (!kproto_supported(KAPI_PRODUCE, version)) return WEIR_E_UNSUPPORTED;
     req->transactional_id = version >= 3 ? kd_nstr(&d) : KSTR_NULL;
     req->acks = weir_rd_i16(rd);
@@ -115,7 +115,7 @@ static void produce_decode_response_topic(struct kdec *d, struct kproduce_resp_t
 enum weir_err kproto_produce_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                              struct kproduce_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_PRODUCE, version), true };
     if (!kproto_supported(KAPI_PRODUCE, version)) return WEIR_E_UNSUPPORTED;
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
     struct kproduce_resp_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);

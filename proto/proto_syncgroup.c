@@ -7,7 +7,7 @@
 enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct ksyncgroup_req *req)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version), false };
     if (!kproto_supported(KAPI_SYNC_GROUP, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
     req->generation_id = weir_rd_i32(rd);
@@ -17,7 +17,7 @@ enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struc
     req->assignments = kd_alloc(&d, req->n_assignments, sizeof *req->assignments);
     for (int32_t i = 0; req->assignments && i < req->n_assignments && !rd->err; i++) {
         req->assignments[i].member_id = kd_str(&d);
-        req->assignments[i].assignment = kr_bytes(rd);
+        req->assignments[i].assignment = kd_bytes(&d);
         kd_tags(&d);
     }
     kd_tags(&d);
@@ -57,11 +57,11 @@ void kproto_syncgroup_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_syncgroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct ksyncgroup_resp *resp)
 {
-    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version) };
+    struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_SYNC_GROUP, version), true };
     if (!kproto_supported(KAPI_SYNC_GROUP, version)) return WEIR_E_UNSUPPORTED;
     resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);
-    resp->assignment = kr_bytes(rd);
+    resp->assignment = kd_bytes(&d);
     kd_tags(&d);
     return kd_done(&d);
 }

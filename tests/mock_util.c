@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "mock_util.h"
 
@@ -14,6 +15,10 @@ void mock_new(struct mock *m, int brokers)
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
+    if (getenv("WEIR_MOCK_DEBUG")) { /* the mock's own trace, on stderr */
+        rd_kafka_conf_set(conf, "log_level", "7", err, sizeof err);
+        rd_kafka_conf_set(conf, "debug", "mock", err, sizeof err);
+    }
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(m->rk);
     m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);

@@ -737,14 +737,47 @@ static void test_client_huge_counts(void **state)
     static const uint8_t dg[] = { 0xff, 0xff, 0xff, 0xfe };
     rd = weir_rd_make(dg, sizeof dg);
     assert_int_not_equal(kproto_describegroups_response_decode(&rd, 0, &a, &u.describe_r), WEIR_OK);
-    /* OffsetFetch v4: throttle, a null topics array (not nullable in responses) */
+    weir_arena_destroy(&a);
+}
+
+/* Responses read a null in a non-nullable string, bytes or array as empty, as
+ * librdkafka does: its mock cluster answers a failed SyncGroup with a null
+ * assignment and a failed JoinGroup with null names. Requests stay strict. */
+static void test_client_null_as_empty(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 12), WEIR_OK);
+    union anyc u;
+    /* SyncGroup v3: throttle, error 27, assignment null */
+    static const uint8_t sg[] = { 0, 0, 0, 0, 0, 27, 0xff, 0xff, 0xff, 0xff };
+    struct weir_rd rd = weir_rd_make(sg, sizeof sg);
+    assert_int_equal(kproto_syncgroup_response_decode(&rd, 3, &a, &u.sync_r), WEIR_OK);
+    assert_int_equal(u.sync_r.error_code, 27);
+    assert_int_equal(u.sync_r.assignment.len, 0);
+    /* JoinGroup v5: throttle, error 27, generation -1, protocol null, leader
+     * null, member "m", no members */
+    static const uint8_t jg[] = { 0, 0, 0, 0, 0, 27, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 'm', 0, 0, 0, 0 };
+    rd = weir_rd_make(jg, sizeof jg);
+    assert_int_equal(kproto_joingroup_response_decode(&rd, 5, &a, &u.join_r), WEIR_OK);
+    assert_int_equal(u.join_r.error_code, 27);
+    assert_int_equal(u.join_r.protocol_name.len, 0);
+    assert_int_equal(u.join_r.leader.len, 0);
+    assert_true(kstr_eq(u.join_r.member_id, "m"));
+    /* OffsetFetch v4: throttle, a null topics array, error 0 */
     static const uint8_t of[] = { 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 };
     rd = weir_rd_make(of, sizeof of);
-    assert_int_not_equal(kproto_offsetfetch_response_decode(&rd, 4, &a, &u.fetch_r), WEIR_OK);
-    /* JoinGroup v0: a null member id (not nullable) */
-    static const uint8_t jg[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff };
-    rd = weir_rd_make(jg, sizeof jg);
-    assert_int_equal(kproto_joingroup_response_decode(&rd, 0, &a, &u.join_r), WEIR_E_INVALID);
+    assert_int_equal(kproto_offsetfetch_response_decode(&rd, 4, &a, &u.fetch_r), WEIR_OK);
+    assert_int_equal(u.fetch_r.n_topics, 0);
+    /* A length below -1 is still malformed. */
+    static const uint8_t bad[] = { 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe };
+    rd = weir_rd_make(bad, sizeof bad);
+    assert_int_equal(kproto_syncgroup_response_decode(&rd, 3, &a, &u.sync_r), WEIR_E_INVALID);
+    /* The broker direction: a SyncGroup v0 request with a null group id. */
+    static const uint8_t req[] = { 0xff, 0xff, 0, 0, 0, 1, 0, 1, 'm', 0, 0, 0, 0 };
+    rd = weir_rd_make(req, sizeof req);
+    struct ksyncgroup_req sreq;
+    assert_int_equal(kproto_syncgroup_decode(&rd, 0, &a, &sreq), WEIR_E_INVALID);
     weir_arena_destroy(&a);
 }
 
@@ -969,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_responses),
         cmocka_unit_test(test_client_direction),
         cmocka_unit_test(test_client_huge_counts),
+        cmocka_unit_test(test_client_null_as_empty),
         cmocka_unit_test(test_consumer_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
