@@ -654,6 +654,12 @@ static void offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic
     o->ts = ts;
 }
 
+static void pending_free(struct group *g)
+{
+    for (struct gpending *p = g->pending, *pn; p; p = pn) pn = p->next, weir_free(p->id), weir_free(p);
+    g->pending = NULL;
+}
+
 /* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
 static void group_maybe_free(struct gcoord *gc, struct group *g)
 {
@@ -1298,7 +1304,11 @@ void groups_tick(struct reactor *r)
         }
         for (struct gmember *m = g->members, *next; m; m = next) {
             next = m->next;
-            if (m->join_wait || m->sync_wait || m->hb_deadline_ns > now || g->state == G_PREPARING) continue;
+            /* Kafka's hasSatisfiedHeartbeat: a member waiting in JoinGroup or
+             * SyncGroup is alive; any other, in any state, must heartbeat, so
+             * a dead member holds a rebalance for its session timeout, not
+             * for the rebalance timeout. */
+            if (m->join_wait || m->sync_wait || m->hb_deadline_ns > now) continue;
             weir_log(WEIR_LOG_INFO, "group %s: member %s missed its session timeout", g->id, m->id);
             member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
             prepare_rebalance(r, g);
@@ -1318,7 +1328,7 @@ void groups_free(struct reactor *r)
     for (struct group *g = gc->groups, *gn; g; g = gn) {
         gn = g->next;
         for (struct gmember *m = g->members, *mn; m; m = mn) mn = m->next, member_free(m);
-        for (struct gpending *p = g->pending, *pn; p; p = pn) pn = p->next, weir_free(p->id), weir_free(p);
+        pending_free(g);
         for (struct goffset *o = g->offsets, *on; o; o = on)
             on = o->next, weir_free(o->topic), weir_free(o->meta), weir_free(o);
         weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
@@ -1414,7 +1424,9 @@ static void delete_resume(struct reactor *r, struct gheld *h)
 
 /* Kafka's rules: 24 for an empty name, 69 for a group this coordinator does
  * not know (Dead), 68 while it has members; otherwise every committed offset
- * gets a tombstone and the group is gone once they are durable. */
+ * gets a tombstone and the group is gone once they are durable. Ids handed
+ * out with MEMBER_ID_REQUIRED are not members (Kafka's pendingMembers): they
+ * go with the group, and a JoinGroup with one gets 25. */
 static void delete_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
@@ -1426,7 +1438,7 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
     struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
     if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
     else if (!g) out->error_code = KERR_GROUP_ID_NOT_FOUND;
-    else if (g->members || g->pending || g->state != G_EMPTY) out->error_code = KERR_NON_EMPTY_GROUP;
+    else if (g->members || g->state != G_EMPTY) out->error_code = KERR_NON_EMPTY_GROUP;
     if (out->error_code) {
         ptask_reply(r, pt);
         return;
@@ -1435,6 +1447,7 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
         hold(gc, pt->partition, &s->held, delete_resume);
         return;
     }
+    pending_free(g);
     if (g->offsets) {
         struct gjob *j = job_new(r, pt->partition, true, delete_done);
         j->slot = s;

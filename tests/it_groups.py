@@ -20,6 +20,9 @@ requests.
     25, OffsetFetch -1 with error 0; JoinGroup with over 1 MiB of protocol
     metadata gets 10 MESSAGE_TOO_LARGE; no group is created by any of them.
     (DeleteGroups, compaction, retention, partition growth: it_groups_admin.py.)
+(e) a member that goes silent (no rejoin, no heartbeat) while another's
+    JoinGroup waits is dropped at its 6 s session timeout, not at the 120 s
+    rebalance timeout: the waiting member leads the next generation alone.
 
 usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
 """
@@ -181,8 +184,8 @@ def rstr(b, pos):
     return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
 
 
-def join(sock, group, member_id, meta=b"abc"):
-    body = s16(group) + struct.pack(">ii", 6000, 10000) + s16(member_id) + s16(None) + s16("consumer")
+def join(sock, group, member_id, meta=b"abc", rebalance_ms=10000):
+    body = s16(group) + struct.pack(">ii", 6000, rebalance_ms) + s16(member_id) + s16(None) + s16("consumer")
     body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", len(meta)) + meta
     r = req(sock, 11, 5, body)
     _thr, err, gen = struct.unpack(">ihi", r[:10])
@@ -277,6 +280,31 @@ def part_d(broker):
         part_d_bad_input(s, g)
 
 
+def part_e(broker):
+    """A member that neither rejoins nor heartbeats while a rebalance waits is
+    removed at its session timeout (6 s), not at the rebalance timeout (120 s),
+    as in Kafka: a dead member does not hold the group for minutes."""
+    host, port = broker.bootstrap.split(":")
+    g = "raw-expiry"
+    with socket.create_connection((host, int(port)), timeout=30 * TS) as a, \
+            socket.create_connection((host, int(port)), timeout=60 * TS) as b:
+        _, _, _, mid_a = join(a, g, "", rebalance_ms=120000)
+        err, gen, leader, _ = join(a, g, mid_a, rebalance_ms=120000)
+        C.check(err == 0 and leader == mid_a, "(e) a joins and leads", f"{err} {leader}")
+        assign = struct.pack(">h", 0) + struct.pack(">i", 0)
+        req(a, 14, 3, s16(g) + struct.pack(">i", gen) + s16(mid_a) + s16(None) + struct.pack(">i", 1) + s16(mid_a)
+            + struct.pack(">i", len(assign)) + assign)
+        t0 = time.monotonic()
+        _, _, _, mid_b = join(b, g, "", rebalance_ms=120000)
+        err, gen_b, leader_b, _ = join(b, g, mid_b, rebalance_ms=120000)  # held: a goes silent
+        took = time.monotonic() - t0
+        C.check(err == 0 and gen_b == gen + 1 and leader_b == mid_b,
+                "(e) b alone in the next generation, its leader", f"{err} {gen_b} {leader_b}")
+        C.check(took < 30, f"(e) the silent member is dropped at its session timeout: {took:.1f} s "
+                "(session 6 s, rebalance timeout 120 s)")
+        C.check(heartbeat(a, g, gen, mid_a) == 25, "(e) a's heartbeat afterwards: UNKNOWN_MEMBER_ID")
+
+
 def part_d_bad_input(s, g):
     """Requests naming groups that do not exist, or too large: Kafka's codes, nothing stored changes."""
     stored = offset_fetch(s, g, 3)
@@ -317,6 +345,7 @@ def main(binary):
     broker.start()
     create_topic(broker)
     part_d(broker)
+    part_e(broker)
     part_ab(broker)
     broker.stop()
     broker.restart()

@@ -154,6 +154,16 @@ class Conn(C.KafkaConn):
                 return err, gen, member
         return err, gen, member
 
+    def join_first_step(self, group):
+        """JoinGroup v5 with no member id -> (error, the member id handed out)."""
+        meta = C.i16(0) + C.array([TOPIC], C.string) + C.i32(-1)
+        body = (C.string(group) + C.i32(10000) + C.i32(10000) + C.string("") + C.string(None)
+                + C.string("consumer") + C.array([C.string("range") + C.nbytes(meta)]))
+        rd = C.Rd(self.request(11, 5, body))
+        rd.i32()
+        err, _gen, _proto, _leader, member = rd.i16(), rd.i32(), rd.string(), rd.string(), rd.string()
+        return err, member
+
     def sync(self, group, gen, member):
         assign = C.i16(0) + C.array([]) + C.i32(-1)
         body = (C.string(group) + C.i32(gen) + C.string(member) + C.string(None)
@@ -214,6 +224,16 @@ def part_a(binary):
     C.check(set(kc.commit("dg-empty", {(TOPIC, 1): 77}).values()) == {0}, "(a) a commit recreates the group")
     C.check(committed(kc, "dg-empty") == [-1, 77, -1], "(a) with only the new offset")
     C.check(kc.delete_groups(["dg-empty"], 0) == [("dg-empty", 0)], "(a) deleted again")
+    # A member id handed out by MEMBER_ID_REQUIRED is not a member: the group
+    # is deleted, and the id goes with it.
+    C.check(set(kc.commit("dg-pending", {(TOPIC, 0): 3}).values()) == {0}, "(a) commits to dg-pending")
+    err, pending = kc.join_first_step("dg-pending")
+    C.check(err == 79 and pending, "(a) JoinGroup v5 without an id: 79 and an id", f"{err} {pending!r}")
+    res = kc.delete_groups(["dg-pending"], 2)
+    C.check(res == [("dg-pending", 0)], "(a) a group whose only member id is pending is deleted: 0", str(res))
+    C.check(committed(kc, "dg-pending", (0,)) == [-1], "(a) its offsets are gone")
+    err, _, _ = kc.join("dg-pending", member=pending)
+    C.check(err == 25, "(a) a JoinGroup with the pending id afterwards: 25 UNKNOWN_MEMBER_ID", str(err))
     # A member leaving makes the group deletable.
     C.check(kc.leave("dg-members", mid) == 0, "(a) the member leaves")
     ok = C.wait_for(lambda: kc.delete_groups(["dg-members"], 1) == [("dg-members", 0)], 20 * TS,
