@@ -13,6 +13,12 @@
  * changes its protocols, and when CreatePartitions grows a topic that a member
  * of a Stable or CompletingRebalance "consumer" group subscribes to.
  *
+ * Static members (KIP-345): at most one member of a group holds a given
+ * group_instance_id. A JoinGroup with an empty member id and a held instance
+ * id is that member restarting: its member id is replaced (join_static_replace);
+ * a request naming the instance with any other member id gets 82
+ * FENCED_INSTANCE_ID (member_check, Kafka's validateCurrentMember).
+ *
  * The offsets log. Record (our format, versioned): key = u8 1, i16+group,
  * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
  * i16+metadata (-1 null), i64 commit timestamp ms; a null value is a tombstone
@@ -41,6 +47,7 @@ enum {
     KERR_ILLEGAL_GENERATION = 22, KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24,
     KERR_UNKNOWN_MEMBER_ID = 25, KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27,
     KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69, KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_FENCED_INSTANCE_ID = 82,
 };
 enum {
     GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000,
@@ -240,6 +247,31 @@ static struct gmember *member_find(struct group *g, struct kstr id)
         if (seq(m->id, id)) return m;
     return NULL;
 }
+/* The member holding a group instance id (a static member); NULL for a null id. */
+static struct gmember *member_find_instance(struct group *g, struct kstr instance_id)
+{
+    if (kstr_is_null(instance_id)) return NULL;
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (seq(m->instance_id, instance_id)) return m;
+    return NULL;
+}
+/* Kafka's validateCurrentMember: with an instance id, 82 FENCED_INSTANCE_ID
+ * when it belongs to another member id and 25 when no member holds it; then
+ * 25 for an unknown member id. *out is the member when 0 is returned. */
+static int16_t member_check(struct group *g, struct kstr member_id, struct kstr instance_id, struct gmember **out)
+{
+    *out = NULL;
+    if (!g) return KERR_UNKNOWN_MEMBER_ID;
+    if (!kstr_is_null(instance_id)) {
+        struct gmember *s = member_find_instance(g, instance_id);
+        if (!s) return KERR_UNKNOWN_MEMBER_ID;
+        if (!seq(s->id, member_id)) return KERR_FENCED_INSTANCE_ID;
+        *out = s;
+        return 0;
+    }
+    *out = member_find(g, member_id);
+    return *out ? 0 : KERR_UNKNOWN_MEMBER_ID;
+}
 static void member_free(struct gmember *m)
 {
     for (int32_t i = 0; i < m->n_protos; i++) weir_free(m->protos[i].name), weir_free(m->protos[i].meta);
@@ -417,12 +449,54 @@ static void try_complete_join(struct reactor *r, struct group *g, int64_t now_ns
     }
 }
 
-static char *member_id_new(struct gcoord *gc, struct reactor *r, struct kstr client_id)
+/* A fresh member id, prefixed with the instance id of a static member (as
+ * Kafka does), else with the client id. */
+static char *member_id_new(struct gcoord *gc, struct reactor *r, struct kstr prefix)
 {
     char id[400];
-    snprintf(id, sizeof id, "%.*s-%08" PRIx64 "-%u-%" PRIu64, client_id.len > 0 ? (int)WEIR_MIN(client_id.len, 200) : 0,
-             client_id.ptr ? client_id.ptr : "", (uint64_t)weir_clock_ns(), r->id, ++gc->member_seq);
+    snprintf(id, sizeof id, "%.*s-%08" PRIx64 "-%u-%" PRIu64, prefix.len > 0 ? (int)WEIR_MIN(prefix.len, 200) : 0,
+             prefix.ptr ? prefix.ptr : "", (uint64_t)weir_clock_ns(), r->id, ++gc->member_seq);
     return kdup(kstr_c(id));
+}
+
+/* A static member restarting: JoinGroup with an empty member id and the
+ * instance id of member m. m's id becomes `id` (owned; a held join or sync of
+ * the old id gets 82; the leader follows), its assignment stays. Stable with
+ * unchanged protocols: the current generation is answered at once, with the
+ * leader as it was before (so a restarted leader does not reassign; Kafka's
+ * JoinGroup < v9), and no rebalance. Otherwise the member waits in the join
+ * of a rebalance (started in Stable and CompletingRebalance, whose assignment
+ * named the old id). Kafka's updateStaticMemberAndRebalance. */
+static void join_static_replace(struct reactor *r, struct group *g, struct gmember *m, char *id, struct gop *op,
+                                int64_t now)
+{
+    const struct kjoingroup_req *jr = &op->in.join;
+    WEIR_ASSERT(g->state != G_EMPTY); /* a group with members is never Empty */
+    if (m->join_wait) m->join_wait->out.join.error_code = KERR_FENCED_INSTANCE_ID, gop_reply(r, m->join_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_FENCED_INSTANCE_ID, gop_reply(r, m->sync_wait);
+    m->join_wait = m->sync_wait = NULL;
+    struct kstr leader_before = arena_kstr(op->pt.req, g->leader ? g->leader : "");
+    weir_log(WEIR_LOG_INFO, "group %s: static member %s rejoins: member id %s replaced by %s", g->id, m->instance_id,
+             m->id, id);
+    if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = kdup(kstr_c(id));
+    weir_free(m->id), m->id = id;
+    bool same = member_same_protocols(m, jr);
+    member_set_protocols(m, jr);
+    weir_free(m->client_id), m->client_id = kdup(op->client_id);
+    weir_free(m->client_host), m->client_host = kdup(op->client_host);
+    m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    const char *p = same && g->state == G_STABLE && g->protocol ? select_protocol(g) : NULL;
+    if (p && !strcmp(p, g->protocol)) {
+        struct request *req = op->pt.req;
+        op->out.join = (struct kjoingroup_resp){ .generation_id = g->generation, .leader = leader_before,
+                                                 .protocol_name = arena_kstr(req, g->protocol),
+                                                 .member_id = arena_kstr(req, m->id) };
+        gop_reply(r, op);
+        return;
+    }
+    m->join_wait = op;
+    prepare_rebalance(r, g); /* CompletingRebalance: the others' held syncs get 27 */
+    try_complete_join(r, g, now);
 }
 
 static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
@@ -481,8 +555,13 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     int64_t now = weir_clock_ns();
     struct gmember *m = NULL;
     bool fresh = false;
+    struct gmember *s = member_find_instance(g, jr->group_instance_id); /* a static member's current self */
     if (new_member) {
-        char *id = member_id_new(gc, r, op->client_id);
+        char *id = member_id_new(gc, r, kstr_is_null(jr->group_instance_id) ? op->client_id : jr->group_instance_id);
+        if (s) {
+            join_static_replace(r, g, s, id, op, now);
+            return;
+        }
         if (op->version >= 4 && kstr_is_null(jr->group_instance_id)) {
             struct gpending *p = weir_calloc(1, sizeof *p);
             if (!p) weir_panic("out of memory in the group coordinator");
@@ -498,6 +577,9 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         if (!m) weir_panic("out of memory in the group coordinator");
         m->id = id;
         fresh = true;
+    } else if (s && !seq(s->id, jr->member_id)) {
+        out->error_code = KERR_FENCED_INSTANCE_ID; /* another process took this instance id */
+        goto reply;
     } else {
         m = member_find(g, jr->member_id);
         if (!m) {
@@ -514,6 +596,9 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             m->id = p->id;
             weir_free(p);
             fresh = true;
+        } else if (!kstr_is_null(jr->group_instance_id) && !s) {
+            out->error_code = KERR_UNKNOWN_MEMBER_ID; /* a member id with an instance id the group does not know */
+            goto reply;
         } else if (m->join_wait) {
             /* A retried join replaces the held one. */
             m->join_wait->out.join.error_code = KERR_UNKNOWN_MEMBER_ID;
@@ -531,7 +616,7 @@ static void do_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         m->next = g->members;
         g->members = m;
     }
-    if (!kstr_is_null(jr->group_instance_id) && !m->instance_id) m->instance_id = kdup(jr->group_instance_id);
+    if (fresh && !kstr_is_null(jr->group_instance_id)) m->instance_id = kdup(jr->group_instance_id); /* not held (s) */
     member_set_protocols(m, jr);
     weir_free(m->client_id), m->client_id = kdup(op->client_id);
     weir_free(m->client_host), m->client_host = kdup(op->client_host);
@@ -551,9 +636,10 @@ static void do_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct ksyncgroup_resp *out = &op->out.sync;
     *out = (struct ksyncgroup_resp){ .assignment = { NULL, 0 } };
     struct group *g = group_find(gc, sr->group_id);
-    struct gmember *m = g ? member_find(g, sr->member_id) : NULL;
+    struct gmember *m;
+    int16_t code = member_check(g, sr->member_id, sr->group_instance_id, &m);
     if (sr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
-    else if (!m) out->error_code = KERR_UNKNOWN_MEMBER_ID;
+    else if (code) out->error_code = code;
     else if (sr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
     else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
     else if (g->state == G_STABLE) out->assignment = arena_bytes(op->pt.req, m->assign, m->assign_len);
@@ -589,12 +675,13 @@ static void do_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct kheartbeat_resp *out = &op->out.hb;
     *out = (struct kheartbeat_resp){ 0 };
     struct group *g = group_find(gc, hr->group_id);
-    struct gmember *m = g ? member_find(g, hr->member_id) : NULL;
+    struct gmember *m;
+    int16_t code = member_check(g, hr->member_id, hr->group_instance_id, &m);
     if (hr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
-    else if (!m) out->error_code = KERR_UNKNOWN_MEMBER_ID;
+    else if (code) out->error_code = code;
     else if (hr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
     else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
-    if (m && out->error_code != KERR_UNKNOWN_MEMBER_ID)
+    if (m)
         m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
     gop_reply(r, op);
 }
@@ -607,10 +694,15 @@ static void do_leave(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct group *g = group_find(gc, lr->group_id);
     bool removed = false;
     for (int32_t i = 0; i < lr->n_members; i++) {
-        struct gmember *m = g ? member_find(g, lr->members[i].member_id) : NULL;
-        lr->members[i].error_code = m ? 0 : KERR_UNKNOWN_MEMBER_ID;
+        struct kleavegroup_member *lm = &lr->members[i];
+        struct gmember *m = NULL;
+        /* An empty member id names a static member by its instance id (an admin removal). */
+        if (lm->member_id.len <= 0) m = g ? member_find_instance(g, lm->group_instance_id) : NULL;
+        lm->error_code = lm->member_id.len <= 0 ? (m ? 0 : KERR_UNKNOWN_MEMBER_ID)
+                                                : member_check(g, lm->member_id, lm->group_instance_id, &m);
         if (m) {
-            weir_log(WEIR_LOG_INFO, "group %s: member %s left", g->id, m->id);
+            weir_log(WEIR_LOG_INFO, "group %s: member %s%s%s left", g->id, m->id, m->instance_id ? " instance " : "",
+                     m->instance_id ? m->instance_id : "");
             member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
             removed = true;
         }
@@ -1111,10 +1203,13 @@ static void do_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     }
     int16_t all = 0;
     struct group *g = group_find(gc, cr->group_id);
-    struct gmember *m = g ? member_find(g, cr->member_id) : NULL;
+    struct gmember *m = NULL;
+    bool simple = cr->generation_id < 0 && cr->member_id.len <= 0; /* assign() consumers, tools */
+    int16_t check = 0;
     if (cr->group_id.len <= 0) all = KERR_INVALID_GROUP_ID;
-    else if (cr->generation_id < 0 && cr->member_id.len <= 0) all = g && g->members ? KERR_UNKNOWN_MEMBER_ID : 0;
-    else if (!m) all = KERR_UNKNOWN_MEMBER_ID;
+    else if (simple && (!g || !g->members)) all = 0;
+    else if (simple && kstr_is_null(cr->group_instance_id)) all = KERR_UNKNOWN_MEMBER_ID;
+    else if ((check = member_check(g, cr->member_id, cr->group_instance_id, &m))) all = check;
     else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
     else if (g->state == G_COMPLETING) all = KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
     if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;

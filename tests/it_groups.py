@@ -23,6 +23,22 @@ requests.
 (e) a member that goes silent (no rejoin, no heartbeat) while another's
     JoinGroup waits is dropped at its 6 s session timeout, not at the 120 s
     rebalance timeout: the waiting member leads the next generation alone.
+(f) static membership (KIP-345), raw requests: static members ia and ib join
+    with an instance id (no 79); ia "restarts" (JoinGroup v5, empty member id,
+    instance ia) and is answered at once: same generation, a new member id,
+    the old leader id, no member list; SyncGroup returns ia's assignment and
+    ib's heartbeat stays 0 (no rebalance). The old id gets 82
+    FENCED_INSTANCE_ID on Heartbeat, OffsetCommit v7, SyncGroup and JoinGroup;
+    LeaveGroup v3 by instance id (member id "") removes ia, ib then sees 27;
+    bad input: an unknown instance gets 25, the old id 82, per entry. A static
+    restart with changed metadata rebalances. A dynamic member still gets 79
+    on each empty-id join and is never fenced.
+(g) static membership with librdkafka (group.instance.id, session 10 s): a
+    consumer closed (no LeaveGroup) and restarted within the session gets its
+    partitions back while the other member sees no revoke/assign callback; a
+    consumer started with a live member's instance id takes its partitions
+    and the live one gets librdkafka's fatal error (_FATAL, for
+    FENCED_INSTANCE_ID).
 
 usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
 """
@@ -30,11 +46,12 @@ usage: it_groups.py path/to/weir     (exit 77 without confluent_kafka)
 import socket
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import it_common as C
 
 try:
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 except ImportError:
     Consumer = None
@@ -58,19 +75,28 @@ def create_topic(broker):
     C.check(p.flush(30 * TS) == 0, f"produced {NPART * PER_PART} records")
 
 
-def member(broker, name):
-    state = {"assigned": set()}
+def member(broker, name, group=GROUP, instance=None, session_ms=6000):
+    """A librdkafka consumer of TOPIC; state: assigned partitions, rebalance
+    callbacks seen ("events"), the time of the first assignment, errors."""
+    state = {"assigned": set(), "events": 0, "assigned_at": None, "errors": []}
 
     def on_assign(c, parts):
         state["assigned"] = {p.partition for p in parts}
+        state["events"] += 1
+        state["assigned_at"] = state["assigned_at"] or time.monotonic()
 
     def on_revoke(c, parts):
         state["assigned"] = set()
+        state["events"] += 1
 
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": GROUP, "client.id": name,
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-                  "partition.assignment.strategy": "range", "fetch.wait.max.ms": 100})
+    conf = {"bootstrap.servers": broker.bootstrap, "group.id": group, "client.id": name,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_ms, "heartbeat.interval.ms": 500,
+            "partition.assignment.strategy": "range", "fetch.wait.max.ms": 100,
+            "error_cb": lambda e: state["errors"].append(e)}
+    if instance:
+        conf["group.instance.id"] = instance
+    c = Consumer(conf)
     c.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke)
     return c, state
 
@@ -83,10 +109,12 @@ def poll_until(members, pred, timeout, what):
             m = c.poll(0.05)
             if m is not None and not m.error():
                 got.setdefault(m.partition(), []).append(m.offset())
+            elif m is not None:
+                st["errors"].append(m.error())
         if pred():
             C.ok(what)
             return got
-    C.bad(what, str([sorted(st["assigned"]) for _, st in members]))
+    C.bad(f"{what} ({[sorted(st['assigned']) for _, st in members]})")
     return got
 
 
@@ -112,6 +140,45 @@ def part_ab(broker):
     C.check([t.offset for t in com] == [5] * NPART, "(b) committed() reads the commits back",
             str([t.offset for t in com]))
     for c, _ in rest:
+        c.close()
+
+
+def part_g(broker):
+    """Static membership with librdkafka: a static consumer closed (librdkafka
+    sends no LeaveGroup for it) and restarted within its session timeout gets
+    its partitions back without a rebalance; a second live consumer with the
+    same group.instance.id fences the first (a fatal FENCED_INSTANCE_ID)."""
+    g = "static-rdkafka"
+    s1 = member(broker, "s1", g, "s1", 10000)
+    s2 = member(broker, "s2", g, "s2", 10000)
+    half = lambda ms: all(len(st["assigned"]) == NPART // 2 for _, st in ms) \
+        and set().union(*(st["assigned"] for _, st in ms)) == set(range(NPART))
+    poll_until([s1, s2], lambda: half([s1, s2]), 60 * TS, "(g) two static members split the partitions 3/3")
+    before, events2 = set(s1[1]["assigned"]), s2[1]["events"]
+    s1[0].close()
+    t0 = time.monotonic()
+    s1b = member(broker, "s1-restarted", g, "s1", 10000)
+    poll_until([s1b, s2], lambda: s1b[1]["assigned"] == before, 30 * TS,
+               "(g) the restarted s1 (same group.instance.id) gets its partitions back")
+    took_ms = ((s1b[1]["assigned_at"] or time.monotonic()) - t0) * 1000
+    C.check(took_ms < 10000, f"(g) restart -> assignment back in {took_ms:.0f} ms, within the 10 s session timeout")
+    settle = time.monotonic() + 2
+    while time.monotonic() < settle:
+        for c, _ in (s1b, s2):
+            c.poll(0.05)
+    C.check(s2[1]["events"] == events2 and len(s2[1]["assigned"]) == NPART // 2,
+            "(g) the other member saw no revoke or assign callback", f"{events2} -> {s2[1]['events']}")
+    # a duplicate instance id: the newcomer takes s2's place, s2 is fenced
+    s3 = member(broker, "s3-duplicate", g, "s2", 10000)
+    # librdkafka raises it as _FATAL (poll() returns it; fatal() is set only on error_cb's copy),
+    # its text is FENCED_INSTANCE_ID's description
+    fatal = lambda: [e for e in s2[1]["errors"] if e.fatal() or e.code() == KafkaError._FATAL]
+    poll_until([s1b, s2, s3], lambda: fatal() and len(s3[1]["assigned"]) == NPART // 2, 30 * TS,
+               "(g) a consumer started with a live member's group.instance.id takes its partitions, "
+               "the live one gets a fatal error")
+    C.check(any("fenced by other consumer with same group.instance.id" in e.str() for e in fatal()),
+            "(g) the fatal error is FENCED_INSTANCE_ID", str([e.str() for e in s2[1]["errors"]]))
+    for c, _ in (s1b, s2, s3):
         c.close()
 
 
@@ -160,12 +227,13 @@ def s16(s):
 
 def req(sock, key, ver, body, corr=[0]):
     corr[0] += 1
-    hdr = struct.pack(">hhi", key, ver, corr[0]) + s16("raw")
+    cid = corr[0]  # a held JoinGroup in another thread must not see ours
+    hdr = struct.pack(">hhi", key, ver, cid) + s16("raw")
     msg = hdr + body
     sock.sendall(struct.pack(">i", len(msg)) + msg)
     n = struct.unpack(">i", recv_n(sock, 4))[0]
     data = recv_n(sock, n)
-    assert struct.unpack(">i", data[:4])[0] == corr[0]
+    assert struct.unpack(">i", data[:4])[0] == cid
     return data[4:]
 
 
@@ -184,19 +252,55 @@ def rstr(b, pos):
     return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
 
 
-def join(sock, group, member_id, meta=b"abc", rebalance_ms=10000):
-    body = s16(group) + struct.pack(">ii", 6000, rebalance_ms) + s16(member_id) + s16(None) + s16("consumer")
+def join(sock, group, member_id, meta=b"abc", rebalance_ms=10000, instance=None, members=False):
+    """JoinGroup v5 (instance: group_instance_id); members=True adds the member
+    list [(member id, instance id)] to the answer."""
+    body = s16(group) + struct.pack(">ii", 6000, rebalance_ms) + s16(member_id) + s16(instance) + s16("consumer")
     body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", len(meta)) + meta
     r = req(sock, 11, 5, body)
     _thr, err, gen = struct.unpack(">ihi", r[:10])
     proto, pos = rstr(r, 10)
     leader, pos = rstr(r, pos)
     mid, pos = rstr(r, pos)
-    return err, gen, leader, mid
+    if not members:
+        return err, gen, leader, mid
+    n, pos, ms = struct.unpack(">i", r[pos:pos + 4])[0], pos + 4, []
+    for _ in range(n):
+        m, pos = rstr(r, pos)
+        inst, pos = rstr(r, pos)
+        pos += 4 + max(struct.unpack(">i", r[pos:pos + 4])[0], 0)
+        ms.append((m, inst))
+    return err, gen, leader, mid, ms
 
 
-def commit(sock, group, gen, mid, part, off, meta="meta"):
-    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None)
+def sync(sock, group, gen, mid, instance=None, assignments=()):
+    """SyncGroup v3; assignments [(member id, bytes)]; returns (error, assignment)."""
+    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance) + struct.pack(">i", len(assignments))
+    for m, a in assignments:
+        body += s16(m) + struct.pack(">i", len(a)) + a
+    r = req(sock, 14, 3, body)
+    err, n = struct.unpack(">hi", r[4:10])
+    return err, r[10:10 + max(n, 0)]
+
+
+def leave_v3(sock, group, members):
+    """LeaveGroup v3, members [(member id, instance id)]; returns (error, [per-member error])."""
+    body = s16(group) + struct.pack(">i", len(members))
+    for m, inst in members:
+        body += s16(m) + s16(inst)
+    r = req(sock, 13, 3, body)
+    err, n = struct.unpack(">hi", r[4:10])
+    pos, errs = 10, []
+    for _ in range(n):
+        _m, pos = rstr(r, pos)
+        _i, pos = rstr(r, pos)
+        errs.append(struct.unpack(">h", r[pos:pos + 2])[0])
+        pos += 2
+    return err, errs
+
+
+def commit(sock, group, gen, mid, part, off, meta="meta", instance=None):
+    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance)
     body += struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + s16(meta)
     r = req(sock, 8, 7, body)
     # throttle, [topic [partition, error]]
@@ -205,8 +309,8 @@ def commit(sock, group, gen, mid, part, off, meta="meta"):
     return struct.unpack(">iih", r[pos:pos + 10])[2]
 
 
-def heartbeat(sock, group, gen, mid):
-    r = req(sock, 12, 3, s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None))
+def heartbeat(sock, group, gen, mid, instance=None):
+    r = req(sock, 12, 3, s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance))
     return struct.unpack(">ih", r[:6])[1]
 
 
@@ -305,6 +409,77 @@ def part_e(broker):
         C.check(heartbeat(a, g, gen, mid_a) == 25, "(e) a's heartbeat afterwards: UNKNOWN_MEMBER_ID")
 
 
+def part_f(broker):
+    """Static membership (KIP-345) with raw requests: a restart of a static
+    member within its session is answered at once, with no rebalance; the old
+    member id is fenced (82); LeaveGroup v3 by instance id."""
+    host, port = broker.bootstrap.split(":")
+    g = "raw-static"
+    conn = lambda: socket.create_connection((host, int(port)), timeout=30 * TS)
+    with conn() as a, conn() as b, conn() as c, conn() as d, ThreadPoolExecutor(1) as pool:
+        err, gen1, leader, ia1 = join(a, g, "", instance="ia")
+        C.check(err == 0 and ia1.startswith("ia-") and leader == ia1 and gen1 >= 1,
+                "(f) a static member joins at once with a fresh id (no 79), and leads", f"{err} {ia1} {leader}")
+        C.check(sync(a, g, gen1, ia1, "ia", [(ia1, b"A1")]) == (0, b"A1"), "(f) ia syncs")
+        held = pool.submit(join, b, g, "", instance="ib")
+        C.check(C.wait_for(lambda: heartbeat(a, g, gen1, ia1, "ia") == 27, 10 * TS, "27"),
+                "(f) ib joining starts a rebalance: ia's heartbeat gets 27")
+        err, gen2, leader, mid, ms = join(a, g, ia1, instance="ia", members=True)
+        err_b, gen_b, leader_b, ib1 = held.result(timeout=30 * TS)
+        C.check(err == 0 and err_b == 0 and gen2 == gen1 + 1 == gen_b and leader == leader_b == ia1 and mid == ia1
+                and sorted(ms) == sorted([(ia1, "ia"), (ib1, "ib")]),
+                "(f) ia rejoins and leads generation 2; the member list carries both instance ids", f"{err} {ms}")
+        a_ia, a_ib = b"assignment-of-ia", b"assignment-of-ib"
+        C.check(sync(a, g, gen2, ia1, "ia", [(ia1, a_ia), (ib1, a_ib)]) == (0, a_ia), "(f) the leader ia syncs")
+        C.check(sync(b, g, gen2, ib1, "ib") == (0, a_ib), "(f) ib syncs and gets its assignment")
+        # ia restarts: a new process, empty member id, same instance id
+        t0 = time.monotonic()
+        err, gen, leader, ia2, ms = join(c, g, "", instance="ia", members=True)
+        took_ms = (time.monotonic() - t0) * 1000
+        C.check(err == 0 and gen == gen2 and ia2 not in ("", ia1) and leader == ia1 and ms == [],
+                f"(f) ia restarts: answered at once ({took_ms:.0f} ms) with generation {gen2}, a new id, "
+                "the old leader id and no members", f"{err} {gen} {ia2} {leader} {ms}")
+        C.check(took_ms < 1000 * TS, "(f) the restart waits for no rebalance", f"{took_ms:.0f} ms")
+        C.check(sync(c, g, gen2, ia2, "ia") == (0, a_ia), "(f) SyncGroup of the new id returns ia's previous assignment")
+        C.check(heartbeat(b, g, gen2, ib1, "ib") == 0 and heartbeat(c, g, gen2, ia2, "ia") == 0,
+                "(f) no rebalance: ib's and the new ia's heartbeats get 0")
+        # the old process is fenced
+        C.check(heartbeat(a, g, gen2, ia1, "ia") == 82, "(f) Heartbeat of the old ia id: FENCED_INSTANCE_ID")
+        C.check(commit(a, g, gen2, ia1, 0, 1, instance="ia") == 82, "(f) OffsetCommit v7 of the old id: 82")
+        C.check(sync(a, g, gen2, ia1, "ia")[0] == 82, "(f) SyncGroup of the old id: 82")
+        C.check(join(a, g, ia1, instance="ia")[0] == 82, "(f) JoinGroup of the old id with instance ia: 82")
+        C.check(heartbeat(a, g, gen2, ia1) == 25, "(f) the old id without an instance id: UNKNOWN_MEMBER_ID")
+        C.check(heartbeat(b, g, gen2, ib1, "nobody") == 25, "(f) a member id with an unknown instance id: 25")
+        C.check(commit(c, g, gen2, ia2, 0, 7, instance="ia") == 0, "(f) OffsetCommit v7 by the new id: 0")
+        # bad input: nothing leaves, nothing rebalances
+        C.check(leave_v3(d, g, [("", "nobody"), (ia1, "ia"), ("", None)]) == (0, [25, 82, 25]),
+                "(f) LeaveGroup v3: unknown instance 25, old id of ia 82, no id and no instance 25")
+        C.check(heartbeat(b, g, gen2, ib1, "ib") == 0, "(f) after the refused leaves, still no rebalance")
+        C.check(leave_v3(d, g, [("", "ia")]) == (0, [0]), "(f) LeaveGroup v3 by instance id (member id \"\"): 0")
+        C.check(heartbeat(b, g, gen2, ib1, "ib") == 27, "(f) the removal starts a rebalance: ib gets 27")
+        C.check(heartbeat(c, g, gen2, ia2, "ia") == 25, "(f) the removed ia: 25")
+        err, gen3, leader, mid = join(b, g, ib1, instance="ib")
+        C.check(err == 0 and gen3 == gen2 + 1 and leader == ib1, "(f) ib alone leads the next generation",
+                f"{err} {gen3} {leader}")
+        C.check(sync(b, g, gen3, ib1, "ib", [(ib1, b"B")]) == (0, b"B"), "(f) ib syncs")
+        # a static restart with changed metadata rebalances
+        err, gen4, leader, ib2, ms = join(d, g, "", meta=b"changed", instance="ib", members=True)
+        C.check(err == 0 and gen4 == gen3 + 1 and ib2 != ib1 and leader == ib2 and ms == [(ib2, "ib")],
+                "(f) a static restart with changed metadata rebalances: generation +1, the new id leads",
+                f"{err} {gen4} {leader} {ms}")
+        C.check(heartbeat(b, g, gen3, ib1, "ib") == 82, "(f) and fences the old id")
+    # a dynamic member: no replacement, as before
+    with conn() as a:
+        g = "raw-dynamic"
+        err, _, _, d1 = join(a, g, "")
+        err2, gen, leader, _ = join(a, g, d1)
+        C.check(err == 79 and err2 == 0 and leader == d1, "(f) dynamic member: 79, then it joins and leads")
+        sync(a, g, gen, d1, None, [(d1, b"D")])
+        err, _, _, d2 = join(a, g, "")
+        C.check(err == 79 and d2 not in ("", d1), "(f) a dynamic rejoin with an empty id gets 79 and another id")
+        C.check(heartbeat(a, g, gen, d1) == 0, "(f) the first dynamic id is not fenced: heartbeat 0")
+
+
 def part_d_bad_input(s, g):
     """Requests naming groups that do not exist, or too large: Kafka's codes, nothing stored changes."""
     stored = offset_fetch(s, g, 3)
@@ -346,6 +521,8 @@ def main(binary):
     create_topic(broker)
     part_d(broker)
     part_e(broker)
+    part_f(broker)
+    part_g(broker)
     part_ab(broker)
     broker.stop()
     broker.restart()
