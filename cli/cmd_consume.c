@@ -105,7 +105,8 @@ static void usage_consume(FILE *out)
             "  --bootstrap HOST:PORT a broker (default " CLI_BOOTSTRAP_DEFAULT ")\n"
             "  -h, --help            this text\n\n"
             "Exit codes: 0 ok (--count reached, --exit at the end, or SIGINT/SIGTERM), 1 failed\n"
-            "(broker unreachable, unknown topic, offset out of range, unreadable batches),\n"
+            "(broker unreachable, unknown topic, offset out of range, unreadable batches, with\n"
+            "--group and --set group.instance.id=ID: another consumer joined with the same ID),\n"
             "2 bad command line.\n");
 }
 
@@ -186,7 +187,7 @@ static void on_rebalance(struct weir_consumer *c, enum weir_rebalance kind, cons
     if (kind != WEIR_REBALANCE_REVOKE) return;
     if (fflush(stdout) != 0) return; /* not committed: printed records may be lost */
     int err = weir_consumer_commit(c, NULL, 0, 0);
-    if (err != 0 && n > 0)
+    if (err != 0 && n > 0 && err != WEIR_KAFKA_FENCED_INSTANCE_ID) /* fenced: reported by its own event */
         cli_warn("consume: commit before %zu partitions were revoked: %s", n, weir_client_err_str(err));
     (void)parts;
 }
@@ -337,7 +338,9 @@ static int consume_event(const struct consume_args *a, const struct cli_fmt *fmt
         return a->exit_at_end && st->at_end == a->n_partitions ? 1 : 0;
     case WEIR_EVENT_ERROR:
     default:
-        if (r->err == WEIR_KAFKA_OFFSET_OUT_OF_RANGE || r->err == WEIR_KAFKA_UNKNOWN_TOPIC_OR_PARTITION)
+        /* FENCED_INSTANCE_ID: another process took this --set group.instance.id; this one is out for good */
+        if (r->err == WEIR_KAFKA_OFFSET_OUT_OF_RANGE || r->err == WEIR_KAFKA_UNKNOWN_TOPIC_OR_PARTITION ||
+            r->err == WEIR_KAFKA_FENCED_INSTANCE_ID)
             return -cli_fail("consume: %s", r->errstr);
         cli_warn("consume: %s", r->errstr);
         if (r->partition >= 0) st->failed = CLI_EXIT_FAILED; /* a batch was skipped */
@@ -409,7 +412,8 @@ static int group_commit(struct weir_consumer *c)
 {
     if (fflush(stdout) != 0) return -cli_fail("consume: cannot write to standard output");
     int err = weir_consumer_commit(c, NULL, 0, 0);
-    if (err != 0) cli_warn("consume: commit: %s", weir_client_err_str(err));
+    if (err != 0 && err != WEIR_KAFKA_FENCED_INSTANCE_ID) /* fenced: its error event ends the run */
+        cli_warn("consume: commit: %s", weir_client_err_str(err));
     return err != 0;
 }
 

@@ -35,6 +35,7 @@ static const struct ckey ckeys[] = {
     { "enable.partition.eof", NULL, CK_BOOL, OFF(partition_eof), 0, 1 },
     { "check.crcs", NULL, CK_BOOL, OFF(check_crcs), 0, 1 },
     { "group.id", NULL, CK_STR, OFF(group_id), 0, 0 },
+    { "group.instance.id", NULL, CK_STR, OFF(group_instance_id), 0, 0 },
     { "partition.assignment.strategy", NULL, CK_STR, OFF(assignors), 0, 0 },
     { "session.timeout.ms", NULL, CK_I32, OFF(session_timeout_ms), 1, 3600000 },
     { "heartbeat.interval.ms", NULL, CK_I32, OFF(heartbeat_interval_ms), 1, 3600000 },
@@ -44,7 +45,8 @@ static const struct ckey ckeys[] = {
     { "metadata.max.age.ms", "topic.metadata.refresh.interval.ms", CK_I32, OFF(metadata_max_age_ms), 10, 86400000 },
 };
 /* The string keys, for copy and free. */
-static const size_t str_offs[] = { OFF(bootstrap_servers), OFF(client_id), OFF(group_id), OFF(assignors) };
+static const size_t str_offs[] = { OFF(bootstrap_servers), OFF(client_id), OFF(group_id), OFF(group_instance_id),
+                                   OFF(assignors) };
 #undef OFF
 
 static char **str_slot(struct weir_consumer_conf *c, size_t off) { return (char **)(void *)((char *)c + off); }
@@ -137,6 +139,25 @@ static const struct ckey *ckey_find(const char *name)
     return NULL;
 }
 
+enum { INSTANCE_ID_MAX = 249 };
+
+/* Why `id` is not a valid group.instance.id, or NULL: Kafka's
+ * JoinGroupRequest.validateGroupInstanceId (the topic name rules). */
+static const char *instance_id_invalid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0) return "it must not be empty";
+    if (!strcmp(id, ".") || !strcmp(id, "..")) return "it cannot be \".\" or \"..\"";
+    if (n > INSTANCE_ID_MAX) return "it is longer than 249 characters";
+    for (const char *s = id; *s; s++) {
+        char ch = *s;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                  ch == '_' || ch == '-';
+        if (!ok) return "it contains a character other than ASCII letters, digits, '.', '_' and '-'";
+    }
+    return NULL;
+}
+
 static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct ckey *k, const char *value,
                                   char *errbuf, size_t errbuf_size)
 {
@@ -168,6 +189,15 @@ static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct cke
     }
     if (k->off == offsetof(struct weir_consumer_conf, group_id) && (!*value || strlen(value) > KPROTO_STRING_MAX)) {
         cw_errf(errbuf, errbuf_size, "group.id must be 1 to %d bytes", KPROTO_STRING_MAX);
+        return WEIR_CONF_INVALID;
+    }
+    const char *why;
+    if (k->off == offsetof(struct weir_consumer_conf, group_instance_id) && (why = instance_id_invalid(value))) {
+        char shown[64 + 4]; /* the value cut, unprintable bytes as '?': the message stays one line */
+        size_t n = 0;
+        for (const char *s = value; *s && n < 64; s++) shown[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+        snprintf(shown + n, sizeof shown - n, "%s", strlen(value) > 64 ? "..." : "");
+        cw_errf(errbuf, errbuf_size, "invalid value \"%s\" for group.instance.id: %s", shown, why);
         return WEIR_CONF_INVALID;
     }
     char *dup = weir_strdup(value);

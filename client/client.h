@@ -105,6 +105,7 @@ enum weir_client_err {
     WEIR_KAFKA_FENCED_LEADER_EPOCH = 74,
     WEIR_KAFKA_UNKNOWN_LEADER_EPOCH = 75,
     WEIR_KAFKA_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    WEIR_KAFKA_FENCED_INSTANCE_ID = 82,     /* another consumer joined with this group.instance.id */
     WEIR_KAFKA_INVALID_RECORD = 87,
     WEIR_KAFKA_THROTTLING_QUOTA_EXCEEDED = 89,
 };
@@ -397,7 +398,22 @@ struct weir_consumer_record {
  * record polled and not yet processed when the consumer dies is skipped then.
  * For at least once, set enable.auto.commit=false and commit after
  * processing.
- * Keys (defaults): group.id (none), session.timeout.ms (45000),
+ * Static membership (KIP-345): with group.instance.id set (1 to 249 of
+ * [a-zA-Z0-9._-], not "." or "..", as Kafka checks it; it needs JoinGroup
+ * v5+, else joining fails with WEIR_CLIENT_E_UNSUPPORTED, reported once and
+ * retried slowly) the member is known to the group by that id:
+ * close, unsubscribe and a max.poll.interval.ms timeout give the partitions
+ * up as usual but send no LeaveGroup, as Java's consumer does, so the partitions
+ * stay this member's until session.timeout.ms ends, and a consumer restarted
+ * with the same id within it gets them back without a rebalance. When another
+ * consumer joins with the same id, the broker answers this one
+ * FENCED_INSTANCE_ID: poll returns one EVENT_ERROR
+ * (WEIR_KAFKA_FENCED_INSTANCE_ID, partition -1), the assignment is revoked
+ * (no commit) and the consumer stays out of the group for good: no heartbeat,
+ * no rejoin; commit and subscribe return WEIR_KAFKA_FENCED_INSTANCE_ID.
+ * Close it.
+ * Keys (defaults): group.id (none), group.instance.id (none: a dynamic
+ * member), session.timeout.ms (45000),
  * heartbeat.interval.ms (3000), max.poll.interval.ms (300000; also the
  * rebalance timeout sent in JoinGroup), enable.auto.commit (true),
  * auto.commit.interval.ms (5000), partition.assignment.strategy
@@ -438,7 +454,8 @@ WEIR_API void weir_consumer_conf_set_opaque(struct weir_consumer_conf *conf, voi
  * with n 0 first). 0, WEIR_CLIENT_E_STATE, WEIR_CLIENT_E_INVALID_ARG (empty,
  * a name over 249 bytes, a regex that does not compile), WEIR_CLIENT_E_NOMEM. */
 WEIR_API int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, size_t n);
-/* Leaves the group (revoking the assignment first). 0 or WEIR_CLIENT_E_STATE. */
+/* Leaves the group (revoking the assignment first; a static member sends no
+ * LeaveGroup). 0 or WEIR_CLIENT_E_STATE. */
 WEIR_API int weir_consumer_unsubscribe(struct weir_consumer *c);
 /* The current assignment, in *parts (offset = position, -1 while being looked
  * up), freed with weir_consumer_partitions_free. */
@@ -474,8 +491,9 @@ WEIR_API void weir_consumer_record_release(struct weir_consumer_record *r);
 /* In a group: revokes the assignment (the rebalance callback runs in this
  * thread), commits the positions when enable.auto.commit, and leaves the
  * group (LeaveGroup: the others rebalance at once, not after the session
- * timeout). Then stops the fetch thread and drops what is queued; poll
- * returns NULL after. Idempotent. */
+ * timeout; a static member, with group.instance.id, sends none). Then stops
+ * the fetch thread and drops what is queued; poll returns NULL after.
+ * Idempotent. */
 WEIR_API void weir_consumer_close(struct weir_consumer *c);
 /* close, then frees everything. Not thread-safe: no other call on c may run
  * or follow. NULL is a no-op. */

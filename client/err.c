@@ -83,6 +83,7 @@ static const char *const kafka_text[] = {
     [74] = "FENCED_LEADER_EPOCH: leader epoch older than the broker's",
     [75] = "UNKNOWN_LEADER_EPOCH: leader epoch newer than the broker's",
     [76] = "UNSUPPORTED_COMPRESSION_TYPE: compression codec not supported",
+    [82] = "FENCED_INSTANCE_ID: another consumer joined with the same group.instance.id",
     [87] = "INVALID_RECORD: record failed validation",
     [89] = "THROTTLING_QUOTA_EXCEEDED: quota exceeded",
     [90] = "PRODUCER_FENCED: producer fenced",

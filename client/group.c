@@ -22,7 +22,12 @@
  *      JoinGroup, so no two members of one generation fetch it.
  *  (3) the rebalance callback runs in the polling thread while the group
  *      thread waits for it (serving commits meanwhile): a commit made in a
- *      REVOKE callback goes out with the generation that owns the partitions. */
+ *      REVOKE callback goes out with the generation that owns the partitions.
+ *  (4) a static member (group.instance.id, KIP-345) sends its instance id in
+ *      JoinGroup, SyncGroup, Heartbeat and OffsetCommit and never sends
+ *      LeaveGroup (Java's maybeLeaveGroup); FENCED_INSTANCE_ID from any of
+ *      them sets g->fenced, after which the thread only drops the
+ *      assignment and serves refusals: no heartbeat, no JoinGroup. */
 #include "wire_int.h"
 
 #include <errno.h>
@@ -37,7 +42,8 @@
 enum {
     KERR_COORD_LOADING = 14, KERR_COORD_NOT_AVAILABLE = 15, KERR_NOT_COORD = 16, KERR_ILLEGAL_GEN = 22,
     KERR_INCONSISTENT_PROTO = 23, KERR_INVALID_GROUP = 24, KERR_UNKNOWN_MEMBER = 25, KERR_INVALID_SESSION = 26,
-    KERR_REBALANCING = 27, KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_REBALANCING = 27, KERR_MEMBER_ID_REQUIRED = 79, KERR_FENCED_INSTANCE = 82,
+    JOIN_INSTANCE_MIN_VERSION = 5, /* JoinGroup's first with group_instance_id */
     TOPIC_NAME_MAX = 249,
     IDLE_WAIT_MS = 1000,
     COMMITS_PIPELINED = 64, /* commits in flight on the coordinator connection */
@@ -94,6 +100,32 @@ static void group_error(struct weir_consumer *c, int err, const char *fmt, ...)
     char line[2 * CW_ERRBUF]; /* cw_queue_error cuts it to CW_ERRBUF */
     snprintf(line, sizeof line, "group %s: %s", c->conf.group_id, text);
     cw_consumer_error(c, err, line);
+}
+
+/* The static member's group.instance.id, null for a dynamic member. */
+static struct kstr instance_id(const struct weir_consumer *c)
+{
+    return c->conf.group_instance_id ? kstr_c(c->conf.group_instance_id) : KSTR_NULL;
+}
+
+/* True when rc is FENCED_INSTANCE_ID: another consumer joined with this
+ * group.instance.id. Final, as in Java (FencedInstanceIdException) and
+ * librdkafka (a fatal error): reported once, then g->fenced keeps the thread
+ * from heartbeating and rejoining (invariant 4). */
+static bool fence_check(struct weir_consumer *c, int rc)
+{
+    if (rc != KERR_FENCED_INSTANCE) return false;
+    pthread_mutex_lock(&c->lock);
+    bool first = !c->g.fenced;
+    c->g.fenced = true;
+    pthread_cond_broadcast(&c->g.cond);
+    pthread_mutex_unlock(&c->lock);
+    if (first)
+        group_error(c, rc,
+                    "fenced: another consumer joined with group.instance.id \"%s\" (FENCED_INSTANCE_ID); this one "
+                    "has left the group and will not rejoin",
+                    c->conf.group_instance_id ? c->conf.group_instance_id : "");
+    return true;
 }
 
 /* ---- requests to the coordinator ----------------------------------------------------- */
@@ -231,7 +263,7 @@ static int commit_out(struct weir_consumer *c, int32_t gen, struct weir_topic_pa
     }
     struct koffsetcommit_req req = {
         .group_id = kstr_c(c->conf.group_id), .generation_id = gen,
-        .member_id = kstr_c(gen >= 0 ? g->member_id : ""), .group_instance_id = KSTR_NULL,
+        .member_id = kstr_c(gen >= 0 ? g->member_id : ""), .group_instance_id = gen >= 0 ? instance_id(c) : KSTR_NULL,
         .topics = topics, .n_topics = n_topics,
     };
     struct kframe f;
@@ -287,6 +319,7 @@ static void commit_outcome(struct weir_consumer *c, int rc)
 {
     struct cgroup *g = &c->g;
     if (coord_lost(rc)) cw_close(&g->coord);
+    if (fence_check(c, rc)) return;
     if (rc == KERR_ILLEGAL_GEN || rc == KERR_UNKNOWN_MEMBER || rc == KERR_REBALANCING) g->need_rejoin = true;
     if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
 }
@@ -476,7 +509,7 @@ static void run_callback(struct weir_consumer *c, enum weir_rebalance kind, stru
             continue;
         }
         /* A slow callback must not cost the membership (the Java consumer heartbeats meanwhile too). */
-        bool beat = g->state == CG_STABLE && !g->poll_expired && !g->stop;
+        bool beat = g->state == CG_STABLE && !g->poll_expired && !g->stop && !g->fenced;
         if (beat && cw_now_ms() >= g->hb_next) {
             pthread_mutex_unlock(&c->lock);
             heartbeat(c);
@@ -564,6 +597,10 @@ static void set_state(struct weir_consumer *c, enum cg_state st, int32_t gen)
 static void leave_send(struct weir_consumer *c)
 {
     struct cgroup *g = &c->g;
+    if (c->conf.group_instance_id) { /* static: the broker keeps the membership until the session timeout */
+        g->member_id[0] = '\0';
+        return;
+    }
     if (!g->member_id[0] || coord_up(c) != 0) return; /* a JoinGroup cut by close took the connection */
     struct kleavegroup_member m = { kstr_c(g->member_id), KSTR_NULL, 0 };
     struct kleavegroup_req req = { kstr_c(c->conf.group_id), &m, 1 };
@@ -580,14 +617,15 @@ static void leave_send(struct weir_consumer *c)
     g->member_id[0] = '\0';
 }
 
-/* Revokes and leaves the group (unsubscribe, close, poll timeout). After
- * max.poll.interval.ms without a poll the partitions are lost rather than
- * revoked: LeaveGroup goes first, so the group moves on now, and the REVOKE
- * callback waits for the next poll (a commit in it is refused). */
+/* Revokes and leaves the group (unsubscribe, close, poll timeout, fenced).
+ * After max.poll.interval.ms without a poll, or when fenced, the partitions
+ * are lost rather than revoked: LeaveGroup goes first (not for a static
+ * member), so the group moves on now, and the REVOKE callback waits for the
+ * next poll (a commit in it is refused). */
 static void leave(struct weir_consumer *c)
 {
     pthread_mutex_lock(&c->lock);
-    bool member = c->g.state == CG_STABLE, lost = c->g.poll_expired && !c->g.stop;
+    bool member = c->g.state == CG_STABLE, lost = (c->g.poll_expired && !c->g.stop) || c->g.fenced;
     pthread_mutex_unlock(&c->lock);
     if (member && lost) { /* CG_STABLE through the revoke: the partitions are still this consumer's to drop */
         leave_send(c);
@@ -737,6 +775,23 @@ static struct kbytes kbuf_to_arena(struct weir_arena *a, const struct kbuf *b)
     return (struct kbytes){ p, (int32_t)b->mem_len };
 }
 
+/* The id the assignors order a member by (owned): they sort by strcmp, so
+ * the first byte puts static members first, ordered by group.instance.id,
+ * then dynamic ones by member id: Java's MemberInfo order (librdkafka's for
+ * static members too), so a static member restarted under a new member id
+ * keeps its place in the order. NULL when out of memory. */
+static char *member_sort_key(const struct kjoingroup_member *jm)
+{
+    bool is_static = jm->group_instance_id.len >= 0 && jm->group_instance_id.ptr;
+    struct kstr k = is_static ? jm->group_instance_id : jm->member_id;
+    char *key = weir_malloc((size_t)WEIR_MAX(k.len, 0) + 2);
+    if (!key) return NULL;
+    key[0] = is_static ? '\x01' : '\x02';
+    if (k.len > 0) memcpy(key + 1, k.ptr, (size_t)k.len);
+    key[1 + WEIR_MAX(k.len, 0)] = '\0';
+    return key;
+}
+
 /* The leader's part: decode every member's subscription, look their topics
  * up, run the assignor, encode one assignment per member. */
 static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *jr, struct ksyncgroup_assignment **out,
@@ -753,7 +808,7 @@ static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *
     for (size_t i = 0; rc == 0 && i < nm; i++) {
         struct weir_rd rd = weir_rd_make(jr->members[i].metadata.ptr, (size_t)WEIR_MAX(jr->members[i].metadata.len, 0));
         struct kconsumer_subscription s;
-        char *id = kstr_dup(jr->members[i].member_id);
+        char *id = member_sort_key(&jr->members[i]);
         m[i].id = id;
         if (!id) rc = WEIR_CLIENT_E_NOMEM;
         else if (kproto_consumer_subscription_decode(&rd, &g->arena, &s) != WEIR_OK) s.n_topics = 0; /* subscribes to nothing */
@@ -830,7 +885,7 @@ static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *
         as[i].assignment = kbuf_to_arena(&g->arena, &tmp);
         if (as[i].assignment.len < 0) rc = WEIR_CLIENT_E_NOMEM;
         weir_log(WEIR_LOG_DEBUG, "consumer group %s: %s assigns %d partitions to %s", c->conf.group_id,
-                 cw_assignor_name(strategy), (int)m[i].n_out, m[i].id);
+                 cw_assignor_name(strategy), (int)m[i].n_out, m[i].id + 1);
     }
     kbuf_free(&tmp);
     cw_frame_unref(frame);
@@ -876,11 +931,21 @@ static int join_sync(struct weir_consumer *c, struct weir_topic_partition **assi
     struct kjoingroup_resp jr;
     struct cw_frame *jframe = NULL;
     int rc;
+    /* A static member joins with its instance id and an empty member id; the
+     * broker answers it at once (no MEMBER_ID_REQUIRED round). */
+    int16_t jv = cw_version(&g->coord, KAPI_JOIN_GROUP);
+    if (c->conf.group_instance_id && jv >= 0 && jv < JOIN_INSTANCE_MIN_VERSION) {
+        cw_errf(g->coord.err, sizeof g->coord.err,
+                "%s:%d: the coordinator's JoinGroup v%d has no group.instance.id (v%d+ needed): "
+                "unset it or upgrade the broker",
+                g->coord.host, g->coord.port, (int)jv, JOIN_INSTANCE_MIN_VERSION);
+        return WEIR_CLIENT_E_UNSUPPORTED;
+    }
     for (int attempt = 0;; attempt++) {
         struct kjoingroup_req req = {
             .group_id = kstr_c(c->conf.group_id), .session_timeout_ms = c->conf.session_timeout_ms,
             .rebalance_timeout_ms = c->conf.max_poll_interval_ms, .member_id = kstr_c(g->member_id),
-            .group_instance_id = KSTR_NULL, .protocol_type = kstr_c(PROTOCOL_TYPE), .protocols = protos,
+            .group_instance_id = instance_id(c), .protocol_type = kstr_c(PROTOCOL_TYPE), .protocols = protos,
             .n_protocols = pref.n,
         };
         int16_t v;
@@ -929,7 +994,8 @@ static int join_sync(struct weir_consumer *c, struct weir_topic_partition **assi
     struct ksyncgroup_resp sr;
     struct cw_frame *sframe = NULL;
     if (rc == 0) {
-        struct ksyncgroup_req req = { kstr_c(c->conf.group_id), generation, kstr_c(g->member_id), KSTR_NULL, as, n_as };
+        struct ksyncgroup_req req = { kstr_c(c->conf.group_id), generation, kstr_c(g->member_id), instance_id(c),
+                                      as, n_as };
         int16_t v;
         int32_t corr;
         struct kframe f;
@@ -1015,6 +1081,10 @@ static void rebalance(struct weir_consumer *c)
     pthread_mutex_unlock(&c->lock);
     if (member) revoke_all(c, false);
     serve_requests(c); /* commits asked before now go with the generation they were asked in */
+    pthread_mutex_lock(&c->lock);
+    bool fenced = g->fenced; /* by a heartbeat or commit meanwhile: no JoinGroup (invariant 4) */
+    pthread_mutex_unlock(&c->lock);
+    if (fenced) return;
     set_state(c, CG_JOINING, -1);
     int64_t t0 = cw_now_ms();
     int rc = coord_up(c);
@@ -1053,6 +1123,7 @@ static void rebalance(struct weir_consumer *c)
     } else {
         if (coord_lost(rc)) cw_close(&g->coord);
         bool quiet = rc == KERR_REBALANCING || rc == KERR_UNKNOWN_MEMBER || rc == KERR_ILLEGAL_GEN || rc == KERR_MEMBER_ID_REQUIRED;
+        if (fence_check(c, rc)) quiet = true; /* reported there */
         if (!quiet) {
             const char *why = g->coord.err[0] ? g->coord.err : g->boot.err;
             group_error(c, rc, "joining: %s%s%s", weir_client_err_str(rc), why[0] ? ": " : "", why);
@@ -1080,7 +1151,7 @@ static void heartbeat(struct weir_consumer *c)
     struct kframe f;
     if (rc == 0) rc = g_begin(c, &g->coord, KAPI_HEARTBEAT, &v, &corr, &f);
     if (rc == 0) {
-        struct kheartbeat_req req = { kstr_c(c->conf.group_id), g->generation, kstr_c(g->member_id), KSTR_NULL };
+        struct kheartbeat_req req = { kstr_c(c->conf.group_id), g->generation, kstr_c(g->member_id), instance_id(c) };
         kproto_heartbeat_request_encode(&g->kb, v, &req);
         struct cw_frame *frame = NULL;
         struct weir_rd rd;
@@ -1098,6 +1169,7 @@ static void heartbeat(struct weir_consumer *c)
         return;
     }
     weir_log(WEIR_LOG_DEBUG, "consumer group %s: heartbeat: %s", c->conf.group_id, weir_client_err_str(rc));
+    if (fence_check(c, rc)) return;
     if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
     g->need_rejoin = true;
 }
@@ -1141,7 +1213,7 @@ static void *group_main(void *arg)
             pthread_mutex_lock(&c->lock);
             continue;
         }
-        if (!subscribed || g->poll_expired) {
+        if (!subscribed || g->poll_expired || g->fenced) { /* fenced: invariant 4 */
             if (g->state != CG_IDLE) {
                 pthread_mutex_unlock(&c->lock);
                 leave(c);
@@ -1299,7 +1371,7 @@ int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, 
     pthread_mutex_lock(&c->lock);
     /* parts made by weir_consumer_assign: not the group's (those exist only while not CG_IDLE) */
     bool assigned = c->parts && c->g.n_sub == 0 && c->g.state == CG_IDLE;
-    int rc = c->stop ? WEIR_CLIENT_E_CLOSED : assigned ? WEIR_CLIENT_E_STATE : 0;
+    int rc = c->stop ? WEIR_CLIENT_E_CLOSED : c->g.fenced ? KERR_FENCED_INSTANCE : assigned ? WEIR_CLIENT_E_STATE : 0;
     if (rc == 0) {
         for (size_t i = 0; i < c->g.n_sub; i++) weir_free(c->g.sub[i]);
         weir_free(c->g.sub);
@@ -1348,6 +1420,7 @@ static int request_run(struct weir_consumer *c, struct cgcommit *r)
     struct cgroup *g = &c->g;
     pthread_mutex_lock(&c->lock);
     int refuse = g->exited || !g->thread_started ? WEIR_CLIENT_E_CLOSED : 0;
+    if (!refuse && g->fenced && !r->offset_fetch) refuse = KERR_FENCED_INSTANCE;
     r->generation = g->state == CG_STABLE ? g->generation : -1;
     /* A member between generations has nothing it may commit (Kafka's RebalanceInProgressException). */
     if (!refuse && !r->offset_fetch && g->n_sub > 0 && g->state != CG_STABLE) refuse = KERR_REBALANCING;

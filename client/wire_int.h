@@ -135,6 +135,7 @@ struct weir_consumer_conf {
     bool check_crcs;
     /* groups */
     char *group_id;               /* NULL: no group */
+    char *group_instance_id;      /* group.instance.id (KIP-345 static member); NULL: dynamic */
     char *assignors;              /* partition.assignment.strategy, validated */
     int32_t session_timeout_ms;
     int32_t heartbeat_interval_ms;
@@ -321,6 +322,7 @@ struct cgroup {
     struct cgcallback *cb;        /* handed to the poller, NULL none */
     int64_t last_poll_ms;
     bool poll_expired;            /* left after max.poll.interval.ms; rejoin at the next poll */
+    bool fenced;                  /* FENCED_INSTANCE_ID: out of the group for good (never cleared) */
     /* ---- the group thread ---- */
     struct cw_conn coord;
     struct cw_conn boot;

@@ -128,6 +128,8 @@ bad "consume --format %q" "unknown token '%q'" -- consume --topic t --format '%q
 bad "consume --format lone %" "lone '%'" -- consume --topic t --format 'x%'
 bad "consume --count 0" "--count" -- consume --topic t --count 0
 bad "consume --set bad value" "fetch.min.bytes" -- consume --topic t --set fetch.min.bytes=0
+bad "consume group.instance.id with a space" "character other than" -- consume --group g --topic t --set "group.instance.id=bad id"
+bad "consume empty group.instance.id" "must not be empty" -- consume --group g --topic t --set group.instance.id=
 bad "consume --partition x" "--partition" -- consume --topic t --partition x
 bad "consume --partition twice" "twice" -- consume --topic t --partition 1 --partition 1
 bad "consume --bootstrap port 99999" "--bootstrap" -- consume --topic t --bootstrap host:99999

@@ -32,9 +32,18 @@ acknowledged value printed; duplicates are counted and printed.
     line; a new group reads new records only by default, everything with
     --from-beginning; --count N commits what it printed at exit and the next
     consumer of the group continues right after.
+ S. static membership (group.instance.id s1, s2; session.timeout.ms 10000)
+    over 6 partitions: kill -9 of s1 and a new process with group.instance.id
+    s1 within the session timeout: it gets s1's partitions back, s2 keeps its
+    member id and partitions, and the broker logs no rebalance of the group,
+    also after the old session would have ended; then a second process with
+    group.instance.id s1 while one runs: the running one prints one fenced
+    line and exits 1, the newcomer holds s1's partitions, still no rebalance;
+    SIGTERM of s2 (which then sends no LeaveGroup) and a restart: s2's
+    partitions back, no rebalance; every record consumed at least once.
 
 Timings (member death to full reassignment, join to first record, pattern and
-new-partition pickup) are printed.
+new-partition pickup, static restart to partitions back) are printed.
 
 usage: it_client_groups.py path/to/weir     (exit 77 without confluent_kafka)
 """
@@ -603,6 +612,118 @@ def scenario_f():
             f"{runs}")
 
 
+# ---------------------------------------------------------------- S: static membership
+
+STATIC_SESSION_MS = 10000
+
+
+def rebalances(group):
+    """The broker's "preparing rebalance" lines for the group so far."""
+    return Ctx.broker.log().count(f"group {group}: preparing rebalance")
+
+
+def holds(group, layout):
+    """The description when the group is Stable with exactly the members of `layout`
+    ({client_id: set of (topic, partition)}) holding exactly those; else None."""
+    d = describe(group)
+    if d is None or d[0] != "Stable" or set(d[2]) != set(layout):
+        return None
+    return d if all(d[2][n][1] == parts for n, parts in layout.items()) else None
+
+
+def scenario_s():
+    topic, group, n = "gs", "gs-g", 6
+
+    def static(name, instance):
+        return Cli(name, group, [topic], ["--set", f"group.instance.id={instance}",
+                                          "--set", f"session.timeout.ms={STATIC_SESSION_MS}"])
+    create_topic(topic, n)
+    feeder = Feeder(topic, n)
+    feeder.start()
+    s1, s2 = static("s1", "s1"), static("s2", "s2")
+    d, _ = wait_split(group, [s1, s2], [3, 3], n, 90 * Ctx.ts, "S: two static members, three partitions each")
+    if not d:
+        feeder.finish("S")
+        stop_all([s1, s2], "S")
+        return
+    C.wait_for(lambda: s1.first_record() and s2.first_record(), 30 * Ctx.ts, "both static members printing")
+    time.sleep(2)
+    parts1, (id2, parts2) = d[2]["s1"][1], d[2]["s2"]
+    n_reb = rebalances(group)
+    C.check(n_reb >= 1, "S: the broker log names the group's rebalances", f"{n_reb} lines")
+
+    # kill -9 and a restart with the same group.instance.id within the session timeout
+    s1.kill9()
+    t_kill = time.monotonic()
+    s1r = static("s1r", "s1")
+    want = {"s1r": parts1, "s2": parts2}
+    d = C.wait_for(lambda: holds(group, want), STATIC_SESSION_MS / 1000 * Ctx.ts, "s1's partitions back", interval=0.05)
+    took = time.monotonic() - s1r.t_start
+    C.check(d is not None and took < STATIC_SESSION_MS / 1000,
+            "S: restarted within the session timeout, the same group.instance.id gets the same partitions back "
+            "before the old session ends", f"{took:.2f} s; {describe(group)}")
+    if d:
+        C.say(f"S: kill -9 of s1 -> restarted s1 holds its {len(parts1)} partitions again in {took * 1000:.0f} ms "
+              f"after its start ({(time.monotonic() - t_kill) * 1000:.0f} ms after the kill)")
+        C.check(d[2]["s2"][0] == id2, "S: s2 kept its member id (it did not rejoin)", f"{d[2]['s2'][0]} vs {id2}")
+    first = C.wait_for(s1r.first_record, 30 * Ctx.ts, "the restarted member's first record")
+    if first:
+        C.say(f"S: restarted s1 start -> its first record in {(first - s1r.t_start) * 1000:.0f} ms")
+    # past the end of the killed process's session: nothing expires, nobody rebalances
+    time.sleep(max(0.0, STATIC_SESSION_MS / 1000 + 3 - (time.monotonic() - t_kill)))
+    C.check(rebalances(group) == n_reb and holds(group, want) is not None,
+            "S: no rebalance of the group from the kill to past the old session's end, assignments unchanged",
+            f"rebalances {n_reb} -> {rebalances(group)}; {describe(group)}")
+    C.check(s1r.alive() and s2.alive() and not s1r.stderr_tail() and not s2.stderr_tail(),
+            "S: both members run, nothing on their stderr", f"{s1r.stderr_tail()} / {s2.stderr_tail()}")
+    got = {p for p, _o, _v, _n in parse([s1r])}
+    C.check(got and got <= {p for _t, p in parts1}, "S: the restarted member printed records of s1's partitions only",
+            f"{sorted(got)} vs {sorted(parts1)}")
+
+    # a second process with the live member's group.instance.id: the live one is fenced
+    t_dup = time.monotonic()
+    s1x = static("s1x", "s1")
+    want = {"s1x": parts1, "s2": parts2}
+    d = C.wait_for(lambda: holds(group, want), 60 * Ctx.ts, "the newcomer holding s1's partitions", interval=0.1)
+    C.check(d is not None, "S: the newcomer with group.instance.id s1 holds s1's partitions", str(describe(group)))
+    try:
+        rc = s1r.proc.wait(timeout=30 * Ctx.ts)
+    except subprocess.TimeoutExpired:
+        rc = None
+    err = s1r.stderr_tail(100)
+    C.check(rc == 1 and len(err) == 1 and "FENCED_INSTANCE_ID" in err[0] and "group.instance.id" in err[0],
+            "S: the fenced process prints one line naming FENCED_INSTANCE_ID and group.instance.id, exits 1",
+            f"rc {rc}, stderr {err}")
+    if rc is not None:
+        C.say(f"S: second s1 start -> the first one fenced and exited in {(time.monotonic() - t_dup) * 1000:.0f} ms "
+              f"(at most): {err[-1] if err else ''}")
+    C.check(d is None or d[2]["s2"][0] == id2, "S: s2 still has its member id after the fencing", str(describe(group)))
+    C.check(rebalances(group) == n_reb, "S: the fencing caused no rebalance either",
+            f"rebalances {n_reb} -> {rebalances(group)}")
+    C.wait_for(s1x.first_record, 30 * Ctx.ts, "the newcomer's first record")
+
+    # a clean stop (SIGTERM: revoke, commit, and no LeaveGroup) and a restart: no rebalance either
+    rc = s2.stop()
+    C.check(rc == 0, "S: s2 exited 0 after SIGTERM", f"rc {rc}, stderr {s2.stderr_tail()}")
+    s2r = static("s2r", "s2")
+    want = {"s1x": parts1, "s2r": parts2}
+    d = C.wait_for(lambda: holds(group, want), STATIC_SESSION_MS / 1000 * Ctx.ts, "s2's partitions back", interval=0.05)
+    took = time.monotonic() - s2r.t_start
+    C.check(d is not None, "S: after a clean stop (no LeaveGroup), a restart with group.instance.id s2 gets s2's "
+            "partitions back", str(describe(group)))
+    if d:
+        C.say(f"S: SIGTERM of s2 -> restarted s2 holds its {len(parts2)} partitions again in {took * 1000:.0f} ms "
+              f"after its start")
+    C.check(rebalances(group) == n_reb, "S: the clean stop and restart caused no rebalance",
+            f"rebalances {n_reb} -> {rebalances(group)}")
+    C.wait_for(s2r.first_record, 30 * Ctx.ts, "the restarted s2's first record")
+    time.sleep(2)
+    feeder.finish("S")
+    drain(group, topic, n, "S")
+    stop_all([s1x, s2r], "S")
+    verify("S", [s1, s1r, s1x, s2, s2r], topic, n, feeder)
+
+
 # ---------------------------------------------------------------- main
 
 def main(binary):
@@ -616,7 +737,8 @@ def main(binary):
     only = os.environ.get("WEIR_IT_ONLY", "")
     try:
         for name, fn in (("a", scenario_a), ("b", lambda: scenario_b("range")), ("b", lambda: scenario_b("roundrobin")),
-                         ("c", scenario_c), ("d", scenario_d), ("e", scenario_e), ("f", scenario_f)):
+                         ("c", scenario_c), ("d", scenario_d), ("e", scenario_e), ("f", scenario_f),
+                         ("s", scenario_s)):
             if only and name not in only:
                 continue
             t0 = time.monotonic()

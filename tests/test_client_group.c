@@ -6,8 +6,8 @@
  * with different subscriptions, member id order whatever the input order,
  * no members, topics nobody subscribes, members subscribing to a topic that
  * does not exist), and, over random groups, the same as a literal
- * transcription of the Java code; partition.assignment.strategy and group.id
- * validation; the group calls' argument and state checks; close while the
+ * transcription of the Java code; partition.assignment.strategy, group.id
+ * and group.instance.id validation; the group calls' argument and state checks; close while the
  * coordinator never answers.
  *
  * Against librdkafka 2.0.2's mock cluster (rdkafka_mock.h, 3 brokers, so the
@@ -27,7 +27,9 @@
  * SyncGroup) end in a member again at the committed offsets. An assignment
  * made right after unsubscribe is not taken by the group's revoke. A member
  * that stops polling for max.poll.interval.ms gets, at its next poll, the
- * error, a REVOKE (its commit refused: it left) and a new ASSIGN.
+ * error, a REVOKE (its commit refused: it left) and a new ASSIGN. A static
+ * member (group.instance.id) joins and consumes; FENCED_INSTANCE_ID ends its
+ * membership for good; JoinGroup below v5 fails its join.
  * What the mock (2.0.2) does differently from a Kafka broker, which the tests
  * respect:
  *  - it answers ApiVersions v3 UNSUPPORTED_VERSION in the flexible format
@@ -450,6 +452,45 @@ static void test_group_conf(void **state)
     assert_int_equal(weir_consumer_conf_set(cc, "group.id", "", err, sizeof err), WEIR_CONF_INVALID);
     weir_consumer_conf_get(cc, "group.id", buf, sizeof buf);
     assert_string_equal(buf, "");
+    /* group.instance.id: Kafka's validateGroupInstanceId (1 to 249 of [a-zA-Z0-9._-], not "." or "..") */
+    assert_int_equal(weir_consumer_conf_get(cc, "group.instance.id", buf, sizeof buf), WEIR_CONF_OK);
+    assert_string_equal(buf, ""); /* unset: a dynamic member */
+    char id249[250], id250[251];
+    memset(id249, 'i', 249);
+    id249[249] = '\0';
+    memset(id250, 'i', 250);
+    id250[250] = '\0';
+    const char *good_id[] = { "s1", "a", "...", ".a", "A.b_c-9", "consumer-7.host_A", id249 };
+    for (size_t i = 0; i < ARRAY_LEN(good_id); i++) {
+        if (weir_consumer_conf_set(cc, "group.instance.id", good_id[i], err, sizeof err) != WEIR_CONF_OK)
+            fail_msg("group.instance.id \"%s\" refused: %s", good_id[i], err);
+        weir_consumer_conf_get(cc, "group.instance.id", buf, sizeof buf);
+        assert_string_equal(buf, good_id[i]);
+    }
+    assert_int_equal(weir_consumer_conf_set(cc, "group.instance.id", "s1", err, sizeof err), WEIR_CONF_OK);
+    const char *bad_id[] = { "", ".", "..", id250, "a b", "a/b", "a:b", "a*", "s1\n", "caf\xc3\xa9", "a+b", "a\tb" };
+    for (size_t i = 0; i < ARRAY_LEN(bad_id); i++) {
+        err[0] = '\0';
+        if (weir_consumer_conf_set(cc, "group.instance.id", bad_id[i], err, sizeof err) != WEIR_CONF_INVALID)
+            fail_msg("group.instance.id \"%s\" accepted", bad_id[i]);
+        assert_non_null(strstr(err, "group.instance.id"));
+        assert_null(strchr(err, '\n')); /* one line */
+        weir_consumer_conf_get(cc, "group.instance.id", buf, sizeof buf);
+        assert_string_equal(buf, "s1"); /* unchanged */
+    }
+    err[0] = '\0';
+    weir_consumer_conf_set(cc, "group.instance.id", "", err, sizeof err);
+    assert_non_null(strstr(err, "empty"));
+    weir_consumer_conf_set(cc, "group.instance.id", id250, err, sizeof err);
+    assert_non_null(strstr(err, "249"));
+    weir_consumer_conf_set(cc, "group.instance.id", "a b", err, sizeof err);
+    assert_non_null(strstr(err, "character"));
+    /* copied with the configuration (the consumer's own copy), freed with it */
+    struct weir_consumer_conf copy;
+    assert_int_equal(cw_cconf_copy(&copy, cc), 0);
+    assert_string_equal(copy.group_instance_id, "s1");
+    assert_ptr_not_equal(copy.group_instance_id, cc->group_instance_id);
+    cw_cconf_free_strings(&copy);
     weir_consumer_conf_destroy(cc);
 }
 
@@ -628,6 +669,7 @@ struct member {
     int commit_errs;
     int errors[8];          /* EVENT_ERROR codes seen */
     int n_errors;
+    char errstr[256];       /* the last EVENT_ERROR's text */
 };
 
 static int counts[NPART][MAXOFF]; /* times each (partition, offset) was consumed */
@@ -708,6 +750,7 @@ static void poll_all(struct member **ms, size_t n, int ms_each)
             } else if (r->event == WEIR_EVENT_ERROR) {
                 print_message("%s: event error %d: %s\n", m->name, r->err, r->errstr);
                 if (m->n_errors < (int)ARRAY_LEN(m->errors)) m->errors[m->n_errors++] = r->err;
+                snprintf(m->errstr, sizeof m->errstr, "%s", r->errstr);
             }
             weir_consumer_record_release(r);
         }
@@ -1376,6 +1419,101 @@ static void test_mock_poll_interval(void **state)
     mock_free(&mk);
 }
 
+/* ---- static membership ------------------------------------------------------------------ */
+
+/* group.instance.id on the mock, which takes the field and ignores it (its
+ * semantics are tests/it_client_groups.py's, against weir's broker): a
+ * static member joins, gets everything, consumes, commits; UNKNOWN_MEMBER_ID
+ * makes it rejoin; FENCED_INSTANCE_ID (pushed as a heartbeat's answer) is
+ * one error event and a REVOKE, after which it holds nothing and never
+ * rejoins, commit and subscribe refuse with it; a coordinator whose JoinGroup
+ * stops at v4 (no group.instance.id) fails the join with a clear error. */
+static void test_mock_static_member(void **state)
+{
+    (void)state;
+    struct mock mk;
+    mock_new(&mk, 1);
+    assert_int_equal(rd_kafka_mock_topic_create(mk.mc, "gt", NPART, 1), 0);
+    memset(counts, 0, sizeof counts);
+    static struct member a, b;
+    member_new(&a, &mk, "a", (const char *const[]){ "group.instance.id", "static-a", NULL });
+    a.commit_in_revoke = true;
+    struct member *ms[] = { &a };
+    const char *topics[] = { "gt" };
+    assert_int_equal(weir_consumer_subscribe(a.c, topics, 1), 0);
+    int64_t t = poll_until(ms, 1, all_four, 30000, "the static member to own all partitions");
+    print_message("static member: all partitions in %lld ms\n", (long long)t);
+    rd_produce(&mk, "gt", 0, 40, NPART);
+    produced_total = 40;
+    poll_until(ms, 1, all_consumed, 10000, "the records");
+    assert_int_equal(weir_consumer_commit(a.c, NULL, 0, 0), 0);
+    struct weir_topic_partition q = { "gt", 0, -5, -5 };
+    assert_int_equal(weir_consumer_committed(a.c, &q, 1, 5000), 0);
+    assert_int_equal(q.offset, 10);
+
+    /* UNKNOWN_MEMBER_ID: rejoins (with an empty member id) at the committed offsets */
+    int n_ev = a.n_ev;
+    rd_kafka_mock_push_request_errors(mk.mc, 12 /* Heartbeat */, 1, RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
+    int64_t t0 = now_ms();
+    while (!(a.n_ev >= n_ev + 2 && assigned_set(&a) == 0xf && a.n_ev % 2 == 1)) {
+        if (now_ms() - t0 > 45000) fail_msg("no rejoin after UNKNOWN_MEMBER_ID (%d events)", a.n_ev - n_ev);
+        poll_all(ms, 1, 20);
+    }
+    for (size_t k = 0; k < a.ev[a.n_ev - 1].n; k++) assert_int_equal(a.ev[a.n_ev - 1].offs[k], 10);
+    assert_int_equal(a.n_errors, 0);
+
+    /* FENCED_INSTANCE_ID: one error event, a REVOKE (its commit refused), nothing after */
+    n_ev = a.n_ev;
+    rd_kafka_mock_push_request_errors(mk.mc, 12 /* Heartbeat */, 1, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+    t0 = now_ms();
+    while (!(a.n_errors >= 1 && a.n_ev == n_ev + 1 && assigned_set(&a) == 0)) {
+        if (now_ms() - t0 > 15000)
+            fail_msg("not fenced: %d errors, %d events, assignment %#x", a.n_errors, a.n_ev - n_ev, assigned_set(&a));
+        poll_all(ms, 1, 20);
+    }
+    print_message("fenced: reported and revoked in %lld ms: %s\n", (long long)(now_ms() - t0), a.errstr);
+    assert_int_equal(a.errors[0], WEIR_KAFKA_FENCED_INSTANCE_ID);
+    assert_non_null(strstr(a.errstr, "group.instance.id \"static-a\""));
+    assert_null(strchr(a.errstr, '\n'));
+    assert_int_equal(a.ev[n_ev].kind, WEIR_REBALANCE_REVOKE);
+    assert_int_equal(a.revoke_commit_err, WEIR_KAFKA_FENCED_INSTANCE_ID);
+    /* no heartbeat, no rejoin: nothing for longer than a mock rebalance (3 s) takes */
+    t0 = now_ms();
+    while (now_ms() - t0 < 5000) poll_all(ms, 1, 50);
+    assert_int_equal(a.n_ev, n_ev + 1);
+    assert_int_equal(a.n_errors, 1); /* once */
+    assert_int_equal(assigned_set(&a), 0);
+    assert_int_equal(weir_consumer_commit(a.c, NULL, 0, 0), 0); /* nothing assigned: nothing to commit */
+    struct weir_topic_partition tp = { "gt", 0, 11, 0 };
+    assert_int_equal(weir_consumer_commit(a.c, &tp, 1, 0), WEIR_KAFKA_FENCED_INSTANCE_ID);
+    assert_int_equal(weir_consumer_subscribe(a.c, topics, 1), WEIR_KAFKA_FENCED_INSTANCE_ID);
+    assert_int_equal(weir_consumer_committed(a.c, &q, 1, 5000), 0); /* reading offsets needs no membership */
+    assert_int_equal(q.offset, 10);
+    check_callbacks(&a);
+    weir_consumer_destroy(a.c);
+    a.c = NULL;
+
+    /* JoinGroup v0-4 only: no group.instance.id there, the join fails with one clear error */
+    rd_kafka_mock_set_apiversion(mk.mc, 11 /* JoinGroup */, 0, 4);
+    member_new(&b, &mk, "b", (const char *const[]){ "group.instance.id", "static-b", NULL });
+    struct member *mb[] = { &b };
+    assert_int_equal(weir_consumer_subscribe(b.c, topics, 1), 0);
+    t0 = now_ms();
+    while (b.n_errors == 0 && now_ms() - t0 < 15000) poll_all(mb, 1, 20);
+    print_message("JoinGroup v4: %s\n", b.errstr);
+    assert_int_equal(b.n_errors, 1);
+    assert_int_equal(b.errors[0], WEIR_CLIENT_E_UNSUPPORTED);
+    assert_non_null(strstr(b.errstr, "JoinGroup v4"));
+    assert_non_null(strstr(b.errstr, "group.instance.id"));
+    t0 = now_ms();
+    while (now_ms() - t0 < 1500) poll_all(mb, 1, 50);
+    assert_int_equal(b.n_ev, 0);
+    assert_int_equal(b.n_errors, 1); /* retried slowly, reported once */
+    weir_consumer_destroy(b.c);
+    b.c = NULL;
+    mock_free(&mk);
+}
+
 #endif /* WEIR_HAVE_RDKAFKA */
 
 int main(void)
@@ -1399,6 +1537,7 @@ int main(void)
         cmocka_unit_test(test_mock_coordinator_errors),
         cmocka_unit_test(test_mock_unsubscribe_then_assign),
         cmocka_unit_test(test_mock_poll_interval),
+        cmocka_unit_test(test_mock_static_member),
 #endif
     };
     if (getenv("WEIR_TEST_DEBUG")) weir_log_set_level(WEIR_LOG_DEBUG);
