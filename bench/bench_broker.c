@@ -356,25 +356,9 @@ static void admin_check(const struct ctx *x, rd_kafka_event_t *ev, const char *w
         fatal(x, "%s %s: %s", what, name, rd_kafka_err2str(rd_kafka_topic_result_error(res[0])));
 }
 
-/* Metadata says the topic has `parts` partitions, each with a leader. */
-static bool topic_ready(const struct ctx *x, rd_kafka_t *rk, const char *name, int parts)
-{
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
-    bool ok = false;
-    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == parts;
-        for (int i = 0; ok && i < md->topics[0].partition_cnt; i++) ok = md->topics[0].partitions[i].leader >= 0;
-        rd_kafka_metadata_destroy(md);
-    }
-    if (rkt) rd_kafka_topic_destroy(rkt);
-    (void)x;
-    return ok;
-}
-
 static void topic_wait(const struct ctx *x, rd_kafka_t *rk, const char *name, int parts)
 {
-    for (int i = 0; !topic_ready(x, rk, name, parts); i++) {
+    for (int i = 0; !rdk_topic_ready(rk, name, parts); i++) {
         if (i >= 100) fatal(x, "topic %s: metadata does not show %d partitions with leaders", name, parts);
         sleep_ms(50);
     }

@@ -334,20 +334,10 @@ static int rk_produce(const struct rk_work *w)
  * consumer looks the leader up at once). */
 static void rk_metadata_prime(rd_kafka_t *rk, const char *topic, int parts)
 {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    for (int i = 0;; i++) {
-        const struct rd_kafka_metadata *md;
-        bool ok = false;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == parts;
-            for (int k = 0; ok && k < parts; k++) ok = md->topics[0].partitions[k].leader >= 0;
-            rd_kafka_metadata_destroy(md);
-        }
-        if (ok) break;
+    for (int i = 0; !rdk_topic_ready(rk, topic, parts); i++) {
         if (i >= 100) fatal("librdkafka: no metadata for %s", topic);
         sleep_ms(50);
     }
-    rd_kafka_topic_destroy(rkt);
 }
 
 static int rk_consume(const struct rk_work *w)

@@ -746,20 +746,6 @@ static rd_kafka_t *client_new(struct ctx *x, rd_kafka_type_t type, rd_kafka_conf
     return rk;
 }
 
-static bool topic_ready(rd_kafka_t *rk)
-{
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TOPIC, NULL);
-    bool ok = false;
-    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == PARTS;
-        for (int i = 0; ok && i < md->topics[0].partition_cnt; i++) ok = md->topics[0].partitions[i].leader >= 0;
-        rd_kafka_metadata_destroy(md);
-    }
-    if (rkt) rd_kafka_topic_destroy(rkt);
-    return ok;
-}
-
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -791,7 +777,7 @@ static void topic_fill(struct ctx *x)
     rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy(nt);
-    for (int i = 0; !topic_ready(x->admin); i++) {
+    for (int i = 0; !rdk_topic_ready(x->admin, TOPIC, PARTS); i++) {
         if (i >= 100) fatal(x, "topic %s: no metadata with %d partitions", TOPIC, PARTS);
         sleep_ms(50);
     }

@@ -426,3 +426,19 @@ double lz4_ratio(const uint8_t *p, size_t len)
     free(out);
     return n > 0 ? (double)in / n : 0;
 }
+
+#ifdef WEIR_HAVE_RDKAFKA
+bool rdk_topic_ready(rd_kafka_t *rk, const char *name, int parts)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+    bool ok = false;
+    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == parts;
+        for (int i = 0; ok && i < md->topics[0].partition_cnt; i++) ok = md->topics[0].partitions[i].leader >= 0;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return ok;
+}
+#endif

@@ -139,4 +139,12 @@ void log_tail(const char *prog, const char *path);
 _Noreturn void bench_vfail(const char *prog, pid_t broker, const char *log_path, const char *root, const char *fmt,
                            va_list ap);
 
+#ifdef WEIR_HAVE_RDKAFKA /* the programs that link librdkafka */
+#include <librdkafka/rdkafka.h>
+
+/* Metadata (one request, 5 s at most) shows topic `name` with `parts`
+ * partitions, each with a leader. */
+bool rdk_topic_ready(rd_kafka_t *rk, const char *name, int parts);
+#endif
+
 #endif /* WEIR_BENCH_UTIL_H */
