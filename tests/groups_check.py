@@ -127,25 +127,14 @@ class Feeder(threading.Thread):
 
 def offset_fetch(port, group, topic, parts):
     """OffsetFetch v5 -> {partition: committed offset (-1: none)}."""
-    body = C.string(group) + C.array([C.string(topic) + C.array(parts, C.i32)])
     with C.KafkaConn(port) as conn:
-        rd = C.Rd(conn.request(9, 5, body))
-    rd.i32()
-    out = {}
-    for _ in range(rd.i32()):
-        rd.string()
-        for _ in range(rd.i32()):
-            p, off = rd.i32(), rd.i64()
-            rd.i32()
-            rd.string()
-            err = rd.i16()
-            if err:
-                raise ValueError(f"OffsetFetch {topic}-{p}: error {err}")
-            out[p] = off
-    err = rd.i16()
+        got, err = C.offset_fetch_parse(conn.request(9, 5, C.offset_fetch_body(group, topic, parts)))
+    for p, (_off, _meta, perr) in got.items():
+        if perr:
+            raise ValueError(f"OffsetFetch {topic}-{p}: error {perr}")
     if err:
         raise ValueError(f"OffsetFetch {group}: error {err}")
-    return out
+    return {p: off for p, (off, _meta, _perr) in got.items()}
 
 
 def log_ends(port, topic, nparts):

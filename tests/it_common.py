@@ -448,6 +448,24 @@ class Rd:
         return len(self.d) - self.p
 
 
+def offset_fetch_body(group, topic, parts):
+    """An OffsetFetch v5 request body for one topic's partitions."""
+    return string(group) + array([string(topic) + array(parts, i32)])
+
+
+def offset_fetch_parse(data):
+    """An OffsetFetch v5 response body -> ({partition: (offset, metadata, error)}, error)."""
+    rd = Rd(data)
+    rd.i32()  # throttle
+    out = {}
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            p, off, _epoch, meta, err = rd.i32(), rd.i64(), rd.i32(), rd.string(), rd.i16()
+            out[p] = (off, meta, err)
+    return out, rd.i16()
+
+
 # ---------------------------------------------------------------- RecordBatch v2
 
 def encode_record(offset_delta, ts_delta, key, value, headers=()):

@@ -315,13 +315,8 @@ def heartbeat(sock, group, gen, mid, instance=None):
 
 
 def offset_fetch(sock, group, part):
-    r = req(sock, 9, 5, s16(group) + struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">ii", 1, part))
-    pos = 8
-    _name, pos = rstr(r, pos)
-    pidx, off, epoch = struct.unpack(">iqi", r[pos + 4:pos + 20])
-    meta, pos = rstr(r, pos + 20)
-    err = struct.unpack(">h", r[pos:pos + 2])[0]
-    return off, meta, err
+    got, _err = C.offset_fetch_parse(req(sock, 9, 5, C.offset_fetch_body(group, TOPIC, [part])))
+    return got[part]
 
 
 def part_d(broker):

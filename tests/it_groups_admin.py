@@ -118,16 +118,7 @@ class Conn(C.KafkaConn):
 
     def fetch_offsets(self, group, topic, parts):
         """OffsetFetch v5 -> ({partition: (offset, metadata, error)}, error)."""
-        body = C.string(group) + C.array([C.string(topic) + C.array(parts, C.i32)])
-        rd = C.Rd(self.request(9, 5, body))
-        rd.i32()
-        out = {}
-        for _ in range(rd.i32()):
-            rd.string()
-            for _ in range(rd.i32()):
-                p, off, _epoch, meta, err = rd.i32(), rd.i64(), rd.i32(), rd.string(), rd.i16()
-                out[p] = (off, meta, err)
-        return out, rd.i16()
+        return C.offset_fetch_parse(self.request(9, 5, C.offset_fetch_body(group, topic, parts)))
 
     def list_groups(self):
         rd = C.Rd(self.request(16, 2, b""))
