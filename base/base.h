@@ -52,6 +52,12 @@ int16_t weir_err_kafka(enum weir_err e);
 /* errno -> weir_err for the storage paths (ENOSPC, EIO, ... -> WEIR_E_IO). */
 enum weir_err weir_err_from_errno(int errnum);
 
+/* Kafka's rule for topic names, also its rule for group.instance.id: 1 to
+ * WEIR_KAFKA_NAME_MAX characters of [a-zA-Z0-9._-], not "." or "..". Why
+ * `name` breaks it ("it must not be empty", ...), or NULL when it is legal. */
+enum { WEIR_KAFKA_NAME_MAX = 249 };
+const char *weir_kafka_name_problem(const char *name);
+
 /* ---- assertions and logging -------------------------------------------- */
 
 _Noreturn void weir_assert_fail(const char *expr, const char *file, int line);

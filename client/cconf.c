@@ -139,25 +139,6 @@ static const struct ckey *ckey_find(const char *name)
     return NULL;
 }
 
-enum { INSTANCE_ID_MAX = 249 };
-
-/* Why `id` is not a valid group.instance.id, or NULL: Kafka's
- * JoinGroupRequest.validateGroupInstanceId (the topic name rules). */
-static const char *instance_id_invalid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0) return "it must not be empty";
-    if (!strcmp(id, ".") || !strcmp(id, "..")) return "it cannot be \".\" or \"..\"";
-    if (n > INSTANCE_ID_MAX) return "it is longer than 249 characters";
-    for (const char *s = id; *s; s++) {
-        char ch = *s;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-                  ch == '_' || ch == '-';
-        if (!ok) return "it contains a character other than ASCII letters, digits, '.', '_' and '-'";
-    }
-    return NULL;
-}
-
 static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct ckey *k, const char *value,
                                   char *errbuf, size_t errbuf_size)
 {
@@ -192,7 +173,7 @@ static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct cke
         return WEIR_CONF_INVALID;
     }
     const char *why;
-    if (k->off == offsetof(struct weir_consumer_conf, group_instance_id) && (why = instance_id_invalid(value))) {
+    if (k->off == offsetof(struct weir_consumer_conf, group_instance_id) && (why = weir_kafka_name_problem(value))) {
         char shown[64 + 4]; /* the value cut, unprintable bytes as '?': the message stays one line */
         size_t n = 0;
         for (const char *s = value; *s && n < 64; s++) shown[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';

@@ -44,7 +44,6 @@ enum {
     KERR_INCONSISTENT_PROTO = 23, KERR_INVALID_GROUP = 24, KERR_UNKNOWN_MEMBER = 25, KERR_INVALID_SESSION = 26,
     KERR_REBALANCING = 27, KERR_MEMBER_ID_REQUIRED = 79, KERR_FENCED_INSTANCE = 82,
     JOIN_INSTANCE_MIN_VERSION = 5, /* JoinGroup's first with group_instance_id */
-    TOPIC_NAME_MAX = 249,
     IDLE_WAIT_MS = 1000,
     COMMITS_PIPELINED = 64, /* commits in flight on the coordinator connection */
 };
@@ -652,8 +651,8 @@ static void topics_free(struct cgroup *g)
 
 static bool sub_matches(char *const *sub, size_t n_sub, const regex_t *re, struct kstr name)
 {
-    char buf[TOPIC_NAME_MAX + 1];
-    if (name.len <= 0 || name.len > TOPIC_NAME_MAX) return false;
+    char buf[WEIR_KAFKA_NAME_MAX + 1];
+    if (name.len <= 0 || name.len > WEIR_KAFKA_NAME_MAX) return false;
     memcpy(buf, name.ptr, (size_t)name.len);
     buf[name.len] = '\0';
     for (size_t i = 0; i < n_sub; i++) {
@@ -1356,7 +1355,7 @@ int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, 
             regex_t re;
             if (regcomp(&re, topics[i], REG_EXTENDED | REG_NOSUB) != 0) return WEIR_CLIENT_E_INVALID_ARG;
             regfree(&re);
-        } else if (strlen(topics[i]) > TOPIC_NAME_MAX) {
+        } else if (strlen(topics[i]) > WEIR_KAFKA_NAME_MAX) {
             return WEIR_CLIENT_E_INVALID_ARG;
         }
     }

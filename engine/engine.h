@@ -383,7 +383,7 @@ void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out);
 /* The store: a data directory of topics                                      */
 /* ======================================================================== */
 
-enum { WEIR_TOPIC_NAME_MAX = 249, WEIR_PARTITIONS_MAX = 100000 };
+enum { WEIR_TOPIC_NAME_MAX = WEIR_KAFKA_NAME_MAX, WEIR_PARTITIONS_MAX = 100000 };
 
 struct weir_store;
 

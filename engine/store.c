@@ -44,18 +44,7 @@ struct weir_store {
     size_t n_topics, cap_topics;
 };
 
-bool weir_topic_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > WEIR_TOPIC_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
+bool weir_topic_name_valid(const char *name) { return weir_kafka_name_problem(name) == NULL; }
 
 static void topic_free(struct store_topic *t)
 {
