@@ -42,7 +42,8 @@ enum weir_err {
     WEIR_E_OUT_OF_SEQUENCE = -20, /* idempotent batch's sequence does not follow the last */
     WEIR_E_PRODUCER_EPOCH = -21,  /* producer epoch older than the partition's */
     WEIR_E_TRANSACTIONAL = -22,   /* transactional batch: transactions are not supported */
-    WEIR_E_LAST = WEIR_E_TRANSACTIONAL
+    WEIR_E_NOSPACE = -23,     /* disk full, or free space below the broker's reserve: retriable */
+    WEIR_E_LAST = WEIR_E_NOSPACE
 };
 
 /* "NAME: text" for logs and the CLI; never NULL. */

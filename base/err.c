@@ -27,6 +27,7 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_OUT_OF_SEQUENCE] = "WEIR_E_OUT_OF_SEQUENCE: producer sequence does not follow the last appended",
     [-WEIR_E_PRODUCER_EPOCH] = "WEIR_E_PRODUCER_EPOCH: producer epoch is older than the partition's",
     [-WEIR_E_TRANSACTIONAL] = "WEIR_E_TRANSACTIONAL: transactional batches are not supported",
+    [-WEIR_E_NOSPACE] = "WEIR_E_NOSPACE: not enough free disk space (below the broker's free-space reserve)",
 };
 
 const char *weir_err_str(enum weir_err e)
@@ -51,6 +52,7 @@ int16_t weir_err_kafka(enum weir_err e)
     case WEIR_E_BAD_PARTITIONS: return 37; /* INVALID_PARTITIONS */
     case WEIR_E_BAD_CONFIG: return 40;   /* INVALID_CONFIG */
     case WEIR_E_IO:
+    case WEIR_E_NOSPACE:
     case WEIR_E_FAILED:
     case WEIR_E_CORRUPT: return 56;      /* KAFKA_STORAGE_ERROR */
     case WEIR_E_UNSUPPORTED: return 76;  /* UNSUPPORTED_COMPRESSION_TYPE */
@@ -73,6 +75,8 @@ enum weir_err weir_err_from_errno(int errnum)
     case ENOENT: return WEIR_E_NOT_FOUND;
     case EEXIST: return WEIR_E_EXISTS;
     case EFBIG: return WEIR_E_TOO_LARGE;
+    case ENOSPC:
+    case EDQUOT: return WEIR_E_NOSPACE;
     default: return WEIR_E_IO;
     }
 }
