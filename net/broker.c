@@ -197,6 +197,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg)
     struct broker *b = weir_calloc(1, sizeof *b);
     if (!b) return WEIR_E_NOMEM;
     b->cfg = *cfg;
+    limits_nofile_raise();
     enum weir_err err = broker_start(b);
     unsigned started = 0;
     for (; err == WEIR_OK && started < b->n_reactors; started++) err = reactor_start(&b->reactors[started]);

@@ -152,6 +152,14 @@ enum weir_err reactor_start(struct reactor *r);
 void reactor_join(struct reactor *r);
 void reactor_wake(struct reactor *r);
 
+/* ---- limits.c: RLIMIT_NOFILE and vm.max_map_count ---------------------------- */
+/* Raises the soft open-files limit to the hard one; logs the result at INFO. */
+void limits_nofile_raise(void);
+/* After weir_store_partition_open failed with err (errno was saved_errno):
+ * when a process or machine limit is the cause (EMFILE, ENFILE, or an mmap
+ * ENOMEM at vm.max_map_count), one ERROR line names it and what to raise. */
+void limits_open_failed(const char *topic, int32_t partition, enum weir_err err, int saved_errno);
+
 /* ---- conn.c ----------------------------------------------------------------- */
 void conn_accept(struct reactor *r, int fd);
 void conn_kick(struct conn *c);          /* send what is ready, resume reading */

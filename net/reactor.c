@@ -183,6 +183,7 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
     p->owner = r;
     enum weir_err err = weir_store_partition_open(r->b->store, topic, partition, r->ap, &p->log);
     if (err != WEIR_OK) {
+        limits_open_failed(topic, partition, err, errno);
         weir_free(p);
         return err;
     }
