@@ -46,8 +46,11 @@ enum weir_err {
     WEIR_E_LAST = WEIR_E_NOSPACE
 };
 
-/* "NAME: text" for logs and the CLI; never NULL. */
+/* "NAME: text" for developers' log lines; never NULL. */
 const char *weir_err_str(enum weir_err e);
+/* The text alone, without the enum name ("storage I/O failed"): for anything a
+ * user reads (CLI output, Kafka error_message, start-up errors); never NULL. */
+const char *weir_err_text(enum weir_err e);
 /* The one switch from a local error to a Kafka wire error code. */
 int16_t weir_err_kafka(enum weir_err e);
 /* errno -> weir_err for the storage paths (ENOSPC, EIO, ... -> WEIR_E_IO). */
@@ -77,6 +80,25 @@ enum weir_log_level { WEIR_LOG_DEBUG, WEIR_LOG_INFO, WEIR_LOG_WARN, WEIR_LOG_ERR
 void weir_log(enum weir_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void weir_log_set_level(enum weir_log_level min);
 enum weir_log_level weir_log_get_level(void);
+
+/* A limiter for a line that can repeat (a failing partition, a refused
+ * accept): at most one line per interval; the next line that passes says how
+ * many were dropped ("(N similar suppressed)"). Zero-initialised; thread-safe. */
+struct weir_ratelimit {
+    _Atomic int64_t next_ms;       /* CLOCK_MONOTONIC ms before which lines are dropped */
+    _Atomic uint64_t suppressed;   /* dropped since the last line */
+};
+/* Logs like weir_log unless rl let a line through less than interval_ms ago.
+ * Returns whether the line was written. */
+bool weir_log_ratelimited(struct weir_ratelimit *rl, int64_t interval_ms, enum weir_log_level level,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum { WEIR_LOG_REPEAT_MS = 10000 }; /* the default interval for repeated error lines */
+/* Keyed by call site: one limiter per expansion. */
+#define WEIR_LOG_RATELIMITED(level, ...)                                                                          \
+    do {                                                                                                           \
+        static struct weir_ratelimit rl_site_;                                                                     \
+        weir_log_ratelimited(&rl_site_, WEIR_LOG_REPEAT_MS, (level), __VA_ARGS__);                                 \
+    } while (0)
 
 #define weir_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 #define WEIR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <string.h>
 
 static const char *const err_text[1 - WEIR_E_LAST] = {
     [0] = "WEIR_OK: success",
@@ -34,6 +35,12 @@ const char *weir_err_str(enum weir_err e)
 {
     if (e > 0 || e < WEIR_E_LAST || !err_text[-e]) return "WEIR_E_?: unknown error";
     return err_text[-e];
+}
+
+const char *weir_err_text(enum weir_err e)
+{
+    const char *s = weir_err_str(e), *colon = strchr(s, ':');
+    return colon ? colon + 2 : s; /* every entry is "NAME: text" */
 }
 
 int16_t weir_err_kafka(enum weir_err e)

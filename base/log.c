@@ -1,7 +1,9 @@
 /* base/log.c: one line per event on stderr, and the fatal paths. */
 #include "base.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -37,6 +39,30 @@ void weir_log(enum weir_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     log_line(level, fmt, ap);
     va_end(ap);
+}
+
+bool weir_log_ratelimited(struct weir_ratelimit *rl, int64_t interval_ms, enum weir_log_level level,
+                          const char *fmt, ...)
+{
+    if ((int)level < log_level_min) return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t next = atomic_load(&rl->next_ms);
+    /* One thread wins the slot; the others count themselves as suppressed. */
+    if (now_ms < next || !atomic_compare_exchange_strong(&rl->next_ms, &next, now_ms + interval_ms)) {
+        atomic_fetch_add(&rl->suppressed, 1);
+        return false;
+    }
+    uint64_t dropped = atomic_exchange(&rl->suppressed, 0);
+    char text[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (dropped) weir_log(level, "%s (%" PRIu64 " similar suppressed)", text, dropped);
+    else weir_log(level, "%s", text);
+    return true;
 }
 
 _Noreturn void weir_panic(const char *fmt, ...)

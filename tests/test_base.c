@@ -369,9 +369,28 @@ static void test_err_str(void **state)
         assert_non_null(s);
         assert_true(strncmp(s, "WEIR_", 5) == 0);
         for (int f = 0; f > e; f--) assert_string_not_equal(s, weir_err_str((enum weir_err)f));
+        /* what users read: the same text without the enum name */
+        const char *t = weir_err_text((enum weir_err)e);
+        assert_null(strstr(t, "WEIR_"));
+        assert_true(t[0] != '\0' && t[0] != ' ');
+        assert_string_equal(s + strlen(s) - strlen(t), t);
     }
     assert_non_null(weir_err_str((enum weir_err)1));
+    assert_null(strstr(weir_err_text((enum weir_err)1), "WEIR_"));
     assert_non_null(weir_err_str((enum weir_err)(WEIR_E_LAST - 1)));
+}
+
+static void test_log_ratelimited(void **state)
+{
+    (void)state;
+    struct weir_ratelimit rl = { 0 };
+    assert_true(weir_log_ratelimited(&rl, 60000, WEIR_LOG_ERROR, "repeated %d", 1));
+    assert_false(weir_log_ratelimited(&rl, 60000, WEIR_LOG_ERROR, "repeated %d", 2));
+    assert_false(weir_log_ratelimited(&rl, 60000, WEIR_LOG_ERROR, "repeated %d", 3));
+    assert_int_equal(rl.suppressed, 2);
+    rl.next_ms = 0; /* the interval passed: the next line says "(2 similar suppressed)" */
+    assert_true(weir_log_ratelimited(&rl, 60000, WEIR_LOG_ERROR, "repeated %d", 4));
+    assert_int_equal(rl.suppressed, 0);
 }
 
 static void test_err_kafka(void **state)
@@ -404,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_arena_growable),
         cmocka_unit_test(test_err_str),
+        cmocka_unit_test(test_log_ratelimited),
         cmocka_unit_test(test_err_kafka),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
