@@ -11,7 +11,8 @@
  * At start the broker raises its soft RLIMIT_NOFILE to the hard limit (as
  * Kafka's packaging and most servers do). When a partition fails to open
  * because of one of them, one ERROR line names the limit, its value and what
- * to raise, instead of a bare "I/O error". */
+ * to raise, instead of a bare "I/O error" (rate-limited: thousands of
+ * partitions fail together). */
 #include "net_int.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 enum {
     MAPS_LINES_MAX = 1 << 24,   /* bound of the /proc/self/maps count */
     MAPS_MARGIN = 64,           /* a failed open may have unmapped a few already */
-    LIMIT_LOG_EVERY = 1000,     /* after the first line, one per this many failures */
 };
 
 void limits_nofile_raise(void)
@@ -70,39 +70,30 @@ static long long maps_count(void)
     return n;
 }
 
-/* True for the 1st failure of a kind, then every LIMIT_LOG_EVERY-th. */
-static bool limit_log_due(atomic_uint *count, unsigned *n)
-{
-    *n = atomic_fetch_add(count, 1) + 1;
-    return *n == 1 || *n % LIMIT_LOG_EVERY == 0;
-}
-
 void limits_open_failed(const char *topic, int32_t partition, enum weir_err err, int saved_errno)
 {
-    static atomic_uint nofile_fails, nfile_fails, maps_fails;
-    unsigned n;
+    static struct weir_ratelimit nofile_rl, nfile_rl, maps_rl;
+    static atomic_uint fails;
     if (err == WEIR_E_IO && saved_errno == EMFILE) {
         struct rlimit rl = { 0, 0 };
         getrlimit(RLIMIT_NOFILE, &rl);
-        if (limit_log_due(&nofile_fails, &n))
-            weir_log(WEIR_LOG_ERROR,
-                     "cannot open partition %s-%" PRId32 ": too many open files (RLIMIT_NOFILE %ju, hard %ju); "
-                     "raise `ulimit -n` (nofile in limits.conf, LimitNOFILE= for systemd) "
-                     "(%u partitions so far, logged every %d)",
-                     topic, partition, (uintmax_t)rl.rlim_cur, (uintmax_t)rl.rlim_max, n, LIMIT_LOG_EVERY);
+        weir_log_ratelimited(&nofile_rl, WEIR_LOG_REPEAT_MS, WEIR_LOG_ERROR,
+                             "cannot open partition %s-%" PRId32 ": too many open files (RLIMIT_NOFILE %ju, hard "
+                             "%ju); raise `ulimit -n` (nofile in limits.conf, LimitNOFILE= for systemd) "
+                             "[%u partitions failed]",
+                             topic, partition, (uintmax_t)rl.rlim_cur, (uintmax_t)rl.rlim_max,
+                             atomic_fetch_add(&fails, 1) + 1);
     } else if (err == WEIR_E_IO && saved_errno == ENFILE) {
-        if (limit_log_due(&nfile_fails, &n))
-            weir_log(WEIR_LOG_ERROR,
-                     "cannot open partition %s-%" PRId32 ": too many open files in the system (fs.file-max %lld); "
-                     "raise `sysctl fs.file-max` (%u partitions so far, logged every %d)",
-                     topic, partition, proc_sys_num("/proc/sys/fs/file-max"), n, LIMIT_LOG_EVERY);
+        weir_log_ratelimited(&nfile_rl, WEIR_LOG_REPEAT_MS, WEIR_LOG_ERROR,
+                             "cannot open partition %s-%" PRId32 ": too many open files in the system (fs.file-max "
+                             "%lld); raise `sysctl fs.file-max` [%u partitions failed]",
+                             topic, partition, proc_sys_num("/proc/sys/fs/file-max"), atomic_fetch_add(&fails, 1) + 1);
     } else if ((err == WEIR_E_NOMEM || err == WEIR_E_IO) && saved_errno == ENOMEM) {
         long long max = proc_sys_num("/proc/sys/vm/max_map_count"), maps = maps_count();
         if (max <= 0 || maps < 0 || maps + MAPS_MARGIN < max) return; /* plain out of memory */
-        if (limit_log_due(&maps_fails, &n))
-            weir_log(WEIR_LOG_ERROR,
-                     "cannot open partition %s-%" PRId32 ": too many memory mappings (%lld of vm.max_map_count "
-                     "%lld); raise `sysctl vm.max_map_count` (%u partitions so far, logged every %d)",
-                     topic, partition, maps, max, n, LIMIT_LOG_EVERY);
+        weir_log_ratelimited(&maps_rl, WEIR_LOG_REPEAT_MS, WEIR_LOG_ERROR,
+                             "cannot open partition %s-%" PRId32 ": too many memory mappings (%lld of "
+                             "vm.max_map_count %lld); raise `sysctl vm.max_map_count` [%u partitions failed]",
+                             topic, partition, maps, max, atomic_fetch_add(&fails, 1) + 1);
     }
 }
