@@ -3,7 +3,8 @@
 # nothing when everything is present. Uses sudo when not root.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev libcmocka-dev
-      librdkafka-dev kcat python3 python3-confluent-kafka iperf3)
+      librdkafka-dev kcat python3 python3-confluent-kafka iperf3
+      clang libclang-rt-14-dev) # libFuzzer: clang only recommends libclang-rt-14-dev (libclang_rt.fuzzer)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
