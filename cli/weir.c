@@ -259,7 +259,7 @@ static int cmd_serve(int argc, char **argv)
     /* ~9 KiB: on the heap, so that the stack holds only small things. */
     struct weir_broker_config *cfg = weir_malloc(sizeof *cfg);
     if (!cfg) {
-        fprintf(stderr, "weir: %s\n", weir_err_str(WEIR_E_NOMEM));
+        fprintf(stderr, "weir serve: %s\n", weir_err_text(WEIR_E_NOMEM));
         return EXIT_FAILED;
     }
     int rc = serve_configure(argc, argv, cfg);
@@ -280,10 +280,11 @@ static int cmd_serve(int argc, char **argv)
         weir_free(cfg);
         return EXIT_FAILED;
     }
-    enum weir_err run_err = weir_broker_run(cfg);
+    char why[1024];
+    enum weir_err run_err = weir_broker_run(cfg, why, sizeof why);
     weir_free(cfg);
     if (run_err != WEIR_OK) {
-        fprintf(stderr, "weir: %s\n", weir_err_str(run_err));
+        fprintf(stderr, "weir serve: %s\n", why);
         return EXIT_FAILED;
     }
     return 0;

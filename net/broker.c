@@ -1,5 +1,6 @@
-/* net/broker.c: the broker's life: open the store, bind one SO_REUSEPORT
- * listener per reactor, start the reactors, wait for SIGINT/SIGTERM, stop.
+/* net/broker.c: the broker's life: claim the port, prepare the data
+ * directory, open the store, bind one SO_REUSEPORT listener per reactor,
+ * start the reactors, wait for SIGINT/SIGTERM, stop.
  *
  * Files it keeps in the data directory besides the store's:
  *   meta.properties   cluster.id and node.id, written once
@@ -13,9 +14,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum { PID_BLOCK = 1000, LISTEN_BACKLOG = 1024 };
@@ -84,6 +88,12 @@ int64_t broker_producer_id_next(struct broker *b)
     return id;
 }
 
+static void sockaddr_set_port(struct sockaddr_storage *sa, uint16_t port)
+{
+    if (sa->ss_family == AF_INET) ((struct sockaddr_in *)sa)->sin_port = htons(port);
+    else ((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
 static int listen_one(const struct addrinfo *ai, uint16_t port)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -93,8 +103,7 @@ static int listen_one(const struct addrinfo *ai, uint16_t port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     struct sockaddr_storage sa;
     memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
-    if (sa.ss_family == AF_INET) ((struct sockaddr_in *)&sa)->sin_port = htons(port);
-    else ((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+    sockaddr_set_port(&sa, port);
     if (bind(fd, (struct sockaddr *)&sa, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         int saved = errno;
         close(fd);
@@ -113,29 +122,132 @@ static uint16_t bound_port(int fd)
                                          : ((struct sockaddr_in6 *)&sa)->sin6_port);
 }
 
-static enum weir_err listeners_open(struct broker *b)
+/* One port, one broker. Each reactor gets its own SO_REUSEPORT listener, and
+ * the kernel spreads new connections over them. But SO_REUSEPORT also lets
+ * any later socket of the same user join that group: a second weir on the
+ * port used to start, log "listening", and take a share of the first one's
+ * connections. So before the listeners are bound, the port is claimed:
+ *   1. A lock that lives exactly as long as the process: an abstract unix
+ *      socket named after the port ("\0weir-port-9092"). Abstract names are
+ *      per network namespace, like ports, and the kernel drops the name when
+ *      the process dies, however it dies. bind() of a taken name fails
+ *      atomically, so two weirs starting at once cannot both pass. It is
+ *      keyed by the port alone, so 0.0.0.0:9092 and 127.0.0.1:9092 exclude
+ *      each other too (two weirs on different addresses of one port: refused).
+ *   2. An exclusive probe: a socket bound without SO_REUSEPORT, closed again.
+ *      EADDRINUSE means another program listens there (a weir holds the lock
+ *      as well, and step 1 answered already).
+ * What is left is a program that is not weir, sets SO_REUSEPORT itself and
+ * binds the port in the microseconds between the probe and our binds.
+ * Port 0 (ephemeral) needs neither: the kernel picks a free port. */
+static enum weir_err port_claim(struct broker *b, const struct addrinfo *ai, char *why, size_t cap)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
-    const char *host = b->cfg.listen_host[0] ? b->cfg.listen_host : NULL;
-    int rc = getaddrinfo(host, "0", &hints, &ai);
-    if (rc != 0) {
-        weir_log(WEIR_LOG_ERROR, "cannot resolve listen host '%s': %s", b->cfg.listen_host, gai_strerror(rc));
+    uint16_t port = b->cfg.listen_port;
+    if (port == 0) return WEIR_OK;
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int n = snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "weir-port-%u", port);
+    b->port_lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (b->port_lock_fd >= 0 &&
+        bind(b->port_lock_fd, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+        int saved = errno;
+        close(b->port_lock_fd);
+        b->port_lock_fd = -1;
+        if (saved == EADDRINUSE) {
+            snprintf(why, cap, "cannot listen on %s:%u: %s (another weir broker uses port %u)", b->cfg.listen_host,
+                     port, strerror(saved), port);
+            return WEIR_E_IO;
+        }
+    } /* no unix sockets at all (unlikely): the probe alone still catches a running broker */
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    struct sockaddr_storage sa;
+    memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+    sockaddr_set_port(&sa, port);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is no owner */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, ai->ai_addrlen) != 0) {
+        snprintf(why, cap, "cannot listen on %s:%u: %s", b->cfg.listen_host, port, strerror(errno));
+        if (fd >= 0) close(fd);
         return WEIR_E_IO;
     }
+    close(fd);
+    return WEIR_OK;
+}
+
+static enum weir_err listen_resolve(const struct broker *b, struct addrinfo **ai, char *why, size_t cap)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    const char *host = b->cfg.listen_host[0] ? b->cfg.listen_host : NULL;
+    int rc = getaddrinfo(host, "0", &hints, ai);
+    if (rc != 0) {
+        snprintf(why, cap, "cannot listen on %s:%u: cannot resolve '%s': %s", b->cfg.listen_host, b->cfg.listen_port,
+                 b->cfg.listen_host, gai_strerror(rc));
+        return WEIR_E_IO;
+    }
+    return WEIR_OK;
+}
+
+static enum weir_err listeners_open(struct broker *b, const struct addrinfo *ai, char *why, size_t cap)
+{
     uint16_t port = b->cfg.listen_port;
     enum weir_err err = WEIR_OK;
     for (unsigned i = 0; i < b->n_reactors && err == WEIR_OK; i++) {
         b->reactors[i].listen_fd = listen_one(ai, port);
         if (b->reactors[i].listen_fd < 0) {
-            weir_log(WEIR_LOG_ERROR, "cannot listen on %s:%u: %s", b->cfg.listen_host, port, strerror(errno));
+            snprintf(why, cap, "cannot listen on %s:%u: %s", b->cfg.listen_host, port, strerror(errno));
             err = WEIR_E_IO;
         } else if (port == 0) {
             port = bound_port(b->reactors[i].listen_fd);
         }
     }
-    freeaddrinfo(ai);
     b->port = port;
     return err;
+}
+
+/* mkdir -p: each missing component, 0755. */
+static int mkdir_parents(const char *dir)
+{
+    char path[sizeof ((struct weir_broker_config *)0)->data_dir];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) {
+        errno = n ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0') continue;
+        char saved = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+        path[i] = saved;
+    }
+    return 0;
+}
+
+/* The data directory exists (made with its parents), is a directory, and a
+ * file can be created in it (as root, permission bits do not stop writes, but
+ * a read-only file system does). */
+static enum weir_err data_dir_prepare(const char *dir, char *why, size_t cap)
+{
+    struct stat sb;
+    if (mkdir_parents(dir) != 0) {
+        snprintf(why, cap, "cannot create data dir %s: %s", dir, strerror(errno));
+        return WEIR_E_IO;
+    }
+    int rc = stat(dir, &sb);
+    if (rc != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(why, cap, "cannot use data dir %s: %s", dir, strerror(rc != 0 ? errno : ENOTDIR));
+        return WEIR_E_IO;
+    }
+    char probe[sizeof ((struct weir_broker_config *)0)->data_dir + 32];
+    snprintf(probe, sizeof probe, "%s/.weir-write-check", dir);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(why, cap, "cannot write in data dir %s: %s", dir, strerror(errno));
+        return WEIR_E_IO;
+    }
+    close(fd);
+    unlink(probe);
+    return WEIR_OK;
 }
 
 static void port_file_write(const struct broker *b)
@@ -156,10 +268,15 @@ static unsigned reactors_wanted(const struct weir_broker_config *cfg)
 static void stats_log(const struct broker *b)
 {
     uint64_t req = 0, splice = 0, copy = 0, conns = 0;
+    char spread[REACTORS_MAX * 12] = "";
+    size_t used = 0;
     for (unsigned i = 0; i < b->n_reactors; i++) {
         const struct reactor_stats *s = &b->reactors[i].stats;
         req += s->requests, splice += s->fetch_bytes_splice, copy += s->fetch_bytes_copy, conns += s->connections;
+        used += (size_t)snprintf(spread + used, sizeof spread - used, "%s%" PRIu64, i ? "/" : "",
+                                 (uint64_t)s->connections);
     }
+    weir_log(WEIR_LOG_DEBUG, "connections accepted per reactor: %s", spread);
     weir_log(WEIR_LOG_INFO,
              "stopped: %" PRIu64 " connections, %" PRIu64 " requests; fetch record bytes sent by splice %" PRIu64
              ", by copy %" PRIu64,
@@ -177,30 +294,50 @@ static void wait_for_signal(void)
     weir_log(WEIR_LOG_INFO, "received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-static enum weir_err broker_start(struct broker *b)
+/* Every start-up failure leaves one line in why: what, which path or
+ * address, and the reason. */
+static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
 {
     b->n_reactors = reactors_wanted(&b->cfg);
     b->reactors = weir_calloc(b->n_reactors, sizeof *b->reactors);
     if (!b->reactors) return WEIR_E_NOMEM;
     for (unsigned i = 0; i < b->n_reactors; i++)
         b->reactors[i] = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .event_fd = -1 };
-    enum weir_err err = weir_store_open(b->cfg.data_dir, &b->cfg.log, NULL, &b->store);
-    if (err == WEIR_OK) err = cluster_id_load(b);
-    if (err == WEIR_OK) err = pid_init(b);
-    if (err == WEIR_OK) err = groups_topic_ensure(b);
-    if (err == WEIR_OK) err = listeners_open(b);
+    const char *dir = b->cfg.data_dir;
+    struct addrinfo *ai = NULL;
+    enum weir_err err = listen_resolve(b, &ai, why, cap);
+    if (err == WEIR_OK) err = port_claim(b, ai, why, cap); /* before recovery: a second broker fails fast */
+    if (err == WEIR_OK) err = data_dir_prepare(dir, why, cap);
+    if (err == WEIR_OK && (err = weir_store_open(dir, &b->cfg.log, NULL, &b->store)) != WEIR_OK)
+        snprintf(why, cap, err == WEIR_E_BUSY ? "cannot open data dir %s: it is in use by another weir process"
+                                              : "cannot open data dir %s: %s (see the lines above)",
+                 dir, weir_err_text(err));
+    if (err == WEIR_OK && (err = cluster_id_load(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
+    if (err == WEIR_OK && (err = pid_init(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot write %s/producer-ids: %s", dir, weir_err_text(err));
+    if (err == WEIR_OK && (err = groups_topic_ensure(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
+    if (err == WEIR_OK) err = listeners_open(b, ai, why, cap);
+    if (ai) freeaddrinfo(ai);
     return err;
 }
 
-enum weir_err weir_broker_run(const struct weir_broker_config *cfg)
+enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, size_t why_cap)
 {
     struct broker *b = weir_calloc(1, sizeof *b);
-    if (!b) return WEIR_E_NOMEM;
+    if (!b) {
+        snprintf(why, why_cap, "%s", weir_err_text(WEIR_E_NOMEM));
+        return WEIR_E_NOMEM;
+    }
     b->cfg = *cfg;
+    b->port_lock_fd = -1;
+    why[0] = '\0';
     limits_nofile_raise();
-    enum weir_err err = broker_start(b);
+    enum weir_err err = broker_start(b, why, why_cap);
     unsigned started = 0;
     for (; err == WEIR_OK && started < b->n_reactors; started++) err = reactor_start(&b->reactors[started]);
+    if (err != WEIR_OK && !why[0]) snprintf(why, why_cap, "cannot start: %s", weir_err_text(err));
     if (err == WEIR_OK) {
         port_file_write(b);
         weir_log(WEIR_LOG_INFO, "weir listening on %s:%u (advertised %s:%u), %u reactors, data in %s",
@@ -215,6 +352,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg)
         if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
     if (started) stats_log(b);
     weir_store_close(b->store);
+    if (b->port_lock_fd >= 0) close(b->port_lock_fd);
     weir_free(b->reactors);
     weir_free(b);
     return err;

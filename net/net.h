@@ -46,7 +46,10 @@ enum weir_err weir_broker_config_load(struct weir_broker_config *c, const char *
 
 /* Runs the broker until SIGINT or SIGTERM (blocked in the caller's threads),
  * then answers in-flight requests, closes every log cleanly and returns.
- * Errors: WEIR_E_IO (cannot listen), store errors from weir_store_open. */
-enum weir_err weir_broker_run(const struct weir_broker_config *cfg);
+ * Errors: WEIR_E_IO (cannot create or write the data directory, cannot listen,
+ * the port is another broker's), store errors from weir_store_open. On error
+ * why holds one line for the user naming the path or address and the reason
+ * ("cannot listen on 127.0.0.1:9092: Address already in use"). */
+enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, size_t why_cap);
 
 #endif

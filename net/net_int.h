@@ -132,6 +132,7 @@ struct broker {
     struct reactor *reactors;
     unsigned n_reactors;
     uint16_t port;               /* bound */
+    int port_lock_fd;            /* abstract unix socket "weir-port-<port>": held while running (broker.c) */
     char cluster_id[32];
     _Atomic unsigned quiesced;
     _Atomic bool stopping;
