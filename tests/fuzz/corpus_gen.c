@@ -227,6 +227,73 @@ static void requests(void)
     }
 }
 
+/* Responses: zeroed (empty) bodies from the broker's encoders, behind the
+ * key and version prefix fuzz_proto_response.c reads. */
+static void response_body(struct kbuf *out, int16_t key, int16_t v)
+{
+    static const int32_t zeros[64];
+    const void *z = zeros;
+    switch (key) {
+    case KAPI_API_VERSIONS: kproto_apiversions_encode(out, v, z); break;
+    case KAPI_METADATA: kproto_metadata_encode(out, v, z); break;
+    case KAPI_PRODUCE: kproto_produce_encode(out, v, z); break;
+    case KAPI_FETCH: kproto_fetch_encode(out, v, z); break;
+    case KAPI_LIST_OFFSETS: kproto_listoffsets_encode(out, v, z); break;
+    case KAPI_CREATE_TOPICS: kproto_createtopics_encode(out, v, z); break;
+    case KAPI_DELETE_TOPICS: kproto_deletetopics_encode(out, v, z); break;
+    case KAPI_CREATE_PARTITIONS: kproto_createpartitions_encode(out, v, z); break;
+    case KAPI_DESCRIBE_CONFIGS: kproto_describeconfigs_encode(out, v, z); break;
+    case KAPI_INIT_PRODUCER_ID: kproto_initproducerid_encode(out, v, z); break;
+    case KAPI_FIND_COORDINATOR: kproto_findcoordinator_encode(out, v, z); break;
+    case KAPI_JOIN_GROUP: kproto_joingroup_encode(out, v, z); break;
+    case KAPI_SYNC_GROUP: kproto_syncgroup_encode(out, v, z); break;
+    case KAPI_HEARTBEAT: kproto_heartbeat_encode(out, v, z); break;
+    case KAPI_LEAVE_GROUP: kproto_leavegroup_encode(out, v, z); break;
+    case KAPI_OFFSET_COMMIT: kproto_offsetcommit_encode(out, v, z); break;
+    case KAPI_OFFSET_FETCH: kproto_offsetfetch_encode(out, v, z); break;
+    case KAPI_DESCRIBE_GROUPS: kproto_describegroups_encode(out, v, z); break;
+    case KAPI_LIST_GROUPS: kproto_listgroups_encode(out, v, z); break;
+    case KAPI_DELETE_GROUPS: kproto_deletegroups_encode(out, v, z); break;
+    default: FUZZ_CHECK(!"unknown api");
+    }
+}
+
+static void responses(void)
+{
+    size_t n;
+    const struct kproto_api *apis = kproto_api_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        for (int16_t v = apis[i].min; apis[i].min >= 0 && v <= apis[i].max; v++) {
+            struct kbuf b;
+            kbuf_init(&b, 0);
+            kb_i16(&b, apis[i].key);
+            kb_i16(&b, v);
+            kb_i32(&b, 1000 + v);
+            if (kproto_response_header_v1(apis[i].key, v)) kb_tags_empty(&b);
+            response_body(&b, apis[i].key, v);
+            char name[64];
+            snprintf(name, sizeof name, "%s_v%d", apis[i].name, v);
+            kbuf_put("fuzz_proto_response", name, &b);
+            kbuf_free(&b);
+        }
+    }
+    struct kstr topics[2] = { S("orders"), S("t.2") };
+    int32_t parts[3] = { 0, 1, 2 };
+    struct kconsumer_topic_parts tp = { S("orders"), parts, 3 };
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    kb_i16(&b, -1);
+    kb_i16(&b, 0);
+    kproto_consumer_subscription_encode(&b, &(struct kconsumer_subscription){ 1, topics, 2, { NULL, -1 }, &tp, 1 });
+    kbuf_put("fuzz_proto_response", "consumer_subscription_v1", &b);
+    kbuf_reset(&b);
+    kb_i16(&b, -2);
+    kb_i16(&b, 0);
+    kproto_consumer_assignment_encode(&b, &(struct kconsumer_assignment){ 1, &tp, 1, { (const uint8_t *)"ud", 2 } });
+    kbuf_put("fuzz_proto_response", "consumer_assignment_v1", &b);
+    kbuf_free(&b);
+}
+
 /* ---- segments -------------------------------------------------------------------- */
 
 enum { FLAG_CLEAN = 1, FLAG_FIX_SNAPSHOT = 2, FLAG_FIX_BATCHES = 4 }; /* as fuzz_segment.c */
@@ -351,6 +418,7 @@ int main(int argc, char **argv)
     weir_log_set_level(WEIR_LOG_ERROR);
     batches();
     requests();
+    responses();
     segments();
     configs();
     return 0;
