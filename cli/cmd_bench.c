@@ -336,7 +336,7 @@ static int topic_ensure(const struct bench_args *a, int32_t *parts)
                           *parts, a->partitions);
     } else if (md->topics_count != 1 || md->topics[0].err != 3) {
         rc = cli_fail("bench: topic '%s': %s", a->topic,
-                      weir_client_err_str(md->topics_count ? md->topics[0].err : WEIR_CLIENT_E_BAD_MSG));
+                      weir_client_err_text(md->topics_count ? md->topics[0].err : WEIR_CLIENT_E_BAD_MSG));
     } else if (!a->produce) {
         rc = cli_fail("bench: topic '%s' does not exist", a->topic);
     } else {
@@ -399,9 +399,9 @@ static int produce_loop(struct weir_producer *p, const struct bench_args *a, con
     for (uint64_t i = 0; i < warm && !err; i++) err = send_one(p, a, pool, i, parts, &warm_slots[i]);
     int flush_err = weir_producer_flush(p, -1);
     free(warm_slots); /* every callback has run */
-    if (err) return cli_fail("bench: warm-up record not sent: %s", weir_client_err_str(err));
+    if (err) return cli_fail("bench: warm-up record not sent: %s", weir_client_err_text(err));
     if (flush_err) return cli_fail("bench: warm-up flush failed");
-    if (atomic_load(&g_failed)) return cli_fail("bench: warm-up failed: %s", weir_client_err_str(atomic_load(&g_first_err)));
+    if (atomic_load(&g_failed)) return cli_fail("bench: warm-up failed: %s", weir_client_err_text(atomic_load(&g_first_err)));
     weir_producer_stats(p, &res->st);
     struct weir_producer_stats st0 = res->st;
     double c0 = cpu_s();
@@ -414,7 +414,7 @@ static int produce_loop(struct weir_producer *p, const struct bench_args *a, con
             if (late > res->late_max_ns) res->late_max_ns = late;
         }
         err = send_one(p, a, pool, warm + i, parts, &lat[i]);
-        if (err) return cli_fail("bench: record %" PRIu64 " not sent: %s", i, weir_client_err_str(err));
+        if (err) return cli_fail("bench: record %" PRIu64 " not sent: %s", i, weir_client_err_text(err));
     }
     if (weir_producer_flush(p, -1) != 0) return cli_fail("bench: flush failed");
     res->elapsed_s = (double)(now_ns() - t0) / 1e9;
@@ -428,7 +428,7 @@ static int produce_loop(struct weir_producer *p, const struct bench_args *a, con
     uint64_t failed = atomic_load(&g_failed);
     if (failed)
         return cli_fail("bench: %" PRIu64 " of %" PRIu64 " records failed: %s", failed, n,
-                        weir_client_err_str(atomic_load(&g_first_err)));
+                        weir_client_err_text(atomic_load(&g_first_err)));
     return 0;
 }
 

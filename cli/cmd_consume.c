@@ -188,7 +188,7 @@ static void on_rebalance(struct weir_consumer *c, enum weir_rebalance kind, cons
     if (fflush(stdout) != 0) return; /* not committed: printed records may be lost */
     int err = weir_consumer_commit(c, NULL, 0, 0);
     if (err != 0 && n > 0 && err != WEIR_KAFKA_FENCED_INSTANCE_ID) /* fenced: reported by its own event */
-        cli_warn("consume: commit before %zu partitions were revoked: %s", n, weir_client_err_str(err));
+        cli_warn("consume: commit before %zu partitions were revoked: %s", n, weir_client_err_text(err));
     (void)parts;
 }
 
@@ -274,7 +274,7 @@ static int consume_partitions(struct consume_args *a)
     } else if (md->topics_count != 1 || md->topics[0].err == 3) {
         rc = cli_fail("consume: topic '%s' does not exist", a->topic);
     } else if (md->topics[0].err != 0) {
-        rc = cli_fail("consume: topic '%s': %s", a->topic, weir_client_err_str(md->topics[0].err));
+        rc = cli_fail("consume: topic '%s': %s", a->topic, weir_client_err_text(md->topics[0].err));
     } else {
         const struct weir_md_topic *t = &md->topics[0];
         for (size_t i = 0; rc == 0 && i < a->n_partitions; i++)
@@ -393,7 +393,7 @@ static int consume_group_topics(const struct consume_args *a)
     for (size_t i = 0; rc == 0 && i < md->topics_count; i++)
         if (md->topics[i].err == 3) rc = cli_fail("consume: topic '%s' does not exist", md->topics[i].name);
         else if (md->topics[i].err != 0)
-            rc = cli_fail("consume: topic '%s': %s", md->topics[i].name, weir_client_err_str(md->topics[i].err));
+            rc = cli_fail("consume: topic '%s': %s", md->topics[i].name, weir_client_err_text(md->topics[i].err));
     weir_metadata_destroy(md);
     weir_admin_destroy(adm);
     return rc;
@@ -413,7 +413,7 @@ static int group_commit(struct weir_consumer *c)
     if (fflush(stdout) != 0) return -cli_fail("consume: cannot write to standard output");
     int err = weir_consumer_commit(c, NULL, 0, 0);
     if (err != 0 && err != WEIR_KAFKA_FENCED_INSTANCE_ID) /* fenced: its error event ends the run */
-        cli_warn("consume: commit: %s", weir_client_err_str(err));
+        cli_warn("consume: commit: %s", weir_client_err_text(err));
     return err != 0;
 }
 
@@ -421,7 +421,7 @@ static int consume_group_run(const struct consume_args *a, const struct cli_fmt 
 {
     struct consume_state st = { 0, 0, NULL, 0 };
     int err = weir_consumer_subscribe(c, a->topics, a->n_topics);
-    if (err != 0) return cli_fail("consume: subscribe: %s", weir_client_err_str(err));
+    if (err != 0) return cli_fail("consume: subscribe: %s", weir_client_err_text(err));
     struct sigaction sa = { .sa_handler = on_stop_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -379,7 +379,7 @@ static int member_cmp(const void *x, const void *y)
 static int describe_one(struct weir_admin *a, const struct groups_args *args, const struct weir_group_description *d)
 {
     const char *g = d->group_id;
-    if (d->err != 0) return cli_fail("%s: group '%s': %s", args->command, g, weir_client_err_str(d->err));
+    if (d->err != 0) return cli_fail("%s: group '%s': %s", args->command, g, weir_client_err_text(d->err));
     struct weir_group_offsets *off;
     if (weir_admin_group_offsets(a, g, NULL, 0, &off) != 0) return request_failed(a, args);
     if (!strcmp(d->state, "Dead") && off->parts_count == 0) {
@@ -490,7 +490,7 @@ static int reset_partitions(struct weir_admin *a, const struct groups_args *args
     const struct weir_md_topic *t = md->topics_count == 1 ? &md->topics[0] : NULL;
     int rc = 0;
     if (!t || t->err == 3) rc = cli_fail("%s: topic '%s' does not exist", args->command, args->topic);
-    else if (t->err != 0) rc = cli_fail("%s: topic '%s': %s", args->command, args->topic, weir_client_err_str(t->err));
+    else if (t->err != 0) rc = cli_fail("%s: topic '%s': %s", args->command, args->topic, weir_client_err_text(t->err));
     size_t count = rc ? 0 : args->n_parts ? args->n_parts : t->partitions_count;
     int32_t *ps = rc ? NULL : malloc((count ? count : 1) * sizeof *ps);
     if (!rc && !ps) rc = cli_fail("%s: out of memory", args->command);
@@ -523,7 +523,7 @@ static int reset_check_inactive(struct weir_admin *a, const struct groups_args *
     if (weir_admin_describe_groups(a, args->groups, 1, &ds) != 0) return request_failed(a, args);
     const struct weir_group_description *d = &ds->groups[0];
     int rc = 0;
-    if (d->err != 0) rc = cli_fail("%s: group '%s': %s", args->command, d->group_id, weir_client_err_str(d->err));
+    if (d->err != 0) rc = cli_fail("%s: group '%s': %s", args->command, d->group_id, weir_client_err_text(d->err));
     else if (d->members_count > 0)
         rc = cli_fail("%s: group '%s' has %zu active member%s (state %s): offsets can only be reset while it has "
                       "none; stop its consumers first", args->command, d->group_id, d->members_count,
@@ -561,7 +561,7 @@ static int run_reset(struct weir_admin *a, const struct groups_args *args)
         }
         if (err != 0) {
             rc = cli_fail("%s: topic '%s' partition %" PRId32 ": %s", args->command, args->topic, ps[i],
-                          err < 0 ? weir_admin_error(a) : weir_client_err_str(err));
+                          err < 0 ? weir_admin_error(a) : weir_client_err_text(err));
             break;
         }
         switch (args->mode) {
@@ -588,7 +588,7 @@ static int run_reset(struct weir_admin *a, const struct groups_args *args)
                               args->command, g);
             else if (plan[i].err != 0)
                 rc = cli_fail("%s: partition %" PRId32 ": %s", args->command, plan[i].partition,
-                              weir_client_err_str(plan[i].err));
+                              weir_client_err_text(plan[i].err));
         }
     }
     if (rc == 0) {

@@ -164,7 +164,7 @@ static int produce_check_topic(const struct produce_args *a)
     else if (md->topics_count != 1 || md->topics[0].err == 3)
         rc = cli_fail("produce: topic '%s' does not exist (create it with 'weir topics create')", a->topic);
     else if (md->topics[0].err != 0)
-        rc = cli_fail("produce: topic '%s': %s", a->topic, weir_client_err_str(md->topics[0].err));
+        rc = cli_fail("produce: topic '%s': %s", a->topic, weir_client_err_text(md->topics[0].err));
     else if (a->partition >= 0 && (size_t)a->partition >= md->topics[0].partitions_count)
         rc = cli_fail("produce: topic '%s' has no partition %" PRId64 " (it has %zu)", a->topic, a->partition,
                       md->topics[0].partitions_count);
@@ -233,12 +233,12 @@ static int produce_run(const struct produce_args *a, struct weir_producer *p)
     int close_err = weir_producer_close(p, -1);
     uint64_t failed = atomic_load(&o.failed);
     if (send_err)
-        return cli_fail("produce: record %" PRIu64 " not sent: %s", sent + 1, weir_client_err_str(send_err));
+        return cli_fail("produce: record %" PRIu64 " not sent: %s", sent + 1, weir_client_err_text(send_err));
     if (read_err) return cli_fail("produce: cannot read standard input");
     if (failed)
         return cli_fail("produce: %" PRIu64 " of %" PRIu64 " records failed: %s", failed, sent,
-                        weir_client_err_str(atomic_load(&o.first_err)));
-    if (close_err) return cli_fail("produce: %s", weir_client_err_str(close_err));
+                        weir_client_err_text(atomic_load(&o.first_err)));
+    if (close_err) return cli_fail("produce: %s", weir_client_err_text(close_err));
     return 0;
 }
 

@@ -297,7 +297,7 @@ static int describe_topic_line(struct weir_admin *a, const struct topics_args *a
 static int describe_topic(struct weir_admin *a, const struct topics_args *args, const struct weir_md_topic *t)
 {
     if (t->err == 3) return cli_fail("%s: topic '%s' does not exist", args->command, t->name);
-    if (t->err != 0) return cli_fail("%s: topic '%s': %s", args->command, t->name, weir_client_err_str(t->err));
+    if (t->err != 0) return cli_fail("%s: topic '%s': %s", args->command, t->name, weir_client_err_text(t->err));
     int rc = describe_topic_line(a, args, t);
     for (size_t j = 0; rc == 0 && j < t->partitions_count; j++) {
         const struct weir_md_partition *p = &t->partitions[j];
@@ -305,7 +305,7 @@ static int describe_topic(struct weir_admin *a, const struct topics_args *args, 
         print_ids(p->replicas, p->replicas_count);
         printf("\tIsr: ");
         print_ids(p->isr, p->isr_count);
-        if (p->err) printf("\tError: %s", weir_client_err_str(p->err));
+        if (p->err) printf("\tError: %s", weir_client_err_text(p->err));
         printf("\n");
     }
     return rc;

@@ -38,7 +38,7 @@ struct admin_blob {
 
 static int admin_fail(struct weir_admin *a, int err, const char *what)
 {
-    cw_errf(a->err, sizeof a->err, "%s: %s", what, a->conn.err[0] ? a->conn.err : weir_client_err_str(err));
+    cw_errf(a->err, sizeof a->err, "%s: %s", what, a->conn.err[0] ? a->conn.err : weir_client_err_text(err));
     return err;
 }
 
@@ -157,7 +157,7 @@ static void result_set(struct weir_admin_result *r, int err, struct kstr msg)
     if (msg.len > 0)
         cw_errf(r->message, sizeof r->message, "%.*s", (int)msg.len, msg.ptr);
     else
-        cw_errf(r->message, sizeof r->message, "%s", err ? weir_client_err_str(err) : "");
+        cw_errf(r->message, sizeof r->message, "%s", err ? weir_client_err_text(err) : "");
 }
 
 /* Copies per-topic results to the caller's order (by name). A topic the
@@ -440,7 +440,7 @@ int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const c
         if (r->error_message.len > 0)
             cw_errf(a->err, sizeof a->err, "%.*s", (int)r->error_message.len, r->error_message.ptr);
         else
-            cw_errf(a->err, sizeof a->err, "%s", weir_client_err_str(rc));
+            cw_errf(a->err, sizeof a->err, "%s", weir_client_err_text(rc));
     } else if (rc == 0 && !(*out = configs_copy(&resp.results[0], frame->len))) {
         rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeConfigs");
     }
@@ -478,7 +478,7 @@ int weir_admin_list_offset(struct weir_admin *a, const char *topic, int32_t part
     if (rc == 0) {
         const struct klistoffsets_resp_part *p = &resp.topics[0].partitions[0];
         rc = p->error_code;
-        if (rc != 0) cw_errf(a->err, sizeof a->err, "ListOffsets: %s", weir_client_err_str(rc));
+        if (rc != 0) cw_errf(a->err, sizeof a->err, "ListOffsets: %s", weir_client_err_text(rc));
         else *offset = p->offset;
     }
     cw_frame_unref(frame);
@@ -517,7 +517,7 @@ static int conn_request(struct weir_admin *a, struct cw_conn *c, int16_t key, co
     enc(&a->kb, *v, req);
     kproto_request_end(&a->kb, &f);
     int rc = cw_call(c, &a->kb, key, *v, corr, timeout_ms, frame, rd);
-    if (rc != 0) cw_errf(a->err, sizeof a->err, "%s: %s", name, c->err[0] ? c->err : weir_client_err_str(rc));
+    if (rc != 0) cw_errf(a->err, sizeof a->err, "%s: %s", name, c->err[0] ? c->err : weir_client_err_text(rc));
     return rc;
 }
 
@@ -611,7 +611,7 @@ static int group_call(struct weir_admin *a, const char *group, const struct gcal
         }
         if (cw_now_ms() + ADMIN_RETRY_MS >= deadline) {
             cw_errf(a->err, sizeof a->err, "%s: group '%s': %s (still after %d ms)", g->name, group,
-                    weir_client_err_str(err), a->timeout_ms);
+                    weir_client_err_text(err), a->timeout_ms);
             return WEIR_CLIENT_E_TIMED_OUT;
         }
         admin_sleep_ms(ADMIN_RETRY_MS);
@@ -672,7 +672,7 @@ int weir_admin_list_groups(struct weir_admin *a, struct weir_group_list **out)
         rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "ListGroups: malformed response");
     if (rc == 0 && resp.error_code != 0) {
         rc = resp.error_code;
-        cw_errf(a->err, sizeof a->err, "ListGroups: %s", weir_client_err_str(rc));
+        cw_errf(a->err, sizeof a->err, "ListGroups: %s", weir_client_err_text(rc));
     }
     if (rc == 0) {
         struct admin_blob *b = blob_new(frame->len);
@@ -832,7 +832,7 @@ int weir_admin_group_offsets(struct weir_admin *a, const char *group, const stru
     int rc = group_call(a, group, &g, &frame);
     if (rc == 0 && resp.error_code != 0) {
         rc = resp.error_code;
-        cw_errf(a->err, sizeof a->err, "OffsetFetch: group '%s': %s", group, weir_client_err_str(rc));
+        cw_errf(a->err, sizeof a->err, "OffsetFetch: group '%s': %s", group, weir_client_err_text(rc));
     }
     if (rc == 0) {
         struct admin_blob *b = blob_new(frame->len);

@@ -113,6 +113,9 @@ enum weir_client_err {
 /* "NAME: text" for a local error or a Kafka code ("KAFKA_ERROR_<n>: ..." for
  * codes it does not know). Static storage; never NULL. */
 WEIR_API const char *weir_client_err_str(int err);
+/* The text alone, without the name ("broker storage error"): what to show a
+ * user. Static storage; never NULL. */
+WEIR_API const char *weir_client_err_text(int err);
 
 /* ---- configuration -------------------------------------------------------- */
 

@@ -455,7 +455,7 @@ static int batch_err_kafka(enum weir_err err, const char **what)
     case WEIR_E_CRC: *what = "CRC-32C mismatch"; return 2;
     case WEIR_E_NOMEM: *what = "out of memory"; return WEIR_CLIENT_E_NOMEM;
     case WEIR_E_TOO_LARGE: *what = "decompresses to more than 256 MiB"; return 2;
-    default: *what = weir_err_str(err); return 2;
+    default: *what = weir_err_text(err); return 2;
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const local_text[] = {
     [-WEIR_CLIENT_E_INVALID_ARG - 100] = "E_INVALID_ARG: invalid argument",
@@ -96,6 +97,12 @@ const char *weir_client_err_str(int err)
     if (err <= -101 && err >= WEIR_CLIENT_E_FIRST) return local_text[-err - 100];
     if (err >= 0) return "KAFKA_ERROR: broker error code not known to this client";
     return "E_UNKNOWN: unknown error code";
+}
+
+const char *weir_client_err_text(int err)
+{
+    const char *s = weir_client_err_str(err), *colon = strchr(s, ':');
+    return colon ? colon + 2 : s; /* every entry is "NAME: text" */
 }
 
 enum cl_action cl_err_action(int err)
