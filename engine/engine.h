@@ -420,6 +420,14 @@ enum weir_err weir_store_topic_delete(struct weir_store *st, const char *name);
 /* Grows the partition count (opens the new logs in single-thread mode).
  * Errors: WEIR_E_NOT_FOUND, WEIR_E_BAD_PARTITIONS, WEIR_E_IO. */
 enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char *name, int32_t new_total);
+/* Undoes a grow (CreatePartitions whose new partitions did not all open):
+ * the topic has `partitions` again, metadata first; the logs of the
+ * partitions past it move to *out, to be taken and closed by their owners
+ * (weir_store_deletion_take_log) before weir_store_topic_delete_finish
+ * removes those partitions' files. Errors: WEIR_E_NOT_FOUND,
+ * WEIR_E_BAD_PARTITIONS (not fewer than now), WEIR_E_NOMEM, WEIR_E_IO. */
+enum weir_err weir_store_topic_shrink_begin(struct weir_store *st, const char *name, int32_t partitions,
+                                           struct weir_topic_deletion **out);
 /* Changes topic configs (persisted, applied to open logs). Errors as create. */
 enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name,
                                          const char *const (*configs)[2], size_t n_configs, char *why,

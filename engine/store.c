@@ -403,6 +403,7 @@ enum weir_err weir_store_topic_create(struct weir_store *st, const char *name, i
 
 struct weir_topic_deletion {
     struct store_topic *t;
+    int32_t from;                   /* 0: the whole topic; else a shrink that keeps [0, from) */
 };
 
 enum weir_err weir_store_topic_delete_begin(struct weir_store *st, const char *name, struct weir_topic_deletion **out)
@@ -448,8 +449,8 @@ void weir_store_topic_delete_finish(struct weir_store *st, struct weir_topic_del
     topic_close_logs(t); /* those the caller did not take */
     char tomb[4096];
     meta_path(st, t->name, ".delete", tomb, sizeof tomb);
-    partitions_remove(st, t->name, 0, t->partitions);
-    weir_io->unlink(tomb);
+    partitions_remove(st, t->name, d->from, t->partitions);
+    if (d->from == 0) weir_io->unlink(tomb);
     weir_fsync_dir(st->dir);
     topic_free(t);
     weir_free(d);
@@ -480,6 +481,35 @@ enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char 
             meta_write(st, t);
             partitions_remove(st, name, old, new_total);
         }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
+enum weir_err weir_store_topic_shrink_begin(struct weir_store *st, const char *name, int32_t partitions,
+                                           struct weir_topic_deletion **out)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, name, NULL), *cut = NULL;
+    struct weir_topic_deletion *d = NULL;
+    int32_t old = t ? t->partitions : 0;
+    enum weir_err err = !t ? WEIR_E_NOT_FOUND : partitions < 1 || partitions >= old ? WEIR_E_BAD_PARTITIONS : WEIR_OK;
+    if (err == WEIR_OK && (!(d = weir_calloc(1, sizeof *d)) || !(cut = topic_new(st, name)) ||
+                           !(cut->logs = weir_calloc((size_t)old, sizeof *cut->logs))))
+        err = WEIR_E_NOMEM;
+    if (err == WEIR_OK) { /* metadata first: from here on the partitions past `partitions` are unknown */
+        t->partitions = partitions;
+        err = meta_write(st, t);
+        if (err != WEIR_OK) t->partitions = old;
+    }
+    if (err == WEIR_OK) {
+        cut->partitions = old;
+        for (int32_t p = partitions; p < old; p++) cut->logs[p] = t->logs[p], t->logs[p] = NULL;
+        *d = (struct weir_topic_deletion){ .t = cut, .from = partitions };
+        *out = d;
+    } else {
+        topic_free(cut);
+        weir_free(d);
     }
     pthread_mutex_unlock(&st->mu);
     return err;

@@ -61,36 +61,6 @@ char *arena_strdup(struct weir_arena *a, struct kstr s)
     return d;
 }
 
-/* ---- opening new partitions ---------------------------------------------------- */
-
-struct open_task {
-    struct task t;
-    char topic[WEIR_TOPIC_NAME_MAX + 1];
-    int32_t partition;
-};
-
-static void open_task_run(struct reactor *r, struct task *t)
-{
-    struct open_task *ot = weir_container_of(t, struct open_task, t);
-    struct part *p;
-    enum weir_err err = part_open(r, ot->topic, ot->partition, &p);
-    if (err != WEIR_OK && err != WEIR_E_NOT_FOUND)
-        weir_log(WEIR_LOG_ERROR, "cannot open %s-%d: %s", ot->topic, ot->partition, weir_err_str(err));
-    weir_free(ot);
-}
-
-void topic_open_async(struct broker *b, const char *topic, int32_t from, int32_t to)
-{
-    for (int32_t p = from; p < to; p++) {
-        struct open_task *ot = weir_calloc(1, sizeof *ot);
-        if (!ot) return; /* part_get opens on first use */
-        snprintf(ot->topic, sizeof ot->topic, "%s", topic);
-        ot->partition = p;
-        ot->t.run = open_task_run;
-        reactor_post(reactor_owner(b, topic, p), &ot->t);
-    }
-}
-
 /* ---- dispatch ------------------------------------------------------------------ */
 
 void request_malformed(struct request *req, enum weir_err err)
@@ -161,7 +131,18 @@ static void metadata_topic(struct broker *b, struct kmetadata_topic *t, struct k
                                             .isr = &b->cfg.node_id, .n_isr = 1 };
 }
 
-/* A named topic: known, auto-created, or an error. Returns its partition count. */
+static void autocreate_opened(const struct topic_open_result *r, void *ctx)
+{
+    const struct broker *b = ctx;
+    if (r->err == WEIR_OK)
+        weir_log(WEIR_LOG_INFO, "auto-created topic %s with %d partitions", r->topic, b->cfg.num_partitions);
+    else
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s", r->why);
+}
+
+/* A named topic: known, auto-created, or an error. Returns its partition count.
+ * An auto-created topic answers LEADER_NOT_AVAILABLE (clients ask again) until
+ * every partition has opened; when one cannot, the topic is removed again. */
 static int32_t metadata_lookup(struct request *req, const struct kmetadata_req *mr, struct kstr name,
                                struct kmetadata_topic *t)
 {
@@ -176,17 +157,13 @@ static int32_t metadata_lookup(struct request *req, const struct kmetadata_req *
     if (n >= 0) return n;
     t->error_code = KERR_UNKNOWN_TOPIC;
     if (!b->cfg.auto_create_topics || !mr->allow_auto_topic_creation) return 0;
-    char why[256];
+    char why[256] = "";
     enum weir_err err = weir_store_topic_create(b->store, topic, b->cfg.num_partitions, NULL, 0, why, sizeof why);
-    if (err == WEIR_OK || err == WEIR_E_EXISTS) {
-        if (err == WEIR_OK) {
-            weir_log(WEIR_LOG_INFO, "auto-created topic %s with %d partitions", topic, b->cfg.num_partitions);
-            topic_open_async(b, topic, 0, b->cfg.num_partitions);
-        }
-        t->error_code = KERR_LEADER_NOT_AVAILABLE; /* clients ask again */
-    } else {
-        weir_log(WEIR_LOG_WARN, "auto-create of topic %s failed: %s", topic, why);
-    }
+    if (err == WEIR_OK) topic_open_all(req->c->r, topic, 0, b->cfg.num_partitions, autocreate_opened, b);
+    if (err == WEIR_OK || err == WEIR_E_EXISTS) t->error_code = KERR_LEADER_NOT_AVAILABLE;
+    else
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s failed: %s", topic,
+                             why[0] ? why : weir_err_text(err));
     return 0;
 }
 

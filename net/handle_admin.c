@@ -63,21 +63,43 @@ static int32_t create_check(struct request *req, const struct kcreatetopics_req 
     const struct kcreatetopics_req_topic *t = &cr->topics[i];
     int32_t n = t->num_partitions == -1 ? (t->n_assignments > 0 ? t->n_assignments : b->cfg.num_partitions)
                                         : t->num_partitions;
-    if (name_repeated(cr, i)) res->error_code = KERR_INVALID_REQUEST;
-    else if (t->replication_factor != -1 && t->replication_factor != 1) {
+    if (name_repeated(cr, i)) {
+        res->error_code = KERR_INVALID_REQUEST;
+        res->error_message = arena_msg(req, "the topic is named more than once in the request");
+    } else if (t->replication_factor != -1 && t->replication_factor != 1) {
         res->error_code = KERR_INVALID_REPLICATION_FACTOR;
         res->error_message = arena_msg(req, "replication factor must be 1 on a single node");
-    } else if (t->n_assignments > 0 && (t->num_partitions != -1 || t->replication_factor != -1))
+    } else if (t->n_assignments > 0 && (t->num_partitions != -1 || t->replication_factor != -1)) {
         res->error_code = KERR_INVALID_REQUEST;
+        res->error_message = arena_msg(req, "give either replica assignments or partitions and replication factor");
+    }
     for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
         if (t->assignments[a].partition_index != a ||
-            !assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
+            !assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids)) {
             res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            res->error_message = arena_msg(req, "assignments must list partitions 0..n-1 in order, each on this node "
+                                                "alone");
+        }
     return n;
 }
 
+/* Why a topic name or partition count is refused, in why; WEIR_OK if neither. */
+static enum weir_err create_precheck(const char *name, int32_t n, char *why, size_t cap)
+{
+    const char *problem = weir_kafka_name_problem(name);
+    if (problem) {
+        snprintf(why, cap, "illegal topic name '%.64s%s': %s", name, strlen(name) > 64 ? "..." : "", problem);
+        return WEIR_E_BAD_NAME;
+    }
+    if (n < 1 || n > WEIR_PARTITIONS_MAX) {
+        snprintf(why, cap, "the number of partitions must be in [1, %d], not %d", WEIR_PARTITIONS_MAX, n);
+        return WEIR_E_BAD_PARTITIONS;
+    }
+    return WEIR_OK;
+}
+
 static enum weir_err create_one(struct request *req, const struct kcreatetopics_req_topic *t, int32_t n,
-                                bool validate_only, char *why, size_t cap)
+                                bool validate_only, char *why, size_t cap, char **created)
 {
     struct broker *b = req->c->r->b;
     char *name = arena_strdup(&req->arena, t->name);
@@ -88,46 +110,101 @@ static enum weir_err create_one(struct request *req, const struct kcreatetopics_
         pairs[c][1] = arena_strdup(&req->arena, kstr_is_null(t->configs[c].value) ? kstr_c("") : t->configs[c].value);
         if (!pairs[c][0] || !pairs[c][1]) return WEIR_E_NOMEM;
     }
-    if (!weir_topic_name_valid(name)) return WEIR_E_BAD_NAME;
-    if (n < 1 || n > WEIR_PARTITIONS_MAX) return WEIR_E_BAD_PARTITIONS;
+    enum weir_err err = create_precheck(name, n, why, cap);
+    if (err != WEIR_OK) return err;
     if (validate_only) {
         struct weir_log_config cfg = b->cfg.log;
         for (int32_t c = 0; c < t->n_configs; c++) {
-            enum weir_err err = weir_log_config_set(&cfg, pairs[c][0], pairs[c][1], why, cap);
+            err = weir_log_config_set(&cfg, pairs[c][0], pairs[c][1], why, cap);
             if (err != WEIR_OK) return err;
         }
-        if (weir_store_topic_partitions(b->store, name) >= 0) return WEIR_E_EXISTS;
+        if (weir_store_topic_partitions(b->store, name) >= 0) {
+            snprintf(why, cap, "topic '%s' already exists", name);
+            return WEIR_E_EXISTS;
+        }
         return weir_log_config_check(&cfg, why, cap);
     }
-    enum weir_err err = weir_store_topic_create(b->store, name, n, (const char *const(*)[2])pairs,
-                                                (size_t)t->n_configs, why, cap);
-    if (err == WEIR_OK) {
-        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", name, n);
-        topic_open_async(b, name, 0, n);
-    }
+    err = weir_store_topic_create(b->store, name, n, (const char *const(*)[2])pairs, (size_t)t->n_configs, why, cap);
+    if (err == WEIR_OK) *created = name;
     return err;
+}
+
+struct create_state {
+    struct kcreatetopics_req cr;
+    struct ktopic_result *res;
+    int remaining;               /* topics whose partitions are still opening, +1 while dispatching */
+};
+
+struct create_slot {
+    struct request *req;
+    struct ktopic_result *res;
+    const char *name;
+    int32_t partitions;
+};
+
+static void createtopics_respond(struct request *req)
+{
+    struct create_state *st = req->state;
+    response_begin(req);
+    kproto_createtopics_encode(&req->out, req->hdr.api_version,
+                               &(struct kcreatetopics_resp){ .topics = st->res, .n_topics = st->cr.n_topics });
+    response_end(req);
+    request_respond(req);
+}
+
+/* Every partition of one new topic opened, or the topic was rolled back. */
+static void create_opened(const struct topic_open_result *r, void *ctx)
+{
+    struct create_slot *slot = ctx;
+    struct request *req = slot->req;
+    struct create_state *st = req->state;
+    if (r->err == WEIR_OK) {
+        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", slot->name, slot->partitions);
+    } else {
+        slot->res->error_code = err_code_of(r->err);
+        slot->res->error_message = arena_msg(req, r->why);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot create topic %s", r->why);
+    }
+    if (--st->remaining == 0) createtopics_respond(req);
+    request_task_done(req);
+}
+
+static void create_topic(struct request *req, struct create_state *st, int32_t i)
+{
+    struct ktopic_result *res = &st->res[i];
+    int32_t n = create_check(req, &st->cr, i, res);
+    if (res->error_code != 0) return;
+    char why[256] = "", *created = NULL;
+    enum weir_err err = create_one(req, &st->cr.topics[i], n, st->cr.validate_only, why, sizeof why, &created);
+    res->error_code = err_code_of(err);
+    if (err != WEIR_OK) res->error_message = arena_msg(req, why[0] ? why : weir_err_text(err));
+    struct create_slot *slot = created ? weir_arena_alloc(&req->arena, sizeof *slot) : NULL;
+    if (!created) return;
+    if (!slot) { /* cannot wait for it: its partitions open lazily on first use */
+        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", created, n);
+        return;
+    }
+    *slot = (struct create_slot){ .req = req, .res = res, .name = created, .partitions = n };
+    st->remaining++;
+    req->pending++; /* request_task_done in create_opened */
+    topic_open_all(req->c->r, created, 0, n, create_opened, slot);
 }
 
 void handle_createtopics(struct request *req)
 {
-    struct kcreatetopics_req cr;
-    enum weir_err err = kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
-    struct ktopic_result *res = results_alloc(req, &err, cr.n_topics);
-    if (!res) return;
-    for (int32_t i = 0; i < cr.n_topics; i++) {
-        res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
-        int32_t n = create_check(req, &cr, i, &res[i]);
-        if (res[i].error_code != 0) continue;
-        char why[256] = "";
-        err = create_one(req, &cr.topics[i], n, cr.validate_only, why, sizeof why);
-        res[i].error_code = err_code_of(err);
-        if (err != WEIR_OK && why[0]) res[i].error_message = arena_msg(req, why);
+    struct create_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct create_state){ .remaining = 1 };
+    if (err == WEIR_OK) err = kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &st->cr);
+    if (!(st && (st->res = results_alloc(req, &err, st->cr.n_topics)))) {
+        if (!st) request_malformed(req, err);
+        return;
     }
-    response_begin(req);
-    kproto_createtopics_encode(&req->out, req->hdr.api_version,
-                               &(struct kcreatetopics_resp){ .topics = res, .n_topics = cr.n_topics });
-    response_end(req);
-    request_respond(req);
+    req->state = st;
+    for (int32_t i = 0; i < st->cr.n_topics; i++)
+        st->res[i] = (struct ktopic_result){ .name = st->cr.topics[i].name, .error_message = KSTR_NULL };
+    for (int32_t i = 0; i < st->cr.n_topics; i++) create_topic(req, st, i);
+    if (--st->remaining == 0) createtopics_respond(req);
 }
 
 /* ---- DeleteTopics ---------------------------------------------------------------- */
@@ -224,31 +301,56 @@ void handle_deletetopics(struct request *req)
 
 /* ---- CreatePartitions ---------------------------------------------------------------- */
 
-static void grow_one(struct request *req, const struct kcreatepartitions_req_topic *t, bool validate_only,
-                     struct ktopic_result *res)
+struct grow_state {
+    struct kcreatepartitions_req cr;
+    struct kcreatepartitions_resp resp;
+    char **grown;                /* topics whose new partitions all opened */
+    int32_t n_grown;
+    int remaining;               /* topics whose new partitions are still opening, +1 while dispatching */
+};
+
+struct grow_slot {
+    struct request *req;
+    struct ktopic_result *res;
+    char *name;
+    int32_t old, count;
+};
+
+/* Returns the topic's old partition count when the store grew it, else -1. */
+static int32_t grow_one(struct request *req, const struct kcreatepartitions_req_topic *t, bool validate_only,
+                        struct ktopic_result *res, char **name_out)
 {
     struct broker *b = req->c->r->b;
     char *name = arena_strdup(&req->arena, t->name);
     int32_t old = name ? weir_store_topic_partitions(b->store, name) : -1;
     if (!name || old < 0) {
         res->error_code = KERR_UNKNOWN_TOPIC;
-        return;
+        res->error_message = arena_msg(req, "the topic does not exist");
+        return -1;
     }
     if (t->count <= old || t->count > WEIR_PARTITIONS_MAX) {
+        char why[160];
+        snprintf(why, sizeof why, "the new partition count %d must be larger than the current %d and at most %d",
+                 t->count, old, WEIR_PARTITIONS_MAX);
         res->error_code = KERR_INVALID_PARTITIONS;
-        res->error_message = arena_msg(req, "the new partition count must be larger than the current one");
-        return;
+        res->error_message = arena_msg(req, why);
+        return -1;
     }
     if (t->n_assignments >= 0 && t->n_assignments != t->count - old) res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
     for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
         if (!assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
             res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
-    if (res->error_code != 0 || validate_only) return;
+    if (res->error_code != 0)
+        res->error_message = arena_msg(req, "assignments must give each new partition this node alone");
+    if (res->error_code != 0 || validate_only) return -1;
     enum weir_err err = weir_store_topic_add_partitions(b->store, name, t->count);
     res->error_code = err_code_of(err);
-    if (err != WEIR_OK) return;
-    weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", name, old, t->count);
-    topic_open_async(b, name, old, t->count);
+    if (err != WEIR_OK) {
+        res->error_message = arena_msg(req, weir_err_text(err));
+        return -1;
+    }
+    *name_out = name;
+    return old;
 }
 
 static void createpartitions_respond(struct request *req, void *ctx)
@@ -260,27 +362,54 @@ static void createpartitions_respond(struct request *req, void *ctx)
     request_respond(req);
 }
 
+static void grow_finish(struct request *req)
+{
+    struct grow_state *st = req->state;
+    if (st->n_grown == 0) createpartitions_respond(req, &st->resp);
+    /* Groups subscribed to a grown topic rebalance before the answer (group.c). */
+    else groups_partitions_grown(req, st->grown, st->n_grown, createpartitions_respond, &st->resp);
+}
+
+static void grow_opened(const struct topic_open_result *r, void *ctx)
+{
+    struct grow_slot *slot = ctx;
+    struct request *req = slot->req;
+    struct grow_state *st = req->state;
+    if (r->err == WEIR_OK) {
+        weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", slot->name, slot->old, slot->count);
+        st->grown[st->n_grown++] = slot->name;
+    } else {
+        slot->res->error_code = err_code_of(r->err);
+        slot->res->error_message = arena_msg(req, r->why);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot add partitions to topic %s", r->why);
+    }
+    if (--st->remaining == 0) grow_finish(req);
+    request_task_done(req);
+}
+
 void handle_createpartitions(struct request *req)
 {
-    struct kcreatepartitions_req cr;
-    enum weir_err err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &cr);
-    struct ktopic_result *res = results_alloc(req, &err, cr.n_topics);
+    struct grow_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct grow_state){ .remaining = 1 };
+    if (err == WEIR_OK) err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &st->cr);
+    struct ktopic_result *res = st ? results_alloc(req, &err, st->cr.n_topics) : NULL;
+    if (!st && err != WEIR_OK) request_malformed(req, err);
     if (!res) return;
-    char **grown = weir_arena_alloc(&req->arena, (size_t)(cr.n_topics + 1) * sizeof *grown);
-    int32_t n_grown = 0;
-    for (int32_t i = 0; i < cr.n_topics; i++) {
-        res[i] = (struct ktopic_result){ .name = cr.topics[i].name, .error_message = KSTR_NULL };
-        grow_one(req, &cr.topics[i], cr.validate_only, &res[i]);
-        if (grown && res[i].error_code == 0 && !cr.validate_only)
-            if ((grown[n_grown] = arena_strdup(&req->arena, cr.topics[i].name))) n_grown++;
+    st->grown = weir_arena_alloc(&req->arena, (size_t)(st->cr.n_topics + 1) * sizeof *st->grown);
+    st->resp = (struct kcreatepartitions_resp){ .results = res, .n_results = st->cr.n_topics };
+    req->state = st;
+    for (int32_t i = 0; i < st->cr.n_topics; i++) {
+        res[i] = (struct ktopic_result){ .name = st->cr.topics[i].name, .error_message = KSTR_NULL };
+        char *name = NULL;
+        int32_t old = grow_one(req, &st->cr.topics[i], st->cr.validate_only, &res[i], &name);
+        struct grow_slot *slot = old >= 0 ? weir_arena_alloc(&req->arena, sizeof *slot) : NULL;
+        if (!slot || !st->grown) continue; /* (out of arena: the new partitions open lazily) */
+        *slot = (struct grow_slot){ .req = req, .res = &res[i], .name = name, .old = old,
+                                    .count = st->cr.topics[i].count };
+        st->remaining++;
+        req->pending++; /* request_task_done in grow_opened */
+        topic_open_all(req->c->r, name, old, slot->count, grow_opened, slot);
     }
-    struct kcreatepartitions_resp *resp = weir_arena_alloc(&req->arena, sizeof *resp);
-    struct kcreatepartitions_resp local = { .results = res, .n_results = cr.n_topics };
-    if (!resp || n_grown == 0) {
-        createpartitions_respond(req, &local);
-        return;
-    }
-    *resp = local;
-    /* Groups subscribed to a grown topic rebalance before the answer (group.c). */
-    groups_partitions_grown(req, grown, n_grown, createpartitions_respond, resp);
+    if (--st->remaining == 0) grow_finish(req);
 }

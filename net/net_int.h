@@ -195,9 +195,18 @@ struct part *part_get(struct reactor *owner, const char *topic, int32_t partitio
 char *arena_strdup(struct weir_arena *a, struct kstr s);
 /* Closes the connection after logging a malformed request. */
 void request_malformed(struct request *req, enum weir_err err);
-/* Opens every partition of a just-created (or grown) topic on its owner;
- * fire and forget: errors are logged, and part_get opens lazily anyway. */
-void topic_open_async(struct broker *b, const char *topic, int32_t from, int32_t to);
+/* ---- topic_open.c ---- */
+struct topic_open_result {
+    const char *topic;
+    enum weir_err err;           /* the first partition's error; WEIR_OK: all opened */
+    int32_t failed, first_failed;
+    char why[384];               /* for the user (error_message) when err != WEIR_OK */
+};
+/* Opens partitions [from, to) of a just-created (from 0) or grown topic on
+ * their owners; when one fails, deletes the new topic or shrinks the grown one
+ * back to `from`, closing what opened. Then done(res, ctx) runs on `origin`. */
+void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int32_t to,
+                    void (*done)(const struct topic_open_result *res, void *ctx), void *ctx);
 
 void handle_request(struct request *req);
 void handle_produce(struct request *req);

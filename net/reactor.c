@@ -227,8 +227,8 @@ static void parts_open_owned(struct reactor *r)
             struct part *part;
             enum weir_err err = part_open(r, topics[i].name, p, &part);
             if (err != WEIR_OK)
-                weir_log(WEIR_LOG_ERROR, "reactor %u: cannot open %s-%d: %s", r->id, topics[i].name, p,
-                         weir_err_str(err));
+                WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "reactor %u: cannot open %s-%d: %s", r->id, topics[i].name, p,
+                                     weir_err_str(err));
         }
     weir_free(topics);
 }
@@ -265,7 +265,7 @@ static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
         if (r->stopping) close(res);
         else conn_accept(r, res);
     } else if (res != -ECANCELED) {
-        weir_log(WEIR_LOG_WARN, "reactor %u: accept: %s", r->id, strerror(-res));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "reactor %u: accept: %s", r->id, strerror(-res));
     }
     if (!r->accept_armed && !r->stopping) accept_arm(r);
 }
