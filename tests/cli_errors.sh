@@ -2,7 +2,9 @@
 # tests/cli_errors.sh: bad command lines are normal input. Each must exit 2
 # (the command line or config file was rejected; nothing was started) with
 # exactly one line on stderr that starts with "weir: ", and nothing on stdout.
-# --help and --version exit 0 and print to stdout only.
+# --help and --version exit 0 and print to stdout only. Start-up failures of
+# `weir serve` exit 1 with one "weir serve: " line that names the path or
+# address and the reason, never an internal enum name.
 #
 # usage: tests/cli_errors.sh path/to/weir
 set -u
@@ -97,6 +99,46 @@ bad "--config bad value, CRLF" "badvalue.properties:2: config log.retention.ms: 
 bad "--config cross-key check" "segment.index.bytes" -- serve --config "$tmp/badcheck.properties"
 bad "options are checked after a good file" "weir.reactors" -- \
   serve --reactors 999 --config "$tmp/good.properties"
+
+# refused <description> <stderr must contain> -- args...: a start-up failure
+# of `weir serve`: exit 1, exactly one "weir serve: " line naming the path or
+# address with the reason, and no internal enum name (WEIR_E_...) anywhere.
+refused() {
+  local what=$1 want=$2
+  shift 3
+  run "$@"
+  local rc lines
+  rc=$(cat "$tmp/rc")
+  lines=$(grep -c '^weir serve: ' "$tmp/err")
+  if [ "$rc" != 1 ]; then fail "$what" "exit code $rc, want 1"
+  elif [ "$lines" != 1 ]; then fail "$what" "$lines 'weir serve: ' lines on stderr, want 1"
+  elif grep -q 'WEIR_E_' "$tmp/err"; then fail "$what" "stderr shows an enum name"
+  elif ! grep -qF -- "$want" "$tmp/err"; then fail "$what" "stderr lacks '$want'"
+  else passed=$((passed + 1))
+  fi
+}
+
+: >"$tmp/a-file"
+refused "serve: data dir under a file" "cannot create data dir $tmp/a-file/d: Not a directory" -- \
+  serve --listen 127.0.0.1:0 --data-dir "$tmp/a-file/d"
+refused "serve: data dir is a file" "cannot use data dir $tmp/a-file: Not a directory" -- \
+  serve --listen 127.0.0.1:0 --data-dir "$tmp/a-file"
+refused "serve: unknown listen address" "cannot listen on 192.0.2.1:" -- \
+  serve --listen 192.0.2.1:0 --data-dir "$tmp/d1"
+# A port another program listens on (a python listener holds it while weir tries).
+if command -v python3 >/dev/null; then
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$tmp/port" &
+  holder=$!
+  for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+  refused "serve: port in use" "cannot listen on 127.0.0.1:$(cat "$tmp/port"): Address already in use" -- \
+    serve --listen "127.0.0.1:$(cat "$tmp/port")" --data-dir "$tmp/d2"
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+fi
+# Client commands print the reason without the client's enum names (E_...).
+run topics create --topic 'bad/name' --bootstrap 127.0.0.1:1
+if grep -qE 'WEIR_E_|(^|[ :])E_[A-Z_]+:' "$tmp/err" || [ "$(cat "$tmp/rc")" != 1 ]; then
+  fail "topics create against no broker" "exit $(cat "$tmp/rc") or an enum name on stderr"
+else passed=$((passed + 1)); fi
 
 # Client subcommands: every usage error is found before any connection is made.
 bad "topics: no action" "missing action" -- topics
