@@ -378,7 +378,7 @@ static void engine_run(struct work *w, struct sample *app, struct sample *rd, st
     struct weir_appender *ap;
     struct weir_preparer *prep;
     if (weir_appender_create(RING_ENTRIES, &ap) != WEIR_OK) fatal(w->o, "weir_appender_create failed");
-    if (weir_preparer_create(&prep) != WEIR_OK) fatal(w->o, "weir_preparer_create failed");
+    if (weir_preparer_create(w->o->root, NULL, &prep) != WEIR_OK) fatal(w->o, "weir_preparer_create failed");
     logs_open(w, ap, prep);
     sleep_ms(SETTLE_MS);
     struct weir_appender_stats s0, s1;

@@ -9,12 +9,17 @@
  * so the next group carries all of them under one fdatasync: group commit.
  * A group's appends complete (and become visible) only when every op of the
  * group has completed: after the fdatasync when there is one. An I/O error
- * fails the whole log (sticky, never retried). */
+ * fails the whole log (sticky, never retried). A full disk (ENOSPC from the
+ * allocation ahead of the write, or a short write) only fails the group's and
+ * the pending appends with WEIR_E_NOSPACE: their offsets are taken back, the
+ * bytes past the visible end are overwritten by the next write. */
 #include "engine_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 
 enum { REAP_BATCH = 64, GROUP_BYTES_MAX = 1u << 30, GROUP_SQES_MAX = 3 };
 
@@ -170,6 +175,50 @@ static bool flush_due(const struct weir_log *log, int64_t records, int64_t now_m
     return log->unflushed_since_ms != 0 && now_ms - log->unflushed_since_ms >= c->flush_ms;
 }
 
+/* Takes back the offsets and bytes of group g, none of which became visible. */
+static void group_undo(struct weir_log *log, struct log_group *g)
+{
+    WEIR_ASSERT(log->offset_queued == g->offset_next && g->seg->size == g->pos);
+    log->offset_queued = g->offset_first;
+    g->seg->size_queued = g->pos;
+    g->seg->offset_queued_next = g->offset_first;
+    log_charge(log);
+}
+
+/* The disk is full: the group's appends and every pending one fail, retriably. */
+static void group_nospace(struct weir_appender *ap, struct weir_log *log, struct log_group *g)
+{
+    (void)ap;
+    group_undo(log, g);
+    struct weir_append *pending = log->pending_head;
+    log->pending_head = log->pending_tail = NULL;
+    log->stats.nospace_refusals += g->n;
+    appends_complete(log, g->head, WEIR_E_NOSPACE);
+    for (struct weir_append *a = pending; a; a = a->next) log->stats.nospace_refusals++;
+    appends_complete(log, pending, WEIR_E_NOSPACE);
+}
+
+/* Allocates the group's bytes ahead of its write; asks for a spare segment
+ * when the log writes at the largest step past half its segment. */
+static enum weir_err group_reserve(struct weir_log *log, struct log_group *g, int64_t now_ms)
+{
+    struct weir_segment *seg = g->seg;
+    enum weir_err err = segment_reserve(log, seg, g->pos + g->len, now_ms);
+    if (err == WEIR_OK && log->prep && !log->spare_asked && seg->size_queued > log->cfg.segment_bytes / 2 &&
+        log->prealloc_step >= preparer_step_max(log->prep) && preparer_budget_left(log->prep) >= log->prealloc_step) {
+        log->spare_asked = true;
+        preparer_want_spare(log->prep, log, log->prealloc_step);
+    }
+    return err;
+}
+
+/* The directory fd lives only while its fsync is due (one fd per log otherwise). */
+static bool group_dir_open(struct weir_log *log)
+{
+    if (log->dir_fd < 0) log->dir_fd = weir_io->open(log->dir, O_RDONLY | O_DIRECTORY, 0);
+    return log->dir_fd >= 0;
+}
+
 /* Queues the SQEs of one group for log: writes when it has pending appends,
  * or a lone fdatasync when `sync_only`. No group of log may be in flight. */
 static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t now_ms, bool sync_only)
@@ -202,7 +251,28 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
         return;
     }
     g->offset_next = log->offset_queued;
+    if (g->n > 0) {
+        enum weir_err err = group_reserve(log, g, now_ms);
+        if (err == WEIR_E_NOSPACE) {
+            group_nospace(ap, log, g);
+            return;
+        }
+        if (err != WEIR_OK) {
+            int errnum = errno;
+            group_undo(log, g);
+            appends_complete(log, g->head, WEIR_E_IO);
+            log_fail(log, WEIR_E_IO, "allocate segment space", errnum);
+            return;
+        }
+    }
     g->fsync = sync_only || flush_due(log, g->records, now_ms);
+    if (g->fsync && log->dir_dirty && !group_dir_open(log)) {
+        int errnum = errno;
+        if (g->n > 0) group_undo(log, g);
+        appends_complete(log, g->head, WEIR_E_IO);
+        log_fail(log, WEIR_E_IO, "open the directory to sync it", errnum);
+        return;
+    }
     if (seg->created_ms == 0) seg->created_ms = now_ms;
     if (g->n > 0) {
         struct io_uring_sqe *sqe = sqe_get(ap, &g->write_op);
@@ -233,10 +303,21 @@ static void group_finish(struct weir_log *log)
     struct log_group *g = &log->group;
     log->group_busy = false;
     ap->groups_busy--;
+    if (log->dir_fd >= 0 && !log->dir_dirty) { /* its fsync (if any) has completed */
+        close(log->dir_fd);
+        log->dir_fd = -1;
+    }
+    if (g->n > 0 && (g->write_res == -ENOSPC || g->write_res == -EDQUOT ||
+                     (g->write_res >= 0 && (uint64_t)g->write_res < g->len))) {
+        weir_log(WEIR_LOG_WARN, "partition %s: write of %" PRIu64 " bytes: %s; appends refused until space returns",
+                 log->dir, g->len, g->write_res < 0 ? strerror(-g->write_res) : "short write (disk full)");
+        preparer_space_exhausted(log->prep);
+        group_nospace(ap, log, g);
+        return;
+    }
     const char *what = NULL;
     int errnum = 0;
     if (g->n > 0 && g->write_res < 0) what = "writev", errnum = -g->write_res;
-    else if (g->n > 0 && (uint64_t)g->write_res != g->len) what = "short writev (disk full?)";
     else if (g->fsync && g->fsync_res < 0) what = "fdatasync", errnum = -g->fsync_res;
     else if (g->dir_res < 0) what = "fsync of the directory", errnum = -g->dir_res;
     if (what) {

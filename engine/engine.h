@@ -270,14 +270,47 @@ void weir_appender_fault_set(struct weir_appender *ap, const struct weir_appende
 /* Logs (one partition)                                                      */
 /* ======================================================================== */
 
-/* The segment preparer: a thread that preallocates each log's next segment
- * ahead of its roll, and truncates and syncs rolled segments off the hot path.
+/* Disk allocation follows the data. A segment's .log is allocated (fallocate)
+ * in steps ahead of its writes: a step starts at WEIR_PREALLOC_STEP_MIN_BYTES
+ * and doubles while each step is filled within a second (halves when it takes
+ * over ten), up to prealloc_max_bytes; all logs sharing a preparer together
+ * hold at most prealloc_budget_bytes allocated but unwritten (past it a write
+ * allocates just what it needs). Index files grow from one page as entries
+ * come. A spare next segment is made only for a log writing at the largest
+ * step. Free space below reserve_bytes refuses appends (WEIR_E_NOSPACE) except
+ * to logs given the reserve (internal metadata); they resume by themselves
+ * once space returns. */
+enum { WEIR_PREALLOC_STEP_MIN_BYTES = 64 << 10 };
+struct weir_disk_policy {
+    uint64_t prealloc_max_bytes;    /* log.preallocate.max.bytes, default 32 MiB */
+    uint64_t prealloc_budget_bytes; /* log.preallocate.budget.bytes, default 1 GiB */
+    int64_t reserve_bytes;          /* log.disk.reserve.bytes; -1 (default): min(512 MiB, 5% of the file system) */
+};
+void weir_disk_policy_default(struct weir_disk_policy *p);
+
+struct weir_disk_stats {
+    uint64_t free_bytes;            /* at the last check (statvfs f_bavail), minus allocations since */
+    uint64_t reserve_bytes;         /* in force */
+    uint64_t prealloc_unused_bytes; /* allocated ahead of writes, all logs */
+    bool low;                       /* appends refused: free space below the reserve */
+    uint64_t low_events;            /* times it became low */
+};
+
+/* The segment preparer: a thread that makes spare segments for hot logs,
+ * truncates and syncs rolled segments off the hot path, and watches the free
+ * space of `watch_dir` (NULL: no watching, no reserve). `pol` NULL: defaults.
  * Destroy it only after every log using it is closed. */
 struct weir_preparer;
-enum weir_err weir_preparer_create(struct weir_preparer **out);
+enum weir_err weir_preparer_create(const char *watch_dir, const struct weir_disk_policy *pol,
+                                   struct weir_preparer **out);
 void weir_preparer_destroy(struct weir_preparer *p);
 /* Waits until every queued job has run. */
 void weir_preparer_sync(struct weir_preparer *p);
+/* Applies a new policy (takes effect at the next allocation and check). */
+void weir_preparer_set_policy(struct weir_preparer *p, const struct weir_disk_policy *pol);
+/* Checks free space now (statvfs) and updates `low`. Thread-safe. */
+void weir_preparer_disk_check(struct weir_preparer *p);
+void weir_preparer_disk_stats(struct weir_preparer *p, struct weir_disk_stats *out);
 
 /* Opens or creates the log in `dir` (created if missing). Runs recovery when
  * the directory has no clean-shutdown marker. Errors: WEIR_E_IO, WEIR_E_CORRUPT,
@@ -343,6 +376,10 @@ uint64_t weir_log_size_bytes(const struct weir_log *log);
 unsigned weir_log_segment_count(const struct weir_log *log);
 /* WEIR_OK, or the sticky error that made the partition read-only. */
 enum weir_err weir_log_state(const struct weir_log *log);
+/* Lets appends to this log use the free-space reserve (internal metadata logs). */
+void weir_log_set_reserve_access(struct weir_log *log, bool allowed);
+/* Bytes of disk the log's files hold (st_blocks of segments and indexes). */
+uint64_t weir_log_allocated_bytes(const struct weir_log *log);
 
 /* Rolls the active segment now (no-op when it is empty). */
 enum weir_err weir_log_roll(struct weir_log *log);
@@ -376,6 +413,11 @@ struct weir_log_stats {
     uint64_t segments_deleted;
     int64_t producer_snapshot;     /* offset of the producer snapshot loaded at open; -1 none */
     uint64_t producer_batches_replayed; /* batch headers replayed into producer state since open */
+    uint64_t prealloc_extends;     /* fallocate steps of .log files */
+    uint64_t prealloc_step;        /* the step in force now */
+    uint64_t nospace_refusals;     /* appends refused with WEIR_E_NOSPACE */
+    uint64_t corrupt_reads;        /* reads stopped at a batch that failed its CRC or bounds */
+    uint64_t index_repairs;        /* index entries found not to point at their batch */
 };
 void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out);
 
@@ -400,6 +442,9 @@ enum weir_err weir_store_open(const char *dir, const struct weir_log_config *def
                               struct weir_store **out);
 /* Closes the logs still open (single-thread mode: all of them) and frees. */
 void weir_store_close(struct weir_store *st);
+/* The store's disk policy (weir_disk_policy_default at open) and free-space state. */
+void weir_store_set_disk_policy(struct weir_store *st, const struct weir_disk_policy *pol);
+void weir_store_disk_stats(struct weir_store *st, struct weir_disk_stats *out);
 
 /* Errors: WEIR_E_BAD_NAME, WEIR_E_EXISTS, WEIR_E_BAD_PARTITIONS, WEIR_E_BAD_CONFIG
  * (why says which key), WEIR_E_IO. configs: n pairs of Kafka key/value.

@@ -33,12 +33,19 @@ struct weir_segment {
     uint64_t size;              /* visible bytes: whole, completed batches */
     uint64_t size_queued;       /* bytes assigned to writes (>= size) */
     uint64_t map_len;           /* mapped length of .log (bytes beyond EOF never touched) */
-    int log_fd, index_fd, time_fd;
+    uint64_t alloc_len;         /* .log bytes allocated (its file size while active) */
+    uint64_t index_alloc, time_alloc; /* index file bytes with real blocks under the mapping */
+    int log_fd;                 /* the index files are reached through their mappings only */
     uint8_t *log_map;
     uint8_t *index_map;         /* entries, mapped index_cap entries */
     uint8_t *time_map;
     uint32_t index_cap, index_count;
     uint32_t time_cap, time_count;
+    /* CRC-checked in this process (reads check the rest before serving it):
+     * [0, vlo), [vmid_a, vmid_b) and [vhi, end of file). Batch boundaries. */
+    uint64_t vlo, vmid_a, vmid_b, vhi;
+    bool index_bad;             /* an entry did not point at its batch: scan from 0 */
+    bool corrupt_logged;
     uint64_t bytes_since_index;
     int64_t max_timestamp;      /* over visible batches; INT64_MIN when empty */
     int64_t created_ms;         /* first append (segment.ms roll) */
@@ -52,9 +59,10 @@ struct weir_segment {
  * "<prefix>.log" ... until segment_from_spare renames it. */
 struct seg_spare {
     const char *prefix;         /* "spare" (preparer) or "inline" (roll stall) */
-    int log_fd, index_fd, time_fd;
+    int log_fd;
     uint8_t *log_map, *index_map, *time_map;
-    uint64_t map_len;
+    uint64_t map_len, alloc_len;
+    uint64_t index_alloc, time_alloc;
     uint32_t index_cap, time_cap;
     bool ready;
 };
@@ -108,7 +116,7 @@ struct prod_table {
 
 struct weir_log {
     char *dir;
-    int dir_fd;
+    int dir_fd;                  /* open only while a directory fsync is due or in flight */
     struct weir_log_config cfg;
     struct weir_appender *ap;
     struct weir_preparer *prep;
@@ -131,6 +139,11 @@ struct weir_log {
     int jobs_pending;            /* preparer jobs naming this log; guarded by prep->mu */
     atomic_int seal_err;         /* set by the preparer when a seal failed */
     struct weir_log_stats stats;
+    uint64_t prealloc_step;      /* next .log extension beyond what a write needs */
+    int64_t prealloc_last_ms;    /* time of the last extension; 0 none */
+    uint64_t prealloc_charged;   /* allocated-but-unwritten bytes charged to prep's budget */
+    bool reserve_ok;             /* appends may use the free-space reserve */
+    bool spare_asked;            /* a spare was asked for the active segment */
     struct prod_table producers; /* owner thread only */
     void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
     void *on_advance_ctx;
@@ -152,14 +165,22 @@ struct weir_appender {
 
 /* ---- segment.c ---------------------------------------------------------- */
 
-/* Creates a fresh, preallocated, mapped segment at base_offset. */
+/* Creates a fresh, mapped, empty segment at base_offset. */
 enum weir_err segment_create(struct weir_log *log, int64_t base_offset, struct weir_segment **out);
 /* Turns a prepared spare into the segment at base_offset (renames files). */
 enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int64_t base_offset,
                                  struct weir_segment **out);
-/* Makes the files of a spare under temporary names. */
+/* Makes the files of a spare under temporary names, its .log allocated to
+ * `alloc` bytes (0: none), its indexes empty. */
 enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *cfg, const char *prefix,
-                                 struct seg_spare *sp);
+                                 uint64_t alloc, struct seg_spare *sp);
+/* Makes [0, need) of the active segment's .log allocated, extending it by the
+ * log's step (see weir_disk_policy). Errors: WEIR_E_NOSPACE (nothing changed;
+ * the disk or the reserve is full), WEIR_E_IO (errno kept). */
+enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, uint64_t need, int64_t now_ms);
+/* Checks the CRC of the batches in [pos, end) not yet checked in this process.
+ * Returns the end of the valid prefix (a batch boundary <= end). */
+uint64_t segment_verify(struct weir_segment *seg, uint64_t pos, uint64_t end);
 void segment_spare_discard(const char *dir, struct seg_spare *sp);
 /* Opens an existing segment (files named by base offset); maps it. When
  * `trusted`, sizes come from the files; otherwise the caller recovers it. */
@@ -168,8 +189,10 @@ enum weir_err segment_open(struct weir_log *log, int64_t base_offset, bool trust
 enum weir_err segment_recover(struct weir_log *log, struct weir_segment *seg);
 /* Finds offset_next and max_timestamp of a trusted segment from its last index entry. */
 enum weir_err segment_load_tail(struct weir_log *log, struct weir_segment *seg);
-/* Re-extends a segment's files for appending. */
+/* Makes the last segment of an opened log the active one (appendable). */
 enum weir_err segment_activate(struct weir_log *log, struct weir_segment *seg);
+/* st_blocks of the segment's three files, in bytes. */
+uint64_t segment_allocated_bytes(const struct weir_segment *seg);
 /* Records one visible batch at `pos` (index entries, sizes, max timestamp). */
 void segment_batch_done(struct weir_log *log, struct weir_segment *seg, uint64_t pos, uint64_t len,
                         int64_t base_offset, int64_t offset_next, int64_t max_ts);
@@ -178,8 +201,9 @@ void segment_batch_done(struct weir_log *log, struct weir_segment *seg, uint64_t
 enum weir_err segment_seal(struct weir_segment *seg, bool sync);
 /* Drops every batch at or above pos (and its index entries), zeroing the tail. */
 enum weir_err segment_truncate_at(struct weir_log *log, struct weir_segment *seg, uint64_t pos, int64_t offset);
-/* Position of the last index entry with relative offset <= offset - base. */
-uint64_t segment_index_lookup(const struct weir_segment *seg, int64_t offset);
+/* Position of the last index entry with relative offset <= offset - base,
+ * checked to hold that batch (else 0, and the index is not used again). */
+uint64_t segment_index_lookup(struct weir_segment *seg, int64_t offset);
 /* Relative offset to start a timestamp scan from (time index). */
 int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts);
 /* Finds the batch that holds `offset` (or the first after it) at or after
@@ -196,6 +220,8 @@ void segment_path(const char *dir, int64_t base_offset, const char *ext, char *o
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum);
 /* Rolls to a fresh active segment at log->offset_queued (no group in flight). */
 enum weir_err log_roll_now(struct weir_log *log);
+/* Charges the active segment's allocated-but-unwritten bytes to the budget. */
+void log_charge(struct weir_log *log);
 /* Writes the recovery checkpoint: segments below base_offset need no scan. */
 enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset);
 static inline struct weir_segment *log_active(const struct weir_log *log) { return log->segs[log->n_segs - 1]; }
@@ -240,12 +266,24 @@ void appender_mark_dirty(struct weir_appender *ap, struct weir_log *log);
 
 /* ---- preparer.c ------------------------------------------------------------ */
 
+/* Free space and the preallocation budget (see weir_disk_policy). p may be NULL. */
+uint64_t preparer_step_max(const struct weir_preparer *p);
+/* Bytes the budget still allows beyond what writes need (UINT64_MAX without p). */
+uint64_t preparer_budget_left(const struct weir_preparer *p);
+void preparer_charge(struct weir_preparer *p, int64_t delta);
+/* Takes `bytes` from the free-space estimate; false (nothing taken) when that
+ * would go below the reserve and !reserve_ok. */
+bool preparer_space_take(struct weir_preparer *p, uint64_t bytes, bool reserve_ok);
+void preparer_space_return(struct weir_preparer *p, uint64_t bytes); /* not allocated after all */
+/* The file system answered ENOSPC: low until a check finds space again. */
+void preparer_space_exhausted(struct weir_preparer *p);
+bool preparer_disk_low(const struct weir_preparer *p);
 /* Takes a ready spare for log into *sp; false when none is ready. */
 bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct seg_spare *sp);
 /* Ends a take: the spare's files are renamed (or discarded); names are free again. */
 void preparer_spare_done(struct weir_preparer *p, struct weir_log *log);
-/* Asks for a new spare for log. */
-void preparer_want_spare(struct weir_preparer *p, struct weir_log *log);
+/* Asks for a new spare for log, its .log allocated to `alloc` bytes. */
+void preparer_want_spare(struct weir_preparer *p, struct weir_log *log, uint64_t alloc);
 /* Truncates and syncs a sealed segment off the hot path, then writes the
  * producer snapshot `snap` (taken; may be NULL) at checkpoint_offset, then
  * advances the recovery checkpoint to checkpoint_offset. Holds a ref on seg. */

@@ -166,11 +166,6 @@ static enum weir_err log_open_files(struct weir_log *log)
         weir_log(WEIR_LOG_ERROR, "log: mkdir %s: %s", log->dir, strerror(errno));
         return WEIR_E_IO;
     }
-    log->dir_fd = weir_io->open(log->dir, O_RDONLY | O_DIRECTORY, 0);
-    if (log->dir_fd < 0) {
-        weir_log(WEIR_LOG_ERROR, "log: open %s: %s", log->dir, strerror(errno));
-        return WEIR_E_IO;
-    }
     char marker[4096];
     path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
     bool clean = access(marker, F_OK) == 0;
@@ -208,7 +203,7 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     log->ap = ap;
     log->prep = prep;
     log->dir_fd = -1;
-    log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+    log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1 };
     atomic_init(&log->seal_err, 0);
     producers_init(&log->producers);
     enum weir_err err = log_open_files(log);
@@ -225,7 +220,6 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     }
     log->offset_queued = log->offset_flushed = log_active(log)->offset_next;
     appender_log_add(ap, log);
-    if (prep) preparer_want_spare(prep, log);
     *out = log;
     return WEIR_OK;
 }
@@ -250,6 +244,8 @@ void weir_log_close(struct weir_log *log)
         weir_appender_run(log->ap, true);
     }
     if (log->prep) preparer_wait(log->prep, log, true);
+    preparer_charge(log->prep, -(int64_t)log->prealloc_charged);
+    log->prealloc_charged = 0;
     appender_log_remove(log->ap, log);
     struct weir_segment *active = log_active(log);
     bool clean = log->failed == WEIR_OK && atomic_load(&log->seal_err) == 0;
@@ -263,7 +259,7 @@ void weir_log_close(struct weir_log *log)
     if (!clean) weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
     producers_free(&log->producers);
     for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
-    close(log->dir_fd);
+    if (log->dir_fd >= 0) close(log->dir_fd);
     weir_free(log->segs);
     weir_free(log->dir);
     weir_free(log);
@@ -281,6 +277,10 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
 {
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
     if (log->closing) return WEIR_E_CLOSED;
+    if (!log->reserve_ok && preparer_disk_low(log->prep)) {
+        log->stats.nospace_refusals++;
+        return WEIR_E_NOSPACE;
+    }
     size_t len;
     enum weir_err err = weir_batch_validate(a->batch, a->len, log->cfg.max_message_bytes, true, &len);
     if (err != WEIR_OK) return err;
@@ -310,6 +310,22 @@ int64_t weir_log_end_offset(const struct weir_log *log) { return log_active(log)
 int64_t weir_log_flushed_offset(const struct weir_log *log) { return log->offset_flushed; }
 unsigned weir_log_segment_count(const struct weir_log *log) { return log->n_segs; }
 enum weir_err weir_log_state(const struct weir_log *log) { return log->failed; }
+void weir_log_set_reserve_access(struct weir_log *log, bool allowed) { log->reserve_ok = allowed; }
+
+uint64_t weir_log_allocated_bytes(const struct weir_log *log)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < log->n_segs; i++) total += segment_allocated_bytes(log->segs[i]);
+    return total;
+}
+
+void log_charge(struct weir_log *log)
+{
+    const struct weir_segment *seg = log_active(log);
+    uint64_t unused = seg->alloc_len > seg->size_queued ? seg->alloc_len - seg->size_queued : 0;
+    preparer_charge(log->prep, (int64_t)unused - (int64_t)log->prealloc_charged);
+    log->prealloc_charged = unused;
+}
 void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out) { *out = log->stats; }
 
 void weir_log_set_listener(struct weir_log *log, void (*on_advance)(void *ctx, struct weir_log *log), void *ctx)
@@ -336,6 +352,17 @@ unsigned log_find_segment(const struct weir_log *log, int64_t offset)
     return lo == 0 ? 0 : lo - 1;
 }
 
+/* A read found bytes that are not whole valid batches: never served. */
+static enum weir_err log_read_corrupt(struct weir_log *log, struct weir_segment *seg, int64_t offset)
+{
+    log->stats.corrupt_reads++;
+    if (!seg->corrupt_logged)
+        weir_log(WEIR_LOG_ERROR, "partition %s: %s.log holds corrupt data at or after offset %" PRId64
+                 " (CRC or bounds); reads there fail with a storage error", log->dir, seg->path_base, offset);
+    seg->corrupt_logged = true;
+    return WEIR_E_CORRUPT;
+}
+
 enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_bytes, bool min_one,
                             struct weir_log_view *view)
 {
@@ -345,17 +372,27 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
     struct weir_segment *seg = log->segs[log_find_segment(log, offset)];
     uint64_t pos, size = seg->size;
     enum weir_err err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
-    if (err != WEIR_OK || pos >= size) return WEIR_E_CORRUPT;
+    if (err != WEIR_OK || pos >= size) return log_read_corrupt(log, seg, offset);
     uint64_t end = pos;
-    int64_t next = offset;
+    bool bad = false;
     for (uint64_t steps = 0; end < size; steps++) {
         WEIR_ASSERT(steps <= size / WEIR_BATCH_HEADER_BYTES);
         const uint8_t *b = seg->log_map + end;
         uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        if ((bad = size - end < WEIR_BATCH_HEADER_BYTES || len < WEIR_BATCH_HEADER_BYTES || len > size - end)) break;
         if (end - pos + len > max_bytes && !(min_one && end == pos)) break;
-        if (end == pos) view->offset_first = (int64_t)weir_load_be64(b);
-        next = (int64_t)weir_load_be64(b) + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
         end += len;
+    }
+    /* Bytes not written by this process are served only once their CRCs pass. */
+    uint64_t good = segment_verify(seg, pos, end);
+    if (good == pos && (end > pos || bad)) return log_read_corrupt(log, seg, offset);
+    end = good;
+    int64_t next = offset;
+    for (uint64_t p = pos; p < end;) {
+        const uint8_t *b = seg->log_map + p;
+        if (p == pos) view->offset_first = (int64_t)weir_load_be64(b);
+        next = (int64_t)weir_load_be64(b) + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
+        p += (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
     }
     view->fd = seg->log_fd;
     view->pos = pos;
@@ -446,6 +483,7 @@ enum weir_err log_roll_now(struct weir_log *log)
     struct seg_spare sp;
     enum weir_err err;
     if (log->prep && preparer_take_spare(log->prep, log, &sp)) {
+        preparer_charge(log->prep, -(int64_t)sp.alloc_len); /* log_charge takes it over */
         err = segment_from_spare(log, &sp, log->offset_queued, &seg);
         if (err != WEIR_OK) segment_spare_discard(log->dir, &sp);
         preparer_spare_done(log->prep, log);
@@ -460,12 +498,13 @@ enum weir_err log_roll_now(struct weir_log *log)
     }
     segment_seal_mark(old);
     log->stats.rolls++;
+    log->spare_asked = false;
+    log_charge(log); /* the old segment's unwritten tail is cut by its seal */
     uint8_t *snap;
     size_t snap_len;
     producers_roll(log, seg->base_offset, &snap, &snap_len);
     if (log->prep) {
         preparer_seal(log->prep, log, old, seg->base_offset, snap, snap_len);
-        preparer_want_spare(log->prep, log);
         return WEIR_OK;
     }
     err = segment_seal(old, true);
@@ -579,5 +618,6 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     log->dir_dirty = false;
     log->offset_queued = log_active(log)->offset_next;
     log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
+    log_charge(log);
     return WEIR_OK;
 }

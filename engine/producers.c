@@ -582,7 +582,7 @@ static enum weir_err snapshot_load(struct weir_log *log, int64_t offset)
 static enum weir_err replay_from(struct weir_log *log, int64_t from)
 {
     for (unsigned i = log_find_segment(log, from); i < log->n_segs; i++) {
-        const struct weir_segment *seg = log->segs[i];
+        struct weir_segment *seg = log->segs[i];
         uint64_t pos = 0;
         if (from > seg->base_offset &&
             segment_find_batch(seg, segment_index_lookup(seg, from), from, &pos) != WEIR_OK)

@@ -1,8 +1,11 @@
 /* engine/segment.c: one segment of a partition log: <base>.log, .index, .timeindex.
  *
- * The .log is preallocated to segment.bytes and mapped read-only for reads;
- * appends reach it by writev through the appender. Indexes are preallocated
- * and written through shared mappings.
+ * The .log is allocated in steps ahead of its writes (segment_reserve) and
+ * mapped read-only for reads; appends reach it by writev through the
+ * appender. Indexes are mapped to their full capacity and written through
+ * shared mappings; their files grow from one page as entries come, and
+ * every entry is written over blocks allocated before (a page fault on a
+ * full disk would be SIGBUS). Only the .log is held open.
  * Invariants:
  *  (1) [0, size) holds whole batches, offsets contiguous from base_offset.
  *  (2) [size, EOF) holds zeros or the torn bytes of writes lost in a crash;
@@ -13,7 +16,9 @@
  *      largest timestamp of every batch before R. So no record before R has
  *      a timestamp above T; the entry at R = end (added at seal) gives the
  *      segment's largest timestamp.
- *  (5) a sealed segment is never written again; its files have true sizes. */
+ *  (5) a sealed segment is never written again; its files have true sizes.
+ *  (6) alloc_len >= size_queued for the writes in flight, unless fallocate is
+ *      unsupported (then writes extend the file). */
 #include "engine_int.h"
 
 #include <dirent.h>
@@ -25,7 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { TORN_SCAN_BYTES_MAX = 64 << 20 };
+enum { TORN_SCAN_BYTES_MAX = 64 << 20, INDEX_STEP_MIN_BYTES = 4096, ALLOC_ALIGN = 4096,
+       STEP_GROW_MS = 1000, STEP_SHRINK_MS = 10000 };
 
 void segment_path(const char *dir, int64_t base_offset, const char *ext, char *out, size_t cap)
 {
@@ -43,15 +49,14 @@ static uint64_t log_map_len(const struct weir_log_config *cfg, uint64_t file_siz
     return page_round(WEIR_MAX(file_size, cfg->segment_bytes + cfg->max_message_bytes));
 }
 
-/* Preallocates [0, len) of fd; falls back to ftruncate where fallocate is unsupported. */
-static int prealloc(int fd, uint64_t len)
+/* Allocates [from, to) of fd (the file grows to `to`). 1 where the file
+ * system cannot preallocate (nothing done; writes then allocate), 0 done,
+ * -1 failed with errno. */
+static int prealloc(int fd, uint64_t from, uint64_t to)
 {
-    if (len == 0) return 0;
-    if (weir_io->fallocate(fd, 0, 0, (off_t)len) == 0) return 0;
-    if (errno != EOPNOTSUPP && errno != ENOSYS) return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0) return -1;
-    return (uint64_t)st.st_size >= len ? 0 : weir_io->ftruncate(fd, (off_t)len);
+    if (to <= from) return 0;
+    if (weir_io->fallocate(fd, 0, (off_t)from, (off_t)(to - from)) == 0) return 0;
+    return errno == EOPNOTSUPP || errno == ENOSYS ? 1 : -1;
 }
 
 static void *map_file(int fd, uint64_t len, int prot)
@@ -64,6 +69,7 @@ static void *map_file(int fd, uint64_t len, int prot)
 /* ---- spares and creation --------------------------------------------------- */
 
 static const char *const seg_ext[3] = { ".log", ".index", ".timeindex" };
+static const uint64_t entry_bytes[3] = { 1, INDEX_ENTRY_BYTES, TIME_ENTRY_BYTES };
 
 static void spare_path(const char *dir, const char *prefix, int i, char *out, size_t cap)
 {
@@ -76,9 +82,7 @@ static void spare_close(struct seg_spare *sp)
     if (sp->index_map) munmap(sp->index_map, (size_t)sp->index_cap * INDEX_ENTRY_BYTES);
     if (sp->time_map) munmap(sp->time_map, (size_t)sp->time_cap * TIME_ENTRY_BYTES);
     if (sp->log_fd >= 0) close(sp->log_fd);
-    if (sp->index_fd >= 0) close(sp->index_fd);
-    if (sp->time_fd >= 0) close(sp->time_fd);
-    *sp = (struct seg_spare){ .prefix = sp->prefix, .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+    *sp = (struct seg_spare){ .prefix = sp->prefix, .log_fd = -1 };
 }
 
 void segment_spare_discard(const char *dir, struct seg_spare *sp)
@@ -93,28 +97,35 @@ void segment_spare_discard(const char *dir, struct seg_spare *sp)
 }
 
 enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *cfg, const char *prefix,
-                                 struct seg_spare *sp)
+                                 uint64_t alloc, struct seg_spare *sp)
 {
-    *sp = (struct seg_spare){ .prefix = prefix, .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+    *sp = (struct seg_spare){ .prefix = prefix, .log_fd = -1 };
     sp->map_len = log_map_len(cfg, 0);
     sp->index_cap = (uint32_t)(cfg->segment_index_bytes / INDEX_ENTRY_BYTES);
     sp->time_cap = (uint32_t)(cfg->segment_index_bytes / TIME_ENTRY_BYTES);
-    int *fds[3] = { &sp->log_fd, &sp->index_fd, &sp->time_fd };
-    uint64_t lens[3] = { cfg->segment_bytes, (uint64_t)sp->index_cap * INDEX_ENTRY_BYTES,
+    uint8_t **maps[3] = { &sp->log_map, &sp->index_map, &sp->time_map };
+    uint64_t lens[3] = { sp->map_len, (uint64_t)sp->index_cap * INDEX_ENTRY_BYTES,
                          (uint64_t)sp->time_cap * TIME_ENTRY_BYTES };
     for (int i = 0; i < 3; i++) {
         char path[4096];
         spare_path(dir, prefix, i, path, sizeof path);
-        *fds[i] = weir_io->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        if (*fds[i] < 0 || prealloc(*fds[i], lens[i]) != 0) {
+        /* An index starts with one page: most segments never need a second. */
+        uint64_t want = i == 0 ? alloc : WEIR_MIN((uint64_t)INDEX_STEP_MIN_BYTES, lens[i]);
+        int fd = weir_io->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        int rc = fd < 0 ? -1 : prealloc(fd, 0, want);
+        if (rc == 1 && i > 0 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate: sparse */
+        if (rc < 0) {
             weir_log(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errno));
+            if (fd >= 0) close(fd);
             spare_close(sp);
-            return WEIR_E_IO;
+            return errno == ENOSPC || errno == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
         }
+        uint64_t *got[3] = { &sp->alloc_len, &sp->index_alloc, &sp->time_alloc };
+        *got[i] = rc == 0 || i > 0 ? want : 0;
+        *maps[i] = map_file(fd, lens[i], i == 0 ? PROT_READ : PROT_READ | PROT_WRITE);
+        if (i == 0) sp->log_fd = fd;
+        else close(fd);
     }
-    sp->log_map = map_file(sp->log_fd, sp->map_len, PROT_READ);
-    sp->index_map = map_file(sp->index_fd, lens[1], PROT_READ | PROT_WRITE);
-    sp->time_map = map_file(sp->time_fd, lens[2], PROT_READ | PROT_WRITE);
     if (!sp->log_map || !sp->index_map || !sp->time_map) {
         weir_log(WEIR_LOG_ERROR, "segment: mmap in %s: %s", dir, strerror(errno));
         spare_close(sp);
@@ -136,7 +147,8 @@ static struct weir_segment *segment_alloc(const char *dir, int64_t base_offset)
     }
     seg->base_offset = seg->offset_next = seg->offset_queued_next = base_offset;
     seg->max_timestamp = INT64_MIN;
-    seg->log_fd = seg->index_fd = seg->time_fd = -1;
+    seg->log_fd = -1;
+    seg->vhi = UINT64_MAX; /* nothing checked yet */
     atomic_init(&seg->refs, 1);
     return seg;
 }
@@ -157,10 +169,12 @@ enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int
             return WEIR_E_IO;
         }
     }
-    seg->log_fd = sp->log_fd, seg->index_fd = sp->index_fd, seg->time_fd = sp->time_fd;
+    seg->log_fd = sp->log_fd;
     seg->log_map = sp->log_map, seg->index_map = sp->index_map, seg->time_map = sp->time_map;
     seg->map_len = sp->map_len, seg->index_cap = sp->index_cap, seg->time_cap = sp->time_cap;
-    *sp = (struct seg_spare){ .prefix = sp->prefix, .log_fd = -1, .index_fd = -1, .time_fd = -1 };
+    seg->alloc_len = sp->alloc_len, seg->index_alloc = sp->index_alloc, seg->time_alloc = sp->time_alloc;
+    seg->vhi = 0; /* every batch of it is written, and validated, by this process */
+    *sp = (struct seg_spare){ .prefix = sp->prefix, .log_fd = -1 };
     log->dir_dirty = true;
     *out = seg;
     return WEIR_OK;
@@ -169,7 +183,7 @@ enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int
 enum weir_err segment_create(struct weir_log *log, int64_t base_offset, struct weir_segment **out)
 {
     struct seg_spare sp;
-    enum weir_err err = segment_spare_make(log->dir, &log->cfg, "inline", &sp);
+    enum weir_err err = segment_spare_make(log->dir, &log->cfg, "inline", 0, &sp);
     if (err != WEIR_OK) return err;
     err = segment_from_spare(log, &sp, base_offset, out);
     if (err != WEIR_OK) segment_spare_discard(log->dir, &sp);
@@ -195,10 +209,43 @@ static uint32_t time_rel(const struct weir_segment *seg, uint32_t i)
     return weir_load_be32(seg->time_map + (size_t)i * TIME_ENTRY_BYTES + 8);
 }
 
+/* Opens file i (0 .log, 1 .index, 2 .timeindex) of seg by its path. */
+static int seg_file_open(const struct weir_segment *seg, int i)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", seg->path_base, seg_ext[i]);
+    return weir_io->open(path, O_RDWR, 0);
+}
+
+/* Makes room for entry `count` of index file i: real blocks under it. The
+ * file grows by doubling from one page. False (the entry is skipped: the
+ * index is sparse anyway) when the disk is full. */
+static bool index_room(struct weir_segment *seg, int i, uint32_t count)
+{
+    uint64_t *alloc = i == 1 ? &seg->index_alloc : &seg->time_alloc;
+    uint64_t need = ((uint64_t)count + 1) * entry_bytes[i];
+    if (need <= *alloc) return true;
+    uint64_t cap = (uint64_t)(i == 1 ? seg->index_cap : seg->time_cap) * entry_bytes[i];
+    uint64_t want = WEIR_MIN(cap, WEIR_MAX(need, WEIR_MAX(*alloc * 2, (uint64_t)INDEX_STEP_MIN_BYTES)));
+    int fd = seg_file_open(seg, i);
+    int rc = fd < 0 ? -1 : prealloc(fd, *alloc, want);
+    if (rc == 1 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate here: sparse */
+    int errnum = errno;
+    if (fd >= 0) close(fd);
+    if (rc < 0) {
+        weir_log(WEIR_LOG_WARN, "segment %s%s: cannot grow the index: %s", seg->path_base, seg_ext[i],
+                 strerror(errnum));
+        return false;
+    }
+    *alloc = want;
+    return true;
+}
+
 static void time_entry_add(struct weir_segment *seg, int64_t ts_before, int64_t offset)
 {
     if (ts_before == INT64_MIN || seg->time_count >= seg->time_cap) return;
     if (seg->time_count > 0 && ts_before <= time_ts(seg, seg->time_count - 1)) return;
+    if (!index_room(seg, 2, seg->time_count)) return;
     uint8_t *e = seg->time_map + (size_t)seg->time_count * TIME_ENTRY_BYTES;
     weir_store_be64(e, (uint64_t)ts_before);
     weir_store_be32(e + 8, (uint32_t)(offset - seg->base_offset));
@@ -210,7 +257,8 @@ static void batch_account(struct weir_segment *seg, uint32_t interval, bool inde
                           int64_t base_offset, int64_t offset_next, int64_t max_ts)
 {
     WEIR_ASSERT(pos == seg->size && base_offset == seg->offset_next && offset_next > base_offset);
-    if (index && pos > 0 && seg->bytes_since_index >= interval && seg->index_count < seg->index_cap) {
+    if (index && pos > 0 && seg->bytes_since_index >= interval && seg->index_count < seg->index_cap &&
+        index_room(seg, 1, seg->index_count)) {
         uint8_t *e = seg->index_map + (size_t)seg->index_count * INDEX_ENTRY_BYTES;
         weir_store_be32(e, (uint32_t)(base_offset - seg->base_offset));
         weir_store_be32(e + 4, (uint32_t)pos);
@@ -230,17 +278,38 @@ void segment_batch_done(struct weir_log *log, struct weir_segment *seg, uint64_t
     batch_account(seg, log->cfg.index_interval_bytes, true, pos, len, base_offset, offset_next, max_ts);
 }
 
-uint64_t segment_index_lookup(const struct weir_segment *seg, int64_t offset)
+/* True when a batch of base offset `base` starts at pos, inside [0, size). */
+static bool batch_at(const struct weir_segment *seg, uint64_t pos, int64_t base)
+{
+    if (pos >= seg->size || seg->size - pos < WEIR_BATCH_HEADER_BYTES) return false;
+    const uint8_t *b = seg->log_map + pos;
+    uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+    return (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET) == base && len >= WEIR_BATCH_HEADER_BYTES &&
+           len <= seg->size - pos;
+}
+
+static void index_distrust(struct weir_segment *seg, uint32_t entry)
+{
+    seg->index_bad = true;
+    weir_log(WEIR_LOG_ERROR, "segment %s.index: entry %" PRIu32 " does not point at its batch; reads of this "
+             "segment scan from its start", seg->path_base, entry);
+}
+
+uint64_t segment_index_lookup(struct weir_segment *seg, int64_t offset)
 {
     int64_t rel = offset - seg->base_offset;
-    if (rel <= 0 || seg->index_count == 0) return 0;
+    if (rel <= 0 || seg->index_count == 0 || seg->index_bad) return 0;
     uint32_t lo = 0, hi = seg->index_count; /* first entry with rel > target */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if ((int64_t)index_rel(seg, mid) <= rel) lo = mid + 1;
         else hi = mid;
     }
-    return lo == 0 ? 0 : index_pos(seg, lo - 1);
+    if (lo == 0) return 0;
+    uint64_t pos = index_pos(seg, lo - 1);
+    if (batch_at(seg, pos, seg->base_offset + index_rel(seg, lo - 1))) return pos;
+    index_distrust(seg, lo - 1);
+    return 0;
 }
 
 int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts)
@@ -251,7 +320,94 @@ int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts)
         if (time_ts(seg, mid) < ts) lo = mid + 1;
         else hi = mid;
     }
-    return lo == 0 ? seg->base_offset : seg->base_offset + time_rel(seg, lo - 1);
+    if (lo == 0 || seg->index_bad) return seg->base_offset;
+    int64_t off = seg->base_offset + time_rel(seg, lo - 1);
+    return off <= seg->offset_next ? off : seg->base_offset; /* a hint only: never past the end */
+}
+
+/* ---- allocation ahead of writes ------------------------------------------------- */
+
+static uint64_t align_down(uint64_t n) { return n / ALLOC_ALIGN * ALLOC_ALIGN; }
+
+/* The step adapts to the write rate: filled within a second, it doubles. */
+static void step_adapt(struct weir_log *log, int64_t now_ms)
+{
+    uint64_t max = WEIR_MAX(preparer_step_max(log->prep), (uint64_t)WEIR_PREALLOC_STEP_MIN_BYTES);
+    if (log->prealloc_step == 0) log->prealloc_step = WEIR_PREALLOC_STEP_MIN_BYTES;
+    else if (log->prealloc_last_ms != 0 && now_ms - log->prealloc_last_ms < STEP_GROW_MS)
+        log->prealloc_step *= 2;
+    else if (log->prealloc_last_ms != 0 && now_ms - log->prealloc_last_ms > STEP_SHRINK_MS)
+        log->prealloc_step /= 2;
+    log->prealloc_step = WEIR_MIN(WEIR_MAX(log->prealloc_step, (uint64_t)WEIR_PREALLOC_STEP_MIN_BYTES), max);
+    log->prealloc_last_ms = now_ms;
+    log->stats.prealloc_step = log->prealloc_step;
+}
+
+enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, uint64_t need, int64_t now_ms)
+{
+    if (need <= seg->alloc_len) return WEIR_OK;
+    step_adapt(log, now_ms);
+    uint64_t limit = WEIR_MAX(need, log->cfg.segment_bytes); /* the roll comes at segment.bytes */
+    uint64_t extra = WEIR_MIN(log->prealloc_step, preparer_budget_left(log->prep));
+    uint64_t want = WEIR_MIN(limit, WEIR_MAX(need, align_down(need + extra)));
+    for (;;) {
+        int rc = -1;
+        errno = ENOSPC;
+        if (preparer_space_take(log->prep, want - seg->alloc_len, log->reserve_ok)) {
+            rc = prealloc(seg->log_fd, seg->alloc_len, want);
+            int errnum = errno;
+            if (rc != 0) preparer_space_return(log->prep, want - seg->alloc_len);
+            errno = errnum;
+        }
+        if (rc >= 0) {
+            seg->alloc_len = rc == 0 ? want : need; /* 1: no fallocate; writes allocate */
+            log->stats.prealloc_extends += rc == 0;
+            log_charge(log);
+            return WEIR_OK;
+        }
+        if (errno != ENOSPC && errno != EDQUOT) return WEIR_E_IO;
+        if (want == need) break;
+        want = need; /* a full step does not fit: try just this write */
+    }
+    preparer_space_exhausted(log->prep);
+    return WEIR_E_NOSPACE;
+}
+
+/* ---- checking what is served ---------------------------------------------------- */
+
+/* Walks [pos, end) checking each batch whole (bounds and CRC); returns the
+ * end of the valid prefix. */
+static uint64_t verify_range(const struct weir_segment *seg, uint64_t pos, uint64_t end)
+{
+    for (uint64_t steps = 0; pos < end; steps++) {
+        WEIR_ASSERT(steps <= end / WEIR_BATCH_HEADER_BYTES);
+        size_t len;
+        if (weir_batch_validate(seg->log_map + pos, end - pos, end - pos, false, &len) != WEIR_OK) break;
+        pos += len;
+    }
+    return pos;
+}
+
+uint64_t segment_verify(struct weir_segment *seg, uint64_t pos, uint64_t end)
+{
+    if (end <= seg->vlo || pos >= seg->vhi || (pos >= seg->vmid_a && end <= seg->vmid_b)) return end;
+    uint64_t from = WEIR_MAX(pos, seg->vlo);
+    if (from >= seg->vmid_a && from < seg->vmid_b) from = seg->vmid_b;
+    uint64_t to = WEIR_MIN(end, seg->vhi); /* checking a checked batch again is only time */
+    uint64_t ok = verify_range(seg, from, to);
+    if (from == seg->vlo) seg->vlo = ok;
+    else if (from == seg->vmid_b) seg->vmid_b = ok;
+    else seg->vmid_a = from, seg->vmid_b = ok; /* a new run: a sequential reader extends it */
+    if (seg->vmid_a < seg->vmid_b && seg->vmid_a <= seg->vlo) {
+        seg->vlo = WEIR_MAX(seg->vlo, seg->vmid_b);
+        seg->vmid_a = seg->vmid_b = 0;
+    }
+    if (seg->vmid_a < seg->vmid_b && seg->vmid_b >= seg->vhi) {
+        seg->vhi = seg->vmid_a;
+        seg->vmid_a = seg->vmid_b = 0;
+    }
+    if (seg->vlo >= seg->vhi) seg->vlo = seg->vhi = 0; /* all of it checked */
+    return ok < to ? ok : end;
 }
 
 enum weir_err segment_find_batch(const struct weir_segment *seg, uint64_t pos, int64_t offset, uint64_t *found_pos)
@@ -283,15 +439,18 @@ static int open_or_create(const char *path, bool *created)
     return weir_io->open(path, O_RDWR | O_CREAT, 0644);
 }
 
-static enum weir_err segment_map(struct weir_log *log, struct weir_segment *seg, uint64_t log_size,
-                                 uint64_t index_size, uint64_t time_size)
+static enum weir_err segment_map(struct weir_log *log, struct weir_segment *seg, const int fds[3],
+                                 const uint64_t sizes[3])
 {
-    seg->map_len = log_map_len(&log->cfg, log_size);
-    seg->index_cap = (uint32_t)WEIR_MAX(index_size / INDEX_ENTRY_BYTES, log->cfg.segment_index_bytes / INDEX_ENTRY_BYTES);
-    seg->time_cap = (uint32_t)WEIR_MAX(time_size / TIME_ENTRY_BYTES, log->cfg.segment_index_bytes / TIME_ENTRY_BYTES);
-    seg->log_map = map_file(seg->log_fd, seg->map_len, PROT_READ);
-    seg->index_map = map_file(seg->index_fd, (uint64_t)seg->index_cap * INDEX_ENTRY_BYTES, PROT_READ | PROT_WRITE);
-    seg->time_map = map_file(seg->time_fd, (uint64_t)seg->time_cap * TIME_ENTRY_BYTES, PROT_READ | PROT_WRITE);
+    seg->map_len = log_map_len(&log->cfg, sizes[0]);
+    seg->index_cap = (uint32_t)WEIR_MAX(sizes[1] / INDEX_ENTRY_BYTES, log->cfg.segment_index_bytes / INDEX_ENTRY_BYTES);
+    seg->time_cap = (uint32_t)WEIR_MAX(sizes[2] / TIME_ENTRY_BYTES, log->cfg.segment_index_bytes / TIME_ENTRY_BYTES);
+    seg->alloc_len = sizes[0];
+    seg->index_alloc = sizes[1];
+    seg->time_alloc = sizes[2];
+    seg->log_map = map_file(fds[0], seg->map_len, PROT_READ);
+    seg->index_map = map_file(fds[1], (uint64_t)seg->index_cap * INDEX_ENTRY_BYTES, PROT_READ | PROT_WRITE);
+    seg->time_map = map_file(fds[2], (uint64_t)seg->time_cap * TIME_ENTRY_BYTES, PROT_READ | PROT_WRITE);
     if (!seg->log_map || !seg->index_map || !seg->time_map) {
         weir_log(WEIR_LOG_ERROR, "segment %s: mmap: %s", seg->path_base, strerror(errno));
         return WEIR_E_NOMEM;
@@ -316,28 +475,35 @@ enum weir_err segment_open(struct weir_log *log, int64_t base_offset, bool trust
 {
     struct weir_segment *seg = segment_alloc(log->dir, base_offset);
     if (!seg) return WEIR_E_NOMEM;
-    int *fds[3] = { &seg->log_fd, &seg->index_fd, &seg->time_fd };
+    int fds[3] = { -1, -1, -1 };
     uint64_t sizes[3] = { 0, 0, 0 };
     bool created = false;
-    for (int i = 0; i < 3; i++) {
+    enum weir_err err = WEIR_OK;
+    for (int i = 0; i < 3 && err == WEIR_OK; i++) {
         char path[4096];
         segment_path(log->dir, base_offset, seg_ext[i], path, sizeof path);
         struct stat st;
-        *fds[i] = open_or_create(path, &created);
-        if (*fds[i] < 0 || fstat(*fds[i], &st) != 0) {
+        fds[i] = open_or_create(path, &created);
+        if (fds[i] < 0 || fstat(fds[i], &st) != 0) {
             weir_log(WEIR_LOG_ERROR, "segment: open %s: %s", path, strerror(errno));
-            segment_put(seg);
-            return WEIR_E_IO;
+            err = weir_err_from_errno(errno) == WEIR_E_NOSPACE ? WEIR_E_NOSPACE : WEIR_E_IO;
+        } else {
+            sizes[i] = (uint64_t)st.st_size;
         }
-        sizes[i] = (uint64_t)st.st_size;
     }
-    if (sizes[0] > UINT32_MAX) {
+    if (err == WEIR_OK && sizes[0] > UINT32_MAX) {
         weir_log(WEIR_LOG_ERROR, "segment %s: .log of %" PRIu64 " bytes exceeds 32-bit positions", seg->path_base,
                  sizes[0]);
-        segment_put(seg);
-        return WEIR_E_CORRUPT;
+        err = WEIR_E_CORRUPT;
     }
-    enum weir_err err = segment_map(log, seg, sizes[0], sizes[1], sizes[2]);
+    if (err == WEIR_OK) err = segment_map(log, seg, fds, sizes);
+    seg->log_fd = fds[0];
+    for (int i = 1; i < 3; i++) /* mapped: their fds are not kept (one fd per segment) */
+        if (fds[i] >= 0) close(fds[i]);
+    if (err != WEIR_OK) {
+        segment_put(seg);
+        return err;
+    }
     if (err == WEIR_OK && trusted && !created && sizes[1] % INDEX_ENTRY_BYTES == 0 &&
         sizes[2] % TIME_ENTRY_BYTES == 0) {
         seg->size = seg->size_queued = sizes[0];
@@ -410,11 +576,6 @@ static uint64_t torn_bytes(const struct weir_segment *seg, uint64_t from, uint64
 enum weir_err segment_recover(struct weir_log *log, struct weir_segment *seg)
 {
     uint64_t file_size = seg->size, batches = 0;
-    if (prealloc(seg->index_fd, (uint64_t)seg->index_cap * INDEX_ENTRY_BYTES) != 0 ||
-        prealloc(seg->time_fd, (uint64_t)seg->time_cap * TIME_ENTRY_BYTES) != 0) {
-        weir_log(WEIR_LOG_ERROR, "recovery: extend indexes of %s: %s", seg->path_base, strerror(errno));
-        return WEIR_E_IO;
-    }
     seg->size = seg->bytes_since_index = 0;
     seg->index_count = seg->time_count = 0;
     seg->offset_next = seg->base_offset;
@@ -436,31 +597,45 @@ enum weir_err segment_recover(struct weir_log *log, struct weir_segment *seg)
         weir_log(WEIR_LOG_ERROR, "recovery: truncate %s.log: %s", seg->path_base, strerror(errno));
         return WEIR_E_IO;
     }
+    seg->alloc_len = end;
+    seg->vlo = seg->vhi = 0; /* every batch kept passed its CRC */
     seg->sealed = true; /* file size is now the true size */
     return WEIR_OK;
 }
 
 enum weir_err segment_activate(struct weir_log *log, struct weir_segment *seg)
 {
-    uint64_t want = WEIR_MAX(log->cfg.segment_bytes, seg->size);
-    if (prealloc(seg->log_fd, want) != 0 ||
-        prealloc(seg->index_fd, (uint64_t)seg->index_cap * INDEX_ENTRY_BYTES) != 0 ||
-        prealloc(seg->time_fd, (uint64_t)seg->time_cap * TIME_ENTRY_BYTES) != 0) {
-        weir_log(WEIR_LOG_ERROR, "segment %s: preallocate: %s", seg->path_base, strerror(errno));
-        return WEIR_E_IO;
-    }
+    (void)log; /* allocation comes with the writes (segment_reserve) */
+    seg->alloc_len = seg->size; /* open and recovery left the file at its true size */
+    seg->vhi = WEIR_MIN(seg->vhi, seg->size); /* what comes after is written by this process */
     seg->sealed = false;
     return WEIR_OK;
 }
 
+uint64_t segment_allocated_bytes(const struct weir_segment *seg)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", seg->path_base, seg_ext[i]);
+        if (!seg->deleted && stat(path, &st) == 0) total += (uint64_t)st.st_blocks * 512;
+    }
+    return total;
+}
+
 enum weir_err segment_seal(struct weir_segment *seg, bool sync)
 {
-    int fds[3] = { seg->log_fd, seg->index_fd, seg->time_fd };
     uint64_t lens[3] = { seg->size, (uint64_t)seg->index_count * INDEX_ENTRY_BYTES,
                          (uint64_t)seg->time_count * TIME_ENTRY_BYTES };
     for (int i = 0; i < 3; i++) {
-        if (weir_io->ftruncate(fds[i], (off_t)lens[i]) != 0 || (sync && weir_io->fdatasync(fds[i]) != 0)) {
-            weir_log(WEIR_LOG_ERROR, "segment %s%s: seal: %s", seg->path_base, seg_ext[i], strerror(errno));
+        int fd = i == 0 ? seg->log_fd : seg_file_open(seg, i);
+        if (fd < 0 && errno == ENOENT && i > 0) continue; /* deleted by retention meanwhile */
+        bool ok = fd >= 0 && weir_io->ftruncate(fd, (off_t)lens[i]) == 0 && (!sync || weir_io->fdatasync(fd) == 0);
+        int errnum = errno;
+        if (i > 0 && fd >= 0) close(fd);
+        if (!ok) {
+            weir_log(WEIR_LOG_ERROR, "segment %s%s: seal: %s", seg->path_base, seg_ext[i], strerror(errnum));
             return WEIR_E_IO;
         }
     }
@@ -489,6 +664,7 @@ enum weir_err segment_truncate_at(struct weir_log *log, struct weir_segment *seg
         weir_log(WEIR_LOG_ERROR, "truncate %s.log: %s", seg->path_base, strerror(errno));
         return WEIR_E_IO;
     }
+    seg->vlo = WEIR_MIN(seg->vlo, pos), seg->vmid_a = seg->vmid_b = 0;
     return segment_activate(log, seg);
 }
 
@@ -510,8 +686,6 @@ void segment_put(struct weir_segment *seg)
     if (seg->index_map) munmap(seg->index_map, (size_t)seg->index_cap * INDEX_ENTRY_BYTES);
     if (seg->time_map) munmap(seg->time_map, (size_t)seg->time_cap * TIME_ENTRY_BYTES);
     if (seg->log_fd >= 0) close(seg->log_fd);
-    if (seg->index_fd >= 0) close(seg->index_fd);
-    if (seg->time_fd >= 0) close(seg->time_fd);
     weir_free(seg->path_base);
     weir_free(seg);
 }

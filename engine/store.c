@@ -46,6 +46,13 @@ struct weir_store {
 
 bool weir_topic_name_valid(const char *name) { return weir_kafka_name_problem(name) == NULL; }
 
+void weir_store_set_disk_policy(struct weir_store *st, const struct weir_disk_policy *pol)
+{
+    weir_preparer_set_policy(st->prep, pol);
+}
+
+void weir_store_disk_stats(struct weir_store *st, struct weir_disk_stats *out) { weir_preparer_disk_stats(st->prep, out); }
+
 static void topic_free(struct store_topic *t)
 {
     if (!t) return;
@@ -321,7 +328,7 @@ enum weir_err weir_store_open(const char *dir, const struct weir_log_config *def
     st->lock_fd = -1;
     pthread_mutex_init(&st->mu, NULL);
     enum weir_err err = store_lock(st);
-    if (err == WEIR_OK) err = weir_preparer_create(&st->prep);
+    if (err == WEIR_OK) err = weir_preparer_create(dir, NULL, &st->prep);
     if (err == WEIR_OK) err = store_scan(st);
     if (err != WEIR_OK) {
         weir_store_close(st);

@@ -312,6 +312,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         snprintf(why, cap, err == WEIR_E_BUSY ? "cannot open data dir %s: it is in use by another weir process"
                                               : "cannot open data dir %s: %s (see the lines above)",
                  dir, weir_err_text(err));
+    if (err == WEIR_OK) weir_store_set_disk_policy(b->store, &b->cfg.disk);
     if (err == WEIR_OK && (err = cluster_id_load(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
     if (err == WEIR_OK && (err = pid_init(b)) != WEIR_OK)

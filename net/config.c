@@ -93,6 +93,10 @@ static const struct broker_key broker_keys[] = {
     { "log.cleaner.min.cleanable.ratio", KEY_RATIO, FIELD(offsets_cleanable_ratio), 0, 0, NULL, 0, 0, 0 },
     { "weir.offsets.compaction.min.bytes", KEY_I64, FIELD(offsets_compaction_min_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
     { "offsets.topic.segment.bytes", KEY_I64, FIELD(offsets_segment_bytes), 1 << 20, 1 << 30, NULL, 1, 0, 0 },
+    { "log.preallocate.max.bytes", KEY_I64, FIELD(disk.prealloc_max_bytes), WEIR_PREALLOC_STEP_MIN_BYTES, 1 << 30,
+      NULL, 1, 0, 0 },
+    { "log.preallocate.budget.bytes", KEY_I64, FIELD(disk.prealloc_budget_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
+    { "log.disk.reserve.bytes", KEY_I64, FIELD(disk.reserve_bytes), -1, INT64_MAX, NULL, 1, 0, 0 },
     { "weir.reactors", KEY_U32, FIELD(reactors), 0, REACTORS_CONFIG_MAX, NULL, 0, 0, 0 },
     { "weir.fetch.send.mode", KEY_FETCH_SEND, 0, 0, 0, NULL, 0, 0, 0 },
     { "weir.port.file", KEY_PATH, FIELD(port_file), 0, 0, NULL, 0, 0, 0 },
@@ -132,6 +136,7 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->offsets_segment_bytes = 0; /* unset: min(100 MiB, log.segment.bytes) */
     c->fetch_send = WEIR_FETCH_SEND_COPY;
     weir_log_config_default(&c->log);
+    weir_disk_policy_default(&c->disk);
     c->keys_set = 0;
 }
 

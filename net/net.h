@@ -31,6 +31,7 @@ struct weir_broker_config {
     int64_t offsets_segment_bytes;      /* offsets.topic.segment.bytes; 0: min(104857600, log.segment.bytes) */
     enum weir_fetch_send fetch_send; /* weir.fetch.send.mode: splice|copy (default: the measured winner) */
     struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
+    struct weir_disk_policy disk; /* log.preallocate.max.bytes, log.preallocate.budget.bytes, log.disk.reserve.bytes */
     uint32_t keys_set;           /* config.c only: bits of the keys ranked by precedence that were set
                                     (log.retention.ms > .minutes > .hours, ...); 0 after _default */
 };

@@ -188,6 +188,8 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
         return err;
     }
     weir_log_set_listener(p->log, part_advanced, p);
+    /* Offset commits go on when produce is refused for a low disk. */
+    weir_log_set_reserve_access(p->log, !strcmp(topic, GROUP_OFFSETS_TOPIC));
     if (r->parts.count + 1 > r->parts.n_buckets) part_map_grow(&r->parts);
     size_t h = part_hash(&r->parts, topic, partition);
     p->hnext = r->parts.buckets[h];

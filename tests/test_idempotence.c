@@ -69,7 +69,7 @@ static void fx_init(struct fx *f, const char *tag, uint64_t segment_bytes, bool 
     f->cfg.segment_bytes = segment_bytes;
     f->cfg.segment_index_bytes = 4096;
     assert_int_equal(weir_appender_create(256, &f->ap), WEIR_OK);
-    if (prep) assert_int_equal(weir_preparer_create(&f->prep), WEIR_OK);
+    if (prep) assert_int_equal(weir_preparer_create(NULL, NULL, &f->prep), WEIR_OK);
     fx_open(f);
 }
 
@@ -505,23 +505,30 @@ static void test_failed_append_fails_followers(void **state)
     (void)state;
     struct fx f;
     fx_init(&f, "idem-large", 4096, true);
-    weir_preparer_sync(f.prep); /* the spare made at open (1 MiB messages) is taken by the roll below */
+    struct weir_disk_policy hot; /* every step is the largest: the log gets spares */
+    weir_disk_policy_default(&hot);
+    hot.prealloc_max_bytes = WEIR_PREALLOC_STEP_MIN_BYTES;
+    weir_preparer_set_policy(f.prep, &hot);
     f.cfg.max_message_bytes = 1024;
     assert_int_equal(weir_log_reconfigure(f.log, &f.cfg), WEIR_OK);
     expect_ok(put(&f, 4, 0, 0, 2), 0);
-    assert_int_equal(weir_log_roll(f.log), WEIR_OK); /* the next spare is mapped for 4 KiB + 1 KiB */
-    weir_preparer_sync(f.prep);
+    assert_int_equal(weir_log_roll(f.log), WEIR_OK);
+    int32_t seq = 2;
+    for (int i = 0; log_active(f.log)->size <= 2048; i++, seq += 40) { /* past half: a spare is asked */
+        assert_true(i < 100);
+        expect_ok(put(&f, 4, 0, seq, 40), seq);
+    }
+    weir_preparer_sync(f.prep); /* the spare is mapped for 4 KiB + 1 KiB */
     f.cfg.max_message_bytes = 64 << 10;
     assert_int_equal(weir_log_reconfigure(f.log, &f.cfg), WEIR_OK);
-    expect_ok(put(&f, 4, 0, 2, 2), 2);
     struct slot big, next, retry;
     size_t len;
-    big = (struct slot){ .b = idem_batch(4, 0, 4, 1200, 0, &len) };
+    big = (struct slot){ .b = idem_batch(4, 0, seq, 1200, 0, &len) };
     assert_true(len > 16384);
     big.a = (struct weir_append){ .batch = big.b, .len = len, .on_done = slot_done };
     assert_int_equal(weir_log_append(f.log, &big.a), WEIR_OK);
-    assert_int_equal(slot_append(&f, &next, 4, 0, 1204, 1), WEIR_OK);
-    assert_int_equal(slot_append(&f, &retry, 4, 0, 1204, 1), WEIR_OK); /* waits on `next` */
+    assert_int_equal(slot_append(&f, &next, 4, 0, seq + 1200, 1), WEIR_OK);
+    assert_int_equal(slot_append(&f, &retry, 4, 0, seq + 1200, 1), WEIR_OK); /* waits on `next` */
     weir_appender_drain(f.ap);
     assert_int_equal(big.a.err, WEIR_E_TOO_LARGE);
     assert_int_equal(next.a.err, WEIR_E_OUT_OF_SEQUENCE);
@@ -529,8 +536,8 @@ static void test_failed_append_fails_followers(void **state)
     assert_int_equal(big.done + next.done + retry.done, 3);
     assert_int_equal(weir_log_state(f.log), WEIR_OK);
     assert_true(producers_valid(&f.log->producers));
-    expect_ok(put(&f, 4, 0, 4, 3), 4); /* the producer resends from its failed batch */
-    expect_ok(put(&f, 4, 0, 7, 1), 7);
+    expect_ok(put(&f, 4, 0, seq, 3), seq); /* the producer resends from its failed batch */
+    expect_ok(put(&f, 4, 0, seq + 3, 1), seq + 3);
     expect_full_replay(f.log);
     weir_free(big.b);
     weir_free(next.b);

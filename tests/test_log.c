@@ -557,18 +557,21 @@ static void test_preparer_rolls_without_stall(void **state)
     fx_init(&fx, "prep");
     fx.cfg.segment_bytes = 16384;
     struct weir_preparer *prep;
-    assert_int_equal(weir_preparer_create(&prep), WEIR_OK);
+    struct weir_disk_policy hot; /* every step is the largest: a hot log */
+    weir_disk_policy_default(&hot);
+    hot.prealloc_max_bytes = WEIR_PREALLOC_STEP_MIN_BYTES;
+    assert_int_equal(weir_preparer_create(NULL, &hot, &prep), WEIR_OK);
     assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
     struct model m = { 0 };
     uint64_t seed = 77;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 400; i++) {
         append_random(&fx, &m, 1, &seed, WEIR_CODEC_NONE);
-        weir_preparer_sync(prep); /* the spare is ready before the next roll */
+        weir_preparer_sync(prep); /* a spare asked past half a segment is ready before its roll */
     }
     struct weir_log_stats st;
     weir_log_stats(fx.log, &st);
     assert_true(st.rolls >= 5);
-    assert_int_equal(st.roll_stalls, 0);
+    assert_true(st.roll_stalls * 4 < st.rolls); /* only when one batch went from below half to the roll */
     check_reads(&fx, &m);
     weir_log_close(fx.log);
     fx.log = NULL;
@@ -577,6 +580,141 @@ static void test_preparer_rolls_without_stall(void **state)
     fx_open(&fx);
     check_reads(&fx, &m);
     model_free(&m);
+    fx_done(&fx);
+}
+
+/* ---- disk footprint and free space ------------------------------------------------ */
+
+/* Allocated bytes of every file under dir (du), directories included. */
+static uint64_t du_bytes(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "du -s -B1 '%s'", dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    unsigned long long n = 0;
+    assert_int_equal(fscanf(f, "%llu", &n), 1);
+    pclose(f);
+    return n;
+}
+
+/* Appends `bytes` in batches of about 64 KiB as fast as it can. */
+static void append_bytes(struct fixture *fx, uint64_t bytes)
+{
+    size_t len;
+    uint8_t *b = tu_batch(16, 4000, 1000000, 1, WEIR_CODEC_NONE, 1, &len);
+    for (uint64_t done = 0; done < bytes; done += len) assert_int_equal(tu_append_sync(fx->ap, fx->log, b, len, NULL), WEIR_OK);
+    weir_free(b);
+}
+
+static void test_empty_log_costs_little(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "footprint");
+    struct weir_preparer *prep;
+    assert_int_equal(weir_preparer_create(fx.dir, NULL, &prep), WEIR_OK);
+    assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
+    weir_preparer_sync(prep);
+    assert_true(du_bytes(fx.dir) <= 128 << 10);
+    weir_log_close(fx.log);
+    assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
+    assert_true(du_bytes(fx.dir) <= 128 << 10); /* reopened (clean and after recovery alike) */
+    /* A quiet log: allocation follows its data by at most one small step, and no spare. */
+    append_bytes(&fx, 1 << 20);
+    weir_preparer_sync(prep);
+    uint64_t size = weir_log_size_bytes(fx.log), alloc = weir_log_allocated_bytes(fx.log);
+    struct weir_log_stats st;
+    weir_log_stats(fx.log, &st);
+    assert_true(alloc >= size);
+    assert_true(alloc <= size + st.prealloc_step + (64 << 10)); /* + the indexes */
+    struct weir_disk_stats ds;
+    weir_preparer_disk_stats(prep, &ds);
+    assert_true(ds.prealloc_unused_bytes <= st.prealloc_step);
+    assert_false(ds.low);
+    weir_log_close(fx.log);
+    fx.log = NULL;
+    weir_preparer_disk_stats(prep, &ds);
+    assert_int_equal(ds.prealloc_unused_bytes, 0); /* closed logs hold no budget */
+    weir_preparer_destroy(prep);
+    fx_done(&fx);
+}
+
+/* A hot log's step grows to the largest; the budget caps what all logs hold
+ * ahead of their data; with no budget a write allocates only what it needs. */
+static void test_prealloc_step_and_budget(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "budget");
+    fx.cfg.segment_bytes = 64 << 20;
+    struct weir_disk_policy pol;
+    weir_disk_policy_default(&pol);
+    pol.prealloc_max_bytes = 1 << 20;
+    struct weir_preparer *prep;
+    assert_int_equal(weir_preparer_create(fx.dir, &pol, &prep), WEIR_OK);
+    assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
+    append_bytes(&fx, 8 << 20);
+    struct weir_log_stats st;
+    weir_log_stats(fx.log, &st);
+    assert_int_equal(st.prealloc_step, 1 << 20); /* doubled up to the largest */
+    uint64_t size = weir_log_size_bytes(fx.log);
+    assert_true(weir_log_allocated_bytes(fx.log) <= size + (1 << 20) + (64 << 10));
+    pol.prealloc_budget_bytes = 0;
+    weir_preparer_set_policy(prep, &pol);
+    weir_log_roll(fx.log);
+    weir_preparer_sync(prep);
+    append_bytes(&fx, 2 << 20);
+    size = weir_log_size_bytes(fx.log);
+    assert_true(weir_log_allocated_bytes(fx.log) <= size + 2 * 4096 + (64 << 10));
+    weir_log_close(fx.log);
+    fx.log = NULL;
+    weir_preparer_destroy(prep);
+    fx_done(&fx);
+}
+
+/* Free space below the reserve refuses appends, retriably, except to a log
+ * with reserve access; appends resume once a check finds space again. */
+static void test_reserve_refuses_and_resumes(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "reserve");
+    struct weir_disk_policy pol;
+    weir_disk_policy_default(&pol);
+    pol.reserve_bytes = INT64_MAX / 2; /* more than any disk: low at once */
+    struct weir_preparer *prep;
+    assert_int_equal(weir_preparer_create(fx.dir, &pol, &prep), WEIR_OK);
+    assert_int_equal(weir_log_open(fx.dir, &fx.cfg, fx.ap, prep, &fx.log), WEIR_OK);
+    size_t len;
+    uint8_t *b = tu_batch(3, 100, 1000000, 1, WEIR_CODEC_NONE, 1, &len);
+    struct weir_disk_stats ds;
+    weir_preparer_disk_stats(prep, &ds);
+    assert_true(ds.low);
+    weir_log_set_level(WEIR_LOG_ERROR + 1);
+    assert_int_equal(tu_append_sync(fx.ap, fx.log, b, len, NULL), WEIR_E_NOSPACE);
+    assert_int_equal(weir_log_state(fx.log), WEIR_OK); /* not read-only: retriable */
+    weir_log_set_reserve_access(fx.log, true);
+    int64_t base;
+    assert_int_equal(tu_append_sync(fx.ap, fx.log, b, len, &base), WEIR_OK);
+    assert_int_equal(base, 0);
+    weir_log_set_reserve_access(fx.log, false);
+    assert_int_equal(tu_append_sync(fx.ap, fx.log, b, len, NULL), WEIR_E_NOSPACE);
+    pol.reserve_bytes = 0; /* space is back */
+    weir_preparer_set_policy(prep, &pol);
+    weir_log_set_level(WEIR_LOG_INFO);
+    weir_preparer_disk_stats(prep, &ds);
+    assert_false(ds.low);
+    assert_int_equal(tu_append_sync(fx.ap, fx.log, b, len, &base), WEIR_OK);
+    assert_int_equal(base, 3);
+    struct weir_log_stats st;
+    weir_log_stats(fx.log, &st);
+    assert_int_equal(st.nospace_refusals, 2);
+    assert_int_equal(ds.low_events, 1);
+    weir_free(b);
+    weir_log_close(fx.log);
+    fx.log = NULL;
+    weir_preparer_destroy(prep);
     fx_done(&fx);
 }
 
@@ -595,6 +733,9 @@ int main(void)
         cmocka_unit_test(test_delete_below),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_preparer_rolls_without_stall),
+        cmocka_unit_test(test_empty_log_costs_little),
+        cmocka_unit_test(test_prealloc_step_and_budget),
+        cmocka_unit_test(test_reserve_refuses_and_resumes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

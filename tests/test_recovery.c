@@ -272,7 +272,7 @@ static _Noreturn void child_append_forever(const char *dir, int64_t flush_messag
     weir_log_config_default(&cfg);
     cfg.segment_bytes = 64 << 10; /* rolls during the run */
     cfg.flush_messages = flush_messages;
-    if (weir_appender_create(64, &ap) || weir_preparer_create(&prep) || weir_log_open(dir, &cfg, ap, prep, &log))
+    if (weir_appender_create(64, &ap) || weir_preparer_create(NULL, NULL, &prep) || weir_log_open(dir, &cfg, ap, prep, &log))
         _exit(2);
     struct child_slot slots[8] = { 0 };
     for (int next = 0;; weir_appender_run(ap, true)) {
@@ -424,13 +424,83 @@ static void test_fsync_failure_is_sticky(void **state)
 static void test_write_failure_is_sticky(void **state)
 {
     (void)state;
-    fault_run((struct weir_appender_fault){ .write_nth = 1, .write_res = -ENOSPC }, WEIR_E_IO);
+    fault_run((struct weir_appender_fault){ .write_nth = 1, .write_res = -EIO }, WEIR_E_IO);
 }
 
-static void test_short_write_is_failure(void **state)
+/* A full disk (ENOSPC, or a short write) fails the write group and what queued
+ * behind it with WEIR_E_NOSPACE; the log stays writable, the offsets are
+ * reused, nothing acknowledged is lost, and a reopen finds exactly that. */
+static void nospace_run(struct weir_appender_fault fault)
+{
+    char *dir = tu_tmpdir("nospace");
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log_config cfg;
+    weir_log_config_default(&cfg);
+    cfg.flush_messages = 1;
+    struct weir_log *log;
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    int64_t base[8];
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        uint8_t *b = batch_i(i, &len);
+        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
+        weir_free(b);
+    }
+    int64_t end = weir_log_end_offset(log);
+    weir_appender_fault_set(ap, &fault);
+    size_t len[3];
+    uint8_t *b[3];
+    struct weir_append a[3];
+    int done = 0;
+    for (int i = 0; i < 3; i++) {
+        b[i] = batch_i(5 + i, &len[i]);
+        a[i] = (struct weir_append){ .batch = b[i], .len = len[i], .on_done = note_done, .user = &done };
+    }
+    weir_log_set_level(WEIR_LOG_ERROR + 1);
+    assert_int_equal(weir_log_append(log, &a[0]), WEIR_OK);
+    weir_appender_run(ap, false);
+    for (int i = 1; i < 3; i++) assert_int_equal(weir_log_append(log, &a[i]), WEIR_OK);
+    weir_appender_drain(ap);
+    weir_log_set_level(WEIR_LOG_INFO);
+    assert_int_equal(done, 3);
+    assert_int_equal(a[0].err, WEIR_E_NOSPACE);
+    for (int i = 1; i < 3; i++) assert_true(a[i].err == WEIR_E_NOSPACE || a[i].err == WEIR_OK);
+    assert_int_equal(weir_log_state(log), WEIR_OK);
+    weir_appender_fault_set(ap, &(struct weir_appender_fault){ 0 });
+    /* Space is back: the same batches go in, at the offsets the failed ones had. */
+    int64_t next = end;
+    for (int i = 0; i < 3; i++) {
+        if (a[i].err == WEIR_OK) {
+            base[5 + i] = a[i].base_offset;
+        } else {
+            assert_int_equal(tu_append_sync(ap, log, b[i], len[i], &base[5 + i]), WEIR_OK);
+        }
+        assert_int_equal(base[5 + i], next);
+        next += a[i].records;
+    }
+    for (int i = 0; i < 8; i++) expect_batch_at(log, i, base[i]);
+    weir_log_close(log);
+    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
+    for (int i = 0; i < 8; i++) expect_batch_at(log, i, base[i]);
+    expect_log_whole(log);
+    weir_log_close(log);
+    for (int i = 0; i < 3; i++) weir_free(b[i]);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
+static void test_write_enospc_is_retriable(void **state)
 {
     (void)state;
-    fault_run((struct weir_appender_fault){ .write_nth = 1, .write_res = 17 }, WEIR_E_IO);
+    nospace_run((struct weir_appender_fault){ .write_nth = 1, .write_res = -ENOSPC });
+}
+
+static void test_short_write_is_retriable(void **state)
+{
+    (void)state;
+    nospace_run((struct weir_appender_fault){ .write_nth = 1, .write_res = 17 });
 }
 
 /* ---- every Nth synchronous syscall fails ---------------------------------------------- */
@@ -529,7 +599,8 @@ int main(void)
         cmocka_unit_test(test_kill9_flush_none),
         cmocka_unit_test(test_fsync_failure_is_sticky),
         cmocka_unit_test(test_write_failure_is_sticky),
-        cmocka_unit_test(test_short_write_is_failure),
+        cmocka_unit_test(test_short_write_is_retriable),
+        cmocka_unit_test(test_write_enospc_is_retriable),
         cmocka_unit_test(test_every_nth_syscall_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
