@@ -44,6 +44,7 @@ struct weir_segment {
     /* CRC-checked in this process (reads check the rest before serving it):
      * [0, vlo), [vmid_a, vmid_b) and [vhi, end of file). Batch boundaries. */
     uint64_t vlo, vmid_a, vmid_b, vhi;
+    int64_t vlo_next, vmid_next;     /* offsets after [0, vlo) and [vmid_a, vmid_b) */
     bool index_bad;             /* an entry did not point at its batch: scan from 0 */
     bool corrupt_logged;
     uint64_t bytes_since_index;
@@ -178,9 +179,12 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
  * log's step (see weir_disk_policy). Errors: WEIR_E_NOSPACE (nothing changed;
  * the disk or the reserve is full), WEIR_E_IO (errno kept). */
 enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, uint64_t need, int64_t now_ms);
-/* Checks the CRC of the batches in [pos, end) not yet checked in this process.
- * Returns the end of the valid prefix (a batch boundary <= end). */
-uint64_t segment_verify(struct weir_segment *seg, uint64_t pos, uint64_t end);
+/* Checks the batches in [pos, end) not yet checked in this process: CRC,
+ * bounds, and offsets continuing from the batch at `from` (<= pos, a batch
+ * boundary known to hold base offset from_offset, e.g. an index entry's).
+ * Returns the end of the valid prefix of [pos, end): pos when the first
+ * batch is bad. */
+uint64_t segment_verify(struct weir_segment *seg, uint64_t from, int64_t from_offset, uint64_t pos, uint64_t end);
 void segment_spare_discard(const char *dir, struct seg_spare *sp);
 /* Opens an existing segment (files named by base offset); maps it. When
  * `trusted`, sizes come from the files; otherwise the caller recovers it. */
@@ -204,6 +208,8 @@ enum weir_err segment_truncate_at(struct weir_log *log, struct weir_segment *seg
 /* Position of the last index entry with relative offset <= offset - base,
  * checked to hold that batch (else 0, and the index is not used again). */
 uint64_t segment_index_lookup(struct weir_segment *seg, int64_t offset);
+/* The same, with the base offset of the batch at that position in *at_offset. */
+uint64_t segment_index_find(struct weir_segment *seg, int64_t offset, int64_t *at_offset);
 /* Relative offset to start a timestamp scan from (time index). */
 int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts);
 /* Finds the batch that holds `offset` (or the first after it) at or after

@@ -371,7 +371,9 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
     if (offset == weir_log_end_offset(log)) return WEIR_OK;
     struct weir_segment *seg = log->segs[log_find_segment(log, offset)];
     uint64_t pos, size = seg->size;
-    enum weir_err err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
+    int64_t ioff;
+    uint64_t ipos = segment_index_find(seg, offset, &ioff);
+    enum weir_err err = segment_find_batch(seg, ipos, offset, &pos);
     if (err != WEIR_OK || pos >= size) return log_read_corrupt(log, seg, offset);
     uint64_t end = pos;
     bool bad = false;
@@ -384,7 +386,7 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
         end += len;
     }
     /* Bytes not written by this process are served only once their CRCs pass. */
-    uint64_t good = segment_verify(seg, pos, end);
+    uint64_t good = segment_verify(seg, ipos, ioff, pos, end);
     if (good == pos && (end > pos || bad)) return log_read_corrupt(log, seg, offset);
     end = good;
     int64_t next = offset;

@@ -149,6 +149,7 @@ static struct weir_segment *segment_alloc(const char *dir, int64_t base_offset)
     seg->max_timestamp = INT64_MIN;
     seg->log_fd = -1;
     seg->vhi = UINT64_MAX; /* nothing checked yet */
+    seg->vlo_next = base_offset;
     atomic_init(&seg->refs, 1);
     return seg;
 }
@@ -297,7 +298,14 @@ static void index_distrust(struct weir_segment *seg, uint32_t entry)
 
 uint64_t segment_index_lookup(struct weir_segment *seg, int64_t offset)
 {
+    int64_t at;
+    return segment_index_find(seg, offset, &at);
+}
+
+uint64_t segment_index_find(struct weir_segment *seg, int64_t offset, int64_t *at_offset)
+{
     int64_t rel = offset - seg->base_offset;
+    *at_offset = seg->base_offset;
     if (rel <= 0 || seg->index_count == 0 || seg->index_bad) return 0;
     uint32_t lo = 0, hi = seg->index_count; /* first entry with rel > target */
     while (lo < hi) {
@@ -307,7 +315,10 @@ uint64_t segment_index_lookup(struct weir_segment *seg, int64_t offset)
     }
     if (lo == 0) return 0;
     uint64_t pos = index_pos(seg, lo - 1);
-    if (batch_at(seg, pos, seg->base_offset + index_rel(seg, lo - 1))) return pos;
+    if (batch_at(seg, pos, seg->base_offset + index_rel(seg, lo - 1))) {
+        *at_offset = seg->base_offset + index_rel(seg, lo - 1);
+        return pos;
+    }
     index_distrust(seg, lo - 1);
     return 0;
 }
@@ -375,31 +386,36 @@ enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, ui
 
 /* ---- checking what is served ---------------------------------------------------- */
 
-/* Walks [pos, end) checking each batch whole (bounds and CRC); returns the
- * end of the valid prefix. */
-static uint64_t verify_range(const struct weir_segment *seg, uint64_t pos, uint64_t end)
+/* Walks [pos, end) checking each batch whole (bounds and CRC) and that its
+ * base offset continues *next (the base offset is outside the CRC); returns
+ * the end of the valid prefix, *next the offset after it. */
+static uint64_t verify_range(const struct weir_segment *seg, uint64_t pos, uint64_t end, int64_t *next)
 {
     for (uint64_t steps = 0; pos < end; steps++) {
         WEIR_ASSERT(steps <= end / WEIR_BATCH_HEADER_BYTES);
         size_t len;
-        if (weir_batch_validate(seg->log_map + pos, end - pos, end - pos, false, &len) != WEIR_OK) break;
+        const uint8_t *b = seg->log_map + pos;
+        if (weir_batch_validate(b, end - pos, end - pos, false, &len) != WEIR_OK) break;
+        if ((int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET) != *next) break;
+        *next += (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
         pos += len;
     }
     return pos;
 }
 
-uint64_t segment_verify(struct weir_segment *seg, uint64_t pos, uint64_t end)
+uint64_t segment_verify(struct weir_segment *seg, uint64_t from, int64_t from_offset, uint64_t pos, uint64_t end)
 {
     if (end <= seg->vlo || pos >= seg->vhi || (pos >= seg->vmid_a && end <= seg->vmid_b)) return end;
-    uint64_t from = WEIR_MAX(pos, seg->vlo);
-    if (from >= seg->vmid_a && from < seg->vmid_b) from = seg->vmid_b;
+    int64_t next = from_offset;
+    if (from <= seg->vlo) from = seg->vlo, next = seg->vlo_next;
+    if (from >= seg->vmid_a && from < seg->vmid_b) from = seg->vmid_b, next = seg->vmid_next;
     uint64_t to = WEIR_MIN(end, seg->vhi); /* checking a checked batch again is only time */
-    uint64_t ok = verify_range(seg, from, to);
-    if (from == seg->vlo) seg->vlo = ok;
-    else if (from == seg->vmid_b) seg->vmid_b = ok;
-    else seg->vmid_a = from, seg->vmid_b = ok; /* a new run: a sequential reader extends it */
+    uint64_t ok = verify_range(seg, from, to, &next);
+    if (from == seg->vlo) seg->vlo = ok, seg->vlo_next = next;
+    else if (from == seg->vmid_b) seg->vmid_b = ok, seg->vmid_next = next;
+    else seg->vmid_a = from, seg->vmid_b = ok, seg->vmid_next = next; /* a new run: a sequential reader extends it */
     if (seg->vmid_a < seg->vmid_b && seg->vmid_a <= seg->vlo) {
-        seg->vlo = WEIR_MAX(seg->vlo, seg->vmid_b);
+        if (seg->vmid_b > seg->vlo) seg->vlo = seg->vmid_b, seg->vlo_next = seg->vmid_next;
         seg->vmid_a = seg->vmid_b = 0;
     }
     if (seg->vmid_a < seg->vmid_b && seg->vmid_b >= seg->vhi) {
@@ -407,7 +423,8 @@ uint64_t segment_verify(struct weir_segment *seg, uint64_t pos, uint64_t end)
         seg->vmid_a = seg->vmid_b = 0;
     }
     if (seg->vlo >= seg->vhi) seg->vlo = seg->vhi = 0; /* all of it checked */
-    return ok < to ? ok : end;
+    if (ok >= to) return end;
+    return ok > pos ? ok : pos;
 }
 
 enum weir_err segment_find_batch(const struct weir_segment *seg, uint64_t pos, int64_t offset, uint64_t *found_pos)
