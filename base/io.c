@@ -82,7 +82,7 @@ enum weir_err weir_write_file_atomic(const char *path, const void *buf, size_t n
     weir_path_dir(path, dir, sizeof dir);
     int fd = weir_io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        weir_log(WEIR_LOG_ERROR, "create %s: %s", tmp, strerror(errno));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "create %s: %s", tmp, strerror(errno));
         return weir_err_from_errno(errno);
     }
     enum weir_err err = write_all(fd, buf, n);
@@ -94,7 +94,7 @@ enum weir_err weir_write_file_atomic(const char *path, const void *buf, size_t n
         err = WEIR_E_IO;
     }
     if (err != WEIR_OK) {
-        weir_log(WEIR_LOG_ERROR, "atomic write of %s failed: %s", path, strerror(saved));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "atomic write of %s failed: %s", path, strerror(saved));
         unlink(tmp);
         return err;
     }

@@ -309,7 +309,7 @@ static void group_finish(struct weir_log *log)
     }
     if (g->n > 0 && (g->write_res == -ENOSPC || g->write_res == -EDQUOT ||
                      (g->write_res >= 0 && (uint64_t)g->write_res < g->len))) {
-        weir_log(WEIR_LOG_WARN, "partition %s: write of %" PRIu64 " bytes: %s; appends refused until space returns",
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "partition %s: write of %" PRIu64 " bytes: %s; appends refused until space returns",
                  log->dir, g->len, g->write_res < 0 ? strerror(-g->write_res) : "short write (disk full)");
         preparer_space_exhausted(log->prep);
         group_nospace(ap, log, g);

@@ -27,7 +27,7 @@ void log_fail(struct weir_log *log, enum weir_err why, const char *what, int err
     /* The page cache may now hold bytes the disk lacks: no more appends until
      * the log is reopened and recovered from disk. */
     log->failed = why;
-    weir_log(WEIR_LOG_ERROR, "partition %s is read-only: %s: %s (%s)", log->dir, what,
+    WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "partition %s is read-only: %s: %s (%s)", log->dir, what,
              errnum ? strerror(errnum) : "-", weir_err_str(why));
     struct weir_append *a = log->pending_head;
     log->pending_head = log->pending_tail = NULL;
@@ -163,7 +163,7 @@ static enum weir_err log_load(struct weir_log *log, bool clean)
 static enum weir_err log_open_files(struct weir_log *log)
 {
     if (mkdir(log->dir, 0755) != 0 && errno != EEXIST) {
-        weir_log(WEIR_LOG_ERROR, "log: mkdir %s: %s", log->dir, strerror(errno));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "log: mkdir %s: %s", log->dir, strerror(errno));
         return WEIR_E_IO;
     }
     char marker[4096];
@@ -209,7 +209,7 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     enum weir_err err = log_open_files(log);
     if (err == WEIR_OK) err = producers_load(log, true);
     if (err != WEIR_OK) {
-        weir_log(WEIR_LOG_ERROR, "log %s: open failed: %s", dir, weir_err_str(err));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "log %s: open failed: %s", dir, weir_err_str(err));
         producers_free(&log->producers);
         for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
         if (log->dir_fd >= 0) close(log->dir_fd);

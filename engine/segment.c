@@ -115,7 +115,7 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
         int rc = fd < 0 ? -1 : prealloc(fd, 0, want);
         if (rc == 1 && i > 0 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate: sparse */
         if (rc < 0) {
-            weir_log(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errno));
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errno));
             if (fd >= 0) close(fd);
             spare_close(sp);
             return errno == ENOSPC || errno == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
@@ -127,7 +127,7 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
         else close(fd);
     }
     if (!sp->log_map || !sp->index_map || !sp->time_map) {
-        weir_log(WEIR_LOG_ERROR, "segment: mmap in %s: %s", dir, strerror(errno));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: mmap in %s: %s", dir, strerror(errno));
         spare_close(sp);
         return WEIR_E_NOMEM;
     }
@@ -165,7 +165,7 @@ enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int
         spare_path(log->dir, sp->prefix, i, from, sizeof from);
         segment_path(log->dir, base_offset, seg_ext[i], to, sizeof to);
         if (weir_io->rename(from, to) != 0) {
-            weir_log(WEIR_LOG_ERROR, "segment: rename %s -> %s: %s", from, to, strerror(errno));
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: rename %s -> %s: %s", from, to, strerror(errno));
             segment_put(seg);
             return WEIR_E_IO;
         }
@@ -234,7 +234,7 @@ static bool index_room(struct weir_segment *seg, int i, uint32_t count)
     int errnum = errno;
     if (fd >= 0) close(fd);
     if (rc < 0) {
-        weir_log(WEIR_LOG_WARN, "segment %s%s: cannot grow the index: %s", seg->path_base, seg_ext[i],
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "segment %s%s: cannot grow the index: %s", seg->path_base, seg_ext[i],
                  strerror(errnum));
         return false;
     }
@@ -469,7 +469,7 @@ static enum weir_err segment_map(struct weir_log *log, struct weir_segment *seg,
     seg->index_map = map_file(fds[1], (uint64_t)seg->index_cap * INDEX_ENTRY_BYTES, PROT_READ | PROT_WRITE);
     seg->time_map = map_file(fds[2], (uint64_t)seg->time_cap * TIME_ENTRY_BYTES, PROT_READ | PROT_WRITE);
     if (!seg->log_map || !seg->index_map || !seg->time_map) {
-        weir_log(WEIR_LOG_ERROR, "segment %s: mmap: %s", seg->path_base, strerror(errno));
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment %s: mmap: %s", seg->path_base, strerror(errno));
         return WEIR_E_NOMEM;
     }
     return WEIR_OK;
@@ -502,7 +502,7 @@ enum weir_err segment_open(struct weir_log *log, int64_t base_offset, bool trust
         struct stat st;
         fds[i] = open_or_create(path, &created);
         if (fds[i] < 0 || fstat(fds[i], &st) != 0) {
-            weir_log(WEIR_LOG_ERROR, "segment: open %s: %s", path, strerror(errno));
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: open %s: %s", path, strerror(errno));
             err = weir_err_from_errno(errno) == WEIR_E_NOSPACE ? WEIR_E_NOSPACE : WEIR_E_IO;
         } else {
             sizes[i] = (uint64_t)st.st_size;

@@ -230,7 +230,7 @@ static void parts_open_owned(struct reactor *r)
             enum weir_err err = part_open(r, topics[i].name, p, &part);
             if (err != WEIR_OK)
                 WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "reactor %u: cannot open %s-%d: %s", r->id, topics[i].name, p,
-                                     weir_err_str(err));
+                                     weir_err_text(err));
         }
     weir_free(topics);
 }

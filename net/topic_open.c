@@ -117,7 +117,7 @@ static void open_owner(struct reactor *r, struct task *t)
     s->err = part_open(r, s->job->topic, s->partition, &p);
     if (s->err != WEIR_OK)
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot open partition %s-%d: %s", s->job->topic, s->partition,
-                             weir_err_str(s->err));
+                             weir_err_text(s->err));
     s->t.run = open_back;
     reactor_post(s->job->origin, &s->t);
 }
