@@ -291,6 +291,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
     } else if (res->resource_type == KRESOURCE_TOPIC) {
         if (weir_store_topic_config(b->store, name, &cfg) != WEIR_OK) {
             out->error_code = KERR_UNKNOWN_TOPIC;
+            out->error_message = kstr_c("the topic does not exist");
             return;
         }
         weir_log_config_format(&cfg, text, text_cap);
@@ -306,6 +307,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
         out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL);
     } else {
         out->error_code = KERR_INVALID_REQUEST;
+        out->error_message = kstr_c("only topic (2) and broker (4) resources are described");
     }
 }
 
