@@ -86,7 +86,7 @@ enum {
 struct opts {
     const char *dir_arg, *weir_bin;
     char weir_buf[PATH_MAX];
-    long topics, parts, batch_topics, records, value_bytes, base_parts, reactors;
+    long topics, parts, batch_topics, records, value_bytes, base_parts, reactors, linger_ms;
     uint64_t disk_max;
     const char *sets[SETS_MAX];
     int n_sets;
@@ -96,7 +96,7 @@ struct opts {
 /* The broker's footprint at one moment. */
 struct usage {
     uint64_t alloc, apparent; /* data directory: st_blocks * 512, st_size */
-    double rss_mib;
+    double rss_mib, rss_anon_mib, rss_file_mib; /* VmRSS, RssAnon, RssFile (mapped segments and indexes) */
     long fds, maps;
 };
 
@@ -188,16 +188,20 @@ static long file_lines(const char *path)
     return n;
 }
 
-static double vm_rss_mib(pid_t pid)
+/* VmRSS, RssAnon and RssFile of /proc/PID/status in MiB (-1 when absent). */
+static void rss_mib(pid_t pid, struct usage *u)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "re");
-    double kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lf kB", &kib) == 1) break;
+    double kib;
+    u->rss_mib = u->rss_anon_mib = u->rss_file_mib = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmRSS: %lf kB", &kib) == 1) u->rss_mib = kib / 1024;
+        if (sscanf(line, "RssAnon: %lf kB", &kib) == 1) u->rss_anon_mib = kib / 1024;
+        if (sscanf(line, "RssFile: %lf kB", &kib) == 1) u->rss_file_mib = kib / 1024;
+    }
     if (f) fclose(f);
-    return kib < 0 ? -1 : kib / 1024;
 }
 
 static long proc_sys_long(const char *path)
@@ -213,7 +217,7 @@ static void usage_take(const struct ctx *x, struct usage *u)
 {
     char path[64];
     du(x->data, &u->alloc, &u->apparent);
-    u->rss_mib = vm_rss_mib(x->broker);
+    rss_mib(x->broker, u);
     snprintf(path, sizeof path, "/proc/%d/fd", (int)x->broker);
     u->fds = dir_count(path, NULL);
     snprintf(path, sizeof path, "/proc/%d/maps", (int)x->broker);
@@ -238,8 +242,8 @@ static void usage_settled(const struct ctx *x, struct usage *u)
 static void usage_json(const char *p, const struct usage *u, const struct usage *idle, long n)
 {
     printf(",\"%sdisk_alloc_bytes\":%" PRIu64 ",\"%sdisk_apparent_bytes\":%" PRIu64 ",\"%srss_mib\":%.1f,"
-           "\"%sfds\":%ld,\"%smaps\":%ld",
-           p, u->alloc, p, u->apparent, p, u->rss_mib, p, u->fds, p, u->maps);
+           "\"%srss_anon_mib\":%.1f,\"%srss_file_mib\":%.1f,\"%sfds\":%ld,\"%smaps\":%ld",
+           p, u->alloc, p, u->apparent, p, u->rss_mib, p, u->rss_anon_mib, p, u->rss_file_mib, p, u->fds, p, u->maps);
     if (idle && n > 0)
         printf(",\"%sdisk_alloc_kib_per_partition\":%.2f,\"%srss_kib_per_partition\":%.2f,"
                "\"%sfds_per_partition\":%.3f,\"%smaps_per_partition\":%.3f",
@@ -487,7 +491,9 @@ static rd_kafka_t *rk_producer(const struct ctx *x, const char *acks)
     rk_set(conf, "client.id", "bench-partitions");
     rk_set(conf, "acks", acks);
     rk_set(conf, "enable.idempotence", strcmp(acks, "all") ? "false" : "true");
-    rk_set(conf, "linger.ms", "5");
+    char linger[32];
+    snprintf(linger, sizeof linger, "%ld", x->o.linger_ms);
+    rk_set(conf, "linger.ms", linger);
     rk_set(conf, "queue.buffering.max.kbytes", "65536");
     rk_set(conf, "queue.buffering.max.messages", "0");
     rk_set(conf, "socket.nagle.disable", "true");
@@ -509,7 +515,11 @@ static void rk_wait(rd_kafka_t *rk, uint64_t n)
 
 /* One produce run: records over every partition of n_topics topics of parts
  * partitions each (the baseline: the one topic BASE_TOPIC). Prints its row. */
-static double produce_run(struct ctx *x, const char *acks, bool base, double base_records_s)
+struct run_result {
+    double records_s, cpu_us_per_record;
+};
+
+static struct run_result produce_run(struct ctx *x, const char *acks, bool base, const struct run_result *baseline)
 {
     long n_topics = base ? 1 : x->o.topics, parts = base ? x->o.base_parts : x->o.parts;
     uint64_t total = (uint64_t)(n_topics * parts), n = (uint64_t)x->o.records;
@@ -531,6 +541,7 @@ static double produce_run(struct ctx *x, const char *acks, bool base, double bas
     pthread_t th;
     if (pthread_create(&th, NULL, rk_poller, rk) != 0) fatal("pthread_create failed");
     int64_t w0 = now_ns();
+    double cpu0 = 0;
     for (uint64_t i = 0; i < n + total; i++) {
         uint64_t g = i % total;
         if (rd_kafka_produce(rkt[g / (uint64_t)parts], (int32_t)(g % (uint64_t)parts),
@@ -540,10 +551,11 @@ static double produce_run(struct ctx *x, const char *acks, bool base, double bas
             rk_wait(rk, total);
             fprintf(stderr, "   warm-up (%" PRIu64 " partitions) %.1f s\n", total, secs_since(w0));
             w0 = now_ns();
+            cpu0 = proc_cpu_s(x->broker);
         }
     }
     rk_wait(rk, n + total);
-    double secs = secs_since(w0);
+    double secs = secs_since(w0), broker_cpu = proc_cpu_s(x->broker) - cpu0;
     atomic_store(&rk_stop, true);
     pthread_join(th, NULL);
     for (long t = 0; t < n_topics; t++) rd_kafka_topic_destroy(rkt[t]);
@@ -556,14 +568,18 @@ static double produce_run(struct ctx *x, const char *acks, bool base, double bas
     double records_s = (double)n / secs;
     printf("{\"schema\":%d,\"bench\":\"partitions_produce\",\"target\":\"%s\",\"acks\":\"%s\",\"topics\":%ld,"
            "\"partitions\":%" PRIu64 ",\"records\":%" PRIu64 ",\"warmup_records\":%" PRIu64 ",\"value_bytes\":%zu,"
-           "\"elapsed_s\":%.3f,\"records_s\":%.0f,\"mb_s\":%.2f",
-           SCHEMA, base ? "baseline" : "all", acks, n_topics, total, n, total, vlen, secs, records_s,
-           (double)n * (double)vlen / 1e6 / secs);
-    if (!base && base_records_s > 0) printf(",\"vs_baseline\":%.3f", records_s / base_records_s);
+           "\"linger_ms\":%ld,\"elapsed_s\":%.3f,\"records_s\":%.0f,\"mb_s\":%.2f,\"broker_cpu_s\":%.3f,"
+           "\"broker_cpu_us_per_record\":%.2f",
+           SCHEMA, base ? "baseline" : "all", acks, n_topics, total, n, total, vlen, x->o.linger_ms, secs, records_s,
+           (double)n * (double)vlen / 1e6 / secs, broker_cpu, broker_cpu * 1e6 / (double)n);
+    double cpu_us = broker_cpu * 1e6 / (double)n;
+    if (baseline && baseline->records_s > 0)
+        printf(",\"vs_baseline\":%.3f,\"broker_cpu_vs_baseline\":%.2f", records_s / baseline->records_s,
+               baseline->cpu_us_per_record > 0 ? cpu_us / baseline->cpu_us_per_record : 0);
     printf("}\n");
     fflush(stdout);
     fprintf(stderr, "   produce acks=%s %s: %.0f records/s\n", acks, base ? "baseline" : "all partitions", records_s);
-    return records_s;
+    return (struct run_result){ records_s, cpu_us };
 }
 
 static void bench_produce(struct ctx *x, const struct usage *idle, const struct usage *created)
@@ -573,9 +589,9 @@ static void bench_produce(struct ctx *x, const struct usage *idle, const struct 
     static const char *const acks[] = { "1", "all" };
     for (size_t a = 0; a < 2; a++) {
         check_interrupt(x);
-        double base = produce_run(x, acks[a], true, 0);
+        struct run_result base = produce_run(x, acks[a], true, NULL);
         check_interrupt(x);
-        produce_run(x, acks[a], false, base);
+        produce_run(x, acks[a], false, &base);
     }
     struct usage u;
     usage_settled(x, &u);
@@ -621,7 +637,8 @@ static void bench_restart(struct ctx *x, const struct usage *idle)
 static void usage(FILE *f)
 {
     fputs("usage: bench_partitions [--topics N] [--partitions N] [--batch-topics N] [--records N]\n"
-          "                        [--value-bytes N] [--baseline-partitions N] [--reactors N] [--set KEY=VALUE]...\n"
+          "                        [--value-bytes N] [--baseline-partitions N] [--linger-ms N] [--reactors N]\n"
+          "                        [--set KEY=VALUE]...\n"
           "                        [--disk-max SIZE] [--no-produce] [--no-restart] [--quick] [--dir PATH] [--weir PATH]\n"
           "  --topics N               topics to create (default 1000)\n"
           "  --partitions N           partitions per topic (default 10)\n"
@@ -629,6 +646,7 @@ static void usage(FILE *f)
           "  --records N              records per produce run (default 1000000)\n"
           "  --value-bytes N          bytes per record value (default 100)\n"
           "  --baseline-partitions N  partitions of the baseline topic (default 10)\n"
+          "  --linger-ms N            the producer's linger.ms (default 5)\n"
           "  --reactors N             the broker's reactors (default: its own, one per CPU)\n"
           "  --set KEY=VALUE          a broker config key (repeatable, up to 6)\n"
           "  --disk-max SIZE          stop when the topics would allocate more (default 20G)\n"
@@ -651,6 +669,7 @@ static void parse_args(struct ctx *x, int argc, char **argv)
     struct opts *o = &x->o;
     bool quick = false;
     o->reactors = -1;
+    o->linger_ms = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = true;
@@ -666,6 +685,7 @@ static void parse_args(struct ctx *x, int argc, char **argv)
         else if (!strcmp(a, "--value-bytes")) o->value_bytes = parse_long(v, 1, 900000);
         else if (!strcmp(a, "--baseline-partitions")) o->base_parts = parse_long(v, 1, 100000);
         else if (!strcmp(a, "--reactors")) o->reactors = parse_long(v, 0, 64);
+        else if (!strcmp(a, "--linger-ms")) o->linger_ms = parse_long(v, 0, 900000);
         else if (!strcmp(a, "--disk-max") && !size_parse(v, &o->disk_max)) fatal("--disk-max: bad size %s", v);
         else if (!strcmp(a, "--disk-max")) {}
         else if (!strcmp(a, "--set") && o->n_sets == SETS_MAX) fatal("--set: at most %d", SETS_MAX);
@@ -681,6 +701,7 @@ static void parse_args(struct ctx *x, int argc, char **argv)
     if (!o->records) o->records = quick ? 100000 : 1000000;
     if (!o->value_bytes) o->value_bytes = 100;
     if (!o->base_parts) o->base_parts = 10;
+    if (o->linger_ms < 0) o->linger_ms = 5;
     if (!o->disk_max) o->disk_max = (uint64_t)20 << 30;
     if (o->topics * o->parts > 1000000) fatal("at most 1,000,000 partitions");
     x->total_parts = o->topics * o->parts;
@@ -702,10 +723,10 @@ static void print_machine(const struct ctx *x)
     print_machine_head(SCHEMA, x->root);
     printf(",\"librdkafka\":\"%s\",\"rlimit_nofile_soft\":%ju,\"rlimit_nofile_hard\":%ju,\"vm_max_map_count\":%ld,"
            "\"disk_free_gib\":%.1f,\"topics\":%ld,\"partitions_per_topic\":%ld,\"partitions\":%ld,\"records\":%ld,"
-           "\"value_bytes\":%ld,\"baseline_partitions\":%ld,\"loadavg_1m\":%.2f",
+           "\"value_bytes\":%ld,\"baseline_partitions\":%ld,\"linger_ms\":%ld,\"loadavg_1m\":%.2f",
            rd_kafka_version_str(), (uintmax_t)rl.rlim_cur, (uintmax_t)rl.rlim_max,
            proc_sys_long("/proc/sys/vm/max_map_count"), free_gib, x->o.topics, x->o.parts, x->total_parts,
-           x->o.records, x->o.value_bytes, x->o.base_parts, loadavg1());
+           x->o.records, x->o.value_bytes, x->o.base_parts, x->o.linger_ms, loadavg1());
     printf(",\"broker_sets\":[");
     for (int i = 0; i < x->o.n_sets; i++) {
         if (i) putchar(',');
