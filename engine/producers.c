@@ -56,7 +56,8 @@ _Static_assert(SNAP_OFF_COUNT + 4 == SNAP_HEADER_BYTES, "entries follow the coun
 
 static int32_t seq_add(int32_t seq, int32_t n)
 {
-    return seq > INT32_MAX - n ? n - (INT32_MAX - seq) - 1 : seq + n;
+    int64_t sum = (int64_t)seq + n; /* n < 0 only in a damaged header: no overflow either way */
+    return sum > INT32_MAX ? (int32_t)(sum - INT32_MAX - 1) : (int32_t)sum;
 }
 
 static bool seq_follows(int32_t last, int32_t next)
@@ -401,6 +402,7 @@ void producers_done(struct weir_log *log, struct weir_append *a)
 enum weir_err producers_replay(struct prod_table *t, const struct weir_batch_header *h)
 {
     if (h->producer_id < 0 || h->base_sequence < 0 || (h->attributes & WEIR_ATTR_CONTROL)) return WEIR_OK;
+    if (h->last_offset_delta < 0) return WEIR_OK; /* a damaged header (trusted file): never served either */
     struct prod_entry *e = entry_find(t, h->producer_id);
     if (!e && !(e = entry_new(t, h->producer_id))) return WEIR_E_NOMEM;
     WEIR_ASSERT(!e->pend_head);
