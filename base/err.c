@@ -28,7 +28,7 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_OUT_OF_SEQUENCE] = "WEIR_E_OUT_OF_SEQUENCE: producer sequence does not follow the last appended",
     [-WEIR_E_PRODUCER_EPOCH] = "WEIR_E_PRODUCER_EPOCH: producer epoch is older than the partition's",
     [-WEIR_E_TRANSACTIONAL] = "WEIR_E_TRANSACTIONAL: transactional batches are not supported",
-    [-WEIR_E_NOSPACE] = "WEIR_E_NOSPACE: not enough free disk space (below the broker's free-space reserve)",
+    [-WEIR_E_NOSPACE] = "WEIR_E_NOSPACE: not enough free disk space (file system full, or below the broker's free-space reserve)",
 };
 
 const char *weir_err_str(enum weir_err e)

@@ -63,13 +63,21 @@ enum weir_err weir_fsync_dir(const char *dir)
     return WEIR_OK;
 }
 
+/* A full file system (ENOSPC, EDQUOT) is WEIR_E_NOSPACE, so callers and users
+ * can tell "no room" (retriable once space returns) from an I/O error. */
+static enum weir_err write_err(int errnum)
+{
+    return errnum == ENOSPC || errnum == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
+}
+
 static enum weir_err write_all(int fd, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
     for (off_t off = 0; (size_t)off < n;) {
         ssize_t w = weir_io->pwrite(fd, p + off, n - (size_t)off, off);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return WEIR_E_IO;
+        if (w < 0) return write_err(errno);
+        if (w == 0) return WEIR_E_IO;
         off += w;
     }
     return WEIR_OK;
@@ -82,16 +90,17 @@ enum weir_err weir_write_file_atomic(const char *path, const void *buf, size_t n
     weir_path_dir(path, dir, sizeof dir);
     int fd = weir_io->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "create %s: %s", tmp, strerror(errno));
-        return weir_err_from_errno(errno);
+        int saved = errno; /* logging may change errno */
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "create %s: %s", tmp, strerror(saved));
+        return weir_err_from_errno(saved);
     }
     enum weir_err err = write_all(fd, buf, n);
-    if (err == WEIR_OK && weir_io->fsync(fd) != 0) err = WEIR_E_IO;
+    if (err == WEIR_OK && weir_io->fsync(fd) != 0) err = write_err(errno);
     int saved = errno;
     close(fd);
     if (err == WEIR_OK && weir_io->rename(tmp, path) != 0) {
         saved = errno;
-        err = WEIR_E_IO;
+        err = write_err(saved);
     }
     if (err != WEIR_OK) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "atomic write of %s failed: %s", path, strerror(saved));

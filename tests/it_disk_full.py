@@ -307,33 +307,37 @@ def phase_reserve():
     check(errs and set(errs) == {"KAFKA_STORAGE_ERROR"},
           "confluent-kafka produce until refused: the delivery error is KAFKA_STORAGE_ERROR", f"{sorted(set(errs))}")
     raw = RawLog(b.port, "fill", acked)
+    # Near the reserve the broker may refuse for a moment and then take records
+    # again (its free-space estimate is refreshed every 250 ms): keep writing
+    # until free space is below the reserve and the refusal holds.
     refusals, requests, slowest = [], 0, 0.0
-    for _ in range(20):
-        err, took, n, slow = produce_until_refused(raw)
+    deadline = time.monotonic() + 30 * ts
+    while time.monotonic() < deadline:
+        err, took, n, slow = produce_until_refused(raw, size=65536)
         requests, slowest = requests + n, max(slowest, slow)
         refusals.append((err, took))
         time.sleep(0.6)  # past the broker's next free-space check
         err2, took2 = raw.produce(8192)
-        refusals.append((err2, took2))
         if err2 != 0:
+            refusals.append((err2, took2))
             break
     say(f"raw top-off: {requests} requests, slowest accepted {slowest * 1000:.0f} ms, "
         f"{len(refusals)} refusals {[(e, round(t * 1000)) for e, t in refusals[:6]]}; "
         f"free {statvfs_free(mnt) / MiB:.2f} MiB")
-    check(refusals and all(e == 56 for e, _ in refusals if e != 0),
+    check(refusals and all(e == 56 for e, _ in refusals),
           "raw produce (acks=-1 and acks=1) at the reserve: error 56 KAFKA_STORAGE_ERROR", f"{refusals}")
-    worst = max(t for e, t in refusals if e != 0)
+    worst = max(t for _, t in refusals)
     check(worst < 2 * ts, f"refusals come promptly (slowest {worst * 1000:.0f} ms)")
-    check(refusals[-1][0] != 0, "the refusal holds once free space is below the reserve")
+    check(len(refusals) >= 2 and refusals[-1][0] == 56, "the refusal holds once free space is below the reserve")
     for acks in (-1, 1):
         err, took = raw.produce(8192, acks=acks)
         check(err == 56 and took < 2 * ts, f"still refused later (acks={acks}): {err} in {took * 1000:.0f} ms")
     check(b.alive(), "the broker is up while the disk is low")
     low = lines(b, LOW_LINE)
     back = lines(b, BACK_LINE)
+    # How many: counted by flood_check and phase 2, where the free space is set exactly.
     say(f"{len(low)} 'disk space low' and {len(back)} 'is back' lines while filling")
-    check(1 <= len(low) <= 3, f"the log has a line about low disk space, not a flood ({len(low)} lines)",
-          "\n".join(low[:6]))
+    check(low, "the log has a line about low disk space")
     if low:
         check("log.disk.reserve.bytes" in low[0] and "KAFKA_STORAGE_ERROR" in low[0] and "MiB free" in low[0],
               "the line names the free space, the reserve key and the error clients get", low[0])
