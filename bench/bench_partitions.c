@@ -96,6 +96,7 @@ struct opts {
 /* The broker's footprint at one moment. */
 struct usage {
     uint64_t alloc, apparent; /* data directory: st_blocks * 512, st_size */
+    uint64_t log_bytes;       /* st_size of the segments (*.log): the data once closed (preallocation cut) */
     double rss_mib, rss_anon_mib, rss_file_mib; /* VmRSS, RssAnon, RssFile (mapped segments and indexes) */
     long fds, maps;
 };
@@ -143,23 +144,26 @@ static double secs_since(int64_t t0)
 
 /* ---- /proc and the data directory ------------------------------------------------------------ */
 
-static uint64_t du_alloc, du_apparent;
+static uint64_t du_alloc, du_apparent, du_log;
 
 static int du_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-    (void)path, (void)type, (void)ftw;
+    (void)type;
     du_alloc += (uint64_t)st->st_blocks * 512;
     du_apparent += (uint64_t)st->st_size;
+    size_t len = strlen(path + ftw->base);
+    if (S_ISREG(st->st_mode) && len > 4 && !strcmp(path + ftw->base + len - 4, ".log")) du_log += (uint64_t)st->st_size;
     return 0;
 }
 
 /* du of path (every file and directory, links not followed). */
-static void du(const char *path, uint64_t *alloc, uint64_t *apparent)
+static void du(const char *path, struct usage *u)
 {
-    du_alloc = du_apparent = 0;
+    du_alloc = du_apparent = du_log = 0;
     nftw(path, du_one, 64, FTW_PHYS);
-    *alloc = du_alloc;
-    *apparent = du_apparent;
+    u->alloc = du_alloc;
+    u->apparent = du_apparent;
+    u->log_bytes = du_log;
 }
 
 /* Entries of a directory (without . and ..), -1 when it cannot be read;
@@ -216,7 +220,7 @@ static long proc_sys_long(const char *path)
 static void usage_take(const struct ctx *x, struct usage *u)
 {
     char path[64];
-    du(x->data, &u->alloc, &u->apparent);
+    du(x->data, u);
     rss_mib(x->broker, u);
     snprintf(path, sizeof path, "/proc/%d/fd", (int)x->broker);
     u->fds = dir_count(path, NULL);
@@ -541,7 +545,7 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
     pthread_t th;
     if (pthread_create(&th, NULL, rk_poller, rk) != 0) fatal("pthread_create failed");
     int64_t w0 = now_ns();
-    double cpu0 = 0;
+    double cpu0 = 0, client0 = 0;
     for (uint64_t i = 0; i < n + total; i++) {
         uint64_t g = i % total;
         if (rd_kafka_produce(rkt[g / (uint64_t)parts], (int32_t)(g % (uint64_t)parts),
@@ -552,10 +556,11 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
             fprintf(stderr, "   warm-up (%" PRIu64 " partitions) %.1f s\n", total, secs_since(w0));
             w0 = now_ns();
             cpu0 = proc_cpu_s(x->broker);
+            client0 = self_cpu_s();
         }
     }
     rk_wait(rk, n + total);
-    double secs = secs_since(w0), broker_cpu = proc_cpu_s(x->broker) - cpu0;
+    double secs = secs_since(w0), broker_cpu = proc_cpu_s(x->broker) - cpu0, client_cpu = self_cpu_s() - client0;
     atomic_store(&rk_stop, true);
     pthread_join(th, NULL);
     for (long t = 0; t < n_topics; t++) rd_kafka_topic_destroy(rkt[t]);
@@ -569,9 +574,10 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
     printf("{\"schema\":%d,\"bench\":\"partitions_produce\",\"target\":\"%s\",\"acks\":\"%s\",\"topics\":%ld,"
            "\"partitions\":%" PRIu64 ",\"records\":%" PRIu64 ",\"warmup_records\":%" PRIu64 ",\"value_bytes\":%zu,"
            "\"linger_ms\":%ld,\"elapsed_s\":%.3f,\"records_s\":%.0f,\"mb_s\":%.2f,\"broker_cpu_s\":%.3f,"
-           "\"broker_cpu_us_per_record\":%.2f",
+           "\"broker_cpu_us_per_record\":%.2f,\"client_cpu_s\":%.3f,\"client_cpu_us_per_record\":%.2f",
            SCHEMA, base ? "baseline" : "all", acks, n_topics, total, n, total, vlen, x->o.linger_ms, secs, records_s,
-           (double)n * (double)vlen / 1e6 / secs, broker_cpu, broker_cpu * 1e6 / (double)n);
+           (double)n * (double)vlen / 1e6 / secs, broker_cpu, broker_cpu * 1e6 / (double)n, client_cpu,
+           client_cpu * 1e6 / (double)n);
     double cpu_us = broker_cpu * 1e6 / (double)n;
     if (baseline && baseline->records_s > 0)
         printf(",\"vs_baseline\":%.3f,\"broker_cpu_vs_baseline\":%.2f", records_s / baseline->records_s,
@@ -582,7 +588,7 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
     return (struct run_result){ records_s, cpu_us };
 }
 
-static void bench_produce(struct ctx *x, const struct usage *idle, const struct usage *created)
+static void bench_produce(struct ctx *x, const struct usage *idle, const struct usage *created, struct usage *after)
 {
     topics_create(x, 0, 1, x->o.base_parts, BASE_TOPIC);
     wait_ready(x, x->o.topics, true, false, "the baseline topic");
@@ -595,6 +601,7 @@ static void bench_produce(struct ctx *x, const struct usage *idle, const struct 
     }
     struct usage u;
     usage_settled(x, &u);
+    *after = u;
     printf("{\"schema\":%d,\"bench\":\"partitions_after_produce\",\"partitions\":%ld,\"value_bytes_written\":%" PRIu64
            ",\"alloc_growth_bytes\":%.0f,\"alloc_growth_minus_value_bytes\":%.0f,\"alloc_minus_value_bytes\":%.0f,"
            "\"open_errors\":%ld",
@@ -608,7 +615,7 @@ static void bench_produce(struct ctx *x, const struct usage *idle, const struct 
 
 /* ---- step 4: restart ---------------------------------------------------------------------------------- */
 
-static void bench_restart(struct ctx *x, const struct usage *idle)
+static void bench_restart(struct ctx *x, const struct usage *idle, const struct usage *after)
 {
     weir_admin_destroy(x->admin);
     x->admin = NULL;
@@ -625,8 +632,12 @@ static void bench_restart(struct ctx *x, const struct usage *idle)
     double settled_s = secs_since(t0);
     long parts = x->total_parts + (x->o.no_produce ? 0 : x->o.base_parts);
     printf("{\"schema\":%d,\"bench\":\"partitions_restart\",\"partitions\":%ld,\"stop_s\":%.3f,\"listen_s\":%.3f,"
-           "\"metadata_ready_s\":%.3f,\"settled_s\":%.3f,\"open_errors\":%ld",
-           SCHEMA, parts, stop_s, listen_s, ready_s, settled_s, open_errors(x));
+           "\"metadata_ready_s\":%.3f,\"settled_s\":%.3f,\"open_errors\":%ld,\"log_bytes\":%" PRIu64
+           ",\"alloc_minus_log_bytes\":%.0f",
+           SCHEMA, parts, stop_s, listen_s, ready_s, settled_s, open_errors(x), u.log_bytes,
+           (double)u.alloc - (double)u.log_bytes);
+    if (after)
+        printf(",\"after_produce_alloc_minus_log_bytes\":%.0f", (double)after->alloc - (double)u.log_bytes);
     usage_json("", &u, idle, parts);
     printf("}\n");
     fflush(stdout);
@@ -753,10 +764,10 @@ int main(int argc, char **argv)
     print_machine(&x);
     broker_start(&x);
     admin_open(&x);
-    struct usage idle, created;
+    struct usage idle, created, after;
     bench_create(&x, &idle, &created);
-    if (!x.o.no_produce) bench_produce(&x, &idle, &created);
-    if (!x.o.no_restart) bench_restart(&x, &idle);
+    if (!x.o.no_produce) bench_produce(&x, &idle, &created, &after);
+    if (!x.o.no_restart) bench_restart(&x, &idle, x.o.no_produce ? NULL : &after);
     weir_admin_destroy(x.admin);
     x.admin = NULL;
     broker_stop(&x);
