@@ -349,71 +349,83 @@ static void test_kill9_flush_none(void **state)
 
 static void note_done(struct weir_append *a) { (*(int *)a->user)++; }
 
-static void fault_run(struct weir_appender_fault fault, enum weir_err want)
-{
-    char *dir = tu_tmpdir("fault");
+/* A log of batches 0..4 (flush always) with `fault` set, and appends of
+ * batches 5, 6, 7 ready, counting their completions in `done`. */
+struct fault_fx {
+    char *dir;
     struct weir_appender *ap;
-    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
     struct weir_log_config cfg;
-    weir_log_config_default(&cfg);
-    cfg.flush_messages = 1;
     struct weir_log *log;
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
-    int64_t base[5];
-    for (int i = 0; i < 5; i++) {
-        size_t len;
-        uint8_t *b = batch_i(i, &len);
-        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
-        weir_free(b);
-    }
-    int64_t end = weir_log_end_offset(log);
-    weir_appender_fault_set(ap, &fault);
-    /* One append goes down; two more queue behind it and must fail too. */
+    int64_t base[8], end;
     size_t len[3];
     uint8_t *b[3];
     struct weir_append a[3];
-    int done = 0;
+    int done;
+};
+
+static void fault_fx_init(struct fault_fx *f, const char *tag, struct weir_appender_fault fault)
+{
+    *f = (struct fault_fx){ .dir = tu_tmpdir(tag) };
+    assert_int_equal(weir_appender_create(64, &f->ap), WEIR_OK);
+    weir_log_config_default(&f->cfg);
+    f->cfg.flush_messages = 1;
+    f->log = log_with_batches(f->dir, &f->cfg, f->ap, 5, f->base);
+    f->end = weir_log_end_offset(f->log);
+    weir_appender_fault_set(f->ap, &fault);
     for (int i = 0; i < 3; i++) {
-        b[i] = batch_i(5 + i, &len[i]);
-        a[i] = (struct weir_append){ .batch = b[i], .len = len[i], .on_done = note_done, .user = &done };
+        f->b[i] = batch_i(5 + i, &f->len[i]);
+        f->a[i] = (struct weir_append){ .batch = f->b[i], .len = f->len[i], .on_done = note_done, .user = &f->done };
     }
-    assert_int_equal(weir_log_append(log, &a[0]), WEIR_OK);
+}
+
+/* Reopens the log without faults: batches 0..n-1 are there, and nothing else. */
+static void fault_fx_reopen_done(struct fault_fx *f, int n)
+{
+    weir_appender_fault_set(f->ap, &(struct weir_appender_fault){ 0 });
+    assert_int_equal(weir_log_open(f->dir, &f->cfg, f->ap, NULL, &f->log), WEIR_OK);
+    assert_int_equal(weir_log_state(f->log), WEIR_OK);
+    for (int i = 0; i < n; i++) expect_batch_at(f->log, i, f->base[i]);
+    expect_log_whole(f->log);
+    weir_log_close(f->log);
+    for (int i = 0; i < 3; i++) weir_free(f->b[i]);
+    weir_appender_destroy(f->ap);
+    tu_rmrf(f->dir);
+    weir_free(f->dir);
+}
+
+static void fault_run(struct weir_appender_fault fault, enum weir_err want)
+{
+    struct fault_fx f;
+    fault_fx_init(&f, "fault", fault);
+    /* One append goes down; two more queue behind it and must fail too. */
+    assert_int_equal(weir_log_append(f.log, &f.a[0]), WEIR_OK);
     weir_log_set_level(WEIR_LOG_ERROR + 1);
-    weir_appender_run(ap, false);
+    weir_appender_run(f.ap, false);
     /* Usually still in flight, so these queue behind it; if its failure was
      * already reaped, they are refused at once. Either way none is written. */
     int queued = 0;
     for (int i = 1; i < 3; i++) {
-        enum weir_err err = weir_log_append(log, &a[i]);
+        enum weir_err err = weir_log_append(f.log, &f.a[i]);
         assert_true(err == WEIR_OK || err == WEIR_E_FAILED);
         if (err == WEIR_OK) queued++;
-        else a[i].err = err;
+        else f.a[i].err = err;
     }
-    weir_appender_drain(ap);
-    assert_int_equal(done, 1 + queued);
-    assert_int_equal(a[0].err, want);
-    assert_int_equal(a[1].err, WEIR_E_FAILED);
-    assert_int_equal(a[2].err, WEIR_E_FAILED);
-    assert_int_equal(weir_log_state(log), WEIR_E_IO);
-    assert_int_equal(weir_log_end_offset(log), end); /* the failed write never became visible */
-    assert_int_equal(weir_log_append(log, &a[0]), WEIR_E_FAILED); /* sticky */
-    for (int i = 0; i < 5; i++) expect_batch_at(log, i, base[i]); /* reads go on */
-    weir_log_close(log);
+    weir_appender_drain(f.ap);
+    assert_int_equal(f.done, 1 + queued);
+    assert_int_equal(f.a[0].err, want);
+    assert_int_equal(f.a[1].err, WEIR_E_FAILED);
+    assert_int_equal(f.a[2].err, WEIR_E_FAILED);
+    assert_int_equal(weir_log_state(f.log), WEIR_E_IO);
+    assert_int_equal(weir_log_end_offset(f.log), f.end); /* the failed write never became visible */
+    assert_int_equal(weir_log_append(f.log, &f.a[0]), WEIR_E_FAILED); /* sticky */
+    for (int i = 0; i < 5; i++) expect_batch_at(f.log, i, f.base[i]); /* reads go on */
+    weir_log_close(f.log);
     weir_log_set_level(WEIR_LOG_INFO);
-    weir_appender_fault_set(ap, &(struct weir_appender_fault){ 0 });
     /* Reopen: recovery from disk; every acknowledged batch is there. */
     char marker[4096];
-    path_in(marker, sizeof marker, dir, "clean-shutdown");
+    path_in(marker, sizeof marker, f.dir, "clean-shutdown");
     assert_int_not_equal(access(marker, F_OK), 0);
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
-    assert_int_equal(weir_log_state(log), WEIR_OK);
-    for (int i = 0; i < 5; i++) expect_batch_at(log, i, base[i]);
-    expect_log_whole(log);
-    weir_log_close(log);
-    for (int i = 0; i < 3; i++) weir_free(b[i]);
-    weir_appender_destroy(ap);
-    tu_rmrf(dir);
-    weir_free(dir);
+    fault_fx_reopen_done(&f, 5);
 }
 
 static void test_fsync_failure_is_sticky(void **state)
@@ -433,63 +445,30 @@ static void test_write_failure_is_sticky(void **state)
  * reused, nothing acknowledged is lost, and a reopen finds exactly that. */
 static void nospace_run(struct weir_appender_fault fault)
 {
-    char *dir = tu_tmpdir("nospace");
-    struct weir_appender *ap;
-    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
-    struct weir_log_config cfg;
-    weir_log_config_default(&cfg);
-    cfg.flush_messages = 1;
-    struct weir_log *log;
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
-    int64_t base[8];
-    for (int i = 0; i < 5; i++) {
-        size_t len;
-        uint8_t *b = batch_i(i, &len);
-        assert_int_equal(tu_append_sync(ap, log, b, len, &base[i]), WEIR_OK);
-        weir_free(b);
-    }
-    int64_t end = weir_log_end_offset(log);
-    weir_appender_fault_set(ap, &fault);
-    size_t len[3];
-    uint8_t *b[3];
-    struct weir_append a[3];
-    int done = 0;
-    for (int i = 0; i < 3; i++) {
-        b[i] = batch_i(5 + i, &len[i]);
-        a[i] = (struct weir_append){ .batch = b[i], .len = len[i], .on_done = note_done, .user = &done };
-    }
+    struct fault_fx f;
+    fault_fx_init(&f, "nospace", fault);
     weir_log_set_level(WEIR_LOG_ERROR + 1);
-    assert_int_equal(weir_log_append(log, &a[0]), WEIR_OK);
-    weir_appender_run(ap, false);
-    for (int i = 1; i < 3; i++) assert_int_equal(weir_log_append(log, &a[i]), WEIR_OK);
-    weir_appender_drain(ap);
+    assert_int_equal(weir_log_append(f.log, &f.a[0]), WEIR_OK);
+    weir_appender_run(f.ap, false);
+    for (int i = 1; i < 3; i++) assert_int_equal(weir_log_append(f.log, &f.a[i]), WEIR_OK);
+    weir_appender_drain(f.ap);
     weir_log_set_level(WEIR_LOG_INFO);
-    assert_int_equal(done, 3);
-    assert_int_equal(a[0].err, WEIR_E_NOSPACE);
-    for (int i = 1; i < 3; i++) assert_true(a[i].err == WEIR_E_NOSPACE || a[i].err == WEIR_OK);
-    assert_int_equal(weir_log_state(log), WEIR_OK);
-    weir_appender_fault_set(ap, &(struct weir_appender_fault){ 0 });
+    assert_int_equal(f.done, 3);
+    assert_int_equal(f.a[0].err, WEIR_E_NOSPACE);
+    for (int i = 1; i < 3; i++) assert_true(f.a[i].err == WEIR_E_NOSPACE || f.a[i].err == WEIR_OK);
+    assert_int_equal(weir_log_state(f.log), WEIR_OK);
+    weir_appender_fault_set(f.ap, &(struct weir_appender_fault){ 0 });
     /* Space is back: the same batches go in, at the offsets the failed ones had. */
-    int64_t next = end;
+    int64_t next = f.end;
     for (int i = 0; i < 3; i++) {
-        if (a[i].err == WEIR_OK) {
-            base[5 + i] = a[i].base_offset;
-        } else {
-            assert_int_equal(tu_append_sync(ap, log, b[i], len[i], &base[5 + i]), WEIR_OK);
-        }
-        assert_int_equal(base[5 + i], next);
-        next += a[i].records;
+        if (f.a[i].err == WEIR_OK) f.base[5 + i] = f.a[i].base_offset;
+        else assert_int_equal(tu_append_sync(f.ap, f.log, f.b[i], f.len[i], &f.base[5 + i]), WEIR_OK);
+        assert_int_equal(f.base[5 + i], next);
+        next += f.a[i].records;
     }
-    for (int i = 0; i < 8; i++) expect_batch_at(log, i, base[i]);
-    weir_log_close(log);
-    assert_int_equal(weir_log_open(dir, &cfg, ap, NULL, &log), WEIR_OK);
-    for (int i = 0; i < 8; i++) expect_batch_at(log, i, base[i]);
-    expect_log_whole(log);
-    weir_log_close(log);
-    for (int i = 0; i < 3; i++) weir_free(b[i]);
-    weir_appender_destroy(ap);
-    tu_rmrf(dir);
-    weir_free(dir);
+    for (int i = 0; i < 8; i++) expect_batch_at(f.log, i, f.base[i]);
+    weir_log_close(f.log);
+    fault_fx_reopen_done(&f, 8);
 }
 
 static void test_write_enospc_is_retriable(void **state)
