@@ -177,6 +177,7 @@ static int produce_check_topic(const struct produce_args *a)
 struct outcome {
     atomic_uint_fast64_t delivered, failed;
     atomic_int first_err;
+    atomic_int first_last_err; /* the first failure's last_err (why a timed-out record's last try failed) */
 };
 
 static void on_delivery(const struct weir_delivery *d, void *opaque)
@@ -187,7 +188,7 @@ static void on_delivery(const struct weir_delivery *d, void *opaque)
         return;
     }
     int none = 0;
-    atomic_compare_exchange_strong(&o->first_err, &none, d->err);
+    if (atomic_compare_exchange_strong(&o->first_err, &none, d->err)) atomic_store(&o->first_last_err, d->last_err);
     atomic_fetch_add(&o->failed, 1);
 }
 
@@ -218,6 +219,7 @@ static int produce_run(const struct produce_args *a, struct weir_producer *p)
     atomic_init(&o.delivered, 0);
     atomic_init(&o.failed, 0);
     atomic_init(&o.first_err, 0);
+    atomic_init(&o.first_last_err, 0);
     char *line = NULL;
     size_t cap = 0;
     uint64_t sent = 0;
@@ -235,6 +237,11 @@ static int produce_run(const struct produce_args *a, struct weir_producer *p)
     if (send_err)
         return cli_fail("produce: record %" PRIu64 " not sent: %s", sent + 1, weir_client_err_text(send_err));
     if (read_err) return cli_fail("produce: cannot read standard input");
+    int last_err = atomic_load(&o.first_last_err);
+    if (failed && last_err) /* timed out retrying: say why, e.g. the broker's disk is full */
+        return cli_fail("produce: %" PRIu64 " of %" PRIu64 " records failed: %s; the last try failed with: %s",
+                        failed, sent, weir_client_err_text(atomic_load(&o.first_err)),
+                        weir_client_err_text(last_err));
     if (failed)
         return cli_fail("produce: %" PRIu64 " of %" PRIu64 " records failed: %s", failed, sent,
                         weir_client_err_text(atomic_load(&o.first_err)));

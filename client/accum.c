@@ -340,6 +340,7 @@ static void batch_report(const struct cl_batch *b)
         .partition = b->part->id,
         .err = b->err,
         .attempts = b->attempts,
+        .last_err = b->err == WEIR_CLIENT_E_MSG_TIMED_OUT ? b->last_err : 0,
     };
     for (int32_t i = 0; i < b->bld.count; i++) {
         const struct cl_rec *r = &b->recs[i];

@@ -113,7 +113,7 @@ enum weir_client_err {
 /* "NAME: text" for a local error or a Kafka code ("KAFKA_ERROR_<n>: ..." for
  * codes it does not know). Static storage; never NULL. */
 WEIR_API const char *weir_client_err_str(int err);
-/* The text alone, without the name ("broker storage error"): what to show a
+/* The text alone, without the name ("broker storage error (...)"): what to show a
  * user. Static storage; never NULL. */
 WEIR_API const char *weir_client_err_text(int err);
 
@@ -177,6 +177,10 @@ struct weir_delivery {
     int64_t timestamp;     /* the record's timestamp (CreateTime), or the broker's LogAppendTime */
     int err;               /* 0, a WEIR_KAFKA_* code, or a WEIR_CLIENT_E_* code */
     int32_t attempts;      /* Produce requests that carried the record (0: never sent) */
+    int last_err;          /* with err WEIR_CLIENT_E_MSG_TIMED_OUT: why the last try of the record, or of
+                              its partition when the record was not tried, failed (a retriable WEIR_KAFKA_*
+                              code such as KAFKA_STORAGE_ERROR from a broker whose disk is full, or
+                              WEIR_CLIENT_E_TRANSPORT, WEIR_CLIENT_E_TIMED_OUT); 0 when none failed. Else 0 */
 };
 
 /* One record to send. Every pointer is read during weir_producer_send only:

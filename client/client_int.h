@@ -138,6 +138,7 @@ struct cl_batch {
     int64_t retry_at_ms;            /* not sent again before */
     int32_t attempts;               /* Produce requests that carried it */
     int32_t retries;                /* retries charged against `retries` */
+    int last_err;                   /* the retriable error of the last try, 0 none (weir_delivery.last_err) */
     int32_t base_seq;               /* -1 without idempotence */
     int64_t pid;
     int16_t epoch;
@@ -161,6 +162,7 @@ struct cl_part {
     int32_t next_seq;               /* given to the next batch sequenced */
     int32_t next_ack_seq;           /* the sequence the broker acknowledges next */
     bool draining;                  /* after a retriable failure: send nothing until inflight == 0 */
+    int last_err;                   /* the retriable error of its last answered try, 0 after a success */
 };
 
 struct cl_topic {

@@ -12,8 +12,11 @@
  *    sequence order, keeping its bytes and sequence; metadata is refreshed
  *    for leader and transport errors. With idempotence the partition
  *    "drains": nothing more is sent for it until its in-flight batches are
- *    back, so retries leave in order. Out of retries or past
- *    delivery.timeout.ms: failed.
+ *    back, so retries leave in order. Out of retries: failed with that error.
+ *    Past delivery.timeout.ms: failed with E_MSG_TIMED_OUT, and the delivery
+ *    report's last_err says why the last try failed (KAFKA_STORAGE_ERROR from
+ *    a broker whose disk is full, ...). librdkafka reports a bare
+ *    ERR__MSG_TIMED_OUT there (rd_kafka_msgq_age_scan), the error is lost.
  *  - OUT_OF_ORDER_SEQUENCE_NUMBER: a batch behind a failed one (its sequence
  *    is past the next one the broker acknowledges) is retried like the
  *    above; the head batch itself means the broker and we disagree: fatal.
@@ -44,6 +47,8 @@ static void batch_expire(struct cl_sender *s, struct cl_part *part, struct cl_ba
     cl_part_unlink(part, b);
     /* A sequenced batch that never gets acknowledged leaves a gap. */
     if (p->idempotent && b->sequenced && s->pid_state == CL_PID_OK) s->pid_state = CL_PID_RESET;
+    /* Never tried, or tried without an answer: why its partition's tries failed. */
+    if (!b->last_err) b->last_err = part->last_err;
     cl_batch_done(p, b, WEIR_CLIENT_E_MSG_TIMED_OUT, -1, -1);
 }
 
@@ -164,6 +169,7 @@ size_t cl_accum_drain(struct cl_sender *s, int64_t now, int32_t node, size_t max
 static void outcome_retry(struct cl_sender *s, struct cl_batch *b, int err, bool charge, int64_t now)
 {
     struct weir_producer *p = s->p;
+    b->last_err = b->part->last_err = err; /* told with a later delivery timeout: not a bare "timed out" */
     if (charge && b->retries >= p->conf.retries) {
         cl_batch_done(p, b, err, -1, -1);
         return;
@@ -215,6 +221,7 @@ void cl_batch_outcome(struct cl_sender *s, struct cl_batch *b, int err, int64_t 
             int32_t next = cl_seq_add(b->base_seq, b->bld.count);
             if (cl_seq_cmp(next, part->next_ack_seq) > 0) part->next_ack_seq = next;
         }
+        part->last_err = 0;
         cl_batch_done(p, b, 0, err ? -1 : base_offset, append_time);
         return;
     }

@@ -333,6 +333,19 @@ def phase_reserve():
         err, took = raw.produce(8192, acks=acks)
         check(err == 56 and took < 2 * ts, f"still refused later (acks={acks}): {err} in {took * 1000:.0f} ms")
     check(b.alive(), "the broker is up while the disk is low")
+
+    # -- weir produce: retries the storage error, then says it (not a bare timeout)
+    t0 = time.monotonic()
+    r = subprocess.run([Ctx.binary, "produce", "--topic", "fill", "--bootstrap", b.bootstrap,
+                        "--set", "delivery.timeout.ms=2000", "--set", "request.timeout.ms=1000"],
+                       input="one\ntwo\nthree\n", capture_output=True, text=True, timeout=60 * ts)
+    took = time.monotonic() - t0
+    say(f"weir produce while low: rc {r.returncode} in {took:.1f}s: {r.stderr.strip()!r}")
+    check(r.returncode == 1 and "3 of 3 records failed" in r.stderr and "delivery.timeout.ms" in r.stderr
+          and "storage error" in r.stderr and "disk is full" in r.stderr,
+          "weir produce while low: exit 1, the records timed out retrying the broker's storage error", r.stderr)
+    check(took < 15 * ts, f"weir produce gives up after its delivery.timeout.ms ({took:.1f}s)")
+
     low = lines(b, LOW_LINE)
     back = lines(b, BACK_LINE)
     # How many: counted by flood_check and phase 2, where the free space is set exactly.
@@ -388,7 +401,7 @@ def phase_reserve():
     left = [n for n in os.listdir(b.datadir) if n.startswith("victim")]
     check(not left, "the deleted topic's files are gone", f"{left}")
 
-    flood_check(b, trim, acked)
+    flood_check(b, trim)
 
     # -- space returns: produce resumes without a restart
     raw.produce(8192)  # refused or not, whatever flood_check left
@@ -463,23 +476,26 @@ def autocreate_logged_once(b, name, what):
           f"({len(errors)} ERROR lines for 10 requests)", "\n".join(errors[:4]))
 
 
-def flood_check(b, trim, acked):
+def flood_check(b, trim):
     """Free space just above the reserve plus its hysteresis (reserve/16), and a
-    producer whose batches (~1 MB) do not fit above the reserve: the broker refuses
-    them; its log must not flap low/back on every batch."""
-    target = RESERVE + RESERVE // 16 + 256 * 1024
+    producer to a new topic whose batches (one 900 kB record each) never fit
+    above the reserve: the broker refuses them; its log must not flap low/back
+    on every try."""
+    with KafkaConn(b.port) as c:
+        check(c.create_topic("flood", 1)[0] == 0, "topic flood created")
+    target = RESERVE + RESERVE // 16 + 128 * 1024
     free = set_free(Ctx.mnt, target, trim)
     say(f"free space set to {free / MiB:.2f} MiB (reserve {RESERVE / MiB:.0f} MiB)")
     time.sleep(0.6)
     before = nlines(b)
-    bg = BackgroundProducer(b.bootstrap, "fill", value_size=100000,
-                            conf={"linger.ms": 50, "batch.size": 1000000, "retry.backoff.ms": 20,
+    bg = BackgroundProducer(b.bootstrap, "flood", value_size=900000,
+                            conf={"linger.ms": 5, "batch.size": 1000000, "retry.backoff.ms": 20,
                                   "message.timeout.ms": int(3000 * Ctx.ts)})
     time.sleep(3)
     bg.stop()
-    acked.update(bg.acked)
     low, back = lines(b, LOW_LINE, before), lines(b, BACK_LINE, before)
-    say(f"near the reserve: {len(low)} 'low' and {len(back)} 'back' lines in 3 s")
+    say(f"near the reserve: {len(low)} 'low' and {len(back)} 'is back' lines in 3 s")
+    check(not bg.acked, f"near the reserve a batch that does not fit is refused ({len(bg.acked)} delivered)")
     check(len(low) + len(back) <= 3, f"near the reserve the log does not flap ({len(low)} 'disk space low' and "
           f"{len(back)} 'is back' lines in 3 s)", "\n".join((low + back)[:6]))
 

@@ -47,6 +47,7 @@ struct track {
     int64_t offset;
     int64_t timestamp;
     int32_t attempts;
+    int last_err;
 };
 
 struct run {
@@ -65,6 +66,7 @@ static void on_delivery(const struct weir_delivery *d, void *opaque)
     t->offset = d->offset;
     t->timestamp = d->timestamp;
     t->attempts = d->attempts;
+    t->last_err = d->last_err;
 }
 
 /* Record i: key "key-<i % 97>", value "<i>:" + filler, header idx=<i>, timestamp ts0 + i. */
@@ -428,6 +430,84 @@ static void test_delivery_timeout(void **state)
     mock_free(&m);
 }
 
+/* A broker whose disk is full answers KAFKA_STORAGE_ERROR (56, retriable):
+ * the producer retries it until delivery.timeout.ms; the records then fail with
+ * E_MSG_TIMED_OUT and last_err names the storage error, also for records
+ * queued behind the refused batch and never sent (librdkafka reports a bare
+ * ERR__MSG_TIMED_OUT here). Out of `retries` first: the error itself. A record
+ * that got through after a 56 has last_err 0. */
+static void test_storage_error_reported(void **state)
+{
+    (void)state;
+    struct mock m;
+    mock_new(&m, 1);
+    assert_int_equal(rd_kafka_mock_topic_create(m.mc, "full", 1, 1), 0);
+    struct run r;
+    run_init(&r, "full", 200);
+    struct weir_producer *p = producer_new(&m, (const char *const[]){ "delivery.timeout.ms", "1500",
+                                                                       "request.timeout.ms", "1000", "linger.ms", "0",
+                                                                       "max.in.flight.requests.per.connection", "1",
+                                                                       NULL });
+    for (int i = 0; i < 50; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_flush(p, 10000), 0);
+
+    /* One refusal, then space returns: delivered, nothing to report. */
+    rd_kafka_mock_push_request_errors(m.mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR);
+    for (int i = 50; i < 100; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_flush(p, 10000), 0);
+    int retried = 0;
+    for (int i = 50; i < 100; i++) {
+        assert_int_equal(r.tr[i].err, 0);
+        retried += r.tr[i].attempts > 1;
+    }
+    assert_true(retried > 0);
+
+    /* The disk stays full: every try is refused until delivery.timeout.ms. */
+    rd_kafka_resp_err_t errs[400];
+    for (size_t k = 0; k < ARRAY_LEN(errs); k++) errs[k] = RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR;
+    rd_kafka_mock_push_request_errors_array(m.mc, 0, ARRAY_LEN(errs), errs);
+    int64_t t0 = now_ms();
+    for (int i = 100; i < 150; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_flush(p, 10000), 0);
+    int64_t took = now_ms() - t0;
+    rd_kafka_mock_clear_request_errors(m.mc, 0);
+    assert_true(r.tr[100].attempts > 1); /* the head batch was refused again and again */
+    for (int i = 100; i < 150; i++) assert_int_equal(r.tr[i].err, WEIR_CLIENT_E_MSG_TIMED_OUT);
+    print_message("full: timed out in %lld ms after %d tries; last error %s\n", (long long)took, r.tr[100].attempts,
+                  weir_client_err_str(r.tr[100].last_err));
+    for (int i = 100; i < 150; i++) assert_int_equal(r.tr[i].last_err, WEIR_KAFKA_KAFKA_STORAGE_ERROR);
+    assert_true(took >= 1400 && took < 8000);
+    for (int i = 0; i < 100; i++) assert_int_equal(r.tr[i].last_err, 0);
+
+    /* Space is back: delivered. */
+    for (int i = 150; i < r.n; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_close(p, -1), 0);
+    weir_producer_destroy(p);
+    for (int i = 150; i < r.n; i++) assert_int_equal(r.tr[i].last_err, 0);
+    reports_check(&r, 50, WEIR_CLIENT_E_MSG_TIMED_OUT);
+    verify_log(&m, &r, 1);
+    free(r.tr);
+
+    /* retries=1: out of retries before the timeout, the error itself is reported. */
+    run_init(&r, "full", 10);
+    p = producer_new(&m, (const char *const[]){ "retries", "1", "enable.idempotence", "false", "linger.ms", "0",
+                                                "max.in.flight.requests.per.connection", "1", NULL });
+    rd_kafka_mock_push_request_errors(m.mc, 0, 2, RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
+                                      RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR);
+    for (int i = 0; i < r.n; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_close(p, -1), 0);
+    weir_producer_destroy(p);
+    int failed = 0;
+    for (int i = 0; i < r.n; i++) {
+        if (r.tr[i].err) assert_int_equal(r.tr[i].err, WEIR_KAFKA_KAFKA_STORAGE_ERROR);
+        assert_int_equal(r.tr[i].last_err, 0);
+        failed += r.tr[i].err != 0;
+    }
+    assert_true(failed > 0);
+    free(r.tr);
+    mock_free(&m);
+}
+
 /* close() with requests in flight on a slow broker loses nothing. */
 static void test_close_in_flight(void **state)
 {
@@ -578,6 +658,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelined_leader_moves),
         cmocka_unit_test(test_final_error_resets_producer_id),
         cmocka_unit_test(test_delivery_timeout),
+        cmocka_unit_test(test_storage_error_reported),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_close_timeout_aborts),
         cmocka_unit_test(test_callbacks_reenter),
