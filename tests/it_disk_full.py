@@ -317,7 +317,7 @@ def phase_reserve():
         requests, slowest = requests + n, max(slowest, slow)
         refusals.append((err, took))
         time.sleep(0.6)  # past the broker's next free-space check
-        err2, took2 = raw.produce(8192)
+        err2, took2 = raw.produce(65536)
         if err2 != 0:
             refusals.append((err2, took2))
             break
@@ -385,7 +385,7 @@ def phase_reserve():
     autocreate_logged_once(b, "auto-low", "while low")
 
     # -- delete, with the CLI, a topic whose producer keeps sending while low
-    bg = BackgroundProducer(b.bootstrap, "victim")
+    bg = BackgroundProducer(b.bootstrap, "victim", conf={"message.timeout.ms": 2000})
     time.sleep(1.0)
     rc, out, errout, took = weir_cli("topics", "delete", "--topic", "victim", "--bootstrap", b.bootstrap,
                                      timeout=60 * ts)
@@ -490,7 +490,7 @@ def flood_check(b, trim):
     before = nlines(b)
     bg = BackgroundProducer(b.bootstrap, "flood", value_size=900000,
                             conf={"linger.ms": 5, "batch.size": 1000000, "retry.backoff.ms": 20,
-                                  "message.timeout.ms": int(3000 * Ctx.ts)})
+                                  "message.timeout.ms": 2000})
     time.sleep(3)
     bg.stop()
     low, back = lines(b, LOW_LINE, before), lines(b, BACK_LINE, before)
@@ -558,7 +558,7 @@ def phase_enospc():
     t0 = time.monotonic()
     resumed = wait_for(lambda: raw.produce(8192)[0] == 0, 10 * ts, "produce to resume", interval=0.05)
     check(resumed, f"after the file is deleted produce works again ({time.monotonic() - t0:.2f}s): not read-only")
-    resumed = wait_for(lambda: roll.produce(100 * 1024)[0] == 0, 5 * ts, "produce to the rolled partition", interval=0.1)
+    resumed = wait_for(lambda: roll.produce(100 * 1024)[0] == 0, 2 * ts, "produce to the rolled partition", interval=0.1)
     check(resumed, "the partition whose roll hit ENOSPC takes records again: not read-only")
     roll.close()
     stray = [n for n in os.listdir(os.path.join(b.datadir, "rolly-0")) if n.startswith(("inline.", "spare."))]
@@ -569,7 +569,8 @@ def phase_enospc():
     compare_log(b.port, "hot", acked, "ENOSPC, before the kill")
 
     # -- fill again, then kill -9 while full, and restart: every acknowledged record, nothing torn
-    bg = BackgroundProducer(b.bootstrap, "hot", conf={"retries": 0, "enable.idempotence": False})
+    bg = BackgroundProducer(b.bootstrap, "hot", conf={"retries": 0, "enable.idempotence": False,
+                                                      "message.timeout.ms": 3000})
     wait_for(lambda: len(bg.acked) > 100, 20 * ts, "the producer to get going again")
     fill_file(filler)
     wait_for(lambda: bg.errs, 20 * ts, "a refusal")
