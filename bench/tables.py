@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Renders bench_append / bench_broker / bench_client JSON lines (stdin or files) as the
+"""Renders bench_append / bench_broker / bench_client / bench_partitions JSON lines (stdin or files) as the
 Markdown tables of docs/benchmarks.md.  usage: bench/tables.py a.jsonl b.jsonl"""
 import fileinput
 import json
@@ -118,4 +118,66 @@ if cc:
               f"{fmt(r['rdkafka_records_s'])} ({fmt(r['rdkafka_records_s_min'])}–{fmt(r['rdkafka_records_s_max'])}) | "
               f"{ratio(r['vs_records_s'])} ({r['vs_records_s_paired']:.2f}) | {fmt(r['weir_mb_s'])} | "
               f"{fmt(r['rdkafka_mb_s'])} | {r['weir_cpu_us_per_record']:.2f}, {r['rdkafka_cpu_us_per_record']:.2f} |")
+    print()
+
+
+# ---- bench_partitions: one run per file; medians (min–max) over the runs given --------------------------
+
+def med(rs, key):
+    v = sorted(r[key] for r in rs if r.get(key) is not None)
+    if not v:
+        return None, None, None
+    m = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return m, v[0], v[-1]
+
+
+def mrange(rs, key, nd=0, scale=1.0):
+    m, lo, hi = med(rs, key)
+    if m is None:
+        return "–"
+    if lo == hi:
+        return fmt(m * scale, nd)
+    return f"{fmt(m * scale, nd)} ({fmt(lo * scale, nd)}–{fmt(hi * scale, nd)})"
+
+
+MIB = 1 << 20
+pidle, pcreate, pafter, prestart = by("partitions_idle"), by("partitions_create"), by("partitions_after_produce"), \
+    by("partitions_restart")
+if pcreate:
+    n = pcreate[0]["partitions"]
+    print(f"| | idle broker | {n:,} empty partitions | per empty partition | after the produce runs | after the restart |")
+    print("|---|---|---|---|---|---|")
+    cols = [pidle, pcreate, None, pafter, prestart]
+    for label, key, nd, scale, per in (("disk allocated, MiB", "disk_alloc_bytes", 1, 1 / MIB, "disk_alloc_kib_per_partition"),
+                                       ("disk apparent, MiB", "disk_apparent_bytes", 1, 1 / MIB, None),
+                                       ("VmRSS, MiB", "rss_mib", 1, 1, "rss_kib_per_partition"),
+                                       ("RssAnon, MiB", "rss_anon_mib", 1, 1, None),
+                                       ("RssFile, MiB", "rss_file_mib", 1, 1, None),
+                                       ("open fds", "fds", 0, 1, "fds_per_partition"),
+                                       ("mappings", "maps", 0, 1, "maps_per_partition")):
+        cells = [("–" if c is None else mrange(c, key, nd, scale)) if c is not None else
+                 (mrange(pcreate, per, 2) + (" KiB" if "kib" in (per or "") else "") if per else "–") for c in cols]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+    print("| step | seconds |")
+    print("|---|---|")
+    print(f"| create {n:,} partitions | {mrange(pcreate, 'create_ready_s', 1)}; per 1,000: "
+          f"{mrange(pcreate, 'create_ready_s_per_1000', 2)} |")
+    if prestart:
+        print(f"| stop (SIGTERM to exit) | {mrange(prestart, 'stop_s', 1)} |")
+        print(f"| start until Metadata lists everything | {mrange(prestart, 'metadata_ready_s', 1)} |")
+    print()
+pp = by("partitions_produce")
+if pp:
+    print("| acks | produce to | records/s | MB/s | vs baseline | broker CPU µs/record | client CPU µs/record |")
+    print("|---|---|---|---|---|---|---|")
+    for acks in ("1", "all"):
+        for target in ("baseline", "all"):
+            rs = [r for r in pp if r["acks"] == acks and r["target"] == target]
+            if not rs:
+                continue
+            what = f"{rs[0]['topics']:,} topics, {rs[0]['partitions']:,} partitions"
+            vs = mrange(rs, "vs_baseline", 3) if target == "all" else "–"
+            print(f"| {acks} | {what} | {mrange(rs, 'records_s')} | {mrange(rs, 'mb_s', 1)} | {vs} | "
+                  f"{mrange(rs, 'broker_cpu_us_per_record', 2)} | {mrange(rs, 'client_cpu_us_per_record', 2)} |")
     print()
