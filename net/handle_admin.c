@@ -366,7 +366,7 @@ static void grow_finish(struct request *req)
 {
     struct grow_state *st = req->state;
     if (st->n_grown == 0) createpartitions_respond(req, &st->resp);
-    /* Groups subscribed to a grown topic rebalance before the answer (group.c). */
+    /* Groups subscribed to a grown topic rebalance before the answer (group_member.c). */
     else groups_partitions_grown(req, st->grown, st->n_grown, createpartitions_respond, &st->resp);
 }
 

@@ -23,7 +23,7 @@ struct weir_broker_config {
     bool auto_create_topics;     /* auto.create.topics.enable, default true */
     int32_t socket_request_max_bytes; /* socket.request.max.bytes, default 104857600 */
     int64_t retention_check_ms;  /* log.retention.check.interval.ms, default 300000 */
-    /* __consumer_offsets (net/group.c) */
+    /* __consumer_offsets (net/group*.c) */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes (10080) × 60000, or weir.offsets.retention.ms */
     int64_t offsets_retention_check_ms; /* offsets.retention.check.interval.ms, default 600000 */
     double offsets_cleanable_ratio;     /* log.cleaner.min.cleanable.ratio, default 0.5: compact at this dirty share */

@@ -123,7 +123,7 @@ struct reactor {
     int64_t stop_deadline_ns;    /* connections still busy then are closed */
     bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
-    void *groups;                /* group.c: the groups this reactor coordinates */
+    void *groups;                /* group*.c: the groups this reactor coordinates */
 };
 
 struct broker {
@@ -217,7 +217,7 @@ void handle_deletetopics(struct request *req);
 void handle_createpartitions(struct request *req);
 void fetch_wake(struct request *req);    /* re-read a waiting fetch */
 
-/* ---- group.c: consumer groups and committed offsets ---- */
+/* ---- group*.c: consumer groups and committed offsets (see group_int.h) ---- */
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 enum { GROUP_OFFSETS_PARTITIONS = 8 };
 int32_t group_partition(struct kstr group_id);

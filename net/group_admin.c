@@ -1,0 +1,207 @@
+/* net/group_admin.c: DescribeGroups, ListGroups and DeleteGroups. Each fans
+ * out from the request's reactor to the owners (one ptask per group, or per
+ * offsets partition for ListGroups); the last answer encodes the response.
+ * DeleteGroups writes tombstones for the group's offsets (group_log.c). */
+#include "group_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* ---- DescribeGroups, ListGroups -------------------------------------------------------- */
+
+static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance", "Stable" };
+
+static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    if (!gc->loaded[partition]) {
+        gc->loaded[partition] = true;
+        group_log_replay(r, gc, partition);
+    }
+}
+
+static void describe_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct request *req = pt->req;
+    struct gcoord *gc = group_coord_of(r);
+    ginfo_load(r, gc, pt->partition);
+    struct kdescribegroups_group *out = &s->st->described[s->index];
+    struct kstr id = s->st->dr.groups[s->index];
+    *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
+                                           .protocol_data = kstr_c("") };
+    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    if (g) {
+        out->state = kstr_c(state_names[g->state]);
+        out->protocol_type = group_arena_kstr(req, g->protocol_type ? g->protocol_type : "");
+        out->protocol_data = group_arena_kstr(req, g->protocol && g->state != G_PREPARING ? g->protocol : "");
+        int32_t n = group_member_count(g);
+        struct kdescribegroups_member *ms = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ms);
+        for (struct gmember *m = g->members; ms && m; m = m->next) {
+            const struct gproto *p = g->protocol && g->state != G_PREPARING ? group_member_proto(m, g->protocol) : NULL;
+            ms[out->n_members++] = (struct kdescribegroups_member){
+                .member_id = group_arena_kstr(req, m->id), .client_id = group_arena_kstr(req, m->client_id ? m->client_id : ""),
+                .client_host = group_arena_kstr(req, m->client_host ? m->client_host : ""),
+                .metadata = p ? group_arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 },
+                .assignment = g->state == G_STABLE ? group_arena_bytes(req, m->assign, m->assign_len)
+                                                   : (struct kbytes){ NULL, 0 } };
+        }
+        out->members = ms;
+    }
+    ptask_reply(r, pt);
+}
+
+static void list_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct request *req = pt->req;
+    struct gcoord *gc = group_coord_of(r);
+    ginfo_load(r, gc, pt->partition);
+    int32_t n = 0;
+    for (struct group *g = gc->groups; g; g = g->next)
+        if (group_partition(kstr_c(g->id)) == pt->partition) n++;
+    struct klistgroups_group *gs = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
+    int32_t i = 0;
+    for (struct group *g = gc->groups; gs && g; g = g->next)
+        if (group_partition(kstr_c(g->id)) == pt->partition)
+            gs[i++] = (struct klistgroups_group){ group_arena_kstr(req, g->id),
+                                                  group_arena_kstr(req, g->protocol_type ? g->protocol_type : "") };
+    if (!gs) s->st->list_error = KERR_COORDINATOR_NOT_AVAILABLE_G;
+    s->st->listed[pt->partition] = gs;
+    s->st->n_listed[pt->partition] = i;
+    ptask_reply(r, pt);
+}
+
+/* ---- DeleteGroups ------------------------------------------------------------------ */
+
+static void delete_done(struct gjob *j)
+{
+    struct ginfo_slot *s = j->slot;
+    s->st->deleted[s->index].error_code = weir_err_kafka(j->err);
+    if (j->err == WEIR_OK) weir_log(WEIR_LOG_INFO, "group %.*s: deleted", s->st->dr.groups[s->index].len,
+                                    s->st->dr.groups[s->index].ptr);
+    ptask_reply(j->r, &s->pt);
+}
+
+static void delete_owner(struct reactor *r, struct ptask *pt);
+
+static void delete_resume(struct reactor *r, struct gheld *h)
+{
+    struct ginfo_slot *s = weir_container_of(h, struct ginfo_slot, held);
+    delete_owner(r, &s->pt);
+}
+
+/* Kafka's rules: 24 for an empty name, 69 for a group this coordinator does
+ * not know (Dead), 68 while it has members; otherwise every committed offset
+ * gets a tombstone and the group is gone once they are durable. Ids handed
+ * out with MEMBER_ID_REQUIRED are not members (Kafka's pendingMembers): they
+ * go with the group, and a JoinGroup with one gets 25. */
+static void delete_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
+    struct gcoord *gc = group_coord_of(r);
+    ginfo_load(r, gc, pt->partition);
+    struct kstr id = s->st->dr.groups[s->index];
+    struct kdeletegroups_result *out = &s->st->deleted[s->index];
+    *out = (struct kdeletegroups_result){ .group_id = id };
+    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (!g) out->error_code = KERR_GROUP_ID_NOT_FOUND;
+    else if (g->members || g->state != G_EMPTY) out->error_code = KERR_NON_EMPTY_GROUP;
+    if (out->error_code) {
+        ptask_reply(r, pt);
+        return;
+    }
+    if (gc->compact_wanted[pt->partition]) {
+        group_hold(gc, pt->partition, &s->held, delete_resume);
+        return;
+    }
+    group_pending_free(g);
+    if (g->offsets) {
+        struct gjob *j = group_job_new(r, pt->partition, true, delete_done);
+        j->slot = s;
+        int64_t now = weir_time_ms();
+        for (struct goffset *o = g->offsets; o; o = o->next) group_job_add(j, id, kstr_c(o->topic), o->partition, NULL, now);
+        group_job_submit(j); /* delete_done answers */
+        return;
+    }
+    weir_log(WEIR_LOG_INFO, "group %s: deleted", g->id);
+    group_maybe_free(gc, g); /* a commit in flight keeps it (2) */
+    ptask_reply(r, pt);
+}
+
+static void ginfo_finish(struct request *req)
+{
+    struct ginfo_state *st = req->state;
+    response_begin(req);
+    if (req->hdr.api_key == KAPI_DESCRIBE_GROUPS) {
+        kproto_describegroups_encode(&req->out, req->hdr.api_version,
+                                     &(struct kdescribegroups_resp){ .groups = st->described, .n_groups = st->dr.n_groups });
+    } else if (req->hdr.api_key == KAPI_DELETE_GROUPS) {
+        struct kdeletegroups_resp resp = { .results = st->deleted, .n_results = st->dr.n_groups };
+        kproto_deletegroups_encode(&req->out, req->hdr.api_version, &resp);
+    } else {
+        int32_t n = 0;
+        for (int p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) n += st->n_listed[p];
+        struct klistgroups_group *all = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *all);
+        int32_t i = 0;
+        for (int p = 0; all && p < GROUP_OFFSETS_PARTITIONS; p++)
+            for (int32_t j = 0; j < st->n_listed[p]; j++) all[i++] = st->listed[p][j];
+        kproto_listgroups_encode(&req->out, req->hdr.api_version,
+                                 &(struct klistgroups_resp){ .error_code = all ? st->list_error
+                                                                               : KERR_COORDINATOR_NOT_AVAILABLE_G,
+                                                             .groups = all, .n_groups = i });
+    }
+    response_end(req);
+    request_respond(req);
+}
+
+static void ginfo_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct ginfo_state *st = pt->req->state;
+    if (--st->remaining == 0) ginfo_finish(pt->req);
+}
+
+void group_admin_handle(struct request *req)
+{
+    struct ginfo_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) memset(st, 0, sizeof *st);
+    bool describe = req->hdr.api_key == KAPI_DESCRIBE_GROUPS, delete = req->hdr.api_key == KAPI_DELETE_GROUPS;
+    if (err == WEIR_OK && describe)
+        err = kproto_describegroups_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr);
+    else if (err == WEIR_OK && delete) {
+        struct kdeletegroups_req del;
+        err = kproto_deletegroups_decode(&req->body, req->hdr.api_version, &req->arena, &del);
+        st->dr = (struct kdescribegroups_req){ del.groups, del.n_groups };
+    } else if (err == WEIR_OK)
+        err = kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena);
+    bool per_group = describe || delete;
+    int32_t n = per_group && st ? st->dr.n_groups : GROUP_OFFSETS_PARTITIONS;
+    struct ginfo_slot *slots = NULL;
+    if (err == WEIR_OK) {
+        size_t m = (size_t)WEIR_MAX(n, 1);
+        slots = weir_arena_alloc(&req->arena, m * sizeof *slots);
+        if (describe) st->described = weir_arena_alloc(&req->arena, m * sizeof *st->described);
+        if (delete) st->deleted = weir_arena_alloc(&req->arena, m * sizeof *st->deleted);
+        if (!slots || (describe && !st->described) || (delete && !st->deleted)) err = WEIR_E_NOMEM;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held while dispatching */
+    for (int32_t i = 0; i < n; i++) {
+        int32_t part = per_group ? group_partition(st->dr.groups[i]) : i;
+        slots[i] = (struct ginfo_slot){ .pt = { .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = part,
+                                                .on_owner = describe ? describe_owner
+                                                            : delete ? delete_owner : list_owner,
+                                                .on_origin = ginfo_origin },
+                                        .st = st, .index = i };
+        st->remaining++;
+        ptask_send(&slots[i].pt);
+    }
+    if (--st->remaining == 0) ginfo_finish(req);
+}

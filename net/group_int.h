@@ -1,0 +1,217 @@
+/* net/group_int.h: the group coordinator's internals, shared by net/group*.c.
+ * Included only by those files (net_int.h declares what the rest of net/ calls).
+ *
+ *   group_member.c   helpers (lowest), the membership state machine (JoinGroup,
+ *                    SyncGroup, Heartbeat, LeaveGroup), partitions added to a
+ *                    subscribed topic
+ *   group_log.c      the offsets log: committed offsets in memory, replay,
+ *                    batched writes (snapshots, tombstones), compaction, expiry;
+ *                    its header states invariants (1)-(3)
+ *   group_offsets.c  OffsetCommit, OffsetFetch
+ *   group_admin.c    DescribeGroups, ListGroups, DeleteGroups
+ *   group.c          dispatch (request's reactor -> owner -> back), the tick
+ * Each file calls only the ones listed above it. */
+#ifndef WEIR_GROUP_INT_H
+#define WEIR_GROUP_INT_H
+
+#include "net_int.h"
+
+enum {
+    KERR_MESSAGE_TOO_LARGE_G = 10, KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15,
+    KERR_ILLEGAL_GENERATION = 22, KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24,
+    KERR_UNKNOWN_MEMBER_ID = 25, KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27,
+    KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69, KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_FENCED_INSTANCE_ID = 82,
+};
+enum {
+    GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000,
+    METADATA_MAX = 4096,            /* OffsetCommit metadata, else 12 (Kafka's offset.metadata.max.bytes) */
+    JOIN_METADATA_MAX = 1 << 20,    /* a member's protocol metadata, all protocols: else 10 (see group_join) */
+    OFFSETS_BATCH_BYTES = 256 << 10, /* records per batch of a snapshot or of tombstones */
+};
+enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
+
+enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
+
+/* A write to an offsets partition waiting for its compaction to start (3). */
+struct gheld {
+    struct gheld *next;
+    void (*resume)(struct reactor *r, struct gheld *h);
+};
+
+/* DescribeGroups, DeleteGroups and ListGroups fan out: one slot per group or
+ * per offsets partition (ListGroups); the last answer encodes the response. */
+struct ginfo_state {
+    int remaining;
+    struct kdescribegroups_req dr; /* DescribeGroups' and DeleteGroups' names */
+    struct kdescribegroups_group *described;
+    struct kdeletegroups_result *deleted;
+    struct klistgroups_group *listed[GROUP_OFFSETS_PARTITIONS];
+    int32_t n_listed[GROUP_OFFSETS_PARTITIONS];
+    int16_t list_error;
+};
+struct ginfo_slot {
+    struct ptask pt;
+    struct ginfo_state *st;
+    int32_t index; /* group index (DescribeGroups, DeleteGroups) */
+    struct gheld held;
+};
+
+
+struct gop {
+    struct ptask pt;
+    enum gop_kind kind;
+    int16_t version;
+    struct kstr client_id;
+    struct kstr client_host;
+    union {
+        struct kjoingroup_req join;
+        struct ksyncgroup_req sync;
+        struct kheartbeat_req hb;
+        struct kleavegroup_req leave;
+        struct koffsetcommit_req commit;
+        struct koffsetfetch_req fetch;
+    } in;
+    union {
+        struct kjoingroup_resp join;
+        struct ksyncgroup_resp sync;
+        struct kheartbeat_resp hb;
+        struct kleavegroup_resp leave;
+        struct koffsetcommit_resp commit;
+        struct koffsetfetch_resp fetch;
+    } out;
+    /* commit in flight */
+    struct reactor *owner;
+    struct weir_append app;
+    uint8_t *batch;
+    int64_t commit_ts;
+    struct gheld held;
+};
+
+struct gproto {
+    char *name;
+    uint8_t *meta;
+    int32_t len;
+};
+struct gmember {
+    char *id, *instance_id, *client_id, *client_host;
+    int32_t session_ms, rebalance_ms;
+    struct gproto *protos;
+    int32_t n_protos;
+    uint8_t *assign;
+    int32_t assign_len;
+    int64_t hb_deadline_ns;
+    struct gop *join_wait, *sync_wait;
+    struct gmember *next;
+};
+struct gpending {
+    char *id;
+    int64_t deadline_ns;
+    struct gpending *next;
+};
+struct goffset {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t epoch;
+    char *meta; /* NULL = null */
+    int64_t ts;
+    struct goffset *next;
+};
+struct group {
+    char *id;
+    enum gstate state;
+    int32_t generation;
+    char *protocol_type, *protocol, *leader;
+    struct gmember *members;
+    struct gpending *pending;
+    int64_t rebalance_deadline_ns;
+    bool initial;      /* first rebalance of an empty group: wait the whole delay */
+    int64_t empty_since_ms; /* wall time it last became Empty; 0 = not since the start */
+    int32_t writes;    /* its records being appended (2) */
+    struct goffset *offsets;
+    struct group *next;
+};
+struct gcoord {
+    struct group *groups;
+    bool loaded[GROUP_OFFSETS_PARTITIONS];
+    uint64_t member_seq;
+    /* per offsets partition, on its owner */
+    int64_t n_live[GROUP_OFFSETS_PARTITIONS];   /* committed offsets in memory */
+    int32_t inflight[GROUP_OFFSETS_PARTITIONS]; /* our appends not completed */
+    bool compact_wanted[GROUP_OFFSETS_PARTITIONS];
+    bool compacting[GROUP_OFFSETS_PARTITIONS];  /* a snapshot is being written */
+    struct gheld *held[GROUP_OFFSETS_PARTITIONS], **held_tail[GROUP_OFFSETS_PARTITIONS];
+    int64_t next_expire_ms;
+};
+
+/* A set of batches appended to one offsets partition, done when all completed. */
+struct gjob_batch {
+    struct weir_append app;
+    uint8_t *buf;
+    size_t len;
+    struct gjob *job;
+};
+struct gjob {
+    struct reactor *r;
+    int32_t partition;
+    bool apply;                 /* apply each batch to memory when it completes (tombstones) */
+    size_t batch_max;           /* bytes: OFFSETS_BATCH_BYTES, or the log's max.message.bytes if lower */
+    struct gjob_batch *batches;
+    int32_t n_batches, cap_batches, n_left;
+    struct weir_batch_builder bb; /* the open batch, in batches[n_batches - 1] */
+    bool open;
+    enum weir_err err;
+    void (*done)(struct gjob *job);
+    struct ginfo_slot *slot;    /* DeleteGroups: the answer waiting for it */
+    uint8_t *kv;                /* scratch for one record */
+};
+
+/* ---- group_member.c: helpers ---- */
+char *group_kdup(struct kstr s);  /* NUL-terminated heap copy; panics when out of memory */
+struct kstr group_arena_kstr(struct request *req, const char *s);
+struct kbytes group_arena_bytes(struct request *req, const uint8_t *p, int32_t n);
+struct gcoord *group_coord_of(struct reactor *r);  /* r's coordinator state, made on first use */
+struct group *group_find(struct gcoord *gc, struct kstr id);
+struct group *group_get(struct gcoord *gc, struct kstr id);  /* found or made */
+int16_t group_member_check(struct group *g, struct kstr member_id, struct kstr instance_id, struct gmember **out);
+void group_member_free(struct gmember *m);
+const struct gproto *group_member_proto(const struct gmember *m, const char *name);
+int32_t group_member_count(const struct group *g);
+void group_op_reply(struct reactor *r, struct gop *op);
+void group_pending_free(struct group *g);
+void group_maybe_free(struct gcoord *gc, struct group *g);
+size_t group_put_str(uint8_t *p, struct kstr s);  /* i16 length + bytes; returns bytes written */
+struct kstr group_get_str(struct weir_rd *rd);    /* i16 length + bytes; -1: null */
+
+/* ---- group_member.c: the state machine ---- */
+void group_prepare_rebalance(struct reactor *r, struct group *g);
+void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code);
+void group_try_complete_join(struct reactor *r, struct group *g, int64_t now_ns);
+void group_join(struct reactor *r, struct gcoord *gc, struct gop *op);
+void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op);
+void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op);
+void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op);
+
+/* ---- group_log.c ---- */
+struct goffset *group_offset_find(struct group *g, const char *topic, size_t tlen, int32_t partition);
+void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
+                        int32_t epoch, struct kstr meta, int64_t ts);
+void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition);
+struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job));
+void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
+                   int64_t ts);
+void group_job_submit(struct gjob *j);
+void group_hold(struct gcoord *gc, int32_t partition, struct gheld *h,
+                void (*resume)(struct reactor *r, struct gheld *h));
+void group_compaction_tick(struct reactor *r, struct gcoord *gc);
+void group_expire_tick(struct reactor *r, struct gcoord *gc);
+
+/* ---- group_offsets.c ---- */
+void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op);
+void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op);
+
+/* ---- group_admin.c ---- */
+void group_admin_handle(struct request *req);  /* DescribeGroups, ListGroups, DeleteGroups */
+
+#endif

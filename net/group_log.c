@@ -1,0 +1,412 @@
+/* net/group_log.c: the offsets log: committed offsets in memory and the
+ * replay that builds them, batched writes (compaction snapshots, tombstones),
+ * compaction, and offsets expiry.
+ *
+ * Record (our format, versioned): key = u8 1, i16+group,
+ * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
+ * i16+metadata (-1 null), i64 commit timestamp ms; a null value is a tombstone
+ * (DeleteGroups, offsets expiry): the key is gone. flush.messages=1: a write
+ * is answered only after its append and fdatasync. Invariants (of every
+ * net/group*.c file):
+ *  (1) memory = the replay of the log: every change to committed offsets is
+ *      a record, applied to memory when its append completes, and appends
+ *      complete in log order (last record per key wins, tombstones delete).
+ *  (2) a group with a write in flight (writes > 0) is never freed.
+ *  (3) compaction of partition p: once it is wanted, new writes to p are held;
+ *      when p has no write in flight (so memory = the durable log), the
+ *      active segment is rolled, the live set is appended there (a
+ *      "snapshot", values as they are), the held writes resume after it; once
+ *      the snapshot is durable, the whole segments below it are deleted,
+ *      oldest first. A crash at any point leaves old records followed by a
+ *      full or partial snapshot of the same values, or the snapshot alone:
+ *      the replay is the same, and no acknowledged commit is lost. */
+#include "group_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* ---- offsets --------------------------------------------------------------------------- */
+
+struct goffset *group_offset_find(struct group *g, const char *topic, size_t tlen, int32_t partition)
+{
+    for (struct goffset *o = g->offsets; o; o = o->next)
+        if (o->partition == partition && strlen(o->topic) == tlen && !memcmp(o->topic, topic, tlen)) return o;
+    return NULL;
+}
+
+void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
+                         int32_t epoch, struct kstr meta, int64_t ts)
+{
+    struct group *g = group_get(gc, group);
+    struct goffset *o = group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition);
+    if (!o) {
+        o = weir_calloc(1, sizeof *o);
+        if (!o) weir_panic("out of memory in the group coordinator");
+        o->topic = group_kdup(topic);
+        o->partition = partition;
+        o->next = g->offsets;
+        g->offsets = o;
+        gc->n_live[group_partition(group)]++;
+    }
+    weir_free(o->meta);
+    o->meta = kstr_is_null(meta) ? NULL : group_kdup(meta);
+    o->offset = offset;
+    o->epoch = epoch;
+    o->ts = ts;
+}
+
+/* A tombstone: the key is gone; so is its group when nothing else holds it. */
+static void offset_remove(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition)
+{
+    struct group *g = group_find(gc, group);
+    if (!g) return;
+    size_t tlen = (size_t)WEIR_MAX(topic.len, 0);
+    for (struct goffset **pp = &g->offsets; *pp; pp = &(*pp)->next) {
+        struct goffset *o = *pp;
+        if (o->partition != partition || strlen(o->topic) != tlen || (tlen && memcmp(o->topic, topic.ptr, tlen)))
+            continue;
+        *pp = o->next;
+        weir_free(o->topic), weir_free(o->meta), weir_free(o);
+        gc->n_live[group_partition(group)]--;
+        break;
+    }
+    group_maybe_free(gc, g);
+}
+
+/* Applies one batch of offsets partition `partition` to memory (1): a value
+ * sets its key, a tombstone deletes it. Records of another shape, or of a group
+ * of another partition, are skipped. Returns how many applied; *tombstones
+ * (may be NULL) counts the deletions. */
+static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_t *batch, size_t len,
+                              uint8_t **scratch, size_t *scratch_cap, uint64_t *tombstones)
+{
+    struct weir_record_iter it;
+    struct weir_record rec;
+    uint64_t n = 0;
+    if (weir_record_iter_init(&it, batch, len, scratch, scratch_cap, 64 << 20) != WEIR_OK) return 0;
+    while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
+        if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
+        struct weir_rd k = { rec.key + 1, rec.key + rec.key_len, WEIR_OK };
+        struct kstr group = group_get_str(&k), topic = group_get_str(&k);
+        int32_t part = weir_rd_i32(&k);
+        if (k.err || group.len <= 0 || kstr_is_null(topic) || group_partition(group) != partition) continue;
+        if (!rec.value) {
+            offset_remove(gc, group, topic, part);
+            n++;
+            if (tombstones) (*tombstones)++;
+            continue;
+        }
+        struct weir_rd val = { rec.value, rec.value + rec.value_len, WEIR_OK };
+        (void)weir_rd_i16(&val);
+        int64_t offset = weir_rd_i64(&val);
+        int32_t epoch = weir_rd_i32(&val);
+        struct kstr meta = group_get_str(&val);
+        int64_t ts = weir_rd_i64(&val);
+        if (val.err || meta.len > METADATA_MAX) continue;
+        group_offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
+        n++;
+    }
+    return n;
+}
+
+void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    int16_t code = 0;
+    struct part *p = part_get(r, GROUP_OFFSETS_TOPIC, partition, &code);
+    if (!p) return;
+    uint8_t *scratch = NULL;
+    size_t scratch_cap = 0;
+    uint64_t n_records = 0, n_tombstones = 0;
+    for (int64_t off = weir_log_start_offset(p->log); off < weir_log_end_offset(p->log);) {
+        struct weir_log_view v;
+        if (weir_log_read(p->log, off, 1 << 20, true, &v) != WEIR_OK || v.len == 0) break;
+        for (size_t pos = 0; pos + WEIR_BATCH_HEADER_BYTES <= v.len;) {
+            struct weir_batch_header h;
+            if (weir_batch_header_decode(v.data + pos, v.len - pos, &h) != WEIR_OK) break;
+            size_t blen = 12 + (size_t)h.length;
+            n_records += records_apply(gc, partition, v.data + pos, blen, &scratch, &scratch_cap, &n_tombstones);
+            pos += blen;
+        }
+        off = v.offset_next;
+        weir_log_view_release(p->log, &v);
+    }
+    weir_free(scratch);
+    if (n_records)
+        weir_log(WEIR_LOG_INFO,
+                 "reactor %u: replayed %" PRIu64 " offsets records (%" PRIu64 " tombstones) of %s-%d"
+                 " from offset %" PRId64 ": %" PRId64 " committed offsets",
+                 r->id, n_records, n_tombstones, GROUP_OFFSETS_TOPIC, partition, weir_log_start_offset(p->log),
+                 gc->n_live[partition]);
+}
+
+/* ---- writes to the offsets log: snapshots and tombstones ---------------------------- */
+
+/* One key's record: key into k, value (NULL o = tombstone) into v. Sizes out. */
+static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struct kstr group, struct kstr topic,
+                          int32_t partition, const struct goffset *o)
+{
+    size_t n = 0;
+    k[n++] = 1;
+    n += group_put_str(k + n, group);
+    n += group_put_str(k + n, topic);
+    weir_store_be32(k + n, (uint32_t)partition), n += 4;
+    *kn = n;
+    *vn = -1;
+    if (!o) return;
+    size_t m = 0;
+    weir_store_be16(v, 0), m = 2;
+    weir_store_be64(v + m, (uint64_t)o->offset), m += 8;
+    weir_store_be32(v + m, (uint32_t)o->epoch), m += 4;
+    m += group_put_str(v + m, o->meta ? kstr_c(o->meta) : KSTR_NULL);
+    weir_store_be64(v + m, (uint64_t)o->ts), m += 8;
+    *vn = (int32_t)m;
+}
+
+struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job))
+{
+    struct gjob *j = weir_calloc(1, sizeof *j);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX + 16);
+    if (!j || !kv) weir_panic("out of memory in the group coordinator");
+    *j = (struct gjob){ .r = r, .partition = partition, .apply = apply, .done = done, .kv = kv,
+                        .batch_max = OFFSETS_BATCH_BYTES };
+    struct weir_log_config cfg;
+    if (weir_store_topic_config(r->b->store, GROUP_OFFSETS_TOPIC, &cfg) == WEIR_OK)
+        j->batch_max = WEIR_MIN(j->batch_max, (size_t)cfg.max_message_bytes);
+    return j;
+}
+
+static void job_free(struct gjob *j)
+{
+    for (int32_t i = 0; i < j->n_batches; i++) weir_free(j->batches[i].buf);
+    weir_free(j->batches);
+    weir_free(j->kv);
+    weir_free(j);
+}
+
+static void job_close_batch(struct gjob *j)
+{
+    if (!j->open) return;
+    j->open = false;
+    struct gjob_batch *b = &j->batches[j->n_batches - 1];
+    if (weir_batch_builder_finish(&j->bb, -1, -1, -1, &b->len) != WEIR_OK) weir_panic("offsets batch: cannot finish");
+}
+
+/* Adds one record (o NULL: a tombstone) to the job's open batch, opening one as needed. */
+void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
+                    int64_t ts)
+{
+    size_t kn;
+    int32_t vn;
+    uint8_t *v = j->kv + 2 * (size_t)KPROTO_STRING_MAX + 16;
+    record_encode(j->kv, &kn, v, &vn, group, topic, partition, o);
+    size_t need = kn + (size_t)WEIR_MAX(vn, 0) + 64;
+    for (int tries = 0; tries < 2; tries++) {
+        if (j->open && weir_batch_builder_add(&j->bb, ts, j->kv, (int32_t)kn, vn >= 0 ? v : NULL, vn, NULL, 0) ==
+                           WEIR_OK)
+            return;
+        job_close_batch(j);
+        if (j->n_batches == j->cap_batches) {
+            j->cap_batches = j->cap_batches ? j->cap_batches * 2 : 4;
+            j->batches = weir_realloc(j->batches, (size_t)j->cap_batches * sizeof *j->batches);
+            if (!j->batches) weir_panic("out of memory in the group coordinator");
+        }
+        size_t cap = WEIR_MAX(j->batch_max, WEIR_BATCH_HEADER_BYTES + need); /* too large: its append says so */
+        struct gjob_batch *b = &j->batches[j->n_batches++];
+        *b = (struct gjob_batch){ .buf = weir_malloc(cap), .job = j };
+        if (!b->buf) weir_panic("out of memory in the group coordinator");
+        weir_batch_builder_init(&j->bb, b->buf, cap, WEIR_CODEC_NONE);
+        j->open = true;
+    }
+    weir_panic("offsets batch: a record does not fit an empty batch");
+}
+
+static void job_finish(struct gjob *j)
+{
+    j->done(j);
+    job_free(j);
+}
+
+/* Batches complete in log order: applying each one that completed keeps (1). */
+static void job_batch_done(struct weir_append *a)
+{
+    struct gjob_batch *b = a->user;
+    struct gjob *j = b->job;
+    if (a->err != WEIR_OK && j->err == WEIR_OK) j->err = a->err;
+    if (a->err == WEIR_OK && j->apply) {
+        uint8_t *scratch = NULL;
+        size_t scratch_cap = 0;
+        records_apply(group_coord_of(j->r), j->partition, b->buf, b->len, &scratch, &scratch_cap, NULL);
+        weir_free(scratch);
+    }
+    if (--j->n_left > 0) return;
+    group_coord_of(j->r)->inflight[j->partition]--;
+    job_finish(j);
+}
+
+/* Appends every batch of the job; job->done runs once they all completed (or
+ * at once when nothing could be appended), then the job is freed. */
+void group_job_submit(struct gjob *j)
+{
+    struct gcoord *gc = group_coord_of(j->r);
+    job_close_batch(j);
+    int16_t code = 0;
+    struct part *part = j->n_batches ? part_get(j->r, GROUP_OFFSETS_TOPIC, j->partition, &code) : NULL;
+    if (j->n_batches && !part) j->err = WEIR_E_NOT_FOUND;
+    j->n_left = 1; /* held while appending */
+    for (int32_t i = 0; part && i < j->n_batches && j->err == WEIR_OK; i++) {
+        struct gjob_batch *b = &j->batches[i];
+        b->app = (struct weir_append){ .batch = b->buf, .len = b->len, .on_done = job_batch_done, .user = b };
+        enum weir_err err = weir_log_append(part->log, &b->app);
+        if (err != WEIR_OK) {
+            j->err = err;
+            break;
+        }
+        j->n_left++;
+    }
+    if (--j->n_left > 0) {
+        gc->inflight[j->partition]++;
+        return;
+    }
+    job_finish(j);
+}
+
+/* ---- compaction (3) ------------------------------------------------------------------ */
+
+void group_hold(struct gcoord *gc, int32_t partition, struct gheld *h,
+                 void (*resume)(struct reactor *r, struct gheld *h))
+{
+    h->next = NULL;
+    h->resume = resume;
+    if (!gc->held[partition]) gc->held_tail[partition] = &gc->held[partition];
+    *gc->held_tail[partition] = h;
+    gc->held_tail[partition] = &h->next;
+}
+
+static void held_resume(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    struct gheld *h = gc->held[partition];
+    gc->held[partition] = NULL;
+    while (h) {
+        struct gheld *next = h->next; /* resume may answer, and free, h's owner */
+        h->resume(r, h);
+        h = next;
+    }
+}
+
+static void snapshot_done(struct gjob *j)
+{
+    struct gcoord *gc = group_coord_of(j->r);
+    gc->compacting[j->partition] = false;
+    struct part *part = part_find(j->r, GROUP_OFFSETS_TOPIC, j->partition);
+    if (j->err != WEIR_OK || !part) {
+        weir_log(WEIR_LOG_WARN, "%s-%d: compaction snapshot not written: %s", GROUP_OFFSETS_TOPIC, j->partition,
+                 weir_err_str(j->err));
+        return;
+    }
+    unsigned deleted = 0;
+    uint64_t before = weir_log_size_bytes(part->log);
+    int64_t base = j->batches[0].app.base_offset; /* where the snapshot begins */
+    weir_log_delete_below(part->log, base, &deleted);
+    weir_log(WEIR_LOG_INFO, "%s-%d: compacted: snapshot of %" PRId64 " offsets at offset %" PRId64
+             ", %u segments deleted, %" PRIu64 " -> %" PRIu64 " bytes", GROUP_OFFSETS_TOPIC, j->partition,
+             gc->n_live[j->partition], base, deleted, before, weir_log_size_bytes(part->log));
+}
+
+/* Rolls, appends the live set of the partition, resumes its held writes. */
+static void compact_now(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
+    if (!part || weir_log_state(part->log) != WEIR_OK) return;
+    /* An idle log rolls at once; otherwise (a foreign append) the snapshot goes
+     * after it in the active segment, and what precedes it there stays. */
+    if (weir_log_idle(part->log) && weir_log_roll(part->log) != WEIR_OK) return;
+    struct gjob *j = group_job_new(r, partition, false, snapshot_done);
+    for (struct group *g = gc->groups; g; g = g->next) {
+        if (group_partition(kstr_c(g->id)) != partition) continue;
+        for (struct goffset *o = g->offsets; o; o = o->next)
+            group_job_add(j, kstr_c(g->id), kstr_c(o->topic), o->partition, o, o->ts);
+    }
+    if (!j->n_batches) { /* nothing is live: everything below the end goes */
+        unsigned deleted = 0;
+        weir_log_delete_below(part->log, weir_log_end_offset(part->log), &deleted);
+        weir_log(WEIR_LOG_INFO, "%s-%d: compacted to nothing (%u segments deleted)", GROUP_OFFSETS_TOPIC, partition,
+                 deleted);
+        job_free(j);
+        return;
+    }
+    gc->compacting[partition] = true;
+    group_job_submit(j);
+}
+
+/* Wants a compaction when the log is big enough and dirty enough. */
+static void compact_check(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    if (gc->compact_wanted[partition] || gc->compacting[partition]) return;
+    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
+    if (!part || weir_log_state(part->log) != WEIR_OK) return;
+    const struct weir_broker_config *cfg = &r->b->cfg;
+    int64_t total = weir_log_end_offset(part->log) - weir_log_start_offset(part->log);
+    int64_t dirty = total - gc->n_live[partition];
+    if (dirty <= 0 || (double)dirty < cfg->offsets_cleanable_ratio * (double)total ||
+        weir_log_size_bytes(part->log) < (uint64_t)cfg->offsets_compaction_min_bytes)
+        return;
+    gc->compact_wanted[partition] = true;
+}
+
+void group_compaction_tick(struct reactor *r, struct gcoord *gc)
+{
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
+        if (!gc->loaded[p]) continue;
+        if (!r->stopping) compact_check(r, gc, p);
+        if (!gc->compact_wanted[p] || (gc->inflight[p] > 0 && !r->stopping)) continue;
+        gc->compact_wanted[p] = false;
+        if (!r->stopping) compact_now(r, gc, p);
+        held_resume(r, gc, p);
+    }
+}
+
+/* ---- offsets retention -------------------------------------------------------------- */
+
+static void expire_done(struct gjob *j)
+{
+    if (j->err != WEIR_OK)
+        weir_log(WEIR_LOG_WARN, "%s-%d: expired offsets not deleted: %s", GROUP_OFFSETS_TOPIC, j->partition,
+                 weir_err_str(j->err));
+}
+
+/* An Empty group whose offsets were all committed, and which became empty,
+ * more than offsets.retention ago loses them (tombstones); an Empty group
+ * without offsets goes at once (Kafka's cleanupGroupMetadata). */
+void group_expire_tick(struct reactor *r, struct gcoord *gc)
+{
+    int64_t now = weir_time_ms();
+    if (now < gc->next_expire_ms || r->stopping) return;
+    gc->next_expire_ms = now + r->b->cfg.offsets_retention_check_ms;
+    int64_t retention = r->b->cfg.offsets_retention_ms;
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) /* ours, even if no request touched them yet */
+        if (!gc->loaded[p] && reactor_owner(r->b, GROUP_OFFSETS_TOPIC, p) == r) {
+            gc->loaded[p] = true;
+            group_log_replay(r, gc, p);
+        }
+    struct gjob *jobs[GROUP_OFFSETS_PARTITIONS] = { 0 };
+    for (struct group *g = gc->groups, *next; g; g = next) {
+        next = g->next;
+        int32_t p = group_partition(kstr_c(g->id));
+        if (!gc->loaded[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
+            g->state != G_EMPTY)
+            continue;
+        int64_t base = g->empty_since_ms;
+        for (struct goffset *o = g->offsets; o; o = o->next) base = WEIR_MAX(base, o->ts);
+        if (g->offsets && now - base < retention) continue;
+        if (!g->offsets) {
+            group_maybe_free(gc, g);
+            continue;
+        }
+        weir_log(WEIR_LOG_INFO, "group %s: offsets expired (empty, last commit %" PRId64 " ms ago)", g->id, now - base);
+        if (!jobs[p]) jobs[p] = group_job_new(r, p, true, expire_done);
+        for (struct goffset *o = g->offsets; o; o = o->next)
+            group_job_add(jobs[p], kstr_c(g->id), kstr_c(o->topic), o->partition, NULL, now);
+    }
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
+        if (jobs[p]) group_job_submit(jobs[p]);
+}

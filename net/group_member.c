@@ -1,0 +1,673 @@
+/* net/group_member.c: the group coordinator's helpers (the lowest file of
+ * net/group*.c) and the membership state machine: JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup, and the rebalance when partitions are added to a
+ * subscribed topic.
+ *
+ * States: Empty, PreparingRebalance, CompletingRebalance, Stable (Kafka's
+ * ClassicGroup). A rebalance starts when a member joins, leaves, times out or
+ * changes its protocols, and when CreatePartitions grows a topic that a member
+ * of a Stable or CompletingRebalance "consumer" group subscribes to.
+ *
+ * Static members (KIP-345): at most one member of a group holds a given
+ * group_instance_id. A JoinGroup with an empty member id and a held instance
+ * id is that member restarting: its member id is replaced (join_static_replace);
+ * a request naming the instance with any other member id gets 82
+ * FENCED_INSTANCE_ID (group_member_check, Kafka's validateCurrentMember). */
+#include "group_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+char *group_kdup(struct kstr s)
+{
+    size_t n = s.len > 0 ? (size_t)s.len : 0;
+    char *d = weir_malloc(n + 1);
+    if (!d) weir_panic("out of memory in the group coordinator");
+    if (n) memcpy(d, s.ptr, n);
+    d[n] = '\0';
+    return d;
+}
+static uint8_t *bdup(struct kbytes b)
+{
+    size_t n = b.len > 0 ? (size_t)b.len : 0;
+    uint8_t *d = weir_malloc(n ? n : 1);
+    if (!d) weir_panic("out of memory in the group coordinator");
+    if (n) memcpy(d, b.ptr, n);
+    return d;
+}
+struct kstr group_arena_kstr(struct request *req, const char *s)
+{
+    if (!s) return KSTR_NULL;
+    char *d = arena_strdup(&req->arena, kstr_c(s));
+    return d ? kstr_c(d) : kstr_c("");
+}
+struct kbytes group_arena_bytes(struct request *req, const uint8_t *p, int32_t n)
+{
+    if (n <= 0) return (struct kbytes){ NULL, 0 };
+    uint8_t *d = weir_arena_alloc(&req->arena, (size_t)n);
+    if (!d) return (struct kbytes){ NULL, 0 };
+    memcpy(d, p, (size_t)n);
+    return (struct kbytes){ d, n };
+}
+static bool seq(const char *a, struct kstr b) { return a && kstr_eq(b, a); }
+
+static uint32_t fnv1a_k(struct kstr s)
+{
+    uint32_t h = 2166136261u;
+    for (int32_t i = 0; i < s.len; i++) h = (h ^ (uint8_t)s.ptr[i]) * 16777619u;
+    return h;
+}
+
+int32_t group_partition(struct kstr group_id) { return (int32_t)(fnv1a_k(group_id) % GROUP_OFFSETS_PARTITIONS); }
+
+struct gcoord *group_coord_of(struct reactor *r)
+{
+    if (!r->groups) {
+        r->groups = weir_calloc(1, sizeof(struct gcoord));
+        if (!r->groups) weir_panic("out of memory in the group coordinator");
+    }
+    return r->groups;
+}
+
+struct group *group_find(struct gcoord *gc, struct kstr id)
+{
+    for (struct group *g = gc->groups; g; g = g->next)
+        if (seq(g->id, id)) return g;
+    return NULL;
+}
+struct group *group_get(struct gcoord *gc, struct kstr id)
+{
+    struct group *g = group_find(gc, id);
+    if (g) return g;
+    g = weir_calloc(1, sizeof *g);
+    if (!g) weir_panic("out of memory in the group coordinator");
+    g->id = group_kdup(id);
+    g->next = gc->groups;
+    gc->groups = g;
+    return g;
+}
+static struct gmember *member_find(struct group *g, struct kstr id)
+{
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (seq(m->id, id)) return m;
+    return NULL;
+}
+/* The member holding a group instance id (a static member); NULL for a null id. */
+static struct gmember *member_find_instance(struct group *g, struct kstr instance_id)
+{
+    if (kstr_is_null(instance_id)) return NULL;
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (seq(m->instance_id, instance_id)) return m;
+    return NULL;
+}
+/* Kafka's validateCurrentMember: with an instance id, 82 FENCED_INSTANCE_ID
+ * when it belongs to another member id and 25 when no member holds it; then
+ * 25 for an unknown member id. *out is the member when 0 is returned. */
+int16_t group_member_check(struct group *g, struct kstr member_id, struct kstr instance_id, struct gmember **out)
+{
+    *out = NULL;
+    if (!g) return KERR_UNKNOWN_MEMBER_ID;
+    if (!kstr_is_null(instance_id)) {
+        struct gmember *s = member_find_instance(g, instance_id);
+        if (!s) return KERR_UNKNOWN_MEMBER_ID;
+        if (!seq(s->id, member_id)) return KERR_FENCED_INSTANCE_ID;
+        *out = s;
+        return 0;
+    }
+    *out = member_find(g, member_id);
+    return *out ? 0 : KERR_UNKNOWN_MEMBER_ID;
+}
+void group_member_free(struct gmember *m)
+{
+    for (int32_t i = 0; i < m->n_protos; i++) weir_free(m->protos[i].name), weir_free(m->protos[i].meta);
+    weir_free(m->protos);
+    weir_free(m->assign);
+    weir_free(m->id);
+    weir_free(m->instance_id);
+    weir_free(m->client_id);
+    weir_free(m->client_host);
+    weir_free(m);
+}
+static void member_set_protocols(struct gmember *m, const struct kjoingroup_req *jr)
+{
+    for (int32_t i = 0; i < m->n_protos; i++) weir_free(m->protos[i].name), weir_free(m->protos[i].meta);
+    weir_free(m->protos);
+    m->n_protos = jr->n_protocols;
+    m->protos = weir_calloc(jr->n_protocols ? (size_t)jr->n_protocols : 1, sizeof *m->protos);
+    if (!m->protos) weir_panic("out of memory in the group coordinator");
+    for (int32_t i = 0; i < jr->n_protocols; i++)
+        m->protos[i] = (struct gproto){ group_kdup(jr->protocols[i].name), bdup(jr->protocols[i].metadata),
+                                        jr->protocols[i].metadata.len > 0 ? jr->protocols[i].metadata.len : 0 };
+    m->session_ms = jr->session_timeout_ms;
+    m->rebalance_ms = jr->rebalance_timeout_ms;
+}
+static bool member_same_protocols(const struct gmember *m, const struct kjoingroup_req *jr)
+{
+    if (m->n_protos != jr->n_protocols) return false;
+    for (int32_t i = 0; i < m->n_protos; i++) {
+        int32_t len = jr->protocols[i].metadata.len > 0 ? jr->protocols[i].metadata.len : 0;
+        if (!seq(m->protos[i].name, jr->protocols[i].name) || m->protos[i].len != len ||
+            (len && memcmp(m->protos[i].meta, jr->protocols[i].metadata.ptr, (size_t)len)))
+            return false;
+    }
+    return true;
+}
+const struct gproto *group_member_proto(const struct gmember *m, const char *name)
+{
+    for (int32_t i = 0; i < m->n_protos; i++)
+        if (!strcmp(m->protos[i].name, name)) return &m->protos[i];
+    return NULL;
+}
+int32_t group_member_count(const struct group *g)
+{
+    int32_t n = 0;
+    for (struct gmember *m = g->members; m; m = m->next) n++;
+    return n;
+}
+
+void group_op_reply(struct reactor *r, struct gop *op) { ptask_reply(r, &op->pt); }
+
+void group_pending_free(struct group *g)
+{
+    for (struct gpending *p = g->pending, *pn; p; p = pn) pn = p->next, weir_free(p->id), weir_free(p);
+    g->pending = NULL;
+}
+
+/* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
+void group_maybe_free(struct gcoord *gc, struct group *g)
+{
+    if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return;
+    struct group **pp = &gc->groups;
+    while (*pp != g) pp = &(*pp)->next;
+    *pp = g->next;
+    weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
+    weir_free(g);
+}
+
+size_t group_put_str(uint8_t *p, struct kstr s)
+{
+    weir_store_be16(p, (uint16_t)(int16_t)s.len);
+    if (s.len > 0) memcpy(p + 2, s.ptr, (size_t)s.len);
+    return 2 + (size_t)WEIR_MAX(s.len, 0);
+}
+
+struct kstr group_get_str(struct weir_rd *rd)
+{
+    int16_t n = weir_rd_i16(rd);
+    if (n < 0) return KSTR_NULL;
+    if (rd->err || (size_t)(rd->end - rd->pos) < (size_t)n) {
+        rd->err = WEIR_E_TRUNCATED;
+        return KSTR_NULL;
+    }
+    struct kstr s = { (const char *)rd->pos, n };
+    rd->pos += n;
+    return s;
+}
+
+/* ---- the state machine ------------------------------------------------------------- */
+
+static void sync_fail_all(struct reactor *r, struct group *g, int16_t code)
+{
+    for (struct gmember *m = g->members; m; m = m->next)
+        if (m->sync_wait) {
+            m->sync_wait->out.sync.error_code = code;
+            group_op_reply(r, m->sync_wait);
+            m->sync_wait = NULL;
+        }
+}
+
+void group_prepare_rebalance(struct reactor *r, struct group *g)
+{
+    if (g->state == G_PREPARING) return;
+    if (g->state == G_COMPLETING) sync_fail_all(r, g, KERR_REBALANCE_IN_PROGRESS);
+    int32_t timeout = 0;
+    for (struct gmember *m = g->members; m; m = m->next) timeout = WEIR_MAX(timeout, m->rebalance_ms);
+    g->initial = g->state == G_EMPTY;
+    if (g->initial) timeout = WEIR_MIN(timeout, GROUP_INITIAL_DELAY_MS);
+    g->state = G_PREPARING;
+    g->rebalance_deadline_ns = weir_clock_ns() + (int64_t)timeout * 1000000;
+    weir_log(WEIR_LOG_INFO, "group %s: preparing rebalance (generation %d)", g->id, g->generation);
+}
+
+void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code)
+{
+    struct gmember **pp = &g->members;
+    while (*pp != m) pp = &(*pp)->next;
+    *pp = m->next;
+    if (m->join_wait) m->join_wait->out.join.error_code = code, group_op_reply(r, m->join_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = code, group_op_reply(r, m->sync_wait);
+    if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = NULL;
+    group_member_free(m);
+}
+
+/* Chooses the protocol every member supports that gets the most first-choice votes. */
+static const char *select_protocol(const struct group *g)
+{
+    const struct gmember *first = g->members;
+    const char *best = NULL;
+    int best_votes = -1;
+    for (int32_t i = 0; first && i < first->n_protos; i++) {
+        const char *cand = first->protos[i].name;
+        bool all = true;
+        for (const struct gmember *m = g->members; m && all; m = m->next) all = group_member_proto(m, cand) != NULL;
+        if (!all) continue;
+        int votes = 0;
+        for (const struct gmember *m = g->members; m; m = m->next)
+            for (int32_t j = 0; j < m->n_protos; j++) {
+                bool cand_all = true;
+                for (const struct gmember *o = g->members; o && cand_all; o = o->next)
+                    cand_all = group_member_proto(o, m->protos[j].name) != NULL;
+                if (!cand_all) continue;
+                if (!strcmp(m->protos[j].name, cand)) votes++;
+                break;
+            }
+        if (votes > best_votes) best = cand, best_votes = votes;
+    }
+    return best;
+}
+
+static void join_answer(struct gop *op, struct group *g, struct gmember *m)
+{
+    struct request *req = op->pt.req;
+    struct kjoingroup_resp *out = &op->out.join;
+    out->error_code = 0;
+    out->generation_id = g->generation;
+    out->protocol_name = group_arena_kstr(req, g->protocol ? g->protocol : "");
+    out->leader = group_arena_kstr(req, g->leader ? g->leader : "");
+    out->member_id = group_arena_kstr(req, m->id);
+    out->n_members = 0;
+    if (g->leader && !strcmp(g->leader, m->id)) {
+        int32_t n = group_member_count(g);
+        struct kjoingroup_member *ms = weir_arena_alloc(&req->arena, (size_t)n * sizeof *ms);
+        for (struct gmember *o = g->members; ms && o; o = o->next) {
+            const struct gproto *p = group_member_proto(o, g->protocol);
+            ms[out->n_members++] = (struct kjoingroup_member){
+                .member_id = group_arena_kstr(req, o->id), .group_instance_id = group_arena_kstr(req, o->instance_id),
+                .metadata = p ? group_arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 } };
+        }
+        out->members = ms;
+    }
+}
+
+static bool all_joined(const struct group *g)
+{
+    if (g->pending) return false;
+    for (const struct gmember *m = g->members; m; m = m->next)
+        if (!m->join_wait) return false;
+    return true;
+}
+
+void group_try_complete_join(struct reactor *r, struct group *g, int64_t now_ns)
+{
+    if (g->state != G_PREPARING) return;
+    bool due = now_ns >= g->rebalance_deadline_ns;
+    if (!due && (g->initial || !all_joined(g))) return;
+    /* Members that did not rejoin in time are removed. */
+    for (struct gmember *m = g->members, *next; m; m = next) {
+        next = m->next;
+        if (!m->join_wait) group_member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+    }
+    g->generation++;
+    weir_free(g->protocol), g->protocol = NULL;
+    if (!g->members) {
+        g->state = G_EMPTY;
+        g->empty_since_ms = weir_time_ms(); /* offsets expire retention after this (Kafka 2.1+) */
+        weir_free(g->protocol_type), g->protocol_type = NULL;
+        weir_log(WEIR_LOG_INFO, "group %s: empty at generation %d", g->id, g->generation);
+        return;
+    }
+    const char *p = select_protocol(g);
+    g->protocol = group_kdup(kstr_c(p ? p : ""));
+    if (!g->leader) g->leader = group_kdup(kstr_c(g->members->id));
+    g->state = G_COMPLETING;
+    weir_log(WEIR_LOG_INFO, "group %s: generation %d with %d members, protocol %s, leader %s", g->id, g->generation,
+             group_member_count(g), g->protocol, g->leader);
+    for (struct gmember *m = g->members; m; m = m->next) {
+        weir_free(m->assign), m->assign = NULL, m->assign_len = 0;
+        m->hb_deadline_ns = now_ns + (int64_t)m->session_ms * 1000000;
+        join_answer(m->join_wait, g, m);
+        group_op_reply(r, m->join_wait);
+        m->join_wait = NULL;
+    }
+}
+
+/* A fresh member id, prefixed with the instance id of a static member (as
+ * Kafka does), else with the client id. */
+static char *member_id_new(struct gcoord *gc, struct reactor *r, struct kstr prefix)
+{
+    char id[400];
+    snprintf(id, sizeof id, "%.*s-%08" PRIx64 "-%u-%" PRIu64, prefix.len > 0 ? (int)WEIR_MIN(prefix.len, 200) : 0,
+             prefix.ptr ? prefix.ptr : "", (uint64_t)weir_clock_ns(), r->id, ++gc->member_seq);
+    return group_kdup(kstr_c(id));
+}
+
+/* A static member restarting: JoinGroup with an empty member id and the
+ * instance id of member m. m's id becomes `id` (owned; a held join or sync of
+ * the old id gets 82; the leader follows), its assignment stays. Stable with
+ * unchanged protocols: the current generation is answered at once, with the
+ * leader as it was before (so a restarted leader does not reassign; Kafka's
+ * JoinGroup < v9), and no rebalance. Otherwise the member waits in the join
+ * of a rebalance (started in Stable and CompletingRebalance, whose assignment
+ * named the old id). Kafka's updateStaticMemberAndRebalance. */
+static void join_static_replace(struct reactor *r, struct group *g, struct gmember *m, char *id, struct gop *op,
+                                int64_t now)
+{
+    const struct kjoingroup_req *jr = &op->in.join;
+    WEIR_ASSERT(g->state != G_EMPTY); /* a group with members is never Empty */
+    if (m->join_wait) m->join_wait->out.join.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->join_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->sync_wait);
+    m->join_wait = m->sync_wait = NULL;
+    struct kstr leader_before = group_arena_kstr(op->pt.req, g->leader ? g->leader : "");
+    weir_log(WEIR_LOG_INFO, "group %s: static member %s rejoins: member id %s replaced by %s", g->id, m->instance_id,
+             m->id, id);
+    if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = group_kdup(kstr_c(id));
+    weir_free(m->id), m->id = id;
+    bool same = member_same_protocols(m, jr);
+    member_set_protocols(m, jr);
+    weir_free(m->client_id), m->client_id = group_kdup(op->client_id);
+    weir_free(m->client_host), m->client_host = group_kdup(op->client_host);
+    m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    const char *p = same && g->state == G_STABLE && g->protocol ? select_protocol(g) : NULL;
+    if (p && !strcmp(p, g->protocol)) {
+        struct request *req = op->pt.req;
+        op->out.join = (struct kjoingroup_resp){ .generation_id = g->generation, .leader = leader_before,
+                                                 .protocol_name = group_arena_kstr(req, g->protocol),
+                                                 .member_id = group_arena_kstr(req, m->id) };
+        group_op_reply(r, op);
+        return;
+    }
+    m->join_wait = op;
+    group_prepare_rebalance(r, g); /* CompletingRebalance: the others' held syncs get 27 */
+    group_try_complete_join(r, g, now);
+}
+
+void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct kjoingroup_req *jr = &op->in.join;
+    struct kjoingroup_resp *out = &op->out.join;
+    struct request *req = op->pt.req;
+    *out = (struct kjoingroup_resp){ .generation_id = -1, .protocol_name = kstr_c(""), .leader = kstr_c(""),
+                                     .member_id = jr->member_id };
+    if (jr->group_id.len <= 0) {
+        out->error_code = KERR_INVALID_GROUP_ID;
+        goto reply;
+    }
+    if (jr->session_timeout_ms < SESSION_MIN_MS || jr->session_timeout_ms > SESSION_MAX_MS) {
+        out->error_code = KERR_INVALID_SESSION_TIMEOUT;
+        goto reply;
+    }
+    /* Kafka bounds a group's metadata only when it fails to store it (UNKNOWN_SERVER_ERROR at
+     * SyncGroup past max.message.bytes); weir refuses an oversize member up front. */
+    int64_t meta_bytes = 0;
+    for (int32_t i = 0; i < jr->n_protocols; i++) meta_bytes += WEIR_MAX(jr->protocols[i].metadata.len, 0);
+    if (meta_bytes > JOIN_METADATA_MAX) {
+        out->error_code = KERR_MESSAGE_TOO_LARGE_G;
+        goto reply;
+    }
+    struct group *g = group_find(gc, jr->group_id);
+    bool new_member = jr->member_id.len <= 0;
+    if (!g && !new_member) {
+        out->error_code = KERR_UNKNOWN_MEMBER_ID;
+        goto reply;
+    }
+    if (!g) g = group_get(gc, jr->group_id);
+    /* The protocol type and at least one protocol must match the group's. */
+    if (jr->n_protocols <= 0 || jr->protocol_type.len <= 0 ||
+        (g->members && g->protocol_type && !seq(g->protocol_type, jr->protocol_type))) {
+        out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+        goto reply;
+    }
+    if (g->members) {
+        bool common = false;
+        for (int32_t i = 0; i < jr->n_protocols && !common; i++) {
+            bool all = true;
+            for (struct gmember *m = g->members; m && all; m = m->next)
+                {
+                bool has = false;
+                for (int32_t j = 0; j < m->n_protos && !has; j++) has = seq(m->protos[j].name, jr->protocols[i].name);
+                all = seq(m->id, jr->member_id) || has;
+            }
+            common = all;
+        }
+        if (!common) {
+            out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+            goto reply;
+        }
+    }
+    int64_t now = weir_clock_ns();
+    struct gmember *m = NULL;
+    bool fresh = false;
+    struct gmember *s = member_find_instance(g, jr->group_instance_id); /* a static member's current self */
+    if (new_member) {
+        char *id = member_id_new(gc, r, kstr_is_null(jr->group_instance_id) ? op->client_id : jr->group_instance_id);
+        if (s) {
+            join_static_replace(r, g, s, id, op, now);
+            return;
+        }
+        if (op->version >= 4 && kstr_is_null(jr->group_instance_id)) {
+            struct gpending *p = weir_calloc(1, sizeof *p);
+            if (!p) weir_panic("out of memory in the group coordinator");
+            p->id = id;
+            p->deadline_ns = now + (int64_t)jr->session_timeout_ms * 1000000;
+            p->next = g->pending;
+            g->pending = p;
+            out->member_id = group_arena_kstr(req, id);
+            out->error_code = KERR_MEMBER_ID_REQUIRED;
+            goto reply;
+        }
+        m = weir_calloc(1, sizeof *m);
+        if (!m) weir_panic("out of memory in the group coordinator");
+        m->id = id;
+        fresh = true;
+    } else if (s && !seq(s->id, jr->member_id)) {
+        out->error_code = KERR_FENCED_INSTANCE_ID; /* another process took this instance id */
+        goto reply;
+    } else {
+        m = member_find(g, jr->member_id);
+        if (!m) {
+            struct gpending **pp = &g->pending;
+            while (*pp && !seq((*pp)->id, jr->member_id)) pp = &(*pp)->next;
+            if (!*pp) {
+                out->error_code = KERR_UNKNOWN_MEMBER_ID;
+                goto reply;
+            }
+            struct gpending *p = *pp;
+            *pp = p->next;
+            m = weir_calloc(1, sizeof *m);
+            if (!m) weir_panic("out of memory in the group coordinator");
+            m->id = p->id;
+            weir_free(p);
+            fresh = true;
+        } else if (!kstr_is_null(jr->group_instance_id) && !s) {
+            out->error_code = KERR_UNKNOWN_MEMBER_ID; /* a member id with an instance id the group does not know */
+            goto reply;
+        } else if (m->join_wait) {
+            /* A retried join replaces the held one. */
+            m->join_wait->out.join.error_code = KERR_UNKNOWN_MEMBER_ID;
+            group_op_reply(r, m->join_wait);
+            m->join_wait = NULL;
+        } else if ((g->state == G_STABLE || g->state == G_COMPLETING) && member_same_protocols(m, jr) &&
+                   !(g->state == G_STABLE && g->leader && !strcmp(g->leader, m->id))) {
+            /* Nothing changed: the current generation stands (Kafka does the same). */
+            m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+            join_answer(op, g, m);
+            goto reply;
+        }
+    }
+    if (fresh) {
+        m->next = g->members;
+        g->members = m;
+    }
+    if (fresh && !kstr_is_null(jr->group_instance_id)) m->instance_id = group_kdup(jr->group_instance_id); /* not held (s) */
+    member_set_protocols(m, jr);
+    weir_free(m->client_id), m->client_id = group_kdup(op->client_id);
+    weir_free(m->client_host), m->client_host = group_kdup(op->client_host);
+    if (!g->protocol_type) g->protocol_type = group_kdup(jr->protocol_type);
+    m->join_wait = op;
+    m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    group_prepare_rebalance(r, g);
+    group_try_complete_join(r, g, now);
+    return;
+reply:
+    group_op_reply(r, op);
+}
+
+void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct ksyncgroup_req *sr = &op->in.sync;
+    struct ksyncgroup_resp *out = &op->out.sync;
+    *out = (struct ksyncgroup_resp){ .assignment = { NULL, 0 } };
+    struct group *g = group_find(gc, sr->group_id);
+    struct gmember *m;
+    int16_t code = group_member_check(g, sr->member_id, sr->group_instance_id, &m);
+    if (sr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (code) out->error_code = code;
+    else if (sr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    else if (g->state == G_STABLE) out->assignment = group_arena_bytes(op->pt.req, m->assign, m->assign_len);
+    if (out->error_code || g->state == G_STABLE) {
+        group_op_reply(r, op);
+        return;
+    }
+    /* CompletingRebalance: hold until the leader's assignment arrives. */
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_REBALANCE_IN_PROGRESS, group_op_reply(r, m->sync_wait);
+    m->sync_wait = op;
+    m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    if (!g->leader || strcmp(g->leader, m->id)) return;
+    for (int32_t i = 0; i < sr->n_assignments; i++) {
+        struct gmember *t = member_find(g, sr->assignments[i].member_id);
+        if (!t) continue;
+        weir_free(t->assign);
+        t->assign = bdup(sr->assignments[i].assignment);
+        t->assign_len = WEIR_MAX(sr->assignments[i].assignment.len, 0);
+    }
+    g->state = G_STABLE;
+    weir_log(WEIR_LOG_INFO, "group %s: stable at generation %d", g->id, g->generation);
+    for (struct gmember *o = g->members; o; o = o->next)
+        if (o->sync_wait) {
+            o->sync_wait->out.sync.assignment = group_arena_bytes(o->sync_wait->pt.req, o->assign, o->assign_len);
+            group_op_reply(r, o->sync_wait);
+            o->sync_wait = NULL;
+        }
+}
+
+void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct kheartbeat_req *hr = &op->in.hb;
+    struct kheartbeat_resp *out = &op->out.hb;
+    *out = (struct kheartbeat_resp){ 0 };
+    struct group *g = group_find(gc, hr->group_id);
+    struct gmember *m;
+    int16_t code = group_member_check(g, hr->member_id, hr->group_instance_id, &m);
+    if (hr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (code) out->error_code = code;
+    else if (hr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    if (m)
+        m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    group_op_reply(r, op);
+}
+
+void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    struct kleavegroup_req *lr = &op->in.leave;
+    struct kleavegroup_resp *out = &op->out.leave;
+    *out = (struct kleavegroup_resp){ .members = lr->members, .n_members = lr->n_members };
+    struct group *g = group_find(gc, lr->group_id);
+    bool removed = false;
+    for (int32_t i = 0; i < lr->n_members; i++) {
+        struct kleavegroup_member *lm = &lr->members[i];
+        struct gmember *m = NULL;
+        /* An empty member id names a static member by its instance id (an admin removal). */
+        if (lm->member_id.len <= 0) m = g ? member_find_instance(g, lm->group_instance_id) : NULL;
+        lm->error_code = lm->member_id.len <= 0 ? (m ? 0 : KERR_UNKNOWN_MEMBER_ID)
+                                                : group_member_check(g, lm->member_id, lm->group_instance_id, &m);
+        if (m) {
+            weir_log(WEIR_LOG_INFO, "group %s: member %s%s%s left", g->id, m->id, m->instance_id ? " instance " : "",
+                     m->instance_id ? m->instance_id : "");
+            group_member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+            removed = true;
+        }
+    }
+    if (lr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (op->version < 3 && lr->n_members == 1) out->error_code = lr->members[0].error_code;
+    if (removed) {
+        group_prepare_rebalance(r, g);
+        group_try_complete_join(r, g, weir_clock_ns());
+    }
+    group_op_reply(r, op);
+}
+
+/* ---- partitions added to a subscribed topic ------------------------------------------ */
+
+struct grow_state {
+    int remaining;
+    char **topics;
+    int32_t n_topics;
+    void (*done)(struct request *req, void *ctx);
+    void *ctx;
+    struct ptask slots[GROUP_OFFSETS_PARTITIONS];
+};
+
+/* Does ConsumerProtocolSubscription metadata (i16 version, topics []string,
+ * then fields we do not need) name one of `topics`? Malformed: no. */
+static bool subscribes(const uint8_t *meta, int32_t len, char *const *topics, int32_t n)
+{
+    struct weir_rd rd = weir_rd_make(meta, (size_t)WEIR_MAX(len, 0));
+    int16_t version = weir_rd_i16(&rd);
+    int32_t count = weir_rd_i32(&rd);
+    if (rd.err || version < 0 || count < 0 || (uint64_t)count > weir_rd_left(&rd) / 2) return false;
+    bool hit = false;
+    for (int32_t i = 0; i < count; i++) {
+        struct kstr t = group_get_str(&rd);
+        if (rd.err || kstr_is_null(t)) return false;
+        for (int32_t j = 0; j < n && !hit; j++) hit = kstr_eq(t, topics[j]);
+    }
+    return hit;
+}
+
+static void grow_owner(struct reactor *r, struct ptask *pt)
+{
+    struct grow_state *st = pt->ctx;
+    struct gcoord *gc = group_coord_of(r);
+    /* Members exist only in loaded partitions: no need to replay one here. */
+    for (struct group *g = gc->loaded[pt->partition] ? gc->groups : NULL; g; g = g->next) {
+        if (group_partition(kstr_c(g->id)) != pt->partition || (g->state != G_STABLE && g->state != G_COMPLETING) ||
+            !g->protocol || !g->protocol_type || strcmp(g->protocol_type, "consumer"))
+            continue;
+        for (struct gmember *m = g->members; m; m = m->next) {
+            const struct gproto *p = group_member_proto(m, g->protocol);
+            if (!p || !subscribes(p->meta, p->len, st->topics, st->n_topics)) continue;
+            weir_log(WEIR_LOG_INFO, "group %s: a subscribed topic gained partitions", g->id);
+            group_prepare_rebalance(r, g);
+            break;
+        }
+    }
+    ptask_reply(r, pt);
+}
+
+static void grow_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct grow_state *st = pt->ctx;
+    if (--st->remaining == 0) st->done(pt->req, st->ctx);
+}
+
+void groups_partitions_grown(struct request *req, char **topics, int32_t n,
+                             void (*done)(struct request *req, void *ctx), void *ctx)
+{
+    struct grow_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    if (!st) { /* members still see the new partitions at their next metadata refresh */
+        done(req, ctx);
+        return;
+    }
+    *st = (struct grow_state){ .remaining = GROUP_OFFSETS_PARTITIONS, .topics = topics, .n_topics = n,
+                               .done = done, .ctx = ctx };
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
+        st->slots[p] = (struct ptask){ .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = p,
+                                       .on_owner = grow_owner, .on_origin = grow_origin, .ctx = st };
+        ptask_send(&st->slots[p]);
+    }
+}

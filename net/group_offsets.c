@@ -1,0 +1,190 @@
+/* net/group_offsets.c: OffsetCommit and OffsetFetch on the group's owner.
+ * A commit is one batch appended to the group's offsets partition and applied
+ * to memory when its append completes; it waits while that partition's
+ * compaction is wanted. Invariants (1)-(3): group_log.c. */
+#include "group_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* ---- OffsetCommit, OffsetFetch ---------------------------------------------------- */
+
+static void commit_done(struct weir_append *a)
+{
+    struct gop *op = a->user;
+    struct gcoord *gc = group_coord_of(op->owner);
+    const struct koffsetcommit_req *cr = &op->in.commit;
+    int16_t code = weir_err_kafka(a->err);
+    struct group *g = group_find(gc, cr->group_id);
+    WEIR_ASSERT(g && g->writes > 0); /* (2) */
+    g->writes--;
+    gc->inflight[op->pt.partition]--;
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            if (rp->error_code) continue;
+            rp->error_code = code;
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            if (!code)
+                group_offset_apply(gc, cr->group_id, cr->topics[t].name, pp->partition_index, pp->committed_offset,
+                             pp->committed_leader_epoch, pp->committed_metadata, op->commit_ts);
+        }
+    group_maybe_free(gc, g);
+    weir_free(op->batch);
+    op->batch = NULL;
+    group_op_reply(op->owner, op);
+}
+
+static void commit_resume(struct reactor *r, struct gheld *h)
+{
+    group_offset_commit(r, group_coord_of(r), weir_container_of(h, struct gop, held));
+}
+
+void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    const struct koffsetcommit_req *cr = &op->in.commit;
+    if (gc->compact_wanted[op->pt.partition]) {
+        group_hold(gc, op->pt.partition, &op->held, commit_resume);
+        return;
+    }
+    int16_t all = 0;
+    struct group *g = group_find(gc, cr->group_id);
+    struct gmember *m = NULL;
+    bool simple = cr->generation_id < 0 && cr->member_id.len <= 0; /* assign() consumers, tools */
+    int16_t check = 0;
+    if (cr->group_id.len <= 0) all = KERR_INVALID_GROUP_ID;
+    else if (simple && (!g || !g->members)) all = 0;
+    else if (simple && kstr_is_null(cr->group_instance_id)) all = KERR_UNKNOWN_MEMBER_ID;
+    else if ((check = group_member_check(g, cr->member_id, cr->group_instance_id, &m))) all = check;
+    else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_COMPLETING) all = KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
+    if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    size_t cap = WEIR_BATCH_HEADER_BYTES + 64;
+    int32_t n_ok = 0;
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            rp->error_code = all;
+            if (!all && pp->committed_metadata.len > METADATA_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            if (rp->error_code) continue;
+            n_ok++;
+            cap += 64 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
+                   (size_t)WEIR_MAX(pp->committed_metadata.len, 0) + 32;
+        }
+    if (!n_ok) {
+        group_op_reply(r, op);
+        return;
+    }
+    int16_t code = 0;
+    struct part *part = part_get(r, GROUP_OFFSETS_TOPIC, op->pt.partition, &code);
+    op->batch = weir_malloc(cap);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX);
+    if (!part || !op->batch || !kv) {
+        code = code ? code : KERR_COORDINATOR_NOT_AVAILABLE_G;
+        goto fail;
+    }
+    op->commit_ts = weir_time_ms();
+    struct weir_batch_builder bb;
+    weir_batch_builder_init(&bb, op->batch, cap, WEIR_CODEC_NONE);
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            if (op->out.commit.topics[t].partitions[p].error_code) continue;
+            const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            size_t kn = 0, vn;
+            kv[kn++] = 1;
+            kn += group_put_str(kv + kn, cr->group_id);
+            kn += group_put_str(kv + kn, cr->topics[t].name);
+            weir_store_be32(kv + kn, (uint32_t)pp->partition_index), kn += 4;
+            uint8_t *v = kv + kn;
+            weir_store_be16(v, 0), vn = 2;
+            weir_store_be64(v + vn, (uint64_t)pp->committed_offset), vn += 8;
+            weir_store_be32(v + vn, (uint32_t)pp->committed_leader_epoch), vn += 4;
+            vn += group_put_str(v + vn, pp->committed_metadata);
+            weir_store_be64(v + vn, (uint64_t)op->commit_ts), vn += 8;
+            if (weir_batch_builder_add(&bb, op->commit_ts, kv, (int32_t)kn, v, (int32_t)vn, NULL, 0) != WEIR_OK) {
+                code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+                goto fail;
+            }
+        }
+    size_t len;
+    if (weir_batch_builder_finish(&bb, -1, -1, -1, &len) != WEIR_OK) {
+        code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+        goto fail;
+    }
+    weir_free(kv);
+    kv = NULL;
+    op->owner = r;
+    op->app = (struct weir_append){ .batch = op->batch, .len = len, .on_done = commit_done, .user = op };
+    g = group_get(gc, cr->group_id);
+    g->writes++;
+    gc->inflight[op->pt.partition]++;
+    enum weir_err err = weir_log_append(part->log, &op->app);
+    if (err == WEIR_OK) return; /* commit_done answers */
+    g->writes--;
+    gc->inflight[op->pt.partition]--;
+    group_maybe_free(gc, g);
+    code = weir_err_kafka(err);
+fail:
+    weir_free(kv);
+    weir_free(op->batch);
+    op->batch = NULL;
+    for (int32_t t = 0; t < cr->n_topics; t++)
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            if (!rp->error_code) rp->error_code = code;
+        }
+    group_op_reply(r, op);
+}
+
+static void fetch_part(struct request *req, struct group *g, struct kstr topic, int32_t partition,
+                       struct koffsetfetch_resp_part *out)
+{
+    *out = (struct koffsetfetch_resp_part){ .partition_index = partition, .committed_offset = -1,
+                                            .committed_leader_epoch = -1, .metadata = kstr_c("") };
+    struct goffset *o = g ? group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition) : NULL;
+    if (!o) return;
+    out->committed_offset = o->offset;
+    out->committed_leader_epoch = o->epoch;
+    out->metadata = group_arena_kstr(req, o->meta);
+}
+
+void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    struct request *req = op->pt.req;
+    const struct koffsetfetch_req *fr = &op->in.fetch;
+    struct koffsetfetch_resp *out = &op->out.fetch;
+    *out = (struct koffsetfetch_resp){ 0 };
+    struct group *g = group_find(gc, fr->group_id);
+    if (fr->group_id.len <= 0) {
+        out->error_code = KERR_INVALID_GROUP_ID;
+    } else if (fr->n_topics >= 0) {
+        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
+        for (int32_t t = 0; ts && t < fr->n_topics; t++) {
+            const struct koffsetfetch_req_topic *it = &fr->topics[t];
+            struct koffsetfetch_resp_part *ps =
+                weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(it->n_partition_indexes, 1) * sizeof *ps);
+            ts[t] = (struct koffsetfetch_resp_topic){ .name = it->name, .partitions = ps,
+                                                      .n_partitions = ps ? it->n_partition_indexes : 0 };
+            for (int32_t p = 0; ps && p < it->n_partition_indexes; p++)
+                fetch_part(req, g, it->name, it->partition_indexes[p], &ps[p]);
+        }
+        out->topics = ts;
+        out->n_topics = ts ? fr->n_topics : 0;
+    } else if (g) {
+        /* All committed partitions: one topic entry per offset (clients group by name). */
+        int32_t n = 0;
+        for (struct goffset *o = g->offsets; o; o = o->next) n++;
+        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ts);
+        struct koffsetfetch_resp_part *ps = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ps);
+        int32_t i = 0;
+        for (struct goffset *o = g->offsets; ts && ps && o; o = o->next, i++) {
+            ts[i] = (struct koffsetfetch_resp_topic){ .name = group_arena_kstr(req, o->topic), .partitions = &ps[i],
+                                                      .n_partitions = 1 };
+            fetch_part(req, g, kstr_c(o->topic), o->partition, &ps[i]);
+        }
+        out->topics = ts;
+        out->n_topics = ts && ps ? n : 0;
+    }
+    group_op_reply(r, op);
+}
