@@ -185,17 +185,22 @@ static void group_undo(struct weir_log *log, struct log_group *g)
     log_charge(log);
 }
 
-/* The disk is full: the group's appends and every pending one fail, retriably. */
-static void group_nospace(struct weir_appender *ap, struct weir_log *log, struct log_group *g)
+/* The disk is full: every pending append fails, retriably. */
+static void pending_nospace(struct weir_log *log)
 {
-    (void)ap;
-    group_undo(log, g);
     struct weir_append *pending = log->pending_head;
     log->pending_head = log->pending_tail = NULL;
-    log->stats.nospace_refusals += g->n;
-    appends_complete(log, g->head, WEIR_E_NOSPACE);
     for (struct weir_append *a = pending; a; a = a->next) log->stats.nospace_refusals++;
     appends_complete(log, pending, WEIR_E_NOSPACE);
+}
+
+/* The disk is full: the group's appends and every pending one fail, retriably. */
+static void group_nospace(struct weir_log *log, struct log_group *g)
+{
+    group_undo(log, g);
+    log->stats.nospace_refusals += g->n;
+    appends_complete(log, g->head, WEIR_E_NOSPACE);
+    pending_nospace(log);
 }
 
 /* Allocates the group's bytes ahead of its write; asks for a spare segment
@@ -231,6 +236,11 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     struct weir_segment *seg = log_active(log);
     if (!sync_only && roll_due(log, seg, log->pending_head->len, now_ms)) {
         enum weir_err err = log_roll_now(log);
+        if (err == WEIR_E_NOSPACE) { /* no room for the next segment: the old one stays active */
+            preparer_space_exhausted(log->prep, log->pending_head->len, true);
+            pending_nospace(log);
+            return;
+        }
         if (err != WEIR_OK) {
             log_fail(log, err, "roll", errno);
             return;
@@ -254,7 +264,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     if (g->n > 0) {
         enum weir_err err = group_reserve(log, g, now_ms);
         if (err == WEIR_E_NOSPACE) {
-            group_nospace(ap, log, g);
+            group_nospace(log, g);
             return;
         }
         if (err != WEIR_OK) {
@@ -311,8 +321,8 @@ static void group_finish(struct weir_log *log)
                      (g->write_res >= 0 && (uint64_t)g->write_res < g->len))) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "partition %s: write of %" PRIu64 " bytes: %s; appends refused until space returns",
                  log->dir, g->len, g->write_res < 0 ? strerror(-g->write_res) : "short write (disk full)");
-        preparer_space_exhausted(log->prep);
-        group_nospace(ap, log, g);
+        preparer_space_exhausted(log->prep, g->len, true);
+        group_nospace(log, g);
         return;
     }
     const char *what = NULL;

@@ -321,6 +321,9 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
 /* Completes every queued append, seals files to their true size, writes the
  * recovery checkpoint and the clean-shutdown marker (unless FAILED), frees. */
 void weir_log_close(struct weir_log *log);
+/* Closes a log whose files are about to be removed (its topic is deleted):
+ * completes queued appends like close, but seals, syncs and marks nothing. */
+void weir_log_discard(struct weir_log *log);
 /* Applies new limits (retention, flush, ...); segment_bytes applies at the next roll. */
 enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg);
 

@@ -281,8 +281,9 @@ void preparer_charge(struct weir_preparer *p, int64_t delta);
  * would go below the reserve and !reserve_ok. */
 bool preparer_space_take(struct weir_preparer *p, uint64_t bytes, bool reserve_ok);
 void preparer_space_return(struct weir_preparer *p, uint64_t bytes); /* not allocated after all */
-/* The file system answered ENOSPC: low until a check finds space again. */
-void preparer_space_exhausted(struct weir_preparer *p);
+/* An allocation of `bytes` was refused (fs_full: ENOSPC; else the reserve):
+ * appends are refused until a check finds the reserve, a margin and `bytes` free. */
+void preparer_space_exhausted(struct weir_preparer *p, uint64_t bytes, bool fs_full);
 bool preparer_disk_low(const struct weir_preparer *p);
 /* Takes a ready spare for log into *sp; false when none is ready. */
 bool preparer_take_spare(struct weir_preparer *p, struct weir_log *log, struct seg_spare *sp);

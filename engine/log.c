@@ -236,7 +236,7 @@ static enum weir_err log_snapshot_now(struct weir_log *log, int64_t offset)
     return err;
 }
 
-void weir_log_close(struct weir_log *log)
+static void log_close(struct weir_log *log, bool discard)
 {
     log->closing = true;
     for (unsigned i = 0; log->group_busy || log->pending_head; i++) {
@@ -249,14 +249,15 @@ void weir_log_close(struct weir_log *log)
     appender_log_remove(log->ap, log);
     struct weir_segment *active = log_active(log);
     bool clean = log->failed == WEIR_OK && atomic_load(&log->seal_err) == 0;
-    if (clean) {
+    if (clean && !discard) {
         segment_seal_mark(active);
         char marker[4096];
         path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
         clean = segment_seal(active, true) == WEIR_OK && log_snapshot_now(log, active->offset_next) == WEIR_OK &&
                 weir_write_file_atomic(marker, "", 0) == WEIR_OK;
     }
-    if (!clean) weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
+    if (!clean && !discard)
+        weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
     producers_free(&log->producers);
     for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
     if (log->dir_fd >= 0) close(log->dir_fd);
@@ -264,6 +265,9 @@ void weir_log_close(struct weir_log *log)
     weir_free(log->dir);
     weir_free(log);
 }
+
+void weir_log_close(struct weir_log *log) { log_close(log, false); }
+void weir_log_discard(struct weir_log *log) { log_close(log, true); }
 
 enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg)
 {
@@ -524,7 +528,7 @@ enum weir_err weir_log_roll(struct weir_log *log)
         weir_appender_run(log->ap, true);
     }
     enum weir_err err = log_roll_now(log);
-    if (err != WEIR_OK) log_fail(log, err, "roll", errno);
+    if (err != WEIR_OK && err != WEIR_E_NOSPACE) log_fail(log, err, "roll", errno); /* full disk: try later */
     return err;
 }
 
@@ -549,7 +553,7 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
     if (c->retention_ms >= 0 && active->size > 0 && active->max_timestamp < now_ms - c->retention_ms &&
         !log->group_busy && !log->pending_head && log->failed == WEIR_OK) {
         enum weir_err err = log_roll_now(log); /* Kafka rolls an expired active segment */
-        if (err != WEIR_OK) log_fail(log, err, "roll for retention", errno);
+        if (err != WEIR_OK && err != WEIR_E_NOSPACE) log_fail(log, err, "roll for retention", errno);
     }
     while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms)
         log_drop_first(log, "retention");

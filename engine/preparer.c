@@ -54,6 +54,7 @@ struct weir_preparer {
     _Atomic int64_t unused;        /* preallocated, unwritten, all logs */
     atomic_bool low;
     _Atomic uint64_t low_events;
+    _Atomic uint64_t refused;      /* largest allocation refused while low: clearing needs room for it */
 };
 
 void weir_disk_policy_default(struct weir_disk_policy *p)
@@ -88,15 +89,18 @@ bool preparer_disk_low(const struct weir_preparer *p)
     return p && atomic_load_explicit(&p->low, memory_order_relaxed);
 }
 
-static void low_set(struct weir_preparer *p, const char *why)
+/* Low from now on, until a check finds the reserve, a margin and `bytes` free. */
+static void low_set(struct weir_preparer *p, uint64_t bytes, const char *why)
 {
+    uint64_t r = atomic_load(&p->refused);
+    while (bytes > r && !atomic_compare_exchange_weak(&p->refused, &r, bytes)) {}
     if (atomic_exchange(&p->low, true)) return;
     atomic_fetch_add(&p->low_events, 1);
     int64_t free_b = atomic_load(&p->free_est);
-    weir_log(WEIR_LOG_ERROR, "disk space low on %s (%s): %" PRId64 " MiB free, reserve %" PRIu64
-             " MiB (log.disk.reserve.bytes); produce is refused with KAFKA_STORAGE_ERROR until space returns",
-             p->watch_dir ? p->watch_dir : "the data directory", why, free_b > 0 ? free_b >> 20 : 0,
-             atomic_load(&p->reserve) >> 20);
+    WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "disk space low on %s (%s): %" PRId64 " MiB free, reserve %" PRIu64
+                         " MiB (log.disk.reserve.bytes); produce is refused with KAFKA_STORAGE_ERROR until space "
+                         "returns", p->watch_dir ? p->watch_dir : "the data directory", why,
+                         free_b > 0 ? free_b >> 20 : 0, atomic_load(&p->reserve) >> 20);
 }
 
 bool preparer_space_take(struct weir_preparer *p, uint64_t bytes, bool reserve_ok)
@@ -105,7 +109,6 @@ bool preparer_space_take(struct weir_preparer *p, uint64_t bytes, bool reserve_o
     int64_t left = atomic_fetch_sub(&p->free_est, (int64_t)bytes) - (int64_t)bytes;
     if (reserve_ok || left >= (int64_t)atomic_load(&p->reserve)) return true;
     atomic_fetch_add(&p->free_est, (int64_t)bytes);
-    low_set(p, "free space would fall below the reserve");
     return false;
 }
 
@@ -114,10 +117,10 @@ void preparer_space_return(struct weir_preparer *p, uint64_t bytes)
     if (p && p->watch_dir && bytes) atomic_fetch_add(&p->free_est, (int64_t)bytes);
 }
 
-void preparer_space_exhausted(struct weir_preparer *p)
+void preparer_space_exhausted(struct weir_preparer *p, uint64_t bytes, bool fs_full)
 {
     if (!p) return;
-    if (p->watch_dir) low_set(p, "the file system is full");
+    if (p->watch_dir) low_set(p, bytes, fs_full ? "the file system is full" : "free space would fall below the reserve");
     pthread_mutex_lock(&p->mu);
     p->check_now = true;
     pthread_cond_signal(&p->work_cv);
@@ -134,11 +137,13 @@ static void disk_check(struct weir_preparer *p)
     uint64_t reserve = set >= 0 ? (uint64_t)set : WEIR_MIN(RESERVE_DEFAULT_MAX, size / 100 * RESERVE_DEFAULT_PERCENT);
     atomic_store(&p->reserve, reserve);
     atomic_store(&p->free_est, (int64_t)WEIR_MIN(free_b, (uint64_t)INT64_MAX));
+    uint64_t margin = WEIR_MIN(reserve / 16, (uint64_t)64 << 20) + atomic_load(&p->refused);
     if (free_b < reserve) {
-        low_set(p, "free space is below the reserve");
-    } else if (free_b >= reserve + WEIR_MIN(reserve / 16, (uint64_t)64 << 20) && atomic_exchange(&p->low, false)) {
-        weir_log(WEIR_LOG_INFO, "disk space on %s is back: %" PRIu64 " MiB free, reserve %" PRIu64
-                 " MiB; produce resumes", p->watch_dir, free_b >> 20, reserve >> 20);
+        low_set(p, 0, "free space is below the reserve");
+    } else if (free_b >= reserve + margin && atomic_exchange(&p->low, false)) {
+        atomic_store(&p->refused, 0);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "disk space on %s is back: %" PRIu64 " MiB free, reserve %" PRIu64
+                             " MiB; produce resumes", p->watch_dir, free_b >> 20, reserve >> 20);
     }
 }
 

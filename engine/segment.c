@@ -115,10 +115,12 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
         int rc = fd < 0 ? -1 : prealloc(fd, 0, want);
         if (rc == 1 && i > 0 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate: sparse */
         if (rc < 0) {
-            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errno));
+            int errnum = errno;
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errnum));
             if (fd >= 0) close(fd);
-            spare_close(sp);
-            return errno == ENOSPC || errno == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
+            sp->ready = true; /* so that discard removes the files made so far */
+            segment_spare_discard(dir, sp);
+            return errnum == ENOSPC || errnum == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
         }
         uint64_t *got[3] = { &sp->alloc_len, &sp->index_alloc, &sp->time_alloc };
         *got[i] = rc == 0 || i > 0 ? want : 0;
@@ -128,7 +130,8 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
     }
     if (!sp->log_map || !sp->index_map || !sp->time_map) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: mmap in %s: %s", dir, strerror(errno));
-        spare_close(sp);
+        sp->ready = true;
+        segment_spare_discard(dir, sp);
         return WEIR_E_NOMEM;
     }
     sp->ready = true;
@@ -361,9 +364,10 @@ enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, ui
     uint64_t limit = WEIR_MAX(need, log->cfg.segment_bytes); /* the roll comes at segment.bytes */
     uint64_t extra = WEIR_MIN(log->prealloc_step, preparer_budget_left(log->prep));
     uint64_t want = WEIR_MIN(limit, WEIR_MAX(need, align_down(need + extra)));
+    bool fs_full = false;
     for (;;) {
         int rc = -1;
-        errno = ENOSPC;
+        errno = 0;
         if (preparer_space_take(log->prep, want - seg->alloc_len, log->reserve_ok)) {
             rc = prealloc(seg->log_fd, seg->alloc_len, want);
             int errnum = errno;
@@ -376,11 +380,12 @@ enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, ui
             log_charge(log);
             return WEIR_OK;
         }
-        if (errno != ENOSPC && errno != EDQUOT) return WEIR_E_IO;
+        if (errno != 0 && errno != ENOSPC && errno != EDQUOT) return WEIR_E_IO;
+        fs_full = errno != 0;
         if (want == need) break;
-        want = need; /* a full step does not fit: try just this write */
+        want = need; /* a full step does not fit: try just this write (not low yet) */
     }
-    preparer_space_exhausted(log->prep);
+    preparer_space_exhausted(log->prep, need - seg->alloc_len, fs_full);
     return WEIR_E_NOSPACE;
 }
 

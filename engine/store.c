@@ -185,10 +185,14 @@ static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *
     return WEIR_OK;
 }
 
-static void topic_close_logs(struct store_topic *t)
+static void topic_close_logs(struct store_topic *t, bool discard)
 {
-    for (int32_t p = 0; p < t->partitions; p++)
-        if (t->logs && t->logs[p]) weir_log_close(t->logs[p]), t->logs[p] = NULL;
+    for (int32_t p = 0; p < t->partitions; p++) {
+        if (!t->logs || !t->logs[p]) continue;
+        if (discard) weir_log_discard(t->logs[p]);
+        else weir_log_close(t->logs[p]);
+        t->logs[p] = NULL;
+    }
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -342,7 +346,7 @@ void weir_store_close(struct weir_store *st)
 {
     if (!st) return;
     for (size_t i = 0; i < st->n_topics; i++) {
-        topic_close_logs(st->topics[i]);
+        topic_close_logs(st->topics[i], false);
         topic_free(st->topics[i]);
     }
     weir_preparer_destroy(st->prep);
@@ -392,7 +396,7 @@ static enum weir_err topic_create_locked(struct weir_store *st, const char *name
         char path[4096];
         meta_path(st, name, "", path, sizeof path);
         weir_io->unlink(path);
-        topic_close_logs(t);
+        topic_close_logs(t, true);
         partitions_remove(st, name, 0, partitions);
     }
     if (err != WEIR_OK) topic_free(t);
@@ -453,7 +457,7 @@ struct weir_log *weir_store_deletion_take_log(struct weir_topic_deletion *d, int
 void weir_store_topic_delete_finish(struct weir_store *st, struct weir_topic_deletion *d)
 {
     struct store_topic *t = d->t;
-    topic_close_logs(t); /* those the caller did not take */
+    topic_close_logs(t, true); /* those the caller did not take; their files go next */
     char tomb[4096];
     meta_path(st, t->name, ".delete", tomb, sizeof tomb);
     partitions_remove(st, t->name, d->from, t->partitions);

@@ -209,12 +209,12 @@ void part_close(struct reactor *r, const char *topic, int32_t partition, struct 
         *link = p->hnext;
         r->parts.count--;
         if (p->waiters) part_advanced(p, p->log); /* waiting fetches re-read and see it gone */
-        if (taken) weir_log_close(taken);
+        if (taken) weir_log_discard(taken); /* its files go next: nothing to seal or sync */
         else weir_store_partition_close(r->b->store, topic, partition);
         weir_free(p);
         return;
     }
-    if (taken) weir_log_close(taken);
+    if (taken) weir_log_discard(taken);
 }
 
 static void parts_open_owned(struct reactor *r)
