@@ -302,7 +302,7 @@ enum cg_state {
     CG_STABLE,                    /* member of `generation` with an assignment */
 };
 
-/* The group membership; the group thread (group.c) runs it. */
+/* The group membership; the group thread (group*.c) runs it. */
 struct cgroup {
     pthread_t thread;
     bool thread_started;
@@ -388,7 +388,7 @@ int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts,
 enum cw_pos { CW_POS_ALL, CW_POS_KNOWN, CW_POS_MOVED };
 int cw_positions(struct weir_consumer *c, enum cw_pos which, struct weir_topic_partition **out, size_t *n);
 
-/* group.c */
+/* group.c (its other files: group_int.h) */
 int cw_group_start(struct weir_consumer *c);
 /* close: revokes, commits (auto commit), leaves, joins the thread. */
 void cw_group_stop(struct weir_consumer *c);
