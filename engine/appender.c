@@ -349,6 +349,7 @@ static void group_finish(struct weir_log *log)
         if (log->unflushed_since_ms == 0) log->unflushed_since_ms = weir_time_ms();
     }
     ap->stats.batches += g->n;
+    if (g->n > 0) log->changed = true;
     ap->stats.bytes += g->len;
     appends_complete(log, g->head, WEIR_OK);
     if (log->pending_head) appender_mark_dirty(ap, log);

@@ -145,6 +145,7 @@ struct weir_log {
     uint64_t prealloc_charged;   /* allocated-but-unwritten bytes charged to prep's budget */
     bool reserve_ok;             /* appends may use the free-space reserve */
     bool spare_asked;            /* a spare was asked for the active segment */
+    bool changed;                /* written, rolled, truncated or recovered since open */
     struct prod_table producers; /* owner thread only */
     void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
     void *on_advance_ctx;

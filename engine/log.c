@@ -173,6 +173,7 @@ static enum weir_err log_open_files(struct weir_log *log)
     if (clean && (weir_io->unlink(marker) != 0 || weir_fsync_dir(log->dir) != WEIR_OK)) return WEIR_E_IO;
     enum weir_err err = log_load(log, clean);
     if (err != WEIR_OK) return err;
+    log->changed = !clean && log->n_segs > 0; /* recovery may have cut files: the next clean close syncs them */
     if (log->n_segs == 0) {
         struct weir_segment *seg;
         err = segment_create(log, 0, &seg);
@@ -182,7 +183,8 @@ static enum weir_err log_open_files(struct weir_log *log)
     } else {
         err = segment_activate(log, log_active(log));
     }
-    if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
+    if (err == WEIR_OK && checkpoint_read(log->dir) != log_active(log)->base_offset)
+        err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
     return err;
 }
 
@@ -236,6 +238,20 @@ static enum weir_err log_snapshot_now(struct weir_log *log, int64_t offset)
     return err;
 }
 
+/* The clean-shutdown marker: empty, so its existence is all it says. It is
+ * made after the syncs of everything it vouches for and needs no sync itself:
+ * lost in a crash, the next open only recovers (the store syncs the file
+ * system once at its close). */
+static enum weir_err marker_create(struct weir_log *log)
+{
+    char marker[4096];
+    path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
+    int fd = weir_io->open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return weir_err_from_errno(errno);
+    close(fd);
+    return WEIR_OK;
+}
+
 static void log_close(struct weir_log *log, bool discard)
 {
     log->closing = true;
@@ -250,11 +266,12 @@ static void log_close(struct weir_log *log, bool discard)
     struct weir_segment *active = log_active(log);
     bool clean = log->failed == WEIR_OK && atomic_load(&log->seal_err) == 0;
     if (clean && !discard) {
+        /* A log not changed since its open needs no sync and no new snapshot
+         * (the next open replays what this one did): closing it syncs nothing. */
         segment_seal_mark(active);
-        char marker[4096];
-        path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
-        clean = segment_seal(active, true) == WEIR_OK && log_snapshot_now(log, active->offset_next) == WEIR_OK &&
-                weir_write_file_atomic(marker, "", 0) == WEIR_OK;
+        clean = segment_seal(active, log->changed) == WEIR_OK &&
+                (!log->changed || log_snapshot_now(log, active->offset_next) == WEIR_OK) &&
+                marker_create(log) == WEIR_OK;
     }
     if (!clean && !discard)
         weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
@@ -504,6 +521,7 @@ enum weir_err log_roll_now(struct weir_log *log)
     }
     segment_seal_mark(old);
     log->stats.rolls++;
+    log->changed = true;
     log->spare_asked = false;
     log_charge(log); /* the old segment's unwritten tail is cut by its seal */
     uint8_t *snap;
@@ -624,6 +642,7 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     log->dir_dirty = false;
     log->offset_queued = log_active(log)->offset_next;
     log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
+    log->changed = true;
     log_charge(log);
     return WEIR_OK;
 }
