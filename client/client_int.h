@@ -47,8 +47,8 @@ enum {
     CL_RECV_INITIAL = 64 * 1024,
     CL_IOV_MAX = 128,              /* iovecs per sendmsg */
     CL_HEADERS_STACK = 32,         /* record headers converted on the stack */
-    CL_BACKOFF_MAX_MS = 1000,      /* reconnect.backoff.max.ms */
-    CL_BACKOFF_MIN_MS = 100,       /* reconnect.backoff.ms */
+    CL_BACKOFF_MS_MAX = 1000,      /* reconnect.backoff.max.ms */
+    CL_BACKOFF_MS_MIN = 100,       /* reconnect.backoff.ms */
     CL_BUF_FREE_MAX = 64,          /* batch.size buffers kept for reuse */
     CL_RECORD_OVERHEAD_MAX = 5 + 1 + 10 + 5 + 5 + 5 + 5, /* length, attrs, varints of a record */
 };

@@ -218,7 +218,7 @@ void cl_conn_fail(struct cl_sender *s, struct cl_conn *c, int err, const char *w
     if (c->state == CL_CONN_APIVERSIONS && err != WEIR_CLIENT_E_CLOSED) c->apiv_version = 0;
     c->state = CL_CONN_DOWN;
     c->retry_at_ms = cl_now_ms(p) + c->backoff_ms;
-    c->backoff_ms = WEIR_MIN(c->backoff_ms * 2, CL_BACKOFF_MAX_MS);
+    c->backoff_ms = WEIR_MIN(c->backoff_ms * 2, CL_BACKOFF_MS_MAX);
     struct cl_req *wait = c->wait_head, *out = c->out_head;
     c->wait_head = c->wait_tail = c->out_head = c->out_tail = NULL;
     c->out_cur = (struct kbuf_cursor){ 0, 0 };
@@ -310,7 +310,7 @@ static int apiversions_response(struct cl_sender *s, struct cl_conn *c, struct c
         return WEIR_CLIENT_E_UNSUPPORTED;
     }
     c->state = CL_CONN_UP;
-    c->backoff_ms = CL_BACKOFF_MIN_MS;
+    c->backoff_ms = CL_BACKOFF_MS_MIN;
     pthread_mutex_lock(&s->p->lock);
     s->p->stats.connects++;
     pthread_mutex_unlock(&s->p->lock);

@@ -191,11 +191,11 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
     /* A static member joins with its instance id and an empty member id; the
      * broker answers it at once (no MEMBER_ID_REQUIRED round). */
     int16_t jv = cw_version(&g->coord, KAPI_JOIN_GROUP);
-    if (c->conf.group_instance_id && jv >= 0 && jv < JOIN_INSTANCE_MIN_VERSION) {
+    if (c->conf.group_instance_id && jv >= 0 && jv < JOIN_INSTANCE_VERSION_MIN) {
         cw_errf(g->coord.err, sizeof g->coord.err,
                 "%s:%d: the coordinator's JoinGroup v%d has no group.instance.id (v%d+ needed): "
                 "unset it or upgrade the broker",
-                g->coord.host, g->coord.port, (int)jv, JOIN_INSTANCE_MIN_VERSION);
+                g->coord.host, g->coord.port, (int)jv, JOIN_INSTANCE_VERSION_MIN);
         return WEIR_CLIENT_E_UNSUPPORTED;
     }
     for (int attempt = 0;; attempt++) {

@@ -51,7 +51,7 @@ static struct cl_broker *broker_add(struct cl_sender *s, int32_t node_id, const 
     b->conn.state = CL_CONN_DOWN;
     b->conn.apiv_version = 3;
     b->conn.v_produce = b->conn.v_metadata = b->conn.v_initpid = -1;
-    b->conn.backoff_ms = CL_BACKOFF_MIN_MS;
+    b->conn.backoff_ms = CL_BACKOFF_MS_MIN;
     s->brokers[s->n_brokers++] = b;
     return b;
 }

@@ -24,10 +24,10 @@ enum {
     KERR_FENCED_INSTANCE_ID = 82,
 };
 enum {
-    GROUP_INITIAL_DELAY_MS = 3000, SESSION_MIN_MS = 6000, SESSION_MAX_MS = 1800000,
-    METADATA_MAX = 4096,            /* OffsetCommit metadata, else 12 (Kafka's offset.metadata.max.bytes) */
-    JOIN_METADATA_MAX = 1 << 20,    /* a member's protocol metadata, all protocols: else 10 (see group_join) */
-    OFFSETS_BATCH_BYTES = 256 << 10, /* records per batch of a snapshot or of tombstones */
+    GROUP_INITIAL_DELAY_MS = 3000, SESSION_MS_MIN = 6000, SESSION_MS_MAX = 1800000,
+    METADATA_BYTES_MAX = 4096,          /* OffsetCommit metadata, else 12 (Kafka's offset.metadata.max.bytes) */
+    JOIN_METADATA_BYTES_MAX = 1 << 20,  /* a member's protocol metadata, all protocols: else 10 (see group_join) */
+    OFFSETS_BATCH_BYTES = 256 << 10,    /* records per batch of a snapshot or of tombstones */
 };
 enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
 

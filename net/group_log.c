@@ -102,7 +102,7 @@ static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_
         int32_t epoch = weir_rd_i32(&val);
         struct kstr meta = group_get_str(&val);
         int64_t ts = weir_rd_i64(&val);
-        if (val.err || meta.len > METADATA_MAX) continue;
+        if (val.err || meta.len > METADATA_BYTES_MAX) continue;
         group_offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
         n++;
     }
@@ -165,7 +165,7 @@ static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struc
 struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job))
 {
     struct gjob *j = weir_calloc(1, sizeof *j);
-    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX + 16);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_BYTES_MAX + 16);
     if (!j || !kv) weir_panic("out of memory in the group coordinator");
     *j = (struct gjob){ .r = r, .partition = partition, .apply = apply, .done = done, .kv = kv,
                         .batch_max = OFFSETS_BATCH_BYTES };

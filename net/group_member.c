@@ -394,7 +394,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         out->error_code = KERR_INVALID_GROUP_ID;
         goto reply;
     }
-    if (jr->session_timeout_ms < SESSION_MIN_MS || jr->session_timeout_ms > SESSION_MAX_MS) {
+    if (jr->session_timeout_ms < SESSION_MS_MIN || jr->session_timeout_ms > SESSION_MS_MAX) {
         out->error_code = KERR_INVALID_SESSION_TIMEOUT;
         goto reply;
     }
@@ -402,7 +402,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
      * SyncGroup past max.message.bytes); weir refuses an oversize member up front. */
     int64_t meta_bytes = 0;
     for (int32_t i = 0; i < jr->n_protocols; i++) meta_bytes += WEIR_MAX(jr->protocols[i].metadata.len, 0);
-    if (meta_bytes > JOIN_METADATA_MAX) {
+    if (meta_bytes > JOIN_METADATA_BYTES_MAX) {
         out->error_code = KERR_MESSAGE_TOO_LARGE_G;
         goto reply;
     }

@@ -66,7 +66,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
             struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
             const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
             rp->error_code = all;
-            if (!all && pp->committed_metadata.len > METADATA_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            if (!all && pp->committed_metadata.len > METADATA_BYTES_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
             if (rp->error_code) continue;
             n_ok++;
             cap += 64 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
@@ -79,7 +79,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     int16_t code = 0;
     struct part *part = part_get(r, GROUP_OFFSETS_TOPIC, op->pt.partition, &code);
     op->batch = weir_malloc(cap);
-    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_MAX);
+    uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_BYTES_MAX);
     if (!part || !op->batch || !kv) {
         code = code ? code : KERR_COORDINATOR_NOT_AVAILABLE_G;
         goto fail;

@@ -14,7 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { CQE_BATCH = 128, TURN_MAX_MS = 100 };
+enum { CQE_BATCH = 128, TURN_MS_MAX = 100 };
 
 static __thread struct reactor *tls_reactor;
 
@@ -290,7 +290,7 @@ void reactor_cancel(struct reactor *r, struct weir_uop *target)
 
 static int64_t turn_timeout_ns(struct reactor *r, int64_t now_ns)
 {
-    int64_t t = (int64_t)TURN_MAX_MS * 1000000;
+    int64_t t = (int64_t)TURN_MS_MAX * 1000000;
     for (struct request *req = r->waiting; req; req = req->wait_next)
         if (req->deadline_ns - now_ns < t) t = req->deadline_ns - now_ns;
     return t < 0 ? 0 : t;

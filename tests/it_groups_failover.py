@@ -34,7 +34,7 @@ import time
 TOPIC = "failover"
 GROUP = "failover-g"
 NPART = 6
-SESSION_MS = 6000      # net/group.c SESSION_MIN_MS, the smallest the broker takes
+SESSION_MS = 6000      # net/group_int.h SESSION_MS_MIN, the smallest the broker takes
 HEARTBEAT_MS = 1000
 RATE = 200             # records/s produced
 
