@@ -345,7 +345,8 @@ struct weir_partition_start {
  * A partition the broker does not know is reported by poll as an
  * EVENT_ERROR (WEIR_KAFKA_UNKNOWN_TOPIC_OR_PARTITION) and retried.
  * 0, WEIR_CLIENT_E_INVALID_ARG (NULL topic, partition < 0, bad offset, a
- * partition twice), WEIR_CLIENT_E_NOMEM, WEIR_CLIENT_E_CLOSED. */
+ * partition twice), WEIR_CLIENT_E_STATE (subscribed), WEIR_CLIENT_E_NOMEM,
+ * WEIR_CLIENT_E_CLOSED. */
 WEIR_API int weir_consumer_assign(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n);
 /* Moves one assigned partition: records fetched before are dropped, poll
  * continues from the new position. 0, WEIR_CLIENT_E_UNKNOWN_PARTITION (not
@@ -462,7 +463,12 @@ WEIR_API void weir_consumer_conf_set_opaque(struct weir_consumer_conf *conf, voi
  * a name over 249 bytes, a regex that does not compile), WEIR_CLIENT_E_NOMEM. */
 WEIR_API int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, size_t n);
 /* Leaves the group (revoking the assignment first; a static member sends no
- * LeaveGroup). 0 or WEIR_CLIENT_E_STATE. */
+ * LeaveGroup). Returns once the assignment is given up, as Java's
+ * unsubscribe(): the REVOKE callback ran (in this thread when no poll took
+ * it), the auto commit went out, so weir_consumer_assign may follow at once;
+ * a join in progress is cut short. Called in the rebalance or commit callback
+ * it does not wait (the revoke follows after the callback). 0 or
+ * WEIR_CLIENT_E_STATE (no group.id). */
 WEIR_API int weir_consumer_unsubscribe(struct weir_consumer *c);
 /* The current assignment, in *parts (offset = position, -1 while being looked
  * up), freed with weir_consumer_partitions_free. */

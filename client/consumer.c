@@ -288,9 +288,10 @@ int weir_consumer_assign(struct weir_consumer *c, const struct weir_partition_st
     if (!c) return WEIR_CLIENT_E_INVALID_ARG;
     int rc = assign_check(parts, n);
     if (rc != 0) return rc;
-    /* Also while the group still holds its assignment after unsubscribe
-     * (state not CG_IDLE until its revoke ran): the group thread's revoke
-     * would replace this assignment with none. */
+    /* Not while the group holds its assignment (state not CG_IDLE until its
+     * revoke ran): the group thread's revoke would replace this assignment
+     * with none. Once weir_consumer_unsubscribe returned the state is
+     * CG_IDLE (cw_group_leave_wait), unless it was called in a callback. */
     pthread_mutex_lock(&c->lock);
     bool subscribed = c->g.n_sub > 0 || c->g.state != CG_IDLE;
     pthread_mutex_unlock(&c->lock);

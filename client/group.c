@@ -52,7 +52,7 @@ static void run_callback(struct weir_consumer *c, enum weir_rebalance kind, stru
 {
     struct cgroup *g = &c->g;
     if (!c->conf.rebalance_cb) return;
-    struct cgcallback cb = { kind, parts, n, false, false };
+    struct cgcallback cb = { kind, parts, n, false, false, pthread_self() };
     pthread_mutex_lock(&c->lock);
     g->cb = &cb;
     pthread_cond_broadcast(&c->cond_data);
@@ -84,6 +84,7 @@ static bool callback_take(struct weir_consumer *c)
     struct cgcallback *cb = c->g.cb;
     if (!cb || cb->taken) return false;
     cb->taken = true;
+    cb->thread = pthread_self();
     pthread_mutex_unlock(&c->lock);
     c->conf.rebalance_cb(c, cb->kind, cb->parts, cb->n, c->conf.opaque);
     pthread_mutex_lock(&c->lock);
@@ -164,6 +165,16 @@ static void leave_send(struct weir_consumer *c)
     g->member_id[0] = '\0';
 }
 
+/* CG_IDLE: the group's assignment is gone; wakes cw_group_leave_wait. */
+static void left(struct weir_consumer *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->g.state = CG_IDLE;
+    c->g.generation = -1;
+    pthread_cond_broadcast(&c->cond_data);
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* Revokes and leaves the group (unsubscribe, close, poll timeout, fenced).
  * After max.poll.interval.ms without a poll, or when fenced, the partitions
  * are lost rather than revoked: LeaveGroup goes first (not for a static
@@ -177,11 +188,11 @@ static void leave(struct weir_consumer *c)
     if (member && lost) { /* CG_STABLE through the revoke: the partitions are still this consumer's to drop */
         leave_send(c);
         revoke_all(c, true);
-        cw_group_set_state(c, CG_IDLE, -1);
+        left(c);
         return;
     }
     if (member) revoke_all(c, false);
-    cw_group_set_state(c, CG_IDLE, -1);
+    left(c); /* before the LeaveGroup: unsubscribe waits for the assignment only */
     leave_send(c);
 }
 
@@ -190,6 +201,22 @@ static bool fatal(int err)
 {
     return err == KERR_INCONSISTENT_PROTO || err == KERR_INVALID_GROUP || err == KERR_INVALID_SESSION ||
            err == WEIR_CLIENT_E_UNSUPPORTED || err == 30 /* GROUP_AUTHORIZATION_FAILED */;
+}
+
+/* Ends the join's requests: later ones (the ASSIGN callback's commits,
+ * LeaveGroup) are not unsubscribe's to cut. True when it cut them (the
+ * eventfd is drained here, under the lock unsubscribe wrote it under). */
+static bool join_end(struct weir_consumer *c)
+{
+    struct cgroup *g = &c->g;
+    pthread_mutex_lock(&c->lock);
+    bool cut = g->join_cut;
+    g->in_join = false;
+    g->join_cut = false;
+    uint64_t drain;
+    if (cut && read(g->wake_fd, &drain, sizeof drain) < 0 && errno != EAGAIN) { /* nothing pending */ }
+    pthread_mutex_unlock(&c->lock);
+    return cut;
 }
 
 /* One attempt at becoming a member with an assignment. */
@@ -202,11 +229,18 @@ static void rebalance(struct weir_consumer *c)
     pthread_mutex_unlock(&c->lock);
     if (member) revoke_all(c, false);
     cw_group_serve_requests(c); /* commits asked before now go with the generation they were asked in */
+    /* No JoinGroup when fenced by a heartbeat or commit meanwhile (invariant
+     * 4), nor once unsubscribed (group_main leaves instead). In one critical
+     * section with CG_JOINING: unsubscribe then sees in_join and cuts. */
     pthread_mutex_lock(&c->lock);
-    bool fenced = g->fenced; /* by a heartbeat or commit meanwhile: no JoinGroup (invariant 4) */
+    bool skip = g->fenced || g->n_sub == 0;
+    if (!skip) {
+        g->state = CG_JOINING;
+        g->generation = -1;
+        g->in_join = true;
+    }
     pthread_mutex_unlock(&c->lock);
-    if (fenced) return;
-    cw_group_set_state(c, CG_JOINING, -1);
+    if (skip) return;
     int64_t t0 = cw_now_ms();
     int rc = cw_group_coord_up(c);
     if (rc == 0) {
@@ -230,6 +264,7 @@ static void rebalance(struct weir_consumer *c)
             g->need_rejoin = true;
         }
     }
+    bool cut = join_end(c);
     int64_t now = cw_now_ms();
     if (rc == 0) {
         weir_log(WEIR_LOG_DEBUG, "consumer group %s: generation %d: %zu partitions assigned in %" PRId64 " ms",
@@ -243,7 +278,8 @@ static void rebalance(struct weir_consumer *c)
         run_callback(c, WEIR_REBALANCE_ASSIGN, parts, n);
     } else {
         if (cw_group_coord_lost(rc)) cw_close(&g->coord);
-        bool quiet = rc == KERR_REBALANCING || rc == KERR_UNKNOWN_MEMBER || rc == KERR_ILLEGAL_GEN || rc == KERR_MEMBER_ID_REQUIRED;
+        bool quiet = cut || rc == KERR_REBALANCING || rc == KERR_UNKNOWN_MEMBER || rc == KERR_ILLEGAL_GEN ||
+                     rc == KERR_MEMBER_ID_REQUIRED;
         if (cw_group_fence_check(c, rc)) quiet = true; /* reported there */
         if (!quiet) {
             const char *why = g->coord.err[0] ? g->coord.err : g->boot.err;
@@ -447,6 +483,37 @@ void cw_group_stop(struct weir_consumer *c)
     pthread_mutex_unlock(&c->lock);
     pthread_join(g->thread, NULL);
     g->thread_started = false;
+}
+
+/* Java's unsubscribe() gives the assignment up before it returns (the
+ * listener's onPartitionsRevoked runs in it), and librdkafka's
+ * rd_kafka_unsubscribe waits for its main thread to drop the subscription
+ * and start the revoke: assign() may follow at once in both. Here the group
+ * thread revokes; this waits for it (CG_IDLE), running the REVOKE callback
+ * in this thread when the poller has not taken it. A JoinGroup or SyncGroup
+ * in flight is cut (it is for a subscription that is gone), so the wait is
+ * bounded by the revoke: the callback and one auto commit. Not on the group
+ * thread (a commit callback) nor inside the rebalance callback: the group
+ * thread waits for those to return. Stops early when the consumer closes or
+ * the subscription changes again (sub_gen: the one unsubscribe made). */
+void cw_group_leave_wait(struct weir_consumer *c, uint64_t sub_gen)
+{
+    struct cgroup *g = &c->g;
+    if (!g->thread_started) return;
+    pthread_mutex_lock(&c->lock);
+    pthread_t self = pthread_self();
+    bool inside = pthread_equal(g->thread, self) || (g->cb && g->cb->taken && !g->cb->done && pthread_equal(g->cb->thread, self));
+    if (g->in_join && !g->join_cut) {
+        uint64_t one = 1;
+        if (write(g->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+            weir_log(WEIR_LOG_WARN, "consumer: eventfd write: %s", strerror(errno));
+        g->join_cut = true;
+    }
+    while (!inside && g->state != CG_IDLE && !g->exited && !g->stop && g->sub_gen == sub_gen) {
+        if (callback_take(c)) continue;
+        cw_cond_wait_until(&c->cond_data, &c->lock, cw_now_ms() + 50);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void cw_group_free(struct weir_consumer *c)

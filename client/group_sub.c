@@ -171,8 +171,9 @@ int weir_consumer_unsubscribe(struct weir_consumer *c)
     weir_free(c->g.sub);
     c->g.sub = NULL;
     c->g.n_sub = 0;
-    c->g.sub_gen++;
+    uint64_t sub_gen = ++c->g.sub_gen;
     pthread_cond_broadcast(&c->g.cond);
     pthread_mutex_unlock(&c->lock);
+    cw_group_leave_wait(c, sub_gen);
     return 0;
 }

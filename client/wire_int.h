@@ -294,6 +294,7 @@ struct cgcallback {
     struct weir_topic_partition *parts;
     size_t n;
     bool taken, done;
+    pthread_t thread;             /* the thread running it, once taken */
 };
 
 enum cg_state {
@@ -323,6 +324,8 @@ struct cgroup {
     int64_t last_poll_ms;
     bool poll_expired;            /* left after max.poll.interval.ms; rejoin at the next poll */
     bool fenced;                  /* FENCED_INSTANCE_ID: out of the group for good (never cleared) */
+    bool in_join;                 /* rebalance's requests in flight: unsubscribe may cut them */
+    bool join_cut;                /* unsubscribe wrote wake_fd to cut them; drained when the join ends */
     /* ---- the group thread ---- */
     struct cw_conn coord;
     struct cw_conn boot;
@@ -392,6 +395,10 @@ int cw_positions(struct weir_consumer *c, enum cw_pos which, struct weir_topic_p
 int cw_group_start(struct weir_consumer *c);
 /* close: revokes, commits (auto commit), leaves, joins the thread. */
 void cw_group_stop(struct weir_consumer *c);
+/* After unsubscribe: returns once the group gave its assignment up (see
+ * weir_consumer_unsubscribe); at once on the group thread or inside the
+ * rebalance callback. */
+void cw_group_leave_wait(struct weir_consumer *c, uint64_t sub_gen);
 void cw_group_free(struct weir_consumer *c);
 /* Poller: runs a pending rebalance callback and notes the poll. */
 void cw_group_poll(struct weir_consumer *c);

@@ -24,8 +24,9 @@
  * ASSIGN names and goes on without a gap, nothing is handed out after a
  * REVOKE, every acknowledged record is consumed. Coordinator errors
  * (JoinGroup refused, a moved coordinator, fenced heartbeats, a refused
- * SyncGroup) end in a member again at the committed offsets. An assignment
- * made right after unsubscribe is not taken by the group's revoke. A member
+ * SyncGroup) end in a member again at the committed offsets. unsubscribe
+ * returns once the group let go (its REVOKE ran): an assignment made right
+ * after it works and is not taken by the group's revoke. A member
  * that stops polling for max.poll.interval.ms gets, at its next poll, the
  * error, a REVOKE (its commit refused: it left) and a new ASSIGN. A static
  * member (group.instance.id) joins and consumes; FENCED_INSTANCE_ID ends its
@@ -626,6 +627,39 @@ static void test_close_while_broker_silent(void **state)
     if (took > 3000) fail_msg("destroy took %lld ms while the broker was silent", (long long)took);
 }
 
+/* A join that the coordinator never answers: unsubscribe cuts it and
+ * returns at once (not after request.timeout.ms), and assign works right
+ * after it, as in Java and librdkafka. */
+static void test_unsubscribe_while_broker_silent(void **state)
+{
+    (void)state;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(ls >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 16), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    char bootstrap[64];
+    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%d", ntohs(a.sin_port));
+    struct weir_consumer *c = consumer_at(bootstrap, "silent", (const char *const[]){ "request.timeout.ms", "60000", NULL });
+    const char *one[] = { "t" };
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(weir_consumer_subscribe(c, one, 1), 0);
+        struct weir_consumer_record *r = weir_consumer_poll(c, 100 * round);
+        weir_consumer_record_release(r);
+        int64_t t0 = now_ms();
+        assert_int_equal(weir_consumer_unsubscribe(c), 0);
+        int64_t took = now_ms() - t0;
+        if (took > 5000) fail_msg("unsubscribe took %lld ms while the broker was silent", (long long)took);
+        struct weir_partition_start s = { "t", 0, 0, 0 };
+        assert_int_equal(weir_consumer_assign(c, &s, 1), 0);
+        assert_int_equal(weir_consumer_assign(c, NULL, 0), 0);
+    }
+    weir_consumer_destroy(c);
+    close(ls);
+}
+
 /* ==== against librdkafka's mock cluster =================================================== */
 
 #ifdef WEIR_HAVE_RDKAFKA
@@ -940,17 +974,17 @@ static void test_mock_group(void **state)
     assert_int_equal(a.ev[2].n, 2);
     assert_int_equal(a.ev[a.n_ev - 1].n, 4);
 
-    /* unsubscribe: REVOKE, nothing assigned */
+    /* unsubscribe: the REVOKE ran in it (as in Java), nothing assigned when it returns */
     assert_int_equal(weir_consumer_commit(a.c, NULL, 0, 0), 0);
-    assert_int_equal(weir_consumer_unsubscribe(a.c), 0);
     int n_ev = a.n_ev;
-    int64_t d = now_ms() + 10000;
-    while (a.n_ev == n_ev && now_ms() < d) poll_all(ms, 1, 20);
+    assert_int_equal(weir_consumer_unsubscribe(a.c), 0);
     assert_int_equal(a.n_ev, n_ev + 1);
     assert_int_equal(a.ev[n_ev].kind, WEIR_REBALANCE_REVOKE);
-    d = now_ms() + 10000;
-    while (assigned_set(&a) && now_ms() < d) poll_all(ms, 1, 20);
     assert_int_equal(assigned_set(&a), 0);
+    struct weir_topic_partition *left;
+    size_t n_left;
+    assert_int_equal(weir_consumer_assignment(a.c, &left, &n_left), 0);
+    assert_int_equal(n_left, 0);
     /* subscribe again: back at the committed offsets (120 per partition) */
     assert_int_equal(weir_consumer_subscribe(a.c, topics, 1), 0);
     poll_until(ms, 1, split_even, 30000, "a to own all partitions after resubscribing");
@@ -1326,8 +1360,9 @@ static void test_mock_coordinator_errors(void **state)
 
 /* ---- unsubscribe, then assign by hand ---------------------------------------------------- */
 
-/* The group's revoke must not take the application's own assignment made
- * right after unsubscribe. */
+/* assign right after unsubscribe works, as in Java and librdkafka
+ * (unsubscribe returns once the group let go), and the group's revoke does
+ * not take the application's own assignment. */
 static void test_mock_unsubscribe_then_assign(void **state)
 {
     (void)state;
@@ -1344,12 +1379,7 @@ static void test_mock_unsubscribe_then_assign(void **state)
     poll_until(ms, 1, all_four, 30000, "a member");
     assert_int_equal(weir_consumer_unsubscribe(a.c), 0);
     struct weir_partition_start s = { "manual", 0, WEIR_OFFSET_BEGINNING, 0 };
-    int rc = weir_consumer_assign(a.c, &s, 1);
-    if (rc == WEIR_CLIENT_E_STATE) { /* refused until the group let go: then it must work */
-        int64_t d = now_ms() + 10000;
-        while ((rc = weir_consumer_assign(a.c, &s, 1)) == WEIR_CLIENT_E_STATE && now_ms() < d) poll_all(ms, 1, 20);
-    }
-    assert_int_equal(rc, 0);
+    assert_int_equal(weir_consumer_assign(a.c, &s, 1), 0);
     int64_t d = now_ms() + 2000;
     while (now_ms() < d) poll_all(ms, 1, 20);
     struct weir_topic_partition *parts;
@@ -1530,6 +1560,7 @@ int main(void)
         cmocka_unit_test(test_calls_without_group),
         cmocka_unit_test(test_call_arguments),
         cmocka_unit_test(test_close_while_broker_silent),
+        cmocka_unit_test(test_unsubscribe_while_broker_silent),
 #ifdef WEIR_HAVE_RDKAFKA
         cmocka_unit_test(test_mock_group),
         cmocka_unit_test(test_mock_pattern),
