@@ -334,6 +334,18 @@ bool weir_crc32c_hw_available(void);
 int64_t weir_time_ms(void);   /* wall clock, ms since the epoch (timestamps) */
 int64_t weir_clock_ns(void);  /* monotonic (intervals, deadlines) */
 
+/* ---- benchmarks (base/bench.c): weir bench and the bench/ programs ---------- */
+
+uint64_t weir_xorshift(uint64_t *s); /* xorshift64: next value of state *s (not 0) */
+/* One JSON-looking event of exactly len bytes: a few keys and fields (record
+ * i, values from *rng), then words from a small dictionary. LZ4 finds the
+ * repeats a real event stream has. */
+void weir_value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng);
+int weir_cmp_i64(const void *a, const void *b); /* qsort comparator */
+/* Nearest-rank q-quantile (0..1) of n sorted ns values, in µs; -1 when n is 0. */
+double weir_pct_us(const int64_t *sorted, size_t n, double q);
+double weir_self_cpu_s(void); /* CPU seconds (user + system) of this process, all threads */
+
 /* ---- the syscall seam -------------------------------------------------------- */
 
 /* Every synchronous storage syscall goes through weir_io, so tests can fail the

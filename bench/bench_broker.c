@@ -183,12 +183,12 @@ struct cpu_mark {
     double self, broker;
 };
 
-static struct cpu_mark cpu_start(pid_t broker) { return (struct cpu_mark){ self_cpu_s(), proc_cpu_s(broker) }; }
+static struct cpu_mark cpu_start(pid_t broker) { return (struct cpu_mark){ weir_self_cpu_s(), proc_cpu_s(broker) }; }
 
 static void cpu_end(struct sample *s, struct cpu_mark m, pid_t broker, int64_t ns)
 {
     double secs = (double)(ns > 0 ? ns : 1) / 1e9, b = proc_cpu_s(broker);
-    s->client_cores = (self_cpu_s() - m.self) / secs;
+    s->client_cores = (weir_self_cpu_s() - m.self) / secs;
     s->broker_cores = b >= 0 && m.broker >= 0 ? (b - m.broker) / secs : -1;
 }
 
@@ -201,7 +201,7 @@ static void pool_make(const struct ctx *x, struct pool *p, size_t value_len)
     p->buf = malloc(p->n * value_len);
     if (!p->buf) fatal(x, "out of memory for a %zu-byte value pool", p->n * value_len);
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < p->n; i++) value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
+    for (size_t i = 0; i < p->n; i++) weir_value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
 }
 
 static const uint8_t *pool_value(const struct pool *p, uint64_t i) { return p->buf + (i % p->n) * p->value_len; }
@@ -727,9 +727,9 @@ static struct lat_sample lat_summarize(const struct lat_run *lr, uint64_t warm)
         if (lr->lat_ns[i] < 0) lost++;
         else v[n++] = lr->lat_ns[i];
     if (!v) return (struct lat_sample){ .p50_us = -1 };
-    qsort(v, n, sizeof v[0], cmp_i64);
-    struct lat_sample s = { .p50_us = pct_us(v, n, 0.50), .p99_us = pct_us(v, n, 0.99), .p999_us = pct_us(v, n, 0.999),
-                            .max_us = pct_us(v, n, 1.0), .lost = (double)lost };
+    qsort(v, n, sizeof v[0], weir_cmp_i64);
+    struct lat_sample s = { .p50_us = weir_pct_us(v, n, 0.50), .p99_us = weir_pct_us(v, n, 0.99), .p999_us = weir_pct_us(v, n, 0.999),
+                            .max_us = weir_pct_us(v, n, 1.0), .lost = (double)lost };
     free(v);
     return s;
 }

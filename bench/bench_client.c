@@ -174,7 +174,7 @@ static void pool_make(struct pool *p, size_t value_len)
     p->buf = malloc(p->n * value_len + 1);
     if (!p->buf) fatal("out of memory for the value pool");
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < p->n; i++) value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
+    for (size_t i = 0; i < p->n; i++) weir_value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
     p->hash = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < p->n * value_len; i++) p->hash = (p->hash ^ p->buf[i]) * 0x100000001b3ull;
 }
@@ -292,7 +292,7 @@ static int rk_produce(const struct rk_work *w)
         rk_send(rkt, &pool, i, c->parts, &warm_slot);
         rk_wait_done(rk, i + 1);
     }
-    double c0 = self_cpu_s();
+    double c0 = weir_self_cpu_s();
     int64_t t0 = now_ns();
     for (uint64_t i = 0; i < n; i++) {
         if (c->rate > 0) {
@@ -304,7 +304,7 @@ static int rk_produce(const struct rk_work *w)
         rk_send(rkt, &pool, warm + i, c->parts, &lat[i]);
     }
     rk_wait_done(rk, warm + n);
-    double secs = (double)(now_ns() - t0) / 1e9, cpu = self_cpu_s() - c0;
+    double secs = (double)(now_ns() - t0) / 1e9, cpu = weir_self_cpu_s() - c0;
     atomic_store(&rk_stop, true);
     pthread_join(th, NULL);
     rd_kafka_topic_destroy(rkt);
@@ -312,7 +312,7 @@ static int rk_produce(const struct rk_work *w)
     if (atomic_load(&rk_failed))
         fatal("librdkafka: %" PRIu64 " records failed: %s", (uint64_t)atomic_load(&rk_failed),
               rd_kafka_err2str(atomic_load(&rk_first_err)));
-    qsort(lat, n, sizeof *lat, cmp_i64);
+    qsort(lat, n, sizeof *lat, weir_cmp_i64);
     printf("{\"bench\":\"produce\",\"client\":\"librdkafka\",\"client_version\":\"%s\",\"topic\":\"%s\",\"partitions\":%d,"
            "\"records\":%" PRIu64 ",\"warmup_records\":%" PRIu64 ",\"value_bytes\":%zu,\"batch_size\":%ld,"
            "\"linger_ms\":%d,\"acks\":\"%s\",\"compression\":\"%s\",\"idempotence\":%s,\"rate\":%d,\"elapsed_s\":%.4f,"
@@ -321,8 +321,8 @@ static int rk_produce(const struct rk_work *w)
            "\"payload_hash\":\"%016" PRIx64 "\"}\n",
            rd_kafka_version_str(), w->topic, c->parts, n, warm, pool.value_len, c->batch_size, c->linger_ms, c->acks,
            c->codec, strcmp(c->acks, "all") ? "false" : "true", c->rate, secs, (double)n / secs,
-           (double)n * (double)pool.value_len / 1e6 / secs, pct_us(lat, n, 0.5), pct_us(lat, n, 0.99),
-           pct_us(lat, n, 0.999), pct_us(lat, n, 1.0), (double)late_max / 1e3, cpu, cpu / secs, pool.hash);
+           (double)n * (double)pool.value_len / 1e6 / secs, weir_pct_us(lat, n, 0.5), weir_pct_us(lat, n, 0.99),
+           weir_pct_us(lat, n, 0.999), weir_pct_us(lat, n, 1.0), (double)late_max / 1e3, cpu, cpu / secs, pool.hash);
     free(lat);
     free(pool.buf);
     return 0;
@@ -357,7 +357,7 @@ static int rk_consume(const struct rk_work *w)
     rk_metadata_prime(rk, w->topic, w->c.parts);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->c.parts);
     for (int i = 0; i < w->c.parts; i++) rd_kafka_topic_partition_list_add(l, w->topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    double c0 = self_cpu_s();
+    double c0 = weir_self_cpu_s();
     int64_t t0 = now_ns(), first = 0, last = t0;
     long got = 0;
     uint64_t bytes = 0;
@@ -385,7 +385,7 @@ static int rk_consume(const struct rk_work *w)
         last = now_ns();
     }
     rd_kafka_queue_destroy(q);
-    double secs = (double)(last - t0) / 1e9, cpu = self_cpu_s() - c0;
+    double secs = (double)(last - t0) / 1e9, cpu = weir_self_cpu_s() - c0;
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     printf("{\"bench\":\"consume\",\"client\":\"librdkafka\",\"client_version\":\"%s\",\"topic\":\"%s\",\"partitions\":%d,"

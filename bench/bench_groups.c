@@ -784,7 +784,7 @@ static void topic_fill(struct ctx *x)
     uint8_t value[VALUE_BYTES];
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < x->o.records * PARTS; i++) {
-        value_make(value, sizeof value, (uint32_t)i, &rng);
+        weir_value_make(value, sizeof value, (uint32_t)i, &rng);
         while (rd_kafka_producev(x->admin, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(i % PARTS),
                                  RD_KAFKA_V_VALUE(value, sizeof value), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)

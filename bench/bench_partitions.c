@@ -532,7 +532,7 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
     rd_kafka_topic_t **rkt = calloc((size_t)n_topics, sizeof *rkt);
     if (!value || !rkt) fatal("out of memory");
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    value_make(value, vlen, 0, &rng);
+    weir_value_make(value, vlen, 0, &rng);
     atomic_store(&rk_done, 0), atomic_store(&rk_failed, 0), atomic_store(&rk_first_err, 0), atomic_store(&rk_stop, false);
     rd_kafka_t *rk = rk_producer(x, acks);
     for (long t = 0; t < n_topics; t++) {
@@ -556,11 +556,11 @@ static struct run_result produce_run(struct ctx *x, const char *acks, bool base,
             fprintf(stderr, "   warm-up (%" PRIu64 " partitions) %.1f s\n", total, secs_since(w0));
             w0 = now_ns();
             cpu0 = proc_cpu_s(x->broker);
-            client0 = self_cpu_s();
+            client0 = weir_self_cpu_s();
         }
     }
     rk_wait(rk, n + total);
-    double secs = secs_since(w0), broker_cpu = proc_cpu_s(x->broker) - cpu0, client_cpu = self_cpu_s() - client0;
+    double secs = secs_since(w0), broker_cpu = proc_cpu_s(x->broker) - cpu0, client_cpu = weir_self_cpu_s() - client0;
     atomic_store(&rk_stop, true);
     pthread_join(th, NULL);
     for (long t = 0; t < n_topics; t++) rd_kafka_topic_destroy(rkt[t]);

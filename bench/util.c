@@ -49,30 +49,10 @@ int cmp_double(const void *a, const void *b)
     return (p > q) - (p < q);
 }
 
-int cmp_i64(const void *a, const void *b)
-{
-    int64_t p = *(const int64_t *)a, q = *(const int64_t *)b;
-    return (p > q) - (p < q);
-}
-
 double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof v[0], cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double pct_us(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0) return -1;
-    size_t i = (size_t)ceil(q * (double)n);
-    return (double)sorted[i ? (i <= n ? i - 1 : n - 1) : 0] / 1e3;
-}
-
-double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 double proc_cpu_s(pid_t pid)
@@ -120,33 +100,6 @@ bool json_num(const char *line, const char *key, double *out)
     char *end;
     *out = strtod(p + strlen(pat), &end);
     return end != p + strlen(pat);
-}
-
-uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng)
-{
-    static const char *const events[] = { "view", "click", "cart", "buy" };
-    static const char *const words[] = { "alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo",
-                                         "lima", "mike", "oscar", "papa", "romeo", "tango", "victor", "zulu" };
-    char tmp[256];
-    int n = snprintf(tmp, sizeof tmp, "{\"seq\":%u,\"user\":\"u%05u\",\"event\":\"%s\",\"ts\":%" PRIu64 ",\"text\":\"", i,
-                     (unsigned)(xorshift(rng) % 100000), events[xorshift(rng) % 4],
-                     (uint64_t)1700000000000 + xorshift(rng) % 100000000);
-    size_t pos = 0;
-    for (int k = 0; k < n && pos < len; k++) out[pos++] = (uint8_t)tmp[k];
-    while (pos < len) {
-        const char *w = words[xorshift(rng) % (sizeof words / sizeof words[0])];
-        for (size_t k = 0; w[k] && pos < len; k++) out[pos++] = (uint8_t)w[k];
-        if (pos < len) out[pos++] = ' ';
-    }
-    if (len >= 2) out[len - 2] = '"', out[len - 1] = '}';
 }
 
 void cpu_model(char *out, size_t cap)

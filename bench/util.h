@@ -6,6 +6,8 @@
 #ifndef WEIR_BENCH_UTIL_H
 #define WEIR_BENCH_UTIL_H
 
+#include "base/base.h" /* weir_value_make, weir_pct_us, weir_self_cpu_s: shared with `weir bench` */
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,18 +23,11 @@ int64_t now_ns(void);
 void sleep_until(int64_t ns);
 void sleep_ms(int ms);
 
-/* qsort comparators. */
+/* qsort comparator (weir_cmp_i64: base/base.h). */
 int cmp_double(const void *a, const void *b);
-int cmp_i64(const void *a, const void *b);
 
 /* Median of n values (sorted in place). */
 double median(double *v, int n);
-
-/* The q-quantile (0..1) of n sorted ns values, in microseconds; -1 when n is 0. */
-double pct_us(const int64_t *sorted, size_t n, double q);
-
-/* CPU seconds (user + system) of this process, all threads. */
-double self_cpu_s(void);
 
 /* CPU seconds of process pid, all threads (io_uring workers included); -1 when unknown. */
 double proc_cpu_s(pid_t pid);
@@ -45,13 +40,6 @@ void json_str(const char *s);
 
 /* The number after "key": in a flat JSON line; false when absent. */
 bool json_num(const char *line, const char *key, double *out);
-
-uint64_t xorshift(uint64_t *s);
-
-/* One JSON-looking event of exactly len bytes: a few keys and fields, then
- * words from a small dictionary. LZ4 finds the repeats a real event stream has.
- * The same bytes as cli/cmd_bench.c. */
-void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng);
 
 /* LZ4 (block format) compression ratio of the first min(len, 1 MB) bytes at
  * p: about one producer batch. 0 when it cannot be computed. */

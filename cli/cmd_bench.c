@@ -21,13 +21,13 @@
  * compares; it relies on the JSON field names below and on the value pool
  * being the same (payload_hash). MB = 10^6 bytes of values. */
 #include "cli.h"
+#include "base/base.h" /* weir_value_make, weir_pct_us: the same as the bench/ programs */
 
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 enum {
@@ -225,7 +225,7 @@ static int bench_parse(int argc, char **argv, struct bench_args *a)
     return -1;
 }
 
-/* ---- time, CPU, percentiles --------------------------------------------------------- */
+/* ---- time (values, percentiles and CPU time: base/bench.c) ------------------------- */
 
 static int64_t now_ns(void)
 {
@@ -240,59 +240,7 @@ static void sleep_until(int64_t ns)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
 }
 
-/* CPU seconds (user + system) of this process, all threads. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t p = *(const int64_t *)x, q = *(const int64_t *)y;
-    return (p > q) - (p < q);
-}
-
-/* Nearest-rank percentile q of n sorted values, in µs. */
-static double pct_us(const int64_t *sorted, size_t n, double q)
-{
-    if (n == 0) return -1;
-    size_t i = (size_t)(q * (double)n); /* ceil, without libm */
-    if ((double)i < q * (double)n) i++;
-    return (double)sorted[i ? (i <= n ? i - 1 : n - 1) : 0] / 1e3;
-}
-
-/* ---- the value pool (the same bytes as bench/bench_broker.c and bench_client.c) ---- */
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* One JSON-looking event of exactly len bytes: a few keys and fields, then
- * words from a small dictionary. */
-static void value_make(uint8_t *out, size_t len, uint32_t i, uint64_t *rng)
-{
-    static const char *const events[] = { "view", "click", "cart", "buy" };
-    static const char *const words[] = { "alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo",
-                                         "lima", "mike", "oscar", "papa", "romeo", "tango", "victor", "zulu" };
-    char tmp[256];
-    int n = snprintf(tmp, sizeof tmp, "{\"seq\":%u,\"user\":\"u%05u\",\"event\":\"%s\",\"ts\":%" PRIu64 ",\"text\":\"", i,
-                     (unsigned)(xorshift(rng) % 100000), events[xorshift(rng) % 4],
-                     (uint64_t)1700000000000 + xorshift(rng) % 100000000);
-    size_t pos = 0;
-    for (int k = 0; k < n && pos < len; k++) out[pos++] = (uint8_t)tmp[k];
-    while (pos < len) {
-        const char *w = words[xorshift(rng) % (sizeof words / sizeof words[0])];
-        for (size_t k = 0; w[k] && pos < len; k++) out[pos++] = (uint8_t)w[k];
-        if (pos < len) out[pos++] = ' ';
-    }
-    if (len >= 2) out[len - 2] = '"', out[len - 1] = '}';
-}
+/* ---- the value pool (weir_value_make: the same bytes as bench/bench_broker.c and bench_client.c) ---- */
 
 struct pool {
     uint8_t *buf;
@@ -309,7 +257,7 @@ static bool pool_make(struct pool *p, size_t value_len)
     p->buf = malloc(p->n * value_len + 1);
     if (!p->buf) return false;
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < p->n; i++) value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
+    for (size_t i = 0; i < p->n; i++) weir_value_make(p->buf + i * value_len, value_len, (uint32_t)i, &rng);
     p->hash = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < p->n * value_len; i++) p->hash = (p->hash ^ p->buf[i]) * 0x100000001b3ull;
     return true;
@@ -404,7 +352,7 @@ static int produce_loop(struct weir_producer *p, const struct bench_args *a, con
     if (atomic_load(&g_failed)) return cli_fail("bench: warm-up failed: %s", weir_client_err_text(atomic_load(&g_first_err)));
     weir_producer_stats(p, &res->st);
     struct weir_producer_stats st0 = res->st;
-    double c0 = cpu_s();
+    double c0 = weir_self_cpu_s();
     int64_t t0 = now_ns();
     for (uint64_t i = 0; i < n; i++) {
         if (a->rate > 0) {
@@ -418,7 +366,7 @@ static int produce_loop(struct weir_producer *p, const struct bench_args *a, con
     }
     if (weir_producer_flush(p, -1) != 0) return cli_fail("bench: flush failed");
     res->elapsed_s = (double)(now_ns() - t0) / 1e9;
-    res->cpu_s = cpu_s() - c0;
+    res->cpu_s = weir_self_cpu_s() - c0;
     weir_producer_stats(p, &res->st);
     res->st.requests_sent -= st0.requests_sent;
     res->st.batches_sent -= st0.batches_sent;
@@ -436,7 +384,7 @@ static void produce_print(const struct bench_args *a, const struct weir_conf *co
                           const struct pool *pool, int64_t *lat, const struct produce_result *r)
 {
     size_t n = (size_t)a->records;
-    qsort(lat, n, sizeof *lat, cmp_i64); /* no failures here: every slot is a latency */
+    qsort(lat, n, sizeof *lat, weir_cmp_i64); /* no failures here: every slot is a latency */
     double s = r->elapsed_s > 0 ? r->elapsed_s : 1e-9;
     char batch[32], linger[32], acks[16], codec[16];
     weir_conf_get(conf, "batch.size", batch, sizeof batch);
@@ -445,8 +393,8 @@ static void produce_print(const struct bench_args *a, const struct weir_conf *co
     weir_conf_get(conf, "compression.type", codec, sizeof codec);
     if (!strcmp(acks, "-1")) snprintf(acks, sizeof acks, "all");
     double rec_s = (double)n / s, mb_s = (double)n * (double)pool->value_len / 1e6 / s;
-    double p50 = pct_us(lat, n, 0.50), p99 = pct_us(lat, n, 0.99), p999 = pct_us(lat, n, 0.999),
-           mx = pct_us(lat, n, 1.0);
+    double p50 = weir_pct_us(lat, n, 0.50), p99 = weir_pct_us(lat, n, 0.99), p999 = weir_pct_us(lat, n, 0.999),
+           mx = weir_pct_us(lat, n, 1.0);
     if (!a->json) {
         printf("produce %" PRIu64 " records of %zu bytes to %s (%" PRId32 " partitions, acks=%s, %s, batch.size %s, "
                "linger.ms %s%s): %.0f records/s, %.1f MB/s, %.2f s\n"
@@ -543,7 +491,7 @@ static int bench_consume(const struct bench_args *a)
     weir_consumer_conf_destroy(cc);
     for (int32_t i = 0; c && i < plan.parts; i++)
         starts[i] = (struct weir_partition_start){ a->topic, i, WEIR_OFFSET_BEGINNING, 0 };
-    double c0 = cpu_s();
+    double c0 = weir_self_cpu_s();
     int64_t t0 = now_ns(), first = 0, last = t0, got = 0;
     uint64_t bytes = 0;
     if (c && weir_consumer_assign(c, starts, (size_t)plan.parts) != 0) rc = cli_fail("bench: assign failed");
@@ -563,7 +511,7 @@ static int bench_consume(const struct bench_args *a)
         }
         weir_consumer_record_release(r);
     }
-    double secs = (double)(last - t0) / 1e9, used = cpu_s() - c0;
+    double secs = (double)(last - t0) / 1e9, used = weir_self_cpu_s() - c0;
     weir_consumer_destroy(c);
     free(starts);
     if (rc) return rc;
