@@ -302,7 +302,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     b->reactors = weir_calloc(b->n_reactors, sizeof *b->reactors);
     if (!b->reactors) return WEIR_E_NOMEM;
     for (unsigned i = 0; i < b->n_reactors; i++)
-        b->reactors[i] = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .event_fd = -1 };
+        b->reactors[i] = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .spare_fd = -1, .event_fd = -1 };
     const char *dir = b->cfg.data_dir;
     struct addrinfo *ai = NULL;
     enum weir_err err = listen_resolve(b, &ai, why, cap);

@@ -108,8 +108,12 @@ struct reactor {
     struct io_uring ring;
     struct weir_appender *ap;
     int listen_fd;
+    int spare_fd;                /* /dev/null held so that at the fd limit a connection can still be refused */
     struct weir_uop accept_op;
     bool accept_armed;
+    struct weir_uop accept_poll_op; /* at the fd limit: a poll for a connection (or a back-off timeout) */
+    bool accept_polling;
+    struct __kernel_timespec accept_backoff;
     int event_fd;
     uint64_t event_val;
     struct weir_uop event_op;

@@ -8,10 +8,14 @@
 #include "net_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { CQE_BATCH = 128, TURN_MS_MAX = 100 };
@@ -259,6 +263,64 @@ static void parts_retain(struct reactor *r, int64_t now_ms)
 
 static void accept_arm(struct reactor *r);
 
+/* Out of file descriptors: an accept fails at once whether or not a
+ * connection waits (io_uring takes the fd first), so re-arming it would spin,
+ * and a waiting client would hang in the backlog. So wait for a connection
+ * with a poll instead; when one comes, accept it if fds are free again (and
+ * go back to the multishot accept), else free the spare fd, take it, close it
+ * (its client sees the connection closed) and hold the spare again. The
+ * listener is this reactor's alone, so after the poll accept4 does not block. */
+enum { ACCEPT_BACKOFF_MS = 50 };
+
+static void accept_poll_arm(struct reactor *r)
+{
+    io_uring_prep_poll_add(reactor_sqe(r, &r->accept_poll_op), r->listen_fd, POLLIN);
+    r->accept_polling = true;
+}
+
+static void accept_limit_log(struct reactor *r, int errnum)
+{
+    struct rlimit rl = { 0 };
+    getrlimit(RLIMIT_NOFILE, &rl);
+    WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "reactor %u: accept: %s (RLIMIT_NOFILE %ju): new connections are closed "
+                         "at once; raise `ulimit -n` or hold fewer partitions", r->id, strerror(errnum),
+                         (uintmax_t)rl.rlim_cur);
+}
+
+static void accept_poll_cb(struct weir_uop *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct reactor *r = weir_container_of(op, struct reactor, accept_poll_op);
+    r->accept_polling = false;
+    if (r->stopping || res == -ECANCELED) return;
+    if (res == -ETIME) { /* the back-off is over */
+        if (r->spare_fd < 0) r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        accept_poll_arm(r);
+        return;
+    }
+    if (res < 0) return;
+    int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) { /* fds are free again */
+        conn_accept(r, fd);
+        accept_arm(r);
+        return;
+    }
+    if (errno == EMFILE || errno == ENFILE) {
+        accept_limit_log(r, errno);
+        if (r->spare_fd >= 0) close(r->spare_fd);
+        fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) close(fd);
+        r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || r->spare_fd < 0) { /* another thread took the freed fd: try again later, not at once */
+            r->accept_backoff = (struct __kernel_timespec){ .tv_nsec = ACCEPT_BACKOFF_MS * 1000000L };
+            io_uring_prep_timeout(reactor_sqe(r, &r->accept_poll_op), &r->accept_backoff, 0, 0);
+            r->accept_polling = true;
+            return;
+        }
+    }
+    accept_poll_arm(r);
+}
+
 static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
     struct reactor *r = weir_container_of(op, struct reactor, accept_op);
@@ -266,6 +328,10 @@ static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     if (res >= 0) {
         if (r->stopping) close(res);
         else conn_accept(r, res);
+    } else if (res == -EMFILE || res == -ENFILE) {
+        accept_limit_log(r, -res);
+        if (!r->accept_armed && !r->stopping && !r->accept_polling) accept_poll_arm(r);
+        return;
     } else if (res != -ECANCELED) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "reactor %u: accept: %s", r->id, strerror(-res));
     }
@@ -334,6 +400,7 @@ static void stop_begin(struct reactor *r)
     r->stopping = true;
     r->stop_deadline_ns = weir_clock_ns() + (int64_t)STOP_DRAIN_MS * 1000000;
     if (r->accept_armed) reactor_cancel(r, &r->accept_op);
+    if (r->accept_polling) reactor_cancel(r, &r->accept_poll_op);
     conn_shutdown_all(r, false); /* no more reading; in-flight requests are still answered */
 }
 
@@ -398,6 +465,8 @@ enum weir_err reactor_start(struct reactor *r)
     if (r->event_fd < 0) return WEIR_E_IO;
     r->event_op.cb = event_cb;
     r->accept_op.cb = accept_cb;
+    r->accept_poll_op.cb = accept_poll_cb;
+    r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&r->mbox_mu, NULL);
     enum weir_err err = weir_appender_create_on(&r->ring, &r->ap);
     if (err != WEIR_OK) return err;
@@ -418,6 +487,7 @@ void reactor_join(struct reactor *r)
     io_uring_queue_exit(&r->ring);
     close(r->event_fd);
     close(r->listen_fd);
+    if (r->spare_fd >= 0) close(r->spare_fd);
     pthread_mutex_destroy(&r->mbox_mu);
 }
 

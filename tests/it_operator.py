@@ -213,12 +213,74 @@ def tmpfs_check(binary, tmp):
         subprocess.run(["umount", "-l", mnt], capture_output=True)
 
 
+def fd_limit_check(binary, tmp):
+    """At the open-files limit a new connection is closed at once (not left
+    hanging in the backlog), the broker does not spin, and the connections it
+    holds keep working; once fds are free again, connections are served."""
+    if not shutil.which("prlimit"):
+        say("skip: fd limit (no prlimit)")
+        return
+    wrapper = os.path.join(tmp, "weir-fdlimit")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec prlimit --nofile=160:160 -- {binary} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    b = Broker(wrapper, "fdlimit")
+    b.start()
+    first = KafkaConn(b.port)
+    first.api_versions()
+    import select
+    import socket
+    held = [socket.create_connection(("127.0.0.1", b.port), timeout=5) for _ in range(200)]
+    time.sleep(1.0)  # the broker accepts what it can and closes the rest
+    readable, _, _ = select.select(held, [], [], 0)
+    shed = 0
+    for s in readable:  # an idle accepted connection is never readable; a closed one reads EOF
+        try:
+            shed += s.recv(1) == b""
+        except ConnectionResetError:
+            shed += 1
+    check(20 <= shed < len(held), f"at the fd limit new connections are closed at once ({shed} of {len(held)})")
+    pid = int(open(f"/proc/{b.proc.pid}/task/{b.proc.pid}/stat").read().split()[0]) if b.proc else 0
+    def cpu_s():
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    c0 = cpu_s()
+    time.sleep(1.0)
+    spent = cpu_s() - c0
+    check(spent < 0.5, f"the broker does not spin at the fd limit ({spent:.2f} s CPU in 1 s)")
+    try:
+        first.api_versions()
+        check(True, "a connection held before the limit still works")
+    except Exception as e:  # noqa: BLE001
+        check(False, "a connection held before the limit still works", repr(e))
+    check("too many open files" in b.log(since_start=True).lower() or "Too many open files" in b.log(since_start=True),
+          "the broker says which limit it hit")
+    for s in held:
+        s.close()
+    first.close()
+    def served():
+        try:
+            with KafkaConn(b.port, timeout=2) as c:
+                c.api_versions()
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+    deadline = time.monotonic() + 10
+    ok = served()
+    while not ok and time.monotonic() < deadline:
+        time.sleep(0.1)
+        ok = served()
+    check(ok, "connections are served again once fds are free")
+    b.stop()
+
+
 def main(binary):
     tmp = tempfile.mkdtemp(prefix="weir-it-operator-")
     try:
         startup_checks(binary, tmp)
         message_checks(binary)
         tmpfs_check(binary, tmp)
+        fd_limit_check(binary, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
