@@ -233,6 +233,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     *g = (struct log_group){ .write_op.cb = group_write_cb, .fsync_op.cb = group_fsync_cb, .dir_op.cb = group_dir_cb };
     if (atomic_load(&log->seal_err) != 0) log_fail(log, WEIR_E_IO, "sealing a rolled segment", 0);
     if (log->failed != WEIR_OK) return;
+    if (!sync_only && log_files_change(log) != WEIR_OK) return; /* log_fail answered every append */
     struct weir_segment *seg = log_active(log);
     if (!sync_only && roll_due(log, seg, log->pending_head->len, now_ms)) {
         enum weir_err err = log_roll_now(log);

@@ -146,6 +146,7 @@ struct weir_log {
     bool reserve_ok;             /* appends may use the free-space reserve */
     bool spare_asked;            /* a spare was asked for the active segment */
     bool changed;                /* written, rolled, truncated or recovered since open */
+    bool marker_unsynced;        /* the clean-shutdown marker's removal is not synced yet */
     struct prod_table producers; /* owner thread only */
     void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
     void *on_advance_ctx;
@@ -227,6 +228,9 @@ void segment_path(const char *dir, int64_t base_offset, const char *ext, char *o
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum);
 /* Rolls to a fresh active segment at log->offset_queued (no group in flight). */
 enum weir_err log_roll_now(struct weir_log *log);
+/* Before any change to the log's files: syncs the removal of the clean-shutdown
+ * marker (once). Errors: WEIR_E_IO (the log is then read-only). */
+enum weir_err log_files_change(struct weir_log *log);
 /* Charges the active segment's allocated-but-unwritten bytes to the budget. */
 void log_charge(struct weir_log *log);
 /* Writes the recovery checkpoint: segments below base_offset need no scan. */

@@ -169,17 +169,18 @@ static enum weir_err log_open_files(struct weir_log *log)
     char marker[4096];
     path_join(marker, sizeof marker, log->dir, CLEAN_MARKER);
     bool clean = access(marker, F_OK) == 0;
-    /* The marker must be gone before the first append can reach the disk. */
-    if (clean && (weir_io->unlink(marker) != 0 || weir_fsync_dir(log->dir) != WEIR_OK)) return WEIR_E_IO;
+    /* The marker must be gone for good before the log's files change: its
+     * removal is synced by log_files_change, at the first change. */
+    if (clean && weir_io->unlink(marker) != 0) return WEIR_E_IO;
+    log->marker_unsynced = clean;
     enum weir_err err = log_load(log, clean);
     if (err != WEIR_OK) return err;
     log->changed = !clean && log->n_segs > 0; /* recovery may have cut files: the next clean close syncs them */
-    if (log->n_segs == 0) {
+    if (log->n_segs == 0) { /* a new log; lost in a crash, the next open makes it again */
         struct weir_segment *seg;
         err = segment_create(log, 0, &seg);
         if (err == WEIR_OK) err = segs_push(log, seg);
-        if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
-        log->dir_dirty = false;
+        log->dir_dirty = true; /* synced with the first flushed write, or by the store's close */
     } else {
         err = segment_activate(log, log_active(log));
     }
@@ -236,6 +237,17 @@ static enum weir_err log_snapshot_now(struct weir_log *log, int64_t offset)
     enum weir_err err = producers_snapshot_write(log->dir, offset, buf, len);
     weir_free(buf);
     return err;
+}
+
+enum weir_err log_files_change(struct weir_log *log)
+{
+    if (!log->marker_unsynced) return WEIR_OK;
+    if (weir_fsync_dir(log->dir) != WEIR_OK) {
+        log_fail(log, WEIR_E_IO, "sync the removal of the clean-shutdown marker", errno);
+        return WEIR_E_IO;
+    }
+    log->marker_unsynced = false;
+    return WEIR_OK;
 }
 
 /* The clean-shutdown marker: empty, so its existence is all it says. It is
@@ -495,6 +507,7 @@ enum weir_err log_roll_now(struct weir_log *log)
     WEIR_ASSERT(!log->group_busy);
     struct weir_segment *old = log_active(log), *seg = NULL;
     if (old->size == 0) return WEIR_OK;
+    if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
     WEIR_ASSERT(old->size == old->size_queued && old->offset_next == log->offset_queued);
     /* Unflushed records of a flushing policy must not outlive the switch of fd. */
     if (flush_policy_any(&log->cfg) && log->unflushed_records > 0) {
@@ -553,6 +566,7 @@ enum weir_err weir_log_roll(struct weir_log *log)
 static void log_drop_first(struct weir_log *log, const char *why)
 {
     WEIR_ASSERT(log->n_segs > 1);
+    if (log_files_change(log) != WEIR_OK) return;
     struct weir_segment *seg = log->segs[0];
     weir_log(WEIR_LOG_INFO, "%s: deleting %s (offsets %" PRId64 "..%" PRId64 ", %" PRIu64 " bytes)", why,
              seg->path_base, seg->base_offset, seg->offset_next - 1, seg->size);
@@ -611,6 +625,7 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     if (log->group_busy || log->pending_head) return WEIR_E_INVALID;
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
     if (offset >= weir_log_end_offset(log)) return WEIR_OK;
+    if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
     if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
     unsigned keep = log_find_segment(log, offset);
     struct weir_segment *seg = log->segs[keep];

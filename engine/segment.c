@@ -109,8 +109,7 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
     for (int i = 0; i < 3; i++) {
         char path[4096];
         spare_path(dir, prefix, i, path, sizeof path);
-        /* An index starts with one page: most segments never need a second. */
-        uint64_t want = i == 0 ? alloc : WEIR_MIN((uint64_t)INDEX_STEP_MIN_BYTES, lens[i]);
+        uint64_t want = i == 0 ? alloc : 0; /* an index grows with its first entry (index_room) */
         int fd = weir_io->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         int rc = fd < 0 ? -1 : prealloc(fd, 0, want);
         if (rc == 1 && i > 0 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate: sparse */
@@ -651,6 +650,8 @@ enum weir_err segment_seal(struct weir_segment *seg, bool sync)
     uint64_t lens[3] = { seg->size, (uint64_t)seg->index_count * INDEX_ENTRY_BYTES,
                          (uint64_t)seg->time_count * TIME_ENTRY_BYTES };
     for (int i = 0; i < 3; i++) {
+        uint64_t alloc = i == 1 ? seg->index_alloc : seg->time_alloc;
+        if (i > 0 && !sync && alloc == lens[i]) continue; /* already its true size: no open, no truncate */
         int fd = i == 0 ? seg->log_fd : seg_file_open(seg, i);
         if (fd < 0 && errno == ENOENT && i > 0) continue; /* deleted by retention meanwhile */
         bool ok = fd >= 0 && weir_io->ftruncate(fd, (off_t)lens[i]) == 0 && (!sync || weir_io->fdatasync(fd) == 0);
