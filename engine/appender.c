@@ -209,6 +209,7 @@ static enum weir_err group_reserve(struct weir_log *log, struct log_group *g, in
 {
     struct weir_segment *seg = g->seg;
     enum weir_err err = segment_reserve(log, seg, g->pos + g->len, now_ms);
+    if (err == WEIR_OK) log_charge(log); /* the group's bytes are no longer ahead of the data */
     if (err == WEIR_OK && log->prep && !log->spare_asked && seg->size_queued > log->cfg.segment_bytes / 2 &&
         log->prealloc_step >= preparer_step_max(log->prep) && preparer_budget_left(log->prep) >= log->prealloc_step) {
         log->spare_asked = true;
@@ -304,6 +305,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     }
     log->group_busy = true;
     ap->groups_busy++;
+    WEIR_DASSERT(log_check(log, false));
 }
 
 /* ---- completing a group ------------------------------------------------------- */
@@ -352,6 +354,7 @@ static void group_finish(struct weir_log *log)
     ap->stats.batches += g->n;
     if (g->n > 0) log->changed = true;
     ap->stats.bytes += g->len;
+    WEIR_DASSERT(log_check(log, false));
     appends_complete(log, g->head, WEIR_OK);
     if (log->pending_head) appender_mark_dirty(ap, log);
     if (g->n > 0 && log->on_advance) log->on_advance(log->on_advance_ctx, log);

@@ -1,7 +1,8 @@
 /* engine/engine_int.h: engine-private structures. Included only inside engine/.
  *
  * A log is an array of segments sorted by base offset; the last is active.
- * Invariants (log_check() walks them in debug builds):
+ * Invariants (log_check() walks them in debug builds, at open, after each
+ * write group starts and completes, at rolls, retention and truncation):
  *  (1) segs[i].base_offset < segs[i+1].base_offset == segs[i].offset_next.
  *  (2) per segment: [0, size) holds whole valid batches with contiguous offsets
  *      from base_offset to offset_next; size <= size_queued <= map_len.
@@ -217,6 +218,9 @@ int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts);
 /* Finds the batch that holds `offset` (or the first after it) at or after
  * `pos`; *found_pos = its position, or seg->size at the end. */
 enum weir_err segment_find_batch(const struct weir_segment *seg, uint64_t pos, int64_t offset, uint64_t *found_pos);
+/* Invariants (2) and (4) of one segment; the whole index when `full`, else
+ * its newest entries. For WEIR_DASSERT. */
+bool segment_check(const struct weir_segment *seg, bool full);
 /* Adds the closing time entry (largest timestamp, end); marks it sealed. */
 void segment_seal_mark(struct weir_segment *seg);
 void segment_unlink(struct weir_segment *seg);
@@ -226,6 +230,9 @@ void segment_path(const char *dir, int64_t base_offset, const char *ext, char *o
 /* ---- log.c ---------------------------------------------------------------- */
 
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum);
+/* Walks invariants (1)-(5) and the allocation counters; every segment when
+ * `full`, else the active one. For WEIR_DASSERT at every state change. */
+bool log_check(const struct weir_log *log, bool full);
 /* Rolls to a fresh active segment at log->offset_queued (no group in flight). */
 enum weir_err log_roll_now(struct weir_log *log);
 /* Before any change to the log's files: syncs the removal of the clean-shutdown

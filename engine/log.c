@@ -40,6 +40,25 @@ void log_fail(struct weir_log *log, enum weir_err why, const char *what, int err
     }
 }
 
+bool log_check(const struct weir_log *log, bool full)
+{
+    if (log->n_segs == 0 || log->n_segs > log->cap_segs) return false;
+    const struct weir_segment *active = log_active(log);
+    for (unsigned i = full ? 0 : log->n_segs - 1; i < log->n_segs; i++) {
+        const struct weir_segment *seg = log->segs[i];
+        if (!segment_check(seg, full)) return false;
+        if (i + 1 < log->n_segs && (seg->offset_next != log->segs[i + 1]->base_offset ||
+                                    seg->size != seg->size_queued || !seg->sealed))
+            return false;
+    }
+    int64_t end = active->offset_next;
+    if (log->offset_flushed > end || end > log->offset_queued || log->offset_queued != active->offset_queued_next)
+        return false;
+    if (log->failed == WEIR_OK && !active->sealed && active->alloc_len < active->size) return false;
+    uint64_t unused = active->alloc_len > active->size_queued ? active->alloc_len - active->size_queued : 0;
+    return log->prealloc_charged == unused || log->closing || !log->prep;
+}
+
 static void path_join(char *out, size_t cap, const char *dir, const char *name)
 {
     snprintf(out, cap, "%s/%s", dir, name);
@@ -223,6 +242,7 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     }
     log->offset_queued = log->offset_flushed = log_active(log)->offset_next;
     appender_log_add(ap, log);
+    WEIR_DASSERT(log_check(log, true));
     *out = log;
     return WEIR_OK;
 }
@@ -540,6 +560,7 @@ enum weir_err log_roll_now(struct weir_log *log)
     uint8_t *snap;
     size_t snap_len;
     producers_roll(log, seg->base_offset, &snap, &snap_len);
+    WEIR_DASSERT(log_check(log, false));
     if (log->prep) {
         preparer_seal(log->prep, log, old, seg->base_offset, snap, snap_len);
         return WEIR_OK;
@@ -596,6 +617,7 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
     }
     producers_retain(log, now_ms);
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
+    WEIR_DASSERT(log_check(log, false));
     return WEIR_OK;
 }
 
@@ -659,5 +681,6 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
     log->changed = true;
     log_charge(log);
+    WEIR_DASSERT(log_check(log, true));
     return WEIR_OK;
 }

@@ -338,6 +338,26 @@ int64_t segment_time_lookup(const struct weir_segment *seg, int64_t ts)
     return off <= seg->offset_next ? off : seg->base_offset; /* a hint only: never past the end */
 }
 
+bool segment_check(const struct weir_segment *seg, bool full)
+{
+    if (seg->size > seg->size_queued || seg->size > seg->map_len || seg->offset_next > seg->offset_queued_next)
+        return false;
+    if (seg->offset_next < seg->base_offset || (seg->size == 0) != (seg->offset_next == seg->base_offset))
+        return false;
+    if (seg->index_count > seg->index_cap || seg->time_count > seg->time_cap) return false;
+    if ((uint64_t)seg->index_count * INDEX_ENTRY_BYTES > seg->index_alloc ||
+        (uint64_t)seg->time_count * TIME_ENTRY_BYTES > seg->time_alloc)
+        return false;
+    uint32_t from = full || seg->index_count < 2 ? 0 : seg->index_count - 2; /* the newest entries, or all */
+    for (uint32_t i = from; i < seg->index_count && !seg->index_bad; i++) {
+        if (index_pos(seg, i) == 0 || index_pos(seg, i) >= seg->size) return false;
+        if (seg->base_offset + index_rel(seg, i) >= seg->offset_next) return false;
+        if (i > 0 && (index_rel(seg, i) <= index_rel(seg, i - 1) || index_pos(seg, i) <= index_pos(seg, i - 1)))
+            return false;
+    }
+    return true;
+}
+
 /* ---- allocation ahead of writes ------------------------------------------------- */
 
 static uint64_t align_down(uint64_t n) { return n / ALLOC_ALIGN * ALLOC_ALIGN; }
