@@ -308,8 +308,6 @@ void weir_preparer_destroy(struct weir_preparer *p);
 void weir_preparer_sync(struct weir_preparer *p);
 /* Applies a new policy (takes effect at the next allocation and check). */
 void weir_preparer_set_policy(struct weir_preparer *p, const struct weir_disk_policy *pol);
-/* Checks free space now (statvfs) and updates `low`. Thread-safe. */
-void weir_preparer_disk_check(struct weir_preparer *p);
 void weir_preparer_disk_stats(struct weir_preparer *p, struct weir_disk_stats *out);
 
 /* Opens or creates the log in `dir` (created if missing). Runs recovery when

@@ -64,7 +64,6 @@ struct seg_spare {
     int log_fd;
     uint8_t *log_map, *index_map, *time_map;
     uint64_t map_len, alloc_len;
-    uint64_t index_alloc, time_alloc;
     uint32_t index_cap, time_cap;
     bool ready;
 };
@@ -179,8 +178,9 @@ enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int
 enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *cfg, const char *prefix,
                                  uint64_t alloc, struct seg_spare *sp);
 /* Makes [0, need) of the active segment's .log allocated, extending it by the
- * log's step (see weir_disk_policy). Errors: WEIR_E_NOSPACE (nothing changed;
- * the disk or the reserve is full), WEIR_E_IO (errno kept). */
+ * log's step (see weir_disk_policy); the caller then charges the budget
+ * (log_charge). Errors: WEIR_E_NOSPACE (nothing changed; the disk or the
+ * reserve is full), WEIR_E_IO (errno kept). */
 enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, uint64_t need, int64_t now_ms);
 /* Checks the batches in [pos, end) not yet checked in this process: CRC,
  * bounds, and offsets continuing from the batch at `from` (<= pos, a batch

@@ -428,27 +428,30 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
     uint64_t ipos = segment_index_find(seg, offset, &ioff);
     enum weir_err err = segment_find_batch(seg, ipos, offset, &pos);
     if (err != WEIR_OK || pos >= size) return log_read_corrupt(log, seg, offset);
-    uint64_t end = pos;
-    bool bad = false;
-    for (uint64_t steps = 0; end < size; steps++) {
-        WEIR_ASSERT(steps <= size / WEIR_BATCH_HEADER_BYTES);
-        const uint8_t *b = seg->log_map + end;
-        uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
-        if ((bad = size - end < WEIR_BATCH_HEADER_BYTES || len < WEIR_BATCH_HEADER_BYTES || len > size - end)) break;
-        if (end - pos + len > max_bytes && !(min_one && end == pos)) break;
-        end += len;
-    }
-    /* Bytes not written by this process are served only once their CRCs pass. */
-    uint64_t good = segment_verify(seg, ipos, ioff, pos, end);
-    if (good == pos && (end > pos || bad)) return log_read_corrupt(log, seg, offset);
-    end = good;
+    /* Whole batches from pos, up to max_bytes; `limit`: where the walk stops
+     * (the end of what verification passed, on the second walk). */
+    uint64_t end = pos, limit = size;
     int64_t next = offset;
-    for (uint64_t p = pos; p < end;) {
-        const uint8_t *b = seg->log_map + p;
-        if (p == pos) view->offset_first = (int64_t)weir_load_be64(b);
-        next = (int64_t)weir_load_be64(b) + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
-        p += (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+    bool bad = false;
+    for (int walk = 0; walk < 2; walk++) {
+        end = pos;
+        for (uint64_t steps = 0; end < limit; steps++) {
+            WEIR_ASSERT(steps <= size / WEIR_BATCH_HEADER_BYTES);
+            const uint8_t *b = seg->log_map + end;
+            uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+            if ((bad = size - end < WEIR_BATCH_HEADER_BYTES || len < WEIR_BATCH_HEADER_BYTES || len > size - end))
+                break;
+            if (end - pos + len > max_bytes && !(min_one && end == pos)) break;
+            next = (int64_t)weir_load_be64(b) + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
+            end += len;
+        }
+        /* Bytes not written by this process are served only once their CRCs pass. */
+        uint64_t good = walk == 0 ? segment_verify(seg, ipos, ioff, pos, end) : end;
+        if (good == pos && (end > pos || bad)) return log_read_corrupt(log, seg, offset);
+        if (good == end) break;
+        limit = good; /* a bad batch after good ones: serve those only (rare: walk them again) */
     }
+    if (end > pos) view->offset_first = (int64_t)weir_load_be64(seg->log_map + pos);
     view->fd = seg->log_fd;
     view->pos = pos;
     view->len = (size_t)(end - pos);

@@ -147,8 +147,6 @@ static void disk_check(struct weir_preparer *p)
     }
 }
 
-void weir_preparer_disk_check(struct weir_preparer *p) { disk_check(p); }
-
 void weir_preparer_set_policy(struct weir_preparer *p, const struct weir_disk_policy *pol)
 {
     atomic_store(&p->step_max, WEIR_MAX(pol->prealloc_max_bytes, (uint64_t)WEIR_PREALLOC_STEP_MIN_BYTES));

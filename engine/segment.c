@@ -109,10 +109,9 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
     for (int i = 0; i < 3; i++) {
         char path[4096];
         spare_path(dir, prefix, i, path, sizeof path);
-        uint64_t want = i == 0 ? alloc : 0; /* an index grows with its first entry (index_room) */
+        /* Only the .log is allocated ahead; an index grows with its first entry (index_room). */
         int fd = weir_io->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        int rc = fd < 0 ? -1 : prealloc(fd, 0, want);
-        if (rc == 1 && i > 0 && weir_io->ftruncate(fd, (off_t)want) != 0) rc = -1; /* no fallocate: sparse */
+        int rc = fd < 0 ? -1 : i == 0 ? prealloc(fd, 0, alloc) : 0;
         if (rc < 0) {
             int errnum = errno;
             WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "segment: preparing %s: %s", path, strerror(errnum));
@@ -121,8 +120,7 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
             segment_spare_discard(dir, sp);
             return errnum == ENOSPC || errnum == EDQUOT ? WEIR_E_NOSPACE : WEIR_E_IO;
         }
-        uint64_t *got[3] = { &sp->alloc_len, &sp->index_alloc, &sp->time_alloc };
-        *got[i] = rc == 0 || i > 0 ? want : 0;
+        if (i == 0) sp->alloc_len = rc == 0 ? alloc : 0;
         *maps[i] = map_file(fd, lens[i], i == 0 ? PROT_READ : PROT_READ | PROT_WRITE);
         if (i == 0) sp->log_fd = fd;
         else close(fd);
@@ -175,7 +173,7 @@ enum weir_err segment_from_spare(struct weir_log *log, struct seg_spare *sp, int
     seg->log_fd = sp->log_fd;
     seg->log_map = sp->log_map, seg->index_map = sp->index_map, seg->time_map = sp->time_map;
     seg->map_len = sp->map_len, seg->index_cap = sp->index_cap, seg->time_cap = sp->time_cap;
-    seg->alloc_len = sp->alloc_len, seg->index_alloc = sp->index_alloc, seg->time_alloc = sp->time_alloc;
+    seg->alloc_len = sp->alloc_len; /* its indexes are empty: index_alloc stays 0 */
     seg->vhi = 0; /* every batch of it is written, and validated, by this process */
     *sp = (struct seg_spare){ .prefix = sp->prefix, .log_fd = -1 };
     log->dir_dirty = true;
@@ -396,8 +394,7 @@ enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, ui
         if (rc >= 0) {
             seg->alloc_len = rc == 0 ? want : need; /* 1: no fallocate; writes allocate */
             log->stats.prealloc_extends += rc == 0;
-            log_charge(log);
-            return WEIR_OK;
+            return WEIR_OK; /* the caller charges the budget (log_charge) */
         }
         if (errno != 0 && errno != ENOSPC && errno != EDQUOT) return WEIR_E_IO;
         fs_full = errno != 0;
