@@ -15,15 +15,53 @@
 #define FREE(p) free(p)
 #endif
 
-void *weir_malloc(size_t n) { return ALLOC(n ? n : 1); }
-void *weir_calloc(size_t count, size_t size) { return CALLOC(count ? count : 1, size ? size : 1); }
-void *weir_realloc(void *p, size_t n) { return REALLOC(p, n ? n : 1); }
+/* Debug builds count calls process-wide (relaxed atomics: totals only);
+ * other builds compile the counting away. */
+#ifdef WEIR_ALLOC_COUNT
+#include <stdatomic.h>
+static _Atomic uint64_t count_malloc, count_calloc, count_realloc, count_strdup, count_arena_block;
+#define COUNT(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+#else
+#define COUNT(c) ((void)0)
+#endif
+
+bool weir_alloc_counts(struct weir_alloc_counts *out)
+{
+#ifdef WEIR_ALLOC_COUNT
+    *out = (struct weir_alloc_counts){ atomic_load_explicit(&count_malloc, memory_order_relaxed),
+                                       atomic_load_explicit(&count_calloc, memory_order_relaxed),
+                                       atomic_load_explicit(&count_realloc, memory_order_relaxed),
+                                       atomic_load_explicit(&count_strdup, memory_order_relaxed),
+                                       atomic_load_explicit(&count_arena_block, memory_order_relaxed) };
+    return true;
+#else
+    *out = (struct weir_alloc_counts){ 0 };
+    return false;
+#endif
+}
+
+void *weir_malloc(size_t n)
+{
+    COUNT(count_malloc);
+    return ALLOC(n ? n : 1);
+}
+void *weir_calloc(size_t count, size_t size)
+{
+    COUNT(count_calloc);
+    return CALLOC(count ? count : 1, size ? size : 1);
+}
+void *weir_realloc(void *p, size_t n)
+{
+    COUNT(count_realloc);
+    return REALLOC(p, n ? n : 1);
+}
 void weir_free(void *p) { FREE(p); }
 
 char *weir_strdup(const char *s)
 {
+    COUNT(count_strdup);
     size_t n = strlen(s) + 1;
-    char *d = weir_malloc(n);
+    char *d = ALLOC(n);
     if (d) memcpy(d, s, n);
     return d;
 }
@@ -36,6 +74,7 @@ struct weir_arena_block {
 
 enum weir_err weir_arena_init_growable(struct weir_arena *a, size_t initial, size_t limit)
 {
+    COUNT(count_arena_block);
     *a = (struct weir_arena){ .base = weir_malloc(initial), .limit = WEIR_MAX(limit, initial) };
     a->cap = a->total = a->base ? initial : 0;
     return a->base ? WEIR_OK : WEIR_E_NOMEM;
@@ -74,6 +113,7 @@ static bool arena_grow(struct weir_arena *a, size_t n)
     size_t size = WEIR_MAX(n, a->cap * 2);
     if (a->total > a->limit || size > a->limit - a->total) size = n;
     if (a->total > a->limit || size > a->limit - a->total) return false;
+    COUNT(count_arena_block);
     struct weir_arena_block *b = weir_malloc(sizeof *b);
     uint8_t *base = weir_malloc(size);
     if (!b || !base) {

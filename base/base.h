@@ -122,6 +122,20 @@ void *weir_realloc(void *p, size_t n);
 void weir_free(void *p);
 char *weir_strdup(const char *s);
 
+/* Calls of weir_malloc, _calloc, _realloc and _strdup since the start,
+ * process-wide; arena_blocks counts the arena blocks opened, each also one
+ * weir_malloc (its bookkeeping another in a growing arena). Counted only in
+ * builds with WEIR_ALLOC_COUNT (debug and sanitizer builds, cmake
+ * -DWEIR_ALLOC_COUNT=ON): elsewhere false and zeros, and nothing is paid. */
+struct weir_alloc_counts {
+    uint64_t mallocs, callocs, reallocs, strdups, arena_blocks;
+};
+bool weir_alloc_counts(struct weir_alloc_counts *out);
+static inline uint64_t weir_alloc_total(const struct weir_alloc_counts *c)
+{
+    return c->mallocs + c->callocs + c->reallocs + c->strdups;
+}
+
 /* Bump allocator: allocations live until weir_arena_reset. A growable arena
  * adds blocks as needed up to `limit` bytes in all. */
 struct weir_arena_block;
