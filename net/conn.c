@@ -37,31 +37,85 @@ static void conn_leave(struct conn *c)
 
 /* ---- requests ------------------------------------------------------------------ */
 
+/* A request for a frame of frame_len bytes: from the reactor's pool when it
+ * has one (no allocation for a frame up to REQ_FRAME_POOLED), else new. */
 static struct request *request_new(struct conn *c, size_t frame_len)
 {
-    struct request *req = weir_calloc(1, sizeof *req);
-    if (!req) return NULL;
-    req->frame = weir_malloc(frame_len);
-    /* Decoded arrays take at most a small multiple of the frame (proto/proto.h (1)). */
-    size_t limit = REQ_ARENA_MIN + 16 * frame_len;
-    if (!req->frame || weir_arena_init_growable(&req->arena, REQ_ARENA_MIN, limit) != WEIR_OK) {
-        weir_free(req->frame);
+    struct reactor *r = c->r;
+    struct request *req = r->req_pool;
+    if (req) {
+        WEIR_ASSERT(r->req_pool_n > 0);
+        r->req_pool = req->next;
+        r->req_pool_n--;
+        req->next = NULL;
+    } else {
+        req = weir_calloc(1, sizeof *req);
+        if (!req) return NULL;
+        if (weir_arena_init_growable(&req->arena, REQ_ARENA_MIN, REQ_ARENA_MIN) != WEIR_OK) {
+            weir_free(req);
+            return NULL;
+        }
+        kbuf_init(&req->out, 0);
+    }
+    if (frame_len <= REQ_FRAME_POOLED) {
+        if (!req->frame_buf) req->frame_buf = weir_malloc(REQ_FRAME_POOLED);
+        req->frame = req->frame_buf;
+    } else {
+        req->frame = weir_malloc(frame_len);
+    }
+    if (!req->frame) {
+        weir_arena_destroy(&req->arena);
+        weir_free(req->frame_buf);
         weir_free(req);
         return NULL;
     }
+    /* Decoded arrays take at most a small multiple of the frame (proto/proto.h (1)).
+     * The arena is empty here: only its first block, of REQ_ARENA_MIN bytes. */
+    WEIR_ASSERT(req->arena.used == 0 && req->arena.total == REQ_ARENA_MIN);
+    req->arena.limit = REQ_ARENA_MIN + 16 * frame_len;
     req->c = c;
     req->frame_len = frame_len;
-    kbuf_init(&req->out, 0);
     return req;
 }
 
-static void request_free(struct request *req)
+static void request_destroy(struct request *req)
 {
-    if (req->on_release) req->on_release(req);
     kbuf_free(&req->out);
     weir_arena_destroy(&req->arena);
-    weir_free(req->frame);
+    weir_free(req->frame_buf);
     weir_free(req);
+}
+
+/* Releases what req holds for its handler and puts it on its reactor's pool,
+ * emptied; past REQ_POOL_MAX it is freed instead. */
+static void request_free(struct request *req)
+{
+    WEIR_ASSERT(!req->in_fifo && req->pending == 0);
+    if (req->on_release) req->on_release(req);
+    struct reactor *r = req->c->r;
+    WEIR_ASSERT(!req->wait_next && !req->wait_prev && r->waiting != req); /* off the long-poll list */
+    if (req->frame != req->frame_buf) weir_free(req->frame);
+    if (r->req_pool_n >= REQ_POOL_MAX) {
+        request_destroy(req);
+        return;
+    }
+    weir_arena_reset(&req->arena);
+    if (req->out.mem_cap > REQ_OUT_POOLED || req->out.chunks_cap > KBUF_CHUNKS_POOLED) kbuf_free(&req->out);
+    else kbuf_reset(&req->out);
+    *req = (struct request){ .frame_buf = req->frame_buf, .arena = req->arena, .out = req->out, .next = r->req_pool };
+    r->req_pool = req;
+    r->req_pool_n++;
+}
+
+void request_pool_free(struct reactor *r)
+{
+    while (r->req_pool) {
+        struct request *req = r->req_pool;
+        r->req_pool = req->next;
+        r->req_pool_n--;
+        request_destroy(req);
+    }
+    WEIR_ASSERT(r->req_pool_n == 0);
 }
 
 static void fifo_push(struct conn *c, struct request *req)

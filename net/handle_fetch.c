@@ -94,10 +94,17 @@ static void fetch_respond(struct request *req)
     st->done = true;
     fetch_budget(st);
     int32_t n_topics = st->fr.n_topics;
-    struct kfetch_resp_topic *topics = weir_calloc(n_topics ? (size_t)n_topics : 1, sizeof *topics);
-    struct kfetch_resp_part *parts = weir_calloc(st->n_slots ? (size_t)st->n_slots : 1, sizeof *parts);
-    struct kfile_range *ranges = weir_calloc(st->n_slots ? (size_t)st->n_slots : 1, sizeof *ranges);
-    if (!topics || !parts || !ranges) kbuf_fail(&req->out, WEIR_E_NOMEM), n_topics = 0;
+    /* From the arena; from the heap when the arena's limit is reached. */
+    size_t n_parts = st->n_slots ? (size_t)st->n_slots : 1;
+    size_t bytes_topics = (n_topics ? (size_t)n_topics : 1) * sizeof(struct kfetch_resp_topic);
+    size_t bytes = bytes_topics + n_parts * (sizeof(struct kfetch_resp_part) + sizeof(struct kfile_range));
+    uint8_t *mem = weir_arena_alloc(&req->arena, bytes), *heap = NULL;
+    if (!mem) mem = heap = weir_malloc(bytes);
+    if (mem) memset(mem, 0, bytes);
+    struct kfetch_resp_topic *topics = (void *)mem;
+    struct kfetch_resp_part *parts = mem ? (void *)(mem + bytes_topics) : NULL;
+    struct kfile_range *ranges = mem ? (void *)(parts + n_parts) : NULL;
+    if (!mem) kbuf_fail(&req->out, WEIR_E_NOMEM), n_topics = 0;
     int32_t i = 0;
     for (int32_t t = 0; t < n_topics; t++) {
         topics[t] = (struct kfetch_resp_topic){ .topic = st->fr.topics[t].topic, .partitions = parts + i,
@@ -119,9 +126,7 @@ static void fetch_respond(struct request *req)
     kproto_fetch_encode(&req->out, req->hdr.api_version,
                         &(struct kfetch_resp){ .topics = topics, .n_topics = n_topics });
     response_end(req);
-    weir_free(topics);
-    weir_free(parts);
-    weir_free(ranges);
+    weir_free(heap);
     request_respond(req);
 }
 

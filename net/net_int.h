@@ -21,6 +21,13 @@ enum {
     CONN_RBUF_BYTES = 64 << 10,     /* receive buffer; larger frames get their own */
     CONN_INFLIGHT_MAX = 128,        /* requests queued per connection before reading pauses */
     REQ_ARENA_MIN = 16 << 10,
+    /* Freed requests wait on their reactor's pool for reuse, with their arena's
+     * first block, their response buffer (when small) and a frame buffer of
+     * REQ_FRAME_POOLED bytes: at most REQ_POOL_MAX per reactor stay idle. */
+    REQ_POOL_MAX = 32,
+    REQ_FRAME_POOLED = 16 << 10,    /* larger frames get a buffer of their own, freed with the request */
+    REQ_OUT_POOLED = 16 << 10,      /* a response buffer larger than this is freed, not pooled */
+    KBUF_CHUNKS_POOLED = 64,        /* likewise its chunk list */
     RING_ENTRIES = 1024,
     FETCH_PIPE_BYTES = 1 << 20,     /* splice pipe size */
     REACTORS_MAX = 64,
@@ -56,8 +63,9 @@ struct request;
 
 struct request {
     struct conn *c;
-    uint8_t *frame;              /* owned: the request without its size prefix */
+    uint8_t *frame;              /* owned: the request without its size prefix (frame_buf or its own) */
     size_t frame_len;
+    uint8_t *frame_buf;          /* REQ_FRAME_POOLED bytes kept across reuse, or NULL */
     struct kreq_header hdr;
     struct weir_rd body;         /* after the header */
     struct weir_arena arena;     /* decoded request and handler state */
@@ -123,6 +131,8 @@ struct reactor {
     struct part_map parts;
     struct conn *conns;
     struct request *waiting;     /* long-poll fetches */
+    struct request *req_pool;    /* freed requests for reuse (conn.c), linked by next */
+    unsigned req_pool_n;         /* <= REQ_POOL_MAX */
     int64_t next_retain_ms;
     int64_t stop_deadline_ns;    /* connections still busy then are closed */
     bool stopping, quiesced, done, forced;
@@ -169,6 +179,7 @@ void limits_open_failed(const char *topic, int32_t partition, enum weir_err err,
 void conn_accept(struct reactor *r, int fd);
 void conn_kick(struct conn *c);          /* send what is ready, resume reading */
 void conn_shutdown_all(struct reactor *r, bool force);
+void request_pool_free(struct reactor *r); /* at the reactor's end */
 void request_respond(struct request *req); /* response in req->out is complete */
 void request_task_done(struct request *req); /* a posted task finished */
 /* Starts a response frame: size placeholder and response header. */

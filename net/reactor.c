@@ -449,6 +449,7 @@ static void *reactor_main(void *arg)
     }
     conn_shutdown_all(r, true);
     for (int i = 0; i < 1000 && r->conns; i++) turn(r); /* let closes finish */
+    request_pool_free(r);
     groups_free(r);
     parts_close_all(r);
     return NULL;
