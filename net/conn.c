@@ -28,10 +28,62 @@ static void conn_recv_arm(struct conn *c);
 static void conn_send_next(struct conn *c);
 static void conn_maybe_free(struct conn *c);
 
-static void conn_enter(struct conn *c) { c->refs++; }
+#ifdef WEIR_DEBUG
+/* The connection's invariants, checked (in debug builds) at every entry and
+ * exit and at each FIFO change: the FIFO is a proper list of inflight
+ * requests of c, the send cursor and busy flags refer to its head, a partial
+ * frame is outside it. Returns true so that it sits in WEIR_DASSERT. */
+static bool conn_check(const struct conn *c)
+{
+    WEIR_ASSERT(c->refs >= 0 && c->fd >= 0);
+    WEIR_ASSERT(c->rlen <= CONN_RBUF_BYTES);
+    WEIR_ASSERT(!c->recv_busy || !c->parsing);
+    WEIR_ASSERT(!c->q_head == !c->q_tail);
+    unsigned n = 0;
+    for (const struct request *req = c->q_head; req; req = req->next) {
+        WEIR_ASSERT(req->c == c && req->in_fifo && req->pending >= 0);
+        WEIR_ASSERT(req->next || req == c->q_tail);
+        WEIR_ASSERT(!req->ready || !req->wait_next); /* answered: off the long-poll list */
+        n++;
+        WEIR_ASSERT(n <= c->inflight);
+    }
+    WEIR_ASSERT(n == c->inflight);
+    /* Reading pauses at CONN_INFLIGHT_MAX; one receive buffer adds at most its frames. */
+    WEIR_ASSERT(c->inflight <= CONN_INFLIGHT_MAX + CONN_RBUF_BYTES / 4);
+    if (c->send_busy) WEIR_ASSERT(c->q_head && c->q_head->ready && !c->q_head->no_response);
+    if (c->chunk || c->chunk_off) WEIR_ASSERT(c->q_head && c->chunk <= kbuf_chunk_count(&c->q_head->out));
+    if (c->pipe_len && !c->dead) WEIR_ASSERT(c->send_busy);
+    WEIR_ASSERT((c->pipe_fd[0] < 0) == (c->pipe_fd[1] < 0));
+    if (c->partial) {
+        WEIR_ASSERT(c->partial->c == c && !c->partial->in_fifo && c->partial->pending == 0);
+        WEIR_ASSERT(c->partial_have <= c->partial->frame_len && c->partial->frame_len > CONN_RBUF_BYTES - 4);
+    }
+    return true;
+}
+
+/* The reactor's request pool: req_pool_n emptied requests, none in use. */
+static bool req_pool_check(const struct reactor *r)
+{
+    unsigned n = 0;
+    for (const struct request *req = r->req_pool; req; req = req->next, n++) {
+        WEIR_ASSERT(n < REQ_POOL_MAX);
+        WEIR_ASSERT(!req->c && !req->frame && !req->in_fifo && !req->pending && !req->on_release && !req->state);
+        WEIR_ASSERT(req->arena.used == 0 && !req->arena.extra && kbuf_chunk_count(&req->out) == 0);
+    }
+    WEIR_ASSERT(n == r->req_pool_n);
+    return true;
+}
+#endif
+
+static void conn_enter(struct conn *c)
+{
+    WEIR_DASSERT(conn_check(c));
+    c->refs++;
+}
 static void conn_leave(struct conn *c)
 {
     WEIR_ASSERT(c->refs > 0);
+    WEIR_DASSERT(conn_check(c));
     if (--c->refs == 0) conn_maybe_free(c);
 }
 
@@ -42,6 +94,7 @@ static void conn_leave(struct conn *c)
 static struct request *request_new(struct conn *c, size_t frame_len)
 {
     struct reactor *r = c->r;
+    WEIR_DASSERT(req_pool_check(r));
     struct request *req = r->req_pool;
     if (req) {
         WEIR_ASSERT(r->req_pool_n > 0);
@@ -105,6 +158,7 @@ static void request_free(struct request *req)
     *req = (struct request){ .frame_buf = req->frame_buf, .arena = req->arena, .out = req->out, .next = r->req_pool };
     r->req_pool = req;
     r->req_pool_n++;
+    WEIR_DASSERT(req_pool_check(r));
 }
 
 void request_pool_free(struct reactor *r)
@@ -120,21 +174,25 @@ void request_pool_free(struct reactor *r)
 
 static void fifo_push(struct conn *c, struct request *req)
 {
+    WEIR_ASSERT(!req->in_fifo && !req->next && req->c == c);
     req->in_fifo = true;
     if (c->q_tail) c->q_tail->next = req;
     else c->q_head = req;
     c->q_tail = req;
     c->inflight++;
+    WEIR_DASSERT(conn_check(c));
 }
 
 static struct request *fifo_pop(struct conn *c)
 {
     struct request *req = c->q_head;
+    WEIR_ASSERT(req && req->in_fifo && c->inflight > 0);
     c->q_head = req->next;
     if (!c->q_head) c->q_tail = NULL;
     req->next = NULL;
     req->in_fifo = false;
     c->inflight--;
+    WEIR_DASSERT(conn_check(c));
     return req;
 }
 
@@ -146,7 +204,7 @@ static void request_maybe_free(struct request *req)
 
 void request_task_done(struct request *req)
 {
-    WEIR_ASSERT(req->pending > 0);
+    WEIR_ASSERT(req->pending > 0 && req->c);
     struct conn *c = req->c;
     conn_enter(c);
     req->pending--;
@@ -294,9 +352,10 @@ static void conn_recv_arm(struct conn *c)
 
 static void send_done(struct conn *c)
 {
+    WEIR_ASSERT(c->q_head && c->q_head->ready && !c->send_busy);
+    c->chunk = c->chunk_off = 0;
     struct request *req = fifo_pop(c);
     bool close_after = req->close_after;
-    c->chunk = c->chunk_off = 0;
     request_maybe_free(req);
     if (close_after) conn_close(c, "after answering a malformed or unsupported request");
 }
@@ -469,6 +528,7 @@ static bool conn_requests_out(const struct conn *c)
 static void conn_maybe_free(struct conn *c)
 {
     if (!c->dead || c->refs > 0 || c->recv_busy || c->send_busy || conn_requests_out(c)) return;
+    WEIR_DASSERT(conn_check(c));
     /* Requests still waiting on tasks leave the FIFO and free themselves later. */
     while (c->q_head) request_maybe_free(fifo_pop(c));
     if (c->partial) request_free(c->partial);
@@ -521,6 +581,7 @@ void conn_accept(struct reactor *r, int fd)
     if (r->conns) r->conns->prev = c;
     r->conns = c;
     atomic_fetch_add_explicit(&r->stats.connections, 1, memory_order_relaxed);
+    WEIR_DASSERT(conn_check(c));
     conn_recv_arm(c);
 }
 

@@ -34,6 +34,36 @@ struct fetch_state {
     bool waiting, done;
 };
 
+#ifdef WEIR_DEBUG
+/* A fetch's invariants (debug builds), at each change of its state: it is on
+ * its reactor's long-poll list exactly once while waiting and never once
+ * answered; while waiting it holds no views and its round is over; every
+ * read of the round and every subscription in flight is a task counted in
+ * req->pending. Returns true so that it sits in WEIR_DASSERT. */
+static bool fetch_check(const struct request *req)
+{
+    const struct fetch_state *st = req->state;
+    const struct reactor *r = req->c->r;
+    int linked = 0;
+    for (const struct request *q = r->waiting; q; q = q->wait_next) {
+        WEIR_ASSERT(q->wait_prev ? q->wait_prev->wait_next == q : q == r->waiting);
+        linked += q == req;
+    }
+    WEIR_ASSERT(linked == (st->waiting ? 1 : 0));
+    if (!st->waiting) WEIR_ASSERT(!req->wait_next && !req->wait_prev);
+    WEIR_ASSERT(!(st->waiting && st->done));
+    WEIR_ASSERT(st->remaining >= 0 && st->remaining <= st->n_slots);
+    if (st->waiting || st->done) WEIR_ASSERT(st->remaining == 0);
+    int subs = 0;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        subs += st->slots[i].sub_busy;
+        if (st->waiting) WEIR_ASSERT(!st->slots[i].has_view);
+    }
+    WEIR_ASSERT(req->pending >= st->remaining + subs);
+    return true;
+}
+#endif
+
 static void fetch_views_release(struct fetch_state *st)
 {
     for (int32_t i = 0; i < st->n_slots; i++)
@@ -46,6 +76,7 @@ static void fetch_views_release(struct fetch_state *st)
 static void waiting_remove(struct request *req)
 {
     struct reactor *r = req->c->r;
+    WEIR_ASSERT(req->wait_prev || r->waiting == req);
     if (req->wait_prev) req->wait_prev->wait_next = req->wait_next;
     else if (r->waiting == req) r->waiting = req->wait_next;
     if (req->wait_next) req->wait_next->wait_prev = req->wait_prev;
@@ -55,6 +86,8 @@ static void waiting_remove(struct request *req)
 static void fetch_release(struct request *req)
 {
     struct fetch_state *st = req->state;
+    WEIR_ASSERT(req->pending == 0); /* no read or subscription still out */
+    WEIR_DASSERT(fetch_check(req));
     if (st->waiting) waiting_remove(req), st->waiting = false;
     fetch_views_release(st);
 }
@@ -91,6 +124,7 @@ static uint64_t fetch_budget(struct fetch_state *st)
 static void fetch_respond(struct request *req)
 {
     struct fetch_state *st = req->state;
+    WEIR_ASSERT(!st->done && !st->waiting && st->remaining == 0);
     st->done = true;
     fetch_budget(st);
     int32_t n_topics = st->fr.n_topics;
@@ -137,6 +171,7 @@ static void sub_origin(struct reactor *r, struct ptask *pt)
     (void)r;
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, sub);
     struct fetch_state *st = pt->req->state;
+    WEIR_ASSERT(s->sub_busy);
     s->sub_busy = false;
     if (s->ready_now && st->waiting) fetch_wake(pt->req);
 }
@@ -154,6 +189,7 @@ static void fetch_wait(struct request *req)
 {
     struct fetch_state *st = req->state;
     struct reactor *r = req->c->r;
+    WEIR_ASSERT(!st->waiting && !st->done && !req->wait_next && !req->wait_prev && r->waiting != req);
     fetch_views_release(st);
     st->waiting = true;
     req->wait_prev = NULL;
@@ -168,6 +204,7 @@ static void fetch_wait(struct request *req)
         s->sub_busy = true;
         ptask_send(&s->sub);
     }
+    WEIR_DASSERT(fetch_check(req));
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
@@ -177,6 +214,8 @@ static void fetch_round(struct request *req);
 static void read_origin(struct reactor *r, struct ptask *pt)
 {
     struct fetch_state *st = pt->req->state;
+    WEIR_ASSERT(st->remaining > 0 && !st->waiting && !st->done);
+    WEIR_DASSERT(fetch_check(pt->req));
     if (--st->remaining > 0) return;
     uint64_t total = 0;
     bool errors = false;
@@ -210,6 +249,7 @@ static void read_owner(struct reactor *r, struct ptask *pt)
 static void fetch_round(struct request *req)
 {
     struct fetch_state *st = req->state;
+    WEIR_ASSERT(st->remaining == 0 && !st->waiting && !st->done);
     st->remaining = st->n_slots;
     for (int32_t i = 0; i < st->n_slots; i++) {
         struct fetch_slot *s = &st->slots[i];
@@ -218,11 +258,13 @@ static void fetch_round(struct request *req)
         s->high_watermark = s->log_start = -1;
         ptask_send(&s->pt);
     }
+    WEIR_DASSERT(fetch_check(req));
 }
 
 void fetch_wake(struct request *req)
 {
     struct fetch_state *st = req->state;
+    WEIR_DASSERT(fetch_check(req));
     if (!st->waiting || st->done) return;
     waiting_remove(req);
     st->waiting = false;
