@@ -333,6 +333,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     }
     b->cfg = *cfg;
     b->port_lock_fd = -1;
+    conn_limits_init(b);
     why[0] = '\0';
     limits_nofile_raise();
     enum weir_err err = broker_start(b, why, why_cap);
@@ -353,6 +354,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
         if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
     if (started) stats_log(b);
     weir_store_close(b->store);
+    conn_limits_free(b);
     if (b->port_lock_fd >= 0) close(b->port_lock_fd);
     weir_free(b->reactors);
     weir_free(b);

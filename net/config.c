@@ -84,6 +84,8 @@ static const struct broker_key broker_keys[] = {
     { "num.partitions", KEY_I32, FIELD(num_partitions), 1, PARTITIONS_CONFIG_MAX, NULL, 0, 0, 0 },
     { "auto.create.topics.enable", KEY_BOOL, FIELD(auto_create_topics), 0, 0, NULL, 0, 0, 0 },
     { "socket.request.max.bytes", KEY_I32, FIELD(socket_request_max_bytes), 1024, INT32_MAX, NULL, 0, 0, 0 },
+    { "max.connections", KEY_I32, FIELD(max_connections), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "max.connections.per.ip", KEY_I32, FIELD(max_connections_per_ip), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "log.retention.check.interval.ms", KEY_I64, FIELD(retention_check_ms), 1, INT64_MAX, NULL, 0, 0, 0 },
     { "weir.offsets.retention.ms", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX, NULL, 1,
       SET_OFFSETS_RETENTION_MS, 0 },
@@ -128,6 +130,8 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->num_partitions = 1;
     c->auto_create_topics = true;
     c->socket_request_max_bytes = 104857600;
+    c->max_connections = INT32_MAX;
+    c->max_connections_per_ip = INT32_MAX;
     c->retention_check_ms = 300000;
     c->offsets_retention_ms = (int64_t)10080 * 60000;
     c->offsets_retention_check_ms = 600000;

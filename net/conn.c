@@ -27,6 +27,7 @@
 static void conn_recv_arm(struct conn *c);
 static void conn_send_next(struct conn *c);
 static void conn_maybe_free(struct conn *c);
+static void conn_unadmit(struct broker *b, struct ip_count *ip);
 
 #ifdef WEIR_DEBUG
 /* The connection's invariants, checked (in debug builds) at every entry and
@@ -536,40 +537,181 @@ static void conn_maybe_free(struct conn *c)
     else c->r->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     close(c->fd);
+    conn_unadmit(c->r->b, c->ip);
     if (c->pipe_fd[0] >= 0) close(c->pipe_fd[0]), close(c->pipe_fd[1]);
     weir_free(c->rbuf);
     weir_free(c);
 }
 
-static void peer_name(int fd, char *out, size_t cap)
+/* ---- connection limits ----------------------------------------------------------- */
+
+/* max.connections counts every connection from its accept to its free, over
+ * all reactors. max.connections.per.ip counts them by client address in a
+ * table shared by the reactors (the kernel spreads one client's connections
+ * over them): used only when the key is set; an entry lives while its count
+ * is above zero. At a limit the new connection is closed at once. */
+enum { IP_BUCKETS = 1024 };
+
+struct ip_count {
+    uint8_t addr[16];
+    uint8_t len;                 /* 4 or 16 */
+    int32_t n;                   /* connections open from addr, > 0 */
+    struct ip_count *next;
+};
+
+void conn_limits_init(struct broker *b)
 {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
+    atomic_init(&b->conns_open, 0);
+    pthread_mutex_init(&b->ip_mu, NULL);
+    b->ip_buckets = NULL;
+}
+
+void conn_limits_free(struct broker *b)
+{
+    WEIR_ASSERT(atomic_load(&b->conns_open) >= 0);
+    for (size_t i = 0; b->ip_buckets && i < IP_BUCKETS; i++)
+        for (struct ip_count *e = b->ip_buckets[i], *next; e; e = next) {
+            next = e->next; /* left by connections a forced stop did not free */
+            weir_free(e);
+        }
+    weir_free(b->ip_buckets);
+    b->ip_buckets = NULL;
+    pthread_mutex_destroy(&b->ip_mu);
+}
+
+static size_t ip_hash(const uint8_t *addr, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ addr[i]) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+/* Counts a connection from addr unless the address has max of them open.
+ * Returns its entry, or NULL when refused (*over set) or out of memory. */
+static struct ip_count *ip_take(struct broker *b, const uint8_t *addr, uint8_t len, int32_t max, bool *over)
+{
+    *over = false;
+    pthread_mutex_lock(&b->ip_mu);
+    if (!b->ip_buckets) b->ip_buckets = weir_calloc(IP_BUCKETS, sizeof *b->ip_buckets);
+    struct ip_count *e = NULL;
+    if (b->ip_buckets) {
+        struct ip_count **head = &b->ip_buckets[ip_hash(addr, len)];
+        for (e = *head; e && (e->len != len || memcmp(e->addr, addr, len)); e = e->next) {}
+        if (!e && (e = weir_calloc(1, sizeof *e))) {
+            memcpy(e->addr, addr, len);
+            e->len = len;
+            e->next = *head;
+            *head = e;
+        }
+        if (e && e->n >= max) *over = true, e = NULL; /* an entry at its limit has n >= 1: not freed here */
+        else if (e) e->n++;
+    }
+    pthread_mutex_unlock(&b->ip_mu);
+    return e;
+}
+
+static void ip_release(struct broker *b, struct ip_count *e)
+{
+    pthread_mutex_lock(&b->ip_mu);
+    WEIR_ASSERT(e->n > 0);
+    if (--e->n == 0) {
+        struct ip_count **link = &b->ip_buckets[ip_hash(e->addr, e->len)];
+        while (*link != e) link = &(*link)->next;
+        *link = e->next;
+        weir_free(e);
+    }
+    pthread_mutex_unlock(&b->ip_mu);
+}
+
+/* The client's address: 4 or 16 bytes into addr; 0 when unknown. */
+static uint8_t peer_addr(const struct sockaddr_storage *sa, uint8_t addr[16])
+{
+    if (sa->ss_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->ss_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/* Admits a new connection under max.connections and max.connections.per.ip;
+ * over one of them: one rate-limited WARN line and false. *ip: its entry. */
+static bool conn_admit(struct reactor *r, const struct sockaddr_storage *sa, const char *peer, struct ip_count **ip)
+{
+    struct broker *b = r->b;
+    *ip = NULL;
+    int32_t open = atomic_fetch_add(&b->conns_open, 1);
+    if (open >= b->cfg.max_connections) {
+        atomic_fetch_sub(&b->conns_open, 1);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "connection from %s closed: %d connections are open, the limit "
+                             "max.connections=%d", peer, open, b->cfg.max_connections);
+        return false;
+    }
+    uint8_t addr[16], len = peer_addr(sa, addr);
+    if (b->cfg.max_connections_per_ip == INT32_MAX || len == 0) return true;
+    bool over;
+    *ip = ip_take(b, addr, len, b->cfg.max_connections_per_ip, &over);
+    if (over) {
+        atomic_fetch_sub(&b->conns_open, 1);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "connection from %s closed: its address has %d connections open, the "
+                             "limit max.connections.per.ip=%d", peer, b->cfg.max_connections_per_ip,
+                             b->cfg.max_connections_per_ip);
+        return false;
+    }
+    return true; /* out of memory for the entry: admitted, not counted by address */
+}
+
+/* Gives back what conn_admit counted. */
+static void conn_unadmit(struct broker *b, struct ip_count *ip)
+{
+    if (ip) ip_release(b, ip);
+    int32_t was = atomic_fetch_sub(&b->conns_open, 1);
+    WEIR_ASSERT(was > 0);
+}
+
+static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
+{
     char host[INET6_ADDRSTRLEN] = "?";
     uint16_t port = 0;
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
-        port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    } else if (sa.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
-        port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    if (sa->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    } else if (sa->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof host);
+        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
     }
     snprintf(out, cap, "%s:%u", host, port);
 }
 
 void conn_accept(struct reactor *r, int fd)
 {
+    struct sockaddr_storage sa = { .ss_family = AF_UNSPEC };
+    socklen_t sa_len = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &sa_len) != 0) sa.ss_family = AF_UNSPEC;
+    char peer[64];
+    peer_name(&sa, peer, sizeof peer);
+    struct ip_count *ip;
+    if (!conn_admit(r, &sa, peer, &ip)) {
+        close(fd);
+        return;
+    }
     struct conn *c = weir_calloc(1, sizeof *c);
     if (c) c->rbuf = weir_malloc(CONN_RBUF_BYTES);
     if (!c || !c->rbuf) {
         weir_log(WEIR_LOG_WARN, "reactor %u: out of memory for a connection", r->id);
         weir_free(c);
+        conn_unadmit(r->b, ip);
         close(fd);
         return;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    peer_name(fd, c->peer, sizeof c->peer);
+    _Static_assert(sizeof c->peer == sizeof peer, "");
+    memcpy(c->peer, peer, sizeof peer);
+    c->ip = ip;
     c->r = r;
     c->fd = fd;
     c->pipe_fd[0] = c->pipe_fd[1] = -1;

@@ -22,6 +22,8 @@ struct weir_broker_config {
     int32_t num_partitions;      /* num.partitions, default 1 */
     bool auto_create_topics;     /* auto.create.topics.enable, default true */
     int32_t socket_request_max_bytes; /* socket.request.max.bytes, default 104857600 */
+    int32_t max_connections;     /* max.connections: open client connections, default INT32_MAX (no limit) */
+    int32_t max_connections_per_ip; /* max.connections.per.ip: from one client address, default INT32_MAX */
     int64_t retention_check_ms;  /* log.retention.check.interval.ms, default 300000 */
     /* __consumer_offsets (net/group*.c) */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes (10080) × 60000, or weir.offsets.retention.ms */

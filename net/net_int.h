@@ -82,10 +82,13 @@ struct request {
     struct request *wait_next, *wait_prev;
 };
 
+struct ip_count;
+
 struct conn {
     struct reactor *r;
     int fd;
     char peer[64];
+    struct ip_count *ip;         /* its max.connections.per.ip count, or NULL */
     uint8_t *rbuf;
     size_t rlen;                 /* bytes buffered in rbuf */
     struct request *partial;     /* large frame being received into its own buffer */
@@ -152,6 +155,11 @@ struct broker {
     _Atomic bool stopping;
     pthread_mutex_t pid_mu;      /* producer id blocks */
     int64_t pid_next, pid_block_end;
+    /* conn.c: connections open (accepted, not yet freed) for max.connections,
+     * and per client address for max.connections.per.ip (only when it is set) */
+    _Atomic int32_t conns_open;
+    pthread_mutex_t ip_mu;
+    struct ip_count **ip_buckets; /* IP_BUCKETS chains, allocated at first use */
 };
 
 /* ---- reactor.c ------------------------------------------------------------ */
@@ -180,6 +188,8 @@ void conn_accept(struct reactor *r, int fd);
 void conn_kick(struct conn *c);          /* send what is ready, resume reading */
 void conn_shutdown_all(struct reactor *r, bool force);
 void request_pool_free(struct reactor *r); /* at the reactor's end */
+void conn_limits_init(struct broker *b);
+void conn_limits_free(struct broker *b);   /* once every reactor has ended */
 void request_respond(struct request *req); /* response in req->out is complete */
 void request_task_done(struct request *req); /* a posted task finished */
 /* Starts a response frame: size placeholder and response header. */

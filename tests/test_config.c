@@ -55,6 +55,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.num_partitions, 1);
     assert_true(c.auto_create_topics);
     assert_int_equal(c.socket_request_max_bytes, 104857600);
+    assert_int_equal(c.max_connections, INT32_MAX);
+    assert_int_equal(c.max_connections_per_ip, INT32_MAX);
     assert_int_equal(c.retention_check_ms, 300000);
     assert_int_equal(c.offsets_retention_ms, 10080LL * 60000);
     assert_int_equal(c.offsets_retention_check_ms, 600000);
@@ -113,6 +115,14 @@ static const struct key_case {
     { "socket.request.max.bytes", "2147483647", true, O(socket_request_max_bytes), F_I32, INT32_MAX, NULL },
     { "socket.request.max.bytes", "1023", false, 0, F_NONE, 0, NULL },
     { "socket.request.max.bytes", "2147483648", false, 0, F_NONE, 0, NULL },
+    { "max.connections", "1", true, O(max_connections), F_I32, 1, NULL },
+    { "max.connections", "2147483647", true, O(max_connections), F_I32, INT32_MAX, NULL },
+    { "max.connections", "0", false, 0, F_NONE, 0, NULL },
+    { "max.connections", "-1", false, 0, F_NONE, 0, NULL },
+    { "max.connections", "2147483648", false, 0, F_NONE, 0, NULL },
+    { "max.connections.per.ip", "3", true, O(max_connections_per_ip), F_I32, 3, NULL },
+    { "max.connections.per.ip", "0", false, 0, F_NONE, 0, NULL },
+    { "max.connections.per.ip", "many", false, 0, F_NONE, 0, NULL },
     { "log.retention.check.interval.ms", "1", true, O(retention_check_ms), F_I64, 1, NULL },
     { "log.retention.check.interval.ms", "9223372036854775807", true, O(retention_check_ms), F_I64, INT64_MAX, NULL },
     { "log.retention.check.interval.ms", "0", false, 0, F_NONE, 0, NULL },
