@@ -18,6 +18,7 @@
  * of data just written, so they are served from memory. MB = 10^6 bytes. */
 #include "bench/util.h"
 #include "engine/engine.h"
+#include "record/record.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,6 +8,7 @@
  *   1  the work itself failed (for serve: weir_broker_run returned an error)
  *   2  the command line or the config file was rejected; nothing was started
  * A rejection is exactly one line on stderr, starting with "weir: ". */
+#include "engine/engine.h"
 #include "net/net.h"
 
 #include "cli.h"

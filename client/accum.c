@@ -1,6 +1,6 @@
 /* client/accum.c: the record accumulator. send() appends each record straight
- * into its partition's OPEN batch buffer in RecordBatch v2 form (engine's
- * builder: one copy, from the caller's bytes into the batch), under the
+ * into its partition's OPEN batch buffer in RecordBatch v2 form (the
+ * record/ builder: one copy, from the caller's bytes into the batch), under the
  * producer lock. Batch buffers come from a pool bounded by buffer.memory;
  * send() waits for room up to max.block.ms. Completed batches go to a done
  * list whose callbacks run outside the lock (cl_done_run).

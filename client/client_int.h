@@ -36,8 +36,8 @@
 
 #include "base/base.h"
 #include "client/client.h"
-#include "engine/engine.h"
 #include "proto/proto.h"
+#include "record/record.h"
 
 /* ---- limits ------------------------------------------------------------------- */
 

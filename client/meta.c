@@ -170,8 +170,8 @@ static void meta_brokers(struct cl_sender *s, const struct kmetadata_resp *resp)
 static bool meta_topic(struct cl_sender *s, const struct kmetadata_topic *mt)
 {
     struct weir_producer *p = s->p;
-    char name[WEIR_TOPIC_NAME_MAX + 1];
-    if (mt->name.len <= 0 || mt->name.len > WEIR_TOPIC_NAME_MAX) return false;
+    char name[WEIR_KAFKA_NAME_MAX + 1];
+    if (mt->name.len <= 0 || mt->name.len > WEIR_KAFKA_NAME_MAX) return false;
     memcpy(name, mt->name.ptr, (size_t)mt->name.len);
     name[mt->name.len] = '\0';
     struct cl_topic *t = cl_topic_find(p, name);
@@ -186,7 +186,7 @@ static bool meta_topic(struct cl_sender *s, const struct kmetadata_topic *mt)
     }
     int32_t n = 0;
     for (int32_t i = 0; i < mt->n_partitions; i++) n = WEIR_MAX(n, mt->partitions[i].partition_index + 1);
-    if (n > WEIR_PARTITIONS_MAX || cl_topic_set_partitions(p, t, n) != WEIR_CLIENT_OK) return true;
+    if (n > KPROTO_PARTITIONS_MAX || cl_topic_set_partitions(p, t, n) != WEIR_CLIENT_OK) return true;
     bool again = false;
     for (int32_t i = 0; i < mt->n_partitions; i++) {
         const struct kmetadata_part *mp = &mt->partitions[i];

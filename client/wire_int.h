@@ -26,8 +26,8 @@
 
 #include "base/base.h"
 #include "client/client.h"
-#include "engine/engine.h"
 #include "proto/proto.h"
+#include "record/record.h"
 
 /* ---- limits ------------------------------------------------------------------ */
 

@@ -15,6 +15,7 @@
 #define WEIR_ENGINE_INT_H
 
 #include "engine.h"
+#include "record/record.h"
 
 #include <liburing.h>
 #include <pthread.h>

@@ -14,6 +14,7 @@
  * c->keys_set remembers which of them were set; an outranked value is still
  * validated, then ignored (with a warning). broker.id and node.id name the same
  * id; both set to different values is an error. */
+#include "engine/engine.h"
 #include "net.h"
 
 #include <arpa/inet.h>

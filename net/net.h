@@ -1,9 +1,16 @@
 /* net/net.h: the weir broker: io_uring reactors speaking the Kafka protocol
- * over a weir_store. The one header other modules include from net/. */
+ * over a weir_store. The one header other modules include from net/.
+ * It does not re-export the engine: weir_broker_config holds the engine's
+ * weir_log_config and weir_disk_policy by value, so include engine/engine.h
+ * before it. */
 #ifndef WEIR_NET_H
 #define WEIR_NET_H
 
-#include "engine/engine.h"
+#include "base/base.h"
+
+#ifndef WEIR_ENGINE_H
+#error "net/net.h needs engine/engine.h included first (weir_broker_config embeds its config structs)"
+#endif
 
 enum weir_fetch_send {
     WEIR_FETCH_SEND_SPLICE, /* segment file -> pipe -> socket, no user-space copy */

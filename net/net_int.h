@@ -10,8 +10,10 @@
 #ifndef WEIR_NET_INT_H
 #define WEIR_NET_INT_H
 
+#include "engine/engine.h"
 #include "net.h"
 #include "proto/proto.h"
+#include "record/record.h"
 
 #include <liburing.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/client_link.sh BUILD_DIR SOURCE_DIR: libweir_client as its users get it.
 #  (1) libweir_client.so exports exactly the functions client/client.h marks
-#      WEIR_API (nothing of base/, proto/ or engine/);
+#      WEIR_API (nothing of base/, proto/ or record/);
 #  (2) `cmake --install` into a temporary prefix; a program built with
 #      `pkg-config --cflags --libs weir-client` (shared) and one linked with the
 #      static archive and `pkg-config --static --libs` both run.

@@ -1,6 +1,8 @@
-/* tests/test_batch.c: engine/batch.c and engine/lz4.c: RecordBatch v2 build,
+/* tests/test_batch.c: record/batch.c and record/lz4.c: RecordBatch v2 build,
  * validate and iterate; the LZ4 frame; fuzzing of both with mutated input. */
 #include "testutil.h"
+
+#include "record/record.h"
 
 #include <stdio.h>
 #include <stdlib.h>

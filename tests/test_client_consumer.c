@@ -1,6 +1,6 @@
 /* tests/test_client_consumer.c: the consumer's record path without a broker
  * (client/crecords.c and the poll side of client/consumer.c, white-box).
- * Batches are built with the engine's builder, then decoded back: keys,
+ * Batches are built with record/'s builder, then decoded back: keys,
  * values and headers (null and empty ones too), LZ4, records before the
  * requested offset skipped, control batches skipped, the fetch position after
  * a record set that ends in a partial batch, and bad input: every truncation,

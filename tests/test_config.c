@@ -2,6 +2,7 @@
  * every key good and bad, listener forms, precedence, and the file loader. */
 #include "testutil.h"
 
+#include "engine/engine.h"
 #include "net/net.h"
 
 #include <stdio.h>

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "record/record.h"
 
 /* A fresh directory under $TMPDIR (or /tmp); removed by tu_rmrf. */
 char *tu_tmpdir(const char *tag);

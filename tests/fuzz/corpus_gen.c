@@ -16,6 +16,7 @@
 
 #include "engine/engine.h"
 #include "proto/proto.h"
+#include "record/record.h"
 
 #include "fuzz.h"
 

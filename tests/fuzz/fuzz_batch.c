@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_batch.c: the RecordBatch v2 validator, record iteration,
- * record headers and LZ4 frame decompression (engine/batch.c, engine/lz4.c).
+ * record headers and LZ4 frame decompression (record/batch.c, record/lz4.c).
  *
  * The input is one batch as a producer sends it (or as recovery reads it),
  * and also, on its own, an LZ4 frame. Each run:
@@ -13,7 +13,7 @@
  * Properties: every record's key, value and headers lie inside the batch or
  * the decompressed scratch; no more records than the header counts; a valid
  * batch's length is within the input; decompression respects its cap. */
-#include "engine/engine.h"
+#include "record/record.h"
 
 #include "fuzz.h"
 

@@ -12,8 +12,8 @@
  *    KPROTO_STRING_MAX long for strings; null is {NULL, -1} only;
  *  - every array count is >= 0 (-1 only where nullable) with storage for it;
  *  - Produce records go through the broker's batch checks without harm. */
-#include "engine/engine.h"
 #include "proto/proto.h"
+#include "record/record.h"
 
 #include "fuzz.h"
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "record/record.h"
 
 #include "fuzz.h"
 

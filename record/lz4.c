@@ -1,11 +1,11 @@
-/* engine/lz4.c: the LZ4 frame as Kafka writes it (codec 3).
+/* record/lz4.c: the LZ4 frame as Kafka writes it (codec 3).
  *
  * Java's Lz4BlockOutputStream and librdkafka (LZ4F) write frame version 01,
  * independent blocks of at most 64 KiB, no content size, no block or content
  * checksum. We write exactly that. We read any valid LZ4 frame, and frames
  * back to back, as both clients' readers do. Input is untrusted: every LZ4F
  * error is WEIR_E_INVALID, and the output never grows past the caller's max. */
-#include "engine.h"
+#include "record.h"
 
 #include <lz4frame.h>
 

@@ -1,4 +1,4 @@
-/* engine/batch.c: Kafka RecordBatch v2 (magic 2): header, validation, record
+/* record/batch.c: Kafka RecordBatch v2 (magic 2): header, validation, record
  * iteration, and the builder.
  *
  * A batch is the 61-byte header, then the records; with codec lz4 the bytes
@@ -11,7 +11,7 @@
  *  (2) a record's fields consume exactly the `length` that precedes them;
  *  (3) a builder's buf[61, len) holds whole records, and len <= cap, until
  *      finish() writes the header and CRC and compresses the records. */
-#include "engine.h"
+#include "record.h"
 
 enum { BATCH_LENGTH_MIN = WEIR_BATCH_HEADER_BYTES - WEIR_BATCH_LOG_OVERHEAD };
 _Static_assert(BATCH_LENGTH_MIN == 49, "batchLength counts the header bytes after itself");

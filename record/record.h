@@ -1,0 +1,155 @@
+/* record/record.h: the Kafka RecordBatch v2 (magic 2) format, the one header
+ * other modules include from record/: batch header decode and validation,
+ * record iteration, the batch builder, and the LZ4 frame (codec 3). Shared by
+ * the storage engine (engine/), the broker (net/) and the client (client/);
+ * depends on base/ only. Pure functions over caller memory: no threads, no I/O.
+ * Layout and CRC range: docs/on-disk-format.md. */
+#ifndef WEIR_RECORD_H
+#define WEIR_RECORD_H
+
+#include "base/base.h"
+
+enum {
+    WEIR_BATCH_OFF_BASE_OFFSET = 0,
+    WEIR_BATCH_OFF_LENGTH = 8,
+    WEIR_BATCH_OFF_LEADER_EPOCH = 12,
+    WEIR_BATCH_OFF_MAGIC = 16,
+    WEIR_BATCH_OFF_CRC = 17,
+    WEIR_BATCH_OFF_ATTRS = 21,
+    WEIR_BATCH_OFF_LAST_DELTA = 23,
+    WEIR_BATCH_OFF_BASE_TS = 27,
+    WEIR_BATCH_OFF_MAX_TS = 35,
+    WEIR_BATCH_OFF_PRODUCER_ID = 43,
+    WEIR_BATCH_OFF_PRODUCER_EPOCH = 51,
+    WEIR_BATCH_OFF_BASE_SEQ = 53,
+    WEIR_BATCH_OFF_COUNT = 57,
+    WEIR_BATCH_HEADER_BYTES = 61,
+    WEIR_BATCH_LOG_OVERHEAD = 12, /* baseOffset + batchLength precede the length */
+    WEIR_BATCH_MAGIC = 2,
+};
+_Static_assert(WEIR_BATCH_OFF_CRC + 4 == WEIR_BATCH_OFF_ATTRS, "CRC-32C covers attributes onward");
+_Static_assert(WEIR_BATCH_OFF_COUNT + 4 == WEIR_BATCH_HEADER_BYTES, "records follow the count");
+
+enum weir_codec { WEIR_CODEC_NONE = 0, WEIR_CODEC_GZIP = 1, WEIR_CODEC_SNAPPY = 2, WEIR_CODEC_LZ4 = 3, WEIR_CODEC_ZSTD = 4 };
+enum {
+    WEIR_ATTR_CODEC_MASK = 0x07,
+    WEIR_ATTR_LOG_APPEND_TIME = 0x08,
+    WEIR_ATTR_TRANSACTIONAL = 0x10,
+    WEIR_ATTR_CONTROL = 0x20,
+};
+
+/* The 61-byte header, decoded. */
+struct weir_batch_header {
+    int64_t base_offset;
+    int32_t length;        /* bytes after the length field; whole batch = 12 + length */
+    int32_t leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t records_count;
+};
+
+/* Decodes the header of the batch at p (n bytes available). Checks only that
+ * the header is there and magic is 2. Errors: WEIR_E_TRUNCATED, WEIR_E_UNSUPPORTED. */
+enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_batch_header *h);
+
+/* Full check of one batch as it arrives from a producer or is read back at
+ * recovery: length within [49, n-12] and <= max_bytes, magic 2, CRC-32C,
+ * records_count >= 1 and == last_offset_delta + 1, codec none or lz4, not a
+ * control batch when `from_client`. Sets *batch_bytes to 12 + length.
+ * Errors: WEIR_E_TRUNCATED, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_CRC,
+ * WEIR_E_INVALID. Reads only; O(batch) for the CRC. */
+enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
+                                  size_t *batch_bytes);
+
+/* Rewrite fields outside the CRC (no recompute needed). */
+static inline void weir_batch_set_base_offset(uint8_t *batch, int64_t offset)
+{
+    weir_store_be64(batch + WEIR_BATCH_OFF_BASE_OFFSET, (uint64_t)offset);
+}
+static inline void weir_batch_set_leader_epoch(uint8_t *batch, int32_t epoch)
+{
+    weir_store_be32(batch + WEIR_BATCH_OFF_LEADER_EPOCH, (uint32_t)epoch);
+}
+
+struct weir_header {
+    const uint8_t *key;   /* never NULL for a valid header (may be length 0) */
+    int32_t key_len;
+    const uint8_t *value; /* NULL when null */
+    int32_t value_len;    /* -1 when null */
+};
+
+/* One decoded record. Pointers borrow the batch (or the iterator's scratch). */
+struct weir_record {
+    int64_t offset;
+    int64_t timestamp;
+    const uint8_t *key;   /* NULL when null */
+    int32_t key_len;      /* -1 when null */
+    const uint8_t *value; /* NULL when null */
+    int32_t value_len;    /* -1 when null */
+    int32_t headers_count;
+    const uint8_t *headers_raw; /* the encoded headers; walk with weir_record_header_next */
+    size_t headers_raw_len;
+};
+
+/* Iterates the records of one batch. A compressed batch is decompressed into
+ * scratch (caller-owned, grown with weir_realloc; free it with weir_free). */
+struct weir_record_iter {
+    struct weir_batch_header hdr;
+    struct weir_rd rd;   /* over the (decompressed) records */
+    int32_t index;
+    uint8_t **scratch;
+    size_t *scratch_cap;
+};
+/* Errors: as weir_batch_header_decode, WEIR_E_UNSUPPORTED (codec), WEIR_E_INVALID
+ * (bad LZ4 frame), WEIR_E_TOO_LARGE (decompresses past `max_decompressed`). */
+enum weir_err weir_record_iter_init(struct weir_record_iter *it, const uint8_t *batch, size_t n,
+                                    uint8_t **scratch, size_t *scratch_cap, size_t max_decompressed);
+/* WEIR_OK and a record, or WEIR_E_NOT_FOUND at the end, or WEIR_E_INVALID /
+ * WEIR_E_TRUNCATED for a malformed record (count, varints, lengths). */
+enum weir_err weir_record_iter_next(struct weir_record_iter *it, struct weir_record *rec);
+/* Walks rec->headers_raw; *pos starts at 0. WEIR_E_NOT_FOUND at the end. */
+enum weir_err weir_record_header_next(const struct weir_record *rec, size_t *pos, struct weir_header *h);
+
+/* Builds one RecordBatch v2 into a caller buffer. Records are written as they
+ * are added; finish() compresses in place when the codec is lz4 and writes the
+ * header and CRC. The buffer holds at most `cap` bytes. */
+struct weir_batch_builder {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;          /* bytes used, header included */
+    enum weir_codec codec;
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    bool finished;
+};
+void weir_batch_builder_init(struct weir_batch_builder *b, uint8_t *buf, size_t cap, enum weir_codec codec);
+/* Appends one record. key/value NULL means null. Errors: WEIR_E_TOO_LARGE
+ * (does not fit: nothing added), WEIR_E_INVALID (after finish). */
+enum weir_err weir_batch_builder_add(struct weir_batch_builder *b, int64_t timestamp, const void *key,
+                                     int32_t key_len, const void *value, int32_t value_len,
+                                     const struct weir_header *headers, int32_t headers_count);
+/* Bytes the next record would take, to decide when a batch is full. */
+size_t weir_batch_record_size(int64_t timestamp_delta, int32_t offset_delta, int32_t key_len,
+                              int32_t value_len, const struct weir_header *headers, int32_t headers_count);
+/* Writes the header (base offset 0) and CRC; returns the batch length in *out_len.
+ * Errors: WEIR_E_INVALID (no records), WEIR_E_NOMEM, WEIR_E_TOO_LARGE (compressed
+ * output larger than cap). */
+enum weir_err weir_batch_builder_finish(struct weir_batch_builder *b, int64_t producer_id,
+                                        int16_t producer_epoch, int32_t base_sequence, size_t *out_len);
+
+/* LZ4 frame as Kafka writes it: independent 64 KiB blocks, no checksums. */
+size_t weir_lz4_bound(size_t n);
+enum weir_err weir_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *out_len);
+/* Decompresses a whole frame; *dst grows with weir_realloc up to max bytes. */
+enum weir_err weir_lz4_decompress(const uint8_t *src, size_t n, uint8_t **dst, size_t *dst_cap, size_t max,
+                                  size_t *out_len);
+
+#endif
