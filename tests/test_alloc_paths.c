@@ -7,6 +7,7 @@
  * allocations are not counted (Release builds without WEIR_ALLOC_COUNT). */
 #include "testutil.h"
 
+#include "engine/engine.h"
 #include "net/net.h"
 #include "proto/proto.h"
 
