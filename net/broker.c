@@ -4,7 +4,8 @@
  *
  * Files it keeps in the data directory besides the store's:
  *   meta.properties   cluster.id and node.id, written once
- *   producer-ids      start of the next unallocated block of producer ids */
+ *   producer-ids      start of the next unallocated block of producer ids
+ *                     (producer_id.c) */
 #include "net_int.h"
 
 #include <errno.h>
@@ -22,11 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum { PID_BLOCK = 1000, LISTEN_BACKLOG = 1024 };
-
-enum weir_err reactor_start(struct reactor *r);
-void reactor_join(struct reactor *r);
-void reactor_wake(struct reactor *r);
+enum { LISTEN_BACKLOG = 1024 };
 
 static enum weir_err cluster_id_load(struct broker *b)
 {
@@ -52,40 +49,6 @@ static enum weir_err cluster_id_load(struct broker *b)
     int n = snprintf(body, sizeof body, "version=1\ncluster.id=%s\nnode.id=%" PRId32 "\n", b->cluster_id,
                      b->cfg.node_id);
     return weir_write_file_atomic(path, body, (size_t)n);
-}
-
-/* Reserves the next block of producer ids durably before handing any out. */
-static enum weir_err pid_block_reserve(struct broker *b)
-{
-    char path[4200], text[32];
-    snprintf(path, sizeof path, "%s/producer-ids", b->cfg.data_dir);
-    int n = snprintf(text, sizeof text, "%" PRId64 "\n", b->pid_next + PID_BLOCK);
-    enum weir_err err = weir_write_file_atomic(path, text, (size_t)n);
-    if (err == WEIR_OK) b->pid_block_end = b->pid_next + PID_BLOCK;
-    return err;
-}
-
-static enum weir_err pid_init(struct broker *b)
-{
-    char path[4200], *text = NULL;
-    snprintf(path, sizeof path, "%s/producer-ids", b->cfg.data_dir);
-    b->pid_next = 0;
-    if (weir_read_file(path, 64, &text, NULL) == WEIR_OK) {
-        b->pid_next = strtoll(text, NULL, 10);
-        weir_free(text);
-        if (b->pid_next < 0) b->pid_next = 0;
-    }
-    pthread_mutex_init(&b->pid_mu, NULL);
-    return pid_block_reserve(b);
-}
-
-int64_t broker_producer_id_next(struct broker *b)
-{
-    pthread_mutex_lock(&b->pid_mu);
-    int64_t id = -1;
-    if (b->pid_next < b->pid_block_end || pid_block_reserve(b) == WEIR_OK) id = b->pid_next++;
-    pthread_mutex_unlock(&b->pid_mu);
-    return id;
 }
 
 static void sockaddr_set_port(struct sockaddr_storage *sa, uint16_t port)
@@ -301,8 +264,14 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     b->n_reactors = reactors_wanted(&b->cfg);
     b->reactors = weir_calloc(b->n_reactors, sizeof *b->reactors);
     if (!b->reactors) return WEIR_E_NOMEM;
-    for (unsigned i = 0; i < b->n_reactors; i++)
-        b->reactors[i] = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .spare_fd = -1, .event_fd = -1 };
+    b->dispatch = handle_request;
+    for (unsigned i = 0; i < b->n_reactors; i++) { /* what runs on each reactor, registered from above */
+        struct reactor *r = &b->reactors[i];
+        *r = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .spare_fd = -1, .event_fd = -1 };
+        conn_reactor_init(r);
+        fetch_reactor_init(r);
+        groups_reactor_init(r);
+    }
     const char *dir = b->cfg.data_dir;
     struct addrinfo *ai = NULL;
     enum weir_err err = listen_resolve(b, &ai, why, cap);
@@ -315,7 +284,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     if (err == WEIR_OK) weir_store_set_disk_policy(b->store, &b->cfg.disk);
     if (err == WEIR_OK && (err = cluster_id_load(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
-    if (err == WEIR_OK && (err = pid_init(b)) != WEIR_OK)
+    if (err == WEIR_OK && (err = producer_ids_init(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/producer-ids: %s", dir, weir_err_text(err));
     if (err == WEIR_OK && (err = groups_topic_ensure(b)) != WEIR_OK)
         snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));

@@ -44,7 +44,7 @@ static bool conn_check(const struct conn *c)
     for (const struct request *req = c->q_head; req; req = req->next) {
         WEIR_ASSERT(req->c == c && req->in_fifo && req->pending >= 0);
         WEIR_ASSERT(req->next || req == c->q_tail);
-        WEIR_ASSERT(!req->ready || !req->wait_next); /* answered: off the long-poll list */
+        WEIR_ASSERT(!req->ready || req != c->r->waiting); /* answered: off the long-poll list (fetch_check: all of it) */
         n++;
         WEIR_ASSERT(n <= c->inflight);
     }
@@ -147,7 +147,7 @@ static void request_free(struct request *req)
     WEIR_ASSERT(!req->in_fifo && req->pending == 0);
     if (req->on_release) req->on_release(req);
     struct reactor *r = req->c->r;
-    WEIR_ASSERT(!req->wait_next && !req->wait_prev && r->waiting != req); /* off the long-poll list */
+    WEIR_ASSERT(r->waiting != req); /* off the long-poll list (fetch_release) */
     if (req->frame != req->frame_buf) weir_free(req->frame);
     if (r->req_pool_n >= REQ_POOL_MAX) {
         request_destroy(req);
@@ -256,7 +256,7 @@ static void request_start(struct conn *c, struct request *req)
         return;
     }
     req->body = rd;
-    handle_request(req);
+    c->r->b->dispatch(req);
 }
 
 /* Cuts whole frames out of rbuf; closes the connection on a bad size. */
@@ -727,6 +727,13 @@ void conn_accept(struct reactor *r, int fd)
     conn_recv_arm(c);
 }
 
+bool conn_busy_any(const struct reactor *r)
+{
+    for (const struct conn *c = r->conns; c; c = c->next)
+        if (!c->dead && (c->q_head || c->send_busy || c->recv_busy)) return true;
+    return false;
+}
+
 /* Stops reading every connection: idle ones close now, busy ones once their
  * responses are out. `force` (every reactor quiesced) closes all now. */
 void conn_shutdown_all(struct reactor *r, bool force)
@@ -740,4 +747,39 @@ void conn_shutdown_all(struct reactor *r, bool force)
         next = c->next; /* c stays linked while entered */
         conn_leave(c);
     }
+}
+
+/* ---- the reactor's hook ------------------------------------------------------------- */
+
+static void conn_hook_stop(struct reactor *r, void *ctx, bool force)
+{
+    (void)ctx;
+    conn_shutdown_all(r, force);
+}
+
+static bool conn_hook_busy(const struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    return conn_busy_any(r);
+}
+
+static bool conn_hook_open(const struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    return r->conns != NULL;
+}
+
+static void conn_hook_fini(struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    request_pool_free(r);
+}
+
+static const struct reactor_hook_ops conn_hook = { .stop = conn_hook_stop, .busy = conn_hook_busy,
+                                                   .open = conn_hook_open, .fini = conn_hook_fini };
+
+void conn_reactor_init(struct reactor *r)
+{
+    r->on_accept = conn_accept;
+    reactor_hook_add(r, &conn_hook, NULL);
 }

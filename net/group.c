@@ -108,6 +108,22 @@ void groups_free(struct reactor *r)
     r->groups = NULL;
 }
 
+static void groups_hook_tick(struct reactor *r, void *ctx, int64_t now_ns)
+{
+    (void)ctx, (void)now_ns;
+    groups_tick(r);
+}
+
+static void groups_hook_fini(struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    groups_free(r);
+}
+
+static const struct reactor_hook_ops groups_hook = { .tick = groups_hook_tick, .fini = groups_hook_fini };
+
+void groups_reactor_init(struct reactor *r) { reactor_hook_add(r, &groups_hook, NULL); }
+
 /* ---- on the request's reactor ------------------------------------------------------- */
 
 static void gop_origin(struct reactor *r, struct ptask *pt)

@@ -3,10 +3,11 @@
  * A fetch runs in rounds. A round asks every partition's owner for a view of
  * whole batches from the fetch offset (the segment stays pinned until the
  * response is sent). When the round has fewer than min_bytes and the wait
- * has not expired, the views are dropped, each owner is asked to notify this
- * reactor when its partition advances past the offset, and the fetch waits
- * on the reactor's list until a notification or its deadline starts the
- * next round. Record bytes are never copied here: the response carries file
+ * has not expired, the views are dropped, each partition's slot is linked as
+ * a waiter on this reactor (reactor_waiter, keyed by the partition), each
+ * owner is asked to tell this reactor when its partition advances past the
+ * offset, and a wake of any slot or the deadline's timer starts the next
+ * round. Record bytes are never copied here: the response carries file
  * ranges that the connection sends by splice or from the mapping. */
 #include "net_int.h"
 
@@ -17,6 +18,7 @@ enum { KERR_OFFSET_OUT_OF_RANGE = 1, KERR_UNKNOWN_TOPIC = 3 };
 struct fetch_slot {
     struct ptask pt;             /* the read */
     struct ptask sub;            /* the subscription */
+    struct reactor_waiter w;     /* linked while the fetch waits */
     bool sub_busy, ready_now;
     int64_t offset;
     int32_t max_bytes;
@@ -27,11 +29,15 @@ struct fetch_slot {
 };
 
 struct fetch_state {
+    struct request *req;
     struct kfetch_req fr;
     struct fetch_slot *slots;
     int32_t n_slots;
     int remaining;
     bool waiting, done;
+    int64_t deadline_ns;
+    struct reactor_timer timer;  /* armed while waiting */
+    struct request *wait_next, *wait_prev; /* the reactor's waiting fetches */
 };
 
 #ifdef WEIR_DEBUG
@@ -45,12 +51,17 @@ static bool fetch_check(const struct request *req)
     const struct fetch_state *st = req->state;
     const struct reactor *r = req->c->r;
     int linked = 0;
-    for (const struct request *q = r->waiting; q; q = q->wait_next) {
-        WEIR_ASSERT(q->wait_prev ? q->wait_prev->wait_next == q : q == r->waiting);
+    for (const struct request *q = r->waiting; q; q = ((const struct fetch_state *)q->state)->wait_next) {
+        const struct fetch_state *qs = q->state;
+        WEIR_ASSERT(qs->wait_prev ? ((const struct fetch_state *)qs->wait_prev->state)->wait_next == q
+                                  : q == r->waiting);
         linked += q == req;
     }
     WEIR_ASSERT(linked == (st->waiting ? 1 : 0));
-    if (!st->waiting) WEIR_ASSERT(!req->wait_next && !req->wait_prev);
+    WEIR_ASSERT(st->timer.armed == st->waiting);
+    if (!st->waiting) WEIR_ASSERT(!st->wait_next && !st->wait_prev);
+    for (int32_t i = 0; i < st->n_slots; i++) /* slot waiters are linked only while waiting */
+        if (!st->waiting) WEIR_ASSERT(!st->slots[i].w.pprev);
     WEIR_ASSERT(!(st->waiting && st->done));
     WEIR_ASSERT(st->remaining >= 0 && st->remaining <= st->n_slots);
     if (st->waiting || st->done) WEIR_ASSERT(st->remaining == 0);
@@ -75,12 +86,15 @@ static void fetch_views_release(struct fetch_state *st)
 
 static void waiting_remove(struct request *req)
 {
+    struct fetch_state *st = req->state;
     struct reactor *r = req->c->r;
-    WEIR_ASSERT(req->wait_prev || r->waiting == req);
-    if (req->wait_prev) req->wait_prev->wait_next = req->wait_next;
-    else if (r->waiting == req) r->waiting = req->wait_next;
-    if (req->wait_next) req->wait_next->wait_prev = req->wait_prev;
-    req->wait_next = req->wait_prev = NULL;
+    WEIR_ASSERT(st->wait_prev || r->waiting == req);
+    if (st->wait_prev) ((struct fetch_state *)st->wait_prev->state)->wait_next = st->wait_next;
+    else if (r->waiting == req) r->waiting = st->wait_next;
+    if (st->wait_next) ((struct fetch_state *)st->wait_next->state)->wait_prev = st->wait_prev;
+    st->wait_next = st->wait_prev = NULL;
+    reactor_timer_cancel(r, &st->timer);
+    for (int32_t i = 0; i < st->n_slots; i++) reactor_waiter_remove(&st->slots[i].w);
 }
 
 static void fetch_release(struct request *req)
@@ -166,6 +180,8 @@ static void fetch_respond(struct request *req)
 
 /* ---- subscriptions ---------------------------------------------------------------- */
 
+static void fetch_wake(struct request *req);
+
 static void sub_origin(struct reactor *r, struct ptask *pt)
 {
     (void)r;
@@ -185,20 +201,40 @@ static void sub_owner(struct reactor *r, struct ptask *pt)
     ptask_reply(r, pt);
 }
 
+static void slot_wake(struct reactor *r, struct reactor_waiter *w)
+{
+    (void)r;
+    fetch_wake(weir_container_of(w, struct fetch_slot, w)->pt.req);
+}
+
+static void deadline_fire(struct reactor *r, struct reactor_timer *t)
+{
+    (void)r;
+    struct fetch_state *st = weir_container_of(t, struct fetch_state, timer);
+    fetch_wake(st->req);
+}
+
+/* Links before subscribing: a wake for a slot is only sent after its
+ * subscription reached the owner, so none is missed. */
 static void fetch_wait(struct request *req)
 {
     struct fetch_state *st = req->state;
     struct reactor *r = req->c->r;
-    WEIR_ASSERT(!st->waiting && !st->done && !req->wait_next && !req->wait_prev && r->waiting != req);
+    WEIR_ASSERT(!st->waiting && !st->done && !st->wait_next && !st->wait_prev && r->waiting != req);
     fetch_views_release(st);
     st->waiting = true;
-    req->wait_prev = NULL;
-    req->wait_next = r->waiting;
-    if (r->waiting) r->waiting->wait_prev = req;
+    st->wait_prev = NULL;
+    st->wait_next = r->waiting;
+    if (r->waiting) ((struct fetch_state *)r->waiting->state)->wait_prev = req;
     r->waiting = req;
+    st->timer.fire = deadline_fire;
+    reactor_timer_arm(r, &st->timer, st->deadline_ns);
     for (int32_t i = 0; i < st->n_slots; i++) {
         struct fetch_slot *s = &st->slots[i];
-        if (s->sub_busy || s->pt.error_code) continue;
+        if (s->pt.error_code) continue;
+        s->w.wake = slot_wake;
+        reactor_waiter_add(r, &s->w);
+        if (s->sub_busy) continue;
         s->sub = (struct ptask){ .req = req, .topic = s->pt.topic, .partition = s->pt.partition,
                                  .on_owner = sub_owner, .on_origin = sub_origin };
         s->sub_busy = true;
@@ -223,7 +259,7 @@ static void read_origin(struct reactor *r, struct ptask *pt)
         total += st->slots[i].has_view ? st->slots[i].view.len : 0;
         errors |= st->slots[i].pt.error_code != 0;
     }
-    bool expired = weir_clock_ns() >= pt->req->deadline_ns;
+    bool expired = weir_clock_ns() >= st->deadline_ns;
     if (total >= (uint64_t)WEIR_MAX(st->fr.min_bytes, 1) || errors || expired || r->stopping ||
         st->fr.max_wait_ms <= 0)
         fetch_respond(pt->req);
@@ -261,7 +297,7 @@ static void fetch_round(struct request *req)
     WEIR_DASSERT(fetch_check(req));
 }
 
-void fetch_wake(struct request *req)
+static void fetch_wake(struct request *req)
 {
     struct fetch_state *st = req->state;
     WEIR_DASSERT(fetch_check(req));
@@ -286,6 +322,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
             const struct kfetch_req_part *in = &st->fr.topics[t].partitions[p];
             st->slots[i] = (struct fetch_slot){ .pt = { .req = req, .topic = topic, .partition = in->partition,
                                                         .on_owner = read_owner, .on_origin = read_origin },
+                                                .w = { .key = part_key(topic, in->partition) },
                                                 .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
             if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = KERR_UNKNOWN_TOPIC;
         }
@@ -297,7 +334,7 @@ void handle_fetch(struct request *req)
 {
     struct fetch_state *st = weir_arena_alloc(&req->arena, sizeof *st);
     enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
-    if (st) *st = (struct fetch_state){ 0 };
+    if (st) *st = (struct fetch_state){ .req = req };
     if (err == WEIR_OK) err = kproto_fetch_decode(&req->body, req->hdr.api_version, &req->arena, &st->fr);
     if (err == WEIR_OK) err = fetch_slots_make(req, st);
     if (err != WEIR_OK) {
@@ -306,10 +343,31 @@ void handle_fetch(struct request *req)
     }
     req->state = st;
     req->on_release = fetch_release;
-    req->deadline_ns = weir_clock_ns() + (int64_t)WEIR_MAX(st->fr.max_wait_ms, 0) * 1000000;
+    st->deadline_ns = weir_clock_ns() + (int64_t)WEIR_MAX(st->fr.max_wait_ms, 0) * 1000000;
     if (st->n_slots == 0) fetch_respond(req);
     else fetch_round(req);
 }
+
+/* ---- the reactor's hook: stopping answers every waiting fetch ------------------------- */
+
+static void fetch_hook_stop(struct reactor *r, void *ctx, bool force)
+{
+    (void)ctx, (void)force;
+    for (struct request *req = r->waiting; req; req = r->waiting) {
+        fetch_wake(req); /* its round answers at once: r->stopping */
+        WEIR_ASSERT(r->waiting != req);
+    }
+}
+
+static bool fetch_hook_busy(const struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    return r->waiting != NULL;
+}
+
+static const struct reactor_hook_ops fetch_hook = { .stop = fetch_hook_stop, .busy = fetch_hook_busy };
+
+void fetch_reactor_init(struct reactor *r) { reactor_hook_add(r, &fetch_hook, NULL); }
 
 /* ---- ListOffsets ---------------------------------------------------------------------- */
 

@@ -33,6 +33,7 @@ enum {
     RING_ENTRIES = 1024,
     FETCH_PIPE_BYTES = 1 << 20,     /* splice pipe size */
     REACTORS_MAX = 64,
+    REACTOR_HOOKS_MAX = 8,
     STOP_DRAIN_MS = 10000,          /* shutdown waits this long for slow readers */
 };
 
@@ -49,10 +50,38 @@ struct task {
 struct part {
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t partition;
+    uint64_t key;                /* part_key(topic, partition) */
     struct weir_log *log;
     struct reactor *owner;
-    uint64_t waiters;            /* reactors with fetches waiting on it (bit per id) */
+    uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
     struct part *hnext;
+};
+
+/* What runs on a reactor's thread for the code above it: the loop knows
+ * nothing of connections, fetches or groups. Any member may be NULL. */
+struct reactor_hook_ops {
+    void (*tick)(struct reactor *r, void *ctx, int64_t now_ns); /* each turn, after completions and timers */
+    void (*stop)(struct reactor *r, void *ctx, bool force);     /* stopping: no new work; force: drop what is left */
+    bool (*busy)(const struct reactor *r, void *ctx);           /* work the stop waits for before quiescing */
+    bool (*open)(const struct reactor *r, void *ctx);           /* left after the forced stop: turns go on (bounded) */
+    void (*fini)(struct reactor *r, void *ctx);                 /* on the thread after the loop, before the logs close */
+};
+
+/* A deadline on a reactor's clock (weir_clock_ns). Embedded by its user. */
+struct reactor_timer {
+    int64_t deadline_ns;
+    void (*fire)(struct reactor *r, struct reactor_timer *t); /* on the reactor's thread; t is disarmed */
+    struct reactor_timer *next, *prev;
+    bool armed;
+};
+
+/* Something on a reactor waiting for a partition (key = part_key) to
+ * advance. Embedded by its user. A wake may be spurious (a key collision, or
+ * a burst of wake-ups too large to name each): the waiter checks again. */
+struct reactor_waiter {
+    uint64_t key;
+    void (*wake)(struct reactor *r, struct reactor_waiter *w); /* on the reactor's thread; w is unlinked */
+    struct reactor_waiter *next, **pprev;                      /* pprev NULL: not linked */
 };
 
 struct part_map {
@@ -80,8 +109,6 @@ struct request {
     void (*on_release)(struct request *req); /* frees handler state (pins) */
     void *state;
     struct request *next;        /* connection FIFO */
-    int64_t deadline_ns;         /* long-poll fetch */
-    struct request *wait_next, *wait_prev;
 };
 
 struct ip_count;
@@ -112,6 +139,7 @@ struct conn {
 
 struct reactor_stats {
     _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
+    _Atomic uint64_t wakeups;    /* waiters woken (reactor_waiter.wake calls) */
 };
 
 struct reactor {
@@ -121,6 +149,7 @@ struct reactor {
     struct io_uring ring;
     struct weir_appender *ap;
     int listen_fd;
+    void (*on_accept)(struct reactor *r, int fd); /* owns fd; NULL: closed */
     int spare_fd;                /* /dev/null held so that at the fd limit a connection can still be refused */
     struct weir_uop accept_op;
     bool accept_armed;
@@ -134,8 +163,12 @@ struct reactor {
     struct task *mbox_head, *mbox_tail;
     struct task *local_head, *local_tail; /* posted to self */
     struct part_map parts;
-    struct conn *conns;
-    struct request *waiting;     /* long-poll fetches */
+    struct { const struct reactor_hook_ops *ops; void *ctx; } hooks[REACTOR_HOOKS_MAX];
+    unsigned n_hooks;
+    struct reactor_timer *timers_head, *timers_tail; /* armed, by deadline */
+    struct reactor_waiter *waiters;                  /* linked waiters */
+    struct conn *conns;          /* conn.c's */
+    struct request *waiting;     /* handle_fetch.c's: long-poll fetches */
     struct request *req_pool;    /* freed requests for reuse (conn.c), linked by next */
     unsigned req_pool_n;         /* <= REQ_POOL_MAX */
     int64_t next_retain_ms;
@@ -153,6 +186,7 @@ struct broker {
     uint16_t port;               /* bound */
     int port_lock_fd;            /* abstract unix socket "weir-port-<port>": held while running (broker.c) */
     char cluster_id[32];
+    void (*dispatch)(struct request *req); /* a request's decoded header is in; handle.c's handle_request */
     _Atomic unsigned quiesced;
     _Atomic bool stopping;
     pthread_mutex_t pid_mu;      /* producer id blocks */
@@ -176,6 +210,19 @@ void reactor_cancel(struct reactor *r, struct weir_uop *target);
 enum weir_err reactor_start(struct reactor *r);
 void reactor_join(struct reactor *r);
 void reactor_wake(struct reactor *r);
+/* Before reactor_start; hooks run in the order added (at most REACTOR_HOOKS_MAX). */
+void reactor_hook_add(struct reactor *r, const struct reactor_hook_ops *ops, void *ctx);
+/* (Re)arms t to fire at deadline_ns, at the end of the first turn that sees
+ * it passed. Reactor thread only. */
+void reactor_timer_arm(struct reactor *r, struct reactor_timer *t, int64_t deadline_ns);
+void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t);
+/* A partition's waiter key: a hash of (topic, partition). */
+uint64_t part_key(const char *topic, int32_t partition);
+/* Links w (w->key, w->wake set) on r until it is woken or removed. The owner
+ * of the partition must then be asked to tell r when it advances (p->waiters
+ * bit r->id): a wake is only sent for waiters linked before it arrives. */
+void reactor_waiter_add(struct reactor *r, struct reactor_waiter *w);
+void reactor_waiter_remove(struct reactor_waiter *w); /* no-op when not linked */
 
 /* ---- limits.c: RLIMIT_NOFILE and vm.max_map_count ---------------------------- */
 /* Raises the soft open-files limit to the hard one; logs the result at INFO. */
@@ -192,6 +239,9 @@ void conn_shutdown_all(struct reactor *r, bool force);
 void request_pool_free(struct reactor *r); /* at the reactor's end */
 void conn_limits_init(struct broker *b);
 void conn_limits_free(struct broker *b);   /* once every reactor has ended */
+bool conn_busy_any(const struct reactor *r); /* a connection has requests or I/O in flight */
+/* Per reactor, before it starts: accepts connections, stops them with the broker. */
+void conn_reactor_init(struct reactor *r);
 void request_respond(struct request *req); /* response in req->out is complete */
 void request_task_done(struct request *req); /* a posted task finished */
 /* Starts a response frame: size placeholder and response header. */
@@ -242,7 +292,8 @@ void handle_listoffsets(struct request *req);
 void handle_createtopics(struct request *req);
 void handle_deletetopics(struct request *req);
 void handle_createpartitions(struct request *req);
-void fetch_wake(struct request *req);    /* re-read a waiting fetch */
+/* Per reactor, before it starts: answers waiting fetches when stopping. */
+void fetch_reactor_init(struct reactor *r);
 
 /* ---- group*.c: consumer groups and committed offsets (see group_int.h) ---- */
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
@@ -258,9 +309,12 @@ void groups_tick(struct reactor *r);   /* timers, offsets expiry and compaction;
 void groups_partitions_grown(struct request *req, char **topics, int32_t n,
                              void (*done)(struct request *req, void *ctx), void *ctx);
 void groups_free(struct reactor *r);
+/* Per reactor, before it starts: groups_tick each turn, groups_free at the end. */
+void groups_reactor_init(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
 
-/* ---- broker.c ----------------------------------------------------------------- */
-int64_t broker_producer_id_next(struct broker *b);
+/* ---- producer_id.c ------------------------------------------------------------ */
+enum weir_err producer_ids_init(struct broker *b); /* at start: reserves the first block */
+int64_t broker_producer_id_next(struct broker *b); /* -1 when the next block cannot be reserved */
 
 #endif

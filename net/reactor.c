@@ -1,10 +1,16 @@
 /* net/reactor.c: one thread, one io_uring ring, a share of the partitions.
  *
  * Each turn: run tasks posted to self, let the appender queue its writes,
- * submit everything and wait (bounded by the nearest fetch deadline), reap a
- * batch of completions, then run their callbacks. Stopping: stop accepting
- * and reading, answer what is in flight, report quiesced; once every reactor
- * is quiesced, close connections and logs (clean-shutdown markers) and exit. */
+ * submit everything and wait (bounded by the nearest timer), reap a batch of
+ * completions, run their callbacks, fire due timers, then the tick hooks.
+ * Stopping: stop accepting, tell the hooks (no more reading, answer what is in
+ * flight), report quiesced once no hook is busy; once every reactor is
+ * quiesced, the hooks drop what is left, then the logs close (clean-shutdown
+ * markers) and the thread exits.
+ *
+ * Layering: this file calls nothing above it (connections, handlers, groups).
+ * They register at broker start: hooks (reactor_hook_add), the accept
+ * callback (on_accept), timers, and waiters that a partition's advance wakes. */
 #include "net_int.h"
 
 #include <errno.h>
@@ -145,19 +151,56 @@ static void part_map_grow(struct part_map *m)
     *m = next;
 }
 
-static void part_advanced(void *ctx, struct weir_log *log);
+uint64_t part_key(const char *topic, int32_t partition)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a 64 over the name, then the partition */
+    for (; *topic; topic++) h = (h ^ (uint8_t)*topic) * 1099511628211ull;
+    h ^= (uint32_t)partition;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
 
-struct advanced_task {
-    struct task t;
-};
+/* ---- waiters -------------------------------------------------------------------- */
+
+void reactor_waiter_add(struct reactor *r, struct reactor_waiter *w)
+{
+    WEIR_ASSERT(!w->pprev && w->wake);
+    w->next = r->waiters;
+    if (w->next) w->next->pprev = &w->next;
+    w->pprev = &r->waiters;
+    r->waiters = w;
+}
+
+void reactor_waiter_remove(struct reactor_waiter *w)
+{
+    if (!w->pprev) return;
+    *w->pprev = w->next;
+    if (w->next) w->next->pprev = w->pprev;
+    w->next = NULL;
+    w->pprev = NULL;
+}
+
+/* Wakes every linked waiter. A wake may unlink others, so the list is
+ * moved aside and its head taken one at a time. */
+static void waiters_wake_all(struct reactor *r)
+{
+    struct reactor_waiter *fired = r->waiters;
+    r->waiters = NULL;
+    if (fired) fired->pprev = &fired;
+    while (fired) {
+        struct reactor_waiter *w = fired;
+        reactor_waiter_remove(w);
+        atomic_fetch_add_explicit(&r->stats.wakeups, 1, memory_order_relaxed);
+        w->wake(r, w);
+    }
+}
+
+static void part_advanced(void *ctx, struct weir_log *log);
 
 static void advanced_run(struct reactor *r, struct task *t)
 {
     weir_free(t);
-    for (struct request *req = r->waiting, *next; req; req = next) {
-        next = req->wait_next;
-        fetch_wake(req);
-    }
+    waiters_wake_all(r);
 }
 
 static void part_advanced(void *ctx, struct weir_log *log)
@@ -166,7 +209,7 @@ static void part_advanced(void *ctx, struct weir_log *log)
     struct part *p = ctx;
     for (uint64_t mask = p->waiters; mask; mask &= mask - 1) {
         struct task *t = weir_calloc(1, sizeof *t);
-        if (!t) continue; /* the fetch still wakes at its deadline */
+        if (!t) continue; /* the waiter still wakes at its deadline */
         t->run = advanced_run;
         reactor_post(&p->owner->b->reactors[__builtin_ctzll(mask)], t);
     }
@@ -184,6 +227,7 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
     if (!p) return WEIR_E_NOMEM;
     snprintf(p->topic, sizeof p->topic, "%s", topic);
     p->partition = partition;
+    p->key = part_key(topic, partition);
     p->owner = r;
     enum weir_err err = weir_store_partition_open(r->b->store, topic, partition, r->ap, &p->log);
     if (err != WEIR_OK) {
@@ -212,7 +256,7 @@ void part_close(struct reactor *r, const char *topic, int32_t partition, struct 
         if (p->partition != partition || strcmp(p->topic, topic)) continue;
         *link = p->hnext;
         r->parts.count--;
-        if (p->waiters) part_advanced(p, p->log); /* waiting fetches re-read and see it gone */
+        if (p->waiters) part_advanced(p, p->log); /* waiters look again and see it gone */
         if (taken) weir_log_discard(taken); /* its files go next: nothing to seal or sync */
         else weir_store_partition_close(r->b->store, topic, partition);
         weir_free(p);
@@ -272,6 +316,12 @@ static void accept_arm(struct reactor *r);
  * listener is this reactor's alone, so after the poll accept4 does not block. */
 enum { ACCEPT_BACKOFF_MS = 50 };
 
+static void accepted(struct reactor *r, int fd)
+{
+    if (r->on_accept) r->on_accept(r, fd);
+    else close(fd);
+}
+
 static void accept_poll_arm(struct reactor *r)
 {
     io_uring_prep_poll_add(reactor_sqe(r, &r->accept_poll_op), r->listen_fd, POLLIN);
@@ -301,7 +351,7 @@ static void accept_poll_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     if (res < 0) return;
     int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0) { /* fds are free again */
-        conn_accept(r, fd);
+        accepted(r, fd);
         accept_arm(r);
         return;
     }
@@ -327,7 +377,7 @@ static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     if (!(flags & IORING_CQE_F_MORE)) r->accept_armed = false;
     if (res >= 0) {
         if (r->stopping) close(res);
-        else conn_accept(r, res);
+        else accepted(r, res);
     } else if (res == -EMFILE || res == -ENFILE) {
         accept_limit_log(r, -res);
         if (!r->accept_armed && !r->stopping && !r->accept_polling) accept_poll_arm(r);
@@ -354,11 +404,60 @@ void reactor_cancel(struct reactor *r, struct weir_uop *target)
 
 /* ---- the loop ------------------------------------------------------------------- */
 
+/* ---- hooks and timers ------------------------------------------------------------ */
+
+void reactor_hook_add(struct reactor *r, const struct reactor_hook_ops *ops, void *ctx)
+{
+    WEIR_ASSERT(r->n_hooks < REACTOR_HOOKS_MAX); /* a fixed set, registered at start */
+    r->hooks[r->n_hooks].ops = ops;
+    r->hooks[r->n_hooks].ctx = ctx;
+    r->n_hooks++;
+}
+
+void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t)
+{
+    if (!t->armed) return;
+    if (t->prev) t->prev->next = t->next;
+    else r->timers_head = t->next;
+    if (t->next) t->next->prev = t->prev;
+    else r->timers_tail = t->prev;
+    t->next = t->prev = NULL;
+    t->armed = false;
+}
+
+/* Sorted insertion from the tail: deadlines mostly come in rising order
+ * (now + a wait), so this is O(1) then. */
+void reactor_timer_arm(struct reactor *r, struct reactor_timer *t, int64_t deadline_ns)
+{
+    WEIR_ASSERT(t->fire);
+    reactor_timer_cancel(r, t);
+    t->deadline_ns = deadline_ns;
+    struct reactor_timer *after = r->timers_tail;
+    while (after && after->deadline_ns > deadline_ns) after = after->prev;
+    t->prev = after;
+    t->next = after ? after->next : r->timers_head;
+    if (t->next) t->next->prev = t;
+    else r->timers_tail = t;
+    if (after) after->next = t;
+    else r->timers_head = t;
+    t->armed = true;
+}
+
+static void timers_fire(struct reactor *r, int64_t now_ns)
+{
+    while (r->timers_head && r->timers_head->deadline_ns <= now_ns) {
+        struct reactor_timer *t = r->timers_head;
+        reactor_timer_cancel(r, t);
+        t->fire(r, t);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
 static int64_t turn_timeout_ns(struct reactor *r, int64_t now_ns)
 {
     int64_t t = (int64_t)TURN_MS_MAX * 1000000;
-    for (struct request *req = r->waiting; req; req = req->wait_next)
-        if (req->deadline_ns - now_ns < t) t = req->deadline_ns - now_ns;
+    if (r->timers_head && r->timers_head->deadline_ns - now_ns < t) t = r->timers_head->deadline_ns - now_ns;
     return t < 0 ? 0 : t;
 }
 
@@ -379,20 +478,25 @@ static void reap(struct reactor *r)
     }
 }
 
-static void fetch_deadlines(struct reactor *r, int64_t now_ns)
-{
-    for (struct request *req = r->waiting, *next; req; req = next) {
-        next = req->wait_next;
-        if (req->deadline_ns <= now_ns || r->stopping) fetch_wake(req);
-    }
-}
-
 static bool reactor_busy(const struct reactor *r)
 {
-    if (r->waiting || r->local_head || !weir_appender_idle(r->ap)) return true;
-    for (const struct conn *c = r->conns; c; c = c->next)
-        if (!c->dead && (c->q_head || c->send_busy || c->recv_busy)) return true;
+    if (r->local_head || !weir_appender_idle(r->ap)) return true;
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->busy && r->hooks[i].ops->busy(r, r->hooks[i].ctx)) return true;
     return false;
+}
+
+static bool reactor_open(const struct reactor *r)
+{
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->open && r->hooks[i].ops->open(r, r->hooks[i].ctx)) return true;
+    return false;
+}
+
+static void hooks_stop(struct reactor *r, bool force)
+{
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->stop) r->hooks[i].ops->stop(r, r->hooks[i].ctx, force);
 }
 
 static void stop_begin(struct reactor *r)
@@ -401,7 +505,7 @@ static void stop_begin(struct reactor *r)
     r->stop_deadline_ns = weir_clock_ns() + (int64_t)STOP_DRAIN_MS * 1000000;
     if (r->accept_armed) reactor_cancel(r, &r->accept_op);
     if (r->accept_polling) reactor_cancel(r, &r->accept_poll_op);
-    conn_shutdown_all(r, false); /* no more reading; in-flight requests are still answered */
+    hooks_stop(r, false); /* no more reading; in-flight requests are still answered */
 }
 
 static void turn(struct reactor *r)
@@ -418,8 +522,10 @@ static void turn(struct reactor *r)
         weir_panic("reactor %u: io_uring_submit_and_wait: %s", r->id, strerror(-rc)); /* our bug */
     reap(r);
     local_drain(r);
-    fetch_deadlines(r, weir_clock_ns());
-    groups_tick(r);
+    int64_t now_ns = weir_clock_ns();
+    timers_fire(r, now_ns);
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->tick) r->hooks[i].ops->tick(r, r->hooks[i].ctx, now_ns);
     parts_retain(r, weir_time_ms());
 }
 
@@ -435,11 +541,11 @@ static void *reactor_main(void *arg)
         turn(r);
         if (atomic_load(&r->b->stopping) && !r->stopping) stop_begin(r);
         if (r->stopping && !r->forced && weir_clock_ns() > r->stop_deadline_ns) {
-            if (r->conns)
+            if (reactor_open(r))
                 weir_log(WEIR_LOG_WARN, "reactor %u: closing connections that did not drain in %d ms", r->id,
                          STOP_DRAIN_MS);
             r->forced = true;
-            conn_shutdown_all(r, true);
+            hooks_stop(r, true);
         }
         if (r->stopping && !r->quiesced && !reactor_busy(r)) {
             r->quiesced = true;
@@ -447,10 +553,10 @@ static void *reactor_main(void *arg)
         }
         if (r->quiesced && atomic_load(&r->b->quiesced) == r->b->n_reactors && !reactor_busy(r)) break;
     }
-    conn_shutdown_all(r, true);
-    for (int i = 0; i < 1000 && r->conns; i++) turn(r); /* let closes finish */
-    request_pool_free(r);
-    groups_free(r);
+    hooks_stop(r, true);
+    for (int i = 0; i < 1000 && reactor_open(r); i++) turn(r); /* let closes finish */
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->fini) r->hooks[i].ops->fini(r, r->hooks[i].ctx);
     parts_close_all(r);
     return NULL;
 }
