@@ -130,30 +130,38 @@ static void appends_complete(struct weir_log *log, struct weir_append *a, enum w
 
 /* ---- building a group -------------------------------------------------------- */
 
-static bool batch_fits(const struct weir_log *log, const struct weir_segment *seg, uint64_t len)
+/* An append's batches fit the segment: bytes, and an index and a time entry
+ * each plus the closing time entry. */
+static bool batch_fits(const struct weir_log *log, const struct weir_segment *seg, const struct weir_append *a)
 {
+    uint64_t len = a->len, n = (uint64_t)a->batches;
     if (seg->size_queued + len > seg->map_len) return false;
-    if (seg->index_count + 2 > seg->index_cap || seg->time_count + 3 > seg->time_cap) return false;
+    if (seg->index_count + n + 1 > seg->index_cap || seg->time_count + n + 2 > seg->time_cap) return false;
     return seg->size_queued == 0 || seg->size_queued + len <= log->cfg.segment_bytes;
 }
 
-static bool roll_due(const struct weir_log *log, const struct weir_segment *seg, uint64_t next_len, int64_t now_ms)
+static bool roll_due(const struct weir_log *log, const struct weir_segment *seg, const struct weir_append *next,
+                     int64_t now_ms)
 {
     if (seg->size_queued == 0) return false;
-    return now_ms - seg->created_ms >= log->cfg.segment_ms || !batch_fits(log, seg, next_len);
+    return now_ms - seg->created_ms >= log->cfg.segment_ms || !batch_fits(log, seg, next);
 }
 
 /* Moves pending appends into the group while they fit the active segment. */
 static void group_take(struct weir_log *log, struct log_group *g, struct weir_segment *seg)
 {
     struct weir_append *a;
-    while ((a = log->pending_head) && g->n < GROUP_IOV_MAX && batch_fits(log, seg, a->len) &&
+    while ((a = log->pending_head) && g->n < GROUP_IOV_MAX && batch_fits(log, seg, a) &&
            (g->n == 0 || g->len + a->len <= GROUP_BYTES_MAX)) {
+        if (a->replica && a->base_offset != log->offset_queued) break; /* an append before it failed */
         log->pending_head = a->next;
         if (!log->pending_head) log->pending_tail = NULL;
         a->next = NULL;
-        a->base_offset = log->offset_queued;
-        weir_batch_set_base_offset(a->batch, a->base_offset);
+        if (!a->replica) {
+            a->base_offset = log->offset_queued;
+            weir_batch_set_base_offset(a->batch, a->base_offset);
+            if (log->leader_epoch != WEIR_EPOCH_NONE) weir_batch_set_leader_epoch(a->batch, log->leader_epoch);
+        }
         log->offset_queued += a->records;
         seg->size_queued += a->len;
         seg->offset_queued_next = log->offset_queued;
@@ -236,7 +244,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     if (log->failed != WEIR_OK) return;
     if (!sync_only && log_files_change(log) != WEIR_OK) return; /* log_fail answered every append */
     struct weir_segment *seg = log_active(log);
-    if (!sync_only && roll_due(log, seg, log->pending_head->len, now_ms)) {
+    if (!sync_only && roll_due(log, seg, log->pending_head, now_ms)) {
         enum weir_err err = log_roll_now(log);
         if (err == WEIR_E_NOSPACE) { /* no room for the next segment: the old one stays active */
             preparer_space_exhausted(log->prep, log->pending_head->len, true);
@@ -253,12 +261,13 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
     g->pos = seg->size_queued;
     g->offset_first = log->offset_queued;
     if (!sync_only) group_take(log, g, seg);
-    if (g->n == 0 && !sync_only) { /* larger than an empty segment can map */
+    if (g->n == 0 && !sync_only) { /* larger than an empty segment can map, or a replica gap */
         struct weir_append *a = log->pending_head;
         log->pending_head = a->next;
         if (!log->pending_head) log->pending_tail = NULL;
         a->next = NULL;
-        appends_complete(log, a, WEIR_E_TOO_LARGE);
+        appends_complete(log, a, a->replica && a->base_offset != log->offset_queued ? WEIR_E_OFFSET_RANGE
+                                                                                     : WEIR_E_TOO_LARGE);
         if (log->pending_head) appender_mark_dirty(ap, log);
         return;
     }
@@ -340,8 +349,20 @@ static void group_finish(struct weir_log *log)
     }
     uint64_t pos = g->pos;
     for (struct weir_append *a = g->head; a; a = a->next) {
-        segment_batch_done(log, g->seg, pos, a->len, a->base_offset, a->base_offset + a->records, a->max_timestamp);
-        pos += a->len;
+        if (!a->replica) {
+            segment_batch_done(log, g->seg, pos, a->len, a->base_offset, a->base_offset + a->records, a->max_timestamp);
+            pos += a->len;
+            continue;
+        }
+        for (size_t at = 0; at < a->len;) { /* validated at weir_log_append_replica */
+            const uint8_t *b = a->batch + at;
+            uint64_t len = (uint64_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+            int64_t base = (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET);
+            segment_batch_done(log, g->seg, pos, len, base, base + (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1,
+                               (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_MAX_TS));
+            pos += len;
+            at += len;
+        }
     }
     if (g->fsync) {
         log->offset_flushed = g->offset_next;
@@ -358,6 +379,7 @@ static void group_finish(struct weir_log *log)
     appends_complete(log, g->head, WEIR_OK);
     if (log->pending_head) appender_mark_dirty(ap, log);
     if (g->n > 0 && log->on_advance) log->on_advance(log->on_advance_ctx, log);
+    if (g->n > 0 && log->hw_follows) log_hw_set(log, weir_log_end_offset(log));
 }
 
 static int32_t fault_apply(uint64_t *seen, uint64_t nth, int32_t fault_res, int32_t res)

@@ -76,6 +76,8 @@ struct weir_append {
     struct weir_append *producer_next; /* the same producer's next in-flight append */
     struct weir_append *dups;          /* retries of this in-flight append, answered with it */
     void *producer;                    /* its producer state; NULL when not idempotent */
+    int32_t batches;                   /* batches in it (several for weir_log_append_replica) */
+    bool replica;                      /* from weir_log_append_replica: offsets kept */
 };
 
 /* Fault injection for tests: the nth (1-based) write or fsync completion of an
@@ -195,6 +197,78 @@ enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_c
  * a retry is in sequence, never a gap or a duplicate. */
 enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a);
 
+/* ---- replication: leader epochs, follower appends, high watermark ----------
+ * A log may be a replica of a partition led elsewhere. Kafka's semantics
+ * (KIP-101, KIP-279): every batch carries the leader epoch it was appended in
+ * (partitionLeaderEpoch, outside the CRC); the log keeps the leader-epoch
+ * cache, epoch -> start offset, in the partition's `leader-epoch-checkpoint`
+ * file; followers copy the leader's batches verbatim and truncate to the end
+ * offset of their epoch (weir_log_epoch_end_offset) before following. */
+
+enum { WEIR_EPOCH_NONE = -1 };  /* Kafka's UNDEFINED_EPOCH; UNDEFINED_EPOCH_OFFSET is -1 too */
+
+/* Makes `epoch` (>= 0) the log's leader epoch: weir_log_append stamps it into
+ * each batch's partitionLeaderEpoch as offsets are assigned, and the cache
+ * gets (epoch, the next offset to assign) now, as Kafka's makeLeader does
+ * (a no-op when that epoch is already the latest). Until it is called the
+ * epoch is WEIR_EPOCH_NONE and client batches keep the field their producer
+ * wrote (a single node stores exactly the bytes it was sent). An epoch below
+ * the latest cached one removes the later entries (Kafka's assign).
+ * Errors: WEIR_E_INVALID (epoch < 0), WEIR_E_FAILED, WEIR_E_IO / WEIR_E_NOSPACE
+ * (the checkpoint could not be written; nothing changed). */
+enum weir_err weir_log_set_leader_epoch(struct weir_log *log, int32_t epoch);
+int32_t weir_log_leader_epoch(const struct weir_log *log);   /* WEIR_EPOCH_NONE until set */
+/* The latest epoch in the cache, WEIR_EPOCH_NONE when it is empty. */
+int32_t weir_log_latest_epoch(const struct weir_log *log);
+/* Kafka's OffsetsForLeaderEpoch answer (LeaderEpochFileCache.endOffsetFor):
+ * requested == WEIR_EPOCH_NONE, or above every cached epoch, or an empty
+ * cache: (-1, -1). The latest epoch: (it, log end offset). Otherwise the
+ * largest cached epoch <= requested and the start offset of the next cached
+ * epoch; when every cached epoch is above requested: (requested, the first
+ * entry's start offset). Queued appends do not count: the end is the visible one. */
+void weir_log_epoch_end_offset(const struct weir_log *log, int32_t requested, int32_t *epoch_out,
+                               int64_t *end_offset_out);
+
+/* Follower append: a->batch holds one or more whole batches as the leader
+ * stored them (a fetched record set, at most segment.bytes in all). They are
+ * written verbatim: baseOffset, partitionLeaderEpoch, timestamps, producer
+ * fields and compression kept. Checked: structure and CRC of each batch
+ * (control and transactional batches allowed), the first baseOffset equal to
+ * the offset after every append queued so far (the log end when none is),
+ * each next baseOffset equal to the previous batch's last offset + 1. The
+ * leader-epoch cache takes every batch's epoch (>= 0) before the append is
+ * queued (the checkpoint is written then, as Kafka does); the idempotent-
+ * producer state takes the batches when they complete, with no sequence
+ * check (a retry reaching this log once it leads is a duplicate as on the
+ * leader). Completion as weir_log_append: on_done runs once after WEIR_OK;
+ * a->base_offset is the first batch's, a->records the offsets spanned.
+ * Errors (nothing queued): as weir_batch_validate, WEIR_E_OFFSET_RANGE (the
+ * first baseOffset is not the expected one), WEIR_E_INVALID (offsets not
+ * contiguous inside the set, or client appends are queued: a log takes one
+ * kind at a time), WEIR_E_TOO_LARGE (over segment.bytes + max.message.bytes),
+ * WEIR_E_FAILED, WEIR_E_CLOSED, WEIR_E_NOSPACE, WEIR_E_IO (epoch checkpoint).
+ * A queued append whose offset no longer follows (an append before it
+ * failed) completes with WEIR_E_OFFSET_RANGE. weir_log_append returns
+ * WEIR_E_INVALID while replica appends are queued or in flight. */
+enum weir_err weir_log_append_replica(struct weir_log *log, struct weir_append *a);
+
+/* The high watermark: offsets below it are committed (replicated to the ISR).
+ * By default it follows the log end (single node: every visible batch is
+ * committed). Otherwise it moves only by weir_log_set_high_watermark, never
+ * back (a lower value is ignored), clamped into [log start, log end]; a
+ * truncation below it lowers it to the new end. Retention never deletes a
+ * segment holding offsets at or above it (Kafka's deletion upper bound). */
+int64_t weir_log_high_watermark(const struct weir_log *log);
+/* Errors: WEIR_E_INVALID (the HW follows the end). Calls the HW listener when it moved. */
+enum weir_err weir_log_set_high_watermark(struct weir_log *log, int64_t hw);
+/* true (default): HW = log end after every change; false: the HW stays where
+ * it is until set. weir_store_open restores a checkpointed HW with false. */
+void weir_log_set_hw_follows_end(struct weir_log *log, bool follows);
+bool weir_log_hw_follows_end(const struct weir_log *log);
+/* on_hw(ctx, log) runs on the log's thread after the HW advanced (by a write
+ * group when it follows the end, after on_advance; or by set). NULL removes it. */
+void weir_log_set_hw_listener(struct weir_log *log, void (*on_hw)(void *ctx, struct weir_log *log), void *ctx);
+
 /* A contiguous range of whole batches in one segment file. The segment stays
  * mapped and its file open until weir_log_view_release. */
 struct weir_log_view {
@@ -252,10 +326,21 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
 enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted);
 /* True when no append is queued or being written (a roll is then immediate). */
 bool weir_log_idle(const struct weir_log *log);
-/* Drops every batch at or above `offset` (rounded to a batch boundary: the
- * batch holding offset goes too), for replication. Nothing may be in flight.
- * Producer state is reloaded from the newest snapshot at or below the new end
- * and the batches after it. */
+/* Drops every batch at or above `offset`, for replication (Kafka's
+ * truncateTo): later segments are removed whole, the one holding offset is
+ * cut there, its indexes with it; the leader-epoch cache loses the entries
+ * starting at or after offset; the HW is lowered to offset when above it;
+ * producer state is reloaded from the newest snapshot at or below offset and
+ * the batches after it. Durable before it returns (the cut file synced, the
+ * removals and the directory synced): no crash brings truncated batches back.
+ * offset >= log end: nothing happens. offset < log start: the log restarts
+ * empty at offset (truncateFullyAndStartAt). Otherwise offset must be a batch
+ * boundary (a batch's baseOffset). The engine applies no HW policy: the
+ * caller decides whether truncating below the HW is allowed (Kafka allows it
+ * for a follower after OffsetsForLeaderEpoch, and below the HW when the
+ * leader's epoch end says so). Errors: WEIR_E_INVALID (appends queued or in
+ * flight, or offset inside a batch), WEIR_E_FAILED, WEIR_E_IO (the log is
+ * then read-only; the next open recovers), WEIR_E_CORRUPT. */
 enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset);
 
 struct weir_log_stats {
@@ -351,6 +436,14 @@ struct weir_topic_info {
 };
 /* Copies up to max topics (creation order); returns how many exist. */
 size_t weir_store_topics(struct weir_store *st, struct weir_topic_info *out, size_t max);
+/* Writes <dir>/replication-offset-checkpoint (Kafka's format: "0", the
+ * count, then "topic partition offset" lines) atomically, when it would
+ * change: the HW of every open log whose HW does not follow its end, and the
+ * entries read at open for partitions not open now (topics that still exist).
+ * weir_store_open reads it; a log opened later with an entry there starts
+ * with that HW (clamped to its end) and hw_follows_end false.
+ * Thread-safe (a log's HW is read atomically). Errors: WEIR_E_IO, WEIR_E_NOSPACE, WEIR_E_NOMEM. */
+enum weir_err weir_store_checkpoint_hw(struct weir_store *st);
 /* Runs retention over every open partition (single-thread mode). */
 void weir_store_retain(struct weir_store *st, int64_t now_ms);
 

@@ -116,6 +116,18 @@ struct prod_table {
     uint64_t evicted;           /* forgotten at WEIR_PRODUCERS_MAX */
 };
 
+/* Leader-epoch cache (epochs.c): Kafka's LeaderEpochFileCache. Entries rise
+ * strictly in epoch and in start offset; the last start <= the log end once
+ * the log is open (an epoch assigned at the end has no batch yet). */
+struct epoch_entry {
+    int32_t epoch;
+    int64_t start;
+};
+struct epoch_cache {
+    struct epoch_entry *v;
+    unsigned n, cap;
+};
+
 struct weir_log {
     char *dir;
     int dir_fd;                  /* open only while a directory fsync is due or in flight */
@@ -151,6 +163,14 @@ struct weir_log {
     struct prod_table producers; /* owner thread only */
     void (*on_advance)(void *ctx, struct weir_log *log); /* after the end offset moved */
     void *on_advance_ctx;
+    void (*on_hw)(void *ctx, struct weir_log *log);      /* after the HW moved up */
+    void *on_hw_ctx;
+    int32_t leader_epoch;        /* stamped by weir_log_append; WEIR_EPOCH_NONE: not stamped */
+    struct epoch_cache epochs;
+    int64_t hw;                  /* __atomic: the store's checkpoint reads it from its thread */
+    bool hw_follows;             /* __atomic likewise */
+    unsigned replica_appends;    /* replica appends queued or in flight */
+    int64_t pending_next;        /* offset after the last queued append (valid while one is queued) */
 };
 
 struct weir_appender {
@@ -248,6 +268,28 @@ static inline struct weir_segment *log_active(const struct weir_log *log) { retu
 /* Index of the segment holding offset: the last with base_offset <= offset. */
 unsigned log_find_segment(const struct weir_log *log, int64_t offset);
 
+/* Sets the HW (clamped into [start, end]), calling the HW listener when it rose. */
+void log_hw_set(struct weir_log *log, int64_t hw);
+/* At open by the store: a checkpointed HW (clamped); the HW no longer follows the end. */
+void log_hw_restore(struct weir_log *log, int64_t hw);
+
+/* ---- epochs.c ------------------------------------------------------------- */
+
+void epochs_free(struct epoch_cache *c);
+/* At open (segments loaded): reads leader-epoch-checkpoint; a missing file is
+ * an empty cache (a log that never had an epoch); an unreadable one is
+ * rebuilt from the batches' partitionLeaderEpoch. Then drops entries at or
+ * past the log end and rewrites the start (truncateFromEnd/FromStart). */
+enum weir_err epochs_load(struct weir_log *log);
+/* Kafka's assign of (epoch, start) for each of n pairs, then one checkpoint
+ * write when the cache changed. On a write error nothing changed. epoch < 0 is skipped. */
+enum weir_err epochs_assign(struct weir_log *log, const struct epoch_entry *e, unsigned n);
+/* Kafka's truncateFromEnd(end) / truncateFromStart(start), written when changed. */
+enum weir_err epochs_truncate_end(struct weir_log *log, int64_t end);
+enum weir_err epochs_truncate_start(struct weir_log *log, int64_t start);
+/* Entries rising in epoch and start, the last start <= end. For WEIR_DASSERT. */
+bool epochs_valid(const struct epoch_cache *c, int64_t end);
+
 /* ---- producers.c ---------------------------------------------------------- */
 
 void producers_init(struct prod_table *t);
@@ -274,6 +316,8 @@ enum weir_err producers_load(struct weir_log *log, bool list_dir);
 void producers_roll(struct weir_log *log, int64_t new_base, uint8_t **buf, size_t *len);
 /* After retention moved the log start: deletes snapshots below it; expires idle producers. */
 void producers_retain(struct weir_log *log, int64_t now_ms);
+/* A completed replica append: its batches' headers replayed, unchecked. */
+void producers_replica_done(struct weir_log *log, const struct weir_append *a);
 /* O(n) invariant walk for debug asserts and tests. */
 bool producers_valid(const struct prod_table *t);
 

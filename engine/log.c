@@ -5,6 +5,7 @@
  *   <20-digit base offset>.log/.index/.timeindex   segments
  *   recovery-checkpoint   segments below this base offset need no scan
  *   <20 digits>.snapshot  producer state after every batch below that offset (producers.c)
+ *   leader-epoch-checkpoint  epoch -> start offset (epochs.c); only once the log had an epoch
  *   clean-shutdown        present only between a clean close and the next open
  *   spare.* / inline.*    preallocated next segment (discarded at open) */
 #include "engine_int.h"
@@ -53,6 +54,11 @@ bool log_check(const struct weir_log *log, bool full)
     }
     int64_t end = active->offset_next;
     if (log->offset_flushed > end || end > log->offset_queued || log->offset_queued != active->offset_queued_next)
+        return false;
+    int64_t hw = __atomic_load_n(&log->hw, __ATOMIC_RELAXED);
+    if (hw > end || hw < log->segs[0]->base_offset) return false;
+    if (!epochs_valid(&log->epochs, log->pending_head ? WEIR_MAX(log->pending_next, log->offset_queued)
+                                                      : log->offset_queued))
         return false;
     if (log->failed == WEIR_OK && !active->sealed && active->alloc_len < active->size) return false;
     uint64_t unused = active->alloc_len > active->size_queued ? active->alloc_len - active->size_queued : 0;
@@ -226,13 +232,17 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     log->prep = prep;
     log->dir_fd = -1;
     log->spare = (struct seg_spare){ .prefix = "spare", .log_fd = -1 };
+    log->leader_epoch = WEIR_EPOCH_NONE;
+    log->hw_follows = true;
     atomic_init(&log->seal_err, 0);
     producers_init(&log->producers);
     enum weir_err err = log_open_files(log);
     if (err == WEIR_OK) err = producers_load(log, true);
+    if (err == WEIR_OK) err = epochs_load(log);
     if (err != WEIR_OK) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "log %s: open failed: %s", dir, weir_err_str(err));
         producers_free(&log->producers);
+        epochs_free(&log->epochs);
         for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
         if (log->dir_fd >= 0) close(log->dir_fd);
         weir_free(log->segs);
@@ -240,7 +250,7 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
         weir_free(log);
         return err;
     }
-    log->offset_queued = log->offset_flushed = log_active(log)->offset_next;
+    log->offset_queued = log->offset_flushed = log->hw = log_active(log)->offset_next;
     appender_log_add(ap, log);
     WEIR_DASSERT(log_check(log, true));
     *out = log;
@@ -308,6 +318,7 @@ static void log_close(struct weir_log *log, bool discard)
     if (!clean && !discard)
         weir_log(WEIR_LOG_WARN, "log %s: closed without clean-shutdown marker; next open recovers", log->dir);
     producers_free(&log->producers);
+    epochs_free(&log->epochs);
     for (unsigned i = 0; i < log->n_segs; i++) segment_put(log->segs[i]);
     if (log->dir_fd >= 0) close(log->dir_fd);
     weir_free(log->segs);
@@ -326,10 +337,26 @@ enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_c
     return WEIR_OK;
 }
 
+/* The offset the next queued append gets (if every one before it completes). */
+static int64_t log_next_offset(const struct weir_log *log)
+{
+    return log->pending_head ? log->pending_next : log->offset_queued;
+}
+
+static void log_enqueue(struct weir_log *log, struct weir_append *a)
+{
+    log->pending_next = log_next_offset(log) + a->records;
+    if (log->pending_tail) log->pending_tail->next = a;
+    else log->pending_head = a;
+    log->pending_tail = a;
+    appender_mark_dirty(log->ap, log);
+}
+
 enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
 {
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
     if (log->closing) return WEIR_E_CLOSED;
+    if (log->replica_appends > 0) return WEIR_E_INVALID; /* one kind of append at a time */
     if (!log->reserve_ok && preparer_disk_low(log->prep)) {
         log->stats.nospace_refusals++;
         return WEIR_E_NOSPACE;
@@ -346,14 +373,116 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
     a->base_offset = -1;
     a->err = WEIR_OK;
     a->next = NULL;
+    a->batches = 1;
+    a->replica = false;
     bool queue;
     err = producers_append(log, a, &h, &queue);
     if (err != WEIR_OK || !queue) return err; /* nothing may fail after an admitted append */
-    if (log->pending_tail) log->pending_tail->next = a;
-    else log->pending_head = a;
-    log->pending_tail = a;
-    appender_mark_dirty(log->ap, log);
+    log_enqueue(log, a);
     return WEIR_OK;
+}
+
+enum { REPLICA_EPOCHS_MAX = 64 }; /* epoch changes assigned per append; more: one assign each */
+
+enum weir_err weir_log_append_replica(struct weir_log *log, struct weir_append *a)
+{
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    if (log->closing) return WEIR_E_CLOSED;
+    if (log->pending_head && log->replica_appends == 0) return WEIR_E_INVALID; /* client appends queued */
+    if (!log->reserve_ok && preparer_disk_low(log->prep)) {
+        log->stats.nospace_refusals++;
+        return WEIR_E_NOSPACE;
+    }
+    if (a->len > log->cfg.segment_bytes + log->cfg.max_message_bytes) return WEIR_E_TOO_LARGE;
+    int64_t expect = log_next_offset(log), max_ts = INT64_MIN;
+    struct epoch_entry epochs[REPLICA_EPOCHS_MAX];
+    unsigned n_epochs = 0;
+    int32_t batches = 0;
+    for (size_t pos = 0; pos < a->len || batches == 0; batches++) {
+        size_t len;
+        enum weir_err err = weir_batch_validate(a->batch + pos, a->len - pos, SIZE_MAX, false, &len);
+        if (err != WEIR_OK) return err;
+        struct weir_batch_header h;
+        err = weir_batch_header_decode(a->batch + pos, len, &h);
+        WEIR_ASSERT(err == WEIR_OK);
+        if (h.base_offset != expect) return pos == 0 ? WEIR_E_OFFSET_RANGE : WEIR_E_INVALID;
+        if (h.leader_epoch >= 0 && (n_epochs == 0 || epochs[n_epochs - 1].epoch != h.leader_epoch)) {
+            if (n_epochs == REPLICA_EPOCHS_MAX) return WEIR_E_TOO_LARGE;
+            epochs[n_epochs++] = (struct epoch_entry){ h.leader_epoch, h.base_offset };
+        }
+        expect = h.base_offset + h.last_offset_delta + 1;
+        max_ts = WEIR_MAX(max_ts, h.max_timestamp);
+        pos += len;
+    }
+    /* Kafka assigns the epochs before the append is written. */
+    enum weir_err err = n_epochs ? epochs_assign(log, epochs, n_epochs) : WEIR_OK;
+    if (err != WEIR_OK) return err;
+    a->base_offset = log_next_offset(log);
+    a->records = (int32_t)(expect - a->base_offset);
+    a->max_timestamp = max_ts;
+    a->batches = batches;
+    a->replica = true;
+    a->err = WEIR_OK;
+    a->duplicate = false;
+    a->next = a->producer_next = a->dups = NULL;
+    a->producer = NULL;
+    log->replica_appends++;
+    log_enqueue(log, a);
+    return WEIR_OK;
+}
+
+enum weir_err weir_log_set_leader_epoch(struct weir_log *log, int32_t epoch)
+{
+    if (epoch < 0 || log->replica_appends > 0) return WEIR_E_INVALID;
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    /* Appends not yet given offsets get them from offset_queued on, stamped with epoch. */
+    struct epoch_entry e = { epoch, log->offset_queued };
+    enum weir_err err = epochs_assign(log, &e, 1);
+    if (err == WEIR_OK) log->leader_epoch = epoch;
+    WEIR_DASSERT(log_check(log, false));
+    return err;
+}
+
+int32_t weir_log_leader_epoch(const struct weir_log *log) { return log->leader_epoch; }
+
+/* ---- the high watermark ------------------------------------------------------- */
+
+int64_t weir_log_high_watermark(const struct weir_log *log) { return __atomic_load_n(&log->hw, __ATOMIC_RELAXED); }
+bool weir_log_hw_follows_end(const struct weir_log *log) { return __atomic_load_n(&log->hw_follows, __ATOMIC_RELAXED); }
+
+void log_hw_set(struct weir_log *log, int64_t hw)
+{
+    hw = WEIR_MIN(hw, weir_log_end_offset(log));
+    hw = WEIR_MAX(hw, weir_log_start_offset(log));
+    if (hw <= log->hw) return;
+    __atomic_store_n(&log->hw, hw, __ATOMIC_RELAXED);
+    if (log->on_hw) log->on_hw(log->on_hw_ctx, log);
+}
+
+void log_hw_restore(struct weir_log *log, int64_t hw)
+{
+    hw = WEIR_MAX(WEIR_MIN(hw, weir_log_end_offset(log)), weir_log_start_offset(log));
+    __atomic_store_n(&log->hw_follows, false, __ATOMIC_RELAXED);
+    __atomic_store_n(&log->hw, hw, __ATOMIC_RELAXED);
+}
+
+enum weir_err weir_log_set_high_watermark(struct weir_log *log, int64_t hw)
+{
+    if (log->hw_follows) return WEIR_E_INVALID;
+    log_hw_set(log, hw);
+    return WEIR_OK;
+}
+
+void weir_log_set_hw_follows_end(struct weir_log *log, bool follows)
+{
+    __atomic_store_n(&log->hw_follows, follows, __ATOMIC_RELAXED);
+    if (follows) log_hw_set(log, weir_log_end_offset(log));
+}
+
+void weir_log_set_hw_listener(struct weir_log *log, void (*on_hw)(void *ctx, struct weir_log *log), void *ctx)
+{
+    log->on_hw = on_hw;
+    log->on_hw_ctx = ctx;
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -587,6 +716,8 @@ enum weir_err weir_log_roll(struct weir_log *log)
     return err;
 }
 
+static void log_start_moved(struct weir_log *log);
+
 static void log_drop_first(struct weir_log *log, const char *why)
 {
     WEIR_ASSERT(log->n_segs > 1);
@@ -611,14 +742,18 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
         enum weir_err err = log_roll_now(log); /* Kafka rolls an expired active segment */
         if (err != WEIR_OK && err != WEIR_E_NOSPACE) log_fail(log, err, "roll for retention", errno);
     }
-    while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms)
+    /* Never a segment with offsets at or above the HW (Kafka's upper bound). */
+    while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms &&
+           log->segs[0]->offset_next <= log->hw)
         log_drop_first(log, "retention");
     uint64_t total = weir_log_size_bytes(log);
-    while (c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes) {
+    while (c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes &&
+           log->segs[0]->offset_next <= log->hw) {
         total -= log->segs[0]->size;
         log_drop_first(log, "retention");
     }
     producers_retain(log, now_ms);
+    log_start_moved(log);
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
     WEIR_DASSERT(log_check(log, false));
     return WEIR_OK;
@@ -626,13 +761,21 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
 
 bool weir_log_idle(const struct weir_log *log) { return !log->group_busy && !log->pending_head; }
 
+/* The leader-epoch cache follows a new log start (truncateFromStart). */
+static void log_start_moved(struct weir_log *log)
+{
+    enum weir_err err = epochs_truncate_start(log, weir_log_start_offset(log));
+    if (err != WEIR_OK) log_fail(log, err, "write the leader-epoch checkpoint", errno);
+}
+
 enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted)
 {
     unsigned before = (unsigned)log->stats.segments_deleted, n0 = log->n_segs;
     enum weir_err err = log->failed != WEIR_OK ? WEIR_E_FAILED : WEIR_OK;
     /* One directory sync per unlink: a crash never keeps an older segment
      * while losing a newer one (the log must stay a contiguous suffix). */
-    for (unsigned steps = 0; err == WEIR_OK && log->n_segs > 1 && log->segs[0]->offset_next <= offset; steps++) {
+    for (unsigned steps = 0; err == WEIR_OK && log->n_segs > 1 && log->segs[0]->offset_next <= offset &&
+                             log->segs[0]->offset_next <= log->hw; steps++) {
         WEIR_ASSERT(steps < n0);
         log_drop_first(log, "compaction");
         if (weir_fsync_dir(log->dir) != WEIR_OK) {
@@ -640,7 +783,10 @@ enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsign
             log_fail(log, err, "sync the directory after deleting a segment", errno);
         }
     }
-    if ((unsigned)log->stats.segments_deleted != before) producers_retain(log, weir_time_ms());
+    if ((unsigned)log->stats.segments_deleted != before) {
+        producers_retain(log, weir_time_ms());
+        log_start_moved(log);
+    }
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
     return err;
 }
@@ -650,39 +796,51 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     if (log->group_busy || log->pending_head) return WEIR_E_INVALID;
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
     if (offset >= weir_log_end_offset(log)) return WEIR_OK;
-    if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
-    if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
     unsigned keep = log_find_segment(log, offset);
     struct weir_segment *seg = log->segs[keep];
     uint64_t pos = 0;
     enum weir_err err = WEIR_OK;
     if (offset > seg->base_offset) err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
     if (err != WEIR_OK) return err;
-    for (unsigned i = log->n_segs; i-- > keep + 1;) {
-        segment_unlink(log->segs[i]);
-        segment_put(log->segs[i]);
-    }
-    log->n_segs = keep + 1;
+    if (offset > seg->base_offset && (pos >= seg->size || (int64_t)weir_load_be64(seg->log_map + pos) != offset))
+        return WEIR_E_INVALID; /* inside a batch */
+    if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
+    if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
+    const char *what = "truncate";
     if (offset < seg->base_offset) { /* below the log start: start over there */
-        segment_unlink(seg);
-        segment_put(seg);
+        for (unsigned i = log->n_segs; i-- > 0;) {
+            segment_unlink(log->segs[i]);
+            segment_put(log->segs[i]);
+        }
         log->n_segs = 0;
         err = segment_create(log, offset, &seg);
         if (err == WEIR_OK) err = segs_push(log, seg);
     } else {
+        /* The cut is synced before later segments go: a crash in between
+         * leaves a gap after it, and open drops what follows a gap. */
         err = segment_truncate_at(log, seg, pos, offset);
+        if (err == WEIR_OK && weir_io->fdatasync(seg->log_fd) != 0) err = WEIR_E_IO, what = "sync the cut segment";
+        for (unsigned i = log->n_segs; err == WEIR_OK && i-- > keep + 1;) {
+            segment_unlink(log->segs[i]);
+            segment_put(log->segs[i]);
+            log->n_segs = i;
+        }
     }
-    if (err == WEIR_OK) err = weir_fsync_dir(log->dir);
+    if (err == WEIR_OK && (err = weir_fsync_dir(log->dir)) != WEIR_OK) what = "sync the directory";
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
     if (err == WEIR_OK) err = producers_load(log, false);
+    if (err == WEIR_OK && (err = epochs_truncate_end(log, offset)) != WEIR_OK) what = "write the leader-epoch checkpoint";
     if (err != WEIR_OK) {
-        log_fail(log, err, "truncate", errno);
+        log_fail(log, err, what, errno);
         return err;
     }
     log->dir_dirty = false;
     log->offset_queued = log_active(log)->offset_next;
     log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
     log->changed = true;
+    int64_t hw = WEIR_MAX(WEIR_MIN(log->hw, log->offset_queued), weir_log_start_offset(log));
+    __atomic_store_n(&log->hw, hw, __ATOMIC_RELAXED); /* the one way down */
+    if (log->hw_follows) log_hw_set(log, log->offset_queued);
     log_charge(log);
     WEIR_DASSERT(log_check(log, true));
     return WEIR_OK;

@@ -367,8 +367,32 @@ static void dups_complete(struct weir_append *a)
     }
 }
 
+void producers_replica_done(struct weir_log *log, const struct weir_append *a)
+{
+    for (size_t pos = 0; pos < a->len;) { /* validated at weir_log_append_replica */
+        struct weir_batch_header h;
+        enum weir_err err = weir_batch_header_decode(a->batch + pos, a->len - pos, &h);
+        WEIR_ASSERT(err == WEIR_OK);
+        if (producers_replay(&log->producers, &h) != WEIR_OK)
+            weir_log(WEIR_LOG_WARN, "%s: no memory for producer %" PRId64 "; its state is incomplete", log->dir,
+                     h.producer_id);
+        pos += (size_t)h.length + WEIR_BATCH_LOG_OVERHEAD;
+    }
+}
+
 void producers_done(struct weir_log *log, struct weir_append *a)
 {
+    if (a->replica) {
+        WEIR_ASSERT(log->replica_appends > 0 && !a->producer && !a->dups);
+        log->replica_appends--;
+        if (a->err == WEIR_OK) producers_replica_done(log, a);
+        else if (log->epochs.n && log->epochs.v[log->epochs.n - 1].start >= a->base_offset) {
+            /* Its epochs never made it: forget them in memory (the file is
+             * rewritten at the next change; open drops what is past the end). */
+            while (log->epochs.n && log->epochs.v[log->epochs.n - 1].start >= a->base_offset) log->epochs.n--;
+        }
+        return;
+    }
     struct prod_entry *e = a->producer;
     struct weir_append *followers = NULL, **tail = &followers;
     if (e) {

@@ -5,6 +5,7 @@
  *   <dir>/<topic>.topic          topic metadata (partitions, config overrides)
  *   <dir>/<topic>.topic.delete   tombstone of a deletion in progress
  *   <dir>/<topic>-<partition>/   one partition log
+ *   <dir>/replication-offset-checkpoint  HWs of logs whose HW does not follow their end
  * The metadata file is the commit point: it is written atomically before the
  * partition directories exist (missing ones are created at open), and renamed
  * to the tombstone before they are removed (open finishes the deletion). */
@@ -22,7 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OVERRIDES_MAX = 32, META_BYTES_MAX = 64 << 10 };
+enum { OVERRIDES_MAX = 32, META_BYTES_MAX = 64 << 10, HW_LINE_BYTES = WEIR_TOPIC_NAME_MAX + 48 };
+#define HW_FILE "replication-offset-checkpoint"
+
+/* One line of the HW checkpoint, as read or last written. */
+struct hw_entry {
+    char *topic;
+    int32_t partition;
+    int64_t hw;
+};
 
 struct store_topic {
     char *name;
@@ -42,6 +51,9 @@ struct weir_store {
     struct weir_preparer *prep;
     struct store_topic **topics;
     size_t n_topics, cap_topics;
+    struct hw_entry *hws;           /* the HW checkpoint as read or last written; under mu */
+    size_t n_hws;
+    bool hws_on_disk;               /* the file holds exactly hws */
 };
 
 bool weir_topic_name_valid(const char *name) { return weir_kafka_name_problem(name) == NULL; }
@@ -167,6 +179,142 @@ static enum weir_err meta_read(struct weir_store *st, struct store_topic *t)
 
 /* Grows the logs array to t->partitions (new slots NULL); opens them when the
  * store runs in single-thread mode. */
+static void hws_free(struct weir_store *st)
+{
+    for (size_t i = 0; i < st->n_hws; i++) weir_free(st->hws[i].topic);
+    weir_free(st->hws);
+    st->hws = NULL;
+    st->n_hws = 0;
+}
+
+static const struct hw_entry *hw_find(const struct weir_store *st, const char *topic, int32_t p)
+{
+    for (size_t i = 0; i < st->n_hws; i++)
+        if (st->hws[i].partition == p && !strcmp(st->hws[i].topic, topic)) return &st->hws[i];
+    return NULL;
+}
+
+/* A log opened with a checkpointed HW starts there (under mu or before the store is shared). */
+static void hw_restore(const struct weir_store *st, const char *topic, int32_t p, struct weir_log *log)
+{
+    const struct hw_entry *e = hw_find(st, topic, p);
+    if (e) log_hw_restore(log, e->hw);
+}
+
+/* Kafka's OffsetCheckpointFile: "0\n<count>\n" then "topic partition offset" lines. */
+static enum weir_err hws_parse(struct weir_store *st, char *text)
+{
+    char *save = NULL, *line = strtok_r(text, "\n", &save), *end;
+    if (!line || strcmp(line, "0") != 0) return WEIR_E_CORRUPT;
+    if (!(line = strtok_r(NULL, "\n", &save))) return WEIR_E_CORRUPT;
+    long long count = strtoll(line, &end, 10);
+    if (*end || count < 0 || count > 64LL * WEIR_PARTITIONS_MAX) return WEIR_E_CORRUPT;
+    st->hws = weir_calloc((size_t)count + 1, sizeof *st->hws);
+    if (!st->hws) return WEIR_E_NOMEM;
+    for (long long i = 0; i < count; i++) {
+        char topic[WEIR_TOPIC_NAME_MAX + 1];
+        long long p, hw;
+        int used = 0;
+        if (!(line = strtok_r(NULL, "\n", &save))) return WEIR_E_CORRUPT;
+        if (sscanf(line, "%249s %lld %lld%n", topic, &p, &hw, &used) != 3 || line[used] != '\0' || p < 0 ||
+            p >= WEIR_PARTITIONS_MAX || hw < 0 || !weir_topic_name_valid(topic))
+            return WEIR_E_CORRUPT;
+        struct hw_entry *e = &st->hws[st->n_hws];
+        if (!(e->topic = weir_strdup(topic))) return WEIR_E_NOMEM;
+        e->partition = (int32_t)p;
+        e->hw = hw;
+        st->n_hws++;
+    }
+    return strtok_r(NULL, "\n", &save) ? WEIR_E_CORRUPT : WEIR_OK;
+}
+
+static enum weir_err hws_write(const struct weir_store *st, const struct hw_entry *v, size_t n)
+{
+    char *text = weir_malloc(32 + n * HW_LINE_BYTES), path[4096];
+    if (!text) return WEIR_E_NOMEM;
+    size_t len = (size_t)sprintf(text, "0\n%zu\n", n);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "%s %" PRId32 " %" PRId64 "\n", v[i].topic, v[i].partition, v[i].hw);
+    snprintf(path, sizeof path, "%s/%s", st->dir, HW_FILE);
+    enum weir_err err = weir_write_file_atomic(path, text, len);
+    weir_free(text);
+    return err;
+}
+
+/* Under mu: forgets the HWs of topic's partitions >= from, in the file too,
+ * so that a topic made again under the name starts afresh. */
+static void hws_drop(struct weir_store *st, const char *topic, int32_t from)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_hws; i++) {
+        if (st->hws[i].partition >= from && !strcmp(st->hws[i].topic, topic)) weir_free(st->hws[i].topic);
+        else st->hws[n++] = st->hws[i];
+    }
+    if (n == st->n_hws) return;
+    st->n_hws = n;
+    st->hws_on_disk = hws_write(st, st->hws, n) == WEIR_OK;
+    if (!st->hws_on_disk)
+        weir_log(WEIR_LOG_WARN, "store: %s keeps the high watermarks of %s until its next write", HW_FILE, topic);
+}
+
+static enum weir_err hws_read(struct weir_store *st)
+{
+    char path[4096], *text = NULL;
+    snprintf(path, sizeof path, "%s/%s", st->dir, HW_FILE);
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) return WEIR_OK;
+    enum weir_err err = weir_read_file(path, 64u << 20, &text, NULL);
+    if (err == WEIR_OK) err = hws_parse(st, text);
+    weir_free(text);
+    st->hws_on_disk = err == WEIR_OK;
+    if (err == WEIR_E_NOMEM) return err;
+    if (err != WEIR_OK) {
+        weir_log(WEIR_LOG_WARN, "store: %s is unreadable; high watermarks start at the log ends", path);
+        hws_free(st);
+    }
+    return WEIR_OK;
+}
+
+enum weir_err weir_store_checkpoint_hw(struct weir_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    size_t cap = 0, n = 0;
+    for (size_t i = 0; i < st->n_topics; i++) cap += (size_t)st->topics[i]->partitions;
+    struct hw_entry *v = weir_calloc(cap + 1, sizeof *v);
+    enum weir_err err = v ? WEIR_OK : WEIR_E_NOMEM;
+    bool same = true;
+    for (size_t i = 0; err == WEIR_OK && i < st->n_topics; i++) {
+        const struct store_topic *t = st->topics[i];
+        for (int32_t p = 0; p < t->partitions; p++) {
+            const struct weir_log *log = t->logs ? t->logs[p] : NULL;
+            const struct hw_entry *old = hw_find(st, t->name, p);
+            if (log && weir_log_hw_follows_end(log)) continue;
+            if (!log && !old) continue;
+            v[n] = (struct hw_entry){ .topic = t->name, .partition = p,
+                                      .hw = log ? weir_log_high_watermark(log) : old->hw };
+            same &= old && old->hw == v[n].hw;
+            n++;
+        }
+    }
+    same &= n == st->n_hws && st->hws_on_disk;
+    if (err == WEIR_OK && !same) err = hws_write(st, v, n);
+    for (size_t i = 0; err == WEIR_OK && !same && i < n; i++)
+        if (!(v[i].topic = weir_strdup(v[i].topic))) {
+            while (i-- > 0) weir_free(v[i].topic);
+            err = WEIR_E_NOMEM;
+        }
+    if (err == WEIR_OK && !same) {
+        hws_free(st);
+        st->hws = v;
+        st->n_hws = n;
+        st->hws_on_disk = true;
+        v = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+    weir_free(v);
+    return err;
+}
+
 static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *t, int32_t from)
 {
     struct weir_log **logs = weir_realloc(t->logs, (size_t)t->partitions * sizeof *logs);
@@ -181,6 +329,7 @@ static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *
             while (p-- > from) weir_log_close(t->logs[p]), t->logs[p] = NULL;
             return err;
         }
+        hw_restore(st, t->name, p, t->logs[p]);
     }
     return WEIR_OK;
 }
@@ -333,6 +482,7 @@ enum weir_err weir_store_open(const char *dir, const struct weir_log_config *def
     pthread_mutex_init(&st->mu, NULL);
     enum weir_err err = store_lock(st);
     if (err == WEIR_OK) err = weir_preparer_create(dir, NULL, &st->prep);
+    if (err == WEIR_OK) err = hws_read(st);
     if (err == WEIR_OK) err = store_scan(st);
     if (err != WEIR_OK) {
         weir_store_close(st);
@@ -353,6 +503,7 @@ void weir_store_close(struct weir_store *st)
     if (st->lock_fd >= 0) syncfs(st->lock_fd); /* the logs' clean-shutdown markers, in one go */
     if (st->lock_fd >= 0) close(st->lock_fd);
     pthread_mutex_destroy(&st->mu);
+    hws_free(st);
     weir_free(st->topics);
     weir_free(st->dir);
     weir_free(st);
@@ -437,6 +588,7 @@ enum weir_err weir_store_topic_delete_begin(struct weir_store *st, const char *n
     if (err == WEIR_OK) {
         memmove(st->topics + index, st->topics + index + 1, (st->n_topics - index - 1) * sizeof *st->topics);
         st->n_topics--;
+        hws_drop(st, name, 0);
         d->t = t;
         *out = d;
     } else {
@@ -517,6 +669,7 @@ enum weir_err weir_store_topic_shrink_begin(struct weir_store *st, const char *n
     if (err == WEIR_OK) {
         cut->partitions = old;
         for (int32_t p = partitions; p < old; p++) cut->logs[p] = t->logs[p], t->logs[p] = NULL;
+        hws_drop(st, name, partitions);
         *d = (struct weir_topic_deletion){ .t = cut, .from = partitions };
         *out = d;
     } else {
@@ -578,6 +731,7 @@ enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic
     t = topic_find(st, topic, NULL);
     bool placed = t && partition < t->partitions && !t->logs[partition];
     if (placed) t->logs[partition] = log;
+    if (placed) hw_restore(st, topic, partition, log);
     pthread_mutex_unlock(&st->mu);
     if (!placed) { /* deleted (or opened twice) meanwhile */
         weir_log_close(log);

@@ -530,9 +530,14 @@ static void test_truncate(void **state)
     struct model m = { 0 };
     uint64_t seed = 21;
     append_random(&fx, &m, 100, &seed, WEIR_CODEC_NONE);
-    /* Truncate into the middle of batch 60: it goes, 0..59 stay. */
-    int64_t cut = m.v[60].base + (m.v[60].next - m.v[60].base) / 2;
-    assert_int_equal(weir_log_truncate(fx.log, cut), WEIR_OK);
+    /* Inside a batch: refused, nothing changes. At batch 60: it goes, 0..59 stay. */
+    if (m.v[60].next - m.v[60].base > 1) {
+        int64_t inside = m.v[60].base + 1;
+        assert_int_equal(weir_log_truncate(fx.log, inside), WEIR_E_INVALID);
+        assert_int_equal(weir_log_end_offset(fx.log), m.v[m.n - 1].next);
+    }
+    assert_int_equal(weir_log_truncate(fx.log, m.v[60].base), WEIR_OK);
+    assert_int_equal(weir_log_end_offset(fx.log), m.v[60].base);
     for (size_t i = 60; i < m.n; i++) weir_free(m.v[i].bytes), weir_free(m.v[i].ts);
     m.n = 60;
     check_reads(&fx, &m);
