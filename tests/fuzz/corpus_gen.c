@@ -6,6 +6,8 @@
  *   fuzz_segment/   partition directories written by weir_log_* and packed in
  *                   fuzz_segment.c's layout (recovery and clean variants)
  *   fuzz_config/, fuzz_client_conf/   config lines
+ * fuzz_znode/ is not written here: its seeds are znode JSON as Kafka writes
+ * it (repl/znode.c's samples), kept by hand.
  * Usage: fuzz_corpus_gen OUT_DIR (tests/fuzz/corpus). Deterministic except
  * the segment seeds' timestamps, which are fixed too. */
 #include <dirent.h>

@@ -1,0 +1,180 @@
+/* repl/core_int.h: the deterministic core of repl/ (private to repl/ and its
+ * white-box tests). Pure C: no I/O, no clock (time is an argument), no
+ * allocation beyond a caller's arena or fixed buffers.
+ *
+ *   json.c    a strict JSON reader (pull cursor over a byte range) and writer
+ *   znode.c   Kafka's znode JSON: broker registration, controller, topic
+ *             assignment, partition state, topic config (kafka.zk.ZkData)
+ *
+ * Every rule names the Kafka source it follows (Kafka 2.x/3.x, ZooKeeper era). */
+#ifndef WEIR_REPL_CORE_INT_H
+#define WEIR_REPL_CORE_INT_H
+
+#include "base/base.h"
+
+/* ---- JSON reader (json.c) ---------------------------------------------------- */
+
+enum {
+    RP_JSON_DEPTH_MAX = 32,  /* nesting deeper than this is an error */
+    RP_JSON_KEY_MAX = 256,   /* bytes of a decoded object key, NUL included */
+};
+
+enum rp_jtype { RP_J_ERR, RP_J_OBJ, RP_J_ARR, RP_J_STR, RP_J_NUM, RP_J_BOOL, RP_J_NULL };
+
+/* A cursor over [pos, end). The first error sticks: err points at a static
+ * text and err_at at the byte offset; every later call fails. */
+struct rp_jr {
+    const uint8_t *base, *pos, *end;
+    const char *err;
+    size_t err_at;
+    uint32_t depth;
+    uint64_t first; /* bit d: the container at depth d has had no member yet */
+};
+
+void rp_jr_init(struct rp_jr *r, const void *p, size_t n);
+bool rp_jr_fail(struct rp_jr *r, const char *why); /* sets the error if none; returns false */
+/* The type of the next value (after whitespace); RP_J_ERR on end or bad byte. */
+enum rp_jtype rp_jr_peek(struct rp_jr *r);
+bool rp_jr_obj_begin(struct rp_jr *r);
+/* true: one more member, its key decoded into key (NUL-terminated) and the
+ * ':' consumed; false: the object ended ('}' consumed) or an error (r->err). */
+bool rp_jr_obj_next(struct rp_jr *r, char key[RP_JSON_KEY_MAX]);
+bool rp_jr_arr_begin(struct rp_jr *r);
+/* true: one more element follows; false: ']' consumed, or an error. */
+bool rp_jr_arr_next(struct rp_jr *r);
+/* An integer (no fraction or exponent) within [min, max]. */
+bool rp_jr_int(struct rp_jr *r, int64_t min, int64_t max, int64_t *out);
+/* A string, unescaped to UTF-8 into buf (cap bytes, NUL-terminated; longer is
+ * an error; len may be NULL). Input must be valid UTF-8, escapes paired. */
+bool rp_jr_str(struct rp_jr *r, char *buf, size_t cap, size_t *len);
+bool rp_jr_null(struct rp_jr *r); /* consumes a null */
+/* Validates and skips any one value (depth limit included). */
+bool rp_jr_skip(struct rp_jr *r);
+/* Only whitespace remains. */
+bool rp_jr_finish(struct rp_jr *r);
+/* "offset N: why" into buf, for errors (always NUL-terminated). */
+void rp_jr_error(const struct rp_jr *r, char *buf, size_t cap);
+
+/* ---- JSON writer (json.c) ----------------------------------------------------
+ * Into a fixed buffer; the first overflow sticks (overflow = true). Commas are
+ * inserted by the writer. The output is always NUL-terminated when cap > 0. */
+struct rp_jw {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+    uint32_t depth;
+    uint64_t first; /* bit d: nothing written yet in the container at depth d */
+    bool after_key;
+};
+
+void rp_jw_init(struct rp_jw *w, char *buf, size_t cap);
+void rp_jw_obj_begin(struct rp_jw *w);
+void rp_jw_obj_end(struct rp_jw *w);
+void rp_jw_arr_begin(struct rp_jw *w);
+void rp_jw_arr_end(struct rp_jw *w);
+void rp_jw_key(struct rp_jw *w, const char *key);
+void rp_jw_int(struct rp_jw *w, int64_t v);
+void rp_jw_str(struct rp_jw *w, const char *s);
+void rp_jw_null(struct rp_jw *w);
+/* Bytes written, or an error: WEIR_E_TOO_LARGE on overflow. */
+enum weir_err rp_jw_done(const struct rp_jw *w, size_t *len);
+
+/* ---- znodes (znode.c): kafka.zk.ZkData's JSON --------------------------------
+ * Decoders accept what Kafka writes (unknown fields ignored; a known field
+ * given twice or with the wrong type is an error); encoders write what Kafka
+ * writes, key order included where Kafka's is stable. Decode errors:
+ * WEIR_E_CORRUPT with a reason in why (why_cap bytes, NUL-terminated);
+ * encode errors: WEIR_E_TOO_LARGE (output buffer too small). */
+
+enum {
+    RP_REPLICAS_MAX = 64,     /* replicas of one partition (and so ISR size) */
+    RP_HOST_MAX = 256,        /* host name bytes, NUL included */
+    RP_LISTENER_MAX = 64,     /* listener or security protocol name, NUL included */
+    RP_ENDPOINTS_MAX = 8,
+    RP_RACK_MAX = 256,
+    RP_TOPIC_ID_MAX = 32,     /* base64 Uuid text (22 chars), NUL included */
+    RP_PARTITIONS_MAX = 1000000,
+    RP_CONFIG_VALUE_MAX = 65536,
+};
+#define RP_NO_LEADER (-1) /* LeaderAndIsr.NoLeader */
+
+struct rp_endpoint {
+    char listener[RP_LISTENER_MAX];  /* "PLAINTEXT", "INTERNAL", ... */
+    char protocol[RP_LISTENER_MAX];  /* its security protocol */
+    char host[RP_HOST_MAX];          /* may be empty (bind all) */
+    int32_t port;
+};
+
+/* /brokers/ids/<id> (BrokerIdZNode), versions 1..5; weir writes version 5. */
+struct rp_broker_reg {
+    int32_t version;
+    char host[RP_HOST_MAX]; /* the first PLAINTEXT endpoint's; "" when none (Kafka writes null) */
+    int32_t port;           /* -1 when none */
+    int32_t jmx_port;
+    int64_t timestamp_ms;   /* -1 when absent or not a decimal string */
+    char rack[RP_RACK_MAX]; /* "" when none */
+    uint32_t endpoints_n;
+    struct rp_endpoint endpoints[RP_ENDPOINTS_MAX];
+};
+
+/* /controller (ControllerZNode). */
+struct rp_controller {
+    int32_t broker_id;
+    int64_t timestamp_ms; /* -1 when absent or not a decimal string */
+};
+
+/* One partition of /brokers/topics/<t> (TopicZNode). Arrays live in the arena. */
+struct rp_part_assign {
+    int32_t *replicas, *adding, *removing;
+    uint32_t replicas_n, adding_n, removing_n;
+};
+/* Partitions are dense: parts[p] is partition p, 0 <= p < partitions_n. */
+struct rp_topic_assign {
+    int32_t version;
+    char topic_id[RP_TOPIC_ID_MAX]; /* "" when absent (written from version 3) */
+    uint32_t partitions_n;
+    struct rp_part_assign *parts;
+};
+
+/* /brokers/topics/<t>/partitions/<p>/state (TopicPartitionStateZNode). */
+struct rp_pstate {
+    int32_t leader;            /* RP_NO_LEADER when offline */
+    int32_t leader_epoch;
+    int32_t controller_epoch;
+    uint32_t isr_n;
+    int32_t isr[RP_REPLICAS_MAX];
+};
+
+/* /config/topics/<t> (ConfigEntityZNode): string keys and values, in the arena. */
+struct rp_config_entry {
+    const char *key, *value;
+};
+struct rp_topic_config {
+    uint32_t n;
+    struct rp_config_entry *entries;
+};
+
+enum weir_err rp_broker_reg_decode(const void *data, size_t n, struct rp_broker_reg *out, char *why, size_t why_cap);
+/* Version 5: host/port from the first PLAINTEXT endpoint (null/-1 when none),
+ * listener_security_protocol_map and an empty features map, as Kafka 2.7+ does. */
+enum weir_err rp_broker_reg_encode(const struct rp_broker_reg *reg, char *buf, size_t cap, size_t *len);
+/* "LISTENER://host:port" or "LISTENER://[v6]:port" -> endpoint (protocol = listener). */
+bool rp_endpoint_parse(const char *s, struct rp_endpoint *ep);
+
+enum weir_err rp_controller_decode(const void *data, size_t n, struct rp_controller *out, char *why, size_t why_cap);
+enum weir_err rp_controller_encode(const struct rp_controller *c, char *buf, size_t cap, size_t *len);
+
+/* Arrays are allocated from arena (WEIR_E_NOMEM when it is full). */
+enum weir_err rp_topic_assign_decode(const void *data, size_t n, struct weir_arena *arena,
+                                     struct rp_topic_assign *out, char *why, size_t why_cap);
+/* Version 2 (2.4+), or version 3 with "topic_id" when topic_id is set (2.8+). */
+enum weir_err rp_topic_assign_encode(const struct rp_topic_assign *t, char *buf, size_t cap, size_t *len);
+
+enum weir_err rp_pstate_decode(const void *data, size_t n, struct rp_pstate *out, char *why, size_t why_cap);
+enum weir_err rp_pstate_encode(const struct rp_pstate *s, char *buf, size_t cap, size_t *len);
+
+enum weir_err rp_topic_config_decode(const void *data, size_t n, struct weir_arena *arena,
+                                     struct rp_topic_config *out, char *why, size_t why_cap);
+enum weir_err rp_topic_config_encode(const struct rp_topic_config *c, char *buf, size_t cap, size_t *len);
+
+#endif
