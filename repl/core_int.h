@@ -5,6 +5,8 @@
  *   json.c    a strict JSON reader (pull cursor over a byte range) and writer
  *   znode.c   Kafka's znode JSON: broker registration, controller, topic
  *             assignment, partition state, topic config (kafka.zk.ZkData)
+ *   leader.c  one partition on its leader: follower offsets, ISR shrink and
+ *             expand proposals, the high watermark (kafka.cluster.Partition)
  *
  * Every rule names the Kafka source it follows (Kafka 2.x/3.x, ZooKeeper era). */
 #ifndef WEIR_REPL_CORE_INT_H
@@ -176,5 +178,94 @@ enum weir_err rp_pstate_encode(const struct rp_pstate *s, char *buf, size_t cap,
 enum weir_err rp_topic_config_decode(const void *data, size_t n, struct weir_arena *arena,
                                      struct rp_topic_config *out, char *why, size_t why_cap);
 enum weir_err rp_topic_config_encode(const struct rp_topic_config *c, char *buf, size_t cap, size_t *len);
+
+/* ---- leader (leader.c): kafka.cluster.Partition and Replica on the leader ----------
+ *
+ * Invariants (rp_leader_check):
+ *   1. the leader is in its ISR, the ISR is a subset of the replicas, no repeats;
+ *   2. hw <= the leader's log end (leo); hw never moves backwards;
+ *   3. a follower's leo is -1 (unknown) or <= the leader's leo;
+ *   4. while a proposal is pending it contains the leader, and no other is made.
+ * The ISR changes only in rp_leader_isr_applied, after the znode write. */
+
+struct rp_replica {
+    int32_t id;
+    int64_t leo;                   /* offset of its last fetch; -1 unknown (Kafka's UnknownOffset) */
+    int64_t last_fetch_leader_leo; /* the leader's leo at its previous fetch */
+    int64_t last_fetch_ms;         /* time of its previous fetch */
+    int64_t last_caught_up_ms;     /* Replica.lastCaughtUpTimeMs */
+};
+
+struct rp_isr_change {
+    uint32_t n;
+    int32_t isr[RP_REPLICAS_MAX];
+};
+
+struct rp_leader {
+    int32_t me;
+    int32_t epoch;
+    int64_t epoch_start;   /* the leader's leo when it took this epoch */
+    int64_t leo;           /* the leader's own log end offset */
+    int64_t hw;
+    int64_t lag_max_ms;    /* replica.lag.time.max.ms */
+    uint32_t replicas_n;   /* the assignment, the leader included (its entry unused) */
+    struct rp_replica replicas[RP_REPLICAS_MAX];
+    struct rp_isr_change isr;
+    bool pending;          /* a proposal is being written (Kafka's isInflight) */
+    struct rp_isr_change proposal;
+    bool active;
+};
+
+/* What a fetch or a tick produced. propose: write `isr` to the state znode
+ * (conditionally) and then call rp_leader_isr_applied or _isr_failed. */
+struct rp_leader_result {
+    bool hw_advanced;
+    bool propose;
+    struct rp_isr_change isr;
+};
+
+/* Kafka's Partition.makeLeader: on becoming leader at epoch (or a new state
+ * while leading). epoch_start = leo; every follower's caught-up clock restarts
+ * (now for ISR members, 0 for the others); followers' leo is forgotten (-1)
+ * unless this broker already led. hw is the local log's high watermark.
+ * Errors: WEIR_E_INVALID (me not in isr, isr not within replicas, repeats,
+ * too many, epoch below the current one, hw > leo); nothing changes then. */
+enum weir_err rp_leader_make(struct rp_leader *l, int32_t me, int32_t epoch, const int32_t *replicas,
+                             uint32_t replicas_n, const int32_t *isr, uint32_t isr_n, int64_t leo, int64_t hw,
+                             int64_t lag_max_ms, int64_t now_ms, bool *hw_advanced);
+/* The local log grew to leo (appendRecordsToLeader); returns whether hw advanced. */
+bool rp_leader_on_append(struct rp_leader *l, int64_t leo, int64_t now_ms);
+/* A follower's Fetch at fetch_offset, leader_leo being the leader's leo when the
+ * fetch was read (Partition.updateFollowerFetchState, Replica.updateFetchState),
+ * then maybeExpandIsr and maybeIncrementLeaderHW. Errors: WEIR_E_NOT_FOUND
+ * (not a follower replica), WEIR_E_OFFSET_RANGE (fetch_offset < 0 or > leo). */
+enum weir_err rp_leader_on_fetch(struct rp_leader *l, int32_t follower, int64_t fetch_offset, int64_t leader_leo,
+                                 int64_t now_ms, struct rp_leader_result *res);
+/* Partition.maybeShrinkIsr: ISR followers whose leo != the leader's and not
+ * caught up for more than lag_max_ms are proposed out; the hw is recomputed
+ * (time may have dropped a caught-up non-ISR replica from it). */
+void rp_leader_tick(struct rp_leader *l, int64_t now_ms, int64_t lag_max_ms, struct rp_leader_result *res);
+/* The proposal was written: it becomes the ISR; returns whether hw advanced. */
+bool rp_leader_isr_applied(struct rp_leader *l, int64_t now_ms);
+/* The write failed (version conflict, session): the proposal is dropped; the
+ * caller re-reads the state and calls rp_leader_make if it still leads. */
+void rp_leader_isr_failed(struct rp_leader *l);
+/* The high watermark Kafka would compute now (maybeIncrementLeaderHW, without
+ * moving it): min leo over the maximal ISR (the ISR plus a pending proposal's
+ * members) and the followers caught up within lag_max_ms, and the leader's leo. */
+int64_t rp_leader_hw_target(const struct rp_leader *l, int64_t now_ms);
+
+/* acks=all, before the append (Partition.appendRecordsToLeader): |ISR| >= min_insync. */
+bool rp_leader_can_append_all(const struct rp_leader *l, int32_t min_insync);
+enum rp_ack { RP_ACK_WAIT, RP_ACK_OK, RP_ACK_NOT_ENOUGH_REPLICAS_AFTER_APPEND };
+/* Partition.checkEnoughReplicasReachOffset: required_offset = last offset + 1.
+ * Done once hw >= required_offset: OK when the maximal ISR still has
+ * min_insync members, else NOT_ENOUGH_REPLICAS_AFTER_APPEND (error 20). */
+enum rp_ack rp_leader_ack_check(const struct rp_leader *l, int64_t required_offset, int32_t min_insync);
+/* Offset x is committed: hw > x. */
+static inline bool rp_leader_committed(const struct rp_leader *l, int64_t x) { return l->hw > x; }
+bool rp_isr_has(const struct rp_isr_change *isr, int32_t id);
+/* The invariants above; true when they hold (use in WEIR_DASSERT). */
+bool rp_leader_check(const struct rp_leader *l);
 
 #endif
