@@ -7,6 +7,8 @@
  *             assignment, partition state, topic config (kafka.zk.ZkData)
  *   leader.c  one partition on its leader: follower offsets, ISR shrink and
  *             expand proposals, the high watermark (kafka.cluster.Partition)
+ *   follower.c where a follower truncates before it fetches (KIP-101, KIP-279:
+ *             AbstractFetcherThread, LeaderEpochFileCache.endOffsetFor)
  *
  * Every rule names the Kafka source it follows (Kafka 2.x/3.x, ZooKeeper era). */
 #ifndef WEIR_REPL_CORE_INT_H
@@ -267,5 +269,61 @@ static inline bool rp_leader_committed(const struct rp_leader *l, int64_t x) { r
 bool rp_isr_has(const struct rp_isr_change *isr, int32_t id);
 /* The invariants above; true when they hold (use in WEIR_DASSERT). */
 bool rp_leader_check(const struct rp_leader *l);
+
+/* ---- follower (follower.c): truncation by leader epoch --------------------------------- */
+
+#define RP_UNDEFINED_EPOCH (-1)        /* OffsetsForLeaderEpochResponse.UNDEFINED_EPOCH */
+#define RP_UNDEFINED_EPOCH_OFFSET (-1) /* ...UNDEFINED_EPOCH_OFFSET */
+enum { RP_ERR_FENCED_LEADER_EPOCH = 74 };
+
+/* One leader-epoch-checkpoint entry: epoch starts at offset start. */
+struct rp_epoch_entry {
+    int32_t epoch;
+    int64_t start;
+};
+
+/* LeaderEpochFileCache.endOffsetFor over entries sorted by epoch (and start):
+ * the largest epoch <= requested and where it ends (the next epoch's start,
+ * or leo for the latest epoch). (-1, -1) for an undefined request, an empty
+ * cache or a request above every epoch; a request below every epoch answers
+ * (requested, the first epoch's start). What a leader answers to
+ * OffsetsForLeaderEpoch, and what the follower looks up locally. */
+void rp_epoch_end_offset(const struct rp_epoch_entry *e, uint32_t n, int32_t requested, int64_t leo,
+                         int32_t *epoch_out, int64_t *end_out);
+
+/* The follower's local lookup (Log.endOffsetForEpoch): false when the cache
+ * has no answer (its end offset would be UNDEFINED_EPOCH_OFFSET). */
+typedef bool (*rp_epoch_lookup_fn)(void *ctx, int32_t epoch, int32_t *epoch_out, int64_t *end_out);
+
+enum rp_trunc_action {
+    RP_TRUNC_FETCH,  /* truncate to offset, then fetch from it */
+    RP_TRUNC_AGAIN,  /* truncate to offset, then ask again with next_epoch (KIP-279) */
+    RP_TRUNC_RETRY,  /* the leader answered an error: back off and ask again */
+    RP_TRUNC_FENCED, /* FENCED_LEADER_EPOCH: wait for a newer partition state */
+};
+struct rp_trunc {
+    enum rp_trunc_action action;
+    int64_t offset;     /* FETCH, AGAIN: truncate the log (and epoch cache) to this */
+    int32_t next_epoch; /* AGAIN: the epoch of the next OffsetsForLeaderEpoch */
+};
+
+/* Before asking: a log without leader epochs (old message format, or written
+ * before epochs) cannot ask; it truncates to its high watermark, as
+ * AbstractFetcherThread.truncateToHighWatermark does. Returns true when the
+ * follower should send OffsetsForLeaderEpoch with local_latest_epoch. */
+bool rp_follower_should_ask(int32_t local_latest_epoch, int64_t local_hw, struct rp_trunc *out);
+/* AbstractFetcherThread.getOffsetTruncationState for the leader's answer
+ * (error, leader_epoch, leader_end) to an OffsetsForLeaderEpoch request:
+ *   leader_end undefined (the leader has no epoch info) -> FETCH at local_hw
+ *     (the initial fetch offset of a ZooKeeper-era follower);
+ *   leader_epoch undefined (protocol v0: an offset only) -> FETCH at min(leader_end, local_leo);
+ *   leader_epoch above local_latest_epoch (never asked about) -> RETRY;
+ *   our cache has no answer for leader_epoch -> FETCH at min(leader_end, local_leo);
+ *   our cache's epoch for it differs (we never had leader_epoch) -> AGAIN at
+ *     min(our end of that epoch, local_leo), asking with our epoch next;
+ *   else FETCH at min(our end of leader_epoch, leader_end, local_leo).
+ * The offset is never above local_leo: a follower only truncates. */
+void rp_follower_truncation(int32_t local_latest_epoch, int64_t local_leo, int64_t local_hw, rp_epoch_lookup_fn lookup,
+                            void *ctx, int16_t error, int32_t leader_epoch, int64_t leader_end, struct rp_trunc *out);
 
 #endif
