@@ -9,6 +9,9 @@
  *             expand proposals, the high watermark (kafka.cluster.Partition)
  *   follower.c where a follower truncates before it fetches (KIP-101, KIP-279:
  *             AbstractFetcherThread, LeaderEpochFileCache.endOffsetFor)
+ *   ctl.c     the controller's decisions: elections, dead and returning
+ *             brokers, controlled shutdown, preferred leaders, assignment
+ *             (kafka.controller.*, kafka.admin.AdminUtils)
  *
  * Every rule names the Kafka source it follows (Kafka 2.x/3.x, ZooKeeper era). */
 #ifndef WEIR_REPL_CORE_INT_H
@@ -325,5 +328,64 @@ bool rp_follower_should_ask(int32_t local_latest_epoch, int64_t local_hw, struct
  * The offset is never above local_leo: a follower only truncates. */
 void rp_follower_truncation(int32_t local_latest_epoch, int64_t local_leo, int64_t local_hw, rp_epoch_lookup_fn lookup,
                             void *ctx, int16_t error, int32_t leader_epoch, int64_t leader_end, struct rp_trunc *out);
+
+/* ---- controller (ctl.c): kafka.controller's decisions, one partition at a time ---------
+ * Each takes the live brokers, the partition's assignment and its current
+ * state; it returns true and fills next (leader, leader_epoch + 1, isr,
+ * controller_epoch = the caller's) when the state must change, false when it
+ * stays. The caller writes next conditionally (zoo_multi with the
+ * /controller_epoch check). */
+
+struct rp_ctl {
+    const int32_t *live; /* live brokers (children of /brokers/ids) */
+    uint32_t live_n;
+    int32_t epoch;       /* this controller's epoch, written into every state */
+};
+
+/* Offline election (PartitionLeaderElectionAlgorithms.offlinePartitionLeaderElection,
+ * Election.leaderForOffline): the first replica in assignment order that is
+ * live and in the ISR, the new ISR being the old one's live members; else,
+ * with unclean, the first live replica with ISR [it]; else false. */
+bool rp_elect_offline(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                      const struct rp_pstate *cur, bool unclean, struct rp_pstate *next);
+/* New partition (PartitionStateMachine.initializeLeaderAndIsrForPartitions):
+ * leader = the first live replica, ISR = the live replicas, epoch 0; false
+ * when no replica is live. */
+bool rp_ctl_new_partition(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                          struct rp_pstate *next);
+/* Broker `gone` died (KafkaController.onReplicasBecomeOffline; c->live no
+ * longer has it): a partition it led gets an offline election; failing that,
+ * and for a partition it followed in the ISR, it leaves the ISR
+ * (ReplicaStateMachine.doRemoveReplicasFromIsr: leader -1 if it led, the ISR
+ * keeps its last member, epoch + 1). */
+bool rp_ctl_broker_gone(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                        const struct rp_pstate *cur, int32_t gone, bool unclean, struct rp_pstate *next);
+/* A broker came back (onBrokerStartup -> triggerOnlinePartitionStateChange):
+ * an offline partition (leader -1, or a leader not live) gets an offline election. */
+bool rp_ctl_offline_retry(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                          const struct rp_pstate *cur, bool unclean, struct rp_pstate *next);
+/* Controlled shutdown of `b` (KafkaController.doControlledShutdown; b is
+ * still in c->live): a partition with more than one replica that b leads goes
+ * to the first replica live, in the ISR and not b, the ISR losing b
+ * (controlledShutdownPartitionLeaderElection); none: unchanged (b keeps it
+ * and retries). One b follows in the ISR: b leaves the ISR as above. */
+bool rp_ctl_shutdown(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                     const struct rp_pstate *cur, int32_t b, struct rp_pstate *next);
+/* Preferred leader (preferredReplicaPartitionLeaderElection): the first
+ * assigned replica, when live, in the ISR and not the leader; same ISR. */
+bool rp_ctl_preferred(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                      const struct rp_pstate *cur, struct rp_pstate *next);
+
+/* AdminUtils.assignReplicasToBrokersRackUnaware: partition p (from
+ * start_partition) starts at broker index (p + start_index) % n; the others
+ * follow at shifts 1 + (shift' + j) % (n - 1), shift' = shift incremented
+ * each time p passes a multiple of n. brokers: ascending ids (as Kafka sorts
+ * them). out: partitions_n * rf ids, partition by partition. Kafka draws
+ * start_index and shift at random (callers pass them; the same value for
+ * both when it fixes a start index). Errors: WEIR_E_BAD_PARTITIONS
+ * (partitions_n == 0), WEIR_E_INVALID (rf == 0, rf > brokers, brokers not
+ * ascending, start_index or shift >= brokers_n). */
+enum weir_err rp_assign_rack_unaware(uint32_t partitions_n, uint32_t rf, const int32_t *brokers, uint32_t brokers_n,
+                                     uint32_t start_index, uint32_t shift, uint32_t start_partition, int32_t *out);
 
 #endif
