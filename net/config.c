@@ -96,6 +96,9 @@ static const struct broker_key broker_keys[] = {
     { "log.cleaner.min.cleanable.ratio", KEY_RATIO, FIELD(offsets_cleanable_ratio), 0, 0, NULL, 0, 0, 0 },
     { "weir.offsets.compaction.min.bytes", KEY_I64, FIELD(offsets_compaction_min_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
     { "offsets.topic.segment.bytes", KEY_I64, FIELD(offsets_segment_bytes), 1 << 20, 1 << 30, NULL, 1, 0, 0 },
+    { "group.max.size", KEY_I32, FIELD(group_max_size), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "weir.groups.max", KEY_I64, FIELD(groups_max), 1, INT64_MAX, NULL, 1, 0, 0 },
+    { "weir.group.offsets.max", KEY_I32, FIELD(group_offsets_max), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "log.preallocate.max.bytes", KEY_I64, FIELD(disk.prealloc_max_bytes), WEIR_PREALLOC_STEP_MIN_BYTES, 1 << 30,
       NULL, 1, 0, 0 },
     { "log.preallocate.budget.bytes", KEY_I64, FIELD(disk.prealloc_budget_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
@@ -139,6 +142,9 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->offsets_cleanable_ratio = 0.5;
     c->offsets_compaction_min_bytes = 4 << 20;
     c->offsets_segment_bytes = 0; /* unset: min(100 MiB, log.segment.bytes) */
+    c->group_max_size = 1000;     /* Kafka: unbounded; weir's rebalance is quadratic in members */
+    c->groups_max = 100000;
+    c->group_offsets_max = 100000;
     c->fetch_send = WEIR_FETCH_SEND_COPY;
     weir_log_config_default(&c->log);
     weir_disk_policy_default(&c->disk);

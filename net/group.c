@@ -20,10 +20,40 @@
 
 /* ---- on the owner -------------------------------------------------------------------- */
 
+/* The group a request names (its arena goes with the answer). */
+static struct kstr gop_group(const struct gop *op)
+{
+    switch (op->kind) {
+    case GOP_JOIN: return op->in.join.group_id;
+    case GOP_SYNC: return op->in.sync.group_id;
+    case GOP_HB: return op->in.hb.group_id;
+    case GOP_LEAVE: return op->in.leave.group_id;
+    case GOP_COMMIT: return op->in.commit.group_id;
+    case GOP_FETCH: return op->in.fetch.group_id;
+    }
+    return KSTR_NULL;
+}
+
+static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op);
+
 static void gop_owner(struct reactor *r, struct ptask *pt)
 {
     struct gop *op = weir_container_of(pt, struct gop, pt);
     struct gcoord *gc = group_coord_of(r);
+#ifdef WEIR_DEBUG
+    char *id = group_kdup(gop_group(op)); /* the answer may free the request before the check */
+    gop_run(r, gc, op);
+    group_check(gc, group_find(gc, kstr_c(id)));
+    weir_free(id);
+#else
+    (void)gop_group;
+    gop_run(r, gc, op);
+#endif
+}
+
+static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
+{
+    struct ptask *pt = &op->pt;
     if (!gc->loaded[pt->partition]) {
         gc->loaded[pt->partition] = true;
         group_log_replay(r, gc, pt->partition);
@@ -50,7 +80,10 @@ void groups_tick(struct reactor *r)
     struct gcoord *gc = r->groups;
     if (!gc) return;
     int64_t now = weir_clock_ns();
-    for (struct group *g = gc->groups; g; g = g->next) {
+    /* The walk is O(groups): only when a timer may be due (group_timer). */
+    bool walk = r->stopping || now >= gc->timers_due_ns;
+    if (walk) gc->timers_due_ns = INT64_MAX; /* lowered again below and by what the walk sets */
+    for (struct group *g = walk ? gc->groups : NULL; g; g = g->next) {
         if (r->stopping) {
             for (struct gmember *m = g->members; m; m = m->next) {
                 if (m->join_wait) m->join_wait->out.join.error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
@@ -68,6 +101,7 @@ void groups_tick(struct reactor *r)
             }
             struct gpending *p = *pp;
             *pp = p->next;
+            g->n_pending--;
             weir_free(p->id);
             weir_free(p);
             changed = true;
@@ -86,6 +120,11 @@ void groups_tick(struct reactor *r)
         }
         (void)changed;
         group_try_complete_join(r, g, now);
+        group_check(gc, g);
+        /* waiting members too: a deadline passed while waiting counts once the wait ends */
+        for (struct gpending *p = g->pending; p; p = p->next) group_timer(gc, p->deadline_ns);
+        for (struct gmember *m = g->members; m; m = m->next) group_timer(gc, m->hb_deadline_ns);
+        if (g->state == G_PREPARING) group_timer(gc, g->rebalance_deadline_ns);
     }
     group_compaction_tick(r, gc);
     group_expire_tick(r, gc);
@@ -95,15 +134,7 @@ void groups_free(struct reactor *r)
 {
     struct gcoord *gc = r->groups;
     if (!gc) return;
-    for (struct group *g = gc->groups, *gn; g; g = gn) {
-        gn = g->next;
-        for (struct gmember *m = g->members, *mn; m; m = mn) mn = m->next, group_member_free(m);
-        group_pending_free(g);
-        for (struct goffset *o = g->offsets, *on; o; o = on)
-            on = o->next, weir_free(o->topic), weir_free(o->meta), weir_free(o);
-        weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
-        weir_free(g);
-    }
+    group_free_all(gc);
     weir_free(gc);
     r->groups = NULL;
 }

@@ -9,7 +9,7 @@
 
 /* ---- DescribeGroups, ListGroups -------------------------------------------------------- */
 
-static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance", "Stable" };
+static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead" };
 
 static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
 {
@@ -126,6 +126,7 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
         return;
     }
     weir_log(WEIR_LOG_INFO, "group %s: deleted", g->id);
+    group_check(gc, g);
     group_maybe_free(gc, g); /* a commit in flight keeps it (2) */
     ptask_reply(r, pt);
 }

@@ -1,7 +1,8 @@
 /* net/group_int.h: the group coordinator's internals, shared by net/group*.c.
  * Included only by those files (net_int.h declares what the rest of net/ calls).
  *
- *   group_member.c   helpers (lowest), the membership state machine (JoinGroup,
+ *   group_member.c   helpers (lowest: hash tables, the group, member and offset
+ *                    indexes, states and invariants), the membership state machine (JoinGroup,
  *                    SyncGroup, Heartbeat, LeaveGroup), partitions added to a
  *                    subscribed topic
  *   group_log.c      the offsets log: committed offsets in memory, replay,
@@ -20,8 +21,15 @@ enum {
     KERR_MESSAGE_TOO_LARGE_G = 10, KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15,
     KERR_ILLEGAL_GENERATION = 22, KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24,
     KERR_UNKNOWN_MEMBER_ID = 25, KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27,
-    KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69, KERR_MEMBER_ID_REQUIRED = 79,
-    KERR_FENCED_INSTANCE_ID = 82,
+    KERR_INVALID_COMMIT_OFFSET_SIZE = 28, KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69,
+    KERR_MEMBER_ID_REQUIRED = 79, KERR_GROUP_MAX_SIZE_REACHED = 81, KERR_FENCED_INSTANCE_ID = 82,
+};
+/* Past a limit (config: group.max.size, weir.groups.max, weir.group.offsets.max;
+ * docs/operations.md): codes Kafka clients treat as final, not retried. */
+enum {
+    KERR_GROUP_FULL = KERR_GROUP_MAX_SIZE_REACHED,     /* JoinGroup: group.max.size members (Kafka's code) */
+    KERR_GROUPS_FULL = KERR_GROUP_MAX_SIZE_REACHED,    /* JoinGroup, OffsetCommit: a new group past weir.groups.max */
+    KERR_OFFSETS_FULL = KERR_INVALID_COMMIT_OFFSET_SIZE, /* OffsetCommit: a new offset past weir.group.offsets.max */
 };
 enum {
     GROUP_INITIAL_DELAY_MS = 3000, SESSION_MS_MIN = 6000, SESSION_MS_MAX = 1800000,
@@ -29,7 +37,19 @@ enum {
     JOIN_METADATA_BYTES_MAX = 1 << 20,  /* a member's protocol metadata, all protocols: else 10 (see group_join) */
     OFFSETS_BATCH_BYTES = 256 << 10,    /* records per batch of a snapshot or of tombstones */
 };
-enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
+/* Kafka's GroupState; Dead is a group's last state, just before it is freed. */
+enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE, G_DEAD };
+
+/* An intrusive chained hash table (groups by id, members by id, offsets by
+ * topic and partition). The lists beside them keep the order outputs use. */
+struct glink {
+    struct glink *hnext;
+    uint32_t hash;
+};
+struct gtable {
+    struct glink **buckets; /* mask + 1 of them; NULL while empty */
+    uint32_t mask, n;
+};
 
 enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
 
@@ -82,6 +102,7 @@ struct gop {
     } out;
     /* commit in flight */
     struct reactor *owner;
+    int32_t new_offsets; /* keys it adds: g->offsets_reserved */
     struct weir_append app;
     uint8_t *batch;
     int64_t commit_ts;
@@ -102,7 +123,8 @@ struct gmember {
     int32_t assign_len;
     int64_t hb_deadline_ns;
     struct gop *join_wait, *sync_wait;
-    struct gmember *next;
+    struct gmember *next, *prev; /* g->members, newest first */
+    struct glink hl;             /* g->member_ids */
 };
 struct gpending {
     char *id;
@@ -116,7 +138,8 @@ struct goffset {
     int32_t epoch;
     char *meta; /* NULL = null */
     int64_t ts;
-    struct goffset *next;
+    struct goffset *next, *prev; /* g->offsets, newest first */
+    struct glink hl;             /* g->offset_keys */
 };
 struct group {
     char *id;
@@ -124,16 +147,26 @@ struct group {
     int32_t generation;
     char *protocol_type, *protocol, *leader;
     struct gmember *members;
+    struct gtable member_ids;
+    int32_t n_members;
     struct gpending *pending;
+    int32_t n_pending;
     int64_t rebalance_deadline_ns;
     bool initial;      /* first rebalance of an empty group: wait the whole delay */
     int64_t empty_since_ms; /* wall time it last became Empty; 0 = not since the start */
     int32_t writes;    /* its records being appended (2) */
     struct goffset *offsets;
-    struct group *next;
+    struct gtable offset_keys;
+    int32_t n_offsets;
+    int32_t offsets_reserved; /* new keys of commits in flight (weir.group.offsets.max) */
+    struct group *next, *prev; /* gc->groups, newest first */
+    struct glink hl;           /* gc->group_ids */
 };
 struct gcoord {
+    struct broker *b;
     struct group *groups;
+    struct gtable group_ids;
+    int64_t n_groups;
     bool loaded[GROUP_OFFSETS_PARTITIONS];
     uint64_t member_seq;
     /* per offsets partition, on its owner */
@@ -143,6 +176,7 @@ struct gcoord {
     bool compacting[GROUP_OFFSETS_PARTITIONS];  /* a snapshot is being written */
     struct gheld *held[GROUP_OFFSETS_PARTITIONS], **held_tail[GROUP_OFFSETS_PARTITIONS];
     int64_t next_expire_ms;
+    int64_t timers_due_ns; /* no session, pending id or rebalance timer is due before; 0: walk the groups */
 };
 
 /* A set of batches appended to one offsets partition, done when all completed. */
@@ -168,19 +202,34 @@ struct gjob {
 };
 
 /* ---- group_member.c: helpers ---- */
+uint32_t group_hash(const void *p, size_t n, uint32_t salt);
+struct glink *gtable_chain(const struct gtable *t, uint32_t hash); /* hash's bucket, to walk by hnext */
+void gtable_insert(struct gtable *t, struct glink *l, uint32_t hash);
+void gtable_remove(struct gtable *t, struct glink *l);
+void gtable_free(struct gtable *t);
 char *group_kdup(struct kstr s);  /* NUL-terminated heap copy; panics when out of memory */
 struct kstr group_arena_kstr(struct request *req, const char *s);
 struct kbytes group_arena_bytes(struct request *req, const uint8_t *p, int32_t n);
 struct gcoord *group_coord_of(struct reactor *r);  /* r's coordinator state, made on first use */
 struct group *group_find(struct gcoord *gc, struct kstr id);
-struct group *group_get(struct gcoord *gc, struct kstr id);  /* found or made */
+struct group *group_get(struct gcoord *gc, struct kstr id);  /* found or made (replay: not capped) */
+/* A new group for a request: NULL (and a WARN) past weir.groups.max. */
+struct group *group_new_capped(struct gcoord *gc, struct kstr id);
+void group_timer(struct gcoord *gc, int64_t at_ns);  /* a deadline set: groups_tick looks by then */
+void group_set_state(struct group *g, enum gstate to);  /* asserts Kafka's allowed transitions */
+void group_check(struct gcoord *gc, const struct group *g); /* WEIR_DEBUG: g's invariants (NULL: nothing) */
+void group_coord_check(struct gcoord *gc);                 /* WEIR_DEBUG: every group, the counters */
 int16_t group_member_check(struct group *g, struct kstr member_id, struct kstr instance_id, struct gmember **out);
 void group_member_free(struct gmember *m);
+void group_free_all(struct gcoord *gc);  /* groups_free: every group, counted off the broker's total */
 const struct gproto *group_member_proto(const struct gmember *m, const char *name);
 int32_t group_member_count(const struct group *g);
 void group_op_reply(struct reactor *r, struct gop *op);
 void group_pending_free(struct group *g);
 void group_maybe_free(struct gcoord *gc, struct group *g);
+struct goffset *group_offset_find(const struct group *g, const char *topic, size_t tlen, int32_t partition);
+struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t partition); /* a new key, unset */
+void group_offset_unlink(struct group *g, struct goffset *o);                          /* and frees o */
 size_t group_put_str(uint8_t *p, struct kstr s);  /* i16 length + bytes; returns bytes written */
 struct kstr group_get_str(struct weir_rd *rd);    /* i16 length + bytes; -1: null */
 
@@ -194,7 +243,6 @@ void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op);
 void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op);
 
 /* ---- group_log.c ---- */
-struct goffset *group_offset_find(struct group *g, const char *topic, size_t tlen, int32_t partition);
 void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
                         int32_t epoch, struct kstr meta, int64_t ts);
 void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition);

@@ -27,25 +27,13 @@
 
 /* ---- offsets --------------------------------------------------------------------------- */
 
-struct goffset *group_offset_find(struct group *g, const char *topic, size_t tlen, int32_t partition)
-{
-    for (struct goffset *o = g->offsets; o; o = o->next)
-        if (o->partition == partition && strlen(o->topic) == tlen && !memcmp(o->topic, topic, tlen)) return o;
-    return NULL;
-}
-
 void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
                          int32_t epoch, struct kstr meta, int64_t ts)
 {
     struct group *g = group_get(gc, group);
     struct goffset *o = group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition);
     if (!o) {
-        o = weir_calloc(1, sizeof *o);
-        if (!o) weir_panic("out of memory in the group coordinator");
-        o->topic = group_kdup(topic);
-        o->partition = partition;
-        o->next = g->offsets;
-        g->offsets = o;
+        o = group_offset_add(g, topic, partition);
         gc->n_live[group_partition(group)]++;
     }
     weir_free(o->meta);
@@ -60,15 +48,10 @@ static void offset_remove(struct gcoord *gc, struct kstr group, struct kstr topi
 {
     struct group *g = group_find(gc, group);
     if (!g) return;
-    size_t tlen = (size_t)WEIR_MAX(topic.len, 0);
-    for (struct goffset **pp = &g->offsets; *pp; pp = &(*pp)->next) {
-        struct goffset *o = *pp;
-        if (o->partition != partition || strlen(o->topic) != tlen || (tlen && memcmp(o->topic, topic.ptr, tlen)))
-            continue;
-        *pp = o->next;
-        weir_free(o->topic), weir_free(o->meta), weir_free(o);
+    struct goffset *o = group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition);
+    if (o) {
+        group_offset_unlink(g, o);
         gc->n_live[group_partition(group)]--;
-        break;
     }
     group_maybe_free(gc, g);
 }
@@ -131,6 +114,7 @@ void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
         weir_log_view_release(p->log, &v);
     }
     weir_free(scratch);
+    group_coord_check(gc);
     if (n_records)
         weir_log(WEIR_LOG_INFO,
                  "reactor %u: replayed %" PRIu64 " offsets records (%" PRIu64 " tombstones) of %s-%d"
@@ -320,6 +304,7 @@ static void compact_now(struct reactor *r, struct gcoord *gc, int32_t partition)
     /* An idle log rolls at once; otherwise (a foreign append) the snapshot goes
      * after it in the active segment, and what precedes it there stays. */
     if (weir_log_idle(part->log) && weir_log_roll(part->log) != WEIR_OK) return;
+    group_coord_check(gc);
     struct gjob *j = group_job_new(r, partition, false, snapshot_done);
     for (struct group *g = gc->groups; g; g = g->next) {
         if (group_partition(kstr_c(g->id)) != partition) continue;
@@ -409,4 +394,5 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
     }
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
         if (jobs[p]) group_job_submit(jobs[p]);
+    group_coord_check(gc);
 }

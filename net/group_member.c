@@ -65,34 +65,159 @@ int32_t group_partition(struct kstr group_id) { return (int32_t)(fnv1a_k(group_i
 struct gcoord *group_coord_of(struct reactor *r)
 {
     if (!r->groups) {
-        r->groups = weir_calloc(1, sizeof(struct gcoord));
-        if (!r->groups) weir_panic("out of memory in the group coordinator");
+        struct gcoord *gc = weir_calloc(1, sizeof *gc);
+        if (!gc) weir_panic("out of memory in the group coordinator");
+        gc->b = r->b;
+        r->groups = gc;
     }
     return r->groups;
 }
 
+/* ---- hash tables ---------------------------------------------------------------------- */
+
+/* fnv1a, then murmur3's finalizer: the low bits of the partition hash
+ * (fnv1a % 50) pick a reactor's groups, so they must not pick buckets too. */
+uint32_t group_hash(const void *p, size_t n, uint32_t salt)
+{
+    uint32_t h = 2166136261u ^ salt;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+    h ^= h >> 16, h *= 0x85ebca6bu, h ^= h >> 13, h *= 0xc2b2ae35u, h ^= h >> 16;
+    return h;
+}
+struct glink *gtable_chain(const struct gtable *t, uint32_t hash)
+{
+    return t->buckets ? t->buckets[hash & t->mask] : NULL;
+}
+void gtable_insert(struct gtable *t, struct glink *l, uint32_t hash)
+{
+    if (!t->buckets || t->n > t->mask) { /* load factor <= 1 */
+        uint32_t cap = t->buckets ? 2 * (t->mask + 1) : 8;
+        struct glink **nb = weir_calloc(cap, sizeof *nb);
+        if (!nb) weir_panic("out of memory in the group coordinator");
+        for (uint32_t i = 0; t->buckets && i <= t->mask; i++)
+            for (struct glink *e = t->buckets[i], *next; e; e = next) {
+                next = e->hnext;
+                e->hnext = nb[e->hash & (cap - 1)];
+                nb[e->hash & (cap - 1)] = e;
+            }
+        weir_free(t->buckets);
+        t->buckets = nb;
+        t->mask = cap - 1;
+    }
+    l->hash = hash;
+    l->hnext = t->buckets[hash & t->mask];
+    t->buckets[hash & t->mask] = l;
+    t->n++;
+}
+void gtable_remove(struct gtable *t, struct glink *l)
+{
+    struct glink **pp = &t->buckets[l->hash & t->mask];
+    while (*pp != l) pp = &(*pp)->hnext; /* l is in t */
+    *pp = l->hnext;
+    t->n--;
+}
+void gtable_free(struct gtable *t)
+{
+    weir_free(t->buckets);
+    *t = (struct gtable){ 0 };
+}
+
+/* ---- groups and members ------------------------------------------------------------- */
+
+static uint32_t id_hash(struct kstr id) { return group_hash(id.ptr, (size_t)WEIR_MAX(id.len, 0), 0); }
+
 struct group *group_find(struct gcoord *gc, struct kstr id)
 {
-    for (struct group *g = gc->groups; g; g = g->next)
-        if (seq(g->id, id)) return g;
+    uint32_t h = id_hash(id);
+    for (struct glink *l = gtable_chain(&gc->group_ids, h); l; l = l->hnext) {
+        struct group *g = weir_container_of(l, struct group, hl);
+        if (l->hash == h && seq(g->id, id)) return g;
+    }
     return NULL;
+}
+static struct group *group_new(struct gcoord *gc, struct kstr id)
+{
+    struct group *g = weir_calloc(1, sizeof *g);
+    if (!g) weir_panic("out of memory in the group coordinator");
+    g->id = group_kdup(id);
+    g->next = gc->groups;
+    if (g->next) g->next->prev = g;
+    gc->groups = g;
+    gtable_insert(&gc->group_ids, &g->hl, id_hash(id));
+    gc->n_groups++;
+    return g;
 }
 struct group *group_get(struct gcoord *gc, struct kstr id)
 {
     struct group *g = group_find(gc, id);
     if (g) return g;
-    g = weir_calloc(1, sizeof *g);
-    if (!g) weir_panic("out of memory in the group coordinator");
-    g->id = group_kdup(id);
-    g->next = gc->groups;
-    gc->groups = g;
-    return g;
+    atomic_fetch_add(&gc->b->groups_live, 1);
+    return group_new(gc, id);
 }
-static struct gmember *member_find(struct group *g, struct kstr id)
+struct group *group_new_capped(struct gcoord *gc, struct kstr id)
 {
-    for (struct gmember *m = g->members; m; m = m->next)
-        if (seq(m->id, id)) return m;
+    int64_t max = gc->b->cfg.groups_max;
+    if (atomic_fetch_add(&gc->b->groups_live, 1) >= max) { /* exact across reactors */
+        atomic_fetch_sub(&gc->b->groups_live, 1);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %.*s refused: the broker holds weir.groups.max = %" PRId64
+                             " groups (error %d to the client)", (int)WEIR_MIN(id.len, 200), id.ptr, max,
+                             KERR_GROUPS_FULL);
+        return NULL;
+    }
+    return group_new(gc, id);
+}
+static void group_destroy(struct gcoord *gc, struct group *g)
+{
+    for (struct gmember *m = g->members, *mn; m; m = mn) mn = m->next, group_member_free(m);
+    group_pending_free(g);
+    for (struct goffset *o = g->offsets, *on; o; o = on)
+        on = o->next, weir_free(o->topic), weir_free(o->meta), weir_free(o);
+    gtable_free(&g->member_ids);
+    gtable_free(&g->offset_keys);
+    weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
+    weir_free(g);
+    gc->n_groups--;
+    atomic_fetch_sub(&gc->b->groups_live, 1);
+}
+void group_free_all(struct gcoord *gc)
+{
+    for (struct group *g = gc->groups, *gn; g; g = gn) gn = g->next, group_destroy(gc, g);
+    gc->groups = NULL;
+    gtable_free(&gc->group_ids);
+}
+static struct gmember *member_find(const struct group *g, struct kstr id)
+{
+    uint32_t h = id_hash(id);
+    for (struct glink *l = gtable_chain(&g->member_ids, h); l; l = l->hnext) {
+        struct gmember *m = weir_container_of(l, struct gmember, hl);
+        if (l->hash == h && seq(m->id, id)) return m;
+    }
     return NULL;
+}
+static void member_link(struct group *g, struct gmember *m)
+{
+    m->prev = NULL;
+    m->next = g->members;
+    if (m->next) m->next->prev = m;
+    g->members = m;
+    gtable_insert(&g->member_ids, &m->hl, id_hash(kstr_c(m->id)));
+    g->n_members++;
+}
+static void member_unlink(struct group *g, struct gmember *m)
+{
+    if (m->prev) m->prev->next = m->next;
+    else g->members = m->next;
+    if (m->next) m->next->prev = m->prev;
+    gtable_remove(&g->member_ids, &m->hl);
+    g->n_members--;
+}
+/* m's id becomes id (owned); its place in g->members stays. */
+static void member_rename(struct group *g, struct gmember *m, char *id)
+{
+    gtable_remove(&g->member_ids, &m->hl);
+    weir_free(m->id);
+    m->id = id;
+    gtable_insert(&g->member_ids, &m->hl, id_hash(kstr_c(id)));
 }
 /* The member holding a group instance id (a static member); NULL for a null id. */
 static struct gmember *member_find_instance(struct group *g, struct kstr instance_id)
@@ -160,12 +285,7 @@ const struct gproto *group_member_proto(const struct gmember *m, const char *nam
         if (!strcmp(m->protos[i].name, name)) return &m->protos[i];
     return NULL;
 }
-int32_t group_member_count(const struct group *g)
-{
-    int32_t n = 0;
-    for (struct gmember *m = g->members; m; m = m->next) n++;
-    return n;
-}
+int32_t group_member_count(const struct group *g) { return g->n_members; }
 
 void group_op_reply(struct reactor *r, struct gop *op) { ptask_reply(r, &op->pt); }
 
@@ -173,17 +293,19 @@ void group_pending_free(struct group *g)
 {
     for (struct gpending *p = g->pending, *pn; p; p = pn) pn = p->next, weir_free(p->id), weir_free(p);
     g->pending = NULL;
+    g->n_pending = 0;
 }
 
 /* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
 void group_maybe_free(struct gcoord *gc, struct group *g)
 {
     if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return;
-    struct group **pp = &gc->groups;
-    while (*pp != g) pp = &(*pp)->next;
-    *pp = g->next;
-    weir_free(g->id), weir_free(g->protocol_type), weir_free(g->protocol), weir_free(g->leader);
-    weir_free(g);
+    group_set_state(g, G_DEAD);
+    if (g->prev) g->prev->next = g->next;
+    else gc->groups = g->next;
+    if (g->next) g->next->prev = g->prev;
+    gtable_remove(&gc->group_ids, &g->hl);
+    group_destroy(gc, g);
 }
 
 size_t group_put_str(uint8_t *p, struct kstr s)
@@ -206,6 +328,139 @@ struct kstr group_get_str(struct weir_rd *rd)
     return s;
 }
 
+/* ---- committed offsets: the index ------------------------------------------------------ */
+
+static uint32_t offset_hash(const char *topic, size_t tlen, int32_t partition)
+{
+    return group_hash(topic, tlen, (uint32_t)partition * 0x9e3779b9u);
+}
+struct goffset *group_offset_find(const struct group *g, const char *topic, size_t tlen, int32_t partition)
+{
+    uint32_t h = offset_hash(topic, tlen, partition);
+    for (struct glink *l = gtable_chain(&g->offset_keys, h); l; l = l->hnext) {
+        struct goffset *o = weir_container_of(l, struct goffset, hl);
+        if (l->hash == h && o->partition == partition && strlen(o->topic) == tlen && !memcmp(o->topic, topic, tlen))
+            return o;
+    }
+    return NULL;
+}
+struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t partition)
+{
+    struct goffset *o = weir_calloc(1, sizeof *o);
+    if (!o) weir_panic("out of memory in the group coordinator");
+    o->topic = group_kdup(topic);
+    o->partition = partition;
+    o->next = g->offsets;
+    if (o->next) o->next->prev = o;
+    g->offsets = o;
+    gtable_insert(&g->offset_keys, &o->hl, offset_hash(o->topic, strlen(o->topic), partition));
+    g->n_offsets++;
+    return o;
+}
+void group_offset_unlink(struct group *g, struct goffset *o)
+{
+    if (o->prev) o->prev->next = o->next;
+    else g->offsets = o->next;
+    if (o->next) o->next->prev = o->prev;
+    gtable_remove(&g->offset_keys, &o->hl);
+    g->n_offsets--;
+    weir_free(o->topic), weir_free(o->meta), weir_free(o);
+}
+
+/* ---- states and invariants -------------------------------------------------------- */
+
+/* Kafka's GroupState.validPreviousStates, but for Dead: weir frees only an
+ * Empty group (group_maybe_free), Kafka also a loaded group it no longer owns. */
+static const uint8_t valid_previous[] = {
+    [G_EMPTY] = 1u << G_PREPARING,
+    [G_PREPARING] = 1u << G_EMPTY | 1u << G_COMPLETING | 1u << G_STABLE,
+    [G_COMPLETING] = 1u << G_PREPARING,
+    [G_STABLE] = 1u << G_COMPLETING,
+    [G_DEAD] = 1u << G_EMPTY,
+};
+
+/* A timer that may be due before the earliest one groups_tick knows of: a
+ * new deadline, or one moved earlier (one moved later needs nothing). */
+void group_timer(struct gcoord *gc, int64_t at_ns)
+{
+    if (at_ns < gc->timers_due_ns) gc->timers_due_ns = at_ns;
+}
+
+void group_set_state(struct group *g, enum gstate to)
+{
+    WEIR_ASSERT((unsigned)to < WEIR_ARRAY_LEN(valid_previous) && (valid_previous[to] >> g->state & 1u));
+    g->state = to;
+}
+
+/* g's invariants between requests (a request's steps may break them for a
+ * moment: a member removed before the rebalance it starts). */
+void group_check(struct gcoord *gc, const struct group *g)
+{
+#ifdef WEIR_DEBUG
+    if (!g) return;
+    WEIR_DASSERT(g->state != G_DEAD);
+    if (gc) WEIR_DASSERT(group_find(gc, kstr_c(g->id)) == g);
+    if (gc) WEIR_DASSERT(gc->loaded[group_partition(kstr_c(g->id))]); /* groups live only in replayed partitions */
+    int32_t n = 0, joining = 0, syncing = 0;
+    bool leader_found = false;
+    for (const struct gmember *m = g->members; m; m = m->next, n++) {
+        WEIR_DASSERT(m->prev ? m->prev->next == m : g->members == m);
+        WEIR_DASSERT(member_find(g, kstr_c(m->id)) == m); /* indexed, ids unique */
+        WEIR_DASSERT(m->n_protos > 0 && m->session_ms >= SESSION_MS_MIN);
+        joining += m->join_wait != NULL;
+        syncing += m->sync_wait != NULL;
+        leader_found |= g->leader && !strcmp(g->leader, m->id);
+    }
+    WEIR_DASSERT(n == g->n_members && (uint32_t)n == g->member_ids.n);
+    WEIR_DASSERT(!g->leader || leader_found); /* a leader is a member */
+    WEIR_DASSERT(g->state != G_EMPTY || (n == 0 && !g->protocol && !g->leader)); /* Empty: no members */
+    WEIR_DASSERT(joining == 0 || g->state == G_PREPARING); /* joins are held only while preparing */
+    WEIR_DASSERT(syncing == 0 || g->state == G_COMPLETING); /* syncs are held only until the assignment */
+    if (g->state == G_COMPLETING || g->state == G_STABLE)
+        WEIR_DASSERT(n > 0 && g->leader && g->protocol && g->protocol_type && g->generation > 0);
+    WEIR_DASSERT(g->state != G_PREPARING || g->rebalance_deadline_ns > 0);
+    WEIR_DASSERT(g->generation >= 0);
+    int32_t np = 0;
+    for (const struct gpending *p = g->pending; p; p = p->next) np++;
+    WEIR_DASSERT(np == g->n_pending);
+    int32_t no = 0;
+    for (const struct goffset *o = g->offsets; o; o = o->next, no++) {
+        WEIR_DASSERT(o->prev ? o->prev->next == o : g->offsets == o);
+        WEIR_DASSERT(group_offset_find(g, o->topic, strlen(o->topic), o->partition) == o);
+    }
+    WEIR_DASSERT(no == g->n_offsets && (uint32_t)no == g->offset_keys.n);
+    /* each commit in flight counts one write and reserves its new keys */
+    WEIR_DASSERT(g->writes >= 0 && g->offsets_reserved >= 0 && (g->writes > 0 || g->offsets_reserved == 0));
+#else
+    (void)gc, (void)g;
+#endif
+}
+
+/* Every group of the coordinator, and the counters over them. O(all groups):
+ * at replay, compaction and the expiry check. */
+void group_coord_check(struct gcoord *gc)
+{
+#ifdef WEIR_DEBUG
+    int64_t n = 0, live[GROUP_OFFSETS_PARTITIONS] = { 0 }, writes[GROUP_OFFSETS_PARTITIONS] = { 0 };
+    for (const struct group *g = gc->groups; g; g = g->next, n++) {
+        WEIR_DASSERT(g->prev ? g->prev->next == g : gc->groups == g);
+        group_check(gc, g);
+        int32_t p = group_partition(kstr_c(g->id));
+        live[p] += g->n_offsets;
+        writes[p] += g->writes;
+    }
+    WEIR_DASSERT(n == gc->n_groups && (uint64_t)n == gc->group_ids.n);
+    WEIR_DASSERT(n <= atomic_load(&gc->b->groups_live));
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
+        WEIR_DASSERT(live[p] == gc->n_live[p]);        /* (1): n_live counts the keys in memory */
+        WEIR_DASSERT(writes[p] <= gc->inflight[p]);    /* a group's commits are the partition's appends */
+        WEIR_DASSERT(!gc->compacting[p] || gc->loaded[p]);
+    }
+#else
+    (void)gc;
+#endif
+}
+
 /* ---- the state machine ------------------------------------------------------------- */
 
 static void sync_fail_all(struct reactor *r, struct group *g, int16_t code)
@@ -226,16 +481,16 @@ void group_prepare_rebalance(struct reactor *r, struct group *g)
     for (struct gmember *m = g->members; m; m = m->next) timeout = WEIR_MAX(timeout, m->rebalance_ms);
     g->initial = g->state == G_EMPTY;
     if (g->initial) timeout = WEIR_MIN(timeout, GROUP_INITIAL_DELAY_MS);
-    g->state = G_PREPARING;
+    group_set_state(g, G_PREPARING);
     g->rebalance_deadline_ns = weir_clock_ns() + (int64_t)timeout * 1000000;
+    group_timer(group_coord_of(r), g->rebalance_deadline_ns);
     weir_log(WEIR_LOG_INFO, "group %s: preparing rebalance (generation %d)", g->id, g->generation);
+    group_check(NULL, g);
 }
 
 void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code)
 {
-    struct gmember **pp = &g->members;
-    while (*pp != m) pp = &(*pp)->next;
-    *pp = m->next;
+    member_unlink(g, m);
     if (m->join_wait) m->join_wait->out.join.error_code = code, group_op_reply(r, m->join_wait);
     if (m->sync_wait) m->sync_wait->out.sync.error_code = code, group_op_reply(r, m->sync_wait);
     if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = NULL;
@@ -312,25 +567,28 @@ void group_try_complete_join(struct reactor *r, struct group *g, int64_t now_ns)
     g->generation++;
     weir_free(g->protocol), g->protocol = NULL;
     if (!g->members) {
-        g->state = G_EMPTY;
+        group_set_state(g, G_EMPTY);
         g->empty_since_ms = weir_time_ms(); /* offsets expire retention after this (Kafka 2.1+) */
         weir_free(g->protocol_type), g->protocol_type = NULL;
         weir_log(WEIR_LOG_INFO, "group %s: empty at generation %d", g->id, g->generation);
+        group_check(NULL, g);
         return;
     }
     const char *p = select_protocol(g);
     g->protocol = group_kdup(kstr_c(p ? p : ""));
     if (!g->leader) g->leader = group_kdup(kstr_c(g->members->id));
-    g->state = G_COMPLETING;
+    group_set_state(g, G_COMPLETING);
     weir_log(WEIR_LOG_INFO, "group %s: generation %d with %d members, protocol %s, leader %s", g->id, g->generation,
              group_member_count(g), g->protocol, g->leader);
     for (struct gmember *m = g->members; m; m = m->next) {
         weir_free(m->assign), m->assign = NULL, m->assign_len = 0;
         m->hb_deadline_ns = now_ns + (int64_t)m->session_ms * 1000000;
+        group_timer(group_coord_of(r), m->hb_deadline_ns);
         join_answer(m->join_wait, g, m);
         group_op_reply(r, m->join_wait);
         m->join_wait = NULL;
     }
+    group_check(NULL, g);
 }
 
 /* A fresh member id, prefixed with the instance id of a static member (as
@@ -363,12 +621,13 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
     weir_log(WEIR_LOG_INFO, "group %s: static member %s rejoins: member id %s replaced by %s", g->id, m->instance_id,
              m->id, id);
     if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = group_kdup(kstr_c(id));
-    weir_free(m->id), m->id = id;
+    member_rename(g, m, id);
     bool same = member_same_protocols(m, jr);
     member_set_protocols(m, jr);
     weir_free(m->client_id), m->client_id = group_kdup(op->client_id);
     weir_free(m->client_host), m->client_host = group_kdup(op->client_host);
     m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    group_timer(group_coord_of(r), m->hb_deadline_ns);
     const char *p = same && g->state == G_STABLE && g->protocol ? select_protocol(g) : NULL;
     if (p && !strcmp(p, g->protocol)) {
         struct request *req = op->pt.req;
@@ -383,6 +642,19 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
     group_try_complete_join(r, g, now);
 }
 
+/* Room for one more member (pending: for an id handed out with 79)? Kafka
+ * counts members only (an Empty group takes anyone); weir also bounds the
+ * ids handed out and not yet used, which Kafka lets grow. */
+static bool join_room(const struct gcoord *gc, const struct group *g, bool pending)
+{
+    int32_t max = gc->b->cfg.group_max_size;
+    if (g->n_members < max && (!pending || g->n_pending < max)) return true;
+    WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %s: a new member refused: %d members and %d ids handed out, "
+                         "group.max.size = %d (error %d to the client)", g->id, g->n_members, g->n_pending, max,
+                         KERR_GROUP_FULL);
+    return false;
+}
+
 void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
 {
     const struct kjoingroup_req *jr = &op->in.join;
@@ -390,6 +662,8 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct request *req = op->pt.req;
     *out = (struct kjoingroup_resp){ .generation_id = -1, .protocol_name = kstr_c(""), .leader = kstr_c(""),
                                      .member_id = jr->member_id };
+    struct group *g = NULL;
+    bool created = false; /* by this join: freed again when it is refused */
     if (jr->group_id.len <= 0) {
         out->error_code = KERR_INVALID_GROUP_ID;
         goto reply;
@@ -406,13 +680,20 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         out->error_code = KERR_MESSAGE_TOO_LARGE_G;
         goto reply;
     }
-    struct group *g = group_find(gc, jr->group_id);
+    g = group_find(gc, jr->group_id);
     bool new_member = jr->member_id.len <= 0;
     if (!g && !new_member) {
         out->error_code = KERR_UNKNOWN_MEMBER_ID;
         goto reply;
     }
-    if (!g) g = group_get(gc, jr->group_id);
+    if (!g) {
+        g = group_new_capped(gc, jr->group_id);
+        if (!g) {
+            out->error_code = KERR_GROUPS_FULL;
+            goto reply;
+        }
+        created = true;
+    }
     /* The protocol type and at least one protocol must match the group's. */
     if (jr->n_protocols <= 0 || jr->protocol_type.len <= 0 ||
         (g->members && g->protocol_type && !seq(g->protocol_type, jr->protocol_type))) {
@@ -446,13 +727,22 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             join_static_replace(r, g, s, id, op, now);
             return;
         }
+        /* Kafka's acceptJoiningMember: no new member past group.max.size (nor
+         * an id handed out for one); one that replaces itself (s) may join. */
+        if (!join_room(gc, g, op->version >= 4 && kstr_is_null(jr->group_instance_id))) {
+            weir_free(id);
+            out->error_code = KERR_GROUP_FULL;
+            goto reply;
+        }
         if (op->version >= 4 && kstr_is_null(jr->group_instance_id)) {
             struct gpending *p = weir_calloc(1, sizeof *p);
             if (!p) weir_panic("out of memory in the group coordinator");
             p->id = id;
             p->deadline_ns = now + (int64_t)jr->session_timeout_ms * 1000000;
+            group_timer(gc, p->deadline_ns);
             p->next = g->pending;
             g->pending = p;
+            g->n_pending++;
             out->member_id = group_arena_kstr(req, id);
             out->error_code = KERR_MEMBER_ID_REQUIRED;
             goto reply;
@@ -475,6 +765,12 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             }
             struct gpending *p = *pp;
             *pp = p->next;
+            g->n_pending--;
+            if (!join_room(gc, g, false)) { /* its id goes: the client gives up on 81 */
+                weir_free(p->id), weir_free(p);
+                out->error_code = KERR_GROUP_FULL;
+                goto reply;
+            }
             m = weir_calloc(1, sizeof *m);
             if (!m) weir_panic("out of memory in the group coordinator");
             m->id = p->id;
@@ -492,14 +788,12 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
                    !(g->state == G_STABLE && g->leader && !strcmp(g->leader, m->id))) {
             /* Nothing changed: the current generation stands (Kafka does the same). */
             m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+            group_timer(gc, m->hb_deadline_ns);
             join_answer(op, g, m);
             goto reply;
         }
     }
-    if (fresh) {
-        m->next = g->members;
-        g->members = m;
-    }
+    if (fresh) member_link(g, m);
     if (fresh && !kstr_is_null(jr->group_instance_id)) m->instance_id = group_kdup(jr->group_instance_id); /* not held (s) */
     member_set_protocols(m, jr);
     weir_free(m->client_id), m->client_id = group_kdup(op->client_id);
@@ -507,10 +801,12 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     if (!g->protocol_type) g->protocol_type = group_kdup(jr->protocol_type);
     m->join_wait = op;
     m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+    group_timer(gc, m->hb_deadline_ns);
     group_prepare_rebalance(r, g);
     group_try_complete_join(r, g, now);
     return;
 reply:
+    if (created) group_maybe_free(gc, g); /* a refused join leaves no group behind */
     group_op_reply(r, op);
 }
 
@@ -543,7 +839,7 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
         t->assign = bdup(sr->assignments[i].assignment);
         t->assign_len = WEIR_MAX(sr->assignments[i].assignment.len, 0);
     }
-    g->state = G_STABLE;
+    group_set_state(g, G_STABLE);
     weir_log(WEIR_LOG_INFO, "group %s: stable at generation %d", g->id, g->generation);
     for (struct gmember *o = g->members; o; o = o->next)
         if (o->sync_wait) {
@@ -551,6 +847,7 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
             group_op_reply(r, o->sync_wait);
             o->sync_wait = NULL;
         }
+    group_check(NULL, g);
 }
 
 void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op)

@@ -16,8 +16,9 @@ static void commit_done(struct weir_append *a)
     const struct koffsetcommit_req *cr = &op->in.commit;
     int16_t code = weir_err_kafka(a->err);
     struct group *g = group_find(gc, cr->group_id);
-    WEIR_ASSERT(g && g->writes > 0); /* (2) */
+    WEIR_ASSERT(g && g->writes > 0 && g->offsets_reserved >= op->new_offsets); /* (2) */
     g->writes--;
+    g->offsets_reserved -= op->new_offsets;
     gc->inflight[op->pt.partition]--;
     for (int32_t t = 0; t < cr->n_topics; t++)
         for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
@@ -29,6 +30,7 @@ static void commit_done(struct weir_append *a)
                 group_offset_apply(gc, cr->group_id, cr->topics[t].name, pp->partition_index, pp->committed_offset,
                              pp->committed_leader_epoch, pp->committed_metadata, op->commit_ts);
         }
+    group_check(gc, g);
     group_maybe_free(gc, g);
     weir_free(op->batch);
     op->batch = NULL;
@@ -59,8 +61,15 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
     else if (g->state == G_COMPLETING) all = KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
     if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
+    bool created = false; /* a simple commit's new group: freed again when nothing is written */
+    if (!all && !g) {
+        g = group_new_capped(gc, cr->group_id);
+        if (!g) all = KERR_GROUPS_FULL;
+        created = g != NULL;
+    }
     size_t cap = WEIR_BATCH_HEADER_BYTES + 64;
-    int32_t n_ok = 0;
+    int32_t n_ok = 0, n_new = 0, refused = 0;
+    int32_t offsets_max = r->b->cfg.group_offsets_max;
     for (int32_t t = 0; t < cr->n_topics; t++)
         for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
             struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
@@ -68,11 +77,26 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
             rp->error_code = all;
             if (!all && pp->committed_metadata.len > METADATA_BYTES_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
             if (rp->error_code) continue;
+            /* A new key counts against weir.group.offsets.max with those of commits in flight. */
+            struct kstr topic = cr->topics[t].name;
+            if (!group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), pp->partition_index)) {
+                if ((int64_t)g->n_offsets + g->offsets_reserved + n_new >= offsets_max) {
+                    rp->error_code = KERR_OFFSETS_FULL;
+                    refused++;
+                    continue;
+                }
+                n_new++;
+            }
             n_ok++;
             cap += 64 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
                    (size_t)WEIR_MAX(pp->committed_metadata.len, 0) + 32;
         }
+    if (refused)
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %s: %d new committed offsets refused: it holds %d, "
+                             "weir.group.offsets.max = %d (error %d to the client)", g->id, refused, g->n_offsets,
+                             offsets_max, KERR_OFFSETS_FULL);
     if (!n_ok) {
+        if (created) group_maybe_free(gc, g);
         group_op_reply(r, op);
         return;
     }
@@ -116,16 +140,20 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     kv = NULL;
     op->owner = r;
     op->app = (struct weir_append){ .batch = op->batch, .len = len, .on_done = commit_done, .user = op };
-    g = group_get(gc, cr->group_id);
+    op->new_offsets = n_new;
     g->writes++;
+    g->offsets_reserved += n_new;
     gc->inflight[op->pt.partition]++;
     enum weir_err err = weir_log_append(part->log, &op->app);
     if (err == WEIR_OK) return; /* commit_done answers */
     g->writes--;
+    g->offsets_reserved -= n_new;
     gc->inflight[op->pt.partition]--;
-    group_maybe_free(gc, g);
     code = weir_err_kafka(err);
+    group_maybe_free(gc, g);
+    created = false;
 fail:
+    if (created) group_maybe_free(gc, g);
     weir_free(kv);
     weir_free(op->batch);
     op->batch = NULL;

@@ -38,6 +38,9 @@ struct weir_broker_config {
     double offsets_cleanable_ratio;     /* log.cleaner.min.cleanable.ratio, default 0.5: compact at this dirty share */
     int64_t offsets_compaction_min_bytes; /* weir.offsets.compaction.min.bytes: not below this log size (4 MiB) */
     int64_t offsets_segment_bytes;      /* offsets.topic.segment.bytes; 0: min(104857600, log.segment.bytes) */
+    int32_t group_max_size;             /* group.max.size: members per group, default 1000 */
+    int64_t groups_max;                 /* weir.groups.max: groups per broker, default 100000 */
+    int32_t group_offsets_max;          /* weir.group.offsets.max: committed offsets per group, default 100000 */
     enum weir_fetch_send fetch_send; /* weir.fetch.send.mode: splice|copy (default: the measured winner) */
     struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
     struct weir_disk_policy disk; /* log.preallocate.max.bytes, log.preallocate.budget.bytes, log.disk.reserve.bytes */

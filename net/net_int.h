@@ -189,6 +189,7 @@ struct broker {
     void (*dispatch)(struct request *req); /* a request's decoded header is in; handle.c's handle_request */
     _Atomic unsigned quiesced;
     _Atomic bool stopping;
+    _Atomic int64_t groups_live; /* group*.c: groups in memory on every reactor (weir.groups.max) */
     pthread_mutex_t pid_mu;      /* producer id blocks */
     int64_t pid_next, pid_block_end;
     /* conn.c: connections open (accepted, not yet freed) for max.connections,

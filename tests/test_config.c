@@ -63,6 +63,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.offsets_retention_check_ms, 600000);
     assert_true(c.offsets_cleanable_ratio == 0.5);
     assert_int_equal(c.offsets_compaction_min_bytes, 4 << 20);
+    assert_int_equal(c.group_max_size, 1000);
+    assert_int_equal(c.groups_max, 100000);
+    assert_int_equal(c.group_offsets_max, 100000);
     assert_int_equal(c.fetch_send, WEIR_FETCH_SEND_COPY);
     assert_memory_equal(&c.log, &log, sizeof log);
     assert_int_equal(c.keys_set, 0);
@@ -197,6 +200,17 @@ static const struct key_case {
     { "offsets.retention.check.interval.ms", "0", false, 0, F_NONE, 0, NULL },
     { "weir.offsets.compaction.min.bytes", "0", true, O(offsets_compaction_min_bytes), F_I64, 0, NULL },
     { "weir.offsets.compaction.min.bytes", "-1", false, 0, F_NONE, 0, NULL },
+    { "group.max.size", "1", true, O(group_max_size), F_I32, 1, NULL },
+    { "group.max.size", "2147483647", true, O(group_max_size), F_I32, 2147483647, NULL },
+    { "group.max.size", "0", false, 0, F_NONE, 0, NULL },
+    { "group.max.size", "2147483648", false, 0, F_NONE, 0, NULL },
+    { "group.max.size", "10k", false, 0, F_NONE, 0, NULL },
+    { "weir.groups.max", "1", true, O(groups_max), F_I64, 1, NULL },
+    { "weir.groups.max", "0", false, 0, F_NONE, 0, NULL },
+    { "weir.groups.max", "-1", false, 0, F_NONE, 0, NULL },
+    { "weir.group.offsets.max", "4", true, O(group_offsets_max), F_I32, 4, NULL },
+    { "weir.group.offsets.max", "0", false, 0, F_NONE, 0, NULL },
+    { "weir.group.offsets.max", "", false, 0, F_NONE, 0, NULL },
     { "log.cleaner.min.cleanable.ratio", "", false, 0, F_NONE, 0, NULL },
     { "log.cleaner.min.cleanable.ratio", ".", false, 0, F_NONE, 0, NULL },
     { "log.cleaner.min.cleanable.ratio", "1.5", false, 0, F_NONE, 0, NULL },
