@@ -252,12 +252,16 @@ def part_bc(binary):
 
 
 def timed(fn, n):
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e6
+    """Microseconds per call: the lowest median of 4 batches of n/4 (load on a shared box comes in bursts)."""
+    meds = []
+    for _ in range(4):
+        ts = []
+        for _ in range(max(1, n // 4)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        meds.append(statistics.median(ts))
+    return min(meds) * 1e6
 
 
 def part_d(binary):
@@ -295,7 +299,12 @@ def part_d(binary):
     hbn, joinn = timed(hb, n), timed(rejoin, n)
     C.say(f"(d) median Heartbeat {hb10:.0f} us at 10 groups, {hbn:.0f} us at {n_groups}; "
           f"JoinGroup (follower rejoin) {join10:.0f} us, {joinn:.0f} us; 50 members; {n} each")
-    C.check(hbn < 3 * hb10 and joinn < 3 * join10, f"(d) lookups stay flat: {n_groups} groups within 3x of 10")
+    # before the indexes and the tick's timer, 5,000 groups cost 1.8x-2.3x (a walk of every group per turn)
+    if C.is_sanitized(binary):  # its checks and the shared box's load swamp the difference
+        C.say("(d) sanitizer build: times reported, not compared")
+    else:
+        C.check(hbn < 1.5 * hb10 and joinn < 1.5 * join10,
+                f"(d) lookups stay flat: {n_groups} groups within 1.5x of 10")
     C.check(describe(fs, g) == (0, "CompletingRebalance", 50), "(d) the 50-member group is unchanged")
     for s, _ in ms:
         s.close()
