@@ -324,6 +324,19 @@ static void test_request_path_allocations(void **state)
     worst = WEIR_MAX(worst, allocs_now(&c1) - before);
     report("produce (bursts of 8)", N, &c0, &c1);
 
+    /* LZ4 batches: the engine takes them as they are (no decompression). */
+    size_t lz4_len;
+    uint8_t *lz4 = tu_batch(10, 100, weir_time_ms(), 1, WEIR_CODEC_LZ4, 8, &lz4_len);
+    struct frame plain[BURST];
+    for (int j = 0; j < BURST; j++) plain[j] = r.produce[j], r.produce[j] = produce_frame(400 + j, lz4, lz4_len);
+    produce_n(&r, BURST, BURST);
+    before = allocs_now(&c0);
+    produce_n(&r, N, BURST);
+    worst = WEIR_MAX(worst, allocs_now(&c1) - before);
+    report("produce lz4 (bursts of 8)", N, &c0, &c1);
+    for (int j = 0; j < BURST; j++) free(r.produce[j].p), r.produce[j] = plain[j];
+    weir_free(lz4);
+
     before = allocs_now(&c0);
     fetch_n(&r, N, 1);
     worst = WEIR_MAX(worst, allocs_now(&c1) - before);
