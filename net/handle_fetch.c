@@ -58,7 +58,10 @@ static bool fetch_check(const struct request *req)
         linked += q == req;
     }
     WEIR_ASSERT(linked == (st->waiting ? 1 : 0));
-    WEIR_ASSERT(st->timer.armed == st->waiting);
+    /* The deadline timer is armed while waiting; a timer that fires is
+     * disarmed before its fetch_wake, at or after the deadline. */
+    WEIR_ASSERT(!st->timer.armed || st->waiting);
+    if (st->waiting && !st->timer.armed) WEIR_ASSERT(weir_clock_ns() >= st->timer.deadline_ns);
     if (!st->waiting) WEIR_ASSERT(!st->wait_next && !st->wait_prev);
     for (int32_t i = 0; i < st->n_slots; i++) /* slot waiters are linked only while waiting */
         if (!st->waiting) WEIR_ASSERT(!st->slots[i].w.pprev);
