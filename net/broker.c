@@ -230,21 +230,21 @@ static unsigned reactors_wanted(const struct weir_broker_config *cfg)
 
 static void stats_log(const struct broker *b)
 {
-    uint64_t req = 0, splice = 0, copy = 0, conns = 0, wakeups = 0;
+    uint64_t req = 0, splice = 0, copy = 0, conns = 0, wakeups = 0, posts = 0;
     char spread[REACTORS_MAX * 12] = "";
     size_t used = 0;
     for (unsigned i = 0; i < b->n_reactors; i++) {
         const struct reactor_stats *s = &b->reactors[i].stats;
         req += s->requests, splice += s->fetch_bytes_splice, copy += s->fetch_bytes_copy, conns += s->connections;
-        wakeups += s->wakeups;
+        wakeups += s->wakeups, posts += s->wake_posts;
         used += (size_t)snprintf(spread + used, sizeof spread - used, "%s%" PRIu64, i ? "/" : "",
                                  (uint64_t)s->connections);
     }
     weir_log(WEIR_LOG_DEBUG, "connections accepted per reactor: %s", spread);
     weir_log(WEIR_LOG_INFO,
              "stopped: %" PRIu64 " connections, %" PRIu64 " requests; fetch record bytes sent by splice %" PRIu64
-             ", by copy %" PRIu64 "; waiter wake-ups %" PRIu64,
-             conns, req, splice, copy, wakeups);
+             ", by copy %" PRIu64 "; waiter wake-ups %" PRIu64 " (%" PRIu64 " posts)",
+             conns, req, splice, copy, wakeups, posts);
 }
 
 static void wait_for_signal(void)

@@ -97,7 +97,7 @@ static void waiting_remove(struct request *req)
     if (st->wait_next) ((struct fetch_state *)st->wait_next->state)->wait_prev = st->wait_prev;
     st->wait_next = st->wait_prev = NULL;
     reactor_timer_cancel(r, &st->timer);
-    for (int32_t i = 0; i < st->n_slots; i++) reactor_waiter_remove(&st->slots[i].w);
+    for (int32_t i = 0; i < st->n_slots; i++) reactor_waiter_remove(r, &st->slots[i].w);
 }
 
 static void fetch_release(struct request *req)

@@ -34,6 +34,7 @@ enum {
     FETCH_PIPE_BYTES = 1 << 20,     /* splice pipe size */
     REACTORS_MAX = 64,
     REACTOR_HOOKS_MAX = 8,
+    WAKE_INBOX_KEYS = 256,          /* advanced partitions a reactor is told of between two of its turns */
     STOP_DRAIN_MS = 10000,          /* shutdown waits this long for slow readers */
 };
 
@@ -140,6 +141,7 @@ struct conn {
 struct reactor_stats {
     _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
     _Atomic uint64_t wakeups;    /* waiters woken (reactor_waiter.wake calls) */
+    _Atomic uint64_t wake_posts; /* wake_inbox tasks posted to this reactor */
 };
 
 struct reactor {
@@ -166,7 +168,17 @@ struct reactor {
     struct { const struct reactor_hook_ops *ops; void *ctx; } hooks[REACTOR_HOOKS_MAX];
     unsigned n_hooks;
     struct reactor_timer *timers_head, *timers_tail; /* armed, by deadline */
-    struct reactor_waiter *waiters;                  /* linked waiters */
+    struct reactor_waiter **wait_buckets;            /* linked waiters by key; power-of-two count */
+    size_t wait_n_buckets, wait_count;
+    struct reactor_waiter *wait_bucket_one;          /* the table before it first grows */
+    struct wake_inbox {                              /* partitions advanced, told by their owners */
+        pthread_mutex_t mu;
+        uint64_t keys[WAKE_INBOX_KEYS];
+        unsigned n;
+        bool overflow;                               /* more than fit: every waiter wakes */
+        bool posted;                                 /* task is in the mailbox */
+        struct task task;
+    } wake_inbox;
     struct conn *conns;          /* conn.c's */
     struct request *waiting;     /* handle_fetch.c's: long-poll fetches */
     struct request *req_pool;    /* freed requests for reuse (conn.c), linked by next */
@@ -221,9 +233,10 @@ void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t);
 uint64_t part_key(const char *topic, int32_t partition);
 /* Links w (w->key, w->wake set) on r until it is woken or removed. The owner
  * of the partition must then be asked to tell r when it advances (p->waiters
- * bit r->id): a wake is only sent for waiters linked before it arrives. */
+ * bit r->id): the advance wakes the waiters of that key linked on r when the
+ * news arrives, once; no others (but for key collisions and overflow). */
 void reactor_waiter_add(struct reactor *r, struct reactor_waiter *w);
-void reactor_waiter_remove(struct reactor_waiter *w); /* no-op when not linked */
+void reactor_waiter_remove(struct reactor *r, struct reactor_waiter *w); /* no-op when not linked */
 
 /* ---- limits.c: RLIMIT_NOFILE and vm.max_map_count ---------------------------- */
 /* Raises the soft open-files limit to the hard one; logs the result at INFO. */

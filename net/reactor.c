@@ -160,58 +160,141 @@ uint64_t part_key(const char *topic, int32_t partition)
     return h ^ (h >> 29);
 }
 
-/* ---- waiters -------------------------------------------------------------------- */
+/* ---- waiters ----------------------------------------------------------------------
+ *
+ * A reactor's waiters sit in a hash table by key (intrusive chains, pprev
+ * links; it doubles when it holds more waiters than buckets, and stays as it
+ * is when that allocation fails). An owner whose partition advanced appends
+ * the key to each told reactor's inbox and posts the inbox's embedded task
+ * unless it is posted already: one post per reactor and drain, no allocation.
+ * The drain wakes the waiters of each key; a full inbox (overflow) wakes all. */
+
+static struct reactor_waiter **bucket_of(struct reactor *r, uint64_t key)
+{
+    return &r->wait_buckets[key & (r->wait_n_buckets - 1)];
+}
+
+static void waiter_link(struct reactor_waiter **head, struct reactor_waiter *w)
+{
+    w->next = *head;
+    if (w->next) w->next->pprev = &w->next;
+    w->pprev = head;
+    *head = w;
+}
+
+static void waiters_grow(struct reactor *r)
+{
+    size_t n = r->wait_n_buckets * 2 < 64 ? 64 : r->wait_n_buckets * 2;
+    struct reactor_waiter **b = weir_calloc(n, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    struct reactor_waiter **old = r->wait_buckets;
+    size_t old_n = r->wait_n_buckets;
+    r->wait_buckets = b;
+    r->wait_n_buckets = n;
+    for (size_t i = 0; i < old_n; i++)
+        for (struct reactor_waiter *w = old[i], *next; w; w = next) {
+            next = w->next;
+            waiter_link(bucket_of(r, w->key), w);
+        }
+    if (old != &r->wait_bucket_one) weir_free(old);
+}
 
 void reactor_waiter_add(struct reactor *r, struct reactor_waiter *w)
 {
     WEIR_ASSERT(!w->pprev && w->wake);
-    w->next = r->waiters;
-    if (w->next) w->next->pprev = &w->next;
-    w->pprev = &r->waiters;
-    r->waiters = w;
+    if (r->wait_count >= r->wait_n_buckets) waiters_grow(r);
+    waiter_link(bucket_of(r, w->key), w);
+    r->wait_count++;
 }
 
-void reactor_waiter_remove(struct reactor_waiter *w)
+static void waiter_unlink(struct reactor_waiter *w)
 {
-    if (!w->pprev) return;
     *w->pprev = w->next;
     if (w->next) w->next->pprev = w->pprev;
     w->next = NULL;
     w->pprev = NULL;
 }
 
-/* Wakes every linked waiter. A wake may unlink others, so the list is
- * moved aside and its head taken one at a time. */
-static void waiters_wake_all(struct reactor *r)
+void reactor_waiter_remove(struct reactor *r, struct reactor_waiter *w)
 {
-    struct reactor_waiter *fired = r->waiters;
-    r->waiters = NULL;
+    if (!w->pprev) return;
+    waiter_unlink(w);
+    WEIR_ASSERT(r->wait_count > 0);
+    r->wait_count--;
+}
+
+/* Wakes the waiters moved to `fired`. A wake may remove others (of the
+ * same fetch), from fired too, so the head is taken one at a time. */
+static void fired_wake(struct reactor *r, struct reactor_waiter *fired)
+{
     if (fired) fired->pprev = &fired;
     while (fired) {
         struct reactor_waiter *w = fired;
-        reactor_waiter_remove(w);
+        reactor_waiter_remove(r, w);
         atomic_fetch_add_explicit(&r->stats.wakeups, 1, memory_order_relaxed);
         w->wake(r, w);
     }
 }
 
-static void part_advanced(void *ctx, struct weir_log *log);
-
-static void advanced_run(struct reactor *r, struct task *t)
+static void waiters_wake_key(struct reactor *r, uint64_t key)
 {
-    weir_free(t);
-    waiters_wake_all(r);
+    struct reactor_waiter *fired = NULL;
+    for (struct reactor_waiter *w = *bucket_of(r, key), *next; w; w = next) {
+        next = w->next;
+        if (w->key != key) continue;
+        waiter_unlink(w);
+        waiter_link(&fired, w); /* still counted in wait_count */
+    }
+    fired_wake(r, fired);
 }
 
+static void waiters_wake_all(struct reactor *r)
+{
+    struct reactor_waiter *fired = NULL;
+    for (size_t i = 0; i < r->wait_n_buckets; i++)
+        while (r->wait_buckets[i]) {
+            struct reactor_waiter *w = r->wait_buckets[i];
+            waiter_unlink(w);
+            waiter_link(&fired, w);
+        }
+    fired_wake(r, fired);
+}
+
+static void inbox_run(struct reactor *r, struct task *t)
+{
+    struct wake_inbox *in = weir_container_of(t, struct wake_inbox, task);
+    uint64_t keys[WAKE_INBOX_KEYS];
+    pthread_mutex_lock(&in->mu);
+    unsigned n = in->n;
+    bool overflow = in->overflow;
+    memcpy(keys, in->keys, n * sizeof keys[0]);
+    in->n = 0;
+    in->overflow = false;
+    in->posted = false;
+    pthread_mutex_unlock(&in->mu);
+    if (overflow) waiters_wake_all(r);
+    else
+        for (unsigned i = 0; i < n; i++) waiters_wake_key(r, keys[i]);
+}
+
+/* On p's owner: tells each reactor with waiters on p, once. */
 static void part_advanced(void *ctx, struct weir_log *log)
 {
     (void)log;
     struct part *p = ctx;
     for (uint64_t mask = p->waiters; mask; mask &= mask - 1) {
-        struct task *t = weir_calloc(1, sizeof *t);
-        if (!t) continue; /* the waiter still wakes at its deadline */
-        t->run = advanced_run;
-        reactor_post(&p->owner->b->reactors[__builtin_ctzll(mask)], t);
+        struct reactor *to = &p->owner->b->reactors[__builtin_ctzll(mask)];
+        struct wake_inbox *in = &to->wake_inbox;
+        pthread_mutex_lock(&in->mu);
+        if (in->n < WAKE_INBOX_KEYS) in->keys[in->n++] = p->key;
+        else in->overflow = true;
+        bool post = !in->posted;
+        in->posted = true;
+        pthread_mutex_unlock(&in->mu);
+        if (post) {
+            atomic_fetch_add_explicit(&to->stats.wake_posts, 1, memory_order_relaxed);
+            reactor_post(to, &in->task);
+        }
     }
     p->waiters = 0;
 }
@@ -575,6 +658,10 @@ enum weir_err reactor_start(struct reactor *r)
     r->accept_poll_op.cb = accept_poll_cb;
     r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&r->mbox_mu, NULL);
+    pthread_mutex_init(&r->wake_inbox.mu, NULL);
+    r->wake_inbox.task.run = inbox_run;
+    r->wait_buckets = &r->wait_bucket_one;
+    r->wait_n_buckets = 1;
     enum weir_err err = weir_appender_create_on(&r->ring, &r->ap);
     if (err != WEIR_OK) return err;
     if (pthread_create(&r->thread, NULL, reactor_main, r) != 0) return WEIR_E_NOMEM;
@@ -584,12 +671,10 @@ enum weir_err reactor_start(struct reactor *r)
 void reactor_join(struct reactor *r)
 {
     pthread_join(r->thread, NULL);
-    /* Late wake-ups may sit in the mailbox: they only free themselves. */
-    for (struct task *t = r->mbox_head, *next; t; t = next) {
-        next = t->next;
-        WEIR_ASSERT(t->run == advanced_run);
-        weir_free(t);
-    }
+    /* A late wake-up may sit in the mailbox: the inbox's own task. */
+    for (struct task *t = r->mbox_head; t; t = t->next) WEIR_ASSERT(t == &r->wake_inbox.task);
+    if (r->wait_buckets != &r->wait_bucket_one) weir_free(r->wait_buckets);
+    pthread_mutex_destroy(&r->wake_inbox.mu);
     weir_appender_destroy(r->ap);
     io_uring_queue_exit(&r->ring);
     close(r->event_fd);
