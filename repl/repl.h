@@ -8,7 +8,9 @@
  *
  * Nothing is public yet: the deterministic core (znode codecs, leader and
  * follower state, controller decisions) is private to this folder
- * (repl/core_int.h) until the cluster interface lands. */
+ * (repl/core_int.h), and so is the ZooKeeper edge (repl/zk_int.h: one
+ * asynchronous session interface, over libzookeeper_mt in zk.c and in memory
+ * in zkmem.c), until the cluster interface lands. */
 #ifndef WEIR_REPL_H
 #define WEIR_REPL_H
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev libcmocka-dev
       librdkafka-dev kcat python3 python3-confluent-kafka iperf3
-      zookeeper libzookeeper-mt-dev
+      zookeeper libzookeeper-mt-dev # repl/: the C client; the server for tests (pulls in Java)
       clang libclang-rt-14-dev) # libFuzzer: clang only recommends libclang-rt-14-dev (libclang_rt.fuzzer)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,10 @@
   exits, whatever the reason (atexit, SIGTERM/SIGINT handler, and PDEATHSIG).
 * Raw Kafka client: CRC-32C, RecordBatch v2 encode/decode, and KafkaConn with
   ApiVersions, Metadata, CreateTopics, Produce v3, Fetch v4, ListOffsets v2.
+* ZooKeeper: ZooKeeper().start() runs a private server (zkServer.sh
+  start-foreground, Debian package zookeeper) on a free 127.0.0.1 port with a
+  temporary data directory; .connect is its "127.0.0.1:port"; stop(), kill9(),
+  restart() (same port and data). Killed at exit like brokers.
 * Sanitizer builds are slow: SCALE (env WEIR_IT_SCALE, else 0.25 when the binary
   is an ASan build, else 1) shrinks counts, TSCALE grows timeouts.
 """
@@ -137,6 +141,7 @@ def scaled(binary, n, minimum=1):
 # ---------------------------------------------------------------- broker process
 
 _brokers = []
+_zookeepers = []
 
 
 def _pdeathsig():
@@ -149,9 +154,9 @@ def _pdeathsig():
 
 
 def _stop_all():
-    for b in list(_brokers):
+    for b in list(_brokers) + list(_zookeepers):
         b.kill9(quiet=True)
-    for b in list(_brokers):
+    for b in list(_brokers) + list(_zookeepers):
         b.cleanup()
 
 
@@ -314,6 +319,140 @@ class Broker:
             say(f"{self.name}: kept {self.tmp} for inspection")
         else:  # the log tail was printed on failure; data dirs can be GBs
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+ZK_SERVER = "/usr/share/zookeeper/bin/zkServer.sh"
+
+
+def have_zookeeper():
+    return os.access(ZK_SERVER, os.X_OK)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _zk_4lw(port, cmd, timeout=2.0):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(cmd.encode())
+            out = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return out.decode("utf-8", "replace")
+                out += chunk
+    except OSError:
+        return ""
+
+
+class ZooKeeper:
+    """A private ZooKeeper server (standalone) for replication tests. The same
+    helper in C: weir_test_zk_start/stop in tests/testutil.c."""
+
+    def __init__(self, name="zookeeper", tick_ms=500, start_timeout=90):
+        self.name = name
+        self.tick_ms = tick_ms
+        self.start_timeout = start_timeout
+        self.tmp = tempfile.mkdtemp(prefix=f"weir-it-{name}-")
+        self.datadir = os.path.join(self.tmp, "data")
+        self.logdir = os.path.join(self.tmp, "log")
+        self.logpath = os.path.join(self.tmp, "server.out")
+        os.makedirs(self.datadir)
+        os.makedirs(self.logdir)
+        self.proc = None
+        self.port = None
+        self.keep = False
+        _zookeepers.append(self)
+
+    @property
+    def connect(self):
+        return f"127.0.0.1:{self.port}"
+
+    def serving(self):
+        return "Mode: " in _zk_4lw(self.port, "srvr")
+
+    def start(self, port=0):
+        """port 0: a free one (ruok answers before sessions are taken: srvr decides)."""
+        assert self.proc is None, "zookeeper already running"
+        if not have_zookeeper():
+            raise RuntimeError(f"no ZooKeeper server ({ZK_SERVER}): install the Debian package zookeeper")
+        self.port = port or _free_port()
+        cfg = os.path.join(self.tmp, "zoo.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"dataDir={self.datadir}\nclientPort={self.port}\nclientPortAddress=127.0.0.1\n"
+                    f"tickTime={self.tick_ms}\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n")
+        env = dict(os.environ, ZOO_LOG_DIR=self.logdir,
+                   JVMFLAGS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+        with open(self.logpath, "ab") as log:
+            self.proc = subprocess.Popen([ZK_SERVER, "start-foreground", cfg], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, env=env, start_new_session=True,
+                                         preexec_fn=_pdeathsig)
+        deadline = time.monotonic() + self.start_timeout
+        while not self.serving():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                rc = self.proc.poll()
+                self.kill9(quiet=True)
+                self.keep = True
+                raise RuntimeError(f"{self.name}: not serving on {self.connect} "
+                                   f"({'exited ' + str(rc) if rc is not None else 'timed out'}); see {self.logpath}")
+            time.sleep(0.1)
+        say(f"{self.name}: pid {self.proc.pid} serving on {self.connect}, data {self.datadir}")
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _signal_group(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def kill9(self, quiet=False):
+        if self.proc is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        if not quiet:
+            say(f"{self.name}: killed with SIGKILL")
+
+    def restart(self):
+        """Same port, same data: sessions may survive if it is back within their timeout."""
+        assert self.proc is None
+        return self.start(self.port)
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.kill9(quiet=True)
+        if self in _zookeepers:
+            _zookeepers.remove(self)
+        if self.keep or os.environ.get("WEIR_IT_KEEP"):
+            say(f"{self.name}: kept {self.tmp} for inspection")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_zookeeper(name="zookeeper"):
+    """Starts a private ZooKeeper server; returns it (.connect, .port)."""
+    return ZooKeeper(name).start()
 
 
 def start_broker(binary, name="broker", sets=()):

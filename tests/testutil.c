@@ -1,11 +1,20 @@
 /* tests/testutil.c */
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char *tu_tmpdir(const char *tag)
@@ -107,4 +116,154 @@ size_t tu_mutate(uint8_t *p, size_t n, size_t cap, uint64_t *s)
         }
     }
     return n;
+}
+
+/* ---- a private ZooKeeper server ---------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Sends "srvr"; true when the server serves requests ("Mode: standalone").
+ * ("ruok" answers "imok" before the server takes sessions.) */
+static bool zk_serving(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    char buf[1024];
+    size_t got = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "srvr", 4) == 4) {
+        ssize_t n;
+        while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return strstr(buf, "Mode: ") != NULL;
+}
+
+static void zk_dump_output(const struct weir_test_zk *zk)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/server.out", zk->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    fprintf(stderr, "---- %s (last 4 KB)\n", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > 4096 ? size - 4096 : 0, SEEK_SET);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) fputs(line, stderr);
+    fprintf(stderr, "----\n");
+    fclose(f);
+}
+
+int weir_test_zk_start(struct weir_test_zk *zk)
+{
+    *zk = (struct weir_test_zk){ 0 };
+    if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
+        fprintf(stderr, "no ZooKeeper server (%s): install the Debian package zookeeper\n", WEIR_TEST_ZK_SERVER);
+        return 77;
+    }
+    zk->port = free_port();
+    if (zk->port <= 0) {
+        fprintf(stderr, "zookeeper: no free port: %s\n", strerror(errno));
+        return -1;
+    }
+    zk->dir = tu_tmpdir("zk");
+    snprintf(zk->connect, sizeof zk->connect, "127.0.0.1:%d", zk->port);
+    char cfg[4200], data[4200], logs[4200], out[4200];
+    snprintf(cfg, sizeof cfg, "%s/zoo.cfg", zk->dir);
+    snprintf(data, sizeof data, "%s/data", zk->dir);
+    snprintf(logs, sizeof logs, "%s/log", zk->dir);
+    snprintf(out, sizeof out, "%s/server.out", zk->dir);
+    if (mkdir(data, 0700) != 0 || mkdir(logs, 0700) != 0) {
+        fprintf(stderr, "zookeeper: mkdir under %s: %s\n", zk->dir, strerror(errno));
+        weir_test_zk_stop(zk);
+        return -1;
+    }
+    FILE *f = fopen(cfg, "w");
+    if (!f) {
+        weir_test_zk_stop(zk);
+        return -1;
+    }
+    fprintf(f, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=500\n"
+               "admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n", data, zk->port);
+    fclose(f);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        weir_test_zk_stop(zk);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        setenv("ZOO_LOG_DIR", logs, 1);
+        setenv("JVMFLAGS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1", 1);
+        execl(WEIR_TEST_ZK_SERVER, WEIR_TEST_ZK_SERVER, "start-foreground", cfg, (char *)NULL);
+        _exit(127);
+    }
+    zk->pid = pid;
+    for (int i = 0; i < 900; i++) { /* 90 s: Java starts slowly on a busy machine */
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            zk->pid = 0;
+            fprintf(stderr, "zookeeper: server exited (status %d) while starting\n", status);
+            zk_dump_output(zk);
+            weir_test_zk_stop(zk);
+            return -1;
+        }
+        if (zk_serving(zk->port)) return 0;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "zookeeper: no answer on %s within 90 s\n", zk->connect);
+    zk_dump_output(zk);
+    weir_test_zk_stop(zk);
+    return -1;
+}
+
+void weir_test_zk_stop(struct weir_test_zk *zk)
+{
+    if (zk->pid > 0) {
+        kill(-zk->pid, SIGTERM);
+        int status;
+        bool gone = false;
+        for (int i = 0; i < 100 && !gone; i++) {
+            gone = waitpid(zk->pid, &status, WNOHANG) == zk->pid;
+            if (!gone) usleep(100 * 1000);
+        }
+        if (!gone) {
+            kill(-zk->pid, SIGKILL);
+            waitpid(zk->pid, &status, 0);
+        }
+        kill(-zk->pid, SIGKILL); /* anything else left in its group */
+        zk->pid = 0;
+    }
+    if (zk->dir) {
+        tu_rmrf(zk->dir);
+        weir_free(zk->dir);
+        zk->dir = NULL;
+    }
 }

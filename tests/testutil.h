@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 /* cmocka needs the above first */
 #include <cmocka.h>
 
@@ -28,5 +29,22 @@ enum weir_err tu_append_sync(struct weir_appender *ap, struct weir_log *log, uin
                              int64_t *base_offset);
 /* File size in bytes, -1 when missing. */
 int64_t tu_file_size(const char *path);
+
+/* A private ZooKeeper server for replication tests: zkServer.sh
+ * start-foreground (Debian's `zookeeper` package) on a free 127.0.0.1 port,
+ * with its config, data and logs in a temp dir. The server runs in its own
+ * process group and dies with the test process (PR_SET_PDEATHSIG). */
+#define WEIR_TEST_ZK_SERVER "/usr/share/zookeeper/bin/zkServer.sh"
+struct weir_test_zk {
+    pid_t pid;          /* 0: not running */
+    int port;
+    char *dir;          /* weir_malloc'd; NULL once removed */
+    char connect[32];   /* "127.0.0.1:<port>" */
+};
+/* Starts the server and waits (at most 90 s) until it serves (4lw "srvr"). 0: running; 77: ZooKeeper is not installed (skip); -1: it failed
+ * (why and the server's output on stderr; nothing left behind). */
+int weir_test_zk_start(struct weir_test_zk *zk);
+/* SIGTERM, SIGKILL after 10 s, reaps it, removes its dir. Idempotent. */
+void weir_test_zk_stop(struct weir_test_zk *zk);
 
 #endif
