@@ -19,10 +19,18 @@ static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
     }
 }
 
+/* Owners of different offsets partitions run at once, so each copies into
+ * its slot's own arena, never the request's. */
+static struct weir_arena *slot_arena(struct ginfo_slot *s)
+{
+    if (!s->arena.base && weir_arena_init_growable(&s->arena, 4096, GROUP_RESP_BYTES_MAX) != WEIR_OK) return NULL;
+    return &s->arena;
+}
+
 static void describe_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
-    struct request *req = pt->req;
+    struct weir_arena *a = slot_arena(s);
     struct gcoord *gc = group_coord_of(r);
     ginfo_load(r, gc, pt->partition);
     struct kdescribegroups_group *out = &s->st->described[s->index];
@@ -31,19 +39,20 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
                                            .protocol_data = kstr_c("") };
     struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
     if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    else if (!a) out->error_code = KERR_COORDINATOR_NOT_AVAILABLE_G, g = NULL;
     if (g) {
         out->state = kstr_c(state_names[g->state]);
-        out->protocol_type = group_arena_kstr(req, g->protocol_type ? g->protocol_type : "");
-        out->protocol_data = group_arena_kstr(req, g->protocol && g->state != G_PREPARING ? g->protocol : "");
+        out->protocol_type = group_resp_kstr(a, g->protocol_type ? g->protocol_type : "");
+        out->protocol_data = group_resp_kstr(a, g->protocol && g->state != G_PREPARING ? g->protocol : "");
         int32_t n = group_member_count(g);
-        struct kdescribegroups_member *ms = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ms);
+        struct kdescribegroups_member *ms = group_resp_alloc(a, (size_t)WEIR_MAX(n, 1) * sizeof *ms);
         for (struct gmember *m = g->members; ms && m; m = m->next) {
             const struct gproto *p = g->protocol && g->state != G_PREPARING ? group_member_proto(m, g->protocol) : NULL;
             ms[out->n_members++] = (struct kdescribegroups_member){
-                .member_id = group_arena_kstr(req, m->id), .client_id = group_arena_kstr(req, m->client_id ? m->client_id : ""),
-                .client_host = group_arena_kstr(req, m->client_host ? m->client_host : ""),
-                .metadata = p ? group_arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 },
-                .assignment = g->state == G_STABLE ? group_arena_bytes(req, m->assign, m->assign_len)
+                .member_id = group_resp_kstr(a, m->id), .client_id = group_resp_kstr(a, m->client_id ? m->client_id : ""),
+                .client_host = group_resp_kstr(a, m->client_host ? m->client_host : ""),
+                .metadata = p ? group_resp_bytes(a, p->meta, p->len) : (struct kbytes){ NULL, 0 },
+                .assignment = g->state == G_STABLE ? group_resp_bytes(a, m->assign, m->assign_len)
                                                    : (struct kbytes){ NULL, 0 } };
         }
         out->members = ms;
@@ -54,18 +63,18 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
 static void list_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
-    struct request *req = pt->req;
+    struct weir_arena *a = slot_arena(s);
     struct gcoord *gc = group_coord_of(r);
     ginfo_load(r, gc, pt->partition);
     int32_t n = 0;
     for (struct group *g = gc->groups; g; g = g->next)
         if (group_partition(kstr_c(g->id)) == pt->partition) n++;
-    struct klistgroups_group *gs = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
+    struct klistgroups_group *gs = !a ? NULL : group_resp_alloc(a, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
     int32_t i = 0;
     for (struct group *g = gc->groups; gs && g; g = g->next)
         if (group_partition(kstr_c(g->id)) == pt->partition)
-            gs[i++] = (struct klistgroups_group){ group_arena_kstr(req, g->id),
-                                                  group_arena_kstr(req, g->protocol_type ? g->protocol_type : "") };
+            gs[i++] = (struct klistgroups_group){ group_resp_kstr(a, g->id),
+                                                  group_resp_kstr(a, g->protocol_type ? g->protocol_type : "") };
     if (!gs) s->st->list_error = KERR_COORDINATOR_NOT_AVAILABLE_G;
     s->st->listed[pt->partition] = gs;
     s->st->n_listed[pt->partition] = i;
@@ -144,7 +153,7 @@ static void ginfo_finish(struct request *req)
     } else {
         int32_t n = 0;
         for (int p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) n += st->n_listed[p];
-        struct klistgroups_group *all = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *all);
+        struct klistgroups_group *all = group_resp_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *all);
         int32_t i = 0;
         for (int p = 0; all && p < GROUP_OFFSETS_PARTITIONS; p++)
             for (int32_t j = 0; j < st->n_listed[p]; j++) all[i++] = st->listed[p][j];
@@ -155,6 +164,13 @@ static void ginfo_finish(struct request *req)
     }
     response_end(req);
     request_respond(req);
+}
+
+static void ginfo_release(struct request *req)
+{
+    struct ginfo_state *st = req->state;
+    for (int32_t i = 0; i < st->n_slots; i++)
+        if (st->slots[i].arena.base) weir_arena_destroy(&st->slots[i].arena);
 }
 
 static void ginfo_origin(struct reactor *r, struct ptask *pt)
@@ -193,6 +209,8 @@ void group_admin_handle(struct request *req)
         return;
     }
     req->state = st;
+    req->on_release = ginfo_release;
+    st->slots = slots, st->n_slots = n;
     st->remaining = 1; /* held while dispatching */
     for (int32_t i = 0; i < n; i++) {
         int32_t part = per_group ? group_partition(st->dr.groups[i]) : i;

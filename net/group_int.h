@@ -36,6 +36,7 @@ enum {
     METADATA_BYTES_MAX = 4096,          /* OffsetCommit metadata, else 12 (Kafka's offset.metadata.max.bytes) */
     JOIN_METADATA_BYTES_MAX = 1 << 20,  /* a member's protocol metadata, all protocols: else 10 (see group_join) */
     OFFSETS_BATCH_BYTES = 256 << 10,    /* records per batch of a snapshot or of tombstones */
+    GROUP_RESP_BYTES_MAX = 128 << 20,   /* group state copied into one response (group_resp_alloc) */
 };
 /* Kafka's GroupState; Dead is a group's last state, just before it is freed. */
 enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE, G_DEAD };
@@ -63,6 +64,8 @@ struct gheld {
  * per offsets partition (ListGroups); the last answer encodes the response. */
 struct ginfo_state {
     int remaining;
+    struct ginfo_slot *slots;
+    int32_t n_slots;
     struct kdescribegroups_req dr; /* DescribeGroups' and DeleteGroups' names */
     struct kdescribegroups_group *described;
     struct kdeletegroups_result *deleted;
@@ -73,6 +76,7 @@ struct ginfo_state {
 struct ginfo_slot {
     struct ptask pt;
     struct ginfo_state *st;
+    struct weir_arena arena;   /* DescribeGroups, ListGroups: what the owner copies (owners run at once) */
     int32_t index; /* group index (DescribeGroups, DeleteGroups) */
     struct gheld held;
 };
@@ -208,8 +212,11 @@ void gtable_insert(struct gtable *t, struct glink *l, uint32_t hash);
 void gtable_remove(struct gtable *t, struct glink *l);
 void gtable_free(struct gtable *t);
 char *group_kdup(struct kstr s);  /* NUL-terminated heap copy; panics when out of memory */
-struct kstr group_arena_kstr(struct request *req, const char *s);
-struct kbytes group_arena_bytes(struct request *req, const uint8_t *p, int32_t n);
+/* Copies of group state for a response, from an arena only this thread
+ * touches now; past the arena's limit it may grow to GROUP_RESP_BYTES_MAX. */
+void *group_resp_alloc(struct weir_arena *a, size_t n);
+struct kstr group_resp_kstr(struct weir_arena *a, const char *s);
+struct kbytes group_resp_bytes(struct weir_arena *a, const uint8_t *p, int32_t n);
 struct gcoord *group_coord_of(struct reactor *r);  /* r's coordinator state, made on first use */
 struct group *group_find(struct gcoord *gc, struct kstr id);
 struct group *group_get(struct gcoord *gc, struct kstr id);  /* found or made (replay: not capped) */

@@ -37,16 +37,30 @@ static uint8_t *bdup(struct kbytes b)
     if (n) memcpy(d, b.ptr, n);
     return d;
 }
-struct kstr group_arena_kstr(struct request *req, const char *s)
+/* Responses copy group state, which the request's size does not bound: past
+ * its limit the arena may grow to GROUP_RESP_BYTES_MAX. */
+void *group_resp_alloc(struct weir_arena *a, size_t n)
+{
+    void *p = weir_arena_alloc(a, n);
+    if (!p && a->limit < GROUP_RESP_BYTES_MAX) {
+        a->limit = GROUP_RESP_BYTES_MAX;
+        p = weir_arena_alloc(a, n);
+    }
+    return p;
+}
+struct kstr group_resp_kstr(struct weir_arena *a, const char *s)
 {
     if (!s) return KSTR_NULL;
-    char *d = arena_strdup(&req->arena, kstr_c(s));
-    return d ? kstr_c(d) : kstr_c("");
+    size_t n = strlen(s);
+    char *d = n <= INT16_MAX ? group_resp_alloc(a, n + 1) : NULL;
+    if (!d) return kstr_c("");
+    memcpy(d, s, n + 1);
+    return kstr_c(d);
 }
-struct kbytes group_arena_bytes(struct request *req, const uint8_t *p, int32_t n)
+struct kbytes group_resp_bytes(struct weir_arena *a, const uint8_t *p, int32_t n)
 {
     if (n <= 0) return (struct kbytes){ NULL, 0 };
-    uint8_t *d = weir_arena_alloc(&req->arena, (size_t)n);
+    uint8_t *d = group_resp_alloc(a, (size_t)n);
     if (!d) return (struct kbytes){ NULL, 0 };
     memcpy(d, p, (size_t)n);
     return (struct kbytes){ d, n };
@@ -529,18 +543,18 @@ static void join_answer(struct gop *op, struct group *g, struct gmember *m)
     struct kjoingroup_resp *out = &op->out.join;
     out->error_code = 0;
     out->generation_id = g->generation;
-    out->protocol_name = group_arena_kstr(req, g->protocol ? g->protocol : "");
-    out->leader = group_arena_kstr(req, g->leader ? g->leader : "");
-    out->member_id = group_arena_kstr(req, m->id);
+    out->protocol_name = group_resp_kstr(&req->arena, g->protocol ? g->protocol : "");
+    out->leader = group_resp_kstr(&req->arena, g->leader ? g->leader : "");
+    out->member_id = group_resp_kstr(&req->arena, m->id);
     out->n_members = 0;
     if (g->leader && !strcmp(g->leader, m->id)) {
         int32_t n = group_member_count(g);
-        struct kjoingroup_member *ms = weir_arena_alloc(&req->arena, (size_t)n * sizeof *ms);
+        struct kjoingroup_member *ms = group_resp_alloc(&req->arena, (size_t)n * sizeof *ms);
         for (struct gmember *o = g->members; ms && o; o = o->next) {
             const struct gproto *p = group_member_proto(o, g->protocol);
             ms[out->n_members++] = (struct kjoingroup_member){
-                .member_id = group_arena_kstr(req, o->id), .group_instance_id = group_arena_kstr(req, o->instance_id),
-                .metadata = p ? group_arena_bytes(req, p->meta, p->len) : (struct kbytes){ NULL, 0 } };
+                .member_id = group_resp_kstr(&req->arena, o->id), .group_instance_id = group_resp_kstr(&req->arena, o->instance_id),
+                .metadata = p ? group_resp_bytes(&req->arena, p->meta, p->len) : (struct kbytes){ NULL, 0 } };
         }
         out->members = ms;
     }
@@ -617,7 +631,7 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
     if (m->join_wait) m->join_wait->out.join.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->join_wait);
     if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->sync_wait);
     m->join_wait = m->sync_wait = NULL;
-    struct kstr leader_before = group_arena_kstr(op->pt.req, g->leader ? g->leader : "");
+    struct kstr leader_before = group_resp_kstr(&op->pt.req->arena, g->leader ? g->leader : "");
     weir_log(WEIR_LOG_INFO, "group %s: static member %s rejoins: member id %s replaced by %s", g->id, m->instance_id,
              m->id, id);
     if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = group_kdup(kstr_c(id));
@@ -632,8 +646,8 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
     if (p && !strcmp(p, g->protocol)) {
         struct request *req = op->pt.req;
         op->out.join = (struct kjoingroup_resp){ .generation_id = g->generation, .leader = leader_before,
-                                                 .protocol_name = group_arena_kstr(req, g->protocol),
-                                                 .member_id = group_arena_kstr(req, m->id) };
+                                                 .protocol_name = group_resp_kstr(&req->arena, g->protocol),
+                                                 .member_id = group_resp_kstr(&req->arena, m->id) };
         group_op_reply(r, op);
         return;
     }
@@ -743,7 +757,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             p->next = g->pending;
             g->pending = p;
             g->n_pending++;
-            out->member_id = group_arena_kstr(req, id);
+            out->member_id = group_resp_kstr(&req->arena, id);
             out->error_code = KERR_MEMBER_ID_REQUIRED;
             goto reply;
         }
@@ -822,7 +836,7 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     else if (code) out->error_code = code;
     else if (sr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
     else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
-    else if (g->state == G_STABLE) out->assignment = group_arena_bytes(op->pt.req, m->assign, m->assign_len);
+    else if (g->state == G_STABLE) out->assignment = group_resp_bytes(&op->pt.req->arena, m->assign, m->assign_len);
     if (out->error_code || g->state == G_STABLE) {
         group_op_reply(r, op);
         return;
@@ -843,7 +857,7 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     weir_log(WEIR_LOG_INFO, "group %s: stable at generation %d", g->id, g->generation);
     for (struct gmember *o = g->members; o; o = o->next)
         if (o->sync_wait) {
-            o->sync_wait->out.sync.assignment = group_arena_bytes(o->sync_wait->pt.req, o->assign, o->assign_len);
+            o->sync_wait->out.sync.assignment = group_resp_bytes(&o->sync_wait->pt.req->arena, o->assign, o->assign_len);
             group_op_reply(r, o->sync_wait);
             o->sync_wait = NULL;
         }

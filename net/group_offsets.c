@@ -174,7 +174,7 @@ static void fetch_part(struct request *req, struct group *g, struct kstr topic, 
     if (!o) return;
     out->committed_offset = o->offset;
     out->committed_leader_epoch = o->epoch;
-    out->metadata = group_arena_kstr(req, o->meta);
+    out->metadata = group_resp_kstr(&req->arena, o->meta);
 }
 
 void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
@@ -187,11 +187,11 @@ void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
     if (fr->group_id.len <= 0) {
         out->error_code = KERR_INVALID_GROUP_ID;
     } else if (fr->n_topics >= 0) {
-        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
+        struct koffsetfetch_resp_topic *ts = group_resp_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
         for (int32_t t = 0; ts && t < fr->n_topics; t++) {
             const struct koffsetfetch_req_topic *it = &fr->topics[t];
             struct koffsetfetch_resp_part *ps =
-                weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(it->n_partition_indexes, 1) * sizeof *ps);
+                group_resp_alloc(&req->arena, (size_t)WEIR_MAX(it->n_partition_indexes, 1) * sizeof *ps);
             ts[t] = (struct koffsetfetch_resp_topic){ .name = it->name, .partitions = ps,
                                                       .n_partitions = ps ? it->n_partition_indexes : 0 };
             for (int32_t p = 0; ps && p < it->n_partition_indexes; p++)
@@ -203,11 +203,11 @@ void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
         /* All committed partitions: one topic entry per offset (clients group by name). */
         int32_t n = 0;
         for (struct goffset *o = g->offsets; o; o = o->next) n++;
-        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ts);
-        struct koffsetfetch_resp_part *ps = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ps);
+        struct koffsetfetch_resp_topic *ts = group_resp_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ts);
+        struct koffsetfetch_resp_part *ps = group_resp_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ps);
         int32_t i = 0;
         for (struct goffset *o = g->offsets; ts && ps && o; o = o->next, i++) {
-            ts[i] = (struct koffsetfetch_resp_topic){ .name = group_arena_kstr(req, o->topic), .partitions = &ps[i],
+            ts[i] = (struct koffsetfetch_resp_topic){ .name = group_resp_kstr(&req->arena, o->topic), .partitions = &ps[i],
                                                       .n_partitions = 1 };
             fetch_part(req, g, kstr_c(o->topic), o->partition, &ps[i]);
         }

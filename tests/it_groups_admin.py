@@ -132,6 +132,17 @@ class Conn(C.KafkaConn):
         err, _name, state = rd.i16(), rd.string(), rd.string()
         return err, state
 
+    def describe_states(self, groups):
+        """DescribeGroups v0 of many groups in one request -> [(error, group, state)]."""
+        rd = C.Rd(self.request(15, 0, C.array(groups, C.string)))
+
+        def one(r):
+            err, name, state = r.i16(), r.string(), r.string()
+            r.string(), r.string()  # protocol type, protocol
+            r.array(lambda m: (m.string(), m.string(), m.string(), m.bytes(), m.bytes()))
+            return err, name, state
+        return rd.array(one)
+
     def join(self, group, member="", session_ms=10000):
         """JoinGroup v5, with the MEMBER_ID_REQUIRED step -> (error, generation, member id)."""
         meta = C.i16(0) + C.array([TOPIC], C.string) + C.i32(-1)
@@ -410,6 +421,28 @@ def part_d(binary):
     broker.stop()
 
 
+def part_e(binary):
+    """(e) Answers built from many groups: ListGroups and DescribeGroups copy
+    far more than 16 x their request's size, from several owners at once."""
+    broker = C.Broker(binary, "gadm-e")
+    broker.start()
+    kc = Conn(broker.port, timeout=30 * TS)
+    C.check(kc.create_topic(TOPIC, 1)[0] == 0, "(e) topic created")
+    names = [f"many-groups-{i:05d}-" + "x" * 40 for i in range(2000)]
+    for i, g in enumerate(names):
+        errs = kc.commit(g, {(TOPIC, 0): i})
+        if set(errs.values()) != {0}:
+            C.check(False, f"(e) simple commit to {g}", str(errs))
+    err, listed = kc.list_groups()
+    C.check(err == 0 and all(g in listed for g in names),
+            f"(e) ListGroups lists all 2,000 groups (~130 KB answer): error {err}, {len(listed)} listed")
+    got = kc.describe_states(names[:1000])
+    C.check(len(got) == 1000 and all(e == 0 and n == g and s == "Empty" for (e, n, s), g in zip(got, names)),
+            "(e) DescribeGroups of 1,000 groups in one request (all offsets partitions at once): Empty each",
+            str([x for x in got if x[0] != 0][:3]))
+    broker.stop()
+
+
 def main(binary):
     global TS
     TS = C.TSCALE_OF(binary)
@@ -417,6 +450,7 @@ def main(binary):
     part_b(binary)
     part_c(binary)
     part_d(binary)
+    part_e(binary)
 
 
 if __name__ == "__main__":
