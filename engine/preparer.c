@@ -89,7 +89,8 @@ bool preparer_disk_low(const struct weir_preparer *p)
     return p && atomic_load_explicit(&p->low, memory_order_relaxed);
 }
 
-/* Low from now on, until a check finds the reserve, a margin and `bytes` free. */
+/* Low from now on, until a check finds the reserve, a margin and `bytes` free.
+ * Each change of state is logged once (the margin keeps it from flapping). */
 static void low_set(struct weir_preparer *p, uint64_t bytes, const char *why)
 {
     uint64_t r = atomic_load(&p->refused);
@@ -97,10 +98,10 @@ static void low_set(struct weir_preparer *p, uint64_t bytes, const char *why)
     if (atomic_exchange(&p->low, true)) return;
     atomic_fetch_add(&p->low_events, 1);
     int64_t free_b = atomic_load(&p->free_est);
-    WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "disk space low on %s (%s): %" PRId64 " MiB free, reserve %" PRIu64
-                         " MiB (log.disk.reserve.bytes); produce is refused with KAFKA_STORAGE_ERROR until space "
-                         "returns", p->watch_dir ? p->watch_dir : "the data directory", why,
-                         free_b > 0 ? free_b >> 20 : 0, atomic_load(&p->reserve) >> 20);
+    weir_log(WEIR_LOG_ERROR, "disk space low on %s (%s): %" PRId64 " MiB free, reserve %" PRIu64
+             " MiB (log.disk.reserve.bytes); produce is refused with KAFKA_STORAGE_ERROR until space "
+             "returns", p->watch_dir ? p->watch_dir : "the data directory", why,
+             free_b > 0 ? free_b >> 20 : 0, atomic_load(&p->reserve) >> 20);
 }
 
 bool preparer_space_take(struct weir_preparer *p, uint64_t bytes, bool reserve_ok)
@@ -140,10 +141,12 @@ static void disk_check(struct weir_preparer *p)
     uint64_t margin = WEIR_MIN(reserve / 16, (uint64_t)64 << 20) + atomic_load(&p->refused);
     if (free_b < reserve) {
         low_set(p, 0, "free space is below the reserve");
-    } else if (free_b >= reserve + margin && atomic_exchange(&p->low, false)) {
+    } else if (free_b >= reserve + margin && atomic_load(&p->low)) {
+        /* Logged before produce resumes, so whoever sees it resume finds the line. */
+        weir_log(WEIR_LOG_INFO, "disk space on %s is back: %" PRIu64 " MiB free, reserve %" PRIu64
+                 " MiB; produce resumes", p->watch_dir, free_b >> 20, reserve >> 20);
         atomic_store(&p->refused, 0);
-        WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "disk space on %s is back: %" PRIu64 " MiB free, reserve %" PRIu64
-                             " MiB; produce resumes", p->watch_dir, free_b >> 20, reserve >> 20);
+        atomic_store(&p->low, false);
     }
 }
 
