@@ -1,6 +1,6 @@
 /* base/base.h: what every weir module shares.
  *
- * Errors (one enum, one message function, one mapping to Kafka codes),
+ * Errors (one enum, one message function; proto.h maps them to Kafka codes),
  * assertions, leveled logging, the allocator, a bump arena, the bounds-checked
  * byte cursor (big-endian integers and Kafka varints), CRC-32C, clocks, and
  * the syscall seam `weir_io` that tests replace to inject I/O failures.
@@ -51,8 +51,6 @@ const char *weir_err_str(enum weir_err e);
 /* The text alone, without the enum name ("storage I/O failed"): for anything a
  * user reads (CLI output, Kafka error_message, start-up errors); never NULL. */
 const char *weir_err_text(enum weir_err e);
-/* The one switch from a local error to a Kafka wire error code. */
-int16_t weir_err_kafka(enum weir_err e);
 /* errno -> weir_err for the storage paths (ENOSPC, EIO, ... -> WEIR_E_IO). */
 enum weir_err weir_err_from_errno(int errnum);
 

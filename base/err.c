@@ -1,4 +1,4 @@
-/* base/err.c: the error table and the one mapping to Kafka wire codes. */
+/* base/err.c: the error table and errno translation (Kafka codes: proto/kerr.c). */
 #include "base.h"
 
 #include <errno.h>
@@ -41,37 +41,6 @@ const char *weir_err_text(enum weir_err e)
 {
     const char *s = weir_err_str(e), *colon = strchr(s, ':');
     return colon ? colon + 2 : s; /* every entry is "NAME: text" */
-}
-
-int16_t weir_err_kafka(enum weir_err e)
-{
-    switch (e) {
-    case WEIR_OK:
-    case WEIR_E_DUPLICATE: return 0;     /* NONE: the original's offset is the answer */
-    case WEIR_E_OFFSET_RANGE: return 1;  /* OFFSET_OUT_OF_RANGE */
-    case WEIR_E_TRUNCATED:
-    case WEIR_E_CRC: return 2;           /* CORRUPT_MESSAGE */
-    case WEIR_E_NOT_FOUND: return 3;     /* UNKNOWN_TOPIC_OR_PARTITION */
-    case WEIR_E_SEGMENT_FULL:
-    case WEIR_E_TOO_LARGE: return 10;    /* MESSAGE_TOO_LARGE */
-    case WEIR_E_BAD_NAME: return 17;     /* INVALID_TOPIC_EXCEPTION */
-    case WEIR_E_EXISTS: return 36;       /* TOPIC_ALREADY_EXISTS */
-    case WEIR_E_BAD_PARTITIONS: return 37; /* INVALID_PARTITIONS */
-    case WEIR_E_BAD_CONFIG: return 40;   /* INVALID_CONFIG */
-    case WEIR_E_IO:
-    case WEIR_E_NOSPACE:
-    case WEIR_E_FAILED:
-    case WEIR_E_CORRUPT: return 56;      /* KAFKA_STORAGE_ERROR */
-    case WEIR_E_UNSUPPORTED: return 76;  /* UNSUPPORTED_COMPRESSION_TYPE */
-    case WEIR_E_INVALID: return 87;      /* INVALID_RECORD */
-    case WEIR_E_OUT_OF_SEQUENCE: return 45; /* OUT_OF_ORDER_SEQUENCE_NUMBER */
-    case WEIR_E_PRODUCER_EPOCH: return 47;  /* INVALID_PRODUCER_EPOCH */
-    case WEIR_E_TRANSACTIONAL: return 48;   /* INVALID_TXN_STATE */
-    case WEIR_E_NOMEM:
-    case WEIR_E_BUSY:
-    case WEIR_E_CLOSED: return -1;       /* UNKNOWN_SERVER_ERROR */
-    }
-    return -1;
 }
 
 enum weir_err weir_err_from_errno(int errnum)

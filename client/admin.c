@@ -495,7 +495,11 @@ typedef enum weir_err gc_decode_fn(struct weir_rd *rd, int16_t v, struct weir_ar
 
 /* Errors that say: ask again, maybe elsewhere (the coordinator is loading,
  * not there yet, or moved). */
-static bool coord_retriable(int err) { return err == 14 || err == 15 || err == 16; }
+static bool coord_retriable(int err)
+{
+    return err == WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS || err == WEIR_KERR_COORDINATOR_NOT_AVAILABLE ||
+           err == WEIR_KERR_NOT_COORDINATOR;
+}
 
 static void admin_sleep_ms(int ms)
 {

@@ -28,7 +28,7 @@
  * Errors: one int space, as librdkafka's. 0 = success; values >= -1 are the
  * broker's Kafka error codes (Errors.java numbering, WEIR_KAFKA_*); values
  * <= -100 are local to the client (WEIR_CLIENT_E_*). weir_client_err_str
- * names both. */
+ * names both, every code of Kafka's list included. */
 #ifndef WEIR_CLIENT_H
 #define WEIR_CLIENT_H
 

@@ -288,11 +288,11 @@ static int apiversions_response(struct cl_sender *s, struct cl_conn *c, struct c
     if (kproto_apiversions_response_decode(rd, r->version, &s->arena, &resp) != WEIR_OK) {
         /* UNSUPPORTED_VERSION in a format other than Kafka's v0 one (librdkafka's
          * mock answers in the request's flexible format): retry at v0. */
-        if (weir_rd_i16(&peek) != KERR_UNSUPPORTED_VERSION || r->version == 0) return WEIR_CLIENT_E_BAD_MSG;
+        if (weir_rd_i16(&peek) != WEIR_KERR_UNSUPPORTED_VERSION || r->version == 0) return WEIR_CLIENT_E_BAD_MSG;
         c->apiv_version = 0;
         return conn_apiversions(s, c, now);
     }
-    if (resp.base.error_code == KERR_UNSUPPORTED_VERSION && r->version > 0) {
+    if (resp.base.error_code == WEIR_KERR_UNSUPPORTED_VERSION && r->version > 0) {
         /* Retry lower: min(sent - 1, the broker's ApiVersions max), else v0 (librdkafka's rule). */
         int16_t v = 0;
         for (int32_t i = 0; i < resp.n_api_keys; i++)

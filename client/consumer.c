@@ -320,7 +320,7 @@ int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts,
         p->committed = -1;
         part_start(p, &parts[i]);
         if (parts[i].offset == CW_OFFSET_RESET_ERROR)
-            cw_queue_error(c, p, -1, WEIR_KAFKA_OFFSET_OUT_OF_RANGE,
+            cw_queue_error(c, p, -1, WEIR_KERR_OFFSET_OUT_OF_RANGE,
                            "%s [%d]: no committed offset and auto.offset.reset is error: paused until a seek", p->topic,
                            (int)p->id);
         *tail = p;

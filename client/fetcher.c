@@ -111,7 +111,15 @@ void cw_consumer_error(struct weir_consumer *c, int err, const char *text)
 static bool err_refresh(int err)
 {
     switch (err) {
-    case 3: case 5: case 6: case 9: case 56: case 74: case 75: case WEIR_CLIENT_E_TRANSPORT: case WEIR_CLIENT_E_TIMED_OUT:
+    case WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case WEIR_KERR_LEADER_NOT_AVAILABLE:
+    case WEIR_KERR_NOT_LEADER_OR_FOLLOWER:
+    case WEIR_KERR_REPLICA_NOT_AVAILABLE:
+    case WEIR_KERR_KAFKA_STORAGE_ERROR:
+    case WEIR_KERR_FENCED_LEADER_EPOCH:
+    case WEIR_KERR_UNKNOWN_LEADER_EPOCH:
+    case WEIR_CLIENT_E_TRANSPORT:
+    case WEIR_CLIENT_E_TIMED_OUT:
     case WEIR_CLIENT_E_BAD_MSG:
         return true;
     default:
@@ -158,13 +166,14 @@ static void meta_apply_part(struct weir_consumer *c, struct cpart *p, const stru
     const struct kmetadata_topic *t = NULL;
     for (int32_t i = 0; i < md->n_topics && !t; i++)
         if (kstr_eq(md->topics[i].name, p->topic)) t = &md->topics[i];
-    if (!t || t->error_code == 3) {
-        part_error(c, p, 3, -1, "unknown topic");
+    if (!t || t->error_code == WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
+        part_error(c, p, WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION, -1, "unknown topic");
         *retry = true;
         return;
     }
     if (t->error_code != 0) {
-        if (t->error_code != 5) part_error(c, p, t->error_code, -1, "metadata: %s", weir_client_err_str(t->error_code));
+        if (t->error_code != WEIR_KERR_LEADER_NOT_AVAILABLE)
+            part_error(c, p, t->error_code, -1, "metadata: %s", weir_client_err_str(t->error_code));
         *retry = true;
         return;
     }
@@ -269,7 +278,8 @@ static void offsets_apply_part(struct weir_consumer *c, struct pentry *e, const 
     } else {
         if (err_refresh(err)) p->leader = -1;
         p->retry_at_ms = now + META_RETRY_MS;
-        if (err != 5 && err != 6) part_error(c, p, err, -1, "ListOffsets: %s", weir_client_err_str(err));
+        if (err != WEIR_KERR_LEADER_NOT_AVAILABLE && err != WEIR_KERR_NOT_LEADER_OR_FOLLOWER)
+            part_error(c, p, err, -1, "ListOffsets: %s", weir_client_err_str(err));
     }
 }
 
@@ -388,7 +398,7 @@ static void fetch_apply_part(struct weir_consumer *c, struct pentry *e, const st
     int err = rp->error_code;
     if (err == 0) {
         fetch_data(c, p, rp, frame);
-    } else if (err == WEIR_KAFKA_OFFSET_OUT_OF_RANGE && c->conf.reset != CW_RESET_ERROR) {
+    } else if (err == WEIR_KERR_OFFSET_OUT_OF_RANGE && c->conf.reset != CW_RESET_ERROR) {
         struct weir_partition_start s = { p->topic, p->id, c->conf.reset == CW_RESET_EARLIEST ? WEIR_OFFSET_BEGINNING : WEIR_OFFSET_END, 0 };
         weir_log(WEIR_LOG_DEBUG, "consumer: %s [%d]: offset %" PRId64 " out of range, resetting to the %s", p->topic,
                  (int)p->id, p->fetch_pos, c->conf.reset == CW_RESET_EARLIEST ? "beginning" : "end");
@@ -396,7 +406,7 @@ static void fetch_apply_part(struct weir_consumer *c, struct pentry *e, const st
         p->state = CP_NEED_OFFSET;
         p->logical = s.offset;
         p->eof_at = -1;
-    } else if (err == WEIR_KAFKA_OFFSET_OUT_OF_RANGE) {
+    } else if (err == WEIR_KERR_OFFSET_OUT_OF_RANGE) {
         p->state = CP_PAUSED;
         p->last_err = 0;
         part_error(c, p, err, p->fetch_pos,
@@ -405,7 +415,8 @@ static void fetch_apply_part(struct weir_consumer *c, struct pentry *e, const st
     } else {
         if (err_refresh(err)) p->leader = -1;
         p->retry_at_ms = now + WEIR_MAX(c->conf.retry_backoff_ms, 1);
-        if (err != 5 && err != 6) part_error(c, p, err, p->fetch_pos, "Fetch: %s", weir_client_err_str(err));
+        if (err != WEIR_KERR_LEADER_NOT_AVAILABLE && err != WEIR_KERR_NOT_LEADER_OR_FOLLOWER)
+            part_error(c, p, err, p->fetch_pos, "Fetch: %s", weir_client_err_str(err));
     }
 }
 

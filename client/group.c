@@ -199,8 +199,9 @@ static void leave(struct weir_consumer *c)
 /* Errors that retrying does not mend: reported, then retried slowly. */
 static bool fatal(int err)
 {
-    return err == KERR_INCONSISTENT_PROTO || err == KERR_INVALID_GROUP || err == KERR_INVALID_SESSION ||
-           err == WEIR_CLIENT_E_UNSUPPORTED || err == 30 /* GROUP_AUTHORIZATION_FAILED */;
+    return err == WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL || err == WEIR_KERR_INVALID_GROUP_ID ||
+           err == WEIR_KERR_INVALID_SESSION_TIMEOUT || err == WEIR_CLIENT_E_UNSUPPORTED ||
+           err == WEIR_KERR_GROUP_AUTHORIZATION_FAILED;
 }
 
 /* Ends the join's requests: later ones (the ASSIGN callback's commits,
@@ -278,8 +279,8 @@ static void rebalance(struct weir_consumer *c)
         run_callback(c, WEIR_REBALANCE_ASSIGN, parts, n);
     } else {
         if (cw_group_coord_lost(rc)) cw_close(&g->coord);
-        bool quiet = cut || rc == KERR_REBALANCING || rc == KERR_UNKNOWN_MEMBER || rc == KERR_ILLEGAL_GEN ||
-                     rc == KERR_MEMBER_ID_REQUIRED;
+        bool quiet = cut || rc == WEIR_KERR_REBALANCE_IN_PROGRESS || rc == WEIR_KERR_UNKNOWN_MEMBER_ID ||
+                     rc == WEIR_KERR_ILLEGAL_GENERATION || rc == WEIR_KERR_MEMBER_ID_REQUIRED;
         if (cw_group_fence_check(c, rc)) quiet = true; /* reported there */
         if (!quiet) {
             const char *why = g->coord.err[0] ? g->coord.err : g->boot.err;
@@ -327,7 +328,7 @@ static void heartbeat(struct weir_consumer *c)
     }
     weir_log(WEIR_LOG_DEBUG, "consumer group %s: heartbeat: %s", c->conf.group_id, weir_client_err_str(rc));
     if (cw_group_fence_check(c, rc)) return;
-    if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
     g->need_rejoin = true;
 }
 

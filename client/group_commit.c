@@ -59,7 +59,8 @@ static int commit_out(struct weir_consumer *c, int32_t gen, struct weir_topic_pa
     int32_t now_gen = g->state == CG_STABLE ? g->generation : -1;
     pthread_mutex_unlock(&c->lock);
     int rc = 0;
-    if (gen != now_gen) rc = KERR_ILLEGAL_GEN; /* asked in another generation: the partitions may be another member's now */
+    /* asked in another generation: the partitions may be another member's now */
+    if (gen != now_gen) rc = WEIR_KERR_ILLEGAL_GENERATION;
     if (rc == 0) rc = cw_group_coord_up(c);
     size_t *order;
     int32_t *run;
@@ -131,8 +132,9 @@ static void commit_outcome(struct weir_consumer *c, int rc)
     struct cgroup *g = &c->g;
     if (cw_group_coord_lost(rc)) cw_close(&g->coord);
     if (cw_group_fence_check(c, rc)) return;
-    if (rc == KERR_ILLEGAL_GEN || rc == KERR_UNKNOWN_MEMBER || rc == KERR_REBALANCING) g->need_rejoin = true;
-    if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_ILLEGAL_GENERATION || rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_REBALANCE_IN_PROGRESS)
+        g->need_rejoin = true;
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
 }
 
 /* One OffsetCommit of parts[0, n), answered. */
@@ -301,10 +303,10 @@ static int request_run(struct weir_consumer *c, struct cgcommit *r)
     struct cgroup *g = &c->g;
     pthread_mutex_lock(&c->lock);
     int refuse = g->exited || !g->thread_started ? WEIR_CLIENT_E_CLOSED : 0;
-    if (!refuse && g->fenced && !r->offset_fetch) refuse = KERR_FENCED_INSTANCE;
+    if (!refuse && g->fenced && !r->offset_fetch) refuse = WEIR_KERR_FENCED_INSTANCE_ID;
     r->generation = g->state == CG_STABLE ? g->generation : -1;
     /* A member between generations has nothing it may commit (Kafka's RebalanceInProgressException). */
-    if (!refuse && !r->offset_fetch && g->n_sub > 0 && g->state != CG_STABLE) refuse = KERR_REBALANCING;
+    if (!refuse && !r->offset_fetch && g->n_sub > 0 && g->state != CG_STABLE) refuse = WEIR_KERR_REBALANCE_IN_PROGRESS;
     if (refuse) { /* r is the caller's to free unless async */
         pthread_mutex_unlock(&c->lock);
         if (r->async) {

@@ -69,7 +69,7 @@ struct kstr cw_group_instance_id(const struct weir_consumer *c)
  * from heartbeating and rejoining (invariant 4). */
 bool cw_group_fence_check(struct weir_consumer *c, int rc)
 {
-    if (rc != KERR_FENCED_INSTANCE) return false;
+    if (rc != WEIR_KERR_FENCED_INSTANCE_ID) return false;
     pthread_mutex_lock(&c->lock);
     bool first = !c->g.fenced;
     c->g.fenced = true;
@@ -128,8 +128,8 @@ int cw_group_malformed(struct cw_conn *conn, const char *api)
 /* Errors after which the coordinator is looked up again. */
 bool cw_group_coord_lost(int err)
 {
-    return err == KERR_COORD_NOT_AVAILABLE || err == KERR_NOT_COORD || err == KERR_COORD_LOADING ||
-           err == WEIR_CLIENT_E_TRANSPORT || err == WEIR_CLIENT_E_TIMED_OUT || err == WEIR_CLIENT_E_BAD_MSG;
+    return err == WEIR_KERR_COORDINATOR_NOT_AVAILABLE || err == WEIR_KERR_NOT_COORDINATOR ||
+           err == WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS || err == WEIR_CLIENT_E_TRANSPORT || err == WEIR_CLIENT_E_TIMED_OUT || err == WEIR_CLIENT_E_BAD_MSG;
 }
 
 int cw_group_boot_up(struct weir_consumer *c)

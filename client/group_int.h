@@ -18,9 +18,6 @@
 #include "wire_int.h"
 
 enum {
-    KERR_COORD_LOADING = 14, KERR_COORD_NOT_AVAILABLE = 15, KERR_NOT_COORD = 16, KERR_ILLEGAL_GEN = 22,
-    KERR_INCONSISTENT_PROTO = 23, KERR_INVALID_GROUP = 24, KERR_UNKNOWN_MEMBER = 25, KERR_INVALID_SESSION = 26,
-    KERR_REBALANCING = 27, KERR_MEMBER_ID_REQUIRED = 79, KERR_FENCED_INSTANCE = 82,
     JOIN_INSTANCE_VERSION_MIN = 5, /* JoinGroup's first with group_instance_id */
     IDLE_WAIT_MS = 1000,
     COMMITS_PIPELINED = 64, /* commits in flight on the coordinator connection */

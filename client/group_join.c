@@ -113,7 +113,7 @@ static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *
     if (rc == 0) {
         for (int i = 0; i < 2 && strategy < 0; i++)
             if (kstr_eq(jr->protocol_name, cw_assignor_name(i))) strategy = i;
-        if (strategy < 0) rc = KERR_INCONSISTENT_PROTO;
+        if (strategy < 0) rc = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
     }
     if (rc == 0) rc = cw_assignor_run(strategy, m, nm, at, n_at);
     struct ksyncgroup_assignment *as = rc == 0 ? weir_arena_alloc(&g->arena, (nm ? nm : 1) * sizeof *as) : NULL;
@@ -218,7 +218,7 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
         rc = cw_group_finish(c, &g->coord, KAPI_JOIN_GROUP, v, corr, &f, timeout, &jframe, &rd);
         if (rc == 0 && kproto_joingroup_response_decode(&rd, v, &g->arena, &jr) != WEIR_OK) rc = cw_group_malformed(&g->coord, "JoinGroup");
         if (rc == 0) rc = jr.error_code;
-        if (rc == KERR_MEMBER_ID_REQUIRED && attempt == 0) {
+        if (rc == WEIR_KERR_MEMBER_ID_REQUIRED && attempt == 0) {
             char *id = cw_group_kstr_dup(jr.member_id);
             if (!id) rc = WEIR_CLIENT_E_NOMEM;
             else {
@@ -229,7 +229,7 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
         }
         break;
     }
-    if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
     if (rc != 0) {
         cw_frame_unref(jframe);
         return rc;
@@ -289,7 +289,7 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
     cw_frame_unref(sframe);
     if (rc != 0) {
         weir_consumer_partitions_free(parts, k);
-        if (rc == KERR_UNKNOWN_MEMBER) g->member_id[0] = '\0';
+        if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
         return rc;
     }
     cw_group_set_state(c, CG_STABLE, generation);

@@ -144,7 +144,7 @@ int weir_consumer_subscribe(struct weir_consumer *c, const char *const *topics, 
     pthread_mutex_lock(&c->lock);
     /* parts made by weir_consumer_assign: not the group's (those exist only while not CG_IDLE) */
     bool assigned = c->parts && c->g.n_sub == 0 && c->g.state == CG_IDLE;
-    int rc = c->stop ? WEIR_CLIENT_E_CLOSED : c->g.fenced ? KERR_FENCED_INSTANCE : assigned ? WEIR_CLIENT_E_STATE : 0;
+    int rc = c->stop ? WEIR_CLIENT_E_CLOSED : c->g.fenced ? WEIR_KERR_FENCED_INSTANCE_ID : assigned ? WEIR_CLIENT_E_STATE : 0;
     if (rc == 0) {
         for (size_t i = 0; i < c->g.n_sub; i++) weir_free(c->g.sub[i]);
         weir_free(c->g.sub);

@@ -193,11 +193,11 @@ static void outcome_sequence(struct cl_sender *s, struct cl_batch *b, int err, i
     struct weir_producer *p = s->p;
     struct cl_part *part = b->part;
     int32_t ahead = cl_seq_cmp(b->base_seq, part->next_ack_seq);
-    if (err == WEIR_KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER && ahead > 0) {
+    if (err == WEIR_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER && ahead > 0) {
         outcome_retry(s, b, err, false, now); /* behind a failed batch: not this one's fault */
         return;
     }
-    if (err == WEIR_KAFKA_UNKNOWN_PRODUCER_ID && ahead == 0 && b->attempts == 1) {
+    if (err == WEIR_KERR_UNKNOWN_PRODUCER_ID && ahead == 0 && b->attempts == 1) {
         if (s->pid_state == CL_PID_OK) s->pid_state = CL_PID_RESET; /* nothing unacknowledged before it */
         outcome_retry(s, b, err, false, now);
         return;

@@ -153,7 +153,7 @@ static int conn_apiversions(struct cw_conn *c, int64_t deadline_ms)
             /* UNSUPPORTED_VERSION in a format other than Kafka's v0 one
              * (librdkafka's mock answers in the request's flexible format):
              * retry at v0, as the producer's conn.c does. */
-            bool retry = v > 0 && weir_rd_i16(&peek) == KERR_UNSUPPORTED_VERSION;
+            bool retry = v > 0 && weir_rd_i16(&peek) == WEIR_KERR_UNSUPPORTED_VERSION;
             cw_frame_unref(frame);
             if (retry) {
                 v = 0;
@@ -162,7 +162,7 @@ static int conn_apiversions(struct cw_conn *c, int64_t deadline_ms)
             rc = conn_fail(c, WEIR_CLIENT_E_BAD_MSG, "malformed ApiVersions v%d response", v);
             break;
         }
-        if (resp.base.error_code == KERR_UNSUPPORTED_VERSION && v > 0) {
+        if (resp.base.error_code == WEIR_KERR_UNSUPPORTED_VERSION && v > 0) {
             int16_t next = 0;
             for (int32_t i = 0; i < resp.n_api_keys; i++)
                 if (resp.api_keys[i].api_key == KAPI_API_VERSIONS)

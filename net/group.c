@@ -59,9 +59,9 @@ static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
         group_log_replay(r, gc, pt->partition);
     }
     if (r->stopping && (op->kind == GOP_JOIN || op->kind == GOP_SYNC)) {
-        if (op->kind == GOP_JOIN) op->out.join = (struct kjoingroup_resp){ .error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+        if (op->kind == GOP_JOIN) op->out.join = (struct kjoingroup_resp){ .error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE,
             .generation_id = -1, .protocol_name = kstr_c(""), .leader = kstr_c(""), .member_id = op->in.join.member_id };
-        else op->out.sync = (struct ksyncgroup_resp){ .error_code = KERR_COORDINATOR_NOT_AVAILABLE_G };
+        else op->out.sync = (struct ksyncgroup_resp){ .error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE };
         group_op_reply(r, op);
         return;
     }
@@ -86,9 +86,9 @@ void groups_tick(struct reactor *r)
     for (struct group *g = walk ? gc->groups : NULL; g; g = g->next) {
         if (r->stopping) {
             for (struct gmember *m = g->members; m; m = m->next) {
-                if (m->join_wait) m->join_wait->out.join.error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+                if (m->join_wait) m->join_wait->out.join.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE,
                                   group_op_reply(r, m->join_wait), m->join_wait = NULL;
-                if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_COORDINATOR_NOT_AVAILABLE_G,
+                if (m->sync_wait) m->sync_wait->out.sync.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE,
                                   group_op_reply(r, m->sync_wait), m->sync_wait = NULL;
             }
             continue;
@@ -114,7 +114,7 @@ void groups_tick(struct reactor *r)
              * for the rebalance timeout. */
             if (m->join_wait || m->sync_wait || m->hb_deadline_ns > now) continue;
             weir_log(WEIR_LOG_INFO, "group %s: member %s missed its session timeout", g->id, m->id);
-            group_member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+            group_member_remove(r, g, m, WEIR_KERR_UNKNOWN_MEMBER_ID);
             group_prepare_rebalance(r, g);
             changed = true;
         }

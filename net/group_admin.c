@@ -38,8 +38,8 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
     *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
                                            .protocol_data = kstr_c("") };
     struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
-    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
-    else if (!a) out->error_code = KERR_COORDINATOR_NOT_AVAILABLE_G, g = NULL;
+    if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
+    else if (!a) out->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, g = NULL;
     if (g) {
         out->state = kstr_c(state_names[g->state]);
         out->protocol_type = group_resp_kstr(a, g->protocol_type ? g->protocol_type : "");
@@ -75,7 +75,7 @@ static void list_owner(struct reactor *r, struct ptask *pt)
         if (group_partition(kstr_c(g->id)) == pt->partition)
             gs[i++] = (struct klistgroups_group){ group_resp_kstr(a, g->id),
                                                   group_resp_kstr(a, g->protocol_type ? g->protocol_type : "") };
-    if (!gs) s->st->list_error = KERR_COORDINATOR_NOT_AVAILABLE_G;
+    if (!gs) s->st->list_error = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
     s->st->listed[pt->partition] = gs;
     s->st->n_listed[pt->partition] = i;
     ptask_reply(r, pt);
@@ -86,7 +86,7 @@ static void list_owner(struct reactor *r, struct ptask *pt)
 static void delete_done(struct gjob *j)
 {
     struct ginfo_slot *s = j->slot;
-    s->st->deleted[s->index].error_code = weir_err_kafka(j->err);
+    s->st->deleted[s->index].error_code = weir_kerr_from_err(j->err);
     if (j->err == WEIR_OK) weir_log(WEIR_LOG_INFO, "group %.*s: deleted", s->st->dr.groups[s->index].len,
                                     s->st->dr.groups[s->index].ptr);
     ptask_reply(j->r, &s->pt);
@@ -114,9 +114,9 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
     struct kdeletegroups_result *out = &s->st->deleted[s->index];
     *out = (struct kdeletegroups_result){ .group_id = id };
     struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
-    if (id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
-    else if (!g) out->error_code = KERR_GROUP_ID_NOT_FOUND;
-    else if (g->members || g->state != G_EMPTY) out->error_code = KERR_NON_EMPTY_GROUP;
+    if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
+    else if (!g) out->error_code = WEIR_KERR_GROUP_ID_NOT_FOUND;
+    else if (g->members || g->state != G_EMPTY) out->error_code = WEIR_KERR_NON_EMPTY_GROUP;
     if (out->error_code) {
         ptask_reply(r, pt);
         return;
@@ -159,7 +159,7 @@ static void ginfo_finish(struct request *req)
             for (int32_t j = 0; j < st->n_listed[p]; j++) all[i++] = st->listed[p][j];
         kproto_listgroups_encode(&req->out, req->hdr.api_version,
                                  &(struct klistgroups_resp){ .error_code = all ? st->list_error
-                                                                               : KERR_COORDINATOR_NOT_AVAILABLE_G,
+                                                                               : WEIR_KERR_COORDINATOR_NOT_AVAILABLE,
                                                              .groups = all, .n_groups = i });
     }
     response_end(req);

@@ -17,19 +17,12 @@
 
 #include "net_int.h"
 
-enum {
-    KERR_MESSAGE_TOO_LARGE_G = 10, KERR_OFFSET_METADATA_TOO_LARGE = 12, KERR_COORDINATOR_NOT_AVAILABLE_G = 15,
-    KERR_ILLEGAL_GENERATION = 22, KERR_INCONSISTENT_GROUP_PROTOCOL = 23, KERR_INVALID_GROUP_ID = 24,
-    KERR_UNKNOWN_MEMBER_ID = 25, KERR_INVALID_SESSION_TIMEOUT = 26, KERR_REBALANCE_IN_PROGRESS = 27,
-    KERR_INVALID_COMMIT_OFFSET_SIZE = 28, KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_ID_NOT_FOUND = 69,
-    KERR_MEMBER_ID_REQUIRED = 79, KERR_GROUP_MAX_SIZE_REACHED = 81, KERR_FENCED_INSTANCE_ID = 82,
-};
 /* Past a limit (config: group.max.size, weir.groups.max, weir.group.offsets.max;
  * docs/operations.md): codes Kafka clients treat as final, not retried. */
 enum {
-    KERR_GROUP_FULL = KERR_GROUP_MAX_SIZE_REACHED,     /* JoinGroup: group.max.size members (Kafka's code) */
-    KERR_GROUPS_FULL = KERR_GROUP_MAX_SIZE_REACHED,    /* JoinGroup, OffsetCommit: a new group past weir.groups.max */
-    KERR_OFFSETS_FULL = KERR_INVALID_COMMIT_OFFSET_SIZE, /* OffsetCommit: a new offset past weir.group.offsets.max */
+    LIMIT_GROUP_FULL = WEIR_KERR_GROUP_MAX_SIZE_REACHED,       /* JoinGroup: group.max.size members (Kafka's code) */
+    LIMIT_GROUPS_FULL = WEIR_KERR_GROUP_MAX_SIZE_REACHED,      /* JoinGroup, OffsetCommit: a new group past weir.groups.max */
+    LIMIT_OFFSETS_FULL = WEIR_KERR_INVALID_COMMIT_OFFSET_SIZE, /* OffsetCommit: a new offset past weir.group.offsets.max */
 };
 enum {
     GROUP_INITIAL_DELAY_MS = 3000, SESSION_MS_MIN = 6000, SESSION_MS_MAX = 1800000,

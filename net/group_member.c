@@ -175,7 +175,7 @@ struct group *group_new_capped(struct gcoord *gc, struct kstr id)
         atomic_fetch_sub(&gc->b->groups_live, 1);
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %.*s refused: the broker holds weir.groups.max = %" PRId64
                              " groups (error %d to the client)", (int)WEIR_MIN(id.len, 200), id.ptr, max,
-                             KERR_GROUPS_FULL);
+                             LIMIT_GROUPS_FULL);
         return NULL;
     }
     return group_new(gc, id);
@@ -247,16 +247,16 @@ static struct gmember *member_find_instance(struct group *g, struct kstr instanc
 int16_t group_member_check(struct group *g, struct kstr member_id, struct kstr instance_id, struct gmember **out)
 {
     *out = NULL;
-    if (!g) return KERR_UNKNOWN_MEMBER_ID;
+    if (!g) return WEIR_KERR_UNKNOWN_MEMBER_ID;
     if (!kstr_is_null(instance_id)) {
         struct gmember *s = member_find_instance(g, instance_id);
-        if (!s) return KERR_UNKNOWN_MEMBER_ID;
-        if (!seq(s->id, member_id)) return KERR_FENCED_INSTANCE_ID;
+        if (!s) return WEIR_KERR_UNKNOWN_MEMBER_ID;
+        if (!seq(s->id, member_id)) return WEIR_KERR_FENCED_INSTANCE_ID;
         *out = s;
         return 0;
     }
     *out = member_find(g, member_id);
-    return *out ? 0 : KERR_UNKNOWN_MEMBER_ID;
+    return *out ? 0 : WEIR_KERR_UNKNOWN_MEMBER_ID;
 }
 void group_member_free(struct gmember *m)
 {
@@ -490,7 +490,7 @@ static void sync_fail_all(struct reactor *r, struct group *g, int16_t code)
 void group_prepare_rebalance(struct reactor *r, struct group *g)
 {
     if (g->state == G_PREPARING) return;
-    if (g->state == G_COMPLETING) sync_fail_all(r, g, KERR_REBALANCE_IN_PROGRESS);
+    if (g->state == G_COMPLETING) sync_fail_all(r, g, WEIR_KERR_REBALANCE_IN_PROGRESS);
     int32_t timeout = 0;
     for (struct gmember *m = g->members; m; m = m->next) timeout = WEIR_MAX(timeout, m->rebalance_ms);
     g->initial = g->state == G_EMPTY;
@@ -576,7 +576,7 @@ void group_try_complete_join(struct reactor *r, struct group *g, int64_t now_ns)
     /* Members that did not rejoin in time are removed. */
     for (struct gmember *m = g->members, *next; m; m = next) {
         next = m->next;
-        if (!m->join_wait) group_member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+        if (!m->join_wait) group_member_remove(r, g, m, WEIR_KERR_UNKNOWN_MEMBER_ID);
     }
     g->generation++;
     weir_free(g->protocol), g->protocol = NULL;
@@ -628,8 +628,8 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
 {
     const struct kjoingroup_req *jr = &op->in.join;
     WEIR_ASSERT(g->state != G_EMPTY); /* a group with members is never Empty */
-    if (m->join_wait) m->join_wait->out.join.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->join_wait);
-    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->sync_wait);
+    if (m->join_wait) m->join_wait->out.join.error_code = WEIR_KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->join_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = WEIR_KERR_FENCED_INSTANCE_ID, group_op_reply(r, m->sync_wait);
     m->join_wait = m->sync_wait = NULL;
     struct kstr leader_before = group_resp_kstr(&op->pt.req->arena, g->leader ? g->leader : "");
     weir_log(WEIR_LOG_INFO, "group %s: static member %s rejoins: member id %s replaced by %s", g->id, m->instance_id,
@@ -665,7 +665,7 @@ static bool join_room(const struct gcoord *gc, const struct group *g, bool pendi
     if (g->n_members < max && (!pending || g->n_pending < max)) return true;
     WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %s: a new member refused: %d members and %d ids handed out, "
                          "group.max.size = %d (error %d to the client)", g->id, g->n_members, g->n_pending, max,
-                         KERR_GROUP_FULL);
+                         LIMIT_GROUP_FULL);
     return false;
 }
 
@@ -679,11 +679,11 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct group *g = NULL;
     bool created = false; /* by this join: freed again when it is refused */
     if (jr->group_id.len <= 0) {
-        out->error_code = KERR_INVALID_GROUP_ID;
+        out->error_code = WEIR_KERR_INVALID_GROUP_ID;
         goto reply;
     }
     if (jr->session_timeout_ms < SESSION_MS_MIN || jr->session_timeout_ms > SESSION_MS_MAX) {
-        out->error_code = KERR_INVALID_SESSION_TIMEOUT;
+        out->error_code = WEIR_KERR_INVALID_SESSION_TIMEOUT;
         goto reply;
     }
     /* Kafka bounds a group's metadata only when it fails to store it (UNKNOWN_SERVER_ERROR at
@@ -691,19 +691,19 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     int64_t meta_bytes = 0;
     for (int32_t i = 0; i < jr->n_protocols; i++) meta_bytes += WEIR_MAX(jr->protocols[i].metadata.len, 0);
     if (meta_bytes > JOIN_METADATA_BYTES_MAX) {
-        out->error_code = KERR_MESSAGE_TOO_LARGE_G;
+        out->error_code = WEIR_KERR_MESSAGE_TOO_LARGE;
         goto reply;
     }
     g = group_find(gc, jr->group_id);
     bool new_member = jr->member_id.len <= 0;
     if (!g && !new_member) {
-        out->error_code = KERR_UNKNOWN_MEMBER_ID;
+        out->error_code = WEIR_KERR_UNKNOWN_MEMBER_ID;
         goto reply;
     }
     if (!g) {
         g = group_new_capped(gc, jr->group_id);
         if (!g) {
-            out->error_code = KERR_GROUPS_FULL;
+            out->error_code = LIMIT_GROUPS_FULL;
             goto reply;
         }
         created = true;
@@ -711,7 +711,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
     /* The protocol type and at least one protocol must match the group's. */
     if (jr->n_protocols <= 0 || jr->protocol_type.len <= 0 ||
         (g->members && g->protocol_type && !seq(g->protocol_type, jr->protocol_type))) {
-        out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+        out->error_code = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
         goto reply;
     }
     if (g->members) {
@@ -727,7 +727,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             common = all;
         }
         if (!common) {
-            out->error_code = KERR_INCONSISTENT_GROUP_PROTOCOL;
+            out->error_code = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
             goto reply;
         }
     }
@@ -745,7 +745,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
          * an id handed out for one); one that replaces itself (s) may join. */
         if (!join_room(gc, g, op->version >= 4 && kstr_is_null(jr->group_instance_id))) {
             weir_free(id);
-            out->error_code = KERR_GROUP_FULL;
+            out->error_code = LIMIT_GROUP_FULL;
             goto reply;
         }
         if (op->version >= 4 && kstr_is_null(jr->group_instance_id)) {
@@ -758,7 +758,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             g->pending = p;
             g->n_pending++;
             out->member_id = group_resp_kstr(&req->arena, id);
-            out->error_code = KERR_MEMBER_ID_REQUIRED;
+            out->error_code = WEIR_KERR_MEMBER_ID_REQUIRED;
             goto reply;
         }
         m = weir_calloc(1, sizeof *m);
@@ -766,7 +766,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         m->id = id;
         fresh = true;
     } else if (s && !seq(s->id, jr->member_id)) {
-        out->error_code = KERR_FENCED_INSTANCE_ID; /* another process took this instance id */
+        out->error_code = WEIR_KERR_FENCED_INSTANCE_ID; /* another process took this instance id */
         goto reply;
     } else {
         m = member_find(g, jr->member_id);
@@ -774,7 +774,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             struct gpending **pp = &g->pending;
             while (*pp && !seq((*pp)->id, jr->member_id)) pp = &(*pp)->next;
             if (!*pp) {
-                out->error_code = KERR_UNKNOWN_MEMBER_ID;
+                out->error_code = WEIR_KERR_UNKNOWN_MEMBER_ID;
                 goto reply;
             }
             struct gpending *p = *pp;
@@ -782,7 +782,7 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             g->n_pending--;
             if (!join_room(gc, g, false)) { /* its id goes: the client gives up on 81 */
                 weir_free(p->id), weir_free(p);
-                out->error_code = KERR_GROUP_FULL;
+                out->error_code = LIMIT_GROUP_FULL;
                 goto reply;
             }
             m = weir_calloc(1, sizeof *m);
@@ -791,11 +791,11 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
             weir_free(p);
             fresh = true;
         } else if (!kstr_is_null(jr->group_instance_id) && !s) {
-            out->error_code = KERR_UNKNOWN_MEMBER_ID; /* a member id with an instance id the group does not know */
+            out->error_code = WEIR_KERR_UNKNOWN_MEMBER_ID; /* a member id with an instance id the group does not know */
             goto reply;
         } else if (m->join_wait) {
             /* A retried join replaces the held one. */
-            m->join_wait->out.join.error_code = KERR_UNKNOWN_MEMBER_ID;
+            m->join_wait->out.join.error_code = WEIR_KERR_UNKNOWN_MEMBER_ID;
             group_op_reply(r, m->join_wait);
             m->join_wait = NULL;
         } else if ((g->state == G_STABLE || g->state == G_COMPLETING) && member_same_protocols(m, jr) &&
@@ -832,17 +832,17 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct group *g = group_find(gc, sr->group_id);
     struct gmember *m;
     int16_t code = group_member_check(g, sr->member_id, sr->group_instance_id, &m);
-    if (sr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    if (sr->group_id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (code) out->error_code = code;
-    else if (sr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
-    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    else if (sr->generation_id != g->generation) out->error_code = WEIR_KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = WEIR_KERR_REBALANCE_IN_PROGRESS;
     else if (g->state == G_STABLE) out->assignment = group_resp_bytes(&op->pt.req->arena, m->assign, m->assign_len);
     if (out->error_code || g->state == G_STABLE) {
         group_op_reply(r, op);
         return;
     }
     /* CompletingRebalance: hold until the leader's assignment arrives. */
-    if (m->sync_wait) m->sync_wait->out.sync.error_code = KERR_REBALANCE_IN_PROGRESS, group_op_reply(r, m->sync_wait);
+    if (m->sync_wait) m->sync_wait->out.sync.error_code = WEIR_KERR_REBALANCE_IN_PROGRESS, group_op_reply(r, m->sync_wait);
     m->sync_wait = op;
     m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
     if (!g->leader || strcmp(g->leader, m->id)) return;
@@ -872,10 +872,10 @@ void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct group *g = group_find(gc, hr->group_id);
     struct gmember *m;
     int16_t code = group_member_check(g, hr->member_id, hr->group_instance_id, &m);
-    if (hr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    if (hr->group_id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (code) out->error_code = code;
-    else if (hr->generation_id != g->generation) out->error_code = KERR_ILLEGAL_GENERATION;
-    else if (g->state == G_PREPARING) out->error_code = KERR_REBALANCE_IN_PROGRESS;
+    else if (hr->generation_id != g->generation) out->error_code = WEIR_KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_PREPARING) out->error_code = WEIR_KERR_REBALANCE_IN_PROGRESS;
     if (m)
         m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
     group_op_reply(r, op);
@@ -893,16 +893,16 @@ void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op)
         struct gmember *m = NULL;
         /* An empty member id names a static member by its instance id (an admin removal). */
         if (lm->member_id.len <= 0) m = g ? member_find_instance(g, lm->group_instance_id) : NULL;
-        lm->error_code = lm->member_id.len <= 0 ? (m ? 0 : KERR_UNKNOWN_MEMBER_ID)
+        lm->error_code = lm->member_id.len <= 0 ? (m ? 0 : WEIR_KERR_UNKNOWN_MEMBER_ID)
                                                 : group_member_check(g, lm->member_id, lm->group_instance_id, &m);
         if (m) {
             weir_log(WEIR_LOG_INFO, "group %s: member %s%s%s left", g->id, m->id, m->instance_id ? " instance " : "",
                      m->instance_id ? m->instance_id : "");
-            group_member_remove(r, g, m, KERR_UNKNOWN_MEMBER_ID);
+            group_member_remove(r, g, m, WEIR_KERR_UNKNOWN_MEMBER_ID);
             removed = true;
         }
     }
-    if (lr->group_id.len <= 0) out->error_code = KERR_INVALID_GROUP_ID;
+    if (lr->group_id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (op->version < 3 && lr->n_members == 1) out->error_code = lr->members[0].error_code;
     if (removed) {
         group_prepare_rebalance(r, g);

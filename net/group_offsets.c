@@ -14,7 +14,7 @@ static void commit_done(struct weir_append *a)
     struct gop *op = a->user;
     struct gcoord *gc = group_coord_of(op->owner);
     const struct koffsetcommit_req *cr = &op->in.commit;
-    int16_t code = weir_err_kafka(a->err);
+    int16_t code = weir_kerr_from_err(a->err);
     struct group *g = group_find(gc, cr->group_id);
     WEIR_ASSERT(g && g->writes > 0 && g->offsets_reserved >= op->new_offsets); /* (2) */
     g->writes--;
@@ -54,17 +54,17 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     struct gmember *m = NULL;
     bool simple = cr->generation_id < 0 && cr->member_id.len <= 0; /* assign() consumers, tools */
     int16_t check = 0;
-    if (cr->group_id.len <= 0) all = KERR_INVALID_GROUP_ID;
+    if (cr->group_id.len <= 0) all = WEIR_KERR_INVALID_GROUP_ID;
     else if (simple && (!g || !g->members)) all = 0;
-    else if (simple && kstr_is_null(cr->group_instance_id)) all = KERR_UNKNOWN_MEMBER_ID;
+    else if (simple && kstr_is_null(cr->group_instance_id)) all = WEIR_KERR_UNKNOWN_MEMBER_ID;
     else if ((check = group_member_check(g, cr->member_id, cr->group_instance_id, &m))) all = check;
-    else if (cr->generation_id != g->generation) all = KERR_ILLEGAL_GENERATION;
-    else if (g->state == G_COMPLETING) all = KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
+    else if (cr->generation_id != g->generation) all = WEIR_KERR_ILLEGAL_GENERATION;
+    else if (g->state == G_COMPLETING) all = WEIR_KERR_REBALANCE_IN_PROGRESS; /* Stable and Preparing commit, as Kafka */
     if (m) m->hb_deadline_ns = weir_clock_ns() + (int64_t)m->session_ms * 1000000;
     bool created = false; /* a simple commit's new group: freed again when nothing is written */
     if (!all && !g) {
         g = group_new_capped(gc, cr->group_id);
-        if (!g) all = KERR_GROUPS_FULL;
+        if (!g) all = LIMIT_GROUPS_FULL;
         created = g != NULL;
     }
     size_t cap = WEIR_BATCH_HEADER_BYTES + 64;
@@ -75,13 +75,13 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
             struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
             const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
             rp->error_code = all;
-            if (!all && pp->committed_metadata.len > METADATA_BYTES_MAX) rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            if (!all && pp->committed_metadata.len > METADATA_BYTES_MAX) rp->error_code = WEIR_KERR_OFFSET_METADATA_TOO_LARGE;
             if (rp->error_code) continue;
             /* A new key counts against weir.group.offsets.max with those of commits in flight. */
             struct kstr topic = cr->topics[t].name;
             if (!group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), pp->partition_index)) {
                 if ((int64_t)g->n_offsets + g->offsets_reserved + n_new >= offsets_max) {
-                    rp->error_code = KERR_OFFSETS_FULL;
+                    rp->error_code = LIMIT_OFFSETS_FULL;
                     refused++;
                     continue;
                 }
@@ -94,7 +94,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     if (refused)
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "group %s: %d new committed offsets refused: it holds %d, "
                              "weir.group.offsets.max = %d (error %d to the client)", g->id, refused, g->n_offsets,
-                             offsets_max, KERR_OFFSETS_FULL);
+                             offsets_max, LIMIT_OFFSETS_FULL);
     if (!n_ok) {
         if (created) group_maybe_free(gc, g);
         group_op_reply(r, op);
@@ -105,7 +105,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     op->batch = weir_malloc(cap);
     uint8_t *kv = weir_malloc(2 * (size_t)KPROTO_STRING_MAX + 64 + METADATA_BYTES_MAX);
     if (!part || !op->batch || !kv) {
-        code = code ? code : KERR_COORDINATOR_NOT_AVAILABLE_G;
+        code = code ? code : WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
         goto fail;
     }
     op->commit_ts = weir_time_ms();
@@ -127,13 +127,13 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
             vn += group_put_str(v + vn, pp->committed_metadata);
             weir_store_be64(v + vn, (uint64_t)op->commit_ts), vn += 8;
             if (weir_batch_builder_add(&bb, op->commit_ts, kv, (int32_t)kn, v, (int32_t)vn, NULL, 0) != WEIR_OK) {
-                code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+                code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
                 goto fail;
             }
         }
     size_t len;
     if (weir_batch_builder_finish(&bb, -1, -1, -1, &len) != WEIR_OK) {
-        code = KERR_COORDINATOR_NOT_AVAILABLE_G;
+        code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
         goto fail;
     }
     weir_free(kv);
@@ -149,7 +149,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     g->writes--;
     g->offsets_reserved -= n_new;
     gc->inflight[op->pt.partition]--;
-    code = weir_err_kafka(err);
+    code = weir_kerr_from_err(err);
     group_maybe_free(gc, g);
     created = false;
 fail:
@@ -185,7 +185,7 @@ void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op)
     *out = (struct koffsetfetch_resp){ 0 };
     struct group *g = group_find(gc, fr->group_id);
     if (fr->group_id.len <= 0) {
-        out->error_code = KERR_INVALID_GROUP_ID;
+        out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     } else if (fr->n_topics >= 0) {
         struct koffsetfetch_resp_topic *ts = group_resp_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
         for (int32_t t = 0; ts && t < fr->n_topics; t++) {

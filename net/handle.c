@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { KERR_UNKNOWN_TOPIC = 3, KERR_LEADER_NOT_AVAILABLE = 5, KERR_INVALID_TOPIC = 17, KERR_INVALID_REQUEST = 42,
-       KERR_COORDINATOR_NOT_AVAILABLE = 15 };
-
 /* ---- dispatch ------------------------------------------------------------------ */
 
 /* Answers an API or version we do not serve with error 35 in the first body
@@ -19,7 +16,7 @@ static void handle_unsupported(struct request *req)
     weir_log(WEIR_LOG_WARN, "connection from %s: unsupported api key %d version %d", req->c->peer, req->hdr.api_key,
              req->hdr.api_version);
     response_begin(req);
-    kb_i16(&req->out, KERR_UNSUPPORTED_VERSION);
+    kb_i16(&req->out, WEIR_KERR_UNSUPPORTED_VERSION);
     response_end(req);
     req->close_after = true;
     request_respond(req);
@@ -89,17 +86,17 @@ static int32_t metadata_lookup(struct request *req, const struct kmetadata_req *
     char *topic = arena_strdup(&req->arena, name);
     *t = (struct kmetadata_topic){ .name = name };
     if (!topic || !weir_topic_name_valid(topic)) {
-        t->error_code = KERR_INVALID_TOPIC;
+        t->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
         return 0;
     }
     int32_t n = weir_store_topic_partitions(b->store, topic);
     if (n >= 0) return n;
-    t->error_code = KERR_UNKNOWN_TOPIC;
+    t->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (!b->cfg.auto_create_topics || !mr->allow_auto_topic_creation) return 0;
     char why[256] = "";
     enum weir_err err = weir_store_topic_create(b->store, topic, b->cfg.num_partitions, NULL, 0, why, sizeof why);
     if (err == WEIR_OK) topic_open_all(req->c->r, topic, 0, b->cfg.num_partitions, autocreate_opened, b);
-    if (err == WEIR_OK || err == WEIR_E_EXISTS) t->error_code = KERR_LEADER_NOT_AVAILABLE;
+    if (err == WEIR_OK || err == WEIR_E_EXISTS) t->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE;
     else
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s failed: %s", topic,
                              why[0] ? why : weir_err_text(err));
@@ -171,11 +168,11 @@ static void handle_initproducerid(struct request *req)
     }
     struct kinitproducerid_resp resp = { .producer_id = -1, .producer_epoch = -1 };
     if (!kstr_is_null(ir.transactional_id)) {
-        resp.error_code = KERR_INVALID_REQUEST; /* transactions are not supported */
+        resp.error_code = WEIR_KERR_INVALID_REQUEST; /* transactions are not supported */
     } else {
         resp.producer_id = broker_producer_id_next(req->c->r->b);
         resp.producer_epoch = resp.producer_id >= 0 ? 0 : -1;
-        if (resp.producer_id < 0) resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        if (resp.producer_id < 0) resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
     }
     response_begin(req);
     kproto_initproducerid_encode(&req->out, req->hdr.api_version, &resp);
@@ -226,10 +223,10 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
     char *name = arena_strdup(&req->arena, res->resource_name);
     struct weir_log_config cfg;
     if (!name) {
-        out->error_code = -1;
+        out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
     } else if (res->resource_type == KRESOURCE_TOPIC) {
         if (weir_store_topic_config(b->store, name, &cfg) != WEIR_OK) {
-            out->error_code = KERR_UNKNOWN_TOPIC;
+            out->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             out->error_message = kstr_c("the topic does not exist");
             return;
         }
@@ -245,7 +242,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
                  c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
         out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL);
     } else {
-        out->error_code = KERR_INVALID_REQUEST;
+        out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");
     }
 }

@@ -7,12 +7,6 @@
 
 #include <stdio.h>
 
-enum {
-    KERR_UNKNOWN_TOPIC = 3, KERR_INVALID_TOPIC = 17, KERR_TOPIC_EXISTS = 36, KERR_INVALID_PARTITIONS = 37,
-    KERR_INVALID_REPLICATION_FACTOR = 38, KERR_INVALID_REPLICA_ASSIGNMENT = 39, KERR_INVALID_CONFIG = 40,
-    KERR_INVALID_REQUEST = 42,
-};
-
 /* One result slot per topic, or NULL (the request is then malformed). */
 static struct ktopic_result *results_alloc(struct request *req, enum weir_err *err, int32_t n)
 {
@@ -26,18 +20,6 @@ static struct kstr arena_msg(struct request *req, const char *text)
 {
     char *m = arena_strdup(&req->arena, kstr_c(text));
     return m ? kstr_c(m) : KSTR_NULL;
-}
-
-static int16_t err_code_of(enum weir_err err)
-{
-    switch (err) {
-    case WEIR_E_EXISTS: return KERR_TOPIC_EXISTS;
-    case WEIR_E_BAD_NAME: return KERR_INVALID_TOPIC;
-    case WEIR_E_BAD_PARTITIONS: return KERR_INVALID_PARTITIONS;
-    case WEIR_E_BAD_CONFIG: return KERR_INVALID_CONFIG;
-    case WEIR_E_NOT_FOUND: return KERR_UNKNOWN_TOPIC;
-    default: return weir_err_kafka(err);
-    }
 }
 
 /* Replica assignments may only name this node, one replica per partition. */
@@ -64,19 +46,19 @@ static int32_t create_check(struct request *req, const struct kcreatetopics_req 
     int32_t n = t->num_partitions == -1 ? (t->n_assignments > 0 ? t->n_assignments : b->cfg.num_partitions)
                                         : t->num_partitions;
     if (name_repeated(cr, i)) {
-        res->error_code = KERR_INVALID_REQUEST;
+        res->error_code = WEIR_KERR_INVALID_REQUEST;
         res->error_message = arena_msg(req, "the topic is named more than once in the request");
     } else if (t->replication_factor != -1 && t->replication_factor != 1) {
-        res->error_code = KERR_INVALID_REPLICATION_FACTOR;
+        res->error_code = WEIR_KERR_INVALID_REPLICATION_FACTOR;
         res->error_message = arena_msg(req, "replication factor must be 1 on a single node");
     } else if (t->n_assignments > 0 && (t->num_partitions != -1 || t->replication_factor != -1)) {
-        res->error_code = KERR_INVALID_REQUEST;
+        res->error_code = WEIR_KERR_INVALID_REQUEST;
         res->error_message = arena_msg(req, "give either replica assignments or partitions and replication factor");
     }
     for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
         if (t->assignments[a].partition_index != a ||
             !assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids)) {
-            res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
             res->error_message = arena_msg(req, "assignments must list partitions 0..n-1 in order, each on this node "
                                                 "alone");
         }
@@ -161,7 +143,7 @@ static void create_opened(const struct topic_open_result *r, void *ctx)
     if (r->err == WEIR_OK) {
         weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", slot->name, slot->partitions);
     } else {
-        slot->res->error_code = err_code_of(r->err);
+        slot->res->error_code = weir_kerr_from_err(r->err);
         slot->res->error_message = arena_msg(req, r->why);
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot create topic %s", r->why);
     }
@@ -176,7 +158,7 @@ static void create_topic(struct request *req, struct create_state *st, int32_t i
     if (res->error_code != 0) return;
     char why[256] = "", *created = NULL;
     enum weir_err err = create_one(req, &st->cr.topics[i], n, st->cr.validate_only, why, sizeof why, &created);
-    res->error_code = err_code_of(err);
+    res->error_code = weir_kerr_from_err(err);
     if (err != WEIR_OK) res->error_message = arena_msg(req, why[0] ? why : weir_err_text(err));
     struct create_slot *slot = created ? weir_arena_alloc(&req->arena, sizeof *slot) : NULL;
     if (!created) return;
@@ -253,7 +235,7 @@ static enum weir_err del_topic(struct request *req, struct del_state *st, int32_
     char *name = arena_strdup(&req->arena, st->dr.topic_names[i]);
     if (!name) return WEIR_E_NOMEM;
     enum weir_err err = weir_store_topic_delete_begin(req->c->r->b->store, name, &st->deletions[i]);
-    res->error_code = err_code_of(err);
+    res->error_code = weir_kerr_from_err(err);
     if (err != WEIR_OK) {
         st->deletions[i] = NULL;
         return WEIR_OK;
@@ -324,7 +306,7 @@ static int32_t grow_one(struct request *req, const struct kcreatepartitions_req_
     char *name = arena_strdup(&req->arena, t->name);
     int32_t old = name ? weir_store_topic_partitions(b->store, name) : -1;
     if (!name || old < 0) {
-        res->error_code = KERR_UNKNOWN_TOPIC;
+        res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         res->error_message = arena_msg(req, "the topic does not exist");
         return -1;
     }
@@ -332,19 +314,19 @@ static int32_t grow_one(struct request *req, const struct kcreatepartitions_req_
         char why[160];
         snprintf(why, sizeof why, "the new partition count %d must be larger than the current %d and at most %d",
                  t->count, old, WEIR_PARTITIONS_MAX);
-        res->error_code = KERR_INVALID_PARTITIONS;
+        res->error_code = WEIR_KERR_INVALID_PARTITIONS;
         res->error_message = arena_msg(req, why);
         return -1;
     }
-    if (t->n_assignments >= 0 && t->n_assignments != t->count - old) res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+    if (t->n_assignments >= 0 && t->n_assignments != t->count - old) res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
     for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
         if (!assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
-            res->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
     if (res->error_code != 0)
         res->error_message = arena_msg(req, "assignments must give each new partition this node alone");
     if (res->error_code != 0 || validate_only) return -1;
     enum weir_err err = weir_store_topic_add_partitions(b->store, name, t->count);
-    res->error_code = err_code_of(err);
+    res->error_code = weir_kerr_from_err(err);
     if (err != WEIR_OK) {
         res->error_message = arena_msg(req, weir_err_text(err));
         return -1;
@@ -379,7 +361,7 @@ static void grow_opened(const struct topic_open_result *r, void *ctx)
         weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", slot->name, slot->old, slot->count);
         st->grown[st->n_grown++] = slot->name;
     } else {
-        slot->res->error_code = err_code_of(r->err);
+        slot->res->error_code = weir_kerr_from_err(r->err);
         slot->res->error_message = arena_msg(req, r->why);
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot add partitions to topic %s", r->why);
     }

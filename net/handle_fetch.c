@@ -13,8 +13,6 @@
 
 #include <stdio.h>
 
-enum { KERR_OFFSET_OUT_OF_RANGE = 1, KERR_UNKNOWN_TOPIC = 3 };
-
 struct fetch_slot {
     struct ptask pt;             /* the read */
     struct ptask sub;            /* the subscription */
@@ -280,7 +278,7 @@ static void read_owner(struct reactor *r, struct ptask *pt)
         size_t max = s->max_bytes > 0 ? (size_t)s->max_bytes : 0;
         enum weir_err err = weir_log_read(p->log, s->offset, max, true, &s->view);
         s->has_view = err == WEIR_OK && s->view.segment;
-        if (err != WEIR_OK) pt->error_code = err == WEIR_E_OFFSET_RANGE ? KERR_OFFSET_OUT_OF_RANGE : weir_err_kafka(err);
+        if (err != WEIR_OK) pt->error_code = weir_kerr_from_err(err);
     }
     ptask_reply(r, pt);
 }
@@ -327,7 +325,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
                                                         .on_owner = read_owner, .on_origin = read_origin },
                                                 .w = { .key = part_key(topic, in->partition) },
                                                 .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
-            if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = KERR_UNKNOWN_TOPIC;
+            if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
     return WEIR_OK;
@@ -415,7 +413,7 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         else {
             enum weir_err err = weir_log_offset_for_time(p->log, s->timestamp, &offset, &ts);
             if (err == WEIR_E_NOT_FOUND) offset = ts = -1;
-            else if (err != WEIR_OK) s->out->error_code = weir_err_kafka(err);
+            else if (err != WEIR_OK) s->out->error_code = weir_kerr_from_err(err);
         }
         s->out->offset = offset;
         s->out->timestamp = ts;
@@ -437,7 +435,7 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
         for (int32_t p = 0; p < in->n_partitions; p++) {
             parts[p] = (struct klistoffsets_resp_part){ in->partitions[p].partition_index, 0, -1, -1 };
             if (!weir_topic_name_valid(topic)) {
-                parts[p].error_code = KERR_UNKNOWN_TOPIC;
+                parts[p].error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             slots[p] = (struct lo_slot){ .pt = { .req = req, .topic = topic, .partition = parts[p].partition_index,

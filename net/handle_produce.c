@@ -5,7 +5,6 @@
  * sequence checks run in the engine, on the owner, where appends are ordered. */
 #include "net_int.h"
 
-enum { KERR_INVALID_REQUIRED_ACKS = 21, KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43, KERR_INVALID_RECORD = 87 };
 
 struct produce_slot {
     struct ptask pt;
@@ -55,7 +54,7 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
 static void produce_appended(struct weir_append *a)
 {
     struct produce_slot *s = a->user;
-    s->pt.error_code = weir_err_kafka(a->err);
+    s->pt.error_code = weir_kerr_from_err(a->err);
     s->base_offset = a->base_offset;
     ptask_reply(s->owner, &s->pt);
 }
@@ -76,7 +75,7 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
     if (err != WEIR_OK) {
         /* A retry of an appended idempotent batch: NONE with the original offset,
          * as Kafka answers (45/47 for a gap or an old epoch come from the engine). */
-        pt->error_code = weir_err_kafka(err);
+        pt->error_code = weir_kerr_from_err(err);
         s->base_offset = err == WEIR_E_DUPLICATE ? s->app.base_offset : -1;
         ptask_reply(r, pt);
     }
@@ -85,12 +84,12 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
 /* Checks done before a batch travels: Kafka's client-side batch rules. */
 static int16_t produce_precheck(const struct kproduce_req *pr, const struct kproduce_req_part *in)
 {
-    if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1) return KERR_INVALID_REQUIRED_ACKS;
+    if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1) return WEIR_KERR_INVALID_REQUIRED_ACKS;
     /* Legacy message sets (magic 0/1, Produce v0-2 era) are not stored. */
     if (in->records && in->records_len > WEIR_BATCH_OFF_MAGIC && in->records[WEIR_BATCH_OFF_MAGIC] != WEIR_BATCH_MAGIC)
-        return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    if (!in->records || in->records_len < WEIR_BATCH_HEADER_BYTES) return KERR_INVALID_RECORD;
-    if (weir_load_be64(in->records) != 0) return KERR_INVALID_RECORD; /* clients send base offset 0 */
+        return WEIR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    if (!in->records || in->records_len < WEIR_BATCH_HEADER_BYTES) return WEIR_KERR_INVALID_RECORD;
+    if (weir_load_be64(in->records) != 0) return WEIR_KERR_INVALID_RECORD; /* clients send base offset 0 */
     return 0;
 }
 
@@ -104,10 +103,10 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     struct produce_slot *s = weir_arena_alloc(&req->arena, sizeof *s);
     char *topic = arena_strdup(&req->arena, in_t->name);
     out->error_code = produce_precheck(&st->pr, in);
-    if (!s || !topic) out->error_code = -1;
-    if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = 17;
+    if (!s || !topic) out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
-    if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = 17;
+    if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     if (out->error_code != 0) return;
     *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
                                         .on_owner = produce_owner, .on_origin = produce_origin },

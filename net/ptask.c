@@ -4,8 +4,6 @@
  * only reactor.c and conn.c. */
 #include "net_int.h"
 
-enum { KERR_UNKNOWN_TOPIC = 3 };
-
 /* ---- partition tasks ---------------------------------------------------------- */
 
 static void ptask_owner_run(struct reactor *r, struct task *t)
@@ -43,7 +41,7 @@ struct part *part_get(struct reactor *owner, const char *topic, int32_t partitio
     if (p) return p;
     enum weir_err err = part_open(owner, topic, partition, &p);
     if (err == WEIR_OK) return p;
-    *error_code = err == WEIR_E_NOT_FOUND ? KERR_UNKNOWN_TOPIC : weir_err_kafka(err);
+    *error_code = weir_kerr_from_err(err);
     return NULL;
 }
 

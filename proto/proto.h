@@ -1,10 +1,12 @@
 /* proto/proto.h: the Kafka protocol codec, shared by the broker (net/) and
  * the client (client/). The one public header of proto/.
  *
- * Pure functions, no I/O, no global mutable state. Four parts:
+ * Pure functions, no I/O, no global mutable state. Five parts:
  *  - the API table: supported (advertised) version ranges, each API's first
  *    flexible version (schemas/<Api>Request.json "flexibleVersions"), and the
  *    header versions that follow from it (README §1);
+ *  - the error table (proto/kerr.c): every Kafka error code with its name,
+ *    retriable flag and message, and the mapping from base.h's weir_err;
  *  - readers over a base.h `struct weir_rd` (first error sticks) for every
  *    protocol primitive; strings and bytes are borrowed from the frame;
  *  - `struct kbuf`, the output buffer: growable memory plus a chunk list that
@@ -78,8 +80,6 @@ enum kapi_key {
     KAPI_DELETE_GROUPS = 42,
 };
 
-enum { KERR_NONE = 0, KERR_UNSUPPORTED_VERSION = 35 };
-
 struct kproto_api {
     int16_t key;
     int16_t min, max;  /* supported and advertised; -1, -1 = not implemented */
@@ -99,6 +99,167 @@ bool kproto_request_flexible(int16_t key, int16_t version);
 /* Response header v1 (correlation id + tags) or v0: flexible, except that
  * ApiVersions always answers with header v0 (KIP-511). */
 bool kproto_response_header_v1(int16_t key, int16_t version);
+
+/* ---- Kafka error codes ------------------------------------------------------ */
+
+/* Every code of Kafka's protocol error list by its official name (K
+ * Errors.java, README §0): the one set of names for codes on the wire, used by
+ * the broker (net/) and the client (client/). Dense from -1 to WEIR_KERR_LAST. */
+enum weir_kerr {
+    WEIR_KERR_UNKNOWN_SERVER_ERROR = -1,
+    WEIR_KERR_NONE = 0,
+    WEIR_KERR_OFFSET_OUT_OF_RANGE = 1,
+    WEIR_KERR_CORRUPT_MESSAGE = 2,
+    WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    WEIR_KERR_INVALID_FETCH_SIZE = 4,
+    WEIR_KERR_LEADER_NOT_AVAILABLE = 5,
+    WEIR_KERR_NOT_LEADER_OR_FOLLOWER = 6,
+    WEIR_KERR_REQUEST_TIMED_OUT = 7,
+    WEIR_KERR_BROKER_NOT_AVAILABLE = 8,
+    WEIR_KERR_REPLICA_NOT_AVAILABLE = 9,
+    WEIR_KERR_MESSAGE_TOO_LARGE = 10,
+    WEIR_KERR_STALE_CONTROLLER_EPOCH = 11,
+    WEIR_KERR_OFFSET_METADATA_TOO_LARGE = 12,
+    WEIR_KERR_NETWORK_EXCEPTION = 13,
+    WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
+    WEIR_KERR_COORDINATOR_NOT_AVAILABLE = 15,
+    WEIR_KERR_NOT_COORDINATOR = 16,
+    WEIR_KERR_INVALID_TOPIC_EXCEPTION = 17,
+    WEIR_KERR_RECORD_LIST_TOO_LARGE = 18,
+    WEIR_KERR_NOT_ENOUGH_REPLICAS = 19,
+    WEIR_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
+    WEIR_KERR_INVALID_REQUIRED_ACKS = 21,
+    WEIR_KERR_ILLEGAL_GENERATION = 22,
+    WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+    WEIR_KERR_INVALID_GROUP_ID = 24,
+    WEIR_KERR_UNKNOWN_MEMBER_ID = 25,
+    WEIR_KERR_INVALID_SESSION_TIMEOUT = 26,
+    WEIR_KERR_REBALANCE_IN_PROGRESS = 27,
+    WEIR_KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
+    WEIR_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    WEIR_KERR_GROUP_AUTHORIZATION_FAILED = 30,
+    WEIR_KERR_CLUSTER_AUTHORIZATION_FAILED = 31,
+    WEIR_KERR_INVALID_TIMESTAMP = 32,
+    WEIR_KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    WEIR_KERR_ILLEGAL_SASL_STATE = 34,
+    WEIR_KERR_UNSUPPORTED_VERSION = 35,
+    WEIR_KERR_TOPIC_ALREADY_EXISTS = 36,
+    WEIR_KERR_INVALID_PARTITIONS = 37,
+    WEIR_KERR_INVALID_REPLICATION_FACTOR = 38,
+    WEIR_KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+    WEIR_KERR_INVALID_CONFIG = 40,
+    WEIR_KERR_NOT_CONTROLLER = 41,
+    WEIR_KERR_INVALID_REQUEST = 42,
+    WEIR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+    WEIR_KERR_POLICY_VIOLATION = 44,
+    WEIR_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+    WEIR_KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
+    WEIR_KERR_INVALID_PRODUCER_EPOCH = 47,
+    WEIR_KERR_INVALID_TXN_STATE = 48,
+    WEIR_KERR_INVALID_PRODUCER_ID_MAPPING = 49,
+    WEIR_KERR_INVALID_TRANSACTION_TIMEOUT = 50,
+    WEIR_KERR_CONCURRENT_TRANSACTIONS = 51,
+    WEIR_KERR_TRANSACTION_COORDINATOR_FENCED = 52,
+    WEIR_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+    WEIR_KERR_SECURITY_DISABLED = 54,
+    WEIR_KERR_OPERATION_NOT_ATTEMPTED = 55,
+    WEIR_KERR_KAFKA_STORAGE_ERROR = 56,
+    WEIR_KERR_LOG_DIR_NOT_FOUND = 57,
+    WEIR_KERR_SASL_AUTHENTICATION_FAILED = 58,
+    WEIR_KERR_UNKNOWN_PRODUCER_ID = 59,
+    WEIR_KERR_REASSIGNMENT_IN_PROGRESS = 60,
+    WEIR_KERR_DELEGATION_TOKEN_AUTH_DISABLED = 61,
+    WEIR_KERR_DELEGATION_TOKEN_NOT_FOUND = 62,
+    WEIR_KERR_DELEGATION_TOKEN_OWNER_MISMATCH = 63,
+    WEIR_KERR_DELEGATION_TOKEN_REQUEST_NOT_ALLOWED = 64,
+    WEIR_KERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED = 65,
+    WEIR_KERR_DELEGATION_TOKEN_EXPIRED = 66,
+    WEIR_KERR_INVALID_PRINCIPAL_TYPE = 67,
+    WEIR_KERR_NON_EMPTY_GROUP = 68,
+    WEIR_KERR_GROUP_ID_NOT_FOUND = 69,
+    WEIR_KERR_FETCH_SESSION_ID_NOT_FOUND = 70,
+    WEIR_KERR_INVALID_FETCH_SESSION_EPOCH = 71,
+    WEIR_KERR_LISTENER_NOT_FOUND = 72,
+    WEIR_KERR_TOPIC_DELETION_DISABLED = 73,
+    WEIR_KERR_FENCED_LEADER_EPOCH = 74,
+    WEIR_KERR_UNKNOWN_LEADER_EPOCH = 75,
+    WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    WEIR_KERR_STALE_BROKER_EPOCH = 77,
+    WEIR_KERR_OFFSET_NOT_AVAILABLE = 78,
+    WEIR_KERR_MEMBER_ID_REQUIRED = 79,
+    WEIR_KERR_PREFERRED_LEADER_NOT_AVAILABLE = 80,
+    WEIR_KERR_GROUP_MAX_SIZE_REACHED = 81,
+    WEIR_KERR_FENCED_INSTANCE_ID = 82,
+    WEIR_KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
+    WEIR_KERR_ELECTION_NOT_NEEDED = 84,
+    WEIR_KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
+    WEIR_KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+    WEIR_KERR_INVALID_RECORD = 87,
+    WEIR_KERR_UNSTABLE_OFFSET_COMMIT = 88,
+    WEIR_KERR_THROTTLING_QUOTA_EXCEEDED = 89,
+    WEIR_KERR_PRODUCER_FENCED = 90,
+    WEIR_KERR_RESOURCE_NOT_FOUND = 91,
+    WEIR_KERR_DUPLICATE_RESOURCE = 92,
+    WEIR_KERR_UNACCEPTABLE_CREDENTIAL = 93,
+    WEIR_KERR_INCONSISTENT_VOTER_SET = 94,
+    WEIR_KERR_INVALID_UPDATE_VERSION = 95,
+    WEIR_KERR_FEATURE_UPDATE_FAILED = 96,
+    WEIR_KERR_PRINCIPAL_DESERIALIZATION_FAILURE = 97,
+    WEIR_KERR_SNAPSHOT_NOT_FOUND = 98,
+    WEIR_KERR_POSITION_OUT_OF_RANGE = 99,
+    WEIR_KERR_UNKNOWN_TOPIC_ID = 100,
+    WEIR_KERR_DUPLICATE_BROKER_REGISTRATION = 101,
+    WEIR_KERR_BROKER_ID_NOT_REGISTERED = 102,
+    WEIR_KERR_INCONSISTENT_TOPIC_ID = 103,
+    WEIR_KERR_INCONSISTENT_CLUSTER_ID = 104,
+    WEIR_KERR_TRANSACTIONAL_ID_NOT_FOUND = 105,
+    WEIR_KERR_FETCH_SESSION_TOPIC_ID_ERROR = 106,
+    WEIR_KERR_INELIGIBLE_REPLICA = 107,
+    WEIR_KERR_NEW_LEADER_ELECTED = 108,
+    WEIR_KERR_OFFSET_MOVED_TO_TIERED_STORAGE = 109,
+    WEIR_KERR_FENCED_MEMBER_EPOCH = 110,
+    WEIR_KERR_UNRELEASED_INSTANCE_ID = 111,
+    WEIR_KERR_UNSUPPORTED_ASSIGNOR = 112,
+    WEIR_KERR_STALE_MEMBER_EPOCH = 113,
+    WEIR_KERR_MISMATCHED_ENDPOINT_TYPE = 114,
+    WEIR_KERR_UNSUPPORTED_ENDPOINT_TYPE = 115,
+    WEIR_KERR_UNKNOWN_CONTROLLER_ID = 116,
+    WEIR_KERR_UNKNOWN_SUBSCRIPTION_ID = 117,
+    WEIR_KERR_TELEMETRY_TOO_LARGE = 118,
+    WEIR_KERR_INVALID_REGISTRATION = 119,
+    WEIR_KERR_TRANSACTION_ABORTABLE = 120,
+    WEIR_KERR_INVALID_RECORD_STATE = 121,
+    WEIR_KERR_SHARE_SESSION_NOT_FOUND = 122,
+    WEIR_KERR_INVALID_SHARE_SESSION_EPOCH = 123,
+    WEIR_KERR_FENCED_STATE_EPOCH = 124,
+    WEIR_KERR_INVALID_VOTER_KEY = 125,
+    WEIR_KERR_DUPLICATE_VOTER = 126,
+    WEIR_KERR_VOTER_NOT_FOUND = 127,
+    WEIR_KERR_INVALID_REGULAR_EXPRESSION = 128,
+    WEIR_KERR_LAST = WEIR_KERR_INVALID_REGULAR_EXPRESSION,
+};
+
+struct weir_kerr_info {
+    int16_t code;
+    bool retriable;      /* Kafka's exception for it is a RetriableException */
+    const char *name;    /* "NOT_LEADER_OR_FOLLOWER" */
+    const char *message; /* Kafka's default message; "" for NONE */
+    const char *str;     /* "NAME: message" */
+};
+
+/* Entries for codes -1 .. WEIR_KERR_LAST, ascending, entry i has code i - 1. */
+const struct weir_kerr_info *weir_kerr_table(size_t *n);
+/* The entry of `code`, or NULL when the table has none. */
+const struct weir_kerr_info *weir_kerr_find(int16_t code);
+/* For a code the table lacks: name "UNKNOWN_CODE", a message saying so, and
+ * not retriable (Kafka's clients take an unknown code as UNKNOWN_SERVER_ERROR).
+ * Static storage; never NULL. */
+const char *weir_kerr_name(int16_t code);
+const char *weir_kerr_message(int16_t code);
+const char *weir_kerr_str(int16_t code);
+bool weir_kerr_retriable(int16_t code);
+/* The one mapping from the engine's local errors to the code the broker sends. */
+int16_t weir_kerr_from_err(enum weir_err e);
 
 /* ---- borrowed strings and bytes -------------------------------------------- */
 

@@ -44,7 +44,7 @@ void kproto_apiversions_encode_unsupported(struct kbuf *out, int32_t correlation
 {
     const struct kproto_api *api = kproto_api_find(KAPI_API_VERSIONS);
     struct kframe f = kproto_response_begin(out, KAPI_API_VERSIONS, 0, correlation_id);
-    kb_i16(out, KERR_UNSUPPORTED_VERSION);
+    kb_i16(out, WEIR_KERR_UNSUPPORTED_VERSION);
     kb_array_len(out, 1);
     kb_i16(out, api->key);
     kb_i16(out, api->min);
@@ -70,7 +70,7 @@ enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t ver
 {
     if (!kproto_supported(KAPI_API_VERSIONS, version)) return WEIR_E_UNSUPPORTED;
     resp->base.error_code = weir_rd_i16(rd);
-    if (resp->base.error_code == KERR_UNSUPPORTED_VERSION) version = 0; /* README §4 */
+    if (resp->base.error_code == WEIR_KERR_UNSUPPORTED_VERSION) version = 0; /* README §4 */
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_API_VERSIONS, version), true };
     int32_t n = kd_array(&d, KPROTO_API_KEYS_MAX);
     struct kapiversions_key *keys = kd_alloc(&d, n, sizeof *keys);

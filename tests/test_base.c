@@ -393,22 +393,6 @@ static void test_log_ratelimited(void **state)
     assert_int_equal(rl.suppressed, 0);
 }
 
-static void test_err_kafka(void **state)
-{
-    (void)state;
-    static const struct {
-        enum weir_err e;
-        int16_t kafka;
-    } map[] = {
-        { WEIR_OK, 0 },         { WEIR_E_CRC, 2 },        { WEIR_E_IO, 56 },         { WEIR_E_TOO_LARGE, 10 },
-        { WEIR_E_INVALID, 87 }, { WEIR_E_NOT_FOUND, 3 },  { WEIR_E_OFFSET_RANGE, 1 }, { WEIR_E_UNSUPPORTED, 76 },
-    };
-    for (size_t i = 0; i < WEIR_ARRAY_LEN(map); i++) {
-        print_message("%s\n", weir_err_str(map[i].e));
-        assert_int_equal(weir_err_kafka(map[i].e), map[i].kafka);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,7 +408,6 @@ int main(void)
         cmocka_unit_test(test_arena_growable),
         cmocka_unit_test(test_err_str),
         cmocka_unit_test(test_log_ratelimited),
-        cmocka_unit_test(test_err_kafka),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -856,6 +856,17 @@ static void test_err_str(void **state)
     assert_int_equal(cl_err_action(WEIR_KAFKA_NOT_LEADER_OR_FOLLOWER), CL_ACT_RETRY_REFRESH);
     assert_int_equal(cl_err_action(WEIR_KAFKA_NOT_ENOUGH_REPLICAS), CL_ACT_RETRY);
     assert_int_equal(cl_err_action(WEIR_KAFKA_CORRUPT_MESSAGE), CL_ACT_FAIL);
+    /* codes without the client's own wording or action: proto's table */
+    assert_string_equal(weir_client_err_str(WEIR_KERR_INVALID_REGISTRATION),
+                        weir_kerr_str(WEIR_KERR_INVALID_REGISTRATION));
+    assert_non_null(strstr(weir_client_err_str(WEIR_KERR_LAST + 1), "KAFKA_ERROR"));
+    assert_string_equal(weir_client_err_text(WEIR_KAFKA_KAFKA_STORAGE_ERROR),
+                        "broker storage error (its disk is full or failing)");
+    assert_int_equal(cl_err_action(WEIR_KERR_NOT_CONTROLLER), CL_ACT_RETRY);
+    assert_int_equal(cl_err_action(WEIR_KERR_BROKER_NOT_AVAILABLE), CL_ACT_RETRY_REFRESH);
+    assert_int_equal(cl_err_action(WEIR_KERR_REBALANCE_IN_PROGRESS), CL_ACT_FAIL);
+    assert_int_equal(cl_err_action(WEIR_CLIENT_E_QUEUE_FULL), CL_ACT_FAIL);
+    assert_int_equal(cl_err_action(5000), CL_ACT_FAIL);
     assert_int_equal(cl_seq_add(INT32_MAX, 1), 0);
     assert_int_equal(cl_seq_add(INT32_MAX - 1, 3), 1);
     assert_true(cl_seq_cmp(1, INT32_MAX) > 0);

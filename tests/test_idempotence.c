@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "engine/engine_int.h"
+#include "proto/proto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -261,10 +262,10 @@ static void flip_byte(const char *path, off_t at)
 static void test_error_mapping(void **state)
 {
     (void)state;
-    assert_int_equal(weir_err_kafka(WEIR_E_DUPLICATE), 0);         /* NONE, with the original offset */
-    assert_int_equal(weir_err_kafka(WEIR_E_OUT_OF_SEQUENCE), 45);  /* OUT_OF_ORDER_SEQUENCE_NUMBER */
-    assert_int_equal(weir_err_kafka(WEIR_E_PRODUCER_EPOCH), 47);   /* INVALID_PRODUCER_EPOCH */
-    assert_int_equal(weir_err_kafka(WEIR_E_TRANSACTIONAL), 48);    /* INVALID_TXN_STATE */
+    assert_int_equal(weir_kerr_from_err(WEIR_E_DUPLICATE), 0);         /* NONE, with the original offset */
+    assert_int_equal(weir_kerr_from_err(WEIR_E_OUT_OF_SEQUENCE), 45);  /* OUT_OF_ORDER_SEQUENCE_NUMBER */
+    assert_int_equal(weir_kerr_from_err(WEIR_E_PRODUCER_EPOCH), 47);   /* INVALID_PRODUCER_EPOCH */
+    assert_int_equal(weir_kerr_from_err(WEIR_E_TRANSACTIONAL), 48);    /* INVALID_TXN_STATE */
 }
 
 static void test_duplicates_of_last_five(void **state)

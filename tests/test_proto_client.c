@@ -1222,7 +1222,7 @@ static void test_apiversions_unsupported_answer(void **state)
         weir_arena_reset(&a);
         assert_int_equal(kproto_apiversions_response_decode(&rd, v, &a, &r), WEIR_OK);
         assert_int_equal(weir_rd_left(&rd), 0);
-        assert_int_equal(r.base.error_code, KERR_UNSUPPORTED_VERSION);
+        assert_int_equal(r.base.error_code, WEIR_KERR_UNSUPPORTED_VERSION);
         assert_int_equal(r.base.throttle_time_ms, 0);
         assert_int_equal(r.n_api_keys, 1);
         assert_int_equal(r.api_keys[0].api_key, KAPI_API_VERSIONS);
