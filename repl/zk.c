@@ -113,6 +113,11 @@ static void signal_ready(struct zk_real *z)
 
 /* ---- logging: the C client's warnings and errors into weir's log ------------------ */
 
+/* A server that is down makes the C client log every connection attempt
+ * (several lines a second): each source line ("ZOO_ERROR@check_events@2985")
+ * is rate-limited (hashed into a few limiters). */
+static struct weir_ratelimit log_limits[64];
+
 static void log_line(const char *msg)
 {
     /* "<time>:<pid>(<thread>):ZOO_WARN@<function>@<line>: text\n" */
@@ -120,8 +125,11 @@ static void log_line(const char *msg)
     p = p ? p + 1 : msg;
     size_t n = strlen(p);
     while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
+    uint32_t h = 2166136261u; /* FNV-1a of the source tag */
+    for (const char *c = p; c < p + n && *c != ':'; c++) h = (h ^ (uint8_t)*c) * 16777619u;
     enum weir_log_level level = strncmp(p, "ZOO_ERROR", 9) == 0 ? WEIR_LOG_ERROR : WEIR_LOG_WARN;
-    weir_log(level, "zookeeper: %.*s", (int)n, p);
+    weir_log_ratelimited(&log_limits[h % WEIR_ARRAY_LEN(log_limits)], WEIR_LOG_REPEAT_MS, level, "zookeeper: %.*s",
+                         (int)n, p);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;

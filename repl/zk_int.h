@@ -33,6 +33,11 @@
  *     CLOSED). Called from inside a callback, close takes effect when that
  *     callback returns; rp_zk_dispatch then returns and zk is gone.
  *
+ * Differences that remain: while disconnected, zkmem fails an op at once with
+ * CONNECTIONLOSS; the C client holds it until it reconnects (then sends it)
+ * or gives up (CONNECTIONLOSS). A real session learns of its expiry only
+ * when it reconnects.
+ *
  * Paths are absolute ZooKeeper paths ("/brokers/ids/1"), relative to the
  * session's chroot; paths in results and events are too. Children are
  * sorted bytewise (ZooKeeper gives no order). */
@@ -186,7 +191,8 @@ static inline void rp_zk_multi(struct rp_zk *zk, const struct rp_zk_op *ops, siz
 {
     zk->vt->multi(zk, ops, n, done, ctx);
 }
-/* Runs every callback ready now; returns how many ran. Never blocks. */
+/* Runs the callbacks ready when it is called (not those they cause); returns
+ * how many ran. Never blocks; not from inside a callback of the same handle. */
 static inline int rp_zk_dispatch(struct rp_zk *zk) { return zk->vt->dispatch(zk); }
 /* An fd that polls readable when rp_zk_dispatch has work (real sessions: an
  * eventfd, drained by dispatch); -1 for in-memory sessions, whose work is
@@ -233,7 +239,8 @@ int64_t rp_zkmem_zxid(const struct rp_zkmem_world *w);
  * is connected; RP_ZK_SESSION_CONNECTED is its first event. */
 struct rp_zk *rp_zkmem_open(struct rp_zkmem_world *w, const char *chroot, rp_zk_session_fn *session_cb,
                             void *ctx);
-/* Connection loss: completions not yet dispatched turn into CONNECTIONLOSS (the
+/* World controls: not from inside a callback of the session they act on.
+ * Connection loss: completions not yet dispatched turn into CONNECTIONLOSS (the
  * op applied but its answer was lost), then DISCONNECTED is queued; ops fail
  * with CONNECTIONLOSS; watch events are held until reconnect. No-op unless
  * connected. */

@@ -383,7 +383,8 @@ class ZooKeeper:
         cfg = os.path.join(self.tmp, "zoo.cfg")
         with open(cfg, "w") as f:
             f.write(f"dataDir={self.datadir}\nclientPort={self.port}\nclientPortAddress=127.0.0.1\n"
-                    f"tickTime={self.tick_ms}\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n")
+                    f"tickTime={self.tick_ms}\nmaxSessionTimeout=60000\nadmin.enableServer=false\n"
+                    "4lw.commands.whitelist=ruok,srvr\n")
         env = dict(os.environ, ZOO_LOG_DIR=self.logdir,
                    JVMFLAGS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1")
         with open(self.logpath, "ab") as log:

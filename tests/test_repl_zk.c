@@ -77,7 +77,7 @@ static struct sess *sess_open(struct impl *im, const char *chroot)
     if (im->real) {
         char connect[128];
         snprintf(connect, sizeof connect, "%s%s", im->server.connect, chroot ? chroot : "");
-        assert_int_equal(rp_zk_open(connect, 10000, sess_event, s, &s->zk), WEIR_OK);
+        assert_int_equal(rp_zk_open(connect, 30000, sess_event, s, &s->zk), WEIR_OK);
     } else {
         s->zk = rp_zkmem_open(im->world, chroot, sess_event, s);
     }
@@ -620,6 +620,79 @@ static void t_chroot(void **state)
     sess_close(a);
 }
 
+/* Many ops in flight at once: each completes once, in submission order, and
+ * they apply in that order (a chain of conditional sets only works so). */
+enum { PIPE_N = 300 };
+struct pipe_slot {
+    struct pipeline *p;
+    int done_at;
+    enum rp_zk_rc rc;
+    char path[64];
+    int32_t version;
+};
+struct pipeline {
+    int next, all_done;
+    struct pipe_slot slot[PIPE_N];
+};
+
+static void pipe_cb(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *r)
+{
+    struct pipe_slot *s = ctx;
+    assert_int_equal(s->done_at, -1);
+    s->done_at = s->p->next++;
+    s->rc = rc;
+    s->version = r->stat.version;
+    if (r->path) snprintf(s->path, sizeof s->path, "%s", r->path);
+    if (s->p->next == PIPE_N) s->p->all_done = 1;
+}
+
+static void pipe_reset(struct pipeline *p)
+{
+    p->next = p->all_done = 0;
+    for (int i = 0; i < PIPE_N; i++) p->slot[i] = (struct pipe_slot){ .p = p, .done_at = -1 };
+}
+
+static void pipe_check(struct pipeline *p, enum rp_zk_rc want)
+{
+    for (int i = 0; i < PIPE_N; i++) {
+        assert_int_equal(p->slot[i].done_at, i);
+        assert_rc(p->slot[i].rc, want);
+    }
+}
+
+static void t_pipeline(void **state)
+{
+    struct sess *a = sess_open(*state, NULL);
+    static struct pipeline p;
+    assert_rc(zcreate(a, "/pipe", NULL, 0), RP_ZK_OK);
+    pipe_reset(&p);
+    for (int i = 0; i < PIPE_N; i++) rp_zk_create(a->zk, "/pipe/n-", "v", 1, RP_ZK_SEQUENTIAL, pipe_cb, &p.slot[i]);
+    wait_for(a->zk, &p.all_done);
+    pipe_check(&p, RP_ZK_OK);
+    char want[64];
+    for (int i = 0; i < PIPE_N; i++) {
+        snprintf(want, sizeof want, "/pipe/n-%010d", i);
+        assert_string_equal(p.slot[i].path, want);
+    }
+    pipe_reset(&p);
+    for (int i = 0; i < PIPE_N; i++) rp_zk_set(a->zk, "/pipe", "x", 1, i, pipe_cb, &p.slot[i]);
+    wait_for(a->zk, &p.all_done);
+    pipe_check(&p, RP_ZK_OK);
+    assert_int_equal(p.slot[PIPE_N - 1].version, PIPE_N);
+    pipe_reset(&p);
+    for (int i = 0; i < PIPE_N; i++) {
+        snprintf(want, sizeof want, "/pipe/n-%010d", i);
+        rp_zk_delete(a->zk, want, 0, pipe_cb, &p.slot[i]);
+    }
+    wait_for(a->zk, &p.all_done);
+    pipe_check(&p, RP_ZK_OK);
+    assert_rc(zchildren(a, "/pipe"), RP_ZK_OK);
+    assert_int_equal(r_.n_children, 0);
+    assert_int_equal(r_.stat.cversion, 2 * PIPE_N);
+    assert_rc(zdelete(a, "/pipe", PIPE_N), RP_ZK_OK);
+    sess_close(a);
+}
+
 struct close_probe {
     struct rp_zk *zk;
     struct res first, second, late;
@@ -811,6 +884,41 @@ static void t_mem_deterministic(void **state)
     assert_string_equal(t1, "/r/n-0000000000:1 /r/n-0000000001:2 /r/n-0000000002:3 w0=1/4 w1=0/0 w2=1/4 zxid=5");
 }
 
+/* ---- the real server's own: a restart within the session timeout ------------------- */
+
+static void t_real_restart(void **state)
+{
+    struct impl *im = *state;
+    struct sess *a = sess_open(im, NULL);
+    int64_t id = rp_zk_session_id(a->zk);
+    assert_rc(zcreate(a, "/rs", "0", 0), RP_ZK_OK);
+    assert_rc(zcreate(a, "/rs/e", NULL, RP_ZK_EPHEMERAL), RP_ZK_OK);
+    struct wres w = { 0 };
+    struct res r = { 0 };
+    rp_zk_get(a->zk, "/rs", watch_cb, &w, res_cb, &r);
+    wait_for(a->zk, &r.done);
+
+    weir_test_zk_kill(&im->server);
+    wait_for(a->zk, &a->disconnected);
+    a->connected = 0;
+    assert_int_equal(weir_test_zk_restart(&im->server), 0);
+    wait_for(a->zk, &a->connected); /* the same session: it outlived the restart */
+    assert_int_equal(a->events[a->n_events - 1], RP_ZK_SESSION_CONNECTED);
+    assert_int_equal(rp_zk_session_id(a->zk), id);
+    assert_int_equal(a->expired, 0);
+
+    struct sess *b = sess_open(im, NULL);
+    assert_rc(zset(b, "/rs", "1", 0), RP_ZK_OK);
+    wait_for(a->zk, &w.fired); /* the client set the watch again on reconnecting */
+    assert_int_equal(w.ev, RP_ZK_EV_CHANGED);
+    assert_rc(zexists(b, "/rs/e"), RP_ZK_OK);
+    assert_int_equal(r_.stat.ephemeral_owner, id);
+    sess_close(a);
+    wait_nonode(b, "/rs/e");
+    assert_rc(zdelete(b, "/rs", -1), RP_ZK_OK);
+    sess_close(b);
+}
+
 /* ---- groups ---------------------------------------------------------------------- */
 
 static int test_setup(void **state)
@@ -861,10 +969,11 @@ int main(void)
     weir_log_set_level(WEIR_LOG_WARN);
     const char *filter = getenv("WEIR_TEST_FILTER"); /* e.g. "t_multi" */
     if (filter) cmocka_set_test_filter(filter);
-    const struct CMUnitTest conformance[] = {
-        CASE(t_crud_versions), CASE(t_errors), CASE(t_children), CASE(t_ephemeral),
-        CASE(t_sequential), CASE(t_multi), CASE(t_watches), CASE(t_chroot), CASE(t_close),
-    };
+#define CONFORMANCE                                                                                     \
+    CASE(t_crud_versions), CASE(t_errors), CASE(t_children), CASE(t_ephemeral), CASE(t_sequential),         \
+        CASE(t_multi), CASE(t_watches), CASE(t_chroot), CASE(t_pipeline), CASE(t_close)
+    const struct CMUnitTest conformance[] = { CONFORMANCE };
+    const struct CMUnitTest real[] = { CONFORMANCE, CASE(t_real_restart) };
     const struct CMUnitTest mem_only[] = {
         CASE(t_mem_disconnect_expire),
         CASE(t_mem_deterministic),
@@ -875,6 +984,6 @@ int main(void)
         fprintf(stderr, "SKIP the real ZooKeeper half: no %s (Debian package zookeeper)\n", WEIR_TEST_ZK_SERVER);
         return failed ? 1 : 77;
     }
-    failed += cmocka_run_group_tests_name("zookeeper", conformance, real_group_setup, real_group_teardown);
+    failed += cmocka_run_group_tests_name("zookeeper", real, real_group_setup, real_group_teardown);
     return failed ? 1 : 0;
 }

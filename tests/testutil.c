@@ -171,49 +171,22 @@ static void zk_dump_output(const struct weir_test_zk *zk)
     fclose(f);
 }
 
-int weir_test_zk_start(struct weir_test_zk *zk)
+/* Runs the server of zk->dir on zk->port and waits until it serves; on
+ * failure it is killed (the dir stays). */
+static int zk_spawn(struct weir_test_zk *zk)
 {
-    *zk = (struct weir_test_zk){ 0 };
-    if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
-        fprintf(stderr, "no ZooKeeper server (%s): install the Debian package zookeeper\n", WEIR_TEST_ZK_SERVER);
-        return 77;
-    }
-    zk->port = free_port();
-    if (zk->port <= 0) {
-        fprintf(stderr, "zookeeper: no free port: %s\n", strerror(errno));
-        return -1;
-    }
-    zk->dir = tu_tmpdir("zk");
-    snprintf(zk->connect, sizeof zk->connect, "127.0.0.1:%d", zk->port);
-    char cfg[4200], data[4200], logs[4200], out[4200];
+    char cfg[4200], logs[4200], out[4200];
     snprintf(cfg, sizeof cfg, "%s/zoo.cfg", zk->dir);
-    snprintf(data, sizeof data, "%s/data", zk->dir);
     snprintf(logs, sizeof logs, "%s/log", zk->dir);
     snprintf(out, sizeof out, "%s/server.out", zk->dir);
-    if (mkdir(data, 0700) != 0 || mkdir(logs, 0700) != 0) {
-        fprintf(stderr, "zookeeper: mkdir under %s: %s\n", zk->dir, strerror(errno));
-        weir_test_zk_stop(zk);
-        return -1;
-    }
-    FILE *f = fopen(cfg, "w");
-    if (!f) {
-        weir_test_zk_stop(zk);
-        return -1;
-    }
-    fprintf(f, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=500\n"
-               "admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n", data, zk->port);
-    fclose(f);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) {
-        weir_test_zk_stop(zk);
-        return -1;
-    }
+    if (pid < 0) return -1;
     if (pid == 0) {
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -232,7 +205,6 @@ int weir_test_zk_start(struct weir_test_zk *zk)
             zk->pid = 0;
             fprintf(stderr, "zookeeper: server exited (status %d) while starting\n", status);
             zk_dump_output(zk);
-            weir_test_zk_stop(zk);
             return -1;
         }
         if (zk_serving(zk->port)) return 0;
@@ -240,8 +212,58 @@ int weir_test_zk_start(struct weir_test_zk *zk)
     }
     fprintf(stderr, "zookeeper: no answer on %s within 90 s\n", zk->connect);
     zk_dump_output(zk);
-    weir_test_zk_stop(zk);
+    weir_test_zk_kill(zk);
     return -1;
+}
+
+int weir_test_zk_start(struct weir_test_zk *zk)
+{
+    *zk = (struct weir_test_zk){ 0 };
+    if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
+        fprintf(stderr, "no ZooKeeper server (%s): install the Debian package zookeeper\n", WEIR_TEST_ZK_SERVER);
+        return 77;
+    }
+    zk->port = free_port();
+    if (zk->port <= 0) {
+        fprintf(stderr, "zookeeper: no free port: %s\n", strerror(errno));
+        return -1;
+    }
+    zk->dir = tu_tmpdir("zk");
+    snprintf(zk->connect, sizeof zk->connect, "127.0.0.1:%d", zk->port);
+    char cfg[4200], data[4200], logs[4200];
+    snprintf(cfg, sizeof cfg, "%s/zoo.cfg", zk->dir);
+    snprintf(data, sizeof data, "%s/data", zk->dir);
+    snprintf(logs, sizeof logs, "%s/log", zk->dir);
+    FILE *f = NULL;
+    if (mkdir(data, 0700) != 0 || mkdir(logs, 0700) != 0 || !(f = fopen(cfg, "w"))) {
+        fprintf(stderr, "zookeeper: setting up %s: %s\n", zk->dir, strerror(errno));
+        weir_test_zk_stop(zk);
+        return -1;
+    }
+    /* Sessions may last 60 s: a session can outlive a server restart. */
+    fprintf(f, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=500\n"
+               "maxSessionTimeout=60000\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
+            data, zk->port);
+    fclose(f);
+    if (zk_spawn(zk) != 0) {
+        weir_test_zk_stop(zk);
+        return -1;
+    }
+    return 0;
+}
+
+void weir_test_zk_kill(struct weir_test_zk *zk)
+{
+    if (zk->pid <= 0) return;
+    kill(-zk->pid, SIGKILL);
+    waitpid(zk->pid, NULL, 0);
+    zk->pid = 0;
+}
+
+int weir_test_zk_restart(struct weir_test_zk *zk)
+{
+    weir_test_zk_kill(zk);
+    return zk_spawn(zk);
 }
 
 void weir_test_zk_stop(struct weir_test_zk *zk)

@@ -46,5 +46,10 @@ struct weir_test_zk {
 int weir_test_zk_start(struct weir_test_zk *zk);
 /* SIGTERM, SIGKILL after 10 s, reaps it, removes its dir. Idempotent. */
 void weir_test_zk_stop(struct weir_test_zk *zk);
+/* SIGKILL, keeping its data (sessions last up to 60 s: maxSessionTimeout). */
+void weir_test_zk_kill(struct weir_test_zk *zk);
+/* Kills it if running and starts it again on the same port and data; waits
+ * as weir_test_zk_start does. 0: serving; -1: failed (killed, dir kept). */
+int weir_test_zk_restart(struct weir_test_zk *zk);
 
 #endif
