@@ -353,13 +353,15 @@ bool rp_elect_offline(const struct rp_ctl *c, const int32_t *replicas, uint32_t 
  * when no replica is live. */
 bool rp_ctl_new_partition(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
                           struct rp_pstate *next);
-/* Broker `gone` died (KafkaController.onReplicasBecomeOffline; c->live no
- * longer has it): a partition it led gets an offline election; failing that,
- * and for a partition it followed in the ISR, it leaves the ISR
- * (ReplicaStateMachine.doRemoveReplicasFromIsr: leader -1 if it led, the ISR
- * keeps its last member, epoch + 1). */
-bool rp_ctl_broker_gone(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
-                        const struct rp_pstate *cur, int32_t gone, bool unclean, struct rp_pstate *next);
+/* Brokers gone[] died (KafkaController.onBrokerFailure -> onReplicasBecomeOffline;
+ * c->live has none of them): a partition whose leader is not live gets an
+ * offline election (triggerOnlinePartitionStateChange); then each dead
+ * replica still in the ISR leaves it (ReplicaStateMachine.doRemoveReplicasFromIsr:
+ * leader -1 if it led, the ISR keeps its last member (KIP-966), epoch + 1
+ * each). next is the state after all of it. */
+bool rp_ctl_brokers_gone(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                         const struct rp_pstate *cur, const int32_t *gone, uint32_t gone_n, bool unclean,
+                         struct rp_pstate *next);
 /* A broker came back (onBrokerStartup -> triggerOnlinePartitionStateChange):
  * an offline partition (leader -1, or a leader not live) gets an offline election. */
 bool rp_ctl_offline_retry(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
@@ -375,6 +377,17 @@ bool rp_ctl_shutdown(const struct rp_ctl *c, const int32_t *replicas, uint32_t r
  * assigned replica, when live, in the ISR and not the leader; same ISR. */
 bool rp_ctl_preferred(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
                       const struct rp_pstate *cur, struct rp_pstate *next);
+
+/* Auto leader rebalance (KafkaController.checkAndTriggerAutoLeaderRebalance):
+ * of the partitions whose preferred replica (first assigned) is `broker`, the
+ * share led by another (or by none) exceeds imbalance_pct percent
+ * (leader.imbalance.per.broker.percentage). Then rp_ctl_preferred runs on each. */
+struct rp_ctl_part {
+    const int32_t *replicas;
+    uint32_t replicas_n;
+    const struct rp_pstate *state;
+};
+bool rp_ctl_imbalanced(const struct rp_ctl_part *parts, uint32_t parts_n, int32_t broker, int32_t imbalance_pct);
 
 /* AdminUtils.assignReplicasToBrokersRackUnaware: partition p (from
  * start_partition) starts at broker index (p + start_index) % n; the others

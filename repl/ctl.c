@@ -78,12 +78,18 @@ static bool isr_remove(const struct rp_ctl *c, const struct rp_pstate *cur, int3
     return true;
 }
 
-bool rp_ctl_broker_gone(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
-                        const struct rp_pstate *cur, int32_t gone, bool unclean, struct rp_pstate *next)
+bool rp_ctl_brokers_gone(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
+                         const struct rp_pstate *cur, const int32_t *gone, uint32_t gone_n, bool unclean,
+                         struct rp_pstate *next)
 {
-    WEIR_ASSERT(!live(c, gone));
-    if (cur->leader == gone && rp_elect_offline(c, replicas, replicas_n, cur, unclean, next)) return true;
-    return isr_remove(c, cur, gone, next);
+    struct rp_pstate s = *cur, t;
+    bool changed = false;
+    for (uint32_t i = 0; i < gone_n; i++) WEIR_ASSERT(!live(c, gone[i]));
+    if (rp_ctl_offline_retry(c, replicas, replicas_n, &s, unclean, &t)) s = t, changed = true;
+    for (uint32_t i = 0; i < gone_n; i++)
+        if (has(replicas, replicas_n, gone[i]) && isr_remove(c, &s, gone[i], &t)) s = t, changed = true;
+    if (changed) *next = s;
+    return changed;
 }
 
 bool rp_ctl_offline_retry(const struct rp_ctl *c, const int32_t *replicas, uint32_t replicas_n,
@@ -122,6 +128,18 @@ bool rp_ctl_preferred(const struct rp_ctl *c, const int32_t *replicas, uint32_t 
     next_from(c, cur, pref, &s);
     *next = s;
     return true;
+}
+
+bool rp_ctl_imbalanced(const struct rp_ctl_part *parts, uint32_t parts_n, int32_t broker, int32_t imbalance_pct)
+{
+    uint64_t total = 0, not_preferred = 0;
+    for (uint32_t i = 0; i < parts_n; i++) {
+        if (parts[i].replicas_n == 0 || parts[i].replicas[0] != broker) continue;
+        total++;
+        not_preferred += parts[i].state->leader != broker;
+    }
+    /* not_preferred / total > pct / 100, in integers */
+    return total > 0 && not_preferred * 100 > (uint64_t)(imbalance_pct < 0 ? 0 : imbalance_pct) * total;
 }
 
 enum weir_err rp_assign_rack_unaware(uint32_t partitions_n, uint32_t rf, const int32_t *brokers, uint32_t brokers_n,

@@ -23,6 +23,12 @@ static struct rp_pstate st(int32_t leader, int32_t epoch, const int32_t *isr, ui
     return s;
 }
 
+static bool gone1(const struct rp_ctl *c, const int32_t *replicas, uint32_t n, const struct rp_pstate *cur,
+                  int32_t gone, bool unclean, struct rp_pstate *next)
+{
+    return rp_ctl_brokers_gone(c, replicas, n, cur, &gone, 1, unclean, next);
+}
+
 static void assert_isr(const struct rp_pstate *s, const int32_t *want, uint32_t n)
 {
     assert_int_equal(s->isr_n, n);
@@ -77,7 +83,7 @@ static void test_broker_gone(void **state)
     struct rp_ctl c = { live, 2, 9 };
     struct rp_pstate cur = st(1, 10, isr, 3), next;
     /* its leader dies: the next in assignment order, ISR without it */
-    assert_true(rp_ctl_broker_gone(&c, replicas, 3, &cur, 1, false, &next));
+    assert_true(gone1(&c, replicas, 3, &cur, 1, false, &next));
     assert_int_equal(next.leader, 2);
     assert_int_equal(next.leader_epoch, 11);
     int32_t w23[] = { 2, 3 };
@@ -86,10 +92,10 @@ static void test_broker_gone(void **state)
     cur = st(2, 11, isr, 3);
     int32_t live13[] = { 1, 3 };
     struct rp_ctl c2 = { live13, 2, 9 };
-    assert_true(rp_ctl_broker_gone(&c2, replicas, 3, &cur, 2, false, &next));
+    assert_true(gone1(&c2, replicas, 3, &cur, 2, false, &next));
     assert_int_equal(next.leader, 1); /* 2 was the leader: 1 is first live in the ISR */
     cur = st(3, 11, isr, 3);
-    assert_true(rp_ctl_broker_gone(&c2, replicas, 3, &cur, 2, false, &next));
+    assert_true(gone1(&c2, replicas, 3, &cur, 2, false, &next));
     assert_int_equal(next.leader, 3);
     assert_int_equal(next.leader_epoch, 12);
     int32_t w13[] = { 1, 3 };
@@ -97,7 +103,52 @@ static void test_broker_gone(void **state)
     /* not in the ISR: nothing to do */
     int32_t isr13[] = { 1, 3 };
     cur = st(3, 11, isr13, 2);
-    assert_false(rp_ctl_broker_gone(&c2, replicas, 3, &cur, 2, false, &next));
+    assert_false(gone1(&c2, replicas, 3, &cur, 2, false, &next));
+}
+
+/* Two brokers die at once: one election, then each leaves the ISR (each an epoch). */
+static void test_brokers_gone_together(void **state)
+{
+    (void)state;
+    int32_t replicas[] = { 1, 2, 3 }, isr[] = { 1, 2, 3 }, live[] = { 3 }, gone[] = { 1, 2 };
+    struct rp_ctl c = { live, 1, 9 };
+    struct rp_pstate cur = st(1, 4, isr, 3), next;
+    assert_true(rp_ctl_brokers_gone(&c, replicas, 3, &cur, gone, 2, false, &next));
+    assert_int_equal(next.leader, 3);
+    assert_int_equal(next.leader_epoch, 5); /* the election already dropped both from the ISR */
+    int32_t w3[] = { 3 };
+    assert_isr(&next, w3, 1);
+    /* a follower partition: 3 leads; 1 and 2 leave one after the other */
+    cur = st(3, 4, isr, 3);
+    assert_true(rp_ctl_brokers_gone(&c, replicas, 3, &cur, gone, 2, false, &next));
+    assert_int_equal(next.leader, 3);
+    assert_int_equal(next.leader_epoch, 6);
+    assert_isr(&next, w3, 1);
+    /* all replicas gone: the last ISR member in order stays */
+    struct rp_ctl nobody = { live, 0, 9 };
+    int32_t all[] = { 1, 2, 3 };
+    cur = st(1, 4, isr, 3);
+    assert_true(rp_ctl_brokers_gone(&nobody, replicas, 3, &cur, all, 3, false, &next));
+    assert_int_equal(next.leader, RP_NO_LEADER);
+    assert_isr(&next, w3, 1);
+    assert_int_equal(next.leader_epoch, 7);
+}
+
+static void test_imbalance(void **state)
+{
+    (void)state;
+    int32_t r1[] = { 1, 2 }, r2[] = { 2, 1 }, isr[] = { 1, 2 };
+    struct rp_pstate led1 = st(1, 1, isr, 2), led2 = st(2, 1, isr, 2);
+    /* broker 1 prefers 10 partitions; k of them led by 2 */
+    struct rp_ctl_part parts[11];
+    for (int k = 0; k <= 2; k++) {
+        for (int i = 0; i < 10; i++) parts[i] = (struct rp_ctl_part){ r1, 2, i < k ? &led2 : &led1 };
+        parts[10] = (struct rp_ctl_part){ r2, 2, &led1 }; /* broker 2's, led by 1 */
+        /* 10%: more than 1 in 10 */
+        assert_int_equal(rp_ctl_imbalanced(parts, 11, 1, 10), k > 1);
+    }
+    assert_true(rp_ctl_imbalanced(parts, 11, 2, 10)); /* 1 of 1 */
+    assert_false(rp_ctl_imbalanced(parts, 11, 3, 10)); /* prefers none */
 }
 
 static void test_broker_gone_elects_live(void **state)
@@ -107,7 +158,7 @@ static void test_broker_gone_elects_live(void **state)
     int32_t replicas[] = { 1, 2, 3 }, isr[] = { 1, 2, 3 }, live[] = { 1, 3 };
     struct rp_ctl c = { live, 2, 9 };
     struct rp_pstate cur = st(2, 5, isr, 3), next;
-    assert_true(rp_ctl_broker_gone(&c, replicas, 3, &cur, 2, false, &next));
+    assert_true(gone1(&c, replicas, 3, &cur, 2, false, &next));
     assert_int_equal(next.leader, 1);
     int32_t w13[] = { 1, 3 };
     assert_isr(&next, w13, 2);
@@ -123,7 +174,7 @@ static void test_last_replica_standing(void **state)
     struct rp_ctl c = { live2, 2, 4 };
     c.live_n = 1;
     struct rp_pstate cur = st(1, 8, isr1, 1), next;
-    assert_true(rp_ctl_broker_gone(&c, replicas, 2, &cur, 1, false, &next));
+    assert_true(gone1(&c, replicas, 2, &cur, 1, false, &next));
     assert_int_equal(next.leader, RP_NO_LEADER);
     assert_int_equal(next.leader_epoch, 9);
     assert_isr(&next, isr1, 1);
@@ -274,14 +325,18 @@ static void test_random_invariants(void **state)
             for (uint32_t i = 0; i < live_n; i++)
                 if (i != k) after[after_n++] = live[i];
             struct rp_ctl ca = { after, after_n, 3 };
-            if (rp_ctl_broker_gone(&ca, replicas, n, &cur, gone, unclean, &next)) {
-                check_change(&cur, &next, &ca);
+            if (gone1(&ca, replicas, n, &cur, gone, unclean, &next)) {
+                assert_true(next.leader_epoch > cur.leader_epoch);
+                assert_int_equal(next.controller_epoch, 3);
+                assert_true(next.isr_n >= 1);
+                if (next.leader != RP_NO_LEADER) assert_true(in(next.isr, next.isr_n, next.leader));
                 assert_int_not_equal(next.leader, gone);
                 if (next.leader != cur.leader && next.leader != RP_NO_LEADER)
                     assert_true(in(after, after_n, next.leader) && (unclean || in(cur.isr, cur.isr_n, next.leader)));
                 if (cur.isr_n > 1) assert_false(in(next.isr, next.isr_n, gone));
             } else {
-                assert_true(cur.leader != gone && !in(cur.isr, cur.isr_n, gone));
+                assert_false(in(cur.isr, cur.isr_n, gone));
+                assert_true(cur.leader != gone);
             }
             /* controlled shutdown of a live broker */
             if (rp_ctl_shutdown(&c, replicas, n, &cur, gone, &next)) {
@@ -328,6 +383,8 @@ int main(void)
         cmocka_unit_test(test_new_partition),
         cmocka_unit_test(test_broker_gone),
         cmocka_unit_test(test_broker_gone_elects_live),
+        cmocka_unit_test(test_brokers_gone_together),
+        cmocka_unit_test(test_imbalance),
         cmocka_unit_test(test_last_replica_standing),
         cmocka_unit_test(test_controlled_shutdown),
         cmocka_unit_test(test_preferred),
