@@ -46,6 +46,7 @@ struct zop {
 struct zk_real {
     struct rp_zk zk;
     zhandle_t *zh;
+    char *connect;
     int efd;
     pthread_mutex_t mu;
     /* under mu */
@@ -480,6 +481,7 @@ static void real_free(struct zk_real *z)
 {
     if (z->efd >= 0) close(z->efd);
     pthread_mutex_destroy(&z->mu);
+    weir_free(z->connect);
     weir_free(z);
 }
 
@@ -590,7 +592,8 @@ enum weir_err rp_zk_open(const char *connect, int32_t session_timeout_ms, rp_zk_
     *z = (struct zk_real){ .zk = { &real_vt }, .session_cb = session_cb, .ctx = ctx };
     rp_zk_evq_init(&z->ready);
     pthread_mutex_init(&z->mu, NULL);
-    z->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    z->connect = weir_strdup(connect);
+    z->efd = z->connect ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
     if (z->efd < 0) {
         weir_log(WEIR_LOG_ERROR, "zookeeper: eventfd: %s", strerror(errno));
         real_free(z);
@@ -606,4 +609,23 @@ enum weir_err rp_zk_open(const char *connect, int32_t session_timeout_ms, rp_zk_
     }
     *out = &z->zk;
     return WEIR_OK;
+}
+
+static void quiet_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh, (void)type, (void)state, (void)path, (void)ctx;
+}
+
+enum rp_zk_rc rp_zk_end_session(struct rp_zk *zk)
+{
+    struct zk_real *z = real_of(zk);
+    WEIR_ASSERT(!z->closing);
+    clientid_t id = *zoo_client_id(z->zh);
+    if (id.client_id == 0) return RP_ZK_CONNECTIONLOSS;
+    zhandle_t *other = zookeeper_init2(z->connect, quiet_watcher, zoo_recv_timeout(z->zh), &id, NULL, 0, log_line);
+    if (!other) return RP_ZK_OTHER;
+    int state = 0;
+    for (int i = 0; i < 1000 && (state = zoo_state(other)) != ZOO_CONNECTED_STATE; i++) usleep(10 * 1000);
+    int zrc = zookeeper_close(other); /* closeSession: the server ends the session for both */
+    return state == ZOO_CONNECTED_STATE ? rc_of(zrc) : RP_ZK_CONNECTIONLOSS;
 }

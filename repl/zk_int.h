@@ -218,6 +218,11 @@ void rp_zk_ensure_path(struct rp_zk *zk, const char *path, rp_zk_done_fn *done, 
 enum weir_err rp_zk_open(const char *connect, int32_t session_timeout_ms, rp_zk_session_fn *session_cb, void *ctx,
                          struct rp_zk **out);
 
+/* For tests: makes the server end zk's session as an expiry would (a second
+ * connection takes the session over and closes it); blocks up to 10 s. zk
+ * then sees DISCONNECTED and, on reconnecting, EXPIRED. */
+enum rp_zk_rc rp_zk_end_session(struct rp_zk *zk);
+
 /* ---- zkmem.c: in memory ---------------------------------------------------- */
 
 /* One tree and its sessions. Deterministic: no clock, thread or randomness;

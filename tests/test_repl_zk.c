@@ -919,6 +919,38 @@ static void t_real_restart(void **state)
     sess_close(b);
 }
 
+/* A real session expires: its ephemerals go, others' watches fire, its own
+ * never do; ops answer SESSIONEXPIRED. */
+static void t_real_expire(void **state)
+{
+    struct impl *im = *state;
+    struct sess *a = sess_open(im, NULL), *b = sess_open(im, NULL);
+    assert_rc(zcreate(a, "/ex", NULL, 0), RP_ZK_OK);
+    assert_rc(zcreate(a, "/ex/e", NULL, RP_ZK_EPHEMERAL), RP_ZK_OK);
+    struct wres wb = { 0 }, wa = { 0 };
+    struct res r = { 0 };
+    rp_zk_exists(b->zk, "/ex/e", watch_cb, &wb, res_cb, &r);
+    wait_for(b->zk, &r.done);
+    r = (struct res){ 0 };
+    rp_zk_get_children(a->zk, "/ex", watch_cb, &wa, res_cb, &r);
+    wait_for(a->zk, &r.done);
+
+    assert_rc(rp_zk_end_session(a->zk), RP_ZK_OK);
+    wait_for(b->zk, &wb.fired);
+    assert_int_equal(wb.ev, RP_ZK_EV_DELETED);
+    wait_for(a->zk, &a->expired);
+    assert_int_equal(a->events[a->n_events - 1], RP_ZK_SESSION_EXPIRED);
+    assert_rc(zexists(a, "/ex"), RP_ZK_SESSIONEXPIRED);
+    assert_rc(zcreate(b, "/ex/other", NULL, 0), RP_ZK_OK);
+    assert_rc(zexists(b, "/ex/other"), RP_ZK_OK);
+    assert_int_equal(rp_zk_dispatch(a->zk), 0);
+    assert_int_equal(wa.fired, 0);
+    sess_close(a);
+    assert_rc(zdelete(b, "/ex/other", -1), RP_ZK_OK);
+    assert_rc(zdelete(b, "/ex", -1), RP_ZK_OK);
+    sess_close(b);
+}
+
 /* ---- groups ---------------------------------------------------------------------- */
 
 static int test_setup(void **state)
@@ -973,7 +1005,7 @@ int main(void)
     CASE(t_crud_versions), CASE(t_errors), CASE(t_children), CASE(t_ephemeral), CASE(t_sequential),         \
         CASE(t_multi), CASE(t_watches), CASE(t_chroot), CASE(t_pipeline), CASE(t_close)
     const struct CMUnitTest conformance[] = { CONFORMANCE };
-    const struct CMUnitTest real[] = { CONFORMANCE, CASE(t_real_restart) };
+    const struct CMUnitTest real[] = { CONFORMANCE, CASE(t_real_restart), CASE(t_real_expire) };
     const struct CMUnitTest mem_only[] = {
         CASE(t_mem_disconnect_expire),
         CASE(t_mem_deterministic),
