@@ -140,7 +140,10 @@ struct rp_ctlr {
     uint64_t elected, resigned, fenced; /* counters */
 };
 
+/* Listens to m (its one listener) and stands for election once m is registered. */
 void rp_ctlr_init(struct rp_ctlr *c, struct rp_member *m, bool unclean);
+/* After rp_member_free(m): closing the session runs the controller's
+ * completions, so c must outlive it. */
 void rp_ctlr_fini(struct rp_ctlr *c);
 /* Writes state s to topic/partition on the current session, conditional on
  * the state znode's version (-1: create it) and on /controller_epoch having

@@ -548,7 +548,7 @@ void rp_ctlr_init(struct rp_ctlr *c, struct rp_member *m, bool unclean)
 
 void rp_ctlr_fini(struct rp_ctlr *c)
 {
-    if (c->m && c->m->listener_ctx == c) rp_member_listen(c->m, NULL, NULL);
+    WEIR_ASSERT(c->zk == NULL); /* the member was freed first */
     rp_strmap_clear(&c->inflight);
     rp_strmap_clear(&c->deleting);
 }
