@@ -11,7 +11,8 @@
  * of a lower leader epoch ignored; a reconnect. Each scenario runs in id
  * order and under 40 seeded random dispatch orders. Then one smoke run on a
  * real ZooKeeper (zk.c): election, a topic's states and roles, a broker
- * stopping and its partition led by the next in the ISR. */
+ * stopping and its partition led by the next in the ISR, a session the
+ * server ends (the broker registers again on a new one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -653,6 +654,14 @@ static bool leader_moved(struct cluster *cl)
     return roles_match(cl, "t", 3, T3, 3);
 }
 
+static bool reregistered(struct cluster *cl)
+{
+    struct broker *b = &cl->b[2];
+    struct res r;
+    return b->m->sessions == 2 && b->m->registered && zget(cl, "/brokers/ids/2", &r) == RP_ZK_OK &&
+           r.stat.ephemeral_owner == rp_zk_session_id(b->m->zk) && controller_of(cl) != 0;
+}
+
 static void t_real_zookeeper(void **state)
 {
     (void)state;
@@ -676,6 +685,14 @@ static void t_real_zookeeper(void **state)
     int32_t isr23[] = { 2, 3 };
     assert_int_equal(s0.leader_epoch, 1);
     assert_isr(&s0, isr23, 2);
+    /* the server ends broker 2's session: it registers again on a new one and
+     * every broker's roles agree with the states (whether or not the
+     * controller saw it gone: it may be back before the controller looks) */
+    int64_t old_session = rp_zk_session_id(cl->b[2].m->zk);
+    assert_int_equal(rp_zk_end_session(cl->b[2].m->zk), RP_ZK_OK);
+    wait_until(cl, reregistered, "broker 2 registered on a new session");
+    assert_true(rp_zk_session_id(cl->b[2].m->zk) != old_session);
+    wait_until(cl, t_roles, "roles after the expiry");
     cluster_free(cl);
 }
 
