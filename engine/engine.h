@@ -76,6 +76,8 @@ struct weir_append {
     struct weir_append *producer_next; /* the same producer's next in-flight append */
     struct weir_append *dups;          /* retries of this in-flight append, answered with it */
     void *producer;                    /* its producer state; NULL when not idempotent */
+    int16_t producer_epoch;            /* with producer: the batch's, kept so that */
+    int32_t base_sequence;             /* completion needs no second header decode */
     int32_t batches;                   /* batches in it (several for weir_log_append_replica) */
     bool replica;                      /* from weir_log_append_replica: offsets kept */
 };

@@ -295,7 +295,9 @@ bool epochs_valid(const struct epoch_cache *c, int64_t end);
 void producers_init(struct prod_table *t);
 void producers_free(struct prod_table *t);
 /* Checks a validated batch (header h) and admits it: see weir_log_append.
- * *queue false: a is a retry of an in-flight append and waits for it. */
+ * a->records and a->max_timestamp are h's (weir_log_append sets them); an
+ * admitted a keeps h's producer epoch and base sequence, so its completion
+ * reads no header. *queue false: a is a retry of an in-flight append and waits for it. */
 enum weir_err producers_append(struct weir_log *log, struct weir_append *a, const struct weir_batch_header *h,
                                bool *queue);
 /* Before a's on_done: commits or forgets a (by a->err); completes its dups. */

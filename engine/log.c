@@ -361,13 +361,10 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
         log->stats.nospace_refusals++;
         return WEIR_E_NOSPACE;
     }
-    size_t len;
-    enum weir_err err = weir_batch_validate(a->batch, a->len, log->cfg.max_message_bytes, true, &len);
+    struct weir_batch_header h; /* the one decode on the client path: producers use its fields */
+    enum weir_err err = weir_batch_check(a->batch, a->len, log->cfg.max_message_bytes, true, &h);
     if (err != WEIR_OK) return err;
-    if (len != a->len) return WEIR_E_INVALID; /* one batch per append */
-    struct weir_batch_header h;
-    err = weir_batch_header_decode(a->batch, a->len, &h);
-    WEIR_ASSERT(err == WEIR_OK);
+    if (WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length != a->len) return WEIR_E_INVALID; /* one batch per append */
     a->records = h.last_offset_delta + 1;
     a->max_timestamp = h.max_timestamp;
     a->base_offset = -1;
@@ -399,12 +396,10 @@ enum weir_err weir_log_append_replica(struct weir_log *log, struct weir_append *
     unsigned n_epochs = 0;
     int32_t batches = 0;
     for (size_t pos = 0; pos < a->len || batches == 0; batches++) {
-        size_t len;
-        enum weir_err err = weir_batch_validate(a->batch + pos, a->len - pos, SIZE_MAX, false, &len);
-        if (err != WEIR_OK) return err;
         struct weir_batch_header h;
-        err = weir_batch_header_decode(a->batch + pos, len, &h);
-        WEIR_ASSERT(err == WEIR_OK);
+        enum weir_err err = weir_batch_check(a->batch + pos, a->len - pos, SIZE_MAX, false, &h);
+        if (err != WEIR_OK) return err;
+        size_t len = WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length;
         if (h.base_offset != expect) return pos == 0 ? WEIR_E_OFFSET_RANGE : WEIR_E_INVALID;
         if (h.leader_epoch >= 0 && (n_epochs == 0 || epochs[n_epochs - 1].epoch != h.leader_epoch)) {
             if (n_epochs == REPLICA_EPOCHS_MAX) return WEIR_E_TOO_LARGE;

@@ -73,6 +73,16 @@ static struct prod_batch batch_meta(const struct weir_batch_header *h, int64_t b
                                 .last_delta = h->last_offset_delta, .pending = pending };
 }
 
+/* batch_meta of a client append, from what weir_log_append kept of its header. */
+static struct prod_batch append_meta(const struct weir_append *a, int64_t base_offset, struct weir_append *pending)
+{
+    WEIR_DASSERT(a->records >= 1);
+    return (struct prod_batch){ .base_offset = base_offset, .max_ts = a->max_timestamp,
+                                .first_seq = a->base_sequence,
+                                .last_seq = seq_add(a->base_sequence, a->records - 1),
+                                .last_delta = a->records - 1, .pending = pending };
+}
+
 /* Kafka's ProducerStateEntry.addBatch: a new epoch clears the batches. */
 static void view_apply(int16_t *epoch, struct prod_batch *ring, uint8_t *n, int16_t batch_epoch,
                        const struct prod_batch *b)
@@ -302,16 +312,15 @@ enum weir_err producers_append(struct weir_log *log, struct weir_append *a, cons
     else e->pend_head = a;
     e->pend_tail = a;
     a->producer = e;
+    a->producer_epoch = h->producer_epoch;
+    a->base_sequence = h->base_sequence;
     return WEIR_OK;
 }
 
 static void commit_append(struct prod_table *t, struct prod_entry *e, struct weir_append *a)
 {
-    struct weir_batch_header h;
-    enum weir_err err = weir_batch_header_decode(a->batch, a->len, &h);
-    WEIR_ASSERT(err == WEIR_OK);
-    struct prod_batch b = batch_meta(&h, a->base_offset, NULL);
-    commit_batch(t, e, h.producer_epoch, &b);
+    struct prod_batch b = append_meta(a, a->base_offset, NULL);
+    commit_batch(t, e, a->producer_epoch, &b);
     for (unsigned i = 0; i < e->n_eff; i++)
         if (e->ring_eff[i].pending == a) e->ring_eff[i] = b;
 }
@@ -321,11 +330,8 @@ static void forget_append(struct prod_table *t, struct prod_entry *e)
 {
     effective_reset(e);
     for (struct weir_append *p = e->pend_head; p; p = p->producer_next) {
-        struct weir_batch_header h;
-        enum weir_err err = weir_batch_header_decode(p->batch, p->len, &h);
-        WEIR_ASSERT(err == WEIR_OK);
-        struct prod_batch b = batch_meta(&h, -1, p);
-        view_apply(&e->epoch_eff, e->ring_eff, &e->n_eff, h.producer_epoch, &b);
+        struct prod_batch b = append_meta(p, -1, p);
+        view_apply(&e->epoch_eff, e->ring_eff, &e->n_eff, p->producer_epoch, &b);
     }
     if (!e->on_lru && !e->pend_head) entry_remove(t, e);
 }
@@ -700,6 +706,9 @@ static bool entry_valid(const struct prod_table *t, const struct prod_entry *e)
     for (const struct weir_append *p = e->pend_head; p; p = p->producer_next) {
         struct weir_batch_header h;
         if (p->producer != e || weir_batch_header_decode(p->batch, p->len, &h) != WEIR_OK) return false;
+        if (p->producer_epoch != h.producer_epoch || p->base_sequence != h.base_sequence ||
+            p->records != h.last_offset_delta + 1 || p->max_timestamp != h.max_timestamp)
+            return false; /* append_meta's copy of the header */
         struct prod_batch b = batch_meta(&h, -1, (struct weir_append *)p);
         view_apply(&epoch, ring, &n, h.producer_epoch, &b);
         if (!p->producer_next && p != e->pend_tail) return false;

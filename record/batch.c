@@ -47,8 +47,8 @@ static bool codec_supported(int16_t attributes)
 
 /* Checks run in a fixed order, cheapest and most basic first; the first
  * failure decides the error. Only the size checks precede the magic. */
-enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
-                                  size_t *batch_bytes)
+enum weir_err weir_batch_check(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
+                               struct weir_batch_header *h)
 {
     if (n < WEIR_BATCH_LOG_OVERHEAD) return WEIR_E_TRUNCATED;
     int32_t length = (int32_t)weir_load_be32(p + WEIR_BATCH_OFF_LENGTH);
@@ -57,16 +57,23 @@ enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, 
     if (total > max_bytes) return WEIR_E_TOO_LARGE;
     if (total > n) return WEIR_E_TRUNCATED;
 
-    struct weir_batch_header h;
-    enum weir_err err = weir_batch_header_decode(p, total, &h);
+    enum weir_err err = weir_batch_header_decode(p, total, h);
     if (err != WEIR_OK) return err;
-    if (weir_crc32c(0, p + WEIR_BATCH_OFF_ATTRS, total - WEIR_BATCH_OFF_ATTRS) != h.crc) return WEIR_E_CRC;
-    if (h.records_count < 1 || (int64_t)h.last_offset_delta + 1 != h.records_count) return WEIR_E_INVALID;
-    if (!codec_supported(h.attributes)) return WEIR_E_UNSUPPORTED;
-    if (from_client && (h.attributes & WEIR_ATTR_CONTROL)) return WEIR_E_INVALID;
-    if (from_client && h.producer_id >= 0 && h.base_sequence < 0) return WEIR_E_INVALID;
-    if (batch_bytes) *batch_bytes = total;
+    if (weir_crc32c(0, p + WEIR_BATCH_OFF_ATTRS, total - WEIR_BATCH_OFF_ATTRS) != h->crc) return WEIR_E_CRC;
+    if (h->records_count < 1 || (int64_t)h->last_offset_delta + 1 != h->records_count) return WEIR_E_INVALID;
+    if (!codec_supported(h->attributes)) return WEIR_E_UNSUPPORTED;
+    if (from_client && (h->attributes & WEIR_ATTR_CONTROL)) return WEIR_E_INVALID;
+    if (from_client && h->producer_id >= 0 && h->base_sequence < 0) return WEIR_E_INVALID;
     return WEIR_OK;
+}
+
+enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
+                                  size_t *batch_bytes)
+{
+    struct weir_batch_header h;
+    enum weir_err err = weir_batch_check(p, n, max_bytes, from_client, &h);
+    if (err == WEIR_OK && batch_bytes) *batch_bytes = WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length;
+    return err;
 }
 
 /* ---- record iteration ---------------------------------------------------- */

@@ -67,6 +67,11 @@ enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_b
  * WEIR_E_INVALID. Reads only; O(batch) for the CRC. */
 enum weir_err weir_batch_validate(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
                                   size_t *batch_bytes);
+/* weir_batch_validate that also returns the decoded header (valid only on
+ * WEIR_OK; the batch is 12 + h->length bytes), for callers that need its
+ * fields: one decode instead of two. The same checks, in the same order. */
+enum weir_err weir_batch_check(const uint8_t *p, size_t n, size_t max_bytes, bool from_client,
+                               struct weir_batch_header *h);
 
 /* Rewrite fields outside the CRC (no recompute needed). */
 static inline void weir_batch_set_base_offset(uint8_t *batch, int64_t offset)

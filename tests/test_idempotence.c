@@ -449,6 +449,8 @@ static void test_failed_append_is_forgotten(void **state)
         s[i] = (struct slot){ .b = idem_batch(7, 0, 2 + 2 * i, 2, 0, &len) };
         s[i].a = (struct weir_append){ .batch = s[i].b, .len = len, .on_done = slot_done };
         assert_int_equal(weir_batch_header_decode(s[i].b, len, &h), WEIR_OK);
+        s[i].a.records = h.last_offset_delta + 1; /* as weir_log_append fills them */
+        s[i].a.max_timestamp = h.max_timestamp;
         assert_int_equal(producers_append(f.log, &s[i].a, &h, &queue), WEIR_OK);
         assert_true(queue);
     }
@@ -483,6 +485,8 @@ static void test_failed_append_is_forgotten(void **state)
     struct slot lone = { .b = idem_batch(99, 0, 5, 1, 0, &len) };
     lone.a = (struct weir_append){ .batch = lone.b, .len = len, .on_done = slot_done };
     assert_int_equal(weir_batch_header_decode(lone.b, len, &h), WEIR_OK);
+    lone.a.records = h.last_offset_delta + 1;
+    lone.a.max_timestamp = h.max_timestamp;
     assert_int_equal(producers_append(f.log, &lone.a, &h, &queue), WEIR_OK);
     assert_int_equal(t->count, 2);
     lone.a.err = WEIR_E_FAILED;
