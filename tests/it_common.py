@@ -709,6 +709,17 @@ class ClosedError(Exception):
     pass
 
 
+def recv_exact(sock, n):
+    """n bytes from sock; ClosedError when it closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ClosedError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
 class KafkaConn:
     """A blocking connection speaking non-flexible request versions (header v1)."""
 
@@ -738,13 +749,7 @@ class KafkaConn:
         return self.corr
 
     def _recv_exact(self, n):
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ClosedError(f"connection closed after {len(buf)} of {n} bytes")
-            buf += chunk
-        return bytes(buf)
+        return recv_exact(self.sock, n)
 
     def recv(self):
         """One response frame -> (correlation id, body)."""

@@ -231,20 +231,10 @@ def req(sock, key, ver, body, corr=[0]):
     hdr = struct.pack(">hhi", key, ver, cid) + s16("raw")
     msg = hdr + body
     sock.sendall(struct.pack(">i", len(msg)) + msg)
-    n = struct.unpack(">i", recv_n(sock, 4))[0]
-    data = recv_n(sock, n)
+    n = struct.unpack(">i", C.recv_exact(sock, 4))[0]
+    data = C.recv_exact(sock, n)
     assert struct.unpack(">i", data[:4])[0] == cid
     return data[4:]
-
-
-def recv_n(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return buf
 
 
 def rstr(b, pos):

@@ -41,16 +41,6 @@ def s16(s):
     return struct.pack(">h", -1) if b is None else struct.pack(">h", len(b)) + b
 
 
-def recv_n(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return buf
-
-
 _corr = [0]
 _corr_mu = threading.Lock()
 
@@ -61,7 +51,7 @@ def req(sock, key, ver, body):
         cid = _corr[0]
     msg = struct.pack(">hhi", key, ver, cid) + s16("lim") + body
     sock.sendall(struct.pack(">i", len(msg)) + msg)
-    data = recv_n(sock, struct.unpack(">i", recv_n(sock, 4))[0])
+    data = C.recv_exact(sock, struct.unpack(">i", C.recv_exact(sock, 4))[0])
     assert struct.unpack(">i", data[:4])[0] == cid
     return data[4:]
 
