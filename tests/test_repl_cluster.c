@@ -8,8 +8,10 @@
  * the /controller_epoch check; a duplicate broker id is refused; with unclean
  * election off, a partition whose ISR is all gone stays offline keeping its
  * last member (KIP-966) until that member returns; topic deletion; a state
- * of a lower leader epoch ignored; a reconnect. Each scenario runs in id
- * order and under 40 seeded random dispatch orders. Then one smoke run on a
+ * of a lower leader epoch ignored; a reconnect; 40 steps of random faults
+ * (expiries, returns, reconnects, topics created and deleted) with the
+ * invariants checked after each. Each scenario runs in id order and under 40
+ * seeded random dispatch orders. Then one smoke run on a
  * real ZooKeeper (zk.c): election, a topic's states and roles, a broker
  * stopping and its partition led by the next in the ISR, a session the
  * server ends (the broker registers again on a new one). */
@@ -561,6 +563,104 @@ static void sc_reconnect(struct cluster *cl)
     for (int id = 2; id <= NB; id++) assert_int_equal(cl->b[id].m->brokers_n, 2);
 }
 
+/* ---- seeded random faults ------------------------------------------------------------------ */
+
+enum { RT_TOPICS = 4, RT_STEPS = 40 };
+struct rt_topic {
+    bool exists;
+    int32_t replicas[3 * 3];
+    uint32_t rf;
+    int32_t epochs[3]; /* highest leader epoch seen per partition */
+};
+
+/* After a settle: one controller when any broker is up; every state agrees
+ * with the live brokers (a leader is live and in the ISR, ISR members are
+ * live, or the partition is offline keeping one member); epochs never go
+ * back; every up broker's cache and roles match the znodes. */
+static void rt_check(struct cluster *cl, struct rt_topic *ts)
+{
+    bool any_up = false;
+    for (int id = 1; id <= NB; id++) any_up |= cl->b[id].up;
+    assert_int_equal(controller_of(cl) != 0, any_up);
+    for (int k = 0; k < RT_TOPICS; k++) {
+        struct rt_topic *t = &ts[k];
+        char name[8];
+        snprintf(name, sizeof name, "r%d", k);
+        if (!t->exists || !any_up) continue;
+        for (uint32_t p = 0; p < 3; p++) {
+            struct rp_pstate st = state_of(cl, name, p, NULL);
+            assert_true(st.leader_epoch >= t->epochs[p]);
+            t->epochs[p] = st.leader_epoch;
+            assert_true(st.isr_n >= 1);
+            if (st.leader != RP_NO_LEADER) {
+                assert_true(cl->b[st.leader].up);
+                bool in = false;
+                for (uint32_t i = 0; i < st.isr_n; i++) in |= st.isr[i] == st.leader;
+                assert_true(in);
+                for (uint32_t i = 0; i < st.isr_n; i++) assert_true(cl->b[st.isr[i]].up);
+            } else {
+                assert_int_equal(st.isr_n, 1); /* KIP-966: the last member stays */
+                assert_false(cl->b[st.isr[0]].up);
+            }
+        }
+        assert_roles(cl, name, 3, t->replicas, t->rf);
+    }
+}
+
+static void sc_random_faults(struct cluster *cl)
+{
+    struct rt_topic ts[RT_TOPICS] = { 0 };
+    for (int step = 0; step < RT_STEPS; step++) {
+        int id = 1 + (int)(rnd(cl) % NB), k = (int)(rnd(cl) % RT_TOPICS);
+        char name[8], path[64];
+        snprintf(name, sizeof name, "r%d", k);
+        switch (rnd(cl) % 5) {
+        case 0: /* a broker's session expires (it stays down) */
+            if (cl->b[id].up) expire(cl, id);
+            break;
+        case 1: /* it comes back */
+            cl->b[id].up = true;
+            break;
+        case 2: /* its connection drops and comes back */
+            if (cl->b[id].up && cl->b[id].m->zk) {
+                rp_zkmem_disconnect(cl->b[id].m->zk);
+                settle(cl);
+                rp_zkmem_reconnect(cl->b[id].m->zk);
+            }
+            break;
+        case 3: /* a topic, every replica registered */
+            if (ts[k].exists || !cl->b[1].up || !cl->b[2].up || !cl->b[3].up) break;
+            ts[k] = (struct rt_topic){ .exists = true, .rf = 2 + (uint32_t)(rnd(cl) % 2) };
+            for (uint32_t p = 0; p < 3; p++)
+                for (uint32_t r = 0; r < ts[k].rf; r++) ts[k].replicas[p * ts[k].rf + r] = 1 + (int32_t)((p + r + (uint32_t)k) % NB);
+            create_topic(cl, name, 3, ts[k].replicas, ts[k].rf);
+            break;
+        case 4: /* its deletion */
+            if (!ts[k].exists || controller_of(cl) == 0) break;
+            snprintf(path, sizeof path, "/admin/delete_topics/%s", name);
+            assert_int_equal(zcreate(cl, path, NULL), RP_ZK_OK);
+            ts[k].exists = false;
+            break;
+        }
+        settle(cl);
+        if (!ts[k].exists) {
+            struct res r;
+            snprintf(path, sizeof path, "/brokers/topics/%s", name);
+            if (controller_of(cl)) assert_int_equal(zget(cl, path, &r), RP_ZK_NONODE);
+        }
+        rt_check(cl, ts);
+    }
+    for (int id = 1; id <= NB; id++) cl->b[id].up = true;
+    settle(cl);
+    rt_check(cl, ts);
+    for (int k = 0; k < RT_TOPICS; k++) /* everyone is back: nothing stays offline */
+        for (uint32_t p = 0; p < 3 && ts[k].exists; p++) {
+            char name[8];
+            snprintf(name, sizeof name, "r%d", k);
+            assert_true(state_of(cl, name, p, NULL).leader != RP_NO_LEADER);
+        }
+}
+
 static void run(void (*sc)(struct cluster *), uint64_t seed)
 {
     struct cluster *cl = cluster_new(seed);
@@ -582,6 +682,7 @@ static void t_unclean_off_kip966(void **state) { (void)state, run_seeded(sc_kip9
 static void t_delete_topic(void **state) { (void)state, run_seeded(sc_delete_topic); }
 static void t_stale_epoch_ignored(void **state) { (void)state, run_seeded(sc_stale_epoch); }
 static void t_reconnect(void **state) { (void)state, run_seeded(sc_reconnect); }
+static void t_random_faults(void **state) { (void)state, run_seeded(sc_random_faults); }
 
 static void t_duplicate_id(void **state)
 {
@@ -610,12 +711,12 @@ static void t_duplicate_id(void **state)
 
 static struct weir_test_zk server;
 
-/* Dispatches every session until cond holds (30 s at most). */
-static void wait_until(struct cluster *cl, bool (*cond)(struct cluster *), const char *what)
+/* Dispatches every session until cond holds or ms pass; returns cond. */
+static bool wait_ms(struct cluster *cl, bool (*cond)(struct cluster *), int64_t ms)
 {
-    int64_t deadline = now_ms() + 30000;
+    int64_t deadline = now_ms() + ms;
     while (!cond(cl)) {
-        if (now_ms() > deadline) fail_msg("timed out waiting for %s", what);
+        if (now_ms() > deadline) return false;
         struct pollfd pfd[NB + 1];
         int n = 0;
         for (int id = 1; id <= NB; id++) {
@@ -626,6 +727,19 @@ static void wait_until(struct cluster *cl, bool (*cond)(struct cluster *), const
         }
         poll(pfd, (nfds_t)n, 50);
     }
+    return true;
+}
+
+/* wait_ms for 30 s, else a failure that shows each broker's state. */
+static void wait_until(struct cluster *cl, bool (*cond)(struct cluster *), const char *what)
+{
+    if (wait_ms(cl, cond, 30000)) return;
+    for (int id = 1; id <= NB; id++)
+        if (cl->b[id].up)
+            fprintf(stderr, "broker %d: sessions %llu registered %d connected %d controller state %d %s\n", id,
+                    (unsigned long long)cl->b[id].m->sessions, cl->b[id].m->registered, cl->b[id].m->connected,
+                    (int)cl->b[id].c.state, rp_member_failure(cl->b[id].m) ? rp_member_failure(cl->b[id].m) : "");
+    fail_msg("timed out waiting for %s", what);
 }
 
 static bool all_registered(struct cluster *cl)
@@ -689,7 +803,14 @@ static void t_real_zookeeper(void **state)
      * every broker's roles agree with the states (whether or not the
      * controller saw it gone: it may be back before the controller looks) */
     int64_t old_session = rp_zk_session_id(cl->b[2].m->zk);
-    assert_int_equal(rp_zk_end_session(cl->b[2].m->zk), RP_ZK_OK);
+    /* rp_zk_end_session can lose a race with the client reconnecting (the
+     * session moves back to it and lives on: seen about 1 run in 8 under
+     * load), so it is tried again while the member still has its session */
+    for (int i = 0; i < 5 && cl->b[2].m->sessions == 1; i++) {
+        enum rp_zk_rc rc = rp_zk_end_session(cl->b[2].m->zk);
+        assert_true(rc == RP_ZK_OK || i > 0); /* a retry may find the session already gone */
+        wait_ms(cl, reregistered, 10000);
+    }
     wait_until(cl, reregistered, "broker 2 registered on a new session");
     assert_true(rp_zk_session_id(cl->b[2].m->zk) != old_session);
     wait_until(cl, t_roles, "roles after the expiry");
@@ -711,12 +832,13 @@ static int real_teardown(void **state)
 
 int main(void)
 {
-    weir_log_set_level(WEIR_LOG_ERROR); /* the duplicate id test logs one ERROR line */
+    weir_log_set_level(getenv("RT_INFO") ? WEIR_LOG_INFO : WEIR_LOG_ERROR); /* the duplicate id test logs one ERROR line */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_elect_and_create), cmocka_unit_test(t_leader_expiry),
         cmocka_unit_test(t_controller_expiry), cmocka_unit_test(t_unclean_off_kip966),
         cmocka_unit_test(t_delete_topic),      cmocka_unit_test(t_duplicate_id),
         cmocka_unit_test(t_stale_epoch_ignored), cmocka_unit_test(t_reconnect),
+        cmocka_unit_test(t_random_faults),
     };
     int failed = cmocka_run_group_tests_name("zkmem", tests, NULL, NULL);
     if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
