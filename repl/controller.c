@@ -392,7 +392,7 @@ static void on_del_walk(struct cop *op, enum rp_zk_rc rc, const struct rp_zk_res
         dw->failed = true;
     }
     if (dw->pending > 0) return;
-    if (stale || dw->failed) {
+    if (stale || dw->failed || dw->c->state != RP_CTLR_ACTIVE) { /* resigned meanwhile: nothing to write */
         if (!stale) rp_strmap_del(&dw->c->deleting, dw->topic); /* the next request read retries */
         dwalk_free(dw);
         return;
