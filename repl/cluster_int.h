@@ -97,6 +97,7 @@ struct rp_member {
     char failure[768];  /* "" unless registration was refused (final) */
     bool brokers_known;
     int32_t *brokers;   /* live broker ids, ascending */
+    int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */
     uint32_t brokers_n;
     struct rp_mtopic **topics;
     uint32_t topics_n;
@@ -137,6 +138,7 @@ struct rp_ctlr {
     bool ctl_armed, del_armed; /* watches on /controller, /admin/delete_topics children */
     struct rp_strmap inflight; /* state path -> version written against (-1: create) */
     struct rp_strmap deleting; /* topics being deleted */
+    struct rp_strmap broker_zxid; /* "<id>" -> the czxid of its registration last seen */
     uint64_t elected, resigned, fenced; /* counters */
 };
 

@@ -108,6 +108,7 @@ static void become_active(struct rp_ctlr *c, int32_t epoch, int32_t version)
     c->elected++;
     rp_strmap_clear(&c->inflight);
     rp_strmap_clear(&c->deleting);
+    rp_strmap_clear(&c->broker_zxid); /* first sight from here */
     weir_log(WEIR_LOG_INFO, "replication: broker %d is the controller at epoch %d", c->id, epoch);
     watch_controller(c);
     read_deletes(c);
@@ -296,11 +297,71 @@ static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const str
     write_submit(w);
 }
 
+/* Live brokers whose registration changed (czxid) since this controller last
+ * saw them: back on a new session before it saw them gone (Kafka's bounced
+ * brokers, told apart by broker epoch). Records what it sees. */
+static uint32_t bounced(struct rp_ctlr *c, int32_t *out)
+{
+    struct rp_member *m = c->m;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->brokers_n; i++) {
+        char key[16];
+        int64_t seen;
+        if (m->broker_czxid[i] == 0) continue; /* not read yet */
+        snprintf(key, sizeof key, "%d", m->brokers[i]);
+        if (rp_strmap_get(&c->broker_zxid, key, &seen) && seen != m->broker_czxid[i]) out[n++] = m->brokers[i];
+        rp_strmap_put(&c->broker_zxid, key, m->broker_czxid[i]);
+    }
+    return n;
+}
+
+/* A bounced broker is treated as gone and back (onBrokerFailure, then
+ * onBrokerStartup): leaderships it held move to other ISR members and it
+ * leaves the ISRs, as if it had died; a partition it alone kept goes offline
+ * and the next evaluation elects it again. Written even over a write in flight. */
+static void evaluate_bounced(struct rp_ctlr *c, const int32_t *b, uint32_t nb)
+{
+    struct rp_member *m = c->m;
+    int32_t *live = rp_zk_xmalloc((m->brokers_n + 1) * sizeof *live);
+    uint32_t live_n = 0;
+    for (uint32_t i = 0; i < m->brokers_n; i++) {
+        bool gone = false;
+        for (uint32_t k = 0; k < nb; k++) gone |= m->brokers[i] == b[k];
+        if (!gone) live[live_n++] = m->brokers[i];
+    }
+    struct rp_ctl ctl = { .live = live, .live_n = live_n, .epoch = c->epoch };
+    for (uint32_t ti = 0; ti < m->topics_n; ti++) {
+        const struct rp_mtopic *t = m->topics[ti];
+        if (!t->assigned || rp_strmap_get(&c->deleting, t->name, NULL)) continue;
+        for (uint32_t i = 0; i < t->parts_n; i++) {
+            const struct rp_mpart *p = &t->parts[i];
+            struct rp_pstate next;
+            if (p->known != RP_PRESENT || p->st.leader < RP_NO_LEADER ||
+                !rp_ctl_brokers_gone(&ctl, p->replicas, p->replicas_n, &p->st, b, nb, c->unclean, &next) ||
+                !isr_differs(&p->st, &next))
+                continue;
+            char key[PATH_LEN];
+            state_path(key, t->name, i);
+            weir_log(WEIR_LOG_INFO, "replication: controller %d: %s: a replica came back on a new session", c->id, key);
+            rp_strmap_put(&c->inflight, key, p->version);
+            struct wop *w = rp_zk_xmalloc(sizeof *w);
+            *w = (struct wop){ .c = c, .gen = c->gen, .partition = i, .st = next, .version = p->version };
+            memcpy(w->topic, t->name, strlen(t->name) + 1);
+            write_submit(w);
+        }
+    }
+    weir_free(live);
+}
+
 /* Every partition of the cache against the live brokers. */
 static void evaluate(struct rp_ctlr *c)
 {
     struct rp_member *m = c->m;
     if (c->state != RP_CTLR_ACTIVE || !c->zk || !m->brokers_known) return;
+    int32_t *b = rp_zk_xmalloc((m->brokers_n + 1) * sizeof *b);
+    uint32_t nb = bounced(c, b);
+    if (nb > 0) evaluate_bounced(c, b, nb);
+    weir_free(b);
     struct rp_ctl ctl = { .live = m->brokers, .live_n = m->brokers_n, .epoch = c->epoch };
     for (uint32_t ti = 0; ti < m->topics_n; ti++) {
         const struct rp_mtopic *t = m->topics[ti];
@@ -549,6 +610,7 @@ void rp_ctlr_init(struct rp_ctlr *c, struct rp_member *m, bool unclean)
 void rp_ctlr_fini(struct rp_ctlr *c)
 {
     WEIR_ASSERT(c->zk == NULL); /* the member was freed first */
+    rp_strmap_clear(&c->broker_zxid);
     rp_strmap_clear(&c->inflight);
     rp_strmap_clear(&c->deleting);
 }

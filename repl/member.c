@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum mop_kind { MOP_FIXED, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS };
+enum mop_kind { MOP_FIXED, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS };
 
 /* One op in flight. */
 struct mop {
@@ -263,9 +263,25 @@ static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
     }
     qsort(ids, n, sizeof *ids, cmp_id);
     weir_free(m->brokers);
+    weir_free(m->broker_czxid);
     m->brokers = ids;
+    m->broker_czxid = rp_zk_xmalloc((n ? n : 1) * sizeof *m->broker_czxid);
     m->brokers_n = n;
     m->brokers_known = true;
+    for (uint32_t i = 0; i < n; i++) { /* which registration: a broker back on a new session has a new czxid */
+        char path[64];
+        m->broker_czxid[i] = 0;
+        snprintf(path, sizeof path, "/brokers/ids/%d", ids[i]);
+        rp_zk_exists(m->zk, path, NULL, NULL, op_done, mop_new(m, MOP_BROKER, path));
+    }
+    changed(m);
+}
+
+static void on_broker(struct rp_member *m, const char *path, const struct rp_zk_result *res)
+{
+    int32_t id = (int32_t)atoi(path + strlen("/brokers/ids/"));
+    for (uint32_t i = 0; i < m->brokers_n; i++)
+        if (m->brokers[i] == id) m->broker_czxid[i] = res->stat.czxid;
     changed(m);
 }
 
@@ -447,6 +463,9 @@ static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
     case MOP_IDS:
         if (rc == RP_ZK_OK) on_ids(m, res);
         break;
+    case MOP_BROKER:
+        if (rc == RP_ZK_OK) on_broker(m, op->path, res);
+        break;
     case MOP_TOPICS:
         if (rc == RP_ZK_OK) on_topics(m, res);
         break;
@@ -552,6 +571,7 @@ void rp_member_free(struct rp_member *m)
     }
     weir_free(m->topics);
     weir_free(m->brokers);
+    weir_free(m->broker_czxid);
     rp_strmap_clear(&m->armed);
     weir_free((char *)m->cfg.host);
     weir_free(m);

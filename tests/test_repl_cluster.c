@@ -661,6 +661,30 @@ static void sc_random_faults(struct cluster *cl)
         }
 }
 
+/* A broker back on a new session before the controller saw it gone (its
+ * registration's czxid changed): treated as gone and back, its leadership
+ * moves within the ISR and it leaves the ISRs. */
+static void sc_bounce(struct cluster *cl)
+{
+    sc_elect_and_create(cl);
+    int32_t ctl = controller_of(cl), b = ctl == 1 ? 2 : 1; /* b leads t-(b-1) */
+    struct broker *bb = &cl->b[b];
+    rp_zkmem_expire(bb->m->zk);
+    for (int i = 0; i < 100 && !(bb->m->sessions == 2 && bb->m->registered); i++) rp_member_dispatch(bb->m);
+    assert_true(bb->m->registered);
+    settle(cl);
+    assert_int_equal(controller_of(cl), ctl);
+    for (uint32_t p = 0; p < 3; p++) {
+        struct rp_pstate st = state_of(cl, "t", p, NULL);
+        assert_true(st.leader != b && st.leader != RP_NO_LEADER);
+        assert_int_equal(st.leader_epoch, 1);
+        assert_int_equal(st.isr_n, 2);
+        for (uint32_t i = 0; i < st.isr_n; i++) assert_true(st.isr[i] != b);
+    }
+    assert_roles(cl, "t", 3, T3, 3);
+    assert_int_equal(role_find(bb, "t", (uint32_t)b - 1)->r.kind, RP_ROLE_FOLLOWER);
+}
+
 static void run(void (*sc)(struct cluster *), uint64_t seed)
 {
     struct cluster *cl = cluster_new(seed);
@@ -683,6 +707,7 @@ static void t_delete_topic(void **state) { (void)state, run_seeded(sc_delete_top
 static void t_stale_epoch_ignored(void **state) { (void)state, run_seeded(sc_stale_epoch); }
 static void t_reconnect(void **state) { (void)state, run_seeded(sc_reconnect); }
 static void t_random_faults(void **state) { (void)state, run_seeded(sc_random_faults); }
+static void t_bounce(void **state) { (void)state, run_seeded(sc_bounce); }
 
 static void t_duplicate_id(void **state)
 {
@@ -838,7 +863,7 @@ int main(void)
         cmocka_unit_test(t_controller_expiry), cmocka_unit_test(t_unclean_off_kip966),
         cmocka_unit_test(t_delete_topic),      cmocka_unit_test(t_duplicate_id),
         cmocka_unit_test(t_stale_epoch_ignored), cmocka_unit_test(t_reconnect),
-        cmocka_unit_test(t_random_faults),
+        cmocka_unit_test(t_random_faults),     cmocka_unit_test(t_bounce),
     };
     int failed = cmocka_run_group_tests_name("zkmem", tests, NULL, NULL);
     if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
