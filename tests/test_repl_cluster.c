@@ -8,7 +8,8 @@
  * the /controller_epoch check; a duplicate broker id is refused; with unclean
  * election off, a partition whose ISR is all gone stays offline keeping its
  * last member (KIP-966) until that member returns; topic deletion; a state
- * of a lower leader epoch ignored; a reconnect; 40 steps of random faults
+ * of a lower leader epoch ignored; a reconnect; a broker back on a new
+ * session before the controller saw it gone (bounce); 40 steps of random faults
  * (expiries, returns, reconnects, topics created and deleted) with the
  * invariants checked after each. Each scenario runs in id order and under 40
  * seeded random dispatch orders. Then one smoke run on a
