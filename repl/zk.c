@@ -622,10 +622,22 @@ enum rp_zk_rc rp_zk_end_session(struct rp_zk *zk)
     WEIR_ASSERT(!z->closing);
     clientid_t id = *zoo_client_id(z->zh);
     if (id.client_id == 0) return RP_ZK_CONNECTIONLOSS;
-    zhandle_t *other = zookeeper_init2(z->connect, quiet_watcher, zoo_recv_timeout(z->zh), &id, NULL, 0, log_line);
-    if (!other) return RP_ZK_OTHER;
-    int state = 0;
-    for (int i = 0; i < 1000 && (state = zoo_state(other)) != ZOO_CONNECTED_STATE; i++) usleep(10 * 1000);
-    int zrc = zookeeper_close(other); /* closeSession: the server ends the session for both */
-    return state == ZOO_CONNECTED_STATE ? rc_of(zrc) : RP_ZK_CONNECTIONLOSS;
+    /* Take the session over and close it, until a takeover finds it expired:
+     * zk's own reconnect can move the session back before our closeSession
+     * arrives, and then the close ends nothing. */
+    for (int attempt = 0; attempt < 20; attempt++) {
+        zhandle_t *other = zookeeper_init2(z->connect, quiet_watcher, zoo_recv_timeout(z->zh), &id, NULL, 0, log_line);
+        if (!other) return RP_ZK_OTHER;
+        int state = 0;
+        for (int i = 0; i < 1000; i++) {
+            state = zoo_state(other);
+            if (state == ZOO_CONNECTED_STATE || state == ZOO_EXPIRED_SESSION_STATE) break;
+            usleep(10 * 1000);
+        }
+        int zrc = zookeeper_close(other); /* when connected: closeSession ends it for both */
+        if (state == ZOO_EXPIRED_SESSION_STATE) return attempt > 0 ? RP_ZK_OK : RP_ZK_SESSIONEXPIRED;
+        if (state != ZOO_CONNECTED_STATE) return RP_ZK_CONNECTIONLOSS;
+        if (zrc != ZOK) return rc_of(zrc);
+    }
+    return RP_ZK_OTHER;
 }

@@ -219,8 +219,10 @@ enum weir_err rp_zk_open(const char *connect, int32_t session_timeout_ms, rp_zk_
                          struct rp_zk **out);
 
 /* For tests: makes the server end zk's session as an expiry would (a second
- * connection takes the session over and closes it); blocks up to 10 s. zk
- * then sees DISCONNECTED and, on reconnecting, EXPIRED. */
+ * connection takes the session over and closes it, again until a takeover
+ * finds it expired); blocks up to 10 s per takeover. RP_ZK_OK once it is
+ * ended; RP_ZK_SESSIONEXPIRED when it already was. zk then sees DISCONNECTED
+ * and, on reconnecting, EXPIRED. */
 enum rp_zk_rc rp_zk_end_session(struct rp_zk *zk);
 
 /* ---- zkmem.c: in memory ---------------------------------------------------- */
