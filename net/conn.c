@@ -90,6 +90,14 @@ static void conn_leave(struct conn *c)
 
 /* ---- requests ------------------------------------------------------------------ */
 
+static void request_destroy(struct request *req)
+{
+    kbuf_free(&req->out);
+    weir_arena_destroy(&req->arena);
+    weir_free(req->frame_buf);
+    weir_free(req);
+}
+
 /* A request for a frame of frame_len bytes: from the reactor's pool when it
  * has one (no allocation for a frame up to REQ_FRAME_POOLED), else new. */
 static struct request *request_new(struct conn *c, size_t frame_len)
@@ -118,9 +126,7 @@ static struct request *request_new(struct conn *c, size_t frame_len)
         req->frame = weir_malloc(frame_len);
     }
     if (!req->frame) {
-        weir_arena_destroy(&req->arena);
-        weir_free(req->frame_buf);
-        weir_free(req);
+        request_destroy(req); /* a pooled one's response buffer too */
         return NULL;
     }
     /* Decoded arrays take at most a small multiple of the frame (proto/proto.h (1)).
@@ -130,14 +136,6 @@ static struct request *request_new(struct conn *c, size_t frame_len)
     req->c = c;
     req->frame_len = frame_len;
     return req;
-}
-
-static void request_destroy(struct request *req)
-{
-    kbuf_free(&req->out);
-    weir_arena_destroy(&req->arena);
-    weir_free(req->frame_buf);
-    weir_free(req);
 }
 
 /* Releases what req holds for its handler and puts it on its reactor's pool,

@@ -83,7 +83,8 @@ void groups_tick(struct reactor *r)
     /* The walk is O(groups): only when a timer may be due (group_timer). */
     bool walk = r->stopping || now >= gc->timers_due_ns;
     if (walk) gc->timers_due_ns = INT64_MAX; /* lowered again below and by what the walk sets */
-    for (struct group *g = walk ? gc->groups : NULL; g; g = g->next) {
+    for (struct group *g = walk ? gc->groups : NULL, *gnext; g; g = gnext) {
+        gnext = g->next;
         if (r->stopping) {
             for (struct gmember *m = g->members; m; m = m->next) {
                 if (m->join_wait) m->join_wait->out.join.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE,
@@ -118,9 +119,11 @@ void groups_tick(struct reactor *r)
             group_prepare_rebalance(r, g);
             changed = true;
         }
-        (void)changed;
         group_try_complete_join(r, g, now);
         group_check(gc, g);
+        /* Left with nothing (its last pending id or member expired): freed now,
+         * so it stops counting against weir.groups.max. */
+        if (changed && group_maybe_free(gc, g)) continue;
         /* waiting members too: a deadline passed while waiting counts once the wait ends */
         for (struct gpending *p = g->pending; p; p = p->next) group_timer(gc, p->deadline_ns);
         for (struct gmember *m = g->members; m; m = m->next) group_timer(gc, m->hb_deadline_ns);

@@ -23,14 +23,13 @@ static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
  * its slot's own arena, never the request's. */
 static struct weir_arena *slot_arena(struct ginfo_slot *s)
 {
-    if (!s->arena.base && weir_arena_init_growable(&s->arena, 4096, GROUP_RESP_BYTES_MAX) != WEIR_OK) return NULL;
+    if (!s->arena.base && weir_arena_init_growable(&s->arena, 512, GROUP_RESP_BYTES_MAX) != WEIR_OK) return NULL;
     return &s->arena;
 }
 
 static void describe_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
-    struct weir_arena *a = slot_arena(s);
     struct gcoord *gc = group_coord_of(r);
     ginfo_load(r, gc, pt->partition);
     struct kdescribegroups_group *out = &s->st->described[s->index];
@@ -38,8 +37,9 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
     *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
                                            .protocol_data = kstr_c("") };
     struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+    struct weir_arena *a = g ? slot_arena(s) : NULL; /* only a known group costs memory */
     if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
-    else if (!a) out->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, g = NULL;
+    else if (g && !a) out->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, g = NULL;
     if (g) {
         out->state = kstr_c(state_names[g->state]);
         out->protocol_type = group_resp_kstr(a, g->protocol_type ? g->protocol_type : "");

@@ -226,7 +226,7 @@ const struct gproto *group_member_proto(const struct gmember *m, const char *nam
 int32_t group_member_count(const struct group *g);
 void group_op_reply(struct reactor *r, struct gop *op);
 void group_pending_free(struct group *g);
-void group_maybe_free(struct gcoord *gc, struct group *g);
+bool group_maybe_free(struct gcoord *gc, struct group *g); /* true: it was freed */
 struct goffset *group_offset_find(const struct group *g, const char *topic, size_t tlen, int32_t partition);
 struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t partition); /* a new key, unset */
 void group_offset_unlink(struct group *g, struct goffset *o);                          /* and frees o */

@@ -311,15 +311,16 @@ void group_pending_free(struct group *g)
 }
 
 /* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
-void group_maybe_free(struct gcoord *gc, struct group *g)
+bool group_maybe_free(struct gcoord *gc, struct group *g)
 {
-    if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return;
+    if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return false;
     group_set_state(g, G_DEAD);
     if (g->prev) g->prev->next = g->next;
     else gc->groups = g->next;
     if (g->next) g->next->prev = g->prev;
     gtable_remove(&gc->group_ids, &g->hl);
     group_destroy(gc, g);
+    return true;
 }
 
 size_t group_put_str(uint8_t *p, struct kstr s)

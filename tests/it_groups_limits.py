@@ -301,12 +301,30 @@ def part_d(binary):
     b.stop()
 
 
+def part_e(binary):
+    """(e) A group whose only trace is a member id handed out with 79, never
+    used, is freed when that id expires: it stops counting against
+    weir.groups.max (it held the slot until offsets expiry, 10 min, before)."""
+    b = C.Broker(binary, "limits-e", sets=["weir.groups.max=2"])
+    b.start()
+    s = conn(b)
+    firsts = [join(s, g, "", ver=5, session_ms=6000)[0] for g in ("e-a", "e-b")]
+    C.check(firsts == [79, 79], "(e) two groups' first JoinGroup steps get 79", str(firsts))
+    err = join(s, "e-c", "", ver=3)[0]
+    C.check(err == 81, f"(e) a third group meanwhile: 81 (got {err})")
+    ok = C.wait_for(lambda: join(s, "e-d", "", ver=3)[0] == 0, 30 * TS, "the unused ids to expire", interval=1.0)
+    C.check(ok, "(e) once the unused member ids expire (session timeout 6 s), a new group joins")
+    s.close()
+    b.stop()
+
+
 def main(binary):
     global TS
     TS = C.TSCALE_OF(binary)
     part_a(binary)
     part_bc(binary)
     part_d(binary)
+    part_e(binary)
 
 
 if __name__ == "__main__":
