@@ -169,6 +169,24 @@ static void test_json_str_unescape(void **state)
     assert_string_equal(r.err, "string too long");
 }
 
+/* {"a":[1,-2,{}],"s\"":"q\"\\\n\u0001é/","n":null} */
+static void sample_doc(struct rp_jw *w)
+{
+    rp_jw_obj_begin(w);
+    rp_jw_key(w, "a");
+    rp_jw_arr_begin(w);
+    rp_jw_int(w, 1);
+    rp_jw_int(w, -2);
+    rp_jw_obj_begin(w);
+    rp_jw_obj_end(w);
+    rp_jw_arr_end(w);
+    rp_jw_key(w, "s\"");
+    rp_jw_str(w, "q\"\\\n\x01\xc3\xa9/");
+    rp_jw_key(w, "n");
+    rp_jw_null(w);
+    rp_jw_obj_end(w);
+}
+
 static void test_json_writer(void **state)
 {
     (void)state;
@@ -176,19 +194,7 @@ static void test_json_writer(void **state)
     struct rp_jw w;
     size_t len;
     rp_jw_init(&w, buf, sizeof buf);
-    rp_jw_obj_begin(&w);
-    rp_jw_key(&w, "a");
-    rp_jw_arr_begin(&w);
-    rp_jw_int(&w, 1);
-    rp_jw_int(&w, -2);
-    rp_jw_obj_begin(&w);
-    rp_jw_obj_end(&w);
-    rp_jw_arr_end(&w);
-    rp_jw_key(&w, "s\"");
-    rp_jw_str(&w, "q\"\\\n\x01\xc3\xa9/");
-    rp_jw_key(&w, "n");
-    rp_jw_null(&w);
-    rp_jw_obj_end(&w);
+    sample_doc(&w);
     assert_int_equal(rp_jw_done(&w, &len), WEIR_OK);
     assert_string_equal(buf, "{\"a\":[1,-2,{}],\"s\\\"\":\"q\\\"\\\\\\n\\u0001\xc3\xa9/\",\"n\":null}");
     assert_int_equal(len, strlen(buf));
@@ -198,19 +204,7 @@ static void test_json_writer(void **state)
     for (size_t cap = 0; cap <= len; cap++) {
         char small[128];
         rp_jw_init(&w, small, cap);
-        rp_jw_obj_begin(&w);
-        rp_jw_key(&w, "a");
-        rp_jw_arr_begin(&w);
-        rp_jw_int(&w, 1);
-        rp_jw_int(&w, -2);
-        rp_jw_obj_begin(&w);
-        rp_jw_obj_end(&w);
-        rp_jw_arr_end(&w);
-        rp_jw_key(&w, "s\"");
-        rp_jw_str(&w, "q\"\\\n\x01\xc3\xa9/");
-        rp_jw_key(&w, "n");
-        rp_jw_null(&w);
-        rp_jw_obj_end(&w);
+        sample_doc(&w);
         assert_int_equal(rp_jw_done(&w, &len), WEIR_E_TOO_LARGE);
         if (cap) assert_true(strlen(small) < cap);
     }
