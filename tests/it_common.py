@@ -516,6 +516,12 @@ def string(s):
     return i16(len(b)) + b
 
 
+def rstr(b, pos):
+    """The nullable STRING at b[pos:] -> (str or None, the position after it)."""
+    n = struct.unpack(">h", b[pos:pos + 2])[0]
+    return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
+
+
 def nbytes(b):
     return i32(-1) if b is None else i32(len(b)) + b
 

@@ -220,15 +220,10 @@ def resume_check(broker, want, tag):
 
 # ---------------------------------------------------------------- raw requests
 
-def s16(s):
-    b = s.encode() if s is not None else None
-    return struct.pack(">h", -1) if b is None else struct.pack(">h", len(b)) + b
-
-
 def req(sock, key, ver, body, corr=[0]):
     corr[0] += 1
     cid = corr[0]  # a held JoinGroup in another thread must not see ours
-    hdr = struct.pack(">hhi", key, ver, cid) + s16("raw")
+    hdr = struct.pack(">hhi", key, ver, cid) + C.string("raw")
     msg = hdr + body
     sock.sendall(struct.pack(">i", len(msg)) + msg)
     n = struct.unpack(">i", C.recv_exact(sock, 4))[0]
@@ -237,27 +232,22 @@ def req(sock, key, ver, body, corr=[0]):
     return data[4:]
 
 
-def rstr(b, pos):
-    n = struct.unpack(">h", b[pos:pos + 2])[0]
-    return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
-
-
 def join(sock, group, member_id, meta=b"abc", rebalance_ms=10000, instance=None, members=False):
     """JoinGroup v5 (instance: group_instance_id); members=True adds the member
     list [(member id, instance id)] to the answer."""
-    body = s16(group) + struct.pack(">ii", 6000, rebalance_ms) + s16(member_id) + s16(instance) + s16("consumer")
-    body += struct.pack(">i", 1) + s16("range") + struct.pack(">i", len(meta)) + meta
+    body = C.string(group) + struct.pack(">ii", 6000, rebalance_ms) + C.string(member_id) + C.string(instance) + C.string("consumer")
+    body += struct.pack(">i", 1) + C.string("range") + struct.pack(">i", len(meta)) + meta
     r = req(sock, 11, 5, body)
     _thr, err, gen = struct.unpack(">ihi", r[:10])
-    proto, pos = rstr(r, 10)
-    leader, pos = rstr(r, pos)
-    mid, pos = rstr(r, pos)
+    proto, pos = C.rstr(r, 10)
+    leader, pos = C.rstr(r, pos)
+    mid, pos = C.rstr(r, pos)
     if not members:
         return err, gen, leader, mid
     n, pos, ms = struct.unpack(">i", r[pos:pos + 4])[0], pos + 4, []
     for _ in range(n):
-        m, pos = rstr(r, pos)
-        inst, pos = rstr(r, pos)
+        m, pos = C.rstr(r, pos)
+        inst, pos = C.rstr(r, pos)
         pos += 4 + max(struct.unpack(">i", r[pos:pos + 4])[0], 0)
         ms.append((m, inst))
     return err, gen, leader, mid, ms
@@ -265,9 +255,9 @@ def join(sock, group, member_id, meta=b"abc", rebalance_ms=10000, instance=None,
 
 def sync(sock, group, gen, mid, instance=None, assignments=()):
     """SyncGroup v3; assignments [(member id, bytes)]; returns (error, assignment)."""
-    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance) + struct.pack(">i", len(assignments))
+    body = C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(instance) + struct.pack(">i", len(assignments))
     for m, a in assignments:
-        body += s16(m) + struct.pack(">i", len(a)) + a
+        body += C.string(m) + struct.pack(">i", len(a)) + a
     r = req(sock, 14, 3, body)
     err, n = struct.unpack(">hi", r[4:10])
     return err, r[10:10 + max(n, 0)]
@@ -275,32 +265,32 @@ def sync(sock, group, gen, mid, instance=None, assignments=()):
 
 def leave_v3(sock, group, members):
     """LeaveGroup v3, members [(member id, instance id)]; returns (error, [per-member error])."""
-    body = s16(group) + struct.pack(">i", len(members))
+    body = C.string(group) + struct.pack(">i", len(members))
     for m, inst in members:
-        body += s16(m) + s16(inst)
+        body += C.string(m) + C.string(inst)
     r = req(sock, 13, 3, body)
     err, n = struct.unpack(">hi", r[4:10])
     pos, errs = 10, []
     for _ in range(n):
-        _m, pos = rstr(r, pos)
-        _i, pos = rstr(r, pos)
+        _m, pos = C.rstr(r, pos)
+        _i, pos = C.rstr(r, pos)
         errs.append(struct.unpack(">h", r[pos:pos + 2])[0])
         pos += 2
     return err, errs
 
 
 def commit(sock, group, gen, mid, part, off, meta="meta", instance=None):
-    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance)
-    body += struct.pack(">i", 1) + s16(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + s16(meta)
+    body = C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(instance)
+    body += struct.pack(">i", 1) + C.string(TOPIC) + struct.pack(">i", 1) + struct.pack(">iqi", part, off, -1) + C.string(meta)
     r = req(sock, 8, 7, body)
     # throttle, [topic [partition, error]]
     pos = 8
-    _name, pos = rstr(r, pos)
+    _name, pos = C.rstr(r, pos)
     return struct.unpack(">iih", r[pos:pos + 10])[2]
 
 
 def heartbeat(sock, group, gen, mid, instance=None):
-    r = req(sock, 12, 3, s16(group) + struct.pack(">i", gen) + s16(mid) + s16(instance))
+    r = req(sock, 12, 3, C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(instance))
     return struct.unpack(">ih", r[:6])[1]
 
 
@@ -319,7 +309,7 @@ def part_d(broker):
         C.check(err == 0 and mid2 == mid and leader == mid and gen >= 1, "(d) rejoin: leader of a new generation",
                 f"{err} {gen} {leader}")
         assign = struct.pack(">h", 0) + struct.pack(">i", 0)
-        r = req(s, 14, 3, s16(g) + struct.pack(">i", gen) + s16(mid) + s16(None) + struct.pack(">i", 1) + s16(mid)
+        r = req(s, 14, 3, C.string(g) + struct.pack(">i", gen) + C.string(mid) + C.string(None) + struct.pack(">i", 1) + C.string(mid)
                 + struct.pack(">i", len(assign)) + assign)
         err = struct.unpack(">ih", r[:6])[1]
         C.check(err == 0 and r[6:] == struct.pack(">i", len(assign)) + assign, "(d) SyncGroup returns the leader's assignment")
@@ -336,7 +326,7 @@ def part_d(broker):
                 "(d) OffsetCommit with metadata over 4096 bytes: OFFSET_METADATA_TOO_LARGE")
         C.check(offset_fetch(s, g, 3) == (42, "meta", 0), "(d) the refused commits changed nothing stored")
         C.check(commit(s, "raw-simple", -1, "", 3, 44) == 0, "(d) simple commit (generation -1) to an empty group: NONE")
-        r = req(s, 13, 1, s16(g) + s16(mid))
+        r = req(s, 13, 1, C.string(g) + C.string(mid))
         C.check(struct.unpack(">ih", r[:6])[1] == 0, "(d) LeaveGroup: NONE")
         C.check(heartbeat(s, g, gen, mid) == 25, "(d) Heartbeat after leaving: UNKNOWN_MEMBER_ID")
         C.check(commit(s, g, -1, "", 3, 45) == 0, "(d) simple commit once the group is empty: NONE")
@@ -346,21 +336,21 @@ def part_d(broker):
         thr, err, n = struct.unpack(">ihi", r[:10])
         pos, listed = 10, {}
         for _ in range(n):
-            name, pos = rstr(r, pos)
-            ptype, pos = rstr(r, pos)
+            name, pos = C.rstr(r, pos)
+            ptype, pos = C.rstr(r, pos)
             listed[name] = ptype
         C.check(err == 0 and listed.get(g) == "" and listed.get("raw-simple") == "",
                 "(d) ListGroups v2 lists the raw groups", str(listed))
         # DescribeGroups v2: an unknown group is Dead, an empty name gets 24 INVALID_GROUP_ID.
-        r = req(s, 15, 2, struct.pack(">i", 2) + s16("nobody-group") + s16(""))
+        r = req(s, 15, 2, struct.pack(">i", 2) + C.string("nobody-group") + C.string(""))
         pos = 8
         res = []
         for _ in range(2):
             err = struct.unpack(">h", r[pos:pos + 2])[0]
-            name, pos = rstr(r, pos + 2)
-            state, pos = rstr(r, pos)
-            _pt, pos = rstr(r, pos)
-            _pd, pos = rstr(r, pos)
+            name, pos = C.rstr(r, pos + 2)
+            state, pos = C.rstr(r, pos)
+            _pt, pos = C.rstr(r, pos)
+            _pd, pos = C.rstr(r, pos)
             nm = struct.unpack(">i", r[pos:pos + 4])[0]
             pos += 4
             res.append((err, name, state, nm))
@@ -381,7 +371,7 @@ def part_e(broker):
         err, gen, leader, _ = join(a, g, mid_a, rebalance_ms=120000)
         C.check(err == 0 and leader == mid_a, "(e) a joins and leads", f"{err} {leader}")
         assign = struct.pack(">h", 0) + struct.pack(">i", 0)
-        req(a, 14, 3, s16(g) + struct.pack(">i", gen) + s16(mid_a) + s16(None) + struct.pack(">i", 1) + s16(mid_a)
+        req(a, 14, 3, C.string(g) + struct.pack(">i", gen) + C.string(mid_a) + C.string(None) + struct.pack(">i", 1) + C.string(mid_a)
             + struct.pack(">i", len(assign)) + assign)
         t0 = time.monotonic()
         _, _, _, mid_b = join(b, g, "", rebalance_ms=120000)
@@ -471,9 +461,9 @@ def part_d_bad_input(s, g):
     C.check(stored == (45, "meta", 0), "(d) bad input: the stored offset before", str(stored))
     nobody = "no-such-group"
     C.check(heartbeat(s, nobody, 1, "m") == 25, "(d) Heartbeat to a group that does not exist: UNKNOWN_MEMBER_ID")
-    r = req(s, 14, 3, s16(nobody) + struct.pack(">i", 1) + s16("m") + s16(None) + struct.pack(">i", 0))
+    r = req(s, 14, 3, C.string(nobody) + struct.pack(">i", 1) + C.string("m") + C.string(None) + struct.pack(">i", 0))
     C.check(struct.unpack(">ih", r[:6])[1] == 25, "(d) SyncGroup to a group that does not exist: UNKNOWN_MEMBER_ID")
-    r = req(s, 13, 1, s16(nobody) + s16("m"))
+    r = req(s, 13, 1, C.string(nobody) + C.string("m"))
     C.check(struct.unpack(">ih", r[:6])[1] == 25, "(d) LeaveGroup from a group that does not exist: UNKNOWN_MEMBER_ID")
     C.check(offset_fetch(s, nobody, 3) == (-1, "", 0), "(d) OffsetFetch of a group that does not exist: -1, error 0")
     C.check(commit(s, nobody, 4, "m", 3, 50) == 25, "(d) OffsetCommit by a member of no group: UNKNOWN_MEMBER_ID")
@@ -489,8 +479,8 @@ def part_d_bad_input(s, g):
     thr, err, n = struct.unpack(">ihi", r[:10])
     pos, listed = 10, set()
     for _ in range(n):
-        name, pos = rstr(r, pos)
-        _ptype, pos = rstr(r, pos)
+        name, pos = C.rstr(r, pos)
+        _ptype, pos = C.rstr(r, pos)
         listed.add(name)
     C.check(nobody not in listed and "raw-big" not in listed and g in listed,
             "(d) no group was created by bad input", str(sorted(listed)))

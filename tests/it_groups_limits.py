@@ -36,11 +36,6 @@ TS = 1.0
 TOPIC = "lim"
 
 
-def s16(s):
-    b = s.encode() if s is not None else None
-    return struct.pack(">h", -1) if b is None else struct.pack(">h", len(b)) + b
-
-
 _corr = [0]
 _corr_mu = threading.Lock()
 
@@ -49,53 +44,48 @@ def req(sock, key, ver, body):
     with _corr_mu:
         _corr[0] += 1
         cid = _corr[0]
-    msg = struct.pack(">hhi", key, ver, cid) + s16("lim") + body
+    msg = struct.pack(">hhi", key, ver, cid) + C.string("lim") + body
     sock.sendall(struct.pack(">i", len(msg)) + msg)
     data = C.recv_exact(sock, struct.unpack(">i", C.recv_exact(sock, 4))[0])
     assert struct.unpack(">i", data[:4])[0] == cid
     return data[4:]
 
 
-def rstr(b, pos):
-    n = struct.unpack(">h", b[pos:pos + 2])[0]
-    return (None if n < 0 else b[pos + 2:pos + 2 + n].decode()), pos + 2 + max(n, 0)
-
-
 def join(sock, group, mid, ver=3, rebalance_ms=0, session_ms=6000):
     """JoinGroup v3 (no 79) or v5; returns (error, generation, leader, member id)."""
-    body = s16(group) + struct.pack(">ii", session_ms, rebalance_ms) + s16(mid)
+    body = C.string(group) + struct.pack(">ii", session_ms, rebalance_ms) + C.string(mid)
     if ver >= 5:
-        body += s16(None)
-    body += s16("consumer") + struct.pack(">i", 1) + s16("range") + struct.pack(">i", 3) + b"abc"
+        body += C.string(None)
+    body += C.string("consumer") + struct.pack(">i", 1) + C.string("range") + struct.pack(">i", 3) + b"abc"
     r = req(sock, 11, ver, body)
     _thr, err, gen = struct.unpack(">ihi", r[:10])
-    _proto, pos = rstr(r, 10)
-    leader, pos = rstr(r, pos)
-    mid, pos = rstr(r, pos)
+    _proto, pos = C.rstr(r, 10)
+    leader, pos = C.rstr(r, pos)
+    mid, pos = C.rstr(r, pos)
     return err, gen, leader, mid
 
 
 def sync(sock, group, gen, mid, assignments=()):
-    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None) + struct.pack(">i", len(assignments))
+    body = C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(None) + struct.pack(">i", len(assignments))
     for m, a in assignments:
-        body += s16(m) + struct.pack(">i", len(a)) + a
+        body += C.string(m) + struct.pack(">i", len(a)) + a
     return struct.unpack(">ih", req(sock, 14, 3, body)[:6])[1]
 
 
 def heartbeat(sock, group, gen, mid):
-    return struct.unpack(">ih", req(sock, 12, 3, s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None))[:6])[1]
+    return struct.unpack(">ih", req(sock, 12, 3, C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(None))[:6])[1]
 
 
 def leave(sock, group, mid):
-    return struct.unpack(">ih", req(sock, 13, 1, s16(group) + s16(mid))[:6])[1]
+    return struct.unpack(">ih", req(sock, 13, 1, C.string(group) + C.string(mid))[:6])[1]
 
 
 def commit(sock, group, parts, gen=-1, mid=""):
     """OffsetCommit v7 of {partition: offset} of TOPIC; returns {partition: error}."""
-    body = s16(group) + struct.pack(">i", gen) + s16(mid) + s16(None) + struct.pack(">i", 1) + s16(TOPIC)
+    body = C.string(group) + struct.pack(">i", gen) + C.string(mid) + C.string(None) + struct.pack(">i", 1) + C.string(TOPIC)
     body += struct.pack(">i", len(parts))
     for p, off in parts.items():
-        body += struct.pack(">iqi", p, off, -1) + s16("m")
+        body += struct.pack(">iqi", p, off, -1) + C.string("m")
     r = req(sock, 8, 7, body)
     rd = C.Rd(r)
     rd.i32()
@@ -118,26 +108,26 @@ def list_groups(sock):
     _thr, err, n = struct.unpack(">ihi", r[:10])
     pos, names = 10, set()
     for _ in range(n):
-        name, pos = rstr(r, pos)
-        _pt, pos = rstr(r, pos)
+        name, pos = C.rstr(r, pos)
+        _pt, pos = C.rstr(r, pos)
         names.add(name)
     return err, names
 
 
 def describe(sock, group):
     """DescribeGroups v0 of one group: (error, state, member count)."""
-    r = req(sock, 15, 0, struct.pack(">i", 1) + s16(group))
+    r = req(sock, 15, 0, struct.pack(">i", 1) + C.string(group))
     err = struct.unpack(">h", r[4:6])[0]
-    _name, pos = rstr(r, 6)
-    state, pos = rstr(r, pos)
-    _pt, pos = rstr(r, pos)
-    _pd, pos = rstr(r, pos)
+    _name, pos = C.rstr(r, 6)
+    state, pos = C.rstr(r, pos)
+    _pt, pos = C.rstr(r, pos)
+    _pd, pos = C.rstr(r, pos)
     return err, state, struct.unpack(">i", r[pos:pos + 4])[0]
 
 
 def delete_group(sock, group):
-    r = req(sock, 42, 0, struct.pack(">i", 1) + s16(group))
-    _name, pos = rstr(r, 8)
+    r = req(sock, 42, 0, struct.pack(">i", 1) + C.string(group))
+    _name, pos = C.rstr(r, 8)
     return struct.unpack(">h", r[pos:pos + 2])[0]
 
 
