@@ -43,7 +43,10 @@ enum weir_err {
     WEIR_E_PRODUCER_EPOCH = -21,  /* producer epoch older than the partition's */
     WEIR_E_TRANSACTIONAL = -22,   /* transactional batch: transactions are not supported */
     WEIR_E_NOSPACE = -23,     /* disk full, or free space below the broker's reserve: retriable */
-    WEIR_E_LAST = WEIR_E_NOSPACE
+    WEIR_E_TIMEOUT = -24,     /* a bounded wait ran out (a session, a registration, a shutdown) */
+    WEIR_E_UNAVAILABLE = -25, /* a service this needs is not reachable now (ZooKeeper): retriable */
+    WEIR_E_STALE = -26,       /* a conditional write lost: what it was based on has changed */
+    WEIR_E_LAST = WEIR_E_STALE
 };
 
 /* "NAME: text" for developers' log lines; never NULL. */

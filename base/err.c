@@ -29,6 +29,9 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_PRODUCER_EPOCH] = "WEIR_E_PRODUCER_EPOCH: producer epoch is older than the partition's",
     [-WEIR_E_TRANSACTIONAL] = "WEIR_E_TRANSACTIONAL: transactional batches are not supported",
     [-WEIR_E_NOSPACE] = "WEIR_E_NOSPACE: not enough free disk space (file system full, or below the broker's free-space reserve)",
+    [-WEIR_E_TIMEOUT] = "WEIR_E_TIMEOUT: timed out",
+    [-WEIR_E_UNAVAILABLE] = "WEIR_E_UNAVAILABLE: the cluster's coordination service is not reachable",
+    [-WEIR_E_STALE] = "WEIR_E_STALE: the state changed since it was read",
 };
 
 const char *weir_err_str(enum weir_err e)

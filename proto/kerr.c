@@ -237,6 +237,9 @@ int16_t weir_kerr_from_err(enum weir_err e)
     case WEIR_E_OUT_OF_SEQUENCE: return WEIR_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     case WEIR_E_PRODUCER_EPOCH: return WEIR_KERR_INVALID_PRODUCER_EPOCH;
     case WEIR_E_TRANSACTIONAL: return WEIR_KERR_INVALID_TXN_STATE;
+    case WEIR_E_TIMEOUT: return WEIR_KERR_REQUEST_TIMED_OUT;
+    case WEIR_E_UNAVAILABLE: return WEIR_KERR_NOT_CONTROLLER; /* retriable: the client asks again */
+    case WEIR_E_STALE: return WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
     case WEIR_E_NOMEM:
     case WEIR_E_BUSY:
     case WEIR_E_CLOSED: return WEIR_KERR_UNKNOWN_SERVER_ERROR;

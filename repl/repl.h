@@ -6,14 +6,215 @@
  * Cluster metadata lives in ZooKeeper under Kafka's znode layout.
  * See docs/replication.md.
  *
- * Nothing is public yet: the deterministic core (znode codecs, leader and
- * follower state, controller decisions) is private to this folder
- * (repl/core_int.h), and so is the ZooKeeper edge (repl/zk_int.h: one
- * asynchronous session interface, over libzookeeper_mt in zk.c and in memory
- * in zkmem.c), until the cluster interface lands. */
+ * Two parts, both used by net/:
+ *   1. struct weir_cluster: this broker's membership (registration, the
+ *      metadata cache kept by watches, roles, the controller, admin writes),
+ *      run on a thread of its own (cluster.c over member.c and controller.c).
+ *   2. struct weir_repl_leader and the truncation rule: the per-partition
+ *      state a leader keeps on the partition's owner reactor (follower
+ *      offsets, ISR, high watermark) and what a follower truncates to
+ *      (replica.c, thin wrappers over the deterministic core). No I/O, no
+ *      clock of their own: time is an argument. */
 #ifndef WEIR_REPL_H
 #define WEIR_REPL_H
 
 #include "base/base.h"
+
+enum {
+    WEIR_REPLICAS_MAX = 64,    /* replicas of one partition (and so ISR size) */
+    WEIR_REPL_HOST_MAX = 256,  /* host name bytes, NUL included */
+};
+#define WEIR_NO_LEADER (-1)    /* a partition without a leader (offline) */
+
+/* ---- the cluster ----------------------------------------------------------------- */
+
+struct weir_cluster;
+
+struct weir_cluster_config {
+    char zk_connect[1024];       /* zookeeper.connect: "h:p[,h:p...][/chroot]" */
+    int32_t broker_id;           /* broker.id / node.id */
+    char host[WEIR_REPL_HOST_MAX]; /* advertised host and port (what others dial) */
+    int32_t port;
+    int32_t session_timeout_ms;  /* zookeeper.session.timeout.ms, default 18000 */
+    int32_t connect_timeout_ms;  /* zookeeper.connection.timeout.ms: start waits this long to register */
+    bool unclean_election;       /* unclean.leader.election.enable: the broker default */
+    bool auto_rebalance;         /* auto.leader.rebalance.enable */
+    int64_t rebalance_check_ms;  /* leader.imbalance.check.interval.seconds x 1000 */
+    int32_t imbalance_pct;       /* leader.imbalance.per.broker.percentage */
+};
+
+struct weir_broker_addr {
+    int32_t id;
+    char host[WEIR_REPL_HOST_MAX];
+    int32_t port;
+};
+
+enum weir_role_kind {
+    WEIR_ROLE_NONE,     /* not hosted here (deleted, or no longer a replica) */
+    WEIR_ROLE_LEADER,   /* this broker leads at leader_epoch */
+    WEIR_ROLE_FOLLOWER, /* `leader` leads at leader_epoch; this broker fetches from it */
+    WEIR_ROLE_OFFLINE,  /* no leader (leader -1): neither serve nor fetch */
+};
+
+/* A partition as the cache last read it: its assignment and its state znode. */
+struct weir_partition_info {
+    int32_t leader;          /* WEIR_NO_LEADER when offline */
+    int32_t leader_epoch;
+    int32_t zk_version;      /* the state znode's data version (fences ISR writes) */
+    uint32_t replicas_n, isr_n;
+    int32_t replicas[WEIR_REPLICAS_MAX]; /* the assignment; replicas[0] is the preferred leader */
+    int32_t isr[WEIR_REPLICAS_MAX];
+};
+
+/* A role of a partition this broker hosts (or hosted: NONE), with the state it
+ * comes from. Roles of one partition arrive in order, leader epochs never
+ * decreasing. */
+struct weir_role {
+    enum weir_role_kind kind;
+    struct weir_partition_info info;
+};
+
+/* Called on the cluster's thread; keep them short (post work elsewhere). */
+struct weir_cluster_ops {
+    void (*on_role)(void *ctx, const char *topic, int32_t partition, const struct weir_role *role);
+    void (*on_change)(void *ctx); /* brokers, topics or states changed (may be NULL) */
+};
+
+/* Connects to ZooKeeper, creates the fixed paths, registers this broker
+ * (ephemeral /brokers/ids/<id>), stands for controller and starts the
+ * cluster's thread; returns once registered or refused, or after
+ * connect_timeout_ms. Roles for hosted partitions follow on the thread.
+ * Errors: WEIR_E_BAD_CONFIG (zk_connect), WEIR_E_EXISTS (another live broker
+ * has the id), WEIR_E_TIMEOUT (no session or registration in time), with one
+ * line for the user in why. */
+enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const struct weir_cluster_ops *ops,
+                                 void *ctx, struct weir_cluster **out, char *why, size_t why_cap);
+/* Stops the thread and closes the session (the registration goes). No
+ * callback runs after it returns. */
+void weir_cluster_stop(struct weir_cluster *cl);
+
+/* Queries of the cache: any thread, each a consistent snapshot. */
+int32_t weir_cluster_id_self(const struct weir_cluster *cl);
+int32_t weir_cluster_controller(struct weir_cluster *cl); /* -1 when none is known */
+/* Live brokers in ascending id order; returns how many there are (may exceed cap). */
+size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *out, size_t cap);
+bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, struct weir_broker_addr *out);
+/* Partitions of a topic whose assignment has been read, else -1. */
+int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic);
+/* Names of known topics (not being deleted), each strdup'd with weir_malloc
+ * into out (cap of them); returns how many there are (may exceed cap). */
+size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap);
+/* false: topic or partition unknown, or its state not read yet. */
+bool weir_cluster_partition(struct weir_cluster *cl, const char *topic, int32_t partition,
+                            struct weir_partition_info *out);
+
+/* Admin writes, from any broker (Kafka's AdminZkClient). done(ctx, err, why)
+ * runs once on the cluster's thread; why is a line for error_message.
+ * Errors: WEIR_E_EXISTS (topic exists), WEIR_E_NOT_FOUND, WEIR_E_INVALID
+ * (replication factor above the live brokers, or 0), WEIR_E_UNAVAILABLE (no
+ * session now), WEIR_E_IO (ZooKeeper refused). */
+typedef void weir_cluster_done_fn(void *ctx, enum weir_err err, const char *why);
+/* Writes the assignment (rack-unaware, Kafka's) and the topic's configs
+ * (keys[i]=values[i], n of them); the controller creates the states. */
+void weir_cluster_topic_create(struct weir_cluster *cl, const char *topic, int32_t partitions, int16_t rf,
+                               const char *const *keys, const char *const *values, uint32_t n,
+                               weir_cluster_done_fn *done, void *ctx);
+/* Writes /admin/delete_topics/<topic>; the controller deletes it. */
+void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_cluster_done_fn *done, void *ctx);
+/* Grows the assignment to `total` partitions (existing ones unchanged). */
+void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
+                                 weir_cluster_done_fn *done, void *ctx);
+/* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf. */
+enum weir_err weir_cluster_topic_configs(struct weir_cluster *cl, const char *topic, char *buf, size_t cap);
+
+/* The leader's ISR change: writes {leader = me, leader_epoch, isr} to the
+ * state znode conditional on zk_version (what it last read). done(ctx, err,
+ * new_version) on the cluster's thread: WEIR_OK with the znode's new version,
+ * WEIR_E_STALE when the version moved (re-read: a newer role follows),
+ * WEIR_E_UNAVAILABLE without a session. */
+typedef void weir_cluster_isr_done_fn(void *ctx, enum weir_err err, int32_t new_version);
+void weir_cluster_isr_write(struct weir_cluster *cl, const char *topic, int32_t partition, int32_t leader_epoch,
+                            int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
+                            void *ctx);
+
+/* Controlled shutdown (controlled.shutdown.enable): asks the controller to
+ * move this broker's leaderships to other ISR members and take it out of the
+ * ISRs; returns WEIR_OK once it leads no partition that has another live ISR
+ * member, WEIR_E_TIMEOUT after timeout_ms. */
+enum weir_err weir_cluster_shutdown(struct weir_cluster *cl, int64_t timeout_ms);
+
+/* ---- a leader's partition state (kafka.cluster.Partition) ------------------------
+ * Lives on the partition's owner thread. Invariants: the leader is in its
+ * ISR; hw <= the leader's log end and never moves back while it leads at one
+ * epoch; one ISR proposal at a time, applied only after its znode write. */
+
+struct weir_repl_leader;
+
+/* What a fetch or a tick produced: hw_advanced (set the log's HW to
+ * weir_repl_leader_hw and wake its waiters); propose (write isr with
+ * weir_cluster_isr_write, then call _isr_applied or _isr_failed). */
+struct weir_repl_result {
+    bool hw_advanced;
+    bool propose;
+    uint32_t isr_n;
+    int32_t isr[WEIR_REPLICAS_MAX];
+};
+
+struct weir_repl_leader *weir_repl_leader_new(void);
+void weir_repl_leader_free(struct weir_repl_leader *l);
+/* Becoming leader at info->leader_epoch, or a newer state while leading
+ * (Partition.makeLeader): leo and hw are the local log's end and HW.
+ * Errors: WEIR_E_INVALID (me not in the ISR, ISR outside the replicas,
+ * an epoch below the current one, hw > leo); nothing changes then. */
+enum weir_err weir_repl_leader_make(struct weir_repl_leader *l, int32_t me, const struct weir_partition_info *info,
+                                    int64_t leo, int64_t hw, int64_t lag_max_ms, int64_t now_ms, bool *hw_advanced);
+/* The local log grew to leo; true when the HW advanced. */
+bool weir_repl_leader_on_append(struct weir_repl_leader *l, int64_t leo, int64_t now_ms);
+/* Follower `replica` fetched at fetch_offset while the leader's end was
+ * leader_leo. Errors: WEIR_E_NOT_FOUND (not a replica), WEIR_E_OFFSET_RANGE. */
+enum weir_err weir_repl_leader_on_fetch(struct weir_repl_leader *l, int32_t replica, int64_t fetch_offset,
+                                        int64_t leader_leo, int64_t now_ms, struct weir_repl_result *res);
+/* ISR shrink check (replica.lag.time.max.ms), on the owner's tick. */
+void weir_repl_leader_tick(struct weir_repl_leader *l, int64_t now_ms, int64_t lag_max_ms,
+                           struct weir_repl_result *res);
+bool weir_repl_leader_isr_applied(struct weir_repl_leader *l, int64_t now_ms); /* true: hw advanced */
+void weir_repl_leader_isr_failed(struct weir_repl_leader *l);
+int64_t weir_repl_leader_hw(const struct weir_repl_leader *l);
+int32_t weir_repl_leader_epoch(const struct weir_repl_leader *l);
+/* The current ISR (committed, not a pending proposal). */
+uint32_t weir_repl_leader_isr(const struct weir_repl_leader *l, int32_t *out, uint32_t cap);
+/* acks=all before the append: |ISR| >= min_insync (else NOT_ENOUGH_REPLICAS). */
+bool weir_repl_leader_can_append_all(const struct weir_repl_leader *l, int32_t min_insync);
+enum weir_repl_ack { WEIR_REPL_ACK_WAIT, WEIR_REPL_ACK_OK, WEIR_REPL_ACK_NOT_ENOUGH_REPLICAS_AFTER_APPEND };
+/* An acks=all produce whose last offset + 1 is required_offset. */
+enum weir_repl_ack weir_repl_leader_ack_check(const struct weir_repl_leader *l, int64_t required_offset,
+                                              int32_t min_insync);
+
+/* ---- a follower's truncation (KIP-101, KIP-279) ---------------------------------- */
+
+#define WEIR_UNDEFINED_EPOCH (-1)
+#define WEIR_UNDEFINED_EPOCH_OFFSET (-1)
+
+enum weir_trunc_action {
+    WEIR_TRUNC_FETCH,  /* truncate to offset, then fetch from it */
+    WEIR_TRUNC_AGAIN,  /* truncate to offset, then ask again with next_epoch */
+    WEIR_TRUNC_RETRY,  /* the leader answered an error: back off and ask again */
+    WEIR_TRUNC_FENCED, /* FENCED_LEADER_EPOCH: wait for a newer partition state */
+};
+struct weir_trunc {
+    enum weir_trunc_action action;
+    int64_t offset;
+    int32_t next_epoch;
+};
+/* The follower's local epoch lookup (weir_log_epoch_end_offset): false when
+ * it has no answer. */
+typedef bool (*weir_epoch_lookup_fn)(void *ctx, int32_t epoch, int32_t *epoch_out, int64_t *end_out);
+/* Before asking: a log with no epochs truncates to its HW (returns false,
+ * out filled); true: send OffsetsForLeaderEpoch with local_latest_epoch. */
+bool weir_repl_follower_should_ask(int32_t local_latest_epoch, int64_t local_hw, struct weir_trunc *out);
+/* The leader's answer (error, leader_epoch, leader_end) -> what to do. */
+void weir_repl_follower_truncation(int32_t local_latest_epoch, int64_t local_leo, int64_t local_hw,
+                                   weir_epoch_lookup_fn lookup, void *ctx, int16_t error, int32_t leader_epoch,
+                                   int64_t leader_end, struct weir_trunc *out);
 
 #endif
