@@ -14,6 +14,7 @@
 #include "net.h"
 #include "proto/proto.h"
 #include "record/record.h"
+#include "repl/repl.h"
 
 #include <liburing.h>
 #include <pthread.h>
@@ -55,6 +56,7 @@ struct part {
     struct weir_log *log;
     struct reactor *owner;
     uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
+    struct part_repl *repl;      /* its replication state (repl_part.c); NULL on a single node */
     struct part *hnext;
 };
 
@@ -202,6 +204,7 @@ struct broker {
     _Atomic unsigned quiesced;
     _Atomic bool stopping;
     _Atomic int64_t groups_live; /* group*.c: groups in memory on every reactor (weir.groups.max) */
+    struct weir_cluster *cluster; /* cluster mode (zookeeper.connect set); NULL on a single node */
     pthread_mutex_t pid_mu;      /* producer id blocks */
     int64_t pid_next, pid_block_end;
     /* conn.c: connections open (accepted, not yet freed) for max.connections,
@@ -326,6 +329,21 @@ void groups_free(struct reactor *r);
 /* Per reactor, before it starts: groups_tick each turn, groups_free at the end. */
 void groups_reactor_init(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
+
+/* ---- replication (cluster mode only: b->cluster != NULL) ----------------------------
+ * The cluster's thread learns a hosted partition's role (repl.h) and posts it
+ * to the partition's owner (cluster_glue.c), which opens the log and calls
+ * part_repl_role. Everything below runs on the owner reactor. */
+struct part_repl; /* repl_part.c: role, leader state, held acks=all produces */
+/* Applies a role (epochs never go back: an older one is ignored). LEADER:
+ * stamps the epoch into the log, the HW stops following the end, the
+ * leader state starts; FOLLOWER: held produces fail with 6, the partition is
+ * handed to fetcher_follow; OFFLINE and NONE: neither serves nor fetches. */
+void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role);
+/* fetcher.c: follow `leader` at leader_epoch (truncate by OffsetsForLeaderEpoch,
+ * then fetch); one connection per source broker carries all its partitions. */
+void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);
+void fetcher_unfollow(struct reactor *owner, struct part *p); /* no-op when not followed */
 
 /* ---- producer_id.c ------------------------------------------------------------ */
 enum weir_err producer_ids_init(struct broker *b); /* at start: reserves the first block */
