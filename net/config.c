@@ -16,6 +16,7 @@
  * id; both set to different values is an error. */
 #include "engine/engine.h"
 #include "net.h"
+#include "repl/repl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +46,7 @@ enum key_kind {
     KEY_FETCH_SEND, /* weir.fetch.send.mode */
     KEY_NODE_ID,    /* broker.id, node.id */
     KEY_LOG,        /* a topic default: weir_log_config_set(topic_key, value * scale) */
+    KEY_ZK,         /* zookeeper.connect */
 };
 
 enum { /* bits of keys_set */
@@ -106,6 +108,22 @@ static const struct broker_key broker_keys[] = {
     { "weir.reactors", KEY_U32, FIELD(reactors), 0, REACTORS_CONFIG_MAX, NULL, 0, 0, 0 },
     { "weir.fetch.send.mode", KEY_FETCH_SEND, 0, 0, 0, NULL, 0, 0, 0 },
     { "weir.port.file", KEY_PATH, FIELD(port_file), 0, 0, NULL, 0, 0, 0 },
+    { "zookeeper.connect", KEY_ZK, 0, 0, 0, NULL, 0, 0, 0 },
+    { "zookeeper.session.timeout.ms", KEY_I32, FIELD(zk_session_timeout_ms), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "zookeeper.connection.timeout.ms", KEY_I32, FIELD(zk_connection_timeout_ms), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "default.replication.factor", KEY_I32, FIELD(default_replication_factor), 1, WEIR_REPLICAS_MAX, NULL, 0, 0, 0 },
+    { "offsets.topic.replication.factor", KEY_I32, FIELD(offsets_topic_replication_factor), 1, WEIR_REPLICAS_MAX,
+      NULL, 0, 0, 0 },
+    { "unclean.leader.election.enable", KEY_BOOL, FIELD(unclean_leader_election), 0, 0, NULL, 0, 0, 0 },
+    { "controlled.shutdown.enable", KEY_BOOL, FIELD(controlled_shutdown), 0, 0, NULL, 0, 0, 0 },
+    { "controlled.shutdown.max.retries", KEY_I32, FIELD(controlled_shutdown_max_retries), 1, INT32_MAX, NULL, 0, 0,
+      0 },
+    { "controlled.shutdown.retry.backoff.ms", KEY_I64, FIELD(controlled_shutdown_backoff_ms), 1, INT32_MAX, NULL, 1,
+      0, 0 },
+    { "auto.leader.rebalance.enable", KEY_BOOL, FIELD(auto_leader_rebalance), 0, 0, NULL, 0, 0, 0 },
+    { "leader.imbalance.check.interval.seconds", KEY_I64, FIELD(leader_imbalance_check_ms), 1, INT64_MAX / 1000,
+      NULL, 1000, 0, 0 },
+    { "leader.imbalance.per.broker.percentage", KEY_I32, FIELD(leader_imbalance_pct), 0, 100, NULL, 0, 0, 0 },
     LOG_KEY("log.segment.bytes", "segment.bytes"),
     { "log.roll.ms", KEY_LOG, 0, 0, 0, "segment.ms", 1, SET_ROLL_MS, 0 },
     { "log.roll.hours", KEY_LOG, 0, 1, INT64_MAX, "segment.ms", 3600000, SET_ROLL_HOURS, SET_ROLL_MS },
@@ -146,6 +164,17 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->groups_max = 100000;
     c->group_offsets_max = 100000;
     c->fetch_send = WEIR_FETCH_SEND_COPY;
+    c->zk_session_timeout_ms = 18000;
+    c->zk_connection_timeout_ms = 0; /* unset: the session timeout */
+    c->default_replication_factor = 1;
+    c->offsets_topic_replication_factor = 3;
+    c->unclean_leader_election = false;
+    c->controlled_shutdown = true;
+    c->controlled_shutdown_max_retries = 3;
+    c->controlled_shutdown_backoff_ms = 5000;
+    c->auto_leader_rebalance = true;
+    c->leader_imbalance_check_ms = 300000;
+    c->leader_imbalance_pct = 10;
     weir_log_config_default(&c->log);
     weir_disk_policy_default(&c->disk);
     c->keys_set = 0;
@@ -437,6 +466,50 @@ static enum weir_err set_word(struct weir_broker_config *c, const struct broker_
     return WEIR_OK;
 }
 
+/* zookeeper.connect: "HOST:PORT[,HOST:PORT...][/chroot]" (ZooKeeper's connect
+ * string); the chroot is a path of non-empty components. NULL or the reason. */
+static const char *zk_connect_problem(const char *v)
+{
+    if (!*v) return "is empty: expected HOST:PORT[,HOST:PORT...][/chroot]";
+    const char *slash = strchr(v, '/'), *hosts_end = slash ? slash : v + strlen(v);
+    if (hosts_end == v) return "names no ZooKeeper server: expected HOST:PORT[,HOST:PORT...][/chroot]";
+    for (const char *p = v; p < hosts_end;) {
+        const char *comma = memchr(p, ',', (size_t)(hosts_end - p));
+        const char *end = comma ? comma : hosts_end;
+        char one[300], host[256];
+        size_t n = (size_t)(end - p);
+        if (n == 0) return "has an empty server between commas";
+        if (n >= sizeof one) return "has a server longer than 299 bytes";
+        memcpy(one, p, n), one[n] = '\0';
+        const char *port_text = "";
+        const char *reason = hostport_split(one, host, sizeof host, &port_text);
+        if (reason) return reason;
+        if (!*host) return "has a server without a host";
+        int64_t port = 0;
+        if (parse_int(port_text, &port) || port < 1 || port > 65535) return "needs a port in 1..65535 for each server";
+        p = comma ? comma + 1 : hosts_end;
+        if (comma && p == hosts_end) return "ends with a comma";
+    }
+    if (slash) {
+        if (!slash[1]) return "has an empty chroot after '/' (leave the '/' out for none)";
+        for (const char *p = slash; *p; p++) {
+            if ((unsigned char)*p <= 0x20 || *p == 0x7f) return "has a chroot with a space or control character";
+            if (*p == '/' && (p[1] == '/' || p[1] == '\0')) return "has a chroot with an empty path component";
+        }
+    }
+    return NULL;
+}
+
+static enum weir_err set_zk_connect(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                    char *why, size_t why_cap)
+{
+    const char *reason = zk_connect_problem(value);
+    if (!reason && strlen(value) >= sizeof c->zk_connect) reason = "is longer than 1023 bytes";
+    if (reason) return bad_value(why, why_cap, k->name, value, reason);
+    memcpy(c->zk_connect, value, strlen(value) + 1);
+    return WEIR_OK;
+}
+
 enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *key, const char *value, char *why,
                                      size_t why_cap)
 {
@@ -463,6 +536,7 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     case KEY_DATA_DIR: err = set_data_dir(c, k, value, why, why_cap); break;
     case KEY_NODE_ID: err = set_node_id(c, k, value, why, why_cap); break;
     case KEY_LOG: err = set_log(c, k, value, why, why_cap); break;
+    case KEY_ZK: err = set_zk_connect(c, k, value, why, why_cap); break;
     }
     if (err == WEIR_OK) c->keys_set |= k->self;
     return err;

@@ -42,6 +42,19 @@ struct weir_broker_config {
     int64_t groups_max;                 /* weir.groups.max: groups per broker, default 100000 */
     int32_t group_offsets_max;          /* weir.group.offsets.max: committed offsets per group, default 100000 */
     enum weir_fetch_send fetch_send; /* weir.fetch.send.mode: splice|copy (default: the measured winner) */
+    /* Replication (cluster mode when zk_connect is set; docs/replication.md) */
+    char zk_connect[1024];              /* zookeeper.connect "h:p[,h:p...][/chroot]"; "" = a single node */
+    int32_t zk_session_timeout_ms;      /* zookeeper.session.timeout.ms, default 18000 */
+    int32_t zk_connection_timeout_ms;   /* zookeeper.connection.timeout.ms; 0 (default) = the session timeout */
+    int32_t default_replication_factor; /* default.replication.factor, default 1 */
+    int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor, default 3 */
+    bool unclean_leader_election;       /* unclean.leader.election.enable, default false */
+    bool controlled_shutdown;           /* controlled.shutdown.enable, default true */
+    int32_t controlled_shutdown_max_retries; /* controlled.shutdown.max.retries, default 3 */
+    int64_t controlled_shutdown_backoff_ms;  /* controlled.shutdown.retry.backoff.ms, default 5000 */
+    bool auto_leader_rebalance;         /* auto.leader.rebalance.enable, default true */
+    int64_t leader_imbalance_check_ms;  /* leader.imbalance.check.interval.seconds (300) x 1000 */
+    int32_t leader_imbalance_pct;       /* leader.imbalance.per.broker.percentage, default 10 */
     struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
     struct weir_disk_policy disk; /* log.preallocate.max.bytes, log.preallocate.budget.bytes, log.disk.reserve.bytes */
     uint32_t keys_set;           /* config.c only: bits of the keys ranked by precedence that were set

@@ -67,6 +67,18 @@ static void test_defaults(void **state)
     assert_int_equal(c.groups_max, 100000);
     assert_int_equal(c.group_offsets_max, 100000);
     assert_int_equal(c.fetch_send, WEIR_FETCH_SEND_COPY);
+    assert_string_equal(c.zk_connect, ""); /* a single node */
+    assert_int_equal(c.zk_session_timeout_ms, 18000);
+    assert_int_equal(c.zk_connection_timeout_ms, 0);
+    assert_int_equal(c.default_replication_factor, 1);
+    assert_int_equal(c.offsets_topic_replication_factor, 3);
+    assert_false(c.unclean_leader_election);
+    assert_true(c.controlled_shutdown);
+    assert_int_equal(c.controlled_shutdown_max_retries, 3);
+    assert_int_equal(c.controlled_shutdown_backoff_ms, 5000);
+    assert_true(c.auto_leader_rebalance);
+    assert_int_equal(c.leader_imbalance_check_ms, 300000);
+    assert_int_equal(c.leader_imbalance_pct, 10);
     assert_memory_equal(&c.log, &log, sizeof log);
     assert_int_equal(c.keys_set, 0);
     char why[256];
@@ -217,9 +229,47 @@ static const struct key_case {
     { "log.cleaner.min.cleanable.ratio", "-0.5", false, 0, F_NONE, 0, NULL },
     { "log.cleaner.min.cleanable.ratio", "0.5.1", false, 0, F_NONE, 0, NULL },
     { "log.cleaner.min.cleanable.ratio", "1e-1", false, 0, F_NONE, 0, NULL },
+    /* replication */
+    { "zookeeper.connect", "localhost:2181", true, O(zk_connect), F_STR, 0, "localhost:2181" },
+    { "zookeeper.connect", "zk1:2181,zk2:2182,[::1]:2183/weir/a", true, O(zk_connect), F_STR, 0,
+      "zk1:2181,zk2:2182,[::1]:2183/weir/a" },
+    { "zookeeper.connect", "", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:0", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:65536", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:2181,", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:2181,,zk2:2181", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", ":2181", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "/weir", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:2181/", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:2181/a//b", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk1:2181/a/", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect", "zk 1:2181", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.session.timeout.ms", "6000", true, O(zk_session_timeout_ms), F_I32, 6000, NULL },
+    { "zookeeper.session.timeout.ms", "0", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connection.timeout.ms", "30000", true, O(zk_connection_timeout_ms), F_I32, 30000, NULL },
+    { "zookeeper.connection.timeout.ms", "-1", false, 0, F_NONE, 0, NULL },
+    { "default.replication.factor", "3", true, O(default_replication_factor), F_I32, 3, NULL },
+    { "default.replication.factor", "64", true, O(default_replication_factor), F_I32, 64, NULL },
+    { "default.replication.factor", "0", false, 0, F_NONE, 0, NULL },
+    { "default.replication.factor", "65", false, 0, F_NONE, 0, NULL },
+    { "offsets.topic.replication.factor", "1", true, O(offsets_topic_replication_factor), F_I32, 1, NULL },
+    { "offsets.topic.replication.factor", "0", false, 0, F_NONE, 0, NULL },
+    { "unclean.leader.election.enable", "true", true, O(unclean_leader_election), F_BOOL, 1, NULL },
+    { "unclean.leader.election.enable", "on", false, 0, F_NONE, 0, NULL },
+    { "controlled.shutdown.enable", "false", true, O(controlled_shutdown), F_BOOL, 0, NULL },
+    { "controlled.shutdown.max.retries", "5", true, O(controlled_shutdown_max_retries), F_I32, 5, NULL },
+    { "controlled.shutdown.max.retries", "0", false, 0, F_NONE, 0, NULL },
+    { "controlled.shutdown.retry.backoff.ms", "100", true, O(controlled_shutdown_backoff_ms), F_I64, 100, NULL },
+    { "controlled.shutdown.retry.backoff.ms", "2147483648", false, 0, F_NONE, 0, NULL },
+    { "auto.leader.rebalance.enable", "false", true, O(auto_leader_rebalance), F_BOOL, 0, NULL },
+    { "leader.imbalance.check.interval.seconds", "5", true, O(leader_imbalance_check_ms), F_I64, 5000, NULL },
+    { "leader.imbalance.check.interval.seconds", "0", false, 0, F_NONE, 0, NULL },
+    { "leader.imbalance.per.broker.percentage", "0", true, O(leader_imbalance_pct), F_I32, 0, NULL },
+    { "leader.imbalance.per.broker.percentage", "101", false, 0, F_NONE, 0, NULL },
     /* unknown keys, including topic-level names and wrong case */
     { "retention.ms", "1", false, 0, F_NONE, 0, NULL },
-    { "zookeeper.connect", "localhost:2181", false, 0, F_NONE, 0, NULL },
+    { "zookeeper.connect.string", "localhost:2181", false, 0, F_NONE, 0, NULL },
     { "LISTENERS", "PLAINTEXT://:9092", false, 0, F_NONE, 0, NULL },
     { "", "1", false, 0, F_NONE, 0, NULL },
 };
@@ -349,6 +399,11 @@ static void test_lengths(void **state)
     memset(big, '/', 4096), big[4096] = '\0';
     assert_int_equal(weir_broker_config_set(&c, "weir.port.file", big, why, sizeof why), WEIR_E_BAD_CONFIG);
     assert_int_equal(weir_broker_config_set(&c, "log.dir", big, why, sizeof why), WEIR_E_BAD_CONFIG);
+    memcpy(big, "zk:2181/", 8), memset(big + 8, 'c', 1015), big[1023] = '\0'; /* zookeeper.connect: 1023 bytes */
+    assert_int_equal(weir_broker_config_set(&c, "zookeeper.connect", big, why, sizeof why), WEIR_OK);
+    assert_int_equal(strlen(c.zk_connect), 1023);
+    big[1023] = 'c', big[1024] = '\0';
+    assert_int_equal(weir_broker_config_set(&c, "zookeeper.connect", big, why, sizeof why), WEIR_E_BAD_CONFIG);
     /* messages stay short and on one line whatever the input */
     memset(big, '9', 9999), big[9999] = '\0';
     big[5] = '\n';
