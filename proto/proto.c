@@ -28,7 +28,7 @@ static const struct kproto_api api_table[] = {
     { KAPI_DELETE_TOPICS, 0, 1, 4, "DeleteTopics" },
     { KAPI_DELETE_RECORDS, -1, -1, 2, "DeleteRecords" },
     { KAPI_INIT_PRODUCER_ID, 0, 1, 2, "InitProducerId" },
-    { KAPI_OFFSET_FOR_LEADER_EPOCH, -1, -1, 4, "OffsetForLeaderEpoch" },
+    { KAPI_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
     { KAPI_DESCRIBE_CONFIGS, 1, 2, 4, "DescribeConfigs" },
     { KAPI_CREATE_PARTITIONS, 0, 1, 2, "CreatePartitions" },
     { KAPI_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },

@@ -918,6 +918,48 @@ void kproto_initproducerid_request_encode(struct kbuf *out, int16_t version, con
 enum weir_err kproto_initproducerid_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                     struct kinitproducerid_resp *resp);
 
+/* ---- OffsetForLeaderEpoch (23), v0-4; v4 flexible ---- */
+
+struct koffsetforleaderepoch_req_part {
+    int32_t partition;
+    int32_t current_leader_epoch; /* v2+, else -1 */
+    int32_t leader_epoch;         /* the epoch whose end is asked for */
+};
+struct koffsetforleaderepoch_req_topic {
+    struct kstr topic;
+    struct koffsetforleaderepoch_req_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetforleaderepoch_req {
+    int32_t replica_id; /* v3+, else -2 (a debug consumer) */
+    struct koffsetforleaderepoch_req_topic *topics;
+    int32_t n_topics;
+};
+struct koffsetforleaderepoch_resp_part {
+    int16_t error_code;
+    int32_t partition;
+    int32_t leader_epoch; /* v1+, else -1 */
+    int64_t end_offset;   /* -1: UNDEFINED_EPOCH_OFFSET */
+};
+struct koffsetforleaderepoch_resp_topic {
+    struct kstr topic;
+    const struct koffsetforleaderepoch_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetforleaderepoch_resp {
+    int32_t throttle_time_ms; /* v2+ */
+    const struct koffsetforleaderepoch_resp_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_offsetforleaderepoch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                 struct koffsetforleaderepoch_req *req);
+void kproto_offsetforleaderepoch_encode(struct kbuf *out, int16_t version,
+                                        const struct koffsetforleaderepoch_resp *resp);
+void kproto_offsetforleaderepoch_request_encode(struct kbuf *out, int16_t version,
+                                                const struct koffsetforleaderepoch_req *req);
+enum weir_err kproto_offsetforleaderepoch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                          struct koffsetforleaderepoch_resp *resp);
+
 /* ---- FindCoordinator (10), v0-2 ---- */
 
 struct kfindcoordinator_req {

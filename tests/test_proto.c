@@ -86,7 +86,7 @@ static void test_api_table(void **state)
     static const struct { int16_t key, min, max; } want[] = {
         { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
+        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
         { 37, 0, 1 }, { 42, 0, 2 },
     };
     size_t n, supported = 0;
@@ -104,7 +104,8 @@ static void test_api_table(void **state)
         assert_false(kproto_supported(want[i].key, (int16_t)(want[i].max + 1)));
         for (int16_t v = want[i].min; v <= want[i].max; v++)
             assert_int_equal(kproto_request_flexible(want[i].key, v),
-                             (want[i].key == 18 && v >= 3) || (want[i].key == 42 && v >= 2));
+                             (want[i].key == 18 && v >= 3) || (want[i].key == 23 && v >= 4) ||
+                                 (want[i].key == 42 && v >= 2));
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -535,11 +536,11 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 20 supported APIs, ascending: key, min, max. */
+/* The 21 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 32, 1, 2 },
+    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
     { 37, 0, 1 }, { 42, 0, 2 },
 };
 
@@ -581,10 +582,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 20*6 = 134; v3: 4 + 4 + 2 + 1 + 20*7 + 4 + 1 = 156. */
+    /* v0: 4 + 4 + 2 + 4 + 21*6 = 140; v3: 4 + 4 + 2 + 1 + 21*7 + 4 + 1 = 163. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 134);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 156);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 140);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 163);
 }
 
 static void test_apiversions_unsupported(void **state)
@@ -621,6 +622,7 @@ union any_req {
     struct kdescribeconfigs_req describeconfigs;
     struct kinitproducerid_req initproducerid;
     struct kfindcoordinator_req findcoordinator;
+    struct koffsetforleaderepoch_req offsetforleaderepoch;
 };
 
 /* Bounds of the frame under test: every borrowed pointer must fall inside. */
@@ -1087,6 +1089,49 @@ static void walk_findcoordinator(const union any_req *r, const struct span *sp)
     in_span(sp, r->findcoordinator.key.ptr, r->findcoordinator.key.len);
 }
 
+/* ---- OffsetForLeaderEpoch: a follower's two partitions; v4 is flexible ---- */
+static void build_offsetforleaderepoch(struct kbuf *b, int16_t v)
+{
+    bool flex = v >= 4;
+    if (v >= 3) kb_i32(b, 2); /* replica_id */
+    kb_arr(b, flex, 1);
+    kb_str(b, flex, kstr_c("orders"));
+    kb_arr(b, flex, 2);
+    for (int32_t p = 0; p < 2; p++) {
+        kb_i32(b, p);
+        if (v >= 2) kb_i32(b, 7); /* current_leader_epoch */
+        kb_i32(b, 5 - p);         /* leader_epoch */
+        kb_tags(b, flex);
+    }
+    kb_tags(b, flex);
+    kb_tags(b, flex);
+}
+static enum weir_err dec_offsetforleaderepoch(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_offsetforleaderepoch_decode(rd, v, a, &r->offsetforleaderepoch);
+}
+static void check_offsetforleaderepoch(const union any_req *r, int16_t v)
+{
+    const struct koffsetforleaderepoch_req *o = &r->offsetforleaderepoch;
+    assert_int_equal(o->replica_id, v >= 3 ? 2 : -2);
+    assert_int_equal(o->n_topics, 1);
+    assert_kstr(o->topics[0].topic, "orders");
+    assert_int_equal(o->topics[0].n_partitions, 2);
+    for (int32_t p = 0; p < 2; p++) {
+        assert_int_equal(o->topics[0].partitions[p].partition, p);
+        assert_int_equal(o->topics[0].partitions[p].current_leader_epoch, v >= 2 ? 7 : -1);
+        assert_int_equal(o->topics[0].partitions[p].leader_epoch, 5 - p);
+    }
+}
+static void walk_offsetforleaderepoch(const union any_req *r, const struct span *sp)
+{
+    const struct koffsetforleaderepoch_req *o = &r->offsetforleaderepoch;
+    for (int32_t i = 0; i < o->n_topics; i++) {
+        in_span(sp, o->topics[i].topic.ptr, o->topics[i].topic.len);
+        touch(o->topics[i].partitions, (size_t)o->topics[i].n_partitions * sizeof *o->topics[i].partitions);
+    }
+}
+
 struct api_case {
     const char *name;
     int16_t key;
@@ -1102,7 +1147,7 @@ static const struct api_case api_cases[] = {
     API_CASE(listoffsets, KAPI_LIST_OFFSETS),       API_CASE(createtopics, KAPI_CREATE_TOPICS),
     API_CASE(deletetopics, KAPI_DELETE_TOPICS),     API_CASE(createpartitions, KAPI_CREATE_PARTITIONS),
     API_CASE(describeconfigs, KAPI_DESCRIBE_CONFIGS), API_CASE(initproducerid, KAPI_INIT_PRODUCER_ID),
-    API_CASE(findcoordinator, KAPI_FIND_COORDINATOR),
+    API_CASE(findcoordinator, KAPI_FIND_COORDINATOR), API_CASE(offsetforleaderepoch, KAPI_OFFSET_FOR_LEADER_EPOCH),
 };
 
 /* The body of api_cases[i] at version v, as an exact-size heap copy. */
@@ -1250,6 +1295,11 @@ static void over_describeconfigs_keys(struct kbuf *b)
 }
 static void over_describeconfigs_resources(struct kbuf *b) { kb_array_len(b, KPROTO_RESOURCES_MAX + 1); }
 static void neg_listoffsets(struct kbuf *b) { kb_i32(b, -1), kb_i8(b, 0), kb_array_len(b, -1); }
+static void over_ofle_parts(struct kbuf *b)
+{
+    kb_i32(b, 1), kb_array_len(b, 1), b_str(b, "t"), kb_array_len(b, KPROTO_PARTITIONS_MAX + 1);
+}
+static void neg_ofle_flex(struct kbuf *b) { kb_i32(b, 1), kb_uvarint(b, 0); } /* compact null topics */
 
 static void test_requests_counts(void **state)
 {
@@ -1275,6 +1325,8 @@ static void test_requests_counts(void **state)
         { "describeconfigs keys", 8, 1, over_describeconfigs_keys, WEIR_E_TOO_LARGE },
         { "describeconfigs resources", 8, 2, over_describeconfigs_resources, WEIR_E_TOO_LARGE },
         { "listoffsets null topics", 4, 2, neg_listoffsets, WEIR_E_INVALID },
+        { "offsetforleaderepoch partitions", 11, 3, over_ofle_parts, WEIR_E_TOO_LARGE },
+        { "offsetforleaderepoch null topics", 11, 4, neg_ofle_flex, WEIR_E_INVALID },
     };
     struct weir_arena a;
     assert_int_equal(weir_arena_init(&a, 64 << 20), WEIR_OK); /* big: the limit, not the arena, must refuse */
@@ -1451,6 +1503,25 @@ static void test_response_small_apis(void **state)
     for (int16_t v = 2; v <= 3; v++) {
         ENCODE(kproto_listoffsets_encode, &b, v, &lr);
         assert_bytes(b.mem, b.mem_len, lo_want, sizeof lo_want);
+        kbuf_free(&b);
+    }
+    /* OffsetForLeaderEpoch: [throttle v2+], [topic, [error, partition, epoch v1+, end]]; v4 compact + tags. */
+    struct koffsetforleaderepoch_resp_part ep = { 74, 3, 9, 1000 };
+    struct koffsetforleaderepoch_resp_topic et = { kstr_c("t"), &ep, 1 };
+    struct koffsetforleaderepoch_resp er = { 5, &et, 1 };
+    static const uint8_t e0[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 74, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 3, 0xe8 };
+    static const uint8_t e1[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 74, 0, 0, 0, 3, 0, 0, 0, 9,
+                                  0, 0, 0, 0, 0, 0, 3, 0xe8 };
+    static const uint8_t e2[] = { 0, 0, 0, 5, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 74, 0, 0, 0, 3,
+                                  0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 3, 0xe8 };
+    static const uint8_t e4[] = { 0, 0, 0, 5, 2, 2, 't', 2, 0, 74, 0, 0, 0, 3, 0, 0, 0, 9,
+                                  0, 0, 0, 0, 0, 0, 3, 0xe8, 0, 0, 0 };
+    for (int16_t v = 0; v <= 4; v++) {
+        ENCODE(kproto_offsetforleaderepoch_encode, &b, v, &er);
+        if (v == 0) assert_bytes(b.mem, b.mem_len, e0, sizeof e0);
+        else if (v == 1) assert_bytes(b.mem, b.mem_len, e1, sizeof e1);
+        else if (v <= 3) assert_bytes(b.mem, b.mem_len, e2, sizeof e2);
+        else assert_bytes(b.mem, b.mem_len, e4, sizeof e4);
         kbuf_free(&b);
     }
 }

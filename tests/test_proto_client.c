@@ -141,6 +141,7 @@ union any_req {
     struct kdescribeconfigs_req describeconfigs;
     struct kinitproducerid_req initproducerid;
     struct kfindcoordinator_req findcoordinator;
+    struct koffsetforleaderepoch_req offsetforleaderepoch;
 };
 
 union any_resp {
@@ -155,6 +156,7 @@ union any_resp {
     struct kdescribeconfigs_resp describeconfigs;
     struct kinitproducerid_resp initproducerid;
     struct kfindcoordinator_resp findcoordinator;
+    struct koffsetforleaderepoch_resp offsetforleaderepoch;
 };
 
 /* ======================================================================== */
@@ -813,6 +815,66 @@ static void resp_walk_findcoordinator(const union any_resp *g, const struct span
     span_str(sp, g->findcoordinator.host);
 }
 
+/* ---- OffsetForLeaderEpoch ---- */
+static struct koffsetforleaderepoch_req_part ofle_parts0[] = { { 0, 7, 6 }, { 2, -1, 0 } };
+static struct koffsetforleaderepoch_req_part ofle_parts1[] = { { 1, 3, 3 } };
+static struct koffsetforleaderepoch_req_topic ofle_topics[] = { { KS("t"), ofle_parts0, 2 }, { KS("u"), ofle_parts1, 1 } };
+static void req_fill_offsetforleaderepoch(union any_req *r, int16_t v)
+{
+    (void)v;
+    r->offsetforleaderepoch = (struct koffsetforleaderepoch_req){ 2, ofle_topics, 2 };
+}
+static void req_check_offsetforleaderepoch(const union any_req *w, const union any_req *g, int16_t v)
+{
+    const struct koffsetforleaderepoch_req *a = &w->offsetforleaderepoch, *b = &g->offsetforleaderepoch;
+    assert_int_equal(b->replica_id, v >= 3 ? a->replica_id : -2);
+    assert_int_equal(b->n_topics, a->n_topics);
+    for (int32_t i = 0; i < a->n_topics; i++) {
+        eq_kstr(b->topics[i].topic, a->topics[i].topic);
+        assert_int_equal(b->topics[i].n_partitions, a->topics[i].n_partitions);
+        for (int32_t j = 0; j < a->topics[i].n_partitions; j++) {
+            const struct koffsetforleaderepoch_req_part *pa = &a->topics[i].partitions[j], *pb = &b->topics[i].partitions[j];
+            assert_int_equal(pb->partition, pa->partition);
+            assert_int_equal(pb->current_leader_epoch, v >= 2 ? pa->current_leader_epoch : -1);
+            assert_int_equal(pb->leader_epoch, pa->leader_epoch);
+        }
+    }
+}
+static const struct koffsetforleaderepoch_resp_part ofle_rparts[] = { { 0, 0, 6, 1234 }, { 74, 2, -1, -1 } };
+static const struct koffsetforleaderepoch_resp_topic ofle_rtopics[] = { { KS("t"), ofle_rparts, 2 }, { KS("u"), NULL, 0 } };
+static void resp_fill_offsetforleaderepoch(union any_resp *r, int16_t v)
+{
+    (void)v;
+    r->offsetforleaderepoch = (struct koffsetforleaderepoch_resp){ 9, ofle_rtopics, 2 };
+}
+static void resp_check_offsetforleaderepoch(const union any_resp *w, const union any_resp *g, int16_t v)
+{
+    const struct koffsetforleaderepoch_resp *a = &w->offsetforleaderepoch, *b = &g->offsetforleaderepoch;
+    assert_int_equal(b->throttle_time_ms, v >= 2 ? a->throttle_time_ms : 0);
+    assert_int_equal(b->n_topics, a->n_topics);
+    for (int32_t i = 0; i < a->n_topics; i++) {
+        eq_kstr(b->topics[i].topic, a->topics[i].topic);
+        assert_int_equal(b->topics[i].n_partitions, a->topics[i].n_partitions);
+        for (int32_t j = 0; j < a->topics[i].n_partitions; j++) {
+            const struct koffsetforleaderepoch_resp_part *pa = &a->topics[i].partitions[j];
+            const struct koffsetforleaderepoch_resp_part *pb = &b->topics[i].partitions[j];
+            assert_int_equal(pb->error_code, pa->error_code);
+            assert_int_equal(pb->partition, pa->partition);
+            assert_int_equal(pb->leader_epoch, v >= 1 ? pa->leader_epoch : -1);
+            assert_int_equal(pb->end_offset, pa->end_offset);
+        }
+    }
+}
+static void resp_walk_offsetforleaderepoch(const union any_resp *g, const struct span *sp)
+{
+    const struct koffsetforleaderepoch_resp *r = &g->offsetforleaderepoch;
+    touch(r->topics, r->n_topics, sizeof *r->topics);
+    for (int32_t i = 0; i < r->n_topics; i++) {
+        span_str(sp, r->topics[i].topic);
+        touch(r->topics[i].partitions, r->topics[i].n_partitions, sizeof *r->topics[i].partitions);
+    }
+}
+
 /* ---- the case table ---- */
 
 #define THUNKS(api, field) \
@@ -842,6 +904,7 @@ THUNKS(createpartitions, createpartitions)
 THUNKS(describeconfigs, describeconfigs)
 THUNKS(initproducerid, initproducerid)
 THUNKS(findcoordinator, findcoordinator)
+THUNKS(offsetforleaderepoch, offsetforleaderepoch)
 static void req_enc_apiversions(struct kbuf *b, int16_t v, const union any_req *r)
 {
     kproto_apiversions_request_encode(b, v, &r->apiversions);
@@ -888,6 +951,7 @@ static const struct api_case api_cases[] = {
     CASE(initproducerid, KAPI_INIT_PRODUCER_ID),
     CASE(describeconfigs, KAPI_DESCRIBE_CONFIGS),
     CASE(createpartitions, KAPI_CREATE_PARTITIONS),
+    CASE(offsetforleaderepoch, KAPI_OFFSET_FOR_LEADER_EPOCH),
 };
 
 /* A response body (no header), flattened into a heap buffer of its exact size. */
@@ -968,7 +1032,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 8 + 8 + 2 + 3 + 3 + 4 + 2 + 2 + 2 + 2 + 2);
+    assert_int_equal(runs, 8 + 8 + 2 + 3 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
     weir_arena_destroy(&a);
 }
 

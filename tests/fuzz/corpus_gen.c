@@ -133,6 +133,12 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         kproto_listoffsets_request_encode(out, v, &(struct klistoffsets_req){ -1, 0, &t, 1 });
         break;
     }
+    case KAPI_OFFSET_FOR_LEADER_EPOCH: {
+        struct koffsetforleaderepoch_req_part parts[2] = { { 0, 5, 4 }, { 1, -1, 0 } };
+        struct koffsetforleaderepoch_req_topic t = { S("orders"), parts, 2 };
+        kproto_offsetforleaderepoch_request_encode(out, v, &(struct koffsetforleaderepoch_req){ 2, &t, 1 });
+        break;
+    }
     case KAPI_CREATE_TOPICS: {
         struct kcreatetopics_assignment as = { 0, ids, 1 };
         struct kconfig_entry cf[2] = { { S("retention.ms"), S("86400000") }, { S("cleanup.policy"), KSTR_NULL } };
@@ -242,6 +248,7 @@ static void response_body(struct kbuf *out, int16_t key, int16_t v)
     case KAPI_PRODUCE: kproto_produce_encode(out, v, z); break;
     case KAPI_FETCH: kproto_fetch_encode(out, v, z); break;
     case KAPI_LIST_OFFSETS: kproto_listoffsets_encode(out, v, z); break;
+    case KAPI_OFFSET_FOR_LEADER_EPOCH: kproto_offsetforleaderepoch_encode(out, v, z); break;
     case KAPI_CREATE_TOPICS: kproto_createtopics_encode(out, v, z); break;
     case KAPI_DELETE_TOPICS: kproto_deletetopics_encode(out, v, z); break;
     case KAPI_CREATE_PARTITIONS: kproto_createpartitions_encode(out, v, z); break;

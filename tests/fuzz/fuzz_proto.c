@@ -112,6 +112,15 @@ static void check_listoffsets(const struct klistoffsets_req *r)
     }
 }
 
+static void check_offsetforleaderepoch(const struct koffsetforleaderepoch_req *r)
+{
+    check_array(r->topics, r->n_topics, sizeof *r->topics, false);
+    for (int32_t t = 0; t < r->n_topics; t++) {
+        check_str(r->topics[t].topic);
+        check_array(r->topics[t].partitions, r->topics[t].n_partitions, sizeof *r->topics[t].partitions, false);
+    }
+}
+
 static void check_metadata(const struct kmetadata_req *r)
 {
     FUZZ_CHECK(!r->all_topics || r->n_topics == 0);
@@ -224,6 +233,7 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
         struct kproduce_req produce;
         struct kfetch_req fetch;
         struct klistoffsets_req listoffsets;
+        struct koffsetforleaderepoch_req offsetforleaderepoch;
         struct kcreatetopics_req createtopics;
         struct kdeletetopics_req deletetopics;
         struct kcreatepartitions_req createpartitions;
@@ -259,6 +269,10 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
         break;
     case KAPI_LIST_OFFSETS:
         if ((err = kproto_listoffsets_decode(rd, v, a, &u.listoffsets)) == WEIR_OK) check_listoffsets(&u.listoffsets);
+        break;
+    case KAPI_OFFSET_FOR_LEADER_EPOCH:
+        if ((err = kproto_offsetforleaderepoch_decode(rd, v, a, &u.offsetforleaderepoch)) == WEIR_OK)
+            check_offsetforleaderepoch(&u.offsetforleaderepoch);
         break;
     case KAPI_CREATE_TOPICS:
         if ((err = kproto_createtopics_decode(rd, v, a, &u.createtopics)) == WEIR_OK)

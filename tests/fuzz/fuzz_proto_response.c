@@ -38,6 +38,7 @@ static enum weir_err body_decode(struct weir_rd *rd, int16_t key, int16_t v, str
     DECODE(KAPI_PRODUCE, kproto_produce_response_decode, struct kproduce_resp)
     DECODE(KAPI_FETCH, kproto_fetch_response_decode, struct kfetch_resp)
     DECODE(KAPI_LIST_OFFSETS, kproto_listoffsets_response_decode, struct klistoffsets_resp)
+    DECODE(KAPI_OFFSET_FOR_LEADER_EPOCH, kproto_offsetforleaderepoch_response_decode, struct koffsetforleaderepoch_resp)
     DECODE(KAPI_CREATE_TOPICS, kproto_createtopics_response_decode, struct kcreatetopics_resp)
     DECODE(KAPI_DELETE_TOPICS, kproto_deletetopics_response_decode, struct kdeletetopics_resp)
     DECODE(KAPI_CREATE_PARTITIONS, kproto_createpartitions_response_decode, struct kcreatepartitions_resp)
