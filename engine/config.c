@@ -23,6 +23,7 @@ static const struct config_key {
     { "max.message.bytes", offsetof(struct weir_log_config, max_message_bytes), CFG_U32, 61, INT32_MAX },
     { "flush.messages", offsetof(struct weir_log_config, flush_messages), CFG_I64, 1, INT64_MAX },
     { "flush.ms", offsetof(struct weir_log_config, flush_ms), CFG_I64, 0, INT64_MAX },
+    { "min.insync.replicas", offsetof(struct weir_log_config, min_insync_replicas), CFG_U32, 1, INT32_MAX },
 };
 
 void weir_log_config_default(struct weir_log_config *c)
@@ -37,6 +38,7 @@ void weir_log_config_default(struct weir_log_config *c)
         .max_message_bytes = 1048588,
         .flush_messages = INT64_MAX,
         .flush_ms = INT64_MAX,
+        .min_insync_replicas = 1,
     };
 }
 

@@ -41,6 +41,7 @@ struct weir_log_config {
     uint32_t max_message_bytes;    /* max.message.bytes, default 1048588 */
     int64_t flush_messages;        /* flush.messages: fdatasync every N records; INT64_MAX = never, 1 = always */
     int64_t flush_ms;              /* flush.ms: fdatasync when unflushed data is this old; INT64_MAX = never */
+    uint32_t min_insync_replicas;  /* min.insync.replicas: acks=all needs this many in the ISR, default 1 (>= 1) */
 };
 void weir_log_config_default(struct weir_log_config *c);
 /* Sets one Kafka-named key from its text value. Errors: WEIR_E_BAD_CONFIG with

@@ -138,6 +138,8 @@ static const struct broker_key broker_keys[] = {
     LOG_KEY("message.max.bytes", "max.message.bytes"),
     LOG_KEY("log.flush.interval.messages", "flush.messages"),
     LOG_KEY("log.flush.interval.ms", "flush.ms"),
+    LOG_KEY("min.insync.replicas", "min.insync.replicas"),
+    { "replica.lag.time.max.ms", KEY_I64, FIELD(replica_lag_time_max_ms), 1, INT64_MAX, NULL, 1, 0, 0 },
 };
 
 void weir_broker_config_default(struct weir_broker_config *c)
@@ -155,6 +157,7 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->max_connections = INT32_MAX;
     c->max_connections_per_ip = INT32_MAX;
     c->retention_check_ms = 300000;
+    c->replica_lag_time_max_ms = 30000;
     c->offsets_retention_ms = (int64_t)10080 * 60000;
     c->offsets_retention_check_ms = 600000;
     c->offsets_cleanable_ratio = 0.5;

@@ -32,6 +32,7 @@ struct weir_broker_config {
     int32_t max_connections;     /* max.connections: open client connections, default INT32_MAX (no limit) */
     int32_t max_connections_per_ip; /* max.connections.per.ip: from one client address, default INT32_MAX */
     int64_t retention_check_ms;  /* log.retention.check.interval.ms, default 300000 */
+    int64_t replica_lag_time_max_ms; /* replica.lag.time.max.ms: a follower not caught up this long leaves the ISR (30000) */
     /* __consumer_offsets (net/group*.c) */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes (10080) × 60000, or weir.offsets.retention.ms */
     int64_t offsets_retention_check_ms; /* offsets.retention.check.interval.ms, default 600000 */

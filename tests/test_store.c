@@ -119,6 +119,7 @@ static void test_bad_input_refused(void **state)
         { "no.such.key", "1" },     { "retention.ms", "abc" },     { "retention.ms", "" },
         { "segment.bytes", "13" },  { "segment.bytes", "1e9" },    { "retention.ms", "-2" },
         { "flush.messages", "0" },  { "max.message.bytes", "99999999999" }, { "segment.ms", "12x" },
+        { "min.insync.replicas", "0" },
     };
     for (size_t i = 0; i < WEIR_ARRAY_LEN(bad); i++) {
         why[0] = '\0';
@@ -149,11 +150,13 @@ static void test_add_partitions_and_configure(void **state)
     assert_int_equal(weir_store_topic_create(fx.st, "t", 2, NULL, 0, why, sizeof why), WEIR_OK);
     assert_int_equal(weir_store_topic_add_partitions(fx.st, "t", 5), WEIR_OK);
     assert_non_null(weir_store_log(fx.st, "t", 4));
-    const char *const cfgs[][2] = { { "retention.bytes", "1000" } };
-    assert_int_equal(weir_store_topic_configure(fx.st, "t", cfgs, 1, why, sizeof why), WEIR_OK);
+    assert_int_equal(cfg_of(fx.st, "t").min_insync_replicas, 1);
+    const char *const cfgs[][2] = { { "retention.bytes", "1000" }, { "min.insync.replicas", "2" } };
+    assert_int_equal(weir_store_topic_configure(fx.st, "t", cfgs, 2, why, sizeof why), WEIR_OK);
     sfx_reopen(&fx);
     assert_int_equal(weir_store_topic_partitions(fx.st, "t"), 5);
     assert_int_equal(cfg_of(fx.st, "t").retention_bytes, 1000);
+    assert_int_equal(cfg_of(fx.st, "t").min_insync_replicas, 2);
     sfx_done(&fx);
 }
 
