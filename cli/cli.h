@@ -20,6 +20,7 @@ enum { CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
 /* The subcommands (rows of the table in weir.c). argv[0] is the subcommand. */
 int cmd_topics(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);

@@ -37,6 +37,7 @@ static int cmd_serve(int argc, char **argv);
 static const struct command commands[] = {
     { "serve", "run the broker", cmd_serve },
     { "topics", "create, list, describe, delete topics; add partitions", cmd_topics },
+    { "cluster", "brokers, controller, under-replicated and offline partitions", cmd_cluster },
     { "groups", "list, describe, delete consumer groups; reset their offsets", cmd_groups },
     { "produce", "send lines of standard input as records", cmd_produce },
     { "consume", "print the records of a topic", cmd_consume },

@@ -200,6 +200,9 @@ bad "groups reset --to-datetime bad month" "--to-datetime" -- groups reset g --t
 bad "groups reset --partition -1" "--partition" -- groups reset g --topic t --to-latest --partition -1
 bad "groups reset --partition 1,,2" "--partition" -- groups reset g --topic t --to-latest --partition 1,,2
 bad "groups reset: unknown option" "--bogus" -- groups reset g --topic t --to-latest --bogus
+bad "cluster: unknown option" "--bogus" -- cluster --bogus
+bad "cluster: stray argument" "unexpected argument 'extra'" -- cluster extra
+bad "cluster --bootstrap without a port" "--bootstrap" -- cluster --bootstrap nohost
 
 good "--help" "usage: weir" -- --help
 good "-h" "usage: weir" -- -h
@@ -212,6 +215,7 @@ good "produce --help" "usage: weir produce" -- produce --help
 good "consume -h" "usage: weir consume" -- consume --topic t -h
 good "groups --help" "usage: weir groups" -- groups --help
 good "groups reset -h" "usage: weir groups" -- groups reset g -h
+good "cluster --help" "usage: weir cluster" -- cluster --help
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -134,6 +134,28 @@ def test_topics():
                   "topics list --partitions: exit 2")
 
 
+def test_cluster():
+    """`weir cluster` on a single node: itself as the one broker and the controller,
+    every partition led by it, none under-replicated or offline."""
+    b = bs()
+    check_ok(weir("topics", "create", "--topic", "clu", "--partitions", 2, *b), "topics create clu", "Created")
+    rc, out, err = weir("cluster", *b)
+    text = out.decode()
+    lines = text.splitlines()
+    me = Ctx.broker.port
+    C.check(rc == 0 and len(lines) >= 4 and lines[0].startswith("Cluster: ") and lines[1] == "Brokers: 1"
+            and f"\tAddress: 127.0.0.1:{me}\t" in lines[2] and lines[2].endswith("\t(controller)")
+            and "Under-replicated: 0\tOffline: 0" in text and "Leader of: " in lines[2],
+            "cluster: one broker, the controller, nothing under-replicated or offline", f"rc {rc} {text!r} {err!r}")
+    n = int(lines[2].split("Leader of: ")[1].split("\t")[0]) if "Leader of: " in lines[2] else -1
+    parts = int(text.split("Partitions: ")[1].split(" ")[0]) if "Partitions: " in text else -2
+    C.check(n == parts and n >= 2, "cluster: the one broker leads every partition", f"leads {n} of {parts}")
+    check_ok(weir("cluster", "--fail-on-problems", *b), "cluster --fail-on-problems: exit 0 when whole")
+    check_refused(weir("cluster", "--bootstrap", "127.0.0.1:1"), 1, "127.0.0.1:1", "cluster with no broker: exit 1")
+    check_refused(weir("cluster", "extra", *b), 2, "unexpected argument", "cluster with an argument: exit 2")
+    check_ok(weir("topics", "delete", "--topic", "clu", *b), "topics delete clu", "Deleted")
+
+
 # ---------------------------------------------------------------- kcat -> weir consume
 
 def produce_kcat(topic, partition, recs, codec, headers):
@@ -344,6 +366,7 @@ def main(binary):
     Ctx.broker = C.Broker(binary, "cli")
     Ctx.broker.start()
     test_topics()
+    test_cluster()
     test_kcat_to_weir()
     test_gzip_batch()
     test_weir_to_kcat()

@@ -1,0 +1,157 @@
+/* cli/cmd_cluster.c: `weir cluster`: the brokers, the controller, and the
+ * partitions that are under-replicated (ISR smaller than the replica list) or
+ * offline (no leader), from one Metadata request (every topic) to the
+ * bootstrap broker, as that broker's metadata cache sees the cluster.
+ *
+ * Output, for people and simple scripts (tab-separated where it lists):
+ *   Cluster: <id>	Controller: <id>
+ *   Brokers: <n>
+ *   	Broker: 1	Address: 127.0.0.1:9092	Leader of: 4	(controller)
+ *   Partitions: <n> in <t> topics	Under-replicated: <u>	Offline: <o>
+ *   	Under-replicated: <topic>-<p>	Leader: 1	Replicas: 1,2,3	Isr: 1,2
+ *   	Offline: <topic>-<p>	Leader: -1	Replicas: 1,2,3	Isr: 3
+ * --under-replicated / --offline print only those lines' counts and lists;
+ * --fail-on-problems exits 3 when there is an under-replicated or offline
+ * partition (0 otherwise), for scripts waiting for a cluster to be whole. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_BOOTSTRAP = 256, OPT_FAIL, EXIT_PROBLEMS = 3 };
+
+static const struct option cluster_options[] = {
+    { "bootstrap", required_argument, NULL, OPT_BOOTSTRAP },
+    { "fail-on-problems", no_argument, NULL, OPT_FAIL },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void usage_cluster(FILE *out)
+{
+    fprintf(out, "usage: weir cluster [--bootstrap HOST:PORT] [--fail-on-problems]\n\n"
+                 "Shows the cluster as the bootstrap broker (default " CLI_BOOTSTRAP_DEFAULT ") sees it: each\n"
+                 "broker with its address and how many partitions it leads, the controller,\n"
+                 "and every partition that is under-replicated (ISR smaller than its replicas)\n"
+                 "or offline (no leader).\n\n"
+                 "  --bootstrap HOST:PORT  a broker of the cluster\n"
+                 "  --fail-on-problems     exit 3 when a partition is under-replicated or offline\n"
+                 "  -h, --help             this text\n\n"
+                 "Exit codes: 0 ok, 1 the broker could not be reached, 2 bad command line,\n"
+                 "3 (with --fail-on-problems) under-replicated or offline partitions.\n");
+}
+
+static void print_ids(const int32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) printf("%s%" PRId32, i ? "," : "", ids[i]);
+}
+
+static int broker_cmp(const void *x, const void *y)
+{
+    int32_t a = ((const struct weir_md_broker *)x)->id, b = ((const struct weir_md_broker *)y)->id;
+    return (a > b) - (a < b);
+}
+
+static int topic_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct weir_md_topic *const *)x)->name, (*(const struct weir_md_topic *const *)y)->name);
+}
+
+static bool under_replicated(const struct weir_md_partition *p)
+{
+    return p->leader >= 0 && p->isr_count < p->replicas_count;
+}
+
+static bool offline(const struct weir_md_partition *p)
+{
+    return p->leader < 0;
+}
+
+static void print_partitions(const struct weir_md_topic *const *ts, size_t n, const char *label,
+                             bool (*which)(const struct weir_md_partition *))
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ts[i]->partitions_count; j++) {
+            const struct weir_md_partition *p = &ts[i]->partitions[j];
+            if (!which(p)) continue;
+            printf("\t%s: %s-%" PRId32 "\tLeader: %" PRId32 "\tReplicas: ", label, ts[i]->name, p->id, p->leader);
+            print_ids(p->replicas, p->replicas_count);
+            printf("\tIsr: ");
+            print_ids(p->isr, p->isr_count);
+            printf("\n");
+        }
+}
+
+static int show(const struct weir_metadata *md, bool fail_on_problems)
+{
+    struct weir_md_broker *bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *bs);
+    const struct weir_md_topic **ts = malloc((md->topics_count ? md->topics_count : 1) * sizeof *ts);
+    if (!bs || !ts) {
+        free(bs);
+        free(ts);
+        return cli_fail("cluster: out of memory");
+    }
+    memcpy(bs, md->brokers, md->brokers_count * sizeof *bs);
+    qsort(bs, md->brokers_count, sizeof *bs, broker_cmp);
+    size_t nt = 0, nparts = 0, under = 0, off = 0;
+    for (size_t i = 0; i < md->topics_count; i++)
+        if (md->topics[i].err == 0) ts[nt++] = &md->topics[i];
+    qsort(ts, nt, sizeof *ts, topic_cmp);
+    for (size_t i = 0; i < nt; i++)
+        for (size_t j = 0; j < ts[i]->partitions_count; j++) {
+            nparts++;
+            under += under_replicated(&ts[i]->partitions[j]);
+            off += offline(&ts[i]->partitions[j]);
+        }
+
+    printf("Cluster: %s\tController: %" PRId32 "\n", md->cluster_id ? md->cluster_id : "(none)", md->controller_id);
+    printf("Brokers: %zu\n", md->brokers_count);
+    for (size_t i = 0; i < md->brokers_count; i++) {
+        size_t leads = 0;
+        for (size_t t = 0; t < nt; t++)
+            for (size_t j = 0; j < ts[t]->partitions_count; j++) leads += ts[t]->partitions[j].leader == bs[i].id;
+        bool v6 = strchr(bs[i].host, ':') != NULL;
+        printf("\tBroker: %" PRId32 "\tAddress: %s%s%s:%" PRId32 "\tLeader of: %zu%s%s%s\n", bs[i].id, v6 ? "[" : "",
+               bs[i].host, v6 ? "]" : "", bs[i].port, leads, bs[i].rack ? "\tRack: " : "", bs[i].rack ? bs[i].rack : "",
+               bs[i].id == md->controller_id ? "\t(controller)" : "");
+    }
+    printf("Partitions: %zu in %zu topics\tUnder-replicated: %zu\tOffline: %zu\n", nparts, nt, under, off);
+    print_partitions(ts, nt, "Under-replicated", under_replicated);
+    print_partitions(ts, nt, "Offline", offline);
+    free(bs);
+    free(ts);
+    return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+    const char *bootstrap = CLI_BOOTSTRAP_DEFAULT;
+    bool fail_on_problems = false;
+    optind = 0;
+    opterr = 0;
+    for (int opt; (opt = getopt_long(argc, argv, "+:h", cluster_options, NULL)) != -1;) {
+        switch (opt) {
+        case 'h': usage_cluster(stdout); return cli_stdout_done();
+        case OPT_BOOTSTRAP: bootstrap = optarg; break;
+        case OPT_FAIL: fail_on_problems = true; break;
+        default: return cli_bad_option(opt, argv, "cluster", "h");
+        }
+    }
+    if (optind < argc) return cli_usage("cluster: unexpected argument '%.160s'", argv[optind]);
+    if (!cli_bootstrap_ok("cluster", bootstrap)) return CLI_EXIT_USAGE;
+    struct weir_admin *a = cli_admin("cluster", bootstrap);
+    if (!a) return CLI_EXIT_FAILED;
+    struct weir_metadata *md = NULL;
+    int rc;
+    if (weir_admin_metadata(a, NULL, 0, &md) != 0) {
+        rc = cli_fail("cluster: %s", weir_admin_error(a));
+    } else {
+        rc = show(md, fail_on_problems);
+        weir_metadata_destroy(md);
+    }
+    weir_admin_destroy(a);
+    int out = cli_stdout_done();
+    return out ? out : rc;
+}
