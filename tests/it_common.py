@@ -711,6 +711,18 @@ API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
 API_API_VERSIONS, API_CREATE_TOPICS = 18, 19
 
 
+class MdPart:
+    """One partition of a Metadata response."""
+    __slots__ = ("err", "leader", "replicas", "isr", "offline")
+
+    def __init__(self, err, leader, replicas, isr, offline):
+        self.err, self.leader, self.replicas, self.isr, self.offline = err, leader, replicas, isr, offline
+
+    def __repr__(self):
+        return (f"(err {self.err} leader {self.leader} replicas {self.replicas} isr {self.isr}"
+                f"{' offline ' + str(self.offline) if self.offline else ''})")
+
+
 class ClosedError(Exception):
     pass
 
@@ -800,10 +812,40 @@ class KafkaConn:
             out[name] = (err, parts)
         return out
 
-    def create_topic(self, name, partitions, configs=(), timeout_ms=30000):
-        """CreateTopics v3 -> (error code, message)."""
+    def metadata_full(self, topics=None):
+        """Metadata v5 of topics (None: every topic, none auto-created) ->
+        {"brokers": {id: (host, port)}, "controller": id, "cluster_id": str,
+         "topics": {name: (error, {partition: MdPart})}}."""
+        body = (i32(-1) if topics is None else array(topics, string)) + i8(0)
+        rd = Rd(self.request(API_METADATA, 5, body))
+        rd.i32()  # throttle
+        brokers = {b[0]: (b[1], b[2]) for b in rd.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))}
+        cluster_id = rd.string()
+        controller = rd.i32()
+        out = {}
+        for _ in range(rd.i32()):
+            err = rd.i16()
+            name = rd.string()
+            rd.i8()
+            parts = {}
+            for _ in range(rd.i32()):
+                perr, idx, leader = rd.i16(), rd.i32(), rd.i32()
+                replicas = rd.array(lambda r: r.i32()) or []
+                isr = rd.array(lambda r: r.i32()) or []
+                offline = rd.array(lambda r: r.i32()) or []
+                parts[idx] = MdPart(perr, leader, replicas, isr, offline)
+            out[name] = (err, parts)
+        return {"brokers": brokers, "controller": controller, "cluster_id": cluster_id, "topics": out}
+
+    def create_topic(self, name, partitions, configs=(), timeout_ms=30000, replication=1, assignment=None):
+        """CreateTopics v3 -> (error code, message). assignment: {partition: [broker ids]}
+        (then partitions and replication are sent as -1, as Kafka wants)."""
         cfg = array(list(configs), lambda kv: string(kv[0]) + string(kv[1]))
-        topic = string(name) + i32(partitions) + i16(1) + array([]) + cfg
+        if assignment:
+            assign = array(sorted(assignment.items()), lambda pa: i32(pa[0]) + array(pa[1], i32))
+            topic = string(name) + i32(-1) + i16(-1) + assign + cfg
+        else:
+            topic = string(name) + i32(partitions) + i16(replication) + array([]) + cfg
         body = array([topic]) + i32(timeout_ms) + i8(0)
         rd = Rd(self.request(API_CREATE_TOPICS, 3, body))
         rd.i32()
@@ -928,3 +970,245 @@ def have_confluent_kafka():
         return True
     except ImportError:
         return False
+
+
+# ---------------------------------------------------------------- a replicated cluster
+
+def read_epoch_checkpoint(path):
+    """A leader-epoch-checkpoint file -> [(epoch, start offset)], or None when absent/unreadable."""
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+        n = int(lines[1])
+        return [tuple(int(x) for x in lines[2 + i].split()) for i in range(n)]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def disk_batches(partition_dir):
+    """The batches of a partition directory's segments, read from the files ->
+    [(base offset, last offset, partitionLeaderEpoch, crc)] by offset. Reads each
+    segment up to its first zero or incomplete header (segments are preallocated)."""
+    out = []
+    try:
+        names = sorted(n for n in os.listdir(partition_dir) if n.endswith(".log"))
+    except OSError:
+        return out
+    for n in names:
+        with open(os.path.join(partition_dir, n), "rb") as f:
+            data = f.read()
+        pos = 0
+        while len(data) - pos >= 61:
+            base, length, ple, magic, crc = struct.unpack_from(">qiibI", data, pos)
+            if length < 49 or magic != 2 or pos + 12 + length > len(data):
+                break
+            last_delta = struct.unpack_from(">i", data, pos + 23)[0]
+            out.append((base, base + last_delta, ple, crc))
+            pos += 12 + length
+    return out
+
+
+class Cluster:
+    """One private ZooKeeper and n weir brokers (ids 1..n) on 127.0.0.1, each on an
+    ephemeral port (kept across restarts) with its own data directory.
+
+    sets: --set KEY=VALUE for every broker (after zookeeper.connect and broker.id);
+    broker_sets: {id: [...]} for one broker. Brokers and ZooKeeper are killed at
+    exit whatever happens (see Broker and ZooKeeper). Every wait is bounded."""
+
+    def __init__(self, binary, n=3, sets=(), broker_sets=None, name="c", session_timeout_ms=8000):
+        self.binary = binary
+        self.n = n
+        self.name = name
+        self.session_timeout_ms = session_timeout_ms
+        self.tscale = TSCALE_OF(binary)
+        self.sets = [f"zookeeper.session.timeout.ms={session_timeout_ms}"] + list(sets)
+        self.broker_sets = broker_sets or {}
+        self.zk = ZooKeeper(f"{name}-zk")
+        self.brokers = {}
+        self.stopped = set()  # ids SIGSTOPped
+
+    # -- lifecycle
+
+    def start(self, timeout=60):
+        self.zk.start()
+        for i in range(1, self.n + 1):
+            sets = [f"zookeeper.connect={self.zk.connect}", f"broker.id={i}"] + self.sets
+            sets += list(self.broker_sets.get(i, ()))
+            b = Broker(self.binary, f"{self.name}-b{i}", sets)
+            self.brokers[i] = b
+            b.start()
+        if not self.wait_for(lambda: self.registered() == set(self.brokers), timeout, "every broker registered"):
+            raise RuntimeError(f"brokers registered: {self.registered()} of {set(self.brokers)}")
+        return self
+
+    def broker(self, bid):
+        return self.brokers[bid]
+
+    def alive_ids(self):
+        return [i for i, b in self.brokers.items() if b.alive() and i not in self.stopped]
+
+    @property
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.brokers.values())
+
+    def stop(self, bid, timeout=None):
+        """SIGTERM (controlled shutdown); counts a check: exit 0 (Broker.stop)."""
+        self.sigcont(bid)
+        say(f"{self.name}: SIGTERM broker {bid}")
+        return self.brokers[bid].stop(timeout)
+
+    def kill(self, bid):
+        self.stopped.discard(bid)
+        say(f"{self.name}: SIGKILL broker {bid}")
+        self.brokers[bid].kill9()
+
+    def sigstop(self, bid):
+        b = self.brokers[bid]
+        say(f"{self.name}: SIGSTOP broker {bid} (pid {b.proc.pid})")
+        b.proc.send_signal(signal.SIGSTOP)
+        self.stopped.add(bid)
+
+    def sigcont(self, bid):
+        if bid in self.stopped:
+            b = self.brokers[bid]
+            say(f"{self.name}: SIGCONT broker {bid}")
+            if b.proc is not None:
+                b.proc.send_signal(signal.SIGCONT)
+            self.stopped.discard(bid)
+
+    def restart(self, bid):
+        """Starts a stopped or killed broker again: same id, data directory and port."""
+        say(f"{self.name}: restart broker {bid}")
+        self.brokers[bid].restart(same_port=True)
+
+    def restart_zookeeper(self, down_s=1.0):
+        say(f"{self.name}: ZooKeeper stop (down {down_s:.1f}s), then start on the same port and data")
+        self.zk.stop()
+        time.sleep(down_s)
+        self.zk.restart()
+
+    def shutdown(self):
+        """SIGTERM to every running broker (each exit checked), then ZooKeeper."""
+        for i in list(self.stopped):
+            self.sigcont(i)
+        for i, b in self.brokers.items():
+            if b.alive():
+                self.stop(i)
+        self.zk.stop()
+
+    # -- reading the cluster
+
+    def wait_for(self, pred, timeout, what, interval=0.1):
+        """pred() until true within timeout * TSCALE; a pred raising OSError or
+        ValueError (a broker down, mid-restart) counts as false."""
+        def safe():
+            try:
+                return pred()
+            except (OSError, ValueError, ClosedError):
+                return False
+        return wait_for(safe, timeout * self.tscale, what, interval)
+
+    def metadata(self, topics=None, via=None, timeout=5.0):
+        """Metadata v5 (KafkaConn.metadata_full) from broker `via`, or the first
+        live broker that answers. Raises OSError when none does."""
+        ids = [via] if via is not None else self.alive_ids()
+        last = None
+        for i in ids:
+            try:
+                with KafkaConn(self.brokers[i].port, timeout=timeout) as c:
+                    return c.metadata_full(topics)
+            except (OSError, ValueError, ClosedError) as e:
+                last = e
+        raise OSError(f"no broker answered Metadata ({last})")
+
+    def registered(self, via=None):
+        return set(self.metadata([], via=via)["brokers"])
+
+    def partitions(self, topic, via=None):
+        """{partition: MdPart} of topic ({} when unknown)."""
+        md = self.metadata([topic], via=via)
+        err, parts = md["topics"].get(topic, (3, {}))
+        return parts if err == 0 else {}
+
+    def leader(self, topic, p, via=None):
+        part = self.partitions(topic, via).get(p)
+        return part.leader if part else -1
+
+    def healthy(self, topic, nparts, rf, via=None):
+        """Every partition has a live leader and a full ISR, on the broker asked (or the
+        first live one)."""
+        parts = self.partitions(topic, via)
+        live = set(self.alive_ids())
+        return len(parts) == nparts and all(
+            pt.err == 0 and pt.leader in live and len(pt.replicas) == rf and sorted(pt.isr) == sorted(pt.replicas)
+            for pt in parts.values())
+
+    def healthy_everywhere(self, topic, nparts, rf):
+        """healthy() as every live broker answers it (their metadata caches agree)."""
+        return all(self.healthy(topic, nparts, rf, via=i) for i in self.alive_ids())
+
+    def create_topic(self, topic, nparts, rf, configs=(), assignment=None, timeout=30):
+        """CreateTopics on a live broker, then waits until every live broker reports it
+        healthy. Returns (error, message) of the CreateTopics answer."""
+        with KafkaConn(self.brokers[self.alive_ids()[0]].port, timeout=30) as c:
+            err, msg = c.create_topic(topic, nparts, configs, replication=rf, assignment=assignment)
+        if err == 0:
+            self.wait_for(lambda: self.healthy_everywhere(topic, nparts, rf), timeout, f"{topic} healthy everywhere")
+        return err, msg
+
+    def partition_dir(self, bid, topic, p):
+        return os.path.join(self.brokers[bid].datadir, f"{topic}-{p}")
+
+    def epochs(self, topic, nparts):
+        """{(broker id, partition): [(epoch, start)]} from the leader-epoch-checkpoint files."""
+        out = {}
+        for bid in self.brokers:
+            for p in range(nparts):
+                e = read_epoch_checkpoint(os.path.join(self.partition_dir(bid, topic, p), "leader-epoch-checkpoint"))
+                if e is not None:
+                    out[(bid, p)] = e
+        return out
+
+
+class EpochWatch:
+    """Samples every broker's leader-epoch-checkpoint files of a topic (a thread,
+    every `interval` s, and on sample()) and remembers, per partition and epoch,
+    each start offset seen and by whom. One leader per epoch means one start
+    offset per (partition, epoch) over all brokers and all time (the file is
+    replaced atomically, so a read sees a whole version)."""
+
+    def __init__(self, cluster, topic, nparts, interval=0.2):
+        import threading
+        self.cluster, self.topic, self.nparts = cluster, topic, nparts
+        self.seen = {}  # (partition, epoch) -> {start: {broker ids}}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self, interval):
+        while not self._stop.wait(interval):
+            self.sample()
+
+    def sample(self):
+        got = self.cluster.epochs(self.topic, self.nparts)
+        with self._lock:
+            self.samples += 1
+            for (bid, p), entries in got.items():
+                for epoch, start in entries:
+                    self.seen.setdefault((p, epoch), {}).setdefault(start, set()).add(bid)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.sample()
+
+    def conflicts(self):
+        """[(partition, epoch, {start: {brokers}})] where brokers disagree."""
+        with self._lock:
+            return [(p, e, starts) for (p, e), starts in sorted(self.seen.items()) if len(starts) > 1]

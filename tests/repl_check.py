@@ -1,0 +1,193 @@
+"""What the replication integration tests (tests/it_repl_*.py) share: an
+idempotent librdkafka producer writing numbered records to every partition of a
+topic from a thread, and the checker that reads the topic back and compares it
+with what was acknowledged.
+
+A record's value is b"<partition>:<seq>" with seq counting up from 0 per
+partition; the producer remembers the offset of every acknowledged one."""
+
+import threading
+import time
+
+from it_common import check, disk_batches, say
+
+
+class NumberedProducer:
+    """An idempotent (acks=all) confluent_kafka Producer in a thread, producing
+    `rate` records/s spread over the partitions, at most `max_queued` unacknowledged."""
+
+    def __init__(self, bootstrap, topic, nparts, rate=300, max_queued=2000, extra=None):
+        from confluent_kafka import Producer
+        conf = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 90000,
+            "request.timeout.ms": 10000,
+            "retry.backoff.ms": 100,
+            "topic.metadata.refresh.interval.ms": 2000,
+            "error_cb": self._on_error,
+        }
+        conf.update(extra or {})
+        self.p = Producer(conf)
+        self.topic, self.nparts, self.rate, self.max_queued = topic, nparts, rate, max_queued
+        self.next_seq = [0] * nparts
+        self.acked = [[] for _ in range(nparts)]  # per partition: [(seq, offset)] in ack order
+        self.failed = []  # (partition, seq, error)
+        self.fatal = []
+        self.errors = []  # non-fatal error_cb reports (informative)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _on_error(self, err):
+        if err.fatal():
+            self.fatal.append(str(err))
+        else:
+            self.errors.append(str(err))
+
+    def _delivered(self, part, seq):
+        def cb(err, msg):
+            if err is None:
+                self.acked[part].append((seq, msg.offset()))
+            else:
+                self.failed.append((part, seq, str(err)))
+        return cb
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        period = 1.0 / self.rate
+        part = 0
+        while not self._stop.is_set():
+            if len(self.p) < self.max_queued:
+                seq = self.next_seq[part]
+                try:
+                    self.p.produce(self.topic, value=f"{part}:{seq}".encode(), partition=part,
+                                   on_delivery=self._delivered(part, seq))
+                    self.next_seq[part] += 1
+                    part = (part + 1) % self.nparts
+                except BufferError:
+                    pass
+            self.p.poll(period)
+
+    def counts(self):
+        return [len(a) for a in self.acked]
+
+    def produced(self):
+        return sum(self.next_seq)
+
+    def wait_progress(self, parts, timeout, what):
+        """Each partition of parts gets at least one more acknowledgement within timeout."""
+        base = self.counts()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.counts()
+            if all(now[p] > base[p] for p in parts):
+                return check(True, what)
+            time.sleep(0.05)
+        now = self.counts()
+        return check(False, what, f"acks per partition {base} -> {now} in {timeout:.0f}s")
+
+    def finish(self, timeout=90):
+        """Stops producing and waits for every outstanding record's outcome."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        left = self.p.flush(timeout)
+        say(f"producer: {self.produced()} produced, {sum(self.counts())} acknowledged, "
+            f"{len(self.failed)} failed, {left} without an outcome after {timeout}s; "
+            f"{len(self.errors)} client error reports")
+        return left
+
+
+def read_back(bootstrap, topic, nparts, timeout=60):
+    """Every record of every partition from offset 0 up to its high watermark, with
+    a confluent_kafka Consumer (isolation read_uncommitted) ->
+    ({partition: [(offset, value)]}, {partition: high watermark})."""
+    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-repl-readback", "enable.auto.commit": False,
+                  "isolation.level": "read_uncommitted", "enable.partition.eof": True,
+                  "auto.offset.reset": "error"})
+    try:
+        hw = {}
+        for p in range(nparts):
+            hw[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(nparts)])
+        got = {p: [] for p in range(nparts)}
+        done = {p for p in range(nparts) if hw[p] == 0}
+        deadline = time.monotonic() + timeout
+        while len(done) < nparts and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            p = m.partition()
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    if got[p] and got[p][-1][0] + 1 >= hw[p]:
+                        done.add(p)
+                    continue
+                say(f"read_back: {m.error()}")
+                continue
+            got[p].append((m.offset(), m.value()))
+            if m.offset() + 1 >= hw[p]:
+                done.add(p)
+        if len(done) < nparts:
+            say(f"read_back: partitions {sorted(set(range(nparts)) - done)} not read to their high "
+                f"watermark in {timeout}s")
+        return got, hw
+    finally:
+        c.close()
+
+
+def check_read_back(prod, got, hw, topic):
+    """The checker: per partition, offsets dense from 0 to the high watermark; each
+    record once; sequence numbers rising (order kept); every acknowledged record
+    there at its acknowledged offset."""
+    for p in sorted(got):
+        recs = got[p]
+        offs = [o for o, _ in recs]
+        check(offs == list(range(hw[p])), f"{topic}-{p}: offsets dense 0..{hw[p] - 1}",
+              f"{len(offs)} records, first gap near {next((i for i, o in enumerate(offs) if o != i), None)}")
+        seqs = []
+        bad_values = 0
+        for o, v in recs:
+            try:
+                vp, vs = v.decode().split(":")
+                if int(vp) != p:
+                    bad_values += 1
+                seqs.append(int(vs))
+            except (ValueError, AttributeError):
+                bad_values += 1
+        check(bad_values == 0, f"{topic}-{p}: every value is one of this partition's numbered records",
+              f"{bad_values} others")
+        dups = len(seqs) - len(set(seqs))
+        check(dups == 0, f"{topic}-{p}: no record duplicated", f"{dups} duplicates")
+        order = next((i for i in range(1, len(seqs)) if seqs[i] <= seqs[i - 1]), None)
+        check(order is None, f"{topic}-{p}: records in the order produced",
+              "" if order is None else f"seq {seqs[order - 1]} then {seqs[order]} at offset {offs[order]}")
+        at = dict(recs)
+        acked = prod.acked[p]
+        missing = [(s, o) for s, o in acked if at.get(o) != f"{p}:{s}".encode()]
+        check(len(acked) > 0 and not missing,
+              f"{topic}-{p}: all {len(acked)} acknowledged records read back at their offsets",
+              f"{len(missing)} missing or elsewhere, first {missing[:3]}")
+
+
+def check_replicas_agree(cluster, topic, nparts, hw):
+    """With every broker stopped: below each partition's high watermark, every
+    replica's segment files hold the same batches (offsets, leader epochs, CRCs)."""
+    for p in range(nparts):
+        logs = {}
+        for bid in cluster.brokers:
+            bs = [b for b in disk_batches(cluster.partition_dir(bid, topic, p)) if b[1] < hw[p]]
+            logs[bid] = bs
+        ref_id = min(logs)
+        ref = logs[ref_id]
+        differ = {bid: len(bs) for bid, bs in logs.items() if bs != ref}
+        covers = bool(ref) and ref[-1][1] == hw[p] - 1 if hw[p] > 0 else True
+        check(not differ and covers,
+              f"{topic}-{p}: the {len(logs)} replicas' logs agree below the high watermark {hw[p]} "
+              f"({len(ref)} batches)",
+              f"broker {ref_id}: {len(ref)} batches ending at {ref[-1][1] if ref else None}; differ: {differ}")
