@@ -124,6 +124,12 @@ static const struct broker_key broker_keys[] = {
     { "leader.imbalance.check.interval.seconds", KEY_I64, FIELD(leader_imbalance_check_ms), 1, INT64_MAX / 1000,
       NULL, 1000, 0, 0 },
     { "leader.imbalance.per.broker.percentage", KEY_I32, FIELD(leader_imbalance_pct), 0, 100, NULL, 0, 0, 0 },
+    { "replica.fetch.max.bytes", KEY_I32, FIELD(replica_fetch_max_bytes), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "replica.fetch.min.bytes", KEY_I32, FIELD(replica_fetch_min_bytes), 1, INT32_MAX, NULL, 0, 0, 0 },
+    { "replica.fetch.wait.max.ms", KEY_I32, FIELD(replica_fetch_wait_max_ms), 0, INT32_MAX, NULL, 0, 0, 0 },
+    { "replica.fetch.response.max.bytes", KEY_I32, FIELD(replica_fetch_response_max_bytes), 1, INT32_MAX, NULL, 0,
+      0, 0 },
+    { "replica.fetch.backoff.ms", KEY_I32, FIELD(replica_fetch_backoff_ms), 0, INT32_MAX, NULL, 0, 0, 0 },
     LOG_KEY("log.segment.bytes", "segment.bytes"),
     { "log.roll.ms", KEY_LOG, 0, 0, 0, "segment.ms", 1, SET_ROLL_MS, 0 },
     { "log.roll.hours", KEY_LOG, 0, 1, INT64_MAX, "segment.ms", 3600000, SET_ROLL_HOURS, SET_ROLL_MS },
@@ -178,6 +184,11 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->auto_leader_rebalance = true;
     c->leader_imbalance_check_ms = 300000;
     c->leader_imbalance_pct = 10;
+    c->replica_fetch_max_bytes = 1048576;
+    c->replica_fetch_min_bytes = 1;
+    c->replica_fetch_wait_max_ms = 500;
+    c->replica_fetch_response_max_bytes = 10485760;
+    c->replica_fetch_backoff_ms = 1000;
     weir_log_config_default(&c->log);
     weir_disk_policy_default(&c->disk);
     c->keys_set = 0;

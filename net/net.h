@@ -56,6 +56,11 @@ struct weir_broker_config {
     bool auto_leader_rebalance;         /* auto.leader.rebalance.enable, default true */
     int64_t leader_imbalance_check_ms;  /* leader.imbalance.check.interval.seconds (300) x 1000 */
     int32_t leader_imbalance_pct;       /* leader.imbalance.per.broker.percentage, default 10 */
+    int32_t replica_fetch_max_bytes;    /* replica.fetch.max.bytes: per partition, default 1048576 */
+    int32_t replica_fetch_min_bytes;    /* replica.fetch.min.bytes, default 1 */
+    int32_t replica_fetch_wait_max_ms;  /* replica.fetch.wait.max.ms, default 500 */
+    int32_t replica_fetch_response_max_bytes; /* replica.fetch.response.max.bytes, default 10485760 */
+    int32_t replica_fetch_backoff_ms;   /* replica.fetch.backoff.ms, default 1000 */
     struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
     struct weir_disk_policy disk; /* log.preallocate.max.bytes, log.preallocate.budget.bytes, log.disk.reserve.bytes */
     uint32_t keys_set;           /* config.c only: bits of the keys ranked by precedence that were set

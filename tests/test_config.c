@@ -79,6 +79,11 @@ static void test_defaults(void **state)
     assert_true(c.auto_leader_rebalance);
     assert_int_equal(c.leader_imbalance_check_ms, 300000);
     assert_int_equal(c.leader_imbalance_pct, 10);
+    assert_int_equal(c.replica_fetch_max_bytes, 1048576);
+    assert_int_equal(c.replica_fetch_min_bytes, 1);
+    assert_int_equal(c.replica_fetch_wait_max_ms, 500);
+    assert_int_equal(c.replica_fetch_response_max_bytes, 10485760);
+    assert_int_equal(c.replica_fetch_backoff_ms, 1000);
     assert_memory_equal(&c.log, &log, sizeof log);
     assert_int_equal(c.keys_set, 0);
     char why[256];
@@ -272,6 +277,16 @@ static const struct key_case {
     { "leader.imbalance.check.interval.seconds", "0", false, 0, F_NONE, 0, NULL },
     { "leader.imbalance.per.broker.percentage", "0", true, O(leader_imbalance_pct), F_I32, 0, NULL },
     { "leader.imbalance.per.broker.percentage", "101", false, 0, F_NONE, 0, NULL },
+    { "replica.fetch.max.bytes", "65536", true, O(replica_fetch_max_bytes), F_I32, 65536, NULL },
+    { "replica.fetch.max.bytes", "0", false, 0, F_NONE, 0, NULL },
+    { "replica.fetch.min.bytes", "100", true, O(replica_fetch_min_bytes), F_I32, 100, NULL },
+    { "replica.fetch.min.bytes", "0", false, 0, F_NONE, 0, NULL },
+    { "replica.fetch.wait.max.ms", "0", true, O(replica_fetch_wait_max_ms), F_I32, 0, NULL },
+    { "replica.fetch.wait.max.ms", "-1", false, 0, F_NONE, 0, NULL },
+    { "replica.fetch.response.max.bytes", "1048576", true, O(replica_fetch_response_max_bytes), F_I32, 1048576, NULL },
+    { "replica.fetch.response.max.bytes", "2147483648", false, 0, F_NONE, 0, NULL },
+    { "replica.fetch.backoff.ms", "50", true, O(replica_fetch_backoff_ms), F_I32, 50, NULL },
+    { "replica.fetch.backoff.ms", "-5", false, 0, F_NONE, 0, NULL },
     /* unknown keys, including topic-level names and wrong case */
     { "retention.ms", "1", false, 0, F_NONE, 0, NULL },
     { "zookeeper.connect.string", "localhost:2181", false, 0, F_NONE, 0, NULL },
