@@ -345,6 +345,31 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);
 void fetcher_unfollow(struct reactor *owner, struct part *p); /* no-op when not followed */
 
+/* ---- outconn.c: an outbound Kafka connection on one reactor ----------------------------
+ * Connects to its target (again after replica-fetch backoff when it fails),
+ * carries requests matched to responses by correlation id. Reactor thread only. */
+struct outconn;
+/* A request's end: WEIR_OK with the response frame (owned by the callee: weir_free
+ * it) and body just after the response header; otherwise it failed (connection
+ * lost or closed, no answer in time) and frame is NULL. */
+typedef void outconn_done_fn(void *ctx, enum weir_err err, uint8_t *frame, struct weir_rd body);
+/* ready(ctx) runs each time a connection comes up. *live counts outconns not
+ * yet freed (the owner waits for 0 before its reactor ends). */
+struct outconn *outconn_new(struct reactor *r, const char *client_id, int64_t backoff_ms, void (*ready)(void *ctx),
+                            void *ctx, int *live);
+/* Sets where to connect; a changed address drops the current connection. */
+void outconn_target(struct outconn *oc, const char *host, int32_t port);
+bool outconn_ready(const struct outconn *oc);
+bool outconn_can_send(const struct outconn *oc);  /* ready, and room for one more request */
+/* A request frame: write the body into the returned kbuf, then outconn_end.
+ * NULL when it cannot be sent now (see outconn_can_send). */
+struct kbuf *outconn_begin(struct outconn *oc, int16_t key, int16_t version);
+/* Sends it; done runs exactly once (on the reactor), not before this returns
+ * unless the frame could not be built (then an error is returned, nothing runs). */
+enum weir_err outconn_end(struct outconn *oc, int64_t timeout_ms, outconn_done_fn *done, void *ctx);
+/* Fails what is in flight (callbacks run), closes, frees once no op is in flight. */
+void outconn_free(struct outconn *oc);
+
 /* ---- producer_id.c ------------------------------------------------------------ */
 enum weir_err producer_ids_init(struct broker *b); /* at start: reserves the first block */
 int64_t broker_producer_id_next(struct broker *b); /* -1 when the next block cannot be reserved */
