@@ -7,7 +7,8 @@
  *                this broker derives from it
  *   controller.c the controller: election on /controller, /controller_epoch,
  *                state znodes for new partitions, elections for gone and
- *                returning brokers, topic deletion; every write fenced by a
+ *                returning brokers, topic deletion, controlled shutdown
+ *                (/weir/shutdown/<id>), preferred leaders; every write fenced by a
  *                CHECK of /controller_epoch's version
  *
  * Both run on the member's one ZooKeeper session, from rp_member_dispatch
@@ -62,6 +63,12 @@ struct rp_mtopic {
     struct rp_mpart *parts;
 };
 
+/* Where a live broker listens: its registration's first PLAINTEXT endpoint. */
+struct rp_broker_addr {
+    char host[RP_HOST_MAX];
+    int32_t port; /* -1: not read yet, or none */
+};
+
 struct rp_member;
 /* Opens a session whose events go to (cb, cb_ctx); never NULL. */
 typedef struct rp_zk *rp_member_open_fn(void *ctx, rp_zk_session_fn *cb, void *cb_ctx);
@@ -98,6 +105,7 @@ struct rp_member {
     bool brokers_known;
     int32_t *brokers;   /* live broker ids, ascending */
     int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */
+    struct rp_broker_addr *broker_addr; /* per brokers[i]: from its registration (port -1 until read) */
     uint32_t brokers_n;
     struct rp_mtopic **topics;
     uint32_t topics_n;
@@ -139,6 +147,10 @@ struct rp_ctlr {
     struct rp_strmap inflight; /* state path -> version written against (-1: create) */
     struct rp_strmap deleting; /* topics being deleted */
     struct rp_strmap broker_zxid; /* "<id>" -> the czxid of its registration last seen */
+    bool shut_armed;          /* watch on /weir/shutdown children */
+    int32_t *shut;            /* brokers asking for a controlled shutdown, ascending */
+    uint32_t shut_n;
+    struct rp_strmap shut_done; /* "<id>:<state path>": that broker was taken out of that ISR once */
     uint64_t elected, resigned, fenced; /* counters */
 };
 
@@ -152,6 +164,11 @@ void rp_ctlr_fini(struct rp_ctlr *c);
  * the version this controller last won it at; done gets the multi's result.
  * The controller's own path; exposed so tests can show a deposed
  * controller's write failing the epoch check (failed_op 0, BADVERSION). */
+/* Auto leader rebalance (KafkaController.checkAndTriggerAutoLeaderRebalance),
+ * when ACTIVE: for each live broker (not shutting down) whose share of
+ * partitions led by another exceeds imbalance_pct, the partitions whose
+ * preferred replica it is get it back as leader where it is in the ISR. */
+void rp_ctlr_rebalance(struct rp_ctlr *c, int32_t imbalance_pct);
 void rp_ctlr_write_state(struct rp_ctlr *c, const char *topic, uint32_t partition, const struct rp_pstate *s,
                          int32_t version, rp_zk_done_fn *done, void *ctx);
 

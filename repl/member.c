@@ -262,17 +262,26 @@ static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
         if (*end == '\0' && end != res->children[i] && v >= 0 && v <= INT32_MAX) ids[n++] = (int32_t)v;
     }
     qsort(ids, n, sizeof *ids, cmp_id);
+    int64_t *czxid = rp_zk_xmalloc((n ? n : 1) * sizeof *czxid);
+    struct rp_broker_addr *addr = rp_zk_xmalloc((n ? n : 1) * sizeof *addr);
+    for (uint32_t i = 0; i < n; i++) { /* the address of a broker still live stays until re-read */
+        uint32_t k = 0;
+        while (k < m->brokers_n && m->brokers[k] != ids[i]) k++;
+        czxid[i] = 0;
+        addr[i] = k < m->brokers_n ? m->broker_addr[k] : (struct rp_broker_addr){ .port = -1 };
+    }
     weir_free(m->brokers);
     weir_free(m->broker_czxid);
+    weir_free(m->broker_addr);
     m->brokers = ids;
-    m->broker_czxid = rp_zk_xmalloc((n ? n : 1) * sizeof *m->broker_czxid);
+    m->broker_czxid = czxid;
+    m->broker_addr = addr;
     m->brokers_n = n;
     m->brokers_known = true;
     for (uint32_t i = 0; i < n; i++) { /* which registration: a broker back on a new session has a new czxid */
         char path[64];
-        m->broker_czxid[i] = 0;
         snprintf(path, sizeof path, "/brokers/ids/%d", ids[i]);
-        rp_zk_exists(m->zk, path, NULL, NULL, op_done, mop_new(m, MOP_BROKER, path));
+        rp_zk_get(m->zk, path, NULL, NULL, op_done, mop_new(m, MOP_BROKER, path));
     }
     changed(m);
 }
@@ -280,8 +289,17 @@ static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
 static void on_broker(struct rp_member *m, const char *path, const struct rp_zk_result *res)
 {
     int32_t id = (int32_t)atoi(path + strlen("/brokers/ids/"));
+    struct rp_broker_reg reg;
+    char why[128];
+    struct rp_broker_addr a = { .port = -1 };
+    if (rp_broker_reg_decode(res->data, res->len, &reg, why, sizeof why) == WEIR_OK) {
+        snprintf(a.host, sizeof a.host, "%s", reg.host);
+        a.port = reg.port;
+    } else {
+        weir_log(WEIR_LOG_WARN, "replication: %s unreadable: %s", path, why);
+    }
     for (uint32_t i = 0; i < m->brokers_n; i++)
-        if (m->brokers[i] == id) m->broker_czxid[i] = res->stat.czxid;
+        if (m->brokers[i] == id) m->broker_czxid[i] = res->stat.czxid, m->broker_addr[i] = a;
     changed(m);
 }
 
@@ -572,6 +590,7 @@ void rp_member_free(struct rp_member *m)
     weir_free(m->topics);
     weir_free(m->brokers);
     weir_free(m->broker_czxid);
+    weir_free(m->broker_addr);
     rp_strmap_clear(&m->armed);
     weir_free((char *)m->cfg.host);
     weir_free(m);
