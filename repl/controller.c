@@ -27,7 +27,7 @@
 #include <stdlib.h>
 
 enum cop_kind { COP_EPOCH_GET, COP_EPOCH_CREATE, COP_ELECT, COP_CTL_EXISTS, COP_ADOPT, COP_DEL_CHILDREN, COP_DEL_WALK,
-                COP_DEL_MULTI };
+                COP_DEL_MULTI, COP_SHUT_CHILDREN };
 enum { PATH_LEN = 512, DEL_TRIES = 3 };
 
 /* A topic deletion: the znodes under its roots, found by a walk, then deleted in one multi. */
@@ -99,6 +99,7 @@ static void resign(struct rp_ctlr *c, const char *why)
 
 static void watch_controller(struct rp_ctlr *c);
 static void read_deletes(struct rp_ctlr *c);
+static void read_shutdowns(struct rp_ctlr *c);
 
 static void become_active(struct rp_ctlr *c, int32_t epoch, int32_t version)
 {
@@ -112,6 +113,7 @@ static void become_active(struct rp_ctlr *c, int32_t epoch, int32_t version)
     weir_log(WEIR_LOG_INFO, "replication: broker %d is the controller at epoch %d", c->id, epoch);
     watch_controller(c);
     read_deletes(c);
+    read_shutdowns(c);
     evaluate(c);
 }
 
@@ -273,6 +275,61 @@ static bool decide(const struct rp_ctlr *c, const struct rp_ctl *ctl, const stru
     return rp_ctl_brokers_gone(ctl, p->replicas, p->replicas_n, cur, gone, n, c->unclean, next) && isr_differs(cur, next);
 }
 
+/* Writes next for partition i of t, against the version the cache holds. */
+static void submit(struct rp_ctlr *c, const struct rp_mtopic *t, uint32_t i, int32_t cur_version,
+                   const struct rp_pstate *next)
+{
+    char key[PATH_LEN];
+    state_path(key, t->name, i);
+    WEIR_DASSERT(next->controller_epoch == c->epoch);
+    rp_strmap_put(&c->inflight, key, cur_version);
+    struct wop *w = rp_zk_xmalloc(sizeof *w);
+    *w = (struct wop){ .c = c, .gen = c->gen, .partition = i, .st = *next, .version = cur_version };
+    memcpy(w->topic, t->name, strlen(t->name) + 1);
+    write_submit(w);
+}
+
+static bool shutting(const struct rp_ctlr *c, int32_t id)
+{
+    for (uint32_t k = 0; k < c->shut_n; k++)
+        if (c->shut[k] == id) return true;
+    return false;
+}
+
+/* Controlled shutdown (KafkaController.doControlledShutdown) of every live
+ * broker asking for it: a leadership moves to another live ISR member not
+ * shutting down; a follower leaves the ISR once per request (Kafka's
+ * StopReplica has no counterpart here: a follower that catches up again may
+ * rejoin, and is not taken out again). */
+static bool decide_shutdown(struct rp_ctlr *c, const struct rp_mtopic *t, uint32_t i, struct rp_pstate *next)
+{
+    const struct rp_mpart *p = &t->parts[i];
+    struct rp_member *m = c->m;
+    if (c->shut_n == 0 || p->st.leader < RP_NO_LEADER) return false;
+    int32_t live[RP_REPLICAS_MAX]; /* candidates: live replicas not shutting down (ctl.c asks only about replicas) */
+    uint32_t live_n = 0;
+    for (uint32_t k = 0; k < p->replicas_n && k < RP_REPLICAS_MAX; k++)
+        if (rp_member_broker_live(m, p->replicas[k]) && !shutting(c, p->replicas[k])) live[live_n++] = p->replicas[k];
+    struct rp_ctl ctl = { .live = live, .live_n = live_n, .epoch = c->epoch };
+    struct rp_pstate s = p->st, n;
+    bool change = false;
+    char key[PATH_LEN + 16], path[PATH_LEN];
+    state_path(path, t->name, i);
+    for (uint32_t k = 0; k < c->shut_n; k++) {
+        int32_t b = c->shut[k];
+        if (!rp_member_broker_live(m, b)) continue;
+        bool leads = s.leader == b;
+        snprintf(key, sizeof key, "%d:%s", b, path);
+        if (!leads && rp_strmap_get(&c->shut_done, key, NULL)) continue;
+        if (!rp_ctl_shutdown(&ctl, p->replicas, p->replicas_n, &s, b, &n) || !isr_differs(&s, &n)) continue;
+        rp_strmap_put(&c->shut_done, key, 1);
+        weir_log(WEIR_LOG_INFO, "replication: controller %d: %s: controlled shutdown of broker %d", c->id, path, b);
+        s = n, change = true;
+    }
+    if (change) *next = s;
+    return change;
+}
+
 static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mtopic *t, uint32_t i)
 {
     const struct rp_mpart *p = &t->parts[i];
@@ -287,14 +344,8 @@ static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const str
     }
     struct rp_pstate next;
     bool change = p->known == RP_ABSENT ? rp_ctl_new_partition(ctl, p->replicas, p->replicas_n, &next)
-                                        : decide(c, ctl, p, &next);
-    if (!change) return;
-    WEIR_DASSERT(next.controller_epoch == c->epoch);
-    rp_strmap_put(&c->inflight, key, cur_version);
-    struct wop *w = rp_zk_xmalloc(sizeof *w);
-    *w = (struct wop){ .c = c, .gen = c->gen, .partition = i, .st = next, .version = cur_version };
-    memcpy(w->topic, t->name, strlen(t->name) + 1);
-    write_submit(w);
+                                        : decide(c, ctl, p, &next) || decide_shutdown(c, t, i, &next);
+    if (change) submit(c, t, i, cur_version, &next);
 }
 
 /* Live brokers whose registration changed (czxid) since this controller last
@@ -500,7 +551,96 @@ static void on_del_children(struct rp_ctlr *c, const struct rp_zk_result *res)
     }
 }
 
+/* ---- controlled shutdown requests and preferred leaders ---------------------------------- */
+
+static void shut_watch(void *ctx, enum rp_zk_event ev, const char *path)
+{
+    (void)ev, (void)path;
+    struct rp_ctlr *c = ctx;
+    c->shut_armed = false;
+    if (c->state == RP_CTLR_ACTIVE) read_shutdowns(c);
+}
+
+static void read_shutdowns(struct rp_ctlr *c)
+{
+    struct cop *op = cop_new(c, COP_SHUT_CHILDREN, "/weir/shutdown");
+    op->watched = !c->shut_armed;
+    c->shut_armed = true;
+    rp_zk_get_children(c->zk, op->path, op->watched ? shut_watch : NULL, c, cop_done, op);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void on_shut_children(struct rp_ctlr *c, const struct rp_zk_result *res)
+{
+    int32_t *ids = rp_zk_xmalloc((res->n_children + 1) * sizeof *ids);
+    uint32_t n = 0;
+    for (size_t i = 0; i < res->n_children; i++) {
+        char *end;
+        long v = strtol(res->children[i], &end, 10);
+        if (*end == '\0' && end != res->children[i] && v >= 0 && v <= INT32_MAX) ids[n++] = (int32_t)v;
+    }
+    qsort(ids, n, sizeof *ids, cmp_id);
+    bool same = n == c->shut_n && (n == 0 || memcmp(ids, c->shut, n * sizeof *ids) == 0);
+    if (!same) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!shutting(c, ids[i]))
+                weir_log(WEIR_LOG_INFO, "replication: controller %d: broker %d asks for a controlled shutdown", c->id,
+                         ids[i]);
+        rp_strmap_clear(&c->shut_done); /* a new request is handled afresh */
+    }
+    weir_free(c->shut);
+    c->shut = ids;
+    c->shut_n = n;
+    evaluate(c);
+}
+
+void rp_ctlr_rebalance(struct rp_ctlr *c, int32_t imbalance_pct)
+{
+    struct rp_member *m = c->m;
+    if (c->state != RP_CTLR_ACTIVE || !c->zk || !m->brokers_known) return;
+    uint32_t n = 0;
+    for (uint32_t ti = 0; ti < m->topics_n; ti++) n += m->topics[ti]->parts_n;
+    struct rp_ctl_part *parts = rp_zk_xmalloc((n + 1) * sizeof *parts);
+    n = 0;
+    for (uint32_t ti = 0; ti < m->topics_n; ti++) {
+        const struct rp_mtopic *t = m->topics[ti];
+        if (!t->assigned || rp_strmap_get(&c->deleting, t->name, NULL)) continue;
+        for (uint32_t i = 0; i < t->parts_n; i++)
+            if (t->parts[i].known == RP_PRESENT)
+                parts[n++] = (struct rp_ctl_part){ t->parts[i].replicas, t->parts[i].replicas_n, &t->parts[i].st };
+    }
+    struct rp_ctl ctl = { .live = m->brokers, .live_n = m->brokers_n, .epoch = c->epoch };
+    for (uint32_t bi = 0; bi < m->brokers_n; bi++) {
+        int32_t b = m->brokers[bi];
+        if (shutting(c, b) || !rp_ctl_imbalanced(parts, n, b, imbalance_pct)) continue;
+        weir_log(WEIR_LOG_INFO, "replication: controller %d: broker %d leads too few of its preferred partitions: "
+                 "preferred leader election", c->id, b);
+        for (uint32_t ti = 0; ti < m->topics_n; ti++) {
+            const struct rp_mtopic *t = m->topics[ti];
+            if (!t->assigned || rp_strmap_get(&c->deleting, t->name, NULL)) continue;
+            for (uint32_t i = 0; i < t->parts_n; i++) {
+                const struct rp_mpart *p = &t->parts[i];
+                char key[PATH_LEN];
+                struct rp_pstate next;
+                state_path(key, t->name, i);
+                if (p->known != RP_PRESENT || p->replicas_n == 0 || p->replicas[0] != b ||
+                    rp_strmap_get(&c->inflight, key, NULL) ||
+                    !rp_ctl_preferred(&ctl, p->replicas, p->replicas_n, &p->st, &next))
+                    continue;
+                submit(c, t, i, p->version, &next);
+            }
+        }
+    }
+    weir_free(parts);
+}
+
 /* ---- completions ---------------------------------------------------------------------- */
+
 
 static void cop_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
 {
@@ -562,6 +702,10 @@ static void cop_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res
         if (op->watched && rc != RP_ZK_OK) c->del_armed = false;
         if (rc == RP_ZK_OK && c->state == RP_CTLR_ACTIVE) on_del_children(c, res);
         break;
+    case COP_SHUT_CHILDREN:
+        if (op->watched && rc != RP_ZK_OK) c->shut_armed = false;
+        if (rc == RP_ZK_OK && c->state == RP_CTLR_ACTIVE) on_shut_children(c, res);
+        break;
     default: break;
     }
     weir_free(op);
@@ -577,7 +721,7 @@ static void on_session(void *ctx, struct rp_zk *zk)
         c->zk = NULL;
         resign(c, "ZooKeeper session lost");
         c->zk = zk;
-        c->ctl_armed = c->del_armed = false;
+        c->ctl_armed = c->del_armed = c->shut_armed = false;
         c->state = RP_CTLR_IDLE;
         elect(c);
         return;
@@ -591,6 +735,7 @@ static void on_session(void *ctx, struct rp_zk *zk)
         watch_controller(c);
         if (c->state == RP_CTLR_ACTIVE) {
             read_deletes(c);
+            read_shutdowns(c);
             evaluate(c);
         }
     }
@@ -613,4 +758,8 @@ void rp_ctlr_fini(struct rp_ctlr *c)
     rp_strmap_clear(&c->broker_zxid);
     rp_strmap_clear(&c->inflight);
     rp_strmap_clear(&c->deleting);
+    rp_strmap_clear(&c->shut_done);
+    weir_free(c->shut);
+    c->shut = NULL;
+    c->shut_n = 0;
 }
