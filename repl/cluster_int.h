@@ -137,7 +137,7 @@ enum rp_ctlr_state { RP_CTLR_IDLE, RP_CTLR_ELECTING, RP_CTLR_STANDBY, RP_CTLR_AC
 struct rp_ctlr {
     struct rp_member *m;
     int32_t id;
-    bool unclean;             /* unclean.leader.election.enable, for every topic */
+    bool unclean;             /* unclean.leader.election.enable: the default for topics that do not set it */
     struct rp_zk *zk;         /* the member's session, NULL when none */
     uint64_t gen;             /* bumped on every session event: stale completions dropped */
     enum rp_ctlr_state state;
@@ -151,6 +151,8 @@ struct rp_ctlr {
     int32_t *shut;            /* brokers asking for a controlled shutdown, ascending */
     uint32_t shut_n;
     struct rp_strmap shut_done; /* "<id>:<state path>": that broker was taken out of that ISR once */
+    struct rp_strmap tcfg;    /* topic -> its unclean.leader.election.enable (controller.c's TCFG_*) */
+    struct rp_strmap tcfg_armed; /* topics whose /config/topics/<t> has a watch of ours */
     uint64_t elected, resigned, fenced; /* counters */
 };
 

@@ -25,9 +25,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 enum cop_kind { COP_EPOCH_GET, COP_EPOCH_CREATE, COP_ELECT, COP_CTL_EXISTS, COP_ADOPT, COP_DEL_CHILDREN, COP_DEL_WALK,
-                COP_DEL_MULTI, COP_SHUT_CHILDREN };
+                COP_DEL_MULTI, COP_SHUT_CHILDREN, COP_TCFG_GET, COP_TCFG_EXISTS };
+/* A topic's unclean.leader.election.enable, as its config znode says (tcfg). */
+enum { TCFG_FALSE, TCFG_TRUE, TCFG_DEFAULT, TCFG_READING };
 enum { PATH_LEN = 512, DEL_TRIES = 3 };
 
 /* A topic deletion: the znodes under its roots, found by a walk, then deleted in one multi. */
@@ -261,7 +264,8 @@ static bool isr_differs(const struct rp_pstate *a, const struct rp_pstate *b)
  * (onReplicasBecomeOffline, as one write), or an offline partition whose ISR
  * has a live member again. A result that changes neither leader nor ISR (the
  * last ISR member of an offline partition, KIP-966) is no change. */
-static bool decide(const struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mpart *p, struct rp_pstate *next)
+static bool decide(const struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mpart *p, bool unclean,
+                   struct rp_pstate *next)
 {
     const struct rp_pstate *cur = &p->st;
     if (cur->leader < RP_NO_LEADER) return false;
@@ -271,8 +275,8 @@ static bool decide(const struct rp_ctlr *c, const struct rp_ctl *ctl, const stru
     for (uint32_t i = 0; i < cur->isr_n; i++)
         if (cur->isr[i] != cur->leader && !rp_member_broker_live(c->m, cur->isr[i])) gone[n++] = cur->isr[i];
     if (n == 0)
-        return cur->leader == RP_NO_LEADER && rp_ctl_offline_retry(ctl, p->replicas, p->replicas_n, cur, c->unclean, next);
-    return rp_ctl_brokers_gone(ctl, p->replicas, p->replicas_n, cur, gone, n, c->unclean, next) && isr_differs(cur, next);
+        return cur->leader == RP_NO_LEADER && rp_ctl_offline_retry(ctl, p->replicas, p->replicas_n, cur, unclean, next);
+    return rp_ctl_brokers_gone(ctl, p->replicas, p->replicas_n, cur, gone, n, unclean, next) && isr_differs(cur, next);
 }
 
 /* Writes next for partition i of t, against the version the cache holds. */
@@ -330,7 +334,8 @@ static bool decide_shutdown(struct rp_ctlr *c, const struct rp_mtopic *t, uint32
     return change;
 }
 
-static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mtopic *t, uint32_t i)
+static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mtopic *t, uint32_t i,
+                          bool unclean)
 {
     const struct rp_mpart *p = &t->parts[i];
     char key[PATH_LEN];
@@ -344,8 +349,85 @@ static void evaluate_part(struct rp_ctlr *c, const struct rp_ctl *ctl, const str
     }
     struct rp_pstate next;
     bool change = p->known == RP_ABSENT ? rp_ctl_new_partition(ctl, p->replicas, p->replicas_n, &next)
-                                        : decide(c, ctl, p, &next) || decide_shutdown(c, t, i, &next);
+                                        : decide(c, ctl, p, unclean, &next) || decide_shutdown(c, t, i, &next);
     if (change) submit(c, t, i, cur_version, &next);
+}
+
+/* ---- per-topic unclean.leader.election.enable (/config/topics/<t>) ---------------------- */
+
+static void tcfg_read(struct rp_ctlr *c, const char *topic, bool exists);
+
+static void tcfg_watch(void *ctx, enum rp_zk_event ev, const char *path)
+{
+    (void)ev;
+    struct rp_ctlr *c = ctx;
+    const char *topic = path + strlen("/config/topics/");
+    rp_strmap_del(&c->tcfg_armed, topic);
+    rp_strmap_del(&c->tcfg, topic); /* read again when next needed */
+    evaluate(c);
+}
+
+/* Whether the topic's elections may be unclean. Until its config has been
+ * read, no: an unclean election cannot be undone, a clean one only waits. */
+static bool unclean_for(struct rp_ctlr *c, const char *topic)
+{
+    int64_t v;
+    if (!rp_strmap_get(&c->tcfg, topic, &v)) {
+        if (c->zk && strlen(topic) <= WEIR_KAFKA_NAME_MAX) tcfg_read(c, topic, false);
+        return false;
+    }
+    return v == TCFG_TRUE || (v == TCFG_DEFAULT && c->unclean);
+}
+
+/* get (exists after a NONODE, to see it created), with our watch unless one is set. */
+static void tcfg_read(struct rp_ctlr *c, const char *topic, bool exists)
+{
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "/config/topics/%s", topic);
+    rp_strmap_put(&c->tcfg, topic, TCFG_READING);
+    struct cop *op = cop_new(c, exists ? COP_TCFG_EXISTS : COP_TCFG_GET, path);
+    op->watched = !rp_strmap_get(&c->tcfg_armed, topic, NULL);
+    if (op->watched) rp_strmap_put(&c->tcfg_armed, topic, 1);
+    if (exists) rp_zk_exists(c->zk, path, op->watched ? tcfg_watch : NULL, c, cop_done, op);
+    else rp_zk_get(c->zk, path, op->watched ? tcfg_watch : NULL, c, cop_done, op);
+}
+
+static int64_t tcfg_value(const struct rp_zk_result *res, const char *path)
+{
+    struct weir_arena a;
+    if (weir_arena_init_growable(&a, 4096, 64u << 20) != WEIR_OK) weir_panic("controller: out of memory");
+    struct rp_topic_config tc;
+    char why[256];
+    int64_t v = TCFG_DEFAULT;
+    if (rp_topic_config_decode(res->data, res->len, &a, &tc, why, sizeof why) != WEIR_OK) {
+        weir_log(WEIR_LOG_WARN, "replication: %s unreadable, broker defaults used: %s", path, why);
+    } else {
+        for (uint32_t i = 0; i < tc.n; i++) {
+            if (strcmp(tc.entries[i].key, "unclean.leader.election.enable") != 0) continue;
+            if (strcasecmp(tc.entries[i].value, "true") == 0) v = TCFG_TRUE;
+            else if (strcasecmp(tc.entries[i].value, "false") == 0) v = TCFG_FALSE;
+        }
+    }
+    weir_arena_destroy(&a);
+    return v;
+}
+
+static void on_tcfg(struct rp_ctlr *c, const struct cop *op, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    const char *topic = op->path + strlen("/config/topics/");
+    bool exists = op->kind == COP_TCFG_EXISTS;
+    bool watch_set = rc == RP_ZK_OK || (exists && rc == RP_ZK_NONODE);
+    if (op->watched && !watch_set) rp_strmap_del(&c->tcfg_armed, topic);
+    if (rc == RP_ZK_OK && exists) {
+        tcfg_read(c, topic, false); /* created meanwhile; our watch is set */
+    } else if (rc == RP_ZK_NONODE && !exists) {
+        tcfg_read(c, topic, true);
+    } else if (rc == RP_ZK_OK || rc == RP_ZK_NONODE) {
+        rp_strmap_put(&c->tcfg, topic, rc == RP_ZK_OK ? tcfg_value(res, op->path) : TCFG_DEFAULT);
+        evaluate(c);
+    } else {
+        rp_strmap_del(&c->tcfg, topic); /* the next evaluation reads it again */
+    }
 }
 
 /* Live brokers whose registration changed (czxid) since this controller last
@@ -384,11 +466,12 @@ static void evaluate_bounced(struct rp_ctlr *c, const int32_t *b, uint32_t nb)
     for (uint32_t ti = 0; ti < m->topics_n; ti++) {
         const struct rp_mtopic *t = m->topics[ti];
         if (!t->assigned || rp_strmap_get(&c->deleting, t->name, NULL)) continue;
+        bool unclean = unclean_for(c, t->name);
         for (uint32_t i = 0; i < t->parts_n; i++) {
             const struct rp_mpart *p = &t->parts[i];
             struct rp_pstate next;
             if (p->known != RP_PRESENT || p->st.leader < RP_NO_LEADER ||
-                !rp_ctl_brokers_gone(&ctl, p->replicas, p->replicas_n, &p->st, b, nb, c->unclean, &next) ||
+                !rp_ctl_brokers_gone(&ctl, p->replicas, p->replicas_n, &p->st, b, nb, unclean, &next) ||
                 !isr_differs(&p->st, &next))
                 continue;
             char key[PATH_LEN];
@@ -417,7 +500,8 @@ static void evaluate(struct rp_ctlr *c)
     for (uint32_t ti = 0; ti < m->topics_n; ti++) {
         const struct rp_mtopic *t = m->topics[ti];
         if (!t->assigned || rp_strmap_get(&c->deleting, t->name, NULL)) continue;
-        for (uint32_t i = 0; i < t->parts_n; i++) evaluate_part(c, &ctl, t, i);
+        bool unclean = unclean_for(c, t->name);
+        for (uint32_t i = 0; i < t->parts_n; i++) evaluate_part(c, &ctl, t, i, unclean);
     }
 }
 
@@ -706,6 +790,8 @@ static void cop_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res
         if (op->watched && rc != RP_ZK_OK) c->shut_armed = false;
         if (rc == RP_ZK_OK && c->state == RP_CTLR_ACTIVE) on_shut_children(c, res);
         break;
+    case COP_TCFG_GET:
+    case COP_TCFG_EXISTS: on_tcfg(c, op, rc, res); break;
     default: break;
     }
     weir_free(op);
@@ -722,6 +808,8 @@ static void on_session(void *ctx, struct rp_zk *zk)
         resign(c, "ZooKeeper session lost");
         c->zk = zk;
         c->ctl_armed = c->del_armed = c->shut_armed = false;
+        rp_strmap_clear(&c->tcfg); /* the watches went with the session */
+        rp_strmap_clear(&c->tcfg_armed);
         c->state = RP_CTLR_IDLE;
         elect(c);
         return;
@@ -759,6 +847,8 @@ void rp_ctlr_fini(struct rp_ctlr *c)
     rp_strmap_clear(&c->inflight);
     rp_strmap_clear(&c->deleting);
     rp_strmap_clear(&c->shut_done);
+    rp_strmap_clear(&c->tcfg);
+    rp_strmap_clear(&c->tcfg_armed);
     weir_free(c->shut);
     c->shut = NULL;
     c->shut_n = 0;

@@ -10,7 +10,8 @@
  * leader's cluster stops and a follower leads at a higher epoch; the
  * stopped broker comes back; a controlled shutdown moves leadership away
  * before it returns; the topic is deleted and the roles go to NONE. Auto
- * rebalance gives the preferred leader back. A chroot holds its own tree; a
+ * rebalance gives the preferred leader back. Per-topic unclean leader
+ * election. A chroot holds its own tree; a
  * server that does not answer times out; an empty zk_connect is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -382,6 +383,14 @@ static enum weir_err create(int32_t via, const char *topic, int32_t parts, int16
     return e;
 }
 
+static enum weir_err create_one(int32_t via, const char *topic, int16_t rf, const char *key, const char *value)
+{
+    struct done_rec d;
+    done_init(&d);
+    weir_cluster_topic_create(nodes[via].cl, topic, 1, rf, &key, &value, key ? 1 : 0, admin_done, &d);
+    return done_wait(&d);
+}
+
 static enum weir_err add_parts(int32_t via, const char *topic, int32_t total)
 {
     struct done_rec d;
@@ -559,6 +568,70 @@ static void t_cluster(void **state)
     fprintf(stderr, "t_cluster: %lld ms\n", (long long)(now_ms() - t0));
 }
 
+static bool offline_everywhere(const int32_t *ids, int n, const char *topic, int32_t last)
+{
+    for (int i = 0; i < n; i++) {
+        struct weir_partition_info info;
+        if (!weir_cluster_partition(nodes[ids[i]].cl, topic, 0, &info) || info.leader != WEIR_NO_LEADER ||
+            info.isr_n != 1 || info.isr[0] != last || role_of(ids[i], topic, 0, NULL).kind != WEIR_ROLE_OFFLINE)
+            return false;
+    }
+    return true;
+}
+
+static bool led_alone_by_one_of(const int32_t *ids, int n, const char *topic)
+{
+    struct weir_partition_info info;
+    if (!weir_cluster_partition(nodes[ids[0]].cl, topic, 0, &info) || info.isr_n != 1 || info.isr[0] != info.leader)
+        return false;
+    bool among = false;
+    for (int i = 0; i < n; i++) among |= ids[i] == info.leader;
+    return among && roles_agree(ids, n, topic, 0, 0);
+}
+
+/* Per-topic unclean.leader.election.enable: with every ISR member gone, "u"
+ * (true in its config) elects a live replica outside the ISR; "k" (the
+ * broker default, false) stays offline keeping its last ISR member
+ * (KIP-966), which leads again when it comes back. */
+static void t_unclean(void **state)
+{
+    (void)state;
+    int32_t all[NB] = { 1, 2, 3 };
+    for (int32_t id = 1; id <= NB; id++) node_start(id, false);
+    assert_true(WAIT_FOR(all_see_brokers(all, NB), 15000));
+    assert_int_equal(create_one(1, "u", 3, "unclean.leader.election.enable", "true"), WEIR_OK);
+    assert_int_equal(create_one(2, "k", 3, NULL, NULL), WEIR_OK);
+    const char *topics[2] = { "u", "k" };
+    int32_t leader[2];
+    for (int k = 0; k < 2; k++) { /* each leader alone in its ISR */
+        assert_true(WAIT_FOR(roles_agree(all, NB, topics[k], 0, 0), 15000));
+        struct weir_partition_info info;
+        assert_true(weir_cluster_partition(nodes[1].cl, topics[k], 0, &info));
+        leader[k] = info.leader;
+        int32_t v;
+        assert_int_equal(isr_write(info.leader, topics[k], 0, info.leader_epoch, info.zk_version, &info.leader, 1, &v),
+                         WEIR_OK);
+        for (int32_t id = 1; id <= NB; id++) assert_true(WAIT_FOR(partition_is(id, topics[k], 0, v, 1), 10000));
+    }
+    int32_t rest[NB], nr = 0;
+    for (int32_t id = 1; id <= NB; id++)
+        if (id == leader[0] || id == leader[1]) node_stop(id);
+        else rest[nr++] = id;
+    assert_true(WAIT_FOR(led_alone_by_one_of(rest, nr, "u"), 15000));
+    assert_true(WAIT_FOR(offline_everywhere(rest, nr, "k", leader[1]), 15000));
+    for (int32_t id = 1; id <= NB; id++)
+        if (!nodes[id].cl) node_start(id, false);
+    assert_true(WAIT_FOR(all_see_brokers(all, NB), 15000));
+    struct weir_partition_info info;
+    assert_true(WAIT_FOR(roles_agree(all, NB, "k", 0, 0) && weir_cluster_partition(nodes[1].cl, "k", 0, &info) &&
+                             info.leader == leader[1],
+                         15000));
+    assert_int_equal(delete_topic(1, "u"), WEIR_OK);
+    assert_int_equal(delete_topic(1, "k"), WEIR_OK);
+    assert_true(WAIT_FOR(all_none(all, NB, "u", 1) && all_none(all, NB, "k", 1), 15000));
+    for (int32_t id = 1; id <= NB; id++) node_stop(id);
+}
+
 /* Auto leader rebalance: after a failover the preferred replica (back, and
  * put in the ISR again by the leader's write) gets its leadership back. */
 static void t_rebalance(void **state)
@@ -662,6 +735,7 @@ int main(void)
     }
     const struct CMUnitTest real[] = { cmocka_unit_test_teardown(t_cluster, stop_all),
                                        cmocka_unit_test_teardown(t_rebalance, stop_all),
+                                       cmocka_unit_test_teardown(t_unclean, stop_all),
                                        cmocka_unit_test(t_chroot_and_errors) };
     failed += cmocka_run_group_tests_name("cluster", real, zk_setup, zk_teardown);
     return failed ? 1 : 0;
