@@ -61,6 +61,7 @@ struct req {
     int32_t partition, leader_epoch, zk_version; /* ISR */
     uint32_t isr_n;
     int32_t isr[WEIR_REPLICAS_MAX];
+    struct rp_pstate st;  /* ISR: what is written */
     weir_cluster_done_fn *done;
     weir_cluster_isr_done_fn *isr_done;
     void *ctx;
@@ -690,20 +691,51 @@ static void configs_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_res
 
 /* The leader's ISR change: {leader: me, leader_epoch, isr} with the
  * controller epoch as read, conditional on the version the leader read. */
+static void isr_set(struct req *r)
+{
+    char data[1024], path[PATH_LEN];
+    size_t len;
+    WEIR_ASSERT(rp_pstate_encode(&r->st, data, sizeof data, &len) == WEIR_OK);
+    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", r->topic, r->partition);
+    r->step = 0;
+    rp_zk_set(r->cl->m->zk, path, data, len, r->zk_version, req_zk_done, r);
+}
+
 static void isr_start(struct req *r)
 {
     struct weir_cluster *cl = r->cl;
     const struct rp_mpart *p = part_find(cl, r->topic, r->partition);
     if (!p || p->known != RP_PRESENT) return req_finish(r, WEIR_E_NOT_FOUND, -1, NULL);
     if (r->isr_n == 0 || r->isr_n > RP_REPLICAS_MAX) return req_finish(r, WEIR_E_INVALID, -1, NULL);
-    struct rp_pstate st = { .leader = cl->cfg.broker_id, .leader_epoch = r->leader_epoch,
-                            .controller_epoch = p->st.controller_epoch, .isr_n = r->isr_n };
-    memcpy(st.isr, r->isr, sizeof st.isr[0] * r->isr_n);
-    char data[1024], path[PATH_LEN];
-    size_t len;
-    WEIR_ASSERT(rp_pstate_encode(&st, data, sizeof data, &len) == WEIR_OK);
-    snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", r->topic, r->partition);
-    rp_zk_set(cl->m->zk, path, data, len, r->zk_version, req_zk_done, r);
+    r->st = (struct rp_pstate){ .leader = cl->cfg.broker_id, .leader_epoch = r->leader_epoch,
+                                .controller_epoch = p->st.controller_epoch, .isr_n = r->isr_n };
+    memcpy(r->st.isr, r->isr, sizeof r->st.isr[0] * r->isr_n);
+    isr_set(r);
+}
+
+/* A lost answer is told apart from a lost race as Kafka does
+ * (ReplicationUtils.checkLeaderAndIsrZkData): after BADVERSION the znode is
+ * read, and holding what was written it is a success at its version. A
+ * CONNECTIONLOSS is retried (the C client sends it on reconnecting). */
+static void isr_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    char path[PATH_LEN];
+    if (r->step == 0) {
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, res->stat.version, NULL);
+        if (rc == RP_ZK_CONNECTIONLOSS && ++r->tries < ADD_TRIES) return isr_set(r);
+        if (rc != RP_ZK_BADVERSION) return req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), -1, NULL);
+        r->step = 1;
+        snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", r->topic, r->partition);
+        return rp_zk_get(r->cl->m->zk, path, NULL, NULL, req_zk_done, r);
+    }
+    struct rp_pstate now;
+    char why[128];
+    if (rc != RP_ZK_OK) return req_finish(r, rc == RP_ZK_NONODE ? WEIR_E_STALE : err_of(rc), -1, NULL);
+    if (rp_pstate_decode(res->data, res->len, &now, why, sizeof why) == WEIR_OK && now.leader == r->st.leader &&
+        now.leader_epoch == r->st.leader_epoch && now.controller_epoch == r->st.controller_epoch &&
+        now.isr_n == r->st.isr_n && memcmp(now.isr, r->st.isr, sizeof now.isr[0] * now.isr_n) == 0)
+        return req_finish(r, WEIR_OK, res->stat.version, NULL);
+    req_finish(r, WEIR_E_STALE, -1, NULL);
 }
 
 static void req_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result *res)
@@ -713,10 +745,7 @@ static void req_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result 
     case REQ_DELETE: delete_next(r, rc, res); break;
     case REQ_ADD: add_next(r, rc, res); break;
     case REQ_CONFIGS: configs_next(r, rc, res); break;
-    case REQ_ISR:
-        if (rc == RP_ZK_OK) req_finish(r, WEIR_OK, res->stat.version, NULL);
-        else req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), -1, NULL);
-        break;
+    case REQ_ISR: isr_next(r, rc, res); break;
     case REQ_SHUTDOWN: req_finish(r, err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc)); break;
     }
 }

@@ -124,13 +124,19 @@ void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_
 /* Grows the assignment to `total` partitions (existing ones unchanged). */
 void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
                                  weir_cluster_done_fn *done, void *ctx);
-/* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf. */
+/* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf
+ * (none: ""). Waits for ZooKeeper's answer (at most the session timeout:
+ * then WEIR_E_UNAVAILABLE); not from the cluster's callbacks (UNAVAILABLE).
+ * Errors: WEIR_E_NOT_FOUND, WEIR_E_TOO_LARGE (cap). */
 enum weir_err weir_cluster_topic_configs(struct weir_cluster *cl, const char *topic, char *buf, size_t cap);
 
 /* The leader's ISR change: writes {leader = me, leader_epoch, isr} to the
  * state znode conditional on zk_version (what it last read). done(ctx, err,
- * new_version) on the cluster's thread: WEIR_OK with the znode's new version,
- * WEIR_E_STALE when the version moved (re-read: a newer role follows),
+ * new_version) on the cluster's thread: WEIR_OK with the znode's new version
+ * (also when the znode already holds exactly this write: its answer was
+ * lost, Kafka's checkLeaderAndIsrZkData), WEIR_E_STALE when the version
+ * moved (re-read with weir_cluster_partition: a newer role follows when the
+ * controller changed it), WEIR_E_NOT_FOUND (no such partition state),
  * WEIR_E_UNAVAILABLE without a session. */
 typedef void weir_cluster_isr_done_fn(void *ctx, enum weir_err err, int32_t new_version);
 void weir_cluster_isr_write(struct weir_cluster *cl, const char *topic, int32_t partition, int32_t leader_epoch,
