@@ -57,6 +57,10 @@ struct part {
     struct reactor *owner;
     uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
     struct part_repl *repl;      /* its replication state (repl_part.c); NULL on a single node */
+    uint64_t follow_gen;         /* fetcher.c: the current follow (or unfollow); older fetcher work is stale */
+    int32_t follow_leader;       /* fetcher.c: the leader it follows, while followed */
+    int32_t follow_epoch;        /* fetcher.c: at this leader epoch */
+    bool followed;               /* fetcher.c: handed to a fetcher */
     struct part *hnext;
 };
 
@@ -190,6 +194,7 @@ struct reactor {
     bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
     void *groups;                /* group*.c: the groups this reactor coordinates */
+    void *fetchers;              /* fetcher.c: the fetchers living on this reactor */
 };
 
 struct broker {
@@ -344,6 +349,8 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
  * then fetch); one connection per source broker carries all its partitions. */
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);
 void fetcher_unfollow(struct reactor *owner, struct part *p); /* no-op when not followed */
+/* Per reactor, before it starts: the fetchers living there (stopped with the reactor). */
+void fetcher_reactor_init(struct reactor *r);
 
 /* ---- outconn.c: an outbound Kafka connection on one reactor ----------------------------
  * Connects to its target (again after replica-fetch backoff when it fails),
