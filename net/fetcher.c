@@ -167,6 +167,10 @@ static enum weir_err truncate_to(struct weir_log *log, int64_t offset)
 static void fop_truncated(struct fpart *fp, struct weir_log *log, int64_t offset, enum fop_res ok)
 {
     struct fop *op = &fp->op;
+    int64_t end = weir_log_end_offset(log);
+    if (offset < end)
+        weir_log(WEIR_LOG_INFO, "follower %s-%d: truncating to %" PRId64 " (log end %" PRId64 ") for leader epoch %d",
+                 fp->topic, fp->partition, offset, end, fp->epoch);
     op->err = truncate_to(log, offset);
     if (op->err != WEIR_OK)
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "follower %s-%d: truncate to %" PRId64 ": %s", fp->topic, fp->partition,
