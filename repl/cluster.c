@@ -101,6 +101,7 @@ struct weir_cluster {
     bool ctl_armed, del_armed;
     int32_t controller;
     struct rp_strmap deleting;     /* topics with a deletion request */
+    bool shutting;                 /* controlled shutdown asked: /weir/shutdown/<id> on every session */
     struct rp_zk *pre;             /* the first session, opened by start */
     rp_zk_session_fn *sess_cb;
     void *sess_ctx;
@@ -300,6 +301,22 @@ static void cop_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res
 
 /* ---- the member's listener: the controller's, then ours --------------------------------- */
 
+/* Start is over once this broker is registered and the cache holds the live
+ * brokers with its own address (so Metadata names it from the first request). */
+static void start_check(struct weir_cluster *cl)
+{
+    const struct rp_member *m = cl->m;
+    bool self = false;
+    for (uint32_t i = 0; i < m->brokers_n && !self; i++)
+        self = m->brokers[i] == cl->cfg.broker_id && m->broker_addr[i].port >= 0;
+    if (!m->registered || !m->brokers_known || !self) return;
+    pthread_mutex_lock(&cl->wmu);
+    if (cl->start == START_PENDING) cl->start = START_REGISTERED, pthread_cond_broadcast(&cl->wcv);
+    pthread_mutex_unlock(&cl->wmu);
+}
+
+static void shutdown_create(struct weir_cluster *cl);
+
 static void l_session(void *ctx, struct rp_zk *zk)
 {
     struct weir_cluster *cl = ctx;
@@ -312,10 +329,9 @@ static void l_session(void *ctx, struct rp_zk *zk)
     if (zk) {
         ctl_read(cl);
         del_read(cl);
-        pthread_mutex_lock(&cl->wmu);
-        if (cl->start == START_PENDING && cl->m->registered) cl->start = START_REGISTERED;
-        pthread_mutex_unlock(&cl->wmu);
+        if (cl->shutting) shutdown_create(cl);
     }
+    start_check(cl);
     notify(cl);
 }
 
@@ -323,6 +339,7 @@ static void l_change(void *ctx)
 {
     struct weir_cluster *cl = ctx;
     cl->ctlr_l->on_change(cl->ctlr_ctx);
+    start_check(cl);
     changed(cl);
 }
 
@@ -754,6 +771,7 @@ static void req_start(struct req *r)
 {
     struct weir_cluster *cl = r->cl;
     struct rp_member *m = cl->m;
+    if (r->kind == REQ_SHUTDOWN) cl->shutting = true; /* made on the next session if not on this one */
     if (!m->zk || !m->registered) return req_finish(r, WEIR_E_UNAVAILABLE, -1, "no ZooKeeper session now");
     char path[PATH_LEN];
     struct create_args *ca = r->ca;
@@ -781,6 +799,14 @@ static void req_start(struct req *r)
         rp_zk_create(m->zk, path, NULL, 0, RP_ZK_EPHEMERAL, req_zk_done, r);
         break;
     }
+}
+
+/* The ephemeral shutdown request again, on a new session (the old one's went with it). */
+static void shutdown_create(struct weir_cluster *cl)
+{
+    struct req *r = rp_zk_xmalloc(sizeof *r);
+    *r = (struct req){ .kind = REQ_SHUTDOWN, .cl = cl };
+    req_start(r);
 }
 
 /* Queues r for the cluster thread (or answers it at once when stopping). */

@@ -82,8 +82,9 @@ struct weir_cluster_ops {
 
 /* Connects to ZooKeeper, creates the fixed paths, registers this broker
  * (ephemeral /brokers/ids/<id>), stands for controller and starts the
- * cluster's thread; returns once registered or refused, or after
- * connect_timeout_ms. Roles for hosted partitions follow on the thread.
+ * cluster's thread; returns once registered (with the live brokers, itself
+ * among them, read) or refused, or after connect_timeout_ms. Roles for
+ * hosted partitions follow on the thread.
  * Errors: WEIR_E_BAD_CONFIG (zk_connect), WEIR_E_EXISTS (another live broker
  * has the id), WEIR_E_TIMEOUT (no session or registration in time), with one
  * line for the user in why. */

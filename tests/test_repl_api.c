@@ -237,6 +237,9 @@ static void node_start(int32_t id, bool rebalance)
     enum weir_err e = weir_cluster_start(&c, &node_ops, n, &n->cl, why, sizeof why);
     if (e != WEIR_OK) fail_msg("broker %d: start: %s: %s", id, weir_err_text(e), why);
     assert_int_equal(weir_cluster_id_self(n->cl), id);
+    struct weir_broker_addr a; /* start returns with its own registration in the cache */
+    assert_true(weir_cluster_broker(n->cl, id, &a));
+    assert_int_equal(a.port, 9090 + id);
 }
 
 static void node_stop(int32_t id)
