@@ -272,6 +272,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         conn_reactor_init(r);
         fetch_reactor_init(r);
         groups_reactor_init(r);
+        repl_reactor_init(r);
         fetcher_reactor_init(r);
     }
     const char *dir = b->cfg.data_dir;

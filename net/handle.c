@@ -298,6 +298,7 @@ void handle_request(struct request *req)
     case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;
     case KAPI_INIT_PRODUCER_ID: handle_initproducerid(req); break;
     case KAPI_DESCRIBE_CONFIGS: handle_describeconfigs(req); break;
+    case KAPI_OFFSET_FOR_LEADER_EPOCH: handle_offsetforleaderepoch(req); break;
     case KAPI_JOIN_GROUP:
     case KAPI_SYNC_GROUP:
     case KAPI_HEARTBEAT:

@@ -8,7 +8,14 @@
  * owner is asked to tell this reactor when its partition advances past the
  * offset, and a wake of any slot or the deadline's timer starts the next
  * round. Record bytes are never copied here: the response carries file
- * ranges that the connection sends by splice or from the mapping. */
+ * ranges that the connection sends by splice or from the mapping.
+ *
+ * Cluster mode: only the leader answers (6 elsewhere; current_leader_epoch
+ * checked: 74, 75). A follower (replica_id >= 0) reads up to the log end,
+ * its fetch offset moves the ISR and the high watermark (repl_part.c), and it
+ * waits on the log end; a consumer reads whole batches below the high
+ * watermark, which is its high_watermark and last_stable_offset, and waits
+ * on the high watermark. */
 #include "net_int.h"
 
 #include <stdio.h>
@@ -18,6 +25,9 @@ struct fetch_slot {
     struct ptask sub;            /* the subscription */
     struct reactor_waiter w;     /* linked while the fetch waits */
     bool sub_busy, ready_now;
+    bool follower;               /* cluster mode, replica_id >= 0 */
+    int32_t replica;             /* replica_id */
+    int32_t leader_epoch;        /* current_leader_epoch, -1: unchecked */
     int64_t offset;
     int32_t max_bytes;
     struct weir_log_view view;
@@ -197,8 +207,14 @@ static void sub_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, sub);
     struct part *p = part_find(r, pt->topic, pt->partition);
-    s->ready_now = !p || weir_log_end_offset(p->log) > s->offset || weir_log_state(p->log) != WEIR_OK;
-    if (!s->ready_now) p->waiters |= 1ull << pt->origin->id;
+    bool consumer = r->b->cluster && !s->follower; /* waits on the high watermark */
+    s->ready_now = !p || weir_log_state(p->log) != WEIR_OK ||
+                   (consumer ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log)) > s->offset ||
+                   part_repl_serve_check(r, p, s->leader_epoch) != 0;
+    if (!s->ready_now) {
+        if (consumer) p->hw_waiters |= 1ull << pt->origin->id;
+        else p->waiters |= 1ull << pt->origin->id;
+    }
     ptask_reply(r, pt);
 }
 
@@ -268,17 +284,47 @@ static void read_origin(struct reactor *r, struct ptask *pt)
         fetch_wait(pt->req);
 }
 
+/* Cuts v after its last whole batch that ends at or below `limit`. */
+static void view_trim(struct weir_log_view *v, int64_t limit)
+{
+    size_t pos = 0;
+    int64_t next = v->offset_first;
+    while (pos + WEIR_BATCH_HEADER_BYTES <= v->len) {
+        const uint8_t *b = v->data + pos;
+        size_t len = (size_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        int64_t end = (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET) +
+                      (int64_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
+        if (pos + len > v->len || end > limit) break;
+        pos += len;
+        next = end;
+    }
+    v->len = pos;
+    v->offset_next = next;
+}
+
 static void read_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, pt);
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
-    if (p) {
-        s->high_watermark = weir_log_end_offset(p->log);
+    if (p && r->b->cluster) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
+    if (p && !pt->error_code) {
+        int64_t end = weir_log_end_offset(p->log);
         s->log_start = weir_log_start_offset(p->log);
         size_t max = s->max_bytes > 0 ? (size_t)s->max_bytes : 0;
         enum weir_err err = weir_log_read(p->log, s->offset, max, true, &s->view);
         s->has_view = err == WEIR_OK && s->view.segment;
         if (err != WEIR_OK) pt->error_code = weir_kerr_from_err(err);
+        if (!r->b->cluster) {
+            s->high_watermark = end;
+        } else if (s->follower) {
+            /* Not a replica of it: no records, as Kafka answers. */
+            if (err == WEIR_OK && !part_repl_follower_fetched(r, p, s->replica, s->offset, end) && s->has_view)
+                weir_log_view_release(p->log, &s->view), s->has_view = false;
+            s->high_watermark = weir_log_high_watermark(p->log);
+        } else {
+            s->high_watermark = weir_log_high_watermark(p->log);
+            if (s->has_view) view_trim(&s->view, s->high_watermark);
+        }
     }
     ptask_reply(r, pt);
 }
@@ -316,6 +362,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
     st->slots = n ? weir_arena_alloc(&req->arena, (size_t)n * sizeof *st->slots) : NULL;
     if (n && !st->slots) return WEIR_E_NOMEM;
     int32_t i = 0;
+    bool follower = req->c->r->b->cluster && st->fr.replica_id >= 0;
     for (int32_t t = 0; t < st->fr.n_topics; t++) {
         char *topic = arena_strdup(&req->arena, st->fr.topics[t].topic);
         if (!topic) return WEIR_E_NOMEM;
@@ -324,6 +371,8 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
             st->slots[i] = (struct fetch_slot){ .pt = { .req = req, .topic = topic, .partition = in->partition,
                                                         .on_owner = read_owner, .on_origin = read_origin },
                                                 .w = { .key = part_key(topic, in->partition) },
+                                                .follower = follower, .replica = st->fr.replica_id,
+                                                .leader_epoch = in->current_leader_epoch,
                                                 .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
             if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
@@ -405,14 +454,16 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
 {
     struct lo_slot *s = weir_container_of(pt, struct lo_slot, pt);
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
+    if (p && r->b->cluster) pt->error_code = part_repl_serve_check(r, p, -1);
     s->out->error_code = pt->error_code;
-    if (p) {
-        int64_t offset = -1, ts = -1;
+    if (p && !pt->error_code) {
+        /* Cluster mode: what a consumer may read ends at the high watermark. */
+        int64_t offset = -1, ts = -1, end = r->b->cluster ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
         if (s->timestamp == -2) offset = weir_log_start_offset(p->log);
-        else if (s->timestamp == -1) offset = weir_log_end_offset(p->log);
+        else if (s->timestamp == -1) offset = end;
         else {
             enum weir_err err = weir_log_offset_for_time(p->log, s->timestamp, &offset, &ts);
-            if (err == WEIR_E_NOT_FOUND) offset = ts = -1;
+            if (err == WEIR_E_NOT_FOUND || (err == WEIR_OK && offset >= end)) offset = ts = -1;
             else if (err != WEIR_OK) s->out->error_code = weir_kerr_from_err(err);
         }
         s->out->offset = offset;
@@ -467,4 +518,102 @@ void handle_listoffsets(struct request *req)
     err = lo_dispatch(req, st);
     if (err != WEIR_OK) kbuf_fail(&req->out, err);
     if (--st->remaining == 0) lo_finish(req);
+}
+
+/* ---- OffsetForLeaderEpoch ------------------------------------------------------------------ */
+
+/* Where the requested epoch ends in this log (the leader's answer to a
+ * follower's truncation question; cluster mode: only the leader answers). */
+struct ofle_slot {
+    struct ptask pt;
+    int32_t current_leader_epoch;
+    struct koffsetforleaderepoch_resp_part *out;
+};
+
+struct ofle_state {
+    struct koffsetforleaderepoch_req er;
+    struct koffsetforleaderepoch_resp_topic *topics;
+    int remaining;
+};
+
+static void ofle_finish(struct request *req)
+{
+    struct ofle_state *st = req->state;
+    response_begin(req);
+    kproto_offsetforleaderepoch_encode(
+        &req->out, req->hdr.api_version,
+        &(struct koffsetforleaderepoch_resp){ .topics = st->topics, .n_topics = st->er.n_topics });
+    response_end(req);
+    request_respond(req);
+}
+
+static void ofle_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct ofle_state *st = pt->req->state;
+    if (--st->remaining == 0) ofle_finish(pt->req);
+}
+
+static void ofle_owner(struct reactor *r, struct ptask *pt)
+{
+    struct ofle_slot *s = weir_container_of(pt, struct ofle_slot, pt);
+    struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
+    if (p) pt->error_code = part_repl_serve_check(r, p, s->current_leader_epoch);
+    s->out->error_code = pt->error_code;
+    if (p && !pt->error_code) weir_log_epoch_end_offset(p->log, s->out->leader_epoch, &s->out->leader_epoch,
+                                                        &s->out->end_offset);
+    else s->out->leader_epoch = -1;
+    ptask_reply(r, pt);
+}
+
+static enum weir_err ofle_dispatch(struct request *req, struct ofle_state *st)
+{
+    for (int32_t t = 0; t < st->er.n_topics; t++) {
+        const struct koffsetforleaderepoch_req_topic *in = &st->er.topics[t];
+        size_t n = in->n_partitions > 0 ? (size_t)in->n_partitions : 1;
+        struct koffsetforleaderepoch_resp_part *parts = weir_arena_alloc(&req->arena, n * sizeof *parts);
+        struct ofle_slot *slots = weir_arena_alloc(&req->arena, n * sizeof *slots);
+        char *topic = arena_strdup(&req->arena, in->topic);
+        if (!parts || !slots || !topic) return WEIR_E_NOMEM;
+        st->topics[t] = (struct koffsetforleaderepoch_resp_topic){ .topic = in->topic, .partitions = parts,
+                                                                   .n_partitions = in->n_partitions };
+        for (int32_t p = 0; p < in->n_partitions; p++) {
+            const struct koffsetforleaderepoch_req_part *ip = &in->partitions[p];
+            /* leader_epoch holds the requested epoch until the owner answers */
+            parts[p] = (struct koffsetforleaderepoch_resp_part){ .partition = ip->partition,
+                                                                 .leader_epoch = ip->leader_epoch, .end_offset = -1 };
+            if (!weir_topic_name_valid(topic)) {
+                parts[p].error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                parts[p].leader_epoch = -1;
+                continue;
+            }
+            slots[p] = (struct ofle_slot){ .pt = { .req = req, .topic = topic, .partition = ip->partition,
+                                                   .on_owner = ofle_owner, .on_origin = ofle_origin },
+                                           .current_leader_epoch = ip->current_leader_epoch, .out = &parts[p] };
+            st->remaining++;
+            ptask_send(&slots[p].pt);
+        }
+    }
+    return WEIR_OK;
+}
+
+void handle_offsetforleaderepoch(struct request *req)
+{
+    struct ofle_state *st = weir_arena_alloc(&req->arena, sizeof *st);
+    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
+    if (st) *st = (struct ofle_state){ 0 };
+    if (err == WEIR_OK) err = kproto_offsetforleaderepoch_decode(&req->body, req->hdr.api_version, &req->arena, &st->er);
+    if (err == WEIR_OK && st->er.n_topics > 0) {
+        st->topics = weir_arena_alloc(&req->arena, (size_t)st->er.n_topics * sizeof *st->topics);
+        if (!st->topics) err = WEIR_E_NOMEM;
+    }
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    req->state = st;
+    st->remaining = 1; /* held while dispatching */
+    err = ofle_dispatch(req, st);
+    if (err != WEIR_OK) kbuf_fail(&req->out, err);
+    if (--st->remaining == 0) ofle_finish(req);
 }

@@ -2,7 +2,10 @@
  * log as one append; the response is built when every append has completed
  * (after its fdatasync when the topic's flush policy asks). acks=0 sends no
  * response, and closes the connection on an error, as Kafka does. Idempotent
- * sequence checks run in the engine, on the owner, where appends are ordered. */
+ * sequence checks run in the engine, on the owner, where appends are ordered.
+ * Cluster mode: only the leader appends (else 6); acks=all is refused before
+ * the append when the ISR is below min.insync.replicas (19), and after it is
+ * held on the owner until the high watermark passes the batch (repl_part.c). */
 #include "net_int.h"
 
 
@@ -14,6 +17,9 @@ struct produce_slot {
     int32_t records_len;
     int64_t base_offset, log_start;
     struct kproduce_resp_part *out;
+    int16_t acks;
+    int32_t timeout_ms, min_insync;
+    struct repl_hold hold;       /* cluster mode, acks=all: after the append */
 };
 
 struct produce_state {
@@ -51,12 +57,35 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
     if (--st->remaining == 0) produce_finish(pt->req);
 }
 
+static void produce_held_done(struct reactor *owner, struct repl_hold *h, int16_t error_code)
+{
+    struct produce_slot *s = weir_container_of(h, struct produce_slot, hold);
+    s->pt.error_code = error_code;
+    ptask_reply(owner, &s->pt);
+}
+
+/* Cluster mode, acks=all, appended (or a duplicate of an appended batch):
+ * answered once the HW passes the batch's last offset. */
+static void produce_hold(struct produce_slot *s)
+{
+    int64_t last_delta = (int64_t)weir_load_be32(s->records + WEIR_BATCH_OFF_LAST_DELTA);
+    s->hold = (struct repl_hold){ .required_offset = s->base_offset + last_delta + 1, .min_insync = s->min_insync,
+                                  .timeout_ms = s->timeout_ms, .done = produce_held_done };
+    part_repl_hold(s->owner, part_find(s->owner, s->pt.topic, s->pt.partition), &s->hold);
+}
+
+static bool produce_holds(const struct produce_slot *s)
+{
+    return s->acks == -1 && s->owner->b->cluster && s->pt.error_code == 0 && s->base_offset >= 0;
+}
+
 static void produce_appended(struct weir_append *a)
 {
     struct produce_slot *s = a->user;
     s->pt.error_code = weir_kerr_from_err(a->err);
     s->base_offset = a->base_offset;
-    ptask_reply(s->owner, &s->pt);
+    if (produce_holds(s)) produce_hold(s);
+    else ptask_reply(s->owner, &s->pt);
 }
 
 static void produce_owner(struct reactor *r, struct ptask *pt)
@@ -69,6 +98,10 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
         return;
     }
     s->log_start = weir_log_start_offset(p->log);
+    if (r->b->cluster && (pt->error_code = part_repl_produce_check(r, p, s->acks, &s->min_insync)) != 0) {
+        ptask_reply(r, pt);
+        return;
+    }
     s->app = (struct weir_append){ .batch = s->records, .len = (size_t)s->records_len,
                                    .on_done = produce_appended, .user = s };
     enum weir_err err = weir_log_append(p->log, &s->app);
@@ -77,7 +110,8 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
          * as Kafka answers (45/47 for a gap or an old epoch come from the engine). */
         pt->error_code = weir_kerr_from_err(err);
         s->base_offset = err == WEIR_E_DUPLICATE ? s->app.base_offset : -1;
-        ptask_reply(r, pt);
+        if (produce_holds(s)) produce_hold(s);
+        else ptask_reply(r, pt);
     }
 }
 
@@ -110,7 +144,8 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     if (out->error_code != 0) return;
     *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
                                         .on_owner = produce_owner, .on_origin = produce_origin },
-                                .records = in->records, .records_len = in->records_len, .out = out, .log_start = -1 };
+                                .records = in->records, .records_len = in->records_len, .out = out, .log_start = -1,
+                                .acks = st->pr.acks, .timeout_ms = st->pr.timeout_ms, .min_insync = 1 };
     st->remaining++;
     ptask_send(&s->pt);
 }

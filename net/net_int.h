@@ -56,6 +56,7 @@ struct part {
     struct weir_log *log;
     struct reactor *owner;
     uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
+    uint64_t hw_waiters;         /* likewise, told when its high watermark moves (cluster mode's consumers) */
     struct part_repl *repl;      /* its replication state (repl_part.c); NULL on a single node */
     uint64_t follow_gen;         /* fetcher.c: the current follow (or unfollow); older fetcher work is stale */
     int32_t follow_leader;       /* fetcher.c: the leader it follows, while followed */
@@ -72,6 +73,9 @@ struct reactor_hook_ops {
     bool (*busy)(const struct reactor *r, void *ctx);           /* work the stop waits for before quiescing */
     bool (*open)(const struct reactor *r, void *ctx);           /* left after the forced stop: turns go on (bounded) */
     void (*fini)(struct reactor *r, void *ctx);                 /* on the thread after the loop, before the logs close */
+    /* Only for a partition with replication state (p->repl != NULL): */
+    void (*part_advanced)(struct reactor *r, void *ctx, struct part *p); /* its log grew; before its waiters are told */
+    void (*part_closing)(struct reactor *r, void *ctx, struct part *p);  /* part_close, before its log closes */
 };
 
 /* A deadline on a reactor's clock (weir_clock_ns). Embedded by its user. */
@@ -194,6 +198,7 @@ struct reactor {
     bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
     void *groups;                /* group*.c: the groups this reactor coordinates */
+    void *repl;                  /* repl_part.c: the partitions this reactor leads */
     void *fetchers;              /* fetcher.c: the fetchers living on this reactor */
 };
 
@@ -245,6 +250,9 @@ uint64_t part_key(const char *topic, int32_t partition);
  * news arrives, once; no others (but for key collisions and overflow). */
 void reactor_waiter_add(struct reactor *r, struct reactor_waiter *w);
 void reactor_waiter_remove(struct reactor *r, struct reactor_waiter *w); /* no-op when not linked */
+/* On p's owner: tells each reactor in *mask that p advanced (its waiters on
+ * p's key wake), once; clears *mask. part_advanced does it for p->waiters. */
+void part_tell(struct part *p, uint64_t *mask);
 
 /* ---- limits.c: RLIMIT_NOFILE and vm.max_map_count ---------------------------- */
 /* Raises the soft open-files limit to the hard one; logs the result at INFO. */
@@ -349,6 +357,39 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
  * then fetch); one connection per source broker carries all its partitions. */
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);
 void fetcher_unfollow(struct reactor *owner, struct part *p); /* no-op when not followed */
+/* Per reactor, before it starts: the ISR shrink tick, held produces answered
+ * when stopping, state freed with its partitions. */
+void repl_reactor_init(struct reactor *r);
+/* May p be served here (produce, consumer and follower fetch, ListOffsets,
+ * OffsetsForLeaderEpoch)? 0 when this broker leads it (always on a single
+ * node), else NOT_LEADER_OR_FOLLOWER (6); with current_leader_epoch != -1 and
+ * leading: FENCED_LEADER_EPOCH (74) when it is older than ours,
+ * UNKNOWN_LEADER_EPOCH (75) when newer. */
+int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch);
+/* Produce before the append (cluster mode): 6 when not leading; acks=-1 and
+ * an ISR below the topic's min.insync.replicas: 19 NOT_ENOUGH_REPLICAS.
+ * *min_insync gets the topic's min.insync.replicas. */
+int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t acks, int32_t *min_insync);
+/* A follower's fetch at fetch_offset, read while the log ended at leo: its
+ * progress moves the ISR and the HW. false: `replica` is not one of the
+ * partition's followers (Kafka answers it with no records). */
+bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t replica, int64_t fetch_offset,
+                                int64_t leo);
+/* An acks=all produce held on the owner after its local append until the HW
+ * reaches required_offset (then 0, or 20 NOT_ENOUGH_REPLICAS_AFTER_APPEND when
+ * the ISR is below min_insync then), the broker stops leading (6) or
+ * timeout_ms passes (7). done runs once on the owner, maybe at once. */
+struct repl_hold {
+    int64_t required_offset;     /* last offset + 1 */
+    int32_t min_insync;
+    int32_t timeout_ms;
+    void (*done)(struct reactor *owner, struct repl_hold *h, int16_t error_code);
+    struct reactor_timer timer;
+    struct repl_hold *next, *prev;
+    struct part_repl *pr;        /* while held */
+};
+void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
+void handle_offsetforleaderepoch(struct request *req);
 /* Per reactor, before it starts: the fetchers living there (stopped with the reactor). */
 void fetcher_reactor_init(struct reactor *r);
 

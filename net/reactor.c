@@ -277,12 +277,9 @@ static void inbox_run(struct reactor *r, struct task *t)
         for (unsigned i = 0; i < n; i++) waiters_wake_key(r, keys[i]);
 }
 
-/* On p's owner: tells each reactor with waiters on p, once. */
-static void part_advanced(void *ctx, struct weir_log *log)
+void part_tell(struct part *p, uint64_t *waiters)
 {
-    (void)log;
-    struct part *p = ctx;
-    for (uint64_t mask = p->waiters; mask; mask &= mask - 1) {
+    for (uint64_t mask = *waiters; mask; mask &= mask - 1) {
         struct reactor *to = &p->owner->b->reactors[__builtin_ctzll(mask)];
         struct wake_inbox *in = &to->wake_inbox;
         pthread_mutex_lock(&in->mu);
@@ -296,7 +293,25 @@ static void part_advanced(void *ctx, struct weir_log *log)
             reactor_post(to, &in->task);
         }
     }
-    p->waiters = 0;
+    *waiters = 0;
+}
+
+/* The log's listener, on p's owner: replication first (the HW may move),
+ * then each reactor with waiters on p is told, once. */
+static void part_advanced(void *ctx, struct weir_log *log)
+{
+    (void)log;
+    struct part *p = ctx;
+    struct reactor *r = p->owner;
+    for (unsigned i = 0; p->repl && i < r->n_hooks; i++)
+        if (r->hooks[i].ops->part_advanced) r->hooks[i].ops->part_advanced(r, r->hooks[i].ctx, p);
+    part_tell(p, &p->waiters);
+}
+
+static void part_closing(struct reactor *r, struct part *p)
+{
+    for (unsigned i = 0; p->repl && i < r->n_hooks; i++)
+        if (r->hooks[i].ops->part_closing) r->hooks[i].ops->part_closing(r, r->hooks[i].ctx, p);
 }
 
 enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition, struct part **out)
@@ -339,7 +354,9 @@ void part_close(struct reactor *r, const char *topic, int32_t partition, struct 
         if (p->partition != partition || strcmp(p->topic, topic)) continue;
         *link = p->hnext;
         r->parts.count--;
-        if (p->waiters) part_advanced(p, p->log); /* waiters look again and see it gone */
+        part_closing(r, p);
+        part_tell(p, &p->waiters); /* waiters look again and see it gone */
+        part_tell(p, &p->hw_waiters);
         if (taken) weir_log_discard(taken); /* its files go next: nothing to seal or sync */
         else weir_store_partition_close(r->b->store, topic, partition);
         weir_free(p);
@@ -371,6 +388,7 @@ static void parts_close_all(struct reactor *r)
     for (size_t i = 0; i < r->parts.n_buckets; i++)
         for (struct part *p = r->parts.buckets[i], *next; p; p = next) {
             next = p->hnext;
+            part_closing(r, p);
             weir_store_partition_close(r->b->store, p->topic, p->partition);
             weir_free(p);
         }

@@ -1,0 +1,469 @@
+/* net/repl_part.c: a partition's replication state on its owner reactor
+ * (cluster mode only; a single node never makes one).
+ *
+ * The role the cluster gave the partition (part_repl_role), and while this
+ * broker leads it: the leader state of repl.h (followers' progress, ISR, HW),
+ * the acks=all produces held until the HW passes them, and at most one ISR
+ * znode write out. Invariants:
+ *   - lead != NULL exactly while kind == LEADER, and then the partition is on
+ *     its reactor's led list; the log's HW is the leader state's HW, pushed
+ *     after every change (it never follows the log end in cluster mode);
+ *   - held produces exist only while leading; leaving the lead answers them;
+ *   - an ISR write's answer is applied only when no newer state was made
+ *     since it went out (isr_seq), else dropped: the newer state carries it. */
+#include "net_int.h"
+
+#include <stdio.h>
+
+enum { ISR_RETRY_MS = 1000, TICK_MS_MIN = 10,
+       HW_CHECKPOINT_MS = 5000 }; /* Kafka's replica.high.watermark.checkpoint.interval.ms */
+
+struct part_repl;
+
+/* An ISR write out to the cluster; its answer comes back on the owner. */
+struct isr_write {
+    struct task t;
+    struct reactor *owner;
+    struct part_repl *pr;
+    uint64_t seq;
+    enum weir_err err;
+    int32_t new_version;
+};
+
+struct part_repl {
+    struct part *p;              /* NULL once its partition closed (orphan, waiting for its ISR write) */
+    enum weir_role_kind kind;
+    int32_t leader;
+    int32_t epoch;               /* the applied role's leader epoch; -1 before any */
+    int32_t zk_version;          /* the state znode version the applied state comes from */
+    struct weir_partition_info info;
+    struct weir_repl_leader *lead;
+    struct repl_hold *held;      /* acks=all produces waiting, linked both ways */
+    bool isr_writing;            /* `w` is out */
+    uint64_t isr_seq;            /* bumped by every state made: older answers are dropped */
+    int64_t isr_retry_ms;        /* proposals before it are dropped (after a failed write) */
+    struct isr_write w;
+    struct part_repl *led_next, *led_prev;
+};
+
+struct repl_reactor {
+    struct part_repl *led;       /* partitions this reactor leads */
+    int64_t next_tick_ms;
+    int64_t next_checkpoint_ms;  /* reactor 0: the store's HW checkpoint */
+    int32_t isr_out;             /* ISR writes whose answer has not come back: the reactor waits for them */
+};
+
+static int64_t now_ms(void) { return weir_clock_ns() / 1000000; }
+
+static struct repl_reactor *rr_of(struct reactor *r) { return r->repl; }
+
+/* ---- held acks=all produces ------------------------------------------------------- */
+
+static void hold_unlink(struct reactor *owner, struct repl_hold *h)
+{
+    struct part_repl *pr = h->pr;
+    if (h->prev) h->prev->next = h->next;
+    else pr->held = h->next;
+    if (h->next) h->next->prev = h->prev;
+    h->next = h->prev = NULL;
+    h->pr = NULL;
+    reactor_timer_cancel(owner, &h->timer);
+}
+
+static void hold_answer(struct reactor *owner, struct repl_hold *h, int16_t error_code)
+{
+    hold_unlink(owner, h);
+    h->done(owner, h, error_code);
+}
+
+static void held_fail_all(struct reactor *owner, struct part_repl *pr, int16_t error_code)
+{
+    while (pr->held) hold_answer(owner, pr->held, error_code);
+}
+
+/* Answers every held produce the HW now passes. */
+static void held_check(struct reactor *owner, struct part_repl *pr)
+{
+    for (struct repl_hold *h = pr->held, *next; h; h = next) {
+        next = h->next;
+        enum weir_repl_ack a = weir_repl_leader_ack_check(pr->lead, h->required_offset, h->min_insync);
+        if (a == WEIR_REPL_ACK_OK) hold_answer(owner, h, 0);
+        else if (a == WEIR_REPL_ACK_NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+            hold_answer(owner, h, WEIR_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    }
+}
+
+static void hold_expired(struct reactor *r, struct reactor_timer *t)
+{
+    struct repl_hold *h = weir_container_of(t, struct repl_hold, timer);
+    hold_answer(r, h, WEIR_KERR_REQUEST_TIMED_OUT);
+}
+
+void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h)
+{
+    struct part_repl *pr = p ? p->repl : NULL;
+    h->next = h->prev = NULL;
+    h->pr = NULL;
+    h->timer = (struct reactor_timer){ .fire = hold_expired };
+    if (!pr || !pr->lead || owner->stopping) {
+        h->done(owner, h, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
+        return;
+    }
+    enum weir_repl_ack a = weir_repl_leader_ack_check(pr->lead, h->required_offset, h->min_insync);
+    if (a != WEIR_REPL_ACK_WAIT) {
+        h->done(owner, h, a == WEIR_REPL_ACK_OK ? 0 : WEIR_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        return;
+    }
+    h->pr = pr;
+    h->next = pr->held;
+    if (h->next) h->next->prev = h;
+    pr->held = h;
+    reactor_timer_arm(owner, &h->timer, weir_clock_ns() + (int64_t)WEIR_MAX(h->timeout_ms, 0) * 1000000);
+}
+
+/* ---- the high watermark ------------------------------------------------------------- */
+
+/* The leader state's HW goes to the log (whose HW listener wakes consumers),
+ * then held produces are checked. */
+static void hw_push(struct reactor *owner, struct part_repl *pr)
+{
+    struct part *p = pr->p;
+    int64_t hw = weir_repl_leader_hw(pr->lead);
+    if (hw > weir_log_high_watermark(p->log)) {
+        enum weir_err err = weir_log_set_high_watermark(p->log, hw);
+        if (err != WEIR_OK)
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "%s-%d: cannot set the high watermark to %lld: %s", p->topic,
+                                 p->partition, (long long)hw, weir_err_text(err));
+    }
+    held_check(owner, pr);
+}
+
+static void on_hw(void *ctx, struct weir_log *log)
+{
+    (void)log;
+    struct part *p = ctx;
+    part_tell(p, &p->hw_waiters);
+}
+
+/* ---- ISR writes ------------------------------------------------------------------------ */
+
+static void isr_answer_run(struct reactor *owner, struct task *t);
+
+/* On the cluster's thread. */
+static void isr_done(void *ctx, enum weir_err err, int32_t new_version)
+{
+    struct isr_write *w = ctx;
+    w->err = err;
+    w->new_version = new_version;
+    w->t.run = isr_answer_run;
+    reactor_post(w->owner, &w->t);
+}
+
+static void isr_answer_run(struct reactor *owner, struct task *t)
+{
+    struct isr_write *w = weir_container_of(t, struct isr_write, t);
+    struct part_repl *pr = w->pr;
+    WEIR_ASSERT(pr->isr_writing && rr_of(owner)->isr_out > 0);
+    pr->isr_writing = false;
+    rr_of(owner)->isr_out--;
+    if (!pr->p) { /* its partition closed meanwhile */
+        weir_free(pr);
+        return;
+    }
+    if (!pr->lead || w->seq != pr->isr_seq) return; /* a newer state was made since: it decides */
+    struct part *p = pr->p;
+    if (w->err == WEIR_OK) {
+        pr->zk_version = pr->info.zk_version = w->new_version;
+        bool adv = weir_repl_leader_isr_applied(pr->lead, now_ms());
+        pr->info.isr_n = weir_repl_leader_isr(pr->lead, pr->info.isr, WEIR_REPLICAS_MAX);
+        weir_log(WEIR_LOG_INFO, "%s-%d: ISR now has %u replicas (state version %d)", p->topic, p->partition,
+                 pr->info.isr_n, w->new_version);
+        if (adv) hw_push(owner, pr);
+        else held_check(owner, pr); /* a smaller ISR may decide held produces (20) */
+    } else {
+        weir_repl_leader_isr_failed(pr->lead);
+        pr->isr_retry_ms = now_ms() + ISR_RETRY_MS;
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "%s-%d: ISR write at state version %d failed: %s", p->topic,
+                             p->partition, pr->zk_version, weir_err_text(w->err));
+    }
+}
+
+static void isr_propose(struct reactor *owner, struct part_repl *pr, const struct weir_repl_result *res)
+{
+    struct broker *b = owner->b;
+    /* One write out at a time; while the last one is out, or soon after a
+     * failure, the proposal is dropped and made again by a later fetch or tick. */
+    if (pr->isr_writing || now_ms() < pr->isr_retry_ms || !b->cluster || owner->stopping) {
+        weir_repl_leader_isr_failed(pr->lead);
+        return;
+    }
+    pr->isr_writing = true;
+    rr_of(owner)->isr_out++;
+    pr->w = (struct isr_write){ .owner = owner, .pr = pr, .seq = pr->isr_seq };
+    weir_cluster_isr_write(b->cluster, pr->p->topic, pr->p->partition, weir_repl_leader_epoch(pr->lead),
+                           pr->zk_version, res->isr, res->isr_n, isr_done, &pr->w);
+}
+
+static void result_apply(struct reactor *owner, struct part_repl *pr, const struct weir_repl_result *res)
+{
+    if (res->propose) isr_propose(owner, pr, res);
+    if (res->hw_advanced) hw_push(owner, pr);
+}
+
+/* ---- roles ------------------------------------------------------------------------------- */
+
+static void led_link(struct reactor *owner, struct part_repl *pr)
+{
+    struct repl_reactor *rr = rr_of(owner);
+    pr->led_prev = NULL;
+    pr->led_next = rr->led;
+    if (rr->led) rr->led->led_prev = pr;
+    rr->led = pr;
+}
+
+static void led_unlink(struct reactor *owner, struct part_repl *pr)
+{
+    struct repl_reactor *rr = rr_of(owner);
+    if (pr->led_prev) pr->led_prev->led_next = pr->led_next;
+    else rr->led = pr->led_next;
+    if (pr->led_next) pr->led_next->led_prev = pr->led_prev;
+    pr->led_next = pr->led_prev = NULL;
+}
+
+/* Stops leading: held produces get 6, waiting fetches look again. */
+static void lead_drop(struct reactor *owner, struct part_repl *pr)
+{
+    if (!pr->lead) return;
+    held_fail_all(owner, pr, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
+    led_unlink(owner, pr);
+    weir_repl_leader_free(pr->lead);
+    pr->lead = NULL;
+    pr->isr_seq++;
+    if (pr->p) {
+        part_tell(pr->p, &pr->p->waiters);
+        part_tell(pr->p, &pr->p->hw_waiters);
+    }
+}
+
+static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct weir_role *role)
+{
+    struct part *p = pr->p;
+    struct broker *b = owner->b;
+    const struct weir_partition_info *in = &role->info;
+    fetcher_unfollow(owner, p);
+    enum weir_err err = weir_log_set_leader_epoch(p->log, in->leader_epoch);
+    if (err == WEIR_OK && !pr->lead) {
+        pr->lead = weir_repl_leader_new();
+        if (!pr->lead) err = WEIR_E_NOMEM;
+        else led_link(owner, pr);
+    }
+    bool adv;
+    if (err == WEIR_OK) {
+        weir_log_set_hw_follows_end(p->log, false);
+        err = weir_repl_leader_make(pr->lead, b->cfg.node_id, in, weir_log_end_offset(p->log),
+                                    weir_log_high_watermark(p->log), b->cfg.replica_lag_time_max_ms, now_ms(), &adv);
+    }
+    pr->isr_seq++; /* a write out now answers a state that is gone */
+    if (err != WEIR_OK) {
+        weir_log(WEIR_LOG_ERROR, "%s-%d: cannot lead at epoch %d: %s", p->topic, p->partition, in->leader_epoch,
+                 weir_err_text(err));
+        lead_drop(owner, pr);
+        return false;
+    }
+    hw_push(owner, pr); /* adv or not: the log's HW is the leader's from now on; held produces rechecked */
+    return true;
+}
+
+static const char *kind_name(enum weir_role_kind k)
+{
+    switch (k) {
+    case WEIR_ROLE_LEADER: return "leader";
+    case WEIR_ROLE_FOLLOWER: return "follower";
+    case WEIR_ROLE_OFFLINE: return "offline";
+    case WEIR_ROLE_NONE: return "none";
+    }
+    return "?";
+}
+
+void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role)
+{
+    struct part_repl *pr = p->repl;
+    const struct weir_partition_info *in = &role->info;
+    if (!pr) {
+        if (role->kind == WEIR_ROLE_NONE) return;
+        pr = weir_calloc(1, sizeof *pr);
+        if (!pr) {
+            weir_log(WEIR_LOG_ERROR, "%s-%d: no memory for its replication state", p->topic, p->partition);
+            return;
+        }
+        *pr = (struct part_repl){ .p = p, .kind = WEIR_ROLE_NONE, .leader = WEIR_NO_LEADER, .epoch = -1,
+                                  .zk_version = -1 };
+        p->repl = pr;
+        weir_log_set_hw_listener(p->log, on_hw, p);
+        weir_log_set_hw_follows_end(p->log, false);
+    }
+    /* Epochs never go back; at one epoch only a newer znode version counts. */
+    if (role->kind != WEIR_ROLE_NONE && pr->epoch >= 0 &&
+        (in->leader_epoch < pr->epoch || (in->leader_epoch == pr->epoch && in->zk_version <= pr->zk_version)))
+        return;
+    enum weir_role_kind was = pr->kind;
+    pr->kind = role->kind;
+    pr->leader = in->leader;
+    pr->epoch = in->leader_epoch;
+    pr->zk_version = in->zk_version;
+    pr->info = *in;
+    switch (role->kind) {
+    case WEIR_ROLE_LEADER:
+        if (!lead_take(owner, pr, role)) pr->kind = WEIR_ROLE_OFFLINE;
+        break;
+    case WEIR_ROLE_FOLLOWER:
+        lead_drop(owner, pr);
+        fetcher_follow(owner, p, in->leader, in->leader_epoch);
+        break;
+    case WEIR_ROLE_OFFLINE:
+    case WEIR_ROLE_NONE:
+        lead_drop(owner, pr);
+        fetcher_unfollow(owner, p);
+        if (role->kind == WEIR_ROLE_NONE) pr->epoch = pr->zk_version = -1; /* a topic made again starts over */
+        break;
+    }
+    if (was != pr->kind || role->kind != WEIR_ROLE_LEADER)
+        weir_log(WEIR_LOG_INFO, "%s-%d: %s at epoch %d (leader %d, ISR of %u)", p->topic, p->partition,
+                 kind_name(pr->kind), in->leader_epoch, in->leader, in->isr_n);
+}
+
+/* ---- what the handlers ask -------------------------------------------------------------- */
+
+int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch)
+{
+    if (!owner->b->cluster) return 0;
+    const struct part_repl *pr = p->repl;
+    if (!pr || !pr->lead) return WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (current_leader_epoch < 0) return 0;
+    int32_t ours = weir_repl_leader_epoch(pr->lead);
+    if (current_leader_epoch < ours) return WEIR_KERR_FENCED_LEADER_EPOCH;
+    if (current_leader_epoch > ours) return WEIR_KERR_UNKNOWN_LEADER_EPOCH;
+    return 0;
+}
+
+int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t acks, int32_t *min_insync)
+{
+    *min_insync = 1;
+    int16_t code = part_repl_serve_check(owner, p, -1);
+    if (code || acks != -1 || !owner->b->cluster) return code;
+    struct weir_log_config cfg;
+    if (weir_store_topic_config(owner->b->store, p->topic, &cfg) == WEIR_OK)
+        *min_insync = (int32_t)WEIR_MIN(cfg.min_insync_replicas, (uint32_t)INT32_MAX);
+    return weir_repl_leader_can_append_all(p->repl->lead, *min_insync) ? 0 : WEIR_KERR_NOT_ENOUGH_REPLICAS;
+}
+
+bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t replica, int64_t fetch_offset,
+                                int64_t leo)
+{
+    struct part_repl *pr = p->repl;
+    if (!pr || !pr->lead) return false;
+    struct weir_repl_result res;
+    enum weir_err err = weir_repl_leader_on_fetch(pr->lead, replica, fetch_offset, leo, now_ms(), &res);
+    if (err != WEIR_OK) return false;
+    result_apply(owner, pr, &res);
+    return true;
+}
+
+/* ---- the reactor's hook ------------------------------------------------------------------- */
+
+/* replication-offset-checkpoint: the HWs a restart starts from (cluster mode;
+ * written by reactor 0 for every log, only when one changed). */
+static void hw_checkpoint(struct reactor *r)
+{
+    enum weir_err err = weir_store_checkpoint_hw(r->b->store);
+    if (err != WEIR_OK)
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot write the high watermark checkpoint: %s", weir_err_text(err));
+}
+
+static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
+{
+    (void)ctx;
+    struct repl_reactor *rr = rr_of(r);
+    int64_t now = now_ns / 1000000;
+    if (r->id == 0 && r->b->cluster && now >= rr->next_checkpoint_ms) {
+        rr->next_checkpoint_ms = now + HW_CHECKPOINT_MS;
+        hw_checkpoint(r);
+    }
+    if (!rr->led || now < rr->next_tick_ms) return;
+    int64_t lag = r->b->cfg.replica_lag_time_max_ms;
+    rr->next_tick_ms = now + WEIR_MAX(lag / 4, (int64_t)TICK_MS_MIN);
+    for (struct part_repl *pr = rr->led, *next; pr; pr = next) {
+        next = pr->led_next;
+        struct weir_repl_result res;
+        weir_repl_leader_tick(pr->lead, now, lag, &res);
+        result_apply(r, pr, &res);
+    }
+}
+
+static void repl_part_advanced(struct reactor *r, void *ctx, struct part *p)
+{
+    (void)ctx;
+    struct part_repl *pr = p->repl;
+    if (!pr->lead) return;
+    if (weir_repl_leader_on_append(pr->lead, weir_log_end_offset(p->log), now_ms())) hw_push(r, pr);
+}
+
+/* Frees pr, or leaves it to its ISR write's answer. */
+static void repl_forget(struct reactor *r, struct part *p)
+{
+    struct part_repl *pr = p->repl;
+    lead_drop(r, pr);
+    weir_log_set_hw_listener(p->log, NULL, NULL);
+    p->repl = NULL;
+    pr->p = NULL;
+    if (!pr->isr_writing) weir_free(pr);
+}
+
+static void repl_part_closing(struct reactor *r, void *ctx, struct part *p)
+{
+    (void)ctx;
+    fetcher_unfollow(r, p);
+    repl_forget(r, p);
+}
+
+static void repl_stop(struct reactor *r, void *ctx, bool force)
+{
+    (void)ctx;
+    for (struct part_repl *pr = rr_of(r)->led; pr; pr = pr->led_next)
+        held_fail_all(r, pr, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
+    if (!force && r->id == 0 && r->b->cluster) hw_checkpoint(r);
+}
+
+/* Held produces, and ISR writes whose answers will be posted here. */
+static bool repl_busy(const struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    if (((const struct repl_reactor *)r->repl)->isr_out > 0) return true;
+    for (const struct part_repl *pr = ((const struct repl_reactor *)r->repl)->led; pr; pr = pr->led_next)
+        if (pr->held) return true;
+    return false;
+}
+
+/* After the loop: nothing is followed or held any more; the state goes
+ * before the logs close. */
+static void repl_fini(struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = 0; i < r->parts.n_buckets; i++)
+        for (struct part *p = r->parts.buckets[i]; p; p = p->hnext)
+            if (p->repl) repl_forget(r, p);
+    WEIR_ASSERT(!rr_of(r)->led && rr_of(r)->isr_out == 0);
+    weir_free(r->repl);
+    r->repl = NULL;
+}
+
+static const struct reactor_hook_ops repl_hook = { .tick = repl_tick, .stop = repl_stop, .busy = repl_busy,
+                                                   .fini = repl_fini, .part_advanced = repl_part_advanced,
+                                                   .part_closing = repl_part_closing };
+
+void repl_reactor_init(struct reactor *r)
+{
+    r->repl = weir_calloc(1, sizeof(struct repl_reactor));
+    WEIR_ASSERT(r->repl); /* start-up */
+    reactor_hook_add(r, &repl_hook, NULL);
+}
