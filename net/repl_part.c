@@ -230,8 +230,9 @@ static void led_unlink(struct reactor *owner, struct part_repl *pr)
     pr->led_next = pr->led_prev = NULL;
 }
 
-/* Stops leading: held produces get 6, waiting fetches look again. */
-static void lead_drop(struct reactor *owner, struct part_repl *pr)
+/* Stops leading: held produces get 6, waiting fetches look again (unless
+ * the reactors are ending: `tell` false, other reactors may be gone). */
+static void lead_drop(struct reactor *owner, struct part_repl *pr, bool tell)
 {
     if (!pr->lead) return;
     held_fail_all(owner, pr, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
@@ -239,7 +240,7 @@ static void lead_drop(struct reactor *owner, struct part_repl *pr)
     weir_repl_leader_free(pr->lead);
     pr->lead = NULL;
     pr->isr_seq++;
-    if (pr->p) {
+    if (pr->p && tell) {
         part_tell(pr->p, &pr->p->waiters);
         part_tell(pr->p, &pr->p->hw_waiters);
     }
@@ -267,7 +268,7 @@ static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct 
     if (err != WEIR_OK) {
         weir_log(WEIR_LOG_ERROR, "%s-%d: cannot lead at epoch %d: %s", p->topic, p->partition, in->leader_epoch,
                  weir_err_text(err));
-        lead_drop(owner, pr);
+        lead_drop(owner, pr, true);
         return false;
     }
     hw_push(owner, pr); /* adv or not: the log's HW is the leader's from now on; held produces rechecked */
@@ -317,12 +318,12 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         if (!lead_take(owner, pr, role)) pr->kind = WEIR_ROLE_OFFLINE;
         break;
     case WEIR_ROLE_FOLLOWER:
-        lead_drop(owner, pr);
+        lead_drop(owner, pr, true);
         fetcher_follow(owner, p, in->leader, in->leader_epoch);
         break;
     case WEIR_ROLE_OFFLINE:
     case WEIR_ROLE_NONE:
-        lead_drop(owner, pr);
+        lead_drop(owner, pr, true);
         fetcher_unfollow(owner, p);
         if (role->kind == WEIR_ROLE_NONE) pr->epoch = pr->zk_version = -1; /* a topic made again starts over */
         break;
@@ -389,7 +390,7 @@ static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
         rr->next_checkpoint_ms = now + HW_CHECKPOINT_MS;
         hw_checkpoint(r);
     }
-    if (!rr->led || now < rr->next_tick_ms) return;
+    if (!rr->led || now < rr->next_tick_ms || r->stopping) return;
     int64_t lag = r->b->cfg.replica_lag_time_max_ms;
     rr->next_tick_ms = now + WEIR_MAX(lag / 4, (int64_t)TICK_MS_MIN);
     for (struct part_repl *pr = rr->led, *next; pr; pr = next) {
@@ -409,10 +410,10 @@ static void repl_part_advanced(struct reactor *r, void *ctx, struct part *p)
 }
 
 /* Frees pr, or leaves it to its ISR write's answer. */
-static void repl_forget(struct reactor *r, struct part *p)
+static void repl_forget(struct reactor *r, struct part *p, bool tell)
 {
     struct part_repl *pr = p->repl;
-    lead_drop(r, pr);
+    lead_drop(r, pr, tell);
     weir_log_set_hw_listener(p->log, NULL, NULL);
     p->repl = NULL;
     pr->p = NULL;
@@ -423,7 +424,7 @@ static void repl_part_closing(struct reactor *r, void *ctx, struct part *p)
 {
     (void)ctx;
     fetcher_unfollow(r, p);
-    repl_forget(r, p);
+    repl_forget(r, p, true);
 }
 
 static void repl_stop(struct reactor *r, void *ctx, bool force)
@@ -451,7 +452,7 @@ static void repl_fini(struct reactor *r, void *ctx)
     (void)ctx;
     for (size_t i = 0; i < r->parts.n_buckets; i++)
         for (struct part *p = r->parts.buckets[i]; p; p = p->hnext)
-            if (p->repl) repl_forget(r, p);
+            if (p->repl) repl_forget(r, p, false);
     WEIR_ASSERT(!rr_of(r)->led && rr_of(r)->isr_out == 0);
     weir_free(r->repl);
     r->repl = NULL;
