@@ -110,6 +110,7 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
          * as Kafka answers (45/47 for a gap or an old epoch come from the engine). */
         pt->error_code = weir_kerr_from_err(err);
         s->base_offset = err == WEIR_E_DUPLICATE ? s->app.base_offset : -1;
+        if (err == WEIR_E_INVALID && part_repl_follower_tail(p)) pt->error_code = WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
         if (produce_holds(s)) produce_hold(s);
         else ptask_reply(r, pt);
     }

@@ -389,6 +389,10 @@ struct repl_hold {
     struct part_repl *pr;        /* while held */
 };
 void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
+/* After weir_log_append refused a produce with WEIR_E_INVALID: true when the
+ * cause is this new leader's follower appends still in flight (the engine
+ * takes one kind at a time); the produce then gets a retriable 6. */
+bool part_repl_follower_tail(struct part *p);
 void handle_offsetforleaderepoch(struct request *req);
 /* Per reactor, before it starts: the fetchers living there (stopped with the reactor). */
 void fetcher_reactor_init(struct reactor *r);

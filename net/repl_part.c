@@ -40,6 +40,7 @@ struct part_repl {
     struct weir_repl_leader *lead;
     struct repl_hold *held;      /* acks=all produces waiting, linked both ways */
     bool isr_writing;            /* `w` is out */
+    bool follower_tail;          /* made leader with the log busy: its follower appends may be in flight */
     uint64_t isr_seq;            /* bumped by every state made: older answers are dropped */
     int64_t isr_retry_ms;        /* proposals before it are dropped (after a failed write) */
     struct isr_write w;
@@ -251,6 +252,7 @@ static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct 
     struct part *p = pr->p;
     struct broker *b = owner->b;
     const struct weir_partition_info *in = &role->info;
+    bool was_leading = pr->lead != NULL;
     fetcher_unfollow(owner, p);
     enum weir_err err = weir_log_set_leader_epoch(p->log, in->leader_epoch);
     if (err == WEIR_OK && !pr->lead) {
@@ -260,6 +262,7 @@ static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct 
     }
     bool adv;
     if (err == WEIR_OK) {
+        if (!was_leading) pr->follower_tail = !weir_log_idle(p->log);
         weir_log_set_hw_follows_end(p->log, false);
         err = weir_repl_leader_make(pr->lead, b->cfg.node_id, in, weir_log_end_offset(p->log),
                                     weir_log_high_watermark(p->log), b->cfg.replica_lag_time_max_ms, now_ms(), &adv);
@@ -356,6 +359,13 @@ int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t a
     if (weir_store_topic_config(owner->b->store, p->topic, &cfg) == WEIR_OK)
         *min_insync = (int32_t)WEIR_MIN(cfg.min_insync_replicas, (uint32_t)INT32_MAX);
     return weir_repl_leader_can_append_all(p->repl->lead, *min_insync) ? 0 : WEIR_KERR_NOT_ENOUGH_REPLICAS;
+}
+
+bool part_repl_follower_tail(struct part *p)
+{
+    struct part_repl *pr = p->repl;
+    if (pr && pr->follower_tail && weir_log_idle(p->log)) pr->follower_tail = false;
+    return pr && pr->follower_tail;
 }
 
 bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t replica, int64_t fetch_offset,
