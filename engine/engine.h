@@ -336,7 +336,9 @@ bool weir_log_idle(const struct weir_log *log);
  * producer state is reloaded from the newest snapshot at or below offset and
  * the batches after it. Durable before it returns (the cut file synced, the
  * removals and the directory synced): no crash brings truncated batches back.
- * offset >= log end: nothing happens. offset < log start: the log restarts
+ * offset >= log end: no batch goes, but the leader-epoch cache loses entries
+ * starting at or after the log end (an epoch this broker led without
+ * appending), as Kafka's truncateTo does. offset < log start: the log restarts
  * empty at offset (truncateFullyAndStartAt). Otherwise offset must be a batch
  * boundary (a batch's baseOffset). The engine applies no HW policy: the
  * caller decides whether truncating below the HW is allowed (Kafka allows it

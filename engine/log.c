@@ -790,7 +790,15 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
 {
     if (log->group_busy || log->pending_head) return WEIR_E_INVALID;
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
-    if (offset >= weir_log_end_offset(log)) return WEIR_OK;
+    if (offset >= weir_log_end_offset(log)) {
+        /* No batch goes, but the epoch cache still loses entries starting at
+         * the log end (Kafka's truncateTo): one is there when this broker led
+         * at an epoch and appended nothing; kept, a follower would ask about
+         * it (KIP-279) and truncate to where it already is, forever. */
+        enum weir_err err = epochs_truncate_end(log, weir_log_end_offset(log));
+        if (err != WEIR_OK) log_fail(log, err, "write the leader-epoch checkpoint", errno);
+        return err;
+    }
     unsigned keep = log_find_segment(log, offset);
     struct weir_segment *seg = log->segs[keep];
     uint64_t pos = 0;

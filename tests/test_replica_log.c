@@ -504,6 +504,33 @@ static void test_truncate_boundaries(void **state)
     fx_done(&f);
 }
 
+/* Truncating at the log end drops an epoch that starts there (this broker
+ * led at it and appended nothing), as Kafka's truncateTo does: kept, the
+ * follower's KIP-279 loop asks about it again and again (found by
+ * tests/sim_repl.c, seed 9154). */
+static void test_truncate_at_end_epoch(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, "rtend", 1 << 20);
+    replica_one(f.ap, f.log, 3, 2, 1);
+    int64_t end = replica_one(f.ap, f.log, 2, 3, 2);
+    assert_int_equal(weir_log_set_leader_epoch(f.log, 6), WEIR_OK); /* led at 6, appended nothing */
+    assert_int_equal(weir_log_latest_epoch(f.log), 6);
+    expect_epoch(f.log, 3, 3, end);
+    assert_int_equal(weir_log_truncate(f.log, end + 5), WEIR_OK); /* above the end: the same */
+    assert_int_equal(weir_log_end_offset(f.log), end);
+    assert_int_equal(weir_log_latest_epoch(f.log), 3);
+    expect_epoch(f.log, 6, -1, -1);
+    fx_reopen(&f); /* durable */
+    assert_int_equal(weir_log_latest_epoch(f.log), 3);
+    assert_int_equal(weir_log_set_leader_epoch(f.log, 7), WEIR_OK);
+    assert_int_equal(weir_log_truncate(f.log, end), WEIR_OK);
+    assert_int_equal(weir_log_latest_epoch(f.log), 3);
+    assert_int_equal(weir_log_end_offset(f.log), end);
+    fx_done(&f);
+}
+
 /* A child truncates, appends a divergent history and dies by SIGKILL
  * without closing: reopened, the log holds the new history only. */
 static void test_truncate_then_kill(void **state)
@@ -765,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_replica_verbatim),
         cmocka_unit_test(test_replica_checks),
         cmocka_unit_test(test_truncate_boundaries),
+        cmocka_unit_test(test_truncate_at_end_epoch),
         cmocka_unit_test(test_truncate_then_kill),
         cmocka_unit_test(test_truncate_faults),
         cmocka_unit_test(test_high_watermark),
