@@ -52,6 +52,7 @@ struct rp_mpart {
     enum rp_known known;
     struct rp_pstate st; /* PRESENT (and kept while ABSENT: the epoch floor) */
     int32_t version;     /* the state znode's newest data version read */
+    int64_t mzxid;       /* and the zxid that wrote it */
     bool seen;           /* st has been read once (its epoch is the floor) */
     struct rp_role role; /* last emitted for this broker */
 };
@@ -106,6 +107,7 @@ struct rp_member {
     int32_t *brokers;   /* live broker ids, ascending */
     int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */
     struct rp_broker_addr *broker_addr; /* per brokers[i]: from its registration (port -1 until read) */
+    int64_t self_czxid;    /* our registration's czxid on this session, 0 until read */
     uint32_t brokers_n;
     struct rp_mtopic **topics;
     uint32_t topics_n;

@@ -260,23 +260,53 @@ static bool isr_differs(const struct rp_pstate *a, const struct rp_pstate *b)
     return false;
 }
 
+/* The czxid of a live broker's registration; 0 when not live or not read yet. */
+static int64_t czxid_of(const struct rp_member *m, int32_t id)
+{
+    for (uint32_t i = 0; i < m->brokers_n; i++)
+        if (m->brokers[i] == id) return m->broker_czxid[i];
+    return 0;
+}
+
 /* The change a present state needs, if any: a leader or ISR members gone
  * (onReplicasBecomeOffline, as one write), or an offline partition whose ISR
  * has a live member again. A result that changes neither leader nor ISR (the
- * last ISR member of an offline partition, KIP-966) is no change. */
+ * last ISR member of an offline partition, KIP-966) is no change.
+ * A live leader or ISR member that registered after the state was written
+ * (czxid > mzxid) has restarted or re-registered since: it is handled as gone
+ * and back, as a bounce is (its log may have lost an unflushed tail, and its
+ * member does not lead from that state: member.c invariant 5). */
 static bool decide(const struct rp_ctlr *c, const struct rp_ctl *ctl, const struct rp_mpart *p, bool unclean,
                    struct rp_pstate *next)
 {
     const struct rp_pstate *cur = &p->st;
     if (cur->leader < RP_NO_LEADER) return false;
-    int32_t gone[RP_REPLICAS_MAX + 1];
-    uint32_t n = 0;
+    int32_t gone[2 * RP_REPLICAS_MAX + 2], stale[RP_REPLICAS_MAX + 1];
+    uint32_t n = 0, stale_n = 0;
     if (cur->leader != RP_NO_LEADER && !rp_member_broker_live(c->m, cur->leader)) gone[n++] = cur->leader;
     for (uint32_t i = 0; i < cur->isr_n; i++)
         if (cur->isr[i] != cur->leader && !rp_member_broker_live(c->m, cur->isr[i])) gone[n++] = cur->isr[i];
+    for (uint32_t i = 0; i <= cur->isr_n; i++) {
+        int32_t id = i < cur->isr_n ? cur->isr[i] : cur->leader;
+        if ((i < cur->isr_n && id == cur->leader) || id == RP_NO_LEADER) continue;
+        if (czxid_of(c->m, id) > p->mzxid) gone[n++] = stale[stale_n++] = id;
+    }
     if (n == 0)
         return cur->leader == RP_NO_LEADER && rp_ctl_offline_retry(ctl, p->replicas, p->replicas_n, cur, unclean, next);
-    return rp_ctl_brokers_gone(ctl, p->replicas, p->replicas_n, cur, gone, n, unclean, next) && isr_differs(cur, next);
+    int32_t *live = rp_zk_xmalloc((ctl->live_n + 1) * sizeof *live);
+    uint32_t live_n = 0;
+    for (uint32_t i = 0; i < ctl->live_n; i++) {
+        bool is_stale = false;
+        for (uint32_t k = 0; k < stale_n; k++) is_stale |= ctl->live[i] == stale[k];
+        if (!is_stale) live[live_n++] = ctl->live[i];
+    }
+    struct rp_ctl c2 = { .live = live, .live_n = live_n, .epoch = ctl->epoch };
+    bool change = rp_ctl_brokers_gone(&c2, p->replicas, p->replicas_n, cur, gone, n, unclean, next) &&
+                  isr_differs(cur, next);
+    weir_free(live);
+    if (!change && stale_n > 0 && cur->leader == RP_NO_LEADER) /* the last ISR member, back (KIP-966) */
+        return rp_ctl_offline_retry(ctl, p->replicas, p->replicas_n, cur, unclean, next);
+    return change;
 }
 
 /* Writes next for partition i of t, against the version the cache holds. */

@@ -18,7 +18,13 @@
  *     the version is still taken, so the controller's next write, conditional
  *     on it, replaces such a state instead of failing forever).
  *  3. role_emit runs on_role only when (kind, leader, epoch) changes.
- *  4. A completion from an older session (gen) or with RP_ZK_CLOSED does nothing. */
+ *  4. A completion from an older session (gen) or with RP_ZK_CLOSED does nothing.
+ *  5. This broker never becomes LEADER from a state written before its own
+ *     registration on the current session (state mzxid < our czxid, or our
+ *     czxid not read yet): it may have restarted since and lost an unflushed
+ *     tail, and leading again at that epoch would write a second history
+ *     into it. It keeps its last role; the controller, which sees the same
+ *     (czxid > mzxid), hands the partition on with a new epoch (controller.c). */
 #include "cluster_int.h"
 
 #include <stdio.h>
@@ -105,6 +111,7 @@ static struct rp_role role_of(const struct rp_member *m, const struct rp_mpart *
 {
     if (!ids_has(p->replicas, p->replicas_n, m->cfg.id)) return (struct rp_role){ RP_ROLE_NONE, RP_NO_LEADER, 0 };
     if (p->known != RP_PRESENT) return p->role;
+    if (p->st.leader == m->cfg.id && (m->self_czxid == 0 || p->mzxid < m->self_czxid)) return p->role; /* 5. */
     struct rp_role r = { .leader = p->st.leader, .epoch = p->st.leader_epoch };
     r.kind = p->st.leader == m->cfg.id           ? RP_ROLE_LEADER
              : p->st.leader == RP_NO_LEADER ? RP_ROLE_OFFLINE
@@ -300,6 +307,12 @@ static void on_broker(struct rp_member *m, const char *path, const struct rp_zk_
     }
     for (uint32_t i = 0; i < m->brokers_n; i++)
         if (m->brokers[i] == id) m->broker_czxid[i] = res->stat.czxid, m->broker_addr[i] = a;
+    if (id == m->cfg.id && res->stat.ephemeral_owner == rp_zk_session_id(m->zk) && m->self_czxid != res->stat.czxid) {
+        m->self_czxid = res->stat.czxid; /* roles blocked by invariant 5 may be taken now */
+        for (uint32_t ti = 0; ti < m->topics_n; ti++)
+            for (uint32_t i = 0; i < m->topics[ti]->parts_n; i++)
+                role_emit(m, m->topics[ti], i, role_of(m, &m->topics[ti]->parts[i]));
+    }
     changed(m);
 }
 
@@ -380,12 +393,13 @@ static void on_state(struct rp_member *m, const char *path, const struct rp_zk_r
                  (st.leader_epoch == p->st.leader_epoch && p->known == RP_PRESENT && res->stat.version <= p->version))) {
         weir_log(WEIR_LOG_DEBUG, "replication: %s at epoch %d (version %d) ignored: have %d (version %d)", path,
                  st.leader_epoch, res->stat.version, p->st.leader_epoch, p->version);
-        if (res->stat.version > p->version) p->version = res->stat.version; /* a write replaces it */
+        if (res->stat.version > p->version) p->version = res->stat.version, p->mzxid = res->stat.mzxid; /* a write replaces it */
         return;
     }
     WEIR_DASSERT(st.leader_epoch >= p->st.leader_epoch);
     p->st = st;
     p->version = res->stat.version;
+    p->mzxid = res->stat.mzxid;
     p->known = RP_PRESENT;
     p->seen = true;
     role_emit(m, t, i, role_of(m, p));
@@ -527,6 +541,7 @@ static void session_event(void *ctx, enum rp_zk_session_event ev)
         weir_log(WEIR_LOG_WARN, "replication: broker %d: ZooKeeper session expired; registering again", m->cfg.id);
         m->gen++;
         m->registered = m->connected = false;
+        m->self_czxid = 0;
         rp_strmap_clear(&m->armed);
         if (m->listener && m->listener->on_session) m->listener->on_session(m->listener_ctx, NULL);
         rp_zk_close(m->zk); /* takes effect when this callback returns */
