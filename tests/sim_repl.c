@@ -16,7 +16,8 @@
  * so. Faults: crashes (the unflushed tail is lost; the ZooKeeper session is
  * closed, or expires later as after kill -9), restarts, pauses (SIGSTOP;
  * the session expires when one lasts), session expiries and connection
- * losses, network partitions between brokers, loss and delay, slow disks.
+ * losses, network partitions between brokers, loss and delay, slow disks,
+ * controlled shutdowns and preferred-leader rebalancing.
  *
  * Every log entry carries a chain hash: the leader that appends it hashes
  * its own previous entry's chain with (epoch, record id); followers copy it.
@@ -115,7 +116,8 @@ struct rctx {              /* on_role's context: one broker incarnation */
 
 struct broker {
     int32_t id;
-    bool up, paused, slow_disk;
+    bool up, paused, slow_disk, stopping;
+    int64_t stop_deadline; /* a controlled shutdown gives up waiting then */
     uint32_t inc;          /* incarnation: messages to an older one are lost */
     int64_t paused_at;
     struct rp_member *m;
@@ -671,7 +673,7 @@ static void broker_start(struct sim *s, int i)
 {
     struct broker *b = &s->b[i];
     b->up = true;
-    b->paused = false;
+    b->paused = b->stopping = false;
     b->disc_session = 0;
     b->rc = xrealloc(NULL, sizeof *b->rc);
     *b->rc = (struct rctx){ s, i, b->inc };
@@ -745,6 +747,21 @@ static void flush(struct broker *b, int np)
     }
 }
 
+static void ignore_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res) { (void)ctx, (void)rc, (void)res; }
+
+/* A stopping broker leads nothing another live ISR member could take
+ * (weir_cluster_shutdown's condition), as its metadata says. */
+static bool shutdown_done(const struct broker *b, int np)
+{
+    for (int p = 0; p < np; p++) {
+        const struct rp_mpart *mp = cached_part(b, p);
+        if (!mp || mp->st.leader != b->id) continue;
+        for (uint32_t k = 0; k < mp->st.isr_n; k++)
+            if (mp->st.isr[k] != b->id && rp_member_broker_live(b->m, mp->st.isr[k])) return false;
+    }
+    return true;
+}
+
 static int random_up(struct sim *s)
 {
     int n = 0, ids[NB_MAX];
@@ -757,7 +774,7 @@ static void fault(struct sim *s)
 {
     int i = 1 + rn(s, s->nb);
     struct broker *b = &s->b[i];
-    switch (rn(s, 11)) {
+    switch (rn(s, 12)) {
     case 0: /* crash */
         if (b->up) broker_crash(s, i, chance(s, 500));
         break;
@@ -797,6 +814,16 @@ static void fault(struct sim *s)
         break;
     case 10: /* a pause that lasts: the session expires on the server */
         if (b->up && b->paused && s->now - b->paused_at > SESSION_MS && b->m->zk) rp_zkmem_expire(b->m->zk);
+        break;
+    case 11: /* a controlled shutdown (SIGTERM): ask the controller, wait, flush, close */
+        if (b->up && !b->stopping && b->m->zk) {
+            char path[64];
+            snprintf(path, sizeof path, "/weir/shutdown/%d", i);
+            rp_zk_create(b->m->zk, path, NULL, 0, RP_ZK_EPHEMERAL, ignore_done, NULL);
+            b->stopping = true;
+            b->stop_deadline = s->now + 3000;
+            trace(s, "b%d: controlled shutdown asked", i);
+        }
         break;
     }
 }
@@ -937,6 +964,12 @@ static void step(struct sim *s, bool faults)
             if (s->now >= b->holds[k].deadline) hold_drop(b, k); /* REQUEST_TIMED_OUT */
             else k++;
         if (chance(s, b->slow_disk ? 5 : 150)) flush(b, s->np);
+        if (faults && chance(s, 10)) rp_ctlr_rebalance(b->c, 10); /* auto.leader.rebalance.enable */
+        if (b->stopping && (shutdown_done(b, s->np) || s->now >= b->stop_deadline)) {
+            trace(s, "b%d: controlled shutdown done (%s)", i, s->now >= b->stop_deadline ? "gave up" : "nothing to move");
+            flush(b, s->np);
+            broker_crash(s, i, false);
+        }
     }
     /* producers: a record to the leader some broker's metadata names */
     if (faults && chance(s, 300)) {
@@ -966,6 +999,7 @@ static void converge(struct sim *s)
     for (int i = 1; i <= s->nb; i++) {
         struct broker *b = &s->b[i];
         b->slow_disk = false;
+        if (b->up && b->stopping) flush(b, s->np), broker_crash(s, i, false); /* it finishes stopping */
         if (b->zm) zombie_expire(s, b);
         if (!b->up) broker_start(s, i);
     }
