@@ -40,7 +40,7 @@
  *   - rp_leader_check, rp_member_check, and the logs' own shape.
  * After the faults stop, everything heals and must converge: one leader per
  * partition, every replica in the ISR with the leader's log, high watermark
- * at the log end.
+ * at the log end, and a record produced then to each partition acknowledged.
  *
  * Deterministic: no clock and no randomness but the seeded PRNG; no pointer
  * values or hash orders decide anything (zkmem is deterministic, strmap keys
@@ -1022,6 +1022,21 @@ static void converge(struct sim *s)
             }
         }
         if (leaders != 1) fail(s, "p%d: not converged: %d leaders", p, leaders);
+    }
+    /* and takes acks=all again: one record to each partition's leader */
+    size_t acks0 = s->acks_n;
+    int64_t rid0 = s->next_rid;
+    for (int p = 0; p < s->np; p++)
+        for (int i = 1; i <= s->nb; i++)
+            if (s->b[i].ld[p].l.active) {
+                struct msg m = { .to = i, .type = M_PRODUCE, .part = p, .off = ++s->next_rid };
+                send(s, &m);
+            }
+    for (int k = 0; k < 200; k++) step(s, false);
+    for (int64_t rid = rid0 + 1; rid <= s->next_rid; rid++) {
+        bool acked = false;
+        for (size_t k = acks0; k < s->acks_n && !acked; k++) acked = s->acks[k].rid == rid;
+        if (!acked) fail(s, "not converged: record %" PRId64 " produced after healing was not acknowledged", rid);
     }
 }
 
