@@ -311,6 +311,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         (in->leader_epoch < pr->epoch || (in->leader_epoch == pr->epoch && in->zk_version <= pr->zk_version)))
         return;
     enum weir_role_kind was = pr->kind;
+    int32_t was_epoch = pr->epoch;
     pr->kind = role->kind;
     pr->leader = in->leader;
     pr->epoch = in->leader_epoch;
@@ -322,7 +323,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         break;
     case WEIR_ROLE_FOLLOWER:
         lead_drop(owner, pr, true);
-        fetcher_follow(owner, p, in->leader, in->leader_epoch);
+        fetcher_follow(owner, p, in->leader, in->leader_epoch); /* a new ISR alone changes nothing there */
         break;
     case WEIR_ROLE_OFFLINE:
     case WEIR_ROLE_NONE:
@@ -331,7 +332,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         if (role->kind == WEIR_ROLE_NONE) pr->epoch = pr->zk_version = -1; /* a topic made again starts over */
         break;
     }
-    if (was != pr->kind || role->kind != WEIR_ROLE_LEADER)
+    if (was != pr->kind || was_epoch != in->leader_epoch) /* not for an ISR change */
         weir_log(WEIR_LOG_INFO, "%s-%d: %s at epoch %d (leader %d, ISR of %u)", p->topic, p->partition,
                  kind_name(pr->kind), in->leader_epoch, in->leader, in->isr_n);
 }
