@@ -424,6 +424,7 @@ void fetch_reactor_init(struct reactor *r) { reactor_hook_add(r, &fetch_hook, NU
 struct lo_slot {
     struct ptask pt;
     int64_t timestamp;
+    bool replica;                /* replica_id >= 0: a broker, which may read to the log end */
     struct klistoffsets_resp_part *out;
 };
 
@@ -458,7 +459,8 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
     s->out->error_code = pt->error_code;
     if (p && !pt->error_code) {
         /* Cluster mode: what a consumer may read ends at the high watermark. */
-        int64_t offset = -1, ts = -1, end = r->b->cluster ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
+        int64_t offset = -1, ts = -1;
+        int64_t end = r->b->cluster && !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
         if (s->timestamp == -2) offset = weir_log_start_offset(p->log);
         else if (s->timestamp == -1) offset = end;
         else {
@@ -491,7 +493,8 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
             }
             slots[p] = (struct lo_slot){ .pt = { .req = req, .topic = topic, .partition = parts[p].partition_index,
                                                  .on_owner = lo_owner, .on_origin = lo_origin },
-                                         .timestamp = in->partitions[p].timestamp, .out = &parts[p] };
+                                         .timestamp = in->partitions[p].timestamp, .out = &parts[p],
+                                         .replica = st->lr.replica_id >= 0 };
             st->remaining++;
             ptask_send(&slots[p].pt);
         }
