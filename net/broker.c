@@ -274,6 +274,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         groups_reactor_init(r);
         repl_reactor_init(r);
         fetcher_reactor_init(r);
+        if (b->cfg.zk_connect[0]) cluster_glue_reactor_init(r);
     }
     const char *dir = b->cfg.data_dir;
     struct addrinfo *ai = NULL;
@@ -289,7 +290,8 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
     if (err == WEIR_OK && (err = producer_ids_init(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/producer-ids: %s", dir, weir_err_text(err));
-    if (err == WEIR_OK && (err = groups_topic_ensure(b)) != WEIR_OK)
+    /* In a cluster, __consumer_offsets is the cluster's (created on FindCoordinator). */
+    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = groups_topic_ensure(b)) != WEIR_OK)
         snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
     if (err == WEIR_OK) err = listeners_open(b, ai, why, cap);
     if (ai) freeaddrinfo(ai);
@@ -312,18 +314,23 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     unsigned started = 0;
     for (; err == WEIR_OK && started < b->n_reactors; started++) err = reactor_start(&b->reactors[started]);
     if (err != WEIR_OK && !why[0]) snprintf(why, why_cap, "cannot start: %s", weir_err_text(err));
+    /* Listening with every reactor running: roles can be posted, the port is known. */
+    if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_glue_start(b, why, why_cap);
     if (err == WEIR_OK) {
         port_file_write(b);
         weir_log(WEIR_LOG_INFO, "weir listening on %s:%u (advertised %s:%u), %u reactors, data in %s",
                  cfg->listen_host, b->port, cfg->advertised_host[0] ? cfg->advertised_host : cfg->listen_host,
                  cfg->advertised_port ? cfg->advertised_port : b->port, b->n_reactors, cfg->data_dir);
         wait_for_signal();
+        cluster_glue_shutdown(b);
     }
+    cluster_glue_close(b);
     atomic_store(&b->stopping, true);
     for (unsigned i = 0; i < started; i++) reactor_wake(&b->reactors[i]);
     for (unsigned i = 0; i < started; i++) reactor_join(&b->reactors[i]);
     for (unsigned i = started; i < b->n_reactors && b->reactors; i++)
         if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
+    cluster_glue_stop(b);
     if (started) stats_log(b);
     weir_store_close(b->store);
     conn_limits_free(b);

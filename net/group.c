@@ -51,9 +51,35 @@ static void gop_owner(struct reactor *r, struct ptask *pt)
 #endif
 }
 
+/* Cluster mode: a group whose offsets partition this broker does not lead. */
+static void gop_refuse(struct reactor *r, struct gop *op, int16_t code)
+{
+    switch (op->kind) {
+    case GOP_JOIN:
+        op->out.join = (struct kjoingroup_resp){ .error_code = code, .generation_id = -1, .protocol_name = kstr_c(""),
+                                                 .leader = kstr_c(""), .member_id = op->in.join.member_id };
+        break;
+    case GOP_SYNC: op->out.sync = (struct ksyncgroup_resp){ .error_code = code }; break;
+    case GOP_HB: op->out.hb = (struct kheartbeat_resp){ .error_code = code }; break;
+    case GOP_LEAVE: op->out.leave = (struct kleavegroup_resp){ .error_code = code }; break;
+    case GOP_COMMIT:
+        for (int32_t t = 0; t < op->out.commit.n_topics; t++)
+            for (int32_t p = 0; p < op->out.commit.topics[t].n_partitions; p++)
+                ((struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p])->error_code = code;
+        break;
+    case GOP_FETCH: op->out.fetch = (struct koffsetfetch_resp){ .error_code = code }; break;
+    }
+    group_op_reply(r, op);
+}
+
 static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
 {
     struct ptask *pt = &op->pt;
+    int16_t refused = group_coordinates(r, gc, pt->partition);
+    if (refused) {
+        gop_refuse(r, op, refused);
+        return;
+    }
     if (!gc->loaded[pt->partition]) {
         gc->loaded[pt->partition] = true;
         group_log_replay(r, gc, pt->partition);
@@ -73,6 +99,48 @@ static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
     case GOP_COMMIT: group_offset_commit(r, gc, op); break;
     case GOP_FETCH: group_offset_fetch(r, gc, op); break;
     }
+}
+
+/* Cluster mode: the groups of offsets partition p go (waiting members are
+ * answered NOT_COORDINATOR) and the next leadership replays the log, which
+ * followed the leader meanwhile. Only once nothing of p is in flight; until
+ * then gc->unload[p] stays set and each tick tries again. */
+static bool offsets_unload(struct reactor *r, struct gcoord *gc, int32_t p)
+{
+    gc->unload[p] = true;
+    if (gc->inflight[p] > 0 || gc->compacting[p] || gc->held[p]) return false;
+    for (struct group *g = gc->groups; g; g = g->next)
+        if (g->writes > 0 && group_partition(kstr_c(g->id)) == p) return false;
+    int32_t n = 0;
+    for (struct group *g = gc->groups, *gnext; g; g = gnext) {
+        gnext = g->next;
+        if (group_partition(kstr_c(g->id)) != p) continue;
+        for (struct gmember *m = g->members; m; m = m->next) {
+            if (m->join_wait) gop_refuse(r, m->join_wait, WEIR_KERR_NOT_COORDINATOR), m->join_wait = NULL;
+            if (m->sync_wait) gop_refuse(r, m->sync_wait, WEIR_KERR_NOT_COORDINATOR), m->sync_wait = NULL;
+        }
+        group_drop(gc, g);
+        n++;
+    }
+    gc->loaded[p] = false;
+    gc->n_live[p] = 0;
+    gc->compact_wanted[p] = false;
+    gc->unload[p] = false;
+    if (n) weir_log(WEIR_LOG_INFO, "%s-%d: %d groups unloaded", GROUP_OFFSETS_TOPIC, p, n);
+    return true;
+}
+
+void groups_offsets_role(struct reactor *r, int32_t partition, bool leader)
+{
+    if (partition < 0 || partition >= GROUP_OFFSETS_PARTITIONS) return;
+    struct gcoord *gc = group_coord_of(r);
+    if (gc->led[partition] == leader) return;
+    gc->led[partition] = leader;
+    weir_log(WEIR_LOG_INFO, "%s-%d: %s coordinating its groups", GROUP_OFFSETS_TOPIC, partition,
+             leader ? "now" : "no longer");
+    /* Either way what is in memory is not the log's state any more (the
+     * other leader wrote to it): unload, and replay at the next use. */
+    if (gc->loaded[partition] || gc->unload[partition]) offsets_unload(r, gc, partition);
 }
 
 void groups_tick(struct reactor *r)
@@ -131,6 +199,8 @@ void groups_tick(struct reactor *r)
     }
     group_compaction_tick(r, gc);
     group_expire_tick(r, gc);
+    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
+        if (gc->unload[p]) offsets_unload(r, gc, p);
 }
 
 void groups_free(struct reactor *r)

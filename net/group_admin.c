@@ -31,12 +31,13 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
     struct gcoord *gc = group_coord_of(r);
-    ginfo_load(r, gc, pt->partition);
+    int16_t refused = group_coordinates(r, gc, pt->partition);
+    if (!refused) ginfo_load(r, gc, pt->partition);
     struct kdescribegroups_group *out = &s->st->described[s->index];
     struct kstr id = s->st->dr.groups[s->index];
     *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
-                                           .protocol_data = kstr_c("") };
-    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
+                                           .protocol_data = kstr_c(""), .error_code = refused };
+    struct group *g = id.len > 0 && !refused ? group_find(gc, id) : NULL;
     struct weir_arena *a = g ? slot_arena(s) : NULL; /* only a known group costs memory */
     if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (g && !a) out->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, g = NULL;
@@ -65,13 +66,14 @@ static void list_owner(struct reactor *r, struct ptask *pt)
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
     struct weir_arena *a = slot_arena(s);
     struct gcoord *gc = group_coord_of(r);
-    ginfo_load(r, gc, pt->partition);
+    bool ours = !group_coordinates(r, gc, pt->partition); /* in a cluster: the partitions this broker leads */
+    if (ours) ginfo_load(r, gc, pt->partition);
     int32_t n = 0;
-    for (struct group *g = gc->groups; g; g = g->next)
+    for (struct group *g = ours ? gc->groups : NULL; g; g = g->next)
         if (group_partition(kstr_c(g->id)) == pt->partition) n++;
     struct klistgroups_group *gs = !a ? NULL : group_resp_alloc(a, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
     int32_t i = 0;
-    for (struct group *g = gc->groups; gs && g; g = g->next)
+    for (struct group *g = ours ? gc->groups : NULL; gs && g; g = g->next)
         if (group_partition(kstr_c(g->id)) == pt->partition)
             gs[i++] = (struct klistgroups_group){ group_resp_kstr(a, g->id),
                                                   group_resp_kstr(a, g->protocol_type ? g->protocol_type : "") };
@@ -109,12 +111,14 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
 {
     struct ginfo_slot *s = weir_container_of(pt, struct ginfo_slot, pt);
     struct gcoord *gc = group_coord_of(r);
-    ginfo_load(r, gc, pt->partition);
+    int16_t refused = group_coordinates(r, gc, pt->partition);
+    if (!refused) ginfo_load(r, gc, pt->partition);
     struct kstr id = s->st->dr.groups[s->index];
     struct kdeletegroups_result *out = &s->st->deleted[s->index];
     *out = (struct kdeletegroups_result){ .group_id = id };
-    struct group *g = id.len > 0 ? group_find(gc, id) : NULL;
-    if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
+    struct group *g = id.len > 0 && !refused ? group_find(gc, id) : NULL;
+    if (refused) out->error_code = refused;
+    else if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (!g) out->error_code = WEIR_KERR_GROUP_ID_NOT_FOUND;
     else if (g->members || g->state != G_EMPTY) out->error_code = WEIR_KERR_NON_EMPTY_GROUP;
     if (out->error_code) {

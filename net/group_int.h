@@ -165,6 +165,9 @@ struct gcoord {
     struct gtable group_ids;
     int64_t n_groups;
     bool loaded[GROUP_OFFSETS_PARTITIONS];
+    /* cluster mode: this broker leads the offsets partition (groups_offsets_role);
+     * unload: its groups are still to be dropped (something of it was in flight) */
+    bool led[GROUP_OFFSETS_PARTITIONS], unload[GROUP_OFFSETS_PARTITIONS];
     uint64_t member_seq;
     /* per offsets partition, on its owner */
     int64_t n_live[GROUP_OFFSETS_PARTITIONS];   /* committed offsets in memory */
@@ -227,6 +230,11 @@ int32_t group_member_count(const struct group *g);
 void group_op_reply(struct reactor *r, struct gop *op);
 void group_pending_free(struct group *g);
 bool group_maybe_free(struct gcoord *gc, struct group *g); /* true: it was freed */
+void group_drop(struct gcoord *gc, struct group *g);       /* unlinks and frees g whatever its state (no waits left) */
+/* The coordinator's answer for offsets partition p on its owner: 0 when this
+ * broker coordinates its groups (always on a single node), else
+ * NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS while they are reloading. */
+int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partition);
 struct goffset *group_offset_find(const struct group *g, const char *topic, size_t tlen, int32_t partition);
 struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t partition); /* a new key, unset */
 void group_offset_unlink(struct group *g, struct goffset *o);                          /* and frees o */

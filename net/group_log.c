@@ -342,7 +342,8 @@ void group_compaction_tick(struct reactor *r, struct gcoord *gc)
 {
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
         if (!gc->loaded[p]) continue;
-        if (!r->stopping) compact_check(r, gc, p);
+        if (gc->unload[p]) gc->compact_wanted[p] = false; /* not the leader's any more: no rewrite of its log */
+        else if (!r->stopping) compact_check(r, gc, p);
         if (!gc->compact_wanted[p] || (gc->inflight[p] > 0 && !r->stopping)) continue;
         gc->compact_wanted[p] = false;
         if (!r->stopping) compact_now(r, gc, p);
@@ -369,7 +370,7 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
     gc->next_expire_ms = now + r->b->cfg.offsets_retention_check_ms;
     int64_t retention = r->b->cfg.offsets_retention_ms;
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) /* ours, even if no request touched them yet */
-        if (!gc->loaded[p] && reactor_owner(r->b, GROUP_OFFSETS_TOPIC, p) == r) {
+        if (!gc->loaded[p] && reactor_owner(r->b, GROUP_OFFSETS_TOPIC, p) == r && !group_coordinates(r, gc, p)) {
             gc->loaded[p] = true;
             group_log_replay(r, gc, p);
         }
@@ -377,7 +378,7 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
     for (struct group *g = gc->groups, *next; g; g = next) {
         next = g->next;
         int32_t p = group_partition(kstr_c(g->id));
-        if (!gc->loaded[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
+        if (!gc->loaded[p] || gc->unload[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
             g->state != G_EMPTY)
             continue;
         int64_t base = g->empty_since_ms;

@@ -311,6 +311,23 @@ void group_pending_free(struct group *g)
 }
 
 /* Frees g when nothing holds it: no members, pending ids, offsets or writes. */
+void group_drop(struct gcoord *gc, struct group *g)
+{
+    WEIR_ASSERT(g->writes == 0);
+    if (g->prev) g->prev->next = g->next;
+    else gc->groups = g->next;
+    if (g->next) g->next->prev = g->prev;
+    gtable_remove(&gc->group_ids, &g->hl);
+    group_destroy(gc, g);
+}
+
+int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partition)
+{
+    if (!r->b->cluster) return 0;
+    if (!gc->led[partition]) return WEIR_KERR_NOT_COORDINATOR;
+    return gc->unload[partition] ? WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS : 0;
+}
+
 bool group_maybe_free(struct gcoord *gc, struct group *g)
 {
     if (g->members || g->pending || g->offsets || g->writes > 0 || g->state != G_EMPTY) return false;

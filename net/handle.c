@@ -112,6 +112,10 @@ static void handle_metadata(struct request *req)
         request_malformed(req, err);
         return;
     }
+    if (b->cluster) {
+        cluster_metadata(req, &mr);
+        return;
+    }
     size_t n_all = mr.all_topics ? weir_store_topics(b->store, NULL, 0) : 0;
     struct weir_topic_info *info = weir_calloc(n_all ? n_all : 1, sizeof *info);
     if (mr.all_topics && info) n_all = WEIR_MIN(n_all, weir_store_topics(b->store, info, n_all));
@@ -147,6 +151,10 @@ static void handle_findcoordinator(struct request *req)
     enum weir_err err = kproto_findcoordinator_decode(&req->body, req->hdr.api_version, &req->arena, &fr);
     if (err != WEIR_OK) {
         request_malformed(req, err);
+        return;
+    }
+    if (b->cluster) {
+        cluster_findcoordinator(req, &fr);
         return;
     }
     /* A single node coordinates every group (and answers for transactions). */
@@ -195,7 +203,7 @@ static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *
 /* Splits "k=v\n" lines of text (modified in place) into configs; returns count. */
 static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res,
                                   struct kdescribeconfigs_config *out, int32_t max, struct weir_store *st,
-                                  const char *topic)
+                                  const char *topic, const char *cluster_set)
 {
     int32_t n = 0;
     char *save = NULL;
@@ -204,9 +212,10 @@ static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_reso
         if (!eq) continue;
         *eq = '\0';
         if (!key_wanted(res, line)) continue;
-        int8_t source = !topic ? CONFIG_SOURCE_STATIC_BROKER
-                        : weir_store_topic_override(st, topic, line) ? CONFIG_SOURCE_DYNAMIC_TOPIC
-                                                                      : CONFIG_SOURCE_DEFAULT;
+        char nkey[300];
+        snprintf(nkey, sizeof nkey, "\n%s\n", line);
+        bool set = !topic ? false : cluster_set ? strstr(cluster_set, nkey) != NULL : weir_store_topic_override(st, topic, line);
+        int8_t source = !topic ? CONFIG_SOURCE_STATIC_BROKER : set ? CONFIG_SOURCE_DYNAMIC_TOPIC : CONFIG_SOURCE_DEFAULT;
         out[n++] = (struct kdescribeconfigs_config){ .name = kstr_c(line), .value = kstr_c(eq + 1),
                                                      .config_source = source };
     }
@@ -225,13 +234,16 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
     if (!name) {
         out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
     } else if (res->resource_type == KRESOURCE_TOPIC) {
-        if (weir_store_topic_config(b->store, name, &cfg) != WEIR_OK) {
+        char set[1024];
+        enum weir_err e = b->cluster ? cluster_topic_config(b, name, &cfg, set, sizeof set)
+                                     : weir_store_topic_config(b->store, name, &cfg);
+        if (e != WEIR_OK) {
             out->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             out->error_message = kstr_c("the topic does not exist");
             return;
         }
         weir_log_config_format(&cfg, text, text_cap);
-        out->n_configs = configs_from_lines(text, res, configs, 32, b->store, name);
+        out->n_configs = configs_from_lines(text, res, configs, 32, b->store, name, b->cluster ? set : NULL);
     } else if (res->resource_type == KRESOURCE_BROKER) {
         const struct weir_broker_config *c = &b->cfg;
         snprintf(text, text_cap,
@@ -240,7 +252,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
                  "\nmessage.max.bytes=%u\n",
                  c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
                  c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
-        out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL);
+        out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL, NULL);
     } else {
         out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");

@@ -174,6 +174,10 @@ static void create_topic(struct request *req, struct create_state *st, int32_t i
 
 void handle_createtopics(struct request *req)
 {
+    if (req->c->r->b->cluster) {
+        cluster_createtopics(req);
+        return;
+    }
     struct create_state *st = weir_arena_alloc(&req->arena, sizeof *st);
     enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
     if (st) *st = (struct create_state){ .remaining = 1 };
@@ -256,6 +260,10 @@ static enum weir_err del_topic(struct request *req, struct del_state *st, int32_
 
 void handle_deletetopics(struct request *req)
 {
+    if (req->c->r->b->cluster) {
+        cluster_deletetopics(req);
+        return;
+    }
     struct del_state *st = weir_arena_alloc(&req->arena, sizeof *st);
     enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
     if (st) *st = (struct del_state){ 0 };
@@ -371,6 +379,10 @@ static void grow_opened(const struct topic_open_result *r, void *ctx)
 
 void handle_createpartitions(struct request *req)
 {
+    if (req->c->r->b->cluster) {
+        cluster_createpartitions(req);
+        return;
+    }
     struct grow_state *st = weir_arena_alloc(&req->arena, sizeof *st);
     enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
     if (st) *st = (struct grow_state){ .remaining = 1 };

@@ -215,6 +215,7 @@ struct broker {
     _Atomic bool stopping;
     _Atomic int64_t groups_live; /* group*.c: groups in memory on every reactor (weir.groups.max) */
     struct weir_cluster *cluster; /* cluster mode (zookeeper.connect set); NULL on a single node */
+    struct cluster_glue *glue;   /* cluster_glue.c's, with cluster */
     pthread_mutex_t pid_mu;      /* producer id blocks */
     int64_t pid_next, pid_block_end;
     /* conn.c: connections open (accepted, not yet freed) for max.connections,
@@ -396,6 +397,29 @@ bool part_repl_follower_tail(struct part *p);
 void handle_offsetforleaderepoch(struct request *req);
 /* Per reactor, before it starts: the fetchers living there (stopped with the reactor). */
 void fetcher_reactor_init(struct reactor *r);
+/* cluster_glue.c: the broker's membership. Per reactor, before it starts (cluster
+ * mode only): its stop waits for role work in flight. */
+void cluster_glue_reactor_init(struct reactor *r);
+/* Once listening with every reactor started: weir_cluster_start with the
+ * advertised address; b->cluster set. Error: one line in why. */
+enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap);
+void cluster_glue_shutdown(struct broker *b); /* SIGTERM: controlled shutdown, while still serving */
+void cluster_glue_close(struct broker *b);    /* before the reactors stop: no more roles posted */
+void cluster_glue_stop(struct broker *b);     /* after they ended: weir_cluster_stop */
+/* handle_cluster.c: the APIs answered from the cluster in cluster mode. */
+void cluster_metadata(struct request *req, const struct kmetadata_req *mr);
+void cluster_findcoordinator(struct request *req, const struct kfindcoordinator_req *fr);
+void cluster_createtopics(struct request *req);
+void cluster_deletetopics(struct request *req);
+void cluster_createpartitions(struct request *req);
+/* A topic's effective config (broker defaults + the cluster's configs the
+ * engine knows) and "\nkey\n..." of the keys the topic sets, in set.
+ * Errors: WEIR_E_NOT_FOUND, WEIR_E_NOMEM. */
+enum weir_err cluster_topic_config(struct broker *b, const char *topic, struct weir_log_config *out, char *set,
+                                   size_t set_cap);
+/* group.c: the role of offsets partition `partition` on its owner: a group
+ * whose partition this broker does not lead answers NOT_COORDINATOR. */
+void groups_offsets_role(struct reactor *r, int32_t partition, bool leader);
 
 /* ---- outconn.c: an outbound Kafka connection on one reactor ----------------------------
  * Connects to its target (again after replica-fetch backoff when it fails),

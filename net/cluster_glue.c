@@ -1,0 +1,301 @@
+/* net/cluster_glue.c: a broker as a cluster member (zookeeper.connect set).
+ *
+ * Start: once the listeners are bound and every reactor runs, weir_cluster_start
+ * registers this broker with its advertised address. Roles then arrive on the
+ * cluster's thread (on_role); each is copied into a task for the partition's
+ * owner reactor, which makes the local store follow the cluster (the topic
+ * with the cluster's partition count and configs), opens the log and applies
+ * the role (part_repl_role). A NONE role for a deleted topic deletes the local
+ * topic: its logs close on their owners, then its files go.
+ *
+ * Stop: controlled shutdown (weir_cluster_shutdown) while the reactors still
+ * serve; then no more roles are posted (glue->closed), the reactors stop
+ * (their busy hook waits for role work in flight), and only then
+ * weir_cluster_stop closes the session.
+ *
+ * Invariant: a task is posted to a reactor only while glue->closed is false
+ * (checked under glue->mu), so none is left in a mailbox at reactor_join. */
+#include "net_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+enum { TOPIC_CONFIG_TEXT = 8192, TOPIC_CONFIGS_MAX = 64 };
+
+struct cluster_glue {
+    pthread_mutex_t mu;
+    bool closed;                 /* no more role tasks (under mu) */
+    _Atomic int64_t inflight;    /* role tasks and deletion jobs not yet finished */
+};
+
+struct role_task {
+    struct task t;
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+    struct weir_role role;
+};
+
+/* ---- deleting a topic the cluster deleted --------------------------------------------- */
+
+struct del_job;
+struct del_slot {
+    struct task t;
+    struct del_job *job;
+    int32_t partition;
+};
+struct del_job {
+    struct broker *b;
+    struct reactor *origin;
+    struct weir_topic_deletion *d;
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t remaining;
+    struct del_slot slots[];
+};
+
+static void part_unhost(struct reactor *r, struct part *p)
+{
+    if (!p->repl) return;
+    struct weir_role none = { .kind = WEIR_ROLE_NONE, .info = { .leader = WEIR_NO_LEADER } };
+    part_repl_role(r, p, &none);
+}
+
+static void del_back(struct reactor *r, struct task *t)
+{
+    (void)r;
+    struct del_slot *s = weir_container_of(t, struct del_slot, t);
+    struct del_job *job = s->job;
+    if (--job->remaining > 0) return;
+    weir_store_topic_delete_finish(job->b->store, job->d);
+    weir_log(WEIR_LOG_INFO, "deleted topic %s (deleted in the cluster)", job->topic);
+    atomic_fetch_sub(&job->b->glue->inflight, 1);
+    weir_free(job);
+}
+
+static void del_owner(struct reactor *r, struct task *t)
+{
+    struct del_slot *s = weir_container_of(t, struct del_slot, t);
+    struct del_job *job = s->job;
+    struct part *p = part_find(r, job->topic, s->partition);
+    if (p) part_unhost(r, p);
+    part_close(r, job->topic, s->partition, weir_store_deletion_take_log(job->d, s->partition));
+    s->t.run = del_back;
+    reactor_post(job->origin, &s->t);
+}
+
+/* On r: the local topic goes (once; a later NONE of the same topic finds it gone). */
+static void topic_delete_local(struct reactor *r, const char *topic)
+{
+    struct broker *b = r->b;
+    struct weir_topic_deletion *d = NULL;
+    enum weir_err err = weir_store_topic_delete_begin(b->store, topic, &d);
+    if (err != WEIR_OK) {
+        if (err != WEIR_E_NOT_FOUND)
+            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot delete local topic %s: %s", topic, weir_err_text(err));
+        return;
+    }
+    int32_t n = weir_store_deletion_partitions(d);
+    struct del_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n, 1) * sizeof job->slots[0]);
+    if (!job) { /* finish closes the logs itself */
+        weir_store_topic_delete_finish(b->store, d);
+        return;
+    }
+    *job = (struct del_job){ .b = b, .origin = r, .d = d, .remaining = n };
+    snprintf(job->topic, sizeof job->topic, "%s", topic);
+    if (n == 0) {
+        atomic_fetch_add(&b->glue->inflight, 1);
+        job->remaining = 1;
+        job->slots[0] = (struct del_slot){ .job = job, .partition = 0 };
+        del_back(r, &job->slots[0].t);
+        return;
+    }
+    atomic_fetch_add(&b->glue->inflight, 1);
+    for (int32_t p = 0; p < n; p++) {
+        job->slots[p] = (struct del_slot){ .t.run = del_owner, .job = job, .partition = p };
+        reactor_post(reactor_owner(b, topic, p), &job->slots[p].t);
+    }
+}
+
+/* ---- applying a role on the owner -------------------------------------------------------- */
+
+/* The local topic has at least n partitions; created with the cluster's
+ * configs (those the engine knows; others are the replication layer's). */
+static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n, char *why, size_t cap)
+{
+    int32_t have = weir_store_topic_partitions(b->store, topic);
+    if (have >= n) return WEIR_OK;
+    enum weir_err err;
+    if (have < 0) {
+        char *text = weir_malloc(TOPIC_CONFIG_TEXT);
+        const char *pairs[TOPIC_CONFIGS_MAX][2];
+        size_t np = 0;
+        if (!text) return WEIR_E_NOMEM;
+        text[0] = '\0';
+        if (weir_cluster_topic_configs(b->cluster, topic, text, TOPIC_CONFIG_TEXT) != WEIR_OK) text[0] = '\0';
+        struct weir_log_config probe = b->cfg.log;
+        char *save = NULL, skip_why[256];
+        for (char *line = strtok_r(text, "\n", &save); line && np < TOPIC_CONFIGS_MAX;
+             line = strtok_r(NULL, "\n", &save)) {
+            char *eq = strchr(line, '=');
+            if (!eq) continue;
+            *eq = '\0';
+            if (weir_log_config_set(&probe, line, eq + 1, skip_why, sizeof skip_why) != WEIR_OK) continue;
+            pairs[np][0] = line, pairs[np][1] = eq + 1, np++;
+        }
+        err = weir_store_topic_create(b->store, topic, n, (const char *const(*)[2])pairs, np, why, cap);
+        weir_free(text);
+        if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: created locally with %d partitions", topic, n);
+    } else {
+        err = weir_store_topic_add_partitions(b->store, topic, n);
+        if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: grown locally to %d partitions", topic, n);
+    }
+    if (err != WEIR_OK && weir_store_topic_partitions(b->store, topic) >= n) return WEIR_OK; /* another owner won */
+    if (err != WEIR_OK && !why[0]) snprintf(why, cap, "%s", weir_err_text(err));
+    return err;
+}
+
+static void role_host(struct reactor *r, const struct role_task *rt)
+{
+    struct broker *b = r->b;
+    int32_t n = WEIR_MAX(weir_cluster_topic_partitions(b->cluster, rt->topic), rt->partition + 1);
+    char why[256] = "";
+    enum weir_err err = topic_follow(b, rt->topic, n, why, sizeof why);
+    struct part *p = NULL;
+    if (err == WEIR_OK) err = part_open(r, rt->topic, rt->partition, &p);
+    if (err != WEIR_OK) {
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot host %s-%d: %s", rt->topic, rt->partition,
+                             why[0] ? why : weir_err_text(err));
+        return;
+    }
+    part_repl_role(r, p, &rt->role);
+    if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC))
+        groups_offsets_role(r, rt->partition, rt->role.kind == WEIR_ROLE_LEADER);
+}
+
+static void role_run(struct reactor *r, struct task *t)
+{
+    struct role_task *rt = weir_container_of(t, struct role_task, t);
+    struct broker *b = r->b;
+    static const char *const kinds[] = { "none", "leader", "follower", "offline" };
+    weir_log(WEIR_LOG_DEBUG, "%s-%d: %s (leader %d, epoch %d)", rt->topic, rt->partition, kinds[rt->role.kind],
+             rt->role.info.leader, rt->role.info.leader_epoch);
+    if (rt->role.kind != WEIR_ROLE_NONE) {
+        role_host(r, rt);
+    } else {
+        struct part *p = part_find(r, rt->topic, rt->partition);
+        if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC)) groups_offsets_role(r, rt->partition, false);
+        if (p) part_unhost(r, p);
+        if (weir_cluster_topic_partitions(b->cluster, rt->topic) < 0) topic_delete_local(r, rt->topic);
+        else if (p) part_close(r, rt->topic, rt->partition, NULL); /* no longer a replica: the files stay */
+    }
+    atomic_fetch_sub(&b->glue->inflight, 1);
+    weir_free(rt);
+}
+
+/* On the cluster's thread. */
+static void on_role(void *ctx, const char *topic, int32_t partition, const struct weir_role *role)
+{
+    struct broker *b = ctx;
+    struct cluster_glue *g = b->glue;
+    if (strlen(topic) > WEIR_TOPIC_NAME_MAX || partition < 0) return;
+    struct role_task *rt = weir_malloc(sizeof *rt);
+    if (!rt) weir_panic("out of memory for a partition role"); /* a lost role would leave the partition stale */
+    *rt = (struct role_task){ .t.run = role_run, .partition = partition, .role = *role };
+    snprintf(rt->topic, sizeof rt->topic, "%s", topic);
+    pthread_mutex_lock(&g->mu);
+    bool closed = g->closed;
+    if (!closed) {
+        atomic_fetch_add(&g->inflight, 1);
+        reactor_post(reactor_owner(b, topic, partition), &rt->t);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (closed) weir_free(rt);
+}
+
+/* ---- the broker's side ----------------------------------------------------------------- */
+
+static bool glue_busy(const struct reactor *r, void *ctx)
+{
+    (void)ctx;
+    return r->b->glue && atomic_load(&r->b->glue->inflight) > 0;
+}
+
+static const struct reactor_hook_ops glue_hook = { .busy = glue_busy };
+
+void cluster_glue_reactor_init(struct reactor *r) { reactor_hook_add(r, &glue_hook, NULL); }
+
+static const char *advertised_host(const struct weir_broker_config *c)
+{
+    if (c->advertised_host[0]) return c->advertised_host;
+    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) return "localhost";
+    return c->listen_host;
+}
+
+enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
+{
+    const struct weir_broker_config *c = &b->cfg;
+    struct cluster_glue *g = weir_calloc(1, sizeof *g);
+    if (!g) return WEIR_E_NOMEM;
+    pthread_mutex_init(&g->mu, NULL);
+    b->glue = g;
+    struct weir_cluster_config cc = {
+        .broker_id = c->node_id,
+        .port = c->advertised_port ? c->advertised_port : b->port,
+        .session_timeout_ms = c->zk_session_timeout_ms,
+        .connect_timeout_ms = c->zk_connection_timeout_ms ? c->zk_connection_timeout_ms : c->zk_session_timeout_ms,
+        .unclean_election = c->unclean_leader_election,
+        .auto_rebalance = c->auto_leader_rebalance,
+        .rebalance_check_ms = c->leader_imbalance_check_ms,
+        .imbalance_pct = c->leader_imbalance_pct,
+    };
+    snprintf(cc.zk_connect, sizeof cc.zk_connect, "%s", c->zk_connect);
+    snprintf(cc.host, sizeof cc.host, "%s", advertised_host(c));
+    static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL };
+    char line[512] = "";
+    enum weir_err err = weir_cluster_start(&cc, &ops, b, &b->cluster, line, sizeof line);
+    if (err != WEIR_OK) {
+        b->cluster = NULL;
+        snprintf(why, cap, "cannot join the cluster at zookeeper.connect=%s: %s", c->zk_connect,
+                 line[0] ? line : weir_err_text(err));
+        return err;
+    }
+    weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d", cc.broker_id, c->zk_connect, cc.host,
+             cc.port);
+    return WEIR_OK;
+}
+
+/* Before the reactors stop: leaderships move away while this broker still serves. */
+void cluster_glue_shutdown(struct broker *b)
+{
+    const struct weir_broker_config *c = &b->cfg;
+    if (!b->cluster || !c->controlled_shutdown) return;
+    int64_t timeout_ms = (int64_t)c->controlled_shutdown_max_retries * c->controlled_shutdown_backoff_ms;
+    int64_t t0 = weir_clock_ns();
+    enum weir_err err = weir_cluster_shutdown(b->cluster, timeout_ms);
+    int64_t took_ms = (weir_clock_ns() - t0) / 1000000;
+    if (err == WEIR_OK)
+        weir_log(WEIR_LOG_INFO, "controlled shutdown: leaderships moved in %" PRId64 " ms", took_ms);
+    else
+        weir_log(WEIR_LOG_WARN, "controlled shutdown: %s after %" PRId64 " ms; stopping anyway", weir_err_text(err),
+                 took_ms);
+}
+
+/* No role is posted after it returns (the reactors are about to stop). */
+void cluster_glue_close(struct broker *b)
+{
+    if (!b->glue) return;
+    pthread_mutex_lock(&b->glue->mu);
+    b->glue->closed = true;
+    pthread_mutex_unlock(&b->glue->mu);
+}
+
+/* After the reactors ended. */
+void cluster_glue_stop(struct broker *b)
+{
+    if (b->cluster) weir_cluster_stop(b->cluster);
+    b->cluster = NULL;
+    if (!b->glue) return;
+    WEIR_ASSERT(atomic_load(&b->glue->inflight) == 0);
+    pthread_mutex_destroy(&b->glue->mu);
+    weir_free(b->glue);
+    b->glue = NULL;
+}
