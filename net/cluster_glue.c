@@ -13,8 +13,11 @@
  * (their busy hook waits for role work in flight), and only then
  * weir_cluster_stop closes the session.
  *
- * Invariant: a task is posted to a reactor only while glue->closed is false
- * (checked under glue->mu), so none is left in a mailbox at reactor_join. */
+ * Invariant: a role task is posted to a reactor only while glue->closed is
+ * false (checked under glue->mu), so none is left in a mailbox at
+ * reactor_join. Answers of cluster writes (cluster_glue_post) are dropped
+ * once the reactors are gone (a request still waiting then was abandoned by
+ * the forced stop). */
 #include "net_int.h"
 
 #include <inttypes.h>
@@ -25,6 +28,7 @@ enum { TOPIC_CONFIG_TEXT = 8192, TOPIC_CONFIGS_MAX = 64 };
 struct cluster_glue {
     pthread_mutex_t mu;
     bool closed;                 /* no more role tasks (under mu) */
+    bool gone;                   /* the reactors ended: nothing is posted (under mu) */
     _Atomic int64_t inflight;    /* role tasks and deletion jobs not yet finished */
 };
 
@@ -288,9 +292,23 @@ void cluster_glue_close(struct broker *b)
     pthread_mutex_unlock(&b->glue->mu);
 }
 
+bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t)
+{
+    pthread_mutex_lock(&b->glue->mu);
+    bool gone = b->glue->gone;
+    if (!gone) reactor_post(to, t);
+    pthread_mutex_unlock(&b->glue->mu);
+    return !gone;
+}
+
 /* After the reactors ended. */
 void cluster_glue_stop(struct broker *b)
 {
+    if (b->glue) {
+        pthread_mutex_lock(&b->glue->mu);
+        b->glue->gone = true;
+        pthread_mutex_unlock(&b->glue->mu);
+    }
     if (b->cluster) weir_cluster_stop(b->cluster);
     b->cluster = NULL;
     if (!b->glue) return;

@@ -450,7 +450,8 @@ static void admin_write_done(void *ctx, enum weir_err err, const char *why)
     s->err = err;
     snprintf(s->why, sizeof s->why, "%s", why ? why : "");
     s->t.run = admin_write_back;
-    reactor_post(s->ad->req->c->r, &s->t);
+    struct reactor *r = s->ad->req->c->r;
+    cluster_glue_post(r->b, r, &s->t); /* false: shutting down, the request was abandoned */
 }
 
 static struct admin *admin_new(struct request *req, enum admin_kind kind)

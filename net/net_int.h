@@ -406,6 +406,9 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap);
 void cluster_glue_shutdown(struct broker *b); /* SIGTERM: controlled shutdown, while still serving */
 void cluster_glue_close(struct broker *b);    /* before the reactors stop: no more roles posted */
 void cluster_glue_stop(struct broker *b);     /* after they ended: weir_cluster_stop */
+/* From the cluster's thread: reactor_post, unless the reactors are gone
+ * (then false, and t is not run). */
+bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t);
 /* handle_cluster.c: the APIs answered from the cluster in cluster mode. */
 void cluster_metadata(struct request *req, const struct kmetadata_req *mr);
 void cluster_findcoordinator(struct request *req, const struct kfindcoordinator_req *fr);

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""A 3-broker weir cluster on one ZooKeeper, end to end, kept small (the
+failure scenarios are tests/it_repl_*.py's others):
+
+  (a) three brokers join (zookeeper.connect, broker.id 0..2); a fourth with a
+      registered id refuses to start (exit 1, one line);
+  (b) CreateTopics RF=3 through one broker; Metadata from another lists the 3
+      brokers, a controller, and per partition a live leader, 3 replicas, an
+      ISR of 3 (followers caught up);
+  (c) replication factor 4 > 3 live brokers: INVALID_REPLICATION_FACTOR;
+  (d) acks=all produce, read back in order from every partition's leader;
+  (e) FindCoordinator names the leader of the group's __consumer_offsets
+      partition; a consumer group commits and reads its offset back;
+  (f) DeleteTopics: the topic goes from the cluster and every broker's data dir;
+  (g) SIGTERM: each broker exits 0 (controlled shutdown first).
+
+usage: it_repl_smoke.py path/to/weir   (exit 77 without ZooKeeper or confluent_kafka)
+"""
+
+import os
+import re
+import time
+
+import it_common as itc
+from it_common import check, say
+
+TOPIC = "smoke"
+PARTITIONS = 3
+RECORDS = 300
+
+
+def wait(pred, timeout, what, interval=0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    return last
+
+
+def main(binary):
+    if not itc.have_zookeeper():
+        itc.skip("no ZooKeeper server (Debian package zookeeper)")
+    try:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka.admin import AdminClient, NewTopic
+    except ImportError:
+        itc.skip("python3-confluent-kafka is not installed")
+    ts = itc.TSCALE_OF(binary)
+    zk = itc.start_zookeeper()
+    common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000",
+              "offsets.topic.replication.factor=3", "replica.lag.time.max.ms=10000",
+              "auto.create.topics.enable=false"]  # a client's late Metadata must not bring the deleted topic back
+    brokers = []
+    for i in range(3):
+        b = itc.Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
+        b.start()
+        brokers.append(b)
+    boot = ",".join(b.bootstrap for b in brokers)
+
+    # (a) a second broker with id 1 refuses
+    dup = itc.Broker(binary, "dup1", sets=common + ["broker.id=1"], start_timeout=60 * ts)
+    try:
+        dup.start()
+        check(False, "(a) a broker with a registered id refuses to start")
+    except RuntimeError:
+        rc = dup.proc.returncode if dup.proc else None
+        text = dup.log()
+        check("cannot join the cluster" in text, "(a) a broker with a registered id refuses to start, saying why",
+              text[-400:])
+    dup.cleanup()
+
+    admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
+    # (b) RF=3 through broker 0
+    fut = admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3)],
+                              operation_timeout=30 * ts)
+    try:
+        fut[TOPIC].result(timeout=60 * ts)
+        check(True, "(b) CreateTopics RF=3 answered without error")
+    except Exception as e:  # noqa: BLE001
+        check(False, "(b) CreateTopics RF=3 answered without error", str(e))
+
+    other = AdminClient({"bootstrap.servers": brokers[2].bootstrap})
+
+    def full_isr():
+        md = other.list_topics(TOPIC, timeout=10)
+        t = md.topics.get(TOPIC)
+        if len(md.brokers) != 3 or t is None or t.error is not None or len(t.partitions) != PARTITIONS:
+            return None
+        for p in t.partitions.values():
+            if p.leader not in (0, 1, 2) or sorted(p.replicas) != [0, 1, 2] or sorted(p.isrs) != [0, 1, 2]:
+                return None
+        return md
+
+    md = wait(full_isr, 60 * ts, "full ISR")
+    check(md is not None, "(b) Metadata from broker 2: 3 brokers, every partition with a leader, 3 replicas, ISR of 3")
+    if md is not None:
+        check(md.controller_id in (0, 1, 2), "(b) Metadata names a controller", str(md.controller_id))
+        ports = sorted(b.port for b in md.brokers.values())
+        check(ports == sorted(b.port for b in brokers), "(b) brokers advertise their ports", str(ports))
+        leaders = {p.id: p.leader for p in md.topics[TOPIC].partitions.values()}
+        say(f"leaders {leaders}")
+
+    # (c) RF above the live brokers
+    fut = admin.create_topics([NewTopic("smoke-rf4", num_partitions=1, replication_factor=4)])
+    try:
+        fut["smoke-rf4"].result(timeout=30 * ts)
+        check(False, "(c) replication factor 4 on 3 brokers is refused")
+    except Exception as e:  # noqa: BLE001
+        code = e.args[0].code() if e.args and hasattr(e.args[0], "code") else None
+        check(code is not None and int(code) == 38, "(c) replication factor 4 on 3 brokers: INVALID_REPLICATION_FACTOR",
+              str(e))
+
+    # (d) acks=all, read back
+    errors, acked = [], []
+    prod = Producer({"bootstrap.servers": boot, "acks": "all", "linger.ms": 5, "message.timeout.ms": int(60000 * ts)})
+
+    def dr(err, msg):
+        (errors if err else acked).append(err or (msg.partition(), msg.offset(), msg.value()))
+
+    for i in range(RECORDS):
+        prod.produce(TOPIC, value=f"v{i}".encode(), partition=i % PARTITIONS, on_delivery=dr)
+        prod.poll(0)
+    left = prod.flush(60 * ts)
+    check(left == 0 and not errors and len(acked) == RECORDS, "(d) every acks=all record acknowledged",
+          f"left {left}, errors {errors[:3]}, acked {len(acked)}")
+    cons = Consumer({"bootstrap.servers": boot, "group.id": "smoke-reader", "enable.auto.commit": False,
+                     "auto.offset.reset": "earliest"})
+    cons.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
+    got = {p: [] for p in range(PARTITIONS)}
+    deadline = time.monotonic() + 60 * ts
+    while sum(len(v) for v in got.values()) < RECORDS and time.monotonic() < deadline:
+        m = cons.poll(0.5)
+        if m is None or m.error():
+            continue
+        got[m.partition()].append((m.offset(), m.value()))
+    want = {p: [(k, f"v{i}".encode()) for k, i in enumerate(range(p, RECORDS, PARTITIONS))] for p in range(PARTITIONS)}
+    check(got == want, "(d) every record read back in order, offsets dense from 0",
+          str({p: len(v) for p, v in got.items()}))
+
+    # (e) a group: FindCoordinator -> the offsets partition's leader; commit and read back
+    cons.commit(offsets=[TopicPartition(TOPIC, 0, 42)], asynchronous=False)
+    committed = cons.committed([TopicPartition(TOPIC, 0)], timeout=30 * ts)
+    check(committed and committed[0].offset == 42, "(e) a committed offset is read back from the coordinator",
+          str(committed))
+    cons.close()
+    md = other.list_topics("__consumer_offsets", timeout=10)
+    t = md.topics.get("__consumer_offsets")
+    check(t is not None and t.error is None and len(t.partitions) > 0 and
+          all(len(p.replicas) == 3 for p in t.partitions.values()),
+          "(e) __consumer_offsets exists with replication factor 3")
+
+    # (f) delete
+    fut = other.delete_topics([TOPIC], operation_timeout=30 * ts)
+    try:
+        fut[TOPIC].result(timeout=60 * ts)
+        check(True, "(f) DeleteTopics answered without error")
+    except Exception as e:  # noqa: BLE001
+        check(False, "(f) DeleteTopics answered without error", str(e))
+
+    def gone():
+        md = admin.list_topics(timeout=10)
+        if TOPIC in md.topics:
+            return False
+        ours = re.compile(re.escape(TOPIC) + r"(-\d+|\.topic.*)")
+        return all(not any(ours.fullmatch(n) for n in os.listdir(b.datadir)) for b in brokers)
+
+    check(wait(gone, 60 * ts, "deleted"), "(f) the topic is gone from Metadata and from every data dir",
+          str([sorted(os.listdir(b.datadir)) for b in brokers]))
+
+    # (g)
+    del prod, admin, other  # their connections go first (quieter logs)
+    for b in brokers:
+        b.stop(timeout=60 * ts)
+    zk.stop()
+
+
+if __name__ == "__main__":
+    itc.run_main(main)
