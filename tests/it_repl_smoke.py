@@ -9,6 +9,7 @@ failure scenarios are tests/it_repl_*.py's others):
       ISR of 3 (followers caught up);
   (c) replication factor 4 > 3 live brokers: INVALID_REPLICATION_FACTOR;
   (d) acks=all produce, read back in order from every partition's leader;
+      every broker's copy of every partition holds the records;
   (e) FindCoordinator names the leader of the group's __consumer_offsets
       partition; a consumer group commits and reads its offset back;
   (f) DeleteTopics: the topic goes from the cluster and every broker's data dir;
@@ -139,6 +140,21 @@ def main(binary):
     want = {p: [(k, f"v{i}".encode()) for k, i in enumerate(range(p, RECORDS, PARTITIONS))] for p in range(PARTITIONS)}
     check(got == want, "(d) every record read back in order, offsets dense from 0",
           str({p: len(v) for p, v in got.items()}))
+
+    # every replica holds every record (the followers fetched them): each partition's
+    # last value is in its log on all three brokers
+    def replicated():
+        for b in brokers:
+            for p in range(PARTITIONS):
+                last = f"v{max(range(p, RECORDS, PARTITIONS))}".encode()
+                d = os.path.join(b.datadir, f"{TOPIC}-{p}")
+                blobs = [open(os.path.join(d, n), "rb").read() for n in os.listdir(d) if n.endswith(".log")] \
+                    if os.path.isdir(d) else []
+                if not any(last in blob for blob in blobs):
+                    return False
+        return True
+
+    check(wait(replicated, 30 * ts, "replicated"), "(d) every broker's log holds every partition's records")
 
     # (e) a group: FindCoordinator -> the offsets partition's leader; commit and read back
     cons.commit(offsets=[TopicPartition(TOPIC, 0, 42)], asynchronous=False)
