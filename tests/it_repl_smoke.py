@@ -168,6 +168,17 @@ def main(binary):
           all(len(p.replicas) == 3 for p in t.partitions.values()),
           "(e) __consumer_offsets exists with replication factor 3")
 
+    # producer ids: distinct across brokers (InitProducerId v0 on each)
+    pids = []
+    for b in brokers:
+        for _ in range(2):
+            with itc.KafkaConn(b.port) as conn:
+                rd = itc.Rd(conn.request(22, 0, itc.string(None) + itc.i32(60000)))
+                rd.i32()
+                err, pid = rd.i16(), rd.i64()
+                pids.append(pid if err == 0 else None)
+    check(None not in pids and len(set(pids)) == len(pids), "InitProducerId: ids distinct over the brokers", str(pids))
+
     # (f) delete
     fut = other.delete_topics([TOPIC], operation_timeout=30 * ts)
     try:
