@@ -174,8 +174,8 @@ static void metadata_topic_fill(struct broker *b, struct kmetadata_topic *t, con
         for (uint32_t i = 0; i < info.replicas_n; i++)
             if (!id_live(live, n_live, info.replicas[i])) offline[n_off++] = info.replicas[i];
         mp->leader_id = info.leader;
-        if (info.leader == WEIR_NO_LEADER || !id_live(live, n_live, info.leader))
-            mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE;
+        if (info.leader == WEIR_NO_LEADER || !id_live(live, n_live, info.leader)) /* Kafka: -1 then */
+            mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE, mp->leader_id = WEIR_NO_LEADER;
         at[p].replicas = pool_put(pool, info.replicas, info.replicas_n);
         at[p].isr = pool_put(pool, info.isr, info.isr_n);
         at[p].offline = pool_put(pool, offline, n_off);
