@@ -1,0 +1,698 @@
+/* bench/bench_repl.c: a replicated weir cluster on one machine: throughput of
+ * RF=3 acks=all against RF=3 acks=1 and RF=1 in the same run, the time a
+ * producer waits after a kill -9 of a leader, the gap a controlled shutdown
+ * leaves, and the replication traffic per produced byte.
+ *
+ * The program starts its own ZooKeeper (/usr/share/zookeeper/bin/zkServer.sh
+ * start-foreground, a generated config, an ephemeral port) and three brokers
+ * (`weir serve` on 127.0.0.1:0, broker.id 0..2, zookeeper.connect to it),
+ * all under a fresh directory below --dir, removed at exit (also on Ctrl-C).
+ * The client is librdkafka.
+ *
+ * Rows (one JSON object per line on stdout; progress on stderr):
+ *  - machine: the box and the options.
+ *  - produce: --records 100-byte records into a fresh 1-partition topic per
+ *    run, for (rf 1, acks 1), (rf 3, acks 1), (rf 3, acks all), the three
+ *    interleaved run by run (linger.ms 5, batch.size 1 MB). The clock runs
+ *    from the first produce call to the end of rd_kafka_flush. The acks=all
+ *    row adds vs_rf3_acks1 (ratio of medians) and vs_rf3_acks1_paired (median
+ *    of the per-run ratios).
+ *  - replication_traffic: record bytes the brokers sent in Fetch responses
+ *    (their stop line's splice + copy counts: only followers fetch during the
+ *    produce part) over the value bytes produced into RF=3 topics; record and
+ *    batch framing (about 10% at 100-byte values) is in the numerator only.
+ *  - failover: --kills times: while a producer sends one acks=all record
+ *    every 2 ms to an RF=3 partition with min.insync.replicas=2, the leader
+ *    gets SIGKILL; the time from the kill to the first acknowledgement of a
+ *    record sent after it. The killed broker restarts and the ISR is full
+ *    again before the next kill. Median, p90, min, max, every value.
+ *  - controlled_shutdown: --shutdowns times, the same producer, the leader
+ *    gets SIGTERM (controlled.shutdown.enable=true); the longest gap between
+ *    two acknowledgements from the signal until 2 s after the broker exited. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef WEIR_HAVE_RDKAFKA
+
+int main(void)
+{
+    fputs("bench_repl: built without librdkafka (apt-get install librdkafka-dev, then rebuild)\n", stderr);
+    return 77;
+}
+
+#else
+
+#include <librdkafka/rdkafka.h>
+#include "bench/util.h"
+
+enum {
+    SCHEMA = 1,
+    BROKERS = 3,
+    VALUE_BYTES = 100,
+    ADMIN_TIMEOUT_MS = 30000,
+    START_TIMEOUT_MS = 60000,
+    ACKS_MAX = 1 << 20, /* acknowledgement times kept by the steady producer */
+};
+
+struct node {
+    pid_t pid;
+    int port;
+    char root[PATH_MAX - 64];
+    char log[PATH_MAX];
+};
+
+struct opts {
+    const char *dir, *weir;
+    long records, runs, kills, shutdowns, session_ms;
+    bool produce, failover, shutdown;
+};
+
+struct ctx {
+    struct opts o;
+    char root[PATH_MAX - 128];
+    char weir[PATH_MAX];
+    sigset_t stop_signals;
+    pid_t zk;
+    int zk_port;
+    char zk_log[PATH_MAX];
+    struct node n[BROKERS];
+    rd_kafka_t *admin;
+    uint8_t *values;             /* 1,024 distinct 100-byte values */
+    char bootstrap[256];
+    uint64_t rf3_bytes;          /* record bytes produced into RF=3 topics (leader log size) */
+    uint64_t fetch_bytes;        /* record bytes sent in Fetch responses, from stop lines */
+};
+
+static void stop_all(struct ctx *x)
+{
+    if (x->admin) rd_kafka_destroy(x->admin), x->admin = NULL;
+    for (int i = 0; i < BROKERS; i++) child_kill(x->n[i].pid), x->n[i].pid = 0;
+    child_kill(x->zk), x->zk = 0;
+}
+
+static _Noreturn void fatal(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fatal(struct ctx *x, const char *fmt, ...)
+{
+    for (int i = 0; i < BROKERS; i++)
+        if (x->n[i].pid > 0) log_tail("bench_repl", x->n[i].log);
+    for (int i = 0; i < BROKERS; i++) child_kill(x->n[i].pid), x->n[i].pid = 0;
+    child_kill(x->zk), x->zk = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    bench_vfail("bench_repl", 0, x->zk_log, x->root, fmt, ap);
+}
+
+static void check_interrupt(struct ctx *x)
+{
+    int sig = stop_signal_pending(&x->stop_signals);
+    if (sig) fatal(x, "interrupted by signal %d", sig);
+}
+
+/* ---- ZooKeeper ------------------------------------------------------------------ */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || getsockname(fd, (struct sockaddr *)&sa, &len)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* The `srvr` four-letter word answers with a "Mode:" line once serving. */
+static bool zk_serving(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    char buf[2048];
+    size_t have = 0;
+    bool ok = false;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, "srvr", 4) == 4) {
+        ssize_t n;
+        while (have < sizeof buf - 1 && (n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) have += (size_t)n;
+        buf[have] = '\0';
+        ok = strstr(buf, "Mode:") != NULL;
+    }
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+static void zk_start(struct ctx *x)
+{
+    char dir[PATH_MAX - 64], cfg[PATH_MAX], text[PATH_MAX + 256];
+    snprintf(dir, sizeof dir, "%s/zk", x->root);
+    snprintf(cfg, sizeof cfg, "%s/zoo.cfg", dir);
+    snprintf(x->zk_log, sizeof x->zk_log, "%s/zk.log", x->root);
+    if (mkdir(dir, 0755) != 0) fatal(x, "mkdir %s: %s", dir, strerror(errno));
+    x->zk_port = free_port();
+    int n = snprintf(text, sizeof text,
+                     "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=1000\ninitLimit=10\n"
+                     "syncLimit=5\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nmaxSessionTimeout=60000\n",
+                     dir, x->zk_port);
+    int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) fatal(x, "cannot write %s", cfg);
+    close(fd);
+    int log = open(x->zk_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    setenv("ZOO_LOG_DIR", dir, 1);
+    char *argv[] = { "/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", cfg, NULL };
+    x->zk = child_spawn(argv, -1, log, log, SIGTERM);
+    close(log);
+    if (x->zk < 0) fatal(x, "cannot start ZooKeeper: %s", strerror(errno));
+    for (int64_t t0 = now_ns(); !zk_serving(x->zk_port); sleep_ms(100)) {
+        if (child_wait(x->zk, 0, NULL)) x->zk = 0, fatal(x, "ZooKeeper exited while starting (its log: %s)", x->zk_log);
+        if (now_ns() - t0 > 30 * (int64_t)1000000000) fatal(x, "ZooKeeper did not serve within 30 s");
+    }
+}
+
+/* ---- brokers ----------------------------------------------------------------------- */
+
+static void broker_start(struct ctx *x, int i)
+{
+    struct node *b = &x->n[i];
+    char zk[64], id[32], session[64], err[512];
+    snprintf(zk, sizeof zk, "zookeeper.connect=127.0.0.1:%d", x->zk_port);
+    snprintf(id, sizeof id, "broker.id=%d", i);
+    snprintf(session, sizeof session, "zookeeper.session.timeout.ms=%ld", x->o.session_ms);
+    const char *extra[] = { "--set", zk, "--set", id, "--set", session, "--set", "log.segment.bytes=67108864",
+                            "--set", "controlled.shutdown.enable=true", "--set", "auto.leader.rebalance.enable=false",
+                            NULL };
+    if (serve_start(x->weir, b->root, b->log, extra, START_TIMEOUT_MS, &b->pid, &b->port, err, sizeof err) != 0) {
+        b->pid = 0;
+        fatal(x, "broker %d: %s", i, err);
+    }
+}
+
+/* SIGTERM and wait; adds the broker's Fetch record bytes (its stop line) to x->fetch_bytes. */
+static void broker_stop(struct ctx *x, int i)
+{
+    struct node *b = &x->n[i];
+    child_kill(b->pid);
+    b->pid = 0;
+    FILE *f = fopen(b->log, "r");
+    char line[1024];
+    uint64_t splice = 0, copy = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "fetch record bytes sent by splice ");
+        if (at) sscanf(at, "fetch record bytes sent by splice %" SCNu64 ", by copy %" SCNu64, &splice, &copy);
+    }
+    if (f) fclose(f);
+    x->fetch_bytes += splice + copy;
+}
+
+static void bootstrap_make(struct ctx *x)
+{
+    size_t used = 0;
+    x->bootstrap[0] = '\0';
+    for (int i = 0; i < BROKERS; i++)
+        if (x->n[i].pid > 0)
+            used += (size_t)snprintf(x->bootstrap + used, sizeof x->bootstrap - used, "%s127.0.0.1:%d",
+                                     used ? "," : "", x->n[i].port);
+}
+
+/* ---- librdkafka --------------------------------------------------------------------- */
+
+static void conf_set(struct ctx *x, rd_kafka_conf_t *c, const char *k, const char *v)
+{
+    char err[512];
+    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) fatal(x, "conf %s=%s: %s", k, v, err);
+}
+
+static rd_kafka_conf_t *conf_base(struct ctx *x)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    bootstrap_make(x);
+    conf_set(x, c, "bootstrap.servers", x->bootstrap);
+    conf_set(x, c, "log_level", "3");
+    return c;
+}
+
+static rd_kafka_t *client_new(struct ctx *x, rd_kafka_conf_t *c)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    if (!rk) fatal(x, "rd_kafka_new: %s", err);
+    return rk;
+}
+
+/* The partition's leader and ISR size (-1, 0 when unknown). */
+static void partition_state(rd_kafka_t *rk, const char *topic, int *leader, int *isr)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    *leader = -1, *isr = 0;
+    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt == 1 &&
+            md->topics[0].partitions[0].err == 0)
+            *leader = md->topics[0].partitions[0].leader, *isr = md->topics[0].partitions[0].isr_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+}
+
+/* Waits until the 1-partition topic has a leader and an ISR of isr_want. */
+static int isr_wait(struct ctx *x, rd_kafka_t *rk, const char *topic, int isr_want, int timeout_ms)
+{
+    int leader, isr;
+    for (int64_t t0 = now_ns();; sleep_ms(50)) {
+        partition_state(rk, topic, &leader, &isr);
+        if (leader >= 0 && isr >= isr_want) return leader;
+        if (now_ns() - t0 > (int64_t)timeout_ms * 1000000)
+            fatal(x, "topic %s: leader %d, ISR of %d after %d ms (want %d)", topic, leader, isr, timeout_ms, isr_want);
+        check_interrupt(x);
+    }
+}
+
+static void topic_create(struct ctx *x, const char *name, int rf, const char *min_isr)
+{
+    char err[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, 1, rf, err, sizeof err);
+    if (!nt) fatal(x, "NewTopic %s: %s", name, err);
+    if (min_isr && rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", min_isr))
+        fatal(x, "NewTopic %s: cannot set min.insync.replicas", name);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(x->admin);
+    rd_kafka_CreateTopics(x->admin, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS);
+    if (!ev) fatal(x, "CreateTopics %s: no answer", name);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (rd_kafka_event_error(ev) || n != 1 || rd_kafka_topic_result_error(res[0]))
+        fatal(x, "CreateTopics %s: %s", name,
+              rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+              : n == 1               ? rd_kafka_err2str(rd_kafka_topic_result_error(res[0]))
+                                     : "no result");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    isr_wait(x, x->admin, name, rf, ADMIN_TIMEOUT_MS);
+}
+
+static void topic_delete(struct ctx *x, const char *name)
+{
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(name);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(x->admin);
+    rd_kafka_DeleteTopics(x->admin, &dt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS);
+    if (!ev || rd_kafka_event_error(ev)) fatal(x, "DeleteTopics %s: %s", name, ev ? rd_kafka_event_error_string(ev) : "no answer");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteTopic_destroy(dt);
+}
+
+/* ---- produce throughput --------------------------------------------------------------- */
+
+struct deliveries {
+    uint64_t ok, failed;
+    rd_kafka_resp_err_t first_err;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct deliveries *d = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        d->ok++;
+    } else if (d->failed++ == 0) {
+        d->first_err = m->err;
+    }
+}
+
+struct pcfg {
+    int rf;
+    const char *acks;
+};
+static const struct pcfg PCFGS[] = { { 1, "1" }, { 3, "1" }, { 3, "all" } };
+enum { N_PCFGS = 3 };
+
+/* Records/s of one run; the topic is created before and deleted after. */
+static double produce_run(struct ctx *x, const struct pcfg *pc, int run)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, "bench-repl-rf%d-acks%s-r%d", pc->rf, pc->acks, run);
+    topic_create(x, topic, pc->rf, NULL);
+    struct deliveries d = { 0 };
+    rd_kafka_conf_t *c = conf_base(x);
+    conf_set(x, c, "acks", pc->acks);
+    conf_set(x, c, "linger.ms", "5");
+    conf_set(x, c, "batch.size", "1000000");
+    conf_set(x, c, "batch.num.messages", "1000000");
+    conf_set(x, c, "queue.buffering.max.messages", "1000000");
+    conf_set(x, c, "queue.buffering.max.kbytes", "2097152");
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_opaque(c, &d);
+    rd_kafka_t *rk = client_new(x, c);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    isr_wait(x, rk, topic, pc->rf, ADMIN_TIMEOUT_MS);
+    uint64_t n = (uint64_t)x->o.records;
+    int64_t t0 = now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        void *value = x->values + (i & 1023) * VALUE_BYTES;
+        while (rd_kafka_produce(rkt, 0, 0, value, VALUE_BYTES, NULL, 0, NULL) != 0) {
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                fatal(x, "rd_kafka_produce: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            rd_kafka_poll(rk, 1);
+        }
+        if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+    }
+    if (rd_kafka_flush(rk, 300000) != RD_KAFKA_RESP_ERR_NO_ERROR) fatal(x, "rd_kafka_flush timed out");
+    int64_t ns = now_ns() - t0;
+    if (d.failed) fatal(x, "%" PRIu64 " deliveries failed, the first with %s", d.failed, rd_kafka_err2str(d.first_err));
+    if (d.ok != n) fatal(x, "%" PRIu64 " of %" PRIu64 " records delivered", d.ok, n);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    if (pc->rf == 3) x->rf3_bytes += n * VALUE_BYTES;
+    topic_delete(x, topic);
+    return (double)n / ((double)ns / 1e9);
+}
+
+static void stat_print(const char *key, double *v, int n)
+{
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < n; i++) lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
+    printf(",\"%s_median\":%.0f,\"%s_min\":%.0f,\"%s_max\":%.0f", key, median(v, n), key, lo, key, hi);
+}
+
+static void bench_produce(struct ctx *x)
+{
+    int runs = (int)x->o.runs;
+    double *rec = calloc((size_t)(N_PCFGS * runs), sizeof *rec);
+    if (!rec) fatal(x, "out of memory");
+    for (int r = 0; r < runs; r++)
+        for (int k = 0; k < N_PCFGS; k++) { /* rotate the order run by run: same load for each */
+            int c = (k + r) % N_PCFGS;
+            fprintf(stderr, "bench_repl: produce rf=%d acks=%s run %d/%d\n", PCFGS[c].rf, PCFGS[c].acks, r + 1, runs);
+            rec[c * runs + r] = produce_run(x, &PCFGS[c], r);
+            check_interrupt(x);
+        }
+    double ratio[64], all_med = 0, one_med = 0;
+    for (int r = 0; r < runs && r < 64; r++) ratio[r] = rec[2 * runs + r] / rec[1 * runs + r];
+    for (int c = 0; c < N_PCFGS; c++) {
+        double copy[64];
+        memcpy(copy, rec + c * runs, (size_t)runs * sizeof *copy);
+        printf("{\"schema\":%d,\"bench\":\"produce\",\"client\":\"librdkafka\",\"rf\":%d,\"acks\":\"%s\","
+               "\"partitions\":1,\"value_bytes\":%d,\"records\":%ld,\"runs\":%d",
+               SCHEMA, PCFGS[c].rf, PCFGS[c].acks, VALUE_BYTES, x->o.records, runs);
+        stat_print("records_s", copy, runs);
+        if (c == 1) one_med = median(copy, runs);
+        if (c == 2) {
+            all_med = median(copy, runs);
+            printf(",\"vs_rf3_acks1\":%.3f,\"vs_rf3_acks1_paired\":%.3f", all_med / one_med, median(ratio, runs));
+        }
+        printf("}\n");
+    }
+    fflush(stdout);
+    free(rec);
+}
+
+/* ---- the steady producer: one acks=all record every 2 ms ------------------------------ */
+
+struct steady {
+    struct ctx *x;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_int_fast64_t mark_ns;       /* records sent after this count for first_after */
+    atomic_int_fast64_t first_after_ns; /* the first ack of such a record, 0 until then */
+    pthread_mutex_t mu;
+    int64_t *acks;                     /* ack times, in arrival order */
+    size_t n_acks;
+    uint64_t failed;
+};
+
+static void steady_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct steady *s = opaque;
+    int64_t now = now_ns(), sent = (int64_t)(intptr_t)m->_private;
+    if (m->err) {
+        s->failed++;
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->n_acks < ACKS_MAX) s->acks[s->n_acks++] = now;
+    pthread_mutex_unlock(&s->mu);
+    int64_t mark = atomic_load(&s->mark_ns), zero = 0;
+    if (mark && sent > mark) atomic_compare_exchange_strong(&s->first_after_ns, &zero, now);
+}
+
+static void *steady_main(void *arg)
+{
+    struct steady *s = arg;
+    uint8_t value[VALUE_BYTES];
+    memset(value, 'v', sizeof value);
+    for (int64_t next = now_ns(); !atomic_load(&s->stop); next += 2000000) {
+        sleep_until(next);
+        int64_t sent = now_ns();
+        if (rd_kafka_produce(s->rkt, 0, RD_KAFKA_MSG_F_COPY, value, sizeof value, NULL, 0, (void *)(intptr_t)sent))
+            rd_kafka_poll(s->rk, 0);
+        rd_kafka_poll(s->rk, 0);
+    }
+    rd_kafka_flush(s->rk, 60000);
+    return NULL;
+}
+
+static void steady_start(struct ctx *x, struct steady *s, const char *topic)
+{
+    *s = (struct steady){ .x = x };
+    pthread_mutex_init(&s->mu, NULL);
+    s->acks = malloc(ACKS_MAX * sizeof *s->acks);
+    if (!s->acks) fatal(x, "out of memory");
+    rd_kafka_conf_t *c = conf_base(x);
+    conf_set(x, c, "acks", "all");
+    conf_set(x, c, "linger.ms", "0");
+    conf_set(x, c, "message.timeout.ms", "120000");
+    conf_set(x, c, "topic.metadata.refresh.interval.ms", "1000");
+    conf_set(x, c, "retry.backoff.ms", "20");
+    rd_kafka_conf_set_dr_msg_cb(c, steady_delivery);
+    rd_kafka_conf_set_opaque(c, s);
+    s->rk = client_new(x, c);
+    s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    if (pthread_create(&s->thread, NULL, steady_main, s) != 0) fatal(x, "pthread_create failed");
+}
+
+static void steady_stop(struct steady *s)
+{
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    rd_kafka_topic_destroy(s->rkt);
+    rd_kafka_destroy(s->rk);
+    free(s->acks);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* Waits until the steady producer's acks flow (one within the last 200 ms). */
+static void steady_flowing(struct ctx *x, struct steady *s)
+{
+    for (int64_t t0 = now_ns();; sleep_ms(20)) {
+        pthread_mutex_lock(&s->mu);
+        int64_t last = s->n_acks ? s->acks[s->n_acks - 1] : 0;
+        pthread_mutex_unlock(&s->mu);
+        if (last && now_ns() - last < 200000000) return;
+        if (now_ns() - t0 > 60 * (int64_t)1000000000) fatal(x, "the steady producer gets no acknowledgements");
+        check_interrupt(x);
+    }
+}
+
+static void ms_print(const char *key, double *v, int n)
+{
+    double s[256];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    printf(",\"%s_median\":%.0f,\"%s_p90\":%.0f,\"%s_min\":%.0f,\"%s_max\":%.0f,\"%s\":[", key, median(s, n), key,
+           s[(int)((n - 1) * 0.9)], key, s[0], key, s[n - 1], key);
+    for (int i = 0; i < n; i++) printf("%s%.0f", i ? "," : "", v[i]);
+    printf("]");
+}
+
+static void bench_failover(struct ctx *x)
+{
+    const char *topic = "bench-repl-failover";
+    topic_create(x, topic, 3, "2");
+    struct steady s;
+    steady_start(x, &s, topic);
+    int kills = (int)x->o.kills;
+    double ms[256];
+    for (int k = 0; k < kills; k++) {
+        int leader = isr_wait(x, x->admin, topic, 3, 120000);
+        steady_flowing(x, &s);
+        atomic_store(&s.first_after_ns, 0);
+        int64_t t0 = now_ns();
+        atomic_store(&s.mark_ns, t0);
+        kill(x->n[leader].pid, SIGKILL);
+        waitpid(x->n[leader].pid, NULL, 0);
+        x->n[leader].pid = 0;
+        while (!atomic_load(&s.first_after_ns)) {
+            if (now_ns() - t0 > 120 * (int64_t)1000000000) fatal(x, "no acknowledgement within 120 s of the kill");
+            check_interrupt(x);
+            sleep_ms(2);
+        }
+        ms[k] = (double)(atomic_load(&s.first_after_ns) - t0) / 1e6;
+        fprintf(stderr, "bench_repl: kill %d/%d of broker %d: first ack after %.0f ms\n", k + 1, kills, leader, ms[k]);
+        broker_start(x, leader);
+    }
+    steady_stop(&s);
+    printf("{\"schema\":%d,\"bench\":\"failover\",\"client\":\"librdkafka\",\"kills\":%d,"
+           "\"zookeeper_session_timeout_ms\":%ld,\"aim_ms\":%ld,\"send_interval_ms\":2",
+           SCHEMA, kills, x->o.session_ms, x->o.session_ms + 1000);
+    ms_print("first_ack_ms", ms, kills);
+    printf("}\n");
+    fflush(stdout);
+    topic_delete(x, topic);
+}
+
+static void bench_shutdown(struct ctx *x)
+{
+    const char *topic = "bench-repl-shutdown";
+    topic_create(x, topic, 3, "2");
+    struct steady s;
+    steady_start(x, &s, topic);
+    int n = (int)x->o.shutdowns;
+    double gap[256];
+    for (int k = 0; k < n; k++) {
+        int leader = isr_wait(x, x->admin, topic, 3, 120000);
+        steady_flowing(x, &s);
+        pthread_mutex_lock(&s.mu);
+        size_t from = s.n_acks;
+        pthread_mutex_unlock(&s.mu);
+        int64_t t0 = now_ns();
+        pid_t pid = x->n[leader].pid;
+        kill(pid, SIGTERM);
+        if (!child_wait(pid, 120000, NULL)) fatal(x, "broker %d did not exit within 120 s of SIGTERM", leader);
+        x->n[leader].pid = 0;
+        int64_t exited = now_ns();
+        sleep_ms(2000);
+        pthread_mutex_lock(&s.mu);
+        int64_t prev = t0, worst = 0;
+        for (size_t i = from; i < s.n_acks; i++) {
+            worst = s.acks[i] - prev > worst ? s.acks[i] - prev : worst;
+            prev = s.acks[i];
+        }
+        pthread_mutex_unlock(&s.mu);
+        if (prev < exited) worst = now_ns() - prev > worst ? now_ns() - prev : worst; /* acks stopped */
+        gap[k] = (double)worst / 1e6;
+        fprintf(stderr, "bench_repl: controlled shutdown %d/%d of broker %d (exit after %.0f ms): longest gap %.0f ms\n",
+                k + 1, n, leader, (double)(exited - t0) / 1e6, gap[k]);
+        broker_start(x, leader);
+    }
+    steady_stop(&s);
+    printf("{\"schema\":%d,\"bench\":\"controlled_shutdown\",\"client\":\"librdkafka\",\"shutdowns\":%d,"
+           "\"aim_ms\":1000,\"send_interval_ms\":2",
+           SCHEMA, n);
+    ms_print("longest_gap_ms", gap, n);
+    printf("}\n");
+    fflush(stdout);
+    topic_delete(x, topic);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fputs("usage: bench_repl [--weir PATH] [--dir PATH] [--records N] [--runs N] [--kills N] [--shutdowns N]\n"
+          "                  [--session-ms N] [--only produce,failover,shutdown] [--quick]\n",
+          stderr);
+    exit(2);
+}
+
+static void opts_parse(struct opts *o, int argc, char **argv)
+{
+    *o = (struct opts){ .records = 2000000, .runs = 3, .kills = 20, .shutdowns = 5, .session_ms = 6000,
+                        .produce = true, .failover = true, .shutdown = true };
+    static const char *const parts[] = { "produce", "failover", "shutdown" };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long *num = !strcmp(a, "--records") ? &o->records : !strcmp(a, "--runs") ? &o->runs
+                    : !strcmp(a, "--kills") ? &o->kills : !strcmp(a, "--shutdowns") ? &o->shutdowns
+                    : !strcmp(a, "--session-ms") ? &o->session_ms : NULL;
+        if (!strcmp(a, "--quick")) {
+            o->records = 200000, o->runs = 1, o->kills = 2, o->shutdowns = 1;
+        } else if (num) {
+            if (!v || !long_parse(v, 1, !strcmp(a, "--records") ? 1000000000 : num == &o->session_ms ? 60000 : 64, num))
+                fprintf(stderr, "bench_repl: %s wants a number in range\n", a), usage();
+            i++;
+        } else if (!strcmp(a, "--dir") && v) {
+            o->dir = argv[++i];
+        } else if (!strcmp(a, "--weir") && v) {
+            o->weir = argv[++i];
+        } else if (!strcmp(a, "--only") && v) {
+            unsigned mask;
+            const char *bad;
+            int bad_len;
+            if (!names_mask(v, parts, 3, &mask, &bad, &bad_len))
+                fprintf(stderr, "bench_repl: --only: unknown part '%.*s'\n", bad_len, bad), usage();
+            o->produce = mask & 1, o->failover = mask & 2, o->shutdown = mask & 4;
+            i++;
+        } else {
+            fprintf(stderr, "bench_repl: unknown option %s\n", a);
+            usage();
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct ctx x;
+    opts_parse(&x.o, argc, argv);
+    if (x.o.weir) snprintf(x.weir, sizeof x.weir, "%s", x.o.weir);
+    else if (exe_sibling("weir", x.weir, sizeof x.weir) != 0) fputs("bench_repl: cannot find weir\n", stderr), exit(1);
+    if (access("/usr/share/zookeeper/bin/zkServer.sh", X_OK) != 0)
+        fputs("bench_repl: ZooKeeper is not installed (apt-get install zookeeper)\n", stderr), exit(77);
+    stop_signals_block(&x.stop_signals);
+    char tmpl[PATH_MAX];
+    int rc = make_tmpdir(x.o.dir, "weir-bench-repl", x.root, sizeof x.root, tmpl);
+    if (rc != 0) fprintf(stderr, "bench_repl: cannot make a directory from %s\n", tmpl), exit(1);
+    x.values = malloc(1024 * VALUE_BYTES);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = 0; x.values && i < 1024; i++) weir_value_make(x.values + i * VALUE_BYTES, VALUE_BYTES, i, &rng);
+    print_machine_head(SCHEMA, x.root);
+    printf(",\"brokers\":%d,\"records\":%ld,\"runs\":%d,\"kills\":%ld,\"shutdowns\":%ld,\"session_ms\":%ld,"
+           "\"librdkafka\":",
+           BROKERS, x.o.records, (int)x.o.runs, x.o.kills, x.o.shutdowns, x.o.session_ms);
+    json_str(rd_kafka_version_str());
+    printf(",\"load1\":%.2f}\n", loadavg1());
+    fflush(stdout);
+    zk_start(&x);
+    for (int i = 0; i < BROKERS; i++) {
+        snprintf(x.n[i].root, sizeof x.n[i].root, "%s/b%d", x.root, i);
+        snprintf(x.n[i].log, sizeof x.n[i].log, "%s/b%d.log", x.root, i);
+        if (mkdir(x.n[i].root, 0755) != 0) fatal(&x, "mkdir %s: %s", x.n[i].root, strerror(errno));
+        broker_start(&x, i);
+    }
+    x.admin = client_new(&x, conf_base(&x));
+    if (x.o.produce) {
+        bench_produce(&x);
+        rd_kafka_destroy(x.admin), x.admin = NULL;
+        for (int i = 0; i < BROKERS; i++) broker_stop(&x, i);
+        printf("{\"schema\":%d,\"bench\":\"replication_traffic\",\"fetch_record_bytes\":%" PRIu64
+               ",\"rf3_value_bytes\":%" PRIu64 ",\"per_produced_value_byte\":%.3f,\"aim\":2.0}\n",
+               SCHEMA, x.fetch_bytes, x.rf3_bytes, x.rf3_bytes ? (double)x.fetch_bytes / (double)x.rf3_bytes : 0);
+        fflush(stdout);
+        for (int i = 0; i < BROKERS; i++) broker_start(&x, i);
+        x.admin = client_new(&x, conf_base(&x));
+    }
+    if (x.o.failover) bench_failover(&x);
+    if (x.o.shutdown) bench_shutdown(&x);
+    stop_all(&x);
+    rmrf(x.root);
+    return 0;
+}
+
+#endif
