@@ -77,7 +77,7 @@ struct node {
 struct opts {
     const char *dir, *weir;
     long records, runs, kills, shutdowns, session_ms;
-    bool produce, failover, shutdown;
+    bool produce, failover, shutdown, keep;
 };
 
 struct ctx {
@@ -607,7 +607,7 @@ static void bench_shutdown(struct ctx *x)
 static void usage(void)
 {
     fputs("usage: bench_repl [--weir PATH] [--dir PATH] [--records N] [--runs N] [--kills N] [--shutdowns N]\n"
-          "                  [--session-ms N] [--only produce,failover,shutdown] [--quick]\n",
+          "                  [--session-ms N] [--only produce,failover,shutdown] [--quick] [--keep]\n",
           stderr);
     exit(2);
 }
@@ -622,7 +622,9 @@ static void opts_parse(struct opts *o, int argc, char **argv)
         long *num = !strcmp(a, "--records") ? &o->records : !strcmp(a, "--runs") ? &o->runs
                     : !strcmp(a, "--kills") ? &o->kills : !strcmp(a, "--shutdowns") ? &o->shutdowns
                     : !strcmp(a, "--session-ms") ? &o->session_ms : NULL;
-        if (!strcmp(a, "--quick")) {
+        if (!strcmp(a, "--keep")) {
+            o->keep = true;
+        } else if (!strcmp(a, "--quick")) {
             o->records = 200000, o->runs = 1, o->kills = 2, o->shutdowns = 1;
         } else if (num) {
             if (!v || !long_parse(v, 1, !strcmp(a, "--records") ? 1000000000 : num == &o->session_ms ? 60000 : 64, num))
@@ -691,7 +693,8 @@ int main(int argc, char **argv)
     if (x.o.failover) bench_failover(&x);
     if (x.o.shutdown) bench_shutdown(&x);
     stop_all(&x);
-    rmrf(x.root);
+    if (x.o.keep) fprintf(stderr, "bench_repl: kept %s (logs b0.log .. b2.log, zk.log)\n", x.root);
+    else rmrf(x.root);
     return 0;
 }
 
