@@ -104,6 +104,7 @@ struct gop {
     uint8_t *batch;
     int64_t commit_ts;
     struct gheld held;
+    struct repl_hold hold;       /* cluster mode: appended, waiting for the HW to pass it */
 };
 
 struct gproto {

@@ -9,12 +9,14 @@
 
 /* ---- OffsetCommit, OffsetFetch ---------------------------------------------------- */
 
-static void commit_done(struct weir_append *a)
+enum { COMMIT_REPL_TIMEOUT_MS = 5000 }; /* Kafka's offsets.commit.timeout.ms */
+
+/* The commit's batch is in the log (and, in a cluster, below the HW): applied
+ * to memory and answered; or answered with code. */
+static void commit_apply(struct gop *op, int16_t code)
 {
-    struct gop *op = a->user;
     struct gcoord *gc = group_coord_of(op->owner);
     const struct koffsetcommit_req *cr = &op->in.commit;
-    int16_t code = weir_kerr_from_err(a->err);
     struct group *g = group_find(gc, cr->group_id);
     WEIR_ASSERT(g && g->writes > 0 && g->offsets_reserved >= op->new_offsets); /* (2) */
     g->writes--;
@@ -35,6 +37,32 @@ static void commit_done(struct weir_append *a)
     weir_free(op->batch);
     op->batch = NULL;
     group_op_reply(op->owner, op);
+}
+
+/* Kafka's mapping of a commit's append errors (GroupMetadataManager). */
+static void commit_replicated(struct reactor *owner, struct repl_hold *h, int16_t code)
+{
+    (void)owner;
+    struct gop *op = weir_container_of(h, struct gop, hold);
+    if (code == WEIR_KERR_NOT_LEADER_OR_FOLLOWER) code = WEIR_KERR_NOT_COORDINATOR;
+    else if (code == WEIR_KERR_REQUEST_TIMED_OUT || code == WEIR_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+        code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
+    commit_apply(op, code);
+}
+
+/* In a cluster a commit is answered once the HW passes it (every ISR member
+ * has it), so a new coordinator's replay sees every acknowledged commit. */
+static void commit_done(struct weir_append *a)
+{
+    struct gop *op = a->user;
+    if (a->err != WEIR_OK || !op->owner->b->cluster) {
+        commit_apply(op, weir_kerr_from_err(a->err));
+        return;
+    }
+    int64_t last_delta = (int64_t)weir_load_be32(op->batch + WEIR_BATCH_OFF_LAST_DELTA);
+    op->hold = (struct repl_hold){ .required_offset = a->base_offset + last_delta + 1, .min_insync = 1,
+                                   .timeout_ms = COMMIT_REPL_TIMEOUT_MS, .done = commit_replicated };
+    part_repl_hold(op->owner, part_find(op->owner, GROUP_OFFSETS_TOPIC, op->pt.partition), &op->hold);
 }
 
 static void commit_resume(struct reactor *r, struct gheld *h)

@@ -11,7 +11,8 @@ failure scenarios are tests/it_repl_*.py's others):
   (d) acks=all produce, read back in order from every partition's leader;
       every broker's copy of every partition holds the records;
   (e) FindCoordinator names the leader of the group's __consumer_offsets
-      partition; a consumer group commits and reads its offset back;
+      partition; a consumer group commits and reads its offset back, also
+      from the next coordinator after a kill -9 of the first;
   (f) DeleteTopics: the topic goes from the cluster and every broker's data dir;
   (g) SIGTERM: each broker exits 0 (controlled shutdown first).
 
@@ -167,6 +168,31 @@ def main(binary):
     check(t is not None and t.error is None and len(t.partitions) > 0 and
           all(len(p.replicas) == 3 for p in t.partitions.values()),
           "(e) __consumer_offsets exists with replication factor 3")
+
+    # (e) the coordinator dies (kill -9): the offsets partition's new leader
+    # replays its log and still has the commit
+    def coordinator(via):
+        with itc.KafkaConn(via.port) as conn:
+            rd = itc.Rd(conn.request(10, 0, itc.string("smoke-reader")))
+            err, node = rd.i16(), rd.i32()
+            return node if err == 0 else None
+
+    old = coordinator(brokers[0])
+    check(old in (0, 1, 2), "(e) FindCoordinator names a broker", str(old))
+    if old in (0, 1, 2):
+        brokers[old].kill9()
+        rest = [b for i, b in enumerate(brokers) if i != old]
+        new = wait(lambda: (lambda n: n if n not in (None, old) else None)(coordinator(rest[0])), 60 * ts, "new")
+        check(new is not None, "(e) after kill -9 of the coordinator another broker coordinates the group",
+              str(new))
+        c2 = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in rest), "group.id": "smoke-reader",
+                       "enable.auto.commit": False})
+        committed = c2.committed([TopicPartition(TOPIC, 0)], timeout=30 * ts)
+        check(committed and committed[0].offset == 42, "(e) the new coordinator has the commit (replayed)",
+              str(committed))
+        c2.close()
+        brokers[old].restart()
+        check(wait(full_isr, 60 * ts, "back"), "(e) the killed broker is back in every ISR")
 
     # producer ids: distinct across brokers (InitProducerId v0 on each)
     pids = []
