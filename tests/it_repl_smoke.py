@@ -8,6 +8,8 @@ failure scenarios are tests/it_repl_*.py's others):
       brokers, a controller, and per partition a live leader, 3 replicas, an
       ISR of 3 (followers caught up);
   (c) replication factor 4 > 3 live brokers: INVALID_REPLICATION_FACTOR;
+      CreatePartitions adds a replicated partition; DescribeConfigs on any
+      broker shows the topic's configs from the cluster;
   (d) acks=all produce, read back in order from every partition's leader;
       every broker's copy of every partition holds the records;
   (e) FindCoordinator names the leader of the group's __consumer_offsets
@@ -76,8 +78,8 @@ def main(binary):
 
     admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
     # (b) RF=3 through broker 0
-    fut = admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3)],
-                              operation_timeout=30 * ts)
+    fut = admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3,
+                                        config={"retention.ms": "123456789"})], operation_timeout=30 * ts)
     try:
         fut[TOPIC].result(timeout=60 * ts)
         check(True, "(b) CreateTopics RF=3 answered without error")
@@ -89,7 +91,7 @@ def main(binary):
     def full_isr():
         md = other.list_topics(TOPIC, timeout=10)
         t = md.topics.get(TOPIC)
-        if len(md.brokers) != 3 or t is None or t.error is not None or len(t.partitions) != PARTITIONS:
+        if len(md.brokers) != 3 or t is None or t.error is not None or len(t.partitions) < PARTITIONS:
             return None
         for p in t.partitions.values():
             if p.leader not in (0, 1, 2) or sorted(p.replicas) != [0, 1, 2] or sorted(p.isrs) != [0, 1, 2]:
@@ -114,6 +116,35 @@ def main(binary):
         code = e.args[0].code() if e.args and hasattr(e.args[0], "code") else None
         check(code is not None and int(code) == 38, "(c) replication factor 4 on 3 brokers: INVALID_REPLICATION_FACTOR",
               str(e))
+
+    # (c) CreatePartitions through broker 1: the new partition gets a leader and 3 replicas;
+    # DescribeConfigs from broker 2 shows the topic's config from the cluster
+    from confluent_kafka.admin import ConfigResource, NewPartitions
+    grow = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
+    fut = grow.create_partitions([NewPartitions("smoke-grow", 2)])
+    try:
+        fut["smoke-grow"].result(timeout=30 * ts)
+        check(False, "(c) CreatePartitions of an unknown topic is refused")
+    except Exception as e:  # noqa: BLE001
+        check("UNKNOWN_TOPIC" in str(e), "(c) CreatePartitions of an unknown topic is refused", str(e))
+    fut = grow.create_partitions([NewPartitions(TOPIC, PARTITIONS + 1)], operation_timeout=30 * ts)
+    try:
+        fut[TOPIC].result(timeout=60 * ts)
+        md = other.list_topics(TOPIC, timeout=10)
+        p = md.topics[TOPIC].partitions.get(PARTITIONS)
+        check(len(md.topics[TOPIC].partitions) == PARTITIONS + 1 and p is not None and p.leader in (0, 1, 2) and
+              len(p.replicas) == 3, "(c) CreatePartitions: the new partition has a leader and 3 replicas")
+    except Exception as e:  # noqa: BLE001
+        check(False, "(c) CreatePartitions answered without error", str(e))
+    res = other.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, TOPIC)])
+    try:
+        cfg = list(res.values())[0].result(timeout=30 * ts)
+        check(cfg["retention.ms"].value == "123456789" and not cfg["retention.ms"].is_default,
+              "(c) DescribeConfigs on another broker: the topic's retention.ms from the cluster",
+              str(cfg.get("retention.ms")))
+    except Exception as e:  # noqa: BLE001
+        check(False, "(c) DescribeConfigs answered", str(e))
+    del grow
 
     # (d) acks=all, read back
     errors, acked = [], []
