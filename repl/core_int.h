@@ -190,7 +190,8 @@ enum weir_err rp_topic_config_encode(const struct rp_topic_config *c, char *buf,
  *   1. the leader is in its ISR, the ISR is a subset of the replicas, no repeats;
  *   2. hw <= the leader's log end (leo); hw never moves backwards;
  *   3. a follower's leo is -1 (unknown) or <= the leader's leo;
- *   4. while a proposal is pending it contains the leader, and no other is made.
+ *   4. while a proposal is pending it contains the leader, and no other is made;
+ *   5. doubt holds replicas outside the ISR only.
  * The ISR changes only in rp_leader_isr_applied, after the znode write. */
 
 struct rp_replica {
@@ -218,6 +219,7 @@ struct rp_leader {
     struct rp_isr_change isr;
     bool pending;          /* a proposal is being written (Kafka's isInflight) */
     struct rp_isr_change proposal;
+    struct rp_isr_change doubt; /* joiners of failed proposals whose write may have applied */
     bool active;
 };
 
@@ -252,12 +254,18 @@ enum weir_err rp_leader_on_fetch(struct rp_leader *l, int32_t follower, int64_t 
 void rp_leader_tick(struct rp_leader *l, int64_t now_ms, int64_t lag_max_ms, struct rp_leader_result *res);
 /* The proposal was written: it becomes the ISR; returns whether hw advanced. */
 bool rp_leader_isr_applied(struct rp_leader *l, int64_t now_ms);
-/* The write failed (version conflict, session): the proposal is dropped; the
- * caller re-reads the state and calls rp_leader_make if it still leads. */
+/* The write failed (version conflict, session) or its outcome is unknown (an
+ * answer lost with the connection or the session): the proposal is dropped,
+ * but the replicas it added stay in the maximal ISR (doubt: the znode may
+ * hold them, and a clean election may pick one) until a later write succeeds
+ * (conditional on the version this leader holds, it proves the failed one
+ * did not apply) or rp_leader_make; a doubted replica that falls out of sync
+ * makes rp_leader_tick propose the ISR as it is, to settle it. The caller
+ * re-reads the state and calls rp_leader_make if it still leads. */
 void rp_leader_isr_failed(struct rp_leader *l);
 /* The high watermark Kafka would compute now (maybeIncrementLeaderHW, without
  * moving it): min leo over the maximal ISR (the ISR plus a pending proposal's
- * members) and the followers caught up within lag_max_ms, and the leader's leo. */
+ * members and the doubted ones) and the followers caught up within lag_max_ms, and the leader's leo. */
 int64_t rp_leader_hw_target(const struct rp_leader *l, int64_t now_ms);
 
 /* acks=all, before the append (Partition.appendRecordsToLeader): |ISR| >= min_insync. */

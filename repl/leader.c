@@ -29,10 +29,11 @@ static struct rp_replica *replica_find(struct rp_leader *l, int32_t id)
     return NULL;
 }
 
-/* In the maximal ISR: the committed one, or a pending proposal's. */
+/* In the maximal ISR: the committed one, a pending proposal's, or a failed
+ * proposal's joiner whose write may have applied (doubt). */
 static bool in_maximal_isr(const struct rp_leader *l, int32_t id)
 {
-    return rp_isr_has(&l->isr, id) || (l->pending && rp_isr_has(&l->proposal, id));
+    return rp_isr_has(&l->isr, id) || (l->pending && rp_isr_has(&l->proposal, id)) || rp_isr_has(&l->doubt, id);
 }
 
 int64_t rp_leader_hw_target(const struct rp_leader *l, int64_t now_ms)
@@ -98,6 +99,7 @@ enum weir_err rp_leader_make(struct rp_leader *l, int32_t me, int32_t epoch, con
     l->isr.n = isr_n;
     memcpy(l->isr.isr, isr, sizeof *isr * isr_n);
     l->pending = false;
+    l->doubt.n = 0; /* the state as read says who is in */
     l->active = true;
     for (uint32_t i = 0; i < replicas_n; i++) {
         struct rp_replica *r = &l->replicas[i];
@@ -185,7 +187,13 @@ void rp_leader_tick(struct rp_leader *l, int64_t now_ms, int64_t lag_max_ms, str
             bool out = id != l->me && r->leo != l->leo && now_ms - r->last_caught_up_ms > lag_max_ms;
             if (!out) next.isr[next.n++] = id;
         }
-        if (next.n < l->isr.n) propose(l, &next, res);
+        /* a doubted joiner out of sync: write the ISR as it is to settle the doubt */
+        bool settle = false;
+        for (uint32_t i = 0; i < l->doubt.n; i++) {
+            const struct rp_replica *r = replica_find(l, l->doubt.isr[i]);
+            settle |= r->leo != l->leo && now_ms - r->last_caught_up_ms > lag_max_ms;
+        }
+        if (next.n < l->isr.n || settle) propose(l, &next, res);
     }
     res->hw_advanced = hw_maybe_advance(l, now_ms);
     WEIR_DASSERT(rp_leader_check(l));
@@ -196,6 +204,7 @@ bool rp_leader_isr_applied(struct rp_leader *l, int64_t now_ms)
     WEIR_ASSERT(l->active && l->pending);
     l->isr = l->proposal;
     l->pending = false;
+    l->doubt.n = 0; /* written against our version: no failed write before it applied */
     bool adv = hw_maybe_advance(l, now_ms);
     WEIR_DASSERT(rp_leader_check(l));
     return adv;
@@ -204,7 +213,12 @@ bool rp_leader_isr_applied(struct rp_leader *l, int64_t now_ms)
 void rp_leader_isr_failed(struct rp_leader *l)
 {
     WEIR_ASSERT(l->active && l->pending);
+    for (uint32_t i = 0; i < l->proposal.n; i++) {
+        int32_t id = l->proposal.isr[i];
+        if (!rp_isr_has(&l->isr, id) && !rp_isr_has(&l->doubt, id)) l->doubt.isr[l->doubt.n++] = id;
+    }
     l->pending = false;
+    WEIR_DASSERT(rp_leader_check(l));
 }
 
 bool rp_leader_can_append_all(const struct rp_leader *l, int32_t min_insync)
@@ -218,6 +232,8 @@ enum rp_ack rp_leader_ack_check(const struct rp_leader *l, int64_t required_offs
     uint32_t maximal = l->isr.n;
     if (l->pending)
         for (uint32_t i = 0; i < l->proposal.n; i++) maximal += !rp_isr_has(&l->isr, l->proposal.isr[i]);
+    for (uint32_t i = 0; i < l->doubt.n; i++)
+        maximal += !(l->pending && rp_isr_has(&l->proposal, l->doubt.isr[i]));
     return (int64_t)maximal >= min_insync ? RP_ACK_OK : RP_ACK_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
 }
 
@@ -234,6 +250,9 @@ bool rp_leader_check(const struct rp_leader *l)
     if (!l->active) return true;
     if (!isr_valid(l, &l->isr)) return false;
     if (l->pending && !isr_valid(l, &l->proposal)) return false;
+    if (!ids_valid(l->doubt.isr, l->doubt.n)) return false;
+    for (uint32_t i = 0; i < l->doubt.n; i++)
+        if (rp_isr_has(&l->isr, l->doubt.isr[i]) || !replica_find((struct rp_leader *)l, l->doubt.isr[i])) return false;
     if (l->hw < 0 || l->hw > l->leo || l->epoch_start > l->leo) return false;
     for (uint32_t i = 0; i < l->replicas_n; i++) {
         const struct rp_replica *r = &l->replicas[i];
