@@ -347,6 +347,12 @@ bool weir_log_idle(const struct weir_log *log);
  * flight, or offset inside a batch), WEIR_E_FAILED, WEIR_E_IO (the log is
  * then read-only; the next open recovers), WEIR_E_CORRUPT. */
 enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset);
+/* Kafka's truncateFullyAndStartAt: every batch goes and the log restarts
+ * empty at `offset` (>= 0, above its end too), with no leader epochs and no
+ * producer state; durable before it returns. For a follower whose log ends
+ * below its leader's log start. Errors: as weir_log_truncate (WEIR_E_INVALID
+ * also for a negative offset). */
+enum weir_err weir_log_restart_at(struct weir_log *log, int64_t offset);
 
 struct weir_log_stats {
     uint64_t recovered_bytes_cut;  /* torn tail bytes removed at open */

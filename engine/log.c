@@ -786,11 +786,13 @@ enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsign
     return err;
 }
 
-enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
+/* weir_log_truncate, or with `restart` weir_log_restart_at (every segment
+ * goes, whatever offset is). */
+static enum weir_err log_truncate(struct weir_log *log, int64_t offset, bool restart)
 {
     if (log->group_busy || log->pending_head) return WEIR_E_INVALID;
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
-    if (offset >= weir_log_end_offset(log)) {
+    if (!restart && offset >= weir_log_end_offset(log)) {
         /* No batch goes, but the epoch cache still loses entries starting at
          * the log end (Kafka's truncateTo): one is there when this broker led
          * at an epoch and appended nothing; kept, a follower would ask about
@@ -799,18 +801,20 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
         if (err != WEIR_OK) log_fail(log, err, "write the leader-epoch checkpoint", errno);
         return err;
     }
-    unsigned keep = log_find_segment(log, offset);
+    unsigned keep = restart ? 0 : log_find_segment(log, offset);
     struct weir_segment *seg = log->segs[keep];
     uint64_t pos = 0;
     enum weir_err err = WEIR_OK;
-    if (offset > seg->base_offset) err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
+    if (!restart && offset > seg->base_offset)
+        err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
     if (err != WEIR_OK) return err;
-    if (offset > seg->base_offset && (pos >= seg->size || (int64_t)weir_load_be64(seg->log_map + pos) != offset))
+    if (!restart && offset > seg->base_offset &&
+        (pos >= seg->size || (int64_t)weir_load_be64(seg->log_map + pos) != offset))
         return WEIR_E_INVALID; /* inside a batch */
     if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
     if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
     const char *what = "truncate";
-    if (offset < seg->base_offset) { /* below the log start: start over there */
+    if (restart || offset < seg->base_offset) { /* below the log start (or asked): start over there */
         for (unsigned i = log->n_segs; i-- > 0;) {
             segment_unlink(log->segs[i]);
             segment_put(log->segs[i]);
@@ -832,14 +836,16 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     if (err == WEIR_OK && (err = weir_fsync_dir(log->dir)) != WEIR_OK) what = "sync the directory";
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
     if (err == WEIR_OK) err = producers_load(log, false);
-    if (err == WEIR_OK && (err = epochs_truncate_end(log, offset)) != WEIR_OK) what = "write the leader-epoch checkpoint";
+    /* A restart forgets every epoch (Kafka's clearAndFlush), those below offset too. */
+    if (err == WEIR_OK && (err = epochs_truncate_end(log, restart ? INT64_MIN : offset)) != WEIR_OK)
+        what = "write the leader-epoch checkpoint";
     if (err != WEIR_OK) {
         log_fail(log, err, what, errno);
         return err;
     }
     log->dir_dirty = false;
     log->offset_queued = log_active(log)->offset_next;
-    log->offset_flushed = WEIR_MIN(log->offset_flushed, log->offset_queued);
+    log->offset_flushed = restart ? log->offset_queued : WEIR_MIN(log->offset_flushed, log->offset_queued);
     log->changed = true;
     int64_t hw = WEIR_MAX(WEIR_MIN(log->hw, log->offset_queued), weir_log_start_offset(log));
     __atomic_store_n(&log->hw, hw, __ATOMIC_RELAXED); /* the one way down */
@@ -847,4 +853,12 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset)
     log_charge(log);
     WEIR_DASSERT(log_check(log, true));
     return WEIR_OK;
+}
+
+enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset) { return log_truncate(log, offset, false); }
+
+enum weir_err weir_log_restart_at(struct weir_log *log, int64_t offset)
+{
+    if (offset < 0) return WEIR_E_INVALID;
+    return log_truncate(log, offset, true);
 }

@@ -150,11 +150,11 @@ static bool epoch_lookup(void *ctx, int32_t epoch, int32_t *epoch_out, int64_t *
 }
 
 /* Truncates to offset, rounded down to the batch holding it (a follower's HW
- * may fall inside one). */
+ * may fall inside one). At or past the end too: the epoch cache is still cut
+ * at the end there (an epoch led without appending goes). */
 static enum weir_err truncate_to(struct weir_log *log, int64_t offset)
 {
-    if (offset >= weir_log_end_offset(log)) return WEIR_OK;
-    if (offset > weir_log_start_offset(log)) {
+    if (offset > weir_log_start_offset(log) && offset < weir_log_end_offset(log)) {
         struct weir_log_view v;
         if (weir_log_read(log, offset, 1, true, &v) == WEIR_OK) {
             if (v.len > 0 && v.offset_first < offset) offset = v.offset_first;
@@ -269,18 +269,14 @@ static void fop_run(struct reactor *owner, struct task *t)
         case WEIR_TRUNC_FENCED: op->res = FOPR_PARK; break;
         }
         break;
-    case FOP_RESTART:
-        /* weir_log_truncate restarts the log at an offset below its start;
-         * a start above our end cannot be reached that way. */
-        if (op->offset <= weir_log_start_offset(log)) {
-            op->err = weir_log_truncate(log, op->offset);
-            op->res = op->err == WEIR_OK ? FOPR_FETCH : FOPR_RETRY;
-        } else {
-            WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "follower %s-%d: the leader's log starts at %" PRId64
-                                 ", above this replica's end %" PRId64 ": cannot follow it (restart needed)",
-                                 fp->topic, fp->partition, op->offset, weir_log_end_offset(log));
-            op->res = FOPR_RETRY;
-        }
+    case FOP_RESTART: /* Kafka's truncateFullyAndStartAt */
+        weir_log(WEIR_LOG_INFO, "follower %s-%d: the leader's log starts at %" PRId64 ", past this replica's end %"
+                 PRId64 ": restarting the log there", fp->topic, fp->partition, op->offset, weir_log_end_offset(log));
+        op->err = weir_log_restart_at(log, op->offset);
+        if (op->err != WEIR_OK)
+            WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "follower %s-%d: restart at %" PRId64 ": %s", fp->topic,
+                                 fp->partition, op->offset, weir_err_str(op->err));
+        op->res = op->err == WEIR_OK ? FOPR_FETCH : FOPR_RETRY;
         break;
     case FOP_APPEND: break;
     }

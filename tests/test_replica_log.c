@@ -531,6 +531,70 @@ static void test_truncate_at_end_epoch(void **state)
     fx_done(&f);
 }
 
+/* weir_log_restart_at: above the end (a follower behind its leader's log
+ * start) and below it; epochs and producer state go, the HW is the new start,
+ * appends follow on from there, and a reopen keeps it. */
+static void test_restart_at(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, "rrestart", 700);
+    for (int i = 0; i < 20; i++) {
+        size_t len;
+        int64_t base = weir_log_end_offset(f.log);
+        uint8_t *b = mk(2, 7, 0, 2 * i, base, i / 5, (uint64_t)i, &len);
+        assert_int_equal(replica_sync(f.ap, f.log, b, len), WEIR_OK);
+        weir_free(b);
+    }
+    assert_int_equal(weir_log_end_offset(f.log), 40);
+    assert_true(weir_log_segment_count(f.log) > 1);
+    weir_log_set_hw_follows_end(f.log, false);
+    assert_int_equal(weir_log_set_high_watermark(f.log, 30), WEIR_OK);
+    assert_int_equal(weir_log_restart_at(f.log, -1), WEIR_E_INVALID);
+    assert_int_equal(weir_log_restart_at(f.log, 1000), WEIR_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(weir_log_start_offset(f.log), 1000);
+        assert_int_equal(weir_log_end_offset(f.log), 1000);
+        assert_int_equal(weir_log_segment_count(f.log), 1);
+        assert_int_equal(weir_log_latest_epoch(f.log), WEIR_EPOCH_NONE);
+        expect_epoch(f.log, 3, WEIR_EPOCH_NONE, -1);
+        if (round == 0) {
+            assert_int_equal(weir_log_high_watermark(f.log), 1000);
+            fx_reopen(&f);
+        }
+    }
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(f.log, 40, 1, true, &v), WEIR_E_OFFSET_RANGE);
+    /* The leader's batches from its start on. */
+    size_t len;
+    uint8_t *b = mk(2, 7, 0, 0, 1000, 6, 1, &len);
+    assert_int_equal(replica_sync(f.ap, f.log, b, len), WEIR_OK);
+    weir_free(b);
+    assert_int_equal(weir_log_end_offset(f.log), 1002);
+    assert_int_equal(weir_log_latest_epoch(f.log), 6);
+    expect_epoch(f.log, 6, 6, 1002);
+    assert_int_equal(weir_log_read(f.log, 1000, 1, true, &v), WEIR_OK);
+    assert_int_equal(v.offset_first, 1000);
+    assert_int_equal(v.offset_next, 1002);
+    weir_log_view_release(f.log, &v);
+    /* Below the start works too: empty again at 500. */
+    assert_int_equal(weir_log_restart_at(f.log, 500), WEIR_OK);
+    assert_int_equal(weir_log_start_offset(f.log), 500);
+    assert_int_equal(weir_log_end_offset(f.log), 500);
+    assert_int_equal(weir_log_latest_epoch(f.log), WEIR_EPOCH_NONE);
+    fx_reopen(&f);
+    assert_int_equal(weir_log_end_offset(f.log), 500);
+    /* Producer 7's state went too: leading now, its batch at sequence 38 is
+     * neither a duplicate nor out of sequence (it was at 0..1 before). */
+    assert_int_equal(weir_log_set_leader_epoch(f.log, 9), WEIR_OK);
+    b = mk(2, 7, 0, 38, 0, -1, 38, &len);
+    int64_t base;
+    assert_int_equal(client_sync(f.ap, f.log, b, len, &base), WEIR_OK);
+    assert_int_equal(base, 500);
+    weir_free(b);
+    fx_done(&f);
+}
+
 /* A child truncates, appends a divergent history and dies by SIGKILL
  * without closing: reopened, the log holds the new history only. */
 static void test_truncate_then_kill(void **state)
@@ -794,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_truncate_boundaries),
         cmocka_unit_test(test_truncate_at_end_epoch),
         cmocka_unit_test(test_truncate_then_kill),
+        cmocka_unit_test(test_restart_at),
         cmocka_unit_test(test_truncate_faults),
         cmocka_unit_test(test_high_watermark),
         cmocka_unit_test(test_store_hw_checkpoint),
