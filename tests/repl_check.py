@@ -9,7 +9,7 @@ partition; the producer remembers the offset of every acknowledged one."""
 import threading
 import time
 
-from it_common import check, disk_batches, say
+from it_common import KafkaConn, build_batch, check, disk_batches, say
 
 
 class NumberedProducer:
@@ -141,38 +141,59 @@ def read_back(bootstrap, topic, nparts, timeout=60):
         c.close()
 
 
-def check_read_back(prod, got, hw, topic):
-    """The checker: per partition, offsets dense from 0 to the high watermark; each
-    record once; sequence numbers rising (order kept); every acknowledged record
-    there at its acknowledged offset."""
-    for p in sorted(got):
-        recs = got[p]
-        offs = [o for o, _ in recs]
-        check(offs == list(range(hw[p])), f"{topic}-{p}: offsets dense 0..{hw[p] - 1}",
-              f"{len(offs)} records, first gap near {next((i for i, o in enumerate(offs) if o != i), None)}")
-        seqs = []
-        bad_values = 0
-        for o, v in recs:
-            try:
-                vp, vs = v.decode().split(":")
-                if int(vp) != p:
-                    bad_values += 1
-                seqs.append(int(vs))
-            except (ValueError, AttributeError):
+def read_back_problems(p, recs, hw, acked):
+    """The checker for one partition -> [(what, ok, detail)]: offsets dense from 0 to
+    the high watermark; each record once; sequence numbers rising (order kept);
+    every acknowledged record there at its acknowledged offset.
+    recs: [(offset, value)] as read; acked: [(seq, offset)]."""
+    out = []
+    offs = [o for o, _ in recs]
+    gap = next((i for i, o in enumerate(offs) if o != i), None)
+    out.append((f"offsets dense 0..{hw - 1}", offs == list(range(hw)),
+                f"{len(offs)} records, first gap at index {gap}"))
+    seqs = []
+    bad_values = 0
+    for o, v in recs:
+        try:
+            vp, vs = v.decode().split(":")
+            if int(vp) != p:
                 bad_values += 1
-        check(bad_values == 0, f"{topic}-{p}: every value is one of this partition's numbered records",
-              f"{bad_values} others")
-        dups = len(seqs) - len(set(seqs))
-        check(dups == 0, f"{topic}-{p}: no record duplicated", f"{dups} duplicates")
-        order = next((i for i in range(1, len(seqs)) if seqs[i] <= seqs[i - 1]), None)
-        check(order is None, f"{topic}-{p}: records in the order produced",
-              "" if order is None else f"seq {seqs[order - 1]} then {seqs[order]} at offset {offs[order]}")
-        at = dict(recs)
-        acked = prod.acked[p]
-        missing = [(s, o) for s, o in acked if at.get(o) != f"{p}:{s}".encode()]
-        check(len(acked) > 0 and not missing,
-              f"{topic}-{p}: all {len(acked)} acknowledged records read back at their offsets",
-              f"{len(missing)} missing or elsewhere, first {missing[:3]}")
+            seqs.append(int(vs))
+        except (ValueError, AttributeError):
+            bad_values += 1
+    out.append(("every value is one of this partition's numbered records", bad_values == 0, f"{bad_values} others"))
+    dups = len(seqs) - len(set(seqs))
+    out.append(("no record duplicated", dups == 0, f"{dups} duplicates"))
+    order = next((i for i in range(1, len(seqs)) if seqs[i] <= seqs[i - 1]), None)
+    out.append(("records in the order produced", order is None,
+                "" if order is None else f"seq {seqs[order - 1]} then {seqs[order]} at index {order}"))
+    at = dict(recs)
+    missing = [(s, o) for s, o in acked if at.get(o) != f"{p}:{s}".encode()]
+    out.append((f"all {len(acked)} acknowledged records read back at their offsets", len(acked) > 0 and not missing,
+                f"{len(missing)} missing or elsewhere, first {missing[:3]}"))
+    return out
+
+
+def check_read_back(prod, got, hw, topic):
+    for p in sorted(got):
+        for what, good, detail in read_back_problems(p, got[p], hw[p], prod.acked[p]):
+            check(good, f"{topic}-{p}: {what}", detail)
+
+
+def check_checker():
+    """The checker flags a lost, a duplicated, a reordered and a moved record."""
+    recs = [(i, f"0:{i}".encode()) for i in range(10)]
+    acked = [(i, i) for i in range(0, 10, 2)]
+    failing = lambda r, a=acked: [w for w, good, _ in read_back_problems(0, r, 10, a) if not good]  # noqa: E731
+    check(failing(recs) == [], "checker: a whole partition passes", str(failing(recs)))
+    lost = recs[:4] + [(o - 1, v) for o, v in recs[5:]] + [(9, b"0:10")]
+    check(any("acknowledged" in w for w in failing(lost)), "checker: a lost acknowledged record is flagged")
+    dup = recs[:9] + [(9, b"0:3")]
+    check(any("duplicated" in w for w in failing(dup)), "checker: a duplicate is flagged")
+    swapped = recs[:3] + [(3, b"0:4"), (4, b"0:3")] + recs[5:]
+    check(any("order" in w for w in failing(swapped)), "checker: a reordering is flagged")
+    holed = recs[:5] + recs[6:]
+    check(any("dense" in w for w in failing(holed)), "checker: a hole in the offsets is flagged")
 
 
 def check_replicas_agree(cluster, topic, nparts, hw):
@@ -191,3 +212,16 @@ def check_replicas_agree(cluster, topic, nparts, hw):
               f"{topic}-{p}: the {len(logs)} replicas' logs agree below the high watermark {hw[p]} "
               f"({len(ref)} batches)",
               f"broker {ref_id}: {len(ref)} batches ending at {ref[-1][1] if ref else None}; differ: {differ}")
+
+
+def produce_raw(cluster, bid, topic, p, values, acks=-1, timeout_ms=10000):
+    """One batch of `values` (bytes) to broker bid with Produce v3 -> (error, base offset)."""
+    batch = build_batch([(None, v, ()) for v in values], int(time.time() * 1000))
+    with KafkaConn(cluster.brokers[bid].port, timeout=timeout_ms / 1000 + 10) as c:
+        return c.produce(topic, p, batch, acks=acks, timeout_ms=timeout_ms)
+
+
+def read_partition(cluster, bid, topic, p):
+    """[(offset, value)] of the partition from 0 to its high watermark, fetched from broker bid."""
+    with KafkaConn(cluster.brokers[bid].port, timeout=15) as c:
+        return [(r[0], r[3]) for r in c.read_all(topic, p)]

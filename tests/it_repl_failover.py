@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""it_repl_failover: no acknowledged record lost through broker and ZooKeeper faults.
+
+A real ZooKeeper and three brokers on loopback (it_common.Cluster);
+default.replication.factor=3, min.insync.replicas=2, replica.lag.time.max.ms=1500,
+zookeeper.session.timeout.ms=8000. An idempotent librdkafka producer (acks=all)
+writes numbered records to the 4 partitions of one topic during all of:
+
+  1. kill -9 of partition (i % 4)'s leader, three times: every partition it led
+     gets another leader, every partition is acknowledged again, the broker is
+     restarted (same id, data, port) and is back in every ISR;
+  2. SIGSTOP of a broker for 4 s (beyond replica.lag.time.max.ms, within the
+     session timeout): the partitions it does not lead drop it from their ISR
+     and keep being acknowledged; after SIGCONT it is back in every ISR;
+  3. ZooKeeper stopped and started again: the partitions are acknowledged while
+     it is down (the ISR is whole), and afterwards the cluster is whole again;
+  4. a rolling SIGTERM restart of every broker (controlled shutdown; exit 0).
+
+Then: every produced record has an outcome and none failed (no fatal idempotence
+error); read back from offset 0 (isolation read_uncommitted): offsets dense, no
+duplicate, produce order kept, every acknowledged record at its acknowledged
+offset; no two brokers recorded different start offsets for one leader epoch of
+one partition (leader-epoch-checkpoint files sampled every 0.2 s all along);
+after a SIGTERM of every broker, the replicas' segment files agree below the
+high watermark.
+
+usage: it_repl_failover.py path/to/weir    (exit 77 without ZooKeeper or confluent_kafka)
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from it_common import (Cluster, EpochWatch, check, have_confluent_kafka, have_zookeeper,  # noqa: E402
+                       run_main, say, skip)
+from repl_check import (NumberedProducer, check_checker, check_read_back, check_replicas_agree,  # noqa: E402
+                        read_back)
+
+TOPIC = "failover"
+NPARTS = 4
+RF = 3
+SESSION_MS = 8000
+LAG_MS = 1500
+STOP_S = 4.0  # SIGSTOP: beyond LAG_MS, and the session's timeout minus a ping interval
+
+
+def main(binary):
+    if not have_zookeeper():
+        skip("no ZooKeeper server (Debian package zookeeper)")
+    if not have_confluent_kafka():
+        skip("no confluent_kafka (Debian package python3-confluent-kafka)")
+    check_checker()
+    cl = Cluster(binary, 3, session_timeout_ms=SESSION_MS,
+                 sets=["default.replication.factor=3", "min.insync.replicas=2", f"replica.lag.time.max.ms={LAG_MS}",
+                       "unclean.leader.election.enable=false", "controlled.shutdown.enable=true",
+                       "offsets.topic.replication.factor=3"])
+    cl.start()
+    check(cl.registered() == {1, 2, 3}, "three brokers registered, each seen by Metadata")
+    md = cl.metadata([])
+    check(md["controller"] in (1, 2, 3), f"Metadata names a controller ({md['controller']})")
+    err, msg = cl.create_topic(TOPIC, NPARTS, RF)
+    check(err == 0, f"CreateTopics {TOPIC} {NPARTS} partitions RF {RF}", f"error {err} {msg}")
+    whole = lambda: cl.healthy_everywhere(TOPIC, NPARTS, RF)  # noqa: E731
+    check(cl.wait_for(whole, 30, "a leader and a full ISR everywhere"),
+          "every partition has a leader and a 3-replica ISR on every broker", str(cl.partitions(TOPIC)))
+    say(f"partitions: {cl.partitions(TOPIC)}")
+
+    watch = EpochWatch(cl, TOPIC, NPARTS).start()
+    prod = NumberedProducer(cl.bootstrap, TOPIC, NPARTS).start()
+    everyone = range(NPARTS)
+    settle = SESSION_MS / 1000 + 20
+    prod.wait_progress(everyone, 30, "records acknowledged on every partition")
+
+    # 1. kill -9 of a leader, three times.
+    for i in range(3):
+        p = i % NPARTS
+        victim = cl.leader(TOPIC, p)
+        before = cl.partitions(TOPIC)
+        led = [q for q, pt in before.items() if pt.leader == victim]
+        t0 = time.monotonic()
+        cl.kill(victim)
+        moved = cl.wait_for(lambda: all(cl.leader(TOPIC, q) not in (-1, victim) for q in led), settle,
+                            "leaders moved off the killed broker")
+        check(moved, f"kill {i + 1}: the {len(led)} partitions broker {victim} led have new leaders "
+              f"({time.monotonic() - t0:.1f}s)", str(cl.partitions(TOPIC)) if not moved else "")
+        prod.wait_progress(everyone, settle, f"kill {i + 1}: every partition acknowledged with broker {victim} down")
+        cl.restart(victim)
+        check(cl.wait_for(whole, 45, "the restarted broker back in every ISR"),
+              f"kill {i + 1}: broker {victim} back in every ISR after its restart", str(cl.partitions(TOPIC)))
+
+    # 2. SIGSTOP beyond replica.lag.time.max.ms.
+    leaders = {q: pt.leader for q, pt in cl.partitions(TOPIC).items()}
+    victim = max(cl.brokers, key=lambda b: sum(1 for x in leaders.values() if x != b))
+    others = [q for q, ld in leaders.items() if ld != victim]
+    t_stop = time.monotonic()
+    cl.sigstop(victim)
+    shrunk = cl.wait_for(lambda: all(victim not in pt.isr for q, pt in cl.partitions(TOPIC).items() if q in others),
+                         STOP_S - 1.0, "the stopped broker out of the ISRs")
+    check(shrunk, f"SIGSTOP: broker {victim} left the ISR of partitions {others} within {STOP_S - 1.0:.1f} s "
+          f"({time.monotonic() - t_stop:.1f}s)", str(cl.partitions(TOPIC)))
+    base = prod.counts()
+    time.sleep(max(0.0, t_stop + STOP_S - time.monotonic()))
+    now = prod.counts()
+    check(others and all(now[q] > base[q] for q in others),
+          f"SIGSTOP: partitions {others} acknowledged with broker {victim} stopped and out of their ISR",
+          f"acks {base} -> {now}")
+    cl.sigcont(victim)
+    check(cl.wait_for(whole, 30, "the stopped broker back in every ISR"),
+          f"SIGCONT: broker {victim} back in every ISR", str(cl.partitions(TOPIC)))
+    prod.wait_progress(everyone, settle, "SIGCONT: every partition acknowledged")
+
+    # 3. ZooKeeper restart.
+    cl.zk.stop()
+    say("ZooKeeper stopped")
+    prod.wait_progress(everyone, 10, "ZooKeeper down: every partition acknowledged")
+    cl.zk.restart()
+    check(cl.wait_for(lambda: cl.registered() == {1, 2, 3} and whole(), 40, "the cluster whole after ZooKeeper"),
+          "ZooKeeper back: three brokers registered, a leader and a full ISR everywhere", str(cl.partitions(TOPIC)))
+    prod.wait_progress(everyone, settle, "ZooKeeper back: every partition acknowledged")
+
+    # 4. Rolling SIGTERM restart.
+    for bid in sorted(cl.brokers):
+        t0 = time.monotonic()
+        cl.stop(bid)
+        say(f"broker {bid} stopped in {time.monotonic() - t0:.1f}s")
+        prod.wait_progress(everyone, settle, f"rolling: every partition acknowledged with broker {bid} stopped")
+        cl.restart(bid)
+        check(cl.wait_for(whole, 45, "the restarted broker back in every ISR"),
+              f"rolling: broker {bid} back in every ISR after its restart", str(cl.partitions(TOPIC)))
+
+    left = prod.finish(90)
+    check(left == 0, "every produced record has an outcome", f"{left} still queued")
+    check(not prod.failed, f"no record failed ({prod.produced()} produced)",
+          f"{len(prod.failed)} failed, first {prod.failed[:3]}")
+    check(not prod.fatal, "no fatal producer error", str(prod.fatal[:3]))
+    got, hw = read_back(cl.bootstrap, TOPIC, NPARTS)
+    say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
+    check_read_back(prod, got, hw, TOPIC)
+
+    watch.stop()
+    conflicts = watch.conflicts()
+    check(watch.samples > 10 and not conflicts,
+          f"one start offset per leader epoch and partition over every broker "
+          f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
+    cl.shutdown()
+    check_replicas_agree(cl, TOPIC, NPARTS, hw)
+
+
+if __name__ == "__main__":
+    run_main(main)
