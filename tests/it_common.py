@@ -988,7 +988,9 @@ def read_epoch_checkpoint(path):
 def disk_batches(partition_dir):
     """The batches of a partition directory's segments, read from the files ->
     [(base offset, last offset, partitionLeaderEpoch, crc)] by offset. Reads each
-    segment up to its first zero or incomplete header (segments are preallocated)."""
+    segment from its named base offset while batches follow on (offset
+    continuity), up to a zero or incomplete header (segments are preallocated;
+    read files after a clean shutdown, which cuts them to their true size)."""
     out = []
     try:
         names = sorted(n for n in os.listdir(partition_dir) if n.endswith(".log"))
@@ -997,13 +999,18 @@ def disk_batches(partition_dir):
     for n in names:
         with open(os.path.join(partition_dir, n), "rb") as f:
             data = f.read()
+        try:
+            want = int(n[:-4])
+        except ValueError:
+            continue
         pos = 0
         while len(data) - pos >= 61:
             base, length, ple, magic, crc = struct.unpack_from(">qiibI", data, pos)
-            if length < 49 or magic != 2 or pos + 12 + length > len(data):
+            if length < 49 or magic != 2 or pos + 12 + length > len(data) or base != want:
                 break
             last_delta = struct.unpack_from(">i", data, pos + 23)[0]
             out.append((base, base + last_delta, ple, crc))
+            want = base + last_delta + 1
             pos += 12 + length
     return out
 
