@@ -16,6 +16,10 @@ writes numbered records to the 4 partitions of one topic during all of:
      it is down (the ISR is whole), and afterwards the cluster is whole again;
   4. a rolling SIGTERM restart of every broker (controlled shutdown; exit 0).
 
+weir's own producer (`weir produce --acks all`, idempotent) writes numbered
+lines to a second topic's one partition all along; it must exit 0 (every line
+delivered) and the partition must hold each line once, in order.
+
 Then: every produced record has an outcome and none failed (no fatal idempotence
 error); read back from offset 0 (isolation read_uncommitted): offsets dense, no
 duplicate, produce order kept, every acknowledged record at its acknowledged
@@ -34,10 +38,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import (Cluster, EpochWatch, check, have_confluent_kafka, have_zookeeper,  # noqa: E402
                        run_main, say, skip)
-from repl_check import (NumberedProducer, check_checker, check_read_back, check_replicas_agree,  # noqa: E402
-                        read_back)
+from repl_check import (NumberedProducer, WeirProducer, check_checker, check_read_back,  # noqa: E402
+                        check_replicas_agree, check_weir_read_back, read_back)
 
 TOPIC = "failover"
+WTOPIC = "failover-w"  # weir's own producer, one partition
 NPARTS = 4
 RF = 3
 SESSION_MS = 8000
@@ -66,8 +71,12 @@ def main(binary):
           "every partition has a leader and a 3-replica ISR on every broker", str(cl.partitions(TOPIC)))
     say(f"partitions: {cl.partitions(TOPIC)}")
 
+    err, msg = cl.create_topic(WTOPIC, 1, RF)
+    check(err == 0, f"CreateTopics {WTOPIC} 1 partition RF {RF}", f"error {err} {msg}")
+
     watch = EpochWatch(cl, TOPIC, NPARTS).start()
     prod = NumberedProducer(cl.bootstrap, TOPIC, NPARTS).start()
+    wprod = WeirProducer(binary, cl.bootstrap, WTOPIC, 0).start()
     everyone = range(NPARTS)
     settle = SESSION_MS / 1000 + 20
     prod.wait_progress(everyone, 30, "records acknowledged on every partition")
@@ -137,6 +146,9 @@ def main(binary):
     got, hw = read_back(cl.bootstrap, TOPIC, NPARTS)
     say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
     check_read_back(prod, got, hw, TOPIC)
+    rc, werr = wprod.finish(120)
+    wgot, whw = read_back(cl.bootstrap, WTOPIC, 1)
+    check_weir_read_back(wprod, rc, werr, wgot[0], whw[0])
 
     watch.stop()
     conflicts = watch.conflicts()
@@ -145,6 +157,7 @@ def main(binary):
           f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
     cl.shutdown()
     check_replicas_agree(cl, TOPIC, NPARTS, hw)
+    check_replicas_agree(cl, WTOPIC, 1, whw)
 
 
 if __name__ == "__main__":

@@ -225,3 +225,60 @@ def read_partition(cluster, bid, topic, p):
     """[(offset, value)] of the partition from 0 to its high watermark, fetched from broker bid."""
     with KafkaConn(cluster.brokers[bid].port, timeout=15) as c:
         return [(r[0], r[3]) for r in c.read_all(topic, p)]
+
+
+class WeirProducer:
+    """weir's own client: `weir produce --acks all --set enable.idempotence=true`
+    to one partition, fed numbered lines ("w:<seq>") from a thread at `rate`/s.
+    It reports no per-record offset: exit 0 means every line was delivered."""
+
+    def __init__(self, binary, bootstrap, topic, partition, rate=100):
+        import subprocess
+        self.topic, self.partition, self.rate = topic, partition, rate
+        self.sent = 0
+        self.proc = subprocess.Popen(
+            [binary, "produce", "--topic", topic, "--partition", str(partition), "--acks", "all",
+             "--set", "enable.idempotence=true", "--set", "linger.ms=5", "--set", "request.timeout.ms=10000",
+             "--set", "delivery.timeout.ms=90000", "--bootstrap", bootstrap],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(1.0 / self.rate):
+            try:
+                self.proc.stdin.write(f"w:{self.sent}\n".encode())
+                self.proc.stdin.flush()
+                self.sent += 1
+            except (BrokenPipeError, OSError):
+                return
+
+    def finish(self, timeout=120):
+        """Closes its input and waits for its exit -> (exit code or None, stderr text)."""
+        import subprocess
+        self._stop.set()
+        self._thread.join(timeout=10)
+        try:  # communicate() closes its input: end of input, the producer flushes and exits
+            _, err = self.proc.communicate(timeout=timeout)
+            return self.proc.returncode, err.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=30)
+            return None, err.decode("utf-8", "replace")
+
+
+def check_weir_read_back(wp, rc, err, recs, hw):
+    """weir produce exited 0 and the partition holds w:0..w:<sent-1> once each, in order, at dense offsets."""
+    check(rc == 0, f"weir produce (idempotent, acks=all) exited 0 after {wp.sent} lines", f"rc {rc}: {err[-600:]}")
+    offs = [o for o, _ in recs]
+    vals = [v for _, v in recs]
+    check(offs == list(range(hw)), f"{wp.topic}-{wp.partition}: offsets dense 0..{hw - 1}", f"{len(offs)} records")
+    want = [f"w:{i}".encode() for i in range(wp.sent)]
+    first_diff = next((i for i, (a, b) in enumerate(zip(vals, want)) if a != b), None)
+    check(vals == want, f"{wp.topic}-{wp.partition}: the {wp.sent} lines once each, in order",
+          f"{len(vals)} read, first difference at index {first_diff}: "
+          f"{vals[first_diff] if first_diff is not None else None!r}")
