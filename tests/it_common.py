@@ -1034,6 +1034,7 @@ class Cluster:
         self.zk = ZooKeeper(f"{name}-zk")
         self.brokers = {}
         self.stopped = set()  # ids SIGSTOPped
+        self.killed_at = {}  # id -> when it was last SIGKILLed (its session outlives it)
 
     # -- lifecycle
 
@@ -1069,6 +1070,7 @@ class Cluster:
         self.stopped.discard(bid)
         say(f"{self.name}: SIGKILL broker {bid}")
         self.brokers[bid].kill9()
+        self.killed_at[bid] = time.monotonic()
 
     def sigstop(self, bid):
         b = self.brokers[bid]
@@ -1085,9 +1087,34 @@ class Cluster:
             self.stopped.discard(bid)
 
     def restart(self, bid):
-        """Starts a stopped or killed broker again: same id, data directory and port."""
-        say(f"{self.name}: restart broker {bid}")
-        self.brokers[bid].restart(same_port=True)
+        """Starts a stopped or killed broker again: same id, data directory and port.
+        A killed broker's registration (an ephemeral znode) lives until its session
+        expires, and a broker whose id is still registered refuses to start: so
+        first wait (bounded) until the others no longer list it, and retry a start
+        refused for that reason until the session timeout has surely passed."""
+        t0 = time.monotonic()
+        limit = self.session_timeout_ms / 1000 + 15
+        try:
+            listed = bid in self.registered()
+        except OSError:  # nobody to ask: give its old session the time to expire
+            listed = False
+            if bid in self.killed_at:
+                time.sleep(max(0.0, self.killed_at[bid] + self.session_timeout_ms / 1000 + 1 - time.monotonic()))
+        if listed:
+            gone = self.wait_for(lambda: bid not in self.registered(), limit, f"broker {bid}'s old registration gone")
+            say(f"{self.name}: broker {bid}'s old registration {'gone' if gone else 'STILL THERE'} after "
+                f"{time.monotonic() - t0:.1f}s")
+        b = self.brokers[bid]
+        while True:
+            say(f"{self.name}: restart broker {bid}")
+            try:
+                b.restart(same_port=True)
+                return
+            except RuntimeError:
+                if "already registered" not in b.log(since_start=True) or time.monotonic() - t0 > limit:
+                    raise
+                say(f"{self.name}: broker {bid}'s id still registered (its old session); retrying in 1 s")
+                time.sleep(1)
 
     def restart_zookeeper(self, down_s=1.0):
         say(f"{self.name}: ZooKeeper stop (down {down_s:.1f}s), then start on the same port and data")

@@ -152,7 +152,7 @@ def main(binary):
 
     watch.stop()
     conflicts = watch.conflicts()
-    check(watch.samples > 10 and not conflicts,
+    check(watch.samples > 10 and watch.seen and not conflicts,
           f"one start offset per leader epoch and partition over every broker "
           f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
     cl.shutdown()
