@@ -61,7 +61,13 @@ class NumberedProducer:
     def _run(self):
         period = 1.0 / self.rate
         part = 0
+        next_at = time.monotonic()
         while not self._stop.is_set():
+            now = time.monotonic()
+            if now < next_at:
+                self.p.poll(min(next_at - now, 0.05))
+                continue
+            next_at = max(next_at + period, now - 1.0)  # paced; no burst after a stall
             if len(self.p) < self.max_queued:
                 seq = self.next_seq[part]
                 try:
@@ -71,7 +77,7 @@ class NumberedProducer:
                     part = (part + 1) % self.nparts
                 except BufferError:
                     pass
-            self.p.poll(period)
+            self.p.poll(0)
 
     def counts(self):
         return [len(a) for a in self.acked]
