@@ -1,24 +1,26 @@
 #!/usr/bin/python3
-"""it_repl_divergence: a deposed leader's unreplicated tail is truncated away
-(the KIP-101 log-divergence regression), with a real ZooKeeper and three brokers.
+"""it_repl_divergence: a deposed leader's divergent tail is truncated away by
+leader epoch, not kept by its high watermark (KIP-101's log divergence), with a
+real ZooKeeper and three brokers.
 
-One partition, RF 3, min.insync.replicas=1, replica.lag.time.max.ms=20000 (the
-ISR does not shrink during the test), zookeeper.session.timeout.ms=6000:
+One partition, RF 3, min.insync.replicas=1, unclean.leader.election.enable=true
+(so a replica without the tail can be elected), zookeeper.session.timeout.ms=6000:
 
   1. 10 records acks=all to the leader L (offsets 0..9, on every replica);
-  2. SIGSTOP of both followers; 5 records acks=1 to L (offsets 10..14, on L
-     only, at L's epoch E);
-  3. kill -9 of L, SIGCONT of the followers: one of them, N, becomes leader at
-     an epoch above E (clean: it was in the ISR) with log end 10;
-  4. 3 records acks=all to N: acknowledged at offsets 10..12;
-  5. L restarts on its data (offsets 0..14 there) and follows N: it must
-     truncate 10..14 (OffsetsForLeaderEpoch: N's end for epoch E is 10) and
-     take N's 10..12, and is back in the ISR.
+  2. kill -9 of both followers: the ISR shrinks to [L];
+  3. 5 records acks=all to L (offsets 10..14): committed on L alone, so L's
+     high watermark is 15;
+  4. kill -9 of L, restart of the two others: once L's session is gone one of
+     them, N, is elected (uncleanly) at a higher epoch with log end 10;
+  5. 3 records acks=all to N: offsets 10..12 at N's epoch;
+  6. L restarts and follows N. Its high watermark (15) is above the point where
+     the logs diverge (10): truncating to it would keep 10..14 and the logs would
+     differ; OffsetsForLeaderEpoch (N's end for L's epoch is 10) truncates to 10.
 
-Checks: the partition reads 0..12 = the 10 first records, then the 3 of step 4
-(none of step 2); one start offset per leader epoch across the brokers'
+Checks: L back in the ISR; the partition reads 0..12 = the 10 first records,
+then the 3 of step 5; one start offset per leader epoch across the brokers'
 leader-epoch-checkpoint files; after SIGTERM of every broker, the three
-replicas' segment files are identical below the high watermark.
+replicas' segment files are identical below the high watermark (13).
 
 usage: it_repl_divergence.py path/to/weir    (exit 77 without ZooKeeper)
 """
@@ -29,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import Cluster, EpochWatch, check, have_zookeeper, run_main, say, skip  # noqa: E402
-from repl_check import check_replicas_agree, produce_raw, read_partition  # noqa: E402
+from repl_check import check_replicas_agree, produce_retry, read_partition  # noqa: E402
 
 TOPIC = "diverge"
 SESSION_MS = 6000
@@ -39,8 +41,7 @@ def main(binary):
     if not have_zookeeper():
         skip("no ZooKeeper server (Debian package zookeeper)")
     cl = Cluster(binary, 3, session_timeout_ms=SESSION_MS,
-                 sets=["min.insync.replicas=1", "replica.lag.time.max.ms=20000",
-                       "unclean.leader.election.enable=false"])
+                 sets=["min.insync.replicas=1", "unclean.leader.election.enable=true"])
     cl.start()
     err, msg = cl.create_topic(TOPIC, 1, 3)
     check(err == 0, "CreateTopics: 1 partition, RF 3", f"{err} {msg}")
@@ -51,38 +52,29 @@ def main(binary):
     lead = cl.leader(TOPIC, 0)
     followers = [b for b in cl.brokers if b != lead]
     first = [f"a{i}".encode() for i in range(10)]
-    err, base = produce_raw(cl, lead, TOPIC, 0, first, acks=-1)
-    check(err == 0 and base == 0, f"10 records acks=all to leader {lead} at offset 0", f"error {err} base {base}")
-
+    res = produce_retry(cl, lead, TOPIC, first)
+    check(res == (0, 0), f"10 records acks=all to leader {lead} at offset 0", str(res))
     for f in followers:
-        cl.sigstop(f)
-    lost = [f"x{i}".encode() for i in range(5)]
-    err, base = produce_raw(cl, lead, TOPIC, 0, lost, acks=1)
-    check(err == 0 and base == 10, "5 records acks=1 to the leader alone at offset 10 (followers stopped)",
-          f"error {err} base {base}")
+        cl.kill(f)
+    shrunk = cl.wait_for(lambda: cl.partitions(TOPIC, via=lead)[0].isr == [lead], SESSION_MS / 1000 + 20,
+                         "the ISR down to the leader")
+    check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(TOPIC, via=lead)))
+    tail = [f"x{i}".encode() for i in range(5)]
+    res = produce_retry(cl, lead, TOPIC, tail)
+    check(res == (0, 10), "5 records acks=all on the leader alone at offset 10", str(res))
     epochs_before = cl.epochs(TOPIC, 1).get((lead, 0), [])
+
     cl.kill(lead)
     for f in followers:
-        cl.sigcont(f)
-
+        cl.restart(f)
     t0 = time.monotonic()
     moved = cl.wait_for(lambda: cl.leader(TOPIC, 0) in followers, SESSION_MS / 1000 + 20, "a new leader")
     new = cl.leader(TOPIC, 0) if moved else -1
-    check(moved, f"a follower leads after the leader's kill ({time.monotonic() - t0:.1f}s): broker {new}",
-          str(cl.partitions(TOPIC)))
+    check(moved, f"a restarted follower is elected once the leader is gone ({time.monotonic() - t0:.1f}s): "
+          f"broker {new}", str(cl.partitions(TOPIC)))
     after = [f"y{i}".encode() for i in range(3)]
-    res = (None, None)
-    if moved:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # NOT_ENOUGH_REPLICAS / NOT_LEADER while the ISR settles: retry
-            try:
-                res = produce_raw(cl, new, TOPIC, 0, after, acks=-1)
-            except OSError as e:
-                res = (str(e), None)
-            if res[0] == 0:
-                break
-            time.sleep(0.2)
-    check(res == (0, 10), f"3 records acks=all to the new leader {new} at offset 10", f"(error, base) {res}")
+    res = produce_retry(cl, new, TOPIC, after) if moved else (None, None)
+    check(res == (0, 10), f"3 records acks=all to the new leader {new} at offset 10", str(res))
 
     cl.restart(lead)
     check(cl.wait_for(lambda: cl.healthy_everywhere(TOPIC, 1, 3), 40, "old leader back in the ISR"),
@@ -90,7 +82,7 @@ def main(binary):
     now = cl.leader(TOPIC, 0)
     recs = read_partition(cl, now, TOPIC, 0) if now > 0 else []
     want = list(enumerate(first + after))
-    check(recs == want, "the partition reads the 10 first records, then the 3 of the new leader (no acks=1 tail)",
+    check(recs == want, "the partition reads the 10 first records, then the 3 of the new leader (not the old tail)",
           f"got {recs}")
     say(f"old leader's epochs before the kill {epochs_before}, after {cl.epochs(TOPIC, 1).get((lead, 0))}")
 

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import Cluster, EpochWatch, check, have_zookeeper, run_main, say, skip  # noqa: E402
-from repl_check import check_replicas_agree, produce_raw, read_partition  # noqa: E402
+from repl_check import check_replicas_agree, produce_retry, read_partition  # noqa: E402
 
 TOPIC = "last"
 SESSION_MS = 6000
@@ -38,21 +38,6 @@ SESSION_MS = 6000
 def weir(binary, *args):
     res = subprocess.run([binary] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     return res.returncode, res.stdout.decode(), res.stderr.decode()
-
-
-def produce_retry(cl, bid, values, timeout=20):
-    """acks=all to broker bid, retrying retriable refusals (the ISR or leadership settling)."""
-    deadline = time.monotonic() + timeout
-    res = (None, None)
-    while time.monotonic() < deadline:
-        try:
-            res = produce_raw(cl, bid, TOPIC, 0, values, acks=-1)
-        except OSError as e:
-            res = (str(e), None)
-        if res[0] == 0:
-            break
-        time.sleep(0.2)
-    return res
 
 
 def main(binary):
@@ -75,14 +60,14 @@ def main(binary):
     lead = cl.leader(TOPIC, 0)
     others = [b for b in cl.brokers if b != lead]
     first = [f"a{i}".encode() for i in range(5)]
-    check(produce_retry(cl, lead, first) == (0, 0), f"5 records acks=all to leader {lead} at offset 0")
+    check(produce_retry(cl, lead, TOPIC, first) == (0, 0), f"5 records acks=all to leader {lead} at offset 0")
     for b in others:
         cl.kill(b)
     shrunk = cl.wait_for(lambda: cl.partitions(TOPIC, via=lead)[0].isr == [lead], SESSION_MS / 1000 + 20,
                          "the ISR down to the leader")
     check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(TOPIC, via=lead)))
     second = [f"b{i}".encode() for i in range(5)]
-    res = produce_retry(cl, lead, second)
+    res = produce_retry(cl, lead, TOPIC, second)
     check(res == (0, 5), "5 records acks=all acknowledged by the last ISR member at offset 5", str(res))
 
     cl.kill(lead)

@@ -288,3 +288,19 @@ def check_weir_read_back(wp, rc, err, recs, hw):
     check(vals == want, f"{wp.topic}-{wp.partition}: the {wp.sent} lines once each, in order",
           f"{len(vals)} read, first difference at index {first_diff}: "
           f"{vals[first_diff] if first_diff is not None else None!r}")
+
+
+def produce_retry(cl, bid, topic, values, timeout=20):
+    """One batch acks=all to partition 0 on broker bid, retrying retriable refusals
+    (the ISR or the leadership settling) -> (error, base offset) of the last try."""
+    deadline = time.monotonic() + timeout
+    res = (None, None)
+    while time.monotonic() < deadline:
+        try:
+            res = produce_raw(cl, bid, topic, 0, values, acks=-1)
+        except OSError as e:
+            res = (str(e), None)
+        if res[0] == 0:
+            break
+        time.sleep(0.2)
+    return res
