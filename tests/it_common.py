@@ -1133,15 +1133,16 @@ class Cluster:
 
     # -- reading the cluster
 
-    def wait_for(self, pred, timeout, what, interval=0.1):
-        """pred() until true within timeout * TSCALE; a pred raising OSError or
-        ValueError (a broker down, mid-restart) counts as false."""
+    def wait_for(self, pred, timeout, what, interval=0.1, scaled=True):
+        """pred() until true within timeout * TSCALE (scaled=False: timeout, for
+        bounds that are real time, such as a session timeout); a pred raising
+        OSError or ValueError (a broker down, mid-restart) counts as false."""
         def safe():
             try:
                 return pred()
             except (OSError, ValueError, ClosedError):
                 return False
-        return wait_for(safe, timeout * self.tscale, what, interval)
+        return wait_for(safe, timeout * (self.tscale if scaled else 1), what, interval)
 
     def metadata(self, topics=None, via=None, timeout=5.0):
         """Metadata v5 (KafkaConn.metadata_full) from broker `via`, or the first
