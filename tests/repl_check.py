@@ -279,7 +279,7 @@ class WeirProducer:
 
 def check_weir_read_back(wp, rc, err, recs, hw):
     """weir produce exited 0 and the partition holds w:0..w:<sent-1> once each, in order, at dense offsets."""
-    check(rc == 0, f"weir produce (idempotent, acks=all) exited 0 after {wp.sent} lines", f"rc {rc}: {err[-600:]}")
+    check(rc == 0, f"weir produce (idempotent, acks=all) exited 0 after {wp.sent} lines", f"rc {rc}: {err[-2000:]}")
     offs = [o for o, _ in recs]
     vals = [v for _, v in recs]
     check(offs == list(range(hw)), f"{wp.topic}-{wp.partition}: offsets dense 0..{hw - 1}", f"{len(offs)} records")
