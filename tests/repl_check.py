@@ -112,14 +112,23 @@ def read_back(bootstrap, topic, nparts, timeout=60):
     """Every record of every partition from offset 0 up to its high watermark, with
     a confluent_kafka Consumer (isolation read_uncommitted) ->
     ({partition: [(offset, value)]}, {partition: high watermark})."""
-    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+    from confluent_kafka import Consumer, KafkaException, TopicPartition, OFFSET_BEGINNING
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-repl-readback", "enable.auto.commit": False,
                   "isolation.level": "read_uncommitted", "enable.partition.eof": True,
                   "auto.offset.reset": "error"})
     try:
         hw = {}
         for p in range(nparts):
-            hw[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
+            deadline = time.monotonic() + 30
+            while True:  # NOT_LEADER_OR_FOLLOWER and the like while a leadership settles: retry
+                try:
+                    hw[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    break
+                except KafkaException as e:
+                    if time.monotonic() > deadline:
+                        raise
+                    say(f"read_back: {topic}-{p} high watermark: {e}; retrying")
+                    time.sleep(0.5)
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(nparts)])
         got = {p: [] for p in range(nparts)}
         done = {p for p in range(nparts) if hw[p] == 0}
