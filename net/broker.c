@@ -25,6 +25,17 @@
 
 enum { LISTEN_BACKLOG = 1024 };
 
+static enum weir_err meta_properties_write(struct broker *b, const char *cluster_id)
+{
+    char path[4200], body[160];
+    snprintf(path, sizeof path, "%s/meta.properties", b->cfg.data_dir);
+    int n = snprintf(body, sizeof body, "version=1\ncluster.id=%s\nnode.id=%" PRId32 "\n", cluster_id,
+                     b->cfg.node_id);
+    return weir_write_file_atomic(path, body, (size_t)n);
+}
+
+/* In a cluster the id is the cluster's (/cluster/id): read here, checked and
+ * written by cluster_id_adopt once joined. */
 static enum weir_err cluster_id_load(struct broker *b)
 {
     char path[4200], *text = NULL;
@@ -35,6 +46,7 @@ static enum weir_err cluster_id_load(struct broker *b)
         weir_free(text);
         if (b->cluster_id[0]) return WEIR_OK;
     }
+    if (b->cfg.zk_connect[0]) return WEIR_OK;
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[22];
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -45,10 +57,17 @@ static enum weir_err cluster_id_load(struct broker *b)
     close(fd);
     for (int i = 0; i < 22; i++) b->cluster_id[i] = alphabet[raw[i] & 63];
     b->cluster_id[22] = '\0';
-    char body[128];
-    int n = snprintf(body, sizeof body, "version=1\ncluster.id=%s\nnode.id=%" PRId32 "\n", b->cluster_id,
-                     b->cfg.node_id);
-    return weir_write_file_atomic(path, body, (size_t)n);
+    return meta_properties_write(b, b->cluster_id);
+}
+
+/* Joined: a data directory new to the cluster takes its id (a different one
+ * was refused by weir_cluster_start). */
+static enum weir_err cluster_id_adopt(struct broker *b, char *why, size_t cap)
+{
+    if (b->cluster_id[0]) return WEIR_OK;
+    enum weir_err err = meta_properties_write(b, weir_cluster_id(b->cluster));
+    if (err != WEIR_OK) snprintf(why, cap, "cannot write %s/meta.properties: %s", b->cfg.data_dir, weir_err_text(err));
+    return err;
 }
 
 static void sockaddr_set_port(struct sockaddr_storage *sa, uint16_t port)
@@ -316,6 +335,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     if (err != WEIR_OK && !why[0]) snprintf(why, why_cap, "cannot start: %s", weir_err_text(err));
     /* Listening with every reactor running: roles can be posted, the port is known. */
     if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_glue_start(b, why, why_cap);
+    if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_id_adopt(b, why, why_cap);
     if (err == WEIR_OK) {
         port_file_write(b);
         weir_log(WEIR_LOG_INFO, "weir listening on %s:%u (advertised %s:%u), %u reactors, data in %s",

@@ -253,6 +253,7 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     };
     snprintf(cc.zk_connect, sizeof cc.zk_connect, "%s", c->zk_connect);
     snprintf(cc.host, sizeof cc.host, "%s", advertised_host(c));
+    snprintf(cc.cluster_id, sizeof cc.cluster_id, "%s", b->cluster_id);
     static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL };
     char line[512] = "";
     enum weir_err err = weir_cluster_start(&cc, &ops, b, &b->cluster, line, sizeof line);

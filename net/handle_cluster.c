@@ -253,7 +253,7 @@ void cluster_metadata(struct request *req, const struct kmetadata_req *mr)
         brokers[i] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
     if (failed || !brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
     struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_live : 0,
-                                   .cluster_id = kstr_c(b->cluster_id), .controller_id = weir_cluster_controller(cl),
+                                   .cluster_id = kstr_c(weir_cluster_id(cl)), .controller_id = weir_cluster_controller(cl),
                                    .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
     response_begin(req);
     kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);

@@ -85,6 +85,7 @@ struct cop {
 
 struct weir_cluster {
     struct weir_cluster_config cfg;
+    char cluster_id[RP_CLUSTER_ID_CAP]; /* the member's, copied once started; read-only then */
     struct weir_cluster_ops ops;
     void *ctx;
     char *connect;                 /* zk_connect, a lone trailing "/" dropped */
@@ -984,7 +985,7 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
     }
     struct rp_member_cfg mc = { .id = cfg->broker_id, .host = cfg->host, .port = cfg->port,
                                 .timestamp_ms = weir_time_ms(), .open = session_open, .open_ctx = cl,
-                                .on_role = role_cb, .role_ctx = cl };
+                                .on_role = role_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
     cl->m = rp_member_new(&mc);
     rp_ctlr_init(&cl->ctlr, cl->m, cfg->unclean_election);
     cl->ctlr_l = cl->m->listener;
@@ -1003,20 +1004,25 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
         if (pthread_cond_timedwait(&cl->wcv, &cl->wmu, &ts) == ETIMEDOUT) break;
     enum start_state st = cl->start;
     pthread_mutex_unlock(&cl->wmu);
+    enum weir_err refused = WEIR_E_EXISTS;
     if (st == START_REGISTERED) {
+        lock(cl);
+        snprintf(cl->cluster_id, sizeof cl->cluster_id, "%s", cl->m->cluster_id);
+        unlock(cl);
         *out = cl;
         return WEIR_OK;
     }
     if (st == START_REFUSED) {
         lock(cl);
         snprintf(why, why_cap, "%s", rp_member_failure(cl->m));
+        refused = cl->m->failure_err;
         unlock(cl);
     } else {
         snprintf(why, why_cap, "broker %d: not registered on ZooKeeper %s within %d ms (zookeeper.connection.timeout.ms)",
                  cfg->broker_id, cfg->zk_connect, cl->cfg.connect_timeout_ms);
     }
     weir_cluster_stop(cl);
-    return st == START_REFUSED ? WEIR_E_EXISTS : WEIR_E_TIMEOUT;
+    return st == START_REFUSED ? refused : WEIR_E_TIMEOUT;
 }
 
 void weir_cluster_stop(struct weir_cluster *cl)
@@ -1032,6 +1038,8 @@ void weir_cluster_stop(struct weir_cluster *cl)
 }
 
 int32_t weir_cluster_id_self(const struct weir_cluster *cl) { return cl->cfg.broker_id; }
+
+const char *weir_cluster_id(const struct weir_cluster *cl) { return cl->cluster_id; }
 
 int32_t weir_cluster_controller(struct weir_cluster *cl)
 {

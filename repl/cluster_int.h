@@ -70,6 +70,7 @@ struct rp_broker_addr {
     int32_t port; /* -1: not read yet, or none */
 };
 
+enum { RP_CLUSTER_ID_CAP = 64 };
 struct rp_member;
 /* Opens a session whose events go to (cb, cb_ctx); never NULL. */
 typedef struct rp_zk *rp_member_open_fn(void *ctx, rp_zk_session_fn *cb, void *cb_ctx);
@@ -85,6 +86,7 @@ struct rp_member_cfg {
     void *open_ctx;
     rp_member_role_fn *on_role; /* may be NULL */
     void *role_ctx;
+    const char *cluster_id_want; /* meta.properties' cluster.id; "" or NULL: take /cluster/id's */
 };
 
 /* One listener (the controller): on_session(zk) once this broker is registered
@@ -103,6 +105,8 @@ struct rp_member {
     bool registered, connected, disconnected_once;
     int fixed_left;     /* fixed paths still being ensured */
     char failure[768];  /* "" unless registration was refused (final) */
+    enum weir_err failure_err; /* with failure: WEIR_E_EXISTS (id taken), WEIR_E_INVALID (other cluster) */
+    char cluster_id[RP_CLUSTER_ID_CAP]; /* /cluster/id's id, "" until read; then fixed for good */
     bool brokers_known;
     int32_t *brokers;   /* live broker ids, ascending */
     int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */

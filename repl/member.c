@@ -19,7 +19,11 @@
  *     on it, replaces such a state instead of failing forever).
  *  3. role_emit runs on_role only when (kind, leader, epoch) changes.
  *  4. A completion from an older session (gen) or with RP_ZK_CLOSED does nothing.
- *  5. This broker never becomes LEADER from a state written before its own
+ *  5. Before its first registration the broker reads /cluster/id (creating
+ *     it with a fresh id when absent: Kafka's getOrGenerateClusterId) and
+ *     stops for good when its meta.properties names another cluster; the id
+ *     read then never changes for the life of m.
+ *  6. This broker never becomes LEADER from a state written before its own
  *     registration on the current session (state mzxid < our czxid, or our
  *     czxid not read yet): it may have restarted since and lost an unflushed
  *     tail, and leading again at that epoch would write a second history
@@ -30,7 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum mop_kind { MOP_FIXED, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS };
+enum mop_kind { MOP_FIXED, MOP_CID_CREATE, MOP_CID_GET, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS };
 
 /* One op in flight. */
 struct mop {
@@ -42,7 +46,7 @@ struct mop {
 };
 
 static const char *const fixed_paths[] = { "/brokers/ids", "/brokers/topics", "/config/topics",
-                                           "/admin/delete_topics", "/weir/shutdown" };
+                                           "/admin/delete_topics", "/weir/shutdown", "/cluster" };
 enum { FIXED_N = sizeof fixed_paths / sizeof fixed_paths[0], PATH_LEN = 512 };
 
 static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res);
@@ -454,7 +458,62 @@ static void refuse(struct rp_member *m, const struct rp_zk_result *res)
     snprintf(m->failure, sizeof m->failure,
              "broker id %d is already registered by a live broker at %s:%d (/brokers/ids/%d, session 0x%llx)",
              m->cfg.id, other.host, other.port, m->cfg.id, (unsigned long long)res->stat.ephemeral_owner);
+    m->failure_err = WEIR_E_EXISTS;
     weir_log(WEIR_LOG_ERROR, "replication: %s", m->failure);
+}
+
+/* ---- the cluster id (/cluster/id) --------------------------------------------------- */
+
+static void cluster_id_create(struct rp_member *m)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[22];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) weir_panic("cluster: cannot read /dev/urandom");
+    fclose(f);
+    char id[23], buf[128];
+    for (int i = 0; i < 22; i++) id[i] = alphabet[raw[i] & 63];
+    id[22] = '\0';
+    struct rp_jw w;
+    size_t len;
+    rp_jw_init(&w, buf, sizeof buf);
+    rp_jw_obj_begin(&w);
+    rp_jw_key(&w, "version");
+    rp_jw_str(&w, "1");
+    rp_jw_key(&w, "id");
+    rp_jw_str(&w, id);
+    rp_jw_obj_end(&w);
+    WEIR_ASSERT(rp_jw_done(&w, &len) == WEIR_OK);
+    rp_zk_create(m->zk, "/cluster/id", buf, len, 0, op_done, mop_new(m, MOP_CID_CREATE, id));
+}
+
+/* {"version":"1","id":"..."}: false when unreadable. */
+static bool cluster_id_parse(const void *data, size_t n, char *id, size_t cap)
+{
+    struct rp_jr r;
+    char key[RP_JSON_KEY_MAX];
+    size_t len;
+    id[0] = '\0';
+    rp_jr_init(&r, data, n);
+    if (!rp_jr_obj_begin(&r)) return false;
+    while (rp_jr_obj_next(&r, key))
+        if (strcmp(key, "id") == 0 ? !rp_jr_str(&r, id, cap, &len) : !rp_jr_skip(&r)) return false;
+    return rp_jr_finish(&r) && id[0];
+}
+
+static void cluster_id_take(struct rp_member *m, const char *id)
+{
+    const char *want = m->cfg.cluster_id_want;
+    if (want && want[0] && strcmp(want, id) != 0) {
+        m->failure_err = WEIR_E_INVALID;
+        snprintf(m->failure, sizeof m->failure,
+                 "the cluster id in ZooKeeper (/cluster/id) is %s but meta.properties has cluster.id %s: this data "
+                 "directory belongs to another cluster (InconsistentClusterIdException)", id, want);
+        weir_log(WEIR_LOG_ERROR, "replication: broker %d: %s", m->cfg.id, m->failure);
+        return;
+    }
+    snprintf(m->cluster_id, sizeof m->cluster_id, "%s", id);
+    register_broker(m);
 }
 
 static void session_start(struct rp_member *m)
@@ -481,8 +540,26 @@ static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
     switch (op->kind) {
     case MOP_FIXED:
         if (rc != RP_ZK_OK) m->fixed_left = -1; /* a reconnect starts over */
-        else if (m->fixed_left > 0 && --m->fixed_left == 0) register_broker(m);
+        else if (m->fixed_left > 0 && --m->fixed_left == 0) {
+            if (m->cluster_id[0]) register_broker(m);
+            else rp_zk_get(m->zk, "/cluster/id", NULL, NULL, op_done, mop_new(m, MOP_CID_GET, "/cluster/id"));
+        }
         break;
+    case MOP_CID_CREATE: /* op->path holds the id we offered */
+        if (rc == RP_ZK_OK) cluster_id_take(m, op->path);
+        else if (rc == RP_ZK_NODEEXISTS) rp_zk_get(m->zk, "/cluster/id", NULL, NULL, op_done, mop_new(m, MOP_CID_GET, "/cluster/id"));
+        break;
+    case MOP_CID_GET: {
+        char id[RP_CLUSTER_ID_CAP];
+        if (rc == RP_ZK_NONODE) cluster_id_create(m);
+        else if (rc == RP_ZK_OK && cluster_id_parse(res->data, res->len, id, sizeof id)) cluster_id_take(m, id);
+        else if (rc == RP_ZK_OK) {
+            m->failure_err = WEIR_E_INVALID;
+            snprintf(m->failure, sizeof m->failure, "/cluster/id is unreadable (want {\"version\":\"1\",\"id\":\"...\"})");
+            weir_log(WEIR_LOG_ERROR, "replication: broker %d: %s", m->cfg.id, m->failure);
+        }
+        break;
+    }
     case MOP_REGISTER:
         if (rc == RP_ZK_OK) on_registered(m);
         else if (rc == RP_ZK_NODEEXISTS) rp_zk_get(m->zk, op->path, NULL, NULL, op_done, mop_new(m, MOP_REG_GET, op->path));
@@ -566,6 +643,7 @@ struct rp_member *rp_member_new(const struct rp_member_cfg *cfg)
     struct rp_member *m = rp_zk_xmalloc(sizeof *m);
     *m = (struct rp_member){ .cfg = *cfg };
     m->cfg.host = rp_zk_xstrdup(cfg->host);
+    m->cfg.cluster_id_want = cfg->cluster_id_want ? rp_zk_xstrdup(cfg->cluster_id_want) : NULL;
     session_open(m);
     return m;
 }
@@ -608,6 +686,7 @@ void rp_member_free(struct rp_member *m)
     weir_free(m->broker_addr);
     rp_strmap_clear(&m->armed);
     weir_free((char *)m->cfg.host);
+    weir_free((char *)m->cfg.cluster_id_want);
     weir_free(m);
 }
 

@@ -41,6 +41,7 @@ struct weir_cluster_config {
     bool auto_rebalance;         /* auto.leader.rebalance.enable */
     int64_t rebalance_check_ms;  /* leader.imbalance.check.interval.seconds x 1000 */
     int32_t imbalance_pct;       /* leader.imbalance.per.broker.percentage */
+    char cluster_id[64];         /* meta.properties' cluster.id; "": none yet (take the cluster's) */
 };
 
 struct weir_broker_addr {
@@ -80,13 +81,15 @@ struct weir_cluster_ops {
     void (*on_change)(void *ctx); /* brokers, topics or states changed (may be NULL) */
 };
 
-/* Connects to ZooKeeper, creates the fixed paths, registers this broker
+/* Connects to ZooKeeper, creates the fixed paths, reads the cluster id
+ * (/cluster/id, created by the first broker), registers this broker
  * (ephemeral /brokers/ids/<id>), stands for controller and starts the
  * cluster's thread; returns once registered (with the live brokers, itself
  * among them, read) or refused, or after connect_timeout_ms. Roles for
  * hosted partitions follow on the thread.
  * Errors: WEIR_E_BAD_CONFIG (zk_connect), WEIR_E_EXISTS (another live broker
- * has the id), WEIR_E_TIMEOUT (no session or registration in time), with one
+ * has the id), WEIR_E_INVALID (cfg->cluster_id is set and differs from
+ * the cluster's: Kafka's InconsistentClusterIdException), WEIR_E_TIMEOUT (no session or registration in time), with one
  * line for the user in why. */
 enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const struct weir_cluster_ops *ops,
                                  void *ctx, struct weir_cluster **out, char *why, size_t why_cap);
@@ -96,6 +99,8 @@ void weir_cluster_stop(struct weir_cluster *cl);
 
 /* Queries of the cache: any thread, each a consistent snapshot. */
 int32_t weir_cluster_id_self(const struct weir_cluster *cl);
+/* The cluster's id (/cluster/id), fixed once started: the same on every broker. */
+const char *weir_cluster_id(const struct weir_cluster *cl);
 int32_t weir_cluster_controller(struct weir_cluster *cl); /* -1 when none is known */
 /* Live brokers in ascending id order; returns how many there are (may exceed cap). */
 size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *out, size_t cap);

@@ -76,6 +76,36 @@ def main(binary):
               text[-400:])
     dup.cleanup()
 
+    # (a2) one cluster id: every broker reports /cluster/id's, and keeps it in meta.properties
+    ids = set()
+    for b in brokers:
+        with itc.KafkaConn(b.port) as c:
+            ids.add(c.metadata_full([])["cluster_id"])
+    cid = next(iter(ids))
+    check(len(ids) == 1 and cid and len(cid) == 22, "(a2) every broker reports the same 22-character cluster id",
+          str(ids))
+
+    def meta_id(b):
+        with open(os.path.join(b.datadir, "meta.properties")) as f:
+            return re.search(r"cluster\.id=(\S+)", f.read()).group(1)
+
+    check(all(meta_id(b) == cid for b in brokers), "(a2) each meta.properties keeps the cluster's id",
+          str([meta_id(b) for b in brokers]))
+    # (a3) a data dir of another cluster refuses to join, saying so
+    alien = itc.Broker(binary, "alien", sets=common + ["broker.id=7"], start_timeout=60 * ts)
+    os.makedirs(alien.datadir, exist_ok=True)
+    with open(os.path.join(alien.datadir, "meta.properties"), "w") as f:
+        f.write("version=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\nnode.id=7\n")
+    try:
+        alien.start()
+        check(False, "(a3) a broker whose meta.properties names another cluster refuses to start")
+    except RuntimeError:
+        text = alien.log()
+        check("InconsistentClusterIdException" in text and cid in text,
+              "(a3) a broker whose meta.properties names another cluster refuses to start, naming both ids",
+              text[-400:])
+    alien.cleanup()
+
     admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
     # (b) RF=3 through broker 0
     fut = admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3,
