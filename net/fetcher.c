@@ -17,7 +17,10 @@
  * Errors as Kafka's fetcher: FENCED_LEADER_EPOCH parks the partition until a
  * newer follow; NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH and the rest
  * (the leader may learn of its role after we learn of ours) back off
- * replica.fetch.backoff.ms and try again.
+ * replica.fetch.backoff.ms and try again; for the first two, which a leader
+ * change gives while the new leader has not applied its role yet, the first
+ * QUICK_RETRIES tries after a success wait only QUICK_RETRY_MS (a controlled
+ * shutdown's acks=all would otherwise wait out a whole backoff).
  * Rounds, as Kafka's fetcher thread: one request in flight at a time, and
  * none while owner ops are out (the next fetch carries the offsets the
  * appends reached, which is what moves the leader's HW). A round asks for
@@ -40,6 +43,8 @@ enum {
     OFLE_VERSION = 3,               /* OffsetForLeaderEpoch with replica_id, not flexible */
     SOCKET_TIMEOUT_MS = 30000,      /* Kafka's replica.socket.timeout.ms */
     BUSY_RETRY_MS = 20,             /* the log still has appends of its leader days in flight */
+    QUICK_RETRY_MS = 25,            /* the new leader has not applied its role yet */
+    QUICK_RETRIES = 20,             /* then replica.fetch.backoff.ms: a real failure */
     SCRATCH_BYTES = 64 << 10,
 };
 
@@ -91,6 +96,7 @@ struct fpart {
     int32_t epoch;               /* the leader's epoch we follow (current_leader_epoch) */
     enum fp_state state;
     int64_t retry_at_ns;         /* backed off until then */
+    int quick_retries;           /* quick retries since the last answer without error */
     bool owner_busy;             /* op is out on the owner: not ours to touch */
     bool in_request;             /* in the request in flight */
     int32_t ask_epoch;
@@ -302,6 +308,18 @@ static void fpart_backoff(struct fpart *fp, int64_t ns)
     fp->retry_at_ns = weir_clock_ns() + ns;
 }
 
+/* Backs off after the leader answered `error` (0: no answer, a local failure). */
+static void fpart_retry(struct fpart *fp, int16_t error)
+{
+    bool role_lag = error == WEIR_KERR_NOT_LEADER_OR_FOLLOWER || error == WEIR_KERR_UNKNOWN_LEADER_EPOCH;
+    if (role_lag && fp->quick_retries < QUICK_RETRIES) {
+        fp->quick_retries++;
+        fpart_backoff(fp, (int64_t)QUICK_RETRY_MS * 1000000);
+    } else {
+        fpart_backoff(fp, backoff_ns(fp->f->r));
+    }
+}
+
 static void fop_reply_run(struct reactor *r, struct task *t)
 {
     (void)r;
@@ -328,7 +346,10 @@ static void fop_reply_run(struct reactor *r, struct task *t)
         case FOPR_BUSY: fpart_backoff(fp, (int64_t)BUSY_RETRY_MS * 1000000); break;
         case FOPR_RETRY:
             fp->state = FP_PREPARE; /* truncate again before fetching */
-            fpart_backoff(fp, backoff_ns(f->r));
+            if (op->kind == FOP_TRUNCATE && op->error)
+                WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "follower %s-%d: leader %d answered %s to OffsetsForLeaderEpoch; "
+                                     "retrying", fp->topic, fp->partition, f->leader, weir_kerr_name(op->error));
+            fpart_retry(fp, op->kind == FOP_TRUNCATE ? op->error : 0);
             break;
         case FOPR_PARK:
             weir_log(WEIR_LOG_INFO, "follower %s-%d: fenced at leader epoch %d; waiting for a newer state",
@@ -414,6 +435,7 @@ static void fetch_part_answer(struct fetcher *f, struct fpart *fp, const struct 
 {
     switch (rp->error_code) {
     case WEIR_KERR_NONE: {
+        fp->quick_retries = 0;
         size_t len = rp->record_set.len > 0 ? whole_batches(rp->record_set.ptr, (size_t)rp->record_set.len) : 0;
         if (len == 0 && rp->high_watermark <= fp->hw_given) return; /* nothing new */
         fp->hw_given = rp->high_watermark;
@@ -443,7 +465,7 @@ static void fetch_part_answer(struct fetcher *f, struct fpart *fp, const struct 
     default: /* NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH: the leader is behind the state; and the rest */
         WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "follower %s-%d: leader %d answered %s; retrying", fp->topic,
                              fp->partition, f->leader, weir_kerr_name(rp->error_code));
-        fpart_backoff(fp, backoff_ns(f->r));
+        fpart_retry(fp, rp->error_code);
         return;
     }
 }
