@@ -5,8 +5,10 @@
  * broker leads it: the leader state of repl.h (followers' progress, ISR, HW),
  * the acks=all produces held until the HW passes them, and at most one ISR
  * znode write out. Invariants:
- *   - lead != NULL exactly while kind == LEADER, and then the partition is on
- *     its reactor's led list; the log's HW is the leader state's HW, pushed
+ *   - lead != NULL exactly while kind == LEADER and not lead_wait, and then
+ *     the partition is on its reactor's led list; lead_wait: made leader while
+ *     appends of its follower days were still in flight (the log takes no
+ *     leader epoch then), retried on every tick until they are done; the log's HW is the leader state's HW, pushed
  *     after every change (it never follows the log end in cluster mode);
  *   - held produces exist only while leading; leaving the lead answers them;
  *   - an ISR write's answer is applied only when no newer state was made
@@ -41,6 +43,7 @@ struct part_repl {
     struct repl_hold *held;      /* acks=all produces waiting, linked both ways */
     bool isr_writing;            /* `w` is out */
     bool follower_tail;          /* made leader with the log busy: its follower appends may be in flight */
+    bool lead_wait;              /* LEADER, waiting for follower appends to finish before leading */
     uint64_t isr_seq;            /* bumped by every state made: older answers are dropped */
     int64_t isr_retry_ms;        /* proposals before it are dropped (after a failed write) */
     struct isr_write w;
@@ -52,6 +55,7 @@ struct repl_reactor {
     int64_t next_tick_ms;
     int64_t next_checkpoint_ms;  /* reactor 0: the store's HW checkpoint */
     int32_t isr_out;             /* ISR writes whose answer has not come back: the reactor waits for them */
+    int32_t lead_waits;          /* partitions with lead_wait */
 };
 
 static int64_t now_ms(void) { return weir_clock_ns() / 1000000; }
@@ -247,14 +251,30 @@ static void lead_drop(struct reactor *owner, struct part_repl *pr, bool tell)
     }
 }
 
+static void lead_wait_clear(struct reactor *owner, struct part_repl *pr)
+{
+    if (!pr->lead_wait) return;
+    pr->lead_wait = false;
+    rr_of(owner)->lead_waits--;
+}
+
 static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct weir_role *role)
 {
     struct part *p = pr->p;
     struct broker *b = owner->b;
     const struct weir_partition_info *in = &role->info;
     bool was_leading = pr->lead != NULL;
-    fetcher_unfollow(owner, p);
+    fetcher_unfollow(owner, p); /* its appends still in flight are stale now */
     enum weir_err err = weir_log_set_leader_epoch(p->log, in->leader_epoch);
+    if (err == WEIR_E_INVALID && !was_leading && in->leader_epoch >= 0) { /* follower appends in flight */
+        if (!pr->lead_wait) {
+            pr->lead_wait = true;
+            rr_of(owner)->lead_waits++;
+            weir_log(WEIR_LOG_INFO, "%s-%d: leading at epoch %d once its follower appends are done", p->topic,
+                     p->partition, in->leader_epoch);
+        }
+        return true;
+    }
     if (err == WEIR_OK && !pr->lead) {
         pr->lead = weir_repl_leader_new();
         if (!pr->lead) err = WEIR_E_NOMEM;
@@ -312,6 +332,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         return;
     enum weir_role_kind was = pr->kind;
     int32_t was_epoch = pr->epoch;
+    lead_wait_clear(owner, pr); /* the new role decides */
     pr->kind = role->kind;
     pr->leader = in->leader;
     pr->epoch = in->leader_epoch;
@@ -392,6 +413,22 @@ static void hw_checkpoint(struct reactor *r)
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot write the high watermark checkpoint: %s", weir_err_text(err));
 }
 
+/* Partitions made leader while follower appends were in flight try again. */
+static void lead_waits_retry(struct reactor *r)
+{
+    for (size_t i = 0; i < r->parts.n_buckets && rr_of(r)->lead_waits > 0; i++)
+        for (struct part *p = r->parts.buckets[i]; p; p = p->hnext) {
+            struct part_repl *pr = p->repl;
+            if (!pr || !pr->lead_wait || !weir_log_idle(p->log)) continue;
+            lead_wait_clear(r, pr);
+            struct weir_role role = { .kind = WEIR_ROLE_LEADER, .info = pr->info };
+            if (!lead_take(r, pr, &role)) pr->kind = WEIR_ROLE_OFFLINE;
+            else if (!pr->lead_wait)
+                weir_log(WEIR_LOG_INFO, "%s-%d: leader at epoch %d (after its follower appends)", p->topic,
+                         p->partition, pr->epoch);
+        }
+}
+
 static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
 {
     (void)ctx;
@@ -401,6 +438,7 @@ static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
         rr->next_checkpoint_ms = now + HW_CHECKPOINT_MS;
         hw_checkpoint(r);
     }
+    if (rr->lead_waits > 0 && !r->stopping) lead_waits_retry(r);
     if (!rr->led || now < rr->next_tick_ms || r->stopping) return;
     int64_t lag = r->b->cfg.replica_lag_time_max_ms;
     rr->next_tick_ms = now + WEIR_MAX(lag / 4, (int64_t)TICK_MS_MIN);
@@ -425,6 +463,7 @@ static void repl_forget(struct reactor *r, struct part *p, bool tell)
 {
     struct part_repl *pr = p->repl;
     lead_drop(r, pr, tell);
+    lead_wait_clear(r, pr);
     weir_log_set_hw_listener(p->log, NULL, NULL);
     p->repl = NULL;
     pr->p = NULL;
