@@ -13,6 +13,9 @@
  *             truncate, then fetch or ask again;
  *   APPEND    a fetched record set appended verbatim (weir_log_append_replica),
  *             then HW = min(leader's HW, local end); an empty one sets the HW;
+ *             then the whole segments below min(leader's log start, HW) go
+ *             (Kafka's maybeIncrementLogStartOffset: the leader's retention
+ *             and compaction are mirrored);
  *   RESTART   the leader's log starts above ours: start over at its start.
  * Errors as Kafka's fetcher: FENCED_LEADER_EPOCH parks the partition until a
  * newer follow; NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH and the rest
@@ -75,10 +78,12 @@ struct fop {
     int64_t offset;              /* RESTART: where the leader's log starts */
     struct fbuf *buf;            /* APPEND */
     int64_t leader_hw;
+    int64_t leader_start;        /* APPEND: the leader's log start offset */
     struct weir_append a;
     /* out */
     enum fop_res res;
     int64_t leo, log_start;
+    int64_t start_done;          /* APPEND: follow_log_start's answer */
     int32_t next_epoch;
     enum weir_err err;
 };
@@ -102,6 +107,7 @@ struct fpart {
     int32_t ask_epoch;
     int64_t fetch_offset, log_start;
     int64_t hw_given;            /* the leader HW last handed to the owner */
+    int64_t start_given;         /* the leader log start the owner last dealt with */
     struct fop op;
     struct fpart *next;
 };
@@ -184,6 +190,28 @@ static void fop_truncated(struct fpart *fp, struct weir_log *log, int64_t offset
     op->res = op->err == WEIR_OK ? ok : FOPR_RETRY;
 }
 
+/* Whole segments below the leader's log start go, never at or above the HW;
+ * returns the leader log start dealt with (less while the HW is below it).
+ * The leader's segments end elsewhere than ours: when the start falls in
+ * our active segment, it is rolled, so that it can go once the leader's
+ * start passes its end (at its next compaction or retention). */
+static int64_t follow_log_start(struct fpart *fp, struct weir_log *log, int64_t leader_start)
+{
+    int64_t to = WEIR_MIN(leader_start, weir_log_high_watermark(log));
+    if (to <= weir_log_start_offset(log)) return to;
+    unsigned deleted = 0;
+    enum weir_err err = weir_log_delete_below(log, to, &deleted);
+    if (err != WEIR_OK)
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "follower %s-%d: deleting segments below the leader's log start %" PRId64
+                             ": %s", fp->topic, fp->partition, leader_start, weir_err_str(err));
+    else if (deleted)
+        weir_log(WEIR_LOG_INFO, "follower %s-%d: %u segment(s) deleted below the leader's log start %" PRId64
+                 "; log start now %" PRId64, fp->topic, fp->partition, deleted, leader_start,
+                 weir_log_start_offset(log));
+    if (err == WEIR_OK && weir_log_start_offset(log) < to && weir_log_idle(log)) weir_log_roll(log);
+    return to;
+}
+
 static void fop_append_done(struct weir_append *a)
 {
     struct fpart *fp = a->user;
@@ -197,6 +225,7 @@ static void fop_append_done(struct weir_append *a)
         int64_t end = a->base_offset + a->records; /* where the next fetch starts */
         int64_t hw = WEIR_MIN(op->leader_hw, end);
         if (hw > weir_log_high_watermark(p->log)) weir_log_set_high_watermark(p->log, hw);
+        op->start_done = follow_log_start(fp, p->log, op->leader_start);
         op->leo = end;
         op->log_start = weir_log_start_offset(p->log);
         op->res = FOPR_FETCH;
@@ -228,6 +257,7 @@ static void fop_run(struct reactor *owner, struct task *t)
             int64_t end = weir_log_end_offset(log);
             int64_t hw = WEIR_MIN(op->leader_hw, end);
             if (hw > weir_log_high_watermark(log)) weir_log_set_high_watermark(log, hw);
+            op->start_done = follow_log_start(fp, log, op->leader_start);
             op->leo = end;
             op->log_start = weir_log_start_offset(log);
             op->res = FOPR_FETCH;
@@ -332,7 +362,8 @@ static void fop_reply_run(struct reactor *r, struct task *t)
     if (fp->state != FP_GONE) {
         switch (op->res) {
         case FOPR_FETCH:
-            if (op->kind != FOP_APPEND) fp->hw_given = -1; /* a truncation may have lowered the HW */
+            if (op->kind != FOP_APPEND) fp->hw_given = fp->start_given = -1; /* a truncation may have lowered the HW */
+            else fp->start_given = op->start_done;
             fp->state = FP_FETCH;
             fp->fetch_offset = op->leo;
             fp->log_start = op->log_start;
@@ -437,9 +468,11 @@ static void fetch_part_answer(struct fetcher *f, struct fpart *fp, const struct 
     case WEIR_KERR_NONE: {
         fp->quick_retries = 0;
         size_t len = rp->record_set.len > 0 ? whole_batches(rp->record_set.ptr, (size_t)rp->record_set.len) : 0;
-        if (len == 0 && rp->high_watermark <= fp->hw_given) return; /* nothing new */
+        if (len == 0 && rp->high_watermark <= fp->hw_given && rp->log_start_offset <= fp->start_given)
+            return; /* nothing new */
         fp->hw_given = rp->high_watermark;
         fp->op.leader_hw = rp->high_watermark;
+        fp->op.leader_start = rp->log_start_offset;
         fp->op.a = (struct weir_append){ .batch = (uint8_t *)rp->record_set.ptr, .len = len };
         fp->op.buf = NULL;
         if (len > 0) {
@@ -753,7 +786,7 @@ static void fmsg_run(struct reactor *r, struct task *t)
             fp->gen = m->gen;
             fp->epoch = m->epoch;
             fp->state = FP_PREPARE;
-            fp->hw_given = -1;
+            fp->hw_given = fp->start_given = -1;
             fp->log_start = -1;
             fp->next = f->parts;
             f->parts = fp;

@@ -56,6 +56,7 @@ def main(binary):
     zk = itc.start_zookeeper()
     common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000",
               "offsets.topic.replication.factor=3", "replica.lag.time.max.ms=10000",
+              "weir.offsets.compaction.min.bytes=65536",  # (e2): the leader compacts soon
               "auto.create.topics.enable=false"]  # a client's late Metadata must not bring the deleted topic back
     brokers = []
     for i in range(3):
@@ -265,6 +266,47 @@ def main(binary):
                 err, pid = rd.i16(), rd.i64()
                 pids.append(pid if err == 0 else None)
     check(None not in pids and len(set(pids)) == len(pids), "InitProducerId: ids distinct over the brokers", str(pids))
+
+    # (e2) followers follow the leader's log start: the coordinator compacts its
+    # offsets partition (deleting segments); the followers' copies lose them too
+    def log_bases(b, part):
+        d = os.path.join(b.datadir, f"__consumer_offsets-{part}")
+        try:
+            return sorted(int(n[:-4]) for n in os.listdir(d) if n.endswith(".log"))
+        except FileNotFoundError:
+            return []
+
+    lead = wait(lambda: coordinator(brokers[0]) if coordinator(brokers[0]) in (0, 1, 2) else None, 60 * ts,
+                "coordinator")
+    check(lead in (0, 1, 2), "(e2) FindCoordinator names a broker", str(lead))
+    if lead in (0, 1, 2):
+        with itc.KafkaConn(brokers[lead].port) as conn:
+            def commit(off):
+                t = itc.string(TOPIC) + itc.array([0], lambda p: itc.i32(p) + itc.i64(off) + itc.i32(-1) +
+                                                  itc.string("m" * 200))
+                body = itc.string("smoke-compact") + itc.i32(-1) + itc.string("") + itc.string(None) + \
+                    itc.array([t], lambda x: x)
+                conn.request(8, 7, body)
+            followers = [b for j, b in enumerate(brokers) if j != lead]
+            compacted, caught = None, False
+            t0 = time.monotonic()
+            # Segments end elsewhere on followers: theirs go once the leader's start
+            # passes them, at a later compaction; so commits go on meanwhile.
+            for i in range(40000):
+                commit(i)
+                if i % 200 == 199:
+                    if compacted is None:
+                        parts = [int(n.split("-")[-1]) for n in os.listdir(brokers[lead].datadir)
+                                 if n.startswith("__consumer_offsets-")]
+                        done = [p for p in parts if log_bases(brokers[lead], p)[:1] > [0]]
+                        compacted = done[0] if done else None
+                    caught = compacted is not None and all(log_bases(b, compacted)[:1] > [0] for b in followers)
+                    if caught or time.monotonic() - t0 > 120 * ts:
+                        break
+        check(compacted is not None, "(e2) the coordinator compacted its offsets partition", str(compacted))
+        check(caught, f"(e2) the followers deleted the segments below the leader's log start ({i + 1} commits, "
+              f"{time.monotonic() - t0:.1f}s)",
+              str([log_bases(b, compacted)[:3] for b in brokers] if compacted is not None else None))
 
     # (f) delete
     fut = other.delete_topics([TOPIC], operation_timeout=30 * ts)
