@@ -25,8 +25,9 @@ error); read back from offset 0 (isolation read_uncommitted): offsets dense, no
 duplicate, produce order kept, every acknowledged record at its acknowledged
 offset; no two brokers recorded different start offsets for one leader epoch of
 one partition (leader-epoch-checkpoint files sampled every 0.2 s all along);
-after a SIGTERM of every broker, the replicas' segment files agree below the
-high watermark.
+no broker refused a leadership it was given ("cannot lead at epoch"); after a
+SIGTERM of every broker, the replicas' segment files agree below the high
+watermark.
 
 usage: it_repl_failover.py path/to/weir    (exit 77 without ZooKeeper or confluent_kafka)
 """
@@ -189,6 +190,12 @@ def main(binary):
     check(watch.samples > 10 and watch.seen and not conflicts,
           f"one start offset per leader epoch and partition over every broker "
           f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
+    # A LEADER role is never given up (a follower's appends in flight at the
+    # change once made it OFFLINE for good: no leader until the next state).
+    refused = {bid: [ln for ln in b.log().splitlines() if "cannot lead at epoch" in ln]
+               for bid, b in cl.brokers.items()}
+    check(not any(refused.values()), "every broker took each leadership it was given",
+          str({bid: lines[:2] for bid, lines in refused.items() if lines}))
     cl.shutdown()
     check_replicas_agree(cl, TOPIC, NPARTS, hw)
     check_replicas_agree(cl, WTOPIC, 1, whw)
