@@ -299,6 +299,17 @@ void handle_request(struct request *req)
         handle_unsupported(req);
         return;
     }
+    /* Cluster mode, the cluster not joined yet (a restart): nothing is served
+     * as a single node would, which would acknowledge produces into a replica
+     * it truncates once it follows its leader. The connection closes; clients
+     * retry. */
+    const struct broker *b = req->c->r->b;
+    if (b->cfg.zk_connect[0] && !__atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE)) {
+        kbuf_reset(&req->out);
+        req->close_after = true;
+        request_respond(req);
+        return;
+    }
     switch (key) {
     case KAPI_PRODUCE: handle_produce(req); break;
     case KAPI_FETCH: handle_fetch(req); break;

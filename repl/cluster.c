@@ -991,7 +991,11 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
     cl->ctlr_l = cl->m->listener;
     cl->ctlr_ctx = cl->m->listener_ctx;
     rp_member_listen(cl->m, &chain, cl);
+    /* Published before the thread runs: its first roles reach reactors that
+     * ask the cluster about them (a NULL cluster there crashed a restart). */
+    __atomic_store_n(out, cl, __ATOMIC_RELEASE);
     if (pthread_create(&cl->thread, NULL, run, cl) != 0) {
+        __atomic_store_n(out, NULL, __ATOMIC_RELEASE);
         rp_member_free(cl->m);
         rp_ctlr_fini(&cl->ctlr);
         cluster_free(cl);
@@ -1009,7 +1013,6 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
         lock(cl);
         snprintf(cl->cluster_id, sizeof cl->cluster_id, "%s", cl->m->cluster_id);
         unlock(cl);
-        *out = cl;
         return WEIR_OK;
     }
     if (st == START_REFUSED) {
@@ -1021,6 +1024,7 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
         snprintf(why, why_cap, "broker %d: not registered on ZooKeeper %s within %d ms (zookeeper.connection.timeout.ms)",
                  cfg->broker_id, cfg->zk_connect, cl->cfg.connect_timeout_ms);
     }
+    __atomic_store_n(out, NULL, __ATOMIC_RELEASE);
     weir_cluster_stop(cl);
     return st == START_REFUSED ? refused : WEIR_E_TIMEOUT;
 }

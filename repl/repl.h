@@ -86,7 +86,8 @@ struct weir_cluster_ops {
  * (ephemeral /brokers/ids/<id>), stands for controller and starts the
  * cluster's thread; returns once registered (with the live brokers, itself
  * among them, read) or refused, or after connect_timeout_ms. Roles for
- * hosted partitions follow on the thread.
+ * hosted partitions follow on the thread, possibly before this returns:
+ * *out is set (atomically) before the thread starts, NULL again on an error.
  * Errors: WEIR_E_BAD_CONFIG (zk_connect), WEIR_E_EXISTS (another live broker
  * has the id), WEIR_E_INVALID (cfg->cluster_id is set and differs from
  * the cluster's: Kafka's InconsistentClusterIdException), WEIR_E_TIMEOUT (no session or registration in time), with one
