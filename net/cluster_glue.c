@@ -22,6 +22,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 
 enum { TOPIC_CONFIG_TEXT = 8192, TOPIC_CONFIGS_MAX = 64 };
 
@@ -234,6 +235,8 @@ static const char *advertised_host(const struct weir_broker_config *c)
     return c->listen_host;
 }
 
+static void strays_warn(struct broker *b, int32_t wait_ms);
+
 enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
 {
     const struct weir_broker_config *c = &b->cfg;
@@ -265,7 +268,29 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     }
     weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d", cc.broker_id, c->zk_connect, cc.host,
              cc.port);
+    strays_warn(b, cc.connect_timeout_ms);
     return WEIR_OK;
+}
+
+/* Local topics the cluster does not have (deleted while this broker was
+ * down, or never the cluster's): kept untouched, never served (no role comes
+ * for them); one line each, as Kafka's stray logs (KIP-858). */
+static void strays_warn(struct broker *b, int32_t wait_ms)
+{
+    size_t n = weir_store_topics(b->store, NULL, 0);
+    struct weir_topic_info *info = n ? weir_calloc(n, sizeof *info) : NULL;
+    if (!info) return;
+    n = WEIR_MIN(n, weir_store_topics(b->store, info, n));
+    int64_t deadline = weir_clock_ns() + (int64_t)wait_ms * 1000000;
+    for (size_t i = 0; i < n; i++) {
+        int k;
+        while ((k = weir_cluster_topic_listed(b->cluster, info[i].name)) < 0 && weir_clock_ns() < deadline)
+            usleep(20000);
+        if (k == 0)
+            weir_log(WEIR_LOG_WARN, "topic %s (%d partitions) in %s is stray: the cluster has no such topic; its "
+                     "files are kept and not served", info[i].name, info[i].partitions, b->cfg.data_dir);
+    }
+    weir_free(info);
 }
 
 /* Before the reactors stop: leaderships move away while this broker still serves. */

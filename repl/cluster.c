@@ -1095,6 +1095,14 @@ int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic
     return n;
 }
 
+int weir_cluster_topic_listed(struct weir_cluster *cl, const char *topic)
+{
+    lock(cl);
+    int r = !cl->m->topics_listed ? -1 : rp_member_topic(cl->m, topic) != NULL;
+    unlock(cl);
+    return r;
+}
+
 size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap)
 {
     lock(cl);

@@ -108,6 +108,7 @@ struct rp_member {
     enum weir_err failure_err; /* with failure: WEIR_E_EXISTS (id taken), WEIR_E_INVALID (other cluster) */
     char cluster_id[RP_CLUSTER_ID_CAP]; /* /cluster/id's id, "" until read; then fixed for good */
     bool brokers_known;
+    bool topics_listed; /* /brokers/topics' children read once (the names below are the cluster's) */
     int32_t *brokers;   /* live broker ids, ascending */
     int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */
     struct rp_broker_addr *broker_addr; /* per brokers[i]: from its registration (port -1 until read) */

@@ -337,6 +337,7 @@ static void on_topics(struct rp_member *m, const struct rp_zk_result *res)
         m->topics[m->topics_n++] = t;
         read_topic(m, t->name);
     }
+    m->topics_listed = true;
     changed(m);
 }
 

@@ -108,6 +108,9 @@ size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *ou
 bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, struct weir_broker_addr *out);
 /* Partitions of a topic whose assignment has been read, else -1. */
 int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic);
+/* Whether the cluster has a topic of that name (its assignment read or not):
+ * 1 yes, 0 no, -1 not known yet (the topic list not read since start). */
+int weir_cluster_topic_listed(struct weir_cluster *cl, const char *topic);
 /* Names of known topics (not being deleted), each strdup'd with weir_malloc
  * into out (cap of them); returns how many there are (may exceed cap). */
 size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap);
