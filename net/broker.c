@@ -65,7 +65,9 @@ static enum weir_err cluster_id_load(struct broker *b)
 static enum weir_err cluster_id_adopt(struct broker *b, char *why, size_t cap)
 {
     if (b->cluster_id[0]) return WEIR_OK;
-    enum weir_err err = meta_properties_write(b, weir_cluster_id(b->cluster));
+    char id[64];
+    weir_cluster_id(b->cluster, id, sizeof id);
+    enum weir_err err = meta_properties_write(b, id);
     if (err != WEIR_OK) snprintf(why, cap, "cannot write %s/meta.properties: %s", b->cfg.data_dir, weir_err_text(err));
     return err;
 }

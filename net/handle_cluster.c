@@ -189,6 +189,8 @@ void cluster_metadata(struct request *req, const struct kmetadata_req *mr)
 {
     struct broker *b = req->c->r->b;
     struct weir_cluster *cl = b->cluster;
+    char cluster_id[64];
+    weir_cluster_id(cl, cluster_id, sizeof cluster_id);
     size_t n_live = 0;
     struct weir_broker_addr *live = brokers_live(cl, &n_live);
     char **names = NULL;
@@ -253,7 +255,7 @@ void cluster_metadata(struct request *req, const struct kmetadata_req *mr)
         brokers[i] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
     if (failed || !brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
     struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_live : 0,
-                                   .cluster_id = kstr_c(weir_cluster_id(cl)), .controller_id = weir_cluster_controller(cl),
+                                   .cluster_id = kstr_c(cluster_id), .controller_id = weir_cluster_controller(cl),
                                    .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
     response_begin(req);
     kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);

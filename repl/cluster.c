@@ -85,7 +85,6 @@ struct cop {
 
 struct weir_cluster {
     struct weir_cluster_config cfg;
-    char cluster_id[RP_CLUSTER_ID_CAP]; /* the member's, copied once started; read-only then */
     struct weir_cluster_ops ops;
     void *ctx;
     char *connect;                 /* zk_connect, a lone trailing "/" dropped */
@@ -1010,9 +1009,6 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
     pthread_mutex_unlock(&cl->wmu);
     enum weir_err refused = WEIR_E_EXISTS;
     if (st == START_REGISTERED) {
-        lock(cl);
-        snprintf(cl->cluster_id, sizeof cl->cluster_id, "%s", cl->m->cluster_id);
-        unlock(cl);
         return WEIR_OK;
     }
     if (st == START_REFUSED) {
@@ -1043,7 +1039,12 @@ void weir_cluster_stop(struct weir_cluster *cl)
 
 int32_t weir_cluster_id_self(const struct weir_cluster *cl) { return cl->cfg.broker_id; }
 
-const char *weir_cluster_id(const struct weir_cluster *cl) { return cl->cluster_id; }
+void weir_cluster_id(struct weir_cluster *cl, char *buf, size_t cap)
+{
+    lock(cl);
+    snprintf(buf, cap, "%s", cl->m->cluster_id);
+    unlock(cl);
+}
 
 int32_t weir_cluster_controller(struct weir_cluster *cl)
 {

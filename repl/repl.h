@@ -100,8 +100,9 @@ void weir_cluster_stop(struct weir_cluster *cl);
 
 /* Queries of the cache: any thread, each a consistent snapshot. */
 int32_t weir_cluster_id_self(const struct weir_cluster *cl);
-/* The cluster's id (/cluster/id), fixed once started: the same on every broker. */
-const char *weir_cluster_id(const struct weir_cluster *cl);
+/* The cluster's id (/cluster/id) into buf: the same on every broker, fixed
+ * once read ("" before, while start has not returned). */
+void weir_cluster_id(struct weir_cluster *cl, char *buf, size_t cap);
 int32_t weir_cluster_controller(struct weir_cluster *cl); /* -1 when none is known */
 /* Live brokers in ascending id order; returns how many there are (may exceed cap). */
 size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *out, size_t cap);
