@@ -350,8 +350,10 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     atomic_store(&b->stopping, true);
     for (unsigned i = 0; i < started; i++) reactor_wake(&b->reactors[i]);
     for (unsigned i = 0; i < started; i++) reactor_join(&b->reactors[i]);
-    for (unsigned i = started; i < b->n_reactors && b->reactors; i++)
+    for (unsigned i = started; i < b->n_reactors && b->reactors; i++) {
         if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
+        reactor_discard(&b->reactors[i]);
+    }
     cluster_glue_stop(b);
     if (started) stats_log(b);
     weir_store_close(b->store);

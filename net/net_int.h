@@ -236,6 +236,9 @@ struct io_uring_sqe *reactor_sqe(struct reactor *r, struct weir_uop *op);
 void reactor_cancel(struct reactor *r, struct weir_uop *target);
 enum weir_err reactor_start(struct reactor *r);
 void reactor_join(struct reactor *r);
+/* A reactor that never started (the broker's start failed first): its hooks'
+ * fini frees what their init allocated. */
+void reactor_discard(struct reactor *r);
 void reactor_wake(struct reactor *r);
 /* Before reactor_start; hooks run in the order added (at most REACTOR_HOOKS_MAX). */
 void reactor_hook_add(struct reactor *r, const struct reactor_hook_ops *ops, void *ctx);

@@ -686,6 +686,13 @@ enum weir_err reactor_start(struct reactor *r)
     return WEIR_OK;
 }
 
+void reactor_discard(struct reactor *r)
+{
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->fini) r->hooks[i].ops->fini(r, r->hooks[i].ctx);
+    r->n_hooks = 0;
+}
+
 void reactor_join(struct reactor *r)
 {
     pthread_join(r->thread, NULL);
