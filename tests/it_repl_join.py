@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from it_common import KafkaConn, _free_port, build_batch, check, run_main, say  # noqa: E402
+from it_common import ClosedError, KafkaConn, _free_port, build_batch, check, run_main, say  # noqa: E402
 
 JOIN_MS = 6000
 
@@ -36,7 +36,7 @@ def answered(port, what):
     try:
         with KafkaConn(port, timeout=5) as c:
             return what(c)
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, ClosedError) as e:
         say(f"{what.__name__}: {type(e).__name__}: {e}")
         return None
 
