@@ -133,6 +133,9 @@ void rp_member_listen(struct rp_member *m, const struct rp_member_listener *l, v
 /* Registration refused (another live broker has the id): the reason, else NULL. */
 const char *rp_member_failure(const struct rp_member *m);
 bool rp_member_broker_live(const struct rp_member *m, int32_t id);
+/* The children of a znode that are broker ids (decimal int32 >= 0), ascending,
+ * in an rp_zk_xmalloc'd array (*n of them; the caller frees it). */
+int32_t *rp_children_ids(const struct rp_zk_result *res, uint32_t *n);
 struct rp_mtopic *rp_member_topic(const struct rp_member *m, const char *name);
 /* The invariants of the cache; true when they hold (WEIR_DASSERT). */
 bool rp_member_check(const struct rp_member *m);

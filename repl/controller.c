@@ -683,22 +683,10 @@ static void read_shutdowns(struct rp_ctlr *c)
     rp_zk_get_children(c->zk, op->path, op->watched ? shut_watch : NULL, c, cop_done, op);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void on_shut_children(struct rp_ctlr *c, const struct rp_zk_result *res)
 {
-    int32_t *ids = rp_zk_xmalloc((res->n_children + 1) * sizeof *ids);
-    uint32_t n = 0;
-    for (size_t i = 0; i < res->n_children; i++) {
-        char *end;
-        long v = strtol(res->children[i], &end, 10);
-        if (*end == '\0' && end != res->children[i] && v >= 0 && v <= INT32_MAX) ids[n++] = (int32_t)v;
-    }
-    qsort(ids, n, sizeof *ids, cmp_id);
+    uint32_t n;
+    int32_t *ids = rp_children_ids(res, &n);
     bool same = n == c->shut_n && (n == 0 || memcmp(ids, c->shut, n * sizeof *ids) == 0);
     if (!same) {
         for (uint32_t i = 0; i < n; i++)

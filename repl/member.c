@@ -263,7 +263,7 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
+int32_t *rp_children_ids(const struct rp_zk_result *res, uint32_t *n_out)
 {
     int32_t *ids = rp_zk_xmalloc((res->n_children + 1) * sizeof *ids);
     uint32_t n = 0;
@@ -273,6 +273,14 @@ static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
         if (*end == '\0' && end != res->children[i] && v >= 0 && v <= INT32_MAX) ids[n++] = (int32_t)v;
     }
     qsort(ids, n, sizeof *ids, cmp_id);
+    *n_out = n;
+    return ids;
+}
+
+static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
+{
+    uint32_t n;
+    int32_t *ids = rp_children_ids(res, &n);
     int64_t *czxid = rp_zk_xmalloc((n ? n : 1) * sizeof *czxid);
     struct rp_broker_addr *addr = rp_zk_xmalloc((n ? n : 1) * sizeof *addr);
     for (uint32_t i = 0; i < n; i++) { /* the address of a broker still live stays until re-read */
