@@ -7,16 +7,22 @@
  * start-foreground, a generated config, an ephemeral port) and three brokers
  * (`weir serve` on 127.0.0.1:0, broker.id 0..2, zookeeper.connect to it),
  * all under a fresh directory below --dir, removed at exit (also on Ctrl-C).
- * The client is librdkafka.
+ * The clients are librdkafka and weir's own (client/, linked statically).
  *
  * Rows (one JSON object per line on stdout; progress on stderr):
  *  - machine: the box and the options.
- *  - produce: --records 100-byte records into a fresh 1-partition topic per
- *    run, for (rf 1, acks 1), (rf 3, acks 1), (rf 3, acks all), the three
- *    interleaved run by run (linger.ms 5, batch.size 1 MB). The clock runs
- *    from the first produce call to the end of rd_kafka_flush. The acks=all
- *    row adds vs_rf3_acks1 (ratio of medians) and vs_rf3_acks1_paired (median
- *    of the per-run ratios).
+ *  - produce: per client, --records 100-byte records into a fresh 1-partition
+ *    topic per run, for (rf 1, acks 1), (rf 3, acks 1), (rf 3, acks all), the
+ *    three interleaved run by run, the clients alternating which goes first
+ *    (linger.ms 5, batch.size 1 MB; weir's client otherwise at its defaults,
+ *    the Java producer's: 5 requests in flight, idempotent with acks=all).
+ *    The clock runs from the first produce call (weir: the second, its
+ *    metadata fetched) to the end of the flush. broker_cpu_us_per_record:
+ *    the three brokers' CPU time over the run (topic setup included) per
+ *    record. The acks=all row adds vs_rf3_acks1 (ratio of medians) and
+ *    vs_rf3_acks1_paired (median of the per-run ratios). Brokers' stop lines
+ *    ("replication: ...") give the acks=all hold times and follower fetch
+ *    round trips over the produce part (--keep keeps the logs).
  *  - replication_traffic: record bytes the brokers sent in Fetch responses
  *    (their stop line's splice + copy counts: only followers fetch during the
  *    produce part) over the value bytes produced into RF=3 topics; record and
@@ -44,6 +50,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +66,7 @@ int main(void)
 
 #include <librdkafka/rdkafka.h>
 #include "bench/util.h"
+#include "client/client.h"
 
 enum {
     SCHEMA = 1,
@@ -78,8 +86,10 @@ struct node {
 
 struct opts {
     const char *dir, *weir;
-    long records, runs, kills, shutdowns, session_ms;
+    long records, runs, kills, shutdowns, session_ms, reactors;
     bool produce, failover, shutdown, keep;
+    unsigned configs;            /* --configs: bit c runs PCFGS[c] */
+    unsigned clients;            /* --clients: 1 librdkafka, 2 weir */
 };
 
 struct ctx {
@@ -147,6 +157,8 @@ static bool zk_serving(int port)
     char buf[2048];
     size_t have = 0;
     bool ok = false;
+    struct timeval tv = { .tv_sec = 2 }; /* a starting ZooKeeper may accept and not answer */
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, "srvr", 4) == 4) {
         ssize_t n;
         while (have < sizeof buf - 1 && (n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) have += (size_t)n;
@@ -191,19 +203,20 @@ static void zk_start(struct ctx *x)
 static void broker_start(struct ctx *x, int i)
 {
     struct node *b = &x->n[i];
-    char zk[64], id[32], session[64], listen[64], err[512];
+    char zk[64], id[32], session[64], listen[64], reactors[64], err[512];
     snprintf(zk, sizeof zk, "zookeeper.connect=127.0.0.1:%d", x->zk_port);
     snprintf(id, sizeof id, "broker.id=%d", i);
     snprintf(session, sizeof session, "zookeeper.session.timeout.ms=%ld", x->o.session_ms);
+    snprintf(reactors, sizeof reactors, "weir.reactors=%ld", x->o.reactors);
     const char *extra[] = { "--set", zk, "--set", id, "--set", session, "--set", "log.segment.bytes=67108864",
                             "--set", "controlled.shutdown.enable=true", "--set", "auto.leader.rebalance.enable=false",
-                            b->port > 0 ? "--listen" : NULL, listen, NULL };
+                            "--set", reactors, b->port > 0 ? "--listen" : NULL, listen, NULL };
     snprintf(listen, sizeof listen, "127.0.0.1:%d", b->port);
     if (b->port > 0 &&
         serve_start(x->weir, b->root, b->log, extra, START_TIMEOUT_MS, &b->pid, &b->port, err, sizeof err) == 0)
         return;
     if (b->port > 0) fprintf(stderr, "bench_repl: broker %d: cannot restart on port %d (%s); any port\n", i, b->port, err);
-    extra[12] = NULL;
+    extra[14] = NULL;
     if (serve_start(x->weir, b->root, b->log, extra, START_TIMEOUT_MS, &b->pid, &b->port, err, sizeof err) != 0) {
         b->pid = 0;
         fatal(x, "broker %d: %s", i, err);
@@ -351,12 +364,16 @@ struct pcfg {
 static const struct pcfg PCFGS[] = { { 1, "1" }, { 3, "1" }, { 3, "all" } };
 enum { N_PCFGS = 3 };
 
-/* Records/s of one run; the topic is created before and deleted after. */
-static double produce_run(struct ctx *x, const struct pcfg *pc, int run)
+static double brokers_cpu_s(struct ctx *x)
 {
-    char topic[128];
-    snprintf(topic, sizeof topic, "bench-repl-rf%d-acks%s-r%d", pc->rf, pc->acks, run);
-    topic_create(x, topic, pc->rf, NULL);
+    double sum = 0;
+    for (int i = 0; i < BROKERS; i++) sum += x->n[i].pid > 0 ? proc_cpu_s(x->n[i].pid) : 0;
+    return sum;
+}
+
+/* librdkafka: records/s of n records into partition 0 of topic. */
+static double produce_rdkafka(struct ctx *x, const char *topic, const struct pcfg *pc, int rf)
+{
     struct deliveries d = { 0 };
     rd_kafka_conf_t *c = conf_base(x);
     conf_set(x, c, "acks", pc->acks);
@@ -369,7 +386,7 @@ static double produce_run(struct ctx *x, const struct pcfg *pc, int run)
     rd_kafka_conf_set_opaque(c, &d);
     rd_kafka_t *rk = client_new(x, c);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    isr_wait(x, rk, topic, pc->rf, ADMIN_TIMEOUT_MS);
+    isr_wait(x, rk, topic, rf, ADMIN_TIMEOUT_MS);
     uint64_t n = (uint64_t)x->o.records;
     int64_t t0 = now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -387,9 +404,78 @@ static double produce_run(struct ctx *x, const struct pcfg *pc, int run)
     if (d.ok != n) fatal(x, "%" PRIu64 " of %" PRIu64 " records delivered", d.ok, n);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
-    if (pc->rf == 3) x->rf3_bytes += n * VALUE_BYTES;
-    topic_delete(x, topic);
     return (double)n / ((double)ns / 1e9);
+}
+
+struct wdeliveries {
+    atomic_uint_fast64_t ok, failed;
+    atomic_int first_err;
+};
+
+static void weir_on_delivery(const struct weir_delivery *dv, void *opaque)
+{
+    struct wdeliveries *d = opaque;
+    if (dv->err == 0) atomic_fetch_add(&d->ok, 1);
+    else if (atomic_fetch_add(&d->failed, 1) == 0) atomic_store(&d->first_err, dv->err);
+}
+
+static void wconf_set(struct ctx *x, struct weir_conf *c, const char *k, const char *v)
+{
+    char err[512];
+    if (weir_conf_set(c, k, v, err, sizeof err) != WEIR_CONF_OK) fatal(x, "weir client conf %s=%s: %s", k, v, err);
+}
+
+/* weir's client, the same settings where they exist (its other defaults are
+ * the Java producer's: idempotence on, 5 requests in flight); the metadata
+ * comes with the first send, before the clock starts. */
+static double produce_weir(struct ctx *x, const char *topic, const struct pcfg *pc)
+{
+    struct wdeliveries d = { 0 };
+    struct weir_conf *c = weir_conf_new();
+    if (!c) fatal(x, "out of memory");
+    bootstrap_make(x);
+    wconf_set(x, c, "bootstrap.servers", x->bootstrap);
+    wconf_set(x, c, "client.id", "bench-repl");
+    wconf_set(x, c, "acks", pc->acks);
+    wconf_set(x, c, "linger.ms", "5");
+    wconf_set(x, c, "batch.size", "1000000");
+    wconf_set(x, c, "buffer.memory", "2147483648");
+    if (strcmp(pc->acks, "all")) wconf_set(x, c, "enable.idempotence", "false"); /* it needs acks=all */
+    char err[512];
+    struct weir_producer *p = weir_producer_new(c, err, sizeof err);
+    weir_conf_destroy(c);
+    if (!p) fatal(x, "weir_producer_new: %s", err);
+    struct weir_msg m = { .topic = topic, .partition = 0, .value = x->values, .value_len = VALUE_BYTES,
+                          .on_delivery = weir_on_delivery, .opaque = &d };
+    int rc = weir_producer_send(p, &m);
+    if (rc != 0 || weir_producer_flush(p, 60000) != 0) fatal(x, "weir client: the first record: %d", rc);
+    uint64_t n = (uint64_t)x->o.records;
+    int64_t t0 = now_ns();
+    for (uint64_t i = 1; i < n; i++) {
+        m.value = x->values + (i & 1023) * VALUE_BYTES;
+        if ((rc = weir_producer_send(p, &m)) != 0) fatal(x, "weir_producer_send: %d", rc);
+    }
+    if (weir_producer_flush(p, 300000) != 0) fatal(x, "weir_producer_flush timed out");
+    int64_t ns = now_ns() - t0;
+    weir_producer_destroy(p);
+    if (d.failed) fatal(x, "%" PRIu64 " deliveries failed, the first with %d", (uint64_t)d.failed, d.first_err);
+    if (d.ok != n) fatal(x, "%" PRIu64 " of %" PRIu64 " records delivered", (uint64_t)d.ok, n);
+    return (double)(n - 1) / ((double)ns / 1e9);
+}
+
+/* Records/s of one run; the topic is created before and deleted after.
+ * *cpu_s: the brokers' CPU seconds over the run (topic work included). */
+static double produce_run(struct ctx *x, const struct pcfg *pc, int client, int run, double *cpu_s)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, "bench-repl-%s-rf%d-acks%s-r%d", client ? "weir" : "rdk", pc->rf, pc->acks, run);
+    topic_create(x, topic, pc->rf, NULL);
+    double cpu0 = brokers_cpu_s(x);
+    double rate = client ? produce_weir(x, topic, pc) : produce_rdkafka(x, topic, pc, pc->rf);
+    *cpu_s = brokers_cpu_s(x) - cpu0;
+    if (pc->rf == 3) x->rf3_bytes += (uint64_t)x->o.records * VALUE_BYTES;
+    topic_delete(x, topic);
+    return rate;
 }
 
 static void stat_print(const char *key, double *v, int n)
@@ -399,36 +485,53 @@ static void stat_print(const char *key, double *v, int n)
     printf(",\"%s_median\":%.0f,\"%s_min\":%.0f,\"%s_max\":%.0f", key, median(v, n), key, lo, key, hi);
 }
 
+static const char *const CLIENTS[] = { "librdkafka", "weir" };
+
 static void bench_produce(struct ctx *x)
 {
     int runs = (int)x->o.runs;
-    double *rec = calloc((size_t)(N_PCFGS * runs), sizeof *rec);
-    if (!rec) fatal(x, "out of memory");
+    double *rec = calloc((size_t)(2 * N_PCFGS * runs), sizeof *rec);
+    double *cpu = calloc((size_t)(2 * N_PCFGS * runs), sizeof *cpu);
+    if (!rec || !cpu) fatal(x, "out of memory");
     for (int r = 0; r < runs; r++)
-        for (int k = 0; k < N_PCFGS; k++) { /* rotate the order run by run: same load for each */
-            int c = (k + r) % N_PCFGS;
-            fprintf(stderr, "bench_repl: produce rf=%d acks=%s run %d/%d\n", PCFGS[c].rf, PCFGS[c].acks, r + 1, runs);
-            rec[c * runs + r] = produce_run(x, &PCFGS[c], r);
-            check_interrupt(x);
+        for (int cl = 0; cl < 2; cl++) {
+            int client = (cl + r) % 2; /* alternate which client goes first */
+            if (!(x->o.clients & (1u << client))) continue;
+            for (int k = 0; k < N_PCFGS; k++) { /* rotate the order run by run: same load for each */
+                int c = (k + r) % N_PCFGS, at = (client * N_PCFGS + c) * runs + r;
+                if (!(x->o.configs & (1u << c))) continue;
+                fprintf(stderr, "bench_repl: produce %s rf=%d acks=%s run %d/%d\n", CLIENTS[client], PCFGS[c].rf,
+                        PCFGS[c].acks, r + 1, runs);
+                rec[at] = produce_run(x, &PCFGS[c], client, r, &cpu[at]);
+                check_interrupt(x);
+            }
         }
-    double ratio[64], all_med = 0, one_med = 0;
-    for (int r = 0; r < runs && r < 64; r++) ratio[r] = rec[2 * runs + r] / rec[1 * runs + r];
-    for (int c = 0; c < N_PCFGS; c++) {
-        double copy[64];
-        memcpy(copy, rec + c * runs, (size_t)runs * sizeof *copy);
-        printf("{\"schema\":%d,\"bench\":\"produce\",\"client\":\"librdkafka\",\"rf\":%d,\"acks\":\"%s\","
-               "\"partitions\":1,\"value_bytes\":%d,\"records\":%ld,\"runs\":%d",
-               SCHEMA, PCFGS[c].rf, PCFGS[c].acks, VALUE_BYTES, x->o.records, runs);
-        stat_print("records_s", copy, runs);
-        if (c == 1) one_med = median(copy, runs);
-        if (c == 2) {
-            all_med = median(copy, runs);
-            printf(",\"vs_rf3_acks1\":%.3f,\"vs_rf3_acks1_paired\":%.3f", all_med / one_med, median(ratio, runs));
+    for (int client = 0; client < 2; client++) {
+        if (!(x->o.clients & (1u << client))) continue;
+        double *rc = rec + client * N_PCFGS * runs, *cc = cpu + client * N_PCFGS * runs;
+        double ratio[64], one_med = 0;
+        for (int r = 0; r < runs && r < 64; r++) ratio[r] = rc[2 * runs + r] / rc[1 * runs + r];
+        for (int c = 0; c < N_PCFGS; c++) {
+            if (!(x->o.configs & (1u << c))) continue;
+            double copy[64], us[64];
+            memcpy(copy, rc + c * runs, (size_t)runs * sizeof *copy);
+            for (int r = 0; r < runs; r++) us[r] = cc[c * runs + r] * 1e6 / (double)x->o.records;
+            printf("{\"schema\":%d,\"bench\":\"produce\",\"client\":\"%s\",\"rf\":%d,\"acks\":\"%s\","
+                   "\"partitions\":1,\"value_bytes\":%d,\"records\":%ld,\"runs\":%d,\"reactors\":%ld",
+                   SCHEMA, CLIENTS[client], PCFGS[c].rf, PCFGS[c].acks, VALUE_BYTES, x->o.records, runs,
+                   x->o.reactors);
+            stat_print("records_s", copy, runs);
+            printf(",\"broker_cpu_us_per_record_median\":%.3f", median(us, runs));
+            if (c == 1) one_med = median(copy, runs);
+            if (c == 2 && (x->o.configs & 2))
+                printf(",\"vs_rf3_acks1\":%.3f,\"vs_rf3_acks1_paired\":%.3f", median(copy, runs) / one_med,
+                       median(ratio, runs));
+            printf("}\n");
         }
-        printf("}\n");
     }
     fflush(stdout);
     free(rec);
+    free(cpu);
 }
 
 /* ---- the steady producer: one acks=all record every 2 ms ------------------------------ */
@@ -620,7 +723,8 @@ static void bench_shutdown(struct ctx *x)
 static void usage(void)
 {
     fputs("usage: bench_repl [--weir PATH] [--dir PATH] [--records N] [--runs N] [--kills N] [--shutdowns N]\n"
-          "                  [--session-ms N] [--only produce,failover,shutdown] [--quick] [--keep]\n",
+          "                  [--session-ms N] [--only produce,failover,shutdown] [--configs rf1,acks1,acksall]\n"
+          "                  [--clients librdkafka,weir] [--reactors N] [--quick] [--keep]\n",
           stderr);
     exit(2);
 }
@@ -628,11 +732,12 @@ static void usage(void)
 static void opts_parse(struct opts *o, int argc, char **argv)
 {
     *o = (struct opts){ .records = 2000000, .runs = 3, .kills = 20, .shutdowns = 5, .session_ms = 6000,
-                        .produce = true, .failover = true, .shutdown = true };
+                        .produce = true, .failover = true, .shutdown = true, .configs = 7, .clients = 3 };
     static const char *const parts[] = { "produce", "failover", "shutdown" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *num = !strcmp(a, "--records") ? &o->records : !strcmp(a, "--runs") ? &o->runs
+                    : !strcmp(a, "--reactors") ? &o->reactors
                     : !strcmp(a, "--kills") ? &o->kills : !strcmp(a, "--shutdowns") ? &o->shutdowns
                     : !strcmp(a, "--session-ms") ? &o->session_ms : NULL;
         if (!strcmp(a, "--keep")) {
@@ -640,7 +745,8 @@ static void opts_parse(struct opts *o, int argc, char **argv)
         } else if (!strcmp(a, "--quick")) {
             o->records = 200000, o->runs = 1, o->kills = 2, o->shutdowns = 1;
         } else if (num) {
-            if (!v || !long_parse(v, 1, !strcmp(a, "--records") ? 1000000000 : num == &o->session_ms ? 60000 : 64, num))
+            if (!v || !long_parse(v, num == &o->reactors ? 0 : 1,
+                                  !strcmp(a, "--records") ? 1000000000 : num == &o->session_ms ? 60000 : 64, num))
                 fprintf(stderr, "bench_repl: %s wants a number in range\n", a), usage();
             i++;
         } else if (!strcmp(a, "--dir") && v) {
@@ -654,6 +760,20 @@ static void opts_parse(struct opts *o, int argc, char **argv)
             if (!names_mask(v, parts, 3, &mask, &bad, &bad_len))
                 fprintf(stderr, "bench_repl: --only: unknown part '%.*s'\n", bad_len, bad), usage();
             o->produce = mask & 1, o->failover = mask & 2, o->shutdown = mask & 4;
+            i++;
+        } else if (!strcmp(a, "--clients") && v) {
+            static const char *const cls[] = { "librdkafka", "weir" };
+            const char *bad;
+            int bad_len;
+            if (!names_mask(v, cls, 2, &o->clients, &bad, &bad_len) || !o->clients)
+                fprintf(stderr, "bench_repl: --clients: unknown client '%.*s'\n", bad_len, bad), usage();
+            i++;
+        } else if (!strcmp(a, "--configs") && v) {
+            static const char *const cfgs[] = { "rf1", "acks1", "acksall" };
+            const char *bad;
+            int bad_len;
+            if (!names_mask(v, cfgs, 3, &o->configs, &bad, &bad_len) || !o->configs)
+                fprintf(stderr, "bench_repl: --configs: unknown configuration '%.*s'\n", bad_len, bad), usage();
             i++;
         } else {
             fprintf(stderr, "bench_repl: unknown option %s\n", a);
@@ -700,8 +820,10 @@ int main(int argc, char **argv)
                ",\"rf3_value_bytes\":%" PRIu64 ",\"per_produced_value_byte\":%.3f,\"aim\":2.0}\n",
                SCHEMA, x.fetch_bytes, x.rf3_bytes, x.rf3_bytes ? (double)x.fetch_bytes / (double)x.rf3_bytes : 0);
         fflush(stdout);
-        for (int i = 0; i < BROKERS; i++) broker_start(&x, i);
-        x.admin = client_new(&x, conf_base(&x));
+        if (x.o.failover || x.o.shutdown) { /* a restart overwrites each broker's log */
+            for (int i = 0; i < BROKERS; i++) broker_start(&x, i);
+            x.admin = client_new(&x, conf_base(&x));
+        }
     }
     if (x.o.failover) bench_failover(&x);
     if (x.o.shutdown) bench_shutdown(&x);

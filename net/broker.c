@@ -262,6 +262,20 @@ static void stats_log(const struct broker *b)
                                  (uint64_t)s->connections);
     }
     weir_log(WEIR_LOG_DEBUG, "connections accepted per reactor: %s", spread);
+    uint64_t v[9] = { 0 };
+    for (unsigned i = 0; i < b->n_reactors; i++) {
+        const struct reactor_stats *s = &b->reactors[i].stats;
+        v[0] += s->held, v[1] += s->held_ns, v[2] += s->ffetch_reads, v[3] += s->ffetch_records;
+        v[4] += s->ffetch_waits, v[5] += s->ffetch_wait_ns, v[6] += s->fetcher_sent, v[7] += s->fetcher_rtt_ns;
+        v[8] += s->fetcher_turn_ns;
+    }
+    if (v[0] || v[2] || v[6])
+        weir_log(WEIR_LOG_INFO,
+                 "replication: %" PRIu64 " acks=all produces held, mean %" PRIu64 " us; follower fetches read %" PRIu64
+                 " (%" PRIu64 " with records), parked %" PRIu64 " times, mean %" PRIu64 " us; fetcher: %" PRIu64
+                 " Fetch requests, mean round trip %" PRIu64 " us, mean response-to-next-request %" PRIu64 " us",
+                 v[0], v[0] ? v[1] / v[0] / 1000 : 0, v[2], v[3], v[4], v[4] ? v[5] / v[4] / 1000 : 0, v[6],
+                 v[6] ? v[7] / v[6] / 1000 : 0, v[6] ? v[8] / v[6] / 1000 : 0);
     weir_log(WEIR_LOG_INFO,
              "stopped: %" PRIu64 " connections, %" PRIu64 " requests; fetch record bytes sent by splice %" PRIu64
              ", by copy %" PRIu64 "; waiter wake-ups %" PRIu64 " (%" PRIu64 " posts)",

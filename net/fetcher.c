@@ -131,6 +131,7 @@ struct fetcher {
     int32_t req_n, req_cap;
     struct weir_arena scratch;   /* request building and response decoding */
     struct reactor_timer timer;  /* the earliest backed-off partition */
+    int64_t sent_ns, answered_ns; /* the last Fetch's send and its response (stats) */
     struct fetcher *next;
 };
 
@@ -508,6 +509,8 @@ static void fetch_done(void *ctx, enum weir_err err, uint8_t *frame, struct weir
     struct fetcher *f = ctx;
     struct kfetch_resp resp;
     struct fbuf *fb = NULL;
+    f->answered_ns = weir_clock_ns();
+    atomic_fetch_add_explicit(&f->r->stats.fetcher_rtt_ns, (uint64_t)(f->answered_ns - f->sent_ns), memory_order_relaxed);
     if (err == WEIR_OK) {
         weir_arena_reset(&f->scratch);
         err = kproto_fetch_response_decode(&body, FETCH_VERSION, &f->scratch, &resp);
@@ -629,6 +632,12 @@ static bool fetch_send(struct fetcher *f, int64_t now)
     f->req_inflight = true;
     for (int32_t i = 0; i < k; i++) list[i]->in_request = true;
     int64_t timeout = (int64_t)cfg->replica_fetch_wait_max_ms + SOCKET_TIMEOUT_MS;
+    f->sent_ns = weir_clock_ns();
+    struct reactor_stats *rs = &f->r->stats;
+    atomic_fetch_add_explicit(&rs->fetcher_sent, 1, memory_order_relaxed);
+    if (f->answered_ns)
+        atomic_fetch_add_explicit(&rs->fetcher_turn_ns, (uint64_t)(f->sent_ns - f->answered_ns), memory_order_relaxed);
+    f->answered_ns = 0;
     if (outconn_end(f->oc, timeout, fetch_done, f) != WEIR_OK) request_clear(f);
     return true;
 }

@@ -44,6 +44,8 @@ struct fetch_state {
     int remaining;
     bool waiting, done;
     int64_t deadline_ns;
+    int64_t wait_ns;             /* when it last parked */
+    bool follower;               /* cluster mode, replica_id >= 0 */
     struct reactor_timer timer;  /* armed while waiting */
     struct request *wait_next, *wait_prev; /* the reactor's waiting fetches */
 };
@@ -244,6 +246,7 @@ static void fetch_wait(struct request *req)
     st->wait_next = r->waiting;
     if (r->waiting) ((struct fetch_state *)r->waiting->state)->wait_prev = req;
     r->waiting = req;
+    st->wait_ns = weir_clock_ns();
     st->timer.fire = deadline_fire;
     reactor_timer_arm(r, &st->timer, st->deadline_ns);
     for (int32_t i = 0; i < st->n_slots; i++) {
@@ -320,6 +323,8 @@ static void read_owner(struct reactor *r, struct ptask *pt)
             /* Not a replica of it: no records, as Kafka answers. */
             if (err == WEIR_OK && !part_repl_follower_fetched(r, p, s->replica, s->offset, end) && s->has_view)
                 weir_log_view_release(p->log, &s->view), s->has_view = false;
+            atomic_fetch_add_explicit(&r->stats.ffetch_reads, 1, memory_order_relaxed);
+            if (s->has_view && s->view.len) atomic_fetch_add_explicit(&r->stats.ffetch_records, 1, memory_order_relaxed);
             s->high_watermark = weir_log_high_watermark(p->log);
         } else {
             s->high_watermark = weir_log_high_watermark(p->log);
@@ -351,6 +356,11 @@ static void fetch_wake(struct request *req)
     if (!st->waiting || st->done) return;
     waiting_remove(req);
     st->waiting = false;
+    if (st->follower) {
+        struct reactor_stats *rs = &req->c->r->stats;
+        atomic_fetch_add_explicit(&rs->ffetch_waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rs->ffetch_wait_ns, (uint64_t)(weir_clock_ns() - st->wait_ns), memory_order_relaxed);
+    }
     fetch_round(req);
 }
 
@@ -363,6 +373,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
     if (n && !st->slots) return WEIR_E_NOMEM;
     int32_t i = 0;
     bool follower = req->c->r->b->cluster && st->fr.replica_id >= 0;
+    st->follower = follower;
     for (int32_t t = 0; t < st->fr.n_topics; t++) {
         char *topic = arena_strdup(&req->arena, st->fr.topics[t].topic);
         if (!topic) return WEIR_E_NOMEM;

@@ -152,6 +152,13 @@ struct reactor_stats {
     _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
     _Atomic uint64_t wakeups;    /* waiters woken (reactor_waiter.wake calls) */
     _Atomic uint64_t wake_posts; /* wake_inbox tasks posted to this reactor */
+    /* Replication's commit path (cluster mode), for the stop line:
+     * leader: acks=all produces held and their total hold; follower
+     * fetches read (with records) and the time they waited parked;
+     * fetcher: Fetch requests sent, their total round trip, and the time
+     * from each response to the next request (the appends in between). */
+    _Atomic uint64_t held, held_ns, ffetch_reads, ffetch_records, ffetch_waits, ffetch_wait_ns;
+    _Atomic uint64_t fetcher_sent, fetcher_rtt_ns, fetcher_turn_ns;
 };
 
 struct reactor {
@@ -391,6 +398,7 @@ struct repl_hold {
     struct reactor_timer timer;
     struct repl_hold *next, *prev;
     struct part_repl *pr;        /* while held */
+    int64_t held_ns;             /* when it was held */
 };
 void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
 /* After weir_log_append refused a produce with WEIR_E_INVALID: true when the

@@ -64,9 +64,13 @@ static struct repl_reactor *rr_of(struct reactor *r) { return r->repl; }
 
 /* ---- held acks=all produces ------------------------------------------------------- */
 
+static void stat_add(_Atomic uint64_t *c, uint64_t v) { atomic_fetch_add_explicit(c, v, memory_order_relaxed); }
+
 static void hold_unlink(struct reactor *owner, struct repl_hold *h)
 {
     struct part_repl *pr = h->pr;
+    stat_add(&owner->stats.held, 1);
+    stat_add(&owner->stats.held_ns, (uint64_t)(weir_clock_ns() - h->held_ns));
     if (h->prev) h->prev->next = h->next;
     else pr->held = h->next;
     if (h->next) h->next->prev = h->prev;
@@ -120,6 +124,7 @@ void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h)
         return;
     }
     h->pr = pr;
+    h->held_ns = weir_clock_ns();
     h->next = pr->held;
     if (h->next) h->next->prev = h;
     pr->held = h;
