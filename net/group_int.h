@@ -234,7 +234,8 @@ bool group_maybe_free(struct gcoord *gc, struct group *g); /* true: it was freed
 void group_drop(struct gcoord *gc, struct group *g);       /* unlinks and frees g whatever its state (no waits left) */
 /* The coordinator's answer for offsets partition p on its owner: 0 when this
  * broker coordinates its groups (always on a single node), else
- * NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS while they are reloading. */
+ * NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS while they are reloading
+ * or cannot be loaded yet (the partition not leading, or appends in flight). */
 int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partition);
 struct goffset *group_offset_find(const struct group *g, const char *topic, size_t tlen, int32_t partition);
 struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t partition); /* a new key, unset */

@@ -325,7 +325,15 @@ int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partitio
 {
     if (!r->b->cluster) return 0;
     if (!gc->led[partition]) return WEIR_KERR_NOT_COORDINATOR;
-    return gc->unload[partition] ? WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS : 0;
+    if (gc->unload[partition]) return WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    if (gc->loaded[partition]) return 0;
+    /* The replay must see the whole log: not before the partition leads (a
+     * role waiting for its follower appends) nor while any append is in flight
+     * (the end offset would miss its records: commits acknowledged by the old
+     * leader, answered from memory as older offsets, and overwritten later). */
+    struct part *p = part_find(r, GROUP_OFFSETS_TOPIC, partition);
+    if (!p || part_repl_serve_check(r, p, -1) || !weir_log_idle(p->log)) return WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    return 0;
 }
 
 bool group_maybe_free(struct gcoord *gc, struct group *g)
