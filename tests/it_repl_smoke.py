@@ -244,7 +244,9 @@ def main(binary):
     if old in (0, 1, 2):
         brokers[old].kill9()
         rest = [b for i, b in enumerate(brokers) if i != old]
-        new = wait(lambda: (lambda n: n if n not in (None, old) else None)(coordinator(rest[0])), 60 * ts, "new")
+        # [id]: broker 0 is a valid answer, and 0 alone would read as "not yet"
+        new = wait(lambda: (lambda n: [n] if n not in (None, old) else None)(coordinator(rest[0])), 60 * ts, "new")
+        new = new[0] if new else None
         check(new is not None, "(e) after kill -9 of the coordinator another broker coordinates the group",
               str(new))
         c2 = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in rest), "group.id": "smoke-reader",
@@ -276,8 +278,9 @@ def main(binary):
         except FileNotFoundError:
             return []
 
-    lead = wait(lambda: coordinator(brokers[0]) if coordinator(brokers[0]) in (0, 1, 2) else None, 60 * ts,
+    lead = wait(lambda: (lambda n: [n] if n in (0, 1, 2) else None)(coordinator(brokers[0])), 60 * ts,
                 "coordinator")
+    lead = lead[0] if lead else None
     check(lead in (0, 1, 2), "(e2) FindCoordinator names a broker", str(lead))
     if lead in (0, 1, 2):
         with itc.KafkaConn(brokers[lead].port) as conn:
