@@ -229,9 +229,13 @@ def test_gzip_batch():
     if not any(bt[2] & 7 == 1 for bt in batches):
         C.say("kcat stored no gzip batch (librdkafka fell back to none); gzip check skipped")
         return
+    # librdkafka may send some of the 20 uncompressed (a batch gzip does not
+    # shrink): those are printed, in offset order, before the plain ones.
+    values = [b"zipped-%d" % i for i in range(20)] + [b"plain-%d" % i for i in range(5)]
+    want = b"".join(values[o] + b"\n" for bt in batches if bt[2] & 7 == 0 for o in range(bt[0], bt[1] + 1))
     rc, out, err = weir("consume", "--topic", topic, "--from-beginning", "--exit", "--format", "%s\\n", *b)
     lines = err.splitlines()
-    C.check(rc == 1 and out == b"".join(b"plain-%d\n" % i for i in range(5)) and lines
+    C.check(rc == 1 and out == want and want.endswith(b"plain-4\n") and lines
             and all(ln.startswith("weir: ") and "not supported" in ln for ln in lines),
             "a gzip batch: an error line naming it, the later records still printed, exit 1",
             f"rc {rc} out {out!r} err {err!r}")
