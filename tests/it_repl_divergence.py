@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import Cluster, EpochWatch, check, have_zookeeper, run_main, say, skip  # noqa: E402
-from repl_check import check_replicas_agree, produce_retry, read_partition  # noqa: E402
+from repl_check import check_replicas_agree, leader_alone, produce_retry, read_partition  # noqa: E402
 
 TOPIC = "diverge"
 SESSION_MS = 6000
@@ -53,15 +53,10 @@ def main(binary):
     watch = EpochWatch(cl, TOPIC, 1).start()
 
     lead = cl.leader(TOPIC, 0)
-    followers = [b for b in cl.brokers if b != lead]
     first = [f"a{i}".encode() for i in range(10)]
     res = produce_retry(cl, lead, TOPIC, first)
     check(res == (0, 0), f"10 records acks=all to leader {lead} at offset 0", str(res))
-    for f in followers:
-        cl.kill(f)
-    shrunk = cl.wait_for(lambda: cl.partitions(TOPIC, via=lead)[0].isr == [lead], SESSION_MS / 1000 + 20,
-                         "the ISR down to the leader")
-    check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(TOPIC, via=lead)))
+    lead, followers = leader_alone(cl, TOPIC, SESSION_MS)
     tail = [f"x{i}".encode() for i in range(5)]
     res = produce_retry(cl, lead, TOPIC, tail)
     check(res == (0, 10), "5 records acks=all on the leader alone at offset 10", str(res))

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import Cluster, EpochWatch, check, have_zookeeper, run_main, say, skip  # noqa: E402
-from repl_check import check_replicas_agree, produce_retry, read_partition  # noqa: E402
+from repl_check import check_replicas_agree, leader_alone, produce_retry, read_partition  # noqa: E402
 
 TOPIC = "last"
 SESSION_MS = 6000
@@ -58,14 +58,9 @@ def main(binary):
     watch = EpochWatch(cl, TOPIC, 1).start()
 
     lead = cl.leader(TOPIC, 0)
-    others = [b for b in cl.brokers if b != lead]
     first = [f"a{i}".encode() for i in range(5)]
     check(produce_retry(cl, lead, TOPIC, first) == (0, 0), f"5 records acks=all to leader {lead} at offset 0")
-    for b in others:
-        cl.kill(b)
-    shrunk = cl.wait_for(lambda: cl.partitions(TOPIC, via=lead)[0].isr == [lead], SESSION_MS / 1000 + 20,
-                         "the ISR down to the leader")
-    check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(TOPIC, via=lead)))
+    lead, others = leader_alone(cl, TOPIC, SESSION_MS)
     second = [f"b{i}".encode() for i in range(5)]
     res = produce_retry(cl, lead, TOPIC, second)
     check(res == (0, 5), "5 records acks=all acknowledged by the last ISR member at offset 5", str(res))

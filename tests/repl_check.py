@@ -313,3 +313,17 @@ def produce_retry(cl, bid, topic, values, timeout=20):
             break
         time.sleep(0.2)
     return res
+
+
+def leader_alone(cl, topic, session_ms):
+    """Kills every broker but partition 0's leader and waits (a session timeout
+    and a margin) for its ISR to be the leader alone; counts that check.
+    -> (leader, the killed brokers)."""
+    lead = cl.leader(topic, 0)
+    others = [b for b in cl.brokers if b != lead]
+    for b in others:
+        cl.kill(b)
+    shrunk = cl.wait_for(lambda: cl.partitions(topic, via=lead)[0].isr == [lead], session_ms / 1000 + 20,
+                         "the ISR down to the leader")
+    check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(topic, via=lead)))
+    return lead, others
