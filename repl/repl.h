@@ -160,6 +160,71 @@ void weir_cluster_isr_write(struct weir_cluster *cl, const char *topic, int32_t 
  * member, WEIR_E_TIMEOUT after timeout_ms. */
 enum weir_err weir_cluster_shutdown(struct weir_cluster *cl, int64_t timeout_ms);
 
+/* ---- the metadata interface: one for both modes -----------------------------------
+ * What net/ asks about brokers, topics and partitions, and how it creates
+ * topics, whichever backend answers (net/ never asks which):
+ *   weir_meta_cluster_new: a cluster's, from struct weir_cluster (ZooKeeper);
+ *   weir_meta_local_new:   a single node's, from the engine's file-based
+ *                          topic store: one live broker (this one), which is
+ *                          the controller and leads every partition at leader
+ *                          epoch 0 with replicas = ISR = {itself}.
+ * Queries: any thread, each a consistent snapshot (as the cluster's above). */
+
+struct weir_meta;
+struct weir_store;
+struct weir_log_config;
+
+/* How a single node hosts partitions new to it (partitions [from, to) of a
+ * topic its store just created): opens them, then done(done_ctx, err, why);
+ * on an error the host has rolled the topic back. Runs on the thread that
+ * called weir_meta_topic_create. */
+struct weir_meta_local_host {
+    void (*open)(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done, void *done_ctx);
+    void *ctx;
+};
+
+/* The cluster's backend: borrows cl (which must outlive it); rf_default is
+ * default.replication.factor. NULL: out of memory. */
+struct weir_meta *weir_meta_cluster_new(struct weir_cluster *cl, int16_t rf_default);
+/* The single node's backend: borrows st (which must outlive it); self is this
+ * broker's advertised address, cluster_id its meta.properties id. NULL: out
+ * of memory. */
+struct weir_meta *weir_meta_local_new(struct weir_store *st, const struct weir_broker_addr *self,
+                                      const char *cluster_id, const struct weir_meta_local_host *host);
+void weir_meta_free(struct weir_meta *m);
+
+int32_t weir_meta_id_self(const struct weir_meta *m);
+/* The cluster id into buf ("" when not known yet). */
+void weir_meta_cluster_id(struct weir_meta *m, char *buf, size_t cap);
+int32_t weir_meta_controller(struct weir_meta *m); /* -1 when none is known */
+/* Live brokers in ascending id order; returns how many there are (may exceed cap). */
+size_t weir_meta_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap);
+bool weir_meta_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out);
+/* Partitions of a known topic, else -1. */
+int32_t weir_meta_topic_partitions(struct weir_meta *m, const char *topic);
+/* Names of known topics, each strdup'd with weir_malloc into out (cap of
+ * them); returns how many there are (may exceed cap). */
+size_t weir_meta_topics(struct weir_meta *m, char **out, size_t cap);
+/* false: topic or partition unknown, or its state not read yet. */
+bool weir_meta_partition(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out);
+/* A topic's effective config: defaults with the topic's own settings over
+ * them, into *out; set gets "\nkey\n" for each key the topic sets itself
+ * ("\n" or "" when none). May wait for ZooKeeper (weir_cluster_topic_configs).
+ * Errors: WEIR_E_NOT_FOUND (no such topic), WEIR_E_NOMEM. */
+enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
+                                     struct weir_log_config *out, char *set, size_t set_cap);
+/* Creates a topic of `partitions` with replication factor rf (-1: the
+ * backend's default: default.replication.factor in a cluster, 1 on a single
+ * node) and configs keys[i]=values[i]. WEIR_OK: done(ctx, err, why) runs
+ * once, when the topic is written (a cluster: on its thread; the
+ * controller then elects leaders) or opened here (a single node: possibly
+ * before this returns). Otherwise refused now, done does not run, why says
+ * why: WEIR_E_INVALID (rf below 1 or above the live brokers), the store's
+ * errors on a single node (WEIR_E_EXISTS, WEIR_E_BAD_NAME, ...). */
+enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
+                                     const char *const *keys, const char *const *values, uint32_t n,
+                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+
 /* ---- a leader's partition state (kafka.cluster.Partition) ------------------------
  * Lives on the partition's owner thread. Invariants: the leader is in its
  * ISR; hw <= the leader's log end and never moves back while it leads at one

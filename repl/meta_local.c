@@ -1,0 +1,148 @@
+/* repl/meta_local.c: the metadata interface's single-node backend, over the
+ * engine's file-based topic store. Invariants: one live broker, this one,
+ * which is the controller; every partition of every topic in the store is
+ * led by it at leader epoch 0, replicas = ISR = {self} (so a partition's
+ * high watermark, committed when the whole ISR has it, is its log end). */
+#include "meta_int.h"
+
+#include "engine/engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct meta_local {
+    struct weir_meta m;
+    struct weir_store *st;
+    struct weir_broker_addr self;
+    char cluster_id[64];
+    struct weir_meta_local_host host;
+};
+
+static struct meta_local *ml_of(struct weir_meta *m) { return (struct meta_local *)m; }
+
+static void ml_free(struct weir_meta *m) { weir_free(m); }
+static int32_t ml_id_self(const struct weir_meta *m) { return ((const struct meta_local *)m)->self.id; }
+static void ml_cluster_id(struct weir_meta *m, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", ml_of(m)->cluster_id);
+}
+static int32_t ml_controller(struct weir_meta *m) { return ml_of(m)->self.id; }
+
+static size_t ml_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap)
+{
+    if (cap >= 1) out[0] = ml_of(m)->self;
+    return 1;
+}
+
+static bool ml_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out)
+{
+    if (id != ml_of(m)->self.id) return false;
+    *out = ml_of(m)->self;
+    return true;
+}
+
+static int32_t ml_topic_partitions(struct weir_meta *m, const char *topic)
+{
+    return weir_store_topic_partitions(ml_of(m)->st, topic);
+}
+
+static size_t ml_topics(struct weir_meta *m, char **out, size_t cap)
+{
+    struct weir_store *st = ml_of(m)->st;
+    struct weir_topic_info *info = cap ? weir_calloc(cap, sizeof *info) : NULL;
+    if (cap && !info) return 0;
+    size_t have = weir_store_topics(st, info, cap);
+    for (size_t i = 0; i < WEIR_MIN(have, cap); i++) {
+        out[i] = weir_strdup(info[i].name);
+        if (!out[i]) { /* all or none */
+            for (size_t j = 0; j < i; j++) weir_free(out[j]), out[j] = NULL;
+            have = 0;
+            break;
+        }
+    }
+    weir_free(info);
+    return have;
+}
+
+static bool ml_partition(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out)
+{
+    struct meta_local *ml = ml_of(m);
+    int32_t n = weir_store_topic_partitions(ml->st, topic);
+    if (partition < 0 || partition >= n) return false;
+    *out = (struct weir_partition_info){ .leader = ml->self.id, .leader_epoch = 0, .zk_version = 0,
+                                         .replicas_n = 1, .isr_n = 1 };
+    out->replicas[0] = out->isr[0] = ml->self.id;
+    return true;
+}
+
+/* The store's effective config (its defaults are the broker's: `defaults`
+ * is not needed) and the keys the topic overrides. */
+static enum weir_err ml_topic_config(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
+                                     struct weir_log_config *out, char *set, size_t set_cap)
+{
+    (void)defaults;
+    struct weir_store *st = ml_of(m)->st;
+    enum weir_err err = weir_store_topic_config(st, topic, out);
+    if (err != WEIR_OK) return err;
+    char text[2048];
+    weir_log_config_format(out, text, sizeof text);
+    size_t used = 0;
+    set[0] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        if (weir_store_topic_override(st, topic, line)) meta_set_add(set, set_cap, &used, line);
+    }
+    meta_set_end(set, set_cap, used);
+    return WEIR_OK;
+}
+
+enum { CREATE_CONFIGS_MAX = 64 };
+
+static enum weir_err ml_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
+                                     const char *const *keys, const char *const *values, uint32_t n,
+                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+{
+    struct meta_local *ml = ml_of(m);
+    if (rf != -1 && rf != 1) {
+        snprintf(why, why_cap, "replication factor must be 1 on a single node");
+        return WEIR_E_INVALID;
+    }
+    if (n > CREATE_CONFIGS_MAX) {
+        snprintf(why, why_cap, "too many configs (max %d)", CREATE_CONFIGS_MAX);
+        return WEIR_E_BAD_CONFIG;
+    }
+    const char *pairs[CREATE_CONFIGS_MAX][2];
+    for (uint32_t i = 0; i < n; i++) pairs[i][0] = keys[i], pairs[i][1] = values[i];
+    enum weir_err err =
+        weir_store_topic_create(ml->st, topic, partitions, (const char *const(*)[2])pairs, n, why, why_cap);
+    if (err != WEIR_OK) return err;
+    ml->host.open(ml->host.ctx, topic, 0, partitions, done, ctx);
+    return WEIR_OK;
+}
+
+static const struct meta_ops local_ops = {
+    .free = ml_free,
+    .id_self = ml_id_self,
+    .cluster_id = ml_cluster_id,
+    .controller = ml_controller,
+    .brokers = ml_brokers,
+    .broker = ml_broker,
+    .topic_partitions = ml_topic_partitions,
+    .topics = ml_topics,
+    .partition = ml_partition,
+    .topic_config = ml_topic_config,
+    .topic_create = ml_topic_create,
+};
+
+struct weir_meta *weir_meta_local_new(struct weir_store *st, const struct weir_broker_addr *self,
+                                      const char *cluster_id, const struct weir_meta_local_host *host)
+{
+    struct meta_local *ml = weir_calloc(1, sizeof *ml);
+    if (!ml) return NULL;
+    *ml = (struct meta_local){ .m = { &local_ops }, .st = st, .self = *self, .host = *host };
+    snprintf(ml->cluster_id, sizeof ml->cluster_id, "%s", cluster_id);
+    return &ml->m;
+}
