@@ -293,6 +293,16 @@ static void wait_for_signal(void)
     weir_log(WEIR_LOG_INFO, "received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/* A single node's metadata: its store, itself the one broker. */
+static enum weir_err meta_local_open(struct broker *b)
+{
+    struct weir_broker_addr self;
+    broker_self_addr(b, &self);
+    static const struct weir_meta_local_host host = { topic_host_open, NULL };
+    b->meta = weir_meta_local_new(b->store, &self, b->cluster_id, &host);
+    return b->meta ? WEIR_OK : WEIR_E_NOMEM;
+}
+
 /* Every start-up failure leaves one line in why: what, which path or
  * address, and the reason. */
 static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
@@ -329,6 +339,9 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = groups_topic_ensure(b)) != WEIR_OK)
         snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
     if (err == WEIR_OK) err = listeners_open(b, ai, why, cap);
+    /* In a cluster the metadata is the cluster's, once joined (cluster_glue_start). */
+    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = meta_local_open(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot start: %s", weir_err_text(err));
     if (ai) freeaddrinfo(ai);
     return err;
 }
@@ -368,6 +381,8 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
         if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
         reactor_discard(&b->reactors[i]);
     }
+    weir_meta_free(b->meta); /* before the cluster it may borrow */
+    b->meta = NULL;
     cluster_glue_stop(b);
     if (started) stats_log(b);
     weir_store_close(b->store);

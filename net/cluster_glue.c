@@ -228,13 +228,6 @@ static const struct reactor_hook_ops glue_hook = { .busy = glue_busy };
 
 void cluster_glue_reactor_init(struct reactor *r) { reactor_hook_add(r, &glue_hook, NULL); }
 
-static const char *advertised_host(const struct weir_broker_config *c)
-{
-    if (c->advertised_host[0]) return c->advertised_host;
-    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) return "localhost";
-    return c->listen_host;
-}
-
 static void strays_warn(struct broker *b, int32_t wait_ms);
 
 enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
@@ -244,9 +237,11 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     if (!g) return WEIR_E_NOMEM;
     pthread_mutex_init(&g->mu, NULL);
     b->glue = g;
+    struct weir_broker_addr self;
+    broker_self_addr(b, &self);
     struct weir_cluster_config cc = {
         .broker_id = c->node_id,
-        .port = c->advertised_port ? c->advertised_port : b->port,
+        .port = self.port,
         .session_timeout_ms = c->zk_session_timeout_ms,
         .connect_timeout_ms = c->zk_connection_timeout_ms ? c->zk_connection_timeout_ms : c->zk_session_timeout_ms,
         .unclean_election = c->unclean_leader_election,
@@ -255,7 +250,7 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
         .imbalance_pct = c->leader_imbalance_pct,
     };
     snprintf(cc.zk_connect, sizeof cc.zk_connect, "%s", c->zk_connect);
-    snprintf(cc.host, sizeof cc.host, "%s", advertised_host(c));
+    snprintf(cc.host, sizeof cc.host, "%s", self.host);
     snprintf(cc.cluster_id, sizeof cc.cluster_id, "%s", b->cluster_id);
     static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL };
     char line[512] = "";
@@ -266,6 +261,12 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
                  line[0] ? line : weir_err_text(err));
         return err;
     }
+    struct weir_meta *meta = weir_meta_cluster_new(b->cluster, (int16_t)c->default_replication_factor);
+    if (!meta) {
+        snprintf(why, cap, "cannot join the cluster: %s", weir_err_text(WEIR_E_NOMEM));
+        return WEIR_E_NOMEM; /* cluster_glue_stop stops the cluster */
+    }
+    __atomic_store_n(&b->meta, meta, __ATOMIC_RELEASE); /* requests are served from here on */
     weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d", cc.broker_id, c->zk_connect, cc.host,
              cc.port);
     strays_warn(b, cc.connect_timeout_ms);

@@ -1,6 +1,7 @@
 /* net/handle.c: request dispatch, and the APIs answered without touching a
- * log: ApiVersions, Metadata, FindCoordinator, InitProducerId,
- * DescribeConfigs. What handlers share (partition tasks): ptask.c. */
+ * log: ApiVersions, InitProducerId, DescribeConfigs (Metadata and
+ * FindCoordinator: handle_meta.c). What handlers share (partition tasks):
+ * ptask.c. */
 #include "net_int.h"
 
 #include <inttypes.h>
@@ -40,132 +41,6 @@ static void handle_apiversions(struct request *req)
     request_respond(req);
 }
 
-static const char *advertised_host(const struct broker *b)
-{
-    const struct weir_broker_config *c = &b->cfg;
-    if (c->advertised_host[0]) return c->advertised_host;
-    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) return "localhost";
-    return c->listen_host;
-}
-
-static int32_t advertised_port(const struct broker *b)
-{
-    return b->cfg.advertised_port ? b->cfg.advertised_port : b->port;
-}
-
-/* Fills one topic's metadata; partitions come from `parts` (caller-owned). */
-static void metadata_topic(struct broker *b, struct kmetadata_topic *t, struct kstr name, int32_t n,
-                           struct kmetadata_part *parts)
-{
-    t->name = name;
-    t->is_internal = kstr_eq(name, GROUP_OFFSETS_TOPIC);
-    t->partitions = parts;
-    t->n_partitions = n;
-    for (int32_t p = 0; p < n; p++)
-        parts[p] = (struct kmetadata_part){ .partition_index = p, .leader_id = b->cfg.node_id,
-                                            .replicas = &b->cfg.node_id, .n_replicas = 1,
-                                            .isr = &b->cfg.node_id, .n_isr = 1 };
-}
-
-static void autocreate_opened(const struct topic_open_result *r, void *ctx)
-{
-    const struct broker *b = ctx;
-    if (r->err == WEIR_OK)
-        weir_log(WEIR_LOG_INFO, "auto-created topic %s with %d partitions", r->topic, b->cfg.num_partitions);
-    else
-        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s", r->why);
-}
-
-/* A named topic: known, auto-created, or an error. Returns its partition count.
- * An auto-created topic answers LEADER_NOT_AVAILABLE (clients ask again) until
- * every partition has opened; when one cannot, the topic is removed again. */
-static int32_t metadata_lookup(struct request *req, const struct kmetadata_req *mr, struct kstr name,
-                               struct kmetadata_topic *t)
-{
-    struct broker *b = req->c->r->b;
-    char *topic = arena_strdup(&req->arena, name);
-    *t = (struct kmetadata_topic){ .name = name };
-    if (!topic || !weir_topic_name_valid(topic)) {
-        t->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
-        return 0;
-    }
-    int32_t n = weir_store_topic_partitions(b->store, topic);
-    if (n >= 0) return n;
-    t->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (!b->cfg.auto_create_topics || !mr->allow_auto_topic_creation) return 0;
-    char why[256] = "";
-    enum weir_err err = weir_store_topic_create(b->store, topic, b->cfg.num_partitions, NULL, 0, why, sizeof why);
-    if (err == WEIR_OK) topic_open_all(req->c->r, topic, 0, b->cfg.num_partitions, autocreate_opened, b);
-    if (err == WEIR_OK || err == WEIR_E_EXISTS) t->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE;
-    else
-        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s failed: %s", topic,
-                             why[0] ? why : weir_err_text(err));
-    return 0;
-}
-
-static void handle_metadata(struct request *req)
-{
-    struct broker *b = req->c->r->b;
-    struct kmetadata_req mr;
-    enum weir_err err = kproto_metadata_decode(&req->body, req->hdr.api_version, &req->arena, &mr);
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
-    if (b->cluster) {
-        cluster_metadata(req, &mr);
-        return;
-    }
-    size_t n_all = mr.all_topics ? weir_store_topics(b->store, NULL, 0) : 0;
-    struct weir_topic_info *info = weir_calloc(n_all ? n_all : 1, sizeof *info);
-    if (mr.all_topics && info) n_all = WEIR_MIN(n_all, weir_store_topics(b->store, info, n_all));
-    size_t n_topics = mr.all_topics ? n_all : (size_t)mr.n_topics;
-    struct kmetadata_topic *topics = weir_calloc(n_topics ? n_topics : 1, sizeof *topics);
-    struct kmetadata_part **parts = weir_calloc(n_topics ? n_topics : 1, sizeof *parts);
-    for (size_t i = 0; topics && parts && info && i < n_topics; i++) {
-        struct kstr name = mr.all_topics ? kstr_c(info[i].name) : mr.topics[i];
-        int32_t n = mr.all_topics ? info[i].partitions : metadata_lookup(req, &mr, name, &topics[i]);
-        parts[i] = weir_calloc(n ? (size_t)n : 1, sizeof **parts);
-        if (parts[i]) metadata_topic(b, &topics[i], name, n, parts[i]);
-        else kbuf_fail(&req->out, WEIR_E_NOMEM);
-    }
-    if (!topics || !parts || !info) kbuf_fail(&req->out, WEIR_E_NOMEM);
-    struct kmetadata_broker self = { b->cfg.node_id, kstr_c(advertised_host(b)), advertised_port(b), KSTR_NULL };
-    struct kmetadata_resp resp = { .brokers = &self, .n_brokers = 1, .cluster_id = kstr_c(b->cluster_id),
-                                   .controller_id = b->cfg.node_id, .topics = topics,
-                                   .n_topics = topics ? (int32_t)n_topics : 0 };
-    response_begin(req);
-    kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);
-    response_end(req);
-    for (size_t i = 0; parts && i < n_topics; i++) weir_free(parts[i]);
-    weir_free(parts);
-    weir_free(topics);
-    weir_free(info);
-    request_respond(req);
-}
-
-static void handle_findcoordinator(struct request *req)
-{
-    struct broker *b = req->c->r->b;
-    struct kfindcoordinator_req fr;
-    enum weir_err err = kproto_findcoordinator_decode(&req->body, req->hdr.api_version, &req->arena, &fr);
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
-    if (b->cluster) {
-        cluster_findcoordinator(req, &fr);
-        return;
-    }
-    /* A single node coordinates every group (and answers for transactions). */
-    struct kfindcoordinator_resp resp = { .error_message = KSTR_NULL, .node_id = b->cfg.node_id,
-                                          .host = kstr_c(advertised_host(b)), .port = advertised_port(b) };
-    response_begin(req);
-    kproto_findcoordinator_encode(&req->out, req->hdr.api_version, &resp);
-    response_end(req);
-    request_respond(req);
-}
-
 static void handle_initproducerid(struct request *req)
 {
     struct kinitproducerid_req ir;
@@ -201,9 +76,9 @@ static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *
 }
 
 /* Splits "k=v\n" lines of text (modified in place) into configs; returns count. */
+/* set_keys: "\nkey\n" for each key the topic sets itself (NULL: a broker's). */
 static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res,
-                                  struct kdescribeconfigs_config *out, int32_t max, struct weir_store *st,
-                                  const char *topic, const char *cluster_set)
+                                  struct kdescribeconfigs_config *out, int32_t max, const char *set_keys)
 {
     int32_t n = 0;
     char *save = NULL;
@@ -214,8 +89,8 @@ static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_reso
         if (!key_wanted(res, line)) continue;
         char nkey[300];
         snprintf(nkey, sizeof nkey, "\n%s\n", line);
-        bool set = !topic ? false : cluster_set ? strstr(cluster_set, nkey) != NULL : weir_store_topic_override(st, topic, line);
-        int8_t source = !topic ? CONFIG_SOURCE_STATIC_BROKER : set ? CONFIG_SOURCE_DYNAMIC_TOPIC : CONFIG_SOURCE_DEFAULT;
+        bool set = set_keys && strstr(set_keys, nkey) != NULL;
+        int8_t source = !set_keys ? CONFIG_SOURCE_STATIC_BROKER : set ? CONFIG_SOURCE_DYNAMIC_TOPIC : CONFIG_SOURCE_DEFAULT;
         out[n++] = (struct kdescribeconfigs_config){ .name = kstr_c(line), .value = kstr_c(eq + 1),
                                                      .config_source = source };
     }
@@ -235,15 +110,14 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
         out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
     } else if (res->resource_type == KRESOURCE_TOPIC) {
         char set[1024];
-        enum weir_err e = b->cluster ? cluster_topic_config(b, name, &cfg, set, sizeof set)
-                                     : weir_store_topic_config(b->store, name, &cfg);
+        enum weir_err e = weir_meta_topic_config(b->meta, name, &b->cfg.log, &cfg, set, sizeof set);
         if (e != WEIR_OK) {
             out->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             out->error_message = kstr_c("the topic does not exist");
             return;
         }
         weir_log_config_format(&cfg, text, text_cap);
-        out->n_configs = configs_from_lines(text, res, configs, 32, b->store, name, b->cluster ? set : NULL);
+        out->n_configs = configs_from_lines(text, res, configs, 32, set);
     } else if (res->resource_type == KRESOURCE_BROKER) {
         const struct weir_broker_config *c = &b->cfg;
         snprintf(text, text_cap,
@@ -252,7 +126,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
                  "\nmessage.max.bytes=%u\n",
                  c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
                  c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
-        out->n_configs = configs_from_lines(text, res, configs, 32, NULL, NULL, NULL);
+        out->n_configs = configs_from_lines(text, res, configs, 32, NULL);
     } else {
         out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");
@@ -299,12 +173,12 @@ void handle_request(struct request *req)
         handle_unsupported(req);
         return;
     }
-    /* Cluster mode, the cluster not joined yet (a restart): nothing is served
-     * as a single node would, which would acknowledge produces into a replica
-     * it truncates once it follows its leader. The connection closes; clients
-     * retry. */
+    /* No metadata yet (a cluster not joined yet, on a restart): nothing is
+     * served as a single node would, which would acknowledge produces into a
+     * replica it truncates once it follows its leader. The connection closes;
+     * clients retry. */
     const struct broker *b = req->c->r->b;
-    if (b->cfg.zk_connect[0] && !__atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&b->meta, __ATOMIC_ACQUIRE)) {
         kbuf_reset(&req->out);
         req->close_after = true;
         request_respond(req);

@@ -221,6 +221,9 @@ struct broker {
     _Atomic unsigned quiesced;
     _Atomic bool stopping;
     _Atomic int64_t groups_live; /* group*.c: groups in memory on every reactor (weir.groups.max) */
+    /* The metadata interface (repl.h): set once, before any request is
+     * served (a single node: at start; a cluster: once joined, with cluster). */
+    struct weir_meta *meta;
     struct weir_cluster *cluster; /* cluster mode (zookeeper.connect set); NULL on a single node */
     struct cluster_glue *glue;   /* cluster_glue.c's, with cluster */
     pthread_mutex_t pid_mu;      /* producer id blocks */
@@ -235,6 +238,7 @@ struct broker {
 /* ---- reactor.c ------------------------------------------------------------ */
 void reactor_post(struct reactor *to, struct task *t);
 struct reactor *reactor_owner(struct broker *b, const char *topic, int32_t partition);
+struct reactor *reactor_current(void); /* the calling thread's reactor, or NULL */
 struct part *part_find(struct reactor *r, const char *topic, int32_t partition);
 /* Opens (or finds) an owned partition's log on this reactor. */
 enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition, struct part **out);
@@ -325,8 +329,19 @@ struct topic_open_result {
  * back to `from`, closing what opened. Then done(res, ctx) runs on `origin`. */
 void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int32_t to,
                     void (*done)(const struct topic_open_result *res, void *ctx), void *ctx);
+/* The single node's metadata host (repl.h, struct weir_meta_local_host):
+ * topic_open_all from the calling reactor, ctx the broker. */
+void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done,
+                     void *done_ctx);
 
 void handle_request(struct request *req);
+/* handle_meta.c: from the metadata interface, in either mode. */
+void handle_metadata(struct request *req);
+void handle_findcoordinator(struct request *req);
+size_t meta_live_count(struct weir_meta *m);
+/* This broker's advertised address (advertised.host/port, else the listener's:
+ * "localhost" for a wildcard address). */
+void broker_self_addr(const struct broker *b, struct weir_broker_addr *out);
 void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
 void handle_listoffsets(struct request *req);
@@ -420,17 +435,10 @@ void cluster_glue_stop(struct broker *b);     /* after they ended: weir_cluster_
 /* From the cluster's thread: reactor_post, unless the reactors are gone
  * (then false, and t is not run). */
 bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t);
-/* handle_cluster.c: the APIs answered from the cluster in cluster mode. */
-void cluster_metadata(struct request *req, const struct kmetadata_req *mr);
-void cluster_findcoordinator(struct request *req, const struct kfindcoordinator_req *fr);
+/* handle_cluster.c: the admin writes of cluster mode. */
 void cluster_createtopics(struct request *req);
 void cluster_deletetopics(struct request *req);
 void cluster_createpartitions(struct request *req);
-/* A topic's effective config (broker defaults + the cluster's configs the
- * engine knows) and "\nkey\n..." of the keys the topic sets, in set.
- * Errors: WEIR_E_NOT_FOUND, WEIR_E_NOMEM. */
-enum weir_err cluster_topic_config(struct broker *b, const char *topic, struct weir_log_config *out, char *set,
-                                   size_t set_cap);
 /* group.c: the role of offsets partition `partition` on its owner: a group
  * whose partition this broker does not lead answers NOT_COORDINATOR. */
 void groups_offsets_role(struct reactor *r, int32_t partition, bool leader);
@@ -463,5 +471,6 @@ void outconn_free(struct outconn *oc);
 /* ---- producer_id.c ------------------------------------------------------------ */
 enum weir_err producer_ids_init(struct broker *b); /* at start: reserves the first block */
 int64_t broker_producer_id_next(struct broker *b); /* -1 when the next block cannot be reserved */
+
 
 #endif

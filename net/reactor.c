@@ -40,6 +40,8 @@ struct reactor *reactor_owner(struct broker *b, const char *topic, int32_t parti
     return &b->reactors[(fnv1a(topic) + (uint32_t)partition) % b->n_reactors];
 }
 
+struct reactor *reactor_current(void) { return tls_reactor; }
+
 /* ---- the mailbox ------------------------------------------------------------ */
 
 void reactor_post(struct reactor *to, struct task *t)

@@ -142,3 +142,32 @@ void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int
         reactor_post(reactor_owner(origin->b, topic, p), &s->t);
     }
 }
+
+/* ---- the single node's metadata host -------------------------------------------------- */
+
+struct host_open {
+    weir_cluster_done_fn *done;
+    void *ctx;
+};
+
+static void host_opened(const struct topic_open_result *res, void *ctx)
+{
+    struct host_open h = *(struct host_open *)ctx;
+    weir_free(ctx);
+    h.done(h.ctx, res->err, res->why);
+}
+
+void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done,
+                     void *done_ctx)
+{
+    (void)ctx;
+    struct reactor *origin = reactor_current();
+    WEIR_ASSERT(origin);
+    struct host_open *h = weir_malloc(sizeof *h);
+    if (!h) { /* cannot wait for it: its partitions open lazily on first use */
+        done(done_ctx, WEIR_OK, "");
+        return;
+    }
+    *h = (struct host_open){ done, done_ctx };
+    topic_open_all(origin, topic, from, to, host_opened, h);
+}

@@ -1,0 +1,324 @@
+/* net/handle_meta.c: the APIs answered from the metadata interface
+ * (repl.h, weir_meta_*: a cluster's or a single node's, never asked which):
+ * Metadata, FindCoordinator, and the offsets topic's creation.
+ *
+ * A topic unknown to Metadata is auto-created through the interface
+ * (answering LEADER_NOT_AVAILABLE meanwhile; clients ask again); a single
+ * node opens its partitions before done runs and rolls the topic back when
+ * one cannot open. Callbacks may run on the cluster's thread: they only log. */
+#include "net_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { BROKERS_FIRST = 64, TOPICS_FIRST = 64 };
+
+/* Live brokers, ascending ids, on the heap (*n of them). */
+static struct weir_broker_addr *brokers_live(struct weir_meta *m, size_t *n)
+{
+    size_t cap = BROKERS_FIRST;
+    for (;;) {
+        struct weir_broker_addr *v = weir_calloc(cap, sizeof *v);
+        if (!v) return NULL;
+        size_t have = weir_meta_brokers(m, v, cap);
+        if (have <= cap) {
+            *n = have;
+            return v;
+        }
+        weir_free(v);
+        cap = have;
+    }
+}
+
+size_t meta_live_count(struct weir_meta *m)
+{
+    struct weir_broker_addr one;
+    return weir_meta_brokers(m, &one, 0);
+}
+
+static bool id_live(const struct weir_broker_addr *v, size_t n, int32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid].id == id) return true;
+        if (v[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+void broker_self_addr(const struct broker *b, struct weir_broker_addr *out)
+{
+    const struct weir_broker_config *c = &b->cfg;
+    const char *host = c->advertised_host;
+    if (!host[0])
+        host = !c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")
+                   ? "localhost"
+                   : c->listen_host;
+    *out = (struct weir_broker_addr){ .id = c->node_id, .port = c->advertised_port ? c->advertised_port : b->port };
+    snprintf(out->host, sizeof out->host, "%s", host);
+}
+
+/* ---- __consumer_offsets ------------------------------------------------------------- */
+
+static _Atomic bool offsets_creating; /* one creation in flight per process */
+
+static void offsets_created(void *ctx, enum weir_err err, const char *why)
+{
+    (void)ctx;
+    if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "created %s", GROUP_OFFSETS_TOPIC);
+    else if (err != WEIR_E_EXISTS)
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "cannot create %s: %s", GROUP_OFFSETS_TOPIC,
+                             why && why[0] ? why : weir_err_text(err));
+    atomic_store(&offsets_creating, false);
+}
+
+/* Kafka creates it on the first FindCoordinator once offsets.topic.replication.factor
+ * brokers are live; until then coordinators are not available. (A single
+ * node has it from its start: groups_topic_ensure.) */
+static void offsets_topic_maybe_create(struct broker *b)
+{
+    int32_t rf = b->cfg.offsets_topic_replication_factor;
+    size_t live = meta_live_count(b->meta);
+    if (live < (size_t)rf) {
+        WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "%s not created yet: %zu live brokers, offsets.topic.replication.factor=%d",
+                             GROUP_OFFSETS_TOPIC, live, rf);
+        return;
+    }
+    if (atomic_exchange(&offsets_creating, true)) return;
+    int64_t seg = b->cfg.offsets_segment_bytes;
+    if (seg == 0) seg = WEIR_MIN((int64_t)104857600, (int64_t)b->cfg.log.segment_bytes);
+    char seg_text[24], why[256];
+    snprintf(seg_text, sizeof seg_text, "%" PRId64, seg);
+    const char *const keys[] = { "flush.messages", "retention.ms", "segment.bytes" };
+    const char *const values[] = { "1", "-1", seg_text };
+    enum weir_err err = weir_meta_topic_create(b->meta, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, (int16_t)rf,
+                                               keys, values, 3, offsets_created, NULL, why, sizeof why);
+    if (err != WEIR_OK) offsets_created(NULL, err, why);
+}
+
+/* ---- Metadata ------------------------------------------------------------------------- */
+
+static void autocreate_done(void *ctx, enum weir_err err, const char *why)
+{
+    char *topic = ctx;
+    if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "auto-created topic %s", topic);
+    else if (err != WEIR_E_EXISTS)
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s failed: %s", topic,
+                             why && why[0] ? why : weir_err_text(err));
+    weir_free(topic);
+}
+
+/* A named topic unknown to the metadata: auto-created (answering
+ * LEADER_NOT_AVAILABLE meanwhile), or UNKNOWN_TOPIC_OR_PARTITION. */
+static int16_t metadata_unknown(struct broker *b, const struct kmetadata_req *mr, const char *topic)
+{
+    if (!strcmp(topic, GROUP_OFFSETS_TOPIC)) {
+        offsets_topic_maybe_create(b);
+        return WEIR_KERR_LEADER_NOT_AVAILABLE;
+    }
+    if (!b->cfg.auto_create_topics || !mr->allow_auto_topic_creation) return WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    char *copy = weir_strdup(topic);
+    if (!copy) return WEIR_KERR_LEADER_NOT_AVAILABLE;
+    char why[256];
+    enum weir_err err = weir_meta_topic_create(b->meta, topic, b->cfg.num_partitions, -1, NULL, NULL, 0,
+                                               autocreate_done, copy, why, sizeof why);
+    if (err == WEIR_OK) return WEIR_KERR_LEADER_NOT_AVAILABLE;
+    weir_free(copy);
+    if (err == WEIR_E_EXISTS) return WEIR_KERR_LEADER_NOT_AVAILABLE;
+    if (err == WEIR_E_INVALID) return WEIR_KERR_INVALID_REPLICATION_FACTOR;
+    WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "auto-create of topic %s failed: %s", topic,
+                         why[0] ? why : weir_err_text(err));
+    return WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* Replica lists of every partition in one growing pool; parts point into it at the end. */
+struct id_pool {
+    int32_t *v;
+    size_t n, cap;
+    bool failed;
+};
+
+static size_t pool_put(struct id_pool *pl, const int32_t *ids, size_t n)
+{
+    if (pl->n + n > pl->cap) {
+        size_t cap = WEIR_MAX(pl->cap * 2, pl->n + n + 256);
+        int32_t *v = weir_realloc(pl->v, cap * sizeof *v);
+        if (!v) {
+            pl->failed = true;
+            return 0;
+        }
+        pl->v = v, pl->cap = cap;
+    }
+    size_t at = pl->n;
+    if (n) memcpy(pl->v + at, ids, n * sizeof *ids);
+    pl->n += n;
+    return at;
+}
+
+struct mpart_at {
+    size_t replicas, isr, offline; /* offsets into the pool */
+};
+
+static void metadata_topic_fill(struct broker *b, struct kmetadata_topic *t, const char *topic, int32_t n,
+                                const struct weir_broker_addr *live, size_t n_live, struct id_pool *pool,
+                                struct mpart_at *at)
+{
+    struct kmetadata_part *parts = weir_calloc(n ? (size_t)n : 1, sizeof *parts);
+    t->partitions = parts;
+    t->n_partitions = parts ? n : 0;
+    t->is_internal = !strcmp(topic, GROUP_OFFSETS_TOPIC);
+    for (int32_t p = 0; parts && p < n; p++) {
+        struct weir_partition_info info;
+        struct kmetadata_part *mp = &parts[p];
+        *mp = (struct kmetadata_part){ .partition_index = p, .leader_id = WEIR_NO_LEADER };
+        if (!weir_meta_partition(b->meta, topic, p, &info)) {
+            mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE;
+            continue;
+        }
+        int32_t offline[WEIR_REPLICAS_MAX];
+        uint32_t n_off = 0;
+        for (uint32_t i = 0; i < info.replicas_n; i++)
+            if (!id_live(live, n_live, info.replicas[i])) offline[n_off++] = info.replicas[i];
+        mp->leader_id = info.leader;
+        if (info.leader == WEIR_NO_LEADER || !id_live(live, n_live, info.leader)) /* Kafka: -1 then */
+            mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE, mp->leader_id = WEIR_NO_LEADER;
+        at[p].replicas = pool_put(pool, info.replicas, info.replicas_n);
+        at[p].isr = pool_put(pool, info.isr, info.isr_n);
+        at[p].offline = pool_put(pool, offline, n_off);
+        mp->n_replicas = (int32_t)info.replicas_n;
+        mp->n_isr = (int32_t)info.isr_n;
+        mp->n_offline = (int32_t)n_off;
+    }
+}
+
+/* Names of every topic on the heap (*n of them), or NULL. */
+static char **topics_all(struct weir_meta *m, size_t *n)
+{
+    size_t cap = TOPICS_FIRST;
+    for (;;) {
+        char **names = weir_calloc(cap, sizeof *names);
+        if (!names) return NULL;
+        size_t have = weir_meta_topics(m, names, cap);
+        if (have <= cap) {
+            *n = have;
+            return names;
+        }
+        for (size_t i = 0; i < cap; i++) weir_free(names[i]);
+        weir_free(names);
+        cap = have;
+    }
+}
+
+void handle_metadata(struct request *req)
+{
+    struct broker *b = req->c->r->b;
+    struct kmetadata_req mr0, *mr = &mr0;
+    enum weir_err err = kproto_metadata_decode(&req->body, req->hdr.api_version, &req->arena, mr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    struct weir_meta *m = b->meta;
+    char cluster_id[64];
+    weir_meta_cluster_id(m, cluster_id, sizeof cluster_id);
+    size_t n_live = 0;
+    struct weir_broker_addr *live = brokers_live(m, &n_live);
+    size_t n_topics = mr->all_topics ? 0 : (size_t)mr->n_topics;
+    char **names = mr->all_topics ? topics_all(m, &n_topics) : NULL;
+    struct kmetadata_topic *topics = weir_calloc(n_topics ? n_topics : 1, sizeof *topics);
+    struct mpart_at **ats = weir_calloc(n_topics ? n_topics : 1, sizeof *ats);
+    struct id_pool pool = { 0 };
+    bool failed = !live || !topics || !ats || (mr->all_topics && !names);
+    for (size_t i = 0; !failed && i < n_topics; i++) {
+        struct kmetadata_topic *t = &topics[i];
+        const char *name = mr->all_topics ? names[i] : arena_strdup(&req->arena, mr->topics[i]);
+        *t = (struct kmetadata_topic){ .name = mr->all_topics ? kstr_c(names[i]) : mr->topics[i] };
+        if (!name) {
+            failed = true;
+            break;
+        }
+        if (!weir_topic_name_valid(name)) {
+            t->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
+            continue;
+        }
+        int32_t n = weir_meta_topic_partitions(m, name);
+        if (n < 0) { /* a listed topic deleted since is not brought back */
+            t->error_code = mr->all_topics ? WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION : metadata_unknown(b, mr, name);
+            continue;
+        }
+        ats[i] = weir_calloc(n ? (size_t)n : 1, sizeof **ats);
+        if (!ats[i]) {
+            failed = true;
+            break;
+        }
+        metadata_topic_fill(b, t, name, n, live, n_live, &pool, ats[i]);
+        if (!t->partitions) failed = true;
+    }
+    failed = failed || pool.failed;
+    for (size_t i = 0; !failed && i < n_topics; i++) /* the pool stopped moving: point into it */
+        for (int32_t p = 0; ats[i] && p < topics[i].n_partitions; p++) {
+            struct kmetadata_part *mp = (struct kmetadata_part *)&topics[i].partitions[p];
+            mp->replicas = pool.v + ats[i][p].replicas;
+            mp->isr = pool.v + ats[i][p].isr;
+            mp->offline = pool.v + ats[i][p].offline;
+        }
+    struct kmetadata_broker *brokers = weir_calloc(n_live ? n_live : 1, sizeof *brokers);
+    for (size_t i = 0; brokers && live && i < n_live; i++)
+        brokers[i] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
+    if (failed || !brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
+    struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_live : 0,
+                                   .cluster_id = kstr_c(cluster_id), .controller_id = weir_meta_controller(m),
+                                   .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
+    response_begin(req);
+    kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
+    for (size_t i = 0; topics && i < n_topics; i++) weir_free((void *)topics[i].partitions);
+    for (size_t i = 0; ats && i < n_topics; i++) weir_free(ats[i]);
+    for (size_t i = 0; names && i < n_topics; i++) weir_free(names[i]);
+    weir_free(names);
+    weir_free(ats);
+    weir_free(topics);
+    weir_free(pool.v);
+    weir_free(brokers);
+    weir_free(live);
+    request_respond(req);
+}
+
+/* ---- FindCoordinator ------------------------------------------------------------------- */
+
+/* The leader of the group's __consumer_offsets partition (a single node:
+ * itself, for every group; transactions are answered the same way). */
+void handle_findcoordinator(struct request *req)
+{
+    struct broker *b = req->c->r->b;
+    struct kfindcoordinator_req fr;
+    enum weir_err err = kproto_findcoordinator_decode(&req->body, req->hdr.api_version, &req->arena, &fr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    struct kfindcoordinator_resp resp = { .error_message = KSTR_NULL, .node_id = -1, .host = kstr_c(""), .port = -1 };
+    struct weir_partition_info info;
+    struct weir_broker_addr addr;
+    int32_t p = group_partition(fr.key);
+    if (weir_meta_topic_partitions(b->meta, GROUP_OFFSETS_TOPIC) < 0) {
+        offsets_topic_maybe_create(b);
+        resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.error_message = kstr_c("the offsets topic is not created yet");
+    } else if (!weir_meta_partition(b->meta, GROUP_OFFSETS_TOPIC, p, &info) || info.leader < 0 ||
+               !weir_meta_broker(b->meta, info.leader, &addr)) {
+        resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.error_message = kstr_c("the group's offsets partition has no leader");
+    } else {
+        char *host = arena_strdup(&req->arena, kstr_c(addr.host));
+        resp.node_id = addr.id, resp.port = addr.port, resp.host = kstr_c(host ? host : "");
+        if (!host) resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, resp.node_id = -1, resp.port = -1;
+    }
+    response_begin(req);
+    kproto_findcoordinator_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
+    request_respond(req);
+}
