@@ -162,10 +162,14 @@ static bool log_level_parse(const char *s, enum weir_log_level *out)
     return false;
 }
 
-/* HOST:PORT (or a full PLAINTEXT://HOST:PORT) for a listener key. */
+/* HOST:PORT (or a full PLAINTEXT://HOST:PORT) for a listener key: one
+ * listener (several: listeners= in --config or --set). */
 static int serve_set_listener(struct weir_broker_config *cfg, const char *option, const char *key, const char *arg)
 {
     char value[600], why[WHY_BYTES], buf[ARG_SHOWN_MAX + 1];
+    if (strchr(arg, ','))
+        return fail_usage("%s: '%s' names more than one listener: %s takes one (set %s=... for several)", option,
+                          shown(arg, buf, sizeof buf), option, key);
     int n = snprintf(value, sizeof value, "%s%s", strstr(arg, "://") ? "" : "PLAINTEXT://", arg);
     if (n < 0 || (size_t)n >= sizeof value)
         return fail_usage("%s: '%s' is too long", option, shown(arg, buf, sizeof buf));
@@ -253,6 +257,7 @@ static int serve_configure(int argc, char **argv, struct weir_broker_config *cfg
     }
     if (weir_log_config_check(&cfg->log, why, sizeof why) != WEIR_OK)
         return fail_usage("broker topic defaults: %s", why);
+    if (weir_broker_config_check(cfg, why, sizeof why) != WEIR_OK) return fail_usage("%s", why);
     return -1;
 }
 

@@ -1,5 +1,5 @@
 /* net/broker.c: the broker's life: claim the port, prepare the data
- * directory, open the store, bind one SO_REUSEPORT listener per reactor,
+ * directory, open the store, bind one SO_REUSEPORT socket per reactor and listener,
  * start the reactors, wait for SIGINT/SIGTERM, stop.
  *
  * Files it keeps in the data directory besides the store's:
@@ -124,24 +124,26 @@ static uint16_t bound_port(int fd)
  * What is left is a program that is not weir, sets SO_REUSEPORT itself and
  * binds the port in the microseconds between the probe and our binds.
  * Port 0 (ephemeral) needs neither: the kernel picks a free port. */
-static enum weir_err port_claim(struct broker *b, const struct addrinfo *ai, char *why, size_t cap)
+static enum weir_err port_claim(struct broker *b, unsigned li, const struct addrinfo *ai, char *why, size_t cap)
 {
-    uint16_t port = b->cfg.listen_port;
+    const struct weir_listener *l = &b->cfg.listeners[li];
+    uint16_t port = l->port;
     if (port == 0) return WEIR_OK;
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     int n = snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "weir-port-%u", port);
-    b->port_lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (b->port_lock_fd >= 0 &&
-        bind(b->port_lock_fd, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+    int lock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lock >= 0 &&
+        bind(lock, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
         int saved = errno;
-        close(b->port_lock_fd);
-        b->port_lock_fd = -1;
+        close(lock);
+        lock = -1;
         if (saved == EADDRINUSE) {
-            snprintf(why, cap, "cannot listen on %s:%u: %s (another weir broker uses port %u)", b->cfg.listen_host,
-                     port, strerror(saved), port);
+            snprintf(why, cap, "cannot listen on %s:%u: %s (another weir broker uses port %u)", l->host, port,
+                     strerror(saved), port);
             return WEIR_E_IO;
         }
     } /* no unix sockets at all (unlikely): the probe alone still catches a running broker */
+    b->port_lock_fds[li] = lock;
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     struct sockaddr_storage sa;
     memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
@@ -149,7 +151,7 @@ static enum weir_err port_claim(struct broker *b, const struct addrinfo *ai, cha
     int one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is no owner */
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, ai->ai_addrlen) != 0) {
-        snprintf(why, cap, "cannot listen on %s:%u: %s", b->cfg.listen_host, port, strerror(errno));
+        snprintf(why, cap, "cannot listen on %s:%u: %s", l->host, port, strerror(errno));
         if (fd >= 0) close(fd);
         return WEIR_E_IO;
     }
@@ -157,33 +159,37 @@ static enum weir_err port_claim(struct broker *b, const struct addrinfo *ai, cha
     return WEIR_OK;
 }
 
-static enum weir_err listen_resolve(const struct broker *b, struct addrinfo **ai, char *why, size_t cap)
+static enum weir_err listen_resolve(const struct broker *b, unsigned li, struct addrinfo **ai, char *why, size_t cap)
 {
+    const struct weir_listener *l = &b->cfg.listeners[li];
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-    const char *host = b->cfg.listen_host[0] ? b->cfg.listen_host : NULL;
-    int rc = getaddrinfo(host, "0", &hints, ai);
+    int rc = getaddrinfo(l->host[0] ? l->host : NULL, "0", &hints, ai);
     if (rc != 0) {
-        snprintf(why, cap, "cannot listen on %s:%u: cannot resolve '%s': %s", b->cfg.listen_host, b->cfg.listen_port,
-                 b->cfg.listen_host, gai_strerror(rc));
+        snprintf(why, cap, "cannot listen on %s:%u: cannot resolve '%s': %s", l->host, l->port, l->host,
+                 gai_strerror(rc));
         return WEIR_E_IO;
     }
     return WEIR_OK;
 }
 
-static enum weir_err listeners_open(struct broker *b, const struct addrinfo *ai, char *why, size_t cap)
+/* Every reactor accepts on every listener, each on its own SO_REUSEPORT
+ * socket. */
+static enum weir_err listeners_open(struct broker *b, unsigned li, const struct addrinfo *ai, char *why, size_t cap)
 {
-    uint16_t port = b->cfg.listen_port;
+    const struct weir_listener *l = &b->cfg.listeners[li];
+    uint16_t port = l->port;
     enum weir_err err = WEIR_OK;
     for (unsigned i = 0; i < b->n_reactors && err == WEIR_OK; i++) {
-        b->reactors[i].listen_fd = listen_one(ai, port);
-        if (b->reactors[i].listen_fd < 0) {
-            snprintf(why, cap, "cannot listen on %s:%u: %s", b->cfg.listen_host, port, strerror(errno));
+        struct acceptor *a = &b->reactors[i].acc[li];
+        a->fd = listen_one(ai, port);
+        if (a->fd < 0) {
+            snprintf(why, cap, "cannot listen on %s:%u: %s", l->host, port, strerror(errno));
             err = WEIR_E_IO;
         } else if (port == 0) {
-            port = bound_port(b->reactors[i].listen_fd);
+            port = bound_port(a->fd);
         }
     }
-    b->port = port;
+    b->ports[li] = port;
     return err;
 }
 
@@ -234,12 +240,16 @@ static enum weir_err data_dir_prepare(const char *dir, char *why, size_t cap)
     return WEIR_OK;
 }
 
+/* The first listener's port on the first line (what a single listener's
+ * file always held); with several listeners, then NAME=PORT for each. */
 static void port_file_write(const struct broker *b)
 {
     if (!b->cfg.port_file[0]) return;
-    char text[16];
-    int n = snprintf(text, sizeof text, "%u\n", b->port);
-    if (weir_write_file_atomic(b->cfg.port_file, text, (size_t)n) != WEIR_OK)
+    char text[WEIR_LISTENERS_MAX * (WEIR_LISTENER_NAME_MAX + 8) + 16];
+    size_t n = (size_t)snprintf(text, sizeof text, "%u\n", b->ports[0]);
+    for (unsigned i = 0; b->cfg.listeners_n > 1 && i < b->cfg.listeners_n; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s=%u\n", b->cfg.listeners[i].name, b->ports[i]);
+    if (weir_write_file_atomic(b->cfg.port_file, text, n) != WEIR_OK)
         weir_log(WEIR_LOG_WARN, "cannot write port file %s", b->cfg.port_file);
 }
 
@@ -296,10 +306,10 @@ static void wait_for_signal(void)
 /* A single node's metadata: its store, itself the one broker. */
 static enum weir_err meta_local_open(struct broker *b)
 {
-    struct weir_broker_addr self;
-    broker_self_addr(b, &self);
+    struct weir_repl_endpoint eps[WEIR_REPL_ENDPOINTS_MAX];
+    unsigned n = broker_endpoints(b, eps);
     static const struct weir_meta_local_host host = { topic_host_open, NULL };
-    b->meta = weir_meta_local_new(b->store, &self, b->cluster_id, &host);
+    b->meta = weir_meta_local_new(b->store, b->cfg.node_id, eps, n, b->cluster_id, &host);
     return b->meta ? WEIR_OK : WEIR_E_NOMEM;
 }
 
@@ -313,7 +323,8 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     b->dispatch = handle_request;
     for (unsigned i = 0; i < b->n_reactors; i++) { /* what runs on each reactor, registered from above */
         struct reactor *r = &b->reactors[i];
-        *r = (struct reactor){ .b = b, .id = i, .listen_fd = -1, .spare_fd = -1, .event_fd = -1 };
+        *r = (struct reactor){ .b = b, .id = i, .n_acc = b->cfg.listeners_n, .spare_fd = -1, .event_fd = -1 };
+        for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++) r->acc[li] = (struct acceptor){ .listener = li, .fd = -1 };
         conn_reactor_init(r);
         fetch_reactor_init(r);
         groups_reactor_init(r);
@@ -322,9 +333,13 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         if (b->cfg.zk_connect[0]) cluster_glue_reactor_init(r);
     }
     const char *dir = b->cfg.data_dir;
-    struct addrinfo *ai = NULL;
-    enum weir_err err = listen_resolve(b, &ai, why, cap);
-    if (err == WEIR_OK) err = port_claim(b, ai, why, cap); /* before recovery: a second broker fails fast */
+    struct addrinfo *ai[WEIR_LISTENERS_MAX] = { NULL };
+    enum weir_err err = weir_broker_config_check(&b->cfg, why, cap);
+    b->inter_broker = weir_broker_config_inter_broker(&b->cfg);
+    for (unsigned li = 0; li < b->cfg.listeners_n && err == WEIR_OK; li++) {
+        err = listen_resolve(b, li, &ai[li], why, cap);
+        if (err == WEIR_OK) err = port_claim(b, li, ai[li], why, cap); /* before recovery: a second broker fails fast */
+    }
     if (err == WEIR_OK) err = data_dir_prepare(dir, why, cap);
     if (err == WEIR_OK && (err = weir_store_open(dir, &b->cfg.log, NULL, &b->store)) != WEIR_OK)
         snprintf(why, cap, err == WEIR_E_BUSY ? "cannot open data dir %s: it is in use by another weir process"
@@ -338,11 +353,12 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
     /* In a cluster, __consumer_offsets is the cluster's (created on FindCoordinator). */
     if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = groups_topic_ensure(b)) != WEIR_OK)
         snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
-    if (err == WEIR_OK) err = listeners_open(b, ai, why, cap);
+    for (unsigned li = 0; li < b->cfg.listeners_n && err == WEIR_OK; li++) err = listeners_open(b, li, ai[li], why, cap);
     /* In a cluster the metadata is the cluster's, once joined (cluster_glue_start). */
     if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = meta_local_open(b)) != WEIR_OK)
         snprintf(why, cap, "cannot start: %s", weir_err_text(err));
-    if (ai) freeaddrinfo(ai);
+    for (unsigned li = 0; li < b->cfg.listeners_n; li++)
+        if (ai[li]) freeaddrinfo(ai[li]);
     return err;
 }
 
@@ -354,7 +370,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
         return WEIR_E_NOMEM;
     }
     b->cfg = *cfg;
-    b->port_lock_fd = -1;
+    for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++) b->port_lock_fds[li] = -1;
     conn_limits_init(b);
     why[0] = '\0';
     limits_nofile_raise();
@@ -367,9 +383,19 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_id_adopt(b, why, why_cap);
     if (err == WEIR_OK) {
         port_file_write(b);
-        weir_log(WEIR_LOG_INFO, "weir listening on %s:%u (advertised %s:%u), %u reactors, data in %s",
-                 cfg->listen_host, b->port, cfg->advertised_host[0] ? cfg->advertised_host : cfg->listen_host,
-                 cfg->advertised_port ? cfg->advertised_port : b->port, b->n_reactors, cfg->data_dir);
+        char where[WEIR_LISTENERS_MAX * 700] = "";
+        size_t used = 0;
+        for (unsigned li = 0; li < cfg->listeners_n; li++) {
+            const char *host;
+            int32_t port;
+            listener_advertised(b, li, &host, &port);
+            used += (size_t)snprintf(where + used, sizeof where - used, "%s%s%s%s:%u (advertised %s:%d)",
+                                     li ? ", " : "", cfg->listeners_n > 1 ? cfg->listeners[li].name : "",
+                                     cfg->listeners_n > 1 ? "://" : "", cfg->listeners[li].host, b->ports[li], host,
+                                     port);
+            used = WEIR_MIN(used, sizeof where - 1);
+        }
+        weir_log(WEIR_LOG_INFO, "weir listening on %s, %u reactors, data in %s", where, b->n_reactors, cfg->data_dir);
         wait_for_signal();
         cluster_glue_shutdown(b);
     }
@@ -378,7 +404,8 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     for (unsigned i = 0; i < started; i++) reactor_wake(&b->reactors[i]);
     for (unsigned i = 0; i < started; i++) reactor_join(&b->reactors[i]);
     for (unsigned i = started; i < b->n_reactors && b->reactors; i++) {
-        if (b->reactors[i].listen_fd >= 0) close(b->reactors[i].listen_fd);
+        for (unsigned li = 0; li < b->reactors[i].n_acc; li++)
+            if (b->reactors[i].acc[li].fd >= 0) close(b->reactors[i].acc[li].fd);
         reactor_discard(&b->reactors[i]);
     }
     weir_meta_free(b->meta); /* before the cluster it may borrow */
@@ -387,7 +414,8 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     if (started) stats_log(b);
     weir_store_close(b->store);
     conn_limits_free(b);
-    if (b->port_lock_fd >= 0) close(b->port_lock_fd);
+    for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++)
+        if (b->port_lock_fds[li] >= 0) close(b->port_lock_fds[li]);
     weir_free(b->reactors);
     weir_free(b);
     return err;

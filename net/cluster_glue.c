@@ -237,11 +237,8 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     if (!g) return WEIR_E_NOMEM;
     pthread_mutex_init(&g->mu, NULL);
     b->glue = g;
-    struct weir_broker_addr self;
-    broker_self_addr(b, &self);
     struct weir_cluster_config cc = {
         .broker_id = c->node_id,
-        .port = self.port,
         .session_timeout_ms = c->zk_session_timeout_ms,
         .connect_timeout_ms = c->zk_connection_timeout_ms ? c->zk_connection_timeout_ms : c->zk_session_timeout_ms,
         .unclean_election = c->unclean_leader_election,
@@ -250,7 +247,8 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
         .imbalance_pct = c->leader_imbalance_pct,
     };
     snprintf(cc.zk_connect, sizeof cc.zk_connect, "%s", c->zk_connect);
-    snprintf(cc.host, sizeof cc.host, "%s", self.host);
+    cc.endpoints_n = broker_endpoints(b, cc.endpoints); /* every advertised listener, as Kafka registers them */
+    const struct weir_repl_endpoint *ib = &cc.endpoints[b->inter_broker];
     snprintf(cc.cluster_id, sizeof cc.cluster_id, "%s", b->cluster_id);
     static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL };
     char line[512] = "";
@@ -267,8 +265,8 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
         return WEIR_E_NOMEM; /* cluster_glue_stop stops the cluster */
     }
     __atomic_store_n(&b->meta, meta, __ATOMIC_RELEASE); /* requests are served from here on */
-    weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d", cc.broker_id, c->zk_connect, cc.host,
-             cc.port);
+    weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d (%s, the inter-broker listener)",
+             cc.broker_id, c->zk_connect, ib->host, ib->port, ib->listener);
     strays_warn(b, cc.connect_timeout_ms);
     return WEIR_OK;
 }

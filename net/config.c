@@ -41,6 +41,8 @@ enum key_kind {
     KEY_BOOL,       /* bool field: true|false */
     KEY_LISTENER,   /* listeners */
     KEY_ADVERTISED, /* advertised.listeners */
+    KEY_PROTOCOL_MAP, /* listener.security.protocol.map */
+    KEY_LISTENER_NAME, /* inter.broker.listener.name */
     KEY_DATA_DIR,   /* log.dirs, log.dir */
     KEY_PATH,       /* a char[4096] field; empty = unset */
     KEY_FETCH_SEND, /* weir.fetch.send.mode */
@@ -80,6 +82,8 @@ struct broker_key {
 static const struct broker_key broker_keys[] = {
     { "listeners", KEY_LISTENER, 0, 0, 0, NULL, 0, 0, 0 },
     { "advertised.listeners", KEY_ADVERTISED, 0, 0, 0, NULL, 0, 0, 0 },
+    { "listener.security.protocol.map", KEY_PROTOCOL_MAP, 0, 0, 0, NULL, 0, 0, 0 },
+    { "inter.broker.listener.name", KEY_LISTENER_NAME, 0, 0, 0, NULL, 0, 0, 0 },
     { "log.dirs", KEY_DATA_DIR, 0, 0, 0, NULL, 0, SET_LOG_DIRS, 0 },
     { "log.dir", KEY_DATA_DIR, 0, 0, 0, NULL, 0, SET_LOG_DIR, SET_LOG_DIRS },
     { "broker.id", KEY_NODE_ID, 0, 0, INT32_MAX, NULL, 0, SET_BROKER_ID, 0 },
@@ -151,9 +155,16 @@ static const struct broker_key broker_keys[] = {
 void weir_broker_config_default(struct weir_broker_config *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
-    c->listen_port = 9092;
-    /* advertised_host "" and advertised_port 0: derived by weir_broker_run */
+    c->listeners_n = 1;
+    snprintf(c->listeners[0].name, sizeof c->listeners[0].name, "PLAINTEXT");
+    snprintf(c->listeners[0].host, sizeof c->listeners[0].host, "127.0.0.1");
+    c->listeners[0].port = 9092;
+    static const char *const protocols[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(protocols); i++) { /* Kafka's default map: each to itself */
+        snprintf(c->protocol_map[i].listener, sizeof c->protocol_map[i].listener, "%s", protocols[i]);
+        snprintf(c->protocol_map[i].protocol, sizeof c->protocol_map[i].protocol, "%s", protocols[i]);
+    }
+    c->protocol_map_n = WEIR_ARRAY_LEN(protocols);
     snprintf(c->data_dir, sizeof c->data_dir, "./weir-data");
     c->reactors = 0;
     c->node_id = 0;
@@ -293,47 +304,201 @@ static const char *hostport_split(const char *s, char *host, size_t host_cap, co
     return NULL;
 }
 
-/* PLAINTEXT://HOST:PORT into host (brackets removed) and port. Listening, an
- * empty host means 0.0.0.0 and port 0 an ephemeral port; advertised, both must
- * be something a client can connect to. NULL on success, else the reason. */
-static const char *listener_parse(const char *v, bool advertised, char *host, size_t host_cap, uint16_t *port)
+/* A listener or security protocol name: [A-Za-z0-9_]{1,63}, kept upper case
+ * (Kafka's ListenerName.normalised). NULL or the reason. */
+static const char *name_parse(const char *s, size_t n, char *out)
 {
-    static const char scheme[] = "PLAINTEXT://";
-    if (!*v) return "is empty: expected PLAINTEXT://HOST:PORT";
-    if (strchr(v, ',')) return "lists more than one listener: weir supports one listener";
+    if (n == 0) return "has an empty listener name";
+    if (n >= WEIR_LISTENER_NAME_MAX) return "has a listener name longer than 63 bytes";
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return "has a listener name with a character other than [A-Za-z0-9_]";
+        out[i] = ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : ch;
+    }
+    out[n] = '\0';
+    return NULL;
+}
+
+/* NAME://HOST:PORT into l (brackets removed). Listening, an empty host means
+ * 0.0.0.0 and port 0 an ephemeral port; advertised, both must be something a
+ * client can connect to. NULL on success, else the reason. */
+static const char *listener_parse(const char *v, bool advertised, struct weir_listener *l)
+{
+    if (!*v) return "is empty: expected NAME://HOST:PORT";
     const char *sep = strstr(v, "://");
-    if (!sep) return "has no scheme: expected PLAINTEXT://HOST:PORT";
-    if ((size_t)(sep - v) != strlen(scheme) - 3 || strncasecmp(v, scheme, strlen(scheme)) != 0)
-        return "has a scheme other than PLAINTEXT (the only one weir supports)";
+    if (!sep) return "has no listener name: expected NAME://HOST:PORT";
+    const char *reason = name_parse(v, (size_t)(sep - v), l->name);
+    if (reason) return reason;
     const char *port_text = "";
-    const char *reason = hostport_split(sep + 3, host, host_cap, &port_text);
+    reason = hostport_split(sep + 3, l->host, sizeof l->host, &port_text);
     if (reason) return reason;
     int64_t p = 0;
     if (parse_int(port_text, &p) || port_text[0] == '-' || strlen(port_text) > 5 || p > 65535)
         return advertised ? "needs a port in 1..65535" : "needs a port in 0..65535";
     if (advertised) {
         if (p == 0) return "has port 0: advertise the port clients connect to";
-        if (!*host) return "has no host: advertise a host clients can reach";
-        if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        if (!l->host[0]) return "has no host: advertise a host clients can reach";
+        if (strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0)
             return "advertises a wildcard address: advertise a host clients can reach";
-    } else if (!*host) {
-        snprintf(host, host_cap, "0.0.0.0");
+    } else if (!l->host[0]) {
+        snprintf(l->host, sizeof l->host, "0.0.0.0");
     }
-    *port = (uint16_t)p;
+    l->port = (uint16_t)p;
     return NULL;
 }
 
+/* The next comma-separated entry of a list, trimmed of blanks, into buf;
+ * *p moves past it. false at the end of the list. */
+static bool list_next(const char **p, char *buf, size_t cap, bool *too_long)
+{
+    if (!*p) return false;
+    const char *s = *p, *comma = strchr(s, ',');
+    const char *end = comma ? comma : s + strlen(s);
+    *p = comma ? comma + 1 : NULL;
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    size_t n = (size_t)(end - s);
+    *too_long = n >= cap;
+    if (*too_long) n = cap - 1;
+    memcpy(buf, s, n), buf[n] = '\0';
+    return true;
+}
+
+/* listeners, advertised.listeners: NAME://HOST:PORT[,NAME://HOST:PORT...]
+ * (Kafka's listenerListToEndPoints): names unique; listening, nonzero ports
+ * unique too. Each entry is checked alone; the checks against other keys wait
+ * for weir_broker_config_check. */
 static enum weir_err set_listener(struct weir_broker_config *c, const struct broker_key *k, const char *value,
                                   char *why, size_t why_cap)
 {
     bool advertised = k->kind == KEY_ADVERTISED;
-    char host[256];
-    uint16_t port;
-    const char *reason = listener_parse(value, advertised, host, sizeof host, &port);
-    if (reason) return bad_value(why, why_cap, k->name, value, reason);
-    _Static_assert(sizeof c->listen_host == sizeof host && sizeof c->advertised_host == sizeof host, "");
-    memcpy(advertised ? c->advertised_host : c->listen_host, host, sizeof host);
-    *(advertised ? &c->advertised_port : &c->listen_port) = port;
+    struct weir_listener next[WEIR_LISTENERS_MAX];
+    memset(next, 0, sizeof next);
+    unsigned n = 0;
+    char entry[600], reason[160];
+    bool too_long = false;
+    for (const char *p = value; list_next(&p, entry, sizeof entry, &too_long);) {
+        if (too_long) return bad_value(why, why_cap, k->name, value, "has an entry longer than 599 bytes");
+        if (!*entry && !p && n > 0) return bad_value(why, why_cap, k->name, value, "ends with a comma");
+        if (n == WEIR_LISTENERS_MAX) return bad_value(why, why_cap, k->name, value, "lists more than 8 listeners");
+        const char *r = listener_parse(entry, advertised, &next[n]);
+        if (r) {
+            if (!strchr(value, ',')) return bad_value(why, why_cap, k->name, value, r);
+            char shown_entry[SHOWN_BYTES_MAX + 1];
+            snprintf(reason, sizeof reason, "entry '%s' %s", shown(entry, shown_entry, sizeof shown_entry), r);
+            return bad_value(why, why_cap, k->name, value, reason);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (strcmp(next[i].name, next[n].name) == 0) {
+                snprintf(reason, sizeof reason, "names listener %.63s twice (each name must be unique)", next[n].name);
+                return bad_value(why, why_cap, k->name, value, reason);
+            }
+            if (!advertised && next[n].port != 0 && next[i].port == next[n].port) {
+                snprintf(reason, sizeof reason, "has port %u twice (each listener needs its own port)",
+                         (unsigned)next[n].port);
+                return bad_value(why, why_cap, k->name, value, reason);
+            }
+        }
+        n++;
+    }
+    memcpy(advertised ? c->advertised : c->listeners, next, sizeof next);
+    *(advertised ? &c->advertised_n : &c->listeners_n) = n;
+    return WEIR_OK;
+}
+
+/* listener.security.protocol.map: NAME:PROTOCOL[,NAME:PROTOCOL...]; weir
+ * speaks PLAINTEXT only, so any other protocol is refused by name. */
+static enum weir_err set_protocol_map(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                      char *why, size_t why_cap)
+{
+    __typeof__(c->protocol_map) next;
+    memset(next, 0, sizeof next);
+    unsigned n = 0;
+    char entry[200], reason[200];
+    bool too_long = false;
+    for (const char *p = value; list_next(&p, entry, sizeof entry, &too_long);) {
+        if (too_long) return bad_value(why, why_cap, k->name, value, "has an entry longer than 199 bytes");
+        if (n == WEIR_PROTOCOL_MAP_MAX) return bad_value(why, why_cap, k->name, value, "has more than 16 entries");
+        char *colon = strchr(entry, ':');
+        if (!colon) return bad_value(why, why_cap, k->name, value, "needs LISTENER:PROTOCOL entries");
+        const char *r = name_parse(entry, (size_t)(colon - entry), next[n].listener);
+        if (!r) r = name_parse(colon + 1, strlen(colon + 1), next[n].protocol);
+        if (r) return bad_value(why, why_cap, k->name, value, r);
+        if (strcmp(next[n].protocol, "PLAINTEXT") != 0) {
+            snprintf(reason, sizeof reason, "maps listener %.63s to security protocol %.63s: weir supports only PLAINTEXT",
+                     next[n].listener, next[n].protocol);
+            return bad_value(why, why_cap, k->name, value, reason);
+        }
+        for (unsigned i = 0; i < n; i++)
+            if (strcmp(next[i].listener, next[n].listener) == 0) {
+                snprintf(reason, sizeof reason, "maps listener %.63s twice", next[n].listener);
+                return bad_value(why, why_cap, k->name, value, reason);
+            }
+        n++;
+    }
+    memcpy(c->protocol_map, next, sizeof next);
+    c->protocol_map_n = n;
+    return WEIR_OK;
+}
+
+static enum weir_err set_listener_name(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                       char *why, size_t why_cap)
+{
+    char name[WEIR_LISTENER_NAME_MAX];
+    const char *r = name_parse(value, strlen(value), name);
+    if (r) return bad_value(why, why_cap, k->name, value, r);
+    memcpy(c->inter_broker_listener, name, sizeof name);
+    return WEIR_OK;
+}
+
+static int listener_find(const struct weir_listener *v, unsigned n, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+int weir_broker_config_inter_broker(const struct weir_broker_config *c)
+{
+    if (c->inter_broker_listener[0]) return listener_find(c->listeners, c->listeners_n, c->inter_broker_listener);
+    int i = listener_find(c->listeners, c->listeners_n, "PLAINTEXT");
+    return i >= 0 ? i : c->listeners_n == 1 ? 0 : -1;
+}
+
+enum weir_err weir_broker_config_check(const struct weir_broker_config *c, char *why, size_t why_cap)
+{
+    WEIR_ASSERT(c->listeners_n >= 1 && c->listeners_n <= WEIR_LISTENERS_MAX);
+    for (unsigned i = 0; i < c->advertised_n; i++)
+        if (listener_find(c->listeners, c->listeners_n, c->advertised[i].name) < 0) {
+            snprintf(why, why_cap, "config advertised.listeners: listener %s is not in listeners (advertise only "
+                     "listeners that exist)", c->advertised[i].name);
+            return WEIR_E_BAD_CONFIG;
+        }
+    for (unsigned i = 0; i < c->listeners_n; i++) {
+        const char *name = c->listeners[i].name, *protocol = NULL;
+        for (unsigned k = 0; k < c->protocol_map_n && !protocol; k++)
+            if (strcmp(c->protocol_map[k].listener, name) == 0) protocol = c->protocol_map[k].protocol;
+        if (!protocol) {
+            snprintf(why, why_cap, "config listener.security.protocol.map: no security protocol for listener %s "
+                     "(add %s:PLAINTEXT)", name, name);
+            return WEIR_E_BAD_CONFIG;
+        }
+        if (strcmp(protocol, "PLAINTEXT") != 0) {
+            snprintf(why, why_cap, "config listeners: listener %s uses security protocol %s: weir supports only "
+                     "PLAINTEXT (map it with listener.security.protocol.map=%s:PLAINTEXT)", name, protocol, name);
+            return WEIR_E_BAD_CONFIG;
+        }
+    }
+    if (weir_broker_config_inter_broker(c) < 0) {
+        if (c->inter_broker_listener[0])
+            snprintf(why, why_cap, "config inter.broker.listener.name: listener %s is not in listeners",
+                     c->inter_broker_listener);
+        else
+            snprintf(why, why_cap, "config inter.broker.listener.name: not set, and no listener is named PLAINTEXT: "
+                     "name the listener brokers use to reach each other");
+        return WEIR_E_BAD_CONFIG;
+    }
     return WEIR_OK;
 }
 
@@ -547,6 +712,8 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     case KEY_PATH: err = set_word(c, k, value, why, why_cap); break;
     case KEY_LISTENER:
     case KEY_ADVERTISED: err = set_listener(c, k, value, why, why_cap); break;
+    case KEY_PROTOCOL_MAP: err = set_protocol_map(c, k, value, why, why_cap); break;
+    case KEY_LISTENER_NAME: err = set_listener_name(c, k, value, why, why_cap); break;
     case KEY_DATA_DIR: err = set_data_dir(c, k, value, why, why_cap); break;
     case KEY_NODE_ID: err = set_node_id(c, k, value, why, why_cap); break;
     case KEY_LOG: err = set_log(c, k, value, why, why_cap); break;

@@ -684,7 +684,7 @@ static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
     snprintf(out, cap, "%s:%u", host, port);
 }
 
-void conn_accept(struct reactor *r, int fd)
+void conn_accept(struct reactor *r, int fd, unsigned listener)
 {
     struct sockaddr_storage sa = { .ss_family = AF_UNSPEC };
     socklen_t sa_len = sizeof sa;
@@ -712,6 +712,7 @@ void conn_accept(struct reactor *r, int fd)
     c->ip = ip;
     c->r = r;
     c->fd = fd;
+    c->listener = listener;
     c->pipe_fd[0] = c->pipe_fd[1] = -1;
     c->recv_op.cb = recv_cb;
     c->send_op.cb = sendmsg_cb;

@@ -687,12 +687,14 @@ static void fetcher_timer_fire(struct reactor *r, struct reactor_timer *t)
     fetcher_kick(weir_container_of(t, struct fetcher, timer));
 }
 
-/* The leader's address from the cluster's cache; false when it is not live. */
+/* The leader's inter-broker listener from the cluster's cache; false when it
+ * is not live (or has no such listener). */
 static bool fetcher_target(struct fetcher *f)
 {
     struct weir_cluster *cl = f->r->b->cluster;
     struct weir_broker_addr addr;
-    if (!cl || !weir_cluster_broker(cl, f->leader, &addr)) return false;
+    const char *listener = f->r->b->cfg.listeners[f->r->b->inter_broker].name;
+    if (!cl || !weir_cluster_broker(cl, f->leader, listener, &addr)) return false;
     outconn_target(f->oc, addr.host, addr.port);
     return true;
 }

@@ -14,14 +14,15 @@
 
 enum { BROKERS_FIRST = 64, TOPICS_FIRST = 64 };
 
-/* Live brokers, ascending ids, on the heap (*n of them). */
-static struct weir_broker_addr *brokers_live(struct weir_meta *m, size_t *n)
+/* Live brokers, ascending ids, on the heap (*n of them), with their
+ * endpoints of `listener` (port -1: none). */
+static struct weir_broker_addr *brokers_live(struct weir_meta *m, const char *listener, size_t *n)
 {
     size_t cap = BROKERS_FIRST;
     for (;;) {
         struct weir_broker_addr *v = weir_calloc(cap, sizeof *v);
         if (!v) return NULL;
-        size_t have = weir_meta_brokers(m, v, cap);
+        size_t have = weir_meta_brokers(m, listener, v, cap);
         if (have <= cap) {
             *n = have;
             return v;
@@ -34,31 +35,35 @@ static struct weir_broker_addr *brokers_live(struct weir_meta *m, size_t *n)
 size_t meta_live_count(struct weir_meta *m)
 {
     struct weir_broker_addr one;
-    return weir_meta_brokers(m, &one, 0);
+    return weir_meta_brokers(m, NULL, &one, 0);
 }
 
-static bool id_live(const struct weir_broker_addr *v, size_t n, int32_t id)
+static const struct weir_broker_addr *live_find(const struct weir_broker_addr *v, size_t n, int32_t id)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v[mid].id == id) return true;
+        if (v[mid].id == id) return &v[mid];
         if (v[mid].id < id) lo = mid + 1;
         else hi = mid;
     }
-    return false;
+    return NULL;
 }
 
-void broker_self_addr(const struct broker *b, struct weir_broker_addr *out)
+static bool id_live(const struct weir_broker_addr *v, size_t n, int32_t id) { return live_find(v, n, id) != NULL; }
+
+unsigned broker_endpoints(const struct broker *b, struct weir_repl_endpoint *out)
 {
     const struct weir_broker_config *c = &b->cfg;
-    const char *host = c->advertised_host;
-    if (!host[0])
-        host = !c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")
-                   ? "localhost"
-                   : c->listen_host;
-    *out = (struct weir_broker_addr){ .id = c->node_id, .port = c->advertised_port ? c->advertised_port : b->port };
-    snprintf(out->host, sizeof out->host, "%s", host);
+    _Static_assert((int)WEIR_LISTENERS_MAX <= (int)WEIR_REPL_ENDPOINTS_MAX, "");
+    for (unsigned li = 0; li < c->listeners_n; li++) {
+        const char *host;
+        out[li] = (struct weir_repl_endpoint){ .port = -1 };
+        listener_advertised(b, li, &host, &out[li].port);
+        snprintf(out[li].listener, sizeof out[li].listener, "%s", c->listeners[li].name);
+        snprintf(out[li].host, sizeof out[li].host, "%s", host);
+    }
+    return c->listeners_n;
 }
 
 /* ---- __consumer_offsets ------------------------------------------------------------- */
@@ -162,8 +167,10 @@ struct mpart_at {
     size_t replicas, isr, offline; /* offsets into the pool */
 };
 
-static void metadata_topic_fill(struct broker *b, struct kmetadata_topic *t, const char *topic, int32_t n,
-                                const struct weir_broker_addr *live, size_t n_live, struct id_pool *pool,
+/* live: with the endpoints of the request's listener; a leader without one is
+ * no leader to this client (Kafka: LISTENER_NOT_FOUND from Metadata v6). */
+static void metadata_topic_fill(struct broker *b, int16_t version, struct kmetadata_topic *t, const char *topic,
+                                int32_t n, const struct weir_broker_addr *live, size_t n_live, struct id_pool *pool,
                                 struct mpart_at *at)
 {
     struct kmetadata_part *parts = weir_calloc(n ? (size_t)n : 1, sizeof *parts);
@@ -183,8 +190,12 @@ static void metadata_topic_fill(struct broker *b, struct kmetadata_topic *t, con
         for (uint32_t i = 0; i < info.replicas_n; i++)
             if (!id_live(live, n_live, info.replicas[i])) offline[n_off++] = info.replicas[i];
         mp->leader_id = info.leader;
-        if (info.leader == WEIR_NO_LEADER || !id_live(live, n_live, info.leader)) /* Kafka: -1 then */
+        const struct weir_broker_addr *leader = live_find(live, n_live, info.leader);
+        if (info.leader == WEIR_NO_LEADER || !leader) /* Kafka: -1 then */
             mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE, mp->leader_id = WEIR_NO_LEADER;
+        else if (leader->port < 0)
+            mp->error_code = version >= 6 ? WEIR_KERR_LISTENER_NOT_FOUND : WEIR_KERR_LEADER_NOT_AVAILABLE,
+            mp->leader_id = WEIR_NO_LEADER;
         at[p].replicas = pool_put(pool, info.replicas, info.replicas_n);
         at[p].isr = pool_put(pool, info.isr, info.isr_n);
         at[p].offline = pool_put(pool, offline, n_off);
@@ -225,7 +236,8 @@ void handle_metadata(struct request *req)
     char cluster_id[64];
     weir_meta_cluster_id(m, cluster_id, sizeof cluster_id);
     size_t n_live = 0;
-    struct weir_broker_addr *live = brokers_live(m, &n_live);
+    const char *listener = b->cfg.listeners[req->c->listener].name; /* answer with the request's listener */
+    struct weir_broker_addr *live = brokers_live(m, listener, &n_live);
     size_t n_topics = mr->all_topics ? 0 : (size_t)mr->n_topics;
     char **names = mr->all_topics ? topics_all(m, &n_topics) : NULL;
     struct kmetadata_topic *topics = weir_calloc(n_topics ? n_topics : 1, sizeof *topics);
@@ -254,7 +266,7 @@ void handle_metadata(struct request *req)
             failed = true;
             break;
         }
-        metadata_topic_fill(b, t, name, n, live, n_live, &pool, ats[i]);
+        metadata_topic_fill(b, req->hdr.api_version, t, name, n, live, n_live, &pool, ats[i]);
         if (!t->partitions) failed = true;
     }
     failed = failed || pool.failed;
@@ -266,10 +278,12 @@ void handle_metadata(struct request *req)
             mp->offline = pool.v + ats[i][p].offline;
         }
     struct kmetadata_broker *brokers = weir_calloc(n_live ? n_live : 1, sizeof *brokers);
-    for (size_t i = 0; brokers && live && i < n_live; i++)
-        brokers[i] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
+    size_t n_brokers = 0;
+    for (size_t i = 0; brokers && live && i < n_live; i++) /* a broker without this listener is left out */
+        if (live[i].port >= 0)
+            brokers[n_brokers++] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
     if (failed || !brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
-    struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_live : 0,
+    struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_brokers : 0,
                                    .cluster_id = kstr_c(cluster_id), .controller_id = weir_meta_controller(m),
                                    .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
     response_begin(req);
@@ -309,7 +323,7 @@ void handle_findcoordinator(struct request *req)
         resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
         resp.error_message = kstr_c("the offsets topic is not created yet");
     } else if (!weir_meta_partition(b->meta, GROUP_OFFSETS_TOPIC, p, &info) || info.leader < 0 ||
-               !weir_meta_broker(b->meta, info.leader, &addr)) {
+               !weir_meta_broker(b->meta, info.leader, b->cfg.listeners[req->c->listener].name, &addr)) {
         resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
         resp.error_message = kstr_c("the group's offsets partition has no leader");
     } else {

@@ -17,13 +17,36 @@ enum weir_fetch_send {
     WEIR_FETCH_SEND_COPY,   /* send from the mmap'd segment */
 };
 
+enum {
+    WEIR_LISTENERS_MAX = 8,       /* listeners, advertised.listeners */
+    WEIR_LISTENER_NAME_MAX = 64,  /* a listener or security protocol name, NUL included */
+    WEIR_PROTOCOL_MAP_MAX = 16,   /* listener.security.protocol.map entries */
+};
+
+/* NAME://HOST:PORT. Names are upper case ([A-Z0-9_]); as a listener, an
+ * empty host is 0.0.0.0 and port 0 an ephemeral port. */
+struct weir_listener {
+    char name[WEIR_LISTENER_NAME_MAX];
+    char host[256];
+    uint16_t port;
+};
+
 struct weir_broker_config {
-    char listen_host[256];       /* default 127.0.0.1 */
-    uint16_t listen_port;        /* default 9092; 0 = ephemeral (see port_file) */
-    char advertised_host[256];   /* default: listen_host, or "localhost" for 0.0.0.0 */
-    uint16_t advertised_port;    /* default: the bound port */
+    /* listeners: default PLAINTEXT://127.0.0.1:9092; names and ports unique */
+    struct weir_listener listeners[WEIR_LISTENERS_MAX];
+    unsigned listeners_n;
+    /* advertised.listeners as given, each naming a listener; a listener
+     * without one advertises its host (localhost for 0.0.0.0) and bound port */
+    struct weir_listener advertised[WEIR_LISTENERS_MAX];
+    unsigned advertised_n;
+    /* listener.security.protocol.map; default Kafka's (PLAINTEXT:PLAINTEXT,
+     * SSL:SSL, SASL_PLAINTEXT:SASL_PLAINTEXT, SASL_SSL:SASL_SSL). Every
+     * listener's protocol must be PLAINTEXT. */
+    struct { char listener[WEIR_LISTENER_NAME_MAX], protocol[WEIR_LISTENER_NAME_MAX]; } protocol_map[WEIR_PROTOCOL_MAP_MAX];
+    unsigned protocol_map_n;
+    char inter_broker_listener[WEIR_LISTENER_NAME_MAX]; /* inter.broker.listener.name; "" = PLAINTEXT or the only listener */
     char data_dir[4096];         /* default ./weir-data */
-    char port_file[4096];        /* when set, the bound port is written there once listening */
+    char port_file[4096];        /* when set, the bound ports are written there once listening (broker.c) */
     unsigned reactors;           /* 0 = one per online CPU */
     int32_t node_id;             /* broker.id / node.id, default 0 */
     int32_t num_partitions;      /* num.partitions, default 1 */
@@ -72,6 +95,14 @@ void weir_broker_config_default(struct weir_broker_config *c);
  * Errors: WEIR_E_BAD_CONFIG with a one-line reason in why. */
 enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *key, const char *value, char *why,
                                      size_t why_cap);
+/* The checks that span keys, after every key is set: each advertised
+ * listener names a listener, each listener has a PLAINTEXT security
+ * protocol, inter.broker.listener.name names a listener.
+ * Errors: WEIR_E_BAD_CONFIG with a one-line reason in why. */
+enum weir_err weir_broker_config_check(const struct weir_broker_config *c, char *why, size_t why_cap);
+/* The listener the brokers dial each other on (inter.broker.listener.name or
+ * its default); -1 when none (weir_broker_config_check refuses that). */
+int weir_broker_config_inter_broker(const struct weir_broker_config *c);
 /* Reads `key=value` lines ('#' and '!' comments, blank lines, whitespace
  * around key and value trimmed). Errors name the file and line in why. */
 enum weir_err weir_broker_config_load(struct weir_broker_config *c, const char *path, char *why, size_t why_cap);

@@ -128,6 +128,7 @@ struct conn {
     struct reactor *r;
     int fd;
     char peer[64];
+    unsigned listener;           /* accepted on cfg.listeners[listener]: Metadata answers with its addresses */
     struct ip_count *ip;         /* its max.connections.per.ip count, or NULL */
     uint8_t *rbuf;
     size_t rlen;                 /* bytes buffered in rbuf */
@@ -167,14 +168,20 @@ struct reactor {
     pthread_t thread;
     struct io_uring ring;
     struct weir_appender *ap;
-    int listen_fd;
-    void (*on_accept)(struct reactor *r, int fd); /* owns fd; NULL: closed */
+    struct acceptor {            /* one per listener (cfg.listeners[listener]), this reactor's own socket */
+        struct reactor *r;
+        unsigned listener;
+        int fd;                  /* -1: not open */
+        struct weir_uop op;
+        bool armed;
+        struct weir_uop poll_op; /* at the fd limit: a poll for a connection (or a back-off timeout) */
+        bool polling;
+        struct __kernel_timespec backoff;
+    } acc[WEIR_LISTENERS_MAX];
+    unsigned n_acc;
+    /* owns fd, accepted on cfg.listeners[listener]; NULL: closed */
+    void (*on_accept)(struct reactor *r, int fd, unsigned listener);
     int spare_fd;                /* /dev/null held so that at the fd limit a connection can still be refused */
-    struct weir_uop accept_op;
-    bool accept_armed;
-    struct weir_uop accept_poll_op; /* at the fd limit: a poll for a connection (or a back-off timeout) */
-    bool accept_polling;
-    struct __kernel_timespec accept_backoff;
     int event_fd;
     uint64_t event_val;
     struct weir_uop event_op;
@@ -214,8 +221,9 @@ struct broker {
     struct weir_store *store;
     struct reactor *reactors;
     unsigned n_reactors;
-    uint16_t port;               /* bound */
-    int port_lock_fd;            /* abstract unix socket "weir-port-<port>": held while running (broker.c) */
+    uint16_t ports[WEIR_LISTENERS_MAX];     /* bound, per cfg.listeners[i] */
+    int port_lock_fds[WEIR_LISTENERS_MAX];  /* abstract unix sockets "weir-port-<port>": held while running (broker.c) */
+    int inter_broker;            /* cfg.listeners index the brokers dial each other on */
     char cluster_id[32];
     void (*dispatch)(struct request *req); /* a request's decoded header is in; handle.c's handle_request */
     _Atomic unsigned quiesced;
@@ -234,6 +242,22 @@ struct broker {
     pthread_mutex_t ip_mu;
     struct ip_count **ip_buckets; /* IP_BUCKETS chains, allocated at first use */
 };
+
+/* What cfg.listeners[li] is advertised as: its advertised.listeners entry, else
+ * its own host (localhost for a wildcard) and bound port. Inline: called from
+ * the layers broker.c starts (handle.c, cluster_glue.c). */
+static inline void listener_advertised(const struct broker *b, unsigned li, const char **host, int32_t *port)
+{
+    const struct weir_broker_config *c = &b->cfg;
+    const struct weir_listener *l = &c->listeners[li];
+    for (unsigned i = 0; i < c->advertised_n; i++)
+        if (strcmp(c->advertised[i].name, l->name) == 0) {
+            *host = c->advertised[i].host, *port = c->advertised[i].port;
+            return;
+        }
+    *host = !l->host[0] || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::") ? "localhost" : l->host;
+    *port = b->ports[li];
+}
 
 /* ---- reactor.c ------------------------------------------------------------ */
 void reactor_post(struct reactor *to, struct task *t);
@@ -278,7 +302,7 @@ void limits_nofile_raise(void);
 void limits_open_failed(const char *topic, int32_t partition, enum weir_err err, int saved_errno);
 
 /* ---- conn.c ----------------------------------------------------------------- */
-void conn_accept(struct reactor *r, int fd);
+void conn_accept(struct reactor *r, int fd, unsigned listener);
 void conn_kick(struct conn *c);          /* send what is ready, resume reading */
 void conn_shutdown_all(struct reactor *r, bool force);
 void request_pool_free(struct reactor *r); /* at the reactor's end */
@@ -339,9 +363,9 @@ void handle_request(struct request *req);
 void handle_metadata(struct request *req);
 void handle_findcoordinator(struct request *req);
 size_t meta_live_count(struct weir_meta *m);
-/* This broker's advertised address (advertised.host/port, else the listener's:
- * "localhost" for a wildcard address). */
-void broker_self_addr(const struct broker *b, struct weir_broker_addr *out);
+/* This broker's advertised listeners into out (WEIR_REPL_ENDPOINTS_MAX room;
+ * listener_advertised for each); returns how many. */
+unsigned broker_endpoints(const struct broker *b, struct weir_repl_endpoint *out);
 void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
 void handle_listoffsets(struct request *req);

@@ -408,7 +408,7 @@ static void parts_retain(struct reactor *r, int64_t now_ms)
 
 /* ---- accepting ------------------------------------------------------------------ */
 
-static void accept_arm(struct reactor *r);
+static void accept_arm(struct acceptor *a);
 
 /* Out of file descriptors: an accept fails at once whether or not a
  * connection waits (io_uring takes the fd first), so re-arming it would spin,
@@ -419,16 +419,17 @@ static void accept_arm(struct reactor *r);
  * listener is this reactor's alone, so after the poll accept4 does not block. */
 enum { ACCEPT_BACKOFF_MS = 50 };
 
-static void accepted(struct reactor *r, int fd)
+static void accepted(struct acceptor *a, int fd)
 {
-    if (r->on_accept) r->on_accept(r, fd);
+    struct reactor *r = a->r;
+    if (r->on_accept) r->on_accept(r, fd, a->listener);
     else close(fd);
 }
 
-static void accept_poll_arm(struct reactor *r)
+static void accept_poll_arm(struct acceptor *a)
 {
-    io_uring_prep_poll_add(reactor_sqe(r, &r->accept_poll_op), r->listen_fd, POLLIN);
-    r->accept_polling = true;
+    io_uring_prep_poll_add(reactor_sqe(a->r, &a->poll_op), a->fd, POLLIN);
+    a->polling = true;
 }
 
 static void accept_limit_log(struct reactor *r, int errnum)
@@ -443,58 +444,60 @@ static void accept_limit_log(struct reactor *r, int errnum)
 static void accept_poll_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
     (void)flags;
-    struct reactor *r = weir_container_of(op, struct reactor, accept_poll_op);
-    r->accept_polling = false;
+    struct acceptor *a = weir_container_of(op, struct acceptor, poll_op);
+    struct reactor *r = a->r;
+    a->polling = false;
     if (r->stopping || res == -ECANCELED) return;
     if (res == -ETIME) { /* the back-off is over */
         if (r->spare_fd < 0) r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        accept_poll_arm(r);
+        accept_poll_arm(a);
         return;
     }
     if (res < 0) return;
-    int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0) { /* fds are free again */
-        accepted(r, fd);
-        accept_arm(r);
+        accepted(a, fd);
+        accept_arm(a);
         return;
     }
     if (errno == EMFILE || errno == ENFILE) {
         accept_limit_log(r, errno);
         if (r->spare_fd >= 0) close(r->spare_fd);
-        fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) close(fd);
         r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || r->spare_fd < 0) { /* another thread took the freed fd: try again later, not at once */
-            r->accept_backoff = (struct __kernel_timespec){ .tv_nsec = ACCEPT_BACKOFF_MS * 1000000L };
-            io_uring_prep_timeout(reactor_sqe(r, &r->accept_poll_op), &r->accept_backoff, 0, 0);
-            r->accept_polling = true;
+            a->backoff = (struct __kernel_timespec){ .tv_nsec = ACCEPT_BACKOFF_MS * 1000000L };
+            io_uring_prep_timeout(reactor_sqe(r, &a->poll_op), &a->backoff, 0, 0);
+            a->polling = true;
             return;
         }
     }
-    accept_poll_arm(r);
+    accept_poll_arm(a);
 }
 
 static void accept_cb(struct weir_uop *op, int32_t res, uint32_t flags)
 {
-    struct reactor *r = weir_container_of(op, struct reactor, accept_op);
-    if (!(flags & IORING_CQE_F_MORE)) r->accept_armed = false;
+    struct acceptor *a = weir_container_of(op, struct acceptor, op);
+    struct reactor *r = a->r;
+    if (!(flags & IORING_CQE_F_MORE)) a->armed = false;
     if (res >= 0) {
         if (r->stopping) close(res);
-        else accepted(r, res);
+        else accepted(a, res);
     } else if (res == -EMFILE || res == -ENFILE) {
         accept_limit_log(r, -res);
-        if (!r->accept_armed && !r->stopping && !r->accept_polling) accept_poll_arm(r);
+        if (!a->armed && !r->stopping && !a->polling) accept_poll_arm(a);
         return;
     } else if (res != -ECANCELED) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "reactor %u: accept: %s", r->id, strerror(-res));
     }
-    if (!r->accept_armed && !r->stopping) accept_arm(r);
+    if (!a->armed && !r->stopping) accept_arm(a);
 }
 
-static void accept_arm(struct reactor *r)
+static void accept_arm(struct acceptor *a)
 {
-    io_uring_prep_multishot_accept(reactor_sqe(r, &r->accept_op), r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    r->accept_armed = true;
+    io_uring_prep_multishot_accept(reactor_sqe(a->r, &a->op), a->fd, NULL, NULL, SOCK_CLOEXEC);
+    a->armed = true;
 }
 
 static void cancel_cb(struct weir_uop *op, int32_t res, uint32_t flags) { (void)op, (void)res, (void)flags; }
@@ -606,8 +609,10 @@ static void stop_begin(struct reactor *r)
 {
     r->stopping = true;
     r->stop_deadline_ns = weir_clock_ns() + (int64_t)STOP_DRAIN_MS * 1000000;
-    if (r->accept_armed) reactor_cancel(r, &r->accept_op);
-    if (r->accept_polling) reactor_cancel(r, &r->accept_poll_op);
+    for (unsigned i = 0; i < r->n_acc; i++) {
+        if (r->acc[i].armed) reactor_cancel(r, &r->acc[i].op);
+        if (r->acc[i].polling) reactor_cancel(r, &r->acc[i].poll_op);
+    }
     hooks_stop(r, false); /* no more reading; in-flight requests are still answered */
 }
 
@@ -638,7 +643,7 @@ static void *reactor_main(void *arg)
     tls_reactor = r;
     parts_open_owned(r);
     event_arm(r);
-    accept_arm(r);
+    for (unsigned i = 0; i < r->n_acc; i++) accept_arm(&r->acc[i]);
     for (uint64_t turns = 0;; turns++) {
         WEIR_ASSERT(turns < UINT64_MAX); /* runs until stopped */
         turn(r);
@@ -674,8 +679,11 @@ enum weir_err reactor_start(struct reactor *r)
     r->event_fd = eventfd(0, EFD_CLOEXEC);
     if (r->event_fd < 0) return WEIR_E_IO;
     r->event_op.cb = event_cb;
-    r->accept_op.cb = accept_cb;
-    r->accept_poll_op.cb = accept_poll_cb;
+    for (unsigned i = 0; i < r->n_acc; i++) {
+        r->acc[i].r = r;
+        r->acc[i].op.cb = accept_cb;
+        r->acc[i].poll_op.cb = accept_poll_cb;
+    }
     r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&r->mbox_mu, NULL);
     pthread_mutex_init(&r->wake_inbox.mu, NULL);
@@ -705,7 +713,7 @@ void reactor_join(struct reactor *r)
     weir_appender_destroy(r->ap);
     io_uring_queue_exit(&r->ring);
     close(r->event_fd);
-    close(r->listen_fd);
+    for (unsigned i = 0; i < r->n_acc; i++) close(r->acc[i].fd);
     if (r->spare_fd >= 0) close(r->spare_fd);
     pthread_mutex_destroy(&r->mbox_mu);
 }

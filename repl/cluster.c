@@ -308,7 +308,7 @@ static void start_check(struct weir_cluster *cl)
     const struct rp_member *m = cl->m;
     bool self = false;
     for (uint32_t i = 0; i < m->brokers_n && !self; i++)
-        self = m->brokers[i] == cl->cfg.broker_id && m->broker_addr[i].port >= 0;
+        self = m->brokers[i] == cl->cfg.broker_id && m->broker_addr[i].read;
     if (!m->registered || !m->brokers_known || !self) return;
     pthread_mutex_lock(&cl->wmu);
     if (cl->start == START_PENDING) cl->start = START_REGISTERED, pthread_cond_broadcast(&cl->wcv);
@@ -982,7 +982,16 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
         cluster_free(cl);
         return e;
     }
+    struct rp_endpoint eps[RP_ENDPOINTS_MAX];
+    _Static_assert((int)WEIR_REPL_ENDPOINTS_MAX <= (int)RP_ENDPOINTS_MAX, "");
+    for (uint32_t i = 0; i < cfg->endpoints_n && i < WEIR_REPL_ENDPOINTS_MAX; i++) {
+        eps[i] = (struct rp_endpoint){ .port = cfg->endpoints[i].port };
+        snprintf(eps[i].listener, sizeof eps[i].listener, "%s", cfg->endpoints[i].listener);
+        snprintf(eps[i].protocol, sizeof eps[i].protocol, "PLAINTEXT");
+        snprintf(eps[i].host, sizeof eps[i].host, "%s", cfg->endpoints[i].host);
+    }
     struct rp_member_cfg mc = { .id = cfg->broker_id, .host = cfg->host, .port = cfg->port,
+                                .endpoints = eps, .endpoints_n = WEIR_MIN(cfg->endpoints_n, WEIR_REPL_ENDPOINTS_MAX),
                                 .timestamp_ms = weir_time_ms(), .open = session_open, .open_ctx = cl,
                                 .on_role = role_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
     cl->m = rp_member_new(&mc);
@@ -1054,22 +1063,28 @@ int32_t weir_cluster_controller(struct weir_cluster *cl)
     return id;
 }
 
-static bool addr_of(const struct rp_member *m, uint32_t i, struct weir_broker_addr *out)
+/* false: its registration not read yet. Without the listener: host "", port -1. */
+static bool addr_of(const struct rp_member *m, uint32_t i, const char *listener, struct weir_broker_addr *out)
 {
-    if (m->broker_addr[i].port < 0) return false;
-    out->id = m->brokers[i];
-    snprintf(out->host, sizeof out->host, "%s", m->broker_addr[i].host);
-    out->port = m->broker_addr[i].port;
+    const struct rp_broker_addr *ba = &m->broker_addr[i];
+    if (!ba->read) return false;
+    *out = (struct weir_broker_addr){ .id = m->brokers[i], .port = -1 };
+    for (uint32_t k = 0; k < ba->endpoints_n; k++)
+        if (listener && strcmp(ba->endpoints[k].listener, listener) == 0) {
+            snprintf(out->host, sizeof out->host, "%s", ba->endpoints[k].host);
+            out->port = ba->endpoints[k].port;
+            break;
+        }
     return true;
 }
 
-size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *out, size_t cap)
+size_t weir_cluster_brokers(struct weir_cluster *cl, const char *listener, struct weir_broker_addr *out, size_t cap)
 {
     lock(cl);
     size_t n = 0;
     struct weir_broker_addr a;
     for (uint32_t i = 0; i < cl->m->brokers_n; i++) {
-        if (!addr_of(cl->m, i, &a)) continue; /* its registration not read yet */
+        if (!addr_of(cl->m, i, listener, &a)) continue; /* its registration not read yet */
         if (n < cap) out[n] = a;
         n++;
     }
@@ -1077,12 +1092,12 @@ size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *ou
     return n;
 }
 
-bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, struct weir_broker_addr *out)
+bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, const char *listener, struct weir_broker_addr *out)
 {
     lock(cl);
     bool found = false;
     for (uint32_t i = 0; i < cl->m->brokers_n && !found; i++)
-        if (cl->m->brokers[i] == id) found = addr_of(cl->m, i, out);
+        if (cl->m->brokers[i] == id) found = addr_of(cl->m, i, listener, out) && out->port >= 0;
     unlock(cl);
     return found;
 }

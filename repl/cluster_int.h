@@ -64,10 +64,11 @@ struct rp_mtopic {
     struct rp_mpart *parts;
 };
 
-/* Where a live broker listens: its registration's first PLAINTEXT endpoint. */
+/* Where a live broker listens: its registration's endpoints. */
 struct rp_broker_addr {
-    char host[RP_HOST_MAX];
-    int32_t port; /* -1: not read yet, or none */
+    bool read;    /* false: its registration not read yet (or unreadable) */
+    uint32_t endpoints_n;
+    struct rp_endpoint endpoints[RP_ENDPOINTS_MAX];
 };
 
 enum { RP_CLUSTER_ID_CAP = 64 };
@@ -79,6 +80,8 @@ typedef void rp_member_role_fn(void *ctx, const char *topic, uint32_t partition,
 
 struct rp_member_cfg {
     int32_t id;
+    const struct rp_endpoint *endpoints; /* registered (copied); endpoints_n 0: one PLAINTEXT at host:port */
+    uint32_t endpoints_n;
     const char *host;
     int32_t port;
     int64_t timestamp_ms; /* written into the registration */
@@ -111,7 +114,7 @@ struct rp_member {
     bool topics_listed; /* /brokers/topics' children read once (the names below are the cluster's) */
     int32_t *brokers;   /* live broker ids, ascending */
     int64_t *broker_czxid; /* per brokers[i]: its registration's czxid, 0 until read */
-    struct rp_broker_addr *broker_addr; /* per brokers[i]: from its registration (port -1 until read) */
+    struct rp_broker_addr *broker_addr; /* per brokers[i]: from its registration (read false until read) */
     int64_t self_czxid;    /* our registration's czxid on this session, 0 until read */
     uint32_t brokers_n;
     struct rp_mtopic **topics;

@@ -287,7 +287,7 @@ static void on_ids(struct rp_member *m, const struct rp_zk_result *res)
         uint32_t k = 0;
         while (k < m->brokers_n && m->brokers[k] != ids[i]) k++;
         czxid[i] = 0;
-        addr[i] = k < m->brokers_n ? m->broker_addr[k] : (struct rp_broker_addr){ .port = -1 };
+        addr[i] = k < m->brokers_n ? m->broker_addr[k] : (struct rp_broker_addr){ .read = false };
     }
     weir_free(m->brokers);
     weir_free(m->broker_czxid);
@@ -310,10 +310,11 @@ static void on_broker(struct rp_member *m, const char *path, const struct rp_zk_
     int32_t id = (int32_t)atoi(path + strlen("/brokers/ids/"));
     struct rp_broker_reg reg;
     char why[128];
-    struct rp_broker_addr a = { .port = -1 };
+    struct rp_broker_addr a = { .read = false };
     if (rp_broker_reg_decode(res->data, res->len, &reg, why, sizeof why) == WEIR_OK) {
-        snprintf(a.host, sizeof a.host, "%s", reg.host);
-        a.port = reg.port;
+        a.read = true;
+        a.endpoints_n = reg.endpoints_n;
+        memcpy(a.endpoints, reg.endpoints, reg.endpoints_n * sizeof *reg.endpoints);
     } else {
         weir_log(WEIR_LOG_WARN, "replication: %s unreadable: %s", path, why);
     }
@@ -442,15 +443,19 @@ static void on_registered(struct rp_member *m)
 
 static void register_broker(struct rp_member *m)
 {
-    struct rp_broker_reg reg = { .version = 5, .port = m->cfg.port, .jmx_port = -1,
-                                 .timestamp_ms = m->cfg.timestamp_ms, .endpoints_n = 1 };
-    snprintf(reg.host, sizeof reg.host, "%s", m->cfg.host);
-    struct rp_endpoint *ep = &reg.endpoints[0];
-    snprintf(ep->listener, sizeof ep->listener, "PLAINTEXT");
-    snprintf(ep->protocol, sizeof ep->protocol, "PLAINTEXT");
-    snprintf(ep->host, sizeof ep->host, "%s", m->cfg.host);
-    ep->port = m->cfg.port;
-    char buf[1024], path[64];
+    struct rp_broker_reg reg = { .version = 5, .jmx_port = -1, .timestamp_ms = m->cfg.timestamp_ms };
+    if (m->cfg.endpoints_n) {
+        reg.endpoints_n = m->cfg.endpoints_n;
+        memcpy(reg.endpoints, m->cfg.endpoints, m->cfg.endpoints_n * sizeof *reg.endpoints);
+    } else {
+        struct rp_endpoint *ep = &reg.endpoints[0];
+        reg.endpoints_n = 1;
+        snprintf(ep->listener, sizeof ep->listener, "PLAINTEXT");
+        snprintf(ep->protocol, sizeof ep->protocol, "PLAINTEXT");
+        snprintf(ep->host, sizeof ep->host, "%s", m->cfg.host);
+        ep->port = m->cfg.port;
+    }
+    char buf[4096], path[64];
     size_t len;
     WEIR_ASSERT(rp_broker_reg_encode(&reg, buf, sizeof buf, &len) == WEIR_OK);
     snprintf(path, sizeof path, "/brokers/ids/%d", m->cfg.id);
@@ -651,7 +656,14 @@ struct rp_member *rp_member_new(const struct rp_member_cfg *cfg)
 {
     struct rp_member *m = rp_zk_xmalloc(sizeof *m);
     *m = (struct rp_member){ .cfg = *cfg };
-    m->cfg.host = rp_zk_xstrdup(cfg->host);
+    m->cfg.host = rp_zk_xstrdup(cfg->host ? cfg->host : "");
+    WEIR_ASSERT(cfg->endpoints_n <= RP_ENDPOINTS_MAX);
+    m->cfg.endpoints = NULL; /* the caller's; ours is a copy */
+    if (cfg->endpoints_n) {
+        struct rp_endpoint *eps = rp_zk_xmalloc(cfg->endpoints_n * sizeof *eps);
+        memcpy(eps, cfg->endpoints, cfg->endpoints_n * sizeof *eps);
+        m->cfg.endpoints = eps;
+    }
     m->cfg.cluster_id_want = cfg->cluster_id_want ? rp_zk_xstrdup(cfg->cluster_id_want) : NULL;
     session_open(m);
     return m;
@@ -695,6 +707,7 @@ void rp_member_free(struct rp_member *m)
     weir_free(m->broker_addr);
     rp_strmap_clear(&m->armed);
     weir_free((char *)m->cfg.host);
+    weir_free((void *)m->cfg.endpoints);
     weir_free((char *)m->cfg.cluster_id_want);
     weir_free(m);
 }

@@ -17,13 +17,13 @@ void weir_meta_free(struct weir_meta *m)
 int32_t weir_meta_id_self(const struct weir_meta *m) { return m->ops->id_self(m); }
 void weir_meta_cluster_id(struct weir_meta *m, char *buf, size_t cap) { m->ops->cluster_id(m, buf, cap); }
 int32_t weir_meta_controller(struct weir_meta *m) { return m->ops->controller(m); }
-size_t weir_meta_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap)
+size_t weir_meta_brokers(struct weir_meta *m, const char *listener, struct weir_broker_addr *out, size_t cap)
 {
-    return m->ops->brokers(m, out, cap);
+    return m->ops->brokers(m, listener, out, cap);
 }
-bool weir_meta_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out)
+bool weir_meta_broker(struct weir_meta *m, int32_t id, const char *listener, struct weir_broker_addr *out)
 {
-    return m->ops->broker(m, id, out);
+    return m->ops->broker(m, id, listener, out);
 }
 int32_t weir_meta_topic_partitions(struct weir_meta *m, const char *topic)
 {
@@ -76,13 +76,13 @@ static void mc_free(struct weir_meta *m) { weir_free(m); }
 static int32_t mc_id_self(const struct weir_meta *m) { return weir_cluster_id_self(cl_of(m)); }
 static void mc_cluster_id(struct weir_meta *m, char *buf, size_t cap) { weir_cluster_id(cl_of(m), buf, cap); }
 static int32_t mc_controller(struct weir_meta *m) { return weir_cluster_controller(cl_of(m)); }
-static size_t mc_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap)
+static size_t mc_brokers(struct weir_meta *m, const char *listener, struct weir_broker_addr *out, size_t cap)
 {
-    return weir_cluster_brokers(cl_of(m), out, cap);
+    return weir_cluster_brokers(cl_of(m), listener, out, cap);
 }
-static bool mc_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out)
+static bool mc_broker(struct weir_meta *m, int32_t id, const char *listener, struct weir_broker_addr *out)
 {
-    return weir_cluster_broker(cl_of(m), id, out);
+    return weir_cluster_broker(cl_of(m), id, listener, out);
 }
 static int32_t mc_topic_partitions(struct weir_meta *m, const char *topic)
 {
@@ -126,7 +126,7 @@ static enum weir_err mc_topic_create(struct weir_meta *m, const char *topic, int
 {
     struct meta_cluster *mc = (struct meta_cluster *)m;
     struct weir_broker_addr one;
-    size_t live = weir_cluster_brokers(mc->cl, &one, 0);
+    size_t live = weir_cluster_brokers(mc->cl, NULL, &one, 0);
     if (rf == -1) rf = mc->rf_default;
     if (rf < 1 || rf > WEIR_REPLICAS_MAX || (size_t)rf > live) {
         snprintf(why, why_cap, "replication factor %d is larger than the %zu live brokers", rf, live);

@@ -11,8 +11,8 @@ struct meta_ops {
     int32_t (*id_self)(const struct weir_meta *m);
     void (*cluster_id)(struct weir_meta *m, char *buf, size_t cap);
     int32_t (*controller)(struct weir_meta *m);
-    size_t (*brokers)(struct weir_meta *m, struct weir_broker_addr *out, size_t cap);
-    bool (*broker)(struct weir_meta *m, int32_t id, struct weir_broker_addr *out);
+    size_t (*brokers)(struct weir_meta *m, const char *listener, struct weir_broker_addr *out, size_t cap);
+    bool (*broker)(struct weir_meta *m, int32_t id, const char *listener, struct weir_broker_addr *out);
     int32_t (*topic_partitions)(struct weir_meta *m, const char *topic);
     size_t (*topics)(struct weir_meta *m, char **out, size_t cap);
     bool (*partition)(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out);

@@ -13,7 +13,9 @@
 struct meta_local {
     struct weir_meta m;
     struct weir_store *st;
-    struct weir_broker_addr self;
+    int32_t self_id;
+    uint32_t endpoints_n;
+    struct weir_repl_endpoint endpoints[WEIR_REPL_ENDPOINTS_MAX]; /* this broker's advertised listeners */
     char cluster_id[64];
     struct weir_meta_local_host host;
 };
@@ -21,24 +23,36 @@ struct meta_local {
 static struct meta_local *ml_of(struct weir_meta *m) { return (struct meta_local *)m; }
 
 static void ml_free(struct weir_meta *m) { weir_free(m); }
-static int32_t ml_id_self(const struct weir_meta *m) { return ((const struct meta_local *)m)->self.id; }
+static int32_t ml_id_self(const struct weir_meta *m) { return ((const struct meta_local *)m)->self_id; }
 static void ml_cluster_id(struct weir_meta *m, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s", ml_of(m)->cluster_id);
 }
-static int32_t ml_controller(struct weir_meta *m) { return ml_of(m)->self.id; }
+static int32_t ml_controller(struct weir_meta *m) { return ml_of(m)->self_id; }
 
-static size_t ml_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap)
+/* Itself at its endpoint of listener (host "", port -1: none). */
+static void ml_self(const struct meta_local *ml, const char *listener, struct weir_broker_addr *out)
 {
-    if (cap >= 1) out[0] = ml_of(m)->self;
+    *out = (struct weir_broker_addr){ .id = ml->self_id, .port = -1 };
+    for (uint32_t i = 0; listener && i < ml->endpoints_n; i++)
+        if (strcmp(ml->endpoints[i].listener, listener) == 0) {
+            snprintf(out->host, sizeof out->host, "%s", ml->endpoints[i].host);
+            out->port = ml->endpoints[i].port;
+            break;
+        }
+}
+
+static size_t ml_brokers(struct weir_meta *m, const char *listener, struct weir_broker_addr *out, size_t cap)
+{
+    if (cap >= 1) ml_self(ml_of(m), listener, &out[0]);
     return 1;
 }
 
-static bool ml_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out)
+static bool ml_broker(struct weir_meta *m, int32_t id, const char *listener, struct weir_broker_addr *out)
 {
-    if (id != ml_of(m)->self.id) return false;
-    *out = ml_of(m)->self;
-    return true;
+    if (id != ml_of(m)->self_id) return false;
+    ml_self(ml_of(m), listener, out);
+    return out->port >= 0;
 }
 
 static int32_t ml_topic_partitions(struct weir_meta *m, const char *topic)
@@ -69,9 +83,9 @@ static bool ml_partition(struct weir_meta *m, const char *topic, int32_t partiti
     struct meta_local *ml = ml_of(m);
     int32_t n = weir_store_topic_partitions(ml->st, topic);
     if (partition < 0 || partition >= n) return false;
-    *out = (struct weir_partition_info){ .leader = ml->self.id, .leader_epoch = 0, .zk_version = 0,
+    *out = (struct weir_partition_info){ .leader = ml->self_id, .leader_epoch = 0, .zk_version = 0,
                                          .replicas_n = 1, .isr_n = 1 };
-    out->replicas[0] = out->isr[0] = ml->self.id;
+    out->replicas[0] = out->isr[0] = ml->self_id;
     return true;
 }
 
@@ -137,12 +151,16 @@ static const struct meta_ops local_ops = {
     .topic_create = ml_topic_create,
 };
 
-struct weir_meta *weir_meta_local_new(struct weir_store *st, const struct weir_broker_addr *self,
-                                      const char *cluster_id, const struct weir_meta_local_host *host)
+struct weir_meta *weir_meta_local_new(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,
+                                      uint32_t endpoints_n, const char *cluster_id,
+                                      const struct weir_meta_local_host *host)
 {
     struct meta_local *ml = weir_calloc(1, sizeof *ml);
     if (!ml) return NULL;
-    *ml = (struct meta_local){ .m = { &local_ops }, .st = st, .self = *self, .host = *host };
+    WEIR_ASSERT(endpoints_n <= WEIR_REPL_ENDPOINTS_MAX);
+    *ml = (struct meta_local){ .m = { &local_ops }, .st = st, .self_id = self_id, .endpoints_n = endpoints_n,
+                               .host = *host };
+    if (endpoints_n) memcpy(ml->endpoints, endpoints, endpoints_n * sizeof *endpoints);
     snprintf(ml->cluster_id, sizeof ml->cluster_id, "%s", cluster_id);
     return &ml->m;
 }

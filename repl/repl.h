@@ -23,6 +23,15 @@
 enum {
     WEIR_REPLICAS_MAX = 64,    /* replicas of one partition (and so ISR size) */
     WEIR_REPL_HOST_MAX = 256,  /* host name bytes, NUL included */
+    WEIR_REPL_LISTENER_MAX = 64, /* listener name bytes, NUL included */
+    WEIR_REPL_ENDPOINTS_MAX = 8, /* listeners of one broker */
+};
+
+/* One of a broker's advertised listeners (security protocol PLAINTEXT). */
+struct weir_repl_endpoint {
+    char listener[WEIR_REPL_LISTENER_MAX]; /* upper case: PLAINTEXT, REPLICATION, ... */
+    char host[WEIR_REPL_HOST_MAX];
+    int32_t port;
 };
 #define WEIR_NO_LEADER (-1)    /* a partition without a leader (offline) */
 
@@ -33,7 +42,11 @@ struct weir_cluster;
 struct weir_cluster_config {
     char zk_connect[1024];       /* zookeeper.connect: "h:p[,h:p...][/chroot]" */
     int32_t broker_id;           /* broker.id / node.id */
-    char host[WEIR_REPL_HOST_MAX]; /* advertised host and port (what others dial) */
+    /* Registered in /brokers/ids/<id> (what others dial): endpoints_n
+     * advertised listeners, or with endpoints_n 0 one PLAINTEXT at host:port. */
+    uint32_t endpoints_n;
+    struct weir_repl_endpoint endpoints[WEIR_REPL_ENDPOINTS_MAX];
+    char host[WEIR_REPL_HOST_MAX];
     int32_t port;
     int32_t session_timeout_ms;  /* zookeeper.session.timeout.ms, default 18000 */
     int32_t connect_timeout_ms;  /* zookeeper.connection.timeout.ms: start waits this long to register */
@@ -104,9 +117,14 @@ int32_t weir_cluster_id_self(const struct weir_cluster *cl);
  * once read ("" before, while start has not returned). */
 void weir_cluster_id(struct weir_cluster *cl, char *buf, size_t cap);
 int32_t weir_cluster_controller(struct weir_cluster *cl); /* -1 when none is known */
-/* Live brokers in ascending id order; returns how many there are (may exceed cap). */
-size_t weir_cluster_brokers(struct weir_cluster *cl, struct weir_broker_addr *out, size_t cap);
-bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, struct weir_broker_addr *out);
+/* Live brokers (registration read) in ascending id order, each with its
+ * endpoint of `listener` (host "" and port -1 when it has no such listener,
+ * or listener is NULL: Metadata leaves it out); returns how many there are
+ * (may exceed cap). */
+size_t weir_cluster_brokers(struct weir_cluster *cl, const char *listener, struct weir_broker_addr *out, size_t cap);
+/* A live broker's endpoint of `listener`; false when it is not live or has
+ * no such listener. */
+bool weir_cluster_broker(struct weir_cluster *cl, int32_t id, const char *listener, struct weir_broker_addr *out);
 /* Partitions of a topic whose assignment has been read, else -1. */
 int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic);
 /* Whether the cluster has a topic of that name (its assignment read or not):
@@ -186,20 +204,23 @@ struct weir_meta_local_host {
 /* The cluster's backend: borrows cl (which must outlive it); rf_default is
  * default.replication.factor. NULL: out of memory. */
 struct weir_meta *weir_meta_cluster_new(struct weir_cluster *cl, int16_t rf_default);
-/* The single node's backend: borrows st (which must outlive it); self is this
- * broker's advertised address, cluster_id its meta.properties id. NULL: out
- * of memory. */
-struct weir_meta *weir_meta_local_new(struct weir_store *st, const struct weir_broker_addr *self,
-                                      const char *cluster_id, const struct weir_meta_local_host *host);
+/* The single node's backend: borrows st (which must outlive it); self_id and
+ * its advertised listeners (endpoints_n of them, copied), cluster_id its
+ * meta.properties id. NULL: out of memory. */
+struct weir_meta *weir_meta_local_new(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,
+                                      uint32_t endpoints_n, const char *cluster_id,
+                                      const struct weir_meta_local_host *host);
 void weir_meta_free(struct weir_meta *m);
 
 int32_t weir_meta_id_self(const struct weir_meta *m);
 /* The cluster id into buf ("" when not known yet). */
 void weir_meta_cluster_id(struct weir_meta *m, char *buf, size_t cap);
 int32_t weir_meta_controller(struct weir_meta *m); /* -1 when none is known */
-/* Live brokers in ascending id order; returns how many there are (may exceed cap). */
-size_t weir_meta_brokers(struct weir_meta *m, struct weir_broker_addr *out, size_t cap);
-bool weir_meta_broker(struct weir_meta *m, int32_t id, struct weir_broker_addr *out);
+/* Live brokers in ascending id order, each with its endpoint of `listener` (as
+ * weir_cluster_brokers); returns how many there are (may exceed cap). */
+size_t weir_meta_brokers(struct weir_meta *m, const char *listener, struct weir_broker_addr *out, size_t cap);
+/* A live broker's endpoint of `listener`; false when not live or without it. */
+bool weir_meta_broker(struct weir_meta *m, int32_t id, const char *listener, struct weir_broker_addr *out);
 /* Partitions of a known topic, else -1. */
 int32_t weir_meta_topic_partitions(struct weir_meta *m, const char *topic);
 /* Names of known topics, each strdup'd with weir_malloc into out (cap of

@@ -45,10 +45,16 @@ static void test_defaults(void **state)
     memset(&c, 0xa5, sizeof c);
     weir_broker_config_default(&c);
     weir_log_config_default(&log);
-    assert_string_equal(c.listen_host, "127.0.0.1");
-    assert_int_equal(c.listen_port, 9092);
-    assert_string_equal(c.advertised_host, ""); /* derived at run time */
-    assert_int_equal(c.advertised_port, 0);
+    assert_int_equal(c.listeners_n, 1);
+    assert_string_equal(c.listeners[0].name, "PLAINTEXT");
+    assert_string_equal(c.listeners[0].host, "127.0.0.1");
+    assert_int_equal(c.listeners[0].port, 9092);
+    assert_int_equal(c.advertised_n, 0); /* derived at run time */
+    assert_int_equal(c.protocol_map_n, 4);
+    assert_string_equal(c.protocol_map[1].listener, "SSL");
+    assert_string_equal(c.protocol_map[1].protocol, "SSL");
+    assert_string_equal(c.inter_broker_listener, "");
+    assert_int_equal(weir_broker_config_inter_broker(&c), 0);
     assert_string_equal(c.data_dir, "./weir-data");
     assert_string_equal(c.port_file, "");
     assert_int_equal(c.reactors, 0);
@@ -88,6 +94,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.keys_set, 0);
     char why[256];
     assert_int_equal(weir_log_config_check(&c.log, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_check(&c, why, sizeof why), WEIR_OK);
 }
 
 static const struct key_case {
@@ -98,9 +105,9 @@ static const struct key_case {
     int64_t want;
     const char *want_str;
 } key_cases[] = {
-    { "listeners", "PLAINTEXT://10.0.0.1:9094", true, O(listen_host), F_STR, 0, "10.0.0.1" },
+    { "listeners", "PLAINTEXT://10.0.0.1:9094", true, O(listeners[0].host), F_STR, 0, "10.0.0.1" },
     { "listeners", "10.0.0.1:9094", false, 0, F_NONE, 0, NULL },
-    { "advertised.listeners", "PLAINTEXT://kafka.example:9094", true, O(advertised_host), F_STR, 0, "kafka.example" },
+    { "advertised.listeners", "PLAINTEXT://kafka.example:9094", true, O(advertised[0].host), F_STR, 0, "kafka.example" },
     { "advertised.listeners", "PLAINTEXT://:9094", false, 0, F_NONE, 0, NULL },
     { "log.dirs", "/var/lib/weir", true, O(data_dir), F_STR, 0, "/var/lib/weir" },
     { "log.dirs", " /a , ", true, O(data_dir), F_STR, 0, "/a" },
@@ -342,13 +349,12 @@ static const struct listener_case {
     { "listeners", "PLAINTEXT://h:+80", false, NULL, 0 },
     { "listeners", "PLAINTEXT://h:", false, NULL, 0 },
     { "listeners", "PLAINTEXT://h", false, NULL, 0 },
-    { "listeners", "PLAINTEXT://h:1 ", false, NULL, 0 },
+    { "listeners", " PLAINTEXT://h:1 ", true, "h", 1 }, /* entries trimmed, as Kafka's parseCsvList */
     { "listeners", "PLAINTEXT://h:1/x", false, NULL, 0 },
     { "listeners", "localhost:9092", false, NULL, 0 },     /* no scheme */
     { "listeners", "//localhost:9092", false, NULL, 0 },
-    { "listeners", "SSL://h:9093", false, NULL, 0 },
-    { "listeners", "PLAINTEXTX://h:1", false, NULL, 0 },
-    { "listeners", "PLAIN://h:1", false, NULL, 0 },
+    { "listeners", "PLAIN-TEXT://h:1", false, NULL, 0 },
+    { "listeners", "://h:1", false, NULL, 0 },
     { "listeners", "PLAINTEXT://a:1,PLAINTEXT://b:2", false, NULL, 0 },
     { "listeners", "PLAINTEXT://a:1,", false, NULL, 0 },
     { "listeners", "", false, NULL, 0 },
@@ -390,11 +396,119 @@ static void test_listeners(void **state)
             continue;
         }
         assert_int_equal(err, WEIR_OK);
-        assert_string_equal(advertised ? c.advertised_host : c.listen_host, l->host);
-        assert_int_equal(advertised ? c.advertised_port : c.listen_port, l->port);
-        /* the other listener is untouched */
-        assert_string_equal(advertised ? c.listen_host : c.advertised_host, advertised ? "127.0.0.1" : "");
+        const struct weir_listener *got = advertised ? &c.advertised[0] : &c.listeners[0];
+        assert_int_equal(advertised ? c.advertised_n : c.listeners_n, 1);
+        assert_string_equal(got->name, "PLAINTEXT");
+        assert_string_equal(got->host, l->host);
+        assert_int_equal(got->port, l->port);
+        /* the other key is untouched */
+        if (advertised) assert_memory_equal(c.listeners, def.listeners, sizeof c.listeners);
+        else assert_int_equal(c.advertised_n, 0);
     }
+}
+
+static enum weir_err set1(struct weir_broker_config *c, const char *key, const char *value, char *why, size_t cap)
+{
+    why[0] = '\0';
+    enum weir_err err = weir_broker_config_set(c, key, value, why, cap);
+    print_message("%s=%s: %s\n", key, value, err == WEIR_OK ? "ok" : why);
+    return err;
+}
+
+/* Named listeners, as Kafka's: several, each name and port unique; the
+ * protocol map, the inter-broker listener and advertised listeners checked
+ * against them once every key is set. */
+static void test_listeners_named(void **state)
+{
+    (void)state;
+    struct weir_broker_config c;
+    char why[512];
+    weir_broker_config_default(&c);
+    assert_int_equal(set1(&c, "listeners", "PLAINTEXT://127.0.0.1:9092, replication://:0", why, sizeof why),
+                     WEIR_OK);
+    assert_int_equal(c.listeners_n, 2);
+    assert_string_equal(c.listeners[1].name, "REPLICATION"); /* upper case, as Kafka's */
+    assert_string_equal(c.listeners[1].host, "0.0.0.0");
+    assert_int_equal(c.listeners[1].port, 0);
+    /* Kafka's default map has no REPLICATION */
+    assert_int_equal(weir_broker_config_check(&c, why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "listener.security.protocol.map"));
+    assert_non_null(strstr(why, "REPLICATION"));
+    assert_null(strchr(why, '\n'));
+    assert_int_equal(set1(&c, "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,REPLICATION:PLAINTEXT", why,
+                          sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_check(&c, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_inter_broker(&c), 0); /* PLAINTEXT by default */
+    assert_int_equal(set1(&c, "inter.broker.listener.name", "replication", why, sizeof why), WEIR_OK);
+    assert_string_equal(c.inter_broker_listener, "REPLICATION");
+    assert_int_equal(weir_broker_config_inter_broker(&c), 1);
+    assert_int_equal(set1(&c, "advertised.listeners", "REPLICATION://proxy.example:19093", why, sizeof why), WEIR_OK);
+    assert_int_equal(c.advertised_n, 1);
+    assert_int_equal(weir_broker_config_check(&c, why, sizeof why), WEIR_OK);
+
+    struct weir_broker_config d = c;
+    assert_int_equal(set1(&d, "inter.broker.listener.name", "OTHER", why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_check(&d, why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "inter.broker.listener.name"));
+    assert_non_null(strstr(why, "OTHER"));
+    d = c;
+    assert_int_equal(set1(&d, "advertised.listeners", "PLAINTEXT://a:1,EXTERNAL://b:2", why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_check(&d, why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "advertised.listeners"));
+    assert_non_null(strstr(why, "EXTERNAL"));
+    /* no PLAINTEXT listener, several, no inter.broker.listener.name */
+    d = c;
+    d.inter_broker_listener[0] = '\0';
+    d.advertised_n = 0;
+    assert_int_equal(set1(&d, "listeners", "INTERNAL://h:1,EXTERNAL://h:2", why, sizeof why), WEIR_OK);
+    assert_int_equal(set1(&d, "listener.security.protocol.map", "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT", why,
+                          sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_check(&d, why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "inter.broker.listener.name"));
+    assert_int_equal(set1(&d, "listeners", "INTERNAL://h:1", why, sizeof why), WEIR_OK); /* one: that one */
+    assert_int_equal(weir_broker_config_check(&d, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_broker_config_inter_broker(&d), 0);
+
+    /* only PLAINTEXT: another protocol is refused by name */
+    weir_broker_config_default(&d);
+    struct weir_broker_config before = d;
+    assert_int_equal(set1(&d, "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,REPLICATION:SSL", why,
+                          sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "SSL"));
+    assert_non_null(strstr(why, "REPLICATION"));
+    assert_memory_equal(&d, &before, sizeof d);
+    assert_int_equal(set1(&d, "listeners", "SSL://h:9093", why, sizeof why), WEIR_OK); /* SSL:SSL by default */
+    assert_int_equal(weir_broker_config_check(&d, why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "security protocol SSL"));
+    assert_null(strchr(why, '\n'));
+
+    static const struct { const char *key, *value, *want; } bad[] = {
+        { "listeners", "A://h:1,B://h:1", "has port 1 twice" },
+        { "listeners", "A://h:1,a://h:2", "names listener A twice" },
+        { "listeners", "A://h:1,B://h", "entry 'B://h'" },
+        { "listeners", "A://h:1,,B://h:2", "is empty" },
+        { "listeners", "A://h:1,", "ends with a comma" },
+        { "listeners", "A://h:1,B://h:2,C://h:3,D://h:4,E://h:5,F://h:6,G://h:7,H://h:8,I://h:9", "more than 8" },
+        { "advertised.listeners", "A://h:1,A://h:2", "names listener A twice" },
+        { "advertised.listeners", "A://h:1,B://h:0", "port 0" },
+        { "listener.security.protocol.map", "A", "LISTENER:PROTOCOL" },
+        { "listener.security.protocol.map", "A:PLAINTEXT,a:PLAINTEXT", "maps listener A twice" },
+        { "listener.security.protocol.map", "A:SASL_SSL", "SASL_SSL" },
+        { "inter.broker.listener.name", "", "empty listener name" },
+        { "inter.broker.listener.name", "a-b", "[A-Za-z0-9_]" },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(bad); i++) {
+        weir_broker_config_default(&d);
+        before = d;
+        assert_int_equal(set1(&d, bad[i].key, bad[i].value, why, sizeof why), WEIR_E_BAD_CONFIG);
+        assert_rejected(WEIR_E_BAD_CONFIG, why, bad[i].key, NULL);
+        assert_non_null(strstr(why, bad[i].want));
+        assert_memory_equal(&d, &before, sizeof d);
+    }
+    /* several ephemeral ports are fine */
+    weir_broker_config_default(&d);
+    assert_int_equal(set1(&d, "listeners", "A://h:0,B://h:0", why, sizeof why), WEIR_OK);
+    assert_int_equal(d.listeners_n, 2);
 }
 
 /* Hosts up to 255 bytes, paths up to 4095. */
@@ -408,7 +522,7 @@ static void test_lengths(void **state)
     memset(big, 'h', 255), big[255] = '\0';
     snprintf(value, sizeof value, "PLAINTEXT://%s:1", big);
     assert_int_equal(weir_broker_config_set(&c, "listeners", value, why, sizeof why), WEIR_OK);
-    assert_int_equal(strlen(c.listen_host), 255);
+    assert_int_equal(strlen(c.listeners[0].host), 255);
     memset(big, 'h', 256), big[256] = '\0';
     snprintf(value, sizeof value, "PLAINTEXT://%s:1", big);
     assert_int_equal(weir_broker_config_set(&c, "listeners", value, why, sizeof why), WEIR_E_BAD_CONFIG);
@@ -606,8 +720,8 @@ static void test_load_good(void **state)
                        "log.retention.minutes=30\r\n"
                        "auto.create.topics.enable=false"; /* no final newline */
     assert_int_equal(load_str(fx, text, &c, why, sizeof why), WEIR_OK);
-    assert_string_equal(c.listen_host, "0.0.0.0");
-    assert_int_equal(c.listen_port, 19092);
+    assert_string_equal(c.listeners[0].host, "0.0.0.0");
+    assert_int_equal(c.listeners[0].port, 19092);
     assert_string_equal(c.data_dir, "/srv/weir");
     assert_int_equal(c.num_partitions, 4);
     assert_string_equal(c.port_file, "/tmp/a=b");
@@ -640,8 +754,8 @@ static const struct bad_file {
       "1: config num.partitions: '3 # inline comments are not comments' is not an integer" },
     { "=5\n", "1: expected KEY=VALUE, got an empty key" },
     { "listeners=PLAINTEXT://a:1,PLAINTEXT://b:2\n",
-      "1: config listeners: 'PLAINTEXT://a:1,PLAINTEXT://b:2' lists more than one listener: "
-      "weir supports one listener" },
+      "1: config listeners: 'PLAINTEXT://a:1,PLAINTEXT://b:2' names listener PLAINTEXT twice "
+      "(each name must be unique)" },
     { "log.dirs=/a,/b\n", "1: config log.dirs: '/a,/b' lists several: weir supports one data directory" },
     { "num.partitions=1\nlog.index.size.max.bytes=8\n",
       " broker topic defaults: config segment.index.bytes: 8 holds too few index entries" },
@@ -701,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_listeners),
+        cmocka_unit_test(test_listeners_named),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_ratio),

@@ -224,9 +224,9 @@ static void test_outconn(void **state)
     b.n_reactors = 1;
     b.reactors = weir_calloc(1, sizeof *b.reactors);
     struct reactor *r = &b.reactors[0];
-    *r = (struct reactor){ .b = &b, .id = 0, .spare_fd = -1, .event_fd = -1 };
+    *r = (struct reactor){ .b = &b, .id = 0, .n_acc = 1, .spare_fd = -1, .event_fd = -1 };
     uint16_t unused = 0;
-    r->listen_fd = listen_on(&unused); /* the reactor's own listener: nothing connects */
+    r->acc[0].fd = listen_on(&unused); /* the reactor's own listener: nothing connects */
     reactor_hook_add(r, &hook, NULL);
     assert_int_equal(reactor_start(r), WEIR_OK);
 

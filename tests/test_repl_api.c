@@ -238,7 +238,7 @@ static void node_start(int32_t id, bool rebalance)
     if (e != WEIR_OK) fail_msg("broker %d: start: %s: %s", id, weir_err_text(e), why);
     assert_int_equal(weir_cluster_id_self(n->cl), id);
     struct weir_broker_addr a; /* start returns with its own registration in the cache */
-    assert_true(weir_cluster_broker(n->cl, id, &a));
+    assert_true(weir_cluster_broker(n->cl, id, "PLAINTEXT", &a));
     assert_int_equal(a.port, 9090 + id);
 }
 
@@ -284,7 +284,7 @@ static bool all_see_brokers(const int32_t *ids, int n)
     for (int i = 0; i < n; i++) {
         struct weir_broker_addr a[NB + 1];
         struct weir_cluster *cl = nodes[ids[i]].cl;
-        if (weir_cluster_brokers(cl, a, NB + 1) != (size_t)n) return false;
+        if (weir_cluster_brokers(cl, "PLAINTEXT", a, NB + 1) != (size_t)n) return false;
         for (int k = 0; k < n; k++)
             if (a[k].id != ids[k] || a[k].port != 9090 + ids[k] || strcmp(a[k].host, "127.0.0.1") != 0) return false;
         if (weir_cluster_controller(cl) < 0) return false;
@@ -718,12 +718,13 @@ static void t_chroot_and_errors(void **state)
     assert_int_equal(weir_cluster_start(&c, &node_ops, &nodes[0], &cl8, why, sizeof why), WEIR_OK);
     /* 6 and 7 share the chroot's tree; 8, at the root, sees only itself */
     struct weir_broker_addr a[4];
-    assert_true(WAIT_FOR(weir_cluster_brokers(cl6, a, 4) == 2 && weir_cluster_brokers(cl, a, 4) == 2, 10000));
-    assert_true(weir_cluster_broker(cl6, 7, &a[0]));
+    assert_true(WAIT_FOR(weir_cluster_brokers(cl6, "PLAINTEXT", a, 4) == 2 &&
+                         weir_cluster_brokers(cl, "PLAINTEXT", a, 4) == 2, 10000));
+    assert_true(weir_cluster_broker(cl6, 7, "PLAINTEXT", &a[0]));
     assert_int_equal(a[0].port, 9097);
-    assert_true(WAIT_FOR(weir_cluster_brokers(cl8, a, 4) == 1, 10000));
+    assert_true(WAIT_FOR(weir_cluster_brokers(cl8, "PLAINTEXT", a, 4) == 1, 10000));
     assert_int_equal(a[0].id, 8);
-    assert_false(weir_cluster_broker(cl8, 7, &a[1]));
+    assert_false(weir_cluster_broker(cl8, 7, "PLAINTEXT", &a[1]));
     weir_cluster_stop(cl);
     weir_cluster_stop(cl6);
     weir_cluster_stop(cl8);

@@ -779,6 +779,54 @@ static void t_duplicate_id(void **state)
     cluster_free(cl);
 }
 
+/* Several listeners: the registration holds every endpoint and the
+ * listener_security_protocol_map, as Kafka's; the others' caches hold them all. */
+static void t_listeners_registration(void **state)
+{
+    (void)state;
+    struct cluster *cl = cluster_new(0);
+    struct broker extra = { .cl = cl, .id = 7 };
+    struct rp_endpoint eps[2] = {
+        { .listener = "PLAINTEXT", .protocol = "PLAINTEXT", .host = "127.0.0.1", .port = 9092 },
+        { .listener = "REPLICATION", .protocol = "PLAINTEXT", .host = "proxy.example", .port = 19093 },
+    };
+    struct rp_member_cfg cfg = { .id = 7, .endpoints = eps, .endpoints_n = 2, .timestamp_ms = 1234,
+                                 .open = open_mem, .open_ctx = cl, .on_role = on_role, .role_ctx = &extra };
+    struct rp_member *m = rp_member_new(&cfg);
+    for (int i = 0; i < 100 && (rp_member_dispatch(m) > 0 || !m->registered); i++) settle(cl);
+    assert_true(m->registered);
+    struct res r;
+    assert_int_equal(zget(cl, "/brokers/ids/7", &r), RP_ZK_OK);
+    r.data[r.len < sizeof r.data ? r.len : sizeof r.data - 1] = '\0';
+    print_message("%s\n", r.data);
+    assert_non_null(strstr(r.data, "\"listener_security_protocol_map\":{\"PLAINTEXT\":\"PLAINTEXT\","
+                                   "\"REPLICATION\":\"PLAINTEXT\"}"));
+    assert_non_null(strstr(r.data, "\"endpoints\":[\"PLAINTEXT://127.0.0.1:9092\","
+                                   "\"REPLICATION://proxy.example:19093\"]"));
+    assert_non_null(strstr(r.data, "\"host\":\"127.0.0.1\"")); /* the PLAINTEXT endpoint's */
+    assert_non_null(strstr(r.data, "\"port\":9092"));
+    struct rp_broker_reg reg;
+    char why[128];
+    assert_int_equal(rp_broker_reg_decode(r.data, r.len, &reg, why, sizeof why), WEIR_OK);
+    assert_int_equal(reg.endpoints_n, 2);
+    assert_string_equal(reg.endpoints[1].listener, "REPLICATION");
+    assert_string_equal(reg.endpoints[1].protocol, "PLAINTEXT");
+    assert_string_equal(reg.endpoints[1].host, "proxy.example");
+    assert_int_equal(reg.endpoints[1].port, 19093);
+    settle(cl);
+    const struct rp_member *other = cl->b[1].m;
+    uint32_t k = 0;
+    while (k < other->brokers_n && other->brokers[k] != 7) k++;
+    assert_true(k < other->brokers_n);
+    assert_true(other->broker_addr[k].read);
+    assert_int_equal(other->broker_addr[k].endpoints_n, 2);
+    assert_string_equal(other->broker_addr[k].endpoints[0].listener, "PLAINTEXT");
+    assert_string_equal(other->broker_addr[k].endpoints[1].host, "proxy.example");
+    rp_member_free(m);
+    settle(cl);
+    cluster_free(cl);
+}
+
 /* ---- one smoke run on a real ZooKeeper (zk.c) ---------------------------------------------- */
 
 static struct weir_test_zk server;
@@ -901,7 +949,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_elect_and_create), cmocka_unit_test(t_leader_expiry),
         cmocka_unit_test(t_controller_expiry), cmocka_unit_test(t_unclean_off_kip966),
-        cmocka_unit_test(t_delete_topic),      cmocka_unit_test(t_duplicate_id),
+        cmocka_unit_test(t_delete_topic),      cmocka_unit_test(t_duplicate_id), cmocka_unit_test(t_listeners_registration),
         cmocka_unit_test(t_stale_epoch_ignored), cmocka_unit_test(t_reconnect),
         cmocka_unit_test(t_random_faults),     cmocka_unit_test(t_bounce),
         cmocka_unit_test(t_restart_same_epoch),

@@ -58,9 +58,10 @@ static int setup(void **state)
     fx->dir = tu_tmpdir("meta");
     weir_log_config_default(&fx->defaults);
     assert_int_equal(weir_store_open(fx->dir, &fx->defaults, NULL, &fx->st), WEIR_OK);
-    struct weir_broker_addr self = { .id = 7, .host = "h.example", .port = 9092 };
+    struct weir_repl_endpoint eps[2] = { { .listener = "PLAINTEXT", .host = "h.example", .port = 9092 },
+                                         { .listener = "REPLICATION", .host = "r.example", .port = 9093 } };
     struct weir_meta_local_host host = { host_open, fx };
-    fx->m = weir_meta_local_new(fx->st, &self, "abcdefghijklmnopqrstuv", &host);
+    fx->m = weir_meta_local_new(fx->st, 7, eps, 2, "abcdefghijklmnopqrstuv", &host);
     assert_non_null(fx->m);
     *state = fx;
     return 0;
@@ -83,14 +84,21 @@ static void t_brokers(void **state)
     struct weir_broker_addr v[4], one;
     assert_int_equal(weir_meta_id_self(fx->m), 7);
     assert_int_equal(weir_meta_controller(fx->m), 7);
-    assert_int_equal(weir_meta_brokers(fx->m, v, 0), 1);
-    assert_int_equal(weir_meta_brokers(fx->m, v, 4), 1);
+    assert_int_equal(weir_meta_brokers(fx->m, "PLAINTEXT", v, 0), 1);
+    assert_int_equal(weir_meta_brokers(fx->m, "PLAINTEXT", v, 4), 1);
     assert_int_equal(v[0].id, 7);
     assert_string_equal(v[0].host, "h.example");
     assert_int_equal(v[0].port, 9092);
-    assert_true(weir_meta_broker(fx->m, 7, &one));
+    assert_true(weir_meta_broker(fx->m, 7, "PLAINTEXT", &one));
     assert_int_equal(one.port, 9092);
-    assert_false(weir_meta_broker(fx->m, 8, &one));
+    assert_false(weir_meta_broker(fx->m, 8, "PLAINTEXT", &one));
+    /* per listener: another endpoint, or none */
+    assert_true(weir_meta_broker(fx->m, 7, "REPLICATION", &one));
+    assert_string_equal(one.host, "r.example");
+    assert_int_equal(one.port, 9093);
+    assert_false(weir_meta_broker(fx->m, 7, "OTHER", &one));
+    assert_int_equal(weir_meta_brokers(fx->m, "OTHER", v, 4), 1);
+    assert_int_equal(v[0].port, -1);
     char id[64];
     weir_meta_cluster_id(fx->m, id, sizeof id);
     assert_string_equal(id, "abcdefghijklmnopqrstuv");
