@@ -30,6 +30,17 @@ responses are rewritten so that the target broker's address (matched by port)
 becomes the proxy's address: clients keep talking through the proxy after the
 bootstrap. --no-rewrite turns that off.
 
+A cut (cut()/heal(), or the command's control lines and signals below)
+stands for a network partition, at run time: cut() closes every connection the
+proxy carries and, while cut, refuses new ones (mode "refuse": accepted and
+closed at once) or blackholes them (mode "blackhole": held open, nothing
+forwarded, closed at heal()). cut(replicas={3}) cuts only the connections of
+those replicas: a connection whose Fetch requests carry one of those replica
+ids (Fetch v0..14's replica_id) is closed, and a new one is closed at its first
+such Fetch, unforwarded; other connections are untouched. A proxy in front of
+a broker's inter-broker listener thus cuts every follower off from it (cut()),
+or one follower's fetches from it (cut(replicas={f})). heal() forwards again.
+
 Counts (connections, requests, responses, bytes, each fault) are kept under a
 lock; stats() returns a copy, with "faults" = the sum of the four kinds and
 "disconnects" = the same without delays.
@@ -52,7 +63,10 @@ shared with a busy test) and returns its counts from stop().
 
 As a command (prints the port alone on its first stdout line, then runs until
 SIGTERM/SIGINT, or until stdin closes with --exit-on-stdin-eof; SIGUSR1 prints
-a stats line; the last line before exiting 0 is "stats {json}"):
+a stats line; the last line before exiting 0 is "stats {json}"; SIGUSR2 cuts,
+SIGHUP heals; with --exit-on-stdin-eof, stdin lines "cut [refuse|blackhole]
+[ID,ID...]" and "heal" do the same and are answered "state cut" / "state
+healed" on stdout; ProxyProcess.cut() and heal() use them):
 
     python3 tests/fault_proxy.py --listen 0 --target 127.0.0.1:PORT --seed 7 \\
         --drop-after-request 0.01 --drop-response 0.01 --close-between 0.01 \\
@@ -79,6 +93,7 @@ import sys
 import threading
 import time
 
+API_FETCH = 1
 API_METADATA = 3
 API_FIND_COORDINATOR = 10
 
@@ -238,6 +253,19 @@ def _shutdown(sock, how=socket.SHUT_RDWR):
         pass
 
 
+def fetch_replica_id(frame):
+    """The replica_id of a Fetch request frame (size prefix included), v0..14
+    (v15 moved it into a tagged field); None for anything else."""
+    api, ver = struct.unpack_from(">hh", frame, 4)
+    if api != API_FETCH or ver > 14:
+        return None
+    rd = _Rd(frame, 12)
+    rd.string(False)  # client_id: a plain nullable string in request header v1 and v2
+    if ver >= 12:  # request header v2: tagged fields
+        rd.tags()
+    return rd.i32()
+
+
 class _Conn:
     def __init__(self, proxy, idx, client, upstream):
         self.px = proxy
@@ -253,6 +281,7 @@ class _Conn:
         self.left = 2
         self.timer = None
         self.threads = []
+        self.replica = None  # the replica id its Fetch requests carry, once seen
 
     def teardown(self):
         with self.lock:
@@ -286,6 +315,14 @@ class _Conn:
                     raise ValueError("request frame shorter than a header")
                 api, ver, corr = struct.unpack_from(">hhi", frame, 4)
                 px._count(requests=1, bytes_up=len(frame))
+                if api == API_FETCH and self.replica is None:
+                    try:
+                        self.replica = fetch_replica_id(frame)
+                    except ValueError:
+                        pass
+                if px._cuts(self):
+                    px._count(cut_closed=1)
+                    break  # not forwarded
                 eligible = px._eligible(api)
                 if eligible and px.close_between and self.rng_req.random() < px.close_between \
                         and px._take_fault("close_between", self.idx, api, corr):
@@ -396,6 +433,10 @@ class FaultProxy:
                        "rewrite_errors": 0, "errors": 0, "delay_ms_total": 0.0}
         for k in FAULT_KINDS:
             self._stats[k] = 0
+        self._stats.update(cuts=0, cut_closed=0, cut_refused=0)
+        self._cut = None  # None: forwarding; CUT_ALL or a frozenset of replica ids
+        self._cut_mode = "refuse"
+        self._held = []  # blackholed client sockets, closed at heal()
         self._conns = set()
         self._nconn = 0
         self._stopping = threading.Event()
@@ -434,6 +475,43 @@ class FaultProxy:
         s["delay_ms_total"] = round(s["delay_ms_total"], 1)
         return s
 
+    # -- partitions
+    CUT_ALL = "all"
+
+    def _cuts(self, c):
+        cut = self._cut
+        return cut is not None and (cut == self.CUT_ALL or (c.replica is not None and c.replica in cut))
+
+    def cut(self, replicas=None, mode="refuse"):
+        """Cuts every connection (replicas None) or those of the given replica ids;
+        new ones are refused or blackholed (mode) while cut. Returns how many were closed."""
+        if mode not in ("refuse", "blackhole"):
+            raise ValueError(f"cut mode {mode!r}")
+        with self._lock:
+            self._cut = self.CUT_ALL if replicas is None else frozenset(int(r) for r in replicas)
+            self._cut_mode = mode
+            self._stats["cuts"] += 1
+            conns = [c for c in self._conns if self._cuts(c)]
+        for c in conns:
+            c.teardown()
+        self._count(cut_closed=len(conns))
+        if self.verbose:
+            self.log(f"cut {'all' if replicas is None else sorted(replicas)} ({mode}): {len(conns)} closed")
+        return len(conns)
+
+    def heal(self):
+        with self._lock:
+            self._cut = None
+            held, self._held = self._held, []
+        for so in held:
+            so.close()
+        if self.verbose:
+            self.log("healed")
+
+    @property
+    def is_cut(self):
+        return self._cut is not None
+
     # -- lifecycle
     @property
     def address(self):
@@ -462,6 +540,16 @@ class FaultProxy:
             client.settimeout(None)
             with self._lock:
                 full = len(self._conns) >= self.max_conns
+                whole_cut = self._cut == self.CUT_ALL
+                if whole_cut:
+                    self._stats["cut_refused"] += 1
+                    if self._cut_mode == "blackhole":
+                        self._held.append(client)
+                        client = None
+            if whole_cut:
+                if client is not None:
+                    client.close()
+                continue
             if full:
                 self._count(refused=1)
                 client.close()
@@ -501,6 +589,9 @@ class FaultProxy:
             self._sock = None
         with self._lock:
             conns = list(self._conns)
+            held, self._held = self._held, []
+        for so in held:
+            so.close()
         for c in conns:
             c.teardown()
         deadline = time.monotonic() + timeout
@@ -586,6 +677,28 @@ class ProxyProcess:
             if line.startswith("stats "):
                 self.last_stats = json.loads(line[6:])
                 return self.last_stats
+
+    def _state_line(self, want, timeout):
+        while True:
+            line = self._readline(timeout)
+            if line is None:
+                raise RuntimeError(f"fault_proxy did not answer {want!r}")
+            if line.startswith("stats "):
+                self.last_stats = json.loads(line[6:])
+            elif line == want:
+                return
+
+    def cut(self, replicas=None, mode="refuse", timeout=10.0):
+        """FaultProxy.cut in the child; returns once it is in effect."""
+        ids = "" if replicas is None else " " + ",".join(str(int(r)) for r in replicas)
+        self.proc.stdin.write(f"cut {mode}{ids}\n".encode())
+        self.proc.stdin.flush()
+        self._state_line("state cut", timeout)
+
+    def heal(self, timeout=10.0):
+        self.proc.stdin.write(b"heal\n")
+        self.proc.stdin.flush()
+        self._state_line("state healed", timeout)
 
     def stats(self, timeout=10.0):
         """The child's counts now (SIGUSR1)."""
@@ -693,13 +806,42 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    def control(line):
+        words = line.split()
+        if words[:1] == ["cut"]:
+            mode = words[1] if len(words) > 1 else "refuse"
+            ids = [int(x) for x in words[2].split(",") if x] if len(words) > 2 else None
+            px.cut(ids, mode)
+            state = "state cut"
+        elif words == ["heal"]:
+            px.heal()
+            state = "state healed"
+        else:
+            state = f"state unknown command {line!r}"
+        with out_lock:
+            print(state, flush=True)
+
     signal.signal(signal.SIGUSR1, lambda *_: print_stats())
+    signal.signal(signal.SIGUSR2, lambda *_: px.cut())
+    signal.signal(signal.SIGHUP, lambda *_: px.heal())
     if a.exit_on_stdin_eof:
         def watch():
+            buf = b""
             try:
-                while os.read(sys.stdin.fileno(), 4096):
-                    pass
-            except OSError:
+                while True:
+                    chunk = os.read(sys.stdin.fileno(), 4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        if line.strip():
+                            try:
+                                control(line.decode(errors="replace").strip())
+                            except ValueError as e:
+                                with out_lock:
+                                    print(f"state error {e}", flush=True)
+            except (OSError, ValueError):
                 pass
             done.set()
         threading.Thread(target=watch, daemon=True).start()

@@ -187,6 +187,7 @@ class Broker:
         self.portfile = os.path.join(self.tmp, "port")
         self.proc = None
         self.port = None
+        self.ports = {}  # listener name -> bound port, with several listeners
         self.starts = 0
         self.start_timeout = start_timeout or 30 * TSCALE_OF(binary)
         self.keep = False
@@ -221,8 +222,10 @@ class Broker:
             try:
                 with open(self.portfile) as f:
                     text = f.read().strip()
-                if text:
-                    self.port = int(text)
+                if text:  # the first listener's port; with several, NAME=PORT lines follow
+                    lines = text.split("\n")
+                    self.port = int(lines[0])
+                    self.ports = dict((k, int(v)) for k, v in (ln.split("=", 1) for ln in lines[1:]))
                     break
             except (FileNotFoundError, ValueError):
                 pass
