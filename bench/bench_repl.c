@@ -90,6 +90,8 @@ struct opts {
     bool produce, failover, shutdown, keep;
     unsigned configs;            /* --configs: bit c runs PCFGS[c] */
     unsigned clients;            /* --clients: 1 librdkafka, 2 weir */
+    const char *broker_sets[8];  /* --broker-set KEY=VALUE, passed to every broker */
+    int n_broker_sets;
 };
 
 struct ctx {
@@ -208,15 +210,23 @@ static void broker_start(struct ctx *x, int i)
     snprintf(id, sizeof id, "broker.id=%d", i);
     snprintf(session, sizeof session, "zookeeper.session.timeout.ms=%ld", x->o.session_ms);
     snprintf(reactors, sizeof reactors, "weir.reactors=%ld", x->o.reactors);
-    const char *extra[] = { "--set", zk, "--set", id, "--set", session, "--set", "log.segment.bytes=67108864",
-                            "--set", "controlled.shutdown.enable=true", "--set", "auto.leader.rebalance.enable=false",
-                            "--set", reactors, b->port > 0 ? "--listen" : NULL, listen, NULL };
+    const char *extra[32] = { "--set", zk, "--set", id, "--set", session, "--set", "log.segment.bytes=67108864",
+                              "--set", "controlled.shutdown.enable=true", "--set", "auto.leader.rebalance.enable=false",
+                              "--set", reactors };
+    int n = 14;
+    for (int k = 0; k < x->o.n_broker_sets; k++) {
+        extra[n++] = "--set";
+        extra[n++] = x->o.broker_sets[k];
+    }
+    int at_listen = n; /* NULL there: any port */
+    extra[n++] = b->port > 0 ? "--listen" : NULL;
+    extra[n++] = listen;
     snprintf(listen, sizeof listen, "127.0.0.1:%d", b->port);
     if (b->port > 0 &&
         serve_start(x->weir, b->root, b->log, extra, START_TIMEOUT_MS, &b->pid, &b->port, err, sizeof err) == 0)
         return;
     if (b->port > 0) fprintf(stderr, "bench_repl: broker %d: cannot restart on port %d (%s); any port\n", i, b->port, err);
-    extra[14] = NULL;
+    extra[at_listen] = NULL;
     if (serve_start(x->weir, b->root, b->log, extra, START_TIMEOUT_MS, &b->pid, &b->port, err, sizeof err) != 0) {
         b->pid = 0;
         fatal(x, "broker %d: %s", i, err);
@@ -724,7 +734,7 @@ static void usage(void)
 {
     fputs("usage: bench_repl [--weir PATH] [--dir PATH] [--records N] [--runs N] [--kills N] [--shutdowns N]\n"
           "                  [--session-ms N] [--only produce,failover,shutdown] [--configs rf1,acks1,acksall]\n"
-          "                  [--clients librdkafka,weir] [--reactors N] [--quick] [--keep]\n",
+          "                  [--clients librdkafka,weir] [--reactors N] [--broker-set KEY=VALUE]... [--quick] [--keep]\n",
           stderr);
     exit(2);
 }
@@ -761,6 +771,9 @@ static void opts_parse(struct opts *o, int argc, char **argv)
                 fprintf(stderr, "bench_repl: --only: unknown part '%.*s'\n", bad_len, bad), usage();
             o->produce = mask & 1, o->failover = mask & 2, o->shutdown = mask & 4;
             i++;
+        } else if (!strcmp(a, "--broker-set") && v && strchr(v, '=')) {
+            if (o->n_broker_sets == 8) fputs("bench_repl: at most 8 --broker-set\n", stderr), usage();
+            o->broker_sets[o->n_broker_sets++] = argv[++i];
         } else if (!strcmp(a, "--clients") && v) {
             static const char *const cls[] = { "librdkafka", "weir" };
             const char *bad;
