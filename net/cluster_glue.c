@@ -45,8 +45,10 @@ struct role_task {
 struct del_job;
 struct del_slot {
     struct task t;
+    struct reactor_timer retry;  /* the log still has appends in flight */
     struct del_job *job;
     int32_t partition;
+    bool unhosted;
 };
 struct del_job {
     struct broker *b;
@@ -76,12 +78,28 @@ static void del_back(struct reactor *r, struct task *t)
     weir_free(job);
 }
 
+static void del_owner(struct reactor *r, struct task *t);
+
+static void del_retry(struct reactor *r, struct reactor_timer *tm)
+{
+    del_owner(r, &weir_container_of(tm, struct del_slot, retry)->t);
+}
+
+/* A log closes only once its appends have completed: they complete on this
+ * reactor's ring, which the close cannot run (a follower's or a producer's
+ * append may still be out when the deletion arrives). */
 static void del_owner(struct reactor *r, struct task *t)
 {
     struct del_slot *s = weir_container_of(t, struct del_slot, t);
     struct del_job *job = s->job;
     struct part *p = part_find(r, job->topic, s->partition);
-    if (p) part_unhost(r, p);
+    if (p && !s->unhosted) part_unhost(r, p);
+    s->unhosted = true;
+    if (p && !weir_log_idle(p->log)) {
+        s->retry.fire = del_retry;
+        reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
+        return;
+    }
     part_close(r, job->topic, s->partition, weir_store_deletion_take_log(job->d, s->partition));
     s->t.run = del_back;
     reactor_post(job->origin, &s->t);

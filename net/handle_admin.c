@@ -197,6 +197,7 @@ void handle_createtopics(struct request *req)
 
 struct del_slot {
     struct ptask pt;
+    struct reactor_timer retry;  /* the log still has appends in flight */
     struct weir_topic_deletion *d;
 };
 
@@ -226,9 +227,24 @@ static void del_origin(struct reactor *r, struct ptask *pt)
     if (--st->remaining == 0) del_finish(pt->req);
 }
 
+static void del_owner(struct reactor *r, struct ptask *pt);
+
+static void del_retry(struct reactor *r, struct reactor_timer *tm)
+{
+    del_owner(r, &weir_container_of(tm, struct del_slot, retry)->pt);
+}
+
+/* A log closes only once its appends have completed (on this reactor's
+ * ring, which the close cannot run). */
 static void del_owner(struct reactor *r, struct ptask *pt)
 {
     struct del_slot *s = weir_container_of(pt, struct del_slot, pt);
+    struct part *p = part_find(r, pt->topic, pt->partition);
+    if (p && !weir_log_idle(p->log)) {
+        s->retry.fire = del_retry;
+        reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
+        return;
+    }
     part_close(r, pt->topic, pt->partition, weir_store_deletion_take_log(s->d, pt->partition));
     ptask_reply(r, pt);
 }

@@ -23,6 +23,7 @@
 enum {
     CONN_RBUF_BYTES = 64 << 10,     /* receive buffer; larger frames get their own */
     CONN_INFLIGHT_MAX = 128,        /* requests queued per connection before reading pauses */
+    DEL_RETRY_NS = 1000000,         /* a deleted partition's log with appends out: look again then */
     REQ_ARENA_MIN = 16 << 10,
     /* Freed requests wait on their reactor's pool for reuse, with their arena's
      * first block, their response buffer (when small) and a frame buffer of
