@@ -40,15 +40,20 @@ static void gop_owner(struct reactor *r, struct ptask *pt)
 {
     struct gop *op = weir_container_of(pt, struct gop, pt);
     struct gcoord *gc = group_coord_of(r);
+    bool member_op = op->kind == GOP_JOIN || op->kind == GOP_SYNC || op->kind == GOP_LEAVE;
 #ifdef WEIR_DEBUG
-    char *id = group_kdup(gop_group(op)); /* the answer may free the request before the check */
-    gop_run(r, gc, op);
-    group_check(gc, group_find(gc, kstr_c(id)));
-    weir_free(id);
-#else
-    (void)gop_group;
-    gop_run(r, gc, op);
+    member_op = true;
 #endif
+    if (!member_op) {
+        gop_run(r, gc, op);
+        return;
+    }
+    char *id = group_kdup(gop_group(op)); /* the answer may free the request */
+    gop_run(r, gc, op);
+    struct group *g = group_find(gc, kstr_c(id));
+    if (g) group_store_membership(r, gc, g);
+    group_check(gc, g);
+    weir_free(id);
 }
 
 /* Cluster mode: a group whose offsets partition this broker does not lead. */
@@ -188,6 +193,7 @@ void groups_tick(struct reactor *r)
             changed = true;
         }
         group_try_complete_join(r, g, now);
+        group_store_membership(r, gc, g);
         group_check(gc, g);
         /* Left with nothing (its last pending id or member expired): freed now,
          * so it stops counting against weir.groups.max. */

@@ -157,6 +157,7 @@ struct group {
     struct gtable offset_keys;
     int32_t n_offsets;
     int32_t offsets_reserved; /* new keys of commits in flight (weir.group.offsets.max) */
+    int32_t stored_generation; /* the generation its last membership record holds; -1: none written */
     struct group *next, *prev; /* gc->groups, newest first */
     struct glink hl;           /* gc->group_ids */
 };
@@ -243,6 +244,21 @@ void group_offset_unlink(struct group *g, struct goffset *o);                   
 size_t group_put_str(uint8_t *p, struct kstr s);  /* i16 length + bytes; returns bytes written */
 struct kstr group_get_str(struct weir_rd *rd);    /* i16 length + bytes; -1: null */
 
+/* A membership record (group_log.c), decoded: strings and bytes point into the record. */
+struct gmeta_member {
+    struct kstr id, instance_id, client_id, client_host;
+    int32_t rebalance_ms, session_ms;
+    struct kbytes meta, assign; /* the chosen protocol's metadata; the assignment */
+};
+struct gmeta {
+    struct kstr protocol_type, protocol, leader;
+    int32_t generation, n_members;
+    struct gmeta_member *members;
+};
+/* Replay: g takes the recorded membership (Kafka's loaded group): Stable at its
+ * generation with those members, each given a fresh session; none: Empty. */
+void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm);
+
 /* ---- group_member.c: the state machine ---- */
 void group_prepare_rebalance(struct reactor *r, struct group *g);
 void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code);
@@ -253,6 +269,11 @@ void group_heartbeat(struct reactor *r, struct gcoord *gc, struct gop *op);
 void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op);
 
 /* ---- group_log.c ---- */
+/* Appends g's membership (Stable: members, generation, assignment; Empty: none)
+ * when it changed since the last one written; best effort (a lost one costs
+ * the group a rebalance after a coordinator move, as before: loaded members
+ * that do not heartbeat expire). */
+void group_store_membership(struct reactor *r, struct gcoord *gc, struct group *g);
 void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
                         int32_t epoch, struct kstr meta, int64_t ts);
 void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition);

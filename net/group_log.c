@@ -5,7 +5,14 @@
  * Record (our format, versioned): key = u8 1, i16+group,
  * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
  * i16+metadata (-1 null), i64 commit timestamp ms; a null value is a tombstone
- * (DeleteGroups, offsets expiry): the key is gone. flush.messages=1: a write
+ * (DeleteGroups, offsets expiry): the key is gone. Membership record (Kafka's
+ * GroupMetadata): key = u8 2, i16+group; value = i16 0, i16+protocol type,
+ * i32 generation, i16+protocol, i16+leader, i32 members, each i16+id,
+ * i16+instance id (-1 null), i16+client id, i16+client host, i32 rebalance
+ * timeout, i32 session timeout, i32+the chosen protocol's metadata,
+ * i32+assignment; no members: Empty. Only the last one of a group counts, and
+ * it is written best effort (a new coordinator that loads a stale or no
+ * membership costs the group a rebalance). flush.messages=1: a write
  * is answered only after its append and fdatasync. Invariants (of every
  * net/group*.c file):
  *  (1) memory = the replay of the log: every change to committed offsets is
@@ -56,6 +63,51 @@ static void offset_remove(struct gcoord *gc, struct kstr group, struct kstr topi
     group_maybe_free(gc, g);
 }
 
+/* A membership record (key 2) -> its group restored (group_restore); 1 when
+ * applied, 0 when it does not parse or is not a whole Stable or Empty group. */
+static uint64_t membership_apply(struct gcoord *gc, int32_t partition, const struct weir_record *rec)
+{
+    struct weir_rd k = { rec->key + 1, rec->key + rec->key_len, WEIR_OK };
+    struct kstr group = group_get_str(&k);
+    if (k.err || group.len <= 0 || group_partition(group) != partition || !rec->value) return 0;
+    struct weir_rd v = { rec->value, rec->value + rec->value_len, WEIR_OK };
+    struct gmeta gm = { 0 };
+    (void)weir_rd_i16(&v);
+    gm.protocol_type = group_get_str(&v);
+    gm.generation = weir_rd_i32(&v);
+    gm.protocol = group_get_str(&v);
+    gm.leader = group_get_str(&v);
+    gm.n_members = weir_rd_i32(&v);
+    if (v.err || gm.generation < 0 || gm.n_members < 0 || (size_t)gm.n_members > weir_rd_left(&v) / 24) return 0;
+    gm.members = weir_calloc((size_t)WEIR_MAX(gm.n_members, 1), sizeof *gm.members);
+    if (!gm.members) weir_panic("out of memory in the group coordinator");
+    bool leader_found = false;
+    for (int32_t i = 0; i < gm.n_members && !v.err; i++) {
+        struct gmeta_member *m = &gm.members[i];
+        m->id = group_get_str(&v);
+        m->instance_id = group_get_str(&v);
+        m->client_id = group_get_str(&v);
+        m->client_host = group_get_str(&v);
+        m->rebalance_ms = weir_rd_i32(&v);
+        m->session_ms = weir_rd_i32(&v);
+        m->meta = kr_bytes(&v);
+        m->assign = kr_bytes(&v);
+        if (m->id.len <= 0 || kstr_is_null(m->client_id) || kstr_is_null(m->client_host) ||
+            m->session_ms < SESSION_MS_MIN || m->session_ms > SESSION_MS_MAX)
+            v.err = WEIR_E_INVALID;
+        leader_found |= m->id.len == gm.leader.len && m->id.len > 0 && !memcmp(m->id.ptr, gm.leader.ptr, (size_t)m->id.len);
+    }
+    bool whole = !v.err && (gm.n_members == 0 || (gm.generation > 0 && leader_found && gm.protocol.len > 0 &&
+                                                  !kstr_is_null(gm.protocol_type)));
+    if (whole) {
+        struct group *g = group_get(gc, group);
+        group_restore(gc, g, &gm);
+        group_maybe_free(gc, g);
+    }
+    weir_free(gm.members);
+    return whole;
+}
+
 /* Applies one batch of offsets partition `partition` to memory (1): a value
  * sets its key, a tombstone deletes it. Records of another shape, or of a group
  * of another partition, are skipped. Returns how many applied; *tombstones
@@ -68,6 +120,10 @@ static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_
     uint64_t n = 0;
     if (weir_record_iter_init(&it, batch, len, scratch, scratch_cap, 64 << 20) != WEIR_OK) return 0;
     while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
+        if (rec.key && rec.key_len >= 1 && rec.key[0] == 2) {
+            n += membership_apply(gc, partition, &rec);
+            continue;
+        }
         if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
         struct weir_rd k = { rec.key + 1, rec.key + rec.key_len, WEIR_OK };
         struct kstr group = group_get_str(&k), topic = group_get_str(&k);
@@ -175,18 +231,12 @@ static void job_close_batch(struct gjob *j)
     if (weir_batch_builder_finish(&j->bb, -1, -1, -1, &b->len) != WEIR_OK) weir_panic("offsets batch: cannot finish");
 }
 
-/* Adds one record (o NULL: a tombstone) to the job's open batch, opening one as needed. */
-void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
-                    int64_t ts)
+/* Adds one record (v NULL: a tombstone) to the job's open batch, opening one as needed. */
+static void job_add_kv(struct gjob *j, const uint8_t *k, size_t kn, const uint8_t *v, int32_t vn, int64_t ts)
 {
-    size_t kn;
-    int32_t vn;
-    uint8_t *v = j->kv + 2 * (size_t)KPROTO_STRING_MAX + 16;
-    record_encode(j->kv, &kn, v, &vn, group, topic, partition, o);
     size_t need = kn + (size_t)WEIR_MAX(vn, 0) + 64;
     for (int tries = 0; tries < 2; tries++) {
-        if (j->open && weir_batch_builder_add(&j->bb, ts, j->kv, (int32_t)kn, vn >= 0 ? v : NULL, vn, NULL, 0) ==
-                           WEIR_OK)
+        if (j->open && weir_batch_builder_add(&j->bb, ts, k, (int32_t)kn, vn >= 0 ? v : NULL, vn, NULL, 0) == WEIR_OK)
             return;
         job_close_batch(j);
         if (j->n_batches == j->cap_batches) {
@@ -202,6 +252,82 @@ void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t
         j->open = true;
     }
     weir_panic("offsets batch: a record does not fit an empty batch");
+}
+
+/* Adds one offset record (o NULL: a tombstone). */
+void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
+                    int64_t ts)
+{
+    size_t kn;
+    int32_t vn;
+    uint8_t *v = j->kv + 2 * (size_t)KPROTO_STRING_MAX + 16;
+    record_encode(j->kv, &kn, v, &vn, group, topic, partition, o);
+    job_add_kv(j, j->kv, kn, vn >= 0 ? v : NULL, vn, ts);
+}
+
+static size_t put_bytes(uint8_t *p, const uint8_t *b, int32_t n)
+{
+    weir_store_be32(p, (uint32_t)n);
+    if (n > 0) memcpy(p + 4, b, (size_t)n);
+    return 4 + (size_t)WEIR_MAX(n, 0);
+}
+
+/* Adds g's membership record (Stable: its members; otherwise none). */
+static void job_add_membership(struct gjob *j, const struct group *g, int64_t ts)
+{
+    bool stable = g->state == G_STABLE;
+    size_t cap = 64 + 3 * (size_t)KPROTO_STRING_MAX;
+    for (const struct gmember *m = stable ? g->members : NULL; m; m = m->next) {
+        const struct gproto *p = group_member_proto(m, g->protocol);
+        cap += 4 * (size_t)KPROTO_STRING_MAX + 24 + (size_t)(p ? p->len : 0) + (size_t)m->assign_len;
+    }
+    uint8_t *v = weir_malloc(cap);
+    if (!v) weir_panic("out of memory in the group coordinator");
+    size_t n = 0;
+    weir_store_be16(v, 0), n = 2;
+    n += group_put_str(v + n, stable ? kstr_c(g->protocol_type) : KSTR_NULL);
+    weir_store_be32(v + n, (uint32_t)g->generation), n += 4;
+    n += group_put_str(v + n, stable ? kstr_c(g->protocol) : KSTR_NULL);
+    n += group_put_str(v + n, stable ? kstr_c(g->leader) : KSTR_NULL);
+    weir_store_be32(v + n, (uint32_t)(stable ? g->n_members : 0)), n += 4;
+    for (const struct gmember *m = stable ? g->members : NULL; m; m = m->next) {
+        const struct gproto *p = group_member_proto(m, g->protocol);
+        n += group_put_str(v + n, kstr_c(m->id));
+        n += group_put_str(v + n, m->instance_id ? kstr_c(m->instance_id) : KSTR_NULL);
+        n += group_put_str(v + n, kstr_c(m->client_id ? m->client_id : ""));
+        n += group_put_str(v + n, kstr_c(m->client_host ? m->client_host : ""));
+        weir_store_be32(v + n, (uint32_t)m->rebalance_ms), n += 4;
+        weir_store_be32(v + n, (uint32_t)m->session_ms), n += 4;
+        n += put_bytes(v + n, p ? p->meta : NULL, p ? p->len : 0);
+        n += put_bytes(v + n, m->assign, m->assign_len);
+    }
+    size_t kn = 0;
+    j->kv[kn++] = 2;
+    kn += group_put_str(j->kv + kn, kstr_c(g->id));
+    job_add_kv(j, j->kv, kn, v, (int32_t)n, ts);
+    weir_free(v);
+}
+
+static void membership_done(struct gjob *j)
+{
+    if (j->err != WEIR_OK)
+        weir_log(WEIR_LOG_WARN, "%s-%d: group membership not written: %s", GROUP_OFFSETS_TOPIC, j->partition,
+                 weir_err_str(j->err));
+}
+
+void group_store_membership(struct reactor *r, struct gcoord *gc, struct group *g)
+{
+    int32_t p = group_partition(kstr_c(g->id));
+    if (!gc->loaded[p] || gc->unload[p] || r->stopping) return;
+    bool stable = g->state == G_STABLE, empty = g->state == G_EMPTY;
+    /* Stable at a generation not written yet; Empty after a written Stable one */
+    if (!(stable && g->stored_generation != g->generation) &&
+        !(empty && g->stored_generation >= 0 && g->stored_generation != g->generation))
+        return;
+    g->stored_generation = g->generation;
+    struct gjob *j = group_job_new(r, p, false, membership_done);
+    job_add_membership(j, g, weir_time_ms());
+    group_job_submit(j);
 }
 
 static void job_finish(struct gjob *j)
@@ -310,6 +436,7 @@ static void compact_now(struct reactor *r, struct gcoord *gc, int32_t partition)
         if (group_partition(kstr_c(g->id)) != partition) continue;
         for (struct goffset *o = g->offsets; o; o = o->next)
             group_job_add(j, kstr_c(g->id), kstr_c(o->topic), o->partition, o, o->ts);
+        if (g->state == G_STABLE && g->stored_generation == g->generation) job_add_membership(j, g, weir_time_ms());
     }
     if (!j->n_batches) { /* nothing is live: everything below the end goes */
         unsigned deleted = 0;

@@ -154,6 +154,7 @@ static struct group *group_new(struct gcoord *gc, struct kstr id)
     struct group *g = weir_calloc(1, sizeof *g);
     if (!g) weir_panic("out of memory in the group coordinator");
     g->id = group_kdup(id);
+    g->stored_generation = -1;
     g->next = gc->groups;
     if (g->next) g->next->prev = g;
     gc->groups = g;
@@ -535,6 +536,47 @@ void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, 
     if (m->sync_wait) m->sync_wait->out.sync.error_code = code, group_op_reply(r, m->sync_wait);
     if (g->leader && !strcmp(g->leader, m->id)) weir_free(g->leader), g->leader = NULL;
     group_member_free(m);
+}
+
+void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm)
+{
+    for (struct gmember *m = g->members, *next; m; m = next) {
+        next = m->next;
+        member_unlink(g, m);
+        group_member_free(m);
+    }
+    weir_free(g->protocol_type), g->protocol_type = NULL;
+    weir_free(g->protocol), g->protocol = NULL;
+    weir_free(g->leader), g->leader = NULL;
+    g->generation = gm->generation;
+    g->stored_generation = gm->generation;
+    g->state = G_EMPTY; /* loaded, not a transition */
+    if (gm->n_members == 0) return;
+    int64_t now = weir_clock_ns();
+    for (int32_t i = gm->n_members - 1; i >= 0; i--) { /* linking reverses: keep the recorded order */
+        const struct gmeta_member *rm = &gm->members[i];
+        struct gmember *m = weir_calloc(1, sizeof *m);
+        struct gproto *proto = weir_calloc(1, sizeof *proto);
+        if (!m || !proto) weir_panic("out of memory in the group coordinator");
+        *proto = (struct gproto){ group_kdup(gm->protocol), bdup(rm->meta), WEIR_MAX(rm->meta.len, 0) };
+        m->id = group_kdup(rm->id);
+        m->instance_id = kstr_is_null(rm->instance_id) ? NULL : group_kdup(rm->instance_id);
+        m->client_id = group_kdup(rm->client_id);
+        m->client_host = group_kdup(rm->client_host);
+        m->session_ms = rm->session_ms;
+        m->rebalance_ms = rm->rebalance_ms;
+        m->protos = proto;
+        m->n_protos = 1;
+        m->assign = bdup(rm->assign);
+        m->assign_len = WEIR_MAX(rm->assign.len, 0);
+        m->hb_deadline_ns = now + (int64_t)m->session_ms * 1000000;
+        group_timer(gc, m->hb_deadline_ns);
+        member_link(g, m);
+    }
+    g->protocol_type = group_kdup(gm->protocol_type);
+    g->protocol = group_kdup(gm->protocol);
+    g->leader = group_kdup(gm->leader);
+    g->state = G_STABLE;
 }
 
 /* Chooses the protocol every member supports that gets the most first-choice votes. */
