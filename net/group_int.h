@@ -158,6 +158,7 @@ struct group {
     int32_t n_offsets;
     int32_t offsets_reserved; /* new keys of commits in flight (weir.group.offsets.max) */
     int32_t stored_generation; /* the generation its last membership record holds; -1: none written */
+    bool meta_live;            /* its last membership record has members (counted in gc->n_meta) */
     struct group *next, *prev; /* gc->groups, newest first */
     struct glink hl;           /* gc->group_ids */
 };
@@ -173,6 +174,7 @@ struct gcoord {
     uint64_t member_seq;
     /* per offsets partition, on its owner */
     int64_t n_live[GROUP_OFFSETS_PARTITIONS];   /* committed offsets in memory */
+    int64_t n_meta[GROUP_OFFSETS_PARTITIONS];   /* groups whose last membership record has members */
     int32_t inflight[GROUP_OFFSETS_PARTITIONS]; /* our appends not completed */
     bool compact_wanted[GROUP_OFFSETS_PARTITIONS];
     bool compacting[GROUP_OFFSETS_PARTITIONS];  /* a snapshot is being written */
@@ -258,6 +260,7 @@ struct gmeta {
 /* Replay: g takes the recorded membership (Kafka's loaded group): Stable at its
  * generation with those members, each given a fresh session; none: Empty. */
 void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm);
+void group_meta_live(struct gcoord *gc, struct group *g, bool live); /* g->meta_live, counted */
 
 /* ---- group_member.c: the state machine ---- */
 void group_prepare_rebalance(struct reactor *r, struct group *g);

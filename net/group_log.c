@@ -325,6 +325,7 @@ void group_store_membership(struct reactor *r, struct gcoord *gc, struct group *
         !(empty && g->stored_generation >= 0 && g->stored_generation != g->generation))
         return;
     g->stored_generation = g->generation;
+    group_meta_live(gc, g, stable);
     struct gjob *j = group_job_new(r, p, false, membership_done);
     job_add_membership(j, g, weir_time_ms());
     group_job_submit(j);
@@ -458,7 +459,7 @@ static void compact_check(struct reactor *r, struct gcoord *gc, int32_t partitio
     if (!part || weir_log_state(part->log) != WEIR_OK) return;
     const struct weir_broker_config *cfg = &r->b->cfg;
     int64_t total = weir_log_end_offset(part->log) - weir_log_start_offset(part->log);
-    int64_t dirty = total - gc->n_live[partition];
+    int64_t dirty = total - gc->n_live[partition] - gc->n_meta[partition];
     if (dirty <= 0 || (double)dirty < cfg->offsets_cleanable_ratio * (double)total ||
         weir_log_size_bytes(part->log) < (uint64_t)cfg->offsets_compaction_min_bytes)
         return;
