@@ -15,7 +15,8 @@ writes numbered records to the 4 partitions of one topic all along.
      brokers' own ports, REPLICATION the proxies'; the followers' fetches go
      through the proxies.
   1. Leader cut off: the proxy in front of partition 0's leader L is cut (every
-     connection closed, new ones refused), so no follower can fetch from L.
+     connection closed, new ones blackholed: accepted, never answered), so no
+     follower can fetch from L.
      L shrinks the ISR of each partition it leads to itself and stays leader
      (its ZooKeeper session is fine); those partitions get no acknowledgement
      while cut, and an acks=all produce to a partition L leads (another topic)
@@ -109,7 +110,7 @@ class Run:
         probe_p = [q for q, pt in cl.partitions(PROBE).items() if pt.leader == victim]
         say(f"leader cut: broker {victim} leads {TOPIC} {led} and {PROBE} {probe_p}")
         t0 = time.monotonic()
-        self.px[victim].cut()
+        self.px[victim].cut(mode="blackhole")  # connections closed; new ones held open, unanswered
 
         def shrunk():
             now = cl.partitions(TOPIC, via=victim)
