@@ -344,6 +344,22 @@ uint32_t weir_crc32c(uint32_t crc, const void *buf, size_t n);
 uint32_t weir_crc32c_portable(uint32_t crc, const void *buf, size_t n);
 bool weir_crc32c_hw_available(void);
 
+/* ---- Kafka's Uuid (base/uuid.c) --------------------------------------------- */
+
+/* 16 bytes, big-endian as on the wire; all zero is Kafka's ZERO_UUID ("none"). */
+struct weir_uuid {
+    uint8_t b[16];
+};
+enum { WEIR_UUID_TEXT_CAP = 23 }; /* 22 base64url characters and the NUL */
+bool weir_uuid_is_zero(const struct weir_uuid *u);
+bool weir_uuid_eq(const struct weir_uuid *a, const struct weir_uuid *b);
+/* A random (v4) id from getrandom(2). Errors: WEIR_E_IO (no randomness). */
+enum weir_err weir_uuid_random(struct weir_uuid *out);
+/* Kafka's text form (Uuid.toString): base64url, no padding, 22 characters. */
+void weir_uuid_text(const struct weir_uuid *u, char out[WEIR_UUID_TEXT_CAP]);
+/* The inverse; false (out untouched) unless text is exactly such a form. */
+bool weir_uuid_parse(const char *text, struct weir_uuid *out);
+
 /* ---- clocks ----------------------------------------------------------------- */
 
 int64_t weir_time_ms(void);   /* wall clock, ms since the epoch (timestamps) */

@@ -231,6 +231,9 @@ int32_t weir_log_latest_epoch(const struct weir_log *log);
  * entry's start offset). Queued appends do not count: the end is the visible one. */
 void weir_log_epoch_end_offset(const struct weir_log *log, int32_t requested, int32_t *epoch_out,
                                int64_t *end_offset_out);
+/* The epoch of the batch holding `offset` (LeaderEpochFileCache.epochForOffset):
+ * the last cached epoch starting at or before it; WEIR_EPOCH_NONE when none. */
+int32_t weir_log_epoch_for_offset(const struct weir_log *log, int64_t offset);
 
 /* Follower append: a->batch holds one or more whole batches as the leader
  * stored them (a fetched record set, at most segment.bytes in all). They are
@@ -298,6 +301,9 @@ void weir_log_set_listener(struct weir_log *log, void (*on_advance)(void *ctx, s
 /* First offset whose record timestamp >= ts (exact, across non-monotonic
  * timestamps); WEIR_E_NOT_FOUND when none. *found_ts gets that record's timestamp. */
 enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t *offset, int64_t *found_ts);
+/* The first record holding the log's largest timestamp (ListOffsets -3,
+ * KIP-734); WEIR_E_NOT_FOUND when the log has no record with one (>= 0). */
+enum weir_err weir_log_offset_for_max_time(struct weir_log *log, int64_t *offset, int64_t *found_ts);
 
 int64_t weir_log_start_offset(const struct weir_log *log);
 int64_t weir_log_end_offset(const struct weir_log *log);     /* visible: completed appends */
@@ -437,6 +443,24 @@ void weir_store_partition_close(struct weir_store *st, const char *topic, int32_
 struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition);
 /* -1 when the topic is unknown. */
 int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic);
+
+/* Topic ids (Kafka's Uuid). weir_store_topic_create gives a new topic a
+ * random id, kept in its metadata (topic_id=); a topic from before ids has
+ * a zero id until set. Opening a partition writes its partition.metadata
+ * (Kafka's file: "version: 0\ntopic_id: <id>\n") when the topic's id is
+ * known and the file is missing; a file holding another id stays as it is.
+ * Errors: WEIR_E_NOT_FOUND (no such topic). */
+enum weir_err weir_store_topic_id(struct weir_store *st, const char *topic, struct weir_uuid *out);
+/* Sets the topic's id (durably: the metadata is rewritten). Partition files
+ * already written are not touched. Errors: WEIR_E_NOT_FOUND, WEIR_E_IO. */
+enum weir_err weir_store_topic_set_id(struct weir_store *st, const char *topic, const struct weir_uuid *id);
+/* The id in the partition's partition.metadata. Errors: WEIR_E_NOT_FOUND
+ * (no topic or partition, or no file), WEIR_E_CORRUPT (unreadable), WEIR_E_IO. */
+enum weir_err weir_store_partition_topic_id(struct weir_store *st, const char *topic, int32_t partition,
+                                            struct weir_uuid *out);
+/* Removes every file of a partition that is not open (its next open starts
+ * it empty at offset 0). Errors: WEIR_E_NOT_FOUND, WEIR_E_BUSY (open). */
+enum weir_err weir_store_partition_reset(struct weir_store *st, const char *topic, int32_t partition);
 /* Copies the topic's effective config. Errors: WEIR_E_NOT_FOUND. */
 enum weir_err weir_store_topic_config(struct weir_store *st, const char *topic, struct weir_log_config *out);
 /* True when the topic sets `key` itself (not the broker default). */

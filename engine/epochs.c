@@ -212,6 +212,18 @@ int32_t weir_log_latest_epoch(const struct weir_log *log)
     return log->epochs.n ? log->epochs.v[log->epochs.n - 1].epoch : WEIR_EPOCH_NONE;
 }
 
+int32_t weir_log_epoch_for_offset(const struct weir_log *log, int64_t offset)
+{
+    const struct epoch_cache *c = &log->epochs;
+    int32_t prev = WEIR_EPOCH_NONE;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->v[i].start == offset) return c->v[i].epoch;
+        if (c->v[i].start > offset) return prev;
+        prev = c->v[i].epoch;
+    }
+    return prev;
+}
+
 void weir_log_epoch_end_offset(const struct weir_log *log, int32_t requested, int32_t *epoch_out,
                                int64_t *end_offset_out)
 {

@@ -642,6 +642,15 @@ enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t
     return WEIR_E_NOT_FOUND;
 }
 
+enum weir_err weir_log_offset_for_max_time(struct weir_log *log, int64_t *offset, int64_t *found_ts)
+{
+    int64_t max = INT64_MIN;
+    for (unsigned i = 0; i < log->n_segs; i++)
+        if (log->segs[i]->size > 0) max = WEIR_MAX(max, log->segs[i]->max_timestamp);
+    if (max == INT64_MIN || max < 0) return WEIR_E_NOT_FOUND;
+    return weir_log_offset_for_time(log, max, offset, found_ts);
+}
+
 /* ---- roll, retention, truncation ---------------------------------------------- */
 
 static bool flush_policy_any(const struct weir_log_config *cfg)

@@ -40,6 +40,7 @@ struct store_topic {
     char *overrides[OVERRIDES_MAX][2];
     size_t n_overrides;
     struct weir_log **logs;
+    struct weir_uuid id;            /* the topic id; zero until known (a store from before ids) */
 };
 
 struct weir_store {
@@ -133,6 +134,11 @@ static enum weir_err meta_write(struct weir_store *st, const struct store_topic 
     char buf[META_BYTES_MAX], path[4096];
     int n = snprintf(buf, sizeof buf, "# weir topic metadata\nformat=1\nname=%s\npartitions=%" PRId32 "\n", t->name,
                      t->partitions);
+    if (!weir_uuid_is_zero(&t->id) && n > 0 && (size_t)n < sizeof buf) {
+        char id[WEIR_UUID_TEXT_CAP];
+        weir_uuid_text(&t->id, id);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "topic_id=%s\n", id);
+    }
     for (size_t i = 0; i < t->n_overrides && n > 0 && (size_t)n < sizeof buf; i++)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "config.%s=%s\n", t->overrides[i][0], t->overrides[i][1]);
     if (n < 0 || (size_t)n >= sizeof buf) return WEIR_E_TOO_LARGE;
@@ -156,6 +162,7 @@ static enum weir_err meta_line(struct store_topic *t, char *line, char *why, siz
         t->partitions = (int32_t)v;
         return WEIR_OK;
     }
+    if (!strcmp(key, "topic_id")) return weir_uuid_parse(value, &t->id) ? WEIR_OK : WEIR_E_CORRUPT;
     if (!strncmp(key, "config.", 7)) return topic_override(t, key + 7, value, why, cap);
     return WEIR_E_CORRUPT;
 }
@@ -173,6 +180,45 @@ static enum weir_err meta_read(struct weir_store *st, struct store_topic *t)
     if (err == WEIR_OK && t->partitions < 1) err = WEIR_E_CORRUPT;
     if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "store: %s: %s %s", path, weir_err_str(err), why);
     return err;
+}
+
+/* ---- partition.metadata: Kafka's per-partition topic id ------------------------- */
+
+static void pmeta_path(const char *dir, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/partition.metadata", dir);
+    if (n < 0 || (size_t)n >= cap) out[0] = '\0'; /* paths are far shorter: dir came from partition_path */
+}
+
+/* Kafka's PartitionMetadataFile: "version: 0\ntopic_id: <id>\n".
+ * Errors: WEIR_E_NOT_FOUND (no file), WEIR_E_CORRUPT, WEIR_E_IO. */
+static enum weir_err pmeta_read(const char *dir, struct weir_uuid *out)
+{
+    char path[4200], *text, id[32];
+    pmeta_path(dir, path, sizeof path);
+    enum weir_err err = weir_read_file(path, 4096, &text, NULL);
+    if (err != WEIR_OK) return err;
+    int pos = 0;
+    bool ok = sscanf(text, "version: 0\ntopic_id: %31[A-Za-z0-9_-]%n", id, &pos) == 1 && pos > 0 &&
+              strspn(text + pos, "\n") == strlen(text + pos) && weir_uuid_parse(id, out);
+    weir_free(text);
+    return ok ? WEIR_OK : WEIR_E_CORRUPT;
+}
+
+/* Writes the file when it is missing (a new partition, or one from before
+ * topic ids); one that holds another id is left for the caller to judge
+ * (weir_store_partition_topic_id). */
+static enum weir_err pmeta_ensure(const char *dir, const struct weir_uuid *id)
+{
+    if (weir_uuid_is_zero(id)) return WEIR_OK;
+    struct weir_uuid have;
+    enum weir_err err = pmeta_read(dir, &have);
+    if (err != WEIR_E_NOT_FOUND) return err == WEIR_E_CORRUPT ? WEIR_OK : err;
+    char path[4200], text[64], t[WEIR_UUID_TEXT_CAP];
+    weir_uuid_text(id, t);
+    int n = snprintf(text, sizeof text, "version: 0\ntopic_id: %s\n", t);
+    pmeta_path(dir, path, sizeof path);
+    return weir_write_file_atomic(path, text, (size_t)n);
 }
 
 /* ---- partitions ----------------------------------------------------------------- */
@@ -325,6 +371,7 @@ static enum weir_err topic_open_logs(struct weir_store *st, struct store_topic *
         char path[4096];
         partition_path(st, t->name, p, path, sizeof path);
         enum weir_err err = weir_log_open(path, &t->cfg, st->ap, st->prep, &t->logs[p]);
+        if (err == WEIR_OK && (err = pmeta_ensure(path, &t->id)) != WEIR_OK) weir_log_close(t->logs[p]);
         if (err != WEIR_OK) {
             while (p-- > from) weir_log_close(t->logs[p]), t->logs[p] = NULL;
             return err;
@@ -540,7 +587,9 @@ static enum weir_err topic_create_locked(struct weir_store *st, const char *name
     struct store_topic *t = topic_new(st, name);
     if (!t) return WEIR_E_NOMEM;
     t->partitions = partitions;
-    enum weir_err err = topic_apply_configs(t, configs, n_configs, why, why_cap);
+    enum weir_err err = weir_uuid_random(&t->id);
+    if (err != WEIR_OK) snprintf(why, why_cap, "no randomness for a topic id");
+    if (err == WEIR_OK) err = topic_apply_configs(t, configs, n_configs, why, why_cap);
     if (err == WEIR_OK) err = meta_write(st, t);
     if (err == WEIR_OK) err = topic_open_logs(st, t, 0);
     if (err == WEIR_OK) err = topics_push(st, t);
@@ -713,6 +762,7 @@ enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic
 {
     char path[4096];
     struct weir_log_config cfg;
+    struct weir_uuid id;
     pthread_mutex_lock(&st->mu);
     struct store_topic *t = topic_find(st, topic, NULL);
     enum weir_err err = !t || partition < 0 || partition >= t->partitions ? WEIR_E_NOT_FOUND
@@ -720,6 +770,7 @@ enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic
                                                                           : WEIR_OK;
     if (err == WEIR_OK) {
         cfg = t->cfg;
+        id = t->id;
         partition_path(st, topic, partition, path, sizeof path);
     }
     pthread_mutex_unlock(&st->mu);
@@ -727,6 +778,10 @@ enum weir_err weir_store_partition_open(struct weir_store *st, const char *topic
     struct weir_log *log;
     err = weir_log_open(path, &cfg, ap, st->prep, &log); /* recovery runs outside the lock */
     if (err != WEIR_OK) return err;
+    if ((err = pmeta_ensure(path, &id)) != WEIR_OK) {
+        weir_log_close(log);
+        return err;
+    }
     pthread_mutex_lock(&st->mu);
     t = topic_find(st, topic, NULL);
     bool placed = t && partition < t->partitions && !t->logs[partition];
@@ -749,6 +804,52 @@ void weir_store_partition_close(struct weir_store *st, const char *topic, int32_
     if (log) t->logs[partition] = NULL;
     pthread_mutex_unlock(&st->mu);
     if (log) weir_log_close(log);
+}
+
+enum weir_err weir_store_topic_id(struct weir_store *st, const char *topic, struct weir_uuid *out)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    *out = t ? t->id : (struct weir_uuid){ { 0 } };
+    pthread_mutex_unlock(&st->mu);
+    return t ? WEIR_OK : WEIR_E_NOT_FOUND;
+}
+
+enum weir_err weir_store_topic_set_id(struct weir_store *st, const char *topic, const struct weir_uuid *id)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    enum weir_err err = t ? WEIR_OK : WEIR_E_NOT_FOUND;
+    if (t && !weir_uuid_eq(&t->id, id)) {
+        struct weir_uuid old = t->id;
+        t->id = *id;
+        err = meta_write(st, t);
+        if (err != WEIR_OK) t->id = old;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
+enum weir_err weir_store_partition_topic_id(struct weir_store *st, const char *topic, int32_t partition,
+                                            struct weir_uuid *out)
+{
+    char path[4096];
+    *out = (struct weir_uuid){ { 0 } };
+    if (weir_store_topic_partitions(st, topic) <= partition || partition < 0) return WEIR_E_NOT_FOUND;
+    partition_path(st, topic, partition, path, sizeof path);
+    return pmeta_read(path, out);
+}
+
+enum weir_err weir_store_partition_reset(struct weir_store *st, const char *topic, int32_t partition)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, topic, NULL);
+    enum weir_err err = !t || partition < 0 || partition >= t->partitions ? WEIR_E_NOT_FOUND
+                        : t->logs[partition]                              ? WEIR_E_BUSY
+                                                                          : WEIR_OK;
+    pthread_mutex_unlock(&st->mu);
+    if (err == WEIR_OK) partitions_remove(st, topic, partition, partition + 1);
+    return err;
 }
 
 int32_t weir_store_topic_partitions(struct weir_store *st, const char *topic)

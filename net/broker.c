@@ -315,6 +315,8 @@ static enum weir_err meta_local_open(struct broker *b)
 
 /* Every start-up failure leaves one line in why: what, which path or
  * address, and the reason. */
+static enum weir_err topic_ids_upgrade(struct broker *b);
+
 static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
 {
     b->n_reactors = reactors_wanted(&b->cfg);
@@ -350,6 +352,8 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
     if (err == WEIR_OK && (err = producer_ids_init(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/producer-ids: %s", dir, weir_err_text(err));
+    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = topic_ids_upgrade(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot give the topics in %s their topic ids: %s", dir, weir_err_text(err));
     /* In a cluster, __consumer_offsets is the cluster's (created on FindCoordinator). */
     if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = groups_topic_ensure(b)) != WEIR_OK)
         snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
@@ -359,6 +363,28 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         snprintf(why, cap, "cannot start: %s", weir_err_text(err));
     for (unsigned li = 0; li < b->cfg.listeners_n; li++)
         if (ai[li]) freeaddrinfo(ai[li]);
+    return err;
+}
+
+/* A single node's topics from before topic ids get one now (a cluster's come
+ * from ZooKeeper, cluster_glue.c); partitions write partition.metadata as they open. */
+static enum weir_err topic_ids_upgrade(struct broker *b)
+{
+    size_t n = weir_store_topics(b->store, NULL, 0);
+    struct weir_topic_info *info = n ? weir_calloc(n, sizeof *info) : NULL;
+    if (n && !info) return WEIR_E_NOMEM;
+    n = WEIR_MIN(n, weir_store_topics(b->store, info, n));
+    enum weir_err err = WEIR_OK;
+    for (size_t i = 0; i < n && err == WEIR_OK; i++) {
+        struct weir_uuid id;
+        if (weir_store_topic_id(b->store, info[i].name, &id) != WEIR_OK || !weir_uuid_is_zero(&id)) continue;
+        err = weir_uuid_random(&id);
+        if (err == WEIR_OK) err = weir_store_topic_set_id(b->store, info[i].name, &id);
+        char text[WEIR_UUID_TEXT_CAP];
+        weir_uuid_text(&id, text);
+        if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: given topic id %s (it had none)", info[i].name, text);
+    }
+    weir_free(info);
     return err;
 }
 

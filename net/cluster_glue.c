@@ -176,6 +176,38 @@ static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n
     return err;
 }
 
+/* The cluster's topic id against the partition's partition.metadata (Kafka's
+ * check): another id means the topic was deleted and re-created while this
+ * broker was down, so the local copy is not this topic's: its files go and
+ * the partition starts empty (then follows its leader). A partition without
+ * the file (from before topic ids) takes the cluster's id. */
+static enum weir_err topic_id_check(struct reactor *r, const struct role_task *rt)
+{
+    struct broker *b = r->b;
+    const struct weir_uuid *want = &rt->role.topic_id;
+    if (weir_uuid_is_zero(want)) return WEIR_OK; /* a topic znode from before Kafka 2.8 */
+    struct weir_uuid have;
+    enum weir_err err = weir_store_partition_topic_id(b->store, rt->topic, rt->partition, &have);
+    if (err == WEIR_OK && !weir_uuid_eq(&have, want)) {
+        char a[WEIR_UUID_TEXT_CAP], c[WEIR_UUID_TEXT_CAP];
+        weir_uuid_text(&have, a);
+        weir_uuid_text(want, c);
+        weir_log(WEIR_LOG_WARN, "%s-%d: the local copy has topic id %s but the cluster's topic has %s (deleted and "
+                 "re-created while this broker was away): deleting the stale local data, starting the partition empty",
+                 rt->topic, rt->partition, a, c);
+        struct part *p = part_find(r, rt->topic, rt->partition);
+        if (p) {
+            part_unhost(r, p);
+            part_close(r, rt->topic, rt->partition, NULL);
+        }
+        err = weir_store_partition_reset(b->store, rt->topic, rt->partition);
+        if (err != WEIR_OK) return err;
+    } else if (err != WEIR_OK && err != WEIR_E_NOT_FOUND) {
+        return err; /* unreadable: neither served nor followed */
+    }
+    return weir_store_topic_set_id(b->store, rt->topic, want);
+}
+
 static void role_host(struct reactor *r, const struct role_task *rt)
 {
     struct broker *b = r->b;
@@ -183,6 +215,8 @@ static void role_host(struct reactor *r, const struct role_task *rt)
     char why[256] = "";
     enum weir_err err = topic_follow(b, rt->topic, n, why, sizeof why);
     struct part *p = NULL;
+    if (err == WEIR_OK && (err = topic_id_check(r, rt)) != WEIR_OK)
+        snprintf(why, sizeof why, "its partition.metadata: %s", weir_err_text(err));
     if (err == WEIR_OK) err = part_open(r, rt->topic, rt->partition, &p);
     if (err != WEIR_OK) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot host %s-%d: %s", rt->topic, rt->partition,

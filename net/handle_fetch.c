@@ -309,7 +309,7 @@ static void read_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, pt);
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
-    if (p && r->b->cluster) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
+    if (p) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
     if (p && !pt->error_code) {
         int64_t end = weir_log_end_offset(p->log);
         s->log_start = weir_log_start_offset(p->log);
@@ -435,6 +435,7 @@ void fetch_reactor_init(struct reactor *r) { reactor_hook_add(r, &fetch_hook, NU
 struct lo_slot {
     struct ptask pt;
     int64_t timestamp;
+    int32_t current_leader_epoch; /* -1: unchecked */
     bool replica;                /* replica_id >= 0: a broker, which may read to the log end */
     struct klistoffsets_resp_part *out;
 };
@@ -466,21 +467,34 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
 {
     struct lo_slot *s = weir_container_of(pt, struct lo_slot, pt);
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
-    if (p && r->b->cluster) pt->error_code = part_repl_serve_check(r, p, -1);
+    if (p) pt->error_code = part_repl_serve_check(r, p, s->current_leader_epoch);
     s->out->error_code = pt->error_code;
     if (p && !pt->error_code) {
-        /* Cluster mode: what a consumer may read ends at the high watermark. */
+        /* Cluster mode: what a consumer may read ends at the high watermark
+         * (for either isolation level: no transactions, so the last stable
+         * offset is the high watermark). The epoch answered is the current
+         * one for the latest offset, else the epoch of the batch holding the
+         * offset (Kafka's UnifiedLog.fetchOffsetByTimestamp), -1 unknown. */
         int64_t offset = -1, ts = -1;
+        int32_t epoch = -1;
         int64_t end = r->b->cluster && !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
-        if (s->timestamp == -2) offset = weir_log_start_offset(p->log);
-        else if (s->timestamp == -1) offset = end;
-        else {
-            enum weir_err err = weir_log_offset_for_time(p->log, s->timestamp, &offset, &ts);
+        if (s->timestamp == KPROTO_LIST_EARLIEST) {
+            offset = weir_log_start_offset(p->log);
+            epoch = weir_log_epoch_for_offset(p->log, offset);
+        } else if (s->timestamp == KPROTO_LIST_LATEST) {
+            offset = end;
+            epoch = part_repl_leader_epoch(r, p);
+        } else {
+            enum weir_err err = s->timestamp == KPROTO_LIST_MAX_TIMESTAMP
+                                    ? weir_log_offset_for_max_time(p->log, &offset, &ts)
+                                    : weir_log_offset_for_time(p->log, s->timestamp, &offset, &ts);
             if (err == WEIR_E_NOT_FOUND || (err == WEIR_OK && offset >= end)) offset = ts = -1;
             else if (err != WEIR_OK) s->out->error_code = weir_kerr_from_err(err);
+            else epoch = weir_log_epoch_for_offset(p->log, offset);
         }
         s->out->offset = offset;
         s->out->timestamp = ts;
+        s->out->leader_epoch = s->out->error_code ? -1 : epoch;
     }
     ptask_reply(r, pt);
 }
@@ -497,14 +511,16 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
         if (!parts || !topic || !slots) return WEIR_E_NOMEM;
         st->topics[t] = (struct klistoffsets_resp_topic){ in->name, parts, in->n_partitions };
         for (int32_t p = 0; p < in->n_partitions; p++) {
-            parts[p] = (struct klistoffsets_resp_part){ in->partitions[p].partition_index, 0, -1, -1 };
+            parts[p] = (struct klistoffsets_resp_part){ in->partitions[p].partition_index, 0, -1, -1, -1 };
             if (!weir_topic_name_valid(topic)) {
                 parts[p].error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             slots[p] = (struct lo_slot){ .pt = { .req = req, .topic = topic, .partition = parts[p].partition_index,
                                                  .on_owner = lo_owner, .on_origin = lo_origin },
-                                         .timestamp = in->partitions[p].timestamp, .out = &parts[p],
+                                         .timestamp = in->partitions[p].timestamp,
+                                         .current_leader_epoch = in->partitions[p].current_leader_epoch,
+                                         .out = &parts[p],
                                          .replica = st->lr.replica_id >= 0 };
             st->remaining++;
             ptask_send(&slots[p].pt);

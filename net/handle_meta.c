@@ -180,7 +180,7 @@ static void metadata_topic_fill(struct broker *b, int16_t version, struct kmetad
     for (int32_t p = 0; parts && p < n; p++) {
         struct weir_partition_info info;
         struct kmetadata_part *mp = &parts[p];
-        *mp = (struct kmetadata_part){ .partition_index = p, .leader_id = WEIR_NO_LEADER };
+        *mp = (struct kmetadata_part){ .partition_index = p, .leader_id = WEIR_NO_LEADER, .leader_epoch = -1 };
         if (!weir_meta_partition(b->meta, topic, p, &info)) {
             mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE;
             continue;
@@ -190,6 +190,7 @@ static void metadata_topic_fill(struct broker *b, int16_t version, struct kmetad
         for (uint32_t i = 0; i < info.replicas_n; i++)
             if (!id_live(live, n_live, info.replicas[i])) offline[n_off++] = info.replicas[i];
         mp->leader_id = info.leader;
+        mp->leader_epoch = info.leader_epoch; /* also with LEADER_NOT_AVAILABLE, as Kafka */
         const struct weir_broker_addr *leader = live_find(live, n_live, info.leader);
         if (info.leader == WEIR_NO_LEADER || !leader) /* Kafka: -1 then */
             mp->error_code = WEIR_KERR_LEADER_NOT_AVAILABLE, mp->leader_id = WEIR_NO_LEADER;
@@ -206,6 +207,78 @@ static void metadata_topic_fill(struct broker *b, int16_t version, struct kmetad
 }
 
 /* Names of every topic on the heap (*n of them), or NULL. */
+static char **topics_all(struct weir_meta *m, size_t *n);
+
+/* Kafka without an authorizer answers every operation the resource supports
+ * (AclEntry.supportedOperations, a bit per AclOperation code): weir has no
+ * ACLs. TOPIC: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+ * DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11. CLUSTER: CREATE 5, ALTER 7,
+ * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
+ * IDEMPOTENT_WRITE 12. */
+enum { TOPIC_OPS_ALL = 0xdf8, CLUSTER_OPS_ALL = 0x1fa0 };
+
+/* The name of the topic with this id into out (cap bytes); false when none. */
+static bool topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char *out, size_t cap)
+{
+    size_t n = 0;
+    char **names = topics_all(m, &n);
+    bool found = false;
+    for (size_t i = 0; names && i < n; i++) {
+        struct weir_uuid have;
+        if (!found && weir_meta_topic_id(m, names[i], &have) && weir_uuid_eq(&have, id))
+            found = true, snprintf(out, cap, "%s", names[i]);
+        weir_free(names[i]);
+    }
+    weir_free(names);
+    return found;
+}
+
+/* v12 asks by id (Kafka's KafkaApis: any non-zero id makes the whole request
+ * one by id, names ignored): each known id's name replaces the entry's name;
+ * unknown ids are marked. NULL when the request asks by name. */
+static bool *metadata_by_id(struct request *req, struct kmetadata_req *mr)
+{
+    bool by_id = false;
+    for (int32_t i = 0; mr->topic_ids && i < mr->n_topics; i++) by_id |= !weir_uuid_is_zero(&mr->topic_ids[i]);
+    if (!by_id) return NULL;
+    bool *unknown = weir_arena_alloc(&req->arena, (size_t)mr->n_topics * sizeof *unknown);
+    if (!unknown) return NULL;
+    for (int32_t i = 0; i < mr->n_topics; i++) {
+        char name[WEIR_TOPIC_NAME_MAX + 1];
+        unknown[i] = weir_uuid_is_zero(&mr->topic_ids[i]) ||
+                     !topic_name_of_id(req->c->r->b->meta, &mr->topic_ids[i], name, sizeof name);
+        char *copy = unknown[i] ? NULL : arena_strdup(&req->arena, kstr_c(name));
+        if (copy) mr->topics[i] = kstr_c(copy);
+        else unknown[i] = true;
+    }
+    mr->allow_auto_topic_creation = false;
+    return unknown;
+}
+
+/* What every topic entry gets besides its partitions: its id (v10+; an
+ * unknown id's entry: UNKNOWN_TOPIC_ID, null name) and authorized operations
+ * when asked (v8+; cluster ones v8-10). */
+static void metadata_finish(struct weir_meta *m, const struct kmetadata_req *mr, const bool *unknown_id,
+                            struct kmetadata_topic *topics, int32_t n, struct kmetadata_resp *resp)
+{
+    for (int32_t i = 0; topics && i < n; i++) {
+        struct kmetadata_topic *t = &topics[i];
+        if (unknown_id && unknown_id[i]) {
+            *t = (struct kmetadata_topic){ .error_code = WEIR_KERR_UNKNOWN_TOPIC_ID, .name = KSTR_NULL,
+                                           .topic_id = mr->topic_ids[i] };
+        } else if (t->error_code != WEIR_KERR_INVALID_TOPIC_EXCEPTION && t->name.len > 0 &&
+                   t->name.len <= WEIR_TOPIC_NAME_MAX) {
+            char name[WEIR_TOPIC_NAME_MAX + 1];
+            snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+            weir_meta_topic_id(m, name, &t->topic_id);
+        }
+        t->topic_authorized_operations =
+            mr->include_topic_authorized_operations ? TOPIC_OPS_ALL : KPROTO_AUTHORIZED_OPS_NONE;
+    }
+    resp->cluster_authorized_operations =
+        mr->include_cluster_authorized_operations ? CLUSTER_OPS_ALL : KPROTO_AUTHORIZED_OPS_NONE;
+}
+
 static char **topics_all(struct weir_meta *m, size_t *n)
 {
     size_t cap = TOPICS_FIRST;
@@ -232,6 +305,7 @@ void handle_metadata(struct request *req)
         request_malformed(req, err);
         return;
     }
+    const bool *unknown = metadata_by_id(req, mr);
     struct weir_meta *m = b->meta;
     char cluster_id[64];
     weir_meta_cluster_id(m, cluster_id, sizeof cluster_id);
@@ -246,6 +320,7 @@ void handle_metadata(struct request *req)
     bool failed = !live || !topics || !ats || (mr->all_topics && !names);
     for (size_t i = 0; !failed && i < n_topics; i++) {
         struct kmetadata_topic *t = &topics[i];
+        if (unknown && unknown[i]) continue; /* metadata_finish fills it */
         const char *name = mr->all_topics ? names[i] : arena_strdup(&req->arena, mr->topics[i]);
         *t = (struct kmetadata_topic){ .name = mr->all_topics ? kstr_c(names[i]) : mr->topics[i] };
         if (!name) {
@@ -286,6 +361,7 @@ void handle_metadata(struct request *req)
     struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_brokers : 0,
                                    .cluster_id = kstr_c(cluster_id), .controller_id = weir_meta_controller(m),
                                    .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
+    metadata_finish(m, mr, unknown, topics, resp.n_topics, &resp);
     response_begin(req);
     kproto_metadata_encode(&req->out, req->hdr.api_version, &resp);
     response_end(req);

@@ -412,11 +412,14 @@ void fetcher_unfollow(struct reactor *owner, struct part *p); /* no-op when not 
  * when stopping, state freed with its partitions. */
 void repl_reactor_init(struct reactor *r);
 /* May p be served here (produce, consumer and follower fetch, ListOffsets,
- * OffsetsForLeaderEpoch)? 0 when this broker leads it (always on a single
- * node), else NOT_LEADER_OR_FOLLOWER (6); with current_leader_epoch != -1 and
- * leading: FENCED_LEADER_EPOCH (74) when it is older than ours,
- * UNKNOWN_LEADER_EPOCH (75) when newer. */
+ * OffsetsForLeaderEpoch)? As Kafka: with current_leader_epoch != -1 and an
+ * epoch known here (leader or follower; 0 on a single node),
+ * FENCED_LEADER_EPOCH (74) when it is older than ours, UNKNOWN_LEADER_EPOCH
+ * (75) when newer; then 0 when this broker leads it (always on a single
+ * node), else NOT_LEADER_OR_FOLLOWER (6). */
 int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch);
+/* The epoch this broker leads p at: 0 on a single node, -1 when not leading. */
+int32_t part_repl_leader_epoch(const struct reactor *owner, const struct part *p);
 /* Produce before the append (cluster mode): 6 when not leading; acks=-1 and
  * an ISR below the topic's min.insync.replicas: 19 NOT_ENOUGH_REPLICAS.
  * *min_insync gets the topic's min.insync.replicas. */

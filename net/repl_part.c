@@ -365,16 +365,29 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
 
 /* ---- what the handlers ask -------------------------------------------------------------- */
 
+/* Kafka's Partition.getLocalLog order: the epoch first (against the epoch this
+ * broker knows, as leader or follower), then leadership. A single node leads
+ * every partition at epoch 0 (what its Metadata reports). */
 int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch)
 {
-    if (!owner->b->cluster) return 0;
     const struct part_repl *pr = p->repl;
+    int32_t ours = !owner->b->cluster                      ? 0
+                   : pr && pr->lead                         ? weir_repl_leader_epoch(pr->lead)
+                   : pr && pr->kind != WEIR_ROLE_NONE       ? pr->epoch
+                                                            : -1;
+    if (current_leader_epoch >= 0 && ours >= 0) {
+        if (current_leader_epoch < ours) return WEIR_KERR_FENCED_LEADER_EPOCH;
+        if (current_leader_epoch > ours) return WEIR_KERR_UNKNOWN_LEADER_EPOCH;
+    }
+    if (!owner->b->cluster) return 0;
     if (!pr || !pr->lead) return WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
-    if (current_leader_epoch < 0) return 0;
-    int32_t ours = weir_repl_leader_epoch(pr->lead);
-    if (current_leader_epoch < ours) return WEIR_KERR_FENCED_LEADER_EPOCH;
-    if (current_leader_epoch > ours) return WEIR_KERR_UNKNOWN_LEADER_EPOCH;
     return 0;
+}
+
+int32_t part_repl_leader_epoch(const struct reactor *owner, const struct part *p)
+{
+    if (!owner->b->cluster) return 0;
+    return p->repl && p->repl->lead ? weir_repl_leader_epoch(p->repl->lead) : -1;
 }
 
 int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t acks, int32_t *min_insync)

@@ -12,8 +12,8 @@
 static const struct kproto_api api_table[] = {
     { KAPI_PRODUCE, 0, 7, 9, "Produce" },
     { KAPI_FETCH, 4, 11, 12, "Fetch" },
-    { KAPI_LIST_OFFSETS, 2, 3, 6, "ListOffsets" },
-    { KAPI_METADATA, 4, 6, 9, "Metadata" },
+    { KAPI_LIST_OFFSETS, 2, 7, 6, "ListOffsets" },
+    { KAPI_METADATA, 4, 12, 9, "Metadata" },
     { KAPI_OFFSET_COMMIT, 5, 7, 8, "OffsetCommit" },
     { KAPI_OFFSET_FETCH, 4, 5, 6, "OffsetFetch" },
     { KAPI_FIND_COORDINATOR, 0, 2, 3, "FindCoordinator" },
@@ -159,6 +159,14 @@ void kr_tags_skip(struct weir_rd *rd)
         uint32_t size = kr_uvarint(rd);
         (void)weir_rd_bytes(rd, size);
     }
+}
+
+struct weir_uuid kr_uuid(struct weir_rd *rd)
+{
+    struct weir_uuid u = { { 0 } };
+    const uint8_t *p = weir_rd_bytes(rd, sizeof u.b);
+    if (p) memcpy(u.b, p, sizeof u.b);
+    return u;
 }
 
 /* ---- decoding helpers ------------------------------------------------------------ */
@@ -456,6 +464,8 @@ void kb_uvarint(struct kbuf *b, uint64_t v)
     tmp[n++] = (uint8_t)v;
     kb_raw(b, tmp, n);
 }
+
+void kb_uuid(struct kbuf *b, const struct weir_uuid *u) { kb_raw(b, u->b, sizeof u->b); }
 
 /* A non-null string's length is our data: null where not nullable is our bug,
  * a length over the wire limit (INT16) an oversized value. */

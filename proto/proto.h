@@ -306,6 +306,8 @@ int32_t kr_array_len(struct weir_rd *rd, int32_t max, bool nullable);
 int32_t kr_compact_array_len(struct weir_rd *rd, int32_t max, bool nullable);
 /* Skips a tagged-field section (every tag is unknown to us). */
 void kr_tags_skip(struct weir_rd *rd);
+/* UUID: 16 bytes (zeroed after an error). */
+struct weir_uuid kr_uuid(struct weir_rd *rd);
 
 /* One request or response body being decoded: picks classic or compact
  * encodings, and turns arena exhaustion into a sticky WEIR_E_NOMEM on the reader. */
@@ -434,6 +436,7 @@ void kb_i16(struct kbuf *b, int16_t v);
 void kb_i32(struct kbuf *b, int32_t v);
 void kb_i64(struct kbuf *b, int64_t v);
 void kb_uvarint(struct kbuf *b, uint64_t v);
+void kb_uuid(struct kbuf *b, const struct weir_uuid *u);
 /* Strings longer than KPROTO_STRING_MAX set WEIR_E_TOO_LARGE. A null kstr
  * passed to a non-nullable writer is our bug: it asserts. */
 void kb_string(struct kbuf *b, struct kstr s);
@@ -543,13 +546,18 @@ void kproto_apiversions_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct kapiversions_client_resp *resp);
 
-/* ---- Metadata (3), v4-6 ---- */
+/* ---- Metadata (3), v4-12; v9 flexible ---- */
+
+enum { KPROTO_AUTHORIZED_OPS_NONE = INT32_MIN }; /* -2147483648: not requested / not known */
 
 struct kmetadata_req {
     bool all_topics;                /* topics array null (v1+), or empty in v0 */
     int32_t n_topics;               /* 0 with all_topics */
-    struct kstr *topics;
+    struct kstr *topics;            /* a name may be null from v10 (asked by id) */
+    struct weir_uuid *topic_ids;    /* v10+ (n_topics of them; zero: by name); NULL before */
     bool allow_auto_topic_creation; /* v4+; true before */
+    bool include_cluster_authorized_operations; /* v8-10 */
+    bool include_topic_authorized_operations;   /* v8+ */
 };
 struct kmetadata_broker {
     int32_t node_id;
@@ -567,13 +575,16 @@ struct kmetadata_part {
     int32_t n_isr;
     const int32_t *offline; /* v5+ */
     int32_t n_offline;
+    int32_t leader_epoch;   /* v7+; -1 when not sent (decoded below v7) */
 };
 struct kmetadata_topic {
     int16_t error_code;
-    struct kstr name;
+    struct kstr name;       /* null only in v12+ (an unknown id) */
     bool is_internal; /* v1+ */
     const struct kmetadata_part *partitions;
     int32_t n_partitions;
+    struct weir_uuid topic_id;         /* v10+; zero when unknown */
+    int32_t topic_authorized_operations; /* v8+; KPROTO_AUTHORIZED_OPS_NONE unless asked */
 };
 struct kmetadata_resp {
     int32_t throttle_time_ms; /* v3+ */
@@ -583,6 +594,7 @@ struct kmetadata_resp {
     int32_t controller_id;  /* v1+ */
     const struct kmetadata_topic *topics;
     int32_t n_topics;
+    int32_t cluster_authorized_operations; /* v8-10; KPROTO_AUTHORIZED_OPS_NONE unless asked */
 };
 enum weir_err kproto_metadata_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                      struct kmetadata_req *req);
@@ -719,11 +731,14 @@ void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct
 enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kfetch_resp *resp);
 
-/* ---- ListOffsets (2), v2-3 ---- */
+/* ---- ListOffsets (2), v2-7; v6 flexible ---- */
+
+enum { KPROTO_LIST_LATEST = -1, KPROTO_LIST_EARLIEST = -2, KPROTO_LIST_MAX_TIMESTAMP = -3 /* v7+ */ };
 
 struct klistoffsets_req_part {
     int32_t partition_index;
-    int64_t timestamp; /* -1 latest, -2 earliest */
+    int64_t timestamp; /* -1 latest, -2 earliest, -3 max timestamp (v7+) */
+    int32_t current_leader_epoch; /* v4+; -1: not checked (and below v4) */
 };
 struct klistoffsets_req_topic {
     struct kstr name;
@@ -741,6 +756,7 @@ struct klistoffsets_resp_part {
     int16_t error_code;
     int64_t timestamp; /* v1+ */
     int64_t offset;    /* v1+ */
+    int32_t leader_epoch; /* v4+; -1 unknown (and decoded below v4) */
 };
 struct klistoffsets_resp_topic {
     struct kstr name;

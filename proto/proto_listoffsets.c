@@ -1,7 +1,10 @@
-/* proto/proto_listoffsets.c: ListOffsets (key 2), v2-3 (schemas/ListOffsets*.json).
+/* proto/proto_listoffsets.c: ListOffsets (key 2), v2-7 (schemas/ListOffsets*.json).
  * v2 adds isolation_level to the request and throttle_time_ms (first) to the
  * response; v1+ answers one (timestamp, offset) per partition, not v0's
- * old-style offsets array; v3 is the same as v2. */
+ * old-style offsets array; v3 is the same as v2; v4 adds current_leader_epoch
+ * (before the timestamp) to the request and leader_epoch (last) to the
+ * response; v5 only adds an error code; v6 is flexible; v7 allows timestamp
+ * -3 (the record with the largest timestamp, KIP-734). */
 #include "proto.h"
 
 static void listoffsets_decode_topic(struct kdec *d, struct klistoffsets_req_topic *t)
@@ -11,7 +14,8 @@ static void listoffsets_decode_topic(struct kdec *d, struct klistoffsets_req_top
     t->partitions = kd_alloc(d, t->n_partitions, sizeof *t->partitions);
     for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
         t->partitions[i].partition_index = weir_rd_i32(d->rd);
-        t->partitions[i].timestamp = weir_rd_i64(d->rd); /* current_leader_epoch is v4+ */
+        t->partitions[i].current_leader_epoch = d->version >= 4 ? weir_rd_i32(d->rd) : -1;
+        t->partitions[i].timestamp = weir_rd_i64(d->rd);
         kd_tags(d);
     }
     kd_tags(d);
@@ -47,6 +51,7 @@ void kproto_listoffsets_encode(struct kbuf *out, int16_t version, const struct k
             kb_i16(out, p->error_code);
             kb_i64(out, p->timestamp);
             kb_i64(out, p->offset);
+            if (version >= 4) kb_i32(out, p->leader_epoch);
             kb_tags(out, flex);
         }
         kb_tags(out, flex);
@@ -69,6 +74,7 @@ void kproto_listoffsets_request_encode(struct kbuf *out, int16_t version, const 
         kb_arr(out, flex, t->n_partitions);
         for (int32_t j = 0; j < t->n_partitions; j++) {
             kb_i32(out, t->partitions[j].partition_index);
+            if (version >= 4) kb_i32(out, t->partitions[j].current_leader_epoch);
             kb_i64(out, t->partitions[j].timestamp); /* no max_num_offsets after v0 */
             kb_tags(out, flex);
         }
@@ -86,7 +92,8 @@ static void listoffsets_decode_response_topic(struct kdec *d, struct klistoffset
         parts[i].partition_index = weir_rd_i32(d->rd);
         parts[i].error_code = weir_rd_i16(d->rd);
         parts[i].timestamp = weir_rd_i64(d->rd); /* v1+ */
-        parts[i].offset = weir_rd_i64(d->rd);    /* v1+; leader_epoch is v4+ */
+        parts[i].offset = weir_rd_i64(d->rd);    /* v1+ */
+        parts[i].leader_epoch = d->version >= 4 ? weir_rd_i32(d->rd) : -1;
         kd_tags(d);
     }
     t->partitions = parts;

@@ -202,6 +202,7 @@ static void role_cb(void *ctx, const char *topic, uint32_t partition, const stru
     const struct rp_mtopic *t = rp_member_topic(cl->m, topic);
     if (t && partition < t->parts_n) info_of(&t->parts[partition], &role.info);
     else role.info.leader = WEIR_NO_LEADER;
+    if (t) role.topic_id = t->topic_id;
     role.info.leader = r->kind == RP_ROLE_NONE ? role.info.leader : r->leader;
     role.info.leader_epoch = r->kind == RP_ROLE_NONE ? role.info.leader_epoch : r->epoch;
     if (cl->ops.on_role) cl->ops.on_role(cl->ctx, topic, (int32_t)partition, &role);
@@ -481,22 +482,19 @@ static void req_zk_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *
 
 static uint32_t rnd(struct weir_cluster *cl, uint32_t n) { return n ? (uint32_t)(weir_xorshift(&cl->rng) % n) : 0; }
 
-/* Kafka's Uuid as text: 16 random bytes, base64url without padding. */
+/* Kafka's Uuid as text (Uuid.randomUuid): from getrandom, else the cluster's rng. */
 static void topic_id_new(struct weir_cluster *cl, char out[RP_TOPIC_ID_MAX])
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t b[18] = { 0 };
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t v = weir_xorshift(&cl->rng);
-        memcpy(b + i, &v, 8);
+    struct weir_uuid u;
+    if (weir_uuid_random(&u) != WEIR_OK) {
+        for (int i = 0; i < 16; i += 8) {
+            uint64_t v = weir_xorshift(&cl->rng);
+            memcpy(u.b + i, &v, 8);
+        }
+        u.b[0] &= 0x7f; /* text never starts with '-' */
     }
-    size_t o = 0;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-        int chars = i + 3 <= 16 ? 4 : 2; /* the last group holds one byte: 2 characters */
-        for (int k = 0; k < chars; k++) out[o++] = b64[(v >> (18 - 6 * k)) & 63];
-    }
-    out[o] = '\0';
+    _Static_assert((int)RP_TOPIC_ID_MAX >= (int)WEIR_UUID_TEXT_CAP, "topic id text");
+    weir_uuid_text(&u, out);
 }
 
 static void path_of(char *buf, const char *fmt, const char *topic) { snprintf(buf, PATH_LEN, fmt, topic); }
@@ -1109,6 +1107,15 @@ int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic
     int32_t n = t && t->assigned ? (int32_t)t->parts_n : -1;
     unlock(cl);
     return n;
+}
+
+bool weir_cluster_topic_id(struct weir_cluster *cl, const char *topic, struct weir_uuid *out)
+{
+    lock(cl);
+    const struct rp_mtopic *t = rp_member_topic(cl->m, topic);
+    *out = t && t->assigned ? t->topic_id : (struct weir_uuid){ { 0 } };
+    unlock(cl);
+    return !weir_uuid_is_zero(out);
 }
 
 int weir_cluster_topic_listed(struct weir_cluster *cl, const char *topic)

@@ -60,6 +60,7 @@ struct rp_mpart {
 struct rp_mtopic {
     char *name;
     bool assigned; /* the topic znode has been read */
+    struct weir_uuid topic_id; /* the topic znode's "topic_id"; zero when it has none (before Kafka 2.8) */
     uint32_t parts_n;
     struct rp_mpart *parts;
 };

@@ -377,6 +377,7 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
         t->parts[i] = (struct rp_mpart){ .role = { RP_ROLE_NONE, RP_NO_LEADER, 0 } };
     t->parts_n = ta.partitions_n;
     t->assigned = true;
+    if (!ta.topic_id[0] || !weir_uuid_parse(ta.topic_id, &t->topic_id)) t->topic_id = (struct weir_uuid){ { 0 } };
     for (uint32_t i = 0; i < t->parts_n; i++) {
         struct rp_mpart *p = &t->parts[i];
         const struct rp_part_assign *pa = &ta.parts[i];

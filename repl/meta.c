@@ -34,6 +34,10 @@ bool weir_meta_partition(struct weir_meta *m, const char *topic, int32_t partiti
 {
     return m->ops->partition(m, topic, partition, out);
 }
+bool weir_meta_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid *out)
+{
+    return m->ops->topic_id(m, topic, out);
+}
 enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
                                      struct weir_log_config *out, char *set, size_t set_cap)
 {
@@ -89,6 +93,11 @@ static int32_t mc_topic_partitions(struct weir_meta *m, const char *topic)
     return weir_cluster_topic_partitions(cl_of(m), topic);
 }
 static size_t mc_topics(struct weir_meta *m, char **out, size_t cap) { return weir_cluster_topics(cl_of(m), out, cap); }
+static bool mc_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid *out)
+{
+    return weir_cluster_topic_id(cl_of(m), topic, out);
+}
+
 static bool mc_partition(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out)
 {
     return weir_cluster_partition(cl_of(m), topic, partition, out);
@@ -146,6 +155,7 @@ static const struct meta_ops cluster_ops = {
     .topic_partitions = mc_topic_partitions,
     .topics = mc_topics,
     .partition = mc_partition,
+    .topic_id = mc_topic_id,
     .topic_config = mc_topic_config,
     .topic_create = mc_topic_create,
 };

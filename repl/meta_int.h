@@ -16,6 +16,7 @@ struct meta_ops {
     int32_t (*topic_partitions)(struct weir_meta *m, const char *topic);
     size_t (*topics)(struct weir_meta *m, char **out, size_t cap);
     bool (*partition)(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out);
+    bool (*topic_id)(struct weir_meta *m, const char *topic, struct weir_uuid *out);
     enum weir_err (*topic_config)(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
                                   struct weir_log_config *out, char *set, size_t set_cap);
     enum weir_err (*topic_create)(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,

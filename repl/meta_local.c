@@ -137,6 +137,11 @@ static enum weir_err ml_topic_create(struct weir_meta *m, const char *topic, int
     return WEIR_OK;
 }
 
+static bool ml_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid *out)
+{
+    return weir_store_topic_id(ml_of(m)->st, topic, out) == WEIR_OK && !weir_uuid_is_zero(out);
+}
+
 static const struct meta_ops local_ops = {
     .free = ml_free,
     .id_self = ml_id_self,
@@ -147,6 +152,7 @@ static const struct meta_ops local_ops = {
     .topic_partitions = ml_topic_partitions,
     .topics = ml_topics,
     .partition = ml_partition,
+    .topic_id = ml_topic_id,
     .topic_config = ml_topic_config,
     .topic_create = ml_topic_create,
 };

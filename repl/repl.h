@@ -86,6 +86,7 @@ struct weir_partition_info {
 struct weir_role {
     enum weir_role_kind kind;
     struct weir_partition_info info;
+    struct weir_uuid topic_id; /* the topic znode's id; zero when it has none */
 };
 
 /* Called on the cluster's thread; keep them short (post work elsewhere). */
@@ -130,6 +131,9 @@ int32_t weir_cluster_topic_partitions(struct weir_cluster *cl, const char *topic
 /* Whether the cluster has a topic of that name (its assignment read or not):
  * 1 yes, 0 no, -1 not known yet (the topic list not read since start). */
 int weir_cluster_topic_listed(struct weir_cluster *cl, const char *topic);
+/* The topic's id (its znode's "topic_id", Kafka 2.8+) into *out: false when
+ * the topic's assignment is not read or it has no id (*out zeroed). */
+bool weir_cluster_topic_id(struct weir_cluster *cl, const char *topic, struct weir_uuid *out);
 /* Names of known topics (not being deleted), each strdup'd with weir_malloc
  * into out (cap of them); returns how many there are (may exceed cap). */
 size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap);
@@ -226,6 +230,9 @@ int32_t weir_meta_topic_partitions(struct weir_meta *m, const char *topic);
 /* Names of known topics, each strdup'd with weir_malloc into out (cap of
  * them); returns how many there are (may exceed cap). */
 size_t weir_meta_topics(struct weir_meta *m, char **out, size_t cap);
+/* The topic's id (Kafka's Uuid: the topic znode's, or the local store's)
+ * into *out; false (*out zeroed) when unknown or the topic has none. */
+bool weir_meta_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid *out);
 /* false: topic or partition unknown, or its state not read yet. */
 bool weir_meta_partition(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out);
 /* A topic's effective config: defaults with the topic's own settings over

@@ -1250,3 +1250,183 @@ class EpochWatch:
         """[(partition, epoch, {start: {brokers}})] where brokers disagree."""
         with self._lock:
             return [(p, e, starts) for (p, e), starts in sorted(self.seen.items()) if len(starts) > 1]
+
+
+# ---------------------------------------------------------------- flexible versions, epochs, topic ids
+
+def cstring(s):
+    """COMPACT_NULLABLE_STRING."""
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def carray(items, enc=lambda x: x):
+    """COMPACT_ARRAY (None: null)."""
+    if items is None:
+        return uvarint(0)
+    return uvarint(len(items) + 1) + b"".join(enc(x) for x in items)
+
+
+def uuid_text(b):
+    """Kafka's Uuid.toString: base64url without padding."""
+    import base64
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def request_flex(conn, api_key, api_version, body):
+    """A flexible request (header v2) on a KafkaConn -> the body after the
+    response header v1 (correlation id, tags: none expected)."""
+    conn.corr += 1
+    hdr = i16(api_key) + i16(api_version) + i32(conn.corr) + string(conn.client_id) + uvarint(0)
+    frame = hdr + body
+    conn.sock.sendall(i32(len(frame)) + frame)
+    got, resp = conn.recv()
+    if got != conn.corr:
+        raise ValueError(f"correlation id {got}, expected {conn.corr}")
+    rd = Rd(resp)
+    if rd.uvarint() != 0:
+        raise ValueError("response header with tagged fields")
+    return resp[rd.p:]
+
+
+class _FRd(Rd):
+    """Rd that reads compact strings and arrays when flex."""
+
+    def __init__(self, data, flex):
+        super().__init__(data)
+        self.flex = flex
+
+    def fstring(self):
+        if not self.flex:
+            return self.string()
+        n = self.uvarint()
+        return None if n == 0 else self._take(n - 1).decode()
+
+    def farray(self, fn):
+        if not self.flex:
+            return self.array(fn)
+        n = self.uvarint()
+        return None if n == 0 else [fn(self) for _ in range(n - 1)]
+
+    def tags(self):
+        if self.flex:
+            for _ in range(self.uvarint()):
+                self.uvarint()
+                self._take(self.uvarint())
+
+
+def metadata_v(conn, version, topics=None, ids=None, topic_ops=False, cluster_ops=False, auto_create=False):
+    """Metadata v4..v12 of topics (None: all) or, v12, of ids (16-byte strings) ->
+    dict(brokers, cluster_id, controller, cluster_ops, topics: [dict(err, name, id, internal,
+    ops, parts: {index: dict(err, leader, epoch, replicas, isr, offline)})])."""
+    flex = version >= 9
+    arr = carray if flex else array
+    sstr = cstring if flex else string
+    if ids is not None:
+        entries = [(i, None) for i in ids]
+    else:
+        entries = None if topics is None else [(b"\0" * 16, t) for t in topics]
+
+    def enc(e):
+        out = e[0] if version >= 10 else b""
+        out += sstr(e[1])
+        return out + (uvarint(0) if flex else b"")
+    body = (i32(-1) if entries is None and not flex else arr(entries, enc))
+    body += i8(1 if auto_create else 0)
+    if 8 <= version <= 10:
+        body += i8(1 if cluster_ops else 0)
+    if version >= 8:
+        body += i8(1 if topic_ops else 0)
+    if flex:
+        body += uvarint(0)
+    resp = request_flex(conn, API_METADATA, version, body) if flex else conn.request(API_METADATA, version, body)
+    rd = _FRd(resp, flex)
+    out = {"throttle": rd.i32()}
+
+    def broker(r):
+        b = (r.i32(), r.fstring(), r.i32(), r.fstring())
+        r.tags()
+        return b
+    out["brokers"] = {b[0]: (b[1], b[2]) for b in rd.farray(broker)}
+    out["cluster_id"] = rd.fstring()
+    out["controller"] = rd.i32()
+
+    def ids_of(r):
+        return r.farray(lambda x: x.i32()) or []
+
+    def part(r):
+        p = {"err": r.i16(), "index": r.i32(), "leader": r.i32()}
+        p["epoch"] = r.i32() if version >= 7 else None
+        p["replicas"], p["isr"] = ids_of(r), ids_of(r)
+        p["offline"] = ids_of(r) if version >= 5 else []
+        r.tags()
+        return p
+
+    def topic(r):
+        t = {"err": r.i16(), "name": r.fstring()}
+        t["id"] = r._take(16) if version >= 10 else None
+        t["internal"] = r.i8()
+        t["parts"] = {p["index"]: p for p in r.farray(part)}
+        t["ops"] = r.i32() if version >= 8 else None
+        r.tags()
+        return t
+    out["topics"] = rd.farray(topic)
+    out["cluster_ops"] = rd.i32() if 8 <= version <= 10 else None
+    rd.tags()
+    if rd.left():
+        raise ValueError(f"{rd.left()} trailing bytes in a Metadata v{version} response")
+    return out
+
+
+def list_offsets_v(conn, version, topic, parts, isolation=0, replica=-1):
+    """ListOffsets v2..v7; parts: [(partition, current_leader_epoch, timestamp)] ->
+    {partition: (error, timestamp, offset, leader_epoch or None)}."""
+    flex = version >= 6
+
+    def penc(p):
+        out = i32(p[0]) + (i32(p[1]) if version >= 4 else b"") + i64(p[2])
+        return out + (uvarint(0) if flex else b"")
+    arr = carray if flex else array
+    tb = (cstring(topic) if flex else string(topic)) + arr(parts, penc) + (uvarint(0) if flex else b"")
+    body = i32(replica) + i8(isolation) + arr([tb]) + (uvarint(0) if flex else b"")
+    resp = request_flex(conn, API_LIST_OFFSETS, version, body) if flex else conn.request(API_LIST_OFFSETS, version, body)
+    rd = _FRd(resp, flex)
+    rd.i32()
+    out = {}
+
+    def part(r):
+        idx, err, ts, off = r.i32(), r.i16(), r.i64(), r.i64()
+        ep = r.i32() if version >= 4 else None
+        r.tags()
+        out[idx] = (err, ts, off, ep)
+
+    def top(r):
+        r.fstring()
+        r.farray(part)
+        r.tags()
+    rd.farray(top)
+    rd.tags()
+    if rd.left():
+        raise ValueError(f"{rd.left()} trailing bytes in a ListOffsets v{version} response")
+    return out
+
+
+def fetch_v11(conn, topic, partition, offset, current_leader_epoch, max_wait_ms=100):
+    """Fetch v11 of one partition with current_leader_epoch -> (error, high watermark, records)."""
+    part = i32(partition) + i32(current_leader_epoch) + i64(offset) + i64(-1) + i32(1 << 20)
+    body = (i32(-1) + i32(max_wait_ms) + i32(1) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+            + array([string(topic) + array([part])]) + array([]) + string(""))
+    rd = Rd(conn.request(API_FETCH, 11, body))
+    rd.i32(), rd.i16(), rd.i32()
+    res = None
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            idx, err, hw = rd.i32(), rd.i16(), rd.i64()
+            rd.i64(), rd.i64()
+            rd.array(lambda r: (r.i64(), r.i64()))
+            rd.i32()
+            res = (err, hw, rd.bytes() or b"")
+    return res

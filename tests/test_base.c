@@ -393,6 +393,37 @@ static void test_log_ratelimited(void **state)
     assert_int_equal(rl.suppressed, 0);
 }
 
+/* Kafka's Uuid text: base64url, no padding (Uuid.toString / fromString). */
+static void test_uuid_text(void **state)
+{
+    (void)state;
+    char t[WEIR_UUID_TEXT_CAP];
+    struct weir_uuid u = { { 0 } }, back;
+    weir_uuid_text(&u, t);
+    assert_string_equal(t, "AAAAAAAAAAAAAAAAAAAAAA"); /* Uuid.ZERO_UUID */
+    assert_true(weir_uuid_is_zero(&u));
+    u.b[15] = 1;
+    weir_uuid_text(&u, t);
+    assert_string_equal(t, "AAAAAAAAAAAAAAAAAAAAAQ"); /* Uuid.METADATA_TOPIC_ID */
+    for (int i = 0; i < 16; i++) u.b[i] = (uint8_t)(0xf0 + i);
+    weir_uuid_text(&u, t);
+    assert_string_equal(t, "8PHy8_T19vf4-fr7_P3-_w");
+    assert_true(weir_uuid_parse(t, &back));
+    assert_true(weir_uuid_eq(&u, &back));
+    assert_false(weir_uuid_parse("8PHy8_T19vf4-fr7_P3-_x", &back)); /* bits past byte 16 */
+    assert_false(weir_uuid_parse("8PHy8_T19vf4-fr7_P3-_", &back));
+    assert_false(weir_uuid_parse("8PHy8_T19vf4-fr7_P3-_w=", &back));
+    assert_false(weir_uuid_parse("8PHy8+T19vf4-fr7_P3-_w", &back)); /* '+' is not base64url */
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(weir_uuid_random(&u), WEIR_OK);
+        assert_int_equal(u.b[6] >> 4, 4);
+        weir_uuid_text(&u, t);
+        assert_int_equal(strlen(t), 22);
+        assert_true(t[0] != '-');
+        assert_true(weir_uuid_parse(t, &back) && weir_uuid_eq(&u, &back));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_arena_growable),
         cmocka_unit_test(test_err_str),
         cmocka_unit_test(test_log_ratelimited),
+        cmocka_unit_test(test_uuid_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,7 +84,7 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
+        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 4, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
         { 37, 0, 1 }, { 42, 0, 2 },
@@ -105,7 +105,8 @@ static void test_api_table(void **state)
         for (int16_t v = want[i].min; v <= want[i].max; v++)
             assert_int_equal(kproto_request_flexible(want[i].key, v),
                              (want[i].key == 18 && v >= 3) || (want[i].key == 23 && v >= 4) ||
-                                 (want[i].key == 42 && v >= 2));
+                                 (want[i].key == 42 && v >= 2) || (want[i].key == 2 && v >= 6) ||
+                                 (want[i].key == 3 && v >= 9));
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -538,7 +539,7 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 21 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 3 },  { 3, 4, 6 },  { 8, 5, 7 },  { 9, 4, 5 },
+    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 4, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
     { 37, 0, 1 }, { 42, 0, 2 },
@@ -666,7 +667,15 @@ static void walk_apiversions(const union any_req *r, const struct span *sp)
     in_span(sp, r->apiversions.client_software_version.ptr, r->apiversions.client_software_version.len);
 }
 
-/* ---- Metadata: v4 asks for all topics (null), v6 for two, no auto-create ---- */
+/* ---- Metadata: v4 asks for all topics (null), v5+ for two, no auto-create;
+ * v8+ ask for topic authorized operations (v8-10 cluster ones too), v10+ send
+ * ids (v12: the second by id, name null), v9+ flexible with a tagged field ---- */
+static const uint8_t md_id[16] = { 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xee };
+static void md_name(struct kbuf *b, int16_t v, const char *name)
+{
+    if (v >= 9) kb_compact_nstring(b, name ? kstr_c(name) : KSTR_NULL);
+    else b_str(b, name);
+}
 static void build_metadata(struct kbuf *b, int16_t v)
 {
     if (v == 4) {
@@ -674,10 +683,18 @@ static void build_metadata(struct kbuf *b, int16_t v)
         kb_bool(b, true);
         return;
     }
-    kb_array_len(b, 2);
-    b_str(b, "orders");
-    b_str(b, "logs");
+    if (v >= 9) kb_uvarint(b, 3);
+    else kb_array_len(b, 2);
+    if (v >= 10) kb_raw(b, (uint8_t[16]){ 0 }, 16);
+    md_name(b, v, "orders");
+    if (v >= 9) kb_tags_empty(b);
+    if (v >= 10) kb_raw(b, md_id, 16);
+    md_name(b, v, v >= 12 ? NULL : "logs");
+    if (v >= 9) kb_uvarint(b, 1), kb_uvarint(b, 7), kb_uvarint(b, 2), kb_i16(b, 0x55aa); /* an unknown tag */
     kb_bool(b, false);
+    if (v >= 8 && v <= 10) kb_bool(b, true);
+    if (v >= 8) kb_bool(b, v % 2 == 0);
+    if (v >= 9) kb_tags_empty(b);
 }
 static enum weir_err dec_metadata(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -689,9 +706,17 @@ static void check_metadata(const union any_req *r, int16_t v)
     assert_int_equal(m->all_topics, v == 4);
     assert_int_equal(m->allow_auto_topic_creation, v == 4);
     assert_int_equal(m->n_topics, v == 4 ? 0 : 2);
+    assert_int_equal(m->include_cluster_authorized_operations, v >= 8 && v <= 10);
+    assert_int_equal(m->include_topic_authorized_operations, v >= 8 && v % 2 == 0);
     if (v == 4) return;
     assert_kstr(m->topics[0], "orders");
-    assert_kstr(m->topics[1], "logs");
+    assert_kstr(m->topics[1], v >= 12 ? NULL : "logs");
+    if (v < 10) {
+        assert_null(m->topic_ids);
+        return;
+    }
+    assert_true(weir_uuid_is_zero(&m->topic_ids[0]));
+    assert_memory_equal(m->topic_ids[1].b, md_id, 16);
 }
 static void walk_metadata(const union any_req *r, const struct span *sp)
 {
@@ -828,19 +853,37 @@ static void walk_fetch(const union any_req *r, const struct span *sp)
     in_span(sp, f->rack_id.ptr, f->rack_id.len);
 }
 
-/* ---- ListOffsets: latest, earliest and a timestamp ---- */
+/* ---- ListOffsets: latest, earliest and a timestamp (v7: max timestamp);
+ * v4+ with current leader epochs, v6+ flexible ---- */
+static void lo_arr(struct kbuf *b, int16_t v, int32_t n)
+{
+    if (v >= 6) kb_uvarint(b, (uint64_t)n + 1);
+    else kb_array_len(b, n);
+}
+static void lo_part(struct kbuf *b, int16_t v, int32_t index, int32_t epoch, int64_t ts)
+{
+    kb_i32(b, index);
+    if (v >= 4) kb_i32(b, epoch);
+    kb_i64(b, ts);
+    if (v >= 6) kb_tags_empty(b);
+}
 static void build_listoffsets(struct kbuf *b, int16_t v)
 {
     kb_i32(b, -1);
     kb_i8(b, v == 3 ? 1 : 0);
-    kb_array_len(b, 2);
-    b_str(b, "orders");
-    kb_array_len(b, 2);
-    kb_i32(b, 0), kb_i64(b, -1);
-    kb_i32(b, 1), kb_i64(b, -2);
-    b_str(b, "ts");
-    kb_array_len(b, 1);
-    kb_i32(b, 0), kb_i64(b, 1700000000000);
+    lo_arr(b, v, 2);
+    if (v >= 6) kb_compact_string(b, kstr_c("orders"));
+    else b_str(b, "orders");
+    lo_arr(b, v, 2);
+    lo_part(b, v, 0, 5, -1);
+    lo_part(b, v, 1, -1, -2);
+    if (v >= 6) kb_tags_empty(b);
+    if (v >= 6) kb_compact_string(b, kstr_c("ts"));
+    else b_str(b, "ts");
+    lo_arr(b, v, 1);
+    lo_part(b, v, 0, 2147483647, v >= 7 ? -3 : 1700000000000);
+    if (v >= 6) kb_uvarint(b, 1), kb_uvarint(b, 0), kb_uvarint(b, 0); /* an unknown, empty tag */
+    if (v >= 6) kb_tags_empty(b);
 }
 static enum weir_err dec_listoffsets(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -855,10 +898,13 @@ static void check_listoffsets(const union any_req *r, int16_t v)
     assert_kstr(l->topics[0].name, "orders");
     assert_int_equal(l->topics[0].n_partitions, 2);
     assert_int_equal(l->topics[0].partitions[0].timestamp, -1);
+    assert_int_equal(l->topics[0].partitions[0].current_leader_epoch, v >= 4 ? 5 : -1);
     assert_int_equal(l->topics[0].partitions[1].partition_index, 1);
     assert_int_equal(l->topics[0].partitions[1].timestamp, -2);
+    assert_int_equal(l->topics[0].partitions[1].current_leader_epoch, -1);
     assert_kstr(l->topics[1].name, "ts");
-    assert_int_equal(l->topics[1].partitions[0].timestamp, 1700000000000);
+    assert_int_equal(l->topics[1].partitions[0].timestamp, v >= 7 ? -3 : 1700000000000);
+    assert_int_equal(l->topics[1].partitions[0].current_leader_epoch, v >= 4 ? 2147483647 : -1);
 }
 static void walk_listoffsets(const union any_req *r, const struct span *sp)
 {
@@ -1300,6 +1346,21 @@ static void over_ofle_parts(struct kbuf *b)
     kb_i32(b, 1), kb_array_len(b, 1), b_str(b, "t"), kb_array_len(b, KPROTO_PARTITIONS_MAX + 1);
 }
 static void neg_ofle_flex(struct kbuf *b) { kb_i32(b, 1), kb_uvarint(b, 0); } /* compact null topics */
+/* Tagged fields: a field whose size runs past the frame; a count above the bytes left. */
+static void badtag_metadata(struct kbuf *b)
+{
+    kb_uvarint(b, 2), kb_raw(b, (uint8_t[16]){ 0 }, 16), kb_compact_string(b, kstr_c("t"));
+    kb_uvarint(b, 1), kb_uvarint(b, 3), kb_uvarint(b, 0xfffffff); /* one tag, size 2^28 - 1 */
+}
+static void badtags_listoffsets(struct kbuf *b)
+{
+    kb_i32(b, -1), kb_i8(b, 0), kb_uvarint(b, 1), kb_uvarint(b, 100000); /* no topics, 100000 tags */
+}
+static void nulltopic_listoffsets(struct kbuf *b)
+{
+    kb_i32(b, -1), kb_i8(b, 0), kb_uvarint(b, 2), kb_uvarint(b, 0); /* a null (compact) topic name */
+}
+static void lying_metadata_v12(struct kbuf *b) { kb_uvarint(b, 5001), kb_raw(b, (uint8_t[16]){ 0 }, 16), kb_uvarint(b, 0); }
 
 static void test_requests_counts(void **state)
 {
@@ -1327,6 +1388,10 @@ static void test_requests_counts(void **state)
         { "listoffsets null topics", 4, 2, neg_listoffsets, WEIR_E_INVALID },
         { "offsetforleaderepoch partitions", 11, 3, over_ofle_parts, WEIR_E_TOO_LARGE },
         { "offsetforleaderepoch null topics", 11, 4, neg_ofle_flex, WEIR_E_INVALID },
+        { "metadata v10 tag past the end", 1, 10, badtag_metadata, WEIR_E_TRUNCATED },
+        { "metadata v12 count over bytes", 1, 12, lying_metadata_v12, WEIR_E_TRUNCATED },
+        { "listoffsets v6 tag count over bytes", 4, 6, badtags_listoffsets, WEIR_E_TRUNCATED },
+        { "listoffsets v7 null topic name", 4, 7, nulltopic_listoffsets, WEIR_E_INVALID },
     };
     struct weir_arena a;
     assert_int_equal(weir_arena_init(&a, 64 << 20), WEIR_OK); /* big: the limit, not the arena, must refuse */
@@ -1495,7 +1560,7 @@ static void test_response_small_apis(void **state)
         kbuf_free(&b);
     }
     /* ListOffsets v2/v3: throttle first, then [name, [index, error, timestamp, offset]]. */
-    struct klistoffsets_resp_part lp = { 2, 0, -1, 99 };
+    struct klistoffsets_resp_part lp = { 2, 0, -1, 99, 4 };
     struct klistoffsets_resp_topic lt = { kstr_c("t"), &lp, 1 };
     struct klistoffsets_resp lr = { 0, &lt, 1 };
     uint8_t lo_want[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
@@ -1503,6 +1568,17 @@ static void test_response_small_apis(void **state)
     for (int16_t v = 2; v <= 3; v++) {
         ENCODE(kproto_listoffsets_encode, &b, v, &lr);
         assert_bytes(b.mem, b.mem_len, lo_want, sizeof lo_want);
+        kbuf_free(&b);
+    }
+    /* v4/v5: leader_epoch after the offset; v6/v7: compact + tags. */
+    uint8_t lo4[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
+                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 4 };
+    uint8_t lo6[] = { 0, 0, 0, 0, 2, 2, 't', 2, 0, 0, 0, 2, 0, 0,
+                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 4, 0, 0, 0 };
+    for (int16_t v = 4; v <= 7; v++) {
+        ENCODE(kproto_listoffsets_encode, &b, v, &lr);
+        if (v <= 5) assert_bytes(b.mem, b.mem_len, lo4, sizeof lo4);
+        else assert_bytes(b.mem, b.mem_len, lo6, sizeof lo6);
         kbuf_free(&b);
     }
     /* OffsetForLeaderEpoch: [throttle v2+], [topic, [error, partition, epoch v1+, end]]; v4 compact + tags. */
@@ -1551,14 +1627,50 @@ static void test_response_createtopics(void **state)
     }
 }
 
+/* Metadata v9..v12, flexible: compact arrays and strings, tags after every
+ * struct; leader_epoch (v7+) after leader_id; topic_id (v10+) after the
+ * name; topic authorized ops (v8+) after partitions; cluster ops (v8-10) last. */
+static void test_response_metadata_flexible(void **state)
+{
+    (void)state;
+    static const int32_t one[] = { 1 };
+    struct kmetadata_broker br = { 1, kstr_c("h"), 9092, KSTR_NULL };
+    struct kmetadata_part part = { 0, 0, 1, one, 1, one, 1, NULL, 0, 6 };
+    struct kmetadata_topic top = { 0, kstr_c("t"), false, &part, 1,
+                                   { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } },
+                                   KPROTO_AUTHORIZED_OPS_NONE };
+    struct kmetadata_resp r = { 0, &br, 1, KSTR_NULL, 1, &top, 1, KPROTO_AUTHORIZED_OPS_NONE };
+    for (int16_t v = 9; v <= 12; v++) {
+        struct kbuf b;
+        ENCODE(kproto_metadata_encode, &b, v, &r);
+        uint8_t want[128];
+        size_t n = 0;
+        static const uint8_t head[] = { 0, 0, 0, 0, 2, 0, 0, 0, 1, 2, 'h', 0, 0, 0x23, 0x84, 0, 0, /* broker */
+                                        0, /* null cluster id */ 0, 0, 0, 1, 2, 0, 0, 2, 't' };
+        memcpy(want + n, head, sizeof head), n += sizeof head;
+        if (v >= 10) for (int i = 1; i <= 16; i++) want[n++] = (uint8_t)i;
+        static const uint8_t mid[] = { 0, 2,                /* internal, 1 partition */
+                                       0, 0, 0, 0, 0, 0,    /* error, index */
+                                       0, 0, 0, 1, 0, 0, 0, 6, /* leader, epoch */
+                                       2, 0, 0, 0, 1, 2, 0, 0, 0, 1, /* replicas, isr */
+                                       1, 0,                /* offline, part tags */
+                                       0x80, 0, 0, 0, 0 };  /* topic ops, topic tags */
+        memcpy(want + n, mid, sizeof mid), n += sizeof mid;
+        if (v == 9 || v == 10) want[n++] = 0x80, want[n++] = 0, want[n++] = 0, want[n++] = 0;
+        want[n++] = 0; /* top-level tags */
+        assert_bytes(b.mem, b.mem_len, want, n);
+        kbuf_free(&b);
+    }
+}
+
 static void test_response_metadata(void **state)
 {
     (void)state;
     static const int32_t one[] = { 1 };
     struct kmetadata_broker br = { 1, kstr_c("localhost"), 9092, KSTR_NULL };
-    struct kmetadata_part parts[] = { { 0, 0, 1, one, 1, one, 1, NULL, 0 }, { 5, 1, -1, one, 1, NULL, 0, one, 1 } };
-    struct kmetadata_topic top = { 0, kstr_c("orders"), false, parts, 2 };
-    struct kmetadata_resp r = { 0, &br, 1, kstr_c("weir-cluster"), 1, &top, 1 };
+    struct kmetadata_part parts[] = { { 0, 0, 1, one, 1, one, 1, NULL, 0, 0 }, { 5, 1, -1, one, 1, NULL, 0, one, 1, -1 } };
+    struct kmetadata_topic top = { 0, kstr_c("orders"), false, parts, 2, { { 0 } }, KPROTO_AUTHORIZED_OPS_NONE };
+    struct kmetadata_resp r = { 0, &br, 1, kstr_c("weir-cluster"), 1, &top, 1, KPROTO_AUTHORIZED_OPS_NONE };
     for (int16_t v = 4; v <= 6; v++) {
         struct kbuf b;
         ENCODE(kproto_metadata_encode, &b, v, &r);
@@ -1740,6 +1852,7 @@ int main(void)
         cmocka_unit_test(test_response_small_apis),
         cmocka_unit_test(test_response_createtopics),
         cmocka_unit_test(test_response_metadata),
+        cmocka_unit_test(test_response_metadata_flexible),
         cmocka_unit_test(test_response_describeconfigs),
         cmocka_unit_test(test_response_fetch),
     };

@@ -204,35 +204,60 @@ static void resp_walk_apiversions(const union any_resp *g, const struct span *sp
     touch(g->apiversions.api_keys, g->apiversions.n_api_keys, sizeof *g->apiversions.api_keys);
 }
 
-/* ---- Metadata: v4 all topics, v5 two, v6 none (an empty array) ---- */
+/* ---- Metadata: v4 all topics, v6 none (an empty array), else two (v12: one by id, name null) ---- */
 static struct kstr md_names[] = { KS("orders"), KS("logs") };
+static struct kstr md_names12[] = { KS("orders"), KNULL };
+static struct weir_uuid md_ids[] = { { { 0 } }, { { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+                                                   0xdd, 0xee, 0xff, 0x01 } } };
 static void req_fill_metadata(union any_req *r, int16_t v)
 {
-    r->metadata = (struct kmetadata_req){ .all_topics = v == 4, .n_topics = v == 5 ? 2 : 0,
-                                          .topics = v == 5 ? md_names : NULL, .allow_auto_topic_creation = v != 5 };
+    bool two = v != 4 && v != 6;
+    r->metadata = (struct kmetadata_req){ .all_topics = v == 4, .n_topics = two ? 2 : 0,
+                                          .topics = !two ? NULL : v >= 12 ? md_names12 : md_names,
+                                          .topic_ids = v >= 12 ? md_ids : NULL,
+                                          .allow_auto_topic_creation = v != 5,
+                                          .include_cluster_authorized_operations = v == 8 || v == 10,
+                                          .include_topic_authorized_operations = v == 9 || v == 11 };
 }
 static void req_check_metadata(const union any_req *w, const union any_req *g, int16_t v)
 {
-    (void)v;
     const struct kmetadata_req *a = &w->metadata, *b = &g->metadata;
     assert_int_equal(b->all_topics, a->all_topics);
     assert_int_equal(b->n_topics, a->n_topics);
     for (int32_t i = 0; i < a->n_topics; i++) eq_kstr(b->topics[i], a->topics[i]);
+    if (v >= 10) {
+        static const struct weir_uuid zero;
+        for (int32_t i = 0; i < a->n_topics; i++)
+            assert_memory_equal(b->topic_ids[i].b, (a->topic_ids ? &a->topic_ids[i] : &zero)->b, 16);
+    } else {
+        assert_null(b->topic_ids);
+    }
     assert_int_equal(b->allow_auto_topic_creation, a->allow_auto_topic_creation);
+    assert_int_equal(b->include_cluster_authorized_operations,
+                     v >= 8 && v <= 10 && a->include_cluster_authorized_operations);
+    assert_int_equal(b->include_topic_authorized_operations, v >= 8 && a->include_topic_authorized_operations);
 }
 static const int32_t md_r12[] = { 1, 2 }, md_r2[] = { 2 };
 static const struct kmetadata_broker md_brokers[] = { { 1, KS("host-a"), 9092, KS("r1") },
                                                       { 2, KS("host-b"), 19092, KNULL } };
 static const struct kmetadata_part md_parts[] = {
-    { 0, 0, 1, md_r12, 2, md_r12, 2, NULL, 0 },
-    { 9, 1, 2, md_r12, 2, md_r2, 1, md_r12 + 0, 1 },
+    { 0, 0, 1, md_r12, 2, md_r12, 2, NULL, 0, 7 },
+    { 9, 1, 2, md_r12, 2, md_r2, 1, md_r12 + 0, 1, -1 },
 };
-static const struct kmetadata_topic md_topics[] = { { 0, KS("orders"), false, md_parts, 2 },
-                                                    { 3, KS("missing"), true, NULL, 0 } };
+static const struct kmetadata_topic md_topics[] = {
+    { 0, KS("orders"), false, md_parts, 2, { { 0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xcd } }, 0x1f8 },
+    { 3, KS("missing"), true, NULL, 0, { { 0 } }, KPROTO_AUTHORIZED_OPS_NONE },
+};
+static const struct kmetadata_topic md_topics12[] = { /* v12: an unknown id has a null name */
+    { 0, KS("orders"), false, md_parts, 2, { { 0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xcd } }, 0x1f8 },
+    { 100, KNULL, false, NULL, 0, { { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+                                      0xff, 0x01 } }, KPROTO_AUTHORIZED_OPS_NONE },
+};
 static void resp_fill_metadata(union any_resp *r, int16_t v)
 {
     r->metadata = (struct kmetadata_resp){ 17, md_brokers, 2, v == 5 ? (struct kstr)KNULL : kstr_c("weir-cluster"),
-                                           1, md_topics, 2 };
+                                           1, v >= 12 ? md_topics12 : md_topics, 2,
+                                           v == 9 ? 0xfff : KPROTO_AUTHORIZED_OPS_NONE };
 }
 static void resp_check_metadata(const union any_resp *w, const union any_resp *g, int16_t v)
 {
@@ -247,11 +272,17 @@ static void resp_check_metadata(const union any_resp *w, const union any_resp *g
     }
     eq_kstr(b->cluster_id, a->cluster_id);
     assert_int_equal(b->controller_id, a->controller_id);
+    assert_int_equal(b->cluster_authorized_operations,
+                     v >= 8 && v <= 10 ? a->cluster_authorized_operations : KPROTO_AUTHORIZED_OPS_NONE);
     assert_int_equal(b->n_topics, a->n_topics);
     for (int32_t i = 0; i < a->n_topics; i++) {
         const struct kmetadata_topic *ta = &a->topics[i], *tb = &b->topics[i];
+        static const struct weir_uuid zero;
         assert_int_equal(tb->error_code, ta->error_code);
         eq_kstr(tb->name, ta->name);
+        assert_memory_equal(tb->topic_id.b, (v >= 10 ? &ta->topic_id : &zero)->b, 16);
+        assert_int_equal(tb->topic_authorized_operations,
+                         v >= 8 ? ta->topic_authorized_operations : KPROTO_AUTHORIZED_OPS_NONE);
         assert_int_equal(tb->is_internal, ta->is_internal);
         assert_int_equal(tb->n_partitions, ta->n_partitions);
         for (int32_t j = 0; j < ta->n_partitions; j++) {
@@ -259,6 +290,7 @@ static void resp_check_metadata(const union any_resp *w, const union any_resp *g
             assert_int_equal(pb->error_code, pa->error_code);
             assert_int_equal(pb->partition_index, pa->partition_index);
             assert_int_equal(pb->leader_id, pa->leader_id);
+            assert_int_equal(pb->leader_epoch, v >= 7 ? pa->leader_epoch : -1);
             eq_i32s(pb->replicas, pb->n_replicas, pa->replicas, pa->n_replicas);
             eq_i32s(pb->isr, pb->n_isr, pa->isr, pa->n_isr);
             eq_i32s(pb->offline, pb->n_offline, pa->offline, v >= 5 ? pa->n_offline : 0);
@@ -466,8 +498,8 @@ static void resp_walk_fetch(const union any_resp *g, const struct span *sp)
 }
 
 /* ---- ListOffsets ---- */
-static struct klistoffsets_req_part lo_parts0[] = { { 0, -1 }, { 1, -2 } };
-static struct klistoffsets_req_part lo_parts1[] = { { 5, 1700000000000 } };
+static struct klistoffsets_req_part lo_parts0[] = { { 0, -1, 3 }, { 1, -2, -1 } };
+static struct klistoffsets_req_part lo_parts1[] = { { 5, 1700000000000, 12 } };
 static struct klistoffsets_req_topic lo_topics[] = { { KS("t"), lo_parts0, 2 }, { KS("u"), lo_parts1, 1 } };
 static void req_fill_listoffsets(union any_req *r, int16_t v)
 {
@@ -486,10 +518,12 @@ static void req_check_listoffsets(const union any_req *w, const union any_req *g
         for (int32_t j = 0; j < a->topics[i].n_partitions; j++) {
             assert_int_equal(b->topics[i].partitions[j].partition_index, a->topics[i].partitions[j].partition_index);
             assert_int_equal(b->topics[i].partitions[j].timestamp, a->topics[i].partitions[j].timestamp);
+            assert_int_equal(b->topics[i].partitions[j].current_leader_epoch,
+                             v >= 4 ? a->topics[i].partitions[j].current_leader_epoch : -1);
         }
     }
 }
-static const struct klistoffsets_resp_part lo_rparts[] = { { 0, 0, -1, 42 }, { 1, 6, -1, -1 } };
+static const struct klistoffsets_resp_part lo_rparts[] = { { 0, 0, -1, 42, 5 }, { 1, 6, -1, -1, -1 } };
 static const struct klistoffsets_resp_topic lo_rtopics[] = { { KS("t"), lo_rparts, 2 }, { KS("u"), NULL, 0 } };
 static void resp_fill_listoffsets(union any_resp *r, int16_t v)
 {
@@ -511,6 +545,7 @@ static void resp_check_listoffsets(const union any_resp *w, const union any_resp
             assert_int_equal(pb->error_code, pa->error_code);
             assert_int_equal(pb->timestamp, pa->timestamp);
             assert_int_equal(pb->offset, pa->offset);
+            assert_int_equal(pb->leader_epoch, v >= 4 ? pa->leader_epoch : -1);
         }
     }
 }
@@ -1032,7 +1067,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 8 + 8 + 2 + 3 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
+    assert_int_equal(runs, 8 + 8 + 6 + 9 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
     weir_arena_destroy(&a);
 }
 
