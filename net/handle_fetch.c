@@ -494,6 +494,7 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         }
         s->out->offset = offset;
         s->out->timestamp = ts;
+        if (!r->b->cluster && offset >= 0 && weir_log_latest_epoch(p->log) < 0) epoch = 0; /* see ofle_owner */
         s->out->leader_epoch = s->out->error_code ? -1 : epoch;
     }
     ptask_reply(r, pt);
@@ -590,8 +591,14 @@ static void ofle_owner(struct reactor *r, struct ptask *pt)
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
     if (p) pt->error_code = part_repl_serve_check(r, p, s->current_leader_epoch);
     s->out->error_code = pt->error_code;
-    if (p && !pt->error_code) weir_log_epoch_end_offset(p->log, s->out->leader_epoch, &s->out->leader_epoch,
-                                                        &s->out->end_offset);
+    /* A single node leads at epoch 0 from the log's start (Metadata says so)
+     * but keeps no epoch cache: epoch 0 ends at the log end, as Kafka's
+     * cache {(0, start)} would answer; without it a KIP-320 client (one that
+     * saw epoch 0) would take -1 for a truncation and reset its offset. */
+    bool single_zero = p && !r->b->cluster && s->out->leader_epoch == 0 && weir_log_latest_epoch(p->log) < 0;
+    if (p && !pt->error_code && single_zero) s->out->end_offset = weir_log_end_offset(p->log);
+    else if (p && !pt->error_code)
+        weir_log_epoch_end_offset(p->log, s->out->leader_epoch, &s->out->leader_epoch, &s->out->end_offset);
     else s->out->leader_epoch = -1;
     ptask_reply(r, pt);
 }

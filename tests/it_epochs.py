@@ -12,7 +12,8 @@ Kafka client (every version by hand, not weir's codec):
       UNKNOWN_LEADER_EPOCH (75); leader_epoch 0 for the latest offset; v7 -3
       finds the first record with the largest timestamp; READ_COMMITTED and
       READ_UNCOMMITTED both answer the high watermark;
-  (d) Fetch v11 with current_leader_epoch 1: UNKNOWN_LEADER_EPOCH;
+  (d) Fetch v11 with current_leader_epoch 1: UNKNOWN_LEADER_EPOCH; an
+      OffsetForLeaderEpoch of epoch 0 answers (0, the log end);
   (e) malformed flexible frames (a tagged field past the end, a truncated
       v12 body) close that connection, the broker keeps serving;
   (f) upgrade: a data directory whose topic lost its topic_id and
@@ -100,6 +101,8 @@ def part_c(conn):
             check(res[1][0] == 0 and res[1][2] == 0, f"ListOffsets v{v}: current epoch -1 unchecked", res[1])
         res = C.list_offsets_v(conn, v, TOPIC, [(0, -1, 1250)])
         check(res[0][:3] == (0, 1300, 1), f"ListOffsets v{v}: timestamp 1250 -> offset 1 (ts 1300)", res[0])
+        if v >= 4:
+            check(res[0][3] == 0, f"ListOffsets v{v}: epoch 0 for a timestamp's offset", res[0])
     res = C.list_offsets_v(conn, 7, TOPIC, [(0, 0, -3), (1, 0, -3)])
     check(res[0][:3] == (0, 1300, 1), "ListOffsets v7 max timestamp: offset 1, ts 1300", res[0])
     check(res[1][:3] == (0, -1, -1), "ListOffsets v7 max timestamp of an empty partition: -1", res[1])
@@ -108,7 +111,23 @@ def part_c(conn):
         check(res[0][2] == 5, f"ListOffsets isolation_level {iso}: the high watermark", res[0])
 
 
+def ofle(conn, topic, p, current, epoch):
+    """OffsetForLeaderEpoch v3 (replica_id -1) -> (error, leader_epoch, end_offset)."""
+    body = i32(-1) + C.array([C.string(topic) + C.array([i32(p) + i32(current) + i32(epoch)])])
+    rd = C.Rd(conn.request(23, 3, body))
+    rd.i32()
+    rd.i32()
+    rd.string()
+    rd.i32()
+    err, _, ep, end = rd.i16(), rd.i32(), rd.i32(), rd.i64()
+    return err, ep, end
+
+
 def part_d(conn):
+    r = ofle(conn, TOPIC, 0, 0, 0)
+    check(r == (0, 0, 5), "OffsetForLeaderEpoch of epoch 0: (0, the log end), as Kafka's cache {(0, 0)}", r)
+    r = ofle(conn, TOPIC, 0, 1, 0)
+    check(r[0] == UNKNOWN_LEADER_EPOCH, "OffsetForLeaderEpoch, current epoch 1: 75", r)
     r = C.fetch_v11(conn, TOPIC, 0, 0, 1)
     check(r is not None and r[0] == UNKNOWN_LEADER_EPOCH, "Fetch v11, current epoch 1: 75", r and r[:2])
     r = C.fetch_v11(conn, TOPIC, 0, 0, 0)
