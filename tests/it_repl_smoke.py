@@ -161,10 +161,15 @@ def main(binary):
     fut = grow.create_partitions([NewPartitions(TOPIC, PARTITIONS + 1)], operation_timeout=30 * ts)
     try:
         fut[TOPIC].result(timeout=60 * ts)
-        md = other.list_topics(TOPIC, timeout=10)
-        p = md.topics[TOPIC].partitions.get(PARTITIONS)
-        check(len(md.topics[TOPIC].partitions) == PARTITIONS + 1 and p is not None and p.leader in (0, 1, 2) and
-              len(p.replicas) == 3, "(c) CreatePartitions: the new partition has a leader and 3 replicas")
+
+        # Another broker learns of it through its ZooKeeper watch, a moment
+        # later (as in Kafka: the answer says the controller did it).
+        def grown():
+            md = other.list_topics(TOPIC, timeout=10)
+            p = md.topics[TOPIC].partitions.get(PARTITIONS)
+            return (len(md.topics[TOPIC].partitions) == PARTITIONS + 1 and p is not None and p.leader in (0, 1, 2)
+                    and len(p.replicas) == 3)
+        check(wait(grown, 20 * ts, "grown"), "(c) CreatePartitions: the new partition has a leader and 3 replicas")
     except Exception as e:  # noqa: BLE001
         check(False, "(c) CreatePartitions answered without error", str(e))
     res = other.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, TOPIC)])
