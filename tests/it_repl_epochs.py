@@ -12,16 +12,23 @@ weir's raw Kafka client:
       the new leader's epoch is higher, and ListOffsets v4 / Fetch v11 with
       the old epoch get FENCED_LEADER_EPOCH (74) there; on a follower, the
       current epoch gets NOT_LEADER_OR_FOLLOWER (6) and the old one 74;
+  (d) a topic deleted and re-created (same name, new records) while a
+      broker was away (SIGSTOP: still registered, so a replica of the new
+      topic, but blind to both changes): once it resumes, its partition.metadata
+      holds the new id, its old segment files are gone (one line in its log),
+      it holds only the new records, and a fetch from it after it leads
+      returns only the new records.
 
 usage: it_repl_epochs.py path/to/weir   (exit 77 without ZooKeeper)
 """
 
 import os
+import time
 
 import it_common as C
-from it_common import check
+from it_common import Rd, array, check, i32, say, string
 
-TOPIC = "ep"
+TOPIC, RE = "ep", "reborn"
 FENCED, UNKNOWN, NOT_LEADER = 74, 75, 6
 
 
@@ -32,10 +39,17 @@ def md12(cl, bid, topic):
     return t, md
 
 
+def delete_topic(cl, topic):
+    with C.KafkaConn(cl.broker(cl.alive_ids()[0]).port, timeout=30) as c:
+        rd = Rd(c.request(20, 1, array([topic], string) + i32(30000)))
+        rd.i32()
+        return rd.array(lambda r: (r.string(), r.i16()))[0][1]
+
+
 def produce(cl, bid, topic, vals):
     with C.KafkaConn(cl.broker(bid).port) as c:
         for v in vals:
-            err, _ = c.produce(topic, 0, C.build_batch([(None, v, [])], 1700000000000))
+            err, _ = c.produce(topic, 0, C.build_batch([(None, v, [])], int(time.time() * 1000)))
             check(err == 0, f"produce {v!r} to broker {bid}", err)
 
 
@@ -98,6 +112,89 @@ def part_c(cl, old_leader, old_epoch):
     cl.restart(old_leader)
 
 
+def part_d(cl):
+    err, msg = cl.create_topic(RE, 1, 3)
+    check(err == 0, "(d) create the topic", msg)
+    t, _ = md12(cl, 1, RE)
+    old_id = t["id"]
+    produce(cl, t["parts"][0]["leader"], RE, [b"old-%d" % i for i in range(50)])
+    down = 3
+    cl.wait_for(lambda: os.path.exists(os.path.join(cl.partition_dir(down, RE, 0), "partition.metadata")), 30,
+                "partition.metadata on the broker to stop")
+    old_files = sorted(f for f in os.listdir(cl.partition_dir(down, RE, 0)) if f.endswith(".log"))
+    # Broker 3 is paused (SIGSTOP; its session outlives the pause), so it is still
+    # a live broker the new topic's replicas are drawn from, but it sees neither
+    # the deletion nor the creation until it resumes: it then finds the topic
+    # with another id than its local copy's.
+    cl.sigstop(down)
+    check(delete_topic(cl, RE) == 0, "(d) DeleteTopics while broker 3 is paused")
+    check(cl.wait_for(lambda: cl.metadata([RE], via=1)["topics"].get(RE, (3,))[0] != 0, 30, "deleted"),
+          "(d) the topic is gone")
+    err = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the controller finishes the deletion first
+        with C.KafkaConn(cl.broker(1).port, timeout=30) as c:
+            err, msg = c.create_topic(RE, 1, replication=3)
+        if err == 0:
+            break
+        time.sleep(0.3)
+    check(err == 0, "(d) re-created with the same name, RF 3", err)
+
+    def part0():
+        t = md12(cl, 1, RE)[0]
+        return t if 0 in t["parts"] and t["parts"][0]["leader"] in (1, 2, 3) else None
+    cl.wait_for(part0, 20, "a leader")
+    t = part0()
+    new_id = t["id"] if t else None
+    check(t is not None and new_id not in (old_id, b"\0" * 16), "(d) the new topic has a new id and a leader")
+    leader = t["parts"][0]["leader"] if t else 1
+    if leader == down:  # it leads the new topic: it must drop the old copy before it serves
+        cl.sigcont(down)
+        cl.wait_for(lambda: cl.healthy(RE, 1, 3, via=down), 60, "healthy")
+    with C.KafkaConn(cl.broker(leader).port) as c:
+        for i in range(5):
+            err, _ = c.produce(RE, 0, C.build_batch([(None, b"new-%d" % i, [])], int(time.time() * 1000)), acks=1)
+            check(err == 0, f"(d) produce new-{i} (acks=1) to broker {leader}", err)
+    cl.sigcont(down)
+    check(cl.wait_for(lambda: md12(cl, down, RE)[0]["id"] == new_id, 60, "broker 3 sees the new id"),
+          "(d) the returning broker's Metadata has the new topic id")
+    pm = os.path.join(cl.partition_dir(down, RE, 0), "partition.metadata")
+    cl.wait_for(lambda: os.path.exists(pm) and C.uuid_text(new_id) in open(pm).read(), 60, "new partition.metadata")
+    cl.wait_for(lambda: cl.healthy(RE, 1, 3, via=1), 60, "ISR full")
+    check(cl.wait_for(lambda: cl.healthy(RE, 1, 3, via=down), 60, "re-created topic healthy"),
+          "(d) the returning broker rejoins the new topic's ISR")
+    path = os.path.join(cl.partition_dir(down, RE, 0), "partition.metadata")
+    check(open(path).read() == f"version: 0\ntopic_id: {C.uuid_text(new_id)}\n",
+          "(d) its partition.metadata holds the new id")
+    log = cl.broker(down).log()
+    stale = "deleting the stale local data" in log
+    say(f"(d) broker {down} dropped its old copy " + ("as stale (another topic id)" if stale else
+                                                       "by the deletion it saw on resuming"))
+    check(stale or f"deleted topic {RE} (deleted in the cluster)" in log, "(d) one line names the dropped copy",
+          [ln for ln in log.splitlines() if RE in ln][-5:])
+    # the old copy had 50 records: the returning replica's log must end at 5
+    def disk_new():
+        d = C.disk_batches(cl.partition_dir(down, RE, 0))
+        return len(d) == 5 and d[-1][1] == 4
+    check(cl.wait_for(disk_new, 30, "the new records on disk"),
+          f"(d) broker {down}'s segments hold the 5 new batches, not the 50 old ones (old files {old_files})",
+          C.disk_batches(cl.partition_dir(down, RE, 0))[:3])
+    with C.KafkaConn(cl.broker(leader).port) as c:
+        recs = c.read_all(RE, 0)
+    check([r[3] for r in recs] == [b"new-%d" % i for i in range(5)], "(d) the leader holds only the new records",
+          [r[3] for r in recs][:8])
+    # the returning broker leads once the others stop (controlled shutdown), and serves only the new records
+    for bid in (1, 2):
+        cl.stop(bid)
+    check(cl.wait_for(lambda: md12(cl, down, RE)[0]["parts"][0]["leader"] == down, 60, "broker 3 leads"),
+          f"(d) broker {down} leads the re-created topic once the others stopped",
+          md12(cl, down, RE)[0]["parts"][0])
+    with C.KafkaConn(cl.broker(down).port) as c:
+        recs = c.read_all(RE, 0)
+    check([r[3] for r in recs] == [b"new-%d" % i for i in range(5)],
+          f"(d) broker {down} serves only the new records", [r[3] for r in recs][:8])
+
+
 def main(binary):
     if not C.have_zookeeper():
         C.skip("no ZooKeeper")
@@ -107,6 +204,7 @@ def main(binary):
     check(err == 0, "create the topic", msg)
     leader, epoch = part_ab(cl)
     part_c(cl, leader, epoch)
+    part_d(cl)
     cl.shutdown()
 
 
