@@ -153,7 +153,12 @@ static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n
         size_t np = 0;
         if (!text) return WEIR_E_NOMEM;
         text[0] = '\0';
-        if (weir_cluster_topic_configs(b->cluster, topic, text, TOPIC_CONFIG_TEXT) != WEIR_OK) text[0] = '\0';
+        err = weir_cluster_topic_configs(b->cluster, topic, text, TOPIC_CONFIG_TEXT);
+        if (err != WEIR_OK) { /* never with the defaults: the next role or metadata change retries */
+            weir_free(text);
+            snprintf(why, cap, "its configs (/config/topics) are not known yet: %s", weir_err_text(err));
+            return err;
+        }
         struct weir_log_config probe = b->cfg.log;
         char *save = NULL, skip_why[256];
         for (char *line = strtok_r(text, "\n", &save); line && np < TOPIC_CONFIGS_MAX;

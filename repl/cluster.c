@@ -37,14 +37,7 @@
 enum { PATH_LEN = 512, ADD_TRIES = 3 };
 enum start_state { START_PENDING, START_REGISTERED, START_REFUSED };
 
-enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_CONFIGS, REQ_ISR, REQ_SHUTDOWN };
-
-/* A synchronous answer (topic configs): heap, freed by whichever side is last. */
-struct waiter {
-    bool finished, abandoned; /* under wmu */
-    enum weir_err err;
-    char *text;
-};
+enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_ISR, REQ_SHUTDOWN };
 
 struct req {
     struct req *next;
@@ -65,7 +58,6 @@ struct req {
     weir_cluster_done_fn *done;
     weir_cluster_isr_done_fn *isr_done;
     void *ctx;
-    struct waiter *w;     /* CONFIGS */
     struct create_args *ca; /* CREATE: the configs until they are encoded */
 };
 
@@ -453,20 +445,6 @@ static void req_finish(struct req *r, enum weir_err err, int32_t version, const 
     case REQ_ISR:
         if (r->isr_done) r->isr_done(r->ctx, err, version);
         break;
-    case REQ_CONFIGS: {
-        struct waiter *w = r->w;
-        struct weir_cluster *cl = r->cl;
-        pthread_mutex_lock(&cl->wmu);
-        bool abandoned = w->abandoned;
-        if (!abandoned) {
-            w->finished = true;
-            if (w->err == WEIR_OK) w->err = err; /* text set by the reader */
-            pthread_cond_broadcast(&cl->wcv);
-        }
-        pthread_mutex_unlock(&cl->wmu);
-        if (abandoned) weir_free(w->text), weir_free(w);
-        break;
-    }
     case REQ_SHUTDOWN:
         if (err != WEIR_OK && err != WEIR_E_EXISTS)
             weir_log(WEIR_LOG_WARN, "replication: broker %d: the controlled shutdown request failed: %s", r->cl->cfg.broker_id, why);
@@ -676,34 +654,6 @@ static void add_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result 
     req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc));
 }
 
-static void configs_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result *res)
-{
-    if (rc == RP_ZK_NONODE) { /* a topic created without one has none */
-        bool known = rp_member_topic(r->cl->m, r->topic) != NULL;
-        if (known) r->w->text = weir_strdup("");
-        return req_finish(r, known ? WEIR_OK : WEIR_E_NOT_FOUND, 0, NULL);
-    }
-    if (rc != RP_ZK_OK) return req_finish(r, err_of(rc), 0, NULL);
-    struct weir_arena a;
-    if (weir_arena_init_growable(&a, 4096, 256u << 20) != WEIR_OK) weir_panic("cluster: out of memory");
-    struct rp_topic_config tc;
-    char why[256];
-    enum weir_err e = rp_topic_config_decode(res->data, res->len, &a, &tc, why, sizeof why);
-    if (e == WEIR_OK) {
-        size_t cap = 1;
-        for (uint32_t i = 0; i < tc.n; i++) cap += strlen(tc.entries[i].key) + strlen(tc.entries[i].value) + 2;
-        char *text = rp_zk_xmalloc(cap), *p = text;
-        for (uint32_t i = 0; i < tc.n; i++)
-            p += snprintf(p, cap - (size_t)(p - text), "%s=%s\n", tc.entries[i].key, tc.entries[i].value);
-        *p = '\0';
-        r->w->text = text;
-    } else {
-        weir_log(WEIR_LOG_WARN, "replication: /config/topics/%s unreadable: %s", r->topic, why);
-    }
-    weir_arena_destroy(&a);
-    req_finish(r, e, 0, NULL);
-}
-
 /* The leader's ISR change: {leader: me, leader_epoch, isr} with the
  * controller epoch as read, conditional on the version the leader read. */
 static void isr_set(struct req *r)
@@ -759,7 +709,6 @@ static void req_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result 
     case REQ_CREATE: create_next(r, rc, res); break;
     case REQ_DELETE: delete_next(r, rc, res); break;
     case REQ_ADD: add_next(r, rc, res); break;
-    case REQ_CONFIGS: configs_next(r, rc, res); break;
     case REQ_ISR: isr_next(r, rc, res); break;
     case REQ_SHUTDOWN: req_finish(r, err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc)); break;
     }
@@ -785,10 +734,6 @@ static void req_start(struct req *r)
         break;
     case REQ_ADD:
         path_of(path, "/brokers/topics/%s", r->topic);
-        rp_zk_get(m->zk, path, NULL, NULL, req_zk_done, r);
-        break;
-    case REQ_CONFIGS:
-        path_of(path, "/config/topics/%s", r->topic);
         rp_zk_get(m->zk, path, NULL, NULL, req_zk_done, r);
         break;
     case REQ_ISR: isr_start(r); break;
@@ -824,13 +769,6 @@ static void submit(struct weir_cluster *cl, struct req *r)
     }
     /* racing weir_cluster_stop: no callback may run once it returns */
     weir_log(WEIR_LOG_WARN, "replication: a request while the cluster stops was dropped");
-    if (r->w) { /* its waiter frees it */
-        pthread_mutex_lock(&cl->wmu);
-        r->w->finished = true;
-        r->w->err = WEIR_E_UNAVAILABLE;
-        pthread_cond_broadcast(&cl->wcv);
-        pthread_mutex_unlock(&cl->wmu);
-    }
     req_free(r);
 }
 
@@ -1191,31 +1129,19 @@ void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int
     submit(cl, r);
 }
 
+/* From the cache (read with the topic znode, kept by a watch on the config
+ * znode): never waits for ZooKeeper. */
 enum weir_err weir_cluster_topic_configs(struct weir_cluster *cl, const char *topic, char *buf, size_t cap)
 {
-    if (on_thread(cl)) return WEIR_E_UNAVAILABLE; /* would wait on itself */
-    struct waiter *w = rp_zk_xmalloc(sizeof *w);
-    *w = (struct waiter){ 0 };
-    struct req *r = req_new(REQ_CONFIGS, topic);
-    r->w = w;
-    submit(cl, r);
-    struct timespec ts;
-    deadline_ts(&ts, cl->cfg.session_timeout_ms);
-    pthread_mutex_lock(&cl->wmu);
-    while (!w->finished)
-        if (pthread_cond_timedwait(&cl->wcv, &cl->wmu, &ts) == ETIMEDOUT) break;
-    bool finished = w->finished;
-    if (!finished) w->abandoned = true; /* the thread frees it */
-    pthread_mutex_unlock(&cl->wmu);
-    if (!finished) return WEIR_E_UNAVAILABLE;
-    enum weir_err e = w->err;
-    if (e == WEIR_OK && w->text) {
-        size_t n = strlen(w->text);
+    lock(cl);
+    const struct rp_mtopic *t = rp_member_topic(cl->m, topic);
+    enum weir_err e = !t ? WEIR_E_NOT_FOUND : !t->config ? WEIR_E_UNAVAILABLE : WEIR_OK;
+    if (e == WEIR_OK) {
+        size_t n = strlen(t->config);
         if (n + 1 > cap) e = WEIR_E_TOO_LARGE;
-        else memcpy(buf, w->text, n + 1);
+        else memcpy(buf, t->config, n + 1);
     }
-    weir_free(w->text);
-    weir_free(w);
+    unlock(cl);
     return e;
 }
 

@@ -61,6 +61,7 @@ struct rp_mtopic {
     char *name;
     bool assigned; /* the topic znode has been read */
     struct weir_uuid topic_id; /* the topic znode's "topic_id"; zero when it has none (before Kafka 2.8) */
+    char *config; /* /config/topics/<t> as "k=v\n" lines ("": none); NULL: not read yet */
     uint32_t parts_n;
     struct rp_mpart *parts;
 };

@@ -34,7 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum mop_kind { MOP_FIXED, MOP_CID_CREATE, MOP_CID_GET, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS };
+enum mop_kind { MOP_FIXED, MOP_CID_CREATE, MOP_CID_GET, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS, MOP_TCONFIG };
 
 /* One op in flight. */
 struct mop {
@@ -142,6 +142,7 @@ static void topic_remove(struct rp_member *m, uint32_t ti)
         part_free(&t->parts[i]);
     }
     weir_free(t->parts);
+    weir_free(t->config);
     weir_free(t->name);
     weir_free(t);
     m->topics[ti] = m->topics[--m->topics_n];
@@ -168,9 +169,13 @@ static void read_data(struct rp_member *m, enum mop_kind kind, const char *path)
     else rp_zk_get(m->zk, path, op->watched ? watch_data : NULL, m, op_done, op);
 }
 
+/* The config znode first: ZooKeeper answers a session's ops in order, so a
+ * topic's configs are cached before its znode's answer emits its roles. */
 static void read_topic(struct rp_member *m, const char *name)
 {
     char path[PATH_LEN];
+    snprintf(path, sizeof path, "/config/topics/%s", name);
+    read_data(m, MOP_TCONFIG, path);
     snprintf(path, sizeof path, "/brokers/topics/%s", name);
     read_data(m, MOP_TOPIC, path);
 }
@@ -241,6 +246,8 @@ static void watch_data(void *ctx, enum rp_zk_event ev, const char *path)
     uint32_t i;
     if (name) {
         if (rp_member_topic(m, name)) read_data(m, MOP_TOPIC, path);
+    } else if (!strncmp(path, "/config/topics/", strlen("/config/topics/"))) {
+        if (rp_member_topic(m, path + strlen("/config/topics/"))) read_data(m, MOP_TCONFIG, path);
     } else if (part_of_path(m, path, &t, &i)) {
         read_data(m, MOP_STATE, path);
     }
@@ -390,6 +397,38 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
     }
     weir_arena_destroy(&a);
     changed(m);
+}
+
+/* /config/topics/<t> into the cache; NONODE: none (Kafka creates it with
+ * the topic; a topic created without one has none). Unreadable: none, logged. */
+static void on_tconfig(struct rp_member *m, const char *name, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    struct rp_mtopic *t = rp_member_topic(m, name);
+    if (!t) return;
+    char *text = rp_zk_xstrdup("");
+    if (rc == RP_ZK_OK) {
+        struct weir_arena a;
+        if (weir_arena_init_growable(&a, 4096, 256u << 20) != WEIR_OK) weir_panic("member: out of memory");
+        struct rp_topic_config tc;
+        char why[256];
+        if (rp_topic_config_decode(res->data, res->len, &a, &tc, why, sizeof why) == WEIR_OK) {
+            size_t cap = 1;
+            for (uint32_t i = 0; i < tc.n; i++) cap += strlen(tc.entries[i].key) + strlen(tc.entries[i].value) + 2;
+            weir_free(text);
+            text = rp_zk_xmalloc(cap);
+            char *p = text;
+            *p = '\0';
+            for (uint32_t i = 0; i < tc.n; i++)
+                p += snprintf(p, cap - (size_t)(p - text), "%s=%s\n", tc.entries[i].key, tc.entries[i].value);
+        } else {
+            weir_log(WEIR_LOG_WARN, "replication: /config/topics/%s unreadable, ignored: %s", name, why);
+        }
+        weir_arena_destroy(&a);
+    }
+    bool same = t->config && !strcmp(t->config, text);
+    weir_free(t->config);
+    t->config = text;
+    if (!same) changed(m);
 }
 
 static void on_state(struct rp_member *m, const char *path, const struct rp_zk_result *res)
@@ -609,6 +648,9 @@ static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
     case MOP_STATE_EXISTS:
         if (rc == RP_ZK_OK) read_data(m, MOP_STATE, op->path); /* created meanwhile; our watch is set */
         else if (rc == RP_ZK_NONODE) state_absent(m, op->path);
+        break;
+    case MOP_TCONFIG:
+        if (rc == RP_ZK_OK || rc == RP_ZK_NONODE) on_tconfig(m, op->path + strlen("/config/topics/"), rc, res);
         break;
     }
     weir_free(op);

@@ -158,9 +158,9 @@ void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_
 void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
                                  weir_cluster_done_fn *done, void *ctx);
 /* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf
- * (none: ""). Waits for ZooKeeper's answer (at most the session timeout:
- * then WEIR_E_UNAVAILABLE); not from the cluster's callbacks (UNAVAILABLE).
- * Errors: WEIR_E_NOT_FOUND, WEIR_E_TOO_LARGE (cap). */
+ * (none: ""), from the metadata cache (read before the topic znode, kept by a
+ * watch): never waits for ZooKeeper. Errors: WEIR_E_NOT_FOUND (not a topic
+ * the cache knows), WEIR_E_UNAVAILABLE (not read yet), WEIR_E_TOO_LARGE (cap). */
 enum weir_err weir_cluster_topic_configs(struct weir_cluster *cl, const char *topic, char *buf, size_t cap);
 
 /* The leader's ISR change: writes {leader = me, leader_epoch, isr} to the
@@ -237,7 +237,7 @@ bool weir_meta_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid
 bool weir_meta_partition(struct weir_meta *m, const char *topic, int32_t partition, struct weir_partition_info *out);
 /* A topic's effective config: defaults with the topic's own settings over
  * them, into *out; set gets "\nkey\n" for each key the topic sets itself
- * ("\n" or "" when none). May wait for ZooKeeper (weir_cluster_topic_configs).
+ * ("\n" or "" when none). From the cache (weir_cluster_topic_configs).
  * Errors: WEIR_E_NOT_FOUND (no such topic), WEIR_E_NOMEM. */
 enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
                                      struct weir_log_config *out, char *set, size_t set_cap);

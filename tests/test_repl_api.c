@@ -650,8 +650,16 @@ static void t_zk_restart(void **state)
     int32_t all[NB] = { 1, 2, 3 };
     for (int32_t id = 1; id <= NB; id++) node_start(id, false);
     assert_true(WAIT_FOR(all_see_brokers(all, NB), 15000));
-    assert_int_equal(create_one(1, "before", 3, NULL, NULL), WEIR_OK);
+    assert_int_equal(create_one(1, "before", 3, "retention.ms", "12345"), WEIR_OK);
     assert_true(WAIT_FOR(roles_agree(all, NB, "before", 0, 0), 15000));
+    weir_test_zk_kill(&server);
+    for (int32_t id = 1; id <= NB; id++) { /* from the cache, at once, with ZooKeeper down */
+        char cfg[256];
+        int64_t t0 = now_ms();
+        assert_int_equal(weir_cluster_topic_configs(nodes[id].cl, "before", cfg, sizeof cfg), WEIR_OK);
+        assert_true(now_ms() - t0 < 1000);
+        assert_non_null(strstr(cfg, "retention.ms=12345\n"));
+    }
     assert_int_equal(weir_test_zk_restart(&server), 0);
     enum weir_err e = WEIR_E_UNAVAILABLE;
     int64_t end = now_ms() + 60000;
