@@ -480,6 +480,41 @@ static void sc_kip966(struct cluster *cl)
     assert_roles(cl, "u", 1, U, 2);
 }
 
+static void config_is(struct cluster *cl, const char *topic, const char *want)
+{
+    for (int id = 1; id <= NB; id++) {
+        const struct rp_mtopic *t = rp_member_topic(cl->b[id].m, topic);
+        assert_non_null(t);
+        assert_non_null(t->config);
+        assert_string_equal(t->config, want);
+    }
+}
+
+/* A topic's configs are in every member's cache: read with the topic znode
+ * (none: ""), refreshed by the watch on /config/topics/<t>. */
+static void sc_topic_config(struct cluster *cl)
+{
+    sc_elect_and_create(cl);
+    config_is(cl, "t", "");
+    assert_int_equal(zcreate(cl, "/config/topics/c", "{\"version\":1,\"config\":{\"retention.ms\":\"5\"}}"),
+                     RP_ZK_OK);
+    create_topic(cl, "c", 3, T3, 3);
+    settle(cl);
+    config_is(cl, "c", "retention.ms=5\n");
+    struct res r = { 0 };
+    const char *v6 = "{\"version\":1,\"config\":{\"retention.ms\":\"6\",\"cleanup.policy\":\"compact\"}}";
+    rp_zk_set(cl->admin, "/config/topics/c", v6, strlen(v6), -1, res_cb, &r);
+    admin_wait(cl, &r);
+    assert_int_equal(r.rc, RP_ZK_OK);
+    settle(cl);
+    char text[64];
+    for (int id = 1; id <= NB; id++) {
+        snprintf(text, sizeof text, "%s", rp_member_topic(cl->b[id].m, "c")->config);
+        assert_non_null(strstr(text, "retention.ms=6\n"));
+        assert_non_null(strstr(text, "cleanup.policy=compact\n"));
+    }
+}
+
 static void sc_delete_topic(struct cluster *cl)
 {
     sc_elect_and_create(cl);
@@ -750,6 +785,7 @@ static void t_leader_expiry(void **state) { (void)state, run_seeded(sc_leader_ex
 static void t_controller_expiry(void **state) { (void)state, run_seeded(sc_controller_expiry); }
 static void t_unclean_off_kip966(void **state) { (void)state, run_seeded(sc_kip966); }
 static void t_delete_topic(void **state) { (void)state, run_seeded(sc_delete_topic); }
+static void t_topic_config(void **state) { (void)state, run_seeded(sc_topic_config); }
 static void t_stale_epoch_ignored(void **state) { (void)state, run_seeded(sc_stale_epoch); }
 static void t_reconnect(void **state) { (void)state, run_seeded(sc_reconnect); }
 static void t_random_faults(void **state) { (void)state, run_seeded(sc_random_faults); }
@@ -949,7 +985,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_elect_and_create), cmocka_unit_test(t_leader_expiry),
         cmocka_unit_test(t_controller_expiry), cmocka_unit_test(t_unclean_off_kip966),
-        cmocka_unit_test(t_delete_topic),      cmocka_unit_test(t_duplicate_id), cmocka_unit_test(t_listeners_registration),
+        cmocka_unit_test(t_delete_topic), cmocka_unit_test(t_topic_config),      cmocka_unit_test(t_duplicate_id), cmocka_unit_test(t_listeners_registration),
         cmocka_unit_test(t_stale_epoch_ignored), cmocka_unit_test(t_reconnect),
         cmocka_unit_test(t_random_faults),     cmocka_unit_test(t_bounce),
         cmocka_unit_test(t_restart_same_epoch),
