@@ -580,6 +580,15 @@ static enum weir_err topic_create_locked(struct weir_store *st, const char *name
         snprintf(why, why_cap, "topic '%s' already exists", name);
         return WEIR_E_EXISTS;
     }
+    /* Until its deletion finishes, the old topic's partition directories are
+     * still there (and finish removes them): a new topic of that name would
+     * open the old data, then lose its own files. Kafka answers the same. */
+    char tomb[4096];
+    meta_path(st, name, ".delete", tomb, sizeof tomb);
+    if (access(tomb, F_OK) == 0) {
+        snprintf(why, why_cap, "topic '%s' is marked for deletion", name);
+        return WEIR_E_EXISTS;
+    }
     if (partitions < 1 || partitions > WEIR_PARTITIONS_MAX) {
         snprintf(why, why_cap, "partitions must be in [1, %d]", WEIR_PARTITIONS_MAX);
         return WEIR_E_BAD_PARTITIONS;

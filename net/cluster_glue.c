@@ -35,10 +35,13 @@ struct cluster_glue {
 
 struct role_task {
     struct task t;
+    struct reactor_timer retry;   /* armed while a deletion of the same name finishes */
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t partition;
     struct weir_role role;
 };
+
+enum { ROLE_RETRY_MS = 20 };
 
 /* ---- deleting a topic the cluster deleted --------------------------------------------- */
 
@@ -213,12 +216,15 @@ static enum weir_err topic_id_check(struct reactor *r, const struct role_task *r
     return weir_store_topic_set_id(b->store, rt->topic, want);
 }
 
-static void role_host(struct reactor *r, const struct role_task *rt)
+/* false: the local topic is still being deleted (a deletion of the same
+ * name, seen just before this role, has not finished): retry the role. */
+static bool role_host(struct reactor *r, const struct role_task *rt)
 {
     struct broker *b = r->b;
     int32_t n = WEIR_MAX(weir_cluster_topic_partitions(b->cluster, rt->topic), rt->partition + 1);
     char why[256] = "";
     enum weir_err err = topic_follow(b, rt->topic, n, why, sizeof why);
+    if (err == WEIR_E_EXISTS && weir_store_topic_partitions(b->store, rt->topic) < 0) return false;
     struct part *p = NULL;
     if (err == WEIR_OK && (err = topic_id_check(r, rt)) != WEIR_OK)
         snprintf(why, sizeof why, "its partition.metadata: %s", weir_err_text(err));
@@ -226,11 +232,34 @@ static void role_host(struct reactor *r, const struct role_task *rt)
     if (err != WEIR_OK) {
         WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot host %s-%d: %s", rt->topic, rt->partition,
                              why[0] ? why : weir_err_text(err));
-        return;
+        return true;
     }
     part_repl_role(r, p, &rt->role);
     if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC))
         groups_offsets_role(r, rt->partition, rt->role.kind == WEIR_ROLE_LEADER);
+    return true;
+}
+
+static void role_run(struct reactor *r, struct task *t);
+
+/* A retried role is applied only while it is still the partition's latest
+ * state: a newer one was posted after it and runs (or retries) itself. */
+static void role_retry(struct reactor *r, struct reactor_timer *tm)
+{
+    struct role_task *rt = weir_container_of(tm, struct role_task, retry);
+    struct cluster_glue *g = r->b->glue;
+    pthread_mutex_lock(&g->mu);
+    bool closed = g->closed;
+    pthread_mutex_unlock(&g->mu);
+    struct weir_partition_info now;
+    bool current = !closed && weir_cluster_partition(r->b->cluster, rt->topic, rt->partition, &now) &&
+                   now.leader_epoch == rt->role.info.leader_epoch && now.zk_version == rt->role.info.zk_version;
+    if (current) {
+        role_run(r, &rt->t);
+        return;
+    }
+    atomic_fetch_sub(&r->b->glue->inflight, 1);
+    weir_free(rt);
 }
 
 static void role_run(struct reactor *r, struct task *t)
@@ -241,7 +270,13 @@ static void role_run(struct reactor *r, struct task *t)
     weir_log(WEIR_LOG_DEBUG, "%s-%d: %s (leader %d, epoch %d)", rt->topic, rt->partition, kinds[rt->role.kind],
              rt->role.info.leader, rt->role.info.leader_epoch);
     if (rt->role.kind != WEIR_ROLE_NONE) {
-        role_host(r, rt);
+        if (!role_host(r, rt)) {
+            WEIR_LOG_RATELIMITED(WEIR_LOG_INFO, "%s-%d: waiting for the local deletion of the old %s to finish",
+                                 rt->topic, rt->partition, rt->topic);
+            rt->retry.fire = role_retry;
+            reactor_timer_arm(r, &rt->retry, weir_clock_ns() + ROLE_RETRY_MS * 1000000LL);
+            return; /* still in flight */
+        }
     } else {
         struct part *p = part_find(r, rt->topic, rt->partition);
         if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC)) groups_offsets_role(r, rt->partition, false);

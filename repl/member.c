@@ -134,17 +134,20 @@ static void role_emit(struct rp_member *m, const struct rp_mtopic *t, uint32_t i
 
 static void part_free(struct rp_mpart *p) { weir_free(p->replicas); }
 
-static void topic_remove(struct rp_member *m, uint32_t ti)
+static void topic_free(struct rp_mtopic *t)
 {
-    struct rp_mtopic *t = m->topics[ti];
-    for (uint32_t i = 0; i < t->parts_n; i++) {
-        role_emit(m, t, i, (struct rp_role){ .kind = RP_ROLE_NONE });
-        part_free(&t->parts[i]);
-    }
+    for (uint32_t i = 0; i < t->parts_n; i++) part_free(&t->parts[i]);
     weir_free(t->parts);
     weir_free(t->config);
     weir_free(t->name);
     weir_free(t);
+}
+
+static void topic_remove(struct rp_member *m, uint32_t ti)
+{
+    struct rp_mtopic *t = m->topics[ti];
+    for (uint32_t i = 0; i < t->parts_n; i++) role_emit(m, t, i, (struct rp_role){ .kind = RP_ROLE_NONE });
+    topic_free(t);
     m->topics[ti] = m->topics[--m->topics_n];
 }
 
@@ -384,7 +387,14 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
         t->parts[i] = (struct rp_mpart){ .role = { RP_ROLE_NONE, RP_NO_LEADER, 0 } };
     t->parts_n = ta.partitions_n;
     t->assigned = true;
+    struct weir_uuid was = t->topic_id;
     if (!ta.topic_id[0] || !weir_uuid_parse(ta.topic_id, &t->topic_id)) t->topic_id = (struct weir_uuid){ { 0 } };
+    /* Another id: deleted and re-created while this session saw neither (a
+     * paused broker). Its partitions' states can read as before, so the roles
+     * go out again, carrying the new id: the broker drops its stale copy. */
+    bool reborn = !weir_uuid_is_zero(&was) && !weir_uuid_eq(&was, &t->topic_id);
+    if (reborn)
+        weir_log(WEIR_LOG_INFO, "replication: topic %s has another id (deleted and re-created): roles sent again", name);
     for (uint32_t i = 0; i < t->parts_n; i++) {
         struct rp_mpart *p = &t->parts[i];
         const struct rp_part_assign *pa = &ta.parts[i];
@@ -392,7 +402,12 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
         p->replicas = rp_zk_xmalloc((pa->replicas_n ? pa->replicas_n : 1) * sizeof *p->replicas);
         memcpy(p->replicas, pa->replicas, pa->replicas_n * sizeof *p->replicas);
         p->replicas_n = pa->replicas_n;
-        role_emit(m, t, i, role_of(m, p));
+        struct rp_role r = role_of(m, p);
+        if (reborn && i < old_n && r.kind != RP_ROLE_NONE && r.kind == p->role.kind && r.leader == p->role.leader &&
+            r.epoch == p->role.epoch && m->cfg.on_role)
+            m->cfg.on_role(m->cfg.role_ctx, t->name, i, &r); /* the same role, sent again with the new id */
+        else
+            role_emit(m, t, i, r);
         if (i >= old_n) read_state(m, t->name, i);
     }
     weir_arena_destroy(&a);
@@ -737,13 +752,7 @@ void rp_member_free(struct rp_member *m)
     m->gen++;
     if (m->listener && m->listener->on_session) m->listener->on_session(m->listener_ctx, NULL);
     if (m->zk) rp_zk_close(m->zk);
-    while (m->topics_n) {
-        struct rp_mtopic *t = m->topics[--m->topics_n];
-        for (uint32_t i = 0; i < t->parts_n; i++) part_free(&t->parts[i]);
-        weir_free(t->parts);
-        weir_free(t->name);
-        weir_free(t);
-    }
+    while (m->topics_n) topic_free(m->topics[--m->topics_n]);
     weir_free(m->topics);
     weir_free(m->brokers);
     weir_free(m->broker_czxid);
