@@ -617,7 +617,12 @@ static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset,
             }
             while (err == WEIR_OK && (err = weir_record_iter_next(&it, &rec)) == WEIR_OK) {
                 if (rec.timestamp >= ts) {
-                    *found = rec.offset;
+                    /* Inside the batch's own range: a record's offsetDelta is
+                     * not checked against the header (a trusted file may lie). */
+                    int64_t base = (int64_t)weir_load_be64(b);
+                    int32_t delta = (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA);
+                    int64_t last = (int64_t)((uint64_t)base + (uint64_t)(delta > 0 ? delta : 0));
+                    *found = rec.offset < base ? base : rec.offset > last && last >= base ? last : rec.offset;
                     *found_ts = rec.timestamp;
                     weir_free(scratch);
                     return WEIR_OK;
