@@ -39,7 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import (Cluster, EpochWatch, check, have_confluent_kafka, have_zookeeper,  # noqa: E402
                        run_main, say, skip)
-from repl_check import (NumberedProducer, WeirProducer, check_checker, check_read_back,  # noqa: E402
+from repl_check import (NumberedProducer, WeirProducer, check_checker, check_producer_outcome,  # noqa: E402
                         check_replicas_agree, check_weir_read_back, read_back)
 
 TOPIC = "failover"
@@ -173,14 +173,7 @@ def main(binary):
         if not fault():
             say(f"the cluster is not whole after the {name}: the remaining faults are skipped")
             break
-    left = prod.finish(90)
-    check(left == 0, "every produced record has an outcome", f"{left} still queued")
-    check(not prod.failed, f"no record failed ({prod.produced()} produced)",
-          f"{len(prod.failed)} failed, first {prod.failed[:3]}")
-    check(not prod.fatal, "no fatal producer error", str(prod.fatal[:3]))
-    got, hw = read_back(cl.bootstrap, TOPIC, NPARTS)
-    say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
-    check_read_back(prod, got, hw, TOPIC)
+    hw = check_producer_outcome(prod, cl, TOPIC, NPARTS)
     rc, werr = wprod.finish(120)
     wgot, whw = read_back(cl.bootstrap, WTOPIC, 1)
     check_weir_read_back(wprod, rc, werr, wgot[0], whw[0])

@@ -48,8 +48,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_proxy import ProxyProcess  # noqa: E402
 from it_common import (Cluster, EpochWatch, KafkaConn, _free_port, build_batch, check,  # noqa: E402
                        have_confluent_kafka, have_zookeeper, run_main, say, skip)
-from repl_check import (NumberedProducer, check_checker, check_read_back, check_replicas_agree,  # noqa: E402
-                        read_back)
+from repl_check import (NumberedProducer, check_checker, check_producer_outcome,  # noqa: E402
+                        check_replicas_agree)
 
 TOPIC = "partition"
 PROBE = "partition-probe"  # raw acks=all produces; not read back
@@ -223,14 +223,7 @@ def main(binary):
             if not step():
                 say(f"the cluster is not whole after the {name}: the remaining steps are skipped")
                 break
-        left = prod.finish(90)
-        check(left == 0, "every produced record has an outcome", f"{left} still queued")
-        check(not prod.failed, f"no record failed ({prod.produced()} produced)",
-              f"{len(prod.failed)} failed, first {prod.failed[:3]}")
-        check(not prod.fatal, "no fatal producer error", str(prod.fatal[:3]))
-        got, hw = read_back(cl.bootstrap, TOPIC, NPARTS)
-        say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
-        check_read_back(prod, got, hw, TOPIC)
+        hw = check_producer_outcome(prod, cl, TOPIC, NPARTS)
         watch.stop()
         conflicts = watch.conflicts()
         check(watch.samples > 10 and watch.seen and not conflicts,

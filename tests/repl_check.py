@@ -327,3 +327,18 @@ def leader_alone(cl, topic, session_ms):
                          "the ISR down to the leader")
     check(shrunk, f"both followers killed: the ISR is [{lead}]", str(cl.partitions(topic, via=lead)))
     return lead, others
+
+
+def check_producer_outcome(prod, cl, topic, nparts):
+    """After the faults: every record the producer sent has an outcome, none
+    failed or fatal, and every acknowledged one reads back (check_read_back).
+    -> the high watermarks read."""
+    left = prod.finish(90)
+    check(left == 0, "every produced record has an outcome", f"{left} still queued")
+    check(not prod.failed, f"no record failed ({prod.produced()} produced)",
+          f"{len(prod.failed)} failed, first {prod.failed[:3]}")
+    check(not prod.fatal, "no fatal producer error", str(prod.fatal[:3]))
+    got, hw = read_back(cl.bootstrap, topic, nparts)
+    say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
+    check_read_back(prod, got, hw, topic)
+    return hw
