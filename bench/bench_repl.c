@@ -27,12 +27,16 @@
  *    (their stop line's splice + copy counts: only followers fetch during the
  *    produce part) over the value bytes produced into RF=3 topics; record and
  *    batch framing (about 10% at 100-byte values) is in the numerator only.
- *  - failover: --kills times: while a producer sends one acks=all record
- *    every 2 ms to an RF=3 partition with min.insync.replicas=2, the leader
- *    gets SIGKILL; the time from the kill to the first acknowledgement of a
- *    record sent after it. The killed broker restarts and the ISR is full
- *    again before the next kill. Median, p90, min, max, every value.
- *  - controlled_shutdown: --shutdowns times, the same producer, the leader
+ *  - failover: --kills times: while a producer per client (librdkafka, weir's)
+ *    sends one acks=all record every 2 ms to an RF=3 partition with
+ *    min.insync.replicas=2, the leader gets SIGKILL; first_ack_ms is the time
+ *    from the kill to the first acknowledgement of a record sent after it,
+ *    new_leader_ms the time until a survivor's Metadata names another leader
+ *    (the brokers' part; polled every 5 ms). The killed broker restarts and
+ *    the ISR is full again before the next kill. Median, p90, min, max, every
+ *    value. ZooKeeper runs with tickTime 200 ms: it rounds a session's
+ *    expiry up to a whole tick.
+ *  - controlled_shutdown: --shutdowns times, the same producers, the leader
  *    gets SIGTERM (controlled.shutdown.enable=true); the longest gap between
  *    two acknowledgements from the signal until 2 s after the broker exited.
  * A restarted broker keeps its port; the steady producer's reconnect backoff
@@ -52,6 +56,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef WEIR_HAVE_RDKAFKA
@@ -180,8 +185,8 @@ static void zk_start(struct ctx *x)
     if (mkdir(dir, 0755) != 0) fatal(x, "mkdir %s: %s", dir, strerror(errno));
     x->zk_port = free_port();
     int n = snprintf(text, sizeof text,
-                     "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=1000\ninitLimit=10\n"
-                     "syncLimit=5\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nmaxSessionTimeout=60000\n",
+                     "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=200\ninitLimit=50\n"
+                     "syncLimit=25\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nmaxSessionTimeout=60000\n",
                      dir, x->zk_port);
     int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, text, (size_t)n) != n) fatal(x, "cannot write %s", cfg);
@@ -548,8 +553,11 @@ static void bench_produce(struct ctx *x)
 
 struct steady {
     struct ctx *x;
+    int client;                        /* 0: librdkafka, 1: weir's (CLIENTS) */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
+    struct weir_producer *wp;
+    const char *topic;
     pthread_t thread;
     atomic_bool stop;
     atomic_int_fast64_t mark_ns;       /* records sent after this count for first_after */
@@ -557,16 +565,14 @@ struct steady {
     pthread_mutex_t mu;
     int64_t *acks;                     /* ack times, in arrival order */
     size_t n_acks;
-    uint64_t failed;
+    atomic_uint_fast64_t failed;
 };
 
-static void steady_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void steady_ack(struct steady *s, int64_t sent, bool ok)
 {
-    (void)rk;
-    struct steady *s = opaque;
-    int64_t now = now_ns(), sent = (int64_t)(intptr_t)m->_private;
-    if (m->err) {
-        s->failed++;
+    int64_t now = now_ns();
+    if (!ok) {
+        atomic_fetch_add(&s->failed, 1);
         return;
     }
     pthread_mutex_lock(&s->mu);
@@ -574,6 +580,25 @@ static void steady_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     pthread_mutex_unlock(&s->mu);
     int64_t mark = atomic_load(&s->mark_ns), zero = 0;
     if (mark && sent > mark) atomic_compare_exchange_strong(&s->first_after_ns, &zero, now);
+}
+
+static void steady_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    steady_ack(opaque, (int64_t)(intptr_t)m->_private, !m->err);
+}
+
+/* The send time of one record of weir's client, freed by its callback. */
+struct wsent {
+    struct steady *s;
+    int64_t sent;
+};
+
+static void steady_wdelivery(const struct weir_delivery *d, void *opaque)
+{
+    struct wsent *w = opaque;
+    steady_ack(w->s, w->sent, d->err == 0);
+    free(w);
 }
 
 static void *steady_main(void *arg)
@@ -584,20 +609,56 @@ static void *steady_main(void *arg)
     for (int64_t next = now_ns(); !atomic_load(&s->stop); next += 2000000) {
         sleep_until(next);
         int64_t sent = now_ns();
+        if (s->wp) {
+            struct wsent *w = malloc(sizeof *w);
+            if (!w) continue;
+            *w = (struct wsent){ s, sent };
+            struct weir_msg m = { .topic = s->topic, .partition = 0, .value = value, .value_len = sizeof value,
+                                  .on_delivery = steady_wdelivery, .opaque = w };
+            if (weir_producer_send(s->wp, &m) != 0) free(w), atomic_fetch_add(&s->failed, 1);
+            continue;
+        }
         if (rd_kafka_produce(s->rkt, 0, RD_KAFKA_MSG_F_COPY, value, sizeof value, NULL, 0, (void *)(intptr_t)sent))
             rd_kafka_poll(s->rk, 0);
         rd_kafka_poll(s->rk, 0);
     }
-    rd_kafka_flush(s->rk, 60000);
+    if (s->wp) weir_producer_flush(s->wp, 60000);
+    else rd_kafka_flush(s->rk, 60000);
     return NULL;
 }
 
-static void steady_start(struct ctx *x, struct steady *s, const char *topic)
+/* weir's client as the librdkafka one below where the key exists; it asks
+ * for metadata again retry.backoff.ms after a failed send (no 1 s scan). */
+static struct weir_producer *steady_weir(struct ctx *x)
 {
-    *s = (struct steady){ .x = x };
+    struct weir_conf *c = weir_conf_new();
+    if (!c) fatal(x, "out of memory");
+    wconf_set(x, c, "bootstrap.servers", x->bootstrap);
+    wconf_set(x, c, "client.id", "bench-repl-steady");
+    wconf_set(x, c, "acks", "all");
+    wconf_set(x, c, "linger.ms", "0");
+    wconf_set(x, c, "delivery.timeout.ms", "120000");
+    wconf_set(x, c, "retry.backoff.ms", "20");
+    wconf_set(x, c, "metadata.max.age.ms", "1000");
+    char err[512];
+    struct weir_producer *p = weir_producer_new(c, err, sizeof err);
+    weir_conf_destroy(c);
+    if (!p) fatal(x, "weir_producer_new: %s", err);
+    return p;
+}
+
+static void steady_start(struct ctx *x, struct steady *s, const char *topic, int client)
+{
+    *s = (struct steady){ .x = x, .client = client, .topic = topic };
     pthread_mutex_init(&s->mu, NULL);
     s->acks = malloc(ACKS_MAX * sizeof *s->acks);
     if (!s->acks) fatal(x, "out of memory");
+    if (client == 1) {
+        bootstrap_make(x);
+        s->wp = steady_weir(x);
+        if (pthread_create(&s->thread, NULL, steady_main, s) != 0) fatal(x, "pthread_create failed");
+        return;
+    }
     rd_kafka_conf_t *c = conf_base(x);
     conf_set(x, c, "acks", "all");
     conf_set(x, c, "linger.ms", "0");
@@ -618,8 +679,12 @@ static void steady_stop(struct steady *s)
 {
     atomic_store(&s->stop, true);
     pthread_join(s->thread, NULL);
-    rd_kafka_topic_destroy(s->rkt);
-    rd_kafka_destroy(s->rk);
+    if (s->wp) {
+        weir_producer_destroy(s->wp);
+    } else {
+        rd_kafka_topic_destroy(s->rkt);
+        rd_kafka_destroy(s->rk);
+    }
     free(s->acks);
     pthread_mutex_destroy(&s->mu);
 }
@@ -648,56 +713,103 @@ static void ms_print(const char *key, double *v, int n)
     printf("]");
 }
 
+/* One steady producer per client asked for (--clients), all on one topic. */
+static int steadies_start(struct ctx *x, struct steady *s, const char *topic)
+{
+    int n = 0;
+    for (int client = 0; client < 2; client++)
+        if (x->o.clients & (1u << client)) steady_start(x, &s[n++], topic, client);
+    return n;
+}
+
 static void bench_failover(struct ctx *x)
 {
     const char *topic = "bench-repl-failover";
     topic_create(x, topic, 3, "2");
-    struct steady s;
-    steady_start(x, &s, topic);
+    struct steady s[2];
+    int ns = steadies_start(x, s, topic);
     int kills = (int)x->o.kills;
-    double ms[256];
+    double ms[2][256], elected[256];
     for (int k = 0; k < kills; k++) {
         int leader = isr_wait(x, x->admin, topic, 3, 120000);
-        steady_flowing(x, &s);
-        atomic_store(&s.first_after_ns, 0);
+        for (int i = 0; i < ns; i++) steady_flowing(x, &s[i]), atomic_store(&s[i].first_after_ns, 0);
         int64_t t0 = now_ns();
-        atomic_store(&s.mark_ns, t0);
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall); /* to line up with the brokers' logs */
+        for (int i = 0; i < ns; i++) atomic_store(&s[i].mark_ns, t0);
         kill(x->n[leader].pid, SIGKILL);
         waitpid(x->n[leader].pid, NULL, 0);
         x->n[leader].pid = 0;
-        while (!atomic_load(&s.first_after_ns)) {
+        /* The brokers' part: until a survivor's Metadata names a new leader
+         * (polled every 5 ms); the rest of first_ack is the client finding it. */
+        int64_t elected_ns = 0;
+        for (int acked = 0; acked < ns || !elected_ns;) {
             if (now_ns() - t0 > 120 * (int64_t)1000000000) fatal(x, "no acknowledgement within 120 s of the kill");
             check_interrupt(x);
-            sleep_ms(2);
+            int now_leader, isr;
+            if (!elected_ns && (partition_state(x->admin, topic, &now_leader, &isr), now_leader >= 0 && now_leader != leader))
+                elected_ns = now_ns();
+            acked = 0;
+            for (int i = 0; i < ns; i++) acked += atomic_load(&s[i].first_after_ns) != 0;
+            sleep_ms(elected_ns ? 2 : 5);
         }
-        ms[k] = (double)(atomic_load(&s.first_after_ns) - t0) / 1e6;
-        fprintf(stderr, "bench_repl: kill %d/%d of broker %d: first ack after %.0f ms\n", k + 1, kills, leader, ms[k]);
+        elected[k] = (double)(elected_ns - t0) / 1e6;
+        struct tm tm;
+        gmtime_r(&wall.tv_sec, &tm);
+        fprintf(stderr, "bench_repl: kill %d/%d of broker %d at %02d:%02d:%02d.%03ldZ: new leader in Metadata after %.0f ms",
+                k + 1, kills, leader, tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, elected[k]);
+        for (int i = 0; i < ns; i++) {
+            ms[i][k] = (double)(atomic_load(&s[i].first_after_ns) - t0) / 1e6;
+            fprintf(stderr, ", first ack (%s) after %.0f ms", CLIENTS[s[i].client], ms[i][k]);
+        }
+        fputc('\n', stderr);
         broker_start(x, leader);
     }
-    steady_stop(&s);
-    printf("{\"schema\":%d,\"bench\":\"failover\",\"client\":\"librdkafka\",\"kills\":%d,"
-           "\"zookeeper_session_timeout_ms\":%ld,\"aim_ms\":%ld,\"send_interval_ms\":2",
-           SCHEMA, kills, x->o.session_ms, x->o.session_ms + 1000);
-    ms_print("first_ack_ms", ms, kills);
-    printf("}\n");
+    for (int i = 0; i < ns; i++) {
+        steady_stop(&s[i]);
+        printf("{\"schema\":%d,\"bench\":\"failover\",\"client\":\"%s\",\"kills\":%d,"
+               "\"zookeeper_session_timeout_ms\":%ld,\"aim_ms\":%ld,\"send_interval_ms\":2",
+               SCHEMA, CLIENTS[s[i].client], kills, x->o.session_ms, x->o.session_ms + 1000);
+        ms_print("first_ack_ms", ms[i], kills);
+        ms_print("new_leader_ms", elected, kills);
+        printf("}\n");
+    }
     fflush(stdout);
     topic_delete(x, topic);
+}
+
+/* The longest gap between two acknowledgements of s from t0 (the signal)
+ * until now; a producer whose acks stopped before exited counts until now. */
+static double gap_longest(struct steady *s, size_t from, int64_t t0, int64_t exited)
+{
+    pthread_mutex_lock(&s->mu);
+    int64_t prev = t0, worst = 0;
+    for (size_t i = from; i < s->n_acks; i++) {
+        worst = s->acks[i] - prev > worst ? s->acks[i] - prev : worst;
+        prev = s->acks[i];
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (prev < exited) worst = now_ns() - prev > worst ? now_ns() - prev : worst; /* acks stopped */
+    return (double)worst / 1e6;
 }
 
 static void bench_shutdown(struct ctx *x)
 {
     const char *topic = "bench-repl-shutdown";
     topic_create(x, topic, 3, "2");
-    struct steady s;
-    steady_start(x, &s, topic);
+    struct steady s[2];
+    int ns = steadies_start(x, s, topic);
     int n = (int)x->o.shutdowns;
-    double gap[256];
+    double gap[2][256];
     for (int k = 0; k < n; k++) {
         int leader = isr_wait(x, x->admin, topic, 3, 120000);
-        steady_flowing(x, &s);
-        pthread_mutex_lock(&s.mu);
-        size_t from = s.n_acks;
-        pthread_mutex_unlock(&s.mu);
+        size_t from[2];
+        for (int i = 0; i < ns; i++) {
+            steady_flowing(x, &s[i]);
+            pthread_mutex_lock(&s[i].mu);
+            from[i] = s[i].n_acks;
+            pthread_mutex_unlock(&s[i].mu);
+        }
         int64_t t0 = now_ns();
         pid_t pid = x->n[leader].pid;
         kill(pid, SIGTERM);
@@ -705,25 +817,23 @@ static void bench_shutdown(struct ctx *x)
         x->n[leader].pid = 0;
         int64_t exited = now_ns();
         sleep_ms(2000);
-        pthread_mutex_lock(&s.mu);
-        int64_t prev = t0, worst = 0;
-        for (size_t i = from; i < s.n_acks; i++) {
-            worst = s.acks[i] - prev > worst ? s.acks[i] - prev : worst;
-            prev = s.acks[i];
+        fprintf(stderr, "bench_repl: controlled shutdown %d/%d of broker %d (exit after %.0f ms)", k + 1, n, leader,
+                (double)(exited - t0) / 1e6);
+        for (int i = 0; i < ns; i++) {
+            gap[i][k] = gap_longest(&s[i], from[i], t0, exited);
+            fprintf(stderr, ", longest gap (%s) %.0f ms", CLIENTS[s[i].client], gap[i][k]);
         }
-        pthread_mutex_unlock(&s.mu);
-        if (prev < exited) worst = now_ns() - prev > worst ? now_ns() - prev : worst; /* acks stopped */
-        gap[k] = (double)worst / 1e6;
-        fprintf(stderr, "bench_repl: controlled shutdown %d/%d of broker %d (exit after %.0f ms): longest gap %.0f ms\n",
-                k + 1, n, leader, (double)(exited - t0) / 1e6, gap[k]);
+        fputc('\n', stderr);
         broker_start(x, leader);
     }
-    steady_stop(&s);
-    printf("{\"schema\":%d,\"bench\":\"controlled_shutdown\",\"client\":\"librdkafka\",\"shutdowns\":%d,"
-           "\"aim_ms\":1000,\"send_interval_ms\":2",
-           SCHEMA, n);
-    ms_print("longest_gap_ms", gap, n);
-    printf("}\n");
+    for (int i = 0; i < ns; i++) {
+        steady_stop(&s[i]);
+        printf("{\"schema\":%d,\"bench\":\"controlled_shutdown\",\"client\":\"%s\",\"shutdowns\":%d,"
+               "\"aim_ms\":1000,\"send_interval_ms\":2",
+               SCHEMA, CLIENTS[s[i].client], n);
+        ms_print("longest_gap_ms", gap[i], n);
+        printf("}\n");
+    }
     fflush(stdout);
     topic_delete(x, topic);
 }

@@ -78,7 +78,12 @@ static void scan_part(struct cl_sender *s, struct cl_part *part, int64_t now, bo
     }
     if (part->head && part->head->state != CL_BATCH_OPEN) {
         if (part->head->retry_at_ms > now) wake_at(s, part->head->retry_at_ms);
-        if (part->leader < 0 || !cl_broker_find(s, part->leader)) s->meta_needed = true;
+        /* A leader we cannot reach (its connection failed and waits out its
+         * reconnect backoff) may have been replaced: ask again each
+         * retry.backoff.ms rather than only after each reconnect attempt,
+         * whose backoff grows to 1 s. */
+        struct cl_broker *lb = part->leader < 0 ? NULL : cl_broker_find(s, part->leader);
+        if (!lb || (lb->conn.state == CL_CONN_DOWN && lb->conn.retry_at_ms > now)) s->meta_needed = true;
     }
 }
 

@@ -28,7 +28,8 @@ cat >"$dir/zookeeper/zoo.cfg" <<EOF
 dataDir=$dir/zookeeper/data
 clientPort=$zk_port
 clientPortAddress=127.0.0.1
-tickTime=2000
+tickTime=500
+maxSessionTimeout=60000
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
 EOF
