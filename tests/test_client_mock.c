@@ -434,6 +434,42 @@ static void test_delivery_timeout(void **state)
     mock_free(&m);
 }
 
+/* A leader gone without a goodbye (refusing connections) and replaced: while
+ * a batch waits for it, the producer asks for metadata every retry.backoff.ms
+ * (20 ms here), not only after each reconnect attempt (100, 200, 400, 800 ms
+ * apart: at most 5 in the 1.5 s below), and delivers at the new leader. */
+static void test_lost_leader_requery(void **state)
+{
+    (void)state;
+    struct mock m;
+    mock_new(&m, 2);
+    assert_int_equal(rd_kafka_mock_topic_create(m.mc, "lost", 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_partition_set_leader(m.mc, "lost", 0, 1), 0);
+    struct run r;
+    run_init(&r, "lost", 20);
+    struct weir_producer *p = producer_new(&m, NULL);
+    for (int i = 0; i < 10; i++) assert_int_equal(send_one(p, &r, i), 0);
+    assert_int_equal(weir_producer_flush(p, 10000), 0);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct weir_producer_stats st0, st1;
+    weir_producer_stats(p, &st0);
+    for (int i = 10; i < r.n; i++) assert_int_equal(send_one(p, &r, i), 0);
+    usleep(1500 * 1000);
+    weir_producer_stats(p, &st1);
+    uint64_t asked = st1.metadata_requests - st0.metadata_requests;
+    print_message("lost leader: %llu metadata requests in 1.5 s\n", (unsigned long long)asked);
+    assert_true(asked >= 10);
+    assert_int_equal(rd_kafka_mock_partition_set_leader(m.mc, "lost", 0, 2), 0);
+    assert_int_equal(weir_producer_flush(p, 10000), 0);
+    assert_int_equal(weir_producer_close(p, -1), 0);
+    weir_producer_destroy(p);
+    rd_kafka_mock_broker_set_up(m.mc, 1);
+    reports_check(&r, 0, 0);
+    verify_log(&m, &r, 1);
+    free(r.tr);
+    mock_free(&m);
+}
+
 /* A broker whose disk is full answers KAFKA_STORAGE_ERROR (56, retriable):
  * the producer retries it until delivery.timeout.ms; the records then fail with
  * E_MSG_TIMED_OUT and last_err names the storage error, also for records
@@ -662,6 +698,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelined_leader_moves),
         cmocka_unit_test(test_final_error_resets_producer_id),
         cmocka_unit_test(test_delivery_timeout),
+        cmocka_unit_test(test_lost_leader_requery),
         cmocka_unit_test(test_storage_error_reported),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_close_timeout_aborts),
