@@ -546,7 +546,7 @@ void kproto_apiversions_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct kapiversions_client_resp *resp);
 
-/* ---- Metadata (3), v4-12; v9 flexible ---- */
+/* ---- Metadata (3), v0-12; v9 flexible ---- */
 
 enum { KPROTO_AUTHORIZED_OPS_NONE = INT32_MIN }; /* -2147483648: not requested / not known */
 

@@ -84,7 +84,7 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 4, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
         { 37, 0, 1 }, { 42, 0, 2 },
@@ -539,7 +539,7 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 21 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 4, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
     { 37, 0, 1 }, { 42, 0, 2 },
@@ -667,7 +667,8 @@ static void walk_apiversions(const union any_req *r, const struct span *sp)
     in_span(sp, r->apiversions.client_software_version.ptr, r->apiversions.client_software_version.len);
 }
 
-/* ---- Metadata: v4 asks for all topics (null), v5+ for two, no auto-create;
+/* ---- Metadata: v0 asks for all topics (empty array), v1-3 for two (auto-create
+ * implied), v4 for all topics (null), v5+ for two, no auto-create;
  * v8+ ask for topic authorized operations (v8-10 cluster ones too), v10+ send
  * ids (v12: the second by id, name null), v9+ flexible with a tagged field ---- */
 static const uint8_t md_id[16] = { 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xee };
@@ -678,6 +679,10 @@ static void md_name(struct kbuf *b, int16_t v, const char *name)
 }
 static void build_metadata(struct kbuf *b, int16_t v)
 {
+    if (v == 0) {
+        kb_array_len(b, 0);
+        return;
+    }
     if (v == 4) {
         kb_array_len(b, -1);
         kb_bool(b, true);
@@ -691,7 +696,7 @@ static void build_metadata(struct kbuf *b, int16_t v)
     if (v >= 10) kb_raw(b, md_id, 16);
     md_name(b, v, v >= 12 ? NULL : "logs");
     if (v >= 9) kb_uvarint(b, 1), kb_uvarint(b, 7), kb_uvarint(b, 2), kb_i16(b, 0x55aa); /* an unknown tag */
-    kb_bool(b, false);
+    if (v >= 4) kb_bool(b, false);
     if (v >= 8 && v <= 10) kb_bool(b, true);
     if (v >= 8) kb_bool(b, v % 2 == 0);
     if (v >= 9) kb_tags_empty(b);
@@ -703,12 +708,13 @@ static enum weir_err dec_metadata(struct weir_rd *rd, int16_t v, struct weir_are
 static void check_metadata(const union any_req *r, int16_t v)
 {
     const struct kmetadata_req *m = &r->metadata;
-    assert_int_equal(m->all_topics, v == 4);
-    assert_int_equal(m->allow_auto_topic_creation, v == 4);
-    assert_int_equal(m->n_topics, v == 4 ? 0 : 2);
+    bool all = v == 0 || v == 4;
+    assert_int_equal(m->all_topics, all);
+    assert_int_equal(m->allow_auto_topic_creation, v <= 4);
+    assert_int_equal(m->n_topics, all ? 0 : 2);
     assert_int_equal(m->include_cluster_authorized_operations, v >= 8 && v <= 10);
     assert_int_equal(m->include_topic_authorized_operations, v >= 8 && v % 2 == 0);
-    if (v == 4) return;
+    if (all) return;
     assert_kstr(m->topics[0], "orders");
     assert_kstr(m->topics[1], v >= 12 ? NULL : "logs");
     if (v < 10) {
@@ -1319,6 +1325,7 @@ static void over_fetch_forgotten_parts(struct kbuf *b)
 }
 static void over_metadata(struct kbuf *b) { kb_array_len(b, KPROTO_TOPICS_MAX + 1); }
 static void neg_metadata(struct kbuf *b) { kb_i32(b, -2), kb_bool(b, true); }
+static void null_metadata_v0(struct kbuf *b) { kb_i32(b, -1); } /* not nullable in v0 */
 static void lying_metadata(struct kbuf *b) { kb_array_len(b, 5000), b_str(b, "only-one"), kb_bool(b, true); }
 static void over_createtopics_brokers(struct kbuf *b)
 {
@@ -1378,6 +1385,7 @@ static void test_requests_counts(void **state)
         { "fetch forgotten partitions", 3, 7, over_fetch_forgotten_parts, WEIR_E_TOO_LARGE },
         { "metadata topics", 1, 4, over_metadata, WEIR_E_TOO_LARGE },
         { "metadata -2", 1, 5, neg_metadata, WEIR_E_INVALID },
+        { "metadata v0 null topics", 1, 0, null_metadata_v0, WEIR_E_INVALID },
         { "metadata count over bytes", 1, 6, lying_metadata, WEIR_E_TRUNCATED },
         { "createtopics broker ids", 5, 3, over_createtopics_brokers, WEIR_E_TOO_LARGE },
         { "createtopics configs", 5, 4, over_createtopics_configs, WEIR_E_TOO_LARGE },
@@ -1715,6 +1723,59 @@ static void test_response_metadata(void **state)
     }
 }
 
+/* Metadata v0-v3: no rack and no controller/is_internal in v0, cluster_id
+ * from v2, throttle from v3 (schemas/MetadataResponse.json). */
+static void test_response_metadata_old(void **state)
+{
+    (void)state;
+    static const int32_t one[] = { 1 };
+    struct kmetadata_broker br = { 1, kstr_c("localhost"), 9092, kstr_c("rack-a") };
+    struct kmetadata_part part = { 0, 0, 1, one, 1, one, 1, one, 1, 4 };
+    struct kmetadata_topic top = { 3, kstr_c("orders"), true, &part, 1, { { 0 } }, KPROTO_AUTHORIZED_OPS_NONE };
+    struct kmetadata_resp r = { 7, &br, 1, kstr_c("weir-cluster"), 1, &top, 1, KPROTO_AUTHORIZED_OPS_NONE };
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    for (int16_t v = 0; v <= 3; v++) {
+        struct kbuf b;
+        ENCODE(kproto_metadata_encode, &b, v, &r);
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        if (v >= 3) assert_int_equal(weir_rd_i32(&rd), 7);
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i32(&rd), 1);
+        assert_kstr(kr_string(&rd), "localhost");
+        assert_int_equal(weir_rd_i32(&rd), 9092);
+        if (v >= 1) assert_kstr(kr_nstring(&rd), "rack-a");
+        if (v >= 2) assert_kstr(kr_nstring(&rd), "weir-cluster");
+        if (v >= 1) assert_int_equal(weir_rd_i32(&rd), 1);
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i16(&rd), 3);
+        assert_kstr(kr_string(&rd), "orders");
+        if (v >= 1) assert_true(kr_bool(&rd));
+        assert_int_equal(kr_array_len(&rd, 10, false), 1);
+        assert_int_equal(weir_rd_i16(&rd), 0);
+        assert_int_equal(weir_rd_i32(&rd), 0);
+        assert_int_equal(weir_rd_i32(&rd), 1);           /* leader; no epoch before v7 */
+        for (int k = 0; k < 2; k++) {                    /* replicas, isr; no offline before v5 */
+            assert_int_equal(kr_array_len(&rd, 10, false), 1);
+            assert_int_equal(weir_rd_i32(&rd), 1);
+        }
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        /* weir's client-side decoder reads the same bytes back */
+        struct kmetadata_resp back;
+        weir_arena_reset(&a);
+        rd = weir_rd_make(b.mem, b.mem_len);
+        assert_int_equal(kproto_metadata_response_decode(&rd, v, &a, &back), WEIR_OK);
+        assert_int_equal(back.throttle_time_ms, v >= 3 ? 7 : 0);
+        assert_int_equal(back.controller_id, v >= 1 ? 1 : -1);
+        assert_kstr(back.cluster_id, v >= 2 ? "weir-cluster" : NULL);
+        assert_kstr(back.brokers[0].rack, v >= 1 ? "rack-a" : NULL);
+        assert_int_equal(back.topics[0].is_internal, v >= 1);
+        kbuf_free(&b);
+    }
+    weir_arena_destroy(&a);
+}
+
 static void test_response_describeconfigs(void **state)
 {
     (void)state;
@@ -1853,6 +1914,7 @@ int main(void)
         cmocka_unit_test(test_response_createtopics),
         cmocka_unit_test(test_response_metadata),
         cmocka_unit_test(test_response_metadata_flexible),
+        cmocka_unit_test(test_response_metadata_old),
         cmocka_unit_test(test_response_describeconfigs),
         cmocka_unit_test(test_response_fetch),
     };
