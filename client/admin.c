@@ -458,7 +458,7 @@ int weir_admin_list_offset(struct weir_admin *a, const char *topic, int32_t part
 {
     if (!args_ok(a, topic, 1, offset) || partition < 0) return WEIR_CLIENT_E_INVALID_ARG;
     *offset = -1;
-    struct klistoffsets_req_part rp = { partition, timestamp, -1 };
+    struct klistoffsets_req_part rp = { partition, timestamp, -1, 1 };
     struct klistoffsets_req_topic rt = { kstr_c(topic), &rp, 1 };
     struct klistoffsets_req req = { -1, 0, &rt, 1 };
     int16_t v;

@@ -329,7 +329,7 @@ static void offsets_leader(struct weir_consumer *c, size_t n, int32_t node, int6
             const struct pentry *f = &c->plan[j];
             if (f->state != CP_NEED_OFFSET || f->leader != node || f->part->topic != e->part->topic) continue;
             int64_t ts = f->logical == WEIR_OFFSET_TIMESTAMP ? f->ts : f->logical == WEIR_OFFSET_BEGINNING ? -2 : -1;
-            parts[used++] = (struct klistoffsets_req_part){ f->part->id, ts, -1 };
+            parts[used++] = (struct klistoffsets_req_part){ f->part->id, ts, -1, 1 };
             topics[slot].n_partitions++;
         }
     }

@@ -436,6 +436,8 @@ struct lo_slot {
     struct ptask pt;
     int64_t timestamp;
     int32_t current_leader_epoch; /* -1: unchecked */
+    int32_t max_num_offsets;      /* v0; 1 from v1 */
+    bool v0;                      /* old_style_offsets: "offsets before" the timestamp */
     bool replica;                /* replica_id >= 0: a broker, which may read to the log end */
     struct klistoffsets_resp_part *out;
 };
@@ -478,8 +480,8 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         int64_t offset = -1, ts = -1;
         int32_t epoch = -1;
         int64_t end = r->b->cluster && !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
-        if (s->timestamp == KPROTO_LIST_EARLIEST) {
-            offset = weir_log_start_offset(p->log);
+        if (s->timestamp == KPROTO_LIST_EARLIEST || s->timestamp == KPROTO_LIST_EARLIEST_LOCAL) {
+            offset = weir_log_start_offset(p->log); /* no tiered storage: local start = start */
             epoch = weir_log_epoch_for_offset(p->log, offset);
         } else if (s->timestamp == KPROTO_LIST_LATEST) {
             offset = end;
@@ -491,7 +493,12 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
             if (err == WEIR_E_NOT_FOUND || (err == WEIR_OK && offset >= end)) offset = ts = -1;
             else if (err != WEIR_OK) s->out->error_code = weir_kerr_from_err(err);
             else epoch = weir_log_epoch_for_offset(p->log, offset);
+            /* v0 asks for offsets before the timestamp: with no record at or
+             * after it, everything is before, so the answer is the end. */
+            if (s->v0 && offset < 0 && !s->out->error_code) offset = end;
         }
+        if (s->v0) ts = -1;
+        if (s->v0 && s->max_num_offsets <= 0) offset = -1; /* an empty old_style_offsets */
         s->out->offset = offset;
         s->out->timestamp = ts;
         if (!r->b->cluster && offset >= 0 && weir_log_latest_epoch(p->log) < 0) epoch = 0; /* see ofle_owner */
@@ -521,6 +528,8 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
                                                  .on_owner = lo_owner, .on_origin = lo_origin },
                                          .timestamp = in->partitions[p].timestamp,
                                          .current_leader_epoch = in->partitions[p].current_leader_epoch,
+                                         .max_num_offsets = in->partitions[p].max_num_offsets,
+                                         .v0 = req->hdr.api_version == 0,
                                          .out = &parts[p],
                                          .replica = st->lr.replica_id >= 0 };
             st->remaining++;

@@ -12,7 +12,7 @@
 static const struct kproto_api api_table[] = {
     { KAPI_PRODUCE, 0, 7, 9, "Produce" },
     { KAPI_FETCH, 4, 11, 12, "Fetch" },
-    { KAPI_LIST_OFFSETS, 2, 7, 6, "ListOffsets" },
+    { KAPI_LIST_OFFSETS, 0, 8, 6, "ListOffsets" },
     { KAPI_METADATA, 0, 12, 9, "Metadata" },
     { KAPI_OFFSET_COMMIT, 5, 7, 8, "OffsetCommit" },
     { KAPI_OFFSET_FETCH, 4, 5, 6, "OffsetFetch" },

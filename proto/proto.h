@@ -731,14 +731,21 @@ void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct
 enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                            struct kfetch_resp *resp);
 
-/* ---- ListOffsets (2), v2-7; v6 flexible ---- */
+/* ---- ListOffsets (2), v0-8; v6 flexible ---- */
 
-enum { KPROTO_LIST_LATEST = -1, KPROTO_LIST_EARLIEST = -2, KPROTO_LIST_MAX_TIMESTAMP = -3 /* v7+ */ };
+enum {
+    KPROTO_LIST_LATEST = -1,
+    KPROTO_LIST_EARLIEST = -2,
+    KPROTO_LIST_MAX_TIMESTAMP = -3,  /* v7+ */
+    KPROTO_LIST_EARLIEST_LOCAL = -4, /* v8+: the local log start (= the log start: no tiered storage) */
+    KPROTO_OLD_STYLE_OFFSETS_MAX = 10000, /* v0 response offsets weir's client reads */
+};
 
 struct klistoffsets_req_part {
     int32_t partition_index;
     int64_t timestamp; /* -1 latest, -2 earliest, -3 max timestamp (v7+) */
     int32_t current_leader_epoch; /* v4+; -1: not checked (and below v4) */
+    int32_t max_num_offsets;      /* v0 only; 1 from v1 */
 };
 struct klistoffsets_req_topic {
     struct kstr name;
@@ -754,8 +761,8 @@ struct klistoffsets_req {
 struct klistoffsets_resp_part {
     int32_t partition_index;
     int16_t error_code;
-    int64_t timestamp; /* v1+ */
-    int64_t offset;    /* v1+ */
+    int64_t timestamp; /* v1+; -1 in v0 */
+    int64_t offset;    /* v1+; v0 sends [offset], or [] when offset < 0 (old_style_offsets) */
     int32_t leader_epoch; /* v4+; -1 unknown (and decoded below v4) */
 };
 struct klistoffsets_resp_topic {

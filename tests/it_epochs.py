@@ -2,7 +2,7 @@
 """it_epochs: leader epochs and topic ids on a single node, with weir's raw
 Kafka client (every version by hand, not weir's codec):
 
-  (a) ApiVersions advertises Metadata 4..12 and ListOffsets 2..7;
+  (a) ApiVersions advertises Metadata 0..12 and ListOffsets 0..8;
   (b) Metadata v7..v12: leader epoch 0 for every partition; v8+ topic (and
       v8..v10 cluster) authorized operations only when asked (else
       -2147483648); v10+ the topic id, the one in the topic's
@@ -214,8 +214,8 @@ def main(binary):
     broker.start()
     with C.KafkaConn(broker.port) as conn:
         err, apis = conn.api_versions()
-        check(err == 0 and apis.get(3) == (4, 12) and apis.get(2) == (2, 7),
-              "ApiVersions: Metadata 4..12, ListOffsets 2..7", (apis.get(3), apis.get(2)))
+        check(err == 0 and apis.get(3) == (0, 12) and apis.get(2) == (0, 8),
+              "ApiVersions: Metadata 0..12, ListOffsets 0..8", (apis.get(3), apis.get(2)))
         err, msg = conn.create_topic(TOPIC, 2)
         check(err == 0, "create the topic", msg)
         tid = part_b(conn, broker.datadir)

@@ -6,6 +6,11 @@ would, each response field checked against schemas/*.json.
 Metadata v0 (after ApiVersions v0, as older clients probe): brokers without
 rack, topics without is_internal, an empty topic list means every topic;
 Metadata v1: rack, controller id, is_internal, an unknown topic -> 3.
+ListOffsets over three records with timestamps t, t+2000, t+1000: v0 answers
+old_style_offsets ([end] for latest, [0] for earliest, [] for
+max_num_offsets 0, [1] for t+500); v1 (timestamp, offset) for latest and
+t+1500; v8 (flexible) -3 max timestamp -> (t+2000, 1), -4 earliest local ->
+(-1, 0) with leader epoch 0.
 
 usage: it_old_versions.py path/to/weir
 """
@@ -66,12 +71,79 @@ def check_metadata(conn, port):
             str(topics.get("no-such-topic-v1")))
 
 
+def uv(rd):
+    return rd.uvarint()
+
+
+def cstr(s):
+    b = s.encode()
+    return C.uvarint(len(b) + 1) + b
+
+
+def flex_request(conn, api_key, version, body):
+    """A flexible request (header v2) -> the body after response header v1."""
+    conn.corr += 1
+    hdr = i16(api_key) + i16(version) + i32(conn.corr) + string(conn.client_id) + b"\x00"
+    frame = hdr + body
+    conn.sock.sendall(i32(len(frame)) + frame)
+    got, resp = conn.recv()
+    if got != conn.corr:
+        raise ValueError(f"correlation id {got}, expected {conn.corr}")
+    if resp[:1] != b"\x00":
+        raise ValueError(f"response header tags {resp[:1]!r}")
+    return resp[1:]
+
+
+def check_listoffsets(conn, now):
+    for i, ts in enumerate((now, now + 2000, now + 1000)):
+        err, base = conn.produce(TOPIC, 0, C.build_batch([(None, b"v%d" % i, ())], ts))
+        C.check(err == 0 and base == i, f"produce record {i} at t+{ts - now}", f"{err} {base}")
+    # v0: [index, timestamp, max_num_offsets] -> [index, error, [offsets]]
+    parts = [(-1, 1), (-2, 1), (-1, 0), (now + 500, 1)]
+    body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) + i32(n) for ts, n in parts])])
+    rd = Rd(conn.request(C.API_LIST_OFFSETS, 0, body))
+    got = []
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            got.append((rd.i32(), rd.i16(), rd.array(lambda r: r.i64())))
+    C.check(rd.left() == 0 and got == [(0, 0, [3]), (0, 0, [0]), (0, 0, []), (0, 0, [1])],
+            "ListOffsets v0 old_style_offsets: latest, earliest, none, by time", str(got))
+    # v1: [index, timestamp] -> [index, error, timestamp, offset]; no throttle
+    body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) for ts in (-1, now + 1500)])])
+    rd = Rd(conn.request(C.API_LIST_OFFSETS, 1, body))
+    got = []
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            got.append((rd.i32(), rd.i16(), rd.i64(), rd.i64()))
+    C.check(rd.left() == 0 and got == [(0, 0, -1, 3), (0, 0, now + 2000, 1)],
+            "ListOffsets v1 latest and by time", str(got))
+    # v8, flexible: -3 max timestamp, -4 earliest local
+    part = lambda ts: i32(0) + i32(-1) + i64(ts) + b"\x00"
+    body = (i32(-1) + i8(0) + C.uvarint(2) + cstr(TOPIC) + C.uvarint(3) + part(-3) + part(-4) + b"\x00"
+            + b"\x00")
+    rd = Rd(flex_request(conn, C.API_LIST_OFFSETS, 8, body))
+    throttle = rd.i32()
+    got = []
+    for _ in range(uv(rd) - 1):
+        rd._take(uv(rd) - 1)
+        for _ in range(uv(rd) - 1):
+            got.append((rd.i32(), rd.i16(), rd.i64(), rd.i64(), rd.i32()))
+            rd.uvarint()
+        rd.uvarint()
+    rd.uvarint()
+    C.check(throttle == 0 and rd.left() == 0 and got == [(0, 0, now + 2000, 1, 0), (0, 0, -1, 0, 0)],
+            "ListOffsets v8 max timestamp (-3) and earliest local (-4)", str(got))
+
+
 def main(binary):
     b = C.start_broker(binary, "old-versions", sets=("auto.create.topics.enable=false",))
     with C.KafkaConn(b.port) as conn:
         err, msg = conn.create_topic(TOPIC, 2)
         C.check(err == 0, "CreateTopics v3 of the test topic", f"{err} {msg}")
         check_metadata(conn, b.port)
+        check_listoffsets(conn, int(C.time.time() * 1000) - 60000)
     b.stop()
 
 

@@ -84,7 +84,7 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
         { 37, 0, 1 }, { 42, 0, 2 },
@@ -539,7 +539,7 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 21 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 2, 7 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
     { 37, 0, 1 }, { 42, 0, 2 },
@@ -859,8 +859,9 @@ static void walk_fetch(const union any_req *r, const struct span *sp)
     in_span(sp, f->rack_id.ptr, f->rack_id.len);
 }
 
-/* ---- ListOffsets: latest, earliest and a timestamp (v7: max timestamp);
- * v4+ with current leader epochs, v6+ flexible ---- */
+/* ---- ListOffsets: latest, earliest and a timestamp (v7: max timestamp, v8:
+ * earliest local); v0 with max_num_offsets, v2+ isolation level, v4+ with
+ * current leader epochs, v6+ flexible ---- */
 static void lo_arr(struct kbuf *b, int16_t v, int32_t n)
 {
     if (v >= 6) kb_uvarint(b, (uint64_t)n + 1);
@@ -871,12 +872,13 @@ static void lo_part(struct kbuf *b, int16_t v, int32_t index, int32_t epoch, int
     kb_i32(b, index);
     if (v >= 4) kb_i32(b, epoch);
     kb_i64(b, ts);
+    if (v == 0) kb_i32(b, index + 3); /* max_num_offsets */
     if (v >= 6) kb_tags_empty(b);
 }
 static void build_listoffsets(struct kbuf *b, int16_t v)
 {
     kb_i32(b, -1);
-    kb_i8(b, v == 3 ? 1 : 0);
+    if (v >= 2) kb_i8(b, v == 3 ? 1 : 0);
     lo_arr(b, v, 2);
     if (v >= 6) kb_compact_string(b, kstr_c("orders"));
     else b_str(b, "orders");
@@ -887,7 +889,7 @@ static void build_listoffsets(struct kbuf *b, int16_t v)
     if (v >= 6) kb_compact_string(b, kstr_c("ts"));
     else b_str(b, "ts");
     lo_arr(b, v, 1);
-    lo_part(b, v, 0, 2147483647, v >= 7 ? -3 : 1700000000000);
+    lo_part(b, v, 0, 2147483647, v >= 8 ? -4 : v >= 7 ? -3 : 1700000000000);
     if (v >= 6) kb_uvarint(b, 1), kb_uvarint(b, 0), kb_uvarint(b, 0); /* an unknown, empty tag */
     if (v >= 6) kb_tags_empty(b);
 }
@@ -909,7 +911,9 @@ static void check_listoffsets(const union any_req *r, int16_t v)
     assert_int_equal(l->topics[0].partitions[1].timestamp, -2);
     assert_int_equal(l->topics[0].partitions[1].current_leader_epoch, -1);
     assert_kstr(l->topics[1].name, "ts");
-    assert_int_equal(l->topics[1].partitions[0].timestamp, v >= 7 ? -3 : 1700000000000);
+    assert_int_equal(l->topics[1].partitions[0].timestamp, v >= 8 ? -4 : v >= 7 ? -3 : 1700000000000);
+    for (int32_t p = 0; p < 2; p++)
+        assert_int_equal(l->topics[0].partitions[p].max_num_offsets, v == 0 ? p + 3 : 1);
     assert_int_equal(l->topics[1].partitions[0].current_leader_epoch, v >= 4 ? 2147483647 : -1);
 }
 static void walk_listoffsets(const union any_req *r, const struct span *sp)
@@ -1571,6 +1575,38 @@ static void test_response_small_apis(void **state)
     struct klistoffsets_resp_part lp = { 2, 0, -1, 99, 4 };
     struct klistoffsets_resp_topic lt = { kstr_c("t"), &lp, 1 };
     struct klistoffsets_resp lr = { 0, &lt, 1 };
+    /* v0: no throttle, [name, [index, error, old_style_offsets]]; v1: (timestamp, offset), no throttle. */
+    static const uint8_t lo0[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
+                                   0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 99 };
+    static const uint8_t lo1[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99 };
+    ENCODE(kproto_listoffsets_encode, &b, 0, &lr);
+    assert_bytes(b.mem, b.mem_len, lo0, sizeof lo0);
+    kbuf_free(&b);
+    ENCODE(kproto_listoffsets_encode, &b, 1, &lr);
+    assert_bytes(b.mem, b.mem_len, lo1, sizeof lo1);
+    kbuf_free(&b);
+    {   /* v0 with no offset: an empty array; weir's client reads -1 back */
+        struct klistoffsets_resp_part none = { 2, 0, -1, -1, -1 };
+        struct klistoffsets_resp_topic nt = { kstr_c("t"), &none, 1 };
+        struct klistoffsets_resp nr = { 0, &nt, 1 };
+        static const uint8_t lo0e[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0 };
+        ENCODE(kproto_listoffsets_encode, &b, 0, &nr);
+        assert_bytes(b.mem, b.mem_len, lo0e, sizeof lo0e);
+        kbuf_free(&b);
+        struct weir_arena a;
+        assert_int_equal(weir_arena_init(&a, 4096), WEIR_OK);
+        struct klistoffsets_resp back;
+        struct weir_rd rd = weir_rd_make(lo0, sizeof lo0);
+        assert_int_equal(kproto_listoffsets_response_decode(&rd, 0, &a, &back), WEIR_OK);
+        assert_int_equal(back.topics[0].partitions[0].offset, 99);
+        assert_int_equal(back.topics[0].partitions[0].timestamp, -1);
+        weir_arena_reset(&a);
+        rd = weir_rd_make(lo0e, sizeof lo0e);
+        assert_int_equal(kproto_listoffsets_response_decode(&rd, 0, &a, &back), WEIR_OK);
+        assert_int_equal(back.topics[0].partitions[0].offset, -1);
+        weir_arena_destroy(&a);
+    }
     uint8_t lo_want[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,
                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99 };
     for (int16_t v = 2; v <= 3; v++) {
@@ -1583,7 +1619,7 @@ static void test_response_small_apis(void **state)
                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 4 };
     uint8_t lo6[] = { 0, 0, 0, 0, 2, 2, 't', 2, 0, 0, 0, 2, 0, 0,
                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 4, 0, 0, 0 };
-    for (int16_t v = 4; v <= 7; v++) {
+    for (int16_t v = 4; v <= 8; v++) {
         ENCODE(kproto_listoffsets_encode, &b, v, &lr);
         if (v <= 5) assert_bytes(b.mem, b.mem_len, lo4, sizeof lo4);
         else assert_bytes(b.mem, b.mem_len, lo6, sizeof lo6);
