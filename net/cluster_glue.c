@@ -6,7 +6,9 @@
  * owner reactor, which makes the local store follow the cluster (the topic
  * with the cluster's partition count and configs), opens the log and applies
  * the role (part_repl_role). A NONE role for a deleted topic deletes the local
- * topic: its logs close on their owners, then its files go.
+ * topic: its logs close on their owners, then its files go. Once joined,
+ * start also deletes the local partitions the cluster does not place here
+ * and that are not its (strays_sweep, Kafka's stray logs), the same way.
  *
  * Stop: controlled shutdown (weir_cluster_shutdown) while the reactors still
  * serve; then no more roles are posted (glue->closed), the reactors stop
@@ -57,9 +59,11 @@ struct del_job {
     struct broker *b;
     struct reactor *origin;
     struct weir_topic_deletion *d;
+    const char *why;              /* for the log line: a string constant */
     char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t from;                 /* partitions [from, n) go (0: the whole topic) */
     int32_t remaining;
-    struct del_slot slots[];
+    struct del_slot slots[];      /* [p - from] */
 };
 
 static void part_unhost(struct reactor *r, struct part *p)
@@ -76,7 +80,8 @@ static void del_back(struct reactor *r, struct task *t)
     struct del_job *job = s->job;
     if (--job->remaining > 0) return;
     weir_store_topic_delete_finish(job->b->store, job->d);
-    weir_log(WEIR_LOG_INFO, "deleted topic %s (deleted in the cluster)", job->topic);
+    if (job->from == 0) weir_log(WEIR_LOG_INFO, "deleted topic %s (%s)", job->topic, job->why);
+    else weir_log(WEIR_LOG_INFO, "deleted the partitions of topic %s from %d on (%s)", job->topic, job->from, job->why);
     atomic_fetch_sub(&job->b->glue->inflight, 1);
     weir_free(job);
 }
@@ -108,8 +113,37 @@ static void del_owner(struct reactor *r, struct task *t)
     reactor_post(job->origin, &s->t);
 }
 
-/* On r: the local topic goes (once; a later NONE of the same topic finds it gone). */
-static void topic_delete_local(struct reactor *r, const char *topic)
+/* Runs a begun deletion of partitions [from, n) of topic: each owner
+ * unhosts and closes its log, then finish (on origin, a reactor) removes the
+ * files. Any thread. */
+static void deletion_run(struct broker *b, struct reactor *origin, struct weir_topic_deletion *d, const char *topic,
+                         int32_t from, const char *why)
+{
+    int32_t n = weir_store_deletion_partitions(d);
+    WEIR_ASSERT(from >= 0 && (from == 0 || from < n));
+    struct del_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n - from, 1) * sizeof job->slots[0]);
+    if (!job) { /* finish closes the logs itself */
+        weir_store_topic_delete_finish(b->store, d);
+        return;
+    }
+    *job = (struct del_job){ .b = b, .origin = origin, .d = d, .why = why, .from = from, .remaining = n - from };
+    snprintf(job->topic, sizeof job->topic, "%s", topic);
+    atomic_fetch_add(&b->glue->inflight, 1);
+    if (n == from) {
+        job->remaining = 1;
+        job->slots[0] = (struct del_slot){ .job = job, .partition = from };
+        del_back(origin, &job->slots[0].t);
+        return;
+    }
+    for (int32_t p = from; p < n; p++) {
+        job->slots[p - from] = (struct del_slot){ .t.run = del_owner, .job = job, .partition = p };
+        reactor_post(reactor_owner(b, topic, p), &job->slots[p - from].t);
+    }
+}
+
+/* The local topic goes (once; a later NONE of the same topic finds it gone).
+ * Any thread; r is the reactor that finishes it. */
+static void topic_delete_local(struct reactor *r, const char *topic, const char *why)
 {
     struct broker *b = r->b;
     struct weir_topic_deletion *d = NULL;
@@ -119,26 +153,7 @@ static void topic_delete_local(struct reactor *r, const char *topic)
             WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot delete local topic %s: %s", topic, weir_err_text(err));
         return;
     }
-    int32_t n = weir_store_deletion_partitions(d);
-    struct del_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n, 1) * sizeof job->slots[0]);
-    if (!job) { /* finish closes the logs itself */
-        weir_store_topic_delete_finish(b->store, d);
-        return;
-    }
-    *job = (struct del_job){ .b = b, .origin = r, .d = d, .remaining = n };
-    snprintf(job->topic, sizeof job->topic, "%s", topic);
-    if (n == 0) {
-        atomic_fetch_add(&b->glue->inflight, 1);
-        job->remaining = 1;
-        job->slots[0] = (struct del_slot){ .job = job, .partition = 0 };
-        del_back(r, &job->slots[0].t);
-        return;
-    }
-    atomic_fetch_add(&b->glue->inflight, 1);
-    for (int32_t p = 0; p < n; p++) {
-        job->slots[p] = (struct del_slot){ .t.run = del_owner, .job = job, .partition = p };
-        reactor_post(reactor_owner(b, topic, p), &job->slots[p].t);
-    }
+    deletion_run(b, r, d, topic, 0, why);
 }
 
 /* ---- applying a role on the owner -------------------------------------------------------- */
@@ -281,7 +296,7 @@ static void role_run(struct reactor *r, struct task *t)
         struct part *p = part_find(r, rt->topic, rt->partition);
         if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC)) groups_offsets_role(r, rt->partition, false);
         if (p) part_unhost(r, p);
-        if (weir_cluster_topic_partitions(b->cluster, rt->topic) < 0) topic_delete_local(r, rt->topic);
+        if (weir_cluster_topic_partitions(b->cluster, rt->topic) < 0) topic_delete_local(r, rt->topic, "deleted in the cluster");
         else if (p) part_close(r, rt->topic, rt->partition, NULL); /* no longer a replica: the files stay */
     }
     atomic_fetch_sub(&b->glue->inflight, 1);
@@ -320,7 +335,7 @@ static const struct reactor_hook_ops glue_hook = { .busy = glue_busy };
 
 void cluster_glue_reactor_init(struct reactor *r) { reactor_hook_add(r, &glue_hook, NULL); }
 
-static void strays_warn(struct broker *b, int32_t wait_ms);
+static void strays_sweep(struct broker *b, int32_t wait_ms);
 
 enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
 {
@@ -359,14 +374,67 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     __atomic_store_n(&b->meta, meta, __ATOMIC_RELEASE); /* requests are served from here on */
     weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d (%s, the inter-broker listener)",
              cc.broker_id, c->zk_connect, ib->host, ib->port, ib->listener);
-    strays_warn(b, cc.connect_timeout_ms);
+    strays_sweep(b, cc.connect_timeout_ms);
     return WEIR_OK;
 }
 
-/* Local topics the cluster does not have (deleted while this broker was
- * down, or never the cluster's): kept untouched, never served (no role comes
- * for them); one line each, as Kafka's stray logs (KIP-858). */
-static void strays_warn(struct broker *b, int32_t wait_ms)
+/* ---- stray local partitions (Kafka's KIP-858) -------------------------------------------- */
+
+static const char *const stray_text[] = {
+    [WEIR_STRAY_NO_TOPIC] = "the cluster has no such topic (deleted while this broker was away)",
+    [WEIR_STRAY_OTHER_ID] = "the cluster's topic of that name has another topic id and does not place this "
+                            "partition here (deleted and re-created while this broker was away)",
+    [WEIR_STRAY_BEYOND] = "the cluster's topic has fewer partitions",
+};
+
+/* The rule for one local partition, asked again until the cache can tell
+ * (or the deadline passes: then UNSURE). */
+static enum weir_stray stray_of(struct broker *b, const char *topic, int32_t partition, int64_t deadline)
+{
+    struct weir_uuid id;
+    bool known = weir_store_partition_topic_id(b->store, topic, partition, &id) == WEIR_OK;
+    enum weir_stray s;
+    while ((s = weir_cluster_stray(b->cluster, topic, partition, known ? &id : NULL)) == WEIR_STRAY_UNSURE &&
+           weir_clock_ns() < deadline)
+        usleep(20000);
+    return s;
+}
+
+/* One local topic: all of it stray goes as a topic; a stray tail past the
+ * cluster's partition count goes as a shrink; stray partitions among kept
+ * ones (another id, not placed here) stay, named once. */
+static void strays_topic(struct broker *b, const struct weir_topic_info *t, int64_t deadline)
+{
+    int32_t n = t->partitions, stray = 0, tail = n, unsure = 0;
+    for (int32_t p = 0; p < n; p++) {
+        enum weir_stray s = stray_of(b, t->name, p, deadline);
+        unsure += s == WEIR_STRAY_UNSURE;
+        stray += s >= WEIR_STRAY_NO_TOPIC;
+        if (s == WEIR_STRAY_BEYOND && tail == n) tail = p;
+        if (s >= WEIR_STRAY_NO_TOPIC)
+            weir_log(WEIR_LOG_WARN, "%s-%d in %s is stray: %s; deleting it", t->name, p, b->cfg.data_dir, stray_text[s]);
+    }
+    if (unsure)
+        weir_log(WEIR_LOG_WARN, "topic %s in %s: %d of its %d partitions not checked for stray data (the cluster's "
+                 "metadata was not fully read in time, or the topic is being deleted); kept", t->name,
+                 b->cfg.data_dir, unsure, n);
+    if (stray == n && !unsure) {
+        topic_delete_local(&b->reactors[0], t->name, "stray: not the cluster's");
+        return;
+    }
+    struct weir_topic_deletion *d = NULL;
+    if (tail < n && tail > 0 && weir_store_topic_shrink_begin(b->store, t->name, tail, &d) == WEIR_OK)
+        deletion_run(b, &b->reactors[0], d, t->name, tail, "stray: past the cluster's partition count");
+    if (stray > n - tail)
+        weir_log(WEIR_LOG_WARN, "topic %s in %s: %d stray partitions kept (other partitions of the topic are this "
+                 "broker's); remove their directories by hand", t->name, b->cfg.data_dir, stray - (n - tail));
+}
+
+/* Local partitions the cluster does not place here and that are not its
+ * (Kafka's stray logs): deleted through the store's deletion, never served.
+ * Only for a data directory of this cluster (meta.properties named its id
+ * and start checked it), once the cache holds every topic znode. */
+static void strays_sweep(struct broker *b, int32_t wait_ms)
 {
     size_t n = weir_store_topics(b->store, NULL, 0);
     struct weir_topic_info *info = n ? weir_calloc(n, sizeof *info) : NULL;
@@ -374,12 +442,10 @@ static void strays_warn(struct broker *b, int32_t wait_ms)
     n = WEIR_MIN(n, weir_store_topics(b->store, info, n));
     int64_t deadline = weir_clock_ns() + (int64_t)wait_ms * 1000000;
     for (size_t i = 0; i < n; i++) {
-        int k;
-        while ((k = weir_cluster_topic_listed(b->cluster, info[i].name)) < 0 && weir_clock_ns() < deadline)
-            usleep(20000);
-        if (k == 0)
-            weir_log(WEIR_LOG_WARN, "topic %s (%d partitions) in %s is stray: the cluster has no such topic; its "
-                     "files are kept and not served", info[i].name, info[i].partitions, b->cfg.data_dir);
+        if (b->cluster_id[0]) strays_topic(b, &info[i], deadline);
+        else if (weir_cluster_topic_listed(b->cluster, info[i].name) == 0)
+            weir_log(WEIR_LOG_WARN, "topic %s in %s is not the cluster's, and meta.properties named no cluster: kept, "
+                     "not served", info[i].name, b->cfg.data_dir);
     }
     weir_free(info);
 }

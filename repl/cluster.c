@@ -1064,6 +1064,16 @@ int weir_cluster_topic_listed(struct weir_cluster *cl, const char *topic)
     return r;
 }
 
+enum weir_stray weir_cluster_stray(struct weir_cluster *cl, const char *topic, int32_t partition,
+                                   const struct weir_uuid *local_id)
+{
+    lock(cl);
+    enum weir_stray s = rp_strmap_get(&cl->deleting, topic, NULL) ? WEIR_STRAY_UNSURE
+                                                                  : rp_member_stray(cl->m, topic, partition, local_id);
+    unlock(cl);
+    return s;
+}
+
 size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap)
 {
     lock(cl);

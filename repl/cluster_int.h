@@ -19,6 +19,7 @@
 #define WEIR_REPL_CLUSTER_INT_H
 
 #include "core_int.h"
+#include "repl.h"
 #include "zk_int.h"
 
 /* ---- strmap.c ------------------------------------------------------------------ */
@@ -142,6 +143,11 @@ bool rp_member_broker_live(const struct rp_member *m, int32_t id);
  * in an rp_zk_xmalloc'd array (*n of them; the caller frees it). */
 int32_t *rp_children_ids(const struct rp_zk_result *res, uint32_t *n);
 struct rp_mtopic *rp_member_topic(const struct rp_member *m, const char *name);
+/* weir_cluster_stray's rule over the cache alone (the deletion requests are
+ * the cluster's): UNSURE until the topic list and every listed topic's znode
+ * have been read. */
+enum weir_stray rp_member_stray(const struct rp_member *m, const char *topic, int32_t partition,
+                                const struct weir_uuid *local_id);
 /* The invariants of the cache; true when they hold (WEIR_DASSERT). */
 bool rp_member_check(const struct rp_member *m);
 

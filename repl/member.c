@@ -104,6 +104,25 @@ struct rp_mtopic *rp_member_topic(const struct rp_member *m, const char *name)
     return i < m->topics_n ? m->topics[i] : NULL;
 }
 
+enum weir_stray rp_member_stray(const struct rp_member *m, const char *topic, int32_t partition,
+                                const struct weir_uuid *local_id)
+{
+    WEIR_ASSERT(partition >= 0);
+    if (!m->topics_listed) return WEIR_STRAY_UNSURE;
+    for (uint32_t i = 0; i < m->topics_n; i++)
+        if (!m->topics[i]->assigned) return WEIR_STRAY_UNSURE; /* being created, or just listed */
+    const struct rp_mtopic *t = rp_member_topic(m, topic);
+    if (!t) return WEIR_STRAY_NO_TOPIC;
+    if ((uint32_t)partition >= t->parts_n) return WEIR_STRAY_BEYOND;
+    if (!local_id || weir_uuid_is_zero(local_id) || weir_uuid_is_zero(&t->topic_id) ||
+        weir_uuid_eq(local_id, &t->topic_id))
+        return WEIR_STRAY_KEEP; /* the same topic, or no ids to tell */
+    const struct rp_mpart *p = &t->parts[partition];
+    for (uint32_t r = 0; r < p->replicas_n; r++)
+        if (p->replicas[r] == m->cfg.id) return WEIR_STRAY_KEEP; /* its role resets the copy (topic id check) */
+    return WEIR_STRAY_OTHER_ID;
+}
+
 static void changed(struct rp_member *m)
 {
     WEIR_DASSERT(rp_member_check(m));

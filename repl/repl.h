@@ -137,6 +137,22 @@ bool weir_cluster_topic_id(struct weir_cluster *cl, const char *topic, struct we
 /* Names of known topics (not being deleted), each strdup'd with weir_malloc
  * into out (cap of them); returns how many there are (may exceed cap). */
 size_t weir_cluster_topics(struct weir_cluster *cl, char **out, size_t cap);
+/* Kafka's stray-log rule (KRaft, KIP-858) for a partition this broker holds
+ * on disk, from one snapshot of the cache. local_id is the id in its
+ * partition.metadata, NULL when there is none (or it is unreadable): then
+ * only the rules that need no id apply. Never STRAY while in doubt. */
+enum weir_stray {
+    WEIR_STRAY_KEEP,     /* the cluster's, or not provably stale: kept */
+    WEIR_STRAY_UNSURE,   /* not decidable yet: the topic list or a topic znode
+                            not read since start, or the topic has a deletion
+                            request: ask again later */
+    WEIR_STRAY_NO_TOPIC, /* (a) the cluster has no topic of that name */
+    WEIR_STRAY_OTHER_ID, /* (b) its topic has another id and this broker is
+                            not in the partition's assignment */
+    WEIR_STRAY_BEYOND,   /* (c) the partition is past the topic's partition count */
+};
+enum weir_stray weir_cluster_stray(struct weir_cluster *cl, const char *topic, int32_t partition,
+                                   const struct weir_uuid *local_id);
 /* false: topic or partition unknown, or its state not read yet. */
 bool weir_cluster_partition(struct weir_cluster *cl, const char *topic, int32_t partition,
                             struct weir_partition_info *out);

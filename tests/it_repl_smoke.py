@@ -16,6 +16,7 @@ failure scenarios are tests/it_repl_*.py's others):
       partition; a consumer group commits and reads its offset back, also
       from the next coordinator after a kill -9 of the first;
   (f) DeleteTopics: the topic goes from the cluster and every broker's data dir;
+      (f2) also from a broker stopped meanwhile, once it is back (stray);
   (g) SIGTERM: each broker exits 0 (controlled shutdown first).
 
 usage: it_repl_smoke.py path/to/weir   (exit 77 without ZooKeeper or confluent_kafka)
@@ -334,7 +335,7 @@ def main(binary):
     check(wait(gone, 60 * ts, "deleted"), "(f) the topic is gone from Metadata and from every data dir",
           str([sorted(os.listdir(b.datadir)) for b in brokers]))
 
-    # (f2) a topic deleted while a broker was down is stray there: kept, named once in its log
+    # (f2) a topic deleted while a broker was down is stray there: deleted when it is back, named in its log
     stray = "smoke-stray"
     fut = admin.create_topics([NewTopic(stray, num_partitions=1, replication_factor=3)], operation_timeout=30 * ts)
     fut[stray].result(timeout=60 * ts)
@@ -350,10 +351,11 @@ def main(binary):
     check(wait(lambda: stray not in admin.list_topics(timeout=10).topics, 60 * ts, "stray deleted"),
           "(f2) the topic is deleted while a broker is down")
     down.restart()
+    check(wait(lambda: not os.path.exists(os.path.join(down.datadir, f"{stray}-0")), 60 * ts, "stray swept"),
+          "(f2) the restarted broker deletes the local topic the cluster does not have")
     text = down.log(since_start=True)
-    check(f"topic {stray} (1 partitions) in {down.datadir} is stray" in text,
-          "(f2) the restarted broker names the local topic the cluster does not have as stray", text[-600:])
-    check(os.path.isdir(os.path.join(down.datadir, f"{stray}-0")), "(f2) and keeps its files")
+    check(f"{stray}-0 in {down.datadir} is stray: the cluster has no such topic" in text,
+          "(f2) naming it as stray", text[-600:])
     check(stray not in admin.list_topics(timeout=10).topics, "(f2) nor does it come back in Metadata")
 
     # (g)

@@ -16,7 +16,8 @@
  * seeded random dispatch orders. Then one smoke run on a
  * real ZooKeeper (zk.c): election, a topic's states and roles, a broker
  * stopping and its partition led by the next in the ISR, a session the
- * server ends (the broker registers again on a new one). */
+ * server ends (the broker registers again on a new one). The stray-partition
+ * rule (KIP-858) over a hand-made cache. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -966,6 +967,48 @@ static void t_real_zookeeper(void **state)
     cluster_free(cl);
 }
 
+/* The stray rule (KIP-858) over a hand-made cache of broker 2: topic "t"
+ * (id A, 2 partitions: p0 on {0, 2}, p1 on {0, 1}). */
+static void t_stray_rule(void **state)
+{
+    (void)state;
+    struct weir_uuid a = { { 0xA } }, b = { { 0xB } }, zero = { { 0 } };
+    int32_t r0[] = { 0, 2 }, r1[] = { 0, 1 };
+    struct rp_mpart parts[2] = { { .replicas = r0, .replicas_n = 2 }, { .replicas = r1, .replicas_n = 2 } };
+    struct rp_mtopic t = { .name = "t", .assigned = true, .topic_id = a, .parts_n = 2, .parts = parts };
+    struct rp_mtopic fresh = { .name = "fresh", .assigned = false };
+    struct rp_mtopic *topics[] = { &t, &fresh };
+    struct rp_member m = { .cfg.id = 2, .topics_listed = true, .topics = topics, .topics_n = 1 };
+    static const struct {
+        const char *name, *topic;
+        int32_t partition;
+        int local; /* 0: no partition.metadata, 1: id A, 2: id B, 3: a zero id */
+        enum weir_stray want;
+    } cases[] = {
+        { "no such topic", "gone", 0, 1, WEIR_STRAY_NO_TOPIC },
+        { "no such topic, no local id", "gone", 3, 0, WEIR_STRAY_NO_TOPIC },
+        { "past the partition count", "t", 2, 1, WEIR_STRAY_BEYOND },
+        { "same id, assigned here", "t", 0, 1, WEIR_STRAY_KEEP },
+        { "same id, not assigned here", "t", 1, 1, WEIR_STRAY_KEEP },
+        { "other id, assigned here (its role resets it)", "t", 0, 2, WEIR_STRAY_KEEP },
+        { "other id, not assigned here", "t", 1, 2, WEIR_STRAY_OTHER_ID },
+        { "no local id", "t", 1, 0, WEIR_STRAY_KEEP },
+        { "zero local id", "t", 1, 3, WEIR_STRAY_KEEP },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct weir_uuid *ids[] = { NULL, &a, &b, &zero };
+        print_message("%s\n", cases[i].name);
+        assert_int_equal(rp_member_stray(&m, cases[i].topic, cases[i].partition, ids[cases[i].local]), cases[i].want);
+    }
+    t.topic_id = zero; /* a topic znode without an id: another id cannot be told */
+    assert_int_equal(rp_member_stray(&m, "t", 1, &b), WEIR_STRAY_KEEP);
+    m.topics_n = 2; /* a listed topic whose znode is not read (being created): nothing is decided */
+    assert_int_equal(rp_member_stray(&m, "gone", 0, &a), WEIR_STRAY_UNSURE);
+    assert_int_equal(rp_member_stray(&m, "t", 5, &a), WEIR_STRAY_UNSURE);
+    m.topics_n = 1, m.topics_listed = false; /* the topic list not read since start */
+    assert_int_equal(rp_member_stray(&m, "gone", 0, &a), WEIR_STRAY_UNSURE);
+}
+
 static int real_setup(void **state)
 {
     (void)state;
@@ -988,7 +1031,7 @@ int main(void)
         cmocka_unit_test(t_delete_topic), cmocka_unit_test(t_topic_config),      cmocka_unit_test(t_duplicate_id), cmocka_unit_test(t_listeners_registration),
         cmocka_unit_test(t_stale_epoch_ignored), cmocka_unit_test(t_reconnect),
         cmocka_unit_test(t_random_faults),     cmocka_unit_test(t_bounce),
-        cmocka_unit_test(t_restart_same_epoch),
+        cmocka_unit_test(t_restart_same_epoch), cmocka_unit_test(t_stray_rule),
     };
     int failed = cmocka_run_group_tests_name("zkmem", tests, NULL, NULL);
     if (access(WEIR_TEST_ZK_SERVER, X_OK) != 0) {
