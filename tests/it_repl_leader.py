@@ -33,6 +33,7 @@ import signal
 import time
 
 import it_common as itc
+import repl_check
 from it_common import Rd, array, check, i8, i16, i32, i64, say, string
 
 TOPIC = "lead"
@@ -119,18 +120,10 @@ def records(n, tag):
 
 
 def main(binary):
-    if not itc.have_zookeeper():
-        itc.skip("no ZooKeeper server (Debian package zookeeper)")
     ts = itc.TSCALE_OF(binary)
-    zk = itc.start_zookeeper()
-    common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000",
-              f"replica.lag.time.max.ms={LAG_MS}", "auto.create.topics.enable=false",
-              "offsets.topic.replication.factor=1", "weir.reactors=2"]
-    brokers = []
-    for i in range(3):
-        b = itc.Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
-        b.start()
-        brokers.append(b)
+    zk, brokers, _ = repl_check.start_cluster(binary, [f"replica.lag.time.max.ms={LAG_MS}",
+                                                       "auto.create.topics.enable=false",
+                                                       "offsets.topic.replication.factor=1", "weir.reactors=2"])
     conns = [itc.KafkaConn(b.port, timeout=30 * ts) for b in brokers]
 
     def brokers_seen():

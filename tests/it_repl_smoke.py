@@ -27,6 +27,7 @@ import re
 import time
 
 import it_common as itc
+import repl_check
 from it_common import check, say
 
 TOPIC = "smoke"
@@ -46,24 +47,16 @@ def wait(pred, timeout, what, interval=0.2):
 
 
 def main(binary):
-    if not itc.have_zookeeper():
-        itc.skip("no ZooKeeper server (Debian package zookeeper)")
     try:
         from confluent_kafka import Consumer, Producer, TopicPartition
         from confluent_kafka.admin import AdminClient, NewTopic
     except ImportError:
         itc.skip("python3-confluent-kafka is not installed")
     ts = itc.TSCALE_OF(binary)
-    zk = itc.start_zookeeper()
-    common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000",
-              "offsets.topic.replication.factor=3", "replica.lag.time.max.ms=10000",
-              "weir.offsets.compaction.min.bytes=65536",  # (e2): the leader compacts soon
-              "auto.create.topics.enable=false"]  # a client's late Metadata must not bring the deleted topic back
-    brokers = []
-    for i in range(3):
-        b = itc.Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
-        b.start()
-        brokers.append(b)
+    zk, brokers, common = repl_check.start_cluster(binary, [
+        "offsets.topic.replication.factor=3", "replica.lag.time.max.ms=10000",
+        "weir.offsets.compaction.min.bytes=65536",  # (e2): the leader compacts soon
+        "auto.create.topics.enable=false"])  # a client's late Metadata must not bring the deleted topic back
     boot = ",".join(b.bootstrap for b in brokers)
 
     # (a) a second broker with id 1 refuses

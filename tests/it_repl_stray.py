@@ -62,21 +62,12 @@ def create(admin, topic, parts, rf, ts):
 
 
 def main(binary):
-    if not itc.have_zookeeper():
-        itc.skip("no ZooKeeper server (Debian package zookeeper)")
     try:
         from confluent_kafka.admin import AdminClient
     except ImportError:
         itc.skip("python3-confluent-kafka is not installed")
     ts = itc.TSCALE_OF(binary)
-    zk = itc.start_zookeeper()
-    common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000",
-              "offsets.topic.replication.factor=3", "auto.create.topics.enable=false"]
-    brokers = []
-    for i in range(3):
-        b = itc.Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
-        b.start()
-        brokers.append(b)
+    zk, brokers, _ = rc.start_cluster(binary, ["offsets.topic.replication.factor=3", "auto.create.topics.enable=false"])
     boot = ",".join(b.bootstrap for b in brokers)
     admin = AdminClient({"bootstrap.servers": boot})
 

@@ -9,7 +9,24 @@ partition; the producer remembers the offset of every acknowledged one."""
 import threading
 import time
 
-from it_common import KafkaConn, build_batch, check, disk_batches, say
+from it_common import Broker, KafkaConn, build_batch, check, disk_batches, have_zookeeper, say, skip, start_zookeeper
+
+
+def start_cluster(binary, sets, n=3):
+    """One ZooKeeper and n brokers on it (broker.id 0..n-1, session timeout 6 s,
+    plus `sets`), started in id order -> (zk, brokers, common): common is the
+    settings every broker got but its id, for another broker of that cluster.
+    Without a ZooKeeper server the test is skipped (exit 77)."""
+    if not have_zookeeper():
+        skip("no ZooKeeper server (Debian package zookeeper)")
+    zk = start_zookeeper()
+    common = [f"zookeeper.connect={zk.connect}", "zookeeper.session.timeout.ms=6000"] + list(sets)
+    brokers = []
+    for i in range(n):
+        b = Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
+        b.start()
+        brokers.append(b)
+    return zk, brokers, common
 
 
 class NumberedProducer:
