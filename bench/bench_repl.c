@@ -536,6 +536,9 @@ static void bench_produce(struct ctx *x)
                    SCHEMA, CLIENTS[client], PCFGS[c].rf, PCFGS[c].acks, VALUE_BYTES, x->o.records, runs,
                    x->o.reactors);
             stat_print("records_s", copy, runs);
+            printf(",\"records_s\":[");
+            for (int r = 0; r < runs; r++) printf("%s%.0f", r ? "," : "", rc[c * runs + r]); /* run order */
+            printf("]");
             printf(",\"broker_cpu_us_per_record_median\":%.3f", median(us, runs));
             if (c == 1) one_med = median(copy, runs);
             if (c == 2 && (x->o.configs & 2))
