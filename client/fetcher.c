@@ -25,6 +25,7 @@ enum {
     LEADERS_PER_ROUND_MAX = 64,
     META_RETRY_MS = 1000,  /* after a metadata error (unknown topic, no leader) */
     IDLE_WAIT_MS = 1000,   /* longest sleep with nothing to do */
+    FETCH_BY_NAME_MAX = 12, /* the last Fetch version that names topics (v13+: ids) */
 };
 
 /* ---- plan ---------------------------------------------------------------------------- */
@@ -449,7 +450,8 @@ static bool fetch_send(struct weir_consumer *c, size_t n, int32_t node, int64_t 
 {
     struct cw_conn *conn = leader_conn(c, node, n, now);
     if (!conn) return false;
-    int16_t v = cw_version(conn, KAPI_FETCH);
+    /* v13+ names topics by id: this consumer fetches by name. */
+    int16_t v = WEIR_MIN(cw_version(conn, KAPI_FETCH), FETCH_BY_NAME_MAX);
     weir_arena_reset(&c->arena);
     const char **names = weir_arena_alloc(&c->arena, n * sizeof *names);
     struct kfetch_req_topic *topics = weir_arena_alloc(&c->arena, n * sizeof *topics);
@@ -467,11 +469,14 @@ static bool fetch_send(struct weir_consumer *c, size_t n, int32_t node, int64_t 
         int32_t before = n_topics;
         int32_t slot = topic_slot(names, &n_topics, e->part->topic);
         if (slot < before) continue;
-        topics[slot] = (struct kfetch_req_topic){ kstr_c(e->part->topic), &parts[used], 0 };
+        topics[slot] = (struct kfetch_req_topic){ .topic = kstr_c(e->part->topic), .partitions = &parts[used] };
         for (size_t j = i; j < n; j++) {
             const struct pentry *f = &c->plan[j];
             if (f->state != CP_ACTIVE || f->leader != node || f->part->topic != e->part->topic) continue;
-            parts[used++] = (struct kfetch_req_part){ f->part->id, -1, f->fetch_pos, -1, c->conf.max_partition_fetch_bytes };
+            parts[used++] = (struct kfetch_req_part){ .partition = f->part->id, .current_leader_epoch = -1,
+                                                     .fetch_offset = f->fetch_pos, .last_fetched_epoch = -1,
+                                                     .log_start_offset = -1,
+                                                     .partition_max_bytes = c->conf.max_partition_fetch_bytes };
             topics[slot].n_partitions++;
         }
     }

@@ -610,11 +610,11 @@ static bool fetch_send(struct fetcher *f, int64_t now)
         for (int32_t t = 0; t < n_topics && !seen; t++) seen = kstr_eq(topics[t].topic, fp->topic);
         if (seen) continue;
         struct kfetch_req_topic *t = &topics[n_topics++];
-        *t = (struct kfetch_req_topic){ kstr_c(fp->topic), &parts[k], 0 };
+        *t = (struct kfetch_req_topic){ .topic = kstr_c(fp->topic), .partitions = &parts[k] };
         for (struct fpart *q = fp; q; q = q->next) {
             if (q->state != FP_FETCH || !fpart_due(q, now) || strcmp(q->topic, fp->topic)) continue;
             parts[k] = (struct kfetch_req_part){ .partition = q->partition, .current_leader_epoch = q->epoch,
-                                                 .fetch_offset = q->fetch_offset, .log_start_offset = q->log_start,
+                                                 .fetch_offset = q->fetch_offset, .last_fetched_epoch = -1, .log_start_offset = q->log_start,
                                                  .partition_max_bytes = cfg->replica_fetch_max_bytes };
             list[k++] = q;
             t->n_partitions++;

@@ -15,7 +15,14 @@
  * its fetch offset moves the ISR and the high watermark (repl_part.c), and it
  * waits on the log end; a consumer reads whole batches below the high
  * watermark, which is its high_watermark and last_stable_offset, and waits
- * on the high watermark. */
+ * on the high watermark.
+ *
+ * v12+: a fetch that names its last fetched epoch is checked against the
+ * epoch cache first, as Kafka's Partition.readRecords does: when that epoch
+ * ends before the fetch offset (or is unknown), the partition answers no
+ * records and DivergingEpoch (the largest epoch <= it and its end offset), at
+ * once. v13+ names topics by id: each id is resolved to its name when the
+ * request arrives; an unknown id answers UNKNOWN_TOPIC_ID. */
 #include "net_int.h"
 
 #include <stdio.h>
@@ -28,6 +35,11 @@ struct fetch_slot {
     bool follower;               /* cluster mode, replica_id >= 0 */
     int32_t replica;             /* replica_id */
     int32_t leader_epoch;        /* current_leader_epoch, -1: unchecked */
+    int32_t last_fetched_epoch;  /* v12+, -1: unchecked */
+    int16_t fixed_error;         /* answered every round without a read (unknown topic id) */
+    bool diverging;              /* this round: last_fetched_epoch diverges, no records */
+    int32_t diverging_epoch;
+    int64_t diverging_end_offset;
     int64_t offset;
     int32_t max_bytes;
     struct weir_log_view view;
@@ -169,14 +181,17 @@ static void fetch_respond(struct request *req)
     int32_t i = 0;
     for (int32_t t = 0; t < n_topics; t++) {
         topics[t] = (struct kfetch_resp_topic){ .topic = st->fr.topics[t].topic, .partitions = parts + i,
-                                                .n_partitions = st->fr.topics[t].n_partitions };
+                                                .n_partitions = st->fr.topics[t].n_partitions,
+                                                .topic_id = st->fr.topics[t].topic_id };
         for (int32_t p = 0; p < st->fr.topics[t].n_partitions; p++, i++) {
             struct fetch_slot *s = &st->slots[i];
             parts[i] = (struct kfetch_resp_part){ .partition_index = s->pt.partition, .error_code = s->pt.error_code,
                                                   .high_watermark = s->high_watermark,
                                                   .last_stable_offset = s->high_watermark,
                                                   .log_start_offset = s->log_start, .n_aborted = -1,
-                                                  .preferred_read_replica = -1 };
+                                                  .preferred_read_replica = -1, .diverging = s->diverging,
+                                                  .diverging_epoch = s->diverging_epoch,
+                                                  .diverging_end_offset = s->diverging_end_offset };
             if (s->send_len == 0) continue;
             ranges[i] = (struct kfile_range){ s->view.fd, s->view.pos, s->send_len, &s->view };
             parts[i].records = &ranges[i];
@@ -277,7 +292,7 @@ static void read_origin(struct reactor *r, struct ptask *pt)
     bool errors = false;
     for (int32_t i = 0; i < st->n_slots; i++) {
         total += st->slots[i].has_view ? st->slots[i].view.len : 0;
-        errors |= st->slots[i].pt.error_code != 0;
+        errors |= st->slots[i].pt.error_code != 0 || st->slots[i].diverging;
     }
     bool expired = weir_clock_ns() >= st->deadline_ns;
     if (total >= (uint64_t)WEIR_MAX(st->fr.min_bytes, 1) || errors || expired || r->stopping ||
@@ -305,12 +320,47 @@ static void view_trim(struct weir_log_view *v, int64_t limit)
     v->offset_next = next;
 }
 
+/* Where `requested` ends in p's log: (epoch, end offset) as Kafka's
+ * LeaderEpochFileCache.endOffsetFor answers. A single node leads at epoch 0
+ * from the log's start (Metadata says so) but keeps no epoch cache: epoch 0
+ * ends at the log end, as Kafka's cache {(0, start)} would answer; without it
+ * a KIP-320 client (one that saw epoch 0) would take -1 for a truncation and
+ * reset its offset. */
+static void epoch_end_offset(const struct reactor *r, const struct part *p, int32_t requested, int32_t *epoch,
+                             int64_t *end_offset)
+{
+    if (!r->b->cluster && requested == 0 && weir_log_latest_epoch(p->log) < 0) {
+        *epoch = 0;
+        *end_offset = weir_log_end_offset(p->log);
+        return;
+    }
+    weir_log_epoch_end_offset(p->log, requested, epoch, end_offset);
+}
+
+/* v12+ (Partition.readRecords): the fetcher's last fetched epoch must end at
+ * or after its fetch offset, else the slot answers DivergingEpoch and no records. */
+static bool read_diverges(const struct reactor *r, const struct part *p, struct fetch_slot *s)
+{
+    if (s->last_fetched_epoch < 0) return false;
+    epoch_end_offset(r, p, s->last_fetched_epoch, &s->diverging_epoch, &s->diverging_end_offset);
+    s->diverging = s->diverging_epoch < s->last_fetched_epoch || s->diverging_end_offset < s->offset;
+    return s->diverging;
+}
+
 static void read_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, pt);
+    if (s->fixed_error) {
+        pt->error_code = s->fixed_error;
+        ptask_reply(r, pt);
+        return;
+    }
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
     if (p) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
-    if (p && !pt->error_code) {
+    if (p && !pt->error_code && read_diverges(r, p, s)) {
+        s->log_start = weir_log_start_offset(p->log);
+        s->high_watermark = r->b->cluster ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
+    } else if (p && !pt->error_code) {
         int64_t end = weir_log_end_offset(p->log);
         s->log_start = weir_log_start_offset(p->log);
         size_t max = s->max_bytes > 0 ? (size_t)s->max_bytes : 0;
@@ -342,7 +392,7 @@ static void fetch_round(struct request *req)
     for (int32_t i = 0; i < st->n_slots; i++) {
         struct fetch_slot *s = &st->slots[i];
         s->pt.error_code = 0;
-        s->has_view = false;
+        s->has_view = s->diverging = false;
         s->high_watermark = s->log_start = -1;
         ptask_send(&s->pt);
     }
@@ -364,6 +414,18 @@ static void fetch_wake(struct request *req)
     fetch_round(req);
 }
 
+/* v13+: the request topic's name from its id (into the arena); the error
+ * its partitions answer when the id is unknown (UNKNOWN_TOPIC_ID), else 0. */
+static int16_t fetch_topic_by_id(struct request *req, struct kfetch_req_topic *t)
+{
+    char name[WEIR_TOPIC_NAME_MAX + 1];
+    char *copy = NULL;
+    if (!weir_uuid_is_zero(&t->topic_id) && meta_topic_name_of_id(req->c->r->b->meta, &t->topic_id, name, sizeof name))
+        copy = arena_strdup(&req->arena, kstr_c(name));
+    t->topic = copy ? kstr_c(copy) : (struct kstr){ "", 0 };
+    return copy ? 0 : WEIR_KERR_UNKNOWN_TOPIC_ID;
+}
+
 static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *st)
 {
     int32_t n = 0;
@@ -375,6 +437,8 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
     bool follower = req->c->r->b->cluster && st->fr.replica_id >= 0;
     st->follower = follower;
     for (int32_t t = 0; t < st->fr.n_topics; t++) {
+        int16_t fixed_error = 0;
+        if (req->hdr.api_version >= 13) fixed_error = fetch_topic_by_id(req, &st->fr.topics[t]);
         char *topic = arena_strdup(&req->arena, st->fr.topics[t].topic);
         if (!topic) return WEIR_E_NOMEM;
         for (int32_t p = 0; p < st->fr.topics[t].n_partitions; p++, i++) {
@@ -384,8 +448,11 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
                                                 .w = { .key = part_key(topic, in->partition) },
                                                 .follower = follower, .replica = st->fr.replica_id,
                                                 .leader_epoch = in->current_leader_epoch,
+                                                .last_fetched_epoch = in->last_fetched_epoch,
+                                                .fixed_error = fixed_error,
                                                 .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
-            if (!weir_topic_name_valid(topic)) st->slots[i].pt.error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!weir_topic_name_valid(topic) && !fixed_error)
+                st->slots[i].pt.error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         }
     }
     return WEIR_OK;
@@ -501,7 +568,7 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         if (s->v0 && s->max_num_offsets <= 0) offset = -1; /* an empty old_style_offsets */
         s->out->offset = offset;
         s->out->timestamp = ts;
-        if (!r->b->cluster && offset >= 0 && weir_log_latest_epoch(p->log) < 0) epoch = 0; /* see ofle_owner */
+        if (!r->b->cluster && offset >= 0 && weir_log_latest_epoch(p->log) < 0) epoch = 0; /* see epoch_end_offset */
         s->out->leader_epoch = s->out->error_code ? -1 : epoch;
     }
     ptask_reply(r, pt);
@@ -600,14 +667,7 @@ static void ofle_owner(struct reactor *r, struct ptask *pt)
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
     if (p) pt->error_code = part_repl_serve_check(r, p, s->current_leader_epoch);
     s->out->error_code = pt->error_code;
-    /* A single node leads at epoch 0 from the log's start (Metadata says so)
-     * but keeps no epoch cache: epoch 0 ends at the log end, as Kafka's
-     * cache {(0, start)} would answer; without it a KIP-320 client (one that
-     * saw epoch 0) would take -1 for a truncation and reset its offset. */
-    bool single_zero = p && !r->b->cluster && s->out->leader_epoch == 0 && weir_log_latest_epoch(p->log) < 0;
-    if (p && !pt->error_code && single_zero) s->out->end_offset = weir_log_end_offset(p->log);
-    else if (p && !pt->error_code)
-        weir_log_epoch_end_offset(p->log, s->out->leader_epoch, &s->out->leader_epoch, &s->out->end_offset);
+    if (p && !pt->error_code) epoch_end_offset(r, p, s->out->leader_epoch, &s->out->leader_epoch, &s->out->end_offset);
     else s->out->leader_epoch = -1;
     ptask_reply(r, pt);
 }

@@ -217,8 +217,7 @@ static char **topics_all(struct weir_meta *m, size_t *n);
  * IDEMPOTENT_WRITE 12. */
 enum { TOPIC_OPS_ALL = 0xdf8, CLUSTER_OPS_ALL = 0x1fa0 };
 
-/* The name of the topic with this id into out (cap bytes); false when none. */
-static bool topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char *out, size_t cap)
+bool meta_topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char *out, size_t cap)
 {
     size_t n = 0;
     char **names = topics_all(m, &n);
@@ -246,7 +245,7 @@ static bool *metadata_by_id(struct request *req, struct kmetadata_req *mr)
     for (int32_t i = 0; i < mr->n_topics; i++) {
         char name[WEIR_TOPIC_NAME_MAX + 1];
         unknown[i] = weir_uuid_is_zero(&mr->topic_ids[i]) ||
-                     !topic_name_of_id(req->c->r->b->meta, &mr->topic_ids[i], name, sizeof name);
+                     !meta_topic_name_of_id(req->c->r->b->meta, &mr->topic_ids[i], name, sizeof name);
         char *copy = unknown[i] ? NULL : arena_strdup(&req->arena, kstr_c(name));
         if (copy) mr->topics[i] = kstr_c(copy);
         else unknown[i] = true;

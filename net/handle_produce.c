@@ -52,6 +52,8 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
     struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
     struct produce_state *st = pt->req->state;
     s->out->error_code = pt->error_code;
+    /* v8+: Kafka sends its exception's message; ours is the code's default one. */
+    if (pt->error_code) s->out->error_message = kstr_c(weir_kerr_message(pt->error_code));
     s->out->base_offset = pt->error_code ? -1 : s->base_offset;
     s->out->log_start_offset = s->log_start;
     if (--st->remaining == 0) produce_finish(pt->req);
@@ -142,6 +144,7 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
     if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
+    if (out->error_code != 0) out->error_message = kstr_c(weir_kerr_message(out->error_code));
     if (out->error_code != 0) return;
     *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
                                         .on_owner = produce_owner, .on_origin = produce_origin },

@@ -364,6 +364,9 @@ void handle_request(struct request *req);
 void handle_metadata(struct request *req);
 void handle_findcoordinator(struct request *req);
 size_t meta_live_count(struct weir_meta *m);
+/* The name of the topic with this id into out (cap bytes); false when none
+ * (Metadata v12 and Fetch v13 ask by id). Walks every topic: O(topics). */
+bool meta_topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char *out, size_t cap);
 /* This broker's advertised listeners into out (WEIR_REPL_ENDPOINTS_MAX room;
  * listener_advertised for each); returns how many. */
 unsigned broker_endpoints(const struct broker *b, struct weir_repl_endpoint *out);

@@ -10,8 +10,8 @@
  * implements; -1, -1 for the others until their codecs exist. flex_from is each
  * schema's "flexibleVersions" (request and response agree for every API). */
 static const struct kproto_api api_table[] = {
-    { KAPI_PRODUCE, 0, 7, 9, "Produce" },
-    { KAPI_FETCH, 4, 11, 12, "Fetch" },
+    { KAPI_PRODUCE, 0, 9, 9, "Produce" },
+    { KAPI_FETCH, 4, 13, 12, "Fetch" },
     { KAPI_LIST_OFFSETS, 0, 8, 6, "ListOffsets" },
     { KAPI_METADATA, 0, 12, 9, "Metadata" },
     { KAPI_OFFSET_COMMIT, 5, 7, 8, "OffsetCommit" },

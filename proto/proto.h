@@ -603,7 +603,7 @@ void kproto_metadata_request_encode(struct kbuf *out, int16_t version, const str
 enum weir_err kproto_metadata_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                               struct kmetadata_resp *resp);
 
-/* ---- Produce (0), v0-7 ---- */
+/* ---- Produce (0), v0-9; v9 flexible ---- */
 
 struct kproduce_req_part {
     int32_t index;
@@ -624,12 +624,22 @@ struct kproduce_req {
     struct kproduce_req_topic *topics;
     int32_t n_topics;
 };
+struct kproduce_record_error {
+    int32_t batch_index;
+    struct kstr message; /* nullable; ptr NULL = null */
+};
 struct kproduce_resp_part {
     int32_t index;
     int16_t error_code;
     int64_t base_offset;
     int64_t log_append_time_ms; /* v2+; -1 for CreateTime topics */
     int64_t log_start_offset;   /* v5+ */
+    /* v8+ (KIP-467): the records that made the batch be dropped, and a summary.
+     * error_message with ptr NULL goes out as null (Kafka's default), so a
+     * zero-initialized entry sends no message. */
+    const struct kproduce_record_error *record_errors;
+    int32_t n_record_errors;
+    struct kstr error_message;
 };
 struct kproduce_resp_topic {
     struct kstr name;
@@ -650,24 +660,27 @@ void kproto_produce_request_encode(struct kbuf *out, int16_t version, const stru
 enum weir_err kproto_produce_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                              struct kproduce_resp *resp);
 
-/* ---- Fetch (1), v4-11 ---- */
+/* ---- Fetch (1), v4-13; v12 flexible, v13 by topic id ---- */
 
 struct kfetch_req_part {
     int32_t partition;
     int32_t current_leader_epoch; /* v9+, else -1 */
     int64_t fetch_offset;
+    int32_t last_fetched_epoch;   /* v12+, else -1 */
     int64_t log_start_offset;     /* v5+, else -1 */
     int32_t partition_max_bytes;
 };
 struct kfetch_req_topic {
-    struct kstr topic;
+    struct kstr topic;            /* v0-12; v13+: empty on decode, not encoded */
     struct kfetch_req_part *partitions;
     int32_t n_partitions;
+    struct weir_uuid topic_id;    /* v13+, else zero */
 };
 struct kfetch_forgotten {
-    struct kstr topic;
+    struct kstr topic;            /* v7-12 */
     int32_t *partitions;
     int32_t n_partitions;
+    struct weir_uuid topic_id;    /* v13+ */
 };
 struct kfetch_req {
     int32_t replica_id;
@@ -711,11 +724,19 @@ struct kfetch_resp_part {
     /* Client decode only: RECORDS borrowed from the response frame (len -1 =
      * null; may end in a partial batch); `records` is then NULL. */
     struct kbytes record_set;
+    /* v12+ tagged field 0 DivergingEpoch, sent when `diverging` (a replica's
+     * last_fetched_epoch ends before its fetch offset; no records then).
+     * CurrentLeader (tag 1, KIP-951 fills it from v16) and SnapshotId (tag 2,
+     * KRaft) are never sent. */
+    bool diverging;
+    int32_t diverging_epoch;
+    int64_t diverging_end_offset;
 };
 struct kfetch_resp_topic {
-    struct kstr topic;
+    struct kstr topic;            /* v0-12 */
     const struct kfetch_resp_part *partitions;
     int32_t n_partitions;
+    struct weir_uuid topic_id;    /* v13+ */
 };
 struct kfetch_resp {
     int32_t throttle_time_ms; /* v1+ */

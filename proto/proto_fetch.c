@@ -1,16 +1,21 @@
-/* proto/proto_fetch.c: Fetch (key 1), v4-11 (schemas/Fetch*.json).
+/* proto/proto_fetch.c: Fetch (key 1), v4-13 (schemas/Fetch*.json).
  * Request: max_bytes v3+, isolation_level v4+, session id/epoch and forgotten
- * topics v7+, current_leader_epoch v9+, log_start_offset v5+, rack_id v11+.
- * Response: throttle first (v1+), error_code + session_id v7+, per partition
- * last_stable_offset v4+, log_start_offset v5+, aborted_transactions v4+
- * (nullable), preferred_read_replica v11+, then RECORDS sized exactly to the
- * file ranges that follow it as FILE chunks (README §9.9). The client decodes
- * RECORDS as bytes borrowed from the response frame (record_set). */
+ * topics v7+, current_leader_epoch v9+, log_start_offset v5+, rack_id v11+,
+ * flexible and last_fetched_epoch v12+, topic ids instead of names v13+
+ * (topics and forgotten topics).
+ * Response: throttle first (v1+), error_code + session_id v7+, topic id
+ * instead of name v13+, per partition last_stable_offset v4+,
+ * log_start_offset v5+, aborted_transactions v4+ (nullable),
+ * preferred_read_replica v11+, then RECORDS sized exactly to the file ranges
+ * that follow it as FILE chunks (README §9.9), then (v12+) the tagged
+ * DivergingEpoch (tag 0) when set. The client decodes RECORDS as bytes
+ * borrowed from the response frame (record_set); it skips tagged fields. */
 #include "proto.h"
 
 static void fetch_decode_topic(struct kdec *d, struct kfetch_req_topic *t)
 {
-    t->topic = kd_str(d);
+    t->topic = d->version >= 13 ? (struct kstr){ "", 0 } : kd_str(d);
+    t->topic_id = d->version >= 13 ? kr_uuid(d->rd) : (struct weir_uuid){ { 0 } };
     t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
     t->partitions = kd_alloc(d, t->n_partitions, sizeof *t->partitions);
     for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
@@ -18,6 +23,7 @@ static void fetch_decode_topic(struct kdec *d, struct kfetch_req_topic *t)
         p->partition = weir_rd_i32(d->rd);
         p->current_leader_epoch = d->version >= 9 ? weir_rd_i32(d->rd) : -1;
         p->fetch_offset = weir_rd_i64(d->rd);
+        p->last_fetched_epoch = d->version >= 12 ? weir_rd_i32(d->rd) : -1;
         p->log_start_offset = d->version >= 5 ? weir_rd_i64(d->rd) : -1;
         p->partition_max_bytes = weir_rd_i32(d->rd);
         kd_tags(d);
@@ -31,7 +37,8 @@ static void fetch_decode_forgotten(struct kdec *d, struct kfetch_req *req)
     req->forgotten = kd_alloc(d, req->n_forgotten, sizeof *req->forgotten);
     for (int32_t i = 0; i < req->n_forgotten && d->rd->err == WEIR_OK; i++) {
         struct kfetch_forgotten *f = &req->forgotten[i];
-        f->topic = kd_str(d);
+        f->topic = d->version >= 13 ? (struct kstr){ "", 0 } : kd_str(d);
+        f->topic_id = d->version >= 13 ? kr_uuid(d->rd) : (struct weir_uuid){ { 0 } };
         f->partitions = kd_i32_array(d, KPROTO_PARTITIONS_MAX, &f->n_partitions);
         kd_tags(d);
     }
@@ -44,8 +51,8 @@ enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct we
     req->replica_id = weir_rd_i32(rd);
     req->max_wait_ms = weir_rd_i32(rd);
     req->min_bytes = weir_rd_i32(rd);
-    req->max_bytes = weir_rd_i32(rd);     /* v3+ */
-    req->isolation_level = kr_i8(rd);     /* v4+ */
+    req->max_bytes = version >= 3 ? weir_rd_i32(rd) : INT32_MAX;
+    req->isolation_level = version >= 4 ? kr_i8(rd) : 0;
     req->session_id = version >= 7 ? weir_rd_i32(rd) : 0;
     req->session_epoch = version >= 7 ? weir_rd_i32(rd) : -1;
     req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
@@ -80,29 +87,45 @@ static void fetch_encode_records(struct kbuf *out, bool flex, const struct kfetc
     }
 }
 
+/* The partition's tagged section with DivergingEpoch (tag 0): one field, a
+ * struct of Epoch INT32, EndOffset INT64 and its own (empty) tagged section. */
+static void fetch_encode_diverging(struct kbuf *out, const struct kfetch_resp_part *p)
+{
+    enum { DIVERGING_TAG = 0, DIVERGING_BYTES = 4 + 8 + 1 };
+    kb_uvarint(out, 1); /* one tagged field */
+    kb_uvarint(out, DIVERGING_TAG);
+    kb_uvarint(out, DIVERGING_BYTES);
+    kb_i32(out, p->diverging_epoch);
+    kb_i64(out, p->diverging_end_offset);
+    kb_tags_empty(out);
+}
+
 static void fetch_encode_part(struct kbuf *out, int16_t version, bool flex, const struct kfetch_resp_part *p)
 {
     kb_i32(out, p->partition_index);
     kb_i16(out, p->error_code);
     kb_i64(out, p->high_watermark);
-    kb_i64(out, p->last_stable_offset);                 /* v4+ */
-    if (version >= 5) kb_i64(out, p->log_start_offset); /* v5+ */
-    kb_arr(out, flex, p->n_aborted);                    /* v4+, -1 = null */
-    for (int32_t i = 0; i < p->n_aborted; i++) {
-        kb_i64(out, p->aborted[i].producer_id);
-        kb_i64(out, p->aborted[i].first_offset);
-        kb_tags(out, flex);
+    if (version >= 4) kb_i64(out, p->last_stable_offset);
+    if (version >= 5) kb_i64(out, p->log_start_offset);
+    if (version >= 4) {
+        kb_arr(out, flex, p->n_aborted); /* -1 = null */
+        for (int32_t i = 0; i < p->n_aborted; i++) {
+            kb_i64(out, p->aborted[i].producer_id);
+            kb_i64(out, p->aborted[i].first_offset);
+            kb_tags(out, flex);
+        }
     }
     if (version >= 11) kb_i32(out, p->preferred_read_replica);
     fetch_encode_records(out, flex, p);
-    kb_tags(out, flex);
+    if (flex && p->diverging) fetch_encode_diverging(out, p);
+    else kb_tags(out, flex);
 }
 
 void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_resp *resp)
 {
     WEIR_ASSERT(kproto_supported(KAPI_FETCH, version));
     bool flex = kproto_request_flexible(KAPI_FETCH, version);
-    kb_i32(out, resp->throttle_time_ms);
+    if (version >= 1) kb_i32(out, resp->throttle_time_ms);
     if (version >= 7) {
         kb_i16(out, resp->error_code);
         kb_i32(out, resp->session_id);
@@ -110,7 +133,8 @@ void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_
     kb_arr(out, flex, resp->n_topics);
     for (int32_t i = 0; i < resp->n_topics; i++) {
         const struct kfetch_resp_topic *t = &resp->topics[i];
-        kb_str(out, flex, t->topic);
+        if (version >= 13) kb_uuid(out, &t->topic_id);
+        else kb_str(out, flex, t->topic);
         kb_arr(out, flex, t->n_partitions);
         for (int32_t j = 0; j < t->n_partitions; j++) fetch_encode_part(out, version, flex, &t->partitions[j]);
         kb_tags(out, flex);
@@ -122,13 +146,15 @@ void kproto_fetch_encode(struct kbuf *out, int16_t version, const struct kfetch_
 
 static void fetch_encode_request_topic(struct kbuf *out, int16_t version, bool flex, const struct kfetch_req_topic *t)
 {
-    kb_str(out, flex, t->topic);
+    if (version >= 13) kb_uuid(out, &t->topic_id);
+    else kb_str(out, flex, t->topic);
     kb_arr(out, flex, t->n_partitions);
     for (int32_t i = 0; i < t->n_partitions; i++) {
         const struct kfetch_req_part *p = &t->partitions[i];
         kb_i32(out, p->partition);
         if (version >= 9) kb_i32(out, p->current_leader_epoch);
         kb_i64(out, p->fetch_offset);
+        if (version >= 12) kb_i32(out, p->last_fetched_epoch);
         if (version >= 5) kb_i64(out, p->log_start_offset);
         kb_i32(out, p->partition_max_bytes);
         kb_tags(out, flex);
@@ -143,8 +169,8 @@ void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct
     kb_i32(out, req->replica_id);
     kb_i32(out, req->max_wait_ms);
     kb_i32(out, req->min_bytes);
-    kb_i32(out, req->max_bytes);     /* v3+ */
-    kb_i8(out, req->isolation_level); /* v4+ */
+    if (version >= 3) kb_i32(out, req->max_bytes);
+    if (version >= 4) kb_i8(out, req->isolation_level);
     if (version >= 7) {
         kb_i32(out, req->session_id);
         kb_i32(out, req->session_epoch);
@@ -154,7 +180,8 @@ void kproto_fetch_request_encode(struct kbuf *out, int16_t version, const struct
     if (version >= 7) {
         kb_arr(out, flex, req->n_forgotten);
         for (int32_t i = 0; i < req->n_forgotten; i++) {
-            kb_str(out, flex, req->forgotten[i].topic);
+            if (version >= 13) kb_uuid(out, &req->forgotten[i].topic_id);
+            else kb_str(out, flex, req->forgotten[i].topic);
             kb_i32_array(out, flex, req->forgotten[i].partitions, req->forgotten[i].n_partitions);
             kb_tags(out, flex);
         }
@@ -175,24 +202,47 @@ static void fetch_decode_aborted(struct kdec *d, struct kfetch_resp_part *p)
     p->aborted = ab;
 }
 
+/* The partition's tagged section: DivergingEpoch (tag 0) is read, every other
+ * tag skipped (as kr_tags_skip, whose bound this keeps). */
+static void fetch_decode_part_tags(struct weir_rd *rd, struct kfetch_resp_part *p)
+{
+    uint32_t n = kr_uvarint(rd);
+    if (rd->err == WEIR_OK && n > weir_rd_left(rd) / 2) rd->err = WEIR_E_TRUNCATED;
+    for (uint32_t i = 0; i < n && rd->err == WEIR_OK; i++) {
+        uint32_t tag = kr_uvarint(rd), size = kr_uvarint(rd);
+        const uint8_t *bytes = weir_rd_bytes(rd, size);
+        if (rd->err != WEIR_OK || tag != 0) continue;
+        struct weir_rd field = weir_rd_make(bytes, size);
+        p->diverging_epoch = weir_rd_i32(&field);
+        p->diverging_end_offset = weir_rd_i64(&field);
+        kr_tags_skip(&field);
+        p->diverging = field.err == WEIR_OK;
+        if (field.err != WEIR_OK) rd->err = field.err;
+    }
+}
+
 static void fetch_decode_part(struct kdec *d, struct kfetch_resp_part *p)
 {
     p->partition_index = weir_rd_i32(d->rd);
     p->error_code = weir_rd_i16(d->rd);
     p->high_watermark = weir_rd_i64(d->rd);
-    p->last_stable_offset = weir_rd_i64(d->rd); /* v4+ */
+    p->last_stable_offset = d->version >= 4 ? weir_rd_i64(d->rd) : -1;
     p->log_start_offset = d->version >= 5 ? weir_rd_i64(d->rd) : -1;
-    fetch_decode_aborted(d, p);
+    p->n_aborted = -1;
+    p->aborted = NULL;
+    if (d->version >= 4) fetch_decode_aborted(d, p);
     p->preferred_read_replica = d->version >= 11 ? weir_rd_i32(d->rd) : -1;
     p->records = NULL;
     p->n_records = 0;
     p->record_set = kd_nbytes(d); /* borrowed from the frame */
-    kd_tags(d);
+    p->diverging = false;
+    if (d->flex) fetch_decode_part_tags(d->rd, p);
 }
 
 static void fetch_decode_response_topic(struct kdec *d, struct kfetch_resp_topic *t)
 {
-    t->topic = kd_str(d);
+    t->topic = d->version >= 13 ? (struct kstr){ "", 0 } : kd_str(d);
+    t->topic_id = d->version >= 13 ? kr_uuid(d->rd) : (struct weir_uuid){ { 0 } };
     t->n_partitions = kd_array(d, KPROTO_PARTITIONS_MAX);
     struct kfetch_resp_part *parts = kd_alloc(d, t->n_partitions, sizeof *parts);
     for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) fetch_decode_part(d, &parts[i]);
@@ -205,7 +255,7 @@ enum weir_err kproto_fetch_response_decode(struct weir_rd *rd, int16_t version, 
 {
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_FETCH, version), true };
     if (!kproto_supported(KAPI_FETCH, version)) return WEIR_E_UNSUPPORTED;
-    resp->throttle_time_ms = weir_rd_i32(rd); /* v1+ */
+    resp->throttle_time_ms = version >= 1 ? weir_rd_i32(rd) : 0;
     resp->error_code = version >= 7 ? weir_rd_i16(rd) : 0;
     resp->session_id = version >= 7 ? weir_rd_i32(rd) : 0;
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);

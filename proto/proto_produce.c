@@ -1,11 +1,13 @@
-/* proto/proto_produce.c: Produce (key 0), v0-7 (schemas/Produce*.json). v0-2
- * are advertised because librdkafka <= 2.11 sends gzip, snappy and lz4 only to
- * a broker whose Produce range includes v0 (msgset_writer compr_req); their
- * records must still be magic 2 batches.
+/* proto/proto_produce.c: Produce (key 0), v0-9 (schemas/Produce*.json); v9
+ * flexible. v0-2 are advertised because librdkafka <= 2.11 sends gzip, snappy
+ * and lz4 only to a broker whose Produce range includes v0 (msgset_writer
+ * compr_req). RECORDS are bytes here, whatever their format (the broker
+ * checks magic).
  * Request: transactional_id (v3+, nullable), acks, timeout, topics of
  * partitions with RECORDS (nullable bytes, borrowed writable from the frame).
  * Response: topics first, throttle_time_ms AFTER them (v1+, README §9.1);
- * log_append_time_ms v2+, log_start_offset v5+. The client's request carries
+ * log_append_time_ms v2+, log_start_offset v5+, record_errors and
+ * error_message v8+ (KIP-467). The client's request carries
  * the producer's batches as BORROW chunks: they are never copied. */
 #include "proto.h"
 
@@ -41,6 +43,20 @@ enum weir_err kproto_produce_decode(struct weir_rd *rd, int16_t version, struct 
     return kd_done(&d);
 }
 
+/* Nullable strings with ptr NULL go out as null (kproduce_resp_part). */
+static struct kstr produce_nstr(struct kstr s) { return s.ptr ? s : KSTR_NULL; }
+
+static void produce_encode_errors(struct kbuf *out, bool flex, const struct kproduce_resp_part *p)
+{
+    kb_arr(out, flex, p->n_record_errors);
+    for (int32_t i = 0; i < p->n_record_errors; i++) {
+        kb_i32(out, p->record_errors[i].batch_index);
+        kb_nstr(out, flex, produce_nstr(p->record_errors[i].message));
+        kb_tags(out, flex);
+    }
+    kb_nstr(out, flex, produce_nstr(p->error_message));
+}
+
 static void produce_encode_topic(struct kbuf *out, int16_t version, bool flex, const struct kproduce_resp_topic *t)
 {
     kb_str(out, flex, t->name);
@@ -52,6 +68,7 @@ static void produce_encode_topic(struct kbuf *out, int16_t version, bool flex, c
         kb_i64(out, p->base_offset);
         if (version >= 2) kb_i64(out, p->log_append_time_ms); /* v2+ */
         if (version >= 5) kb_i64(out, p->log_start_offset); /* v5+ */
+        if (version >= 8) produce_encode_errors(out, flex, p);
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
@@ -94,6 +111,19 @@ void kproto_produce_request_encode(struct kbuf *out, int16_t version, const stru
     kb_tags(out, flex);
 }
 
+static void produce_decode_errors(struct kdec *d, struct kproduce_resp_part *p)
+{
+    p->n_record_errors = kd_array(d, KPROTO_PARTITIONS_MAX);
+    struct kproduce_record_error *e = kd_alloc(d, p->n_record_errors, sizeof *e);
+    for (int32_t i = 0; i < p->n_record_errors && d->rd->err == WEIR_OK; i++) {
+        e[i].batch_index = weir_rd_i32(d->rd);
+        e[i].message = kd_nstr(d);
+        kd_tags(d);
+    }
+    p->record_errors = e;
+    p->error_message = kd_nstr(d);
+}
+
 static void produce_decode_response_topic(struct kdec *d, struct kproduce_resp_topic *t)
 {
     t->name = kd_str(d);
@@ -106,7 +136,10 @@ static void produce_decode_response_topic(struct kdec *d, struct kproduce_resp_t
         p->base_offset = weir_rd_i64(d->rd);
         p->log_append_time_ms = d->version >= 2 ? weir_rd_i64(d->rd) : -1;
         p->log_start_offset = d->version >= 5 ? weir_rd_i64(d->rd) : -1;
-        kd_tags(d); /* record_errors and error_message are v8+ */
+        *p = (struct kproduce_resp_part){ p->index, p->error_code, p->base_offset, p->log_append_time_ms,
+                                          p->log_start_offset, NULL, 0, KSTR_NULL };
+        if (d->version >= 8) produce_decode_errors(d, p);
+        kd_tags(d);
     }
     t->partitions = parts;
     kd_tags(d);

@@ -204,7 +204,7 @@ static struct frame fetch_frame(int32_t corr, int64_t offset, int32_t max_wait_m
     struct kframe kf = kproto_request_begin(&b, &h);
     struct kfetch_req_part p = { .partition = 0, .current_leader_epoch = -1, .fetch_offset = offset,
                                  .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
-    struct kfetch_req_topic t = { kstr_c(TOPIC), &p, 1 };
+    struct kfetch_req_topic t = { .topic = kstr_c(TOPIC), .partitions = &p, .n_partitions = 1 };
     struct kfetch_req r = { .replica_id = -1, .max_wait_ms = max_wait_ms, .min_bytes = 1, .max_bytes = 1 << 20,
                             .session_epoch = -1, .topics = &t, .n_topics = 1, .rack_id = kstr_c("") };
     kproto_fetch_request_encode(&b, FETCH_V, &r);

@@ -84,7 +84,7 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 0, 7 },  { 1, 4, 11 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+        { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
         { 37, 0, 1 }, { 42, 0, 2 },
@@ -106,7 +106,8 @@ static void test_api_table(void **state)
             assert_int_equal(kproto_request_flexible(want[i].key, v),
                              (want[i].key == 18 && v >= 3) || (want[i].key == 23 && v >= 4) ||
                                  (want[i].key == 42 && v >= 2) || (want[i].key == 2 && v >= 6) ||
-                                 (want[i].key == 3 && v >= 9));
+                                 (want[i].key == 3 && v >= 9) || (want[i].key == 0 && v >= 9) ||
+                                 (want[i].key == 1 && v >= 12));
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -539,7 +540,7 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 21 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 0, 7 },  { 1, 4, 11 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
+    { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
     { 37, 0, 1 }, { 42, 0, 2 },
@@ -729,25 +730,37 @@ static void walk_metadata(const union any_req *r, const struct span *sp)
     for (int32_t i = 0; i < r->metadata.n_topics; i++) in_span(sp, r->metadata.topics[i].ptr, r->metadata.topics[i].len);
 }
 
-/* ---- Produce: two topics, records / null / empty ---- */
+/* ---- Produce: two topics, records / null / empty; v9 flexible ---- */
+static void b_records(struct kbuf *b, bool flex, struct kbytes r)
+{
+    if (flex) kb_compact_nbytes(b, r);
+    else kb_nbytes(b, r);
+}
 static void build_produce(struct kbuf *b, int16_t v)
 {
+    bool flex = v >= 9;
     uint8_t batch[70];
     for (size_t i = 0; i < sizeof batch; i++) batch[i] = (uint8_t)(i * 7);
-    if (v >= 3) b_nstr(b, v == 7 ? "txn-1" : NULL); /* v3+ */
+    if (v >= 3) kb_nstr(b, flex, ks(v >= 7 ? "txn-1" : NULL)); /* v3+ */
     kb_i16(b, -1);
     kb_i32(b, 30000);
-    kb_array_len(b, 2);
-    b_str(b, "orders");
-    kb_array_len(b, 2);
+    kb_arr(b, flex, 2);
+    kb_str(b, flex, kstr_c("orders"));
+    kb_arr(b, flex, 2);
     kb_i32(b, 0);
-    kb_nbytes(b, (struct kbytes){ batch, sizeof batch });
+    b_records(b, flex, (struct kbytes){ batch, sizeof batch });
+    kb_tags(b, flex);
     kb_i32(b, 1);
-    kb_nbytes(b, (struct kbytes){ NULL, -1 });
-    b_str(b, "logs");
-    kb_array_len(b, 1);
+    b_records(b, flex, (struct kbytes){ NULL, -1 });
+    kb_tags(b, flex);
+    kb_tags(b, flex);
+    kb_str(b, flex, kstr_c("logs"));
+    kb_arr(b, flex, 1);
     kb_i32(b, 3);
-    kb_nbytes(b, (struct kbytes){ NULL, 0 });
+    b_records(b, flex, (struct kbytes){ NULL, 0 });
+    kb_tags(b, flex);
+    kb_tags(b, flex);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_produce(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -756,7 +769,7 @@ static enum weir_err dec_produce(struct weir_rd *rd, int16_t v, struct weir_aren
 static void check_produce(const union any_req *r, int16_t v)
 {
     const struct kproduce_req *p = &r->produce;
-    assert_kstr(p->transactional_id, v == 7 ? "txn-1" : NULL);
+    assert_kstr(p->transactional_id, v >= 7 ? "txn-1" : NULL);
     assert_int_equal(p->acks, -1);
     assert_int_equal(p->timeout_ms, 30000);
     assert_int_equal(p->n_topics, 2);
@@ -785,32 +798,41 @@ static void walk_produce(const union any_req *r, const struct span *sp)
     }
 }
 
-/* ---- Fetch: one topic of two partitions; v11 adds everything ---- */
+/* ---- Fetch: one topic of two partitions; v11 adds everything, v12
+ * flexible with last_fetched_epoch, v13 by topic id ---- */
 static void build_fetch(struct kbuf *b, int16_t v)
 {
-    kb_i32(b, -1);       /* replica_id */
-    kb_i32(b, 500);      /* max_wait_ms */
-    kb_i32(b, 1);        /* min_bytes */
-    kb_i32(b, 52428800); /* max_bytes v3+ */
-    kb_i8(b, 1);         /* isolation_level v4+ */
+    bool flex = v >= 12;
+    kb_i32(b, -1);                   /* replica_id */
+    kb_i32(b, 500);                  /* max_wait_ms */
+    kb_i32(b, 1);                    /* min_bytes */
+    if (v >= 3) kb_i32(b, 52428800); /* max_bytes */
+    if (v >= 4) kb_i8(b, 1);         /* isolation_level */
     if (v >= 7) kb_i32(b, 0), kb_i32(b, -1);
-    kb_array_len(b, 1);
-    b_str(b, "orders");
-    kb_array_len(b, 2);
+    kb_arr(b, flex, 1);
+    if (v >= 13) kb_raw(b, md_id, 16);
+    else kb_str(b, flex, kstr_c("orders"));
+    kb_arr(b, flex, 2);
     for (int32_t p = 0; p < 2; p++) {
         kb_i32(b, p);
         if (v >= 9) kb_i32(b, 5);
         kb_i64(b, 42 + p);
+        if (v >= 12) kb_i32(b, 3 + p);
         if (v >= 5) kb_i64(b, -1);
         kb_i32(b, 1048576);
+        kb_tags(b, flex);
     }
+    kb_tags(b, flex);
     if (v >= 7) {
-        kb_array_len(b, 1);
-        b_str(b, "old");
+        kb_arr(b, flex, 1);
+        if (v >= 13) kb_raw(b, md_id, 16);
+        else kb_str(b, flex, kstr_c("old"));
         int32_t parts[] = { 3, 4 };
-        kb_i32_array(b, false, parts, 2);
+        kb_i32_array(b, flex, parts, 2);
+        kb_tags(b, flex);
     }
-    if (v >= 11) b_str(b, "rack-a");
+    if (v >= 11) kb_str(b, flex, kstr_c("rack-a"));
+    kb_tags(b, flex);
 }
 static enum weir_err dec_fetch(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -822,24 +844,28 @@ static void check_fetch(const union any_req *r, int16_t v)
     assert_int_equal(f->replica_id, -1);
     assert_int_equal(f->max_wait_ms, 500);
     assert_int_equal(f->min_bytes, 1);
-    assert_int_equal(f->max_bytes, 52428800);
-    assert_int_equal(f->isolation_level, 1);
+    assert_int_equal(f->max_bytes, v >= 3 ? 52428800 : INT32_MAX);
+    assert_int_equal(f->isolation_level, v >= 4 ? 1 : 0);
     assert_int_equal(f->session_id, 0);
     assert_int_equal(f->session_epoch, -1);
     assert_int_equal(f->n_topics, 1);
-    assert_kstr(f->topics[0].topic, "orders");
+    assert_kstr(f->topics[0].topic, v >= 13 ? "" : "orders");
+    if (v >= 13) assert_memory_equal(f->topics[0].topic_id.b, md_id, 16);
+    else assert_true(weir_uuid_is_zero(&f->topics[0].topic_id));
     assert_int_equal(f->topics[0].n_partitions, 2);
     for (int32_t p = 0; p < 2; p++) {
         const struct kfetch_req_part *fp = &f->topics[0].partitions[p];
         assert_int_equal(fp->partition, p);
         assert_int_equal(fp->current_leader_epoch, v >= 9 ? 5 : -1);
         assert_int_equal(fp->fetch_offset, 42 + p);
+        assert_int_equal(fp->last_fetched_epoch, v >= 12 ? 3 + p : -1);
         assert_int_equal(fp->log_start_offset, -1);
         assert_int_equal(fp->partition_max_bytes, 1048576);
     }
     assert_int_equal(f->n_forgotten, v >= 7 ? 1 : 0);
     if (v >= 7) {
-        assert_kstr(f->forgotten[0].topic, "old");
+        assert_kstr(f->forgotten[0].topic, v >= 13 ? "" : "old");
+        if (v >= 13) assert_memory_equal(f->forgotten[0].topic_id.b, md_id, 16);
         assert_int_equal(f->forgotten[0].n_partitions, 2);
         assert_int_equal(f->forgotten[0].partitions[1], 4);
     }
@@ -1504,27 +1530,47 @@ static void test_requests_fuzz(void **state)
 static void test_response_produce(void **state)
 {
     (void)state;
-    struct kproduce_resp_part p = { 0, 0, 100, -1, 7 };
+    struct kproduce_resp_part p = { .index = 0, .base_offset = 100, .log_append_time_ms = -1, .log_start_offset = 7 };
     struct kproduce_resp_topic t = { kstr_c("orders"), &p, 1 };
     struct kproduce_resp r = { &t, 1, 0x01020304 };
-    for (int16_t v = 0; v <= 7; v++) {
+    for (int16_t v = 0; v <= 9; v++) {
         struct kbuf b;
         ENCODE(kproto_produce_encode, &b, v, &r);
+        bool flex = v >= 9;
         uint8_t want[64];
         size_t n = 0;
-        weir_store_be32(want + n, 1), n += 4;
-        want[n++] = 0, want[n++] = 6, memcpy(want + n, "orders", 6), n += 6;
-        weir_store_be32(want + n, 1), n += 4;
+        if (flex) want[n++] = 2; /* compact count + 1 */
+        else weir_store_be32(want + n, 1), n += 4;
+        if (flex) want[n++] = 7;
+        else want[n++] = 0, want[n++] = 6;
+        memcpy(want + n, "orders", 6), n += 6;
+        if (flex) want[n++] = 2;
+        else weir_store_be32(want + n, 1), n += 4;
         weir_store_be32(want + n, 0), n += 4;
         want[n++] = 0, want[n++] = 0;
         weir_store_be64(want + n, 100), n += 8;
         if (v >= 2) weir_store_be64(want + n, (uint64_t)-1), n += 8;
         if (v >= 5) weir_store_be64(want + n, 7), n += 8;
+        if (v == 8) weir_store_be32(want + n, 0), n += 4, want[n++] = 0xff, want[n++] = 0xff; /* [] , null */
+        if (flex) want[n++] = 1, want[n++] = 0, want[n++] = 0, want[n++] = 0; /* [], null, part + topic tags */
         if (v >= 1) weir_store_be32(want + n, 0x01020304), n += 4; /* throttle last */
-        assert_int_equal(n, v == 0 ? 30 : v == 1 ? 34 : v < 5 ? 42 : 50);
+        if (flex) want[n++] = 0;
+        assert_int_equal(n, v == 0 ? 30 : v == 1 ? 34 : v < 5 ? 42 : v < 8 ? 50 : v == 8 ? 56 : 48);
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
+    /* v8: record errors with a null and a set message, and an error message. */
+    struct kproduce_record_error errs[] = { { 2, KSTR_NULL }, { 5, kstr_c("k") } };
+    p = (struct kproduce_resp_part){ .index = 0, .error_code = 87, .base_offset = -1, .log_append_time_ms = -1,
+                                     .log_start_offset = -1, .record_errors = errs, .n_record_errors = 2,
+                                     .error_message = kstr_c("bad") };
+    struct kbuf b;
+    ENCODE(kproto_produce_encode, &b, 8, &r);
+    static const uint8_t tail[] = { 0, 0, 0, 2, 0, 0, 0, 2, 0xff, 0xff, 0, 0, 0, 5, 0, 1, 'k', 0, 3, 'b', 'a', 'd',
+                                    1, 2, 3, 4 };
+    assert_true(b.mem_len > sizeof tail);
+    assert_memory_equal(b.mem + b.mem_len - sizeof tail, tail, sizeof tail);
+    kbuf_free(&b);
 }
 
 static void test_response_small_apis(void **state)
@@ -1865,10 +1911,10 @@ static void test_response_fetch(void **state)
     struct kfile_range ranges[] = { { 5, 0, 100, &pin_a }, { 6, 4096, 50, &pin_b } };
     struct kfetch_aborted ab = { 77, 10 };
     struct kfetch_resp_part parts[] = {
-        { 0, 0, 200, 200, 0, NULL, -1, -1, ranges, 2, { NULL, 0 } },
-        { 1, 1, 10, 10, 3, &ab, 1, -1, NULL, 0, { NULL, 0 } },
+        { 0, 0, 200, 200, 0, NULL, -1, -1, ranges, 2, { NULL, 0 }, false, -1, -1 },
+        { 1, 1, 10, 10, 3, &ab, 1, -1, NULL, 0, { NULL, 0 }, false, -1, -1 },
     };
-    struct kfetch_resp_topic top = { kstr_c("orders"), parts, 2 };
+    struct kfetch_resp_topic top = { kstr_c("orders"), parts, 2, { { 0 } } };
     struct kfetch_resp r = { 0, 0, 0, &top, 1 };
     for (int16_t v = 4; v <= 11; v++) {
         struct kbuf b;

@@ -346,8 +346,12 @@ static void req_check_produce(const union any_req *w, const union any_req *g, in
         }
     }
 }
-static const struct kproduce_resp_part pr_rparts0[] = { { 0, 0, 100, 1700000000000, 5 }, { 1, 6, -1, -1, -1 } };
-static const struct kproduce_resp_part pr_rparts1[] = { { 3, 0, 0, -1, 0 } };
+static const struct kproduce_record_error pr_rerrors[] = { { 3, KS("bad key") }, { 7, { NULL, -1 } } };
+static const struct kproduce_resp_part pr_rparts0[] = {
+    { 0, 0, 100, 1700000000000, 5, NULL, 0, { NULL, -1 } },
+    { 1, 87, -1, -1, -1, pr_rerrors, 2, KS("2 records invalid") },
+};
+static const struct kproduce_resp_part pr_rparts1[] = { { 3, 0, 0, -1, 0, NULL, 0, KS("") } };
 static const struct kproduce_resp_topic pr_rtopics[] = { { KS("orders"), pr_rparts0, 2 },
                                                          { KS("logs"), pr_rparts1, 1 } };
 static void resp_fill_produce(union any_resp *r, int16_t v)
@@ -369,6 +373,12 @@ static void resp_check_produce(const union any_resp *w, const union any_resp *g,
             assert_int_equal(pb->base_offset, pa->base_offset);
             assert_int_equal(pb->log_append_time_ms, v >= 2 ? pa->log_append_time_ms : -1);
             assert_int_equal(pb->log_start_offset, v >= 5 ? pa->log_start_offset : -1);
+            assert_int_equal(pb->n_record_errors, v >= 8 ? pa->n_record_errors : 0);
+            for (int32_t k = 0; k < pb->n_record_errors; k++) {
+                assert_int_equal(pb->record_errors[k].batch_index, pa->record_errors[k].batch_index);
+                eq_kstr(pb->record_errors[k].message, pa->record_errors[k].message);
+            }
+            if (v >= 8) eq_kstr(pb->error_message, pa->error_message);
         }
     }
     assert_int_equal(b->throttle_time_ms, v >= 1 ? a->throttle_time_ms : 0);
@@ -384,15 +394,25 @@ static void resp_walk_produce(const union any_resp *g, const struct span *sp)
 }
 
 /* ---- Fetch: two topics, forgotten topics (v7+), rack (v11+) ---- */
-static struct kfetch_req_part fe_parts0[] = { { 0, 5, 100, 7, 1 << 20 }, { 2, 6, 0, 0, 65536 } };
-static struct kfetch_req_part fe_parts1[] = { { 1, -1, 12345678901, -1, 1 } };
-static struct kfetch_req_topic fe_topics[] = { { KS("orders"), fe_parts0, 2 }, { KS("logs"), fe_parts1, 1 } };
+static struct kfetch_req_part fe_parts0[] = { { 0, 5, 100, 4, 7, 1 << 20 }, { 2, 6, 0, -1, 0, 65536 } };
+static struct kfetch_req_part fe_parts1[] = { { 1, -1, 12345678901, 9, -1, 1 } };
+static struct kfetch_req_topic fe_topics[] = { { KS("orders"), fe_parts0, 2, { { 1, 2, 3 } } },
+                                               { KS("logs"), fe_parts1, 1, { { 0xff, [15] = 9 } } } };
 static int32_t fe_forgot_parts[] = { 1, 2 };
-static struct kfetch_forgotten fe_forgotten[] = { { KS("old"), fe_forgot_parts, 2 }, { KS("older"), NULL, 0 } };
+static struct kfetch_forgotten fe_forgotten[] = { { KS("old"), fe_forgot_parts, 2, { { 4 } } },
+                                                  { KS("older"), NULL, 0, { { 5 } } } };
 static void req_fill_fetch(union any_req *r, int16_t v)
 {
     (void)v;
     r->fetch = (struct kfetch_req){ -1, 500, 1, 52428800, 1, 77, 3, fe_topics, 2, fe_forgotten, 2, kstr_c("rack-a") };
+}
+/* v13+ names a topic by id (the decoded name is empty), before by name. */
+static void fetch_eq_topic(struct kstr got, const struct weir_uuid *got_id, struct kstr want,
+                           const struct weir_uuid *want_id, int16_t v)
+{
+    eq_kstr(got, v >= 13 ? kstr_c("") : want);
+    if (v >= 13) assert_memory_equal(got_id->b, want_id->b, 16);
+    else assert_true(weir_uuid_is_zero(got_id));
 }
 static void req_check_fetch(const union any_req *w, const union any_req *g, int16_t v)
 {
@@ -406,20 +426,22 @@ static void req_check_fetch(const union any_req *w, const union any_req *g, int1
     assert_int_equal(b->session_epoch, v >= 7 ? a->session_epoch : -1);
     assert_int_equal(b->n_topics, a->n_topics);
     for (int32_t i = 0; i < a->n_topics; i++) {
-        eq_kstr(b->topics[i].topic, a->topics[i].topic);
+        fetch_eq_topic(b->topics[i].topic, &b->topics[i].topic_id, a->topics[i].topic, &a->topics[i].topic_id, v);
         assert_int_equal(b->topics[i].n_partitions, a->topics[i].n_partitions);
         for (int32_t j = 0; j < a->topics[i].n_partitions; j++) {
             const struct kfetch_req_part *pa = &a->topics[i].partitions[j], *pb = &b->topics[i].partitions[j];
             assert_int_equal(pb->partition, pa->partition);
             assert_int_equal(pb->current_leader_epoch, v >= 9 ? pa->current_leader_epoch : -1);
             assert_int_equal(pb->fetch_offset, pa->fetch_offset);
+            assert_int_equal(pb->last_fetched_epoch, v >= 12 ? pa->last_fetched_epoch : -1);
             assert_int_equal(pb->log_start_offset, v >= 5 ? pa->log_start_offset : -1);
             assert_int_equal(pb->partition_max_bytes, pa->partition_max_bytes);
         }
     }
     assert_int_equal(b->n_forgotten, v >= 7 ? a->n_forgotten : 0);
     for (int32_t i = 0; i < b->n_forgotten; i++) {
-        eq_kstr(b->forgotten[i].topic, a->forgotten[i].topic);
+        fetch_eq_topic(b->forgotten[i].topic, &b->forgotten[i].topic_id, a->forgotten[i].topic,
+                       &a->forgotten[i].topic_id, v);
         eq_i32s(b->forgotten[i].partitions, b->forgotten[i].n_partitions, a->forgotten[i].partitions,
                 a->forgotten[i].n_partitions);
     }
@@ -429,16 +451,18 @@ static struct kfile_range fe_ranges[2];
 static const struct kfetch_aborted fe_aborted[] = { { 77, 10 }, { 78, 12 } };
 static struct kfetch_resp_part fe_rparts0[2];
 static struct kfetch_resp_part fe_rparts1[1];
-static const struct kfetch_resp_topic fe_rtopics[] = { { KS("orders"), fe_rparts0, 2 }, { KS("logs"), fe_rparts1, 1 } };
+static const struct kfetch_resp_topic fe_rtopics[] = { { KS("orders"), fe_rparts0, 2, { { 1, 2, 3 } } },
+                                                       { KS("logs"), fe_rparts1, 1, { { 0xff, [15] = 9 } } } };
 static void resp_fill_fetch(union any_resp *r, int16_t v)
 {
     (void)v;
     int fd = file_fd();
     fe_ranges[0] = (struct kfile_range){ fd, 100, 61, NULL };
     fe_ranges[1] = (struct kfile_range){ fd, 1000, 70, NULL };
-    fe_rparts0[0] = (struct kfetch_resp_part){ 0, 0, 200, 190, 3, NULL, -1, 2, fe_ranges, 2, { NULL, 0 } };
-    fe_rparts0[1] = (struct kfetch_resp_part){ 1, 1, 10, 10, 0, fe_aborted, 2, -1, NULL, 0, { NULL, 0 } };
-    fe_rparts1[0] = (struct kfetch_resp_part){ 4, 0, 5, 5, 5, fe_aborted, 0, -1, fe_ranges + 1, 1, { NULL, 0 } };
+    fe_rparts0[0] = (struct kfetch_resp_part){ 0, 0, 200, 190, 3, NULL, -1, 2, fe_ranges, 2, { NULL, 0 }, false, 0, 0 };
+    fe_rparts0[1] = (struct kfetch_resp_part){ 1, 1, 10, 10, 0, fe_aborted, 2, -1, NULL, 0, { NULL, 0 }, v >= 12, 3, 77 };
+    fe_rparts1[0] =
+        (struct kfetch_resp_part){ 4, 0, 5, 5, 5, fe_aborted, 0, -1, fe_ranges + 1, 1, { NULL, 0 }, false, 0, 0 };
     r->fetch = (struct kfetch_resp){ 12, 0, 42, fe_rtopics, 2 };
     if (v >= 7) r->fetch.error_code = 1; /* decoded as 0 before v7 */
 }
@@ -462,7 +486,7 @@ static void resp_check_fetch(const union any_resp *w, const union any_resp *g, i
     assert_int_equal(b->session_id, v >= 7 ? a->session_id : 0);
     assert_int_equal(b->n_topics, a->n_topics);
     for (int32_t i = 0; i < a->n_topics; i++) {
-        eq_kstr(b->topics[i].topic, a->topics[i].topic);
+        fetch_eq_topic(b->topics[i].topic, &b->topics[i].topic_id, a->topics[i].topic, &a->topics[i].topic_id, v);
         assert_int_equal(b->topics[i].n_partitions, a->topics[i].n_partitions);
         for (int32_t j = 0; j < a->topics[i].n_partitions; j++) {
             const struct kfetch_resp_part *pa = &a->topics[i].partitions[j], *pb = &b->topics[i].partitions[j];
@@ -477,6 +501,11 @@ static void resp_check_fetch(const union any_resp *w, const union any_resp *g, i
                 assert_int_equal(pb->aborted[k].first_offset, pa->aborted[k].first_offset);
             }
             assert_int_equal(pb->preferred_read_replica, v >= 11 ? pa->preferred_read_replica : -1);
+            assert_int_equal(pb->diverging, pa->diverging); /* set only from v12 */
+            if (pa->diverging) {
+                assert_int_equal(pb->diverging_epoch, pa->diverging_epoch);
+                assert_int_equal(pb->diverging_end_offset, pa->diverging_end_offset);
+            }
             assert_null(pb->records);
             assert_int_equal(pb->n_records, 0);
             check_record_set(pb->record_set, pa);
@@ -1070,7 +1099,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 8 + 8 + 9 + 13 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
+    assert_int_equal(runs, 10 + 10 + 9 + 13 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
     weir_arena_destroy(&a);
 }
 
@@ -1481,8 +1510,8 @@ static void test_hand_fetch_v11(void **state)
         0, 0, 0, 0,                             /* ForgottenTopicsData: 0 */
         0, 0,                                   /* RackId "" */
     };
-    struct kfetch_req_part rp = { 0, -1, 5, -1, 1 << 20 };
-    struct kfetch_req_topic rt = { kstr_c("orders"), &rp, 1 };
+    struct kfetch_req_part rp = { 0, -1, 5, -1, -1, 1 << 20 };
+    struct kfetch_req_topic rt = { kstr_c("orders"), &rp, 1, { { 0 } } };
     struct kfetch_req req = { -1, 500, 1, 52428800, 1, 0, -1, &rt, 1, NULL, 0, kstr_c("") };
     struct kbuf b;
     kbuf_init(&b, 0);
@@ -1529,7 +1558,7 @@ static void test_hand_fetch_v11(void **state)
     struct kfetch_resp_part ep = *fp;
     ep.records = &fr;
     ep.n_records = 1;
-    struct kfetch_resp_topic et = { r->topics[0].topic, &ep, 1 };
+    struct kfetch_resp_topic et = { r->topics[0].topic, &ep, 1, { { 0 } } };
     struct kfetch_resp er = { 0, 0, 0, &et, 1 };
     kbuf_init(&b, 0);
     kproto_fetch_encode(&b, 11, &er);

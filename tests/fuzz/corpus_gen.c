@@ -121,9 +121,9 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         break;
     }
     case KAPI_FETCH: {
-        struct kfetch_req_part parts[2] = { { 0, -1, 42, -1, 1 << 20 }, { 1, 5, 0, 0, 65536 } };
-        struct kfetch_req_topic t = { S("orders"), parts, 2 };
-        struct kfetch_forgotten f = { S("old"), ids, 2 };
+        struct kfetch_req_part parts[2] = { { 0, -1, 42, -1, -1, 1 << 20 }, { 1, 5, 0, 4, 0, 65536 } };
+        struct kfetch_req_topic t = { S("orders"), parts, 2, { { 1, 2, 3 } } };
+        struct kfetch_forgotten f = { S("old"), ids, 2, { { 4 } } };
         kproto_fetch_request_encode(out, v, &(struct kfetch_req){ -1, 500, 1, 52428800, 1, 7, 3, &t, 1, &f, 1, S("rack1") });
         break;
     }
