@@ -80,18 +80,25 @@ def consume_loop(c, topic, out, stop, note, on_record=None):
 # ---------------------------------------------------------------- producing
 
 class Feeder(threading.Thread):
-    """Produces value str(i) to partition i % nparts at `rate` records/s until stopped."""
+    """Produces value str(i) to partition i % nparts at `rate` records/s until stopped.
+    idempotent: enable.idempotence, and the client's fatal errors kept in .fatal;
+    conf: librdkafka settings over the defaults; queued_max: produce no more
+    while that many records wait for their outcome."""
 
-    def __init__(self, bootstrap, topic, nparts, rate):
+    def __init__(self, bootstrap, topic, nparts, rate, idempotent=False, conf=None, queued_max=None):
         from confluent_kafka import Producer
         super().__init__(daemon=True)
-        self.topic, self.nparts, self.rate = topic, nparts, rate
-        self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                           "message.timeout.ms": 180000, "retry.backoff.ms": 200,
-                           "reconnect.backoff.max.ms": 500})
+        self.topic, self.nparts, self.rate, self.queued_max = topic, nparts, rate, queued_max
+        settings = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                    "message.timeout.ms": 180000, "retry.backoff.ms": 200, "reconnect.backoff.max.ms": 500}
+        if idempotent:
+            settings["enable.idempotence"] = True
+            settings["error_cb"] = lambda e: self.fatal.append(str(e)) if e.fatal() else None
+        settings.update(conf or {})
+        self.p = Producer(settings)
         self.sent = 0
         self.delivered = {}   # value -> (partition, offset)
-        self.failed = []
+        self.failed, self.fatal = [], []
         self.halt = threading.Event()
         self.left = None      # records not delivered after the final flush
 
@@ -105,7 +112,7 @@ class Feeder(threading.Thread):
         t0 = time.monotonic()
         while not self.halt.is_set():
             due = int((time.monotonic() - t0) * self.rate)
-            while self.sent < due:
+            while self.sent < due and (self.queued_max is None or len(self.p) < self.queued_max):
                 try:
                     self.p.produce(self.topic, value=str(self.sent).encode(), partition=self.sent % self.nparts,
                                    on_delivery=self._cb)
@@ -116,14 +123,31 @@ class Feeder(threading.Thread):
         self.left = self.p.flush(120)
 
     def finish(self, what):
+        """Stops, waits for every outcome (bounded); checks all were acknowledged, none failed or fatal."""
         self.halt.set()
         self.join(timeout=180)
-        C.check(not self.is_alive() and self.left == 0 and not self.failed and len(self.delivered) == self.sent,
+        C.check(not self.is_alive() and self.left == 0 and not self.failed and not self.fatal
+                and len(self.delivered) == self.sent,
                 f"{what}: producer stopped: {self.sent} records sent, all delivered",
-                f"delivered {len(self.delivered)}, failed {self.failed[:5]}, left {self.left}")
+                f"delivered {len(self.delivered)}, failed {self.failed[:5]}, fatal {self.fatal[:3]}, left {self.left}")
 
 
 # ---------------------------------------------------------------- the broker's side
+
+def decode_assignment(b):
+    """ConsumerProtocolAssignment (any version) -> [(topic, partition)]."""
+    if not b:
+        return []
+    rd = C.Rd(b)
+    rd.i16()
+    out = []
+    for _ in range(rd.i32()):
+        t = rd.string()
+        for _ in range(rd.i32()):
+            out.append((t, rd.i32()))
+    return out
+
+
 
 def offset_fetch(port, group, topic, parts):
     """OffsetFetch v5 -> {partition: committed offset (-1: none)}."""

@@ -210,20 +210,6 @@ class Rdk(Member):
 
 # ---------------------------------------------------------------- the broker's view
 
-def decode_assignment(b):
-    """ConsumerProtocolAssignment (any version) -> [(topic, partition)]."""
-    if not b:
-        return []
-    rd = C.Rd(b)
-    rd.i16()
-    out = []
-    for _ in range(rd.i32()):
-        t = rd.string()
-        for _ in range(rd.i32()):
-            out.append((t, rd.i32()))
-    return out
-
-
 def describe(group):
     """-> (state, protocol, {client_id: (member_id, set of (topic, partition))}) or None."""
     try:
@@ -236,7 +222,7 @@ def describe(group):
     if not gs:
         return None
     g = gs[0]
-    return g.state, g.protocol, {m.client_id: (m.id, set(decode_assignment(m.assignment))) for m in g.members}
+    return g.state, g.protocol, {m.client_id: (m.id, set(G.decode_assignment(m.assignment))) for m in g.members}
 
 
 def split_of(group, names, sizes, nparts):

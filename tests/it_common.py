@@ -975,6 +975,14 @@ def have_confluent_kafka():
         return False
 
 
+def need_zookeeper_and_confluent_kafka():
+    """Skips the test (exit 77) without a ZooKeeper server or confluent_kafka."""
+    if not have_zookeeper():
+        skip("no ZooKeeper server (Debian package zookeeper)")
+    if not have_confluent_kafka():
+        skip("no confluent_kafka (Debian package python3-confluent-kafka)")
+
+
 # ---------------------------------------------------------------- a replicated cluster
 
 def read_epoch_checkpoint(path):

@@ -41,8 +41,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import groups_check as G  # noqa: E402
-from it_common import (Cluster, KafkaConn, Rd, check, have_confluent_kafka, have_zookeeper, i8,  # noqa: E402
-                       offset_fetch_body, offset_fetch_parse, run_main, say, skip, string)
+from it_common import (Cluster, KafkaConn, Rd, check, i8, need_zookeeper_and_confluent_kafka,  # noqa: E402
+                       offset_fetch_body, offset_fetch_parse, run_main, say, string)
 from repl_check import read_back  # noqa: E402
 
 TOPIC = "gfo"
@@ -71,43 +71,6 @@ def find_coordinator(cl, group):
         except (OSError, ValueError):
             continue
     return -1
-
-
-class Producer(threading.Thread):
-    """Idempotent, acks=all: value str(i) to partition i % NPART, RATE/s."""
-
-    def __init__(self, bootstrap):
-        from confluent_kafka import Producer as P
-        super().__init__(daemon=True)
-        self.p = P({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                    "message.timeout.ms": 120000, "request.timeout.ms": 10000, "retry.backoff.ms": 100,
-                    "reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 2000,
-                    "error_cb": lambda e: self.fatal.append(str(e)) if e.fatal() else None})
-        self.sent = 0
-        self.delivered = {}  # value -> (partition, offset)
-        self.failed, self.fatal = [], []
-        self.halt = threading.Event()
-        self.left = None
-
-    def _cb(self, err, msg):
-        if err is None:
-            self.delivered[int(msg.value())] = (msg.partition(), msg.offset())
-        else:
-            self.failed.append((msg.value(), str(err)))
-
-    def run(self):
-        t0 = time.monotonic()
-        while not self.halt.is_set():
-            due = int((time.monotonic() - t0) * RATE)
-            while self.sent < due and len(self.p) < 3000:
-                try:
-                    self.p.produce(TOPIC, value=str(self.sent).encode(), partition=self.sent % NPART,
-                                   on_delivery=self._cb)
-                except BufferError:
-                    break
-                self.sent += 1
-            self.p.poll(0.01)
-        self.left = self.p.flush(120)
 
 
 class RdkMember(threading.Thread):
@@ -265,20 +228,6 @@ class CommitSampler(threading.Thread):
             self.sample()
 
 
-def decode_assignment(b):
-    """ConsumerProtocolAssignment (any version) -> [(topic, partition)]."""
-    if not b:
-        return []
-    rd = Rd(b)
-    rd.i16()
-    out = []
-    for _ in range(rd.i32()):
-        t = rd.string()
-        for _ in range(rd.i32()):
-            out.append((t, rd.i32()))
-    return out
-
-
 # ---------------------------------------------------------------- checkers
 
 def regressions(samples):
@@ -376,7 +325,7 @@ class Run:
         if not gs:
             return None, {}
         g = gs[0]
-        return g.state, {m.client_id: {p for _t, p in decode_assignment(m.assignment)} for m in g.members}
+        return g.state, {m.client_id: {p for _t, p in G.decode_assignment(m.assignment)} for m in g.members}
 
     def working(self, t0, wm_base, base):
         state, members = self.group_view()
@@ -451,10 +400,7 @@ class Run:
 
 
 def main(binary):
-    if not have_zookeeper():
-        skip("no ZooKeeper server (Debian package zookeeper)")
-    if not have_confluent_kafka():
-        skip("no confluent_kafka (Debian package python3-confluent-kafka)")
+    need_zookeeper_and_confluent_kafka()
     cl = Cluster(binary, 3, session_timeout_ms=ZK_SESSION_MS,
                  sets=["default.replication.factor=3", "min.insync.replicas=2", "replica.lag.time.max.ms=1500",
                        "unclean.leader.election.enable=false", "controlled.shutdown.enable=true",
@@ -465,7 +411,9 @@ def main(binary):
     check(err == 0, f"CreateTopics {TOPIC} {NPART} partitions RF {RF}", f"error {err} {msg}")
     t_start = time.monotonic()
 
-    prod = Producer(cl.bootstrap)
+    prod = G.Feeder(cl.bootstrap, TOPIC, NPART, RATE, idempotent=True, queued_max=3000,
+                    conf={"message.timeout.ms": 120000, "request.timeout.ms": 10000, "retry.backoff.ms": 100,
+                          "topic.metadata.refresh.interval.ms": 2000})
     prod.start()
     rdks = [RdkMember(cl.bootstrap, f"rdk-{i}") for i in range(2)]
     for m in rdks:
@@ -484,12 +432,7 @@ def main(binary):
         ok = run.fault(n, how)
 
     # Stop producing; the group catches up; every commit reaches the log end.
-    prod.halt.set()
-    prod.join(timeout=150)
-    check(not prod.is_alive() and prod.left == 0 and not prod.failed and not prod.fatal
-          and len(prod.delivered) == prod.sent,
-          f"producer: {prod.sent} records sent, all acknowledged",
-          f"acked {len(prod.delivered)}, failed {prod.failed[:3]}, fatal {prod.fatal[:3]}, left {prod.left}")
+    prod.finish("idempotent acks=all")
     got, hw = read_back(cl.bootstrap, TOPIC, NPART)
     log = {p: {o: int(v) for o, v in recs} for p, recs in got.items()}
     caught = cl.wait_for(lambda: (lambda s: s is not None and all(s[1].get(p) == hw[p] for p in range(NPART)))(

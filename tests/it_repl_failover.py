@@ -37,8 +37,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from it_common import (Cluster, EpochWatch, check, have_confluent_kafka, have_zookeeper,  # noqa: E402
-                       run_main, say, skip)
+from it_common import (Cluster, EpochWatch, check, need_zookeeper_and_confluent_kafka,  # noqa: E402
+                       run_main, say)
 from repl_check import (NumberedProducer, WeirProducer, check_checker, check_producer_outcome,  # noqa: E402
                         check_replicas_agree, check_weir_read_back, read_back)
 
@@ -141,10 +141,7 @@ class Faults:
 
 
 def main(binary):
-    if not have_zookeeper():
-        skip("no ZooKeeper server (Debian package zookeeper)")
-    if not have_confluent_kafka():
-        skip("no confluent_kafka (Debian package python3-confluent-kafka)")
+    need_zookeeper_and_confluent_kafka()
     check_checker()
     cl = Cluster(binary, 3, session_timeout_ms=SESSION_MS,
                  sets=["default.replication.factor=3", "min.insync.replicas=2", f"replica.lag.time.max.ms={LAG_MS}",

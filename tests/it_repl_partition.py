@@ -47,7 +47,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_proxy import ProxyProcess  # noqa: E402
 from it_common import (Cluster, EpochWatch, KafkaConn, _free_port, build_batch, check,  # noqa: E402
-                       have_confluent_kafka, have_zookeeper, run_main, say, skip)
+                       need_zookeeper_and_confluent_kafka, run_main, say)
 from repl_check import (NumberedProducer, check_checker, check_producer_outcome,  # noqa: E402
                         check_replicas_agree)
 
@@ -189,10 +189,7 @@ class Run:
 
 
 def main(binary):
-    if not have_zookeeper():
-        skip("no ZooKeeper server (Debian package zookeeper)")
-    if not have_confluent_kafka():
-        skip("no confluent_kafka (Debian package python3-confluent-kafka)")
+    need_zookeeper_and_confluent_kafka()
     check_checker()
     proxies, broker_sets = {}, {}
     for bid in (1, 2, 3):
