@@ -22,6 +22,7 @@
 import atexit
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -195,7 +196,20 @@ class Broker:
 
     # (proc, port, datadir), so that `proc, port, datadir = broker.start()` works.
     def start(self, port=0):
-        """port: 0 = an ephemeral one; else listen there (a restart on the same port)."""
+        """port: 0 = a free one (_free_port: outside the ephemeral range, so that
+        a restart on it finds it free; taken by another test between the check
+        and the bind: another one); else listen there (a restart on the same port)."""
+        if port:
+            return self._start(port)
+        for attempt in range(5):
+            try:
+                return self._start(_free_port())
+            except RuntimeError:
+                if attempt == 4 or "Address already in use" not in self.log(since_start=True):
+                    raise
+                say(f"{self.name}: the port was taken meanwhile: another one")
+
+    def _start(self, port):
         assert self.proc is None, "broker already running"
         try:
             os.unlink(self.portfile)
@@ -331,7 +345,30 @@ def have_zookeeper():
     return os.access(ZK_SERVER, os.X_OK)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _free_port():
+    """A free 127.0.0.1 port below the kernel's ephemeral range when there is
+    room (Linux: 32768-60999): a server restarted on it cannot find it taken
+    meanwhile by some connection's source port, as an ephemeral one can be
+    (seen: a broker restarted on its port failed with EADDRINUSE)."""
+    low = _ephemeral_low()
+    if low > 11024:
+        rng = random.SystemRandom()
+        for _ in range(100):
+            port = rng.randrange(low - 10000, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
