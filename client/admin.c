@@ -229,7 +229,7 @@ int weir_admin_delete_topics(struct weir_admin *a, const char *const *names, siz
     struct kstr *ks = weir_calloc(n ? n : 1, sizeof *ks);
     if (!ks) return WEIR_CLIENT_E_NOMEM;
     for (size_t i = 0; i < n; i++) ks[i] = kstr_c(names[i] ? names[i] : "");
-    struct kdeletetopics_req req = { ks, (int32_t)n, a->timeout_ms };
+    struct kdeletetopics_req req = { .topic_names = ks, .n_topic_names = (int32_t)n, .timeout_ms = a->timeout_ms };
     int16_t v;
     int32_t corr;
     struct kframe f;
@@ -420,7 +420,7 @@ int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const c
     if (!args_ok(a, name, 1, out)) return WEIR_CLIENT_E_INVALID_ARG;
     *out = NULL;
     struct kdescribeconfigs_resource res = { (int8_t)resource_type, kstr_c(name), NULL, -1 };
-    struct kdescribeconfigs_req req = { &res, 1, false };
+    struct kdescribeconfigs_req req = { .resources = &res, .n_resources = 1 };
     int16_t v;
     int32_t corr;
     struct kframe f;

@@ -264,7 +264,8 @@ void cl_pid_step(struct cl_sender *s, int64_t now)
     }
     struct cl_req *r = cl_req_new(s, CL_REQ_INITPID, KAPI_INIT_PRODUCER_ID, c->v_initpid);
     if (!r) return;
-    struct kinitproducerid_req req = { .transactional_id = KSTR_NULL, .transaction_timeout_ms = -1 };
+    struct kinitproducerid_req req = { .transactional_id = KSTR_NULL, .transaction_timeout_ms = -1,
+                                       .producer_id = -1, .producer_epoch = -1 };
     struct kframe f = cl_req_begin(s, r);
     kproto_initproducerid_request_encode(&r->kb, r->version, &req);
     if (cl_conn_enqueue(s, c, r, &f, now) != WEIR_CLIENT_OK) return;

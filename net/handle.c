@@ -1,7 +1,7 @@
 /* net/handle.c: request dispatch, and the APIs answered without touching a
  * log: ApiVersions, InitProducerId, DescribeConfigs (Metadata and
- * FindCoordinator: handle_meta.c). What handlers share (partition tasks):
- * ptask.c. */
+ * FindCoordinator: handle_meta.c; config listing: topic_configs.c). What
+ * handlers share (partition tasks): ptask.c. */
 #include "net_int.h"
 
 #include <inttypes.h>
@@ -50,9 +50,13 @@ static void handle_initproducerid(struct request *req)
         return;
     }
     struct kinitproducerid_resp resp = { .producer_id = -1, .producer_epoch = -1 };
-    if (!kstr_is_null(ir.transactional_id)) {
+    if ((ir.producer_id == -1) != (ir.producer_epoch == -1)) {
+        resp.error_code = WEIR_KERR_INVALID_REQUEST; /* v3+: an id without an epoch, or the reverse (KafkaApis) */
+    } else if (!kstr_is_null(ir.transactional_id)) {
         resp.error_code = WEIR_KERR_INVALID_REQUEST; /* transactions are not supported */
     } else {
+        /* Without a transactional id Kafka's TransactionCoordinator always
+         * hands out a fresh id at epoch 0, even when v3+ names one to bump. */
         resp.producer_id = broker_producer_id_next(req->c->r->b);
         resp.producer_epoch = resp.producer_id >= 0 ? 0 : -1;
         if (resp.producer_id < 0) resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
@@ -64,38 +68,6 @@ static void handle_initproducerid(struct request *req)
 }
 
 /* ---- DescribeConfigs ---------------------------------------------------------------- */
-
-enum { CONFIG_SOURCE_DYNAMIC_TOPIC = 1, CONFIG_SOURCE_STATIC_BROKER = 4, CONFIG_SOURCE_DEFAULT = 5 };
-
-static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *key)
-{
-    if (res->n_config_keys < 0) return true;
-    for (int32_t i = 0; i < res->n_config_keys; i++)
-        if (kstr_eq(res->config_keys[i], key)) return true;
-    return false;
-}
-
-/* Splits "k=v\n" lines of text (modified in place) into configs; returns count. */
-/* set_keys: "\nkey\n" for each key the topic sets itself (NULL: a broker's). */
-static int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res,
-                                  struct kdescribeconfigs_config *out, int32_t max, const char *set_keys)
-{
-    int32_t n = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = '\0';
-        if (!key_wanted(res, line)) continue;
-        char nkey[300];
-        snprintf(nkey, sizeof nkey, "\n%s\n", line);
-        bool set = set_keys && strstr(set_keys, nkey) != NULL;
-        int8_t source = !set_keys ? CONFIG_SOURCE_STATIC_BROKER : set ? CONFIG_SOURCE_DYNAMIC_TOPIC : CONFIG_SOURCE_DEFAULT;
-        out[n++] = (struct kdescribeconfigs_config){ .name = kstr_c(line), .value = kstr_c(eq + 1),
-                                                     .config_source = source };
-    }
-    return n;
-}
 
 static void describe_resource(struct request *req, const struct kdescribeconfigs_resource *res,
                               struct kdescribeconfigs_result *out, char *text, size_t text_cap,

@@ -129,7 +129,8 @@ static void createtopics_respond(struct request *req)
     struct create_state *st = req->state;
     response_begin(req);
     kproto_createtopics_encode(&req->out, req->hdr.api_version,
-                               &(struct kcreatetopics_resp){ .topics = st->res, .n_topics = st->cr.n_topics });
+                               &(struct kcreatetopics_resp){ .topics = st->res, .n_topics = st->cr.n_topics,
+                                                             .details = createtopics_details(req, &st->cr, st->res, 1) });
     response_end(req);
     request_respond(req);
 }
@@ -213,9 +214,11 @@ static void del_finish(struct request *req)
     struct del_state *st = req->state;
     for (int32_t i = 0; i < st->dr.n_topic_names; i++)
         if (st->deletions[i]) weir_store_topic_delete_finish(req->c->r->b->store, st->deletions[i]);
+    deletetopics_messages(req, st->res, st->dr.n_topic_names);
     response_begin(req);
     kproto_deletetopics_encode(&req->out, req->hdr.api_version,
-                               &(struct kdeletetopics_resp){ .responses = st->res, .n_responses = st->dr.n_topic_names });
+                               &(struct kdeletetopics_resp){ .responses = st->res, .n_responses = st->dr.n_topic_names,
+                                                             .topic_ids = st->dr.topic_ids });
     response_end(req);
     request_respond(req);
 }
@@ -252,6 +255,7 @@ static void del_owner(struct reactor *r, struct ptask *pt)
 static enum weir_err del_topic(struct request *req, struct del_state *st, int32_t i)
 {
     struct ktopic_result *res = &st->res[i];
+    if (res->error_code != 0) return WEIR_OK; /* deletetopics_resolve's */
     char *name = arena_strdup(&req->arena, st->dr.topic_names[i]);
     if (!name) return WEIR_E_NOMEM;
     enum weir_err err = weir_store_topic_delete_begin(req->c->r->b->store, name, &st->deletions[i]);
@@ -288,7 +292,11 @@ void handle_deletetopics(struct request *req)
         size_t n = (size_t)st->dr.n_topic_names + 1;
         st->res = weir_arena_alloc(&req->arena, n * sizeof *st->res);
         st->deletions = weir_arena_alloc(&req->arena, n * sizeof *st->deletions);
-        if (!st->res || !st->deletions) err = WEIR_E_NOMEM;
+        int16_t *errors = weir_arena_alloc(&req->arena, n * sizeof *errors);
+        if (!st->res || !st->deletions || !errors || !deletetopics_resolve(req, &st->dr, errors)) err = WEIR_E_NOMEM;
+        for (int32_t i = 0; err == WEIR_OK && i < st->dr.n_topic_names; i++)
+            st->res[i] = (struct ktopic_result){ .name = st->dr.topic_names[i], .error_code = errors[i],
+                                                 .error_message = KSTR_NULL };
     }
     if (err != WEIR_OK) {
         request_malformed(req, err);
@@ -296,10 +304,7 @@ void handle_deletetopics(struct request *req)
     }
     req->state = st;
     st->remaining = 1; /* held while dispatching */
-    for (int32_t i = 0; i < st->dr.n_topic_names; i++) {
-        st->res[i] = (struct ktopic_result){ .name = st->dr.topic_names[i], .error_message = KSTR_NULL };
-        st->deletions[i] = NULL;
-    }
+    for (int32_t i = 0; i < st->dr.n_topic_names; i++) st->deletions[i] = NULL;
     for (int32_t i = 0; i < st->dr.n_topic_names && err == WEIR_OK; i++) err = del_topic(req, st, i);
     if (err != WEIR_OK) kbuf_fail(&req->out, err);
     if (--st->remaining == 0) del_finish(req);

@@ -71,12 +71,17 @@ static void admin_respond(struct admin *ad)
     response_begin(req);
     switch (ad->kind) {
     case ADMIN_CREATE:
-        kproto_createtopics_encode(&req->out, req->hdr.api_version,
-                                   &(struct kcreatetopics_resp){ .topics = ad->res, .n_topics = ad->n });
+        kproto_createtopics_encode(
+            &req->out, req->hdr.api_version,
+            &(struct kcreatetopics_resp){ .topics = ad->res, .n_topics = ad->n,
+                                          .details = createtopics_details(req, &ad->ct, ad->res,
+                                                                          (int16_t)req->c->r->b->cfg.default_replication_factor) });
         break;
     case ADMIN_DELETE:
+        deletetopics_messages(req, ad->res, ad->n);
         kproto_deletetopics_encode(&req->out, req->hdr.api_version,
-                                   &(struct kdeletetopics_resp){ .responses = ad->res, .n_responses = ad->n });
+                                   &(struct kdeletetopics_resp){ .responses = ad->res, .n_responses = ad->n,
+                                                                 .topic_ids = ad->dt.topic_ids });
         break;
     case ADMIN_GROW:
         ad->cp_resp = (struct kcreatepartitions_resp){ .results = ad->res, .n_results = ad->n };
@@ -282,6 +287,9 @@ void cluster_deletetopics(struct request *req)
     struct admin *ad = admin_new(req, ADMIN_DELETE);
     enum weir_err err = ad ? kproto_deletetopics_decode(&req->body, req->hdr.api_version, &req->arena, &ad->dt)
                            : WEIR_E_NOMEM;
+    int16_t *errors = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(ad->dt.n_topic_names + 1) * sizeof *errors)
+                                     : NULL;
+    if (err == WEIR_OK && (!errors || !deletetopics_resolve(req, &ad->dt, errors))) err = WEIR_E_NOMEM;
     if (err == WEIR_OK && !admin_slots(ad, ad->dt.n_topic_names, ad->dt.timeout_ms)) err = WEIR_E_NOMEM;
     if (err != WEIR_OK) {
         request_malformed(req, err);
@@ -290,8 +298,11 @@ void cluster_deletetopics(struct request *req)
     for (int32_t i = 0; i < ad->n; i++) {
         struct admin_slot *s = &ad->slots[i];
         ad->res[i].name = ad->dt.topic_names[i];
-        s->name = arena_strdup(&req->arena, ad->dt.topic_names[i]);
-        if (!s->name) {
+        s->res->error_code = errors[i];
+        s->name = errors[i] ? NULL : arena_strdup(&req->arena, ad->dt.topic_names[i]);
+        if (errors[i]) {
+            continue;
+        } else if (!s->name) {
             s->res->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
         } else if (weir_cluster_topic_partitions(b->cluster, s->name) < 0) {
             s->res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -232,6 +232,39 @@ bool meta_topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char
     return found;
 }
 
+bool deletetopics_resolve(struct request *req, struct kdeletetopics_req *dr, int16_t *errors)
+{
+    bool both = false;
+    for (int32_t i = 0; i < dr->n_topic_names; i++) {
+        errors[i] = 0;
+        both |= dr->topic_ids && !weir_uuid_is_zero(&dr->topic_ids[i]) && !kstr_is_null(dr->topic_names[i]);
+    }
+    for (int32_t i = 0; i < dr->n_topic_names; i++) {
+        char name[WEIR_TOPIC_NAME_MAX + 1];
+        if (both) {
+            errors[i] = WEIR_KERR_INVALID_REQUEST;
+        } else if (dr->topic_ids && !weir_uuid_is_zero(&dr->topic_ids[i])) {
+            if (!meta_topic_name_of_id(req->c->r->b->meta, &dr->topic_ids[i], name, sizeof name)) {
+                errors[i] = WEIR_KERR_UNKNOWN_TOPIC_ID;
+                continue;
+            }
+            char *copy = arena_strdup(&req->arena, kstr_c(name));
+            if (!copy) return false;
+            dr->topic_names[i] = kstr_c(copy);
+        } else if (kstr_is_null(dr->topic_names[i])) {
+            errors[i] = WEIR_KERR_INVALID_REQUEST; /* neither a name nor an id */
+        }
+    }
+    return true;
+}
+
+void deletetopics_messages(const struct request *req, struct ktopic_result *res, int32_t n)
+{
+    for (int32_t i = 0; req->hdr.api_version >= 5 && i < n; i++)
+        if (res[i].error_code != 0 && kstr_is_null(res[i].error_message))
+            res[i].error_message = kstr_c(weir_kerr_message(res[i].error_code));
+}
+
 /* v12 asks by id (Kafka's KafkaApis: any non-zero id makes the whole request
  * one by id, names ignored): each known id's name replaces the entry's name;
  * unknown ids are marked. NULL when the request asks by name. */

@@ -360,6 +360,21 @@ void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, wei
                      void *done_ctx);
 
 void handle_request(struct request *req);
+/* topic_configs.c: splits "k=v\n" lines of text (modified in place) into at
+ * most max configs (the keys res asks for), each with its Kafka type; the
+ * source is 4 (static broker) when set_keys is NULL, else 1 (dynamic topic)
+ * for a key set_keys holds as "\nkey\n", 5 (default) for the others.
+ * Returns the count; names and values point into text. */
+int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res, struct kdescribeconfigs_config *out,
+                           int32_t max, const char *set_keys);
+/* topic_configs.c: CreateTopics v5+ (KIP-525): what each topic of cr whose result in
+ * res succeeded got: partition count, replication factor (rf_default for -1),
+ * its configs as DescribeConfigs lists them (the broker's defaults with the
+ * request's overrides) and (v7) its id from the metadata. In the request's
+ * arena, one per topic; NULL when out of memory (the encoder then sends -1,
+ * -1 and null configs). Either mode; the request's reactor. */
+const struct kcreatetopics_detail *createtopics_details(struct request *req, const struct kcreatetopics_req *cr,
+                                                        const struct ktopic_result *res, int16_t rf_default);
 /* handle_meta.c: from the metadata interface, in either mode. */
 void handle_metadata(struct request *req);
 void handle_findcoordinator(struct request *req);
@@ -367,6 +382,15 @@ size_t meta_live_count(struct weir_meta *m);
 /* The name of the topic with this id into out (cap bytes); false when none
  * (Metadata v12 and Fetch v13 ask by id). Walks every topic: O(topics). */
 bool meta_topic_name_of_id(struct weir_meta *m, const struct weir_uuid *id, char *out, size_t cap);
+/* DeleteTopics v6 entries by topic id: each known id's name replaces the
+ * entry's (a null one) in dr; errors[i] (n_topic_names of them) gets 100
+ * UNKNOWN_TOPIC_ID for an unknown id, and every entry gets 42 INVALID_REQUEST
+ * when any names both a topic and an id (Kafka refuses the whole request);
+ * 0 otherwise. Names point into the request's arena. false: out of memory. */
+bool deletetopics_resolve(struct request *req, struct kdeletetopics_req *dr, int16_t *errors);
+/* DeleteTopics v5+: each failed result without an error_message gets the
+ * code's own message (Kafka's ApiError without one: Errors.message()). */
+void deletetopics_messages(const struct request *req, struct ktopic_result *res, int32_t n);
 /* This broker's advertised listeners into out (WEIR_REPL_ENDPOINTS_MAX room;
  * listener_advertised for each); returns how many. */
 unsigned broker_endpoints(const struct broker *b, struct weir_repl_endpoint *out);

@@ -803,7 +803,7 @@ void kproto_listoffsets_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_listoffsets_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct klistoffsets_resp *resp);
 
-/* ---- CreateTopics (19), v3-4 ---- */
+/* ---- CreateTopics (19), v0-7; v5 flexible ---- */
 
 struct kcreatetopics_assignment {
     int32_t partition_index;
@@ -827,17 +827,27 @@ struct kcreatetopics_req {
     struct kcreatetopics_req_topic *topics;
     int32_t n_topics;
     int32_t timeout_ms;
-    bool validate_only; /* v1+ */
+    bool validate_only; /* v1+; false in v0 */
 };
 struct ktopic_result {
     struct kstr name;
     int16_t error_code;
     struct kstr error_message; /* nullable; CreateTopics v1+, CreatePartitions v0+ */
 };
+struct kdescribeconfigs_config;
+/* What a created (or validated) topic got, answered from v5 (KIP-525). */
+struct kcreatetopics_detail {
+    struct weir_uuid topic_id;   /* v7+; zero when unknown */
+    int32_t num_partitions;      /* -1 when the topic failed */
+    int16_t replication_factor;  /* -1 when the topic failed */
+    const struct kdescribeconfigs_config *configs; /* name, value, read_only, config_source, is_sensitive */
+    int32_t n_configs;           /* -1: null */
+};
 struct kcreatetopics_resp {
     int32_t throttle_time_ms; /* v2+ */
-    const struct ktopic_result *topics;
+    const struct ktopic_result *topics; /* error_message v1+ */
     int32_t n_topics;
+    const struct kcreatetopics_detail *details; /* v5+: one per topic; NULL: -1, -1, null configs, zero id */
 };
 enum weir_err kproto_createtopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kcreatetopics_req *req);
@@ -846,17 +856,19 @@ void kproto_createtopics_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_createtopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kcreatetopics_resp *resp);
 
-/* ---- DeleteTopics (20), v0-1 ---- */
+/* ---- DeleteTopics (20), v0-6; v4 flexible ---- */
 
 struct kdeletetopics_req {
-    struct kstr *topic_names;
+    struct kstr *topic_names;    /* v6+: null for an entry by id */
     int32_t n_topic_names;
+    struct weir_uuid *topic_ids; /* v6+: one per entry, zero for one by name; NULL before v6 */
     int32_t timeout_ms;
 };
 struct kdeletetopics_resp {
     int32_t throttle_time_ms; /* v1+ */
-    const struct ktopic_result *responses; /* name + error_code (no message before v5) */
+    const struct ktopic_result *responses; /* name (nullable v6+), error_code, error_message (v5+) */
     int32_t n_responses;
+    const struct weir_uuid *topic_ids; /* v6+: one per response; NULL: zero */
 };
 enum weir_err kproto_deletetopics_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                          struct kdeletetopics_req *req);
@@ -865,7 +877,7 @@ void kproto_deletetopics_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_deletetopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletetopics_resp *resp);
 
-/* ---- CreatePartitions (37), v0-1 ---- */
+/* ---- CreatePartitions (37), v0-3; v2 flexible ---- */
 
 struct kcreatepartitions_assignment {
     int32_t *broker_ids;
@@ -895,9 +907,12 @@ void kproto_createpartitions_request_encode(struct kbuf *out, int16_t version, c
 enum weir_err kproto_createpartitions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                       struct kcreatepartitions_resp *resp);
 
-/* ---- DescribeConfigs (32), v1-2 ---- */
+/* ---- DescribeConfigs (32), v0-4; v4 flexible ---- */
 
 enum { KRESOURCE_TOPIC = 2, KRESOURCE_BROKER = 4 };
+enum { KCONFIG_SOURCE_DYNAMIC_TOPIC = 1, KCONFIG_SOURCE_STATIC_BROKER = 4, KCONFIG_SOURCE_DEFAULT = 5 };
+enum { KCONFIG_TYPE_UNKNOWN = 0, KCONFIG_TYPE_BOOLEAN = 1, KCONFIG_TYPE_STRING = 2, KCONFIG_TYPE_INT = 3,
+       KCONFIG_TYPE_LONG = 5 }; /* Kafka's DescribeConfigsResponse.ConfigType ids */
 struct kdescribeconfigs_resource {
     int8_t resource_type;
     struct kstr resource_name;
@@ -908,6 +923,7 @@ struct kdescribeconfigs_req {
     struct kdescribeconfigs_resource *resources;
     int32_t n_resources;
     bool include_synonyms; /* v1+ */
+    bool include_documentation; /* v3+ */
 };
 struct kdescribeconfigs_synonym {
     struct kstr name;
@@ -918,10 +934,12 @@ struct kdescribeconfigs_config {
     struct kstr name;
     struct kstr value; /* nullable */
     bool read_only;
-    int8_t config_source; /* v1+ (v0's is_default is not in the supported range) */
+    int8_t config_source; /* v1+; v0 sends is_default = (source is KCONFIG_SOURCE_DEFAULT) */
     bool is_sensitive;
     const struct kdescribeconfigs_synonym *synonyms; /* v1+ */
     int32_t n_synonyms;
+    int8_t config_type;         /* v3+: KCONFIG_TYPE_* (0 unknown) */
+    struct kstr documentation;  /* v3+, nullable */
 };
 struct kdescribeconfigs_result {
     int16_t error_code;
@@ -943,11 +961,13 @@ void kproto_describeconfigs_request_encode(struct kbuf *out, int16_t version, co
 enum weir_err kproto_describeconfigs_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kdescribeconfigs_resp *resp);
 
-/* ---- InitProducerId (22), v0-1 ---- */
+/* ---- InitProducerId (22), v0-4; v2 flexible ---- */
 
 struct kinitproducerid_req {
     struct kstr transactional_id; /* nullable; null for the idempotent producer */
     int32_t transaction_timeout_ms;
+    int64_t producer_id;          /* v3+: the id to bump, -1 none (and before v3) */
+    int16_t producer_epoch;       /* v3+: its epoch, -1 none (and before v3) */
 };
 struct kinitproducerid_resp {
     int32_t throttle_time_ms;

@@ -1,5 +1,5 @@
-/* proto/proto_createpartitions.c: CreatePartitions (key 37), v0-1
- * (schemas/CreatePartitions*.json; v1 = v0). Request: per topic the new total
+/* proto/proto_createpartitions.c: CreatePartitions (key 37), v0-3
+ * (schemas/CreatePartitions*.json; v1 = v0, v2 is flexible, v3 = v2). Request: per topic the new total
  * count and a nullable assignments array of broker-id lists. Response:
  * throttle first (v0+), per topic name, error_code, error_message (nullable). */
 #include "proto.h"

@@ -1,8 +1,10 @@
-/* proto/proto_describeconfigs.c: DescribeConfigs (key 32), v1-2
- * (schemas/DescribeConfigs*.json; v2 = v1). Request: resources with a nullable
- * configuration_keys array (null = all), include_synonyms (v1+). Response:
- * throttle first (v0+); per config name, value (nullable), read_only,
- * config_source (v1+, replaces v0's is_default), is_sensitive, synonyms (v1+). */
+/* proto/proto_describeconfigs.c: DescribeConfigs (key 32), v0-4
+ * (schemas/DescribeConfigs*.json; v2 = v1, v4 flexible). Request: resources
+ * with a nullable configuration_keys array (null = all), include_synonyms
+ * (v1+), include_documentation (v3+). Response: throttle first (v0+); per
+ * config name, value (nullable), read_only, is_default (v0 only) or
+ * config_source (v1+), is_sensitive, synonyms (v1+), config_type and
+ * documentation (v3+, nullable). */
 #include "proto.h"
 
 enum weir_err kproto_describeconfigs_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
@@ -19,25 +21,32 @@ enum weir_err kproto_describeconfigs_decode(struct weir_rd *rd, int16_t version,
         r->config_keys = kd_str_array(&d, KPROTO_CONFIGS_MAX, true, &r->n_config_keys);
         kd_tags(&d);
     }
-    req->include_synonyms = kr_bool(rd); /* v1+ */
+    req->include_synonyms = version >= 1 ? kr_bool(rd) : false;
+    req->include_documentation = version >= 3 ? kr_bool(rd) : false;
     kd_tags(&d);
     return kd_done(&d);
 }
 
-static void describeconfigs_encode_config(struct kbuf *out, bool flex, const struct kdescribeconfigs_config *c)
+static void describeconfigs_encode_config(struct kbuf *out, int16_t version, bool flex,
+                                          const struct kdescribeconfigs_config *c)
 {
     kb_str(out, flex, c->name);
     kb_nstr(out, flex, c->value);
     kb_bool(out, c->read_only);
-    kb_i8(out, c->config_source); /* v1+ */
+    if (version == 0) kb_bool(out, c->config_source == KCONFIG_SOURCE_DEFAULT); /* is_default */
+    else kb_i8(out, c->config_source);
     kb_bool(out, c->is_sensitive);
-    kb_arr(out, flex, c->n_synonyms); /* v1+ */
-    for (int32_t i = 0; i < c->n_synonyms; i++) {
-        kb_str(out, flex, c->synonyms[i].name);
-        kb_nstr(out, flex, c->synonyms[i].value);
-        kb_i8(out, c->synonyms[i].source);
-        kb_tags(out, flex);
+    if (version >= 1) {
+        kb_arr(out, flex, c->n_synonyms);
+        for (int32_t i = 0; i < c->n_synonyms; i++) {
+            kb_str(out, flex, c->synonyms[i].name);
+            kb_nstr(out, flex, c->synonyms[i].value);
+            kb_i8(out, c->synonyms[i].source);
+            kb_tags(out, flex);
+        }
     }
+    if (version >= 3) kb_i8(out, c->config_type);
+    if (version >= 3) kb_nstr(out, flex, c->documentation);
     kb_tags(out, flex);
 }
 
@@ -54,7 +63,7 @@ void kproto_describeconfigs_encode(struct kbuf *out, int16_t version, const stru
         kb_i8(out, r->resource_type);
         kb_str(out, flex, r->resource_name);
         kb_arr(out, flex, r->n_configs);
-        for (int32_t j = 0; j < r->n_configs; j++) describeconfigs_encode_config(out, flex, &r->configs[j]);
+        for (int32_t j = 0; j < r->n_configs; j++) describeconfigs_encode_config(out, version, flex, &r->configs[j]);
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
@@ -74,7 +83,8 @@ void kproto_describeconfigs_request_encode(struct kbuf *out, int16_t version, co
         kb_str_array(out, flex, r->config_keys, r->n_config_keys); /* -1 = null = all */
         kb_tags(out, flex);
     }
-    kb_bool(out, req->include_synonyms); /* v1+; include_documentation is v3+ */
+    if (version >= 1) kb_bool(out, req->include_synonyms);
+    if (version >= 3) kb_bool(out, req->include_documentation);
     kb_tags(out, flex);
 }
 
@@ -83,9 +93,10 @@ static void describeconfigs_decode_config(struct kdec *d, struct kdescribeconfig
     c->name = kd_str(d);
     c->value = kd_nstr(d);
     c->read_only = kr_bool(d->rd);
-    c->config_source = kr_i8(d->rd); /* v1+ */
+    if (d->version == 0) c->config_source = kr_bool(d->rd) ? KCONFIG_SOURCE_DEFAULT : -1; /* is_default: v0 has no source */
+    else c->config_source = kr_i8(d->rd);
     c->is_sensitive = kr_bool(d->rd);
-    c->n_synonyms = kd_array(d, KPROTO_CONFIGS_MAX); /* v1+ */
+    c->n_synonyms = d->version >= 1 ? kd_array(d, KPROTO_CONFIGS_MAX) : 0;
     struct kdescribeconfigs_synonym *syn = kd_alloc(d, c->n_synonyms, sizeof *syn);
     for (int32_t i = 0; i < c->n_synonyms && d->rd->err == WEIR_OK; i++) {
         syn[i].name = kd_str(d);
@@ -94,7 +105,9 @@ static void describeconfigs_decode_config(struct kdec *d, struct kdescribeconfig
         kd_tags(d);
     }
     c->synonyms = syn;
-    kd_tags(d); /* config_type and documentation are v3+ */
+    c->config_type = d->version >= 3 ? kr_i8(d->rd) : KCONFIG_TYPE_UNKNOWN;
+    c->documentation = d->version >= 3 ? kd_nstr(d) : KSTR_NULL;
+    kd_tags(d);
 }
 
 static void describeconfigs_decode_result(struct kdec *d, struct kdescribeconfigs_result *r)

@@ -11,6 +11,12 @@ old_style_offsets ([end] for latest, [0] for earliest, [] for
 max_num_offsets 0, [1] for t+500); v1 (timestamp, offset) for latest and
 t+1500; v8 (flexible) -3 max timestamp -> (t+2000, 1), -4 earliest local ->
 (-1, 0) with leader epoch 0.
+CreateTopics v0 (name, error only; again -> 36) and v7 (flexible: topic id,
+partitions, replication factor, the topic's configs with sources; a
+duplicate -> 36 with -1, -1 and null configs). DescribeConfigs v0: is_default
+false for the key the topic sets, true for the others. DeleteTopics v0 (by
+name; unknown -> 3) and v6 (by the id CreateTopics v7 answered: the name comes
+back; an unknown id -> 100 with a null name; name and id both -> 42).
 
 usage: it_old_versions.py path/to/weir
 """
@@ -137,6 +143,117 @@ def check_listoffsets(conn, now):
             "ListOffsets v8 max timestamp (-3) and earliest local (-4)", str(got))
 
 
+API_DELETE_TOPICS, API_DESCRIBE_CONFIGS = 20, 32
+
+
+def cuv(rd):
+    """A compact length/count: None for null."""
+    n = rd.uvarint()
+    return None if n == 0 else n - 1
+
+
+def cnstr(rd):
+    n = cuv(rd)
+    return None if n is None else rd._take(n).decode()
+
+
+def check_createtopics(conn):
+    topic = lambda name, n: string(name) + i32(n) + i16(1) + array([]) + array([])
+    for want, what in ((0, "creates"), (36, "again: 36 TOPIC_ALREADY_EXISTS")):
+        rd = Rd(conn.request(C.API_CREATE_TOPICS, 0, array([topic("ct-v0", 2)]) + i32(10000)))
+        got = rd.array(lambda r: (r.string(), r.i16()))
+        C.check(rd.left() == 0 and got == [("ct-v0", want)], f"CreateTopics v0 {what}", str(got))
+    # v7: [name, partitions, rf, [assignments], [configs], tags], timeout, validate_only, tags
+    cfg = cstr("retention.ms") + cstr("3600000") + b"\x00"
+    ctopic = lambda name: cstr(name) + i32(3) + i16(1) + C.uvarint(1) + C.uvarint(2) + cfg + b"\x00"
+    ids = {}
+    for attempt in (0, 1):
+        body = C.uvarint(2) + ctopic("ct-v7") + i32(10000) + i8(0) + b"\x00"
+        rd = Rd(flex_request(conn, C.API_CREATE_TOPICS, 7, body))
+        rd.i32()
+        res = []
+        for _ in range(cuv(rd)):
+            name = cnstr(rd)
+            tid = rd._take(16)
+            err, msg = rd.i16(), cnstr(rd)
+            nparts, rf = rd.i32(), rd.i16()
+            n = cuv(rd)
+            configs = None if n is None else {}
+            for _ in range(n or 0):
+                k, v = cnstr(rd), cnstr(rd)
+                ro, src, sens = rd.i8(), rd.i8(), rd.i8()
+                rd.uvarint()
+                configs[k] = (v, src, ro, sens)
+            rd.uvarint()
+            res.append((name, tid, err, msg, nparts, rf, configs))
+        rd.uvarint()
+        C.check(rd.left() == 0 and len(res) == 1, f"CreateTopics v7 response fully consumed ({attempt})", str(res))
+        if not res:
+            continue
+        name, tid, err, msg, nparts, rf, configs = res[0]
+        if attempt == 0:
+            C.check(name == "ct-v7" and err == 0 and tid != bytes(16) and nparts == 3 and rf == 1,
+                    "CreateTopics v7: a topic id, 3 partitions, replication factor 1", str(res[0][:6]))
+            C.check(configs is not None and configs.get("retention.ms") == ("3600000", 1, 0, 0) and
+                    configs.get("segment.bytes", (None, 0))[1] == 5,
+                    "CreateTopics v7 configs: retention.ms set (source 1), segment.bytes default (5)", str(configs))
+            ids["ct-v7"] = tid
+        else:
+            C.check(err == 36 and msg and tid == bytes(16) and (nparts, rf, configs) == (-1, -1, None),
+                    "CreateTopics v7 duplicate: 36, -1, -1, null configs", str(res[0]))
+    return ids
+
+
+def check_describeconfigs_v0(conn):
+    conn.request(C.API_CREATE_TOPICS, 0, array([string("dc-v0") + i32(1) + i16(1) + array([])
+                                                + array([string("retention.ms") + string("7200000")])]) + i32(10000))
+    rd = Rd(conn.request(API_DESCRIBE_CONFIGS, 0, array([i8(2) + string("dc-v0") + i32(-1)])))
+    rd.i32()
+    results = []
+    for _ in range(rd.i32()):
+        err, msg, typ, name = rd.i16(), rd.string(), rd.i8(), rd.string()
+        cfgs = rd.array(lambda r: (r.string(), r.string(), r.i8(), r.i8(), r.i8()))
+        results.append((err, msg, typ, name, {c[0]: c[1:] for c in cfgs}))
+    C.check(rd.left() == 0 and len(results) == 1 and results[0][:4] == (0, None, 2, "dc-v0"),
+            "DescribeConfigs v0 answers the topic", str(results))
+    cfgs = results[0][4] if results else {}
+    C.check(cfgs.get("retention.ms") == ("7200000", 0, 0, 0) and cfgs.get("segment.bytes", (0, 0, 0))[2] == 1,
+            "DescribeConfigs v0 is_default: false for the topic's key, true for a default", str(cfgs))
+
+
+def check_deletetopics(conn, ids):
+    rd = Rd(conn.request(API_DELETE_TOPICS, 0, array(["ct-v0", "no-such-dt"], string) + i32(10000)))
+    got = rd.array(lambda r: (r.string(), r.i16()))
+    C.check(rd.left() == 0 and got == [("ct-v0", 0), ("no-such-dt", 3)], "DeleteTopics v0: deleted, unknown -> 3",
+            str(got))
+    unknown = bytes(range(1, 17))
+    entries = [(None, ids.get("ct-v7", bytes(16))), (None, unknown)]
+    body = C.uvarint(len(entries) + 1) + b"".join(
+        (C.uvarint(0) if n is None else cstr(n)) + tid + b"\x00" for n, tid in entries) + i32(10000) + b"\x00"
+    rd = Rd(flex_request(conn, API_DELETE_TOPICS, 6, body))
+    rd.i32()
+    got, msgs = [], []
+    for _ in range(cuv(rd)):
+        name, tid, err, msg = cnstr(rd), rd._take(16), rd.i16(), cnstr(rd)
+        rd.uvarint()
+        got.append((name, tid, err))
+        msgs.append(msg)
+    rd.uvarint()
+    C.check(rd.left() == 0 and got == [("ct-v7", entries[0][1], 0), (None, unknown, 100)],
+            "DeleteTopics v6 by id: the name answered; an unknown id -> 100", str(got))
+    C.check(msgs[:1] == [None] and len(msgs) == 2 and msgs[1], "DeleteTopics v6: a message with the error only",
+            str(msgs))
+    md = conn.metadata_full(None)["topics"]
+    C.check("ct-v7" not in md and "ct-v0" not in md, "the topics deleted by name and by id are gone", str(list(md)))
+    body = C.uvarint(2) + cstr(TOPIC) + unknown + b"\x00" + i32(10000) + b"\x00"
+    rd = Rd(flex_request(conn, API_DELETE_TOPICS, 6, body))
+    rd.i32()
+    n = cuv(rd)
+    got = [(cnstr(rd), rd._take(16), rd.i16(), cnstr(rd), rd.uvarint()) for _ in range(n)]
+    C.check([g[2] for g in got] == [42] and TOPIC in conn.metadata_full(None)["topics"],
+            "DeleteTopics v6 with a name and an id -> 42, nothing deleted", str(got))
+
+
 def main(binary):
     b = C.start_broker(binary, "old-versions", sets=("auto.create.topics.enable=false",))
     with C.KafkaConn(b.port) as conn:
@@ -144,6 +261,9 @@ def main(binary):
         C.check(err == 0, "CreateTopics v3 of the test topic", f"{err} {msg}")
         check_metadata(conn, b.port)
         check_listoffsets(conn, int(C.time.time() * 1000) - 60000)
+        ids = check_createtopics(conn)
+        check_describeconfigs_v0(conn)
+        check_deletetopics(conn, ids)
     b.stop()
 
 

@@ -86,8 +86,8 @@ static void test_api_table(void **state)
     static const struct { int16_t key, min, max; } want[] = {
         { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
-        { 37, 0, 1 }, { 42, 0, 2 },
+        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
+        { 37, 0, 3 }, { 42, 0, 2 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -107,7 +107,9 @@ static void test_api_table(void **state)
                              (want[i].key == 18 && v >= 3) || (want[i].key == 23 && v >= 4) ||
                                  (want[i].key == 42 && v >= 2) || (want[i].key == 2 && v >= 6) ||
                                  (want[i].key == 3 && v >= 9) || (want[i].key == 0 && v >= 9) ||
-                                 (want[i].key == 1 && v >= 12));
+                                 (want[i].key == 1 && v >= 12) || (want[i].key == 19 && v >= 5) ||
+                                 (want[i].key == 20 && v >= 4) || (want[i].key == 22 && v >= 2) ||
+                                 (want[i].key == 32 && v >= 4) || (want[i].key == 37 && v >= 2));
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -542,8 +544,8 @@ static void test_header_and_apiversions_request(void **state)
 static const int16_t api_ranges[][3] = {
     { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 3, 4 }, { 20, 0, 1 }, { 22, 0, 1 }, { 23, 0, 4 }, { 32, 1, 2 },
-    { 37, 0, 1 }, { 42, 0, 2 },
+    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
+    { 37, 0, 3 }, { 42, 0, 2 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -951,32 +953,38 @@ static void walk_listoffsets(const union any_req *r, const struct span *sp)
     }
 }
 
-/* ---- CreateTopics: v3 counts + configs, v4 defaults (-1) + assignments ---- */
+/* ---- CreateTopics: counts + configs (v0-3, v5, v7), defaults (-1) + assignments
+ * (v4, v6); validate_only at even versions from v2; v5+ flexible ---- */
+static bool ct_counts(int16_t v) { return v != 4 && v != 6; }
 static void build_createtopics(struct kbuf *b, int16_t v)
 {
-    kb_array_len(b, 2);
-    b_str(b, "t1");
-    kb_i32(b, v == 3 ? 3 : -1);
-    kb_i16(b, v == 3 ? 1 : -1);
-    if (v == 3) {
-        kb_array_len(b, 0);
-        kb_array_len(b, 2);
-        b_str(b, "retention.ms"), b_nstr(b, "86400000");
-        b_str(b, "cleanup.policy"), b_nstr(b, NULL);
+    bool flex = v >= 5, counts = ct_counts(v);
+    kb_arr(b, flex, 2);
+    kb_str(b, flex, kstr_c("t1"));
+    kb_i32(b, counts ? 3 : -1);
+    kb_i16(b, counts ? 1 : -1);
+    if (counts) {
+        kb_arr(b, flex, 0);
+        kb_arr(b, flex, 2);
+        kb_str(b, flex, kstr_c("retention.ms")), kb_nstr(b, flex, kstr_c("86400000")), kb_tags(b, flex);
+        kb_str(b, flex, kstr_c("cleanup.policy")), kb_nstr(b, flex, KSTR_NULL), kb_tags(b, flex);
     } else {
         int32_t brokers[] = { 1 };
-        kb_array_len(b, 2);
-        kb_i32(b, 0), kb_i32_array(b, false, brokers, 1);
-        kb_i32(b, 1), kb_i32_array(b, false, brokers, 1);
-        kb_array_len(b, 0);
+        kb_arr(b, flex, 2);
+        kb_i32(b, 0), kb_i32_array(b, flex, brokers, 1), kb_tags(b, flex);
+        kb_i32(b, 1), kb_i32_array(b, flex, brokers, 1), kb_tags(b, flex);
+        kb_arr(b, flex, 0);
     }
-    b_str(b, "t2");
+    kb_tags(b, flex);
+    kb_str(b, flex, kstr_c("t2"));
     kb_i32(b, 1);
     kb_i16(b, 1);
-    kb_array_len(b, 0);
-    kb_array_len(b, 0);
+    kb_arr(b, flex, 0);
+    kb_arr(b, flex, 0);
+    kb_tags(b, flex);
     kb_i32(b, 60000);
-    kb_bool(b, v == 4);
+    if (v >= 1) kb_bool(b, v % 2 == 0);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_createtopics(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -985,14 +993,15 @@ static enum weir_err dec_createtopics(struct weir_rd *rd, int16_t v, struct weir
 static void check_createtopics(const union any_req *r, int16_t v)
 {
     const struct kcreatetopics_req *c = &r->createtopics;
+    bool counts = ct_counts(v);
     assert_int_equal(c->n_topics, 2);
     const struct kcreatetopics_req_topic *t = &c->topics[0];
     assert_kstr(t->name, "t1");
-    assert_int_equal(t->num_partitions, v == 3 ? 3 : -1);
-    assert_int_equal(t->replication_factor, v == 3 ? 1 : -1);
-    assert_int_equal(t->n_assignments, v == 3 ? 0 : 2);
-    assert_int_equal(t->n_configs, v == 3 ? 2 : 0);
-    if (v == 3) {
+    assert_int_equal(t->num_partitions, counts ? 3 : -1);
+    assert_int_equal(t->replication_factor, counts ? 1 : -1);
+    assert_int_equal(t->n_assignments, counts ? 0 : 2);
+    assert_int_equal(t->n_configs, counts ? 2 : 0);
+    if (counts) {
         assert_kstr(t->configs[0].name, "retention.ms");
         assert_kstr(t->configs[0].value, "86400000");
         assert_kstr(t->configs[1].name, "cleanup.policy");
@@ -1005,7 +1014,7 @@ static void check_createtopics(const union any_req *r, int16_t v)
     assert_kstr(c->topics[1].name, "t2");
     assert_int_equal(c->topics[1].num_partitions, 1);
     assert_int_equal(c->timeout_ms, 60000);
-    assert_int_equal(c->validate_only, v == 4);
+    assert_int_equal(c->validate_only, v >= 1 && v % 2 == 0);
 }
 static void walk_createtopics(const union any_req *r, const struct span *sp)
 {
@@ -1022,13 +1031,21 @@ static void walk_createtopics(const union any_req *r, const struct span *sp)
     }
 }
 
-/* ---- DeleteTopics ---- */
+/* ---- DeleteTopics: names (v0-5; v4+ flexible), v6 one by name and one by id ---- */
+static const uint8_t dt_id[16] = { 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 1, 2, 3, 4, 5, 6, 7, 8 };
 static void build_deletetopics(struct kbuf *b, int16_t v)
 {
-    kb_array_len(b, 2);
-    b_str(b, "t1");
-    b_str(b, v == 0 ? "t2" : "topic-two");
+    bool flex = v >= 4;
+    kb_arr(b, flex, 2);
+    if (v >= 6) {
+        kb_nstr(b, flex, kstr_c("t1")), kb_raw(b, (uint8_t[16]){ 0 }, 16), kb_tags(b, flex);
+        kb_nstr(b, flex, KSTR_NULL), kb_raw(b, dt_id, 16), kb_tags(b, flex);
+    } else {
+        kb_str(b, flex, kstr_c("t1"));
+        kb_str(b, flex, kstr_c(v == 0 ? "t2" : "topic-two"));
+    }
     kb_i32(b, 30000);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_deletetopics(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -1038,8 +1055,14 @@ static void check_deletetopics(const union any_req *r, int16_t v)
 {
     assert_int_equal(r->deletetopics.n_topic_names, 2);
     assert_kstr(r->deletetopics.topic_names[0], "t1");
-    assert_kstr(r->deletetopics.topic_names[1], v == 0 ? "t2" : "topic-two");
+    assert_kstr(r->deletetopics.topic_names[1], v >= 6 ? NULL : v == 0 ? "t2" : "topic-two");
     assert_int_equal(r->deletetopics.timeout_ms, 30000);
+    if (v < 6) {
+        assert_null(r->deletetopics.topic_ids);
+        return;
+    }
+    assert_true(weir_uuid_is_zero(&r->deletetopics.topic_ids[0]));
+    assert_memory_equal(r->deletetopics.topic_ids[1].b, dt_id, 16);
 }
 static void walk_deletetopics(const union any_req *r, const struct span *sp)
 {
@@ -1047,22 +1070,25 @@ static void walk_deletetopics(const union any_req *r, const struct span *sp)
         in_span(sp, r->deletetopics.topic_names[i].ptr, r->deletetopics.topic_names[i].len);
 }
 
-/* ---- CreatePartitions: v0 null assignments, v1 explicit ---- */
+/* ---- CreatePartitions: null assignments at even versions, explicit at odd; v2+ flexible ---- */
 static void build_createpartitions(struct kbuf *b, int16_t v)
 {
-    kb_array_len(b, 1);
-    b_str(b, "orders");
-    kb_i32(b, v == 0 ? 6 : 4);
-    if (v == 0) {
-        kb_array_len(b, -1);
+    bool flex = v >= 2, none = v % 2 == 0;
+    kb_arr(b, flex, 1);
+    kb_str(b, flex, kstr_c("orders"));
+    kb_i32(b, none ? 6 : 4);
+    if (none) {
+        kb_arr(b, flex, -1);
     } else {
         int32_t brokers[] = { 1 };
-        kb_array_len(b, 2);
-        kb_i32_array(b, false, brokers, 1);
-        kb_i32_array(b, false, brokers, 1);
+        kb_arr(b, flex, 2);
+        kb_i32_array(b, flex, brokers, 1), kb_tags(b, flex);
+        kb_i32_array(b, flex, brokers, 1), kb_tags(b, flex);
     }
-    kb_i32(b, v == 0 ? 30000 : 1000);
-    kb_bool(b, v == 1);
+    kb_tags(b, flex);
+    kb_i32(b, none ? 30000 : 1000);
+    kb_bool(b, !none);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_createpartitions(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -1071,13 +1097,14 @@ static enum weir_err dec_createpartitions(struct weir_rd *rd, int16_t v, struct 
 static void check_createpartitions(const union any_req *r, int16_t v)
 {
     const struct kcreatepartitions_req *c = &r->createpartitions;
+    bool none = v % 2 == 0;
     assert_int_equal(c->n_topics, 1);
     assert_kstr(c->topics[0].name, "orders");
-    assert_int_equal(c->topics[0].count, v == 0 ? 6 : 4);
-    assert_int_equal(c->topics[0].n_assignments, v == 0 ? -1 : 2);
-    if (v == 1) assert_int_equal(c->topics[0].assignments[1].broker_ids[0], 1);
-    assert_int_equal(c->timeout_ms, v == 0 ? 30000 : 1000);
-    assert_int_equal(c->validate_only, v == 1);
+    assert_int_equal(c->topics[0].count, none ? 6 : 4);
+    assert_int_equal(c->topics[0].n_assignments, none ? -1 : 2);
+    if (!none) assert_int_equal(c->topics[0].assignments[1].broker_ids[0], 1);
+    assert_int_equal(c->timeout_ms, none ? 30000 : 1000);
+    assert_int_equal(c->validate_only, !none);
 }
 static void walk_createpartitions(const union any_req *r, const struct span *sp)
 {
@@ -1090,19 +1117,25 @@ static void walk_createpartitions(const union any_req *r, const struct span *sp)
     }
 }
 
-/* ---- DescribeConfigs: a topic (all keys) and a broker (two keys) ---- */
+/* ---- DescribeConfigs: a topic (all keys) and a broker (two keys); synonyms
+ * asked at v2, documentation at v3; v4 flexible ---- */
 static void build_describeconfigs(struct kbuf *b, int16_t v)
 {
-    kb_array_len(b, 2);
+    bool flex = v >= 4;
+    kb_arr(b, flex, 2);
     kb_i8(b, KRESOURCE_TOPIC);
-    b_str(b, "orders");
-    kb_array_len(b, -1);
+    kb_str(b, flex, kstr_c("orders"));
+    kb_arr(b, flex, -1);
+    kb_tags(b, flex);
     kb_i8(b, KRESOURCE_BROKER);
-    b_str(b, "1");
-    kb_array_len(b, 2);
-    b_str(b, "log.retention.ms");
-    b_str(b, "num.partitions");
-    kb_bool(b, v == 2);
+    kb_str(b, flex, kstr_c("1"));
+    kb_arr(b, flex, 2);
+    kb_str(b, flex, kstr_c("log.retention.ms"));
+    kb_str(b, flex, kstr_c("num.partitions"));
+    kb_tags(b, flex);
+    if (v >= 1) kb_bool(b, v == 2);
+    if (v >= 3) kb_bool(b, v == 3);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_describeconfigs(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -1120,6 +1153,7 @@ static void check_describeconfigs(const union any_req *r, int16_t v)
     assert_int_equal(d->resources[1].n_config_keys, 2);
     assert_kstr(d->resources[1].config_keys[1], "num.partitions");
     assert_int_equal(d->include_synonyms, v == 2);
+    assert_int_equal(d->include_documentation, v == 3);
 }
 static void walk_describeconfigs(const union any_req *r, const struct span *sp)
 {
@@ -1131,11 +1165,16 @@ static void walk_describeconfigs(const union any_req *r, const struct span *sp)
     }
 }
 
-/* ---- InitProducerId: idempotent (null id) at v0, transactional at v1 ---- */
+/* ---- InitProducerId: idempotent (null id) at v0 and v2-3, transactional at v1
+ * and v4; v2+ flexible; v3 asks to bump producer 1234 epoch 5, v4 none ---- */
+static bool ip_txn(int16_t v) { return v == 1 || v == 4; }
 static void build_initproducerid(struct kbuf *b, int16_t v)
 {
-    b_nstr(b, v == 0 ? NULL : "tx-1");
-    kb_i32(b, v == 0 ? -1 : 60000);
+    bool flex = v >= 2;
+    kb_nstr(b, flex, ip_txn(v) ? kstr_c("tx-1") : KSTR_NULL);
+    kb_i32(b, ip_txn(v) ? 60000 : -1);
+    if (v >= 3) kb_i64(b, v == 3 ? 1234 : -1), kb_i16(b, v == 3 ? 5 : -1);
+    kb_tags(b, flex);
 }
 static enum weir_err dec_initproducerid(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -1143,8 +1182,10 @@ static enum weir_err dec_initproducerid(struct weir_rd *rd, int16_t v, struct we
 }
 static void check_initproducerid(const union any_req *r, int16_t v)
 {
-    assert_kstr(r->initproducerid.transactional_id, v == 0 ? NULL : "tx-1");
-    assert_int_equal(r->initproducerid.transaction_timeout_ms, v == 0 ? -1 : 60000);
+    assert_kstr(r->initproducerid.transactional_id, ip_txn(v) ? "tx-1" : NULL);
+    assert_int_equal(r->initproducerid.transaction_timeout_ms, ip_txn(v) ? 60000 : -1);
+    assert_int_equal(r->initproducerid.producer_id, v == 3 ? 1234 : -1);
+    assert_int_equal(r->initproducerid.producer_epoch, v == 3 ? 5 : -1);
 }
 static void walk_initproducerid(const union any_req *r, const struct span *sp)
 {
@@ -1580,9 +1621,11 @@ static void test_response_small_apis(void **state)
     /* InitProducerId v0/v1: throttle, error, producer id, epoch. */
     struct kinitproducerid_resp ip = { 0, 0, 0x0102030405060708, 3 };
     static const uint8_t ip_want[] = { 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3 };
-    for (int16_t v = 0; v <= 1; v++) {
+    static const uint8_t ip_flex[] = { 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3, 0 }; /* v2+: + tags */
+    for (int16_t v = 0; v <= 4; v++) {
         ENCODE(kproto_initproducerid_encode, &b, v, &ip);
-        assert_bytes(b.mem, b.mem_len, ip_want, sizeof ip_want);
+        if (v <= 1) assert_bytes(b.mem, b.mem_len, ip_want, sizeof ip_want);
+        else assert_bytes(b.mem, b.mem_len, ip_flex, sizeof ip_flex);
         kbuf_free(&b);
     }
     /* FindCoordinator v0: error, node, host, port. v2: throttle + message first. */
@@ -1596,25 +1639,45 @@ static void test_response_small_apis(void **state)
     ENCODE(kproto_findcoordinator_encode, &b, 2, &fc);
     assert_bytes(b.mem, b.mem_len, fc2, sizeof fc2);
     kbuf_free(&b);
-    /* DeleteTopics v0: no throttle; v1: throttle first. */
-    struct ktopic_result dt = { kstr_c("t1"), 3, kstr_c("ignored before v5") };
-    struct kdeletetopics_resp dr = { 5, &dt, 1 };
+    /* DeleteTopics v0: no throttle; v1-3: throttle first; v4 flexible; v5
+     * error_message; v6 nullable name and topic_id. */
+    struct ktopic_result dt = { kstr_c("t1"), 3, kstr_c("gone") };
+    static const struct weir_uuid dt_ids[] = { { { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1 } } };
+    struct kdeletetopics_resp dr = { 5, &dt, 1, dt_ids };
     static const uint8_t dt0[] = { 0, 0, 0, 1, 0, 2, 't', '1', 0, 3 };
     static const uint8_t dt1[] = { 0, 0, 0, 5, 0, 0, 0, 1, 0, 2, 't', '1', 0, 3 };
-    ENCODE(kproto_deletetopics_encode, &b, 0, &dr);
-    assert_bytes(b.mem, b.mem_len, dt0, sizeof dt0);
-    kbuf_free(&b);
-    ENCODE(kproto_deletetopics_encode, &b, 1, &dr);
-    assert_bytes(b.mem, b.mem_len, dt1, sizeof dt1);
-    kbuf_free(&b);
+    static const uint8_t dt4[] = { 0, 0, 0, 5, 2, 3, 't', '1', 0, 3, 0, 0 };
+    static const uint8_t dt5[] = { 0, 0, 0, 5, 2, 3, 't', '1', 0, 3, 5, 'g', 'o', 'n', 'e', 0, 0 };
+    static const uint8_t dt6[] = { 0, 0, 0, 5, 2, 3, 't', '1', 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1,
+                                   0, 3, 5, 'g', 'o', 'n', 'e', 0, 0 };
+    for (int16_t v = 0; v <= 6; v++) {
+        ENCODE(kproto_deletetopics_encode, &b, v, &dr);
+        if (v == 0) assert_bytes(b.mem, b.mem_len, dt0, sizeof dt0);
+        else if (v <= 3) assert_bytes(b.mem, b.mem_len, dt1, sizeof dt1);
+        else if (v == 4) assert_bytes(b.mem, b.mem_len, dt4, sizeof dt4);
+        else if (v == 5) assert_bytes(b.mem, b.mem_len, dt5, sizeof dt5);
+        else assert_bytes(b.mem, b.mem_len, dt6, sizeof dt6);
+        kbuf_free(&b);
+    }
+    {   /* v6: a null name (an unknown id), the id given; no ids: zero */
+        struct ktopic_result unk = { KSTR_NULL, 100, KSTR_NULL };
+        struct kdeletetopics_resp ur = { 0, &unk, 1, NULL };
+        static const uint8_t u6[] = { 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                      0, 100, 0, 0, 0 };
+        ENCODE(kproto_deletetopics_encode, &b, 6, &ur);
+        assert_bytes(b.mem, b.mem_len, u6, sizeof u6);
+        kbuf_free(&b);
+    }
     /* CreatePartitions v0/v1: throttle, [name, error, message]. */
     struct ktopic_result cp[] = { { kstr_c("a"), 37, kstr_c("no") }, { kstr_c("b"), 0, KSTR_NULL } };
     struct kcreatepartitions_resp cr = { 0, cp, 2 };
     static const uint8_t cp_want[] = { 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 37, 0, 2, 'n', 'o',
                                        0, 1, 'b', 0, 0, 0xff, 0xff };
-    for (int16_t v = 0; v <= 1; v++) {
+    static const uint8_t cp_flex[] = { 0, 0, 0, 0, 3, 2, 'a', 0, 37, 3, 'n', 'o', 0, 2, 'b', 0, 0, 0, 0, 0 };
+    for (int16_t v = 0; v <= 3; v++) {
         ENCODE(kproto_createpartitions_encode, &b, v, &cr);
-        assert_bytes(b.mem, b.mem_len, cp_want, sizeof cp_want);
+        if (v <= 1) assert_bytes(b.mem, b.mem_len, cp_want, sizeof cp_want);
+        else assert_bytes(b.mem, b.mem_len, cp_flex, sizeof cp_flex); /* v2+: compact + tags */
         kbuf_free(&b);
     }
     /* ListOffsets v2/v3: throttle first, then [name, [index, error, timestamp, offset]]. */
@@ -1696,23 +1759,74 @@ static void test_response_createtopics(void **state)
 {
     (void)state;
     struct ktopic_result t[] = { { kstr_c("t1"), 0, KSTR_NULL }, { kstr_c("t2"), 36, kstr_c("exists") } };
-    struct kcreatetopics_resp r = { 0, t, 2 };
-    for (int16_t v = 3; v <= 4; v++) {
+    struct kdescribeconfigs_config cfg = { .name = kstr_c("retention.ms"), .value = kstr_c("9"),
+                                           .config_source = KCONFIG_SOURCE_DYNAMIC_TOPIC };
+    struct kcreatetopics_detail det[] = {
+        { { { 0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xbb } }, 3, 1, &cfg, 1 },
+        { { { 0 } }, -1, -1, NULL, -1 },
+    };
+    struct kcreatetopics_resp r = { 7, t, 2, det };
+    for (int16_t v = 0; v <= 4; v++) {
         struct kbuf b;
         ENCODE(kproto_createtopics_encode, &b, v, &r);
-        /* 4 throttle + 4 count + (4 + 2 + 2) + (4 + 2 + 8) = 30 */
-        assert_int_equal(b.mem_len, 30);
+        /* [4 throttle v2+] + 4 count + (4 [+ 2] + 2) + (4 [+ 8] + 2) */
+        assert_int_equal(b.mem_len, (v >= 2 ? 4 : 0) + 4 + 6 + 6 + (v >= 1 ? 2 + 8 : 0));
         struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
-        assert_int_equal(weir_rd_i32(&rd), 0);
+        if (v >= 2) assert_int_equal(weir_rd_i32(&rd), 7);
         assert_int_equal(kr_array_len(&rd, 10, false), 2);
         assert_kstr(kr_string(&rd), "t1");
         assert_int_equal(weir_rd_i16(&rd), 0);
-        assert_kstr(kr_nstring(&rd), NULL);
+        if (v >= 1) assert_kstr(kr_nstring(&rd), NULL);
         assert_kstr(kr_string(&rd), "t2");
         assert_int_equal(weir_rd_i16(&rd), 36);
-        assert_kstr(kr_nstring(&rd), "exists");
+        if (v >= 1) assert_kstr(kr_nstring(&rd), "exists");
         assert_int_equal(rd.err, WEIR_OK);
         assert_int_equal(weir_rd_left(&rd), 0);
+        kbuf_free(&b);
+    }
+    /* v5-7 flexible: num_partitions, replication_factor, configs (null for
+     * t2) after the message; v7 the topic id after the name. */
+    for (int16_t v = 5; v <= 7; v++) {
+        struct kbuf b;
+        ENCODE(kproto_createtopics_encode, &b, v, &r);
+        uint8_t want[128];
+        size_t n = 0;
+        static const uint8_t head[] = { 0, 0, 0, 7, 3, 3, 't', '1' };
+        memcpy(want + n, head, sizeof head), n += sizeof head;
+        if (v >= 7) memcpy(want + n, det[0].topic_id.b, 16), n += 16;
+        static const uint8_t t1[] = { 0, 0, 0, /* error, null message */
+                                      0, 0, 0, 3, 0, 1, 2, /* partitions, rf, one config */
+                                      13, 'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.', 'm', 's', 2, '9',
+                                      0, 1, 0, 0, /* read_only, source, sensitive, config tags */
+                                      0, 3, 't', '2' }; /* topic tags; t2 */
+        memcpy(want + n, t1, sizeof t1), n += sizeof t1;
+        if (v >= 7) memset(want + n, 0, 16), n += 16;
+        static const uint8_t t2[] = { 0, 36, 7, 'e', 'x', 'i', 's', 't', 's',
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, /* -1, -1, null configs */
+                                      0, 0 };                                /* topic tags, top tags */
+        memcpy(want + n, t2, sizeof t2), n += sizeof t2;
+        assert_bytes(b.mem, b.mem_len, want, n);
+        /* weir's client decoder reads it back */
+        struct weir_arena a;
+        assert_int_equal(weir_arena_init(&a, 4096), WEIR_OK);
+        struct kcreatetopics_resp back;
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        assert_int_equal(kproto_createtopics_response_decode(&rd, v, &a, &back), WEIR_OK);
+        assert_int_equal(back.details[0].num_partitions, 3);
+        assert_int_equal(back.details[0].n_configs, 1);
+        assert_kstr(back.details[0].configs[0].value, "9");
+        assert_int_equal(back.details[1].n_configs, -1);
+        assert_int_equal(back.details[0].topic_id.b[0], v >= 7 ? 0xaa : 0);
+        weir_arena_destroy(&a);
+        kbuf_free(&b);
+    }
+    {   /* no details (out of memory at the broker): -1, -1, null configs */
+        struct kbuf b;
+        struct kcreatetopics_resp nr = { 0, t, 1, NULL };
+        static const uint8_t w5[] = { 0, 0, 0, 0, 2, 3, 't', '1', 0, 0, 0,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0 };
+        ENCODE(kproto_createtopics_encode, &b, 5, &nr);
+        assert_bytes(b.mem, b.mem_len, w5, sizeof w5);
         kbuf_free(&b);
     }
 }
@@ -1863,8 +1977,8 @@ static void test_response_describeconfigs(void **state)
     (void)state;
     struct kdescribeconfigs_synonym syn = { kstr_c("log.retention.ms"), kstr_c("1000"), 5 };
     struct kdescribeconfigs_config cfg[] = {
-        { kstr_c("retention.ms"), kstr_c("1000"), false, 1, false, &syn, 1 },
-        { kstr_c("secret"), KSTR_NULL, true, 5, true, NULL, 0 },
+        { kstr_c("retention.ms"), kstr_c("1000"), false, 1, false, &syn, 1, KCONFIG_TYPE_LONG, KSTR_NULL },
+        { kstr_c("secret"), KSTR_NULL, true, 5, true, NULL, 0, KCONFIG_TYPE_STRING, kstr_c("d") },
     };
     struct kdescribeconfigs_result res = { 0, KSTR_NULL, KRESOURCE_TOPIC, kstr_c("orders"), cfg, 2 };
     struct kdescribeconfigs_resp r = { 0, &res, 1 };
@@ -1898,6 +2012,52 @@ static void test_response_describeconfigs(void **state)
         assert_int_equal(weir_rd_left(&rd), 0);
         /* 4+4 + 2+2+1+8+4 + cfg0 (14+6+1+1+1+4 + 18+6+1) + cfg1 (8+2+1+1+1+4) = 25 + 52 + 17 */
         assert_int_equal(b.mem_len, 94);
+        kbuf_free(&b);
+    }
+    /* v0: is_default (source 5) instead of the source, no synonyms. */
+    struct kbuf b;
+    ENCODE(kproto_describeconfigs_encode, &b, 0, &r);
+    struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+    assert_int_equal(weir_rd_i32(&rd), 0);
+    assert_int_equal(kr_array_len(&rd, 10, false), 1);
+    (void)weir_rd_i16(&rd), (void)kr_nstring(&rd), (void)kr_i8(&rd), (void)kr_string(&rd);
+    assert_int_equal(kr_array_len(&rd, 10, false), 2);
+    for (int c = 0; c < 2; c++) {
+        assert_true(kstr_eq(kr_string(&rd), cfg[c].name.ptr));
+        (void)kr_nstring(&rd);
+        assert_int_equal(kr_bool(&rd), cfg[c].read_only);
+        assert_int_equal(kr_bool(&rd), c == 1); /* is_default */
+        assert_int_equal(kr_bool(&rd), cfg[c].is_sensitive);
+    }
+    assert_int_equal(rd.err, WEIR_OK);
+    assert_int_equal(weir_rd_left(&rd), 0);
+    kbuf_free(&b);
+    /* v3: config_type and documentation after the synonyms; v4 the same, flexible. */
+    for (int16_t v = 3; v <= 4; v++) {
+        bool flex = v >= 4;
+        ENCODE(kproto_describeconfigs_encode, &b, v, &r);
+        rd = weir_rd_make(b.mem, b.mem_len);
+        struct kdec d = { &rd, NULL, v, flex, false };
+        assert_int_equal(weir_rd_i32(&rd), 0);
+        assert_int_equal(kd_array(&d, 10), 1);
+        (void)weir_rd_i16(&rd), (void)kd_nstr(&d), (void)kr_i8(&rd), (void)kd_str(&d);
+        assert_int_equal(kd_array(&d, 10), 2);
+        for (int c = 0; c < 2; c++) {
+            assert_true(kstr_eq(kd_str(&d), cfg[c].name.ptr));
+            (void)kd_nstr(&d);
+            assert_int_equal(kr_bool(&rd), cfg[c].read_only);
+            assert_int_equal(kr_i8(&rd), cfg[c].config_source);
+            assert_int_equal(kr_bool(&rd), cfg[c].is_sensitive);
+            int32_t ns = kd_array(&d, 10);
+            for (int32_t k = 0; k < ns; k++) (void)kd_str(&d), (void)kd_nstr(&d), (void)kr_i8(&rd), kd_tags(&d);
+            assert_int_equal(kr_i8(&rd), cfg[c].config_type);
+            assert_kstr(kd_nstr(&d), c == 1 ? "d" : NULL);
+            kd_tags(&d);
+        }
+        kd_tags(&d);
+        kd_tags(&d);
+        assert_int_equal(rd.err, WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
         kbuf_free(&b);
     }
 }

@@ -601,11 +601,10 @@ static struct kcreatetopics_req_topic ct_topics[] = {
 };
 static void req_fill_createtopics(union any_req *r, int16_t v)
 {
-    r->createtopics = (struct kcreatetopics_req){ ct_topics, 2, 30000, v == 4 };
+    r->createtopics = (struct kcreatetopics_req){ ct_topics, 2, 30000, v % 2 == 0 };
 }
 static void req_check_createtopics(const union any_req *w, const union any_req *g, int16_t v)
 {
-    (void)v;
     const struct kcreatetopics_req *a = &w->createtopics, *b = &g->createtopics;
     assert_int_equal(b->n_topics, a->n_topics);
     for (int32_t i = 0; i < a->n_topics; i++) {
@@ -626,13 +625,20 @@ static void req_check_createtopics(const union any_req *w, const union any_req *
         }
     }
     assert_int_equal(b->timeout_ms, a->timeout_ms);
-    assert_int_equal(b->validate_only, a->validate_only);
+    assert_int_equal(b->validate_only, v >= 1 && a->validate_only);
 }
 static const struct ktopic_result ct_results[] = { { KS("a"), 0, KNULL }, { KS("b"), 36, KS("exists") } };
+static const struct kdescribeconfigs_config ct_rcfg[] = {
+    { .name = KS("retention.ms"), .value = KS("1000"), .config_source = 1 },
+    { .name = KS("cleanup.policy"), .value = KNULL, .read_only = true, .config_source = 5, .is_sensitive = true },
+};
+static const struct kcreatetopics_detail ct_details[] = {
+    { { { 0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xa5 } }, 3, 1, ct_rcfg, 2 },
+    { { { 0 } }, -1, -1, NULL, -1 },
+};
 static void resp_fill_createtopics(union any_resp *r, int16_t v)
 {
-    (void)v;
-    r->createtopics = (struct kcreatetopics_resp){ 5, ct_results, 2 };
+    r->createtopics = (struct kcreatetopics_resp){ 5, ct_results, 2, v % 2 ? ct_details : NULL };
 }
 static void check_results(const struct ktopic_result *got, int32_t n_got, const struct ktopic_result *want,
                           int32_t n_want, bool with_message)
@@ -651,10 +657,30 @@ static void walk_results(const struct ktopic_result *r, int32_t n, const struct 
 }
 static void resp_check_createtopics(const union any_resp *w, const union any_resp *g, int16_t v)
 {
-    (void)v;
-    assert_int_equal(g->createtopics.throttle_time_ms, w->createtopics.throttle_time_ms);
+    assert_int_equal(g->createtopics.throttle_time_ms, v >= 2 ? w->createtopics.throttle_time_ms : 0);
     check_results(g->createtopics.topics, g->createtopics.n_topics, w->createtopics.topics, w->createtopics.n_topics,
-                  true);
+                  v >= 1);
+    if (v < 5) {
+        assert_null(g->createtopics.details);
+        return;
+    }
+    static const struct kcreatetopics_detail none = { .num_partitions = -1, .replication_factor = -1, .n_configs = -1 };
+    static const struct weir_uuid zero;
+    for (int32_t i = 0; i < w->createtopics.n_topics; i++) {
+        const struct kcreatetopics_detail *a = w->createtopics.details ? &w->createtopics.details[i] : &none,
+                                          *b = &g->createtopics.details[i];
+        assert_memory_equal(b->topic_id.b, (v >= 7 ? &a->topic_id : &zero)->b, 16);
+        assert_int_equal(b->num_partitions, a->num_partitions);
+        assert_int_equal(b->replication_factor, a->replication_factor);
+        assert_int_equal(b->n_configs, a->n_configs);
+        for (int32_t j = 0; j < a->n_configs; j++) {
+            eq_kstr(b->configs[j].name, a->configs[j].name);
+            eq_kstr(b->configs[j].value, a->configs[j].value);
+            assert_int_equal(b->configs[j].read_only, a->configs[j].read_only);
+            assert_int_equal(b->configs[j].config_source, a->configs[j].config_source);
+            assert_int_equal(b->configs[j].is_sensitive, a->configs[j].is_sensitive);
+        }
+    }
 }
 static void resp_walk_createtopics(const union any_resp *g, const struct span *sp)
 {
@@ -662,30 +688,40 @@ static void resp_walk_createtopics(const union any_resp *g, const struct span *s
 }
 
 /* ---- DeleteTopics ---- */
-static struct kstr dt_names[] = { KS("a"), KS("b"), KS("c") };
+/* v6: the third by id (null name) */
+static struct kstr dt_names[] = { KS("a"), KS("b"), KS("c") }, dt_names6[] = { KS("a"), KS("b"), KNULL };
+static struct weir_uuid dt_ids[] = { { { 0 } }, { { 0 } }, { { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8 } } };
 static void req_fill_deletetopics(union any_req *r, int16_t v)
 {
-    r->deletetopics = (struct kdeletetopics_req){ dt_names, v ? 3 : 1, 1000 };
+    r->deletetopics = (struct kdeletetopics_req){ .topic_names = v >= 6 ? dt_names6 : dt_names,
+                                                  .n_topic_names = v ? 3 : 1, .timeout_ms = 1000,
+                                                  .topic_ids = v >= 6 ? dt_ids : NULL };
 }
 static void req_check_deletetopics(const union any_req *w, const union any_req *g, int16_t v)
 {
-    (void)v;
     assert_int_equal(g->deletetopics.n_topic_names, w->deletetopics.n_topic_names);
-    for (int32_t i = 0; i < w->deletetopics.n_topic_names; i++)
+    for (int32_t i = 0; i < w->deletetopics.n_topic_names; i++) {
         eq_kstr(g->deletetopics.topic_names[i], w->deletetopics.topic_names[i]);
+        if (v >= 6) assert_memory_equal(g->deletetopics.topic_ids[i].b, dt_ids[i].b, 16);
+    }
+    if (v < 6) assert_null(g->deletetopics.topic_ids);
     assert_int_equal(g->deletetopics.timeout_ms, w->deletetopics.timeout_ms);
 }
 static const struct ktopic_result dt_results[] = { { KS("a"), 0, KNULL }, { KS("b"), 3, KS("not sent before v5") } };
+static const struct ktopic_result dt_results6[] = { { KS("a"), 0, KNULL }, { KNULL, 100, KS("no topic has this id") } };
+static const struct weir_uuid dt_rids[] = { { { 0 } }, { { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8 } } };
 static void resp_fill_deletetopics(union any_resp *r, int16_t v)
 {
-    (void)v;
-    r->deletetopics = (struct kdeletetopics_resp){ 5, dt_results, 2 };
+    r->deletetopics = (struct kdeletetopics_resp){ 5, v >= 6 ? dt_results6 : dt_results, 2, v >= 6 ? dt_rids : NULL };
 }
 static void resp_check_deletetopics(const union any_resp *w, const union any_resp *g, int16_t v)
 {
     assert_int_equal(g->deletetopics.throttle_time_ms, v >= 1 ? w->deletetopics.throttle_time_ms : 0);
     check_results(g->deletetopics.responses, g->deletetopics.n_responses, w->deletetopics.responses,
-                  w->deletetopics.n_responses, false);
+                  w->deletetopics.n_responses, v >= 5);
+    for (int32_t i = 0; v >= 6 && i < w->deletetopics.n_responses; i++)
+        assert_memory_equal(g->deletetopics.topic_ids[i].b, dt_rids[i].b, 16);
+    if (v < 6) assert_null(g->deletetopics.topic_ids);
 }
 static void resp_walk_deletetopics(const union any_resp *g, const struct span *sp)
 {
@@ -698,7 +734,7 @@ static struct kcreatepartitions_assignment cp_assign[] = { { cp_b1, 1 }, { cp_b1
 static struct kcreatepartitions_req_topic cp_topics[] = { { KS("a"), 4, NULL, -1 }, { KS("b"), 3, cp_assign, 2 } };
 static void req_fill_createpartitions(union any_req *r, int16_t v)
 {
-    r->createpartitions = (struct kcreatepartitions_req){ cp_topics, 2, 100, v == 1 };
+    r->createpartitions = (struct kcreatepartitions_req){ cp_topics, 2, 100, v % 2 == 1 };
 }
 static void req_check_createpartitions(const union any_req *w, const union any_req *g, int16_t v)
 {
@@ -743,11 +779,10 @@ static struct kdescribeconfigs_resource dc_res[] = {
 };
 static void req_fill_describeconfigs(union any_req *r, int16_t v)
 {
-    r->describeconfigs = (struct kdescribeconfigs_req){ dc_res, 3, v == 2 };
+    r->describeconfigs = (struct kdescribeconfigs_req){ dc_res, 3, v == 2 || v == 4, v >= 3 };
 }
 static void req_check_describeconfigs(const union any_req *w, const union any_req *g, int16_t v)
 {
-    (void)v;
     const struct kdescribeconfigs_req *a = &w->describeconfigs, *b = &g->describeconfigs;
     assert_int_equal(b->n_resources, a->n_resources);
     for (int32_t i = 0; i < a->n_resources; i++) {
@@ -757,13 +792,14 @@ static void req_check_describeconfigs(const union any_req *w, const union any_re
         for (int32_t j = 0; j < a->resources[i].n_config_keys; j++)
             eq_kstr(b->resources[i].config_keys[j], a->resources[i].config_keys[j]);
     }
-    assert_int_equal(b->include_synonyms, a->include_synonyms);
+    assert_int_equal(b->include_synonyms, v >= 1 && a->include_synonyms);
+    assert_int_equal(b->include_documentation, v >= 3 && a->include_documentation);
 }
 static const struct kdescribeconfigs_synonym dc_syn[] = { { KS("log.retention.ms"), KS("1000"), 5 },
                                                           { KS("log.retention.hours"), KNULL, 4 } };
 static const struct kdescribeconfigs_config dc_cfg[] = {
-    { KS("retention.ms"), KS("1000"), false, 1, false, dc_syn, 2 },
-    { KS("secret"), KNULL, true, 5, true, NULL, 0 },
+    { KS("retention.ms"), KS("1000"), false, 1, false, dc_syn, 2, KCONFIG_TYPE_LONG, KNULL },
+    { KS("secret"), KNULL, true, 5, true, NULL, 0, KCONFIG_TYPE_STRING, KS("a password") },
 };
 static const struct kdescribeconfigs_result dc_results[] = {
     { 0, KNULL, KRESOURCE_TOPIC, KS("orders"), dc_cfg, 2 },
@@ -776,7 +812,6 @@ static void resp_fill_describeconfigs(union any_resp *r, int16_t v)
 }
 static void resp_check_describeconfigs(const union any_resp *w, const union any_resp *g, int16_t v)
 {
-    (void)v;
     const struct kdescribeconfigs_resp *a = &w->describeconfigs, *b = &g->describeconfigs;
     assert_int_equal(b->throttle_time_ms, a->throttle_time_ms);
     assert_int_equal(b->n_results, a->n_results);
@@ -792,10 +827,13 @@ static void resp_check_describeconfigs(const union any_resp *w, const union any_
             eq_kstr(cb->name, ca->name);
             eq_kstr(cb->value, ca->value);
             assert_int_equal(cb->read_only, ca->read_only);
-            assert_int_equal(cb->config_source, ca->config_source);
+            /* v0: is_default only, read back as source 5 or -1 */
+            assert_int_equal(cb->config_source, v >= 1 ? ca->config_source : ca->config_source == 5 ? 5 : -1);
             assert_int_equal(cb->is_sensitive, ca->is_sensitive);
-            assert_int_equal(cb->n_synonyms, ca->n_synonyms);
-            for (int32_t k = 0; k < ca->n_synonyms; k++) {
+            assert_int_equal(cb->n_synonyms, v >= 1 ? ca->n_synonyms : 0);
+            assert_int_equal(cb->config_type, v >= 3 ? ca->config_type : KCONFIG_TYPE_UNKNOWN);
+            eq_kstr(cb->documentation, v >= 3 ? ca->documentation : KSTR_NULL);
+            for (int32_t k = 0; k < cb->n_synonyms; k++) {
                 eq_kstr(cb->synonyms[k].name, ca->synonyms[k].name);
                 eq_kstr(cb->synonyms[k].value, ca->synonyms[k].value);
                 assert_int_equal(cb->synonyms[k].source, ca->synonyms[k].source);
@@ -813,7 +851,7 @@ static void resp_walk_describeconfigs(const union any_resp *g, const struct span
         touch(r->results[i].configs, r->results[i].n_configs, sizeof *r->results[i].configs);
         for (int32_t j = 0; j < r->results[i].n_configs; j++) {
             const struct kdescribeconfigs_config *c = &r->results[i].configs[j];
-            span_str(sp, c->name), span_str(sp, c->value);
+            span_str(sp, c->name), span_str(sp, c->value), span_str(sp, c->documentation);
             touch(c->synonyms, c->n_synonyms, sizeof *c->synonyms);
             for (int32_t k = 0; k < c->n_synonyms; k++)
                 span_str(sp, c->synonyms[k].name), span_str(sp, c->synonyms[k].value);
@@ -824,14 +862,15 @@ static void resp_walk_describeconfigs(const union any_resp *g, const struct span
 /* ---- InitProducerId: idempotent (null id) at v0, transactional at v1 ---- */
 static void req_fill_initproducerid(union any_req *r, int16_t v)
 {
-    r->initproducerid = v ? (struct kinitproducerid_req){ kstr_c("txn-a"), 60000 }
-                          : (struct kinitproducerid_req){ KSTR_NULL, -1 };
+    r->initproducerid = v % 2 ? (struct kinitproducerid_req){ kstr_c("txn-a"), 60000, -1, -1 }
+                              : (struct kinitproducerid_req){ KSTR_NULL, -1, 99, 3 }; /* v3+: bump 99 epoch 3 */
 }
 static void req_check_initproducerid(const union any_req *w, const union any_req *g, int16_t v)
 {
-    (void)v;
     eq_kstr(g->initproducerid.transactional_id, w->initproducerid.transactional_id);
     assert_int_equal(g->initproducerid.transaction_timeout_ms, w->initproducerid.transaction_timeout_ms);
+    assert_int_equal(g->initproducerid.producer_id, v >= 3 ? w->initproducerid.producer_id : -1);
+    assert_int_equal(g->initproducerid.producer_epoch, v >= 3 ? w->initproducerid.producer_epoch : -1);
 }
 static void resp_fill_initproducerid(union any_resp *r, int16_t v)
 {
@@ -1099,7 +1138,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 10 + 10 + 9 + 13 + 3 + 4 + 2 + 2 + 2 + 2 + 2 + 5);
+    assert_int_equal(runs, 10 + 10 + 9 + 13 + 3 + 4 + 8 + 7 + 5 + 5 + 4 + 5);
     weir_arena_destroy(&a);
 }
 
