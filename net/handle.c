@@ -10,16 +10,17 @@
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
-/* Answers an API or version we do not serve with error 35 in the first body
- * field, then closes the connection (Kafka just closes). */
+/* Answers an API or version we do not serve with 35 UNSUPPORTED_VERSION in
+ * the API's response shape (kproto_unsupported_encode); the connection stays
+ * open (Kafka closes it; the protocol's clients never send such versions,
+ * but a client probing one should not lose its connection). */
 static void handle_unsupported(struct request *req)
 {
-    weir_log(WEIR_LOG_WARN, "connection from %s: unsupported api key %d version %d", req->c->peer, req->hdr.api_key,
-             req->hdr.api_version);
+    WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "connection from %s: unsupported api key %d version %d", req->c->peer,
+                         req->hdr.api_key, req->hdr.api_version);
     response_begin(req);
-    kb_i16(&req->out, WEIR_KERR_UNSUPPORTED_VERSION);
+    kproto_unsupported_encode(&req->out, req->hdr.api_key, req->hdr.api_version);
     response_end(req);
-    req->close_after = true;
     request_respond(req);
 }
 

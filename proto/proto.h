@@ -546,6 +546,13 @@ void kproto_apiversions_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_apiversions_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct kapiversions_client_resp *resp);
 
+/* The body answering key at a version outside its served range (not
+ * ApiVersions, see kproto_apiversions_encode_unsupported): the API's empty
+ * response at the nearest served version, 35 UNSUPPORTED_VERSION in its
+ * top-level error_code where it has one; for a key not served at all, the
+ * 2-byte code alone. The caller writes the header for (key, version). */
+void kproto_unsupported_encode(struct kbuf *out, int16_t key, int16_t version);
+
 /* ---- Metadata (3), v0-12; v9 flexible ---- */
 
 enum { KPROTO_AUTHORIZED_OPS_NONE = INT32_MIN }; /* -2147483648: not requested / not known */

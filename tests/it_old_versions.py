@@ -17,6 +17,10 @@ duplicate -> 36 with -1, -1 and null configs). DescribeConfigs v0: is_default
 false for the key the topic sets, true for the others. DeleteTopics v0 (by
 name; unknown -> 3) and v6 (by the id CreateTopics v7 answered: the name comes
 back; an unknown id -> 100 with a null name; name and id both -> 42).
+Versions above the range, on one connection that must stay open: Metadata
+v13 (the empty v12 shape), InitProducerId v5 (35 in the v4 shape),
+CreateTopics v8 (the empty v7 shape), ApiVersions v9 (the v0-format 35 with
+the supported list, KIP-511); then Metadata v1 still answers there.
 
 usage: it_old_versions.py path/to/weir
 """
@@ -254,6 +258,31 @@ def check_deletetopics(conn, ids):
             "DeleteTopics v6 with a name and an id -> 42, nothing deleted", str(got))
 
 
+API_INIT_PRODUCER_ID = 22
+
+
+def check_unsupported(conn):
+    md = flex_request(conn, C.API_METADATA, 13, C.uvarint(1) + i8(1) + i8(0) + b"\x00")
+    C.check(md == i32(0) + C.uvarint(1) + C.uvarint(0) + i32(-1) + C.uvarint(1) + b"\x00",
+            "Metadata v13: the empty v12 shape, connection open", md.hex())
+    ip = flex_request(conn, API_INIT_PRODUCER_ID, 5, C.uvarint(0) + i32(-1) + i64(-1) + i16(-1) + b"\x00")
+    C.check(ip == i32(0) + i16(35) + i64(-1) + i16(-1) + b"\x00", "InitProducerId v5: 35 in the v4 shape", ip.hex())
+    ct = flex_request(conn, C.API_CREATE_TOPICS, 8, C.uvarint(1) + i32(1000) + i8(0) + b"\x00")
+    C.check(ct == i32(0) + C.uvarint(1) + b"\x00", "CreateTopics v8: the empty v7 shape", ct.hex())
+    conn.corr += 1
+    hdr = i16(C.API_API_VERSIONS) + i16(9) + i32(conn.corr) + string(conn.client_id) + b"\x00"
+    frame = hdr + C.uvarint(1) + C.uvarint(1) + b"\x00"
+    conn.sock.sendall(i32(len(frame)) + frame)
+    got, body = conn.recv()
+    rd = Rd(body)
+    err = rd.i16()
+    apis = rd.array(lambda r: (r.i16(), r.i16(), r.i16())) or []
+    C.check(got == conn.corr and err == 35 and (18, 0, 3) in apis and rd.left() == 0,
+            "ApiVersions v9: v0-format 35 with the supported list", f"{err} {apis}")
+    _, _, topics, left = md_parse(conn.request(C.API_METADATA, 1, array([TOPIC], string)), 1)
+    C.check(left == 0 and TOPIC in topics, "the connection still serves Metadata v1 afterwards", str(topics))
+
+
 def main(binary):
     b = C.start_broker(binary, "old-versions", sets=("auto.create.topics.enable=false",))
     with C.KafkaConn(b.port) as conn:
@@ -264,6 +293,7 @@ def main(binary):
         ids = check_createtopics(conn)
         check_describeconfigs_v0(conn)
         check_deletetopics(conn, ids)
+        check_unsupported(conn)
     b.stop()
 
 

@@ -1972,6 +1972,61 @@ static void test_response_metadata_old(void **state)
     weir_arena_destroy(&a);
 }
 
+/* A version outside the served range: the API's empty response at the
+ * nearest version, 35 in the top-level error_code where there is one. */
+static void test_unsupported_versions(void **state)
+{
+    (void)state;
+    struct kbuf b;
+    /* Heartbeat v99 -> v3's shape: throttle, error. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_HEARTBEAT, 99);
+    static const uint8_t hb[] = { 0, 0, 0, 0, 0, 35 };
+    assert_bytes(b.mem, b.mem_len, hb, sizeof hb);
+    kbuf_free(&b);
+    /* InitProducerId v5 -> v4 (flexible): throttle, error, id -1, epoch -1, tags. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_INIT_PRODUCER_ID, 5);
+    static const uint8_t ip[] = { 0, 0, 0, 0, 0, 35, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0 };
+    assert_bytes(b.mem, b.mem_len, ip, sizeof ip);
+    kbuf_free(&b);
+    /* Metadata v13 -> v12: throttle, no brokers, null cluster id, controller -1, no topics, tags. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_METADATA, 13);
+    static const uint8_t md[] = { 0, 0, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 1, 0 };
+    assert_bytes(b.mem, b.mem_len, md, sizeof md);
+    kbuf_free(&b);
+    /* CreateTopics v8 -> v7: throttle, no topics, tags. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_CREATE_TOPICS, 8);
+    static const uint8_t ct[] = { 0, 0, 0, 0, 1, 0 };
+    assert_bytes(b.mem, b.mem_len, ct, sizeof ct);
+    kbuf_free(&b);
+    /* Every served key, below and above its range: a well-formed body. */
+    size_t n;
+    const struct kproto_api *t = kproto_api_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].min < 0 || t[i].key == KAPI_API_VERSIONS) continue;
+        for (int k = 0; k < 2; k++) {
+            int16_t v = k ? (int16_t)(t[i].max + 1) : (int16_t)(t[i].min - 1);
+            if (v < 0) continue;
+            kbuf_init(&b, 0);
+            kproto_unsupported_encode(&b, t[i].key, v);
+            assert_int_equal(b.err, WEIR_OK);
+            assert_true(b.mem_len >= 2);
+            kbuf_free(&b);
+        }
+    }
+    /* Not served at all (DeleteRecords; an unknown key): the code alone. */
+    static const uint8_t code[] = { 0, 35 };
+    for (int k = 0; k < 2; k++) {
+        kbuf_init(&b, 0);
+        kproto_unsupported_encode(&b, k ? 999 : KAPI_DELETE_RECORDS, 0);
+        assert_bytes(b.mem, b.mem_len, code, sizeof code);
+        kbuf_free(&b);
+    }
+}
+
 static void test_response_describeconfigs(void **state)
 {
     (void)state;
@@ -2157,6 +2212,7 @@ int main(void)
         cmocka_unit_test(test_response_metadata),
         cmocka_unit_test(test_response_metadata_flexible),
         cmocka_unit_test(test_response_metadata_old),
+        cmocka_unit_test(test_unsupported_versions),
         cmocka_unit_test(test_response_describeconfigs),
         cmocka_unit_test(test_response_fetch),
     };
