@@ -1,6 +1,6 @@
 /* net/handle_meta.c: the APIs answered from the metadata interface
  * (repl.h, weir_meta_*: a cluster's or a single node's, never asked which):
- * Metadata, FindCoordinator, and the offsets topic's creation.
+ * Metadata, DescribeCluster, FindCoordinator, and the offsets topic's creation.
  *
  * A topic unknown to Metadata is auto-created through the interface
  * (answering LEADER_NOT_AVAILABLE meanwhile; clients ask again); a single
@@ -48,6 +48,19 @@ static const struct weir_broker_addr *live_find(const struct weir_broker_addr *v
         else hi = mid;
     }
     return NULL;
+}
+
+/* The brokers of an answer (Metadata, DescribeCluster) on the heap, *n of
+ * them: the live ones with an endpoint of the request's listener (a broker
+ * without one is left out), rack null. They borrow live's hosts. NULL: out of
+ * memory (or live NULL), *n = 0. */
+static struct kmetadata_broker *brokers_answer(const struct weir_broker_addr *live, size_t n_live, int32_t *n)
+{
+    *n = 0;
+    struct kmetadata_broker *v = live ? weir_calloc(n_live ? n_live : 1, sizeof *v) : NULL;
+    for (size_t i = 0; v && i < n_live; i++)
+        if (live[i].port >= 0) v[(*n)++] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
+    return v;
 }
 
 static bool id_live(const struct weir_broker_addr *v, size_t n, int32_t id) { return live_find(v, n, id) != NULL; }
@@ -384,13 +397,10 @@ void handle_metadata(struct request *req)
             mp->isr = pool.v + ats[i][p].isr;
             mp->offline = pool.v + ats[i][p].offline;
         }
-    struct kmetadata_broker *brokers = weir_calloc(n_live ? n_live : 1, sizeof *brokers);
-    size_t n_brokers = 0;
-    for (size_t i = 0; brokers && live && i < n_live; i++) /* a broker without this listener is left out */
-        if (live[i].port >= 0)
-            brokers[n_brokers++] = (struct kmetadata_broker){ live[i].id, kstr_c(live[i].host), live[i].port, KSTR_NULL };
+    int32_t n_brokers = 0;
+    struct kmetadata_broker *brokers = brokers_answer(live, n_live, &n_brokers);
     if (failed || !brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
-    struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = brokers ? (int32_t)n_brokers : 0,
+    struct kmetadata_resp resp = { .brokers = brokers, .n_brokers = n_brokers,
                                    .cluster_id = kstr_c(cluster_id), .controller_id = weir_meta_controller(m),
                                    .topics = topics, .n_topics = failed ? 0 : (int32_t)n_topics };
     metadata_finish(m, mr, unknown, topics, resp.n_topics, &resp);
@@ -404,6 +414,57 @@ void handle_metadata(struct request *req)
     weir_free(ats);
     weir_free(topics);
     weir_free(pool.v);
+    weir_free(brokers);
+    weir_free(live);
+    request_respond(req);
+}
+
+/* ---- DescribeCluster ------------------------------------------------------------------ */
+
+/* As Kafka's computeDescribeClusterResponse for a broker endpoint: an endpoint
+ * type other than brokers is refused (v0: 42 INVALID_REQUEST; v1: 115
+ * UNSUPPORTED_ENDPOINT_TYPE for an unknown type, 114 MISMATCHED_ENDPOINT_TYPE
+ * for controllers); else the live brokers of the request's listener, the
+ * controller, the cluster id, and the authorized operations when asked (all
+ * of the cluster's: no authorizer). */
+void handle_describecluster(struct request *req)
+{
+    struct broker *b = req->c->r->b;
+    struct kdescribecluster_req dr;
+    enum weir_err err = kproto_describecluster_decode(&req->body, req->hdr.api_version, &req->arena, &dr);
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    struct kdescribecluster_resp resp = { .error_message = KSTR_NULL, .endpoint_type = KPROTO_ENDPOINT_BROKERS,
+                                          .cluster_id = kstr_c(""), .controller_id = -1,
+                                          .cluster_authorized_operations = KPROTO_AUTHORIZED_OPS_NONE };
+    char cluster_id[64], why[48];
+    struct weir_broker_addr *live = NULL;
+    struct kmetadata_broker *brokers = NULL;
+    if (dr.endpoint_type != KPROTO_ENDPOINT_BROKERS) {
+        bool known = dr.endpoint_type == KPROTO_ENDPOINT_CONTROLLERS;
+        resp.error_code = req->hdr.api_version == 0 ? WEIR_KERR_INVALID_REQUEST
+                          : known                   ? WEIR_KERR_MISMATCHED_ENDPOINT_TYPE
+                                                    : WEIR_KERR_UNSUPPORTED_ENDPOINT_TYPE;
+        snprintf(why, sizeof why, "Unsupported endpoint type %d", dr.endpoint_type);
+        resp.error_message = kstr_c(known ? "The request was sent to an endpoint of type BROKER, but we wanted an "
+                                            "endpoint of type CONTROLLER"
+                                          : why);
+    } else {
+        weir_meta_cluster_id(b->meta, cluster_id, sizeof cluster_id);
+        size_t n_live = 0;
+        live = brokers_live(b->meta, b->cfg.listeners[req->c->listener].name, &n_live);
+        brokers = brokers_answer(live, n_live, &resp.n_brokers);
+        if (!brokers) kbuf_fail(&req->out, WEIR_E_NOMEM);
+        resp.brokers = brokers;
+        resp.cluster_id = kstr_c(cluster_id);
+        resp.controller_id = weir_meta_controller(b->meta);
+        if (dr.include_cluster_authorized_operations) resp.cluster_authorized_operations = CLUSTER_OPS_ALL;
+    }
+    response_begin(req);
+    kproto_describecluster_encode(&req->out, req->hdr.api_version, &resp);
+    response_end(req);
     weir_free(brokers);
     weir_free(live);
     request_respond(req);

@@ -78,6 +78,7 @@ enum kapi_key {
     KAPI_DESCRIBE_CONFIGS = 32,
     KAPI_CREATE_PARTITIONS = 37,
     KAPI_DELETE_GROUPS = 42,
+    KAPI_DESCRIBE_CLUSTER = 60,
 };
 
 struct kproto_api {
@@ -1346,5 +1347,30 @@ void kproto_deletegroups_encode(struct kbuf *out, int16_t version, const struct 
 void kproto_deletegroups_request_encode(struct kbuf *out, int16_t version, const struct kdeletegroups_req *req);
 enum weir_err kproto_deletegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletegroups_resp *resp);
+
+/* ---- DescribeCluster (60), v0-1; flexible from v0 ---- */
+
+enum { KPROTO_ENDPOINT_BROKERS = 1, KPROTO_ENDPOINT_CONTROLLERS = 2 }; /* KIP-919 endpoint types */
+struct kdescribecluster_req {
+    bool include_cluster_authorized_operations;
+    int8_t endpoint_type; /* v1+; KPROTO_ENDPOINT_BROKERS before */
+};
+struct kdescribecluster_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
+    int8_t endpoint_type;      /* v1+; decoded as KPROTO_ENDPOINT_BROKERS below */
+    struct kstr cluster_id;
+    int32_t controller_id;     /* -1 when none is known */
+    const struct kmetadata_broker *brokers; /* rack nullable */
+    int32_t n_brokers;
+    int32_t cluster_authorized_operations; /* KPROTO_AUTHORIZED_OPS_NONE unless asked */
+};
+enum weir_err kproto_describecluster_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                            struct kdescribecluster_req *req);
+void kproto_describecluster_encode(struct kbuf *out, int16_t version, const struct kdescribecluster_resp *resp);
+void kproto_describecluster_request_encode(struct kbuf *out, int16_t version, const struct kdescribecluster_req *req);
+enum weir_err kproto_describecluster_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                     struct kdescribecluster_resp *resp);
 
 #endif

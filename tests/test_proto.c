@@ -87,7 +87,7 @@ static void test_api_table(void **state)
         { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
         { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
         { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-        { 37, 0, 3 }, { 42, 0, 2 },
+        { 37, 0, 3 }, { 42, 0, 2 }, { 60, 0, 1 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -109,7 +109,8 @@ static void test_api_table(void **state)
                                  (want[i].key == 3 && v >= 9) || (want[i].key == 0 && v >= 9) ||
                                  (want[i].key == 1 && v >= 12) || (want[i].key == 19 && v >= 5) ||
                                  (want[i].key == 20 && v >= 4) || (want[i].key == 22 && v >= 2) ||
-                                 (want[i].key == 32 && v >= 4) || (want[i].key == 37 && v >= 2));
+                                 (want[i].key == 32 && v >= 4) || (want[i].key == 37 && v >= 2) ||
+                                 want[i].key == 60);
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -540,12 +541,12 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 21 supported APIs, ascending: key, min, max. */
+/* The 22 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
     { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
     { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-    { 37, 0, 3 }, { 42, 0, 2 },
+    { 37, 0, 3 }, { 42, 0, 2 }, { 60, 0, 1 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -586,10 +587,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 21*6 = 140; v3: 4 + 4 + 2 + 1 + 21*7 + 4 + 1 = 163. */
+    /* v0: 4 + 4 + 2 + 4 + 22*6 = 146; v3: 4 + 4 + 2 + 1 + 22*7 + 4 + 1 = 170. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 140);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 163);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 146);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 170);
 }
 
 static void test_apiversions_unsupported(void **state)
