@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from it_common import (Cluster, EpochWatch, check, need_zookeeper_and_confluent_kafka,  # noqa: E402
                        run_main, say)
 from repl_check import (NumberedProducer, WeirProducer, check_checker, check_producer_outcome,  # noqa: E402
-                        check_replicas_agree, check_weir_read_back, read_back)
+                        check_replicas_agree, check_watch_and_leaderships, check_weir_read_back, read_back)
 
 TOPIC = "failover"
 WTOPIC = "failover-w"  # weir's own producer, one partition
@@ -175,17 +175,7 @@ def main(binary):
     wgot, whw = read_back(cl.bootstrap, WTOPIC, 1)
     check_weir_read_back(wprod, rc, werr, wgot[0], whw[0])
 
-    watch.stop()
-    conflicts = watch.conflicts()
-    check(watch.samples > 10 and watch.seen and not conflicts,
-          f"one start offset per leader epoch and partition over every broker "
-          f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
-    # A LEADER role is never given up (a follower's appends in flight at the
-    # change once made it OFFLINE for good: no leader until the next state).
-    refused = {bid: [ln for ln in b.log().splitlines() if "cannot lead at epoch" in ln]
-               for bid, b in cl.brokers.items()}
-    check(not any(refused.values()), "every broker took each leadership it was given",
-          str({bid: lines[:2] for bid, lines in refused.items() if lines}))
+    check_watch_and_leaderships(watch, cl)
     cl.shutdown()
     check_replicas_agree(cl, TOPIC, NPARTS, hw)
     check_replicas_agree(cl, WTOPIC, 1, whw)

@@ -49,7 +49,7 @@ from fault_proxy import ProxyProcess  # noqa: E402
 from it_common import (Cluster, EpochWatch, KafkaConn, _free_port, build_batch, check,  # noqa: E402
                        need_zookeeper_and_confluent_kafka, run_main, say)
 from repl_check import (NumberedProducer, check_checker, check_producer_outcome,  # noqa: E402
-                        check_replicas_agree)
+                        check_replicas_agree, check_watch_and_leaderships)
 
 TOPIC = "partition"
 PROBE = "partition-probe"  # raw acks=all produces; not read back
@@ -224,15 +224,7 @@ def main(binary):
                 say(f"the cluster is not whole after the {name}: the remaining steps are skipped")
                 break
         hw = check_producer_outcome(prod, cl, TOPIC, NPARTS)
-        watch.stop()
-        conflicts = watch.conflicts()
-        check(watch.samples > 10 and watch.seen and not conflicts,
-              f"one start offset per leader epoch and partition over every broker "
-              f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
-        refused = {bid: [ln for ln in b.log().splitlines() if "cannot lead at epoch" in ln]
-                   for bid, b in cl.brokers.items()}
-        check(not any(refused.values()), "every broker took each leadership it was given",
-              str({bid: lines[:2] for bid, lines in refused.items() if lines}))
+        check_watch_and_leaderships(watch, cl)
         cl.shutdown()
         check_replicas_agree(cl, TOPIC, NPARTS, hw)
     finally:

@@ -359,3 +359,20 @@ def check_producer_outcome(prod, cl, topic, nparts):
     say(f"high watermarks {hw}, acknowledged per partition {prod.counts()}")
     check_read_back(prod, got, hw, topic)
     return hw
+
+
+def check_watch_and_leaderships(watch, cl):
+    """Stops the EpochWatch and checks what every fault test of a cluster checks
+    at its end: one start offset per (partition, leader epoch) over every
+    broker, and no LEADER role given up (a follower's appends in flight at the
+    change once made a partition OFFLINE for good: no leader until the next
+    state)."""
+    watch.stop()
+    conflicts = watch.conflicts()
+    check(watch.samples > 10 and watch.seen and not conflicts,
+          f"one start offset per leader epoch and partition over every broker "
+          f"({len(watch.seen)} (partition, epoch) pairs, {watch.samples} samples)", str(conflicts[:5]))
+    refused = {bid: [ln for ln in b.log().splitlines() if "cannot lead at epoch" in ln]
+               for bid, b in cl.brokers.items()}
+    check(not any(refused.values()), "every broker took each leadership it was given",
+          str({bid: lines[:2] for bid, lines in refused.items() if lines}))
