@@ -668,7 +668,7 @@ int weir_admin_list_groups(struct weir_admin *a, struct weir_group_list **out)
     struct weir_rd rd;
     int rc = admin_begin(a, KAPI_LIST_GROUPS, "ListGroups", &v, &corr, &f);
     if (rc == 0) {
-        kproto_listgroups_request_encode(&a->kb, v);
+        kproto_listgroups_request_encode(&a->kb, v, NULL);
         rc = admin_finish(a, &f, KAPI_LIST_GROUPS, v, corr, "ListGroups", &frame, &rd);
     }
     struct klistgroups_resp resp;
@@ -769,7 +769,7 @@ int weir_admin_describe_groups(struct weir_admin *a, const char *const *groups, 
     int rc = oom ? admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeGroups") : 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct kstr name = kstr_c(groups[i]);
-        struct kdescribegroups_req req = { &name, 1 };
+        struct kdescribegroups_req req = { .groups = &name, .n_groups = 1 };
         struct kdescribegroups_resp resp;
         struct gcall g = { KAPI_DESCRIBE_GROUPS, "DescribeGroups", enc_describegroups, &req, dec_describegroups,
                            &resp, describe_err };
@@ -829,7 +829,7 @@ int weir_admin_group_offsets(struct weir_admin *a, const char *group, const stru
         idx[i] = sorted[i].partition;
         ts[n_ts - 1].n_partition_indexes++;
     }
-    struct koffsetfetch_req req = { kstr_c(group), n ? ts : NULL, n ? n_ts : -1 };
+    struct koffsetfetch_req req = { .group_id = kstr_c(group), .topics = n ? ts : NULL, .n_topics = n ? n_ts : -1 };
     struct koffsetfetch_resp resp;
     struct gcall g = { KAPI_OFFSET_FETCH, "OffsetFetch", enc_offsetfetch, &req, dec_offsetfetch, &resp, offsetfetch_err };
     struct cw_frame *frame = NULL;
@@ -913,11 +913,11 @@ int weir_admin_commit_group_offsets(struct weir_admin *a, const char *group, str
         const struct commit_ref *o = &order[k];
         if (k == 0 || strcmp(o->topic, order[k - 1].topic))
             ts[n_ts++] = (struct koffsetcommit_req_topic){ kstr_c(o->topic), &ps[k], 0 };
-        ps[k] = (struct koffsetcommit_req_part){ o->partition, o->offset, -1, kstr_c("") };
+        ps[k] = (struct koffsetcommit_req_part){ o->partition, o->offset, -1, kstr_c(""), -1 };
         ts[n_ts - 1].n_partitions++;
     }
     /* generation -1, no member: a commit from outside the group */
-    struct koffsetcommit_req req = { kstr_c(group), -1, kstr_c(""), KSTR_NULL, ts, n_ts };
+    struct koffsetcommit_req req = { kstr_c(group), -1, kstr_c(""), KSTR_NULL, ts, n_ts, -1 };
     struct koffsetcommit_resp resp;
     struct gcall g = { KAPI_OFFSET_COMMIT, "OffsetCommit", enc_offsetcommit, &req, dec_offsetcommit, &resp,
                        offsetcommit_err };

@@ -150,7 +150,7 @@ static void leave_send(struct weir_consumer *c)
         return;
     }
     if (!g->member_id[0] || cw_group_coord_up(c) != 0) return; /* a JoinGroup cut by close took the connection */
-    struct kleavegroup_member m = { kstr_c(g->member_id), KSTR_NULL, 0 };
+    struct kleavegroup_member m = { kstr_c(g->member_id), KSTR_NULL, 0, KSTR_NULL };
     struct kleavegroup_req req = { kstr_c(c->conf.group_id), &m, 1 };
     int16_t v;
     int32_t corr;

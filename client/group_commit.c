@@ -71,7 +71,7 @@ static int commit_out(struct weir_consumer *c, int32_t gen, struct weir_topic_pa
     for (int32_t t = 0, k = 0; rc == 0 && t < n_topics; k += run[t], t++) {
         topics[t] = (struct koffsetcommit_req_topic){ kstr_c(parts[order[k]].topic), &rp[k], run[t] };
         for (int32_t j = k; j < k + run[t]; j++)
-            rp[j] = (struct koffsetcommit_req_part){ parts[order[j]].partition, parts[order[j]].offset, -1, kstr_c("") };
+            rp[j] = (struct koffsetcommit_req_part){ parts[order[j]].partition, parts[order[j]].offset, -1, kstr_c(""), -1 };
     }
     struct koffsetcommit_req req = {
         .group_id = kstr_c(c->conf.group_id), .generation_id = gen,
@@ -169,7 +169,7 @@ int cw_group_committed_fetch(struct weir_consumer *c, struct weir_topic_partitio
         topics[t] = (struct koffsetfetch_req_topic){ kstr_c(parts[order[k]].topic), &ids[k], run[t] };
         for (int32_t j = k; j < k + run[t]; j++) ids[j] = parts[order[j]].partition;
     }
-    struct koffsetfetch_req req = { kstr_c(c->conf.group_id), topics, n_topics };
+    struct koffsetfetch_req req = { .group_id = kstr_c(c->conf.group_id), .topics = topics, .n_topics = n_topics };
     int16_t v;
     int32_t corr;
     struct kframe f;

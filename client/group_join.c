@@ -245,14 +245,16 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
     bool leader = kstr_eq(jr.leader, g->member_id);
     struct ksyncgroup_assignment *as = NULL;
     int32_t n_as = 0;
-    if (leader) rc = leader_assign(c, &jr, &as, &n_as);
+    /* JoinGroup v9's skip_assignment: a static leader rejoining a stable group
+     * keeps the current assignment (its SyncGroup carries none). */
+    if (leader && !jr.skip_assignment) rc = leader_assign(c, &jr, &as, &n_as);
     weir_log(WEIR_LOG_DEBUG, "consumer group %s: joined generation %d as %s%s (%.*s)", c->conf.group_id, (int)generation,
              g->member_id, leader ? ", the leader" : "", (int)WEIR_MAX(jr.protocol_name.len, 0), jr.protocol_name.ptr);
     struct ksyncgroup_resp sr;
     struct cw_frame *sframe = NULL;
     if (rc == 0) {
         struct ksyncgroup_req req = { kstr_c(c->conf.group_id), generation, kstr_c(g->member_id), cw_group_instance_id(c),
-                                      as, n_as };
+                                      as, n_as, kstr_c(PROTOCOL_TYPE), jr.protocol_name };
         int16_t v;
         int32_t corr;
         struct kframe f;

@@ -398,7 +398,7 @@ int cw_find_coordinator(struct cw_conn *c, struct weir_arena *a, const char *gro
                 c->host, c->port);
         return WEIR_CLIENT_E_UNSUPPORTED;
     }
-    struct kfindcoordinator_req req = { kstr_c(group), 0 };
+    struct kfindcoordinator_req req = { .key = kstr_c(group) };
     struct kbuf kb;
     kbuf_init(&kb, 0);
     int32_t corr;

@@ -69,8 +69,10 @@ static void gop_refuse(struct reactor *r, struct gop *op, int16_t code)
     case GOP_LEAVE: op->out.leave = (struct kleavegroup_resp){ .error_code = code }; break;
     case GOP_COMMIT:
         for (int32_t t = 0; t < op->out.commit.n_topics; t++)
-            for (int32_t p = 0; p < op->out.commit.topics[t].n_partitions; p++)
-                ((struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p])->error_code = code;
+            for (int32_t p = 0; p < op->out.commit.topics[t].n_partitions; p++) {
+                struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+                if (!rp->error_code) rp->error_code = code; /* an unknown partition keeps its 3 */
+            }
         break;
     case GOP_FETCH: op->out.fetch = (struct koffsetfetch_resp){ .error_code = code }; break;
     }
@@ -236,11 +238,72 @@ void groups_reactor_init(struct reactor *r) { reactor_hook_add(r, &groups_hook, 
 
 /* ---- on the request's reactor ------------------------------------------------------- */
 
+/* OffsetFetch v8 names several groups, each on its own owner: asked one at a
+ * time (an owner writes its answer into the request's arena, so never two at
+ * once), each answer kept in op->fetch_groups. True: the next one is asked. */
+static bool fetch_next_group(struct gop *op)
+{
+    struct koffsetfetch_req *fr = &op->in.fetch;
+    struct koffsetfetch_resp *out = &op->out.fetch;
+    if (!op->fetch_groups) return false; /* v0-7: one group */
+    op->fetch_groups[op->fetch_index] =
+        (struct koffsetfetch_resp_group){ fr->group_id, out->topics, out->n_topics, out->error_code };
+    if (++op->fetch_index < fr->n_groups) {
+        const struct koffsetfetch_req_group *g = &fr->groups[op->fetch_index];
+        fr->group_id = g->group_id, fr->topics = g->topics, fr->n_topics = g->n_topics;
+        op->pt.partition = group_partition(fr->group_id);
+        ptask_send(&op->pt);
+        return true;
+    }
+    *out = (struct koffsetfetch_resp){ .groups = op->fetch_groups, .n_groups = fr->n_groups };
+    return false;
+}
+
+/* OffsetFetch v0-1 have no top-level error: Kafka puts it on every partition
+ * asked (OffsetFetchRequest.getErrorResponse). v0 is Kafka's ZooKeeper path
+ * (KafkaApis.handleOffsetFetchRequestFromZookeeper in 3.7): a partition that
+ * does not exist, or has no committed offset, answers -1 with
+ * UNKNOWN_TOPIC_OR_PARTITION, and no metadata. v1+ answer -1 with no error
+ * for either (GroupMetadataManager.getOffsets). */
+static void fetch_old_versions(struct request *req, struct gop *op)
+{
+    struct koffsetfetch_resp *out = &op->out.fetch;
+    const struct koffsetfetch_req *fr = &op->in.fetch;
+    int16_t all = out->error_code;
+    if (op->version >= 2 || (!all && op->version == 1)) return;
+    if (all) { /* the topics as asked, each partition with the error */
+        struct koffsetfetch_resp_topic *ts = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(fr->n_topics, 1) * sizeof *ts);
+        for (int32_t t = 0; ts && t < fr->n_topics; t++) {
+            int32_t n = fr->topics[t].n_partition_indexes;
+            struct koffsetfetch_resp_part *ps = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *ps);
+            for (int32_t p = 0; ps && p < n; p++)
+                ps[p] = (struct koffsetfetch_resp_part){ fr->topics[t].partition_indexes[p], -1, -1, kstr_c(""), all };
+            ts[t] = (struct koffsetfetch_resp_topic){ fr->topics[t].name, ps, ps ? n : 0 };
+        }
+        *out = (struct koffsetfetch_resp){ .topics = ts, .n_topics = ts ? fr->n_topics : 0, .error_code = all };
+        return;
+    }
+    struct weir_meta *meta = req->c->r->b->meta;
+    for (int32_t t = 0; t < out->n_topics; t++) {
+        const struct koffsetfetch_resp_topic *tp = &out->topics[t];
+        char *name = arena_strdup(&req->arena, tp->name);
+        int32_t n = name ? weir_meta_topic_partitions(meta, name) : -1;
+        for (int32_t p = 0; p < tp->n_partitions; p++) {
+            struct koffsetfetch_resp_part *pp = (struct koffsetfetch_resp_part *)&tp->partitions[p];
+            pp->metadata = kstr_c("");
+            if (pp->partition_index < 0 || pp->partition_index >= n || pp->committed_offset < 0)
+                pp->committed_offset = -1, pp->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+}
+
 static void gop_origin(struct reactor *r, struct ptask *pt)
 {
     (void)r;
     struct gop *op = weir_container_of(pt, struct gop, pt);
     struct request *req = pt->req;
+    if (op->kind == GOP_FETCH && fetch_next_group(op)) return;
+    if (op->kind == GOP_FETCH) fetch_old_versions(req, op);
     response_begin(req);
     switch (op->kind) {
     case GOP_JOIN: kproto_joingroup_encode(&req->out, op->version, &op->out.join); break;
@@ -252,6 +315,26 @@ static void gop_origin(struct reactor *r, struct ptask *pt)
     }
     response_end(req);
     request_respond(req);
+}
+
+/* Kafka 3.7's KafkaApis.handleOffsetCommitRequest: a partition of a topic the
+ * cluster does not have, or past its partitions, gets UNKNOWN_TOPIC_OR_PARTITION
+ * and goes no further; the coordinator sees the others. False: none is left. */
+static bool commit_known_partitions(struct request *req, struct gop *op)
+{
+    const struct koffsetcommit_req *cr = &op->in.commit;
+    struct weir_meta *meta = req->c->r->b->meta;
+    bool any = false;
+    for (int32_t t = 0; t < cr->n_topics; t++) {
+        char *name = arena_strdup(&req->arena, cr->topics[t].name);
+        int32_t n = name ? weir_meta_topic_partitions(meta, name) : -1;
+        for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
+            struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
+            if (rp->partition_index < 0 || rp->partition_index >= n) rp->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else any = true;
+        }
+    }
+    return any;
 }
 
 void handle_group(struct request *req)
@@ -267,6 +350,7 @@ void handle_group(struct request *req)
         return;
     }
     memset(op, 0, sizeof *op);
+    op->pt.req = req; /* answered here when nothing goes to the owner */
     op->version = req->hdr.api_version;
     op->client_id = req->hdr.client_id;
     op->client_host = kstr_c(arena_strdup(&req->arena, kstr_c(req->c->peer)));
@@ -308,11 +392,25 @@ void handle_group(struct request *req)
             ts[t] = (struct koffsetcommit_resp_topic){ cr->topics[t].name, ps, cr->topics[t].n_partitions };
         }
         op->out.commit = (struct koffsetcommit_resp){ .topics = ts, .n_topics = cr->n_topics };
+        if (err == WEIR_OK && !commit_known_partitions(req, op)) {
+            gop_origin(req->c->r, &op->pt); /* nothing for the coordinator (Kafka answers so) */
+            return;
+        }
         break;
     }
     case KAPI_OFFSET_FETCH:
         op->kind = GOP_FETCH, err = kproto_offsetfetch_decode(rd, op->version, a, &op->in.fetch);
         group = op->in.fetch.group_id;
+        if (err == WEIR_OK && op->version >= 8) {
+            op->fetch_groups = weir_arena_alloc(a, (size_t)WEIR_MAX(op->in.fetch.n_groups, 1) * sizeof *op->fetch_groups);
+            if (!op->fetch_groups) err = WEIR_E_NOMEM;
+        }
+        if (err == WEIR_OK && op->version >= 8 && op->in.fetch.n_groups == 0) {
+            op->out.fetch = (struct koffsetfetch_resp){ .groups = op->fetch_groups, .n_groups = 0 };
+            op->fetch_groups = NULL;
+            gop_origin(req->c->r, &op->pt);
+            return;
+        }
         break;
     default: err = WEIR_E_UNSUPPORTED; break;
     }

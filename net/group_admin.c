@@ -11,6 +11,11 @@
 
 static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead" };
 
+/* DescribeGroups v3+ with include_authorized_operations and no authorizer:
+ * every operation a group supports (Kafka's AuthHelper.authorizedOperations,
+ * AclEntry.supportedOperations(GROUP) = READ 3, DELETE 6, DESCRIBE 8). */
+enum { GROUP_AUTHORIZED_OPS = 1 << 3 | 1 << 6 | 1 << 8 };
+
 static void ginfo_load(struct reactor *r, struct gcoord *gc, int32_t partition)
 {
     if (!gc->loaded[partition]) {
@@ -36,11 +41,13 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
     struct kdescribegroups_group *out = &s->st->described[s->index];
     struct kstr id = s->st->dr.groups[s->index];
     *out = (struct kdescribegroups_group){ .group_id = id, .state = kstr_c("Dead"), .protocol_type = kstr_c(""),
-                                           .protocol_data = kstr_c(""), .error_code = refused };
+                                           .protocol_data = kstr_c(""), .error_code = refused,
+                                           .authorized_operations = KPROTO_AUTHORIZED_OPS_NONE };
     struct group *g = id.len > 0 && !refused ? group_find(gc, id) : NULL;
     struct weir_arena *a = g ? slot_arena(s) : NULL; /* only a known group costs memory */
     if (id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (g && !a) out->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, g = NULL;
+    if (!out->error_code && s->st->dr.include_authorized_operations) out->authorized_operations = GROUP_AUTHORIZED_OPS;
     if (g) {
         out->state = kstr_c(state_names[g->state]);
         out->protocol_type = group_resp_kstr(a, g->protocol_type ? g->protocol_type : "");
@@ -50,7 +57,8 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
         for (struct gmember *m = g->members; ms && m; m = m->next) {
             const struct gproto *p = g->protocol && g->state != G_PREPARING ? group_member_proto(m, g->protocol) : NULL;
             ms[out->n_members++] = (struct kdescribegroups_member){
-                .member_id = group_resp_kstr(a, m->id), .client_id = group_resp_kstr(a, m->client_id ? m->client_id : ""),
+                .member_id = group_resp_kstr(a, m->id), .group_instance_id = group_resp_kstr(a, m->instance_id),
+                .client_id = group_resp_kstr(a, m->client_id ? m->client_id : ""),
                 .client_host = group_resp_kstr(a, m->client_host ? m->client_host : ""),
                 .metadata = p ? group_resp_bytes(a, p->meta, p->len) : (struct kbytes){ NULL, 0 },
                 .assignment = g->state == G_STABLE ? group_resp_bytes(a, m->assign, m->assign_len)
@@ -59,6 +67,15 @@ static void describe_owner(struct reactor *r, struct ptask *pt)
         out->members = ms;
     }
     ptask_reply(r, pt);
+}
+
+/* ListGroups v4's states_filter: none lists every group; else the state's
+ * name must be one of them, as written (Kafka's handleListGroups). */
+static bool state_listed(const struct klistgroups_req *lr, const struct group *g)
+{
+    for (int32_t i = 0; i < lr->n_states_filter; i++)
+        if (kstr_eq(lr->states_filter[i], state_names[g->state])) return true;
+    return lr->n_states_filter == 0;
 }
 
 static void list_owner(struct reactor *r, struct ptask *pt)
@@ -70,13 +87,14 @@ static void list_owner(struct reactor *r, struct ptask *pt)
     if (ours) ginfo_load(r, gc, pt->partition);
     int32_t n = 0;
     for (struct group *g = ours ? gc->groups : NULL; g; g = g->next)
-        if (group_partition(kstr_c(g->id)) == pt->partition) n++;
+        if (group_partition(kstr_c(g->id)) == pt->partition && state_listed(&s->st->lr, g)) n++;
     struct klistgroups_group *gs = !a ? NULL : group_resp_alloc(a, (size_t)WEIR_MAX(n, 1) * sizeof *gs);
     int32_t i = 0;
     for (struct group *g = ours ? gc->groups : NULL; gs && g; g = g->next)
-        if (group_partition(kstr_c(g->id)) == pt->partition)
+        if (group_partition(kstr_c(g->id)) == pt->partition && state_listed(&s->st->lr, g))
             gs[i++] = (struct klistgroups_group){ group_resp_kstr(a, g->id),
-                                                  group_resp_kstr(a, g->protocol_type ? g->protocol_type : "") };
+                                                  group_resp_kstr(a, g->protocol_type ? g->protocol_type : ""),
+                                                  kstr_c(state_names[g->state]) };
     if (!gs) s->st->list_error = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
     s->st->listed[pt->partition] = gs;
     s->st->n_listed[pt->partition] = i;
@@ -195,9 +213,9 @@ void group_admin_handle(struct request *req)
     else if (err == WEIR_OK && delete) {
         struct kdeletegroups_req del;
         err = kproto_deletegroups_decode(&req->body, req->hdr.api_version, &req->arena, &del);
-        st->dr = (struct kdescribegroups_req){ del.groups, del.n_groups };
+        st->dr = (struct kdescribegroups_req){ .groups = del.groups, .n_groups = del.n_groups };
     } else if (err == WEIR_OK)
-        err = kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena);
+        err = kproto_listgroups_decode(&req->body, req->hdr.api_version, &req->arena, &st->lr);
     bool per_group = describe || delete;
     int32_t n = per_group && st ? st->dr.n_groups : GROUP_OFFSETS_PARTITIONS;
     struct ginfo_slot *slots = NULL;

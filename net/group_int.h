@@ -60,6 +60,7 @@ struct ginfo_state {
     struct ginfo_slot *slots;
     int32_t n_slots;
     struct kdescribegroups_req dr; /* DescribeGroups' and DeleteGroups' names */
+    struct klistgroups_req lr;     /* ListGroups' states filter */
     struct kdescribegroups_group *described;
     struct kdeletegroups_result *deleted;
     struct klistgroups_group *listed[GROUP_OFFSETS_PARTITIONS];
@@ -105,6 +106,9 @@ struct gop {
     int64_t commit_ts;
     struct gheld held;
     struct repl_hold hold;       /* cluster mode: appended, waiting for the HW to pass it */
+    /* OffsetFetch v8: one answer per group, asked one after another (group.c) */
+    struct koffsetfetch_resp_group *fetch_groups;
+    int32_t fetch_index;
 };
 
 struct gproto {

@@ -621,6 +621,7 @@ static void join_answer(struct gop *op, struct group *g, struct gmember *m)
     struct kjoingroup_resp *out = &op->out.join;
     out->error_code = 0;
     out->generation_id = g->generation;
+    out->protocol_type = group_resp_kstr(&req->arena, g->protocol_type); /* v7+ */
     out->protocol_name = group_resp_kstr(&req->arena, g->protocol ? g->protocol : "");
     out->leader = group_resp_kstr(&req->arena, g->leader ? g->leader : "");
     out->member_id = group_resp_kstr(&req->arena, m->id);
@@ -698,7 +699,8 @@ static char *member_id_new(struct gcoord *gc, struct reactor *r, struct kstr pre
  * the old id gets 82; the leader follows), its assignment stays. Stable with
  * unchanged protocols: the current generation is answered at once, with the
  * leader as it was before (so a restarted leader does not reassign; Kafka's
- * JoinGroup < v9), and no rebalance. Otherwise the member waits in the join
+ * JoinGroup < v9), or from v9 a restarted leader learns it leads, with the
+ * members, and skip_assignment set (KIP-814); no rebalance. Otherwise the member waits in the join
  * of a rebalance (started in Stable and CompletingRebalance, whose assignment
  * named the old id). Kafka's updateStaticMemberAndRebalance. */
 static void join_static_replace(struct reactor *r, struct group *g, struct gmember *m, char *id, struct gop *op,
@@ -723,9 +725,16 @@ static void join_static_replace(struct reactor *r, struct group *g, struct gmemb
     const char *p = same && g->state == G_STABLE && g->protocol ? select_protocol(g) : NULL;
     if (p && !strcmp(p, g->protocol)) {
         struct request *req = op->pt.req;
-        op->out.join = (struct kjoingroup_resp){ .generation_id = g->generation, .leader = leader_before,
-                                                 .protocol_name = group_resp_kstr(&req->arena, g->protocol),
-                                                 .member_id = group_resp_kstr(&req->arena, m->id) };
+        bool leads = g->leader && !strcmp(g->leader, m->id);
+        if (op->version >= 9 && leads) {
+            join_answer(op, g, m);
+            op->out.join.skip_assignment = true;
+        } else {
+            op->out.join = (struct kjoingroup_resp){ .generation_id = g->generation, .leader = leader_before,
+                                                     .protocol_type = group_resp_kstr(&req->arena, g->protocol_type),
+                                                     .protocol_name = group_resp_kstr(&req->arena, g->protocol),
+                                                     .member_id = group_resp_kstr(&req->arena, m->id) };
+        }
         group_op_reply(r, op);
         return;
     }
@@ -902,6 +911,15 @@ reply:
     group_op_reply(r, op);
 }
 
+/* A member's assignment, and (v5+) the group's protocol type and name. */
+static void sync_answer(struct gop *op, const struct group *g, const struct gmember *m)
+{
+    struct weir_arena *a = &op->pt.req->arena;
+    op->out.sync.assignment = group_resp_bytes(a, m->assign, m->assign_len);
+    op->out.sync.protocol_type = group_resp_kstr(a, g->protocol_type);
+    op->out.sync.protocol_name = group_resp_kstr(a, g->protocol);
+}
+
 void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
 {
     const struct ksyncgroup_req *sr = &op->in.sync;
@@ -913,8 +931,13 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     if (sr->group_id.len <= 0) out->error_code = WEIR_KERR_INVALID_GROUP_ID;
     else if (code) out->error_code = code;
     else if (sr->generation_id != g->generation) out->error_code = WEIR_KERR_ILLEGAL_GENERATION;
+    /* v5+ (KIP-559): what the member names must be what the group chose */
+    else if (!kstr_is_null(sr->protocol_type) && !seq(g->protocol_type, sr->protocol_type))
+        out->error_code = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
+    else if (!kstr_is_null(sr->protocol_name) && !seq(g->protocol, sr->protocol_name))
+        out->error_code = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
     else if (g->state == G_PREPARING) out->error_code = WEIR_KERR_REBALANCE_IN_PROGRESS;
-    else if (g->state == G_STABLE) out->assignment = group_resp_bytes(&op->pt.req->arena, m->assign, m->assign_len);
+    else if (g->state == G_STABLE) sync_answer(op, g, m);
     if (out->error_code || g->state == G_STABLE) {
         group_op_reply(r, op);
         return;
@@ -935,7 +958,7 @@ void group_sync(struct reactor *r, struct gcoord *gc, struct gop *op)
     weir_log(WEIR_LOG_INFO, "group %s: stable at generation %d", g->id, g->generation);
     for (struct gmember *o = g->members; o; o = o->next)
         if (o->sync_wait) {
-            o->sync_wait->out.sync.assignment = group_resp_bytes(&o->sync_wait->pt.req->arena, o->assign, o->assign_len);
+            sync_answer(o->sync_wait, g, o);
             group_op_reply(r, o->sync_wait);
             o->sync_wait = NULL;
         }

@@ -102,6 +102,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
         for (int32_t p = 0; p < cr->topics[t].n_partitions; p++) {
             struct koffsetcommit_resp_part *rp = (struct koffsetcommit_resp_part *)&op->out.commit.topics[t].partitions[p];
             const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
+            if (rp->error_code) continue; /* UNKNOWN_TOPIC_OR_PARTITION (handle_group) */
             rp->error_code = all;
             if (!all && pp->committed_metadata.len > METADATA_BYTES_MAX) rp->error_code = WEIR_KERR_OFFSET_METADATA_TOO_LARGE;
             if (rp->error_code) continue;

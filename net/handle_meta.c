@@ -472,33 +472,52 @@ void handle_describecluster(struct request *req)
 
 /* ---- FindCoordinator ------------------------------------------------------------------- */
 
-/* The leader of the group's __consumer_offsets partition (a single node:
- * itself, for every group; transactions are answered the same way). */
-void handle_findcoordinator(struct request *req)
+/* The leader of key's __consumer_offsets partition (a single node: itself,
+ * for every group; transactions are answered the same way). */
+static void coordinator_of(struct request *req, struct kstr key, struct kfindcoordinator_coord *c)
 {
     struct broker *b = req->c->r->b;
+    *c = (struct kfindcoordinator_coord){ .key = key, .error_message = KSTR_NULL, .node_id = -1, .host = kstr_c(""),
+                                          .port = -1 };
+    struct weir_partition_info info;
+    struct weir_broker_addr addr;
+    int32_t p = group_partition(key);
+    if (weir_meta_topic_partitions(b->meta, GROUP_OFFSETS_TOPIC) < 0) {
+        offsets_topic_maybe_create(b);
+        c->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
+        c->error_message = kstr_c("the offsets topic is not created yet");
+    } else if (!weir_meta_partition(b->meta, GROUP_OFFSETS_TOPIC, p, &info) || info.leader < 0 ||
+               !weir_meta_broker(b->meta, info.leader, b->cfg.listeners[req->c->listener].name, &addr)) {
+        c->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
+        c->error_message = kstr_c("the group's offsets partition has no leader");
+    } else {
+        char *host = arena_strdup(&req->arena, kstr_c(addr.host));
+        c->node_id = addr.id, c->port = addr.port, c->host = kstr_c(host ? host : "");
+        if (!host) c->error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, c->node_id = -1, c->port = -1;
+    }
+}
+
+/* v0-3 ask for one key; v4 (KIP-699) for a batch, answered key by key. */
+void handle_findcoordinator(struct request *req)
+{
     struct kfindcoordinator_req fr;
     enum weir_err err = kproto_findcoordinator_decode(&req->body, req->hdr.api_version, &req->arena, &fr);
+    struct kfindcoordinator_coord *cs = NULL;
+    if (err == WEIR_OK && fr.n_keys > 0) {
+        cs = weir_arena_alloc(&req->arena, (size_t)fr.n_keys * sizeof *cs);
+        if (!cs) err = WEIR_E_NOMEM;
+    }
     if (err != WEIR_OK) {
         request_malformed(req, err);
         return;
     }
-    struct kfindcoordinator_resp resp = { .error_message = KSTR_NULL, .node_id = -1, .host = kstr_c(""), .port = -1 };
-    struct weir_partition_info info;
-    struct weir_broker_addr addr;
-    int32_t p = group_partition(fr.key);
-    if (weir_meta_topic_partitions(b->meta, GROUP_OFFSETS_TOPIC) < 0) {
-        offsets_topic_maybe_create(b);
-        resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = kstr_c("the offsets topic is not created yet");
-    } else if (!weir_meta_partition(b->meta, GROUP_OFFSETS_TOPIC, p, &info) || info.leader < 0 ||
-               !weir_meta_broker(b->meta, info.leader, b->cfg.listeners[req->c->listener].name, &addr)) {
-        resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = kstr_c("the group's offsets partition has no leader");
-    } else {
-        char *host = arena_strdup(&req->arena, kstr_c(addr.host));
-        resp.node_id = addr.id, resp.port = addr.port, resp.host = kstr_c(host ? host : "");
-        if (!host) resp.error_code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE, resp.node_id = -1, resp.port = -1;
+    for (int32_t i = 0; i < fr.n_keys; i++) coordinator_of(req, fr.keys[i], &cs[i]);
+    struct kfindcoordinator_resp resp = { .error_message = KSTR_NULL, .node_id = -1, .host = kstr_c(""), .port = -1,
+                                          .coordinators = cs, .n_coordinators = fr.n_keys };
+    if (req->hdr.api_version < 4) {
+        WEIR_ASSERT(fr.n_keys == 1);
+        resp.error_code = cs[0].error_code, resp.error_message = cs[0].error_message;
+        resp.node_id = cs[0].node_id, resp.host = cs[0].host, resp.port = cs[0].port;
     }
     response_begin(req);
     kproto_findcoordinator_encode(&req->out, req->hdr.api_version, &resp);

@@ -14,15 +14,15 @@ static const struct kproto_api api_table[] = {
     { KAPI_FETCH, 4, 13, 12, "Fetch" },
     { KAPI_LIST_OFFSETS, 0, 8, 6, "ListOffsets" },
     { KAPI_METADATA, 0, 12, 9, "Metadata" },
-    { KAPI_OFFSET_COMMIT, 5, 7, 8, "OffsetCommit" },
-    { KAPI_OFFSET_FETCH, 4, 5, 6, "OffsetFetch" },
-    { KAPI_FIND_COORDINATOR, 0, 2, 3, "FindCoordinator" },
-    { KAPI_JOIN_GROUP, 0, 5, 6, "JoinGroup" },
-    { KAPI_HEARTBEAT, 0, 3, 4, "Heartbeat" },
-    { KAPI_LEAVE_GROUP, 0, 3, 4, "LeaveGroup" },
-    { KAPI_SYNC_GROUP, 0, 3, 4, "SyncGroup" },
-    { KAPI_DESCRIBE_GROUPS, 0, 2, 5, "DescribeGroups" },
-    { KAPI_LIST_GROUPS, 0, 2, 3, "ListGroups" },
+    { KAPI_OFFSET_COMMIT, 0, 8, 8, "OffsetCommit" },
+    { KAPI_OFFSET_FETCH, 0, 8, 6, "OffsetFetch" },
+    { KAPI_FIND_COORDINATOR, 0, 4, 3, "FindCoordinator" },
+    { KAPI_JOIN_GROUP, 0, 9, 6, "JoinGroup" },
+    { KAPI_HEARTBEAT, 0, 4, 4, "Heartbeat" },
+    { KAPI_LEAVE_GROUP, 0, 5, 4, "LeaveGroup" },
+    { KAPI_SYNC_GROUP, 0, 5, 4, "SyncGroup" },
+    { KAPI_DESCRIBE_GROUPS, 0, 5, 5, "DescribeGroups" },
+    { KAPI_LIST_GROUPS, 0, 4, 3, "ListGroups" },
     { KAPI_API_VERSIONS, 0, 3, 3, "ApiVersions" },
     { KAPI_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
     { KAPI_DELETE_TOPICS, 0, 6, 4, "DeleteTopics" },
@@ -560,6 +560,15 @@ void kb_str(struct kbuf *b, bool flex, struct kstr s)
         kb_compact_string(b, s);
     else
         kb_string(b, s);
+}
+
+void kb_blob(struct kbuf *b, bool flex, struct kbytes v)
+{
+    if (v.len < 0) v = (struct kbytes){ NULL, 0 };
+    if (flex)
+        kb_compact_bytes(b, v);
+    else
+        kb_bytes(b, v);
 }
 
 void kb_nstr(struct kbuf *b, bool flex, struct kstr s)

@@ -453,6 +453,8 @@ void kb_compact_array_len(struct kbuf *b, int32_t n); /* n+1; -1 = null (0) */
 void kb_tags_empty(struct kbuf *b);                   /* the byte 00 */
 /* Classic or compact, as `flex` says. */
 void kb_str(struct kbuf *b, bool flex, struct kstr s);
+/* BYTES, or COMPACT_BYTES when flex; a negative length (null) writes empty. */
+void kb_blob(struct kbuf *b, bool flex, struct kbytes v);
 void kb_nstr(struct kbuf *b, bool flex, struct kstr s);
 void kb_arr(struct kbuf *b, bool flex, int32_t n);
 void kb_tags(struct kbuf *b, bool flex); /* empty section when flexible */
@@ -1032,19 +1034,35 @@ void kproto_offsetforleaderepoch_request_encode(struct kbuf *out, int16_t versio
 enum weir_err kproto_offsetforleaderepoch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                           struct koffsetforleaderepoch_resp *resp);
 
-/* ---- FindCoordinator (10), v0-2 ---- */
+/* ---- FindCoordinator (10), v0-4; v3+ flexible, v4 batches the keys ---- */
 
 struct kfindcoordinator_req {
-    struct kstr key;
+    struct kstr key; /* v0-3; decoded v4: keys[0], or "" when there is none */
     int8_t key_type; /* v1+: 0 group, 1 transaction; 0 before */
+    /* v4+ coordinator_keys. Decoded v0-3: the one key. The v4 request encoder
+     * sends these, or [key] when n_keys is 0. */
+    struct kstr *keys;
+    int32_t n_keys;
+};
+struct kfindcoordinator_coord { /* v4+: one per key */
+    struct kstr key;
+    int32_t node_id;
+    struct kstr host;
+    int32_t port;
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
 };
 struct kfindcoordinator_resp {
     int32_t throttle_time_ms; /* v1+ */
+    /* v0-3; a decoded v4 response copies coordinators[0] here (none:
+     * COORDINATOR_NOT_AVAILABLE), for the clients that ask one key. */
     int16_t error_code;
     struct kstr error_message; /* v1+, nullable */
     int32_t node_id;
     struct kstr host;
     int32_t port;
+    const struct kfindcoordinator_coord *coordinators; /* v4+ */
+    int32_t n_coordinators;
 };
 enum weir_err kproto_findcoordinator_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                             struct kfindcoordinator_req *req);
@@ -1058,7 +1076,7 @@ enum weir_err kproto_findcoordinator_response_decode(struct weir_rd *rd, int16_t
 enum { KPROTO_GROUP_PROTOCOLS_MAX = 1000, /* JoinGroup protocols */
        KPROTO_MEMBERS_MAX = 100000 };   /* SyncGroup assignments, LeaveGroup members */
 
-/* JoinGroup (11), v0-5 */
+/* JoinGroup (11), v0-9; v6+ flexible */
 struct kjoingroup_protocol {
     struct kstr name;
     struct kbytes metadata;
@@ -1072,6 +1090,7 @@ struct kjoingroup_req {
     struct kstr protocol_type;
     struct kjoingroup_protocol *protocols;
     int32_t n_protocols;
+    struct kstr reason; /* v8+, nullable, else null */
 };
 struct kjoingroup_member {
     struct kstr member_id;
@@ -1087,6 +1106,10 @@ struct kjoingroup_resp {
     struct kstr member_id;
     const struct kjoingroup_member *members;
     int32_t n_members;
+    /* v7+ nullable: an empty protocol_type or protocol_name goes out as null
+     * (Kafka's JoinGroupResponse); before v7 protocol_name is "" then. */
+    struct kstr protocol_type; /* v7+ */
+    bool skip_assignment;      /* v9+: the leader keeps the current assignment */
 };
 enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct kjoingroup_req *req);
@@ -1095,7 +1118,7 @@ void kproto_joingroup_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct kjoingroup_resp *resp);
 
-/* SyncGroup (14), v0-3 */
+/* SyncGroup (14), v0-5; v4+ flexible */
 struct ksyncgroup_assignment {
     struct kstr member_id;
     struct kbytes assignment;
@@ -1107,11 +1130,13 @@ struct ksyncgroup_req {
     struct kstr group_instance_id; /* v3+, nullable */
     struct ksyncgroup_assignment *assignments;
     int32_t n_assignments;
+    struct kstr protocol_type, protocol_name; /* v5+, nullable, else null */
 };
 struct ksyncgroup_resp {
     int32_t throttle_time_ms; /* v1+ */
     int16_t error_code;
     struct kbytes assignment;
+    struct kstr protocol_type, protocol_name; /* v5+, nullable (empty goes out as null) */
 };
 enum weir_err kproto_syncgroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                       struct ksyncgroup_req *req);
@@ -1120,7 +1145,7 @@ void kproto_syncgroup_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_syncgroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct ksyncgroup_resp *resp);
 
-/* Heartbeat (12), v0-3 */
+/* Heartbeat (12), v0-4; v4 flexible */
 struct kheartbeat_req {
     struct kstr group_id;
     int32_t generation_id;
@@ -1138,12 +1163,13 @@ void kproto_heartbeat_request_encode(struct kbuf *out, int16_t version, const st
 enum weir_err kproto_heartbeat_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                struct kheartbeat_resp *resp);
 
-/* LeaveGroup (13), v0-3; v0-2 carry one member_id, v3 a members array
- * (decoded v0-2 requests become a one-element array). */
+/* LeaveGroup (13), v0-5; v0-2 carry one member_id, v3+ a members array
+ * (decoded v0-2 requests become a one-element array); v4+ flexible. */
 struct kleavegroup_member {
     struct kstr member_id;
     struct kstr group_instance_id; /* nullable */
     int16_t error_code;            /* response, v3+ */
+    struct kstr reason;            /* request, v5+, nullable, else null */
 };
 struct kleavegroup_req {
     struct kstr group_id;
@@ -1164,12 +1190,14 @@ void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const s
 enum weir_err kproto_leavegroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                 struct kleavegroup_resp *resp);
 
-/* OffsetCommit (8), v5-7 */
+/* OffsetCommit (8), v0-8; v8 flexible. v0 has no generation or member
+ * (decoded as -1 and ""). */
 struct koffsetcommit_req_part {
     int32_t partition_index;
     int64_t committed_offset;
     int32_t committed_leader_epoch; /* v6+, else -1 */
     struct kstr committed_metadata; /* nullable */
+    int64_t commit_timestamp;       /* v1 only, else -1 */
 };
 struct koffsetcommit_req_topic {
     struct kstr name;
@@ -1183,6 +1211,7 @@ struct koffsetcommit_req {
     struct kstr group_instance_id; /* v7+, nullable */
     struct koffsetcommit_req_topic *topics;
     int32_t n_topics;
+    int64_t retention_time_ms; /* v2-4, else -1 */
 };
 struct koffsetcommit_resp_part {
     int32_t partition_index;
@@ -1194,7 +1223,7 @@ struct koffsetcommit_resp_topic {
     int32_t n_partitions;
 };
 struct koffsetcommit_resp {
-    int32_t throttle_time_ms;
+    int32_t throttle_time_ms; /* v3+ */
     const struct koffsetcommit_resp_topic *topics;
     int32_t n_topics;
 };
@@ -1205,16 +1234,27 @@ void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct koffsetcommit_resp *resp);
 
-/* OffsetFetch (9), v4-5 */
+/* OffsetFetch (9), v0-8; v6+ flexible, v8 batches groups. */
 struct koffsetfetch_req_topic {
     struct kstr name;
     int32_t *partition_indexes;
     int32_t n_partition_indexes;
 };
-struct koffsetfetch_req {
+struct koffsetfetch_req_group { /* v8+ */
     struct kstr group_id;
     struct koffsetfetch_req_topic *topics;
     int32_t n_topics; /* -1 = null = every committed partition */
+};
+struct koffsetfetch_req {
+    /* v0-7 (topics nullable from v2); decoded v8: groups[0] */
+    struct kstr group_id;
+    struct koffsetfetch_req_topic *topics;
+    int32_t n_topics; /* -1 = null = every committed partition */
+    bool require_stable; /* v7+ */
+    /* v8+. Decoded v0-7: one group, the above. The v8 request encoder sends
+     * these, or the above as one group when n_groups is 0. */
+    struct koffsetfetch_req_group *groups;
+    int32_t n_groups;
 };
 struct koffsetfetch_resp_part {
     int32_t partition_index;
@@ -1228,11 +1268,20 @@ struct koffsetfetch_resp_topic {
     const struct koffsetfetch_resp_part *partitions;
     int32_t n_partitions;
 };
-struct koffsetfetch_resp {
-    int32_t throttle_time_ms;
+struct koffsetfetch_resp_group { /* v8+ */
+    struct kstr group_id;
     const struct koffsetfetch_resp_topic *topics;
     int32_t n_topics;
     int16_t error_code;
+};
+struct koffsetfetch_resp {
+    int32_t throttle_time_ms; /* v3+ */
+    /* v0-7 (error_code v2+); a decoded v8 response copies groups[0] here */
+    const struct koffsetfetch_resp_topic *topics;
+    int32_t n_topics;
+    int16_t error_code;
+    const struct koffsetfetch_resp_group *groups; /* v8+ */
+    int32_t n_groups;
 };
 enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                         struct koffsetfetch_req *req);
@@ -1241,11 +1290,12 @@ void kproto_offsetfetch_request_encode(struct kbuf *out, int16_t version, const 
 enum weir_err kproto_offsetfetch_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                  struct koffsetfetch_resp *resp);
 
-/* DescribeGroups (15), v0-2 */
+/* DescribeGroups (15), v0-5; v5 flexible */
 enum { KPROTO_GROUPS_MAX = 100000 }; /* DescribeGroups group names */
 struct kdescribegroups_req {
     struct kstr *groups;
     int32_t n_groups;
+    bool include_authorized_operations; /* v3+ */
 };
 struct kdescribegroups_member {
     struct kstr member_id;
@@ -1253,6 +1303,7 @@ struct kdescribegroups_member {
     struct kstr client_host;
     struct kbytes metadata;
     struct kbytes assignment;
+    struct kstr group_instance_id; /* v4+, nullable */
 };
 struct kdescribegroups_group {
     int16_t error_code;
@@ -1262,6 +1313,7 @@ struct kdescribegroups_group {
     struct kstr protocol_data;
     const struct kdescribegroups_member *members;
     int32_t n_members;
+    int32_t authorized_operations; /* v3+: a bit per ACL operation code */
 };
 struct kdescribegroups_resp {
     int32_t throttle_time_ms; /* v1+ */
@@ -1275,10 +1327,16 @@ void kproto_describegroups_request_encode(struct kbuf *out, int16_t version, con
 enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                     struct kdescribegroups_resp *resp);
 
-/* ListGroups (16), v0-2: the request body is empty */
+/* ListGroups (16), v0-4; v3+ flexible. The request body is empty before v4. */
+enum { KPROTO_STATES_MAX = 64 }; /* ListGroups states_filter entries */
+struct klistgroups_req {
+    struct kstr *states_filter; /* v4+: none = every state */
+    int32_t n_states_filter;
+};
 struct klistgroups_group {
     struct kstr group_id;
     struct kstr protocol_type;
+    struct kstr group_state; /* v4+ */
 };
 struct klistgroups_resp {
     int32_t throttle_time_ms; /* v1+ */
@@ -1286,10 +1344,11 @@ struct klistgroups_resp {
     const struct klistgroups_group *groups;
     int32_t n_groups;
 };
-enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a);
+enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                       struct klistgroups_req *req);
 void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct klistgroups_resp *resp);
-/* The request body is empty in v0-2: no request struct. */
-void kproto_listgroups_request_encode(struct kbuf *out, int16_t version);
+/* req may be NULL: no states filter. */
+void kproto_listgroups_request_encode(struct kbuf *out, int16_t version, const struct klistgroups_req *req);
 enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                 struct klistgroups_resp *resp);
 

@@ -1,9 +1,10 @@
-/* proto/proto_describegroups.c: DescribeGroups (key 15), v0-2, broker direction
- * (schemas/DescribeGroups*.json; flexible from v5, so none here). Request:
- * groups[string] (include_authorized_operations is v3+). Response: throttle
- * (v1+), groups[error_code, group_id, group_state, protocol_type,
- * protocol_data, members[member_id, client_id, client_host, member_metadata,
- * member_assignment]] (group_instance_id v4+, authorized_operations v3+). */
+/* proto/proto_describegroups.c: DescribeGroups (key 15), v0-5
+ * (schemas/DescribeGroups*.json; v5 flexible). Request: groups[string],
+ * include_authorized_operations (v3+). Response: throttle (v1+),
+ * groups[error_code, group_id, group_state, protocol_type, protocol_data,
+ * members[member_id, group_instance_id (v4+, nullable), client_id,
+ * client_host, member_metadata, member_assignment], authorized_operations
+ * (v3+)]. */
 #include "proto.h"
 
 enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
@@ -14,6 +15,7 @@ enum weir_err kproto_describegroups_decode(struct weir_rd *rd, int16_t version, 
     req->n_groups = kd_array(&d, KPROTO_GROUPS_MAX);
     req->groups = kd_alloc(&d, req->n_groups, sizeof *req->groups);
     for (int32_t i = 0; req->groups && i < req->n_groups && !rd->err; i++) req->groups[i] = kd_str(&d);
+    req->include_authorized_operations = version >= 3 ? kr_bool(rd) : false;
     kd_tags(&d);
     return kd_done(&d);
 }
@@ -35,12 +37,14 @@ void kproto_describegroups_encode(struct kbuf *out, int16_t version, const struc
         for (int32_t j = 0; j < g->n_members; j++) {
             const struct kdescribegroups_member *m = &g->members[j];
             kb_str(out, flex, m->member_id);
+            if (version >= 4) kb_nstr(out, flex, m->group_instance_id);
             kb_str(out, flex, m->client_id);
             kb_str(out, flex, m->client_host);
-            kb_bytes(out, m->metadata);
-            kb_bytes(out, m->assignment);
+            kb_blob(out, flex, m->metadata);
+            kb_blob(out, flex, m->assignment);
             kb_tags(out, flex);
         }
+        if (version >= 3) kb_i32(out, g->authorized_operations);
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
@@ -53,6 +57,7 @@ void kproto_describegroups_request_encode(struct kbuf *out, int16_t version, con
     WEIR_ASSERT(kproto_supported(KAPI_DESCRIBE_GROUPS, version));
     bool flex = kproto_request_flexible(KAPI_DESCRIBE_GROUPS, version);
     kb_str_array(out, flex, req->groups, req->n_groups);
+    if (version >= 3) kb_bool(out, req->include_authorized_operations);
     kb_tags(out, flex);
 }
 
@@ -75,6 +80,7 @@ enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t 
         struct kdescribegroups_member *m = kd_alloc(&d, g->n_members, sizeof *m);
         for (int32_t j = 0; m && j < g->n_members && !rd->err; j++) {
             m[j].member_id = kd_str(&d);
+            m[j].group_instance_id = version >= 4 ? kd_nstr(&d) : KSTR_NULL;
             m[j].client_id = kd_str(&d);
             m[j].client_host = kd_str(&d);
             m[j].metadata = kd_bytes(&d);
@@ -82,6 +88,7 @@ enum weir_err kproto_describegroups_response_decode(struct weir_rd *rd, int16_t 
             kd_tags(&d);
         }
         g->members = m;
+        g->authorized_operations = version >= 3 ? weir_rd_i32(rd) : KPROTO_AUTHORIZED_OPS_NONE;
         kd_tags(&d);
     }
     resp->groups = groups;

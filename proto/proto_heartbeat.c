@@ -1,5 +1,5 @@
-/* proto/proto_heartbeat.c: Heartbeat (key 12), v0-3, broker direction
- * (schemas/Heartbeat*.json; none flexible). Request: group_id,
+/* proto/proto_heartbeat.c: Heartbeat (key 12), v0-4 (schemas/Heartbeat*.json;
+ * v4 flexible). Request: group_id,
  * generation_id, member_id, group_instance_id (v3+, nullable).
  * Response: throttle (v1+), error_code. */
 #include "proto.h"

@@ -1,9 +1,10 @@
-/* proto/proto_joingroup.c: JoinGroup (key 11), v0-5, broker direction
- * (schemas/JoinGroup*.json; none flexible). Request: group_id,
- * session_timeout_ms, rebalance_timeout_ms (v1+), member_id,
- * group_instance_id (v5+, nullable), protocol_type, protocols[name, metadata].
- * Response: throttle (v2+), error_code, generation_id, protocol_name, leader,
- * member_id, members[member_id, group_instance_id (v5+), metadata]. */
+/* proto/proto_joingroup.c: JoinGroup (key 11), v0-9 (schemas/JoinGroup*.json;
+ * v6+ flexible). Request: group_id, session_timeout_ms, rebalance_timeout_ms
+ * (v1+), member_id, group_instance_id (v5+, nullable), protocol_type,
+ * protocols[name, metadata], reason (v8+, nullable). Response: throttle (v2+),
+ * error_code, generation_id, protocol_type (v7+, nullable), protocol_name
+ * (nullable v7+), leader, skip_assignment (v9+), member_id,
+ * members[member_id, group_instance_id (v5+), metadata]. */
 #include "proto.h"
 
 enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
@@ -24,8 +25,18 @@ enum weir_err kproto_joingroup_decode(struct weir_rd *rd, int16_t version, struc
         req->protocols[i].metadata = kd_bytes(&d);
         kd_tags(&d);
     }
+    req->reason = version >= 8 ? kd_nstr(&d) : KSTR_NULL;
     kd_tags(&d);
     return kd_done(&d);
+}
+
+/* v7+: empty is null (Kafka's JoinGroupResponse); before, null is empty. */
+static void name_put(struct kbuf *out, int16_t version, bool flex, struct kstr s)
+{
+    if (version >= 7)
+        kb_nstr(out, flex, s.len > 0 ? s : KSTR_NULL);
+    else
+        kb_str(out, flex, s.len > 0 ? s : kstr_c(""));
 }
 
 void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjoingroup_resp *resp)
@@ -35,15 +46,17 @@ void kproto_joingroup_encode(struct kbuf *out, int16_t version, const struct kjo
     if (version >= 2) kb_i32(out, resp->throttle_time_ms);
     kb_i16(out, resp->error_code);
     kb_i32(out, resp->generation_id);
-    kb_str(out, flex, resp->protocol_name);
+    if (version >= 7) name_put(out, version, flex, resp->protocol_type);
+    name_put(out, version, flex, resp->protocol_name);
     kb_str(out, flex, resp->leader);
+    if (version >= 9) kb_bool(out, resp->skip_assignment);
     kb_str(out, flex, resp->member_id);
     kb_arr(out, flex, resp->n_members);
     for (int32_t i = 0; i < resp->n_members; i++) {
         const struct kjoingroup_member *m = &resp->members[i];
         kb_str(out, flex, m->member_id);
         if (version >= 5) kb_nstr(out, flex, m->group_instance_id);
-        kb_bytes(out, m->metadata);
+        kb_blob(out, flex, m->metadata);
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
@@ -64,9 +77,10 @@ void kproto_joingroup_request_encode(struct kbuf *out, int16_t version, const st
     kb_arr(out, flex, req->n_protocols);
     for (int32_t i = 0; i < req->n_protocols; i++) {
         kb_str(out, flex, req->protocols[i].name);
-        kb_bytes(out, req->protocols[i].metadata.len < 0 ? (struct kbytes){ NULL, 0 } : req->protocols[i].metadata);
+        kb_blob(out, flex, req->protocols[i].metadata);
         kb_tags(out, flex);
     }
+    if (version >= 8) kb_nstr(out, flex, req->reason);
     kb_tags(out, flex);
 }
 
@@ -78,8 +92,11 @@ enum weir_err kproto_joingroup_response_decode(struct weir_rd *rd, int16_t versi
     resp->throttle_time_ms = version >= 2 ? weir_rd_i32(rd) : 0;
     resp->error_code = weir_rd_i16(rd);
     resp->generation_id = weir_rd_i32(rd);
-    resp->protocol_name = kd_str(&d);
+    resp->protocol_type = version >= 7 ? kd_nstr(&d) : KSTR_NULL;
+    resp->protocol_name = version >= 7 ? kd_nstr(&d) : kd_str(&d);
+    if (resp->protocol_name.len < 0) resp->protocol_name = kstr_c(""); /* callers compare it */
     resp->leader = kd_str(&d);
+    resp->skip_assignment = version >= 9 ? kr_bool(rd) : false;
     resp->member_id = kd_str(&d);
     resp->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
     struct kjoingroup_member *m = kd_alloc(&d, resp->n_members, sizeof *m);

@@ -1,6 +1,6 @@
-/* proto/proto_leavegroup.c: LeaveGroup (key 13), v0-3, broker direction
- * (schemas/LeaveGroup*.json; none flexible). Request: group_id, then
- * member_id (v0-2) or members[member_id, group_instance_id (nullable)] (v3+).
+/* proto/proto_leavegroup.c: LeaveGroup (key 13), v0-5 (schemas/LeaveGroup*.json;
+ * v4+ flexible). Request: group_id, then member_id (v0-2) or
+ * members[member_id, group_instance_id (nullable), reason (v5+, nullable)] (v3+).
  * Response: throttle (v1+), error_code, members[member_id,
  * group_instance_id, error_code] (v3+). */
 #include "proto.h"
@@ -15,13 +15,15 @@ enum weir_err kproto_leavegroup_decode(struct weir_rd *rd, int16_t version, stru
         req->n_members = 1;
         req->members = kd_alloc(&d, 1, sizeof *req->members);
         if (req->members)
-            req->members[0] = (struct kleavegroup_member){ .member_id = kd_str(&d), .group_instance_id = KSTR_NULL };
+            req->members[0] = (struct kleavegroup_member){ .member_id = kd_str(&d), .group_instance_id = KSTR_NULL,
+                                                           .reason = KSTR_NULL };
     } else {
         req->n_members = kd_array(&d, KPROTO_MEMBERS_MAX);
         req->members = kd_alloc(&d, req->n_members, sizeof *req->members);
         for (int32_t i = 0; req->members && i < req->n_members && !rd->err; i++) {
             req->members[i].member_id = kd_str(&d);
             req->members[i].group_instance_id = kd_nstr(&d);
+            req->members[i].reason = version >= 5 ? kd_nstr(&d) : KSTR_NULL;
             req->members[i].error_code = 0;
             kd_tags(&d);
         }
@@ -64,6 +66,7 @@ void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const s
         for (int32_t i = 0; i < req->n_members; i++) {
             kb_str(out, flex, req->members[i].member_id);
             kb_nstr(out, flex, req->members[i].group_instance_id);
+            if (version >= 5) kb_nstr(out, flex, req->members[i].reason);
             kb_tags(out, flex);
         }
     }

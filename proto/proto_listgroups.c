@@ -1,13 +1,16 @@
-/* proto/proto_listgroups.c: ListGroups (key 16), v0-2, broker direction
- * (schemas/ListGroups*.json; flexible from v3, so none here). Request: empty
- * (states_filter is v4+). Response: throttle (v1+), error_code,
- * groups[group_id, protocol_type] (group_state v4+). */
+/* proto/proto_listgroups.c: ListGroups (key 16), v0-4 (schemas/ListGroups*.json;
+ * v3+ flexible). Request: empty before v4; states_filter[] (v4+). Response:
+ * throttle (v1+), error_code, groups[group_id, protocol_type, group_state
+ * (v4+)]. */
 #include "proto.h"
 
-enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a)
+enum weir_err kproto_listgroups_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                       struct klistgroups_req *req)
 {
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_LIST_GROUPS, version), false };
     if (!kproto_supported(KAPI_LIST_GROUPS, version)) return WEIR_E_UNSUPPORTED;
+    *req = (struct klistgroups_req){ NULL, 0 };
+    if (version >= 4) req->states_filter = kd_str_array(&d, KPROTO_STATES_MAX, false, &req->n_states_filter);
     kd_tags(&d);
     return kd_done(&d);
 }
@@ -22,6 +25,7 @@ void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct kl
     for (int32_t i = 0; i < resp->n_groups; i++) {
         kb_str(out, flex, resp->groups[i].group_id);
         kb_str(out, flex, resp->groups[i].protocol_type);
+        if (version >= 4) kb_str(out, flex, resp->groups[i].group_state);
         kb_tags(out, flex);
     }
     kb_tags(out, flex);
@@ -30,10 +34,12 @@ void kproto_listgroups_encode(struct kbuf *out, int16_t version, const struct kl
 /* ---- client side ---- */
 
 /* The body is empty before v3 (flexible: an empty tagged section). */
-void kproto_listgroups_request_encode(struct kbuf *out, int16_t version)
+void kproto_listgroups_request_encode(struct kbuf *out, int16_t version, const struct klistgroups_req *req)
 {
     WEIR_ASSERT(kproto_supported(KAPI_LIST_GROUPS, version));
-    kb_tags(out, kproto_request_flexible(KAPI_LIST_GROUPS, version));
+    bool flex = kproto_request_flexible(KAPI_LIST_GROUPS, version);
+    if (version >= 4) kb_str_array(out, flex, req ? req->states_filter : NULL, req ? req->n_states_filter : 0);
+    kb_tags(out, flex);
 }
 
 enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
@@ -48,6 +54,7 @@ enum weir_err kproto_listgroups_response_decode(struct weir_rd *rd, int16_t vers
     for (int32_t i = 0; g && i < resp->n_groups && !rd->err; i++) {
         g[i].group_id = kd_str(&d);
         g[i].protocol_type = kd_str(&d);
+        g[i].group_state = version >= 4 ? kd_str(&d) : kstr_c("");
         kd_tags(&d);
     }
     resp->groups = g;

@@ -1,9 +1,10 @@
-/* proto/proto_offsetcommit.c: OffsetCommit (key 8), v5-7, broker direction
- * (schemas/OffsetCommit*.json; none flexible). Request: group_id,
- * generation_id, member_id, group_instance_id (v7+, nullable),
- * topics[name, partitions[partition_index, committed_offset,
- * committed_leader_epoch (v6+), committed_metadata (nullable)]].
- * Response: throttle, topics[name, partitions[partition_index, error_code]]. */
+/* proto/proto_offsetcommit.c: OffsetCommit (key 8), v0-8
+ * (schemas/OffsetCommit*.json; v8 flexible). Request: group_id,
+ * generation_id and member_id (v1+), group_instance_id (v7+, nullable),
+ * retention_time_ms (v2-4), topics[name, partitions[partition_index,
+ * committed_offset, committed_leader_epoch (v6+), commit_timestamp (v1 only),
+ * committed_metadata (nullable)]]. Response: throttle (v3+),
+ * topics[name, partitions[partition_index, error_code]]. */
 #include "proto.h"
 
 enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
@@ -12,9 +13,10 @@ enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, st
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version), false };
     if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
     req->group_id = kd_str(&d);
-    req->generation_id = weir_rd_i32(rd);
-    req->member_id = kd_str(&d);
+    req->generation_id = version >= 1 ? weir_rd_i32(rd) : -1;
+    req->member_id = version >= 1 ? kd_str(&d) : kstr_c("");
     req->group_instance_id = version >= 7 ? kd_nstr(&d) : KSTR_NULL;
+    req->retention_time_ms = version >= 2 && version <= 4 ? weir_rd_i64(rd) : -1;
     req->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
     req->topics = kd_alloc(&d, req->n_topics, sizeof *req->topics);
     for (int32_t t = 0; req->topics && t < req->n_topics && !rd->err; t++) {
@@ -27,6 +29,7 @@ enum weir_err kproto_offsetcommit_decode(struct weir_rd *rd, int16_t version, st
             pp->partition_index = weir_rd_i32(rd);
             pp->committed_offset = weir_rd_i64(rd);
             pp->committed_leader_epoch = version >= 6 ? weir_rd_i32(rd) : -1;
+            pp->commit_timestamp = version == 1 ? weir_rd_i64(rd) : -1;
             pp->committed_metadata = kd_nstr(&d);
             kd_tags(&d);
         }
@@ -40,7 +43,7 @@ void kproto_offsetcommit_encode(struct kbuf *out, int16_t version, const struct 
 {
     WEIR_ASSERT(kproto_supported(KAPI_OFFSET_COMMIT, version));
     bool flex = kproto_request_flexible(KAPI_OFFSET_COMMIT, version);
-    kb_i32(out, resp->throttle_time_ms);
+    if (version >= 3) kb_i32(out, resp->throttle_time_ms);
     kb_arr(out, flex, resp->n_topics);
     for (int32_t t = 0; t < resp->n_topics; t++) {
         const struct koffsetcommit_resp_topic *tp = &resp->topics[t];
@@ -63,9 +66,10 @@ void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const
     WEIR_ASSERT(kproto_supported(KAPI_OFFSET_COMMIT, version));
     bool flex = kproto_request_flexible(KAPI_OFFSET_COMMIT, version);
     kb_str(out, flex, req->group_id);
-    kb_i32(out, req->generation_id);
-    kb_str(out, flex, req->member_id);
+    if (version >= 1) kb_i32(out, req->generation_id);
+    if (version >= 1) kb_str(out, flex, req->member_id);
     if (version >= 7) kb_nstr(out, flex, req->group_instance_id);
+    if (version >= 2 && version <= 4) kb_i64(out, req->retention_time_ms);
     kb_arr(out, flex, req->n_topics);
     for (int32_t t = 0; t < req->n_topics; t++) {
         const struct koffsetcommit_req_topic *tp = &req->topics[t];
@@ -76,6 +80,7 @@ void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const
             kb_i32(out, pp->partition_index);
             kb_i64(out, pp->committed_offset);
             if (version >= 6) kb_i32(out, pp->committed_leader_epoch);
+            if (version == 1) kb_i64(out, pp->commit_timestamp);
             kb_nstr(out, flex, pp->committed_metadata);
             kb_tags(out, flex);
         }
@@ -89,7 +94,7 @@ enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t ve
 {
     struct kdec d = { rd, a, version, kproto_request_flexible(KAPI_OFFSET_COMMIT, version), true };
     if (!kproto_supported(KAPI_OFFSET_COMMIT, version)) return WEIR_E_UNSUPPORTED;
-    resp->throttle_time_ms = weir_rd_i32(rd); /* v3+ */
+    resp->throttle_time_ms = version >= 3 ? weir_rd_i32(rd) : 0;
     resp->n_topics = kd_array(&d, KPROTO_TOPICS_MAX);
     struct koffsetcommit_resp_topic *topics = kd_alloc(&d, resp->n_topics, sizeof *topics);
     for (int32_t t = 0; topics && t < resp->n_topics && !rd->err; t++) {

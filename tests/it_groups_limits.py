@@ -197,6 +197,10 @@ def part_a(binary):
 def part_bc(binary):
     b = C.Broker(binary, "limits-bc", sets=["weir.group.offsets.max=4", "weir.groups.max=3"])
     b.start()
+    # OffsetCommit answers 3 for a partition the cluster does not have (Kafka's rule)
+    with C.KafkaConn(b.port) as kc:
+        err, msg = kc.create_topic(TOPIC, 6)
+        C.check(err == 0, f"(b) {TOPIC} created with 6 partitions", f"{err} {msg}")
     with conn(b) as s:
         # (b) the per-group offsets cap
         C.check(commit(s, "offs", {0: 10, 1: 11, 2: 12}) == {0: 0, 1: 0, 2: 0}, "(b) three new offsets: 0")

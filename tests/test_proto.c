@@ -84,9 +84,9 @@ static void test_api_table(void **state)
 {
     (void)state;
     static const struct { int16_t key, min, max; } want[] = {
-        { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
-        { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-        { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
+        { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
+        { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
+        { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
         { 37, 0, 3 }, { 42, 0, 2 }, { 60, 0, 1 },
     };
     size_t n, supported = 0;
@@ -110,6 +110,11 @@ static void test_api_table(void **state)
                                  (want[i].key == 1 && v >= 12) || (want[i].key == 19 && v >= 5) ||
                                  (want[i].key == 20 && v >= 4) || (want[i].key == 22 && v >= 2) ||
                                  (want[i].key == 32 && v >= 4) || (want[i].key == 37 && v >= 2) ||
+                                 (want[i].key == 8 && v >= 8) ||
+                                 (want[i].key == 9 && v >= 6) || (want[i].key == 10 && v >= 3) ||
+                                 (want[i].key == 11 && v >= 6) || (want[i].key == 12 && v >= 4) ||
+                                 (want[i].key == 13 && v >= 4) || (want[i].key == 14 && v >= 4) ||
+                                 (want[i].key == 15 && v >= 5) || (want[i].key == 16 && v >= 3) ||
                                  want[i].key == 60);
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
@@ -543,9 +548,9 @@ static void test_header_and_apiversions_request(void **state)
 
 /* The 22 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
-    { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 5, 7 },  { 9, 4, 5 },
-    { 10, 0, 2 }, { 11, 0, 5 }, { 12, 0, 3 }, { 13, 0, 3 }, { 14, 0, 3 }, { 15, 0, 2 },
-    { 16, 0, 2 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
+    { 0, 0, 9 },  { 1, 4, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
+    { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
+    { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
     { 37, 0, 3 }, { 42, 0, 2 }, { 60, 0, 1 },
 };
 
@@ -1196,8 +1201,11 @@ static void walk_initproducerid(const union any_req *r, const struct span *sp)
 /* ---- FindCoordinator: group at v0, transaction at v2 ---- */
 static void build_findcoordinator(struct kbuf *b, int16_t v)
 {
-    b_str(b, v == 0 ? "group-1" : "tx-1");
+    bool f = kproto_request_flexible(KAPI_FIND_COORDINATOR, v);
+    if (v < 4) kb_str(b, f, kstr_c(v == 0 ? "group-1" : "tx-1"));
     if (v >= 1) kb_i8(b, 1);
+    if (v >= 4) kb_arr(b, f, 1), kb_str(b, f, kstr_c("tx-1"));
+    kb_tags(b, f);
 }
 static enum weir_err dec_findcoordinator(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
 {
@@ -1630,7 +1638,7 @@ static void test_response_small_apis(void **state)
         kbuf_free(&b);
     }
     /* FindCoordinator v0: error, node, host, port. v2: throttle + message first. */
-    struct kfindcoordinator_resp fc = { 9, 0, KSTR_NULL, 1, kstr_c("localhost"), 9092 };
+    struct kfindcoordinator_resp fc = { 9, 0, KSTR_NULL, 1, kstr_c("localhost"), 9092, NULL, 0 };
     static const uint8_t fc0[] = { 0, 0, 0, 0, 0, 1, 0, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0, 0, 0x23, 0x84 };
     static const uint8_t fc2[] = { 0, 0, 0, 9, 0, 0, 0xff, 0xff, 0, 0, 0, 1, 0, 9, 'l', 'o', 'c',
                                    'a', 'l', 'h', 'o', 's', 't', 0, 0, 0x23, 0x84 };
@@ -1979,10 +1987,10 @@ static void test_unsupported_versions(void **state)
 {
     (void)state;
     struct kbuf b;
-    /* Heartbeat v99 -> v3's shape: throttle, error. */
+    /* Heartbeat v99 -> v4's shape (flexible): throttle, error, tags. */
     kbuf_init(&b, 0);
     kproto_unsupported_encode(&b, KAPI_HEARTBEAT, 99);
-    static const uint8_t hb[] = { 0, 0, 0, 0, 0, 35 };
+    static const uint8_t hb[] = { 0, 0, 0, 0, 0, 35, 0 };
     assert_bytes(b.mem, b.mem_len, hb, sizeof hb);
     kbuf_free(&b);
     /* InitProducerId v5 -> v4 (flexible): throttle, error, id -1, epoch -1, tags. */

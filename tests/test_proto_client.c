@@ -893,7 +893,7 @@ static void resp_walk_initproducerid(const union any_resp *g, const struct span 
 static void req_fill_findcoordinator(union any_req *r, int16_t v)
 {
     (void)v;
-    r->findcoordinator = (struct kfindcoordinator_req){ kstr_c("group-1"), 1 };
+    r->findcoordinator = (struct kfindcoordinator_req){ .key = kstr_c("group-1"), .key_type = 1 };
 }
 static void req_check_findcoordinator(const union any_req *w, const union any_req *g, int16_t v)
 {
@@ -902,8 +902,11 @@ static void req_check_findcoordinator(const union any_req *w, const union any_re
 }
 static void resp_fill_findcoordinator(union any_resp *r, int16_t v)
 {
-    (void)v;
-    r->findcoordinator = (struct kfindcoordinator_resp){ 8, 15, kstr_c("not available"), 1, kstr_c("localhost"), 9092 };
+    /* v4+ batches: one coordinator, which the decoder copies to the v0-3 fields */
+    static const struct kfindcoordinator_coord one = { { "group-1", 7 }, 1, { "localhost", 9 }, 9092, 15,
+                                                       { "not available", 13 } };
+    r->findcoordinator = (struct kfindcoordinator_resp){ 8, 15, kstr_c("not available"), 1, kstr_c("localhost"), 9092,
+                                                         v >= 4 ? &one : NULL, v >= 4 ? 1 : 0 };
 }
 static void resp_check_findcoordinator(const union any_resp *w, const union any_resp *g, int16_t v)
 {
@@ -1139,7 +1142,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 10 + 10 + 9 + 13 + 3 + 4 + 8 + 7 + 5 + 5 + 4 + 5);
+    assert_int_equal(runs, 10 + 10 + 9 + 13 + 5 + 4 + 8 + 7 + 5 + 5 + 4 + 5);
     weir_arena_destroy(&a);
 }
 

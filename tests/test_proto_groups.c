@@ -1,6 +1,8 @@
-/* tests/test_proto_groups.c: proto/, the consumer-group APIs (both directions):
+/* tests/test_proto_groups.c: proto/, the consumer-group APIs (both directions)
+ * at every version Kafka 3.7 serves (but OffsetCommit/OffsetFetch v9):
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups, ListGroups; DeleteGroups (test_deletegroups: both directions,
+ * DescribeGroups, ListGroups, FindCoordinator (requests; its client direction
+ * is in test_proto_client); DeleteGroups (test_deletegroups: both directions,
  * byte for byte at v0 and v2, every truncation).
  * Each request is written field by field (the schemas' order), decoded at every
  * supported version and checked; every truncation fails with WEIR_E_TRUNCATED;
@@ -26,76 +28,107 @@ static void kstr_is(struct kstr got, const char *want)
     else assert_true(kstr_eq(got, want));
 }
 
-/* Writes a request body for (key, v) into b. */
+/* Writes a request body for (key, v) into b, in the schemas' order (compact
+ * strings, arrays and bytes and a tagged section per struct when flexible). */
 static void write_req(struct kbuf *b, int16_t key, int16_t v)
 {
+    bool f = kproto_request_flexible(key, v);
     switch (key) {
     case KAPI_JOIN_GROUP:
-        kb_string(b, kstr_c("grp"));
+        kb_str(b, f, kstr_c("grp"));
         kb_i32(b, 30000);
         if (v >= 1) kb_i32(b, 60000);
-        kb_string(b, kstr_c("m-1"));
-        if (v >= 5) kb_nstring(b, KSTR_NULL);
-        kb_string(b, kstr_c("consumer"));
-        kb_array_len(b, 2);
-        kb_string(b, kstr_c("range"));
-        kb_bytes(b, (struct kbytes){ (const uint8_t *)"ab", 2 });
-        kb_string(b, kstr_c("roundrobin"));
-        kb_bytes(b, (struct kbytes){ NULL, 0 });
+        kb_str(b, f, kstr_c("m-1"));
+        if (v >= 5) kb_nstr(b, f, KSTR_NULL);
+        kb_str(b, f, kstr_c("consumer"));
+        kb_arr(b, f, 2);
+        kb_str(b, f, kstr_c("range"));
+        kb_blob(b, f, (struct kbytes){ (const uint8_t *)"ab", 2 });
+        kb_tags(b, f);
+        kb_str(b, f, kstr_c("roundrobin"));
+        kb_blob(b, f, (struct kbytes){ NULL, 0 });
+        kb_tags(b, f);
+        if (v >= 8) kb_nstr(b, f, kstr_c("why"));
         break;
     case KAPI_SYNC_GROUP:
-        kb_string(b, kstr_c("grp"));
+        kb_str(b, f, kstr_c("grp"));
         kb_i32(b, 7);
-        kb_string(b, kstr_c("m-1"));
-        if (v >= 3) kb_nstring(b, kstr_c("inst"));
-        kb_array_len(b, 1);
-        kb_string(b, kstr_c("m-2"));
-        kb_bytes(b, (struct kbytes){ (const uint8_t *)"xyz", 3 });
+        kb_str(b, f, kstr_c("m-1"));
+        if (v >= 3) kb_nstr(b, f, kstr_c("inst"));
+        if (v >= 5) kb_nstr(b, f, kstr_c("consumer")), kb_nstr(b, f, KSTR_NULL);
+        kb_arr(b, f, 1);
+        kb_str(b, f, kstr_c("m-2"));
+        kb_blob(b, f, (struct kbytes){ (const uint8_t *)"xyz", 3 });
+        kb_tags(b, f);
         break;
     case KAPI_HEARTBEAT:
-        kb_string(b, kstr_c("grp"));
+        kb_str(b, f, kstr_c("grp"));
         kb_i32(b, 7);
-        kb_string(b, kstr_c("m-1"));
-        if (v >= 3) kb_nstring(b, KSTR_NULL);
+        kb_str(b, f, kstr_c("m-1"));
+        if (v >= 3) kb_nstr(b, f, KSTR_NULL);
         break;
     case KAPI_LEAVE_GROUP:
-        kb_string(b, kstr_c("grp"));
+        kb_str(b, f, kstr_c("grp"));
         if (v < 3) {
-            kb_string(b, kstr_c("m-1"));
+            kb_str(b, f, kstr_c("m-1"));
         } else {
-            kb_array_len(b, 1);
-            kb_string(b, kstr_c("m-1"));
-            kb_nstring(b, KSTR_NULL);
+            kb_arr(b, f, 1);
+            kb_str(b, f, kstr_c("m-1"));
+            kb_nstr(b, f, KSTR_NULL);
+            if (v >= 5) kb_nstr(b, f, kstr_c("bye"));
+            kb_tags(b, f);
         }
         break;
     case KAPI_OFFSET_COMMIT:
-        kb_string(b, kstr_c("grp"));
-        kb_i32(b, 7);
-        kb_string(b, kstr_c("m-1"));
-        if (v >= 7) kb_nstring(b, KSTR_NULL);
-        kb_array_len(b, 1);
-        kb_string(b, kstr_c("t"));
-        kb_array_len(b, 1);
+        kb_str(b, f, kstr_c("grp"));
+        if (v >= 1) kb_i32(b, 7), kb_str(b, f, kstr_c("m-1"));
+        if (v >= 7) kb_nstr(b, f, KSTR_NULL);
+        if (v >= 2 && v <= 4) kb_i64(b, 86400000);
+        kb_arr(b, f, 1);
+        kb_str(b, f, kstr_c("t"));
+        kb_arr(b, f, 1);
         kb_i32(b, 3);
         kb_i64(b, 42);
         if (v >= 6) kb_i32(b, 5);
-        kb_nstring(b, kstr_c("md"));
+        if (v == 1) kb_i64(b, 1700000000000);
+        kb_nstr(b, f, kstr_c("md"));
+        kb_tags(b, f);
+        kb_tags(b, f);
         break;
     case KAPI_OFFSET_FETCH:
-        kb_string(b, kstr_c("grp"));
-        kb_array_len(b, 1);
-        kb_string(b, kstr_c("t"));
-        kb_array_len(b, 2);
-        kb_i32(b, 0);
-        kb_i32(b, 4);
+        if (v >= 8) kb_arr(b, f, 2);
+        for (int g = 0; g < (v >= 8 ? 2 : 1); g++) {
+            kb_str(b, f, kstr_c(g ? "g2" : "grp"));
+            if (g) {
+                kb_arr(b, f, -1); /* all committed partitions */
+            } else {
+                kb_arr(b, f, 1);
+                kb_str(b, f, kstr_c("t"));
+                kb_arr(b, f, 2);
+                kb_i32(b, 0);
+                kb_i32(b, 4);
+                kb_tags(b, f);
+            }
+            if (v >= 8) kb_tags(b, f);
+        }
+        if (v >= 7) kb_bool(b, true);
         break;
     case KAPI_DESCRIBE_GROUPS:
-        kb_array_len(b, 2);
-        kb_string(b, kstr_c("grp"));
-        kb_string(b, kstr_c("g2"));
+        kb_arr(b, f, 2);
+        kb_str(b, f, kstr_c("grp"));
+        kb_str(b, f, kstr_c("g2"));
+        if (v >= 3) kb_bool(b, true);
         break;
-    case KAPI_LIST_GROUPS: break; /* empty body (v0-2) */
+    case KAPI_LIST_GROUPS: /* empty body before v4 */
+        if (v >= 4) kb_arr(b, f, 2), kb_str(b, f, kstr_c("Stable")), kb_str(b, f, kstr_c("Empty"));
+        break;
+    case KAPI_FIND_COORDINATOR:
+        if (v < 4) kb_str(b, f, kstr_c("grp"));
+        if (v >= 1) kb_i8(b, 0);
+        if (v >= 4) kb_arr(b, f, 2), kb_str(b, f, kstr_c("grp")), kb_str(b, f, kstr_c("g2"));
+        break;
     }
+    kb_tags(b, f);
 }
 
 union any {
@@ -106,6 +139,8 @@ union any {
     struct koffsetcommit_req commit;
     struct koffsetfetch_req fetch;
     struct kdescribegroups_req describe;
+    struct klistgroups_req list;
+    struct kfindcoordinator_req find;
 };
 
 static enum weir_err decode(int16_t key, struct weir_rd *rd, int16_t v, struct weir_arena *a, union any *u)
@@ -118,7 +153,8 @@ static enum weir_err decode(int16_t key, struct weir_rd *rd, int16_t v, struct w
     case KAPI_OFFSET_COMMIT: return kproto_offsetcommit_decode(rd, v, a, &u->commit);
     case KAPI_OFFSET_FETCH: return kproto_offsetfetch_decode(rd, v, a, &u->fetch);
     case KAPI_DESCRIBE_GROUPS: return kproto_describegroups_decode(rd, v, a, &u->describe);
-    case KAPI_LIST_GROUPS: return kproto_listgroups_decode(rd, v, a);
+    case KAPI_LIST_GROUPS: return kproto_listgroups_decode(rd, v, a, &u->list);
+    case KAPI_FIND_COORDINATOR: return kproto_findcoordinator_decode(rd, v, a, &u->find);
     }
     return WEIR_E_INVALID;
 }
@@ -139,6 +175,7 @@ static void check(int16_t key, int16_t v, const union any *u)
         assert_memory_equal(u->join.protocols[0].metadata.ptr, "ab", 2);
         kstr_is(u->join.protocols[1].name, "roundrobin");
         assert_int_equal(u->join.protocols[1].metadata.len, 0);
+        kstr_is(u->join.reason, v >= 8 ? "why" : NULL);
         break;
     case KAPI_SYNC_GROUP:
         kstr_is(u->sync.group_id, "grp");
@@ -148,6 +185,8 @@ static void check(int16_t key, int16_t v, const union any *u)
         assert_int_equal(u->sync.n_assignments, 1);
         kstr_is(u->sync.assignments[0].member_id, "m-2");
         assert_int_equal(u->sync.assignments[0].assignment.len, 3);
+        kstr_is(u->sync.protocol_type, v >= 5 ? "consumer" : NULL);
+        kstr_is(u->sync.protocol_name, NULL);
         break;
     case KAPI_HEARTBEAT:
         kstr_is(u->hb.group_id, "grp");
@@ -158,11 +197,14 @@ static void check(int16_t key, int16_t v, const union any *u)
         kstr_is(u->leave.group_id, "grp");
         assert_int_equal(u->leave.n_members, 1);
         kstr_is(u->leave.members[0].member_id, "m-1");
+        kstr_is(u->leave.members[0].reason, v >= 5 ? "bye" : NULL);
         break;
     case KAPI_OFFSET_COMMIT:
         kstr_is(u->commit.group_id, "grp");
-        assert_int_equal(u->commit.generation_id, 7);
-        kstr_is(u->commit.member_id, "m-1");
+        assert_int_equal(u->commit.generation_id, v >= 1 ? 7 : -1);
+        kstr_is(u->commit.member_id, v >= 1 ? "m-1" : "");
+        assert_int_equal(u->commit.retention_time_ms, v >= 2 && v <= 4 ? 86400000 : -1);
+        assert_int_equal(u->commit.topics[0].partitions[0].commit_timestamp, v == 1 ? 1700000000000 : -1);
         assert_int_equal(u->commit.n_topics, 1);
         kstr_is(u->commit.topics[0].name, "t");
         assert_int_equal(u->commit.topics[0].n_partitions, 1);
@@ -177,17 +219,34 @@ static void check(int16_t key, int16_t v, const union any *u)
         kstr_is(u->fetch.topics[0].name, "t");
         assert_int_equal(u->fetch.topics[0].n_partition_indexes, 2);
         assert_int_equal(u->fetch.topics[0].partition_indexes[1], 4);
+        assert_int_equal(u->fetch.require_stable, v >= 7);
+        assert_int_equal(u->fetch.n_groups, v >= 8 ? 2 : 1);
+        kstr_is(u->fetch.groups[0].group_id, "grp");
+        assert_int_equal(u->fetch.groups[0].n_topics, 1);
+        if (v >= 8) kstr_is(u->fetch.groups[1].group_id, "g2"), assert_int_equal(u->fetch.groups[1].n_topics, -1);
         break;
     case KAPI_DESCRIBE_GROUPS:
         assert_int_equal(u->describe.n_groups, 2);
         kstr_is(u->describe.groups[0], "grp");
         kstr_is(u->describe.groups[1], "g2");
+        assert_int_equal(u->describe.include_authorized_operations, v >= 3);
+        break;
+    case KAPI_LIST_GROUPS:
+        assert_int_equal(u->list.n_states_filter, v >= 4 ? 2 : 0);
+        if (v >= 4) kstr_is(u->list.states_filter[0], "Stable"), kstr_is(u->list.states_filter[1], "Empty");
+        break;
+    case KAPI_FIND_COORDINATOR:
+        kstr_is(u->find.key, "grp");
+        assert_int_equal(u->find.n_keys, v >= 4 ? 2 : 1);
+        kstr_is(u->find.keys[0], "grp");
+        if (v >= 4) kstr_is(u->find.keys[1], "g2");
         break;
     }
 }
 
 static const int16_t keys[] = { KAPI_JOIN_GROUP, KAPI_SYNC_GROUP, KAPI_HEARTBEAT, KAPI_LEAVE_GROUP,
-                                KAPI_OFFSET_COMMIT, KAPI_OFFSET_FETCH, KAPI_DESCRIBE_GROUPS, KAPI_LIST_GROUPS };
+                                KAPI_OFFSET_COMMIT, KAPI_OFFSET_FETCH, KAPI_DESCRIBE_GROUPS, KAPI_LIST_GROUPS,
+                                KAPI_FIND_COORDINATOR };
 
 static void test_requests(void **state)
 {
@@ -247,7 +306,7 @@ static void test_responses(void **state)
     struct kbuf b;
     kbuf_init(&b, 0);
     struct kjoingroup_member m = { kstr_c("a"), KSTR_NULL, { (const uint8_t *)"x", 1 } };
-    struct kjoingroup_resp jr = { 0, 0, 3, kstr_c("r"), kstr_c("a"), kstr_c("a"), &m, 1 };
+    struct kjoingroup_resp jr = { 0, 0, 3, kstr_c("r"), kstr_c("a"), kstr_c("a"), &m, 1, kstr_c("consumer"), true };
     kproto_joingroup_encode(&b, 5, &jr);
     static const uint8_t j5[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 'r', 0, 1, 'a', 0, 1, 'a', 0, 0, 0, 1,
                                   0, 1, 'a', 0xff, 0xff, 0, 0, 0, 1, 'x' };
@@ -256,13 +315,25 @@ static void test_responses(void **state)
     static const uint8_t j0[] = { 0, 0, 0, 0, 0, 3, 0, 1, 'r', 0, 1, 'a', 0, 1, 'a', 0, 0, 0, 1,
                                   0, 1, 'a', 0, 0, 0, 1, 'x' };
     expect(&b, j0, sizeof j0);
-    kproto_syncgroup_encode(&b, 3, &(struct ksyncgroup_resp){ 0, 27, { NULL, 0 } });
+    /* v9: flexible, protocol_type, skip_assignment; v7 protocol_name "" is null */
+    kproto_joingroup_encode(&b, 9, &jr);
+    static const uint8_t j9[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 9, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', 2, 'r',
+                                  2, 'a', 1, 2, 'a', 2, 2, 'a', 0, 2, 'x', 0, 0 };
+    expect(&b, j9, sizeof j9);
+    struct kjoingroup_resp jerr = { .error_code = 79, .generation_id = -1, .member_id = kstr_c("a") };
+    kproto_joingroup_encode(&b, 7, &jerr);
+    static const uint8_t j7[] = { 0, 0, 0, 0, 0, 79, 0xff, 0xff, 0xff, 0xff, 0, 0, 1, 2, 'a', 1, 0 };
+    expect(&b, j7, sizeof j7);
+    kproto_syncgroup_encode(&b, 3, &(struct ksyncgroup_resp){ 0, 27, { NULL, 0 }, KSTR_NULL, KSTR_NULL });
     static const uint8_t s3[] = { 0, 0, 0, 0, 0, 27, 0, 0, 0, 0 };
     expect(&b, s3, sizeof s3);
+    kproto_syncgroup_encode(&b, 5, &(struct ksyncgroup_resp){ 0, 0, { (const uint8_t *)"x", 1 }, kstr_c("c"), kstr_c("") });
+    static const uint8_t s5[] = { 0, 0, 0, 0, 0, 0, 2, 'c', 0, 2, 'x', 0 };
+    expect(&b, s5, sizeof s5);
     kproto_heartbeat_encode(&b, 0, &(struct kheartbeat_resp){ 0, 22 });
     static const uint8_t h0[] = { 0, 22 };
     expect(&b, h0, sizeof h0);
-    struct kleavegroup_member lm = { kstr_c("a"), KSTR_NULL, 25 };
+    struct kleavegroup_member lm = { kstr_c("a"), KSTR_NULL, 25, KSTR_NULL };
     kproto_leavegroup_encode(&b, 3, &(struct kleavegroup_resp){ 0, 0, &lm, 1 });
     static const uint8_t l3[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 'a', 0xff, 0xff, 0, 25 };
     expect(&b, l3, sizeof l3);
@@ -273,14 +344,38 @@ static void test_responses(void **state)
     expect(&b, c7, sizeof c7);
     struct koffsetfetch_resp_part fp = { 1, -1, -1, kstr_c(""), 0 };
     struct koffsetfetch_resp_topic ft = { kstr_c("t"), &fp, 1 };
-    kproto_offsetfetch_encode(&b, 5, &(struct koffsetfetch_resp){ 0, &ft, 1, 0 });
+    kproto_offsetfetch_encode(&b, 5, &(struct koffsetfetch_resp){ 0, &ft, 1, 0, NULL, 0 });
     static const uint8_t f5[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 1,
                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                   0, 0, 0, 0, 0, 0 };
     expect(&b, f5, sizeof f5);
+    /* v0: no throttle, no leader epoch, no top-level error */
+    kproto_offsetfetch_encode(&b, 0, &(struct koffsetfetch_resp){ 0, &ft, 1, 0, NULL, 0 });
+    static const uint8_t f0[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0, 0, 0, 0 };
+    expect(&b, f0, sizeof f0);
+    /* v8: groups[group_id, topics, error_code] */
+    struct koffsetfetch_resp_group fg = { kstr_c("g"), &ft, 1, 16 };
+    kproto_offsetfetch_encode(&b, 8, &(struct koffsetfetch_resp){ 0, NULL, 0, 0, &fg, 1 });
+    static const uint8_t f8[] = { 0, 0, 0, 0, 2, 2, 'g', 2, 2, 't', 2, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0, 0, 16, 0, 0 };
+    expect(&b, f8, sizeof f8);
+    /* OffsetCommit v0: no throttle; v8 flexible */
+    kproto_offsetcommit_encode(&b, 0, &(struct koffsetcommit_resp){ 9, &ct, 1 });
+    static const uint8_t c0[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 3, 0, 22 };
+    expect(&b, c0, sizeof c0);
+    kproto_offsetcommit_encode(&b, 8, &(struct koffsetcommit_resp){ 0, &ct, 1 });
+    static const uint8_t c8[] = { 0, 0, 0, 0, 2, 2, 't', 2, 0, 0, 0, 3, 0, 22, 0, 0, 0 };
+    expect(&b, c8, sizeof c8);
+    /* FindCoordinator v4: throttle, coordinators[key, node, host, port, error, message] */
+    struct kfindcoordinator_coord fc = { kstr_c("g"), 1, kstr_c("h"), 9092, 0, KSTR_NULL };
+    kproto_findcoordinator_encode(&b, 4, &(struct kfindcoordinator_resp){ .coordinators = &fc, .n_coordinators = 1 });
+    static const uint8_t fc4[] = { 0, 0, 0, 0, 2, 2, 'g', 0, 0, 0, 1, 2, 'h', 0, 0, 0x23, 0x84, 0, 0, 0, 0, 0 };
+    expect(&b, fc4, sizeof fc4);
     struct kdescribegroups_member dm = { kstr_c("m"), kstr_c("c"), kstr_c("/h"), { (const uint8_t *)"x", 1 },
-                                         { NULL, 0 } };
-    struct kdescribegroups_group dg = { 0, kstr_c("g"), kstr_c("Stable"), kstr_c("consumer"), kstr_c("range"), &dm, 1 };
+                                         { NULL, 0 }, kstr_c("i") };
+    struct kdescribegroups_group dg = { 0, kstr_c("g"), kstr_c("Stable"), kstr_c("consumer"), kstr_c("range"), &dm, 1,
+                                        328 };
     kproto_describegroups_encode(&b, 0, &(struct kdescribegroups_resp){ 0, &dg, 1 });
     static const uint8_t d0[] = { 0, 0, 0, 1, 0, 0, 0, 1, 'g', 0, 6, 'S', 't', 'a', 'b', 'l', 'e',
                                   0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', 0, 5, 'r', 'a', 'n', 'g', 'e',
@@ -289,13 +384,23 @@ static void test_responses(void **state)
     kproto_describegroups_encode(&b, 2, &(struct kdescribegroups_resp){ 5, NULL, 0 });
     static const uint8_t d2[] = { 0, 0, 0, 5, 0, 0, 0, 0 };
     expect(&b, d2, sizeof d2);
-    struct klistgroups_group lg = { kstr_c("g"), kstr_c("consumer") };
+    /* v5: flexible; member group_instance_id (v4+), authorized_operations (v3+) */
+    kproto_describegroups_encode(&b, 5, &(struct kdescribegroups_resp){ 0, &dg, 1 });
+    static const uint8_t d5[] = { 0, 0, 0, 0, 2, 0, 0, 2, 'g', 7, 'S', 't', 'a', 'b', 'l', 'e',
+                                  9, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', 6, 'r', 'a', 'n', 'g', 'e',
+                                  2, 2, 'm', 2, 'i', 2, 'c', 3, '/', 'h', 2, 'x', 1, 0, 0, 0, 1, 0x48, 0, 0 };
+    expect(&b, d5, sizeof d5);
+    struct klistgroups_group lg = { kstr_c("g"), kstr_c("consumer"), kstr_c("Empty") };
     kproto_listgroups_encode(&b, 0, &(struct klistgroups_resp){ 0, 0, &lg, 1 });
     static const uint8_t lg0[] = { 0, 0, 0, 0, 0, 1, 0, 1, 'g', 0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r' };
     expect(&b, lg0, sizeof lg0);
     kproto_listgroups_encode(&b, 2, &(struct klistgroups_resp){ 0, 15, NULL, 0 });
     static const uint8_t lg2[] = { 0, 0, 0, 0, 0, 15, 0, 0, 0, 0 };
     expect(&b, lg2, sizeof lg2);
+    kproto_listgroups_encode(&b, 4, &(struct klistgroups_resp){ 0, 0, &lg, 1 });
+    static const uint8_t lg4[] = { 0, 0, 0, 0, 0, 0, 2, 2, 'g', 9, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
+                                   6, 'E', 'm', 'p', 't', 'y', 0, 0 };
+    expect(&b, lg4, sizeof lg4);
     kbuf_free(&b);
 }
 
@@ -338,6 +443,7 @@ union anyc {
     struct koffsetfetch_resp fetch_r;
     struct kdescribegroups_req describe;
     struct kdescribegroups_resp describe_r;
+    struct klistgroups_req list;
     struct klistgroups_resp list_r;
     struct kconsumer_subscription sub;
     struct kconsumer_assignment asg;
@@ -360,7 +466,7 @@ static enum weir_err d_fetch(struct weir_rd *r, int16_t v, struct weir_arena *a,
 static enum weir_err d_fetch_r(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { return kproto_offsetfetch_response_decode(r, v, a, o); }
 static enum weir_err d_desc(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { return kproto_describegroups_decode(r, v, a, o); }
 static enum weir_err d_desc_r(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { return kproto_describegroups_response_decode(r, v, a, o); }
-static enum weir_err d_list(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { (void)o; return kproto_listgroups_decode(r, v, a); }
+static enum weir_err d_list(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { return kproto_listgroups_decode(r, v, a, o); }
 static enum weir_err d_list_r(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { return kproto_listgroups_response_decode(r, v, a, o); }
 static enum weir_err d_sub(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { (void)v; return kproto_consumer_subscription_decode(r, a, o); }
 static enum weir_err d_asg(struct weir_rd *r, int16_t v, struct weir_arena *a, void *o) { (void)v; return kproto_consumer_assignment_decode(r, a, o); }
@@ -425,7 +531,7 @@ static void rt_joingroup(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
     struct kjoingroup_protocol protos[] = { { kstr_c("range"), BY("sub\0\1") }, { kstr_c("roundrobin"), NOBYTES } };
     struct kjoingroup_req rq = { kstr_c("grp"), 30000, 60000, kstr_c("m-1"), kstr_c("inst"), kstr_c("consumer"),
-                                 protos, 2 };
+                                 protos, 2, kstr_c("rejoin") };
     kproto_joingroup_request_encode(b, v, &rq);
     union anyc u;
     uint8_t *keep = decode_all(b, d_join, v, a, &u, false);
@@ -440,11 +546,13 @@ static void rt_joingroup(int16_t v, struct weir_arena *a, struct kbuf *b)
         assert_str(u.join.protocols[i].name, protos[i].name);
         assert_bytes(u.join.protocols[i].metadata, protos[i].metadata);
     }
+    assert_str(u.join.reason, v >= 8 ? rq.reason : KSTR_NULL);
     free(keep);
 
     struct kjoingroup_member ms[] = { { kstr_c("m-1"), kstr_c("inst-1"), BY("md\0x") },
                                       { kstr_c("m-2"), KSTR_NULL, NOBYTES } };
-    struct kjoingroup_resp rs = { 11, 27, 5, kstr_c("range"), kstr_c("m-1"), kstr_c("m-2"), ms, 2 };
+    struct kjoingroup_resp rs = { 11, 27, 5, kstr_c("range"), kstr_c("m-1"), kstr_c("m-2"), ms, 2, kstr_c("consumer"),
+                                  true };
     kproto_joingroup_encode(b, v, &rs);
     keep = decode_all(b, d_join_r, v, a, &u, false);
     assert_int_equal(u.join_r.throttle_time_ms, v >= 2 ? 11 : 0);
@@ -453,6 +561,8 @@ static void rt_joingroup(int16_t v, struct weir_arena *a, struct kbuf *b)
     assert_str(u.join_r.protocol_name, rs.protocol_name);
     assert_str(u.join_r.leader, rs.leader);
     assert_str(u.join_r.member_id, rs.member_id);
+    assert_str(u.join_r.protocol_type, v >= 7 ? rs.protocol_type : KSTR_NULL);
+    assert_int_equal(u.join_r.skip_assignment, v >= 9);
     assert_int_equal(u.join_r.n_members, 2);
     for (int i = 0; i < 2; i++) {
         assert_str(u.join_r.members[i].member_id, ms[i].member_id);
@@ -465,7 +575,8 @@ static void rt_joingroup(int16_t v, struct weir_arena *a, struct kbuf *b)
 static void rt_syncgroup(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
     struct ksyncgroup_assignment as[] = { { kstr_c("m-1"), BY("abc") }, { kstr_c("m-2"), NOBYTES } };
-    struct ksyncgroup_req rq = { kstr_c("grp"), 7, kstr_c("m-1"), kstr_c("inst"), as, 2 };
+    struct ksyncgroup_req rq = { kstr_c("grp"), 7, kstr_c("m-1"), kstr_c("inst"), as, 2, kstr_c("consumer"),
+                                 kstr_c("range") };
     kproto_syncgroup_request_encode(b, v, &rq);
     union anyc u;
     uint8_t *keep = decode_all(b, d_sync, v, a, &u, false);
@@ -478,14 +589,18 @@ static void rt_syncgroup(int16_t v, struct weir_arena *a, struct kbuf *b)
         assert_str(u.sync.assignments[i].member_id, as[i].member_id);
         assert_bytes(u.sync.assignments[i].assignment, as[i].assignment);
     }
+    assert_str(u.sync.protocol_type, v >= 5 ? rq.protocol_type : KSTR_NULL);
+    assert_str(u.sync.protocol_name, v >= 5 ? rq.protocol_name : KSTR_NULL);
     free(keep);
 
-    struct ksyncgroup_resp rs = { 13, 25, BY("xyz\0") };
+    struct ksyncgroup_resp rs = { 13, 25, BY("xyz\0"), kstr_c("consumer"), kstr_c("range") };
     kproto_syncgroup_encode(b, v, &rs);
     keep = decode_all(b, d_sync_r, v, a, &u, false);
     assert_int_equal(u.sync_r.throttle_time_ms, v >= 1 ? 13 : 0);
     assert_int_equal(u.sync_r.error_code, 25);
     assert_bytes(u.sync_r.assignment, rs.assignment);
+    assert_str(u.sync_r.protocol_type, v >= 5 ? rs.protocol_type : KSTR_NULL);
+    assert_str(u.sync_r.protocol_name, v >= 5 ? rs.protocol_name : KSTR_NULL);
     free(keep);
 }
 
@@ -510,7 +625,8 @@ static void rt_heartbeat(int16_t v, struct weir_arena *a, struct kbuf *b)
 
 static void rt_leavegroup(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
-    struct kleavegroup_member ms[] = { { kstr_c("m-1"), kstr_c("inst"), 0 }, { kstr_c("m-2"), KSTR_NULL, 0 } };
+    struct kleavegroup_member ms[] = { { kstr_c("m-1"), kstr_c("inst"), 0, kstr_c("done") },
+                                       { kstr_c("m-2"), KSTR_NULL, 0, KSTR_NULL } };
     int32_t n = v >= 3 ? 2 : 1;
     struct kleavegroup_req rq = { kstr_c("grp"), ms, n };
     kproto_leavegroup_request_encode(b, v, &rq);
@@ -521,10 +637,12 @@ static void rt_leavegroup(int16_t v, struct weir_arena *a, struct kbuf *b)
     for (int32_t i = 0; i < n; i++) {
         assert_str(u.leave.members[i].member_id, ms[i].member_id);
         assert_str(u.leave.members[i].group_instance_id, v >= 3 ? ms[i].group_instance_id : KSTR_NULL);
+        assert_str(u.leave.members[i].reason, v >= 5 ? ms[i].reason : KSTR_NULL);
     }
     free(keep);
 
-    struct kleavegroup_member rm[] = { { kstr_c("m-1"), kstr_c("inst"), 0 }, { kstr_c("m-9"), KSTR_NULL, 25 } };
+    struct kleavegroup_member rm[] = { { kstr_c("m-1"), kstr_c("inst"), 0, KSTR_NULL },
+                                       { kstr_c("m-9"), KSTR_NULL, 25, KSTR_NULL } };
     struct kleavegroup_resp rs = { 4, 0, rm, 2 };
     kproto_leavegroup_encode(b, v, &rs);
     keep = decode_all(b, d_leave_r, v, a, &u, false);
@@ -541,15 +659,17 @@ static void rt_leavegroup(int16_t v, struct weir_arena *a, struct kbuf *b)
 
 static void rt_offsetcommit(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
-    struct koffsetcommit_req_part p1[] = { { 0, 42, 5, kstr_c("m") }, { 3, 0, -1, KSTR_NULL } };
-    struct koffsetcommit_req_part p2[] = { { 1, (int64_t)1 << 40, 2, kstr_c("") } };
+    struct koffsetcommit_req_part p1[] = { { 0, 42, 5, kstr_c("m"), 1700000000000 }, { 3, 0, -1, KSTR_NULL, -1 } };
+    struct koffsetcommit_req_part p2[] = { { 1, (int64_t)1 << 40, 2, kstr_c(""), 5 } };
     struct koffsetcommit_req_topic ts[] = { { kstr_c("t1"), p1, 2 }, { kstr_c("t2"), p2, 1 } };
-    struct koffsetcommit_req rq = { kstr_c("grp"), -1, kstr_c(""), kstr_c("inst"), ts, 2 };
+    struct koffsetcommit_req rq = { kstr_c("grp"), v >= 1 ? 4 : -1, kstr_c(v >= 1 ? "m-1" : ""), kstr_c("inst"), ts, 2,
+                                    86400000 };
     kproto_offsetcommit_request_encode(b, v, &rq);
     union anyc u;
     uint8_t *keep = decode_all(b, d_commit, v, a, &u, false);
     assert_str(u.commit.group_id, rq.group_id);
-    assert_int_equal(u.commit.generation_id, -1);
+    assert_int_equal(u.commit.generation_id, v >= 1 ? 4 : -1);
+    assert_int_equal(u.commit.retention_time_ms, v >= 2 && v <= 4 ? 86400000 : -1);
     assert_str(u.commit.member_id, rq.member_id);
     assert_str(u.commit.group_instance_id, v >= 7 ? rq.group_instance_id : KSTR_NULL);
     assert_int_equal(u.commit.n_topics, 2);
@@ -562,6 +682,7 @@ static void rt_offsetcommit(int16_t v, struct weir_arena *a, struct kbuf *b)
             assert_int_equal(g->committed_offset, w->committed_offset);
             assert_int_equal(g->committed_leader_epoch, v >= 6 ? w->committed_leader_epoch : -1);
             assert_str(g->committed_metadata, w->committed_metadata);
+            assert_int_equal(g->commit_timestamp, v == 1 ? w->commit_timestamp : -1);
         }
     }
     free(keep);
@@ -571,7 +692,7 @@ static void rt_offsetcommit(int16_t v, struct weir_arena *a, struct kbuf *b)
     struct koffsetcommit_resp rs = { 8, rt, 2 };
     kproto_offsetcommit_encode(b, v, &rs);
     keep = decode_all(b, d_commit_r, v, a, &u, false);
-    assert_int_equal(u.commit_r.throttle_time_ms, 8);
+    assert_int_equal(u.commit_r.throttle_time_ms, v >= 3 ? 8 : 0);
     assert_int_equal(u.commit_r.n_topics, 2);
     for (int t = 0; t < 2; t++) {
         assert_str(u.commit_r.topics[t].name, rt[t].name);
@@ -588,8 +709,9 @@ static void rt_offsetfetch(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
     int32_t i1[] = { 0, 4, 2 };
     struct koffsetfetch_req_topic ts[] = { { kstr_c("t1"), i1, 3 }, { kstr_c("t2"), NULL, 0 } };
-    for (int null_topics = 0; null_topics < 2; null_topics++) {
-        struct koffsetfetch_req rq = { kstr_c("grp"), null_topics ? NULL : ts, null_topics ? -1 : 2 };
+    for (int null_topics = 0; null_topics < (v >= 2 ? 2 : 1); null_topics++) {
+        struct koffsetfetch_req rq = { .group_id = kstr_c("grp"), .topics = null_topics ? NULL : ts,
+                                       .n_topics = null_topics ? -1 : 2, .require_stable = true };
         kproto_offsetfetch_request_encode(b, v, &rq);
         union anyc u;
         uint8_t *keep = decode_all(b, d_fetch, v, a, &u, false);
@@ -601,18 +723,38 @@ static void rt_offsetfetch(int16_t v, struct weir_arena *a, struct kbuf *b)
             for (int32_t p = 0; p < ts[t].n_partition_indexes; p++)
                 assert_int_equal(u.fetch.topics[t].partition_indexes[p], ts[t].partition_indexes[p]);
         }
+        assert_int_equal(u.fetch.require_stable, v >= 7);
+        assert_int_equal(u.fetch.n_groups, 1); /* v8: the one group sent as a batch of one */
+        assert_str(u.fetch.groups[0].group_id, rq.group_id);
+        assert_int_equal(u.fetch.groups[0].n_topics, rq.n_topics);
+        free(keep);
+    }
+    if (v >= 8) { /* several groups */
+        struct koffsetfetch_req_group gs[] = { { kstr_c("g1"), ts, 2 }, { kstr_c("g2"), NULL, -1 } };
+        struct koffsetfetch_req rq = { .groups = gs, .n_groups = 2 };
+        kproto_offsetfetch_request_encode(b, v, &rq);
+        union anyc u;
+        uint8_t *keep = decode_all(b, d_fetch, v, a, &u, false);
+        assert_int_equal(u.fetch.n_groups, 2);
+        assert_str(u.fetch.group_id, gs[0].group_id);
+        assert_str(u.fetch.groups[1].group_id, gs[1].group_id);
+        assert_int_equal(u.fetch.groups[0].n_topics, 2);
+        assert_int_equal(u.fetch.groups[1].n_topics, -1);
         free(keep);
     }
 
     struct koffsetfetch_resp_part r1[] = { { 0, 42, 3, kstr_c("md"), 0 }, { 4, -1, -1, KSTR_NULL, 0 },
                                           { 2, (int64_t)1 << 50, 0, kstr_c(""), 3 } };
     struct koffsetfetch_resp_topic rt[] = { { kstr_c("t1"), r1, 3 }, { kstr_c("t2"), NULL, 0 } };
-    struct koffsetfetch_resp rs = { 6, rt, 2, 16 };
+    struct koffsetfetch_resp_group rg[] = { { kstr_c("g1"), rt, 2, 16 }, { kstr_c("g2"), NULL, 0, 69 } };
+    struct koffsetfetch_resp rs = { 6, rt, 2, 16, v >= 8 ? rg : NULL, v >= 8 ? 2 : 0 };
     kproto_offsetfetch_encode(b, v, &rs);
     union anyc u;
     uint8_t *keep = decode_all(b, d_fetch_r, v, a, &u, false);
-    assert_int_equal(u.fetch_r.throttle_time_ms, 6);
-    assert_int_equal(u.fetch_r.error_code, 16);
+    assert_int_equal(u.fetch_r.throttle_time_ms, v >= 3 ? 6 : 0);
+    assert_int_equal(u.fetch_r.error_code, v >= 2 ? 16 : 0);
+    assert_int_equal(u.fetch_r.n_groups, v >= 8 ? 2 : 0);
+    if (v >= 8) assert_str(u.fetch_r.groups[1].group_id, rg[1].group_id), assert_int_equal(u.fetch_r.groups[1].error_code, 69);
     assert_int_equal(u.fetch_r.n_topics, 2);
     for (int t = 0; t < 2; t++) {
         assert_str(u.fetch_r.topics[t].name, rt[t].name);
@@ -632,22 +774,23 @@ static void rt_offsetfetch(int16_t v, struct weir_arena *a, struct kbuf *b)
 static void rt_describegroups(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
     struct kstr names[] = { kstr_c("g1"), kstr_c("g2") };
-    struct kdescribegroups_req rq = { names, 2 };
+    struct kdescribegroups_req rq = { names, 2, true };
     kproto_describegroups_request_encode(b, v, &rq);
     union anyc u;
     uint8_t *keep = decode_all(b, d_desc, v, a, &u, false);
     assert_int_equal(u.describe.n_groups, 2);
     assert_str(u.describe.groups[0], names[0]);
     assert_str(u.describe.groups[1], names[1]);
+    assert_int_equal(u.describe.include_authorized_operations, v >= 3);
     free(keep);
 
     struct kdescribegroups_member ms[] = {
-        { kstr_c("m-1"), kstr_c("rdkafka"), kstr_c("/127.0.0.1"), BY("\0\1sub"), BY("\0\1asg\0") },
-        { kstr_c("m-2"), kstr_c(""), kstr_c("/::1"), NOBYTES, NOBYTES },
+        { kstr_c("m-1"), kstr_c("rdkafka"), kstr_c("/127.0.0.1"), BY("\0\1sub"), BY("\0\1asg\0"), kstr_c("inst") },
+        { kstr_c("m-2"), kstr_c(""), kstr_c("/::1"), NOBYTES, NOBYTES, KSTR_NULL },
     };
     struct kdescribegroups_group gs[] = {
-        { 0, kstr_c("g1"), kstr_c("Stable"), kstr_c("consumer"), kstr_c("range"), ms, 2 },
-        { 16, kstr_c("g2"), kstr_c("Dead"), kstr_c(""), kstr_c(""), NULL, 0 },
+        { 0, kstr_c("g1"), kstr_c("Stable"), kstr_c("consumer"), kstr_c("range"), ms, 2, 328 },
+        { 16, kstr_c("g2"), kstr_c("Dead"), kstr_c(""), kstr_c(""), NULL, 0, KPROTO_AUTHORIZED_OPS_NONE },
     };
     struct kdescribegroups_resp rs = { 9, gs, 2 };
     kproto_describegroups_encode(b, v, &rs);
@@ -662,8 +805,10 @@ static void rt_describegroups(int16_t v, struct weir_arena *a, struct kbuf *b)
         assert_str(g->protocol_type, gs[i].protocol_type);
         assert_str(g->protocol_data, gs[i].protocol_data);
         assert_int_equal(g->n_members, gs[i].n_members);
+        assert_int_equal(g->authorized_operations, v >= 3 ? gs[i].authorized_operations : KPROTO_AUTHORIZED_OPS_NONE);
         for (int32_t j = 0; j < g->n_members; j++) {
             assert_str(g->members[j].member_id, ms[j].member_id);
+            assert_str(g->members[j].group_instance_id, v >= 4 ? ms[j].group_instance_id : KSTR_NULL);
             assert_str(g->members[j].client_id, ms[j].client_id);
             assert_str(g->members[j].client_host, ms[j].client_host);
             assert_bytes(g->members[j].metadata, ms[j].metadata);
@@ -675,21 +820,27 @@ static void rt_describegroups(int16_t v, struct weir_arena *a, struct kbuf *b)
 
 static void rt_listgroups(int16_t v, struct weir_arena *a, struct kbuf *b)
 {
-    kproto_listgroups_request_encode(b, v);
-    assert_int_equal(b->mem_len, 0); /* empty body before v3 */
+    struct kstr states[] = { kstr_c("Stable"), kstr_c("PreparingRebalance") };
+    kproto_listgroups_request_encode(b, v, &(struct klistgroups_req){ states, 2 });
+    if (v < 3) assert_int_equal(b->mem_len, 0); /* empty body before v3 */
     union anyc u;
-    free(decode_all(b, d_list, v, a, &u, true));
+    uint8_t *keep = decode_all(b, d_list, v, a, &u, v < 3);
+    assert_int_equal(u.list.n_states_filter, v >= 4 ? 2 : 0);
+    if (v >= 4) assert_str(u.list.states_filter[1], states[1]);
+    free(keep);
 
-    struct klistgroups_group gs[] = { { kstr_c("g1"), kstr_c("consumer") }, { kstr_c("g2"), kstr_c("") } };
+    struct klistgroups_group gs[] = { { kstr_c("g1"), kstr_c("consumer"), kstr_c("Stable") },
+                                      { kstr_c("g2"), kstr_c(""), kstr_c("Empty") } };
     struct klistgroups_resp rs = { 2, 0, gs, 2 };
     kproto_listgroups_encode(b, v, &rs);
-    uint8_t *keep = decode_all(b, d_list_r, v, a, &u, false);
+    keep = decode_all(b, d_list_r, v, a, &u, false);
     assert_int_equal(u.list_r.throttle_time_ms, v >= 1 ? 2 : 0);
     assert_int_equal(u.list_r.error_code, 0);
     assert_int_equal(u.list_r.n_groups, 2);
     for (int i = 0; i < 2; i++) {
         assert_str(u.list_r.groups[i].group_id, gs[i].group_id);
         assert_str(u.list_r.groups[i].protocol_type, gs[i].protocol_type);
+        assert_str(u.list_r.groups[i].group_state, v >= 4 ? gs[i].group_state : kstr_c(""));
     }
     free(keep);
 }
@@ -707,7 +858,7 @@ static void test_client_direction(void **state)
     };
     static const dec_fn resp_dec[] = { d_join_r, d_sync_r, d_hb_r, d_leave_r, d_commit_r, d_fetch_r, d_desc_r, d_list_r };
     size_t versions = 0;
-    for (size_t k = 0; k < WEIR_ARRAY_LEN(keys); k++) {
+    for (size_t k = 0; k < WEIR_ARRAY_LEN(rts); k++) { /* keys[] minus FindCoordinator (test_proto_client) */
         const struct kproto_api *api = kproto_api_find(keys[k]);
         for (int16_t v = api->min; v <= api->max; v++, versions++) rts[k](v, &a, &b);
         /* Outside the range: refused. */
@@ -715,7 +866,7 @@ static void test_client_direction(void **state)
         struct weir_rd rd = weir_rd_make((const uint8_t *)"", 0);
         assert_int_equal(resp_dec[k](&rd, (int16_t)(api->max + 1), &a, &u), WEIR_E_UNSUPPORTED);
     }
-    assert_int_equal(versions, 6 + 4 + 4 + 4 + 3 + 2 + 3 + 3);
+    assert_int_equal(versions, 10 + 6 + 5 + 6 + 9 + 9 + 6 + 5);
     print_message("%zu (api, version) pairs, %zu truncations, %zu mutations\n", versions, n_truncated, n_fuzzed);
     kbuf_free(&b);
     weir_arena_destroy(&a);

@@ -166,48 +166,48 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         kproto_initproducerid_request_encode(out, v, &(struct kinitproducerid_req){ KSTR_NULL, 60000 });
         break;
     case KAPI_FIND_COORDINATOR:
-        kproto_findcoordinator_request_encode(out, v, &(struct kfindcoordinator_req){ S("group-a"), 0 });
+        kproto_findcoordinator_request_encode(out, v, &(struct kfindcoordinator_req){ .key = S("group-a") });
         break;
     case KAPI_JOIN_GROUP: {
         static const uint8_t meta[] = { 0, 1, 0, 0, 0, 1, 0, 6, 'o', 'r', 'd', 'e', 'r', 's', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
         struct kjoingroup_protocol ps[2] = { { S("range"), { meta, sizeof meta } }, { S("roundrobin"), { meta, sizeof meta } } };
         kproto_joingroup_request_encode(out, v, &(struct kjoingroup_req){ S("group-a"), 45000, 300000, S(""),
                                                                             v >= 5 ? S("inst-1") : KSTR_NULL,
-                                                                            S("consumer"), ps, 2 });
+                                                                            S("consumer"), ps, 2, KSTR_NULL });
         break;
     }
     case KAPI_SYNC_GROUP: {
         static const uint8_t as[] = { 0, 1, 0, 0, 0, 1, 0, 6, 'o', 'r', 'd', 'e', 'r', 's', 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
         struct ksyncgroup_assignment a[1] = { { S("member-1"), { as, sizeof as } } };
-        kproto_syncgroup_request_encode(out, v, &(struct ksyncgroup_req){ S("group-a"), 1, S("member-1"), KSTR_NULL, a, 1 });
+        kproto_syncgroup_request_encode(out, v, &(struct ksyncgroup_req){ S("group-a"), 1, S("member-1"), KSTR_NULL, a, 1, KSTR_NULL, KSTR_NULL });
         break;
     }
     case KAPI_HEARTBEAT:
         kproto_heartbeat_request_encode(out, v, &(struct kheartbeat_req){ S("group-a"), 1, S("member-1"), KSTR_NULL });
         break;
     case KAPI_LEAVE_GROUP: {
-        struct kleavegroup_member ms[2] = { { S("member-1"), KSTR_NULL, 0 }, { S("member-2"), S("inst-2"), 0 } };
+        struct kleavegroup_member ms[2] = { { S("member-1"), KSTR_NULL, 0, KSTR_NULL }, { S("member-2"), S("inst-2"), 0, S("bye") } };
         kproto_leavegroup_request_encode(out, v, &(struct kleavegroup_req){ S("group-a"), ms, v >= 3 ? 2 : 1 });
         break;
     }
     case KAPI_OFFSET_COMMIT: {
-        struct koffsetcommit_req_part ps[2] = { { 0, 42, -1, S("meta") }, { 1, 7, 3, KSTR_NULL } };
+        struct koffsetcommit_req_part ps[2] = { { 0, 42, -1, S("meta"), -1 }, { 1, 7, 3, KSTR_NULL, -1 } };
         struct koffsetcommit_req_topic t = { S("orders"), ps, 2 };
         kproto_offsetcommit_request_encode(out, v, &(struct koffsetcommit_req){ S("group-a"), 1, S("member-1"),
-                                                                                  KSTR_NULL, &t, 1 });
+                                                                                  KSTR_NULL, &t, 1, -1 });
         break;
     }
     case KAPI_OFFSET_FETCH: {
         struct koffsetfetch_req_topic t = { S("orders"), ids, 3 };
-        kproto_offsetfetch_request_encode(out, v, &(struct koffsetfetch_req){ S("group-a"), &t, 1 });
+        kproto_offsetfetch_request_encode(out, v, &(struct koffsetfetch_req){ .group_id = S("group-a"), .topics = &t, .n_topics = 1 });
         break;
     }
     case KAPI_DESCRIBE_GROUPS: {
         struct kstr gs[2] = { S("group-a"), S("group-b") };
-        kproto_describegroups_request_encode(out, v, &(struct kdescribegroups_req){ gs, 2 });
+        kproto_describegroups_request_encode(out, v, &(struct kdescribegroups_req){ gs, 2, false });
         break;
     }
-    case KAPI_LIST_GROUPS: kproto_listgroups_request_encode(out, v); break;
+    case KAPI_LIST_GROUPS: kproto_listgroups_request_encode(out, v, NULL); break;
     case KAPI_DELETE_GROUPS: {
         struct kstr gs[2] = { S("group-a"), S("group-b") };
         kproto_deletegroups_request_encode(out, v, &(struct kdeletegroups_req){ gs, 2 });

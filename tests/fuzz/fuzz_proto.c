@@ -247,6 +247,7 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
         struct koffsetcommit_req offsetcommit;
         struct koffsetfetch_req offsetfetch;
         struct kdescribegroups_req describegroups;
+        struct klistgroups_req listgroups;
         struct kdeletegroups_req deletegroups;
     } u;
     memset(&u, 0, sizeof u);
@@ -324,7 +325,7 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
         if ((err = kproto_describegroups_decode(rd, v, a, &u.describegroups)) == WEIR_OK)
             check_strs(u.describegroups.groups, u.describegroups.n_groups, false);
         break;
-    case KAPI_LIST_GROUPS: err = kproto_listgroups_decode(rd, v, a); break;
+    case KAPI_LIST_GROUPS: err = kproto_listgroups_decode(rd, v, a, &u.listgroups); break;
     case KAPI_DELETE_GROUPS:
         if ((err = kproto_deletegroups_decode(rd, v, a, &u.deletegroups)) == WEIR_OK)
             check_strs(u.deletegroups.groups, u.deletegroups.n_groups, false);
