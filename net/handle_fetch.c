@@ -160,23 +160,62 @@ static uint64_t fetch_budget(struct fetch_state *st)
     return total;
 }
 
+/* Fetch v0-3 readers know only magic 0 (v0-1) and magic 1 (v2-3): each
+ * partition's view is down-converted into memory (Kafka's
+ * RecordsUtil.downConvert; not zero-copy), within partition_max_bytes and,
+ * v3, what is left of max_bytes, so memory is bounded by the fetch's own
+ * limits. v3 answers the first message of the first non-empty partition whole
+ * (KIP-74); v0-2 have Kafka's hard limit: a first message over it is cut
+ * there (the reader reports a message too large). bufs[i] (heap, or NULL)
+ * is the caller's to free once encoded. */
+static void fetch_downconvert(struct request *req, struct kfetch_resp_part *parts, uint8_t **bufs)
+{
+    enum { INFLATE_MAX = 64 << 20 }; /* one stored batch decompressed: kept bytes, not output */
+    struct fetch_state *st = req->state;
+    int16_t v = req->hdr.api_version;
+    uint64_t left = st->fr.max_bytes > 0 ? (uint64_t)st->fr.max_bytes : 0;
+    bool first = true;
+    for (int32_t i = 0; i < st->n_slots; i++) {
+        const struct fetch_slot *s = &st->slots[i];
+        if (!s->has_view || s->view.len == 0 || parts[i].error_code) continue;
+        size_t limit = (size_t)WEIR_MIN(left, (uint64_t)(uint32_t)WEIR_MAX(s->max_bytes, 0));
+        size_t cap = 0, len = 0, need = 0;
+        int8_t magic = v <= 1 ? 0 : 1;
+        enum weir_err err = weir_legacy_downconvert(s->view.data, s->view.len, magic, s->offset, limit, INFLATE_MAX,
+                                                    &bufs[i], &cap, &len, &need);
+        if (err == WEIR_OK && len == 0 && need > 0 && (v <= 2 ? limit > 0 : first)) {
+            err = weir_legacy_downconvert(s->view.data, s->view.len, magic, s->offset, need, INFLATE_MAX, &bufs[i],
+                                          &cap, &len, &need);
+            if (v <= 2) len = WEIR_MIN(len, limit);
+        }
+        if (err != WEIR_OK && len == 0) parts[i].error_code = weir_kerr_from_err(err);
+        WEIR_ASSERT(len <= INT32_MAX);
+        parts[i].record_set = (struct kbytes){ bufs[i], (int32_t)len };
+        left -= WEIR_MIN(left, (uint64_t)len);
+        first = first && len == 0;
+    }
+}
+
 static void fetch_respond(struct request *req)
 {
     struct fetch_state *st = req->state;
     WEIR_ASSERT(!st->done && !st->waiting && st->remaining == 0);
     st->done = true;
     fetch_budget(st);
+    bool legacy = req->hdr.api_version <= 3;
     int32_t n_topics = st->fr.n_topics;
     /* From the arena; from the heap when the arena's limit is reached. */
     size_t n_parts = st->n_slots ? (size_t)st->n_slots : 1;
     size_t bytes_topics = (n_topics ? (size_t)n_topics : 1) * sizeof(struct kfetch_resp_topic);
-    size_t bytes = bytes_topics + n_parts * (sizeof(struct kfetch_resp_part) + sizeof(struct kfile_range));
+    size_t bytes = bytes_topics + n_parts * (sizeof(struct kfetch_resp_part) + sizeof(struct kfile_range)) +
+                   (legacy ? n_parts * sizeof(uint8_t *) : 0);
     uint8_t *mem = weir_arena_alloc(&req->arena, bytes), *heap = NULL;
     if (!mem) mem = heap = weir_malloc(bytes);
     if (mem) memset(mem, 0, bytes);
     struct kfetch_resp_topic *topics = (void *)mem;
     struct kfetch_resp_part *parts = mem ? (void *)(mem + bytes_topics) : NULL;
     struct kfile_range *ranges = mem ? (void *)(parts + n_parts) : NULL;
+    uint8_t **bufs = mem && legacy ? (void *)(ranges + n_parts) : NULL;
     if (!mem) kbuf_fail(&req->out, WEIR_E_NOMEM), n_topics = 0;
     int32_t i = 0;
     for (int32_t t = 0; t < n_topics; t++) {
@@ -192,16 +231,18 @@ static void fetch_respond(struct request *req)
                                                   .preferred_read_replica = -1, .diverging = s->diverging,
                                                   .diverging_epoch = s->diverging_epoch,
                                                   .diverging_end_offset = s->diverging_end_offset };
-            if (s->send_len == 0) continue;
+            if (s->send_len == 0 || legacy) continue;
             ranges[i] = (struct kfile_range){ s->view.fd, s->view.pos, s->send_len, &s->view };
             parts[i].records = &ranges[i];
             parts[i].n_records = 1;
         }
     }
+    if (bufs) fetch_downconvert(req, parts, bufs);
     response_begin(req);
     kproto_fetch_encode(&req->out, req->hdr.api_version,
                         &(struct kfetch_resp){ .topics = topics, .n_topics = n_topics });
     response_end(req);
+    for (size_t b = 0; bufs && b < n_parts; b++) weir_free(bufs[b]);
     weir_free(heap);
     request_respond(req);
 }

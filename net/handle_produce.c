@@ -20,6 +20,7 @@ struct produce_slot {
     int16_t acks;
     int32_t timeout_ms, min_insync;
     struct repl_hold hold;       /* cluster mode, acks=all: after the append */
+    uint8_t *converted;          /* a legacy set's up-converted batch (records), freed at the reply */
 };
 
 struct produce_state {
@@ -51,6 +52,8 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
     (void)r;
     struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
     struct produce_state *st = pt->req->state;
+    weir_free(s->converted); /* the owner is done with the batch */
+    s->converted = NULL;
     s->out->error_code = pt->error_code;
     /* v8+: Kafka sends its exception's message; ours is the code's default one. */
     if (pt->error_code) s->out->error_message = kstr_c(weir_kerr_message(pt->error_code));
@@ -118,15 +121,30 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
     }
 }
 
-/* Checks done before a batch travels: Kafka's client-side batch rules. */
-static int16_t produce_precheck(const struct kproduce_req *pr, const struct kproduce_req_part *in)
+/* Produce v0-2 may carry a legacy message set (magic 0/1): it is up-converted
+ * to one RecordBatch v2 here, on the connection's reactor, as Kafka 3.x's
+ * LogValidator does (not a hot path: old clients only; the batch is
+ * weir_malloc'd and the slot's until the owner answers). v3+ must carry v2
+ * (Kafka's ProduceRequest.validateRecords: INVALID_RECORD). */
+static int16_t produce_upconvert(struct request *req, const struct kproduce_req_part *in, struct produce_slot *s)
 {
-    if (pr->acks != 0 && pr->acks != 1 && pr->acks != -1) return WEIR_KERR_INVALID_REQUIRED_ACKS;
-    /* Legacy message sets (magic 0/1, Produce v0-2 era) are not stored. */
-    if (in->records && in->records_len > WEIR_BATCH_OFF_MAGIC && in->records[WEIR_BATCH_OFF_MAGIC] != WEIR_BATCH_MAGIC)
-        return WEIR_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    if (!in->records || in->records_len < WEIR_BATCH_HEADER_BYTES) return WEIR_KERR_INVALID_RECORD;
-    if (weir_load_be64(in->records) != 0) return WEIR_KERR_INVALID_RECORD; /* clients send base offset 0 */
+    if (!in->records || !weir_legacy_is_set(in->records, (size_t)WEIR_MAX(in->records_len, 0))) return 0;
+    if (req->hdr.api_version >= 3) return WEIR_KERR_INVALID_RECORD;
+    size_t max = (size_t)req->c->r->b->cfg.socket_request_max_bytes, n = 0;
+    enum weir_err err = weir_legacy_upconvert(in->records, (size_t)in->records_len, max, &s->converted, &n);
+    if (err != WEIR_OK) return weir_kerr_from_err(err);
+    WEIR_ASSERT(n <= INT32_MAX);
+    s->records = s->converted;
+    s->records_len = (int32_t)n;
+    return 0;
+}
+
+/* Checks done before a batch travels: Kafka's client-side batch rules. */
+static int16_t produce_precheck(const uint8_t *records, int32_t records_len)
+{
+    if (!records || records_len < WEIR_BATCH_HEADER_BYTES) return WEIR_KERR_INVALID_RECORD;
+    if (records[WEIR_BATCH_OFF_MAGIC] != WEIR_BATCH_MAGIC) return WEIR_KERR_INVALID_RECORD; /* magic 3+ */
+    if (weir_load_be64(records) != 0) return WEIR_KERR_INVALID_RECORD; /* clients send base offset 0 */
     return 0;
 }
 
@@ -139,17 +157,29 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
                                         .log_start_offset = -1 };
     struct produce_slot *s = weir_arena_alloc(&req->arena, sizeof *s);
     char *topic = arena_strdup(&req->arena, in_t->name);
-    out->error_code = produce_precheck(&st->pr, in);
-    if (!s || !topic) out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    if (!s || !topic) {
+        out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
+        return;
+    }
+    *s = (struct produce_slot){ .records = in->records, .records_len = in->records_len };
+    if (st->pr.acks != 0 && st->pr.acks != 1 && st->pr.acks != -1) out->error_code = WEIR_KERR_INVALID_REQUIRED_ACKS;
+    if (out->error_code == 0) out->error_code = produce_upconvert(req, in, s);
+    if (out->error_code == 0) out->error_code = produce_precheck(s->records, s->records_len);
     if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
     if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
-    if (out->error_code != 0) out->error_message = kstr_c(weir_kerr_message(out->error_code));
-    if (out->error_code != 0) return;
+    if (out->error_code != 0) {
+        out->error_message = kstr_c(weir_kerr_message(out->error_code));
+        weir_free(s->converted);
+        return;
+    }
+    uint8_t *records = s->records, *converted = s->converted;
+    int32_t records_len = s->records_len;
     *s = (struct produce_slot){ .pt = { .req = req, .topic = topic, .partition = in->index,
                                         .on_owner = produce_owner, .on_origin = produce_origin },
-                                .records = in->records, .records_len = in->records_len, .out = out, .log_start = -1,
-                                .acks = st->pr.acks, .timeout_ms = st->pr.timeout_ms, .min_insync = 1 };
+                                .records = records, .records_len = records_len, .converted = converted, .out = out,
+                                .log_start = -1, .acks = st->pr.acks, .timeout_ms = st->pr.timeout_ms,
+                                .min_insync = 1 };
     st->remaining++;
     ptask_send(&s->pt);
 }

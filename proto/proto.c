@@ -11,7 +11,7 @@
  * schema's "flexibleVersions" (request and response agree for every API). */
 static const struct kproto_api api_table[] = {
     { KAPI_PRODUCE, 0, 9, 9, "Produce" },
-    { KAPI_FETCH, 4, 13, 12, "Fetch" },
+    { KAPI_FETCH, 0, 13, 12, "Fetch" },
     { KAPI_LIST_OFFSETS, 0, 8, 6, "ListOffsets" },
     { KAPI_METADATA, 0, 12, 9, "Metadata" },
     { KAPI_OFFSET_COMMIT, 0, 8, 8, "OffsetCommit" },

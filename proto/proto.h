@@ -731,8 +731,10 @@ struct kfetch_resp_part {
     /* RECORDS: the sum of the range lengths, exactly (0 when none, never null). */
     const struct kfile_range *records;
     int32_t n_records;
-    /* Client decode only: RECORDS borrowed from the response frame (len -1 =
-     * null; may end in a partial batch); `records` is then NULL. */
+    /* Client decode: RECORDS borrowed from the response frame (len -1 = null;
+     * may end in a partial batch); `records` is then NULL. Broker encode,
+     * when n_records is 0 and record_set.ptr is set: RECORDS are these bytes,
+     * copied (Fetch v0-3's down-converted message sets). */
     struct kbytes record_set;
     /* v12+ tagged field 0 DivergingEpoch, sent when `diverging` (a replica's
      * last_fetched_epoch ends before its fetch offset; no records then).

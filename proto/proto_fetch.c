@@ -66,11 +66,18 @@ enum weir_err kproto_fetch_decode(struct weir_rd *rd, int16_t version, struct we
     return kd_done(&d);
 }
 
-/* RECORDS: the exact length, then each range as a FILE chunk. Never null:
- * librdkafka refuses a negative MessageSetSize. */
+/* RECORDS: the exact length, then each range as a FILE chunk (or the
+ * record_set bytes, copied). Never null: librdkafka refuses a negative
+ * MessageSetSize. */
 static void fetch_encode_records(struct kbuf *out, bool flex, const struct kfetch_resp_part *p)
 {
     WEIR_ASSERT(p->n_records >= 0);
+    if (p->n_records == 0 && p->record_set.ptr) {
+        WEIR_ASSERT(p->record_set.len >= 0);
+        if (flex) kb_compact_bytes(out, p->record_set);
+        else kb_bytes(out, p->record_set);
+        return;
+    }
     uint64_t len = 0;
     for (int32_t i = 0; i < p->n_records; i++) len += p->records[i].len;
     if (len > INT32_MAX) {

@@ -39,7 +39,7 @@ enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_b
     return h->magic == WEIR_BATCH_MAGIC ? WEIR_OK : WEIR_E_UNSUPPORTED;
 }
 
-/* Kafka's codecs 0-4 are stored verbatim; only none and lz4 are ever decoded here. */
+/* Kafka's codecs 0-4 are stored verbatim; only none, gzip and lz4 are ever decoded here. */
 static bool codec_supported(int16_t attributes)
 {
     return (attributes & WEIR_ATTR_CODEC_MASK) <= WEIR_CODEC_ZSTD;
@@ -149,10 +149,14 @@ static enum weir_err iter_records_open(struct weir_record_iter *it, const uint8_
     case WEIR_CODEC_NONE:
         it->rd = weir_rd_make(records, len);
         return WEIR_OK;
+    case WEIR_CODEC_GZIP:
     case WEIR_CODEC_LZ4: {
         if (!it->scratch || !it->scratch_cap) return WEIR_E_UNSUPPORTED; /* nowhere to decompress */
         size_t out = 0;
-        enum weir_err err = weir_lz4_decompress(records, len, it->scratch, it->scratch_cap, max_decompressed, &out);
+        enum weir_err err =
+            (h->attributes & WEIR_ATTR_CODEC_MASK) == WEIR_CODEC_GZIP
+                ? weir_gzip_decompress(records, len, it->scratch, it->scratch_cap, max_decompressed, &out)
+                : weir_lz4_decompress(records, len, it->scratch, it->scratch_cap, max_decompressed, &out);
         if (err != WEIR_OK) return err;
         it->rd = out ? weir_rd_make(*it->scratch, out) : weir_rd_make(records, 0);
         return WEIR_OK;

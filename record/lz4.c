@@ -5,7 +5,7 @@
  * checksum. We write exactly that. We read any valid LZ4 frame, and frames
  * back to back, as both clients' readers do. Input is untrusted: every LZ4F
  * error is WEIR_E_INVALID, and the output never grows past the caller's max. */
-#include "record.h"
+#include "record_int.h"
 
 #include <lz4frame.h>
 
@@ -55,8 +55,7 @@ enum weir_err weir_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size
     return err;
 }
 
-/* Grows *dst toward max: doubling, starting near 4x the compressed size. */
-static enum weir_err output_grow(uint8_t **dst, size_t *dst_cap, size_t n_src, size_t max)
+enum weir_err record_output_grow(uint8_t **dst, size_t *dst_cap, size_t n_src, size_t max)
 {
     size_t cap = *dst_cap;
     if (cap == 0) cap = WEIR_MAX(WEIR_MIN(n_src, SIZE_MAX / 4) * 4, (size_t)GROW_MIN_BYTES);
@@ -80,7 +79,7 @@ static enum weir_err decompress_frames(LZ4F_dctx *dctx, const uint8_t *src, size
     if (n == 0) return WEIR_E_INVALID;
     while (in < n || hint != 0) {
         if (*out == WEIR_MIN(*dst_cap, max) && *dst_cap < max) {
-            enum weir_err err = output_grow(dst, dst_cap, n, max);
+            enum weir_err err = record_output_grow(dst, dst_cap, n, max);
             if (err != WEIR_OK) return err;
         }
         uint8_t probe;

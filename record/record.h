@@ -1,6 +1,7 @@
 /* record/record.h: the Kafka RecordBatch v2 (magic 2) format, the one header
  * other modules include from record/: batch header decode and validation,
- * record iteration, the batch builder, and the LZ4 frame (codec 3). Shared by
+ * record iteration, the batch builder, the LZ4 frame (codec 3), gzip
+ * decompression (codec 1) and the legacy message formats. Shared by
  * the storage engine (engine/), the broker (net/) and the client (client/);
  * depends on base/ only. Pure functions over caller memory: no threads, no I/O.
  * Layout and CRC range: docs/on-disk-format.md. */
@@ -103,7 +104,7 @@ struct weir_record {
     size_t headers_raw_len;
 };
 
-/* Iterates the records of one batch. A compressed batch is decompressed into
+/* Iterates the records of one batch. A compressed batch (gzip or lz4) is decompressed into
  * scratch (caller-owned, grown with weir_realloc; free it with weir_free). */
 struct weir_record_iter {
     struct weir_batch_header hdr;
@@ -149,6 +150,55 @@ size_t weir_batch_record_size(int64_t timestamp_delta, int32_t offset_delta, int
  * output larger than cap). */
 enum weir_err weir_batch_builder_finish(struct weir_batch_builder *b, int64_t producer_id,
                                         int16_t producer_epoch, int32_t base_sequence, size_t *out_len);
+
+/* gzip (record/gzip.c, zlib): decompresses one or more gzip members; *dst
+ * grows with weir_realloc up to max bytes. Errors: WEIR_E_INVALID (not gzip,
+ * corrupt, cut short), WEIR_E_TOO_LARGE (more than max), WEIR_E_NOMEM. */
+enum weir_err weir_gzip_decompress(const uint8_t *src, size_t n, uint8_t **dst, size_t *dst_cap, size_t max,
+                                   size_t *out_len);
+/* CRC-32 (IEEE, zlib's): the legacy formats' message checksum. */
+uint32_t weir_crc32(const uint8_t *p, size_t n);
+
+/* ---- the legacy message formats, magic 0 and 1 (record/legacy.c) ----------
+ * Never stored: Produce v0-2 sets are up-converted to one RecordBatch v2 and
+ * Fetch v0-3 readers get stored batches down-converted, as Kafka 3.x does. */
+
+/* Is the set at p a legacy message set (its first magic byte 0 or 1)? */
+bool weir_legacy_is_set(const uint8_t *p, size_t n);
+/* Up-converts the legacy message set at set (n bytes) to one RecordBatch v2
+ * with base offset 0 and no producer id (Kafka's LogValidator): plain messages
+ * become its records in order; a compressed set must be exactly one wrapper
+ * (gzip or lz4) whose inner messages become the records (inner offsets are
+ * not used: offsets are assigned on append). Magic 1 timestamps are kept (the
+ * wrapper's for a log-append-time wrapper); magic 0 ones are -1. Keys and
+ * values are copied; headers none. An lz4 wrapper gives an lz4 batch, the
+ * others an uncompressed one. Every message's CRC-32 is checked. A magic 0
+ * lz4 wrapper's frame header checksum is rewritten in place (`set` must be
+ * writable). On WEIR_OK *out is a weir_malloc'd batch of *out_len bytes, the
+ * caller frees it. Errors (nothing allocated): WEIR_E_CRC (a CRC, or a
+ * wrapper that does not decompress), WEIR_E_TRUNCATED (a message cut short or
+ * below the format's minimum size), WEIR_E_INVALID (empty set, bad lengths,
+ * an inner magic other than the wrapper's, nested compression, more than one
+ * wrapper), WEIR_E_UNSUPPORTED (snappy, or a codec above 3), WEIR_E_TOO_LARGE
+ * (records or the batch over max_bytes, or a wrapper decompressing past it),
+ * WEIR_E_NOMEM. */
+enum weir_err weir_legacy_upconvert(uint8_t *set, size_t n, size_t max_bytes, uint8_t **out, size_t *out_len);
+/* Down-converts the whole RecordBatch v2 batches at p (n bytes; a partial
+ * batch at the end is ignored) to an uncompressed message set of `magic` (0
+ * or 1; Kafka's RecordsUtil.downConvert keeps the batch codec, weir writes
+ * plain messages): one message per record at or after first_offset, with its
+ * absolute offset, key and value (headers are dropped; magic 1: its timestamp,
+ * and the log-append-time attribute of its batch). Control batches are
+ * skipped. Whole messages are appended to *out (grown with weir_realloc; the
+ * caller frees it) while the total stays within max: *out_len bytes; *need is
+ * the size of the first message that did not fit (0 when every record did).
+ * A compressed batch decompresses into scratch up to max_decompressed bytes.
+ * Errors: those of weir_record_iter_init/next (WEIR_E_UNSUPPORTED for a codec
+ * weir cannot decode: snappy, zstd), WEIR_E_NOMEM; *out_len holds what was
+ * converted before. */
+enum weir_err weir_legacy_downconvert(const uint8_t *p, size_t n, int8_t magic, int64_t first_offset, size_t max,
+                                      size_t max_decompressed, uint8_t **out, size_t *out_cap, size_t *out_len,
+                                      size_t *need);
 
 /* LZ4 frame as Kafka writes it: independent 64 KiB blocks, no checksums. */
 size_t weir_lz4_bound(size_t n);

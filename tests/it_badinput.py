@@ -221,11 +221,12 @@ def produce_cases(broker, topic):
             C.bad(f"Produce into __consumer_offsets: {e}")
 
     # Produce v0 (advertised so librdkafka compresses): magic 2 batches are
-    # stored; a legacy magic 1 message set gets 43 UNSUPPORTED_FOR_MESSAGE_FORMAT.
+    # stored; a legacy magic 1 message set is up-converted and stored (it_oldformat
+    # reads such sets back); in Produce v3 it gets 87 INVALID_RECORD, as Kafka.
     msg = i8(1) + i8(0) + i64(now) + i32(-1) + i32(3) + b"old"  # magic, attrs, ts, null key, value
     legacy = i64(0) + i32(4 + len(msg)) + struct.pack(">I", zlib.crc32(msg)) + msg
     with C.KafkaConn(broker.port, timeout=10 * TS) as kc:
-        for what, blob, want in (("legacy magic 1 message set", legacy, 43), ("a magic 2 batch", good, 0)):
+        for what, blob, want in (("legacy magic 1 message set", legacy, 0), ("a magic 2 batch", good, 0)):
             try:
                 body = C.KafkaConn.produce_body(topic, 0, blob, -1)[2:]  # v0: no transactional_id
                 rd = C.Rd(kc.request(C.API_PRODUCE, 0, body))
@@ -235,6 +236,12 @@ def produce_cases(broker, topic):
                         f"Produce v0 {what} -> error {want} in a v0 response", f"err {err} base {base}")
             except Exception as e:  # noqa: BLE001
                 C.bad(f"Produce v0 {what}: {e}")
+        try:
+            res = C.KafkaConn.parse_produce(kc.request(C.API_PRODUCE, 3, C.KafkaConn.produce_body(topic, 0, legacy)))
+            C.check(len(res) == 1 and res[0][2] == 87, "Produce v3 of a legacy message set -> 87 INVALID_RECORD",
+                    f"got {res}")
+        except Exception as e:  # noqa: BLE001
+            C.bad(f"Produce v3 legacy: {e}")
 
     # acks=0 and a bad CRC: no answer possible, the broker closes the connection
     s = connect(broker)

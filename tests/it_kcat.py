@@ -165,7 +165,7 @@ def main(binary):
     probes = sorted({0, n - 1, n // 3, (2 * n) // 3 + 1} | {i + 1 for i in by_round_first.values() if i + 1 < n}
                     | {i + len(msgs) // (2 * len(ROUNDS)) for i in by_round_first.values()
                        if i + len(msgs) // (2 * len(ROUNDS)) < n})
-    # weir decodes none and lz4 batches only: inside a gzip, snappy or zstd batch the
+    # weir decodes none, gzip and lz4 batches only: inside a snappy or zstd batch the
     # answer is that batch's first offset (docs/protocol.md, ListOffsets).
     with C.KafkaConn(broker.port, timeout=30 * ts) as kc:
         batches = kc.read_batch_headers(topic, 0, timeout=120 * ts)
@@ -189,7 +189,7 @@ def main(binary):
         want = next(i for i, s in enumerate(stamps) if s >= t)
         holder = next(b for b in batches if b[0] <= want <= b[1])
         codec = names[holder[2] & 7]
-        accept = {want} if codec in ("none", "lz4") else {holder[0]}
+        accept = {want} if codec in ("none", "gzip", "lz4") else {holder[0]}
         rc, part, err = kcat_consume(broker, topic, f"s@{t}", count=1, timeout=60 * ts)
         got = part[0][1] if part else None
         C.check(rc == 0 and got in accept, f"kcat -o s@{t} (record {j}, {codec}) -> "

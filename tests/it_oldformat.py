@@ -7,15 +7,29 @@
     is unknown answers DivergingEpoch (tag 0) and no records, at once.
 (c) Fetch v13 by topic id (the id Metadata v12 answers) reads the same bytes
     as Fetch v4; an unknown id answers 100 UNKNOWN_TOPIC_ID with that id.
-(d) ApiVersions advertises Produce 0-9 and Fetch 4-13.
+(d) ApiVersions advertises Produce 0-9 and Fetch 0-13.
+(e) Produce v0 of a magic 0 message set and Produce v2 of magic 1 sets (plain,
+    and a gzip wrapper with relative inner offsets) are up-converted and
+    stored as RecordBatch v2 (Fetch v4 and v11 read v2 batches with the keys, values
+    and magic 1 timestamps); a bad CRC answers 2, a magic 1 set in Produce v3
+    87 INVALID_RECORD.
+(f) Fetch v0 reads everything back as magic 0 messages, Fetch v2 and v3 as
+    magic 1 with the timestamps (CRC-32 checked, absolute offsets, a
+    fetch offset inside a stored batch drops the records before it); a
+    partition_max_bytes below the first message: v0 cuts it there, v3 answers
+    it whole. Records produced by librdkafka (confluent_kafka, lz4) read with
+    Fetch v0.
 
 usage: it_oldformat.py path/to/weir
 """
 
+import gzip
 import os
+import struct
+import zlib
 
 import it_common as C
-from it_common import i8, i16, i32, i64, uvarint, cstring, carray, check
+from it_common import i8, i16, i32, i64, uvarint, cstring, carray, check, string, array, nbytes
 
 TOPIC = "oldfmt"
 
@@ -135,7 +149,153 @@ def step_flexible(conn):
 def step_versions(conn):
     err, apis = conn.api_versions(0)
     check(err == 0 and apis.get(C.API_PRODUCE) == (0, 9), "(d) ApiVersions: Produce 0-9", apis.get(C.API_PRODUCE))
-    check(apis.get(C.API_FETCH) == (4, 13), "(d) ApiVersions: Fetch 4-13", apis.get(C.API_FETCH))
+    check(apis.get(C.API_FETCH) == (0, 13), "(d) ApiVersions: Fetch 0-13", apis.get(C.API_FETCH))
+
+
+# ---------------------------------------------------------------- legacy message sets
+
+def message(offset, magic, key, value, ts=None, attrs=0):
+    body = i8(magic) + i8(attrs) + (i64(ts) if magic else b"") + nbytes(key) + nbytes(value)
+    return i64(offset) + i32(4 + len(body)) + struct.pack(">I", zlib.crc32(body)) + body
+
+
+def parse_set(data):
+    """A plain legacy message set -> [(offset, magic, attrs, ts, key, value)]; CRCs checked."""
+    out = []
+    rd = C.Rd(data)
+    while rd.left():
+        offset, size = rd.i64(), rd.i32()
+        body = rd._take(size)
+        crc = struct.unpack(">I", body[:4])[0]
+        if zlib.crc32(body[4:]) != crc:
+            raise ValueError(f"CRC mismatch at offset {offset}")
+        m = C.Rd(body, 4)
+        magic, attrs = m.i8(), m.i8()
+        ts = m.i64() if magic else None
+        key, value = m.bytes(), m.bytes()
+        if m.left():
+            raise ValueError(f"{m.left()} bytes after the value at offset {offset}")
+        out.append((offset, magic, attrs, ts, key, value))
+    return out
+
+
+def produce_old(conn, version, topic, blob):
+    """Produce v0-v3 of one partition's records -> (error, base offset)."""
+    body = (string(None) if version >= 3 else b"") + i16(-1) + i32(30000)
+    body += array([string(topic) + array([i32(0) + nbytes(blob)])])
+    rd = C.Rd(conn.request(C.API_PRODUCE, version, body))
+    rd.i32(), rd.string(), rd.i32()
+    idx, err, base = rd.i32(), rd.i16(), rd.i64()
+    if version >= 2:
+        rd.i64()
+    if version >= 1:
+        rd.i32()
+    check(idx == 0 and rd.left() == 0, f"Produce v{version} response: one partition, no trailing bytes")
+    return err, base
+
+
+def fetch_old(conn, version, topic, offset, part_max=1 << 20):
+    """Fetch v0-v3 of partition 0 -> (error, high watermark, records)."""
+    body = i32(-1) + i32(100) + i32(1) + (i32(1 << 20) if version >= 3 else b"")
+    body += array([string(topic) + array([i32(0) + i64(offset) + i32(part_max)])])
+    rd = C.Rd(conn.request(C.API_FETCH, version, body))
+    if version >= 1:
+        rd.i32()
+    check(rd.i32() == 1 and rd.string() == topic and rd.i32() == 1, f"Fetch v{version}: one topic, one partition")
+    idx, err, hw = rd.i32(), rd.i16(), rd.i64()
+    records = rd.bytes()
+    check(idx == 0 and rd.left() == 0, f"Fetch v{version} response: no trailing bytes")
+    return err, hw, records
+
+
+def fetch_v11(conn, topic, offset):
+    """Fetch v11 of partition 0 -> records."""
+    part = i32(0) + i32(-1) + i64(offset) + i64(-1) + i32(1 << 20)
+    body = (i32(-1) + i32(100) + i32(1) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+            + array([string(topic) + array([part])]) + array([]) + string(""))
+    rd = C.Rd(conn.request(C.API_FETCH, 11, body))
+    rd.i32(), rd.i16(), rd.i32()
+    check(rd.i32() == 1 and rd.string() == topic and rd.i32() == 1, "Fetch v11: one topic, one partition")
+    idx, err = rd.i32(), rd.i16()
+    rd.i64(), rd.i64(), rd.i64()
+    rd.array(lambda r: (r.i64(), r.i64()))
+    rd.i32()
+    records = rd.bytes()
+    check(idx == 0 and err == 0 and rd.left() == 0, "Fetch v11: error 0, no trailing bytes")
+    return records
+
+
+OLD = [(b"k0", b"magic zero 0"), (None, b"magic zero 1"), (b"k2", b"")]
+NEW_TS = 1700000000000
+NEW = [(b"m0", b"magic one 0", NEW_TS), (b"m1", None, NEW_TS + 7), (None, b"magic one 2", NEW_TS - 3)]
+ZIP = [(b"z%d" % i, b"gzip inner %d" % i, NEW_TS + 100 + i) for i in range(4)]
+
+
+def step_produce_legacy(conn, topic):
+    blob0 = b"".join(message(i, 0, k, v) for i, (k, v) in enumerate(OLD))
+    err, base = produce_old(conn, 0, topic, blob0)
+    check(err == 0 and base == 0, "(e) Produce v0 of a magic 0 set: error 0, base 0", (err, base))
+    blob1 = b"".join(message(i, 1, k, v, ts) for i, (k, v, ts) in enumerate(NEW))
+    err, base = produce_old(conn, 2, topic, blob1)
+    check(err == 0 and base == 3, "(e) Produce v2 of a magic 1 set: error 0, base 3", (err, base))
+    inner = b"".join(message(i, 1, k, v, ts) for i, (k, v, ts) in enumerate(ZIP))
+    wrapper = message(len(ZIP) - 1, 1, None, gzip.compress(inner), ts=NEW_TS + 103, attrs=1)
+    err, base = produce_old(conn, 2, topic, wrapper)
+    check(err == 0 and base == 6, "(e) Produce v2 of a gzip wrapper: error 0, base 6", (err, base))
+    bad = bytearray(message(0, 1, b"x", b"bad crc", NEW_TS))
+    bad[-1] ^= 1
+    err, _ = produce_old(conn, 2, topic, bytes(bad))
+    check(err == 2, "(e) Produce v2 of a bad CRC: 2 CORRUPT_MESSAGE", err)
+    err, _ = produce_old(conn, 3, topic, blob1)
+    check(err == 87, "(e) Produce v3 of a magic 1 set: 87 INVALID_RECORD", err)
+    err, hw, blob = conn.fetch(topic, 0, 0)
+    recs = C.parse_batches(blob)
+    want = ([(i, -1, k, v) for i, (k, v) in enumerate(OLD)] + [(3 + i, ts, k, v) for i, (k, v, ts) in enumerate(NEW)]
+            + [(6 + i, ts, k, v) for i, (k, v, ts) in enumerate(ZIP)])
+    check(err == 0 and hw == 10 and [(r[0], r[1], r[2], r[3]) for r in recs] == want,
+          "(e) Fetch v4 reads RecordBatch v2 with every key, value and timestamp", recs)
+    check(C.parse_batches(fetch_v11(conn, topic, 0)) == recs, "(e) Fetch v11 reads the same batches")
+    return want
+
+
+def step_fetch_legacy(conn, topic, want):
+    for version in (0, 1, 2, 3):
+        magic = 0 if version <= 1 else 1
+        err, hw, blob = fetch_old(conn, version, topic, 0)
+        msgs = parse_set(blob)
+        exp = [(o, magic, 0, ts if magic else None, k, v) for o, ts, k, v in want]
+        check(err == 0 and hw == len(want) and msgs == exp,
+              f"(f) Fetch v{version} reads all as magic {magic} messages", msgs)
+    err, hw, blob = fetch_old(conn, 2, topic, 7)
+    check(err == 0 and [m[0] for m in parse_set(blob)] == [7, 8, 9],
+          "(f) Fetch v2 from offset 7 (inside a batch): 7, 8, 9")
+    first = len(message(0, 0, OLD[0][0], OLD[0][1]))
+    err, hw, blob = fetch_old(conn, 0, topic, 0, part_max=first + 5)
+    check(err == 0 and len(parse_set(blob)) == 1, "(f) Fetch v0 with room for one message: one message")
+    err, hw, blob = fetch_old(conn, 0, topic, 0, part_max=first - 1)
+    check(err == 0 and blob == message(0, 0, OLD[0][0], OLD[0][1])[:first - 1],
+          "(f) Fetch v0 below the first message: the message cut at the limit", blob)
+    err, hw, blob = fetch_old(conn, 3, topic, 0, part_max=10)
+    check(err == 0 and len(parse_set(blob)) == 1, "(f) Fetch v3 below the first message: it whole (KIP-74)")
+
+
+def step_librdkafka(broker, conn, topic):
+    if not C.have_confluent_kafka():
+        C.say("(f) confluent_kafka not installed: librdkafka part skipped")
+        return
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": "lz4", "linger.ms": 5})
+    values = [b"rdkafka %d" % i for i in range(20)]
+    for i, v in enumerate(values):
+        p.produce(topic, key=b"r%d" % i, value=v, partition=0, timestamp=NEW_TS + i)
+    check(p.flush(30) == 0, "(f) librdkafka produced 20 records")
+    err, hw, blob = fetch_old(conn, 0, topic, 0)
+    msgs = parse_set(blob)
+    check(err == 0 and [(m[0], m[4], m[5]) for m in msgs] == [(i, b"r%d" % i, v) for i, v in enumerate(values)],
+          "(f) Fetch v0 reads librdkafka's lz4 batches as magic 0 messages", msgs[:3])
+    err, hw, blob = fetch_old(conn, 3, topic, 0)
+    check(err == 0 and [m[3] for m in parse_set(blob)] == [NEW_TS + i for i in range(20)],
+          "(f) Fetch v3 keeps librdkafka's timestamps")
 
 
 def main(binary):
@@ -145,6 +305,12 @@ def main(binary):
         check(err == 0, "create topic", msg)
         step_flexible(conn)
         step_versions(conn)
+        for t in ("legacy", "rdk"):
+            err, msg = conn.create_topic(t, 1)
+            check(err == 0, f"create topic {t}", msg)
+        want = step_produce_legacy(conn, "legacy")
+        step_fetch_legacy(conn, "legacy", want)
+        step_librdkafka(broker, conn, "rdk")
     broker.stop()
 
 
