@@ -128,7 +128,7 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         break;
     }
     case KAPI_LIST_OFFSETS: {
-        struct klistoffsets_req_part parts[2] = { { 0, -1 }, { 1, -2 } };
+        struct klistoffsets_req_part parts[2] = { { 0, -1, 3, 1 }, { 1, -2, -1, 5 } };
         struct klistoffsets_req_topic t = { S("orders"), parts, 2 };
         kproto_listoffsets_request_encode(out, v, &(struct klistoffsets_req){ -1, 0, &t, 1 });
         break;
@@ -147,7 +147,7 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         break;
     }
     case KAPI_DELETE_TOPICS:
-        kproto_deletetopics_request_encode(out, v, &(struct kdeletetopics_req){ topics, 2, 30000 });
+        kproto_deletetopics_request_encode(out, v, &(struct kdeletetopics_req){ topics, 2, NULL, 30000 });
         break;
     case KAPI_CREATE_PARTITIONS: {
         struct kcreatepartitions_assignment as[2] = { { ids, 1 }, { ids + 1, 1 } };
@@ -159,11 +159,11 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         struct kstr keys[2] = { S("retention.ms"), S("segment.bytes") };
         struct kdescribeconfigs_resource rs[2] = { { KRESOURCE_TOPIC, S("orders"), keys, 2 },
                                                    { KRESOURCE_BROKER, S("0"), NULL, -1 } };
-        kproto_describeconfigs_request_encode(out, v, &(struct kdescribeconfigs_req){ rs, 2, true });
+        kproto_describeconfigs_request_encode(out, v, &(struct kdescribeconfigs_req){ rs, 2, true, false });
         break;
     }
     case KAPI_INIT_PRODUCER_ID:
-        kproto_initproducerid_request_encode(out, v, &(struct kinitproducerid_req){ KSTR_NULL, 60000 });
+        kproto_initproducerid_request_encode(out, v, &(struct kinitproducerid_req){ KSTR_NULL, 60000, -1, -1 });
         break;
     case KAPI_FIND_COORDINATOR:
         kproto_findcoordinator_request_encode(out, v, &(struct kfindcoordinator_req){ .key = S("group-a") });
