@@ -1,4 +1,4 @@
-/* cli/cmd_groups.c: `weir groups list|describe|reset|delete`, over the admin
+/* cli/cmd_groups.c: `weir groups list|describe|reset|delete|delete-offsets`, over the admin
  * client's group calls (client.h), after kafka-consumer-groups.sh: list
  * prints one group per line, sorted; describe and reset print tables whose
  * columns are separated by spaces, "-" where a value is unknown. reset is a
@@ -26,6 +26,7 @@ enum {
     OPT_TO_DATETIME,
     OPT_SHIFT_BY,
     OPT_EXECUTE,
+    OPT_GROUP,
 };
 
 #define BIT(o) (1u << ((o) - OPT_BOOTSTRAP))
@@ -42,6 +43,8 @@ struct groups_args {
     int mode;       /* OPT_TO_* / OPT_SHIFT_BY, 0 none */
     int64_t value;  /* --to-offset, --shift-by, --to-datetime (ms) */
     bool execute;
+    const char *topics[GROUPS_MAX]; /* delete-offsets: --topic T[:P,...], repeatable */
+    size_t n_topics;
 };
 
 struct action {
@@ -55,12 +58,14 @@ static int run_list(struct weir_admin *a, const struct groups_args *args);
 static int run_describe(struct weir_admin *a, const struct groups_args *args);
 static int run_reset(struct weir_admin *a, const struct groups_args *args);
 static int run_delete(struct weir_admin *a, const struct groups_args *args);
+static int run_delete_offsets(struct weir_admin *a, const struct groups_args *args);
 
 static const struct action actions[] = {
     { "list", 0, 0, 0, run_list },
     { "describe", 0, 1, GROUPS_MAX, run_describe },
     { "reset", BIT(OPT_TOPIC) | BIT(OPT_PARTITION) | RESET_MODES | BIT(OPT_EXECUTE), 1, 1, run_reset },
     { "delete", 0, 1, GROUPS_MAX, run_delete },
+    { "delete-offsets", BIT(OPT_GROUP) | BIT(OPT_TOPIC), 0, 0, run_delete_offsets },
 };
 
 static const struct option groups_options[] = {
@@ -73,6 +78,7 @@ static const struct option groups_options[] = {
     { "to-datetime", required_argument, NULL, OPT_TO_DATETIME },
     { "shift-by", required_argument, NULL, OPT_SHIFT_BY },
     { "execute", no_argument, NULL, OPT_EXECUTE },
+    { "group", required_argument, NULL, OPT_GROUP },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -84,7 +90,8 @@ static void usage_groups(FILE *out)
             "       weir groups describe GROUP...\n"
             "       weir groups reset GROUP --topic T (--to-earliest | --to-latest | --to-offset N |\n"
             "                         --to-datetime TIME | --shift-by N) [--partition P]... [--execute]\n"
-            "       weir groups delete GROUP...\n\n"
+            "       weir groups delete GROUP...\n"
+            "       weir groups delete-offsets --group G --topic T[:P,P...]...\n\n"
             "Administers consumer groups. Every action takes --bootstrap HOST:PORT (default " CLI_BOOTSTRAP_DEFAULT ").\n\n"
             "  list                  the groups, one per line\n"
             "  describe              state, members (client id, host, partitions) and, per partition,\n"
@@ -92,8 +99,13 @@ static void usage_groups(FILE *out)
             "  reset                 prints, per partition, the committed offset and the new one;\n"
             "                        commits the new ones only with --execute, and only while the\n"
             "                        group has no members\n"
-            "  delete                deletes groups without members, with their committed offsets\n\n"
-            "  --topic T             reset: the topic (all its partitions unless --partition)\n"
+            "  delete                deletes groups without members, with their committed offsets\n"
+            "  delete-offsets        deletes the group's committed offsets of the partitions named\n"
+            "                        (a topic alone: all its partitions); refused per partition\n"
+            "                        while a member of the group subscribes to its topic\n\n"
+            "  --group G             delete-offsets: the group\n"
+            "  --topic T             reset: the topic (all its partitions unless --partition);\n"
+            "                        delete-offsets: T or T:P,P,... (repeatable)\n"
             "  --partition P         reset: only partition P (repeatable, or P,P,...)\n"
             "  --to-earliest         reset: to the log start offset\n"
             "  --to-latest           reset: to the log end offset\n"
@@ -180,8 +192,21 @@ static int apply_option(struct groups_args *args, int opt, const char *arg)
 {
     switch (opt) {
     case OPT_BOOTSTRAP: args->bootstrap = arg; return 0;
+    case OPT_GROUP:
+        if (!*arg) return cli_usage("%s: --group: empty group name", args->command);
+        args->groups[0] = arg, args->n_groups = 1;
+        return 0;
     case OPT_TOPIC:
-        if (!*arg) return cli_usage("%s: --topic: empty topic name", args->command);
+        if (!*arg || *arg == ':') return cli_usage("%s: --topic: empty topic name", args->command);
+        if (!strcmp(args->command, "groups delete-offsets")) {
+            if (args->n_topics == GROUPS_MAX) return cli_usage("%s: more than %d --topic", args->command, GROUPS_MAX);
+            const char *colon = strchr(arg, ':');
+            struct groups_args check = { .command = args->command };
+            int rc = colon ? add_partitions(&check, colon + 1) : 0; /* a bad list is a bad command line */
+            free(check.parts);
+            args->topics[args->n_topics++] = arg;
+            return rc;
+        }
         if (args->topic) return cli_usage("%s: one --topic at a time", args->command);
         args->topic = arg;
         return 0;
@@ -218,6 +243,8 @@ static int groups_parse(int argc, char **argv, const struct action *act, struct 
         args->groups[args->n_groups++] = argv[i];
     }
     if (args->n_groups < act->min_groups) return cli_usage("%s: GROUP is required", args->command);
+    if (act->run == run_delete_offsets && (!args->n_groups || !args->n_topics))
+        return cli_usage("%s: --group and --topic are required", args->command);
     if (act->run == run_reset) {
         if (!args->topic) return cli_usage("%s: --topic is required", args->command);
         if (!args->mode)
@@ -237,7 +264,7 @@ static int groups_parse(int argc, char **argv, const struct action *act, struct 
 
 int cmd_groups(int argc, char **argv)
 {
-    if (argc < 2) return cli_usage("groups: missing action: list, describe, reset or delete");
+    if (argc < 2) return cli_usage("groups: missing action: list, describe, reset, delete or delete-offsets");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage_groups(stdout);
         return cli_stdout_done();
@@ -245,7 +272,7 @@ int cmd_groups(int argc, char **argv)
     const struct action *act = NULL;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (!strcmp(actions[i].name, argv[1])) act = &actions[i];
-    if (!act) return cli_usage("groups: unknown action '%.160s' (list, describe, reset, delete)", argv[1]);
+    if (!act) return cli_usage("groups: unknown action '%.160s' (list, describe, reset, delete, delete-offsets)", argv[1]);
     char command[64];
     snprintf(command, sizeof command, "groups %s", act->name);
     struct groups_args args = { .command = command, .bootstrap = CLI_BOOTSTRAP_DEFAULT };
@@ -612,5 +639,63 @@ static int run_reset(struct weir_admin *a, const struct groups_args *args)
     }
     weir_group_offsets_destroy(off);
     free(tps), free(plan), free(cur), free(ps);
+    return rc;
+}
+
+/* ---- delete-offsets ----------------------------------------------------------------------- */
+
+/* Adds the partitions of one --topic T[:P,P...] to v (*n of them, cap max);
+ * a topic alone: every partition the metadata lists. -1 to go on, else the exit code. */
+static int offsets_of_topic(struct weir_admin *a, const struct groups_args *args, char *spec,
+                            struct weir_topic_partition *v, size_t *n, size_t max)
+{
+    char *colon = strchr(spec, ':');
+    if (colon) {
+        *colon = '\0';
+        struct groups_args one = { .command = args->command };
+        int rc = add_partitions(&one, colon + 1);
+        for (size_t i = 0; rc == 0 && i < one.n_parts; i++) {
+            if (*n == max) rc = cli_usage("%s: more than %zu partitions", args->command, max);
+            else v[(*n)++] = (struct weir_topic_partition){ .topic = spec, .partition = one.parts[i] };
+        }
+        free(one.parts);
+        return rc ? rc : -1;
+    }
+    struct weir_metadata *md;
+    const char *name = spec;
+    if (weir_admin_metadata(a, &name, 1, &md) != 0) return request_failed(a, args);
+    int rc = -1;
+    const struct weir_md_topic *t = md->topics_count == 1 ? &md->topics[0] : NULL;
+    if (!t || t->err) rc = cli_fail("%s: topic '%s' does not exist", args->command, spec);
+    for (size_t i = 0; rc < 0 && t && i < t->partitions_count; i++) {
+        if (*n == max) rc = cli_usage("%s: more than %zu partitions", args->command, max);
+        else v[(*n)++] = (struct weir_topic_partition){ .topic = spec, .partition = t->partitions[i].id };
+    }
+    weir_metadata_destroy(md);
+    return rc;
+}
+
+static int run_delete_offsets(struct weir_admin *a, const struct groups_args *args)
+{
+    struct weir_topic_partition *v = calloc(PARTS_MAX, sizeof *v);
+    char *specs[GROUPS_MAX] = { 0 };
+    size_t n = 0;
+    int rc = v ? -1 : cli_fail("%s: out of memory", args->command);
+    for (size_t i = 0; rc < 0 && i < args->n_topics; i++) {
+        specs[i] = strdup(args->topics[i]);
+        rc = specs[i] ? offsets_of_topic(a, args, specs[i], v, &n, PARTS_MAX) : cli_fail("%s: out of memory", args->command);
+    }
+    if (rc < 0) {
+        int err = weir_admin_delete_group_offsets(a, args->groups[0], v, n);
+        rc = 0;
+        if (err == 69) rc = cli_fail("%s: group '%s' does not exist", args->command, args->groups[0]);
+        else if (err != 0) rc = request_failed(a, args);
+        for (size_t i = 0; err == 0 && i < n; i++) {
+            if (v[i].err == 0) printf("%s %d deleted\n", v[i].topic, v[i].partition);
+            else rc = cli_fail("%s: %s %d: %s", args->command, v[i].topic, v[i].partition, weir_client_err_str(v[i].err));
+        }
+    }
+    for (size_t i = 0; i < args->n_topics; i++) free(specs[i]);
+    free(v);
     return rc;
 }

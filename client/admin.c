@@ -541,6 +541,11 @@ static enum weir_err dec_offsetcommit(struct weir_rd *rd, int16_t v, struct weir
 {
     return kproto_offsetcommit_response_decode(rd, v, ar, r);
 }
+static void enc_offsetdelete(struct kbuf *kb, int16_t v, const void *r) { kproto_offsetdelete_request_encode(kb, v, r); }
+static enum weir_err dec_offsetdelete(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
+{
+    return kproto_offsetdelete_response_decode(rd, v, ar, r);
+}
 static enum weir_err dec_deletegroups(struct weir_rd *rd, int16_t v, struct weir_arena *ar, void *r)
 {
     return kproto_deletegroups_response_decode(rd, v, ar, r);
@@ -964,5 +969,52 @@ int weir_admin_delete_groups(struct weir_admin *a, const char *const *groups, si
             result_set(&results[i], rc, KSTR_NULL), rc = 0;
         cw_frame_unref(frame);
     }
+    return rc;
+}
+
+static int offsetdelete_err(const void *r) { return ((const struct koffsetdelete_resp *)r)->error_code; }
+
+int weir_admin_delete_group_offsets(struct weir_admin *a, const char *group, struct weir_topic_partition *parts,
+                                    size_t n)
+{
+    if (!a || !group || (!parts && n) || n > INT32_MAX / 2) return invalid_arg(a);
+    for (size_t i = 0; i < n; i++)
+        if (!parts[i].topic || parts[i].partition < 0) return invalid_arg(a);
+    if (n == 0) return 0;
+    struct commit_ref *order = weir_calloc(n, sizeof *order);
+    int32_t *ps = weir_calloc(n, sizeof *ps);
+    struct koffsetdelete_req_topic *ts = weir_calloc(n, sizeof *ts);
+    if (!order || !ps || !ts) {
+        weir_free(order), weir_free(ps), weir_free(ts);
+        return admin_fail(a, WEIR_CLIENT_E_NOMEM, "OffsetDelete");
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (struct commit_ref){ parts[i].topic, parts[i].partition, 0 };
+    qsort(order, n, sizeof *order, commit_ref_cmp);
+    int32_t n_ts = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (k == 0 || strcmp(order[k].topic, order[k - 1].topic))
+            ts[n_ts++] = (struct koffsetdelete_req_topic){ kstr_c(order[k].topic), &ps[k], 0 };
+        ps[k] = order[k].partition;
+        ts[n_ts - 1].n_partitions++;
+    }
+    struct koffsetdelete_req req = { kstr_c(group), ts, n_ts };
+    struct koffsetdelete_resp resp;
+    struct gcall g = { KAPI_OFFSET_DELETE, "OffsetDelete", enc_offsetdelete, &req, dec_offsetdelete, &resp,
+                       offsetdelete_err };
+    struct cw_frame *frame = NULL;
+    int rc = group_call(a, group, &g, &frame);
+    if (rc == 0 && resp.error_code) rc = resp.error_code;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        parts[i].err = WEIR_CLIENT_E_BAD_MSG; /* unless the answer names it */
+        for (int32_t t = 0; t < resp.n_topics; t++) {
+            if (!kstr_eq(resp.topics[t].name, parts[i].topic)) continue;
+            for (int32_t p = 0; p < resp.topics[t].n_partitions; p++)
+                if (resp.topics[t].partitions[p].partition_index == parts[i].partition)
+                    parts[i].err = resp.topics[t].partitions[p].error_code;
+        }
+    }
+    if (rc > 0) cw_errf(a->err, sizeof a->err, "OffsetDelete: group '%s': %s", group, weir_kerr_str((int16_t)rc));
+    cw_frame_unref(frame);
+    weir_free(order), weir_free(ps), weir_free(ts);
     return rc;
 }

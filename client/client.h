@@ -720,6 +720,15 @@ WEIR_API int weir_admin_commit_group_offsets(struct weir_admin *a, const char *g
 WEIR_API int weir_admin_delete_groups(struct weir_admin *a, const char *const *groups, size_t n,
                                       struct weir_admin_result *results);
 
+/* Deletes the committed offsets of `group` for parts[0, n) (OffsetDelete;
+ * .offset unused). Returns 0 when the broker answered for the partitions:
+ * parts[i].err is then 0, 3 UNKNOWN_TOPIC_OR_PARTITION or 86
+ * GROUP_SUBSCRIBED_TO_TOPIC (a member subscribes to the topic). A group-level
+ * Kafka error is returned as is (69 GROUP_ID_NOT_FOUND, 68 NON_EMPTY_GROUP,
+ * 24 INVALID_GROUP_ID), else a WEIR_CLIENT_E_* code. */
+WEIR_API int weir_admin_delete_group_offsets(struct weir_admin *a, const char *group, struct weir_topic_partition *parts,
+                                             size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -344,6 +344,10 @@ void handle_group(struct request *req)
         group_admin_handle(req);
         return;
     }
+    if (req->hdr.api_key == KAPI_OFFSET_DELETE) {
+        group_offsetdelete_handle(req);
+        return;
+    }
     struct gop *op = weir_arena_alloc(&req->arena, sizeof *op);
     if (!op) {
         request_malformed(req, WEIR_E_NOMEM);

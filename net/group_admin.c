@@ -1,4 +1,4 @@
-/* net/group_admin.c: DescribeGroups, ListGroups and DeleteGroups. Each fans
+/* net/group_admin.c: DescribeGroups, ListGroups, DeleteGroups and OffsetDelete. Each fans
  * out from the request's reactor to the owners (one ptask per group, or per
  * offsets partition for ListGroups); the last answer encodes the response.
  * DeleteGroups writes tombstones for the group's offsets (group_log.c). */
@@ -245,4 +245,148 @@ void group_admin_handle(struct request *req)
         ptask_send(&slots[i].pt);
     }
     if (--st->remaining == 0) ginfo_finish(req);
+}
+
+/* ---- OffsetDelete ------------------------------------------------------------------ */
+
+enum { OFFDEL_PENDING = INT16_MIN, OFFDEL_WRITING = INT16_MIN + 1 }; /* codes not decided yet */
+
+struct offdel {
+    struct ptask pt;
+    struct koffsetdelete_req in;
+    struct koffsetdelete_resp out; /* in the request's arena; the owner fills the codes */
+    struct gheld held;
+};
+
+static void offdel_finish(struct gjob *j)
+{
+    struct offdel *od = j->ctx;
+    int16_t code = weir_kerr_from_err(j->err);
+    for (int32_t i = 0; i < od->out.n_topics; i++)
+        for (int32_t k = 0; k < od->out.topics[i].n_partitions; k++)
+            if (od->out.topics[i].partitions[k].error_code == OFFDEL_WRITING)
+                od->out.topics[i].partitions[k].error_code = code;
+    weir_log(j->err == WEIR_OK ? WEIR_LOG_INFO : WEIR_LOG_WARN, "group %.*s: committed offsets deleted: %s",
+             od->in.group_id.len, od->in.group_id.ptr, weir_err_str(j->err));
+    ptask_reply(j->r, &od->pt);
+}
+
+static void offdel_owner(struct reactor *r, struct ptask *pt);
+
+static void offdel_resume(struct reactor *r, struct gheld *h)
+{
+    offdel_owner(r, &weir_container_of(h, struct offdel, held)->pt);
+}
+
+/* The group-level answer, as Kafka's GroupCoordinator.handleDeleteOffsets:
+ * 24 for an empty id, the coordinator's refusal, 69 for a group it does not
+ * know, 68 for a group with members whose protocol type is not "consumer". */
+static int16_t offdel_group_error(struct reactor *r, struct gcoord *gc, struct offdel *od, struct group **out)
+{
+    *out = NULL;
+    if (od->in.group_id.len <= 0) return WEIR_KERR_INVALID_GROUP_ID;
+    int16_t refused = group_coordinates(r, gc, od->pt.partition);
+    if (refused) return refused;
+    ginfo_load(r, gc, od->pt.partition);
+    struct group *g = group_find(gc, od->in.group_id);
+    if (!g || g->state == G_DEAD) return WEIR_KERR_GROUP_ID_NOT_FOUND;
+    if (g->state != G_EMPTY && (!g->protocol_type || strcmp(g->protocol_type, "consumer"))) return WEIR_KERR_NON_EMPTY_GROUP;
+    *out = g;
+    return 0;
+}
+
+/* Per partition (topics the cluster does not have were answered 3 on the
+ * request's reactor): 86 GROUP_SUBSCRIBED_TO_TOPIC when the group has members
+ * and one subscribes to the topic; otherwise 0, and a committed offset gets a
+ * tombstone in __consumer_offsets, answered once it is durable. */
+static void offdel_owner(struct reactor *r, struct ptask *pt)
+{
+    struct offdel *od = weir_container_of(pt, struct offdel, pt);
+    struct gcoord *gc = group_coord_of(r);
+    struct group *g;
+    od->out.error_code = offdel_group_error(r, gc, od, &g);
+    if (od->out.error_code) {
+        ptask_reply(r, pt);
+        return;
+    }
+    if (gc->compact_wanted[pt->partition]) {
+        group_hold(gc, pt->partition, &od->held, offdel_resume);
+        return;
+    }
+    struct gjob *j = NULL;
+    int64_t now = weir_time_ms();
+    for (int32_t i = 0; i < od->out.n_topics; i++) {
+        struct koffsetdelete_resp_topic *t = &od->out.topics[i];
+        bool subscribed = g->state != G_EMPTY && group_subscribed(g, t->name);
+        for (int32_t k = 0; k < t->n_partitions; k++) {
+            struct koffsetdelete_resp_part *p = &t->partitions[k];
+            if (p->error_code != OFFDEL_PENDING) continue;
+            p->error_code = subscribed ? WEIR_KERR_GROUP_SUBSCRIBED_TO_TOPIC : 0;
+            if (subscribed || !group_offset_find(g, t->name.ptr ? t->name.ptr : "", (size_t)t->name.len,
+                                                 p->partition_index))
+                continue;
+            if (!j) j = group_job_new(r, pt->partition, true, offdel_finish);
+            j->ctx = od;
+            group_job_add(j, od->in.group_id, t->name, p->partition_index, NULL, now);
+            p->error_code = OFFDEL_WRITING;
+        }
+    }
+    if (j) group_job_submit(j); /* offdel_finish answers */
+    else ptask_reply(r, pt);
+}
+
+static void offdel_origin(struct reactor *r, struct ptask *pt)
+{
+    (void)r;
+    struct request *req = pt->req;
+    struct offdel *od = weir_container_of(pt, struct offdel, pt);
+    if (od->out.error_code) od->out.n_topics = 0; /* Kafka's error response has no topics */
+    response_begin(req);
+    kproto_offsetdelete_encode(&req->out, req->hdr.api_version, &od->out);
+    response_end(req);
+    request_respond(req);
+}
+
+/* The answer's topics, in request order, each partition's code: 3 for a
+ * topic or partition the cluster does not have (KafkaApis checks the
+ * metadata cache first), else OFFDEL_PENDING for the owner. */
+static bool offdel_prepare(struct request *req, struct offdel *od)
+{
+    struct weir_meta *m = req->c->r->b->meta;
+    int32_t n = od->in.n_topics;
+    od->out.topics = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(n, 1) * sizeof *od->out.topics);
+    if (!od->out.topics) return false;
+    od->out.n_topics = n;
+    for (int32_t i = 0; i < n; i++) {
+        const struct koffsetdelete_req_topic *in = &od->in.topics[i];
+        struct koffsetdelete_resp_topic *t = &od->out.topics[i];
+        char *name = arena_strdup(&req->arena, in->name);
+        t->name = in->name;
+        t->n_partitions = in->n_partitions;
+        t->partitions = weir_arena_alloc(&req->arena, (size_t)WEIR_MAX(in->n_partitions, 1) * sizeof *t->partitions);
+        if (!name || !t->partitions) return false;
+        int32_t have = weir_meta_topic_partitions(m, name);
+        for (int32_t k = 0; k < in->n_partitions; k++) {
+            int32_t p = in->partitions[k];
+            t->partitions[k] = (struct koffsetdelete_resp_part){
+                p, p >= 0 && p < have ? OFFDEL_PENDING : WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION };
+        }
+    }
+    return true;
+}
+
+void group_offsetdelete_handle(struct request *req)
+{
+    struct offdel *od = weir_arena_alloc(&req->arena, sizeof *od);
+    enum weir_err err = od ? WEIR_OK : WEIR_E_NOMEM;
+    if (od) memset(od, 0, sizeof *od);
+    if (err == WEIR_OK) err = kproto_offsetdelete_decode(&req->body, req->hdr.api_version, &req->arena, &od->in);
+    if (err == WEIR_OK && !offdel_prepare(req, od)) err = WEIR_E_NOMEM;
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
+    }
+    od->pt = (struct ptask){ .req = req, .topic = GROUP_OFFSETS_TOPIC, .partition = group_partition(od->in.group_id),
+                             .on_owner = offdel_owner, .on_origin = offdel_origin };
+    ptask_send(&od->pt);
 }

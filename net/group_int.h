@@ -206,6 +206,7 @@ struct gjob {
     enum weir_err err;
     void (*done)(struct gjob *job);
     struct ginfo_slot *slot;    /* DeleteGroups: the answer waiting for it */
+    void *ctx;                  /* OffsetDelete: its request state */
     uint8_t *kv;                /* scratch for one record */
 };
 
@@ -266,6 +267,11 @@ struct gmeta {
 void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm);
 void group_meta_live(struct gcoord *gc, struct group *g, bool live); /* g->meta_live, counted */
 
+/* Is a member of g (a "consumer" group with members) subscribed to topic, as
+ * Kafka's GroupMetadata.isSubscribedToTopic answers: true also when the
+ * subscriptions cannot be known (no chosen protocol, a member without it,
+ * metadata that does not parse). */
+bool group_subscribed(const struct group *g, struct kstr topic);
 /* ---- group_member.c: the state machine ---- */
 void group_prepare_rebalance(struct reactor *r, struct group *g);
 void group_member_remove(struct reactor *r, struct group *g, struct gmember *m, int16_t code);
@@ -299,5 +305,6 @@ void group_offset_fetch(struct reactor *r, struct gcoord *gc, struct gop *op);
 
 /* ---- group_admin.c ---- */
 void group_admin_handle(struct request *req);  /* DescribeGroups, ListGroups, DeleteGroups */
+void group_offsetdelete_handle(struct request *req); /* OffsetDelete */
 
 #endif

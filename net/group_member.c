@@ -1024,20 +1024,38 @@ struct grow_state {
 };
 
 /* Does ConsumerProtocolSubscription metadata (i16 version, topics []string,
- * then fields we do not need) name one of `topics`? Malformed: no. */
-static bool subscribes(const uint8_t *meta, int32_t len, char *const *topics, int32_t n)
+ * then fields we do not need) name `one`, or one of `topics` (one null)?
+ * 1 yes, 0 no, -1 malformed. */
+static int subscription_names(const uint8_t *meta, int32_t len, char *const *topics, int32_t n, struct kstr one)
 {
     struct weir_rd rd = weir_rd_make(meta, (size_t)WEIR_MAX(len, 0));
     int16_t version = weir_rd_i16(&rd);
     int32_t count = weir_rd_i32(&rd);
-    if (rd.err || version < 0 || count < 0 || (uint64_t)count > weir_rd_left(&rd) / 2) return false;
+    if (rd.err || version < 0 || count < 0 || (uint64_t)count > weir_rd_left(&rd) / 2) return -1;
     bool hit = false;
     for (int32_t i = 0; i < count; i++) {
         struct kstr t = group_get_str(&rd);
-        if (rd.err || kstr_is_null(t)) return false;
+        if (rd.err || kstr_is_null(t)) return -1;
+        hit = hit || (one.len >= 0 && t.len == one.len && (!t.len || !memcmp(t.ptr, one.ptr, (size_t)t.len)));
         for (int32_t j = 0; j < n && !hit; j++) hit = kstr_eq(t, topics[j]);
     }
     return hit;
+}
+
+/* Malformed metadata: not subscribed (a rebalance it does not need is not forced). */
+static bool subscribes(const uint8_t *meta, int32_t len, char *const *topics, int32_t n)
+{
+    return subscription_names(meta, len, topics, n, KSTR_NULL) == 1;
+}
+
+bool group_subscribed(const struct group *g, struct kstr topic)
+{
+    if (!g->protocol) return true; /* no chosen protocol: Kafka's subscribedTopics is None */
+    for (const struct gmember *m = g->members; m; m = m->next) {
+        const struct gproto *p = group_member_proto(m, g->protocol);
+        if (!p || subscription_names(p->meta, p->len, NULL, 0, topic) != 0) return true;
+    }
+    return false;
 }
 
 static void grow_owner(struct reactor *r, struct ptask *pt)

@@ -178,6 +178,7 @@ void handle_request(struct request *req)
     case KAPI_DESCRIBE_GROUPS:
     case KAPI_LIST_GROUPS:
     case KAPI_DELETE_GROUPS:
+    case KAPI_OFFSET_DELETE:
     case KAPI_OFFSET_FETCH: handle_group(req); break;
     default: handle_unsupported(req); break;
     }

@@ -32,6 +32,7 @@ static const struct kproto_api api_table[] = {
     { KAPI_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
     { KAPI_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
     { KAPI_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
+    { KAPI_OFFSET_DELETE, 0, 0, INT16_MAX, "OffsetDelete" }, /* flexibleVersions "none" in Kafka 3.7 */
     { KAPI_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
 };
 

@@ -78,6 +78,7 @@ enum kapi_key {
     KAPI_DESCRIBE_CONFIGS = 32,
     KAPI_CREATE_PARTITIONS = 37,
     KAPI_DELETE_GROUPS = 42,
+    KAPI_OFFSET_DELETE = 47,
     KAPI_DESCRIBE_CLUSTER = 60,
 };
 
@@ -1408,6 +1409,40 @@ void kproto_deletegroups_encode(struct kbuf *out, int16_t version, const struct 
 void kproto_deletegroups_request_encode(struct kbuf *out, int16_t version, const struct kdeletegroups_req *req);
 enum weir_err kproto_deletegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletegroups_resp *resp);
+
+/* ---- OffsetDelete (47), v0; not flexible ---- */
+
+struct koffsetdelete_req_topic {
+    struct kstr name;
+    int32_t *partitions;
+    int32_t n_partitions;
+};
+struct koffsetdelete_req {
+    struct kstr group_id;
+    struct koffsetdelete_req_topic *topics;
+    int32_t n_topics;
+};
+struct koffsetdelete_resp_part {
+    int32_t partition_index;
+    int16_t error_code;
+};
+struct koffsetdelete_resp_topic {
+    struct kstr name;
+    struct koffsetdelete_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct koffsetdelete_resp {
+    int16_t error_code; /* first on the wire; with an error, no topics (Kafka's getErrorResponse) */
+    int32_t throttle_time_ms;
+    struct koffsetdelete_resp_topic *topics;
+    int32_t n_topics;
+};
+enum weir_err kproto_offsetdelete_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                         struct koffsetdelete_req *req);
+void kproto_offsetdelete_encode(struct kbuf *out, int16_t version, const struct koffsetdelete_resp *resp);
+void kproto_offsetdelete_request_encode(struct kbuf *out, int16_t version, const struct koffsetdelete_req *req);
+enum weir_err kproto_offsetdelete_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                  struct koffsetdelete_resp *resp);
 
 /* ---- DescribeCluster (60), v0-1; flexible from v0 ---- */
 

@@ -185,6 +185,13 @@ bad "groups describe: empty group" "empty group name" -- groups describe ""
 bad "groups describe --execute" "does not apply" -- groups describe g --execute
 bad "groups delete: no group" "GROUP is required" -- groups delete
 bad "groups delete --bootstrap without a port" "--bootstrap" -- groups delete g --bootstrap nohost
+bad "groups delete-offsets: no --group" "--group and --topic are required" -- groups delete-offsets --topic t
+bad "groups delete-offsets: no --topic" "--group and --topic are required" -- groups delete-offsets --group g
+bad "groups delete-offsets: stray argument" "unexpected argument 'g'" -- groups delete-offsets g --group g --topic t
+bad "groups delete-offsets: bad partition" "is not a partition number" -- groups delete-offsets --group g --topic t:x
+bad "groups delete-offsets: empty topic" "empty topic name" -- groups delete-offsets --group g --topic :0
+bad "groups delete-offsets --execute" "does not apply" -- groups delete-offsets --group g --topic t --execute
+bad "groups reset --group" "does not apply" -- groups reset g --group g --topic t --to-earliest
 bad "groups reset: no group" "GROUP is required" -- groups reset --topic t --to-earliest
 bad "groups reset: two groups" "one group at a time" -- groups reset g h --topic t --to-earliest
 bad "groups reset: no --topic" "--topic is required" -- groups reset g --to-earliest

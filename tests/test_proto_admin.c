@@ -1,5 +1,5 @@
 /* tests/test_proto_admin.c: proto/, the cluster admin APIs, both directions:
- * DescribeCluster (60, v0-1). Each round trip is client encode -> broker
+ * DescribeCluster (60, v0-1), OffsetDelete (47, v0). Each round trip is client encode -> broker
  * decode and broker encode -> client decode, checked byte for byte against
  * the schema's layout and field for field; every truncation of a body fails
  * with WEIR_E_TRUNCATED; versions outside the range are refused. */
@@ -138,10 +138,80 @@ static void test_describecluster(void **state)
     weir_arena_destroy(&a);
 }
 
+/* ---- OffsetDelete (47), v0 ---- */
+
+static enum weir_err od_req(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_offsetdelete_decode(rd, v, a, out);
+}
+static enum weir_err od_resp(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_offsetdelete_response_decode(rd, v, a, out);
+}
+
+static void test_offsetdelete(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    int32_t parts[] = { 0, 3 };
+    struct koffsetdelete_req_topic rts[] = { { kstr_c("t"), parts, 2 }, { kstr_c("u"), NULL, 0 } };
+    static const uint8_t req0[] = { 0, 1, 'g', 0, 0, 0, 2, 0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3,
+                                    0, 1, 'u', 0, 0, 0, 0 };
+    kproto_offsetdelete_request_encode(&b, 0, &(struct koffsetdelete_req){ kstr_c("g"), rts, 2 });
+    expect_bytes(&b, req0, sizeof req0);
+    struct koffsetdelete_req rq;
+    assert_int_equal(decode_copy(od_req, b.mem, b.mem_len, 0, &a, &rq), WEIR_OK);
+    assert_true(kstr_eq(rq.group_id, "g"));
+    assert_int_equal(rq.n_topics, 2);
+    assert_true(kstr_eq(rq.topics[0].name, "t"));
+    assert_int_equal(rq.topics[0].n_partitions, 2);
+    assert_int_equal(rq.topics[0].partitions[1], 3);
+    assert_int_equal(rq.topics[1].n_partitions, 0);
+    size_t truncated = truncations(od_req, &b, 0, &a, &rq);
+    kbuf_reset(&b);
+
+    struct koffsetdelete_resp_part ps[] = { { 0, 0 }, { 3, WEIR_KERR_GROUP_SUBSCRIBED_TO_TOPIC } };
+    struct koffsetdelete_resp_topic ts[] = { { kstr_c("t"), ps, 2 } };
+    /* error code first, then throttle, then the topics */
+    static const uint8_t resp0[] = { 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 2,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 86 };
+    kproto_offsetdelete_encode(&b, 0, &(struct koffsetdelete_resp){ 0, 9, ts, 1 });
+    expect_bytes(&b, resp0, sizeof resp0);
+    struct koffsetdelete_resp rs;
+    assert_int_equal(decode_copy(od_resp, b.mem, b.mem_len, 0, &a, &rs), WEIR_OK);
+    assert_int_equal(rs.error_code, 0);
+    assert_int_equal(rs.throttle_time_ms, 9);
+    assert_int_equal(rs.n_topics, 1);
+    assert_int_equal(rs.topics[0].n_partitions, 2);
+    assert_int_equal(rs.topics[0].partitions[1].partition_index, 3);
+    assert_int_equal(rs.topics[0].partitions[1].error_code, 86);
+    truncated += truncations(od_resp, &b, 0, &a, &rs);
+    kbuf_reset(&b);
+    /* a group-level error: no topics */
+    static const uint8_t err0[] = { 0, 69, 0, 0, 0, 0, 0, 0, 0, 0 };
+    kproto_offsetdelete_encode(&b, 0, &(struct koffsetdelete_resp){ WEIR_KERR_GROUP_ID_NOT_FOUND, 0, NULL, 0 });
+    expect_bytes(&b, err0, sizeof err0);
+    kbuf_reset(&b);
+    assert_int_equal(decode_copy(od_req, req0, sizeof req0, 1, &a, &rq), WEIR_E_UNSUPPORTED);
+    assert_int_equal(decode_copy(od_resp, resp0, sizeof resp0, 1, &a, &rs), WEIR_E_UNSUPPORTED);
+    static const uint8_t huge[] = { 0, 1, 'g', 0x7f, 0xff, 0xff, 0xff, 0, 1, 't' };
+    assert_int_not_equal(decode_copy(od_req, huge, sizeof huge, 0, &a, &rq), WEIR_OK);
+    static const uint8_t null_group[] = { 0xff, 0xff, 0, 0, 0, 0 };
+    assert_int_equal(decode_copy(od_req, null_group, sizeof null_group, 0, &a, &rq), WEIR_E_INVALID);
+    decode_copy(od_req, NULL, 0, 0, &a, &rq);
+    print_message("OffsetDelete: %zu truncations\n", truncated);
+    kbuf_free(&b);
+    weir_arena_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_describecluster),
+        cmocka_unit_test(test_offsetdelete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
