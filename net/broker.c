@@ -333,6 +333,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         repl_reactor_init(r);
         fetcher_reactor_init(r);
         if (b->cfg.zk_connect[0]) cluster_glue_reactor_init(r);
+        else r->leads_alone = true; /* a single node: every partition's only replica */
     }
     const char *dir = b->cfg.data_dir;
     struct addrinfo *ai[WEIR_LISTENERS_MAX] = { NULL };

@@ -687,14 +687,14 @@ static void fetcher_timer_fire(struct reactor *r, struct reactor_timer *t)
     fetcher_kick(weir_container_of(t, struct fetcher, timer));
 }
 
-/* The leader's inter-broker listener from the cluster's cache; false when it
- * is not live (or has no such listener). */
+/* The leader's inter-broker listener from the metadata; false when it is
+ * not live (or has no such listener), or before the metadata is up. */
 static bool fetcher_target(struct fetcher *f)
 {
-    struct weir_cluster *cl = f->r->b->cluster;
+    struct weir_meta *meta = __atomic_load_n(&f->r->b->meta, __ATOMIC_ACQUIRE);
     struct weir_broker_addr addr;
     const char *listener = f->r->b->cfg.listeners[f->r->b->inter_broker].name;
-    if (!cl || !weir_cluster_broker(cl, f->leader, listener, &addr)) return false;
+    if (!meta || !weir_meta_broker(meta, f->leader, listener, &addr)) return false;
     outconn_target(f->oc, addr.host, addr.port);
     return true;
 }

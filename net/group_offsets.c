@@ -50,12 +50,12 @@ static void commit_replicated(struct reactor *owner, struct repl_hold *h, int16_
     commit_apply(op, code);
 }
 
-/* In a cluster a commit is answered once the HW passes it (every ISR member
- * has it), so a new coordinator's replay sees every acknowledged commit. */
+/* A commit is answered once the HW passes it (every ISR member has it; led
+ * alone: at once), so a new coordinator's replay sees every acknowledged commit. */
 static void commit_done(struct weir_append *a)
 {
     struct gop *op = a->user;
-    if (a->err != WEIR_OK || !op->owner->b->cluster) {
+    if (a->err != WEIR_OK) {
         commit_apply(op, weir_kerr_from_err(a->err));
         return;
     }

@@ -10,12 +10,13 @@
  * round. Record bytes are never copied here: the response carries file
  * ranges that the connection sends by splice or from the mapping.
  *
- * Cluster mode: only the leader answers (6 elsewhere; current_leader_epoch
- * checked: 74, 75). A follower (replica_id >= 0) reads up to the log end,
+ * Only the leader answers (6 elsewhere; current_leader_epoch checked: 74,
+ * 75). A follower (replica_id >= 0, where partitions have followers: not led
+ * alone, part_repl_follower_fetch) reads up to the log end,
  * its fetch offset moves the ISR and the high watermark (repl_part.c), and it
  * waits on the log end; a consumer reads whole batches below the high
  * watermark, which is its high_watermark and last_stable_offset, and waits
- * on the high watermark.
+ * on the high watermark (a partition led alone: its HW is its log end).
  *
  * v12+: a fetch that names its last fetched epoch is checked against the
  * epoch cache first, as Kafka's Partition.readRecords does: when that epoch
@@ -32,7 +33,7 @@ struct fetch_slot {
     struct ptask sub;            /* the subscription */
     struct reactor_waiter w;     /* linked while the fetch waits */
     bool sub_busy, ready_now;
-    bool follower;               /* cluster mode, replica_id >= 0 */
+    bool follower;               /* part_repl_follower_fetch(replica_id) */
     int32_t replica;             /* replica_id */
     int32_t leader_epoch;        /* current_leader_epoch, -1: unchecked */
     int32_t last_fetched_epoch;  /* v12+, -1: unchecked */
@@ -57,7 +58,7 @@ struct fetch_state {
     bool waiting, done;
     int64_t deadline_ns;
     int64_t wait_ns;             /* when it last parked */
-    bool follower;               /* cluster mode, replica_id >= 0 */
+    bool follower;               /* part_repl_follower_fetch(replica_id) */
     struct reactor_timer timer;  /* armed while waiting */
     struct request *wait_next, *wait_prev; /* the reactor's waiting fetches */
 };
@@ -265,7 +266,7 @@ static void sub_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, sub);
     struct part *p = part_find(r, pt->topic, pt->partition);
-    bool consumer = r->b->cluster && !s->follower; /* waits on the high watermark */
+    bool consumer = !s->follower; /* waits on the high watermark (the log end where that follows it) */
     s->ready_now = !p || weir_log_state(p->log) != WEIR_OK ||
                    (consumer ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log)) > s->offset ||
                    part_repl_serve_check(r, p, s->leader_epoch) != 0;
@@ -361,17 +362,25 @@ static void view_trim(struct weir_log_view *v, int64_t limit)
     v->offset_next = next;
 }
 
+/* Whether `epoch` is the one p is led at here while the log's epoch cache is
+ * empty: a partition led alone leads at epoch 0 from its log's start
+ * (Metadata says so) but keeps no cache, so epoch 0 spans the whole log, as
+ * Kafka's cache {(0, start)} would answer; without that a KIP-320 client (one
+ * that saw epoch 0) would take -1 for a truncation and reset its offset. A
+ * cluster's leader stamps its epoch into the cache when it takes the lead. */
+static bool epoch_uncached(const struct reactor *r, const struct part *p, int32_t epoch)
+{
+    return epoch >= 0 && epoch == part_repl_leader_epoch(r, p) && weir_log_latest_epoch(p->log) < 0;
+}
+
 /* Where `requested` ends in p's log: (epoch, end offset) as Kafka's
- * LeaderEpochFileCache.endOffsetFor answers. A single node leads at epoch 0
- * from the log's start (Metadata says so) but keeps no epoch cache: epoch 0
- * ends at the log end, as Kafka's cache {(0, start)} would answer; without it
- * a KIP-320 client (one that saw epoch 0) would take -1 for a truncation and
- * reset its offset. */
+ * LeaderEpochFileCache.endOffsetFor answers; the epoch p is led at, missing
+ * from the cache, ends at the log end (epoch_uncached). */
 static void epoch_end_offset(const struct reactor *r, const struct part *p, int32_t requested, int32_t *epoch,
                              int64_t *end_offset)
 {
-    if (!r->b->cluster && requested == 0 && weir_log_latest_epoch(p->log) < 0) {
-        *epoch = 0;
+    if (epoch_uncached(r, p, requested)) {
+        *epoch = requested;
         *end_offset = weir_log_end_offset(p->log);
         return;
     }
@@ -400,7 +409,7 @@ static void read_owner(struct reactor *r, struct ptask *pt)
     if (p) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
     if (p && !pt->error_code && read_diverges(r, p, s)) {
         s->log_start = weir_log_start_offset(p->log);
-        s->high_watermark = r->b->cluster ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
+        s->high_watermark = weir_log_high_watermark(p->log);
     } else if (p && !pt->error_code) {
         int64_t end = weir_log_end_offset(p->log);
         s->log_start = weir_log_start_offset(p->log);
@@ -408,9 +417,7 @@ static void read_owner(struct reactor *r, struct ptask *pt)
         enum weir_err err = weir_log_read(p->log, s->offset, max, true, &s->view);
         s->has_view = err == WEIR_OK && s->view.segment;
         if (err != WEIR_OK) pt->error_code = weir_kerr_from_err(err);
-        if (!r->b->cluster) {
-            s->high_watermark = end;
-        } else if (s->follower) {
+        if (s->follower) {
             /* Not a replica of it: no records, as Kafka answers. */
             if (err == WEIR_OK && !part_repl_follower_fetched(r, p, s->replica, s->offset, end) && s->has_view)
                 weir_log_view_release(p->log, &s->view), s->has_view = false;
@@ -475,7 +482,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
     st->slots = n ? weir_arena_alloc(&req->arena, (size_t)n * sizeof *st->slots) : NULL;
     if (n && !st->slots) return WEIR_E_NOMEM;
     int32_t i = 0;
-    bool follower = req->c->r->b->cluster && st->fr.replica_id >= 0;
+    bool follower = part_repl_follower_fetch(req->c->r, st->fr.replica_id);
     st->follower = follower;
     for (int32_t t = 0; t < st->fr.n_topics; t++) {
         int16_t fixed_error = 0;
@@ -580,14 +587,16 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
     if (p) pt->error_code = part_repl_serve_check(r, p, s->current_leader_epoch);
     s->out->error_code = pt->error_code;
     if (p && !pt->error_code) {
-        /* Cluster mode: what a consumer may read ends at the high watermark
-         * (for either isolation level: no transactions, so the last stable
-         * offset is the high watermark). The epoch answered is the current
-         * one for the latest offset, else the epoch of the batch holding the
-         * offset (Kafka's UnifiedLog.fetchOffsetByTimestamp), -1 unknown. */
+        /* What a consumer may read ends at the high watermark (for either
+         * isolation level: no transactions, so the last stable offset is the
+         * high watermark; led alone, it is the log end). The epoch answered
+         * is the current one for the latest offset, else the epoch of the
+         * batch holding the offset (Kafka's UnifiedLog.fetchOffsetByTimestamp),
+         * -1 unknown; one the log's epoch cache lacks is the current epoch's
+         * (epoch_uncached). */
         int64_t offset = -1, ts = -1;
         int32_t epoch = -1;
-        int64_t end = r->b->cluster && !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
+        int64_t end = !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
         if (s->timestamp == KPROTO_LIST_EARLIEST || s->timestamp == KPROTO_LIST_EARLIEST_LOCAL) {
             offset = weir_log_start_offset(p->log); /* no tiered storage: local start = start */
             epoch = weir_log_epoch_for_offset(p->log, offset);
@@ -609,7 +618,7 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         if (s->v0 && s->max_num_offsets <= 0) offset = -1; /* an empty old_style_offsets */
         s->out->offset = offset;
         s->out->timestamp = ts;
-        if (!r->b->cluster && offset >= 0 && weir_log_latest_epoch(p->log) < 0) epoch = 0; /* see epoch_end_offset */
+        if (offset >= 0 && epoch_uncached(r, p, 0)) epoch = 0;
         s->out->leader_epoch = s->out->error_code ? -1 : epoch;
     }
     ptask_reply(r, pt);

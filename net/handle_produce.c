@@ -69,8 +69,8 @@ static void produce_held_done(struct reactor *owner, struct repl_hold *h, int16_
     ptask_reply(owner, &s->pt);
 }
 
-/* Cluster mode, acks=all, appended (or a duplicate of an appended batch):
- * answered once the HW passes the batch's last offset. */
+/* acks=all, appended (or a duplicate of an appended batch): answered once
+ * the HW passes the batch's last offset (led alone: at once, HW = log end). */
 static void produce_hold(struct produce_slot *s)
 {
     int64_t last_delta = (int64_t)weir_load_be32(s->records + WEIR_BATCH_OFF_LAST_DELTA);
@@ -81,7 +81,7 @@ static void produce_hold(struct produce_slot *s)
 
 static bool produce_holds(const struct produce_slot *s)
 {
-    return s->acks == -1 && s->owner->b->cluster && s->pt.error_code == 0 && s->base_offset >= 0;
+    return s->acks == -1 && s->pt.error_code == 0 && s->base_offset >= 0;
 }
 
 static void produce_appended(struct weir_append *a)
@@ -103,7 +103,7 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
         return;
     }
     s->log_start = weir_log_start_offset(p->log);
-    if (r->b->cluster && (pt->error_code = part_repl_produce_check(r, p, s->acks, &s->min_insync)) != 0) {
+    if ((pt->error_code = part_repl_produce_check(r, p, s->acks, &s->min_insync)) != 0) {
         ptask_reply(r, pt);
         return;
     }

@@ -57,8 +57,8 @@ struct part {
     struct weir_log *log;
     struct reactor *owner;
     uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
-    uint64_t hw_waiters;         /* likewise, told when its high watermark moves (cluster mode's consumers) */
-    struct part_repl *repl;      /* its replication state (repl_part.c); NULL on a single node */
+    uint64_t hw_waiters;         /* likewise, told when its high watermark moves (consumers wait on it) */
+    struct part_repl *repl;      /* its replication state (repl_part.c); NULL while it has no role (and when led alone) */
     uint64_t follow_gen;         /* fetcher.c: the current follow (or unfollow); older fetcher work is stale */
     int32_t follow_leader;       /* fetcher.c: the leader it follows, while followed */
     int32_t follow_epoch;        /* fetcher.c: at this leader epoch */
@@ -214,6 +214,12 @@ struct reactor {
     struct reactor_stats stats;
     void *groups;                /* group*.c: the groups this reactor coordinates */
     void *repl;                  /* repl_part.c: the partitions this reactor leads */
+    /* Every partition this reactor owns is led here alone: this broker is its
+     * only replica and leads it at epoch 0 with ISR {itself}, so its HW is its
+     * log end and an acks=all produce is committed once appended; no role
+     * ever comes for it (a single node's reactors: broker.c sets it at start;
+     * repl_part.c alone reads it). */
+    bool leads_alone;
     void *fetchers;              /* fetcher.c: the fetchers living on this reactor */
 };
 
@@ -422,10 +428,12 @@ void groups_free(struct reactor *r);
 void groups_reactor_init(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
 
-/* ---- replication (cluster mode only: b->cluster != NULL) ----------------------------
- * The cluster's thread learns a hosted partition's role (repl.h) and posts it
- * to the partition's owner (cluster_glue.c), which opens the log and calls
- * part_repl_role. Everything below runs on the owner reactor. */
+/* ---- replication --------------------------------------------------------------------
+ * In a cluster the cluster's thread learns a hosted partition's role (repl.h)
+ * and posts it to the partition's owner (cluster_glue.c), which opens the log
+ * and calls part_repl_role. A reactor that leads alone (leads_alone) gets no
+ * roles: the queries below answer for a leader at epoch 0 with ISR {self}.
+ * Everything below runs on the owner reactor. */
 struct part_repl; /* repl_part.c: role, leader state, held acks=all produces */
 /* Applies a role (epochs never go back: an older one is ignored). LEADER:
  * stamps the epoch into the log, the HW stops following the end, the
@@ -448,8 +456,9 @@ void repl_reactor_init(struct reactor *r);
 int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch);
 /* The epoch this broker leads p at: 0 on a single node, -1 when not leading. */
 int32_t part_repl_leader_epoch(const struct reactor *owner, const struct part *p);
-/* Produce before the append (cluster mode): 6 when not leading; acks=-1 and
- * an ISR below the topic's min.insync.replicas: 19 NOT_ENOUGH_REPLICAS.
+/* Produce before the append: 6 when not leading; acks=-1 and an ISR below
+ * the topic's min.insync.replicas: 19 NOT_ENOUGH_REPLICAS (not checked for a
+ * partition led alone).
  * *min_insync gets the topic's min.insync.replicas. */
 int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t acks, int32_t *min_insync);
 /* A follower's fetch at fetch_offset, read while the log ended at leo: its
@@ -476,6 +485,9 @@ void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
  * cause is this new leader's follower appends still in flight (the engine
  * takes one kind at a time); the produce then gets a retriable 6. */
 bool part_repl_follower_tail(struct part *p);
+/* Whether a fetch with this replica_id is a follower's (replica_id >= 0, and
+ * the partitions have followers: not led alone, where it reads as a consumer's). */
+bool part_repl_follower_fetch(const struct reactor *r, int32_t replica_id);
 void handle_offsetforleaderepoch(struct request *req);
 /* Per reactor, before it starts: the fetchers living there (stopped with the reactor). */
 void fetcher_reactor_init(struct reactor *r);

@@ -310,6 +310,16 @@ static void part_advanced(void *ctx, struct weir_log *log)
     part_tell(p, &p->waiters);
 }
 
+/* The log's HW listener, on p's owner: consumers waiting on p look again.
+ * Where the HW follows the log end (a partition led alone) it moves with
+ * every append, after part_advanced; otherwise replication sets it. */
+static void part_hw_advanced(void *ctx, struct weir_log *log)
+{
+    (void)log;
+    struct part *p = ctx;
+    part_tell(p, &p->hw_waiters);
+}
+
 static void part_closing(struct reactor *r, struct part *p)
 {
     for (unsigned i = 0; p->repl && i < r->n_hooks; i++)
@@ -336,6 +346,7 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
         return err;
     }
     weir_log_set_listener(p->log, part_advanced, p);
+    weir_log_set_hw_listener(p->log, part_hw_advanced, p);
     /* Offset commits go on when produce is refused for a low disk. */
     weir_log_set_reserve_access(p->log, !strcmp(topic, GROUP_OFFSETS_TOPIC));
     if (r->parts.count + 1 > r->parts.n_buckets) part_map_grow(&r->parts);

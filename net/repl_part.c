@@ -1,5 +1,10 @@
-/* net/repl_part.c: a partition's replication state on its owner reactor
- * (cluster mode only; a single node never makes one).
+/* net/repl_part.c: a partition's replication state on its owner reactor.
+ *
+ * A partition of a reactor that leads alone (r->leads_alone: a single node's)
+ * has no state here and never gets a role: this broker is its only replica,
+ * its leader at epoch 0 with ISR {itself}; its HW follows its log end, so an
+ * acks=all produce is committed once appended. The rest of this file is the
+ * partitions whose roles come from the cluster.
  *
  * The role the cluster gave the partition (part_repl_role), and while this
  * broker leads it: the leader state of repl.h (followers' progress, ISR, HW),
@@ -114,6 +119,10 @@ void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h)
     h->next = h->prev = NULL;
     h->pr = NULL;
     h->timer = (struct reactor_timer){ .fire = hold_expired };
+    if (owner->leads_alone) { /* ISR {self}: the HW is the log end, past the append */
+        h->done(owner, h, 0);
+        return;
+    }
     if (!pr || !pr->lead || owner->stopping) {
         h->done(owner, h, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
         return;
@@ -146,13 +155,6 @@ static void hw_push(struct reactor *owner, struct part_repl *pr)
                                  p->partition, (long long)hw, weir_err_text(err));
     }
     held_check(owner, pr);
-}
-
-static void on_hw(void *ctx, struct weir_log *log)
-{
-    (void)log;
-    struct part *p = ctx;
-    part_tell(p, &p->hw_waiters);
 }
 
 /* ---- ISR writes ------------------------------------------------------------------------ */
@@ -328,7 +330,6 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
         *pr = (struct part_repl){ .p = p, .kind = WEIR_ROLE_NONE, .leader = WEIR_NO_LEADER, .epoch = -1,
                                   .zk_version = -1 };
         p->repl = pr;
-        weir_log_set_hw_listener(p->log, on_hw, p);
         weir_log_set_hw_follows_end(p->log, false);
     }
     /* Epochs never go back; at one epoch only a newer znode version counts. */
@@ -371,7 +372,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
 int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p, int32_t current_leader_epoch)
 {
     const struct part_repl *pr = p->repl;
-    int32_t ours = !owner->b->cluster                      ? 0
+    int32_t ours = owner->leads_alone                      ? 0
                    : pr && pr->lead                         ? weir_repl_leader_epoch(pr->lead)
                    : pr && pr->kind != WEIR_ROLE_NONE       ? pr->epoch
                                                             : -1;
@@ -379,14 +380,14 @@ int16_t part_repl_serve_check(const struct reactor *owner, const struct part *p,
         if (current_leader_epoch < ours) return WEIR_KERR_FENCED_LEADER_EPOCH;
         if (current_leader_epoch > ours) return WEIR_KERR_UNKNOWN_LEADER_EPOCH;
     }
-    if (!owner->b->cluster) return 0;
+    if (owner->leads_alone) return 0;
     if (!pr || !pr->lead) return WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
     return 0;
 }
 
 int32_t part_repl_leader_epoch(const struct reactor *owner, const struct part *p)
 {
-    if (!owner->b->cluster) return 0;
+    if (owner->leads_alone) return 0;
     return p->repl && p->repl->lead ? weir_repl_leader_epoch(p->repl->lead) : -1;
 }
 
@@ -394,11 +395,16 @@ int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t a
 {
     *min_insync = 1;
     int16_t code = part_repl_serve_check(owner, p, -1);
-    if (code || acks != -1 || !owner->b->cluster) return code;
+    if (code || acks != -1 || owner->leads_alone) return code; /* ISR {self}: min.insync.replicas not checked */
     struct weir_log_config cfg;
     if (weir_store_topic_config(owner->b->store, p->topic, &cfg) == WEIR_OK)
         *min_insync = (int32_t)WEIR_MIN(cfg.min_insync_replicas, (uint32_t)INT32_MAX);
     return weir_repl_leader_can_append_all(p->repl->lead, *min_insync) ? 0 : WEIR_KERR_NOT_ENOUGH_REPLICAS;
+}
+
+bool part_repl_follower_fetch(const struct reactor *r, int32_t replica_id)
+{
+    return replica_id >= 0 && !r->leads_alone;
 }
 
 bool part_repl_follower_tail(struct part *p)
@@ -482,7 +488,6 @@ static void repl_forget(struct reactor *r, struct part *p, bool tell)
     struct part_repl *pr = p->repl;
     lead_drop(r, pr, tell);
     lead_wait_clear(r, pr);
-    weir_log_set_hw_listener(p->log, NULL, NULL);
     p->repl = NULL;
     pr->p = NULL;
     if (!pr->isr_writing) weir_free(pr);
