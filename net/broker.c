@@ -308,7 +308,7 @@ static enum weir_err meta_local_open(struct broker *b)
 {
     struct weir_repl_endpoint eps[WEIR_REPL_ENDPOINTS_MAX];
     unsigned n = broker_endpoints(b, eps);
-    static const struct weir_meta_local_host host = { topic_host_open, NULL };
+    static const struct weir_meta_local_host host = { .open = topic_host_open, .remove = topic_host_remove };
     b->meta = weir_meta_local_new(b->store, b->cfg.node_id, eps, n, b->cluster_id, &host);
     return b->meta ? WEIR_OK : WEIR_E_NOMEM;
 }

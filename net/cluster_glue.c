@@ -371,6 +371,11 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
         snprintf(why, cap, "cannot join the cluster: %s", weir_err_text(WEIR_E_NOMEM));
         return WEIR_E_NOMEM; /* cluster_glue_stop stops the cluster */
     }
+    /* Each member hands out producer ids of its own range, broker.id x 2^31 +
+     * its counter, so no two give the same id (a leader keeps one idempotence
+     * state per id, whichever broker handed it out). */
+    b->pid_prefix = (int64_t)c->node_id << 31;
+    b->pid_local_max = INT32_MAX;
     __atomic_store_n(&b->meta, meta, __ATOMIC_RELEASE); /* requests are served from here on */
     weir_log(WEIR_LOG_INFO, "broker %d joined the cluster at %s as %s:%d (%s, the inter-broker listener)",
              cc.broker_id, c->zk_connect, ib->host, ib->port, ib->listener);
@@ -477,6 +482,10 @@ void cluster_glue_close(struct broker *b)
 
 bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t)
 {
+    if (!b->glue) { /* a single node: its completions run on a reactor, which outlives them */
+        reactor_post(to, t);
+        return true;
+    }
     pthread_mutex_lock(&b->glue->mu);
     bool gone = b->glue->gone;
     if (!gone) reactor_post(to, t);

@@ -1,20 +1,21 @@
-/* net/handle_admin.c: CreateTopics, DeleteTopics, CreatePartitions.
- * The store's metadata is the commit point; partitions then open on their
- * owners (lazily on first use if the eager open is late). A deletion makes
- * the topic unknown first, then every owner closes its log, then the files go.
- * A grown topic makes the groups subscribed to it rebalance before the answer. */
+/* net/handle_admin.c: CreateTopics, DeleteTopics, CreatePartitions, in
+ * either mode, through the metadata interface (repl.h, weir_meta_*).
+ *
+ * Each topic of a request is checked here (what both backends share), then
+ * written with weir_meta_topic_create, _topic_delete or _partitions_add,
+ * whose completion may come from any thread (a cluster's: its own; a single
+ * node's: this reactor, after its store committed and every partition opened
+ * or closed on its owner); it only copies its result and posts it to the
+ * request's reactor. A request is answered once every write completed and
+ * the metadata shows the result (every partition of a new or grown topic has
+ * a leader; a deleted topic is gone: at once on a single node), or with
+ * REQUEST_TIMED_OUT at its timeout_ms. A grown topic makes the groups
+ * subscribed to it that this broker coordinates rebalance before the answer. */
 #include "net_int.h"
 
 #include <stdio.h>
 
-/* One result slot per topic, or NULL (the request is then malformed). */
-static struct ktopic_result *results_alloc(struct request *req, enum weir_err *err, int32_t n)
-{
-    struct ktopic_result *res = *err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(n + 1) * sizeof *res) : NULL;
-    if (*err == WEIR_OK && !res) *err = WEIR_E_NOMEM;
-    if (*err != WEIR_OK) request_malformed(req, *err);
-    return res;
-}
+enum { ADMIN_POLL_MS = 20 };
 
 static struct kstr arena_msg(struct request *req, const char *text)
 {
@@ -22,409 +23,409 @@ static struct kstr arena_msg(struct request *req, const char *text)
     return m ? kstr_c(m) : KSTR_NULL;
 }
 
-/* Replica assignments may only name this node, one replica per partition. */
-static bool assignment_ok(int32_t node, const int32_t *ids, int32_t n)
+enum admin_kind { ADMIN_CREATE, ADMIN_DELETE, ADMIN_GROW };
+
+struct admin;
+struct admin_slot {
+    struct task t;
+    struct admin *ad;
+    struct ktopic_result *res;
+    char *name;
+    int32_t partitions;          /* CREATE, GROW: the count to see */
+    int32_t old;                 /* GROW: the count before */
+    bool waiting;                /* written: wait for the metadata */
+    enum weir_err err;           /* the write's, set on the completing thread */
+    char why[256];
+};
+
+struct admin {
+    enum admin_kind kind;
+    struct request *req;
+    struct reactor_timer timer;
+    int64_t deadline_ns;
+    bool no_wait;                /* timeout_ms <= 0: answered once written, as Kafka does */
+    int writes;                  /* writes not yet completed, +1 while dispatching */
+    int32_t n;
+    struct admin_slot *slots;
+    struct ktopic_result *res;
+    char **grown;                /* GROW: topics that grew, for the groups */
+    int32_t n_grown;
+    struct kcreatetopics_req ct;
+    struct kdeletetopics_req dt;
+    struct kcreatepartitions_req cp;
+    struct kcreatepartitions_resp cp_resp;
+};
+
+static bool slot_settled(struct weir_meta *m, const struct admin_slot *s)
 {
-    return n == 1 && ids[0] == node;
+    int32_t n = weir_meta_topic_partitions(m, s->name);
+    if (s->ad->kind == ADMIN_DELETE) return n < 0;
+    if (n < s->partitions) return false;
+    struct weir_partition_info info;
+    for (int32_t p = 0; p < s->partitions; p++)
+        if (!weir_meta_partition(m, s->name, p, &info) || info.leader < 0) return false;
+    return true;
 }
 
-static bool name_repeated(const struct kcreatetopics_req *cr, int32_t i)
+static void admin_respond(struct request *req, void *ctx)
+{
+    struct admin *ad = ctx;
+    response_begin(req);
+    switch (ad->kind) {
+    case ADMIN_CREATE: {
+        /* -1 asked for the backend's default (a cluster whose default exceeds
+         * its live brokers created none of those: their details are -1). */
+        int32_t rf_default = weir_meta_replication_factor(req->c->r->b->meta, -1, NULL, 0);
+        kproto_createtopics_encode(&req->out, req->hdr.api_version,
+                                   &(struct kcreatetopics_resp){
+                                       .topics = ad->res, .n_topics = ad->n,
+                                       .details = createtopics_details(req, &ad->ct, ad->res, (int16_t)rf_default) });
+        break;
+    }
+    case ADMIN_DELETE:
+        deletetopics_messages(req, ad->res, ad->n);
+        kproto_deletetopics_encode(&req->out, req->hdr.api_version,
+                                   &(struct kdeletetopics_resp){ .responses = ad->res, .n_responses = ad->n,
+                                                                 .topic_ids = ad->dt.topic_ids });
+        break;
+    case ADMIN_GROW:
+        ad->cp_resp = (struct kcreatepartitions_resp){ .results = ad->res, .n_results = ad->n };
+        kproto_createpartitions_encode(&req->out, req->hdr.api_version, &ad->cp_resp);
+        break;
+    }
+    response_end(req);
+    request_respond(req);
+    request_task_done(req); /* may free req and ad with its arena */
+}
+
+static void admin_settled(struct admin *ad, struct admin_slot *s)
+{
+    s->waiting = false;
+    if (ad->kind == ADMIN_CREATE) {
+        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", s->name, s->partitions);
+    } else if (ad->kind == ADMIN_DELETE) {
+        weir_log(WEIR_LOG_INFO, "deleted topic %s", s->name);
+    } else {
+        weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", s->name, s->old, s->partitions);
+        if (ad->grown) ad->grown[ad->n_grown++] = s->name;
+    }
+}
+
+/* On the request's reactor: every write completed; done once the metadata shows them all. */
+static void admin_poll(struct reactor *r, struct reactor_timer *t)
+{
+    struct admin *ad = weir_container_of(t, struct admin, timer);
+    bool all = true;
+    for (int32_t i = 0; i < ad->n; i++) {
+        struct admin_slot *s = &ad->slots[i];
+        if (!s->waiting) continue;
+        if (ad->no_wait || slot_settled(r->b->meta, s)) admin_settled(ad, s);
+        else all = false;
+    }
+    int64_t now = weir_clock_ns();
+    if (!all && now < ad->deadline_ns && !r->stopping) {
+        reactor_timer_arm(r, &ad->timer, WEIR_MIN(now + (int64_t)ADMIN_POLL_MS * 1000000, ad->deadline_ns));
+        return;
+    }
+    for (int32_t i = 0; i < ad->n; i++) {
+        struct admin_slot *s = &ad->slots[i];
+        if (!s->waiting) continue;
+        s->res->error_code = WEIR_KERR_REQUEST_TIMED_OUT;
+        if (ad->kind != ADMIN_DELETE || ad->req->hdr.api_version >= 5)
+            s->res->error_message = arena_msg(ad->req, ad->kind == ADMIN_DELETE
+                                                           ? "the deletion was requested but has not completed yet"
+                                                           : "written, but not every partition has a leader yet");
+    }
+    /* Groups subscribed to a grown topic rebalance before the answer (group_member.c). */
+    if (ad->n_grown > 0) groups_partitions_grown(ad->req, ad->grown, ad->n_grown, admin_respond, ad);
+    else admin_respond(ad->req, ad);
+}
+
+/* A write's error into its result (DeleteTopics carries no message). */
+static void slot_fail(struct admin_slot *s, enum weir_err err, const char *why)
+{
+    struct admin *ad = s->ad;
+    s->res->error_code = weir_kerr_from_err(err);
+    if (err == WEIR_E_INVALID) s->res->error_code = WEIR_KERR_INVALID_REPLICATION_FACTOR;
+    if (err == WEIR_E_EXISTS && ad->kind == ADMIN_CREATE) s->res->error_code = WEIR_KERR_TOPIC_ALREADY_EXISTS;
+    if (err == WEIR_E_NOT_FOUND) s->res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (ad->kind != ADMIN_DELETE) s->res->error_message = arena_msg(ad->req, why && why[0] ? why : weir_err_text(err));
+}
+
+static void admin_write_back(struct reactor *r, struct task *t)
+{
+    struct admin_slot *s = weir_container_of(t, struct admin_slot, t);
+    struct admin *ad = s->ad;
+    if (s->err != WEIR_OK) {
+        slot_fail(s, s->err, s->why);
+        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot change topic %s: %s", s->name,
+                             s->why[0] ? s->why : weir_err_text(s->err));
+    } else {
+        s->waiting = true;
+    }
+    if (--ad->writes == 0) admin_poll(r, &ad->timer);
+}
+
+/* On the completing thread (a cluster's, or this reactor). */
+static void admin_write_done(void *ctx, enum weir_err err, const char *why)
+{
+    struct admin_slot *s = ctx;
+    s->err = err;
+    snprintf(s->why, sizeof s->why, "%s", why ? why : "");
+    s->t.run = admin_write_back;
+    struct reactor *r = s->ad->req->c->r;
+    cluster_glue_post(r->b, r, &s->t); /* false: shutting down, the request was abandoned */
+}
+
+/* After weir_meta_*: a refusal now, or one more write to wait for. */
+static void admin_wrote(struct admin_slot *s, enum weir_err err, const char *why)
+{
+    if (err == WEIR_OK) s->ad->writes++;
+    else slot_fail(s, err, why);
+}
+
+static struct admin *admin_new(struct request *req, enum admin_kind kind)
+{
+    struct admin *ad = weir_arena_alloc(&req->arena, sizeof *ad);
+    if (!ad) return NULL;
+    *ad = (struct admin){ .kind = kind, .req = req, .writes = 1 };
+    ad->timer.fire = admin_poll;
+    return ad;
+}
+
+/* Slots and results for n topics; false: out of memory (the request is malformed). */
+static bool admin_slots(struct admin *ad, int32_t n, int32_t timeout_ms)
+{
+    ad->n = n;
+    ad->slots = weir_arena_alloc(&ad->req->arena, (size_t)(n + 1) * sizeof *ad->slots);
+    ad->res = weir_arena_alloc(&ad->req->arena, (size_t)(n + 1) * sizeof *ad->res);
+    if (!ad->slots || !ad->res) return false;
+    ad->deadline_ns = weir_clock_ns() + (int64_t)WEIR_MAX(timeout_ms, 0) * 1000000;
+    ad->no_wait = timeout_ms <= 0;
+    for (int32_t i = 0; i < n; i++) {
+        ad->slots[i] = (struct admin_slot){ .ad = ad, .res = &ad->res[i] };
+        ad->res[i] = (struct ktopic_result){ .error_message = KSTR_NULL };
+    }
+    ad->req->state = ad;
+    ad->req->pending++; /* request_task_done in admin_respond */
+    return true;
+}
+
+static void admin_dispatched(struct admin *ad)
+{
+    if (--ad->writes == 0) admin_poll(ad->req->c->r, &ad->timer);
+}
+
+static bool admin_error(struct admin_slot *s, int16_t code, const char *msg)
+{
+    s->res->error_code = code;
+    s->res->error_message = arena_msg(s->ad->req, msg);
+    return false;
+}
+
+/* ---- CreateTopics ------------------------------------------------------------------ */
+
+static bool create_name_repeated(const struct kcreatetopics_req *cr, int32_t i)
 {
     for (int32_t j = 0; j < cr->n_topics; j++)
         if (j != i && cr->topics[j].name.len == cr->topics[i].name.len &&
-            !memcmp(cr->topics[j].name.ptr, cr->topics[i].name.ptr, (size_t)cr->topics[i].name.len))
+            (cr->topics[i].name.len <= 0 ||
+             !memcmp(cr->topics[j].name.ptr, cr->topics[i].name.ptr, (size_t)cr->topics[i].name.len)))
             return true;
     return false;
 }
 
-/* Validates one topic of a CreateTopics request; returns its partition count. */
-static int32_t create_check(struct request *req, const struct kcreatetopics_req *cr, int32_t i,
-                            struct ktopic_result *res)
+/* Replica assignments: partitions 0..n-1 in order, each placeable by the backend. */
+static bool create_assignments_ok(struct admin_slot *s, const struct kcreatetopics_req_topic *t)
 {
-    const struct broker *b = req->c->r->b;
-    const struct kcreatetopics_req_topic *t = &cr->topics[i];
-    int32_t n = t->num_partitions == -1 ? (t->n_assignments > 0 ? t->n_assignments : b->cfg.num_partitions)
-                                        : t->num_partitions;
-    if (name_repeated(cr, i)) {
-        res->error_code = WEIR_KERR_INVALID_REQUEST;
-        res->error_message = arena_msg(req, "the topic is named more than once in the request");
-    } else if (t->replication_factor != -1 && t->replication_factor != 1) {
-        res->error_code = WEIR_KERR_INVALID_REPLICATION_FACTOR;
-        res->error_message = arena_msg(req, "replication factor must be 1 on a single node");
-    } else if (t->n_assignments > 0 && (t->num_partitions != -1 || t->replication_factor != -1)) {
-        res->error_code = WEIR_KERR_INVALID_REQUEST;
-        res->error_message = arena_msg(req, "give either replica assignments or partitions and replication factor");
-    }
-    for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
+    struct weir_meta *m = s->ad->req->c->r->b->meta;
+    if (t->n_assignments <= 0) return true;
+    if (weir_meta_assignment_check(m, NULL, 0) == WEIR_E_UNSUPPORTED)
+        return admin_error(s, WEIR_KERR_INVALID_REQUEST,
+                           "manual replica assignments are not supported in a cluster: give partitions and a "
+                           "replication factor");
+    if (t->num_partitions != -1 || t->replication_factor != -1)
+        return admin_error(s, WEIR_KERR_INVALID_REQUEST,
+                           "give either replica assignments or partitions and replication factor");
+    for (int32_t a = 0; a < t->n_assignments; a++)
         if (t->assignments[a].partition_index != a ||
-            !assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids)) {
-            res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
-            res->error_message = arena_msg(req, "assignments must list partitions 0..n-1 in order, each on this node "
-                                                "alone");
-        }
-    return n;
+            weir_meta_assignment_check(m, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids) != WEIR_OK)
+            return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT,
+                               "assignments must list partitions 0..n-1 in order, each on this node alone");
+    return true;
 }
 
-/* Why a topic name or partition count is refused, in why; WEIR_OK if neither. */
-static enum weir_err create_precheck(const char *name, int32_t n, char *why, size_t cap)
+/* The topic's configs over the broker defaults, checked; keys and values out. */
+static bool create_configs(struct admin_slot *s, const struct kcreatetopics_req_topic *t, const char ***keys_out,
+                           const char ***values_out)
 {
-    const char *problem = weir_kafka_name_problem(name);
+    struct request *req = s->ad->req;
+    char why[256];
+    const char **keys = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *keys);
+    const char **values = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *values);
+    if (!keys || !values) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    struct weir_log_config cfg = req->c->r->b->cfg.log;
+    for (int32_t c = 0; c < t->n_configs; c++) {
+        keys[c] = arena_strdup(&req->arena, t->configs[c].name);
+        values[c] = arena_strdup(&req->arena, kstr_is_null(t->configs[c].value) ? kstr_c("") : t->configs[c].value);
+        if (!keys[c] || !values[c]) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+        if (weir_log_config_set(&cfg, keys[c], values[c], why, sizeof why) != WEIR_OK)
+            return admin_error(s, WEIR_KERR_INVALID_CONFIG, why);
+    }
+    if (weir_log_config_check(&cfg, why, sizeof why) != WEIR_OK) return admin_error(s, WEIR_KERR_INVALID_CONFIG, why);
+    *keys_out = keys;
+    *values_out = values;
+    return true;
+}
+
+/* true: written (or valid, with validate_only) */
+static bool create_one(struct admin *ad, int32_t i)
+{
+    struct request *req = ad->req;
+    struct broker *b = req->c->r->b;
+    const struct kcreatetopics_req_topic *t = &ad->ct.topics[i];
+    struct admin_slot *s = &ad->slots[i];
+    char why[256];
+    s->name = arena_strdup(&req->arena, t->name);
+    if (!s->name) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    int32_t n = t->num_partitions != -1 ? t->num_partitions
+                : t->n_assignments > 0  ? t->n_assignments
+                                        : b->cfg.num_partitions;
+    if (create_name_repeated(&ad->ct, i))
+        return admin_error(s, WEIR_KERR_INVALID_REQUEST, "the topic is named more than once in the request");
+    int32_t rf = weir_meta_replication_factor(b->meta, t->replication_factor, why, sizeof why);
+    if (rf < 0) return admin_error(s, WEIR_KERR_INVALID_REPLICATION_FACTOR, why);
+    if (!create_assignments_ok(s, t)) return false;
+    const char *problem = weir_kafka_name_problem(s->name);
     if (problem) {
-        snprintf(why, cap, "illegal topic name '%.64s%s': %s", name, strlen(name) > 64 ? "..." : "", problem);
-        return WEIR_E_BAD_NAME;
+        snprintf(why, sizeof why, "illegal topic name '%.64s%s': %s", s->name, strlen(s->name) > 64 ? "..." : "",
+                 problem);
+        return admin_error(s, WEIR_KERR_INVALID_TOPIC_EXCEPTION, why);
     }
     if (n < 1 || n > WEIR_PARTITIONS_MAX) {
-        snprintf(why, cap, "the number of partitions must be in [1, %d], not %d", WEIR_PARTITIONS_MAX, n);
-        return WEIR_E_BAD_PARTITIONS;
+        snprintf(why, sizeof why, "the number of partitions must be in [1, %d], not %d", WEIR_PARTITIONS_MAX, n);
+        return admin_error(s, WEIR_KERR_INVALID_PARTITIONS, why);
     }
-    return WEIR_OK;
-}
-
-static enum weir_err create_one(struct request *req, const struct kcreatetopics_req_topic *t, int32_t n,
-                                bool validate_only, char *why, size_t cap, char **created)
-{
-    struct broker *b = req->c->r->b;
-    char *name = arena_strdup(&req->arena, t->name);
-    const char *(*pairs)[2] = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *pairs);
-    if (!name || !pairs) return WEIR_E_NOMEM;
-    for (int32_t c = 0; c < t->n_configs; c++) {
-        pairs[c][0] = arena_strdup(&req->arena, t->configs[c].name);
-        pairs[c][1] = arena_strdup(&req->arena, kstr_is_null(t->configs[c].value) ? kstr_c("") : t->configs[c].value);
-        if (!pairs[c][0] || !pairs[c][1]) return WEIR_E_NOMEM;
+    const char **keys = NULL, **values = NULL;
+    if (!create_configs(s, t, &keys, &values)) return false;
+    if (weir_meta_topic_partitions(b->meta, s->name) >= 0) {
+        snprintf(why, sizeof why, "topic '%s' already exists", s->name);
+        return admin_error(s, WEIR_KERR_TOPIC_ALREADY_EXISTS, why);
     }
-    enum weir_err err = create_precheck(name, n, why, cap);
-    if (err != WEIR_OK) return err;
-    if (validate_only) {
-        struct weir_log_config cfg = b->cfg.log;
-        for (int32_t c = 0; c < t->n_configs; c++) {
-            err = weir_log_config_set(&cfg, pairs[c][0], pairs[c][1], why, cap);
-            if (err != WEIR_OK) return err;
-        }
-        if (weir_store_topic_partitions(b->store, name) >= 0) {
-            snprintf(why, cap, "topic '%s' already exists", name);
-            return WEIR_E_EXISTS;
-        }
-        return weir_log_config_check(&cfg, why, cap);
-    }
-    err = weir_store_topic_create(b->store, name, n, (const char *const(*)[2])pairs, (size_t)t->n_configs, why, cap);
-    if (err == WEIR_OK) *created = name;
-    return err;
-}
-
-struct create_state {
-    struct kcreatetopics_req cr;
-    struct ktopic_result *res;
-    int remaining;               /* topics whose partitions are still opening, +1 while dispatching */
-};
-
-struct create_slot {
-    struct request *req;
-    struct ktopic_result *res;
-    const char *name;
-    int32_t partitions;
-};
-
-static void createtopics_respond(struct request *req)
-{
-    struct create_state *st = req->state;
-    response_begin(req);
-    kproto_createtopics_encode(&req->out, req->hdr.api_version,
-                               &(struct kcreatetopics_resp){ .topics = st->res, .n_topics = st->cr.n_topics,
-                                                             .details = createtopics_details(req, &st->cr, st->res, 1) });
-    response_end(req);
-    request_respond(req);
-}
-
-/* Every partition of one new topic opened, or the topic was rolled back. */
-static void create_opened(const struct topic_open_result *r, void *ctx)
-{
-    struct create_slot *slot = ctx;
-    struct request *req = slot->req;
-    struct create_state *st = req->state;
-    if (r->err == WEIR_OK) {
-        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", slot->name, slot->partitions);
-    } else {
-        slot->res->error_code = weir_kerr_from_err(r->err);
-        slot->res->error_message = arena_msg(req, r->why);
-        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot create topic %s", r->why);
-    }
-    if (--st->remaining == 0) createtopics_respond(req);
-    request_task_done(req);
-}
-
-static void create_topic(struct request *req, struct create_state *st, int32_t i)
-{
-    struct ktopic_result *res = &st->res[i];
-    int32_t n = create_check(req, &st->cr, i, res);
-    if (res->error_code != 0) return;
-    char why[256] = "", *created = NULL;
-    enum weir_err err = create_one(req, &st->cr.topics[i], n, st->cr.validate_only, why, sizeof why, &created);
-    res->error_code = weir_kerr_from_err(err);
-    if (err != WEIR_OK) res->error_message = arena_msg(req, why[0] ? why : weir_err_text(err));
-    struct create_slot *slot = created ? weir_arena_alloc(&req->arena, sizeof *slot) : NULL;
-    if (!created) return;
-    if (!slot) { /* cannot wait for it: its partitions open lazily on first use */
-        weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", created, n);
-        return;
-    }
-    *slot = (struct create_slot){ .req = req, .res = res, .name = created, .partitions = n };
-    st->remaining++;
-    req->pending++; /* request_task_done in create_opened */
-    topic_open_all(req->c->r, created, 0, n, create_opened, slot);
+    if (ad->ct.validate_only) return true;
+    s->partitions = n;
+    enum weir_err err = weir_meta_topic_create(b->meta, s->name, n, (int16_t)rf, keys, values,
+                                               (uint32_t)t->n_configs, admin_write_done, s, why, sizeof why);
+    admin_wrote(s, err, why);
+    return err == WEIR_OK;
 }
 
 void handle_createtopics(struct request *req)
 {
-    if (req->c->r->b->cluster) {
-        cluster_createtopics(req);
-        return;
-    }
-    struct create_state *st = weir_arena_alloc(&req->arena, sizeof *st);
-    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
-    if (st) *st = (struct create_state){ .remaining = 1 };
-    if (err == WEIR_OK) err = kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &st->cr);
-    if (!(st && (st->res = results_alloc(req, &err, st->cr.n_topics)))) {
-        if (!st) request_malformed(req, err);
-        return;
-    }
-    req->state = st;
-    for (int32_t i = 0; i < st->cr.n_topics; i++)
-        st->res[i] = (struct ktopic_result){ .name = st->cr.topics[i].name, .error_message = KSTR_NULL };
-    for (int32_t i = 0; i < st->cr.n_topics; i++) create_topic(req, st, i);
-    if (--st->remaining == 0) createtopics_respond(req);
-}
-
-/* ---- DeleteTopics ---------------------------------------------------------------- */
-
-struct del_slot {
-    struct ptask pt;
-    struct reactor_timer retry;  /* the log still has appends in flight */
-    struct weir_topic_deletion *d;
-};
-
-struct del_state {
-    struct kdeletetopics_req dr;
-    struct ktopic_result *res;
-    struct weir_topic_deletion **deletions;
-    int remaining;
-};
-
-static void del_finish(struct request *req)
-{
-    struct del_state *st = req->state;
-    for (int32_t i = 0; i < st->dr.n_topic_names; i++)
-        if (st->deletions[i]) weir_store_topic_delete_finish(req->c->r->b->store, st->deletions[i]);
-    deletetopics_messages(req, st->res, st->dr.n_topic_names);
-    response_begin(req);
-    kproto_deletetopics_encode(&req->out, req->hdr.api_version,
-                               &(struct kdeletetopics_resp){ .responses = st->res, .n_responses = st->dr.n_topic_names,
-                                                             .topic_ids = st->dr.topic_ids });
-    response_end(req);
-    request_respond(req);
-}
-
-static void del_origin(struct reactor *r, struct ptask *pt)
-{
-    (void)r;
-    struct del_state *st = pt->req->state;
-    if (--st->remaining == 0) del_finish(pt->req);
-}
-
-static void del_owner(struct reactor *r, struct ptask *pt);
-
-static void del_retry(struct reactor *r, struct reactor_timer *tm)
-{
-    del_owner(r, &weir_container_of(tm, struct del_slot, retry)->pt);
-}
-
-/* A log closes only once its appends have completed (on this reactor's
- * ring, which the close cannot run). */
-static void del_owner(struct reactor *r, struct ptask *pt)
-{
-    struct del_slot *s = weir_container_of(pt, struct del_slot, pt);
-    struct part *p = part_find(r, pt->topic, pt->partition);
-    if (p && !weir_log_idle(p->log)) {
-        s->retry.fire = del_retry;
-        reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
-        return;
-    }
-    part_close(r, pt->topic, pt->partition, weir_store_deletion_take_log(s->d, pt->partition));
-    ptask_reply(r, pt);
-}
-
-static enum weir_err del_topic(struct request *req, struct del_state *st, int32_t i)
-{
-    struct ktopic_result *res = &st->res[i];
-    if (res->error_code != 0) return WEIR_OK; /* deletetopics_resolve's */
-    char *name = arena_strdup(&req->arena, st->dr.topic_names[i]);
-    if (!name) return WEIR_E_NOMEM;
-    enum weir_err err = weir_store_topic_delete_begin(req->c->r->b->store, name, &st->deletions[i]);
-    res->error_code = weir_kerr_from_err(err);
-    if (err != WEIR_OK) {
-        st->deletions[i] = NULL;
-        return WEIR_OK;
-    }
-    weir_log(WEIR_LOG_INFO, "deleting topic %s", name);
-    int32_t n = weir_store_deletion_partitions(st->deletions[i]);
-    struct del_slot *slots = weir_arena_alloc(&req->arena, (size_t)n * sizeof *slots);
-    if (!slots) return WEIR_E_NOMEM; /* finish closes the logs itself */
-    for (int32_t p = 0; p < n; p++) {
-        slots[p] = (struct del_slot){ .pt = { .req = req, .topic = name, .partition = p, .on_owner = del_owner,
-                                              .on_origin = del_origin },
-                                      .d = st->deletions[i] };
-        st->remaining++;
-        ptask_send(&slots[p].pt);
-    }
-    return WEIR_OK;
-}
-
-void handle_deletetopics(struct request *req)
-{
-    if (req->c->r->b->cluster) {
-        cluster_deletetopics(req);
-        return;
-    }
-    struct del_state *st = weir_arena_alloc(&req->arena, sizeof *st);
-    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
-    if (st) *st = (struct del_state){ 0 };
-    if (err == WEIR_OK) err = kproto_deletetopics_decode(&req->body, req->hdr.api_version, &req->arena, &st->dr);
-    if (err == WEIR_OK) {
-        size_t n = (size_t)st->dr.n_topic_names + 1;
-        st->res = weir_arena_alloc(&req->arena, n * sizeof *st->res);
-        st->deletions = weir_arena_alloc(&req->arena, n * sizeof *st->deletions);
-        int16_t *errors = weir_arena_alloc(&req->arena, n * sizeof *errors);
-        if (!st->res || !st->deletions || !errors || !deletetopics_resolve(req, &st->dr, errors)) err = WEIR_E_NOMEM;
-        for (int32_t i = 0; err == WEIR_OK && i < st->dr.n_topic_names; i++)
-            st->res[i] = (struct ktopic_result){ .name = st->dr.topic_names[i], .error_code = errors[i],
-                                                 .error_message = KSTR_NULL };
-    }
+    struct admin *ad = admin_new(req, ADMIN_CREATE);
+    enum weir_err err = ad ? kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &ad->ct)
+                           : WEIR_E_NOMEM;
+    if (err == WEIR_OK && !admin_slots(ad, ad->ct.n_topics, ad->ct.timeout_ms)) err = WEIR_E_NOMEM;
     if (err != WEIR_OK) {
         request_malformed(req, err);
         return;
     }
-    req->state = st;
-    st->remaining = 1; /* held while dispatching */
-    for (int32_t i = 0; i < st->dr.n_topic_names; i++) st->deletions[i] = NULL;
-    for (int32_t i = 0; i < st->dr.n_topic_names && err == WEIR_OK; i++) err = del_topic(req, st, i);
-    if (err != WEIR_OK) kbuf_fail(&req->out, err);
-    if (--st->remaining == 0) del_finish(req);
+    for (int32_t i = 0; i < ad->n; i++) {
+        ad->res[i].name = ad->ct.topics[i].name;
+        create_one(ad, i);
+    }
+    admin_dispatched(ad);
 }
 
-/* ---- CreatePartitions ---------------------------------------------------------------- */
+/* ---- DeleteTopics ------------------------------------------------------------------ */
 
-struct grow_state {
-    struct kcreatepartitions_req cr;
-    struct kcreatepartitions_resp resp;
-    char **grown;                /* topics whose new partitions all opened */
-    int32_t n_grown;
-    int remaining;               /* topics whose new partitions are still opening, +1 while dispatching */
-};
-
-struct grow_slot {
-    struct request *req;
-    struct ktopic_result *res;
-    char *name;
-    int32_t old, count;
-};
-
-/* Returns the topic's old partition count when the store grew it, else -1. */
-static int32_t grow_one(struct request *req, const struct kcreatepartitions_req_topic *t, bool validate_only,
-                        struct ktopic_result *res, char **name_out)
+void handle_deletetopics(struct request *req)
 {
-    struct broker *b = req->c->r->b;
-    char *name = arena_strdup(&req->arena, t->name);
-    int32_t old = name ? weir_store_topic_partitions(b->store, name) : -1;
-    if (!name || old < 0) {
-        res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        res->error_message = arena_msg(req, "the topic does not exist");
-        return -1;
+    struct weir_meta *m = req->c->r->b->meta;
+    struct admin *ad = admin_new(req, ADMIN_DELETE);
+    enum weir_err err = ad ? kproto_deletetopics_decode(&req->body, req->hdr.api_version, &req->arena, &ad->dt)
+                           : WEIR_E_NOMEM;
+    int16_t *errors = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(ad->dt.n_topic_names + 1) * sizeof *errors)
+                                     : NULL;
+    if (err == WEIR_OK && (!errors || !deletetopics_resolve(req, &ad->dt, errors))) err = WEIR_E_NOMEM;
+    if (err == WEIR_OK && !admin_slots(ad, ad->dt.n_topic_names, ad->dt.timeout_ms)) err = WEIR_E_NOMEM;
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
+        return;
     }
-    if (t->count <= old || t->count > WEIR_PARTITIONS_MAX) {
-        char why[160];
+    for (int32_t i = 0; i < ad->n; i++) {
+        struct admin_slot *s = &ad->slots[i];
+        char why[256];
+        ad->res[i].name = ad->dt.topic_names[i];
+        s->res->error_code = errors[i]; /* deletetopics_resolve's */
+        s->name = errors[i] ? NULL : arena_strdup(&req->arena, ad->dt.topic_names[i]);
+        if (errors[i]) {
+            continue;
+        } else if (!s->name) {
+            s->res->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
+        } else if (weir_meta_topic_partitions(m, s->name) < 0) {
+            s->res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else {
+            weir_log(WEIR_LOG_INFO, "deleting topic %s", s->name);
+            admin_wrote(s, weir_meta_topic_delete(m, s->name, admin_write_done, s, why, sizeof why), why);
+        }
+    }
+    admin_dispatched(ad);
+}
+
+/* ---- CreatePartitions -------------------------------------------------------------- */
+
+/* The new partitions' assignments: one each, each placeable by the backend. */
+static bool grow_assignments_ok(struct admin_slot *s, const struct kcreatepartitions_req_topic *t, int32_t old)
+{
+    struct weir_meta *m = s->ad->req->c->r->b->meta;
+    if (t->n_assignments < 0) return true;
+    if (weir_meta_assignment_check(m, NULL, 0) == WEIR_E_UNSUPPORTED)
+        return admin_error(s, WEIR_KERR_INVALID_REQUEST,
+                           "manual replica assignments are not supported in a cluster: give the new count only");
+    bool ok = t->n_assignments == t->count - old;
+    for (int32_t a = 0; ok && a < t->n_assignments; a++)
+        ok = weir_meta_assignment_check(m, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids) == WEIR_OK;
+    if (!ok)
+        return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT,
+                           "assignments must give each new partition this node alone");
+    return true;
+}
+
+static void grow_one(struct admin *ad, int32_t i)
+{
+    struct request *req = ad->req;
+    struct weir_meta *m = req->c->r->b->meta;
+    const struct kcreatepartitions_req_topic *t = &ad->cp.topics[i];
+    struct admin_slot *s = &ad->slots[i];
+    char why[256];
+    ad->res[i].name = t->name;
+    s->name = arena_strdup(&req->arena, t->name);
+    int32_t old = s->name ? weir_meta_topic_partitions(m, s->name) : -1;
+    if (old < 0) {
+        admin_error(s, WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION, "the topic does not exist");
+    } else if (t->count <= old || t->count > WEIR_PARTITIONS_MAX) {
         snprintf(why, sizeof why, "the new partition count %d must be larger than the current %d and at most %d",
                  t->count, old, WEIR_PARTITIONS_MAX);
-        res->error_code = WEIR_KERR_INVALID_PARTITIONS;
-        res->error_message = arena_msg(req, why);
-        return -1;
+        admin_error(s, WEIR_KERR_INVALID_PARTITIONS, why);
+    } else if (grow_assignments_ok(s, t, old) && !ad->cp.validate_only) {
+        s->partitions = t->count;
+        s->old = old;
+        admin_wrote(s, weir_meta_partitions_add(m, s->name, t->count, admin_write_done, s, why, sizeof why), why);
     }
-    if (t->n_assignments >= 0 && t->n_assignments != t->count - old) res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
-    for (int32_t a = 0; res->error_code == 0 && a < t->n_assignments; a++)
-        if (!assignment_ok(b->cfg.node_id, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids))
-            res->error_code = WEIR_KERR_INVALID_REPLICA_ASSIGNMENT;
-    if (res->error_code != 0)
-        res->error_message = arena_msg(req, "assignments must give each new partition this node alone");
-    if (res->error_code != 0 || validate_only) return -1;
-    enum weir_err err = weir_store_topic_add_partitions(b->store, name, t->count);
-    res->error_code = weir_kerr_from_err(err);
-    if (err != WEIR_OK) {
-        res->error_message = arena_msg(req, weir_err_text(err));
-        return -1;
-    }
-    *name_out = name;
-    return old;
-}
-
-static void createpartitions_respond(struct request *req, void *ctx)
-{
-    const struct kcreatepartitions_resp *resp = ctx;
-    response_begin(req);
-    kproto_createpartitions_encode(&req->out, req->hdr.api_version, resp);
-    response_end(req);
-    request_respond(req);
-}
-
-static void grow_finish(struct request *req)
-{
-    struct grow_state *st = req->state;
-    if (st->n_grown == 0) createpartitions_respond(req, &st->resp);
-    /* Groups subscribed to a grown topic rebalance before the answer (group_member.c). */
-    else groups_partitions_grown(req, st->grown, st->n_grown, createpartitions_respond, &st->resp);
-}
-
-static void grow_opened(const struct topic_open_result *r, void *ctx)
-{
-    struct grow_slot *slot = ctx;
-    struct request *req = slot->req;
-    struct grow_state *st = req->state;
-    if (r->err == WEIR_OK) {
-        weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", slot->name, slot->old, slot->count);
-        st->grown[st->n_grown++] = slot->name;
-    } else {
-        slot->res->error_code = weir_kerr_from_err(r->err);
-        slot->res->error_message = arena_msg(req, r->why);
-        WEIR_LOG_RATELIMITED(WEIR_LOG_ERROR, "cannot add partitions to topic %s", r->why);
-    }
-    if (--st->remaining == 0) grow_finish(req);
-    request_task_done(req);
 }
 
 void handle_createpartitions(struct request *req)
 {
-    if (req->c->r->b->cluster) {
-        cluster_createpartitions(req);
+    struct admin *ad = admin_new(req, ADMIN_GROW);
+    enum weir_err err = ad ? kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &ad->cp)
+                           : WEIR_E_NOMEM;
+    if (err == WEIR_OK && !admin_slots(ad, ad->cp.n_topics, ad->cp.timeout_ms)) err = WEIR_E_NOMEM;
+    if (err != WEIR_OK) {
+        request_malformed(req, err);
         return;
     }
-    struct grow_state *st = weir_arena_alloc(&req->arena, sizeof *st);
-    enum weir_err err = st ? WEIR_OK : WEIR_E_NOMEM;
-    if (st) *st = (struct grow_state){ .remaining = 1 };
-    if (err == WEIR_OK) err = kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &st->cr);
-    struct ktopic_result *res = st ? results_alloc(req, &err, st->cr.n_topics) : NULL;
-    if (!st && err != WEIR_OK) request_malformed(req, err);
-    if (!res) return;
-    st->grown = weir_arena_alloc(&req->arena, (size_t)(st->cr.n_topics + 1) * sizeof *st->grown);
-    st->resp = (struct kcreatepartitions_resp){ .results = res, .n_results = st->cr.n_topics };
-    req->state = st;
-    for (int32_t i = 0; i < st->cr.n_topics; i++) {
-        res[i] = (struct ktopic_result){ .name = st->cr.topics[i].name, .error_message = KSTR_NULL };
-        char *name = NULL;
-        int32_t old = grow_one(req, &st->cr.topics[i], st->cr.validate_only, &res[i], &name);
-        struct grow_slot *slot = old >= 0 ? weir_arena_alloc(&req->arena, sizeof *slot) : NULL;
-        if (!slot || !st->grown) continue; /* (out of arena: the new partitions open lazily) */
-        *slot = (struct grow_slot){ .req = req, .res = &res[i], .name = name, .old = old,
-                                    .count = st->cr.topics[i].count };
-        st->remaining++;
-        req->pending++; /* request_task_done in grow_opened */
-        topic_open_all(req->c->r, name, old, slot->count, grow_opened, slot);
-    }
-    if (--st->remaining == 0) grow_finish(req);
+    ad->grown = weir_arena_alloc(&req->arena, (size_t)(ad->n + 1) * sizeof *ad->grown);
+    for (int32_t i = 0; i < ad->n; i++) grow_one(ad, i);
+    admin_dispatched(ad);
 }

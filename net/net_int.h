@@ -243,6 +243,9 @@ struct broker {
     struct cluster_glue *glue;   /* cluster_glue.c's, with cluster */
     pthread_mutex_t pid_mu;      /* producer id blocks */
     int64_t pid_next, pid_block_end;
+    /* Ids handed out are pid_prefix + pid_next, pid_next <= pid_local_max
+     * (producer_id.c); a cluster member's range is set before it serves. */
+    int64_t pid_prefix, pid_local_max;
     /* conn.c: connections open (accepted, not yet freed) for max.connections,
      * and per client address for max.connections.per.ip (only when it is set) */
     _Atomic int32_t conns_open;
@@ -364,6 +367,14 @@ void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int
  * topic_open_all from the calling reactor, ctx the broker. */
 void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done,
                      void *done_ctx);
+/* A topic whose deletion d the store began: each owner closes its partition's
+ * log (once its appends are done), handing it to d; then
+ * weir_store_topic_delete_finish(d) and done(ctx) on `origin`. */
+void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d,
+                     void (*done)(void *ctx), void *ctx);
+/* The single node's host remove: topic_close_all from the calling reactor. */
+void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion *d, weir_cluster_done_fn *done,
+                       void *done_ctx);
 
 void handle_request(struct request *req);
 /* topic_configs.c: splits "k=v\n" lines of text (modified in place) into at
@@ -500,13 +511,9 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap);
 void cluster_glue_shutdown(struct broker *b); /* SIGTERM: controlled shutdown, while still serving */
 void cluster_glue_close(struct broker *b);    /* before the reactors stop: no more roles posted */
 void cluster_glue_stop(struct broker *b);     /* after they ended: weir_cluster_stop */
-/* From the cluster's thread: reactor_post, unless the reactors are gone
- * (then false, and t is not run). */
+/* From the cluster's thread (or any metadata completion, handle_admin.c):
+ * reactor_post, unless the reactors are gone (then false, and t is not run). */
 bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t);
-/* handle_cluster.c: the admin writes of cluster mode. */
-void cluster_createtopics(struct request *req);
-void cluster_deletetopics(struct request *req);
-void cluster_createpartitions(struct request *req);
 /* group.c: the role of offsets partition `partition` on its owner: a group
  * whose partition this broker does not lead answers NOT_COORDINATOR. */
 void groups_offsets_role(struct reactor *r, int32_t partition, bool leader);

@@ -1,7 +1,9 @@
 /* net/producer_id.c: producer ids for InitProducerId, handed out from
  * blocks of PID_BLOCK whose end is written to <data dir>/producer-ids before
  * any id of the block is used, so ids are never reused across restarts.
- * In a cluster the id also carries the broker's id (below). */
+ * An id is b->pid_prefix + the local counter, which stops at
+ * b->pid_local_max: a single node's are the counter itself; a cluster
+ * member's carry its broker id (cluster_glue_start sets its range). */
 #include "net_int.h"
 
 #include <inttypes.h>
@@ -9,7 +11,6 @@
 #include <stdlib.h>
 
 enum { PID_BLOCK = 1000 };
-#define PID_CLUSTER_LOCAL_MAX ((int64_t)INT32_MAX) /* ids a broker of a cluster can hand out */
 
 /* Reserves the next block of producer ids durably before handing any out. */
 static enum weir_err pid_block_reserve(struct broker *b)
@@ -33,20 +34,17 @@ enum weir_err producer_ids_init(struct broker *b)
         if (b->pid_next < 0) b->pid_next = 0;
     }
     pthread_mutex_init(&b->pid_mu, NULL);
+    b->pid_prefix = 0;
+    b->pid_local_max = INT64_MAX - PID_BLOCK;
     return pid_block_reserve(b);
 }
 
-/* In a cluster each broker hands out ids of its own range, broker.id x 2^31 +
- * the local counter, so no two brokers ever give the same id (a leader keeps
- * one idempotence state per id, whichever broker handed it out). */
 int64_t broker_producer_id_next(struct broker *b)
 {
-    bool cluster = b->cfg.zk_connect[0] != '\0';
     pthread_mutex_lock(&b->pid_mu);
     int64_t id = -1;
-    if ((!cluster || b->pid_next <= PID_CLUSTER_LOCAL_MAX) &&
-        (b->pid_next < b->pid_block_end || pid_block_reserve(b) == WEIR_OK))
+    if (b->pid_next <= b->pid_local_max && (b->pid_next < b->pid_block_end || pid_block_reserve(b) == WEIR_OK))
         id = b->pid_next++;
     pthread_mutex_unlock(&b->pid_mu);
-    return id >= 0 && cluster ? ((int64_t)b->cfg.node_id << 31) + id : id;
+    return id >= 0 ? b->pid_prefix + id : id;
 }

@@ -202,18 +202,18 @@ static void isr_answer_run(struct reactor *owner, struct task *t)
 
 static void isr_propose(struct reactor *owner, struct part_repl *pr, const struct weir_repl_result *res)
 {
-    struct broker *b = owner->b;
+    struct weir_meta *meta = __atomic_load_n(&owner->b->meta, __ATOMIC_ACQUIRE); /* NULL: not joined yet */
     /* One write out at a time; while the last one is out, or soon after a
      * failure, the proposal is dropped and made again by a later fetch or tick. */
-    if (pr->isr_writing || now_ms() < pr->isr_retry_ms || !b->cluster || owner->stopping) {
+    if (pr->isr_writing || now_ms() < pr->isr_retry_ms || !meta || owner->stopping) {
         weir_repl_leader_isr_failed(pr->lead);
         return;
     }
     pr->isr_writing = true;
     rr_of(owner)->isr_out++;
     pr->w = (struct isr_write){ .owner = owner, .pr = pr, .seq = pr->isr_seq };
-    weir_cluster_isr_write(b->cluster, pr->p->topic, pr->p->partition, weir_repl_leader_epoch(pr->lead),
-                           pr->zk_version, res->isr, res->isr_n, isr_done, &pr->w);
+    weir_meta_isr_write(meta, pr->p->topic, pr->p->partition, weir_repl_leader_epoch(pr->lead), pr->zk_version,
+                        res->isr, res->isr_n, isr_done, &pr->w);
 }
 
 static void result_apply(struct reactor *owner, struct part_repl *pr, const struct weir_repl_result *res)
@@ -428,8 +428,9 @@ bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t r
 
 /* ---- the reactor's hook ------------------------------------------------------------------- */
 
-/* replication-offset-checkpoint: the HWs a restart starts from (cluster mode;
- * written by reactor 0 for every log, only when one changed). */
+/* replication-offset-checkpoint: the HWs a restart starts from, written by
+ * reactor 0 for every log, only when one changed (not where partitions are
+ * led alone: their HWs follow their log ends, and no such file is written). */
 static void hw_checkpoint(struct reactor *r)
 {
     enum weir_err err = weir_store_checkpoint_hw(r->b->store);
@@ -458,7 +459,7 @@ static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
     (void)ctx;
     struct repl_reactor *rr = rr_of(r);
     int64_t now = now_ns / 1000000;
-    if (r->id == 0 && r->b->cluster && now >= rr->next_checkpoint_ms) {
+    if (r->id == 0 && !r->leads_alone && now >= rr->next_checkpoint_ms) {
         rr->next_checkpoint_ms = now + HW_CHECKPOINT_MS;
         hw_checkpoint(r);
     }
@@ -505,7 +506,7 @@ static void repl_stop(struct reactor *r, void *ctx, bool force)
     (void)ctx;
     for (struct part_repl *pr = rr_of(r)->led; pr; pr = pr->led_next)
         held_fail_all(r, pr, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
-    if (!force && r->id == 0 && r->b->cluster) hw_checkpoint(r);
+    if (!force && r->id == 0 && !r->leads_alone) hw_checkpoint(r);
 }
 
 /* Held produces, and ISR writes whose answers will be posted here. */

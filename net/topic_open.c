@@ -1,5 +1,6 @@
 /* net/topic_open.c: a new topic (or a topic's new partitions) exists only
- * once every partition has opened on its owner.
+ * once every partition has opened on its owner; a deleted one is gone once
+ * every partition's log has closed on its owner (topic_close_all).
  *
  * The store's metadata commit comes first (weir_store_topic_create or
  * weir_store_topic_add_partitions), then one task per partition opens the log
@@ -143,6 +144,84 @@ void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int
     }
 }
 
+/* ---- closing a deleted topic's partitions ---------------------------------------------- */
+
+struct close_job;
+struct close_slot {
+    struct task t;
+    struct reactor_timer retry;  /* the log still has appends in flight */
+    struct close_job *job;
+    int32_t partition;
+};
+struct close_job {
+    struct broker *b;
+    struct reactor *origin;
+    struct weir_topic_deletion *d;
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t remaining;
+    void (*done)(void *ctx);
+    void *ctx;
+    struct close_slot slots[];
+};
+
+static void close_back(struct reactor *r, struct task *t)
+{
+    (void)r;
+    struct close_job *job = weir_container_of(t, struct close_slot, t)->job;
+    if (--job->remaining > 0) return;
+    weir_store_topic_delete_finish(job->b->store, job->d);
+    job->done(job->ctx);
+    weir_free(job);
+}
+
+static void close_owner(struct reactor *r, struct task *t);
+
+static void close_retry(struct reactor *r, struct reactor_timer *tm)
+{
+    close_owner(r, &weir_container_of(tm, struct close_slot, retry)->t);
+}
+
+/* A log closes only once its appends have completed: they complete on this
+ * reactor's ring, which the close cannot run. */
+static void close_owner(struct reactor *r, struct task *t)
+{
+    struct close_slot *s = weir_container_of(t, struct close_slot, t);
+    struct close_job *job = s->job;
+    struct part *p = part_find(r, job->topic, s->partition);
+    if (p && !weir_log_idle(p->log)) {
+        s->retry.fire = close_retry;
+        reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
+        return;
+    }
+    part_close(r, job->topic, s->partition, weir_store_deletion_take_log(job->d, s->partition));
+    s->t.run = close_back;
+    reactor_post(job->origin, &s->t);
+}
+
+void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d,
+                     void (*done)(void *ctx), void *ctx)
+{
+    int32_t n = weir_store_deletion_partitions(d);
+    struct close_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n, 1) * sizeof job->slots[0]);
+    if (!job) { /* finish closes the logs itself */
+        weir_store_topic_delete_finish(origin->b->store, d);
+        done(ctx);
+        return;
+    }
+    *job = (struct close_job){ .b = origin->b, .origin = origin, .d = d, .remaining = WEIR_MAX(n, 1), .done = done,
+                               .ctx = ctx };
+    snprintf(job->topic, sizeof job->topic, "%s", topic);
+    if (n == 0) {
+        job->slots[0] = (struct close_slot){ .job = job };
+        close_back(origin, &job->slots[0].t);
+        return;
+    }
+    for (int32_t p = 0; p < n; p++) {
+        job->slots[p] = (struct close_slot){ .t.run = close_owner, .job = job, .partition = p };
+        reactor_post(reactor_owner(origin->b, topic, p), &job->slots[p].t);
+    }
+}
+
 /* ---- the single node's metadata host -------------------------------------------------- */
 
 struct host_open {
@@ -170,4 +249,33 @@ void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, wei
     }
     *h = (struct host_open){ done, done_ctx };
     topic_open_all(origin, topic, from, to, host_opened, h);
+}
+
+static void host_removed(void *ctx)
+{
+    struct host_open h = *(struct host_open *)ctx;
+    weir_free(ctx);
+    h.done(h.ctx, WEIR_OK, "");
+}
+
+static void host_removed_direct(void *ctx)
+{
+    (void)ctx;
+}
+
+void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion *d, weir_cluster_done_fn *done,
+                       void *done_ctx)
+{
+    (void)ctx;
+    struct reactor *origin = reactor_current();
+    WEIR_ASSERT(origin);
+    weir_log(WEIR_LOG_INFO, "deleting topic %s", topic);
+    struct host_open *h = weir_malloc(sizeof *h);
+    if (!h) { /* cannot wait for it: the logs close in the background */
+        topic_close_all(origin, topic, d, host_removed_direct, NULL);
+        done(done_ctx, WEIR_OK, "");
+        return;
+    }
+    *h = (struct host_open){ done, done_ctx };
+    topic_close_all(origin, topic, d, host_removed, h);
 }

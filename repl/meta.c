@@ -51,6 +51,35 @@ enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int
     return m->ops->topic_create(m, topic, partitions, rf, keys, values, n, done, ctx, why, why_cap);
 }
 
+int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap)
+{
+    if (why_cap) why[0] = '\0';
+    return m->ops->replication_factor(m, rf, why, why_cap);
+}
+enum weir_err weir_meta_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+{
+    return m->ops->assignment_check(m, ids, n);
+}
+enum weir_err weir_meta_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
+{
+    if (why_cap) why[0] = '\0';
+    return m->ops->topic_delete(m, topic, done, ctx, why, why_cap);
+}
+enum weir_err weir_meta_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
+                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+{
+    if (why_cap) why[0] = '\0';
+    return m->ops->partitions_add(m, topic, total, done, ctx, why, why_cap);
+}
+
+void weir_meta_isr_write(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
+                         int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
+                         void *ctx)
+{
+    m->ops->isr_write(m, topic, partition, leader_epoch, zk_version, isr, isr_n, done, ctx);
+}
+
 void meta_set_add(char *set, size_t cap, size_t *used, const char *key)
 {
     int n = snprintf(set + *used, cap - *used, "\n%s", key);
@@ -145,6 +174,58 @@ static enum weir_err mc_topic_create(struct weir_meta *m, const char *topic, int
     return WEIR_OK;
 }
 
+static int32_t mc_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap)
+{
+    struct meta_cluster *mc = (struct meta_cluster *)m;
+    struct weir_broker_addr one;
+    size_t live = weir_cluster_brokers(mc->cl, NULL, &one, 0);
+    if (rf == -1) rf = mc->rf_default;
+    if (rf < 1 || rf > WEIR_REPLICAS_MAX) {
+        snprintf(why, why_cap, "replication factor must be in [1, %d], not %d", WEIR_REPLICAS_MAX, rf);
+        return -1;
+    }
+    if ((size_t)rf > live) {
+        snprintf(why, why_cap, "replication factor %d is larger than the %zu live brokers", rf, live);
+        return -1;
+    }
+    return rf;
+}
+
+static enum weir_err mc_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+{
+    (void)m, (void)ids, (void)n;
+    return WEIR_E_UNSUPPORTED; /* weir_cluster_topic_create assigns replicas itself */
+}
+
+static enum weir_err mc_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
+{
+    if (weir_cluster_topic_partitions(cl_of(m), topic) < 0) {
+        snprintf(why, why_cap, "the topic does not exist");
+        return WEIR_E_NOT_FOUND;
+    }
+    weir_cluster_topic_delete(cl_of(m), topic, done, ctx);
+    return WEIR_OK;
+}
+
+static enum weir_err mc_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
+                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+{
+    if (weir_cluster_topic_partitions(cl_of(m), topic) < 0) {
+        snprintf(why, why_cap, "the topic does not exist");
+        return WEIR_E_NOT_FOUND;
+    }
+    weir_cluster_partitions_add(cl_of(m), topic, total, done, ctx);
+    return WEIR_OK;
+}
+
+static void mc_isr_write(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
+                         int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
+                         void *ctx)
+{
+    weir_cluster_isr_write(cl_of(m), topic, partition, leader_epoch, zk_version, isr, isr_n, done, ctx);
+}
+
 static const struct meta_ops cluster_ops = {
     .free = mc_free,
     .id_self = mc_id_self,
@@ -158,6 +239,11 @@ static const struct meta_ops cluster_ops = {
     .topic_id = mc_topic_id,
     .topic_config = mc_topic_config,
     .topic_create = mc_topic_create,
+    .replication_factor = mc_replication_factor,
+    .assignment_check = mc_assignment_check,
+    .topic_delete = mc_topic_delete,
+    .partitions_add = mc_partitions_add,
+    .isr_write = mc_isr_write,
 };
 
 struct weir_meta *weir_meta_cluster_new(struct weir_cluster *cl, int16_t rf_default)

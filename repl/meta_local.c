@@ -137,6 +137,52 @@ static enum weir_err ml_topic_create(struct weir_meta *m, const char *topic, int
     return WEIR_OK;
 }
 
+static int32_t ml_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap)
+{
+    (void)m;
+    if (rf == -1 || rf == 1) return 1;
+    snprintf(why, why_cap, "replication factor must be 1 on a single node");
+    return -1;
+}
+
+static enum weir_err ml_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+{
+    return n == 1 && ids[0] == ml_of(m)->self_id ? WEIR_OK : WEIR_E_INVALID;
+}
+
+static enum weir_err ml_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
+{
+    (void)why, (void)why_cap;
+    struct meta_local *ml = ml_of(m);
+    struct weir_topic_deletion *d = NULL;
+    enum weir_err err = weir_store_topic_delete_begin(ml->st, topic, &d);
+    if (err != WEIR_OK) return err;
+    ml->host.remove(ml->host.ctx, topic, d, done, ctx);
+    return WEIR_OK;
+}
+
+static enum weir_err ml_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
+                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+{
+    (void)why, (void)why_cap;
+    struct meta_local *ml = ml_of(m);
+    int32_t old = weir_store_topic_partitions(ml->st, topic);
+    if (old < 0) return WEIR_E_NOT_FOUND;
+    enum weir_err err = weir_store_topic_add_partitions(ml->st, topic, total);
+    if (err != WEIR_OK) return err;
+    ml->host.open(ml->host.ctx, topic, old, total, done, ctx);
+    return WEIR_OK;
+}
+
+static void ml_isr_write(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
+                         int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
+                         void *ctx)
+{
+    (void)m, (void)topic, (void)partition, (void)leader_epoch, (void)zk_version, (void)isr, (void)isr_n;
+    done(ctx, WEIR_E_UNSUPPORTED, -1); /* led alone: ISR = {self} for good */
+}
+
 static bool ml_topic_id(struct weir_meta *m, const char *topic, struct weir_uuid *out)
 {
     return weir_store_topic_id(ml_of(m)->st, topic, out) == WEIR_OK && !weir_uuid_is_zero(out);
@@ -155,6 +201,11 @@ static const struct meta_ops local_ops = {
     .topic_id = ml_topic_id,
     .topic_config = ml_topic_config,
     .topic_create = ml_topic_create,
+    .replication_factor = ml_replication_factor,
+    .assignment_check = ml_assignment_check,
+    .topic_delete = ml_topic_delete,
+    .partitions_add = ml_partitions_add,
+    .isr_write = ml_isr_write,
 };
 
 struct weir_meta *weir_meta_local_new(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,

@@ -211,14 +211,21 @@ enum weir_err weir_cluster_shutdown(struct weir_cluster *cl, int64_t timeout_ms)
 struct weir_meta;
 struct weir_store;
 struct weir_log_config;
+struct weir_topic_deletion;
 
-/* How a single node hosts partitions new to it (partitions [from, to) of a
- * topic its store just created): opens them, then done(done_ctx, err, why);
- * on an error the host has rolled the topic back. Runs on the thread that
- * called weir_meta_topic_create. */
+/* How a single node hosts partitions new to it and lets go of a deleted
+ * topic's. open: partitions [from, to) of a topic its store just created or
+ * grew: opens them, then done(done_ctx, err, why); on an error the host has
+ * rolled the topic back. remove: a topic whose deletion d the store began:
+ * closes its partitions' logs (weir_store_deletion_take_log), calls
+ * weir_store_topic_delete_finish(d), then done(done_ctx, WEIR_OK, ""). Both
+ * run on the thread that called weir_meta_topic_create, _partitions_add or
+ * _topic_delete; done may run before they return. */
 struct weir_meta_local_host {
     void (*open)(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done, void *done_ctx);
     void *ctx;
+    void (*remove)(void *ctx, const char *topic, struct weir_topic_deletion *d, weir_cluster_done_fn *done,
+                   void *done_ctx);
 };
 
 /* The cluster's backend: borrows cl (which must outlive it); rf_default is
@@ -268,6 +275,36 @@ enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, con
 enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
                                      const char *const *keys, const char *const *values, uint32_t n,
                                      weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+/* The replication factor a topic created with rf (-1: the backend's
+ * default) gets; -1 and why when the backend cannot place it: a single
+ * node takes only 1; a cluster [1, WEIR_REPLICAS_MAX], at most its live
+ * brokers. */
+int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap);
+/* A client's replica assignment of one partition (n broker ids; ids may be
+ * NULL with n 0): WEIR_OK when the backend can place it so (a single node:
+ * itself alone), WEIR_E_INVALID when not, WEIR_E_UNSUPPORTED for any ids when
+ * it takes no manual assignments (a cluster: it assigns replicas itself). */
+enum weir_err weir_meta_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n);
+/* Deletes a topic. WEIR_OK: done(ctx, err, why) runs once when the deletion
+ * is written (a cluster: on its thread; the controller then deletes it) or
+ * done (a single node: its logs closed and its files gone; possibly before
+ * this returns). Otherwise refused now (done does not run): WEIR_E_NOT_FOUND
+ * and the store's errors on a single node. */
+enum weir_err weir_meta_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap);
+/* Grows a topic to `total` partitions (existing ones unchanged), as
+ * weir_meta_topic_create: done runs once written (a cluster; the controller
+ * elects the new partitions' leaders) or opened here (a single node).
+ * Refused now: WEIR_E_NOT_FOUND, the store's errors on a single node
+ * (WEIR_E_BAD_PARTITIONS, ...). */
+enum weir_err weir_meta_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
+                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+/* A leader's ISR change, as weir_cluster_isr_write (done on the cluster's
+ * thread). A single node's partitions are led alone and never change their
+ * ISR: there done(ctx, WEIR_E_UNSUPPORTED, -1) runs at once. */
+void weir_meta_isr_write(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
+                         int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
+                         void *ctx);
 
 /* ---- a leader's partition state (kafka.cluster.Partition) ------------------------
  * Lives on the partition's owner thread. Invariants: the leader is in its

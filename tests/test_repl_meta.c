@@ -60,7 +60,7 @@ static int setup(void **state)
     assert_int_equal(weir_store_open(fx->dir, &fx->defaults, NULL, &fx->st), WEIR_OK);
     struct weir_repl_endpoint eps[2] = { { .listener = "PLAINTEXT", .host = "h.example", .port = 9092 },
                                          { .listener = "REPLICATION", .host = "r.example", .port = 9093 } };
-    struct weir_meta_local_host host = { host_open, fx };
+    struct weir_meta_local_host host = { .open = host_open, .ctx = fx };
     fx->m = weir_meta_local_new(fx->st, 7, eps, 2, "abcdefghijklmnopqrstuv", &host);
     assert_non_null(fx->m);
     *state = fx;
