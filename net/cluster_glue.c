@@ -47,98 +47,36 @@ enum { ROLE_RETRY_MS = 20 };
 
 /* ---- deleting a topic the cluster deleted --------------------------------------------- */
 
-struct del_job;
-struct del_slot {
-    struct task t;
-    struct reactor_timer retry;  /* the log still has appends in flight */
-    struct del_job *job;
-    int32_t partition;
-    bool unhosted;
-};
-struct del_job {
+/* A deletion's log line and its count in the glue's in-flight work. */
+struct del_note {
     struct broker *b;
-    struct reactor *origin;
-    struct weir_topic_deletion *d;
-    const char *why;              /* for the log line: a string constant */
-    char topic[WEIR_TOPIC_NAME_MAX + 1];
-    int32_t from;                 /* partitions [from, n) go (0: the whole topic) */
-    int32_t remaining;
-    struct del_slot slots[];      /* [p - from] */
+    const char *why;              /* a string constant */
+    int32_t from;
 };
 
-static void part_unhost(struct reactor *r, struct part *p)
+static void deletion_done(void *ctx, const char *topic)
 {
-    if (!p->repl) return;
-    struct weir_role none = { .kind = WEIR_ROLE_NONE, .info = { .leader = WEIR_NO_LEADER } };
-    part_repl_role(r, p, &none);
-}
-
-static void del_back(struct reactor *r, struct task *t)
-{
-    (void)r;
-    struct del_slot *s = weir_container_of(t, struct del_slot, t);
-    struct del_job *job = s->job;
-    if (--job->remaining > 0) return;
-    weir_store_topic_delete_finish(job->b->store, job->d);
-    if (job->from == 0) weir_log(WEIR_LOG_INFO, "deleted topic %s (%s)", job->topic, job->why);
-    else weir_log(WEIR_LOG_INFO, "deleted the partitions of topic %s from %d on (%s)", job->topic, job->from, job->why);
-    atomic_fetch_sub(&job->b->glue->inflight, 1);
-    weir_free(job);
-}
-
-static void del_owner(struct reactor *r, struct task *t);
-
-static void del_retry(struct reactor *r, struct reactor_timer *tm)
-{
-    del_owner(r, &weir_container_of(tm, struct del_slot, retry)->t);
-}
-
-/* A log closes only once its appends have completed: they complete on this
- * reactor's ring, which the close cannot run (a follower's or a producer's
- * append may still be out when the deletion arrives). */
-static void del_owner(struct reactor *r, struct task *t)
-{
-    struct del_slot *s = weir_container_of(t, struct del_slot, t);
-    struct del_job *job = s->job;
-    struct part *p = part_find(r, job->topic, s->partition);
-    if (p && !s->unhosted) part_unhost(r, p);
-    s->unhosted = true;
-    if (p && !weir_log_idle(p->log)) {
-        s->retry.fire = del_retry;
-        reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
-        return;
-    }
-    part_close(r, job->topic, s->partition, weir_store_deletion_take_log(job->d, s->partition));
-    s->t.run = del_back;
-    reactor_post(job->origin, &s->t);
+    struct del_note *n = ctx;
+    if (n->from == 0) weir_log(WEIR_LOG_INFO, "deleted topic %s (%s)", topic, n->why);
+    else weir_log(WEIR_LOG_INFO, "deleted the partitions of topic %s from %d on (%s)", topic, n->from, n->why);
+    atomic_fetch_sub(&n->b->glue->inflight, 1);
+    weir_free(n);
 }
 
 /* Runs a begun deletion of partitions [from, n) of topic: each owner
  * unhosts and closes its log, then finish (on origin, a reactor) removes the
- * files. Any thread. */
+ * files (topic_close_all). Any thread. */
 static void deletion_run(struct broker *b, struct reactor *origin, struct weir_topic_deletion *d, const char *topic,
                          int32_t from, const char *why)
 {
-    int32_t n = weir_store_deletion_partitions(d);
-    WEIR_ASSERT(from >= 0 && (from == 0 || from < n));
-    struct del_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n - from, 1) * sizeof job->slots[0]);
-    if (!job) { /* finish closes the logs itself */
+    struct del_note *n = weir_malloc(sizeof *n);
+    if (!n) { /* finish closes the logs itself */
         weir_store_topic_delete_finish(b->store, d);
         return;
     }
-    *job = (struct del_job){ .b = b, .origin = origin, .d = d, .why = why, .from = from, .remaining = n - from };
-    snprintf(job->topic, sizeof job->topic, "%s", topic);
+    *n = (struct del_note){ .b = b, .why = why, .from = from };
     atomic_fetch_add(&b->glue->inflight, 1);
-    if (n == from) {
-        job->remaining = 1;
-        job->slots[0] = (struct del_slot){ .job = job, .partition = from };
-        del_back(origin, &job->slots[0].t);
-        return;
-    }
-    for (int32_t p = from; p < n; p++) {
-        job->slots[p - from] = (struct del_slot){ .t.run = del_owner, .job = job, .partition = p };
-        reactor_post(reactor_owner(b, topic, p), &job->slots[p - from].t);
-    }
+    topic_close_all(origin, topic, d, from, deletion_done, n);
 }
 
 /* The local topic goes (once; a later NONE of the same topic finds it gone).

@@ -52,6 +52,7 @@ struct admin {
     int32_t n_grown;
     struct kcreatetopics_req ct;
     struct kdeletetopics_req dt;
+    int16_t *del_errors;         /* DELETE: deletetopics_resolve's, per entry */
     struct kcreatepartitions_req cp;
     struct kcreatepartitions_resp cp_resp;
 };
@@ -75,7 +76,8 @@ static void admin_respond(struct request *req, void *ctx)
     case ADMIN_CREATE: {
         /* -1 asked for the backend's default (a cluster whose default exceeds
          * its live brokers created none of those: their details are -1). */
-        int32_t rf_default = weir_meta_replication_factor(req->c->r->b->meta, -1, NULL, 0);
+        char why[160];
+        int32_t rf_default = weir_meta_replication_factor(req->c->r->b->meta, -1, why, sizeof why);
         kproto_createtopics_encode(&req->out, req->hdr.api_version,
                                    &(struct kcreatetopics_resp){
                                        .topics = ad->res, .n_topics = ad->n,
@@ -211,6 +213,29 @@ static bool admin_slots(struct admin *ad, int32_t n, int32_t timeout_ms)
     return true;
 }
 
+/* Decodes the request and makes its slots; NULL: malformed (the connection closes). */
+static struct admin *admin_begin(struct request *req, enum admin_kind kind)
+{
+    struct admin *ad = admin_new(req, kind);
+    enum weir_err err = ad ? WEIR_OK : WEIR_E_NOMEM;
+    int32_t n = 0, timeout_ms = 0;
+    struct weir_rd *rd = &req->body;
+    int16_t v = req->hdr.api_version;
+    if (ad && kind == ADMIN_CREATE && (err = kproto_createtopics_decode(rd, v, &req->arena, &ad->ct)) == WEIR_OK)
+        n = ad->ct.n_topics, timeout_ms = ad->ct.timeout_ms;
+    if (ad && kind == ADMIN_DELETE && (err = kproto_deletetopics_decode(rd, v, &req->arena, &ad->dt)) == WEIR_OK) {
+        n = ad->dt.n_topic_names, timeout_ms = ad->dt.timeout_ms;
+        ad->del_errors = weir_arena_alloc(&req->arena, (size_t)(n + 1) * sizeof *ad->del_errors);
+        if (!ad->del_errors || !deletetopics_resolve(req, &ad->dt, ad->del_errors)) err = WEIR_E_NOMEM;
+    }
+    if (ad && kind == ADMIN_GROW && (err = kproto_createpartitions_decode(rd, v, &req->arena, &ad->cp)) == WEIR_OK)
+        n = ad->cp.n_topics, timeout_ms = ad->cp.timeout_ms;
+    if (err == WEIR_OK && !admin_slots(ad, n, timeout_ms)) err = WEIR_E_NOMEM;
+    if (err == WEIR_OK) return ad;
+    request_malformed(req, err);
+    return NULL;
+}
+
 static void admin_dispatched(struct admin *ad)
 {
     if (--ad->writes == 0) admin_poll(ad->req->c->r, &ad->timer);
@@ -322,14 +347,8 @@ static bool create_one(struct admin *ad, int32_t i)
 
 void handle_createtopics(struct request *req)
 {
-    struct admin *ad = admin_new(req, ADMIN_CREATE);
-    enum weir_err err = ad ? kproto_createtopics_decode(&req->body, req->hdr.api_version, &req->arena, &ad->ct)
-                           : WEIR_E_NOMEM;
-    if (err == WEIR_OK && !admin_slots(ad, ad->ct.n_topics, ad->ct.timeout_ms)) err = WEIR_E_NOMEM;
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
+    struct admin *ad = admin_begin(req, ADMIN_CREATE);
+    if (!ad) return;
     for (int32_t i = 0; i < ad->n; i++) {
         ad->res[i].name = ad->ct.topics[i].name;
         create_one(ad, i);
@@ -342,17 +361,9 @@ void handle_createtopics(struct request *req)
 void handle_deletetopics(struct request *req)
 {
     struct weir_meta *m = req->c->r->b->meta;
-    struct admin *ad = admin_new(req, ADMIN_DELETE);
-    enum weir_err err = ad ? kproto_deletetopics_decode(&req->body, req->hdr.api_version, &req->arena, &ad->dt)
-                           : WEIR_E_NOMEM;
-    int16_t *errors = err == WEIR_OK ? weir_arena_alloc(&req->arena, (size_t)(ad->dt.n_topic_names + 1) * sizeof *errors)
-                                     : NULL;
-    if (err == WEIR_OK && (!errors || !deletetopics_resolve(req, &ad->dt, errors))) err = WEIR_E_NOMEM;
-    if (err == WEIR_OK && !admin_slots(ad, ad->dt.n_topic_names, ad->dt.timeout_ms)) err = WEIR_E_NOMEM;
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
+    struct admin *ad = admin_begin(req, ADMIN_DELETE);
+    if (!ad) return;
+    const int16_t *errors = ad->del_errors;
     for (int32_t i = 0; i < ad->n; i++) {
         struct admin_slot *s = &ad->slots[i];
         char why[256];
@@ -417,14 +428,8 @@ static void grow_one(struct admin *ad, int32_t i)
 
 void handle_createpartitions(struct request *req)
 {
-    struct admin *ad = admin_new(req, ADMIN_GROW);
-    enum weir_err err = ad ? kproto_createpartitions_decode(&req->body, req->hdr.api_version, &req->arena, &ad->cp)
-                           : WEIR_E_NOMEM;
-    if (err == WEIR_OK && !admin_slots(ad, ad->cp.n_topics, ad->cp.timeout_ms)) err = WEIR_E_NOMEM;
-    if (err != WEIR_OK) {
-        request_malformed(req, err);
-        return;
-    }
+    struct admin *ad = admin_begin(req, ADMIN_GROW);
+    if (!ad) return;
     ad->grown = weir_arena_alloc(&req->arena, (size_t)(ad->n + 1) * sizeof *ad->grown);
     for (int32_t i = 0; i < ad->n; i++) grow_one(ad, i);
     admin_dispatched(ad);

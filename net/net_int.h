@@ -367,11 +367,13 @@ void topic_open_all(struct reactor *origin, const char *topic, int32_t from, int
  * topic_open_all from the calling reactor, ctx the broker. */
 void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, weir_cluster_done_fn *done,
                      void *done_ctx);
-/* A topic whose deletion d the store began: each owner closes its partition's
- * log (once its appends are done), handing it to d; then
- * weir_store_topic_delete_finish(d) and done(ctx) on `origin`. */
-void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d,
-                     void (*done)(void *ctx), void *ctx);
+/* A deletion d the store began, of partitions [from, n) of topic (0: the
+ * whole topic): each owner drops the partition's role (part_unhost) and
+ * closes its log once its appends are done, handing it to d; then
+ * weir_store_topic_delete_finish(d) and done(ctx, topic) on `origin`
+ * (directly when there is no partition to close). Any thread. */
+void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d, int32_t from,
+                     void (*done)(void *ctx, const char *topic), void *ctx);
 /* The single node's host remove: topic_close_all from the calling reactor. */
 void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion *d, weir_cluster_done_fn *done,
                        void *done_ctx);
@@ -451,6 +453,8 @@ struct part_repl; /* repl_part.c: role, leader state, held acks=all produces */
  * leader state starts; FOLLOWER: held produces fail with 6, the partition is
  * handed to fetcher_follow; OFFLINE and NONE: neither serves nor fetches. */
 void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role);
+/* p is no longer hosted here: role NONE when it has one (no-op otherwise). */
+void part_unhost(struct reactor *owner, struct part *p);
 /* fetcher.c: follow `leader` at leader_epoch (truncate by OffsetsForLeaderEpoch,
  * then fetch); one connection per source broker carries all its partitions. */
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);

@@ -364,6 +364,13 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
                  kind_name(pr->kind), in->leader_epoch, in->leader, in->isr_n);
 }
 
+void part_unhost(struct reactor *owner, struct part *p)
+{
+    if (!p->repl) return;
+    struct weir_role none = { .kind = WEIR_ROLE_NONE, .info = { .leader = WEIR_NO_LEADER } };
+    part_repl_role(owner, p, &none);
+}
+
 /* ---- what the handlers ask -------------------------------------------------------------- */
 
 /* Kafka's Partition.getLocalLog order: the epoch first (against the epoch this

@@ -152,6 +152,7 @@ struct close_slot {
     struct reactor_timer retry;  /* the log still has appends in flight */
     struct close_job *job;
     int32_t partition;
+    bool unhosted;               /* its replication state has gone */
 };
 struct close_job {
     struct broker *b;
@@ -159,7 +160,7 @@ struct close_job {
     struct weir_topic_deletion *d;
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t remaining;
-    void (*done)(void *ctx);
+    void (*done)(void *ctx, const char *topic);
     void *ctx;
     struct close_slot slots[];
 };
@@ -170,7 +171,7 @@ static void close_back(struct reactor *r, struct task *t)
     struct close_job *job = weir_container_of(t, struct close_slot, t)->job;
     if (--job->remaining > 0) return;
     weir_store_topic_delete_finish(job->b->store, job->d);
-    job->done(job->ctx);
+    job->done(job->ctx, job->topic);
     weir_free(job);
 }
 
@@ -181,13 +182,17 @@ static void close_retry(struct reactor *r, struct reactor_timer *tm)
     close_owner(r, &weir_container_of(tm, struct close_slot, retry)->t);
 }
 
-/* A log closes only once its appends have completed: they complete on this
- * reactor's ring, which the close cannot run. */
+/* Its role goes first (a leader stops leading, a follower fetching); a log
+ * closes only once its appends have completed: they complete on this
+ * reactor's ring, which the close cannot run (a follower's or a producer's
+ * append may still be out when the deletion arrives). */
 static void close_owner(struct reactor *r, struct task *t)
 {
     struct close_slot *s = weir_container_of(t, struct close_slot, t);
     struct close_job *job = s->job;
     struct part *p = part_find(r, job->topic, s->partition);
+    if (p && !s->unhosted) part_unhost(r, p);
+    s->unhosted = true;
     if (p && !weir_log_idle(p->log)) {
         s->retry.fire = close_retry;
         reactor_timer_arm(r, &s->retry, weir_clock_ns() + DEL_RETRY_NS);
@@ -198,27 +203,28 @@ static void close_owner(struct reactor *r, struct task *t)
     reactor_post(job->origin, &s->t);
 }
 
-void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d,
-                     void (*done)(void *ctx), void *ctx)
+void topic_close_all(struct reactor *origin, const char *topic, struct weir_topic_deletion *d, int32_t from,
+                     void (*done)(void *ctx, const char *topic), void *ctx)
 {
     int32_t n = weir_store_deletion_partitions(d);
-    struct close_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n, 1) * sizeof job->slots[0]);
+    WEIR_ASSERT(from >= 0 && (from == 0 || from < n));
+    struct close_job *job = weir_calloc(1, sizeof *job + (size_t)WEIR_MAX(n - from, 1) * sizeof job->slots[0]);
     if (!job) { /* finish closes the logs itself */
         weir_store_topic_delete_finish(origin->b->store, d);
-        done(ctx);
+        done(ctx, topic);
         return;
     }
-    *job = (struct close_job){ .b = origin->b, .origin = origin, .d = d, .remaining = WEIR_MAX(n, 1), .done = done,
-                               .ctx = ctx };
+    *job = (struct close_job){ .b = origin->b, .origin = origin, .d = d, .remaining = WEIR_MAX(n - from, 1),
+                               .done = done, .ctx = ctx };
     snprintf(job->topic, sizeof job->topic, "%s", topic);
-    if (n == 0) {
-        job->slots[0] = (struct close_slot){ .job = job };
+    if (n == from) {
+        job->slots[0] = (struct close_slot){ .job = job, .partition = from };
         close_back(origin, &job->slots[0].t);
         return;
     }
-    for (int32_t p = 0; p < n; p++) {
-        job->slots[p] = (struct close_slot){ .t.run = close_owner, .job = job, .partition = p };
-        reactor_post(reactor_owner(origin->b, topic, p), &job->slots[p].t);
+    for (int32_t p = from; p < n; p++) {
+        job->slots[p - from] = (struct close_slot){ .t.run = close_owner, .job = job, .partition = p };
+        reactor_post(reactor_owner(origin->b, topic, p), &job->slots[p - from].t);
     }
 }
 
@@ -251,16 +257,17 @@ void topic_host_open(void *ctx, const char *topic, int32_t from, int32_t to, wei
     topic_open_all(origin, topic, from, to, host_opened, h);
 }
 
-static void host_removed(void *ctx)
+static void host_removed(void *ctx, const char *topic)
 {
+    (void)topic;
     struct host_open h = *(struct host_open *)ctx;
     weir_free(ctx);
     h.done(h.ctx, WEIR_OK, "");
 }
 
-static void host_removed_direct(void *ctx)
+static void host_removed_direct(void *ctx, const char *topic)
 {
-    (void)ctx;
+    (void)ctx, (void)topic;
 }
 
 void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion *d, weir_cluster_done_fn *done,
@@ -272,10 +279,10 @@ void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion 
     weir_log(WEIR_LOG_INFO, "deleting topic %s", topic);
     struct host_open *h = weir_malloc(sizeof *h);
     if (!h) { /* cannot wait for it: the logs close in the background */
-        topic_close_all(origin, topic, d, host_removed_direct, NULL);
+        topic_close_all(origin, topic, d, 0, host_removed_direct, NULL);
         done(done_ctx, WEIR_OK, "");
         return;
     }
     *h = (struct host_open){ done, done_ctx };
-    topic_close_all(origin, topic, d, host_removed, h);
+    topic_close_all(origin, topic, d, 0, host_removed, h);
 }
