@@ -276,7 +276,6 @@ void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion 
     (void)ctx;
     struct reactor *origin = reactor_current();
     WEIR_ASSERT(origin);
-    weir_log(WEIR_LOG_INFO, "deleting topic %s", topic);
     struct host_open *h = weir_malloc(sizeof *h);
     if (!h) { /* cannot wait for it: the logs close in the background */
         topic_close_all(origin, topic, d, 0, host_removed_direct, NULL);
