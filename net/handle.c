@@ -164,6 +164,7 @@ void handle_request(struct request *req)
     case KAPI_METADATA: handle_metadata(req); break;
     case KAPI_FIND_COORDINATOR: handle_findcoordinator(req); break;
     case KAPI_DESCRIBE_CLUSTER: handle_describecluster(req); break;
+    case KAPI_DESCRIBE_LOG_DIRS: handle_describelogdirs(req); break;
     case KAPI_CREATE_TOPICS: handle_createtopics(req); break;
     case KAPI_DELETE_TOPICS: handle_deletetopics(req); break;
     case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;

@@ -398,6 +398,7 @@ const struct kcreatetopics_detail *createtopics_details(struct request *req, con
 void handle_metadata(struct request *req);
 void handle_findcoordinator(struct request *req);
 void handle_describecluster(struct request *req);
+void handle_describelogdirs(struct request *req); /* handle_logdirs.c */
 size_t meta_live_count(struct weir_meta *m);
 /* The name of the topic with this id into out (cap bytes); false when none
  * (Metadata v12 and Fetch v13 ask by id). Walks every topic: O(topics). */

@@ -30,6 +30,7 @@ static const struct kproto_api api_table[] = {
     { KAPI_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
     { KAPI_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
     { KAPI_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
+    { KAPI_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
     { KAPI_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
     { KAPI_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
     { KAPI_OFFSET_DELETE, 0, 0, INT16_MAX, "OffsetDelete" }, /* flexibleVersions "none" in Kafka 3.7 */

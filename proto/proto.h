@@ -76,6 +76,7 @@ enum kapi_key {
     KAPI_INIT_PRODUCER_ID = 22,
     KAPI_OFFSET_FOR_LEADER_EPOCH = 23,
     KAPI_DESCRIBE_CONFIGS = 32,
+    KAPI_DESCRIBE_LOG_DIRS = 35,
     KAPI_CREATE_PARTITIONS = 37,
     KAPI_DELETE_GROUPS = 42,
     KAPI_OFFSET_DELETE = 47,
@@ -1409,6 +1410,50 @@ void kproto_deletegroups_encode(struct kbuf *out, int16_t version, const struct 
 void kproto_deletegroups_request_encode(struct kbuf *out, int16_t version, const struct kdeletegroups_req *req);
 enum weir_err kproto_deletegroups_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletegroups_resp *resp);
+
+/* ---- DescribeLogDirs (35), v0-4; v2 flexible ---- */
+
+enum { KPROTO_LOG_DIRS_MAX = 1000 }; /* log directories in a response */
+struct kdescribelogdirs_req_topic {
+    struct kstr topic;
+    int32_t *partitions;
+    int32_t n_partitions;
+};
+struct kdescribelogdirs_req {
+    struct kdescribelogdirs_req_topic *topics;
+    int32_t n_topics; /* -1 = null = every partition */
+};
+struct kdescribelogdirs_part {
+    int32_t partition_index;
+    int64_t partition_size; /* bytes of the partition's log segments */
+    int64_t offset_lag;
+    bool is_future;
+};
+struct kdescribelogdirs_topic {
+    struct kstr name;
+    struct kdescribelogdirs_part *partitions;
+    int32_t n_partitions;
+};
+struct kdescribelogdirs_result {
+    int16_t error_code;
+    struct kstr log_dir; /* absolute path */
+    struct kdescribelogdirs_topic *topics;
+    int32_t n_topics;
+    int64_t total_bytes;  /* v4+; -1 when unknown (and decoded below v4) */
+    int64_t usable_bytes; /* v4+; likewise */
+};
+struct kdescribelogdirs_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code; /* v3+ */
+    struct kdescribelogdirs_result *results;
+    int32_t n_results;
+};
+enum weir_err kproto_describelogdirs_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                            struct kdescribelogdirs_req *req);
+void kproto_describelogdirs_encode(struct kbuf *out, int16_t version, const struct kdescribelogdirs_resp *resp);
+void kproto_describelogdirs_request_encode(struct kbuf *out, int16_t version, const struct kdescribelogdirs_req *req);
+enum weir_err kproto_describelogdirs_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                     struct kdescribelogdirs_resp *resp);
 
 /* ---- OffsetDelete (47), v0; not flexible ---- */
 

@@ -87,7 +87,7 @@ static void test_api_table(void **state)
         { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
         { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
         { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-        { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+        { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -115,7 +115,7 @@ static void test_api_table(void **state)
                                  (want[i].key == 11 && v >= 6) || (want[i].key == 12 && v >= 4) ||
                                  (want[i].key == 13 && v >= 4) || (want[i].key == 14 && v >= 4) ||
                                  (want[i].key == 15 && v >= 5) || (want[i].key == 16 && v >= 3) ||
-                                 want[i].key == 60);
+                                 (want[i].key == 35 && v >= 2) || want[i].key == 60);
     }
     assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
     assert_false(kproto_supported(99, 0));
@@ -546,12 +546,12 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 23 supported APIs, ascending: key, min, max. */
+/* The 24 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
     { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
     { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-    { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+    { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -592,10 +592,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 23*6 = 152; v3: 4 + 4 + 2 + 1 + 23*7 + 4 + 1 = 177. */
+    /* v0: 4 + 4 + 2 + 4 + 24*6 = 158; v3: 4 + 4 + 2 + 1 + 24*7 + 4 + 1 = 184. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 152);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 177);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 158);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 184);
 }
 
 static void test_apiversions_unsupported(void **state)

@@ -1,5 +1,5 @@
 /* tests/test_proto_admin.c: proto/, the cluster admin APIs, both directions:
- * DescribeCluster (60, v0-1), OffsetDelete (47, v0). Each round trip is client encode -> broker
+ * DescribeCluster (60, v0-1), OffsetDelete (47, v0), DescribeLogDirs (35, v0-4). Each round trip is client encode -> broker
  * decode and broker encode -> client decode, checked byte for byte against
  * the schema's layout and field for field; every truncation of a body fails
  * with WEIR_E_TRUNCATED; versions outside the range are refused. */
@@ -207,11 +207,97 @@ static void test_offsetdelete(void **state)
     weir_arena_destroy(&a);
 }
 
+/* ---- DescribeLogDirs (35), v0-4 ---- */
+
+static enum weir_err ld_req(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_describelogdirs_decode(rd, v, a, out);
+}
+static enum weir_err ld_resp(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_describelogdirs_response_decode(rd, v, a, out);
+}
+
+static void test_describelogdirs(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    int32_t parts[] = { 2 };
+    struct kdescribelogdirs_req_topic rts[] = { { kstr_c("t"), parts, 1 } };
+    static const uint8_t req0[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2 };
+    static const uint8_t req2[] = { 2, 2, 't', 2, 0, 0, 0, 2, 0, 0 };
+    static const uint8_t null0[] = { 0xff, 0xff, 0xff, 0xff }, null2[] = { 0, 0 };
+    struct kdescribelogdirs_part ps[] = { { 2, 300, 0, false } };
+    struct kdescribelogdirs_topic ts[] = { { kstr_c("t"), ps, 1 } };
+    struct kdescribelogdirs_result res[] = { { 0, kstr_c("/d"), ts, 1, 1000, 400 } };
+    /* v4 (flexible): throttle, error, 1 result: error, "/d", 1 topic "t", 1 partition, total, usable */
+    static const uint8_t resp4[] = { 0, 0, 0, 3, 0, 0, 2, 0, 0, 3, '/', 'd', 2, 2, 't', 2,
+                                     0, 0, 0, 2,                         /* partition 2 */
+                                     0, 0, 0, 0, 0, 0, 1, 0x2c,          /* size 300 */
+                                     0, 0, 0, 0, 0, 0, 0, 0,             /* offset lag 0 */
+                                     0, 0, 0,                            /* not future, tags, topic tags */
+                                     0, 0, 0, 0, 0, 0, 0x03, 0xe8,       /* total 1000 */
+                                     0, 0, 0, 0, 0, 0, 0x01, 0x90, 0, 0 }; /* usable 400, tags */
+    size_t truncated = 0;
+    for (int16_t v = 0; v <= 4; v++) {
+        bool flex = v >= 2;
+        struct kdescribelogdirs_req rq;
+        kproto_describelogdirs_request_encode(&b, v, &(struct kdescribelogdirs_req){ rts, 1 });
+        expect_bytes(&b, flex ? req2 : req0, flex ? sizeof req2 : sizeof req0);
+        assert_int_equal(decode_copy(ld_req, b.mem, b.mem_len, v, &a, &rq), WEIR_OK);
+        assert_int_equal(rq.n_topics, 1);
+        assert_true(kstr_eq(rq.topics[0].topic, "t"));
+        assert_int_equal(rq.topics[0].n_partitions, 1);
+        assert_int_equal(rq.topics[0].partitions[0], 2);
+        truncated += truncations(ld_req, &b, v, &a, &rq);
+        kbuf_reset(&b);
+        kproto_describelogdirs_request_encode(&b, v, &(struct kdescribelogdirs_req){ NULL, -1 });
+        expect_bytes(&b, flex ? null2 : null0, flex ? sizeof null2 : sizeof null0);
+        assert_int_equal(decode_copy(ld_req, b.mem, b.mem_len, v, &a, &rq), WEIR_OK);
+        assert_int_equal(rq.n_topics, -1);
+        kbuf_reset(&b);
+
+        struct kdescribelogdirs_resp rs;
+        kproto_describelogdirs_encode(&b, v, &(struct kdescribelogdirs_resp){ 3, 0, res, 1 });
+        if (v == 4) expect_bytes(&b, resp4, sizeof resp4);
+        assert_int_equal(b.err, WEIR_OK);
+        /* v0-1 classic lengths; v3 adds 2 (error); v4 adds 16 (total, usable) */
+        assert_int_equal(b.mem_len, v == 4 ? sizeof resp4 : v == 3 ? sizeof resp4 - 16 : v == 2 ? sizeof resp4 - 18
+                                                                                                  : 4 + 4 + 2 + 4 + 4 + 3 + 4 + 21);
+        assert_int_equal(decode_copy(ld_resp, b.mem, b.mem_len, v, &a, &rs), WEIR_OK);
+        assert_int_equal(rs.throttle_time_ms, 3);
+        assert_int_equal(rs.n_results, 1);
+        assert_true(kstr_eq(rs.results[0].log_dir, "/d"));
+        assert_int_equal(rs.results[0].n_topics, 1);
+        assert_true(kstr_eq(rs.results[0].topics[0].name, "t"));
+        assert_int_equal(rs.results[0].topics[0].partitions[0].partition_index, 2);
+        assert_int_equal(rs.results[0].topics[0].partitions[0].partition_size, 300);
+        assert_int_equal(rs.results[0].total_bytes, v >= 4 ? 1000 : -1);
+        assert_int_equal(rs.results[0].usable_bytes, v >= 4 ? 400 : -1);
+        truncated += truncations(ld_resp, &b, v, &a, &rs);
+        kbuf_reset(&b);
+    }
+    struct kdescribelogdirs_req rq;
+    struct kdescribelogdirs_resp rs;
+    assert_int_equal(decode_copy(ld_req, req2, sizeof req2, 5, &a, &rq), WEIR_E_UNSUPPORTED);
+    assert_int_equal(decode_copy(ld_resp, resp4, sizeof resp4, 5, &a, &rs), WEIR_E_UNSUPPORTED);
+    static const uint8_t huge[] = { 0x7f, 0xff, 0xff, 0xff, 0, 1, 't' };
+    assert_int_not_equal(decode_copy(ld_req, huge, sizeof huge, 0, &a, &rq), WEIR_OK);
+    decode_copy(ld_req, NULL, 0, 0, &a, &rq);
+    print_message("DescribeLogDirs: %zu truncations\n", truncated);
+    kbuf_free(&b);
+    weir_arena_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_describecluster),
         cmocka_unit_test(test_offsetdelete),
+        cmocka_unit_test(test_describelogdirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
