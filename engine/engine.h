@@ -333,6 +333,17 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
  * *deleted (may be NULL) gets the count. Errors: WEIR_E_FAILED, WEIR_E_IO
  * (a directory sync failed; the log is then read-only). */
 enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted);
+/* Kafka's maybeIncrementLogStartOffset (DeleteRecords, and a follower
+ * following its leader's log start): moves the log start up to `offset`,
+ * which may lie inside a batch or a segment; reads below it then fail with
+ * WEIR_E_OFFSET_RANGE. Durable before it returns (the file log-start-offset,
+ * written atomically); then the whole sealed segments below it go as in
+ * weir_log_delete_below (*deleted, may be NULL, gets their count) and the
+ * leader-epoch cache loses what starts below it. offset <= the log start:
+ * nothing changes, WEIR_OK. Errors: WEIR_E_OFFSET_RANGE (offset < 0 or above
+ * the high watermark; nothing changes), WEIR_E_FAILED, WEIR_E_IO (the log is
+ * then read-only). Owner thread only. */
+enum weir_err weir_log_advance_start(struct weir_log *log, int64_t offset, unsigned *deleted);
 /* True when no append is queued or being written (a roll is then immediate). */
 bool weir_log_idle(const struct weir_log *log);
 /* Drops every batch at or above `offset`, for replication (Kafka's

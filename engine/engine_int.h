@@ -168,6 +168,7 @@ struct weir_log {
     int32_t leader_epoch;        /* stamped by weir_log_append; WEIR_EPOCH_NONE: not stamped */
     struct epoch_cache epochs;
     int64_t hw;                  /* __atomic: the store's checkpoint reads it from its thread */
+    int64_t start_floor;         /* log start set by weir_log_advance_start (file LOG_START_FILE); 0 none */
     bool hw_follows;             /* __atomic likewise */
     unsigned replica_appends;    /* replica appends queued or in flight */
     int64_t pending_next;        /* offset after the last queued append (valid while one is queued) */

@@ -6,6 +6,8 @@
  *   recovery-checkpoint   segments below this base offset need no scan
  *   <20 digits>.snapshot  producer state after every batch below that offset (producers.c)
  *   leader-epoch-checkpoint  epoch -> start offset (epochs.c); only once the log had an epoch
+ *   log-start-offset      text: the log start moved by weir_log_advance_start (DeleteRecords),
+ *                         which may lie inside the first segment; absent: the first segment's base
  *   clean-shutdown        present only between a clean close and the next open
  *   spare.* / inline.*    preallocated next segment (discarded at open) */
 #include "engine_int.h"
@@ -21,6 +23,7 @@
 
 #define CLEAN_MARKER "clean-shutdown"
 #define CHECKPOINT_FILE "recovery-checkpoint"
+#define LOG_START_FILE "log-start-offset"
 
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum)
 {
@@ -78,10 +81,19 @@ enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset)
     return weir_write_file_atomic(path, text, (size_t)n);
 }
 
-static int64_t checkpoint_read(const char *dir)
+static enum weir_err log_start_write(const char *dir, int64_t offset)
+{
+    char path[4096], text[32];
+    path_join(path, sizeof path, dir, LOG_START_FILE);
+    int n = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
+    return weir_write_file_atomic(path, text, (size_t)n);
+}
+
+/* The offset in a one-line text file of the log directory; INT64_MIN when absent or unreadable. */
+static int64_t offset_file_read(const char *dir, const char *name)
 {
     char path[4096], *text = NULL;
-    path_join(path, sizeof path, dir, CHECKPOINT_FILE);
+    path_join(path, sizeof path, dir, name);
     if (weir_read_file(path, 64, &text, NULL) != WEIR_OK) return INT64_MIN;
     char *end;
     long long v = strtoll(text, &end, 10);
@@ -165,7 +177,7 @@ static enum weir_err log_load(struct weir_log *log, bool clean)
     int64_t *bases = NULL;
     unsigned n = 0;
     enum weir_err err = log_list(log, &bases, &n);
-    int64_t checkpoint = clean ? INT64_MAX : checkpoint_read(log->dir);
+    int64_t checkpoint = clean ? INT64_MAX : offset_file_read(log->dir, CHECKPOINT_FILE);
     for (unsigned i = 0; err == WEIR_OK && i < n; i++) {
         bool trusted = clean || (i + 1 < n && bases[i + 1] <= checkpoint);
         struct weir_segment *seg;
@@ -209,7 +221,7 @@ static enum weir_err log_open_files(struct weir_log *log)
     } else {
         err = segment_activate(log, log_active(log));
     }
-    if (err == WEIR_OK && checkpoint_read(log->dir) != log_active(log)->base_offset)
+    if (err == WEIR_OK && offset_file_read(log->dir, CHECKPOINT_FILE) != log_active(log)->base_offset)
         err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
     return err;
 }
@@ -236,6 +248,7 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     log->hw_follows = true;
     atomic_init(&log->seal_err, 0);
     producers_init(&log->producers);
+    log->start_floor = WEIR_MAX(offset_file_read(dir, LOG_START_FILE), 0);
     enum weir_err err = log_open_files(log);
     if (err == WEIR_OK) err = producers_load(log, true);
     if (err == WEIR_OK) err = epochs_load(log);
@@ -482,7 +495,11 @@ void weir_log_set_hw_listener(struct weir_log *log, void (*on_hw)(void *ctx, str
 
 /* ---- reads ------------------------------------------------------------------ */
 
-int64_t weir_log_start_offset(const struct weir_log *log) { return log->segs[0]->base_offset; }
+/* The first segment's base, or the start DeleteRecords moved into it (never past the end). */
+int64_t weir_log_start_offset(const struct weir_log *log)
+{
+    return WEIR_MAX(log->segs[0]->base_offset, WEIR_MIN(log->start_floor, log_active(log)->offset_next));
+}
 int64_t weir_log_end_offset(const struct weir_log *log) { return log_active(log)->offset_next; }
 int64_t weir_log_flushed_offset(const struct weir_log *log) { return log->offset_flushed; }
 unsigned weir_log_segment_count(const struct weir_log *log) { return log->n_segs; }
@@ -777,7 +794,8 @@ static void log_start_moved(struct weir_log *log)
     if (err != WEIR_OK) log_fail(log, err, "write the leader-epoch checkpoint", errno);
 }
 
-enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted)
+/* weir_log_delete_below, naming `why` in the log line of each deleted segment. */
+static enum weir_err log_delete_below(struct weir_log *log, int64_t offset, const char *why, unsigned *deleted)
 {
     unsigned before = (unsigned)log->stats.segments_deleted, n0 = log->n_segs;
     enum weir_err err = log->failed != WEIR_OK ? WEIR_E_FAILED : WEIR_OK;
@@ -786,7 +804,7 @@ enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsign
     for (unsigned steps = 0; err == WEIR_OK && log->n_segs > 1 && log->segs[0]->offset_next <= offset &&
                              log->segs[0]->offset_next <= log->hw; steps++) {
         WEIR_ASSERT(steps < n0);
-        log_drop_first(log, "compaction");
+        log_drop_first(log, why);
         if (weir_fsync_dir(log->dir) != WEIR_OK) {
             err = WEIR_E_IO;
             log_fail(log, err, "sync the directory after deleting a segment", errno);
@@ -798,6 +816,34 @@ enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsign
     }
     if (deleted) *deleted = (unsigned)log->stats.segments_deleted - before;
     return err;
+}
+
+enum weir_err weir_log_delete_below(struct weir_log *log, int64_t offset, unsigned *deleted)
+{
+    return log_delete_below(log, offset, "compaction", deleted);
+}
+
+enum weir_err weir_log_advance_start(struct weir_log *log, int64_t offset, unsigned *deleted)
+{
+    if (deleted) *deleted = 0;
+    if (log->failed != WEIR_OK) return WEIR_E_FAILED;
+    if (offset < 0 || offset > weir_log_high_watermark(log)) return WEIR_E_OFFSET_RANGE;
+    if (offset <= weir_log_start_offset(log)) return WEIR_OK;
+    /* Durable before anything is deleted or answered: a crash keeps the new
+     * start, or the old one with every segment. */
+    enum weir_err err = log_start_write(log->dir, offset);
+    if (err != WEIR_OK) {
+        log_fail(log, err, "write the log start offset", errno);
+        return err;
+    }
+    log->start_floor = offset;
+    WEIR_ASSERT(weir_log_start_offset(log) == offset);
+    unsigned n = 0;
+    err = log_delete_below(log, offset, "log start moved", &n);
+    if (err == WEIR_OK && n == 0) log_start_moved(log); /* the epochs follow even without a deletion */
+    if (deleted) *deleted = n;
+    WEIR_DASSERT(log_check(log, false));
+    return log->failed != WEIR_OK ? log->failed : err;
 }
 
 /* weir_log_truncate, or with `restart` weir_log_restart_at (every segment
@@ -849,6 +895,11 @@ static enum weir_err log_truncate(struct weir_log *log, int64_t offset, bool res
     }
     if (err == WEIR_OK && (err = weir_fsync_dir(log->dir)) != WEIR_OK) what = "sync the directory";
     if (err == WEIR_OK) err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
+    /* A start moved past the cut comes down to it (Kafka's truncateTo /
+     * truncateFullyAndStartAt set the log start there). */
+    if (err == WEIR_OK && log->start_floor > offset && (err = log_start_write(log->dir, offset)) != WEIR_OK)
+        what = "write the log start offset";
+    if (err == WEIR_OK) log->start_floor = WEIR_MIN(log->start_floor, offset);
     if (err == WEIR_OK) err = producers_load(log, false);
     /* A restart forgets every epoch (Kafka's clearAndFlush), those below offset too. */
     if (err == WEIR_OK && (err = epochs_truncate_end(log, restart ? INT64_MIN : offset)) != WEIR_OK)

@@ -519,6 +519,73 @@ static void test_delete_below(void **state)
     fx_done(&fx);
 }
 
+/* DeleteRecords: the start moves inside a batch of a segment; the whole
+ * segments below it go; the start survives a reopen; a truncation below it
+ * brings it down. */
+static void test_advance_start(void **state)
+{
+    (void)state;
+    struct fixture fx = { 0 };
+    fx_init(&fx, "start");
+    fx.cfg.segment_bytes = 4096;
+    fx.cfg.retention_ms = -1;
+    fx_open(&fx);
+    struct model m = { 0 };
+    uint64_t seed = 37;
+    append_random(&fx, &m, 60, &seed, WEIR_CODEC_NONE);
+    unsigned segs = weir_log_segment_count(fx.log), deleted = 99;
+    assert_true(segs >= 4);
+    int64_t hw = weir_log_high_watermark(fx.log);
+    assert_int_equal(weir_log_advance_start(fx.log, hw + 1, &deleted), WEIR_E_OFFSET_RANGE);
+    assert_int_equal(weir_log_advance_start(fx.log, -2, &deleted), WEIR_E_OFFSET_RANGE);
+    assert_int_equal(weir_log_start_offset(fx.log), 0);
+    assert_true(m.v[30].next - m.v[30].base > 1);
+    int64_t cut = m.v[30].base + 1; /* inside a batch */
+    assert_int_equal(weir_log_advance_start(fx.log, cut, &deleted), WEIR_OK);
+    assert_int_equal(weir_log_start_offset(fx.log), cut);
+    assert_true(deleted > 0);
+    assert_int_equal(weir_log_segment_count(fx.log), segs - deleted);
+    segs = weir_log_segment_count(fx.log);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx.log, cut - 1, 100, true, &v), WEIR_E_OFFSET_RANGE);
+    assert_int_equal(weir_log_read(fx.log, cut, 100, true, &v), WEIR_OK);
+    assert_int_equal(v.offset_first, m.v[30].base); /* the whole batch holding it, as Kafka serves */
+    weir_log_view_release(fx.log, &v);
+    /* Lower or equal: nothing changes. */
+    assert_int_equal(weir_log_advance_start(fx.log, cut - 1, &deleted), WEIR_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(weir_log_start_offset(fx.log), cut);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), cut);
+    assert_int_equal(weir_log_segment_count(fx.log), segs);
+    assert_int_equal(weir_log_read(fx.log, cut - 1, 100, true, &v), WEIR_E_OFFSET_RANGE);
+    /* To the end: the active segment stays, empty of readable offsets. */
+    int64_t end = weir_log_end_offset(fx.log);
+    assert_int_equal(weir_log_advance_start(fx.log, end, &deleted), WEIR_OK);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    assert_int_equal(weir_log_segment_count(fx.log), 1);
+    append_random(&fx, &m, 3, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), end);
+    assert_int_equal(weir_log_end_offset(fx.log), m.v[m.n - 1].next);
+    /* A truncation below the start brings the start down with it, durably. */
+    int64_t below = m.v[59].base; /* a batch boundary below the start */
+    assert_true(below < end);
+    assert_int_equal(weir_log_truncate(fx.log, below), WEIR_OK);
+    assert_int_equal(weir_log_start_offset(fx.log), below);
+    for (size_t i = 59; i < m.n; i++) weir_free(m.v[i].bytes), weir_free(m.v[i].ts);
+    m.n = 59;
+    append_random(&fx, &m, 2, &seed, WEIR_CODEC_NONE);
+    weir_log_close(fx.log);
+    fx_open(&fx);
+    assert_int_equal(weir_log_start_offset(fx.log), below);
+    model_free(&m);
+    fx_done(&fx);
+}
+
 static void test_truncate(void **state)
 {
     (void)state;
@@ -736,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_view_survives_retention),
         cmocka_unit_test(test_delete_below),
+        cmocka_unit_test(test_advance_start),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_preparer_rolls_without_stall),
         cmocka_unit_test(test_empty_log_costs_little),
