@@ -13,7 +13,7 @@
  *             truncate, then fetch or ask again;
  *   APPEND    a fetched record set appended verbatim (weir_log_append_replica),
  *             then HW = min(leader's HW, local end); an empty one sets the HW;
- *             then the whole segments below min(leader's log start, HW) go
+ *             then the log start follows min(leader's log start, HW), whole segments below it go
  *             (Kafka's maybeIncrementLogStartOffset: the leader's retention
  *             and compaction are mirrored);
  *   RESTART   the leader's log starts above ours: start over at its start.
@@ -191,25 +191,27 @@ static void fop_truncated(struct fpart *fp, struct weir_log *log, int64_t offset
     op->res = op->err == WEIR_OK ? ok : FOPR_RETRY;
 }
 
-/* Whole segments below the leader's log start go, never at or above the HW;
- * returns the leader log start dealt with (less while the HW is below it).
- * The leader's segments end elsewhere than ours: when the start falls in
- * our active segment, it is rolled, so that it can go once the leader's
- * start passes its end (at its next compaction or retention). */
+/* The log start follows the leader's (Kafka's follower
+ * maybeIncrementLogStartOffset), never past the HW: durable, then the whole
+ * segments below it go; returns the leader log start dealt with (less while
+ * the HW is below it). The leader's segments end elsewhere than ours: when
+ * the start falls in our active segment, it is rolled, so that it can go
+ * once the start passes its end. */
 static int64_t follow_log_start(struct fpart *fp, struct weir_log *log, int64_t leader_start)
 {
     int64_t to = WEIR_MIN(leader_start, weir_log_high_watermark(log));
     if (to <= weir_log_start_offset(log)) return to;
     unsigned deleted = 0;
-    enum weir_err err = weir_log_delete_below(log, to, &deleted);
+    enum weir_err err = weir_log_advance_start(log, to, &deleted);
     if (err != WEIR_OK)
-        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "follower %s-%d: deleting segments below the leader's log start %" PRId64
+        WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "follower %s-%d: moving the log start to the leader's %" PRId64
                              ": %s", fp->topic, fp->partition, leader_start, weir_err_str(err));
     else if (deleted)
         weir_log(WEIR_LOG_INFO, "follower %s-%d: %u segment(s) deleted below the leader's log start %" PRId64
                  "; log start now %" PRId64, fp->topic, fp->partition, deleted, leader_start,
                  weir_log_start_offset(log));
-    if (err == WEIR_OK && weir_log_start_offset(log) < to && weir_log_idle(log)) weir_log_roll(log);
+    /* One segment left: the active one holds offsets below the new start. */
+    if (err == WEIR_OK && weir_log_segment_count(log) == 1 && weir_log_idle(log)) weir_log_roll(log);
     return to;
 }
 

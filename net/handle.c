@@ -167,6 +167,7 @@ void handle_request(struct request *req)
     case KAPI_DESCRIBE_LOG_DIRS: handle_describelogdirs(req); break;
     case KAPI_CREATE_TOPICS: handle_createtopics(req); break;
     case KAPI_DELETE_TOPICS: handle_deletetopics(req); break;
+    case KAPI_DELETE_RECORDS: handle_deleterecords(req); break;
     case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;
     case KAPI_INIT_PRODUCER_ID: handle_initproducerid(req); break;
     case KAPI_DESCRIBE_CONFIGS: handle_describeconfigs(req); break;

@@ -418,6 +418,7 @@ unsigned broker_endpoints(const struct broker *b, struct weir_repl_endpoint *out
 void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
 void handle_listoffsets(struct request *req);
+void handle_deleterecords(struct request *req); /* handle_records.c */
 void handle_createtopics(struct request *req);
 void handle_deletetopics(struct request *req);
 void handle_createpartitions(struct request *req);

@@ -26,7 +26,7 @@ static const struct kproto_api api_table[] = {
     { KAPI_API_VERSIONS, 0, 3, 3, "ApiVersions" },
     { KAPI_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
     { KAPI_DELETE_TOPICS, 0, 6, 4, "DeleteTopics" },
-    { KAPI_DELETE_RECORDS, -1, -1, 2, "DeleteRecords" },
+    { KAPI_DELETE_RECORDS, 0, 2, 2, "DeleteRecords" },
     { KAPI_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
     { KAPI_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
     { KAPI_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },

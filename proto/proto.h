@@ -891,6 +891,50 @@ void kproto_deletetopics_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_deletetopics_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct kdeletetopics_resp *resp);
 
+/* ---- DeleteRecords (21), v0-2 (v2 flexible) ---- */
+
+enum { KPROTO_DELETE_RECORDS_HW = -1,         /* offset -1: up to the high watermark */
+       KPROTO_INVALID_LOW_WATERMARK = -1 };   /* low_watermark of a partition with an error */
+struct kdeleterecords_req_part {
+    int32_t partition_index;
+    int64_t offset;
+};
+struct kdeleterecords_req_topic {
+    struct kstr name;
+    struct kdeleterecords_req_part *partitions;
+    int32_t n_partitions;
+};
+struct kdeleterecords_req {
+    struct kdeleterecords_req_topic *topics;
+    int32_t n_topics;
+    int32_t timeout_ms;
+};
+struct kdeleterecords_resp_part {
+    int32_t partition_index;
+    int64_t low_watermark;
+    int16_t error_code;
+};
+struct kdeleterecords_resp_topic {
+    struct kstr name;
+    struct kdeleterecords_resp_part *partitions;
+    int32_t n_partitions;
+};
+struct kdeleterecords_resp {
+    int32_t throttle_time_ms;
+    struct kdeleterecords_resp_topic *topics;
+    int32_t n_topics;
+};
+/* Request decode (broker) and encode (client); response encode (broker) and
+ * decode (client). Decoders borrow strings from rd's frame and allocate arrays
+ * in `a`. Errors: WEIR_E_UNSUPPORTED (version), WEIR_E_TRUNCATED, WEIR_E_INVALID,
+ * WEIR_E_TOO_LARGE (a count over KPROTO_TOPICS_MAX / KPROTO_PARTITIONS_MAX), WEIR_E_NOMEM. */
+enum weir_err kproto_deleterecords_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                          struct kdeleterecords_req *req);
+void kproto_deleterecords_encode(struct kbuf *out, int16_t version, const struct kdeleterecords_resp *resp);
+void kproto_deleterecords_request_encode(struct kbuf *out, int16_t version, const struct kdeleterecords_req *req);
+enum weir_err kproto_deleterecords_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
+                                                   struct kdeleterecords_resp *resp);
+
 /* ---- CreatePartitions (37), v0-3; v2 flexible ---- */
 
 struct kcreatepartitions_assignment {

@@ -86,8 +86,8 @@ static void test_api_table(void **state)
     static const struct { int16_t key, min, max; } want[] = {
         { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
         { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
-        { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-        { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+        { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 21, 0, 2 }, { 22, 0, 4 }, { 23, 0, 4 },
+        { 32, 0, 4 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -115,9 +115,10 @@ static void test_api_table(void **state)
                                  (want[i].key == 11 && v >= 6) || (want[i].key == 12 && v >= 4) ||
                                  (want[i].key == 13 && v >= 4) || (want[i].key == 14 && v >= 4) ||
                                  (want[i].key == 15 && v >= 5) || (want[i].key == 16 && v >= 3) ||
-                                 (want[i].key == 35 && v >= 2) || want[i].key == 60);
+                                 (want[i].key == 35 && v >= 2) ||
+                                 (want[i].key == 21 && v >= 2) || want[i].key == 60);
     }
-    assert_false(kproto_supported(21, 0)); /* DeleteRecords: known, not implemented */
+    assert_false(kproto_supported(21, 3)); /* DeleteRecords: 0-2, as Kafka 3.7 */
     assert_false(kproto_supported(99, 0));
     assert_null(kproto_api_find(99));
     assert_true(kproto_request_flexible(KAPI_PRODUCE, 9));
@@ -546,12 +547,12 @@ static void test_header_and_apiversions_request(void **state)
 
 /* ---- ApiVersions responses, byte for byte ------------------------------------------------- */
 
-/* The 24 supported APIs, ascending: key, min, max. */
+/* The 25 supported APIs, ascending: key, min, max. */
 static const int16_t api_ranges[][3] = {
     { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
     { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
-    { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 22, 0, 4 }, { 23, 0, 4 }, { 32, 0, 4 },
-    { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+    { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 21, 0, 2 }, { 22, 0, 4 }, { 23, 0, 4 },
+    { 32, 0, 4 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -592,10 +593,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 24*6 = 158; v3: 4 + 4 + 2 + 1 + 24*7 + 4 + 1 = 184. */
+    /* v0: 4 + 4 + 2 + 4 + 25*6 = 164; v3: 4 + 4 + 2 + 1 + 25*7 + 4 + 1 = 191. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 158);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 184);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 164);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 191);
 }
 
 static void test_apiversions_unsupported(void **state)
@@ -628,6 +629,7 @@ union any_req {
     struct klistoffsets_req listoffsets;
     struct kcreatetopics_req createtopics;
     struct kdeletetopics_req deletetopics;
+    struct kdeleterecords_req deleterecords;
     struct kcreatepartitions_req createpartitions;
     struct kdescribeconfigs_req describeconfigs;
     struct kinitproducerid_req initproducerid;
@@ -1076,6 +1078,49 @@ static void walk_deletetopics(const union any_req *r, const struct span *sp)
         in_span(sp, r->deletetopics.topic_names[i].ptr, r->deletetopics.topic_names[i].len);
 }
 
+/* ---- DeleteRecords: v2 flexible, with an unknown tag on a partition ---- */
+static void build_deleterecords(struct kbuf *b, int16_t v)
+{
+    bool flex = v >= 2;
+    kb_arr(b, flex, 2);
+    kb_str(b, flex, kstr_c("orders"));
+    kb_arr(b, flex, 2);
+    kb_i32(b, 0), kb_i64(b, 42);
+    if (flex) kb_uvarint(b, 1), kb_uvarint(b, 7), kb_uvarint(b, 0); /* an unknown, empty tag */
+    kb_i32(b, 3), kb_i64(b, KPROTO_DELETE_RECORDS_HW);
+    kb_tags(b, flex);
+    kb_tags(b, flex);
+    kb_str(b, flex, kstr_c("t2"));
+    kb_arr(b, flex, 0);
+    kb_tags(b, flex);
+    kb_i32(b, 30000);
+    kb_tags(b, flex);
+}
+static enum weir_err dec_deleterecords(struct weir_rd *rd, int16_t v, struct weir_arena *a, union any_req *r)
+{
+    return kproto_deleterecords_decode(rd, v, a, &r->deleterecords);
+}
+static void check_deleterecords(const union any_req *r, int16_t v)
+{
+    (void)v;
+    const struct kdeleterecords_req *d = &r->deleterecords;
+    assert_int_equal(d->n_topics, 2);
+    assert_kstr(d->topics[0].name, "orders");
+    assert_int_equal(d->topics[0].n_partitions, 2);
+    assert_int_equal(d->topics[0].partitions[0].partition_index, 0);
+    assert_int_equal(d->topics[0].partitions[0].offset, 42);
+    assert_int_equal(d->topics[0].partitions[1].partition_index, 3);
+    assert_int_equal(d->topics[0].partitions[1].offset, -1);
+    assert_kstr(d->topics[1].name, "t2");
+    assert_int_equal(d->topics[1].n_partitions, 0);
+    assert_int_equal(d->timeout_ms, 30000);
+}
+static void walk_deleterecords(const union any_req *r, const struct span *sp)
+{
+    for (int32_t i = 0; i < r->deleterecords.n_topics; i++)
+        in_span(sp, r->deleterecords.topics[i].name.ptr, r->deleterecords.topics[i].name.len);
+}
+
 /* ---- CreatePartitions: null assignments at even versions, explicit at odd; v2+ flexible ---- */
 static void build_createpartitions(struct kbuf *b, int16_t v)
 {
@@ -1280,6 +1325,7 @@ static const struct api_case api_cases[] = {
     API_CASE(deletetopics, KAPI_DELETE_TOPICS),     API_CASE(createpartitions, KAPI_CREATE_PARTITIONS),
     API_CASE(describeconfigs, KAPI_DESCRIBE_CONFIGS), API_CASE(initproducerid, KAPI_INIT_PRODUCER_ID),
     API_CASE(findcoordinator, KAPI_FIND_COORDINATOR), API_CASE(offsetforleaderepoch, KAPI_OFFSET_FOR_LEADER_EPOCH),
+    API_CASE(deleterecords, KAPI_DELETE_RECORDS),
 };
 
 /* The body of api_cases[i] at version v, as an exact-size heap copy. */
@@ -1293,6 +1339,62 @@ static uint8_t *case_body(const struct api_case *c, int16_t v, size_t *n)
     uint8_t *p = dup_exact(b.mem, b.mem_len);
     kbuf_free(&b);
     return p;
+}
+
+/* DeleteRecords round trip at v0-v2: the client's request encoder to the
+ * broker's decoder, the broker's response encoder (bytes checked at v1 and
+ * v2) to the client's decoder. */
+static void test_deleterecords_round_trip(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    struct kdeleterecords_req_part rp[] = { { 0, 10 }, { 1, KPROTO_DELETE_RECORDS_HW } };
+    struct kdeleterecords_req_topic rt = { kstr_c("t"), rp, 2 };
+    struct kdeleterecords_req req = { &rt, 1, 5000 };
+    struct kdeleterecords_resp_part sp[] = { { 0, 10, 0 }, { 1, KPROTO_INVALID_LOW_WATERMARK, 1 } };
+    struct kdeleterecords_resp_topic st = { kstr_c("t"), sp, 2 };
+    struct kdeleterecords_resp resp = { 7, &st, 1 };
+    static const uint8_t v1[] = { 0, 0, 0, 7, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 2,
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0,
+                                  0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1 };
+    static const uint8_t v2[] = { 0, 0, 0, 7, 2, 2, 't', 3,
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0,
+                                  0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, 0, 0 };
+    for (int16_t v = 0; v <= 2; v++) {
+        struct kbuf b;
+        kbuf_init(&b, 0);
+        kproto_deleterecords_request_encode(&b, v, &req);
+        assert_int_equal(b.err, WEIR_OK);
+        struct weir_rd rd = weir_rd_make(b.mem, b.mem_len);
+        struct kdeleterecords_req got;
+        weir_arena_reset(&a);
+        assert_int_equal(kproto_deleterecords_decode(&rd, v, &a, &got), WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        assert_int_equal(got.n_topics, 1);
+        assert_kstr(got.topics[0].name, "t");
+        assert_int_equal(got.topics[0].n_partitions, 2);
+        assert_int_equal(got.topics[0].partitions[1].offset, KPROTO_DELETE_RECORDS_HW);
+        assert_int_equal(got.timeout_ms, 5000);
+        kbuf_free(&b);
+        kbuf_init(&b, 0);
+        kproto_deleterecords_encode(&b, v, &resp);
+        assert_int_equal(b.err, WEIR_OK);
+        if (v == 1) assert_bytes(b.mem, b.mem_len, v1, sizeof v1);
+        if (v == 2) assert_bytes(b.mem, b.mem_len, v2, sizeof v2);
+        rd = weir_rd_make(b.mem, b.mem_len);
+        struct kdeleterecords_resp back;
+        assert_int_equal(kproto_deleterecords_response_decode(&rd, v, &a, &back), WEIR_OK);
+        assert_int_equal(weir_rd_left(&rd), 0);
+        assert_int_equal(back.throttle_time_ms, 7);
+        assert_int_equal(back.n_topics, 1);
+        assert_int_equal(back.topics[0].n_partitions, 2);
+        assert_int_equal(back.topics[0].partitions[0].low_watermark, 10);
+        assert_int_equal(back.topics[0].partitions[1].low_watermark, -1);
+        assert_int_equal(back.topics[0].partitions[1].error_code, 1);
+        kbuf_free(&b);
+    }
+    weir_arena_destroy(&a);
 }
 
 static void test_requests_decode(void **state)
@@ -2211,6 +2313,7 @@ int main(void)
         cmocka_unit_test(test_apiversions_responses),
         cmocka_unit_test(test_apiversions_unsupported),
         cmocka_unit_test(test_requests_decode),
+        cmocka_unit_test(test_deleterecords_round_trip),
         cmocka_unit_test(test_requests_truncated),
         cmocka_unit_test(test_requests_arena_full),
         cmocka_unit_test(test_requests_counts),
