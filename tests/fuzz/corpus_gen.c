@@ -149,6 +149,12 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
     case KAPI_DELETE_TOPICS:
         kproto_deletetopics_request_encode(out, v, &(struct kdeletetopics_req){ topics, 2, NULL, 30000 });
         break;
+    case KAPI_DELETE_RECORDS: {
+        struct kdeleterecords_req_part dp[2] = { { 0, 42 }, { 1, KPROTO_DELETE_RECORDS_HW } };
+        struct kdeleterecords_req_topic dt = { S("orders"), dp, 2 };
+        kproto_deleterecords_request_encode(out, v, &(struct kdeleterecords_req){ &dt, 1, 30000 });
+        break;
+    }
     case KAPI_CREATE_PARTITIONS: {
         struct kcreatepartitions_assignment as[2] = { { ids, 1 }, { ids + 1, 1 } };
         struct kcreatepartitions_req_topic ts[2] = { { S("orders"), 4, as, 2 }, { S("t.2"), 8, NULL, -1 } };
@@ -251,6 +257,7 @@ static void response_body(struct kbuf *out, int16_t key, int16_t v)
     case KAPI_OFFSET_FOR_LEADER_EPOCH: kproto_offsetforleaderepoch_encode(out, v, z); break;
     case KAPI_CREATE_TOPICS: kproto_createtopics_encode(out, v, z); break;
     case KAPI_DELETE_TOPICS: kproto_deletetopics_encode(out, v, z); break;
+    case KAPI_DELETE_RECORDS: kproto_deleterecords_encode(out, v, z); break;
     case KAPI_CREATE_PARTITIONS: kproto_createpartitions_encode(out, v, z); break;
     case KAPI_DESCRIBE_CONFIGS: kproto_describeconfigs_encode(out, v, z); break;
     case KAPI_INIT_PRODUCER_ID: kproto_initproducerid_encode(out, v, z); break;

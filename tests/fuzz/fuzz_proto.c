@@ -236,6 +236,7 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
         struct koffsetforleaderepoch_req offsetforleaderepoch;
         struct kcreatetopics_req createtopics;
         struct kdeletetopics_req deletetopics;
+        struct kdeleterecords_req deleterecords;
         struct kcreatepartitions_req createpartitions;
         struct kdescribeconfigs_req describeconfigs;
         struct kinitproducerid_req initproducerid;
@@ -282,6 +283,10 @@ static void body_decode(struct weir_rd *rd, const struct kreq_header *h, struct 
     case KAPI_DELETE_TOPICS:
         if ((err = kproto_deletetopics_decode(rd, v, a, &u.deletetopics)) == WEIR_OK)
             check_strs(u.deletetopics.topic_names, u.deletetopics.n_topic_names, false);
+        break;
+    case KAPI_DELETE_RECORDS:
+        if ((err = kproto_deleterecords_decode(rd, v, a, &u.deleterecords)) == WEIR_OK)
+            for (int32_t i = 0; i < u.deleterecords.n_topics; i++) check_str(u.deleterecords.topics[i].name);
         break;
     case KAPI_CREATE_PARTITIONS:
         if ((err = kproto_createpartitions_decode(rd, v, a, &u.createpartitions)) == WEIR_OK)

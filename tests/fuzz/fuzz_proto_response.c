@@ -41,6 +41,7 @@ static enum weir_err body_decode(struct weir_rd *rd, int16_t key, int16_t v, str
     DECODE(KAPI_OFFSET_FOR_LEADER_EPOCH, kproto_offsetforleaderepoch_response_decode, struct koffsetforleaderepoch_resp)
     DECODE(KAPI_CREATE_TOPICS, kproto_createtopics_response_decode, struct kcreatetopics_resp)
     DECODE(KAPI_DELETE_TOPICS, kproto_deletetopics_response_decode, struct kdeletetopics_resp)
+    DECODE(KAPI_DELETE_RECORDS, kproto_deleterecords_response_decode, struct kdeleterecords_resp)
     DECODE(KAPI_CREATE_PARTITIONS, kproto_createpartitions_response_decode, struct kcreatepartitions_resp)
     DECODE(KAPI_DESCRIBE_CONFIGS, kproto_describeconfigs_response_decode, struct kdescribeconfigs_resp)
     DECODE(KAPI_INIT_PRODUCER_ID, kproto_initproducerid_response_decode, struct kinitproducerid_resp)
