@@ -1,4 +1,4 @@
-/* cli/cmd_topics.c: `weir topics create|list|describe|delete|add-partitions`,
+/* cli/cmd_topics.c: `weir topics create|list|describe|delete|add-partitions|trim`,
  * over the admin client (client.h). Output is for people and simple scripts:
  * list prints one name per line, sorted; describe prints one line per topic
  * and one per partition, tab-separated, as kafka-topics.sh does. */
@@ -20,6 +20,8 @@ enum {
     OPT_IF_NOT_EXISTS,
     OPT_IF_EXISTS,
     OPT_ALL_CONFIGS,
+    OPT_PARTITION,
+    OPT_OFFSET,
 };
 
 /* Which options an action takes (bit = option - OPT_BOOTSTRAP). */
@@ -31,6 +33,7 @@ struct topics_args {
     const char *topics[TOPICS_MAX];
     size_t n_topics;
     int64_t partitions, replication;
+    int64_t partition, offset; /* trim; -2: not given */
     struct weir_admin_config configs[CONFIGS_MAX];
     size_t n_configs;
     bool if_not_exists, if_exists, all_configs;
@@ -48,6 +51,7 @@ static int run_list(struct weir_admin *a, const struct topics_args *args);
 static int run_describe(struct weir_admin *a, const struct topics_args *args);
 static int run_delete(struct weir_admin *a, const struct topics_args *args);
 static int run_add_partitions(struct weir_admin *a, const struct topics_args *args);
+static int run_trim(struct weir_admin *a, const struct topics_args *args);
 
 static const struct action actions[] = {
     { "create", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS) | BIT(OPT_REPLICATION) | BIT(OPT_CONFIG) | BIT(OPT_IF_NOT_EXISTS),
@@ -56,6 +60,7 @@ static const struct action actions[] = {
     { "describe", BIT(OPT_TOPIC) | BIT(OPT_ALL_CONFIGS), false, run_describe },
     { "delete", BIT(OPT_TOPIC) | BIT(OPT_IF_EXISTS), true, run_delete },
     { "add-partitions", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS), true, run_add_partitions },
+    { "trim", BIT(OPT_TOPIC) | BIT(OPT_PARTITION) | BIT(OPT_OFFSET), true, run_trim },
 };
 
 static const struct option topics_options[] = {
@@ -67,6 +72,8 @@ static const struct option topics_options[] = {
     { "if-not-exists", no_argument, NULL, OPT_IF_NOT_EXISTS },
     { "if-exists", no_argument, NULL, OPT_IF_EXISTS },
     { "all-configs", no_argument, NULL, OPT_ALL_CONFIGS },
+    { "partition", required_argument, NULL, OPT_PARTITION },
+    { "offset", required_argument, NULL, OPT_OFFSET },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -79,7 +86,8 @@ static void usage_topics(FILE *out)
             "       weir topics list\n"
             "       weir topics describe [--topic T]... [--all-configs]\n"
             "       weir topics delete --topic T... [--if-exists]\n"
-            "       weir topics add-partitions --topic T --partitions N\n\n"
+            "       weir topics add-partitions --topic T --partitions N\n"
+            "       weir topics trim --topic T --partition P --offset O\n\n"
             "Administers topics. Every action takes --bootstrap HOST:PORT (default " CLI_BOOTSTRAP_DEFAULT ").\n\n"
             "  --topic T               the topic (repeatable for create, describe and delete)\n"
             "  --partitions N          create: partitions (default: the broker's num.partitions);\n"
@@ -89,6 +97,9 @@ static void usage_topics(FILE *out)
             "  --if-not-exists         create: an existing topic is not an error\n"
             "  --if-exists             delete: a missing topic is not an error\n"
             "  --all-configs           describe: every config, not only the topic's overrides\n"
+            "  --partition P           trim: the partition\n"
+            "  --offset O              trim: the new log start offset; records below it are deleted\n"
+            "                          (DeleteRecords); -1: the high watermark (everything)\n"
             "  -h, --help              this text\n\n"
             "list prints one topic per line; describe prints a line per topic, then one per\n"
             "partition. Exit codes: 0 ok, 1 the broker refused or could not be reached, 2 bad\n"
@@ -135,6 +146,14 @@ static int apply_option(struct topics_args *args, int opt, const char *arg)
     case OPT_IF_NOT_EXISTS: args->if_not_exists = true; return 0;
     case OPT_IF_EXISTS: args->if_exists = true; return 0;
     case OPT_ALL_CONFIGS: args->all_configs = true; return 0;
+    case OPT_PARTITION:
+        if (!cli_parse_i64(arg, 0, INT32_MAX, &args->partition))
+            return cli_usage("%s: --partition: '%.160s' is not a partition number", args->command, arg);
+        return 0;
+    case OPT_OFFSET:
+        if (!cli_parse_i64(arg, -1, INT64_MAX, &args->offset))
+            return cli_usage("%s: --offset: '%.160s' is not an offset (-1: the high watermark)", args->command, arg);
+        return 0;
     default: return 0;
     }
 }
@@ -160,15 +179,17 @@ static int topics_parse(int argc, char **argv, const struct action *act, struct 
     if (act->needs_topic && args->n_topics == 0) return cli_usage("%s: --topic is required", args->command);
     if (act->run == run_add_partitions && args->partitions < 0)
         return cli_usage("%s: --partitions (the new total) is required", args->command);
-    if (act->run == run_add_partitions && args->n_topics > 1)
+    if ((act->run == run_add_partitions || act->run == run_trim) && args->n_topics > 1)
         return cli_usage("%s: one --topic at a time", args->command);
+    if (act->run == run_trim && (args->partition < 0 || args->offset < -1))
+        return cli_usage("%s: --partition and --offset are required", args->command);
     if (!cli_bootstrap_ok(args->command, args->bootstrap)) return CLI_EXIT_USAGE;
     return -1;
 }
 
 int cmd_topics(int argc, char **argv)
 {
-    if (argc < 2) return cli_usage("topics: missing action: create, list, describe, delete or add-partitions");
+    if (argc < 2) return cli_usage("topics: missing action: create, list, describe, delete, add-partitions or trim");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage_topics(stdout);
         return cli_stdout_done();
@@ -177,11 +198,11 @@ int cmd_topics(int argc, char **argv)
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (!strcmp(actions[i].name, argv[1])) act = &actions[i];
     if (!act)
-        return cli_usage("topics: unknown action '%.160s' (create, list, describe, delete, add-partitions)", argv[1]);
+        return cli_usage("topics: unknown action '%.160s' (create, list, describe, delete, add-partitions, trim)", argv[1]);
     char command[64];
     snprintf(command, sizeof command, "topics %s", act->name);
     struct topics_args args = { .command = command, .bootstrap = CLI_BOOTSTRAP_DEFAULT, .partitions = -1,
-                                .replication = -1 };
+                                .replication = -1, .partition = -2, .offset = -2 };
     int rc = topics_parse(argc - 1, argv + 1, act, &args);
     if (rc < 0) {
         struct weir_admin *a = cli_admin(command, args.bootstrap);
@@ -333,4 +354,17 @@ static int run_describe(struct weir_admin *a, const struct topics_args *args)
     }
     weir_metadata_destroy(md);
     return rc;
+}
+
+static int run_trim(struct weir_admin *a, const struct topics_args *args)
+{
+    struct weir_admin_result res;
+    int64_t low = -1;
+    if (weir_admin_delete_records(a, args->topics[0], (int32_t)args->partition, args->offset, &res, &low) != 0)
+        return request_failed(a, args);
+    if (res.err != 0)
+        return cli_fail("%s: topic '%s' partition %" PRId64 ": %s", args->command, args->topics[0], args->partition,
+                        res.message);
+    printf("Topic %s partition %" PRId64 ": log start offset now %" PRId64 ".\n", args->topics[0], args->partition, low);
+    return 0;
 }

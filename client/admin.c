@@ -1018,3 +1018,69 @@ int weir_admin_delete_group_offsets(struct weir_admin *a, const char *group, str
     weir_free(order), weir_free(ps), weir_free(ts);
     return rc;
 }
+
+/* ---- DeleteRecords --------------------------------------------------------------------- */
+
+/* The connection to the leader of (topic, partition) that Metadata names on
+ * the admin connection: conn itself, or coord moved there. Unknown (or an
+ * address that does not answer): conn, whose broker then answers the error. */
+static struct cw_conn *admin_leader(struct weir_admin *a, const char *topic, int32_t partition)
+{
+    struct kmetadata_resp md;
+    struct cw_frame *frame = NULL;
+    weir_arena_reset(&a->arena);
+    if (cw_metadata(&a->conn, &a->arena, &topic, 1, a->timeout_ms, &md, &frame) != 0) return &a->conn;
+    int32_t leader = -1;
+    for (int32_t t = 0; t < md.n_topics; t++)
+        for (int32_t p = 0; kstr_eq(md.topics[t].name, topic) && p < md.topics[t].n_partitions; p++)
+            if (md.topics[t].partitions[p].partition_index == partition) leader = md.topics[t].partitions[p].leader_id;
+    char host[CW_HOST_MAX] = "";
+    int port = 0;
+    for (int32_t i = 0; i < md.n_brokers; i++) {
+        const struct kmetadata_broker *b = &md.brokers[i];
+        if (b->node_id == leader && b->host.len > 0 && (size_t)b->host.len < sizeof host) {
+            memcpy(host, b->host.ptr, (size_t)b->host.len);
+            host[b->host.len] = '\0';
+            port = b->port;
+        }
+    }
+    cw_frame_unref(frame);
+    if (!host[0] || (port == a->conn.port && !strcmp(host, a->conn.host))) return &a->conn;
+    if (cw_is_up(&a->coord) && port == a->coord.port && !strcmp(host, a->coord.host)) return &a->coord;
+    return cw_connect(&a->coord, host, port, a->timeout_ms) == 0 ? &a->coord : &a->conn;
+}
+
+static void enc_deleterecords(struct kbuf *kb, int16_t v, const void *r) { kproto_deleterecords_request_encode(kb, v, r); }
+
+int weir_admin_delete_records(struct weir_admin *a, const char *topic, int32_t partition, int64_t offset,
+                              struct weir_admin_result *result, int64_t *low_watermark)
+{
+    if (!args_ok(a, topic, 1, result) || !low_watermark) return invalid_arg(a);
+    a->err[0] = '\0';
+    int rc = admin_conn(a);
+    if (rc != 0) return rc;
+    struct cw_conn *c = admin_leader(a, topic, partition);
+    struct kdeleterecords_req_part rp = { partition, offset };
+    struct kdeleterecords_req_topic rt = { kstr_c(topic), &rp, 1 };
+    struct kdeleterecords_req req = { &rt, 1, a->timeout_ms };
+    int16_t v;
+    struct cw_frame *frame = NULL;
+    struct weir_rd rd;
+    weir_arena_reset(&a->arena);
+    rc = conn_request(a, c, KAPI_DELETE_RECORDS, "DeleteRecords", enc_deleterecords, &req, a->timeout_ms, &v, &frame, &rd);
+    struct kdeleterecords_resp resp;
+    if (rc == 0 && kproto_deleterecords_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK)
+        rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "DeleteRecords: malformed response");
+    if (rc == 0) {
+        result_set(result, WEIR_CLIENT_E_BAD_MSG, kstr_c("the broker's answer does not name this partition"));
+        *low_watermark = -1;
+        for (int32_t t = 0; t < resp.n_topics; t++)
+            for (int32_t p = 0; kstr_eq(resp.topics[t].name, topic) && p < resp.topics[t].n_partitions; p++)
+                if (resp.topics[t].partitions[p].partition_index == partition) {
+                    result_set(result, resp.topics[t].partitions[p].error_code, KSTR_NULL);
+                    *low_watermark = resp.topics[t].partitions[p].low_watermark;
+                }
+    }
+    cw_frame_unref(frame);
+    return rc;
+}

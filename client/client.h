@@ -558,6 +558,13 @@ WEIR_API int weir_admin_create_topics(struct weir_admin *a, const struct weir_ne
                                       int validate_only, struct weir_admin_result *results);
 WEIR_API int weir_admin_delete_topics(struct weir_admin *a, const char *const *names, size_t n,
                                       struct weir_admin_result *results);
+/* Moves the log start offset of (topic, partition) up to `offset` (-1: the
+ * high watermark), deleting the records below it (DeleteRecords, sent to the
+ * partition's leader). result->err: 0, 1 OFFSET_OUT_OF_RANGE (above the high
+ * watermark), 3 UNKNOWN_TOPIC_OR_PARTITION, 6 NOT_LEADER_OR_FOLLOWER, 17 (an
+ * internal topic), ...; *low_watermark: the log start after it, -1 on an error. */
+WEIR_API int weir_admin_delete_records(struct weir_admin *a, const char *topic, int32_t partition, int64_t offset,
+                                       struct weir_admin_result *result, int64_t *low_watermark);
 /* Grows topic to `total` partitions (CreatePartitions). */
 WEIR_API int weir_admin_create_partitions(struct weir_admin *a, const char *topic, int32_t total,
                                           int validate_only, struct weir_admin_result *result);

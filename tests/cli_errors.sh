@@ -150,6 +150,10 @@ bad "topics create --config without =" "expected KEY=VALUE" -- topics create --t
 bad "topics create --replication-factor 0" "--replication-factor" -- topics create --topic t --replication-factor 0
 bad "topics list --topic" "does not apply" -- topics list --topic x
 bad "topics add-partitions: no --partitions" "new total" -- topics add-partitions --topic t
+bad "topics trim: no --offset" "--partition and --offset are required" -- topics trim --topic t --partition 0
+bad "topics trim --offset -2" "is not an offset" -- topics trim --topic t --partition 0 --offset -2
+bad "topics trim --partition x" "is not a partition number" -- topics trim --topic t --partition x --offset 5
+bad "topics trim: two topics" "one --topic at a time" -- topics trim --topic a --topic b --partition 0 --offset 1
 bad "topics list --bootstrap without a port" "--bootstrap" -- topics list --bootstrap nohost
 bad "topics list: unknown option" "--bogus" -- topics list --bogus
 bad "topics list: stray argument" "unexpected argument 'extra'" -- topics list extra

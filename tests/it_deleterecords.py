@@ -15,6 +15,8 @@
 (e) DeleteRecords v2 (flexible) at -1 moves the start to the high watermark;
     after a kill -9 and restart it is still there, and produce goes on from it.
 (f) ApiVersions advertises DeleteRecords 0-2.
+(g) `weir topics trim`: the new start on stdout; a refusal is one line on
+    stderr with exit 1.
 
 usage: it_deleterecords.py path/to/weir      (kcat part skipped when kcat is missing)
 """
@@ -148,6 +150,23 @@ def part_e(conn, broker):
     return conn
 
 
+def part_g(binary, broker):
+    end = BATCHES * PER_BATCH + 5 * PER_BATCH
+    res = subprocess.run([binary, "topics", "trim", "--bootstrap", broker.bootstrap, "--topic", TOPIC,
+                          "--partition", "0", "--offset", str(end - 3)], capture_output=True, text=True, timeout=60)
+    check(res.returncode == 0 and f"log start offset now {end - 3}" in res.stdout and not res.stderr,
+          f"weir topics trim --offset {end - 3}", f"rc {res.returncode}: {res.stdout} {res.stderr}")
+    res = subprocess.run([binary, "topics", "trim", "--bootstrap", broker.bootstrap, "--topic", TOPIC,
+                          "--partition", "0", "--offset", str(end + 100)], capture_output=True, text=True, timeout=60)
+    lines = res.stderr.splitlines()
+    check(res.returncode == 1 and len(lines) == 1 and "partition 0" in lines[0] and not res.stdout,
+          "weir topics trim above the high watermark: exit 1, one line", f"rc {res.returncode}: {res.stderr}")
+    res = subprocess.run([binary, "topics", "trim", "--bootstrap", broker.bootstrap, "--topic", "nope",
+                          "--partition", "0", "--offset", "-1"], capture_output=True, text=True, timeout=60)
+    check(res.returncode == 1 and len(res.stderr.splitlines()) == 1, "weir topics trim of an unknown topic: one line",
+          f"rc {res.returncode}: {res.stderr}")
+
+
 def main(binary):
     broker = C.start_broker(binary, "deleterecords")
     conn = C.KafkaConn(broker.port)
@@ -165,6 +184,8 @@ def main(binary):
     check_start(conn, 1005, "after a restart")
     part_d(conn)
     conn = part_e(conn, broker)
+    part_g(binary, broker)
+    check_start(conn, BATCHES * PER_BATCH + 5 * PER_BATCH - 3, "after weir topics trim")
     conn.close()
     broker.stop()
 

@@ -137,6 +137,7 @@ union any_req {
     struct klistoffsets_req listoffsets;
     struct kcreatetopics_req createtopics;
     struct kdeletetopics_req deletetopics;
+    struct kdeleterecords_req deleterecords;
     struct kcreatepartitions_req createpartitions;
     struct kdescribeconfigs_req describeconfigs;
     struct kinitproducerid_req initproducerid;
@@ -152,6 +153,7 @@ union any_resp {
     struct klistoffsets_resp listoffsets;
     struct kcreatetopics_resp createtopics;
     struct kdeletetopics_resp deletetopics;
+    struct kdeleterecords_resp deleterecords;
     struct kcreatepartitions_resp createpartitions;
     struct kdescribeconfigs_resp describeconfigs;
     struct kinitproducerid_resp initproducerid;
@@ -728,6 +730,59 @@ static void resp_walk_deletetopics(const union any_resp *g, const struct span *s
     walk_results(g->deletetopics.responses, g->deletetopics.n_responses, sp);
 }
 
+/* ---- DeleteRecords: two topics, one with no partitions; -1 and an error ---- */
+static struct kdeleterecords_req_part dr_parts[] = { { 0, 42 }, { 5, KPROTO_DELETE_RECORDS_HW } };
+static struct kdeleterecords_req_topic dr_topics[] = { { KS("a"), dr_parts, 2 }, { KS("b"), NULL, 0 } };
+static void req_fill_deleterecords(union any_req *r, int16_t v)
+{
+    r->deleterecords = (struct kdeleterecords_req){ dr_topics, v ? 2 : 1, 2500 };
+}
+static void req_check_deleterecords(const union any_req *w, const union any_req *g, int16_t v)
+{
+    (void)v;
+    assert_int_equal(g->deleterecords.n_topics, w->deleterecords.n_topics);
+    for (int32_t i = 0; i < w->deleterecords.n_topics; i++) {
+        const struct kdeleterecords_req_topic *wt = &w->deleterecords.topics[i], *gt = &g->deleterecords.topics[i];
+        eq_kstr(gt->name, wt->name);
+        assert_int_equal(gt->n_partitions, wt->n_partitions);
+        for (int32_t j = 0; j < wt->n_partitions; j++) {
+            assert_int_equal(gt->partitions[j].partition_index, wt->partitions[j].partition_index);
+            assert_int_equal(gt->partitions[j].offset, wt->partitions[j].offset);
+        }
+    }
+    assert_int_equal(g->deleterecords.timeout_ms, w->deleterecords.timeout_ms);
+}
+static struct kdeleterecords_resp_part drr_parts[] = { { 0, 42, 0 }, { 5, KPROTO_INVALID_LOW_WATERMARK, 1 } };
+static struct kdeleterecords_resp_topic drr_topics[] = { { KS("a"), drr_parts, 2 }, { KS("b"), NULL, 0 } };
+static void resp_fill_deleterecords(union any_resp *r, int16_t v)
+{
+    r->deleterecords = (struct kdeleterecords_resp){ 9, drr_topics, v == 2 ? 1 : 2 };
+}
+static void resp_check_deleterecords(const union any_resp *w, const union any_resp *g, int16_t v)
+{
+    (void)v;
+    assert_int_equal(g->deleterecords.throttle_time_ms, w->deleterecords.throttle_time_ms);
+    assert_int_equal(g->deleterecords.n_topics, w->deleterecords.n_topics);
+    for (int32_t i = 0; i < w->deleterecords.n_topics; i++) {
+        const struct kdeleterecords_resp_topic *wt = &w->deleterecords.topics[i], *gt = &g->deleterecords.topics[i];
+        eq_kstr(gt->name, wt->name);
+        assert_int_equal(gt->n_partitions, wt->n_partitions);
+        for (int32_t j = 0; j < wt->n_partitions; j++) {
+            assert_int_equal(gt->partitions[j].partition_index, wt->partitions[j].partition_index);
+            assert_int_equal(gt->partitions[j].low_watermark, wt->partitions[j].low_watermark);
+            assert_int_equal(gt->partitions[j].error_code, wt->partitions[j].error_code);
+        }
+    }
+}
+static void resp_walk_deleterecords(const union any_resp *g, const struct span *sp)
+{
+    for (int32_t i = 0; i < g->deleterecords.n_topics; i++) {
+        span_str(sp, g->deleterecords.topics[i].name);
+        touch(g->deleterecords.topics[i].partitions, g->deleterecords.topics[i].n_partitions,
+              sizeof *g->deleterecords.topics[i].partitions);
+    }
+}
+
 /* ---- CreatePartitions: null and present assignments ---- */
 static int32_t cp_b1[] = { 1 }, cp_b12[] = { 1, 2 };
 static struct kcreatepartitions_assignment cp_assign[] = { { cp_b1, 1 }, { cp_b12, 2 } };
@@ -1009,6 +1064,7 @@ THUNKS(fetch, fetch)
 THUNKS(listoffsets, listoffsets)
 THUNKS(createtopics, createtopics)
 THUNKS(deletetopics, deletetopics)
+THUNKS(deleterecords, deleterecords)
 THUNKS(createpartitions, createpartitions)
 THUNKS(describeconfigs, describeconfigs)
 THUNKS(initproducerid, initproducerid)
@@ -1057,6 +1113,7 @@ static const struct api_case api_cases[] = {
     CASE(apiversions, KAPI_API_VERSIONS),
     CASE(createtopics, KAPI_CREATE_TOPICS),
     CASE(deletetopics, KAPI_DELETE_TOPICS),
+    CASE(deleterecords, KAPI_DELETE_RECORDS),
     CASE(initproducerid, KAPI_INIT_PRODUCER_ID),
     CASE(describeconfigs, KAPI_DESCRIBE_CONFIGS),
     CASE(createpartitions, KAPI_CREATE_PARTITIONS),
@@ -1143,7 +1200,7 @@ static void test_requests_roundtrip(void **state)
             kbuf_free(&b);
         }
     }
-    assert_int_equal(runs, 10 + 14 + 9 + 13 + 5 + 4 + 8 + 7 + 5 + 5 + 4 + 5);
+    assert_int_equal(runs, 10 + 14 + 9 + 13 + 5 + 4 + 8 + 7 + 5 + 5 + 4 + 5 + 3);
     weir_arena_destroy(&a);
 }
 
