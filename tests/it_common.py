@@ -1475,3 +1475,44 @@ def fetch_v11(conn, topic, partition, offset, current_leader_epoch, max_wait_ms=
             rd.i32()
             res = (err, hw, rd.bytes() or b"")
     return res
+
+
+# ---------------------------------------------------------------- DeleteRecords
+
+API_DELETE_RECORDS = 21
+
+
+def delete_records(conn, parts, version=1, timeout_ms=5000):
+    """parts: [(topic, partition, offset)] -> {(topic, partition): (error, low_watermark)}."""
+    topics = {}
+    for t, p, o in parts:
+        topics.setdefault(t, []).append((p, o))
+    flex = version >= 2
+    if flex:
+        body = carray([cstring(t) + carray([i32(p) + i64(o) + uvarint(0) for p, o in ps]) + uvarint(0)
+                       for t, ps in topics.items()]) + i32(timeout_ms) + uvarint(0)
+        rd = _FRd(request_flex(conn, API_DELETE_RECORDS, version, body), True)
+    else:
+        body = array([string(t) + array([i32(p) + i64(o) for p, o in ps]) for t, ps in topics.items()]) + i32(timeout_ms)
+        rd = _FRd(conn.request(API_DELETE_RECORDS, version, body), False)
+    rd.i32()  # throttle
+    out = {}
+
+    def part_of(r, name):
+        idx, low, err = r.i32(), r.i64(), r.i16()
+        if flex:
+            r.tags()
+        out[(name, idx)] = (err, low)
+
+    def topic_of(r):
+        name = r.fstring()
+        r.farray(lambda x: part_of(x, name))
+        if flex:
+            r.tags()
+
+    rd.farray(topic_of)
+    if flex:
+        rd.tags()
+    if rd.left():
+        raise ValueError(f"{rd.left()} trailing bytes in a DeleteRecords response")
+    return out
