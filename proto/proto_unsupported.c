@@ -46,6 +46,7 @@ void kproto_unsupported_encode(struct kbuf *out, int16_t key, int16_t version)
     case KAPI_LIST_GROUPS: kproto_listgroups_encode(out, v, &(struct klistgroups_resp){ .error_code = e }); break;
     case KAPI_CREATE_TOPICS: kproto_createtopics_encode(out, v, &(struct kcreatetopics_resp){ 0 }); break;
     case KAPI_DELETE_TOPICS: kproto_deletetopics_encode(out, v, &(struct kdeletetopics_resp){ 0 }); break;
+    case KAPI_DELETE_RECORDS: kproto_deleterecords_encode(out, v, &(struct kdeleterecords_resp){ 0 }); break;
     case KAPI_INIT_PRODUCER_ID:
         kproto_initproducerid_encode(out, v, &(struct kinitproducerid_resp){ .error_code = e, .producer_id = -1,
                                                                             .producer_epoch = -1 });

@@ -2128,11 +2128,16 @@ static void test_unsupported_versions(void **state)
             kbuf_free(&b);
         }
     }
-    /* Not served at all (DeleteRecords; an unknown key): the code alone. */
+    /* DeleteRecords v3 -> v2 (flexible): throttle, no topics, tags. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_DELETE_RECORDS, 3);
+    assert_bytes(b.mem, b.mem_len, ct, sizeof ct);
+    kbuf_free(&b);
+    /* Not served at all (SaslHandshake, key 17; an unknown key): the code alone. */
     static const uint8_t code[] = { 0, 35 };
     for (int k = 0; k < 2; k++) {
         kbuf_init(&b, 0);
-        kproto_unsupported_encode(&b, k ? 999 : KAPI_DELETE_RECORDS, 0);
+        kproto_unsupported_encode(&b, k ? 999 : 17, 0);
         assert_bytes(b.mem, b.mem_len, code, sizeof code);
         kbuf_free(&b);
     }
