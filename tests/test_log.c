@@ -460,22 +460,30 @@ static void test_view_survives_retention(void **state)
     fx_done(&fx);
 }
 
+/* A log of 4 KiB segments without retention holding 60 random batches
+ * (at least 4 segments, none in flight); returns the segment count. */
+static unsigned fx_open_segmented(struct fixture *fx, const char *tag, struct model *m, uint64_t *seed)
+{
+    fx_init(fx, tag);
+    fx->cfg.segment_bytes = 4096;
+    fx->cfg.retention_ms = -1;
+    fx_open(fx);
+    append_random(fx, m, 60, seed, WEIR_CODEC_NONE);
+    assert_true(weir_log_idle(fx->log));
+    unsigned segs = weir_log_segment_count(fx->log);
+    assert_true(segs >= 4);
+    return segs;
+}
+
 /* Compaction's primitive: whole segments below an offset go, the segment
  * holding it and the active one stay; the start survives a reopen. */
 static void test_delete_below(void **state)
 {
     (void)state;
     struct fixture fx = { 0 };
-    fx_init(&fx, "below");
-    fx.cfg.segment_bytes = 4096;
-    fx.cfg.retention_ms = -1;
-    fx_open(&fx);
     struct model m = { 0 };
     uint64_t seed = 31;
-    append_random(&fx, &m, 60, &seed, WEIR_CODEC_NONE);
-    assert_true(weir_log_idle(fx.log));
-    unsigned segs = weir_log_segment_count(fx.log), deleted = 99;
-    assert_true(segs >= 4);
+    unsigned segs = fx_open_segmented(&fx, "below", &m, &seed), deleted = 99;
     assert_int_equal(weir_log_delete_below(fx.log, 0, &deleted), WEIR_OK);
     assert_int_equal(deleted, 0);
     /* An offset inside a batch in the middle: its segment stays whole. */
@@ -526,15 +534,9 @@ static void test_advance_start(void **state)
 {
     (void)state;
     struct fixture fx = { 0 };
-    fx_init(&fx, "start");
-    fx.cfg.segment_bytes = 4096;
-    fx.cfg.retention_ms = -1;
-    fx_open(&fx);
     struct model m = { 0 };
     uint64_t seed = 37;
-    append_random(&fx, &m, 60, &seed, WEIR_CODEC_NONE);
-    unsigned segs = weir_log_segment_count(fx.log), deleted = 99;
-    assert_true(segs >= 4);
+    unsigned segs = fx_open_segmented(&fx, "start", &m, &seed), deleted = 99;
     int64_t hw = weir_log_high_watermark(fx.log);
     assert_int_equal(weir_log_advance_start(fx.log, hw + 1, &deleted), WEIR_E_OFFSET_RANGE);
     assert_int_equal(weir_log_advance_start(fx.log, -2, &deleted), WEIR_E_OFFSET_RANGE);
