@@ -610,9 +610,10 @@ void weir_log_view_release(struct weir_log *log, struct weir_log_view *view)
     view->segment = NULL;
 }
 
-/* First record with timestamp >= ts in the batches of seg from `offset` on. */
-static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset, int64_t ts, int64_t *found,
-                                       int64_t *found_ts)
+/* First record with timestamp >= ts and offset >= min in the batches of seg
+ * from the one holding `offset` on (min: the log start, Kafka's startingOffset). */
+static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset, int64_t ts, int64_t min,
+                                       int64_t *found, int64_t *found_ts)
 {
     uint64_t pos, size = seg->size;
     enum weir_err err = segment_find_batch(seg, segment_index_lookup(seg, offset), offset, &pos);
@@ -627,13 +628,13 @@ static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset,
             struct weir_record rec;
             err = weir_record_iter_init(&it, b, len, &scratch, &scratch_cap, 64u << 20);
             if (err == WEIR_E_UNSUPPORTED) { /* snappy/zstd: stored, not decoded; never skip a record */
-                *found = (int64_t)weir_load_be64(b);
+                *found = WEIR_MAX((int64_t)weir_load_be64(b), min);
                 *found_ts = (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_MAX_TS);
                 weir_free(scratch);
                 return WEIR_OK;
             }
             while (err == WEIR_OK && (err = weir_record_iter_next(&it, &rec)) == WEIR_OK) {
-                if (rec.timestamp >= ts) {
+                if (rec.timestamp >= ts && rec.offset >= min) {
                     /* Inside the batch's own range: a record's offsetDelta is
                      * not checked against the header (a trusted file may lie). */
                     int64_t base = (int64_t)weir_load_be64(b);
@@ -655,10 +656,12 @@ static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset,
 
 enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
-    for (unsigned i = 0; i < log->n_segs; i++) {
+    int64_t start = weir_log_start_offset(log); /* records below it are gone (DeleteRecords) */
+    for (unsigned i = log_find_segment(log, start); i < log->n_segs; i++) {
         struct weir_segment *seg = log->segs[i];
         if (seg->size == 0 || seg->max_timestamp < ts) continue;
-        enum weir_err err = segment_time_scan(seg, segment_time_lookup(seg, ts), ts, offset, found_ts);
+        int64_t from = WEIR_MAX(segment_time_lookup(seg, ts), start);
+        enum weir_err err = segment_time_scan(seg, from, ts, start, offset, found_ts);
         if (err != WEIR_E_NOT_FOUND) return err;
     }
     return WEIR_E_NOT_FOUND;

@@ -553,6 +553,9 @@ static void test_advance_start(void **state)
     assert_int_equal(weir_log_read(fx.log, cut, 100, true, &v), WEIR_OK);
     assert_int_equal(v.offset_first, m.v[30].base); /* the whole batch holding it, as Kafka serves */
     weir_log_view_release(fx.log, &v);
+    int64_t found = -1, found_ts = -1; /* a time lookup answers no record below the start */
+    assert_int_equal(weir_log_offset_for_time(fx.log, 0, &found, &found_ts), WEIR_OK);
+    assert_int_equal(found, cut);
     /* Lower or equal: nothing changes. */
     assert_int_equal(weir_log_advance_start(fx.log, cut - 1, &deleted), WEIR_OK);
     assert_int_equal(deleted, 0);
@@ -567,6 +570,7 @@ static void test_advance_start(void **state)
     assert_int_equal(weir_log_advance_start(fx.log, end, &deleted), WEIR_OK);
     assert_int_equal(weir_log_start_offset(fx.log), end);
     assert_int_equal(weir_log_segment_count(fx.log), 1);
+    assert_int_equal(weir_log_offset_for_time(fx.log, 0, &found, &found_ts), WEIR_E_NOT_FOUND);
     append_random(&fx, &m, 3, &seed, WEIR_CODEC_NONE);
     assert_int_equal(weir_log_start_offset(fx.log), end);
     weir_log_close(fx.log);
