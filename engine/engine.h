@@ -310,6 +310,12 @@ int64_t weir_log_end_offset(const struct weir_log *log);     /* visible: complet
 int64_t weir_log_flushed_offset(const struct weir_log *log); /* durable on disk */
 uint64_t weir_log_size_bytes(const struct weir_log *log);
 unsigned weir_log_segment_count(const struct weir_log *log);
+/* The newest min(cap, segment count) segments, oldest first: each one's base
+ * offset and largest record timestamp (INT64_MIN when it holds no record),
+ * for ListOffsets v0 (Kafka's UnifiedLog.legacyFetchOffsetsBefore lists
+ * segment starts). Returns how many were filled. Log's thread. */
+unsigned weir_log_segment_starts(const struct weir_log *log, int64_t *base_offsets, int64_t *max_timestamps,
+                                 unsigned cap);
 /* WEIR_OK, or the sticky error that made the partition read-only. */
 enum weir_err weir_log_state(const struct weir_log *log);
 /* Lets appends to this log use the free-space reserve (internal metadata logs). */

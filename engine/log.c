@@ -503,6 +503,18 @@ int64_t weir_log_start_offset(const struct weir_log *log)
 int64_t weir_log_end_offset(const struct weir_log *log) { return log_active(log)->offset_next; }
 int64_t weir_log_flushed_offset(const struct weir_log *log) { return log->offset_flushed; }
 unsigned weir_log_segment_count(const struct weir_log *log) { return log->n_segs; }
+
+unsigned weir_log_segment_starts(const struct weir_log *log, int64_t *base_offsets, int64_t *max_timestamps,
+                                 unsigned cap)
+{
+    unsigned n = WEIR_MIN(cap, log->n_segs), first = log->n_segs - n;
+    for (unsigned i = 0; i < n; i++) {
+        const struct weir_segment *seg = log->segs[first + i];
+        base_offsets[i] = seg->base_offset;
+        max_timestamps[i] = seg->size > 0 ? seg->max_timestamp : INT64_MIN;
+    }
+    return n;
+}
 enum weir_err weir_log_state(const struct weir_log *log) { return log->failed; }
 void weir_log_set_reserve_access(struct weir_log *log, bool allowed) { log->reserve_ok = allowed; }
 

@@ -551,11 +551,44 @@ struct lo_slot {
     struct ptask pt;
     int64_t timestamp;
     int32_t current_leader_epoch; /* -1: unchecked */
-    int32_t max_num_offsets;      /* v0; 1 from v1 */
-    bool v0;                      /* old_style_offsets: "offsets before" the timestamp */
+    bool v0;                      /* old_style_offsets (lo_old_style) */
     bool replica;                /* replica_id >= 0: a broker, which may read to the log end */
     struct klistoffsets_resp_part *out;
+    int64_t *old_style;           /* v0: room for old_style_cap offsets, from the request's arena */
+    int32_t old_style_cap;        /* v0: max_num_offsets, at most LO_OLD_STYLE_MAX */
 };
+
+enum { LO_OLD_STYLE_MAX = 256 }; /* offsets one v0 partition answers at most (Kafka: every segment's) */
+
+/* ListOffsets v0 as Kafka's UnifiedLog.legacyFetchOffsetsBefore answers it:
+ * the segments' first offsets and, when the active segment holds records,
+ * the log end, each with a time (a segment's largest record timestamp here,
+ * its file's modification time in Kafka; now for the end). From the newest
+ * (-1), the oldest (-2), or the newest whose time is <= the one asked, going
+ * back, at most `max` offsets, newest first. For a consumer, offsets past
+ * `end` (the high watermark) give way to end (ReplicaManager's
+ * legacyFetchOffsetsForTimestamp). Returns the count written to out. */
+static int32_t lo_old_style(struct weir_log *log, int64_t ts, int64_t end, bool consumer, int64_t *out, int32_t max)
+{
+    int64_t offs[LO_OLD_STYLE_MAX + 1], times[LO_OLD_STYLE_MAX + 1];
+    unsigned n = weir_log_segment_starts(log, offs, times, LO_OLD_STYLE_MAX);
+    int64_t leo = weir_log_end_offset(log);
+    if (n > 0 && leo > offs[n - 1]) offs[n] = leo, times[n] = weir_time_ms(), n++;
+    int32_t at = (int32_t)n - 1; /* latest */
+    if (ts == KPROTO_LIST_EARLIEST) at = 0;
+    else if (ts != KPROTO_LIST_LATEST)
+        while (at >= 0 && times[at] > ts) at--;
+    int32_t k = 0;
+    for (; k < max && at >= 0; k++, at--) out[k] = offs[at];
+    if (consumer && k > 0 && out[0] > end) { /* hw +: offsets.dropWhile(_ > hw) */
+        int32_t drop = 0;
+        while (drop < k && out[drop] > end) drop++;
+        memmove(out + 1, out + drop, (size_t)(k - drop) * sizeof *out);
+        out[0] = end;
+        k = k - drop + 1;
+    }
+    return k;
+}
 
 struct lo_state {
     struct klistoffsets_req lr;
@@ -597,6 +630,13 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
         int64_t offset = -1, ts = -1;
         int32_t epoch = -1;
         int64_t end = !s->replica ? weir_log_high_watermark(p->log) : weir_log_end_offset(p->log);
+        if (s->v0) {
+            s->out->n_old_style_offsets =
+                lo_old_style(p->log, s->timestamp, end, !s->replica, s->old_style, s->old_style_cap);
+            s->out->old_style_offsets = s->old_style;
+            ptask_reply(r, pt);
+            return;
+        }
         if (s->timestamp == KPROTO_LIST_EARLIEST || s->timestamp == KPROTO_LIST_EARLIEST_LOCAL) {
             offset = weir_log_start_offset(p->log); /* no tiered storage: local start = start */
             epoch = weir_log_epoch_for_offset(p->log, offset);
@@ -610,12 +650,7 @@ static void lo_owner(struct reactor *r, struct ptask *pt)
             if (err == WEIR_E_NOT_FOUND || (err == WEIR_OK && offset >= end)) offset = ts = -1;
             else if (err != WEIR_OK) s->out->error_code = weir_kerr_from_err(err);
             else epoch = weir_log_epoch_for_offset(p->log, offset);
-            /* v0 asks for offsets before the timestamp: with no record at or
-             * after it, everything is before, so the answer is the end. */
-            if (s->v0 && offset < 0 && !s->out->error_code) offset = end;
         }
-        if (s->v0) ts = -1;
-        if (s->v0 && s->max_num_offsets <= 0) offset = -1; /* an empty old_style_offsets */
         s->out->offset = offset;
         s->out->timestamp = ts;
         if (offset >= 0 && epoch_uncached(r, p, 0)) epoch = 0;
@@ -636,7 +671,12 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
         if (!parts || !topic || !slots) return WEIR_E_NOMEM;
         st->topics[t] = (struct klistoffsets_resp_topic){ in->name, parts, in->n_partitions };
         for (int32_t p = 0; p < in->n_partitions; p++) {
-            parts[p] = (struct klistoffsets_resp_part){ in->partitions[p].partition_index, 0, -1, -1, -1 };
+            parts[p] = (struct klistoffsets_resp_part){ .partition_index = in->partitions[p].partition_index,
+                                                        .timestamp = -1, .offset = -1, .leader_epoch = -1 };
+            bool v0 = req->hdr.api_version == 0;
+            int32_t cap = v0 ? WEIR_MAX(WEIR_MIN(in->partitions[p].max_num_offsets, LO_OLD_STYLE_MAX), 0) : 0;
+            int64_t *old_style = cap > 0 ? weir_arena_alloc(&req->arena, (size_t)cap * sizeof *old_style) : NULL;
+            if (cap > 0 && !old_style) return WEIR_E_NOMEM;
             if (!weir_topic_name_valid(topic)) {
                 parts[p].error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
@@ -645,8 +685,9 @@ static enum weir_err lo_dispatch(struct request *req, struct lo_state *st)
                                                  .on_owner = lo_owner, .on_origin = lo_origin },
                                          .timestamp = in->partitions[p].timestamp,
                                          .current_leader_epoch = in->partitions[p].current_leader_epoch,
-                                         .max_num_offsets = in->partitions[p].max_num_offsets,
-                                         .v0 = req->hdr.api_version == 0,
+                                         .v0 = v0,
+                                         .old_style = old_style,
+                                         .old_style_cap = cap,
                                          .out = &parts[p],
                                          .replica = st->lr.replica_id >= 0 };
             st->remaining++;

@@ -797,8 +797,10 @@ struct klistoffsets_resp_part {
     int32_t partition_index;
     int16_t error_code;
     int64_t timestamp; /* v1+; -1 in v0 */
-    int64_t offset;    /* v1+; v0 sends [offset], or [] when offset < 0 (old_style_offsets) */
+    int64_t offset;    /* v1+; v0: old_style_offsets when set, else [offset], or [] when offset < 0 */
     int32_t leader_epoch; /* v4+; -1 unknown (and decoded below v4) */
+    const int64_t *old_style_offsets; /* v0 only: newest first; NULL: see offset */
+    int32_t n_old_style_offsets;      /* decoded v0: how many (offset is the first) */
 };
 struct klistoffsets_resp_topic {
     struct kstr name;

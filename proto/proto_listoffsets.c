@@ -52,7 +52,10 @@ void kproto_listoffsets_encode(struct kbuf *out, int16_t version, const struct k
             const struct klistoffsets_resp_part *p = &t->partitions[j];
             kb_i32(out, p->partition_index);
             kb_i16(out, p->error_code);
-            if (version == 0) { /* old_style_offsets: weir answers at most one */
+            if (version == 0 && p->old_style_offsets) {
+                kb_array_len(out, p->n_old_style_offsets);
+                for (int32_t k = 0; k < p->n_old_style_offsets; k++) kb_i64(out, p->old_style_offsets[k]);
+            } else if (version == 0) {
                 kb_array_len(out, p->offset >= 0 ? 1 : 0);
                 if (p->offset >= 0) kb_i64(out, p->offset);
             } else {
@@ -100,13 +103,14 @@ static void listoffsets_decode_response_topic(struct kdec *d, struct klistoffset
     for (int32_t i = 0; i < t->n_partitions && d->rd->err == WEIR_OK; i++) {
         parts[i].partition_index = weir_rd_i32(d->rd);
         parts[i].error_code = weir_rd_i16(d->rd);
-        if (d->version == 0) { /* old_style_offsets: the first (the newest) */
+        if (d->version == 0) { /* old_style_offsets, newest first: offset is the first */
             int32_t n = kd_array(d, KPROTO_OLD_STYLE_OFFSETS_MAX);
-            parts[i].timestamp = parts[i].offset = -1;
-            for (int32_t k = 0; k < n && d->rd->err == WEIR_OK; k++) {
-                int64_t o = weir_rd_i64(d->rd);
-                if (k == 0) parts[i].offset = o;
-            }
+            int64_t *offs = kd_alloc(d, n, sizeof *offs);
+            for (int32_t k = 0; k < n && d->rd->err == WEIR_OK; k++) offs[k] = weir_rd_i64(d->rd);
+            parts[i].old_style_offsets = offs;
+            parts[i].n_old_style_offsets = n;
+            parts[i].timestamp = -1;
+            parts[i].offset = n > 0 && offs ? offs[0] : -1;
         } else {
             parts[i].timestamp = weir_rd_i64(d->rd);
             parts[i].offset = weir_rd_i64(d->rd);

@@ -6,9 +6,13 @@ would, each response field checked against schemas/*.json.
 Metadata v0 (after ApiVersions v0, as older clients probe): brokers without
 rack, topics without is_internal, an empty topic list means every topic;
 Metadata v1: rack, controller id, is_internal, an unknown topic -> 3.
-ListOffsets over three records with timestamps t, t+2000, t+1000: v0 answers
-old_style_offsets ([end] for latest, [0] for earliest, [] for
-max_num_offsets 0, [1] for t+500); v1 (timestamp, offset) for latest and
+ListOffsets over three records with timestamps t, t+2000, t+1000 (one
+segment): v0 answers old_style_offsets as Kafka's legacyFetchOffsetsBefore
+([end] for latest, [end, 0] when asked for up to 10, [0] for earliest, []
+for max_num_offsets 0 and for t+500, before the segment's newest record,
+[end, 0] for an hour ahead); over four segments (segment.bytes 1024, one
+record each, timestamps t..t+3000): [4, 3, 2, 1, 0] for latest, [1, 0] for
+t+1500; v1 (timestamp, offset) for latest and
 t+1500; v8 (flexible) -3 max timestamp -> (t+2000, 1), -4 earliest local ->
 (-1, 0) with leader epoch 0.
 CreateTopics v0 (name, error only; again -> 36) and v7 (flexible: topic id,
@@ -109,7 +113,8 @@ def check_listoffsets(conn, now):
         err, base = conn.produce(TOPIC, 0, C.build_batch([(None, b"v%d" % i, ())], ts))
         C.check(err == 0 and base == i, f"produce record {i} at t+{ts - now}", f"{err} {base}")
     # v0: [index, timestamp, max_num_offsets] -> [index, error, [offsets]]
-    parts = [(-1, 1), (-2, 1), (-1, 0), (now + 500, 1)]
+    later = int(C.time.time() * 1000) + 3600000
+    parts = [(-1, 1), (-1, 10), (-2, 1), (-1, 0), (now + 500, 1), (later, 10)]
     body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) + i32(n) for ts, n in parts])])
     rd = Rd(conn.request(C.API_LIST_OFFSETS, 0, body))
     got = []
@@ -117,8 +122,22 @@ def check_listoffsets(conn, now):
         rd.string()
         for _ in range(rd.i32()):
             got.append((rd.i32(), rd.i16(), rd.array(lambda r: r.i64())))
-    C.check(rd.left() == 0 and got == [(0, 0, [3]), (0, 0, [0]), (0, 0, []), (0, 0, [1])],
-            "ListOffsets v0 old_style_offsets: latest, earliest, none, by time", str(got))
+    C.check(rd.left() == 0 and got == [(0, 0, [3]), (0, 0, [3, 0]), (0, 0, [0]), (0, 0, []), (0, 0, []),
+                                       (0, 0, [3, 0])],
+            "ListOffsets v0 old_style_offsets: latest (1 and 10), earliest, none, by time", str(got))
+    err, msg = conn.create_topic("lo-seg", 1, configs=[("segment.bytes", "1024")])
+    for i in range(4):
+        e, base = conn.produce("lo-seg", 0, C.build_batch([(None, b"x" * 700, ())], now + i * 1000))
+        C.check(e == 0 and base == i, f"lo-seg: record {i} in a segment of its own", f"{e} {base} {err} {msg}")
+    body = i32(-1) + array([string("lo-seg") + array([i32(0) + i64(ts) + i32(10) for ts in (-1, now + 1500)])])
+    rd = Rd(conn.request(C.API_LIST_OFFSETS, 0, body))
+    got = []
+    for _ in range(rd.i32()):
+        rd.string()
+        for _ in range(rd.i32()):
+            got.append((rd.i32(), rd.i16(), rd.array(lambda r: r.i64())))
+    C.check(rd.left() == 0 and got == [(0, 0, [4, 3, 2, 1, 0]), (0, 0, [1, 0])],
+            "ListOffsets v0 over four segments: every segment start, newest first; by segment time", str(got))
     # v1: [index, timestamp] -> [index, error, timestamp, offset]; no throttle
     body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) for ts in (-1, now + 1500)])])
     rd = Rd(conn.request(C.API_LIST_OFFSETS, 1, body))

@@ -376,6 +376,19 @@ static void test_roll_by_size_and_time(void **state)
     assert_int_equal(weir_log_segment_count(fx.log), segs + 2);
     assert_int_equal(weir_log_roll(fx.log), WEIR_OK);
     assert_int_equal(weir_log_segment_count(fx.log), segs + 2);
+    /* Segment starts (ListOffsets v0): ascending bases from the log start,
+     * the empty active one without a timestamp; a small cap gives the newest. */
+    int64_t bases[256], times[256], bases2[2], times2[2];
+    unsigned n = weir_log_segment_starts(fx.log, bases, times, 256);
+    assert_int_equal(n, segs + 2);
+    assert_int_equal(bases[0], weir_log_start_offset(fx.log));
+    for (unsigned i = 1; i < n; i++) assert_true(bases[i] > bases[i - 1]);
+    for (unsigned i = 0; i + 1 < n; i++) assert_true(times[i] != INT64_MIN);
+    assert_int_equal(bases[n - 1], weir_log_end_offset(fx.log));
+    assert_true(times[n - 1] == INT64_MIN);
+    assert_int_equal(weir_log_segment_starts(fx.log, bases2, times2, 2), 2);
+    assert_int_equal(bases2[0], bases[n - 2]);
+    assert_int_equal(bases2[1], bases[n - 1]);
     check_reads(&fx, &m);
     weir_log_close(fx.log);
     fx_open(&fx);

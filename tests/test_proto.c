@@ -1792,7 +1792,7 @@ static void test_response_small_apis(void **state)
         kbuf_free(&b);
     }
     /* ListOffsets v2/v3: throttle first, then [name, [index, error, timestamp, offset]]. */
-    struct klistoffsets_resp_part lp = { 2, 0, -1, 99, 4 };
+    struct klistoffsets_resp_part lp = { 2, 0, -1, 99, 4, NULL, 0 };
     struct klistoffsets_resp_topic lt = { kstr_c("t"), &lp, 1 };
     struct klistoffsets_resp lr = { 0, &lt, 1 };
     /* v0: no throttle, [name, [index, error, old_style_offsets]]; v1: (timestamp, offset), no throttle. */
@@ -1807,7 +1807,7 @@ static void test_response_small_apis(void **state)
     assert_bytes(b.mem, b.mem_len, lo1, sizeof lo1);
     kbuf_free(&b);
     {   /* v0 with no offset: an empty array; weir's client reads -1 back */
-        struct klistoffsets_resp_part none = { 2, 0, -1, -1, -1 };
+        struct klistoffsets_resp_part none = { 2, 0, -1, -1, -1, NULL, 0 };
         struct klistoffsets_resp_topic nt = { kstr_c("t"), &none, 1 };
         struct klistoffsets_resp nr = { 0, &nt, 1 };
         static const uint8_t lo0e[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0 };
@@ -1825,6 +1825,22 @@ static void test_response_small_apis(void **state)
         rd = weir_rd_make(lo0e, sizeof lo0e);
         assert_int_equal(kproto_listoffsets_response_decode(&rd, 0, &a, &back), WEIR_OK);
         assert_int_equal(back.topics[0].partitions[0].offset, -1);
+        /* several old-style offsets, newest first, as sent; read back whole */
+        static const int64_t olds[] = { 9, 5, 0 };
+        struct klistoffsets_resp_part three = { 2, 0, -1, -1, -1, olds, 3 };
+        struct klistoffsets_resp_topic tt = { kstr_c("t"), &three, 1 };
+        struct klistoffsets_resp tr = { 0, &tt, 1 };
+        static const uint8_t lo03[] = { 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 3,
+                                        0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0 };
+        ENCODE(kproto_listoffsets_encode, &b, 0, &tr);
+        assert_bytes(b.mem, b.mem_len, lo03, sizeof lo03);
+        kbuf_free(&b);
+        weir_arena_reset(&a);
+        rd = weir_rd_make(lo03, sizeof lo03);
+        assert_int_equal(kproto_listoffsets_response_decode(&rd, 0, &a, &back), WEIR_OK);
+        assert_int_equal(back.topics[0].partitions[0].offset, 9);
+        assert_int_equal(back.topics[0].partitions[0].n_old_style_offsets, 3);
+        assert_int_equal(back.topics[0].partitions[0].old_style_offsets[2], 0);
         weir_arena_destroy(&a);
     }
     uint8_t lo_want[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0,

@@ -557,7 +557,9 @@ static void req_check_listoffsets(const union any_req *w, const union any_req *g
         }
     }
 }
-static const struct klistoffsets_resp_part lo_rparts[] = { { 0, 0, -1, 42, 5 }, { 1, 6, -1, -1, -1 } };
+static const int64_t lo_old[] = { 42, 7 };
+static const struct klistoffsets_resp_part lo_rparts[] = { { 0, 0, -1, 42, 5, lo_old, 2 },
+                                                           { 1, 6, -1, -1, -1, NULL, 0 } };
 static const struct klistoffsets_resp_topic lo_rtopics[] = { { KS("t"), lo_rparts, 2 }, { KS("u"), NULL, 0 } };
 static void resp_fill_listoffsets(union any_resp *r, int16_t v)
 {
@@ -579,6 +581,11 @@ static void resp_check_listoffsets(const union any_resp *w, const union any_resp
             assert_int_equal(pb->error_code, pa->error_code);
             assert_int_equal(pb->timestamp, v >= 1 ? pa->timestamp : -1);
             assert_int_equal(pb->offset, pa->offset);
+            /* v0 sends old_style_offsets when set (their first is the offset here), else [offset] or [] */
+            int32_t n_old = v >= 1 ? 0 : pa->old_style_offsets ? pa->n_old_style_offsets : pa->offset >= 0;
+            assert_int_equal(pb->n_old_style_offsets, n_old);
+            for (int32_t k = 0; k < n_old; k++)
+                assert_int_equal(pb->old_style_offsets[k], pa->old_style_offsets ? pa->old_style_offsets[k] : pa->offset);
             assert_int_equal(pb->leader_epoch, v >= 4 ? pa->leader_epoch : -1);
         }
     }
