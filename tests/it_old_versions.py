@@ -108,35 +108,34 @@ def flex_request(conn, api_key, version, body):
     return resp[1:]
 
 
-def check_listoffsets(conn, now):
-    for i, ts in enumerate((now, now + 2000, now + 1000)):
-        err, base = conn.produce(TOPIC, 0, C.build_batch([(None, b"v%d" % i, ())], ts))
-        C.check(err == 0 and base == i, f"produce record {i} at t+{ts - now}", f"{err} {base}")
-    # v0: [index, timestamp, max_num_offsets] -> [index, error, [offsets]]
-    later = int(C.time.time() * 1000) + 3600000
-    parts = [(-1, 1), (-1, 10), (-2, 1), (-1, 0), (now + 500, 1), (later, 10)]
-    body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) + i32(n) for ts, n in parts])])
+def listoffsets_v0(conn, topic, parts):
+    """ListOffsets v0 of partition 0, one entry per (timestamp, max_num_offsets) in parts ->
+    ([(index, error, [offsets])], bytes left)."""
+    body = i32(-1) + array([string(topic) + array([i32(0) + i64(ts) + i32(n) for ts, n in parts])])
     rd = Rd(conn.request(C.API_LIST_OFFSETS, 0, body))
     got = []
     for _ in range(rd.i32()):
         rd.string()
         for _ in range(rd.i32()):
             got.append((rd.i32(), rd.i16(), rd.array(lambda r: r.i64())))
-    C.check(rd.left() == 0 and got == [(0, 0, [3]), (0, 0, [3, 0]), (0, 0, [0]), (0, 0, []), (0, 0, []),
+    return got, rd.left()
+
+
+def check_listoffsets(conn, now):
+    for i, ts in enumerate((now, now + 2000, now + 1000)):
+        err, base = conn.produce(TOPIC, 0, C.build_batch([(None, b"v%d" % i, ())], ts))
+        C.check(err == 0 and base == i, f"produce record {i} at t+{ts - now}", f"{err} {base}")
+    later = int(C.time.time() * 1000) + 3600000
+    got, left = listoffsets_v0(conn, TOPIC, [(-1, 1), (-1, 10), (-2, 1), (-1, 0), (now + 500, 1), (later, 10)])
+    C.check(left == 0 and got == [(0, 0, [3]), (0, 0, [3, 0]), (0, 0, [0]), (0, 0, []), (0, 0, []),
                                        (0, 0, [3, 0])],
             "ListOffsets v0 old_style_offsets: latest (1 and 10), earliest, none, by time", str(got))
     err, msg = conn.create_topic("lo-seg", 1, configs=[("segment.bytes", "1024")])
     for i in range(4):
         e, base = conn.produce("lo-seg", 0, C.build_batch([(None, b"x" * 700, ())], now + i * 1000))
         C.check(e == 0 and base == i, f"lo-seg: record {i} in a segment of its own", f"{e} {base} {err} {msg}")
-    body = i32(-1) + array([string("lo-seg") + array([i32(0) + i64(ts) + i32(10) for ts in (-1, now + 1500)])])
-    rd = Rd(conn.request(C.API_LIST_OFFSETS, 0, body))
-    got = []
-    for _ in range(rd.i32()):
-        rd.string()
-        for _ in range(rd.i32()):
-            got.append((rd.i32(), rd.i16(), rd.array(lambda r: r.i64())))
-    C.check(rd.left() == 0 and got == [(0, 0, [4, 3, 2, 1, 0]), (0, 0, [1, 0])],
+    got, left = listoffsets_v0(conn, "lo-seg", [(-1, 10), (now + 1500, 10)])
+    C.check(left == 0 and got == [(0, 0, [4, 3, 2, 1, 0]), (0, 0, [1, 0])],
             "ListOffsets v0 over four segments: every segment start, newest first; by segment time", str(got))
     # v1: [index, timestamp] -> [index, error, timestamp, offset]; no throttle
     body = i32(-1) + array([string(TOPIC) + array([i32(0) + i64(ts) for ts in (-1, now + 1500)])])
