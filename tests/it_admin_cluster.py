@@ -9,7 +9,8 @@ frames (confluent-kafka 1.7.0 / librdkafka 2.0.2 have no describe_cluster).
     when asked, as Kafka without an authorizer.
 (b) what Kafka refuses: v1 endpoint type 2 (controllers) -> 114
     MISMATCHED_ENDPOINT_TYPE, 7 -> 115 UNSUPPORTED_ENDPOINT_TYPE, each with a
-    message and no brokers; v2 -> 35 UNSUPPORTED_VERSION (not advertised);
+    message and no brokers; v2 -> 35 UNSUPPORTED_VERSION (not advertised) in the
+    v1 shape, the connection kept;
     ApiVersions advertises 60 as 0-1.
 (c) a 3-broker cluster (skipped without ZooKeeper): every broker answers the
     same three brokers, cluster id and controller as its Metadata.
@@ -81,7 +82,10 @@ def part_ab(binary):
         apis = {k: (lo, hi) for k, lo, hi in rd.array(lambda r: (r.i16(), r.i16(), r.i16()))}
         check(apis.get(API) == (0, 1), "(b) ApiVersions advertises DescribeCluster 0-1", str(apis.get(API)))
         rd = C.Rd(C.request_flex(conn, API, 2, C.i8(0) + C.i8(1) + C.uvarint(0)))
-        check(rd.i16() == 35, "(b) v2: 35 UNSUPPORTED_VERSION")
+        throttle, err = rd.i32(), rd.i16()  # the v1 shape (proto/proto_unsupported.c)
+        check(throttle == 0 and err == 35, "(b) v2: 35 UNSUPPORTED_VERSION in the v1 shape", f"{throttle} {err}")
+        dc = describe_cluster(conn, 1)
+        check(dc["err"] == 0 and dc["brokers"], "(b) the connection still answers v1 afterwards", str(dc))
     b.stop()
 
 
