@@ -6,7 +6,7 @@
  * one weir knows), empty, with 35 UNSUPPORTED_VERSION in the top-level
  * error_code where that version has one: Fetch v7+, OffsetFetch v2+,
  * FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, ListGroups,
- * InitProducerId, DescribeCluster. The others (Metadata, Produce, ListOffsets, OffsetCommit,
+ * InitProducerId, DescribeLogDirs v3+, DescribeCluster. The others (Metadata, Produce, ListOffsets, OffsetCommit,
  * DescribeGroups, the admin APIs, OffsetForLeaderEpoch, DeleteGroups) have
  * per-topic or per-resource errors only, and a request weir cannot read
  * names none: they get the empty answer. A key the codec does not serve at
@@ -59,6 +59,9 @@ void kproto_unsupported_encode(struct kbuf *out, int16_t key, int16_t version)
         kproto_createpartitions_encode(out, v, &(struct kcreatepartitions_resp){ 0 });
         break;
     case KAPI_DELETE_GROUPS: kproto_deletegroups_encode(out, v, &(struct kdeletegroups_resp){ 0 }); break;
+    case KAPI_DESCRIBE_LOG_DIRS:
+        kproto_describelogdirs_encode(out, v, &(struct kdescribelogdirs_resp){ .error_code = e });
+        break;
     case KAPI_DESCRIBE_CLUSTER:
         kproto_describecluster_encode(out, v, &(struct kdescribecluster_resp){
                                                   .error_code = e, .error_message = KSTR_NULL, .controller_id = -1,
