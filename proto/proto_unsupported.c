@@ -6,9 +6,10 @@
  * one weir knows), empty, with 35 UNSUPPORTED_VERSION in the top-level
  * error_code where that version has one: Fetch v7+, OffsetFetch v2+,
  * FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, ListGroups,
- * InitProducerId, DescribeLogDirs v3+, DescribeCluster. The others (Metadata, Produce, ListOffsets, OffsetCommit,
- * DescribeGroups, the admin APIs, OffsetForLeaderEpoch, DeleteGroups) have
- * per-topic or per-resource errors only, and a request weir cannot read
+ * InitProducerId, DescribeLogDirs v3+, OffsetDelete, DescribeCluster. The
+ * others (Metadata, Produce, ListOffsets, OffsetCommit, DescribeGroups,
+ * the admin APIs, OffsetForLeaderEpoch, DeleteGroups) have per-topic or
+ * per-resource errors only, and a request weir cannot read
  * names none: they get the empty answer. A key the codec does not serve at
  * all gets a body of the code alone (2 bytes). */
 #include "proto.h"
@@ -62,6 +63,7 @@ void kproto_unsupported_encode(struct kbuf *out, int16_t key, int16_t version)
     case KAPI_DESCRIBE_LOG_DIRS:
         kproto_describelogdirs_encode(out, v, &(struct kdescribelogdirs_resp){ .error_code = e });
         break;
+    case KAPI_OFFSET_DELETE: kproto_offsetdelete_encode(out, v, &(struct koffsetdelete_resp){ .error_code = e }); break;
     case KAPI_DESCRIBE_CLUSTER:
         kproto_describecluster_encode(out, v, &(struct kdescribecluster_resp){
                                                   .error_code = e, .error_message = KSTR_NULL, .controller_id = -1,

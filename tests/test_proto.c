@@ -2123,6 +2123,12 @@ static void test_unsupported_versions(void **state)
     static const uint8_t md[] = { 0, 0, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 1, 0 };
     assert_bytes(b.mem, b.mem_len, md, sizeof md);
     kbuf_free(&b);
+    /* OffsetDelete v1 -> v0: error first, throttle, no topics. */
+    kbuf_init(&b, 0);
+    kproto_unsupported_encode(&b, KAPI_OFFSET_DELETE, 1);
+    static const uint8_t od[] = { 0, 35, 0, 0, 0, 0, 0, 0, 0, 0 };
+    assert_bytes(b.mem, b.mem_len, od, sizeof od);
+    kbuf_free(&b);
     /* CreateTopics v8 -> v7: throttle, no topics, tags. */
     kbuf_init(&b, 0);
     kproto_unsupported_encode(&b, KAPI_CREATE_TOPICS, 8);
