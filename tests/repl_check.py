@@ -9,7 +9,8 @@ partition; the producer remembers the offset of every acknowledged one."""
 import threading
 import time
 
-from it_common import Broker, KafkaConn, build_batch, check, disk_batches, have_zookeeper, say, skip, start_zookeeper
+from it_common import (TSCALE_OF, Broker, ClosedError, KafkaConn, build_batch, check, disk_batches, have_zookeeper, say,
+                       skip, start_zookeeper, wait_for)
 
 
 def start_cluster(binary, sets, n=3):
@@ -26,6 +27,19 @@ def start_cluster(binary, sets, n=3):
         b = Broker(binary, f"b{i}", sets=common + [f"broker.id={i}"])
         b.start()
         brokers.append(b)
+    # Each broker knows the others through a watch: a topic of RF n created
+    # before that is refused (seen: it_repl_stray under load).
+    def all_seen():
+        try:
+            for b in brokers:
+                with KafkaConn(b.port, timeout=5) as c:
+                    if len(c.metadata_full([])["brokers"]) < n:
+                        return False
+            return True
+        except (OSError, ValueError, ClosedError):
+            return False
+    if not wait_for(all_seen, 60 * TSCALE_OF(binary), f"all {n} brokers registered and seen by each"):
+        raise RuntimeError(f"the {n} brokers did not all see each other")
     return zk, brokers, common
 
 

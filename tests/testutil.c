@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tu_tmpdir(const char *tag)
@@ -120,8 +121,42 @@ size_t tu_mutate(uint8_t *p, size_t n, size_t cap, uint64_t *s)
 
 /* ---- a private ZooKeeper server ---------------------------------------------------- */
 
+/* The low end of the kernel's ephemeral range (connections' source ports), 0 if unknown. */
+static int ephemeral_low(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int low = 0;
+    if (f) {
+        if (fscanf(f, "%d", &low) != 1) low = 0;
+        fclose(f);
+    }
+    return low;
+}
+
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A free port below the ephemeral range when there is room, as tests/it_common.py's
+ * _free_port: a server restarted on it (weir_test_zk_restart) cannot find it taken
+ * meanwhile by some connection's source port. */
 static int free_port(void)
 {
+    int low = ephemeral_low();
+    if (low > 11024) {
+        unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+        for (int i = 0; i < 100; i++) {
+            int port = low - 10000 + (int)(rand_r(&seed) % 10000);
+            if (port_free(port)) return port;
+        }
+    }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
