@@ -219,6 +219,19 @@ static void request_body(struct kbuf *out, int16_t key, int16_t v)
         kproto_deletegroups_request_encode(out, v, &(struct kdeletegroups_req){ gs, 2 });
         break;
     }
+    case KAPI_DESCRIBE_LOG_DIRS: {
+        struct kdescribelogdirs_req_topic t = { S("orders"), ids, 3 };
+        kproto_describelogdirs_request_encode(out, v, &(struct kdescribelogdirs_req){ &t, 1 });
+        break;
+    }
+    case KAPI_OFFSET_DELETE: {
+        struct koffsetdelete_req_topic t = { S("orders"), ids, 2 };
+        kproto_offsetdelete_request_encode(out, v, &(struct koffsetdelete_req){ S("group-a"), &t, 1 });
+        break;
+    }
+    case KAPI_DESCRIBE_CLUSTER:
+        kproto_describecluster_request_encode(out, v, &(struct kdescribecluster_req){ true, KPROTO_ENDPOINT_BROKERS });
+        break;
     default: FUZZ_CHECK(!"unknown api");
     }
 }
@@ -271,6 +284,9 @@ static void response_body(struct kbuf *out, int16_t key, int16_t v)
     case KAPI_DESCRIBE_GROUPS: kproto_describegroups_encode(out, v, z); break;
     case KAPI_LIST_GROUPS: kproto_listgroups_encode(out, v, z); break;
     case KAPI_DELETE_GROUPS: kproto_deletegroups_encode(out, v, z); break;
+    case KAPI_DESCRIBE_LOG_DIRS: kproto_describelogdirs_encode(out, v, z); break;
+    case KAPI_OFFSET_DELETE: kproto_offsetdelete_encode(out, v, z); break;
+    case KAPI_DESCRIBE_CLUSTER: kproto_describecluster_encode(out, v, z); break;
     default: FUZZ_CHECK(!"unknown api");
     }
 }

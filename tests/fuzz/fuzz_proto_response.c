@@ -55,6 +55,9 @@ static enum weir_err body_decode(struct weir_rd *rd, int16_t key, int16_t v, str
     DECODE(KAPI_DESCRIBE_GROUPS, kproto_describegroups_response_decode, struct kdescribegroups_resp)
     DECODE(KAPI_LIST_GROUPS, kproto_listgroups_response_decode, struct klistgroups_resp)
     DECODE(KAPI_DELETE_GROUPS, kproto_deletegroups_response_decode, struct kdeletegroups_resp)
+    DECODE(KAPI_DESCRIBE_LOG_DIRS, kproto_describelogdirs_response_decode, struct kdescribelogdirs_resp)
+    DECODE(KAPI_OFFSET_DELETE, kproto_offsetdelete_response_decode, struct koffsetdelete_resp)
+    DECODE(KAPI_DESCRIBE_CLUSTER, kproto_describecluster_response_decode, struct kdescribecluster_resp)
     default: break;
     }
     return err;
