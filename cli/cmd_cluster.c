@@ -10,6 +10,13 @@
  *   Partitions: <n> in <t> topics	Under-replicated: <u>	Offline: <o>
  *   	Under-replicated: <topic>-<p>	Leader: 1	Replicas: 1,2,3	Isr: 1,2
  *   	Offline: <topic>-<p>	Leader: -1	Replicas: 1,2,3	Isr: 3
+ * With --log-dirs, then each broker's log directories (DescribeLogDirs, one
+ * request per broker; sizes in bytes, total/usable of the file system, -1
+ * when unknown) and every partition's size:
+ *   Log dirs: <n>
+ *   	Log dir: <path>	Node: 1	Size: <bytes>	Total: <bytes>	Usable: <bytes>	Partitions: <k>
+ *   	Partition: <topic>-<p>	Node: 1	Size: <bytes>
+ *   	Log dir: -	Node: 2	Error: <why>          (a broker that did not answer: exit 1)
  * --under-replicated / --offline print only those lines' counts and lists;
  * --fail-on-problems exits 3 when there is an under-replicated or offline
  * partition (0 otherwise), for scripts waiting for a cluster to be whole. */
@@ -20,24 +27,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_BOOTSTRAP = 256, OPT_FAIL, EXIT_PROBLEMS = 3 };
+enum { OPT_BOOTSTRAP = 256, OPT_FAIL, OPT_LOG_DIRS, EXIT_PROBLEMS = 3 };
 
 static const struct option cluster_options[] = {
     { "bootstrap", required_argument, NULL, OPT_BOOTSTRAP },
     { "fail-on-problems", no_argument, NULL, OPT_FAIL },
+    { "log-dirs", no_argument, NULL, OPT_LOG_DIRS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
 static void usage_cluster(FILE *out)
 {
-    fprintf(out, "usage: weir cluster [--bootstrap HOST:PORT] [--fail-on-problems]\n\n"
+    fprintf(out, "usage: weir cluster [--bootstrap HOST:PORT] [--fail-on-problems] [--log-dirs]\n\n"
                  "Shows the cluster as the bootstrap broker (default " CLI_BOOTSTRAP_DEFAULT ") sees it: each\n"
                  "broker with its address and how many partitions it leads, the controller,\n"
                  "and every partition that is under-replicated (ISR smaller than its replicas)\n"
                  "or offline (no leader).\n\n"
                  "  --bootstrap HOST:PORT  a broker of the cluster\n"
                  "  --fail-on-problems     exit 3 when a partition is under-replicated or offline\n"
+                 "  --log-dirs             also each broker's log directories: bytes used, total and\n"
+                 "                         usable, and every partition's size (asks every broker)\n"
                  "  -h, --help             this text\n\n"
                  "Exit codes: 0 ok, 1 the broker could not be reached, 2 bad command line,\n"
                  "3 (with --fail-on-problems) under-replicated or offline partitions.\n");
@@ -125,10 +135,53 @@ static int show(const struct weir_metadata *md, bool fail_on_problems)
     return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
 }
 
+/* Each broker's log directories (DescribeLogDirs to each, in id order). 0,
+ * or CLI_EXIT_FAILED when a broker did not answer (its line says why). */
+static int show_log_dirs(struct weir_admin *a, const struct weir_metadata *md)
+{
+    struct weir_md_broker *bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *bs);
+    if (!bs) return cli_fail("cluster: out of memory");
+    memcpy(bs, md->brokers, md->brokers_count * sizeof *bs);
+    qsort(bs, md->brokers_count, sizeof *bs, broker_cmp);
+    struct weir_log_dirs **all = calloc(md->brokers_count ? md->brokers_count : 1, sizeof *all);
+    char(*why)[160] = calloc(md->brokers_count ? md->brokers_count : 1, sizeof *why);
+    size_t n_dirs = 0;
+    int rc = 0;
+    for (size_t i = 0; all && why && i < md->brokers_count; i++) {
+        if (weir_admin_describe_log_dirs(a, bs[i].host, bs[i].port, &all[i]) == 0) n_dirs += all[i]->dirs_count;
+        else snprintf(why[i], sizeof why[i], "%s", weir_admin_error(a));
+    }
+    printf("Log dirs: %zu\n", n_dirs);
+    for (size_t i = 0; all && why && i < md->brokers_count; i++) {
+        if (!all[i]) {
+            printf("\tLog dir: -\tNode: %" PRId32 "\tError: %s\n", bs[i].id, why[i]);
+            rc = CLI_EXIT_FAILED;
+            continue;
+        }
+        for (size_t d = 0; d < all[i]->dirs_count; d++) {
+            const struct weir_log_dir *ld = &all[i]->dirs[d];
+            int64_t used = 0;
+            for (size_t p = 0; p < ld->partitions_count; p++) used += ld->partitions[p].size_bytes;
+            printf("\tLog dir: %s\tNode: %" PRId32 "\tSize: %" PRId64 "\tTotal: %" PRId64 "\tUsable: %" PRId64
+                   "\tPartitions: %zu%s%s\n", ld->path, bs[i].id, used, ld->total_bytes, ld->usable_bytes,
+                   ld->partitions_count, ld->err ? "\tError: " : "", ld->err ? weir_client_err_str(ld->err) : "");
+            for (size_t p = 0; p < ld->partitions_count; p++)
+                printf("\tPartition: %s-%" PRId32 "\tNode: %" PRId32 "\tSize: %" PRId64 "\n", ld->partitions[p].topic,
+                       ld->partitions[p].partition, bs[i].id, ld->partitions[p].size_bytes);
+        }
+        weir_log_dirs_destroy(all[i]);
+    }
+    if (!all || !why) rc = cli_fail("cluster: out of memory");
+    free(why);
+    free(all);
+    free(bs);
+    return rc;
+}
+
 int cmd_cluster(int argc, char **argv)
 {
     const char *bootstrap = CLI_BOOTSTRAP_DEFAULT;
-    bool fail_on_problems = false;
+    bool fail_on_problems = false, log_dirs = false;
     optind = 0;
     opterr = 0;
     for (int opt; (opt = getopt_long(argc, argv, "+:h", cluster_options, NULL)) != -1;) {
@@ -136,6 +189,7 @@ int cmd_cluster(int argc, char **argv)
         case 'h': usage_cluster(stdout); return cli_stdout_done();
         case OPT_BOOTSTRAP: bootstrap = optarg; break;
         case OPT_FAIL: fail_on_problems = true; break;
+        case OPT_LOG_DIRS: log_dirs = true; break;
         default: return cli_bad_option(opt, argv, "cluster", "h");
         }
     }
@@ -149,6 +203,8 @@ int cmd_cluster(int argc, char **argv)
         rc = cli_fail("cluster: %s", weir_admin_error(a));
     } else {
         rc = show(md, fail_on_problems);
+        int ld = log_dirs ? show_log_dirs(a, md) : 0;
+        if (ld) rc = ld;
         weir_metadata_destroy(md);
     }
     weir_admin_destroy(a);

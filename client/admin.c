@@ -32,6 +32,7 @@ struct admin_blob {
         struct weir_group_list gl;
         struct weir_group_descriptions gd;
         struct weir_group_offsets go;
+        struct weir_log_dirs ld;
     } pub;
     struct weir_arena arena;
 };
@@ -1083,4 +1084,76 @@ int weir_admin_delete_records(struct weir_admin *a, const char *topic, int32_t p
     }
     cw_frame_unref(frame);
     return rc;
+}
+/* ---- DescribeLogDirs ---------------------------------------------------------------------- */
+
+static void enc_describelogdirs(struct kbuf *kb, int16_t v, const void *r)
+{
+    kproto_describelogdirs_request_encode(kb, v, r);
+}
+
+static struct weir_log_dirs *logdirs_copy(const struct kdescribelogdirs_resp *r, size_t frame_len)
+{
+    struct admin_blob *b = blob_new(frame_len);
+    if (!b) return NULL;
+    bool oom = false;
+    struct weir_log_dir *ds = blob_array(b, r->n_results, sizeof *ds, &oom);
+    for (int32_t i = 0; ds && i < r->n_results; i++) {
+        const struct kdescribelogdirs_result *k = &r->results[i];
+        int32_t n = 0;
+        for (int32_t t = 0; t < k->n_topics; t++) n += k->topics[t].n_partitions;
+        struct weir_log_dir_partition *ps = blob_array(b, n, sizeof *ps, &oom);
+        size_t at = 0;
+        for (int32_t t = 0; ps && t < k->n_topics; t++) {
+            const char *name = blob_str(b, k->topics[t].name, &oom);
+            for (int32_t p = 0; p < k->topics[t].n_partitions; p++)
+                ps[at++] = (struct weir_log_dir_partition){ name, k->topics[t].partitions[p].partition_index,
+                                                            k->topics[t].partitions[p].partition_size };
+        }
+        ds[i] = (struct weir_log_dir){ blob_str(b, k->log_dir, &oom), k->error_code, k->total_bytes, k->usable_bytes,
+                                       ps, at };
+    }
+    b->pub.ld = (struct weir_log_dirs){ ds, ds ? (size_t)r->n_results : 0 };
+    if (oom) {
+        blob_free(b);
+        return NULL;
+    }
+    return &b->pub.ld;
+}
+
+int weir_admin_describe_log_dirs(struct weir_admin *a, const char *host, int port, struct weir_log_dirs **out)
+{
+    if (!a || !host || !out) return invalid_arg(a);
+    *out = NULL;
+    a->err[0] = '\0';
+    int rc = admin_conn(a);
+    if (rc != 0) return rc;
+    struct cw_conn *c = &a->conn;
+    if (port != a->conn.port || strcmp(host, a->conn.host)) {
+        c = &a->coord;
+        if (!(cw_is_up(c) && port == c->port && !strcmp(host, c->host)) && (rc = cw_connect(c, host, port, a->timeout_ms)))
+            return admin_fail(a, rc, c->err[0] ? c->err : "cannot connect");
+    }
+    weir_arena_reset(&a->arena);
+    struct kdescribelogdirs_req req = { NULL, -1 }; /* every partition */
+    struct kdescribelogdirs_resp resp;
+    struct cw_frame *frame = NULL;
+    struct weir_rd rd;
+    int16_t v;
+    rc = conn_request(a, c, KAPI_DESCRIBE_LOG_DIRS, "DescribeLogDirs", enc_describelogdirs, &req, a->timeout_ms, &v,
+                      &frame, &rd);
+    if (rc == 0 && kproto_describelogdirs_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK)
+        rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "DescribeLogDirs: malformed response");
+    if (rc == 0 && resp.error_code) {
+        rc = resp.error_code;
+        cw_errf(a->err, sizeof a->err, "DescribeLogDirs: %s", weir_kerr_str(resp.error_code));
+    }
+    if (rc == 0 && !(*out = logdirs_copy(&resp, frame->len))) rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeLogDirs");
+    cw_frame_unref(frame);
+    return rc;
+}
+
+void weir_log_dirs_destroy(struct weir_log_dirs *d)
+{
+    if (d) blob_free(weir_container_of(d, struct admin_blob, pub.ld));
 }

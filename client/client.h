@@ -605,6 +605,31 @@ WEIR_API int weir_admin_metadata(struct weir_admin *a, const char *const *topics
                                  struct weir_metadata **out);
 WEIR_API void weir_metadata_destroy(struct weir_metadata *m);
 
+/* DescribeLogDirs of the broker at host:port (one of the cluster's, as
+ * Metadata lists them): each log directory with its partitions' sizes. */
+struct weir_log_dir_partition {
+    const char *topic;
+    int32_t partition;
+    int64_t size_bytes;
+};
+struct weir_log_dir {
+    const char *path;     /* absolute */
+    int err;              /* Kafka code for the directory (56 KAFKA_STORAGE_ERROR: offline) */
+    int64_t total_bytes;  /* of its file system; -1 when the broker does not say (DescribeLogDirs < v4) */
+    int64_t usable_bytes; /* likewise */
+    const struct weir_log_dir_partition *partitions; /* in the broker's order */
+    size_t partitions_count;
+};
+struct weir_log_dirs {
+    const struct weir_log_dir *dirs;
+    size_t dirs_count;
+};
+/* 0 (*out freed with weir_log_dirs_destroy), the response's Kafka error, or a
+ * WEIR_CLIENT_E_* code. Uses the admin's coordinator connection when host:port
+ * is not its bootstrap broker. */
+WEIR_API int weir_admin_describe_log_dirs(struct weir_admin *a, const char *host, int port, struct weir_log_dirs **out);
+WEIR_API void weir_log_dirs_destroy(struct weir_log_dirs *d);
+
 /* ListOffsets of one partition, asked of the admin client's broker (the
  * partition's leader on a single-node cluster; another broker answers 6
  * NOT_LEADER_OR_FOLLOWER). timestamp: WEIR_OFFSET_END (the high watermark),

@@ -14,10 +14,14 @@
     replication factor 1: each broker lists only the partitions it is a
     replica of.
 (d) ApiVersions advertises 35 as 0-4; v5 -> 35.
+(e) `weir cluster --log-dirs`: each broker's dir with the sum of its
+    partitions' sizes, total and usable bytes, and a line per partition with
+    the size DescribeLogDirs answers; in the cluster one dir per broker.
 
 usage: it_log_dirs.py path/to/weir
 """
 import os
+import subprocess
 
 import it_common as C
 from it_common import check
@@ -123,7 +127,21 @@ def part_ab(binary):
         check(apis.get(API) == (0, 4), "(d) ApiVersions advertises DescribeLogDirs 0-4", str(apis.get(API)))
         rd = C.Rd(C.request_flex(conn, API, 5, C.uvarint(0) + C.uvarint(0)))
         check(rd.i16() == 35, "(d) v5: 35 UNSUPPORTED_VERSION")
+        # (e)
+        sizes = describe_log_dirs(conn, 4)["dirs"][0]["parts"]
+        out = cli_log_dirs(binary, b.bootstrap)
+        check(out is not None and f"\tLog dir: {want_dir}\tNode: " in out
+              and f"\tSize: {sum(x[0] for x in sizes.values())}\t" in out
+              and all(f"\tPartition: {t}-{p}\tNode: " in out and out.split(f"\tPartition: {t}-{p}\t")[1]
+                      .split("\n")[0].endswith(f"Size: {x[0]}") for (t, p), x in sizes.items()),
+              "(e) weir cluster --log-dirs: the dir with the sum of sizes, each partition's size", repr(out))
     b.stop()
+
+
+def cli_log_dirs(binary, bootstrap):
+    p = subprocess.run([binary, "cluster", "--log-dirs", "--bootstrap", bootstrap], capture_output=True, text=True,
+                       timeout=60)
+    return p.stdout if p.returncode == 0 else None
 
 
 def part_c(binary):
@@ -158,6 +176,11 @@ def part_c(binary):
             check(listed() == want, f"(c) broker {i} lists only the ldc partitions it is a replica of ({sorted(want)})",
                   str(listed()))
         check(sum(len(r) for r in where.values()) == 4, "(c) each partition on one broker", str(where))
+        out = cli_log_dirs(binary, brokers[0].bootstrap)
+        check(out is not None and out.startswith("Cluster: ") and "Log dirs: 2\n" in out
+              and all(f"\tLog dir: {os.path.realpath(b.datadir)}\tNode: {i}\t" in out for i, b in enumerate(brokers))
+              and all(f"\tPartition: ldc-{p}\tNode: {reps[0]}\t" in out for p, reps in where.items()),
+              "(e) weir cluster --log-dirs in the cluster: each broker's dir, each partition at its broker", repr(out))
     finally:
         for b in brokers:
             b.stop()
