@@ -106,9 +106,7 @@ def part_c(binary):
                 check(sorted(md["brokers"]) == [0, 1, 2] and md["controller"] in (0, 1, 2),
                       f"(c) broker {b.name}: three brokers, a controller among them", str(md))
     finally:
-        for b in brokers:
-            b.stop()
-        zk.stop()
+        repl_check.stop_cluster(zk, brokers)
 
 
 def main(binary):

@@ -182,9 +182,7 @@ def part_c(binary):
               and all(f"\tPartition: ldc-{p}\tNode: {reps[0]}\t" in out for p, reps in where.items()),
               "(e) weir cluster --log-dirs in the cluster: each broker's dir, each partition at its broker", repr(out))
     finally:
-        for b in brokers:
-            b.stop()
-        zk.stop()
+        repl_check.stop_cluster(zk, brokers)
 
 
 def main(binary):

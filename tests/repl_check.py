@@ -43,6 +43,13 @@ def start_cluster(binary, sets, n=3):
     return zk, brokers, common
 
 
+
+def stop_cluster(zk, brokers):
+    """Stops start_cluster's brokers (each counted, as Broker.stop does), then its ZooKeeper."""
+    for b in brokers:
+        b.stop()
+    zk.stop()
+
 class NumberedProducer:
     """An idempotent (acks=all) confluent_kafka Producer in a thread, producing
     `rate` records/s spread over the partitions, at most `max_queued` unacknowledged."""
