@@ -440,26 +440,33 @@ static void wconf_set(struct ctx *x, struct weir_conf *c, const char *k, const c
     if (weir_conf_set(c, k, v, err, sizeof err) != WEIR_CONF_OK) fatal(x, "weir client conf %s=%s: %s", k, v, err);
 }
 
+/* A producer of weir's client on the cluster, with the NULL-ended key, value
+ * pairs kv (bootstrap.servers set here). */
+static struct weir_producer *wproducer_new(struct ctx *x, const char *const *kv)
+{
+    struct weir_conf *c = weir_conf_new();
+    if (!c) fatal(x, "out of memory");
+    bootstrap_make(x);
+    wconf_set(x, c, "bootstrap.servers", x->bootstrap);
+    for (; kv[0]; kv += 2) wconf_set(x, c, kv[0], kv[1]);
+    char err[512];
+    struct weir_producer *p = weir_producer_new(c, err, sizeof err);
+    weir_conf_destroy(c);
+    if (!p) fatal(x, "weir_producer_new: %s", err);
+    return p;
+}
+
 /* weir's client, the same settings where they exist (its other defaults are
  * the Java producer's: idempotence on, 5 requests in flight); the metadata
  * comes with the first send, before the clock starts. */
 static double produce_weir(struct ctx *x, const char *topic, const struct pcfg *pc)
 {
     struct wdeliveries d = { 0 };
-    struct weir_conf *c = weir_conf_new();
-    if (!c) fatal(x, "out of memory");
-    bootstrap_make(x);
-    wconf_set(x, c, "bootstrap.servers", x->bootstrap);
-    wconf_set(x, c, "client.id", "bench-repl");
-    wconf_set(x, c, "acks", pc->acks);
-    wconf_set(x, c, "linger.ms", "5");
-    wconf_set(x, c, "batch.size", "1000000");
-    wconf_set(x, c, "buffer.memory", "2147483648");
-    if (strcmp(pc->acks, "all")) wconf_set(x, c, "enable.idempotence", "false"); /* it needs acks=all */
-    char err[512];
-    struct weir_producer *p = weir_producer_new(c, err, sizeof err);
-    weir_conf_destroy(c);
-    if (!p) fatal(x, "weir_producer_new: %s", err);
+    /* idempotence (the default) needs acks=all */
+    const char *idem = strcmp(pc->acks, "all") ? "false" : "true";
+    struct weir_producer *p = wproducer_new(x, (const char *const[]){
+        "client.id", "bench-repl", "acks", pc->acks, "linger.ms", "5", "batch.size", "1000000",
+        "buffer.memory", "2147483648", "enable.idempotence", idem, NULL });
     struct weir_msg m = { .topic = topic, .partition = 0, .value = x->values, .value_len = VALUE_BYTES,
                           .on_delivery = weir_on_delivery, .opaque = &d };
     int rc = weir_producer_send(p, &m);
@@ -634,20 +641,9 @@ static void *steady_main(void *arg)
  * for metadata again retry.backoff.ms after a failed send (no 1 s scan). */
 static struct weir_producer *steady_weir(struct ctx *x)
 {
-    struct weir_conf *c = weir_conf_new();
-    if (!c) fatal(x, "out of memory");
-    wconf_set(x, c, "bootstrap.servers", x->bootstrap);
-    wconf_set(x, c, "client.id", "bench-repl-steady");
-    wconf_set(x, c, "acks", "all");
-    wconf_set(x, c, "linger.ms", "0");
-    wconf_set(x, c, "delivery.timeout.ms", "120000");
-    wconf_set(x, c, "retry.backoff.ms", "20");
-    wconf_set(x, c, "metadata.max.age.ms", "1000");
-    char err[512];
-    struct weir_producer *p = weir_producer_new(c, err, sizeof err);
-    weir_conf_destroy(c);
-    if (!p) fatal(x, "weir_producer_new: %s", err);
-    return p;
+    return wproducer_new(x, (const char *const[]){ "client.id", "bench-repl-steady", "acks", "all", "linger.ms", "0",
+                                                   "delivery.timeout.ms", "120000", "retry.backoff.ms", "20",
+                                                   "metadata.max.age.ms", "1000", NULL });
 }
 
 static void steady_start(struct ctx *x, struct steady *s, const char *topic, int client)
@@ -657,7 +653,6 @@ static void steady_start(struct ctx *x, struct steady *s, const char *topic, int
     s->acks = malloc(ACKS_MAX * sizeof *s->acks);
     if (!s->acks) fatal(x, "out of memory");
     if (client == 1) {
-        bootstrap_make(x);
         s->wp = steady_weir(x);
         if (pthread_create(&s->thread, NULL, steady_main, s) != 0) fatal(x, "pthread_create failed");
         return;
