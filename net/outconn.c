@@ -83,6 +83,15 @@ static void oc_leave(struct outconn *oc)
 
 static bool oc_ops_busy(const struct outconn *oc) { return oc->connect_busy || oc->send_busy || oc->recv_busy; }
 
+/* The frame being received, and how much of it came. */
+static void oc_frame_drop(struct outconn *oc)
+{
+    WEIR_ASSERT(!oc->recv_busy); /* a recv in flight writes into the frame until it completes */
+    weir_free(oc->frame);
+    oc->frame = NULL;
+    oc->size_have = 0;
+}
+
 /* Fails the connection: requests fail, the socket goes once its ops are done. */
 static void oc_fail(struct outconn *oc, const char *why)
 {
@@ -99,9 +108,7 @@ static void oc_fail(struct outconn *oc, const char *why)
     kbuf_reset(&oc->out[0]);
     kbuf_reset(&oc->out[1]);
     oc->frame_open = false;
-    weir_free(oc->frame);
-    oc->frame = NULL;
-    oc->size_have = 0;
+    if (!oc->recv_busy) oc_frame_drop(oc); /* else the kernel may still write into it: recv_cb drops it */
     struct oc_req failed[OC_INFLIGHT_MAX];
     unsigned n = oc->n_reqs;
     memcpy(failed, oc->reqs, n * sizeof failed[0]);
@@ -375,6 +382,7 @@ static void recv_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     oc_enter(oc);
     oc->recv_busy = false;
     if (oc->dead) {
+        oc_frame_drop(oc);
     } else if (res <= 0 && res != -EINTR && res != -EAGAIN) {
         char why[96];
         snprintf(why, sizeof why, "%s", res == 0 ? "closed by the peer" : strerror(-res));

@@ -3,8 +3,9 @@
  * thread: request frames as encoded (header, correlation ids), responses
  * matched by correlation id when answered out of order and when they arrive
  * in pieces, failure of every request in flight when the peer closes, the
- * reconnect only after replica.fetch.backoff.ms, a request timing out, and a
- * reactor stop with a request in flight (its callback runs, nothing leaks). */
+ * reconnect only after replica.fetch.backoff.ms, a request timing out (also
+ * with its response half received), and a reactor stop with a request in
+ * flight (its callback runs, nothing leaks). */
 #include "testutil.h"
 
 #include "net/net_int.h"
@@ -292,7 +293,35 @@ static void test_outconn(void **state)
     c = accept_within(lfd, 5000); /* and dialled again */
     assert_true(c >= 0);
 
-    /* 4. Stop with a request in flight: it fails, the outconn is freed. */
+    /* 4. The request times out with its response half received (a recv
+     * armed into the frame) and the rest comes after: the frame is dropped
+     * once that recv is done (the kernel writes into it until then), and the
+     * next connection starts on a fresh frame. */
+    S.to_send = 1;
+    post(r, send_fn);
+    k = read_request(c);
+    uint8_t f[14]; /* the response of write_response, in two halves */
+    weir_store_be32(f, 10);
+    weir_store_be32(f + 4, (uint32_t)k);
+    weir_store_be16(f + 8, 0);
+    weir_store_be32(f + 10, 0);
+    assert_int_equal(send(c, f, 7, MSG_NOSIGNAL), 7); /* the size and 3 bytes of the correlation id */
+    wait_done(8);
+    assert_int_equal(done_of(7)->err, WEIR_E_IO);
+    (void)send(c, f + 7, 7, MSG_NOSIGNAL); /* may find it closed */
+    while (recv(c, &byte, 1, 0) > 0) {}
+    close(c);
+    c = accept_within(lfd, 5000);
+    assert_true(c >= 0);
+    S.to_send = 1;
+    post(r, send_fn);
+    k = read_request(c);
+    write_response(c, k, 9, 3);
+    wait_done(9);
+    assert_int_equal(done_of(8)->err, WEIR_OK);
+    assert_int_equal(done_of(8)->error, 9);
+
+    /* 5. Stop with a request in flight: it fails, the outconn is freed. */
     S.to_send = 1;
     S.timeout_ms = 60000;
     post(r, send_fn);
@@ -300,8 +329,8 @@ static void test_outconn(void **state)
     atomic_store(&b.stopping, true);
     reactor_wake(r);
     reactor_join(r);
-    assert_int_equal(S.n_done, 8);
-    assert_int_equal(done_of(7)->err, WEIR_E_IO);
+    assert_int_equal(S.n_done, 10);
+    assert_int_equal(done_of(9)->err, WEIR_E_IO);
     assert_int_equal(S.live, 0);
     close(c);
     close(lfd);
