@@ -398,13 +398,29 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-static void partitions_remove(struct weir_store *st, const char *name, int32_t from, int32_t to)
+/* A partition directory goes in one step: renamed to Kafka's
+ * "<topic>-<p>.<hex>-delete" (no partition directory ends so) and the rename
+ * synced, then its files removed. Open removes what a crash left so. */
+static void partition_remove(struct weir_store *st, const char *name, int32_t p)
 {
-    for (int32_t p = from; p < to; p++) {
-        char path[4096];
-        partition_path(st, name, p, path, sizeof path);
+    char path[4096], gone[4200];
+    partition_path(st, name, p, path, sizeof path);
+    struct weir_uuid u;
+    if (weir_uuid_random(&u) != WEIR_OK) memset(&u, 0, sizeof u);
+    uint64_t tag = weir_load_be64(u.b) ^ weir_load_be64(u.b + 8);
+    snprintf(gone, sizeof gone, "%s.%016" PRIx64 "-delete", path, tag);
+    if (weir_io->rename(path, gone) == 0) {
+        weir_fsync_dir(st->dir);
+        nftw(gone, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    } else if (errno != ENOENT) {
+        weir_log(WEIR_LOG_WARN, "store: rename %s: %s; removing it in place", path, strerror(errno));
         nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
+}
+
+static void partitions_remove(struct weir_store *st, const char *name, int32_t from, int32_t to)
+{
+    for (int32_t p = from; p < to; p++) partition_remove(st, name, p);
     weir_fsync_dir(st->dir);
 }
 
@@ -478,6 +494,42 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > m && !strcmp(s + n - m, suffix);
 }
 
+/* "<topic>-<digits>": the partition, with the topic's name cut out; -1 when
+ * the entry is no partition directory. */
+static int32_t partition_dir_index(const char *entry, char *topic, size_t cap)
+{
+    const char *dash = strrchr(entry, '-');
+    if (!dash || dash == entry || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1) ||
+        strlen(dash + 1) > 9 || (size_t)(dash - entry) >= cap)
+        return -1;
+    snprintf(topic, cap, "%.*s", (int)(dash - entry), entry);
+    return (int32_t)strtol(dash + 1, NULL, 10);
+}
+
+/* What a crash left of a removal: directories renamed for deletion, and
+ * partitions past their topic's count (a shrink or an undone grow cut short:
+ * the metadata is the commit point, and a later grow must start them empty). */
+static void store_sweep(struct weir_store *st)
+{
+    DIR *d = opendir(st->dir);
+    struct dirent *e;
+    bool removed = false;
+    while (d && (e = readdir(d))) {
+        char topic[WEIR_TOPIC_NAME_MAX + 1], path[4096];
+        int32_t p = partition_dir_index(e->d_name, topic, sizeof topic);
+        struct store_topic *t = p >= 0 ? topic_find(st, topic, NULL) : NULL;
+        bool beyond = t && p >= t->partitions;
+        if (!beyond && !(has_suffix(e->d_name, "-delete") && strchr(e->d_name, '.'))) continue;
+        snprintf(path, sizeof path, "%s/%s", st->dir, e->d_name);
+        weir_log(WEIR_LOG_INFO, "store: removing %s (%s)", path,
+                 beyond ? "a partition past its topic's count" : "a partition deletion cut short");
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        removed = true;
+    }
+    if (d) closedir(d);
+    if (removed) weir_fsync_dir(st->dir);
+}
+
 static enum weir_err store_scan(struct weir_store *st)
 {
     DIR *d = opendir(st->dir);
@@ -490,6 +542,7 @@ static enum weir_err store_scan(struct weir_store *st)
         if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "store: topic file %s: %s", e->d_name, weir_err_str(err));
     }
     closedir(d);
+    if (err == WEIR_OK) store_sweep(st);
     return err;
 }
 

@@ -2,8 +2,10 @@
  * interrupted deletions and bad input. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,6 +191,76 @@ static void test_delete_and_interrupted_delete(void **state)
     sfx_done(&fx);
 }
 
+/* Leaves of removals cut short by a crash: a partition directory renamed
+ * for deletion, and partitions past their topic's count (a shrink whose
+ * files were not yet removed). Open removes both; a later grow starts the
+ * partition empty. A reset partition goes in one rename. */
+static void test_interrupted_partition_removal(void **state)
+{
+    (void)state;
+    struct sfx fx;
+    sfx_init(&fx);
+    char why[256], path[4096];
+    assert_int_equal(weir_store_topic_create(fx.st, "s", 2, NULL, 0, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_store_topic_create(fx.st, "s-3", 1, NULL, 0, why, sizeof why), WEIR_OK);
+    size_t len;
+    uint8_t *b = tu_batch(5, 7, 1000, 1, WEIR_CODEC_NONE, 1, &len);
+    assert_int_equal(tu_append_sync(fx.ap, weir_store_log(fx.st, "s", 1), b, len, NULL), WEIR_OK);
+    assert_int_equal(tu_append_sync(fx.ap, weir_store_log(fx.st, "s-3", 0), b, len, NULL), WEIR_OK);
+    weir_free(b);
+    weir_store_close(fx.st);
+    /* s-1's directory as a shrink to 1 would leave it, then one renamed for deletion. */
+    snprintf(path, sizeof path, "%s/s.topic", fx.dir);
+    FILE *f = fopen(path, "r");
+    char meta[1024];
+    size_t n = fread(meta, 1, sizeof meta - 1, f);
+    fclose(f);
+    meta[n] = '\0';
+    char *at = strstr(meta, "partitions=2");
+    assert_non_null(at);
+    at[11] = '1';
+    f = fopen(path, "w");
+    fputs(meta, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/s-9.00ff00ff00ff00ff-delete", fx.dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/s-9.00ff00ff00ff00ff-delete/00000000000000000000.log", fx.dir);
+    f = fopen(path, "w");
+    fputs("stale", f);
+    fclose(f);
+    assert_int_equal(weir_store_open(fx.dir, &fx.defaults, fx.ap, &fx.st), WEIR_OK);
+    assert_false(exists(fx.dir, "s-1") || exists(fx.dir, "s-9.00ff00ff00ff00ff-delete"));
+    assert_true(exists(fx.dir, "s-0") && exists(fx.dir, "s-3-0")); /* kept: s's first, and topic s-3 */
+    assert_int_equal(weir_log_end_offset(weir_store_log(fx.st, "s-3", 0)), 5);
+    assert_int_equal(weir_store_topic_add_partitions(fx.st, "s", 2), WEIR_OK);
+    assert_int_equal(weir_log_end_offset(weir_store_log(fx.st, "s", 1)), 0); /* not the stale copy */
+    sfx_done(&fx);
+
+    /* Reset: the partition's files go, nothing is left renamed. */
+    char *dir = tu_tmpdir("reset");
+    struct weir_store *st;
+    assert_int_equal(weir_store_open(dir, &fx.defaults, NULL, &st), WEIR_OK);
+    assert_int_equal(weir_store_topic_create(st, "r", 2, NULL, 0, why, sizeof why), WEIR_OK);
+    struct weir_appender *ap;
+    assert_int_equal(weir_appender_create(64, &ap), WEIR_OK);
+    struct weir_log *log;
+    assert_int_equal(weir_store_partition_open(st, "r", 1, ap, &log), WEIR_OK);
+    assert_int_equal(weir_store_partition_reset(st, "r", 1), WEIR_E_BUSY); /* open */
+    weir_store_close(st);
+    assert_int_equal(weir_store_open(dir, &fx.defaults, NULL, &st), WEIR_OK);
+    assert_true(exists(dir, "r-1"));
+    assert_int_equal(weir_store_partition_reset(st, "r", 1), WEIR_OK);
+    assert_false(exists(dir, "r-1"));
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d))) assert_null(strstr(e->d_name, "-delete"));
+    closedir(d);
+    weir_store_close(st);
+    weir_appender_destroy(ap);
+    tu_rmrf(dir);
+    weir_free(dir);
+}
+
 static void test_lock_and_corrupt_metadata(void **state)
 {
     (void)state;
@@ -318,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_refused),
         cmocka_unit_test(test_add_partitions_and_configure),
         cmocka_unit_test(test_delete_and_interrupted_delete),
+        cmocka_unit_test(test_interrupted_partition_removal),
         cmocka_unit_test(test_lock_and_corrupt_metadata),
         cmocka_unit_test(test_retain_through_store),
         cmocka_unit_test(test_broker_mode),
