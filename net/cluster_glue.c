@@ -187,6 +187,7 @@ static bool role_host(struct reactor *r, const struct role_task *rt)
                              why[0] ? why : weir_err_text(err));
         return true;
     }
+    part_topic_id_load(r, p); /* topic_id_check may have just written it */
     part_repl_role(r, p, &rt->role);
     if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC))
         groups_offsets_role(r, rt->partition, rt->role.kind == WEIR_ROLE_LEADER);

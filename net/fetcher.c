@@ -42,7 +42,8 @@
 #include <stdio.h>
 
 enum {
-    FETCH_VERSION = 11,             /* the highest Fetch weir encodes */
+    FETCH_VERSION = 13,             /* topic ids: a leader with another topic's copy of the name refuses */
+    FETCH_VERSION_NAMES = 12,       /* when a partition has no topic id (a topic from before ids) */
     OFLE_VERSION = 3,               /* OffsetForLeaderEpoch with replica_id, not flexible */
     SOCKET_TIMEOUT_MS = 30000,      /* Kafka's replica.socket.timeout.ms */
     BUSY_RETRY_MS = 20,             /* the log still has appends of its leader days in flight */
@@ -97,6 +98,7 @@ struct fpart {
     struct reactor *owner;
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t partition;
+    struct weir_uuid topic_id;   /* the owner's copy's (zero: none; Fetch v12 then) */
     uint64_t gen;
     int32_t epoch;               /* the leader's epoch we follow (current_leader_epoch) */
     enum fp_state state;
@@ -129,6 +131,7 @@ struct fetcher {
     bool req_inflight;
     struct fpart **req_parts;    /* the request in flight's partitions, in order */
     int32_t req_n, req_cap;
+    int16_t req_version;         /* the Fetch in flight's */
     struct weir_arena scratch;   /* request building and response decoding */
     struct reactor_timer timer;  /* the earliest backed-off partition */
     int64_t sent_ns, answered_ns; /* the last Fetch's send and its response (stats) */
@@ -411,11 +414,13 @@ static void request_clear(struct fetcher *f)
 }
 
 /* The fpart answered at index i of the response, found near where it was asked. */
-static struct fpart *req_find(struct fetcher *f, int32_t *cursor, struct kstr topic, int32_t partition)
+/* The request's partition answered as (topic or, with id non-NULL, its id, partition). */
+static struct fpart *req_find(struct fetcher *f, int32_t *cursor, struct kstr topic, const struct weir_uuid *id,
+                              int32_t partition)
 {
     for (int32_t k = 0; k < f->req_n; k++) {
         struct fpart *fp = f->req_parts[(*cursor + k) % f->req_n];
-        if (fp->partition == partition && kstr_eq(topic, fp->topic)) {
+        if (fp->partition == partition && (id ? weir_uuid_eq(id, &fp->topic_id) : kstr_eq(topic, fp->topic))) {
             *cursor = (*cursor + k + 1) % f->req_n;
             return fp;
         }
@@ -439,7 +444,7 @@ static void ofle_done(void *ctx, enum weir_err err, uint8_t *frame, struct weir_
         for (int32_t i = 0; i < resp.n_topics; i++)
             for (int32_t j = 0; j < resp.topics[i].n_partitions; j++) {
                 const struct koffsetforleaderepoch_resp_part *rp = &resp.topics[i].partitions[j];
-                struct fpart *fp = req_find(f, &cursor, resp.topics[i].topic, rp->partition);
+                struct fpart *fp = req_find(f, &cursor, resp.topics[i].topic, NULL, rp->partition);
                 if (!fp || !fp->in_request || fp->state != FP_ASK) continue;
                 fp->in_request = false;
                 fp->op.error = rp->error_code;
@@ -515,7 +520,7 @@ static void fetch_done(void *ctx, enum weir_err err, uint8_t *frame, struct weir
     atomic_fetch_add_explicit(&f->r->stats.fetcher_rtt_ns, (uint64_t)(f->answered_ns - f->sent_ns), memory_order_relaxed);
     if (err == WEIR_OK) {
         weir_arena_reset(&f->scratch);
-        err = kproto_fetch_response_decode(&body, FETCH_VERSION, &f->scratch, &resp);
+        err = kproto_fetch_response_decode(&body, f->req_version, &f->scratch, &resp);
         if (err != WEIR_OK)
             WEIR_LOG_RATELIMITED(WEIR_LOG_WARN, "fetcher %d: malformed Fetch response: %s", f->leader,
                                  weir_err_str(err));
@@ -531,7 +536,8 @@ static void fetch_done(void *ctx, enum weir_err err, uint8_t *frame, struct weir
         for (int32_t i = 0; i < resp.n_topics; i++)
             for (int32_t j = 0; j < resp.topics[i].n_partitions; j++) {
                 const struct kfetch_resp_part *rp = &resp.topics[i].partitions[j];
-                struct fpart *fp = req_find(f, &cursor, resp.topics[i].topic, rp->partition_index);
+                struct fpart *fp = req_find(f, &cursor, resp.topics[i].topic,
+                                            f->req_version >= 13 ? &resp.topics[i].topic_id : NULL, rp->partition_index);
                 if (!fp || !fp->in_request || fp->state != FP_FETCH) continue;
                 fp->in_request = false;
                 fetch_part_answer(f, fp, rp, fb);
@@ -606,13 +612,15 @@ static bool fetch_send(struct fetcher *f, int64_t now)
     struct kfetch_req_part *parts = weir_arena_alloc(&f->scratch, (size_t)n * sizeof *parts);
     if (!list || !topics || !parts) return false;
     int32_t n_topics = 0, k = 0;
+    int16_t version = FETCH_VERSION;
     for (struct fpart *fp = f->parts; fp; fp = fp->next) {
         if (fp->state != FP_FETCH || !fpart_due(fp, now)) continue;
+        if (weir_uuid_is_zero(&fp->topic_id)) version = FETCH_VERSION_NAMES;
         bool seen = false;
         for (int32_t t = 0; t < n_topics && !seen; t++) seen = kstr_eq(topics[t].topic, fp->topic);
         if (seen) continue;
         struct kfetch_req_topic *t = &topics[n_topics++];
-        *t = (struct kfetch_req_topic){ .topic = kstr_c(fp->topic), .partitions = &parts[k] };
+        *t = (struct kfetch_req_topic){ .topic = kstr_c(fp->topic), .topic_id = fp->topic_id, .partitions = &parts[k] };
         for (struct fpart *q = fp; q; q = q->next) {
             if (q->state != FP_FETCH || !fpart_due(q, now) || strcmp(q->topic, fp->topic)) continue;
             parts[k] = (struct kfetch_req_part){ .partition = q->partition, .current_leader_epoch = q->epoch,
@@ -622,14 +630,15 @@ static bool fetch_send(struct fetcher *f, int64_t now)
             t->n_partitions++;
         }
     }
-    struct kbuf *b = outconn_begin(f->oc, KAPI_FETCH, FETCH_VERSION);
+    struct kbuf *b = outconn_begin(f->oc, KAPI_FETCH, version);
     if (!b) return false;
     struct kfetch_req req = { .replica_id = cfg->node_id, .max_wait_ms = cfg->replica_fetch_wait_max_ms,
                               .min_bytes = cfg->replica_fetch_min_bytes,
                               .max_bytes = cfg->replica_fetch_response_max_bytes, .isolation_level = 0,
                               .session_id = 0, .session_epoch = -1, .topics = topics, .n_topics = n_topics,
                               .rack_id = kstr_c("") };
-    kproto_fetch_request_encode(b, FETCH_VERSION, &req);
+    kproto_fetch_request_encode(b, version, &req);
+    f->req_version = version;
     f->req_n = k;
     f->req_inflight = true;
     for (int32_t i = 0; i < k; i++) list[i]->in_request = true;
@@ -759,6 +768,7 @@ struct fmsg {
     bool follow;
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t partition;
+    struct weir_uuid topic_id;
     struct reactor *owner;
     uint64_t gen;
     int32_t leader, epoch;
@@ -796,6 +806,7 @@ static void fmsg_run(struct reactor *r, struct task *t)
             fp->owner = m->owner;
             memcpy(fp->topic, m->topic, sizeof fp->topic);
             fp->partition = m->partition;
+            fp->topic_id = m->topic_id;
             fp->gen = m->gen;
             fp->epoch = m->epoch;
             fp->state = FP_PREPARE;
@@ -824,6 +835,7 @@ static void fmsg_post(struct reactor *owner, struct part *p, bool follow, uint64
     m->follow = follow;
     memcpy(m->topic, p->topic, sizeof m->topic);
     m->partition = p->partition;
+    m->topic_id = p->topic_id;
     m->owner = owner;
     m->gen = gen;
     m->leader = leader;

@@ -38,6 +38,7 @@ struct fetch_slot {
     int32_t leader_epoch;        /* current_leader_epoch, -1: unchecked */
     int32_t last_fetched_epoch;  /* v12+, -1: unchecked */
     int16_t fixed_error;         /* answered every round without a read (unknown topic id) */
+    struct weir_uuid topic_id;   /* v13+: the request's; zero: not checked */
     bool diverging;              /* this round: last_fetched_epoch diverges, no records */
     int32_t diverging_epoch;
     int64_t diverging_end_offset;
@@ -407,6 +408,11 @@ static void read_owner(struct reactor *r, struct ptask *pt)
     }
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
     if (p) pt->error_code = part_repl_serve_check(r, p, s->leader_epoch);
+    /* The name's topic, but this log is of another topic of that name (a
+     * deleted one whose copy is still here): Kafka's hasConsistentTopicId. */
+    if (p && !pt->error_code && !weir_uuid_is_zero(&s->topic_id) && !weir_uuid_is_zero(&p->topic_id) &&
+        !weir_uuid_eq(&s->topic_id, &p->topic_id))
+        pt->error_code = WEIR_KERR_INCONSISTENT_TOPIC_ID;
     if (p && !pt->error_code && read_diverges(r, p, s)) {
         s->log_start = weir_log_start_offset(p->log);
         s->high_watermark = weir_log_high_watermark(p->log);
@@ -498,6 +504,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
                                                 .leader_epoch = in->current_leader_epoch,
                                                 .last_fetched_epoch = in->last_fetched_epoch,
                                                 .fixed_error = fixed_error,
+                                                .topic_id = st->fr.topics[t].topic_id,
                                                 .offset = in->fetch_offset, .max_bytes = in->partition_max_bytes };
             if (!weir_topic_name_valid(topic) && !fixed_error)
                 st->slots[i].pt.error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;

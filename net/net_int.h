@@ -54,6 +54,7 @@ struct part {
     char topic[WEIR_TOPIC_NAME_MAX + 1];
     int32_t partition;
     uint64_t key;                /* part_key(topic, partition) */
+    struct weir_uuid topic_id;   /* its partition.metadata's (part_topic_id_load); zero: none */
     struct weir_log *log;
     struct reactor *owner;
     uint64_t waiters;            /* reactors with waiters on it (bit per id): told once when it advances */
@@ -276,6 +277,8 @@ struct reactor *reactor_current(void); /* the calling thread's reactor, or NULL 
 struct part *part_find(struct reactor *r, const char *topic, int32_t partition);
 /* Opens (or finds) an owned partition's log on this reactor. */
 enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition, struct part **out);
+/* p->topic_id from the store again (a role set or changed it). */
+void part_topic_id_load(struct reactor *r, struct part *p);
 void part_close(struct reactor *r, const char *topic, int32_t partition, struct weir_log *taken);
 struct io_uring_sqe *reactor_sqe(struct reactor *r, struct weir_uop *op);
 void reactor_cancel(struct reactor *r, struct weir_uop *target);

@@ -345,6 +345,7 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
         weir_free(p);
         return err;
     }
+    part_topic_id_load(r, p);
     weir_log_set_listener(p->log, part_advanced, p);
     weir_log_set_hw_listener(p->log, part_hw_advanced, p);
     /* Offset commits go on when produce is refused for a low disk. */
@@ -356,6 +357,12 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
     r->parts.count++;
     *out = p;
     return WEIR_OK;
+}
+
+void part_topic_id_load(struct reactor *r, struct part *p)
+{
+    if (weir_store_partition_topic_id(r->b->store, p->topic, p->partition, &p->topic_id) != WEIR_OK)
+        p->topic_id = (struct weir_uuid){ { 0 } };
 }
 
 /* Forgets an owned partition; closes `taken` (a deletion's log) or the store's. */

@@ -409,11 +409,15 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
     struct weir_uuid was = t->topic_id;
     if (!ta.topic_id[0] || !weir_uuid_parse(ta.topic_id, &t->topic_id)) t->topic_id = (struct weir_uuid){ { 0 } };
     /* Another id: deleted and re-created while this session saw neither (a
-     * paused broker). Its partitions' states can read as before, so the roles
-     * go out again, carrying the new id: the broker drops its stale copy. */
+     * paused broker). The cached states are the old topic's, and the new
+     * topic's start again at epoch 0 and version 0, so they would read as
+     * stale: the old role goes (NONE: the log closes, its files stay), the
+     * states are forgotten and read again, and the new role that follows
+     * carries the new id (the broker drops its stale copy then). */
     bool reborn = !weir_uuid_is_zero(&was) && !weir_uuid_eq(&was, &t->topic_id);
     if (reborn)
-        weir_log(WEIR_LOG_INFO, "replication: topic %s has another id (deleted and re-created): roles sent again", name);
+        weir_log(WEIR_LOG_INFO, "replication: topic %s has another id (deleted and re-created): its partition "
+                 "states are read again", name);
     for (uint32_t i = 0; i < t->parts_n; i++) {
         struct rp_mpart *p = &t->parts[i];
         const struct rp_part_assign *pa = &ta.parts[i];
@@ -421,13 +425,12 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
         p->replicas = rp_zk_xmalloc((pa->replicas_n ? pa->replicas_n : 1) * sizeof *p->replicas);
         memcpy(p->replicas, pa->replicas, pa->replicas_n * sizeof *p->replicas);
         p->replicas_n = pa->replicas_n;
-        struct rp_role r = role_of(m, p);
-        if (reborn && i < old_n && r.kind != RP_ROLE_NONE && r.kind == p->role.kind && r.leader == p->role.leader &&
-            r.epoch == p->role.epoch && m->cfg.on_role)
-            m->cfg.on_role(m->cfg.role_ctx, t->name, i, &r); /* the same role, sent again with the new id */
-        else
-            role_emit(m, t, i, r);
-        if (i >= old_n) read_state(m, t->name, i);
+        if (reborn && i < old_n) {
+            role_emit(m, t, i, (struct rp_role){ .kind = RP_ROLE_NONE });
+            *p = (struct rp_mpart){ .replicas = p->replicas, .replicas_n = p->replicas_n, .role = p->role };
+        }
+        role_emit(m, t, i, role_of(m, p));
+        if (i >= old_n || reborn) read_state(m, t->name, i);
     }
     weir_arena_destroy(&a);
     changed(m);
