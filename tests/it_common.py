@@ -412,19 +412,33 @@ class ZooKeeper:
         return f"127.0.0.1:{self.port}"
 
     def serving(self):
-        return "Mode: " in _zk_4lw(self.port, "srvr")
+        """Ours serves: "conf" names our data dir (not another test's server on the port)."""
+        return "Mode: " in _zk_4lw(self.port, "srvr") and f"dataDir={self.datadir}" in _zk_4lw(self.port, "conf")
 
     def start(self, port=0):
-        """port 0: a free one (ruok answers before sessions are taken: srvr decides)."""
+        """port 0: a free one (ruok answers before sessions are taken: srvr decides;
+        taken by another test between the check and the bind: another one)."""
         assert self.proc is None, "zookeeper already running"
         if not have_zookeeper():
             raise RuntimeError(f"no ZooKeeper server ({ZK_SERVER}): install the Debian package zookeeper")
-        self.port = port or _free_port()
+        if port:
+            return self._start(port)
+        for attempt in range(4):
+            try:
+                return self._start(_free_port())
+            except RuntimeError as e:
+                if attempt == 3 or "exited" not in str(e):
+                    raise
+                self.keep = False
+                say(f"{self.name}: {e}: another port")
+
+    def _start(self, port):
+        self.port = port
         cfg = os.path.join(self.tmp, "zoo.cfg")
         with open(cfg, "w") as f:
             f.write(f"dataDir={self.datadir}\nclientPort={self.port}\nclientPortAddress=127.0.0.1\n"
                     f"tickTime={self.tick_ms}\nmaxSessionTimeout=60000\nadmin.enableServer=false\n"
-                    "4lw.commands.whitelist=ruok,srvr\n")
+                    "4lw.commands.whitelist=ruok,srvr,conf\n")
         env = dict(os.environ, ZOO_LOG_DIR=self.logdir,
                    JVMFLAGS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1")
         with open(self.logpath, "ab") as log:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -151,7 +152,11 @@ static int free_port(void)
 {
     int low = ephemeral_low();
     if (low > 11024) {
-        unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+        /* Not pid ^ time: consecutive pids started in consecutive seconds
+         * drew the same ports (two tests on one port: one talked to the
+         * other's server). */
+        unsigned seed;
+        if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (unsigned)getpid() * 2654435761u;
         for (int i = 0; i < 100; i++) {
             int port = low - 10000 + (int)(rand_r(&seed) % 10000);
             if (port_free(port)) return port;
@@ -168,26 +173,37 @@ static int free_port(void)
     return port;
 }
 
-/* Sends "srvr"; true when the server serves requests ("Mode: standalone").
- * ("ruok" answers "imok" before the server takes sessions.) */
-static bool zk_serving(int port)
+/* Sends cmd (a four-letter word); its answer into buf (cap bytes, NUL-terminated). */
+static void zk_4lw(int port, const char *cmd, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    buf[0] = '\0';
+    if (fd < 0) return;
     struct timeval tv = { .tv_sec = 2 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    char buf[1024];
     size_t got = 0;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "srvr", 4) == 4) {
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, cmd, 4) == 4) {
         ssize_t n;
-        while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+        while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0) got += (size_t)n;
     }
     close(fd);
     buf[got] = '\0';
-    return strstr(buf, "Mode: ") != NULL;
+}
+
+/* true when zk's own server serves requests on its port: "srvr" answers
+ * "Mode: standalone" ("ruok" answers before sessions are taken), and "conf"
+ * names zk's data dir (not some other test's server that holds the port). */
+static bool zk_serving(const struct weir_test_zk *zk)
+{
+    char buf[4096], data[4200];
+    zk_4lw(zk->port, "srvr", buf, sizeof buf);
+    if (!strstr(buf, "Mode: ")) return false;
+    zk_4lw(zk->port, "conf", buf, sizeof buf);
+    snprintf(data, sizeof data, "dataDir=%s/data", zk->dir);
+    return strstr(buf, data) != NULL;
 }
 
 static void zk_dump_output(const struct weir_test_zk *zk)
@@ -242,7 +258,7 @@ static int zk_spawn(struct weir_test_zk *zk)
             zk_dump_output(zk);
             return -1;
         }
-        if (zk_serving(zk->port)) return 0;
+        if (zk_serving(zk)) return 0;
         usleep(100 * 1000);
     }
     fprintf(stderr, "zookeeper: no answer on %s within 90 s\n", zk->connect);
@@ -258,13 +274,7 @@ int weir_test_zk_start(struct weir_test_zk *zk)
         fprintf(stderr, "no ZooKeeper server (%s): install the Debian package zookeeper\n", WEIR_TEST_ZK_SERVER);
         return 77;
     }
-    zk->port = free_port();
-    if (zk->port <= 0) {
-        fprintf(stderr, "zookeeper: no free port: %s\n", strerror(errno));
-        return -1;
-    }
     zk->dir = tu_tmpdir("zk");
-    snprintf(zk->connect, sizeof zk->connect, "127.0.0.1:%d", zk->port);
     char cfg[4200], data[4200], logs[4200];
     snprintf(cfg, sizeof cfg, "%s/zoo.cfg", zk->dir);
     snprintf(data, sizeof data, "%s/data", zk->dir);
@@ -275,16 +285,25 @@ int weir_test_zk_start(struct weir_test_zk *zk)
         weir_test_zk_stop(zk);
         return -1;
     }
-    /* Sessions may last 60 s: a session can outlive a server restart. */
-    fprintf(f, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=500\n"
-               "maxSessionTimeout=60000\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
-            data, zk->port);
     fclose(f);
-    if (zk_spawn(zk) != 0) {
-        weir_test_zk_stop(zk);
-        return -1;
+    /* A port taken between the check and the server's bind: another one. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        zk->port = free_port();
+        if (zk->port <= 0 || !(f = fopen(cfg, "w"))) {
+            fprintf(stderr, "zookeeper: no free port or no %s: %s\n", cfg, strerror(errno));
+            break;
+        }
+        snprintf(zk->connect, sizeof zk->connect, "127.0.0.1:%d", zk->port);
+        /* Sessions may last 60 s: a session can outlive a server restart. */
+        fprintf(f, "dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\ntickTime=500\n"
+                   "maxSessionTimeout=60000\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,conf\n",
+                data, zk->port);
+        fclose(f);
+        if (zk_spawn(zk) == 0) return 0;
+        fprintf(stderr, "zookeeper: not serving on port %d; trying another\n", zk->port);
     }
-    return 0;
+    weir_test_zk_stop(zk);
+    return -1;
 }
 
 void weir_test_zk_kill(struct weir_test_zk *zk)
