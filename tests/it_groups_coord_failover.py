@@ -319,9 +319,14 @@ class Run:
 
     def group_view(self):
         """-> (state, {client_id: set(partitions)}) via DescribeGroups (AdminClient.list_groups)."""
+        from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
         admin = AdminClient({"bootstrap.servers": self.cl.bootstrap_alive()})
-        gs = [g for g in admin.list_groups(GROUP, timeout=5) if g.id == GROUP]
+        try:
+            gs = [g for g in admin.list_groups(GROUP, timeout=5) if g.id == GROUP]
+        except KafkaException as e:  # the coordinator moving, a broker going: not formed yet, ask again
+            say(f"group view: {e}")
+            return None, {}
         if not gs:
             return None, {}
         g = gs[0]
