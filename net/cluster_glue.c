@@ -344,14 +344,65 @@ static enum weir_stray stray_of(struct broker *b, const char *topic, int32_t par
     return s;
 }
 
+/* A stray partition among kept ones of its topic (another id, not placed
+ * here): on its owner, unless a role made it this broker's meanwhile, its
+ * log closes and its files go (weir_store_partition_reset: one rename, so a
+ * crash leaves it whole or gone). The topic keeps its partition count. */
+struct stray_task {
+    struct task t;
+    char topic[WEIR_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+};
+
+static void stray_run(struct reactor *r, struct task *t)
+{
+    struct stray_task *st = weir_container_of(t, struct stray_task, t);
+    struct broker *b = r->b;
+    struct part *p = part_find(r, st->topic, st->partition);
+    struct weir_uuid id;
+    bool known = weir_store_partition_topic_id(b->store, st->topic, st->partition, &id) == WEIR_OK;
+    if (p && p->repl) {
+        weir_log(WEIR_LOG_INFO, "%s-%d: given a role before its stray copy went; kept", st->topic, st->partition);
+    } else if (weir_cluster_stray(b->cluster, st->topic, st->partition, known ? &id : NULL) == WEIR_STRAY_OTHER_ID) {
+        if (p) part_close(r, st->topic, st->partition, NULL);
+        enum weir_err err = weir_store_partition_reset(b->store, st->topic, st->partition);
+        if (err != WEIR_OK)
+            weir_log(WEIR_LOG_ERROR, "%s-%d: cannot delete the stray copy: %s", st->topic, st->partition,
+                     weir_err_text(err));
+        else
+            weir_log(WEIR_LOG_INFO, "%s-%d: deleted the stray copy in %s", st->topic, st->partition, b->cfg.data_dir);
+    }
+    atomic_fetch_sub(&b->glue->inflight, 1);
+    weir_free(st);
+}
+
+static void stray_post(struct broker *b, const char *topic, int32_t partition)
+{
+    struct stray_task *st = weir_malloc(sizeof *st);
+    if (!st) return; /* kept: checked again at the next start */
+    *st = (struct stray_task){ .t.run = stray_run, .partition = partition };
+    snprintf(st->topic, sizeof st->topic, "%s", topic);
+    struct cluster_glue *g = b->glue;
+    pthread_mutex_lock(&g->mu);
+    bool closed = g->closed;
+    if (!closed) {
+        atomic_fetch_add(&g->inflight, 1);
+        reactor_post(reactor_owner(b, topic, partition), &st->t);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (closed) weir_free(st);
+}
+
 /* One local topic: all of it stray goes as a topic; a stray tail past the
  * cluster's partition count goes as a shrink; stray partitions among kept
- * ones (another id, not placed here) stay, named once. */
+ * ones (another id, not placed here) go one by one (stray_post). */
 static void strays_topic(struct broker *b, const struct weir_topic_info *t, int64_t deadline)
 {
     int32_t n = t->partitions, stray = 0, tail = n, unsure = 0;
+    enum weir_stray *rule = weir_calloc((size_t)n, sizeof *rule);
+    if (!rule) return; /* kept: checked again at the next start */
     for (int32_t p = 0; p < n; p++) {
-        enum weir_stray s = stray_of(b, t->name, p, deadline);
+        enum weir_stray s = rule[p] = stray_of(b, t->name, p, deadline);
         unsure += s == WEIR_STRAY_UNSURE;
         stray += s >= WEIR_STRAY_NO_TOPIC;
         if (s == WEIR_STRAY_BEYOND && tail == n) tail = p;
@@ -364,14 +415,14 @@ static void strays_topic(struct broker *b, const struct weir_topic_info *t, int6
                  b->cfg.data_dir, unsure, n);
     if (stray == n && !unsure) {
         topic_delete_local(&b->reactors[0], t->name, "stray: not the cluster's");
-        return;
+    } else {
+        struct weir_topic_deletion *d = NULL;
+        if (tail < n && tail > 0 && weir_store_topic_shrink_begin(b->store, t->name, tail, &d) == WEIR_OK)
+            deletion_run(b, &b->reactors[0], d, t->name, tail, "stray: past the cluster's partition count");
+        for (int32_t p = 0; p < tail; p++)
+            if (rule[p] == WEIR_STRAY_OTHER_ID) stray_post(b, t->name, p);
     }
-    struct weir_topic_deletion *d = NULL;
-    if (tail < n && tail > 0 && weir_store_topic_shrink_begin(b->store, t->name, tail, &d) == WEIR_OK)
-        deletion_run(b, &b->reactors[0], d, t->name, tail, "stray: past the cluster's partition count");
-    if (stray > n - tail)
-        weir_log(WEIR_LOG_WARN, "topic %s in %s: %d stray partitions kept (other partitions of the topic are this "
-                 "broker's); remove their directories by hand", t->name, b->cfg.data_dir, stray - (n - tail));
+    weir_free(rule);
 }
 
 /* Local partitions the cluster does not place here and that are not its
