@@ -34,6 +34,7 @@ struct admin_slot {
     int32_t partitions;          /* CREATE, GROW: the count to see */
     int32_t old;                 /* GROW: the count before */
     bool waiting;                /* written: wait for the metadata */
+    bool manual;                 /* CREATE, GROW: with the client's replica assignment */
     enum weir_err err;           /* the write's, set on the completing thread */
     char why[256];
 };
@@ -148,7 +149,8 @@ static void slot_fail(struct admin_slot *s, enum weir_err err, const char *why)
 {
     struct admin *ad = s->ad;
     s->res->error_code = weir_kerr_from_err(err);
-    if (err == WEIR_E_INVALID) s->res->error_code = WEIR_KERR_INVALID_REPLICATION_FACTOR;
+    if (err == WEIR_E_INVALID)
+        s->res->error_code = s->manual ? WEIR_KERR_INVALID_REPLICA_ASSIGNMENT : WEIR_KERR_INVALID_REPLICATION_FACTOR;
     if (err == WEIR_E_EXISTS && ad->kind == ADMIN_CREATE) s->res->error_code = WEIR_KERR_TOPIC_ALREADY_EXISTS;
     if (err == WEIR_E_NOT_FOUND) s->res->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (ad->kind != ADMIN_DELETE) s->res->error_message = arena_msg(ad->req, why && why[0] ? why : weir_err_text(err));
@@ -260,23 +262,51 @@ static bool create_name_repeated(const struct kcreatetopics_req *cr, int32_t i)
     return false;
 }
 
-/* Replica assignments: partitions 0..n-1 in order, each placeable by the backend. */
-static bool create_assignments_ok(struct admin_slot *s, const struct kcreatetopics_req_topic *t)
+/* Whether the backend can place one partition's replicas as the client gave
+ * them; the slot's error when not. */
+static bool assignment_placeable(struct admin_slot *s, int32_t partition, const int32_t *ids, int32_t n)
 {
-    struct weir_meta *m = s->ad->req->c->r->b->meta;
-    if (t->n_assignments <= 0) return true;
-    if (weir_meta_assignment_check(m, NULL, 0) == WEIR_E_UNSUPPORTED)
-        return admin_error(s, WEIR_KERR_INVALID_REQUEST,
-                           "manual replica assignments are not supported in a cluster: give partitions and a "
-                           "replication factor");
+    char why[256];
+    if (weir_meta_assignment_check(s->ad->req->c->r->b->meta, partition, ids, n, why, sizeof why) == WEIR_OK)
+        return true;
+    return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT, why);
+}
+
+/* Replica assignments (AdminZkClient.validateTopicCreate): partitions 0..n-1
+ * in any order, each with the same number of replicas, each placeable by the
+ * backend; into *asg (asg->ids NULL: none given). */
+static bool create_assignments_ok(struct admin_slot *s, const struct kcreatetopics_req_topic *t,
+                                  struct weir_assignment *asg)
+{
+    struct weir_arena *a = &s->ad->req->arena;
+    int32_t n = t->n_assignments;
+    *asg = (struct weir_assignment){ .ids = NULL };
+    if (n <= 0) return true;
     if (t->num_partitions != -1 || t->replication_factor != -1)
         return admin_error(s, WEIR_KERR_INVALID_REQUEST,
-                           "give either replica assignments or partitions and replication factor");
-    for (int32_t a = 0; a < t->n_assignments; a++)
-        if (t->assignments[a].partition_index != a ||
-            weir_meta_assignment_check(m, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids) != WEIR_OK)
+                           "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot "
+                           "be used at the same time.");
+    int32_t rf = t->assignments[0].n_broker_ids;
+    for (int32_t i = 1; i < n; i++)
+        if (t->assignments[i].n_broker_ids != rf)
             return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT,
-                               "assignments must list partitions 0..n-1 in order, each on this node alone");
+                               "All partitions should have the same number of replicas");
+    int32_t *ids = weir_arena_alloc(a, (size_t)n * (size_t)WEIR_MAX(rf, 1) * sizeof *ids);
+    bool *seen = weir_arena_alloc(a, (size_t)n * sizeof *seen);
+    if (!ids || !seen) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    memset(seen, 0, (size_t)n * sizeof *seen);
+    for (int32_t i = 0; i < n; i++) {
+        const struct kcreatetopics_assignment *as = &t->assignments[i];
+        int32_t p = as->partition_index;
+        if (p < 0 || p >= n || seen[p])
+            return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT,
+                               "partitions should be a consecutive 0-based integer sequence");
+        seen[p] = true;
+        if (!assignment_placeable(s, p, as->broker_ids, rf)) return false;
+        memcpy(ids + (size_t)p * (size_t)rf, as->broker_ids, (size_t)rf * sizeof *ids);
+    }
+    *asg = (struct weir_assignment){ .ids = ids, .parts = n, .rf = (int16_t)rf };
+    s->manual = true;
     return true;
 }
 
@@ -318,9 +348,10 @@ static bool create_one(struct admin *ad, int32_t i)
                                         : b->cfg.num_partitions;
     if (create_name_repeated(&ad->ct, i))
         return admin_error(s, WEIR_KERR_INVALID_REQUEST, "the topic is named more than once in the request");
-    int32_t rf = weir_meta_replication_factor(b->meta, t->replication_factor, why, sizeof why);
+    struct weir_assignment asg;
+    if (!create_assignments_ok(s, t, &asg)) return false;
+    int32_t rf = asg.ids ? asg.rf : weir_meta_replication_factor(b->meta, t->replication_factor, why, sizeof why);
     if (rf < 0) return admin_error(s, WEIR_KERR_INVALID_REPLICATION_FACTOR, why);
-    if (!create_assignments_ok(s, t)) return false;
     const char *problem = weir_kafka_name_problem(s->name);
     if (problem) {
         snprintf(why, sizeof why, "illegal topic name '%.64s%s': %s", s->name, strlen(s->name) > 64 ? "..." : "",
@@ -339,8 +370,8 @@ static bool create_one(struct admin *ad, int32_t i)
     }
     if (ad->ct.validate_only) return true;
     s->partitions = n;
-    enum weir_err err = weir_meta_topic_create(b->meta, s->name, n, (int16_t)rf, keys, values,
-                                               (uint32_t)t->n_configs, admin_write_done, s, why, sizeof why);
+    enum weir_err err = weir_meta_topic_create(b->meta, s->name, n, (int16_t)rf, asg.ids ? &asg : NULL, keys,
+                                               values, (uint32_t)t->n_configs, admin_write_done, s, why, sizeof why);
     admin_wrote(s, err, why);
     return err == WEIR_OK;
 }
@@ -386,20 +417,39 @@ void handle_deletetopics(struct request *req)
 
 /* ---- CreatePartitions -------------------------------------------------------------- */
 
-/* The new partitions' assignments: one each, each placeable by the backend. */
-static bool grow_assignments_ok(struct admin_slot *s, const struct kcreatepartitions_req_topic *t, int32_t old)
+/* The new partitions' assignments (ZkAdminManager.createPartitions,
+ * AdminZkClient.validateReplicaAssignment): one each, each placeable by the
+ * backend, each of the topic's replication factor (partition 0's, when the
+ * cache has it; the cluster checks again against what it writes); into *asg
+ * (asg->ids NULL: none given). */
+static bool grow_assignments_ok(struct admin_slot *s, const struct kcreatepartitions_req_topic *t, int32_t old,
+                                struct weir_assignment *asg)
 {
     struct weir_meta *m = s->ad->req->c->r->b->meta;
-    if (t->n_assignments < 0) return true;
-    if (weir_meta_assignment_check(m, NULL, 0) == WEIR_E_UNSUPPORTED)
-        return admin_error(s, WEIR_KERR_INVALID_REQUEST,
-                           "manual replica assignments are not supported in a cluster: give the new count only");
-    bool ok = t->n_assignments == t->count - old;
-    for (int32_t a = 0; ok && a < t->n_assignments; a++)
-        ok = weir_meta_assignment_check(m, t->assignments[a].broker_ids, t->assignments[a].n_broker_ids) == WEIR_OK;
-    if (!ok)
-        return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT,
-                           "assignments must give each new partition this node alone");
+    int32_t n = t->n_assignments, add = t->count - old;
+    char why[256];
+    *asg = (struct weir_assignment){ .ids = NULL };
+    if (n < 0) return true;
+    if (n != add) {
+        snprintf(why, sizeof why, "Increasing the number of partitions by %d but %d assignments provided.", add, n);
+        return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT, why);
+    }
+    struct weir_partition_info p0;
+    int32_t rf = weir_meta_partition(m, s->name, 0, &p0) ? (int32_t)p0.replicas_n : t->assignments[0].n_broker_ids;
+    int32_t *ids = weir_arena_alloc(&s->ad->req->arena, (size_t)n * (size_t)WEIR_MAX(rf, 1) * sizeof *ids);
+    if (!ids) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+    for (int32_t a = 0; a < n; a++) {
+        const struct kcreatepartitions_assignment *as = &t->assignments[a];
+        if (!assignment_placeable(s, old + a, as->broker_ids, as->n_broker_ids)) return false;
+        if (as->n_broker_ids != rf) {
+            snprintf(why, sizeof why, "Inconsistent replication factor between partitions, partition 0 has %d while "
+                     "partitions [%d] have replication factors [%d], respectively.", rf, old + a, as->n_broker_ids);
+            return admin_error(s, WEIR_KERR_INVALID_REPLICA_ASSIGNMENT, why);
+        }
+        memcpy(ids + (size_t)a * (size_t)rf, as->broker_ids, (size_t)rf * sizeof *ids);
+    }
+    *asg = (struct weir_assignment){ .ids = ids, .parts = n, .rf = (int16_t)rf };
+    s->manual = true;
     return true;
 }
 
@@ -409,6 +459,7 @@ static void grow_one(struct admin *ad, int32_t i)
     struct weir_meta *m = req->c->r->b->meta;
     const struct kcreatepartitions_req_topic *t = &ad->cp.topics[i];
     struct admin_slot *s = &ad->slots[i];
+    struct weir_assignment asg;
     char why[256];
     ad->res[i].name = t->name;
     s->name = arena_strdup(&req->arena, t->name);
@@ -419,10 +470,11 @@ static void grow_one(struct admin *ad, int32_t i)
         snprintf(why, sizeof why, "the new partition count %d must be larger than the current %d and at most %d",
                  t->count, old, WEIR_PARTITIONS_MAX);
         admin_error(s, WEIR_KERR_INVALID_PARTITIONS, why);
-    } else if (grow_assignments_ok(s, t, old) && !ad->cp.validate_only) {
+    } else if (grow_assignments_ok(s, t, old, &asg) && !ad->cp.validate_only) {
         s->partitions = t->count;
         s->old = old;
-        admin_wrote(s, weir_meta_partitions_add(m, s->name, t->count, admin_write_done, s, why, sizeof why), why);
+        admin_wrote(s, weir_meta_partitions_add(m, s->name, t->count, asg.ids ? &asg : NULL, admin_write_done, s, why,
+                                                sizeof why), why);
     }
 }
 

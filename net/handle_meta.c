@@ -113,7 +113,7 @@ static void offsets_topic_maybe_create(struct broker *b)
     const char *const keys[] = { "flush.messages", "retention.ms", "segment.bytes" };
     const char *const values[] = { "1", "-1", seg_text };
     enum weir_err err = weir_meta_topic_create(b->meta, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, (int16_t)rf,
-                                               keys, values, 3, offsets_created, NULL, why, sizeof why);
+                                               NULL, keys, values, 3, offsets_created, NULL, why, sizeof why);
     if (err != WEIR_OK) offsets_created(NULL, err, why);
 }
 
@@ -141,7 +141,7 @@ static int16_t metadata_unknown(struct broker *b, const struct kmetadata_req *mr
     char *copy = weir_strdup(topic);
     if (!copy) return WEIR_KERR_LEADER_NOT_AVAILABLE;
     char why[256];
-    enum weir_err err = weir_meta_topic_create(b->meta, topic, b->cfg.num_partitions, -1, NULL, NULL, 0,
+    enum weir_err err = weir_meta_topic_create(b->meta, topic, b->cfg.num_partitions, -1, NULL, NULL, NULL, 0,
                                                autocreate_done, copy, why, sizeof why);
     if (err == WEIR_OK) return WEIR_KERR_LEADER_NOT_AVAILABLE;
     weir_free(copy);

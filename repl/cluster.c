@@ -51,6 +51,8 @@ struct req {
     size_t config_len;
     char *assign;         /* CREATE: the encoded topic znode */
     size_t assign_len;
+    int32_t *manual;      /* CREATE, ADD: a client's assignment (manual_parts x rf ids), else NULL */
+    int32_t manual_parts;
     int32_t partition, leader_epoch, zk_version; /* ISR */
     uint32_t isr_n;
     int32_t isr[WEIR_REPLICAS_MAX];
@@ -425,6 +427,7 @@ static void req_free(struct req *r)
     create_args_free(r->ca);
     weir_free(r->config);
     weir_free(r->assign);
+    weir_free(r->manual);
     weir_free(r);
 }
 
@@ -492,9 +495,9 @@ static void create_multi(struct req *r, bool set_config)
     rp_zk_multi(r->cl->m->zk, ops, 2, req_zk_done, r);
 }
 
-/* AdminZkClient.createTopic: the assignment (rack-unaware, random start) and
- * the config znode, then the topic znode (here one multi: a topic that
- * exists keeps its config). */
+/* AdminZkClient.createTopic: the assignment (rack-unaware, random start; or
+ * the client's, createTopicWithAssignment) and the config znode, then the
+ * topic znode (here one multi: a topic that exists keeps its config). */
 static void create_start(struct req *r, const char *const *keys, const char *const *values, uint32_t n)
 {
     struct weir_cluster *cl = r->cl;
@@ -504,7 +507,7 @@ static void create_start(struct req *r, const char *const *keys, const char *con
     if (r->count <= 0 || (uint32_t)r->count > RP_PARTITIONS_MAX)
         return req_finish(r, WEIR_E_BAD_PARTITIONS, 0, "Number of partitions must be larger than 0.");
     if (r->rf <= 0) return req_finish(r, WEIR_E_INVALID, 0, "Replication factor must be larger than 0.");
-    if ((uint32_t)r->rf > m->brokers_n)
+    if ((uint32_t)r->rf > m->brokers_n && !r->manual)
         return req_finish(r, WEIR_E_INVALID, 0, "Replication factor: %d larger than available brokers: %u.", r->rf,
                           m->brokers_n);
     if (r->rf > WEIR_REPLICAS_MAX)
@@ -512,8 +515,9 @@ static void create_start(struct req *r, const char *const *keys, const char *con
     size_t cells = (size_t)r->count * (size_t)r->rf;
     int32_t *ids = rp_zk_xmalloc(cells * sizeof *ids);
     uint32_t start = rnd(cl, m->brokers_n), shift = rnd(cl, m->brokers_n);
-    enum weir_err e = rp_assign_rack_unaware((uint32_t)r->count, (uint32_t)r->rf, m->brokers, m->brokers_n, start,
-                                             shift, 0, ids);
+    enum weir_err e = WEIR_OK;
+    if (r->manual) memcpy(ids, r->manual, cells * sizeof *ids);
+    else e = rp_assign_rack_unaware((uint32_t)r->count, (uint32_t)r->rf, m->brokers, m->brokers_n, start, shift, 0, ids);
     if (e != WEIR_OK) {
         weir_free(ids);
         return req_finish(r, e, 0, "replica assignment failed: %s", weir_err_text(e));
@@ -581,8 +585,28 @@ static void delete_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_resu
     req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc));
 }
 
+/* AdminZkClient.createNewPartitionsAssignment's checks of a client's
+ * assignment against the topic as read: one per new partition, each of
+ * partition 0's replica count. why: Kafka's words. */
+static bool add_manual_fits(const struct req *r, uint32_t have, uint32_t rf, char *why, size_t why_cap)
+{
+    int32_t add = r->count - (int32_t)have;
+    if (r->manual_parts != add) {
+        snprintf(why, why_cap, "Increasing the number of partitions by %d but %d assignments provided.", add,
+                 r->manual_parts);
+        return false;
+    }
+    if ((uint32_t)r->rf != rf) {
+        snprintf(why, why_cap, "Inconsistent replication factor between partitions, partition 0 has %u while "
+                 "partitions [%u..%d] have replication factor %d.", rf, have, r->count - 1, r->rf);
+        return false;
+    }
+    return true;
+}
+
 /* AdminZkClient.addPartitions: new partitions assigned from the broker at
- * or after the first replica of partition 0, written conditionally. */
+ * or after the first replica of partition 0 (or as the client gave them),
+ * written conditionally. */
 static void add_assigned(struct req *r, const struct rp_zk_result *res)
 {
     struct rp_member *m = r->cl->m;
@@ -602,7 +626,11 @@ static void add_assigned(struct req *r, const struct rp_zk_result *res)
                           "Topic currently has %u partitions, which is higher than the requested %d.", have, r->count);
     }
     uint32_t rf = ta.parts[0].replicas_n, add = (uint32_t)r->count - have;
-    if (rf == 0 || rf > m->brokers_n) {
+    if (r->manual && !add_manual_fits(r, have, rf, why, sizeof why)) {
+        weir_arena_destroy(&a);
+        return req_finish(r, WEIR_E_INVALID, 0, "%s", why);
+    }
+    if (rf == 0 || (rf > m->brokers_n && !r->manual)) {
         weir_arena_destroy(&a);
         return req_finish(r, WEIR_E_INVALID, 0, "Replication factor: %u larger than available brokers: %u.", rf,
                           m->brokers_n);
@@ -611,7 +639,9 @@ static void add_assigned(struct req *r, const struct rp_zk_result *res)
     while (start < m->brokers_n && m->brokers[start] < ta.parts[0].replicas[0]) start++;
     if (start == m->brokers_n) start = 0;
     int32_t *ids = rp_zk_xmalloc((size_t)add * rf * sizeof *ids);
-    enum weir_err e = rp_assign_rack_unaware(add, rf, m->brokers, m->brokers_n, start, start, have, ids);
+    enum weir_err e = WEIR_OK;
+    if (r->manual) memcpy(ids, r->manual, (size_t)add * rf * sizeof *ids);
+    else e = rp_assign_rack_unaware(add, rf, m->brokers, m->brokers_n, start, start, have, ids);
     struct rp_part_assign *parts = rp_zk_xmalloc((size_t)r->count * sizeof *parts);
     memcpy(parts, ta.parts, have * sizeof *parts);
     for (uint32_t k = 0; k < add; k++)
@@ -1102,13 +1132,25 @@ bool weir_cluster_partition(struct weir_cluster *cl, const char *topic, int32_t 
     return ok;
 }
 
+/* A copy of a client's assignment into r (NULL: none). */
+static void req_manual(struct req *r, const struct weir_assignment *asg)
+{
+    if (!asg) return;
+    size_t cells = (size_t)WEIR_MAX(asg->parts, 0) * (size_t)WEIR_MAX(asg->rf, 0);
+    r->manual = rp_zk_xmalloc((cells ? cells : 1) * sizeof *r->manual);
+    if (cells) memcpy(r->manual, asg->ids, cells * sizeof *r->manual);
+    r->manual_parts = asg->parts;
+    r->rf = asg->rf;
+}
+
 void weir_cluster_topic_create(struct weir_cluster *cl, const char *topic, int32_t partitions, int16_t rf,
-                               const char *const *keys, const char *const *values, uint32_t n,
-                               weir_cluster_done_fn *done, void *ctx)
+                               const struct weir_assignment *asg, const char *const *keys,
+                               const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx)
 {
     struct req *r = req_new(REQ_CREATE, topic);
-    r->count = partitions;
+    r->count = asg ? asg->parts : partitions;
     r->rf = rf;
+    req_manual(r, asg);
     r->done = done;
     r->ctx = ctx;
     if (strlen(topic) > WEIR_KAFKA_NAME_MAX) r->topic[0] = '\0'; /* refused as a bad name */
@@ -1130,10 +1172,11 @@ void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_
 }
 
 void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
-                                 weir_cluster_done_fn *done, void *ctx)
+                                 const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx)
 {
     struct req *r = req_new(REQ_ADD, topic);
     r->count = total;
+    req_manual(r, asg);
     r->done = done;
     r->ctx = ctx;
     submit(cl, r);

@@ -44,11 +44,13 @@ enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, con
     return m->ops->topic_config(m, topic, defaults, out, set, set_cap);
 }
 enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
-                                     const char *const *keys, const char *const *values, uint32_t n,
-                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                     const struct weir_assignment *asg, const char *const *keys,
+                                     const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
 {
     if (why_cap) why[0] = '\0';
-    return m->ops->topic_create(m, topic, partitions, rf, keys, values, n, done, ctx, why, why_cap);
+    WEIR_ASSERT(!asg || (asg->parts == partitions && asg->rf == rf));
+    return m->ops->topic_create(m, topic, partitions, rf, asg, keys, values, n, done, ctx, why, why_cap);
 }
 
 int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap)
@@ -56,9 +58,15 @@ int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why,
     if (why_cap) why[0] = '\0';
     return m->ops->replication_factor(m, rf, why, why_cap);
 }
-enum weir_err weir_meta_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+enum weir_err weir_meta_assignment_check(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
+                                         char *why, size_t why_cap)
 {
-    return m->ops->assignment_check(m, ids, n);
+    if (why_cap) why[0] = '\0';
+    if (n <= 0) {
+        snprintf(why, why_cap, "Cannot have replication factor of 0 for partition id %d.", partition);
+        return WEIR_E_INVALID;
+    }
+    return m->ops->assignment_check(m, partition, ids, n, why, why_cap);
 }
 enum weir_err weir_meta_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
                                      char *why, size_t why_cap)
@@ -67,10 +75,11 @@ enum weir_err weir_meta_topic_delete(struct weir_meta *m, const char *topic, wei
     return m->ops->topic_delete(m, topic, done, ctx, why, why_cap);
 }
 enum weir_err weir_meta_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
-                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                       const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
+                                       char *why, size_t why_cap)
 {
     if (why_cap) why[0] = '\0';
-    return m->ops->partitions_add(m, topic, total, done, ctx, why, why_cap);
+    return m->ops->partitions_add(m, topic, total, asg, done, ctx, why, why_cap);
 }
 
 void weir_meta_isr_write(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
@@ -159,18 +168,19 @@ static enum weir_err mc_topic_config(struct weir_meta *m, const char *topic, con
 }
 
 static enum weir_err mc_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
-                                     const char *const *keys, const char *const *values, uint32_t n,
-                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                     const struct weir_assignment *asg, const char *const *keys,
+                                     const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
 {
     struct meta_cluster *mc = (struct meta_cluster *)m;
     struct weir_broker_addr one;
     size_t live = weir_cluster_brokers(mc->cl, NULL, &one, 0);
     if (rf == -1) rf = mc->rf_default;
-    if (rf < 1 || rf > WEIR_REPLICAS_MAX || (size_t)rf > live) {
+    if (!asg && (rf < 1 || rf > WEIR_REPLICAS_MAX || (size_t)rf > live)) {
         snprintf(why, why_cap, "replication factor %d is larger than the %zu live brokers", rf, live);
         return WEIR_E_INVALID;
     }
-    weir_cluster_topic_create(mc->cl, topic, partitions, rf, keys, values, n, done, ctx);
+    weir_cluster_topic_create(mc->cl, topic, partitions, rf, asg, keys, values, n, done, ctx);
     return WEIR_OK;
 }
 
@@ -191,10 +201,58 @@ static int32_t mc_replication_factor(struct weir_meta *m, int32_t rf, char *why,
     return rf;
 }
 
-static enum weir_err mc_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+/* Appends ", id" (the first without ", ") to list while it fits. */
+static void id_list_add(char *list, size_t cap, size_t *used, int32_t id)
 {
-    (void)m, (void)ids, (void)n;
-    return WEIR_E_UNSUPPORTED; /* weir_cluster_topic_create assigns replicas itself */
+    int k = snprintf(list + *used, cap - *used, "%s%d", *used ? ", " : "", id);
+    if (k > 0 && (size_t)k < cap - *used) *used += (size_t)k;
+    else list[*used] = '\0';
+}
+
+static bool id_live(const struct weir_broker_addr *live, size_t n, int32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (live[i].id == id) return true;
+    return false;
+}
+
+/* AdminZkClient.validateReplicaAssignment's rules for one partition, and
+ * ZkAdminManager.createPartitions' broker check (here for CreateTopics too:
+ * a replica on no live broker would leave the partition without it). */
+static enum weir_err mc_assignment_check(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
+                                         char *why, size_t why_cap)
+{
+    char list[256] = "";
+    size_t used = 0;
+    if (n > WEIR_REPLICAS_MAX) {
+        snprintf(why, why_cap, "Replication factor: %d above %d for partition id %d.", n, WEIR_REPLICAS_MAX,
+                 partition);
+        return WEIR_E_INVALID;
+    }
+    for (int32_t i = 0; i < n; i++) id_list_add(list, sizeof list, &used, ids[i]);
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < i; j++)
+            if (ids[i] == ids[j]) {
+                snprintf(why, why_cap, "Duplicate brokers not allowed in replica assignment: %s for partition id %d.",
+                         list, partition);
+                return WEIR_E_INVALID;
+            }
+    struct weir_broker_addr one;
+    size_t cap = weir_cluster_brokers(cl_of(m), NULL, &one, 0) + 8; /* a few joining meanwhile */
+    struct weir_broker_addr *live = weir_malloc(cap * sizeof *live);
+    if (!live) {
+        snprintf(why, why_cap, "out of memory");
+        return WEIR_E_NOMEM;
+    }
+    size_t live_n = WEIR_MIN(weir_cluster_brokers(cl_of(m), NULL, live, cap), cap);
+    used = 0;
+    list[0] = '\0';
+    for (int32_t i = 0; i < n; i++)
+        if (!id_live(live, live_n, ids[i])) id_list_add(list, sizeof list, &used, ids[i]);
+    weir_free(live);
+    if (!used) return WEIR_OK;
+    snprintf(why, why_cap, "Unknown broker(s) in replica assignment: %s (partition id %d).", list, partition);
+    return WEIR_E_INVALID;
 }
 
 static enum weir_err mc_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
@@ -209,13 +267,14 @@ static enum weir_err mc_topic_delete(struct weir_meta *m, const char *topic, wei
 }
 
 static enum weir_err mc_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
-                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                       const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
+                                       char *why, size_t why_cap)
 {
     if (weir_cluster_topic_partitions(cl_of(m), topic) < 0) {
         snprintf(why, why_cap, "the topic does not exist");
         return WEIR_E_NOT_FOUND;
     }
-    weir_cluster_partitions_add(cl_of(m), topic, total, done, ctx);
+    weir_cluster_partitions_add(cl_of(m), topic, total, asg, done, ctx);
     return WEIR_OK;
 }
 

@@ -20,14 +20,17 @@ struct meta_ops {
     enum weir_err (*topic_config)(struct weir_meta *m, const char *topic, const struct weir_log_config *defaults,
                                   struct weir_log_config *out, char *set, size_t set_cap);
     enum weir_err (*topic_create)(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
-                                  const char *const *keys, const char *const *values, uint32_t n,
-                                  weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+                                  const struct weir_assignment *asg, const char *const *keys,
+                                  const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                  char *why, size_t why_cap);
     int32_t (*replication_factor)(struct weir_meta *m, int32_t rf, char *why, size_t why_cap);
-    enum weir_err (*assignment_check)(struct weir_meta *m, const int32_t *ids, int32_t n);
+    enum weir_err (*assignment_check)(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
+                                      char *why, size_t why_cap);
     enum weir_err (*topic_delete)(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
                                   char *why, size_t why_cap);
     enum weir_err (*partitions_add)(struct weir_meta *m, const char *topic, int32_t total,
-                                    weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+                                    const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
+                                    char *why, size_t why_cap);
     void (*isr_write)(struct weir_meta *m, const char *topic, int32_t partition, int32_t leader_epoch,
                       int32_t zk_version, const int32_t *isr, uint32_t isr_n, weir_cluster_isr_done_fn *done,
                       void *ctx);

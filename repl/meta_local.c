@@ -115,10 +115,13 @@ static enum weir_err ml_topic_config(struct weir_meta *m, const char *topic, con
 
 enum { CREATE_CONFIGS_MAX = 64 };
 
+/* asg: each partition on this node alone (weir_meta_assignment_check), as without one. */
 static enum weir_err ml_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
-                                     const char *const *keys, const char *const *values, uint32_t n,
-                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                     const struct weir_assignment *asg, const char *const *keys,
+                                     const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap)
 {
+    (void)asg;
     struct meta_local *ml = ml_of(m);
     if (rf != -1 && rf != 1) {
         snprintf(why, why_cap, "replication factor must be 1 on a single node");
@@ -145,9 +148,13 @@ static int32_t ml_replication_factor(struct weir_meta *m, int32_t rf, char *why,
     return -1;
 }
 
-static enum weir_err ml_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n)
+static enum weir_err ml_assignment_check(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
+                                         char *why, size_t why_cap)
 {
-    return n == 1 && ids[0] == ml_of(m)->self_id ? WEIR_OK : WEIR_E_INVALID;
+    if (n == 1 && ids[0] == ml_of(m)->self_id) return WEIR_OK;
+    snprintf(why, why_cap, "a single node places partition id %d on itself alone (broker %d)", partition,
+             ml_of(m)->self_id);
+    return WEIR_E_INVALID;
 }
 
 static enum weir_err ml_topic_delete(struct weir_meta *m, const char *topic, weir_cluster_done_fn *done, void *ctx,
@@ -163,9 +170,10 @@ static enum weir_err ml_topic_delete(struct weir_meta *m, const char *topic, wei
 }
 
 static enum weir_err ml_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
-                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap)
+                                       const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
+                                       char *why, size_t why_cap)
 {
-    (void)why, (void)why_cap;
+    (void)asg, (void)why, (void)why_cap;
     struct meta_local *ml = ml_of(m);
     int32_t old = weir_store_topic_partitions(ml->st, topic);
     if (old < 0) return WEIR_E_NOT_FOUND;

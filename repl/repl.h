@@ -160,19 +160,35 @@ bool weir_cluster_partition(struct weir_cluster *cl, const char *topic, int32_t 
 /* Admin writes, from any broker (Kafka's AdminZkClient). done(ctx, err, why)
  * runs once on the cluster's thread; why is a line for error_message.
  * Errors: WEIR_E_EXISTS (topic exists), WEIR_E_NOT_FOUND, WEIR_E_INVALID
- * (replication factor above the live brokers, or 0), WEIR_E_UNAVAILABLE (no
+ * (replication factor above the live brokers, or 0; with a client's
+ * assignment: the assignment does not fit), WEIR_E_UNAVAILABLE (no
  * session now), WEIR_E_IO (ZooKeeper refused). */
 typedef void weir_cluster_done_fn(void *ctx, enum weir_err err, const char *why);
-/* Writes the assignment (rack-unaware, Kafka's) and the topic's configs
- * (keys[i]=values[i], n of them); the controller creates the states. */
+/* A client's replica assignment (Kafka's replica_assignment): `parts`
+ * partitions of rf replicas each, partition i's broker ids at ids[i * rf],
+ * the first of them its preferred leader. Borrowed for the call only. */
+struct weir_assignment {
+    const int32_t *ids;
+    int32_t parts;
+    int16_t rf;
+};
+/* Writes the assignment and the topic's configs (keys[i]=values[i], n of
+ * them); the controller creates the states. asg NULL: assigned here
+ * (rack-unaware, Kafka's); else exactly asg (partitions and rf are then
+ * asg's), written without a look at the live brokers (AdminZkClient's
+ * createTopicWithAssignment: the caller checked them). */
 void weir_cluster_topic_create(struct weir_cluster *cl, const char *topic, int32_t partitions, int16_t rf,
-                               const char *const *keys, const char *const *values, uint32_t n,
-                               weir_cluster_done_fn *done, void *ctx);
+                               const struct weir_assignment *asg, const char *const *keys,
+                               const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx);
 /* Writes /admin/delete_topics/<topic>; the controller deletes it. */
 void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_cluster_done_fn *done, void *ctx);
-/* Grows the assignment to `total` partitions (existing ones unchanged). */
+/* Grows the assignment to `total` partitions (existing ones unchanged). asg
+ * NULL: the new ones assigned here (Kafka's rule: from the broker at or after
+ * partition 0's first replica); else asg gives them, which must be one each
+ * (total minus the partitions the znode has) of partition 0's replica count:
+ * WEIR_E_INVALID otherwise (Kafka's INVALID_REPLICA_ASSIGNMENT messages). */
 void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
-                                 weir_cluster_done_fn *done, void *ctx);
+                                 const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx);
 /* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf
  * (none: ""), from the metadata cache (read before the topic znode, kept by a
  * watch): never waits for ZooKeeper. Errors: WEIR_E_NOT_FOUND (not a topic
@@ -266,25 +282,33 @@ enum weir_err weir_meta_topic_config(struct weir_meta *m, const char *topic, con
                                      struct weir_log_config *out, char *set, size_t set_cap);
 /* Creates a topic of `partitions` with replication factor rf (-1: the
  * backend's default: default.replication.factor in a cluster, 1 on a single
- * node) and configs keys[i]=values[i]. WEIR_OK: done(ctx, err, why) runs
+ * node) and configs keys[i]=values[i]; asg NULL: the backend assigns the
+ * replicas, else asg, each partition's checked with
+ * weir_meta_assignment_check (partitions and rf are then asg's; a cluster
+ * writes asg as given). WEIR_OK: done(ctx, err, why) runs
  * once, when the topic is written (a cluster: on its thread; the
  * controller then elects leaders) or opened here (a single node: possibly
  * before this returns). Otherwise refused now, done does not run, why says
  * why: WEIR_E_INVALID (rf below 1 or above the live brokers), the store's
  * errors on a single node (WEIR_E_EXISTS, WEIR_E_BAD_NAME, ...). */
 enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int32_t partitions, int16_t rf,
-                                     const char *const *keys, const char *const *values, uint32_t n,
-                                     weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+                                     const struct weir_assignment *asg, const char *const *keys,
+                                     const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap);
 /* The replication factor a topic created with rf (-1: the backend's
  * default) gets; -1 and why when the backend cannot place it: a single
  * node takes only 1; a cluster [1, WEIR_REPLICAS_MAX], at most its live
  * brokers. */
 int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap);
-/* A client's replica assignment of one partition (n broker ids; ids may be
- * NULL with n 0): WEIR_OK when the backend can place it so (a single node:
- * itself alone), WEIR_E_INVALID when not, WEIR_E_UNSUPPORTED for any ids when
- * it takes no manual assignments (a cluster: it assigns replicas itself). */
-enum weir_err weir_meta_assignment_check(struct weir_meta *m, const int32_t *ids, int32_t n);
+/* A client's replica assignment of one partition (n broker ids, the first
+ * the preferred leader; ids may be NULL with n 0): WEIR_OK when the backend
+ * can place it so, else WEIR_E_INVALID and why (Kafka's words, naming
+ * `partition`; INVALID_REPLICA_ASSIGNMENT on the wire). A single node: itself
+ * alone. A cluster: 1 to WEIR_REPLICAS_MAX distinct ids, each a live
+ * (registered) broker's, from the cache (WEIR_E_NOMEM when it cannot copy
+ * them); checks across partitions (the same count in each) are the caller's. */
+enum weir_err weir_meta_assignment_check(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
+                                         char *why, size_t why_cap);
 /* Deletes a topic. WEIR_OK: done(ctx, err, why) runs once when the deletion
  * is written (a cluster: on its thread; the controller then deletes it) or
  * done (a single node: its logs closed and its files gone; possibly before
@@ -294,11 +318,16 @@ enum weir_err weir_meta_topic_delete(struct weir_meta *m, const char *topic, wei
                                      char *why, size_t why_cap);
 /* Grows a topic to `total` partitions (existing ones unchanged), as
  * weir_meta_topic_create: done runs once written (a cluster; the controller
- * elects the new partitions' leaders) or opened here (a single node).
- * Refused now: WEIR_E_NOT_FOUND, the store's errors on a single node
+ * elects the new partitions' leaders) or opened here (a single node). asg
+ * NULL: the backend assigns the new partitions; else asg gives them, each
+ * checked with weir_meta_assignment_check (a cluster: done gets
+ * WEIR_E_INVALID when asg does not give (total - current) partitions of the
+ * topic's replication factor; weir_cluster_partitions_add). Refused now:
+ * WEIR_E_NOT_FOUND, the store's errors on a single node
  * (WEIR_E_BAD_PARTITIONS, ...). */
 enum weir_err weir_meta_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
-                                       weir_cluster_done_fn *done, void *ctx, char *why, size_t why_cap);
+                                       const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
+                                       char *why, size_t why_cap);
 /* A leader's ISR change, as weir_cluster_isr_write (done on the cluster's
  * thread). A single node's partitions are led alone and never change their
  * ISR: there done(ctx, WEIR_E_UNSUPPORTED, -1) runs at once. */

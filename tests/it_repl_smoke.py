@@ -10,6 +10,11 @@ failure scenarios are tests/it_repl_*.py's others):
   (c) replication factor 4 > 3 live brokers: INVALID_REPLICATION_FACTOR;
       CreatePartitions adds a replicated partition; DescribeConfigs on any
       broker shows the topic's configs from the cluster;
+  (c2) manual replica assignments (Kafka's replica_assignment): CreateTopics
+      and CreatePartitions write exactly the client's replicas, each
+      partition led by its first; each of Kafka's refusals with its code
+      (39 INVALID_REPLICA_ASSIGNMENT, 42 INVALID_REQUEST); validate_only
+      writes nothing; records produced to such a topic are read back;
   (d) acks=all produce, read back in order from every partition's leader;
       every broker's copy of every partition holds the records;
   (e) FindCoordinator names the leader of the group's __consumer_offsets
@@ -44,6 +49,104 @@ def wait(pred, timeout, what, interval=0.2):
             return last
         time.sleep(interval)
     return last
+
+
+def error_of(fut, ts):
+    """A future's Kafka error code (0: none) and text."""
+    try:
+        fut.result(timeout=60 * ts)
+        return 0, ""
+    except Exception as e:  # noqa: BLE001
+        err = e.args[0] if e.args else None
+        return (int(err.code()) if hasattr(err, "code") else -1), str(e)
+
+
+def create_raw(conn, name, num_partitions, rf, assignment, validate_only=False):
+    """CreateTopics v3 with assignment [(partition, [broker ids])] as given -> (error code, message)."""
+    assign = itc.array(assignment, lambda pa: itc.i32(pa[0]) + itc.array(pa[1], itc.i32))
+    topic = itc.string(name) + itc.i32(num_partitions) + itc.i16(rf) + assign + itc.array([])
+    rd = itc.Rd(conn.request(19, 3, itc.array([topic]) + itc.i32(30000) + itc.i8(1 if validate_only else 0)))
+    rd.i32()
+    res = rd.array(lambda r: (r.string(), r.i16(), r.string()))
+    return res[0][1], res[0][2]
+
+
+def manual_assignments(brokers, ts):
+    """(c2): CreateTopics and CreatePartitions with the client's replica assignment."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+    name, given = "smoke-manual", [[2, 0], [1, 2], [0, 1]]
+    admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
+    other = AdminClient({"bootstrap.servers": brokers[2].bootstrap})
+    code, text = error_of(admin.create_topics([NewTopic(name, len(given), replica_assignment=given)],
+                                              operation_timeout=30 * ts)[name], ts)
+    check(code == 0, "(c2) CreateTopics with a replica assignment answered without error", text)
+
+    def placed(want):
+        def now():
+            t = other.list_topics(name, timeout=10).topics.get(name)
+            if t is None or t.error is not None or len(t.partitions) != len(want):
+                return None
+            got = [(t.partitions[p].replicas, t.partitions[p].leader) for p in range(len(want))]
+            return got if got == [(r, r[0]) for r in want] else None
+        return wait(now, 30 * ts, "placed")
+
+    check(placed(given), "(c2) Metadata from another broker: each partition's replicas exactly as given, "
+          "led by the first", str(other.list_topics(name, timeout=10).topics.get(name)))
+
+    refusals = [("unknown broker", [[0, 7]], 39, "Unknown broker(s) in replica assignment: 7"),
+                ("a broker twice in a partition", [[1, 1]], 39, "Duplicate brokers"),
+                ("partitions of different replica counts", [[0, 1], [2]], 39, "same number of replicas")]
+    for what, assign, want, words in refusals:
+        code, text = error_of(admin.create_topics([NewTopic("smoke-bad", len(assign), replica_assignment=assign)])["smoke-bad"],
+                              ts)
+        check(code == want and words in text, f"(c2) CreateTopics refuses {what}: {want}", f"{code} {text}")
+    with itc.KafkaConn(brokers[0].port) as conn:
+        for what, parts, rf, assign, want, words in [
+                ("num_partitions with an assignment", 2, -1, [(0, [0, 1]), (1, [1, 2])], 42, "Both"),
+                ("replication_factor with an assignment", -1, 2, [(0, [0, 1])], 42, "Both"),
+                ("partitions 0 and 2", -1, -1, [(0, [0, 1]), (2, [1, 2])], 39, "consecutive"),
+                ("partition 0 twice", -1, -1, [(0, [0, 1]), (0, [1, 2])], 39, "consecutive"),
+                ("an empty replica list", -1, -1, [(0, [])], 39, "replication factor of 0")]:
+            code, text = create_raw(conn, "smoke-bad", parts, rf, assign)
+            check(code == want and words in (text or ""), f"(c2) CreateTopics refuses {what}: {want}",
+                  f"{code} {text}")
+        code, text = create_raw(conn, "smoke-valid", -1, -1, [(1, [0, 2]), (0, [2, 1])], validate_only=True)
+        check(code == 0, "(c2) validate_only accepts an assignment given out of partition order", f"{code} {text}")
+    time.sleep(0.5)
+    md = other.list_topics(timeout=10).topics
+    check("smoke-bad" not in md and "smoke-valid" not in md, "(c2) neither a refused nor a validated topic exists",
+          str(sorted(md)))
+
+    grow = [[0, 2], [2, 1]]
+    for what, total, assign, want, words in [
+            ("two assignments for one new partition", 4, grow, 39, "Increasing the number of partitions by 1 but 2"),
+            ("an unknown broker", 5, [[0, 2], [9, 1]], 39, "Unknown broker(s) in replica assignment: 9"),
+            ("a broker twice", 5, [[0, 2], [1, 1]], 39, "Duplicate brokers"),
+            ("another replication factor", 5, [[0, 2], [0, 1, 2]], 39, "Inconsistent replication factor")]:
+        code, text = error_of(admin.create_partitions([NewPartitions(name, total, replica_assignment=assign)])[name],
+                              ts)
+        check(code == want and words in text, f"(c2) CreatePartitions refuses {what}: {want}", f"{code} {text}")
+    code, text = error_of(admin.create_partitions([NewPartitions(name, 5, replica_assignment=grow)],
+                                                  validate_only=True)[name], ts)
+    check(code == 0 and len(other.list_topics(name, timeout=10).topics[name].partitions) == 3,
+          "(c2) CreatePartitions validate_only: accepted, nothing added", f"{code} {text}")
+    code, text = error_of(admin.create_partitions([NewPartitions(name, 5, replica_assignment=grow)],
+                                                  operation_timeout=30 * ts)[name], ts)
+    check(code == 0, "(c2) CreatePartitions with new assignments answered without error", text)
+    check(placed(given + grow), "(c2) the new partitions' replicas exactly as given, each led by the first",
+          str(other.list_topics(name, timeout=10).topics.get(name)))
+
+    boot = ",".join(b.bootstrap for b in brokers)
+    prod = Producer({"bootstrap.servers": boot, "acks": "all", "message.timeout.ms": int(60000 * ts)})
+    failed = []
+    for i in range(50):
+        prod.produce(name, value=f"m{i}".encode(), partition=i % 5, on_delivery=lambda e, m: e and failed.append(e))
+    left = prod.flush(60 * ts)
+    check(left == 0 and not failed, "(c2) acks=all records to every partition acknowledged", f"{left} {failed[:3]}")
+    got, hw = repl_check.read_back(boot, name, 5)
+    check(sorted(v.decode() for recs in got.values() for _, v in recs) == sorted(f"m{i}" for i in range(50)),
+          "(c2) every record read back", f"hw {hw}")
 
 
 def main(binary):
@@ -175,6 +278,7 @@ def main(binary):
     except Exception as e:  # noqa: BLE001
         check(False, "(c) DescribeConfigs answered", str(e))
     del grow
+    manual_assignments(brokers, ts)
 
     # (d) acks=all, read back
     errors, acked = [], []

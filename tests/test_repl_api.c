@@ -380,7 +380,7 @@ static enum weir_err create(int32_t via, const char *topic, int32_t parts, int16
     struct done_rec d;
     done_init(&d);
     const char *keys[] = { "min.insync.replicas", "cleanup.policy" }, *values[] = { "2", "delete" };
-    weir_cluster_topic_create(nodes[via].cl, topic, parts, rf, keys, values, 2, admin_done, &d);
+    weir_cluster_topic_create(nodes[via].cl, topic, parts, rf, NULL, keys, values, 2, admin_done, &d);
     enum weir_err e = done_wait(&d);
     if (why) snprintf(why, 512, "%s", d.why);
     return e;
@@ -390,7 +390,7 @@ static enum weir_err create_one(int32_t via, const char *topic, int16_t rf, cons
 {
     struct done_rec d;
     done_init(&d);
-    weir_cluster_topic_create(nodes[via].cl, topic, 1, rf, &key, &value, key ? 1 : 0, admin_done, &d);
+    weir_cluster_topic_create(nodes[via].cl, topic, 1, rf, NULL, &key, &value, key ? 1 : 0, admin_done, &d);
     return done_wait(&d);
 }
 
@@ -398,7 +398,7 @@ static enum weir_err add_parts(int32_t via, const char *topic, int32_t total)
 {
     struct done_rec d;
     done_init(&d);
-    weir_cluster_partitions_add(nodes[via].cl, topic, total, admin_done, &d);
+    weir_cluster_partitions_add(nodes[via].cl, topic, total, NULL, admin_done, &d);
     return done_wait(&d);
 }
 

@@ -111,7 +111,7 @@ static void t_create_and_partitions(void **state)
     struct weir_partition_info info;
     assert_int_equal(weir_meta_topic_partitions(fx->m, "t"), -1);
     assert_false(weir_meta_partition(fx->m, "t", 0, &info));
-    assert_int_equal(weir_meta_topic_create(fx->m, "t", 3, -1, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "t", 3, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
     assert_int_equal(fx->opens, 1);
     assert_string_equal(fx->opened, "t");
     assert_int_equal(fx->from, 0);
@@ -131,22 +131,22 @@ static void t_create_and_partitions(void **state)
     assert_false(weir_meta_partition(fx->m, "t", 3, &info));
     assert_false(weir_meta_partition(fx->m, "t", -1, &info));
     /* rf 1 is this node; any other is refused before the store */
-    assert_int_equal(weir_meta_topic_create(fx->m, "u", 1, 1, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
-    assert_int_equal(weir_meta_topic_create(fx->m, "v", 1, 3, NULL, NULL, 0, on_done, fx, why, sizeof why),
+    assert_int_equal(weir_meta_topic_create(fx->m, "u", 1, 1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "v", 1, 3, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why),
                      WEIR_E_INVALID);
     assert_non_null(strstr(why, "replication factor"));
     assert_int_equal(weir_meta_topic_partitions(fx->m, "v"), -1);
-    assert_int_equal(weir_meta_topic_create(fx->m, "t", 1, -1, NULL, NULL, 0, on_done, fx, why, sizeof why),
+    assert_int_equal(weir_meta_topic_create(fx->m, "t", 1, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why),
                      WEIR_E_EXISTS);
-    assert_int_equal(weir_meta_topic_create(fx->m, "a/b", 1, -1, NULL, NULL, 0, on_done, fx, why, sizeof why),
+    assert_int_equal(weir_meta_topic_create(fx->m, "a/b", 1, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why),
                      WEIR_E_BAD_NAME);
-    assert_int_equal(weir_meta_topic_create(fx->m, "w", 0, -1, NULL, NULL, 0, on_done, fx, why, sizeof why),
+    assert_int_equal(weir_meta_topic_create(fx->m, "w", 0, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why),
                      WEIR_E_BAD_PARTITIONS);
     assert_int_equal(fx->opens, 2); /* t and u only */
     assert_int_equal(fx->dones, 2);
     /* the host could not open: its done carries the error */
     fx->open_err = WEIR_E_NOSPACE;
-    assert_int_equal(weir_meta_topic_create(fx->m, "x", 2, -1, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "x", 2, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
     assert_int_equal(fx->dones, 3);
     assert_int_equal(fx->done_err, WEIR_E_NOSPACE);
 }
@@ -159,7 +159,7 @@ static void t_topics(void **state)
     assert_int_equal(weir_meta_topics(fx->m, names, 4), 0);
     const char *want[] = { "one", "two", "three" };
     for (int i = 0; i < 3; i++)
-        assert_int_equal(weir_meta_topic_create(fx->m, want[i], 1, -1, NULL, NULL, 0, on_done, fx, why, sizeof why),
+        assert_int_equal(weir_meta_topic_create(fx->m, want[i], 1, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why),
                          WEIR_OK);
     assert_int_equal(weir_meta_topics(fx->m, names, 2), 3); /* more than cap: the count */
     assert_string_equal(names[0], "one");
@@ -177,13 +177,13 @@ static void t_config(void **state)
     struct fx *fx = *state;
     char why[256], set[256];
     const char *keys[] = { "retention.ms" }, *values[] = { "1000" };
-    assert_int_equal(weir_meta_topic_create(fx->m, "c", 1, -1, keys, values, 1, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "c", 1, -1, NULL, keys, values, 1, on_done, fx, why, sizeof why), WEIR_OK);
     struct weir_log_config cfg;
     assert_int_equal(weir_meta_topic_config(fx->m, "c", &fx->defaults, &cfg, set, sizeof set), WEIR_OK);
     assert_int_equal(cfg.retention_ms, 1000);
     assert_true(cfg.segment_bytes == fx->defaults.segment_bytes);
     assert_string_equal(set, "\nretention.ms\n");
-    assert_int_equal(weir_meta_topic_create(fx->m, "d", 1, -1, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "d", 1, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
     assert_int_equal(weir_meta_topic_config(fx->m, "d", &fx->defaults, &cfg, set, sizeof set), WEIR_OK);
     assert_true(cfg.retention_ms == fx->defaults.retention_ms);
     assert_string_equal(set, "\n");
@@ -197,7 +197,7 @@ static void t_isr_of_one(void **state)
     struct fx *fx = *state;
     char why[256];
     struct weir_partition_info info;
-    assert_int_equal(weir_meta_topic_create(fx->m, "h", 1, -1, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
+    assert_int_equal(weir_meta_topic_create(fx->m, "h", 1, -1, NULL, NULL, NULL, 0, on_done, fx, why, sizeof why), WEIR_OK);
     assert_true(weir_meta_partition(fx->m, "h", 0, &info));
     struct weir_repl_leader *l = weir_repl_leader_new();
     assert_non_null(l);
