@@ -402,6 +402,28 @@ static enum weir_err add_parts(int32_t via, const char *topic, int32_t total)
     return done_wait(&d);
 }
 
+/* CreateTopics / CreatePartitions with a client's assignment (parts x rf ids). */
+static enum weir_err create_given(int32_t via, const char *topic, const int32_t *ids, int32_t parts, int16_t rf)
+{
+    struct done_rec d;
+    done_init(&d);
+    struct weir_assignment asg = { ids, parts, rf };
+    weir_cluster_topic_create(nodes[via].cl, topic, parts, rf, &asg, NULL, NULL, 0, admin_done, &d);
+    return done_wait(&d);
+}
+
+static enum weir_err add_given(int32_t via, const char *topic, int32_t total, const int32_t *ids, int32_t parts,
+                               int16_t rf, char *why)
+{
+    struct done_rec d;
+    done_init(&d);
+    struct weir_assignment asg = { ids, parts, rf };
+    weir_cluster_partitions_add(nodes[via].cl, topic, total, &asg, admin_done, &d);
+    enum weir_err e = done_wait(&d);
+    snprintf(why, 512, "%s", d.why);
+    return e;
+}
+
 static enum weir_err delete_topic(int32_t via, const char *topic)
 {
     struct done_rec d;
@@ -460,6 +482,37 @@ static int32_t a_movable_leader(const int32_t *ids, int n, const char *topic, in
         }
     }
     return -1;
+}
+
+/* Partition p of topic, as node `via` reads it, has exactly these replicas and the first leads. */
+static bool placed_as(int32_t via, const char *topic, int32_t p, const int32_t *want, uint32_t n)
+{
+    struct weir_partition_info info;
+    return weir_cluster_partition(nodes[via].cl, topic, p, &info) && info.replicas_n == n &&
+           !memcmp(info.replicas, want, n * sizeof *want) && info.leader == want[0];
+}
+
+/* A client's assignment is written as given (the first replica leads); new
+ * partitions' are checked again against the topic znode: their count and
+ * replication factor. */
+static void cluster_manual_assignments(const int32_t *all)
+{
+    char why[512];
+    const int32_t m[] = { 3, 1, 2, 3 }, grow[] = { 1, 2 }, wide[] = { 1, 2, 3 };
+    assert_int_equal(create_given(2, "m", m, 2, 2), WEIR_OK);
+    for (int32_t p = 0; p < 2; p++) assert_true(WAIT_FOR(roles_agree(all, NB, "m", p, 0), 15000));
+    assert_true(placed_as(1, "m", 0, m, 2));
+    assert_true(placed_as(1, "m", 1, m + 2, 2));
+    assert_int_equal(add_given(1, "m", 4, grow, 1, 2, why), WEIR_E_INVALID);
+    assert_non_null(strstr(why, "Increasing the number of partitions by 2 but 1 assignments provided."));
+    assert_int_equal(add_given(1, "m", 3, wide, 1, 3, why), WEIR_E_INVALID);
+    assert_non_null(strstr(why, "Inconsistent replication factor"));
+    assert_int_equal(add_given(1, "m", 3, grow, 1, 2, why), WEIR_OK);
+    assert_true(WAIT_FOR(roles_agree(all, NB, "m", 2, 0), 15000));
+    assert_true(placed_as(3, "m", 2, grow, 2));
+    assert_true(placed_as(3, "m", 0, m, 2));
+    assert_int_equal(delete_topic(2, "m"), WEIR_OK);
+    assert_true(WAIT_FOR(all_none(all, NB, "m", 3), 15000));
 }
 
 static void t_cluster(void **state)
@@ -531,6 +584,7 @@ static void t_cluster(void **state)
     assert_int_equal(add_parts(3, "nope", 2), WEIR_E_NOT_FOUND);
     assert_true(WAIT_FOR(roles_agree(all, NB, "t", 2, 0), 15000));
     assert_int_equal(weir_cluster_topic_partitions(nodes[1].cl, "t"), 3);
+    cluster_manual_assignments(all);
 
     /* the leader of t-1 stops: its session closes; a follower leads at a higher epoch */
     assert_true(weir_cluster_partition(nodes[1].cl, "t", 1, &info));
