@@ -239,17 +239,19 @@ int32_t weir_log_epoch_for_offset(const struct weir_log *log, int64_t offset);
  * stored them (a fetched record set, at most segment.bytes in all). They are
  * written verbatim: baseOffset, partitionLeaderEpoch, timestamps, producer
  * fields and compression kept. Checked: structure and CRC of each batch
- * (control and transactional batches allowed), the first baseOffset equal to
- * the offset after every append queued so far (the log end when none is),
- * each next baseOffset equal to the previous batch's last offset + 1. The
+ * (control and transactional batches allowed), the first baseOffset at or
+ * past the offset after every append queued so far (the log end when none
+ * is), each next baseOffset past the previous batch's last offset (a
+ * compacted leader log has gaps, copied as they are). The
  * leader-epoch cache takes every batch's epoch (>= 0) before the append is
  * queued (the checkpoint is written then, as Kafka does); the idempotent-
  * producer state takes the batches when they complete, with no sequence
  * check (a retry reaching this log once it leads is a duplicate as on the
  * leader). Completion as weir_log_append: on_done runs once after WEIR_OK;
- * a->base_offset is the first batch's, a->records the offsets spanned.
+ * a->base_offset is the expected offset (the first batch's unless a gap
+ * precedes it), a->records the offsets spanned from there.
  * Errors (nothing queued): as weir_batch_validate, WEIR_E_OFFSET_RANGE (the
- * first baseOffset is not the expected one), WEIR_E_INVALID (offsets not
+ * first baseOffset is below the expected one), WEIR_E_INVALID (offsets not
  * contiguous inside the set, or client appends are queued: a log takes one
  * kind at a time), WEIR_E_TOO_LARGE (over segment.bytes + max.message.bytes),
  * WEIR_E_FAILED, WEIR_E_CLOSED, WEIR_E_NOSPACE, WEIR_E_IO (epoch checkpoint).
@@ -377,6 +379,60 @@ enum weir_err weir_log_truncate(struct weir_log *log, int64_t offset);
  * also for a negative offset). */
 enum weir_err weir_log_restart_at(struct weir_log *log, int64_t offset);
 
+/* ---- compaction (cleanup.policy=compact): Kafka's LogCleaner ---------------
+ * A pass rewrites the closed segments of a log (sealed, synced, below the
+ * active segment and the HW, older than min.compaction.lag.ms) keeping the
+ * latest record of each key: a record goes when a later record of its key is
+ * in the cleaned range; a record without a key goes; a tombstone (null value)
+ * goes once delete.retention.ms has passed since its segment was first
+ * cleaned; the last batch of each idempotent producer stays whole (its state
+ * can be rebuilt from the log). Offsets are kept: a rewritten batch keeps its
+ * base offset and producer fields, its records their offsets (gaps); it is
+ * written uncompressed. Files and crash safety: engine/cleaner.c and
+ * docs/on-disk-format.md. The dirty part starts at the cleaner checkpoint. */
+struct weir_clean_config {
+    int64_t delete_retention_ms;      /* delete.retention.ms, default 1 day */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms, default INT64_MAX: cleans a log whose
+                                         first dirty batch is older, whatever its dirty ratio */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio, default 0.5: dirty bytes / cleanable bytes */
+    uint32_t map_entries_max;         /* keys mapped per pass; past it the pass stops at a segment end */
+};
+void weir_clean_config_default(struct weir_clean_config *c);
+
+struct weir_clean_stats {
+    uint64_t segments, batches_read, records_read, records_kept, tombstones_dropped;
+    uint64_t bytes_before, bytes_after;
+    int64_t cleaned_below;            /* the cleaner checkpoint after the pass */
+};
+
+struct weir_clean_job;
+/* Owner thread: picks the segments to clean and pins them. WEIR_E_NOT_FOUND:
+ * nothing cleanable, or (unless `force`) the dirty ratio is below the config's
+ * and max.compaction.lag.ms has not passed. WEIR_E_BUSY: a job of this log is
+ * pending. WEIR_E_FAILED, WEIR_E_CLOSED, WEIR_E_NOMEM. On WEIR_OK, *out must
+ * go to weir_log_clean_finish (or weir_clean_job_abandon) before the log closes. */
+enum weir_err weir_log_clean_begin(struct weir_log *log, const struct weir_clean_config *cc, int64_t now_ms,
+                                   bool force, struct weir_clean_job **out);
+/* Any thread, never two at once for one job: reads the pinned segments (pread),
+ * writes and syncs the rewritten ones under temporary names. Touches no log
+ * state. Errors (the pass is dropped at finish): WEIR_E_IO, WEIR_E_NOSPACE,
+ * WEIR_E_CORRUPT, WEIR_E_NOMEM. */
+enum weir_err weir_clean_job_run(struct weir_clean_job *job);
+/* Owner thread: commits the pass (crash-safe swap; readers of the old
+ * segments keep them until their views go) and frees the job. WEIR_E_BUSY:
+ * the log changed meanwhile (truncation, retention), nothing done. Errors of
+ * run are returned as they were. WEIR_E_IO: the swap failed half way; the log
+ * is then read-only and the next open finishes it. */
+enum weir_err weir_log_clean_finish(struct weir_log *log, struct weir_clean_job *job, struct weir_clean_stats *stats);
+/* Owner thread: drops a job (its temporary files go). */
+void weir_clean_job_abandon(struct weir_log *log, struct weir_clean_job *job);
+/* begin, run and finish in one call (tests, small logs). */
+enum weir_err weir_log_clean(struct weir_log *log, const struct weir_clean_config *cc, int64_t now_ms, bool force,
+                             struct weir_clean_stats *stats);
+/* The cleaner checkpoint: offsets below it were compacted (0: none yet). */
+int64_t weir_log_cleaned_below(const struct weir_log *log);
+
 struct weir_log_stats {
     uint64_t recovered_bytes_cut;  /* torn tail bytes removed at open */
     uint64_t recovered_batches;    /* batches scanned at open */
@@ -390,6 +446,7 @@ struct weir_log_stats {
     uint64_t nospace_refusals;     /* appends refused with WEIR_E_NOSPACE */
     uint64_t corrupt_reads;        /* reads stopped at a batch that failed its CRC or bounds */
     uint64_t index_repairs;        /* index entries found not to point at their batch */
+    uint64_t cleaner_passes;       /* compaction passes committed since open */
 };
 void weir_log_stats(const struct weir_log *log, struct weir_log_stats *out);
 

@@ -4,8 +4,9 @@
  * Invariants (log_check() walks them in debug builds, at open, after each
  * write group starts and completes, at rolls, retention and truncation):
  *  (1) segs[i].base_offset < segs[i+1].base_offset == segs[i].offset_next.
- *  (2) per segment: [0, size) holds whole valid batches with contiguous offsets
- *      from base_offset to offset_next; size <= size_queued <= map_len.
+ *  (2) per segment: [0, size) holds whole valid batches with rising offsets
+ *      from base_offset to offset_next (contiguous, except the gaps that
+ *      compaction leaves: cleaner.c); size <= size_queued <= map_len.
  *  (3) only the active segment is written; at most one write group per log is
  *      in flight, so writes complete in order and visible ends only grow.
  *  (4) every index entry points at a batch start below size.
@@ -172,6 +173,12 @@ struct weir_log {
     bool hw_follows;             /* __atomic likewise */
     unsigned replica_appends;    /* replica appends queued or in flight */
     int64_t pending_next;        /* offset after the last queued append (valid while one is queued) */
+    int64_t cleaned_below;       /* cleaner checkpoint (LOG_CLEANER_FILE): segments below were compacted, gaps allowed */
+    uint64_t clean_gen;          /* bumped by truncation: a cleaner pass begun before it is dropped */
+    bool clean_busy;             /* a cleaner job (cleaner.c) pins segments of this log */
+    bool compacted;              /* cleanup.policy has compact (log_gaps_ok) */
+    int64_t tombstones_since_ms; /* first-clean time of the oldest cleaned segment keeping a tombstone:
+                                    INT64_MAX none, INT64_MIN unknown (after open) */
 };
 
 struct weir_appender {
@@ -205,11 +212,12 @@ enum weir_err segment_spare_make(const char *dir, const struct weir_log_config *
  * reserve is full), WEIR_E_IO (errno kept). */
 enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, uint64_t need, int64_t now_ms);
 /* Checks the batches in [pos, end) not yet checked in this process: CRC,
- * bounds, and offsets continuing from the batch at `from` (<= pos, a batch
+ * bounds, and offsets continuing (past it when `gaps`) from the batch at `from` (<= pos, a batch
  * boundary known to hold base offset from_offset, e.g. an index entry's).
  * Returns the end of the valid prefix of [pos, end): pos when the first
  * batch is bad. */
-uint64_t segment_verify(struct weir_segment *seg, uint64_t from, int64_t from_offset, uint64_t pos, uint64_t end);
+uint64_t segment_verify(struct weir_segment *seg, bool gaps, uint64_t from, int64_t from_offset, uint64_t pos,
+                        uint64_t end);
 void segment_spare_discard(const char *dir, struct seg_spare *sp);
 /* Opens an existing segment (files named by base offset); maps it. When
  * `trusted`, sizes come from the files; otherwise the caller recovers it. */
@@ -251,6 +259,13 @@ void segment_path(const char *dir, int64_t base_offset, const char *ext, char *o
 
 /* ---- log.c ---------------------------------------------------------------- */
 
+#define LOG_CHECKPOINT_FILE "recovery-checkpoint"
+#define LOG_CLEANER_FILE "cleaner-offset-checkpoint"
+/* One-line text files of the log directory holding an offset: the read gives
+ * INT64_MIN when absent or unreadable; the write is atomic (tmp, fsync, rename, dir fsync). */
+int64_t log_offset_file_read(const char *dir, const char *name);
+enum weir_err log_offset_file_write(const char *dir, const char *name, int64_t offset);
+
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum);
 /* Walks invariants (1)-(5) and the allocation counters; every segment when
  * `full`, else the active one. For WEIR_DASSERT at every state change. */
@@ -264,6 +279,12 @@ enum weir_err log_files_change(struct weir_log *log);
 void log_charge(struct weir_log *log);
 /* Writes the recovery checkpoint: segments below base_offset need no scan. */
 enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset);
+/* Offsets may skip (gaps, never overlaps) in a compacted log: one the cleaner
+ * rewrote, or whose topic compacts (a follower copies its leader's gaps). */
+static inline bool log_gaps_ok(const struct weir_log *log)
+{
+    return log->cleaned_below > 0 || log->compacted;
+}
 static inline struct weir_segment *log_active(const struct weir_log *log) { return log->segs[log->n_segs - 1]; }
 
 /* Index of the segment holding offset: the last with base_offset <= offset. */
@@ -273,6 +294,12 @@ unsigned log_find_segment(const struct weir_log *log, int64_t offset);
 void log_hw_set(struct weir_log *log, int64_t hw);
 /* At open by the store: a checkpointed HW (clamped); the HW no longer follows the end. */
 void log_hw_restore(struct weir_log *log, int64_t hw);
+
+/* ---- cleaner.c ------------------------------------------------------------ */
+
+/* At open, before the segments are listed: finishes the swaps whose
+ * <base>.log.swap exists, deletes the .cleaned and other .swap files. */
+enum weir_err cleaner_recover_files(const char *dir);
 
 /* ---- epochs.c ------------------------------------------------------------- */
 

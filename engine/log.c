@@ -8,6 +8,8 @@
  *   leader-epoch-checkpoint  epoch -> start offset (epochs.c); only once the log had an epoch
  *   log-start-offset      text: the log start moved by weir_log_advance_start (DeleteRecords),
  *                         which may lie inside the first segment; absent: the first segment's base
+ *   cleaner-offset-checkpoint  text: segments below it were compacted (cleaner.c): gaps allowed
+ *   <base>.*.cleaned / .swap   a cleaner pass in progress (cleaner.c finishes or drops it at open)
  *   clean-shutdown        present only between a clean close and the next open
  *   spare.* / inline.*    preallocated next segment (discarded at open) */
 #include "engine_int.h"
@@ -22,7 +24,7 @@
 #include <unistd.h>
 
 #define CLEAN_MARKER "clean-shutdown"
-#define CHECKPOINT_FILE "recovery-checkpoint"
+#define CHECKPOINT_FILE LOG_CHECKPOINT_FILE
 #define LOG_START_FILE "log-start-offset"
 
 void log_fail(struct weir_log *log, enum weir_err why, const char *what, int errnum)
@@ -73,24 +75,25 @@ static void path_join(char *out, size_t cap, const char *dir, const char *name)
     snprintf(out, cap, "%s/%s", dir, name);
 }
 
-enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset)
+enum weir_err log_offset_file_write(const char *dir, const char *name, int64_t offset)
 {
     char path[4096], text[32];
-    path_join(path, sizeof path, dir, CHECKPOINT_FILE);
-    int n = snprintf(text, sizeof text, "%" PRId64 "\n", base_offset);
-    return weir_write_file_atomic(path, text, (size_t)n);
-}
-
-static enum weir_err log_start_write(const char *dir, int64_t offset)
-{
-    char path[4096], text[32];
-    path_join(path, sizeof path, dir, LOG_START_FILE);
+    path_join(path, sizeof path, dir, name);
     int n = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
     return weir_write_file_atomic(path, text, (size_t)n);
 }
 
-/* The offset in a one-line text file of the log directory; INT64_MIN when absent or unreadable. */
-static int64_t offset_file_read(const char *dir, const char *name)
+enum weir_err log_checkpoint_write(const char *dir, int64_t base_offset)
+{
+    return log_offset_file_write(dir, CHECKPOINT_FILE, base_offset);
+}
+
+static enum weir_err log_start_write(const char *dir, int64_t offset)
+{
+    return log_offset_file_write(dir, LOG_START_FILE, offset);
+}
+
+int64_t log_offset_file_read(const char *dir, const char *name)
 {
     char path[4096], *text = NULL;
     path_join(path, sizeof path, dir, name);
@@ -176,15 +179,19 @@ static enum weir_err log_load(struct weir_log *log, bool clean)
 {
     int64_t *bases = NULL;
     unsigned n = 0;
-    enum weir_err err = log_list(log, &bases, &n);
-    int64_t checkpoint = clean ? INT64_MAX : offset_file_read(log->dir, CHECKPOINT_FILE);
+    enum weir_err err = cleaner_recover_files(log->dir);
+    if (err == WEIR_OK) err = log_list(log, &bases, &n);
+    int64_t checkpoint = clean ? INT64_MAX : log_offset_file_read(log->dir, CHECKPOINT_FILE);
     for (unsigned i = 0; err == WEIR_OK && i < n; i++) {
         bool trusted = clean || (i + 1 < n && bases[i + 1] <= checkpoint);
         struct weir_segment *seg;
         err = segment_open(log, bases[i], trusted, &seg);
         if (err == WEIR_OK) err = segs_push(log, seg);
         if (err != WEIR_OK) break;
-        if (log->n_segs > 1 && log->segs[log->n_segs - 2]->offset_next != seg->base_offset) {
+        struct weir_segment *prev = log->n_segs > 1 ? log->segs[log->n_segs - 2] : NULL;
+        if (prev && prev->offset_next < seg->base_offset && seg->base_offset <= log->cleaned_below) {
+            prev->offset_next = prev->offset_queued_next = seg->base_offset; /* compaction's gap */
+        } else if (prev && prev->offset_next != seg->base_offset) {
             log_drop_after(log, log->n_segs - 1);
             break;
         }
@@ -221,9 +228,16 @@ static enum weir_err log_open_files(struct weir_log *log)
     } else {
         err = segment_activate(log, log_active(log));
     }
-    if (err == WEIR_OK && offset_file_read(log->dir, CHECKPOINT_FILE) != log_active(log)->base_offset)
+    if (err == WEIR_OK && log_offset_file_read(log->dir, CHECKPOINT_FILE) != log_active(log)->base_offset)
         err = log_checkpoint_write(log->dir, log_active(log)->base_offset);
     return err;
+}
+
+/* cleanup.policy has compact. */
+static bool config_compacts(const struct weir_log_config *c)
+{
+    (void)c;
+    return false;
 }
 
 enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, struct weir_appender *ap,
@@ -248,7 +262,10 @@ enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, 
     log->hw_follows = true;
     atomic_init(&log->seal_err, 0);
     producers_init(&log->producers);
-    log->start_floor = WEIR_MAX(offset_file_read(dir, LOG_START_FILE), 0);
+    log->start_floor = WEIR_MAX(log_offset_file_read(dir, LOG_START_FILE), 0);
+    log->cleaned_below = WEIR_MAX(log_offset_file_read(dir, LOG_CLEANER_FILE), 0);
+    log->compacted = config_compacts(cfg);
+    log->tombstones_since_ms = INT64_MIN;
     enum weir_err err = log_open_files(log);
     if (err == WEIR_OK) err = producers_load(log, true);
     if (err == WEIR_OK) err = epochs_load(log);
@@ -347,6 +364,7 @@ enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_c
     char why[256];
     if (weir_log_config_check(cfg, why, sizeof why) != WEIR_OK) return WEIR_E_BAD_CONFIG;
     log->cfg = *cfg;
+    log->compacted = config_compacts(cfg);
     return WEIR_OK;
 }
 
@@ -413,7 +431,9 @@ enum weir_err weir_log_append_replica(struct weir_log *log, struct weir_append *
         enum weir_err err = weir_batch_check(a->batch + pos, a->len - pos, SIZE_MAX, false, &h);
         if (err != WEIR_OK) return err;
         size_t len = WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length;
-        if (h.base_offset != expect) return pos == 0 ? WEIR_E_OFFSET_RANGE : WEIR_E_INVALID;
+        /* A compacted leader log has gaps (Kafka's followers copy them); never overlaps. */
+        if (h.base_offset != expect && !(log_gaps_ok(log) && h.base_offset > expect))
+            return pos == 0 ? WEIR_E_OFFSET_RANGE : WEIR_E_INVALID;
         if (h.leader_epoch >= 0 && (n_epochs == 0 || epochs[n_epochs - 1].epoch != h.leader_epoch)) {
             if (n_epochs == REPLICA_EPOCHS_MAX) return WEIR_E_TOO_LARGE;
             epochs[n_epochs++] = (struct epoch_entry){ h.leader_epoch, h.base_offset };
@@ -575,11 +595,18 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
     *view = (struct weir_log_view){ .fd = -1, .offset_first = offset, .offset_next = offset };
     if (offset < weir_log_start_offset(log) || offset > weir_log_end_offset(log)) return WEIR_E_OFFSET_RANGE;
     if (offset == weir_log_end_offset(log)) return WEIR_OK;
-    struct weir_segment *seg = log->segs[log_find_segment(log, offset)];
-    uint64_t pos, size = seg->size;
+    unsigned si = log_find_segment(log, offset);
+    struct weir_segment *seg = log->segs[si];
+    uint64_t pos;
     int64_t ioff;
     uint64_t ipos = segment_index_find(seg, offset, &ioff);
     enum weir_err err = segment_find_batch(seg, ipos, offset, &pos);
+    while (err == WEIR_OK && pos >= seg->size && si + 1 < log->n_segs) { /* a compacted segment ends in a gap */
+        seg = log->segs[++si];
+        ipos = 0, ioff = seg->base_offset;
+        err = segment_find_batch(seg, 0, offset, &pos);
+    }
+    uint64_t size = seg->size;
     if (err != WEIR_OK || pos >= size) return log_read_corrupt(log, seg, offset);
     /* Whole batches from pos, up to max_bytes; `limit`: where the walk stops
      * (the end of what verification passed, on the second walk). */
@@ -599,7 +626,7 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
             end += len;
         }
         /* Bytes not written by this process are served only once their CRCs pass. */
-        uint64_t good = walk == 0 ? segment_verify(seg, ipos, ioff, pos, end) : end;
+        uint64_t good = walk == 0 ? segment_verify(seg, log_gaps_ok(log), ipos, ioff, pos, end) : end;
         if (good == pos && (end > pos || bad)) return log_read_corrupt(log, seg, offset);
         if (good == end) break;
         limit = good; /* a bad batch after good ones: serve those only (rare: walk them again) */
@@ -888,6 +915,17 @@ static enum weir_err log_truncate(struct weir_log *log, int64_t offset, bool res
         return WEIR_E_INVALID; /* inside a batch */
     if (log_files_change(log) != WEIR_OK) return WEIR_E_IO;
     if (log->prep) preparer_wait(log->prep, log, false); /* no seal may still touch a segment */
+    log->clean_gen++; /* a cleaner pass begun before is dropped at its finish */
+    /* Before the cut: open accepts a gap only below the cleaner checkpoint,
+     * and the gap a crash leaves after the cut must still drop what follows. */
+    if (log->cleaned_below > offset) {
+        err = log_offset_file_write(log->dir, LOG_CLEANER_FILE, offset);
+        if (err != WEIR_OK) {
+            log_fail(log, err, "write the cleaner checkpoint", errno);
+            return err;
+        }
+        log->cleaned_below = offset;
+    }
     const char *what = "truncate";
     if (restart || offset < seg->base_offset) { /* below the log start (or asked): start over there */
         for (unsigned i = log->n_segs; i-- > 0;) {

@@ -257,7 +257,7 @@ static void time_entry_add(struct weir_segment *seg, int64_t ts_before, int64_t 
 static void batch_account(struct weir_segment *seg, uint32_t interval, bool index, uint64_t pos, uint64_t len,
                           int64_t base_offset, int64_t offset_next, int64_t max_ts)
 {
-    WEIR_ASSERT(pos == seg->size && base_offset == seg->offset_next && offset_next > base_offset);
+    WEIR_ASSERT(pos == seg->size && base_offset >= seg->offset_next && offset_next > base_offset);
     if (index && pos > 0 && seg->bytes_since_index >= interval && seg->index_count < seg->index_cap &&
         index_room(seg, 1, seg->index_count)) {
         uint8_t *e = seg->index_map + (size_t)seg->index_count * INDEX_ENTRY_BYTES;
@@ -340,7 +340,7 @@ bool segment_check(const struct weir_segment *seg, bool full)
 {
     if (seg->size > seg->size_queued || seg->size > seg->map_len || seg->offset_next > seg->offset_queued_next)
         return false;
-    if (seg->offset_next < seg->base_offset || (seg->size == 0) != (seg->offset_next == seg->base_offset))
+    if (seg->offset_next < seg->base_offset || (seg->size > 0 && seg->offset_next == seg->base_offset))
         return false;
     if (seg->index_count > seg->index_cap || seg->time_count > seg->time_cap) return false;
     if ((uint64_t)seg->index_count * INDEX_ENTRY_BYTES > seg->index_alloc ||
@@ -408,30 +408,33 @@ enum weir_err segment_reserve(struct weir_log *log, struct weir_segment *seg, ui
 /* ---- checking what is served ---------------------------------------------------- */
 
 /* Walks [pos, end) checking each batch whole (bounds and CRC) and that its
- * base offset continues *next (the base offset is outside the CRC); returns
+ * base offset continues *next (the base offset is outside the CRC), or is
+ * past it when `gaps` (a compacted log); returns
  * the end of the valid prefix, *next the offset after it. */
-static uint64_t verify_range(const struct weir_segment *seg, uint64_t pos, uint64_t end, int64_t *next)
+static uint64_t verify_range(const struct weir_segment *seg, uint64_t pos, uint64_t end, bool gaps, int64_t *next)
 {
     for (uint64_t steps = 0; pos < end; steps++) {
         WEIR_ASSERT(steps <= end / WEIR_BATCH_HEADER_BYTES);
         size_t len;
         const uint8_t *b = seg->log_map + pos;
         if (weir_batch_validate(b, end - pos, end - pos, false, &len) != WEIR_OK) break;
-        if ((int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET) != *next) break;
+        int64_t base = (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_BASE_OFFSET);
+        if (base != *next && !(gaps && base > *next)) break;
         *next += (int32_t)weir_load_be32(b + WEIR_BATCH_OFF_LAST_DELTA) + 1;
         pos += len;
     }
     return pos;
 }
 
-uint64_t segment_verify(struct weir_segment *seg, uint64_t from, int64_t from_offset, uint64_t pos, uint64_t end)
+uint64_t segment_verify(struct weir_segment *seg, bool gaps, uint64_t from, int64_t from_offset, uint64_t pos,
+                        uint64_t end)
 {
     if (end <= seg->vlo || pos >= seg->vhi || (pos >= seg->vmid_a && end <= seg->vmid_b)) return end;
     int64_t next = from_offset;
     if (from <= seg->vlo) from = seg->vlo, next = seg->vlo_next;
     if (from >= seg->vmid_a && from < seg->vmid_b) from = seg->vmid_b, next = seg->vmid_next;
     uint64_t to = WEIR_MIN(end, seg->vhi); /* checking a checked batch again is only time */
-    uint64_t ok = verify_range(seg, from, to, &next);
+    uint64_t ok = verify_range(seg, from, to, gaps, &next);
     if (from == seg->vlo) seg->vlo = ok, seg->vlo_next = next;
     else if (from == seg->vmid_b) seg->vmid_b = ok, seg->vmid_next = next;
     else seg->vmid_a = from, seg->vmid_b = ok, seg->vmid_next = next; /* a new run: a sequential reader extends it */
@@ -566,17 +569,20 @@ enum weir_err segment_open(struct weir_log *log, int64_t base_offset, bool trust
 
 /* Walks batches in [pos, limit) from seg->offset_next, accounting each (and
  * indexing when `index`). Stops at the first batch that fails validation
- * (CRC checked when `verify`) or does not continue the offsets. */
+ * (CRC checked when `verify`) or does not continue the offsets (in a
+ * compacted log, log_gaps_ok, a batch may start past seg->offset_next). */
 static uint64_t segment_walk(struct weir_log *log, struct weir_segment *seg, uint64_t pos, uint64_t limit,
                              bool verify, bool index, uint64_t *batches)
 {
+    bool gaps = log_gaps_ok(log);
     for (uint64_t steps = 0; pos < limit; steps++) {
         WEIR_ASSERT(steps <= limit / WEIR_BATCH_HEADER_BYTES);
         const uint8_t *b = seg->log_map + pos;
         size_t len;
         struct weir_batch_header h;
         if (verify && weir_batch_validate(b, limit - pos, limit - pos, false, &len) != WEIR_OK) break;
-        if (weir_batch_header_decode(b, limit - pos, &h) != WEIR_OK || h.base_offset != seg->offset_next ||
+        if (weir_batch_header_decode(b, limit - pos, &h) != WEIR_OK ||
+            (h.base_offset != seg->offset_next && !(gaps && h.base_offset > seg->offset_next)) ||
             h.length < WEIR_BATCH_HEADER_BYTES - WEIR_BATCH_LOG_OVERHEAD || h.last_offset_delta < 0 ||
             (uint64_t)h.length + WEIR_BATCH_LOG_OVERHEAD > limit - pos)
             break;

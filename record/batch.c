@@ -60,7 +60,11 @@ enum weir_err weir_batch_check(const uint8_t *p, size_t n, size_t max_bytes, boo
     enum weir_err err = weir_batch_header_decode(p, total, h);
     if (err != WEIR_OK) return err;
     if (weir_crc32c(0, p + WEIR_BATCH_OFF_ATTRS, total - WEIR_BATCH_OFF_ATTRS) != h->crc) return WEIR_E_CRC;
-    if (h->records_count < 1 || (int64_t)h->last_offset_delta + 1 != h->records_count) return WEIR_E_INVALID;
+    /* A producer's batch holds every offset it spans; a stored one may have
+     * fewer records after compaction (Kafka keeps the offsets: gaps). */
+    if (h->records_count < 1 || h->last_offset_delta < 0 || (int64_t)h->last_offset_delta + 1 < h->records_count ||
+        (from_client && (int64_t)h->last_offset_delta + 1 != h->records_count))
+        return WEIR_E_INVALID;
     if (!codec_supported(h->attributes)) return WEIR_E_UNSUPPORTED;
     if (from_client && (h->attributes & WEIR_ATTR_CONTROL)) return WEIR_E_INVALID;
     if (from_client && h->producer_id >= 0 && h->base_sequence < 0) return WEIR_E_INVALID;

@@ -62,7 +62,8 @@ enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_b
 
 /* Full check of one batch as it arrives from a producer or is read back at
  * recovery: length within [49, n-12] and <= max_bytes, magic 2, CRC-32C,
- * records_count >= 1 and == last_offset_delta + 1, codec none or lz4, not a
+ * records_count >= 1 and == last_offset_delta + 1 when `from_client`
+ * (<= when not: a compacted batch keeps its offsets, with gaps), codec none or lz4, not a
  * control batch when `from_client`. Sets *batch_bytes to 12 + length.
  * Errors: WEIR_E_TRUNCATED, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_CRC,
  * WEIR_E_INVALID. Reads only; O(batch) for the CRC. */
