@@ -45,6 +45,21 @@ struct role_task {
 
 enum { ROLE_RETRY_MS = 20 };
 
+/* Posts t to the partition's owner as in-flight glue work, unless the glue
+ * is closed (false: not posted, t is the caller's). Any thread. */
+static bool glue_post(struct broker *b, const char *topic, int32_t partition, struct task *t)
+{
+    struct cluster_glue *g = b->glue;
+    pthread_mutex_lock(&g->mu);
+    bool open = !g->closed;
+    if (open) {
+        atomic_fetch_add(&g->inflight, 1);
+        reactor_post(reactor_owner(b, topic, partition), t);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return open;
+}
+
 /* ---- deleting a topic the cluster deleted --------------------------------------------- */
 
 /* A deletion's log line and its count in the glue's in-flight work. */
@@ -246,20 +261,12 @@ static void role_run(struct reactor *r, struct task *t)
 static void on_role(void *ctx, const char *topic, int32_t partition, const struct weir_role *role)
 {
     struct broker *b = ctx;
-    struct cluster_glue *g = b->glue;
     if (strlen(topic) > WEIR_TOPIC_NAME_MAX || partition < 0) return;
     struct role_task *rt = weir_malloc(sizeof *rt);
     if (!rt) weir_panic("out of memory for a partition role"); /* a lost role would leave the partition stale */
     *rt = (struct role_task){ .t.run = role_run, .partition = partition, .role = *role };
     snprintf(rt->topic, sizeof rt->topic, "%s", topic);
-    pthread_mutex_lock(&g->mu);
-    bool closed = g->closed;
-    if (!closed) {
-        atomic_fetch_add(&g->inflight, 1);
-        reactor_post(reactor_owner(b, topic, partition), &rt->t);
-    }
-    pthread_mutex_unlock(&g->mu);
-    if (closed) weir_free(rt);
+    if (!glue_post(b, topic, partition, &rt->t)) weir_free(rt);
 }
 
 /* ---- the broker's side ----------------------------------------------------------------- */
@@ -382,15 +389,7 @@ static void stray_post(struct broker *b, const char *topic, int32_t partition)
     if (!st) return; /* kept: checked again at the next start */
     *st = (struct stray_task){ .t.run = stray_run, .partition = partition };
     snprintf(st->topic, sizeof st->topic, "%s", topic);
-    struct cluster_glue *g = b->glue;
-    pthread_mutex_lock(&g->mu);
-    bool closed = g->closed;
-    if (!closed) {
-        atomic_fetch_add(&g->inflight, 1);
-        reactor_post(reactor_owner(b, topic, partition), &st->t);
-    }
-    pthread_mutex_unlock(&g->mu);
-    if (closed) weir_free(st);
+    if (!glue_post(b, topic, partition, &st->t)) weir_free(st);
 }
 
 /* One local topic: all of it stray goes as a topic; a stray tail past the
