@@ -1,8 +1,8 @@
 /* record/batch.c: Kafka RecordBatch v2 (magic 2): header, validation, record
  * iteration, and the builder.
  *
- * A batch is the 61-byte header, then the records; with codec lz4 the bytes
- * from 61 on are one LZ4 frame holding the records. The CRC-32C covers
+ * A batch is the 61-byte header, then the records; with a codec the bytes
+ * from 61 on are the compressed records (record/codec.c). The CRC-32C covers
  * [21, 12 + length) and is stored big-endian at 17 (README §5).
  * Invariants:
  *  (1) the iterator reads only inside [batch + 61, batch + 12 + length), or the
@@ -39,7 +39,7 @@ enum weir_err weir_batch_header_decode(const uint8_t *p, size_t n, struct weir_b
     return h->magic == WEIR_BATCH_MAGIC ? WEIR_OK : WEIR_E_UNSUPPORTED;
 }
 
-/* Kafka's codecs 0-4 are stored verbatim; only none, gzip and lz4 are ever decoded here. */
+/* Kafka's codecs 0-4; 5-7 are not codecs. */
 static bool codec_supported(int16_t attributes)
 {
     return (attributes & WEIR_ATTR_CODEC_MASK) <= WEIR_CODEC_ZSTD;
@@ -149,25 +149,18 @@ static enum weir_err iter_records_open(struct weir_record_iter *it, const uint8_
     const uint8_t *records = batch + WEIR_BATCH_HEADER_BYTES;
     size_t len = total - WEIR_BATCH_HEADER_BYTES;
 
-    switch (h->attributes & WEIR_ATTR_CODEC_MASK) {
-    case WEIR_CODEC_NONE:
+    enum weir_codec codec = (enum weir_codec)(h->attributes & WEIR_ATTR_CODEC_MASK);
+    if (codec == WEIR_CODEC_NONE) {
         it->rd = weir_rd_make(records, len);
         return WEIR_OK;
-    case WEIR_CODEC_GZIP:
-    case WEIR_CODEC_LZ4: {
-        if (!it->scratch || !it->scratch_cap) return WEIR_E_UNSUPPORTED; /* nowhere to decompress */
-        size_t out = 0;
-        enum weir_err err =
-            (h->attributes & WEIR_ATTR_CODEC_MASK) == WEIR_CODEC_GZIP
-                ? weir_gzip_decompress(records, len, it->scratch, it->scratch_cap, max_decompressed, &out)
-                : weir_lz4_decompress(records, len, it->scratch, it->scratch_cap, max_decompressed, &out);
-        if (err != WEIR_OK) return err;
-        it->rd = out ? weir_rd_make(*it->scratch, out) : weir_rd_make(records, 0);
-        return WEIR_OK;
     }
-    default:
-        return WEIR_E_UNSUPPORTED;
-    }
+    if (codec > WEIR_CODEC_ZSTD) return WEIR_E_UNSUPPORTED;
+    if (!it->scratch || !it->scratch_cap) return WEIR_E_UNSUPPORTED; /* nowhere to decompress */
+    size_t out = 0;
+    enum weir_err err = weir_codec_decompress(codec, records, len, it->scratch, it->scratch_cap, max_decompressed, &out);
+    if (err != WEIR_OK) return err;
+    it->rd = out ? weir_rd_make(*it->scratch, out) : weir_rd_make(records, 0);
+    return WEIR_OK;
 }
 
 enum weir_err weir_record_iter_init(struct weir_record_iter *it, const uint8_t *batch, size_t n,
@@ -257,6 +250,7 @@ void weir_batch_builder_init(struct weir_batch_builder *b, uint8_t *buf, size_t 
     b->cap = cap;
     b->len = WEIR_BATCH_HEADER_BYTES; /* the header is written by finish() */
     b->codec = codec;
+    b->level = WEIR_CODEC_LEVEL_DEFAULT;
 }
 
 static bool bytes_arg_valid(const void *p, int32_t len) { return p ? len >= 0 : true; }
@@ -316,14 +310,14 @@ enum weir_err weir_batch_builder_add(struct weir_batch_builder *b, int64_t times
     return WEIR_OK;
 }
 
-/* Replaces buf[61, len) with its LZ4 frame. Nothing changes on error. */
+/* Replaces buf[61, len) with the records compressed. Nothing changes on error. */
 static enum weir_err finish_compress(struct weir_batch_builder *b)
 {
     size_t n = b->len - WEIR_BATCH_HEADER_BYTES, clen = 0;
-    size_t bound = weir_lz4_bound(n);
+    size_t bound = weir_codec_bound(b->codec, n);
     uint8_t *tmp = weir_malloc(bound);
     if (!tmp) return WEIR_E_NOMEM;
-    enum weir_err err = weir_lz4_compress(b->buf + WEIR_BATCH_HEADER_BYTES, n, tmp, bound, &clen);
+    enum weir_err err = weir_codec_compress(b->codec, b->level, b->buf + WEIR_BATCH_HEADER_BYTES, n, tmp, bound, &clen);
     if (err == WEIR_OK && (clen > b->cap - WEIR_BATCH_HEADER_BYTES || clen > (size_t)INT32_MAX - BATCH_LENGTH_MIN))
         err = WEIR_E_TOO_LARGE;
     if (err == WEIR_OK) {
@@ -359,15 +353,71 @@ enum weir_err weir_batch_builder_finish(struct weir_batch_builder *b, int64_t pr
                                         int16_t producer_epoch, int32_t base_sequence, size_t *out_len)
 {
     if (b->finished || b->count == 0) return WEIR_E_INVALID;
-    if (b->codec == WEIR_CODEC_LZ4) {
+    if (b->codec > WEIR_CODEC_ZSTD) return WEIR_E_UNSUPPORTED;
+    if (b->codec != WEIR_CODEC_NONE) {
         enum weir_err err = finish_compress(b);
         if (err != WEIR_OK) return err;
-    } else if (b->codec != WEIR_CODEC_NONE) {
-        return WEIR_E_UNSUPPORTED;
     }
     WEIR_ASSERT(b->len <= b->cap && b->len - WEIR_BATCH_LOG_OVERHEAD <= INT32_MAX);
     header_write(b, producer_id, producer_epoch, base_sequence);
     b->finished = true;
     *out_len = b->len;
+    return WEIR_OK;
+}
+
+/* ---- checking and recompressing a producer's batch ----------------------- */
+
+/* Walks every record of the batch; *records and *len: the (decompressed)
+ * records section, valid while batch and scratch are. */
+static enum weir_err records_walk(struct weir_record_iter *it, const uint8_t *batch, size_t n, uint8_t **scratch,
+                                  size_t *scratch_cap, size_t max_decompressed, const uint8_t **records, size_t *len)
+{
+    enum weir_err err = weir_record_iter_init(it, batch, n, scratch, scratch_cap, max_decompressed);
+    *records = it->rd.pos;
+    *len = (size_t)(it->rd.end - it->rd.pos);
+    struct weir_record rec;
+    while (err == WEIR_OK) err = weir_record_iter_next(it, &rec);
+    return err == WEIR_E_NOT_FOUND ? WEIR_OK : err;
+}
+
+enum weir_err weir_batch_records_check(const uint8_t *batch, size_t n, uint8_t **scratch, size_t *scratch_cap,
+                                       size_t max_decompressed)
+{
+    struct weir_record_iter it;
+    const uint8_t *records;
+    size_t len;
+    return records_walk(&it, batch, n, scratch, scratch_cap, max_decompressed, &records, &len);
+}
+
+enum weir_err weir_batch_recompress(const uint8_t *batch, size_t n, enum weir_codec to, int level,
+                                    size_t max_decompressed, size_t max_bytes, uint8_t **scratch,
+                                    size_t *scratch_cap, uint8_t **out, size_t *out_len)
+{
+    if (to > WEIR_CODEC_ZSTD || (to != WEIR_CODEC_NONE && !weir_codec_level_valid(to, level))) return WEIR_E_BAD_CONFIG;
+    struct weir_record_iter it;
+    const uint8_t *records;
+    size_t len;
+    enum weir_err err = records_walk(&it, batch, n, scratch, scratch_cap, max_decompressed, &records, &len);
+    if (err != WEIR_OK) return err;
+    size_t cap = WEIR_BATCH_HEADER_BYTES + (to == WEIR_CODEC_NONE ? len : weir_codec_bound(to, len));
+    uint8_t *b = weir_malloc(cap);
+    if (!b) return WEIR_E_NOMEM;
+    size_t body = len;
+    if (to == WEIR_CODEC_NONE) memcpy(b + WEIR_BATCH_HEADER_BYTES, records, len);
+    else err = weir_codec_compress(to, level, records, len, b + WEIR_BATCH_HEADER_BYTES, cap - WEIR_BATCH_HEADER_BYTES,
+                                   &body);
+    size_t total = WEIR_BATCH_HEADER_BYTES + body;
+    if (err == WEIR_OK && (total > max_bytes || total - WEIR_BATCH_LOG_OVERHEAD > INT32_MAX)) err = WEIR_E_TOO_LARGE;
+    if (err != WEIR_OK) {
+        weir_free(b);
+        return err;
+    }
+    memcpy(b, batch, WEIR_BATCH_HEADER_BYTES);
+    weir_store_be32(b + WEIR_BATCH_OFF_LENGTH, (uint32_t)(total - WEIR_BATCH_LOG_OVERHEAD));
+    uint16_t attrs = (uint16_t)((it.hdr.attributes & ~WEIR_ATTR_CODEC_MASK) | (int16_t)to);
+    weir_store_be16(b + WEIR_BATCH_OFF_ATTRS, attrs);
+    weir_store_be32(b + WEIR_BATCH_OFF_CRC, weir_crc32c(0, b + WEIR_BATCH_OFF_ATTRS, total - WEIR_BATCH_OFF_ATTRS));
+    *out = b;
+    *out_len = total;
     return WEIR_OK;
 }

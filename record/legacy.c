@@ -115,13 +115,15 @@ static enum weir_err wrapper_open(const struct legacy_msg *w, uint8_t **scratch,
     if (!w->value || w->value_len == 0) return WEIR_E_INVALID;
     switch (w->attributes & WEIR_ATTR_CODEC_MASK) {
     case WEIR_CODEC_GZIP:
-        return weir_gzip_decompress(w->value, (size_t)w->value_len, scratch, scratch_cap, max, out_len);
+    case WEIR_CODEC_SNAPPY: /* xerial-framed from Java clients, raw from librdkafka */
+        return weir_codec_decompress((enum weir_codec)(w->attributes & WEIR_ATTR_CODEC_MASK), w->value,
+                                     (size_t)w->value_len, scratch, scratch_cap, max, out_len);
     case WEIR_CODEC_LZ4:
         /* The value lies in the caller's writable set (weir_legacy_upconvert). */
         if (w->magic == 0) lz4_fix_header((uint8_t *)(uintptr_t)w->value, (size_t)w->value_len);
         return weir_lz4_decompress(w->value, (size_t)w->value_len, scratch, scratch_cap, max, out_len);
     default:
-        return WEIR_E_UNSUPPORTED; /* snappy (no library here), zstd (not for magic < 2), 5-7 */
+        return WEIR_E_UNSUPPORTED; /* zstd (not for magic < 2), 5-7 */
     }
 }
 
@@ -276,6 +278,9 @@ static enum weir_err down_message(struct downconv *d, const struct weir_record *
 static enum weir_err down_batch(struct downconv *d, const uint8_t *batch, size_t n, int64_t first_offset,
                                 uint8_t **scratch, size_t *scratch_cap, size_t max_decompressed, bool *full)
 {
+    if (n > WEIR_BATCH_OFF_ATTRS + 1 &&
+        (weir_load_be16(batch + WEIR_BATCH_OFF_ATTRS) & WEIR_ATTR_CODEC_MASK) == WEIR_CODEC_ZSTD)
+        return WEIR_E_UNSUPPORTED; /* Kafka: zstd is never down-converted (UNSUPPORTED_COMPRESSION_TYPE) */
     struct weir_record_iter it;
     enum weir_err err = weir_record_iter_init(&it, batch, n, scratch, scratch_cap, max_decompressed);
     if (err != WEIR_OK) return err;

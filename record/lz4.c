@@ -27,10 +27,15 @@ static const LZ4F_preferences_t kafka_prefs = {
 
 size_t weir_lz4_bound(size_t n) { return LZ4F_compressFrameBound(n, &kafka_prefs); }
 
-/* dst must hold weir_lz4_bound(n) bytes: LZ4F refuses less. */
-static enum weir_err compress_frame(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *out_len)
+/* dst must hold weir_lz4_bound(n) bytes: LZ4F refuses less. Kafka's levels
+ * 1-17 go to LZ4F as they are (below 3: fast; 3 and above: HC, capped at 12
+ * by LZ4F), as librdkafka passes them; -1 is LZ4 fast. */
+static enum weir_err compress_frame(int level, const uint8_t *src, size_t n, uint8_t *dst, size_t cap,
+                                    size_t *out_len)
 {
-    size_t r = LZ4F_compressFrame(dst, cap, src, n, &kafka_prefs);
+    LZ4F_preferences_t prefs = kafka_prefs;
+    if (level != WEIR_CODEC_LEVEL_DEFAULT) prefs.compressionLevel = level;
+    size_t r = LZ4F_compressFrame(dst, cap, src, n, &prefs);
     if (LZ4F_isError(r)) return WEIR_E_NOMEM;
     WEIR_ASSERT(r <= cap);
     *out_len = r;
@@ -39,13 +44,19 @@ static enum weir_err compress_frame(const uint8_t *src, size_t n, uint8_t *dst, 
 
 enum weir_err weir_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *out_len)
 {
+    return record_lz4_compress_level(WEIR_CODEC_LEVEL_DEFAULT, src, n, dst, cap, out_len);
+}
+
+enum weir_err record_lz4_compress_level(int level, const uint8_t *src, size_t n, uint8_t *dst, size_t cap,
+                                        size_t *out_len)
+{
     size_t bound = weir_lz4_bound(n);
-    if (cap >= bound) return compress_frame(src, n, dst, cap, out_len);
+    if (cap >= bound) return compress_frame(level, src, n, dst, cap, out_len);
     /* A smaller dst may still be enough once compressed: go through a bound-sized copy. */
     uint8_t *tmp = weir_malloc(bound);
     if (!tmp) return WEIR_E_NOMEM;
     size_t len = 0;
-    enum weir_err err = compress_frame(src, n, tmp, bound, &len);
+    enum weir_err err = compress_frame(level, src, n, tmp, bound, &len);
     if (err == WEIR_OK && len > cap) err = WEIR_E_TOO_LARGE;
     if (err == WEIR_OK) {
         memcpy(dst, tmp, len);

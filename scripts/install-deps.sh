@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages weir builds and tests with. Idempotent: does
 # nothing when everything is present. Uses sudo when not root.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev zlib1g-dev libcmocka-dev
+pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev zlib1g-dev libsnappy-dev libzstd-dev libcmocka-dev
       librdkafka-dev kcat python3 python3-confluent-kafka iperf3
       zookeeper libzookeeper-mt-dev # repl/: the C client; the server for tests (pulls in Java)
       clang libclang-rt-14-dev) # libFuzzer: clang only recommends libclang-rt-14-dev (libclang_rt.fuzzer)

@@ -2,7 +2,7 @@
  * from weir's own encoders and engine, so every seed is a valid input:
  *   fuzz_proto/     one request frame (header + body, no size) per API and
  *                   supported version, from the client's request encoders
- *   fuzz_batch/     RecordBatches (plain, LZ4, headers, nulls) and an LZ4 frame
+ *   fuzz_batch/     RecordBatches (plain, each codec, headers, nulls) and an LZ4 frame
  *   fuzz_segment/   partition directories written by weir_log_* and packed in
  *                   fuzz_segment.c's layout (recovery and clean variants)
  *   fuzz_config/, fuzz_client_conf/   config lines
@@ -70,6 +70,9 @@ static void batches(void)
     n = batch_make(buf, sizeof buf, WEIR_CODEC_NONE, 3, false, 7, 0), put("fuzz_batch", "idempotent3", buf, n);
     n = batch_make(buf, sizeof buf, WEIR_CODEC_LZ4, 1, false, -1, -1), put("fuzz_batch", "lz4_1", buf, n);
     n = batch_make(buf, sizeof buf, WEIR_CODEC_LZ4, 20, true, -1, -1), put("fuzz_batch", "lz4_20_headers", buf, n);
+    n = batch_make(buf, sizeof buf, WEIR_CODEC_GZIP, 20, true, -1, -1), put("fuzz_batch", "gzip_20_headers", buf, n);
+    n = batch_make(buf, sizeof buf, WEIR_CODEC_SNAPPY, 20, true, -1, -1), put("fuzz_batch", "snappy_20_headers", buf, n);
+    n = batch_make(buf, sizeof buf, WEIR_CODEC_ZSTD, 20, true, 7, 0), put("fuzz_batch", "zstd_20_idempotent", buf, n);
     static const char text[] = "an LZ4 frame as Kafka writes it, an LZ4 frame as Kafka writes it";
     uint8_t frame[256];
     FUZZ_CHECK(weir_lz4_compress((const uint8_t *)text, sizeof text, frame, sizeof frame, &n) == WEIR_OK);

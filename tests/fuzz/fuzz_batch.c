@@ -1,15 +1,17 @@
 /* tests/fuzz/fuzz_batch.c: the RecordBatch v2 validator, record iteration,
- * record headers and LZ4 frame decompression (record/batch.c, record/lz4.c).
+ * record headers and the four codecs' decompression (record/batch.c,
+ * record/codec.c, gzip.c, lz4.c), and broker-side recompression.
  *
  * The input is one batch as a producer sends it (or as recovery reads it),
- * and also, on its own, an LZ4 frame. Each run:
+ * and also, on its own, compressed data of each codec. Each run:
  *  1. weir_batch_validate, both as from a client and from disk; when only the
  *     CRC is wrong, again on a copy with the CRC fixed, so the checks after
  *     the CRC are reached too;
  *  2. iterates every record and header of the raw bytes (no validation
- *     first: the iterator must refuse on its own), decompressing LZ4 into
- *     scratch with a 1 MiB cap;
- *  3. weir_lz4_decompress of the whole input, same cap.
+ *     first: the iterator must refuse on its own), decompressing any codec
+ *     into scratch with a 1 MiB cap; a batch that validates is also
+ *     recompressed (to zstd, or to none when it is zstd) and must validate;
+ *  3. weir_codec_decompress of the whole input with each codec, same cap.
  * Properties: every record's key, value and headers lie inside the batch or
  * the decompressed scratch; no more records than the header counts; a valid
  * batch's length is within the input; decompression respects its cap. */
@@ -71,6 +73,23 @@ static void iterate(const uint8_t *p, size_t n)
     weir_free(scratch);
 }
 
+/* A batch that passes the broker's checks recompresses to one that validates. */
+static void recompress(const uint8_t *p, size_t n)
+{
+    struct weir_batch_header h;
+    if (weir_batch_check(p, n, n, true, &h) != WEIR_OK) return;
+    size_t total = WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length, out_len = 0, scratch_cap = 0, len = 0;
+    enum weir_codec to = (h.attributes & WEIR_ATTR_CODEC_MASK) == WEIR_CODEC_ZSTD ? WEIR_CODEC_NONE : WEIR_CODEC_ZSTD;
+    uint8_t *scratch = NULL, *out = NULL;
+    if (weir_batch_recompress(p, total, to, -1, DECOMPRESSED_MAX, SIZE_MAX, &scratch, &scratch_cap, &out, &out_len) ==
+        WEIR_OK) {
+        FUZZ_CHECK(weir_batch_validate(out, out_len, out_len, true, &len) == WEIR_OK && len == out_len);
+        FUZZ_CHECK(weir_batch_records_check(out, out_len, &scratch, &scratch_cap, DECOMPRESSED_MAX) == WEIR_OK);
+        weir_free(out);
+    }
+    weir_free(scratch);
+}
+
 static void validate(const uint8_t *p, size_t n)
 {
     size_t len = 0;
@@ -90,18 +109,25 @@ static void validate(const uint8_t *p, size_t n)
         FUZZ_CHECK(err != WEIR_OK || (len >= WEIR_BATCH_HEADER_BYTES && len <= n));
     }
     iterate(copy, n);
+    recompress(copy, n);
     weir_free(copy);
 }
 
 static void decompress(const uint8_t *p, size_t n)
 {
-    uint8_t *dst = NULL;
-    size_t cap = 0, out = 0;
-    if (weir_lz4_decompress(p, n, &dst, &cap, DECOMPRESSED_MAX, &out) == WEIR_OK) {
-        FUZZ_CHECK(out <= DECOMPRESSED_MAX && out <= cap);
-        fuzz_touch(dst, out);
+    for (int c = WEIR_CODEC_GZIP; c <= WEIR_CODEC_ZSTD; c++) {
+        uint8_t *dst = NULL;
+        size_t cap = 0, out = 0;
+        enum weir_err err = weir_codec_decompress((enum weir_codec)c, p, n, &dst, &cap, DECOMPRESSED_MAX, &out);
+        FUZZ_CHECK(cap <= DECOMPRESSED_MAX);
+        if (err == WEIR_OK) {
+            FUZZ_CHECK(out <= cap || out == 0);
+            fuzz_touch(dst, out);
+        } else {
+            FUZZ_CHECK(err == WEIR_E_INVALID || err == WEIR_E_TOO_LARGE || err == WEIR_E_NOMEM);
+        }
+        weir_free(dst);
     }
-    weir_free(dst);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
