@@ -87,7 +87,7 @@ static void usage_bench(FILE *out)
 {
     fprintf(out,
             "usage: weir bench produce [--topic T] [--records N] [--value-bytes N] [--batch-size N]\n"
-            "                          [--linger-ms N] [--acks 0|1|all] [--compression none|lz4]\n"
+            "                          [--linger-ms N] [--acks 0|1|all] [--compression none|gzip|snappy|lz4|zstd]\n"
             "                          [--partitions N] [--rate N] [--warmup N] [--set KEY=VALUE]...\n"
             "                          [--json] [--bootstrap HOST:PORT]\n"
             "       weir bench consume [--topic T] [--records N] [--set KEY=VALUE]... [--json]\n"
@@ -101,7 +101,7 @@ static void usage_bench(FILE *out)
             "  --batch-size N        batch.size (default: the client's, 16384)\n"
             "  --linger-ms N         linger.ms (default: the client's, 5)\n"
             "  --acks 0|1|all        acks (default all; idempotence is on with all)\n"
-            "  --compression C       none or lz4 (default none)\n"
+            "  --compression C       none, gzip, snappy, lz4 or zstd (default none)\n"
             "  --partitions N        create the topic with N partitions when it does not exist\n"
             "                        (default 1); an existing topic must have N\n"
             "  --rate N              records per second, 0 = as fast as possible (default 0)\n"

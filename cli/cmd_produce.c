@@ -56,7 +56,7 @@ static void usage_produce(FILE *out)
 {
     fprintf(out,
             "usage: weir produce --topic T [--key-separator SEP] [--header KEY=VALUE]...\n"
-            "                    [--partition P] [--acks 0|1|all] [--compression none|lz4]\n"
+            "                    [--partition P] [--acks 0|1|all] [--compression none|gzip|snappy|lz4|zstd]\n"
             "                    [--set KEY=VALUE]... [--bootstrap HOST:PORT]\n\n"
             "Sends each line of standard input as one record (without its newline).\n\n"
             "  --topic T             the topic (must exist)\n"
@@ -65,7 +65,7 @@ static void usage_produce(FILE *out)
             "  --header KEY=VALUE    a header on every record; repeatable\n"
             "  --partition P         this partition (default: by key hash, null keys spread)\n"
             "  --acks 0|1|all        acknowledgements to wait for (default all)\n"
-            "  --compression C       none or lz4 (default none)\n"
+            "  --compression C       none, gzip, snappy, lz4 or zstd (default none)\n"
             "  --set KEY=VALUE       a producer config key (linger.ms, batch.size, ...); repeatable\n"
             "  --bootstrap HOST:PORT a broker (default " CLI_BOOTSTRAP_DEFAULT ")\n"
             "  -h, --help            this text\n\n"

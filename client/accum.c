@@ -199,6 +199,7 @@ static struct cl_batch *batch_new(struct weir_producer *p, struct cl_part *part,
     b->part = part;
     b->state = CL_BATCH_OPEN;
     weir_batch_builder_init(&b->bld, buf, cap, (enum weir_codec)p->conf.codec);
+    b->bld.level = p->conf.codec_level;
     b->buf_cap = cap;
     b->created_ms = now;
     b->base_seq = -1;
@@ -292,8 +293,8 @@ int cl_batch_seal(struct weir_producer *p, struct cl_batch *b)
     WEIR_ASSERT(b->len == 0 && b->bld.count > 0);
     size_t len = 0;
     enum weir_err e = weir_batch_builder_finish(&b->bld, b->pid, b->epoch, b->base_seq, &len);
-    if (e == WEIR_E_TOO_LARGE && b->bld.codec == WEIR_CODEC_LZ4) {
-        /* Incompressible: the frame does not fit the buffer. Send it plain
+    if (e == WEIR_E_TOO_LARGE && b->bld.codec != WEIR_CODEC_NONE) {
+        /* Incompressible: the compressed records do not fit the buffer. Send them plain
          * (librdkafka also sends uncompressed when compression does not help). */
         b->bld.codec = WEIR_CODEC_NONE;
         e = weir_batch_builder_finish(&b->bld, b->pid, b->epoch, b->base_seq, &len);

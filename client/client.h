@@ -122,7 +122,9 @@ WEIR_API const char *weir_client_err_text(int err);
 /* Keys (defaults): bootstrap.servers (required: "host:port[,host:port...]",
  * IPv6 as "[addr]:port"), client.id ("weir"), acks (all; 0, 1, all or -1),
  * linger.ms (5), batch.size (16384), buffer.memory (33554432), max.block.ms
- * (60000), compression.type (none; none or lz4), retries (2147483647),
+ * (60000), compression.type (none; none, gzip, snappy, lz4 or zstd),
+ * compression.level (-1: the codec's default; gzip 1-9, lz4 1-17, zstd
+ * -131072..22; none and snappy only -1), retries (2147483647),
  * retry.backoff.ms (100), delivery.timeout.ms (120000), request.timeout.ms
  * (30000), max.in.flight.requests.per.connection (5), enable.idempotence
  * (true), message.max.bytes (1000000), metadata.max.age.ms (300000).
@@ -132,7 +134,8 @@ WEIR_API const char *weir_client_err_text(int err);
  * Cross-key rules are checked by weir_producer_new, as the Java producer
  * does: enable.idempotence=true (set explicitly) needs acks=all and
  * max.in.flight <= 5; left at its default it is turned off by acks 0/1 or
- * max.in.flight > 5. delivery.timeout.ms >= linger.ms + request.timeout.ms. */
+ * max.in.flight > 5. delivery.timeout.ms >= linger.ms + request.timeout.ms.
+ * compression.level must be in compression.type's range. */
 struct weir_conf;
 
 enum weir_conf_res {

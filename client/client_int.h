@@ -78,7 +78,8 @@ struct weir_conf {
     int32_t batch_size;
     int64_t buffer_memory;
     int32_t max_block_ms;
-    int32_t codec;           /* enum weir_codec: NONE or LZ4 */
+    int32_t codec;           /* enum weir_codec: any of Kafka's five */
+    int32_t codec_level;     /* compression.level: WEIR_CODEC_LEVEL_DEFAULT or the codec's range */
     int32_t retries;
     int32_t retry_backoff_ms;
     int32_t delivery_timeout_ms;

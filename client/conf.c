@@ -31,6 +31,7 @@ static const struct conf_key keys[] = {
     { "buffer.memory", NULL, K_I64, OFF(buffer_memory), 1024, INT64_C(1) << 40, 0 },
     { "max.block.ms", NULL, K_I32, OFF(max_block_ms), 0, INT32_MAX, 0 },
     { "compression.type", "compression.codec", K_CODEC, OFF(codec), 0, 0, 0 },
+    { "compression.level", NULL, K_I32, OFF(codec_level), WEIR_ZSTD_LEVEL_MIN, 22, 0 },
     { "retries", "message.send.max.retries", K_I32, OFF(retries), 0, INT32_MAX, CL_SET_RETRIES },
     { "retry.backoff.ms", NULL, K_I32, OFF(retry_backoff_ms), 1, 300000, 0 },
     { "delivery.timeout.ms", "message.timeout.ms", K_I32, OFF(delivery_timeout_ms), 1, INT32_MAX, 0 },
@@ -52,6 +53,7 @@ static void conf_defaults(struct weir_conf *c)
     c->buffer_memory = 32 << 20;
     c->max_block_ms = 60000;
     c->codec = WEIR_CODEC_NONE;
+    c->codec_level = WEIR_CODEC_LEVEL_DEFAULT;
     c->retries = INT32_MAX;
     c->retry_backoff_ms = 100;
     c->delivery_timeout_ms = 120000;
@@ -174,14 +176,13 @@ static enum weir_conf_res set_enum(struct weir_conf *c, const struct conf_key *k
         return WEIR_CONF_OK;
     }
     /* K_CODEC */
-    if (!strcmp(value, "none")) c->codec = WEIR_CODEC_NONE;
-    else if (!strcmp(value, "lz4")) c->codec = WEIR_CODEC_LZ4;
-    else {
-        bool known = !strcmp(value, "gzip") || !strcmp(value, "snappy") || !strcmp(value, "zstd");
-        cl_errbuf(errbuf, errbuf_size, "invalid value \"%s\" for compression.type: %s", value,
-                  known ? "not supported by this client (none or lz4)" : "expected none or lz4");
+    enum weir_codec codec;
+    if (weir_codec_parse(value, &codec) != WEIR_OK) {
+        cl_errbuf(errbuf, errbuf_size, "invalid value \"%s\" for compression.type: expected none, gzip, snappy, lz4 or zstd",
+                  value);
         return WEIR_CONF_INVALID;
     }
+    c->codec = (int32_t)codec;
     return WEIR_CONF_OK;
 }
 
@@ -267,7 +268,7 @@ enum weir_conf_res weir_conf_get(const struct weir_conf *conf, const char *key, 
     case K_I64: snprintf(buf, buf_size, "%" PRId64, *(const int64_t *)(const void *)base); break;
     case K_BOOL: snprintf(buf, buf_size, "%s", *(const bool *)(const void *)base ? "true" : "false"); break;
     case K_ACKS: snprintf(buf, buf_size, "%s", conf->acks == -1 ? "all" : conf->acks == 0 ? "0" : "1"); break;
-    case K_CODEC: snprintf(buf, buf_size, "%s", conf->codec == WEIR_CODEC_LZ4 ? "lz4" : "none"); break;
+    case K_CODEC: snprintf(buf, buf_size, "%s", weir_codec_name((enum weir_codec)conf->codec)); break;
     }
     return WEIR_CONF_OK;
 }
@@ -289,6 +290,15 @@ int cl_conf_finalize(struct weir_conf *c, char *errbuf, size_t errbuf_size)
             return WEIR_CLIENT_E_BAD_CONFIG;
         }
         if (why) c->idempotence = false; /* Java 3.x: a default that conflicts gives way */
+    }
+    if (!weir_codec_level_valid((enum weir_codec)c->codec, c->codec_level)) {
+        cl_errbuf(errbuf, errbuf_size, "compression.level %" PRId32 " is out of range for compression.type %s (%s)",
+                  c->codec_level, weir_codec_name((enum weir_codec)c->codec),
+                  c->codec == WEIR_CODEC_GZIP   ? "1-9 or -1"
+                  : c->codec == WEIR_CODEC_LZ4  ? "1-17 or -1"
+                  : c->codec == WEIR_CODEC_ZSTD ? "-131072..22, or -1 for the default"
+                                                : "only -1: the codec has no levels");
+        return WEIR_CLIENT_E_BAD_CONFIG;
     }
     if ((int64_t)c->delivery_timeout_ms < (int64_t)c->linger_ms + c->request_timeout_ms) {
         cl_errbuf(errbuf, errbuf_size, "delivery.timeout.ms (%" PRId32 ") must be >= linger.ms + request.timeout.ms (%" PRId64 ")",

@@ -103,7 +103,7 @@ static enum weir_err batch_check(const uint8_t *p, size_t n, bool check_crc, str
     if (check_crc && weir_crc32c(0, p + WEIR_BATCH_OFF_ATTRS, *total - WEIR_BATCH_OFF_ATTRS) != h->crc)
         return WEIR_E_CRC;
     int codec = h->attributes & WEIR_ATTR_CODEC_MASK;
-    if (codec != WEIR_CODEC_NONE && codec != WEIR_CODEC_LZ4) return WEIR_E_UNSUPPORTED;
+    if (codec > WEIR_CODEC_ZSTD) return WEIR_E_UNSUPPORTED; /* 5-7 are not Kafka codecs */
     return WEIR_OK;
 }
 

@@ -159,7 +159,7 @@ bad "topics list: unknown option" "--bogus" -- topics list --bogus
 bad "topics list: stray argument" "unexpected argument 'extra'" -- topics list extra
 bad "produce: no --topic" "--topic is required" -- produce
 bad "produce --acks 2" "acks" -- produce --topic t --acks 2
-bad "produce --compression zstd" "zstd" -- produce --topic t --compression zstd
+bad "produce --compression brotli" "brotli" -- produce --topic t --compression brotli
 bad "produce --header without =" "KEY=VALUE" -- produce --topic t --header nokv
 bad "produce --partition -1" "--partition" -- produce --topic t --partition -1
 bad "produce --set unknown key" "no.such.key" -- produce --topic t --set no.such.key=1

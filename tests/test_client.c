@@ -258,8 +258,13 @@ static void test_conf_errors(void **state)
         { "acks", "all", WEIR_CONF_OK, "" },
         { "acks", "2", WEIR_CONF_INVALID, "expected 0, 1, all or -1" },
         { "compression.type", "lz4", WEIR_CONF_OK, "" },
-        { "compression.type", "gzip", WEIR_CONF_INVALID, "not supported by this client" },
-        { "compression.type", "brotli", WEIR_CONF_INVALID, "expected none or lz4" },
+        { "compression.type", "gzip", WEIR_CONF_OK, "" },
+        { "compression.type", "snappy", WEIR_CONF_OK, "" },
+        { "compression.type", "zstd", WEIR_CONF_OK, "" },
+        { "compression.type", "brotli", WEIR_CONF_INVALID, "expected none, gzip, snappy, lz4 or zstd" },
+        { "compression.level", "-131073", WEIR_CONF_INVALID, "compression.level" },
+        { "compression.level", "23", WEIR_CONF_INVALID, "compression.level" },
+        { "compression.level", "9", WEIR_CONF_OK, "" },
         { "enable.idempotence", "yes", WEIR_CONF_INVALID, "expected true or false" },
         { "enable.idempotence", "FALSE", WEIR_CONF_OK, "" },
         { "batch.size", "0", WEIR_CONF_INVALID, "batch.size" },
@@ -284,7 +289,7 @@ static void test_conf_errors(void **state)
     assert_int_equal(weir_conf_get(c, "linger.ms", buf, sizeof buf), WEIR_CONF_OK);
     assert_string_equal(buf, "7"); /* set through its librdkafka alias */
     assert_int_equal(weir_conf_get(c, "compression.type", buf, sizeof buf), WEIR_CONF_OK);
-    assert_string_equal(buf, "lz4");
+    assert_string_equal(buf, "zstd"); /* the last valid one set */
     assert_int_equal(weir_conf_get(c, "acks", buf, sizeof buf), WEIR_CONF_OK);
     assert_string_equal(buf, "all");
     assert_int_equal(weir_conf_get(c, "nope", buf, sizeof buf), WEIR_CONF_UNKNOWN);
@@ -308,6 +313,13 @@ static void test_conf_cross_rules(void **state)
         { { "enable.idempotence", "false", NULL }, true, "", 0 },
         { { "delivery.timeout.ms", "1000", "linger.ms", "500", "request.timeout.ms", "600", NULL }, false,
           "delivery.timeout.ms (1000) must be >= linger.ms + request.timeout.ms (1100)", -1 },
+        { { "compression.type", "gzip", "compression.level", "9", NULL }, true, "", 1 },
+        { { "compression.type", "gzip", "compression.level", "10", NULL }, false, "out of range for compression.type gzip", -1 },
+        { { "compression.type", "lz4", "compression.level", "17", NULL }, true, "", 1 },
+        { { "compression.type", "lz4", "compression.level", "0", NULL }, false, "1-17", -1 },
+        { { "compression.type", "zstd", "compression.level", "-131072", NULL }, true, "", 1 },
+        { { "compression.type", "snappy", "compression.level", "3", NULL }, false, "no levels", -1 },
+        { { "compression.type", "none", "compression.level", "-1", NULL }, true, "", 1 },
     };
     for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
         char err[256] = "";
