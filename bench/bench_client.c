@@ -98,7 +98,11 @@ struct opts {
     long batch_sizes[4];
     int n_batch_sizes;
     unsigned phases;
+    unsigned codecs; /* bit i: codec_names[i] in the produce rows */
 };
+
+static const char *const codec_names[] = { "none", "gzip", "snappy", "lz4", "zstd" };
+enum { CODECS_DEFAULT = 1u << 0 | 1u << 3 }; /* none and lz4 */
 
 struct ctx {
     struct opts o;
@@ -650,18 +654,20 @@ static void bench_cfgs(struct ctx *x, const char *bench, const char *tag, const 
     free(res);
 }
 
+/* acks x partitions x the --codecs, per batch size: (1, none, 1), (1, lz4, 1), (1, none, 6), ... */
 static void bench_produce(struct ctx *x)
 {
-    static const struct { const char *acks, *codec; int parts; } m[] = {
-        { "1", "none", 1 }, { "1", "lz4", 1 }, { "1", "none", 6 }, { "1", "lz4", 6 },
-        { "all", "none", 1 }, { "all", "lz4", 1 }, { "all", "none", 6 }, { "all", "lz4", 6 },
-    };
-    struct cfg cfgs[ARRAY_LEN(m) * ARRAY_LEN(x->o.batch_sizes)];
+    static const char *const acks[] = { "1", "all" };
+    static const int parts[] = { 1, 6 };
+    struct cfg cfgs[ARRAY_LEN(acks) * ARRAY_LEN(parts) * ARRAY_LEN(codec_names) * ARRAY_LEN(x->o.batch_sizes)];
     int n = 0;
     for (int b = 0; b < x->o.n_batch_sizes; b++)
-        for (size_t i = 0; i < ARRAY_LEN(m); i++)
-            cfgs[n++] = (struct cfg){ m[i].acks, m[i].codec, m[i].parts, x->o.batch_sizes[b], x->o.linger_ms, 0,
-                                      x->o.records };
+        for (size_t a = 0; a < ARRAY_LEN(acks); a++)
+            for (size_t p = 0; p < ARRAY_LEN(parts); p++)
+                for (size_t c = 0; c < ARRAY_LEN(codec_names); c++)
+                    if (x->o.codecs & (1u << c))
+                        cfgs[n++] = (struct cfg){ acks[a], codec_names[c], parts[p], x->o.batch_sizes[b],
+                                                  x->o.linger_ms, 0, x->o.records };
     fprintf(stderr, "== produce: %ld records of %d bytes per run, linger.ms %d, %d configurations x %d runs x 2 clients\n",
             x->o.records, x->o.value_bytes, x->o.linger_ms, n, x->o.runs);
     bench_cfgs(x, "client_produce", "t", cfgs, n, x->o.runs);
@@ -777,7 +783,7 @@ static void usage(FILE *f)
 {
     fputs("usage: bench_client [--runs N] [--lat-runs N] [--consume-runs N] [--records N] [--consume-records N]\n"
           "                    [--batch-sizes LIST] [--linger-ms N] [--rate N] [--lat-secs N] [--value-bytes N]\n"
-          "                    [--only LIST] [--match STR] [--quick] [--dir PATH] [--weir PATH]\n"
+          "                    [--only LIST] [--codecs LIST] [--match STR] [--quick] [--dir PATH] [--weir PATH]\n"
           "                    [--bootstrap HOST:PORT]\n"
           "  --runs N            produce runs per configuration and client (default 3)\n"
           "  --lat-runs N        latency runs per configuration and client (default 5)\n"
@@ -791,6 +797,8 @@ static void usage(FILE *f)
           "  --lat-secs N        latency rows: seconds per run (default 5)\n"
           "  --value-bytes N     value size (default 100)\n"
           "  --only LIST         comma list of produce,latency,consume\n"
+          "  --codecs LIST       the produce rows' codecs, comma list of none,gzip,snappy,lz4,zstd\n"
+          "                      (default none,lz4)\n"
           "  --quick             100000 records, 200000 consume records, 1 s latency, 1 run each\n"
           "  --dir PATH          make the bench directory under PATH (default $TMPDIR or /tmp)\n"
           "  --weir PATH         the weir binary (default: next to this program)\n"
@@ -831,6 +839,17 @@ static unsigned parse_phases(const char *s)
     return mask;
 }
 
+static unsigned parse_codecs(const char *s)
+{
+    unsigned mask;
+    const char *bad;
+    int bad_len;
+    if (!names_mask(s, codec_names, ARRAY_LEN(codec_names), &mask, &bad, &bad_len))
+        fatal("--codecs: unknown codec '%.*s'", bad_len, bad);
+    if (!mask) fatal("--codecs: empty");
+    return mask;
+}
+
 static void parse_args(struct ctx *x, int argc, char **argv)
 {
     struct opts *o = &x->o;
@@ -853,6 +872,7 @@ static void parse_args(struct ctx *x, int argc, char **argv)
         else if (!strcmp(a, "--lat-secs")) o->lat_secs = (int)parse_long(v, 1, 3600);
         else if (!strcmp(a, "--value-bytes")) o->value_bytes = (int)parse_long(v, 2, 900000);
         else if (!strcmp(a, "--only")) o->phases = parse_phases(v);
+        else if (!strcmp(a, "--codecs")) o->codecs = parse_codecs(v);
         else if (!strcmp(a, "--dir")) o->dir_arg = v;
         else if (!strcmp(a, "--weir")) o->weir_bin = v;
         else if (!strcmp(a, "--bootstrap")) o->bootstrap = v;
@@ -872,6 +892,7 @@ static void parse_args(struct ctx *x, int argc, char **argv)
     if (!o->lat_secs) o->lat_secs = quick ? 1 : 5;
     if (!o->value_bytes) o->value_bytes = 100;
     if (!o->phases) o->phases = PH_ALL;
+    if (!o->codecs) o->codecs = CODECS_DEFAULT;
     if (!o->weir_bin) {
         int rc = exe_sibling("weir", o->weir_buf, sizeof o->weir_buf);
         if (rc == -1) fatal("readlink /proc/self/exe: %s", strerror(errno));
