@@ -295,7 +295,7 @@ WEIR_API int32_t weir_partition_for_key(const void *key, size_t len, int32_t par
  *   weir_consumer_destroy(c);
  *
  * Records are zero copy: key, value and headers point into the Fetch response
- * (or, for an LZ4 batch, into its decompressed records), which lives until the
+ * (or, for a compressed batch, into its decompressed records), which lives until the
  * last record pointing into it is released.
  * Threads: poll may be called from one thread at a time; assign, seek,
  * position and record_release from any thread. */
@@ -498,8 +498,8 @@ WEIR_API int weir_consumer_committed(struct weir_consumer *c, struct weir_topic_
  * or event. NULL when none came in time (or the consumer is closed).
  * A batch the consumer cannot read becomes one EVENT_ERROR naming its first
  * offset, then the records after it follow: WEIR_KAFKA_UNSUPPORTED_COMPRESSION_TYPE
- * (gzip, snappy, zstd: this client decodes LZ4 only), WEIR_KAFKA_CORRUPT_MESSAGE
- * (CRC, truncated or malformed records). */
+ * (codecs 5-7: this client decodes gzip, snappy, lz4 and zstd), WEIR_KAFKA_CORRUPT_MESSAGE
+ * (CRC, compressed data that does not decode, truncated or malformed records). */
 WEIR_API struct weir_consumer_record *weir_consumer_poll(struct weir_consumer *c, int timeout_ms);
 /* Gives a polled record back. Any thread; NULL is a no-op. Every record must
  * be released before weir_consumer_destroy. */

@@ -452,7 +452,7 @@ static struct weir_consumer_record *next_from_batch(struct weir_consumer *c)
 static int batch_err_kafka(enum weir_err err, const char **what)
 {
     switch (err) {
-    case WEIR_E_UNSUPPORTED: *what = "compression codec not supported by this client (gzip, snappy and zstd are not)"; return 76;
+    case WEIR_E_UNSUPPORTED: *what = "not a Kafka compression codec (attributes 5-7)"; return 76;
     case WEIR_E_CRC: *what = "CRC-32C mismatch"; return 2;
     case WEIR_E_NOMEM: *what = "out of memory"; return WEIR_CLIENT_E_NOMEM;
     case WEIR_E_TOO_LARGE: *what = "decompresses to more than 256 MiB"; return 2;

@@ -37,7 +37,7 @@ enum {
     CW_HOST_MAX = 256,
     CW_ERRBUF = 256,
     CW_IOV_MAX = 64,
-    CW_DECOMPRESSED_MAX = 256 << 20, /* one LZ4 batch, decompressed */
+    CW_DECOMPRESSED_MAX = 256 << 20, /* one compressed batch, decompressed */
 };
 
 /* ---- frames --------------------------------------------------------------------- */
