@@ -666,7 +666,7 @@ static enum weir_err segment_time_scan(struct weir_segment *seg, int64_t offset,
             struct weir_record_iter it;
             struct weir_record rec;
             err = weir_record_iter_init(&it, b, len, &scratch, &scratch_cap, 64u << 20);
-            if (err == WEIR_E_UNSUPPORTED) { /* snappy/zstd: stored, not decoded; never skip a record */
+            if (err == WEIR_E_UNSUPPORTED) { /* codec 5-7 (never from a client): never skip a record */
                 *found = WEIR_MAX((int64_t)weir_load_be64(b), min);
                 *found_ts = (int64_t)weir_load_be64(b + WEIR_BATCH_OFF_MAX_TS);
                 weir_free(scratch);

@@ -398,6 +398,23 @@ static bool read_diverges(const struct reactor *r, const struct part *p, struct 
     return s->diverging;
 }
 
+/* Fetch v0-9 readers predate zstd (KIP-110): a partition whose answer
+ * would carry a zstd batch gets 76 UNSUPPORTED_COMPRESSION_TYPE and no
+ * records (Kafka answers so for a topic whose compression.type is zstd, and
+ * never down-converts zstd; weir looks at the batches themselves, since such
+ * a reader cannot decode them). Reads only the batch headers. */
+static bool view_has_zstd(const struct weir_log_view *v)
+{
+    for (size_t pos = 0; v->len - pos >= WEIR_BATCH_HEADER_BYTES;) {
+        const uint8_t *b = v->data + pos;
+        if ((b[WEIR_BATCH_OFF_ATTRS + 1] & WEIR_ATTR_CODEC_MASK) == WEIR_CODEC_ZSTD) return true;
+        size_t len = (size_t)weir_load_be32(b + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
+        if (len > v->len - pos || len < WEIR_BATCH_HEADER_BYTES) break;
+        pos += len;
+    }
+    return false;
+}
+
 static void read_owner(struct reactor *r, struct ptask *pt)
 {
     struct fetch_slot *s = weir_container_of(pt, struct fetch_slot, pt);
@@ -433,6 +450,11 @@ static void read_owner(struct reactor *r, struct ptask *pt)
         } else {
             s->high_watermark = weir_log_high_watermark(p->log);
             if (s->has_view) view_trim(&s->view, s->high_watermark);
+            if (s->has_view && pt->req->hdr.api_version < 10 && view_has_zstd(&s->view)) {
+                weir_log_view_release(p->log, &s->view);
+                s->has_view = false;
+                pt->error_code = WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+            }
         }
     }
     ptask_reply(r, pt);

@@ -93,6 +93,20 @@ static void produce_appended(struct weir_append *a)
     else ptask_reply(s->owner, &s->pt);
 }
 
+enum { PRODUCE_INFLATE_MAX = 64 << 20 }; /* one batch's records, decompressed */
+
+static int16_t produce_codec_error(enum weir_err err)
+{
+    switch (err) {
+    case WEIR_OK: return 0;
+    case WEIR_E_TOO_LARGE: return WEIR_KERR_MESSAGE_TOO_LARGE;
+    case WEIR_E_UNSUPPORTED: return WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case WEIR_E_NOMEM:
+    case WEIR_E_BAD_CONFIG: return WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    default: return WEIR_KERR_CORRUPT_MESSAGE;
+    }
+}
+
 static void produce_owner(struct reactor *r, struct ptask *pt)
 {
     struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
@@ -148,6 +162,25 @@ static int16_t produce_precheck(const uint8_t *records, int32_t records_len)
     return 0;
 }
 
+/* A compressed batch is decompressed and its records walked before it
+ * travels, as Kafka's LogValidator does: data that does not decode, or
+ * records that do not parse or match the count, get 2 CORRUPT_MESSAGE (a
+ * batch inflating past 64 MiB: 10 MESSAGE_TOO_LARGE); zstd before Produce
+ * v7 gets 76 UNSUPPORTED_COMPRESSION_TYPE (Kafka: KIP-110). Uncompressed
+ * batches are checked by the engine's append as before. */
+static int16_t produce_codec_check(const struct request *req, const uint8_t *records, int32_t records_len)
+{
+    enum weir_codec codec = (enum weir_codec)(records[WEIR_BATCH_OFF_ATTRS + 1] & WEIR_ATTR_CODEC_MASK);
+    if (codec == WEIR_CODEC_NONE) return 0;
+    if (codec == WEIR_CODEC_ZSTD && req->hdr.api_version < 7) return WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    uint8_t *scratch = NULL;
+    size_t scratch_cap = 0;
+    enum weir_err err = weir_batch_records_check(records, (size_t)records_len, &scratch, &scratch_cap,
+                                                 PRODUCE_INFLATE_MAX);
+    weir_free(scratch);
+    return produce_codec_error(err);
+}
+
 static void produce_dispatch(struct request *req, struct produce_state *st, int32_t t, int32_t p)
 {
     const struct kproduce_req_topic *in_t = &st->pr.topics[t];
@@ -165,6 +198,7 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     if (st->pr.acks != 0 && st->pr.acks != 1 && st->pr.acks != -1) out->error_code = WEIR_KERR_INVALID_REQUIRED_ACKS;
     if (out->error_code == 0) out->error_code = produce_upconvert(req, in, s);
     if (out->error_code == 0) out->error_code = produce_precheck(s->records, s->records_len);
+    if (out->error_code == 0) out->error_code = produce_codec_check(req, s->records, s->records_len);
     if (out->error_code == 0 && !weir_topic_name_valid(topic)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
     if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;

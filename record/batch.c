@@ -394,10 +394,14 @@ enum weir_err weir_batch_recompress(const uint8_t *batch, size_t n, enum weir_co
                                     size_t *scratch_cap, uint8_t **out, size_t *out_len)
 {
     if (to > WEIR_CODEC_ZSTD || (to != WEIR_CODEC_NONE && !weir_codec_level_valid(to, level))) return WEIR_E_BAD_CONFIG;
+    struct weir_batch_header h;
+    enum weir_err err = weir_batch_check(batch, n, SIZE_MAX, false, &h); /* never launder a bad CRC */
+    if (err != WEIR_OK) return err;
+    if (WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length != n) return WEIR_E_INVALID;
     struct weir_record_iter it;
     const uint8_t *records;
     size_t len;
-    enum weir_err err = records_walk(&it, batch, n, scratch, scratch_cap, max_decompressed, &records, &len);
+    err = records_walk(&it, batch, n, scratch, scratch_cap, max_decompressed, &records, &len);
     if (err != WEIR_OK) return err;
     size_t cap = WEIR_BATCH_HEADER_BYTES + (to == WEIR_CODEC_NONE ? len : weir_codec_bound(to, len));
     uint8_t *b = weir_malloc(cap);

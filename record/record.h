@@ -165,13 +165,14 @@ enum weir_err weir_batch_builder_finish(struct weir_batch_builder *b, int64_t pr
  * WEIR_E_UNSUPPORTED, WEIR_E_NOMEM. Reads only. */
 enum weir_err weir_batch_records_check(const uint8_t *batch, size_t n, uint8_t **scratch, size_t *scratch_cap,
                                        size_t max_decompressed);
-/* Rewrites the one checked batch at batch (n bytes) with its records in
+/* Rewrites the one batch at batch (exactly n bytes) with its records in
  * codec `to` at `level`: every header field kept (offsets, timestamps,
  * producer id, epoch and sequence, other attribute bits) but the codec bits
- * and the length; CRC recomputed. The records are checked as by
+ * and the length; CRC recomputed. The batch is first checked as by
+ * weir_batch_check (so a bad CRC is never made good) and its records as by
  * weir_batch_records_check. On WEIR_OK *out is a weir_malloc'd batch of
  * *out_len bytes (the caller frees it). Errors: those of
- * weir_batch_records_check, WEIR_E_BAD_CONFIG (level), WEIR_E_TOO_LARGE
+ * weir_batch_check and weir_batch_records_check, WEIR_E_BAD_CONFIG (level), WEIR_E_TOO_LARGE
  * (the result over max_bytes). Scratch as for weir_record_iter_init. */
 enum weir_err weir_batch_recompress(const uint8_t *batch, size_t n, enum weir_codec to, int level,
                                     size_t max_decompressed, size_t max_bytes, uint8_t **scratch,

@@ -984,7 +984,7 @@ class KafkaConn:
         end = None
         deadline = time.monotonic() + timeout
         while end is None or offset < end:
-            err, hw, blob = self.fetch(topic, partition, offset, max_wait_ms=100)
+            err, hw, blob = fetch_v11(self, topic, partition, offset, -1)  # v11: zstd batches too (v4-9: 76)
             if err:
                 raise ValueError(f"fetch {topic}-{partition}@{offset}: error {err}")
             end = hw if end is None else end

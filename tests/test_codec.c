@@ -356,6 +356,12 @@ static void test_recompress_pairs(void **state)
                                                &olen),
                          WEIR_E_TOO_LARGE);
         assert_null(out);
+        /* A bad CRC is refused, never recomputed over the damage. */
+        src[slen - 1] ^= 1;
+        assert_int_equal(weir_batch_recompress(src, slen, WEIR_CODEC_ZSTD, -1, MAX_OUT, SIZE_MAX, &scratch, &scap,
+                                               &out, &olen),
+                         WEIR_E_CRC);
+        assert_null(out);
     }
     weir_free(scratch);
     weir_free(src);
