@@ -57,6 +57,15 @@ void weir_clean_config_default(struct weir_clean_config *c)
     };
 }
 
+void log_clean_config(const struct weir_log_config *c, struct weir_clean_config *out)
+{
+    weir_clean_config_default(out);
+    out->delete_retention_ms = c->delete_retention_ms;
+    out->min_compaction_lag_ms = c->min_compaction_lag_ms;
+    out->max_compaction_lag_ms = c->max_compaction_lag_ms;
+    out->min_cleanable_dirty_ratio = c->min_cleanable_dirty_ratio;
+}
+
 /* ---- key -> offset map: open addressing over 64-bit key hashes ------------ */
 
 struct map_slot {
@@ -242,9 +251,16 @@ static int64_t tombstones_since(struct weir_log *log, unsigned k, int64_t now_ms
     return log->tombstones_since_ms = since;
 }
 
+bool weir_log_compacted(const struct weir_log *log) { return log->compacted; }
+
 enum weir_err weir_log_clean_begin(struct weir_log *log, const struct weir_clean_config *cc, int64_t now_ms,
                                    bool force, struct weir_clean_job **out)
 {
+    struct weir_clean_config from_log;
+    if (!cc) {
+        log_clean_config(&log->cfg, &from_log);
+        cc = &from_log;
+    }
     *out = NULL;
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
     if (log->closing) return WEIR_E_CLOSED;
@@ -677,7 +693,6 @@ static enum weir_err recover_swap(const char *dir, int64_t base)
             return WEIR_E_IO;
         }
     }
-    weir_log(WEIR_LOG_WARN, "recovery: %s: finished the swap of cleaned segment %" PRId64, dir, base);
     return WEIR_OK;
 }
 
@@ -688,6 +703,7 @@ enum weir_err cleaner_recover_files(const char *dir)
     int64_t swaps[64];
     unsigned n_swaps = 0;
     bool more = false, changed = false;
+    unsigned dropped = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         int64_t base;
@@ -699,6 +715,9 @@ enum weir_err cleaner_recover_files(const char *dir)
     rewinddir(d);
     enum weir_err err = WEIR_OK;
     for (unsigned i = 0; i < n_swaps && err == WEIR_OK; i++, changed = true) err = recover_swap(dir, swaps[i]);
+    if (n_swaps > 0)
+        weir_log(WEIR_LOG_WARN, "recovery: %s: finished the swap of %u cleaned segments (from %" PRId64 ")", dir,
+                 n_swaps, swaps[0]);
     while (err == WEIR_OK && (e = readdir(d))) { /* whatever is left never committed */
         size_t n = strlen(e->d_name);
         bool cleaned = n > 8 && !strcmp(e->d_name + n - 8, ".cleaned");
@@ -706,11 +725,12 @@ enum weir_err cleaner_recover_files(const char *dir)
         if (!cleaned && !swap) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        weir_log(WEIR_LOG_WARN, "recovery: deleting %s (an uncommitted cleaner pass)", path);
         weir_io->unlink(path);
-        changed = true;
+        dropped++, changed = true;
     }
     closedir(d);
+    if (dropped > 0)
+        weir_log(WEIR_LOG_WARN, "recovery: %s: deleted %u files of an uncommitted cleaner pass", dir, dropped);
     if (err == WEIR_OK && more) return cleaner_recover_files(dir); /* more than fit in one go */
     if (err == WEIR_OK && changed) err = weir_fsync_dir(dir);
     return err;

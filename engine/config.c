@@ -24,6 +24,9 @@ static const struct config_key {
     { "flush.messages", offsetof(struct weir_log_config, flush_messages), CFG_I64, 1, INT64_MAX },
     { "flush.ms", offsetof(struct weir_log_config, flush_ms), CFG_I64, 0, INT64_MAX },
     { "min.insync.replicas", offsetof(struct weir_log_config, min_insync_replicas), CFG_U32, 1, INT32_MAX },
+    { "delete.retention.ms", offsetof(struct weir_log_config, delete_retention_ms), CFG_I64, 0, INT64_MAX },
+    { "min.compaction.lag.ms", offsetof(struct weir_log_config, min_compaction_lag_ms), CFG_I64, 0, INT64_MAX },
+    { "max.compaction.lag.ms", offsetof(struct weir_log_config, max_compaction_lag_ms), CFG_I64, 1, INT64_MAX },
 };
 
 void weir_log_config_default(struct weir_log_config *c)
@@ -39,6 +42,10 @@ void weir_log_config_default(struct weir_log_config *c)
         .flush_messages = INT64_MAX,
         .flush_ms = INT64_MAX,
         .min_insync_replicas = 1,
+        .cleanup_policy = WEIR_CLEANUP_DELETE,
+        .delete_retention_ms = 86400000,
+        .max_compaction_lag_ms = INT64_MAX,
+        .min_cleanable_dirty_ratio = 0.5,
     };
 }
 
@@ -53,9 +60,47 @@ static bool parse_i64(const char *text, int64_t *out)
     return true;
 }
 
+/* cleanup.policy: a list of delete and compact (Kafka's ValidList), not empty. */
+static enum weir_err cleanup_policy_set(struct weir_log_config *c, const char *value, char *why, size_t why_cap)
+{
+    uint8_t bits = 0;
+    const char *p = value ? value : "";
+    for (size_t steps = 0; *p; steps++) {
+        WEIR_ASSERT(steps <= strlen(value));
+        size_t n = strcspn(p, ",");
+        if (n == 6 && !strncmp(p, "delete", 6)) bits |= WEIR_CLEANUP_DELETE;
+        else if (n == 7 && !strncmp(p, "compact", 7)) bits |= WEIR_CLEANUP_COMPACT;
+        else break;
+        p += n + (p[n] == ',');
+    }
+    if (*p || bits == 0) {
+        snprintf(why, why_cap, "config cleanup.policy: '%s' is not a list of delete and compact",
+                 value ? value : "(null)");
+        return WEIR_E_BAD_CONFIG;
+    }
+    c->cleanup_policy = bits;
+    return WEIR_OK;
+}
+
+static enum weir_err ratio_set(double *out, const char *key, const char *value, char *why, size_t why_cap)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = value && *value ? strtod(value, &end) : -1;
+    if (errno != 0 || !end || *end != '\0' || !(v >= 0 && v <= 1)) {
+        snprintf(why, why_cap, "config %s: '%s' is not a number in [0, 1]", key, value ? value : "(null)");
+        return WEIR_E_BAD_CONFIG;
+    }
+    *out = v;
+    return WEIR_OK;
+}
+
 enum weir_err weir_log_config_set(struct weir_log_config *c, const char *key, const char *value, char *why,
                                   size_t why_cap)
 {
+    if (!strcmp(key, "cleanup.policy")) return cleanup_policy_set(c, value, why, why_cap);
+    if (!strcmp(key, "min.cleanable.dirty.ratio"))
+        return ratio_set(&c->min_cleanable_dirty_ratio, key, value, why, why_cap);
     for (size_t i = 0; i < WEIR_ARRAY_LEN(config_keys); i++) {
         const struct config_key *k = &config_keys[i];
         if (strcmp(k->name, key) != 0) continue;
@@ -91,6 +136,11 @@ size_t weir_log_config_format(const struct weir_log_config *c, char *buf, size_t
         int n = snprintf(buf + WEIR_MIN(used, cap), used < cap ? cap - used : 0, "%s=%" PRId64 "\n", k->name, v);
         if (n > 0) used += (size_t)n;
     }
+    static const char *const policies[] = { "", "delete", "compact", "compact,delete" };
+    int n = snprintf(buf + WEIR_MIN(used, cap), used < cap ? cap - used : 0,
+                     "cleanup.policy=%s\nmin.cleanable.dirty.ratio=%g\n", policies[c->cleanup_policy & 3],
+                     c->min_cleanable_dirty_ratio);
+    if (n > 0) used += (size_t)n;
     return used;
 }
 

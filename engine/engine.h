@@ -31,6 +31,7 @@ enum { WEIR_PRODUCER_BATCHES = 5,      /* NUM_BATCHES_TO_RETAIN */
 #define WEIR_PRODUCER_EXPIRATION_MS ((int64_t)86400000) /* producer.id.expiration.ms */
 
 /* Kafka topic config names; defaults as in Kafka where it has one. */
+enum { WEIR_CLEANUP_DELETE = 1u << 0, WEIR_CLEANUP_COMPACT = 1u << 1 }; /* cleanup.policy bits */
 struct weir_log_config {
     uint64_t segment_bytes;        /* segment.bytes, default 1 GiB */
     int64_t segment_ms;            /* segment.ms, default 7 days */
@@ -42,6 +43,11 @@ struct weir_log_config {
     int64_t flush_messages;        /* flush.messages: fdatasync every N records; INT64_MAX = never, 1 = always */
     int64_t flush_ms;              /* flush.ms: fdatasync when unflushed data is this old; INT64_MAX = never */
     uint32_t min_insync_replicas;  /* min.insync.replicas: acks=all needs this many in the ISR, default 1 (>= 1) */
+    uint8_t cleanup_policy;        /* cleanup.policy: WEIR_CLEANUP_* bits, default delete */
+    int64_t delete_retention_ms;   /* delete.retention.ms: tombstones kept this long, default 1 day */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, default INT64_MAX */
+    double min_cleanable_dirty_ratio;    /* min.cleanable.dirty.ratio in [0, 1], default 0.5 */
 };
 void weir_log_config_default(struct weir_log_config *c);
 /* Sets one Kafka-named key from its text value. Errors: WEIR_E_BAD_CONFIG with
@@ -186,7 +192,8 @@ enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_c
  * state (producerId >= 0, Kafka's rules, in-flight appends included), then
  * queues it; it is written at the appender's next run.
  * Errors (nothing queued, on_done not called): WEIR_E_TRUNCATED, WEIR_E_CRC,
- * WEIR_E_INVALID, WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_FAILED
+ * WEIR_E_INVALID (also: a record without a key in a compacted log, as
+ * Kafka's INVALID_RECORD), WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_FAILED
  * (partition read-only), WEIR_E_CLOSED, WEIR_E_NOMEM, WEIR_E_TRANSACTIONAL,
  * WEIR_E_PRODUCER_EPOCH (epoch older than the producer's last),
  * WEIR_E_OUT_OF_SEQUENCE (a gap, or a new epoch not starting at 0), and
@@ -407,7 +414,10 @@ struct weir_clean_stats {
 };
 
 struct weir_clean_job;
-/* Owner thread: picks the segments to clean and pins them. WEIR_E_NOT_FOUND:
+/* cleanup.policy has compact (the broker cleans it). */
+bool weir_log_compacted(const struct weir_log *log);
+/* Owner thread: picks the segments to clean and pins them; `cc` NULL: the
+ * log's own config (delete.retention.ms, ...). WEIR_E_NOT_FOUND:
  * nothing cleanable, or (unless `force`) the dirty ratio is below the config's
  * and max.compaction.lag.ms has not passed. WEIR_E_BUSY: a job of this log is
  * pending. WEIR_E_FAILED, WEIR_E_CLOSED, WEIR_E_NOMEM. On WEIR_OK, *out must

@@ -297,6 +297,9 @@ void log_hw_restore(struct weir_log *log, int64_t hw);
 
 /* ---- cleaner.c ------------------------------------------------------------ */
 
+/* The cleaner's settings from a topic config (log.c's config_compacts says whether it cleans). */
+void log_clean_config(const struct weir_log_config *c, struct weir_clean_config *out);
+
 /* At open, before the segments are listed: finishes the swaps whose
  * <base>.log.swap exists, deletes the .cleaned and other .swap files. */
 enum weir_err cleaner_recover_files(const char *dir);

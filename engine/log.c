@@ -236,8 +236,7 @@ static enum weir_err log_open_files(struct weir_log *log)
 /* cleanup.policy has compact. */
 static bool config_compacts(const struct weir_log_config *c)
 {
-    (void)c;
-    return false;
+    return c->cleanup_policy & WEIR_CLEANUP_COMPACT;
 }
 
 enum weir_err weir_log_open(const char *dir, const struct weir_log_config *cfg, struct weir_appender *ap,
@@ -383,6 +382,21 @@ static void log_enqueue(struct weir_log *log, struct weir_append *a)
     appender_mark_dirty(log->ap, log);
 }
 
+/* Kafka's LogValidator: a compacted topic takes no record without a key.
+ * A batch whose records cannot be read here (a codec weir lacks) passes. */
+static bool batch_keys_all(const uint8_t *batch, size_t len)
+{
+    uint8_t *scratch = NULL;
+    size_t cap = 0;
+    struct weir_record_iter it;
+    struct weir_record r;
+    bool ok = true;
+    if (weir_record_iter_init(&it, batch, len, &scratch, &cap, 64u << 20) == WEIR_OK)
+        while (ok && weir_record_iter_next(&it, &r) == WEIR_OK) ok = r.key != NULL;
+    weir_free(scratch);
+    return ok;
+}
+
 enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
 {
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
@@ -396,6 +410,7 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
     enum weir_err err = weir_batch_check(a->batch, a->len, log->cfg.max_message_bytes, true, &h);
     if (err != WEIR_OK) return err;
     if (WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length != a->len) return WEIR_E_INVALID; /* one batch per append */
+    if (log->compacted && !batch_keys_all(a->batch, a->len)) return WEIR_E_INVALID; /* Kafka's INVALID_RECORD */
     a->records = h.last_offset_delta + 1;
     a->max_timestamp = h.max_timestamp;
     a->base_offset = -1;
@@ -607,6 +622,8 @@ enum weir_err weir_log_read(struct weir_log *log, int64_t offset, size_t max_byt
         err = segment_find_batch(seg, 0, offset, &pos);
     }
     uint64_t size = seg->size;
+    if (err == WEIR_OK && pos >= size && si + 1 == log->n_segs && log->cleaned_below > 0)
+        return WEIR_OK; /* a gap up to the log end: nothing to read there yet */
     if (err != WEIR_OK || pos >= size) return log_read_corrupt(log, seg, offset);
     /* Whole batches from pos, up to max_bytes; `limit`: where the walk stops
      * (the end of what verification passed, on the second walk). */
@@ -805,17 +822,18 @@ enum weir_err weir_log_retain(struct weir_log *log, int64_t now_ms, unsigned *de
     unsigned before = (unsigned)log->stats.segments_deleted;
     const struct weir_log_config *c = &log->cfg;
     struct weir_segment *active = log_active(log);
-    if (c->retention_ms >= 0 && active->size > 0 && active->max_timestamp < now_ms - c->retention_ms &&
+    bool deletes = c->cleanup_policy & WEIR_CLEANUP_DELETE; /* cleanup.policy without delete: no retention */
+    if (deletes && c->retention_ms >= 0 && active->size > 0 && active->max_timestamp < now_ms - c->retention_ms &&
         !log->group_busy && !log->pending_head && log->failed == WEIR_OK) {
         enum weir_err err = log_roll_now(log); /* Kafka rolls an expired active segment */
         if (err != WEIR_OK && err != WEIR_E_NOSPACE) log_fail(log, err, "roll for retention", errno);
     }
     /* Never a segment with offsets at or above the HW (Kafka's upper bound). */
-    while (c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms &&
+    while (deletes && c->retention_ms >= 0 && log->n_segs > 1 && log->segs[0]->max_timestamp < now_ms - c->retention_ms &&
            log->segs[0]->offset_next <= log->hw)
         log_drop_first(log, "retention");
     uint64_t total = weir_log_size_bytes(log);
-    while (c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes &&
+    while (deletes && c->retention_bytes >= 0 && log->n_segs > 1 && total - log->segs[0]->size >= (uint64_t)c->retention_bytes &&
            log->segs[0]->offset_next <= log->hw) {
         total -= log->segs[0]->size;
         log_drop_first(log, "retention");

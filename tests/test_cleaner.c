@@ -206,6 +206,40 @@ static void t_model(void **state)
     fx_free(fx);
 }
 
+/* A read inside the gap a cleaned segment leaves at the log end (its last
+ * record a tombstone now removed, the active segment empty) finds nothing
+ * there yet; after an append it gets the new batch. */
+static void t_gap_at_end(void **state)
+{
+    (void)state;
+    uint64_t seed = 5;
+    struct fixture *fx = fx_new("cleaner-gap");
+    write_random(fx, 100, &seed, WEIR_CODEC_NONE);
+    uint8_t buf[256];
+    struct weir_batch_builder bb;
+    weir_batch_builder_init(&bb, buf, sizeof buf, WEIR_CODEC_NONE);
+    assert_int_equal(weir_batch_builder_add(&bb, 5000, "key-999", 7, NULL, -1, NULL, 0), WEIR_OK); /* a tombstone */
+    size_t len;
+    int64_t base;
+    assert_int_equal(weir_batch_builder_finish(&bb, -1, -1, -1, &len), WEIR_OK);
+    assert_int_equal(tu_append_sync(fx->ap, fx->log, buf, len, &base), WEIR_OK);
+    fx->w.n = base + 1;
+    assert_int_equal(weir_log_roll(fx->log), WEIR_OK);
+    struct weir_clean_stats st;
+    clean(fx, weir_time_ms(), 1000, &st);
+    clean(fx, weir_time_ms() + 5000, 1000, &st); /* the tombstone goes */
+    assert_true(st.tombstones_dropped > 0);
+    struct weir_log_view v;
+    assert_int_equal(weir_log_read(fx->log, base, 1 << 20, true, &v), WEIR_OK);
+    assert_int_equal(v.len, 0);
+    weir_log_view_release(fx->log, &v);
+    write_random(fx, 1, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_read(fx->log, base, 1 << 20, true, &v), WEIR_OK);
+    assert_true(v.len > 0 && v.offset_first == base + 1);
+    weir_log_view_release(fx->log, &v);
+    fx_free(fx);
+}
+
 /* Nothing to clean: an active segment only, or a ratio below the config's. */
 static void t_nothing(void **state)
 {
@@ -309,13 +343,54 @@ static void t_truncate(void **state)
     fx_free(fx);
 }
 
+/* The compaction keys of a topic config, with Kafka's checks. */
+static void t_config_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *value;
+        enum weir_err want;
+        uint8_t policy;
+    } cases[] = {
+        { "cleanup.policy", "compact", WEIR_OK, WEIR_CLEANUP_COMPACT },
+        { "cleanup.policy", "compact,delete", WEIR_OK, WEIR_CLEANUP_COMPACT | WEIR_CLEANUP_DELETE },
+        { "cleanup.policy", "delete,compact", WEIR_OK, WEIR_CLEANUP_COMPACT | WEIR_CLEANUP_DELETE },
+        { "cleanup.policy", "delete", WEIR_OK, WEIR_CLEANUP_DELETE },
+        { "cleanup.policy", "", WEIR_E_BAD_CONFIG, 0 },
+        { "cleanup.policy", "compacted", WEIR_E_BAD_CONFIG, 0 },
+        { "min.cleanable.dirty.ratio", "0.01", WEIR_OK, 0 },
+        { "min.cleanable.dirty.ratio", "1.5", WEIR_E_BAD_CONFIG, 0 },
+        { "min.cleanable.dirty.ratio", "x", WEIR_E_BAD_CONFIG, 0 },
+        { "delete.retention.ms", "-1", WEIR_E_BAD_CONFIG, 0 },
+        { "max.compaction.lag.ms", "0", WEIR_E_BAD_CONFIG, 0 },
+        { "min.compaction.lag.ms", "1000", WEIR_OK, 0 },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(cases); i++) {
+        struct weir_log_config c;
+        weir_log_config_default(&c);
+        char why[256];
+        print_message("%s=%s\n", cases[i].key, cases[i].value);
+        assert_int_equal(weir_log_config_set(&c, cases[i].key, cases[i].value, why, sizeof why), cases[i].want);
+        if (cases[i].policy) assert_int_equal(c.cleanup_policy, cases[i].policy);
+    }
+    struct weir_log_config c;
+    weir_log_config_default(&c);
+    assert_int_equal(c.cleanup_policy, WEIR_CLEANUP_DELETE);
+    char buf[4096];
+    weir_log_config_format(&c, buf, sizeof buf);
+    assert_non_null(strstr(buf, "cleanup.policy=delete\n"));
+    assert_non_null(strstr(buf, "delete.retention.ms=86400000\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_model),
         cmocka_unit_test(t_nothing),
+        cmocka_unit_test(t_gap_at_end),
         cmocka_unit_test(t_crash_states),
         cmocka_unit_test(t_truncate),
+        cmocka_unit_test(t_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
