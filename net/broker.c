@@ -332,6 +332,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         groups_reactor_init(r);
         repl_reactor_init(r);
         fetcher_reactor_init(r);
+        log_cleaner_reactor_init(r);
         if (b->cfg.zk_connect[0]) cluster_glue_reactor_init(r);
         else r->leads_alone = true; /* a single node: every partition's only replica */
     }
@@ -402,6 +403,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     why[0] = '\0';
     limits_nofile_raise();
     enum weir_err err = broker_start(b, why, why_cap);
+    if (err == WEIR_OK && (err = log_cleaner_start(b)) != WEIR_OK) snprintf(why, why_cap, "cannot start the log cleaner");
     unsigned started = 0;
     for (; err == WEIR_OK && started < b->n_reactors; started++) err = reactor_start(&b->reactors[started]);
     if (err != WEIR_OK && !why[0]) snprintf(why, why_cap, "cannot start: %s", weir_err_text(err));
@@ -430,6 +432,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     atomic_store(&b->stopping, true);
     for (unsigned i = 0; i < started; i++) reactor_wake(&b->reactors[i]);
     for (unsigned i = 0; i < started; i++) reactor_join(&b->reactors[i]);
+    log_cleaner_stop(b);
     for (unsigned i = started; i < b->n_reactors && b->reactors; i++) {
         for (unsigned li = 0; li < b->reactors[i].n_acc; li++)
             if (b->reactors[i].acc[li].fd >= 0) close(b->reactors[i].acc[li].fd);

@@ -94,6 +94,8 @@ static const struct broker_key broker_keys[] = {
     { "max.connections", KEY_I32, FIELD(max_connections), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "max.connections.per.ip", KEY_I32, FIELD(max_connections_per_ip), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "log.retention.check.interval.ms", KEY_I64, FIELD(retention_check_ms), 1, INT64_MAX, NULL, 0, 0, 0 },
+    { "log.cleaner.enable", KEY_BOOL, FIELD(cleaner_enable), 0, 0, NULL, 0, 0, 0 },
+    { "log.cleaner.backoff.ms", KEY_I64, FIELD(cleaner_backoff_ms), 0, INT64_MAX, NULL, 0, 0, 0 },
     { "weir.offsets.retention.ms", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX, NULL, 1,
       SET_OFFSETS_RETENTION_MS, 0 },
     { "offsets.retention.minutes", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX / 60000, NULL, 60000,
@@ -174,6 +176,8 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->max_connections = INT32_MAX;
     c->max_connections_per_ip = INT32_MAX;
     c->retention_check_ms = 300000;
+    c->cleaner_enable = true;
+    c->cleaner_backoff_ms = 15000;
     c->replica_lag_time_max_ms = 30000;
     c->offsets_retention_ms = (int64_t)10080 * 60000;
     c->offsets_retention_check_ms = 600000;

@@ -55,6 +55,8 @@ struct weir_broker_config {
     int32_t max_connections;     /* max.connections: open client connections, default INT32_MAX (no limit) */
     int32_t max_connections_per_ip; /* max.connections.per.ip: from one client address, default INT32_MAX */
     int64_t retention_check_ms;  /* log.retention.check.interval.ms, default 300000 */
+    bool cleaner_enable;         /* log.cleaner.enable, default true: compacted topics are cleaned */
+    int64_t cleaner_backoff_ms;  /* log.cleaner.backoff.ms, default 15000: how often logs are looked at */
     int64_t replica_lag_time_max_ms; /* replica.lag.time.max.ms: a follower not caught up this long leaves the ISR (30000) */
     /* __consumer_offsets (net/group*.c) */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes (10080) × 60000, or weir.offsets.retention.ms */

@@ -64,6 +64,7 @@ struct part {
     int32_t follow_leader;       /* fetcher.c: the leader it follows, while followed */
     int32_t follow_epoch;        /* fetcher.c: at this leader epoch */
     bool followed;               /* fetcher.c: handed to a fetcher */
+    struct cleaner_job *cleaning; /* log_cleaner.c: its pass in progress, or NULL */
     struct part *hnext;
 };
 
@@ -77,6 +78,7 @@ struct reactor_hook_ops {
     void (*fini)(struct reactor *r, void *ctx);                 /* on the thread after the loop, before the logs close */
     /* Only for a partition with replication state (p->repl != NULL): */
     void (*part_advanced)(struct reactor *r, void *ctx, struct part *p); /* its log grew; before its waiters are told */
+    /* For every partition: */
     void (*part_closing)(struct reactor *r, void *ctx, struct part *p);  /* part_close, before its log closes */
 };
 
@@ -210,6 +212,7 @@ struct reactor {
     struct request *req_pool;    /* freed requests for reuse (conn.c), linked by next */
     unsigned req_pool_n;         /* <= REQ_POOL_MAX */
     int64_t next_retain_ms;
+    int64_t next_clean_ms;       /* log_cleaner.c: the next look for logs to compact */
     int64_t stop_deadline_ns;    /* connections still busy then are closed */
     bool stopping, quiesced, done, forced;
     struct reactor_stats stats;
@@ -252,6 +255,7 @@ struct broker {
     _Atomic int32_t conns_open;
     pthread_mutex_t ip_mu;
     struct ip_count **ip_buckets; /* IP_BUCKETS chains, allocated at first use */
+    struct log_cleaner *cleaner; /* log_cleaner.c; NULL when log.cleaner.enable=false */
 };
 
 /* What cfg.listeners[li] is advertised as: its advertised.listeners entry, else
@@ -272,6 +276,13 @@ static inline void listener_advertised(const struct broker *b, unsigned li, cons
 
 /* ---- reactor.c ------------------------------------------------------------ */
 void reactor_post(struct reactor *to, struct task *t);
+
+/* ---- log_cleaner.c: compaction of the logs with cleanup.policy=compact ---- */
+struct cleaner_job;
+struct log_cleaner;
+enum weir_err log_cleaner_start(struct broker *b);   /* before the reactors start */
+void log_cleaner_stop(struct broker *b);              /* after they have stopped */
+void log_cleaner_reactor_init(struct reactor *r); /* its hook: finished passes and new ones each turn */
 struct reactor *reactor_owner(struct broker *b, const char *topic, int32_t partition);
 struct reactor *reactor_current(void); /* the calling thread's reactor, or NULL */
 struct part *part_find(struct reactor *r, const char *topic, int32_t partition);

@@ -322,7 +322,7 @@ static void part_hw_advanced(void *ctx, struct weir_log *log)
 
 static void part_closing(struct reactor *r, struct part *p)
 {
-    for (unsigned i = 0; p->repl && i < r->n_hooks; i++)
+    for (unsigned i = 0; i < r->n_hooks; i++)
         if (r->hooks[i].ops->part_closing) r->hooks[i].ops->part_closing(r, r->hooks[i].ctx, p);
 }
 

@@ -504,6 +504,7 @@ static void repl_forget(struct reactor *r, struct part *p, bool tell)
 static void repl_part_closing(struct reactor *r, void *ctx, struct part *p)
 {
     (void)ctx;
+    if (!p->repl) return; /* no replication state */
     fetcher_unfollow(r, p);
     repl_forget(r, p, true);
 }
