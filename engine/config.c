@@ -95,12 +95,29 @@ static enum weir_err ratio_set(double *out, const char *key, const char *value, 
     return WEIR_OK;
 }
 
+/* compression.type: Kafka's values, in enum weir_compression_type's order. */
+static const char *const compression_types[] = { "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd" };
+
+static enum weir_err compression_type_set(struct weir_log_config *c, const char *value, char *why, size_t why_cap)
+{
+    for (size_t i = 0; value && i < WEIR_ARRAY_LEN(compression_types); i++) {
+        if (!strcmp(value, compression_types[i])) {
+            c->compression_type = (uint8_t)i;
+            return WEIR_OK;
+        }
+    }
+    snprintf(why, why_cap, "config compression.type: '%s' is not one of producer, uncompressed, gzip, snappy, lz4, zstd",
+             value ? value : "(null)");
+    return WEIR_E_BAD_CONFIG;
+}
+
 enum weir_err weir_log_config_set(struct weir_log_config *c, const char *key, const char *value, char *why,
                                   size_t why_cap)
 {
     if (!strcmp(key, "cleanup.policy")) return cleanup_policy_set(c, value, why, why_cap);
     if (!strcmp(key, "min.cleanable.dirty.ratio"))
         return ratio_set(&c->min_cleanable_dirty_ratio, key, value, why, why_cap);
+    if (!strcmp(key, "compression.type")) return compression_type_set(c, value, why, why_cap);
     for (size_t i = 0; i < WEIR_ARRAY_LEN(config_keys); i++) {
         const struct config_key *k = &config_keys[i];
         if (strcmp(k->name, key) != 0) continue;
@@ -140,6 +157,10 @@ size_t weir_log_config_format(const struct weir_log_config *c, char *buf, size_t
     int n = snprintf(buf + WEIR_MIN(used, cap), used < cap ? cap - used : 0,
                      "cleanup.policy=%s\nmin.cleanable.dirty.ratio=%g\n", policies[c->cleanup_policy & 3],
                      c->min_cleanable_dirty_ratio);
+    if (n > 0) used += (size_t)n;
+    WEIR_ASSERT(c->compression_type < WEIR_ARRAY_LEN(compression_types));
+    n = snprintf(buf + WEIR_MIN(used, cap), used < cap ? cap - used : 0, "compression.type=%s\n",
+                 compression_types[c->compression_type]);
     if (n > 0) used += (size_t)n;
     return used;
 }

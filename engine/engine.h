@@ -48,7 +48,11 @@ struct weir_log_config {
     int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, default 0 */
     int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, default INT64_MAX */
     double min_cleanable_dirty_ratio;    /* min.cleanable.dirty.ratio in [0, 1], default 0.5 */
+    uint8_t compression_type;      /* compression.type: enum weir_compression_type, default producer */
 };
+enum weir_compression_type { /* compression.type, in Kafka's order of the docs */
+    WEIR_COMPRESSION_PRODUCER, WEIR_COMPRESSION_UNCOMPRESSED, WEIR_COMPRESSION_GZIP, WEIR_COMPRESSION_SNAPPY,
+    WEIR_COMPRESSION_LZ4, WEIR_COMPRESSION_ZSTD };
 void weir_log_config_default(struct weir_log_config *c);
 /* Sets one Kafka-named key from its text value. Errors: WEIR_E_BAD_CONFIG with
  * a one-line reason in why (unknown key, not a number, out of range). */
@@ -315,6 +319,9 @@ enum weir_err weir_log_offset_for_time(struct weir_log *log, int64_t ts, int64_t
 enum weir_err weir_log_offset_for_max_time(struct weir_log *log, int64_t *offset, int64_t *found_ts);
 
 int64_t weir_log_start_offset(const struct weir_log *log);
+/* The log's compression.type (enum weir_compression_type), as last set by
+ * weir_log_open or weir_log_reconfigure; what the broker stores batches in. */
+uint8_t weir_log_compression_type(const struct weir_log *log);
 int64_t weir_log_end_offset(const struct weir_log *log);     /* visible: completed appends */
 int64_t weir_log_flushed_offset(const struct weir_log *log); /* durable on disk */
 uint64_t weir_log_size_bytes(const struct weir_log *log);

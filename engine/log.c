@@ -358,6 +358,8 @@ static void log_close(struct weir_log *log, bool discard)
 void weir_log_close(struct weir_log *log) { log_close(log, false); }
 void weir_log_discard(struct weir_log *log) { log_close(log, true); }
 
+uint8_t weir_log_compression_type(const struct weir_log *log) { return log->cfg.compression_type; }
+
 enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_config *cfg)
 {
     char why[256];

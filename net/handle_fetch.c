@@ -400,9 +400,9 @@ static bool read_diverges(const struct reactor *r, const struct part *p, struct 
 
 /* Fetch v0-9 readers predate zstd (KIP-110): a partition whose answer
  * would carry a zstd batch gets 76 UNSUPPORTED_COMPRESSION_TYPE and no
- * records (Kafka answers so for a topic whose compression.type is zstd, and
- * never down-converts zstd; weir looks at the batches themselves, since such
- * a reader cannot decode them). Reads only the batch headers. */
+ * records, as Kafka answers for a topic whose compression.type is zstd (and
+ * weir also for zstd batches on any topic: Kafka never down-converts zstd,
+ * and such a reader cannot decode them). Reads only the batch headers. */
 static bool view_has_zstd(const struct weir_log_view *v)
 {
     for (size_t pos = 0; v->len - pos >= WEIR_BATCH_HEADER_BYTES;) {
@@ -450,7 +450,8 @@ static void read_owner(struct reactor *r, struct ptask *pt)
         } else {
             s->high_watermark = weir_log_high_watermark(p->log);
             if (s->has_view) view_trim(&s->view, s->high_watermark);
-            if (s->has_view && pt->req->hdr.api_version < 10 && view_has_zstd(&s->view)) {
+            if (s->has_view && pt->req->hdr.api_version < 10 &&
+                (weir_log_compression_type(p->log) == WEIR_COMPRESSION_ZSTD || view_has_zstd(&s->view))) {
                 weir_log_view_release(p->log, &s->view);
                 s->has_view = false;
                 pt->error_code = WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE;

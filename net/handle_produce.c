@@ -107,6 +107,31 @@ static int16_t produce_codec_error(enum weir_err err)
     }
 }
 
+/* A topic whose compression.type is not `producer` stores its batches in
+ * that codec (`uncompressed`: none), as Kafka's LogValidator does: a batch
+ * in another codec is decompressed and recompressed here, on the owner,
+ * before the append, with every header field kept (producer id, epoch and
+ * sequence, timestamps, attributes but the codec) and the CRC recomputed;
+ * the append then checks its size against max.message.bytes. The new
+ * batch is the slot's until the reply (s->converted). */
+static int16_t produce_recompress(struct produce_slot *s, const struct part *p)
+{
+    uint8_t type = weir_log_compression_type(p->log);
+    if (type == WEIR_COMPRESSION_PRODUCER) return 0;
+    enum weir_codec want = (enum weir_codec)(type - WEIR_COMPRESSION_UNCOMPRESSED);
+    if ((s->records[WEIR_BATCH_OFF_ATTRS + 1] & WEIR_ATTR_CODEC_MASK) == want) return 0;
+    uint8_t *scratch = NULL, *out = NULL;
+    size_t scratch_cap = 0, out_len = 0;
+    enum weir_err err = weir_batch_recompress(s->records, (size_t)s->records_len, want, WEIR_CODEC_LEVEL_DEFAULT,
+                                              PRODUCE_INFLATE_MAX, INT32_MAX, &scratch, &scratch_cap, &out, &out_len);
+    weir_free(scratch);
+    if (err != WEIR_OK) return produce_codec_error(err);
+    weir_free(s->converted);
+    s->converted = s->records = out;
+    s->records_len = (int32_t)out_len;
+    return 0;
+}
+
 static void produce_owner(struct reactor *r, struct ptask *pt)
 {
     struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
@@ -118,6 +143,10 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
     }
     s->log_start = weir_log_start_offset(p->log);
     if ((pt->error_code = part_repl_produce_check(r, p, s->acks, &s->min_insync)) != 0) {
+        ptask_reply(r, pt);
+        return;
+    }
+    if ((pt->error_code = produce_recompress(s, p)) != 0) {
         ptask_reply(r, pt);
         return;
     }

@@ -13,6 +13,7 @@ static int8_t config_type(const char *key)
                                         "message.max.bytes", "max.message.bytes", "segment.bytes",
                                         "segment.index.bytes", "index.interval.bytes", "min.insync.replicas" };
     if (!strcmp(key, "auto.create.topics.enable")) return KCONFIG_TYPE_BOOLEAN;
+    if (!strcmp(key, "compression.type")) return KCONFIG_TYPE_STRING;
     for (size_t i = 0; i < WEIR_ARRAY_LEN(ints); i++)
         if (!strcmp(key, ints[i])) return KCONFIG_TYPE_INT;
     return KCONFIG_TYPE_LONG;

@@ -13,6 +13,11 @@
   idempotent producer) stores zstd batches only, with the producer id,
   epoch and sequences kept, and a consumer reads the records back exactly;
   `uncompressed` fed zstd stores uncompressed batches.
+* compression.type on a topic: zstd fed lz4 and uncompressed batches (an
+  idempotent producer) stores zstd batches only, with the producer id,
+  epoch and sequence kept, and a consumer reads the records back exactly;
+  `uncompressed` fed zstd stores uncompressed batches; Fetch v4 of the zstd
+  topic gets 76.
 * refusals: a batch whose attributes say gzip/snappy/lz4/zstd but whose
   records are not compressed gets 2 CORRUPT_MESSAGE; zstd in Produce v3
   gets 76 UNSUPPORTED_COMPRESSION_TYPE; a zip bomb (100 MiB of zeros, zstd)
@@ -175,6 +180,48 @@ def test_old_fetch(kc):
     C.check(e == 0 and blob, "Fetch v4 of lz4 batches: served", f"error {e}")
 
 
+def test_topic_compression(binary, broker, kc):
+    topic = "store-zstd"
+    err, msg = kc.create_topic(topic, 1, configs=[("compression.type", "zstd")])
+    C.check(err == 0, "create a topic with compression.type=zstd", f"{err} {msg}")
+    recs = records(4000, 99)
+    rk_produce(broker.bootstrap, topic, recs[:2000], "lz4", idempotent=True)
+    rk_produce(broker.bootstrap, topic, recs[2000:], "none", idempotent=True)
+    batches = stored_batches(kc, topic)
+    n_codec, n_all = codec_share(batches, "zstd")
+    C.check(n_all == 4000 and n_codec == n_all, "lz4 and uncompressed batches are stored as zstd",
+            f"{n_codec} of {n_all}; attributes {sorted({b[2] for b in batches})}")
+    pids = {b[3] for b in batches}
+    seq_ok = all(b[3] >= 0 and b[4] >= 0 and b[5] >= 0 for b in batches)
+    by_pid = {}
+    for b in batches:
+        by_pid.setdefault(b[3], []).append(b)
+    seq_ok = seq_ok and all(x[5] + x[6] == y[5] for bs in by_pid.values() for x, y in zip(bs, bs[1:]))
+    C.check(len(pids) == 2 and seq_ok, "recompressed batches keep producer id, epoch and contiguous sequences",
+            f"pids {pids}, {batches[:3]}")
+    got = rk_consume(broker.bootstrap, topic, 4000)
+    want = [(k, v, [("codec", b"lz4" if i < 2000 else b"none")]) for i, (k, v) in enumerate(recs)]
+    C.check(got == want, "the zstd-stored records read back exactly through librdkafka", f"{len(got)} records")
+    rc, out, errt = weir(binary, "consume", "--topic", topic, "--from-beginning", "--exit", "--format", "%k|%s\\n",
+                         "--bootstrap", broker.bootstrap)
+    C.check(rc == 0 and out == b"".join(k + b"|" + v + b"\n" for k, v in recs),
+            "and through weir consume", f"rc {rc} {errt[-300:]}")
+    # Fetch v4 predates zstd: 76 for a zstd topic (Kafka's rule).
+    e, _, blob = kc.fetch(topic, 0, 0)
+    C.check(e == 76 and blob == b"", "Fetch v4 of a compression.type=zstd topic: 76 UNSUPPORTED_COMPRESSION_TYPE",
+            f"error {e}, {len(blob)} bytes")
+
+    topic = "store-plain"
+    C.check(kc.create_topic(topic, 1, configs=[("compression.type", "uncompressed")])[0] == 0,
+            "create a topic with compression.type=uncompressed")
+    rk_produce(broker.bootstrap, topic, recs[:1000], "zstd")
+    batches = stored_batches(kc, topic)
+    C.check(sum(b[6] for b in batches) == 1000 and all(b[2] & 7 == 0 for b in batches),
+            "zstd batches are stored uncompressed on an `uncompressed` topic", f"{batches[:3]}")
+    got = rk_consume(broker.bootstrap, topic, 1000)
+    C.check([(k, v) for k, v, _ in got] == recs[:1000], "and read back exactly")
+
+
 def mislabelled(codec_id, n=20):
     """A batch whose attributes name a codec but whose records are plain."""
     return C.build_batch([(b"k%d" % i, b"plain value %d" % i, ()) for i in range(n)], int(time.time() * 1000),
@@ -238,6 +285,7 @@ def main(binary):
         test_weir_to_librdkafka(binary, broker, kc)
         test_librdkafka_to_weir(binary, broker, kc)
         test_old_fetch(kc)
+        test_topic_compression(binary, broker, kc)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
  * weir_batch_recompress between every pair of codecs keeping the header. */
 #include "testutil.h"
 
+#include "engine/engine.h"
 #include "record/record.h"
 
 #include <snappy-c.h>
@@ -367,6 +368,28 @@ static void test_recompress_pairs(void **state)
     weir_free(src);
 }
 
+/* The topic key compression.type: Kafka's six values, printed back as set. */
+static void test_topic_compression_type(void **state)
+{
+    (void)state;
+    static const char *const values[] = { "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd" };
+    struct weir_log_config c;
+    weir_log_config_default(&c);
+    assert_int_equal(c.compression_type, WEIR_COMPRESSION_PRODUCER);
+    char why[256], text[4096], line[64];
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(values); i++) {
+        assert_int_equal(weir_log_config_set(&c, "compression.type", values[i], why, sizeof why), WEIR_OK);
+        assert_int_equal(c.compression_type, i);
+        weir_log_config_format(&c, text, sizeof text);
+        snprintf(line, sizeof line, "\ncompression.type=%s\n", values[i]);
+        assert_non_null(strstr(text, line));
+    }
+    assert_int_equal(weir_log_config_set(&c, "compression.type", "brotli", why, sizeof why), WEIR_E_BAD_CONFIG);
+    assert_non_null(strstr(why, "compression.type"));
+    assert_int_equal(c.compression_type, WEIR_COMPRESSION_ZSTD); /* unchanged */
+    assert_int_equal(weir_log_config_set(&c, "compression.type", "none", why, sizeof why), WEIR_E_BAD_CONFIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_flipped),
         cmocka_unit_test(test_batches_each_codec),
         cmocka_unit_test(test_recompress_pairs),
+        cmocka_unit_test(test_topic_compression_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
