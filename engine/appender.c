@@ -23,6 +23,11 @@
 
 enum { REAP_BATCH = 64, GROUP_BYTES_MAX = 1u << 30, GROUP_SQES_MAX = 3 };
 
+const int64_t weir_fsync_bucket_ns[WEIR_FSYNC_BUCKETS] = {
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
+    500000000, 1000000000, 2500000000,
+};
+
 static void group_write_cb(struct weir_uop *op, int32_t res, uint32_t flags);
 static void group_fsync_cb(struct weir_uop *op, int32_t res, uint32_t flags);
 static void group_dir_cb(struct weir_uop *op, int32_t res, uint32_t flags);
@@ -306,6 +311,7 @@ static void group_start(struct weir_appender *ap, struct weir_log *log, int64_t 
         io_uring_prep_fsync(sqe_get(ap, &g->fsync_op), seg->log_fd, IORING_FSYNC_DATASYNC);
         g->ops_pending++;
         ap->stats.fsyncs++;
+        g->fsync_start_ns = weir_clock_ns();
         if (log->dir_dirty) {
             io_uring_prep_fsync(sqe_get(ap, &g->dir_op), log->dir_fd, 0);
             g->ops_pending++;
@@ -410,6 +416,11 @@ static void group_fsync_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     struct log_group *g = weir_container_of(op, struct log_group, fsync_op);
     struct weir_appender *ap = weir_container_of(g, struct weir_log, group)->ap;
     g->fsync_res = fault_apply(&ap->fsync_seen, ap->fault.fsync_nth, ap->fault.fsync_res, res);
+    int64_t took = weir_clock_ns() - g->fsync_start_ns;
+    unsigned b = 0;
+    while (b < WEIR_FSYNC_BUCKETS && took > weir_fsync_bucket_ns[b]) b++;
+    ap->stats.fsync_hist[b]++;
+    ap->stats.fsync_ns += (uint64_t)took;
     group_op_done(g);
 }
 

@@ -102,12 +102,21 @@ struct weir_appender_fault {
     int32_t fsync_res;
 };
 
+/* fsync latency buckets: the upper bounds, in ns (a Prometheus histogram's le). */
+enum { WEIR_FSYNC_BUCKETS = 14 };
+extern const int64_t weir_fsync_bucket_ns[WEIR_FSYNC_BUCKETS];
+
 struct weir_appender_stats {
     uint64_t submits;       /* io_uring_submit calls that carried work */
     uint64_t writes;        /* writev ops */
     uint64_t fsyncs;        /* fdatasync ops */
     uint64_t batches;       /* batches completed */
     uint64_t bytes;         /* batch bytes completed */
+    /* fdatasyncs completed, by latency (from queued, after their linked
+     * writev, to completion): per bucket of weir_fsync_bucket_ns, the last
+     * above every bound; and the sum */
+    uint64_t fsync_hist[WEIR_FSYNC_BUCKETS + 1];
+    uint64_t fsync_ns;
 };
 
 /* Creates an appender with its own ring of `entries` SQEs. */

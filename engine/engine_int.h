@@ -83,6 +83,7 @@ struct log_group {
     int ops_pending;            /* CQEs still to come */
     int32_t write_res, fsync_res, dir_res;
     struct weir_uop write_op, fsync_op, dir_op;
+    int64_t fsync_start_ns;     /* when its sync was queued (weir_clock_ns): the fsync latency */
 };
 
 /* Idempotent-producer state of one log (producers.c). */

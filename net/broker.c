@@ -245,10 +245,11 @@ static enum weir_err data_dir_prepare(const char *dir, char *why, size_t cap)
 static void port_file_write(const struct broker *b)
 {
     if (!b->cfg.port_file[0]) return;
-    char text[WEIR_LISTENERS_MAX * (WEIR_LISTENER_NAME_MAX + 8) + 16];
+    char text[WEIR_LISTENERS_MAX * (WEIR_LISTENER_NAME_MAX + 8) + 48];
     size_t n = (size_t)snprintf(text, sizeof text, "%u\n", b->ports[0]);
     for (unsigned i = 0; b->cfg.listeners_n > 1 && i < b->cfg.listeners_n; i++)
         n += (size_t)snprintf(text + n, sizeof text - n, "%s=%u\n", b->cfg.listeners[i].name, b->ports[i]);
+    if (b->metrics) n += (size_t)snprintf(text + n, sizeof text - n, "METRICS=%u\n", b->metrics_port);
     if (weir_write_file_atomic(b->cfg.port_file, text, n) != WEIR_OK)
         weir_log(WEIR_LOG_WARN, "cannot write port file %s", b->cfg.port_file);
 }
@@ -410,7 +411,9 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     /* Listening with every reactor running: roles can be posted, the port is known. */
     if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_glue_start(b, why, why_cap);
     if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_id_adopt(b, why, why_cap);
+    if (err == WEIR_OK) err = metrics_start(b, &b->metrics_port, why, why_cap);
     if (err == WEIR_OK) {
+        metrics_ready(b);
         port_file_write(b);
         char where[WEIR_LISTENERS_MAX * 700] = "";
         size_t used = 0;
@@ -425,10 +428,15 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
             used = WEIR_MIN(used, sizeof where - 1);
         }
         weir_log(WEIR_LOG_INFO, "weir listening on %s, %u reactors, data in %s", where, b->n_reactors, cfg->data_dir);
+        if (b->metrics)
+            weir_log(WEIR_LOG_INFO, "metrics on http://%s:%u/metrics (/health, /ready)", cfg->metrics.host,
+                     b->metrics_port);
         wait_for_signal();
+        metrics_quiesce(b); /* /ready 503 from here; no snapshot posted to a stopping reactor */
         cluster_glue_shutdown(b);
     }
     cluster_glue_close(b);
+    metrics_quiesce(b);
     atomic_store(&b->stopping, true);
     for (unsigned i = 0; i < started; i++) reactor_wake(&b->reactors[i]);
     for (unsigned i = 0; i < started; i++) reactor_join(&b->reactors[i]);
@@ -442,6 +450,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     b->meta = NULL;
     cluster_glue_stop(b);
     if (started) stats_log(b);
+    metrics_stop(b); /* /health answers until here */
     weir_store_close(b->store);
     conn_limits_free(b);
     for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++)

@@ -49,6 +49,7 @@ enum key_kind {
     KEY_NODE_ID,    /* broker.id, node.id */
     KEY_LOG,        /* a topic default: weir_log_config_set(topic_key, value * scale) */
     KEY_ZK,         /* zookeeper.connect */
+    KEY_METRICS,    /* weir.metrics.listen: HOST:PORT, empty = off */
 };
 
 enum { /* bits of keys_set */
@@ -114,6 +115,7 @@ static const struct broker_key broker_keys[] = {
     { "weir.reactors", KEY_U32, FIELD(reactors), 0, REACTORS_CONFIG_MAX, NULL, 0, 0, 0 },
     { "weir.fetch.send.mode", KEY_FETCH_SEND, 0, 0, 0, NULL, 0, 0, 0 },
     { "weir.port.file", KEY_PATH, FIELD(port_file), 0, 0, NULL, 0, 0, 0 },
+    { "weir.metrics.listen", KEY_METRICS, 0, 0, 0, NULL, 0, 0, 0 },
     { "zookeeper.connect", KEY_ZK, 0, 0, 0, NULL, 0, 0, 0 },
     { "zookeeper.session.timeout.ms", KEY_I32, FIELD(zk_session_timeout_ms), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "zookeeper.connection.timeout.ms", KEY_I32, FIELD(zk_connection_timeout_ms), 1, INT32_MAX, NULL, 0, 0, 0 },
@@ -683,6 +685,29 @@ static const char *zk_connect_problem(const char *v)
     return NULL;
 }
 
+/* weir.metrics.listen: HOST:PORT ([V6]:PORT; an empty host is 0.0.0.0, port
+ * 0 an ephemeral one), or empty for no metrics listener. */
+static enum weir_err set_metrics(struct weir_broker_config *c, const struct broker_key *k, const char *value,
+                                 char *why, size_t why_cap)
+{
+    struct weir_listener l = { .name = "METRICS" };
+    if (!*value) {
+        c->metrics_on = false;
+        return WEIR_OK;
+    }
+    const char *port_text = "";
+    const char *reason = hostport_split(value, l.host, sizeof l.host, &port_text);
+    int64_t p = 0;
+    if (!reason && (parse_int(port_text, &p) || port_text[0] == '-' || strlen(port_text) > 5 || p > 65535))
+        reason = "needs a port in 0..65535";
+    if (reason) return bad_value(why, why_cap, k->name, value, reason);
+    if (!l.host[0]) snprintf(l.host, sizeof l.host, "0.0.0.0");
+    l.port = (uint16_t)p;
+    c->metrics = l;
+    c->metrics_on = true;
+    return WEIR_OK;
+}
+
 static enum weir_err set_zk_connect(struct weir_broker_config *c, const struct broker_key *k, const char *value,
                                     char *why, size_t why_cap)
 {
@@ -722,6 +747,7 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     case KEY_NODE_ID: err = set_node_id(c, k, value, why, why_cap); break;
     case KEY_LOG: err = set_log(c, k, value, why, why_cap); break;
     case KEY_ZK: err = set_zk_connect(c, k, value, why, why_cap); break;
+    case KEY_METRICS: err = set_metrics(c, k, value, why, why_cap); break;
     }
     if (err == WEIR_OK) c->keys_set |= k->self;
     return err;

@@ -88,6 +88,44 @@ static void conn_leave(struct conn *c)
     if (--c->refs == 0) conn_maybe_free(c);
 }
 
+/* ---- counters for /metrics (metrics.c reads them) ------------------------------------ */
+
+const int64_t metrics_latency_bound_ns[METRICS_LAT_BUCKETS] = {
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000, 250000000,
+    500000000, 1000000000, 2500000000, 5000000000, 10000000000,
+};
+
+unsigned metrics_latency_bucket(int64_t ns)
+{
+    unsigned i = 0;
+    while (i < METRICS_LAT_BUCKETS && ns > metrics_latency_bound_ns[i]) i++;
+    return i;
+}
+
+unsigned metrics_api_slot(int16_t key)
+{
+    return key >= 0 && key < METRICS_APIS - 1 ? (unsigned)key : METRICS_APIS - 1;
+}
+
+void metrics_request_done(struct request *req)
+{
+    struct reactor_stats *s = &req->c->r->stats;
+    unsigned a = metrics_api_slot(req->hdr.api_key);
+    int64_t took = weir_clock_ns() - req->start_ns;
+    if (took < 0) took = 0;
+    atomic_fetch_add_explicit(&s->api_requests[a], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->api_latency_ns[a], (uint64_t)took, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->api_latency[a][metrics_latency_bucket(took)], 1, memory_order_relaxed);
+}
+
+void metrics_request_error(struct request *req, int16_t code)
+{
+    if (code == 0) return;
+    unsigned c = code >= -1 && code < METRICS_CODES - 2 ? (unsigned)(code + 1) : METRICS_CODES - 1;
+    _Atomic uint64_t *n = &req->c->r->stats.api_errors[metrics_api_slot(req->hdr.api_key)][c];
+    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 static void request_destroy(struct request *req)
@@ -226,6 +264,7 @@ void response_end(struct request *req)
 
 void request_respond(struct request *req)
 {
+    metrics_request_done(req);
     req->ready = true;
     if (req->in_fifo) conn_kick(req->c);
 }
@@ -245,6 +284,7 @@ static void request_start(struct conn *c, struct request *req)
 {
     fifo_push(c, req);
     atomic_fetch_add_explicit(&c->r->stats.requests, 1, memory_order_relaxed);
+    req->start_ns = weir_clock_ns();
     struct weir_rd rd = weir_rd_make(req->frame, req->frame_len);
     enum weir_err err = kproto_header_decode(&rd, &req->hdr);
     if (err != WEIR_OK) {

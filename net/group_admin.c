@@ -390,3 +390,14 @@ void group_offsetdelete_handle(struct request *req)
                              .on_owner = offdel_owner, .on_origin = offdel_origin };
     ptask_send(&od->pt);
 }
+
+void groups_offsets_each(struct reactor *r,
+                         void (*fn)(void *ctx, const char *group, const char *topic, int32_t partition, int64_t offset),
+                         void *ctx)
+{
+    struct gcoord *gc = r->groups;
+    if (!gc) return;
+    for (const struct group *g = gc->groups; g; g = g->next)
+        for (const struct goffset *o = g->offsets; o; o = o->next)
+            if (o->offset >= 0) fn(ctx, g->id, o->topic, o->partition, o->offset);
+}

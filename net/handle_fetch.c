@@ -226,6 +226,7 @@ static void fetch_respond(struct request *req)
                                                 .topic_id = st->fr.topics[t].topic_id };
         for (int32_t p = 0; p < st->fr.topics[t].n_partitions; p++, i++) {
             struct fetch_slot *s = &st->slots[i];
+            metrics_request_error(req, s->pt.error_code);
             parts[i] = (struct kfetch_resp_part){ .partition_index = s->pt.partition, .error_code = s->pt.error_code,
                                                   .high_watermark = s->high_watermark,
                                                   .last_stable_offset = s->high_watermark,

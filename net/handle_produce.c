@@ -34,7 +34,10 @@ static void produce_finish(struct request *req)
     struct produce_state *st = req->state;
     bool failed = false;
     for (int32_t t = 0; t < st->pr.n_topics; t++)
-        for (int32_t p = 0; p < st->topics[t].n_partitions; p++) failed |= st->topics[t].partitions[p].error_code != 0;
+        for (int32_t p = 0; p < st->topics[t].n_partitions; p++) {
+            failed |= st->topics[t].partitions[p].error_code != 0;
+            metrics_request_error(req, st->topics[t].partitions[p].error_code);
+        }
     if (st->pr.acks == 0) {
         req->no_response = true;
         req->close_after = failed; /* the producer's only way to learn of it */
@@ -89,6 +92,10 @@ static void produce_appended(struct weir_append *a)
     struct produce_slot *s = a->user;
     s->pt.error_code = weir_kerr_from_err(a->err);
     s->base_offset = a->base_offset;
+    if (a->err == WEIR_OK) /* the first batch's records (a producer sends one batch per partition) */
+        atomic_fetch_add_explicit(&s->owner->stats.records_in,
+                                  (uint64_t)weir_load_be32(s->records + WEIR_BATCH_OFF_LAST_DELTA) + 1,
+                                  memory_order_relaxed);
     if (produce_holds(s)) produce_hold(s);
     else ptask_reply(s->owner, &s->pt);
 }

@@ -47,6 +47,10 @@ struct weir_broker_config {
     char inter_broker_listener[WEIR_LISTENER_NAME_MAX]; /* inter.broker.listener.name; "" = PLAINTEXT or the only listener */
     char data_dir[4096];         /* default ./weir-data */
     char port_file[4096];        /* when set, the bound ports are written there once listening (broker.c) */
+    /* weir.metrics.listen: the HTTP listener of /metrics, /health, /ready
+     * (net/metrics.c); off by default (metrics_on false). */
+    struct weir_listener metrics;
+    bool metrics_on;
     unsigned reactors;           /* 0 = one per online CPU */
     int32_t node_id;             /* broker.id / node.id, default 0 */
     int32_t num_partitions;      /* num.partitions, default 1 */

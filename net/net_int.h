@@ -124,6 +124,7 @@ struct request {
     void (*on_release)(struct request *req); /* frees handler state (pins) */
     void *state;
     struct request *next;        /* connection FIFO */
+    int64_t start_ns;            /* framed (weir_clock_ns): its latency ends at request_respond */
 };
 
 struct ip_count;
@@ -153,7 +154,18 @@ struct conn {
     struct conn *next, *prev;
 };
 
+/* Per-API counters for /metrics (net/metrics.c): API keys 0..METRICS_APIS-2
+ * by key, the rest (unknown keys) in the last slot; Kafka error codes
+ * -1..METRICS_CODES-2 at code + 1, the rest (none today) in the last slot;
+ * latency buckets by metrics_latency_bucket. */
+enum { METRICS_APIS = 64, METRICS_CODES = 131, METRICS_LAT_BUCKETS = 16 };
+
 struct reactor_stats {
+    _Atomic uint64_t api_requests[METRICS_APIS];
+    _Atomic uint64_t api_latency_ns[METRICS_APIS];                        /* sum */
+    _Atomic uint64_t api_latency[METRICS_APIS][METRICS_LAT_BUCKETS + 1];  /* last: above every bound */
+    _Atomic uint64_t api_errors[METRICS_APIS][METRICS_CODES];
+    _Atomic uint64_t records_in;  /* records appended by produces (their first batch's count) */
     _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
     _Atomic uint64_t wakeups;    /* waiters woken (reactor_waiter.wake calls) */
     _Atomic uint64_t wake_posts; /* wake_inbox tasks posted to this reactor */
@@ -253,6 +265,8 @@ struct broker {
     /* conn.c: connections open (accepted, not yet freed) for max.connections,
      * and per client address for max.connections.per.ip (only when it is set) */
     _Atomic int32_t conns_open;
+    struct metrics *metrics;     /* metrics.c: the HTTP listener (weir.metrics.listen), or NULL */
+    uint16_t metrics_port;       /* its bound port */
     pthread_mutex_t ip_mu;
     struct ip_count **ip_buckets; /* IP_BUCKETS chains, allocated at first use */
     struct log_cleaner *cleaner; /* log_cleaner.c; NULL when log.cleaner.enable=false */
@@ -453,6 +467,11 @@ void groups_tick(struct reactor *r);   /* timers, offsets expiry and compaction;
 void groups_partitions_grown(struct request *req, char **topics, int32_t n,
                              void (*done)(struct request *req, void *ctx), void *ctx);
 void groups_free(struct reactor *r);
+/* The committed offsets of the groups r coordinates, each as fn(ctx, group,
+ * topic, partition, offset) (metrics.c's snapshot); on r's thread. */
+void groups_offsets_each(struct reactor *r,
+                         void (*fn)(void *ctx, const char *group, const char *topic, int32_t partition, int64_t offset),
+                         void *ctx);
 /* Per reactor, before it starts: groups_tick each turn, groups_free at the end. */
 void groups_reactor_init(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
@@ -562,6 +581,29 @@ struct kbuf *outconn_begin(struct outconn *oc, int16_t key, int16_t version);
 enum weir_err outconn_end(struct outconn *oc, int64_t timeout_ms, outconn_done_fn *done, void *ctx);
 /* Fails what is in flight (callbacks run), closes, frees once no op is in flight. */
 void outconn_free(struct outconn *oc);
+
+/* ---- metrics.c: /metrics, /health, /ready on an HTTP listener of its own -----------
+ * libmicrohttpd's thread serves it; what reactors own is read by a task posted
+ * to each (a snapshot), never from the HTTP thread. */
+struct metrics;
+/* Starts the listener (cfg.metrics; nothing when metrics_on is false); its
+ * bound port in *port. Error: one line in why. */
+enum weir_err metrics_start(struct broker *b, uint16_t *port, char *why, size_t cap);
+/* Listening, with metadata: /ready answers 200 once every reactor has
+ * opened its partitions (waits for that). */
+void metrics_ready(struct broker *b);
+/* Before the reactors stop: no more snapshots posted, and the posted ones ran. */
+void metrics_quiesce(struct broker *b);
+void metrics_stop(struct broker *b);               /* after: the listener closes */
+/* conn.c, on the request path: the latency buckets' upper bounds (ns); the
+ * bucket of ns (the first bound at or above it, else METRICS_LAT_BUCKETS);
+ * req's response counted (latency since start_ns) and, for a nonzero code,
+ * an error of its API. On the request's reactor. */
+extern const int64_t metrics_latency_bound_ns[METRICS_LAT_BUCKETS];
+unsigned metrics_latency_bucket(int64_t ns);
+unsigned metrics_api_slot(int16_t key); /* an API key's index in the per-API counters */
+void metrics_request_done(struct request *req);
+void metrics_request_error(struct request *req, int16_t code);
 
 /* ---- producer_id.c ------------------------------------------------------------ */
 enum weir_err producer_ids_init(struct broker *b); /* at start: reserves the first block */

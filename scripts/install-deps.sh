@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev zlib1g-dev libsnappy-dev libzstd-dev libcmocka-dev
       librdkafka-dev kcat python3 python3-confluent-kafka iperf3
+      libmicrohttpd-dev # net/metrics.c: the /metrics HTTP listener
+      prometheus # promtool, for it_metrics (check metrics); the server is not run
       zookeeper libzookeeper-mt-dev # repl/: the C client; the server for tests (pulls in Java)
       clang libclang-rt-14-dev) # libFuzzer: clang only recommends libclang-rt-14-dev (libclang_rt.fuzzer)
 missing=()
