@@ -147,8 +147,8 @@ struct weir_clean_job {
     struct keymap keys, pids;  /* key -> last offset; producer id + 1 -> last batch base */
     enum weir_err err;
     struct weir_clean_stats stats;
-    uint8_t *buf, *scratch, *out; /* a batch read, its records decompressed, its rewrite */
-    size_t buf_cap, scratch_cap, out_cap;
+    uint8_t *buf, *scratch, *out, *packed; /* a batch read, its records decompressed, its rewrite, compressed */
+    size_t buf_cap, scratch_cap, out_cap, packed_cap;
 };
 
 static void job_path(const struct weir_clean_job *j, int64_t base, const char *ext, char *out, size_t cap)
@@ -178,6 +178,7 @@ static void job_free(struct weir_clean_job *j)
     weir_free(j->buf);
     weir_free(j->scratch);
     weir_free(j->out);
+    weir_free(j->packed);
     weir_free(j->dir);
     weir_free(j);
 }
@@ -391,7 +392,28 @@ static uint8_t *out_room(struct weir_clean_job *j, size_t n)
     return j->out;
 }
 
-/* Rewrites the batch in j->buf with only the records kept, uncompressed, its
+/* Compresses the records [o + header, o + *len) in place with the batch's
+ * codec, as Kafka's cleaner keeps it; on a codec error they stay uncompressed
+ * (and the codec bits are cleared). o holds out_cap bytes. */
+static void records_pack(struct weir_clean_job *j, uint8_t *o, size_t *len, enum weir_codec codec)
+{
+    size_t raw = *len - WEIR_BATCH_HEADER_BYTES, bound = weir_codec_bound(codec, raw), packed = 0;
+    if (bound > j->packed_cap) {
+        uint8_t *p = weir_realloc(j->packed, bound);
+        if (p) j->packed = p, j->packed_cap = bound;
+    }
+    uint16_t attrs = weir_load_be16(o + WEIR_BATCH_OFF_ATTRS) & (uint16_t)~WEIR_ATTR_CODEC_MASK;
+    if (bound <= j->packed_cap && WEIR_BATCH_HEADER_BYTES + bound <= j->out_cap &&
+        weir_codec_compress(codec, WEIR_CODEC_LEVEL_DEFAULT, o + WEIR_BATCH_HEADER_BYTES, raw, j->packed,
+                            j->packed_cap, &packed) == WEIR_OK) {
+        memcpy(o + WEIR_BATCH_HEADER_BYTES, j->packed, packed);
+        *len = WEIR_BATCH_HEADER_BYTES + packed;
+        attrs |= (uint16_t)codec;
+    }
+    weir_store_be16(o + WEIR_BATCH_OFF_ATTRS, attrs);
+}
+
+/* Rewrites the batch in j->buf with only the records kept, in its codec, its
  * base offset, producer fields and each record's offset kept. Returns its
  * length in j->out, 0 when no record is kept, SIZE_MAX when every record is
  * (write the original) or on error (j->err set). */
@@ -404,9 +426,11 @@ static size_t batch_filter(struct weir_clean_job *j, const struct clean_seg *cs,
         int64_t last;
         if (map_get(&j->pids, (uint64_t)h->producer_id + 1, &last) && last == h->base_offset) return SIZE_MAX;
     }
-    /* Rewritten uncompressed, a record takes its decompressed size plus at
+    /* Re-encoded, a record takes its decompressed size plus at
      * most a few bytes more for its new timestamp delta. */
-    uint8_t *o = out_room(j, WEIR_BATCH_HEADER_BYTES + j->scratch_cap + in_len + (size_t)h->records_count * 20);
+    enum weir_codec codec = (enum weir_codec)(h->attributes & WEIR_ATTR_CODEC_MASK);
+    size_t room = j->scratch_cap + in_len + (size_t)h->records_count * 20;
+    uint8_t *o = out_room(j, WEIR_BATCH_HEADER_BYTES + (codec ? weir_codec_bound(codec, room) : room));
     if (!o) {
         j->err = WEIR_E_NOMEM;
         return SIZE_MAX;
@@ -448,12 +472,13 @@ static size_t batch_filter(struct weir_clean_job *j, const struct clean_seg *cs,
     if (kept == 0) return 0;
     size_t len = WEIR_BATCH_HEADER_BYTES + weir_wr_len(&wr);
     memcpy(o, j->buf, WEIR_BATCH_HEADER_BYTES); /* base offset, epoch, producer fields */
-    weir_store_be32(o + WEIR_BATCH_OFF_LENGTH, (uint32_t)(len - WEIR_BATCH_LOG_OVERHEAD));
     weir_store_be16(o + WEIR_BATCH_OFF_ATTRS, (uint16_t)(h->attributes & ~WEIR_ATTR_CODEC_MASK));
     weir_store_be32(o + WEIR_BATCH_OFF_LAST_DELTA, (uint32_t)last_delta);
     weir_store_be64(o + WEIR_BATCH_OFF_BASE_TS, (uint64_t)base_ts);
     weir_store_be64(o + WEIR_BATCH_OFF_MAX_TS, (uint64_t)max_ts);
     weir_store_be32(o + WEIR_BATCH_OFF_COUNT, (uint32_t)kept);
+    if (codec != WEIR_CODEC_NONE) records_pack(j, o, &len, codec);
+    weir_store_be32(o + WEIR_BATCH_OFF_LENGTH, (uint32_t)(len - WEIR_BATCH_LOG_OVERHEAD));
     weir_store_be32(o + WEIR_BATCH_OFF_CRC, weir_crc32c(0, o + WEIR_BATCH_OFF_ATTRS, len - WEIR_BATCH_OFF_ATTRS));
     return len;
 }

@@ -411,7 +411,7 @@ enum weir_err weir_log_restart_at(struct weir_log *log, int64_t offset);
  * cleaned; the last batch of each idempotent producer stays whole (its state
  * can be rebuilt from the log). Offsets are kept: a rewritten batch keeps its
  * base offset and producer fields, its records their offsets (gaps); it is
- * written uncompressed. Files and crash safety: engine/cleaner.c and
+ * compressed again with its codec. Files and crash safety: engine/cleaner.c and
  * docs/on-disk-format.md. The dirty part starts at the cleaner checkpoint. */
 struct weir_clean_config {
     int64_t delete_retention_ms;      /* delete.retention.ms, default 1 day */
