@@ -177,12 +177,16 @@ def main(binary):
         left = temp_files(broker)
         check(left, f"kill -9 at '{step}': the pass's temporary files exist", str(left[:4]))
         broker.kill9()
+        broker.sets.append("log.cleaner.enable=false")  # no new pass's files while we look
         broker.restart()
+        broker.sets.pop()
         records = read_all(Consumer, TopicPartition, broker.bootstrap)  # the partition is open now
         check(not temp_files(broker), f"after '{step}': recovery left no .cleaned or .swap file", str(temp_files(broker)))
         finished = "finished the swap" in broker.log(since_start=True)
         check(finished == (step == "swap"), f"after '{step}': recovery {'finished' if finished else 'rolled back'} the pass")
         check_model(f"(d) {step}", records, model, by_offset, False)
+    broker.stop()
+    broker.restart()
     end = max(by_offset) + 1
     check(C.wait_for(lambda: cleaner_checkpoint(part_dir) >= end - 200, 30, "the cleaner"),
           "the cleaner passes the new records")
