@@ -30,36 +30,79 @@ enum { WEIR_PRODUCER_BATCHES = 5,      /* NUM_BATCHES_TO_RETAIN */
        WEIR_PRODUCERS_MAX = 1 << 16 }; /* beyond it the least recently appended is forgotten */
 #define WEIR_PRODUCER_EXPIRATION_MS ((int64_t)86400000) /* producer.id.expiration.ms */
 
-/* Kafka topic config names; defaults as in Kafka where it has one. */
+/* Kafka topic config names; defaults as in Kafka where it has one. Every key
+ * Kafka 3.7 documents is here; weir_log_config_info says which ones weir does
+ * not act on (stored and described only). */
+enum { WEIR_LOG_CONFIG_TEXT_BYTES = 256, /* a text value's bytes, with its NUL */
+       WEIR_LOG_CONFIG_FORMAT_BYTES = 4096 }; /* enough for weir_log_config_format */
 enum { WEIR_CLEANUP_DELETE = 1u << 0, WEIR_CLEANUP_COMPACT = 1u << 1 }; /* cleanup.policy bits */
+enum weir_compression_type { /* compression.type, in Kafka's order of the docs */
+    WEIR_COMPRESSION_PRODUCER, WEIR_COMPRESSION_UNCOMPRESSED, WEIR_COMPRESSION_GZIP, WEIR_COMPRESSION_SNAPPY,
+    WEIR_COMPRESSION_LZ4, WEIR_COMPRESSION_ZSTD };
+enum weir_log_timestamp_type { WEIR_LOG_TIMESTAMP_CREATE, WEIR_LOG_TIMESTAMP_APPEND }; /* message.timestamp.type */
 struct weir_log_config {
     uint64_t segment_bytes;        /* segment.bytes, default 1 GiB */
     int64_t segment_ms;            /* segment.ms, default 7 days */
     uint64_t segment_index_bytes;  /* segment.index.bytes, default 10 MiB */
     uint32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
-    int64_t retention_bytes;       /* retention.bytes, -1 = unlimited */
+    int64_t retention_bytes;       /* retention.bytes, negative = unlimited (default -1) */
     int64_t retention_ms;          /* retention.ms, default 7 days, -1 = unlimited */
     uint32_t max_message_bytes;    /* max.message.bytes, default 1048588 */
     int64_t flush_messages;        /* flush.messages: fdatasync every N records; INT64_MAX = never, 1 = always */
     int64_t flush_ms;              /* flush.ms: fdatasync when unflushed data is this old; INT64_MAX = never */
     uint32_t min_insync_replicas;  /* min.insync.replicas: acks=all needs this many in the ISR, default 1 (>= 1) */
     uint8_t cleanup_policy;        /* cleanup.policy: WEIR_CLEANUP_* bits, default delete */
+    uint8_t compression_type;      /* compression.type: enum weir_compression_type, default producer */
+    uint8_t timestamp_type;        /* message.timestamp.type: enum weir_log_timestamp_type, default CreateTime */
+    bool message_downconversion;   /* message.downconversion.enable, default true */
+    bool preallocate;              /* preallocate, default false */
+    bool remote_storage;           /* remote.storage.enable: always false (no tiered storage) */
+    bool unclean_leader_election;  /* unclean.leader.election.enable, default false */
     int64_t delete_retention_ms;   /* delete.retention.ms: tombstones kept this long, default 1 day */
+    int64_t file_delete_delay_ms;  /* file.delete.delay.ms, default 60000 */
+    int64_t local_retention_bytes; /* local.retention.bytes, default -2 (= retention.bytes) */
+    int64_t local_retention_ms;    /* local.retention.ms, default -2 (= retention.ms) */
     int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, default 0 */
     int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, default INT64_MAX */
     double min_cleanable_dirty_ratio;    /* min.cleanable.dirty.ratio in [0, 1], default 0.5 */
-    uint8_t compression_type;      /* compression.type: enum weir_compression_type, default producer */
+    int64_t segment_jitter_ms;           /* segment.jitter.ms, default 0 */
+    int64_t timestamp_difference_max_ms; /* message.timestamp.difference.max.ms, default INT64_MAX */
+    int64_t timestamp_before_max_ms;     /* message.timestamp.before.max.ms, default INT64_MAX */
+    int64_t timestamp_after_max_ms;      /* message.timestamp.after.max.ms, default INT64_MAX */
+    char message_format_version[WEIR_LOG_CONFIG_TEXT_BYTES];   /* message.format.version, default 3.0-IV1 */
+    char leader_throttled[WEIR_LOG_CONFIG_TEXT_BYTES];   /* leader.replication.throttled.replicas, default "" */
+    char follower_throttled[WEIR_LOG_CONFIG_TEXT_BYTES]; /* follower.replication.throttled.replicas, default "" */
 };
-enum weir_compression_type { /* compression.type, in Kafka's order of the docs */
-    WEIR_COMPRESSION_PRODUCER, WEIR_COMPRESSION_UNCOMPRESSED, WEIR_COMPRESSION_GZIP, WEIR_COMPRESSION_SNAPPY,
-    WEIR_COMPRESSION_LZ4, WEIR_COMPRESSION_ZSTD };
 void weir_log_config_default(struct weir_log_config *c);
-/* Sets one Kafka-named key from its text value. Errors: WEIR_E_BAD_CONFIG with
- * a one-line reason in why (unknown key, not a number, out of range). */
+/* Sets one Kafka-named key from its text value (trimmed first, as Kafka
+ * does). Errors: WEIR_E_BAD_CONFIG with a one-line reason in why naming the
+ * key (unknown key, not a number, out of range, not one of the choices,
+ * remote.storage.enable=true). */
 enum weir_err weir_log_config_set(struct weir_log_config *c, const char *key, const char *value, char *why,
                                   size_t why_cap);
-/* Writes "key=value\n" lines for every key into buf; returns bytes (snprintf rules). */
+/* Writes "key=value\n" lines for every key into buf, values as Kafka
+ * describes them; returns bytes (snprintf rules). */
 size_t weir_log_config_format(const struct weir_log_config *c, char *buf, size_t cap);
+/* One key's value as weir_log_config_format writes it. Errors: WEIR_E_NOT_FOUND. */
+enum weir_err weir_log_config_get(const struct weir_log_config *c, const char *key, char *buf, size_t cap);
+/* Kafka's ConfigType ids (DescribeConfigs' config_type). */
+enum { WEIR_CONFIG_TYPE_BOOLEAN = 1, WEIR_CONFIG_TYPE_STRING = 2, WEIR_CONFIG_TYPE_INT = 3,
+       WEIR_CONFIG_TYPE_LONG = 5, WEIR_CONFIG_TYPE_DOUBLE = 6, WEIR_CONFIG_TYPE_LIST = 7 };
+/* What DescribeConfigs says of a key; static strings. */
+struct weir_log_config_info {
+    const char *name;
+    int8_t type;          /* WEIR_CONFIG_TYPE_* */
+    const char *synonyms; /* the broker keys that set its default, highest precedence first, ' '-separated; or NULL */
+    const char *note;     /* NULL when weir honours it; else what weir does not do with it */
+};
+/* The i-th key (0, 1, ... until false), in weir_log_config_format's order. */
+bool weir_log_config_key(size_t i, struct weir_log_config_info *out);
+/* A key by name; false when it is not a topic config. */
+bool weir_log_config_info(const char *key, struct weir_log_config_info *out);
+/* The produce timestamp bounds Kafka 3.6+ uses: message.timestamp.before.max.ms
+ * (after.max.ms) when set, else message.timestamp.difference.max.ms. */
+int64_t weir_log_config_timestamp_before_ms(const struct weir_log_config *c);
+int64_t weir_log_config_timestamp_after_ms(const struct weir_log_config *c);
 /* Cross-field checks (index large enough for one entry, ...). */
 enum weir_err weir_log_config_check(const struct weir_log_config *c, char *why, size_t why_cap);
 

@@ -82,7 +82,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
     if (!name) {
         out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
     } else if (res->resource_type == KRESOURCE_TOPIC) {
-        char set[1024];
+        char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
         enum weir_err e = weir_meta_topic_config(b->meta, name, &b->cfg.log, &cfg, set, sizeof set);
         if (e != WEIR_OK) {
             out->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -90,7 +90,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
             return;
         }
         weir_log_config_format(&cfg, text, text_cap);
-        out->n_configs = configs_from_lines(text, res, configs, 32, set);
+        out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, set);
     } else if (res->resource_type == KRESOURCE_BROKER) {
         const struct weir_broker_config *c = &b->cfg;
         snprintf(text, text_cap,
@@ -99,7 +99,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
                  "\nmessage.max.bytes=%u\n",
                  c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
                  c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
-        out->n_configs = configs_from_lines(text, res, configs, 32, NULL);
+        out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, NULL);
     } else {
         out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");
@@ -114,7 +114,7 @@ static void handle_describeconfigs(struct request *req)
         request_malformed(req, err);
         return;
     }
-    enum { TEXT = 2048, CONFIGS = 32 };
+    enum { TEXT = WEIR_LOG_CONFIG_FORMAT_BYTES, CONFIGS = CONFIGS_MAX };
     int32_t n = dr.n_resources > 0 ? dr.n_resources : 0;
     struct kdescribeconfigs_result *results = weir_calloc(n ? (size_t)n : 1, sizeof *results);
     char *text = weir_malloc((size_t)(n ? n : 1) * TEXT);

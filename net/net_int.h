@@ -407,6 +407,7 @@ void topic_host_remove(void *ctx, const char *topic, struct weir_topic_deletion 
                        void *done_ctx);
 
 void handle_request(struct request *req);
+enum { CONFIGS_MAX = 64 }; /* configs one DescribeConfigs resource lists */
 /* topic_configs.c: splits "k=v\n" lines of text (modified in place) into at
  * most max configs (the keys res asks for), each with its Kafka type; the
  * source is 4 (static broker) when set_keys is NULL, else 1 (dynamic topic)

@@ -5,13 +5,14 @@
 
 #include <stdio.h>
 
-/* Kafka's type of each config weir lists (every value is a number or a
- * boolean); the rest are LONG. */
+/* Kafka's type of each config weir lists: a topic key's from the engine's
+ * table; the broker's are numbers or booleans, LONG unless listed. */
 static int8_t config_type(const char *key)
 {
     static const char *const ints[] = { "num.partitions", "socket.request.max.bytes", "log.segment.bytes",
-                                        "message.max.bytes", "max.message.bytes", "segment.bytes",
-                                        "segment.index.bytes", "index.interval.bytes", "min.insync.replicas" };
+                                        "message.max.bytes" };
+    struct weir_log_config_info info;
+    if (weir_log_config_info(key, &info)) return info.type;
     if (!strcmp(key, "auto.create.topics.enable")) return KCONFIG_TYPE_BOOLEAN;
     if (!strcmp(key, "compression.type")) return KCONFIG_TYPE_STRING;
     for (size_t i = 0; i < WEIR_ARRAY_LEN(ints); i++)
@@ -52,7 +53,7 @@ int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *r
 
 /* ---- CreateTopics v5+: what each topic got ---------------------------------------------- */
 
-enum { TOPIC_CONFIG_TEXT = 2048, TOPIC_CONFIGS_MAX = 32 };
+enum { TOPIC_CONFIG_TEXT = WEIR_LOG_CONFIG_FORMAT_BYTES, TOPIC_CONFIGS_MAX = CONFIGS_MAX };
 
 /* The configs a topic created by t has: the broker's defaults with t's
  * overrides (sources 1 and 5, as DescribeConfigs answers). */

@@ -98,7 +98,7 @@ static enum weir_err ml_topic_config(struct weir_meta *m, const char *topic, con
     struct weir_store *st = ml_of(m)->st;
     enum weir_err err = weir_store_topic_config(st, topic, out);
     if (err != WEIR_OK) return err;
-    char text[2048];
+    char text[WEIR_LOG_CONFIG_FORMAT_BYTES];
     weir_log_config_format(out, text, sizeof text);
     size_t used = 0;
     set[0] = '\0';

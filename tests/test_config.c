@@ -186,7 +186,7 @@ static const struct key_case {
     { "log.index.interval.bytes", "-1", false, 0, F_NONE, 0, NULL },
     { "log.retention.bytes", "-1", true, O(log.retention_bytes), F_I64, -1, NULL },
     { "log.retention.bytes", "1073741824", true, O(log.retention_bytes), F_I64, 1073741824, NULL },
-    { "log.retention.bytes", "-2", false, 0, F_NONE, 0, NULL },
+    { "log.retention.bytes", "-2", true, O(log.retention_bytes), F_I64, -2, NULL }, /* Kafka: any long, negative = unlimited */
     { "log.retention.ms", "-1", true, O(log.retention_ms), F_I64, -1, NULL },
     { "log.retention.ms", "0", true, O(log.retention_ms), F_I64, 0, NULL },
     { "log.retention.ms", "-2", false, 0, F_NONE, 0, NULL },
