@@ -571,6 +571,15 @@ enum weir_err weir_store_topic_add_partitions(struct weir_store *st, const char 
  * WEIR_E_BAD_PARTITIONS (not fewer than now), WEIR_E_NOMEM, WEIR_E_IO. */
 enum weir_err weir_store_topic_shrink_begin(struct weir_store *st, const char *name, int32_t partitions,
                                            struct weir_topic_deletion **out);
+/* Replaces all of a topic's own configs with these (the store's defaults
+ * for every other key): checked first, persisted, then applied to the open
+ * logs (each field a word the owner reads as it goes: a reader sees the old
+ * or the new value of each). AlterConfigs' semantics. Errors:
+ * WEIR_E_NOT_FOUND, WEIR_E_BAD_CONFIG (why names the key; nothing changed),
+ * WEIR_E_IO (nothing changed). */
+enum weir_err weir_store_topic_configs_replace(struct weir_store *st, const char *name,
+                                               const char *const (*configs)[2], size_t n_configs, char *why,
+                                               size_t why_cap);
 /* Changes topic configs (persisted, applied to open logs). Errors as create. */
 enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name,
                                          const char *const (*configs)[2], size_t n_configs, char *why,

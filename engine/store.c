@@ -810,6 +810,61 @@ enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name
     return err;
 }
 
+static void overrides_free(struct store_topic *t)
+{
+    for (size_t i = 0; i < t->n_overrides; i++) weir_free(t->overrides[i][0]), weir_free(t->overrides[i][1]);
+    t->n_overrides = 0;
+}
+
+static bool overrides_same(const struct store_topic *a, const struct store_topic *b)
+{
+    if (a->n_overrides != b->n_overrides) return false;
+    for (size_t i = 0; i < a->n_overrides; i++) {
+        bool found = false;
+        for (size_t j = 0; j < b->n_overrides && !found; j++)
+            found = !strcmp(a->overrides[i][0], b->overrides[j][0]) && !strcmp(a->overrides[i][1], b->overrides[j][1]);
+        if (!found) return false;
+    }
+    return true;
+}
+
+enum weir_err weir_store_topic_configs_replace(struct weir_store *st, const char *name,
+                                               const char *const (*configs)[2], size_t n_configs, char *why,
+                                               size_t why_cap)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_topic *t = topic_find(st, name, NULL);
+    struct store_topic next = { .name = t ? t->name : NULL, .cfg = st->defaults };
+    enum weir_err err = t ? topic_apply_configs(&next, configs, n_configs, why, why_cap) : WEIR_E_NOT_FOUND;
+    if (err == WEIR_OK && overrides_same(t, &next)) { /* nothing to write (a replica's watch, again) */
+        overrides_free(&next);
+        pthread_mutex_unlock(&st->mu);
+        return WEIR_OK;
+    }
+    if (err == WEIR_OK) {
+        struct store_topic old = { .cfg = t->cfg, .n_overrides = t->n_overrides };
+        memcpy(old.overrides, t->overrides, sizeof old.overrides);
+        memcpy(t->overrides, next.overrides, sizeof t->overrides);
+        t->n_overrides = next.n_overrides;
+        t->cfg = next.cfg;
+        err = meta_write(st, t);
+        if (err != WEIR_OK) { /* the file still holds the old ones: so do we */
+            memcpy(t->overrides, old.overrides, sizeof t->overrides);
+            t->n_overrides = old.n_overrides;
+            t->cfg = old.cfg;
+            overrides_free(&next);
+        } else {
+            overrides_free(&old);
+        }
+    } else {
+        overrides_free(&next);
+    }
+    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++)
+        if (t->logs[p]) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
 struct weir_log *weir_store_log(struct weir_store *st, const char *topic, int32_t partition)
 {
     pthread_mutex_lock(&st->mu);

@@ -113,6 +113,23 @@ static void topic_delete_local(struct reactor *r, const char *topic, const char 
 
 /* The local topic has at least n partitions; created with the cluster's
  * configs (those the engine knows; others are the replication layer's). */
+/* The "k=v" lines of text (split in place) the engine takes, as pairs;
+ * returns how many (others are the replication layer's, skipped). */
+static size_t config_pairs(struct broker *b, char *text, const char *pairs[TOPIC_CONFIGS_MAX][2])
+{
+    struct weir_log_config probe = b->cfg.log;
+    char *save = NULL, skip_why[256];
+    size_t np = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && np < TOPIC_CONFIGS_MAX; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        if (weir_log_config_set(&probe, line, eq + 1, skip_why, sizeof skip_why) != WEIR_OK) continue;
+        pairs[np][0] = line, pairs[np][1] = eq + 1, np++;
+    }
+    return np;
+}
+
 static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n, char *why, size_t cap)
 {
     int32_t have = weir_store_topic_partitions(b->store, topic);
@@ -130,16 +147,7 @@ static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n
             snprintf(why, cap, "its configs (/config/topics) are not known yet: %s", weir_err_text(err));
             return err;
         }
-        struct weir_log_config probe = b->cfg.log;
-        char *save = NULL, skip_why[256];
-        for (char *line = strtok_r(text, "\n", &save); line && np < TOPIC_CONFIGS_MAX;
-             line = strtok_r(NULL, "\n", &save)) {
-            char *eq = strchr(line, '=');
-            if (!eq) continue;
-            *eq = '\0';
-            if (weir_log_config_set(&probe, line, eq + 1, skip_why, sizeof skip_why) != WEIR_OK) continue;
-            pairs[np][0] = line, pairs[np][1] = eq + 1, np++;
-        }
+        np = config_pairs(b, text, pairs);
         err = weir_store_topic_create(b->store, topic, n, (const char *const(*)[2])pairs, np, why, cap);
         weir_free(text);
         if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: created locally with %d partitions", topic, n);
@@ -150,6 +158,27 @@ static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n
     if (err != WEIR_OK && weir_store_topic_partitions(b->store, topic) >= n) return WEIR_OK; /* another owner won */
     if (err != WEIR_OK && !why[0]) snprintf(why, cap, "%s", weir_err_text(err));
     return err;
+}
+
+/* A /config/topics/<t> change (another broker's AlterConfigs): the local
+ * topic, when this broker hosts it, takes the new configs at once (the
+ * store persists them and reconfigures its open logs). On the cluster's
+ * thread. */
+static void on_topic_config(void *ctx, const char *topic)
+{
+    struct broker *b = ctx;
+    if (weir_store_topic_partitions(b->store, topic) < 0) return; /* created with them when it comes */
+    char *text = weir_malloc(TOPIC_CONFIG_TEXT), why[256] = "";
+    const char *pairs[TOPIC_CONFIGS_MAX][2];
+    if (!text) return;
+    enum weir_err err = weir_cluster_topic_configs(b->cluster, topic, text, TOPIC_CONFIG_TEXT);
+    if (err == WEIR_OK)
+        err = weir_store_topic_configs_replace(b->store, topic, (const char *const(*)[2])pairs,
+                                               config_pairs(b, text, pairs), why, sizeof why);
+    if (err != WEIR_OK && err != WEIR_E_NOT_FOUND)
+        weir_log(WEIR_LOG_WARN, "topic %s: its new configs are not applied here: %s", topic,
+                 why[0] ? why : weir_err_text(err));
+    weir_free(text);
 }
 
 /* The cluster's topic id against the partition's partition.metadata (Kafka's
@@ -303,7 +332,8 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     cc.endpoints_n = broker_endpoints(b, cc.endpoints); /* every advertised listener, as Kafka registers them */
     const struct weir_repl_endpoint *ib = &cc.endpoints[b->inter_broker];
     snprintf(cc.cluster_id, sizeof cc.cluster_id, "%s", b->cluster_id);
-    static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL };
+    static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL,
+                                                 .on_topic_config = on_topic_config };
     char line[512] = "";
     enum weir_err err = weir_cluster_start(&cc, &ops, b, &b->cluster, line, sizeof line);
     if (err != WEIR_OK) {

@@ -750,6 +750,9 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     case KEY_METRICS: err = set_metrics(c, k, value, why, why_cap); break;
     }
     if (err == WEIR_OK) c->keys_set |= k->self;
+    size_t used = strlen(c->log_keys_text);
+    if (err == WEIR_OK && k->kind == KEY_LOG && used + strlen(k->name) + strlen(value) + 3 < sizeof c->log_keys_text)
+        snprintf(c->log_keys_text + used, sizeof c->log_keys_text - used, "%s=%s\n", k->name, value);
     return err;
 }
 

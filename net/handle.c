@@ -70,7 +70,8 @@ static void handle_initproducerid(struct request *req)
 
 /* ---- DescribeConfigs ---------------------------------------------------------------- */
 
-static void describe_resource(struct request *req, const struct kdescribeconfigs_resource *res,
+static void describe_resource(struct request *req, const struct kdescribeconfigs_req *dr,
+                              const struct kdescribeconfigs_resource *res,
                               struct kdescribeconfigs_result *out, char *text, size_t text_cap,
                               struct kdescribeconfigs_config *configs)
 {
@@ -91,6 +92,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
         }
         weir_log_config_format(&cfg, text, text_cap);
         out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, set);
+        topic_configs_decorate(req, configs, out->n_configs, dr->include_synonyms, dr->include_documentation);
     } else if (res->resource_type == KRESOURCE_BROKER) {
         const struct weir_broker_config *c = &b->cfg;
         snprintf(text, text_cap,
@@ -100,6 +102,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
                  c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
                  c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
         out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, NULL);
+        for (int32_t i = 0; i < out->n_configs; i++) configs[i].read_only = true; /* none changes at runtime */
     } else {
         out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");
@@ -121,7 +124,7 @@ static void handle_describeconfigs(struct request *req)
     struct kdescribeconfigs_config *configs = weir_calloc((size_t)(n ? n : 1) * CONFIGS, sizeof *configs);
     if (results && text && configs)
         for (int32_t i = 0; i < n; i++)
-            describe_resource(req, &dr.resources[i], &results[i], text + (size_t)i * TEXT, TEXT,
+            describe_resource(req, &dr, &dr.resources[i], &results[i], text + (size_t)i * TEXT, TEXT,
                               configs + (size_t)i * CONFIGS);
     else
         kbuf_fail(&req->out, WEIR_E_NOMEM), n = 0;
@@ -171,6 +174,8 @@ void handle_request(struct request *req)
     case KAPI_CREATE_PARTITIONS: handle_createpartitions(req); break;
     case KAPI_INIT_PRODUCER_ID: handle_initproducerid(req); break;
     case KAPI_DESCRIBE_CONFIGS: handle_describeconfigs(req); break;
+    case KAPI_ALTER_CONFIGS:
+    case KAPI_INCREMENTAL_ALTER_CONFIGS: handle_alterconfigs(req); break;
     case KAPI_OFFSET_FOR_LEADER_EPOCH: handle_offsetforleaderepoch(req); break;
     case KAPI_JOIN_GROUP:
     case KAPI_SYNC_GROUP:

@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-enum { ADMIN_POLL_MS = 20 };
+enum { ADMIN_POLL_MS = 20, ALTER_WAIT_MS = 5000 };
 
 static struct kstr arena_msg(struct request *req, const char *text)
 {
@@ -23,7 +23,7 @@ static struct kstr arena_msg(struct request *req, const char *text)
     return m ? kstr_c(m) : KSTR_NULL;
 }
 
-enum admin_kind { ADMIN_CREATE, ADMIN_DELETE, ADMIN_GROW };
+enum admin_kind { ADMIN_CREATE, ADMIN_DELETE, ADMIN_GROW, ADMIN_ALTER };
 
 struct admin;
 struct admin_slot {
@@ -33,6 +33,7 @@ struct admin_slot {
     char *name;
     int32_t partitions;          /* CREATE, GROW: the count to see */
     int32_t old;                 /* GROW: the count before */
+    char *expect;                /* ALTER: the topic's configs as weir_meta_topic_config will show them */
     bool waiting;                /* written: wait for the metadata */
     bool manual;                 /* CREATE, GROW: with the client's replica assignment */
     enum weir_err err;           /* the write's, set on the completing thread */
@@ -56,10 +57,12 @@ struct admin {
     int16_t *del_errors;         /* DELETE: deletetopics_resolve's, per entry */
     struct kcreatepartitions_req cp;
     struct kcreatepartitions_resp cp_resp;
+    struct kalterconfigs_req ac; /* ALTER: AlterConfigs or IncrementalAlterConfigs */
 };
 
 static bool slot_settled(struct weir_meta *m, const struct admin_slot *s)
 {
+    if (s->ad->kind == ADMIN_ALTER) return alter_settled(s->ad->req, s->name, s->expect);
     int32_t n = weir_meta_topic_partitions(m, s->name);
     if (s->ad->kind == ADMIN_DELETE) return n < 0;
     if (n < s->partitions) return false;
@@ -95,6 +98,7 @@ static void admin_respond(struct request *req, void *ctx)
         ad->cp_resp = (struct kcreatepartitions_resp){ .results = ad->res, .n_results = ad->n };
         kproto_createpartitions_encode(&req->out, req->hdr.api_version, &ad->cp_resp);
         break;
+    case ADMIN_ALTER: alter_respond(req, &ad->ac, ad->res, ad->n); break;
     }
     response_end(req);
     request_respond(req);
@@ -108,6 +112,8 @@ static void admin_settled(struct admin *ad, struct admin_slot *s)
         weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", s->name, s->partitions);
     } else if (ad->kind == ADMIN_DELETE) {
         weir_log(WEIR_LOG_INFO, "deleted topic %s", s->name);
+    } else if (ad->kind == ADMIN_ALTER) {
+        weir_log(WEIR_LOG_INFO, "topic %s: configs changed", s->name);
     } else {
         weir_log(WEIR_LOG_INFO, "topic %s grew from %d to %d partitions", s->name, s->old, s->partitions);
         if (ad->grown) ad->grown[ad->n_grown++] = s->name;
@@ -133,6 +139,10 @@ static void admin_poll(struct reactor *r, struct reactor_timer *t)
     for (int32_t i = 0; i < ad->n; i++) {
         struct admin_slot *s = &ad->slots[i];
         if (!s->waiting) continue;
+        if (ad->kind == ADMIN_ALTER) { /* written: every broker's watch applies it */
+            admin_settled(ad, s);
+            continue;
+        }
         s->res->error_code = WEIR_KERR_REQUEST_TIMED_OUT;
         if (ad->kind != ADMIN_DELETE || ad->req->hdr.api_version >= 5)
             s->res->error_message = arena_msg(ad->req, ad->kind == ADMIN_DELETE
@@ -232,6 +242,9 @@ static struct admin *admin_begin(struct request *req, enum admin_kind kind)
     }
     if (ad && kind == ADMIN_GROW && (err = kproto_createpartitions_decode(rd, v, &req->arena, &ad->cp)) == WEIR_OK)
         n = ad->cp.n_topics, timeout_ms = ad->cp.timeout_ms;
+    if (ad && kind == ADMIN_ALTER &&
+        (err = kproto_alterconfigs_decode(rd, req->hdr.api_key, v, &req->arena, &ad->ac)) == WEIR_OK)
+        n = ad->ac.n_resources, timeout_ms = ALTER_WAIT_MS; /* none in the request: answered once seen here */
     if (err == WEIR_OK && !admin_slots(ad, n, timeout_ms)) err = WEIR_E_NOMEM;
     if (err == WEIR_OK) return ad;
     request_malformed(req, err);
@@ -484,5 +497,55 @@ void handle_createpartitions(struct request *req)
     if (!ad) return;
     ad->grown = weir_arena_alloc(&req->arena, (size_t)(ad->n + 1) * sizeof *ad->grown);
     for (int32_t i = 0; i < ad->n; i++) grow_one(ad, i);
+    admin_dispatched(ad);
+}
+
+/* ---- AlterConfigs, IncrementalAlterConfigs -------------------------------------------
+ * Topic resources (net/topic_configs.c computes and checks the new set);
+ * broker resources take no key (weir changes no broker config at runtime). */
+
+static void alter_one(struct admin *ad, int32_t i)
+{
+    struct request *req = ad->req;
+    struct broker *b = req->c->r->b;
+    const struct kalterconfigs_resource *r = &ad->ac.resources[i];
+    struct admin_slot *s = &ad->slots[i];
+    ad->res[i].name = r->resource_name;
+    char why[512];
+    if (r->resource_type == KRESOURCE_BROKER) {
+        alter_broker(req, r, &s->res->error_code, why, sizeof why);
+        if (s->res->error_code) admin_error(s, s->res->error_code, why);
+        return;
+    }
+    if (r->resource_type != KRESOURCE_TOPIC) {
+        snprintf(why, sizeof why, "%s is only supported for topics and brokers, but resource type is %d",
+                 req->hdr.api_key == KAPI_ALTER_CONFIGS ? "AlterConfigs" : "IncrementalAlterConfigs",
+                 r->resource_type);
+        admin_error(s, WEIR_KERR_INVALID_REQUEST, why);
+        return;
+    }
+    s->name = arena_strdup(&req->arena, r->resource_name);
+    if (!s->name) {
+        admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+        return;
+    }
+    struct alter_plan plan;
+    int16_t code = alter_topic_plan(req, s->name, r, &plan, why, sizeof why);
+    if (code) {
+        admin_error(s, code, why);
+        return;
+    }
+    if (ad->ac.validate_only) return;
+    s->expect = plan.expect;
+    admin_wrote(s, weir_meta_topic_configure(b->meta, s->name, plan.keys, plan.values, plan.n, admin_write_done, s,
+                                             why, sizeof why),
+                why);
+}
+
+void handle_alterconfigs(struct request *req)
+{
+    struct admin *ad = admin_begin(req, ADMIN_ALTER);
+    if (!ad) return;
+    for (int32_t i = 0; i < ad->n; i++) alter_one(ad, i);
     admin_dispatched(ad);
 }

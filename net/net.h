@@ -92,6 +92,8 @@ struct weir_broker_config {
     int32_t replica_fetch_backoff_ms;   /* replica.fetch.backoff.ms, default 1000 */
     struct weir_log_config log;  /* broker-level topic defaults (log.*, message.max.bytes) */
     struct weir_disk_policy disk; /* log.preallocate.max.bytes, log.preallocate.budget.bytes, log.disk.reserve.bytes */
+    char log_keys_text[1024];    /* the topic-default keys (log.*) set, as "key=value\n" lines (later lines win):
+                                    DescribeConfigs' STATIC_BROKER_CONFIG sources and synonyms */
     uint32_t keys_set;           /* config.c only: bits of the keys ranked by precedence that were set
                                     (log.retention.ms > .minutes > .hours, ...); 0 after _default */
 };

@@ -415,6 +415,13 @@ enum { CONFIGS_MAX = 64 }; /* configs one DescribeConfigs resource lists */
  * Returns the count; names and values point into text. */
 int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *res, struct kdescribeconfigs_config *out,
                            int32_t max, const char *set_keys);
+/* topic_configs.c: a topic's configs as configs_from_lines listed them,
+ * completed as Kafka describes them: STATIC_BROKER_CONFIG (4) for a default
+ * the broker's config sets (a synonym in log_keys_text), with synonyms
+ * (the topic's own, the broker's set keys, the default) and, for a key weir
+ * does not act on, documentation saying so (docs). In the request's arena. */
+void topic_configs_decorate(struct request *req, struct kdescribeconfigs_config *cfgs, int32_t n, bool synonyms,
+                            bool docs);
 /* topic_configs.c: CreateTopics v5+ (KIP-525): what each topic of cr whose result in
  * res succeeded got: partition count, replication factor (rf_default for -1),
  * its configs as DescribeConfigs lists them (the broker's defaults with the
@@ -451,6 +458,26 @@ void handle_deleterecords(struct request *req); /* handle_records.c */
 void handle_createtopics(struct request *req);
 void handle_deletetopics(struct request *req);
 void handle_createpartitions(struct request *req);
+void handle_alterconfigs(struct request *req); /* AlterConfigs and IncrementalAlterConfigs */
+/* topic_configs.c, for handle_alterconfigs: a topic's new own configs
+ * (keys[i]=values[i], n; in the request's arena) and what
+ * weir_meta_topic_config will show once they are in (alter_settled). */
+struct alter_plan {
+    const char **keys, **values;
+    uint32_t n;
+    char *expect;
+};
+/* The plan for resource r of topic: 0, or Kafka's error code with why
+ * (3 no topic, 40 unknown key or conflict, 42 bad value or operation). */
+int16_t alter_topic_plan(struct request *req, const char *topic, const struct kalterconfigs_resource *r,
+                         struct alter_plan *p, char *why, size_t cap);
+/* Whether the topic's configs read now are the plan's expect (or the topic is gone). */
+bool alter_settled(struct request *req, const char *topic, const char *expect);
+/* A broker resource: its name must be "" or this broker's id; no key can be
+ * changed at runtime (42, as Kafka answers a static key). */
+void alter_broker(struct request *req, const struct kalterconfigs_resource *r, int16_t *code, char *why, size_t cap);
+/* Encodes the answer: res[i] (error and message) for the request's resource i. */
+void alter_respond(struct request *req, const struct kalterconfigs_req *ac, const struct ktopic_result *res, int32_t n);
 /* Per reactor, before it starts: answers waiting fetches when stopping. */
 void fetch_reactor_init(struct reactor *r);
 

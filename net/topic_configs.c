@@ -51,6 +51,58 @@ int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *r
     return n;
 }
 
+/* The value the broker's config (file or --set) gave a topic-default key,
+ * or NULL when it was not set; in the request's arena. */
+static char *static_value(struct request *req, const char *key)
+{
+    const char *text = req->c->r->b->cfg.log_keys_text, *found = NULL;
+    size_t n = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, n) && p[n] == '=') found = p + n + 1;
+    return found ? arena_strdup(&req->arena, (struct kstr){ found, (int32_t)strcspn(found, "\n") }) : NULL;
+}
+
+/* Each word of a ' '-separated list into word (cap bytes); returns the rest or NULL at the end. */
+static const char *next_word(const char *list, char *word, size_t cap)
+{
+    if (!list || !*list) return NULL;
+    size_t len = strcspn(list, " ");
+    snprintf(word, cap, "%.*s", (int)len, list);
+    return list + len + (list[len] == ' ');
+}
+
+void topic_configs_decorate(struct request *req, struct kdescribeconfigs_config *cfgs, int32_t n, bool synonyms,
+                            bool docs)
+{
+    struct weir_log_config kafka_defaults;
+    weir_log_config_default(&kafka_defaults);
+    for (int32_t i = 0; i < n; i++) {
+        struct kdescribeconfigs_config *c = &cfgs[i];
+        char name[128], word[128], def[WEIR_LOG_CONFIG_TEXT_BYTES];
+        snprintf(name, sizeof name, "%.*s", c->name.len, c->name.ptr);
+        struct weir_log_config_info info;
+        if (!weir_log_config_info(name, &info)) continue;
+        if (docs && info.note) c->documentation = kstr_c(info.note);
+        struct kdescribeconfigs_synonym *syn = weir_arena_alloc(&req->arena, 8 * sizeof *syn);
+        int32_t ns = 0;
+        if (syn && c->config_source == KCONFIG_SOURCE_DYNAMIC_TOPIC)
+            syn[ns++] = (struct kdescribeconfigs_synonym){ c->name, c->value, KCONFIG_SOURCE_DYNAMIC_TOPIC };
+        for (const char *l = next_word(info.synonyms, word, sizeof word); l; l = next_word(l, word, sizeof word)) {
+            char *v = static_value(req, word), *w = arena_strdup(&req->arena, kstr_c(word));
+            if (!v || !w) continue;
+            if (c->config_source == KCONFIG_SOURCE_DEFAULT) c->config_source = KCONFIG_SOURCE_STATIC_BROKER;
+            if (syn && ns < 7) syn[ns++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), KCONFIG_SOURCE_STATIC_BROKER };
+        }
+        next_word(info.synonyms ? info.synonyms : name, word, sizeof word);
+        char *w = arena_strdup(&req->arena, kstr_c(word));
+        char *v = weir_log_config_get(&kafka_defaults, name, def, sizeof def) == WEIR_OK
+                      ? arena_strdup(&req->arena, kstr_c(def))
+                      : NULL;
+        if (syn && w && v) syn[ns++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), KCONFIG_SOURCE_DEFAULT };
+        if (synonyms && syn) c->synonyms = syn, c->n_synonyms = ns;
+    }
+}
+
 /* ---- CreateTopics v5+: what each topic got ---------------------------------------------- */
 
 enum { TOPIC_CONFIG_TEXT = WEIR_LOG_CONFIG_FORMAT_BYTES, TOPIC_CONFIGS_MAX = CONFIGS_MAX };
@@ -80,6 +132,7 @@ static bool created_configs(struct request *req, const struct kcreatetopics_req_
     weir_log_config_format(&cfg, text, TOPIC_CONFIG_TEXT);
     struct kdescribeconfigs_resource all = { .resource_type = KRESOURCE_TOPIC, .n_config_keys = -1 };
     dt->n_configs = configs_from_lines(text, &all, configs, TOPIC_CONFIGS_MAX, set);
+    topic_configs_decorate(req, configs, dt->n_configs, false, false);
     dt->configs = configs;
     return true;
 }
@@ -107,3 +160,215 @@ const struct kcreatetopics_detail *createtopics_details(struct request *req, con
     return out;
 }
 
+
+/* ---- AlterConfigs (33) and IncrementalAlterConfigs (44) ------------------------------ */
+
+/* The topic's own keys, canonical: its effective configs as formatted, then
+ * "#set" and each key it sets, in the engine's order. */
+static char *configs_canonical(struct request *req, const struct weir_log_config *cfg, const char *set)
+{
+    char *text = weir_arena_alloc(&req->arena, 2 * WEIR_LOG_CONFIG_FORMAT_BYTES);
+    if (!text) return NULL;
+    size_t used = weir_log_config_format(cfg, text, WEIR_LOG_CONFIG_FORMAT_BYTES);
+    used = WEIR_MIN(used, (size_t)WEIR_LOG_CONFIG_FORMAT_BYTES - 1);
+    used += (size_t)snprintf(text + used, 8, "#set");
+    struct weir_log_config_info info;
+    for (size_t i = 0; weir_log_config_key(i, &info); i++) {
+        char nkey[128];
+        snprintf(nkey, sizeof nkey, "\n%s\n", info.name);
+        if (!strstr(set, nkey)) continue;
+        int n = snprintf(text + used, 2 * WEIR_LOG_CONFIG_FORMAT_BYTES - used, "\n%s", info.name);
+        if (n > 0 && used + (size_t)n < 2 * WEIR_LOG_CONFIG_FORMAT_BYTES) used += (size_t)n;
+    }
+    return text;
+}
+
+bool alter_settled(struct request *req, const char *topic, const char *expect)
+{
+    struct broker *b = req->c->r->b;
+    struct weir_log_config cfg;
+    char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
+    if (weir_meta_topic_config(b->meta, topic, &b->cfg.log, &cfg, set, sizeof set) != WEIR_OK) return true; /* gone */
+    const char *now = configs_canonical(req, &cfg, set);
+    return !now || !expect || !strcmp(now, expect);
+}
+
+/* One override of the plan: replaced or added (value NULL: removed). */
+static bool plan_put(struct request *req, struct alter_plan *p, const char *key, const char *value)
+{
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!strcmp(p->keys[i], key)) {
+            if (value) {
+                p->values[i] = value;
+            } else {
+                p->keys[i] = p->keys[p->n - 1], p->values[i] = p->values[p->n - 1];
+                p->n--;
+            }
+            return true;
+        }
+    if (!value) return true;
+    if (p->n == CONFIGS_MAX) return false;
+    p->keys[p->n] = key;
+    p->values[p->n++] = value;
+    (void)req;
+    return true;
+}
+
+/* APPEND / SUBTRACT of a list config: the items of add (commas) added
+ * (once each) or removed from old; "" items dropped. */
+static char *list_apply(struct request *req, const char *old, const char *items, bool add)
+{
+    size_t cap = strlen(old) + strlen(items) + 2;
+    char *out = weir_arena_alloc(&req->arena, cap), *copy = arena_strdup(&req->arena, kstr_c(old));
+    char *more = arena_strdup(&req->arena, kstr_c(items));
+    if (!out || !copy || !more) return NULL;
+    out[0] = '\0';
+    char *save = NULL;
+    for (char *it = strtok_r(copy, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char nit[300], hay[600];
+        snprintf(nit, sizeof nit, ",%s,", it);
+        snprintf(hay, sizeof hay, ",%s,", items);
+        if (!add && strstr(hay, nit)) continue;
+        snprintf(hay, sizeof hay, ",%s,", out);
+        if (*it && !strstr(hay, nit)) snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "," : "", it);
+    }
+    for (char *it = strtok_r(add ? more : "", ",", &save); add && it; it = strtok_r(NULL, ",", &save)) {
+        char nit[300], hay[600];
+        snprintf(nit, sizeof nit, ",%s,", it);
+        snprintf(hay, sizeof hay, ",%s,", out);
+        if (*it && !strstr(hay, nit)) snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "," : "", it);
+    }
+    return out;
+}
+
+/* One operation of IncrementalAlterConfigs (Kafka's ConfigAdminManager
+ * .prepareIncrementalConfigs) on the plan; 0 or an error code and why. */
+static int16_t plan_op(struct request *req, struct alter_plan *p, const struct kalterconfigs_config *c, char *why,
+                       size_t cap)
+{
+    char *key = arena_strdup(&req->arena, c->name);
+    char *value = kstr_is_null(c->value) ? NULL : arena_strdup(&req->arena, c->value);
+    if (!key || (!value && !kstr_is_null(c->value))) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    struct weir_log_config_info info;
+    bool known = weir_log_config_info(key, &info);
+    switch (c->op) {
+    case KCONFIG_OP_SET:
+        if (!value) return snprintf(why, cap, "Null value not supported for : SET:%s", key), WEIR_KERR_INVALID_REQUEST;
+        break;
+    case KCONFIG_OP_DELETE: value = NULL; break;
+    case KCONFIG_OP_APPEND:
+    case KCONFIG_OP_SUBTRACT: {
+        const char *op = c->op == KCONFIG_OP_APPEND ? "append" : "subtract";
+        if (!known || info.type != WEIR_CONFIG_TYPE_LIST)
+            return snprintf(why, cap, "Config value %s is not allowed for config key: %s", op, key),
+                   WEIR_KERR_INVALID_REQUEST;
+        if (!value) return snprintf(why, cap, "Null value not supported for : %s:%s", op, key), WEIR_KERR_INVALID_REQUEST;
+        const char *old = NULL;
+        for (uint32_t i = 0; i < p->n && !old; i++)
+            if (!strcmp(p->keys[i], key)) old = p->values[i];
+        char def[WEIR_LOG_CONFIG_TEXT_BYTES];
+        struct weir_log_config kafka_defaults;
+        weir_log_config_default(&kafka_defaults);
+        if (!old) weir_log_config_get(&kafka_defaults, key, def, sizeof def), old = def;
+        value = list_apply(req, old, value, c->op == KCONFIG_OP_APPEND);
+        if (!value) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
+        break;
+    }
+    default: return snprintf(why, cap, "Unknown alter config operation type %d", c->op), WEIR_KERR_INVALID_REQUEST;
+    }
+    if (!plan_put(req, p, key, value)) return snprintf(why, cap, "too many configs"), WEIR_KERR_INVALID_REQUEST;
+    return 0;
+}
+
+/* The plan's configs over the broker's defaults, checked as Kafka does: an
+ * unknown key, tiered storage and cross-key conflicts are 40
+ * INVALID_CONFIG (InvalidConfigurationException); a bad value is 42
+ * INVALID_REQUEST (ZkAdminManager wraps the ConfigException so). */
+static int16_t plan_check(struct request *req, const char *topic, struct alter_plan *p, char *why, size_t cap)
+{
+    struct weir_log_config cfg = req->c->r->b->cfg.log;
+    char engine_why[400];
+    for (uint32_t i = 0; i < p->n; i++) {
+        struct weir_log_config_info info;
+        if (!weir_log_config_info(p->keys[i], &info))
+            return snprintf(why, cap, "Unknown topic config name: %s", p->keys[i]), WEIR_KERR_INVALID_CONFIG;
+        if (weir_log_config_set(&cfg, p->keys[i], p->values[i], engine_why, sizeof engine_why) == WEIR_OK) continue;
+        snprintf(why, cap, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %s", topic,
+                 engine_why);
+        return strcmp(p->keys[i], "remote.storage.enable") ? WEIR_KERR_INVALID_REQUEST : WEIR_KERR_INVALID_CONFIG;
+    }
+    if (weir_log_config_check(&cfg, why, cap) != WEIR_OK) return WEIR_KERR_INVALID_CONFIG;
+    char set[WEIR_LOG_CONFIG_FORMAT_BYTES] = "\n";
+    for (uint32_t i = 0; i < p->n; i++) snprintf(set + strlen(set), sizeof set - strlen(set), "%s\n", p->keys[i]);
+    p->expect = configs_canonical(req, &cfg, set);
+    return p->expect ? 0 : WEIR_KERR_UNKNOWN_SERVER_ERROR;
+}
+
+int16_t alter_topic_plan(struct request *req, const char *topic, const struct kalterconfigs_resource *r,
+                         struct alter_plan *p, char *why, size_t cap)
+{
+    struct broker *b = req->c->r->b;
+    struct weir_log_config cur;
+    char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
+    *p = (struct alter_plan){ .keys = weir_arena_alloc(&req->arena, CONFIGS_MAX * sizeof *p->keys),
+                              .values = weir_arena_alloc(&req->arena, CONFIGS_MAX * sizeof *p->values) };
+    if (!p->keys || !p->values) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    if (weir_meta_topic_config(b->meta, topic, &b->cfg.log, &cur, set, sizeof set) != WEIR_OK)
+        return snprintf(why, cap, "Topic '%s' does not exist.", topic), WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    for (int32_t i = 0; i < r->n_configs; i++)
+        for (int32_t j = 0; j < i; j++)
+            if (r->configs[j].name.len == r->configs[i].name.len &&
+                !memcmp(r->configs[j].name.ptr, r->configs[i].name.ptr, (size_t)WEIR_MAX(r->configs[i].name.len, 0)))
+                return snprintf(why, cap, "Error due to duplicate config keys"), WEIR_KERR_INVALID_REQUEST;
+    bool incremental = req->hdr.api_key == KAPI_INCREMENTAL_ALTER_CONFIGS;
+    char *save = NULL;
+    for (char *key = strtok_r(incremental ? set : "", "\n", &save); incremental && key; key = strtok_r(NULL, "\n", &save)) {
+        char value[WEIR_LOG_CONFIG_TEXT_BYTES];
+        if (weir_log_config_get(&cur, key, value, sizeof value) != WEIR_OK) continue;
+        const char *k = arena_strdup(&req->arena, kstr_c(key)), *v = arena_strdup(&req->arena, kstr_c(value));
+        if (!k || !v || !plan_put(req, p, k, v)) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    for (int32_t i = 0; i < r->n_configs; i++) {
+        const struct kalterconfigs_config *c = &r->configs[i];
+        if (!incremental && kstr_is_null(c->value)) continue; /* AlterConfigs drops null values */
+        int16_t code = plan_op(req, p, c, why, cap);
+        if (code) return code;
+    }
+    return plan_check(req, topic, p, why, cap);
+}
+
+void alter_broker(struct request *req, const struct kalterconfigs_resource *r, int16_t *code, char *why, size_t cap)
+{
+    struct broker *b = req->c->r->b;
+    char self[16];
+    snprintf(self, sizeof self, "%d", b->cfg.node_id);
+    *code = 0;
+    if (r->resource_name.len > 0 && !kstr_eq(r->resource_name, self)) {
+        snprintf(why, cap, "Unexpected broker id, expected %s, but received %.*s", self, r->resource_name.len,
+                 r->resource_name.ptr);
+        *code = WEIR_KERR_INVALID_REQUEST;
+        return;
+    }
+    if (r->n_configs <= 0) return;
+    size_t used = (size_t)snprintf(why, cap, "Invalid config value for resource ConfigResource(type=BROKER, "
+                                             "name='%.*s'): Cannot update these configs dynamically: Set(",
+                                   WEIR_MAX(r->resource_name.len, 0), r->resource_name.ptr ? r->resource_name.ptr : "");
+    for (int32_t i = 0; i < r->n_configs && used < cap; i++)
+        used += (size_t)snprintf(why + used, cap - used, "%s%.*s", i ? ", " : "", r->configs[i].name.len,
+                                 r->configs[i].name.ptr);
+    if (used < cap) snprintf(why + used, cap - used, ")");
+    *code = WEIR_KERR_INVALID_REQUEST;
+}
+
+void alter_respond(struct request *req, const struct kalterconfigs_req *ac, const struct ktopic_result *res, int32_t n)
+{
+    struct kalterconfigs_result *out = weir_arena_alloc(&req->arena, (size_t)(n + 1) * sizeof *out);
+    if (!out) n = 0, kbuf_fail(&req->out, WEIR_E_NOMEM);
+    for (int32_t i = 0; i < n; i++)
+        out[i] = (struct kalterconfigs_result){ .error_code = res[i].error_code,
+                                                .error_message = res[i].error_code ? res[i].error_message : KSTR_NULL,
+                                                .resource_type = ac->resources[i].resource_type,
+                                                .resource_name = ac->resources[i].resource_name };
+    kproto_alterconfigs_encode(&req->out, req->hdr.api_key, req->hdr.api_version,
+                               &(struct kalterconfigs_resp){ .results = out, .n_results = n });
+}

@@ -30,9 +30,11 @@ static const struct kproto_api api_table[] = {
     { KAPI_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
     { KAPI_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
     { KAPI_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
+    { KAPI_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
     { KAPI_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
     { KAPI_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
     { KAPI_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
+    { KAPI_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
     { KAPI_OFFSET_DELETE, 0, 0, INT16_MAX, "OffsetDelete" }, /* flexibleVersions "none" in Kafka 3.7 */
     { KAPI_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
 };

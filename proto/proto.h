@@ -76,9 +76,11 @@ enum kapi_key {
     KAPI_INIT_PRODUCER_ID = 22,
     KAPI_OFFSET_FOR_LEADER_EPOCH = 23,
     KAPI_DESCRIBE_CONFIGS = 32,
+    KAPI_ALTER_CONFIGS = 33,
     KAPI_DESCRIBE_LOG_DIRS = 35,
     KAPI_CREATE_PARTITIONS = 37,
     KAPI_DELETE_GROUPS = 42,
+    KAPI_INCREMENTAL_ALTER_CONFIGS = 44,
     KAPI_OFFSET_DELETE = 47,
     KAPI_DESCRIBE_CLUSTER = 60,
 };
@@ -1020,6 +1022,45 @@ void kproto_describeconfigs_encode(struct kbuf *out, int16_t version, const stru
 void kproto_describeconfigs_request_encode(struct kbuf *out, int16_t version, const struct kdescribeconfigs_req *req);
 enum weir_err kproto_describeconfigs_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                      struct kdescribeconfigs_resp *resp);
+
+/* ---- AlterConfigs (33), v0-2, v2 flexible; IncrementalAlterConfigs (44),
+ * v0-1, v1 flexible: one shape, `key` says which (44 adds config_operation) ---- */
+
+enum { KCONFIG_OP_SET = 0, KCONFIG_OP_DELETE = 1, KCONFIG_OP_APPEND = 2, KCONFIG_OP_SUBTRACT = 3 };
+struct kalterconfigs_config {
+    struct kstr name;
+    int8_t op;          /* 44 only: KCONFIG_OP_*; 33: KCONFIG_OP_SET */
+    struct kstr value;  /* nullable */
+};
+struct kalterconfigs_resource {
+    int8_t resource_type;
+    struct kstr resource_name;
+    struct kalterconfigs_config *configs;
+    int32_t n_configs;
+};
+struct kalterconfigs_req {
+    struct kalterconfigs_resource *resources;
+    int32_t n_resources;
+    bool validate_only;
+};
+struct kalterconfigs_result {
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
+    int8_t resource_type;
+    struct kstr resource_name;
+};
+struct kalterconfigs_resp {
+    int32_t throttle_time_ms;
+    const struct kalterconfigs_result *results;
+    int32_t n_results;
+};
+enum weir_err kproto_alterconfigs_decode(struct weir_rd *rd, int16_t key, int16_t version, struct weir_arena *a,
+                                         struct kalterconfigs_req *req);
+void kproto_alterconfigs_encode(struct kbuf *out, int16_t key, int16_t version, const struct kalterconfigs_resp *resp);
+void kproto_alterconfigs_request_encode(struct kbuf *out, int16_t key, int16_t version,
+                                        const struct kalterconfigs_req *req);
+enum weir_err kproto_alterconfigs_response_decode(struct weir_rd *rd, int16_t key, int16_t version,
+                                                  struct weir_arena *a, struct kalterconfigs_resp *resp);
 
 /* ---- InitProducerId (22), v0-4; v2 flexible ---- */
 

@@ -37,7 +37,7 @@
 enum { PATH_LEN = 512, ADD_TRIES = 3 };
 enum start_state { START_PENDING, START_REGISTERED, START_REFUSED };
 
-enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_ISR, REQ_SHUTDOWN };
+enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_ISR, REQ_SHUTDOWN, REQ_CONFIG };
 
 struct req {
     struct req *next;
@@ -47,7 +47,7 @@ struct req {
     char topic[WEIR_KAFKA_NAME_MAX + 1];
     int32_t count;        /* CREATE: partitions; ADD: the total */
     int16_t rf;
-    char *config;         /* CREATE: the encoded config znode */
+    char *config;         /* CREATE, CONFIG: the encoded config znode */
     size_t config_len;
     char *assign;         /* CREATE: the encoded topic znode */
     size_t assign_len;
@@ -60,7 +60,7 @@ struct req {
     weir_cluster_done_fn *done;
     weir_cluster_isr_done_fn *isr_done;
     void *ctx;
-    struct create_args *ca; /* CREATE: the configs until they are encoded */
+    struct create_args *ca; /* CREATE, CONFIG: the configs until they are encoded */
 };
 
 struct create_args {
@@ -180,6 +180,13 @@ static void info_of(const struct rp_mpart *p, struct weir_partition_info *out)
     memcpy(out->replicas, p->replicas, sizeof out->replicas[0] * out->replicas_n);
     out->isr_n = WEIR_MIN(p->st.isr_n, (uint32_t)WEIR_REPLICAS_MAX);
     memcpy(out->isr, p->st.isr, sizeof out->isr[0] * out->isr_n);
+}
+
+/* member.c's config change -> ops->on_topic_config. */
+static void config_cb(void *ctx, const char *topic)
+{
+    struct weir_cluster *cl = ctx;
+    if (cl->ops.on_topic_config) cl->ops.on_topic_config(cl->ctx, topic);
 }
 
 /* member.c's role change -> ops->on_role, with the state it comes from. */
@@ -413,6 +420,16 @@ static enum weir_err chroot_ensure(const char *hosts, const char *chroot, int32_
 
 /* ---- requests ------------------------------------------------------------------------- */
 
+static struct create_args *create_args_new(const char *const *keys, const char *const *values, uint32_t n)
+{
+    struct create_args *ca = rp_zk_xmalloc(sizeof *ca);
+    ca->n = n;
+    ca->keys = rp_zk_xmalloc((n + 1) * sizeof *ca->keys);
+    ca->values = rp_zk_xmalloc((n + 1) * sizeof *ca->values);
+    for (uint32_t i = 0; i < n; i++) ca->keys[i] = rp_zk_xstrdup(keys[i]), ca->values[i] = rp_zk_xstrdup(values[i]);
+    return ca;
+}
+
 static void create_args_free(struct create_args *ca)
 {
     if (!ca) return;
@@ -495,6 +512,46 @@ static void create_multi(struct req *r, bool set_config)
     rp_zk_multi(r->cl->m->zk, ops, 2, req_zk_done, r);
 }
 
+/* The config znode of keys[i]=values[i] into r->config; false: finished with the error. */
+static bool config_encode(struct req *r, const char *const *keys, const char *const *values, uint32_t n)
+{
+    struct rp_config_entry *ents = rp_zk_xmalloc((n + 1) * sizeof *ents);
+    size_t cap = 64;
+    for (uint32_t i = 0; i < n; i++) {
+        ents[i] = (struct rp_config_entry){ keys[i], values[i] };
+        cap += 6 * (strlen(keys[i]) + strlen(values[i])) + 8; /* \uXXXX escapes at worst */
+    }
+    struct rp_topic_config tc = { .n = n, .entries = ents };
+    r->config = rp_zk_xmalloc(cap);
+    enum weir_err e = rp_topic_config_encode(&tc, r->config, cap, &r->config_len);
+    weir_free(ents);
+    if (e != WEIR_OK) req_finish(r, e, 0, "encoding the topic's configs failed: %s", weir_err_text(e));
+    return e == WEIR_OK;
+}
+
+/* AdminZkClient.changeTopicConfig: the topic must exist; then its config
+ * znode is replaced (created when the topic has none). */
+static void config_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    (void)res;
+    char path[PATH_LEN];
+    path_of(path, "/config/topics/%s", r->topic);
+    switch (r->step++) {
+    case 0: /* the topic znode */
+        if (rc == RP_ZK_NONODE) return req_finish(r, WEIR_E_NOT_FOUND, 0, "Topic '%s' does not exist.", r->topic);
+        if (rc != RP_ZK_OK) break;
+        return rp_zk_set(r->cl->m->zk, path, r->config, r->config_len, -1, req_zk_done, r);
+    case 1:
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, 0, NULL);
+        if (rc != RP_ZK_NONODE) break;
+        return rp_zk_create(r->cl->m->zk, path, r->config, r->config_len, 0, req_zk_done, r);
+    case 2:
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, 0, NULL);
+        break;
+    }
+    req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc));
+}
+
 /* AdminZkClient.createTopic: the assignment (rack-unaware, random start; or
  * the client's, createTopicWithAssignment) and the config znode, then the
  * topic znode (here one multi: a topic that exists keeps its config). */
@@ -533,17 +590,7 @@ static void create_start(struct req *r, const char *const *keys, const char *con
     weir_free(parts);
     weir_free(ids);
     if (e != WEIR_OK) return req_finish(r, e, 0, "encoding the topic znode failed: %s", weir_err_text(e));
-    struct rp_config_entry *ents = rp_zk_xmalloc((n + 1) * sizeof *ents);
-    cap = 64;
-    for (uint32_t i = 0; i < n; i++) {
-        ents[i] = (struct rp_config_entry){ keys[i], values[i] };
-        cap += 6 * (strlen(keys[i]) + strlen(values[i])) + 8; /* \uXXXX escapes at worst */
-    }
-    struct rp_topic_config tc = { .n = n, .entries = ents };
-    r->config = rp_zk_xmalloc(cap);
-    e = rp_topic_config_encode(&tc, r->config, cap, &r->config_len);
-    weir_free(ents);
-    if (e != WEIR_OK) return req_finish(r, e, 0, "encoding the topic's configs failed: %s", weir_err_text(e));
+    if (!config_encode(r, keys, values, n)) return;
     char path[PATH_LEN];
     path_of(path, "/admin/delete_topics/%s", r->topic);
     rp_zk_exists(m->zk, path, NULL, NULL, req_zk_done, r);
@@ -740,6 +787,7 @@ static void req_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result 
     case REQ_DELETE: delete_next(r, rc, res); break;
     case REQ_ADD: add_next(r, rc, res); break;
     case REQ_ISR: isr_next(r, rc, res); break;
+    case REQ_CONFIG: config_next(r, rc, res); break;
     case REQ_SHUTDOWN: req_finish(r, err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc)); break;
     }
 }
@@ -767,6 +815,14 @@ static void req_start(struct req *r)
         rp_zk_get(m->zk, path, NULL, NULL, req_zk_done, r);
         break;
     case REQ_ISR: isr_start(r); break;
+    case REQ_CONFIG:
+        r->ca = NULL;
+        if (config_encode(r, (const char *const *)ca->keys, (const char *const *)ca->values, ca->n)) {
+            path_of(path, "/brokers/topics/%s", r->topic);
+            rp_zk_exists(m->zk, path, NULL, NULL, req_zk_done, r);
+        }
+        create_args_free(ca);
+        break;
     case REQ_SHUTDOWN:
         snprintf(path, sizeof path, "/weir/shutdown/%d", cl->cfg.broker_id);
         rp_zk_create(m->zk, path, NULL, 0, RP_ZK_EPHEMERAL, req_zk_done, r);
@@ -959,7 +1015,7 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
     struct rp_member_cfg mc = { .id = cfg->broker_id, .host = cfg->host, .port = cfg->port,
                                 .endpoints = eps, .endpoints_n = WEIR_MIN(cfg->endpoints_n, WEIR_REPL_ENDPOINTS_MAX),
                                 .timestamp_ms = weir_time_ms(), .open = session_open, .open_ctx = cl,
-                                .on_role = role_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
+                                .on_role = role_cb, .on_config = config_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
     cl->m = rp_member_new(&mc);
     rp_ctlr_init(&cl->ctlr, cl->m, cfg->unclean_election);
     cl->ctlr_l = cl->m->listener;
@@ -1154,12 +1210,17 @@ void weir_cluster_topic_create(struct weir_cluster *cl, const char *topic, int32
     r->done = done;
     r->ctx = ctx;
     if (strlen(topic) > WEIR_KAFKA_NAME_MAX) r->topic[0] = '\0'; /* refused as a bad name */
-    struct create_args *ca = rp_zk_xmalloc(sizeof *ca);
-    ca->n = n;
-    ca->keys = rp_zk_xmalloc((n + 1) * sizeof *ca->keys);
-    ca->values = rp_zk_xmalloc((n + 1) * sizeof *ca->values);
-    for (uint32_t i = 0; i < n; i++) ca->keys[i] = rp_zk_xstrdup(keys[i]), ca->values[i] = rp_zk_xstrdup(values[i]);
-    r->ca = ca;
+    r->ca = create_args_new(keys, values, n);
+    submit(cl, r);
+}
+
+void weir_cluster_topic_configure(struct weir_cluster *cl, const char *topic, const char *const *keys,
+                                  const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx)
+{
+    struct req *r = req_new(REQ_CONFIG, topic);
+    r->done = done;
+    r->ctx = ctx;
+    r->ca = create_args_new(keys, values, n);
     submit(cl, r);
 }
 

@@ -91,6 +91,7 @@ struct rp_member_cfg {
     rp_member_open_fn *open;
     void *open_ctx;
     rp_member_role_fn *on_role; /* may be NULL */
+    void (*on_config)(void *ctx, const char *topic); /* /config/topics/<t> read anew and changed; role_ctx; may be NULL */
     void *role_ctx;
     const char *cluster_id_want; /* meta.properties' cluster.id; "" or NULL: take /cluster/id's */
 };

@@ -465,6 +465,7 @@ static void on_tconfig(struct rp_member *m, const char *name, enum rp_zk_rc rc, 
     bool same = t->config && !strcmp(t->config, text);
     weir_free(t->config);
     t->config = text;
+    if (!same && m->cfg.on_config) m->cfg.on_config(m->cfg.role_ctx, name);
     if (!same) changed(m);
 }
 

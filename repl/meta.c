@@ -52,6 +52,13 @@ enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int
     WEIR_ASSERT(!asg || (asg->parts == partitions && asg->rf == rf));
     return m->ops->topic_create(m, topic, partitions, rf, asg, keys, values, n, done, ctx, why, why_cap);
 }
+enum weir_err weir_meta_topic_configure(struct weir_meta *m, const char *topic, const char *const *keys,
+                                        const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                        char *why, size_t why_cap)
+{
+    if (why_cap) why[0] = '\0';
+    return m->ops->topic_configure(m, topic, keys, values, n, done, ctx, why, why_cap);
+}
 
 int32_t weir_meta_replication_factor(struct weir_meta *m, int32_t rf, char *why, size_t why_cap)
 {
@@ -266,6 +273,18 @@ static enum weir_err mc_topic_delete(struct weir_meta *m, const char *topic, wei
     return WEIR_OK;
 }
 
+static enum weir_err mc_topic_configure(struct weir_meta *m, const char *topic, const char *const *keys,
+                                        const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                        char *why, size_t why_cap)
+{
+    if (weir_cluster_topic_partitions(cl_of(m), topic) < 0) {
+        snprintf(why, why_cap, "the topic does not exist");
+        return WEIR_E_NOT_FOUND;
+    }
+    weir_cluster_topic_configure(cl_of(m), topic, keys, values, n, done, ctx);
+    return WEIR_OK;
+}
+
 static enum weir_err mc_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
                                        const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
                                        char *why, size_t why_cap)
@@ -301,6 +320,7 @@ static const struct meta_ops cluster_ops = {
     .replication_factor = mc_replication_factor,
     .assignment_check = mc_assignment_check,
     .topic_delete = mc_topic_delete,
+    .topic_configure = mc_topic_configure,
     .partitions_add = mc_partitions_add,
     .isr_write = mc_isr_write,
 };

@@ -23,6 +23,9 @@ struct meta_ops {
                                   const struct weir_assignment *asg, const char *const *keys,
                                   const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
                                   char *why, size_t why_cap);
+    enum weir_err (*topic_configure)(struct weir_meta *m, const char *topic, const char *const *keys,
+                                     const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                     char *why, size_t why_cap);
     int32_t (*replication_factor)(struct weir_meta *m, int32_t rf, char *why, size_t why_cap);
     enum weir_err (*assignment_check)(struct weir_meta *m, int32_t partition, const int32_t *ids, int32_t n,
                                       char *why, size_t why_cap);

@@ -169,6 +169,21 @@ static enum weir_err ml_topic_delete(struct weir_meta *m, const char *topic, wei
     return WEIR_OK;
 }
 
+/* The store persists and applies at once (the logs reconfigured in place). */
+static enum weir_err ml_topic_configure(struct weir_meta *m, const char *topic, const char *const *keys,
+                                        const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                        char *why, size_t why_cap)
+{
+    const char *(*pairs)[2] = weir_calloc(n ? n : 1, sizeof *pairs);
+    if (!pairs) return WEIR_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++) pairs[i][0] = keys[i], pairs[i][1] = values[i];
+    enum weir_err err =
+        weir_store_topic_configs_replace(ml_of(m)->st, topic, (const char *const(*)[2])pairs, n, why, why_cap);
+    weir_free(pairs);
+    if (err == WEIR_OK) done(ctx, WEIR_OK, "");
+    return err;
+}
+
 static enum weir_err ml_partitions_add(struct weir_meta *m, const char *topic, int32_t total,
                                        const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx,
                                        char *why, size_t why_cap)
@@ -212,6 +227,7 @@ static const struct meta_ops local_ops = {
     .replication_factor = ml_replication_factor,
     .assignment_check = ml_assignment_check,
     .topic_delete = ml_topic_delete,
+    .topic_configure = ml_topic_configure,
     .partitions_add = ml_partitions_add,
     .isr_write = ml_isr_write,
 };

@@ -93,6 +93,9 @@ struct weir_role {
 struct weir_cluster_ops {
     void (*on_role)(void *ctx, const char *topic, int32_t partition, const struct weir_role *role);
     void (*on_change)(void *ctx); /* brokers, topics or states changed (may be NULL) */
+    /* a topic's /config/topics znode read with other configs than before
+     * (may be NULL); weir_cluster_topic_configs has the new ones */
+    void (*on_topic_config)(void *ctx, const char *topic);
 };
 
 /* Connects to ZooKeeper, creates the fixed paths, reads the cluster id
@@ -180,6 +183,11 @@ struct weir_assignment {
 void weir_cluster_topic_create(struct weir_cluster *cl, const char *topic, int32_t partitions, int16_t rf,
                                const struct weir_assignment *asg, const char *const *keys,
                                const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx);
+/* Replaces /config/topics/<topic> with keys[i]=values[i] (AdminZkClient.
+ * changeTopicConfig; every broker's watch on it reads the change: weir
+ * writes no /config/changes notification). WEIR_E_NOT_FOUND: no such topic. */
+void weir_cluster_topic_configure(struct weir_cluster *cl, const char *topic, const char *const *keys,
+                                  const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx);
 /* Writes /admin/delete_topics/<topic>; the controller deletes it. */
 void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_cluster_done_fn *done, void *ctx);
 /* Grows the assignment to `total` partitions (existing ones unchanged). asg
@@ -295,6 +303,17 @@ enum weir_err weir_meta_topic_create(struct weir_meta *m, const char *topic, int
                                      const struct weir_assignment *asg, const char *const *keys,
                                      const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
                                      char *why, size_t why_cap);
+/* Replaces a topic's own configs with keys[i]=values[i] (n of them; every
+ * other key takes the broker's default), as AlterConfigs does; the caller
+ * has checked them (weir_log_config_set). WEIR_OK: done(ctx, err, why) runs
+ * once the configs are written (a cluster: /config/topics/<t> on the
+ * cluster's thread; each replica applies them to its logs when its watch
+ * fires) or written and applied (a single node: before this returns).
+ * Refused now (done does not run): WEIR_E_NOT_FOUND, the store's errors on a
+ * single node (WEIR_E_BAD_CONFIG, WEIR_E_IO). */
+enum weir_err weir_meta_topic_configure(struct weir_meta *m, const char *topic, const char *const *keys,
+                                        const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
+                                        char *why, size_t why_cap);
 /* The replication factor a topic created with rf (-1: the backend's
  * default) gets; -1 and why when the backend cannot place it: a single
  * node takes only 1; a cluster [1, WEIR_REPLICAS_MAX], at most its live
