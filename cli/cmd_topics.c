@@ -22,6 +22,11 @@ enum {
     OPT_ALL_CONFIGS,
     OPT_PARTITION,
     OPT_OFFSET,
+    OPT_SET,
+    OPT_DELETE,
+    OPT_APPEND,
+    OPT_SUBTRACT,
+    OPT_VALIDATE_ONLY,
 };
 
 /* Which options an action takes (bit = option - OPT_BOOTSTRAP). */
@@ -36,7 +41,9 @@ struct topics_args {
     int64_t partition, offset; /* trim; -2: not given */
     struct weir_admin_config configs[CONFIGS_MAX];
     size_t n_configs;
-    bool if_not_exists, if_exists, all_configs;
+    bool if_not_exists, if_exists, all_configs, validate_only;
+    struct weir_config_op ops[CONFIGS_MAX]; /* alter-config, in order */
+    size_t n_ops;
 };
 
 struct action {
@@ -52,6 +59,7 @@ static int run_describe(struct weir_admin *a, const struct topics_args *args);
 static int run_delete(struct weir_admin *a, const struct topics_args *args);
 static int run_add_partitions(struct weir_admin *a, const struct topics_args *args);
 static int run_trim(struct weir_admin *a, const struct topics_args *args);
+static int run_alter_config(struct weir_admin *a, const struct topics_args *args);
 
 static const struct action actions[] = {
     { "create", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS) | BIT(OPT_REPLICATION) | BIT(OPT_CONFIG) | BIT(OPT_IF_NOT_EXISTS),
@@ -61,6 +69,9 @@ static const struct action actions[] = {
     { "delete", BIT(OPT_TOPIC) | BIT(OPT_IF_EXISTS), true, run_delete },
     { "add-partitions", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS), true, run_add_partitions },
     { "trim", BIT(OPT_TOPIC) | BIT(OPT_PARTITION) | BIT(OPT_OFFSET), true, run_trim },
+    { "alter-config",
+      BIT(OPT_TOPIC) | BIT(OPT_SET) | BIT(OPT_DELETE) | BIT(OPT_APPEND) | BIT(OPT_SUBTRACT) | BIT(OPT_VALIDATE_ONLY), true,
+      run_alter_config },
 };
 
 static const struct option topics_options[] = {
@@ -74,6 +85,11 @@ static const struct option topics_options[] = {
     { "all-configs", no_argument, NULL, OPT_ALL_CONFIGS },
     { "partition", required_argument, NULL, OPT_PARTITION },
     { "offset", required_argument, NULL, OPT_OFFSET },
+    { "set", required_argument, NULL, OPT_SET },
+    { "delete", required_argument, NULL, OPT_DELETE },
+    { "append", required_argument, NULL, OPT_APPEND },
+    { "subtract", required_argument, NULL, OPT_SUBTRACT },
+    { "validate-only", no_argument, NULL, OPT_VALIDATE_ONLY },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -85,6 +101,8 @@ static void usage_topics(FILE *out)
             "                          [--config KEY=VALUE]... [--if-not-exists]\n"
             "       weir topics list\n"
             "       weir topics describe [--topic T]... [--all-configs]\n"
+            "       weir topics alter-config [--topic] T [--set K=V] [--delete K] [--append K=V]\n"
+            "                                [--subtract K=V] [--validate-only]\n"
             "       weir topics delete --topic T... [--if-exists]\n"
             "       weir topics add-partitions --topic T --partitions N\n"
             "       weir topics trim --topic T --partition P --offset O\n\n"
@@ -96,7 +114,11 @@ static void usage_topics(FILE *out)
             "  --config KEY=VALUE      create: a topic config, e.g. retention.ms=3600000; repeatable\n"
             "  --if-not-exists         create: an existing topic is not an error\n"
             "  --if-exists             delete: a missing topic is not an error\n"
-            "  --all-configs           describe: every config, not only the topic's overrides\n"
+            "  --all-configs           describe: every config with its source, not only the topic's overrides\n"
+            "  --set K=V, --delete K   alter-config: set or remove (back to the default) the topic's config K\n"
+            "  --append K=V, --subtract K=V\n"
+            "                          alter-config: add or remove items of a list config (cleanup.policy)\n"
+            "  --validate-only         alter-config: only check the changes (IncrementalAlterConfigs)\n"
             "  --partition P           trim: the partition\n"
             "  --offset O              trim: the new log start offset; records below it are deleted\n"
             "                          (DeleteRecords); -1: the high watermark (everything)\n"
@@ -125,6 +147,24 @@ static int add_config(struct topics_args *args, const char *arg)
     return 0;
 }
 
+/* --set/--append/--subtract K=V, --delete K: one change (the key copied). */
+static int add_op(struct topics_args *args, int opt, const char *arg)
+{
+    const char *eq = opt == OPT_DELETE ? arg + strlen(arg) : strchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_usage("%s: --%s: expected %s, got '%.160s'", args->command, option_name(opt),
+                         opt == OPT_DELETE ? "KEY" : "KEY=VALUE", arg);
+    if (args->n_ops == CONFIGS_MAX) return cli_usage("%s: more than %d changes", args->command, CONFIGS_MAX);
+    char *key = strndup(arg, (size_t)(eq - arg));
+    if (!key) return cli_fail("%s: out of memory", args->command);
+    int op = opt == OPT_SET      ? WEIR_CONFIG_OP_SET
+             : opt == OPT_DELETE ? WEIR_CONFIG_OP_DELETE
+             : opt == OPT_APPEND ? WEIR_CONFIG_OP_APPEND
+                                 : WEIR_CONFIG_OP_SUBTRACT;
+    args->ops[args->n_ops++] = (struct weir_config_op){ key, op, opt == OPT_DELETE ? NULL : eq + 1 };
+    return 0;
+}
+
 static int apply_option(struct topics_args *args, int opt, const char *arg)
 {
     switch (opt) {
@@ -143,6 +183,11 @@ static int apply_option(struct topics_args *args, int opt, const char *arg)
             return cli_usage("%s: --replication-factor: '%.160s' is not a number from 1 to 32767", args->command, arg);
         return 0;
     case OPT_CONFIG: return add_config(args, arg);
+    case OPT_SET:
+    case OPT_DELETE:
+    case OPT_APPEND:
+    case OPT_SUBTRACT: return add_op(args, opt, arg);
+    case OPT_VALIDATE_ONLY: args->validate_only = true; return 0;
     case OPT_IF_NOT_EXISTS: args->if_not_exists = true; return 0;
     case OPT_IF_EXISTS: args->if_exists = true; return 0;
     case OPT_ALL_CONFIGS: args->all_configs = true; return 0;
@@ -161,6 +206,10 @@ static int apply_option(struct topics_args *args, int opt, const char *arg)
 /* Parses the options of `act`. -1 to go on, else the exit code. */
 static int topics_parse(int argc, char **argv, const struct action *act, struct topics_args *args)
 {
+    if (act->run == run_alter_config && argc > 1 && argv[1][0] != '-') { /* alter-config TOPIC [options] */
+        args->topics[args->n_topics++] = argv[1];
+        argv++, argc--;
+    }
     optind = 0;
     opterr = 0;
     for (int opt; (opt = getopt_long(argc, argv, "+:h", topics_options, NULL)) != -1;) {
@@ -176,6 +225,8 @@ static int topics_parse(int argc, char **argv, const struct action *act, struct 
         if (rc != 0) return rc;
     }
     if (optind < argc) return cli_usage("%s: unexpected argument '%.160s'", args->command, argv[optind]);
+    if (act->run == run_alter_config && (args->n_topics != 1 || args->n_ops == 0))
+        return cli_usage("%s: one topic and at least one --set, --delete, --append or --subtract", args->command);
     if (act->needs_topic && args->n_topics == 0) return cli_usage("%s: --topic is required", args->command);
     if (act->run == run_add_partitions && args->partitions < 0)
         return cli_usage("%s: --partitions (the new total) is required", args->command);
@@ -189,7 +240,7 @@ static int topics_parse(int argc, char **argv, const struct action *act, struct 
 
 int cmd_topics(int argc, char **argv)
 {
-    if (argc < 2) return cli_usage("topics: missing action: create, list, describe, delete, add-partitions or trim");
+    if (argc < 2) return cli_usage("topics: missing action: create, list, describe, delete, add-partitions, trim or alter-config");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage_topics(stdout);
         return cli_stdout_done();
@@ -210,6 +261,7 @@ int cmd_topics(int argc, char **argv)
         weir_admin_destroy(a);
     }
     for (size_t i = 0; i < args.n_configs; i++) free((char *)args.configs[i].name);
+    for (size_t i = 0; i < args.n_ops; i++) free((char *)args.ops[i].name);
     if (rc == 0) rc = cli_stdout_done();
     return rc;
 }
@@ -297,6 +349,28 @@ static void print_ids(const int32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) printf("%s%" PRId32, i ? "," : "", ids[i]);
 }
 
+/* Kafka's ConfigSource names (DescribeConfigs v1+). */
+static const char *source_name(int source)
+{
+    static const char *const names[] = { "UNKNOWN", "DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG",
+                                          "DYNAMIC_DEFAULT_BROKER_CONFIG", "STATIC_BROKER_CONFIG", "DEFAULT_CONFIG",
+                                          "DYNAMIC_BROKER_LOGGER_CONFIG" };
+    return source >= 0 && source < (int)(sizeof names / sizeof names[0]) ? names[source] : "UNKNOWN";
+}
+
+/* alter-config: IncrementalAlterConfigs of the topic; prints what it did. */
+static int run_alter_config(struct weir_admin *a, const struct topics_args *args)
+{
+    int err = weir_admin_alter_configs(a, WEIR_RESOURCE_TOPIC, args->topics[0], args->ops, args->n_ops,
+                                       args->validate_only);
+    if (err < 0) return request_failed(a, args);
+    if (err != 0)
+        return cli_fail("%s: topic '%s': %s (%s)", args->command, args->topics[0], weir_admin_error(a),
+                        weir_client_err_text(err));
+    printf("%s configs of topic %s\n", args->validate_only ? "Validated the new" : "Changed the", args->topics[0]);
+    return 0;
+}
+
 /* The topic's line: partitions and configs (overrides, or all with --all-configs). */
 static int describe_topic_line(struct weir_admin *a, const struct topics_args *args, const struct weir_md_topic *t)
 {
@@ -309,6 +383,7 @@ static int describe_topic_line(struct weir_admin *a, const struct topics_args *a
         const struct weir_config_entry *e = &cf->entries[i];
         if (!args->all_configs && e->source != 1) continue;
         printf("%s%s=%s", shown++ ? "," : "", e->name, e->value ? e->value : (e->sensitive ? "(sensitive)" : "null"));
+        if (args->all_configs) printf(" (%s)", source_name(e->source));
     }
     printf("\n");
     weir_configs_destroy(cf);

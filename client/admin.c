@@ -449,6 +449,45 @@ int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const c
     return rc;
 }
 
+int weir_admin_alter_configs(struct weir_admin *a, int resource_type, const char *name,
+                             const struct weir_config_op *ops, size_t n, int validate_only)
+{
+    int zero;
+    if (!args_ok(a, name, 1, &zero) || (n > 0 && !ops) || n > KPROTO_CONFIGS_MAX) return WEIR_CLIENT_E_INVALID_ARG;
+    struct kalterconfigs_config *cs = weir_calloc(n + 1, sizeof *cs); /* admin_begin resets the arena */
+    if (!cs) return admin_fail(a, WEIR_CLIENT_E_NOMEM, "IncrementalAlterConfigs");
+    for (size_t i = 0; i < n; i++)
+        cs[i] = (struct kalterconfigs_config){ kstr_c(ops[i].name), (int8_t)ops[i].op,
+                                               ops[i].value ? kstr_c(ops[i].value) : KSTR_NULL };
+    struct kalterconfigs_resource res = { (int8_t)resource_type, kstr_c(name), cs, (int32_t)n };
+    struct kalterconfigs_req req = { .resources = &res, .n_resources = 1, .validate_only = validate_only != 0 };
+    int16_t v;
+    int32_t corr;
+    struct kframe f;
+    struct cw_frame *frame = NULL;
+    struct weir_rd rd;
+    const int16_t key = KAPI_INCREMENTAL_ALTER_CONFIGS;
+    int rc = admin_begin(a, key, "IncrementalAlterConfigs", &v, &corr, &f);
+    if (rc == 0) {
+        kproto_alterconfigs_request_encode(&a->kb, key, v, &req);
+        rc = admin_finish(a, &f, key, v, corr, "IncrementalAlterConfigs", &frame, &rd);
+    }
+    struct kalterconfigs_resp resp;
+    if (rc == 0 && (kproto_alterconfigs_response_decode(&rd, key, v, &a->arena, &resp) != WEIR_OK || resp.n_results != 1))
+        rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "IncrementalAlterConfigs: malformed response");
+    if (rc == 0 && resp.results[0].error_code != 0) {
+        const struct kalterconfigs_result *r = &resp.results[0];
+        rc = r->error_code;
+        if (r->error_message.len > 0)
+            cw_errf(a->err, sizeof a->err, "%.*s", (int)r->error_message.len, r->error_message.ptr);
+        else
+            cw_errf(a->err, sizeof a->err, "%s", weir_client_err_text(rc));
+    }
+    cw_frame_unref(frame);
+    weir_free(cs);
+    return rc;
+}
+
 void weir_configs_destroy(struct weir_configs *c)
 {
     if (c) blob_free(weir_container_of(c, struct admin_blob, pub.cf));

@@ -665,6 +665,19 @@ struct weir_configs {
 WEIR_API int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const char *name,
                                          struct weir_configs **out);
 WEIR_API void weir_configs_destroy(struct weir_configs *c);
+/* One change of IncrementalAlterConfigs (Kafka's AlterConfigOp). */
+enum { WEIR_CONFIG_OP_SET = 0, WEIR_CONFIG_OP_DELETE = 1, WEIR_CONFIG_OP_APPEND = 2, WEIR_CONFIG_OP_SUBTRACT = 3 };
+struct weir_config_op {
+    const char *name;
+    int op;            /* WEIR_CONFIG_OP_* */
+    const char *value; /* NULL for DELETE */
+};
+/* IncrementalAlterConfigs of one resource (as describe_configs): the n
+ * changes applied together, or (validate_only) only checked. The
+ * resource's Kafka error is returned as is (40 INVALID_CONFIG, 42
+ * INVALID_REQUEST, 3 ...), with the broker's message in weir_admin_error(). */
+WEIR_API int weir_admin_alter_configs(struct weir_admin *a, int resource_type, const char *name,
+                                      const struct weir_config_op *ops, size_t n, int validate_only);
 
 /* ---- consumer groups (admin) ------------------------------------------------
  *
