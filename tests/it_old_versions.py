@@ -239,7 +239,7 @@ def check_describeconfigs_v0(conn):
     C.check(rd.left() == 0 and len(results) == 1 and results[0][:4] == (0, None, 2, "dc-v0"),
             "DescribeConfigs v0 answers the topic", str(results))
     cfgs = results[0][4] if results else {}
-    C.check(cfgs.get("retention.ms") == ("7200000", 0, 0, 0) and cfgs.get("segment.bytes", (0, 0, 0))[2] == 1,
+    C.check(cfgs.get("retention.ms") == ("7200000", 0, 0, 0) and cfgs.get("segment.ms", (0, 0, 0))[2] == 1,
             "DescribeConfigs v0 is_default: false for the topic's key, true for a default", str(cfgs))
 
 

@@ -10,7 +10,8 @@ backend behind Metadata, FindCoordinator and DescribeConfigs):
   LEADER_NOT_AVAILABLE first, then num.partitions partitions led here, also
   with default.replication.factor=3 (a single node creates with 1);
 * FindCoordinator: this node for any group;
-* DescribeConfigs: a topic's own settings with source 1, defaults with 5, the
+* DescribeConfigs: a topic's own settings with source 1, defaults with 5 (4 when
+  the broker's config sets them), the
   broker's with 4; an unknown topic 3.
 
 usage: it_single_meta.py path/to/weir
@@ -93,7 +94,10 @@ def main(binary):
         err, cfg = describe_configs(c, 2, "cfg")
         check(err == 0 and cfg.get("retention.ms") == ("1000", 1), "DescribeConfigs: the topic's own key, source 1",
               f"{err} {cfg.get('retention.ms')}")
-        check(cfg.get("segment.bytes", (None, 0))[1] == 5, "DescribeConfigs: a default, source 5",
+        check(cfg.get("segment.ms", (None, 0))[1] == 5, "DescribeConfigs: a default, source 5",
+              f"{cfg.get('segment.ms')}")
+        check(cfg.get("segment.bytes", (None, 0))[1] == 4,
+              "DescribeConfigs: a default the broker's config sets (log.segment.bytes), source 4",
               f"{cfg.get('segment.bytes')}")
         err, _ = describe_configs(c, 2, "nosuch")
         check(err == 3, "DescribeConfigs: unknown topic is 3", f"{err}")

@@ -87,7 +87,7 @@ static void test_api_table(void **state)
         { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
         { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
         { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 21, 0, 2 }, { 22, 0, 4 }, { 23, 0, 4 },
-        { 32, 0, 4 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+        { 32, 0, 4 }, { 33, 0, 2 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 44, 0, 1 }, { 47, 0, 0 }, { 60, 0, 1 },
     };
     size_t n, supported = 0;
     const struct kproto_api *t = kproto_api_table(&n);
@@ -115,7 +115,8 @@ static void test_api_table(void **state)
                                  (want[i].key == 11 && v >= 6) || (want[i].key == 12 && v >= 4) ||
                                  (want[i].key == 13 && v >= 4) || (want[i].key == 14 && v >= 4) ||
                                  (want[i].key == 15 && v >= 5) || (want[i].key == 16 && v >= 3) ||
-                                 (want[i].key == 35 && v >= 2) ||
+                                 (want[i].key == 35 && v >= 2) || (want[i].key == 33 && v >= 2) ||
+                                 (want[i].key == 44 && v >= 1) ||
                                  (want[i].key == 21 && v >= 2) || want[i].key == 60);
     }
     assert_false(kproto_supported(21, 3)); /* DeleteRecords: 0-2, as Kafka 3.7 */
@@ -552,7 +553,7 @@ static const int16_t api_ranges[][3] = {
     { 0, 0, 9 },  { 1, 0, 13 }, { 2, 0, 8 },  { 3, 0, 12 }, { 8, 0, 8 },  { 9, 0, 8 },
     { 10, 0, 4 }, { 11, 0, 9 }, { 12, 0, 4 }, { 13, 0, 5 }, { 14, 0, 5 }, { 15, 0, 5 },
     { 16, 0, 4 }, { 18, 0, 3 }, { 19, 0, 7 }, { 20, 0, 6 }, { 21, 0, 2 }, { 22, 0, 4 }, { 23, 0, 4 },
-    { 32, 0, 4 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 47, 0, 0 }, { 60, 0, 1 },
+    { 32, 0, 4 }, { 33, 0, 2 }, { 35, 0, 4 }, { 37, 0, 3 }, { 42, 0, 2 }, { 44, 0, 1 }, { 47, 0, 0 }, { 60, 0, 1 },
 };
 
 /* Hand-built expected frame, one field at a time. */
@@ -593,10 +594,10 @@ static void test_apiversions_responses(void **state)
         assert_bytes(b.mem, b.mem_len, want, n);
         kbuf_free(&b);
     }
-    /* v0: 4 + 4 + 2 + 4 + 25*6 = 164; v3: 4 + 4 + 2 + 1 + 25*7 + 4 + 1 = 191. */
+    /* v0: 4 + 4 + 2 + 4 + 27*6 = 176; v3: 4 + 4 + 2 + 1 + 27*7 + 4 + 1 = 205. */
     uint8_t tmp[256];
-    assert_int_equal(apiversions_expected(tmp, 0, 1), 164);
-    assert_int_equal(apiversions_expected(tmp, 3, 1), 191);
+    assert_int_equal(apiversions_expected(tmp, 0, 1), 176);
+    assert_int_equal(apiversions_expected(tmp, 3, 1), 205);
 }
 
 static void test_apiversions_unsupported(void **state)

@@ -1,5 +1,6 @@
 /* tests/test_proto_admin.c: proto/, the cluster admin APIs, both directions:
- * DescribeCluster (60, v0-1), OffsetDelete (47, v0), DescribeLogDirs (35, v0-4). Each round trip is client encode -> broker
+ * DescribeCluster (60, v0-1), OffsetDelete (47, v0), DescribeLogDirs (35, v0-4),
+ * AlterConfigs (33, v0-2) and IncrementalAlterConfigs (44, v0-1). Each round trip is client encode -> broker
  * decode and broker encode -> client decode, checked byte for byte against
  * the schema's layout and field for field; every truncation of a body fails
  * with WEIR_E_TRUNCATED; versions outside the range are refused. */
@@ -207,6 +208,84 @@ static void test_offsetdelete(void **state)
     weir_arena_destroy(&a);
 }
 
+/* ---- AlterConfigs (33), v0-2, and IncrementalAlterConfigs (44), v0-1 ---- */
+
+static enum weir_err ac_req33(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_alterconfigs_decode(rd, KAPI_ALTER_CONFIGS, v, a, out);
+}
+static enum weir_err ac_req44(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_alterconfigs_decode(rd, KAPI_INCREMENTAL_ALTER_CONFIGS, v, a, out);
+}
+static enum weir_err ac_resp44(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
+{
+    return kproto_alterconfigs_response_decode(rd, KAPI_INCREMENTAL_ALTER_CONFIGS, v, a, out);
+}
+
+static void test_alterconfigs(void **state)
+{
+    (void)state;
+    struct weir_arena a;
+    assert_int_equal(weir_arena_init(&a, 1 << 16), WEIR_OK);
+    struct kbuf b;
+    kbuf_init(&b, 0);
+    struct kalterconfigs_config cs[] = { { kstr_c("a"), KCONFIG_OP_SET, kstr_c("1") },
+                                         { kstr_c("b"), KCONFIG_OP_DELETE, KSTR_NULL } };
+    struct kalterconfigs_resource rs[] = { { 2, kstr_c("t"), cs, 2 } };
+    struct kalterconfigs_req req = { rs, 1, true };
+    /* 44 v0: resources [type name [name op value]] validate_only */
+    static const uint8_t req44v0[] = { 0, 0, 0, 1, 2, 0, 1, 't', 0, 0, 0, 2, 0, 1, 'a', 0, 0, 1, '1',
+                                       0, 1, 'b', 1, 0xff, 0xff, 1 };
+    kproto_alterconfigs_request_encode(&b, KAPI_INCREMENTAL_ALTER_CONFIGS, 0, &req);
+    expect_bytes(&b, req44v0, sizeof req44v0);
+    struct kalterconfigs_req got;
+    assert_int_equal(decode_copy(ac_req44, b.mem, b.mem_len, 0, &a, &got), WEIR_OK);
+    assert_int_equal(got.n_resources, 1);
+    assert_true(got.validate_only);
+    assert_true(kstr_eq(got.resources[0].resource_name, "t"));
+    assert_int_equal(got.resources[0].n_configs, 2);
+    assert_int_equal(got.resources[0].configs[1].op, KCONFIG_OP_DELETE);
+    assert_true(kstr_is_null(got.resources[0].configs[1].value));
+    size_t truncated = truncations(ac_req44, &b, 0, &a, &got);
+    kbuf_reset(&b);
+    /* 44 v1 flexible: compact strings and arrays, tags after each config, resource and the body */
+    static const uint8_t req44v1[] = { 2, 2, 2, 't', 3, 2, 'a', 0, 2, '1', 0, 2, 'b', 1, 0, 0, 0, 1, 0 };
+    kproto_alterconfigs_request_encode(&b, KAPI_INCREMENTAL_ALTER_CONFIGS, 1, &req);
+    expect_bytes(&b, req44v1, sizeof req44v1);
+    assert_int_equal(decode_copy(ac_req44, b.mem, b.mem_len, 1, &a, &got), WEIR_OK);
+    assert_true(kstr_eq(got.resources[0].configs[0].value, "1"));
+    truncated += truncations(ac_req44, &b, 1, &a, &got);
+    kbuf_reset(&b);
+    /* 33 v0: no operation; read as SET */
+    static const uint8_t req33v0[] = { 0, 0, 0, 1, 2, 0, 1, 't', 0, 0, 0, 2, 0, 1, 'a', 0, 1, '1',
+                                       0, 1, 'b', 0xff, 0xff, 1 };
+    kproto_alterconfigs_request_encode(&b, KAPI_ALTER_CONFIGS, 0, &req);
+    expect_bytes(&b, req33v0, sizeof req33v0);
+    assert_int_equal(decode_copy(ac_req33, b.mem, b.mem_len, 0, &a, &got), WEIR_OK);
+    assert_int_equal(got.resources[0].configs[1].op, KCONFIG_OP_SET);
+    truncated += truncations(ac_req33, &b, 0, &a, &got);
+    kbuf_reset(&b);
+
+    struct kalterconfigs_result res[] = { { WEIR_KERR_INVALID_CONFIG, kstr_c("m"), 2, kstr_c("t") } };
+    static const uint8_t resp44v0[] = { 0, 0, 0, 7, 0, 0, 0, 1, 0, 40, 0, 1, 'm', 2, 0, 1, 't' };
+    kproto_alterconfigs_encode(&b, KAPI_INCREMENTAL_ALTER_CONFIGS, 0, &(struct kalterconfigs_resp){ 7, res, 1 });
+    expect_bytes(&b, resp44v0, sizeof resp44v0);
+    struct kalterconfigs_resp rsp;
+    assert_int_equal(decode_copy(ac_resp44, b.mem, b.mem_len, 0, &a, &rsp), WEIR_OK);
+    assert_int_equal(rsp.throttle_time_ms, 7);
+    assert_int_equal(rsp.results[0].error_code, 40);
+    assert_true(kstr_eq(rsp.results[0].error_message, "m"));
+    truncated += truncations(ac_resp44, &b, 0, &a, &rsp);
+    kbuf_reset(&b);
+    assert_int_equal(decode_copy(ac_req44, req44v0, sizeof req44v0, 2, &a, &got), WEIR_E_UNSUPPORTED);
+    assert_int_equal(decode_copy(ac_req33, req33v0, sizeof req33v0, 3, &a, &got), WEIR_E_UNSUPPORTED);
+    decode_copy(ac_req44, NULL, 0, 0, &a, &got);
+    print_message("AlterConfigs: %zu truncations\n", truncated);
+    kbuf_free(&b);
+    weir_arena_destroy(&a);
+}
+
 /* ---- DescribeLogDirs (35), v0-4 ---- */
 
 static enum weir_err ld_req(struct weir_rd *rd, int16_t v, struct weir_arena *a, void *out)
@@ -298,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_describecluster),
         cmocka_unit_test(test_offsetdelete),
         cmocka_unit_test(test_describelogdirs),
+        cmocka_unit_test(test_alterconfigs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
