@@ -21,6 +21,10 @@ broker started with log.retention.hours=100 (a static broker default).
 (g) After a restart (SIGTERM) the overrides are still there.
 (h) The CLI: `weir topics alter-config T --set`, `--delete`, and
     `describe --all-configs` with sources.
+(i) A 3-broker cluster (skipped without ZooKeeper): a topic of RF 3; an
+    AlterConfigs sent to one broker reaches every replica's store (its
+    metadata file) and every broker's DescribeConfigs; an IncrementalAlter-
+    Configs DELETE too.
 
 usage: it_topic_configs.py path/to/weir
 """
@@ -29,6 +33,7 @@ import subprocess
 import time
 
 import it_common as C
+import repl_check
 from it_common import array, check, i8, i16, string
 
 from confluent_kafka import KafkaException
@@ -255,6 +260,47 @@ def part_h(binary, broker, admin):
           "describe --all-configs shows sources", out[:400])
 
 
+def local_overrides(broker, topic):
+    """config.* lines of the topic's metadata file in the broker's data directory."""
+    try:
+        with open(os.path.join(broker.datadir, f"{topic}.topic")) as f:
+            return dict(ln[len("config."):].strip().split("=", 1) for ln in f if ln.startswith("config."))
+    except FileNotFoundError:
+        return None
+
+
+def part_i(binary):
+    if not C.have_zookeeper():
+        C.say("no ZooKeeper server: the cluster part is skipped")
+        return
+    zk, brokers, _ = repl_check.start_cluster(binary, [])
+    try:
+        admin = AdminClient({"bootstrap.servers": brokers[0].bootstrap})
+        code = kafka_error(admin.create_topics([NewTopic("spread", 2, 3, config={"retention.ms": "100000"})])["spread"])
+        check(code == (0, ""), "cluster: a topic of RF 3", str(code))
+        C.wait_for(lambda: all(local_overrides(b, "spread") == {"retention.ms": "100000"} for b in brokers), 30,
+                   "every replica created the topic with its config")
+        check(alter(admin, "spread", {"retention.ms": "2000", "cleanup.policy": "compact"}) == (0, ""),
+              "cluster: AlterConfigs to broker 0")
+        want = {"retention.ms": "2000", "cleanup.policy": "compact"}
+        C.wait_for(lambda: all(local_overrides(b, "spread") == want for b in brokers), 30,
+                   "every replica's store took the new configs")
+        check(all(local_overrides(b, "spread") == want for b in brokers), "cluster: every replica applied them",
+              str([local_overrides(b, "spread") for b in brokers]))
+        for b in brokers:
+            ov = overrides(AdminClient({"bootstrap.servers": b.bootstrap}), "spread")
+            check(ov == want, f"cluster: {b.name} describes them", str(ov))
+        with C.KafkaConn(brokers[2].port) as conn:
+            check(incremental(conn, 2, "spread", [("cleanup.policy", 1, None)]) == (0, None),
+                  "cluster: IncrementalAlterConfigs DELETE to broker 2")
+        C.wait_for(lambda: all(local_overrides(b, "spread") == {"retention.ms": "2000"} for b in brokers), 30,
+                   "every replica dropped cleanup.policy")
+        check(all(local_overrides(b, "spread") == {"retention.ms": "2000"} for b in brokers),
+              "cluster: the DELETE reached every replica", str([local_overrides(b, "spread") for b in brokers]))
+    finally:
+        repl_check.stop_cluster(zk, brokers)
+
+
 def main(binary):
     broker = C.Broker(binary, "topic-configs", sets=["log.retention.hours=100", "log.retention.check.interval.ms=200"])
     broker.start()
@@ -269,6 +315,7 @@ def main(binary):
     admin = part_g(broker)
     part_h(binary, broker, admin)
     broker.stop()
+    part_i(binary)
 
 
 if __name__ == "__main__":
