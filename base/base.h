@@ -46,7 +46,8 @@ enum weir_err {
     WEIR_E_TIMEOUT = -24,     /* a bounded wait ran out (a session, a registration, a shutdown) */
     WEIR_E_UNAVAILABLE = -25, /* a service this needs is not reachable now (ZooKeeper): retriable */
     WEIR_E_STALE = -26,       /* a conditional write lost: what it was based on has changed */
-    WEIR_E_LAST = WEIR_E_STALE
+    WEIR_E_TIMESTAMP = -27,   /* a produced timestamp outside message.timestamp.before/after.max.ms */
+    WEIR_E_LAST = WEIR_E_TIMESTAMP
 };
 
 /* "NAME: text" for developers' log lines; never NULL. */

@@ -32,6 +32,7 @@ static const char *const err_text[1 - WEIR_E_LAST] = {
     [-WEIR_E_TIMEOUT] = "WEIR_E_TIMEOUT: timed out",
     [-WEIR_E_UNAVAILABLE] = "WEIR_E_UNAVAILABLE: the cluster's coordination service is not reachable",
     [-WEIR_E_STALE] = "WEIR_E_STALE: the state changed since it was read",
+    [-WEIR_E_TIMESTAMP] = "WEIR_E_TIMESTAMP: a record's timestamp is outside the topic's allowed range",
 };
 
 const char *weir_err_str(enum weir_err e)

@@ -27,7 +27,6 @@ enum text_check { TEXT_NONE, TEXT_VERSION, TEXT_THROTTLED };
 
 #define F(f) offsetof(struct weir_log_config, f)
 #define NOT_YET(what) "weir does not " what " yet: the value is stored and described only"
-#define TIMESTAMP_NOTE NOT_YET("check or overwrite produced timestamps")
 
 static const struct config_key {
     const char *name;
@@ -86,13 +85,13 @@ static const struct config_key {
       "later): batches are kept as "
       "produced" },
     { "message.timestamp.after.max.ms", F(timestamp_after_max_ms), CFG_I64, 0, INT64_MAX, WEIR_CONFIG_TYPE_LONG, NULL,
-      TEXT_NONE, "log.message.timestamp.after.max.ms", TIMESTAMP_NOTE },
+      TEXT_NONE, "log.message.timestamp.after.max.ms", NULL },
     { "message.timestamp.before.max.ms", F(timestamp_before_max_ms), CFG_I64, 0, INT64_MAX, WEIR_CONFIG_TYPE_LONG, NULL,
-      TEXT_NONE, "log.message.timestamp.before.max.ms", TIMESTAMP_NOTE },
+      TEXT_NONE, "log.message.timestamp.before.max.ms", NULL },
     { "message.timestamp.difference.max.ms", F(timestamp_difference_max_ms), CFG_I64, 0, INT64_MAX,
-      WEIR_CONFIG_TYPE_LONG, NULL, TEXT_NONE, "log.message.timestamp.difference.max.ms", TIMESTAMP_NOTE },
+      WEIR_CONFIG_TYPE_LONG, NULL, TEXT_NONE, "log.message.timestamp.difference.max.ms", NULL },
     { "message.timestamp.type", F(timestamp_type), CFG_CHOICE, 0, 0, WEIR_CONFIG_TYPE_STRING,
-      "CreateTime LogAppendTime", TEXT_NONE, "log.message.timestamp.type", TIMESTAMP_NOTE },
+      "CreateTime LogAppendTime", TEXT_NONE, "log.message.timestamp.type", NULL },
     { "min.cleanable.dirty.ratio", F(min_cleanable_dirty_ratio), CFG_RATIO, 0, 0, WEIR_CONFIG_TYPE_DOUBLE, NULL,
       TEXT_NONE, "log.cleaner.min.cleanable.ratio", NULL },
     { "min.compaction.lag.ms", F(min_compaction_lag_ms), CFG_I64, 0, INT64_MAX, WEIR_CONFIG_TYPE_LONG, NULL, TEXT_NONE,

@@ -252,7 +252,10 @@ enum weir_err weir_log_reconfigure(struct weir_log *log, const struct weir_log_c
  * Kafka's INVALID_RECORD), WEIR_E_TOO_LARGE, WEIR_E_UNSUPPORTED, WEIR_E_FAILED
  * (partition read-only), WEIR_E_CLOSED, WEIR_E_NOMEM, WEIR_E_TRANSACTIONAL,
  * WEIR_E_PRODUCER_EPOCH (epoch older than the producer's last),
- * WEIR_E_OUT_OF_SEQUENCE (a gap, or a new epoch not starting at 0), and
+ * WEIR_E_OUT_OF_SEQUENCE (a gap, or a new epoch not starting at 0),
+ * WEIR_E_TIMESTAMP (CreateTime: the batch's first or max timestamp outside
+ * message.timestamp.before/after.max.ms of now; with message.timestamp.type
+ * LogAppendTime the batch is rewritten to the broker's time instead), and
  * WEIR_E_DUPLICATE: the batch repeats one of the producer's last 5 completed
  * batches; a->base_offset and a->duplicate are set, nothing is written.
  * A repeat of an append still in flight returns WEIR_OK and completes with it

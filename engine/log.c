@@ -399,6 +399,35 @@ static bool batch_keys_all(const uint8_t *batch, size_t len)
     return ok;
 }
 
+/* message.timestamp.type and its bounds, as Kafka's LogValidator: with
+ * LogAppendTime the batch takes the broker's time as its max timestamp and
+ * the timestamp-type attribute bit (CRC recomputed; records keep theirs);
+ * with CreateTime a batch whose first or max timestamp is more than
+ * message.timestamp.before.max.ms behind or after.max.ms ahead of now is
+ * refused (Kafka checks each record: weir the batch's two timestamps). */
+static enum weir_err append_timestamps(const struct weir_log_config *c, uint8_t *batch, size_t len,
+                                       struct weir_batch_header *h)
+{
+    int64_t now_ms = weir_time_ms();
+    if (c->timestamp_type == WEIR_LOG_TIMESTAMP_APPEND) {
+        h->attributes = (int16_t)(h->attributes | WEIR_ATTR_LOG_APPEND_TIME);
+        h->max_timestamp = now_ms;
+        weir_store_be16(batch + WEIR_BATCH_OFF_ATTRS, (uint16_t)h->attributes);
+        weir_store_be64(batch + WEIR_BATCH_OFF_MAX_TS, (uint64_t)now_ms);
+        weir_store_be32(batch + WEIR_BATCH_OFF_CRC,
+                        weir_crc32c(0, batch + WEIR_BATCH_OFF_ATTRS, len - WEIR_BATCH_OFF_ATTRS));
+        return WEIR_OK;
+    }
+    int64_t before = weir_log_config_timestamp_before_ms(c), after = weir_log_config_timestamp_after_ms(c);
+    if ((before == INT64_MAX && after == INT64_MAX) || (h->attributes & WEIR_ATTR_LOG_APPEND_TIME)) return WEIR_OK;
+    const int64_t ts[2] = { h->base_timestamp, h->max_timestamp };
+    for (int i = 0; i < 2; i++)
+        if (ts[i] >= 0 &&
+            ((now_ms - ts[i] > 0 && now_ms - ts[i] > before) || (ts[i] - now_ms > 0 && ts[i] - now_ms > after)))
+            return WEIR_E_TIMESTAMP;
+    return WEIR_OK;
+}
+
 enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
 {
     if (log->failed != WEIR_OK) return WEIR_E_FAILED;
@@ -413,6 +442,7 @@ enum weir_err weir_log_append(struct weir_log *log, struct weir_append *a)
     if (err != WEIR_OK) return err;
     if (WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length != a->len) return WEIR_E_INVALID; /* one batch per append */
     if (log->compacted && !batch_keys_all(a->batch, a->len)) return WEIR_E_INVALID; /* Kafka's INVALID_RECORD */
+    if ((err = append_timestamps(&log->cfg, a->batch, a->len, &h)) != WEIR_OK) return err;
     a->records = h.last_offset_delta + 1;
     a->max_timestamp = h.max_timestamp;
     a->base_offset = -1;

@@ -240,6 +240,7 @@ int16_t weir_kerr_from_err(enum weir_err e)
     case WEIR_E_TIMEOUT: return WEIR_KERR_REQUEST_TIMED_OUT;
     case WEIR_E_UNAVAILABLE: return WEIR_KERR_NOT_CONTROLLER; /* retriable: the client asks again */
     case WEIR_E_STALE: return WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
+    case WEIR_E_TIMESTAMP: return WEIR_KERR_INVALID_TIMESTAMP;
     case WEIR_E_NOMEM:
     case WEIR_E_BUSY:
     case WEIR_E_CLOSED: return WEIR_KERR_UNKNOWN_SERVER_ERROR;

@@ -21,6 +21,12 @@ broker started with log.retention.hours=100 (a static broker default).
 (g) After a restart (SIGTERM) the overrides are still there.
 (h) The CLI: `weir topics alter-config T --set`, `--delete`, and
     `describe --all-configs` with sources.
+(j) message.timestamp.type=LogAppendTime: a batch produced with an old
+    timestamp is read back with the log-append-time attribute bit and the
+    broker's time as its max timestamp (CRC valid); CreateTime with
+    message.timestamp.before.max.ms (after.max.ms): an hour-old (an hour
+    ahead) batch is refused with 32 INVALID_TIMESTAMP, a current one taken;
+    raised with AlterConfigs, the old one is taken.
 (i) A 3-broker cluster (skipped without ZooKeeper): a topic of RF 3; an
     AlterConfigs sent to one broker reaches every replica's store (its
     metadata file) and every broker's DescribeConfigs; an IncrementalAlter-
@@ -260,6 +266,34 @@ def part_h(binary, broker, admin):
           "describe --all-configs shows sources", out[:400])
 
 
+def part_j(conn, admin):
+    check(create(admin, "appendtime", {"message.timestamp.type": "LogAppendTime"}) == (0, ""), "a LogAppendTime topic")
+    old = int(time.time() * 1000) - 3600_000
+    err, _ = conn.produce("appendtime", 0, C.build_batch([(b"k", b"v", [])], old))
+    t0 = int(time.time() * 1000)
+    check(err == 0, "produce an hour-old batch to it", f"{err}")
+    err, _, blob = conn.fetch("appendtime", 0, 0)
+    attrs = int.from_bytes(blob[21:23], "big") if len(blob) > 61 else -1
+    max_ts = int.from_bytes(blob[35:43], "big", signed=True) if len(blob) > 61 else -1
+    crc_ok = len(blob) > 61 and C.crc32c(blob[21:12 + int.from_bytes(blob[8:12], "big")]) == int.from_bytes(blob[17:21], "big")
+    check(err == 0 and attrs & 0x08 and abs(max_ts - t0) < 10_000 and crc_ok,
+          "read back: log-append-time bit, the broker's time as max timestamp, CRC valid",
+          f"err {err} attrs {attrs:#x} max_ts {max_ts} (now {t0}) crc_ok {crc_ok}")
+    check(create(admin, "bounded", {"message.timestamp.before.max.ms": "60000",
+                                    "message.timestamp.after.max.ms": "60000"}) == (0, ""), "a bounded CreateTime topic")
+    now = int(time.time() * 1000)
+    err, _ = conn.produce("bounded", 0, C.build_batch([(b"k", b"v", [])], now - 3600_000))
+    check(err == 32, "an hour-old batch: 32 INVALID_TIMESTAMP", f"{err}")
+    err, _ = conn.produce("bounded", 0, C.build_batch([(b"k", b"v", [])], now + 3600_000))
+    check(err == 32, "a batch an hour ahead: 32 INVALID_TIMESTAMP", f"{err}")
+    err, _ = conn.produce("bounded", 0, C.build_batch([(b"k", b"v", [])], now))
+    check(err == 0, "a current batch is taken", f"{err}")
+    check(alter(admin, "bounded", {"message.timestamp.difference.max.ms": "7200000"}) == (0, ""),
+          "AlterConfigs: only the deprecated difference (2 hours) left")
+    err, _ = conn.produce("bounded", 0, C.build_batch([(b"k", b"v", [])], now - 3600_000))
+    check(err == 0, "the hour-old batch is taken now, without a restart", f"{err}")
+
+
 def local_overrides(broker, topic):
     """config.* lines of the topic's metadata file in the broker's data directory."""
     try:
@@ -312,6 +346,7 @@ def main(binary):
     with C.KafkaConn(broker.port) as conn:
         part_e(conn, admin)
         part_f(conn, admin, broker)
+        part_j(conn, admin)
     admin = part_g(broker)
     part_h(binary, broker, admin)
     broker.stop()

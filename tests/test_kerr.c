@@ -109,7 +109,7 @@ static void test_from_err(void **state)
         { WEIR_E_UNSUPPORTED, 76 }, { WEIR_E_BAD_PARTITIONS, 37 }, { WEIR_E_CLOSED, -1 },
         { WEIR_E_BUSY, -1 },      { WEIR_E_DUPLICATE, 0 },   { WEIR_E_OUT_OF_SEQUENCE, 45 },
         { WEIR_E_PRODUCER_EPOCH, 47 }, { WEIR_E_TRANSACTIONAL, 48 }, { WEIR_E_NOSPACE, 56 },
-        { WEIR_E_TIMEOUT, 7 },    { WEIR_E_UNAVAILABLE, 41 }, { WEIR_E_STALE, 6 },
+        { WEIR_E_TIMEOUT, 7 },    { WEIR_E_UNAVAILABLE, 41 }, { WEIR_E_STALE, 6 }, { WEIR_E_TIMESTAMP, 32 },
     };
     assert_int_equal(WEIR_ARRAY_LEN(map), 1 - WEIR_E_LAST); /* every weir_err */
     for (size_t i = 0; i < WEIR_ARRAY_LEN(map); i++) {
