@@ -568,7 +568,10 @@ static void conn_maybe_free(struct conn *c)
 {
     if (!c->dead || c->refs > 0 || c->recv_busy || c->send_busy || conn_requests_out(c)) return;
     WEIR_DASSERT(conn_check(c));
-    /* Requests still waiting on tasks leave the FIFO and free themselves later. */
+    /* Requests still waiting on tasks leave the FIFO and free themselves later.
+     * The send cursor may be inside the head's response (a reader that went
+     * away mid-send): it points at nothing once the head leaves. */
+    c->chunk = c->chunk_off = 0;
     while (c->q_head) request_maybe_free(fifo_pop(c));
     if (c->partial) request_free(c->partial);
     if (c->prev) c->prev->next = c->next;
