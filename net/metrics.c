@@ -329,6 +329,32 @@ static void format_gauge(struct out *o, const char *name, const char *help, doub
     out_printf(o, "%s %.17g\n", name, v);
 }
 
+static void format_reactors(struct out *o, const struct broker *b)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+        double scale;
+    } per_reactor[] = {
+        { "weir_reactor_turns_total", "Reactor loop turns.", offsetof(struct reactor_stats, turns), 1 },
+        { "weir_reactor_sqes_submitted_total", "io_uring SQEs submitted by the reactor (sockets and appender).",
+          offsetof(struct reactor_stats, sqes_submitted), 1 },
+        { "weir_reactor_cqes_reaped_total", "io_uring CQEs reaped by the reactor.",
+          offsetof(struct reactor_stats, cqes_reaped), 1 },
+        { "weir_reactor_enter_seconds_total",
+          "Time in io_uring_submit_and_wait (submitting, then waiting); 1 - its rate is the busy ratio.",
+          offsetof(struct reactor_stats, enter_ns), 1e-9 },
+    };
+    for (size_t k = 0; k < WEIR_ARRAY_LEN(per_reactor); k++) {
+        out_help(o, per_reactor[k].name, "counter", per_reactor[k].help);
+        for (unsigned i = 0; i < b->n_reactors; i++) {
+            uint64_t v = ld((const _Atomic uint64_t *)((const char *)&b->reactors[i].stats + per_reactor[k].off));
+            if (per_reactor[k].scale == 1) out_printf(o, "%s{reactor=\"%u\"} %" PRIu64 "\n", per_reactor[k].name, i, v);
+            else out_printf(o, "%s{reactor=\"%u\"} %.9f\n", per_reactor[k].name, i, (double)v * per_reactor[k].scale);
+        }
+    }
+}
+
 static void format_broker(struct out *o, struct metrics *m)
 {
     struct broker *b = m->b;
@@ -345,6 +371,7 @@ static void format_broker(struct out *o, struct metrics *m)
     out_printf(o, "weir_fetch_record_bytes_total{mode=\"splice\"} %" PRIu64 "\n", SUM_STAT(fetch_bytes_splice));
     out_printf(o, "weir_fetch_record_bytes_total{mode=\"copy\"} %" PRIu64 "\n", SUM_STAT(fetch_bytes_copy));
     format_counter(o, "weir_produced_records_total", "Records appended by Produce requests.", SUM_STAT(records_in));
+    format_reactors(o, b);
     format_counter(o, "weir_waiter_wakeups_total", "Long-poll waiters woken by appends.", SUM_STAT(wakeups));
     format_counter(o, "weir_waiter_wake_posts_total", "Wake-up tasks posted between reactors.",
                    SUM_STAT(wake_posts));

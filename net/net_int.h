@@ -166,6 +166,9 @@ struct reactor_stats {
     _Atomic uint64_t api_latency[METRICS_APIS][METRICS_LAT_BUCKETS + 1];  /* last: above every bound */
     _Atomic uint64_t api_errors[METRICS_APIS][METRICS_CODES];
     _Atomic uint64_t records_in;  /* records appended by produces (their first batch's count) */
+    /* the loop (reactor.c): turns, SQEs submitted, CQEs reaped, and the time
+     * spent in io_uring_submit_and_wait (submitting, then waiting) */
+    _Atomic uint64_t turns, sqes_submitted, cqes_reaped, enter_ns;
     _Atomic uint64_t requests, bytes_in, bytes_out, fetch_bytes_splice, fetch_bytes_copy, connections;
     _Atomic uint64_t wakeups;    /* waiters woken (reactor_waiter.wake calls) */
     _Atomic uint64_t wake_posts; /* wake_inbox tasks posted to this reactor */

@@ -585,13 +585,16 @@ static int64_t turn_timeout_ns(struct reactor *r, int64_t now_ns)
     return t < 0 ? 0 : t;
 }
 
-static void reap(struct reactor *r)
+/* Returns the CQEs reaped. */
+static unsigned reap(struct reactor *r)
 {
+    unsigned reaped = 0;
     for (int rounds = 0; rounds < 64; rounds++) {
         struct io_uring_cqe *cqes[CQE_BATCH];
         struct { struct weir_uop *op; int32_t res; uint32_t flags; } done[CQE_BATCH];
         unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, CQE_BATCH);
-        if (n == 0) return;
+        if (n == 0) return reaped;
+        reaped += n;
         for (unsigned i = 0; i < n; i++) {
             done[i].op = io_uring_cqe_get_data(cqes[i]);
             done[i].res = cqes[i]->res;
@@ -600,6 +603,7 @@ static void reap(struct reactor *r)
         io_uring_cq_advance(&r->ring, n); /* slots free before callbacks queue more */
         for (unsigned i = 0; i < n; i++) done[i].op->cb(done[i].op, done[i].res, done[i].flags);
     }
+    return reaped;
 }
 
 static bool reactor_busy(const struct reactor *r)
@@ -640,15 +644,22 @@ static void turn(struct reactor *r)
     int64_t now_ms = weir_time_ms();
     weir_appender_tick(r->ap, now_ms);
     weir_appender_prepare(r->ap, now_ms);
-    int64_t wait_ns = r->local_head ? 0 : turn_timeout_ns(r, weir_clock_ns());
+    int64_t enter_ns = weir_clock_ns();
+    int64_t wait_ns = r->local_head ? 0 : turn_timeout_ns(r, enter_ns);
     struct __kernel_timespec ts = { .tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000 };
     struct io_uring_cqe *cqe;
     int rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
         weir_panic("reactor %u: io_uring_submit_and_wait: %s", r->id, strerror(-rc)); /* our bug */
-    reap(r);
+    int64_t left_ns = weir_clock_ns();
+    unsigned reaped = reap(r);
     local_drain(r);
     int64_t now_ns = weir_clock_ns();
+    struct reactor_stats *st = &r->stats; /* for /metrics (metrics.c); relaxed: only this thread writes */
+    atomic_fetch_add_explicit(&st->turns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->sqes_submitted, rc > 0 ? (uint64_t)rc : 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->cqes_reaped, reaped, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->enter_ns, (uint64_t)(left_ns - enter_ns), memory_order_relaxed);
     timers_fire(r, now_ns);
     for (unsigned i = 0; i < r->n_hooks; i++)
         if (r->hooks[i].ops->tick) r->hooks[i].ops->tick(r, r->hooks[i].ctx, now_ns);

@@ -199,6 +199,8 @@ def check_scrape(port, n):
     C.check(value(s, "weir_fsyncs_total") >= 1 and value(s, "weir_fsync_duration_seconds_count") >= 1,
             "fsyncs counted (the offsets topic syncs each commit)")
     C.check(value(s, "weir_ready") == 1, "weir_ready 1")
+    C.check(total(s, "weir_reactor_cqes_reaped_total") > 0 and total(s, "weir_reactor_sqes_submitted_total") > 0
+            and total(s, "weir_reactor_turns_total") > 0, "reactor io_uring submissions, completions, turns counted")
     C.check(value(s, "weir_received_bytes_total") > 100 * n, "received bytes counted")
     return text
 
