@@ -416,6 +416,14 @@ static struct weir_configs *configs_copy(const struct kdescribeconfigs_result *r
     return c;
 }
 
+/* A config resource's Kafka error, returned as is, with the broker's message (or the code's text). */
+static int resource_error(struct weir_admin *a, int16_t code, struct kstr message)
+{
+    if (message.len > 0) cw_errf(a->err, sizeof a->err, "%.*s", (int)message.len, message.ptr);
+    else cw_errf(a->err, sizeof a->err, "%s", weir_client_err_text(code));
+    return code;
+}
+
 int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const char *name, struct weir_configs **out)
 {
     if (!args_ok(a, name, 1, out)) return WEIR_CLIENT_E_INVALID_ARG;
@@ -436,12 +444,7 @@ int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const c
     if (rc == 0 && (kproto_describeconfigs_response_decode(&rd, v, &a->arena, &resp) != WEIR_OK || resp.n_results != 1))
         rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "DescribeConfigs: malformed response");
     if (rc == 0 && resp.results[0].error_code != 0) {
-        const struct kdescribeconfigs_result *r = &resp.results[0];
-        rc = r->error_code;
-        if (r->error_message.len > 0)
-            cw_errf(a->err, sizeof a->err, "%.*s", (int)r->error_message.len, r->error_message.ptr);
-        else
-            cw_errf(a->err, sizeof a->err, "%s", weir_client_err_text(rc));
+        rc = resource_error(a, resp.results[0].error_code, resp.results[0].error_message);
     } else if (rc == 0 && !(*out = configs_copy(&resp.results[0], frame->len))) {
         rc = admin_fail(a, WEIR_CLIENT_E_NOMEM, "DescribeConfigs");
     }
@@ -475,14 +478,8 @@ int weir_admin_alter_configs(struct weir_admin *a, int resource_type, const char
     struct kalterconfigs_resp resp;
     if (rc == 0 && (kproto_alterconfigs_response_decode(&rd, key, v, &a->arena, &resp) != WEIR_OK || resp.n_results != 1))
         rc = admin_fail(a, WEIR_CLIENT_E_BAD_MSG, "IncrementalAlterConfigs: malformed response");
-    if (rc == 0 && resp.results[0].error_code != 0) {
-        const struct kalterconfigs_result *r = &resp.results[0];
-        rc = r->error_code;
-        if (r->error_message.len > 0)
-            cw_errf(a->err, sizeof a->err, "%.*s", (int)r->error_message.len, r->error_message.ptr);
-        else
-            cw_errf(a->err, sizeof a->err, "%s", weir_client_err_text(rc));
-    }
+    if (rc == 0 && resp.results[0].error_code != 0)
+        rc = resource_error(a, resp.results[0].error_code, resp.results[0].error_message);
     cw_frame_unref(frame);
     weir_free(cs);
     return rc;
