@@ -48,6 +48,7 @@ struct fetch_slot {
     bool has_view;
     int64_t high_watermark, log_start;
     uint32_t send_len;           /* bytes of the view that go out */
+    uint32_t send_records;       /* records of the batches in them (weir_fetched_records_total) */
 };
 
 struct fetch_state {
@@ -134,12 +135,14 @@ static void fetch_release(struct request *req)
 }
 
 /* Whole batches of v that fit `budget` bytes (the first always when min_one). */
-static uint32_t fit_batches(const struct weir_log_view *v, uint64_t budget, bool min_one)
+static uint32_t fit_batches(const struct weir_log_view *v, uint64_t budget, bool min_one, uint32_t *records)
 {
     size_t pos = 0;
+    *records = 0;
     while (pos + WEIR_BATCH_LOG_OVERHEAD <= v->len) {
         size_t len = (size_t)weir_load_be32(v->data + pos + WEIR_BATCH_OFF_LENGTH) + WEIR_BATCH_LOG_OVERHEAD;
         if (pos + len > v->len || (pos + len > budget && !(min_one && pos == 0))) break;
+        if (len >= WEIR_BATCH_HEADER_BYTES) *records += weir_load_be32(v->data + pos + WEIR_BATCH_OFF_COUNT);
         pos += len;
     }
     return (uint32_t)pos;
@@ -152,10 +155,10 @@ static uint64_t fetch_budget(struct fetch_state *st)
     bool first = true;
     for (int32_t i = 0; i < st->n_slots; i++) {
         struct fetch_slot *s = &st->slots[i];
-        s->send_len = 0;
+        s->send_len = s->send_records = 0;
         if (!s->has_view || s->view.len == 0) continue;
         uint64_t left = total < max ? max - total : 0;
-        s->send_len = fit_batches(&s->view, WEIR_MIN(left, (uint64_t)(uint32_t)s->max_bytes), first);
+        s->send_len = fit_batches(&s->view, WEIR_MIN(left, (uint64_t)(uint32_t)s->max_bytes), first, &s->send_records);
         total += s->send_len;
         if (s->send_len) first = false;
     }
@@ -220,6 +223,7 @@ static void fetch_respond(struct request *req)
     uint8_t **bufs = mem && legacy ? (void *)(ranges + n_parts) : NULL;
     if (!mem) kbuf_fail(&req->out, WEIR_E_NOMEM), n_topics = 0;
     int32_t i = 0;
+    uint64_t records_out = 0;
     for (int32_t t = 0; t < n_topics; t++) {
         topics[t] = (struct kfetch_resp_topic){ .topic = st->fr.topics[t].topic, .partitions = parts + i,
                                                 .n_partitions = st->fr.topics[t].n_partitions,
@@ -235,12 +239,14 @@ static void fetch_respond(struct request *req)
                                                   .diverging_epoch = s->diverging_epoch,
                                                   .diverging_end_offset = s->diverging_end_offset };
             if (s->send_len == 0 || legacy) continue;
+            records_out += s->send_records;
             ranges[i] = (struct kfile_range){ s->view.fd, s->view.pos, s->send_len, &s->view };
             parts[i].records = &ranges[i];
             parts[i].n_records = 1;
         }
     }
     if (bufs) fetch_downconvert(req, parts, bufs);
+    atomic_fetch_add_explicit(&req->c->r->stats.records_out, records_out, memory_order_relaxed);
     response_begin(req);
     kproto_fetch_encode(&req->out, req->hdr.api_version,
                         &(struct kfetch_resp){ .topics = topics, .n_topics = n_topics });

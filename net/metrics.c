@@ -371,6 +371,9 @@ static void format_broker(struct out *o, struct metrics *m)
     out_printf(o, "weir_fetch_record_bytes_total{mode=\"splice\"} %" PRIu64 "\n", SUM_STAT(fetch_bytes_splice));
     out_printf(o, "weir_fetch_record_bytes_total{mode=\"copy\"} %" PRIu64 "\n", SUM_STAT(fetch_bytes_copy));
     format_counter(o, "weir_produced_records_total", "Records appended by Produce requests.", SUM_STAT(records_in));
+    format_counter(o, "weir_fetched_records_total",
+                   "Records in the batches Fetch v4+ sent (followers' fetches included; a batch counts whole).",
+                   SUM_STAT(records_out));
     format_reactors(o, b);
     format_counter(o, "weir_waiter_wakeups_total", "Long-poll waiters woken by appends.", SUM_STAT(wakeups));
     format_counter(o, "weir_waiter_wake_posts_total", "Wake-up tasks posted between reactors.",

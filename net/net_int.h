@@ -166,6 +166,7 @@ struct reactor_stats {
     _Atomic uint64_t api_latency[METRICS_APIS][METRICS_LAT_BUCKETS + 1];  /* last: above every bound */
     _Atomic uint64_t api_errors[METRICS_APIS][METRICS_CODES];
     _Atomic uint64_t records_in;  /* records appended by produces (their first batch's count) */
+    _Atomic uint64_t records_out; /* records in the batches Fetch sent (v4+: not down-converted) */
     /* the loop (reactor.c): turns, SQEs submitted, CQEs reaped, and the time
      * spent in io_uring_submit_and_wait (submitting, then waiting) */
     _Atomic uint64_t turns, sqes_submitted, cqes_reaped, enter_ns;

@@ -180,6 +180,8 @@ def check_scrape(port, n):
         return text
     C.check(value(s, "weir_produced_records_total") == n, f"weir_produced_records_total == {n}",
             str(value(s, "weir_produced_records_total")))
+    C.check(value(s, "weir_fetched_records_total") >= n, f"weir_fetched_records_total >= {n} (the group read all)",
+            str(value(s, "weir_fetched_records_total")))
     C.check(total(s, "weir_partition_log_end_offset", topic=TOPIC) == n, f"{TOPIC}'s log end offsets sum to {n}",
             str(total(s, "weir_partition_log_end_offset", topic=TOPIC)))
     C.check(total(s, "weir_partition_high_watermark", topic=TOPIC) == n, f"{TOPIC}'s high watermarks sum to {n}")
