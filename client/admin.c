@@ -455,7 +455,7 @@ int weir_admin_describe_configs(struct weir_admin *a, int resource_type, const c
 int weir_admin_alter_configs(struct weir_admin *a, int resource_type, const char *name,
                              const struct weir_config_op *ops, size_t n, int validate_only)
 {
-    int zero;
+    int zero = 0; /* args_ok needs a non-NULL out */
     if (!args_ok(a, name, 1, &zero) || (n > 0 && !ops) || n > KPROTO_CONFIGS_MAX) return WEIR_CLIENT_E_INVALID_ARG;
     struct kalterconfigs_config *cs = weir_calloc(n + 1, sizeof *cs); /* admin_begin resets the arena */
     if (!cs) return admin_fail(a, WEIR_CLIENT_E_NOMEM, "IncrementalAlterConfigs");

@@ -100,7 +100,8 @@ static void produce_appended(struct weir_append *a)
     else ptask_reply(s->owner, &s->pt);
 }
 
-enum { PRODUCE_INFLATE_MAX = 64 << 20 }; /* one batch's records, decompressed */
+enum { PRODUCE_INFLATE_MAX = 64 << 20,  /* one batch's records, decompressed */
+       PRODUCE_INFLATE_KEEP = 4 << 20 }; /* the reactor's scratch kept between requests up to this */
 
 static int16_t produce_codec_error(enum weir_err err)
 {
@@ -204,16 +205,19 @@ static int16_t produce_precheck(const uint8_t *records, int32_t records_len)
  * batch inflating past 64 MiB: 10 MESSAGE_TOO_LARGE); zstd before Produce
  * v7 gets 76 UNSUPPORTED_COMPRESSION_TYPE (Kafka: KIP-110). Uncompressed
  * batches are checked by the engine's append as before. */
-static int16_t produce_codec_check(const struct request *req, const uint8_t *records, int32_t records_len)
+static int16_t produce_codec_check(struct request *req, const uint8_t *records, int32_t records_len)
 {
     enum weir_codec codec = (enum weir_codec)(records[WEIR_BATCH_OFF_ATTRS + 1] & WEIR_ATTR_CODEC_MASK);
     if (codec == WEIR_CODEC_NONE) return 0;
     if (codec == WEIR_CODEC_ZSTD && req->hdr.api_version < 7) return WEIR_KERR_UNSUPPORTED_COMPRESSION_TYPE;
-    uint8_t *scratch = NULL;
-    size_t scratch_cap = 0;
-    enum weir_err err = weir_batch_records_check(records, (size_t)records_len, &scratch, &scratch_cap,
+    struct reactor *r = req->c->r; /* the request's reactor: its scratch, no allocation per request */
+    enum weir_err err = weir_batch_records_check(records, (size_t)records_len, &r->inflate, &r->inflate_cap,
                                                  PRODUCE_INFLATE_MAX);
-    weir_free(scratch);
+    if (r->inflate_cap > PRODUCE_INFLATE_KEEP) { /* a rare huge batch does not stay resident */
+        weir_free(r->inflate);
+        r->inflate = NULL;
+        r->inflate_cap = 0;
+    }
     return produce_codec_error(err);
 }
 

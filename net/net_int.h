@@ -188,6 +188,8 @@ struct reactor {
     pthread_t thread;
     struct io_uring ring;
     struct weir_appender *ap;
+    uint8_t *inflate;            /* produce's decompressed-records scratch, reused (handle_produce.c) */
+    size_t inflate_cap;
     struct acceptor {            /* one per listener (cfg.listeners[listener]), this reactor's own socket */
         struct reactor *r;
         unsigned listener;

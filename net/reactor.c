@@ -738,6 +738,7 @@ void reactor_join(struct reactor *r)
     /* A late wake-up may sit in the mailbox: the inbox's own task. */
     for (struct task *t = r->mbox_head; t; t = t->next) WEIR_ASSERT(t == &r->wake_inbox.task);
     if (r->wait_buckets != &r->wait_bucket_one) weir_free(r->wait_buckets);
+    weir_free(r->inflate);
     pthread_mutex_destroy(&r->wake_inbox.mu);
     weir_appender_destroy(r->ap);
     io_uring_queue_exit(&r->ring);
