@@ -18,7 +18,7 @@
     garbage get their connection closed (the latter at the 10 s idle timeout);
     meanwhile other requests are answered at once (a silent client holds one
     of 32 connection slots, not the thread).
-(d) SIGTERM with a slow reader (a Fetch of a few MiB whose client does not
+(d) SIGTERM with a slow reader (a Fetch of 16 MiB whose client does not
     read) keeps the broker stopping for up to 10 s: meanwhile /ready answers
     503 and /health 200; then it exits 0.
 
@@ -248,17 +248,18 @@ def bad_http(port):
 
 
 def slow_reader(broker):
-    """A Fetch of ~4 MiB that is never read: the stop waits for it (up to 10 s)."""
+    """A Fetch of 16 MiB that is never read: the stop waits for it (up to 10 s). 16 MiB is past
+    what the socket buffers take (tcp_wmem's default maximum is 4 MiB), so the send blocks."""
     with C.KafkaConn(broker.port) as conn:
         C.check(conn.create_topic("metrics-big", 1)[0] == 0, "topic metrics-big created")
         ts = int(time.time() * 1000)
-        for i in range(64):
+        for i in range(256):
             batch = C.build_batch([(b"k", os.urandom(64 << 10), [])], ts)
             conn.produce("metrics-big", 0, batch)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", broker.port))
-    body = C.KafkaConn.fetch_body("metrics-big", 0, 0, max_wait_ms=0, max_bytes=8 << 20)
+    body = C.KafkaConn.fetch_body("metrics-big", 0, 0, max_wait_ms=0, max_bytes=32 << 20)
     hdr = C.i16(1) + C.i16(4) + C.i32(1) + C.string("slow")
     s.sendall(C.i32(len(hdr) + len(body)) + hdr + body)
     time.sleep(0.5)  # the response is being sent, and blocks
