@@ -297,6 +297,24 @@ static void fetch_old_versions(struct request *req, struct gop *op)
     }
 }
 
+/* /metrics: the error codes of a group answer (top level; OffsetCommit per
+ * partition; OffsetFetch v8's per group are not counted). */
+static void gop_count_errors(struct request *req, const struct gop *op)
+{
+    switch (op->kind) {
+    case GOP_JOIN: metrics_request_error(req, op->out.join.error_code); break;
+    case GOP_SYNC: metrics_request_error(req, op->out.sync.error_code); break;
+    case GOP_HB: metrics_request_error(req, op->out.hb.error_code); break;
+    case GOP_LEAVE: metrics_request_error(req, op->out.leave.error_code); break;
+    case GOP_FETCH: metrics_request_error(req, op->out.fetch.error_code); break;
+    case GOP_COMMIT:
+        for (int32_t t = 0; t < op->out.commit.n_topics; t++)
+            for (int32_t p = 0; p < op->out.commit.topics[t].n_partitions; p++)
+                metrics_request_error(req, op->out.commit.topics[t].partitions[p].error_code);
+        break;
+    }
+}
+
 static void gop_origin(struct reactor *r, struct ptask *pt)
 {
     (void)r;
@@ -314,6 +332,7 @@ static void gop_origin(struct reactor *r, struct ptask *pt)
     case GOP_FETCH: kproto_offsetfetch_encode(&req->out, op->version, &op->out.fetch); break;
     }
     response_end(req);
+    gop_count_errors(req, op);
     request_respond(req);
 }
 

@@ -276,7 +276,7 @@ static void format_requests(struct out *o, const struct broker *b)
         if (n) out_printf(o, "weir_requests_total{api=\"%s\"} %" PRIu64 "\n", api_name(a), n);
     }
     out_help(o, "weir_request_errors_total", "counter",
-             "Error codes answered, by API and Kafka error code (per partition for Produce and Fetch).");
+             "Error codes answered, by API and Kafka error code (per partition for Produce, Fetch, OffsetCommit).");
     for (unsigned a = 0; a < METRICS_APIS; a++)
         for (unsigned c = 0; c < METRICS_CODES; c++) {
             uint64_t n = 0;

@@ -8,10 +8,12 @@
     a group reads all N and commits. The scrape must then say: produced records
     == N, the topic's log end offsets and high watermarks sum to N, the group's
     committed offsets sum to N and its lag is 0 on every partition, Produce's
-    error 3 counted once, request and latency counts agree, fsyncs counted (the
-    offsets topic syncs every commit). The scrape is checked by a strict parser
-    here (names, labels, TYPE before samples, histogram buckets rising to +Inf
-    == _count) and by `promtool check metrics` (Debian's prometheus package;
+    error 3 counted once, JoinGroup's 79 (a member's first join) counted,
+    request and latency counts agree, fsyncs counted (the offsets topic syncs
+    every commit), records fetched >= N, reactor io_uring counters moved. The
+    scrape is checked by a strict parser here (names, labels, TYPE before
+    samples, histogram buckets rising to +Inf == _count) and by `promtool
+    check metrics` (Debian's prometheus package;
     skipped with a note when promtool is missing).
 (c) Bad HTTP: unknown path 404, POST 405, a malformed request line 400, a
     header past the 8 KiB bound 431, a one-word request line and binary
@@ -195,6 +197,8 @@ def check_scrape(port, n):
     C.check(lags == [0] * PARTS, "the group's lag is 0 on every partition", str(lags))
     C.check(value(s, "weir_request_errors_total", api="Produce", code=3) == 1, "Produce error 3 counted once",
             str(value(s, "weir_request_errors_total", api="Produce", code=3)))
+    joins79 = value(s, "weir_request_errors_total", api="JoinGroup", code=79)
+    C.check((joins79 or 0) >= 1, "JoinGroup's MEMBER_ID_REQUIRED (79) counted", str(joins79))
     produces = value(s, "weir_requests_total", api="Produce")
     C.check(produces and produces == value(s, "weir_request_duration_seconds_count", api="Produce"),
             "Produce requests == Produce latency count", str(produces))
