@@ -111,8 +111,6 @@ static void topic_delete_local(struct reactor *r, const char *topic, const char 
 
 /* ---- applying a role on the owner -------------------------------------------------------- */
 
-/* The local topic has at least n partitions; created with the cluster's
- * configs (those the engine knows; others are the replication layer's). */
 /* The "k=v" lines of text (split in place) the engine takes, as pairs;
  * returns how many (others are the replication layer's, skipped). */
 static size_t config_pairs(struct broker *b, char *text, const char *pairs[TOPIC_CONFIGS_MAX][2])
@@ -130,6 +128,8 @@ static size_t config_pairs(struct broker *b, char *text, const char *pairs[TOPIC
     return np;
 }
 
+/* The local topic has at least n partitions; created with the cluster's
+ * configs (those the engine knows; others are the replication layer's). */
 static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n, char *why, size_t cap)
 {
     int32_t have = weir_store_topic_partitions(b->store, topic);
@@ -368,16 +368,20 @@ static const char *const stray_text[] = {
     [WEIR_STRAY_BEYOND] = "the cluster's topic has fewer partitions",
 };
 
-/* The rule for one local partition, asked again until the cache can tell
- * (or the deadline passes: then UNSURE). */
-static enum weir_stray stray_of(struct broker *b, const char *topic, int32_t partition, int64_t deadline)
+/* The rule for one local partition now, by its partition.metadata's id. */
+static enum weir_stray stray_now(struct broker *b, const char *topic, int32_t partition)
 {
     struct weir_uuid id;
     bool known = weir_store_partition_topic_id(b->store, topic, partition, &id) == WEIR_OK;
+    return weir_cluster_stray(b->cluster, topic, partition, known ? &id : NULL);
+}
+
+/* The rule, asked again until the cache can tell (or the deadline passes:
+ * then UNSURE). */
+static enum weir_stray stray_of(struct broker *b, const char *topic, int32_t partition, int64_t deadline)
+{
     enum weir_stray s;
-    while ((s = weir_cluster_stray(b->cluster, topic, partition, known ? &id : NULL)) == WEIR_STRAY_UNSURE &&
-           weir_clock_ns() < deadline)
-        usleep(20000);
+    while ((s = stray_now(b, topic, partition)) == WEIR_STRAY_UNSURE && weir_clock_ns() < deadline) usleep(20000);
     return s;
 }
 
@@ -396,11 +400,9 @@ static void stray_run(struct reactor *r, struct task *t)
     struct stray_task *st = weir_container_of(t, struct stray_task, t);
     struct broker *b = r->b;
     struct part *p = part_find(r, st->topic, st->partition);
-    struct weir_uuid id;
-    bool known = weir_store_partition_topic_id(b->store, st->topic, st->partition, &id) == WEIR_OK;
     if (p && p->repl) {
         weir_log(WEIR_LOG_INFO, "%s-%d: given a role before its stray copy went; kept", st->topic, st->partition);
-    } else if (weir_cluster_stray(b->cluster, st->topic, st->partition, known ? &id : NULL) == WEIR_STRAY_OTHER_ID) {
+    } else if (stray_now(b, st->topic, st->partition) == WEIR_STRAY_OTHER_ID) {
         if (p) part_close(r, st->topic, st->partition, NULL);
         enum weir_err err = weir_store_partition_reset(b->store, st->topic, st->partition);
         if (err != WEIR_OK)
