@@ -103,6 +103,15 @@ static void produce_appended(struct weir_append *a)
 enum { PRODUCE_INFLATE_MAX = 64 << 20,  /* one batch's records, decompressed */
        PRODUCE_INFLATE_KEEP = 4 << 20 }; /* the reactor's scratch kept between requests up to this */
 
+/* After a use of r->inflate: a rare huge batch's buffer does not stay resident. */
+static void inflate_trim(struct reactor *r)
+{
+    if (r->inflate_cap <= PRODUCE_INFLATE_KEEP) return;
+    weir_free(r->inflate);
+    r->inflate = NULL;
+    r->inflate_cap = 0;
+}
+
 static int16_t produce_codec_error(enum weir_err err)
 {
     switch (err) {
@@ -122,17 +131,18 @@ static int16_t produce_codec_error(enum weir_err err)
  * sequence, timestamps, attributes but the codec) and the CRC recomputed;
  * the append then checks its size against max.message.bytes. The new
  * batch is the slot's until the reply (s->converted). */
-static int16_t produce_recompress(struct produce_slot *s, const struct part *p)
+static int16_t produce_recompress(struct reactor *r, struct produce_slot *s, const struct part *p)
 {
     uint8_t type = weir_log_compression_type(p->log);
     if (type == WEIR_COMPRESSION_PRODUCER) return 0;
     enum weir_codec want = (enum weir_codec)(type - WEIR_COMPRESSION_UNCOMPRESSED);
     if ((s->records[WEIR_BATCH_OFF_ATTRS + 1] & WEIR_ATTR_CODEC_MASK) == want) return 0;
-    uint8_t *scratch = NULL, *out = NULL;
-    size_t scratch_cap = 0, out_len = 0;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
     enum weir_err err = weir_batch_recompress(s->records, (size_t)s->records_len, want, WEIR_CODEC_LEVEL_DEFAULT,
-                                              PRODUCE_INFLATE_MAX, INT32_MAX, &scratch, &scratch_cap, &out, &out_len);
-    weir_free(scratch);
+                                              PRODUCE_INFLATE_MAX, INT32_MAX, &r->inflate, &r->inflate_cap, &out,
+                                              &out_len);
+    inflate_trim(r); /* the owner's scratch, as the origin's for the check */
     if (err != WEIR_OK) return produce_codec_error(err);
     weir_free(s->converted);
     s->converted = s->records = out;
@@ -154,7 +164,7 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
         ptask_reply(r, pt);
         return;
     }
-    if ((pt->error_code = produce_recompress(s, p)) != 0) {
+    if ((pt->error_code = produce_recompress(r, s, p)) != 0) {
         ptask_reply(r, pt);
         return;
     }
@@ -213,11 +223,7 @@ static int16_t produce_codec_check(struct request *req, const uint8_t *records, 
     struct reactor *r = req->c->r; /* the request's reactor: its scratch, no allocation per request */
     enum weir_err err = weir_batch_records_check(records, (size_t)records_len, &r->inflate, &r->inflate_cap,
                                                  PRODUCE_INFLATE_MAX);
-    if (r->inflate_cap > PRODUCE_INFLATE_KEEP) { /* a rare huge batch does not stay resident */
-        weir_free(r->inflate);
-        r->inflate = NULL;
-        r->inflate_cap = 0;
-    }
+    inflate_trim(r);
     return produce_codec_error(err);
 }
 
