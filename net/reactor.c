@@ -434,8 +434,46 @@ static void accept_arm(struct acceptor *a);
  * with a poll instead; when one comes, accept it if fds are free again (and
  * go back to the multishot accept), else free the spare fd, take it, close it
  * (its client sees the connection closed) and hold the spare again. The
- * listener is this reactor's alone, so after the poll accept4 does not block. */
+ * listener is this reactor's alone, so after the poll accept4 does not block.
+ *
+ * The fd table is the process's, so a slot a spare frees can be taken by
+ * another thread before accept4 (say, another reactor's multishot accept).
+ * shed_mu orders the reactors' spares; a reactor that lost its own borrows
+ * another's; the refused connection's slot becomes the spare again by dup2,
+ * which leaves no window. */
 enum { ACCEPT_BACKOFF_MS = 50 };
+static pthread_mutex_t shed_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Refuses one connection waiting on listen_fd with a spare fd; false when
+ * there is none or its slot was taken first (it is then lost until the
+ * back-off reopens it). The spare ends up this reactor's. */
+static bool shed_one(struct reactor *r, int listen_fd)
+{
+    pthread_mutex_lock(&shed_mu);
+    int *spare = &r->spare_fd;
+    for (unsigned i = 0; *spare < 0 && i < r->b->n_reactors; i++) spare = &r->b->reactors[i].spare_fd;
+    int fd = -1;
+    if (*spare >= 0) {
+        close(*spare);
+        *spare = -1;
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        /* The socket closes as its slot becomes a copy of the event fd. */
+        if (fd >= 0 && dup3(r->event_fd, fd, O_CLOEXEC) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        r->spare_fd = fd;
+    }
+    pthread_mutex_unlock(&shed_mu);
+    return fd >= 0;
+}
+
+static void spare_reopen(struct reactor *r)
+{
+    pthread_mutex_lock(&shed_mu);
+    if (r->spare_fd < 0) r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pthread_mutex_unlock(&shed_mu);
+}
 
 static void accepted(struct acceptor *a, int fd)
 {
@@ -467,7 +505,7 @@ static void accept_poll_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     a->polling = false;
     if (r->stopping || res == -ECANCELED) return;
     if (res == -ETIME) { /* the back-off is over */
-        if (r->spare_fd < 0) r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        spare_reopen(r);
         accept_poll_arm(a);
         return;
     }
@@ -480,11 +518,7 @@ static void accept_poll_cb(struct weir_uop *op, int32_t res, uint32_t flags)
     }
     if (errno == EMFILE || errno == ENFILE) {
         accept_limit_log(r, errno);
-        if (r->spare_fd >= 0) close(r->spare_fd);
-        fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) close(fd);
-        r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || r->spare_fd < 0) { /* another thread took the freed fd: try again later, not at once */
+        if (!shed_one(r, a->fd)) { /* no spare: try again later, not at once */
             a->backoff = (struct __kernel_timespec){ .tv_nsec = ACCEPT_BACKOFF_MS * 1000000L };
             io_uring_prep_timeout(reactor_sqe(r, &a->poll_op), &a->backoff, 0, 0);
             a->polling = true;
@@ -713,7 +747,7 @@ enum weir_err reactor_start(struct reactor *r)
         r->acc[i].op.cb = accept_cb;
         r->acc[i].poll_op.cb = accept_poll_cb;
     }
-    r->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    spare_reopen(r);
     pthread_mutex_init(&r->mbox_mu, NULL);
     pthread_mutex_init(&r->wake_inbox.mu, NULL);
     r->wake_inbox.task.run = inbox_run;
@@ -744,7 +778,10 @@ void reactor_join(struct reactor *r)
     io_uring_queue_exit(&r->ring);
     close(r->event_fd);
     for (unsigned i = 0; i < r->n_acc; i++) close(r->acc[i].fd);
+    pthread_mutex_lock(&shed_mu); /* another reactor may still borrow it */
     if (r->spare_fd >= 0) close(r->spare_fd);
+    r->spare_fd = -1;
+    pthread_mutex_unlock(&shed_mu);
     pthread_mutex_destroy(&r->mbox_mu);
 }
 
