@@ -132,9 +132,10 @@ static void commit_outcome(struct weir_consumer *c, int rc)
     struct cgroup *g = &c->g;
     if (cw_group_coord_lost(rc)) cw_close(&g->coord);
     if (cw_group_fence_check(c, rc)) return;
-    if (rc == WEIR_KERR_ILLEGAL_GENERATION || rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_REBALANCE_IN_PROGRESS)
+    if (rc == WEIR_KERR_ILLEGAL_GENERATION || rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_REBALANCE_IN_PROGRESS ||
+        rc == WEIR_KERR_GROUP_ID_NOT_FOUND) /* v9: the coordinator has no such group */
         g->need_rejoin = true;
-    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_GROUP_ID_NOT_FOUND) g->member_id[0] = '\0';
 }
 
 /* One OffsetCommit of parts[0, n), answered. */

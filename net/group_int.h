@@ -140,6 +140,7 @@ struct goffset {
     int32_t epoch;
     char *meta; /* NULL = null */
     int64_t ts;
+    int64_t expire_ms;           /* OffsetCommit v2-4 retention_time_ms: expires then; -1: offsets.retention */
     struct goffset *next, *prev; /* g->offsets, newest first */
     struct glink hl;             /* g->offset_keys */
 };
@@ -288,7 +289,10 @@ void group_leave(struct reactor *r, struct gcoord *gc, struct gop *op);
  * that do not heartbeat expire). */
 void group_store_membership(struct reactor *r, struct gcoord *gc, struct group *g);
 void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
-                        int32_t epoch, struct kstr meta, int64_t ts);
+                        int32_t epoch, struct kstr meta, int64_t ts, int64_t expire_ms);
+/* An offset record's value into v (at most 32 + METADATA_BYTES_MAX bytes):
+ * version 0, or 1 with expire_ms >= 0. Returns its length. */
+size_t group_offset_value(uint8_t *v, int64_t offset, int32_t epoch, struct kstr meta, int64_t ts, int64_t expire_ms);
 void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition);
 struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job));
 void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,

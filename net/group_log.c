@@ -4,7 +4,8 @@
  *
  * Record (our format, versioned): key = u8 1, i16+group,
  * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
- * i16+metadata (-1 null), i64 commit timestamp ms; a null value is a tombstone
+ * i16+metadata (-1 null), i64 commit timestamp ms; value version 1 adds
+ * i64 expire timestamp ms (OffsetCommit v2-4 retention_time_ms); a null value is a tombstone
  * (DeleteGroups, offsets expiry): the key is gone. Membership record (Kafka's
  * GroupMetadata): key = u8 2, i16+group; value = i16 0, i16+protocol type,
  * i32 generation, i16+protocol, i16+leader, i32 members, each i16+id,
@@ -35,7 +36,7 @@
 /* ---- offsets --------------------------------------------------------------------------- */
 
 void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic, int32_t partition, int64_t offset,
-                         int32_t epoch, struct kstr meta, int64_t ts)
+                         int32_t epoch, struct kstr meta, int64_t ts, int64_t expire_ms)
 {
     struct group *g = group_get(gc, group);
     struct goffset *o = group_offset_find(g, topic.ptr ? topic.ptr : "", (size_t)WEIR_MAX(topic.len, 0), partition);
@@ -48,6 +49,19 @@ void group_offset_apply(struct gcoord *gc, struct kstr group, struct kstr topic,
     o->offset = offset;
     o->epoch = epoch;
     o->ts = ts;
+    o->expire_ms = expire_ms;
+}
+
+size_t group_offset_value(uint8_t *v, int64_t offset, int32_t epoch, struct kstr meta, int64_t ts, int64_t expire_ms)
+{
+    size_t m = 0;
+    weir_store_be16(v, expire_ms >= 0 ? 1 : 0), m = 2;
+    weir_store_be64(v + m, (uint64_t)offset), m += 8;
+    weir_store_be32(v + m, (uint32_t)epoch), m += 4;
+    m += group_put_str(v + m, meta);
+    weir_store_be64(v + m, (uint64_t)ts), m += 8;
+    if (expire_ms >= 0) weir_store_be64(v + m, (uint64_t)expire_ms), m += 8;
+    return m;
 }
 
 /* A tombstone: the key is gone; so is its group when nothing else holds it. */
@@ -136,13 +150,14 @@ static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_
             continue;
         }
         struct weir_rd val = { rec.value, rec.value + rec.value_len, WEIR_OK };
-        (void)weir_rd_i16(&val);
+        int16_t vver = weir_rd_i16(&val);
         int64_t offset = weir_rd_i64(&val);
         int32_t epoch = weir_rd_i32(&val);
         struct kstr meta = group_get_str(&val);
         int64_t ts = weir_rd_i64(&val);
-        if (val.err || meta.len > METADATA_BYTES_MAX) continue;
-        group_offset_apply(gc, group, topic, part, offset, epoch, meta, ts);
+        int64_t expire_ms = vver == 1 ? weir_rd_i64(&val) : -1;
+        if (val.err || (vver != 0 && vver != 1) || meta.len > METADATA_BYTES_MAX) continue;
+        group_offset_apply(gc, group, topic, part, offset, epoch, meta, ts, expire_ms);
         n++;
     }
     return n;
@@ -193,13 +208,8 @@ static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struc
     *kn = n;
     *vn = -1;
     if (!o) return;
-    size_t m = 0;
-    weir_store_be16(v, 0), m = 2;
-    weir_store_be64(v + m, (uint64_t)o->offset), m += 8;
-    weir_store_be32(v + m, (uint32_t)o->epoch), m += 4;
-    m += group_put_str(v + m, o->meta ? kstr_c(o->meta) : KSTR_NULL);
-    weir_store_be64(v + m, (uint64_t)o->ts), m += 8;
-    *vn = (int32_t)m;
+    *vn = (int32_t)group_offset_value(v, o->offset, o->epoch, o->meta ? kstr_c(o->meta) : KSTR_NULL, o->ts,
+                                      o->expire_ms);
 }
 
 struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job))
@@ -489,8 +499,10 @@ static void expire_done(struct gjob *j)
 }
 
 /* An Empty group whose offsets were all committed, and which became empty,
- * more than offsets.retention ago loses them (tombstones); an Empty group
- * without offsets goes at once (Kafka's cleanupGroupMetadata). */
+ * more than offsets.retention ago loses them (tombstones); an offset committed
+ * with a retention_time_ms (OffsetCommit v2-4) goes at its own expire time
+ * instead, as Kafka's removeExpiredOffsets; an Empty group without offsets
+ * goes at once (Kafka's cleanupGroupMetadata). */
 void group_expire_tick(struct reactor *r, struct gcoord *gc)
 {
     int64_t now = weir_time_ms();
@@ -509,17 +521,24 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
         if (!gc->loaded[p] || gc->unload[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
             g->state != G_EMPTY)
             continue;
-        int64_t base = g->empty_since_ms;
-        for (struct goffset *o = g->offsets; o; o = o->next) base = WEIR_MAX(base, o->ts);
-        if (g->offsets && now - base < retention) continue;
         if (!g->offsets) {
             group_maybe_free(gc, g);
             continue;
         }
-        weir_log(WEIR_LOG_INFO, "group %s: offsets expired (empty, last commit %" PRId64 " ms ago)", g->id, now - base);
-        if (!jobs[p]) jobs[p] = group_job_new(r, p, true, expire_done);
+        int64_t base = g->empty_since_ms;
         for (struct goffset *o = g->offsets; o; o = o->next)
+            if (o->expire_ms < 0) base = WEIR_MAX(base, o->ts);
+        bool retained_gone = now - base >= retention;
+        int32_t n = 0;
+        for (struct goffset *o = g->offsets; o; o = o->next) {
+            if (o->expire_ms >= 0 ? now < o->expire_ms : !retained_gone) continue;
+            if (!jobs[p]) jobs[p] = group_job_new(r, p, true, expire_done);
             group_job_add(jobs[p], kstr_c(g->id), kstr_c(o->topic), o->partition, NULL, now);
+            n++;
+        }
+        if (n)
+            weir_log(WEIR_LOG_INFO, "group %s: %d offsets expired (empty, last commit %" PRId64 " ms ago)", g->id, n,
+                     now - base);
     }
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
         if (jobs[p]) group_job_submit(jobs[p]);

@@ -397,6 +397,7 @@ struct goffset *group_offset_add(struct group *g, struct kstr topic, int32_t par
     if (!o) weir_panic("out of memory in the group coordinator");
     o->topic = group_kdup(topic);
     o->partition = partition;
+    o->expire_ms = -1;
     o->next = g->offsets;
     if (o->next) o->next->prev = o;
     g->offsets = o;

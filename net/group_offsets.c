@@ -11,6 +11,22 @@
 
 enum { COMMIT_REPL_TIMEOUT_MS = 5000 }; /* Kafka's offsets.commit.timeout.ms */
 
+/* Kafka's createOffsetAndMetadata: v1's commit_timestamp, when given, is the
+ * commit time; v2-4's retention_time_ms, when not -1, sets the offsets'
+ * expiry (commit time + retention, whatever its sign). */
+static int64_t commit_ts(const struct gop *op, const struct koffsetcommit_req_part *pp)
+{
+    return pp->commit_timestamp != -1 ? pp->commit_timestamp : op->commit_ts;
+}
+
+static int64_t commit_expire_ms(const struct gop *op)
+{
+    int64_t ret = op->in.commit.retention_time_ms;
+    if (ret == -1) return -1;
+    int64_t at = ret > INT64_MAX - op->commit_ts ? INT64_MAX : op->commit_ts + ret;
+    return WEIR_MAX(at, 0);
+}
+
 /* The commit's batch is in the log (and, in a cluster, below the HW): applied
  * to memory and answered; or answered with code. */
 static void commit_apply(struct gop *op, int16_t code)
@@ -30,7 +46,8 @@ static void commit_apply(struct gop *op, int16_t code)
             const struct koffsetcommit_req_part *pp = &cr->topics[t].partitions[p];
             if (!code)
                 group_offset_apply(gc, cr->group_id, cr->topics[t].name, pp->partition_index, pp->committed_offset,
-                             pp->committed_leader_epoch, pp->committed_metadata, op->commit_ts);
+                                   pp->committed_leader_epoch, pp->committed_metadata, commit_ts(op, pp),
+                                   commit_expire_ms(op));
         }
     group_check(gc, g);
     group_maybe_free(gc, g);
@@ -84,6 +101,8 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
     int16_t check = 0;
     if (cr->group_id.len <= 0) all = WEIR_KERR_INVALID_GROUP_ID;
     else if (simple && (!g || !g->members)) all = 0;
+    else if (!g && cr->generation_id >= 0) /* Kafka 3.7: 69 from v9 (OffsetMetadataManager), 22 before */
+        all = op->version >= 9 ? WEIR_KERR_GROUP_ID_NOT_FOUND : WEIR_KERR_ILLEGAL_GENERATION;
     else if (simple && kstr_is_null(cr->group_instance_id)) all = WEIR_KERR_UNKNOWN_MEMBER_ID;
     else if ((check = group_member_check(g, cr->member_id, cr->group_instance_id, &m))) all = check;
     else if (cr->generation_id != g->generation) all = WEIR_KERR_ILLEGAL_GENERATION;
@@ -117,7 +136,7 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
                 n_new++;
             }
             n_ok++;
-            cap += 64 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
+            cap += 72 + (size_t)cr->group_id.len + (size_t)WEIR_MAX(cr->topics[t].name.len, 0) +
                    (size_t)WEIR_MAX(pp->committed_metadata.len, 0) + 32;
         }
     if (refused)
@@ -150,11 +169,8 @@ void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
             kn += group_put_str(kv + kn, cr->topics[t].name);
             weir_store_be32(kv + kn, (uint32_t)pp->partition_index), kn += 4;
             uint8_t *v = kv + kn;
-            weir_store_be16(v, 0), vn = 2;
-            weir_store_be64(v + vn, (uint64_t)pp->committed_offset), vn += 8;
-            weir_store_be32(v + vn, (uint32_t)pp->committed_leader_epoch), vn += 4;
-            vn += group_put_str(v + vn, pp->committed_metadata);
-            weir_store_be64(v + vn, (uint64_t)op->commit_ts), vn += 8;
+            vn = group_offset_value(v, pp->committed_offset, pp->committed_leader_epoch, pp->committed_metadata,
+                                    commit_ts(op, pp), commit_expire_ms(op));
             if (weir_batch_builder_add(&bb, op->commit_ts, kv, (int32_t)kn, v, (int32_t)vn, NULL, 0) != WEIR_OK) {
                 code = WEIR_KERR_COORDINATOR_NOT_AVAILABLE;
                 goto fail;

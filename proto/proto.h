@@ -1281,8 +1281,8 @@ void kproto_leavegroup_request_encode(struct kbuf *out, int16_t version, const s
 enum weir_err kproto_leavegroup_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                 struct kleavegroup_resp *resp);
 
-/* OffsetCommit (8), v0-8; v8 flexible. v0 has no generation or member
- * (decoded as -1 and ""). */
+/* OffsetCommit (8), v0-9; v8 flexible, v9 = v8 (KIP-848; 69 for a group
+ * that does not exist). v0 has no generation or member (decoded as -1 and ""). */
 struct koffsetcommit_req_part {
     int32_t partition_index;
     int64_t committed_offset;
@@ -1325,7 +1325,8 @@ void kproto_offsetcommit_request_encode(struct kbuf *out, int16_t version, const
 enum weir_err kproto_offsetcommit_response_decode(struct weir_rd *rd, int16_t version, struct weir_arena *a,
                                                   struct koffsetcommit_resp *resp);
 
-/* OffsetFetch (9), v0-8; v6+ flexible, v8 batches groups. */
+/* OffsetFetch (9), v0-9; v6+ flexible, v8 batches groups, v9 adds each
+ * group's member id and epoch (KIP-848; a classic group ignores them). */
 struct koffsetfetch_req_topic {
     struct kstr name;
     int32_t *partition_indexes;
@@ -1333,6 +1334,8 @@ struct koffsetfetch_req_topic {
 };
 struct koffsetfetch_req_group { /* v8+ */
     struct kstr group_id;
+    struct kstr member_id; /* v9+, nullable; else null */
+    int32_t member_epoch;  /* v9+, else -1 */
     struct koffsetfetch_req_topic *topics;
     int32_t n_topics; /* -1 = null = every committed partition */
 };

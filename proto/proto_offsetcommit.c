@@ -1,5 +1,5 @@
-/* proto/proto_offsetcommit.c: OffsetCommit (key 8), v0-8
- * (schemas/OffsetCommit*.json; v8 flexible). Request: group_id,
+/* proto/proto_offsetcommit.c: OffsetCommit (key 8), v0-9
+ * (schemas/OffsetCommit*.json; v8 flexible, v9 the same bytes). Request: group_id,
  * generation_id and member_id (v1+), group_instance_id (v7+, nullable),
  * retention_time_ms (v2-4), topics[name, partitions[partition_index,
  * committed_offset, committed_leader_epoch (v6+), commit_timestamp (v1 only),

@@ -1,8 +1,8 @@
-/* proto/proto_offsetfetch.c: OffsetFetch (key 9), v0-8
+/* proto/proto_offsetfetch.c: OffsetFetch (key 9), v0-9
  * (schemas/OffsetFetch*.json; v6+ flexible). Request v0-7: group_id,
  * topics (nullable from v2: null = all)[name, partition_indexes[]],
- * require_stable (v7+); v8: groups[group_id, topics (nullable)[...]],
- * require_stable. Response: throttle (v3+); v0-7: topics[name,
+ * require_stable (v7+); v8: groups[group_id, member_id (v9+, nullable),
+ * member_epoch (v9+), topics (nullable)[...]], require_stable. Response: throttle (v3+); v0-7: topics[name,
  * partitions[partition_index, committed_offset, committed_leader_epoch (v5+),
  * metadata (nullable), error_code]], error_code (v2+); v8: groups[group_id,
  * topics[...as v7], error_code]. */
@@ -33,12 +33,15 @@ enum weir_err kproto_offsetfetch_decode(struct weir_rd *rd, int16_t version, str
         req->topics = topics_decode(&d, version >= 2, &req->n_topics);
         req->n_groups = 1;
         req->groups = kd_alloc(&d, 1, sizeof *req->groups);
-        if (req->groups) req->groups[0] = (struct koffsetfetch_req_group){ req->group_id, req->topics, req->n_topics };
+        if (req->groups)
+            req->groups[0] = (struct koffsetfetch_req_group){ req->group_id, KSTR_NULL, -1, req->topics, req->n_topics };
     } else {
         req->n_groups = kd_array(&d, KPROTO_FETCH_GROUPS_MAX);
         req->groups = kd_alloc(&d, req->n_groups, sizeof *req->groups);
         for (int32_t i = 0; req->groups && i < req->n_groups && !rd->err; i++) {
             req->groups[i].group_id = kd_str(&d);
+            req->groups[i].member_id = version >= 9 ? kd_nstr(&d) : KSTR_NULL;
+            req->groups[i].member_epoch = version >= 9 ? weir_rd_i32(rd) : -1;
             req->groups[i].topics = topics_decode(&d, true, &req->groups[i].n_topics);
             kd_tags(&d);
         }
@@ -117,12 +120,14 @@ void kproto_offsetfetch_request_encode(struct kbuf *out, int16_t version, const 
     } else if (req->n_groups <= 0) {
         kb_arr(out, flex, 1);
         kb_str(out, flex, req->group_id);
+        if (version >= 9) kb_nstr(out, flex, KSTR_NULL), kb_i32(out, -1);
         req_topics_encode(out, flex, req->topics, req->n_topics);
         kb_tags(out, flex);
     } else {
         kb_arr(out, flex, req->n_groups);
         for (int32_t i = 0; i < req->n_groups; i++) {
             kb_str(out, flex, req->groups[i].group_id);
+            if (version >= 9) kb_nstr(out, flex, req->groups[i].member_id), kb_i32(out, req->groups[i].member_epoch);
             req_topics_encode(out, flex, req->groups[i].topics, req->groups[i].n_topics);
             kb_tags(out, flex);
         }

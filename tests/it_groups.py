@@ -466,7 +466,7 @@ def part_d_bad_input(s, g):
     r = req(s, 13, 1, C.string(nobody) + C.string("m"))
     C.check(struct.unpack(">ih", r[:6])[1] == 25, "(d) LeaveGroup from a group that does not exist: UNKNOWN_MEMBER_ID")
     C.check(offset_fetch(s, nobody, 3) == (-1, "", 0), "(d) OffsetFetch of a group that does not exist: -1, error 0")
-    C.check(commit(s, nobody, 4, "m", 3, 50) == 25, "(d) OffsetCommit by a member of no group: UNKNOWN_MEMBER_ID")
+    C.check(commit(s, nobody, 4, "m", 3, 50) == 22, "(d) OffsetCommit v7 by a member of no group: ILLEGAL_GENERATION (Kafka 3.7)")
     C.check(join(s, nobody, "m")[0] == 25, "(d) JoinGroup with a member id unknown to a new group: UNKNOWN_MEMBER_ID")
     # Protocol metadata: Kafka only refuses a group whose metadata does not fit one
     # record (UNKNOWN_SERVER_ERROR at SyncGroup); weir refuses a member over 1 MiB up front.

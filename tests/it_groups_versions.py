@@ -3,7 +3,7 @@
 APIs, in raw frames, field by field (Kafka 3.7's behaviour; docs/protocol.md).
 
 (a) ApiVersions lists the group APIs at Kafka 3.7's ranges (OffsetCommit and
-    OffsetFetch to v8); FindCoordinator v4 answers a batch of keys, one
+    OffsetFetch to v9); FindCoordinator v4 answers a batch of keys, one
     coordinator each (this broker), and v0 the same node.
 (b) JoinGroup v0 (no member id round trip, no rebalance timeout) forms a
     group at generation 1 with its member as leader; SyncGroup v0 gives the
@@ -101,14 +101,14 @@ class Conn(C.KafkaConn):
 
 # ---------------------------------------------------------------- (a)
 
-KAFKA_37 = {8: (0, 8), 9: (0, 8), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5), 15: (0, 5),
+KAFKA_37 = {8: (0, 9), 9: (0, 9), 10: (0, 4), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5), 15: (0, 5),
             16: (0, 4), 42: (0, 2)}
 
 
 def phase_versions_and_coordinator(kc, broker):
     err, apis = kc.api_versions(0)
     C.check(err == 0 and all(apis.get(k) == r for k, r in KAFKA_37.items()),
-            "(a) ApiVersions: the group APIs at Kafka 3.7's ranges (OffsetCommit/OffsetFetch to v8)",
+            "(a) ApiVersions: the group APIs at Kafka 3.7's ranges (OffsetCommit/OffsetFetch to v9)",
             str({k: apis.get(k) for k in KAFKA_37}))
     rd = kc.request_flex(10, 4, C.i8(0) + carr(["g-a", "g-b"], cstr) + TAGS)
     rd.i32()  # throttle

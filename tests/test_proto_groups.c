@@ -99,6 +99,7 @@ static void write_req(struct kbuf *b, int16_t key, int16_t v)
         if (v >= 8) kb_arr(b, f, 2);
         for (int g = 0; g < (v >= 8 ? 2 : 1); g++) {
             kb_str(b, f, kstr_c(g ? "g2" : "grp"));
+            if (v >= 9) kb_nstr(b, f, g ? KSTR_NULL : kstr_c("m-1")), kb_i32(b, g ? -1 : 7); /* member id, epoch */
             if (g) {
                 kb_arr(b, f, -1); /* all committed partitions */
             } else {
@@ -224,6 +225,8 @@ static void check(int16_t key, int16_t v, const union any *u)
         kstr_is(u->fetch.groups[0].group_id, "grp");
         assert_int_equal(u->fetch.groups[0].n_topics, 1);
         if (v >= 8) kstr_is(u->fetch.groups[1].group_id, "g2"), assert_int_equal(u->fetch.groups[1].n_topics, -1);
+        if (v >= 9) kstr_is(u->fetch.groups[0].member_id, "m-1"), assert_int_equal(u->fetch.groups[0].member_epoch, 7);
+        if (v >= 9) assert_true(kstr_is_null(u->fetch.groups[1].member_id));
         break;
     case KAPI_DESCRIBE_GROUPS:
         assert_int_equal(u->describe.n_groups, 2);
@@ -730,7 +733,8 @@ static void rt_offsetfetch(int16_t v, struct weir_arena *a, struct kbuf *b)
         free(keep);
     }
     if (v >= 8) { /* several groups */
-        struct koffsetfetch_req_group gs[] = { { kstr_c("g1"), ts, 2 }, { kstr_c("g2"), NULL, -1 } };
+        struct koffsetfetch_req_group gs[] = { { kstr_c("g1"), v >= 9 ? kstr_c("m-1") : KSTR_NULL, v >= 9 ? 5 : -1, ts, 2 },
+                                               { kstr_c("g2"), KSTR_NULL, -1, NULL, -1 } };
         struct koffsetfetch_req rq = { .groups = gs, .n_groups = 2 };
         kproto_offsetfetch_request_encode(b, v, &rq);
         union anyc u;
@@ -740,6 +744,10 @@ static void rt_offsetfetch(int16_t v, struct weir_arena *a, struct kbuf *b)
         assert_str(u.fetch.groups[1].group_id, gs[1].group_id);
         assert_int_equal(u.fetch.groups[0].n_topics, 2);
         assert_int_equal(u.fetch.groups[1].n_topics, -1);
+        assert_str(u.fetch.groups[0].member_id, gs[0].member_id); /* v9: member id and epoch */
+        assert_int_equal(u.fetch.groups[0].member_epoch, gs[0].member_epoch);
+        assert_true(kstr_is_null(u.fetch.groups[1].member_id));
+        assert_int_equal(u.fetch.groups[1].member_epoch, -1);
         free(keep);
     }
 
@@ -866,7 +874,7 @@ static void test_client_direction(void **state)
         struct weir_rd rd = weir_rd_make((const uint8_t *)"", 0);
         assert_int_equal(resp_dec[k](&rd, (int16_t)(api->max + 1), &a, &u), WEIR_E_UNSUPPORTED);
     }
-    assert_int_equal(versions, 10 + 6 + 5 + 6 + 9 + 9 + 6 + 5);
+    assert_int_equal(versions, 10 + 6 + 5 + 6 + 10 + 10 + 6 + 5);
     print_message("%zu (api, version) pairs, %zu truncations, %zu mutations\n", versions, n_truncated, n_fuzzed);
     kbuf_free(&b);
     weir_arena_destroy(&a);
