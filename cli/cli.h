@@ -80,6 +80,34 @@ bool cli_fmt_parse(const char *s, struct cli_fmt *f, char *err, size_t err_size)
 /* Writes one record as the format says. false when the write failed. */
 bool cli_fmt_write(FILE *out, const struct cli_fmt *f, const struct weir_consumer_record *r);
 
+/* ---- --format json (json.c) ------------------------------------------------------ */
+
+/* A JSON document built in memory and written to stdout whole by
+ * cli_json_emit (then a newline): on failure part way, cli_json_discard
+ * instead, so stdout gets nothing. k is the member's name inside an object,
+ * NULL inside an array; a NULL string is null. */
+enum { CLI_JSON_DEPTH = 16 };
+struct cli_json {
+    FILE *f;
+    char *buf;
+    size_t len;
+    int depth;
+    bool first[CLI_JSON_DEPTH];
+    char close[CLI_JSON_DEPTH];
+};
+bool cli_json_open(struct cli_json *j); /* false: out of memory */
+void cli_json_obj(struct cli_json *j, const char *k);
+void cli_json_arr(struct cli_json *j, const char *k);
+void cli_json_end(struct cli_json *j);
+void cli_json_str(struct cli_json *j, const char *k, const char *s);
+void cli_json_i64(struct cli_json *j, const char *k, int64_t v);
+void cli_json_bool(struct cli_json *j, const char *k, bool v);
+void cli_json_null(struct cli_json *j, const char *k);
+int cli_json_emit(struct cli_json *j); /* 0, or CLI_EXIT_FAILED with the line printed */
+void cli_json_discard(struct cli_json *j);
+/* --format text|json; false (with *rc the usage exit) for anything else. */
+bool cli_format_parse(const char *command, const char *arg, bool *json, int *rc);
+
 /* --at TIME: ms since the epoch (digits), an ISO 8601 date-time
  * (YYYY-MM-DD[THH:MM[:SS[.fff]]], then Z, +HH:MM or -HH:MM; no zone = UTC),
  * or a moment before now_ms: -N followed by ms, s, m, h or d ("-15m").

@@ -19,7 +19,8 @@
  *   	Log dir: -	Node: 2	Error: <why>          (a broker that did not answer: exit 1)
  * --under-replicated / --offline print only those lines' counts and lists;
  * --fail-on-problems exits 3 when there is an under-replicated or offline
- * partition (0 otherwise), for scripts waiting for a cluster to be whole. */
+ * partition (0 otherwise), for scripts waiting for a cluster to be whole.
+ * --format json prints the same as one JSON document (docs/operations.md). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -27,19 +28,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_BOOTSTRAP = 256, OPT_FAIL, OPT_LOG_DIRS, EXIT_PROBLEMS = 3 };
+enum { OPT_BOOTSTRAP = 256, OPT_FAIL, OPT_LOG_DIRS, OPT_FORMAT, EXIT_PROBLEMS = 3 };
 
 static const struct option cluster_options[] = {
     { "bootstrap", required_argument, NULL, OPT_BOOTSTRAP },
     { "fail-on-problems", no_argument, NULL, OPT_FAIL },
     { "log-dirs", no_argument, NULL, OPT_LOG_DIRS },
+    { "format", required_argument, NULL, OPT_FORMAT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
 static void usage_cluster(FILE *out)
 {
-    fprintf(out, "usage: weir cluster [--bootstrap HOST:PORT] [--fail-on-problems] [--log-dirs]\n\n"
+    fprintf(out, "usage: weir cluster [--bootstrap HOST:PORT] [--fail-on-problems] [--log-dirs]\n"
+                 "                    [--format json]\n\n"
                  "Shows the cluster as the bootstrap broker (default " CLI_BOOTSTRAP_DEFAULT ") sees it: each\n"
                  "broker with its address and how many partitions it leads, the controller,\n"
                  "and every partition that is under-replicated (ISR smaller than its replicas)\n"
@@ -48,6 +51,8 @@ static void usage_cluster(FILE *out)
                  "  --fail-on-problems     exit 3 when a partition is under-replicated or offline\n"
                  "  --log-dirs             also each broker's log directories: bytes used, total and\n"
                  "                         usable, and every partition's size (asks every broker)\n"
+                 "  --format text|json     text (default) or one JSON document (fields in\n"
+                 "                         docs/operations.md)\n"
                  "  -h, --help             this text\n\n"
                  "Exit codes: 0 ok, 1 the broker could not be reached, 2 bad command line,\n"
                  "3 (with --fail-on-problems) under-replicated or offline partitions.\n");
@@ -135,6 +140,143 @@ static int show(const struct weir_metadata *md, bool fail_on_problems)
     return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
 }
 
+static void json_ids(struct cli_json *j, const char *k, const int32_t *ids, size_t n)
+{
+    cli_json_arr(j, k);
+    for (size_t i = 0; i < n; i++) cli_json_i64(j, NULL, ids[i]);
+    cli_json_end(j);
+}
+
+static void json_partitions(struct cli_json *j, const char *k, const struct weir_md_topic *const *ts, size_t n,
+                            bool (*which)(const struct weir_md_partition *))
+{
+    cli_json_arr(j, k);
+    for (size_t i = 0; i < n; i++)
+        for (size_t p = 0; p < ts[i]->partitions_count; p++) {
+            const struct weir_md_partition *mp = &ts[i]->partitions[p];
+            if (!which(mp)) continue;
+            cli_json_obj(j, NULL);
+            cli_json_str(j, "topic", ts[i]->name);
+            cli_json_i64(j, "partition", mp->id);
+            cli_json_i64(j, "leader", mp->leader);
+            json_ids(j, "replicas", mp->replicas, mp->replicas_count);
+            json_ids(j, "isr", mp->isr, mp->isr_count);
+            cli_json_end(j);
+        }
+    cli_json_end(j);
+}
+
+/* "log_dirs": each broker's directories; a broker that did not answer has
+ * one entry with a null path and its error. 0 or CLI_EXIT_FAILED (such a broker). */
+static int json_log_dirs(struct cli_json *j, struct weir_admin *a, const struct weir_md_broker *bs, size_t n)
+{
+    int rc = 0;
+    cli_json_arr(j, "log_dirs");
+    for (size_t i = 0; i < n; i++) {
+        struct weir_log_dirs *all = NULL;
+        int err = weir_admin_describe_log_dirs(a, bs[i].host, bs[i].port, &all);
+        if (err != 0) {
+            cli_json_obj(j, NULL);
+            cli_json_i64(j, "node", bs[i].id);
+            cli_json_null(j, "path");
+            cli_json_obj(j, "error");
+            cli_json_i64(j, "code", err);
+            cli_json_str(j, "message", weir_admin_error(a));
+            cli_json_end(j);
+            cli_json_end(j);
+            rc = CLI_EXIT_FAILED;
+            continue;
+        }
+        for (size_t d = 0; d < all->dirs_count; d++) {
+            const struct weir_log_dir *ld = &all->dirs[d];
+            int64_t used = 0;
+            for (size_t p = 0; p < ld->partitions_count; p++) used += ld->partitions[p].size_bytes;
+            cli_json_obj(j, NULL);
+            cli_json_i64(j, "node", bs[i].id);
+            cli_json_str(j, "path", ld->path);
+            if (ld->err) {
+                cli_json_obj(j, "error");
+                cli_json_i64(j, "code", ld->err);
+                cli_json_str(j, "message", weir_client_err_text(ld->err));
+                cli_json_end(j);
+            } else {
+                cli_json_null(j, "error");
+            }
+            cli_json_i64(j, "size_bytes", used);
+            cli_json_i64(j, "total_bytes", ld->total_bytes);
+            cli_json_i64(j, "usable_bytes", ld->usable_bytes);
+            cli_json_arr(j, "partitions");
+            for (size_t p = 0; p < ld->partitions_count; p++) {
+                cli_json_obj(j, NULL);
+                cli_json_str(j, "topic", ld->partitions[p].topic);
+                cli_json_i64(j, "partition", ld->partitions[p].partition);
+                cli_json_i64(j, "size_bytes", ld->partitions[p].size_bytes);
+                cli_json_end(j);
+            }
+            cli_json_end(j);
+            cli_json_end(j);
+        }
+        weir_log_dirs_destroy(all);
+    }
+    cli_json_end(j);
+    return rc;
+}
+
+/* --format json: what show (and show_log_dirs) print, as one document. */
+static int show_json(struct weir_admin *a, const struct weir_metadata *md, bool fail_on_problems, bool log_dirs)
+{
+    struct weir_md_broker *bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *bs);
+    const struct weir_md_topic **ts = malloc((md->topics_count ? md->topics_count : 1) * sizeof *ts);
+    struct cli_json j;
+    if (!bs || !ts || !cli_json_open(&j)) {
+        free(bs);
+        free(ts);
+        return cli_fail("cluster: out of memory");
+    }
+    memcpy(bs, md->brokers, md->brokers_count * sizeof *bs);
+    qsort(bs, md->brokers_count, sizeof *bs, broker_cmp);
+    size_t nt = 0, nparts = 0, under = 0, off = 0;
+    for (size_t i = 0; i < md->topics_count; i++)
+        if (md->topics[i].err == 0) ts[nt++] = &md->topics[i];
+    qsort(ts, nt, sizeof *ts, topic_cmp);
+    for (size_t i = 0; i < nt; i++)
+        for (size_t p = 0; p < ts[i]->partitions_count; p++) {
+            nparts++;
+            under += under_replicated(&ts[i]->partitions[p]);
+            off += offline(&ts[i]->partitions[p]);
+        }
+    cli_json_obj(&j, NULL);
+    cli_json_str(&j, "cluster_id", md->cluster_id);
+    cli_json_i64(&j, "controller_id", md->controller_id);
+    cli_json_arr(&j, "brokers");
+    for (size_t i = 0; i < md->brokers_count; i++) {
+        size_t leads = 0;
+        for (size_t t = 0; t < nt; t++)
+            for (size_t p = 0; p < ts[t]->partitions_count; p++) leads += ts[t]->partitions[p].leader == bs[i].id;
+        cli_json_obj(&j, NULL);
+        cli_json_i64(&j, "id", bs[i].id);
+        cli_json_str(&j, "host", bs[i].host);
+        cli_json_i64(&j, "port", bs[i].port);
+        cli_json_str(&j, "rack", bs[i].rack);
+        cli_json_i64(&j, "leader_of", (int64_t)leads);
+        cli_json_bool(&j, "controller", bs[i].id == md->controller_id);
+        cli_json_end(&j);
+    }
+    cli_json_end(&j);
+    cli_json_i64(&j, "topics", (int64_t)nt);
+    cli_json_i64(&j, "partitions", (int64_t)nparts);
+    json_partitions(&j, "under_replicated", ts, nt, under_replicated);
+    json_partitions(&j, "offline", ts, nt, offline);
+    int rc = log_dirs ? json_log_dirs(&j, a, bs, md->brokers_count) : 0;
+    cli_json_end(&j);
+    int out = cli_json_emit(&j);
+    free(bs);
+    free(ts);
+    if (out) return out;
+    if (rc) return rc;
+    return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
+}
+
 /* Each broker's log directories (DescribeLogDirs to each, in id order). 0,
  * or CLI_EXIT_FAILED when a broker did not answer (its line says why). */
 static int show_log_dirs(struct weir_admin *a, const struct weir_metadata *md)
@@ -181,7 +323,8 @@ static int show_log_dirs(struct weir_admin *a, const struct weir_metadata *md)
 int cmd_cluster(int argc, char **argv)
 {
     const char *bootstrap = CLI_BOOTSTRAP_DEFAULT;
-    bool fail_on_problems = false, log_dirs = false;
+    bool fail_on_problems = false, log_dirs = false, json = false;
+    int rc = 0;
     optind = 0;
     opterr = 0;
     for (int opt; (opt = getopt_long(argc, argv, "+:h", cluster_options, NULL)) != -1;) {
@@ -190,6 +333,9 @@ int cmd_cluster(int argc, char **argv)
         case OPT_BOOTSTRAP: bootstrap = optarg; break;
         case OPT_FAIL: fail_on_problems = true; break;
         case OPT_LOG_DIRS: log_dirs = true; break;
+        case OPT_FORMAT:
+            if (!cli_format_parse("cluster", optarg, &json, &rc)) return rc;
+            break;
         default: return cli_bad_option(opt, argv, "cluster", "h");
         }
     }
@@ -198,9 +344,11 @@ int cmd_cluster(int argc, char **argv)
     struct weir_admin *a = cli_admin("cluster", bootstrap);
     if (!a) return CLI_EXIT_FAILED;
     struct weir_metadata *md = NULL;
-    int rc;
     if (weir_admin_metadata(a, NULL, 0, &md) != 0) {
         rc = cli_fail("cluster: %s", weir_admin_error(a));
+    } else if (json) {
+        rc = show_json(a, md, fail_on_problems, log_dirs);
+        weir_metadata_destroy(md);
     } else {
         rc = show(md, fail_on_problems);
         int ld = log_dirs ? show_log_dirs(a, md) : 0;

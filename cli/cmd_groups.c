@@ -27,6 +27,7 @@ enum {
     OPT_SHIFT_BY,
     OPT_EXECUTE,
     OPT_GROUP,
+    OPT_FORMAT,
 };
 
 #define BIT(o) (1u << ((o) - OPT_BOOTSTRAP))
@@ -43,6 +44,7 @@ struct groups_args {
     int mode;       /* OPT_TO_* / OPT_SHIFT_BY, 0 none */
     int64_t value;  /* --to-offset, --shift-by, --to-datetime (ms) */
     bool execute;
+    bool json; /* --format json */
     const char *topics[GROUPS_MAX]; /* delete-offsets: --topic T[:P,...], repeatable */
     size_t n_topics;
 };
@@ -61,8 +63,8 @@ static int run_delete(struct weir_admin *a, const struct groups_args *args);
 static int run_delete_offsets(struct weir_admin *a, const struct groups_args *args);
 
 static const struct action actions[] = {
-    { "list", 0, 0, 0, run_list },
-    { "describe", 0, 1, GROUPS_MAX, run_describe },
+    { "list", BIT(OPT_FORMAT), 0, 0, run_list },
+    { "describe", BIT(OPT_FORMAT), 1, GROUPS_MAX, run_describe },
     { "reset", BIT(OPT_TOPIC) | BIT(OPT_PARTITION) | RESET_MODES | BIT(OPT_EXECUTE), 1, 1, run_reset },
     { "delete", 0, 1, GROUPS_MAX, run_delete },
     { "delete-offsets", BIT(OPT_GROUP) | BIT(OPT_TOPIC), 0, 0, run_delete_offsets },
@@ -79,6 +81,7 @@ static const struct option groups_options[] = {
     { "shift-by", required_argument, NULL, OPT_SHIFT_BY },
     { "execute", no_argument, NULL, OPT_EXECUTE },
     { "group", required_argument, NULL, OPT_GROUP },
+    { "format", required_argument, NULL, OPT_FORMAT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -86,8 +89,8 @@ static const struct option groups_options[] = {
 static void usage_groups(FILE *out)
 {
     fprintf(out,
-            "usage: weir groups list\n"
-            "       weir groups describe GROUP...\n"
+            "usage: weir groups list [--format json]\n"
+            "       weir groups describe GROUP... [--format json]\n"
             "       weir groups reset GROUP --topic T (--to-earliest | --to-latest | --to-offset N |\n"
             "                         --to-datetime TIME | --shift-by N) [--partition P]... [--execute]\n"
             "       weir groups delete GROUP...\n"
@@ -115,6 +118,8 @@ static void usage_groups(FILE *out)
             "                        end when there is none\n"
             "  --shift-by N          reset: the committed offset plus N (N may be negative)\n"
             "  --execute             reset: commit (without it: a dry run)\n"
+            "  --format text|json    list, describe: text (default) or one JSON document\n"
+            "                        (fields in docs/operations.md)\n"
             "  -h, --help            this text\n\n"
             "New offsets are clamped to [log start, log end]. Exit codes: 0 ok, 1 the broker refused\n"
             "or could not be reached (or the group has members, for reset --execute), 2 bad command\n"
@@ -212,6 +217,10 @@ static int apply_option(struct groups_args *args, int opt, const char *arg)
         return 0;
     case OPT_PARTITION: return add_partitions(args, arg);
     case OPT_EXECUTE: args->execute = true; return 0;
+    case OPT_FORMAT: {
+        int rc = 0;
+        return cli_format_parse(args->command, arg, &args->json, &rc) ? 0 : rc;
+    }
     default: return set_mode(args, opt, arg);
     }
 }
@@ -351,9 +360,28 @@ static int run_list(struct weir_admin *a, const struct groups_args *args)
 {
     struct weir_group_list *l;
     if (weir_admin_list_groups(a, &l) != 0) return request_failed(a, args);
-    for (size_t i = 0; i < l->groups_count; i++) printf("%s\n", l->groups[i].group_id);
+    int rc = 0;
+    if (args->json) { /* {"groups": [{"group_id", "protocol_type"}]}, sorted by id */
+        struct cli_json j;
+        if (!cli_json_open(&j)) {
+            weir_group_list_destroy(l);
+            return cli_fail("%s: out of memory", args->command);
+        }
+        cli_json_obj(&j, NULL);
+        cli_json_arr(&j, "groups");
+        for (size_t i = 0; i < l->groups_count; i++) {
+            cli_json_obj(&j, NULL);
+            cli_json_str(&j, "group_id", l->groups[i].group_id);
+            cli_json_str(&j, "protocol_type", l->groups[i].protocol_type);
+            cli_json_end(&j);
+        }
+        cli_json_end(&j);
+        cli_json_end(&j);
+        rc = cli_json_emit(&j);
+    }
+    for (size_t i = 0; !args->json && i < l->groups_count; i++) printf("%s\n", l->groups[i].group_id);
     weir_group_list_destroy(l);
-    return 0;
+    return rc;
 }
 
 static int run_delete(struct weir_admin *a, const struct groups_args *args)
@@ -403,7 +431,68 @@ static int member_cmp(const void *x, const void *y)
     return c ? c : strcmp(a->member_id, b->member_id);
 }
 
-static int describe_one(struct weir_admin *a, const struct groups_args *args, const struct weir_group_description *d)
+static void json_i64_or_null(struct cli_json *j, const char *k, int64_t v)
+{
+    if (v < 0) cli_json_null(j, k);
+    else cli_json_i64(j, k, v);
+}
+
+/* One group of describe --format json (its rows sorted). */
+static void describe_json(struct weir_admin *a, const struct weir_group_description *d, const struct drow *rows,
+                          size_t k, struct cli_json *j)
+{
+    cli_json_obj(j, NULL);
+    cli_json_str(j, "group_id", d->group_id);
+    cli_json_str(j, "state", d->state);
+    cli_json_str(j, "protocol_type", d->protocol_type);
+    cli_json_str(j, "protocol", d->protocol);
+    int64_t total = 0;
+    cli_json_arr(j, "offsets");
+    for (size_t i = 0; i < k; i++) {
+        const struct drow *r = &rows[i];
+        int64_t end = log_end(a, r->topic, r->partition);
+        int64_t lag = end >= 0 && r->committed >= 0 ? (end > r->committed ? end - r->committed : 0) : -1;
+        if (lag > 0) total += lag;
+        cli_json_obj(j, NULL);
+        cli_json_str(j, "topic", r->topic);
+        cli_json_i64(j, "partition", r->partition);
+        json_i64_or_null(j, "current_offset", r->committed);
+        json_i64_or_null(j, "log_end_offset", end);
+        json_i64_or_null(j, "lag", lag);
+        cli_json_str(j, "member_id", r->member ? r->member->member_id : NULL);
+        cli_json_str(j, "client_id", r->member ? r->member->client_id : NULL);
+        cli_json_str(j, "host", r->member ? r->member->client_host : NULL);
+        cli_json_end(j);
+    }
+    cli_json_end(j);
+    cli_json_i64(j, "total_lag", total);
+    cli_json_arr(j, "members");
+    for (size_t m = 0; m < d->members_count; m++) {
+        const struct weir_group_member *mb = &d->members[m];
+        cli_json_obj(j, NULL);
+        cli_json_str(j, "member_id", mb->member_id);
+        cli_json_str(j, "client_id", mb->client_id);
+        cli_json_str(j, "host", mb->client_host);
+        if (mb->assignment_err) {
+            cli_json_null(j, "assignment"); /* not a consumer assignment */
+        } else {
+            cli_json_arr(j, "assignment");
+            for (size_t a2 = 0; a2 < mb->assignment_count; a2++) {
+                cli_json_obj(j, NULL);
+                cli_json_str(j, "topic", mb->assignment[a2].topic);
+                cli_json_i64(j, "partition", mb->assignment[a2].partition);
+                cli_json_end(j);
+            }
+            cli_json_end(j);
+        }
+        cli_json_end(j);
+    }
+    cli_json_end(j);
+    cli_json_end(j);
+}
+
+static int describe_one(struct weir_admin *a, const struct groups_args *args, const struct weir_group_description *d,
+                        struct cli_json *json)
 {
     const char *g = d->group_id;
     if (d->err != 0) return cli_fail("%s: group '%s': %s", args->command, g, weir_client_err_text(d->err));
@@ -432,6 +521,12 @@ static int describe_one(struct weir_admin *a, const struct groups_args *args, co
         if (p->err == 0) rows[j].committed = p->offset;
     }
     if (rows) qsort(rows, k, sizeof *rows, drow_cmp);
+    if (json) {
+        if (rows) describe_json(a, d, rows, k, json);
+        free(rows);
+        weir_group_offsets_destroy(off);
+        return rc;
+    }
 
     printf("Group: %s  State: %s  Protocol: %s%s%s  Members: %zu\n\n", g, d->state,
            *d->protocol_type ? d->protocol_type : "-", *d->protocol ? "/" : "", d->protocol, d->members_count);
@@ -497,9 +592,19 @@ static int run_describe(struct weir_admin *a, const struct groups_args *args)
     struct weir_group_descriptions *ds;
     if (weir_admin_describe_groups(a, args->groups, args->n_groups, &ds) != 0) return request_failed(a, args);
     int rc = 0;
+    struct cli_json j;
+    if (args->json && !cli_json_open(&j)) rc = cli_fail("%s: out of memory", args->command);
+    if (args->json && rc == 0) cli_json_obj(&j, NULL), cli_json_arr(&j, "groups");
     for (size_t i = 0; rc == 0 && i < ds->groups_count; i++) {
-        if (i) printf("\n");
-        rc = describe_one(a, args, &ds->groups[i]);
+        if (i && !args->json) printf("\n");
+        rc = describe_one(a, args, &ds->groups[i], args->json ? &j : NULL);
+    }
+    if (args->json && rc == 0) {
+        cli_json_end(&j);
+        cli_json_end(&j);
+        rc = cli_json_emit(&j);
+    } else if (args->json) {
+        cli_json_discard(&j);
     }
     weir_group_descriptions_destroy(ds);
     return rc;

@@ -27,6 +27,7 @@ enum {
     OPT_APPEND,
     OPT_SUBTRACT,
     OPT_VALIDATE_ONLY,
+    OPT_FORMAT,
 };
 
 /* Which options an action takes (bit = option - OPT_BOOTSTRAP). */
@@ -42,6 +43,7 @@ struct topics_args {
     struct weir_admin_config configs[CONFIGS_MAX];
     size_t n_configs;
     bool if_not_exists, if_exists, all_configs, validate_only;
+    bool json; /* --format json */
     struct weir_config_op ops[CONFIGS_MAX]; /* alter-config, in order */
     size_t n_ops;
 };
@@ -64,8 +66,8 @@ static int run_alter_config(struct weir_admin *a, const struct topics_args *args
 static const struct action actions[] = {
     { "create", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS) | BIT(OPT_REPLICATION) | BIT(OPT_CONFIG) | BIT(OPT_IF_NOT_EXISTS),
       true, run_create },
-    { "list", 0, false, run_list },
-    { "describe", BIT(OPT_TOPIC) | BIT(OPT_ALL_CONFIGS), false, run_describe },
+    { "list", BIT(OPT_FORMAT), false, run_list },
+    { "describe", BIT(OPT_TOPIC) | BIT(OPT_ALL_CONFIGS) | BIT(OPT_FORMAT), false, run_describe },
     { "delete", BIT(OPT_TOPIC) | BIT(OPT_IF_EXISTS), true, run_delete },
     { "add-partitions", BIT(OPT_TOPIC) | BIT(OPT_PARTITIONS), true, run_add_partitions },
     { "trim", BIT(OPT_TOPIC) | BIT(OPT_PARTITION) | BIT(OPT_OFFSET), true, run_trim },
@@ -90,6 +92,7 @@ static const struct option topics_options[] = {
     { "append", required_argument, NULL, OPT_APPEND },
     { "subtract", required_argument, NULL, OPT_SUBTRACT },
     { "validate-only", no_argument, NULL, OPT_VALIDATE_ONLY },
+    { "format", required_argument, NULL, OPT_FORMAT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -99,8 +102,8 @@ static void usage_topics(FILE *out)
     fprintf(out,
             "usage: weir topics create --topic T [--partitions N] [--replication-factor R]\n"
             "                          [--config KEY=VALUE]... [--if-not-exists]\n"
-            "       weir topics list\n"
-            "       weir topics describe [--topic T]... [--all-configs]\n"
+            "       weir topics list [--format json]\n"
+            "       weir topics describe [--topic T]... [--all-configs] [--format json]\n"
             "       weir topics alter-config [--topic] T [--set K=V] [--delete K] [--append K=V]\n"
             "                                [--subtract K=V] [--validate-only]\n"
             "       weir topics delete --topic T... [--if-exists]\n"
@@ -122,6 +125,8 @@ static void usage_topics(FILE *out)
             "  --partition P           trim: the partition\n"
             "  --offset O              trim: the new log start offset; records below it are deleted\n"
             "                          (DeleteRecords); -1: the high watermark (everything)\n"
+            "  --format text|json      list, describe: text (default) or one JSON document\n"
+            "                          (fields in docs/operations.md)\n"
             "  -h, --help              this text\n\n"
             "list prints one topic per line; describe prints a line per topic, then one per\n"
             "partition. Exit codes: 0 ok, 1 the broker refused or could not be reached, 2 bad\n"
@@ -191,6 +196,10 @@ static int apply_option(struct topics_args *args, int opt, const char *arg)
     case OPT_IF_NOT_EXISTS: args->if_not_exists = true; return 0;
     case OPT_IF_EXISTS: args->if_exists = true; return 0;
     case OPT_ALL_CONFIGS: args->all_configs = true; return 0;
+    case OPT_FORMAT: {
+        int rc = 0;
+        return cli_format_parse(args->command, arg, &args->json, &rc) ? 0 : rc;
+    }
     case OPT_PARTITION:
         if (!cli_parse_i64(arg, 0, INT32_MAX, &args->partition))
             return cli_usage("%s: --partition: '%.160s' is not a partition number", args->command, arg);
@@ -331,13 +340,34 @@ static const struct weir_md_topic **sorted_topics(const struct weir_metadata *md
     return v;
 }
 
+/* --format json: {"topics": [{"name", "partitions", "internal"}]}, sorted by name. */
+static int list_json(const struct topics_args *args, const struct weir_md_topic *const *v, size_t n)
+{
+    struct cli_json j;
+    if (!cli_json_open(&j)) return cli_fail("%s: out of memory", args->command);
+    cli_json_obj(&j, NULL);
+    cli_json_arr(&j, "topics");
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->err != 0) continue;
+        cli_json_obj(&j, NULL);
+        cli_json_str(&j, "name", v[i]->name);
+        cli_json_i64(&j, "partitions", (int64_t)v[i]->partitions_count);
+        cli_json_bool(&j, "internal", v[i]->internal != 0);
+        cli_json_end(&j);
+    }
+    cli_json_end(&j);
+    cli_json_end(&j);
+    return cli_json_emit(&j);
+}
+
 static int run_list(struct weir_admin *a, const struct topics_args *args)
 {
     struct weir_metadata *md;
     if (weir_admin_metadata(a, NULL, 0, &md) != 0) return request_failed(a, args);
     const struct weir_md_topic **v = sorted_topics(md);
     int rc = v ? 0 : cli_fail("%s: out of memory", args->command);
-    for (size_t i = 0; v && i < md->topics_count; i++)
+    if (v && args->json) rc = list_json(args, v, md->topics_count);
+    for (size_t i = 0; v && !args->json && i < md->topics_count; i++)
         if (v[i]->err == 0) printf("%s\n", v[i]->name);
     free(v);
     weir_metadata_destroy(md);
@@ -407,12 +437,114 @@ static int describe_topic(struct weir_admin *a, const struct topics_args *args, 
     return rc;
 }
 
+static void json_ids(struct cli_json *j, const char *k, const int32_t *ids, size_t n)
+{
+    cli_json_arr(j, k);
+    for (size_t i = 0; i < n; i++) cli_json_i64(j, NULL, ids[i]);
+    cli_json_end(j);
+}
+
+/* A Kafka error as {"code", "message"}, or null for 0. */
+static void json_error(struct cli_json *j, const char *k, int err, const char *message)
+{
+    if (!err) {
+        cli_json_null(j, k);
+        return;
+    }
+    cli_json_obj(j, k);
+    cli_json_i64(j, "code", err);
+    cli_json_str(j, "message", message ? message : weir_client_err_text(err));
+    cli_json_end(j);
+}
+
+/* One topic of describe --format json; 0 or the exit code (line printed). */
+static int describe_topic_json(struct weir_admin *a, const struct topics_args *args, const struct weir_md_topic *t,
+                               struct cli_json *j)
+{
+    if (t->err == 3) return cli_fail("%s: topic '%s' does not exist", args->command, t->name);
+    if (t->err != 0) return cli_fail("%s: topic '%s': %s", args->command, t->name, weir_client_err_text(t->err));
+    struct weir_configs *cf = NULL;
+    if (weir_admin_describe_configs(a, WEIR_RESOURCE_TOPIC, t->name, &cf) != 0)
+        return cli_fail("%s: topic '%s': configs: %s", args->command, t->name, weir_admin_error(a));
+    cli_json_obj(j, NULL);
+    cli_json_str(j, "name", t->name);
+    cli_json_bool(j, "internal", t->internal != 0);
+    cli_json_arr(j, "partitions");
+    for (size_t i = 0; i < t->partitions_count; i++) {
+        const struct weir_md_partition *p = &t->partitions[i];
+        cli_json_obj(j, NULL);
+        cli_json_i64(j, "partition", p->id);
+        cli_json_i64(j, "leader", p->leader);
+        json_ids(j, "replicas", p->replicas, p->replicas_count);
+        json_ids(j, "isr", p->isr, p->isr_count);
+        json_error(j, "error", p->err, NULL);
+        cli_json_end(j);
+    }
+    cli_json_end(j);
+    cli_json_arr(j, "configs");
+    for (size_t i = 0; i < cf->entries_count; i++) {
+        const struct weir_config_entry *e = &cf->entries[i];
+        if (!args->all_configs && e->source != 1) continue;
+        cli_json_obj(j, NULL);
+        cli_json_str(j, "name", e->name);
+        cli_json_str(j, "value", e->value);
+        cli_json_str(j, "source", source_name(e->source));
+        cli_json_bool(j, "read_only", e->read_only != 0);
+        cli_json_bool(j, "sensitive", e->sensitive != 0);
+        cli_json_end(j);
+    }
+    cli_json_end(j);
+    cli_json_end(j);
+    weir_configs_destroy(cf);
+    return 0;
+}
+
+/* describe --format json: {"topics": [...]} in the order asked (else sorted),
+ * printed only when every topic could be described. */
+static int describe_json(struct weir_admin *a, const struct topics_args *args, const struct weir_metadata *md)
+{
+    const struct weir_md_topic **v = args->n_topics ? malloc(args->n_topics * sizeof *v) : sorted_topics(md);
+    if (!v) return cli_fail("%s: out of memory", args->command);
+    size_t n = 0;
+    int rc = 0;
+    if (args->n_topics) {
+        for (size_t i = 0; rc == 0 && i < args->n_topics; i++) {
+            v[n] = NULL;
+            for (size_t k = 0; k < md->topics_count && !v[n]; k++)
+                if (!strcmp(md->topics[k].name, args->topics[i])) v[n] = &md->topics[k];
+            if (v[n]) n++;
+            else rc = cli_fail("%s: topic '%s' does not exist", args->command, args->topics[i]);
+        }
+    } else {
+        for (size_t k = 0; k < md->topics_count; k++)
+            if (v[k]->err == 0) v[n++] = v[k];
+    }
+    struct cli_json j;
+    if (rc == 0 && !cli_json_open(&j)) rc = cli_fail("%s: out of memory", args->command);
+    if (rc == 0) {
+        cli_json_obj(&j, NULL);
+        cli_json_arr(&j, "topics");
+        for (size_t i = 0; rc == 0 && i < n; i++) rc = describe_topic_json(a, args, v[i], &j);
+        if (rc == 0) {
+            cli_json_end(&j);
+            cli_json_end(&j);
+            rc = cli_json_emit(&j);
+        } else {
+            cli_json_discard(&j);
+        }
+    }
+    free(v);
+    return rc;
+}
+
 static int run_describe(struct weir_admin *a, const struct topics_args *args)
 {
     struct weir_metadata *md;
     if (weir_admin_metadata(a, args->topics, args->n_topics, &md) != 0) return request_failed(a, args);
     int rc = 0;
-    if (args->n_topics > 0) {
+    if (args->json) {
+        rc = describe_json(a, args, md);
+    } else if (args->n_topics > 0) {
         /* In the order asked; the first missing topic ends it. */
         for (size_t i = 0; rc == 0 && i < args->n_topics; i++) {
             const struct weir_md_topic *t = NULL;

@@ -198,6 +198,12 @@ bad "groups delete-offsets --execute" "does not apply" -- groups delete-offsets 
 bad "groups reset --group" "does not apply" -- groups reset g --group g --topic t --to-earliest
 bad "groups reset: no group" "GROUP is required" -- groups reset --topic t --to-earliest
 bad "groups reset: two groups" "one group at a time" -- groups reset g h --topic t --to-earliest
+bad "groups list --format xml" "is not text or json" -- groups list --format xml
+bad "groups delete --format json" "does not apply" -- groups delete g --format json
+bad "topics describe --format JSON" "is not text or json" -- topics describe --format JSON
+bad "topics create --format json" "does not apply" -- topics create --topic t --format json
+bad "cluster --format yaml" "is not text or json" -- cluster --format yaml
+bad "cluster --format without a value" "needs a value" -- cluster --format
 bad "groups reset: no --topic" "--topic is required" -- groups reset g --to-earliest
 bad "groups reset: two --topic" "one --topic" -- groups reset g --topic t --topic u --to-earliest
 bad "groups reset: no mode" "--to-earliest, --to-latest" -- groups reset g --topic t
