@@ -378,6 +378,36 @@ int weir_cmp_i64(const void *a, const void *b); /* qsort comparator */
 double weir_pct_us(const int64_t *sorted, size_t n, double q);
 double weir_self_cpu_s(void); /* CPU seconds (user + system) of this process, all threads */
 
+/* ---- latency histogram (base/hist.c): HDR-style, log-bucketed ------------------
+ *
+ * Values (ns, or any non-negative integer; negatives count as 0) fall into
+ * buckets: exact below 2^WEIR_HIST_SUB_BITS, above that 2^WEIR_HIST_SUB_BITS
+ * buckets per power of two, so a bucket is at most 1/128 of its lowest value
+ * wide. A percentile is the highest value of its bucket (capped by the
+ * maximum): never below the true value, at most 1/128 (0.78 %) above it.
+ * weir_hist_record may run on several threads at once (relaxed atomics) while
+ * another takes weir_hist_copy snapshots; everything else is one thread's.
+ * 58 KiB: allocate it (weir_hist_new). */
+enum { WEIR_HIST_SUB_BITS = 7, WEIR_HIST_BUCKETS = (64 - WEIR_HIST_SUB_BITS) << WEIR_HIST_SUB_BITS };
+struct weir_hist {
+    _Atomic uint64_t counts[WEIR_HIST_BUCKETS];
+    _Atomic uint64_t total, sum;
+    _Atomic int64_t min, max; /* INT64_MAX, -1 when empty */
+};
+struct weir_hist *weir_hist_new(void); /* empty; NULL when out of memory; free() it */
+void weir_hist_reset(struct weir_hist *h);
+void weir_hist_record(struct weir_hist *h, int64_t v);
+void weir_hist_copy(struct weir_hist *dst, const struct weir_hist *src); /* a snapshot of src */
+/* dst = now - before (before a snapshot of the same histogram taken earlier):
+ * what was recorded in between; its min and max are bucket bounds. */
+void weir_hist_diff(struct weir_hist *dst, const struct weir_hist *now, const struct weir_hist *before);
+void weir_hist_merge(struct weir_hist *dst, const struct weir_hist *src); /* dst += src */
+uint64_t weir_hist_count(const struct weir_hist *h);
+int64_t weir_hist_max(const struct weir_hist *h); /* -1 when empty */
+double weir_hist_mean(const struct weir_hist *h); /* -1 when empty */
+/* The nearest-rank q-quantile (0 <= q <= 1; 1 = the maximum); -1 when empty. */
+int64_t weir_hist_value_at(const struct weir_hist *h, double q);
+
 /* ---- the syscall seam -------------------------------------------------------- */
 
 /* Every synchronous storage syscall goes through weir_io, so tests can fail the
