@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config liburing-dev libmimalloc-dev liblz4-dev z
       libmicrohttpd-dev # net/metrics.c: the /metrics HTTP listener
       prometheus # promtool, for it_metrics (check metrics); the server is not run
       zookeeper libzookeeper-mt-dev # repl/: the C client; the server for tests (pulls in Java)
+      python3-matplotlib # weir bench --plot (scripts/bench_plot.py)
       clang libclang-rt-14-dev) # libFuzzer: clang only recommends libclang-rt-14-dev (libclang_rt.fuzzer)
 missing=()
 for p in "${pkgs[@]}"; do
