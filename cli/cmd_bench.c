@@ -548,7 +548,7 @@ struct cons {
 
 /* Counters read by the reporter while the threads write them. */
 struct counts {
-    atomic_uint_fast64_t acked, acked_bytes, errors, consumed, consumed_bytes;
+    atomic_uint_fast64_t acked, acked_bytes, consumed, consumed_bytes;
 };
 
 struct run {
@@ -565,8 +565,11 @@ struct run {
     int n_prods, n_conss;
     atomic_int prods_running, conss_running;
     atomic_bool stop;            /* a thread failed: every one stops */
-    struct counts all, n;        /* every record; counted records only (after the warm-up) */
-    struct weir_hist *ack_all, *e2e_all, *ack_hist, *e2e_hist; /* the same split; ns */
+    /* Each record goes to one side: the warm-up's or the counted (results); progress shows both. */
+    struct counts warm, n;
+    struct weir_hist *ack_warm, *e2e_warm, *ack_hist, *e2e_hist; /* ns */
+    atomic_uint_fast64_t errors;
+    bool hdr;                    /* records carry the bench header (--verify, e2e) */
     atomic_int first_err;
     /* consume: records wanted in all (-1: until the end time); e2e: ends to drain to */
     int64_t want;
@@ -581,7 +584,7 @@ static void note_err(struct run *r, int err)
 {
     int none = 0;
     atomic_compare_exchange_strong(&r->first_err, &none, err);
-    atomic_fetch_add(&r->all.errors, 1);
+    atomic_fetch_add(&r->errors, 1);
 }
 
 /* ---- produce --------------------------------------------------------------------------------- */
@@ -601,15 +604,10 @@ static void on_delivery(const struct weir_delivery *d, void *opaque)
     struct prod *pr = x->pr;
     struct run *r = pr->run;
     if (d->err == 0) {
-        int64_t lat = now_ns() - x->due_ns;
-        weir_hist_record(r->ack_all, lat);
-        atomic_fetch_add_explicit(&r->all.acked, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&r->all.acked_bytes, r->pool.value_len, memory_order_relaxed);
-        if (x->counted) {
-            weir_hist_record(r->ack_hist, lat);
-            atomic_fetch_add_explicit(&r->n.acked, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&r->n.acked_bytes, r->pool.value_len, memory_order_relaxed);
-        }
+        struct counts *c = x->counted ? &r->n : &r->warm;
+        weir_hist_record(x->counted ? r->ack_hist : r->ack_warm, now_ns() - x->due_ns);
+        atomic_fetch_add_explicit(&c->acked, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->acked_bytes, r->pool.value_len, memory_order_relaxed);
     } else {
         note_err(r, d->err);
     }
@@ -649,12 +647,12 @@ static int send_next(struct prod *pr, int64_t due_ns, bool counted, uint64_t *rn
     *x = (struct dctx){ pr, due_ns, pr->seq[part], part, counted };
     uint8_t hv[HDR_BYTES];
     int64_t due_wall = due_ns + r->wall_minus_mono;
-    hdr_encode(&(struct bench_hdr){ r->run_id, x->seq, pr->id, due_wall }, hv);
+    if (r->hdr) hdr_encode(&(struct bench_hdr){ r->run_id, x->seq, pr->id, due_wall }, hv);
     struct weir_msg_header h = { HDR_KEY, sizeof HDR_KEY - 1, hv, sizeof hv };
     struct weir_msg m = { .topic = a->topic, .partition = part, .key = key_len ? key : NULL, .key_len = key_len,
-                          .value = pool_value(&r->pool, pr->next), .value_len = r->pool.value_len, .headers = &h,
-                          .headers_count = 1, .timestamp_ms = due_wall / 1000000, .on_delivery = on_delivery,
-                          .opaque = x };
+                          .value = pool_value(&r->pool, pr->next), .value_len = r->pool.value_len,
+                          .headers = r->hdr ? &h : NULL, .headers_count = r->hdr, .timestamp_ms = due_wall / 1000000,
+                          .on_delivery = on_delivery, .opaque = x };
     int err = weir_producer_send(pr->p, &m);
     if (err) {
         free(x);
@@ -728,7 +726,7 @@ static int producers_start(struct run *r)
             if (err) rc = cli_fail("bench: warm-up record not sent: %s", weir_client_err_text(err));
         }
         if (!rc && weir_producer_flush(pr->p, -1) != 0) rc = cli_fail("bench: warm-up flush failed");
-        if (!rc && atomic_load(&r->all.errors))
+        if (!rc && atomic_load(&r->errors))
             rc = cli_fail("bench: warm-up failed: %s", weir_client_err_text(atomic_load(&r->first_err)));
         if (!rc) weir_producer_stats(pr->p, &pr->st0);
     }
@@ -745,23 +743,20 @@ static void consumed_one(struct cons *cs, const struct weir_consumer_record *rec
     struct run *r = cs->run;
     if (rec->partition < 0 || rec->partition >= r->parts) return;
     cs->pos[rec->partition] = rec->offset + 1;
-    atomic_fetch_add_explicit(&r->all.consumed, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->all.consumed_bytes, rec->value_len, memory_order_relaxed);
     struct bench_hdr h;
     bool has = hdr_find(rec, &h), ours = has && h.run == r->run_id;
     int64_t measure_wall = r->measure_ns + r->wall_minus_mono;
     /* e2e counts the records the producers counted; consume, those after the warm-up */
-    if (r->a->mode == MODE_E2E ? ours && h.due_wall_ns >= measure_wall : now >= r->measure_ns) {
-        atomic_fetch_add_explicit(&r->n.consumed, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&r->n.consumed_bytes, rec->value_len, memory_order_relaxed);
+    bool counted = r->a->mode == MODE_E2E ? ours && h.due_wall_ns >= measure_wall : now >= r->measure_ns;
+    struct counts *c = counted ? &r->n : &r->warm;
+    atomic_fetch_add_explicit(&c->consumed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->consumed_bytes, rec->value_len, memory_order_relaxed);
+    if (counted) {
         if (!cs->first_ns) cs->first_ns = now;
         cs->last_ns = now;
     }
-    if (ours && r->a->mode == MODE_E2E) {
-        int64_t lat = now + r->wall_minus_mono - h.due_wall_ns;
-        weir_hist_record(r->e2e_all, lat);
-        if (h.due_wall_ns >= measure_wall) weir_hist_record(r->e2e_hist, lat);
-    }
+    if (ours && r->a->mode == MODE_E2E)
+        weir_hist_record(counted ? r->e2e_hist : r->e2e_warm, now + r->wall_minus_mono - h.due_wall_ns);
     if (!r->a->verify) return;
     if (has) vpart_see(&r->vparts[rec->partition], &h);
     else r->vparts[rec->partition].records++, r->vparts[rec->partition].no_header++;
@@ -943,13 +938,15 @@ struct snap {
 static void snap_take(struct run *r, struct snap *s)
 {
     s->t = now_ns();
-    s->acked = atomic_load(&r->all.acked);
-    s->acked_bytes = atomic_load(&r->all.acked_bytes);
-    s->errors = atomic_load(&r->all.errors);
-    s->consumed = atomic_load(&r->all.consumed);
-    s->consumed_bytes = atomic_load(&r->all.consumed_bytes);
-    weir_hist_copy(s->ack, r->ack_all);
-    weir_hist_copy(s->e2e, r->e2e_all);
+    s->acked = atomic_load(&r->warm.acked) + atomic_load(&r->n.acked);
+    s->acked_bytes = atomic_load(&r->warm.acked_bytes) + atomic_load(&r->n.acked_bytes);
+    s->errors = atomic_load(&r->errors);
+    s->consumed = atomic_load(&r->warm.consumed) + atomic_load(&r->n.consumed);
+    s->consumed_bytes = atomic_load(&r->warm.consumed_bytes) + atomic_load(&r->n.consumed_bytes);
+    weir_hist_copy(s->ack, r->ack_warm);
+    weir_hist_merge(s->ack, r->ack_hist);
+    weir_hist_copy(s->e2e, r->e2e_warm);
+    weir_hist_merge(s->e2e, r->e2e_hist);
 }
 
 /* One progress line on stderr (and JSON) for the interval from prev to cur; d: scratch. */
@@ -1095,7 +1092,7 @@ static void produce_text(const struct run *r, const struct totals *t)
            "client CPU %.2f cores; errors %" PRIu64 "\n",
            a->rate ? " (from the due time)" : "", us_at(r->ack_hist, 0.5), us_at(r->ack_hist, 0.99),
            us_at(r->ack_hist, 0.999), us_at(r->ack_hist, 0.9999), us_at(r->ack_hist, 1), t->cpu_s / s,
-           (uint64_t)atomic_load(&r->all.errors));
+           (uint64_t)atomic_load(&r->errors));
 }
 
 static void consume_text(const struct run *r, const struct totals *t)
@@ -1130,7 +1127,7 @@ static void produce_json(const struct run *r, const struct totals *t, FILE *m)
     fprintf(m, ",\"send_late_max_us\":%.0f,\"errors\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"batches\":%" PRIu64
                ",\"records_per_batch\":%.1f,\"batches_retried\":%" PRIu64 ",\"disconnects\":%" PRIu64
                ",\"payload_hash\":\"%016" PRIx64 "\"",
-            (double)t->late_max_ns / 1e3, (uint64_t)atomic_load(&r->all.errors), t->st.requests_sent,
+            (double)t->late_max_ns / 1e3, (uint64_t)atomic_load(&r->errors), t->st.requests_sent,
             t->st.batches_sent, t->st.batches_sent ? (double)n / (double)t->st.batches_sent : 0.0,
             t->st.batches_retried, t->st.disconnects, r->pool.hash);
 }
@@ -1175,7 +1172,7 @@ static int summary_print(struct run *r, const struct totals *t)
         if (a->verify && a->mode != MODE_PRODUCE) clean = verify_report(r, NULL, &oom);
         if (a->verify && a->mode == MODE_PRODUCE) printf("verify: sequences written; read them with 'weir bench consume --verify'\n");
     }
-    uint64_t errs = atomic_load(&r->all.errors);
+    uint64_t errs = atomic_load(&r->errors);
     if (oom) return cli_fail("bench: verify: out of memory, the verdict is incomplete");
     if (!clean) {
         fflush(stdout);
@@ -1247,9 +1244,10 @@ static int run_init(struct run *r, const struct bench_args *a, int32_t parts)
     r->want = -1;
     for (int i = 0; i < THREADS_MAX; i++) r->prods[i] = (struct prod){ .run = r, .id = (uint32_t)i };
     for (int i = 0; i < THREADS_MAX; i++) r->conss[i] = (struct cons){ .run = r, .id = (uint32_t)i };
-    r->ack_all = weir_hist_new(), r->ack_hist = weir_hist_new();
-    r->e2e_all = weir_hist_new(), r->e2e_hist = weir_hist_new();
-    if (!r->ack_all || !r->ack_hist || !r->e2e_all || !r->e2e_hist || !pool_make(&r->pool, (size_t)a->value_bytes))
+    r->hdr = a->verify || a->mode == MODE_E2E;
+    r->ack_warm = weir_hist_new(), r->ack_hist = weir_hist_new();
+    r->e2e_warm = weir_hist_new(), r->e2e_hist = weir_hist_new();
+    if (!r->ack_warm || !r->ack_hist || !r->e2e_warm || !r->e2e_hist || !pool_make(&r->pool, (size_t)a->value_bytes))
         return cli_fail("bench: out of memory");
     if (a->verify && !(r->vparts = calloc((size_t)parts, sizeof *r->vparts))) return cli_fail("bench: out of memory");
     if (a->key_dist == KEYS_ZIPF) {
@@ -1277,7 +1275,7 @@ static void run_free(struct run *r)
     free(r->targets);
     free(r->zipf_cdf);
     free(r->pool.buf);
-    free(r->ack_all), free(r->ack_hist), free(r->e2e_all), free(r->e2e_hist);
+    free(r->ack_warm), free(r->ack_hist), free(r->e2e_warm), free(r->e2e_hist);
     if (r->plot) fclose(r->plot);
 }
 

@@ -134,7 +134,7 @@ def test_faults():
     C.check(rc == 3 and verdict(c)[1] > 0 and verdict(c)[0] == 0, "consume --verify finds them in the log too",
             f"rc {rc} {c.get('verify')} {err[-500:]!r}")
 
-    rc, s, stats, err = proxied("acks=0", {"close_between": 0.04}, small + ["--acks", 0], "lost")
+    rc, s, stats, err = proxied("acks=0", {"close_between": 0.08}, small + ["--acks", 0], "lost")
     lost, dup, reord = verdict(s)
     C.check(rc == 3 and lost > 0 and dup == 0, "acks=0 through dropped requests: losses reported, exit 3",
             f"rc {rc} {s.get('verify')} {err[-800:]!r}")
