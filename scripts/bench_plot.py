@@ -75,7 +75,8 @@ def throughput(progress, s, outdir):
 def latency(s, outdir):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ticks = [0, 50, 90, 99, 99.9, 99.99, 99.999]
-    for key, label in (("lat_curve", "delivery (send to ack)"), ("e2e_curve", "end to end (due time to consumer)")):
+    start = "due time" if s.get("co_corrected") else "send"
+    for key, label in (("lat_curve", f"delivery ({start} to ack)"), ("e2e_curve", f"end to end ({start} to consumer)")):
         pts = [(p, us) for p, us in s.get(key, []) if p < 100 and us >= 0]
         if pts:
             ax.plot([1 / (1 - p / 100) for p, _ in pts], [us / 1e3 for _, us in pts], marker="o", markersize=3,
