@@ -377,6 +377,7 @@ int weir_cmp_i64(const void *a, const void *b); /* qsort comparator */
 /* Nearest-rank q-quantile (0..1) of n sorted ns values, in µs; -1 when n is 0. */
 double weir_pct_us(const int64_t *sorted, size_t n, double q);
 double weir_self_cpu_s(void); /* CPU seconds (user + system) of this process, all threads */
+void weir_sleep_until_ns(int64_t ns); /* until weir_clock_ns() reaches ns (a rate's schedule) */
 
 /* ---- latency histogram (base/hist.c): HDR-style, log-bucketed ------------------
  *

@@ -1,11 +1,14 @@
 /* base/bench.c: what `weir bench` (cli/cmd_bench.c) and the bench/ programs
  * share, so both measure the same way: the value generator (the same bytes on
- * both sides), latency percentiles and process CPU time. */
+ * both sides), latency percentiles, process CPU time and the schedule's sleep
+ * (the histogram: base/hist.c). */
 #include "base.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <time.h>
 
 uint64_t weir_xorshift(uint64_t *s)
 {
@@ -53,4 +56,10 @@ double weir_self_cpu_s(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void weir_sleep_until_ns(int64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }

@@ -28,18 +28,9 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 void rmrf(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
-int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t now_ns(void) { return weir_clock_ns(); }
 
-void sleep_until(int64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
-}
+void sleep_until(int64_t ns) { weir_sleep_until_ns(ns); }
 
 void sleep_ms(int ms) { sleep_until(now_ns() + (int64_t)ms * 1000000); }
 

@@ -40,7 +40,7 @@
  * starts {"bench": and on the value pool (payload_hash). MB = 10^6 bytes of
  * values. */
 #include "cli.h"
-#include "base/base.h" /* weir_value_make, weir_hist_*: the same as the bench/ programs */
+#include "base/base.h" /* weir_value_make, weir_hist_*, the clocks: the same as the bench/ programs */
 
 #include <errno.h>
 #include <getopt.h>
@@ -350,14 +350,7 @@ static int bench_parse(int argc, char **argv, struct bench_args *a)
     return confs_check(a);
 }
 
-/* ---- time -------------------------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* ---- time (monotonic: weir_clock_ns, weir_sleep_until_ns in base/) ---------------------- */
 
 static int64_t wall_ns(void)
 {
@@ -366,11 +359,6 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void sleep_until(int64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
-}
 
 /* ---- the value pool (weir_value_make: the same bytes as bench/bench_broker.c and bench_client.c) ---- */
 
@@ -605,7 +593,7 @@ static void on_delivery(const struct weir_delivery *d, void *opaque)
     struct run *r = pr->run;
     if (d->err == 0) {
         struct counts *c = x->counted ? &r->n : &r->warm;
-        weir_hist_record(x->counted ? r->ack_hist : r->ack_warm, now_ns() - x->due_ns);
+        weir_hist_record(x->counted ? r->ack_hist : r->ack_warm, weir_clock_ns() - x->due_ns);
         atomic_fetch_add_explicit(&c->acked, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&c->acked_bytes, r->pool.value_len, memory_order_relaxed);
     } else {
@@ -673,11 +661,11 @@ static void *produce_main(void *arg)
     double period = a->rate ? 1e9 * (double)r->n_prods / (double)a->rate : 0;
     int64_t phase = a->rate ? (int64_t)(period * pr->id / r->n_prods) : 0;
     for (uint64_t i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
-        int64_t due = now_ns();
+        int64_t due = weir_clock_ns();
         if (a->rate) {
             int64_t at = r->t0_ns + phase + (int64_t)((double)i * period);
             if (at >= r->end_ns) break;
-            if (at > due) sleep_until(at);
+            if (at > due) weir_sleep_until_ns(at);
             else if (due - at > pr->late_max_ns) pr->late_max_ns = due - at;
             due = at;
         } else if (due >= r->end_ns) {
@@ -698,7 +686,7 @@ static void *produce_main(void *arg)
         cli_fail("bench: producer %" PRIu32 ": flush failed", pr->id);
         pr->rc = CLI_EXIT_FAILED;
     }
-    pr->done_ns = now_ns();
+    pr->done_ns = weir_clock_ns();
     atomic_fetch_sub(&r->prods_running, 1);
     return NULL;
 }
@@ -722,7 +710,7 @@ static int producers_start(struct run *r)
         if (!pr->seq || !pr->acks) rc = cli_fail("bench: out of memory");
         else if (!(pr->p = weir_producer_new(conf, why, sizeof why))) rc = cli_fail("bench: %s", why);
         for (uint64_t i = 0; !rc && i < warm; i++) {
-            int err = send_next(pr, now_ns(), false, &rng);
+            int err = send_next(pr, weir_clock_ns(), false, &rng);
             if (err) rc = cli_fail("bench: warm-up record not sent: %s", weir_client_err_text(err));
         }
         if (!rc && weir_producer_flush(pr->p, -1) != 0) rc = cli_fail("bench: warm-up flush failed");
@@ -797,9 +785,9 @@ static void *consume_main(void *arg)
 {
     struct cons *cs = arg;
     struct run *r = cs->run;
-    int64_t drain_deadline = 0, last_rec = now_ns();
+    int64_t drain_deadline = 0, last_rec = weir_clock_ns();
     for (;;) {
-        int64_t now = now_ns();
+        int64_t now = weir_clock_ns();
         int st = cons_check(cs, now, &drain_deadline, last_rec);
         if (st) {
             if (st > 1) cs->rc = st, atomic_store(&r->stop, true);
@@ -807,7 +795,7 @@ static void *consume_main(void *arg)
         }
         struct weir_consumer_record *rec = weir_consumer_poll(cs->c, 100);
         if (!rec) continue;
-        now = now_ns();
+        now = weir_clock_ns();
         if (rec->event == WEIR_EVENT_RECORD) {
             last_rec = now;
             if (r->want < 0 || atomic_fetch_add(&r->taken, 1) < r->want) consumed_one(cs, rec, now);
@@ -937,7 +925,7 @@ struct snap {
 
 static void snap_take(struct run *r, struct snap *s)
 {
-    s->t = now_ns();
+    s->t = weir_clock_ns();
     s->acked = atomic_load(&r->warm.acked) + atomic_load(&r->n.acked);
     s->acked_bytes = atomic_load(&r->warm.acked_bytes) + atomic_load(&r->n.acked_bytes);
     s->errors = atomic_load(&r->errors);
@@ -1239,7 +1227,7 @@ static int run_init(struct run *r, const struct bench_args *a, int32_t parts)
     if (r->n_conss > parts)
         return cli_usage("bench: --consumers %d is more than the topic's %" PRId32 " partitions", r->n_conss, parts);
     r->run_id = (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 40);
-    r->wall_minus_mono = wall_ns() - now_ns();
+    r->wall_minus_mono = wall_ns() - weir_clock_ns();
     r->t0_ns = r->measure_ns = r->end_ns = INT64_MAX;
     r->want = -1;
     for (int i = 0; i < THREADS_MAX; i++) r->prods[i] = (struct prod){ .run = r, .id = (uint32_t)i };
@@ -1301,7 +1289,7 @@ static int consume_want(struct run *r)
 static void run_clock(struct run *r)
 {
     const struct bench_args *a = r->a;
-    r->t0_ns = now_ns();
+    r->t0_ns = weir_clock_ns();
     r->cpu0_s = weir_self_cpu_s();
     r->measure_ns = r->t0_ns + a->warmup_s * 1000000000;
     r->end_ns = a->duration_s ? r->measure_ns + a->duration_s * 1000000000 : INT64_MAX;
@@ -1358,7 +1346,7 @@ static int run_watch(struct run *r)
         struct timespec ts = { 0, 20000000 };
         nanosleep(&ts, NULL);
         if (a->mode == MODE_E2E && !atomic_load(&r->drain) && !atomic_load(&r->prods_running)) rc = run_drain(r);
-        if (!a->interval_s || rc || now_ns() < next) continue;
+        if (!a->interval_s || rc || weir_clock_ns() < next) continue;
         snap_take(r, &s[!cur]);
         progress_print(r, &s[cur], &s[!cur], d);
         cur = !cur;
