@@ -8,6 +8,8 @@
  * held on the owner until the high watermark passes the batch (repl_part.c). */
 #include "net_int.h"
 
+#include <stdio.h>
+
 
 struct produce_slot {
     struct ptask pt;
@@ -21,6 +23,17 @@ struct produce_slot {
     int32_t timeout_ms, min_insync;
     struct repl_hold hold;       /* cluster mode, acks=all: after the append */
     uint8_t *converted;          /* a legacy set's up-converted batch (records), freed at the reply */
+    struct keyless *keyless;     /* INVALID_RECORD of a compacted topic: the records without a key */
+};
+
+/* Kafka's RecordValidationException of a compacted topic's records without
+ * a key: one RecordError per such record (its index in the batch), all with
+ * the same text. Built on the owner (weir_malloc), copied to the request's
+ * arena and freed on the origin. */
+struct keyless {
+    int32_t n;
+    int32_t *index;
+    char message[384]; /* "Compacted topic cannot accept message without key in topic partition <t>-<p>" */
 };
 
 struct produce_state {
@@ -50,6 +63,39 @@ static void produce_finish(struct request *req)
     request_respond(req);
 }
 
+/* v8+ record_errors and error_message of a compacted topic's keyless records,
+ * with Kafka's texts (LogValidator.validateKey, processRecordErrors, and
+ * RecordError's and List's toString). Nothing when the arena is full. */
+static void keyless_answer(struct request *req, struct produce_slot *s)
+{
+    const struct keyless *k = s->keyless;
+    struct kproduce_record_error *e = weir_arena_alloc(&req->arena, (size_t)k->n * sizeof *e);
+    size_t cap = 256 + 3 * (sizeof k->message + 48);
+    char *m = weir_arena_alloc(&req->arena, cap);
+    if (!e || !m) return;
+    struct kstr text = { k->message, (int32_t)strlen(k->message) };
+    for (int32_t i = 0; i < k->n; i++) e[i] = (struct kproduce_record_error){ k->index[i], text };
+    int n = snprintf(m, cap, "One or more records have been rejected due to %d record errors in total, and only "
+                     "showing the first three errors at most: [", (int)k->n);
+    for (int32_t i = 0; i < k->n && i < 3 && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(m + n, cap - (size_t)n, "%sRecordError(batchIndex=%d, message='%s')", i ? ", " : "",
+                      (int)k->index[i], k->message);
+    if (n <= 0 || (size_t)n + 2 > cap) return;
+    m[n++] = ']';
+    m[n] = '\0';
+    s->out->record_errors = e;
+    s->out->n_record_errors = k->n;
+    s->out->error_message = (struct kstr){ m, n };
+}
+
+static void keyless_free(struct produce_slot *s)
+{
+    if (!s->keyless) return;
+    weir_free(s->keyless->index);
+    weir_free(s->keyless);
+    s->keyless = NULL;
+}
+
 static void produce_origin(struct reactor *r, struct ptask *pt)
 {
     (void)r;
@@ -58,8 +104,13 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
     weir_free(s->converted); /* the owner is done with the batch */
     s->converted = NULL;
     s->out->error_code = pt->error_code;
-    /* v8+: Kafka sends its exception's message; ours is the code's default one. */
-    if (pt->error_code) s->out->error_message = kstr_c(weir_kerr_message(pt->error_code));
+    /* v8+: Kafka sends a message only for record-level errors (its
+     * RecordValidationException); for the others ours is the code's default
+     * one, but INVALID_RECORD of a whole batch goes without, as Kafka's. */
+    if (pt->error_code && pt->error_code != WEIR_KERR_INVALID_RECORD)
+        s->out->error_message = kstr_c(weir_kerr_message(pt->error_code));
+    if (pt->error_code == WEIR_KERR_INVALID_RECORD && s->keyless) keyless_answer(pt->req, s);
+    keyless_free(s);
     s->out->base_offset = pt->error_code ? -1 : s->base_offset;
     s->out->log_start_offset = s->log_start;
     if (--st->remaining == 0) produce_finish(pt->req);
@@ -150,6 +201,34 @@ static int16_t produce_recompress(struct reactor *r, struct produce_slot *s, con
     return 0;
 }
 
+/* A compacted topic refused the batch: which of its records have no key
+ * (none found: the batch is invalid otherwise, and s->keyless stays NULL). */
+static void keyless_find(struct reactor *r, struct produce_slot *s, const struct part *p)
+{
+    struct weir_record_iter it;
+    struct weir_record rec;
+    int32_t count = (int32_t)weir_load_be32(s->records + WEIR_BATCH_OFF_COUNT);
+    if (count <= 0 || weir_record_iter_init(&it, s->records, (size_t)s->records_len, &r->inflate, &r->inflate_cap,
+                                            PRODUCE_INFLATE_MAX) != WEIR_OK)
+        return;
+    struct keyless *k = weir_calloc(1, sizeof *k);
+    int32_t *index = weir_malloc((size_t)count * sizeof *index);
+    int32_t n = 0;
+    for (int32_t i = 0; k && index && i < count && weir_record_iter_next(&it, &rec) == WEIR_OK; i++)
+        if (!rec.key) index[n++] = i;
+    inflate_trim(r);
+    if (!k || !index || n == 0) {
+        weir_free(index);
+        weir_free(k);
+        return;
+    }
+    k->n = n;
+    k->index = index;
+    snprintf(k->message, sizeof k->message, "Compacted topic cannot accept message without key in topic partition %s-%d",
+             p->topic, p->partition);
+    s->keyless = k;
+}
+
 static void produce_owner(struct reactor *r, struct ptask *pt)
 {
     struct produce_slot *s = weir_container_of(pt, struct produce_slot, pt);
@@ -177,6 +256,7 @@ static void produce_owner(struct reactor *r, struct ptask *pt)
         pt->error_code = weir_kerr_from_err(err);
         s->base_offset = err == WEIR_E_DUPLICATE ? s->app.base_offset : -1;
         if (err == WEIR_E_INVALID && part_repl_follower_tail(p)) pt->error_code = WEIR_KERR_NOT_LEADER_OR_FOLLOWER;
+        if (pt->error_code == WEIR_KERR_INVALID_RECORD && weir_log_compacted(p->log)) keyless_find(r, s, p);
         if (produce_holds(s)) produce_hold(s);
         else ptask_reply(r, pt);
     }
@@ -249,7 +329,7 @@ static void produce_dispatch(struct request *req, struct produce_state *st, int3
     /* Internal topics take the coordinator's appends only (Kafka: "Cannot append to internal topic"). */
     if (out->error_code == 0 && !strcmp(topic, GROUP_OFFSETS_TOPIC)) out->error_code = WEIR_KERR_INVALID_TOPIC_EXCEPTION;
     if (out->error_code != 0) {
-        out->error_message = kstr_c(weir_kerr_message(out->error_code));
+        if (out->error_code != WEIR_KERR_INVALID_RECORD) out->error_message = kstr_c(weir_kerr_message(out->error_code));
         weir_free(s->converted);
         return;
     }
