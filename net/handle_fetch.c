@@ -35,6 +35,7 @@ struct fetch_slot {
     bool sub_busy, ready_now;
     bool follower;               /* part_repl_follower_fetch(replica_id) */
     int32_t replica;             /* replica_id */
+    int64_t follower_start;      /* a follower's log_start_offset (Fetch v5+, else -1) */
     int32_t leader_epoch;        /* current_leader_epoch, -1: unchecked */
     int32_t last_fetched_epoch;  /* v12+, -1: unchecked */
     int16_t fixed_error;         /* answered every round without a read (unknown topic id) */
@@ -449,7 +450,8 @@ static void read_owner(struct reactor *r, struct ptask *pt)
         if (err != WEIR_OK) pt->error_code = weir_kerr_from_err(err);
         if (s->follower) {
             /* Not a replica of it: no records, as Kafka answers. */
-            if (err == WEIR_OK && !part_repl_follower_fetched(r, p, s->replica, s->offset, end) && s->has_view)
+            if (err == WEIR_OK && !part_repl_follower_fetched(r, p, s->replica, s->offset, end, s->follower_start) &&
+                s->has_view)
                 weir_log_view_release(p->log, &s->view), s->has_view = false;
             atomic_fetch_add_explicit(&r->stats.ffetch_reads, 1, memory_order_relaxed);
             if (s->has_view && s->view.len) atomic_fetch_add_explicit(&r->stats.ffetch_records, 1, memory_order_relaxed);
@@ -531,6 +533,7 @@ static enum weir_err fetch_slots_make(struct request *req, struct fetch_state *s
                                                         .on_owner = read_owner, .on_origin = read_origin },
                                                 .w = { .key = part_key(topic, in->partition) },
                                                 .follower = follower, .replica = st->fr.replica_id,
+                                                .follower_start = in->log_start_offset,
                                                 .leader_epoch = in->current_leader_epoch,
                                                 .last_fetched_epoch = in->last_fetched_epoch,
                                                 .fixed_error = fixed_error,

@@ -7,14 +7,18 @@
  * -1 means the high watermark, an offset above the high watermark or below 0
  * is OFFSET_OUT_OF_RANGE, an offset at or below the log start changes nothing;
  * the answer is the log start (low_watermark), -1 with an error.
- * Cluster mode: the answer goes once the leader has moved its start (Kafka
- * waits until every live replica's start has passed it, DelayedDeleteRecords);
- * followers follow it from their next fetch response (fetcher.c). */
+ * Cluster mode: followers follow the leader's start from their next fetch
+ * response (fetcher.c) and tell theirs in their next fetch; the answer is held
+ * until every live replica's start has reached the offset (Kafka's
+ * DelayedDeleteRecords: part_repl_delete_hold), low_watermark the minimum of
+ * them, or 7 REQUEST_TIMED_OUT after the request's timeout_ms. */
 #include "net_int.h"
 
 struct dr_slot {
     struct ptask pt;
     int64_t offset;
+    int32_t timeout_ms;
+    struct repl_hold hold; /* after the leader's move: until the replicas' starts pass it */
     struct kdeleterecords_resp_part *out;
 };
 
@@ -41,11 +45,13 @@ static void dr_origin(struct reactor *r, struct ptask *pt)
     if (--st->remaining == 0) dr_finish(pt->req);
 }
 
-/* The partition's new log start, or a Kafka error code. */
-static int16_t dr_move(struct part *p, int64_t offset, int64_t *low_watermark)
+/* Moves the partition's log start to *offset (-1: the HW, resolved into
+ * *offset); 0 with its new log start, or a Kafka error code. */
+static int16_t dr_move(struct part *p, int64_t *offset_io, int64_t *low_watermark)
 {
-    int64_t hw = weir_log_high_watermark(p->log);
+    int64_t hw = weir_log_high_watermark(p->log), offset = *offset_io;
     if (offset == KPROTO_DELETE_RECORDS_HW) offset = hw;
+    *offset_io = offset;
     if (offset < 0 || offset > hw) return WEIR_KERR_OFFSET_OUT_OF_RANGE;
     int64_t before = weir_log_start_offset(p->log);
     unsigned deleted = 0;
@@ -58,16 +64,32 @@ static int16_t dr_move(struct part *p, int64_t offset, int64_t *low_watermark)
     return 0;
 }
 
+static void dr_held_done(struct reactor *owner, struct repl_hold *h, int16_t error_code)
+{
+    struct dr_slot *s = weir_container_of(h, struct dr_slot, hold);
+    s->pt.error_code = error_code;
+    s->out->error_code = error_code;
+    /* 7: the low watermark when it was held, as Kafka's; 6: none */
+    s->out->low_watermark = error_code && error_code != WEIR_KERR_REQUEST_TIMED_OUT ? KPROTO_INVALID_LOW_WATERMARK
+                                                                                    : h->low_watermark;
+    ptask_reply(owner, &s->pt);
+}
+
 static void dr_owner(struct reactor *r, struct ptask *pt)
 {
     struct dr_slot *s = weir_container_of(pt, struct dr_slot, pt);
     struct part *p = part_get(r, pt->topic, pt->partition, &pt->error_code);
     if (p) pt->error_code = part_repl_serve_check(r, p, -1);
-    int64_t low = KPROTO_INVALID_LOW_WATERMARK;
-    if (p && !pt->error_code) pt->error_code = dr_move(p, s->offset, &low);
+    int64_t low = KPROTO_INVALID_LOW_WATERMARK, offset = s->offset;
+    if (p && !pt->error_code) pt->error_code = dr_move(p, &offset, &low);
     s->out->error_code = pt->error_code;
     s->out->low_watermark = pt->error_code ? KPROTO_INVALID_LOW_WATERMARK : low;
-    ptask_reply(r, pt);
+    if (pt->error_code) {
+        ptask_reply(r, pt);
+        return;
+    }
+    s->hold = (struct repl_hold){ .required_offset = offset, .timeout_ms = s->timeout_ms, .done = dr_held_done };
+    part_repl_delete_hold(r, p, &s->hold);
 }
 
 /* Kafka's topic-level answers: a name that cannot exist, an internal topic. */
@@ -96,6 +118,7 @@ static enum weir_err dr_dispatch(struct request *req, struct dr_state *st)
             slots[p] = (struct dr_slot){ .pt = { .req = req, .topic = topic, .partition = parts[p].partition_index,
                                                  .on_owner = dr_owner, .on_origin = dr_origin },
                                          .offset = in->partitions[p].offset,
+                                         .timeout_ms = st->dr.timeout_ms,
                                          .out = &parts[p] };
             st->remaining++;
             ptask_send(&slots[p].pt);

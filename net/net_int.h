@@ -546,10 +546,11 @@ int32_t part_repl_leader_epoch(const struct reactor *owner, const struct part *p
  * *min_insync gets the topic's min.insync.replicas. */
 int16_t part_repl_produce_check(struct reactor *owner, struct part *p, int16_t acks, int32_t *min_insync);
 /* A follower's fetch at fetch_offset, read while the log ended at leo: its
- * progress moves the ISR and the HW. false: `replica` is not one of the
- * partition's followers (Kafka answers it with no records). */
+ * progress moves the ISR and the HW; its log_start (Fetch v5+, else -1) may
+ * answer held DeleteRecords. false: `replica` is not one of the partition's
+ * followers (Kafka answers it with no records). */
 bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t replica, int64_t fetch_offset,
-                                int64_t leo);
+                                int64_t leo, int64_t log_start);
 /* An acks=all produce held on the owner after its local append until the HW
  * reaches required_offset (then 0, or 20 NOT_ENOUGH_REPLICAS_AFTER_APPEND when
  * the ISR is below min_insync then), the broker stops leading (6) or
@@ -562,9 +563,19 @@ struct repl_hold {
     struct reactor_timer timer;
     struct repl_hold *next, *prev;
     struct part_repl *pr;        /* while held */
+    struct repl_hold **list;     /* while held: the list it is on */
     int64_t held_ns;             /* when it was held */
+    int64_t low_watermark;       /* part_repl_delete_hold: the answer's */
 };
 void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
+/* DeleteRecords on the leader after its own log start moved (Kafka's
+ * DelayedDeleteRecords): held until the low watermark (the minimum of the
+ * leader's log start and each live follower's, -1 for one that has not
+ * fetched since this broker leads) reaches required_offset, then done(0)
+ * with h->low_watermark that minimum; 6 when the broker stops leading; 7
+ * after timeout_ms (h->low_watermark: the minimum when it was held). Led
+ * alone: done(0) at once with the log start. Owner thread. */
+void part_repl_delete_hold(struct reactor *owner, struct part *p, struct repl_hold *h);
 /* After weir_log_append refused a produce with WEIR_E_INVALID: true when the
  * cause is this new leader's follower appends still in flight (the engine
  * takes one kind at a time); the produce then gets a retriable 6. */

@@ -46,6 +46,9 @@ struct part_repl {
     struct weir_partition_info info;
     struct weir_repl_leader *lead;
     struct repl_hold *held;      /* acks=all produces waiting, linked both ways */
+    struct repl_hold *deletes;   /* DeleteRecords waiting for the followers' log starts */
+    struct { int32_t id; int64_t start; } starts[WEIR_REPLICAS_MAX]; /* followers' log starts, since leading */
+    uint32_t n_starts;
     bool isr_writing;            /* `w` is out */
     bool follower_tail;          /* made leader with the log busy: its follower appends may be in flight */
     bool lead_wait;              /* LEADER, waiting for follower appends to finish before leading */
@@ -73,14 +76,16 @@ static void stat_add(_Atomic uint64_t *c, uint64_t v) { atomic_fetch_add_explici
 
 static void hold_unlink(struct reactor *owner, struct repl_hold *h)
 {
-    struct part_repl *pr = h->pr;
-    stat_add(&owner->stats.held, 1);
-    stat_add(&owner->stats.held_ns, (uint64_t)(weir_clock_ns() - h->held_ns));
+    if (h->list == &h->pr->held) { /* produces only on /metrics */
+        stat_add(&owner->stats.held, 1);
+        stat_add(&owner->stats.held_ns, (uint64_t)(weir_clock_ns() - h->held_ns));
+    }
     if (h->prev) h->prev->next = h->next;
-    else pr->held = h->next;
+    else *h->list = h->next;
     if (h->next) h->next->prev = h->prev;
     h->next = h->prev = NULL;
     h->pr = NULL;
+    h->list = NULL;
     reactor_timer_cancel(owner, &h->timer);
 }
 
@@ -90,9 +95,82 @@ static void hold_answer(struct reactor *owner, struct repl_hold *h, int16_t erro
     h->done(owner, h, error_code);
 }
 
+static void hold_expired(struct reactor *r, struct reactor_timer *t);
+
 static void held_fail_all(struct reactor *owner, struct part_repl *pr, int16_t error_code)
 {
     while (pr->held) hold_answer(owner, pr->held, error_code);
+    while (pr->deletes) hold_answer(owner, pr->deletes, error_code);
+}
+
+static void hold_link(struct reactor *owner, struct part_repl *pr, struct repl_hold **list, struct repl_hold *h)
+{
+    h->pr = pr;
+    h->list = list;
+    h->held_ns = weir_clock_ns();
+    h->prev = NULL;
+    h->next = *list;
+    if (h->next) h->next->prev = h;
+    *list = h;
+    reactor_timer_arm(owner, &h->timer, weir_clock_ns() + (int64_t)WEIR_MAX(h->timeout_ms, 0) * 1000000);
+}
+
+/* Kafka's Partition.lowWatermarkIfLeader: the leader's log start, lowered by
+ * each follower's that is alive (registered) in the cluster. */
+static int64_t low_watermark(struct reactor *owner, const struct part_repl *pr)
+{
+    enum { LIVE_SEEN = 32 };
+    struct weir_broker_addr live[LIVE_SEEN];
+    size_t n_live = weir_meta_brokers(owner->b->meta, NULL, live, LIVE_SEEN);
+    int64_t lw = weir_log_start_offset(pr->p->log);
+    for (uint32_t i = 0; i < pr->info.replicas_n; i++) {
+        int32_t id = pr->info.replicas[i];
+        bool alive = n_live > LIVE_SEEN; /* more than seen: counted, the safe side */
+        for (size_t k = 0; k < WEIR_MIN(n_live, (size_t)LIVE_SEEN) && !alive; k++) alive = live[k].id == id;
+        if (id == owner->b->cfg.node_id || !alive) continue;
+        int64_t start = -1;
+        for (uint32_t k = 0; k < pr->n_starts; k++)
+            if (pr->starts[k].id == id) start = pr->starts[k].start;
+        lw = WEIR_MIN(lw, start);
+    }
+    return lw;
+}
+
+/* Answers every held DeleteRecords the low watermark now passes. */
+static void deletes_check(struct reactor *owner, struct part_repl *pr)
+{
+    if (!pr->deletes) return;
+    int64_t lw = low_watermark(owner, pr);
+    for (struct repl_hold *h = pr->deletes, *next; h; h = next) {
+        next = h->next;
+        if (lw < h->required_offset) continue;
+        h->low_watermark = lw;
+        hold_answer(owner, h, 0);
+    }
+}
+
+void part_repl_delete_hold(struct reactor *owner, struct part *p, struct repl_hold *h)
+{
+    struct part_repl *pr = p ? p->repl : NULL;
+    h->next = h->prev = NULL;
+    h->pr = NULL;
+    h->list = NULL;
+    h->timer = (struct reactor_timer){ .fire = hold_expired };
+    if (owner->leads_alone) {
+        h->low_watermark = weir_log_start_offset(p->log);
+        h->done(owner, h, 0);
+        return;
+    }
+    if (!pr || !pr->lead || owner->stopping) {
+        h->done(owner, h, WEIR_KERR_NOT_LEADER_OR_FOLLOWER);
+        return;
+    }
+    h->low_watermark = low_watermark(owner, pr);
+    if (h->low_watermark >= h->required_offset) {
+        h->done(owner, h, 0);
+        return;
+    }
+    hold_link(owner, pr, &pr->deletes, h);
 }
 
 /* Answers every held produce the HW now passes. */
@@ -132,12 +210,7 @@ void part_repl_hold(struct reactor *owner, struct part *p, struct repl_hold *h)
         h->done(owner, h, a == WEIR_REPL_ACK_OK ? 0 : WEIR_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
         return;
     }
-    h->pr = pr;
-    h->held_ns = weir_clock_ns();
-    h->next = pr->held;
-    if (h->next) h->next->prev = h;
-    pr->held = h;
-    reactor_timer_arm(owner, &h->timer, weir_clock_ns() + (int64_t)WEIR_MAX(h->timeout_ms, 0) * 1000000);
+    hold_link(owner, pr, &pr->held, h);
 }
 
 /* ---- the high watermark ------------------------------------------------------------- */
@@ -283,6 +356,7 @@ static bool lead_take(struct reactor *owner, struct part_repl *pr, const struct 
         return true;
     }
     if (err == WEIR_OK && !pr->lead) {
+        pr->n_starts = 0; /* followers' log starts are known again from their fetches */
         pr->lead = weir_repl_leader_new();
         if (!pr->lead) err = WEIR_E_NOMEM;
         else led_link(owner, pr);
@@ -421,8 +495,21 @@ bool part_repl_follower_tail(struct part *p)
     return pr && pr->follower_tail;
 }
 
+/* A follower's log start from its fetch (kept per replica id while leading). */
+static void start_note(struct part_repl *pr, int32_t replica, int64_t log_start)
+{
+    uint32_t k = 0;
+    while (k < pr->n_starts && pr->starts[k].id != replica) k++;
+    if (k == pr->n_starts) {
+        if (k == WEIR_REPLICAS_MAX) return;
+        pr->n_starts++;
+    }
+    pr->starts[k].id = replica;
+    pr->starts[k].start = log_start;
+}
+
 bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t replica, int64_t fetch_offset,
-                                int64_t leo)
+                                int64_t leo, int64_t log_start)
 {
     struct part_repl *pr = p->repl;
     if (!pr || !pr->lead) return false;
@@ -430,6 +517,8 @@ bool part_repl_follower_fetched(struct reactor *owner, struct part *p, int32_t r
     enum weir_err err = weir_repl_leader_on_fetch(pr->lead, replica, fetch_offset, leo, now_ms(), &res);
     if (err != WEIR_OK) return false;
     result_apply(owner, pr, &res);
+    start_note(pr, replica, log_start);
+    deletes_check(owner, pr);
     return true;
 }
 
@@ -479,6 +568,7 @@ static void repl_tick(struct reactor *r, void *ctx, int64_t now_ns)
         struct weir_repl_result res;
         weir_repl_leader_tick(pr->lead, now, lag, &res);
         result_apply(r, pr, &res);
+        if (pr->lead) deletes_check(r, pr); /* a follower no longer alive counts no more */
     }
 }
 
@@ -523,7 +613,7 @@ static bool repl_busy(const struct reactor *r, void *ctx)
     (void)ctx;
     if (((const struct repl_reactor *)r->repl)->isr_out > 0) return true;
     for (const struct part_repl *pr = ((const struct repl_reactor *)r->repl)->led; pr; pr = pr->led_next)
-        if (pr->held) return true;
+        if (pr->held || pr->deletes) return true;
     return false;
 }
 

@@ -3,11 +3,17 @@
 
 (a) 200 batches of 10 records (acks=all) into a partition with
     segment.bytes=16384; DeleteRecords at a follower answers 6
-    NOT_LEADER_OR_FOLLOWER; at the leader, 1005 answers low_watermark 1005.
-(b) Every follower follows: its log-start-offset file says 1005 (moved from
-    its next fetch response) and its segments wholly below 1005 are gone.
+    NOT_LEADER_OR_FOLLOWER; at the leader, 1005 answers low_watermark 1005
+    only once every follower's log start has passed it (Kafka's
+    DelayedDeleteRecords): when the answer comes, both followers'
+    log-start-offset files already say 1005.
+(b) Every follower's segments wholly below 1005 are gone.
 (c) kill -9 of the leader: the new leader answers ListOffsets earliest 1005
     and Fetch below it 1 OFFSET_OUT_OF_RANGE; the records from 1005 read back.
+(d) kill -9 of the last follower: while its registration lives, DeleteRecords
+    1105 (timeout 1500 ms) waits for it and answers 7 REQUEST_TIMED_OUT with
+    the low watermark 1005 (the new leader's start moved all the same); once
+    its session has expired it counts no more: 0 with low_watermark 1105.
 
 usage: it_repl_deleterecords.py path/to/weir    (exit 77 without ZooKeeper)
 """
@@ -59,9 +65,9 @@ def main(binary):
     check(res == {(TOPIC, 0): (6, -1)}, "(a) DeleteRecords at a follower: 6 NOT_LEADER_OR_FOLLOWER", str(res))
     with KafkaConn(cl.brokers[lead].port) as c:
         res = C.delete_records(c, [(TOPIC, 0, START)], version=2)
+    starts = [start_file(cl, f) for f in followers]
     check(res == {(TOPIC, 0): (0, START)}, f"(a) DeleteRecords v2 at leader {lead}: low_watermark {START}", str(res))
-    followed = cl.wait_for(lambda: all(start_file(cl, f) == START for f in followers), 20, "followers' log start")
-    check(followed, f"(b) both followers keep the log start {START}", str([start_file(cl, f) for f in followers]))
+    check(starts == [START, START], f"(a) when it answers, both followers' log starts are {START} already", str(starts))
 
     def trimmed(s):
         return s and s[0] <= START and (len(s) == 1 or s[1] > START)
@@ -87,6 +93,19 @@ def main(binary):
         got = c.read_all(TOPIC, 0, start=START)
         check([r[0] for r in got] == list(range(START, BATCHES * PER_BATCH)),
               f"(c) {START}..{BATCHES * PER_BATCH - 1} read back from the new leader", str(len(got)))
+    last = [f for f in followers if f != new][0]
+    cl.kill(last)
+    with KafkaConn(cl.brokers[new].port) as c:
+        res = C.delete_records(c, [(TOPIC, 0, START + 100)], version=2, timeout_ms=1500)
+        check(res == {(TOPIC, 0): (7, START)},
+              f"(d) follower {last} killed but registered: 7 REQUEST_TIMED_OUT, low_watermark {START}", str(res))
+        got = {}
+
+        def answered():
+            got["res"] = C.delete_records(c, [(TOPIC, 0, START + 100)], version=2, timeout_ms=1000)
+            return got["res"] == {(TOPIC, 0): (0, START + 100)}
+        ok = cl.wait_for(answered, SESSION_MS / 1000 + 30, "DeleteRecords without the dead follower")
+        check(ok, f"(d) once {last}'s session expired: 0 with low_watermark {START + 100}", str(got.get("res")))
     cl.shutdown()
 
 
