@@ -19,14 +19,27 @@
 #include <time.h>
 #include <unistd.h>
 
-char *tu_tmpdir(const char *tag)
+static char *tmpdir_in(const char *base, const char *tag)
 {
-    const char *base = getenv("TMPDIR");
     char tmpl[4096];
-    snprintf(tmpl, sizeof tmpl, "%s/weir-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    snprintf(tmpl, sizeof tmpl, "%s/weir-%s-XXXXXX", base, tag);
     char *d = mkdtemp(tmpl);
     assert_non_null(d);
     return weir_strdup(d);
+}
+
+char *tu_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    return tmpdir_in(base && *base ? base : "/tmp", tag);
+}
+
+char *tu_tmpdir_mem(const char *tag)
+{
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+        return tmpdir_in("/dev/shm", tag);
+    return tu_tmpdir(tag);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

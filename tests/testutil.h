@@ -15,6 +15,10 @@
 
 /* A fresh directory under $TMPDIR (or /tmp); removed by tu_rmrf. */
 char *tu_tmpdir(const char *tag);
+/* A temporary directory in memory (/dev/shm when there is one, else as
+ * tu_tmpdir): for tests that need the page cache's answers, not the disk's
+ * durability, and would otherwise wait on a shared disk's fsyncs. */
+char *tu_tmpdir_mem(const char *tag);
 void tu_rmrf(const char *path);
 /* Deterministic xorshift PRNG. */
 uint64_t tu_rand(uint64_t *state);
