@@ -640,4 +640,18 @@ void weir_store_retain(struct weir_store *st, int64_t now_ms);
 /* Legal Kafka topic name: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */
 bool weir_topic_name_valid(const char *name);
 
+/* ---- broker_configs.c: a single node's dynamic broker configs ----------------
+ * <dir>/broker-configs.properties holds the cluster-wide defaults (AlterConfigs
+ * on BROKER "") and this broker's own (BROKER "<id>"), each as "key=value\n"
+ * lines of at most WEIR_BROKER_CONFIGS_BYTES - 1 bytes. */
+enum { WEIR_BROKER_CONFIGS_BYTES = 8192 };
+/* Reads both sets (empty when the file does not exist). Errors: WEIR_E_CORRUPT,
+ * WEIR_E_UNSUPPORTED (another format), WEIR_E_TOO_LARGE, WEIR_E_IO; then both
+ * are empty and one ERROR line names the file. */
+enum weir_err weir_broker_configs_read(const char *dir, char *dflt, size_t dflt_cap, char *self, size_t self_cap);
+/* Replaces the file with both sets, crash-safely (the old file or the new
+ * one, whole). Errors: WEIR_E_INVALID (a line is not "key=value"),
+ * WEIR_E_TOO_LARGE, WEIR_E_IO / WEIR_E_NOSPACE (the file is unchanged). */
+enum weir_err weir_broker_configs_write(const char *dir, const char *dflt, const char *self);
+
 #endif
