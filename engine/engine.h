@@ -616,6 +616,14 @@ enum weir_err weir_store_partition_topic_id(struct weir_store *st, const char *t
 /* Removes every file of a partition that is not open (its next open starts
  * it empty at offset 0). Errors: WEIR_E_NOT_FOUND, WEIR_E_BUSY (open). */
 enum weir_err weir_store_partition_reset(struct weir_store *st, const char *topic, int32_t partition);
+/* New broker-level defaults (dynamic broker configs changed): every topic's
+ * effective config becomes defaults with its own overrides over them; not
+ * persisted (the topic files hold only overrides). Single-thread mode
+ * reconfigures the open logs too; in broker mode each log's owner does
+ * (weir_log_reconfigure with weir_store_topic_config). Errors:
+ * WEIR_E_BAD_CONFIG (why; nothing changed: a topic's overrides conflict with them). */
+enum weir_err weir_store_defaults_set(struct weir_store *st, const struct weir_log_config *defaults, char *why,
+                                      size_t why_cap);
 /* Copies the topic's effective config. Errors: WEIR_E_NOT_FOUND. */
 enum weir_err weir_store_topic_config(struct weir_store *st, const char *topic, struct weir_log_config *out);
 /* True when the topic sets `key` itself (not the broker default). */

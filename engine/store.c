@@ -611,6 +611,15 @@ void weir_store_close(struct weir_store *st)
 
 /* ---- topic operations ------------------------------------------------------------- */
 
+/* Single-thread mode: the caller owns every log, so its logs take t's
+ * config now. Broker mode: each log's owner reconfigures it (a log is
+ * touched by its owner only); under mu. */
+static void logs_reconfigure(struct weir_store *st, struct store_topic *t)
+{
+    for (int32_t p = 0; st->ap && p < t->partitions; p++)
+        if (t->logs[p]) weir_log_reconfigure(t->logs[p], &t->cfg);
+}
+
 static enum weir_err topic_apply_configs(struct store_topic *t, const char *const (*configs)[2], size_t n,
                                          char *why, size_t cap)
 {
@@ -804,8 +813,7 @@ enum weir_err weir_store_topic_configure(struct weir_store *st, const char *name
     }
     if (err == WEIR_OK) err = topic_apply_configs(t, configs, n_configs, why, why_cap);
     if (err == WEIR_OK) err = meta_write(st, t);
-    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++)
-        if (t->logs[p]) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    if (err == WEIR_OK) logs_reconfigure(st, t);
     pthread_mutex_unlock(&st->mu);
     return err;
 }
@@ -859,8 +867,35 @@ enum weir_err weir_store_topic_configs_replace(struct weir_store *st, const char
     } else {
         overrides_free(&next);
     }
-    for (int32_t p = 0; err == WEIR_OK && p < t->partitions; p++)
-        if (t->logs[p]) err = weir_log_reconfigure(t->logs[p], &t->cfg);
+    if (err == WEIR_OK) logs_reconfigure(st, t);
+    pthread_mutex_unlock(&st->mu);
+    return err;
+}
+
+enum weir_err weir_store_defaults_set(struct weir_store *st, const struct weir_log_config *defaults, char *why,
+                                      size_t why_cap)
+{
+    char ignored[256];
+    if (weir_log_config_check(defaults, why, why_cap) != WEIR_OK) return WEIR_E_BAD_CONFIG;
+    pthread_mutex_lock(&st->mu);
+    enum weir_err err = WEIR_OK;
+    for (size_t i = 0; i < st->n_topics && err == WEIR_OK; i++) { /* every topic's first: all or none */
+        struct store_topic *t = st->topics[i], trial = { .name = t->name, .cfg = *defaults };
+        for (size_t k = 0; k < t->n_overrides && err == WEIR_OK; k++)
+            err = weir_log_config_set(&trial.cfg, t->overrides[k][0], t->overrides[k][1], ignored, sizeof ignored);
+        if (err == WEIR_OK && weir_log_config_check(&trial.cfg, ignored, sizeof ignored) != WEIR_OK) {
+            snprintf(why, why_cap, "topic %s: %s", t->name, ignored);
+            err = WEIR_E_BAD_CONFIG;
+        }
+    }
+    for (size_t i = 0; i < st->n_topics && err == WEIR_OK; i++) {
+        struct store_topic *t = st->topics[i];
+        t->cfg = *defaults;
+        for (size_t k = 0; k < t->n_overrides; k++)
+            weir_log_config_set(&t->cfg, t->overrides[k][0], t->overrides[k][1], ignored, sizeof ignored);
+        logs_reconfigure(st, t);
+    }
+    if (err == WEIR_OK) st->defaults = *defaults;
     pthread_mutex_unlock(&st->mu);
     return err;
 }

@@ -351,6 +351,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
                                               : "cannot open data dir %s: %s (see the lines above)",
                  dir, weir_err_text(err));
     if (err == WEIR_OK) weir_store_set_disk_policy(b->store, &b->cfg.disk);
+    if (err == WEIR_OK) err = broker_configs_init(b, why, cap);
     if (err == WEIR_OK && (err = cluster_id_load(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
     if (err == WEIR_OK && (err = producer_ids_init(b)) != WEIR_OK)
@@ -399,6 +400,8 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
         return WEIR_E_NOMEM;
     }
     b->cfg = *cfg;
+    pthread_mutex_init(&b->dyn_mu, NULL);
+    b->log_defaults = cfg->log;
     for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++) b->port_lock_fds[li] = -1;
     conn_limits_init(b);
     why[0] = '\0';
@@ -456,6 +459,7 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     for (unsigned li = 0; li < WEIR_LISTENERS_MAX; li++)
         if (b->port_lock_fds[li] >= 0) close(b->port_lock_fds[li]);
     weir_free(b->reactors);
+    pthread_mutex_destroy(&b->dyn_mu);
     weir_free(b);
     return err;
 }

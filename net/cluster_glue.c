@@ -160,10 +160,19 @@ static enum weir_err topic_follow(struct broker *b, const char *topic, int32_t n
     return err;
 }
 
+/* Every reactor reconfigures its open logs of topic (NULL: all) from the store. */
+static void refresh_post(struct broker *b, const char *topic)
+{
+    for (unsigned i = 0; i < b->n_reactors; i++) {
+        struct task *t = configs_refresh_task(topic);
+        if (t && !cluster_glue_post(b, &b->reactors[i], t)) configs_refresh_task_free(t); /* the reactors are gone */
+    }
+}
+
 /* A /config/topics/<t> change (another broker's AlterConfigs): the local
  * topic, when this broker hosts it, takes the new configs at once (the
- * store persists them and reconfigures its open logs). On the cluster's
- * thread. */
+ * store persists them; each owner reactor then reconfigures its open logs).
+ * On the cluster's thread. */
 static void on_topic_config(void *ctx, const char *topic)
 {
     struct broker *b = ctx;
@@ -178,7 +187,21 @@ static void on_topic_config(void *ctx, const char *topic)
     if (err != WEIR_OK && err != WEIR_E_NOT_FOUND)
         weir_log(WEIR_LOG_WARN, "topic %s: its new configs are not applied here: %s", topic,
                  why[0] ? why : weir_err_text(err));
+    if (err == WEIR_OK) refresh_post(b, topic); /* each owner reconfigures its logs */
     weir_free(text);
+}
+
+/* /config/brokers/<default> or /<id> changed: the new defaults, on the cluster's thread. */
+static void on_broker_config(void *ctx)
+{
+    struct broker *b = ctx;
+    char *dflt = weir_malloc(WEIR_BROKER_CONFIGS_BYTES), *self = weir_malloc(WEIR_BROKER_CONFIGS_BYTES);
+    if (dflt && self &&
+        weir_cluster_broker_configs(b->cluster, dflt, WEIR_BROKER_CONFIGS_BYTES, self, WEIR_BROKER_CONFIGS_BYTES) ==
+            WEIR_OK)
+        if (broker_configs_apply(b, dflt, self)) refresh_post(b, NULL);
+    weir_free(dflt);
+    weir_free(self);
 }
 
 /* The cluster's topic id against the partition's partition.metadata (Kafka's
@@ -333,7 +356,8 @@ enum weir_err cluster_glue_start(struct broker *b, char *why, size_t cap)
     const struct weir_repl_endpoint *ib = &cc.endpoints[b->inter_broker];
     snprintf(cc.cluster_id, sizeof cc.cluster_id, "%s", b->cluster_id);
     static const struct weir_cluster_ops ops = { .on_role = on_role, .on_change = NULL,
-                                                 .on_topic_config = on_topic_config };
+                                                 .on_topic_config = on_topic_config,
+                                                 .on_broker_config = on_broker_config };
     char line[512] = "";
     enum weir_err err = weir_cluster_start(&cc, &ops, b, &b->cluster, line, sizeof line);
     if (err != WEIR_OK) {

@@ -153,8 +153,24 @@ static const struct broker_key broker_keys[] = {
     LOG_KEY("log.flush.interval.messages", "flush.messages"),
     LOG_KEY("log.flush.interval.ms", "flush.ms"),
     LOG_KEY("min.insync.replicas", "min.insync.replicas"),
+    LOG_KEY("compression.type", "compression.type"),
+    LOG_KEY("log.cleanup.policy", "cleanup.policy"),
+    LOG_KEY("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+    LOG_KEY("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+    LOG_KEY("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
+    LOG_KEY("log.message.timestamp.type", "message.timestamp.type"),
+    LOG_KEY("log.message.timestamp.difference.max.ms", "message.timestamp.difference.max.ms"),
+    LOG_KEY("log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms"),
+    LOG_KEY("log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms"),
     { "replica.lag.time.max.ms", KEY_I64, FIELD(replica_lag_time_max_ms), 1, INT64_MAX, NULL, 1, 0, 0 },
 };
+
+bool weir_broker_config_known(const char *key)
+{
+    for (size_t i = 0; i < sizeof broker_keys / sizeof broker_keys[0]; i++)
+        if (!strcmp(broker_keys[i].name, key)) return true;
+    return false;
+}
 
 void weir_broker_config_default(struct weir_broker_config *c)
 {

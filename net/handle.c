@@ -84,7 +84,9 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
         out->error_code = WEIR_KERR_UNKNOWN_SERVER_ERROR;
     } else if (res->resource_type == KRESOURCE_TOPIC) {
         char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
-        enum weir_err e = weir_meta_topic_config(b->meta, name, &b->cfg.log, &cfg, set, sizeof set);
+        struct weir_log_config defaults;
+        broker_log_defaults(b, &defaults);
+        enum weir_err e = weir_meta_topic_config(b->meta, name, &defaults, &cfg, set, sizeof set);
         if (e != WEIR_OK) {
             out->error_code = WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             out->error_message = kstr_c("the topic does not exist");
@@ -94,15 +96,7 @@ static void describe_resource(struct request *req, const struct kdescribeconfigs
         out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, set);
         topic_configs_decorate(req, configs, out->n_configs, dr->include_synonyms, dr->include_documentation);
     } else if (res->resource_type == KRESOURCE_BROKER) {
-        const struct weir_broker_config *c = &b->cfg;
-        snprintf(text, text_cap,
-                 "num.partitions=%d\nauto.create.topics.enable=%s\nsocket.request.max.bytes=%d\n"
-                 "log.segment.bytes=%" PRIu64 "\nlog.retention.ms=%" PRId64 "\nlog.retention.bytes=%" PRId64
-                 "\nmessage.max.bytes=%u\n",
-                 c->num_partitions, c->auto_create_topics ? "true" : "false", c->socket_request_max_bytes,
-                 c->log.segment_bytes, c->log.retention_ms, c->log.retention_bytes, c->log.max_message_bytes);
-        out->n_configs = configs_from_lines(text, res, configs, CONFIGS_MAX, NULL);
-        for (int32_t i = 0; i < out->n_configs; i++) configs[i].read_only = true; /* none changes at runtime */
+        out->n_configs = broker_configs_describe(req, dr, res, configs, CONFIGS_MAX);
     } else {
         out->error_code = WEIR_KERR_INVALID_REQUEST;
         out->error_message = kstr_c("only topic (2) and broker (4) resources are described");

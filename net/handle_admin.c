@@ -34,6 +34,7 @@ struct admin_slot {
     int32_t partitions;          /* CREATE, GROW: the count to see */
     int32_t old;                 /* GROW: the count before */
     char *expect;                /* ALTER: the topic's configs as weir_meta_topic_config will show them */
+    struct broker_alter *broker; /* ALTER of a BROKER resource: its new set, else NULL */
     bool waiting;                /* written: wait for the metadata */
     bool manual;                 /* CREATE, GROW: with the client's replica assignment */
     enum weir_err err;           /* the write's, set on the completing thread */
@@ -62,6 +63,7 @@ struct admin {
 
 static bool slot_settled(struct weir_meta *m, const struct admin_slot *s)
 {
+    if (s->ad->kind == ADMIN_ALTER && s->broker) return broker_alter_settled(s->ad->req->c->r->b, s->broker);
     if (s->ad->kind == ADMIN_ALTER) return alter_settled(s->ad->req, s->name, s->expect);
     int32_t n = weir_meta_topic_partitions(m, s->name);
     if (s->ad->kind == ADMIN_DELETE) return n < 0;
@@ -112,6 +114,8 @@ static void admin_settled(struct admin *ad, struct admin_slot *s)
         weir_log(WEIR_LOG_INFO, "created topic %s with %d partitions", s->name, s->partitions);
     } else if (ad->kind == ADMIN_DELETE) {
         weir_log(WEIR_LOG_INFO, "deleted topic %s", s->name);
+    } else if (ad->kind == ADMIN_ALTER && s->broker) {
+        weir_log(WEIR_LOG_INFO, "dynamic broker configs (%s) changed", s->broker->dflt ? "cluster-wide" : "this broker's");
     } else if (ad->kind == ADMIN_ALTER) {
         weir_log(WEIR_LOG_INFO, "topic %s: configs changed", s->name);
     } else {
@@ -332,7 +336,8 @@ static bool create_configs(struct admin_slot *s, const struct kcreatetopics_req_
     const char **keys = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *keys);
     const char **values = weir_arena_alloc(&req->arena, (size_t)(t->n_configs + 1) * sizeof *values);
     if (!keys || !values) return admin_error(s, WEIR_KERR_UNKNOWN_SERVER_ERROR, "out of memory");
-    struct weir_log_config cfg = req->c->r->b->cfg.log;
+    struct weir_log_config cfg;
+    broker_log_defaults(req->c->r->b, &cfg);
     for (int32_t c = 0; c < t->n_configs; c++) {
         keys[c] = arena_strdup(&req->arena, t->configs[c].name);
         values[c] = arena_strdup(&req->arena, kstr_is_null(t->configs[c].value) ? kstr_c("") : t->configs[c].value);
@@ -502,7 +507,7 @@ void handle_createpartitions(struct request *req)
 
 /* ---- AlterConfigs, IncrementalAlterConfigs -------------------------------------------
  * Topic resources (net/topic_configs.c computes and checks the new set);
- * broker resources take no key (weir changes no broker config at runtime). */
+ * broker resources: the dynamic broker configs (net/broker_configs.c). */
 
 static void alter_one(struct admin *ad, int32_t i)
 {
@@ -513,8 +518,16 @@ static void alter_one(struct admin *ad, int32_t i)
     ad->res[i].name = r->resource_name;
     char why[512];
     if (r->resource_type == KRESOURCE_BROKER) {
-        alter_broker(req, r, &s->res->error_code, why, sizeof why);
-        if (s->res->error_code) admin_error(s, s->res->error_code, why);
+        struct broker_alter *a = weir_arena_alloc(&req->arena, sizeof *a);
+        int16_t code = a ? alter_broker_plan(req, r, a, why, sizeof why) : WEIR_KERR_UNKNOWN_SERVER_ERROR;
+        if (code) {
+            admin_error(s, code, a ? why : "out of memory");
+            return;
+        }
+        if (ad->ac.validate_only) return;
+        s->broker = a;
+        s->name = arena_strdup(&req->arena, kstr_c("broker configs"));
+        admin_wrote(s, broker_configs_write(b, a, admin_write_done, s, why, sizeof why), why);
         return;
     }
     if (r->resource_type != KRESOURCE_TOPIC) {
@@ -537,9 +550,10 @@ static void alter_one(struct admin *ad, int32_t i)
     }
     if (ad->ac.validate_only) return;
     s->expect = plan.expect;
-    admin_wrote(s, weir_meta_topic_configure(b->meta, s->name, plan.keys, plan.values, plan.n, admin_write_done, s,
-                                             why, sizeof why),
-                why);
+    enum weir_err err =
+        weir_meta_topic_configure(b->meta, s->name, plan.keys, plan.values, plan.n, admin_write_done, s, why, sizeof why);
+    if (err == WEIR_OK && !b->cluster) configs_refresh(b, s->name); /* a cluster's: when its watch applies them */
+    admin_wrote(s, err, why);
 }
 
 void handle_alterconfigs(struct request *req)

@@ -99,6 +99,8 @@ struct weir_broker_config {
 };
 
 void weir_broker_config_default(struct weir_broker_config *c);
+/* Whether key is one of the server.properties keys weir reads. */
+bool weir_broker_config_known(const char *key);
 /* Sets one Kafka-style key (server.properties names; see docs/operations.md).
  * Errors: WEIR_E_BAD_CONFIG with a one-line reason in why. */
 enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *key, const char *value, char *why,

@@ -276,6 +276,13 @@ struct broker {
     pthread_mutex_t ip_mu;
     struct ip_count **ip_buckets; /* IP_BUCKETS chains, allocated at first use */
     struct log_cleaner *cleaner; /* log_cleaner.c; NULL when log.cleaner.enable=false */
+    /* broker_configs.c: the dynamic broker configs as "key=value\n" lines
+     * (the cluster-wide defaults, BROKER ""; this broker's own, BROKER
+     * "<id>") and the topic defaults they make with cfg.log; under dyn_mu
+     * (any thread reads them: broker_log_defaults). */
+    pthread_mutex_t dyn_mu;
+    char dyn_default[WEIR_BROKER_CONFIGS_BYTES], dyn_self[WEIR_BROKER_CONFIGS_BYTES];
+    struct weir_log_config log_defaults;
 };
 
 /* What cfg.listeners[li] is advertised as: its advertised.listeners entry, else
@@ -479,9 +486,66 @@ int16_t alter_topic_plan(struct request *req, const char *topic, const struct ka
                          struct alter_plan *p, char *why, size_t cap);
 /* Whether the topic's configs read now are the plan's expect (or the topic is gone). */
 bool alter_settled(struct request *req, const char *topic, const char *expect);
-/* A broker resource: its name must be "" or this broker's id; no key can be
- * changed at runtime (42, as Kafka answers a static key). */
-void alter_broker(struct request *req, const struct kalterconfigs_resource *r, int16_t *code, char *why, size_t cap);
+/* ---- broker_configs.c: dynamic broker configs (Kafka's DynamicBrokerConfig) ----
+ * The dynamic keys are the broker synonyms of topic configs (log.retention.ms,
+ * log.segment.bytes, compression.type, ...; not log.message.format.version):
+ * set cluster-wide (BROKER "") or for this broker (BROKER "<id>"), they
+ * replace the static value in the defaults every topic inherits. Precedence
+ * as Kafka: per key this broker's, then the cluster's, then the static
+ * config; among synonyms the more specific (ms > minutes > hours). */
+/* After the store opened, before the reactors start (dyn_mu initialised,
+ * log_defaults = cfg.log): a single node reads its file and applies it. Error: why. */
+enum weir_err broker_configs_init(struct broker *b, char *why, size_t cap);
+/* topic_configs.c: the topic defaults now (cfg.log with the dynamic configs over it). Any thread. */
+void broker_log_defaults(struct broker *b, struct weir_log_config *out);
+/* Each reactor reconfigures the open logs it owns of topic (NULL: of every
+ * topic) from the store, on its own thread. A single node, from a request
+ * (a cluster posts configs_refresh_task itself: cluster_glue.c). */
+void configs_refresh(struct broker *b, const char *topic);
+/* The task that does it on the reactor it is posted to (NULL: no memory,
+ * logged); freed when it has run, or with configs_refresh_task_free when
+ * it could not be posted. */
+struct task *configs_refresh_task(const char *topic);
+void configs_refresh_task_free(struct task *t);
+/* A cluster's /config/brokers znodes read anew (dflt, self: "k=v\n" lines)
+ * into the store's defaults; true when they changed (then the caller has
+ * every reactor refresh its logs). */
+bool broker_configs_apply(struct broker *b, const char *dflt, const char *self);
+/* AlterConfigs / IncrementalAlterConfigs on a BROKER resource: the entity's
+ * new set of lines (in the request's arena). */
+struct broker_alter {
+    bool dflt;                   /* the cluster-wide default (""), else this broker's */
+    char *lines;
+};
+/* 0, or Kafka's code with why: 42 for a key that is not dynamic (Kafka's
+ * "Cannot update these configs dynamically"), a bad value or operation or
+ * another broker's id; 40 for a key weir does not know. */
+int16_t alter_broker_plan(struct request *req, const struct kalterconfigs_resource *r, struct broker_alter *a,
+                          char *why, size_t cap);
+/* Persists and applies a: a single node at once (its file, then the
+ * defaults, then done), a cluster through ZooKeeper (done once written; the
+ * watch applies it on every broker). WEIR_OK: done(ctx, err, why) runs once. */
+enum weir_err broker_configs_write(struct broker *b, const struct broker_alter *a, weir_cluster_done_fn *done,
+                                   void *ctx, char *why, size_t cap);
+/* Whether the entity's lines now are a's (its write was applied here). */
+bool broker_alter_settled(struct broker *b, const struct broker_alter *a);
+/* DescribeConfigs of a BROKER resource into configs (at most max): "" lists
+ * the cluster-wide dynamic configs; otherwise this broker's configs with
+ * their sources (2, 3, 4, 5) and, when asked, synonyms. Returns how many. */
+int32_t broker_configs_describe(struct request *req, const struct kdescribeconfigs_req *dr,
+                                const struct kdescribeconfigs_resource *res, struct kdescribeconfigs_config *configs,
+                                int32_t max);
+/* topic_configs.c: the value of key in "k=v\n" lines (the last line naming
+ * it) into out (cap bytes; out NULL: only whether it is there). */
+bool config_lines_get(const char *lines, const char *key, char *out, size_t cap);
+/* topic_configs.c: the broker-level synonyms of a topic key (synonyms: its ' '-separated
+ * broker keys) set here, as Kafka orders them: this broker's dynamic ones
+ * (2), the cluster's (3), the static config's (4); into out (at most max,
+ * names and values in the request's arena). Returns how many. */
+int32_t broker_synonyms(struct request *req, const char *synonyms, struct kdescribeconfigs_synonym *out, int32_t max);
+/* topic_configs.c: APPEND / SUBTRACT of a list config: items (commas) added
+ * once each to, or removed from, old; in the request's arena (NULL: no memory). */
+char *config_list_apply(struct request *req, const char *old, const char *items, bool add);
 /* Encodes the answer: res[i] (error and message) for the request's resource i. */
 void alter_respond(struct request *req, const struct kalterconfigs_req *ac, const struct ktopic_result *res, int32_t n);
 /* Per reactor, before it starts: answers waiting fetches when stopping. */

@@ -51,17 +51,6 @@ int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *r
     return n;
 }
 
-/* The value the broker's config (file or --set) gave a topic-default key,
- * or NULL when it was not set; in the request's arena. */
-static char *static_value(struct request *req, const char *key)
-{
-    const char *text = req->c->r->b->cfg.log_keys_text, *found = NULL;
-    size_t n = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (!strncmp(p, key, n) && p[n] == '=') found = p + n + 1;
-    return found ? arena_strdup(&req->arena, (struct kstr){ found, (int32_t)strcspn(found, "\n") }) : NULL;
-}
-
 /* Each word of a ' '-separated list into word (cap bytes); returns the rest or NULL at the end. */
 static const char *next_word(const char *list, char *word, size_t cap)
 {
@@ -70,6 +59,50 @@ static const char *next_word(const char *list, char *word, size_t cap)
     snprintf(word, cap, "%.*s", (int)len, list);
     return list + len + (list[len] == ' ');
 }
+
+/* The value of key in lines (the last line naming it) into out; false: none. */
+void broker_log_defaults(struct broker *b, struct weir_log_config *out)
+{
+    pthread_mutex_lock(&b->dyn_mu);
+    *out = b->log_defaults;
+    pthread_mutex_unlock(&b->dyn_mu);
+}
+
+bool config_lines_get(const char *lines, const char *key, char *out, size_t cap)
+{
+    size_t n = strlen(key);
+    const char *found = NULL;
+    for (const char *p = lines; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, n) && p[n] == '=') found = p + n + 1;
+    if (found && out) snprintf(out, cap, "%.*s", (int)strcspn(found, "\n"), found);
+    return found != NULL;
+}
+
+struct syn_src {
+    const char *lines;
+    int8_t source;
+};
+
+int32_t broker_synonyms(struct request *req, const char *synonyms, struct kdescribeconfigs_synonym *out, int32_t max)
+{
+    struct broker *b = req->c->r->b;
+    int32_t n = 0;
+    pthread_mutex_lock(&b->dyn_mu);
+    const struct syn_src srcs[] = { { b->dyn_self, KCONFIG_SOURCE_DYNAMIC_BROKER },
+                                    { b->dyn_default, KCONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER },
+                                    { b->cfg.log_keys_text, KCONFIG_SOURCE_STATIC_BROKER } };
+    for (size_t s = 0; s < WEIR_ARRAY_LEN(srcs); s++) {
+        char word[128], value[512];
+        for (const char *l = next_word(synonyms, word, sizeof word); l && n < max; l = next_word(l, word, sizeof word)) {
+            if (!config_lines_get(srcs[s].lines, word, value, sizeof value)) continue;
+            char *w = arena_strdup(&req->arena, kstr_c(word)), *v = arena_strdup(&req->arena, kstr_c(value));
+            if (w && v) out[n++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), srcs[s].source };
+        }
+    }
+    pthread_mutex_unlock(&b->dyn_mu);
+    return n;
+}
+
 
 void topic_configs_decorate(struct request *req, struct kdescribeconfigs_config *cfgs, int32_t n, bool synonyms,
                             bool docs)
@@ -83,23 +116,23 @@ void topic_configs_decorate(struct request *req, struct kdescribeconfigs_config 
         struct weir_log_config_info info;
         if (!weir_log_config_info(name, &info)) continue;
         if (docs && info.note) c->documentation = kstr_c(info.note);
-        struct kdescribeconfigs_synonym *syn = weir_arena_alloc(&req->arena, 8 * sizeof *syn);
+        enum { SYNONYMS_MAX = 16 };
+        struct kdescribeconfigs_synonym syn[SYNONYMS_MAX]; /* then copied: the arena is small */
         int32_t ns = 0;
-        if (syn && c->config_source == KCONFIG_SOURCE_DYNAMIC_TOPIC)
+        if (c->config_source == KCONFIG_SOURCE_DYNAMIC_TOPIC)
             syn[ns++] = (struct kdescribeconfigs_synonym){ c->name, c->value, KCONFIG_SOURCE_DYNAMIC_TOPIC };
-        for (const char *l = next_word(info.synonyms, word, sizeof word); l; l = next_word(l, word, sizeof word)) {
-            char *v = static_value(req, word), *w = arena_strdup(&req->arena, kstr_c(word));
-            if (!v || !w) continue;
-            if (c->config_source == KCONFIG_SOURCE_DEFAULT) c->config_source = KCONFIG_SOURCE_STATIC_BROKER;
-            if (syn && ns < 7) syn[ns++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), KCONFIG_SOURCE_STATIC_BROKER };
-        }
+        /* Kafka's order: this broker's dynamic keys, the cluster's, the static ones, the default */
+        int32_t nb = info.synonyms ? broker_synonyms(req, info.synonyms, syn + ns, SYNONYMS_MAX - 1 - ns) : 0;
+        if (nb > 0 && c->config_source == KCONFIG_SOURCE_DEFAULT) c->config_source = syn[ns].source;
+        ns += nb;
         next_word(info.synonyms ? info.synonyms : name, word, sizeof word);
         char *w = arena_strdup(&req->arena, kstr_c(word));
         char *v = weir_log_config_get(&kafka_defaults, name, def, sizeof def) == WEIR_OK
                       ? arena_strdup(&req->arena, kstr_c(def))
                       : NULL;
-        if (syn && w && v) syn[ns++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), KCONFIG_SOURCE_DEFAULT };
-        if (synonyms && syn) c->synonyms = syn, c->n_synonyms = ns;
+        if (w && v) syn[ns++] = (struct kdescribeconfigs_synonym){ kstr_c(w), kstr_c(v), KCONFIG_SOURCE_DEFAULT };
+        struct kdescribeconfigs_synonym *kept = synonyms ? weir_arena_alloc(&req->arena, (size_t)ns * sizeof *kept + 1) : NULL;
+        if (kept) memcpy(kept, syn, (size_t)ns * sizeof *kept), c->synonyms = kept, c->n_synonyms = ns;
     }
 }
 
@@ -112,8 +145,8 @@ enum { TOPIC_CONFIG_TEXT = WEIR_LOG_CONFIG_FORMAT_BYTES, TOPIC_CONFIGS_MAX = CON
 static bool created_configs(struct request *req, const struct kcreatetopics_req_topic *t,
                             struct kcreatetopics_detail *dt)
 {
-    struct broker *b = req->c->r->b;
-    struct weir_log_config cfg = b->cfg.log;
+    struct weir_log_config cfg;
+    broker_log_defaults(req->c->r->b, &cfg);
     char *text = weir_arena_alloc(&req->arena, TOPIC_CONFIG_TEXT);
     char *set = weir_arena_alloc(&req->arena, TOPIC_CONFIG_TEXT);
     struct kdescribeconfigs_config *configs = weir_arena_alloc(&req->arena, TOPIC_CONFIGS_MAX * sizeof *configs);
@@ -186,9 +219,10 @@ static char *configs_canonical(struct request *req, const struct weir_log_config
 bool alter_settled(struct request *req, const char *topic, const char *expect)
 {
     struct broker *b = req->c->r->b;
-    struct weir_log_config cfg;
+    struct weir_log_config cfg, defaults;
     char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
-    if (weir_meta_topic_config(b->meta, topic, &b->cfg.log, &cfg, set, sizeof set) != WEIR_OK) return true; /* gone */
+    broker_log_defaults(b, &defaults);
+    if (weir_meta_topic_config(b->meta, topic, &defaults, &cfg, set, sizeof set) != WEIR_OK) return true; /* gone */
     const char *now = configs_canonical(req, &cfg, set);
     return !now || !expect || !strcmp(now, expect);
 }
@@ -214,9 +248,7 @@ static bool plan_put(struct request *req, struct alter_plan *p, const char *key,
     return true;
 }
 
-/* APPEND / SUBTRACT of a list config: the items of add (commas) added
- * (once each) or removed from old; "" items dropped. */
-static char *list_apply(struct request *req, const char *old, const char *items, bool add)
+char *config_list_apply(struct request *req, const char *old, const char *items, bool add)
 {
     size_t cap = strlen(old) + strlen(items) + 2;
     char *out = weir_arena_alloc(&req->arena, cap), *copy = arena_strdup(&req->arena, kstr_c(old));
@@ -270,7 +302,7 @@ static int16_t plan_op(struct request *req, struct alter_plan *p, const struct k
         struct weir_log_config kafka_defaults;
         weir_log_config_default(&kafka_defaults);
         if (!old) weir_log_config_get(&kafka_defaults, key, def, sizeof def), old = def;
-        value = list_apply(req, old, value, c->op == KCONFIG_OP_APPEND);
+        value = config_list_apply(req, old, value, c->op == KCONFIG_OP_APPEND);
         if (!value) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
         break;
     }
@@ -286,8 +318,9 @@ static int16_t plan_op(struct request *req, struct alter_plan *p, const struct k
  * INVALID_REQUEST (ZkAdminManager wraps the ConfigException so). */
 static int16_t plan_check(struct request *req, const char *topic, struct alter_plan *p, char *why, size_t cap)
 {
-    struct weir_log_config cfg = req->c->r->b->cfg.log;
+    struct weir_log_config cfg;
     char engine_why[400];
+    broker_log_defaults(req->c->r->b, &cfg);
     for (uint32_t i = 0; i < p->n; i++) {
         struct weir_log_config_info info;
         if (!weir_log_config_info(p->keys[i], &info))
@@ -308,12 +341,13 @@ int16_t alter_topic_plan(struct request *req, const char *topic, const struct ka
                          struct alter_plan *p, char *why, size_t cap)
 {
     struct broker *b = req->c->r->b;
-    struct weir_log_config cur;
+    struct weir_log_config cur, defaults;
     char set[WEIR_LOG_CONFIG_FORMAT_BYTES];
+    broker_log_defaults(b, &defaults);
     *p = (struct alter_plan){ .keys = weir_arena_alloc(&req->arena, CONFIGS_MAX * sizeof *p->keys),
                               .values = weir_arena_alloc(&req->arena, CONFIGS_MAX * sizeof *p->values) };
     if (!p->keys || !p->values) return WEIR_KERR_UNKNOWN_SERVER_ERROR;
-    if (weir_meta_topic_config(b->meta, topic, &b->cfg.log, &cur, set, sizeof set) != WEIR_OK)
+    if (weir_meta_topic_config(b->meta, topic, &defaults, &cur, set, sizeof set) != WEIR_OK)
         return snprintf(why, cap, "Topic '%s' does not exist.", topic), WEIR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     for (int32_t i = 0; i < r->n_configs; i++)
         for (int32_t j = 0; j < i; j++)
@@ -335,29 +369,6 @@ int16_t alter_topic_plan(struct request *req, const char *topic, const struct ka
         if (code) return code;
     }
     return plan_check(req, topic, p, why, cap);
-}
-
-void alter_broker(struct request *req, const struct kalterconfigs_resource *r, int16_t *code, char *why, size_t cap)
-{
-    struct broker *b = req->c->r->b;
-    char self[16];
-    snprintf(self, sizeof self, "%d", b->cfg.node_id);
-    *code = 0;
-    if (r->resource_name.len > 0 && !kstr_eq(r->resource_name, self)) {
-        snprintf(why, cap, "Unexpected broker id, expected %s, but received %.*s", self, r->resource_name.len,
-                 r->resource_name.ptr);
-        *code = WEIR_KERR_INVALID_REQUEST;
-        return;
-    }
-    if (r->n_configs <= 0) return;
-    size_t used = (size_t)snprintf(why, cap, "Invalid config value for resource ConfigResource(type=BROKER, "
-                                             "name='%.*s'): Cannot update these configs dynamically: Set(",
-                                   WEIR_MAX(r->resource_name.len, 0), r->resource_name.ptr ? r->resource_name.ptr : "");
-    for (int32_t i = 0; i < r->n_configs && used < cap; i++)
-        used += (size_t)snprintf(why + used, cap - used, "%s%.*s", i ? ", " : "", r->configs[i].name.len,
-                                 r->configs[i].name.ptr);
-    if (used < cap) snprintf(why + used, cap - used, ")");
-    *code = WEIR_KERR_INVALID_REQUEST;
 }
 
 void alter_respond(struct request *req, const struct kalterconfigs_req *ac, const struct ktopic_result *res, int32_t n)

@@ -972,7 +972,8 @@ enum weir_err kproto_createpartitions_response_decode(struct weir_rd *rd, int16_
 /* ---- DescribeConfigs (32), v0-4; v4 flexible ---- */
 
 enum { KRESOURCE_TOPIC = 2, KRESOURCE_BROKER = 4 };
-enum { KCONFIG_SOURCE_DYNAMIC_TOPIC = 1, KCONFIG_SOURCE_STATIC_BROKER = 4, KCONFIG_SOURCE_DEFAULT = 5 };
+enum { KCONFIG_SOURCE_DYNAMIC_TOPIC = 1, KCONFIG_SOURCE_DYNAMIC_BROKER = 2, KCONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER = 3,
+       KCONFIG_SOURCE_STATIC_BROKER = 4, KCONFIG_SOURCE_DEFAULT = 5 };
 enum { KCONFIG_TYPE_UNKNOWN = 0, KCONFIG_TYPE_BOOLEAN = 1, KCONFIG_TYPE_STRING = 2, KCONFIG_TYPE_INT = 3,
        KCONFIG_TYPE_LONG = 5 }; /* Kafka's DescribeConfigsResponse.ConfigType ids */
 struct kdescribeconfigs_resource {

@@ -37,17 +37,17 @@
 enum { PATH_LEN = 512, ADD_TRIES = 3 };
 enum start_state { START_PENDING, START_REGISTERED, START_REFUSED };
 
-enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_ISR, REQ_SHUTDOWN, REQ_CONFIG };
+enum req_kind { REQ_CREATE, REQ_DELETE, REQ_ADD, REQ_ISR, REQ_SHUTDOWN, REQ_CONFIG, REQ_BCONFIG };
 
 struct req {
     struct req *next;
     struct weir_cluster *cl;
     enum req_kind kind;
     int step, tries;
-    char topic[WEIR_KAFKA_NAME_MAX + 1];
+    char topic[WEIR_KAFKA_NAME_MAX + 1]; /* BCONFIG: the entity ("<default>" or a broker id) */
     int32_t count;        /* CREATE: partitions; ADD: the total */
     int16_t rf;
-    char *config;         /* CREATE, CONFIG: the encoded config znode */
+    char *config;         /* CREATE, CONFIG, BCONFIG: the encoded config znode */
     size_t config_len;
     char *assign;         /* CREATE: the encoded topic znode */
     size_t assign_len;
@@ -60,7 +60,7 @@ struct req {
     weir_cluster_done_fn *done;
     weir_cluster_isr_done_fn *isr_done;
     void *ctx;
-    struct create_args *ca; /* CREATE, CONFIG: the configs until they are encoded */
+    struct create_args *ca; /* CREATE, CONFIG, BCONFIG: the configs until they are encoded */
 };
 
 struct create_args {
@@ -187,6 +187,13 @@ static void config_cb(void *ctx, const char *topic)
 {
     struct weir_cluster *cl = ctx;
     if (cl->ops.on_topic_config) cl->ops.on_topic_config(cl->ctx, topic);
+}
+
+/* member.c's broker config change -> ops->on_broker_config. */
+static void bconfig_cb(void *ctx)
+{
+    struct weir_cluster *cl = ctx;
+    if (cl->ops.on_broker_config) cl->ops.on_broker_config(cl->ctx);
 }
 
 /* member.c's role change -> ops->on_role, with the state it comes from. */
@@ -552,6 +559,29 @@ static void config_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_resu
     req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc));
 }
 
+/* AdminZkClient.changeBrokerConfig: /config/brokers/<entity> replaced, or
+ * created. Every broker's watch on it applies it (member.c). */
+static void bconfig_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    (void)res;
+    char path[PATH_LEN];
+    path_of(path, "/config/brokers/%s", r->topic);
+    switch (r->step++) {
+    case 0: /* the set */
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, 0, NULL);
+        if (rc != RP_ZK_NONODE) break;
+        return rp_zk_create(r->cl->m->zk, path, r->config, r->config_len, 0, req_zk_done, r);
+    case 1: /* the create */
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, 0, NULL);
+        if (rc != RP_ZK_NODEEXISTS) break;
+        return rp_zk_set(r->cl->m->zk, path, r->config, r->config_len, -1, req_zk_done, r); /* another's create won */
+    case 2:
+        if (rc == RP_ZK_OK) return req_finish(r, WEIR_OK, 0, NULL);
+        break;
+    }
+    req_finish(r, err_of(rc) == WEIR_OK ? WEIR_E_IO : err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc));
+}
+
 /* AdminZkClient.createTopic: the assignment (rack-unaware, random start; or
  * the client's, createTopicWithAssignment) and the config znode, then the
  * topic znode (here one multi: a topic that exists keeps its config). */
@@ -788,6 +818,7 @@ static void req_next(struct req *r, enum rp_zk_rc rc, const struct rp_zk_result 
     case REQ_ADD: add_next(r, rc, res); break;
     case REQ_ISR: isr_next(r, rc, res); break;
     case REQ_CONFIG: config_next(r, rc, res); break;
+    case REQ_BCONFIG: bconfig_next(r, rc, res); break;
     case REQ_SHUTDOWN: req_finish(r, err_of(rc), 0, "ZooKeeper: %s", rp_zk_rc_str(rc)); break;
     }
 }
@@ -820,6 +851,14 @@ static void req_start(struct req *r)
         if (config_encode(r, (const char *const *)ca->keys, (const char *const *)ca->values, ca->n)) {
             path_of(path, "/brokers/topics/%s", r->topic);
             rp_zk_exists(m->zk, path, NULL, NULL, req_zk_done, r);
+        }
+        create_args_free(ca);
+        break;
+    case REQ_BCONFIG:
+        r->ca = NULL;
+        if (config_encode(r, (const char *const *)ca->keys, (const char *const *)ca->values, ca->n)) {
+            path_of(path, "/config/brokers/%s", r->topic);
+            rp_zk_set(m->zk, path, r->config, r->config_len, -1, req_zk_done, r);
         }
         create_args_free(ca);
         break;
@@ -1015,7 +1054,7 @@ enum weir_err weir_cluster_start(const struct weir_cluster_config *cfg, const st
     struct rp_member_cfg mc = { .id = cfg->broker_id, .host = cfg->host, .port = cfg->port,
                                 .endpoints = eps, .endpoints_n = WEIR_MIN(cfg->endpoints_n, WEIR_REPL_ENDPOINTS_MAX),
                                 .timestamp_ms = weir_time_ms(), .open = session_open, .open_ctx = cl,
-                                .on_role = role_cb, .on_config = config_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
+                                .on_role = role_cb, .on_config = config_cb, .on_bconfig = bconfig_cb, .role_ctx = cl, .cluster_id_want = cfg->cluster_id };
     cl->m = rp_member_new(&mc);
     rp_ctlr_init(&cl->ctlr, cl->m, cfg->unclean_election);
     cl->ctlr_l = cl->m->listener;
@@ -1222,6 +1261,42 @@ void weir_cluster_topic_configure(struct weir_cluster *cl, const char *topic, co
     r->ctx = ctx;
     r->ca = create_args_new(keys, values, n);
     submit(cl, r);
+}
+
+void weir_cluster_broker_configure(struct weir_cluster *cl, const char *broker, const char *lines,
+                                   weir_cluster_done_fn *done, void *ctx)
+{
+    struct req *r = req_new(REQ_BCONFIG, broker ? broker : "<default>");
+    r->done = done;
+    r->ctx = ctx;
+    enum { LINES_MAX = 256 };
+    char *copy = rp_zk_xstrdup(lines), *save = NULL;
+    const char *keys[LINES_MAX], *values[LINES_MAX];
+    uint32_t n = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line && n < LINES_MAX; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        keys[n] = line, values[n++] = eq + 1;
+    }
+    r->ca = create_args_new(keys, values, n);
+    weir_free(copy);
+    submit(cl, r);
+}
+
+enum weir_err weir_cluster_broker_configs(struct weir_cluster *cl, char *dflt, size_t dflt_cap, char *self,
+                                          size_t self_cap)
+{
+    lock(cl);
+    const char *d = cl->m->bconfig[0], *s = cl->m->bconfig[1];
+    enum weir_err e = !d || !s ? WEIR_E_UNAVAILABLE : strlen(d) >= dflt_cap || strlen(s) >= self_cap ? WEIR_E_TOO_LARGE
+                                                                                                     : WEIR_OK;
+    if (e == WEIR_OK) {
+        memcpy(dflt, d, strlen(d) + 1);
+        memcpy(self, s, strlen(s) + 1);
+    }
+    unlock(cl);
+    return e;
 }
 
 void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_cluster_done_fn *done, void *ctx)

@@ -92,6 +92,7 @@ struct rp_member_cfg {
     void *open_ctx;
     rp_member_role_fn *on_role; /* may be NULL */
     void (*on_config)(void *ctx, const char *topic); /* /config/topics/<t> read anew and changed; role_ctx; may be NULL */
+    void (*on_bconfig)(void *ctx); /* /config/brokers/<default> or /<id> read anew and changed; role_ctx; may be NULL */
     void *role_ctx;
     const char *cluster_id_want; /* meta.properties' cluster.id; "" or NULL: take /cluster/id's */
 };
@@ -124,6 +125,9 @@ struct rp_member {
     struct rp_mtopic **topics;
     uint32_t topics_n;
     struct rp_strmap armed; /* "c:" / "d:" + path: a watch of ours is registered there */
+    /* /config/brokers/<default> ([0]) and /config/brokers/<id> ([1]) as
+     * "k=v\n" lines ("": none); NULL: not read yet */
+    char *bconfig[2];
     const struct rp_member_listener *listener;
     void *listener_ctx;
     uint64_t sessions;  /* sessions opened */

@@ -34,7 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum mop_kind { MOP_FIXED, MOP_CID_CREATE, MOP_CID_GET, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS, MOP_TCONFIG };
+enum mop_kind { MOP_FIXED, MOP_CID_CREATE, MOP_CID_GET, MOP_REGISTER, MOP_REG_GET, MOP_IDS, MOP_BROKER, MOP_TOPICS, MOP_TOPIC, MOP_STATE, MOP_STATE_EXISTS, MOP_TCONFIG, MOP_BCONFIG,
+               MOP_BCONFIG_EXISTS };
 
 /* One op in flight. */
 struct mop {
@@ -45,7 +46,7 @@ struct mop {
     char path[];
 };
 
-static const char *const fixed_paths[] = { "/brokers/ids", "/brokers/topics", "/config/topics",
+static const char *const fixed_paths[] = { "/brokers/ids", "/brokers/topics", "/config/topics", "/config/brokers",
                                            "/admin/delete_topics", "/weir/shutdown", "/cluster" };
 enum { FIXED_N = sizeof fixed_paths / sizeof fixed_paths[0], PATH_LEN = 512 };
 
@@ -187,7 +188,7 @@ static void read_data(struct rp_member *m, enum mop_kind kind, const char *path)
 {
     struct mop *op = mop_new(m, kind, path);
     op->watched = arm(m, 'd', path);
-    if (kind == MOP_STATE_EXISTS) rp_zk_exists(m->zk, path, op->watched ? watch_data : NULL, m, op_done, op);
+    if (kind == MOP_STATE_EXISTS || kind == MOP_BCONFIG_EXISTS) rp_zk_exists(m->zk, path, op->watched ? watch_data : NULL, m, op_done, op);
     else rp_zk_get(m->zk, path, op->watched ? watch_data : NULL, m, op_done, op);
 }
 
@@ -209,9 +210,31 @@ static void read_state(struct rp_member *m, const char *name, uint32_t i)
     read_data(m, MOP_STATE, path);
 }
 
+/* The dynamic broker configs' znodes: the cluster's default, then ours. */
+static void bconfig_path(const struct rp_member *m, int which, char *path, size_t cap)
+{
+    if (which == 0) snprintf(path, cap, "/config/brokers/<default>");
+    else snprintf(path, cap, "/config/brokers/%d", m->cfg.id);
+}
+
+static int bconfig_which(const struct rp_member *m, const char *path)
+{
+    char p[PATH_LEN];
+    for (int w = 0; w < 2; w++) {
+        bconfig_path(m, w, p, sizeof p);
+        if (!strcmp(p, path)) return w;
+    }
+    return -1;
+}
+
 /* Every read again: after registering on a session or a reconnect. */
 static void resync(struct rp_member *m)
 {
+    char path[PATH_LEN];
+    for (int w = 0; w < 2; w++) {
+        bconfig_path(m, w, path, sizeof path);
+        read_data(m, MOP_BCONFIG, path);
+    }
     read_children(m, MOP_IDS, "/brokers/ids");
     read_children(m, MOP_TOPICS, "/brokers/topics");
     for (uint32_t ti = 0; ti < m->topics_n; ti++) {
@@ -272,6 +295,8 @@ static void watch_data(void *ctx, enum rp_zk_event ev, const char *path)
         if (rp_member_topic(m, path + strlen("/config/topics/"))) read_data(m, MOP_TCONFIG, path);
     } else if (part_of_path(m, path, &t, &i)) {
         read_data(m, MOP_STATE, path);
+    } else if (bconfig_which(m, path) >= 0) {
+        read_data(m, MOP_BCONFIG, path);
     }
 }
 
@@ -469,6 +494,41 @@ static void on_tconfig(struct rp_member *m, const char *name, enum rp_zk_rc rc, 
     if (!same) changed(m);
 }
 
+/* The "k=v\n" lines of a config znode (topic or broker: the same JSON);
+ * unreadable: "", logged. */
+static char *config_lines(const char *path, const struct rp_zk_result *res)
+{
+    struct weir_arena a;
+    if (weir_arena_init_growable(&a, 4096, 256u << 20) != WEIR_OK) weir_panic("member: out of memory");
+    struct rp_topic_config tc;
+    char why[256], *text = NULL;
+    if (rp_topic_config_decode(res->data, res->len, &a, &tc, why, sizeof why) == WEIR_OK) {
+        size_t cap = 1;
+        for (uint32_t i = 0; i < tc.n; i++) cap += strlen(tc.entries[i].key) + strlen(tc.entries[i].value) + 2;
+        text = rp_zk_xmalloc(cap);
+        char *p = text;
+        *p = '\0';
+        for (uint32_t i = 0; i < tc.n; i++)
+            p += snprintf(p, cap - (size_t)(p - text), "%s=%s\n", tc.entries[i].key, tc.entries[i].value);
+    } else {
+        weir_log(WEIR_LOG_WARN, "replication: %s unreadable, ignored: %s", path, why);
+    }
+    weir_arena_destroy(&a);
+    return text ? text : rp_zk_xstrdup("");
+}
+
+/* /config/brokers/<default> or /<id> into the cache (res NULL: it does not exist). */
+static void on_bconfig(struct rp_member *m, const char *path, const struct rp_zk_result *res)
+{
+    int w = bconfig_which(m, path);
+    if (w < 0) return;
+    char *text = res ? config_lines(path, res) : rp_zk_xstrdup("");
+    bool same = m->bconfig[w] && !strcmp(m->bconfig[w], text);
+    weir_free(m->bconfig[w]);
+    m->bconfig[w] = text;
+    if (!same && m->cfg.on_bconfig) m->cfg.on_bconfig(m->cfg.role_ctx);
+}
+
 static void on_state(struct rp_member *m, const char *path, const struct rp_zk_result *res)
 {
     struct rp_mtopic *t;
@@ -624,7 +684,8 @@ static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
         weir_free(op);
         return;
     }
-    bool watch_set = rc == RP_ZK_OK || (op->kind == MOP_STATE_EXISTS && rc == RP_ZK_NONODE);
+    bool watch_set = rc == RP_ZK_OK || ((op->kind == MOP_STATE_EXISTS || op->kind == MOP_BCONFIG_EXISTS) &&
+                                         rc == RP_ZK_NONODE);
     if (op->watched && !watch_set) disarm(m, op->kind == MOP_IDS || op->kind == MOP_TOPICS ? 'c' : 'd', op->path);
     if (rc != RP_ZK_OK && rc != RP_ZK_NONODE && rc != RP_ZK_NODEEXISTS)
         weir_log(rc == RP_ZK_CONNECTIONLOSS ? WEIR_LOG_INFO : WEIR_LOG_WARN, "replication: broker %d: %s: %s",
@@ -689,6 +750,17 @@ static void op_done(void *ctx, enum rp_zk_rc rc, const struct rp_zk_result *res)
         break;
     case MOP_TCONFIG:
         if (rc == RP_ZK_OK || rc == RP_ZK_NONODE) on_tconfig(m, op->path + strlen("/config/topics/"), rc, res);
+        break;
+    case MOP_BCONFIG:
+        if (rc == RP_ZK_OK) on_bconfig(m, op->path, res);
+        else if (rc == RP_ZK_NONODE && arm(m, 'd', op->path)) { /* watch for its creation */
+            disarm(m, 'd', op->path);
+            read_data(m, MOP_BCONFIG_EXISTS, op->path);
+        } else if (rc == RP_ZK_NONODE) on_bconfig(m, op->path, NULL);
+        break;
+    case MOP_BCONFIG_EXISTS:
+        if (rc == RP_ZK_OK) read_data(m, MOP_BCONFIG, op->path); /* created meanwhile; our watch is set */
+        else if (rc == RP_ZK_NONODE) on_bconfig(m, op->path, NULL);
         break;
     }
     weir_free(op);
@@ -781,6 +853,8 @@ void rp_member_free(struct rp_member *m)
     weir_free(m->broker_czxid);
     weir_free(m->broker_addr);
     rp_strmap_clear(&m->armed);
+    weir_free(m->bconfig[0]);
+    weir_free(m->bconfig[1]);
     weir_free((char *)m->cfg.host);
     weir_free((void *)m->cfg.endpoints);
     weir_free((char *)m->cfg.cluster_id_want);

@@ -169,7 +169,7 @@ static enum weir_err ml_topic_delete(struct weir_meta *m, const char *topic, wei
     return WEIR_OK;
 }
 
-/* The store persists and applies at once (the logs reconfigured in place). */
+/* The store persists them at once; the caller has the owners reconfigure the open logs (configs_refresh). */
 static enum weir_err ml_topic_configure(struct weir_meta *m, const char *topic, const char *const *keys,
                                         const char *const *values, uint32_t n, weir_cluster_done_fn *done, void *ctx,
                                         char *why, size_t why_cap)

@@ -96,6 +96,9 @@ struct weir_cluster_ops {
     /* a topic's /config/topics znode read with other configs than before
      * (may be NULL); weir_cluster_topic_configs has the new ones */
     void (*on_topic_config)(void *ctx, const char *topic);
+    /* /config/brokers/<default> or /config/brokers/<id> read with other
+     * configs than before (may be NULL); weir_cluster_broker_configs has them */
+    void (*on_broker_config)(void *ctx);
 };
 
 /* Connects to ZooKeeper, creates the fixed paths, reads the cluster id
@@ -197,6 +200,18 @@ void weir_cluster_topic_delete(struct weir_cluster *cl, const char *topic, weir_
  * WEIR_E_INVALID otherwise (Kafka's INVALID_REPLICA_ASSIGNMENT messages). */
 void weir_cluster_partitions_add(struct weir_cluster *cl, const char *topic, int32_t total,
                                  const struct weir_assignment *asg, weir_cluster_done_fn *done, void *ctx);
+/* Replaces the dynamic broker configs of broker (its id; NULL: the cluster's
+ * default, /config/brokers/<default>) with lines ("k=v\n"), as Kafka's
+ * AdminZkClient.changeBrokerConfig (no /config/changes notification: every
+ * broker watches both znodes it reads). done(ctx, err, why) runs once on the
+ * cluster's thread, after the write. */
+void weir_cluster_broker_configure(struct weir_cluster *cl, const char *broker, const char *lines,
+                                   weir_cluster_done_fn *done, void *ctx);
+/* The dynamic broker configs cached from /config/brokers/<default> (dflt)
+ * and /config/brokers/<this id> (self) as "k=v\n" lines ("" when the znode
+ * does not exist). WEIR_E_UNAVAILABLE: not read yet; WEIR_E_TOO_LARGE. */
+enum weir_err weir_cluster_broker_configs(struct weir_cluster *cl, char *dflt, size_t dflt_cap, char *self,
+                                          size_t self_cap);
 /* A topic's configs as stored in /config/topics/<t>: "k=v\n" lines into buf
  * (none: ""), from the metadata cache (read before the topic znode, kept by a
  * watch): never waits for ZooKeeper. Errors: WEIR_E_NOT_FOUND (not a topic

@@ -211,7 +211,7 @@ static void on_change(void *ctx)
     pthread_mutex_unlock(&n->mu);
 }
 
-static const struct weir_cluster_ops node_ops = { on_role, on_change, NULL };
+static const struct weir_cluster_ops node_ops = { on_role, on_change, NULL, NULL };
 
 static struct weir_cluster_config config(int32_t id, const char *connect)
 {
