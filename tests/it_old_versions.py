@@ -217,8 +217,9 @@ def check_createtopics(conn):
             C.check(name == "ct-v7" and err == 0 and tid != bytes(16) and nparts == 3 and rf == 1,
                     "CreateTopics v7: a topic id, 3 partitions, replication factor 1", str(res[0][:6]))
             C.check(configs is not None and configs.get("retention.ms") == ("3600000", 1, 0, 0) and
-                    configs.get("segment.bytes", (None, 0))[1] == 5,
-                    "CreateTopics v7 configs: retention.ms set (source 1), segment.bytes default (5)", str(configs))
+                    configs.get("segment.bytes", (None, 0))[1] == 4 and configs.get("segment.ms", (None, 0))[1] == 5,
+                    "CreateTopics v7 configs: retention.ms set (source 1), segment.bytes from the test broker's "
+                    "log.segment.bytes (4, as DescribeConfigs), segment.ms default (5)", str(configs))
             ids["ct-v7"] = tid
         else:
             C.check(err == 36 and msg and tid == bytes(16) and (nparts, rf, configs) == (-1, -1, None),
