@@ -255,9 +255,7 @@ static bool role_host(struct reactor *r, const struct role_task *rt)
         return true;
     }
     part_topic_id_load(r, p); /* topic_id_check may have just written it */
-    part_repl_role(r, p, &rt->role);
-    if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC))
-        groups_offsets_role(r, rt->partition, rt->role.kind == WEIR_ROLE_LEADER);
+    part_repl_role(r, p, &rt->role); /* tells the group coordinator when it is __consumer_offsets' */
     return true;
 }
 
@@ -300,7 +298,6 @@ static void role_run(struct reactor *r, struct task *t)
         }
     } else {
         struct part *p = part_find(r, rt->topic, rt->partition);
-        if (!strcmp(rt->topic, GROUP_OFFSETS_TOPIC)) groups_offsets_role(r, rt->partition, false);
         if (p) part_unhost(r, p);
         if (weir_cluster_topic_partitions(b->cluster, rt->topic) < 0) topic_delete_local(r, rt->topic, "deleted in the cluster");
         else if (p) part_close(r, rt->topic, rt->partition, NULL); /* no longer a replica: the files stay */

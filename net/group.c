@@ -56,7 +56,7 @@ static void gop_owner(struct reactor *r, struct ptask *pt)
     weir_free(id);
 }
 
-/* Cluster mode: a group whose offsets partition this broker does not lead. */
+/* A group whose offsets partition this broker does not lead. */
 static void gop_refuse(struct reactor *r, struct gop *op, int16_t code)
 {
     switch (op->kind) {
@@ -108,7 +108,7 @@ static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
     }
 }
 
-/* Cluster mode: the groups of offsets partition p go (waiting members are
+/* No longer led: the groups of offsets partition p go (waiting members are
  * answered NOT_COORDINATOR) and the next leadership replays the log, which
  * followed the leader meanwhile. Only once nothing of p is in flight; until
  * then gc->unload[p] stays set and each tick tries again. */
@@ -137,7 +137,9 @@ static bool offsets_unload(struct reactor *r, struct gcoord *gc, int32_t p)
     return true;
 }
 
-void groups_offsets_role(struct reactor *r, int32_t partition, bool leader)
+/* part_led of __consumer_offsets' partitions: a single node's from their
+ * open, a cluster's by their roles. */
+static void groups_offsets_role(struct reactor *r, int32_t partition, bool leader)
 {
     if (partition < 0 || partition >= GROUP_OFFSETS_PARTITIONS) return;
     struct gcoord *gc = group_coord_of(r);
@@ -232,7 +234,14 @@ static void groups_hook_fini(struct reactor *r, void *ctx)
     groups_free(r);
 }
 
-static const struct reactor_hook_ops groups_hook = { .tick = groups_hook_tick, .fini = groups_hook_fini };
+static void groups_hook_part_led(struct reactor *r, void *ctx, struct part *p, bool leader)
+{
+    (void)ctx;
+    if (!strcmp(p->topic, GROUP_OFFSETS_TOPIC)) groups_offsets_role(r, p->partition, leader);
+}
+
+static const struct reactor_hook_ops groups_hook = { .tick = groups_hook_tick, .fini = groups_hook_fini,
+                                                     .part_led = groups_hook_part_led };
 
 void groups_reactor_init(struct reactor *r) { reactor_hook_add(r, &groups_hook, NULL); }
 

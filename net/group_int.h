@@ -173,7 +173,7 @@ struct gcoord {
     struct gtable group_ids;
     int64_t n_groups;
     bool loaded[GROUP_OFFSETS_PARTITIONS];
-    /* cluster mode: this broker leads the offsets partition (groups_offsets_role);
+    /* this broker leads the offsets partition (part_led: a single node from its open);
      * unload: its groups are still to be dropped (something of it was in flight) */
     bool led[GROUP_OFFSETS_PARTITIONS], unload[GROUP_OFFSETS_PARTITIONS];
     uint64_t member_seq;
@@ -242,7 +242,7 @@ void group_pending_free(struct group *g);
 bool group_maybe_free(struct gcoord *gc, struct group *g); /* true: it was freed */
 void group_drop(struct gcoord *gc, struct group *g);       /* unlinks and frees g whatever its state (no waits left) */
 /* The coordinator's answer for offsets partition p on its owner: 0 when this
- * broker coordinates its groups (always on a single node), else
+ * broker coordinates its groups (leads p and has them loaded), else
  * NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS while they are reloading
  * or cannot be loaded yet (the partition not leading, or appends in flight). */
 int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partition);

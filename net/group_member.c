@@ -330,7 +330,6 @@ void group_drop(struct gcoord *gc, struct group *g)
 
 int16_t group_coordinates(struct reactor *r, struct gcoord *gc, int32_t partition)
 {
-    if (!r->b->cluster) return 0;
     if (!gc->led[partition]) return WEIR_KERR_NOT_COORDINATOR;
     if (gc->unload[partition]) return WEIR_KERR_COORDINATOR_LOAD_IN_PROGRESS;
     if (gc->loaded[partition]) return 0;

@@ -80,6 +80,9 @@ struct reactor_hook_ops {
     void (*part_advanced)(struct reactor *r, void *ctx, struct part *p); /* its log grew; before its waiters are told */
     /* For every partition: */
     void (*part_closing)(struct reactor *r, void *ctx, struct part *p);  /* part_close, before its log closes */
+    /* This broker starts (leader) or stops leading p: a reactor that leads
+     * alone from p's open on, otherwise by the roles the cluster gives p. */
+    void (*part_led)(struct reactor *r, void *ctx, struct part *p, bool leader);
 };
 
 /* A deadline on a reactor's clock (weir_clock_ns). Embedded by its user. */
@@ -588,6 +591,8 @@ struct part_repl; /* repl_part.c: role, leader state, held acks=all produces */
 void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role);
 /* p is no longer hosted here: role NONE when it has one (no-op otherwise). */
 void part_unhost(struct reactor *owner, struct part *p);
+/* part_open's: p opened on its owner (a reactor that leads alone leads it from now). */
+void part_repl_opened(struct reactor *owner, struct part *p);
 /* fetcher.c: follow `leader` at leader_epoch (truncate by OffsetsForLeaderEpoch,
  * then fetch); one connection per source broker carries all its partitions. */
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);
@@ -662,9 +667,6 @@ void cluster_glue_stop(struct broker *b);     /* after they ended: weir_cluster_
 /* From the cluster's thread (or any metadata completion, handle_admin.c):
  * reactor_post, unless the reactors are gone (then false, and t is not run). */
 bool cluster_glue_post(struct broker *b, struct reactor *to, struct task *t);
-/* group.c: the role of offsets partition `partition` on its owner: a group
- * whose partition this broker does not lead answers NOT_COORDINATOR. */
-void groups_offsets_role(struct reactor *r, int32_t partition, bool leader);
 
 /* ---- outconn.c: an outbound Kafka connection on one reactor ----------------------------
  * Connects to its target (again after replica-fetch backoff when it fails),

@@ -356,6 +356,7 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
     r->parts.buckets[h] = p;
     r->parts.count++;
     *out = p;
+    part_repl_opened(r, p);
     return WEIR_OK;
 }
 

@@ -390,6 +390,17 @@ static const char *kind_name(enum weir_role_kind k)
     return "?";
 }
 
+static void led_tell(struct reactor *owner, struct part *p, bool leader)
+{
+    for (unsigned i = 0; i < owner->n_hooks; i++)
+        if (owner->hooks[i].ops->part_led) owner->hooks[i].ops->part_led(owner, owner->hooks[i].ctx, p, leader);
+}
+
+void part_repl_opened(struct reactor *owner, struct part *p)
+{
+    if (owner->leads_alone) led_tell(owner, p, true); /* its only replica: the leader from the start */
+}
+
 void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role)
 {
     struct part_repl *pr = p->repl;
@@ -436,6 +447,7 @@ void part_repl_role(struct reactor *owner, struct part *p, const struct weir_rol
     if (was != pr->kind || was_epoch != in->leader_epoch) /* not for an ISR change */
         weir_log(WEIR_LOG_INFO, "%s-%d: %s at epoch %d (leader %d, ISR of %u)", p->topic, p->partition,
                  kind_name(pr->kind), in->leader_epoch, in->leader, in->isr_n);
+    led_tell(owner, p, pr->kind == WEIR_ROLE_LEADER);
 }
 
 void part_unhost(struct reactor *owner, struct part *p)
