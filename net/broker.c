@@ -34,9 +34,10 @@ static enum weir_err meta_properties_write(struct broker *b, const char *cluster
     return weir_write_file_atomic(path, body, (size_t)n);
 }
 
-/* In a cluster the id is the cluster's (/cluster/id): read here, checked and
- * written by cluster_id_adopt once joined. */
-static enum weir_err cluster_id_load(struct broker *b)
+/* The id meta.properties holds, if any. In a cluster it is the cluster's
+ * (/cluster/id): checked and written by cluster_id_adopt once joined; a
+ * single node makes its own (cluster_id_make). */
+static void cluster_id_load(struct broker *b)
 {
     char path[4200], *text = NULL;
     snprintf(path, sizeof path, "%s/meta.properties", b->cfg.data_dir);
@@ -44,9 +45,12 @@ static enum weir_err cluster_id_load(struct broker *b)
         const char *at = strstr(text, "cluster.id=");
         if (at) sscanf(at + 11, "%22[A-Za-z0-9_-]", b->cluster_id);
         weir_free(text);
-        if (b->cluster_id[0]) return WEIR_OK;
     }
-    if (b->cfg.zk_connect[0]) return WEIR_OK;
+}
+
+static enum weir_err cluster_id_make(struct broker *b)
+{
+    if (b->cluster_id[0]) return WEIR_OK;
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[22];
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -304,21 +308,60 @@ static void wait_for_signal(void)
     weir_log(WEIR_LOG_INFO, "received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* A single node's metadata: its store, itself the one broker. */
-static enum weir_err meta_local_open(struct broker *b)
+/* ---- the metadata backend ------------------------------------------------------------
+ * The one place in net/ (but cluster_glue.c) that knows whether this broker is
+ * a single node or a cluster's member: meta_backend_pick. The rest asks b->meta
+ * (repl.h) and the partitions' roles (repl_part.c), the same code for both.
+ * Every step leaves one line in why on failure. */
+struct meta_backend {
+    void (*reactor_init)(struct reactor *r);                            /* each reactor, before it starts */
+    enum weir_err (*open)(struct broker *b, char *why, size_t cap);     /* listening, reactors not started */
+    enum weir_err (*join)(struct broker *b, char *why, size_t cap);     /* every reactor running */
+};
+
+/* A single node leads every partition it hosts, alone. */
+static void local_reactor_init(struct reactor *r) { r->leads_alone = true; }
+
+/* A single node's metadata: its store, itself the one broker; its cluster id
+ * its own, its __consumer_offsets there from the start. */
+static enum weir_err local_open(struct broker *b, char *why, size_t cap)
 {
+    const char *dir = b->cfg.data_dir;
+    enum weir_err err = cluster_id_make(b);
+    if (err != WEIR_OK) {
+        snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
+        return err;
+    }
     struct weir_repl_endpoint eps[WEIR_REPL_ENDPOINTS_MAX];
     unsigned n = broker_endpoints(b, eps);
     static const struct weir_meta_local_host host = { .open = topic_host_open, .remove = topic_host_remove };
-    b->meta = weir_meta_local_new(b->store, b->cfg.node_id, eps, n, b->cluster_id, &host);
-    return b->meta ? WEIR_OK : WEIR_E_NOMEM;
+    char in[200];
+    err = weir_meta_local_open(b->store, b->cfg.node_id, eps, n, b->cluster_id, &host, &b->meta, in, sizeof in);
+    if (err != WEIR_OK) {
+        snprintf(why, cap, "%s in %s", in, dir);
+        return err;
+    }
+    if ((err = groups_topic_ensure(b)) != WEIR_OK)
+        snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
+    return err;
 }
 
-/* Every start-up failure leaves one line in why: what, which path or
- * address, and the reason. */
-static enum weir_err topic_ids_upgrade(struct broker *b);
+/* A cluster's metadata is the cluster's once joined (b->meta set there), and
+ * __consumer_offsets is created on FindCoordinator. */
+static enum weir_err cluster_join(struct broker *b, char *why, size_t cap)
+{
+    enum weir_err err = cluster_glue_start(b, why, cap);
+    return err == WEIR_OK ? cluster_id_adopt(b, why, cap) : err;
+}
 
-static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
+static const struct meta_backend *meta_backend_pick(const struct weir_broker_config *cfg)
+{
+    static const struct meta_backend local = { .reactor_init = local_reactor_init, .open = local_open };
+    static const struct meta_backend cluster = { .reactor_init = cluster_glue_reactor_init, .join = cluster_join };
+    return cfg->zk_connect[0] ? &cluster : &local;
+}
+
+static enum weir_err broker_start(struct broker *b, const struct meta_backend *mb, char *why, size_t cap)
 {
     b->n_reactors = reactors_wanted(&b->cfg);
     b->reactors = weir_calloc(b->n_reactors, sizeof *b->reactors);
@@ -334,8 +377,7 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
         repl_reactor_init(r);
         fetcher_reactor_init(r);
         log_cleaner_reactor_init(r);
-        if (b->cfg.zk_connect[0]) cluster_glue_reactor_init(r);
-        else r->leads_alone = true; /* a single node: every partition's only replica */
+        mb->reactor_init(r);
     }
     const char *dir = b->cfg.data_dir;
     struct addrinfo *ai[WEIR_LISTENERS_MAX] = { NULL };
@@ -352,43 +394,13 @@ static enum weir_err broker_start(struct broker *b, char *why, size_t cap)
                  dir, weir_err_text(err));
     if (err == WEIR_OK) weir_store_set_disk_policy(b->store, &b->cfg.disk);
     if (err == WEIR_OK) err = broker_configs_init(b, why, cap);
-    if (err == WEIR_OK && (err = cluster_id_load(b)) != WEIR_OK)
-        snprintf(why, cap, "cannot write %s/meta.properties: %s", dir, weir_err_text(err));
+    if (err == WEIR_OK) cluster_id_load(b);
     if (err == WEIR_OK && (err = producer_ids_init(b)) != WEIR_OK)
         snprintf(why, cap, "cannot write %s/producer-ids: %s", dir, weir_err_text(err));
-    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = topic_ids_upgrade(b)) != WEIR_OK)
-        snprintf(why, cap, "cannot give the topics in %s their topic ids: %s", dir, weir_err_text(err));
-    /* In a cluster, __consumer_offsets is the cluster's (created on FindCoordinator). */
-    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = groups_topic_ensure(b)) != WEIR_OK)
-        snprintf(why, cap, "cannot create topic %s in %s: %s", GROUP_OFFSETS_TOPIC, dir, weir_err_text(err));
     for (unsigned li = 0; li < b->cfg.listeners_n && err == WEIR_OK; li++) err = listeners_open(b, li, ai[li], why, cap);
-    /* In a cluster the metadata is the cluster's, once joined (cluster_glue_start). */
-    if (err == WEIR_OK && !b->cfg.zk_connect[0] && (err = meta_local_open(b)) != WEIR_OK)
-        snprintf(why, cap, "cannot start: %s", weir_err_text(err));
+    if (err == WEIR_OK && mb->open) err = mb->open(b, why, cap);
     for (unsigned li = 0; li < b->cfg.listeners_n; li++)
         if (ai[li]) freeaddrinfo(ai[li]);
-    return err;
-}
-
-/* A single node's topics from before topic ids get one now (a cluster's come
- * from ZooKeeper, cluster_glue.c); partitions write partition.metadata as they open. */
-static enum weir_err topic_ids_upgrade(struct broker *b)
-{
-    size_t n = weir_store_topics(b->store, NULL, 0);
-    struct weir_topic_info *info = n ? weir_calloc(n, sizeof *info) : NULL;
-    if (n && !info) return WEIR_E_NOMEM;
-    n = WEIR_MIN(n, weir_store_topics(b->store, info, n));
-    enum weir_err err = WEIR_OK;
-    for (size_t i = 0; i < n && err == WEIR_OK; i++) {
-        struct weir_uuid id;
-        if (weir_store_topic_id(b->store, info[i].name, &id) != WEIR_OK || !weir_uuid_is_zero(&id)) continue;
-        err = weir_uuid_random(&id);
-        if (err == WEIR_OK) err = weir_store_topic_set_id(b->store, info[i].name, &id);
-        char text[WEIR_UUID_TEXT_CAP];
-        weir_uuid_text(&id, text);
-        if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: given topic id %s (it had none)", info[i].name, text);
-    }
-    weir_free(info);
     return err;
 }
 
@@ -406,14 +418,14 @@ enum weir_err weir_broker_run(const struct weir_broker_config *cfg, char *why, s
     conn_limits_init(b);
     why[0] = '\0';
     limits_nofile_raise();
-    enum weir_err err = broker_start(b, why, why_cap);
+    const struct meta_backend *mb = meta_backend_pick(cfg);
+    enum weir_err err = broker_start(b, mb, why, why_cap);
     if (err == WEIR_OK && (err = log_cleaner_start(b)) != WEIR_OK) snprintf(why, why_cap, "cannot start the log cleaner");
     unsigned started = 0;
     for (; err == WEIR_OK && started < b->n_reactors; started++) err = reactor_start(&b->reactors[started]);
     if (err != WEIR_OK && !why[0]) snprintf(why, why_cap, "cannot start: %s", weir_err_text(err));
     /* Listening with every reactor running: roles can be posted, the port is known. */
-    if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_glue_start(b, why, why_cap);
-    if (err == WEIR_OK && cfg->zk_connect[0]) err = cluster_id_adopt(b, why, why_cap);
+    if (err == WEIR_OK && mb->join) err = mb->join(b, why, why_cap);
     if (err == WEIR_OK) err = metrics_start(b, &b->metrics_port, why, why_cap);
     if (err == WEIR_OK) {
         metrics_ready(b);

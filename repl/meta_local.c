@@ -245,3 +245,41 @@ struct weir_meta *weir_meta_local_new(struct weir_store *st, int32_t self_id, co
     snprintf(ml->cluster_id, sizeof ml->cluster_id, "%s", cluster_id);
     return &ml->m;
 }
+
+/* Topics from before topic ids get one now (a cluster's come from ZooKeeper);
+ * partitions write partition.metadata as they open. */
+static enum weir_err topic_ids_upgrade(struct weir_store *st)
+{
+    size_t n = weir_store_topics(st, NULL, 0);
+    struct weir_topic_info *info = n ? weir_calloc(n, sizeof *info) : NULL;
+    if (n && !info) return WEIR_E_NOMEM;
+    n = WEIR_MIN(n, weir_store_topics(st, info, n));
+    enum weir_err err = WEIR_OK;
+    for (size_t i = 0; i < n && err == WEIR_OK; i++) {
+        struct weir_uuid id;
+        if (weir_store_topic_id(st, info[i].name, &id) != WEIR_OK || !weir_uuid_is_zero(&id)) continue;
+        err = weir_uuid_random(&id);
+        if (err == WEIR_OK) err = weir_store_topic_set_id(st, info[i].name, &id);
+        char text[WEIR_UUID_TEXT_CAP];
+        weir_uuid_text(&id, text);
+        if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "topic %s: given topic id %s (it had none)", info[i].name, text);
+    }
+    weir_free(info);
+    return err;
+}
+
+enum weir_err weir_meta_local_open(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,
+                                   uint32_t endpoints_n, const char *cluster_id,
+                                   const struct weir_meta_local_host *host, struct weir_meta **out, char *why,
+                                   size_t why_cap)
+{
+    *out = NULL;
+    enum weir_err err = topic_ids_upgrade(st);
+    if (err != WEIR_OK) {
+        snprintf(why, why_cap, "cannot give the topics their topic ids: %s", weir_err_text(err));
+        return err;
+    }
+    *out = weir_meta_local_new(st, self_id, endpoints, endpoints_n, cluster_id, host);
+    if (!*out) snprintf(why, why_cap, "cannot start: %s", weir_err_text(WEIR_E_NOMEM));
+    return *out ? WEIR_OK : WEIR_E_NOMEM;
+}

@@ -276,6 +276,13 @@ struct weir_meta *weir_meta_cluster_new(struct weir_cluster *cl, int16_t rf_defa
 struct weir_meta *weir_meta_local_new(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,
                                       uint32_t endpoints_n, const char *cluster_id,
                                       const struct weir_meta_local_host *host);
+/* At start: weir_meta_local_new, after giving the store's topics from before
+ * topic ids one each. Errors: WEIR_E_IO (an id not written), WEIR_E_NOMEM;
+ * then *out is NULL and why has one line. */
+enum weir_err weir_meta_local_open(struct weir_store *st, int32_t self_id, const struct weir_repl_endpoint *endpoints,
+                                   uint32_t endpoints_n, const char *cluster_id,
+                                   const struct weir_meta_local_host *host, struct weir_meta **out, char *why,
+                                   size_t why_cap);
 void weir_meta_free(struct weir_meta *m);
 
 int32_t weir_meta_id_self(const struct weir_meta *m);
