@@ -12,13 +12,15 @@
  *     file under a mapping), builds key -> last offset over the dirty part,
  *     then writes each cleanable segment again as <base>.log.cleaned (with
  *     .index.cleaned and .timeindex.cleaned), fdatasync'd, its mtime the time
- *     the segment was first cleaned.
+ *     the segment was first cleaned. Consecutive segments may merge into one
+ *     output (job_group; markers <base>.merged name where each group ends).
  *  3. finish (owner thread): if the log still holds those segments unchanged,
- *     writes the cleaner checkpoint, renames the index files to .swap, syncs
- *     the directory, renames each .log.cleaned to .log.swap and syncs again
- *     (the commit point of that segment), renames the .swap files over the
- *     originals (indexes first, .log last), syncs, and replaces the segments in
- *     memory. Views of the old segments keep their fd and mapping (the old
+ *     writes the cleaner checkpoint and the merge markers, renames the index
+ *     files to .swap, syncs the directory, renames each .log.cleaned to
+ *     .log.swap and syncs again (the commit point of that output), deletes the
+ *     merged members and syncs, renames the .swap files over the originals
+ *     (indexes first, .log last), syncs, replaces the segments in memory, and
+ *     deletes the markers. Views of the old segments keep their fd and mapping (the old
  *     inodes live until the last ref goes), as with retention.
  *
  * Recovery (cleaner_recover_files, before the segments are listed at open):
@@ -26,6 +28,8 @@
  * the swap is finished: its index .swap files are renamed over (or rebuilt by
  * the open when missing), then the .log.swap; index .swap files without a
  * .log.swap are deleted (before the commit, or their .log was renamed last).
+ * First, a marker whose leader's .log.cleaned is gone (committed) deletes the
+ * segments of its group but the leader; a marker goes in any case.
  *
  * Offsets are kept: a rewritten batch keeps its base offset, its records keep
  * their offsets, so a cleaned segment has gaps, also at its end. The cleaner
@@ -45,6 +49,7 @@
 #include <unistd.h>
 
 enum { CLEAN_SEGS_MAX = 1 << 16, MAP_SLOTS_MIN = 1 << 10 };
+#define MERGED_EXT ".merged" /* <leader base>.merged: the group's next offset, while its members go */
 
 void weir_clean_config_default(struct weir_clean_config *c)
 {
@@ -129,6 +134,13 @@ struct clean_seg {
     bool was_clean;            /* below the cleaner checkpoint at begin */
     int64_t clean_ms;          /* when first cleaned (now for a dirty one) */
     bool written;              /* .cleaned files made */
+    /* Merging (Kafka's groupSegmentsBySize): a group leader writes the output
+     * of group_n segments [its index, + group_n) under its own base; 0: a
+     * member merged into the leader before it. */
+    unsigned group_n;
+    int64_t group_next;        /* leader: the group's last segment's next */
+    int64_t group_clean_ms;    /* leader: the output's first-cleaned time */
+    bool marker;               /* leader: its <base>.merged file may exist */
 };
 
 struct weir_clean_job {
@@ -137,11 +149,13 @@ struct weir_clean_job {
     struct weir_clean_config cc;
     uint32_t index_interval;
     uint64_t index_entries_max;
+    uint64_t segment_bytes;    /* a merged output's input stays within it */
     int64_t now_ms;
     uint64_t gen;
     int64_t dirty_from, uncleanable;
     int64_t clean_to;          /* out: segments below it were rewritten */
     int64_t tombstones_since_ms; /* out: the oldest first-clean time of a segment keeping a tombstone */
+    int64_t out_clean_ms;      /* the first-cleaned time of the output being written */
     struct clean_seg *segs;
     unsigned n, n_clean;       /* pinned; rewritten (a prefix) */
     struct keymap keys, pids;  /* key -> last offset; producer id + 1 -> last batch base */
@@ -162,10 +176,30 @@ static const char *const clean_ext[3][3] = {
     { ".timeindex", ".timeindex.cleaned", ".timeindex.swap" },
 };
 
+static void marker_path(const struct weir_clean_job *j, int64_t base, char *out, size_t cap)
+{
+    segment_path(j->dir, base, MERGED_EXT, out, cap);
+}
+
+/* An uncommitted leader's marker goes before its .cleaned files (recovery
+ * reads a marker without a .log.cleaned as committed). False: it stays. */
+static bool marker_drop(struct weir_clean_job *j, struct clean_seg *cs)
+{
+    if (!cs->marker) return true;
+    char path[4096];
+    job_path(j, cs->base, clean_ext[0][1], path, sizeof path);
+    if (access(path, F_OK) != 0) return true; /* committed (a failed commit): recovery needs the marker */
+    marker_path(j, cs->base, path, sizeof path);
+    if ((weir_io->unlink(path) != 0 && errno != ENOENT) || weir_fsync_dir(j->dir) != WEIR_OK) return false;
+    cs->marker = false;
+    return true;
+}
+
 static void job_free(struct weir_clean_job *j)
 {
     for (unsigned i = 0; i < j->n; i++) {
-        for (int f = 0; f < 3 && j->segs[i].written; f++) { /* never committed: its .cleaned go */
+        bool drop = !j->segs[i].written || marker_drop(j, &j->segs[i]);
+        for (int f = 0; f < 3 && j->segs[i].written && drop; f++) { /* never committed: its .cleaned go */
             char path[4096];
             job_path(j, j->segs[i].base, clean_ext[f][1], path, sizeof path);
             weir_io->unlink(path);
@@ -281,6 +315,7 @@ enum weir_err weir_log_clean_begin(struct weir_log *log, const struct weir_clean
     j->cc = *cc;
     j->index_interval = log->cfg.index_interval_bytes;
     j->index_entries_max = log->cfg.segment_index_bytes / INDEX_ENTRY_BYTES;
+    j->segment_bytes = log->cfg.segment_bytes;
     j->now_ms = now_ms;
     j->tombstones_since_ms = INT64_MAX;
     j->gen = log->clean_gen;
@@ -291,7 +326,7 @@ enum weir_err weir_log_clean_begin(struct weir_log *log, const struct weir_clean
         atomic_fetch_add(&s->refs, 1);
         bool was_clean = s->offset_next <= log->cleaned_below;
         j->segs[i] = (struct clean_seg){ s, s->base_offset, s->offset_next, s->size, s->log_fd, was_clean,
-                                         was_clean ? file_mtime_ms(s, now_ms) : now_ms, false };
+                                         was_clean ? file_mtime_ms(s, now_ms) : now_ms, false, 1, 0, 0, false };
     }
     j->n = k;
     log->clean_busy = true;
@@ -378,7 +413,7 @@ static bool record_keep(struct weir_clean_job *j, const struct clean_seg *cs, co
         j->stats.tombstones_dropped++;
         return false;
     }
-    if (!r->value) j->tombstones_since_ms = WEIR_MIN(j->tombstones_since_ms, cs->clean_ms);
+    if (!r->value) j->tombstones_since_ms = WEIR_MIN(j->tombstones_since_ms, j->out_clean_ms); /* its output's clock */
     return true;
 }
 
@@ -540,12 +575,12 @@ static enum weir_err out_open(struct weir_clean_job *j, const struct clean_seg *
     return WEIR_OK;
 }
 
-/* Closing time entry, sync, the first-cleaned time as mtime, close. */
+/* Closing time entry, sync, the first-cleaned time as mtime, close. cs: the group's leader. */
 static enum weir_err out_close(const struct clean_seg *cs, struct seg_out *o, int64_t last_time_ts, bool ok)
 {
-    ok = ok && out_time_entry(o, o->max_ts, (int64_t)(o->pos ? cs->next - cs->base : 0), &last_time_ts);
+    ok = ok && out_time_entry(o, o->max_ts, (int64_t)(o->pos ? cs->group_next - cs->base : 0), &last_time_ts);
     struct timespec times[2] = { { 0, UTIME_OMIT },
-                                 { cs->clean_ms / 1000, (long)(cs->clean_ms % 1000) * 1000000L } };
+                                 { cs->group_clean_ms / 1000, (long)(cs->group_clean_ms % 1000) * 1000000L } };
     for (int f = 0; f < 3; f++) {
         if (o->fd[f] < 0) continue;
         ok = ok && weir_io->fdatasync(o->fd[f]) == 0 && (f != 0 || futimens(o->fd[f], times) == 0);
@@ -554,35 +589,74 @@ static enum weir_err out_close(const struct clean_seg *cs, struct seg_out *o, in
     return ok ? WEIR_OK : WEIR_E_IO;
 }
 
-/* Pass 2: one segment rewritten to its .cleaned files. */
-static void job_write_segment(struct weir_clean_job *j, struct clean_seg *cs)
+/* Groups the rewritten segments (Kafka's groupSegmentsBySize): consecutive
+ * ones whose input fits one segment (segment.bytes) and whose offsets fit a
+ * 32-bit index entry become one output. The output's first-cleaned time (the
+ * tombstone clock, its mtime) is the latest of its non-empty inputs', so a
+ * tombstone is never dropped early; to keep it from moving forward pass after
+ * pass (a merged segment taking in newer ones), segments first cleaned now
+ * and ones cleaned before never share a group, nor do non-empty ones first
+ * cleaned in different delete.retention.ms windows: a tombstone then goes
+ * within twice delete.retention.ms. Empty inputs join any group. */
+static void job_group(struct weir_clean_job *j)
+{
+    int64_t window_ms = WEIR_MAX(j->cc.delete_retention_ms, (int64_t)1);
+    for (unsigned i = 0; i < j->n_clean;) {
+        struct clean_seg *lead = &j->segs[i];
+        uint64_t size = lead->size;
+        unsigned k = 1;
+        bool windowed = lead->size > 0;
+        int64_t window = lead->clean_ms / window_ms, clean_ms = lead->size > 0 ? lead->clean_ms : INT64_MIN;
+        for (; i + k < j->n_clean; k++) {
+            const struct clean_seg *m = &j->segs[i + k];
+            if (m->was_clean != lead->was_clean || size + m->size > j->segment_bytes || m->next - lead->base > INT32_MAX ||
+                (m->size > 0 && windowed && m->clean_ms / window_ms != window))
+                break;
+            if (m->size > 0) windowed = true, window = m->clean_ms / window_ms, clean_ms = WEIR_MAX(clean_ms, m->clean_ms);
+            size += m->size;
+            j->segs[i + k].group_n = 0;
+        }
+        lead->group_n = k;
+        lead->group_next = j->segs[i + k - 1].next;
+        lead->group_clean_ms = clean_ms != INT64_MIN ? clean_ms : lead->clean_ms;
+        i += k;
+    }
+}
+
+/* Pass 2: one group's segments rewritten to its leader's .cleaned files. */
+static void job_write_group(struct weir_clean_job *j, struct clean_seg *lead)
 {
     struct seg_out o;
-    cs->written = true;
-    enum weir_err err = out_open(j, cs, &o);
+    lead->written = true;
+    j->out_clean_ms = lead->group_clean_ms;
+    enum weir_err err = out_open(j, lead, &o);
     int64_t last_time_ts = INT64_MIN;
     bool ok = err == WEIR_OK;
     struct weir_batch_header h;
-    for (uint64_t pos = 0; ok && batch_read(j, cs, &pos, &h);) {
-        j->stats.batches_read++;
-        size_t len = batch_filter(j, cs, &h);
-        if (j->err != WEIR_OK) break;
-        if (len == SIZE_MAX) ok = out_batch(j, cs, &o, j->buf, WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length,
-                                            h.max_timestamp, &last_time_ts);
-        else if (len > 0) ok = out_batch(j, cs, &o, j->out, len, (int64_t)weir_load_be64(j->out + WEIR_BATCH_OFF_MAX_TS),
-                                         &last_time_ts);
+    for (unsigned m = 0; m < lead->group_n && ok && j->err == WEIR_OK; m++) {
+        struct clean_seg *cs = lead + m;
+        for (uint64_t pos = 0; ok && batch_read(j, cs, &pos, &h);) {
+            j->stats.batches_read++;
+            size_t len = batch_filter(j, cs, &h);
+            if (j->err != WEIR_OK) break;
+            if (len == SIZE_MAX) ok = out_batch(j, lead, &o, j->buf, WEIR_BATCH_LOG_OVERHEAD + (size_t)h.length,
+                                                h.max_timestamp, &last_time_ts);
+            else if (len > 0) ok = out_batch(j, lead, &o, j->out, len,
+                                             (int64_t)weir_load_be64(j->out + WEIR_BATCH_OFF_MAX_TS), &last_time_ts);
+        }
+        j->stats.bytes_before += cs->size;
     }
-    if (err == WEIR_OK) err = out_close(cs, &o, last_time_ts, ok);
-    else out_close(cs, &o, last_time_ts, false);
+    if (err == WEIR_OK) err = out_close(lead, &o, last_time_ts, ok);
+    else out_close(lead, &o, last_time_ts, false);
     if (j->err == WEIR_OK && err != WEIR_OK) j->err = err;
-    j->stats.bytes_before += cs->size;
     j->stats.bytes_after += o.pos;
 }
 
 enum weir_err weir_clean_job_run(struct weir_clean_job *j)
 {
     job_map(j);
-    for (unsigned i = 0; i < j->n_clean && j->err == WEIR_OK; i++) job_write_segment(j, &j->segs[i]);
+    job_group(j);
+    for (unsigned i = 0; i < j->n_clean && j->err == WEIR_OK; i += j->segs[i].group_n) job_write_group(j, &j->segs[i]);
     j->stats.segments = j->n_clean;
     if (j->err == WEIR_OK) test_pause("cleaned");
     return j->err;
@@ -598,10 +672,10 @@ static bool job_still_valid(const struct weir_log *log, const struct weir_clean_
     return true;
 }
 
-/* Renames ext[from] to ext[to] for file kinds [f0, f1) of the rewritten segments. */
+/* Renames ext[from] to ext[to] for file kinds [f0, f1) of the outputs (group leaders). */
 static enum weir_err job_rename(struct weir_clean_job *j, int f0, int f1, int from, int to)
 {
-    for (unsigned i = 0; i < j->n_clean; i++)
+    for (unsigned i = 0; i < j->n_clean; i += j->segs[i].group_n)
         for (int f = f0; f < f1; f++) {
             char a[4096], b[4096];
             job_path(j, j->segs[i].base, clean_ext[f][from], a, sizeof a);
@@ -614,19 +688,66 @@ static enum weir_err job_rename(struct weir_clean_job *j, int f0, int f1, int fr
     return weir_fsync_dir(j->dir);
 }
 
-/* The rewritten segments replace the old ones in memory. */
+/* The outputs replace their groups in memory (members leave the array,
+ * which keeps invariant (1): an output ends where its group ended). */
 static enum weir_err job_replace(struct weir_log *log, struct weir_clean_job *j)
 {
-    for (unsigned i = 0; i < j->n_clean; i++) {
-        struct weir_segment *seg, *old = log->segs[i];
-        enum weir_err err = segment_open(log, j->segs[i].base, true, &seg);
+    enum weir_err err = WEIR_OK;
+    unsigned w = 0;
+    for (unsigned i = 0; i < j->n_clean; i += j->segs[i].group_n) {
+        const struct clean_seg *lead = &j->segs[i];
+        struct weir_segment *seg, *keep = log->segs[i];
+        if (err == WEIR_OK && (err = segment_open(log, lead->base, true, &seg)) == WEIR_OK) {
+            keep->deleted = true; /* its name now holds the new file; its inode lives while pinned */
+            segment_put(keep);
+            keep = seg;
+        }
+        keep->offset_next = keep->offset_queued_next = lead->group_next; /* the gap to the next segment */
+        log->segs[w++] = keep;
+        for (unsigned m = 1; m < lead->group_n; m++) segment_put(log->segs[i + m]); /* unlinked at the commit */
+    }
+    memmove(log->segs + w, log->segs + j->n_clean, (log->n_segs - j->n_clean) * sizeof *log->segs);
+    log->n_segs -= j->n_clean - w;
+    return err;
+}
+
+/* Before the commit: each merging leader's marker names where its group
+ * ends, so that recovery deletes the members of a committed merge. */
+static enum weir_err job_markers_write(struct weir_clean_job *j)
+{
+    for (unsigned i = 0; i < j->n_clean; i += j->segs[i].group_n) {
+        struct clean_seg *lead = &j->segs[i];
+        if (lead->group_n < 2) continue;
+        char path[4096], text[32];
+        marker_path(j, lead->base, path, sizeof path);
+        int n = snprintf(text, sizeof text, "%" PRId64 "\n", lead->group_next);
+        lead->marker = true;
+        enum weir_err err = weir_write_file_atomic(path, text, (size_t)n);
         if (err != WEIR_OK) return err;
-        seg->offset_next = seg->offset_queued_next = old->offset_next; /* the gap to the next segment */
-        log->segs[i] = seg;
-        old->deleted = true; /* its name now holds the new file; its inode lives while pinned */
-        segment_put(old);
     }
     return WEIR_OK;
+}
+
+/* Committed: the members' files go, then (once the outputs are in place) the markers. */
+static enum weir_err job_members_unlink(struct weir_clean_job *j)
+{
+    bool any = false;
+    for (unsigned i = 0; i < j->n_clean; i++)
+        if (j->segs[i].group_n == 0) segment_unlink(j->segs[i].seg), any = true;
+    return any ? weir_fsync_dir(j->dir) : WEIR_OK;
+}
+
+static enum weir_err job_markers_unlink(struct weir_clean_job *j)
+{
+    bool any = false;
+    for (unsigned i = 0; i < j->n_clean; i += j->segs[i].group_n) {
+        if (!j->segs[i].marker) continue;
+        char path[4096];
+        marker_path(j, j->segs[i].base, path, sizeof path);
+        if (weir_io->unlink(path) != 0 && errno != ENOENT) return WEIR_E_IO;
+        j->segs[i].marker = false, any = true;
+    }
+    return any ? weir_fsync_dir(j->dir) : WEIR_OK;
 }
 
 static enum weir_err job_commit(struct weir_log *log, struct weir_clean_job *j)
@@ -636,15 +757,18 @@ static enum weir_err job_commit(struct weir_log *log, struct weir_clean_job *j)
     if (err == WEIR_OK && j->clean_to > log->cleaned_below)
         err = log_offset_file_write(log->dir, LOG_CLEANER_FILE, j->clean_to);
     if (err == WEIR_OK) log->cleaned_below = WEIR_MAX(log->cleaned_below, j->clean_to);
+    if (err == WEIR_OK && (err = job_markers_write(j)) != WEIR_OK) what = "write a merge marker";
     if (err == WEIR_OK && (err = job_rename(j, 1, 3, 1, 2)) != WEIR_OK) what = "commit cleaned indexes";
     if (err == WEIR_OK && (err = job_rename(j, 0, 1, 1, 2)) != WEIR_OK) what = "commit cleaned segments";
     if (err == WEIR_OK) {
         for (unsigned i = 0; i < j->n_clean; i++) j->segs[i].written = false; /* committed: recovery finishes it */
         test_pause("swap");
-        if ((err = job_rename(j, 1, 3, 2, 0)) != WEIR_OK || (err = job_rename(j, 0, 1, 2, 0)) != WEIR_OK)
+        if ((err = job_members_unlink(j)) != WEIR_OK) what = "delete merged segments";
+        else if ((err = job_rename(j, 1, 3, 2, 0)) != WEIR_OK || (err = job_rename(j, 0, 1, 2, 0)) != WEIR_OK)
             what = "swap cleaned segments in";
     }
     if (err == WEIR_OK && (err = job_replace(log, j)) != WEIR_OK) what = "open a cleaned segment";
+    if (err == WEIR_OK && (err = job_markers_unlink(j)) != WEIR_OK) what = "delete a merge marker";
     if (err != WEIR_OK) log_fail(log, err, what, errno); /* the next open finishes or rolls back */
     return err;
 }
@@ -660,9 +784,11 @@ enum weir_err weir_log_clean_finish(struct weir_log *log, struct weir_clean_job 
         if (j->n_clean > 0) log->tombstones_since_ms = j->tombstones_since_ms;
         log->stats.cleaner_passes++;
         log->changed = true;
-        weir_log(WEIR_LOG_INFO, "cleaner: %s: %u segments below offset %" PRId64 ": %" PRIu64 " -> %" PRIu64
+        unsigned outs = 0;
+        for (unsigned i = 0; i < j->n_clean; i += j->segs[i].group_n) outs++;
+        weir_log(WEIR_LOG_INFO, "cleaner: %s: %u segments below offset %" PRId64 " (now %u): %" PRIu64 " -> %" PRIu64
                  " bytes, %" PRIu64 " of %" PRIu64 " records kept, %" PRIu64 " tombstones removed",
-                 log->dir, j->n_clean, j->clean_to, j->stats.bytes_before, j->stats.bytes_after,
+                 log->dir, j->n_clean, j->clean_to, outs, j->stats.bytes_before, j->stats.bytes_after,
                  j->stats.records_kept, j->stats.records_read, j->stats.tombstones_dropped);
     }
     j->stats.cleaned_below = log->cleaned_below;
@@ -721,12 +847,46 @@ static enum weir_err recover_swap(const char *dir, int64_t base)
     return WEIR_OK;
 }
 
+/* A merge marker <base>.merged (its group's next offset): the merge committed
+ * when its leader's .log.cleaned is gone (renamed to .log.swap, then .log):
+ * the members, segments based in (base, next), are deleted; otherwise the
+ * pass had not committed and the marker just goes. Then the marker goes. */
+static enum weir_err recover_merge(const char *dir, int64_t base, bool *changed)
+{
+    char path[4096], name[64];
+    segment_path(dir, base, clean_ext[0][1], path, sizeof path);
+    bool committed = access(path, F_OK) != 0;
+    snprintf(name, sizeof name, "%0*" PRId64 "%s", SEGMENT_NAME_DIGITS, base, MERGED_EXT);
+    int64_t next = log_offset_file_read(dir, name);
+    DIR *d = committed ? opendir(dir) : NULL;
+    if (committed && !d) return WEIR_E_IO;
+    unsigned members = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        int64_t b;
+        for (int f = 0; f < 3; f++)
+            if (name_is(e->d_name, clean_ext[f][0], &b) && b > base && b < next) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                if (weir_io->unlink(path) != 0 && errno != ENOENT) {
+                    closedir(d);
+                    return WEIR_E_IO;
+                }
+                members += f == 0;
+            }
+    }
+    if (d) closedir(d);
+    if (committed && next < 0) return WEIR_E_CORRUPT; /* unreadable: neither side is safe to pick */
+    if (members) weir_log(WEIR_LOG_WARN, "recovery: %s: deleted %u segments merged into %" PRId64, dir, members, base);
+    if (weir_fsync_dir(dir) != WEIR_OK) return WEIR_E_IO;
+    *changed = true;
+    return WEIR_OK;
+}
+
 enum weir_err cleaner_recover_files(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return WEIR_E_IO;
-    int64_t swaps[64];
-    unsigned n_swaps = 0;
+    int64_t swaps[64], merges[64];
+    unsigned n_swaps = 0, n_merges = 0;
     bool more = false, changed = false;
     unsigned dropped = 0;
     struct dirent *e;
@@ -736,22 +896,28 @@ enum weir_err cleaner_recover_files(const char *dir)
             if (n_swaps < WEIR_ARRAY_LEN(swaps)) swaps[n_swaps++] = base;
             else more = true;
         }
+        if (name_is(e->d_name, MERGED_EXT, &base)) {
+            if (n_merges < WEIR_ARRAY_LEN(merges)) merges[n_merges++] = base;
+            else more = true;
+        }
     }
     rewinddir(d);
     enum weir_err err = WEIR_OK;
+    for (unsigned i = 0; i < n_merges && err == WEIR_OK; i++) err = recover_merge(dir, merges[i], &changed);
     for (unsigned i = 0; i < n_swaps && err == WEIR_OK; i++, changed = true) err = recover_swap(dir, swaps[i]);
     if (n_swaps > 0)
         weir_log(WEIR_LOG_WARN, "recovery: %s: finished the swap of %u cleaned segments (from %" PRId64 ")", dir,
                  n_swaps, swaps[0]);
-    while (err == WEIR_OK && (e = readdir(d))) { /* whatever is left never committed */
+    while (err == WEIR_OK && (e = readdir(d))) { /* whatever is left never committed; markers are done */
         size_t n = strlen(e->d_name);
-        bool cleaned = n > 8 && !strcmp(e->d_name + n - 8, ".cleaned");
+        bool cleaned = n > 8 && !strcmp(e->d_name + n - 8, ".cleaned") && !more; /* markers read them */
         bool swap = n > 5 && !strcmp(e->d_name + n - 5, ".swap") && !more;
-        if (!cleaned && !swap) continue;
+        bool marker = (n > 7 && !strcmp(e->d_name + n - 7, MERGED_EXT) && !more) || strstr(e->d_name, MERGED_EXT ".tmp");
+        if (!cleaned && !swap && !marker) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         weir_io->unlink(path);
-        dropped++, changed = true;
+        dropped += !marker, changed = true;
     }
     closedir(d);
     if (dropped > 0)

@@ -322,6 +322,101 @@ static void t_crash_states(void **state)
     fx_free(fx);
 }
 
+/* A second pass merges the segments the first one shrank (each output's
+ * input within segment.bytes); the merged log reads back as the model, also
+ * after a reopen, and takes appends and a third pass. */
+static void t_merge(void **state)
+{
+    (void)state;
+    uint64_t seed = 13;
+    struct fixture *fx = fx_new("cleaner-merge");
+    write_random(fx, 300, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_roll(fx->log), WEIR_OK);
+    unsigned before = weir_log_segment_count(fx->log);
+    struct weir_clean_stats st;
+    clean(fx, weir_time_ms(), 3600000, &st); /* dirty, each near segment.bytes: none merged */
+    assert_int_equal(weir_log_segment_count(fx->log), before);
+    clean(fx, weir_time_ms(), 3600000, &st); /* small now: merged */
+    unsigned after = weir_log_segment_count(fx->log);
+    assert_true(after < before / 2);
+    int64_t cleaned = weir_log_cleaned_below(fx->log);
+    check_model(fx, cleaned, false);
+    fx_close(fx);
+    fx_open(fx);
+    assert_int_equal(weir_log_segment_count(fx->log), after);
+    check_model(fx, cleaned, false);
+    write_random(fx, 100, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_roll(fx->log), WEIR_OK);
+    clean(fx, weir_time_ms(), 3600000, &st);
+    clean(fx, weir_time_ms() + 7200000, 3600000, &st); /* tombstones go */
+    check_model(fx, weir_log_cleaned_below(fx->log), true);
+    fx_free(fx);
+}
+
+/* Crash states of a merging pass, made from the files before it (orig) and
+ * after it (done): a marker <base>.merged per output names where its group
+ * ends. (0) .cleaned outputs and markers: rolled back; (1) committed, the
+ * members still there: deleted, swaps finished; (2) members gone, swaps not
+ * renamed; (3) outputs in place, markers left. */
+static void t_merge_crash_states(void **state)
+{
+    (void)state;
+    uint64_t seed = 17;
+    struct fixture *fx = fx_new("cleaner-mcrash");
+    write_random(fx, 300, &seed, WEIR_CODEC_NONE);
+    assert_int_equal(weir_log_roll(fx->log), WEIR_OK);
+    struct weir_clean_stats st;
+    clean(fx, weir_time_ms(), 3600000, &st);
+    unsigned segs_orig = weir_log_segment_count(fx->log);
+    int64_t cleaned = weir_log_cleaned_below(fx->log);
+    fx_close(fx);
+    char *orig = tu_tmpdir("cleaner-morig"), *done = tu_tmpdir("cleaner-mdone");
+    sh("cp -a %s/. %s", fx->dir, orig);
+    fx_open(fx);
+    clean(fx, weir_time_ms(), 3600000, &st);
+    unsigned segs_done = weir_log_segment_count(fx->log);
+    assert_true(segs_done < segs_orig);
+    fx_close(fx);
+    sh("cp -a %s/. %s", fx->dir, done);
+    /* markers: each of done's segments but the last, ending at the next one's base */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && set -- $(ls | grep -E '^[0-9]{20}\\.log$' | sed 's/\\.log$//'); "
+             "while [ $# -gt 1 ]; do expr $2 + 0 > $1.merged; shift; done", done);
+    assert_int_equal(system(cmd), 0);
+    for (int variant = 0; variant < 4; variant++) {
+        sh("rm -rf %s && mkdir %s", fx->dir, fx->dir);
+        sh("cp -a %s/. %s", variant == 3 ? done : orig, fx->dir);
+        sh("rm -f %s/clean-shutdown%s", fx->dir, "");
+        if (variant == 2) /* the members gone: only done's segments of orig stay */
+            snprintf(cmd, sizeof cmd,
+                     "cd %s && for f in $(ls | grep -E '^[0-9]{20}\\.(log|index|timeindex)$'); do "
+                     "[ -e %s/$f ] || rm $f; done", fx->dir, done);
+        else
+            snprintf(cmd, sizeof cmd, "true");
+        assert_int_equal(system(cmd), 0);
+        if (variant < 3) {
+            snprintf(cmd, sizeof cmd,
+                     "cd %s && cp %s/*.merged . && for m in *.merged; do b=${m%%.merged}; "
+                     "for x in log index timeindex; do [ -e %s/$b.$x ] && cp %s/$b.$x $b.$x.%s; done; done; "
+                     "cp %s/cleaner-offset-checkpoint .",
+                     fx->dir, done, done, done, variant == 0 ? "cleaned" : "swap", done);
+            assert_int_equal(system(cmd), 0);
+        }
+        fx_open(fx);
+        assert_int_equal(weir_log_segment_count(fx->log), variant == 0 ? segs_orig : segs_done);
+        check_model(fx, cleaned, false);
+        fx_close(fx);
+        snprintf(cmd, sizeof cmd, "ls %s | grep -qE '\\.(cleaned|swap|merged)$'", fx->dir);
+        assert_int_not_equal(system(cmd), 0); /* nothing temporary left */
+    }
+    tu_rmrf(orig);
+    tu_rmrf(done);
+    weir_free(orig);
+    weir_free(done);
+    fx_free(fx);
+}
+
 /* A truncation below the cleaned part lowers the cleaner checkpoint first. */
 static void t_truncate(void **state)
 {
@@ -393,6 +488,8 @@ int main(void)
         cmocka_unit_test(t_nothing),
         cmocka_unit_test(t_gap_at_end),
         cmocka_unit_test(t_crash_states),
+        cmocka_unit_test(t_merge),
+        cmocka_unit_test(t_merge_crash_states),
         cmocka_unit_test(t_truncate),
         cmocka_unit_test(t_config_keys),
     };
