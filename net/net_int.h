@@ -79,6 +79,7 @@ struct reactor_hook_ops {
     /* Only for a partition with replication state (p->repl != NULL): */
     void (*part_advanced)(struct reactor *r, void *ctx, struct part *p); /* its log grew; before its waiters are told */
     /* For every partition: */
+    void (*part_opened)(struct reactor *r, void *ctx, struct part *p);   /* part_open, once its log is open */
     void (*part_closing)(struct reactor *r, void *ctx, struct part *p);  /* part_close, before its log closes */
     /* This broker starts (leader) or stops leading p: a reactor that leads
      * alone from p's open on, otherwise by the roles the cluster gives p. */
@@ -591,8 +592,6 @@ struct part_repl; /* repl_part.c: role, leader state, held acks=all produces */
 void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role);
 /* p is no longer hosted here: role NONE when it has one (no-op otherwise). */
 void part_unhost(struct reactor *owner, struct part *p);
-/* part_open's: p opened on its owner (a reactor that leads alone leads it from now). */
-void part_repl_opened(struct reactor *owner, struct part *p);
 /* fetcher.c: follow `leader` at leader_epoch (truncate by OffsetsForLeaderEpoch,
  * then fetch); one connection per source broker carries all its partitions. */
 void fetcher_follow(struct reactor *owner, struct part *p, int32_t leader, int32_t leader_epoch);

@@ -356,7 +356,8 @@ enum weir_err part_open(struct reactor *r, const char *topic, int32_t partition,
     r->parts.buckets[h] = p;
     r->parts.count++;
     *out = p;
-    part_repl_opened(r, p);
+    for (unsigned i = 0; i < r->n_hooks; i++)
+        if (r->hooks[i].ops->part_opened) r->hooks[i].ops->part_opened(r, r->hooks[i].ctx, p);
     return WEIR_OK;
 }
 

@@ -396,10 +396,6 @@ static void led_tell(struct reactor *owner, struct part *p, bool leader)
         if (owner->hooks[i].ops->part_led) owner->hooks[i].ops->part_led(owner, owner->hooks[i].ctx, p, leader);
 }
 
-void part_repl_opened(struct reactor *owner, struct part *p)
-{
-    if (owner->leads_alone) led_tell(owner, p, true); /* its only replica: the leader from the start */
-}
 
 void part_repl_role(struct reactor *owner, struct part *p, const struct weir_role *role)
 {
@@ -603,6 +599,12 @@ static void repl_forget(struct reactor *r, struct part *p, bool tell)
     if (!pr->isr_writing) weir_free(pr);
 }
 
+static void repl_part_opened(struct reactor *r, void *ctx, struct part *p)
+{
+    (void)ctx;
+    if (r->leads_alone) led_tell(r, p, true); /* its only replica: the leader from its open */
+}
+
 static void repl_part_closing(struct reactor *r, void *ctx, struct part *p)
 {
     (void)ctx;
@@ -644,7 +646,7 @@ static void repl_fini(struct reactor *r, void *ctx)
 
 static const struct reactor_hook_ops repl_hook = { .tick = repl_tick, .stop = repl_stop, .busy = repl_busy,
                                                    .fini = repl_fini, .part_advanced = repl_part_advanced,
-                                                   .part_closing = repl_part_closing };
+                                                   .part_opened = repl_part_opened, .part_closing = repl_part_closing };
 
 void repl_reactor_init(struct reactor *r)
 {
