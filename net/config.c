@@ -71,7 +71,7 @@ struct broker_key {
     enum key_kind kind;
     size_t field;           /* KEY_I32, KEY_U32, KEY_I64, KEY_RATIO, KEY_BOOL, KEY_PATH */
     int64_t min, max;       /* integer kinds; KEY_LOG, KEY_I64: before scaling, when scale > 1 */
-    const char *topic_key;  /* KEY_LOG */
+    const char *topic_key;  /* KEY_LOG; a KEY_RATIO topic default */
     int64_t scale;          /* KEY_LOG, KEY_I64: milliseconds per unit; KEY_LOG 1 = the engine checks the range */
     uint32_t self;          /* this key's bit in keys_set, 0 when not ranked */
     uint32_t outranked_by;  /* bits of the keys that win over this one */
@@ -102,8 +102,9 @@ static const struct broker_key broker_keys[] = {
     { "offsets.retention.minutes", KEY_I64, FIELD(offsets_retention_ms), 1, INT64_MAX / 60000, NULL, 60000,
       SET_OFFSETS_RETENTION_MINUTES, SET_OFFSETS_RETENTION_MS },
     { "offsets.retention.check.interval.ms", KEY_I64, FIELD(offsets_retention_check_ms), 1, INT64_MAX, NULL, 1, 0, 0 },
-    { "log.cleaner.min.cleanable.ratio", KEY_RATIO, FIELD(offsets_cleanable_ratio), 0, 0, NULL, 0, 0, 0 },
-    { "weir.offsets.compaction.min.bytes", KEY_I64, FIELD(offsets_compaction_min_bytes), 0, INT64_MAX, NULL, 1, 0, 0 },
+    /* a topic default parsed as a ratio (KEY_LOG takes integers) */
+    { "log.cleaner.min.cleanable.ratio", KEY_RATIO, FIELD(log.min_cleanable_dirty_ratio), 0, 0,
+      "min.cleanable.dirty.ratio", 0, 0, 0 },
     { "offsets.topic.segment.bytes", KEY_I64, FIELD(offsets_segment_bytes), 1 << 20, 1 << 30, NULL, 1, 0, 0 },
     { "group.max.size", KEY_I32, FIELD(group_max_size), 1, INT32_MAX, NULL, 0, 0, 0 },
     { "weir.groups.max", KEY_I64, FIELD(groups_max), 1, INT64_MAX, NULL, 1, 0, 0 },
@@ -199,8 +200,6 @@ void weir_broker_config_default(struct weir_broker_config *c)
     c->replica_lag_time_max_ms = 30000;
     c->offsets_retention_ms = (int64_t)10080 * 60000;
     c->offsets_retention_check_ms = 600000;
-    c->offsets_cleanable_ratio = 0.5;
-    c->offsets_compaction_min_bytes = 4 << 20;
     c->offsets_segment_bytes = 0; /* unset: min(100 MiB, log.segment.bytes) */
     c->group_max_size = 1000;     /* Kafka: unbounded; weir's rebalance is quadratic in members */
     c->groups_max = 100000;
@@ -767,7 +766,7 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     }
     if (err == WEIR_OK) c->keys_set |= k->self;
     size_t used = strlen(c->log_keys_text);
-    if (err == WEIR_OK && k->kind == KEY_LOG && used + strlen(k->name) + strlen(value) + 3 < sizeof c->log_keys_text)
+    if (err == WEIR_OK && k->topic_key && used + strlen(k->name) + strlen(value) + 3 < sizeof c->log_keys_text)
         snprintf(c->log_keys_text + used, sizeof c->log_keys_text - used, "%s=%s\n", k->name, value);
     return err;
 }

@@ -115,7 +115,7 @@ static void gop_run(struct reactor *r, struct gcoord *gc, struct gop *op)
 static bool offsets_unload(struct reactor *r, struct gcoord *gc, int32_t p)
 {
     gc->unload[p] = true;
-    if (gc->inflight[p] > 0 || gc->compacting[p] || gc->held[p]) return false;
+    if (gc->inflight[p] > 0) return false;
     for (struct group *g = gc->groups; g; g = g->next)
         if (g->writes > 0 && group_partition(kstr_c(g->id)) == p) return false;
     int32_t n = 0;
@@ -131,7 +131,6 @@ static bool offsets_unload(struct reactor *r, struct gcoord *gc, int32_t p)
     }
     gc->loaded[p] = false;
     gc->n_live[p] = 0;
-    gc->compact_wanted[p] = false;
     gc->unload[p] = false;
     if (n) weir_log(WEIR_LOG_INFO, "%s-%d: %d groups unloaded", GROUP_OFFSETS_TOPIC, p, n);
     return true;
@@ -207,7 +206,6 @@ void groups_tick(struct reactor *r)
         for (struct gmember *m = g->members; m; m = m->next) group_timer(gc, m->hb_deadline_ns);
         if (g->state == G_PREPARING) group_timer(gc, g->rebalance_deadline_ns);
     }
-    group_compaction_tick(r, gc);
     group_expire_tick(r, gc);
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
         if (gc->unload[p]) offsets_unload(r, gc, p);
@@ -456,20 +454,32 @@ void handle_group(struct request *req)
     ptask_send(&op->pt);
 }
 
+unsigned groups_topic_configs(const struct broker *b, char seg_text[24], const char *keys[GROUPS_TOPIC_CONFIGS],
+                              const char *values[GROUPS_TOPIC_CONFIGS])
+{
+    /* Kafka's offsets.topic.segment.bytes (100 MiB): segments are preallocated. */
+    int64_t seg = b->cfg.offsets_segment_bytes;
+    if (seg == 0) seg = WEIR_MIN((int64_t)104857600, (int64_t)b->cfg.log.segment_bytes);
+    snprintf(seg_text, 24, "%" PRId64, seg);
+    static const char *const k[] = { "flush.messages", "retention.ms", "segment.bytes", "cleanup.policy" };
+    const char *const v[] = { "1", "-1", seg_text, "compact" };
+    _Static_assert(WEIR_ARRAY_LEN(k) == GROUPS_TOPIC_CONFIGS, "one value per key");
+    for (unsigned i = 0; i < GROUPS_TOPIC_CONFIGS; i++) keys[i] = k[i], values[i] = v[i];
+    return GROUPS_TOPIC_CONFIGS;
+}
+
 /* Creates the offsets topic at start when it is missing. */
 enum weir_err groups_topic_ensure(struct broker *b)
 {
     if (weir_store_topic_partitions(b->store, GROUP_OFFSETS_TOPIC) >= 0) return WEIR_OK;
-    /* Kafka's offsets.topic.segment.bytes (100 MiB): each compaction rolls a
-     * segment, and segments are preallocated. */
-    int64_t seg = b->cfg.offsets_segment_bytes;
-    if (seg == 0) seg = WEIR_MIN((int64_t)104857600, (int64_t)b->cfg.log.segment_bytes);
     char seg_text[24];
-    snprintf(seg_text, sizeof seg_text, "%" PRId64, seg);
-    const char *const configs[][2] = { { "flush.messages", "1" }, { "retention.ms", "-1" }, { "segment.bytes", seg_text } };
+    const char *keys[GROUPS_TOPIC_CONFIGS], *values[GROUPS_TOPIC_CONFIGS];
+    unsigned n = groups_topic_configs(b, seg_text, keys, values);
+    const char *configs[GROUPS_TOPIC_CONFIGS][2];
+    for (unsigned i = 0; i < n; i++) configs[i][0] = keys[i], configs[i][1] = values[i];
     char why[256];
-    enum weir_err err =
-        weir_store_topic_create(b->store, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, configs, 3, why, sizeof why);
+    enum weir_err err = weir_store_topic_create(b->store, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS,
+                                                (const char *const(*)[2])configs, n, why, sizeof why);
     if (err == WEIR_E_EXISTS) return WEIR_OK;
     if (err != WEIR_OK) weir_log(WEIR_LOG_ERROR, "cannot create %s: %s", GROUP_OFFSETS_TOPIC, why);
     return err;

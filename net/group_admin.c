@@ -112,13 +112,6 @@ static void delete_done(struct gjob *j)
     ptask_reply(j->r, &s->pt);
 }
 
-static void delete_owner(struct reactor *r, struct ptask *pt);
-
-static void delete_resume(struct reactor *r, struct gheld *h)
-{
-    struct ginfo_slot *s = weir_container_of(h, struct ginfo_slot, held);
-    delete_owner(r, &s->pt);
-}
 
 /* Kafka's rules: 24 for an empty name, 69 for a group this coordinator does
  * not know (Dead), 68 while it has members; otherwise every committed offset
@@ -143,16 +136,13 @@ static void delete_owner(struct reactor *r, struct ptask *pt)
         ptask_reply(r, pt);
         return;
     }
-    if (gc->compact_wanted[pt->partition]) {
-        group_hold(gc, pt->partition, &s->held, delete_resume);
-        return;
-    }
     group_pending_free(g);
-    if (g->offsets) {
+    if (g->offsets || g->stored_generation >= 0) {
         struct gjob *j = group_job_new(r, pt->partition, true, delete_done);
         j->slot = s;
         int64_t now = weir_time_ms();
         for (struct goffset *o = g->offsets; o; o = o->next) group_job_add(j, id, kstr_c(o->topic), o->partition, NULL, now);
+        if (g->stored_generation >= 0) group_job_add_gone(j, id, now);
         group_job_submit(j); /* delete_done answers */
         return;
     }
@@ -255,7 +245,6 @@ struct offdel {
     struct ptask pt;
     struct koffsetdelete_req in;
     struct koffsetdelete_resp out; /* in the request's arena; the owner fills the codes */
-    struct gheld held;
 };
 
 static void offdel_finish(struct gjob *j)
@@ -271,12 +260,6 @@ static void offdel_finish(struct gjob *j)
     ptask_reply(j->r, &od->pt);
 }
 
-static void offdel_owner(struct reactor *r, struct ptask *pt);
-
-static void offdel_resume(struct reactor *r, struct gheld *h)
-{
-    offdel_owner(r, &weir_container_of(h, struct offdel, held)->pt);
-}
 
 /* The group-level answer, as Kafka's GroupCoordinator.handleDeleteOffsets:
  * 24 for an empty id, the coordinator's refusal, 69 for a group it does not
@@ -307,10 +290,6 @@ static void offdel_owner(struct reactor *r, struct ptask *pt)
     od->out.error_code = offdel_group_error(r, gc, od, &g);
     if (od->out.error_code) {
         ptask_reply(r, pt);
-        return;
-    }
-    if (gc->compact_wanted[pt->partition]) {
-        group_hold(gc, pt->partition, &od->held, offdel_resume);
         return;
     }
     struct gjob *j = NULL;

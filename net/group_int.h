@@ -47,12 +47,6 @@ struct gtable {
 
 enum gop_kind { GOP_JOIN, GOP_SYNC, GOP_HB, GOP_LEAVE, GOP_COMMIT, GOP_FETCH };
 
-/* A write to an offsets partition waiting for its compaction to start (3). */
-struct gheld {
-    struct gheld *next;
-    void (*resume)(struct reactor *r, struct gheld *h);
-};
-
 /* DescribeGroups, DeleteGroups and ListGroups fan out: one slot per group or
  * per offsets partition (ListGroups); the last answer encodes the response. */
 struct ginfo_state {
@@ -72,7 +66,6 @@ struct ginfo_slot {
     struct ginfo_state *st;
     struct weir_arena arena;   /* DescribeGroups, ListGroups: what the owner copies (owners run at once) */
     int32_t index; /* group index (DescribeGroups, DeleteGroups) */
-    struct gheld held;
 };
 
 
@@ -104,7 +97,6 @@ struct gop {
     struct weir_append app;
     uint8_t *batch;
     int64_t commit_ts;
-    struct gheld held;
     struct repl_hold hold;       /* cluster mode: appended, waiting for the HW to pass it */
     /* OffsetFetch v8: one answer per group, asked one after another (group.c) */
     struct koffsetfetch_resp_group *fetch_groups;
@@ -163,7 +155,6 @@ struct group {
     int32_t n_offsets;
     int32_t offsets_reserved; /* new keys of commits in flight (weir.group.offsets.max) */
     int32_t stored_generation; /* the generation its last membership record holds; -1: none written */
-    bool meta_live;            /* its last membership record has members (counted in gc->n_meta) */
     struct group *next, *prev; /* gc->groups, newest first */
     struct glink hl;           /* gc->group_ids */
 };
@@ -179,11 +170,7 @@ struct gcoord {
     uint64_t member_seq;
     /* per offsets partition, on its owner */
     int64_t n_live[GROUP_OFFSETS_PARTITIONS];   /* committed offsets in memory */
-    int64_t n_meta[GROUP_OFFSETS_PARTITIONS];   /* groups whose last membership record has members */
     int32_t inflight[GROUP_OFFSETS_PARTITIONS]; /* our appends not completed */
-    bool compact_wanted[GROUP_OFFSETS_PARTITIONS];
-    bool compacting[GROUP_OFFSETS_PARTITIONS];  /* a snapshot is being written */
-    struct gheld *held[GROUP_OFFSETS_PARTITIONS], **held_tail[GROUP_OFFSETS_PARTITIONS];
     int64_t next_expire_ms;
     int64_t timers_due_ns; /* no session, pending id or rebalance timer is due before; 0: walk the groups */
 };
@@ -266,7 +253,6 @@ struct gmeta {
 /* Replay: g takes the recorded membership (Kafka's loaded group): Stable at its
  * generation with those members, each given a fresh session; none: Empty. */
 void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm);
-void group_meta_live(struct gcoord *gc, struct group *g, bool live); /* g->meta_live, counted */
 
 /* Is a member of g (a "consumer" group with members) subscribed to topic, as
  * Kafka's GroupMetadata.isSubscribedToTopic answers: true also when the
@@ -297,10 +283,10 @@ void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition);
 struct gjob *group_job_new(struct reactor *r, int32_t partition, bool apply, void (*done)(struct gjob *job));
 void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t partition, const struct goffset *o,
                    int64_t ts);
+/* Adds the tombstone of group's membership record: the group is gone (Kafka's
+ * GroupMetadata tombstone), so compaction drops its last record. */
+void group_job_add_gone(struct gjob *j, struct kstr group, int64_t ts);
 void group_job_submit(struct gjob *j);
-void group_hold(struct gcoord *gc, int32_t partition, struct gheld *h,
-                void (*resume)(struct reactor *r, struct gheld *h));
-void group_compaction_tick(struct reactor *r, struct gcoord *gc);
 void group_expire_tick(struct reactor *r, struct gcoord *gc);
 
 /* ---- group_offsets.c ---- */

@@ -1,13 +1,15 @@
 /* net/group_log.c: the offsets log: committed offsets in memory and the
- * replay that builds them, batched writes (compaction snapshots, tombstones),
- * compaction, and offsets expiry.
+ * replay that builds them, batched writes (tombstones), and offsets expiry.
+ * __consumer_offsets is a compacted topic (cleanup.policy=compact): the
+ * broker's log cleaner (net/log_cleaner.c) keeps the last record per key, and
+ * drops a tombstone and what it deleted after delete.retention.ms.
  *
  * Record (our format, versioned): key = u8 1, i16+group,
  * i16+topic, i32 partition; value = i16 0, i64 offset, i32 leader epoch,
  * i16+metadata (-1 null), i64 commit timestamp ms; value version 1 adds
  * i64 expire timestamp ms (OffsetCommit v2-4 retention_time_ms); a null value is a tombstone
  * (DeleteGroups, offsets expiry): the key is gone. Membership record (Kafka's
- * GroupMetadata): key = u8 2, i16+group; value = i16 0, i16+protocol type,
+ * GroupMetadata): key = u8 2, i16+group (a null value: the group is gone); value = i16 0, i16+protocol type,
  * i32 generation, i16+protocol, i16+leader, i32 members, each i16+id,
  * i16+instance id (-1 null), i16+client id, i16+client host, i32 rebalance
  * timeout, i32 session timeout, i32+the chosen protocol's metadata,
@@ -20,14 +22,9 @@
  *      a record, applied to memory when its append completes, and appends
  *      complete in log order (last record per key wins, tombstones delete).
  *  (2) a group with a write in flight (writes > 0) is never freed.
- *  (3) compaction of partition p: once it is wanted, new writes to p are held;
- *      when p has no write in flight (so memory = the durable log), the
- *      active segment is rolled, the live set is appended there (a
- *      "snapshot", values as they are), the held writes resume after it; once
- *      the snapshot is durable, the whole segments below it are deleted,
- *      oldest first. A crash at any point leaves old records followed by a
- *      full or partial snapshot of the same values, or the snapshot alone:
- *      the replay is the same, and no acknowledged commit is lost. */
+ *  (3) the replay of a compacted log is the replay of the log: the cleaner
+ *      keeps each key's last record, and drops a tombstone only with every
+ *      older record of its key (a dropped key replays as absent either way). */
 #include "group_int.h"
 
 #include <inttypes.h>
@@ -122,6 +119,21 @@ static uint64_t membership_apply(struct gcoord *gc, int32_t partition, const str
     return whole;
 }
 
+/* A membership tombstone (key 2, null value): the group is gone, unless it
+ * has members again (a later record then says so) or offsets left. */
+static uint64_t membership_remove(struct gcoord *gc, int32_t partition, const struct weir_record *rec)
+{
+    struct weir_rd k = { rec->key + 1, rec->key + rec->key_len, WEIR_OK };
+    struct kstr group = group_get_str(&k);
+    if (k.err || group.len <= 0 || group_partition(group) != partition) return 0;
+    struct group *g = group_find(gc, group);
+    if (g && !g->members && g->state == G_EMPTY) {
+        g->stored_generation = -1;
+        group_maybe_free(gc, g);
+    }
+    return 1;
+}
+
 /* Applies one batch of offsets partition `partition` to memory (1): a value
  * sets its key, a tombstone deletes it. Records of another shape, or of a group
  * of another partition, are skipped. Returns how many applied; *tombstones
@@ -135,7 +147,7 @@ static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_
     if (weir_record_iter_init(&it, batch, len, scratch, scratch_cap, 64 << 20) != WEIR_OK) return 0;
     while (weir_record_iter_next(&it, &rec) == WEIR_OK) {
         if (rec.key && rec.key_len >= 1 && rec.key[0] == 2) {
-            n += membership_apply(gc, partition, &rec);
+            n += rec.value ? membership_apply(gc, partition, &rec) : membership_remove(gc, partition, &rec);
             continue;
         }
         if (!rec.key || rec.key_len < 1 || rec.key[0] != 1) continue;
@@ -163,11 +175,57 @@ static uint64_t records_apply(struct gcoord *gc, int32_t partition, const uint8_
     return n;
 }
 
+static void upgrade_done(void *ctx, enum weir_err err, const char *why)
+{
+    (void)ctx;
+    if (err == WEIR_OK) weir_log(WEIR_LOG_INFO, "%s: cleanup.policy=compact set (the log cleaner compacts it now)",
+                                 GROUP_OFFSETS_TOPIC);
+    else weir_log(WEIR_LOG_WARN, "%s: cannot set cleanup.policy=compact: %s", GROUP_OFFSETS_TOPIC,
+                  why && why[0] ? why : weir_err_text(err));
+}
+
+/* An offsets topic made before the log cleaner compacted it (weir compacted
+ * it itself then) gets cleanup.policy=compact, its other own configs kept,
+ * through the metadata (in a cluster every replica applies it); once per
+ * process. An operator's own cleanup.policy stays. */
+static void topic_upgrade(struct reactor *r, struct part *p)
+{
+    static _Atomic bool asked;
+    struct weir_store *st = r->b->store;
+    struct weir_log_config cfg;
+    if (!r->b->meta || weir_log_compacted(p->log) || weir_store_topic_override(st, GROUP_OFFSETS_TOPIC, "cleanup.policy") ||
+        weir_store_topic_config(st, GROUP_OFFSETS_TOPIC, &cfg) != WEIR_OK || atomic_exchange(&asked, true))
+        return;
+    enum { VALUE_CAP = 1024 };
+    size_t n_keys = 0;
+    for (struct weir_log_config_info info; weir_log_config_key(n_keys, &info);) n_keys++;
+    const char **keys = weir_calloc(n_keys + 1, sizeof *keys), **values = weir_calloc(n_keys + 1, sizeof *values);
+    char *text = weir_malloc((n_keys + 1) * VALUE_CAP);
+    uint32_t n = 0;
+    for (size_t i = 0; keys && values && text && i < n_keys; i++) {
+        struct weir_log_config_info info;
+        if (!weir_log_config_key(i, &info) || !weir_store_topic_override(st, GROUP_OFFSETS_TOPIC, info.name) ||
+            weir_log_config_get(&cfg, info.name, text + n * VALUE_CAP, VALUE_CAP) != WEIR_OK)
+            continue;
+        keys[n] = info.name, values[n] = text + n * VALUE_CAP, n++;
+    }
+    char why[256] = "";
+    enum weir_err err = WEIR_E_NOMEM;
+    if (keys && values && text) {
+        keys[n] = "cleanup.policy", values[n] = "compact", n++;
+        err = weir_meta_topic_configure(r->b->meta, GROUP_OFFSETS_TOPIC, keys, values, n, upgrade_done, NULL, why,
+                                        sizeof why);
+    }
+    if (err != WEIR_OK) upgrade_done(NULL, err, why);
+    weir_free(keys), weir_free(values), weir_free(text);
+}
+
 void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
 {
     int16_t code = 0;
     struct part *p = part_get(r, GROUP_OFFSETS_TOPIC, partition, &code);
     if (!p) return;
+    topic_upgrade(r, p);
     uint8_t *scratch = NULL;
     size_t scratch_cap = 0;
     uint64_t n_records = 0, n_tombstones = 0;
@@ -194,7 +252,7 @@ void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
                  gc->n_live[partition]);
 }
 
-/* ---- writes to the offsets log: snapshots and tombstones ---------------------------- */
+/* ---- writes to the offsets log: records and tombstones -- ---------------------------- */
 
 /* One key's record: key into k, value (NULL o = tombstone) into v. Sizes out. */
 static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struct kstr group, struct kstr topic,
@@ -275,6 +333,14 @@ void group_job_add(struct gjob *j, struct kstr group, struct kstr topic, int32_t
     job_add_kv(j, j->kv, kn, vn >= 0 ? v : NULL, vn, ts);
 }
 
+void group_job_add_gone(struct gjob *j, struct kstr group, int64_t ts)
+{
+    size_t kn = 0;
+    j->kv[kn++] = 2;
+    kn += group_put_str(j->kv + kn, group);
+    job_add_kv(j, j->kv, kn, NULL, -1, ts);
+}
+
 static size_t put_bytes(uint8_t *p, const uint8_t *b, int32_t n)
 {
     weir_store_be32(p, (uint32_t)n);
@@ -335,9 +401,9 @@ void group_store_membership(struct reactor *r, struct gcoord *gc, struct group *
         !(empty && g->stored_generation >= 0 && g->stored_generation != g->generation))
         return;
     g->stored_generation = g->generation;
-    group_meta_live(gc, g, stable);
     struct gjob *j = group_job_new(r, p, false, membership_done);
-    job_add_membership(j, g, weir_time_ms());
+    if (empty && !g->offsets) group_job_add_gone(j, kstr_c(g->id), weir_time_ms()); /* it goes now */
+    else job_add_membership(j, g, weir_time_ms());
     group_job_submit(j);
 }
 
@@ -391,104 +457,6 @@ void group_job_submit(struct gjob *j)
     job_finish(j);
 }
 
-/* ---- compaction (3) ------------------------------------------------------------------ */
-
-void group_hold(struct gcoord *gc, int32_t partition, struct gheld *h,
-                 void (*resume)(struct reactor *r, struct gheld *h))
-{
-    h->next = NULL;
-    h->resume = resume;
-    if (!gc->held[partition]) gc->held_tail[partition] = &gc->held[partition];
-    *gc->held_tail[partition] = h;
-    gc->held_tail[partition] = &h->next;
-}
-
-static void held_resume(struct reactor *r, struct gcoord *gc, int32_t partition)
-{
-    struct gheld *h = gc->held[partition];
-    gc->held[partition] = NULL;
-    while (h) {
-        struct gheld *next = h->next; /* resume may answer, and free, h's owner */
-        h->resume(r, h);
-        h = next;
-    }
-}
-
-static void snapshot_done(struct gjob *j)
-{
-    struct gcoord *gc = group_coord_of(j->r);
-    gc->compacting[j->partition] = false;
-    struct part *part = part_find(j->r, GROUP_OFFSETS_TOPIC, j->partition);
-    if (j->err != WEIR_OK || !part) {
-        weir_log(WEIR_LOG_WARN, "%s-%d: compaction snapshot not written: %s", GROUP_OFFSETS_TOPIC, j->partition,
-                 weir_err_str(j->err));
-        return;
-    }
-    unsigned deleted = 0;
-    uint64_t before = weir_log_size_bytes(part->log);
-    int64_t base = j->batches[0].app.base_offset; /* where the snapshot begins */
-    weir_log_delete_below(part->log, base, &deleted);
-    weir_log(WEIR_LOG_INFO, "%s-%d: compacted: snapshot of %" PRId64 " offsets at offset %" PRId64
-             ", %u segments deleted, %" PRIu64 " -> %" PRIu64 " bytes", GROUP_OFFSETS_TOPIC, j->partition,
-             gc->n_live[j->partition], base, deleted, before, weir_log_size_bytes(part->log));
-}
-
-/* Rolls, appends the live set of the partition, resumes its held writes. */
-static void compact_now(struct reactor *r, struct gcoord *gc, int32_t partition)
-{
-    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
-    if (!part || weir_log_state(part->log) != WEIR_OK) return;
-    /* An idle log rolls at once; otherwise (a foreign append) the snapshot goes
-     * after it in the active segment, and what precedes it there stays. */
-    if (weir_log_idle(part->log) && weir_log_roll(part->log) != WEIR_OK) return;
-    group_coord_check(gc);
-    struct gjob *j = group_job_new(r, partition, false, snapshot_done);
-    for (struct group *g = gc->groups; g; g = g->next) {
-        if (group_partition(kstr_c(g->id)) != partition) continue;
-        for (struct goffset *o = g->offsets; o; o = o->next)
-            group_job_add(j, kstr_c(g->id), kstr_c(o->topic), o->partition, o, o->ts);
-        if (g->state == G_STABLE && g->stored_generation == g->generation) job_add_membership(j, g, weir_time_ms());
-    }
-    if (!j->n_batches) { /* nothing is live: everything below the end goes */
-        unsigned deleted = 0;
-        weir_log_delete_below(part->log, weir_log_end_offset(part->log), &deleted);
-        weir_log(WEIR_LOG_INFO, "%s-%d: compacted to nothing (%u segments deleted)", GROUP_OFFSETS_TOPIC, partition,
-                 deleted);
-        job_free(j);
-        return;
-    }
-    gc->compacting[partition] = true;
-    group_job_submit(j);
-}
-
-/* Wants a compaction when the log is big enough and dirty enough. */
-static void compact_check(struct reactor *r, struct gcoord *gc, int32_t partition)
-{
-    if (gc->compact_wanted[partition] || gc->compacting[partition]) return;
-    struct part *part = part_find(r, GROUP_OFFSETS_TOPIC, partition);
-    if (!part || weir_log_state(part->log) != WEIR_OK) return;
-    const struct weir_broker_config *cfg = &r->b->cfg;
-    int64_t total = weir_log_end_offset(part->log) - weir_log_start_offset(part->log);
-    int64_t dirty = total - gc->n_live[partition] - gc->n_meta[partition];
-    if (dirty <= 0 || (double)dirty < cfg->offsets_cleanable_ratio * (double)total ||
-        weir_log_size_bytes(part->log) < (uint64_t)cfg->offsets_compaction_min_bytes)
-        return;
-    gc->compact_wanted[partition] = true;
-}
-
-void group_compaction_tick(struct reactor *r, struct gcoord *gc)
-{
-    for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
-        if (!gc->loaded[p]) continue;
-        if (gc->unload[p]) gc->compact_wanted[p] = false; /* not the leader's any more: no rewrite of its log */
-        else if (!r->stopping) compact_check(r, gc, p);
-        if (!gc->compact_wanted[p] || (gc->inflight[p] > 0 && !r->stopping)) continue;
-        gc->compact_wanted[p] = false;
-        if (!r->stopping) compact_now(r, gc, p);
-        held_resume(r, gc, p);
-    }
-}
-
 /* ---- offsets retention -------------------------------------------------------------- */
 
 static void expire_done(struct gjob *j)
@@ -518,7 +486,7 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
     for (struct group *g = gc->groups, *next; g; g = next) {
         next = g->next;
         int32_t p = group_partition(kstr_c(g->id));
-        if (!gc->loaded[p] || gc->unload[p] || gc->compact_wanted[p] || g->members || g->pending || g->writes > 0 ||
+        if (!gc->loaded[p] || gc->unload[p] || g->members || g->pending || g->writes > 0 ||
             g->state != G_EMPTY)
             continue;
         if (!g->offsets) {
@@ -539,6 +507,8 @@ void group_expire_tick(struct reactor *r, struct gcoord *gc)
         if (n)
             weir_log(WEIR_LOG_INFO, "group %s: %d offsets expired (empty, last commit %" PRId64 " ms ago)", g->id, n,
                      now - base);
+        if (n && n == g->n_offsets && g->stored_generation >= 0) /* all of them: the group goes too */
+            group_job_add_gone(jobs[p], kstr_c(g->id), now);
     }
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++)
         if (jobs[p]) group_job_submit(jobs[p]);

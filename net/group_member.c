@@ -181,14 +181,8 @@ struct group *group_new_capped(struct gcoord *gc, struct kstr id)
     }
     return group_new(gc, id);
 }
-void group_meta_live(struct gcoord *gc, struct group *g, bool live)
-{
-    if (g->meta_live != live) gc->n_meta[group_partition(kstr_c(g->id))] += live ? 1 : -1;
-    g->meta_live = live;
-}
 static void group_destroy(struct gcoord *gc, struct group *g)
 {
-    group_meta_live(gc, g, false);
     for (struct gmember *m = g->members, *mn; m; m = mn) mn = m->next, group_member_free(m);
     group_pending_free(g);
     for (struct goffset *o = g->offsets, *on; o; o = on)
@@ -484,27 +478,23 @@ void group_check(struct gcoord *gc, const struct group *g)
 }
 
 /* Every group of the coordinator, and the counters over them. O(all groups):
- * at replay, compaction and the expiry check. */
+ * at replay and the expiry check. */
 void group_coord_check(struct gcoord *gc)
 {
 #ifdef WEIR_DEBUG
-    int64_t n = 0, live[GROUP_OFFSETS_PARTITIONS] = { 0 }, writes[GROUP_OFFSETS_PARTITIONS] = { 0 },
-            meta[GROUP_OFFSETS_PARTITIONS] = { 0 };
+    int64_t n = 0, live[GROUP_OFFSETS_PARTITIONS] = { 0 }, writes[GROUP_OFFSETS_PARTITIONS] = { 0 };
     for (const struct group *g = gc->groups; g; g = g->next, n++) {
         WEIR_DASSERT(g->prev ? g->prev->next == g : gc->groups == g);
         group_check(gc, g);
         int32_t p = group_partition(kstr_c(g->id));
         live[p] += g->n_offsets;
-        meta[p] += g->meta_live;
         writes[p] += g->writes;
     }
     WEIR_DASSERT(n == gc->n_groups && (uint64_t)n == gc->group_ids.n);
     WEIR_DASSERT(n <= atomic_load(&gc->b->groups_live));
     for (int32_t p = 0; p < GROUP_OFFSETS_PARTITIONS; p++) {
         WEIR_DASSERT(live[p] == gc->n_live[p]);        /* (1): n_live counts the keys in memory */
-        WEIR_DASSERT(meta[p] == gc->n_meta[p]);        /* live membership records, for compaction */
         WEIR_DASSERT(writes[p] <= gc->inflight[p]);    /* a group's commits are the partition's appends */
-        WEIR_DASSERT(!gc->compacting[p] || gc->loaded[p]);
     }
 #else
     (void)gc;
@@ -560,7 +550,6 @@ void group_restore(struct gcoord *gc, struct group *g, const struct gmeta *gm)
     g->generation = gm->generation;
     g->stored_generation = gm->generation;
     g->state = G_EMPTY; /* loaded, not a transition */
-    group_meta_live(gc, g, gm->n_members > 0);
     if (gm->n_members == 0) return;
     int64_t now = weir_clock_ns();
     for (int32_t i = gm->n_members - 1; i >= 0; i--) { /* linking reverses: keep the recorded order */

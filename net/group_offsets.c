@@ -82,18 +82,9 @@ static void commit_done(struct weir_append *a)
     part_repl_hold(op->owner, part_find(op->owner, GROUP_OFFSETS_TOPIC, op->pt.partition), &op->hold);
 }
 
-static void commit_resume(struct reactor *r, struct gheld *h)
-{
-    group_offset_commit(r, group_coord_of(r), weir_container_of(h, struct gop, held));
-}
-
 void group_offset_commit(struct reactor *r, struct gcoord *gc, struct gop *op)
 {
     const struct koffsetcommit_req *cr = &op->in.commit;
-    if (gc->compact_wanted[op->pt.partition]) {
-        group_hold(gc, op->pt.partition, &op->held, commit_resume);
-        return;
-    }
     int16_t all = 0;
     struct group *g = group_find(gc, cr->group_id);
     struct gmember *m = NULL;

@@ -106,14 +106,11 @@ static void offsets_topic_maybe_create(struct broker *b)
         return;
     }
     if (atomic_exchange(&offsets_creating, true)) return;
-    int64_t seg = b->cfg.offsets_segment_bytes;
-    if (seg == 0) seg = WEIR_MIN((int64_t)104857600, (int64_t)b->cfg.log.segment_bytes);
     char seg_text[24], why[256];
-    snprintf(seg_text, sizeof seg_text, "%" PRId64, seg);
-    const char *const keys[] = { "flush.messages", "retention.ms", "segment.bytes" };
-    const char *const values[] = { "1", "-1", seg_text };
+    const char *keys[GROUPS_TOPIC_CONFIGS], *values[GROUPS_TOPIC_CONFIGS];
+    unsigned n = groups_topic_configs(b, seg_text, keys, values);
     enum weir_err err = weir_meta_topic_create(b->meta, GROUP_OFFSETS_TOPIC, GROUP_OFFSETS_PARTITIONS, (int16_t)rf,
-                                               NULL, keys, values, 3, offsets_created, NULL, why, sizeof why);
+                                               NULL, keys, values, n, offsets_created, NULL, why, sizeof why);
     if (err != WEIR_OK) offsets_created(NULL, err, why);
 }
 

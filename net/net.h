@@ -65,8 +65,6 @@ struct weir_broker_config {
     /* __consumer_offsets (net/group*.c) */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes (10080) × 60000, or weir.offsets.retention.ms */
     int64_t offsets_retention_check_ms; /* offsets.retention.check.interval.ms, default 600000 */
-    double offsets_cleanable_ratio;     /* log.cleaner.min.cleanable.ratio, default 0.5: compact at this dirty share */
-    int64_t offsets_compaction_min_bytes; /* weir.offsets.compaction.min.bytes: not below this log size (4 MiB) */
     int64_t offsets_segment_bytes;      /* offsets.topic.segment.bytes; 0: min(104857600, log.segment.bytes) */
     int32_t group_max_size;             /* group.max.size: members per group, default 1000 */
     int64_t groups_max;                 /* weir.groups.max: groups per broker, default 100000 */

@@ -577,6 +577,12 @@ void groups_offsets_each(struct reactor *r,
 /* Per reactor, before it starts: groups_tick each turn, groups_free at the end. */
 void groups_reactor_init(struct reactor *r);
 enum weir_err groups_topic_ensure(struct broker *b);
+/* The configs __consumer_offsets is made with (both modes): flush.messages=1,
+ * retention.ms=-1, segment.bytes (offsets.topic.segment.bytes),
+ * cleanup.policy=compact (the log cleaner compacts it). seg_text holds a value. */
+enum { GROUPS_TOPIC_CONFIGS = 4 };
+unsigned groups_topic_configs(const struct broker *b, char seg_text[24], const char *keys[GROUPS_TOPIC_CONFIGS],
+                              const char *values[GROUPS_TOPIC_CONFIGS]);
 
 /* ---- replication --------------------------------------------------------------------
  * In a cluster the cluster's thread learns a hosted partition's role (repl.h)

@@ -9,12 +9,14 @@ and the rebalance a partition increase triggers.
     -1, ListGroups no longer lists it, a second deletion gets 69; the other
     groups' offsets are untouched; the deletion holds after SIGTERM + restart
     and after kill -9 + restart (tombstones).
-(b) compaction of __consumer_offsets: 20,000 pipelined commits to a few keys
-    with a small compaction threshold (weir.offsets.compaction.min.bytes) and
-    256 KiB segments: every commit acked, the offsets partition stays at a few
-    segments on disk, the broker logs compactions, and after kill -9 the
-    restart replays a bounded number of records and OffsetFetch returns the
-    last committed offset of every key.
+(b) compaction of __consumer_offsets by the log cleaner (a compacted topic,
+    log.cleaner.backoff.ms=100): 20,000 pipelined commits to a few keys with
+    128 KiB segments: every commit acked, the topic is made with
+    cleanup.policy=compact, the offsets partition stays at a few segments and
+    well below what was written on disk, the cleaner logs passes, and after
+    kill -9 the restart replays a bounded number of records and OffsetFetch
+    returns the last committed offset of every key; a SIGTERM restart and
+    more commits after it too.
 (c) offsets.retention (weir.offsets.retention.ms=1500 for the test): an empty
     group's offsets expire and it leaves ListGroups; a group with a member
     keeps them until the member leaves (then they expire too); the expiry
@@ -275,8 +277,8 @@ def offsets_dir_stats(broker, part):
 
 
 def part_b(binary):
-    seg = 256 << 10
-    broker = C.Broker(binary, "gadm-b", sets=[f"log.segment.bytes={seg}", "weir.offsets.compaction.min.bytes=65536",
+    seg = 128 << 10
+    broker = C.Broker(binary, "gadm-b", sets=[f"log.segment.bytes={seg}", "log.cleaner.backoff.ms=100",
                                              "log.cleaner.min.cleanable.ratio=0.5"])
     broker.start()
     kc = Conn(broker.port, timeout=60 * TS)
@@ -307,10 +309,18 @@ def part_b(binary):
     C.check(bad == 0, f"(b) {n} commits acked ({n / secs:.0f} commits/s pipelined)", f"{bad} errors")
     segs_bytes = {p: offsets_dir_stats(broker, p) for p in parts}
     C.say(f"(b) offsets partitions {parts}: (segments, bytes) {segs_bytes}, most segments seen {max_segs}")
-    # Without compaction ~110 bytes a commit would need n * 110 / 2 / seg segments per partition.
-    C.check(all(c <= 3 and b <= 3 * seg for c, b in segs_bytes.values()) and max_segs <= 3,
-            "(b) the offsets log stays at a few segments", str(segs_bytes))
-    C.check("compacted: snapshot of" in broker.log(), "(b) the broker logged compactions")
+    written = n * 110 // len(parts)  # about 110 bytes a commit, uncompacted
+    C.check(written > 4 * seg, f"(b) enough written to roll several segments ({written} bytes a partition)")
+    # The cleaner runs every 100 ms: once the last full segment is cleaned, at most
+    # the merged cleaned part, the segment it could not merge yet and the active one.
+    def compacted():
+        s = {p: offsets_dir_stats(broker, p) for p in parts}
+        return s if all(c <= 4 and b <= 3 * seg for c, b in s.values()) else None
+    segs_bytes = C.wait_for(compacted, 30 * TS, "the cleaner to catch up") or segs_bytes
+    C.check(compacted() is not None and max_segs <= 8,
+            f"(b) the offsets log stays at a few segments, well below the {written} bytes written", str(segs_bytes))
+    C.check(any(f"cleaner: " in line and f"{OFFSETS}-" in line for line in broker.log().splitlines()),
+            "(b) the log cleaner compacted the offsets partitions")
     got = {(g, p): o for g in groups for p, o in zip(range(3), committed(kc, g))}
     C.check(got == want, "(b) OffsetFetch returns the last commit of every key", f"{got} != {want}")
     kc.close()
@@ -326,6 +336,29 @@ def part_b(binary):
     # Commits go on after the restart, and the deleted segments stay deleted.
     C.check(set(kc.commit("cmp-a", {(TOPIC, 0): n + 1}).values()) == {0}, "(b) a commit after the restart")
     C.check(committed(kc, "cmp-a", (0,)) == [n + 1], "(b) reads back")
+    kc.close()
+    broker.stop()
+    # (b2) an offsets topic from before the log cleaner took it over (no
+    # cleanup.policy of its own) gets cleanup.policy=compact when it loads, its
+    # other configs kept, and keeps its offsets.
+    topic_file = os.path.join(broker.datadir, f"{OFFSETS}.topic")
+    with open(topic_file) as f:
+        text = f.read()
+    C.check("config.cleanup.policy=compact" in text, "(b) __consumer_offsets was made with cleanup.policy=compact")
+    with open(topic_file, "w") as f:
+        f.write("".join(line for line in text.splitlines(True) if "cleanup.policy" not in line))
+    broker.restart()
+    kc = Conn(broker.port, timeout=60 * TS)
+    want[("cmp-a", 0)] = n + 1
+    got = {(g, p): o for g in groups for p, o in zip(range(3), committed(kc, g))}
+    C.check(got == want, "(b2) an older offsets topic: the last commit of every key", f"{got} != {want}")
+    C.check(C.wait_for(lambda: "cleanup.policy=compact set" in broker.log(since_start=True), 10 * TS,
+                       "the upgrade"), "(b2) the broker set cleanup.policy=compact on it")
+    with open(topic_file) as f:
+        text = f.read()
+    C.check(all(k in text for k in ("config.cleanup.policy=compact", "config.flush.messages=1",
+                                    f"config.segment.bytes={seg}", "config.retention.ms=-1")),
+            "(b2) written, with its other configs kept", text)
     kc.close()
     broker.stop()
 

@@ -19,7 +19,8 @@ failure scenarios are tests/it_repl_*.py's others):
       every broker's copy of every partition holds the records;
   (e) FindCoordinator names the leader of the group's __consumer_offsets
       partition; a consumer group commits and reads its offset back, also
-      from the next coordinator after a kill -9 of the first;
+      from the next coordinator after a kill -9 of the first; (e2) every
+      replica's log cleaner compacts its copy of the offsets partition;
   (f) DeleteTopics: the topic goes from the cluster and every broker's data dir;
       (f2) also from a broker stopped meanwhile, once it is back (stray);
   (g) SIGTERM: each broker exits 0 (controlled shutdown first).
@@ -158,7 +159,7 @@ def main(binary):
     ts = itc.TSCALE_OF(binary)
     zk, brokers, common = repl_check.start_cluster(binary, [
         "offsets.topic.replication.factor=3", "replica.lag.time.max.ms=10000",
-        "weir.offsets.compaction.min.bytes=65536",  # (e2): the leader compacts soon
+        "offsets.topic.segment.bytes=1048576", "log.cleaner.backoff.ms=200",  # (e2): offsets compacted soon
         "auto.create.topics.enable=false"])  # a client's late Metadata must not bring the deleted topic back
     boot = ",".join(b.bootstrap for b in brokers)
 
@@ -372,14 +373,21 @@ def main(binary):
                 pids.append(pid if err == 0 else None)
     check(None not in pids and len(set(pids)) == len(pids), "InitProducerId: ids distinct over the brokers", str(pids))
 
-    # (e2) followers follow the leader's log start: the coordinator compacts its
-    # offsets partition (deleting segments); the followers' copies lose them too
+    # (e2) __consumer_offsets is a compacted topic: the log cleaner of every
+    # replica compacts its own copy (Kafka's followers clean theirs too)
     def log_bases(b, part):
         d = os.path.join(b.datadir, f"__consumer_offsets-{part}")
         try:
             return sorted(int(n[:-4]) for n in os.listdir(d) if n.endswith(".log"))
         except FileNotFoundError:
             return []
+
+    def cleaned_below(b, part):
+        try:
+            with open(os.path.join(b.datadir, f"__consumer_offsets-{part}", "cleaner-offset-checkpoint")) as f:
+                return int(f.read().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
 
     lead = wait(lambda: (lambda n: [n] if n in (0, 1, 2) else None)(coordinator(brokers[0])), 60 * ts,
                 "coordinator")
@@ -393,26 +401,27 @@ def main(binary):
                 body = itc.string("smoke-compact") + itc.i32(-1) + itc.string("") + itc.string(None) + \
                     itc.array([t], lambda x: x)
                 conn.request(8, 7, body)
-            followers = [b for j, b in enumerate(brokers) if j != lead]
             compacted, caught = None, False
             t0 = time.monotonic()
-            # Segments end elsewhere on followers: theirs go once the leader's start
-            # passes them, at a later compaction; so commits go on meanwhile.
+            # Each replica rolls at its own offsets and cleans on its own; commits go
+            # on until every copy of the partition had a pass.
             for i in range(40000):
                 commit(i)
                 if i % 200 == 199:
                     if compacted is None:
                         parts = [int(n.split("-")[-1]) for n in os.listdir(brokers[lead].datadir)
                                  if n.startswith("__consumer_offsets-")]
-                        done = [p for p in parts if log_bases(brokers[lead], p)[:1] > [0]]
+                        done = [p for p in parts if cleaned_below(brokers[lead], p) > 0]
                         compacted = done[0] if done else None
-                    caught = compacted is not None and all(log_bases(b, compacted)[:1] > [0] for b in followers)
+                    caught = compacted is not None and all(cleaned_below(b, compacted) > 0 for b in brokers)
                     if caught or time.monotonic() - t0 > 120 * ts:
                         break
-        check(compacted is not None, "(e2) the coordinator compacted its offsets partition", str(compacted))
-        check(caught, f"(e2) the followers deleted the segments below the leader's log start ({i + 1} commits, "
+        check(compacted is not None, "(e2) the coordinator's log cleaner compacted its offsets partition",
+              str(compacted))
+        check(caught, f"(e2) every replica's cleaner compacted its copy ({i + 1} commits, "
               f"{time.monotonic() - t0:.1f}s)",
-              str([log_bases(b, compacted)[:3] for b in brokers] if compacted is not None else None))
+              str([(cleaned_below(b, compacted), log_bases(b, compacted)[:3]) for b in brokers]
+                  if compacted is not None else None))
 
     # (f) delete
     fut = other.delete_topics([TOPIC], operation_timeout=30 * ts)

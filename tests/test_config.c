@@ -67,8 +67,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.retention_check_ms, 300000);
     assert_int_equal(c.offsets_retention_ms, 10080LL * 60000);
     assert_int_equal(c.offsets_retention_check_ms, 600000);
-    assert_true(c.offsets_cleanable_ratio == 0.5);
-    assert_int_equal(c.offsets_compaction_min_bytes, 4 << 20);
+    assert_true(c.log.min_cleanable_dirty_ratio == 0.5);
     assert_int_equal(c.group_max_size, 1000);
     assert_int_equal(c.groups_max, 100000);
     assert_int_equal(c.group_offsets_max, 100000);
@@ -227,8 +226,7 @@ static const struct key_case {
     { "weir.offsets.retention.ms", "0", false, 0, F_NONE, 0, NULL },
     { "offsets.retention.check.interval.ms", "250", true, O(offsets_retention_check_ms), F_I64, 250, NULL },
     { "offsets.retention.check.interval.ms", "0", false, 0, F_NONE, 0, NULL },
-    { "weir.offsets.compaction.min.bytes", "0", true, O(offsets_compaction_min_bytes), F_I64, 0, NULL },
-    { "weir.offsets.compaction.min.bytes", "-1", false, 0, F_NONE, 0, NULL },
+    { "weir.offsets.compaction.min.bytes", "0", false, 0, F_NONE, 0, NULL }, /* gone: the log cleaner compacts */
     { "group.max.size", "1", true, O(group_max_size), F_I32, 1, NULL },
     { "group.max.size", "2147483647", true, O(group_max_size), F_I32, 2147483647, NULL },
     { "group.max.size", "0", false, 0, F_NONE, 0, NULL },
@@ -651,7 +649,8 @@ static void test_ratio(void **state)
         weir_broker_config_default(&c);
         assert_int_equal(weir_broker_config_set(&c, "log.cleaner.min.cleanable.ratio", good[i].text, why, sizeof why),
                          WEIR_OK);
-        assert_true(c.offsets_cleanable_ratio > good[i].want - 1e-12 && c.offsets_cleanable_ratio < good[i].want + 1e-12);
+        double got = c.log.min_cleanable_dirty_ratio; /* the default of every topic's min.cleanable.dirty.ratio */
+        assert_true(got > good[i].want - 1e-12 && got < good[i].want + 1e-12);
     }
 }
 
