@@ -6,7 +6,8 @@
  * group's state and appends its commits to the same partition's log. A
  * JoinGroup or SyncGroup that must wait is held on the owner (its ptask is not
  * answered) until the rebalance completes; each turn the owner runs the
- * session and rebalance timers, offsets expiry and compaction (groups_tick).
+ * session and rebalance timers and offsets expiry (groups_tick); the log
+ * cleaner compacts the topic.
  * On first use of an offsets partition its owner replays its log.
  *
  * This file: handle_group decodes a request on its connection's reactor and

@@ -6,7 +6,7 @@
  *                    SyncGroup, Heartbeat, LeaveGroup), partitions added to a
  *                    subscribed topic
  *   group_log.c      the offsets log: committed offsets in memory, replay,
- *                    batched writes (snapshots, tombstones), compaction, expiry;
+ *                    batched writes (records, tombstones), expiry;
  *                    its header states invariants (1)-(3)
  *   group_offsets.c  OffsetCommit, OffsetFetch
  *   group_admin.c    DescribeGroups, ListGroups, DeleteGroups

@@ -252,7 +252,7 @@ void group_log_replay(struct reactor *r, struct gcoord *gc, int32_t partition)
                  gc->n_live[partition]);
 }
 
-/* ---- writes to the offsets log: records and tombstones -- ---------------------------- */
+/* ---- writes to the offsets log: records and tombstones ------------------------------ */
 
 /* One key's record: key into k, value (NULL o = tombstone) into v. Sizes out. */
 static void record_encode(uint8_t *k, size_t *kn, uint8_t *v, int32_t *vn, struct kstr group, struct kstr topic,

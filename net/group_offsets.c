@@ -1,7 +1,6 @@
 /* net/group_offsets.c: OffsetCommit and OffsetFetch on the group's owner.
  * A commit is one batch appended to the group's offsets partition and applied
- * to memory when its append completes; it waits while that partition's
- * compaction is wanted. Invariants (1)-(3): group_log.c. */
+ * to memory when its append completes. Invariants (1)-(3): group_log.c. */
 #include "group_int.h"
 
 #include <inttypes.h>
