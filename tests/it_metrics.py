@@ -275,15 +275,16 @@ def shutdown(broker, port):
     proc = broker.proc
     proc.send_signal(15)
     t0 = time.monotonic()
-    ready, health = set(), set()
+    ready, health = [], set()  # /ready in order: the signal is handled a moment after kill() returns
     while proc.poll() is None and time.monotonic() - t0 < 3:
         try:
-            ready.add(http(port, "/ready", timeout=2)[0])
+            ready.append(http(port, "/ready", timeout=2)[0])
             health.add(http(port, "/health", timeout=2)[0])
         except OSError:
             break
         time.sleep(0.05)
-    C.check(503 in ready and 200 not in ready, "while stopping, /ready answers 503", str(ready))
+    after = ready[ready.index(503):] if 503 in ready else []
+    C.check(after and set(after) == {503}, "while stopping, /ready answers 503 (and 200 never again)", str(ready))
     C.check(health == {200}, "while stopping, /health answers 200", str(health))
     slow.close()
     broker.stop()  # counts: exit 0
