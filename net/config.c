@@ -740,6 +740,16 @@ enum weir_err weir_broker_config_set(struct weir_broker_config *c, const char *k
     const struct broker_key *k = NULL;
     for (size_t i = 0; i < WEIR_ARRAY_LEN(broker_keys) && !k; i++)
         if (strcmp(broker_keys[i].name, key) == 0) k = &broker_keys[i];
+    /* Keys an older weir took and this one no longer uses: a server.properties
+     * written for it still starts. */
+    static const char *const retired[][2] = {
+        { "weir.offsets.compaction.min.bytes", "__consumer_offsets is compacted by the log cleaner" },
+    };
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(retired) && !k; i++)
+        if (strcmp(retired[i][0], key) == 0) {
+            weir_log(WEIR_LOG_WARN, "config %s is no longer used (%s): remove it", key, retired[i][1]);
+            return WEIR_OK;
+        }
     if (!k) {
         char shown_key[SHOWN_BYTES_MAX + 1];
         snprintf(why, why_cap, "unknown config key '%s'", shown(key, shown_key, sizeof shown_key));
