@@ -790,15 +790,16 @@ void group_join(struct reactor *r, struct gcoord *gc, struct gop *op)
         out->error_code = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
         goto reply;
     }
+    /* Kafka's supportsProtocols: one of them every member supports, a
+     * rejoining member counted with the protocols it joined with before. */
     if (g->members) {
         bool common = false;
         for (int32_t i = 0; i < jr->n_protocols && !common; i++) {
             bool all = true;
-            for (struct gmember *m = g->members; m && all; m = m->next)
-                {
+            for (struct gmember *m = g->members; m && all; m = m->next) {
                 bool has = false;
                 for (int32_t j = 0; j < m->n_protos && !has; j++) has = seq(m->protos[j].name, jr->protocols[i].name);
-                all = seq(m->id, jr->member_id) || has;
+                all = has;
             }
             common = all;
         }
