@@ -33,9 +33,12 @@ enum {
     OPT_FORMAT,
     OPT_SET,
     OPT_GROUP,
+    OPT_SHOW_REBALANCES,
     TOPICS_MAX = 64,
     COMMIT_EVERY_MS = 1000,
 };
+
+static bool show_rebalances; /* --show-rebalances */
 
 struct consume_args {
     const char *bootstrap;
@@ -70,6 +73,7 @@ static const struct option consume_options[] = {
     { "format", required_argument, NULL, OPT_FORMAT },
     { "set", required_argument, NULL, OPT_SET },
     { "group", required_argument, NULL, OPT_GROUP },
+    { "show-rebalances", no_argument, NULL, OPT_SHOW_REBALANCES },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -81,13 +85,16 @@ static void usage_consume(FILE *out)
             "                    [--count N] [--exit] [--format FMT] [--set KEY=VALUE]...\n"
             "                    [--bootstrap HOST:PORT]\n"
             "       weir consume --group G --topic T... [--from-beginning] [--count N] [--format FMT]\n"
-            "                    [--set KEY=VALUE]... [--bootstrap HOST:PORT]\n\n"
+            "                    [--show-rebalances] [--set KEY=VALUE]... [--bootstrap HOST:PORT]\n\n"
             "Prints the records of a topic's partitions (all of them unless --partition says), or,\n"
             "with --group, of the partitions the consumer group G assigns to this member.\n\n"
             "  --topic T             the topic; with --group repeatable, and ^REGEX matches topics\n"
             "  --group G             join consumer group G: start at its committed offsets, commit\n"
             "                        what was printed (at least once) every second, on rebalance\n"
             "                        and at exit; --from-beginning applies where G has no offset\n"
+            "  --show-rebalances     with --group: a line on stderr for each rebalance callback,\n"
+            "                        'rebalance: assign|revoke T:P ...' (cooperative-sticky: the\n"
+            "                        partitions that join or leave; else the whole assignment)\n"
             "  --partition P         a partition; repeatable (default: every partition)\n"
             "  --from-beginning      start at the first record (default: the end, new records only)\n"
             "  --offset N            start at offset N of each partition; -N: N records before\n"
@@ -168,6 +175,7 @@ static int apply_option(struct consume_args *a, int opt, const char *arg)
             return cli_usage("consume: --count: '%.160s' is not a number >= 1", arg);
         return 0;
     case OPT_EXIT: a->exit_at_end = true; return 0;
+    case OPT_SHOW_REBALANCES: show_rebalances = true; return 0;
     case OPT_FORMAT: a->format = arg; return 0;
     case OPT_SET:
         if (!strchr(arg, '=') || arg[0] == '=') return cli_usage("consume: --set: expected KEY=VALUE, got '%.160s'", arg);
@@ -184,6 +192,12 @@ static void on_rebalance(struct weir_consumer *c, enum weir_rebalance kind, cons
                          size_t n, void *opaque)
 {
     (void)opaque;
+    if (show_rebalances) {
+        fprintf(stderr, "rebalance: %s", kind == WEIR_REBALANCE_REVOKE ? "revoke" : "assign");
+        for (size_t i = 0; i < n; i++) fprintf(stderr, " %s:%d", parts[i].topic, (int)parts[i].partition);
+        fputc('\n', stderr);
+        fflush(stderr);
+    }
     if (kind != WEIR_REBALANCE_REVOKE) return;
     if (fflush(stdout) != 0) return; /* not committed: printed records may be lost */
     int err = weir_consumer_commit(c, NULL, 0, 0);
@@ -233,6 +247,7 @@ static int consume_parse(int argc, char **argv, struct consume_args *a, struct c
     if (!a->topic) return cli_usage("consume: --topic is required");
     if (a->group && a->assign_opt) return cli_usage("consume: %s cannot be used with --group", a->assign_opt);
     if (a->group && a->exit_at_end) return cli_usage("consume: --exit cannot be used with --group");
+    if (!a->group && show_rebalances) return cli_usage("consume: --show-rebalances needs --group");
     if (!a->group && a->n_topics > 1) return cli_usage("consume: one --topic only (several need --group)");
     if (!a->group && a->topic[0] == '^') return cli_usage("consume: a ^pattern topic needs --group");
     char why[256];

@@ -164,7 +164,7 @@ static enum weir_conf_res set_str(struct weir_consumer_conf *c, const struct cke
     }
     if (k->off == offsetof(struct weir_consumer_conf, assignors) && !cw_assignors_valid(value)) {
         cw_errf(errbuf, errbuf_size,
-                "invalid value \"%s\" for partition.assignment.strategy: expected a comma-separated list of range, roundrobin",
+                "invalid value \"%s\" for partition.assignment.strategy: expected a comma-separated list of range, roundrobin, cooperative-sticky",
                 value);
         return WEIR_CONF_INVALID;
     }

@@ -390,11 +390,25 @@ struct weir_consumer_record {
 /* ---- consumer groups ---------------------------------------------------------
  *
  * With group.id set, weir_consumer_subscribe makes the consumer a member of a
- * Kafka consumer group (the classic protocol, eager rebalancing): a group
+ * Kafka consumer group (the classic protocol): a group
  * thread finds the coordinator, joins, and when it is the leader assigns the
  * partitions of every member's subscription (partition.assignment.strategy:
- * range, roundrobin; the first one all members support is chosen by the
- * broker). Each assigned partition starts at the group's committed offset, or
+ * range, roundrobin, cooperative-sticky; the one most members list first
+ * among those all support is chosen by the broker). Rebalancing is eager
+ * (every partition is revoked before the member joins again, and the new
+ * assignment is handed out whole) unless the strategy list is
+ * cooperative-sticky alone: then it is cooperative (KIP-429, what Java's
+ * CooperativeStickyAssignor and librdkafka's cooperative-sticky do, and
+ * members of both mix in one group): the member keeps its partitions
+ * through a rebalance and sends them as its owned partitions; the leader
+ * keeps each where it is unless balance needs it elsewhere; a partition
+ * that moves is first only revoked by its owner, which joins again at once,
+ * and the next rebalance hands it over. The rebalance callback then names
+ * only the partitions revoked (REVOKE) and only the ones added (ASSIGN,
+ * possibly none); records of the kept ones flow on (see
+ * weir_consumer_rebalance_protocol). When the member is refused
+ * (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) its partitions are lost: one
+ * REVOKE of all, no commit, then a join from scratch. Each assigned partition starts at the group's committed offset, or
  * by auto.offset.reset when it has none. Heartbeats go every
  * heartbeat.interval.ms; a member that misses session.timeout.ms is removed
  * by the broker; one that does not call poll for max.poll.interval.ms leaves
@@ -456,6 +470,13 @@ typedef void weir_rebalance_cb(struct weir_consumer *c, enum weir_rebalance kind
 typedef void weir_commit_cb(struct weir_consumer *c, int err, const struct weir_topic_partition *parts, size_t n,
                             void *opaque);
 WEIR_API void weir_consumer_conf_set_rebalance_cb(struct weir_consumer_conf *conf, weir_rebalance_cb *cb);
+/* "COOPERATIVE" when partition.assignment.strategy is cooperative-sticky
+ * alone (the rebalance callback is incremental: REVOKE and ASSIGN name the
+ * partitions that leave or join the assignment, the others stay), else
+ * "EAGER" (REVOKE names the whole assignment, ASSIGN the whole new one), as
+ * librdkafka's rd_kafka_rebalance_protocol; "NONE" without a group.id.
+ * Static string. */
+WEIR_API const char *weir_consumer_rebalance_protocol(const struct weir_consumer *c);
 WEIR_API void weir_consumer_conf_set_commit_cb(struct weir_consumer_conf *conf, weir_commit_cb *cb);
 /* The opaque pointer passed to both callbacks. */
 WEIR_API void weir_consumer_conf_set_opaque(struct weir_consumer_conf *conf, void *opaque);

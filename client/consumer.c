@@ -300,6 +300,12 @@ int weir_consumer_assign(struct weir_consumer *c, const struct weir_partition_st
 
 int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n)
 {
+    return cw_assign_change(c, parts, n, NULL, 0, true);
+}
+
+int cw_assign_change(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n,
+                     const struct weir_topic_partition *drop, size_t n_drop, bool replace)
+{
     int rc = 0;
     struct cpart *list = NULL, **tail = &list;
     pthread_mutex_lock(&c->lock);
@@ -335,13 +341,20 @@ int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts,
         pthread_mutex_unlock(&c->lock);
         return rc;
     }
-    while (c->parts) {
-        struct cpart *p = c->parts;
-        c->parts = p->next;
+    for (struct cpart **pp = &c->parts; *pp;) {
+        struct cpart *p = *pp;
+        bool gone = replace;
+        for (size_t i = 0; i < n_drop && !gone; i++) gone = p->id == drop[i].partition && !strcmp(p->topic, drop[i].topic);
+        if (!gone) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
         p->assigned = false;
         queue_purge(c, p);
         cw_cpart_unref(c, p);
     }
+    *tail = c->parts; /* kept ones after the new */
     c->parts = list;
     c->work_gen++;
     pthread_cond_broadcast(&c->cond_work);

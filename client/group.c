@@ -1,5 +1,5 @@
 /* client/group.c: the consumer's group membership (classic protocol, eager
- * rebalancing): the state machine run by one group thread per consumer that
+ * or cooperative rebalancing): the state machine run by one group thread per consumer that
  * has a group.id (group_main, rebalance, revoke and leave, the rebalance
  * callback handoff, heartbeats and metadata checks, start/stop). Commits are
  * group_commit.c, the subscription group_sub.c, JoinGroup/SyncGroup and the
@@ -15,14 +15,21 @@
  * metadata.max.age.ms. A rebalance (heartbeat REBALANCE_IN_PROGRESS, a
  * fenced generation, a changed subscription) first revokes everything: the
  * rebalance callback in the polling thread, an auto commit, an empty
- * assignment; then joins again.
+ * assignment; then joins again. Cooperative (cooperative-sticky alone,
+ * KIP-429): the assignment is kept through the join, and after SyncGroup
+ * only what the new one lacks is revoked (then a rejoin) and only what it
+ * adds is started (cooperative_apply).
  *
  * Invariants:
  *  (1) g->state and g->generation change only on the group thread, under
  *      c->lock; g->generation >= 0 exactly while the state is CG_STABLE.
  *  (2) a partition is assigned by the group only between a successful
  *      SyncGroup of g->generation and the revoke that precedes the next
- *      JoinGroup, so no two members of one generation fetch it.
+ *      JoinGroup, so no two members of one generation fetch it. Cooperative:
+ *      from the SyncGroup that gives it until the one whose assignment
+ *      lacks it (or the member is refused: all lost, revoked before the
+ *      next JoinGroup); it is listed as owned in every JoinGroup meanwhile,
+ *      and a leader gives no one a partition another member lists.
  *  (3) the rebalance callback runs in the polling thread while the group
  *      thread waits for it (serving commits meanwhile): a commit made in a
  *      REVOKE callback goes out with the generation that owns the partitions.
@@ -123,11 +130,25 @@ static void hold_all(struct weir_consumer *c)
     pthread_cond_broadcast(&c->cond_work);
 }
 
+/* Lock held: hold_all for parts[0, n) only. */
+static void hold_some(struct weir_consumer *c, const struct weir_topic_partition *parts, size_t n)
+{
+    for (struct cpart *p = c->parts; p; p = p->next)
+        for (size_t i = 0; i < n; i++)
+            if (p->id == parts[i].partition && !strcmp(p->topic, parts[i].topic)) {
+                p->epoch++;
+                p->state = CP_PAUSED;
+            }
+    c->work_gen++;
+    pthread_cond_broadcast(&c->cond_work);
+}
+
 /* Gives the whole assignment up: callback, auto commit (unless lost: the
  * member already left), empty assignment. Unless lost, the generation stays
  * valid through it (invariant 3). */
 static void revoke_all(struct weir_consumer *c, bool lost)
 {
+    c->g.owned_gen = -1;
     size_t n;
     struct weir_topic_partition *parts;
     pthread_mutex_lock(&c->lock);
@@ -220,15 +241,75 @@ static bool join_end(struct weir_consumer *c)
     return cut;
 }
 
+/* Cooperative (KIP-429), after SyncGroup: what the new assignment parts[0, n)
+ * no longer has is revoked (REVOKE callback with those only, auto commit,
+ * dropped; then a rejoin, so the leader can hand them on); what it adds
+ * starts at its committed offsets; the rest goes on untouched. *added gets
+ * the added ones (owned), for the ASSIGN callback. */
+static int cooperative_apply(struct weir_consumer *c, const struct weir_topic_partition *parts, size_t n,
+                             struct weir_topic_partition **added, size_t *n_added)
+{
+    struct cgroup *g = &c->g;
+    struct weir_topic_partition *cur, *gone = NULL, *add = NULL;
+    size_t n_cur, n_gone = 0, n_add = 0;
+    *added = NULL;
+    *n_added = 0;
+    pthread_mutex_lock(&c->lock);
+    int rc = cw_positions(c, CW_POS_ALL, &cur, &n_cur);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0) return rc;
+    gone = weir_calloc(n_cur ? n_cur : 1, sizeof *gone);
+    add = weir_calloc(n ? n : 1, sizeof *add);
+    if (!gone || !add) rc = WEIR_CLIENT_E_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n_cur; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < n && !kept; k++) kept = parts[k].partition == cur[i].partition && !strcmp(parts[k].topic, cur[i].topic);
+        if (!kept) gone[n_gone++] = cur[i], cur[i].topic = NULL; /* moved: freed with gone */
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        bool held = false;
+        for (size_t i = 0; i < n_cur && !held; i++)
+            held = cur[i].topic && parts[k].partition == cur[i].partition && !strcmp(parts[k].topic, cur[i].topic);
+        if (held) continue;
+        add[n_add] = (struct weir_topic_partition){ weir_strdup(parts[k].topic), parts[k].partition, -1, 0 };
+        if (!add[n_add++].topic) rc = WEIR_CLIENT_E_NOMEM;
+    }
+    weir_consumer_partitions_free(cur, n_cur); /* frees NULL topics too */
+    if (rc == 0 && n_gone) {
+        pthread_mutex_lock(&c->lock);
+        hold_some(c, gone, n_gone);
+        pthread_mutex_unlock(&c->lock);
+        run_callback(c, WEIR_REBALANCE_REVOKE, gone, n_gone);
+        if (c->conf.auto_commit) cw_group_auto_commit(c);
+        rc = cw_assign_change(c, NULL, 0, gone, n_gone, false);
+        g->need_rejoin = true; /* the second round: the leader hands them on */
+        weir_log(WEIR_LOG_DEBUG, "consumer group %s: %zu partitions revoked: rejoining", c->conf.group_id, n_gone);
+    }
+    if (rc == 0) rc = cw_group_assign_committed(c, add, n_add, false);
+    weir_consumer_partitions_free(gone, n_gone);
+    if (rc != 0) {
+        weir_consumer_partitions_free(add, n_add);
+        return rc;
+    }
+    *added = add;
+    *n_added = n_add;
+    return 0;
+}
+
 /* One attempt at becoming a member with an assignment. */
 static void rebalance(struct weir_consumer *c)
 {
     struct cgroup *g = &c->g;
+    bool coop = cw_assignors_cooperative(c->conf.assignors);
     pthread_mutex_lock(&c->lock);
-    bool member = g->state == CG_STABLE;
+    bool member = g->state == CG_STABLE, holds = c->parts != NULL;
     uint64_t sub_gen = g->sub_gen;
     pthread_mutex_unlock(&c->lock);
-    if (member) revoke_all(c, false);
+    /* Eager: everything goes before the JoinGroup. Cooperative: the
+     * assignment is kept through it (KIP-429) unless it was lost. */
+    if (!coop && member) revoke_all(c, false);
+    if (coop && g->gen_lost && holds) revoke_all(c, true);
+    g->gen_lost = false;
     cw_group_serve_requests(c); /* commits asked before now go with the generation they were asked in */
     /* No JoinGroup when fenced by a heartbeat or commit meanwhile (invariant
      * 4), nor once unsubscribed (group_main leaves instead). In one critical
@@ -254,16 +335,29 @@ static void rebalance(struct weir_consumer *c)
     if (rc == 0) {
         g->need_rejoin = false;
         g->joined_sub_gen = sub_gen;
+        g->owned_gen = g->generation;
         /* Gate: poll hands out nothing until the ASSIGN callback ran (Java's
          * onPartitionsAssigned comes before any record of the partitions). */
         pthread_mutex_lock(&c->lock);
         g->gate = c->conf.rebalance_cb != NULL;
         pthread_mutex_unlock(&c->lock);
-        rc = cw_group_assign_committed(c, parts, n);
+        if (coop) {
+            struct weir_topic_partition *added;
+            size_t n_added;
+            rc = cooperative_apply(c, parts, n, &added, &n_added);
+            if (rc == 0) { /* the ASSIGN callback names the added ones only */
+                weir_consumer_partitions_free(parts, n);
+                parts = added, n = n_added;
+            }
+        } else {
+            rc = cw_group_assign_committed(c, parts, n, true);
+        }
         if (rc != 0) {
             cw_group_set_state(c, CG_JOINING, -1);
             g->need_rejoin = true;
         }
+    } else if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_ILLEGAL_GENERATION) {
+        g->gen_lost = true;
     }
     bool cut = join_end(c);
     int64_t now = cw_now_ms();
@@ -329,6 +423,7 @@ static void heartbeat(struct weir_consumer *c)
     weir_log(WEIR_LOG_DEBUG, "consumer group %s: heartbeat: %s", c->conf.group_id, weir_client_err_str(rc));
     if (cw_group_fence_check(c, rc)) return;
     if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_ILLEGAL_GENERATION) g->gen_lost = true;
     g->need_rejoin = true;
 }
 
@@ -438,6 +533,7 @@ int cw_group_start(struct weir_consumer *c)
     struct cgroup *g = &c->g;
     g->wake_fd = -1;
     g->generation = -1;
+    g->owned_gen = -1;
     kbuf_init(&g->kb, 0);
     cw_conn_init(&g->coord, c->conf.client_id);
     cw_conn_init(&g->boot, c->conf.client_id);
@@ -531,6 +627,12 @@ void cw_group_free(struct weir_consumer *c)
     if (g->arena_ok) weir_arena_destroy(&g->arena);
     if (g->cond_ok) pthread_cond_destroy(&g->cond);
     if (g->wake_fd >= 0) close(g->wake_fd);
+}
+
+const char *weir_consumer_rebalance_protocol(const struct weir_consumer *c)
+{
+    if (!c || !c->conf.group_id) return "NONE";
+    return cw_assignors_cooperative(c->conf.assignors) ? "COOPERATIVE" : "EAGER";
 }
 
 int weir_consumer_assignment(struct weir_consumer *c, struct weir_topic_partition **parts, size_t *n)

@@ -136,6 +136,8 @@ static void commit_outcome(struct weir_consumer *c, int rc)
         rc == WEIR_KERR_GROUP_ID_NOT_FOUND) /* v9: the coordinator has no such group */
         g->need_rejoin = true;
     if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_GROUP_ID_NOT_FOUND) g->member_id[0] = '\0';
+    if (rc == WEIR_KERR_UNKNOWN_MEMBER_ID || rc == WEIR_KERR_GROUP_ID_NOT_FOUND || rc == WEIR_KERR_ILLEGAL_GENERATION)
+        g->gen_lost = true;
 }
 
 /* One OffsetCommit of parts[0, n), answered. */

@@ -52,6 +52,7 @@ int cw_group_sub_resolve(struct weir_consumer *c, char ***names_out, int32_t **c
 
 /* ---- group_join.c ---- */
 int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **assigned, size_t *n_assigned);
-int cw_group_assign_committed(struct weir_consumer *c, struct weir_topic_partition *parts, size_t n);
+/* Starts parts[0, n) at their committed offsets: the assignment (replace), or added to it. */
+int cw_group_assign_committed(struct weir_consumer *c, struct weir_topic_partition *parts, size_t n, bool replace);
 
 #endif

@@ -49,6 +49,24 @@ static char *member_sort_key(const struct kjoingroup_member *jm)
     return key;
 }
 
+/* The generation in a sticky assignor's user data (StickyAssignorUserData
+ * v1, as Java's StickyAssignor and librdkafka's sticky assignors write it:
+ * [topic [partition]] generation); -1 when absent or unreadable. */
+static int32_t sticky_userdata_generation(struct kbytes ud)
+{
+    struct weir_rd rd = weir_rd_make(ud.ptr, (size_t)WEIR_MAX(ud.len, 0));
+    int32_t nt = weir_rd_i32(&rd);
+    for (int32_t t = 0; !rd.err && t < nt; t++) {
+        int16_t len = weir_rd_i16(&rd);
+        weir_rd_bytes(&rd, (size_t)WEIR_MAX(len, 0));
+        int32_t np = weir_rd_i32(&rd);
+        if (np < 0 || (uint64_t)np * 4 > weir_rd_left(&rd)) return -1;
+        weir_rd_bytes(&rd, (size_t)np * 4);
+    }
+    int32_t gen = weir_rd_i32(&rd);
+    return rd.err || ud.len <= 0 || weir_rd_left(&rd) != 0 ? -1 : gen;
+}
+
 /* The leader's part: decode every member's subscription, look their topics
  * up, run the assignor, encode one assignment per member. */
 static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *jr, struct ksyncgroup_assignment **out,
@@ -109,9 +127,32 @@ static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *
                 if (kstr_eq(md.topics[i].name, topics[t])) at[n_at++] = (struct cw_atopic){ topics[t], md.topics[i].n_partitions };
         }
     }
+    /* cooperative-sticky: what each member owns (v1+ owned_partitions, topics
+     * as indexes into at) and the generation in its user data */
+    struct cw_atp **owned = weir_calloc(nm ? nm : 1, sizeof *owned);
+    if (rc == 0 && !owned) rc = WEIR_CLIENT_E_NOMEM;
+    for (size_t i = 0; rc == 0 && i < nm && kstr_eq(jr->protocol_name, "cooperative-sticky"); i++) {
+        struct weir_rd rd = weir_rd_make(jr->members[i].metadata.ptr, (size_t)WEIR_MAX(jr->members[i].metadata.len, 0));
+        struct kconsumer_subscription s;
+        if (kproto_consumer_subscription_decode(&rd, &g->arena, &s) != WEIR_OK) continue;
+        m[i].generation = sticky_userdata_generation(s.user_data);
+        int32_t n = 0;
+        for (int32_t k = 0; k < s.n_owned; k++) n += WEIR_MAX(s.owned[k].n_partitions, 0);
+        owned[i] = weir_calloc((size_t)(n ? n : 1), sizeof *owned[i]);
+        if (!owned[i]) {
+            rc = WEIR_CLIENT_E_NOMEM;
+            break;
+        }
+        for (int32_t k = 0; k < s.n_owned; k++)
+            for (size_t t = 0; t < n_at; t++)
+                if (kstr_eq(s.owned[k].topic, at[t].name))
+                    for (int32_t q = 0; q < s.owned[k].n_partitions; q++)
+                        owned[i][m[i].n_owned++] = (struct cw_atp){ (int32_t)t, s.owned[k].partitions[q] };
+        m[i].owned = owned[i];
+    }
     int strategy = -1;
     if (rc == 0) {
-        for (int i = 0; i < 2 && strategy < 0; i++)
+        for (int i = 0; i < 3 && strategy < 0; i++)
             if (kstr_eq(jr->protocol_name, cw_assignor_name(i))) strategy = i;
         if (strategy < 0) rc = WEIR_KERR_INCONSISTENT_GROUP_PROTOCOL;
     }
@@ -153,12 +194,72 @@ static int leader_assign(struct weir_consumer *c, const struct kjoingroup_resp *
         weir_free(m[i].out);
     }
     weir_free(subs);
+    for (size_t i = 0; owned && i < nm; i++) weir_free(owned[i]);
+    weir_free(owned);
     weir_free(m);
     weir_free(topics);
     weir_free(at);
     *out = as;
     *n_out = rc == 0 ? (int32_t)nm : 0;
     return rc;
+}
+
+/* The cooperative-sticky subscription (ConsumerProtocolSubscription v1):
+ * sub's topics, owned_partitions = the current assignment, and user data
+ * as librdkafka's sticky assignors write it ([topic [partition]] of the
+ * assignment, then its generation; none before the first), so a leader of
+ * either client sees which generation a claim comes from. Into *out (arena). */
+static int sub_cooperative(struct weir_consumer *c, const struct kconsumer_subscription *sub, struct kbuf *tmp,
+                           struct kbytes *out)
+{
+    struct cgroup *g = &c->g;
+    struct weir_topic_partition *parts;
+    size_t n;
+    pthread_mutex_lock(&c->lock);
+    int rc = cw_positions(c, CW_POS_ALL, &parts, &n);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0) return rc;
+    /* by topic, in the order met */
+    struct kconsumer_topic_parts *tp = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *tp);
+    int32_t *ids = weir_arena_alloc(&g->arena, (n ? n : 1) * sizeof *ids);
+    bool *done = weir_calloc(n ? n : 1, sizeof *done);
+    int32_t n_tp = 0, used = 0;
+    if (!tp || !ids || !done) rc = WEIR_CLIENT_E_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (done[i]) continue;
+        char *topic = weir_arena_alloc(&g->arena, strlen(parts[i].topic) + 1);
+        if (!topic) {
+            rc = WEIR_CLIENT_E_NOMEM;
+            break;
+        }
+        strcpy(topic, parts[i].topic);
+        tp[n_tp] = (struct kconsumer_topic_parts){ kstr_c(topic), &ids[used], 0 };
+        for (size_t k = i; k < n; k++)
+            if (!done[k] && !strcmp(parts[k].topic, parts[i].topic)) ids[used++] = parts[k].partition, done[k] = true;
+        tp[n_tp].n_partitions = (int32_t)(&ids[used] - tp[n_tp].partitions);
+        n_tp++;
+    }
+    weir_free(done);
+    weir_consumer_partitions_free(parts, n);
+    if (rc != 0) return rc;
+    struct kbytes ud = { NULL, -1 };
+    if (g->owned_gen >= 0) {
+        kbuf_reset(tmp);
+        kb_i32(tmp, n_tp);
+        for (int32_t t = 0; t < n_tp; t++) {
+            kb_str(tmp, false, tp[t].topic);
+            kb_i32(tmp, tp[t].n_partitions);
+            for (int32_t q = 0; q < tp[t].n_partitions; q++) kb_i32(tmp, tp[t].partitions[q]);
+        }
+        kb_i32(tmp, g->owned_gen);
+        ud = kbuf_to_arena(&g->arena, tmp);
+        if (ud.len < 0) return WEIR_CLIENT_E_NOMEM;
+    }
+    struct kconsumer_subscription s1 = { 1, sub->topics, sub->n_topics, ud, tp, n_tp };
+    kbuf_reset(tmp);
+    kproto_consumer_subscription_encode(tmp, &s1);
+    *out = kbuf_to_arena(&g->arena, tmp);
+    return out->len < 0 ? WEIR_CLIENT_E_NOMEM : 0;
 }
 
 /* Join, (lead,) sync: on success *assignment holds this member's
@@ -178,16 +279,22 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
     struct kconsumer_subscription sub = { 0, names, (int32_t)g->n_topics, { NULL, -1 }, NULL, 0 };
     kproto_consumer_subscription_encode(&tmp, &sub);
     struct kbytes meta = kbuf_to_arena(&g->arena, &tmp);
-    kbuf_free(&tmp);
-    if (meta.len < 0) return WEIR_CLIENT_E_NOMEM;
+    struct kbytes meta_coop = { NULL, -1 };
+    int rc = meta.len < 0 ? WEIR_CLIENT_E_NOMEM : 0;
     struct assignor_pref pref = { { 0 }, 0 };
     cw_assignors_each(c->conf.assignors, pref_add, &pref);
+    for (int i = 0; rc == 0 && i < pref.n; i++)
+        if (!strcmp(cw_assignor_name(pref.order[i]), "cooperative-sticky")) rc = sub_cooperative(c, &sub, &tmp, &meta_coop);
+    kbuf_free(&tmp);
+    if (rc != 0) return rc;
     struct kjoingroup_protocol protos[8];
-    for (int i = 0; i < pref.n; i++) protos[i] = (struct kjoingroup_protocol){ kstr_c(cw_assignor_name(pref.order[i])), meta };
+    for (int i = 0; i < pref.n; i++) {
+        bool coop = !strcmp(cw_assignor_name(pref.order[i]), "cooperative-sticky");
+        protos[i] = (struct kjoingroup_protocol){ kstr_c(cw_assignor_name(pref.order[i])), coop ? meta_coop : meta };
+    }
 
     struct kjoingroup_resp jr;
     struct cw_frame *jframe = NULL;
-    int rc;
     /* A static member joins with its instance id and an empty member id; the
      * broker answers it at once (no MEMBER_ID_REQUIRED round). */
     int16_t jv = cw_version(&g->coord, KAPI_JOIN_GROUP);
@@ -301,7 +408,7 @@ int cw_group_join_sync(struct weir_consumer *c, struct weir_topic_partition **as
 }
 
 /* Starts the assigned partitions at their committed offsets. */
-int cw_group_assign_committed(struct weir_consumer *c, struct weir_topic_partition *parts, size_t n)
+int cw_group_assign_committed(struct weir_consumer *c, struct weir_topic_partition *parts, size_t n, bool replace)
 {
     int rc = n ? cw_group_committed_fetch(c, parts, n) : 0;
     if (rc != 0) return rc;
@@ -313,7 +420,7 @@ int cw_group_assign_committed(struct weir_consumer *c, struct weir_topic_partiti
         if (parts[i].offset < 0) parts[i].offset = reset;
         s[i] = (struct weir_partition_start){ parts[i].topic, parts[i].partition, parts[i].offset, 0 };
     }
-    rc = cw_assign(c, s, n);
+    rc = cw_assign_change(c, s, n, NULL, 0, replace);
     weir_free(s);
     if (rc != 0) return rc;
     pthread_mutex_lock(&c->lock);

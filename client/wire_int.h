@@ -160,6 +160,9 @@ struct cw_amember {
     const char *id;
     const char *const *topics;    /* the member's subscription */
     int32_t n_topics;
+    const struct cw_atp *owned;   /* cooperative-sticky: what it holds now (topic: index into t) */
+    int32_t n_owned;
+    int32_t generation;           /* of its owned partitions, -1 unknown: the newer claim wins */
     struct cw_atp *out;           /* what it gets (weir_malloc'd, the caller frees) */
     int32_t n_out, cap_out;
 };
@@ -169,7 +172,10 @@ struct cw_atopic {
 };
 bool cw_assignors_each(const char *list, bool (*fn)(const char *name, size_t len, void *arg), void *arg);
 bool cw_assignors_valid(const char *list);
-/* Index of a strategy name (0 range, 1 roundrobin), -1 unknown. */
+/* True when every name is cooperative-sticky: the consumer rebalances
+ * cooperatively (a list mixing eager ones is eager, as in Java). */
+bool cw_assignors_cooperative(const char *list);
+/* Index of a strategy name (0 range, 1 roundrobin, 2 cooperative-sticky), -1 unknown. */
 int cw_assignor_index(const char *name, size_t len);
 const char *cw_assignor_name(int index);
 /* Fills every member's `out`. 0, WEIR_CLIENT_E_NOMEM, WEIR_CLIENT_E_INVALID_ARG. */
@@ -333,6 +339,8 @@ struct cgroup {
     struct kbuf kb;
     char *member_id;              /* "" before the first JoinGroup */
     bool need_rejoin;
+    bool gen_lost;                /* cooperative: the member or generation was refused, what it holds is lost */
+    int32_t owned_gen;            /* generation the assignment was got in, -1 none (cooperative user data) */
     uint64_t joined_sub_gen;
     char **topics;                /* the resolved subscription at the last join */
     int32_t *counts;              /* their partition counts then */
@@ -384,6 +392,11 @@ struct weir_consumer {
  * or CW_OFFSET_RESET_ERROR: no committed offset and auto.offset.reset=error. */
 #define CW_OFFSET_RESET_ERROR (-1001)
 int cw_assign(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n);
+/* Cooperative: drops drop[0, n_drop) from the assignment (their fetched
+ * records too) and adds parts[0, n) (none may be assigned); replace: drops
+ * everything first (cw_assign). On error nothing changes. */
+int cw_assign_change(struct weir_consumer *c, const struct weir_partition_start *parts, size_t n,
+                     const struct weir_topic_partition *drop, size_t n_drop, bool replace);
 /* Lock held: the assigned partitions with their positions, as an owned
  * array (*out NULL when none): ALL (offset -1 while unknown), KNOWN (known
  * positions only), MOVED (known and not what this consumer committed last).

@@ -244,9 +244,9 @@ static void test_edges(void **state)
     expect(ROUNDROBIN, none, 1, t, 3, (const char *const[]){ "" });
     expect(RANGE, none, 1, t, 0, (const char *const[]){ "" });
     /* unknown strategies */
-    struct cw_amember m = { "x", ms[1].topics, 1, NULL, 0, 0 };
+    struct cw_amember m = { .id = "x", .topics = ms[1].topics, .n_topics = 1 };
     assert_int_equal(cw_assignor_run(-1, &m, 1, t, 3), WEIR_CLIENT_E_INVALID_ARG);
-    assert_int_equal(cw_assignor_run(2, &m, 1, t, 3), WEIR_CLIENT_E_INVALID_ARG);
+    assert_int_equal(cw_assignor_run(3, &m, 1, t, 3), WEIR_CLIENT_E_INVALID_ARG);
     /* a rerun replaces the previous output */
     assert_int_equal(cw_assignor_run(RANGE, &m, 1, t, 3), 0);
     assert_int_equal(m.n_out, 3);
@@ -356,7 +356,7 @@ static void test_random_against_reference(void **state)
                 bool take = same ? k < nt : rand() % 2;
                 if (take) subs[i][ns++] = k < nt ? t[k].name : "ghost";
             }
-            m[i] = (struct cw_amember){ ids[i], subs[i], ns, NULL, 0, 0 };
+            m[i] = (struct cw_amember){ .id = ids[i], .topics = subs[i], .n_topics = ns };
             r[i].id = ids[i];
             r[i].topics = subs[i];
             r[i].n_topics = ns;
@@ -400,9 +400,9 @@ static void test_strategy_names(void **state)
 {
     (void)state;
     const char *good[] = { "range", "roundrobin", "range,roundrobin", "roundrobin,range", " range , roundrobin ",
-                           "range,range" };
-    const char *bad[] = { "", " ", "range,", ",range", "range,,roundrobin", "sticky", "cooperative-sticky",
-                          "Range", "range;roundrobin", "roundrobinx", "rang" };
+                           "range,range", "cooperative-sticky", "range,cooperative-sticky" };
+    const char *bad[] = { "", " ", "range,", ",range", "range,,roundrobin", "sticky", "cooperative",
+                          "Range", "range;roundrobin", "roundrobinx", "rang", "cooperative-sticky," };
     for (size_t i = 0; i < ARRAY_LEN(good); i++)
         if (!cw_assignors_valid(good[i])) fail_msg("\"%s\" rejected", good[i]);
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
@@ -413,6 +413,15 @@ static void test_strategy_names(void **state)
     assert_int_equal(cw_assignor_index("range,", 6), -1);
     assert_string_equal(cw_assignor_name(0), "range");
     assert_string_equal(cw_assignor_name(1), "roundrobin");
+    assert_int_equal(cw_assignor_index("cooperative-sticky", 18), 2);
+    assert_string_equal(cw_assignor_name(2), "cooperative-sticky");
+    /* cooperative only when every listed assignor is (Java: the common rebalance protocol) */
+    assert_true(cw_assignors_cooperative("cooperative-sticky"));
+    assert_true(cw_assignors_cooperative(" cooperative-sticky , cooperative-sticky"));
+    assert_false(cw_assignors_cooperative("range,cooperative-sticky"));
+    assert_false(cw_assignors_cooperative("cooperative-sticky,roundrobin"));
+    assert_false(cw_assignors_cooperative("range"));
+    assert_false(cw_assignors_cooperative(NULL));
 }
 
 static void test_group_conf(void **state)
@@ -422,7 +431,7 @@ static void test_group_conf(void **state)
     char err[256], buf[256];
     assert_int_equal(weir_consumer_conf_get(cc, "partition.assignment.strategy", buf, sizeof buf), WEIR_CONF_OK);
     assert_string_equal(buf, "range,roundrobin");
-    const char *bad[] = { "sticky", "", "range,", "range,sticky", "cooperative-sticky" };
+    const char *bad[] = { "sticky", "", "range,", "range,sticky", "cooperative" };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         err[0] = '\0';
         assert_int_equal(weir_consumer_conf_set(cc, "partition.assignment.strategy", bad[i], err, sizeof err),
@@ -431,6 +440,10 @@ static void test_group_conf(void **state)
         weir_consumer_conf_get(cc, "partition.assignment.strategy", buf, sizeof buf);
         assert_string_equal(buf, "range,roundrobin"); /* unchanged */
     }
+    assert_int_equal(weir_consumer_conf_set(cc, "partition.assignment.strategy", "cooperative-sticky", err, sizeof err),
+                     WEIR_CONF_OK);
+    weir_consumer_conf_get(cc, "partition.assignment.strategy", buf, sizeof buf);
+    assert_string_equal(buf, "cooperative-sticky");
     assert_int_equal(weir_consumer_conf_set(cc, "partition.assignment.strategy", "roundrobin", err, sizeof err), WEIR_CONF_OK);
     weir_consumer_conf_get(cc, "partition.assignment.strategy", buf, sizeof buf);
     assert_string_equal(buf, "roundrobin");
