@@ -80,7 +80,7 @@ static void grp_settle(struct grp *g, int32_t gen)
 {
     for (int i = 0; i < g->nm; i++) {
         struct cw_amember *m = &g->m[i];
-        memcpy(g->owned[i], m->out, (size_t)m->n_out * sizeof *m->out);
+        if (m->n_out) memcpy(g->owned[i], m->out, (size_t)m->n_out * sizeof *m->out);
         m->n_owned = m->n_out;
         m->generation = gen;
     }
@@ -137,7 +137,10 @@ static void test_fresh(void **state)
     /* rerun with what each owns: nothing changes */
     struct cw_atp before[MAX_M][MAX_T * MAX_P];
     int32_t nb[MAX_M];
-    for (int i = 0; i < g.nm; i++) memcpy(before[i], g.m[i].out, (size_t)g.m[i].n_out * sizeof **before), nb[i] = g.m[i].n_out;
+    for (int i = 0; i < g.nm; i++) {
+        if (g.m[i].n_out) memcpy(before[i], g.m[i].out, (size_t)g.m[i].n_out * sizeof **before);
+        nb[i] = g.m[i].n_out;
+    }
     grp_settle(&g, 1);
     grp_run(&g);
     for (int i = 0; i < g.nm; i++) {
