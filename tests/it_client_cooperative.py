@@ -6,7 +6,8 @@ on a real `weir serve`, while a producer writes value i to partition i % 8.
 
 Members come and go one at a time: r1 (librdkafka, so its assignor leads),
 w1 and w2 (weir) join; r1 leaves (a weir member leads from then on); r2
-(librdkafka) joins; w1 leaves. After each step the group settles: Stable,
+(librdkafka) joins; w1 leaves; then the topic grows to 10 partitions (the
+new ones are only added, nothing revoked, and their records consumed). After each step the group settles: Stable,
 the expected members, every partition held by one member, counts within
 one, and every member's rebalance callbacks (weir: --show-rebalances lines,
 librdkafka: its incremental on_assign/on_revoke) add up to what the broker
@@ -38,12 +39,13 @@ SESSION_MS = 6000
 RDK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "it_groups_cooperative.py")
 
 try:
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin import AdminClient, NewPartitions
 except ImportError:
     AdminClient = None
 
 
 class Ctx:
+    nparts = NPARTS
     binary = None
     broker = None
     ts = 1.0
@@ -158,7 +160,7 @@ def settled(group, members):
     if d is None or d[0] != "Stable" or set(d[2]) != {m.name for m in members}:
         return None
     held = sorted(p for s in d[2].values() for p in s)
-    if held != [(T, p) for p in range(NPARTS)]:
+    if held != [(T, p) for p in range(Ctx.nparts)]:
         return None
     sizes = [len(s) for s in d[2].values()]
     if max(sizes) - min(sizes) > 1 or any(m.owned() != d[2][m.name] for m in members):
@@ -187,7 +189,11 @@ def step(what, group, members, marks, before, joined=None, left=None):
     ev = {m.name: m.events(marks[m.name]) for m in olds}
     revoked = {m.name: set().union(set(), *(p for k, p in ev[m.name] if k == "revoke")) for m in olds}
     added = {m.name: set().union(set(), *(p for k, p in ev[m.name] if k == "assign")) for m in olds}
-    if joined is not None:
+    if joined is None and left is None:  # grown: only the new partitions added
+        new = {(T, p) for p in range(NPARTS, Ctx.nparts)}
+        C.check(not any(revoked.values()) and set().union(set(), *added.values()) == new,
+                f"{what}: the {len(new)} new partitions added, nothing revoked", f"revoked {revoked}, added {added}")
+    elif joined is not None:
         got = d[2][joined.name]
         C.check(set().union(set(), *revoked.values()) == (got if olds else set()) and not any(added.values()),
                 f"{what}: the others revoked exactly the {len(got)} partitions {joined.name} got, gained none",
@@ -233,16 +239,34 @@ def run(binary):
                 members.remove(gone)
                 C.check(gone.stop() == 0, f"{name} ({gone.kind}) stopped (LeaveGroup)")
                 step(f"{name} left", group, members, marks, before, left=gone)
+        marks = {m.name: m.mark() for m in members}
+        before = {m.name: m.owned() for m in members}
+        admin = AdminClient({"bootstrap.servers": Ctx.broker.bootstrap})
+        try:
+            admin.create_partitions([NewPartitions(T, NPARTS + 2)])[T].result(30 * Ctx.ts)
+            C.ok(f"{T} grown to {NPARTS + 2} partitions")
+        except Exception as e:
+            C.bad(f"{T} grown to {NPARTS + 2} partitions: {e}")
+        Ctx.nparts = NPARTS + 2
+        step("grown", group, members, marks, before)
+        extra = {}
+        with C.KafkaConn(port) as conn:
+            for p in range(NPARTS, Ctx.nparts):
+                vals = [10_000_000 + p * 1000 + i for i in range(50)]
+                err, base = conn.produce(T, p, C.build_batch([(None, str(v).encode(), ()) for v in vals],
+                                                             int(time.time() * 1000)))
+                C.check(err == 0, f"50 records produced to {T}-{p}", f"error {err}")
+                extra.update({v: (p, base + i) for i, v in enumerate(vals)})
         leaders = sorted({ln.split("leader ")[1].split("-")[0] for ln in Ctx.broker.log().splitlines()
                           if f"group {group}: generation" in ln and "leader " in ln})
         C.check(any(x.startswith("r") for x in leaders) and any(x.startswith("w") for x in leaders),
                 "both a librdkafka and a weir member led the group at some point", str(leaders))
         feeder.finish("end")
-        ends = G.log_ends(port, T, NPARTS)
+        ends = G.log_ends(port, T, Ctx.nparts)
 
         def drained():
             try:
-                return G.offset_fetch(port, group, T, list(range(NPARTS))) == ends
+                return G.offset_fetch(port, group, T, list(range(Ctx.nparts))) == ends
             except (OSError, ValueError):
                 return False
         C.check(C.wait_for(drained, 120 * Ctx.ts, "committed == log end", interval=0.2),
@@ -250,16 +274,18 @@ def run(binary):
         for m in members:
             C.check(m.stop() == 0, f"{m.name} stopped")
         recs = [G.record_of(ln, m.name) for m in Ctx.members for ln in m.lines()]
-        log = G.read_log(port, T, NPARTS)
-        problems, dups, report = G.problems_of(recs, log, NPARTS, feeder.delivered, "consumed")
+        log = G.read_log(port, T, Ctx.nparts)
+        delivered = dict(feeder.delivered)
+        delivered.update(extra)
+        problems, dups, report = G.problems_of(recs, log, Ctx.nparts, delivered, "consumed")
         for pr in problems + report:
             C.say("  " + pr)
-        total = sum(len(log[p]) for p in range(NPARTS))
+        total = sum(len(log[p]) for p in range(Ctx.nparts))
         C.check(not problems, f"at least once: all {total} records consumed with the log's values, none skipped",
                 f"{len(problems)} problems")
         C.say(f"{len(recs)} lines for {total} records: {sum(len(v) for v in dups.values())} duplicates; "
-              f"incremental checks ran in {Ctx.strict} of {len(plan)} steps")
-        G.self_check("ccoop", recs, log, NPARTS, feeder.delivered, "consumed")
+              f"incremental checks ran in {Ctx.strict} of {len(plan) + 1} steps")
+        G.self_check("ccoop", recs, log, Ctx.nparts, delivered, "consumed")
     finally:
         for m in Ctx.members:
             if m.proc.poll() is None:
