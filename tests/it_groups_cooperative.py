@@ -73,7 +73,8 @@ def rdk_child(bootstrap, group, topics, strategy, out_path, name):
     done = {}  # (topic, partition) -> next offset, written and not yet committed
 
     def flush_commit(only=None):
-        """Commits what was written (of the partitions in `only`), after a flush."""
+        """Commits what was written (of the partitions in `only`), after a flush;
+        what a refused commit leaves stays for the next."""
         todo = {tp: o for tp, o in done.items() if only is None or tp in only}
         if not todo:
             return
@@ -84,14 +85,20 @@ def rdk_child(bootstrap, group, topics, strategy, out_path, name):
             bad = [(t.topic, t.partition, str(t.error)) for t in res or [] if t.error is not None]
             if bad:
                 note(f"commit-error {bad}")
+            failed = {(t, p) for t, p, _ in bad}
         except KafkaException as e:
             note(f"commit-error {e}")
-        for tp in todo:
-            done.pop(tp, None)
+            failed = set(todo)
+        for tp, o in todo.items():
+            if tp not in failed and done.get(tp) == o:
+                done.pop(tp)
 
     def on_revoke(_c, parts):
         note(f"revoke {tps(parts)}")
-        flush_commit({(p.topic, p.partition) for p in parts})  # at least once: before they go
+        gone = {(p.topic, p.partition) for p in parts}
+        flush_commit(gone)  # at least once: before they go
+        for tp in gone:
+            done.pop(tp, None)
 
     def on_lost(_c, parts):
         note(f"lost {tps(parts)}")
