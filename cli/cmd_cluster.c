@@ -99,45 +99,71 @@ static void print_partitions(const struct weir_md_topic *const *ts, size_t n, co
         }
 }
 
+/* The metadata sorted for output: brokers by id, the topics without an error
+ * by name, and the partition counts. */
+struct view {
+    struct weir_md_broker *bs;
+    const struct weir_md_topic **ts;
+    size_t nt, nparts, under, off;
+};
+
+static bool view_build(const struct weir_metadata *md, struct view *v)
+{
+    *v = (struct view){ .bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *v->bs),
+                        .ts = malloc((md->topics_count ? md->topics_count : 1) * sizeof *v->ts) };
+    if (!v->bs || !v->ts) return false;
+    memcpy(v->bs, md->brokers, md->brokers_count * sizeof *v->bs);
+    qsort(v->bs, md->brokers_count, sizeof *v->bs, broker_cmp);
+    for (size_t i = 0; i < md->topics_count; i++)
+        if (md->topics[i].err == 0) v->ts[v->nt++] = &md->topics[i];
+    qsort(v->ts, v->nt, sizeof *v->ts, topic_cmp);
+    for (size_t i = 0; i < v->nt; i++)
+        for (size_t j = 0; j < v->ts[i]->partitions_count; j++) {
+            v->nparts++;
+            v->under += under_replicated(&v->ts[i]->partitions[j]);
+            v->off += offline(&v->ts[i]->partitions[j]);
+        }
+    return true;
+}
+
+static void view_free(struct view *v)
+{
+    free(v->bs);
+    free(v->ts);
+}
+
+static size_t leads_of(const struct view *v, int32_t id)
+{
+    size_t leads = 0;
+    for (size_t t = 0; t < v->nt; t++)
+        for (size_t j = 0; j < v->ts[t]->partitions_count; j++) leads += v->ts[t]->partitions[j].leader == id;
+    return leads;
+}
+
 static int show(const struct weir_metadata *md, bool fail_on_problems)
 {
-    struct weir_md_broker *bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *bs);
-    const struct weir_md_topic **ts = malloc((md->topics_count ? md->topics_count : 1) * sizeof *ts);
-    if (!bs || !ts) {
-        free(bs);
-        free(ts);
+    struct view v;
+    if (!view_build(md, &v)) {
+        view_free(&v);
         return cli_fail("cluster: out of memory");
     }
-    memcpy(bs, md->brokers, md->brokers_count * sizeof *bs);
-    qsort(bs, md->brokers_count, sizeof *bs, broker_cmp);
-    size_t nt = 0, nparts = 0, under = 0, off = 0;
-    for (size_t i = 0; i < md->topics_count; i++)
-        if (md->topics[i].err == 0) ts[nt++] = &md->topics[i];
-    qsort(ts, nt, sizeof *ts, topic_cmp);
-    for (size_t i = 0; i < nt; i++)
-        for (size_t j = 0; j < ts[i]->partitions_count; j++) {
-            nparts++;
-            under += under_replicated(&ts[i]->partitions[j]);
-            off += offline(&ts[i]->partitions[j]);
-        }
+    const struct weir_md_broker *bs = v.bs;
 
     printf("Cluster: %s\tController: %" PRId32 "\n", md->cluster_id ? md->cluster_id : "(none)", md->controller_id);
     printf("Brokers: %zu\n", md->brokers_count);
     for (size_t i = 0; i < md->brokers_count; i++) {
-        size_t leads = 0;
-        for (size_t t = 0; t < nt; t++)
-            for (size_t j = 0; j < ts[t]->partitions_count; j++) leads += ts[t]->partitions[j].leader == bs[i].id;
+        size_t leads = leads_of(&v, bs[i].id);
         bool v6 = strchr(bs[i].host, ':') != NULL;
         printf("\tBroker: %" PRId32 "\tAddress: %s%s%s:%" PRId32 "\tLeader of: %zu%s%s%s\n", bs[i].id, v6 ? "[" : "",
                bs[i].host, v6 ? "]" : "", bs[i].port, leads, bs[i].rack ? "\tRack: " : "", bs[i].rack ? bs[i].rack : "",
                bs[i].id == md->controller_id ? "\t(controller)" : "");
     }
-    printf("Partitions: %zu in %zu topics\tUnder-replicated: %zu\tOffline: %zu\n", nparts, nt, under, off);
-    print_partitions(ts, nt, "Under-replicated", under_replicated);
-    print_partitions(ts, nt, "Offline", offline);
-    free(bs);
-    free(ts);
-    return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
+    printf("Partitions: %zu in %zu topics\tUnder-replicated: %zu\tOffline: %zu\n", v.nparts, v.nt, v.under, v.off);
+    print_partitions(v.ts, v.nt, "Under-replicated", under_replicated);
+    print_partitions(v.ts, v.nt, "Offline", offline);
+    bool problems = v.under || v.off;
+    view_free(&v);
+    return fail_on_problems && problems ? EXIT_PROBLEMS : 0;
 }
 
 static void json_ids(struct cli_json *j, const char *k, const int32_t *ids, size_t n)
@@ -225,34 +251,19 @@ static int json_log_dirs(struct cli_json *j, struct weir_admin *a, const struct 
 /* --format json: what show (and show_log_dirs) print, as one document. */
 static int show_json(struct weir_admin *a, const struct weir_metadata *md, bool fail_on_problems, bool log_dirs)
 {
-    struct weir_md_broker *bs = malloc((md->brokers_count ? md->brokers_count : 1) * sizeof *bs);
-    const struct weir_md_topic **ts = malloc((md->topics_count ? md->topics_count : 1) * sizeof *ts);
+    struct view v;
     struct cli_json j;
-    if (!bs || !ts || !cli_json_open(&j)) {
-        free(bs);
-        free(ts);
+    if (!view_build(md, &v) || !cli_json_open(&j)) {
+        view_free(&v);
         return cli_fail("cluster: out of memory");
     }
-    memcpy(bs, md->brokers, md->brokers_count * sizeof *bs);
-    qsort(bs, md->brokers_count, sizeof *bs, broker_cmp);
-    size_t nt = 0, nparts = 0, under = 0, off = 0;
-    for (size_t i = 0; i < md->topics_count; i++)
-        if (md->topics[i].err == 0) ts[nt++] = &md->topics[i];
-    qsort(ts, nt, sizeof *ts, topic_cmp);
-    for (size_t i = 0; i < nt; i++)
-        for (size_t p = 0; p < ts[i]->partitions_count; p++) {
-            nparts++;
-            under += under_replicated(&ts[i]->partitions[p]);
-            off += offline(&ts[i]->partitions[p]);
-        }
     cli_json_obj(&j, NULL);
     cli_json_str(&j, "cluster_id", md->cluster_id);
     cli_json_i64(&j, "controller_id", md->controller_id);
     cli_json_arr(&j, "brokers");
+    const struct weir_md_broker *bs = v.bs;
     for (size_t i = 0; i < md->brokers_count; i++) {
-        size_t leads = 0;
-        for (size_t t = 0; t < nt; t++)
-            for (size_t p = 0; p < ts[t]->partitions_count; p++) leads += ts[t]->partitions[p].leader == bs[i].id;
+        size_t leads = leads_of(&v, bs[i].id);
         cli_json_obj(&j, NULL);
         cli_json_i64(&j, "id", bs[i].id);
         cli_json_str(&j, "host", bs[i].host);
@@ -263,18 +274,18 @@ static int show_json(struct weir_admin *a, const struct weir_metadata *md, bool 
         cli_json_end(&j);
     }
     cli_json_end(&j);
-    cli_json_i64(&j, "topics", (int64_t)nt);
-    cli_json_i64(&j, "partitions", (int64_t)nparts);
-    json_partitions(&j, "under_replicated", ts, nt, under_replicated);
-    json_partitions(&j, "offline", ts, nt, offline);
+    cli_json_i64(&j, "topics", (int64_t)v.nt);
+    cli_json_i64(&j, "partitions", (int64_t)v.nparts);
+    json_partitions(&j, "under_replicated", v.ts, v.nt, under_replicated);
+    json_partitions(&j, "offline", v.ts, v.nt, offline);
     int rc = log_dirs ? json_log_dirs(&j, a, bs, md->brokers_count) : 0;
     cli_json_end(&j);
     int out = cli_json_emit(&j);
-    free(bs);
-    free(ts);
+    bool problems = v.under || v.off;
+    view_free(&v);
     if (out) return out;
     if (rc) return rc;
-    return fail_on_problems && (under || off) ? EXIT_PROBLEMS : 0;
+    return fail_on_problems && problems ? EXIT_PROBLEMS : 0;
 }
 
 /* Each broker's log directories (DescribeLogDirs to each, in id order). 0,

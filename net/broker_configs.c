@@ -389,14 +389,6 @@ bool broker_alter_settled(struct broker *b, const struct broker_alter *a)
 
 /* ---- DescribeConfigs ----------------------------------------------------------------------- */
 
-static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *key)
-{
-    if (res->n_config_keys < 0) return true;
-    for (int32_t i = 0; i < res->n_config_keys; i++)
-        if (kstr_eq(res->config_keys[i], key)) return true;
-    return false;
-}
-
 static int8_t key_type(const struct weir_log_config_info *info, const char *key)
 {
     if (key_scale(key) > 1) return KCONFIG_TYPE_INT; /* Kafka's hours and minutes keys */
@@ -452,7 +444,7 @@ static int32_t describe_default(struct request *req, const struct kdescribeconfi
         struct weir_log_config_info info;
         if (!eq) continue;
         *eq = '\0';
-        if (!key_wanted(res, line) || !dynamic_key(line, &info)) continue;
+        if (!configs_key_wanted(res, line) || !dynamic_key(line, &info)) continue;
         struct kdescribeconfigs_synonym *syn = weir_arena_alloc(&req->arena, sizeof *syn);
         configs[n] = (struct kdescribeconfigs_config){ .name = kstr_c(line), .value = kstr_c(eq + 1),
                                                        .config_source = KCONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER,
@@ -486,7 +478,7 @@ int32_t broker_configs_describe(struct request *req, const struct kdescribeconfi
         char word[128];
         for (const char *l = next_word(info.synonyms, word, sizeof word); l && n < max;
              l = next_word(l, word, sizeof word)) {
-            if (!strcmp(word, "log.message.format.version") || !key_wanted(res, word)) continue;
+            if (!strcmp(word, "log.message.format.version") || !configs_key_wanted(res, word)) continue;
             describe_key(req, dr, word, &info, &configs[n++]);
         }
     }

@@ -547,6 +547,8 @@ bool config_lines_get(const char *lines, const char *key, char *out, size_t cap)
  * (2), the cluster's (3), the static config's (4); into out (at most max,
  * names and values in the request's arena). Returns how many. */
 int32_t broker_synonyms(struct request *req, const char *synonyms, struct kdescribeconfigs_synonym *out, int32_t max);
+/* DescribeConfigs: whether the resource asks for key (no key list: every key). */
+bool configs_key_wanted(const struct kdescribeconfigs_resource *res, const char *key);
 /* topic_configs.c: APPEND / SUBTRACT of a list config: items (commas) added
  * once each to, or removed from, old; in the request's arena (NULL: no memory). */
 char *config_list_apply(struct request *req, const char *old, const char *items, bool add);

@@ -20,7 +20,7 @@ static int8_t config_type(const char *key)
     return KCONFIG_TYPE_LONG;
 }
 
-static bool key_wanted(const struct kdescribeconfigs_resource *res, const char *key)
+bool configs_key_wanted(const struct kdescribeconfigs_resource *res, const char *key)
 {
     if (res->n_config_keys < 0) return true;
     for (int32_t i = 0; i < res->n_config_keys; i++)
@@ -37,7 +37,7 @@ int32_t configs_from_lines(char *text, const struct kdescribeconfigs_resource *r
         char *eq = strchr(line, '=');
         if (!eq) continue;
         *eq = '\0';
-        if (!key_wanted(res, line)) continue;
+        if (!configs_key_wanted(res, line)) continue;
         char nkey[300];
         snprintf(nkey, sizeof nkey, "\n%s\n", line);
         bool set = set_keys && strstr(set_keys, nkey) != NULL;
@@ -102,7 +102,6 @@ int32_t broker_synonyms(struct request *req, const char *synonyms, struct kdescr
     pthread_mutex_unlock(&b->dyn_mu);
     return n;
 }
-
 
 void topic_configs_decorate(struct request *req, struct kdescribeconfigs_config *cfgs, int32_t n, bool synonyms,
                             bool docs)
@@ -192,7 +191,6 @@ const struct kcreatetopics_detail *createtopics_details(struct request *req, con
     }
     return out;
 }
-
 
 /* ---- AlterConfigs (33) and IncrementalAlterConfigs (44) ------------------------------ */
 
