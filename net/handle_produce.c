@@ -111,6 +111,9 @@ static void produce_origin(struct reactor *r, struct ptask *pt)
         s->out->error_message = kstr_c(weir_kerr_message(pt->error_code));
     if (pt->error_code == WEIR_KERR_INVALID_RECORD && s->keyless) keyless_answer(pt->req, s);
     keyless_free(s);
+    /* A success always names the batch's offset (the original's for a retry):
+     * a client would take NONE with -1 as "persisted somewhere unknown". */
+    WEIR_ASSERT(pt->error_code != 0 || s->acks == 0 || s->base_offset >= 0);
     s->out->base_offset = pt->error_code ? -1 : s->base_offset;
     s->out->log_start_offset = s->log_start;
     if (--st->remaining == 0) produce_finish(pt->req);
