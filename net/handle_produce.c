@@ -72,8 +72,10 @@ static void keyless_answer(struct request *req, struct produce_slot *s)
     struct kproduce_record_error *e = weir_arena_alloc(&req->arena, (size_t)k->n * sizeof *e);
     size_t cap = 256 + 3 * (sizeof k->message + 48);
     char *m = weir_arena_alloc(&req->arena, cap);
-    if (!e || !m) return;
-    struct kstr text = { k->message, (int32_t)strlen(k->message) };
+    /* The answer is encoded after keyless_free: its texts live in the arena. */
+    char *one = arena_strdup(&req->arena, (struct kstr){ k->message, (int32_t)strlen(k->message) });
+    if (!e || !m || !one) return;
+    struct kstr text = { one, (int32_t)strlen(one) };
     for (int32_t i = 0; i < k->n; i++) e[i] = (struct kproduce_record_error){ k->index[i], text };
     int n = snprintf(m, cap, "One or more records have been rejected due to %d record errors in total, and only "
                      "showing the first three errors at most: [", (int)k->n);
