@@ -171,7 +171,12 @@ def part_f(broker, tid):
         check(t["err"] == 0 and t["id"] != b"\0" * 16, "upgrade: a new topic id", t["id"])
         text = C.uuid_text(t["id"])
         for p in (0, 1):
-            got = pmeta(d, TOPIC, p)
+            def written(p=p):  # as the partition opens, which may follow the first Metadata answer
+                try:
+                    return pmeta(d, TOPIC, p)
+                except FileNotFoundError:
+                    return None
+            got = C.wait_for(written, 10, f"{TOPIC}-{p}/partition.metadata")
             check(got == f"version: 0\ntopic_id: {text}\n", f"upgrade: {TOPIC}-{p}/partition.metadata written",
                   repr(got))
         res = C.list_offsets_v(c, 7, TOPIC, [(0, 0, -1)])
