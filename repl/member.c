@@ -461,39 +461,6 @@ static void on_topic(struct rp_member *m, const char *name, const struct rp_zk_r
     changed(m);
 }
 
-/* /config/topics/<t> into the cache; NONODE: none (Kafka creates it with
- * the topic; a topic created without one has none). Unreadable: none, logged. */
-static void on_tconfig(struct rp_member *m, const char *name, enum rp_zk_rc rc, const struct rp_zk_result *res)
-{
-    struct rp_mtopic *t = rp_member_topic(m, name);
-    if (!t) return;
-    char *text = rp_zk_xstrdup("");
-    if (rc == RP_ZK_OK) {
-        struct weir_arena a;
-        if (weir_arena_init_growable(&a, 4096, 256u << 20) != WEIR_OK) weir_panic("member: out of memory");
-        struct rp_topic_config tc;
-        char why[256];
-        if (rp_topic_config_decode(res->data, res->len, &a, &tc, why, sizeof why) == WEIR_OK) {
-            size_t cap = 1;
-            for (uint32_t i = 0; i < tc.n; i++) cap += strlen(tc.entries[i].key) + strlen(tc.entries[i].value) + 2;
-            weir_free(text);
-            text = rp_zk_xmalloc(cap);
-            char *p = text;
-            *p = '\0';
-            for (uint32_t i = 0; i < tc.n; i++)
-                p += snprintf(p, cap - (size_t)(p - text), "%s=%s\n", tc.entries[i].key, tc.entries[i].value);
-        } else {
-            weir_log(WEIR_LOG_WARN, "replication: /config/topics/%s unreadable, ignored: %s", name, why);
-        }
-        weir_arena_destroy(&a);
-    }
-    bool same = t->config && !strcmp(t->config, text);
-    weir_free(t->config);
-    t->config = text;
-    if (!same && m->cfg.on_config) m->cfg.on_config(m->cfg.role_ctx, name);
-    if (!same) changed(m);
-}
-
 /* The "k=v\n" lines of a config znode (topic or broker: the same JSON);
  * unreadable: "", logged. */
 static char *config_lines(const char *path, const struct rp_zk_result *res)
@@ -515,6 +482,22 @@ static char *config_lines(const char *path, const struct rp_zk_result *res)
     }
     weir_arena_destroy(&a);
     return text ? text : rp_zk_xstrdup("");
+}
+
+/* /config/topics/<t> into the cache; NONODE: none (Kafka creates it with
+ * the topic; a topic created without one has none). Unreadable: none, logged. */
+static void on_tconfig(struct rp_member *m, const char *name, enum rp_zk_rc rc, const struct rp_zk_result *res)
+{
+    struct rp_mtopic *t = rp_member_topic(m, name);
+    if (!t) return;
+    char path[300];
+    snprintf(path, sizeof path, "/config/topics/%s", name);
+    char *text = rc == RP_ZK_OK ? config_lines(path, res) : rp_zk_xstrdup("");
+    bool same = t->config && !strcmp(t->config, text);
+    weir_free(t->config);
+    t->config = text;
+    if (!same && m->cfg.on_config) m->cfg.on_config(m->cfg.role_ctx, name);
+    if (!same) changed(m);
 }
 
 /* /config/brokers/<default> or /<id> into the cache (res NULL: it does not exist). */
